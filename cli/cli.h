@@ -1,0 +1,13 @@
+/* cli.h: private to cli/. The commands that live in their own files. */
+#ifndef SITU_CLI_H
+#define SITU_CLI_H
+
+#include "situ/store.h"
+
+/* Opens db for a command, printing the error; returns 0 or 1. */
+int situ_cli_open(const char *db, unsigned flags, situ_store **out);
+
+int situ_cli_export(int argc, char **argv);
+int situ_cli_nearest(int argc, char **argv);
+
+#endif

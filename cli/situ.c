@@ -1,0 +1,315 @@
+/*
+ * situ: the admin CLI on a situ SpatiaLite file. Each command parses its
+ * arguments and calls libsitu; nothing here knows how data is read or stored.
+ * Commands are rows of one table (name, handler, one-line help).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "situ/demo.h"
+#include "situ/load.h"
+#include "situ/schema.h"
+#include "situ/store.h"
+#include "cli.h"
+
+static const char *default_db(void)
+{
+    const char *db = getenv("SITU_DB");
+    return db && *db ? db : "var/situ.sqlite";
+}
+
+/* Makes the parent folder of path, one level, as `situ init` users expect. */
+static void make_parent_dir(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        mkdir(dir, 0755);
+    }
+}
+
+int situ_cli_open(const char *db, unsigned flags, situ_store **out)
+{
+    situ_err err = {0};
+    if (flags & SITU_STORE_CREATE)
+        make_parent_dir(db);
+    if (situ_store_open(db, flags, out, &err)) {
+        fprintf(stderr, "situ: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static int usage_error(const char *cmd, const char *usage)
+{
+    fprintf(stderr, "usage: situ %s %s\n", cmd, usage);
+    return 2;
+}
+
+/* ---- situ init ---------------------------------------------------------- */
+
+static int cmd_init(int argc, char **argv)
+{
+    static const char usage[] = "[--db FILE]";
+    const char *db = default_db();
+    static const struct option opts[] = {
+        {"db", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'd')
+            db = optarg;
+        else if (c == 'h')
+            return printf("usage: situ init %s\nCreates or migrates the file.\n", usage), 0;
+        else
+            return usage_error("init", usage);
+    }
+    situ_store *s;
+    if (situ_cli_open(db, SITU_STORE_CREATE, &s))
+        return 1;
+    printf("%s: schema version %d\n", db, situ_store_version(s));
+    situ_store_close(s);
+    return 0;
+}
+
+/* ---- situ load ---------------------------------------------------------- */
+
+static void print_stats(const situ_load_stats *st)
+{
+    printf("%-15s read %lld, inserted %lld, updated %lld, repaired %lld, rejected %lld, "
+           "outside every township %lld\n",
+           st->collection, st->read, st->inserted, st->updated, st->repaired, st->rejected,
+           st->outside);
+    for (int i = 0; i < st->nreasons; i++)
+        printf("    rejected %lld: %s (e.g. %s)\n", st->reasons[i].n, st->reasons[i].reason,
+               st->reasons[i].example_id);
+}
+
+static void print_progress(void *ctx, const char *coll, long long done, long long total)
+{
+    (void)ctx;
+    if (total > 0)
+        fprintf(stderr, "\r  %s: %lld / %lld features", coll, done, total);
+    else
+        fprintf(stderr, "\r  %s: %lld features", coll, done);
+    fflush(stderr);
+}
+
+static int cmd_load(int argc, char **argv)
+{
+    static const char usage[] =
+        "[--db FILE] (--collection ID FILE | --all DIR) [--layer NAME] [--s_srs EPSG:n] "
+        "[--encoding GBK] [--map src_field=prop ...]";
+    const char *db = default_db(), *all = NULL;
+    situ_load_opts o = {0};
+    const char *maps[64];
+    static const struct option opts[] = {
+        {"db", required_argument, 0, 'd'},       {"collection", required_argument, 0, 'c'},
+        {"all", required_argument, 0, 'a'},      {"layer", required_argument, 0, 'l'},
+        {"s_srs", required_argument, 0, 's'},    {"encoding", required_argument, 0, 'e'},
+        {"map", required_argument, 0, 'm'},      {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 'c': o.collection = optarg; break;
+        case 'a': all = optarg; break;
+        case 'l': o.layer = optarg; break;
+        case 's': o.s_srs = optarg; break;
+        case 'e': o.encoding = optarg; break;
+        case 'm':
+            if (o.nmap == 64)
+                return usage_error("load", usage);
+            maps[o.nmap++] = optarg;
+            break;
+        case 'h':
+            printf("usage: situ load %s\n"
+                   "Loads an OGR source (GeoJSON, GeoPackage, Shapefile, CSV, KML, ...) into a "
+                   "collection,\nor with --all every file of DIR named by a collection id "
+                   "(townships first),\nreading DIR/manifest.ini for CRS and encodings. One "
+                   "transaction: a failed\nload changes nothing.\nCollections:",
+                   usage);
+            for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+                printf(" %s", situ_schema_collection((situ_coll_id)i)->id);
+            printf("\n");
+            return 0;
+        default:
+            return usage_error("load", usage);
+        }
+    }
+    o.map = maps;
+    if ((all != NULL) == (o.collection != NULL) || (all && optind != argc) ||
+        (!all && optind != argc - 1))
+        return usage_error("load", usage);
+    o.progress = print_progress;
+
+    situ_store *s;
+    if (situ_cli_open(db, SITU_STORE_CREATE, &s))
+        return 1;
+    situ_err err = {0};
+    int rc;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (all) {
+        situ_load_stats st[SITU_NCOLLECTIONS];
+        int nfiles = 0;
+        memset(st, 0, sizeof st);
+        rc = situ_load_dir(s, all, &o, st, &nfiles, &err);
+        if (!rc)
+            for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+                if (st[i].collection[0])
+                    print_stats(&st[i]);
+    } else {
+        situ_load_stats st;
+        rc = situ_load_file(s, argv[optind], &o, &st, &err);
+        if (!rc)
+            print_stats(&st);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    situ_store_close(s);
+    if (rc) {
+        fprintf(stderr, "situ load: %s (nothing was changed)\n", err.msg);
+        return 1;
+    }
+    printf("loaded into %s in %.2f s\n", db,
+           (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    return 0;
+}
+
+/* ---- situ demo ---------------------------------------------------------- */
+
+static int cmd_demo(int argc, char **argv)
+{
+    static const char usage[] = "--out DIR [--scale N] [--seed S] [--geodata DIR]";
+    situ_demo_opts o = {.scale = 1, .seed = 20231231ULL};
+    const char *gd = getenv("SITU_GEODATA_SRC");
+    o.geodata_dir = gd && *gd ? gd : SITU_SOURCE_DIR "/geodata";
+    static const struct option opts[] = {
+        {"out", required_argument, 0, 'o'},     {"scale", required_argument, 0, 's'},
+        {"seed", required_argument, 0, 'S'},    {"geodata", required_argument, 0, 'g'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.out_dir = optarg; break;
+        case 'g': o.geodata_dir = optarg; break;
+        case 's':
+            o.scale = (int)strtol(optarg, &end, 10);
+            if (*end || o.scale < 1 || o.scale > 1000)
+                return fprintf(stderr, "situ demo: --scale must be 1..1000\n"), 2;
+            break;
+        case 'S':
+            o.seed = strtoull(optarg, &end, 10);
+            if (*end)
+                return fprintf(stderr, "situ demo: --seed must be a number\n"), 2;
+            break;
+        case 'h':
+            printf("usage: situ demo %s\nWrites the Yongzhou demo data (one file per "
+                   "collection and manifest.ini),\ndeterministically: same seed and scale, "
+                   "same bytes.\n",
+                   usage);
+            return 0;
+        default:
+            return usage_error("demo", usage);
+        }
+    }
+    if (!o.out_dir || optind != argc)
+        return usage_error("demo", usage);
+    situ_demo_stats st;
+    situ_err err = {0};
+    if (situ_demo_write(&o, &st, &err)) {
+        fprintf(stderr, "situ demo: %s\n", err.msg);
+        return 1;
+    }
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        if (st.count[i])
+            printf("%-15s %lld\n", situ_schema_collection((situ_coll_id)i)->id, st.count[i]);
+    printf("written to %s\n", o.out_dir);
+    return 0;
+}
+
+/* ---- situ check --------------------------------------------------------- */
+
+static int cmd_check(int argc, char **argv)
+{
+    static const char usage[] = "[--db FILE]";
+    const char *db = default_db();
+    static const struct option opts[] = {
+        {"db", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'd')
+            db = optarg;
+        else if (c == 'h')
+            return printf("usage: situ check %s\nChecks the file's integrity and prints "
+                          "features per collection.\n",
+                          usage),
+                   0;
+        else
+            return usage_error("check", usage);
+    }
+    situ_store *s;
+    if (situ_cli_open(db, SITU_STORE_READONLY, &s))
+        return 1;
+    situ_err err = {0};
+    int bad = situ_store_exec(s, "PRAGMA quick_check", &err) != 0;
+    for (int i = 0; i < SITU_NCOLLECTIONS && !bad; i++) {
+        const situ_collection *coll = situ_schema_collection((situ_coll_id)i);
+        long long n = 0;
+        bad = situ_store_count(s, coll, &n, &err) != 0;
+        if (!bad)
+            printf("%-15s %lld\n", coll->id, n);
+    }
+    situ_store_close(s);
+    if (bad)
+        fprintf(stderr, "situ check: %s\n", err.msg);
+    else
+        printf("%s: ok (schema version %d)\n", db, SITU_SCHEMA_VERSION);
+    return bad;
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"init", cmd_init, "create or migrate the SpatiaLite file"},
+    {"load", cmd_load, "load OGR sources into a collection (or --all DIR)"},
+    {"demo", cmd_demo, "write the Yongzhou demo data"},
+    {"check", cmd_check, "check the file and count features"},
+    {"export", situ_cli_export, "export a collection or a drill bundle with GDAL"},
+    {"nearest", situ_cli_nearest, "nearest features to a point"},
+};
+
+static void print_help(FILE *f)
+{
+    fprintf(f, "usage: situ COMMAND [options]   (situ COMMAND --help for more)\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\nEvery command takes --db FILE (default $SITU_DB, else var/situ.sqlite).\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        print_help(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version"))
+        return printf("situ %s\n", SITU_VERSION), 0;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "situ: unknown command '%s'\n", argv[1]);
+    print_help(stderr);
+    return 2;
+}

@@ -1,0 +1,86 @@
+/*
+ * situ/store.h: the SpatiaLite file, situ's system of record.
+ *
+ * Owns opening the file (SpatiaLite initialised on the connection, WAL,
+ * foreign keys), the schema and its forward migrations (PRAGMA user_version),
+ * transactions, and writing one feature of any collection. It does not read
+ * source formats (load.h) or build in-memory snapshots (snapshot.h).
+ */
+#ifndef SITU_STORE_H
+#define SITU_STORE_H
+
+#include <stddef.h>
+
+#include "situ/err.h"
+#include "situ/schema.h"
+
+typedef struct sqlite3 sqlite3;
+typedef struct situ_store situ_store;
+
+#define SITU_SCHEMA_VERSION 1
+
+enum {
+    SITU_STORE_READONLY = 1 << 0, /* open for reading; no schema changes */
+    SITU_STORE_CREATE = 1 << 1,   /* create the file and schema if missing */
+};
+
+/* A typed value of one field; type 0 is NULL. Strings are borrowed. */
+typedef struct situ_value {
+    situ_ftype type;
+    union {
+        long long i;
+        double d;
+        const char *s;
+    } u;
+} situ_value;
+
+/* One item held by a resource (child table resource_items). */
+typedef struct situ_item_qty {
+    const char *item; /* a code of the item vocabulary */
+    double quantity;
+    const char *unit; /* NULL: the vocabulary's unit */
+} situ_item_qty;
+
+/* One feature to write. Everything is borrowed for the call. */
+typedef struct situ_feature_in {
+    const char *id;
+    const char *township_code; /* NULL or "" when outside every township */
+    const unsigned char *wkb;  /* geometry in EPSG:4326, lon/lat order */
+    size_t nwkb;
+    const situ_value *values; /* collection->nfields values, in table order */
+    const char *extra_json;   /* NULL or a JSON object of unnamed fields */
+    const situ_item_qty *items; /* resources only; replaces the stored list */
+    int nitems;
+    const char *updated_at; /* NULL: now */
+} situ_feature_in;
+
+/* Opens (and with SITU_STORE_CREATE creates and migrates) the file at path.
+ * On success *out_store owns the connection; close it with situ_store_close. */
+int situ_store_open(const char *path, unsigned flags, situ_store **out_store, situ_err *err);
+/* Closes the store; NULL is a no-op. */
+void situ_store_close(situ_store *s);
+/* The SQLite connection, for libsitu modules that query the store. */
+sqlite3 *situ_store_db(situ_store *s);
+/* The schema version of the open file. */
+int situ_store_version(situ_store *s);
+
+int situ_store_begin(situ_store *s, situ_err *err);
+int situ_store_commit(situ_store *s, situ_err *err);
+/* Rolls back the open transaction, if any; never fails. */
+void situ_store_rollback(situ_store *s);
+
+/* Inserts or updates (by id) one feature of collection c. *out_inserted, if
+ * given, is 1 for a new id, 0 for an update. */
+int situ_store_upsert(situ_store *s, const situ_collection *c, const situ_feature_in *f,
+                      int *out_inserted, situ_err *err);
+
+/* Number of features in collection c. */
+int situ_store_count(situ_store *s, const situ_collection *c, long long *out_n, situ_err *err);
+
+/* Runs one SQL statement that returns no rows (for migrations and tools). */
+int situ_store_exec(situ_store *s, const char *sql, situ_err *err);
+
+/* Writes now as RFC 3339 UTC ("2026-11-29T18:00:00Z") into buf[21]. */
+void situ_store_now(char buf[32]);
+
+#endif

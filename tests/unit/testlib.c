@@ -1,0 +1,95 @@
+/* testlib.c: helpers for the cmocka runners; see testlib.h. */
+#include "testlib.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *situ_test_tmpdir(const char *tag)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/situ-%s-XXXXXX", base && *base ? base : "/tmp", tag);
+    char *d = mkdtemp(tmpl);
+    return d ? strdup(d) : NULL;
+}
+
+void situ_test_rmtree(const char *dir)
+{
+    if (dir && strncmp(dir, "/tmp/", 5) == 0)
+        situ_test_sh(NULL, "rm -rf '%s'", dir);
+}
+
+int situ_test_sh(char **out, const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t k;
+    while ((k = fread(buf + n, 1, cap - n - 1, p)) > 0) {
+        n += k;
+        if (cap - n < 2048)
+            buf = realloc(buf, cap *= 2);
+    }
+    buf[n] = '\0';
+    int st = pclose(p);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+char *situ_test_slurp(const char *path, size_t *out_n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+    buf[n] = '\0';
+    fclose(f);
+    if (out_n)
+        *out_n = (size_t)n;
+    return buf;
+}
+
+int situ_test_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t n = strlen(text);
+    int rc = fwrite(text, 1, n, f) == n ? 0 : -1;
+    return fclose(f) || rc ? -1 : 0;
+}
+
+const char *situ_test_bin(void)
+{
+    const char *b = getenv("SITU_BIN");
+    return b && *b ? b : SITU_BUILD_DIR "/situ";
+}
+
+int situ_test_run(const char *group, const struct CMUnitTest *tests, size_t n, int argc,
+                  char **argv)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "-t"))
+            cmocka_set_test_filter(argv[i + 1]);
+    return _cmocka_run_group_tests(group, tests, n, NULL, NULL);
+}

@@ -1,0 +1,34 @@
+/* testlib.h: private to tests/unit. Small helpers shared by the cmocka runners. */
+#ifndef SITU_TESTLIB_H
+#define SITU_TESTLIB_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* A fresh empty folder under $TMPDIR (or /tmp); the caller frees the string. */
+char *situ_test_tmpdir(const char *tag);
+/* Removes a folder and everything in it. */
+void situ_test_rmtree(const char *dir);
+/* Runs a shell command; returns its exit status (or -1). Output goes to out
+ * (malloc'd, NUL-terminated) when out is not NULL. */
+int situ_test_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reads a whole file; NULL on failure. *out_n gets the size when not NULL. */
+char *situ_test_slurp(const char *path, size_t *out_n);
+/* Writes text to path; returns 0 on success. */
+int situ_test_write(const char *path, const char *text);
+/* Path of the situ CLI binary ($SITU_BIN, else build/situ). */
+const char *situ_test_bin(void);
+
+/* Runs the given cmocka tests, or only the one named by `-t NAME` in argv. */
+int situ_test_run(const char *group, const struct CMUnitTest *tests, size_t n, int argc,
+                  char **argv);
+#define SITU_TEST_MAIN(group, tests)                                                          \
+    int main(int argc, char **argv)                                                           \
+    {                                                                                         \
+        return situ_test_run(group, tests, sizeof(tests) / sizeof((tests)[0]), argc, argv);   \
+    }
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * situ/buf.h: a growable byte buffer for writers (GeoJSON, MVT, HTTP bodies).
+ *
+ * A buffer that failed to grow remembers it (oom) and ignores further writes,
+ * so a writer checks once at the end instead of after every append.
+ */
+#ifndef SITU_BUF_H
+#define SITU_BUF_H
+
+#include <stddef.h>
+
+typedef struct situ_buf {
+    char *p;
+    size_t n;
+    size_t cap;
+    int oom;
+} situ_buf;
+
+void situ_buf_init(situ_buf *b);
+/* Frees the bytes; the buffer may be reused after situ_buf_init. */
+void situ_buf_dispose(situ_buf *b);
+/* Ensures room for `more` bytes beyond n; returns 0 or SITU_ENOMEM. */
+int situ_buf_reserve(situ_buf *b, size_t more);
+void situ_buf_add(situ_buf *b, const void *p, size_t n);
+void situ_buf_adds(situ_buf *b, const char *s);
+void situ_buf_addc(situ_buf *b, char c);
+void situ_buf_printf(situ_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal, quotes included; invalid UTF-8 becomes U+FFFD. */
+void situ_buf_add_json_str(situ_buf *b, const char *s);
+/* Appends a double with at most `decimals` decimals, trailing zeros dropped. */
+void situ_buf_add_num(situ_buf *b, double v, int decimals);
+/* Takes the bytes (NUL-terminated); the buffer is left empty. */
+char *situ_buf_steal(situ_buf *b, size_t *out_n);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * situ/index.h: a static packed Hilbert R-tree over bounding boxes (the
+ * flatbush layout): items sorted by the Hilbert value of their box centre,
+ * packed bottom-up into nodes of SITU_RTREE_NODE children. Immutable once
+ * built, so any number of threads read it without locks.
+ *
+ * The node layout is public so that searches other than boxes (geodesic
+ * k-nearest, in nearest.c) walk the same tree:
+ *   boxes[4*i .. 4*i+3]  minx, miny, maxx, maxy of slot i
+ *   refs[i]              for a leaf slot (i < n): the item index;
+ *                        for a node slot: the slot of its first child
+ *   slot nroot_slot-1 .. is the root; level_end[k] ends level k (0 = leaves)
+ */
+#ifndef SITU_INDEX_H
+#define SITU_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SITU_RTREE_NODE 16
+
+typedef struct situ_rtree {
+    size_t n;      /* items */
+    size_t nslots; /* items + nodes */
+    double *boxes; /* 4 * nslots */
+    uint32_t *refs;
+    size_t level_end[32];
+    int nlevels;
+} situ_rtree;
+
+/* Builds a tree over n boxes (4 doubles each: minx, miny, maxx, maxy).
+ * Returns NULL when out of memory. n may be 0. */
+situ_rtree *situ_rtree_new(const double *boxes, size_t n);
+void situ_rtree_free(situ_rtree *t);
+
+/* Calls fn(ctx, item) for each item whose box intersects the query box (edges
+ * included), in no particular order; stops early when fn returns non-zero.
+ * Returns the number of items visited. */
+size_t situ_rtree_search(const situ_rtree *t, double minx, double miny, double maxx,
+                         double maxy, int (*fn)(void *ctx, uint32_t item), void *ctx);
+
+/* The slot of the root (nslots - 1), or SIZE_MAX for an empty tree. */
+size_t situ_rtree_root(const situ_rtree *t);
+/* The child slot range [*out_first, *out_end) of node slot s (s >= n). */
+void situ_rtree_children(const situ_rtree *t, size_t s, size_t *out_first, size_t *out_end);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * situ/snapshot.h: the immutable in-memory copy of the collections that every
+ * read path (items, tiles, nearest, locate, export) serves from.
+ *
+ * A situ_coll is one collection: its features sorted by (township_code, id),
+ * their geometries in flat arrays, typed property values, resource items, an
+ * id index and a packed R-tree. A situ_snapshot is one situ_coll per
+ * collection plus a version. Both are reference counted and never change once
+ * built, so readers need no locks; a writer builds a new situ_coll for what it
+ * touched and publishes a new snapshot sharing the others:
+ *
+ *     store --situ_coll_load--> coll --situ_snapshot_with--> snapshot'
+ *     readers: situ_snapshot_retain ... read ... situ_snapshot_release
+ *
+ * Geometry conventions: lon/lat WGS84; polygon exterior rings counter-
+ * clockwise, holes clockwise (RFC 7946), every ring closed (first == last).
+ */
+#ifndef SITU_SNAPSHOT_H
+#define SITU_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "situ/err.h"
+#include "situ/index.h"
+#include "situ/schema.h"
+#include "situ/store.h"
+
+typedef struct situ_ring {
+    uint32_t off; /* first point, index into xy in points (xy[2*off]) */
+    uint32_t n;   /* points, closing point included */
+} situ_ring;
+
+typedef struct situ_poly {
+    uint32_t ring0; /* first ring (the exterior), index into rings */
+    uint32_t nrings;
+} situ_poly;
+
+typedef struct situ_held {
+    int item; /* index into the item vocabulary (situ_schema_item) */
+    double quantity;
+    const char *unit;
+    const char *updated_at;
+} situ_held;
+
+typedef struct situ_feature {
+    const char *id;
+    const char *township_code; /* "" when outside every township */
+    const char *updated_at;
+    const char *extra;      /* JSON object text, or NULL */
+    double bbox[4];         /* minx, miny, maxx, maxy */
+    double x, y;            /* the point; for polygons a point inside the first polygon */
+    uint32_t poly0, npolys; /* polygon collections */
+    uint32_t held0, nheld;  /* resources: items, sorted by item index */
+    const situ_value *values; /* collection->nfields values */
+} situ_feature;
+
+typedef struct situ_coll {
+    const situ_collection *c;
+    size_t n;
+    const situ_feature *feats; /* sorted by (township_code, id) */
+    const situ_poly *polys;
+    const situ_ring *rings;
+    const double *xy;
+    const situ_held *held;
+    const uint32_t *by_id; /* feature indices sorted by id */
+    situ_rtree *index;     /* refs are feature indices */
+    char updated_max[32];  /* latest updated_at, "" when empty */
+    double extent[4];      /* of all features; zeros when empty */
+    size_t bytes;          /* memory held, for metrics */
+    int refs;
+    void *priv;
+} situ_coll;
+
+typedef struct situ_snapshot {
+    situ_coll *colls[SITU_NCOLLECTIONS];
+    int64_t version;
+    double built_at; /* seconds since the epoch */
+    int refs;
+} situ_snapshot;
+
+/* Reads collection cid from the store into a new situ_coll (refs = 1). */
+int situ_coll_load(situ_store *s, situ_coll_id cid, situ_coll **out_coll, situ_err *err);
+situ_coll *situ_coll_retain(situ_coll *c);
+/* Drops a reference; frees at zero. NULL is a no-op. */
+void situ_coll_release(situ_coll *c);
+
+/* Index of the feature with this id, or -1. */
+long situ_coll_find(const situ_coll *c, const char *id);
+/* The features of one township: indices [*out_first, *out_end). */
+void situ_coll_township_range(const situ_coll *c, const char *code, size_t *out_first,
+                              size_t *out_end);
+/* The quantity of item `item` a resource holds, or 0. */
+double situ_coll_held(const situ_coll *c, const situ_feature *f, int item);
+
+/* Reads every collection into a new snapshot (refs = 1, version 1). */
+int situ_snapshot_load(situ_store *s, situ_snapshot **out_snap, situ_err *err);
+/* A new snapshot equal to old but with collection coll (retained) in its
+ * place and version old->version + 1. NULL when out of memory. */
+situ_snapshot *situ_snapshot_with(const situ_snapshot *old, situ_coll *coll);
+situ_snapshot *situ_snapshot_retain(situ_snapshot *s);
+void situ_snapshot_release(situ_snapshot *s);
+
+/* The township feature (in colls[SITU_C_TOWNSHIPS]) containing lon/lat, or
+ * -1. A point on a shared border goes to the smallest code. */
+long situ_snapshot_locate(const situ_snapshot *s, double lon, double lat);
+/* The township feature with this code, or NULL. */
+const situ_feature *situ_snapshot_township(const situ_snapshot *s, const char *code);
+
+/* 1 when (x, y) lies inside or on the boundary of feature f's polygons. */
+int situ_coll_contains(const situ_coll *c, const situ_feature *f, double x, double y);
+
+#endif

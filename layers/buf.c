@@ -1,0 +1,165 @@
+/*
+ * buf.c: the growable byte buffer and the two number/string writers every
+ * text encoder shares (JSON string escaping, shortest fixed-point numbers).
+ */
+#include "situ/buf.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "situ/err.h"
+
+void situ_buf_init(situ_buf *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+void situ_buf_dispose(situ_buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+int situ_buf_reserve(situ_buf *b, size_t more)
+{
+    if (b->oom)
+        return SITU_ENOMEM;
+    if (b->n + more + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->n + more + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = 1;
+        return SITU_ENOMEM;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+void situ_buf_add(situ_buf *b, const void *p, size_t n)
+{
+    if (situ_buf_reserve(b, n))
+        return;
+    memcpy(b->p + b->n, p, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+void situ_buf_adds(situ_buf *b, const char *s)
+{
+    situ_buf_add(b, s, strlen(s));
+}
+
+void situ_buf_addc(situ_buf *b, char c)
+{
+    if (situ_buf_reserve(b, 1))
+        return;
+    b->p[b->n++] = c;
+    b->p[b->n] = '\0';
+}
+
+void situ_buf_printf(situ_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (k < 0 || situ_buf_reserve(b, (size_t)k))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->n, (size_t)k + 1, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)k;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is invalid. */
+static int utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    int n = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
+    if (n == 0 || s[0] > 0xF4)
+        return 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if (n == 3 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0)))
+        return 0; /* overlong or surrogate */
+    if (n == 4 && ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90)))
+        return 0;
+    return n;
+}
+
+void situ_buf_add_json_str(situ_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    situ_buf_addc(b, '"');
+    while (*p) {
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            p++;
+        situ_buf_add(b, run, (size_t)(p - run));
+        if (!*p)
+            break;
+        if (*p == '"' || *p == '\\') {
+            char esc[2] = {'\\', (char)*p++};
+            situ_buf_add(b, esc, 2);
+        } else if (*p < 0x20) {
+            char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+            situ_buf_add(b, esc, 6);
+            p++;
+        } else {
+            int n = utf8_len(p);
+            if (n) {
+                situ_buf_add(b, p, (size_t)n);
+                p += n;
+            } else {
+                situ_buf_add(b, "\xEF\xBF\xBD", 3);
+                p++;
+            }
+        }
+    }
+    situ_buf_addc(b, '"');
+}
+
+void situ_buf_add_num(situ_buf *b, double v, int decimals)
+{
+    if (!isfinite(v)) {
+        situ_buf_adds(b, "null");
+        return;
+    }
+    if (v == (double)(int64_t)v && fabs(v) < 1e15) {
+        situ_buf_printf(b, "%lld", (long long)v);
+        return;
+    }
+    char tmp[64];
+    int k = snprintf(tmp, sizeof tmp, "%.*f", decimals, v);
+    while (k > 1 && tmp[k - 1] == '0')
+        k--;
+    if (k > 1 && tmp[k - 1] == '.')
+        k--;
+    if (k == 2 && tmp[0] == '-' && tmp[1] == '0')
+        tmp[0] = '0', k = 1;
+    situ_buf_add(b, tmp, (size_t)k);
+}
+
+char *situ_buf_steal(situ_buf *b, size_t *out_n)
+{
+    if (situ_buf_reserve(b, 0)) {
+        situ_buf_dispose(b);
+        return NULL;
+    }
+    char *p = b->p;
+    if (out_n)
+        *out_n = b->n;
+    memset(b, 0, sizeof *b);
+    return p;
+}

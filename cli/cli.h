@@ -4,6 +4,8 @@
 
 #include "situ/store.h"
 
+/* $SITU_DB, else var/situ.sqlite. */
+const char *situ_cli_default_db(void);
 /* Opens db for a command, printing the error; returns 0 or 1. */
 int situ_cli_open(const char *db, unsigned flags, situ_store **out);
 

@@ -16,7 +16,7 @@
 #include "situ/store.h"
 #include "cli.h"
 
-static const char *default_db(void)
+const char *situ_cli_default_db(void)
 {
     const char *db = getenv("SITU_DB");
     return db && *db ? db : "var/situ.sqlite";
@@ -57,7 +57,7 @@ static int usage_error(const char *cmd, const char *usage)
 static int cmd_init(int argc, char **argv)
 {
     static const char usage[] = "[--db FILE]";
-    const char *db = default_db();
+    const char *db = situ_cli_default_db();
     static const struct option opts[] = {
         {"db", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
@@ -105,7 +105,7 @@ static int cmd_load(int argc, char **argv)
     static const char usage[] =
         "[--db FILE] (--collection ID FILE | --all DIR) [--layer NAME] [--s_srs EPSG:n] "
         "[--encoding GBK] [--map src_field=prop ...]";
-    const char *db = default_db(), *all = NULL;
+    const char *db = situ_cli_default_db(), *all = NULL;
     situ_load_opts o = {0};
     const char *maps[64];
     static const struct option opts[] = {
@@ -240,7 +240,7 @@ static int cmd_demo(int argc, char **argv)
 static int cmd_check(int argc, char **argv)
 {
     static const char usage[] = "[--db FILE]";
-    const char *db = default_db();
+    const char *db = situ_cli_default_db();
     static const struct option opts[] = {
         {"db", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;

@@ -163,6 +163,13 @@ const situ_feature *situ_snapshot_township(const situ_snapshot *s, const char *c
     return i >= 0 ? &c->feats[i] : NULL;
 }
 
+const char *situ_snapshot_township_name(const situ_snapshot *s, const char *code)
+{
+    const situ_feature *t = situ_snapshot_township(s, code);
+    int i = situ_schema_field_index(situ_schema_collection(SITU_C_TOWNSHIPS), "name");
+    return t && i >= 0 && t->values[i].type == SITU_FT_TEXT ? t->values[i].u.s : NULL;
+}
+
 static double now_seconds(void)
 {
     struct timeval tv;

@@ -107,6 +107,9 @@ long situ_snapshot_locate(const situ_snapshot *s, double lon, double lat);
 /* The township feature with this code, or NULL. */
 const situ_feature *situ_snapshot_township(const situ_snapshot *s, const char *code);
 
+/* The name of the township with this code, or NULL. */
+const char *situ_snapshot_township_name(const situ_snapshot *s, const char *code);
+
 /* 1 when (x, y) lies inside or on the boundary of feature f's polygons. */
 int situ_coll_contains(const situ_coll *c, const situ_feature *f, double x, double y);
 

@@ -1,0 +1,113 @@
+/*
+ * config.c: situd's settings from defaults, an INI file (read with inih) and
+ * flags. Keys: [server] listen, threads, max_connections, connection_timeout,
+ * max_body_bytes, connection_memory, cors_origin, user, quiet; [data] db;
+ * [tiles] cache_mb; [web] dir. Unknown keys are an error, so a typo is seen.
+ */
+#include "config.h"
+
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void situd_config_defaults(situd_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->db, sizeof cfg->db, "%s", "var/situ.sqlite");
+    snprintf(cfg->host, sizeof cfg->host, "%s", "127.0.0.1");
+    cfg->port = 8080;
+    cfg->max_connections = 4096;
+    cfg->connection_timeout = 30;
+    cfg->max_body_bytes = 8u << 20;
+    cfg->conn_memory = 64u << 10;
+    cfg->tile_cache_bytes = 256u << 20;
+    snprintf(cfg->cors_origin, sizeof cfg->cors_origin, "%s", "*");
+    snprintf(cfg->web_dir, sizeof cfg->web_dir, "%s", SITU_SOURCE_DIR "/daemon/web");
+}
+
+int situd_config_set_listen(situd_config *cfg, const char *listen)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof cfg->host)
+        return -1;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535 || end == colon + 1)
+        return -1;
+    const char *h = listen;
+    size_t n = (size_t)(colon - listen);
+    if (h[0] == '[' && n >= 2 && h[n - 1] == ']')
+        h++, n -= 2;
+    memcpy(cfg->host, h, n);
+    cfg->host[n] = '\0';
+    cfg->port = (int)port;
+    return 0;
+}
+
+static int set_size(size_t *out, const char *v, size_t unit)
+{
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (*end || end == v || x < 0)
+        return 0;
+    *out = (size_t)x * unit;
+    return 1;
+}
+
+static int set_int(int *out, const char *v, int lo, int hi)
+{
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end || end == v || x < lo || x > hi)
+        return 0;
+    *out = (int)x;
+    return 1;
+}
+
+static int set_str(char *out, size_t n, const char *v)
+{
+    return (size_t)snprintf(out, n, "%s", v) < n;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    situd_config *c = user;
+#define KEY(s, k) (!strcmp(section, s) && !strcmp(name, k))
+    if (KEY("server", "listen"))
+        return situd_config_set_listen(c, value) == 0;
+    if (KEY("server", "threads"))
+        return set_int(&c->threads, value, 0, 256);
+    if (KEY("server", "max_connections"))
+        return set_int(&c->max_connections, value, 1, 1000000);
+    if (KEY("server", "connection_timeout"))
+        return set_int(&c->connection_timeout, value, 1, 86400);
+    if (KEY("server", "max_body_bytes"))
+        return set_size(&c->max_body_bytes, value, 1);
+    if (KEY("server", "connection_memory"))
+        return set_size(&c->conn_memory, value, 1);
+    if (KEY("server", "cors_origin"))
+        return set_str(c->cors_origin, sizeof c->cors_origin, value);
+    if (KEY("server", "user"))
+        return set_str(c->user, sizeof c->user, value);
+    if (KEY("server", "quiet"))
+        return set_int(&c->quiet, value, 0, 1);
+    if (KEY("data", "db"))
+        return set_str(c->db, sizeof c->db, value);
+    if (KEY("tiles", "cache_mb"))
+        return set_size(&c->tile_cache_bytes, value, 1u << 20);
+    if (KEY("web", "dir"))
+        return set_str(c->web_dir, sizeof c->web_dir, value);
+#undef KEY
+    return 0;
+}
+
+int situd_config_read(situd_config *cfg, const char *path, char *msg, size_t nmsg)
+{
+    int line = ini_parse(path, on_key, cfg);
+    if (line == -1)
+        snprintf(msg, nmsg, "cannot open config file %s", path);
+    else if (line)
+        snprintf(msg, nmsg, "%s:%d: unknown key or bad value", path, line);
+    return line ? -1 : 0;
+}

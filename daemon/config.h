@@ -1,0 +1,34 @@
+/*
+ * config.h: private to daemon/. situd's settings: defaults, then the INI
+ * file (--config), then the command-line flags, which win.
+ */
+#ifndef SITUD_CONFIG_H
+#define SITUD_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct situd_config {
+    char db[1024];
+    char host[256];
+    int port;
+    char config_path[1024];
+    int threads;             /* 0: one per core */
+    int max_connections;     /* accepted at once */
+    int connection_timeout;  /* seconds idle before a connection is closed */
+    size_t max_body_bytes;   /* largest request body */
+    size_t conn_memory;      /* per-connection buffer memory */
+    size_t tile_cache_bytes; /* bound of the tile cache */
+    char cors_origin[256];   /* Access-Control-Allow-Origin, "" for none */
+    char web_dir[1024];      /* the map wall's files */
+    char user[64];           /* drop to this user after binding */
+    int quiet;               /* no per-request log lines */
+} situd_config;
+
+/* Fills cfg with defaults. */
+void situd_config_defaults(situd_config *cfg);
+/* Reads an INI file into cfg; returns 0, or -1 with a message in msg. */
+int situd_config_read(situd_config *cfg, const char *path, char *msg, size_t nmsg);
+/* Sets "HOST:PORT"; returns 0 or -1. */
+int situd_config_set_listen(situd_config *cfg, const char *listen);
+
+#endif

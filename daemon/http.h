@@ -1,0 +1,66 @@
+/*
+ * http.h: private to daemon/. The request every route handler receives and
+ * the ways to answer it. A handler parses and validates, calls libsitu, and
+ * ends with exactly one situd_reply_* / situd_problem call, whose return
+ * value it returns.
+ */
+#ifndef SITUD_HTTP_H
+#define SITUD_HTTP_H
+
+#include <microhttpd.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "situ/buf.h"
+#include "situ/snapshot.h"
+
+typedef struct situd_req {
+    struct MHD_Connection *conn;
+    const situd_config *cfg;
+    const char *method;
+    const char *path;  /* decoded path, without the query */
+    const char *rest;  /* what follows the matched route prefix */
+    const char *route; /* the route's name, for logs and metrics */
+    situ_snapshot *snap;
+    char *body;
+    size_t nbody;
+    int body_too_large;
+    int status;
+    size_t bytes;
+    double t0;
+} situd_req;
+
+typedef enum MHD_Result situd_result;
+typedef situd_result (*situd_handler)(situd_req *r);
+
+/* A query argument, or NULL. */
+const char *situd_arg(situd_req *r, const char *name);
+/* A request header, or NULL. */
+const char *situd_header(situd_req *r, const char *name);
+/* Answers 400 naming the first query argument not in `allowed` (NULL-ended);
+ * returns 1 when it did (the handler then returns *out), 0 when all are known. */
+int situd_reject_unknown_args(situd_req *r, const char *const *allowed, situd_result *out);
+/* "http://host:port" of this request, for links. */
+void situd_base_url(situd_req *r, char *out, size_t n);
+/* 1 when the client prefers JSON (Accept or f=json). */
+int situd_wants_json(situd_req *r);
+
+/* Answers with the buffer's bytes (taken; b is left empty). */
+situd_result situd_reply_buf(situd_req *r, unsigned status, const char *ctype, situ_buf *b);
+/* Answers with static or caller-kept bytes that outlive the response. */
+situd_result situd_reply_static(situd_req *r, unsigned status, const char *ctype,
+                                const void *p, size_t n);
+/* Queues a response built by the caller, adding the common headers. */
+situd_result situd_reply_response(situd_req *r, unsigned status, struct MHD_Response *resp);
+/* RFC 9457 problem+json; param (may be NULL) names the bad parameter. */
+situd_result situd_problem(situd_req *r, unsigned status, const char *param, const char *fmt,
+                           ...) __attribute__((format(printf, 4, 5)));
+
+/* Streams a body of unknown length: next() appends to b and returns 1 while
+ * more follows, 0 at the end, -1 on error; done() frees ctx. */
+typedef int (*situd_stream_next)(void *ctx, situ_buf *b);
+situd_result situd_reply_stream(situd_req *r, unsigned status, const char *ctype,
+                                const char *disposition, situd_stream_next next,
+                                void (*done)(void *ctx), void *ctx);
+
+#endif

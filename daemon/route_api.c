@@ -1,0 +1,95 @@
+/*
+ * route_api.c: the OpenAPI 3.0 document of the HTTP contract, generated from
+ * the collection table so that every filterable field is listed as a query
+ * parameter of its collection's items path.
+ */
+#include <stdio.h>
+
+#include "routes.h"
+
+static const char *schema_type(situ_ftype t)
+{
+    return t == SITU_FT_INT ? "integer" : t == SITU_FT_REAL ? "number"
+                                       : t == SITU_FT_BOOL ? "boolean"
+                                                           : "string";
+}
+
+static void add_param(situ_buf *b, const char *name, const char *in, const char *type,
+                      const char *desc, int required)
+{
+    situ_buf_printf(b, "{\"name\":\"%s\",\"in\":\"%s\",\"required\":%s,\"schema\":{\"type\":\"%s\"},"
+                       "\"description\":",
+                    name, in, required ? "true" : "false", type);
+    situ_buf_add_json_str(b, desc);
+    situ_buf_addc(b, '}');
+}
+
+static void add_get(situ_buf *b, const char *summary, const char *ctype)
+{
+    situ_buf_adds(b, "\"get\":{\"summary\":");
+    situ_buf_add_json_str(b, summary);
+    situ_buf_printf(b, ",\"responses\":{\"200\":{\"description\":\"OK\",\"content\":{\"%s\":{}}},"
+                       "\"400\":{\"description\":\"bad request\",\"content\":{"
+                       "\"application/problem+json\":{}}}}",
+                    ctype);
+}
+
+static void add_items_path(situ_buf *b, const situ_collection *c)
+{
+    situ_buf_printf(b, ",\"/collections/%s/items\":{", c->id);
+    add_get(b, c->title_en, "application/geo+json");
+    situ_buf_adds(b, ",\"parameters\":[");
+    add_param(b, "bbox", "query", "string", "minlon,minlat,maxlon,maxlat (CRS84)", 0);
+    situ_buf_addc(b, ',');
+    add_param(b, "limit", "query", "integer", "1..10000, default 100", 0);
+    situ_buf_addc(b, ',');
+    add_param(b, "offset", "query", "integer", "paging offset (see the next link)", 0);
+    situ_buf_addc(b, ',');
+    add_param(b, "township_code", "query", "string", "9-digit township code", 0);
+    for (int i = 0; i < c->nfields; i++)
+        if (c->fields[i].flags & SITU_FF_FILTER) {
+            situ_buf_addc(b, ',');
+            add_param(b, c->fields[i].name, "query", schema_type(c->fields[i].type),
+                      c->fields[i].domain ? c->fields[i].domain : c->fields[i].title_zh, 0);
+        }
+    situ_buf_printf(b, "]}},\"/collections/%s/items/{featureId}\":{", c->id);
+    add_get(b, "one feature", "application/geo+json");
+    situ_buf_adds(b, ",\"parameters\":[");
+    add_param(b, "featureId", "path", "string", "the feature's id", 1);
+    situ_buf_adds(b, "]}}");
+}
+
+situd_result situd_route_api(situd_req *r)
+{
+    static const struct {
+        const char *path, *summary, *ctype;
+    } fixed[] = {
+        {"/", "landing page", "application/json"},
+        {"/conformance", "conformance classes", "application/json"},
+        {"/collections", "the collections", "application/json"},
+        {"/townships", "every township with its four-map counts", "application/json"},
+        {"/townships/{code}", "one township's four-map summary", "application/json"},
+        {"/locate", "the township containing lon/lat", "application/json"},
+        {"/export/{collection}.geojson", "a whole collection, streamed", "application/geo+json"},
+        {"/export/drill.geojson", "the drill bundle of townships", "application/geo+json"},
+        {"/healthz", "liveness", "application/json"},
+        {"/metrics", "Prometheus metrics", "text/plain"},
+    };
+    char base[512];
+    situd_base_url(r, base, sizeof base);
+    situ_buf b;
+    situ_buf_init(&b);
+    situ_buf_adds(&b, "{\"openapi\":\"3.0.3\",\"info\":{\"title\":\"situ\",\"version\":\"" SITU_VERSION
+                      "\",\"description\":\"one network, four maps\"},\"servers\":[{\"url\":");
+    situ_buf_add_json_str(&b, base);
+    situ_buf_adds(&b, "}],\"paths\":{");
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        situ_buf_printf(&b, "%s\"%s\":{", i ? "," : "", fixed[i].path);
+        add_get(&b, fixed[i].summary, fixed[i].ctype);
+        situ_buf_adds(&b, "}}");
+    }
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        add_items_path(&b, situ_schema_collection((situ_coll_id)i));
+    situ_buf_adds(&b, "}}\n");
+    return situd_reply_buf(r, 200, "application/vnd.oai.openapi+json;version=3.0", &b);
+}

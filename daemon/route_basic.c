@@ -1,0 +1,41 @@
+/*
+ * route_basic.c: the root (the map wall page, or the landing page as JSON),
+ * liveness and metrics.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "routes.h"
+
+situd_result situd_route_root(situd_req *r)
+{
+    if (situd_wants_json(r))
+        return situd_route_landing_json(r);
+    const char *f = situd_arg(r, "f");
+    if (f && strcmp(f, "html"))
+        return situd_problem(r, 400, "f", "f: must be json or html");
+    static const char page[] =
+        "<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\">"
+        "<title>situ 一网四图</title></head><body><h1>situ 一网四图</h1><ul>"
+        "<li><a href=\"/collections\">collections</a></li>"
+        "<li><a href=\"/townships\">townships</a></li>"
+        "<li><a href=\"/api\">API</a></li></ul></body></html>\n";
+    return situd_reply_static(r, 200, "text/html; charset=utf-8", page, sizeof page - 1);
+}
+
+situd_result situd_route_healthz(situd_req *r)
+{
+    situ_buf b;
+    situ_buf_init(&b);
+    situ_buf_printf(&b, "{\"status\":\"ok\",\"snapshot_version\":%lld}\n",
+                    r->snap ? (long long)r->snap->version : 0LL);
+    return situd_reply_buf(r, 200, "application/json", &b);
+}
+
+situd_result situd_route_metrics(situd_req *r)
+{
+    situ_buf b;
+    situ_buf_init(&b);
+    situd_metrics_write(&b);
+    return situd_reply_buf(r, 200, "text/plain; version=0.0.4", &b);
+}

@@ -1,0 +1,343 @@
+/*
+ * route_ogc.c: OGC API - Features Part 1 Core over the snapshot: the landing
+ * page, conformance, the OpenAPI document, collections, items (bbox, limit,
+ * offset paging, property filters) and single items, all in GeoJSON.
+ * Parsing and selection live in libsitu (query.h, geojson.h); this file
+ * reads the request and writes links.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "routes.h"
+#include "situ/geojson.h"
+#include "situ/query.h"
+
+#define CRS84 "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+#define LIMIT_DEFAULT 100
+#define LIMIT_MAX 10000
+
+static void add_link(situ_buf *b, int first, const char *href, const char *rel,
+                     const char *type, const char *title)
+{
+    situ_buf_adds(b, first ? "{\"href\":" : ",{\"href\":");
+    situ_buf_add_json_str(b, href);
+    situ_buf_printf(b, ",\"rel\":\"%s\",\"type\":\"%s\"", rel, type);
+    if (title) {
+        situ_buf_adds(b, ",\"title\":");
+        situ_buf_add_json_str(b, title);
+    }
+    situ_buf_addc(b, '}');
+}
+
+situd_result situd_route_landing_json(situd_req *r)
+{
+    char base[512], href[640];
+    situd_base_url(r, base, sizeof base);
+    situ_buf b;
+    situ_buf_init(&b);
+    situ_buf_adds(&b, "{\"title\":\"situ: one network, four maps (一网四图)\","
+                      "\"description\":\"Emergency-management GIS: natural-disaster risk zones, "
+                      "major accident hidden dangers, major hazard sources, rescue teams and "
+                      "depots, townships, monitoring stations and warnings.\",\"links\":[");
+    snprintf(href, sizeof href, "%s/?f=json", base);
+    add_link(&b, 1, href, "self", "application/json", "this document");
+    snprintf(href, sizeof href, "%s/", base);
+    add_link(&b, 0, href, "alternate", "text/html", "the map wall");
+    snprintf(href, sizeof href, "%s/api", base);
+    add_link(&b, 0, href, "service-desc", "application/vnd.oai.openapi+json;version=3.0",
+             "the API definition");
+    snprintf(href, sizeof href, "%s/conformance", base);
+    add_link(&b, 0, href, "conformance", "application/json", "conformance classes");
+    snprintf(href, sizeof href, "%s/collections", base);
+    add_link(&b, 0, href, "data", "application/json", "the collections");
+    situ_buf_adds(&b, "]}\n");
+    return situd_reply_buf(r, 200, "application/json", &b);
+}
+
+situd_result situd_route_conformance(situd_req *r)
+{
+    static const char body[] =
+        "{\"conformsTo\":["
+        "\"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core\","
+        "\"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30\","
+        "\"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson\"]}\n";
+    static const char *const allowed[] = {"f", NULL};
+    situd_result res;
+    if (situd_reject_unknown_args(r, allowed, &res))
+        return res;
+    return situd_reply_static(r, 200, "application/json", body, sizeof body - 1);
+}
+
+static void write_collection(situ_buf *b, const char *base, const situ_coll *c)
+{
+    char href[640];
+    situ_buf_adds(b, "{\"id\":");
+    situ_buf_add_json_str(b, c->c->id);
+    situ_buf_adds(b, ",\"title\":");
+    situ_buf_add_json_str(b, c->c->title_zh);
+    situ_buf_adds(b, ",\"description\":");
+    char desc[512];
+    snprintf(desc, sizeof desc, "%s: %s", c->c->title_en, c->c->description);
+    situ_buf_add_json_str(b, desc);
+    situ_buf_adds(b, ",\"itemType\":\"feature\",\"crs\":[\"" CRS84 "\"],\"storageCrs\":\"" CRS84
+                     "\",\"extent\":{\"spatial\":{\"bbox\":[[");
+    for (int i = 0; i < 4; i++) {
+        if (i)
+            situ_buf_addc(b, ',');
+        situ_buf_add_num(b, c->extent[i], 7);
+    }
+    situ_buf_adds(b, "]],\"crs\":\"" CRS84 "\"}},\"links\":[");
+    snprintf(href, sizeof href, "%s/collections/%s", base, c->c->id);
+    add_link(b, 1, href, "self", "application/json", c->c->title_en);
+    snprintf(href, sizeof href, "%s/collections/%s/items", base, c->c->id);
+    add_link(b, 0, href, "items", "application/geo+json", "the features");
+    snprintf(href, sizeof href, "%s/tiles/%s.json", base, c->c->id);
+    add_link(b, 0, href, "describedby", "application/json", "vector tiles (TileJSON)");
+    snprintf(href, sizeof href, "%s/export/%s.geojson", base, c->c->id);
+    add_link(b, 0, href, "enclosure", "application/geo+json", "the whole collection");
+    situ_buf_addc(b, ']');
+    situ_buf_printf(b, ",\"numberOfFeatures\":%zu}", c->n);
+}
+
+situd_result situd_route_collections(situd_req *r)
+{
+    static const char *const allowed[] = {"f", NULL};
+    situd_result res;
+    if (situd_reject_unknown_args(r, allowed, &res))
+        return res;
+    char base[512], href[640];
+    situd_base_url(r, base, sizeof base);
+    situ_buf b;
+    situ_buf_init(&b);
+    situ_buf_adds(&b, "{\"links\":[");
+    snprintf(href, sizeof href, "%s/collections", base);
+    add_link(&b, 1, href, "self", "application/json", "the collections");
+    situ_buf_adds(&b, "],\"collections\":[");
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
+        if (i)
+            situ_buf_addc(&b, ',');
+        write_collection(&b, base, r->snap->colls[i]);
+    }
+    situ_buf_adds(&b, "]}\n");
+    return situd_reply_buf(r, 200, "application/json", &b);
+}
+
+/* Parses a non-negative integer parameter; -1 when it is not one. */
+static long long parse_count(const char *s)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || errno || v < 0 || s[0] == '-' || s[0] == '+')
+        return -1;
+    return v;
+}
+
+typedef struct link_args {
+    situ_buf *b;
+} link_args;
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    link_args *a = cls;
+    (void)kind;
+    if (!strcmp(key, "offset"))
+        return MHD_YES;
+    situ_buf_addc(a->b, a->b->n && a->b->p[a->b->n - 1] != '?' ? '&' : '?');
+    situd_url_encode(a->b, key);
+    situ_buf_addc(a->b, '=');
+    situd_url_encode(a->b, value ? value : "");
+    return MHD_YES;
+}
+
+/* The items URL with the request's arguments and offset `off`. */
+static void page_href(situd_req *r, const char *base, const char *coll, size_t off,
+                      size_t limit, situ_buf *out)
+{
+    situ_buf_printf(out, "%s/collections/%s/items?", base, coll);
+    link_args a = {out};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_arg, &a);
+    if (!situd_arg(r, "limit"))
+        situ_buf_printf(out, "%slimit=%zu", out->p[out->n - 1] == '?' ? "" : "&", limit);
+    situ_buf_printf(out, "&offset=%zu", off);
+}
+
+static void add_page_link(situ_buf *b, situd_req *r, const char *base, const char *coll,
+                          size_t off, size_t limit, const char *rel)
+{
+    situ_buf href;
+    situ_buf_init(&href);
+    page_href(r, base, coll, off, limit, &href);
+    add_link(b, 0, href.p ? href.p : "", rel, "application/geo+json", NULL);
+    situ_buf_dispose(&href);
+}
+
+static void write_items(situ_buf *b, situd_req *r, const situ_coll *c, const uint32_t *idx,
+                        size_t n, size_t matched, size_t offset, size_t limit)
+{
+    char base[512], href[640], ts[32];
+    situd_base_url(r, base, sizeof base);
+    situ_store_now(ts);
+    situ_geojson_opts o = {.decimals = 7};
+    situ_buf_adds(b, "{\"type\":\"FeatureCollection\",\"features\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            situ_buf_addc(b, ',');
+        situ_geojson_feature(b, c, &c->feats[idx[i]], &o);
+    }
+    situ_buf_printf(b, "],\"numberMatched\":%zu,\"numberReturned\":%zu,\"timeStamp\":\"%s\","
+                       "\"links\":[",
+                    matched, n, ts);
+    snprintf(href, sizeof href, "%s/collections/%s", base, c->c->id);
+    add_link(b, 1, href, "collection", "application/json", c->c->title_en);
+    add_page_link(b, r, base, c->c->id, offset, limit, "self");
+    if (offset + n < matched)
+        add_page_link(b, r, base, c->c->id, offset + limit, limit, "next");
+    if (offset > 0)
+        add_page_link(b, r, base, c->c->id, offset > limit ? offset - limit : 0, limit, "prev");
+    situ_buf_adds(b, "]}\n");
+}
+
+typedef struct items_params {
+    situ_query q;
+    size_t limit, offset;
+} items_params;
+
+typedef struct param_walk {
+    items_params *p;
+    situ_err err;
+    char bad[64];
+} param_walk;
+
+static enum MHD_Result set_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    param_walk *a = cls;
+    (void)kind;
+    if (!strcmp(key, "f") || !strcmp(key, "limit") || !strcmp(key, "offset"))
+        return MHD_YES;
+    int rc = situ_query_set(&a->p->q, key, value ? value : "", &a->err);
+    if (rc == 0)
+        return MHD_YES;
+    snprintf(a->bad, sizeof a->bad, "%s", key);
+    if (rc == SITU_ENOTFOUND)
+        situ_err_set(&a->err, SITU_EINVAL, "unknown query parameter '%s'", key);
+    return MHD_NO;
+}
+
+/* Reads limit, offset and the filters; answers 400 itself when one is bad. */
+static int read_items_params(situd_req *r, const situ_collection *c, items_params *p,
+                             situd_result *out)
+{
+    param_walk a = {p, {0}, ""};
+    situ_query_init(&p->q, c);
+    p->limit = LIMIT_DEFAULT;
+    const char *f = situd_arg(r, "f");
+    if (f && strcmp(f, "json") && strcmp(f, "geojson"))
+        return *out = situd_problem(r, 400, "f", "f: only json is offered"), 1;
+    const char *lim = situd_arg(r, "limit"), *off = situd_arg(r, "offset");
+    long long v;
+    if (lim && ((v = parse_count(lim)) < 1))
+        return *out = situd_problem(r, 400, "limit", "limit: must be an integer from 1 to %d",
+                                    LIMIT_MAX),
+               1;
+    if (lim)
+        p->limit = v > LIMIT_MAX ? LIMIT_MAX : (size_t)v;
+    if (off && (v = parse_count(off)) < 0)
+        return *out = situd_problem(r, 400, "offset", "offset: must be a non-negative integer"), 1;
+    if (off)
+        p->offset = (size_t)v;
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, set_param, &a);
+    if (a.bad[0])
+        return *out = situd_problem(r, 400, a.bad, "%s", a.err.msg), 1;
+    p->q.offset = p->offset;
+    p->q.limit = p->limit;
+    return 0;
+}
+
+static situd_result items(situd_req *r, const situ_coll *c)
+{
+    items_params p = {0};
+    situd_result res;
+    if (read_items_params(r, c->c, &p, &res))
+        return res;
+    uint32_t *idx;
+    size_t n, matched;
+    situ_err err = {0};
+    if (situ_query_run(&p.q, c, &idx, &n, &matched, &err))
+        return situd_problem(r, 503, NULL, "%s", err.msg);
+    situ_buf b;
+    situ_buf_init(&b);
+    write_items(&b, r, c, idx, n, matched, p.offset, p.limit);
+    free(idx);
+    return situd_reply_buf(r, 200, "application/geo+json", &b);
+}
+
+static situd_result one_item(situd_req *r, const situ_coll *c, const char *fid)
+{
+    static const char *const allowed[] = {"f", NULL};
+    situd_result res;
+    if (situd_reject_unknown_args(r, allowed, &res))
+        return res;
+    long i = situ_coll_find(c, fid);
+    if (i < 0)
+        return situd_problem(r, 404, NULL, "no feature '%s' in %s", fid, c->c->id);
+    char base[512], href[1024];
+    situd_base_url(r, base, sizeof base);
+    situ_buf b;
+    situ_buf_init(&b);
+    situ_geojson_opts o = {.decimals = 7};
+    situ_geojson_feature(&b, c, &c->feats[i], &o);
+    b.n--; /* reopen the feature object to add its links */
+    situ_buf_adds(&b, ",\"links\":[");
+    situ_buf h;
+    situ_buf_init(&h);
+    situ_buf_printf(&h, "%s/collections/%s/items/", base, c->c->id);
+    situd_url_encode(&h, fid);
+    add_link(&b, 1, h.p ? h.p : "", "self", "application/geo+json", NULL);
+    situ_buf_dispose(&h);
+    snprintf(href, sizeof href, "%s/collections/%s", base, c->c->id);
+    add_link(&b, 0, href, "collection", "application/json", c->c->title_en);
+    situ_buf_adds(&b, "]}\n");
+    return situd_reply_buf(r, 200, "application/geo+json", &b);
+}
+
+/* /collections/{id}, /collections/{id}/items, /collections/{id}/items/{fid} */
+situd_result situd_route_collection(situd_req *r)
+{
+    char id[64];
+    const char *slash = strchr(r->rest, '/');
+    size_t n = slash ? (size_t)(slash - r->rest) : strlen(r->rest);
+    const situ_collection *sc = NULL;
+    if (n < sizeof id) {
+        memcpy(id, r->rest, n);
+        id[n] = '\0';
+        sc = situ_schema_find(id);
+    }
+    if (!sc)
+        return situd_problem(r, 404, NULL, "no such collection: %.*s", (int)(n < 64 ? n : 64),
+                             r->rest);
+    const situ_coll *c = r->snap->colls[sc->cid];
+    if (!slash) {
+        static const char *const allowed[] = {"f", NULL};
+        situd_result res;
+        if (situd_reject_unknown_args(r, allowed, &res))
+            return res;
+        char base[512];
+        situd_base_url(r, base, sizeof base);
+        situ_buf b;
+        situ_buf_init(&b);
+        write_collection(&b, base, c);
+        situ_buf_addc(&b, '\n');
+        return situd_reply_buf(r, 200, "application/json", &b);
+    }
+    if (!strcmp(slash, "/items"))
+        return items(r, c);
+    if (!strncmp(slash, "/items/", 7) && slash[7])
+        return one_item(r, c, slash + 7);
+    return situd_problem(r, 404, NULL, "no such resource: %s", r->path);
+}

@@ -1,0 +1,39 @@
+/*
+ * routes.h: private to daemon/. Every route handler, grouped by file, and the
+ * small helpers they share.
+ */
+#ifndef SITUD_ROUTES_H
+#define SITUD_ROUTES_H
+
+#include "http.h"
+#include "server.h"
+
+/* Appends s percent-encoded for a URL query (RFC 3986 unreserved kept). */
+void situd_url_encode(situ_buf *b, const char *s);
+
+/* route_ogc.c */
+situd_result situd_route_landing_json(situd_req *r);
+situd_result situd_route_conformance(situd_req *r);
+situd_result situd_route_collections(situd_req *r);
+situd_result situd_route_collection(situd_req *r);
+/* route_api.c */
+situd_result situd_route_api(situd_req *r);
+/* route_basic.c */
+situd_result situd_route_root(situd_req *r);
+situd_result situd_route_healthz(situd_req *r);
+situd_result situd_route_metrics(situd_req *r);
+/* route_townships.c */
+situd_result situd_route_townships(situd_req *r);
+situd_result situd_route_township(situd_req *r);
+situd_result situd_route_locate(situd_req *r);
+/* Reads a coordinate parameter within [-limit, limit]; answers 400 itself
+ * and returns -1 when it is missing or bad. */
+int situd_read_coord(situd_req *r, const char *name, double limit, double *out,
+                     situd_result *res);
+/* Appends the JSON array of hazard sources whose impact radius reaches the
+ * point (route_nearest.c). */
+void situd_locate_hazards(situd_req *r, double lon, double lat, situ_buf *b);
+/* route_export.c */
+situd_result situd_route_export(situd_req *r);
+
+#endif

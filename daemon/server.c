@@ -1,0 +1,473 @@
+/*
+ * server.c: situd's libmicrohttpd glue. Owns the MHD daemon (epoll, a thread
+ * pool, connection and memory limits), turning a connection into a
+ * situd_req, reading bodies, dispatching through the route table, the reply
+ * helpers every route uses, one log line per request and the snapshot holder.
+ *
+ * A request's life: first call -> situd_req allocated, snapshot retained ->
+ * body chunks (POST) -> handler queues one response -> completed callback
+ * logs, records metrics, releases the snapshot, frees the situd_req.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct MHD_Daemon *mhd;
+static const situd_config *config;
+static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static situ_snapshot *current;
+
+situ_snapshot *situd_snapshot_acquire(void)
+{
+    pthread_mutex_lock(&snap_lock);
+    situ_snapshot *s = situ_snapshot_retain(current);
+    pthread_mutex_unlock(&snap_lock);
+    return s;
+}
+
+void situd_snapshot_publish(situ_snapshot *snap)
+{
+    pthread_mutex_lock(&snap_lock);
+    situ_snapshot *old = current;
+    current = snap;
+    pthread_mutex_unlock(&snap_lock);
+    situ_snapshot_release(old);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- request helpers ------------------------------------------------------ */
+
+const char *situd_arg(situd_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *situd_header(situd_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+typedef struct arg_check {
+    const char *const *allowed;
+    const char *bad;
+} arg_check;
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    arg_check *a = cls;
+    (void)kind, (void)value;
+    for (const char *const *p = a->allowed; *p; p++)
+        if (!strcmp(*p, key))
+            return MHD_YES;
+    a->bad = key;
+    return MHD_NO;
+}
+
+int situd_reject_unknown_args(situd_req *r, const char *const *allowed, situd_result *out)
+{
+    arg_check a = {allowed, NULL};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &a);
+    if (!a.bad)
+        return 0;
+    char name[64];
+    snprintf(name, sizeof name, "%s", a.bad);
+    *out = situd_problem(r, 400, name, "unknown query parameter '%s'", name);
+    return 1;
+}
+
+void situd_base_url(situd_req *r, char *out, size_t n)
+{
+    const char *host = situd_header(r, MHD_HTTP_HEADER_HOST);
+    char fallback[300];
+    if (!host || !*host || strpbrk(host, " \"<>\\/")) {
+        snprintf(fallback, sizeof fallback, "%s:%d", config->host, situd_server_port());
+        host = fallback;
+    }
+    snprintf(out, n, "http://%s", host);
+}
+
+int situd_wants_json(situd_req *r)
+{
+    const char *f = situd_arg(r, "f");
+    if (f)
+        return !strcmp(f, "json");
+    const char *accept = situd_header(r, MHD_HTTP_HEADER_ACCEPT);
+    return accept && (strstr(accept, "application/json") || strstr(accept, "geo+json")) &&
+           !strstr(accept, "text/html");
+}
+
+/* ---- replies ---------------------------------------------------------------- */
+
+situd_result situd_reply_response(situd_req *r, unsigned status, struct MHD_Response *resp)
+{
+    if (!resp)
+        return MHD_NO;
+    if (config->cors_origin[0])
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", config->cors_origin);
+    r->status = (int)status;
+    enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+situd_result situd_reply_buf(situd_req *r, unsigned status, const char *ctype, situ_buf *b)
+{
+    if (b->oom) {
+        situ_buf_dispose(b);
+        return situd_problem(r, 503, NULL, "out of memory building the answer");
+    }
+    size_t n;
+    char *p = situ_buf_steal(b, &n);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(n, p ? p : (char *)"", p ? MHD_RESPMEM_MUST_FREE
+                                                                 : MHD_RESPMEM_PERSISTENT);
+    if (ctype)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    r->bytes = n;
+    return situd_reply_response(r, status, resp);
+}
+
+situd_result situd_reply_static(situd_req *r, unsigned status, const char *ctype,
+                                const void *p, size_t n)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(n, (void *)p, MHD_RESPMEM_PERSISTENT);
+    if (ctype)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    r->bytes = n;
+    return situd_reply_response(r, status, resp);
+}
+
+static const char *status_title(unsigned status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return status >= 500 ? "Internal Server Error" : "Error";
+    }
+}
+
+situd_result situd_problem(situd_req *r, unsigned status, const char *param, const char *fmt,
+                           ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    situ_buf b;
+    situ_buf_init(&b);
+    situ_buf_printf(&b, "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%u,\"detail\":",
+                    status_title(status), status);
+    situ_buf_add_json_str(&b, detail);
+    if (param) {
+        situ_buf_adds(&b, ",\"parameter\":");
+        situ_buf_add_json_str(&b, param);
+    }
+    situ_buf_adds(&b, ",\"instance\":");
+    situ_buf_add_json_str(&b, r->path);
+    situ_buf_adds(&b, "}\n");
+    return situd_reply_buf(r, status, "application/problem+json", &b);
+}
+
+typedef struct stream {
+    situd_stream_next next;
+    void (*done)(void *);
+    void *ctx;
+    situ_buf b;
+    size_t pos;
+    int finished;
+    situd_req *r;
+} stream;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    stream *s = cls;
+    (void)pos;
+    while (s->pos == s->b.n) {
+        if (s->finished)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        s->b.n = 0, s->pos = 0;
+        int rc = s->next(s->ctx, &s->b);
+        if (rc < 0 || s->b.oom)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        s->finished = rc == 0;
+    }
+    size_t n = s->b.n - s->pos < max ? s->b.n - s->pos : max;
+    memcpy(out, s->b.p + s->pos, n);
+    s->pos += n;
+    s->r->bytes += n;
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    stream *s = cls;
+    if (s->done)
+        s->done(s->ctx);
+    situ_buf_dispose(&s->b);
+    free(s);
+}
+
+situd_result situd_reply_stream(situd_req *r, unsigned status, const char *ctype,
+                                const char *disposition, situd_stream_next next,
+                                void (*done)(void *ctx), void *ctx)
+{
+    stream *s = calloc(1, sizeof *s);
+    if (!s) {
+        if (done)
+            done(ctx);
+        return situd_problem(r, 503, NULL, "out of memory");
+    }
+    *s = (stream){.next = next, .done = done, .ctx = ctx, .r = r};
+    situ_buf_init(&s->b);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, s, stream_free);
+    if (!resp) {
+        stream_free(s);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (disposition)
+        MHD_add_response_header(resp, "Content-Disposition", disposition);
+    return situd_reply_response(r, status, resp);
+}
+
+/* ---- dispatch --------------------------------------------------------------- */
+
+static int route_matches(const situd_route *rt, const char *path)
+{
+    size_t n = strlen(rt->path);
+    if (rt->path[n - 1] == '/' && n > 1)
+        return strncmp(path, rt->path, n) == 0;
+    return strcmp(path, rt->path) == 0;
+}
+
+static situd_result dispatch(situd_req *r)
+{
+    int path_known = 0;
+    char allow[64] = "";
+    for (int i = 0; i < situd_nroutes; i++) {
+        const situd_route *rt = &situd_routes[i];
+        if (!route_matches(rt, r->path))
+            continue;
+        path_known = 1;
+        int same = !strcmp(rt->method, r->method) ||
+                   (!strcmp(r->method, "HEAD") && !strcmp(rt->method, "GET"));
+        if (!same) {
+            size_t k = strlen(allow);
+            snprintf(allow + k, sizeof allow - k, "%s%s", k ? ", " : "", rt->method);
+            continue;
+        }
+        r->route = rt->name;
+        r->rest = r->path + strlen(rt->path);
+        return rt->handler(r);
+    }
+    if (!path_known) {
+        r->route = "unknown";
+        return situd_problem(r, 404, NULL, "no such resource: %s", r->path);
+    }
+    r->route = "method";
+    situ_buf b;
+    situ_buf_init(&b);
+    situ_buf_printf(&b,
+                    "{\"type\":\"about:blank\",\"title\":\"Method Not Allowed\",\"status\":405,"
+                    "\"detail\":\"%s is not allowed here; use %s\"}\n",
+                    r->method, allow);
+    size_t n;
+    char *p = situ_buf_steal(&b, &n);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n, p, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    r->bytes = n;
+    return situd_reply_response(r, 405, resp);
+}
+
+static int route_index(const char *name)
+{
+    for (int i = 0; name && i < situd_nroutes; i++)
+        if (situd_routes[i].name == name)
+            return i;
+    return -1;
+}
+
+static situd_result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **con_cls)
+{
+    (void)cls, (void)version;
+    situd_req *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        *r = (situd_req){.conn = conn, .cfg = config, .method = method, .path = url,
+                         .t0 = now_s()};
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (r->nbody + *upload_size > config->max_body_bytes) {
+            r->body_too_large = 1;
+        } else if (!r->body_too_large) {
+            char *p = realloc(r->body, r->nbody + *upload_size + 1);
+            if (!p)
+                return MHD_NO;
+            memcpy(p + r->nbody, upload, *upload_size);
+            r->body = p;
+            r->nbody += *upload_size;
+            r->body[r->nbody] = '\0';
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->status)
+        return MHD_YES;
+    r->snap = situd_snapshot_acquire();
+    if (r->body_too_large) {
+        r->route = "unknown";
+        return situd_problem(r, 413, NULL, "request body over %zu bytes", config->max_body_bytes);
+    }
+    return dispatch(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)conn;
+    situd_req *r = *con_cls;
+    if (!r)
+        return;
+    double dt = now_s() - r->t0;
+    if (r->route)
+        situd_metrics_record(route_index(r->route), (unsigned)r->status, dt);
+    if (!config->quiet) {
+        char ts[32];
+        struct timeval tv;
+        struct tm tm;
+        gettimeofday(&tv, NULL);
+        gmtime_r(&tv.tv_sec, &tm);
+        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+        fprintf(stderr, "%s.%03dZ %s %s %d %zu %.0fus%s\n", ts, (int)(tv.tv_usec / 1000),
+                r->method, r->path, r->status, r->bytes, dt * 1e6,
+                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
+    }
+    situ_snapshot_release(r->snap);
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+static int resolve(const situd_config *cfg, struct sockaddr_storage *out, socklen_t *out_len,
+                   char *msg, size_t nmsg)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+    struct addrinfo *ai;
+    char port[16];
+    snprintf(port, sizeof port, "%d", cfg->port);
+    int rc = getaddrinfo(cfg->host, port, &hints, &ai);
+    if (rc) {
+        snprintf(msg, nmsg, "cannot resolve %s: %s", cfg->host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(out, ai->ai_addr, ai->ai_addrlen);
+    *out_len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+/* Binds the listening socket ourselves, so that "address in use" is a clear
+ * error at once and port 0 can be asked for. */
+static int listen_socket(const situd_config *cfg, char *msg, size_t nmsg)
+{
+    struct sockaddr_storage sa;
+    socklen_t len;
+    if (resolve(cfg, &sa, &len, msg, nmsg))
+        return -1;
+    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+        bind(fd, (struct sockaddr *)&sa, len) || listen(fd, 1024)) {
+        snprintf(msg, nmsg, "cannot listen on %s:%d: %s", cfg->host, cfg->port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int situd_server_start(const situd_config *cfg, char *msg, size_t nmsg)
+{
+    config = cfg;
+    int fd = listen_socket(cfg, msg, nmsg);
+    if (fd < 0)
+        return -1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)(cores > 0 ? cores : 2);
+    mhd = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC, 0, NULL, NULL,
+        on_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+    if (!mhd) {
+        close(fd);
+        snprintf(msg, nmsg, "cannot start the HTTP server on %s:%d", cfg->host, cfg->port);
+        return -1;
+    }
+    return 0;
+}
+
+int situd_server_port(void)
+{
+    const union MHD_DaemonInfo *info = mhd ? MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT)
+                                           : NULL;
+    return info ? info->port : config->port;
+}
+
+void situd_server_stop(void)
+{
+    if (!mhd)
+        return;
+    MHD_socket fd = MHD_quiesce_daemon(mhd);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    /* let requests in flight finish, for at most 10 s */
+    for (int i = 0; i < 1000; i++) {
+        const union MHD_DaemonInfo *info =
+            MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!info || info->num_connections == 0)
+            break;
+        usleep(10000);
+    }
+    MHD_stop_daemon(mhd);
+    mhd = NULL;
+}

@@ -1,0 +1,29 @@
+/*
+ * situ/summary.h: a township's four-map summary (counts by type and level,
+ * open and overdue hidden dangers, resource totals by item, teams by type
+ * and personnel, stations and cameras, active alerts), the list of all
+ * townships with their counts, and "where am I" (locate). JSON text into a
+ * situ_buf; `now` (RFC 3339 UTC) decides what is overdue or active.
+ */
+#ifndef SITU_SUMMARY_H
+#define SITU_SUMMARY_H
+
+#include "situ/buf.h"
+#include "situ/snapshot.h"
+
+/* Appends the summary object of township `code`; SITU_ENOTFOUND if none. */
+int situ_summary_township(const situ_snapshot *s, const char *code, const char *now,
+                          situ_buf *b);
+/* Appends {"townships":[{code, name, county..., counts per collection}...]}. */
+void situ_summary_townships(const situ_snapshot *s, situ_buf *b);
+/* 1 when alert feature f is active at now (status not cancelled, expires
+ * unset or later than now, onset unset or not after now). */
+int situ_alert_active(const situ_coll *alerts, const situ_feature *f, const char *now);
+/* 1 when the polygon features a (of ca) and b (of cb) share any point. */
+int situ_polygons_meet(const situ_coll *ca, const situ_feature *a, const situ_coll *cb,
+                       const situ_feature *b);
+/* Appends the active alerts (as a JSON array of objects) that cover lon/lat. */
+void situ_summary_alerts_at(const situ_snapshot *s, double lon, double lat, const char *now,
+                            situ_buf *b);
+
+#endif

@@ -1,0 +1,318 @@
+/*
+ * summary.c: the four-map summary of a township and the township list (see
+ * situ/summary.h). Counts walk the township's contiguous range in each
+ * collection (features are sorted by township code), so a summary costs the
+ * township's own features, not the city's.
+ */
+#include "situ/summary.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "situ/geojson.h"
+#include "situ/query.h"
+
+#define MAX_KEYS 64
+
+typedef struct tally {
+    char keys[MAX_KEYS][48];
+    double n[MAX_KEYS];
+    double extra[MAX_KEYS];
+    int nkeys;
+} tally;
+
+static void tally_add(tally *t, const char *key, double n, double extra)
+{
+    for (int i = 0; i < t->nkeys; i++)
+        if (!strcmp(t->keys[i], key)) {
+            t->n[i] += n, t->extra[i] += extra;
+            return;
+        }
+    if (t->nkeys == MAX_KEYS)
+        return;
+    snprintf(t->keys[t->nkeys], sizeof t->keys[0], "%s", key);
+    t->n[t->nkeys] = n, t->extra[t->nkeys] = extra;
+    t->nkeys++;
+}
+
+static void tally_write(situ_buf *b, const char *name, const tally *t)
+{
+    situ_buf_printf(b, ",\"%s\":{", name);
+    for (int i = 0; i < t->nkeys; i++) {
+        if (i)
+            situ_buf_addc(b, ',');
+        situ_buf_add_json_str(b, t->keys[i]);
+        situ_buf_addc(b, ':');
+        situ_buf_add_num(b, t->n[i], 3);
+    }
+    situ_buf_addc(b, '}');
+}
+
+/* The text of field `name` of f as a key ("1" for integers), or NULL. */
+static const char *field_key(const situ_coll *c, const situ_feature *f, const char *name,
+                             char *tmp, size_t n)
+{
+    int i = situ_schema_field_index(c->c, name);
+    if (i < 0 || !f->values[i].type)
+        return NULL;
+    const situ_value *v = &f->values[i];
+    if (v->type == SITU_FT_TEXT)
+        return v->u.s;
+    if (v->type == SITU_FT_BOOL)
+        return v->u.i ? "true" : "false";
+    snprintf(tmp, n, "%lld", v->type == SITU_FT_INT ? v->u.i : (long long)v->u.d);
+    return tmp;
+}
+
+/* Counts the township's features of c by each named field. */
+static void count_by(situ_buf *b, const situ_coll *c, const char *code, const char *const *fields,
+                     const char *const *labels)
+{
+    size_t first, end;
+    situ_coll_township_range(c, code, &first, &end);
+    situ_buf_printf(b, "\"%s\":{\"total\":%zu", c->c->id, end - first);
+    for (int k = 0; fields[k]; k++) {
+        tally t = {0};
+        char tmp[32];
+        for (size_t i = first; i < end; i++) {
+            const char *key = field_key(c, &c->feats[i], fields[k], tmp, sizeof tmp);
+            if (key)
+                tally_add(&t, key, 1, 0);
+        }
+        tally_write(b, labels[k], &t);
+    }
+}
+
+static void hazards_part(situ_buf *b, const situ_coll *c, const char *code, const char *now)
+{
+    static const char *const f[] = {"category", "level", "status", NULL};
+    static const char *const l[] = {"by_category", "by_level", "by_status", NULL};
+    count_by(b, c, code, f, l);
+    size_t first, end, open = 0, overdue = 0;
+    situ_coll_township_range(c, code, &first, &end);
+    char today[11];
+    snprintf(today, sizeof today, "%s", now);
+    char tmp[32];
+    for (size_t i = first; i < end; i++) {
+        const char *st = field_key(c, &c->feats[i], "status", tmp, sizeof tmp);
+        const char *dl = field_key(c, &c->feats[i], "deadline", tmp, sizeof tmp);
+        if (st && strcmp(st, "rectified")) {
+            open++;
+            overdue += dl && *dl && strncmp(dl, today, 10) < 0;
+        }
+    }
+    situ_buf_printf(b, ",\"open\":%zu,\"overdue\":%zu}", open, overdue);
+}
+
+static void resources_part(situ_buf *b, const situ_coll *c, const char *code)
+{
+    static const char *const f[] = {"category", "level", "status", NULL};
+    static const char *const l[] = {"by_category", "by_level", "by_status", NULL};
+    count_by(b, c, code, f, l);
+    size_t first, end;
+    situ_coll_township_range(c, code, &first, &end);
+    tally teams = {0}, items = {0};
+    char tmp[32];
+    for (size_t i = first; i < end; i++) {
+        const situ_feature *ft = &c->feats[i];
+        const char *type = field_key(c, ft, "team_type", tmp, sizeof tmp);
+        int pi = situ_schema_field_index(c->c, "personnel");
+        if (type)
+            tally_add(&teams, type, 1, ft->values[pi].type ? (double)ft->values[pi].u.i : 0);
+        for (uint32_t h = 0; h < ft->nheld; h++)
+            tally_add(&items, situ_schema_item(c->held[ft->held0 + h].item)->code,
+                      c->held[ft->held0 + h].quantity, 0);
+    }
+    situ_buf_adds(b, ",\"teams_by_type\":{");
+    for (int i = 0; i < teams.nkeys; i++)
+        situ_buf_printf(b, "%s\"%s\":{\"teams\":%.0f,\"personnel\":%.0f}", i ? "," : "",
+                        teams.keys[i], teams.n[i], teams.extra[i]);
+    situ_buf_adds(b, "},\"items\":{");
+    for (int i = 0; i < items.nkeys; i++) {
+        const situ_item *it = situ_schema_item(situ_schema_item_index(items.keys[i]));
+        situ_buf_printf(b, "%s\"%s\":{\"name\":", i ? "," : "", it->code);
+        situ_buf_add_json_str(b, it->name_zh);
+        situ_buf_adds(b, ",\"qty\":");
+        situ_buf_add_num(b, items.n[i], 3);
+        situ_buf_printf(b, ",\"unit\":\"%s\"}", it->unit);
+    }
+    situ_buf_adds(b, "}}");
+}
+
+static void stations_part(situ_buf *b, const situ_coll *c, const char *code)
+{
+    static const char *const f[] = {"kind", "dept", "status", NULL};
+    static const char *const l[] = {"by_kind", "by_dept", "by_status", NULL};
+    count_by(b, c, code, f, l);
+    size_t first, end, cams = 0, online = 0;
+    situ_coll_township_range(c, code, &first, &end);
+    char tmp[32];
+    for (size_t i = first; i < end; i++) {
+        const char *kind = field_key(c, &c->feats[i], "kind", tmp, sizeof tmp);
+        if (kind && !strcmp(kind, "camera")) {
+            cams++;
+            const char *on = field_key(c, &c->feats[i], "online", tmp, sizeof tmp);
+            online += on && !strcmp(on, "true");
+        }
+    }
+    situ_buf_printf(b, ",\"cameras\":%zu,\"cameras_online\":%zu}", cams, online);
+}
+
+static int text_field_is(const situ_coll *c, const situ_feature *f, const char *name,
+                         const char *v)
+{
+    char tmp[32];
+    const char *k = field_key(c, f, name, tmp, sizeof tmp);
+    return k && !strcmp(k, v);
+}
+
+int situ_alert_active(const situ_coll *alerts, const situ_feature *f, const char *now)
+{
+    char tmp[32];
+    if (text_field_is(alerts, f, "status", "cancelled"))
+        return 0;
+    const char *exp = field_key(alerts, f, "expires", tmp, sizeof tmp);
+    if (exp && *exp && strcmp(exp, now) <= 0)
+        return 0;
+    const char *onset = field_key(alerts, f, "onset", tmp, sizeof tmp);
+    return !(onset && *onset && strcmp(onset, now) > 0);
+}
+
+/* 1 when any vertex of a lies in b. */
+static int any_vertex_in(const situ_coll *ca, const situ_feature *a, const situ_coll *cb,
+                         const situ_feature *b)
+{
+    for (uint32_t p = a->poly0; p < a->poly0 + a->npolys; p++) {
+        const situ_ring *ring = &ca->rings[ca->polys[p].ring0];
+        const double *xy = ca->xy + 2 * (size_t)ring->off;
+        for (uint32_t i = 0; i < ring->n; i++)
+            if (situ_coll_contains(cb, b, xy[2 * i], xy[2 * i + 1]))
+                return 1;
+    }
+    return 0;
+}
+
+/* Polygons meet when their boxes overlap and a vertex of either lies in the
+ * other (two polygons crossing with no vertex inside the other, like a plus
+ * sign, are the case this misses; alert areas and townships are not shaped
+ * so). */
+int situ_polygons_meet(const situ_coll *ca, const situ_feature *a, const situ_coll *cb,
+                       const situ_feature *b)
+{
+    if (a->bbox[2] < b->bbox[0] || b->bbox[2] < a->bbox[0] || a->bbox[3] < b->bbox[1] ||
+        b->bbox[3] < a->bbox[1])
+        return 0;
+    return any_vertex_in(ca, a, cb, b) || any_vertex_in(cb, b, ca, a);
+}
+
+static void alert_object(situ_buf *b, const situ_coll *c, const situ_feature *f)
+{
+    situ_buf_adds(b, "{\"id\":");
+    situ_buf_add_json_str(b, f->id);
+    static const char *const names[] = {"dept", "event", "severity", "headline", "onset",
+                                        "expires", NULL};
+    for (int k = 0; names[k]; k++) {
+        int i = situ_schema_field_index(c->c, names[k]);
+        situ_buf_printf(b, ",\"%s\":", names[k]);
+        situ_geojson_value(b, &c->c->fields[i], &f->values[i]);
+    }
+    situ_buf_addc(b, '}');
+}
+
+static void alerts_part(situ_buf *b, const situ_snapshot *s, const situ_feature *town,
+                        const char *now)
+{
+    const situ_coll *a = s->colls[SITU_C_ALERTS], *t = s->colls[SITU_C_TOWNSHIPS];
+    situ_buf_adds(b, "\"alerts\":[");
+    int first = 1;
+    for (size_t i = 0; i < a->n; i++) {
+        const situ_feature *f = &a->feats[i];
+        if (!situ_alert_active(a, f, now))
+            continue;
+        if (strcmp(f->township_code, town->id) && !situ_polygons_meet(a, f, t, town))
+            continue;
+        if (!first)
+            situ_buf_addc(b, ',');
+        first = 0;
+        alert_object(b, a, f);
+    }
+    situ_buf_addc(b, ']');
+}
+
+static void township_head(situ_buf *b, const situ_coll *t, const situ_feature *f)
+{
+    situ_buf_adds(b, "\"code\":");
+    situ_buf_add_json_str(b, f->id);
+    for (int i = 0; i < t->c->nfields; i++) {
+        situ_buf_printf(b, ",\"%s\":", t->c->fields[i].name);
+        situ_geojson_value(b, &t->c->fields[i], &f->values[i]);
+    }
+}
+
+int situ_summary_township(const situ_snapshot *s, const char *code, const char *now,
+                          situ_buf *b)
+{
+    const situ_feature *town = situ_snapshot_township(s, code);
+    if (!town)
+        return SITU_ENOTFOUND;
+    static const char *const rz_f[] = {"hazard_type", "risk_level", NULL};
+    static const char *const rz_l[] = {"by_type", "by_level", NULL};
+    static const char *const hs_f[] = {"grade", "industry", NULL};
+    static const char *const hs_l[] = {"by_grade", "by_industry", NULL};
+    situ_buf_addc(b, '{');
+    township_head(b, s->colls[SITU_C_TOWNSHIPS], town);
+    situ_buf_adds(b, ",\"maps\":{");
+    count_by(b, s->colls[SITU_C_RISK_ZONES], code, rz_f, rz_l);
+    situ_buf_adds(b, "},");
+    hazards_part(b, s->colls[SITU_C_HAZARDS], code, now);
+    situ_buf_addc(b, ',');
+    count_by(b, s->colls[SITU_C_HAZARD_SOURCES], code, hs_f, hs_l);
+    situ_buf_adds(b, "},");
+    resources_part(b, s->colls[SITU_C_RESOURCES], code);
+    situ_buf_adds(b, "},");
+    stations_part(b, s->colls[SITU_C_STATIONS], code);
+    situ_buf_addc(b, ',');
+    alerts_part(b, s, town, now);
+    situ_buf_adds(b, ",\"updated_at\":");
+    situ_buf_add_json_str(b, now);
+    situ_buf_adds(b, "}\n");
+    return 0;
+}
+
+void situ_summary_townships(const situ_snapshot *s, situ_buf *b)
+{
+    const situ_coll *t = s->colls[SITU_C_TOWNSHIPS];
+    situ_buf_printf(b, "{\"numberReturned\":%zu,\"townships\":[", t->n);
+    for (size_t i = 0; i < t->n; i++) {
+        const situ_feature *f = &t->feats[i];
+        situ_buf_adds(b, i ? ",{" : "{");
+        township_head(b, t, f);
+        situ_buf_adds(b, ",\"counts\":{");
+        for (int c = SITU_C_RISK_ZONES; c < SITU_NCOLLECTIONS; c++) {
+            size_t first, end;
+            situ_coll_township_range(s->colls[c], f->id, &first, &end);
+            situ_buf_printf(b, "%s\"%s\":%zu", c > SITU_C_RISK_ZONES ? "," : "",
+                            s->colls[c]->c->id, end - first);
+        }
+        situ_buf_adds(b, "}}");
+    }
+    situ_buf_adds(b, "]}\n");
+}
+
+void situ_summary_alerts_at(const situ_snapshot *s, double lon, double lat, const char *now,
+                            situ_buf *b)
+{
+    const situ_coll *a = s->colls[SITU_C_ALERTS];
+    situ_buf_addc(b, '[');
+    int first = 1;
+    for (size_t i = 0; i < a->n; i++) {
+        const situ_feature *f = &a->feats[i];
+        if (!situ_alert_active(a, f, now) || !situ_coll_contains(a, f, lon, lat))
+            continue;
+        if (!first)
+            situ_buf_addc(b, ',');
+        first = 0;
+        alert_object(b, a, f);
+    }
+    situ_buf_addc(b, ']');
+}

@@ -15,6 +15,12 @@ const situd_route situd_routes[] = {
     {"GET", "/townships/", "township", situd_route_township},
     {"GET", "/locate", "locate", situd_route_locate},
     {"GET", "/export/", "export", situd_route_export},
+    {"GET", "/nearest", "nearest", situd_route_nearest},
+    {"GET", "/within", "within", situd_route_within},
+    {"GET", "/tiles/", "tiles", situd_route_tiles},
+    {"POST", "/feeds/", "feed_post", situd_route_feed_post},
+    {"GET", "/feeds", "feeds", situd_route_feeds},
+    {"GET", "/events", "events", situd_route_events},
     {"GET", "/healthz", "healthz", situd_route_healthz},
     {"GET", "/metrics", "metrics", situd_route_metrics},
 };

@@ -35,5 +35,14 @@ int situd_read_coord(situd_req *r, const char *name, double limit, double *out,
 void situd_locate_hazards(situd_req *r, double lon, double lat, situ_buf *b);
 /* route_export.c */
 situd_result situd_route_export(situd_req *r);
+/* route_nearest.c */
+situd_result situd_route_nearest(situd_req *r);
+situd_result situd_route_within(situd_req *r);
+/* route_tiles.c: /tiles/{set}.json and /tiles/{set}/{z}/{x}/{y}.mvt */
+situd_result situd_route_tiles(situd_req *r);
+/* route_feeds.c */
+situd_result situd_route_feed_post(situd_req *r);
+situd_result situd_route_feeds(situd_req *r);
+situd_result situd_route_events(situd_req *r);
 
 #endif

@@ -26,6 +26,10 @@ situ_snapshot *situd_snapshot_acquire(void);
 /* Publishes snap as the current snapshot (takes the caller's reference). */
 void situd_snapshot_publish(situ_snapshot *snap);
 
+/* Drops the cached tiles of collection cid that meet bbox (lon/lat), at
+ * every zoom (route_tiles.c); the feeds writer calls it after a commit. */
+void situd_tiles_invalidate(int cid, const double bbox[4]);
+
 /* Metrics (metrics.c). */
 void situd_metrics_record(int route, unsigned status, double seconds);
 void situd_metrics_write(situ_buf *b);

@@ -136,7 +136,7 @@ void situ_buf_add_num(situ_buf *b, double v, int decimals)
         situ_buf_adds(b, "null");
         return;
     }
-    if (v == (double)(int64_t)v && fabs(v) < 1e15) {
+    if (fabs(v) < 1e15 && v == (double)(int64_t)v) {
         situ_buf_printf(b, "%lld", (long long)v);
         return;
     }

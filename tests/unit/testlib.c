@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <ogr_api.h>
+
 char *situ_test_tmpdir(const char *tag)
 {
     const char *base = getenv("TMPDIR");
@@ -92,4 +94,18 @@ int situ_test_run(const char *group, const struct CMUnitTest *tests, size_t n, i
         if (!strcmp(argv[i], "-t"))
             cmocka_set_test_filter(argv[i + 1]);
     return _cmocka_run_group_tests(group, tests, n, NULL, NULL);
+}
+
+unsigned char *situ_test_wkb(const char *wkt, size_t *out_n)
+{
+    OGRGeometryH g = NULL;
+    char *text = (char *)wkt;
+    if (OGR_G_CreateFromWkt(&text, NULL, &g) != OGRERR_NONE)
+        return NULL;
+    size_t n = (size_t)OGR_G_WkbSize(g);
+    unsigned char *p = malloc(n);
+    OGR_G_ExportToWkb(g, wkbNDR, p);
+    OGR_G_DestroyGeometry(g);
+    *out_n = n;
+    return p;
 }

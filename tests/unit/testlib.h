@@ -22,6 +22,9 @@ int situ_test_write(const char *path, const char *text);
 /* Path of the situ CLI binary ($SITU_BIN, else build/situ). */
 const char *situ_test_bin(void);
 
+/* WKB (little-endian, 2D) of a WKT geometry, made by GDAL; caller frees. */
+unsigned char *situ_test_wkb(const char *wkt, size_t *out_n);
+
 /* Runs the given cmocka tests, or only the one named by `-t NAME` in argv. */
 int situ_test_run(const char *group, const struct CMUnitTest *tests, size_t n, int argc,
                   char **argv);

@@ -1,0 +1,134 @@
+"""situd.py: the harness every HTTP suite shares. It loads the demo data into a
+temporary SpatiaLite file with the real `situ` CLI, starts a real situd on an
+ephemeral 127.0.0.1 port, and offers small request helpers (standard library
+only). Environment: SITU_BIN, SITUD_BIN, SITU_GEODATA (set by CTest)."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+SITU = os.environ.get("SITU_BIN", os.path.join(ROOT, "build", "situ"))
+SITUD = os.environ.get("SITUD_BIN", os.path.join(ROOT, "build", "situd"))
+GEODATA = os.environ.get("SITU_GEODATA", os.path.join(ROOT, "geodata", "demo"))
+
+_cached_db = {}
+
+
+def demo_db(tmpdir):
+    """A fresh copy of the demo loaded into a SpatiaLite file under tmpdir.
+    The first call per process loads it; later calls copy that file."""
+    path = os.path.join(tmpdir, "situ.sqlite")
+    if "path" not in _cached_db:
+        base = tempfile.mkdtemp(prefix="situ-http-base-")
+        src = os.path.join(base, "demo.sqlite")
+        subprocess.run([SITU, "load", "--db", src, "--all", GEODATA], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _cached_db["path"] = src
+    shutil.copyfile(_cached_db["path"], path)
+    return path
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    @property
+    def ctype(self):
+        return self.headers.get("content-type", "")
+
+
+class Situd:
+    """A real situd process on 127.0.0.1:<free port>."""
+
+    def __init__(self, db, *args, env=None):
+        self.db = db
+        self.port = free_port()
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.log = tempfile.NamedTemporaryFile(prefix="situd-", suffix=".log", delete=False)
+        cmd = [SITUD, "--db", db, "--listen", "127.0.0.1:%d" % self.port] + list(args)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log,
+                                     env=dict(os.environ, **(env or {})))
+        self.wait_ready()
+
+    def wait_ready(self, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("situd exited: " + self.read_log())
+            try:
+                if self.get("/healthz").status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("situd not ready: " + self.read_log())
+
+    def read_log(self):
+        self.log.flush()
+        with open(self.log.name, encoding="utf-8", errors="replace") as f:
+            return f.read()[-4000:]
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        req = urllib.request.Request(self.base + path, data=body, method=method,
+                                     headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return Response(r.status, dict(r.headers), r.read())
+        except urllib.error.HTTPError as e:
+            return Response(e.code, dict(e.headers), e.read())
+
+    def get(self, path, headers=None):
+        return self.request("GET", path, headers=headers)
+
+    def post(self, path, body, headers=None):
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            headers = dict({"Content-Type": "application/json"}, **(headers or {}))
+        return self.request("POST", path, body=body, headers=headers)
+
+    def alive(self):
+        return self.proc.poll() is None and self.get("/healthz").status == 200
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+def assert_problem(test, resp, status, param=None):
+    """resp is an RFC 9457 problem of this status (naming param if given)."""
+    test.assertEqual(resp.status, status, resp.body[:300])
+    test.assertTrue(resp.ctype.startswith("application/problem+json"), resp.ctype)
+    doc = resp.json()
+    test.assertEqual(doc["status"], status)
+    test.assertTrue(doc.get("title"))
+    test.assertTrue(doc.get("detail"))
+    if param is not None:
+        test.assertEqual(doc.get("parameter"), param, doc)
+    return doc

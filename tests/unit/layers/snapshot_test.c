@@ -1,0 +1,227 @@
+/* snapshot_test.c: tests layers/snapshot*.c (and through it query.c,
+ * geojson.c, index.c) on a real SpatiaLite file with hand-made features. */
+#include "testlib.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "situ/geojson.h"
+#include "situ/query.h"
+#include "situ/snapshot.h"
+
+static char *dir;
+static situ_snapshot *snap;
+
+static void put(situ_store *s, const char *coll, const char *id, const char *town,
+                const char *wkt, const char *name, const char *kind)
+{
+    const situ_collection *c = situ_schema_find(coll);
+    situ_value v[16] = {0};
+    for (int i = 0; i < c->nfields; i++)
+        if (c->fields[i].flags & SITU_FF_REQUIRED)
+            v[i] = (situ_value){SITU_FT_TEXT, {.s = name}};
+    int k = situ_schema_field_index(c, "kind");
+    if (k >= 0 && kind)
+        v[k] = (situ_value){SITU_FT_TEXT, {.s = kind}};
+    int g = situ_schema_field_index(c, "grade");
+    if (g >= 0)
+        v[g] = (situ_value){SITU_FT_INT, {.i = 2}};
+    size_t n;
+    unsigned char *wkb = situ_test_wkb(wkt, &n);
+    assert_non_null(wkb);
+    situ_feature_in f = {.id = id, .township_code = town, .wkb = wkb, .nwkb = n, .values = v};
+    situ_err err = {0};
+    int rc = situ_store_upsert(s, c, &f, NULL, &err);
+    if (rc)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    free(wkb);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = situ_test_tmpdir("snap");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/s.sqlite", dir);
+    situ_store *s;
+    situ_err err = {0};
+    assert_int_equal(situ_store_open(path, SITU_STORE_CREATE, &s, &err), 0);
+    /* two townships sharing the border x = 1; the second has a hole */
+    put(s, "townships", "B", "B", "POLYGON((1 0,2 0,2 1,1 1,1 0),(1.4 0.4,1.6 0.4,1.6 0.6,1.4 0.6,1.4 0.4))",
+        "乙镇", "town");
+    put(s, "townships", "A", "A", "POLYGON((0 0,0 1,1 1,1 0,0 0))", "甲镇", "town"); /* CW input */
+    for (int i = 0; i < 300; i++) {
+        char id[16], wkt[64];
+        snprintf(id, sizeof id, "H%03d", i);
+        snprintf(wkt, sizeof wkt, "POINT(%g %g)", (i % 20) * 0.1, (i / 20) * 0.07);
+        put(s, "hazard_sources", id, i % 2 ? "A" : "B", wkt, "源", NULL);
+    }
+    situ_store_close(s);
+    assert_int_equal(situ_store_open(path, SITU_STORE_READONLY, &s, &err), 0);
+    assert_int_equal(situ_snapshot_load(s, &snap, &err), 0);
+    situ_store_close(s);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    situ_snapshot_release(snap);
+    situ_test_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+static void rings_are_closed_and_oriented(void **state)
+{
+    (void)state;
+    const situ_coll *t = snap->colls[SITU_C_TOWNSHIPS];
+    assert_int_equal(t->n, 2);
+    for (size_t i = 0; i < t->n; i++) {
+        const situ_feature *f = &t->feats[i];
+        for (uint32_t r = 0; r < t->polys[f->poly0].nrings; r++) {
+            const situ_ring *ring = &t->rings[t->polys[f->poly0].ring0 + r];
+            const double *xy = t->xy + 2 * (size_t)ring->off;
+            double a = 0;
+            for (uint32_t k = 0; k + 1 < ring->n; k++)
+                a += xy[2 * k] * xy[2 * k + 3] - xy[2 * k + 2] * xy[2 * k + 1];
+            assert_true(r == 0 ? a > 0 : a < 0);
+            assert_true(xy[0] == xy[2 * ring->n - 2] && xy[1] == xy[2 * ring->n - 1]);
+        }
+    }
+}
+
+static void find_and_township_ranges(void **state)
+{
+    (void)state;
+    const situ_coll *h = snap->colls[SITU_C_HAZARD_SOURCES];
+    assert_int_equal(h->n, 300);
+    long i = situ_coll_find(h, "H123");
+    assert_true(i >= 0);
+    assert_string_equal(h->feats[i].id, "H123");
+    assert_int_equal(situ_coll_find(h, "H999"), -1);
+    size_t first, end;
+    situ_coll_township_range(h, "A", &first, &end);
+    assert_int_equal(end - first, 150);
+    for (size_t k = first; k < end; k++)
+        assert_string_equal(h->feats[k].township_code, "A");
+    situ_coll_township_range(h, "Z", &first, &end);
+    assert_int_equal(end - first, 0);
+}
+
+static void locate_respects_holes_and_borders(void **state)
+{
+    (void)state;
+    const situ_coll *t = snap->colls[SITU_C_TOWNSHIPS];
+    assert_string_equal(t->feats[situ_snapshot_locate(snap, 0.5, 0.5)].id, "A");
+    assert_string_equal(t->feats[situ_snapshot_locate(snap, 1.2, 0.5)].id, "B");
+    assert_int_equal(situ_snapshot_locate(snap, 1.5, 0.5), -1); /* in B's hole */
+    assert_int_equal(situ_snapshot_locate(snap, 5, 5), -1);
+    /* the shared border goes to the smaller code, whichever is found first */
+    assert_string_equal(t->feats[situ_snapshot_locate(snap, 1.0, 0.5)].id, "A");
+    assert_string_equal(situ_snapshot_township_name(snap, "B"), "乙镇");
+}
+
+static void query_bbox_matches_brute_force(void **state)
+{
+    (void)state;
+    const situ_coll *h = snap->colls[SITU_C_HAZARD_SOURCES];
+    double boxes[][4] = {{0.25, 0.1, 0.75, 0.5}, {0, 0, 2, 2}, {1.95, 1.0, 3, 3}, {5, 5, 6, 6}};
+    for (size_t b = 0; b < sizeof boxes / sizeof boxes[0]; b++) {
+        situ_query q;
+        situ_query_init(&q, h->c);
+        char text[128];
+        snprintf(text, sizeof text, "%g,%g,%g,%g", boxes[b][0], boxes[b][1], boxes[b][2],
+                 boxes[b][3]);
+        assert_int_equal(situ_query_set(&q, "bbox", text, NULL), 0);
+        uint32_t *idx;
+        size_t n, matched, want = 0;
+        assert_int_equal(situ_query_run(&q, h, &idx, &n, &matched, NULL), 0);
+        for (size_t i = 0; i < h->n; i++)
+            want += h->feats[i].x >= boxes[b][0] && h->feats[i].x <= boxes[b][2] &&
+                    h->feats[i].y >= boxes[b][1] && h->feats[i].y <= boxes[b][3];
+        assert_int_equal(matched, want);
+        assert_int_equal(n, want);
+        for (size_t i = 1; i < n; i++)
+            assert_true(idx[i - 1] < idx[i]); /* collection order, for stable paging */
+        free(idx);
+    }
+}
+
+static void query_paging_and_filters(void **state)
+{
+    (void)state;
+    const situ_coll *h = snap->colls[SITU_C_HAZARD_SOURCES];
+    situ_query q;
+    situ_query_init(&q, h->c);
+    assert_int_equal(situ_query_set(&q, "township_code", "B", NULL), 0);
+    assert_int_equal(situ_query_set(&q, "grade", "2", NULL), 0);
+    q.offset = 140, q.limit = 100;
+    uint32_t *idx;
+    size_t n, matched;
+    assert_int_equal(situ_query_run(&q, h, &idx, &n, &matched, NULL), 0);
+    assert_int_equal(matched, 150);
+    assert_int_equal(n, 10);
+    free(idx);
+    situ_err err = {0};
+    assert_int_equal(situ_query_set(&q, "grade", "two", &err), SITU_EINVAL);
+    assert_non_null(strstr(err.msg, "grade"));
+    assert_int_equal(situ_query_set(&q, "industry", "unicorns", &err), SITU_EINVAL);
+    assert_int_equal(situ_query_set(&q, "name", "x", &err), SITU_ENOTFOUND); /* not filterable */
+    assert_int_equal(situ_query_set(&q, "bbox", "1,1,0,0", &err), SITU_EINVAL);
+}
+
+static void polygon_meets_box_exactly(void **state)
+{
+    (void)state;
+    const situ_coll *t = snap->colls[SITU_C_TOWNSHIPS];
+    const situ_feature *b = &t->feats[situ_coll_find(t, "B")];
+    double inside_hole[4] = {1.45, 0.45, 1.55, 0.55};
+    double crossing[4] = {1.5, 0.5, 3, 0.55};
+    double around[4] = {-1, -1, 3, 3};
+    double outside_near[4] = {2.1, 0, 3, 1};
+    assert_false(situ_feature_meets_box(t, b, inside_hole));
+    assert_true(situ_feature_meets_box(t, b, crossing));
+    assert_true(situ_feature_meets_box(t, b, around));
+    assert_false(situ_feature_meets_box(t, b, outside_near));
+}
+
+static void geojson_golden(void **state)
+{
+    (void)state;
+    const situ_coll *t = snap->colls[SITU_C_TOWNSHIPS];
+    situ_buf b;
+    situ_buf_init(&b);
+    situ_geojson_geometry(&b, t, &t->feats[situ_coll_find(t, "A")], NULL);
+    assert_string_equal(b.p, "{\"type\":\"MultiPolygon\",\"coordinates\":[[[[0,0],[1,0],[1,1],"
+                             "[0,1],[0,0]]]]}");
+    b.n = 0;
+    const situ_coll *h = snap->colls[SITU_C_HAZARD_SOURCES];
+    situ_geojson_feature(&b, h, &h->feats[situ_coll_find(h, "H021")], NULL);
+    assert_non_null(strstr(b.p, "\"coordinates\":[0.1,0.07]"));
+    assert_non_null(strstr(b.p, "\"grade\":2"));
+    assert_non_null(strstr(b.p, "\"id\":\"H021\""));
+    situ_buf_dispose(&b);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(rings_are_closed_and_oriented),
+    cmocka_unit_test(find_and_township_ranges),
+    cmocka_unit_test(locate_respects_holes_and_borders),
+    cmocka_unit_test(query_bbox_matches_brute_force),
+    cmocka_unit_test(query_paging_and_filters),
+    cmocka_unit_test(polygon_meets_box_exactly),
+    cmocka_unit_test(geojson_golden),
+};
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "-t"))
+            cmocka_set_test_filter(argv[i + 1]);
+    return _cmocka_run_group_tests("snapshot", tests, sizeof tests / sizeof tests[0], setup,
+                                   teardown);
+}

@@ -14,13 +14,7 @@ situd_result situd_route_root(situd_req *r)
     const char *f = situd_arg(r, "f");
     if (f && strcmp(f, "html"))
         return situd_problem(r, 400, "f", "f: must be json or html");
-    static const char page[] =
-        "<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\">"
-        "<title>situ 一网四图</title></head><body><h1>situ 一网四图</h1><ul>"
-        "<li><a href=\"/collections\">collections</a></li>"
-        "<li><a href=\"/townships\">townships</a></li>"
-        "<li><a href=\"/api\">API</a></li></ul></body></html>\n";
-    return situd_reply_static(r, 200, "text/html; charset=utf-8", page, sizeof page - 1);
+    return situd_route_web_index(r);
 }
 
 situd_result situd_route_healthz(situd_req *r)

@@ -21,6 +21,7 @@ const situd_route situd_routes[] = {
     {"POST", "/feeds/", "feed_post", situd_route_feed_post},
     {"GET", "/feeds", "feeds", situd_route_feeds},
     {"GET", "/events", "events", situd_route_events},
+    {"GET", "/web/", "web", situd_route_web},
     {"GET", "/healthz", "healthz", situd_route_healthz},
     {"GET", "/metrics", "metrics", situd_route_metrics},
 };

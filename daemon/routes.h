@@ -40,6 +40,9 @@ situd_result situd_route_nearest(situd_req *r);
 situd_result situd_route_within(situd_req *r);
 /* route_tiles.c: /tiles/{set}.json and /tiles/{set}/{z}/{x}/{y}.mvt */
 situd_result situd_route_tiles(situd_req *r);
+/* route_web.c: the map wall's files under /web/, and its page at / */
+situd_result situd_route_web(situd_req *r);
+situd_result situd_route_web_index(situd_req *r);
 /* route_feeds.c */
 situd_result situd_route_feed_post(situd_req *r);
 situd_result situd_route_feeds(situd_req *r);

@@ -147,7 +147,8 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
     (void)kind;
     if (!strcmp(key, "offset"))
         return MHD_YES;
-    situ_buf_addc(a->b, a->b->n && a->b->p[a->b->n - 1] != '?' ? '&' : '?');
+    if (a->b->p[a->b->n - 1] != '?')
+        situ_buf_addc(a->b, '&');
     situd_url_encode(a->b, key);
     situ_buf_addc(a->b, '=');
     situd_url_encode(a->b, value ? value : "");

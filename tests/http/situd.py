@@ -84,7 +84,8 @@ class Situd:
         raise RuntimeError("situd not ready: " + self.read_log())
 
     def read_log(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log.name, encoding="utf-8", errors="replace") as f:
             return f.read()[-4000:]
 

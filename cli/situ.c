@@ -90,14 +90,17 @@ static void print_stats(const situ_load_stats *st)
                st->reasons[i].example_id);
 }
 
+static int progress_shown;
+
 static void print_progress(void *ctx, const char *coll, long long done, long long total)
 {
     (void)ctx;
     if (total > 0)
-        fprintf(stderr, "\r  %s: %lld / %lld features", coll, done, total);
+        fprintf(stderr, "\r\033[K  %s: %lld / %lld features", coll, done, total);
     else
-        fprintf(stderr, "\r  %s: %lld features", coll, done);
+        fprintf(stderr, "\r\033[K  %s: %lld features", coll, done);
     fflush(stderr);
+    progress_shown = 1;
 }
 
 static int cmd_load(int argc, char **argv)
@@ -173,6 +176,8 @@ static int cmd_load(int argc, char **argv)
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     situ_store_close(s);
+    if (progress_shown)
+        fprintf(stderr, "\r\033[K");
     if (rc) {
         fprintf(stderr, "situ load: %s (nothing was changed)\n", err.msg);
         return 1;
@@ -288,6 +293,7 @@ static const struct command {
     {"check", cmd_check, "check the file and count features"},
     {"export", situ_cli_export, "export a collection or a drill bundle with GDAL"},
     {"nearest", situ_cli_nearest, "nearest features to a point"},
+    {"token", situ_cli_token, "add, list or revoke department feed tokens"},
 };
 
 static void print_help(FILE *f)

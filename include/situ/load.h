@@ -23,38 +23,53 @@
 
 typedef struct situ_load_opts {
     const char *collection; /* collection id; required for situ_load_file */
-    const char *layer;      /* NULL: the source's first layer */
-    const char *s_srs;      /* NULL: the source's own CRS (required when it has none) */
-    const char *encoding;   /* NULL: the .cpg, else GDAL's default; e.g. "GBK" */
-    const char *const *map; /* "src_field=prop" pairs */
+    const char *layer;      /* NULL: the layer named like the collection, else the first */
+    /* A CRS PROJ knows ("EPSG:4546"). situ_load_file: overrides the file's
+     * own. situ_load_dir: only for files without one, after manifest s_srs. */
+    const char *s_srs;
+    /* Text encoding of a Shapefile's DBF (or a CSV): GBK, GB2312, CP936,
+     * GB18030, UTF-8 or any iconv name. situ_load_file: overrides the .cpg.
+     * situ_load_dir: only for files without .cpg, after manifest encoding. */
+    const char *encoding;
+    /* "src_field=prop" pairs; prop is a schema field, id or township_code.
+     * situ_load_file only: with situ_load_dir put them in manifest.ini. */
+    const char *const *map;
     int nmap;
-    /* Called now and then on long loads; may be NULL. */
+    /* Called at most twice a second on loads longer than a second, and once
+     * at the end of those; total is -1 when the source cannot tell. May be NULL. */
     void (*progress)(void *ctx, const char *collection, long long done, long long total);
     void *progress_ctx;
 } situ_load_opts;
 
 typedef struct situ_load_reason {
-    char reason[128];
+    char reason[128]; /* names the field: "risk_level outside 1..4" */
     long long n;
-    char example_id[64];
+    char example_id[64]; /* the first feature rejected so ("feature #FID" without id) */
 } situ_load_reason;
 
 typedef struct situ_load_stats {
     char collection[32];
-    long long read, inserted, updated, repaired, rejected, outside;
-    situ_load_reason reasons[SITU_LOAD_MAX_REASONS]; /* grouped rejection reasons */
+    long long read;     /* features read from the source */
+    long long inserted; /* new ids */
+    long long updated;  /* ids already stored (a re-load updates, never duplicates) */
+    long long repaired; /* invalid polygons stored after GEOS MakeValid */
+    long long rejected; /* not stored; see reasons */
+    long long outside;  /* stored without township_code: outside every township */
+    situ_load_reason reasons[SITU_LOAD_MAX_REASONS]; /* grouped; the last may be "other reasons" */
     int nreasons;
 } situ_load_stats;
 
-/* Loads one source into o->collection in one transaction. out_stats is
- * written on success. */
+/* Loads one source into o->collection in one transaction: a failure (file
+ * unreadable, no CRS, bad --map, database error) changes nothing; rejected
+ * features are counted, not failures. out_stats is written on success. */
 int situ_load_file(situ_store *s, const char *path, const situ_load_opts *o,
                    situ_load_stats *out_stats, situ_err *err);
 
-/* Loads every file in dir whose base name is a collection id, townships
- * first, using dir/manifest.ini for what a file cannot say for itself; one
- * transaction for all. out_stats[cid] is written for each collection found;
- * *out_nfiles counts the files loaded. */
+/* Loads every file in dir whose base name is a collection id (townships
+ * first, then in schema order), using dir/manifest.ini for what a file cannot
+ * say for itself (file, encoding, s_srs, layer, map per [collection]); one
+ * transaction for all. out_stats[cid] is written for each collection loaded
+ * (the others are zeroed); *out_nfiles counts the files loaded. */
 int situ_load_dir(situ_store *s, const char *dir, const situ_load_opts *o,
                   situ_load_stats out_stats[SITU_NCOLLECTIONS], int *out_nfiles, situ_err *err);
 

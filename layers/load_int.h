@@ -1,0 +1,134 @@
+/*
+ * load_int.h: private to the loader (layers/load*.c); nothing else includes it.
+ *
+ * The loader is four files. load.c: the entry points, GDAL set-up and error
+ * routing, the transaction, --all and manifest.ini. load_source.c: one OGR
+ * source (open, CRS, the feature loop, geometry checks, stats). load_fields.c:
+ * source fields onto schema fields (coercion, extra, items). load_geos.c: GEOS
+ * polygon repair and township assignment.
+ */
+#ifndef SITU_LOAD_INT_H
+#define SITU_LOAD_INT_H
+
+#define GEOS_USE_ONLY_R_API
+#include <gdal.h>
+#include <geos_c.h>
+#include <ogr_api.h>
+#include <sqlite3.h>
+
+#include "situ/load.h"
+
+/* ---- arena: strings that live until the next reset ---------------------- */
+
+typedef struct situ__arena_block situ__arena_block;
+typedef struct situ__arena {
+    situ__arena_block *head;
+} situ__arena;
+
+/* A copy of s[0..n) plus NUL, owned by a; NULL when out of memory. */
+char *situ__arena_strndup(situ__arena *a, const char *s, size_t n);
+/* Forgets every string but keeps the first block for reuse. */
+void situ__arena_reset(situ__arena *a);
+void situ__arena_dispose(situ__arena *a);
+
+/* ---- GEOS (load_geos.c) ------------------------------------------------- */
+
+typedef struct situ__geos situ__geos;
+
+/* One GEOS context per load, its messages kept instead of printed. */
+int situ__geos_new(situ__geos **out_geos, situ_err *err);
+void situ__geos_free(situ__geos *g);
+
+/* A polygonal feature after validation. */
+typedef struct situ__poly {
+    GEOSGeometry *geom; /* owned; valid */
+    unsigned char *wkb; /* the repaired WKB (GEOS-owned), or NULL: the input stands */
+    size_t nwkb;
+    int repaired;
+} situ__poly;
+
+/* Reads polygonal WKB and repairs it when invalid (MakeValid, polygonal part
+ * kept). Returns 0 with *out filled, 1 with a rejection in reason, or < 0. */
+int situ__geos_polygon(situ__geos *g, const unsigned char *wkb, size_t nwkb, situ__poly *out,
+                       char reason[128]);
+/* Frees what situ__geos_polygon put in p; p may be zeroed. */
+void situ__poly_dispose(situ__geos *g, situ__poly *p);
+
+typedef struct situ__townships situ__townships;
+
+/* Reads every township of the store (through db, inside the open
+ * transaction) into an STRtree of prepared geometries. */
+int situ__townships_new(situ__geos *g, sqlite3 *db, situ__townships **out_t, situ_err *err);
+void situ__townships_free(situ__townships *t);
+/* The code of the township covering (lon, lat); the smallest code when it
+ * lies on a shared border; NULL when outside all. The string is t's. */
+const char *situ__townships_at(situ__townships *t, double lon, double lat);
+/* The code of the township holding the largest share of poly's area (ties:
+ * the smallest code); NULL when it overlaps none. */
+const char *situ__townships_for(situ__townships *t, const GEOSGeometry *poly);
+
+/* ---- fields (load_fields.c) --------------------------------------------- */
+
+typedef struct situ__fieldmap situ__fieldmap;
+
+/* How a source's fields are read. */
+typedef struct situ__fieldmap_opts {
+    const char *const *map; /* "src=prop" pairs */
+    int nmap;
+    const char *map_what;      /* where they come from, for messages: "--map" */
+    const char *recode;        /* encoding of a raw-bytes source (CSV), or NULL */
+    int strings_only;          /* every value arrives as text: detect extra numbers */
+    const char *const *ignore; /* NULL-terminated source fields to drop, or NULL */
+} situ__fieldmap_opts;
+
+/* Maps the fields of layer definition d onto collection c: explicit "src=prop"
+ * pairs first, then names case-insensitively; the rest go to extra. */
+int situ__fieldmap_new(const situ_collection *c, OGRFeatureDefnH d, const situ__fieldmap_opts *o,
+                       situ__fieldmap **out_m, situ_err *err);
+void situ__fieldmap_free(situ__fieldmap *m);
+
+typedef struct situ__row situ__row;
+
+int situ__row_new(const situ__fieldmap *m, situ__row **out_r);
+void situ__row_free(situ__row *r);
+/* Reads feature f into out (id, township_code, values, extra, items; not the
+ * geometry). Everything in out is borrowed from r and f until the next call.
+ * Returns 0, 1 when the feature is rejected (reason filled; out->id set when
+ * the feature has one), or < 0 when out of memory. */
+int situ__row_read(situ__row *r, OGRFeatureH f, situ_feature_in *out, char reason[128]);
+
+/* ---- one source (load_source.c) ----------------------------------------- */
+
+/* What one source is loaded with, once the CLI and the manifest have spoken. */
+typedef struct situ__source_opts {
+    const situ_collection *c;
+    const char *layer;     /* NULL: the layer named like the collection, else the first */
+    const char *s_srs;     /* NULL: the file's own CRS */
+    int s_srs_fallback;    /* 1: s_srs only when the file has no CRS */
+    const char *encoding;  /* NULL: the .cpg or GDAL's default */
+    int encoding_fallback; /* 1: encoding only for a Shapefile without .cpg */
+    const char *const *map;
+    int nmap;
+    const char *map_what; /* for messages: "--map" or "map in [hazards] of DIR/manifest.ini" */
+    const char *where;    /* for messages: "" or " (or s_srs = in [hazards] of ...)" */
+} situ__source_opts;
+
+/* What the sources of one load (one transaction) share. */
+typedef struct situ__loader {
+    situ_store *s;
+    situ__geos *geos;
+    situ__townships *townships; /* built on first need, dropped after a townships load */
+    int gdal_failed;            /* set by the GDAL handler on CE_Failure */
+    char gdal_msg[256];         /* its last failure message */
+    void (*progress)(void *ctx, const char *collection, long long done, long long total);
+    void *progress_ctx;
+    long long saved_cache_size; /* the connection's settings, put back after */
+    int saved_temp_store;
+} situ__loader;
+
+/* Loads one source into so->c inside L's open transaction. out_stats is
+ * written on success; on failure the caller rolls back. */
+int situ__load_source(situ__loader *L, const char *path, const situ__source_opts *so,
+                      situ_load_stats *out_stats, situ_err *err);
+
+#endif

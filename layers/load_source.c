@@ -1,0 +1,556 @@
+/*
+ * load_source.c: one OGR source into one collection, inside a transaction
+ * the caller (load.c) opened. Owns opening the file with the right open
+ * options (CSV lon/lat columns, the Shapefile ENCODING), picking the layer,
+ * the transformation to EPSG:4326 in lon/lat order, and the feature loop:
+ * fields (load_fields.c), duplicate ids, geometry checks, repair and township
+ * assignment (load_geos.c), the upsert, the stats and progress.
+ * Entry point: situ__load_source.
+ */
+#include <iconv.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <ogr_srs_api.h>
+
+#include "load_int.h"
+
+/* ---- ids seen in this source -------------------------------------------- */
+
+typedef struct idset {
+    const char **slot; /* open addressing; strings in arena */
+    size_t cap, n;
+    situ__arena arena;
+} idset;
+
+static uint64_t hash_id(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static int idset_grow(idset *s)
+{
+    size_t cap = s->cap ? 2 * s->cap : 4096;
+    const char **slot = calloc(cap, sizeof *slot);
+    if (!slot)
+        return SITU_ENOMEM;
+    for (size_t i = 0; i < s->cap; i++) {
+        if (!s->slot[i])
+            continue;
+        size_t j = hash_id(s->slot[i]) & (cap - 1);
+        while (slot[j])
+            j = (j + 1) & (cap - 1);
+        slot[j] = s->slot[i];
+    }
+    free(s->slot);
+    s->slot = slot, s->cap = cap;
+    return 0;
+}
+
+/* Returns 1 when id is new (and remembers it), 0 when seen, < 0 on OOM. */
+static int idset_add(idset *s, const char *id)
+{
+    if (2 * (s->n + 1) > s->cap && idset_grow(s))
+        return SITU_ENOMEM;
+    size_t j = hash_id(id) & (s->cap - 1);
+    for (; s->slot[j]; j = (j + 1) & (s->cap - 1))
+        if (!strcmp(s->slot[j], id))
+            return 0;
+    if (!(s->slot[j] = situ__arena_strndup(&s->arena, id, strlen(id))))
+        return SITU_ENOMEM;
+    s->n++;
+    return 1;
+}
+
+static void idset_dispose(idset *s)
+{
+    free(s->slot);
+    situ__arena_dispose(&s->arena);
+}
+
+/* ---- the source --------------------------------------------------------- */
+
+typedef struct source {
+    situ__loader *L;
+    const situ__source_opts *so;
+    const situ_collection *c;
+    const char *path;
+    const char *shp_encoding; /* Shapefile ENCODING open option, or NULL */
+    const char *recode;       /* CSV text encoding when not UTF-8, or NULL */
+    int is_csv, is_kml;
+    GDALDatasetH ds;
+    OGRLayerH lyr;
+    OGRCoordinateTransformationH ct; /* NULL: the source is in EPSG:4326 already */
+    situ__fieldmap *map;
+    situ__row *row;
+    idset ids;
+    unsigned char *wkb;
+    size_t capwkb;
+    situ_load_stats st;
+    long long total;
+    struct timespec t0, last;
+    int reported;
+} source;
+
+/* The iconv name of an encoding the user gave; the GBK family is CP936. */
+static const char *encoding_name(const char *e)
+{
+    static const char *const cp936[] = {"GBK", "GB2312", "CP936", "936", "EUC-CN", "MS936"};
+    for (size_t i = 0; i < sizeof cp936 / sizeof cp936[0]; i++)
+        if (!strcasecmp(e, cp936[i]))
+            return "CP936";
+    if (!strcasecmp(e, "GB18030"))
+        return "GB18030";
+    if (!strcasecmp(e, "UTF8") || !strcasecmp(e, "UTF-8"))
+        return "UTF-8";
+    return e;
+}
+
+static int has_cpg(const char *path)
+{
+    char p[4096];
+    struct stat sb;
+    const char *dot = strrchr(path, '.');
+    int n = dot ? (int)(dot - path) : (int)strlen(path);
+    snprintf(p, sizeof p, "%.*s.cpg", n, path);
+    if (!stat(p, &sb))
+        return 1;
+    snprintf(p, sizeof p, "%.*s.CPG", n, path);
+    return !stat(p, &sb);
+}
+
+/* Decides how text is decoded: the Shapefile driver's ENCODING option (the
+ * manifest's only when there is no .cpg), our own recoding for CSV (GDAL
+ * passes its bytes through); other formats are UTF-8 by definition. */
+static int choose_encoding(source *S, const char *driver, situ_err *err)
+{
+    const situ__source_opts *so = S->so;
+    if (!so->encoding || !*so->encoding)
+        return 0;
+    const char *e = encoding_name(so->encoding);
+    iconv_t cd = iconv_open("UTF-8", e);
+    if (cd == (iconv_t)-1)
+        return situ_err_set(err, SITU_EINVAL, "unknown encoding %s (try GBK or UTF-8)",
+                            so->encoding);
+    iconv_close(cd);
+    if (!strcmp(driver, "ESRI Shapefile") && !(so->encoding_fallback && has_cpg(S->path)))
+        S->shp_encoding = e;
+    else if (!strcmp(driver, "CSV") && strcmp(e, "UTF-8"))
+        S->recode = e;
+    return 0;
+}
+
+static int open_source(source *S, situ_err *err)
+{
+    struct stat sb;
+    situ__loader *L = S->L;
+    if (strncmp(S->path, "/vsi", 4) && stat(S->path, &sb))
+        return situ_err_set(err, SITU_ENOTFOUND, "%s: no such file", S->path);
+    GDALDriverH drv = GDALIdentifyDriverEx(S->path, GDAL_OF_VECTOR, NULL, NULL);
+    if (!drv)
+        return situ_err_set(err, SITU_EFORMAT, "%s: not a vector format GDAL reads", S->path);
+    const char *dn = GDALGetDriverShortName(drv);
+    const char *drivers[] = {dn, NULL}, *oo[5] = {NULL};
+    char enc[64];
+    int rc = choose_encoding(S, dn, err);
+    if (rc)
+        return rc;
+    S->is_csv = !strcmp(dn, "CSV");
+    S->is_kml = !strcmp(dn, "LIBKML") || !strcmp(dn, "KML");
+    if (S->is_csv) { /* every value as text: GDAL's type sniffing eats leading zeros */
+        oo[0] = "X_POSSIBLE_NAMES=lon,longitude,lng,x";
+        oo[1] = "Y_POSSIBLE_NAMES=lat,latitude,y";
+        oo[2] = "KEEP_GEOM_COLUMNS=NO";
+    } else if (S->shp_encoding) {
+        snprintf(enc, sizeof enc, "ENCODING=%s", S->shp_encoding);
+        oo[0] = enc;
+    } else if (!strcmp(dn, "GeoJSON")) {
+        oo[0] = "DATE_AS_STRING=YES";
+    }
+    L->gdal_msg[0] = '\0';
+    S->ds = GDALOpenEx(S->path, GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, drivers,
+                       oo, NULL);
+    if (!S->ds)
+        return situ_err_set(err, SITU_EIO, "cannot read %s: %s", S->path,
+                            L->gdal_msg[0] ? L->gdal_msg : "GDAL cannot open it");
+    return 0;
+}
+
+/* The named layer; else the one named like the collection; else the first. */
+static int pick_layer(source *S, situ_err *err)
+{
+    GDALDatasetH ds = S->ds;
+    if (S->so->layer)
+        S->lyr = GDALDatasetGetLayerByName(ds, S->so->layer);
+    else if (GDALDatasetGetLayerCount(ds) > 1)
+        S->lyr = GDALDatasetGetLayerByName(ds, S->c->id);
+    if (!S->lyr && !S->so->layer)
+        S->lyr = GDALDatasetGetLayer(ds, 0);
+    if (!S->lyr && S->so->layer)
+        return situ_err_set(err, SITU_ENOTFOUND, "%s has no layer %s", S->path, S->so->layer);
+    if (!S->lyr)
+        return situ_err_set(err, SITU_EFORMAT, "%s has no layers", S->path);
+    if (OGR_FD_GetGeomFieldCount(OGR_L_GetLayerDefn(S->lyr)) == 0)
+        return situ_err_set(err, SITU_EFORMAT,
+                            "%s has no geometry (a CSV needs lon/lat or x/y columns)", S->path);
+    return 0;
+}
+
+/* The source CRS: --s_srs when it overrides (or the file has none), else the
+ * file's own; lon/lat (traditional GIS) order on both sides. */
+static int make_transform(source *S, situ_err *err)
+{
+    const situ__source_opts *so = S->so;
+    OGRSpatialReferenceH own = OGR_L_GetSpatialRef(S->lyr), src = NULL, dst = NULL;
+    const char *user = so->s_srs && *so->s_srs && (!so->s_srs_fallback || !own) ? so->s_srs : NULL;
+    static const char *const same[] = {"IGNORE_DATA_AXIS_TO_SRS_AXIS_MAPPING=YES",
+                                       "CRITERION=EQUIVALENT_EXCEPT_AXIS_ORDER_GEOGCRS", NULL};
+    int rc = 0;
+    if (!user && !own) {
+        rc = situ_err_set(err, SITU_EINVAL, "%s has no CRS; give --s_srs, e.g. EPSG:4490%s",
+                          S->path, so->where ? so->where : "");
+        goto done;
+    }
+    src = user ? OSRNewSpatialReference(NULL) : OSRClone(own);
+    dst = OSRNewSpatialReference(NULL);
+    if (!src || !dst || OSRImportFromEPSG(dst, 4326) != OGRERR_NONE) {
+        rc = situ_err_set(err, SITU_EGEOM, "cannot set up EPSG:4326 (is proj.db installed?)");
+        goto done;
+    }
+    if (user && OSRSetFromUserInput(src, user) != OGRERR_NONE) {
+        rc = situ_err_set(err, SITU_EINVAL, "--s_srs %s: not a CRS PROJ knows", user);
+        goto done;
+    }
+    OSRSetAxisMappingStrategy(src, OAMS_TRADITIONAL_GIS_ORDER);
+    OSRSetAxisMappingStrategy(dst, OAMS_TRADITIONAL_GIS_ORDER);
+    S->L->gdal_msg[0] = '\0';
+    if (!OSRIsSameEx(src, dst, same) && !(S->ct = OCTNewCoordinateTransformation(src, dst)))
+        rc = situ_err_set(err, SITU_EGEOM, "cannot reproject %s to EPSG:4326: %s", S->path,
+                          S->L->gdal_msg);
+done:
+    if (src)
+        OSRRelease(src);
+    if (dst)
+        OSRRelease(dst);
+    return rc;
+}
+
+/* ---- geometry ----------------------------------------------------------- */
+
+static int reject_geom(char reason[128], const char *what, OGRwkbGeometryType t)
+{
+    if (t)
+        snprintf(reason, 128, "wrong geometry type: %s for a %s collection",
+                 OGRGeometryTypeToName(t), what);
+    else
+        snprintf(reason, 128, "%s", what);
+    return 1;
+}
+
+static int lonlat_ok(double lon, double lat)
+{
+    return fabs(lon) <= 180 && fabs(lat) <= 90; /* false for NaN too */
+}
+
+/* The feature's point in EPSG:4326. Returns 0, or 1 with a reason. */
+static int point_geom(source *S, OGRFeatureH f, double *lon, double *lat, char reason[128])
+{
+    OGRGeometryH g = OGR_F_GetGeometryRef(f);
+    if (!g)
+        return reject_geom(reason, "no geometry", 0);
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+    if (t == wkbMultiPoint && OGR_G_GetGeometryCount(g) == 1)
+        g = OGR_G_GetGeometryRef(g, 0), t = wkbPoint;
+    if (t != wkbPoint)
+        return reject_geom(reason, "point", t);
+    if (OGR_G_IsEmpty(g))
+        return reject_geom(reason, "empty geometry", 0);
+    double x = OGR_G_GetX(g, 0), y = OGR_G_GetY(g, 0);
+    if (!isfinite(x) || !isfinite(y))
+        return reject_geom(reason, "non-finite coordinate", 0);
+    if (S->ct && !OCTTransform(S->ct, 1, &x, &y, NULL))
+        return reject_geom(reason, "cannot reproject to EPSG:4326", 0);
+    if (!lonlat_ok(x, y))
+        return reject_geom(reason, "coordinate out of range (|lon| > 180 or |lat| > 90)", 0);
+    *lon = x, *lat = y;
+    return 0;
+}
+
+static int coords_finite(OGRGeometryH g)
+{
+    int n = OGR_G_GetGeometryCount(g);
+    for (int i = 0; i < n; i++)
+        if (!coords_finite(OGR_G_GetGeometryRef(g, i)))
+            return 0;
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+    if (t != wkbLineString && t != wkbLinearRing && t != wkbPoint)
+        return 1;
+    for (int i = 0; i < OGR_G_GetPointCount(g); i++)
+        if (!isfinite(OGR_G_GetX(g, i)) || !isfinite(OGR_G_GetY(g, i)))
+            return 0;
+    return 1;
+}
+
+/* Polygons and multipolygons as they are; curved polygons, multisurfaces and
+ * collections of polygons made a MultiPolygon; anything else NULL (rejected).
+ * Consumes g. */
+static OGRGeometryH polygonal(OGRGeometryH g)
+{
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+    if (t == wkbPolygon || t == wkbMultiPolygon)
+        return g;
+    if (t == wkbCurvePolygon || t == wkbMultiSurface || t == wkbGeometryCollection)
+        g = OGR_G_ForceTo(g, wkbMultiPolygon, NULL);
+    if (g && wkbFlatten(OGR_G_GetGeometryType(g)) == wkbMultiPolygon)
+        return g;
+    OGR_G_DestroyGeometry(g);
+    return NULL;
+}
+
+/* Checks polygon p and brings it to EPSG:4326 in place. Returns 0 or 1 with
+ * a reason. */
+static int check_polygon(source *S, OGRGeometryH p, char reason[128])
+{
+    OGREnvelope e;
+    OGR_G_FlattenTo2D(p);
+    if (OGR_G_IsEmpty(p))
+        return reject_geom(reason, "empty geometry", 0);
+    if (!coords_finite(p))
+        return reject_geom(reason, "non-finite coordinate", 0);
+    if (S->ct && OGR_G_Transform(p, S->ct) != OGRERR_NONE)
+        return reject_geom(reason, "cannot reproject to EPSG:4326", 0);
+    OGR_G_GetEnvelope(p, &e);
+    if (!lonlat_ok(e.MinX, e.MinY) || !lonlat_ok(e.MaxX, e.MaxY))
+        return reject_geom(reason, "coordinate out of range (|lon| > 180 or |lat| > 90)", 0);
+    OGR_G_CloseRings(p);
+    return 0;
+}
+
+/* Writes p as little-endian WKB into S->wkb. */
+static int export_wkb(source *S, OGRGeometryH p, size_t *out_nwkb)
+{
+    size_t n = (size_t)OGR_G_WkbSize(p);
+    if (n > S->capwkb) {
+        unsigned char *w = realloc(S->wkb, n);
+        if (!w)
+            return SITU_ENOMEM;
+        S->wkb = w, S->capwkb = n;
+    }
+    OGR_G_ExportToWkb(p, wkbNDR, S->wkb);
+    *out_nwkb = n;
+    return 0;
+}
+
+/* The feature's polygon, checked, in EPSG:4326, as WKB in S->wkb (*out_nwkb
+ * bytes) and as GEOS, repaired when invalid, in *out. Takes the geometry
+ * from f. Returns 0, 1 with a reason, or < 0. */
+static int polygon_geom(source *S, OGRFeatureH f, situ__poly *out, size_t *out_nwkb,
+                        char reason[128])
+{
+    OGRGeometryH g = OGR_F_StealGeometry(f), p;
+    int rc;
+    if (!g)
+        return reject_geom(reason, "no geometry", 0);
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+    if (!(p = polygonal(g))) /* consumed g */
+        return reject_geom(reason, "polygon", t);
+    if ((rc = check_polygon(S, p, reason)) || (rc = export_wkb(S, p, out_nwkb)))
+        goto done;
+    rc = situ__geos_polygon(S->L->geos, S->wkb, *out_nwkb, out, reason);
+done:
+    OGR_G_DestroyGeometry(p);
+    return rc;
+}
+
+/* WKB of POINT(lon lat) in this machine's byte order. */
+static size_t point_wkb(unsigned char out[21], double lon, double lat)
+{
+    const uint32_t type = 1, one = 1;
+    out[0] = *(const unsigned char *)&one;
+    memcpy(out + 1, &type, 4);
+    memcpy(out + 5, &lon, 8);
+    memcpy(out + 13, &lat, 8);
+    return 21;
+}
+
+/* ---- stats and progress ------------------------------------------------- */
+
+/* Counts one rejected feature under its reason; past the 15th distinct
+ * reason they share "other reasons". */
+static void note_reject(source *S, const char *reason, const char *id, OGRFeatureH f)
+{
+    situ_load_stats *st = &S->st;
+    char fid[64];
+    int i;
+    st->rejected++;
+    if (!id)
+        snprintf(fid, sizeof fid, "feature #%lld", (long long)OGR_F_GetFID(f)), id = fid;
+    for (i = 0; i < st->nreasons; i++)
+        if (!strcmp(st->reasons[i].reason, reason))
+            break;
+    if (i == st->nreasons && i >= SITU_LOAD_MAX_REASONS - 1)
+        reason = "other reasons";
+    for (i = 0; i < st->nreasons; i++)
+        if (!strcmp(st->reasons[i].reason, reason))
+            break;
+    if (i == st->nreasons) {
+        st->nreasons++;
+        snprintf(st->reasons[i].reason, sizeof st->reasons[i].reason, "%s", reason);
+        snprintf(st->reasons[i].example_id, sizeof st->reasons[i].example_id, "%s", id);
+    }
+    st->reasons[i].n++;
+}
+
+static double seconds(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* Reports progress at most twice a second once a load has run a second;
+ * final reports the end of a load that reported before. */
+static void progress(source *S, int final)
+{
+    struct timespec now;
+    if (!S->L->progress)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (final ? !S->reported : seconds(&S->t0, &now) < 1.0 || seconds(&S->last, &now) < 0.5)
+        return;
+    S->L->progress(S->L->progress_ctx, S->c->id, S->st.read, S->total);
+    S->reported = 1, S->last = now;
+}
+
+/* ---- the feature loop --------------------------------------------------- */
+
+static int assign_township(source *S, situ_feature_in *fin, double lon, double lat,
+                           const situ__poly *poly, situ_err *err)
+{
+    situ__loader *L = S->L;
+    if (S->c->cid == SITU_C_TOWNSHIPS || (fin->township_code && *fin->township_code))
+        return 0;
+    if (!L->townships && situ__townships_new(L->geos, situ_store_db(L->s), &L->townships, err))
+        return err ? err->code : SITU_EDB;
+    fin->township_code = poly->geom ? situ__townships_for(L->townships, poly->geom)
+                                    : situ__townships_at(L->townships, lon, lat);
+    if (!fin->township_code)
+        S->st.outside++;
+    return 0;
+}
+
+/* Reads, checks and writes one feature. A rejection is counted, not returned. */
+static int load_feature(source *S, OGRFeatureH f, situ_err *err)
+{
+    situ_feature_in fin;
+    situ__poly poly = {0};
+    unsigned char pt[21];
+    char reason[128];
+    double lon = 0, lat = 0;
+    size_t nwkb = 0;
+    int inserted = 0, rc = situ__row_read(S->row, f, &fin, reason);
+    S->st.read++;
+    if (rc >= 0 && fin.id) {
+        int added = idset_add(&S->ids, fin.id);
+        if (added == 0)
+            rc = 1, snprintf(reason, sizeof reason, "duplicate id in source");
+        rc = added < 0 ? added : rc;
+    }
+    if (rc == 0)
+        rc = S->c->gtype == SITU_GT_POINT ? point_geom(S, f, &lon, &lat, reason)
+                                          : polygon_geom(S, f, &poly, &nwkb, reason);
+    if (rc == 1) {
+        note_reject(S, reason, fin.id, f);
+        rc = 0;
+        goto done;
+    }
+    if (rc < 0) {
+        rc = situ_err_set(err, SITU_ENOMEM, "out of memory loading %s", S->path);
+        goto done;
+    }
+    fin.wkb = poly.wkb ? poly.wkb : poly.geom ? S->wkb : pt;
+    fin.nwkb = poly.wkb ? poly.nwkb : poly.geom ? nwkb : point_wkb(pt, lon, lat);
+    if ((rc = assign_township(S, &fin, lon, lat, &poly, err)))
+        goto done;
+    if ((rc = situ_store_upsert(S->L->s, S->c, &fin, &inserted, err)))
+        goto done;
+    S->st.inserted += inserted, S->st.updated += !inserted, S->st.repaired += poly.repaired;
+done:
+    situ__poly_dispose(S->L->geos, &poly);
+    return rc;
+}
+
+static int read_all(source *S, situ_err *err)
+{
+    situ__loader *L = S->L;
+    OGRFeatureH f;
+    int rc = 0;
+    OGR_L_ResetReading(S->lyr);
+    for (L->gdal_failed = 0; !rc && (f = OGR_L_GetNextFeature(S->lyr)); L->gdal_failed = 0) {
+        rc = load_feature(S, f, err);
+        OGR_F_Destroy(f);
+        if ((S->st.read & 1023) == 0)
+            progress(S, 0);
+    }
+    if (!rc && L->gdal_failed) /* the NULL that ended the loop was an error, not the end */
+        rc = situ_err_set(err, SITU_EIO, "error reading %s: %s", S->path, L->gdal_msg);
+    if (!rc)
+        progress(S, 1);
+    return rc;
+}
+
+static int prepare(source *S, situ_err *err)
+{
+    int rc;
+    if ((rc = open_source(S, err)) || (rc = pick_layer(S, err)) || (rc = make_transform(S, err)))
+        return rc;
+    /* KML styling that LIBKML exposes as fields is not the feature's data */
+    static const char *const kml_styling[] = {"tessellate", "extrude", "visibility",
+                                              "drawOrder",  "icon",    "altitudeMode",
+                                              "snippet",    NULL};
+    situ__fieldmap_opts fo = {.map = S->so->map,
+                              .nmap = S->so->nmap,
+                              .map_what = S->so->map_what,
+                              .recode = S->recode,
+                              .strings_only = S->is_csv,
+                              .ignore = S->is_kml ? kml_styling : NULL};
+    if ((rc = situ__fieldmap_new(S->c, OGR_L_GetLayerDefn(S->lyr), &fo, &S->map, err)))
+        return rc;
+    if (situ__row_new(S->map, &S->row))
+        return situ_err_set(err, SITU_ENOMEM, "out of memory");
+    S->total = OGR_L_GetFeatureCount(S->lyr, 0);
+    return 0;
+}
+
+int situ__load_source(situ__loader *L, const char *path, const situ__source_opts *so,
+                      situ_load_stats *out_stats, situ_err *err)
+{
+    source S = {.L = L, .so = so, .c = so->c, .path = path};
+    snprintf(S.st.collection, sizeof S.st.collection, "%s", so->c->id);
+    clock_gettime(CLOCK_MONOTONIC, &S.t0);
+    int rc = prepare(&S, err);
+    if (!rc)
+        rc = read_all(&S, err);
+    if (!rc)
+        *out_stats = S.st;
+    situ__row_free(S.row);
+    situ__fieldmap_free(S.map);
+    idset_dispose(&S.ids);
+    free(S.wkb);
+    if (S.ct)
+        OCTDestroyCoordinateTransformation(S.ct);
+    if (S.ds)
+        GDALClose(S.ds);
+    if (so->c->cid == SITU_C_TOWNSHIPS) { /* the township index is stale now */
+        situ__townships_free(L->townships);
+        L->townships = NULL;
+    }
+    return rc;
+}

@@ -13,6 +13,9 @@
 #include "situ/err.h"
 #include "situ/schema.h"
 
+/* Copies beyond 1,000 would need four-digit copy numbers in the codes. */
+#define SITU_DEMO_MAX_SCALE 1000
+
 typedef struct situ_demo_opts {
     const char *out_dir;     /* created if missing */
     const char *geodata_dir; /* where yongzhou_townships.csv and the inputs live */
@@ -24,6 +27,12 @@ typedef struct situ_demo_stats {
     long long count[SITU_NCOLLECTIONS];
 } situ_demo_stats;
 
+/* Writes the demo into o->out_dir: townships.geojson, risk_zones.geojson,
+ * hazards.shp (EPSG:4546, GBK, no .cpg), hazard_sources.csv (lon/lat in
+ * EPSG:4490), resources.geojson, stations.geojson, departments.csv and
+ * manifest.ini, replacing files of those names. Returns 0 or a negative
+ * SITU_E... code; on failure the folder may hold partial files.
+ * *out_stats (may be NULL) gets the feature counts on success. */
 int situ_demo_write(const situ_demo_opts *o, situ_demo_stats *out_stats, situ_err *err);
 
 #endif

@@ -120,7 +120,44 @@ static void refuses_newer_schema_and_foreign_files(void **state)
     free(dir);
 }
 
+/* A freshly loaded demo file opens in GDAL (as in QGIS): every collection a
+ * layer with its geometry type, EPSG:4326 and the loaded feature count. */
+static void loaded_file_opens_in_ogrinfo(void **state)
+{
+    (void)state;
+    char *dir = situ_test_tmpdir("ogrinfo");
+    char *out = NULL;
+    assert_int_equal(situ_test_sh(NULL, "'%s' load --db '%s/d.sqlite' --all '%s' >/dev/null 2>&1",
+                                  situ_test_bin(), dir, SITU_SOURCE_DIR "/geodata/demo"),
+                     0);
+    assert_int_equal(situ_test_sh(&out, "ogrinfo -ro -so -al '%s/d.sqlite' 2>&1", dir), 0);
+    static const struct {
+        const char *layer, *geom;
+        int min_count;
+    } want[] = {{"townships", "Multi Polygon", 182}, {"risk_zones", "Multi Polygon", 100},
+                {"hazards", "Point", 100},           {"hazard_sources", "Point", 50},
+                {"resources", "Point", 182},         {"stations", "Point", 22},
+                {"alerts", "Multi Polygon", 0}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char head[128];
+        snprintf(head, sizeof head, "Layer name: %s\nGeometry: %s\nFeature Count: ", want[i].layer,
+                 want[i].geom);
+        const char *at = strstr(out, head);
+        if (!at)
+            fprintf(stderr, "missing '%s' in:\n%s\n", head, out);
+        assert_non_null(at);
+        assert_true(atoi(at + strlen(head)) >= want[i].min_count);
+        const char *next = strstr(at + 1, "Layer name:");
+        const char *srs = strstr(at, "ID[\"EPSG\",4326]");
+        assert_true(srs && (!next || srs < next));
+    }
+    free(out);
+    situ_test_rmtree(dir);
+    free(dir);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(loaded_file_opens_in_ogrinfo),
     cmocka_unit_test(creates_schema_with_wal_and_version),
     cmocka_unit_test(upsert_inserts_then_updates_and_replaces_items),
     cmocka_unit_test(refuses_newer_schema_and_foreign_files),

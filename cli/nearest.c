@@ -1,11 +1,114 @@
-/* nearest.c: `situ nearest`; placeholder until the proximity module lands. */
+/*
+ * nearest.c: `situ nearest`, the CLI face of /nearest, /within and /locate.
+ * Every --key value pair (or --key=value) goes to the same parser the HTTP
+ * routes use, and the answer is the same GeoJSON text, printed to stdout.
+ * --radius_m makes it /within, --locate makes it /locate.
+ */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
+#include "situ/nearest.h"
+#include "situ/snapshot.h"
+
+#define MAX_ARGS 32
+
+static const char usage[] =
+    "[--db FILE] --lon X --lat Y [--collection resources] [--k 5] [--max_km N]\n"
+    "       [--item sandbag [--min_qty 2000]] [--category team] [--team_type water_rescue]\n"
+    "       [--status available] [--FIELD VALUE ...] [--radius_m N [--limit N]] [--locate]\n"
+    "       [--crs wgs84|gcj02]";
+
+static int print_help(void)
+{
+    printf("usage: situ nearest %s\n"
+           "Prints the nearest features to a point as a GeoJSON FeatureCollection, nearest\n"
+           "first, with geodesic distances (WGS84) and bearings: the same answer as GET\n"
+           "/nearest. With --radius_m every feature within that radius (GET /within); with\n"
+           "--locate the township, the hazard sources whose impact radius reaches the point\n"
+           "and the active alerts covering it. Any filter field of the collection is an\n"
+           "option (--FIELD VALUE).\n",
+           usage);
+    return 0;
+}
+
+/* Splits argv into --key value pairs; db, locate and help are taken out. */
+static int split_args(int argc, char **argv, const char **keys, const char **vals, int *n,
+                      const char **db, int *locate, int *help)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0 || !a[2] || *n == MAX_ARGS)
+            return -1;
+        a += 2;
+        if (!strcmp(a, "help"))
+            *help = 1;
+        else if (!strcmp(a, "locate"))
+            *locate = 1;
+        else {
+            const char *eq = strchr(a, '='), *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            static char names[MAX_ARGS][64];
+            if (!v || (eq && (size_t)(eq - a) >= sizeof names[0]))
+                return -1;
+            snprintf(names[*n], sizeof names[0], "%.*s", eq ? (int)(eq - a) : 63, a);
+            if (!strcmp(names[*n], "db"))
+                *db = v;
+            else
+                keys[*n] = names[*n], vals[(*n)++] = v;
+        }
+    }
+    return 0;
+}
+
+static situ_nearest_mode mode_of(const char **keys, int n, int locate)
+{
+    if (locate)
+        return SITU_NEAREST_LOCATE;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(keys[i], "radius_m") || !strcmp(keys[i], "limit"))
+            return SITU_NEAREST_WITHIN;
+    return SITU_NEAREST_KNN;
+}
+
+/* Loads the snapshot of db and writes the answer of q into out. */
+static int answer(const char *db, const situ_nearest_query *q, situ_buf *out, situ_err *err)
+{
+    situ_store *s;
+    if (situ_cli_open(db, SITU_STORE_READONLY, &s))
+        return 1;
+    situ_snapshot *snap = NULL;
+    situ_nearest_cache *cache = situ_nearest_cache_new();
+    int rc =
+        cache ? situ_snapshot_load(s, &snap, err) : situ_err_set(err, SITU_ENOMEM, "out of memory");
+    situ_store_close(s);
+    if (!rc)
+        rc = situ_nearest_answer(cache, snap, q, out, err);
+    situ_nearest_cache_free(cache);
+    situ_snapshot_release(snap);
+    return rc;
+}
 
 int situ_cli_nearest(int argc, char **argv)
 {
-    (void)argc, (void)argv;
-    fprintf(stderr, "situ nearest: not built yet\n");
-    return 1;
+    const char *keys[MAX_ARGS], *vals[MAX_ARGS], *db = situ_cli_default_db();
+    int n = 0, locate = 0, help = 0;
+    if (split_args(argc, argv, keys, vals, &n, &db, &locate, &help))
+        return fprintf(stderr, "usage: situ nearest %s\n", usage), 2;
+    if (help)
+        return print_help();
+    situ_err err = {0};
+    situ_nearest_query q;
+    if (situ_nearest_query_parse(mode_of(keys, n, locate), keys, vals, n, &q, &err)) {
+        fprintf(stderr, "situ nearest: %s\n", err.msg);
+        return 2;
+    }
+    situ_buf out;
+    situ_buf_init(&out);
+    int rc = answer(db, &q, &out, &err);
+    if (rc == 0)
+        fwrite(out.p, 1, out.n, stdout);
+    else if (rc < 0)
+        fprintf(stderr, "situ nearest: %s\n", err.msg);
+    situ_buf_dispose(&out);
+    return rc == 0 ? 0 : 1;
 }

@@ -94,6 +94,12 @@ static int load_snapshot(const situd_config *cfg)
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
         fprintf(stderr, " %s %zu", snap->colls[i]->c->id, snap->colls[i]->n);
     fprintf(stderr, "\n");
+    char msg[512];
+    if (situd_nearest_init(snap, msg, sizeof msg)) {
+        fprintf(stderr, "situd: %s\n", msg);
+        situ_snapshot_release(snap);
+        return -1;
+    }
     situd_snapshot_publish(snap);
     return 0;
 }
@@ -134,6 +140,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "situd: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     situd_server_stop();
     situd_snapshot_publish(NULL);
+    situd_nearest_free();
     fprintf(stderr, "situd: stopped\n");
     return 0;
 }

@@ -1,21 +1,117 @@
 /*
- * route_nearest.c: proximity routes; placeholder until the proximity module
- * lands (then /nearest, /within and the hazard-source part of /locate).
+ * route_nearest.c: /nearest (the k nearest features, with item, quantity and
+ * property filters), /within (everything inside a geodesic radius) and the
+ * hazard-source part of /locate. libsitu's nearest.h parses, searches and
+ * writes the GeoJSON; the daemon keeps one index cache, prepared whenever a
+ * snapshot is published.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "routes.h"
+#include "situ/nearest.h"
+
+static situ_nearest_cache *cache;
+
+int situd_nearest_init(const situ_snapshot *snap, char *msg, size_t n)
+{
+    situ_err err = {0};
+    cache = situ_nearest_cache_new();
+    if (!cache || situ_nearest_cache_prepare(cache, snap, &err)) {
+        snprintf(msg, n, "proximity index: %s", cache ? err.msg : "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void situd_nearest_prepare(const situ_snapshot *snap)
+{
+    situ_err err = {0};
+    if (cache)
+        situ_nearest_cache_prepare(cache, snap, &err);
+}
+
+void situd_nearest_free(void)
+{
+    situ_nearest_cache_free(cache);
+    cache = NULL;
+}
+
+#define MAX_ARGS 32
+
+typedef struct arg_list {
+    const char *keys[MAX_ARGS], *values[MAX_ARGS];
+    int n, overflow;
+} arg_list;
+
+static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    arg_list *a = cls;
+    (void)kind;
+    if (!strcmp(key, "f"))
+        return MHD_YES;
+    if (a->n == MAX_ARGS) {
+        a->overflow = 1;
+        return MHD_NO;
+    }
+    a->keys[a->n] = key;
+    a->values[a->n++] = value ? value : "";
+    return MHD_YES;
+}
+
+/* The parameter a libsitu message names first ("lat: must be ..."). */
+static void param_of(const char *msg, char *out, size_t n)
+{
+    size_t k = strcspn(msg, ": ");
+    if (k >= n)
+        k = n - 1;
+    memcpy(out, msg, k);
+    out[k] = '\0';
+}
+
+static situd_result answer(situd_req *r, situ_nearest_mode mode)
+{
+    arg_list a = {.n = 0};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect, &a);
+    if (a.overflow)
+        return situd_problem(r, 400, NULL, "too many query parameters");
+    situ_nearest_query q;
+    situ_err err = {0};
+    char param[64];
+    if (situ_nearest_query_parse(mode, a.keys, a.values, a.n, &q, &err)) {
+        param_of(err.msg, param, sizeof param);
+        return situd_problem(r, 400, param, "%s", err.msg);
+    }
+    situ_buf b;
+    situ_buf_init(&b);
+    if (situ_nearest_answer(cache, r->snap, &q, &b, &err)) {
+        situ_buf_dispose(&b);
+        if (err.code == SITU_EINVAL) {
+            param_of(err.msg, param, sizeof param);
+            return situd_problem(r, 400, param, "%s", err.msg);
+        }
+        return situd_problem(r, 503, NULL, "%s", err.msg);
+    }
+    return situd_reply_buf(r, 200, "application/geo+json", &b);
+}
 
 situd_result situd_route_nearest(situd_req *r)
 {
-    return situd_problem(r, 503, NULL, "proximity is not built yet");
+    return answer(r, SITU_NEAREST_KNN);
 }
 
 situd_result situd_route_within(situd_req *r)
 {
-    return situd_problem(r, 503, NULL, "proximity is not built yet");
+    return answer(r, SITU_NEAREST_WITHIN);
 }
 
 void situd_locate_hazards(situd_req *r, double lon, double lat, situ_buf *b)
 {
-    (void)r, (void)lon, (void)lat;
-    situ_buf_adds(b, "[]");
+    situ_err err = {0};
+    size_t mark = b->n;
+    if (situ_nearest_hazards_json(cache, r->snap, lon, lat, SITU_CRS_WGS84, b, &err)) {
+        b->n = mark;
+        situ_buf_adds(b, "[]");
+    }
 }

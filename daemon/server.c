@@ -37,6 +37,8 @@ situ_snapshot *situd_snapshot_acquire(void)
 
 void situd_snapshot_publish(situ_snapshot *snap)
 {
+    if (snap)
+        situd_nearest_prepare(snap); /* before any reader can see snap */
     pthread_mutex_lock(&snap_lock);
     situ_snapshot *old = current;
     current = snap;

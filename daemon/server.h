@@ -26,9 +26,23 @@ situ_snapshot *situd_snapshot_acquire(void);
 /* Publishes snap as the current snapshot (takes the caller's reference). */
 void situd_snapshot_publish(situ_snapshot *snap);
 
-/* Drops the cached tiles of collection cid that meet bbox (lon/lat), at
- * every zoom (route_tiles.c); the feeds writer calls it after a commit. */
+/* The tile cache (route_tiles.c): made at start, warmed from snap. */
+int situd_tiles_init(const situd_config *cfg, const situ_snapshot *snap, char *msg, size_t n);
+void situd_tiles_free(void);
+/* Before publishing snap, in which only collection cid changed within the
+ * lon/lat boxes (old and new bounding boxes, 4 doubles each; NULL: all of
+ * it): drops exactly the cached tiles those boxes touch. */
+int situd_tiles_advance(const situ_snapshot *snap, int cid, const double *boxes, size_t nboxes);
+/* Drops the cached tiles of collection cid that meet bbox, at every zoom. */
 void situd_tiles_invalidate(int cid, const double bbox[4]);
+/* Appends the tile cache's counters in Prometheus text. */
+void situd_tiles_stats(situ_buf *b);
+
+/* The proximity index cache (route_nearest.c): made at start from snap,
+ * prepared again for every snapshot published. */
+int situd_nearest_init(const situ_snapshot *snap, char *msg, size_t n);
+void situd_nearest_prepare(const situ_snapshot *snap);
+void situd_nearest_free(void);
 
 /* Metrics (metrics.c). */
 void situd_metrics_record(int route, unsigned status, double seconds);

@@ -97,37 +97,59 @@ static int utf8_len(const unsigned char *s)
     return n;
 }
 
+/* Length of the run at p that goes out as it is: printable ASCII other than
+ * '"' and '\\', and whole valid UTF-8 sequences. */
+static size_t plain_run(const unsigned char *p)
+{
+    const unsigned char *q = p;
+    for (;;) {
+        if (*q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\') {
+            q++;
+        } else if (*q >= 0x80) {
+            int n = utf8_len(q);
+            if (!n)
+                break;
+            q += n;
+        } else {
+            break;
+        }
+    }
+    return (size_t)(q - p);
+}
+
 void situ_buf_add_json_str(situ_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     situ_buf_addc(b, '"');
     while (*p) {
-        const unsigned char *run = p;
-        while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-            p++;
-        situ_buf_add(b, run, (size_t)(p - run));
+        size_t run = plain_run(p);
+        situ_buf_add(b, p, run);
+        p += run;
         if (!*p)
             break;
         if (*p == '"' || *p == '\\') {
-            char esc[2] = {'\\', (char)*p++};
+            char esc[2] = {'\\', (char)*p};
             situ_buf_add(b, esc, 2);
         } else if (*p < 0x20) {
             char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
             situ_buf_add(b, esc, 6);
-            p++;
         } else {
-            int n = utf8_len(p);
-            if (n) {
-                situ_buf_add(b, p, (size_t)n);
-                p += n;
-            } else {
-                situ_buf_add(b, "\xEF\xBF\xBD", 3);
-                p++;
-            }
+            situ_buf_add(b, "\xEF\xBF\xBD", 3); /* invalid UTF-8 byte */
         }
+        p++;
     }
     situ_buf_addc(b, '"');
+}
+
+/* Writes the decimal digits of u backwards ending at end; returns the start. */
+static char *digits(char *end, unsigned long long u)
+{
+    do {
+        *--end = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    return end;
 }
 
 void situ_buf_add_num(situ_buf *b, double v, int decimals)
@@ -136,8 +158,25 @@ void situ_buf_add_num(situ_buf *b, double v, int decimals)
         situ_buf_adds(b, "null");
         return;
     }
-    if (fabs(v) < 1e15 && v == (double)(int64_t)v) {
-        situ_buf_printf(b, "%lld", (long long)v);
+    static const double pow10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    if (decimals >= 0 && decimals <= 9 && fabs(v) * pow10[decimals] < 9e15) {
+        /* fixed point without printf: round to `decimals`, drop trailing zeros */
+        long long scaled = llround(fabs(v) * pow10[decimals]);
+        unsigned long long ip = (unsigned long long)scaled / (unsigned long long)pow10[decimals];
+        unsigned long long fp = (unsigned long long)scaled % (unsigned long long)pow10[decimals];
+        char tmp[48], *end = tmp + sizeof tmp, *w = end;
+        int d = decimals;
+        while (d > 0 && fp % 10 == 0)
+            fp /= 10, d--;
+        if (d > 0) {
+            for (int k = 0; k < d; k++, fp /= 10)
+                *--w = (char)('0' + fp % 10);
+            *--w = '.';
+        }
+        w = digits(w, ip);
+        if (v < 0 && scaled != 0)
+            *--w = '-';
+        situ_buf_add(b, w, (size_t)(end - w));
         return;
     }
     char tmp[64];

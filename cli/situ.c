@@ -293,6 +293,7 @@ static const struct command {
     {"check", cmd_check, "check the file and count features"},
     {"export", situ_cli_export, "export a collection or a drill bundle with GDAL"},
     {"nearest", situ_cli_nearest, "nearest features to a point"},
+    {"token", situ_cli_token, "add, list or revoke department feed tokens"},
 };
 
 static void print_help(FILE *f)

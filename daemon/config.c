@@ -23,7 +23,11 @@ void situd_config_defaults(situd_config *cfg)
     cfg->conn_memory = 64u << 10;
     cfg->tile_cache_bytes = 256u << 20;
     snprintf(cfg->cors_origin, sizeof cfg->cors_origin, "%s", "*");
+#ifdef SITU_WEB_DIR /* the build's web/ folder, set by CMake's map wall block */
+    snprintf(cfg->web_dir, sizeof cfg->web_dir, "%s", SITU_WEB_DIR);
+#else
     snprintf(cfg->web_dir, sizeof cfg->web_dir, "%s", SITU_SOURCE_DIR "/daemon/web");
+#endif
 }
 
 int situd_config_set_listen(situd_config *cfg, const char *listen)

@@ -1,8 +1,9 @@
 /*
  * main.c: situd's entry point. Parses flags over the config file, opens the
- * SpatiaLite file read-only, builds the first snapshot, starts the server and
- * waits for SIGTERM/SIGINT, then stops accepting, lets requests in flight
- * finish and exits 0.
+ * SpatiaLite file read-write for the feeds writer (which migrates it), then
+ * read-only to build the first snapshot, starts the writer and the server
+ * and waits for SIGTERM/SIGINT, then drains the writer, stops accepting,
+ * lets requests in flight finish and exits 0.
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "feedwriter.h"
 #include "server.h"
 #include "situ/snapshot.h"
 #include "situ/store.h"
@@ -95,7 +97,7 @@ static int load_snapshot(const situd_config *cfg)
         fprintf(stderr, " %s %zu", snap->colls[i]->c->id, snap->colls[i]->n);
     fprintf(stderr, "\n");
     char msg[512];
-    if (situd_nearest_init(snap, msg, sizeof msg)) {
+    if (situd_tiles_init(cfg, snap, msg, sizeof msg) || situd_nearest_init(snap, msg, sizeof msg)) {
         fprintf(stderr, "situd: %s\n", msg);
         situ_snapshot_release(snap);
         return -1;
@@ -127,8 +129,13 @@ int main(int argc, char **argv)
     sigaddset(&stop_set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    int feeds = situd_feedwriter_open(&cfg, msg, sizeof msg) == 0;
+    if (!feeds)
+        fprintf(stderr, "situd: feeds disabled: %s\n", msg);
     if (load_snapshot(&cfg))
         return 1;
+    if (feeds && situd_feedwriter_start(&cfg, msg, sizeof msg))
+        fprintf(stderr, "situd: feeds disabled: %s\n", msg);
     if (situd_server_start(&cfg, msg, sizeof msg)) {
         fprintf(stderr, "situd: %s\n", msg);
         situd_snapshot_publish(NULL);
@@ -138,8 +145,10 @@ int main(int argc, char **argv)
     int sig = 0;
     sigwait(&stop_set, &sig);
     fprintf(stderr, "situd: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    situd_feedwriter_stop(); /* ends /events, answers every queued batch */
     situd_server_stop();
     situd_snapshot_publish(NULL);
+    situd_tiles_free();
     situd_nearest_free();
     fprintf(stderr, "situd: stopped\n");
     return 0;

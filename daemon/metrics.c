@@ -105,4 +105,5 @@ void situd_metrics_write(situ_buf *b)
     write_requests(b);
     write_latency(b);
     write_snapshot(b);
+    situd_tiles_stats(b);
 }

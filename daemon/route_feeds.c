@@ -1,19 +1,207 @@
 /*
- * route_feeds.c: the one network's feeds; placeholder until feeds land.
+ * route_feeds.c: the one network's routes. POST /feeds/{dept}/events and
+ * /feeds/{dept}/cap (department, then bearer token, then the body, read and
+ * validated here; then queued for the writer, the connection suspended
+ * until the events are durable, and answered when the handler is called
+ * again); GET /feeds (the departments' state) and GET /events (SSE).
  */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "events.h"
+#include "feedwriter.h"
 #include "routes.h"
+#include "situ/cap.h"
+
+/* 401 with the WWW-Authenticate challenge RFC 6750 asks for. */
+static situd_result unauthorized(situd_req *r, const char *detail)
+{
+    situ_buf b;
+    situ_buf_init(&b);
+    situ_buf_adds(&b, "{\"type\":\"about:blank\",\"title\":\"Unauthorized\",\"status\":401,"
+                      "\"detail\":");
+    situ_buf_add_json_str(&b, detail);
+    situ_buf_adds(&b, ",\"instance\":");
+    situ_buf_add_json_str(&b, r->path);
+    situ_buf_adds(&b, "}\n");
+    size_t n;
+    char *p = situ_buf_steal(&b, &n);
+    if (!p)
+        return MHD_NO;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n, p, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(p);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"situ feeds\"");
+    r->bytes = n;
+    return situd_reply_response(r, 401, resp);
+}
+
+/* The token of "Authorization: Bearer TOKEN", or NULL. */
+static const char *bearer(situd_req *r)
+{
+    const char *h = situd_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7))
+        return NULL;
+    for (h += 7; *h == ' '; h++)
+        ;
+    return *h ? h : NULL;
+}
+
+/* "{dept}/events" or "{dept}/cap" -> dept and whether it is CAP. */
+static int feed_path(const char *rest, char dept[64], int *out_cap)
+{
+    const char *slash = strchr(rest, '/');
+    if (!slash || slash == rest || slash - rest >= 64)
+        return -1;
+    memcpy(dept, rest, (size_t)(slash - rest));
+    dept[slash - rest] = '\0';
+    if (!strcmp(slash + 1, "events"))
+        return *out_cap = 0, 0;
+    if (!strcmp(slash + 1, "cap"))
+        return *out_cap = 1, 0;
+    return -1;
+}
+
+static situd_result answer_job(situd_req *r, situd_feedjob *job)
+{
+    if (!job)
+        return situd_problem(r, 503, NULL, "out of memory");
+    const char *why;
+    situ_feed_batch *b = situd_feedjob_batch(job, &why);
+    situd_result res;
+    if (!b) {
+        res = situd_problem(r, 503, NULL, "%s", why);
+    } else if (b->n == 1 && b->ev[0].type == SITU_FEED_CAP &&
+               b->ev[0].status == SITU_FEED_REJECTED) {
+        res = situd_problem(r, 422, b->ev[0].field, "%s: %s", b->ev[0].field, b->ev[0].reason);
+    } else {
+        situ_buf out;
+        situ_buf_init(&out);
+        situ_feed_batch_json(b, &out);
+        res = situd_reply_buf(r, 200, "application/json", &out);
+    }
+    situd_feedjob_free(job);
+    return res;
+}
+
+static int has_pending(const situ_feed_batch *b)
+{
+    for (int i = 0; i < b->n; i++)
+        if (b->ev[i].status == SITU_FEED_PENDING)
+            return 1;
+    return 0;
+}
+
+static situd_result read_error(situd_req *r, const situ_err *err, int cap)
+{
+    switch (err->code) {
+    case SITU_ELIMIT:
+        return situd_problem(r, 413, NULL, "%s", err->msg);
+    case SITU_EINVAL:
+        return situd_problem(r, 422, NULL, "%s", err->msg);
+    case SITU_ENOMEM:
+        return situd_problem(r, 503, NULL, "%s", err->msg);
+    default:
+        return situd_problem(r, 400, NULL, "%s%s", cap ? "CAP: " : "", err->msg);
+    }
+}
 
 situd_result situd_route_feed_post(situd_req *r)
 {
-    return situd_problem(r, 503, NULL, "feeds are not built yet");
+    situd_feedjob *job = situd_feedwriter_take(r, r->t0);
+    if (job) /* called again after the writer resumed this connection */
+        return answer_job(r, job);
+    char dept[64];
+    int cap;
+    if (feed_path(r->rest, dept, &cap))
+        return situd_problem(r, 404, NULL,
+                             "no such feed; POST /feeds/{dept}/events or "
+                             "/feeds/{dept}/cap");
+    if (situ_schema_dept_index(dept) < 0)
+        return situd_problem(r, 404, NULL, "no department '%s'", dept);
+    int auth = situd_feedwriter_auth(dept, bearer(r));
+    if (auth == SITU_EAUTH)
+        return unauthorized(r, bearer(r) ? "unknown or revoked token"
+                                         : "a department token is required: "
+                                           "Authorization: Bearer TOKEN");
+    if (auth)
+        return situd_problem(r, 403, NULL, "this token is not %s's", dept);
+    situ_feed_batch *b = NULL;
+    situ_err err = {0};
+    int rc = cap ? situ_cap_parse(dept, r->body, r->nbody,
+                                  r->snap ? r->snap->colls[SITU_C_TOWNSHIPS] : NULL, &b, &err)
+                 : situ_feed_parse(dept, r->body, r->nbody, &b, &err);
+    if (rc)
+        return read_error(r, &err, cap);
+    if (!has_pending(b)) /* nothing valid: nothing to write */
+        return answer_job(r, situd_feedjob_of(b));
+    int suspend = situd_can_suspend(r->conn);
+    if (suspend) { /* server.c takes a new snapshot when it calls us again */
+        situ_snapshot_release(r->snap);
+        r->snap = NULL;
+    }
+    rc = situd_feedwriter_submit(b, suspend ? r->conn : NULL, r, r->t0, &job);
+    if (rc == SITU_EBUSY)
+        return situd_problem(r, 503, NULL, "the feeds writer is behind; send again shortly");
+    if (rc)
+        return situd_problem(r, 503, NULL,
+                             "feeds are not being written (situd is starting, "
+                             "stopping, or could not open the file read-write)");
+    return suspend ? MHD_YES : answer_job(r, job);
 }
 
 situd_result situd_route_feeds(situd_req *r)
 {
-    return situd_problem(r, 503, NULL, "feeds are not built yet");
+    static const char *const allowed[] = {"f", NULL};
+    situd_result res;
+    if (situd_reject_unknown_args(r, allowed, &res))
+        return res;
+    char now[32];
+    situ_store_now(now);
+    situ_buf b;
+    situ_buf_init(&b);
+    situ_buf_printf(&b, "{\"generated_at\":\"%s\",", now);
+    situd_feedwriter_status(r->snap, &b);
+    situ_buf_adds(&b, "}\n");
+    return situd_reply_buf(r, 200, "application/json", &b);
+}
+
+/* Last-Event-ID (or ?since=, for clients that cannot set headers): the
+ * newest seq the client has (0: none yet, replay all); -1 when neither is
+ * given (live only); -2 when malformed. */
+static long long resume_point(situd_req *r)
+{
+    const char *s = situd_header(r, "Last-Event-ID");
+    if (!s || !*s)
+        s = situd_arg(r, "since");
+    if (!s || !*s)
+        return -1;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    return *end || v < 0 || !isdigit((unsigned char)*s) ? -2 : v;
 }
 
 situd_result situd_route_events(situd_req *r)
 {
-    return situd_problem(r, 503, NULL, "feeds are not built yet");
+    static const char *const allowed[] = {"since", NULL};
+    situd_result res;
+    if (situd_reject_unknown_args(r, allowed, &res))
+        return res;
+    long long after = resume_point(r);
+    if (after == -2)
+        return situd_problem(r, 400, "since", "Last-Event-ID / since must be an event sequence");
+    char msg[160];
+    struct MHD_Response *resp = situd_events_response(r->conn, after, msg, sizeof msg);
+    if (!resp)
+        return situd_problem(r, 503, NULL, "%s", msg);
+    situ_snapshot_release(r->snap); /* a stream lives long: pin no snapshot */
+    r->snap = NULL;
+    return situd_reply_response(r, 200, resp);
 }

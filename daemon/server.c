@@ -351,7 +351,8 @@ static situd_result on_request(void *cls, struct MHD_Connection *conn, const cha
     }
     if (r->status)
         return MHD_YES;
-    r->snap = situd_snapshot_acquire();
+    if (!r->snap) /* a resumed request keeps what it had */
+        r->snap = situd_snapshot_acquire();
     if (r->body_too_large) {
         r->route = "unknown";
         return situd_problem(r, 413, NULL, "request body over %zu bytes", config->max_body_bytes);
@@ -465,7 +466,7 @@ int situd_server_start(const situd_config *cfg, char *msg, size_t nmsg)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)(cores > 0 ? cores : 2);
     mhd = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC, 0, NULL, NULL,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
         on_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout,

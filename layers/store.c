@@ -5,7 +5,8 @@
  * (situ_store_upsert). Reading features into memory is snapshot.c's job.
  *
  * Migrations run in one transaction when a writable file is opened:
- * user_version 0 (new file) -> 1 (the seven collections, items, departments).
+ * user_version 0 (new file) -> 1 (the seven collections, items, departments)
+ * -> 2 (the feeds' append-only event_log and the department tokens).
  */
 #include "situ/store.h"
 
@@ -156,8 +157,34 @@ static int migrate_to_1(situ_store *s, situ_err *err)
     return seed_vocabularies(s, err);
 }
 
+/* Version 1 -> 2: the feeds (layers/feed*.c, token.c). event_log keeps every
+ * accepted event, in commit order (seq), with what it changed; (dept,
+ * event_id) makes a resent event a duplicate. tokens holds only hashes. */
+static int migrate_to_2(situ_store *s, situ_err *err)
+{
+    static const char sql[] =
+        "CREATE TABLE event_log ("
+        "  seq INTEGER PRIMARY KEY,"
+        "  dept TEXT NOT NULL REFERENCES departments(code),"
+        "  event_id TEXT NOT NULL,"
+        "  type TEXT NOT NULL,"
+        "  received_at TEXT NOT NULL,"
+        "  body TEXT NOT NULL,"
+        "  changes TEXT,"
+        "  UNIQUE (dept, event_id));"
+        "CREATE INDEX event_log_dept_time ON event_log(dept, received_at);"
+        "CREATE TABLE tokens ("
+        "  id INTEGER PRIMARY KEY,"
+        "  dept TEXT NOT NULL REFERENCES departments(code),"
+        "  hash TEXT NOT NULL UNIQUE,"
+        "  label TEXT,"
+        "  created_at TEXT NOT NULL,"
+        "  revoked_at TEXT);";
+    return situ_store_exec(s, sql, err);
+}
+
 typedef int (*migration_fn)(situ_store *, situ_err *);
-static const migration_fn migrations[SITU_SCHEMA_VERSION] = {migrate_to_1};
+static const migration_fn migrations[SITU_SCHEMA_VERSION] = {migrate_to_1, migrate_to_2};
 
 int situ_store_version(situ_store *s)
 {

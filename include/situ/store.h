@@ -17,7 +17,7 @@
 typedef struct sqlite3 sqlite3;
 typedef struct situ_store situ_store;
 
-#define SITU_SCHEMA_VERSION 1
+#define SITU_SCHEMA_VERSION 2
 
 enum {
     SITU_STORE_READONLY = 1 << 0, /* open for reading; no schema changes */

@@ -1,0 +1,252 @@
+/*
+ * feedpub.c: what happens after a feed commit, on its own thread so that a
+ * rebuild never delays the next commit. Changes pile up; at most every
+ * 100 ms the touched collections are reloaded from a read-only connection
+ * (WAL: it sees every commit) into a new snapshot sharing the rest; before
+ * it is published the tile cache drops exactly the tiles the changed
+ * features touch (old and new box) and the proximity indexes are built;
+ * then the changes go out on /events, in commit order.
+ *
+ *   IDLE -(changes)-> WAIT until 100 ms after the last rebuild -> REBUILD
+ *   REBUILD: load colls -> advance tiles -> prepare nearest -> publish
+ *            -> push SSE -> IDLE
+ *   each second: alerts whose onset or expires passed -> invalidate, push
+ *   stop: REBUILD what is pending -> EXIT
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "events.h"
+#include "feedwriter.h"
+#include "server.h"
+
+#define MIN_GAP_S 0.1 /* at most ten rebuilds a second */
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    pthread_t thread;
+    int running, stopping;
+    situ_feed_change *pending;
+    size_t n, cap;
+    situ_store *ro; /* publisher thread only */
+    double last_rebuild, last_expiry_look;
+    char alerts_seen[32]; /* expiries up to here were announced */
+    long long rebuilds, changes;
+    double last_rebuild_ms;
+} P = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void situd__feedpub_add(const situ_feed_change *c, size_t n)
+{
+    pthread_mutex_lock(&P.lock);
+    if (P.n + n > P.cap) {
+        size_t cap = P.cap ? P.cap : 256;
+        while (cap < P.n + n)
+            cap *= 2;
+        situ_feed_change *p = realloc(P.pending, cap * sizeof *p);
+        if (!p) { /* the snapshot still catches up on the next change */
+            pthread_mutex_unlock(&P.lock);
+            fprintf(stderr, "situd: feeds: out of memory queueing changes\n");
+            return;
+        }
+        P.pending = p, P.cap = cap;
+    }
+    memcpy(P.pending + P.n, c, n * sizeof *c);
+    P.n += n;
+    pthread_cond_signal(&P.cv);
+    pthread_mutex_unlock(&P.lock);
+}
+
+void situd__feedpub_counts(long long *out_rebuilds, long long *out_changes,
+                           double *out_last_rebuild_ms)
+{
+    pthread_mutex_lock(&P.lock);
+    *out_rebuilds = P.rebuilds;
+    *out_changes = P.changes;
+    *out_last_rebuild_ms = P.last_rebuild_ms;
+    pthread_mutex_unlock(&P.lock);
+}
+
+/* The old and new boxes of the changes of collection cid (4 doubles each),
+ * malloc'd; NULL when out of memory (then every tile of cid goes). */
+static double *boxes_of(const situ_feed_change *c, size_t n, int cid, size_t *out_n)
+{
+    double *b = malloc(2 * (n ? n : 1) * 4 * sizeof *b);
+    size_t k = 0;
+    for (size_t i = 0; b && i < n; i++) {
+        if ((int)c[i].cid != cid)
+            continue;
+        memcpy(b + 4 * k++, c[i].bbox, sizeof c[i].bbox);
+        if (c[i].has_old)
+            memcpy(b + 4 * k++, c[i].old_bbox, sizeof c[i].old_bbox);
+    }
+    *out_n = k;
+    return b;
+}
+
+/* Reloads every collection the changes touch into a new snapshot; before
+ * readers can see it, the tile cache learns exactly which boxes changed
+ * (one step per collection) and the proximity indexes are built. A load
+ * that fails is logged and skipped: the next change retries it. */
+static void rebuild(const situ_feed_change *c, size_t n)
+{
+    unsigned mask = 0;
+    for (size_t i = 0; i < n; i++)
+        mask |= 1u << c[i].cid;
+    situ_snapshot *snap = situd_snapshot_acquire();
+    for (int cid = 0; snap && cid < SITU_NCOLLECTIONS; cid++) {
+        situ_coll *coll;
+        situ_err err = {0};
+        if (!(mask & (1u << cid)))
+            continue;
+        if (situ_coll_load(P.ro, (situ_coll_id)cid, &coll, &err)) {
+            fprintf(stderr, "situd: feeds: cannot rebuild %s: %s\n",
+                    situ_schema_collection((situ_coll_id)cid)->id, err.msg);
+            continue;
+        }
+        situ_snapshot *next = situ_snapshot_with(snap, coll);
+        situ_coll_release(coll);
+        if (!next)
+            continue;
+        size_t nboxes;
+        double *boxes = boxes_of(c, n, cid, &nboxes);
+        situd_tiles_advance(next, cid, boxes, boxes ? nboxes : 0);
+        free(boxes);
+        situ_snapshot_release(snap);
+        snap = next;
+    }
+    if (!snap)
+        return;
+    situd_nearest_prepare(snap);
+    situd_snapshot_publish(snap);
+}
+
+static void publish(situ_feed_change *c, size_t n)
+{
+    double t0 = mono_s();
+    rebuild(c, n);
+    situd_events_push(c, n);
+    pthread_mutex_lock(&P.lock);
+    P.rebuilds++;
+    P.changes += (long long)n;
+    P.last_rebuild_ms = (mono_s() - t0) * 1e3;
+    pthread_mutex_unlock(&P.lock);
+}
+
+/* 1 when time value v lies in (P.alerts_seen, now]. */
+static int passed(const situ_value *v, const char *now)
+{
+    return v->type == SITU_FT_TEXT && strcmp(v->u.s, P.alerts_seen) > 0 && strcmp(v->u.s, now) <= 0;
+}
+
+static void announce_expiries(void)
+{
+    if (mono_s() < P.last_expiry_look + 1.0)
+        return;
+    P.last_expiry_look = mono_s();
+    char now[32];
+    situ_store_now(now);
+    if (!strcmp(now, P.alerts_seen))
+        return;
+    situ_snapshot *snap = situd_snapshot_acquire();
+    const situ_coll *a = snap ? snap->colls[SITU_C_ALERTS] : NULL;
+    int fe = a ? situ_schema_field_index(a->c, "expires") : -1;
+    int fo = a ? situ_schema_field_index(a->c, "onset") : -1;
+    int fd = a ? situ_schema_field_index(a->c, "dept") : -1;
+    for (size_t i = 0; a && fe >= 0 && fo >= 0 && i < a->n; i++) {
+        const situ_feature *f = &a->feats[i];
+        const situ_value *d = &f->values[fd];
+        int ended = passed(&f->values[fe], now), began = passed(&f->values[fo], now);
+        if (!ended && !began)
+            continue;
+        situ_feed_change c = {.cid = SITU_C_ALERTS,
+                              .kind = ended ? SITU_CHANGE_EXPIRED : SITU_CHANGE_UPDATED};
+        snprintf(c.id, sizeof c.id, "%s", f->id);
+        memcpy(c.bbox, f->bbox, sizeof c.bbox);
+        int di = d->type == SITU_FT_TEXT ? situ_schema_dept_index(d->u.s) : -1;
+        c.dept = di >= 0 ? situ_schema_dept(di)->code : NULL;
+        snprintf(c.at, sizeof c.at, "%s", now);
+        situd_tiles_invalidate((int)c.cid, c.bbox); /* same snapshot, another time */
+        situd_events_push(&c, 1);
+    }
+    situ_snapshot_release(snap);
+    memcpy(P.alerts_seen, now, sizeof now);
+}
+
+static void *pub_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&P.lock);
+    for (;;) {
+        double now = mono_s();
+        if (P.n && (P.stopping || now >= P.last_rebuild + MIN_GAP_S)) {
+            situ_feed_change *c = P.pending;
+            size_t n = P.n;
+            P.pending = NULL, P.n = P.cap = 0;
+            pthread_mutex_unlock(&P.lock);
+            publish(c, n);
+            free(c);
+            announce_expiries();
+            pthread_mutex_lock(&P.lock);
+            P.last_rebuild = mono_s();
+            continue;
+        }
+        if (P.stopping)
+            break;
+        double wait = P.n ? P.last_rebuild + MIN_GAP_S - now : 1.0;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        long long ns = ts.tv_nsec + (long long)(wait * 1e9);
+        ts.tv_sec += (time_t)(ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        if (pthread_cond_timedwait(&P.cv, &P.lock, &ts) && !P.n) {
+            pthread_mutex_unlock(&P.lock);
+            announce_expiries();
+            pthread_mutex_lock(&P.lock);
+        }
+    }
+    pthread_mutex_unlock(&P.lock);
+    return NULL;
+}
+
+int situd__feedpub_start(const char *db, char *msg, size_t nmsg)
+{
+    situ_err err = {0};
+    if (situ_store_open(db, SITU_STORE_READONLY, &P.ro, &err))
+        return snprintf(msg, nmsg, "%s", err.msg), -1;
+    situ_store_now(P.alerts_seen);
+    P.stopping = 0;
+    if (pthread_create(&P.thread, NULL, pub_main, NULL)) {
+        situ_store_close(P.ro);
+        P.ro = NULL;
+        return snprintf(msg, nmsg, "cannot start the feeds publisher"), -1;
+    }
+    P.running = 1;
+    return 0;
+}
+
+void situd__feedpub_stop(void)
+{
+    if (!P.running)
+        return;
+    pthread_mutex_lock(&P.lock);
+    P.stopping = 1;
+    pthread_cond_signal(&P.cv);
+    pthread_mutex_unlock(&P.lock);
+    pthread_join(P.thread, NULL);
+    P.running = 0;
+    situ_store_close(P.ro);
+    P.ro = NULL;
+    free(P.pending);
+    P.pending = NULL, P.n = P.cap = 0;
+}

@@ -1,0 +1,427 @@
+/*
+ * feedwriter.c: the one thread that writes feeds to the SpatiaLite file.
+ * POST handlers validate in their own threads and queue a job; the writer
+ * takes every queued job at once (group commit: one BEGIN IMMEDIATE ...
+ * COMMIT with synchronous=FULL, so one fsync for many clients), applies
+ * them, commits, and only then answers; then hands the changes to the
+ * publisher (feedpub.c). Readers never wait: they serve snapshots.
+ *
+ *   job:    submit -> QUEUED -> (writer takes a group) -> APPLYING
+ *           -> COMMIT ok: FINISHED, answer 200 | COMMIT failed: FINISHED, 503
+ *           FINISHED -> the handler, resumed, takes and answers it
+ *   writer: IDLE -(jobs)-> COMMITTING -> FINISHING -> IDLE;
+ *           stop: refuse new jobs -> drain the queue -> EXIT
+ */
+#include "feedwriter.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "events.h"
+#include "server.h"
+#include "situ/token.h"
+
+#define GROUP_MAX_EVENTS 20000  /* events in one commit */
+#define QUEUE_MAX_EVENTS 200000 /* queued before POSTs get 503 */
+#define FINISHED_TTL_S 60.0     /* a finished job nobody took is dropped */
+
+struct situd_feedjob {
+    situ_feed_batch *b;
+    char msg[256]; /* "" unless the commit failed */
+    int done;
+    struct MHD_Connection *conn; /* suspended while queued */
+    const void *key;
+    double key_t0, done_at;
+    situd_feedjob *next;
+};
+
+static struct {
+    situ_store *store; /* writer thread only, after open */
+    situ_feed_applier *applier;
+    sqlite3_stmt *data_version;
+    int data_version_seen;
+    pthread_t thread;
+    int running;
+
+    pthread_mutex_t lock; /* the queue, finished, accepting */
+    pthread_cond_t work, done;
+    situd_feedjob *head, *tail, *finished;
+    long queued_events;
+    int accepting;
+
+    pthread_mutex_t aux_lock; /* tokens, counts */
+    situ_tokens *tokens;
+    situ_feed_stats *stats;
+    long long commits, committed_events, failed_commits;
+    double last_commit_ms;
+} W = {.lock = PTHREAD_MUTEX_INITIALIZER,
+       .work = PTHREAD_COND_INITIALIZER,
+       .done = PTHREAD_COND_INITIALIZER,
+       .aux_lock = PTHREAD_MUTEX_INITIALIZER};
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- tokens ------------------------------------------------------------------- */
+
+/* Reloads the token set when another connection (situ token ...) changed
+ * the file; one PRAGMA when nothing did, at most once a second unless
+ * forced. Writer thread only. */
+static void refresh_tokens(int force)
+{
+    static double last;
+    if (!force && mono_s() < last + 1.0)
+        return;
+    last = mono_s();
+    int v = -1;
+    if (W.data_version && sqlite3_step(W.data_version) == SQLITE_ROW)
+        v = sqlite3_column_int(W.data_version, 0);
+    if (W.data_version)
+        sqlite3_reset(W.data_version);
+    if (!force && v == W.data_version_seen)
+        return;
+    W.data_version_seen = v;
+    situ_tokens *t;
+    situ_err err = {0};
+    if (situ_tokens_load(W.store, &t, &err)) {
+        fprintf(stderr, "situd: feeds: cannot reload tokens: %s\n", err.msg);
+        return;
+    }
+    pthread_mutex_lock(&W.aux_lock);
+    situ_tokens *old = W.tokens;
+    W.tokens = t;
+    pthread_mutex_unlock(&W.aux_lock);
+    situ_tokens_free(old);
+}
+
+int situd_feedwriter_auth(const char *dept, const char *token)
+{
+    pthread_mutex_lock(&W.aux_lock);
+    int rc = situ_tokens_check(W.tokens, dept, token);
+    pthread_mutex_unlock(&W.aux_lock);
+    return rc;
+}
+
+/* ---- open / start / stop --------------------------------------------------------- */
+
+int situd_feedwriter_open(const situd_config *cfg, char *msg, size_t nmsg)
+{
+    situ_err err = {0};
+    if (situ_store_open(cfg->db, 0, &W.store, &err) ||
+        situ_feed_applier_new(W.store, &W.applier, &err))
+        goto fail;
+    if (sqlite3_prepare_v2(situ_store_db(W.store), "PRAGMA data_version", -1, &W.data_version,
+                           NULL)) {
+        situ_err_set(&err, SITU_EDB, "%s", sqlite3_errmsg(situ_store_db(W.store)));
+        goto fail;
+    }
+    if (!(W.stats = situ_feed_stats_new())) {
+        situ_err_set(&err, SITU_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (situ_feed_stats_load(W.stats, W.store, (long long)time(NULL), &err))
+        goto fail;
+    refresh_tokens(1);
+    return 0;
+fail:
+    snprintf(msg, nmsg, "%s", err.msg);
+    sqlite3_finalize(W.data_version);
+    situ_feed_applier_free(W.applier);
+    situ_store_close(W.store);
+    situ_feed_stats_free(W.stats);
+    W.data_version = NULL, W.applier = NULL, W.store = NULL, W.stats = NULL;
+    return -1;
+}
+
+static void *writer_main(void *arg);
+
+int situd_feedwriter_start(const situd_config *cfg, char *msg, size_t nmsg)
+{
+    if (!W.store)
+        return snprintf(msg, nmsg, "the feeds store is not open"), -1;
+    double heartbeat = cfg->connection_timeout > 2 ? cfg->connection_timeout / 2.0 : 1;
+    if (situd_events_start(cfg->db, situ_feed_log_last(W.store), heartbeat > 15 ? 15 : heartbeat))
+        return snprintf(msg, nmsg, "cannot start /events"), -1;
+    if (situd__feedpub_start(cfg->db, msg, nmsg)) {
+        situd_events_stop();
+        return -1;
+    }
+    W.accepting = 1;
+    if (pthread_create(&W.thread, NULL, writer_main, NULL)) {
+        W.accepting = 0;
+        situd__feedpub_stop();
+        situd_events_stop();
+        return snprintf(msg, nmsg, "cannot start the feeds writer"), -1;
+    }
+    W.running = 1;
+    return 0;
+}
+
+static void free_finished(double older_than)
+{
+    for (situd_feedjob **p = &W.finished; *p;) {
+        situd_feedjob *j = *p;
+        if (j->done_at < older_than) {
+            *p = j->next;
+            situd_feedjob_free(j);
+        } else {
+            p = &j->next;
+        }
+    }
+}
+
+void situd_feedwriter_stop(void)
+{
+    situd_events_stop();
+    pthread_mutex_lock(&W.lock);
+    W.accepting = 0;
+    pthread_cond_broadcast(&W.work);
+    pthread_mutex_unlock(&W.lock);
+    if (W.running)
+        pthread_join(W.thread, NULL);
+    W.running = 0;
+    situd__feedpub_stop();
+    /* resumed handlers take their answers within milliseconds; give them 2 s */
+    pthread_mutex_lock(&W.lock);
+    for (int i = 0; i < 200 && W.finished; i++) {
+        pthread_mutex_unlock(&W.lock);
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+        pthread_mutex_lock(&W.lock);
+    }
+    free_finished(1e300);
+    pthread_mutex_unlock(&W.lock);
+    sqlite3_finalize(W.data_version);
+    situ_feed_applier_free(W.applier);
+    situ_store_close(W.store);
+    situ_tokens_free(W.tokens);
+    situ_feed_stats_free(W.stats);
+    W.data_version = NULL, W.applier = NULL, W.store = NULL, W.tokens = NULL, W.stats = NULL;
+}
+
+/* ---- jobs ---------------------------------------------------------------------- */
+
+int situd_feedwriter_submit(situ_feed_batch *b, struct MHD_Connection *conn, const void *key,
+                            double t0, situd_feedjob **out_job)
+{
+    situd_feedjob *j = calloc(1, sizeof *j);
+    if (!j) {
+        situ_feed_batch_free(b);
+        return SITU_ENOMEM;
+    }
+    *j = (situd_feedjob){.b = b, .conn = conn, .key = key, .key_t0 = t0};
+    pthread_mutex_lock(&W.lock);
+    int rc = !W.accepting ? SITU_EINVAL : W.queued_events > QUEUE_MAX_EVENTS ? SITU_EBUSY : 0;
+    if (rc) {
+        pthread_mutex_unlock(&W.lock);
+        situd_feedjob_free(j);
+        return rc;
+    }
+    if (W.tail)
+        W.tail->next = j;
+    else
+        W.head = j;
+    W.tail = j;
+    W.queued_events += b->n;
+    if (conn)
+        MHD_suspend_connection(conn); /* resumed by finish_group, under this lock */
+    pthread_cond_signal(&W.work);
+    while (!conn && !j->done)
+        pthread_cond_wait(&W.done, &W.lock);
+    pthread_mutex_unlock(&W.lock);
+    if (!conn)
+        *out_job = situd_feedwriter_take(key, t0);
+    return 0;
+}
+
+situd_feedjob *situd_feedwriter_take(const void *key, double t0)
+{
+    pthread_mutex_lock(&W.lock);
+    situd_feedjob *j = NULL;
+    for (situd_feedjob **p = &W.finished; *p; p = &(*p)->next)
+        if ((*p)->key == key && (*p)->key_t0 == t0) {
+            j = *p;
+            *p = j->next;
+            j->next = NULL;
+            break;
+        }
+    pthread_mutex_unlock(&W.lock);
+    return j;
+}
+
+situ_feed_batch *situd_feedjob_batch(situd_feedjob *j, const char **out_msg)
+{
+    *out_msg = j->msg;
+    return j->msg[0] ? NULL : j->b;
+}
+
+situd_feedjob *situd_feedjob_of(situ_feed_batch *b)
+{
+    situd_feedjob *j = calloc(1, sizeof *j);
+    if (!j)
+        situ_feed_batch_free(b);
+    else
+        j->b = b, j->done = 1;
+    return j;
+}
+
+void situd_feedjob_free(situd_feedjob *j)
+{
+    if (!j)
+        return;
+    situ_feed_batch_free(j->b);
+    free(j);
+}
+
+/* ---- the writer thread ------------------------------------------------------------ */
+
+/* Takes queued jobs up to GROUP_MAX_EVENTS (at least one); NULL when
+ * stopping with nothing queued. Wakes each second to look for new tokens. */
+static situd_feedjob *take_group(void)
+{
+    pthread_mutex_lock(&W.lock);
+    while (!W.head && W.accepting) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        if (pthread_cond_timedwait(&W.work, &W.lock, &ts)) {
+            pthread_mutex_unlock(&W.lock);
+            refresh_tokens(0);
+            pthread_mutex_lock(&W.lock);
+        }
+    }
+    situd_feedjob *group = W.head, *last = NULL;
+    long n = 0;
+    for (situd_feedjob *j = W.head; j && (!last || n + j->b->n <= GROUP_MAX_EVENTS); j = j->next)
+        n += j->b->n, last = j;
+    if (last) {
+        W.head = last->next;
+        if (!W.head)
+            W.tail = NULL;
+        last->next = NULL;
+        W.queued_events -= n;
+    }
+    pthread_mutex_unlock(&W.lock);
+    return group;
+}
+
+static void count_group(situd_feedjob *group, double ms)
+{
+    long long now = (long long)time(NULL), n = 0;
+    pthread_mutex_lock(&W.aux_lock);
+    for (situd_feedjob *j = group; j; j = j->next) {
+        int acc = 0;
+        for (int i = 0; i < j->b->n; i++)
+            acc += j->b->ev[i].status == SITU_FEED_ACCEPTED;
+        situ_feed_stats_add(W.stats, situ_schema_dept_index(j->b->dept), now, acc);
+        n += acc;
+    }
+    W.commits++;
+    W.committed_events += n;
+    W.last_commit_ms = ms;
+    pthread_mutex_unlock(&W.aux_lock);
+}
+
+static void publish_group(situd_feedjob *group)
+{
+    for (situd_feedjob *j = group; j; j = j->next)
+        for (int i = 0; i < j->b->n; i++) {
+            const situ_feed_event *ev = &j->b->ev[i];
+            if (ev->status == SITU_FEED_ACCEPTED && ev->nchanges)
+                situd__feedpub_add(ev->changes, (size_t)ev->nchanges);
+        }
+}
+
+/* One transaction for the whole group; on any failure nothing of it stays
+ * and every job is answered 503. */
+static void commit_group(situd_feedjob *group)
+{
+    double t0 = mono_s();
+    situ_snapshot *snap = situd_snapshot_acquire();
+    situ_err err = {0};
+    int rc = situ_store_begin(W.store, &err);
+    for (situd_feedjob *j = group; j && !rc; j = j->next)
+        rc = situ_feed_apply(W.applier, j->b, snap, &err);
+    if (!rc)
+        rc = situ_store_commit(W.store, &err);
+    situ_snapshot_release(snap);
+    if (rc) {
+        situ_store_rollback(W.store);
+        fprintf(stderr, "situd: feeds: commit failed, %s\n", err.msg);
+        for (situd_feedjob *j = group; j; j = j->next)
+            snprintf(j->msg, sizeof j->msg,
+                     "the events could not be stored (%.150s); nothing "
+                     "was applied, send them again",
+                     err.msg);
+        pthread_mutex_lock(&W.aux_lock);
+        W.failed_commits++;
+        pthread_mutex_unlock(&W.aux_lock);
+        return;
+    }
+    count_group(group, (mono_s() - t0) * 1e3);
+    publish_group(group);
+}
+
+static void finish_group(situd_feedjob *group)
+{
+    double now = mono_s();
+    pthread_mutex_lock(&W.lock);
+    free_finished(now - FINISHED_TTL_S);
+    for (situd_feedjob *j = group, *next; j; j = next) {
+        next = j->next;
+        j->done = 1;
+        j->done_at = now;
+        j->next = W.finished;
+        W.finished = j;
+        if (j->conn)
+            MHD_resume_connection(j->conn);
+    }
+    pthread_cond_broadcast(&W.done);
+    pthread_mutex_unlock(&W.lock);
+}
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    situd_feedjob *group;
+    while ((group = take_group())) {
+        commit_group(group);
+        finish_group(group);
+        refresh_tokens(0); /* a revocation holds within a second, even under load */
+    }
+    return NULL;
+}
+
+/* ---- status ------------------------------------------------------------------------ */
+
+void situd_feedwriter_status(const situ_snapshot *snap, situ_buf *b)
+{
+    long long rebuilds, changes;
+    double rebuild_ms;
+    situd__feedpub_counts(&rebuilds, &changes, &rebuild_ms);
+    pthread_mutex_lock(&W.lock);
+    long queued = W.queued_events;
+    int accepting = W.accepting;
+    pthread_mutex_unlock(&W.lock);
+    pthread_mutex_lock(&W.aux_lock);
+    if (W.stats)
+        situ_feed_stats_json(W.stats, snap, (long long)time(NULL), b);
+    else
+        situ_buf_adds(b, "\"departments\":[],\"cameras\":null");
+    situ_buf_printf(b,
+                    ",\"writer\":{\"running\":%s,\"queued_events\":%ld,\"commits\":%lld,"
+                    "\"events_committed\":%lld,\"failed_commits\":%lld,\"last_commit_ms\":%.2f,"
+                    "\"tokens\":%d,\"snapshot_rebuilds\":%lld,\"changes_pushed\":%lld,"
+                    "\"last_rebuild_ms\":%.2f,\"last_seq\":%lld,\"listeners\":%d}",
+                    accepting ? "true" : "false", queued, W.commits, W.committed_events,
+                    W.failed_commits, W.last_commit_ms, situ_tokens_count(W.tokens), rebuilds,
+                    changes, rebuild_ms, situd_events_published(), situd_events_listeners());
+    pthread_mutex_unlock(&W.aux_lock);
+}

@@ -1,0 +1,619 @@
+/*
+ * feed_apply.c: applying validated events to the store, inside the caller's
+ * transaction. Per event: a duplicate check on (dept, event id) in
+ * event_log, a savepoint, the change itself (a table of appliers by event
+ * type), the log row with what changed, release. A rejection found here (an
+ * unknown feature, a station of another department, an alert that was never
+ * sent) rolls the savepoint back, so nothing of it stays; a failure of the
+ * store itself is returned for the caller to roll everything back.
+ */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "feed_int.h"
+
+struct situ_feed_applier {
+    situ_store *s;
+    sqlite3 *db;
+    sqlite3_stmt *log_exists, *log_insert, *sp_begin, *sp_release, *sp_rollback;
+    sqlite3_stmt *st_read, *st_reading, *st_online, *st_move;
+    sqlite3_stmt *alert_read, *alert_cancel, *item_set, *item_del;
+    sqlite3_stmt *bbox[SITU_NCOLLECTIONS];
+};
+
+#define STEP_REFUSED 1 /* the store refused this event (a constraint) */
+/* Rejects ev for what the store holds; 0: the store itself did not fail. */
+#define REFUSE(ev, field, ...) (situ__feed_reject((ev), (field), __VA_ARGS__), 0)
+
+/* ---- statements -------------------------------------------------------------- */
+
+static int prepare(situ_feed_applier *a, sqlite3_stmt **st, const char *sql, situ_err *err)
+{
+    if (sqlite3_prepare_v3(a->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK)
+        return 0;
+    return situ_err_set(err, SITU_EDB, "feeds: %s (in: %.80s)", sqlite3_errmsg(a->db), sql);
+}
+
+int situ_feed_applier_new(situ_store *s, situ_feed_applier **out, situ_err *err)
+{
+    situ_feed_applier *a = calloc(1, sizeof *a);
+    if (!a)
+        return situ_err_set(err, SITU_ENOMEM, "out of memory");
+    a->s = s;
+    a->db = situ_store_db(s);
+    const struct {
+        sqlite3_stmt **st;
+        const char *sql;
+    } sql[] = {
+        {&a->log_exists, "SELECT 1 FROM event_log WHERE dept = ?1 AND event_id = ?2"},
+        {&a->log_insert, "INSERT INTO event_log (dept, event_id, type, received_at, body, "
+                         "changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+        {&a->sp_begin, "SAVEPOINT feed_event"},
+        {&a->sp_release, "RELEASE feed_event"},
+        {&a->sp_rollback, "ROLLBACK TO feed_event"},
+        {&a->st_read, "SELECT dept, kind, observed_at, threshold, ST_X(geom), ST_Y(geom) "
+                      "FROM stations WHERE id = ?1"},
+        {&a->st_reading, "UPDATE stations SET metric = ?2, value = ?3, observed_at = ?4, "
+                         "status = ?5, online = 1, updated_at = ?6 WHERE id = ?1"},
+        {&a->st_online, "UPDATE stations SET online = ?2, status = ?3, observed_at = ?4, "
+                        "updated_at = ?5 WHERE id = ?1"},
+        {&a->st_move, "UPDATE stations SET geom = MakePoint(?2, ?3, 4326), township_code = ?4, "
+                      "updated_at = ?5 WHERE id = ?1"},
+        {&a->alert_read, "SELECT dept, MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), "
+                         "MbrMaxY(geom) FROM alerts WHERE id = ?1"},
+        {&a->alert_cancel, "UPDATE alerts SET status = 'cancelled', updated_at = ?2 WHERE id = ?1"},
+        {&a->item_set, "INSERT INTO resource_items (resource_id, item, quantity, unit, updated_at) "
+                       "VALUES (?1, ?2, ?3, (SELECT unit FROM items WHERE code = ?2), ?4) "
+                       "ON CONFLICT(resource_id, item) DO UPDATE SET quantity = "
+                       "excluded.quantity, updated_at = excluded.updated_at"},
+        {&a->item_del, "DELETE FROM resource_items WHERE resource_id = ?1 AND item = ?2"},
+    };
+    for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++)
+        if (prepare(a, sql[i].st, sql[i].sql, err))
+            goto fail;
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
+        char q[256];
+        snprintf(q, sizeof q,
+                 "SELECT MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), MbrMaxY(geom) FROM \"%s\" "
+                 "WHERE id = ?1",
+                 situ_schema_collection((situ_coll_id)i)->id);
+        if (prepare(a, &a->bbox[i], q, err))
+            goto fail;
+    }
+    *out = a;
+    return 0;
+fail:
+    situ_feed_applier_free(a);
+    return SITU_EDB;
+}
+
+void situ_feed_applier_free(situ_feed_applier *a)
+{
+    if (!a)
+        return;
+    sqlite3_stmt **all[] = {&a->log_exists,  &a->log_insert, &a->sp_begin,     &a->sp_release,
+                            &a->sp_rollback, &a->st_read,    &a->st_reading,   &a->st_online,
+                            &a->st_move,     &a->alert_read, &a->alert_cancel, &a->item_set,
+                            &a->item_del};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        sqlite3_finalize(*all[i]);
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        sqlite3_finalize(a->bbox[i]);
+    free(a);
+}
+
+/* Steps a write and resets it: 0 done, STEP_REFUSED (ev rejected) when a
+ * constraint refused this event, SITU_EDB when the store failed. */
+static int write_step(situ_feed_applier *a, sqlite3_stmt *st, situ_feed_event *ev)
+{
+    int rc = sqlite3_step(st);
+    int refused = (rc & 0xff) == SQLITE_CONSTRAINT || rc == SQLITE_MISMATCH || rc == SQLITE_TOOBIG;
+    if (refused)
+        situ__feed_reject(ev, "", "the store refused it: %s", sqlite3_errmsg(a->db));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+        return 0;
+    return refused ? STEP_REFUSED : SITU_EDB;
+}
+
+static int exec_stmt(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : SITU_EDB;
+}
+
+/* Reads the box of feature id of collection cid: 1 found, 0 not, < 0 failed. */
+static int read_bbox(situ_feed_applier *a, situ_coll_id cid, const char *id, double out[4])
+{
+    sqlite3_stmt *st = a->bbox[cid];
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        for (int i = 0; i < 4; i++)
+            out[i] = sqlite3_column_double(st, i);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : SITU_EDB;
+}
+
+static int add_change(situ_feed_event *ev, situ_coll_id cid, situ_change_kind kind, const char *id,
+                      const double bbox[4], const double *old_bbox)
+{
+    situ_feed_change *p = realloc(ev->changes, (size_t)(ev->nchanges + 1) * sizeof *p);
+    if (!p)
+        return SITU_ENOMEM;
+    ev->changes = p;
+    situ_feed_change *c = &p[ev->nchanges++];
+    memset(c, 0, sizeof *c);
+    c->cid = cid;
+    c->kind = kind;
+    snprintf(c->id, sizeof c->id, "%s", id);
+    memcpy(c->bbox, bbox, sizeof c->bbox);
+    if (old_bbox) {
+        memcpy(c->old_bbox, old_bbox, sizeof c->old_bbox);
+        c->has_old = 1;
+    }
+    return 0;
+}
+
+static void set_value(situ_value *v, const situ_collection *c, const char *name, situ_value x)
+{
+    int i = situ_schema_field_index(c, name);
+    if (i >= 0)
+        v[i] = x;
+}
+
+static situ_value text_value(const char *text)
+{
+    situ_value v = {text ? SITU_FT_TEXT : 0, {.s = text}};
+    return v;
+}
+#define TEXT(x) text_value(x)
+#define REAL(x) ((situ_value){SITU_FT_REAL, {.d = (x)}})
+
+/* Inserts or replaces a whole feature; 0, STEP_REFUSED or SITU_EDB. */
+static int upsert(situ_feed_applier *a, situ_feed_event *ev, const situ_collection *c,
+                  const situ_feature_in *f, int *out_inserted)
+{
+    situ_err e = {0};
+    if (situ_store_upsert(a->s, c, f, out_inserted, &e) == 0)
+        return 0;
+    int x = sqlite3_extended_errcode(a->db) & 0xff;
+    if (x == SQLITE_CONSTRAINT || x == SQLITE_MISMATCH || x == SQLITE_OK) {
+        situ__feed_reject(ev, "", "the store refused it: %s", e.msg);
+        return STEP_REFUSED;
+    }
+    return SITU_EDB;
+}
+
+/* ---- stations: observation and camera ------------------------------------------ */
+
+typedef struct station_row {
+    char dept[64], kind[32], observed_at[32];
+    double threshold, x, y;
+    int has_threshold;
+} station_row;
+
+static int read_station(situ_feed_applier *a, const char *id, station_row *row)
+{
+    sqlite3_stmt *st = a->st_read;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *t;
+        snprintf(row->dept, sizeof row->dept, "%s",
+                 (t = sqlite3_column_text(st, 0)) ? (const char *)t : "");
+        snprintf(row->kind, sizeof row->kind, "%s",
+                 (t = sqlite3_column_text(st, 1)) ? (const char *)t : "");
+        snprintf(row->observed_at, sizeof row->observed_at, "%s",
+                 (t = sqlite3_column_text(st, 2)) ? (const char *)t : "");
+        row->has_threshold = sqlite3_column_type(st, 3) != SQLITE_NULL;
+        row->threshold = sqlite3_column_double(st, 3);
+        row->x = sqlite3_column_double(st, 4);
+        row->y = sqlite3_column_double(st, 5);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : SITU_EDB;
+}
+
+/* normal / warning (80 % of the threshold) / alarm (at or over it) */
+static const char *reading_status(double value, const station_row *row)
+{
+    if (!row || !row->has_threshold || row->threshold <= 0)
+        return "normal";
+    return value >= row->threshold ? "alarm" : value >= 0.8 * row->threshold ? "warning" : "normal";
+}
+
+/* The station kind a new station gets from its metric's leading word. */
+static const char *kind_of_metric(const char *metric)
+{
+    static const char *const map[][2] = {
+        {"rain", "rain_gauge"},   {"precip", "rain_gauge"},   {"water_level", "water_level"},
+        {"stage", "water_level"}, {"reservoir", "reservoir"}, {"displacement", "geological"},
+        {"crack", "geological"},  {"tilt", "geological"},     {"aqi", "air_quality"},
+        {"pm", "air_quality"},    {"fire", "forest_fire"},    {"traffic", "traffic"},
+        {"load", "power"},        {"voltage", "power"}};
+    for (size_t i = 0; metric && i < sizeof map / sizeof map[0]; i++)
+        if (!strncmp(metric, map[i][0], strlen(map[i][0])))
+            return map[i][1];
+    return "weather";
+}
+
+static const char *township_at(const situ_snapshot *snap, double lon, double lat)
+{
+    long t = snap ? situ_snapshot_locate(snap, lon, lat) : -1;
+    return t >= 0 ? snap->colls[SITU_C_TOWNSHIPS]->feats[t].id : NULL;
+}
+
+static size_t point_wkb(unsigned char out[21], double lon, double lat)
+{
+    unsigned int type = 1;
+    out[0] = 1;
+    memcpy(out + 1, &type, 4);
+    memcpy(out + 5, &lon, 8);
+    memcpy(out + 13, &lat, 8);
+    return 21;
+}
+
+static int create_station(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
+                          const feed_station *st, const situ_snapshot *snap)
+{
+    if (!st->has_loc)
+        return REFUSE(ev, "station", "unknown station; give lon and lat to create it");
+    const situ_collection *c = situ_schema_collection(SITU_C_STATIONS);
+    situ_value v[32] = {{0}};
+    set_value(v, c, "name", TEXT(st->name ? st->name : st->station));
+    set_value(v, c, "dept", TEXT(b->dept));
+    set_value(v, c, "kind", TEXT(st->kind ? st->kind : kind_of_metric(st->metric)));
+    set_value(v, c, "observed_at", TEXT(st->observed_at));
+    set_value(v, c, "online", ((situ_value){SITU_FT_BOOL, {.i = st->online != 0}}));
+    set_value(v, c, "status", TEXT(st->online == 0 ? "offline" : "normal"));
+    if (st->has_value) {
+        set_value(v, c, "metric", TEXT(st->metric));
+        set_value(v, c, "value", REAL(st->value));
+    }
+    unsigned char wkb[21];
+    situ_feature_in f = {.id = st->station,
+                         .township_code = township_at(snap, st->lon, st->lat),
+                         .wkb = wkb,
+                         .nwkb = point_wkb(wkb, st->lon, st->lat),
+                         .values = v,
+                         .updated_at = b->received_at};
+    int rc = upsert(a, ev, c, &f, NULL);
+    double box[4] = {st->lon, st->lat, st->lon, st->lat};
+    if (rc == 0 && add_change(ev, SITU_C_STATIONS, SITU_CHANGE_CREATED, st->station, box, NULL))
+        return SITU_ENOMEM;
+    return rc;
+}
+
+static int move_station(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
+                        const feed_station *st, const situ_snapshot *snap)
+{
+    sqlite3_stmt *q = a->st_move;
+    const char *town = township_at(snap, st->lon, st->lat);
+    sqlite3_bind_text(q, 1, st->station, -1, SQLITE_STATIC);
+    sqlite3_bind_double(q, 2, st->lon);
+    sqlite3_bind_double(q, 3, st->lat);
+    if (town)
+        sqlite3_bind_text(q, 4, town, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 5, b->received_at, -1, SQLITE_STATIC);
+    return write_step(a, q, ev);
+}
+
+static int write_reading(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
+                         const feed_station *st, const station_row *row)
+{
+    sqlite3_stmt *q = st->online >= 0 ? a->st_online : a->st_reading;
+    sqlite3_bind_text(q, 1, st->station, -1, SQLITE_STATIC);
+    if (st->online >= 0) {
+        sqlite3_bind_int(q, 2, st->online);
+        sqlite3_bind_text(q, 3, st->online ? "normal" : "offline", -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 4, st->observed_at, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 5, b->received_at, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_text(q, 2, st->metric, -1, SQLITE_STATIC);
+        sqlite3_bind_double(q, 3, st->value);
+        sqlite3_bind_text(q, 4, st->observed_at, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 5, reading_status(st->value, row), -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 6, b->received_at, -1, SQLITE_STATIC);
+    }
+    return write_step(a, q, ev);
+}
+
+/* A reading older than the one held is logged but does not replace it. */
+static int apply_station(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
+                         const situ_snapshot *snap)
+{
+    const feed_station *st = &((feed_item *)ev->priv)->u.st;
+    station_row row;
+    int rc = read_station(a, st->station, &row);
+    if (rc <= 0)
+        return rc < 0 ? rc : create_station(a, b, ev, st, snap);
+    if (strcmp(row.dept, b->dept))
+        return REFUSE(ev, "station", "belongs to %s", row.dept);
+    if (st->online >= 0 && strcmp(row.kind, "camera"))
+        return REFUSE(ev, "station", "is a %s, not a camera", row.kind);
+    int newer = strcmp(st->observed_at, row.observed_at) >= 0;
+    int moved = st->has_loc && (st->lon != row.x || st->lat != row.y);
+    if (moved && (rc = move_station(a, b, ev, st, snap)))
+        return rc;
+    if (newer && (rc = write_reading(a, b, ev, st, &row)))
+        return rc;
+    double old[4] = {row.x, row.y, row.x, row.y};
+    double now[4] = {moved ? st->lon : row.x, moved ? st->lat : row.y, moved ? st->lon : row.x,
+                     moved ? st->lat : row.y};
+    if ((moved || newer) &&
+        add_change(ev, SITU_C_STATIONS, SITU_CHANGE_UPDATED, st->station, now, moved ? old : NULL))
+        return SITU_ENOMEM;
+    return 0;
+}
+
+/* ---- feature_update ----------------------------------------------------------------- */
+
+static void bind_value(sqlite3_stmt *st, int k, const situ_value *v)
+{
+    switch (v->type) {
+    case SITU_FT_TEXT:
+        sqlite3_bind_text(st, k, v->u.s, -1, SQLITE_STATIC);
+        break;
+    case SITU_FT_INT:
+    case SITU_FT_BOOL:
+        sqlite3_bind_int64(st, k, v->u.i);
+        break;
+    case SITU_FT_REAL:
+        sqlite3_bind_double(st, k, v->u.d);
+        break;
+    default:
+        sqlite3_bind_null(st, k);
+    }
+}
+
+/* UPDATE of the named properties (and updated_at) of one feature. */
+static int update_props(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
+                        const feed_update *u)
+{
+    situ_buf q;
+    situ_buf_init(&q);
+    situ_buf_printf(&q, "UPDATE \"%s\" SET ", u->c->id);
+    for (int i = 0; i < u->nsets; i++)
+        situ_buf_printf(&q, "\"%s\" = ?%d, ", u->c->fields[u->sets[i].field].name, i + 1);
+    situ_buf_printf(&q, "updated_at = ?%d WHERE id = ?%d", u->nsets + 1, u->nsets + 2);
+    sqlite3_stmt *st = NULL;
+    int rc = q.oom || sqlite3_prepare_v2(a->db, q.p, -1, &st, NULL) ? SITU_EDB : 0;
+    situ_buf_dispose(&q);
+    if (rc)
+        return rc;
+    for (int i = 0; i < u->nsets; i++)
+        bind_value(st, i + 1, &u->sets[i].v);
+    sqlite3_bind_text(st, u->nsets + 1, b->received_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, u->nsets + 2, u->feature_id, -1, SQLITE_STATIC);
+    rc = write_step(a, st, ev);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int update_items(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
+                        const feed_update *u)
+{
+    for (int i = 0; i < u->nitems; i++) {
+        const situ_item_qty *q = &u->items[i];
+        sqlite3_stmt *st = q->quantity < 0 ? a->item_del : a->item_set;
+        sqlite3_bind_text(st, 1, u->feature_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, q->item, -1, SQLITE_STATIC);
+        if (q->quantity >= 0) {
+            sqlite3_bind_double(st, 3, q->quantity);
+            sqlite3_bind_text(st, 4, b->received_at, -1, SQLITE_STATIC);
+        }
+        int rc = write_step(a, st, ev);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int apply_update(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
+                        const situ_snapshot *snap)
+{
+    (void)snap;
+    const feed_update *u = &((feed_item *)ev->priv)->u.upd;
+    double box[4];
+    int rc = read_bbox(a, u->c->cid, u->feature_id, box);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return REFUSE(ev, "feature_id", "no %s feature '%s'", u->c->id, u->feature_id);
+    if ((rc = update_props(a, b, ev, u)) || (rc = update_items(a, b, ev, u)))
+        return rc;
+    if (add_change(ev, u->c->cid, SITU_CHANGE_UPDATED, u->feature_id, box, NULL))
+        return SITU_ENOMEM;
+    return 0;
+}
+
+/* ---- alerts (JSON and CAP) ------------------------------------------------------ */
+
+/* Reads referenced alert id: 1 when it is dept's (its box in out), 0 when
+ * not, < 0 when the store failed. */
+static int read_alert_of(situ_feed_applier *a, const char *id, const char *dept, double out[4])
+{
+    sqlite3_stmt *st = a->alert_read;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st), mine = 0;
+    if (rc == SQLITE_ROW) {
+        const unsigned char *d = sqlite3_column_text(st, 0);
+        mine = d && !strcmp((const char *)d, dept);
+        for (int i = 0; i < 4; i++)
+            out[i] = sqlite3_column_double(st, i + 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? mine : rc == SQLITE_DONE ? 0 : SITU_EDB;
+}
+
+static int write_alert(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
+                       const feed_alert *al)
+{
+    const situ_collection *c = situ_schema_collection(SITU_C_ALERTS);
+    situ_value v[32] = {{0}};
+    set_value(v, c, "dept", TEXT(b->dept));
+    set_value(v, c, "event", TEXT(al->event));
+    set_value(v, c, "severity", TEXT(al->severity));
+    set_value(v, c, "headline", TEXT(al->headline));
+    set_value(v, c, "description", TEXT(al->description));
+    set_value(v, c, "onset", TEXT(al->onset[0] ? al->onset : NULL));
+    set_value(v, c, "expires", TEXT(al->expires[0] ? al->expires : NULL));
+    set_value(v, c, "status", TEXT("active"));
+    set_value(v, c, "source", TEXT(al->source));
+    set_value(v, c, "cap_identifier", TEXT(al->cap_identifier));
+    double old[4];
+    int existed = read_bbox(a, SITU_C_ALERTS, al->feature_id, old);
+    if (existed < 0)
+        return existed;
+    situ_feature_in f = {.id = al->feature_id,
+                         .wkb = al->wkb,
+                         .nwkb = al->nwkb,
+                         .values = v,
+                         .updated_at = b->received_at};
+    int rc = upsert(a, ev, c, &f, NULL);
+    if (rc)
+        return rc;
+    if (add_change(ev, SITU_C_ALERTS, existed ? SITU_CHANGE_UPDATED : SITU_CHANGE_CREATED,
+                   al->feature_id, al->bbox, existed ? old : NULL))
+        return SITU_ENOMEM;
+    return 0;
+}
+
+/* alert: a new alert; update: a new alert that cancels the ones it names;
+ * cancel: cancels the ones it names. Only the department's own alerts. */
+static int apply_alert(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
+                       const situ_snapshot *snap)
+{
+    (void)snap;
+    const feed_alert *al = &((feed_item *)ev->priv)->u.alert;
+    double *boxes = al->nrefs ? malloc((size_t)al->nrefs * 4 * sizeof *boxes) : NULL;
+    int rc = al->nrefs && !boxes ? SITU_ENOMEM : 0;
+    for (int i = 0; !rc && i < al->nrefs; i++) {
+        rc = read_alert_of(a, al->refs[i], b->dept, boxes + 4 * i);
+        if (rc == 0) {
+            situ__feed_reject(ev, "references", "no alert '%s' from %s",
+                              strchr(al->refs[i], ':') + 1, b->dept);
+            goto done;
+        }
+        rc = rc < 0 ? rc : 0;
+    }
+    if (!rc && al->msg != FEED_MSG_CANCEL)
+        rc = write_alert(a, b, ev, al);
+    for (int i = 0; !rc && i < al->nrefs; i++) {
+        sqlite3_bind_text(a->alert_cancel, 1, al->refs[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(a->alert_cancel, 2, b->received_at, -1, SQLITE_STATIC);
+        if (!(rc = write_step(a, a->alert_cancel, ev)) &&
+            add_change(ev, SITU_C_ALERTS, SITU_CHANGE_CANCELLED, al->refs[i], boxes + 4 * i, NULL))
+            rc = SITU_ENOMEM;
+    }
+done:
+    free(boxes);
+    return rc;
+}
+
+/* ---- the log and the loop ------------------------------------------------------ */
+
+typedef int (*apply_fn)(situ_feed_applier *, situ_feed_batch *, situ_feed_event *,
+                        const situ_snapshot *);
+
+static const struct {
+    const char *log_type;
+    apply_fn apply;
+} appliers[] = {
+    [SITU_FEED_OBSERVATION] = {"observation", apply_station},
+    [SITU_FEED_CAMERA] = {"camera", apply_station},
+    [SITU_FEED_FEATURE_UPDATE] = {"feature_update", apply_update},
+    [SITU_FEED_ALERT] = {"alert", apply_alert},
+    [SITU_FEED_CAP] = {"cap", apply_alert},
+};
+
+/* 1 when dept already logged event id, 0 when not, < 0 on failure. */
+static int logged(situ_feed_applier *a, const char *dept, const char *id)
+{
+    sqlite3_bind_text(a->log_exists, 1, dept, -1, SQLITE_STATIC);
+    sqlite3_bind_text(a->log_exists, 2, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(a->log_exists);
+    sqlite3_reset(a->log_exists);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : SITU_EDB;
+}
+
+static int log_event(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev)
+{
+    situ_buf ch;
+    situ_buf_init(&ch);
+    situ_buf_addc(&ch, '[');
+    for (int i = 0; i < ev->nchanges; i++) {
+        if (i)
+            situ_buf_addc(&ch, ',');
+        situ_feed_change_json(&ev->changes[i], &ch);
+    }
+    situ_buf_addc(&ch, ']');
+    if (ch.oom) {
+        situ_buf_dispose(&ch);
+        return SITU_ENOMEM;
+    }
+    sqlite3_stmt *st = a->log_insert;
+    sqlite3_bind_text(st, 1, b->dept, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ev->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, appliers[ev->type].log_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, b->received_at, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, ((feed_item *)ev->priv)->body, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, ch.p, (int)ch.n, SQLITE_STATIC);
+    int rc = write_step(a, st, ev);
+    situ_buf_dispose(&ch);
+    if (rc)
+        return rc;
+    ev->seq = sqlite3_last_insert_rowid(a->db);
+    for (int i = 0; i < ev->nchanges; i++) {
+        situ_feed_change *c = &ev->changes[i];
+        c->seq = ev->seq;
+        c->dept = b->dept;
+        snprintf(c->at, sizeof c->at, "%s", b->received_at);
+    }
+    return 0;
+}
+
+static int apply_one(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
+                     const situ_snapshot *snap)
+{
+    int rc = logged(a, b->dept, ev->id);
+    if (rc)
+        return rc < 0 ? rc : (ev->status = SITU_FEED_DUPLICATE, 0);
+    if ((rc = exec_stmt(a->sp_begin)))
+        return rc;
+    rc = appliers[ev->type].apply(a, b, ev, snap);
+    if (rc >= 0 && ev->status != SITU_FEED_REJECTED)
+        rc = log_event(a, b, ev);
+    if (rc < 0)
+        return rc;
+    if (ev->status == SITU_FEED_REJECTED) {
+        free(ev->changes);
+        ev->changes = NULL, ev->nchanges = 0;
+        if (exec_stmt(a->sp_rollback))
+            return SITU_EDB;
+    } else {
+        ev->status = SITU_FEED_ACCEPTED;
+    }
+    return exec_stmt(a->sp_release);
+}
+
+int situ_feed_apply(situ_feed_applier *a, situ_feed_batch *b, const situ_snapshot *snap,
+                    situ_err *err)
+{
+    for (int i = 0; i < b->n; i++) {
+        situ_feed_event *ev = &b->ev[i];
+        if (ev->status != SITU_FEED_PENDING)
+            continue;
+        int rc = apply_one(a, b, ev, snap);
+        if (rc)
+            return situ_err_set(err, rc, "%s",
+                                rc == SITU_ENOMEM ? "out of memory" : sqlite3_errmsg(a->db));
+    }
+    return 0;
+}

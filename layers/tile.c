@@ -1,0 +1,414 @@
+/*
+ * tile.c: cutting one collection's layer of one tile (situ_tile_encode_coll)
+ * and tile addressing (parse, bounds, options). Owns selecting the features
+ * (every feature whose box meets the buffered tile, through the collection's
+ * R-tree), the feature ids and properties, and the per-thread scratch memory.
+ * What a polygon becomes is tile_poly.c's (its ring steps tile_geom.c's and
+ * tile_clip.c's), points and clusters tile_cluster.c's, the preparation
+ * tile_prep.c's, the bytes mvt.c's.
+ *
+ * Rules (also advertised in TileJSON, see tilejson.c):
+ *  - a polygon under opts.tiny units on both sides, or all of whose rings
+ *    collapse (area under 1 unit^2), is written as a Point at its interior
+ *    point (else at a point of its clipped rings), with its properties;
+ *  - at z <= opts.cluster_maxzoom[cid], points, collapsed polygons and
+ *    polygons under opts.cluster_polygon units are binned into cells of
+ *    opts.cluster_cell units aligned on the tile; a cell holding more than
+ *    opts.cluster_more_than points (opts.cluster_polygon_more_than polygons)
+ *    becomes one Point at their mean with cluster=true, point_count, ids (the
+ *    first 8) and the aggregates of tile_prep.c's key table; every other
+ *    feature is written as itself. Nothing is dropped to fit a size.
+ */
+#include "situ/tile.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tile_enc.h"
+
+/* Per collection: the highest zoom at which points cluster. Hazard sources
+ * and depots never cluster from z8 up: the whole city at z8 shows each one. */
+static const int cluster_maxzoom_default[SITU_NCOLLECTIONS] = {
+    [SITU_C_TOWNSHIPS] = -1,     [SITU_C_RISK_ZONES] = 9, [SITU_C_HAZARDS] = 11,
+    [SITU_C_HAZARD_SOURCES] = 7, [SITU_C_RESOURCES] = 7,  [SITU_C_STATIONS] = 11,
+    [SITU_C_ALERTS] = -1,
+};
+
+void situ_tile_opts_default(situ_tile_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->extent = 4096;
+    o->buffer = 64;
+    o->simplify = 1.0;
+    o->tiny = 2.0;
+    o->cluster_cell = 64;
+    o->cluster_more_than = 4;
+    o->cluster_polygon = 128;
+    o->cluster_polygon_more_than = 1;
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
+        o->minzoom[i] = situ_schema_collection((situ_coll_id)i)->minzoom;
+        o->cluster_maxzoom[i] = cluster_maxzoom_default[i];
+    }
+}
+
+/* ---- addressing ------------------------------------------------------------ */
+
+/* Parses one part: 1..7 digits, no leading zero. */
+static int parse_part(const char *s, const char *what, uint32_t *out, situ_err *err)
+{
+    if (!s || !*s)
+        return situ_err_set(err, SITU_EINVAL, "%s: missing", what);
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return situ_err_set(err, SITU_EINVAL, "%s: '%.24s' is not a non-negative integer", what,
+                                s);
+    if (n > 7)
+        return situ_err_set(err, SITU_EINVAL, "%s: '%.24s' is out of range", what, s);
+    if (n > 1 && s[0] == '0')
+        return situ_err_set(err, SITU_EINVAL, "%s: '%s' has a leading zero", what, s);
+    *out = (uint32_t)strtoul(s, NULL, 10);
+    return 0;
+}
+
+int situ_tile_parse(const char *zz, const char *zx, const char *zy, situ_tile_xyz *out,
+                    situ_err *err)
+{
+    uint32_t z = 0, x = 0, y = 0;
+    int rc;
+    if ((rc = parse_part(zz, "z", &z, err)) || (rc = parse_part(zx, "x", &x, err)) ||
+        (rc = parse_part(zy, "y", &y, err)))
+        return rc;
+    if (z > SITU_TILE_MAXZOOM)
+        return situ_err_set(err, SITU_EINVAL, "z: %u is above the maximum zoom %d", z,
+                            SITU_TILE_MAXZOOM);
+    uint32_t n = 1u << z;
+    if (x >= n)
+        return situ_err_set(err, SITU_EINVAL, "x: %u is outside 0..%u at zoom %u", x, n - 1, z);
+    if (y >= n)
+        return situ_err_set(err, SITU_EINVAL, "y: %u is outside 0..%u at zoom %u", y, n - 1, z);
+    *out = (situ_tile_xyz){(int)z, x, y};
+    return 0;
+}
+
+int situ_tile_parse_path(const char *path, const char *ext, situ_tile_xyz *out, situ_err *err)
+{
+    char part[3][32];
+    const char *p = path ? path : "";
+    size_t next = strlen(ext ? ext : "");
+    for (int i = 0; i < 3; i++) {
+        const char *end = i < 2 ? strchr(p, '/') : p + strlen(p);
+        if (!end)
+            return situ_err_set(err, SITU_EINVAL, "'%.64s' is not z/x/y%s", path ? path : "",
+                                ext ? ext : "");
+        size_t n = (size_t)(end - p);
+        if (i == 2) {
+            if (n < next || strcmp(end - next, ext ? ext : "") != 0)
+                return situ_err_set(err, SITU_EINVAL, "'%.64s' does not end in '%s'", path, ext);
+            n -= next;
+        }
+        if (n >= sizeof part[i])
+            return situ_err_set(err, SITU_EINVAL, "%c: '%.24s' is out of range", "zxy"[i], p);
+        memcpy(part[i], p, n);
+        part[i][n] = '\0';
+        p = end + (i < 2);
+    }
+    return situ_tile_parse(part[0], part[1], part[2], out, err);
+}
+
+int situ_tile_set_parse(const char *name, int *out_set, situ_err *err)
+{
+    if (name && strcmp(name, "all") == 0) {
+        *out_set = SITU_TILESET_ALL;
+        return 0;
+    }
+    const situ_collection *c = situ_schema_find(name);
+    if (!c)
+        return situ_err_set(err, SITU_ENOTFOUND, "no tile set '%.64s'", name ? name : "");
+    *out_set = (int)c->cid;
+    return 0;
+}
+
+void situ_tile_bounds_3857(situ_tile_xyz t, double out[4])
+{
+    const double half = M_PI * 6378137.0, size = 2 * half / (double)(1u << t.z);
+    out[0] = -half + t.x * size;
+    out[2] = -half + (t.x + 1) * size;
+    out[1] = half - (t.y + 1) * size;
+    out[3] = half - t.y * size;
+}
+
+static double merc_lat(double y)
+{
+    return atan(sinh(M_PI * (1 - 2 * y))) * 180 / M_PI;
+}
+
+void situ_tile_bounds_lonlat(situ_tile_xyz t, uint32_t extent, uint32_t buffer, double out[4])
+{
+    double n = (double)(1u << t.z), b = extent ? (double)buffer / extent : 0;
+    out[0] = (t.x - b) / n * 360 - 180;
+    out[2] = (t.x + 1 + b) / n * 360 - 180;
+    out[1] = merc_lat((t.y + 1 + b) / n);
+    out[3] = merc_lat((t.y - b) / n);
+}
+
+/* ---- per-thread scratch ---------------------------------------------------- */
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
+{
+    scratch *s = p;
+    if (!s)
+        return;
+    situ_mvt_layer_dispose(&s->layer);
+    situ_mvt_geom_dispose(&s->geom);
+    situ__rings_dispose(&s->in), situ__rings_dispose(&s->out), situ__rings_dispose(&s->runs);
+    free(s->bits), free(s->ia), free(s->tags), free(s->kidx);
+    free(s->lxy), free(s->loff), free(s->larea), free(s->hstamp), free(s->hidx);
+    free(s->vstamp), free(s->vlocal), free(s->cands), free(s->sorted), free(s->cellpos);
+    situ_buf_dispose(&s->val), situ_buf_dispose(&s->adhoc);
+    free(s->adoff), free(s->adlocal), free(s->adslots);
+    free(s);
+}
+
+static void scratch_key_init(void)
+{
+    pthread_key_create(&scratch_key, scratch_free);
+}
+
+static scratch *scratch_get(void)
+{
+    pthread_once(&scratch_once, scratch_key_init);
+    scratch *s = pthread_getspecific(scratch_key);
+    if (!s && (s = calloc(1, sizeof *s)) && pthread_setspecific(scratch_key, s)) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+/* Grows *p (elem bytes each) to hold n; new memory is zeroed. 0 or -1. */
+int situ__tile_grow(void **p, size_t *cap, size_t n, size_t elem)
+{
+    if (n <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 64;
+    while (c < n)
+        c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return -1;
+    memset((char *)q + *cap * elem, 0, (c - *cap) * elem);
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+/* ---- one tile -------------------------------------------------------------- */
+
+uint32_t situ__tile_local_key(enc *e, int k)
+{
+    scratch *s = e->s;
+    if (s->kstamp[k] != s->stamp) {
+        s->kstamp[k] = s->stamp;
+        s->klocal[k] = situ_mvt_layer_key(&s->layer, e->src->keys[k].name, e->src->keys[k].len);
+    }
+    return s->klocal[k];
+}
+
+uint32_t situ__tile_local_value(enc *e, uint32_t g)
+{
+    scratch *s = e->s;
+    if (s->vstamp[g] != s->stamp) {
+        const tile_dict *d = &e->src->dict;
+        s->vstamp[g] = s->stamp;
+        s->vlocal[g] =
+            situ_mvt_layer_value(&s->layer, d->blob + d->off[g], d->off[g + 1] - d->off[g]);
+    }
+    return s->vlocal[g];
+}
+
+int situ__tile_tag_room(scratch *s, size_t npairs)
+{
+    if (npairs <= s->tagcap)
+        return 0;
+    size_t cap = s->tagcap ? s->tagcap : 64;
+    while (cap < npairs)
+        cap *= 2;
+    uint32_t *t = realloc(s->tags, 2 * cap * sizeof *t);
+    if (!t)
+        return -1;
+    s->tags = t;
+    s->tagcap = cap;
+    return 0;
+}
+
+/* Writes the geometry in s->geom as feature fi, with fi's properties. */
+void situ__tile_emit_feature(enc *e, uint32_t fi, situ_mvt_gtype type)
+{
+    const situ_tilesrc *src = e->src;
+    scratch *s = e->s;
+    uint32_t t0 = src->tag0[fi], t1 = src->tag0[fi + 1];
+    if (situ__tile_tag_room(s, t1 - t0)) {
+        s->oom = 1;
+        return;
+    }
+    const tile_dict *d = &src->dict;
+    for (uint32_t t = t0; t < t1; t++) {
+        uint32_t g = src->tags[2 * t + 1];
+        s->tags[2 * (t - t0)] = situ__tile_local_key(e, (int)src->tags[2 * t]);
+        if (g & TILE_UNIQUE) {
+            g &= ~TILE_UNIQUE;
+            g = situ_mvt_layer_value(&s->layer, d->blob + d->off[g], d->off[g + 1] - d->off[g]);
+        } else {
+            g = situ__tile_local_value(e, g);
+        }
+        s->tags[2 * (t - t0) + 1] = g;
+    }
+    situ_mvt_layer_feature(&s->layer, 1, src->fid[fi], type, s->tags, t1 - t0, &s->geom);
+    e->st.features++;
+}
+
+/* Queues feature fi's point (or interior point) when it lies in the
+ * buffered tile; returns 0 when it does not. */
+int situ__tile_add_candidate(enc *e, uint32_t fi, int kind)
+{
+    scratch *s = e->s;
+    double x = e->src->fpt[2 * fi] * e->tf.scale - e->tf.ox;
+    double y = e->src->fpt[2 * fi + 1] * e->tf.scale - e->tf.oy;
+    if (x < e->tf.lo || x > e->tf.hi || y < e->tf.lo || y > e->tf.hi)
+        return 0;
+    if (s->ncands + 1 > s->candcap) {
+        size_t cap = s->candcap ? 2 * s->candcap : 1024;
+        cand *c = realloc(s->cands, cap * sizeof *c);
+        if (c)
+            s->cands = c;
+        cand *d = c ? realloc(s->sorted, cap * sizeof *d) : NULL;
+        if (!d) {
+            s->oom = 1;
+            return 0;
+        }
+        s->sorted = d;
+        s->candcap = cap;
+    }
+    s->cands[s->ncands++] = (cand){tile_round(x), tile_round(y), fi, 0, (unsigned)kind};
+    return 1;
+}
+
+/* ---- selection and the layer ----------------------------------------------- */
+
+static int mark(void *ctx, uint32_t i)
+{
+    uint64_t *bits = ctx;
+    bits[i >> 6] |= 1ULL << (i & 63);
+    return 0;
+}
+
+static int select_features(enc *e)
+{
+    scratch *s = e->s;
+    size_t nw = (e->c->n + 63) / 64;
+    if (situ__tile_grow((void **)&s->bits, &s->nwords, nw, sizeof *s->bits))
+        return -1;
+    memset(s->bits, 0, nw * sizeof *s->bits);
+    double ll[4];
+    situ_tile_bounds_lonlat(e->t, e->o->extent, e->o->buffer, ll);
+    const double *x = e->c->extent;
+    if (ll[2] < x[0] || ll[0] > x[2] || ll[3] < x[1] || ll[1] > x[3])
+        return 0;
+    situ_rtree_search(e->c->index, ll[0], ll[1], ll[2], ll[3], mark, s->bits);
+    return 0;
+}
+
+static int prepare(enc *e)
+{
+    scratch *s = e->s;
+    const situ_tilesrc *src = e->src;
+    double n = (double)(1u << e->t.z);
+    e->tf.scale = n * e->o->extent;
+    e->tf.ox = (double)e->t.x * e->o->extent;
+    e->tf.oy = (double)e->t.y * e->o->extent;
+    e->tf.lo = -(double)e->o->buffer;
+    e->tf.hi = (double)e->o->extent + e->o->buffer;
+    double tol = e->o->simplify / e->tf.scale;
+    e->tol2 = (float)(tol * tol);
+    e->clustering = e->o->cluster_cell > 0 && e->o->cluster_cell <= e->o->buffer + e->o->extent &&
+                    e->t.z <= e->o->cluster_maxzoom[e->c->c->cid];
+    if (src->dict.n > s->vcap) {
+        size_t cap = s->vcap;
+        uint32_t *lo = realloc(s->vlocal, (src->dict.n + 64) * sizeof *lo);
+        if (!lo)
+            return -1;
+        s->vlocal = lo;
+        if (situ__tile_grow((void **)&s->vstamp, &cap, src->dict.n + 64, sizeof *s->vstamp))
+            return -1;
+        s->vcap = src->dict.n + 64;
+    }
+    if (++s->stamp == 0) { /* wrapped: forget every old stamp */
+        memset(s->vstamp, 0, s->vcap * sizeof *s->vstamp);
+        memset(s->kstamp, 0, sizeof s->kstamp);
+        s->stamp = 1;
+    }
+    situ_mvt_layer_reset(&s->layer);
+    s->ncands = 0;
+    s->nad = 0;
+    s->adhoc.n = 0;
+    if (s->adslots)
+        memset(s->adslots, 0, s->adslotcap * sizeof *s->adslots);
+    s->oom = 0;
+    s->geom.oom = 0;
+    return 0;
+}
+
+static void scan_features(enc *e)
+{
+    scratch *s = e->s;
+    int polys = e->c->c->gtype == SITU_GT_MULTIPOLYGON;
+    size_t nw = (e->c->n + 63) / 64;
+    for (size_t w = 0; w < nw && !s->oom; w++)
+        for (uint64_t b = s->bits[w]; b; b &= b - 1) {
+            uint32_t fi = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
+            if (polys)
+                situ__tile_polygon_feature(e, fi);
+            else
+                situ__tile_add_candidate(e, fi, CAND_POINT);
+        }
+    if (s->ncands && e->clustering)
+        situ__tile_cluster_points(e);
+    else
+        for (size_t i = 0; i < s->ncands; i++)
+            situ__tile_emit_point(e, &s->cands[i]);
+}
+
+int situ_tile_encode_coll(const situ_tilesrc *src, situ_tile_xyz t, const situ_tile_opts *o,
+                          situ_buf *out, situ_tile_stats *out_stats, situ_err *err)
+{
+    situ_tile_opts def;
+    if (!o)
+        situ_tile_opts_default(&def), o = &def;
+    if (t.z < 0 || t.z > SITU_TILE_MAXZOOM || t.x >> t.z || t.y >> t.z)
+        return situ_err_set(err, SITU_EINVAL, "no tile %d/%u/%u", t.z, t.x, t.y);
+    if (!o->extent || o->extent > (1u << 16) || o->buffer > o->extent)
+        return situ_err_set(err, SITU_EINVAL, "bad tile extent %u or buffer %u", o->extent,
+                            o->buffer);
+    enc e = {.src = src, .c = src->coll, .o = o, .t = t, .s = scratch_get()};
+    int cid = (int)e.c->c->cid;
+    if (t.z < o->minzoom[cid] || e.c->n == 0) {
+        if (out_stats)
+            *out_stats = e.st;
+        return 0;
+    }
+    if (!e.s || prepare(&e) || select_features(&e))
+        return situ_err_set(err, SITU_ENOMEM, "out of memory");
+    scan_features(&e);
+    if (e.s->oom || e.s->geom.oom || situ_mvt_layer_finish(&e.s->layer, e.c->c->id, o->extent, out))
+        return situ_err_set(err, SITU_ENOMEM, "out of memory encoding %s", e.c->c->id);
+    if (out_stats)
+        *out_stats = e.st;
+    return 0;
+}

@@ -1,0 +1,233 @@
+/*
+ * tile_cluster.c: points at low zooms (see tile.c for the rule). Owns
+ * binning the candidates (points, collapsed polygons, small polygons) into
+ * cells, writing a dense cell as one cluster with its aggregates, and every
+ * other candidate as itself. Entry points: situ__tile_cluster_points and
+ * situ__tile_emit_point.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tile_enc.h"
+
+/* Writes candidate c as itself: a point, or (a small polygon whose cell did
+ * not cluster) its polygon. */
+void situ__tile_emit_point(enc *e, const cand *c)
+{
+    if (c->kind == CAND_POLYGON) {
+        situ__tile_write_polygon(e, c->fi, 1);
+        return;
+    }
+    situ_mvt_geom_reset(&e->s->geom);
+    situ_mvt_geom_points(&e->s->geom, &c->x, 1);
+    situ__tile_emit_feature(e, c->fi, SITU_MVT_POINT);
+}
+
+/* The local index of the value encoded in s->val, which no other feature
+ * shares (a cluster's ids): appended without a lookup. */
+static uint32_t new_value(enc *e)
+{
+    return situ_mvt_layer_value(&e->s->layer, e->s->val.p, e->s->val.n);
+}
+
+/* Doubles this tile's table of values not in the dictionary; 0 or -1. */
+static int adhoc_grow(scratch *s)
+{
+    size_t cap = s->adslotcap ? 2 * s->adslotcap : 256;
+    uint32_t *sl = calloc(cap, sizeof *sl);
+    uint32_t *lo = sl ? realloc(s->adlocal, (cap / 2 + 1) * sizeof *lo) : NULL;
+    if (lo)
+        s->adlocal = lo;
+    if (!lo || situ__tile_grow((void **)&s->adoff, &s->adcap, cap / 2 + 1, sizeof *s->adoff)) {
+        free(sl);
+        return -1;
+    }
+    for (size_t i = 0; i < s->nad; i++) {
+        size_t h = situ__tile_hash(s->adhoc.p + s->adoff[i], s->adoff[i + 1] - s->adoff[i]);
+        for (h &= cap - 1; sl[h]; h = (h + 1) & (cap - 1))
+            ;
+        sl[h] = (uint32_t)i + 1;
+    }
+    free(s->adslots);
+    s->adslots = sl, s->adslotcap = cap;
+    return 0;
+}
+
+/* The local index of the value encoded in s->val: from the dictionary when
+ * it is there, else from this tile's own table (cluster aggregates). */
+static uint32_t adhoc_value(enc *e)
+{
+    scratch *s = e->s;
+    const char *v = s->val.p;
+    size_t n = s->val.n;
+    uint32_t g = situ__tile_dict_find(&e->src->dict, v, n);
+    if (g != UINT32_MAX)
+        return situ__tile_local_value(e, g);
+    if ((s->nad + 1) * 2 > s->adslotcap && adhoc_grow(s)) {
+        s->oom = 1;
+        return 0;
+    }
+    size_t h = situ__tile_hash(v, n) & (s->adslotcap - 1);
+    for (; s->adslots[h]; h = (h + 1) & (s->adslotcap - 1)) {
+        uint32_t i = s->adslots[h] - 1;
+        if (s->adoff[i + 1] - s->adoff[i] == n && !memcmp(s->adhoc.p + s->adoff[i], v, n))
+            return s->adlocal[i];
+    }
+    s->adoff[s->nad] = (uint32_t)s->adhoc.n;
+    situ_buf_add(&s->adhoc, v, n);
+    s->adoff[s->nad + 1] = (uint32_t)s->adhoc.n;
+    s->adlocal[s->nad] = situ_mvt_layer_value(&s->layer, v, n);
+    s->adslots[h] = (uint32_t)++s->nad;
+    return s->adlocal[s->nad - 1];
+}
+
+/* The cluster ids summary: the first CLUSTER_IDS member ids, comma-separated. */
+static void cluster_ids(enc *e, const cand *m, size_t n, situ_buf *b)
+{
+    char ids[1024];
+    size_t len = 0;
+    for (size_t i = 0; i < n && i < CLUSTER_IDS; i++) {
+        const char *id = e->c->feats[m[i].fi].id;
+        size_t l = strlen(id);
+        if (len + l + 1 > sizeof ids)
+            break;
+        if (i)
+            ids[len++] = ',';
+        memcpy(ids + len, id, l);
+        len += l;
+    }
+    situ_mvt_value_string(b, ids, len);
+}
+
+/* Folds the members' aggregate rows (tile_prep.c) into acc: minimum or sum
+ * per slot; any[j] tells whether some member had a value. */
+static void fold_rows(enc *e, const cand *m, size_t n, double *acc, uint8_t *any)
+{
+    const situ_tilesrc *src = e->src;
+    size_t na = (size_t)src->nagg;
+    for (size_t j = 0; j < na; j++)
+        acc[j] = 0, any[j] = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double *row = src->aggv + m[i].fi * na;
+        for (size_t j = 0; j < na; j++) {
+            double v = row[j];
+            if (v != v) /* NaN: no value */
+                continue;
+            if (src->aggop[j] == TILE_AGG_MIN)
+                acc[j] = any[j] && acc[j] < v ? acc[j] : v;
+            else
+                acc[j] += v;
+            any[j] = 1;
+        }
+    }
+}
+
+static void add_number(situ_buf *b, double v)
+{
+    if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        situ_mvt_value_int(b, (int64_t)v);
+    else
+        situ_mvt_value_double(b, v);
+}
+
+/* Encodes key k's value for a cluster of n members into s->val; 0 when it
+ * has none (no member has the field, or an item sums to 0). */
+static int aggregate(enc *e, const tile_key *k, const cand *m, size_t n, const double *acc,
+                     const uint8_t *any)
+{
+    situ_buf *b = &e->s->val;
+    b->n = 0;
+    switch (k->agg) {
+    case TILE_AGG_CLUSTER:
+        situ_mvt_value_bool(b, 1);
+        return 1;
+    case TILE_AGG_COUNT:
+        situ_mvt_value_int(b, (int64_t)n);
+        return 1;
+    case TILE_AGG_IDS:
+        cluster_ids(e, m, n, b);
+        return 1;
+    case TILE_AGG_MIN:
+    case TILE_AGG_SUM:
+    case TILE_AGG_ITEM:
+        if (!any[k->slot] || (k->agg == TILE_AGG_ITEM && acc[k->slot] == 0))
+            return 0;
+        add_number(b, acc[k->slot]);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void emit_cluster(enc *e, const cand *m, size_t n)
+{
+    scratch *s = e->s;
+    int64_t sx = 0, sy = 0;
+    for (size_t i = 0; i < n; i++)
+        sx += m[i].x, sy += m[i].y;
+    int32_t xy[2] = {tile_round((double)sx / (double)n), tile_round((double)sy / (double)n)};
+    if (situ__tile_tag_room(s, (size_t)e->src->nkeys)) {
+        s->oom = 1;
+        return;
+    }
+    double acc[SITU_TILE_MAXKEYS];
+    uint8_t any[SITU_TILE_MAXKEYS];
+    fold_rows(e, m, n, acc, any);
+    size_t nt = 0;
+    for (int k = 0; k < e->src->nkeys; k++) {
+        const tile_key *key = &e->src->keys[k];
+        if (key->agg == TILE_AGG_NONE || !aggregate(e, key, m, n, acc, any))
+            continue;
+        s->tags[2 * nt] = situ__tile_local_key(e, k);
+        s->tags[2 * nt + 1] = key->agg == TILE_AGG_IDS ? new_value(e) : adhoc_value(e);
+        nt++;
+    }
+    situ_mvt_geom_reset(&s->geom);
+    situ_mvt_geom_points(&s->geom, xy, 1);
+    situ_mvt_layer_feature(&s->layer, 0, 0, SITU_MVT_POINT, s->tags, nt, &s->geom);
+    e->st.features++;
+    e->st.clusters++;
+    e->st.clustered += n;
+}
+
+static int32_t floor_div(int32_t a, int32_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* Bins the candidates into cells (a counting sort, stable in feature order)
+ * and writes each cell as one cluster or as its points. */
+void situ__tile_cluster_points(enc *e)
+{
+    scratch *s = e->s;
+    int32_t cs = (int32_t)e->o->cluster_cell, lo = (int32_t)e->tf.lo, hi = (int32_t)e->tf.hi;
+    int32_t c0 = floor_div(lo, cs), ncol = floor_div(hi, cs) - c0 + 1;
+    size_t ncells = (size_t)ncol * (size_t)ncol;
+    if (situ__tile_grow((void **)&s->cellpos, &s->cellcap, ncells + 1, sizeof *s->cellpos)) {
+        s->oom = 1;
+        return;
+    }
+    memset(s->cellpos, 0, (ncells + 1) * sizeof *s->cellpos);
+    for (size_t i = 0; i < s->ncands; i++) {
+        cand *c = &s->cands[i];
+        c->cell = (uint32_t)((floor_div(c->y, cs) - c0) * ncol + (floor_div(c->x, cs) - c0));
+        s->cellpos[c->cell + 1]++;
+    }
+    for (size_t i = 0; i < ncells; i++)
+        s->cellpos[i + 1] += s->cellpos[i];
+    for (size_t i = 0; i < s->ncands; i++)
+        s->sorted[s->cellpos[s->cands[i].cell]++] = s->cands[i];
+    for (size_t i = 0, j; i < s->ncands; i = j) {
+        for (j = i + 1; j < s->ncands && s->sorted[j].cell == s->sorted[i].cell; j++)
+            ;
+        uint32_t more = e->c->c->gtype == SITU_GT_MULTIPOLYGON ? e->o->cluster_polygon_more_than
+                                                               : e->o->cluster_more_than;
+        if (j - i > more) {
+            emit_cluster(e, s->sorted + i, j - i);
+            continue;
+        }
+        for (size_t k = i; k < j; k++)
+            situ__tile_emit_point(e, &s->sorted[k]);
+    }
+}

@@ -1,0 +1,96 @@
+/*
+ * tile_enc.h: private to layers/tile.c, tile_poly.c and tile_cluster.c. The
+ * state of cutting one tile (enc) and the per-thread scratch memory it
+ * reuses, and the functions the three files share. tile.c owns the entry
+ * point and the properties, tile_poly.c the polygons, tile_cluster.c the
+ * points and their clusters.
+ */
+#ifndef SITU_TILE_ENC_H
+#define SITU_TILE_ENC_H
+
+#include "situ/mvt.h"
+#include "tile_private.h"
+
+#define CLUSTER_IDS 8
+
+/* A feature waiting for the clustering decision: a point, a polygon already
+ * collapsed to its interior point, or a small polygon that stays a polygon
+ * unless its cell clusters. */
+enum { CAND_POINT, CAND_COLLAPSED, CAND_POLYGON };
+
+typedef struct cand {
+    int32_t x, y;
+    uint32_t fi;
+    uint32_t cell : 30, kind : 2;
+} cand;
+
+typedef struct scratch {
+    situ_mvt_layer layer;
+    situ_mvt_geom geom;
+    uint64_t *bits;
+    size_t nwords;
+    tile_rings in, out, runs; /* a polygon's rings: taken, clipped, scratch */
+    uint32_t *kidx;           /* the points of one ring kept at this zoom */
+    size_t kcap;
+    int32_t *ia; /* one ring snapped */
+    size_t iacap;
+    int32_t *lxy; /* the ring split into simple loops */
+    size_t nlxy, lcap;
+    uint32_t *loff;
+    int64_t *larea;
+    size_t nloops, loopcap;
+    uint32_t *hstamp, *hidx, hst; /* point -> path index, while splitting */
+    size_t hcap, hidxcap;
+    uint32_t *tags;
+    size_t tagcap; /* pairs */
+    uint32_t stamp;
+    uint32_t kstamp[SITU_TILE_MAXKEYS], klocal[SITU_TILE_MAXKEYS];
+    uint32_t *vstamp, *vlocal;
+    size_t vcap;
+    cand *cands, *sorted;
+    size_t ncands, candcap;
+    uint32_t *cellpos;
+    size_t cellcap;
+    situ_buf val;   /* one encoded value */
+    situ_buf adhoc; /* this tile's cluster values that are not in the dictionary */
+    uint32_t *adoff, *adlocal, *adslots;
+    size_t nad, adcap, adslotcap;
+    int oom;
+} scratch;
+
+typedef struct enc {
+    const situ_tilesrc *src;
+    const situ_coll *c;
+    const situ_tile_opts *o;
+    situ_tile_xyz t;
+    tile_tf tf;
+    float tol2;
+    int clustering;  /* points (and small polygons) cluster at this zoom */
+    int has_witness; /* a point of the current polygon's clipped rings */
+    int32_t witness[2];
+    scratch *s;
+    situ_tile_stats st;
+} enc;
+
+/* Grows *p (elem bytes each) to hold n; new memory is zeroed. 0 or -1. */
+int situ__tile_grow(void **p, size_t *cap, size_t n, size_t elem);
+/* Room for npairs tags in s->tags; 0 or -1. */
+int situ__tile_tag_room(scratch *s, size_t npairs);
+/* This tile's index of key k / of dictionary value g, added on first use. */
+uint32_t situ__tile_local_key(enc *e, int k);
+uint32_t situ__tile_local_value(enc *e, uint32_t g);
+/* Writes the geometry in s->geom as feature fi, with fi's properties. */
+void situ__tile_emit_feature(enc *e, uint32_t fi, situ_mvt_gtype type);
+/* Queues feature fi's point (or interior point) as a candidate of `kind`
+ * when it lies in the buffered tile; returns 0 when it does not. */
+int situ__tile_add_candidate(enc *e, uint32_t fi, int kind);
+
+/* tile_poly.c */
+void situ__tile_polygon_feature(enc *e, uint32_t fi);
+void situ__tile_write_polygon(enc *e, uint32_t fi, int now);
+
+/* tile_cluster.c */
+void situ__tile_emit_point(enc *e, const cand *c);
+void situ__tile_cluster_points(enc *e);
+
+#endif

@@ -1,0 +1,201 @@
+/*
+ * tile_geom.c: the steps one polygon ring goes through on its way into a
+ * tile, as pure functions on arrays (see tile_private.h): Douglas-Peucker
+ * importance (once per collection), then per tile: filter by the zoom's
+ * tolerance and transform to tile units, (clipping: tile_clip.c), snap to
+ * integers, remove repeated points, spikes and collinear points, measure
+ * the area. Orientation and the decisions (drop, collapse to a point) are
+ * tile.c's. Nothing here allocates.
+ *
+ * The order differs from PostGIS's ST_AsMVTGeom (clip, snap, simplify) on
+ * purpose: simplifying the whole ring once, before clipping, makes a shared
+ * edge simplify the same way in every tile and every zoom a filter.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "tile_private.h"
+
+/* Squared distance from p to segment a-b. */
+static double seg_dist2(const double *p, const double *a, const double *b)
+{
+    double dx = b[0] - a[0], dy = b[1] - a[1];
+    double x = a[0], y = a[1];
+    if (dx != 0 || dy != 0) {
+        double t = ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / (dx * dx + dy * dy);
+        if (t > 1)
+            x = b[0], y = b[1];
+        else if (t > 0)
+            x += dx * t, y += dy * t;
+    }
+    dx = p[0] - x, dy = p[1] - y;
+    return dx * dx + dy * dy;
+}
+
+/* Index of the point farthest from point 0 among 1 .. n - 2. */
+static size_t farthest_from_first(const double *xy, size_t n)
+{
+    size_t far = n / 2;
+    double best = -1;
+    for (size_t i = 1; i + 1 < n; i++) {
+        double dx = xy[2 * i] - xy[0], dy = xy[2 * i + 1] - xy[1];
+        if (dx * dx + dy * dy > best)
+            best = dx * dx + dy * dy, far = i;
+    }
+    return far;
+}
+
+void situ__ring_importance(const double *xy, size_t n, float *imp, uint32_t *stack)
+{
+    if (n == 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        imp[i] = 0;
+    imp[0] = imp[n - 1] = INFINITY;
+    if (n < 3)
+        return;
+    size_t far = farthest_from_first(xy, n), top = 0;
+    imp[far] = INFINITY;
+    stack[top++] = 0, stack[top++] = (uint32_t)far;
+    stack[top++] = (uint32_t)far, stack[top++] = (uint32_t)(n - 1);
+    while (top) {
+        uint32_t b = stack[--top], a = stack[--top];
+        if (b - a < 2)
+            continue;
+        double best = -1;
+        uint32_t m = a + 1;
+        for (uint32_t i = a + 1; i < b; i++) {
+            double d = seg_dist2(xy + 2 * i, xy + 2 * a, xy + 2 * b);
+            if (d > best)
+                best = d, m = i;
+        }
+        float cap = fminf(imp[a], imp[b]); /* the parent's importance */
+        imp[m] = fminf((float)best, cap);
+        stack[top++] = a, stack[top++] = m;
+        stack[top++] = m, stack[top++] = b;
+    }
+}
+
+size_t situ__ring_take(const double *mxy, const float *imp, size_t n, float tol2, const tile_tf *tf,
+                       uint32_t *idx, double *out)
+{
+    /* branch-free: at low zooms most points go, at random */
+    size_t k = 0;
+    for (size_t i = n - 1; i-- > 0;) {
+        idx[k] = (uint32_t)i;
+        k += imp[i] > tol2;
+    }
+    for (size_t j = 0; j < k; j++) {
+        out[2 * j] = mxy[2 * idx[j]] * tf->scale - tf->ox;
+        out[2 * j + 1] = mxy[2 * idx[j] + 1] * tf->scale - tf->oy;
+    }
+    return k;
+}
+
+/* Cross product of (b - a) and (c - b): 0 when a, b, c are collinear. */
+static int64_t cross3(const int32_t *a, const int32_t *b, const int32_t *c)
+{
+    return (int64_t)(b[0] - a[0]) * (c[1] - b[1]) - (int64_t)(b[1] - a[1]) * (c[0] - b[0]);
+}
+
+/* Rounds v; a value not exactly on the square's edge stays strictly inside
+ * it, so that snapping never lays a vertex onto a clipped edge. */
+static inline int32_t snap1(double v, double lo, double hi)
+{
+    int32_t r = tile_round(v);
+    if (v == lo || v == hi)
+        return r;
+    return r <= lo ? (int32_t)lo + 1 : r >= hi ? (int32_t)hi - 1 : r;
+}
+
+size_t situ__ring_snap(const double *in, size_t n, double lo, double hi, int32_t *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t x = snap1(in[2 * i], lo, hi), y = snap1(in[2 * i + 1], lo, hi);
+        if (k && out[2 * k - 2] == x && out[2 * k - 1] == y)
+            continue;
+        out[2 * k] = x, out[2 * k + 1] = y;
+        k++;
+    }
+    while (k > 1 && out[0] == out[2 * k - 2] && out[1] == out[2 * k - 1])
+        k--;
+    return k;
+}
+
+/* Pushes p onto the path xy[0..*m), first popping points that p makes
+ * collinear (spikes included) and skipping p when it repeats the last. */
+static inline void push_clean(int32_t *xy, size_t *m, const int32_t p[2])
+{
+    while (*m >= 2 && cross3(xy + 2 * (*m - 2), xy + 2 * (*m - 1), p) == 0)
+        (*m)--;
+    if (*m >= 1 && xy[2 * *m - 2] == p[0] && xy[2 * *m - 1] == p[1])
+        return;
+    xy[2 * *m] = p[0], xy[2 * *m + 1] = p[1];
+    (*m)++;
+}
+
+/* The seam of a cleaned path: drops the last point while it lies between
+ * its neighbours, then the first; returns the count left (0 under 3). */
+static size_t clean_seam(int32_t *xy, size_t m)
+{
+    size_t s = 0;
+    for (int changed = 1; changed && m - s >= 3;) {
+        changed = 0;
+        while (m - s >= 3 && cross3(xy + 2 * (m - 2), xy + 2 * (m - 1), xy + 2 * s) == 0)
+            m--, changed = 1;
+        while (m - s >= 3 && cross3(xy + 2 * (m - 1), xy + 2 * s, xy + 2 * (s + 1)) == 0)
+            s++, changed = 1;
+    }
+    if (m - s < 3)
+        return 0;
+    if (s)
+        memmove(xy, xy + 2 * s, 2 * (m - s) * sizeof *xy);
+    return m - s;
+}
+
+size_t situ__ring_clean(int32_t *xy, size_t n)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const int32_t p[2] = {xy[2 * i], xy[2 * i + 1]};
+        push_clean(xy, &m, p);
+    }
+    return clean_seam(xy, m);
+}
+
+size_t situ__ring_take_snap(const double *mxy, const float *imp, size_t n, float tol2,
+                            const tile_tf *tf, uint32_t *idx, int32_t *out)
+{
+    size_t k = 0, m = 0;
+    for (size_t i = n - 1; i-- > 0;) {
+        idx[k] = (uint32_t)i;
+        k += imp[i] > tol2;
+    }
+    for (size_t j = 0; j < k; j++) {
+        const double *q = mxy + 2 * idx[j];
+        const int32_t p[2] = {snap1(q[0] * tf->scale - tf->ox, tf->lo, tf->hi),
+                              snap1(q[1] * tf->scale - tf->oy, tf->lo, tf->hi)};
+        push_clean(out, &m, p);
+    }
+    while (m > 1 && out[0] == out[2 * m - 2] && out[1] == out[2 * m - 1])
+        m--;
+    return clean_seam(out, m);
+}
+
+int64_t situ__ring_area2(const int32_t *xy, size_t n)
+{
+    int64_t a = 0;
+    for (size_t i = 0, j = n - 1; i < n; j = i++)
+        a += (int64_t)xy[2 * j] * xy[2 * i + 1] - (int64_t)xy[2 * i] * xy[2 * j + 1];
+    return a;
+}
+
+void situ__ring_reverse(int32_t *xy, size_t n)
+{
+    for (size_t i = 0, j = n - 1; n && i < j; i++, j--) {
+        int32_t tx = xy[2 * i], ty = xy[2 * i + 1];
+        xy[2 * i] = xy[2 * j], xy[2 * i + 1] = xy[2 * j + 1];
+        xy[2 * j] = tx, xy[2 * j + 1] = ty;
+    }
+}

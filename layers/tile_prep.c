@@ -1,0 +1,435 @@
+/*
+ * tile_prep.c: preparing a collection for tiling (situ_tilesrc_new). Owns
+ * what is computed once per situ_coll so that a tile only filters and
+ * copies: Web Mercator coordinates, per-vertex Douglas-Peucker importance,
+ * ring and feature boxes, feature ids, the property key table and every
+ * property value encoded once as an MVT Value in a deduplicated dictionary.
+ * Does not cut tiles (tile.c) or touch the ring pipeline (tile_geom.c).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "situ/mvt.h"
+#include "tile_private.h"
+
+uint64_t situ__tile_hash(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 1099511628211ULL;
+    return h;
+}
+
+uint64_t situ_tile_feature_id(const char *id)
+{
+    uint64_t h = situ__tile_hash(id, strlen(id)) & ((1ULL << 53) - 1);
+    return h ? h : 1;
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+static const char *ftype_json(situ_ftype t)
+{
+    return t == SITU_FT_TEXT ? "String" : t == SITU_FT_BOOL ? "Boolean" : "Number";
+}
+
+static void add_key(tile_key *keys, int *n, int max, const char *name, const char *suffix,
+                    const char *type, tile_agg agg, int arg)
+{
+    if (*n >= max)
+        return;
+    tile_key *k = &keys[(*n)++];
+    snprintf(k->name, sizeof k->name, "%s%s", name, suffix);
+    k->len = strlen(k->name);
+    k->type = type;
+    k->agg = agg;
+    k->arg = arg;
+    k->slot = -1;
+}
+
+int situ__tile_keys(const situ_collection *c, tile_key *keys, int max)
+{
+    int n = 0;
+    add_key(keys, &n, max, "id", "", "String", TILE_AGG_NONE, 0);
+    add_key(keys, &n, max, "township_code", "", "String", TILE_AGG_NONE, 0);
+    for (int i = 0; i < c->nfields; i++)
+        add_key(keys, &n, max, c->fields[i].name, "", ftype_json(c->fields[i].type), TILE_AGG_NONE,
+                i);
+    if (c->cid == SITU_C_RESOURCES)
+        for (int i = 0; i < situ_schema_nitems(); i++)
+            add_key(keys, &n, max, "item_", situ_schema_item(i)->code, "Number", TILE_AGG_ITEM, i);
+    add_key(keys, &n, max, "cluster", "", "Boolean", TILE_AGG_CLUSTER, 0);
+    add_key(keys, &n, max, "point_count", "", "Number", TILE_AGG_COUNT, 0);
+    add_key(keys, &n, max, "ids", "", "String", TILE_AGG_IDS, 0);
+    for (int i = 0; i < c->nfields; i++) {
+        const situ_field *f = &c->fields[i];
+        if (f->type != SITU_FT_INT)
+            continue;
+        int ranged = f->domain && strstr(f->domain, "..");
+        add_key(keys, &n, max, f->name, ranged ? "_min" : "_sum", "Number",
+                ranged ? TILE_AGG_MIN : TILE_AGG_SUM, i);
+    }
+    for (int k = 0, slot = 0; k < n; k++)
+        if (keys[k].agg == TILE_AGG_MIN || keys[k].agg == TILE_AGG_SUM ||
+            keys[k].agg == TILE_AGG_ITEM)
+            keys[k].slot = slot++;
+    return n;
+}
+
+void situ_tile_fields(const situ_collection *c,
+                      void (*fn)(void *ctx, const char *key, const char *type, int cluster_only),
+                      void *ctx)
+{
+    tile_key keys[SITU_TILE_MAXKEYS];
+    int n = situ__tile_keys(c, keys, SITU_TILE_MAXKEYS);
+    for (int i = 0; i < n; i++)
+        fn(ctx, keys[i].name, keys[i].type,
+           keys[i].agg != TILE_AGG_NONE && keys[i].agg != TILE_AGG_ITEM);
+}
+
+/* ---- the value dictionary --------------------------------------------------- */
+
+static int vals_equal(const tile_dict *d, uint32_t g, const void *v, size_t n)
+{
+    return d->off[g + 1] - d->off[g] == n && memcmp(d->blob + d->off[g], v, n) == 0;
+}
+
+uint32_t situ__tile_dict_find(const tile_dict *d, const void *v, size_t n)
+{
+    if (!d->nslots)
+        return UINT32_MAX;
+    for (uint32_t s = (uint32_t)situ__tile_hash(v, n) & (d->nslots - 1);;
+         s = (s + 1) & (d->nslots - 1)) {
+        uint32_t g = d->slots[s];
+        if (!g)
+            return UINT32_MAX;
+        if (vals_equal(d, g - 1, v, n))
+            return g - 1;
+    }
+}
+
+static int dict_rehash(tile_dict *d, uint32_t nslots)
+{
+    uint32_t *slots = calloc(nslots, sizeof *slots);
+    if (!slots)
+        return -1;
+    for (uint32_t g = 0; g < d->n; g++) {
+        uint32_t s = (uint32_t)situ__tile_hash(d->blob + d->off[g], d->off[g + 1] - d->off[g]);
+        for (s &= nslots - 1; slots[s]; s = (s + 1) & (nslots - 1))
+            ;
+        slots[s] = g + 1;
+    }
+    free(d->slots);
+    d->slots = slots;
+    d->nslots = nslots;
+    return 0;
+}
+
+typedef struct dict_build {
+    tile_dict *d;
+    size_t capblob, capoff;
+} dict_build;
+
+/* The gid of value v, added when new; UINT32_MAX when out of memory. */
+static uint32_t dict_add(dict_build *b, const void *v, size_t n)
+{
+    tile_dict *d = b->d;
+    uint32_t g = situ__tile_dict_find(d, v, n);
+    if (g != UINT32_MAX)
+        return g;
+    if ((d->n + 1) * 2 > d->nslots && dict_rehash(d, d->nslots ? 2 * d->nslots : 1024))
+        return UINT32_MAX;
+    if (d->nblob + n > b->capblob || d->n + 2 > b->capoff) {
+        size_t cb = b->capblob ? b->capblob : 4096, co = b->capoff ? b->capoff : 1024;
+        while (cb < d->nblob + n)
+            cb *= 2;
+        while (co < d->n + 2)
+            co *= 2;
+        char *blob = realloc(d->blob, cb);
+        if (blob)
+            d->blob = blob, b->capblob = cb;
+        uint32_t *off = realloc(d->off, co * sizeof *off);
+        if (off)
+            d->off = off, b->capoff = co;
+        if (!blob || !off)
+            return UINT32_MAX;
+    }
+    if (d->n == 0)
+        d->off[0] = 0;
+    memcpy(d->blob + d->nblob, v, n);
+    d->nblob += n;
+    d->off[d->n + 1] = (uint32_t)d->nblob;
+    g = d->n++;
+    uint32_t s = (uint32_t)situ__tile_hash(v, n) & (d->nslots - 1);
+    while (d->slots[s])
+        s = (s + 1) & (d->nslots - 1);
+    d->slots[s] = g + 1;
+    return g;
+}
+
+/* ---- properties ------------------------------------------------------------ */
+
+typedef struct tag_build {
+    situ_tilesrc *s;
+    dict_build db;
+    situ_buf val;
+    size_t ntags, cap;
+    int failed;
+} tag_build;
+
+/* Adds (key, the value encoded in tb->val) to the tags being built. */
+static void add_tag(tag_build *tb, int key)
+{
+    if (tb->val.oom)
+        tb->failed = 1;
+    uint32_t g = tb->failed ? UINT32_MAX : dict_add(&tb->db, tb->val.p, tb->val.n);
+    tb->val.n = 0;
+    if (g == UINT32_MAX) {
+        tb->failed = 1;
+        return;
+    }
+    if (tb->ntags + 1 > tb->cap) {
+        size_t cap = tb->cap ? 2 * tb->cap : 4096;
+        uint32_t *t = realloc(tb->s->tags, 2 * cap * sizeof *t);
+        if (!t) {
+            tb->failed = 1;
+            return;
+        }
+        tb->s->tags = t, tb->cap = cap;
+    }
+    tb->s->tags[2 * tb->ntags] = (uint32_t)key;
+    tb->s->tags[2 * tb->ntags + 1] = g;
+    tb->ntags++;
+}
+
+static void add_number_tag(tag_build *tb, int key, double v)
+{
+    if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        situ_mvt_value_int(&tb->val, (int64_t)v);
+    else
+        situ_mvt_value_double(&tb->val, v);
+    add_tag(tb, key);
+}
+
+static void feature_tags(tag_build *tb, const situ_feature *f, int item_key0)
+{
+    const situ_coll *c = tb->s->coll;
+    situ_mvt_value_string(&tb->val, f->id, strlen(f->id));
+    add_tag(tb, 0);
+    if (f->township_code[0]) {
+        situ_mvt_value_string(&tb->val, f->township_code, strlen(f->township_code));
+        add_tag(tb, 1);
+    }
+    for (int i = 0; i < c->c->nfields; i++) {
+        const situ_value *v = &f->values[i];
+        if (v->type == SITU_FT_TEXT)
+            situ_mvt_value_string(&tb->val, v->u.s, strlen(v->u.s));
+        else if (v->type == SITU_FT_INT)
+            situ_mvt_value_int(&tb->val, v->u.i);
+        else if (v->type == SITU_FT_REAL)
+            situ_mvt_value_double(&tb->val, v->u.d);
+        else if (v->type == SITU_FT_BOOL)
+            situ_mvt_value_bool(&tb->val, v->u.i != 0);
+        else
+            continue; /* NULL: MVT has no null, the key is left out */
+        add_tag(tb, 2 + i);
+    }
+    for (uint32_t h = f->held0; item_key0 >= 0 && h < f->held0 + f->nheld; h++)
+        add_number_tag(tb, item_key0 + c->held[h].item, c->held[h].quantity);
+}
+
+/* Flags the string values that exactly one tag uses (ids, names, phones):
+ * a tile appends those without looking them up (TILE_UNIQUE). */
+static int mark_unique(situ_tilesrc *s, size_t ntags)
+{
+    uint8_t *uses = calloc(s->dict.n + 1, 1);
+    if (!uses)
+        return -1;
+    for (size_t t = 0; t < ntags; t++) {
+        uint32_t g = s->tags[2 * t + 1];
+        uses[g] += uses[g] < 2;
+    }
+    for (size_t t = 0; t < ntags; t++) {
+        uint32_t g = s->tags[2 * t + 1];
+        if (uses[g] == 1 && (uint8_t)s->dict.blob[s->dict.off[g]] == 0x0A)
+            s->tags[2 * t + 1] |= TILE_UNIQUE;
+    }
+    free(uses);
+    return 0;
+}
+
+static int build_tags(situ_tilesrc *s)
+{
+    const situ_coll *c = s->coll;
+    tag_build tb = {.s = s, .db = {.d = &s->dict}};
+    int item_key0 = -1;
+    for (int k = 0; k < s->nkeys; k++)
+        if (s->keys[k].agg == TILE_AGG_ITEM && item_key0 < 0)
+            item_key0 = k;
+    if (!(s->tag0 = malloc((c->n + 1) * sizeof *s->tag0)))
+        return -1;
+    for (size_t i = 0; i < c->n && !tb.failed; i++) {
+        s->tag0[i] = (uint32_t)tb.ntags;
+        feature_tags(&tb, &c->feats[i], item_key0);
+    }
+    s->tag0[c->n] = (uint32_t)tb.ntags;
+    situ_buf_dispose(&tb.val);
+    if (!tb.failed && mark_unique(s, tb.ntags))
+        tb.failed = 1;
+    s->bytes += tb.cap * 2 * sizeof(uint32_t) + tb.db.capblob + tb.db.capoff * sizeof(uint32_t) +
+                (size_t)s->dict.nslots * sizeof(uint32_t);
+    return tb.failed ? -1 : 0;
+}
+
+/* The aggregate rows clusters fold (see situ_tilesrc). */
+static int build_agg_rows(situ_tilesrc *s)
+{
+    const situ_coll *c = s->coll;
+    for (int k = 0; k < s->nkeys; k++)
+        if (s->keys[k].slot >= 0)
+            s->aggop[s->keys[k].slot] = s->keys[k].agg, s->nagg++;
+    size_t na = (size_t)s->nagg;
+    if (!(s->aggv = malloc((c->n * na + 1) * sizeof *s->aggv)))
+        return -1;
+    for (size_t i = 0; i < c->n; i++) {
+        const situ_feature *f = &c->feats[i];
+        double *row = s->aggv + i * na;
+        for (int k = 0; k < s->nkeys; k++) {
+            const tile_key *key = &s->keys[k];
+            if (key->slot < 0)
+                continue;
+            if (key->agg == TILE_AGG_ITEM) {
+                row[key->slot] = situ_coll_held(c, f, key->arg);
+                continue;
+            }
+            const situ_value *v = &f->values[key->arg];
+            row[key->slot] = v->type == SITU_FT_INT ? (double)v->u.i : NAN;
+        }
+    }
+    s->bytes += c->n * na * sizeof(double);
+    return 0;
+}
+
+/* ---- geometry -------------------------------------------------------------- */
+
+void situ_tile_project(double lon, double lat, double *out_x, double *out_y)
+{
+    const double max_lat = 85.0511287798066;
+    lat = lat > max_lat ? max_lat : lat < -max_lat ? -max_lat : lat;
+    double s = sin(lat * M_PI / 180);
+    *out_x = (lon + 180) / 360;
+    *out_y = 0.5 - log((1 + s) / (1 - s)) / (4 * M_PI);
+}
+
+static void project_box(const double *ll, double *out)
+{
+    situ_tile_project(ll[0], ll[3], &out[0], &out[1]);
+    situ_tile_project(ll[2], ll[1], &out[2], &out[3]);
+}
+
+/* Projects every point, computes ring importance and boxes. */
+static int build_rings(situ_tilesrc *s)
+{
+    const situ_coll *c = s->coll;
+    size_t npts = 0, nrings = 0, maxring = 0;
+    for (size_t i = 0; i < c->n; i++)
+        for (uint32_t p = c->feats[i].poly0; p < c->feats[i].poly0 + c->feats[i].npolys; p++)
+            for (uint32_t r = 0; r < c->polys[p].nrings; r++) {
+                const situ_ring *ring = &c->rings[c->polys[p].ring0 + r];
+                npts = ring->off + ring->n > npts ? ring->off + ring->n : npts;
+                nrings = c->polys[p].ring0 + r + 1 > nrings ? c->polys[p].ring0 + r + 1 : nrings;
+                maxring = ring->n > maxring ? ring->n : maxring;
+            }
+    s->mxy = malloc((2 * npts + 1) * sizeof *s->mxy);
+    s->imp = malloc((npts + 1) * sizeof *s->imp);
+    s->rbox = malloc((4 * nrings + 1) * sizeof *s->rbox);
+    uint32_t *stack = malloc((2 * maxring + 4) * sizeof *stack);
+    if (!s->mxy || !s->imp || !s->rbox || !stack) {
+        free(stack);
+        return -1;
+    }
+    for (size_t i = 0; i < npts; i++)
+        situ_tile_project(c->xy[2 * i], c->xy[2 * i + 1], &s->mxy[2 * i], &s->mxy[2 * i + 1]);
+    for (size_t r = 0; r < nrings; r++) {
+        const situ_ring *ring = &c->rings[r];
+        const double *m = s->mxy + 2 * (size_t)ring->off;
+        double *b = s->rbox + 4 * r;
+        b[0] = b[1] = INFINITY, b[2] = b[3] = -INFINITY;
+        for (uint32_t k = 0; k < ring->n; k++) {
+            b[0] = fmin(b[0], m[2 * k]), b[2] = fmax(b[2], m[2 * k]);
+            b[1] = fmin(b[1], m[2 * k + 1]), b[3] = fmax(b[3], m[2 * k + 1]);
+        }
+        situ__ring_importance(m, ring->n, s->imp + ring->off, stack);
+    }
+    free(stack);
+    s->bytes += npts * (2 * sizeof(double) + sizeof(float)) + nrings * 4 * sizeof(double);
+    return 0;
+}
+
+static int build_features(situ_tilesrc *s)
+{
+    const situ_coll *c = s->coll;
+    s->fbox = malloc((4 * c->n + 1) * sizeof *s->fbox);
+    s->fpt = malloc((2 * c->n + 1) * sizeof *s->fpt);
+    s->fid = malloc((c->n + 1) * sizeof *s->fid);
+    if (!s->fbox || !s->fpt || !s->fid)
+        return -1;
+    for (size_t i = 0; i < c->n; i++) {
+        const situ_feature *f = &c->feats[i];
+        project_box(f->bbox, s->fbox + 4 * i);
+        situ_tile_project(f->x, f->y, &s->fpt[2 * i], &s->fpt[2 * i + 1]);
+        s->fid[i] = situ_tile_feature_id(f->id);
+    }
+    s->bytes += c->n * (6 * sizeof(double) + sizeof(uint64_t));
+    return 0;
+}
+
+int situ_tilesrc_new(situ_coll *c, situ_tilesrc **out_src, situ_err *err)
+{
+    situ_tilesrc *s = calloc(1, sizeof *s);
+    if (!s)
+        return situ_err_set(err, SITU_ENOMEM, "out of memory");
+    s->coll = situ_coll_retain(c);
+    s->refs = 1;
+    s->nkeys = situ__tile_keys(c->c, s->keys, SITU_TILE_MAXKEYS);
+    for (s->key_cluster0 = 0; s->key_cluster0 < s->nkeys; s->key_cluster0++)
+        if (s->keys[s->key_cluster0].agg == TILE_AGG_CLUSTER)
+            break;
+    if (build_rings(s) || build_features(s) || build_tags(s) || build_agg_rows(s)) {
+        situ_tilesrc_release(s);
+        return situ_err_set(err, SITU_ENOMEM, "out of memory preparing %s for tiles", c->c->id);
+    }
+    *out_src = s;
+    return 0;
+}
+
+situ_tilesrc *situ_tilesrc_retain(situ_tilesrc *s)
+{
+    if (s)
+        __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+    return s;
+}
+
+void situ_tilesrc_release(situ_tilesrc *s)
+{
+    if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    free(s->mxy), free(s->imp), free(s->rbox), free(s->fbox), free(s->fpt), free(s->fid);
+    free(s->dict.blob), free(s->dict.off), free(s->dict.slots);
+    free(s->tag0), free(s->tags), free(s->aggv);
+    situ_coll_release(s->coll);
+    free(s);
+}
+
+const situ_coll *situ_tilesrc_coll(const situ_tilesrc *s)
+{
+    return s->coll;
+}
+
+size_t situ_tilesrc_bytes(const situ_tilesrc *s)
+{
+    return s->bytes;
+}

@@ -1,0 +1,146 @@
+/*
+ * tile_private.h: private to layers/tile*.c (and their unit tests). The
+ * layout of a prepared collection (situ_tilesrc), the property key table,
+ * and the ring pipeline steps of tile_geom.c.
+ */
+#ifndef SITU_TILE_PRIVATE_H
+#define SITU_TILE_PRIVATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "situ/tile.h"
+
+/* How a cluster aggregates one key over its members. */
+typedef enum tile_agg {
+    TILE_AGG_NONE = 0, /* not a cluster property */
+    TILE_AGG_MIN,      /* the smallest value of an integer field (the most severe level) */
+    TILE_AGG_SUM,      /* the sum of an integer field */
+    TILE_AGG_ITEM,     /* the sum of one item's quantity (resources) */
+    TILE_AGG_CLUSTER,  /* `cluster`: true */
+    TILE_AGG_COUNT,    /* `point_count` */
+    TILE_AGG_IDS,      /* `ids`: the first member ids */
+} tile_agg;
+
+/* One property key of a collection's layers. */
+typedef struct tile_key {
+    char name[48];
+    size_t len;
+    const char *type; /* TileJSON type: "String", "Number", "Boolean" */
+    tile_agg agg;
+    int arg;  /* the field (TILE_AGG_MIN, TILE_AGG_SUM) or item (TILE_AGG_ITEM) */
+    int slot; /* MIN, SUM, ITEM: its column in the aggregate rows, else -1 */
+} tile_key;
+
+/* Keys in layer order: id, township_code, the schema fields, item_<code>
+ * (resources), then the cluster keys. Returns the count (at most max). */
+int situ__tile_keys(const situ_collection *c, tile_key *keys, int max);
+#define SITU_TILE_MAXKEYS 96
+
+/* The value dictionary: every distinct encoded MVT value of a collection. */
+typedef struct tile_dict {
+    char *blob; /* encoded Value messages, back to back */
+    size_t nblob;
+    uint32_t *off; /* value g is blob[off[g] .. off[g + 1]) */
+    uint32_t n;
+    uint32_t *slots; /* open-addressing hash: gid + 1, 0 empty */
+    uint32_t nslots; /* a power of two */
+} tile_dict;
+
+#define TILE_UNIQUE 0x80000000u
+
+/* The gid of an encoded value, or UINT32_MAX. */
+uint32_t situ__tile_dict_find(const tile_dict *d, const void *v, size_t n);
+uint64_t situ__tile_hash(const void *p, size_t n);
+
+struct situ_tilesrc {
+    situ_coll *coll;
+    int refs;
+    /* geometry, Web Mercator in [0, 1] */
+    double *mxy;  /* parallel to coll->xy */
+    float *imp;   /* per point: squared Douglas-Peucker importance (INFINITY: anchor) */
+    double *rbox; /* per ring: minx, miny, maxx, maxy */
+    double *fbox; /* per feature */
+    double *fpt;  /* per feature: the point, or a point inside the polygon */
+    uint64_t *fid;
+    /* properties */
+    tile_key keys[SITU_TILE_MAXKEYS];
+    int nkeys, key_cluster0; /* cluster-only keys start at key_cluster0 */
+    tile_dict dict;
+    /* per feature, one row of nagg doubles (NaN: no value) that clusters fold:
+     * the MIN and SUM fields and the item quantities, in slot order */
+    double *aggv;
+    int nagg;
+    tile_agg aggop[SITU_TILE_MAXKEYS];
+    uint32_t *tag0; /* feature i's tags are tags[2 * tag0[i] .. 2 * tag0[i + 1]) */
+    uint32_t *tags; /* (key, value gid) pairs; gid | TILE_UNIQUE: no other tag has it */
+    size_t bytes;
+};
+
+/* Rounds to the nearest integer, halves away from zero; inline (lrint is a
+ * libm call). For values well inside int32. */
+static inline int32_t tile_round(double v)
+{
+    return (int32_t)(v < 0 ? v - 0.5 : v + 0.5);
+}
+
+/* ---- the ring pipeline (tile_geom.c) ------------------------------------- */
+
+/* Squared Douglas-Peucker importance of each point of a closed ring of n
+ * points (xy[2n], last == first), capped by its parent's so that filtering
+ * by a tolerance equals running Douglas-Peucker at it. The first, last and
+ * farthest-from-first points are anchors (INFINITY). stack holds 2n ints. */
+void situ__ring_importance(const double *xy, size_t n, float *imp, uint32_t *stack);
+
+/* Tile transform: tile units = mercator * scale - origin. */
+typedef struct tile_tf {
+    double scale, ox, oy;
+    double lo, hi; /* the buffered tile: [lo, hi] on both axes */
+} tile_tf;
+
+/* The points of a closed ring with importance above tol2, in tile units, as
+ * an open ring (the closing point dropped) in reverse order: the snapshot's
+ * counter-clockwise exteriors (y up) come out with positive area (y down).
+ * idx (scratch) holds n ints, out 2n doubles. Returns the count. */
+size_t situ__ring_take(const double *mxy, const float *imp, size_t n, float tol2, const tile_tf *tf,
+                       uint32_t *idx, double *out);
+
+/* A set of open rings in tile units (tile_clip.c). Ring i is points
+ * off[i] .. off[i + 1]; parent[i] == i for an exterior, else its exterior. */
+typedef struct tile_rings {
+    double *xy;
+    size_t n, cap; /* points */
+    uint32_t *off, *parent;
+    size_t nrings, ringcap;
+} tile_rings;
+
+int situ__rings_room(tile_rings *r, size_t more_pts, size_t more_rings);
+void situ__rings_reset(tile_rings *r);
+void situ__rings_dispose(tile_rings *r);
+/* Ends the ring made of the points added since the last one. */
+void situ__rings_end(tile_rings *r, uint32_t parent);
+
+/* Clips polygon `in` (ring 0 its exterior with positive area, the others its
+ * holes with negative area) to [lo, hi]^2, appending the result to out: one
+ * or more exteriors, each hole linked to its exterior by parent. runs is
+ * scratch. Returns 0 or -1 (out of memory). */
+int situ__poly_clip(const tile_rings *in, double lo, double hi, tile_rings *out, tile_rings *runs);
+
+/* Rounds an open ring in the square [lo, hi]^2 (integers) to integers,
+ * dropping repeated points (the closing one included); points not exactly
+ * on the square's edge stay strictly inside it. out holds 2n ints. Returns
+ * the count. */
+size_t situ__ring_snap(const double *in, size_t n, double lo, double hi, int32_t *out);
+/* situ__ring_take, situ__ring_snap and situ__ring_clean in one pass, for a
+ * ring wholly inside the buffered tile: straight to integers in out (2n). */
+size_t situ__ring_take_snap(const double *mxy, const float *imp, size_t n, float tol2,
+                            const tile_tf *tf, uint32_t *idx, int32_t *out);
+/* Removes collinear points and spikes (A B A) cyclically, in place. Returns
+ * the count left; under 3 means the ring collapsed. */
+size_t situ__ring_clean(int32_t *xy, size_t n);
+/* Twice the signed area of an open ring; positive is an exterior ring in
+ * MVT (clockwise on screen, y down). */
+int64_t situ__ring_area2(const int32_t *xy, size_t n);
+void situ__ring_reverse(int32_t *xy, size_t n);
+
+#endif

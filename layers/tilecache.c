@@ -1,0 +1,796 @@
+/*
+ * tilecache.c: the tile cache (see situ/tilecache.h). Owns entries (raw MVT
+ * layer bytes + their deflate, CRC and content hash, in one allocation),
+ * 16 shards of hash table + LRU bounded in bytes, single-flight misses, the
+ * per-collection state (current collection, prepared source, generation,
+ * epoch) and gzip assembly. Cutting is tile.c's.
+ *
+ * An entry's life, under its shard's lock:
+ *
+ *     (absent) --miss: placeholder--> PENDING --cut, deflate--> READY (in LRU)
+ *     PENDING --epoch moved while cutting--> (absent; the reply still gets it)
+ *     READY --LRU eviction | invalidate | generation moved--> (absent)
+ *     (absent) --last reader's release--> freed
+ *
+ * A collection's state moves on situ_tilecache_advance (the writer names
+ * what changed: matching entries go, the others stay) or when a reader
+ * brings a newer collection the cache was not told about (generation moves:
+ * every entry of that collection goes). Each move bumps the epoch, so a
+ * tile cut before it is never inserted after it.
+ */
+#include "situ/tilecache.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define NSHARDS 16
+
+enum { E_READY = 0, E_PENDING = 1 };
+
+struct situ_tile_entry {
+    struct situ_tile_entry *hnext, *prev, *next;
+    uint32_t x, y;
+    uint8_t cid, z, state;
+    int refs;
+    uint64_t gen;
+    uint64_t hash; /* content hash: crc32 << 32 | adler32 of the raw bytes */
+    uint32_t crc;
+    size_t nraw, ndef, bytes;
+    unsigned char data[]; /* raw, then deflate */
+};
+
+typedef struct shard {
+    pthread_mutex_t mu;
+    pthread_cond_t filled; /* a PENDING entry became READY or went */
+    situ_tile_entry **buckets;
+    size_t nbuckets, count, bytes, max_bytes;
+    situ_tile_entry *head, *tail; /* LRU: head most recent */
+} shard;
+
+typedef struct coll_state {
+    situ_coll *coll;    /* the collection the cache serves (retained) */
+    int64_t version;    /* the snapshot version it came with */
+    situ_tilesrc *src;  /* coll prepared, or NULL until first needed */
+    situ_tilesrc *prev; /* the previous source, for readers of older snapshots */
+    uint64_t gen;       /* entries of another generation are gone */
+    uint64_t epoch;     /* moves on every change; cuts from before are not kept */
+    pthread_mutex_t build_mu;
+} coll_state;
+
+struct situ_tilecache {
+    situ_tile_opts topts;
+    int level;
+    shard shards[NSHARDS];
+    pthread_mutex_t state_mu;
+    coll_state cs[SITU_NCOLLECTIONS];
+    uint64_t hits, misses, empty_fast, evictions, invalidated, uncached;
+};
+
+/* ---- entries --------------------------------------------------------------- */
+
+static void entry_release(situ_tile_entry *e)
+{
+    if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        free(e);
+}
+
+static situ_tile_entry *entry_retain(situ_tile_entry *e)
+{
+    __atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
+    return e;
+}
+
+static uint64_t key_hash(int cid, int z, uint32_t x, uint32_t y)
+{
+    uint64_t k = ((uint64_t)x << 32 | y) ^ ((uint64_t)(cid * 32 + z) << 56);
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return k;
+}
+
+/* ---- per-thread deflate ---------------------------------------------------- */
+
+typedef struct zctx {
+    z_stream z;
+    int level, ready;
+} zctx;
+
+static pthread_key_t zkey;
+static pthread_once_t zonce = PTHREAD_ONCE_INIT;
+
+static void zctx_free(void *p)
+{
+    zctx *c = p;
+    if (c && c->ready)
+        deflateEnd(&c->z);
+    free(c);
+}
+
+static void zkey_init(void)
+{
+    pthread_key_create(&zkey, zctx_free);
+}
+
+/* The thread's raw-deflate stream at `level`, reset; NULL when out of memory. */
+static z_stream *zstream(int level)
+{
+    pthread_once(&zonce, zkey_init);
+    zctx *c = pthread_getspecific(zkey);
+    if (!c) {
+        if (!(c = calloc(1, sizeof *c)) || pthread_setspecific(zkey, c)) {
+            free(c);
+            return NULL;
+        }
+    }
+    if (c->ready && c->level != level) {
+        deflateEnd(&c->z);
+        c->ready = 0;
+    }
+    if (!c->ready) {
+        memset(&c->z, 0, sizeof c->z);
+        if (deflateInit2(&c->z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+            return NULL;
+        c->ready = 1, c->level = level;
+    }
+    deflateReset(&c->z);
+    return &c->z;
+}
+
+/* A READY entry holding raw and its deflate (ending in a sync flush, not
+ * final, so that pieces concatenate). NULL when out of memory. */
+static situ_tile_entry *entry_make(const situ_tile_entry *key, const situ_buf *raw, int level)
+{
+    size_t cap = raw->n ? deflateBound(NULL, raw->n) + 64 : 0;
+    situ_tile_entry *e = malloc(sizeof *e + raw->n + cap);
+    z_stream *z = raw->n ? zstream(level) : NULL;
+    if (!e || (raw->n && !z)) {
+        free(e);
+        return NULL;
+    }
+    *e = *key;
+    e->hnext = e->prev = e->next = NULL;
+    e->state = E_READY;
+    e->refs = 1;
+    e->nraw = raw->n;
+    e->ndef = 0;
+    if (raw->n) {
+        memcpy(e->data, raw->p, raw->n);
+        z->next_in = (Bytef *)e->data, z->avail_in = (uInt)raw->n;
+        z->next_out = e->data + raw->n, z->avail_out = (uInt)cap;
+        if (deflate(z, Z_SYNC_FLUSH) != Z_OK || z->avail_in) {
+            free(e);
+            return NULL;
+        }
+        e->ndef = cap - z->avail_out;
+    }
+    e->crc = (uint32_t)crc32(0, e->data, (uInt)e->nraw);
+    e->hash = (uint64_t)e->crc << 32 | (uint32_t)adler32(1, e->data, (uInt)e->nraw);
+    e->bytes = sizeof *e + e->nraw + e->ndef;
+    situ_tile_entry *fit = realloc(e, sizeof *e + e->nraw + e->ndef);
+    return fit ? fit : e;
+}
+
+/* ---- shards ---------------------------------------------------------------- */
+
+static shard *shard_of(situ_tilecache *tc, uint64_t h)
+{
+    return &tc->shards[h >> 60];
+}
+
+static situ_tile_entry **slot_of(shard *s, uint64_t h)
+{
+    return &s->buckets[h & (s->nbuckets - 1)];
+}
+
+static void lru_unlink(shard *s, situ_tile_entry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else if (s->head == e)
+        s->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else if (s->tail == e)
+        s->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void lru_front(shard *s, situ_tile_entry *e)
+{
+    e->prev = NULL;
+    e->next = s->head;
+    if (s->head)
+        s->head->prev = e;
+    s->head = e;
+    if (!s->tail)
+        s->tail = e;
+}
+
+/* Takes e out of the table (and the LRU); READY entries lose the cache's
+ * reference. Caller holds s->mu. */
+static void shard_remove(shard *s, situ_tile_entry *e, uint64_t h)
+{
+    for (situ_tile_entry **p = slot_of(s, h); *p; p = &(*p)->hnext)
+        if (*p == e) {
+            *p = e->hnext;
+            break;
+        }
+    s->count--;
+    if (e->state == E_READY) {
+        lru_unlink(s, e);
+        s->bytes -= e->bytes;
+        entry_release(e);
+    } else {
+        pthread_cond_broadcast(&s->filled);
+    }
+}
+
+static situ_tile_entry *shard_find(shard *s, uint64_t h, const situ_tile_entry *k)
+{
+    for (situ_tile_entry *e = *slot_of(s, h); e; e = e->hnext)
+        if (e->x == k->x && e->y == k->y && e->z == k->z && e->cid == k->cid)
+            return e;
+    return NULL;
+}
+
+static void shard_grow(shard *s)
+{
+    size_t nb = s->nbuckets * 2;
+    situ_tile_entry **b = calloc(nb, sizeof *b);
+    if (!b)
+        return; /* chains just get longer */
+    for (size_t i = 0; i < s->nbuckets; i++)
+        for (situ_tile_entry *e = s->buckets[i], *next; e; e = next) {
+            next = e->hnext;
+            uint64_t h = key_hash(e->cid, e->z, e->x, e->y);
+            e->hnext = b[h & (nb - 1)];
+            b[h & (nb - 1)] = e;
+        }
+    free(s->buckets);
+    s->buckets = b;
+    s->nbuckets = nb;
+}
+
+static void shard_add(shard *s, situ_tile_entry *e, uint64_t h)
+{
+    if (s->count >= s->nbuckets)
+        shard_grow(s);
+    situ_tile_entry **p = slot_of(s, h);
+    e->hnext = *p;
+    *p = e;
+    s->count++;
+}
+
+/* ---- collection state ------------------------------------------------------ */
+
+/* Drops the entries of cid that keep(ctx, e) rejects, in every shard;
+ * returns how many went. */
+static size_t sweep(situ_tilecache *tc, int cid, int (*drop)(void *, const situ_tile_entry *),
+                    void *ctx)
+{
+    size_t n = 0;
+    for (int i = 0; i < NSHARDS; i++) {
+        shard *s = &tc->shards[i];
+        pthread_mutex_lock(&s->mu);
+        for (size_t b = 0; b < s->nbuckets; b++)
+            for (situ_tile_entry *e = s->buckets[b], *next; e; e = next) {
+                next = e->hnext;
+                if (e->cid == cid && drop(ctx, e)) {
+                    shard_remove(s, e, key_hash(e->cid, e->z, e->x, e->y));
+                    n++;
+                }
+            }
+        pthread_mutex_unlock(&s->mu);
+    }
+    __atomic_add_fetch(&tc->invalidated, n, __ATOMIC_RELAXED);
+    return n;
+}
+
+static int drop_other_gen(void *ctx, const situ_tile_entry *e)
+{
+    return e->gen != *(const uint64_t *)ctx;
+}
+
+/* What a reader may do with collection cid of its snapshot. */
+typedef struct view {
+    situ_tilesrc *src; /* retained; NULL: must build */
+    int cacheable;
+    uint64_t gen, epoch;
+} view;
+
+/* Makes coll the state's collection (a change the cache was not told of:
+ * generation and epoch move). Caller holds state_mu. */
+static void adopt(coll_state *cs, situ_coll *coll, int64_t version, int new_gen)
+{
+    situ_coll_retain(coll);
+    situ_coll_release(cs->coll);
+    cs->coll = coll;
+    cs->version = version;
+    situ_tilesrc_release(cs->prev);
+    cs->prev = cs->src;
+    cs->src = NULL;
+    cs->gen += new_gen;
+    __atomic_add_fetch(&cs->epoch, 1, __ATOMIC_RELEASE);
+}
+
+static void resolve(situ_tilecache *tc, const situ_snapshot *snap, int cid, view *v)
+{
+    coll_state *cs = &tc->cs[cid];
+    situ_coll *coll = snap->colls[cid];
+    int moved = 0;
+    pthread_mutex_lock(&tc->state_mu);
+    if (coll != cs->coll && (!cs->coll || snap->version >= cs->version)) {
+        adopt(cs, coll, snap->version, 1);
+        moved = 1;
+    }
+    if (coll == cs->coll) {
+        v->src = situ_tilesrc_retain(cs->src);
+        v->cacheable = 1;
+    } else { /* an older snapshot than the cache's: answer, do not keep */
+        v->src =
+            cs->prev && situ_tilesrc_coll(cs->prev) == coll ? situ_tilesrc_retain(cs->prev) : NULL;
+        v->cacheable = 0;
+    }
+    v->gen = cs->gen;
+    v->epoch = __atomic_load_n(&cs->epoch, __ATOMIC_ACQUIRE);
+    pthread_mutex_unlock(&tc->state_mu);
+    if (moved)
+        sweep(tc, cid, drop_other_gen, &v->gen);
+}
+
+/* The prepared source of coll, built once (per-collection build lock, not
+ * the cache's); the result is retained. */
+static int source(situ_tilecache *tc, int cid, situ_coll *coll, situ_tilesrc **out, situ_err *err)
+{
+    coll_state *cs = &tc->cs[cid];
+    situ_tilesrc *src = NULL;
+    int rc = 0;
+    pthread_mutex_lock(&cs->build_mu);
+    pthread_mutex_lock(&tc->state_mu);
+    if (cs->coll == coll && cs->src)
+        src = situ_tilesrc_retain(cs->src);
+    pthread_mutex_unlock(&tc->state_mu);
+    if (!src && !(rc = situ_tilesrc_new(coll, &src, err))) {
+        pthread_mutex_lock(&tc->state_mu);
+        if (cs->coll == coll && !cs->src)
+            cs->src = situ_tilesrc_retain(src);
+        pthread_mutex_unlock(&tc->state_mu);
+    }
+    pthread_mutex_unlock(&cs->build_mu);
+    if (!rc)
+        *out = src;
+    return rc;
+}
+
+/* ---- get ------------------------------------------------------------------- */
+
+/* 1 when tile t of coll is empty without looking: below the minzoom, or
+ * outside the collection's extent. */
+static int empty_fast(const situ_tilecache *tc, const situ_coll *coll, situ_tile_xyz t)
+{
+    if (!coll || coll->n == 0 || t.z < tc->topts.minzoom[coll->c->cid])
+        return 1;
+    double ll[4];
+    situ_tile_bounds_lonlat(t, tc->topts.extent, tc->topts.buffer, ll);
+    const double *x = coll->extent;
+    return ll[2] < x[0] || ll[0] > x[2] || ll[3] < x[1] || ll[1] > x[3];
+}
+
+/* Cuts and compresses tile t of cid into a new READY entry like k. */
+static int cut(situ_tilecache *tc, situ_tilesrc *src, const situ_tile_entry *k, situ_tile_xyz t,
+               situ_tile_entry **out, situ_err *err)
+{
+    situ_buf raw;
+    situ_buf_init(&raw);
+    int rc = situ_tile_encode_coll(src, t, &tc->topts, &raw, NULL, err);
+    situ_tile_entry *e = rc ? NULL : entry_make(k, &raw, tc->level);
+    situ_buf_dispose(&raw);
+    if (!rc && !e)
+        rc = situ_err_set(err, SITU_ENOMEM, "out of memory compressing a tile");
+    *out = e;
+    return rc;
+}
+
+/* Puts the cut entry e in place of placeholder ph (if the epoch did not
+ * move and ph is still there), evicting to the bound. Caller holds s->mu. */
+static void settle(situ_tilecache *tc, shard *s, situ_tile_entry *ph, situ_tile_entry *e,
+                   uint64_t h, uint64_t epoch, int cid)
+{
+    int still = shard_find(s, h, ph) == ph;
+    if (still)
+        shard_remove(s, ph, h);
+    if (!still || __atomic_load_n(&tc->cs[cid].epoch, __ATOMIC_ACQUIRE) != epoch ||
+        e->bytes > s->max_bytes) {
+        __atomic_add_fetch(&tc->uncached, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    shard_add(s, entry_retain(e), h);
+    lru_front(s, e);
+    s->bytes += e->bytes;
+    while (s->bytes > s->max_bytes && s->tail && s->tail != e) {
+        situ_tile_entry *old = s->tail;
+        shard_remove(s, old, key_hash(old->cid, old->z, old->x, old->y));
+        __atomic_add_fetch(&tc->evictions, 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* Looks tile t of cid up; on a miss cuts it once (others wait for it). */
+static int get_cached(situ_tilecache *tc, const view *v, situ_coll *coll, int cid, situ_tile_xyz t,
+                      situ_tile_entry **out, situ_err *err)
+{
+    situ_tile_entry k = {.x = t.x,
+                         .y = t.y,
+                         .cid = (uint8_t)cid,
+                         .z = (uint8_t)t.z,
+                         .state = E_PENDING,
+                         .gen = v->gen};
+    uint64_t h = key_hash(cid, t.z, t.x, t.y);
+    shard *s = shard_of(tc, h);
+    int keep = 1;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        situ_tile_entry *e = shard_find(s, h, &k);
+        if (e && e->gen < v->gen) {
+            shard_remove(s, e, h);
+            continue;
+        }
+        if (!e || e->gen > v->gen) { /* newer: the state moved since resolve() */
+            keep = !e;
+            break;
+        }
+        if (e->state == E_READY) {
+            lru_unlink(s, e);
+            lru_front(s, e);
+            *out = entry_retain(e);
+            pthread_mutex_unlock(&s->mu);
+            __atomic_add_fetch(&tc->hits, 1, __ATOMIC_RELAXED);
+            return 0;
+        }
+        pthread_cond_wait(&s->filled, &s->mu);
+    }
+    situ_tile_entry ph = k; /* the placeholder lives on this stack until settled */
+    if (keep)
+        shard_add(s, &ph, h);
+    pthread_mutex_unlock(&s->mu);
+    __atomic_add_fetch(&tc->misses, 1, __ATOMIC_RELAXED);
+
+    situ_tilesrc *src = situ_tilesrc_retain(v->src);
+    int rc = src ? 0 : source(tc, cid, coll, &src, err);
+    situ_tile_entry *e = NULL;
+    if (!rc)
+        rc = cut(tc, src, &k, t, &e, err);
+    situ_tilesrc_release(src);
+    pthread_mutex_lock(&s->mu);
+    if (e && keep)
+        settle(tc, s, &ph, e, h, v->epoch, cid);
+    else if (keep && shard_find(s, h, &ph) == &ph)
+        shard_remove(s, &ph, h);
+    pthread_cond_broadcast(&s->filled);
+    pthread_mutex_unlock(&s->mu);
+    *out = e;
+    return rc;
+}
+
+/* Collection cid's piece of tile t: an entry (retained) or NULL when empty. */
+static int get_piece(situ_tilecache *tc, const situ_snapshot *snap, int cid, situ_tile_xyz t,
+                     situ_tile_entry **out, situ_err *err)
+{
+    situ_coll *coll = snap->colls[cid];
+    *out = NULL;
+    if (empty_fast(tc, coll, t)) {
+        __atomic_add_fetch(&tc->empty_fast, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
+    view v;
+    resolve(tc, snap, cid, &v);
+    int rc;
+    if (v.cacheable) {
+        rc = get_cached(tc, &v, coll, cid, t, out, err);
+    } else {
+        situ_tilesrc *src = v.src;
+        situ_tile_entry k = {.x = t.x, .y = t.y, .cid = (uint8_t)cid, .z = (uint8_t)t.z};
+        rc = src ? 0 : situ_tilesrc_new(coll, &src, err);
+        if (!rc)
+            rc = cut(tc, src, &k, t, out, err);
+        if (src != v.src)
+            situ_tilesrc_release(src);
+        __atomic_add_fetch(&tc->uncached, 1, __ATOMIC_RELAXED);
+    }
+    situ_tilesrc_release(v.src);
+    return rc;
+}
+
+static void reply_finish(situ_tile_reply *r)
+{
+    uint64_t h = 1469598103934665603ULL;
+    r->n_raw = 0, r->crc = 0;
+    size_t ndef = 0;
+    for (int i = 0; i < r->npieces; i++) {
+        const situ_tile_entry *e = r->pieces[i];
+        r->crc = (uint32_t)crc32_combine(r->crc, e->crc, (z_off_t)e->nraw);
+        r->n_raw += e->nraw, ndef += e->ndef;
+        h = (h ^ e->cid) * 1099511628211ULL;
+        for (int b = 0; b < 64; b += 8)
+            h = (h ^ ((e->hash >> b) & 0xFF)) * 1099511628211ULL;
+    }
+    r->n_gz = r->n_raw ? 10 + ndef + 2 + 8 : 0;
+    snprintf(r->etag, sizeof r->etag, "\"%016llx\"", (unsigned long long)h);
+    snprintf(r->etag_gz, sizeof r->etag_gz, "\"%016llx-gz\"", (unsigned long long)h);
+}
+
+int situ_tilecache_get(situ_tilecache *tc, const situ_snapshot *snap, int set, situ_tile_xyz t,
+                       situ_tile_reply *out, situ_err *err)
+{
+    situ_tile_reply r = {0};
+    if (set < 0 || set > SITU_TILESET_ALL)
+        return situ_err_set(err, SITU_ENOTFOUND, "no tile set %d", set);
+    if (t.z < 0 || t.z > SITU_TILE_MAXZOOM || t.x >> t.z || t.y >> t.z)
+        return situ_err_set(err, SITU_EINVAL, "no tile %d/%u/%u", t.z, t.x, t.y);
+    int c0 = set == SITU_TILESET_ALL ? 0 : set, c1 = set == SITU_TILESET_ALL ? set : set + 1;
+    for (int cid = c0; cid < c1; cid++) {
+        situ_tile_entry *e;
+        int rc = get_piece(tc, snap, cid, t, &e, err);
+        if (rc) {
+            situ_tile_reply_dispose(&r);
+            return rc;
+        }
+        if (e && e->nraw)
+            r.pieces[r.npieces++] = e;
+        else
+            entry_release(e);
+    }
+    reply_finish(&r);
+    *out = r;
+    return 0;
+}
+
+void situ_tile_reply_dispose(situ_tile_reply *r)
+{
+    for (int i = 0; i < r->npieces; i++)
+        entry_release(r->pieces[i]);
+    memset(r, 0, sizeof *r);
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+int situ_tile_reply_body(const situ_tile_reply *r, int gzip, situ_buf *out)
+{
+    if (!r->n_raw)
+        return 0;
+    if (situ_buf_reserve(out, gzip ? r->n_gz : r->n_raw))
+        return SITU_ENOMEM;
+    static const unsigned char header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+    if (gzip)
+        situ_buf_add(out, header, sizeof header);
+    for (int i = 0; i < r->npieces; i++) {
+        const situ_tile_entry *e = r->pieces[i];
+        situ_buf_add(out, gzip ? e->data + e->nraw : e->data, gzip ? e->ndef : e->nraw);
+    }
+    if (gzip) {
+        unsigned char trailer[10] = {0x03, 0x00}; /* an empty final block */
+        put_le32(trailer + 2, r->crc);
+        put_le32(trailer + 6, (uint32_t)r->n_raw);
+        situ_buf_add(out, trailer, sizeof trailer);
+    }
+    return out->oom ? SITU_ENOMEM : 0;
+}
+
+int situ_tile_reply_matches(const situ_tile_reply *r, const char *inm)
+{
+    for (const char *p = inm; p && *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (!strncmp(p, "W/", 2))
+            p += 2;
+        size_t n = strcspn(p, ", \t");
+        if ((n == 1 && *p == '*') || (n == strlen(r->etag) && !strncmp(p, r->etag, n)) ||
+            (n == strlen(r->etag_gz) && !strncmp(p, r->etag_gz, n)))
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+/* ---- writer ---------------------------------------------------------------- */
+
+/* Tile ranges per zoom whose buffered bounds meet a lon/lat box. */
+typedef struct box_ranges {
+    uint32_t x0[SITU_TILE_MAXZOOM + 1], x1[SITU_TILE_MAXZOOM + 1];
+    uint32_t y0[SITU_TILE_MAXZOOM + 1], y1[SITU_TILE_MAXZOOM + 1];
+    size_t nboxes;
+} box_ranges;
+
+static void ranges_of(const situ_tilecache *tc, const double bbox[4], box_ranges *r, size_t i)
+{
+    double mx0, my0, mx1, my1;
+    double b = (double)tc->topts.buffer / tc->topts.extent;
+    situ_tile_project(bbox[0], bbox[3], &mx0, &my0);
+    situ_tile_project(bbox[2], bbox[1], &mx1, &my1);
+    for (int z = 0; z <= SITU_TILE_MAXZOOM; z++) {
+        double n = (double)(1u << z), hi = n - 1;
+        uint32_t *v[4] = {&r[i].x0[z], &r[i].x1[z], &r[i].y0[z], &r[i].y1[z]};
+        double lim[4] = {ceil(mx0 * n - 1 - b), floor(mx1 * n + b), ceil(my0 * n - 1 - b),
+                         floor(my1 * n + b)};
+        for (int k = 0; k < 4; k++)
+            *v[k] = (uint32_t)fmin(fmax(lim[k], 0), hi);
+    }
+}
+
+typedef struct drop_boxes {
+    const box_ranges *r;
+    size_t n;
+} drop_boxes;
+
+static int drop_in_boxes(void *ctx, const situ_tile_entry *e)
+{
+    const drop_boxes *d = ctx;
+    for (size_t i = 0; i < d->n; i++) {
+        const box_ranges *r = &d->r[i];
+        if (e->x >= r->x0[e->z] && e->x <= r->x1[e->z] && e->y >= r->y0[e->z] &&
+            e->y <= r->y1[e->z])
+            return 1;
+    }
+    return 0;
+}
+
+static int drop_all(void *ctx, const situ_tile_entry *e)
+{
+    (void)ctx, (void)e;
+    return 1;
+}
+
+/* Drops the entries of cid meeting any of n boxes (all when boxes NULL). */
+static size_t drop_boxes_of(situ_tilecache *tc, int cid, const double *boxes, size_t n)
+{
+    if (!boxes)
+        return sweep(tc, cid, drop_all, NULL);
+    if (!n)
+        return 0;
+    box_ranges *r = malloc(n * sizeof *r);
+    if (!r)
+        return sweep(tc, cid, drop_all, NULL); /* cannot be exact: be safe */
+    for (size_t i = 0; i < n; i++)
+        ranges_of(tc, boxes + 4 * i, r, i);
+    drop_boxes d = {r, n};
+    size_t k = sweep(tc, cid, drop_in_boxes, &d);
+    free(r);
+    return k;
+}
+
+size_t situ_tilecache_invalidate(situ_tilecache *tc, situ_coll_id cid, const double bbox[4])
+{
+    if ((int)cid < 0 || cid >= SITU_NCOLLECTIONS)
+        return 0;
+    __atomic_add_fetch(&tc->cs[cid].epoch, 1, __ATOMIC_RELEASE);
+    return drop_boxes_of(tc, (int)cid, bbox, 1);
+}
+
+int situ_tilecache_advance(situ_tilecache *tc, const situ_snapshot *snap, situ_coll_id cid,
+                           const double *boxes, size_t nboxes, situ_err *err)
+{
+    if ((int)cid < 0 || cid >= SITU_NCOLLECTIONS)
+        return situ_err_set(err, SITU_EINVAL, "no collection %d", (int)cid);
+    situ_coll *coll = snap->colls[cid];
+    situ_tilesrc *src = NULL;
+    if (coll->n && situ_tilesrc_new(coll, &src, err)) /* before any lock: the slow part */
+        return err ? err->code : SITU_ENOMEM;
+    coll_state *cs = &tc->cs[cid];
+    pthread_mutex_lock(&tc->state_mu);
+    if (cs->coll != coll)
+        adopt(cs, coll, snap->version, !boxes);
+    else
+        __atomic_add_fetch(&cs->epoch, 1, __ATOMIC_RELEASE);
+    if (!cs->src)
+        cs->src = situ_tilesrc_retain(src);
+    pthread_mutex_unlock(&tc->state_mu);
+    situ_tilesrc_release(src);
+    drop_boxes_of(tc, (int)cid, boxes, nboxes);
+    return 0;
+}
+
+int situ_tilecache_prepare(situ_tilecache *tc, const situ_snapshot *snap, situ_err *err)
+{
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
+        situ_coll *coll = snap->colls[cid];
+        if (!coll || !coll->n)
+            continue;
+        view v;
+        resolve(tc, snap, cid, &v);
+        situ_tilesrc *src = NULL;
+        int rc = v.src || !v.cacheable ? 0 : source(tc, cid, coll, &src, err);
+        situ_tilesrc_release(src);
+        situ_tilesrc_release(v.src);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- life ------------------------------------------------------------------ */
+
+int situ_tilecache_new(const situ_tilecache_opts *o, situ_tilecache **out_tc, situ_err *err)
+{
+    situ_tilecache *tc = calloc(1, sizeof *tc);
+    if (!tc)
+        return situ_err_set(err, SITU_ENOMEM, "out of memory");
+    size_t max = o && o->max_bytes ? o->max_bytes : (size_t)256 << 20;
+    tc->level = o && o->gzip_level > 0 && o->gzip_level <= 9 ? o->gzip_level : 1;
+    if (o && o->tile)
+        tc->topts = *o->tile;
+    else
+        situ_tile_opts_default(&tc->topts);
+    pthread_mutex_init(&tc->state_mu, NULL);
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        pthread_mutex_init(&tc->cs[i].build_mu, NULL);
+    for (int i = 0; i < NSHARDS; i++) {
+        shard *s = &tc->shards[i];
+        pthread_mutex_init(&s->mu, NULL);
+        pthread_cond_init(&s->filled, NULL);
+        s->max_bytes = max / NSHARDS;
+        s->nbuckets = 256;
+        if (!(s->buckets = calloc(s->nbuckets, sizeof *s->buckets))) {
+            situ_tilecache_free(tc);
+            return situ_err_set(err, SITU_ENOMEM, "out of memory");
+        }
+    }
+    *out_tc = tc;
+    return 0;
+}
+
+void situ_tilecache_free(situ_tilecache *tc)
+{
+    if (!tc)
+        return;
+    for (int i = 0; i < NSHARDS; i++) {
+        shard *s = &tc->shards[i];
+        for (size_t b = 0; s->buckets && b < s->nbuckets; b++)
+            for (situ_tile_entry *e = s->buckets[b], *next; e; e = next) {
+                next = e->hnext;
+                if (e->state == E_READY)
+                    entry_release(e);
+            }
+        free(s->buckets);
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->filled);
+    }
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
+        situ_tilesrc_release(tc->cs[i].src);
+        situ_tilesrc_release(tc->cs[i].prev);
+        situ_coll_release(tc->cs[i].coll);
+        pthread_mutex_destroy(&tc->cs[i].build_mu);
+    }
+    pthread_mutex_destroy(&tc->state_mu);
+    free(tc);
+}
+
+void situ_tilecache_stats_get(situ_tilecache *tc, situ_tilecache_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->hits = __atomic_load_n(&tc->hits, __ATOMIC_RELAXED);
+    out->misses = __atomic_load_n(&tc->misses, __ATOMIC_RELAXED);
+    out->empty_fast = __atomic_load_n(&tc->empty_fast, __ATOMIC_RELAXED);
+    out->evictions = __atomic_load_n(&tc->evictions, __ATOMIC_RELAXED);
+    out->invalidated = __atomic_load_n(&tc->invalidated, __ATOMIC_RELAXED);
+    out->uncached = __atomic_load_n(&tc->uncached, __ATOMIC_RELAXED);
+    for (int i = 0; i < NSHARDS; i++) {
+        shard *s = &tc->shards[i];
+        pthread_mutex_lock(&s->mu);
+        out->entries += s->count;
+        out->bytes += s->bytes;
+        out->max_bytes += s->max_bytes;
+        pthread_mutex_unlock(&s->mu);
+    }
+    pthread_mutex_lock(&tc->state_mu);
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        out->src_bytes += tc->cs[i].src ? situ_tilesrc_bytes(tc->cs[i].src) : 0;
+    pthread_mutex_unlock(&tc->state_mu);
+}

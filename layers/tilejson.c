@@ -1,0 +1,166 @@
+/*
+ * tilejson.c: TileJSON 3.0.0 documents (see situ/tilejson.h). Owns naming
+ * the layers' fields and types (from tile.c's key table, so the document and
+ * the tiles cannot disagree), bounds and centre, and the plain-language and
+ * machine-readable description of the low-zoom rules (tiny polygons as
+ * points, clustering). Entry point: situ_tilejson_write.
+ */
+#include "situ/tilejson.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct fields_ctx {
+    situ_buf *b;
+    int n;
+    int cluster_only; /* 1: list the cluster-only keys, 0: the others */
+} fields_ctx;
+
+static void add_field(void *ctx, const char *key, const char *type, int cluster_only)
+{
+    fields_ctx *f = ctx;
+    if (cluster_only != f->cluster_only)
+        return;
+    situ_buf_adds(f->b, f->n++ ? "," : "");
+    situ_buf_add_json_str(f->b, key);
+    situ_buf_addc(f->b, ':');
+    situ_buf_add_json_str(f->b, type);
+}
+
+/* The clustering member of a layer (null when its points never cluster). */
+static void write_clustering(situ_buf *b, const situ_collection *c, const situ_tile_opts *o)
+{
+    int maxz = o->cluster_maxzoom[c->cid];
+    situ_buf_adds(b, ",\"clustering\":");
+    if (maxz < 0 || !o->cluster_cell) {
+        situ_buf_adds(b, "null");
+        return;
+    }
+    situ_buf_printf(b, "{\"maxzoom\":%d,\"cell\":%u,\"more_than\":%u,\"polygons_under\":", maxz,
+                    o->cluster_cell, o->cluster_more_than);
+    situ_buf_add_num(b, c->gtype == SITU_GT_MULTIPOLYGON ? o->cluster_polygon : 0, 3);
+    situ_buf_adds(b, ",\"fields\":{");
+    fields_ctx f = {b, 0, 1};
+    situ_tile_fields(c, add_field, &f);
+    situ_buf_adds(b, "}}");
+}
+
+static void write_description(situ_buf *b, const situ_collection *c, const situ_tile_opts *o)
+{
+    int maxz = o->cluster_maxzoom[c->cid];
+    situ_buf printed;
+    situ_buf_init(&printed);
+    situ_buf_adds(&printed, c->description);
+    if (c->gtype == SITU_GT_MULTIPOLYGON) {
+        situ_buf_printf(&printed, ". A polygon under ");
+        situ_buf_add_num(&printed, o->tiny, 2);
+        situ_buf_printf(&printed, " tile units across, or whose rings all collapse at a zoom, "
+                                  "is written as a Point at its interior point");
+    }
+    if (maxz >= 0 && o->cluster_cell) {
+        situ_buf_printf(&printed,
+                        ". Up to zoom %d, a %ux%u-unit cell holding more than %u %s becomes one "
+                        "Point with cluster=true, point_count, ids (the first 8 ids) and the "
+                        "aggregates listed in clustering.fields; nothing is dropped",
+                        maxz, o->cluster_cell, o->cluster_cell, o->cluster_more_than,
+                        c->gtype == SITU_GT_MULTIPOLYGON ? "small polygons" : "points");
+    }
+    situ_buf_add_json_str(b, printed.p ? printed.p : "");
+    situ_buf_dispose(&printed);
+}
+
+static void write_layer(situ_buf *b, const situ_collection *c, const situ_tile_opts *o)
+{
+    situ_buf_adds(b, "{\"id\":");
+    situ_buf_add_json_str(b, c->id);
+    situ_buf_adds(b, ",\"description\":");
+    write_description(b, c, o);
+    situ_buf_printf(b, ",\"minzoom\":%d,\"maxzoom\":%d,\"geometry_type\":\"%s\",\"fields\":{",
+                    o->minzoom[c->cid] > 0 ? o->minzoom[c->cid] : 0, SITU_TILE_MAXZOOM,
+                    c->gtype == SITU_GT_POINT ? "point" : "polygon");
+    fields_ctx f = {b, 0, 0};
+    situ_tile_fields(c, add_field, &f);
+    f.cluster_only = 1;
+    if (o->cluster_maxzoom[c->cid] >= 0)
+        situ_tile_fields(c, add_field, &f);
+    situ_buf_addc(b, '}');
+    write_clustering(b, c, o);
+    situ_buf_addc(b, '}');
+}
+
+/* The union of the extents of the set's collections; 0 when all are empty. */
+static int set_bounds(const situ_snapshot *snap, int set, double out[4])
+{
+    int any = 0;
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
+        const situ_coll *c = snap->colls[i];
+        if ((set != SITU_TILESET_ALL && set != i) || !c || !c->n)
+            continue;
+        if (!any)
+            memcpy(out, c->extent, 4 * sizeof *out);
+        out[0] = fmin(out[0], c->extent[0]), out[1] = fmin(out[1], c->extent[1]);
+        out[2] = fmax(out[2], c->extent[2]), out[3] = fmax(out[3], c->extent[3]);
+        any = 1;
+    }
+    return any;
+}
+
+static void write_extent(situ_buf *b, const situ_snapshot *snap, int set)
+{
+    double e[4] = {-180, -85.051129, 180, 85.051129};
+    int any = set_bounds(snap, set, e), zoom = 0;
+    if (any) {
+        double w = fmax(e[2] - e[0], e[3] - e[1]);
+        zoom = w > 0 ? (int)floor(log2(360.0 / w)) + 1 : SITU_TILE_MAXZOOM;
+        zoom = zoom < 0 ? 0 : zoom > SITU_TILE_MAXZOOM ? SITU_TILE_MAXZOOM : zoom;
+    }
+    situ_buf_adds(b, ",\"bounds\":[");
+    for (int i = 0; i < 4; i++) {
+        situ_buf_adds(b, i ? "," : "");
+        situ_buf_add_num(b, e[i], 6);
+    }
+    situ_buf_adds(b, "],\"center\":[");
+    situ_buf_add_num(b, any ? (e[0] + e[2]) / 2 : 0, 6);
+    situ_buf_addc(b, ',');
+    situ_buf_add_num(b, any ? (e[1] + e[3]) / 2 : 0, 6);
+    situ_buf_printf(b, ",%d]", zoom);
+}
+
+int situ_tilejson_write(situ_buf *out, const situ_snapshot *snap, const char *set_name,
+                        const char *base_url, const situ_tile_opts *o, situ_err *err)
+{
+    situ_tile_opts def;
+    int set, rc;
+    if ((rc = situ_tile_set_parse(set_name, &set, err)))
+        return rc;
+    if (!o)
+        situ_tile_opts_default(&def), o = &def;
+    const situ_collection *one = set == SITU_TILESET_ALL ? NULL : situ_schema_collection(set);
+    int minz = SITU_TILE_MAXZOOM;
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        if (set == SITU_TILESET_ALL || set == i)
+            minz = o->minzoom[i] < minz ? (o->minzoom[i] > 0 ? o->minzoom[i] : 0) : minz;
+    situ_buf_adds(out, "{\"tilejson\":\"3.0.0\",\"name\":");
+    situ_buf_add_json_str(out, one ? one->title_en : "situ: all collections");
+    situ_buf_adds(out, ",\"description\":");
+    situ_buf_add_json_str(out, one ? one->title_zh
+                                   : "一网四图: one layer per collection, named by its id");
+    situ_buf url;
+    situ_buf_init(&url);
+    situ_buf_printf(&url, "%s/tiles/%s/{z}/{x}/{y}.mvt", base_url ? base_url : "",
+                    one ? one->id : "all");
+    situ_buf_adds(out, ",\"version\":\"1.0.0\",\"scheme\":\"xyz\",\"tiles\":[");
+    situ_buf_add_json_str(out, url.p ? url.p : "");
+    situ_buf_dispose(&url);
+    situ_buf_printf(out, "],\"minzoom\":%d,\"maxzoom\":%d", minz, SITU_TILE_MAXZOOM);
+    write_extent(out, snap, set);
+    situ_buf_printf(out, ",\"extent\":%u,\"buffer\":%u,\"vector_layers\":[", o->extent, o->buffer);
+    for (int i = 0, n = 0; i < SITU_NCOLLECTIONS; i++) {
+        if (set != SITU_TILESET_ALL && set != i)
+            continue;
+        situ_buf_adds(out, n++ ? "," : "");
+        write_layer(out, situ_schema_collection((situ_coll_id)i), o);
+    }
+    situ_buf_adds(out, "]}");
+    return out->oom ? situ_err_set(err, SITU_ENOMEM, "out of memory") : 0;
+}

@@ -1,0 +1,313 @@
+/*
+ * tiles_inproc.c: the in-process vector-tile benchmark. Cuts every tile of a
+ * tile list (z/x/y per line, the peer harness's tiles.txt) as an `all` tile
+ * (every collection, one layer each) from a SpatiaLite store, with no tile
+ * cache: cold generation, as situd does on a cache miss. One warm-up pass,
+ * then timed passes pooled. Prints the peer harness's lines:
+ *
+ *   tiles_inproc_cold per_s=... median_ms=... p99_ms=... zmean_ms=6:.../7:...
+ *   tiles_inproc_miss ...  situ_tilecache_get on a cache with no room: cut,
+ *                          deflate once, gzip body (a cold HTTP tile, minus HTTP)
+ *   tiles_inproc_hit ...   the same tiles from a warm cache, gzip body
+ *
+ * plus '#' lines: the one-off preparation per collection, CPU time (the
+ * figures above are wall time), sizes and features per tile.
+ * Usage: tiles_inproc --db FILE [--tiles FILE] [--passes N] [--set all|ID]
+ *        [--simplify U] [--gzip 0]; $SITU_DB and $TILES_TXT stand in for the
+ *        options. Without a database, $DATA_DIR (the peer harness's) is loaded
+ *        into a temporary one with situ_load_dir.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "situ/load.h"
+#include "situ/snapshot.h"
+#include "situ/store.h"
+#include "situ/tile.h"
+#include "situ/tilecache.h"
+
+#define MAXTILES 100000
+
+typedef struct bench {
+    const char *db, *tiles, *setname;
+    int passes, gzip;
+    double simplify;
+    situ_tile_xyz *list;
+    size_t n;
+    situ_tilesrc *src[SITU_NCOLLECTIONS];
+    situ_tile_opts opts;
+    int set;
+    situ_snapshot *snap;
+    situ_tilecache *tc; /* miss and hit runs */
+} bench;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int read_tiles(bench *b)
+{
+    FILE *f = fopen(b->tiles, "r");
+    if (!f)
+        return fprintf(stderr, "tiles_inproc: cannot open %s\n", b->tiles), -1;
+    b->list = malloc(MAXTILES * sizeof *b->list);
+    char line[256];
+    while (b->n < MAXTILES && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        situ_err err = {0};
+        if (!line[0] || line[0] == '#')
+            continue;
+        if (situ_tile_parse_path(line, "", &b->list[b->n], &err)) {
+            fprintf(stderr, "tiles_inproc: %s: %s\n", line, err.msg);
+            fclose(f);
+            return -1;
+        }
+        b->n++;
+    }
+    fclose(f);
+    return b->n ? 0 : -1;
+}
+
+/* Encodes one tile of every collection in the set into out. */
+static int cut(bench *b, situ_tile_xyz t, situ_buf *out, size_t *nfeat)
+{
+    situ_err err = {0};
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
+        situ_tile_stats st;
+        if (!b->src[i])
+            continue;
+        if (situ_tile_encode_coll(b->src[i], t, &b->opts, out, &st, &err)) {
+            fprintf(stderr, "tiles_inproc: %s\n", err.msg);
+            return -1;
+        }
+        *nfeat += st.features;
+    }
+    return 0;
+}
+
+/* Gets tile t through the cache and builds its gzip body. */
+static int via_cache(bench *b, situ_tile_xyz t, situ_buf *out, size_t *nz)
+{
+    situ_tile_reply r;
+    situ_err err = {0};
+    if (situ_tilecache_get(b->tc, b->snap, b->set, t, &r, &err))
+        return fprintf(stderr, "tiles_inproc: %s\n", err.msg), -1;
+    *nz = r.n_gz;
+    out->n = 0;
+    int rc = situ_tile_reply_body(&r, 1, out);
+    situ_tile_reply_dispose(&r);
+    return rc;
+}
+
+/* The peer harness's line: throughput from wall time, percentiles per tile. */
+static void report(const char *name, const bench *b, double *ms, size_t nms, double wall)
+{
+    double zsum[SITU_TILE_MAXZOOM + 1] = {0};
+    int zn[SITU_TILE_MAXZOOM + 1] = {0};
+    for (size_t i = 0; i < nms; i++) {
+        zsum[b->list[i % b->n].z] += ms[i];
+        zn[b->list[i % b->n].z]++;
+    }
+    qsort(ms, nms, sizeof *ms, cmp_double);
+    size_t p99 = (size_t)(0.99 * (double)nms + 0.5);
+    printf("%s per_s=%.1f median_ms=%.3f p99_ms=%.3f zmean_ms=", name, nms / (wall / 1e3),
+           ms[nms / 2], ms[p99 >= nms ? nms - 1 : p99]);
+    const char *sep = "";
+    for (int z = 0; z <= SITU_TILE_MAXZOOM; z++)
+        if (zn[z]) {
+            printf("%s%d:%.3f", sep, z, zsum[z] / zn[z]);
+            sep = "/";
+        }
+    printf("\n");
+}
+
+/* One warm-up pass and b->passes timed passes. mode 0: cut every layer;
+ * 1: through the cache (b->tc), gzip body. */
+static int run(bench *b, const char *name, int mode)
+{
+    size_t nms = (size_t)b->passes * b->n, bytes = 0, feats = 0;
+    double *ms = malloc(nms * sizeof *ms), *zmax = calloc(SITU_TILE_MAXZOOM + 1, sizeof *zmax);
+    double *cpu = malloc(nms * sizeof *cpu), cpu_total = 0;
+    situ_buf out;
+    situ_buf_init(&out);
+    double wall = 0;
+    for (int pass = -1; pass < b->passes; pass++) {
+        double t0 = now_ms();
+        for (size_t i = 0; i < b->n; i++) {
+            double a = now_ms(), ca = cpu_ms();
+            size_t nf = 0, nz = 0;
+            out.n = 0;
+            if (mode ? via_cache(b, b->list[i], &out, &nz) : cut(b, b->list[i], &out, &nf))
+                return -1;
+            double d = now_ms() - a, cd = cpu_ms() - ca;
+            if (pass >= 0) {
+                ms[(size_t)pass * b->n + i] = d;
+                cpu[(size_t)pass * b->n + i] = cd;
+                cpu_total += cd;
+                if (d > zmax[b->list[i].z])
+                    zmax[b->list[i].z] = d;
+            }
+            if (pass == 0)
+                bytes += out.n, feats += nf;
+        }
+        if (pass >= 0)
+            wall += now_ms() - t0;
+    }
+    report(name, b, ms, nms, wall);
+    printf("# %s cpu: %.1f tiles per cpu-second; ", name, nms / (cpu_total / 1e3));
+    report("cpu", b, cpu, nms, cpu_total);
+    printf("# %s: %zu tiles x %d passes, avg %.0f bytes%s, %.0f features; max ms by zoom:", name,
+           b->n, b->passes, (double)bytes / b->n, mode ? " gzip" : " raw", (double)feats / b->n);
+    for (int z = 0; z <= SITU_TILE_MAXZOOM; z++)
+        if (zmax[z] > 0)
+            printf(" %d:%.2f", z, zmax[z]);
+    printf("\n");
+    free(ms), free(zmax), free(cpu);
+    situ_buf_dispose(&out);
+    return 0;
+}
+
+static int prepare(bench *b, situ_snapshot *snap)
+{
+    int set = SITU_TILESET_ALL;
+    situ_err err = {0};
+    if (situ_tile_set_parse(b->setname, &set, &err))
+        return fprintf(stderr, "tiles_inproc: %s\n", err.msg), -1;
+    b->set = set;
+    double t0 = now_ms();
+    printf("# prepare:");
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
+        if (set != SITU_TILESET_ALL && set != i)
+            continue;
+        double a = now_ms();
+        if (situ_tilesrc_new(snap->colls[i], &b->src[i], &err))
+            return fprintf(stderr, "tiles_inproc: %s\n", err.msg), -1;
+        printf(" %s=%zu/%.1fms", snap->colls[i]->c->id, snap->colls[i]->n, now_ms() - a);
+    }
+    printf(" total=%.1fms\n", now_ms() - t0);
+    return 0;
+}
+
+static int parse_args(bench *b, int argc, char **argv)
+{
+    b->db = getenv("SITU_DB");
+    b->tiles = getenv("TILES_TXT");
+    b->setname = "all";
+    b->passes = 3;
+    b->simplify = -1;
+    b->gzip = 1;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--db"))
+            b->db = argv[i + 1];
+        else if (!strcmp(argv[i], "--tiles"))
+            b->tiles = argv[i + 1];
+        else if (!strcmp(argv[i], "--passes"))
+            b->passes = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--set"))
+            b->setname = argv[i + 1];
+        else if (!strcmp(argv[i], "--gzip"))
+            b->gzip = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--simplify"))
+            b->simplify = atof(argv[i + 1]);
+        else
+            return -1;
+    }
+    return (b->db || getenv("DATA_DIR")) && b->tiles && b->passes > 0 ? 0 : -1;
+}
+
+/* Loads $DATA_DIR into a temporary store; returns its path (malloc'd). */
+static char *load_data_dir(void)
+{
+    char tmpl[] = "/tmp/tiles_inproc-XXXXXX";
+    if (!mkdtemp(tmpl))
+        return NULL;
+    size_t n = strlen(tmpl) + 16;
+    char *path = malloc(n);
+    snprintf(path, n, "%s/bench.sqlite", tmpl);
+    situ_store *s = NULL;
+    situ_err err = {0};
+    situ_load_opts o = {0};
+    situ_load_stats st[SITU_NCOLLECTIONS];
+    int nfiles = 0;
+    if (situ_store_open(path, SITU_STORE_CREATE, &s, &err) ||
+        situ_load_dir(s, getenv("DATA_DIR"), &o, st, &nfiles, &err)) {
+        fprintf(stderr, "tiles_inproc: loading $DATA_DIR: %s\n", err.msg);
+        situ_store_close(s);
+        free(path);
+        return NULL;
+    }
+    situ_store_close(s);
+    return path;
+}
+
+static int run_all(bench *b)
+{
+    situ_err err = {0};
+    situ_tilecache_opts co = {.max_bytes = 1, .tile = &b->opts}; /* keeps nothing */
+    if (run(b, "tiles_inproc_cold", 0))
+        return -1;
+    if (!b->gzip)
+        return 0;
+    if (situ_tilecache_new(&co, &b->tc, &err) || situ_tilecache_prepare(b->tc, b->snap, &err) ||
+        run(b, "tiles_inproc_miss", 1))
+        return fprintf(stderr, "tiles_inproc: %s\n", err.msg), -1;
+    situ_tilecache_free(b->tc);
+    co.max_bytes = (size_t)1 << 30;
+    if (situ_tilecache_new(&co, &b->tc, &err) || run(b, "tiles_inproc_hit", 1))
+        return fprintf(stderr, "tiles_inproc: %s\n", err.msg), -1;
+    situ_tilecache_free(b->tc);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bench b = {0};
+    if (parse_args(&b, argc, argv)) {
+        fprintf(stderr, "usage: tiles_inproc --db FILE --tiles FILE [--passes N] [--set all|ID] "
+                        "[--simplify UNITS] [--gzip 0]\n");
+        return 2;
+    }
+    situ_tile_opts_default(&b.opts);
+    if (b.simplify >= 0)
+        b.opts.simplify = b.simplify;
+    situ_store *s = NULL;
+    situ_err err = {0};
+    double t0 = now_ms();
+    char *loaded = b.db ? NULL : load_data_dir();
+    if (!b.db && !(b.db = loaded))
+        return 1;
+    if (read_tiles(&b) || situ_store_open(b.db, SITU_STORE_READONLY, &s, &err) ||
+        situ_snapshot_load(s, &b.snap, &err)) {
+        fprintf(stderr, "tiles_inproc: %s\n", err.msg[0] ? err.msg : "bad tile list");
+        return 1;
+    }
+    printf("# snapshot_load=%.1fms%s\n", now_ms() - t0, loaded ? " (after loading $DATA_DIR)" : "");
+    if (prepare(&b, b.snap) || run_all(&b))
+        return 1;
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        situ_tilesrc_release(b.src[i]);
+    situ_snapshot_release(b.snap);
+    situ_store_close(s);
+    free(b.list);
+    free(loaded);
+    return 0;
+}

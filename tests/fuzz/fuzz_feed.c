@@ -1,0 +1,24 @@
+/*
+ * fuzz_feed.c: libFuzzer target for layers/feed.c, the reader of a
+ * department's {"events": [...]} batch (JSON syntax, the envelope, every
+ * event type's validation, the JSON answer). Seeds: corpus/feed/.
+ *   clang -fsanitize=fuzzer,address ... && ./fuzz_feed corpus/feed
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "situ/feed.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    situ_feed_batch *b = NULL;
+    situ_err err = {0};
+    if (situ_feed_parse("meteorology", (const char *)data, size, &b, &err) == 0) {
+        situ_buf out;
+        situ_buf_init(&out);
+        situ_feed_batch_json(b, &out);
+        situ_buf_dispose(&out);
+        situ_feed_batch_free(b);
+    }
+    return 0;
+}

@@ -1,0 +1,624 @@
+/* feed_test.c: tests layers/feed*.c: RFC 3339 times, the envelope, every
+ * rejection path, applying each event type to a real file (stations,
+ * cameras, feature updates, alerts with update and cancel), duplicates,
+ * the log and its replay, the per-department counts. */
+#include "testlib.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "situ/feed.h"
+#include "situ/snapshot.h"
+
+/* ---- fixture: two townships, a depot, a hazard ------------------------------------ */
+
+static size_t square_wkb(unsigned char *out, double x0, double y0, double x1, double y1)
+{
+    unsigned char *p = out;
+    unsigned int u;
+    double ring[10] = {x0, y0, x1, y0, x1, y1, x0, y1, x0, y0};
+    *p++ = 1, u = 6, memcpy(p, &u, 4), p += 4, u = 1, memcpy(p, &u, 4), p += 4;
+    *p++ = 1, u = 3, memcpy(p, &u, 4), p += 4, u = 1, memcpy(p, &u, 4), p += 4;
+    u = 5, memcpy(p, &u, 4), p += 4;
+    memcpy(p, ring, sizeof ring);
+    return (size_t)(p - out) + sizeof ring;
+}
+
+static size_t point_wkb(unsigned char out[21], double x, double y)
+{
+    unsigned int u = 1;
+    out[0] = 1;
+    memcpy(out + 1, &u, 4);
+    memcpy(out + 5, &x, 8);
+    memcpy(out + 13, &y, 8);
+    return 21;
+}
+
+static void put(situ_store *s, const char *coll, const char *id, const unsigned char *wkb, size_t n,
+                const char *const *kv, const situ_item_qty *items, int nitems)
+{
+    const situ_collection *c = situ_schema_find(coll);
+    situ_value v[32] = {{0}};
+    for (; kv && *kv; kv += 2) {
+        int i = situ_schema_field_index(c, kv[0]);
+        assert_true(i >= 0);
+        v[i].type = c->fields[i].type;
+        if (v[i].type == SITU_FT_TEXT)
+            v[i].u.s = kv[1];
+        else if (v[i].type == SITU_FT_REAL)
+            v[i].u.d = atof(kv[1]);
+        else
+            v[i].u.i = atoll(kv[1]);
+    }
+    situ_feature_in f = {
+        .id = id, .wkb = wkb, .nwkb = n, .values = v, .items = items, .nitems = nitems};
+    situ_err err = {0};
+    assert_int_equal(situ_store_upsert(s, c, &f, NULL, &err), 0);
+}
+
+static situ_store *fixture(char **dir)
+{
+    *dir = situ_test_tmpdir("feed");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/t.sqlite", *dir);
+    situ_store *s = NULL;
+    situ_err err = {0};
+    assert_int_equal(situ_store_open(path, SITU_STORE_CREATE, &s, &err), 0);
+    unsigned char w[256];
+    static const char *const t1[] = {"name", "朝阳街道", "county_code", "431102", NULL};
+    static const char *const t2[] = {"name", "南津渡街道", "county_code", "431102", NULL};
+    put(s, "townships", "431102001", w, square_wkb(w, 111.0, 26.0, 111.1, 26.1), t1, NULL, 0);
+    put(s, "townships", "431102002", w, square_wkb(w, 111.1, 26.0, 111.2, 26.1), t2, NULL, 0);
+    static const char *const r1[] = {"name",      "零陵区物资库", "category", "depot", "status",
+                                     "available", "personnel",    "12",       NULL};
+    situ_item_qty items[] = {{"sandbag", 2000, NULL}, {"tent", 40, NULL}};
+    put(s, "resources", "R1", w, point_wkb(w, 111.05, 26.05), r1, items, 2);
+    static const char *const h1[] = {"name",  "化工厂储罐区", "category", "hazardous_chemicals",
+                                     "level", "major",        "status",   "open",
+                                     NULL};
+    put(s, "hazards", "H1", w, point_wkb(w, 111.15, 26.05), h1, NULL, 0);
+    return s;
+}
+
+static situ_snapshot *snapshot(situ_store *s)
+{
+    situ_snapshot *snap;
+    situ_err err = {0};
+    assert_int_equal(situ_snapshot_load(s, &snap, &err), 0);
+    return snap;
+}
+
+static situ_feed_batch *parse(const char *dept, const char *json)
+{
+    situ_feed_batch *b = NULL;
+    situ_err err = {0};
+    int rc = situ_feed_parse(dept, json, strlen(json), &b, &err);
+    if (rc)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    return b;
+}
+
+/* Parses and applies one batch in its own transaction. */
+static situ_feed_batch *run(situ_store *s, situ_feed_applier *a, const situ_snapshot *snap,
+                            const char *dept, const char *json)
+{
+    situ_feed_batch *b = parse(dept, json);
+    situ_err err = {0};
+    assert_int_equal(situ_store_begin(s, &err), 0);
+    int rc = situ_feed_apply(a, b, snap, &err);
+    if (rc)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(situ_store_commit(s, &err), 0);
+    return b;
+}
+
+/* The first column of the first row of sql as text ("" for NULL). */
+static char *q(situ_store *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(situ_store_db(s), sql, -1, &st, NULL), SQLITE_OK);
+    char *out = strdup("<no row>");
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        free(out);
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        out = strdup(t ? (const char *)t : "");
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+#define ASSERT_Q(s, sql, want)                                                                     \
+    do {                                                                                           \
+        char *got_ = q(s, sql);                                                                    \
+        assert_string_equal(got_, want);                                                           \
+        free(got_);                                                                                \
+    } while (0)
+
+/* ---- times and the envelope -------------------------------------------------------- */
+
+static void times_are_normalised_to_utc(void **state)
+{
+    (void)state;
+    char out[32];
+    long long t;
+    assert_int_equal(situ_feed_time("2024-06-01T08:00:00+08:00", out, &t), 0);
+    assert_string_equal(out, "2024-06-01T00:00:00Z");
+    assert_int_equal(t, 1717200000);
+    assert_int_equal(situ_feed_time("2024-02-29t23:30:00.125-01:30", out, NULL), 0);
+    assert_string_equal(out, "2024-03-01T01:00:00Z");
+    assert_int_equal(situ_feed_time("2024-06-01 00:00:00Z", out, NULL), 0);
+    static const char *const bad[] = {"2024-06-01",
+                                      "2024-06-01T00:00:00",
+                                      "2023-02-29T00:00:00Z",
+                                      "2024-13-01T00:00:00Z",
+                                      "2024-06-01T24:00:00Z",
+                                      "2024-06-01T00:00:00+8",
+                                      "yesterday",
+                                      "2024-06-01T00:00:00Zjunk",
+                                      NULL};
+    for (const char *const *p = bad; *p; p++)
+        assert_int_equal(situ_feed_time(*p, out, NULL), -1);
+}
+
+static void malformed_json_names_the_position(void **state)
+{
+    (void)state;
+    situ_feed_batch *b = NULL;
+    situ_err err = {0};
+    const char *body = "{\"events\": [\n  {\"id\": \"a\",}\n]}";
+    assert_int_equal(situ_feed_parse("meteorology", body, strlen(body), &b, &err), SITU_EFORMAT);
+    assert_non_null(strstr(err.msg, "line 2"));
+    assert_non_null(strstr(err.msg, "column"));
+    assert_non_null(strstr(err.msg, "byte"));
+    assert_null(b);
+    assert_int_equal(situ_feed_parse("meteorology", "[]", 2, &b, &err), SITU_EFORMAT);
+    assert_int_equal(situ_feed_parse("meteorology", "{\"events\":{}}", 13, &b, &err), SITU_EFORMAT);
+    assert_int_equal(situ_feed_parse("nobody", "{\"events\":[]}", 13, &b, &err), SITU_ENOTFOUND);
+}
+
+static void more_than_ten_thousand_events_is_a_limit(void **state)
+{
+    (void)state;
+    situ_buf body;
+    situ_buf_init(&body);
+    situ_buf_adds(&body, "{\"events\":[");
+    for (int i = 0; i <= SITU_FEED_MAX_EVENTS; i++)
+        situ_buf_adds(&body, i ? ",{}" : "{}");
+    situ_buf_adds(&body, "]}");
+    situ_feed_batch *b = NULL;
+    situ_err err = {0};
+    assert_int_equal(situ_feed_parse("meteorology", body.p, body.n, &b, &err), SITU_ELIMIT);
+    situ_buf_dispose(&body);
+}
+
+/* ---- every rejection ------------------------------------------------------------------ */
+
+#define OBS "\"type\":\"observation\",\"station\":\"S\",\"observed_at\":\"2024-06-01T00:00:00Z\","
+#define SQ "[[[111,26],[111.1,26],[111.1,26.1],[111,26]]]"
+
+static const struct {
+    const char *event, *field, *reason;
+} rejections[] = {
+    {"1", "", "JSON object"},
+    {"{\"type\":\"observation\"}", "id", "required"},
+    {"{\"id\":\"\",\"type\":\"observation\"}", "id", "1 to 128"},
+    {"{\"id\":\"a\\u0001\",\"type\":\"observation\"}", "id", "control"},
+    {"{\"id\":\"a\"}", "type", "required"},
+    {"{\"id\":\"a\",\"type\":\"gossip\"}", "type", "must be"},
+    {"{\"id\":\"a\"," OBS "\"metric\":\"r\",\"value\":1,\"colour\":1}", "colour", "not a member"},
+    {"{\"id\":\"a\"," OBS "\"metric\":\"r\"}", "value", "required"},
+    {"{\"id\":\"a\"," OBS "\"metric\":\"r\",\"value\":\"1\"}", "value", "number"},
+    {"{\"id\":\"a\"," OBS "\"metric\":\"r h\",\"value\":1}", "metric", "letters"},
+    {"{\"id\":\"a\"," OBS "\"metric\":\"r\",\"value\":1,\"lon\":111}", "lat", "together"},
+    {"{\"id\":\"a\"," OBS "\"metric\":\"r\",\"value\":1,\"lon\":181,\"lat\":1}", "lon", "range"},
+    {"{\"id\":\"a\"," OBS "\"metric\":\"r\",\"value\":1,\"kind\":\"oracle\"}", "kind", "kind"},
+    {"{\"id\":\"a\",\"type\":\"observation\",\"station\":\"S\",\"observed_at\":\"noon\","
+     "\"metric\":\"r\",\"value\":1}",
+     "observed_at", "RFC 3339"},
+    {"{\"id\":\"a\",\"type\":\"observation\",\"station\":\"S\",\"observed_at\":"
+     "\"2999-01-01T00:00:00Z\",\"metric\":\"r\",\"value\":1}",
+     "observed_at", "future"},
+    {"{\"id\":\"a\",\"type\":\"camera\",\"station\":\"C\",\"observed_at\":"
+     "\"2024-06-01T00:00:00Z\",\"status\":\"asleep\"}",
+     "status", "online"},
+    {"{\"id\":\"a\",\"type\":\"feature_update\",\"collection\":\"townships\","
+     "\"feature_id\":\"x\",\"set\":{\"name\":\"y\"}}",
+     "collection", "four maps"},
+    {"{\"id\":\"a\",\"type\":\"feature_update\",\"collection\":\"hazards\",\"set\":{}}",
+     "feature_id", "required"},
+    {"{\"id\":\"a\",\"type\":\"feature_update\",\"collection\":\"hazards\",\"feature_id\":"
+     "\"H1\",\"set\":[]}",
+     "set", "object"},
+    {"{\"id\":\"a\",\"type\":\"feature_update\",\"collection\":\"hazards\",\"feature_id\":"
+     "\"H1\",\"set\":{\"colour\":\"red\"}}",
+     "set.colour", "not a property"},
+    {"{\"id\":\"a\",\"type\":\"feature_update\",\"collection\":\"hazards\",\"feature_id\":"
+     "\"H1\",\"set\":{\"status\":\"forgotten\"}}",
+     "set.status", "one of"},
+    {"{\"id\":\"a\",\"type\":\"feature_update\",\"collection\":\"hazards\",\"feature_id\":"
+     "\"H1\",\"set\":{\"name\":null}}",
+     "set.name", "cannot be cleared"},
+    {"{\"id\":\"a\",\"type\":\"feature_update\",\"collection\":\"hazard_sources\","
+     "\"feature_id\":\"X\",\"set\":{\"grade\":7}}",
+     "set.grade", "1..4"},
+    {"{\"id\":\"a\",\"type\":\"feature_update\",\"collection\":\"resources\",\"feature_id\":"
+     "\"R1\",\"set\":{\"personnel\":1.5}}",
+     "set.personnel", "integer"},
+    {"{\"id\":\"a\",\"type\":\"feature_update\",\"collection\":\"resources\",\"feature_id\":"
+     "\"R1\",\"set\":{\"items\":{\"unicorn\":1}}}",
+     "set.items.unicorn", "vocabulary"},
+    {"{\"id\":\"a\",\"type\":\"feature_update\",\"collection\":\"resources\",\"feature_id\":"
+     "\"R1\",\"set\":{\"items\":{\"tent\":-1}}}",
+     "set.items.tent", ">= 0"},
+    {"{\"id\":\"a\",\"type\":\"alert\",\"event\":\"rainstorm\",\"severity\":\"purple\","
+     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":" SQ "}}",
+     "severity", "blue"},
+    {"{\"id\":\"a\",\"type\":\"alert\",\"event\":\"rainstorm\",\"severity\":\"red\"}", "geometry",
+     "Polygon"},
+    {"{\"id\":\"a\",\"type\":\"alert\",\"event\":\"rainstorm\",\"severity\":\"red\","
+     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[111,26],[111.1,26],[111.1,26.1],"
+     "[111,26.1]]]}}",
+     "geometry", "end where it starts"},
+    {"{\"id\":\"a\",\"type\":\"alert\",\"event\":\"rainstorm\",\"severity\":\"red\","
+     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[111,26],[111,26],[111.1,26.1],"
+     "[111,26]]]}}",
+     "geometry", "3 distinct"},
+    {"{\"id\":\"a\",\"type\":\"alert\",\"event\":\"rainstorm\",\"severity\":\"red\","
+     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[111,96],[111.1,26],[111.1,26.1],"
+     "[111,96]]]}}",
+     "geometry", "out of range"},
+    {"{\"id\":\"a\",\"type\":\"alert\",\"event\":\"rainstorm\",\"severity\":\"red\","
+     "\"onset\":\"2024-06-02T00:00:00Z\",\"expires\":\"2024-06-01T00:00:00Z\","
+     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":" SQ "}}",
+     "expires", "after onset"},
+    {"{\"id\":\"a\",\"type\":\"alert\",\"event\":\"rainstorm\",\"severity\":\"red\","
+     "\"references\":[\"b\"],\"geometry\":{\"type\":\"Polygon\",\"coordinates\":" SQ "}}",
+     "references", "only msg_type"},
+    {"{\"id\":\"a\",\"type\":\"alert\",\"msg_type\":\"cancel\"}", "references", "names the"},
+    {"{\"id\":\"a\",\"type\":\"alert\",\"msg_type\":\"retract\"}", "msg_type", "alert, update"},
+};
+
+static void each_rejection_names_field_and_reason(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof rejections / sizeof rejections[0]; i++) {
+        char json[2048];
+        snprintf(json, sizeof json, "{\"events\":[%s]}", rejections[i].event);
+        situ_feed_batch *b = parse("meteorology", json);
+        assert_int_equal(b->n, 1);
+        if (b->ev[0].status != SITU_FEED_REJECTED || strcmp(b->ev[0].field, rejections[i].field) ||
+            !strstr(b->ev[0].reason, rejections[i].reason))
+            fail_msg("case %zu: status %d field '%s' reason '%s'", i, b->ev[0].status,
+                     b->ev[0].field, b->ev[0].reason);
+        situ_feed_batch_free(b);
+    }
+}
+
+/* ---- applying ---------------------------------------------------------------------------- */
+
+typedef struct env {
+    char *dir;
+    situ_store *s;
+    situ_feed_applier *a;
+    situ_snapshot *snap;
+} env;
+
+static int setup(void **state)
+{
+    env *e = calloc(1, sizeof *e);
+    situ_err err = {0};
+    e->s = fixture(&e->dir);
+    e->snap = snapshot(e->s);
+    assert_int_equal(situ_feed_applier_new(e->s, &e->a, &err), 0);
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    env *e = *state;
+    situ_feed_applier_free(e->a);
+    situ_snapshot_release(e->snap);
+    situ_store_close(e->s);
+    situ_test_rmtree(e->dir);
+    free(e->dir);
+    free(e);
+    return 0;
+}
+
+static void observations_create_update_and_keep_the_latest(void **state)
+{
+    env *e = *state;
+    situ_feed_batch *b = run(e->s, e->a, e->snap, "meteorology",
+                             "{\"events\":[{\"id\":\"o1\",\"type\":\"observation\",\"station\":"
+                             "\"RG1\",\"observed_at\":\"2024-06-01T08:00:00+08:00\",\"metric\":"
+                             "\"rain_1h_mm\",\"value\":42.5,\"lon\":111.15,\"lat\":26.05},"
+                             "{\"id\":\"o2\",\"type\":\"observation\",\"station\":\"RG9\","
+                             "\"observed_at\":\"2024-06-01T00:00:00Z\",\"metric\":\"rain_1h_mm\","
+                             "\"value\":1}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_int_equal(b->ev[0].nchanges, 1);
+    assert_int_equal(b->ev[0].changes[0].kind, SITU_CHANGE_CREATED);
+    assert_int_equal(b->ev[0].changes[0].cid, SITU_C_STATIONS);
+    assert_true(b->ev[0].changes[0].seq > 0);
+    assert_int_equal(b->ev[1].status, SITU_FEED_REJECTED);
+    assert_string_equal(b->ev[1].field, "station");
+    situ_feed_batch_free(b);
+    ASSERT_Q(e->s,
+             "SELECT township_code || ' ' || kind || ' ' || dept || ' ' || value || ' ' || "
+             "observed_at FROM stations WHERE id = 'RG1'",
+             "431102002 rain_gauge meteorology 42.5 2024-06-01T00:00:00Z");
+    /* an older reading is logged but does not replace the latest */
+    b = run(e->s, e->a, e->snap, "meteorology",
+            "{\"events\":[{\"id\":\"o3\",\"type\":\"observation\",\"station\":\"RG1\","
+            "\"observed_at\":\"2024-05-31T00:00:00Z\",\"metric\":\"rain_1h_mm\",\"value\":3}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_int_equal(b->ev[0].nchanges, 0);
+    situ_feed_batch_free(b);
+    ASSERT_Q(e->s, "SELECT value FROM stations WHERE id = 'RG1'", "42.5");
+    /* a newer one moves it and updates the reading; old and new box reported */
+    b = run(e->s, e->a, e->snap, "meteorology",
+            "{\"events\":[{\"id\":\"o4\",\"type\":\"observation\",\"station\":\"RG1\","
+            "\"observed_at\":\"2024-06-01T01:00:00Z\",\"metric\":\"rain_1h_mm\",\"value\":60,"
+            "\"lon\":111.05,\"lat\":26.05}]}");
+    assert_int_equal(b->ev[0].nchanges, 1);
+    assert_true(b->ev[0].changes[0].has_old);
+    assert_true(b->ev[0].changes[0].old_bbox[0] == 111.15);
+    assert_true(b->ev[0].changes[0].bbox[0] == 111.05);
+    situ_feed_batch_free(b);
+    ASSERT_Q(e->s, "SELECT township_code || ' ' || value FROM stations WHERE id = 'RG1'",
+             "431102001 60.0");
+}
+
+static void duplicates_are_acknowledged_not_applied_twice(void **state)
+{
+    env *e = *state;
+    const char *json = "{\"events\":[{\"id\":\"d1\",\"type\":\"feature_update\",\"collection\":"
+                       "\"resources\",\"feature_id\":\"R1\",\"set\":{\"personnel\":13}},"
+                       "{\"id\":\"d1\",\"type\":\"feature_update\",\"collection\":\"resources\","
+                       "\"feature_id\":\"R1\",\"set\":{\"personnel\":99}}]}";
+    situ_feed_batch *b = run(e->s, e->a, e->snap, "reserves", json);
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_int_equal(b->ev[1].status, SITU_FEED_DUPLICATE);
+    situ_feed_batch_free(b);
+    b = run(e->s, e->a, e->snap, "reserves", json);
+    assert_int_equal(b->ev[0].status, SITU_FEED_DUPLICATE);
+    assert_int_equal(b->ev[1].status, SITU_FEED_DUPLICATE);
+    situ_feed_batch_free(b);
+    ASSERT_Q(e->s, "SELECT personnel FROM resources WHERE id = 'R1'", "13");
+    ASSERT_Q(e->s, "SELECT count(*) FROM event_log WHERE event_id = 'd1'", "1");
+    /* the same id from another department is another event */
+    b = run(e->s, e->a, e->snap, "fire_rescue", json);
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    situ_feed_batch_free(b);
+    ASSERT_Q(e->s, "SELECT count(*) FROM event_log WHERE event_id = 'd1'", "2");
+}
+
+static void stations_belong_to_their_department(void **state)
+{
+    env *e = *state;
+    situ_feed_batch *b =
+        run(e->s, e->a, e->snap, "water_resources",
+            "{\"events\":[{\"id\":\"c1\",\"type\":\"camera\",\"station\":\"CAM1\","
+            "\"observed_at\":\"2024-06-01T00:00:00Z\",\"status\":\"offline\","
+            "\"lon\":111.01,\"lat\":26.01},"
+            "{\"id\":\"c2\",\"type\":\"observation\",\"station\":\"WL1\","
+            "\"observed_at\":\"2024-06-01T00:00:00Z\",\"metric\":\"water_level_m\","
+            "\"value\":3,\"lon\":111.02,\"lat\":26.02}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    situ_feed_batch_free(b);
+    ASSERT_Q(e->s, "SELECT kind || ' ' || online || ' ' || status FROM stations WHERE id = 'CAM1'",
+             "camera 0 offline");
+    ASSERT_Q(e->s, "SELECT kind FROM stations WHERE id = 'WL1'", "water_level");
+    b = run(e->s, e->a, e->snap, "meteorology",
+            "{\"events\":[{\"id\":\"c3\",\"type\":\"camera\",\"station\":\"CAM1\","
+            "\"observed_at\":\"2024-06-01T01:00:00Z\",\"status\":\"online\"}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_REJECTED);
+    assert_non_null(strstr(b->ev[0].reason, "water_resources"));
+    situ_feed_batch_free(b);
+    b = run(e->s, e->a, e->snap, "water_resources",
+            "{\"events\":[{\"id\":\"c4\",\"type\":\"camera\",\"station\":\"WL1\","
+            "\"observed_at\":\"2024-06-01T01:00:00Z\",\"status\":\"online\"},"
+            "{\"id\":\"c5\",\"type\":\"camera\",\"station\":\"CAM1\","
+            "\"observed_at\":\"2024-06-01T01:00:00Z\",\"status\":\"online\"}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_REJECTED);
+    assert_non_null(strstr(b->ev[0].reason, "not a camera"));
+    assert_int_equal(b->ev[1].status, SITU_FEED_ACCEPTED);
+    situ_feed_batch_free(b);
+    ASSERT_Q(e->s, "SELECT online || ' ' || status FROM stations WHERE id = 'CAM1'", "1 normal");
+    ASSERT_Q(e->s, "SELECT count(*) FROM event_log WHERE event_id IN ('c3', 'c4')", "0");
+}
+
+static void feature_updates_are_partial_and_merge_items(void **state)
+{
+    env *e = *state;
+    situ_feed_batch *b =
+        run(e->s, e->a, e->snap, "reserves",
+            "{\"events\":[{\"id\":\"u1\",\"type\":\"feature_update\",\"collection\":\"resources\","
+            "\"feature_id\":\"R1\",\"set\":{\"status\":\"deployed\",\"items\":{\"sandbag\":1500,"
+            "\"life_jacket\":300,\"tent\":null}}},"
+            "{\"id\":\"u2\",\"type\":\"feature_update\",\"collection\":\"hazards\",\"feature_id\":"
+            "\"H1\",\"set\":{\"status\":\"rectified\",\"rectified_on\":\"2024-06-01\"}},"
+            "{\"id\":\"u3\",\"type\":\"feature_update\",\"collection\":\"hazards\",\"feature_id\":"
+            "\"H404\",\"set\":{\"status\":\"rectified\"}}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_int_equal(b->ev[1].status, SITU_FEED_ACCEPTED);
+    assert_int_equal(b->ev[2].status, SITU_FEED_REJECTED);
+    assert_string_equal(b->ev[2].field, "feature_id");
+    assert_true(b->ev[1].changes[0].bbox[0] == 111.15);
+    situ_feed_batch_free(b);
+    ASSERT_Q(e->s, "SELECT name || ' ' || status || ' ' || personnel FROM resources",
+             "零陵区物资库 deployed 12");
+    ASSERT_Q(e->s,
+             "SELECT group_concat(item || '=' || quantity || unit, ',') FROM "
+             "(SELECT * FROM resource_items ORDER BY item)",
+             "life_jacket=300.0piece,sandbag=1500.0bag");
+    ASSERT_Q(e->s, "SELECT status || ' ' || rectified_on || ' ' || level FROM hazards",
+             "rectified 2024-06-01 major");
+    ASSERT_Q(e->s, "SELECT count(*) FROM event_log WHERE event_id = 'u3'", "0");
+}
+
+static void alerts_update_and_cancel_their_own(void **state)
+{
+    env *e = *state;
+    situ_feed_batch *b =
+        run(e->s, e->a, e->snap, "meteorology",
+            "{\"events\":[{\"id\":\"a1\",\"type\":\"alert\",\"event\":\"rainstorm\",\"severity\":"
+            "\"橙色\",\"onset\":\"2024-06-01T08:00:00+08:00\",\"expires\":\"2024-06-02T08:00:00+08:"
+            "00\","
+            "\"geometry\":{\"type\":\"MultiPolygon\",\"coordinates\":[" SQ "]}}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_string_equal(b->ev[0].changes[0].id, "meteorology:a1");
+    situ_feed_batch_free(b);
+    ASSERT_Q(e->s,
+             "SELECT severity || ' ' || onset || ' ' || expires || ' ' || status || ' ' || "
+             "source FROM alerts",
+             "orange 2024-06-01T00:00:00Z 2024-06-02T00:00:00Z active json");
+    /* another department cannot cancel it */
+    b = run(e->s, e->a, e->snap, "forestry",
+            "{\"events\":[{\"id\":\"x\",\"type\":\"alert\",\"msg_type\":\"cancel\","
+            "\"references\":[\"a1\"]}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_REJECTED);
+    assert_string_equal(b->ev[0].field, "references");
+    situ_feed_batch_free(b);
+    b = run(e->s, e->a, e->snap, "meteorology",
+            "{\"events\":[{\"id\":\"a2\",\"type\":\"alert\",\"msg_type\":\"update\","
+            "\"references\":[\"a1\"],\"event\":\"rainstorm\",\"severity\":\"red\","
+            "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":" SQ "}}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_int_equal(b->ev[0].nchanges, 2);
+    assert_int_equal(b->ev[0].changes[0].kind, SITU_CHANGE_CREATED);
+    assert_int_equal(b->ev[0].changes[1].kind, SITU_CHANGE_CANCELLED);
+    situ_feed_batch_free(b);
+    ASSERT_Q(e->s,
+             "SELECT group_concat(id || '=' || status || '/' || severity, ',') FROM "
+             "(SELECT * FROM alerts ORDER BY id)",
+             "meteorology:a1=cancelled/orange,meteorology:a2=active/red");
+    b = run(e->s, e->a, e->snap, "meteorology",
+            "{\"events\":[{\"id\":\"a3\",\"type\":\"alert\",\"msg_type\":\"cancel\","
+            "\"references\":[\"a2\"]},{\"id\":\"a4\",\"type\":\"alert\",\"msg_type\":\"cancel\","
+            "\"references\":[\"nope\"]}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_int_equal(b->ev[1].status, SITU_FEED_REJECTED);
+    situ_feed_batch_free(b);
+    ASSERT_Q(e->s, "SELECT status FROM alerts WHERE id = 'meteorology:a2'", "cancelled");
+}
+
+typedef struct seen {
+    int n;
+    long long seqs[16];
+    char ids[16][64];
+} seen;
+
+static int collect(void *ctx, const situ_feed_change *c)
+{
+    seen *s = ctx;
+    if (s->n < 16) {
+        s->seqs[s->n] = c->seq;
+        snprintf(s->ids[s->n], sizeof s->ids[0], "%.60s", c->id);
+    }
+    s->n++;
+    return 0;
+}
+
+static void the_log_replays_changes_in_order(void **state)
+{
+    env *e = *state;
+    situ_feed_batch *b =
+        run(e->s, e->a, e->snap, "reserves",
+            "{\"events\":[{\"id\":\"l1\",\"type\":\"feature_update\",\"collection\":\"resources\","
+            "\"feature_id\":\"R1\",\"set\":{\"personnel\":1}},{\"id\":\"bad\",\"type\":\"x\"},"
+            "{\"id\":\"l2\",\"type\":\"feature_update\",\"collection\":\"hazards\",\"feature_id\":"
+            "\"H1\",\"set\":{\"status\":\"rectifying\"}}]}");
+    situ_feed_batch_free(b);
+    assert_int_equal(situ_feed_log_last(e->s), 2);
+    ASSERT_Q(e->s, "SELECT dept || ' ' || event_id || ' ' || type FROM event_log WHERE seq = 2",
+             "reserves l2 feature_update");
+    ASSERT_Q(e->s, "SELECT body FROM event_log WHERE seq = 1",
+             "{\"id\":\"l1\",\"type\":\"feature_update\",\"collection\":\"resources\","
+             "\"feature_id\":\"R1\",\"set\":{\"personnel\":1}}");
+    seen s = {0};
+    long long last;
+    situ_err err = {0};
+    assert_int_equal(situ_feed_log_read(e->s, 0, 99, 100, collect, &s, &last, &err), 0);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(last, 2);
+    assert_string_equal(s.ids[0], "R1");
+    assert_string_equal(s.ids[1], "H1");
+    memset(&s, 0, sizeof s);
+    assert_int_equal(situ_feed_log_read(e->s, 1, 99, 100, collect, &s, &last, &err), 0);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.seqs[0], 2);
+}
+
+static void stats_count_per_department(void **state)
+{
+    env *e = *state;
+    situ_feed_batch *b = run(e->s, e->a, e->snap, "meteorology",
+                             "{\"events\":[{\"id\":\"s1\",\"type\":\"camera\",\"station\":\"C1\","
+                             "\"observed_at\":\"2024-06-01T00:00:00Z\",\"status\":\"online\","
+                             "\"lon\":111.01,\"lat\":26.01}]}");
+    situ_feed_batch_free(b);
+    situ_feed_stats *st = situ_feed_stats_new();
+    situ_err err = {0};
+    long long now = (long long)time(NULL);
+    assert_int_equal(situ_feed_stats_load(st, e->s, now, &err), 0);
+    situ_feed_stats_add(st, situ_schema_dept_index("forestry"), now - 7200, 5);
+    situ_snapshot *snap = snapshot(e->s);
+    situ_buf out;
+    situ_buf_init(&out);
+    situ_buf_addc(&out, '{');
+    situ_feed_stats_json(st, snap, now, &out);
+    situ_buf_addc(&out, '}');
+    assert_non_null(strstr(out.p, "\"code\":\"meteorology\""));
+    assert_non_null(strstr(out.p, "\"events_1h\":1,\"events_24h\":1,\"state\":\"ok\""));
+    assert_non_null(strstr(out.p, "\"events_1h\":0,\"events_24h\":5,\"state\":\"stale\""));
+    assert_non_null(strstr(out.p, "\"state\":\"silent\""));
+    assert_non_null(strstr(out.p, "\"cameras\":{\"total\":1,\"online\":1,\"offline\":0}"));
+    situ_buf_dispose(&out);
+    situ_snapshot_release(snap);
+    situ_feed_stats_free(st);
+}
+
+static void the_answer_lists_every_event(void **state)
+{
+    env *e = *state;
+    situ_feed_batch *b = run(e->s, e->a, e->snap, "reserves",
+                             "{\"events\":[{\"id\":\"j1\",\"type\":\"feature_update\","
+                             "\"collection\":\"resources\",\"feature_id\":\"R1\",\"set\":"
+                             "{\"personnel\":2}},{\"type\":\"camera\"}]}");
+    situ_buf out;
+    situ_buf_init(&out);
+    situ_feed_batch_json(b, &out);
+    assert_non_null(strstr(out.p, "\"accepted\":1,\"duplicate\":0,\"rejected\":1"));
+    assert_non_null(strstr(out.p, "{\"index\":0,\"id\":\"j1\",\"status\":\"accepted\",\"seq\":1,"
+                                  "\"changes\":[{\"collection\":\"resources\",\"id\":\"R1\","
+                                  "\"kind\":\"updated\"}]}"));
+    assert_non_null(strstr(out.p, "{\"index\":1,\"id\":null,\"status\":\"rejected\",\"field\":"
+                                  "\"id\",\"reason\":\"is required\"}"));
+    situ_buf_dispose(&out);
+    situ_feed_batch_free(b);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(times_are_normalised_to_utc),
+    cmocka_unit_test(malformed_json_names_the_position),
+    cmocka_unit_test(more_than_ten_thousand_events_is_a_limit),
+    cmocka_unit_test(each_rejection_names_field_and_reason),
+    cmocka_unit_test_setup_teardown(observations_create_update_and_keep_the_latest, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(duplicates_are_acknowledged_not_applied_twice, setup, teardown),
+    cmocka_unit_test_setup_teardown(stations_belong_to_their_department, setup, teardown),
+    cmocka_unit_test_setup_teardown(feature_updates_are_partial_and_merge_items, setup, teardown),
+    cmocka_unit_test_setup_teardown(alerts_update_and_cancel_their_own, setup, teardown),
+    cmocka_unit_test_setup_teardown(the_log_replays_changes_in_order, setup, teardown),
+    cmocka_unit_test_setup_teardown(stats_count_per_department, setup, teardown),
+    cmocka_unit_test_setup_teardown(the_answer_lists_every_event, setup, teardown),
+};
+
+SITU_TEST_MAIN("feed", tests)

@@ -1,0 +1,1006 @@
+/* tile_test.c: tests layers/tile.c, tile_geom.c, tile_clip.c and
+ * tile_prep.c: tile address parsing, bounds, the ring pipeline steps, the
+ * clipper, exact commands for known geometry, the low-zoom rules, and the
+ * independent check: a few hundred tiles decoded by GDAL's MVT driver. */
+#include "testlib.h"
+
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../../../layers/tile_private.h"
+#include "situ/mvt.h"
+#include "situ/tile.h"
+#include "tile_fixture.h"
+
+/* ---- addressing ------------------------------------------------------------- */
+
+static void expect_bad(const char *z, const char *x, const char *y, const char *part)
+{
+    situ_tile_xyz t = {-7, 7, 7};
+    situ_err err = {0};
+    assert_int_equal(situ_tile_parse(z, x, y, &t, &err), SITU_EINVAL);
+    assert_int_equal(t.z, -7); /* out-parameter untouched */
+    char want[8];
+    snprintf(want, sizeof want, "%s:", part);
+    if (strncmp(err.msg, want, strlen(want)) != 0)
+        fail_msg("'%s/%s/%s': message '%s' does not name %s", z ? z : "(null)", x, y, err.msg,
+                 part);
+}
+
+static void parse_validates_each_part(void **state)
+{
+    (void)state;
+    situ_tile_xyz t;
+    situ_err err = {0};
+    assert_int_equal(situ_tile_parse("0", "0", "0", &t, &err), 0);
+    assert_int_equal(t.z, 0);
+    assert_int_equal(situ_tile_parse("22", "4194303", "4194303", &t, &err), 0);
+    assert_int_equal(t.x, 4194303u);
+    assert_int_equal(situ_tile_parse("12", "3317", "1733", &t, &err), 0);
+    assert_int_equal(t.y, 1733u);
+    expect_bad("23", "0", "0", "z");
+    expect_bad("12", "4096", "0", "x");
+    expect_bad("12", "0", "4096", "y");
+    expect_bad("0", "1", "0", "x");
+    expect_bad("-1", "0", "0", "z");
+    expect_bad("5", "abc", "0", "x");
+    expect_bad("5", "0", "99999999999999999999", "y");
+    expect_bad("5", "0", "4294967296", "y");
+    expect_bad("5", "", "0", "x");
+    expect_bad(NULL, "0", "0", "z");
+    expect_bad("05", "0", "0", "z");
+    expect_bad("1.5", "0", "0", "z");
+    expect_bad("1", " 1", "0", "x");
+    expect_bad("1", "1", "0x", "y");
+    expect_bad("1", "+1", "0", "x");
+}
+
+static void parse_path_and_set(void **state)
+{
+    (void)state;
+    situ_tile_xyz t;
+    situ_err err = {0};
+    assert_int_equal(situ_tile_parse_path("12/3370/1720.mvt", ".mvt", &t, &err), 0);
+    assert_true(t.z == 12 && t.x == 3370 && t.y == 1720);
+    assert_int_equal(situ_tile_parse_path("0/0/0", "", &t, &err), 0);
+    assert_int_equal(situ_tile_parse_path("12/3370/1720", ".mvt", &t, &err), SITU_EINVAL);
+    assert_int_equal(situ_tile_parse_path("12/3370.mvt", ".mvt", &t, &err), SITU_EINVAL);
+    assert_int_equal(situ_tile_parse_path("12/3370/17/20.mvt", ".mvt", &t, &err), SITU_EINVAL);
+    assert_int_equal(
+        situ_tile_parse_path("12/99999999999999999999999999999999999/1.mvt", ".mvt", &t, &err),
+        SITU_EINVAL);
+    assert_non_null(strstr(err.msg, "x:"));
+    int set = -1;
+    assert_int_equal(situ_tile_set_parse("all", &set, &err), 0);
+    assert_int_equal(set, SITU_TILESET_ALL);
+    assert_int_equal(situ_tile_set_parse("hazard_sources", &set, &err), 0);
+    assert_int_equal(set, SITU_C_HAZARD_SOURCES);
+    assert_int_equal(situ_tile_set_parse("nope", &set, &err), SITU_ENOTFOUND);
+    assert_int_equal(situ_tile_set_parse(NULL, &set, &err), SITU_ENOTFOUND);
+}
+
+static void bounds_and_projection(void **state)
+{
+    (void)state;
+    double b[4];
+    const double half = 20037508.342789244;
+    situ_tile_bounds_3857((situ_tile_xyz){0, 0, 0}, b);
+    assert_float_equal(b[0], -half, 1e-6);
+    assert_float_equal(b[3], half, 1e-6);
+    situ_tile_bounds_3857((situ_tile_xyz){1, 1, 0}, b);
+    assert_float_equal(b[0], 0, 1e-6);
+    assert_float_equal(b[1], 0, 1e-6);
+    situ_tile_bounds_lonlat((situ_tile_xyz){0, 0, 0}, 4096, 0, b);
+    assert_float_equal(b[0], -180, 1e-9);
+    assert_float_equal(b[2], 180, 1e-9);
+    assert_float_equal(b[3], 85.0511287798, 1e-7);
+    situ_tile_bounds_lonlat((situ_tile_xyz){1, 0, 0}, 4096, 64, b);
+    assert_float_equal(b[0], -180 - 180.0 * 64 / 4096, 1e-9);
+    assert_float_equal(b[1], -180.0 / M_PI * atan(sinh(M_PI * 64 / 4096)), 1e-9);
+    double x, y;
+    situ_tile_project(0, 0, &x, &y);
+    assert_float_equal(x, 0.5, 1e-15);
+    assert_float_equal(y, 0.5, 1e-15);
+    situ_tile_project(180, 89, &x, &y);
+    assert_float_equal(x, 1, 1e-15);
+    assert_float_equal(y, 0, 1e-12);
+}
+
+/* ---- the ring pipeline ------------------------------------------------------ */
+
+/* Plain recursive Douglas-Peucker at tolerance tol2 (squared), marking kept points. */
+static void dp_reference(const double *xy, size_t a, size_t b, double tol2, char *keep)
+{
+    double best = -1;
+    size_t m = a;
+    for (size_t i = a + 1; i < b; i++) {
+        double dx = xy[2 * b] - xy[2 * a], dy = xy[2 * b + 1] - xy[2 * a + 1];
+        double px = xy[2 * a], py = xy[2 * a + 1];
+        double t = dx || dy
+                       ? ((xy[2 * i] - px) * dx + (xy[2 * i + 1] - py) * dy) / (dx * dx + dy * dy)
+                       : 0;
+        t = t < 0 ? 0 : t > 1 ? 1 : t;
+        double ex = xy[2 * i] - (px + t * dx), ey = xy[2 * i + 1] - (py + t * dy);
+        if (ex * ex + ey * ey > best)
+            best = ex * ex + ey * ey, m = i;
+    }
+    if (best > tol2) {
+        keep[m] = 1;
+        dp_reference(xy, a, m, tol2, keep);
+        dp_reference(xy, m, b, tol2, keep);
+    }
+}
+
+static void importance_filter_equals_douglas_peucker(void **state)
+{
+    (void)state;
+    tile_fixture f = {.rng = 7};
+    enum { N = 201 };
+    double xy[2 * N];
+    float imp[N];
+    uint32_t stack[2 * N];
+    for (int trial = 0; trial < 20; trial++) {
+        for (int i = 0; i < N - 1; i++) {
+            double a = 2 * M_PI * i / (N - 1), r = 100 * (1 - 0.4 * fx_rand(&f));
+            xy[2 * i] = r * cos(a), xy[2 * i + 1] = r * sin(a);
+        }
+        xy[2 * (N - 1)] = xy[0], xy[2 * (N - 1) + 1] = xy[1];
+        situ__ring_importance(xy, N, imp, stack);
+        size_t far = 0;
+        for (size_t i = 1; i + 1 < N; i++)
+            if (imp[i] == INFINITY)
+                far = i;
+        assert_true(far > 0);
+        for (double tol = 0.25; tol < 60; tol *= 2) {
+            char keep[N] = {0};
+            keep[0] = keep[far] = keep[N - 1] = 1;
+            dp_reference(xy, 0, far, tol * tol, keep);
+            dp_reference(xy, far, N - 1, tol * tol, keep);
+            for (int i = 0; i < N; i++)
+                assert_int_equal(keep[i], imp[i] > (float)(tol * tol));
+        }
+    }
+}
+
+static void snap_clean_area(void **state)
+{
+    (void)state;
+    const double in[] = {0.4, 0.4, 0.6, 0.4, 10.2, 0.1, 10.2, 9.9, 0.3, 0.2};
+    int32_t out[10];
+    /* (0,0) (1,0) (10,0) (10,10) (0,0): the closing repeat goes */
+    assert_int_equal(situ__ring_snap(in, 5, -64, 4160, out), 4);
+    const int32_t want[] = {0, 0, 1, 0, 10, 0, 10, 10};
+    assert_memory_equal(out, want, sizeof want);
+    /* a point within half a unit of the buffered edge stays inside it */
+    const double edge[] = {4159.7, 5, 4160, 6, 4159.2, 7.4, -63.6, 8};
+    int32_t e[8];
+    assert_int_equal(situ__ring_snap(edge, 4, -64, 4160, e), 4);
+    assert_int_equal(e[0], 4159);
+    assert_int_equal(e[2], 4160);
+    assert_int_equal(e[4], 4159);
+    assert_int_equal(e[6], -63);
+    /* a spike and a collinear point go; the square stays */
+    int32_t sq[] = {0, 0, 5, 0, 10, 0, 10, 5, 15, 5, 10, 5, 10, 10, 0, 10};
+    size_t k = situ__ring_clean(sq, 8);
+    assert_int_equal(k, 4);
+    const int32_t square[] = {0, 0, 10, 0, 10, 10, 0, 10};
+    assert_memory_equal(sq, square, sizeof square);
+    assert_int_equal(situ__ring_area2(sq, 4), 200); /* exterior: positive, clockwise on screen */
+    situ__ring_reverse(sq, 4);
+    assert_int_equal(situ__ring_area2(sq, 4), -200);
+    int32_t line[] = {0, 0, 5, 0, 10, 0, 5, 0};
+    assert_int_equal(situ__ring_clean(line, 4), 0);
+    int32_t seam[] = {5, 0, 10, 0, 10, 10, 0, 10, 0, 0}; /* collinear across the seam */
+    assert_int_equal(situ__ring_clean(seam, 5), 4);
+}
+
+/* Fills a one-polygon ring set from integer points (exterior first). */
+static void rings_of(tile_rings *r, const double *const *rings, const size_t *n, size_t nrings)
+{
+    situ__rings_reset(r);
+    for (size_t i = 0; i < nrings; i++) {
+        assert_int_equal(situ__rings_room(r, n[i], 1), 0);
+        memcpy(r->xy + 2 * r->n, rings[i], 2 * n[i] * sizeof(double));
+        r->n += n[i];
+        situ__rings_end(r, 0);
+    }
+}
+
+static double ring_area(const tile_rings *r, size_t i)
+{
+    double a = 0;
+    const double *p = r->xy + 2 * (size_t)r->off[i];
+    size_t n = r->off[i + 1] - r->off[i];
+    for (size_t k = 0, j = n - 1; k < n; j = k++)
+        a += p[2 * j] * p[2 * k + 1] - p[2 * k] * p[2 * j + 1];
+    return a / 2;
+}
+
+static void clipper_makes_parts_not_bridges(void **state)
+{
+    (void)state;
+    tile_rings in = {0}, out = {0}, runs = {0};
+    /* an upside-down U whose bar lies outside: two separate legs */
+    const double u[] = {10, -50, 90, -50, 90, 60, 70, 60, 70, -20, 30, -20, 30, 60, 10, 60};
+    const double *r1[] = {u};
+    size_t n1[] = {8};
+    rings_of(&in, r1, n1, 1);
+    assert_true(ring_area(&in, 0) > 0);
+    assert_int_equal(situ__poly_clip(&in, 0, 100, &out, &runs), 0);
+    assert_int_equal(out.nrings, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(out.parent[i], i);
+        assert_float_equal(ring_area(&out, i), 20 * 60, 1e-9);
+    }
+    /* a hole cut by the edge becomes a notch of the exterior */
+    const double big[] = {-50, -50, 150, -50, 150, 150, -50, 150};
+    const double notch[] = {80, 40, 80, 60, 120, 60, 120, 40};
+    const double *r2[] = {big, notch};
+    size_t n2[] = {4, 4};
+    rings_of(&in, r2, n2, 2);
+    assert_true(ring_area(&in, 1) < 0);
+    situ__rings_reset(&out);
+    assert_int_equal(situ__poly_clip(&in, 0, 100, &out, &runs), 0);
+    assert_int_equal(out.nrings, 1);
+    assert_float_equal(ring_area(&out, 0), 100 * 100 - 20 * 20, 1e-9);
+    /* the tile inside a hole: nothing */
+    const double hole[] = {-20, -20, -20, 120, 120, 120, 120, -20};
+    const double *r3[] = {big, hole};
+    rings_of(&in, r3, n2, 2);
+    situ__rings_reset(&out);
+    assert_int_equal(situ__poly_clip(&in, 0, 100, &out, &runs), 0);
+    assert_int_equal(out.nrings, 0);
+    /* an exterior around the tile: the tile's square */
+    const double *r4[] = {big};
+    size_t n4[] = {4};
+    rings_of(&in, r4, n4, 1);
+    situ__rings_reset(&out);
+    assert_int_equal(situ__poly_clip(&in, 0, 100, &out, &runs), 0);
+    assert_int_equal(out.nrings, 1);
+    assert_int_equal(out.off[1], 4);
+    assert_float_equal(ring_area(&out, 0), 100 * 100, 1e-9);
+    /* a hole wholly inside stays a hole of the clipped exterior */
+    const double left[] = {-50, -50, 50, -50, 50, 150, -50, 150};
+    const double inner[] = {10, 10, 10, 20, 20, 20, 20, 10};
+    const double *r5[] = {left, inner};
+    rings_of(&in, r5, n2, 2);
+    situ__rings_reset(&out);
+    assert_int_equal(situ__poly_clip(&in, 0, 100, &out, &runs), 0);
+    assert_int_equal(out.nrings, 2);
+    assert_int_equal(out.parent[0], 0);
+    assert_int_equal(out.parent[1], 0);
+    assert_float_equal(ring_area(&out, 0), 50 * 100, 1e-9);
+    assert_float_equal(ring_area(&out, 1), -100, 1e-9);
+    situ__rings_dispose(&in), situ__rings_dispose(&out), situ__rings_dispose(&runs);
+}
+
+/* ---- encoding --------------------------------------------------------------- */
+
+typedef struct srcs {
+    situ_tilesrc *s[SITU_NCOLLECTIONS];
+} srcs;
+
+static void srcs_open(srcs *p, const situ_snapshot *snap)
+{
+    situ_err err = {0};
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        assert_int_equal(situ_tilesrc_new(snap->colls[i], &p->s[i], &err), 0);
+}
+
+static void srcs_close(srcs *p)
+{
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        situ_tilesrc_release(p->s[i]);
+}
+
+/* The tile at zoom z holding lon/lat. */
+static situ_tile_xyz tile_at(int z, double lon, double lat)
+{
+    double x, y;
+    situ_tile_project(lon, lat, &x, &y);
+    return (situ_tile_xyz){z, (uint32_t)(x * (1 << z)), (uint32_t)(y * (1 << z))};
+}
+
+/* lon/lat to tile units of t. */
+static void to_tile(situ_tile_xyz t, double lon, double lat, double *px, double *py)
+{
+    double x, y;
+    situ_tile_project(lon, lat, &x, &y);
+    *px = x * (1 << t.z) * 4096 - t.x * 4096.0;
+    *py = y * (1 << t.z) * 4096 - t.y * 4096.0;
+}
+
+static situ_mvt_tile *encode_one(const situ_tilesrc *src, situ_tile_xyz t, const situ_tile_opts *o,
+                                 situ_buf *buf, situ_tile_stats *st)
+{
+    situ_err err = {0};
+    buf->n = 0;
+    assert_int_equal(situ_tile_encode_coll(src, t, o, buf, st, &err), 0);
+    situ_mvt_tile *mt = NULL;
+    assert_int_equal(situ_mvt_decode(buf->p, buf->n, &mt, &err), 0);
+    return mt;
+}
+
+/* A township rectangle with a square hole, wholly inside one z13 tile:
+ * exactly its snapped corners, exterior clockwise on screen first. */
+static void known_polygon_exact_commands(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    const situ_coll *c = fx.snap->colls[SITU_C_TOWNSHIPS];
+    long fi = situ_coll_find(c, "431102005"); /* the township with a hole */
+    assert_true(fi >= 0);
+    const situ_feature *f = &c->feats[fi];
+    situ_tile_xyz t = tile_at(11, (f->bbox[0] + f->bbox[2]) / 2, (f->bbox[1] + f->bbox[3]) / 2);
+    situ_tilesrc *src;
+    situ_err err = {0};
+    assert_int_equal(situ_tilesrc_new(fx.snap->colls[SITU_C_TOWNSHIPS], &src, &err), 0);
+    situ_tile_opts o;
+    situ_tile_opts_default(&o);
+    o.simplify = 0; /* every corner stays */
+    situ_buf buf;
+    situ_buf_init(&buf);
+    situ_mvt_tile *mt = encode_one(src, t, &o, &buf, NULL);
+    assert_int_equal(mt->nlayers, 1);
+    const situ_mvt_rlayer *l = &mt->layers[0];
+    const situ_mvt_feature *ft = NULL;
+    for (size_t i = 0; i < l->nfeats; i++)
+        if (l->feats[i].id == situ_tile_feature_id("431102005"))
+            ft = &l->feats[i];
+    assert_non_null(ft);
+    assert_int_equal(ft->type, SITU_MVT_POLYGON);
+    /* the corners, snapped, from the source box */
+    double x0, y0, x1, y1;
+    to_tile(t, f->bbox[0], f->bbox[3], &x0, &y0); /* north-west: top-left */
+    to_tile(t, f->bbox[2], f->bbox[1], &x1, &y1);
+    assert_true(x0 > 0 && x1 < 4096 && y0 > 0 && y1 < 4096); /* wholly inside */
+    int32_t X0 = (int32_t)lrint(x0), Y0 = (int32_t)lrint(y0), X1 = (int32_t)lrint(x1),
+            Y1 = (int32_t)lrint(y1);
+    /* the hole: a sixth of the box each side of the centre */
+    double cx = (f->bbox[0] + f->bbox[2]) / 2, cy = (f->bbox[1] + f->bbox[3]) / 2;
+    double w = (f->bbox[2] - f->bbox[0]) / 6, h = (f->bbox[3] - f->bbox[1]) / 6, hx0, hy0, hx1, hy1;
+    to_tile(t, cx - w, cy + h, &hx0, &hy0);
+    to_tile(t, cx + w, cy - h, &hx1, &hy1);
+    int32_t H0 = (int32_t)lrint(hx0), V0 = (int32_t)lrint(hy0), H1 = (int32_t)lrint(hx1),
+            V1 = (int32_t)lrint(hy1);
+    /* rings are taken backwards from their last point: the exterior (stored
+     * counter-clockwise from the south-west corner) comes out top-left,
+     * top-right, bottom-right, bottom-left (clockwise on screen); the hole
+     * (stored clockwise) bottom-right, top-right, top-left, bottom-left */
+    uint32_t want[] = {
+        9,
+        situ_mvt_zigzag(X0),
+        situ_mvt_zigzag(Y0),
+        26,
+        situ_mvt_zigzag(X1 - X0),
+        0,
+        0,
+        situ_mvt_zigzag(Y1 - Y0),
+        situ_mvt_zigzag(X0 - X1),
+        0,
+        15,
+        9,
+        situ_mvt_zigzag(H1 - X0),
+        situ_mvt_zigzag(V1 - Y1),
+        26,
+        0,
+        situ_mvt_zigzag(V0 - V1),
+        situ_mvt_zigzag(H0 - H1),
+        0,
+        0,
+        situ_mvt_zigzag(V1 - V0),
+        15,
+    };
+    if (ft->ngeom != sizeof want / sizeof want[0] || memcmp(ft->geom, want, sizeof want)) {
+        for (size_t i = 0; i < ft->ngeom; i++)
+            fprintf(stderr, "%u%s", ft->geom[i], i + 1 < ft->ngeom ? " " : "\n");
+        fail_msg("commands differ from the snapped corners");
+    }
+    int32_t *xy;
+    uint32_t *parts;
+    size_t npts, nparts;
+    assert_int_equal(situ_mvt_geom_decode(ft, &xy, &npts, &parts, &nparts, &err), 0);
+    assert_int_equal(nparts, 2);
+    assert_true(situ__ring_area2(xy, parts[0]) > 0);
+    assert_true(situ__ring_area2(xy + 2 * parts[0], parts[1]) < 0);
+    free(xy), free(parts);
+    situ_mvt_tile_free(mt);
+    situ_buf_dispose(&buf);
+    situ_tilesrc_release(src);
+    fixture_close(&fx);
+}
+
+/* Looks up a property of feature ft in layer l; NULL when absent. */
+static const situ_mvt_value *prop(const situ_mvt_rlayer *l, const situ_mvt_feature *ft,
+                                  const char *key)
+{
+    for (size_t t = 0; t < ft->ntags; t++)
+        if (!strcmp(l->keys[ft->tags[2 * t]], key))
+            return &l->vals[ft->tags[2 * t + 1]];
+    return NULL;
+}
+
+static void properties_keep_their_types(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    srcs p;
+    srcs_open(&p, fx.snap);
+    situ_tile_opts o;
+    situ_tile_opts_default(&o);
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        o.cluster_maxzoom[i] = -1;
+    situ_buf buf;
+    situ_buf_init(&buf);
+    situ_tile_xyz t = tile_at(9, 111.6, 26.4);
+    size_t checked = 0;
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
+        const situ_coll *c = fx.snap->colls[cid];
+        situ_mvt_tile *mt = encode_one(p.s[cid], t, &o, &buf, NULL);
+        assert_int_equal(mt->nlayers, 1);
+        const situ_mvt_rlayer *l = &mt->layers[0];
+        assert_string_equal(l->name, c->c->id);
+        for (size_t i = 0; i < l->nfeats; i++) {
+            const situ_mvt_value *id = prop(l, &l->feats[i], "id");
+            assert_non_null(id);
+            char sid[64];
+            snprintf(sid, sizeof sid, "%.*s", (int)id->n, id->s);
+            long fi = situ_coll_find(c, sid);
+            assert_true(fi >= 0);
+            assert_int_equal(l->feats[i].id, situ_tile_feature_id(sid));
+            const situ_feature *f = &c->feats[fi];
+            for (int k = 0; k < c->c->nfields; k++) {
+                const situ_value *v = &f->values[k];
+                const situ_mvt_value *mv = prop(l, &l->feats[i], c->c->fields[k].name);
+                if (!v->type) {
+                    assert_null(mv);
+                    continue;
+                }
+                assert_non_null(mv);
+                if (v->type == SITU_FT_TEXT) {
+                    assert_int_equal(mv->type, SITU_MVT_V_STRING);
+                    assert_int_equal(mv->n, strlen(v->u.s));
+                    assert_memory_equal(mv->s, v->u.s, mv->n);
+                } else if (v->type == SITU_FT_INT) {
+                    assert_true(mv->type == SITU_MVT_V_INT || mv->type == SITU_MVT_V_SINT);
+                    assert_int_equal(mv->i, v->u.i);
+                } else if (v->type == SITU_FT_REAL) {
+                    assert_int_equal(mv->type, SITU_MVT_V_DOUBLE);
+                    assert_true(mv->d == v->u.d);
+                } else {
+                    assert_int_equal(mv->type, SITU_MVT_V_BOOL);
+                    assert_int_equal(mv->i, v->u.i != 0);
+                }
+                checked++;
+            }
+            for (uint32_t h = f->held0; h < f->held0 + f->nheld; h++) {
+                char key[64];
+                snprintf(key, sizeof key, "item_%s", situ_schema_item(c->held[h].item)->code);
+                const situ_mvt_value *mv = prop(l, &l->feats[i], key);
+                assert_non_null(mv);
+                double q = mv->type == SITU_MVT_V_DOUBLE ? mv->d : (double)mv->i;
+                assert_true(q == c->held[h].quantity);
+                checked++;
+            }
+        }
+        /* keys and values are shared: no duplicates in the tables */
+        for (size_t a = 0; a < l->nkeys; a++)
+            for (size_t b = a + 1; b < l->nkeys; b++)
+                assert_string_not_equal(l->keys[a], l->keys[b]);
+        for (size_t a = 0; a < l->nvals; a++)
+            for (size_t b = a + 1; b < l->nvals; b++)
+                assert_false(l->vals[a].type == l->vals[b].type && l->vals[a].n == l->vals[b].n &&
+                             l->vals[a].i == l->vals[b].i && l->vals[a].d == l->vals[b].d &&
+                             (!l->vals[a].n || !memcmp(l->vals[a].s, l->vals[b].s, l->vals[a].n)));
+        situ_mvt_tile_free(mt);
+    }
+    assert_true(checked > 500);
+    situ_buf_dispose(&buf);
+    srcs_close(&p);
+    fixture_close(&fx);
+}
+
+/* Counts features of a layer: individual ones and the points clusters hold. */
+static void count_layer(const situ_mvt_rlayer *l, size_t *individual, size_t *in_clusters,
+                        size_t *clusters, size_t *points)
+{
+    *individual = *in_clusters = *clusters = *points = 0;
+    for (size_t i = 0; i < l->nfeats; i++) {
+        const situ_mvt_value *n = prop(l, &l->feats[i], "point_count");
+        const situ_mvt_value *cl = prop(l, &l->feats[i], "cluster");
+        if (n) {
+            assert_non_null(cl);
+            assert_false(l->feats[i].has_id);
+            assert_non_null(prop(l, &l->feats[i], "ids"));
+            (*clusters)++;
+            *in_clusters += (size_t)n->i;
+        } else {
+            assert_non_null(prop(l, &l->feats[i], "id"));
+            (*individual)++;
+        }
+        *points += l->feats[i].type == SITU_MVT_POINT;
+    }
+}
+
+static size_t points_in_buffered(const situ_coll *c, situ_tile_xyz t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        double x, y;
+        to_tile(t, c->feats[i].x, c->feats[i].y, &x, &y);
+        n += x >= -64 && x <= 4160 && y >= -64 && y <= 4160;
+    }
+    return n;
+}
+
+static void low_zoom_rules(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    srcs p;
+    srcs_open(&p, fx.snap);
+    situ_buf buf;
+    situ_buf_init(&buf);
+    situ_tile_stats st;
+    size_t ind, inc, ncl, npt;
+    /* hazards at z9: hot spots cluster, nothing is lost */
+    situ_tile_xyz t = tile_at(9, 111.6, 26.4);
+    const situ_coll *hz = fx.snap->colls[SITU_C_HAZARDS];
+    situ_mvt_tile *mt = encode_one(p.s[SITU_C_HAZARDS], t, NULL, &buf, &st);
+    count_layer(&mt->layers[0], &ind, &inc, &ncl, &npt);
+    assert_true(ncl > 0);
+    assert_int_equal(ind + inc, points_in_buffered(hz, t));
+    assert_int_equal(st.clusters, ncl);
+    situ_mvt_tile_free(mt);
+    /* hazard sources from z8 up never cluster: every one is itself */
+    t = tile_at(8, 111.6, 26.4);
+    mt = encode_one(p.s[SITU_C_HAZARD_SOURCES], t, NULL, &buf, &st);
+    count_layer(&mt->layers[0], &ind, &inc, &ncl, &npt);
+    assert_int_equal(ncl, 0);
+    assert_int_equal(ind, points_in_buffered(fx.snap->colls[SITU_C_HAZARD_SOURCES], t));
+    situ_mvt_tile_free(mt);
+    /* risk zones: absent below their minzoom, unless the options say so */
+    t = tile_at(5, 111.6, 26.4);
+    buf.n = 0;
+    situ_err err = {0};
+    assert_int_equal(situ_tile_encode_coll(p.s[SITU_C_RISK_ZONES], t, NULL, &buf, &st, &err), 0);
+    assert_int_equal(buf.n, 0);
+    situ_tile_opts o;
+    situ_tile_opts_default(&o);
+    o.minzoom[SITU_C_RISK_ZONES] = 0;
+    o.cluster_maxzoom[SITU_C_RISK_ZONES] = -1;
+    mt = encode_one(p.s[SITU_C_RISK_ZONES], t, &o, &buf, &st);
+    count_layer(&mt->layers[0], &ind, &inc, &ncl, &npt);
+    /* at z5 the zones are tiny: points at their interior point, each one there */
+    assert_int_equal(ind, fx.snap->colls[SITU_C_RISK_ZONES]->n);
+    assert_true(npt > 0);
+    assert_int_equal(st.collapsed, npt);
+    situ_mvt_tile_free(mt);
+    /* with clustering, small zones in dense cells cluster and the rest stay */
+    o.cluster_maxzoom[SITU_C_RISK_ZONES] = 9;
+    mt = encode_one(p.s[SITU_C_RISK_ZONES], t, &o, &buf, &st);
+    count_layer(&mt->layers[0], &ind, &inc, &ncl, &npt);
+    assert_true(ncl > 0);
+    assert_int_equal(ind + inc, fx.snap->colls[SITU_C_RISK_ZONES]->n);
+    situ_mvt_tile_free(mt);
+    /* an empty place: no bytes */
+    buf.n = 0;
+    assert_int_equal(
+        situ_tile_encode_coll(p.s[SITU_C_HAZARDS], (situ_tile_xyz){3, 0, 0}, NULL, &buf, &st, &err),
+        0);
+    assert_int_equal(buf.n, 0);
+    assert_int_equal(
+        situ_tile_encode_coll(p.s[SITU_C_HAZARDS], (situ_tile_xyz){3, 8, 0}, NULL, &buf, &st, &err),
+        SITU_EINVAL);
+    situ_buf_dispose(&buf);
+    srcs_close(&p);
+    fixture_close(&fx);
+}
+
+/* The tiles of the test: per zoom 5..17, the tiles over the town (at most
+ * 60 a zoom, taken evenly). Returns the count. */
+static size_t test_tiles(situ_tile_xyz *out, size_t max)
+{
+    size_t n = 0;
+    for (int z = 5; z <= 17; z++) {
+        situ_tile_xyz a = tile_at(z, FX_LON0 - 0.01, FX_LAT0 + FX_SPAN + 0.01);
+        situ_tile_xyz b = tile_at(z, FX_LON0 + FX_SPAN + 0.01, FX_LAT0 - 0.01);
+        size_t w = b.x - a.x + 1, h = b.y - a.y + 1, all = w * h, step = (all + 59) / 60;
+        for (size_t i = 0; i < all && n < max; i += step)
+            out[n++] = (situ_tile_xyz){z, a.x + (uint32_t)(i % w), a.y + (uint32_t)(i / w)};
+    }
+    return n;
+}
+
+/* Every polygon of many tiles, by our own decoder: rings of 3+ distinct
+ * points, no point twice in a ring, exterior first with positive area,
+ * holes negative. */
+static void rings_are_clean_and_oriented(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    srcs p;
+    srcs_open(&p, fx.snap);
+    situ_tile_xyz tiles[600];
+    size_t nt = test_tiles(tiles, 600), polys = 0;
+    situ_buf buf;
+    situ_buf_init(&buf);
+    situ_err err = {0};
+    for (size_t i = 0; i < nt; i++)
+        for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
+            if (fx.snap->colls[cid]->c->gtype != SITU_GT_MULTIPOLYGON)
+                continue;
+            situ_mvt_tile *mt = encode_one(p.s[cid], tiles[i], NULL, &buf, NULL);
+            for (size_t k = 0; mt->nlayers && k < mt->layers[0].nfeats; k++) {
+                const situ_mvt_feature *ft = &mt->layers[0].feats[k];
+                if (ft->type != SITU_MVT_POLYGON)
+                    continue;
+                int32_t *xy;
+                uint32_t *parts;
+                size_t npts, nparts;
+                assert_int_equal(situ_mvt_geom_decode(ft, &xy, &npts, &parts, &nparts, &err), 0);
+                assert_true(nparts >= 1);
+                const int32_t *r = xy;
+                for (size_t q = 0; q < nparts; r += 2 * parts[q], q++) {
+                    assert_true(parts[q] >= 3);
+                    int64_t a2 = situ__ring_area2(r, parts[q]);
+                    assert_true(q > 0 || a2 > 0);
+                    assert_true(a2 != 0);
+                    for (uint32_t u = 0; u < parts[q]; u++)
+                        for (uint32_t v = u + 1; v < parts[q]; v++)
+                            assert_false(r[2 * u] == r[2 * v] && r[2 * u + 1] == r[2 * v + 1]);
+                    for (uint32_t u = 0; u < parts[q]; u++)
+                        assert_true(r[2 * u] >= -64 && r[2 * u] <= 4160 && r[2 * u + 1] >= -64 &&
+                                    r[2 * u + 1] <= 4160);
+                }
+                polys++;
+                free(xy), free(parts);
+            }
+            situ_mvt_tile_free(mt);
+        }
+    assert_true(polys > 1000);
+    situ_buf_dispose(&buf);
+    srcs_close(&p);
+    fixture_close(&fx);
+}
+
+/* ---- the independent decoder: GDAL ------------------------------------------ */
+
+typedef struct gcheck {
+    const situ_snapshot *snap;
+    situ_tile_xyz t;
+    double b[4]; /* the tile, EPSG:3857 */
+    double unit; /* metres per tile unit */
+    size_t feats, polygons, points, vertices;
+    double worst; /* worst vertex distance, in units (L-infinity) */
+} gcheck;
+
+static OGRGeometryH rect_3857(double x0, double y0, double x1, double y1)
+{
+    OGRGeometryH ring = OGR_G_CreateGeometry(wkbLinearRing);
+    OGR_G_AddPoint_2D(ring, x0, y0);
+    OGR_G_AddPoint_2D(ring, x1, y0);
+    OGR_G_AddPoint_2D(ring, x1, y1);
+    OGR_G_AddPoint_2D(ring, x0, y1);
+    OGR_G_AddPoint_2D(ring, x0, y0);
+    OGRGeometryH p = OGR_G_CreateGeometry(wkbPolygon);
+    OGR_G_AddGeometryDirectly(p, ring);
+    return p;
+}
+
+static void merc(double lon, double lat, double *x, double *y)
+{
+    const double half = 20037508.342789244;
+    situ_tile_project(lon, lat, x, y);
+    *x = *x * 2 * half - half;
+    *y = half - *y * 2 * half;
+}
+
+/* Feature fi of c in EPSG:3857, as OGR: a point or a multipolygon. */
+static OGRGeometryH source_geom(const situ_coll *c, size_t fi)
+{
+    const situ_feature *f = &c->feats[fi];
+    double x, y;
+    if (!f->npolys) {
+        OGRGeometryH p = OGR_G_CreateGeometry(wkbPoint);
+        merc(f->x, f->y, &x, &y);
+        OGR_G_AddPoint_2D(p, x, y);
+        return p;
+    }
+    OGRGeometryH m = OGR_G_CreateGeometry(wkbMultiPolygon);
+    for (uint32_t p = f->poly0; p < f->poly0 + f->npolys; p++) {
+        OGRGeometryH poly = OGR_G_CreateGeometry(wkbPolygon);
+        for (uint32_t r = 0; r < c->polys[p].nrings; r++) {
+            const situ_ring *ring = &c->rings[c->polys[p].ring0 + r];
+            OGRGeometryH g = OGR_G_CreateGeometry(wkbLinearRing);
+            for (uint32_t k = 0; k < ring->n; k++) {
+                merc(c->xy[2 * (ring->off + k)], c->xy[2 * (ring->off + k) + 1], &x, &y);
+                OGR_G_AddPoint_2D(g, x, y);
+            }
+            OGR_G_AddGeometryDirectly(poly, g);
+        }
+        OGR_G_AddGeometryDirectly(m, poly);
+    }
+    return m;
+}
+
+/* 1 when target lies within d units (L-infinity) of (x, y). */
+static int near(const gcheck *g, OGRGeometryH target, double x, double y, double d)
+{
+    OGRGeometryH sq = rect_3857(x - d * g->unit, y - d * g->unit, x + d * g->unit, y + d * g->unit);
+    int hit = OGR_G_Intersects(sq, target);
+    OGR_G_DestroyGeometry(sq);
+    return hit;
+}
+
+/* Every vertex of a decoded polygon lies within one unit of the source
+ * clipped to the buffered tile (its boundary, or the square's corners). */
+static void check_geometry(gcheck *g, OGRGeometryH src, OGRGeometryH got, int polygon_source)
+{
+    double bu = 64 * g->unit;
+    OGRGeometryH buffered = rect_3857(g->b[0] - bu, g->b[1] - bu, g->b[2] + bu, g->b[3] + bu);
+    OGRGeometryH clipped = polygon_source ? OGR_G_Intersection(src, buffered) : NULL;
+    OGRGeometryH edge = clipped ? OGR_G_Boundary(clipped) : NULL;
+    OGRwkbGeometryType type = wkbFlatten(OGR_G_GetGeometryType(got));
+    if (type == wkbPoint || type == wkbMultiPoint) {
+        /* a point, or a polygon written as a point: on or near the source */
+        int n = OGR_G_GetPointCount(got) ? 1 : OGR_G_GetGeometryCount(got);
+        for (int i = 0; i < n; i++) {
+            OGRGeometryH pt = type == wkbPoint ? got : OGR_G_GetGeometryRef(got, i);
+            assert_true(
+                near(g, src, OGR_G_GetX(pt, 0), OGR_G_GetY(pt, 0), polygon_source ? 1.0 : 0.5));
+        }
+        g->points++;
+    } else {
+        assert_true(polygon_source);
+        assert_true(OGR_G_IsValid(got));
+        int np = type == wkbPolygon ? 1 : OGR_G_GetGeometryCount(got);
+        for (int p = 0; p < np; p++) {
+            OGRGeometryH poly = type == wkbPolygon ? got : OGR_G_GetGeometryRef(got, p);
+            for (int r = 0; r < OGR_G_GetGeometryCount(poly); r++) {
+                OGRGeometryH ring = OGR_G_GetGeometryRef(poly, r);
+                for (int k = 0; k < OGR_G_GetPointCount(ring); k++) {
+                    double x = OGR_G_GetX(ring, k), y = OGR_G_GetY(ring, k);
+                    if (!near(g, edge, x, y, 1.0)) {
+                        for (double d = 1; d < 64 && !near(g, edge, x, y, d); d *= 1.25)
+                            g->worst = d > g->worst ? d : g->worst;
+                        fail_msg("tile %d/%u/%u: vertex (%.1f, %.1f) units is %.1f+ units off "
+                                 "the source",
+                                 g->t.z, g->t.x, g->t.y, (x - g->b[0]) / g->unit,
+                                 (g->b[3] - y) / g->unit, g->worst);
+                    }
+                    g->vertices++;
+                }
+            }
+        }
+        g->polygons++;
+    }
+    OGR_G_DestroyGeometry(edge);
+    OGR_G_DestroyGeometry(clipped);
+    OGR_G_DestroyGeometry(buffered);
+}
+
+static void check_properties(const situ_coll *c, const situ_feature *f, OGRFeatureH of)
+{
+    OGRFeatureDefnH defn = OGR_F_GetDefnRef(of);
+    int k = OGR_F_GetFieldIndex(of, "mvt_id");
+    assert_true(k >= 0);
+    assert_true((uint64_t)OGR_F_GetFieldAsInteger64(of, k) == situ_tile_feature_id(f->id));
+    k = OGR_F_GetFieldIndex(of, "township_code");
+    if (f->township_code[0])
+        assert_string_equal(OGR_F_GetFieldAsString(of, k), f->township_code);
+    for (int i = 0; i < c->c->nfields; i++) {
+        const situ_value *v = &f->values[i];
+        k = OGR_F_GetFieldIndex(of, c->c->fields[i].name);
+        if (!v->type) {
+            assert_true(k < 0 || !OGR_F_IsFieldSetAndNotNull(of, k));
+            continue;
+        }
+        assert_true(k >= 0 && OGR_F_IsFieldSetAndNotNull(of, k));
+        OGRFieldDefnH fd = OGR_FD_GetFieldDefn(defn, k);
+        OGRFieldType ft = OGR_Fld_GetType(fd);
+        if (v->type == SITU_FT_TEXT) {
+            assert_int_equal(ft, OFTString);
+            assert_string_equal(OGR_F_GetFieldAsString(of, k), v->u.s);
+        } else if (v->type == SITU_FT_INT) {
+            assert_true(ft == OFTInteger || ft == OFTInteger64);
+            assert_int_equal(OGR_F_GetFieldAsInteger64(of, k), v->u.i);
+        } else if (v->type == SITU_FT_REAL) {
+            assert_int_equal(ft, OFTReal);
+            assert_true(OGR_F_GetFieldAsDouble(of, k) == v->u.d);
+        } else {
+            assert_int_equal(ft, OFTInteger);
+            assert_int_equal(OGR_Fld_GetSubType(fd), OFSTBoolean);
+            assert_int_equal(OGR_F_GetFieldAsInteger(of, k), v->u.i != 0);
+        }
+    }
+    for (uint32_t h = f->held0; h < f->held0 + f->nheld; h++) {
+        char key[64];
+        snprintf(key, sizeof key, "item_%s", situ_schema_item(c->held[h].item)->code);
+        k = OGR_F_GetFieldIndex(of, key);
+        assert_true(k >= 0);
+        assert_true(OGR_F_GetFieldAsDouble(of, k) == c->held[h].quantity);
+    }
+}
+
+/* Features of c that must be in the tile: points inside it, polygons whose
+ * part inside it has at least 4 square units. */
+static int must_be_there(const gcheck *g, OGRGeometryH src, int polygon)
+{
+    OGRGeometryH tile = rect_3857(g->b[0], g->b[1], g->b[2], g->b[3]);
+    int must;
+    if (!polygon) {
+        must = OGR_G_Within(src, tile);
+    } else {
+        OGRGeometryH in = OGR_G_Intersection(src, tile);
+        must = in && OGR_G_Area(in) >= 4 * g->unit * g->unit;
+        OGR_G_DestroyGeometry(in);
+    }
+    OGR_G_DestroyGeometry(tile);
+    return must;
+}
+
+/* Decodes one written tile with GDAL and checks it against the snapshot. */
+static void gdal_check_tile(gcheck *g, const char *path, OGRGeometryH **geoms,
+                            const situ_tile_opts *o)
+{
+    char *seen[SITU_NCOLLECTIONS] = {0};
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+        seen[cid] = calloc(g->snap->colls[cid]->n + 1, 1);
+    const char *const drivers[] = {"MVT", NULL}, *const oo[] = {"CLIP=NO", NULL};
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, drivers, oo, NULL);
+    double bu = 64 * g->unit + g->unit;
+    OGRGeometryH buffered = rect_3857(g->b[0] - bu, g->b[1] - bu, g->b[2] + bu, g->b[3] + bu);
+    for (int li = 0; ds && li < GDALDatasetGetLayerCount(ds); li++) {
+        OGRLayerH layer = GDALDatasetGetLayer(ds, li);
+        const situ_collection *sc = situ_schema_find(OGR_L_GetName(layer));
+        assert_non_null(sc);
+        const situ_coll *c = g->snap->colls[sc->cid];
+        OGRFeatureH of;
+        OGR_L_ResetReading(layer);
+        while ((of = OGR_L_GetNextFeature(layer))) {
+            long fi = situ_coll_find(c, OGR_F_GetFieldAsString(of, OGR_F_GetFieldIndex(of, "id")));
+            assert_true(fi >= 0);
+            seen[sc->cid][fi] = 1;
+            /* nothing that does not meet the buffered tile */
+            assert_true(OGR_G_Intersects(geoms[sc->cid][fi], buffered));
+            check_geometry(g, geoms[sc->cid][fi], OGR_F_GetGeometryRef(of),
+                           sc->gtype == SITU_GT_MULTIPOLYGON);
+            check_properties(c, &c->feats[fi], of);
+            g->feats++;
+            OGR_F_Destroy(of);
+        }
+    }
+    if (ds)
+        GDALClose(ds);
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
+        const situ_coll *c = g->snap->colls[cid];
+        for (size_t fi = 0; g->t.z >= o->minzoom[cid] && fi < c->n; fi++)
+            if (!seen[cid][fi] &&
+                must_be_there(g, geoms[cid][fi], c->c->gtype == SITU_GT_MULTIPOLYGON))
+                fail_msg("tile %d/%u/%u: %s %s meets the tile but is missing", g->t.z, g->t.x,
+                         g->t.y, c->c->id, c->feats[fi].id);
+        free(seen[cid]);
+    }
+    OGR_G_DestroyGeometry(buffered);
+}
+
+static void gdal_decodes_every_feature_within_a_pixel(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    GDALAllRegister();
+    srcs p;
+    srcs_open(&p, fx.snap);
+    OGRGeometryH *geoms[SITU_NCOLLECTIONS];
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
+        const situ_coll *c = fx.snap->colls[cid];
+        geoms[cid] = calloc(c->n + 1, sizeof *geoms[cid]);
+        for (size_t i = 0; i < c->n; i++)
+            geoms[cid][i] = source_geom(c, i);
+    }
+    situ_tile_opts o; /* every feature itself: no clustering */
+    situ_tile_opts_default(&o);
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        o.cluster_maxzoom[i] = -1;
+    situ_tile_xyz tiles[600];
+    size_t nt = test_tiles(tiles, 600);
+    assert_true(nt >= 200);
+    situ_buf buf;
+    situ_buf_init(&buf);
+    gcheck g = {.snap = fx.snap};
+    situ_err err = {0};
+    for (size_t i = 0; i < nt; i++) {
+        g.t = tiles[i];
+        situ_tile_bounds_3857(g.t, g.b);
+        g.unit = (g.b[2] - g.b[0]) / 4096;
+        buf.n = 0;
+        for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+            assert_int_equal(situ_tile_encode_coll(p.s[cid], g.t, &o, &buf, NULL, &err), 0);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%d-%u-%u.pbf", fx.dir, g.t.z, g.t.x, g.t.y);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(buf.p, 1, buf.n, f), buf.n);
+        fclose(f);
+        gdal_check_tile(&g, path, geoms, &o);
+    }
+    fprintf(stderr,
+            "  %zu tiles z5-17: %zu features (%zu polygons, %zu points), %zu vertices "
+            "checked\n",
+            nt, g.feats, g.polygons, g.points, g.vertices);
+    assert_true(g.polygons > 1000 && g.points > 1000);
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
+        for (size_t i = 0; i < fx.snap->colls[cid]->n; i++)
+            OGR_G_DestroyGeometry(geoms[cid][i]);
+        free(geoms[cid]);
+    }
+    situ_buf_dispose(&buf);
+    srcs_close(&p);
+    fixture_close(&fx);
+}
+
+static void all_seven_layers_at_z12_in_the_centre(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    GDALAllRegister();
+    srcs p;
+    srcs_open(&p, fx.snap);
+    situ_tile_xyz t = tile_at(12, FX_LON0 + FX_SPAN / 2, FX_LAT0 + FX_SPAN / 2);
+    situ_buf buf;
+    situ_buf_init(&buf);
+    situ_err err = {0};
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+        assert_int_equal(situ_tile_encode_coll(p.s[cid], t, NULL, &buf, NULL, &err), 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/centre-z12.mvt", fx.dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite(buf.p, 1, buf.n, f);
+    fclose(f);
+    char xo[32], yo[32];
+    snprintf(xo, sizeof xo, "X=%u", t.x);
+    snprintf(yo, sizeof yo, "Y=%u", t.y);
+    const char *const drivers[] = {"MVT", NULL}, *const oo[] = {xo, yo, "Z=12", NULL};
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, drivers, oo, NULL);
+    assert_non_null(ds);
+    assert_int_equal(GDALDatasetGetLayerCount(ds), SITU_NCOLLECTIONS);
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
+        OGRLayerH l = GDALDatasetGetLayer(ds, i);
+        assert_string_equal(OGR_L_GetName(l), situ_schema_collection((situ_coll_id)i)->id);
+        assert_true(OGR_L_GetFeatureCount(l, 1) > 0);
+    }
+    GDALClose(ds);
+    situ_buf_dispose(&buf);
+    srcs_close(&p);
+    fixture_close(&fx);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(parse_validates_each_part),
+    cmocka_unit_test(parse_path_and_set),
+    cmocka_unit_test(bounds_and_projection),
+    cmocka_unit_test(importance_filter_equals_douglas_peucker),
+    cmocka_unit_test(snap_clean_area),
+    cmocka_unit_test(clipper_makes_parts_not_bridges),
+    cmocka_unit_test(known_polygon_exact_commands),
+    cmocka_unit_test(properties_keep_their_types),
+    cmocka_unit_test(low_zoom_rules),
+    cmocka_unit_test(rings_are_clean_and_oriented),
+    cmocka_unit_test(gdal_decodes_every_feature_within_a_pixel),
+    cmocka_unit_test(all_seven_layers_at_z12_in_the_centre),
+};
+
+SITU_TEST_MAIN("tile", tests)

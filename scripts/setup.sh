@@ -25,3 +25,31 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# --- map wall: node, npm, chromium, a CJK font; npm ci in daemon/web ---
+# The page takes maplibre-gl from npm and its browser test drives Debian's
+# chromium with playwright-core; labels render with a local CJK font. node and
+# npm are installed from Debian only when missing (a machine may already have
+# newer ones). npm ci runs only when node_modules/.situ-lock (the copy of the
+# lock it last installed, also kept by CMake's web target) differs from
+# package-lock.json.
+web_missing=()
+command -v node >/dev/null 2>&1 || web_missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || web_missing+=(npm)
+for p in chromium fonts-noto-cjk; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || web_missing+=("$p")
+done
+if [ ${#web_missing[@]} -gt 0 ]; then
+    echo "setup: installing ${web_missing[*]}"
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    [ ${#missing[@]} -gt 0 ] || $SUDO apt-get update -qq # at most once per run
+    $SUDO apt-get install -y -qq --no-install-recommends "${web_missing[@]}" >/dev/null
+fi
+web_dir="$(cd "$(dirname "$0")/.." && pwd)/daemon/web"
+if ! cmp -s "$web_dir/package-lock.json" "$web_dir/node_modules/.situ-lock"; then
+    echo "setup: npm ci in daemon/web"
+    (cd "$web_dir" && npm ci --no-audit --no-fund --loglevel=error &&
+        cp package-lock.json node_modules/.situ-lock)
+fi

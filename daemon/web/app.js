@@ -1,0 +1,278 @@
+// app.js: the map wall's entry point. Reads the page's parameters
+// (?wall=1 the video wall, ?lang=en English, ?layers=a,b the maps shown,
+// ?rotate=N seconds per view on the wall (0: fixed), ?township=CODE a fixed
+// township view), builds the map from situd's vector tiles, and wires the
+// layer toggles, clicks (details, nearest supplies), the township search, the
+// live network (live.js) and the wall's clock, rotation and recovery.
+// Everything it loads comes from the origin that served it.
+//
+// window.__situ exposes the map and a few timings for the browser test.
+
+import { Map as MapLibreMap, NavigationControl, ScaleControl, prewarm } from './maplibre-gl.mjs';
+import { t, lang } from './i18n.js';
+import { buildStyle, addMissingIcon, legend, GROUPS, CLICKABLE, TILED, IDEOGRAPH_FONT } from './layers.js';
+import { followTownshipLabels } from './labels.js';
+import { Live } from './live.js';
+import { Panels, searchTownships } from './panels.js';
+import { getJSON, el, fill, bboxOf, today, debounce } from './util.js';
+
+const params = new URLSearchParams(location.search);
+const WALL = params.get('wall') === '1';
+const ROTATE_S = Number(params.get('rotate') ?? 40);
+const FIXED_TOWNSHIP = params.get('township');
+const CITY_FALLBACK = [73.5, 18, 135, 53.6]; // China, when situd names no extent
+
+const situ = (window.__situ = { wall: WALL, lang, idleAt: null, status: {} });
+const $ = (id) => document.getElementById(id);
+
+// ---- status banner: what situd could not give -----------------------------------
+
+const ROUTE_WORDS = { tiles: 'tiles', events: 'events_route', feeds: 'feeds_route', alerts: 'alerts', nearest: 'nearest_route' };
+
+function setStatus(what, status) {
+  situ.status[what] = status;
+  const bad = Object.entries(situ.status).filter(([, s]) => s !== 200);
+  const banner = $('banner');
+  banner.hidden = bad.length === 0;
+  fill(banner, bad.map(([w, s]) => el('div', {}, t('unavailable', t(ROUTE_WORDS[w] || w), s || 'offline'))));
+  $('live').classList.toggle('down', situ.status.events !== 200);
+  $('live').textContent = situ.status.events === 200 ? `● ${t('live')}` : `○ ${t('live_lost')}`;
+}
+
+// ---- the page around the map -----------------------------------------------------
+
+function tick() {
+  const d = new Date();
+  const p = (n) => String(n).padStart(2, '0');
+  $('clock').textContent = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${t('weekday')[d.getDay()]} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+function langLink() {
+  const q = new URLSearchParams(location.search);
+  if (lang === 'en') q.delete('lang'); else q.set('lang', 'en');
+  const a = $('lang');
+  a.textContent = t('lang_switch');
+  a.href = `/?${q}`;
+}
+
+function renderStats(list) {
+  const sum = {};
+  for (const x of list) for (const [k, v] of Object.entries(x.counts || {})) sum[k] = (sum[k] || 0) + v;
+  fill($('stats'), ['risk_zones', 'hazards', 'hazard_sources', 'resources'].map((k) =>
+    el('span', { class: `stat ${k}` }, el('small', {}, t(k)), el('b', {}, (sum[k] || 0).toLocaleString()))));
+}
+
+// The groups shown at start: ?layers=, else what this desk chose last, else all.
+function initialGroups() {
+  const p = params.get('layers');
+  if (p) return new Set(p.split(','));
+  const saved = !WALL && localStorage.getItem('situ.layers');
+  return new Set(saved ? JSON.parse(saved) : GROUPS);
+}
+
+function setGroupVisible(map, group, on) {
+  for (const layer of map.getStyle().layers) {
+    if (layer.metadata && layer.metadata['situ:group'] === group) map.setLayoutProperty(layer.id, 'visibility', on ? 'visible' : 'none');
+  }
+}
+
+function swatch([kind, color]) {
+  return el('i', { class: `sw ${kind}`, style: kind === 'line' || kind === 'ring' ? { borderColor: color } : { background: color } });
+}
+
+function renderLayerPanel(map, shown) {
+  const rows = legend();
+  fill($('layers'), el('h3', {}, WALL ? t('legend') : t('layers')), GROUPS.map((g) => {
+    const box = WALL ? null : el('input', { type: 'checkbox', checked: shown.has(g), 'data-group': g, onchange: (e) => {
+      if (e.target.checked) shown.add(g); else shown.delete(g);
+      setGroupVisible(map, g, e.target.checked);
+      localStorage.setItem('situ.layers', JSON.stringify([...shown]));
+    } });
+    return el('details', { class: `group ${g}`, open: WALL || shown.has(g) },
+      el('summary', {}, el('label', {}, box, ` ${t(g)}`)),
+      el('ul', { class: 'legend' }, rows[g].map((r) => el('li', {}, swatch(r), r[2]))));
+  }));
+}
+
+// ---- search ------------------------------------------------------------------------
+
+function wireSearch(panels, list, goTo) {
+  const input = $('q');
+  const out = $('q-results');
+  input.placeholder = t('search');
+  const pick = (x) => { fill(out); input.value = x.name; goTo(x.code); };
+  input.addEventListener('input', () => {
+    const hits = searchTownships(list, input.value);
+    fill(out, input.value.trim() && !hits.length ? el('li', { class: 'none' }, t('no_match'))
+      : hits.map((x) => el('li', { onclick: () => pick(x) }, el('b', {}, x.name), ` ${x.county_name || ''}`)));
+  });
+  input.addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter') return;
+    const hits = searchTownships(list, input.value);
+    if (hits.length) pick(hits[0]);
+  });
+}
+
+// Flies to township `code`, outlines it and shows its four-map summary.
+async function goToTownship(map, panels, code, opts = {}) {
+  const r = await getJSON(`/collections/townships/items/${encodeURIComponent(code)}`);
+  if (!r.ok || !r.data) return;
+  map.setGlobalStateProperty('selected', code);
+  map.fitBounds(bboxOf(r.data.geometry), { padding: WALL ? 120 : 60, duration: opts.duration ?? 1500, maxZoom: 13 });
+  if (!WALL) panels.summary(code);
+}
+
+// ---- clicks ---------------------------------------------------------------------------
+
+function wireClicks(map, panels) {
+  const layers = () => CLICKABLE.filter((id) => map.getLayer(id) && map.getLayoutProperty(id, 'visibility') !== 'none');
+  const hit = (p) => map.queryRenderedFeatures([[p.x - 5, p.y - 5], [p.x + 5, p.y + 5]], { layers: layers() });
+  map.on('click', (e) => {
+    const f = hit(e.point)[0];
+    if (f) return panels.details(f.layer.metadata['situ:group'], f);
+    const zones = map.getLayer('risk_zones-fill') ? map.queryRenderedFeatures(e.point, { layers: ['risk_zones-fill'] }) : [];
+    panels.nearest(e.lngLat, zones);
+  });
+  map.on('mousemove', debounce((e) => { map.getCanvas().style.cursor = hit(e.point).length ? 'pointer' : 'crosshair'; }, 30));
+}
+
+// ---- the wall: rotation and recovery ---------------------------------------------------------
+
+function wallRotation(map, cityBounds) {
+  let views = [cityBounds];
+  let i = 0;
+  const setAlerts = (alerts) => {
+    views = [cityBounds, ...alerts.slice(0, 6).map((f) => bboxOf(f.geometry))];
+  };
+  if (ROTATE_S > 0) {
+    setInterval(() => {
+      i = (i + 1) % views.length;
+      map.fitBounds(views[i], { padding: 80, duration: 4000, maxZoom: 11 });
+    }, ROTATE_S * 1000);
+  }
+  return setAlerts;
+}
+
+function reloadAt4am() {
+  const d = new Date();
+  const next = new Date(d.getFullYear(), d.getMonth(), d.getDate() + (d.getHours() >= 4 ? 1 : 0), 4, 0, 0);
+  setTimeout(() => location.reload(), next - d);
+}
+
+// situd is back after an outage: the wall reloads whole; a desk reloads its data.
+function recover(map, live) {
+  if (WALL) return location.reload();
+  for (const id of TILED) if (map.getSource(id)) map.refreshTiles(id);
+  live.loadAlerts();
+  live.loadFeeds();
+}
+
+// ---- tiles that failed -----------------------------------------------------------------------
+
+// The TileJSON of every tiled collection, {id: answer or null}; the banner
+// shows the worst status.
+async function loadTileJSON() {
+  const answers = await Promise.all(TILED.map((id) => getJSON(`/tiles/${id}.json`)));
+  const bad = answers.find((r) => !r.ok);
+  setStatus('tiles', bad ? bad.status : 200);
+  return Object.fromEntries(TILED.map((id, i) => [id, answers[i].ok ? answers[i].data : null]));
+}
+
+// A tiled source whose tiles failed is asked again every 15 s (errored tiles
+// reload); the banner shows the last failure until a tile loads again.
+function watchSources(map) {
+  const failed = new Set();
+  map.on('error', (e) => {
+    const code = (e.error && e.error.status) || 0;
+    if (e.sourceId && TILED.includes(e.sourceId)) {
+      failed.add(e.sourceId);
+      setStatus('tiles', code);
+    }
+    console.warn('map:', e.sourceId || '', code || '', e.error ? e.error.message : e);
+  });
+  map.on('sourcedata', (e) => {
+    if (e.tile && TILED.includes(e.sourceId) && e.tile.state === 'loaded' && !failed.size && situ.status.tiles !== 200) setStatus('tiles', 200);
+  });
+  setInterval(() => {
+    const ids = [...failed];
+    failed.clear();
+    for (const id of ids) if (map.getSource(id)) map.refreshTiles(id);
+  }, 15000);
+}
+
+// ---- boot ----------------------------------------------------------------------------------------
+
+async function cityBounds() {
+  const r = await getJSON('/collections/townships');
+  const b = r.ok && r.data && r.data.extent && r.data.extent.spatial && r.data.extent.spatial.bbox && r.data.extent.spatial.bbox[0];
+  return Array.isArray(b) && b.length >= 4 && b.every(Number.isFinite) ? b.slice(0, 4) : CITY_FALLBACK;
+}
+
+function makeMap(bounds, tilejson) {
+  const map = new MapLibreMap({
+    container: 'map',
+    style: buildStyle({ tilejson, lat: (bounds[1] + bounds[3]) / 2, dark: WALL, today: today() }),
+    bounds,
+    fitBoundsOptions: { padding: WALL ? 40 : 20 },
+    attributionControl: false,
+    interactive: !WALL,
+    dragRotate: false,
+    pitchWithRotate: false,
+    localIdeographFontFamily: IDEOGRAPH_FONT,
+    fadeDuration: WALL ? 300 : 150,
+    // tiles are revalidated, so a reload after an event sees the new data
+    transformRequest: (url) => (url.includes('/tiles/') ? { url, cache: 'no-cache' } : { url }),
+  });
+  map.setMissingStyleImageResolver((id) => addMissingIcon(map, id));
+  if (!WALL) {
+    map.addControl(new NavigationControl({ showCompass: false }), 'top-left');
+    map.addControl(new ScaleControl({ unit: 'metric' }), 'bottom-left');
+  }
+  return map;
+}
+
+async function boot() {
+  prewarm(); // the tile workers start while the page asks for its first data
+  document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
+  document.body.classList.toggle('wall', WALL);
+  document.title = t('title');
+  $('title').textContent = WALL ? t('wall_title') : t('title');
+  langLink();
+  tick();
+  setInterval(tick, 1000);
+  const [schemaR, bounds, tilejson] = await Promise.all([getJSON('/web/schema.json'), cityBounds(), loadTileJSON()]);
+  const schema = schemaR.data;
+  const map = makeMap(bounds, tilejson);
+  situ.map = map;
+  watchSources(map);
+  followTownshipLabels(map);
+  const shown = initialGroups();
+  const panels = new Panels({ schema, node: $('info'), map });
+  const setAlerts = WALL ? wallRotation(map, bounds) : null;
+  const live = new Live({
+    map, schema, ui: { feeds: $('feeds'), ticker: $('ticker') }, onStatus: setStatus,
+    onAlerts: (a) => { situ.alerts = a.length; if (setAlerts) setAlerts(a); },
+    onRecover: () => recover(map, live),
+  });
+  map.once('style.load', () => {
+    for (const g of GROUPS) if (!shown.has(g)) setGroupVisible(map, g, false);
+    renderLayerPanel(map, shown);
+    live.start();
+    if (FIXED_TOWNSHIP) goToTownship(map, panels, FIXED_TOWNSHIP, { duration: 0 });
+  });
+  map.once('idle', () => { situ.idleAt = performance.now(); });
+  setInterval(() => map.setGlobalStateProperty('today', today()), 600000);
+  const list = await panels.loadTownships();
+  renderStats(list);
+  if (!WALL) {
+    wireSearch(panels, list, (code) => goToTownship(map, panels, code));
+    wireClicks(map, panels);
+  } else {
+    reloadAt4am();
+  }
+  situ.live = live;
+  situ.panels = panels;
+  situ.goToTownship = (code) => goToTownship(map, panels, code);
+}
+
+boot();

@@ -1,0 +1,232 @@
+// i18n.js: the map wall's words, Chinese by default and English with ?lang=en.
+// Field titles and the names of items and departments come from
+// /web/schema.json (the collection table); this file holds the interface's
+// own words and the labels of the schema's enumerated values.
+
+const zh = {
+  title: '一网四图 · 应急指挥',
+  layers: '图层',
+  legend: '图例',
+  townships: '乡镇(街道)',
+  risk_zones: '自然灾害风险分布图',
+  hazards: '重大事故隐患分布图',
+  hazard_sources: '重大危险源分布图',
+  resources: '队伍物资分布图',
+  stations: '监测站点',
+  alerts: '预警信息',
+  feeds: '部门接入',
+  cameras: '视频监控',
+  online: '在线',
+  offline: '离线',
+  state_ok: '正常',
+  state_stale: '迟报',
+  state_silent: '中断',
+  state_unknown: '未知',
+  search: '搜索乡镇(街道)名称',
+  no_match: '无匹配乡镇',
+  nearest: '最近物资',
+  nearest_hint: '点击地图查询最近的队伍和物资',
+  item: '物资',
+  any_item: '全部(队伍和仓库)',
+  min_qty: '最少数量',
+  results: '查询结果',
+  no_results: '附近没有满足条件的队伍或仓库',
+  distance: '距离',
+  here: '所在位置',
+  details: '详情',
+  summary: '四图概况',
+  close: '关闭',
+  risk_level: '风险等级',
+  level_n: (n) => `${n}级`,
+  risk_level_n: (n) => `${n}级风险`,
+  grade_n: (n) => `${n}级`,
+  overdue: '逾期未整改',
+  impact_radius: '影响范围',
+  teams: '救援队伍',
+  depots: '物资仓库',
+  cluster: (n) => `此处聚合 ${n} 个要素，放大查看`,
+  count: '数量',
+  total: '合计',
+  open: '未整改',
+  personnel: '人',
+  active_alerts: '生效预警',
+  no_alerts: '当前无生效预警',
+  live: '实时',
+  live_lost: '连接中断，正在重连…',
+  unavailable: (what, status) => `${what}暂不可用（${status}）`,
+  tiles: '矢量瓦片',
+  events_route: '实时推送',
+  feeds_route: '部门接入状态',
+  nearest_route: '邻近查询',
+  events_24h: '24小时',
+  last_event: '最近上报',
+  never: '从未',
+  ago: (s) => s < 90 ? `${Math.round(s)}秒前` : s < 5400 ? `${Math.round(s / 60)}分钟前` : s < 172800 ? `${Math.round(s / 3600)}小时前` : `${Math.round(s / 86400)}天前`,
+  km: (m) => m < 1000 ? `${Math.round(m)}米` : `${(m / 1000).toFixed(1)}公里`,
+  bearing: (d) => ['北', '东北', '东', '东南', '南', '西南', '西', '西北'][Math.round(((d % 360) + 360) % 360 / 45) % 8],
+  lang_switch: 'English',
+  wall_title: '永州市应急管理指挥中心',
+  weekday: ['星期日', '星期一', '星期二', '星期三', '星期四', '星期五', '星期六'],
+};
+
+const en = {
+  title: 'One network, four maps',
+  layers: 'Layers',
+  legend: 'Legend',
+  townships: 'Townships',
+  risk_zones: 'Natural-disaster risk zones',
+  hazards: 'Major accident hidden dangers',
+  hazard_sources: 'Major hazard sources',
+  resources: 'Rescue teams and depots',
+  stations: 'Monitoring stations',
+  alerts: 'Warnings',
+  feeds: 'Department feeds',
+  cameras: 'Cameras',
+  online: 'online',
+  offline: 'offline',
+  state_ok: 'ok',
+  state_stale: 'stale',
+  state_silent: 'silent',
+  state_unknown: 'unknown',
+  search: 'Search a township by name',
+  no_match: 'No township matches',
+  nearest: 'Nearest supplies',
+  nearest_hint: 'Click the map for the nearest teams and supplies',
+  item: 'Item',
+  any_item: 'Any (teams and depots)',
+  min_qty: 'At least',
+  results: 'Results',
+  no_results: 'No team or depot nearby meets this',
+  distance: 'Distance',
+  here: 'Here',
+  details: 'Details',
+  summary: 'Four-map summary',
+  close: 'Close',
+  risk_level: 'Risk level',
+  level_n: (n) => `level ${n}`,
+  risk_level_n: (n) => `risk level ${n}`,
+  grade_n: (n) => `grade ${n}`,
+  overdue: 'overdue',
+  impact_radius: 'impact radius',
+  teams: 'Rescue teams',
+  depots: 'Material depots',
+  cluster: (n) => `${n} features here: zoom in`,
+  count: 'Count',
+  total: 'Total',
+  open: 'open',
+  personnel: 'people',
+  active_alerts: 'Active warnings',
+  no_alerts: 'No active warnings',
+  live: 'live',
+  live_lost: 'Connection lost, reconnecting…',
+  unavailable: (what, status) => `${what} unavailable (${status})`,
+  tiles: 'Vector tiles',
+  events_route: 'Live events',
+  feeds_route: 'Feed states',
+  nearest_route: 'Proximity',
+  events_24h: '24 h',
+  last_event: 'last event',
+  never: 'never',
+  ago: (s) => s < 90 ? `${Math.round(s)} s ago` : s < 5400 ? `${Math.round(s / 60)} min ago` : s < 172800 ? `${Math.round(s / 3600)} h ago` : `${Math.round(s / 86400)} d ago`,
+  km: (m) => m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toFixed(1)} km`,
+  bearing: (d) => ['N', 'NE', 'E', 'SE', 'S', 'SW', 'W', 'NW'][Math.round(((d % 360) + 360) % 360 / 45) % 8],
+  lang_switch: '中文',
+  wall_title: 'Yongzhou emergency command centre',
+  weekday: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'],
+};
+
+// Labels of enumerated values, by field name: [zh, en].
+const values = {
+  hazard_type: {
+    flood: ['洪涝', 'flood'], waterlogging: ['内涝', 'waterlogging'], landslide: ['滑坡', 'landslide'],
+    debris_flow: ['泥石流', 'debris flow'], collapse: ['崩塌', 'collapse'], subsidence: ['地面塌陷', 'subsidence'],
+    forest_fire: ['森林火灾', 'forest fire'], earthquake: ['地震', 'earthquake'], drought: ['干旱', 'drought'],
+    wind_hail: ['风雹', 'wind and hail'], snow_ice: ['低温雨雪冰冻', 'snow and ice'],
+  },
+  category: {
+    hazardous_chemicals: ['危险化学品', 'hazardous chemicals'], mining: ['矿山', 'mining'], fireworks: ['烟花爆竹', 'fireworks'],
+    construction: ['建筑施工', 'construction'], road_traffic: ['道路交通', 'road traffic'], fire_safety: ['消防', 'fire safety'],
+    gas: ['燃气', 'gas'], reservoir_dam: ['水库大坝', 'reservoir dam'], tailings: ['尾矿库', 'tailings'],
+    crowded_place: ['人员密集场所', 'crowded place'], industrial_trade: ['工贸', 'industry and trade'],
+    special_equipment: ['特种设备', 'special equipment'], team: ['救援队伍', 'team'], depot: ['物资仓库', 'depot'],
+  },
+  level: {
+    major: ['重大', 'major'], general: ['一般', 'general'],
+    city: ['市级', 'city'], county: ['县级', 'county'], township: ['乡镇级', 'township'],
+  },
+  status: {
+    open: ['未整改', 'open'], rectifying: ['整改中', 'rectifying'], rectified: ['已整改', 'rectified'],
+    available: ['待命', 'available'], deployed: ['已出动', 'deployed'], standby: ['备勤', 'standby'],
+    normal: ['正常', 'normal'], warning: ['预警', 'warning'], alarm: ['报警', 'alarm'], offline: ['离线', 'offline'],
+    active: ['生效', 'active'], cancelled: ['已解除', 'cancelled'],
+  },
+  industry: {
+    hazardous_chemicals: ['危险化学品', 'hazardous chemicals'], mining: ['矿山', 'mining'], fireworks: ['烟花爆竹', 'fireworks'],
+    gas: ['燃气', 'gas'], oil_depot: ['油库', 'oil depot'], metallurgy: ['冶金', 'metallurgy'], power: ['电力', 'power'],
+    pharmaceutical: ['医药', 'pharmaceutical'],
+  },
+  team_type: {
+    water_rescue: ['水上救援', 'water rescue'], fire_rescue: ['消防救援', 'fire rescue'], forest_fire: ['森林消防', 'forest fire'],
+    mine_rescue: ['矿山救护', 'mine rescue'], hazmat: ['危化品救援', 'hazmat'], medical: ['医疗救护', 'medical'],
+    geological: ['地质灾害救援', 'geological'], power: ['电力抢修', 'power repair'], communications: ['通信保障', 'communications'],
+    militia: ['民兵应急', 'militia'], volunteer: ['社会志愿', 'volunteer'], road: ['道路抢通', 'road repair'],
+  },
+  kind: {
+    rain_gauge: ['雨量站', 'rain gauge'], water_level: ['水位站', 'water level'], reservoir: ['水库', 'reservoir'],
+    geological: ['地灾监测点', 'geological monitor'], weather: ['气象站', 'weather station'], camera: ['视频监控', 'camera'],
+    forest_fire: ['森林防火监测', 'forest fire watch'], air_quality: ['空气质量', 'air quality'], traffic: ['交通监测', 'traffic'],
+    power: ['电力监测', 'power'], town: ['镇', 'town'], township: ['乡', 'township'], subdistrict: ['街道', 'sub-district'],
+  },
+  severity: {
+    blue: ['蓝色', 'blue'], yellow: ['黄色', 'yellow'], orange: ['橙色', 'orange'], red: ['红色', 'red'],
+  },
+  event: {
+    rainstorm: ['暴雨', 'rainstorm'], typhoon: ['台风', 'typhoon'], flood: ['洪水', 'flood'], gale: ['大风', 'gale'],
+    geological_hazard: ['地质灾害', 'geological hazard'], forest_fire: ['森林火险', 'forest fire danger'],
+    high_temperature: ['高温', 'heat'], cold_wave: ['寒潮', 'cold wave'], hail: ['冰雹', 'hail'],
+    thunderstorm: ['雷电', 'thunderstorm'], fog: ['大雾', 'fog'], drought: ['干旱', 'drought'],
+    snowstorm: ['暴雪', 'snowstorm'], road_icing: ['道路结冰', 'road icing'], mountain_torrent: ['山洪', 'mountain torrent'],
+    waterlogging: ['城市内涝', 'waterlogging'],
+  },
+  online: { true: ['在线', 'online'], false: ['离线', 'offline'] },
+};
+
+// Titles of the columns every collection has, which the schema does not list.
+const commonZh = { id: '编号', township_code: '所属乡镇(街道)', updated_at: '更新时间' };
+
+// English titles of fields whose name does not read well as it is.
+const fieldsEn = {
+  r_value: 'R value', impact_radius_m: 'Impact radius (m)', area_km2: 'Area (km²)',
+  township_code: 'Township code', team_type: 'Team type', found_on: 'Found on',
+  rectified_on: 'Rectified on', cap_identifier: 'CAP identifier',
+};
+
+export const lang = new URLSearchParams(location.search).get('lang') === 'en' ? 'en' : 'zh';
+const words = lang === 'en' ? en : zh;
+const li = lang === 'en' ? 1 : 0;
+
+// The word for key; functions are called with args.
+export function t(key, ...args) {
+  const w = words[key];
+  return typeof w === 'function' ? w(...args) : w ?? key;
+}
+
+// The label of value v of field `field`, or v itself.
+export function tv(field, v) {
+  const row = values[field] && values[field][String(v)];
+  return row ? row[li] : String(v);
+}
+
+// The title of a field: the schema's Chinese title, or an English one.
+export function tf(schemaField, name) {
+  if (li === 0 && schemaField && schemaField.title_zh) return schemaField.title_zh;
+  if (li === 0 && commonZh[name]) return commonZh[name];
+  if (fieldsEn[name]) return fieldsEn[name];
+  return name.charAt(0).toUpperCase() + name.slice(1).replaceAll('_', ' ');
+}
+
+// The name of a schema row with name_zh / name_en (items, departments, collections).
+export function tn(row) {
+  if (!row) return '';
+  return (li ? row.name_en || row.title_en : row.name_zh || row.title_zh) || row.code || row.id;
+}

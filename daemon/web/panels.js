@@ -1,0 +1,252 @@
+// panels.js: what the duty officer reads beside the map: a feature's details
+// (its full record from /collections/{id}/items/{fid}), the nearest teams and
+// supplies to a clicked point (/locate and /nearest, drawn as lines to the
+// depots), a township's four-map summary (/townships/{code}) and the
+// township search over /townships. Everything is built as DOM nodes from
+// text, never from markup.
+
+import { t, tv, tf, tn } from './i18n.js';
+import { SEVERITY } from './layers.js';
+import { getJSON, el, fill, today } from './util.js';
+
+// The schema's field row of collection cid named name, or undefined.
+function fieldOf(schema, cid, name) {
+  const c = schema.collections.find((x) => x.id === cid);
+  return c && c.fields.find((f) => f.name === name);
+}
+
+function itemName(schema, code) {
+  return tn(schema.items.find((i) => i.code === code)) || code;
+}
+
+// A property value as the officer reads it.
+function showValue(schema, name, v, townships) {
+  if (v === null || v === undefined || v === '') return null;
+  if (name === 'township_code') return townships[v] ? `${townships[v].name} (${v})` : v;
+  if (name === 'impact_radius_m') return t('km', Number(v));
+  if (name === 'dept') return tn(schema.departments.find((d) => d.code === v)) || v;
+  if (name === 'risk_level') return t('level_n', v);
+  if (name === 'grade') return t('grade_n', v);
+  if (typeof v === 'boolean') return tv('online', v);
+  return tv(name, v);
+}
+
+function itemsTable(schema, items) {
+  if (!Array.isArray(items) || !items.length) return null;
+  return el('table', { class: 'items' }, items.map((it) =>
+    el('tr', {}, el('td', {}, itemName(schema, it.item)),
+      el('td', { class: 'num' }, Number(it.qty).toLocaleString()), el('td', {}, it.unit || ''))));
+}
+
+export class Panels {
+  // schema: /web/schema.json; node: the info panel; map: the MapLibre map.
+  constructor({ schema, node, map }) {
+    Object.assign(this, { schema, node, map });
+    this.townships = {};
+    this.item = '';
+    this.minQty = 0;
+    this.lastPoint = null;
+    this.seq = 0; // the panel's latest question: an older answer is dropped
+  }
+
+  async loadTownships() {
+    const r = await getJSON('/townships');
+    const list = r.ok && r.data && Array.isArray(r.data.townships) ? r.data.townships : [];
+    this.townships = Object.fromEntries(list.map((x) => [x.code, x]));
+    return list;
+  }
+
+  close() {
+    this.seq++;
+    fill(this.node);
+    this.node.classList.remove('open');
+    this.map.getSource('nearest').setData({ type: 'FeatureCollection', features: [] });
+  }
+
+  show(title, ...body) {
+    fill(this.node, el('header', {}, el('h3', {}, title), el('button', { class: 'close', title: t('close'), onclick: () => this.close() }, '×')), ...body);
+    this.node.classList.add('open');
+  }
+
+  // ---- details -----------------------------------------------------------------
+
+  // Shows the clicked tile feature f of collection cid (a cluster, or one feature).
+  async details(cid, f) {
+    const my = ++this.seq;
+    const p = f.properties || {};
+    if (p.cluster === true || p.cluster === 'true') {
+      this.show(t(cid), el('p', {}, t('cluster', p.point_count)), this.clusterRows(cid, p));
+      this.map.easeTo({ center: f.geometry.coordinates, zoom: Math.min(this.map.getZoom() + 2, 16) });
+      return;
+    }
+    let props = p;
+    if (p.id) {
+      const r = await getJSON(`/collections/${cid}/items/${encodeURIComponent(p.id)}`);
+      if (my !== this.seq) return;
+      if (r.ok && r.data && r.data.properties) props = { ...r.data.properties, id: r.data.id ?? p.id };
+    }
+    this.show(`${t(cid)} · ${props.name || props.headline || props.id || ''}`, this.propTable(cid, props));
+  }
+
+  clusterRows(cid, p) {
+    const rows = Object.entries(p).filter(([k]) => /_(min|sum)$/.test(k) || k.startsWith('item_'));
+    return el('table', { class: 'props' }, rows.map(([k, v]) => {
+      const name = k.replace(/_(min|sum)$/, '').replace(/^item_/, '');
+      const label = k.startsWith('item_') ? itemName(this.schema, name) : `${tf(fieldOf(this.schema, cid, name), name)} (${k.endsWith('_min') ? 'min' : t('total')})`;
+      return el('tr', {}, el('th', {}, label), el('td', {}, Number(v).toLocaleString()));
+    }));
+  }
+
+  propTable(cid, props) {
+    const c = this.schema.collections.find((x) => x.id === cid);
+    const names = [...(c ? c.fields.map((f) => f.name) : []), 'township_code', 'updated_at'];
+    for (const k of Object.keys(props)) if (!names.includes(k) && !k.startsWith('item_') && k !== 'items' && k !== 'extra') names.push(k);
+    const overdue = cid === 'hazards' && props.status !== 'rectified' && props.deadline && String(props.deadline) < today();
+    const rows = names.map((n) => {
+      const v = showValue(this.schema, n, props[n], this.townships);
+      return v === null ? null : el('tr', {}, el('th', {}, tf(fieldOf(this.schema, cid, n), n)),
+        el('td', {}, v, n === 'deadline' && overdue ? el('span', { class: 'overdue' }, ` ${t('overdue')}`) : null));
+    });
+    return [el('table', { class: 'props' }, rows), itemsTable(this.schema, props.items)];
+  }
+
+  // ---- nearest supplies ------------------------------------------------------------
+
+  itemPicker() {
+    const sel = el('select', { class: 'item-picker', onchange: (e) => { this.item = e.target.value; this.rerun(); } },
+      el('option', { value: '' }, t('any_item')),
+      this.schema.items.map((i) => el('option', { value: i.code, selected: i.code === this.item }, tn(i))));
+    const qty = el('input', { class: 'min-qty', type: 'number', min: 0, step: 100, value: this.minQty || '', placeholder: t('min_qty'),
+      onchange: (e) => { this.minQty = Math.max(0, Number(e.target.value) || 0); this.rerun(); } });
+    return el('div', { class: 'picker' }, el('label', {}, t('item'), ' ', sel), el('label', {}, t('min_qty'), ' ', qty));
+  }
+
+  rerun() {
+    if (this.lastPoint) this.nearest(this.lastPoint);
+  }
+
+  // Queries and shows the nearest resources to lngLat, with lines to them;
+  // zones are the risk-zone features drawn under the click.
+  async nearest(lngLat, zones = this.lastZones || []) {
+    const my = ++this.seq;
+    this.lastPoint = lngLat;
+    this.lastZones = zones;
+    const { lng, lat } = lngLat;
+    const q = new URLSearchParams({ lon: lng.toFixed(6), lat: lat.toFixed(6), collection: 'resources', k: '5' });
+    if (this.item) q.set('item', this.item);
+    if (this.item && this.minQty) q.set('min_qty', String(this.minQty));
+    const list = el('div', { class: 'nearest-list' }, '…');
+    const here = el('div', { class: 'here' });
+    this.show(t('nearest'), this.itemPicker(), here, this.zoneLines(zones), list);
+    this.locate(lng, lat, here);
+    const r = await getJSON(`/nearest?${q}`);
+    if (my !== this.seq) return;
+    if (!r.ok || !r.data || !Array.isArray(r.data.features)) {
+      fill(list, el('p', { class: 'warn' }, t('unavailable', t('nearest_route'), r.status || 'offline')));
+      return;
+    }
+    this.drawNearest([lng, lat], r.data.features);
+    this.reveal([lng, lat], r.data.features);
+    fill(list, r.data.features.length ? el('ol', { class: 'results' }, r.data.features.map((f) => this.resultRow(f)))
+      : el('p', {}, t('no_results')));
+  }
+
+  resultRow(f) {
+    const p = f.properties || {};
+    const match = this.item && Array.isArray(p.items) ? p.items.find((i) => i.item === this.item) : null;
+    return el('li', { class: 'result', onclick: () => this.map.easeTo({ center: f.geometry.coordinates, zoom: Math.max(this.map.getZoom(), 12) }) },
+      el('div', { class: 'rname' }, p.name || f.id),
+      el('div', { class: 'rmeta' },
+        `${t('km', Number(p.distance_m))} ${p.bearing_deg !== undefined ? t('bearing', Number(p.bearing_deg)) : ''}`,
+        p.township_name ? ` · ${p.township_name}` : '',
+        p.category ? ` · ${tv('category', p.category)}` : '',
+        p.team_type ? ` · ${tv('team_type', p.team_type)}` : '',
+        p.personnel ? ` · ${p.personnel}${t('personnel')}` : ''),
+      match ? el('div', { class: 'rqty' }, `${itemName(this.schema, match.item)} ${Number(match.qty).toLocaleString()} ${match.unit || ''}`) : null);
+  }
+
+  // The risk zones under the click, each opening its details.
+  zoneLines(zones) {
+    const seen = new Set();
+    return zones.filter((f) => !seen.has(f.properties.id) && seen.add(f.properties.id)).map((f) => {
+      const p = f.properties;
+      return el('p', { class: 'zone-line', onclick: () => this.details('risk_zones', f) },
+        el('b', {}, `${t('risk_zones')}: `), `${tv('hazard_type', p.hazard_type)} · ${t('level_n', p.risk_level)} · ${p.name || ''}`);
+    });
+  }
+
+  // Moves the map so that the point and every result are in view, when some are not.
+  reveal(from, features) {
+    const pts = [from, ...features.filter((f) => f.geometry && f.geometry.type === 'Point').map((f) => f.geometry.coordinates)];
+    const view = this.map.getBounds();
+    if (pts.every((c) => view.contains(c))) return;
+    const b = [Math.min(...pts.map((c) => c[0])), Math.min(...pts.map((c) => c[1])), Math.max(...pts.map((c) => c[0])), Math.max(...pts.map((c) => c[1]))];
+    this.map.fitBounds(b, { padding: 80, maxZoom: 13, duration: 800 });
+  }
+
+  drawNearest(from, features) {
+    const out = [{ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: from } }];
+    features.forEach((f, i) => {
+      if (!f.geometry || f.geometry.type !== 'Point') return;
+      out.push({ type: 'Feature', properties: { rank: i + 1 }, geometry: f.geometry });
+      out.push({ type: 'Feature', properties: { rank_line: i + 1 }, geometry: { type: 'LineString', coordinates: [from, f.geometry.coordinates] } });
+    });
+    this.map.getSource('nearest').setData({ type: 'FeatureCollection', features: out });
+  }
+
+  // Fills node with the township at the point, the alerts over it and the
+  // hazard sources that reach it.
+  async locate(lng, lat, node) {
+    const r = await getJSON(`/locate?lon=${lng.toFixed(6)}&lat=${lat.toFixed(6)}`);
+    if (!r.ok || !r.data) return;
+    const d = r.data;
+    fill(node,
+      d.township ? el('p', {}, el('b', {}, `${t('here')}: `), `${d.township.county_name || ''} ${d.township.name}`) : null,
+      (d.alerts || []).map((a) => el('p', { class: 'alert-line' }, el('b', { class: 'sev', style: { background: SEVERITY[a.severity] || '#888' } }, tv('severity', a.severity)), ` ${a.headline || tv('event', a.event)}`)),
+      (d.hazard_sources || []).length ? el('p', {}, `${t('hazard_sources')}: `, d.hazard_sources.map((h) => h.name).join('、')) : null);
+  }
+
+  // ---- township summary ---------------------------------------------------------------
+
+  async summary(code) {
+    const my = ++this.seq;
+    const r = await getJSON(`/townships/${encodeURIComponent(code)}`);
+    if (my !== this.seq || !r.ok || !r.data) return;
+    const s = r.data;
+    const m = s.maps || {};
+    this.show(`${s.county_name || ''} ${s.name}`, el('div', { class: 'summary' },
+      el('p', { class: 'sub' }, `${t('summary')} · ${code}`, s.population ? ` · ${Number(s.population).toLocaleString()}` : ''),
+      this.block('risk_zones', m.risk_zones, (x) => [counts(x.by_level, (k) => t('level_n', k)), counts(x.by_type, (k) => tv('hazard_type', k))]),
+      this.block('hazards', m.hazards, (x) => [counts(x.by_status, (k) => tv('status', k)), x.overdue ? el('span', { class: 'overdue' }, `${t('overdue')} ${x.overdue}`) : null]),
+      this.block('hazard_sources', m.hazard_sources, (x) => [counts(x.by_grade, (k) => t('grade_n', k))]),
+      this.block('resources', m.resources, (x) => [counts(x.by_category, (k) => tv('category', k)),
+        counts(Object.fromEntries(Object.entries(x.items || {}).map(([k, v]) => [k, `${Number(v.qty).toLocaleString()} ${v.unit || ''}`])), (k) => itemName(this.schema, k))]),
+      this.block('stations', s.stations, (x) => [counts(x.by_status, (k) => tv('status', k)), x.cameras ? `${t('cameras')} ${x.cameras_online}/${x.cameras}` : null]),
+      el('div', { class: 'block' }, el('h4', {}, `${t('active_alerts')} ${(s.alerts || []).length}`),
+        (s.alerts || []).map((a) => el('p', { class: 'alert-line' }, el('b', { class: 'sev', style: { background: SEVERITY[a.severity] || '#888' } }, tv('severity', a.severity)), ` ${a.headline || tv('event', a.event)}`)))));
+  }
+
+  block(cid, x, rows) {
+    if (!x) return null;
+    return el('div', { class: `block ${cid}` }, el('h4', {}, `${t(cid)} `, el('b', {}, String(x.total ?? 0))), rows(x));
+  }
+}
+
+// "k1 n1 · k2 n2" from a {key: count} object.
+function counts(obj, label) {
+  const parts = Object.entries(obj || {}).map(([k, v]) => `${label(k)} ${typeof v === 'number' ? v.toLocaleString() : v}`);
+  return parts.length ? el('div', { class: 'counts' }, parts.join(' · ')) : null;
+}
+
+// Township search: matches a name (or code) in the /townships list.
+export function searchTownships(list, query, max = 8) {
+  const q = query.trim();
+  if (!q) return [];
+  const starts = [], contains = [];
+  for (const x of list) {
+    const hay = `${x.name} ${x.county_name || ''} ${x.code}`;
+    if (x.name.startsWith(q) || x.code.startsWith(q)) starts.push(x);
+    else if (hay.includes(q)) contains.push(x);
+  }
+  return [...starts, ...contains].slice(0, max);
+}

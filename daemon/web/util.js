@@ -1,0 +1,93 @@
+// util.js: small helpers the map wall's modules share: JSON requests to
+// situd that report the status instead of throwing, a DOM builder that
+// never parses markup (feature properties come from outside), and a
+// debouncer.
+
+// GET (or POST) url; resolves to {ok, status, data}. data is the parsed JSON
+// body, or null. Never rejects: a dead situd is status 0.
+export async function getJSON(url, init) {
+  try {
+    const r = await fetch(url, { cache: 'no-cache', ...init, headers: { Accept: 'application/json', ...(init && init.headers) } });
+    let data = null;
+    try { data = await r.json(); } catch { data = null; }
+    return { ok: r.ok, status: r.status, data };
+  } catch {
+    return { ok: false, status: 0, data: null };
+  }
+}
+
+// Every page of an OGC API items request, following "next" links, up to max features.
+export async function getAllItems(url, max = 20000) {
+  const features = [];
+  let next = url;
+  let status = 200;
+  while (next && features.length < max) {
+    const r = await getJSON(next);
+    status = r.status;
+    // a later page that fails ends the list; only a failed first page is a failure
+    if (!r.ok || !r.data || !Array.isArray(r.data.features)) return { ok: features.length > 0, status, features };
+    features.push(...r.data.features);
+    const link = (r.data.links || []).find((l) => l.rel === 'next');
+    next = link && r.data.features.length ? sameOrigin(link.href) : null;
+  }
+  return { ok: true, status, features };
+}
+
+// The path and query of href, on this page's origin (situd may name another host).
+function sameOrigin(href) {
+  const u = new URL(href, location.href);
+  return u.pathname + u.search;
+}
+
+// el('div', {class: 'x', onclick: f}, 'text', child...): an element; strings
+// become text nodes, null and false children are skipped.
+export function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (k === 'style' && typeof v === 'object') Object.assign(e.style, v);
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+// Replaces the children of node with children.
+export function fill(node, ...children) {
+  node.replaceChildren();
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) node.append(c);
+  return node;
+}
+
+// f, called at most once per `ms` after the last call.
+export function debounce(f, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => f(...args), ms);
+  };
+}
+
+// The bounding box [w, s, e, n] of a GeoJSON geometry.
+export function bboxOf(geom) {
+  const b = [Infinity, Infinity, -Infinity, -Infinity];
+  const walk = (c) => {
+    if (typeof c[0] === 'number') {
+      b[0] = Math.min(b[0], c[0]); b[1] = Math.min(b[1], c[1]);
+      b[2] = Math.max(b[2], c[0]); b[3] = Math.max(b[3], c[1]);
+    } else c.forEach(walk);
+  };
+  if (geom && geom.coordinates) walk(geom.coordinates);
+  return b;
+}
+
+// Today in the page's time zone, YYYY-MM-DD.
+export function today() {
+  const d = new Date();
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+}

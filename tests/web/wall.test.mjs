@@ -1,0 +1,425 @@
+// wall.test.mjs: the map wall in a real browser (node --test). Loads the demo
+// into a temporary SpatiaLite file with the real `situ` CLI, starts a real
+// situd on a free 127.0.0.1 port (as tests/http/situd.py does), and drives
+// Debian's chromium with playwright-core. Checks: the page loads with no
+// console error and no request leaving 127.0.0.1; townships and each of the
+// four maps are rendered from the vector tiles; an alert POSTed to a feed is
+// rendered within 2 s; a click on the map lists the nearest supplies; the wall
+// (?wall=1) and English (?lang=en) render; the /web/ route validates paths
+// and revalidates with ETags. Screenshots and figures (time to first rendered
+// map, page bytes) go to $SITU_SHOTS. A route that still answers 503 fails
+// its test with a message naming it: nothing is faked.
+//
+// Environment (set by CTest): SITU_BIN, SITUD_BIN, SITU_GEODATA, SITU_SHOTS,
+// SITU_WEB_NODE_MODULES; CHROMIUM (default /usr/bin/chromium). To test a
+// situd that is already running instead: SITU_WEB_BASE=http://127.0.0.1:PORT
+// and SITU_FEED_TOKEN=<a meteorology token>.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..', '..');
+const ENV = process.env;
+const SITU = ENV.SITU_BIN || path.join(ROOT, 'build', 'situ');
+const SITUD = ENV.SITUD_BIN || path.join(ROOT, 'build', 'situd');
+const GEODATA = ENV.SITU_GEODATA || path.join(ROOT, 'geodata', 'demo');
+const SHOTS = ENV.SITU_SHOTS || path.join(ROOT, 'build', 'web-shots');
+const NODE_MODULES = ENV.SITU_WEB_NODE_MODULES || path.join(ROOT, 'daemon', 'web', 'node_modules');
+const CHROMIUM = ENV.CHROMIUM || '/usr/bin/chromium';
+const CHROMIUM_FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
+  // a name that is not 127.0.0.1 resolves nowhere, so nothing can leave even unseen
+  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+];
+const VIEWPORT = { width: 1600, height: 900 };
+const IDLE_TIMEOUT_MS = 120000;
+// Layers of each map whose rendered features count, as app.js names them.
+const MAP_LAYERS = {
+  townships: ['townships-fill'],
+  risk_zones: ['risk_zones-fill', 'risk_zones-point', 'risk_zones-cluster'],
+  hazards: ['hazards-point', 'hazards-cluster'],
+  hazard_sources: ['hazard_sources-point', 'hazard_sources-cluster'],
+  resources: ['resources-team', 'resources-depot', 'resources-cluster'],
+};
+
+const S = { tmp: null, proc: null, base: null, routes: {}, figures: {} };
+
+// ---- situd -----------------------------------------------------------------------
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    throw new Error(`${path.basename(cmd)} ${args.join(' ')} failed (${r.error ? r.error.message : `exit ${r.status}`}): ${(r.stderr || '').slice(-1500)}`);
+  }
+  return r.stdout;
+}
+
+function demoDb() {
+  if (!fs.existsSync(path.join(GEODATA, 'townships.geojson')) && !fs.existsSync(path.join(GEODATA, 'manifest.ini'))) {
+    throw new Error(`no demo data in ${GEODATA}: generate it with \`situ demo --out ${GEODATA}\` (scripts/test.sh does)`);
+  }
+  const db = path.join(S.tmp, 'situ.sqlite');
+  run(SITU, ['load', '--db', db, '--all', GEODATA]);
+  return db;
+}
+
+// A feed token for dept, or null with the reason when the CLI cannot make one.
+function feedToken(db, dept) {
+  const r = spawnSync(SITU, ['token', 'add', dept, '--db', db, '--label', 'web-test'], { encoding: 'utf8' });
+  if (r.status !== 0) return { token: null, why: `situ token add ${dept} failed: ${(r.stderr || '').trim().slice(0, 300)}` };
+  return { token: r.stdout.trim(), why: null };
+}
+
+async function startSitud(db) {
+  const port = await freePort();
+  S.base = `http://127.0.0.1:${port}`;
+  S.log = path.join(S.tmp, 'situd.log');
+  const log = fs.openSync(S.log, 'w');
+  S.proc = spawn(SITUD, ['--db', db, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', log, log] });
+  const deadline = Date.now() + 60000;
+  while (Date.now() < deadline) {
+    if (S.proc.exitCode !== null) throw new Error(`situd exited: ${tail(S.log)}`);
+    const r = await request('GET', '/healthz').catch(() => null);
+    if (r && r.status === 200) return;
+    await sleep(100);
+  }
+  throw new Error(`situd not ready in 60 s: ${tail(S.log)}`);
+}
+
+function tail(file) {
+  try { return fs.readFileSync(file, 'utf8').slice(-3000); } catch { return ''; }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A raw HTTP request to situd (the path is sent exactly as given, dots and
+// escapes included); resolves to {status, headers, body}. For a stream
+// (text/event-stream) only the head is read.
+function request(method, rawPath, { headers = {}, body = null } = {}) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(S.base);
+    const req = http.request({ host: u.hostname, port: u.port, method, path: rawPath, headers, timeout: 30000 }, (res) => {
+      if ((res.headers['content-type'] || '').startsWith('text/event-stream')) {
+        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.alloc(0) });
+        res.destroy();
+        return;
+      }
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${rawPath}`)));
+    req.on('error', reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+const json = (r) => JSON.parse(r.body.toString('utf8'));
+
+// The status of each route the page consumes, for clear failure messages.
+async function probeRoutes() {
+  const ext = json(await request('GET', '/collections/townships')).extent.spatial.bbox[0];
+  S.city = ext;
+  const [lon, lat] = [(ext[0] + ext[2]) / 2, (ext[1] + ext[3]) / 2];
+  const probes = {
+    tiles: '/tiles/townships.json',
+    nearest: `/nearest?lon=${lon}&lat=${lat}&collection=resources&k=5`,
+    feeds: '/feeds',
+    events: '/events',
+  };
+  for (const [k, p] of Object.entries(probes)) S.routes[k] = (await request('GET', p)).status;
+}
+
+function requireRoute(name, why) {
+  const st = S.routes[name];
+  if (st !== 200) assert.fail(`the ${name} route answers ${st} (not built yet?): ${why}`);
+}
+
+// ---- the browser --------------------------------------------------------------------
+
+async function launch() {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh (Debian package chromium)`);
+  const pw = path.join(NODE_MODULES, 'playwright-core', 'index.mjs');
+  if (!fs.existsSync(pw)) throw new Error(`${pw} is missing: run npm ci in daemon/web (scripts/setup.sh does)`);
+  const { chromium } = await import(pathToFileURL(pw).href);
+  S.ctx = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(S.tmp, 'chromium-')), {
+    executablePath: CHROMIUM, headless: true, viewport: VIEWPORT, args: CHROMIUM_FLAGS,
+  });
+}
+
+// Opens url in a new page and records its console errors, foreign requests
+// and the bytes of every finished response. Resolves to the watcher.
+async function openPage(url) {
+  const page = await S.ctx.newPage();
+  const w = { page, errors: [], foreign: [], bytes: 0, responses: 0, byType: {}, idle: null };
+  page.on('console', (m) => { if (m.type() === 'error') w.errors.push(`console: ${m.text()} ${m.location().url || ''}`); });
+  page.on('pageerror', (e) => w.errors.push(`page error: ${e.message}`));
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (!['data:', 'blob:'].includes(u.protocol) && u.hostname !== '127.0.0.1') w.foreign.push(r.url());
+  });
+  page.on('requestfinished', async (r) => {
+    const s = await r.sizes().catch(() => null);
+    if (!s) return;
+    const n = s.responseBodySize + s.responseHeadersSize;
+    const kind = new URL(r.url()).pathname.startsWith('/web/') || new URL(r.url()).pathname === '/' ? 'page' : new URL(r.url()).pathname.split('/')[1];
+    w.byType[kind] = (w.byType[kind] || 0) + n;
+    w.bytes += n;
+    w.responses++;
+  });
+  const logFrom = S.log ? fs.statSync(S.log).size : 0;
+  await page.goto(url);
+  try {
+    await page.waitForFunction(() => window.__situ && window.__situ.idleAt, null, { timeout: IDLE_TIMEOUT_MS, polling: 100 });
+    w.idle = await page.evaluate(() => window.__situ.idleAt);
+  } catch {
+    w.idle = null;
+  }
+  if (S.log) w.served = servedSince(logFrom);
+  return w;
+}
+
+// What situd's request log says it sent since byte `from` of the log: body
+// bytes per kind (the page's own files, tiles, other data). The event stream
+// never completes, so it is not in it.
+function servedSince(from) {
+  const text = fs.readFileSync(S.log, 'utf8').slice(from);
+  const out = { bytes: 0, requests: 0, byKind: {} };
+  for (const m of text.matchAll(/^\S+ (GET|HEAD|POST) (\S+) (\d+) (\d+) \d+us/gm)) {
+    const p = m[2];
+    const kind = p === '/' || p.startsWith('/web/') ? 'page' : p.startsWith('/tiles/') ? 'tiles' : 'data';
+    out.byKind[kind] = (out.byKind[kind] || 0) + Number(m[4]);
+    out.bytes += Number(m[4]);
+    out.requests++;
+  }
+  return out;
+}
+
+// Rendered features per map, by the layers of MAP_LAYERS.
+function renderedCounts(page) {
+  return page.evaluate((layers) => {
+    const map = window.__situ.map;
+    const out = {};
+    for (const [k, ids] of Object.entries(layers)) {
+      const present = ids.filter((id) => map.getLayer(id));
+      out[k] = present.length ? map.queryRenderedFeatures({ layers: present }).length : 0;
+    }
+    return out;
+  }, MAP_LAYERS);
+}
+
+function statusNote() {
+  const bad = Object.entries(S.routes).filter(([, s]) => s !== 200).map(([k, s]) => `${k} ${s}`);
+  return bad.length ? ` (routes not yet answering 200: ${bad.join(', ')})` : '';
+}
+
+// ---- set-up ----------------------------------------------------------------------------
+
+before(async () => {
+  S.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'situ-web-'));
+  fs.mkdirSync(SHOTS, { recursive: true });
+  if (ENV.SITU_WEB_BASE) {
+    S.base = ENV.SITU_WEB_BASE.replace(/\/$/, '');
+    S.feed = { token: ENV.SITU_FEED_TOKEN || null, why: 'SITU_WEB_BASE is set but SITU_FEED_TOKEN is not' };
+  } else {
+    const db = demoDb();
+    S.feed = feedToken(db, 'meteorology');
+    await startSitud(db);
+  }
+  await probeRoutes();
+  await launch();
+  S.main = await openPage(`${S.base}/`);
+});
+
+after(async () => {
+  if (S.ctx) await S.ctx.close().catch(() => {});
+  if (S.proc && S.proc.exitCode === null) {
+    S.proc.kill('SIGTERM');
+    await new Promise((r) => { S.proc.once('exit', r); setTimeout(r, 10000); });
+  }
+  S.figures.routes = S.routes;
+  fs.writeFileSync(path.join(SHOTS, 'figures.json'), `${JSON.stringify(S.figures, null, 2)}\n`);
+  console.log(`figures: ${JSON.stringify(S.figures)}`);
+  if (S.tmp && S.tmp.startsWith(os.tmpdir())) fs.rmSync(S.tmp, { recursive: true, force: true });
+});
+
+// ---- tests --------------------------------------------------------------------------------
+
+test('the page loads from situd alone, with no console error', async () => {
+  const w = S.main;
+  await w.page.screenshot({ path: path.join(SHOTS, 'wall-desk.png') });
+  S.figures.first_map_ms = w.idle === null ? null : Math.round(w.idle);
+  S.figures.browser_bytes = { total: w.bytes, responses: w.responses, byKind: w.byType };
+  if (w.served) S.figures.served_until_idle = w.served;
+  assert.ok(!w.foreign.length, `requests left 127.0.0.1: ${w.foreign.join(' ')}`);
+  assert.ok(w.idle !== null, `the map never became idle in ${IDLE_TIMEOUT_MS / 1000} s${statusNote()}`);
+  assert.ok(!w.errors.length, `console errors${statusNote()}:\n${w.errors.join('\n')}`);
+});
+
+test('townships and each of the four maps render from the vector tiles', async () => {
+  requireRoute('tiles', 'the map draws townships and the four maps from /tiles/{id}.json');
+  const counts = await renderedCounts(S.main.page);
+  S.figures.rendered = counts;
+  const missing = Object.entries(counts).filter(([, n]) => n === 0).map(([k]) => k);
+  assert.ok(!missing.length, `nothing rendered for ${missing.join(', ')}: ${JSON.stringify(counts)}`);
+  const labels = await S.main.page.waitForFunction(() => {
+    const names = window.__situ.map.queryRenderedFeatures({ layers: ['townships-label'] }).map((f) => f.properties.name);
+    return names.filter((n) => /\p{Script=Han}/u.test(n || '')).length;
+  }, null, { timeout: 5000, polling: 100 }).then((h) => h.jsonValue(), () => 0);
+  S.figures.rendered.township_labels = labels;
+  assert.ok(labels > 0, 'no Chinese township label rendered');
+});
+
+test('an alert posted to a feed is rendered within 2 s', async () => {
+  requireRoute('feeds', 'alerts reach situd through POST /feeds/{dept}/events');
+  requireRoute('events', 'the page learns of new alerts from GET /events');
+  assert.ok(S.feed.token, S.feed.why);
+  const [w, s, e, n] = S.city;
+  const [cx, cy] = [(w + e) / 2, (s + n) / 2];
+  const d = Math.min(e - w, n - s) / 8;
+  const headline = `web-test ${process.pid} ${Date.now()}`;
+  const now = Date.now();
+  const body = JSON.stringify({ events: [{
+    id: `web-test-${process.pid}-${now}`, type: 'alert', event: 'rainstorm', severity: 'red', headline,
+    onset: new Date(now - 60000).toISOString(), expires: new Date(now + 3600000).toISOString(),
+    geometry: { type: 'Polygon', coordinates: [[[cx - d, cy - d], [cx + d, cy - d], [cx + d, cy + d], [cx - d, cy + d], [cx - d, cy - d]]] },
+  }] });
+  const sent = Date.now();
+  const r = await request('POST', '/feeds/meteorology/events', {
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${S.feed.token}` }, body,
+  });
+  const answered = Date.now();
+  assert.equal(r.status, 200, `POST /feeds/meteorology/events answered ${r.status}: ${r.body.toString().slice(0, 300)}`);
+  const page = S.main.page;
+  const found = await page.waitForFunction((h) => window.__situ.map.queryRenderedFeatures({ layers: ['alerts-fill'] })
+    .some((f) => f.properties.headline === h), headline, { timeout: 2000, polling: 50 }).then(() => true, () => false);
+  const rendered = Date.now();
+  S.figures.alert_ms = { post_answer: answered - sent, rendered_after_answer: rendered - answered };
+  await page.screenshot({ path: path.join(SHOTS, 'wall-alert.png') });
+  assert.ok(found, `the posted alert was not rendered within 2 s of the POST's answer (SSE events seen: ${S.routes.events})`);
+  const ticker = await page.textContent('#ticker');
+  assert.ok(ticker.includes(headline), `the ticker does not show the alert: ${ticker.slice(0, 200)}`);
+});
+
+// A point on the canvas inside a township where no clickable feature is.
+function emptyPoint(page) {
+  return page.evaluate(async () => {
+    const map = window.__situ.map;
+    map.stop(); // no camera movement between finding the point and clicking it
+    // close enough that clusters open up and empty land shows between features
+    map.jumpTo({ center: [111.45, 26.05], zoom: 13 });
+    await new Promise((ok) => map.once('idle', ok));
+    const c = map.getCanvas().getBoundingClientRect();
+    const clickable = ['hazards-point', 'hazards-cluster', 'hazard_sources-point', 'hazard_sources-cluster', 'resources-team',
+      'resources-depot', 'resources-cluster', 'stations-point', 'stations-camera', 'stations-cluster', 'risk_zones-point',
+      'risk_zones-cluster'].filter((id) => map.getLayer(id));
+    for (let r = 0; r < 400; r += 10) {
+      for (let a = 0; a < 360; a += 30) {
+        const x = c.width / 2 + r * Math.cos((a * Math.PI) / 180), y = c.height / 2 + r * Math.sin((a * Math.PI) / 180);
+        const box = [[x - 16, y - 16], [x + 16, y + 16]];
+        if (!map.queryRenderedFeatures(box, { layers: clickable }).length &&
+            map.queryRenderedFeatures([x, y], { layers: ['townships-fill'] }).length) return { x: c.left + x, y: c.top + y };
+      }
+    }
+    return { x: c.left + c.width / 2, y: c.top + c.height / 2 };
+  });
+}
+
+test('a click on the map lists the nearest supplies, drawn as lines', async () => {
+  requireRoute('nearest', 'the click asks GET /nearest?collection=resources');
+  const page = S.main.page;
+  await page.evaluate(() => window.__situ.panels.close());
+  const p = await emptyPoint(page);
+  await page.mouse.click(p.x, p.y);
+  await page.waitForSelector('#info .nearest-list ol.results li', { timeout: 10000 }).catch(async (e) => {
+    const info = await page.evaluate(() => (document.querySelector('#info') || {}).innerText || '(no #info)');
+    throw new Error(`no nearest list after a click at ${p.x},${p.y}; the panel says: ${info.slice(0, 400)}`);
+  });
+  const n = await page.locator('#info .nearest-list ol.results li').count();
+  assert.ok(n > 0 && n <= 5, `nearest list has ${n} rows`);
+  await page.selectOption('#info select.item-picker', 'sandbag');
+  await page.waitForFunction(() => document.querySelector('#info .nearest-list ol.results li .rqty') || document.querySelector('#info .nearest-list p'), null, { timeout: 10000 });
+  const lines = await page.waitForFunction(() => window.__situ.map.queryRenderedFeatures({ layers: ['nearest-lines'] }).length, null, { timeout: 5000 })
+    .then((h) => h.jsonValue(), () => 0);
+  await page.screenshot({ path: path.join(SHOTS, 'wall-nearest.png') });
+  assert.ok(lines > 0, 'no line drawn to the nearest depots');
+});
+
+test('the wall (?wall=1) renders dark, with a clock and an alert ticker', async () => {
+  const w = await openPage(`${S.base}/?wall=1`);
+  await w.page.waitForTimeout(1000);
+  await w.page.screenshot({ path: path.join(SHOTS, 'wall.png') });
+  S.figures.wall_first_map_ms = w.idle === null ? null : Math.round(w.idle);
+  const look = await w.page.evaluate(() => ({
+    wall: document.body.classList.contains('wall'),
+    interactive: !!window.__situ.map && window.__situ.map.dragPan.isEnabled(),
+    clock: document.getElementById('clock').textContent,
+    ticker: !!document.querySelector('#ticker .label'),
+    bg: getComputedStyle(document.body).backgroundColor,
+    search: getComputedStyle(document.getElementById('search')).display,
+  }));
+  await w.page.close();
+  assert.ok(!w.foreign.length, `requests left 127.0.0.1: ${w.foreign.join(' ')}`);
+  assert.ok(look.wall && !look.interactive && look.search === 'none', `not in wall mode: ${JSON.stringify(look)}`);
+  assert.match(look.clock, /\d{2}:\d{2}:\d{2}/);
+  assert.ok(look.ticker, 'no alert ticker');
+  assert.ok(w.idle !== null, `the wall's map never became idle${statusNote()}`);
+  assert.ok(!w.errors.length, `console errors on the wall${statusNote()}:\n${w.errors.join('\n')}`);
+});
+
+test('English with ?lang=en', async () => {
+  const w = await openPage(`${S.base}/?lang=en`);
+  const words = await w.page.evaluate(() => ({ lang: document.documentElement.lang, layers: document.getElementById('layers').textContent }));
+  await w.page.close();
+  assert.equal(words.lang, 'en');
+  assert.ok(words.layers.includes('Natural-disaster risk zones'), words.layers.slice(0, 200));
+});
+
+test('the /web/ route: types, ETag and 304, gzip, and no way out of the folder', async () => {
+  const page = await request('GET', '/', { headers: { Accept: 'text/html' } });
+  assert.equal(page.status, 200);
+  assert.match(page.headers['content-type'], /^text\/html/);
+  assert.match(page.headers['content-security-policy'] || '', /default-src 'self'/);
+  const js = await request('GET', '/web/app.js');
+  assert.equal(js.status, 200);
+  assert.match(js.headers['content-type'], /^text\/javascript/);
+  assert.ok(js.headers.etag && js.headers['cache-control'], JSON.stringify(js.headers));
+  const again = await request('GET', '/web/app.js', { headers: { 'If-None-Match': js.headers.etag } });
+  assert.equal(again.status, 304);
+  const gz = await request('GET', '/web/maplibre-gl.mjs', { headers: { 'Accept-Encoding': 'gzip' } });
+  assert.equal(gz.headers['content-encoding'], 'gzip');
+  const schema = json(await request('GET', '/web/schema.json'));
+  assert.equal(schema.departments.length, 19);
+  for (const bad of ['/web/../CMakeCache.txt', '/web/a/../app.js', '/web/%2e%2e/CMakeCache.txt', '/web/.x.js',
+    '/web//app.js', '/web/app.js/', '/web/app.jsx', '/web/x%5c..%5capp.js', '/web/']) {
+    const r = await request('GET', bad);
+    assert.equal(r.status, 404, `${bad} answered ${r.status}`);
+  }
+});
+
+test('the /web/ route refuses %00', async () => {
+  const r = await request('GET', '/web/app.js%00.png');
+  assert.equal(r.status, 404, `/web/app.js%00.png answered ${r.status}`);
+});

@@ -418,6 +418,7 @@ static int rd_feature(rd r, situ_mvt_feature *ft)
             ft->has_id = 1;
         } else if (f == 2 && wt == WT_LEN) {
             free(ft->tags);
+            ft->tags = NULL, ft->ntags = 0;
             if (rd_packed(sub, &ft->tags, &ft->ntags) || ft->ntags % 2)
                 return -1;
             ft->ntags /= 2;
@@ -427,6 +428,7 @@ static int rd_feature(rd r, situ_mvt_feature *ft)
             ft->type = (situ_mvt_gtype)x;
         } else if (f == 4 && wt == WT_LEN) {
             free(ft->geom);
+            ft->geom = NULL, ft->ngeom = 0;
             if (rd_packed(sub, &ft->geom, &ft->ngeom))
                 return -1;
         } else if (rd_skip(&r, wt)) {

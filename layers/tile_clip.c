@@ -200,8 +200,15 @@ static int cut_ring(clipper *c, const double *pts, size_t n, size_t s)
     int in_run = 0;
     if (situ__rings_room(r, 2 * n + 2, n))
         return -1;
-    for (size_t k = 0; k < n; k++) {
-        const double *p = pts + 2 * ((s + k) % n), *q = pts + 2 * ((s + k + 1) % n);
+    for (size_t k = 0, i = s; k < n; k++, i = i + 1 < n ? i + 1 : 0) {
+        const double *p = pts + 2 * i, *q = pts + 2 * (i + 1 < n ? i + 1 : 0);
+        if (in_run && inside_pt(q, c->lo, c->hi)) { /* the usual case: still inside */
+            put(r, q[0], q[1]);
+            continue;
+        }
+        if (!in_run && ((p[0] < c->lo && q[0] < c->lo) || (p[0] > c->hi && q[0] > c->hi) ||
+                        (p[1] < c->lo && q[1] < c->lo) || (p[1] > c->hi && q[1] > c->hi)))
+            continue; /* both beyond the same edge */
         double t0, t1, pt[2];
         int e0, e1;
         if (!lb_clip(c, p, q, &t0, &t1, &e0, &e1))

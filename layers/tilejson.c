@@ -36,9 +36,13 @@ static void write_clustering(situ_buf *b, const situ_collection *c, const situ_t
         situ_buf_adds(b, "null");
         return;
     }
-    situ_buf_printf(b, "{\"maxzoom\":%d,\"cell\":%u,\"more_than\":%u,\"polygons_under\":", maxz,
-                    o->cluster_cell, o->cluster_more_than);
-    situ_buf_add_num(b, c->gtype == SITU_GT_MULTIPOLYGON ? o->cluster_polygon : 0, 3);
+    int poly = c->gtype == SITU_GT_MULTIPOLYGON;
+    situ_buf_printf(b, "{\"maxzoom\":%d,\"cell\":%u,\"more_than\":%u", maxz, o->cluster_cell,
+                    poly ? o->cluster_polygon_more_than : o->cluster_more_than);
+    if (poly) {
+        situ_buf_adds(b, ",\"polygons_under\":");
+        situ_buf_add_num(b, o->cluster_polygon, 3);
+    }
     situ_buf_adds(b, ",\"fields\":{");
     fields_ctx f = {b, 0, 1};
     situ_tile_fields(c, add_field, &f);
@@ -57,14 +61,22 @@ static void write_description(situ_buf *b, const situ_collection *c, const situ_
         situ_buf_printf(&printed, " tile units across, or whose rings all collapse at a zoom, "
                                   "is written as a Point at its interior point");
     }
-    if (maxz >= 0 && o->cluster_cell) {
+    if (maxz >= 0 && o->cluster_cell && c->gtype == SITU_GT_MULTIPOLYGON) {
         situ_buf_printf(&printed,
-                        ". Up to zoom %d, a %ux%u-unit cell holding more than %u %s becomes one "
-                        "Point with cluster=true, point_count, ids (the first 8 ids) and the "
-                        "aggregates listed in clustering.fields; nothing is dropped",
-                        maxz, o->cluster_cell, o->cluster_cell, o->cluster_more_than,
-                        c->gtype == SITU_GT_MULTIPOLYGON ? "small polygons" : "points");
+                        ". Up to zoom %d, polygons under %.0f units across whose %ux%u-unit cell "
+                        "holds more than %u of them become one Point",
+                        maxz, o->cluster_polygon, o->cluster_cell, o->cluster_cell,
+                        o->cluster_polygon_more_than);
+    } else if (maxz >= 0 && o->cluster_cell) {
+        situ_buf_printf(&printed,
+                        ". Up to zoom %d, a %ux%u-unit cell holding more than %u points becomes "
+                        "one Point",
+                        maxz, o->cluster_cell, o->cluster_cell, o->cluster_more_than);
     }
+    if (maxz >= 0 && o->cluster_cell)
+        situ_buf_adds(&printed, " with cluster=true, point_count, ids (the first 8 ids) and the "
+                                "aggregates listed in clustering.fields; every other feature is "
+                                "itself and nothing is dropped");
     situ_buf_add_json_str(b, printed.p ? printed.p : "");
     situ_buf_dispose(&printed);
 }

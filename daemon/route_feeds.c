@@ -159,9 +159,8 @@ situd_result situd_route_feed_post(situd_req *r)
 
 situd_result situd_route_feeds(situd_req *r)
 {
-    static const char *const allowed[] = {"f", NULL};
     situd_result res;
-    if (situd_reject_unknown_args(r, allowed, &res))
+    if (situd_reject_args_but_f(r, &res))
         return res;
     char now[32];
     situ_store_now(now);

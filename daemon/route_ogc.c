@@ -64,9 +64,8 @@ situd_result situd_route_conformance(situd_req *r)
         "\"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core\","
         "\"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30\","
         "\"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson\"]}\n";
-    static const char *const allowed[] = {"f", NULL};
     situd_result res;
-    if (situd_reject_unknown_args(r, allowed, &res))
+    if (situd_reject_args_but_f(r, &res))
         return res;
     return situd_reply_static(r, 200, "application/json", body, sizeof body - 1);
 }
@@ -104,9 +103,8 @@ static void write_collection(situ_buf *b, const char *base, const situ_coll *c)
 
 situd_result situd_route_collections(situd_req *r)
 {
-    static const char *const allowed[] = {"f", NULL};
     situd_result res;
-    if (situd_reject_unknown_args(r, allowed, &res))
+    if (situd_reject_args_but_f(r, &res))
         return res;
     char base[512], href[640];
     situd_base_url(r, base, sizeof base);
@@ -280,9 +278,8 @@ static situd_result items(situd_req *r, const situ_coll *c)
 
 static situd_result one_item(situd_req *r, const situ_coll *c, const char *fid)
 {
-    static const char *const allowed[] = {"f", NULL};
     situd_result res;
-    if (situd_reject_unknown_args(r, allowed, &res))
+    if (situd_reject_args_but_f(r, &res))
         return res;
     long i = situ_coll_find(c, fid);
     if (i < 0)
@@ -324,9 +321,8 @@ situd_result situd_route_collection(situd_req *r)
                              r->rest);
     const situ_coll *c = r->snap->colls[sc->cid];
     if (!slash) {
-        static const char *const allowed[] = {"f", NULL};
         situd_result res;
-        if (situd_reject_unknown_args(r, allowed, &res))
+        if (situd_reject_args_but_f(r, &res))
             return res;
         char base[512];
         situd_base_url(r, base, sizeof base);

@@ -70,9 +70,8 @@ static int accepts_gzip(situd_req *r)
 
 static situd_result tilejson(situd_req *r, const char *set)
 {
-    static const char *const allowed[] = {"f", NULL};
     situd_result res;
-    if (situd_reject_unknown_args(r, allowed, &res))
+    if (situd_reject_args_but_f(r, &res))
         return res;
     char base[512];
     situd_base_url(r, base, sizeof base);

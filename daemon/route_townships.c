@@ -15,9 +15,8 @@
 
 situd_result situd_route_townships(situd_req *r)
 {
-    static const char *const allowed[] = {"f", NULL};
     situd_result res;
-    if (situd_reject_unknown_args(r, allowed, &res))
+    if (situd_reject_args_but_f(r, &res))
         return res;
     situ_buf b;
     situ_buf_init(&b);
@@ -27,9 +26,8 @@ situd_result situd_route_townships(situd_req *r)
 
 situd_result situd_route_township(situd_req *r)
 {
-    static const char *const allowed[] = {"f", NULL};
     situd_result res;
-    if (situd_reject_unknown_args(r, allowed, &res))
+    if (situd_reject_args_but_f(r, &res))
         return res;
     char now[32];
     situ_store_now(now);

@@ -94,6 +94,12 @@ int situd_reject_unknown_args(situd_req *r, const char *const *allowed, situd_re
     return 1;
 }
 
+int situd_reject_args_but_f(situd_req *r, situd_result *out)
+{
+    static const char *const only_f[] = {"f", NULL};
+    return situd_reject_unknown_args(r, only_f, out);
+}
+
 void situd_base_url(situd_req *r, char *out, size_t n)
 {
     const char *host = situd_header(r, MHD_HTTP_HEADER_HOST);

@@ -190,6 +190,21 @@ void situ_buf_add_num(situ_buf *b, double v, int decimals)
     situ_buf_add(b, tmp, (size_t)k);
 }
 
+int situ_array_grow(void **arr, size_t *cap, size_t n, size_t more, size_t elem)
+{
+    if (n + more <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c < n + more)
+        c *= 2;
+    void *p = realloc(*arr, c * elem);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
 char *situ_buf_steal(situ_buf *b, size_t *out_n)
 {
     if (situ_buf_reserve(b, 0)) {

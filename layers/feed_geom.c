@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "situ/buf.h"
+
 #include "feed_int.h"
 
 void situ__mpoly_init(situ__mpoly *m)
@@ -27,25 +29,9 @@ void situ__mpoly_dispose(situ__mpoly *m)
     situ__mpoly_init(m);
 }
 
-/* Grows *arr (of elem bytes) to hold n + more; 0 or -1. */
-static int grow(void **arr, size_t *cap, size_t n, size_t more, size_t elem)
-{
-    if (n + more <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 16;
-    while (c < n + more)
-        c *= 2;
-    void *p = realloc(*arr, c * elem);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = c;
-    return 0;
-}
-
 int situ__mpoly_begin(situ__mpoly *m)
 {
-    if (grow((void **)&m->poly_rings, &m->cappolys, m->npolys, 1, sizeof(uint32_t)))
+    if (situ_array_grow((void **)&m->poly_rings, &m->cappolys, m->npolys, 1, sizeof(uint32_t)))
         return m->oom = 1, -1;
     m->poly_rings[m->npolys++] = 0;
     return 0;
@@ -77,8 +63,8 @@ int situ__mpoly_ring(situ__mpoly *m, const double *xy, size_t n, const char **wh
     size_t total = n + (size_t)open;
     if (m->nxy + total > SITU_FEED_MAX_POINTS)
         return *why = "the area has too many points", -1;
-    if (grow((void **)&m->xy, &m->capxy, m->nxy, total, 2 * sizeof(double)) ||
-        grow((void **)&m->ring_n, &m->caprings, m->nrings, 1, sizeof(uint32_t))) {
+    if (situ_array_grow((void **)&m->xy, &m->capxy, m->nxy, total, 2 * sizeof(double)) ||
+        situ_array_grow((void **)&m->ring_n, &m->caprings, m->nrings, 1, sizeof(uint32_t))) {
         m->oom = 1;
         return *why = "out of memory", -1;
     }

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "situ/buf.h"
+
 #include "snapshot_build.h"
 
 typedef struct chunk {
@@ -76,22 +78,6 @@ static const char *arena_str(build *b, const unsigned char *s)
     if (p)
         memcpy(p, s, n);
     return p;
-}
-
-/* Grows *arr (of elem bytes) to hold one more than *n; 0 or -1. */
-static int grow(void **arr, size_t *cap, size_t n, size_t more, size_t elem)
-{
-    if (n + more <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < n + more)
-        c *= 2;
-    void *p = realloc(*arr, c * elem);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = c;
-    return 0;
 }
 
 /* ---- WKB ------------------------------------------------------------------ */
@@ -159,8 +145,8 @@ static int read_ring(build *b, wkb_reader *r, int exterior, situ_feature *f)
     uint32_t n;
     if (rd_u32(r, &n) || n > (uint32_t)((r->end - r->p) / 16) || n < 3)
         return -1;
-    if (grow((void **)&b->xy, &b->capxy, b->nxy, n + 1, 2 * sizeof(double)) ||
-        grow((void **)&b->rings, &b->caprings, b->nrings, 1, sizeof(situ_ring)))
+    if (situ_array_grow((void **)&b->xy, &b->capxy, b->nxy, n + 1, 2 * sizeof(double)) ||
+        situ_array_grow((void **)&b->rings, &b->caprings, b->nrings, 1, sizeof(situ_ring)))
         return -1;
     double *xy = b->xy + 2 * b->nxy;
     for (uint32_t i = 0; i < n; i++) {
@@ -187,7 +173,7 @@ static int read_polygon(build *b, wkb_reader *r, situ_feature *f)
 {
     uint32_t nr;
     if (rd_u32(r, &nr) || nr == 0 ||
-        grow((void **)&b->polys, &b->cappolys, b->npolys, 1, sizeof(situ_poly)))
+        situ_array_grow((void **)&b->polys, &b->cappolys, b->npolys, 1, sizeof(situ_poly)))
         return -1;
     situ_poly *p = &b->polys[b->npolys];
     p->ring0 = (uint32_t)b->nrings;
@@ -296,7 +282,7 @@ static int read_values(build *b, sqlite3_stmt *st, int col0, situ_feature *f)
 
 static int read_row(build *b, sqlite3_stmt *st)
 {
-    if (grow((void **)&b->feats, &b->capfeats, b->nfeats, 1, sizeof(situ_feature)))
+    if (situ_array_grow((void **)&b->feats, &b->capfeats, b->nfeats, 1, sizeof(situ_feature)))
         return SITU_ENOMEM;
     situ_feature *f = &b->feats[b->nfeats];
     memset(f, 0, sizeof *f);
@@ -379,7 +365,7 @@ static int read_items(build *b, sqlite3 *db, uint32_t *by_id, situ_err *err)
         }
         if (cur < 0 || item < 0)
             continue;
-        if (grow((void **)&b->held, &b->capheld, b->nheld, 1, sizeof(situ_held)))
+        if (situ_array_grow((void **)&b->held, &b->capheld, b->nheld, 1, sizeof(situ_held)))
             break;
         b->held[b->nheld++] = (situ_held){item, sqlite3_column_double(st, 2),
                                           arena_str(b, sqlite3_column_text(st, 3)),

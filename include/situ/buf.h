@@ -29,6 +29,10 @@ void situ_buf_printf(situ_buf *b, const char *fmt, ...) __attribute__((format(pr
 void situ_buf_add_json_str(situ_buf *b, const char *s);
 /* Appends a double with at most `decimals` decimals, trailing zeros dropped. */
 void situ_buf_add_num(situ_buf *b, double v, int decimals);
+/* Grows the array *arr of elem-byte elements, which holds n of *cap, so
+ * that n + more fit (doubling, from 16); returns 0, or -1 leaving it as it
+ * was when out of memory. */
+int situ_array_grow(void **arr, size_t *cap, size_t n, size_t more, size_t elem);
 /* Takes the bytes (NUL-terminated); the buffer is left empty. */
 char *situ_buf_steal(situ_buf *b, size_t *out_n);
 

@@ -239,7 +239,8 @@ int situ_query_run(const situ_query *q, const situ_coll *c, uint32_t **out_idx, 
                           collect_visit, &cand);
         if (cand.oom)
             goto oom;
-        qsort(cand.idx, cand.n, sizeof *cand.idx, cmp_u32);
+        if (cand.n > 1)
+            qsort(cand.idx, cand.n, sizeof *cand.idx, cmp_u32);
     }
     int from_tree = !tc && q->has_bbox;
     size_t ncand = from_tree ? cand.n : end - first, matched = 0, n = 0;

@@ -374,7 +374,8 @@ static int read_items(build *b, sqlite3 *db, uint32_t *by_id, situ_err *err)
     }
     sqlite3_finalize(st);
     for (size_t i = 0; i < b->nfeats; i++)
-        qsort(b->held + b->feats[i].held0, b->feats[i].nheld, sizeof(situ_held), cmp_held);
+        if (b->feats[i].nheld > 1)
+            qsort(b->held + b->feats[i].held0, b->feats[i].nheld, sizeof(situ_held), cmp_held);
     return 0;
 }
 

@@ -354,24 +354,6 @@ static int apply_station(situ_feed_applier *a, situ_feed_batch *b, situ_feed_eve
 
 /* ---- feature_update ----------------------------------------------------------------- */
 
-static void bind_value(sqlite3_stmt *st, int k, const situ_value *v)
-{
-    switch (v->type) {
-    case SITU_FT_TEXT:
-        sqlite3_bind_text(st, k, v->u.s, -1, SQLITE_STATIC);
-        break;
-    case SITU_FT_INT:
-    case SITU_FT_BOOL:
-        sqlite3_bind_int64(st, k, v->u.i);
-        break;
-    case SITU_FT_REAL:
-        sqlite3_bind_double(st, k, v->u.d);
-        break;
-    default:
-        sqlite3_bind_null(st, k);
-    }
-}
-
 /* UPDATE of the named properties (and updated_at) of one feature. */
 static int update_props(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
                         const feed_update *u)
@@ -388,7 +370,7 @@ static int update_props(situ_feed_applier *a, situ_feed_batch *b, situ_feed_even
     if (rc)
         return rc;
     for (int i = 0; i < u->nsets; i++)
-        bind_value(st, i + 1, &u->sets[i].v);
+        situ_store_bind_value(st, i + 1, &u->sets[i].v);
     sqlite3_bind_text(st, u->nsets + 1, b->received_at, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, u->nsets + 2, u->feature_id, -1, SQLITE_STATIC);
     rc = write_step(a, st, ev);

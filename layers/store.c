@@ -345,7 +345,7 @@ static int prepare_upsert(situ_store *s, const situ_collection *c, situ_err *err
     return 0;
 }
 
-static void bind_value(sqlite3_stmt *st, int k, const situ_value *v)
+void situ_store_bind_value(sqlite3_stmt *st, int k, const situ_value *v)
 {
     switch (v ? v->type : 0) {
     case SITU_FT_TEXT:
@@ -429,7 +429,7 @@ int situ_store_upsert(situ_store *s, const situ_collection *c, const situ_featur
     else
         sqlite3_bind_null(st, 2);
     for (int i = 0; i < c->nfields; i++)
-        bind_value(st, i + 3, f->values ? &f->values[i] : NULL);
+        situ_store_bind_value(st, i + 3, f->values ? &f->values[i] : NULL);
     int k = c->nfields + 3;
     if (f->extra_json)
         sqlite3_bind_text(st, k, f->extra_json, -1, SQLITE_STATIC);

@@ -15,6 +15,7 @@
 #include "situ/schema.h"
 
 typedef struct sqlite3 sqlite3;
+typedef struct sqlite3_stmt sqlite3_stmt;
 typedef struct situ_store situ_store;
 
 #define SITU_SCHEMA_VERSION 2
@@ -76,6 +77,10 @@ int situ_store_upsert(situ_store *s, const situ_collection *c, const situ_featur
 
 /* Number of features in collection c. */
 int situ_store_count(situ_store *s, const situ_collection *c, long long *out_n, situ_err *err);
+
+/* Binds value v (NULL or untyped: SQL NULL) to parameter k of st; text is
+ * bound without a copy, so it must outlive the statement's next step. */
+void situ_store_bind_value(sqlite3_stmt *st, int k, const situ_value *v);
 
 /* Runs one SQL statement that returns no rows (for migrations and tools). */
 int situ_store_exec(situ_store *s, const char *sql, situ_err *err);

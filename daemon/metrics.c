@@ -96,7 +96,7 @@ static void write_snapshot(situ_buf *b)
                     "# HELP situd_snapshot_version Version of the served snapshot.\n"
                     "# TYPE situd_snapshot_version gauge\n"
                     "situd_snapshot_version %lld\n",
-                    (double)tv.tv_sec + tv.tv_usec / 1e6 - s->built_at, (long long)s->version);
+                    (double)tv.tv_sec + (double)tv.tv_usec / 1e6 - s->built_at, (long long)s->version);
     situ_snapshot_release(s);
 }
 

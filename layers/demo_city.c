@@ -397,7 +397,7 @@ static int set_populations(situ__demo_city *c, uint64_t seed, situ_err *err)
     for (int i = 0; i < c->ntownships; i++) {
         situ__demo_township *t = &c->townships[i];
         double share = w[i] / sum[t->county];
-        t->population = 10 * (long)nearbyint(c->counties[t->county].population * share / 10);
+        t->population = 10 * (long)nearbyint((double)c->counties[t->county].population * share / 10);
     }
     free(w), free(sum);
     return 0;
@@ -407,7 +407,7 @@ static double place_weight(const situ__demo_city *c, const situ__demo_township *
                            situ__demo_place p)
 {
     const situ__demo_county *k = &c->counties[t->county];
-    double rural = t->kind != SITU_DEMO_SUBDISTRICT;
+    int rural = t->kind != SITU_DEMO_SUBDISTRICT;
     switch (p) {
     case SITU_DEMO_URBAN:
         return (double)t->population * (rural ? 1.0 : 3.0);

@@ -147,7 +147,7 @@ static void zone_fields(situ__demo_gen *g, const rz_kind *k, int t, double area)
     double exposed = area * density * k->exposed * situ__demo_rng_range(&g->rng, 0.5, 1.6);
     exposed = fmax(k->exp_min, fmin(k->exp_max, exposed));
     long people = (long)nearbyint(exposed);
-    long households = (long)nearbyint(people / situ__demo_rng_range(&g->rng, 2.7, 3.5));
+    long households = (long)nearbyint((double)people / situ__demo_rng_range(&g->rng, 2.7, 3.5));
     situ__demo_feat_text(f, "name", situ__demo_gen_expand(g, k->name, t));
     situ__demo_feat_text(f, "hazard_type", k->type);
     situ__demo_feat_int(f, "risk_level", 1 + situ__demo_rng_weighted(&g->rng, k->level_w, 4));

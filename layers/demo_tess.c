@@ -77,8 +77,8 @@ static int make_samples(tess *t)
 {
     int nx = (int)((t->maxx - t->minx) / SAMPLE_KM) + 1;
     int ny = (int)((t->maxy - t->miny) / SAMPLE_KM) + 1;
-    t->sx = malloc((size_t)nx * ny * sizeof(double));
-    t->sy = malloc((size_t)nx * ny * sizeof(double));
+    t->sx = malloc((size_t)nx * (size_t)ny * sizeof(double));
+    t->sy = malloc((size_t)nx * (size_t)ny * sizeof(double));
     if (!t->sx || !t->sy)
         return SITU_ENOMEM;
     for (int j = 0; j < ny; j++)

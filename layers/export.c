@@ -50,7 +50,7 @@ int situ_export_collection_new(situ_snapshot *snap, const situ_query *q, situ_ex
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
     e->snap = situ_snapshot_retain(snap);
     e->q = *q;
-    e->coll = q->c->cid;
+    e->coll = (int)q->c->cid;
     e->end = snap->colls[e->coll]->n;
     for (int i = 0; i < q->nfilters; i++) /* filter values point into q itself */
         if (q->filters[i].v.type == SITU_FT_TEXT)

@@ -365,7 +365,7 @@ static int read_set_value(vctx *v, const situ_field *f, json_t *j, feed_set *s, 
         long long lo, hi;
         if (!isfinite(d) || d != floor(d) || fabs(d) > 9e15)
             return situ__feed_reject(v->ev, path, "must be an integer");
-        if (f->domain && sscanf(f->domain, "%lld..%lld", &lo, &hi) == 2 && (d < lo || d > hi))
+        if (f->domain && sscanf(f->domain, "%lld..%lld", &lo, &hi) == 2 && (d < (double)lo || d > (double)hi))
             return situ__feed_reject(v->ev, path, "must be within %s", f->domain);
         s->v.u.i = (long long)d;
         return 0;

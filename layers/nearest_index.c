@@ -282,7 +282,7 @@ static int build_items(situ_nearest_index *ix)
         for (size_t ch = first; ch < end; ch++) {
             float *mx = ix->item_max;
             if (ch >= t->n) {
-                for (int it = 0; it < ix->nitems; it++)
+                for (size_t it = 0; it < (size_t)ix->nitems; it++)
                     mx[it * nn + node] = fmaxf(mx[it * nn + node], mx[it * nn + ch - t->n]);
                 continue;
             }
@@ -290,8 +290,8 @@ static int build_items(situ_nearest_index *ix)
             for (uint32_t h = f->held0; h < f->held0 + f->nheld; h++) {
                 const situ_held *hd = &ix->c->held[h];
                 if (hd->quantity > 0)
-                    mx[hd->item * nn + node] =
-                        fmaxf(mx[hd->item * nn + node], round_up(hd->quantity));
+                    mx[(size_t)hd->item * nn + node] =
+                        fmaxf(mx[(size_t)hd->item * nn + node], round_up(hd->quantity));
             }
         }
     }
@@ -327,7 +327,7 @@ static int build_reach(situ_nearest_index *ix)
 static int build_boxes(situ_nearest_index *ix)
 {
     const situ_rtree *t = ix->t;
-    int per = ix->points ? 3 : 6;
+    size_t per = ix->points ? 3 : 6;
     ix->leaf = malloc((t->n * per + 1) * sizeof(double));
     ix->node = malloc((ix->nnodes * 6 + 1) * sizeof(double));
     if (!ix->leaf || !ix->node)

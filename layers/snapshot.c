@@ -174,7 +174,7 @@ static double now_seconds(void)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + tv.tv_usec / 1e6;
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
 int situ_snapshot_load(situ_store *s, situ_snapshot **out_snap, situ_err *err)

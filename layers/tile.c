@@ -296,7 +296,7 @@ int situ__tile_add_candidate(enc *e, uint32_t fi, int kind)
         s->sorted = d;
         s->candcap = cap;
     }
-    s->cands[s->ncands++] = (cand){tile_round(x), tile_round(y), fi, 0, (unsigned)kind};
+    s->cands[s->ncands++] = (cand){tile_round(x), tile_round(y), fi, 0, (unsigned)kind & 3u};
     return 1;
 }
 

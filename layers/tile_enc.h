@@ -18,6 +18,10 @@
  * unless its cell clusters. */
 enum { CAND_POINT, CAND_COLLAPSED, CAND_POLYGON };
 
+/* The widest cell number a cand holds: a 4096 extent at a 1-unit cell has
+ * fewer than 2^25 cells. */
+#define CAND_CELL_MAX 0x3FFFFFFFu
+
 typedef struct cand {
     int32_t x, y;
     uint32_t fi;

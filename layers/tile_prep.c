@@ -250,7 +250,7 @@ static int mark_unique(situ_tilesrc *s, size_t ntags)
         return -1;
     for (size_t t = 0; t < ntags; t++) {
         uint32_t g = s->tags[2 * t + 1];
-        uses[g] += uses[g] < 2;
+        uses[g] = (uint8_t)(uses[g] + (uses[g] < 2));
     }
     for (size_t t = 0; t < ntags; t++) {
         uint32_t g = s->tags[2 * t + 1];

@@ -314,7 +314,7 @@ static void adopt(coll_state *cs, situ_coll *coll, int64_t version, int new_gen)
     situ_tilesrc_release(cs->prev);
     cs->prev = cs->src;
     cs->src = NULL;
-    cs->gen += new_gen;
+    cs->gen += (uint64_t)new_gen;
     __atomic_add_fetch(&cs->epoch, 1, __ATOMIC_RELEASE);
 }
 

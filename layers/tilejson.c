@@ -147,7 +147,7 @@ int situ_tilejson_write(situ_buf *out, const situ_snapshot *snap, const char *se
         return rc;
     if (!o)
         situ_tile_opts_default(&def), o = &def;
-    const situ_collection *one = set == SITU_TILESET_ALL ? NULL : situ_schema_collection(set);
+    const situ_collection *one = set == SITU_TILESET_ALL ? NULL : situ_schema_collection((situ_coll_id)set);
     int minz = SITU_TILE_MAXZOOM;
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
         if (set == SITU_TILESET_ALL || set == i)

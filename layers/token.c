@@ -70,7 +70,7 @@ void situ_sha256(const void *data, size_t n, unsigned char out[32])
     tail[left] = 0x80;
     size_t ntail = left < 56 ? 64 : 128;
     uint64_t bits = (uint64_t)n * 8;
-    for (int i = 0; i < 8; i++)
+    for (size_t i = 0; i < 8; i++)
         tail[ntail - 1 - i] = (unsigned char)(bits >> (8 * i));
     for (size_t off = 0; off < ntail; off += 64)
         sha256_block(h, tail + off);

@@ -49,13 +49,13 @@ static qpoint *read_points(const char *path, int *out_n)
         return NULL;
     char line[512], item[64];
     int n = 0, cap = 16384;
-    qpoint *pts = malloc(cap * sizeof *pts);
+    qpoint *pts = malloc((size_t)cap * sizeof *pts);
     if (!fgets(line, sizeof line, f)) /* header */
         n = -1;
     while (n >= 0 && fgets(line, sizeof line, f)) {
         qpoint *p = &pts[n];
         if (n == cap)
-            pts = realloc(pts, (cap *= 2) * sizeof *pts), p = &pts[n];
+            pts = realloc(pts, (size_t)(cap *= 2) * sizeof *pts), p = &pts[n];
         if (sscanf(line, "%31[^,],%lf,%lf,%63[^,],%lf", p->id, &p->lon, &p->lat, item,
                    &p->min_qty) != 5)
             continue;
@@ -71,7 +71,7 @@ static double now_ms(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -102,7 +102,7 @@ static double run_pass(bench *b, double *lat)
         q.lon = q.in_lon = p->lon, q.lat = q.in_lat = p->lat;
         q.item = b->filtered ? p->item : -1;
         q.min_qty = b->filtered ? p->min_qty : 0;
-        situ_nearest_result r = {.hits = b->answers + (size_t)i * b->k, .cap = b->k};
+        situ_nearest_result r = {.hits = b->answers + (size_t)i * (size_t)b->k, .cap = b->k};
         if (situ_nearest_search(b->ix, &q, b->scratch, &r, NULL) == 0)
             b->nanswers[i] = r.n;
         if (lat)
@@ -113,14 +113,14 @@ static double run_pass(bench *b, double *lat)
 
 static void report(bench *b, const char *name, int passes)
 {
-    double *lat = malloc((size_t)b->npts * passes * sizeof *lat), total = 0;
+    double *lat = malloc((size_t)b->npts * (size_t)passes * sizeof *lat), total = 0;
     run_pass(b, NULL); /* warm-up */
     for (int p = 0; p < passes; p++)
-        total += run_pass(b, lat + (size_t)p * b->npts);
-    size_t n = (size_t)b->npts * passes;
+        total += run_pass(b, lat + (size_t)p * (size_t)b->npts);
+    size_t n = (size_t)b->npts * (size_t)passes;
     qsort(lat, n, sizeof *lat, cmp_double);
-    printf("%s per_s=%.1f median_ms=%.4f p99_ms=%.4f\n", name, n / (total / 1e3), lat[n / 2],
-           lat[(size_t)(0.99 * (n - 1))]);
+    printf("%s per_s=%.1f median_ms=%.4f p99_ms=%.4f\n", name, (double)n / (total / 1e3), lat[n / 2],
+           lat[(size_t)(0.99 * (double)(n - 1))]);
     fflush(stdout);
     free(lat);
 }
@@ -141,7 +141,7 @@ static void cross_check(const bench *b, const situ_coll *c, const char *path, co
         snprintf(want, sizeof want, "%.*s", end ? (int)(end - ids - 1) : 0, ids + 1);
         for (int k = 0, m = 0; k < b->nanswers[total]; k++)
             m += snprintf(got + m, sizeof got - (size_t)m, "%s%s", k ? " " : "",
-                          c->feats[b->answers[(size_t)total * b->k + k].feat].id);
+                          c->feats[b->answers[(size_t)total * (size_t)b->k + (size_t)k].feat].id);
         same += strcmp(want, got) == 0;
         total++;
     }
@@ -212,8 +212,8 @@ int main(int argc, char **argv)
                k,
                0,
                situ_nearest_scratch_new(),
-               malloc((size_t)npts * k * sizeof(situ_nearest_hit)),
-               calloc(npts, sizeof(int))};
+               malloc((size_t)npts * (size_t)k * sizeof(situ_nearest_hit)),
+               calloc((size_t)npts, sizeof(int))};
     char path[4096];
     report(&b, "situ_nearest_knn", passes);
     cross_check(&b, c, expected_path("KNN_EXPECTED", csv, "knn_expected.csv", path, sizeof path),

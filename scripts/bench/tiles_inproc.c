@@ -48,14 +48,14 @@ static double now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static double cpu_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -129,7 +129,7 @@ static void report(const char *name, const bench *b, double *ms, size_t nms, dou
     }
     qsort(ms, nms, sizeof *ms, cmp_double);
     size_t p99 = (size_t)(0.99 * (double)nms + 0.5);
-    printf("%s per_s=%.1f median_ms=%.3f p99_ms=%.3f zmean_ms=", name, nms / (wall / 1e3),
+    printf("%s per_s=%.1f median_ms=%.3f p99_ms=%.3f zmean_ms=", name, (double)nms / (wall / 1e3),
            ms[nms / 2], ms[p99 >= nms ? nms - 1 : p99]);
     const char *sep = "";
     for (int z = 0; z <= SITU_TILE_MAXZOOM; z++)
@@ -173,10 +173,10 @@ static int run(bench *b, const char *name, int mode)
             wall += now_ms() - t0;
     }
     report(name, b, ms, nms, wall);
-    printf("# %s cpu: %.1f tiles per cpu-second; ", name, nms / (cpu_total / 1e3));
+    printf("# %s cpu: %.1f tiles per cpu-second; ", name, (double)nms / (cpu_total / 1e3));
     report("cpu", b, cpu, nms, cpu_total);
     printf("# %s: %zu tiles x %d passes, avg %.0f bytes%s, %.0f features; max ms by zoom:", name,
-           b->n, b->passes, (double)bytes / b->n, mode ? " gzip" : " raw", (double)feats / b->n);
+           b->n, b->passes, (double)bytes / (double)b->n, mode ? " gzip" : " raw", (double)feats / (double)b->n);
     for (int z = 0; z <= SITU_TILE_MAXZOOM; z++)
         if (zmax[z] > 0)
             printf(" %d:%.2f", z, zmax[z]);

@@ -1,6 +1,7 @@
 /* testlib.c: helpers for the cmocka runners; see testlib.h. */
 #include "testlib.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,4 +109,12 @@ unsigned char *situ_test_wkb(const char *wkt, size_t *out_n)
     OGR_G_DestroyGeometry(g);
     *out_n = n;
     return p;
+}
+
+void situ_test_near(double a, double b, double eps, const char *file, int line)
+{
+    if (fabs(a - b) <= eps)
+        return;
+    print_error("%.17g != %.17g (eps %g)\n", a, b, eps);
+    _fail(file, line);
 }

@@ -25,6 +25,11 @@ const char *situ_test_bin(void);
 /* WKB (little-endian, 2D) of a WKT geometry, made by GDAL; caller frees. */
 unsigned char *situ_test_wkb(const char *wkt, size_t *out_n);
 
+/* Fails the test unless |a - b| <= eps, in double precision (cmocka's
+ * assert_float_equal rounds everything to float). */
+void situ_test_near(double a, double b, double eps, const char *file, int line);
+#define situ_assert_near(a, b, eps) situ_test_near((a), (b), (eps), __FILE__, __LINE__)
+
 /* Runs the given cmocka tests, or only the one named by `-t NAME` in argv. */
 int situ_test_run(const char *group, const struct CMUnitTest *tests, size_t n, int argc,
                   char **argv);

@@ -101,7 +101,7 @@ static int apply(env *e, const char *xml)
     assert_int_equal(situ_store_begin(e->s, &err), 0);
     assert_int_equal(situ_feed_apply(e->a, b, NULL, &err), 0);
     assert_int_equal(situ_store_commit(e->s, &err), 0);
-    int status = b->ev[0].status;
+    int status = (int)b->ev[0].status;
     situ_feed_batch_free(b);
     return status;
 }

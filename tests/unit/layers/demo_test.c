@@ -268,7 +268,7 @@ static void townships_tile_the_city_with_the_real_codes(void **state)
     qsort(seen, (size_t)n, 10, (int (*)(const void *, const void *))strcmp);
     for (int i = 0; i < n; i++)
         assert_string_equal(seen[i], codes[i]);
-    GEOSGeometry *all = GEOSGeom_createCollection_r(gh, GEOS_GEOMETRYCOLLECTION, parts, n);
+    GEOSGeometry *all = GEOSGeom_createCollection_r(gh, GEOS_GEOMETRYCOLLECTION, parts, (unsigned)n);
     GEOSGeometry *u = GEOSUnaryUnion_r(gh, all);
     double ua = 0;
     GEOSArea_r(gh, u, &ua);

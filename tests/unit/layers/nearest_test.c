@@ -693,7 +693,7 @@ static void polygon_distance_is_the_nearest_edge_point(void **state)
     struct geod_geodesic g;
     geod_init(&g, 6378137, 1 / 298.257223563);
     for (int p = 0; p < 60; p++) {
-        const situ_feature *z = &c->feats[p % c->n];
+        const situ_feature *z = &c->feats[(size_t)p % c->n];
         double lon = p % 3 ? z->x + uni(-0.05, 0.05) : z->x,
                lat = p % 3 ? z->y + uni(-0.05, 0.05) : z->y;
         situ_nearest_query q;

@@ -346,7 +346,7 @@ static void advance_keeps_the_tiles_a_change_does_not_touch(void **state)
             continue;
         int touched = meets(tiles[i], boxes) || meets(tiles[i], boxes + 4);
         assert_int_equal(hit, !touched);
-        kept += hit, recut += !hit;
+        kept += hit != 0, recut += hit == 0;
     }
     assert_true(kept > 0);
     /* the moved hazard is in its new tile, out of its old one */

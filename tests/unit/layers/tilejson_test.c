@@ -60,7 +60,7 @@ static void all_set(void **state)
     json_t *layers = json_object_get(j, "vector_layers");
     assert_int_equal(json_array_size(layers), SITU_NCOLLECTIONS);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
-        assert_string_equal(json_string_value(json_object_get(json_array_get(layers, i), "id")),
+        assert_string_equal(json_string_value(json_object_get(json_array_get(layers, (size_t)i), "id")),
                             situ_schema_collection((situ_coll_id)i)->id);
     json_t *hz = layer(j, "hazards"), *st = layer(j, "stations"), *rs = layer(j, "resources");
     assert_string_equal(field(hz, "id"), "String");

@@ -12,5 +12,6 @@ int situ_cli_open(const char *db, unsigned flags, situ_store **out);
 int situ_cli_export(int argc, char **argv);
 int situ_cli_nearest(int argc, char **argv);
 int situ_cli_token(int argc, char **argv);
+int situ_cli_backup(int argc, char **argv);
 
 #endif

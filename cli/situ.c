@@ -264,7 +264,7 @@ static int cmd_check(int argc, char **argv)
     if (situ_cli_open(db, SITU_STORE_READONLY, &s))
         return 1;
     situ_err err = {0};
-    int bad = situ_store_exec(s, "PRAGMA quick_check", &err) != 0;
+    int bad = situ_store_check(s, 1, &err) != 0;
     for (int i = 0; i < SITU_NCOLLECTIONS && !bad; i++) {
         const situ_collection *coll = situ_schema_collection((situ_coll_id)i);
         long long n = 0;
@@ -294,6 +294,7 @@ static const struct command {
     {"export", situ_cli_export, "export a collection or a drill bundle with GDAL"},
     {"nearest", situ_cli_nearest, "nearest features to a point"},
     {"token", situ_cli_token, "add, list or revoke department feed tokens"},
+    {"backup", situ_cli_backup, "copy the file consistently while situd runs"},
 };
 
 static void print_help(FILE *f)

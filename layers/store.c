@@ -244,7 +244,7 @@ int situ_store_open(const char *path, unsigned flags, situ_store **out_store, si
     if (!s->readonly &&
         situ_store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err))
         goto fail;
-    if (situ_store_exec(s, "PRAGMA foreign_keys=ON", err))
+    if (situ_store_exec(s, "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY", err))
         goto fail;
     if (!s->readonly && migrate(s, err))
         goto fail;
@@ -258,6 +258,24 @@ int situ_store_open(const char *path, unsigned flags, situ_store **out_store, si
 fail:
     situ_store_close(s);
     return err ? err->code : SITU_EIO;
+}
+
+int situ_store_check(situ_store *s, int thorough, situ_err *err)
+{
+    sqlite3_stmt *st;
+    const char *sql = thorough ? "PRAGMA integrity_check(1)" : "PRAGMA quick_check(1)";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return situ_err_set(err, SITU_EDB, "%s: %s", sql, sqlite3_errmsg(s->db));
+    int rc = sqlite3_step(st);
+    const char *row = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (!row)
+        rc = situ_err_set(err, SITU_EDB, "%s: %s", sql, sqlite3_errmsg(s->db));
+    else if (strcmp(row, "ok") != 0)
+        rc = situ_err_set(err, SITU_EFORMAT, "the file is damaged: %s", row);
+    else
+        rc = 0;
+    sqlite3_finalize(st);
+    return rc;
 }
 
 void situ_store_close(situ_store *s)

@@ -85,6 +85,25 @@ void situ_store_bind_value(sqlite3_stmt *st, int k, const situ_value *v);
 /* Runs one SQL statement that returns no rows (for migrations and tools). */
 int situ_store_exec(situ_store *s, const char *sql, situ_err *err);
 
+/* Checks the file's structure: PRAGMA integrity_check (every page, every
+ * index against its table) when thorough, else quick_check. 0, or
+ * SITU_EFORMAT with the first problem SQLite reports. */
+int situ_store_check(situ_store *s, int thorough, situ_err *err);
+
+/* What situ_store_backup copied. */
+typedef struct situ_backup_stats {
+    long long pages;
+    long long bytes;
+    double seconds;
+} situ_backup_stats;
+
+/* Copies the situ file src, live (other processes may be writing it: the
+ * copy is the state of one committed moment), to dst with SQLite's online
+ * backup. The copy is a self-contained file (rollback journal, no -wal),
+ * checked with PRAGMA quick_check, written under a temporary name beside dst
+ * and renamed over it only when complete and synced. stats may be NULL. */
+int situ_store_backup(const char *src, const char *dst, situ_backup_stats *stats, situ_err *err);
+
 /* Writes now as RFC 3339 UTC ("2026-11-29T18:00:00Z") into buf[21]. */
 void situ_store_now(char buf[32]);
 

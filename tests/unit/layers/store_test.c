@@ -156,7 +156,130 @@ static void loaded_file_opens_in_ogrinfo(void **state)
     free(dir);
 }
 
+static void put_depot(situ_store *s, const char *id)
+{
+    const situ_collection *c = situ_schema_find("resources");
+    situ_value v[16] = {0};
+    v[situ_schema_field_index(c, "name")] = (situ_value){SITU_FT_TEXT, {.s = id}};
+    unsigned char wkb[21];
+    situ_feature_in f = {.id = id, .township_code = "431102001", .wkb = wkb,
+                         .nwkb = point_wkb(wkb, 111.6, 26.2), .values = v};
+    situ_err err = {0};
+    assert_int_equal(situ_store_upsert(s, c, &f, NULL, &err), 0);
+}
+
+/* Resources in the file at path, read with plain SQLite; -1 if unreadable. */
+static int count_resources(const char *path, char journal_mode[16])
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int n = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM resources", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            snprintf(journal_mode, 16, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+static void backup_copies_one_committed_state_while_written(void **state)
+{
+    (void)state;
+    char *dir;
+    situ_store *s = open_new(&dir);
+    char src[4096], dst[4096], mode[16] = "";
+    snprintf(src, sizeof src, "%s/t.sqlite", dir);
+    snprintf(dst, sizeof dst, "%s/backup.sqlite", dir);
+    put_depot(s, "R1");
+    situ_err err = {0};
+    /* a writer in the middle of a transaction neither blocks the copy nor
+     * shows in it */
+    assert_int_equal(situ_store_begin(s, &err), 0);
+    put_depot(s, "R2");
+    situ_backup_stats st = {0};
+    assert_int_equal(situ_store_backup(src, dst, &st, &err), 0);
+    assert_true(st.pages > 10 && st.bytes >= st.pages * 1024);
+    assert_int_equal(count_resources(dst, mode), 1);
+    assert_string_equal(mode, "delete"); /* one self-contained file */
+    assert_int_equal(situ_store_commit(s, &err), 0);
+    /* a second backup replaces the first */
+    assert_int_equal(situ_store_backup(src, dst, NULL, &err), 0);
+    assert_int_equal(count_resources(dst, mode), 2);
+    /* the copy is a situ file situ_store_open takes */
+    situ_store *b;
+    assert_int_equal(situ_store_open(dst, SITU_STORE_READONLY, &b, &err), 0);
+    situ_store_close(b);
+    /* never over the database itself; nothing left behind on failure */
+    assert_int_equal(situ_store_backup(src, src, NULL, &err), SITU_EINVAL);
+    char nowhere[4200];
+    snprintf(nowhere, sizeof nowhere, "%s/missing/backup.sqlite", dir);
+    assert_int_not_equal(situ_store_backup(src, nowhere, NULL, &err), 0);
+    char *ls = NULL;
+    assert_int_equal(situ_test_sh(&ls, "ls %s | grep -c part", dir), 1);
+    assert_string_equal(ls, "0\n");
+    free(ls);
+    situ_store_close(s);
+    assert_int_equal(count_resources(src, mode), 2);
+    situ_test_rmtree(dir);
+    free(dir);
+}
+
+/* The root page of a table or index, and the page size. */
+static long long root_page(sqlite3 *db, const char *name, long long *page_size)
+{
+    sqlite3_stmt *st;
+    long long root = -1;
+    sqlite3_prepare_v2(db, "SELECT rootpage, (SELECT page_size FROM pragma_page_size) "
+                           "FROM sqlite_master WHERE name = ?", -1, &st, NULL);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        root = sqlite3_column_int64(st, 0), *page_size = sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
+    return root;
+}
+
+static void check_finds_a_damaged_page(void **state)
+{
+    (void)state;
+    char *dir;
+    situ_store *s = open_new(&dir);
+    situ_err err = {0};
+    assert_int_equal(situ_store_check(s, 1, &err), 0);
+    for (int i = 0; i < 50; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "R%d", i);
+        put_depot(s, id);
+    }
+    long long page_size = 0,
+              root = root_page(situ_store_db(s), "resource_items_item", &page_size);
+    if (root < 0) /* any index will do */
+        root = root_page(situ_store_db(s), "sqlite_autoindex_resources_1", &page_size);
+    assert_true(root > 1);
+    situ_store_close(s);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/t.sqlite", dir);
+    assert_int_equal(situ_test_sh(NULL, "sqlite3 %s 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null"
+                                  " && printf '\\377%%.0s' $(seq %lld) | dd of=%s bs=%lld "
+                                  "seek=%lld conv=notrunc status=none",
+                                  path, page_size, path, page_size, root - 1),
+                     0);
+    assert_int_equal(situ_store_open(path, SITU_STORE_READONLY, &s, &err), 0);
+    assert_int_equal(situ_store_check(s, 1, &err), SITU_EFORMAT);
+    assert_non_null(strstr(err.msg, "damaged"));
+    situ_store_close(s);
+    situ_test_rmtree(dir);
+    free(dir);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(check_finds_a_damaged_page),
+    cmocka_unit_test(backup_copies_one_committed_state_while_written),
     cmocka_unit_test(loaded_file_opens_in_ogrinfo),
     cmocka_unit_test(creates_schema_with_wal_and_version),
     cmocka_unit_test(upsert_inserts_then_updates_and_replaces_items),

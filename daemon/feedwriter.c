@@ -425,3 +425,42 @@ void situd_feedwriter_status(const situ_snapshot *snap, situ_buf *b)
                     changes, rebuild_ms, situd_events_published(), situd_events_listeners());
     pthread_mutex_unlock(&W.aux_lock);
 }
+
+void situd_feedwriter_metrics(situ_buf *b)
+{
+    long long rebuilds, changes;
+    double rebuild_ms;
+    situd__feedpub_counts(&rebuilds, &changes, &rebuild_ms);
+    pthread_mutex_lock(&W.lock);
+    long queued = W.queued_events;
+    int accepting = W.accepting;
+    pthread_mutex_unlock(&W.lock);
+    pthread_mutex_lock(&W.aux_lock);
+    situ_buf_printf(
+        b,
+        "# HELP situd_feed_writer_running 1 while the feeds writer takes batches.\n"
+        "# TYPE situd_feed_writer_running gauge\nsitud_feed_writer_running %d\n"
+        "# HELP situd_feed_queued_events Events waiting for the writer.\n"
+        "# TYPE situd_feed_queued_events gauge\nsitud_feed_queued_events %ld\n"
+        "# HELP situd_feed_commits_total Durable commits of the feeds writer.\n"
+        "# TYPE situd_feed_commits_total counter\nsitud_feed_commits_total %lld\n"
+        "# HELP situd_feed_failed_commits_total Commits that failed (answered 503).\n"
+        "# TYPE situd_feed_failed_commits_total counter\nsitud_feed_failed_commits_total %lld\n"
+        "# HELP situd_feed_events_committed_total Events accepted and committed.\n"
+        "# TYPE situd_feed_events_committed_total counter\n"
+        "situd_feed_events_committed_total %lld\n"
+        "# HELP situd_feed_last_commit_seconds Duration of the last commit.\n"
+        "# TYPE situd_feed_last_commit_seconds gauge\nsitud_feed_last_commit_seconds %.6f\n"
+        "# HELP situd_snapshot_rebuilds_total Snapshots rebuilt after feed commits.\n"
+        "# TYPE situd_snapshot_rebuilds_total counter\nsitud_snapshot_rebuilds_total %lld\n"
+        "# HELP situd_events_pushed_total Changes pushed on /events.\n"
+        "# TYPE situd_events_pushed_total counter\nsitud_events_pushed_total %lld\n"
+        "# HELP situd_events_listeners Open /events streams.\n"
+        "# TYPE situd_events_listeners gauge\nsitud_events_listeners %d\n"
+        "# HELP situd_feed_tokens Department tokens in force.\n"
+        "# TYPE situd_feed_tokens gauge\nsitud_feed_tokens %d\n",
+        accepting, queued, W.commits, W.failed_commits, W.committed_events,
+        W.last_commit_ms / 1e3, rebuilds, changes, situd_events_listeners(),
+        W.tokens ? situ_tokens_count(W.tokens) : 0);
+    pthread_mutex_unlock(&W.aux_lock);
+}

@@ -50,6 +50,9 @@ situd_feedjob *situd_feedjob_of(situ_feed_batch *b);
 /* Appends GET /feeds's members: departments, cameras, writer. */
 void situd_feedwriter_status(const situ_snapshot *snap, situ_buf *b);
 
+/* Appends the feeds' counters and gauges in Prometheus text. */
+void situd_feedwriter_metrics(situ_buf *b);
+
 /* ---- the publisher (feedpub.c) --------------------------------------------- */
 
 /* Starts the publisher with its own read-only connection to db. */

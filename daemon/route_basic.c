@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "feedwriter.h"
 #include "routes.h"
 
 situd_result situd_route_root(situd_req *r)
@@ -31,5 +32,6 @@ situd_result situd_route_metrics(situd_req *r)
     situ_buf b;
     situ_buf_init(&b);
     situd_metrics_write(&b);
+    situd_feedwriter_metrics(&b);
     return situd_reply_buf(r, 200, "text/plain; version=0.0.4", &b);
 }

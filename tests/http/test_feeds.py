@@ -251,6 +251,17 @@ class FeedsTest(unittest.TestCase):
         self.assertIsNone(depts["telecom"]["last_event"])
         self.assertTrue(doc["writer"]["running"])
         self.accepted(self.post("water_resources", [dict(ev[0], id="cam-on", status="online")]))
+        # the same counters for Prometheus
+        metrics = {}
+        for line in self.d.get("/metrics").body.decode().splitlines():
+            if line.startswith("situd_feed") or line.startswith("situd_events"):
+                name, value = line.rsplit(" ", 1)
+                metrics[name] = float(value)
+        self.assertEqual(metrics["situd_feed_writer_running"], 1)
+        self.assertGreaterEqual(metrics["situd_feed_events_committed_total"],
+                                doc["writer"]["events_committed"] + 1)
+        self.assertGreaterEqual(metrics["situd_feed_commits_total"], 2)
+        self.assertEqual(metrics["situd_feed_tokens"], doc["writer"]["tokens"])
 
     def test_feature_update_changes_a_depot(self):
         ev = [{"id": "fu-1", "type": "feature_update", "collection": "resources",

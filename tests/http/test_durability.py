@@ -4,6 +4,7 @@ creates its own station (S-<dept>-<k>, value k), so every effect can be
 traced to exactly one event. After every kill, with situd dead, the file
 must hold: every acknowledged event in the log exactly once and applied;
 every logged event applied and every applied one logged (same transaction);
+PRAGMA integrity_check passes;
 each in-flight batch either wholly there or wholly absent. Clients then
 resend what was not acknowledged; an event committed before the kill comes
 back "duplicate" and is not applied twice."""
@@ -24,7 +25,7 @@ import feedlib  # noqa: E402
 import situd  # noqa: E402
 
 DEPTS = ("meteorology", "water_resources", "natural_resources", "forestry")
-KILLS = 10
+KILLS = int(os.environ.get("SITU_KILLS", "20"))
 SIZES = (1, 1, 3, 10, 40, 100)
 
 
@@ -82,6 +83,8 @@ def inventory(db):
     test's departments, read with plain SQLite while situd is dead."""
     con = sqlite3.connect(db)
     try:
+        check = con.execute("PRAGMA integrity_check").fetchall()
+        assert check == [("ok",)], "integrity_check: %r" % check[:5]
         log = {}
         for eid, n in con.execute("SELECT event_id, count(*) FROM event_log WHERE dept IN "
                                   "(%s) GROUP BY dept, event_id" % ",".join("?" * len(DEPTS)),

@@ -1,12 +1,15 @@
 /*
  * config.c: situd's settings from defaults, an INI file (read with inih) and
  * flags. Keys: [server] listen, threads, max_connections, connection_timeout,
- * max_body_bytes, connection_memory, cors_origin, user, quiet; [data] db;
+ * header_timeout, max_body_bytes, connection_memory, cors_origin, user, quiet; [data] db;
  * [tiles] cache_mb; [web] dir. Unknown keys are an error, so a typo is seen.
+ * situd_config_read reads the file; situd_config_read_string the same text
+ * from memory (tests/fuzz/fuzz_config.c).
  */
 #include "config.h"
 
 #include <ini.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +22,12 @@ void situd_config_defaults(situd_config *cfg)
     cfg->port = 8080;
     cfg->max_connections = 4096;
     cfg->connection_timeout = 30;
+    cfg->header_timeout = 10;
     cfg->max_body_bytes = 8u << 20;
-    cfg->conn_memory = 64u << 10;
+    /* libmicrohttpd mallocs a pool up to 32 KiB but maps a bigger one, and
+     * the munmap at every close stops all worker threads for a TLB flush:
+     * past 32 KiB, each new connection costs more than its request */
+    cfg->conn_memory = 32u << 10;
     cfg->tile_cache_bytes = 256u << 20;
     snprintf(cfg->cors_origin, sizeof cfg->cors_origin, "%s", "*");
 #ifdef SITU_WEB_DIR /* the build's web/ folder, set by CMake's map wall block */
@@ -53,7 +60,7 @@ static int set_size(size_t *out, const char *v, size_t unit)
 {
     char *end;
     long long x = strtoll(v, &end, 10);
-    if (*end || end == v || x < 0)
+    if (*end || end == v || x < 0 || (unsigned long long)x > SIZE_MAX / unit)
         return 0;
     *out = (size_t)x * unit;
     return 1;
@@ -86,6 +93,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return set_int(&c->max_connections, value, 1, 1000000);
     if (KEY("server", "connection_timeout"))
         return set_int(&c->connection_timeout, value, 1, 86400);
+    if (KEY("server", "header_timeout"))
+        return set_int(&c->header_timeout, value, 1, 86400);
     if (KEY("server", "max_body_bytes"))
         return set_size(&c->max_body_bytes, value, 1);
     if (KEY("server", "connection_memory"))
@@ -106,12 +115,25 @@ static int on_key(void *user, const char *section, const char *name, const char 
     return 0;
 }
 
+/* inih's answer (0, the first bad line, -1 unreadable, -2 out of memory) as
+ * 0 or -1 with a message naming `where`. */
+static int read_result(int line, const char *where, char *msg, size_t nmsg)
+{
+    if (line == -1)
+        snprintf(msg, nmsg, "cannot open config file %s", where);
+    else if (line < 0)
+        snprintf(msg, nmsg, "%s: out of memory", where);
+    else if (line)
+        snprintf(msg, nmsg, "%s:%d: unknown key or bad value", where, line);
+    return line ? -1 : 0;
+}
+
 int situd_config_read(situd_config *cfg, const char *path, char *msg, size_t nmsg)
 {
-    int line = ini_parse(path, on_key, cfg);
-    if (line == -1)
-        snprintf(msg, nmsg, "cannot open config file %s", path);
-    else if (line)
-        snprintf(msg, nmsg, "%s:%d: unknown key or bad value", path, line);
-    return line ? -1 : 0;
+    return read_result(ini_parse(path, on_key, cfg), path, msg, nmsg);
+}
+
+int situd_config_read_string(situd_config *cfg, const char *text, char *msg, size_t nmsg)
+{
+    return read_result(ini_parse_string(text, on_key, cfg), "config", msg, nmsg);
 }

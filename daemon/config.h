@@ -13,8 +13,9 @@ typedef struct situd_config {
     int port;
     char config_path[1024];
     int threads;             /* 0: one per core */
-    int max_connections;     /* accepted at once */
+    int max_connections;     /* served at once; past them a request is answered 503 */
     int connection_timeout;  /* seconds idle before a connection is closed */
+    int header_timeout;      /* seconds a new connection has to send its request head */
     size_t max_body_bytes;   /* largest request body */
     size_t conn_memory;      /* per-connection buffer memory */
     size_t tile_cache_bytes; /* bound of the tile cache */
@@ -28,6 +29,8 @@ typedef struct situd_config {
 void situd_config_defaults(situd_config *cfg);
 /* Reads an INI file into cfg; returns 0, or -1 with a message in msg. */
 int situd_config_read(situd_config *cfg, const char *path, char *msg, size_t nmsg);
+/* The same from INI text in memory (NUL-terminated); msg says "config:LINE". */
+int situd_config_read_string(situd_config *cfg, const char *text, char *msg, size_t nmsg);
 /* Sets "HOST:PORT"; returns 0 or -1. */
 int situd_config_set_listen(situd_config *cfg, const char *listen);
 

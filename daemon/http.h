@@ -40,7 +40,11 @@ const char *situd_header(situd_req *r, const char *name);
 /* Answers 400 naming the first query argument not in `allowed` (NULL-ended);
  * returns 1 when it did (the handler then returns *out), 0 when all are known. */
 int situd_reject_unknown_args(situd_req *r, const char *const *allowed, situd_result *out);
-/* The same with `f` (the output format) as the only argument allowed. */
+/* Answers 400 when `f` (the output format) is given and is not json; 1 when
+ * it did, 0 otherwise. */
+int situd_reject_bad_f(situd_req *r, situd_result *out);
+/* The same as situd_reject_unknown_args with `f` as the only argument
+ * allowed, and f checked by situd_reject_bad_f. */
 int situd_reject_args_but_f(situd_req *r, situd_result *out);
 /* "http://host:port" of this request, for links. */
 void situd_base_url(situd_req *r, char *out, size_t n);

@@ -1,9 +1,11 @@
 /*
- * main.c: situd's entry point. Parses flags over the config file, opens the
+ * main.c: situd's entry point. Parses flags over the config file, binds the
+ * port and (as root) becomes --user, opens the
  * SpatiaLite file read-write for the feeds writer (which migrates it), then
  * read-only to build the first snapshot, starts the writer and the server
  * and waits for SIGTERM/SIGINT, then drains the writer, stops accepting,
- * lets requests in flight finish and exits 0.
+ * lets requests in flight finish and exits 0. systemd hears READY=1 once
+ * it serves and STOPPING=1 when it stops.
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -17,16 +19,18 @@
 #include "config.h"
 #include "feedwriter.h"
 #include "server.h"
+#include "service.h"
 #include "situ/snapshot.h"
 #include "situ/store.h"
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: situd --db FILE --listen HOST:PORT [--config FILE] [--threads N] "
-               "[--quiet]\n"
+               "[--user NAME] [--quiet]\n"
                "       situd --help | --version\n"
                "Serves the four maps of a situ SpatiaLite file over HTTP (OGC API - Features,\n"
-               "vector tiles, proximity, exports, feeds). Flags win over the config file.\n");
+               "vector tiles, proximity, exports, feeds). Flags win over the config file.\n"
+               "As root it needs --user: it binds the port, then serves as that user.\n");
 }
 
 /* Flags are read twice: first for --config, then over the file's values. */
@@ -122,6 +126,11 @@ int main(int argc, char **argv)
     if ((rc = parse_flags(argc, argv, &cfg, 1)) >= 0)
         return rc;
 
+    if (situd_service_check_user(&cfg, msg, sizeof msg) ||
+        situd_server_listen(&cfg, msg, sizeof msg) ||
+        situd_service_drop_privileges(&cfg, msg, sizeof msg))
+        return fprintf(stderr, "situd: %s\n", msg), 2;
+
     /* SIGTERM and SIGINT are blocked in every thread and taken by sigwait */
     sigset_t stop_set;
     sigemptyset(&stop_set);
@@ -141,10 +150,13 @@ int main(int argc, char **argv)
         situd_snapshot_publish(NULL);
         return 1;
     }
-    fprintf(stderr, "situd: serving http://%s:%d/\n", cfg.host, situd_server_port());
+    fprintf(stderr, "situd: serving http://%s:%d/%s%s\n", cfg.host, situd_server_port(),
+            cfg.user[0] ? " as " : "", cfg.user);
+    situd_service_notify("READY=1\nSTATUS=serving");
     int sig = 0;
     sigwait(&stop_set, &sig);
     fprintf(stderr, "situd: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    situd_service_notify("STOPPING=1");
     situd_feedwriter_stop(); /* ends /events, answers every queued batch */
     situd_server_stop();
     situd_snapshot_publish(NULL);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <sys/time.h>
 
+#include "conns.h"
 #include "server.h"
 
 #define MAX_ROUTES 64
@@ -106,4 +107,5 @@ void situd_metrics_write(situ_buf *b)
     write_latency(b);
     write_snapshot(b);
     situd_tiles_stats(b);
+    situd_conns_stats(b);
 }

@@ -20,6 +20,10 @@ situd_result situd_route_root(situd_req *r)
 
 situd_result situd_route_healthz(situd_req *r)
 {
+    static const char *const no_args[] = {NULL};
+    situd_result res;
+    if (situd_reject_unknown_args(r, no_args, &res))
+        return res;
     situ_buf b;
     situ_buf_init(&b);
     situ_buf_printf(&b, "{\"status\":\"ok\",\"snapshot_version\":%lld}\n",
@@ -29,6 +33,10 @@ situd_result situd_route_healthz(situd_req *r)
 
 situd_result situd_route_metrics(situd_req *r)
 {
+    static const char *const no_args[] = {NULL};
+    situd_result res;
+    if (situd_reject_unknown_args(r, no_args, &res))
+        return res;
     situ_buf b;
     situ_buf_init(&b);
     situd_metrics_write(&b);

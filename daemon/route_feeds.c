@@ -1,11 +1,13 @@
 /*
  * route_feeds.c: the one network's routes. POST /feeds/{dept}/events and
- * /feeds/{dept}/cap (department, then bearer token, then the body, read and
- * validated here; then queued for the writer, the connection suspended
- * until the events are durable, and answered when the handler is called
- * again); GET /feeds (the departments' state) and GET /events (SSE).
+ * /feeds/{dept}/cap (department, then bearer token, then query and media
+ * type, then the body, read and validated here; then queued for the
+ * writer, the connection suspended until the events are durable, and
+ * answered when the handler is called again); GET /feeds (the departments'
+ * state) and GET /events (SSE).
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,7 @@ static situd_result unauthorized(situd_req *r, const char *detail)
     situ_buf_adds(&b, "{\"type\":\"about:blank\",\"title\":\"Unauthorized\",\"status\":401,"
                       "\"detail\":");
     situ_buf_add_json_str(&b, detail);
-    situ_buf_adds(&b, ",\"instance\":");
+    situ_buf_adds(&b, ",\"parameter\":\"Authorization\",\"instance\":");
     situ_buf_add_json_str(&b, r->path);
     situ_buf_adds(&b, "}\n");
     size_t n;
@@ -69,6 +71,20 @@ static int feed_path(const char *rest, char dept[64], int *out_cap)
     return -1;
 }
 
+/* 1 when the body's media type (parameters such as charset aside) is one
+ * this feed reads: JSON for events, XML for CAP. */
+static int media_type_ok(situd_req *r, int cap)
+{
+    static const char *const json[] = {"application/json", NULL};
+    static const char *const xml[] = {"application/cap+xml", "application/xml", "text/xml", NULL};
+    const char *ct = situd_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    size_t n = ct ? strcspn(ct, "; \t") : 0;
+    for (const char *const *t = cap ? xml : json; ct && *t; t++)
+        if (strlen(*t) == n && !strncasecmp(ct, *t, n))
+            return 1;
+    return 0;
+}
+
 static situd_result answer_job(situd_req *r, situd_feedjob *job)
 {
     if (!job)
@@ -103,13 +119,13 @@ static situd_result read_error(situd_req *r, const situ_err *err, int cap)
 {
     switch (err->code) {
     case SITU_ELIMIT:
-        return situd_problem(r, 413, NULL, "%s", err->msg);
+        return situd_problem(r, 413, "body", "%s", err->msg);
     case SITU_EINVAL:
-        return situd_problem(r, 422, NULL, "%s", err->msg);
+        return situd_problem(r, 422, "body", "%s", err->msg);
     case SITU_ENOMEM:
         return situd_problem(r, 503, NULL, "%s", err->msg);
     default:
-        return situd_problem(r, 400, NULL, "%s%s", cap ? "CAP: " : "", err->msg);
+        return situd_problem(r, 400, "body", "%s%s", cap ? "CAP: " : "", err->msg);
     }
 }
 
@@ -132,7 +148,15 @@ situd_result situd_route_feed_post(situd_req *r)
                                          : "a department token is required: "
                                            "Authorization: Bearer TOKEN");
     if (auth)
-        return situd_problem(r, 403, NULL, "this token is not %s's", dept);
+        return situd_problem(r, 403, "Authorization", "this token is not %s's", dept);
+    static const char *const no_args[] = {NULL};
+    situd_result res;
+    if (situd_reject_unknown_args(r, no_args, &res))
+        return res;
+    if (!media_type_ok(r, cap))
+        return situd_problem(r, 415, "Content-Type", "Content-Type: this feed takes %s",
+                             cap ? "application/cap+xml (or application/xml, text/xml)"
+                                 : "application/json");
     situ_feed_batch *b = NULL;
     situ_err err = {0};
     int rc = cap ? situ_cap_parse(dept, r->body, r->nbody,
@@ -174,17 +198,19 @@ situd_result situd_route_feeds(situd_req *r)
 
 /* Last-Event-ID (or ?since=, for clients that cannot set headers): the
  * newest seq the client has (0: none yet, replay all); -1 when neither is
- * given (live only); -2 when malformed. */
-static long long resume_point(situd_req *r)
+ * given (live only); -2 when malformed, with *out_name the one given. */
+static long long resume_point(situd_req *r, const char **out_name)
 {
     const char *s = situd_header(r, "Last-Event-ID");
+    *out_name = "Last-Event-ID";
     if (!s || !*s)
-        s = situd_arg(r, "since");
+        s = situd_arg(r, "since"), *out_name = "since";
     if (!s || !*s)
         return -1;
     char *end;
+    errno = 0;
     long long v = strtoll(s, &end, 10);
-    return *end || v < 0 || !isdigit((unsigned char)*s) ? -2 : v;
+    return *end || errno || v < 0 || !isdigit((unsigned char)*s) ? -2 : v;
 }
 
 situd_result situd_route_events(situd_req *r)
@@ -193,9 +219,10 @@ situd_result situd_route_events(situd_req *r)
     situd_result res;
     if (situd_reject_unknown_args(r, allowed, &res))
         return res;
-    long long after = resume_point(r);
+    const char *name;
+    long long after = resume_point(r, &name);
     if (after == -2)
-        return situd_problem(r, 400, "since", "Last-Event-ID / since must be an event sequence");
+        return situd_problem(r, 400, name, "%s must be an event sequence number", name);
     char msg[160];
     struct MHD_Response *resp = situd_events_response(r->conn, after, msg, sizeof msg);
     if (!resp)

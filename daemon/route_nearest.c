@@ -41,7 +41,8 @@ void situd_nearest_free(void)
 
 typedef struct arg_list {
     const char *keys[MAX_ARGS], *values[MAX_ARGS];
-    int n, overflow;
+    int n;
+    const char *overflow; /* the first argument past MAX_ARGS */
 } arg_list;
 
 static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -52,7 +53,7 @@ static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *k
     if (!strcmp(key, "f"))
         return MHD_YES;
     if (a->n == MAX_ARGS) {
-        a->overflow = 1;
+        a->overflow = key;
         return MHD_NO;
     }
     a->keys[a->n] = key;
@@ -73,12 +74,17 @@ static void param_of(const char *msg, char *out, size_t n)
 static situd_result answer(situd_req *r, situ_nearest_mode mode)
 {
     arg_list a = {.n = 0};
+    situd_result res;
+    if (situd_reject_bad_f(r, &res))
+        return res;
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect, &a);
-    if (a.overflow)
-        return situd_problem(r, 400, NULL, "too many query parameters");
+    char param[64];
+    if (a.overflow) {
+        snprintf(param, sizeof param, "%s", a.overflow);
+        return situd_problem(r, 400, param, "%s: more than %d query parameters", param, MAX_ARGS);
+    }
     situ_nearest_query q;
     situ_err err = {0};
-    char param[64];
     if (situ_nearest_query_parse(mode, a.keys, a.values, a.n, &q, &err)) {
         param_of(err.msg, param, sizeof param);
         return situd_problem(r, 400, param, "%s", err.msg);

@@ -106,10 +106,13 @@ static situd_result tile(situd_req *r, int set, const char *zxy)
     situ_tile_xyz t;
     situ_err err = {0};
     if (situ_tile_parse_path(zxy, ".mvt", &t, &err)) {
-        char param[8];
-        size_t k = strcspn(err.msg, ": ");
-        snprintf(param, sizeof param, "%.*s", (int)(k < 7 ? k : 7), err.msg);
-        return situd_problem(r, 400, param, "%s", err.msg);
+        /* "z: ...", "x: ..." or "y: ..." name a bad number; else the path
+         * does not have the shape of a tile at all */
+        if (err.msg[0] && strchr("zxy", err.msg[0]) && err.msg[1] == ':') {
+            char param[2] = {err.msg[0], '\0'};
+            return situd_problem(r, 400, param, "%s", err.msg);
+        }
+        return situd_problem(r, 404, NULL, "%s: tiles are /tiles/{set}/{z}/{x}/{y}.mvt", err.msg);
     }
     situ_tile_reply rep;
     if (situ_tilecache_get(cache, r->snap, set, t, &rep, &err))

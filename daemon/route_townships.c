@@ -65,7 +65,7 @@ situd_result situd_route_locate(situd_req *r)
     static const char *const allowed[] = {"lon", "lat", "f", NULL};
     situd_result res;
     double lon, lat;
-    if (situd_reject_unknown_args(r, allowed, &res) ||
+    if (situd_reject_unknown_args(r, allowed, &res) || situd_reject_bad_f(r, &res) ||
         situd_read_coord(r, "lon", 180, &lon, &res) || situd_read_coord(r, "lat", 90, &lat, &res))
         return res;
     char now[32];

@@ -7,8 +7,11 @@
  * A request's life: first call -> situd_req allocated, snapshot retained ->
  * body chunks (POST) -> handler queues one response -> completed callback
  * logs, records metrics, releases the snapshot, frees the situd_req.
+ * Admission under overload (capacity, the 503, head deadlines): conns.c.
  */
 #include "server.h"
+
+#include "conns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -94,10 +98,19 @@ int situd_reject_unknown_args(situd_req *r, const char *const *allowed, situd_re
     return 1;
 }
 
+int situd_reject_bad_f(situd_req *r, situd_result *out)
+{
+    const char *f = situd_arg(r, "f");
+    if (!f || !strcmp(f, "json") || !strcmp(f, "geojson"))
+        return 0;
+    *out = situd_problem(r, 400, "f", "f: only json is offered");
+    return 1;
+}
+
 int situd_reject_args_but_f(situd_req *r, situd_result *out)
 {
     static const char *const only_f[] = {"f", NULL};
-    return situd_reject_unknown_args(r, only_f, out);
+    return situd_reject_unknown_args(r, only_f, out) || situd_reject_bad_f(r, out);
 }
 
 void situd_base_url(situd_req *r, char *out, size_t n)
@@ -329,7 +342,7 @@ static situd_result on_request(void *cls, struct MHD_Connection *conn, const cha
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls)
 {
-    (void)cls, (void)version;
+    (void)cls;
     situd_req *r = *con_cls;
     if (!r) {
         r = calloc(1, sizeof *r);
@@ -338,6 +351,10 @@ static situd_result on_request(void *cls, struct MHD_Connection *conn, const cha
         *r = (situd_req){.conn = conn, .cfg = config, .method = method, .path = url,
                          .t0 = now_s()};
         *con_cls = r;
+        if (!situd_conns_head(conn)) { /* answered now, before any body or work */
+            r->status = 503;
+            return situd_conns_refuse(conn, &r->bytes);
+        }
         return MHD_YES;
     }
     if (*upload_size) {
@@ -361,7 +378,12 @@ static situd_result on_request(void *cls, struct MHD_Connection *conn, const cha
         r->snap = situd_snapshot_acquire();
     if (r->body_too_large) {
         r->route = "unknown";
-        return situd_problem(r, 413, NULL, "request body over %zu bytes", config->max_body_bytes);
+        return situd_problem(r, 413, "body", "request body over %zu bytes",
+                             config->max_body_bytes);
+    }
+    if (!strcmp(version, MHD_HTTP_VERSION_1_1) && !situd_header(r, MHD_HTTP_HEADER_HOST)) {
+        r->route = "unknown"; /* RFC 9112 3.2: a 1.1 request without Host is a 400 */
+        return situd_problem(r, 400, "Host", "an HTTP/1.1 request needs a Host header");
     }
     return dispatch(r);
 }
@@ -369,10 +391,12 @@ static situd_result on_request(void *cls, struct MHD_Connection *conn, const cha
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)conn;
+    (void)cls;
     situd_req *r = *con_cls;
     if (!r)
         return;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) /* kept alive: the next head */
+        situd_conns_answered(conn);
     double dt = now_s() - r->t0;
     if (r->route)
         situd_metrics_record(route_index(r->route), (unsigned)r->status, dt);
@@ -463,24 +487,36 @@ static int listen_socket(const situd_config *cfg, char *msg, size_t nmsg)
     return fd;
 }
 
+static int bound_fd = -1; /* from situd_server_listen, until the start */
+
+int situd_server_listen(const situd_config *cfg, char *msg, size_t nmsg)
+{
+    bound_fd = listen_socket(cfg, msg, nmsg);
+    return bound_fd < 0 ? -1 : 0;
+}
+
 int situd_server_start(const situd_config *cfg, char *msg, size_t nmsg)
 {
     config = cfg;
-    int fd = listen_socket(cfg, msg, nmsg);
+    int fd = bound_fd >= 0 ? bound_fd : listen_socket(cfg, msg, nmsg);
+    bound_fd = -1;
     if (fd < 0)
         return -1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)(cores > 0 ? cores : 2);
-    mhd = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
-        on_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_UNESCAPE_CALLBACK,
-        unescape, NULL, MHD_OPTION_END);
+    unsigned limit = situd_conns_size(cfg, threads);
+    if (situd_conns_start(cfg) == 0)
+        mhd = MHD_start_daemon(
+            MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+            on_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
+            MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned)cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+            situd_conns_notify, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+            MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     if (!mhd) {
         close(fd);
+        situd_conns_stop();
         snprintf(msg, nmsg, "cannot start the HTTP server on %s:%d", cfg->host, cfg->port);
         return -1;
     }
@@ -511,4 +547,5 @@ void situd_server_stop(void)
     }
     MHD_stop_daemon(mhd);
     mhd = NULL;
+    situd_conns_stop();
 }

@@ -48,7 +48,11 @@ void situd_nearest_free(void);
 void situd_metrics_record(int route, unsigned status, double seconds);
 void situd_metrics_write(situ_buf *b);
 
-/* Starts serving; returns 0, or -1 with a message in msg. */
+/* Binds the listening socket (before dropping root's rights); returns 0,
+ * or -1 with a message in msg. */
+int situd_server_listen(const situd_config *cfg, char *msg, size_t nmsg);
+/* Starts serving on the socket bound by situd_server_listen (binding one
+ * now if it was not called); returns 0, or -1 with a message in msg. */
 int situd_server_start(const situd_config *cfg, char *msg, size_t nmsg);
 /* The port actually bound (when 0 was asked). */
 int situd_server_port(void);

@@ -93,8 +93,7 @@ static int backup_to(const char *src, const char *tmp, situ_backup_stats *st, si
     if (rc)
         return rc;
     sqlite3 *to = NULL;
-    if (sqlite3_open_v2(tmp, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_open_v2(tmp, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
         rc = situ_err_set(err, SITU_EIO, "cannot create %s: %s", tmp,
                           to ? sqlite3_errmsg(to) : "out of memory");
     else if (!(rc = copy_pages(situ_store_db(s), to, st, err)))

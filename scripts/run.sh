@@ -2,7 +2,7 @@
 # From a clean clone to a running situd: installs what is missing, builds,
 # generates the demo data if it is not there, loads it into $SITU_DB
 # (default var/situ.sqlite) and starts situd on $SITU_LISTEN (default
-# 127.0.0.1:8080) in the foreground.
+# 127.0.0.1:8080) in the foreground; as root, serving as $SITU_USER (nobody).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
@@ -18,5 +18,7 @@ fi
 build/situ check --db "$DB"
 if [ -x build/situd ]; then
     echo "situd: http://$LISTEN/"
-    exec build/situd --db "$DB" --listen "$LISTEN"
+    . scripts/service_user.sh
+    situd_user_args "$(dirname "$DB")"
+    exec build/situd --db "$DB" --listen "$LISTEN" "${SITUD_USER_ARGS[@]}"
 fi

@@ -10,6 +10,8 @@ PACKAGES=(
     libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler
     libjansson-dev libxml2-dev libinih-dev libcmocka-dev zlib1g-dev
     python3 curl
+    clang libclang-rt-dev # libFuzzer, for scripts/fuzz.sh
+    libsystemd-dev
 )
 
 missing=()

@@ -156,8 +156,15 @@ class Listener(threading.Thread):
 
 def start_situd(situd, db, port):
     log = open(db + ".log", "w")
-    p = subprocess.Popen([situd, "--db", db, "--listen", "127.0.0.1:%d" % port, "--quiet"],
-                         stdout=log, stderr=log)
+    cmd = [situd, "--db", db, "--listen", "127.0.0.1:%d" % port, "--quiet"]
+    if os.geteuid() == 0:  # situd serves as root only through --user
+        import pwd
+        pw = pwd.getpwnam("nobody")
+        folder = os.path.dirname(os.path.abspath(db))
+        for path in [folder] + [os.path.join(folder, n) for n in os.listdir(folder)]:
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+        cmd += ["--user", "nobody"]
+    p = subprocess.Popen(cmd, stdout=log, stderr=log)
     for _ in range(600):
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)

@@ -12,7 +12,10 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 mkdir -p "$WORK"
 [ -f "$WORK/demo/manifest.ini" ] || build/situ demo --out "$WORK/demo" --scale "$SCALE" >/dev/null
 [ -f "$WORK/situ.sqlite" ] || build/situ load --db "$WORK/situ.sqlite" --all "$WORK/demo" >/dev/null
-build/situd --db "$WORK/situ.sqlite" --listen 127.0.0.1:$PORT --quiet 2>"$WORK/situd.log" &
+. scripts/service_user.sh
+situd_user_args "$WORK"
+build/situd --db "$WORK/situ.sqlite" --listen 127.0.0.1:$PORT --quiet "${SITUD_USER_ARGS[@]}" \
+    2>"$WORK/situd.log" &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null' EXIT
 for _ in $(seq 1 600); do curl -sf http://127.0.0.1:$PORT/healthz >/dev/null && break; sleep 0.1; done

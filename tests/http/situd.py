@@ -20,7 +20,25 @@ SITU = os.environ.get("SITU_BIN", os.path.join(ROOT, "build", "situ"))
 SITUD = os.environ.get("SITUD_BIN", os.path.join(ROOT, "build", "situd"))
 GEODATA = os.environ.get("SITU_GEODATA", os.path.join(ROOT, "geodata", "demo"))
 
+# situd refuses to serve as root. Run as root (as CI is), the suites start it
+# with --user nobody and hand it the folder of its database, as an operator
+# would with a service user.
+SERVICE_USER = "nobody" if os.geteuid() == 0 else None
+USER_ARGS = ["--user", SERVICE_USER] if SERVICE_USER else []
+
 _cached_db = {}
+
+
+def hand_over(db):
+    """Gives the database's folder and files to the service user (as root)."""
+    if not SERVICE_USER:
+        return
+    import pwd
+    pw = pwd.getpwnam(SERVICE_USER)
+    folder = os.path.dirname(os.path.abspath(db))
+    os.chown(folder, pw.pw_uid, pw.pw_gid)
+    for name in os.listdir(folder):
+        os.chown(os.path.join(folder, name), pw.pw_uid, pw.pw_gid)
 
 
 def demo_db(tmpdir):
@@ -66,6 +84,9 @@ class Situd:
         self.base = "http://127.0.0.1:%d" % self.port
         self.log = tempfile.NamedTemporaryFile(prefix="situd-", suffix=".log", delete=False)
         cmd = [SITUD, "--db", db, "--listen", "127.0.0.1:%d" % self.port] + list(args)
+        if "--user" not in args:
+            cmd += USER_ARGS
+            hand_over(db)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log,
                                      env=dict(os.environ, **(env or {})))
         self.wait_ready()

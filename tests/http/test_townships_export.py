@@ -156,7 +156,8 @@ class LifeCycleTest(unittest.TestCase):
         db = situd.demo_db(tmp)
         d = situd.Situd(db)
         t0 = time.time()
-        second = subprocess.run([situd.SITUD, "--db", db, "--listen", "127.0.0.1:%d" % d.port],
+        second = subprocess.run([situd.SITUD, *situd.USER_ARGS, "--db", db,
+                                 "--listen", "127.0.0.1:%d" % d.port],
                                 capture_output=True, text=True, timeout=30)
         self.assertNotEqual(second.returncode, 0)
         self.assertIn("cannot listen", second.stderr)
@@ -173,8 +174,8 @@ class LifeCycleTest(unittest.TestCase):
         self.assertIn("--listen", h.stdout)
         bad = subprocess.run([situd.SITUD, "--listen", "nonsense"], capture_output=True, text=True)
         self.assertNotEqual(bad.returncode, 0)
-        missing = subprocess.run([situd.SITUD, "--db", "/nonexistent/x.sqlite", "--listen",
-                                  "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
+        missing = subprocess.run([situd.SITUD, *situd.USER_ARGS, "--db", "/nonexistent/x.sqlite",
+                                  "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
         self.assertNotEqual(missing.returncode, 0)
         self.assertIn("/nonexistent/x.sqlite", missing.stderr)
 
@@ -190,8 +191,8 @@ class LifeCycleTest(unittest.TestCase):
         self.assertEqual(d.stop(), 0)
         with open(conf, "w") as f:
             f.write("[server]\nlisten_typo = 1\n")
-        bad = subprocess.run([situd.SITUD, "--config", conf, "--db", db], capture_output=True,
-                             text=True, timeout=30)
+        bad = subprocess.run([situd.SITUD, *situd.USER_ARGS, "--config", conf, "--db", db],
+                             capture_output=True, text=True, timeout=30)
         self.assertNotEqual(bad.returncode, 0)
         self.assertIn("situd.ini:2", bad.stderr)
 

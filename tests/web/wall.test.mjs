@@ -91,12 +91,30 @@ function feedToken(db, dept) {
   return { token: r.stdout.trim(), why: null };
 }
 
+// situd refuses to serve as root: run as root (as CI is), it gets --user nobody
+// and the folder of its database, as an operator would hand it to a service user.
+function serviceUser(db) {
+  if (process.getuid() !== 0) return [];
+  const { uid, gid } = nobodyIds();
+  const folder = path.dirname(db);
+  fs.chownSync(folder, uid, gid);
+  for (const name of fs.readdirSync(folder)) fs.chownSync(path.join(folder, name), uid, gid);
+  return ['--user', 'nobody'];
+}
+
+function nobodyIds() {
+  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'));
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
 async function startSitud(db) {
   const port = await freePort();
   S.base = `http://127.0.0.1:${port}`;
   S.log = path.join(S.tmp, 'situd.log');
   const log = fs.openSync(S.log, 'w');
-  S.proc = spawn(SITUD, ['--db', db, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', log, log] });
+  S.proc = spawn(SITUD, ['--db', db, '--listen', `127.0.0.1:${port}`, ...serviceUser(db)],
+    { stdio: ['ignore', log, log] });
   const deadline = Date.now() + 60000;
   while (Date.now() < deadline) {
     if (S.proc.exitCode !== null) throw new Error(`situd exited: ${tail(S.log)}`);

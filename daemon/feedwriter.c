@@ -401,41 +401,56 @@ static void *writer_main(void *arg)
 
 /* ---- status ------------------------------------------------------------------------ */
 
+/* The writer's and the publisher's counters, read under their locks. */
+typedef struct writer_counts {
+    int accepting, tokens, listeners;
+    long queued;
+    long long commits, committed_events, failed_commits, rebuilds, changes, last_seq;
+    double last_commit_ms, rebuild_ms;
+} writer_counts;
+
+static writer_counts read_counts(void)
+{
+    writer_counts n;
+    situd__feedpub_counts(&n.rebuilds, &n.changes, &n.rebuild_ms);
+    pthread_mutex_lock(&W.lock);
+    n.queued = W.queued_events;
+    n.accepting = W.accepting;
+    pthread_mutex_unlock(&W.lock);
+    pthread_mutex_lock(&W.aux_lock);
+    n.commits = W.commits;
+    n.committed_events = W.committed_events;
+    n.failed_commits = W.failed_commits;
+    n.last_commit_ms = W.last_commit_ms;
+    n.tokens = W.tokens ? situ_tokens_count(W.tokens) : 0;
+    pthread_mutex_unlock(&W.aux_lock);
+    n.last_seq = situd_events_published();
+    n.listeners = situd_events_listeners();
+    return n;
+}
+
 void situd_feedwriter_status(const situ_snapshot *snap, situ_buf *b)
 {
-    long long rebuilds, changes;
-    double rebuild_ms;
-    situd__feedpub_counts(&rebuilds, &changes, &rebuild_ms);
-    pthread_mutex_lock(&W.lock);
-    long queued = W.queued_events;
-    int accepting = W.accepting;
-    pthread_mutex_unlock(&W.lock);
+    writer_counts n = read_counts();
     pthread_mutex_lock(&W.aux_lock);
     if (W.stats)
         situ_feed_stats_json(W.stats, snap, (long long)time(NULL), b);
     else
         situ_buf_adds(b, "\"departments\":[],\"cameras\":null");
+    pthread_mutex_unlock(&W.aux_lock);
     situ_buf_printf(b,
                     ",\"writer\":{\"running\":%s,\"queued_events\":%ld,\"commits\":%lld,"
                     "\"events_committed\":%lld,\"failed_commits\":%lld,\"last_commit_ms\":%.2f,"
                     "\"tokens\":%d,\"snapshot_rebuilds\":%lld,\"changes_pushed\":%lld,"
                     "\"last_rebuild_ms\":%.2f,\"last_seq\":%lld,\"listeners\":%d}",
-                    accepting ? "true" : "false", queued, W.commits, W.committed_events,
-                    W.failed_commits, W.last_commit_ms, situ_tokens_count(W.tokens), rebuilds,
-                    changes, rebuild_ms, situd_events_published(), situd_events_listeners());
-    pthread_mutex_unlock(&W.aux_lock);
+                    n.accepting ? "true" : "false", n.queued, n.commits, n.committed_events,
+                    n.failed_commits, n.last_commit_ms, n.tokens, n.rebuilds, n.changes,
+                    n.rebuild_ms, n.last_seq, n.listeners);
 }
 
 void situd_feedwriter_metrics(situ_buf *b)
 {
-    long long rebuilds, changes;
-    double rebuild_ms;
-    situd__feedpub_counts(&rebuilds, &changes, &rebuild_ms);
-    pthread_mutex_lock(&W.lock);
-    long queued = W.queued_events;
-    int accepting = W.accepting;
-    pthread_mutex_unlock(&W.lock);
-    pthread_mutex_lock(&W.aux_lock);
+    writer_counts n = read_counts();
     situ_buf_printf(
         b,
         "# HELP situd_feed_writer_running 1 while the feeds writer takes batches.\n"
@@ -459,8 +474,6 @@ void situd_feedwriter_metrics(situ_buf *b)
         "# TYPE situd_events_listeners gauge\nsitud_events_listeners %d\n"
         "# HELP situd_feed_tokens Department tokens in force.\n"
         "# TYPE situd_feed_tokens gauge\nsitud_feed_tokens %d\n",
-        accepting, queued, W.commits, W.failed_commits, W.committed_events,
-        W.last_commit_ms / 1e3, rebuilds, changes, situd_events_listeners(),
-        W.tokens ? situ_tokens_count(W.tokens) : 0);
-    pthread_mutex_unlock(&W.aux_lock);
+        n.accepting, n.queued, n.commits, n.failed_commits, n.committed_events,
+        n.last_commit_ms / 1e3, n.rebuilds, n.changes, n.listeners, n.tokens);
 }

@@ -179,15 +179,19 @@ void situ_buf_add_num(situ_buf *b, double v, int decimals)
         situ_buf_add(b, w, (size_t)(end - w));
         return;
     }
-    char tmp[64];
-    int k = snprintf(tmp, sizeof tmp, "%.*f", decimals, v);
-    while (k > 1 && tmp[k - 1] == '0')
-        k--;
-    if (k > 1 && tmp[k - 1] == '.')
-        k--;
-    if (k == 2 && tmp[0] == '-' && tmp[1] == '0')
-        tmp[0] = '0', k = 1;
-    situ_buf_add(b, tmp, (size_t)k);
+    /* past the exact range: printf's digits straight into b (up to 309 of
+     * them before the point), then the fraction's trailing zeros dropped */
+    size_t start = b->n;
+    situ_buf_printf(b, "%.*f", decimals, v);
+    if (b->oom || b->n == start || !strchr(b->p + start, '.'))
+        return;
+    while (b->p[b->n - 1] == '0')
+        b->n--;
+    if (b->p[b->n - 1] == '.')
+        b->n--;
+    if (b->n - start == 2 && b->p[start] == '-' && b->p[start + 1] == '0')
+        b->p[start] = '0', b->n--;
+    b->p[b->n] = '\0';
 }
 
 int situ_array_grow(void **arr, size_t *cap, size_t n, size_t more, size_t elem)

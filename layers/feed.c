@@ -28,6 +28,7 @@ typedef struct chunk {
 typedef struct batch_priv {
     json_t *root;
     chunk *arena;
+    feed_item *items; /* one per event, at least one: ev[i].priv points here */
 } batch_priv;
 
 situ_feed_batch *situ__feed_batch_new(const char *dept, int n)
@@ -42,13 +43,11 @@ situ_feed_batch *situ__feed_batch_new(const char *dept, int n)
     situ_store_now(b->received_at);
     b->n = n;
     b->ev = calloc((size_t)(n ? n : 1), sizeof *b->ev);
-    feed_item *items = calloc((size_t)(n ? n : 1), sizeof *items);
-    if (!b->ev || !items) {
-        free(items);
+    pv->items = calloc((size_t)(n ? n : 1), sizeof *pv->items);
+    if (!b->ev || !pv->items)
         goto fail;
-    }
     for (int i = 0; i < n; i++)
-        b->ev[i].priv = &items[i];
+        b->ev[i].priv = &pv->items[i];
     return b;
 fail:
     if (b && !b->priv)
@@ -96,10 +95,9 @@ void situ_feed_batch_free(situ_feed_batch *b)
     batch_priv *pv = b->priv;
     for (int i = 0; b->ev && i < b->n; i++)
         free(b->ev[i].changes);
-    if (b->ev)
-        free(b->ev[0].priv);
     free(b->ev);
     if (pv) {
+        free(pv->items);
         json_decref(pv->root);
         for (chunk *k = pv->arena, *next; k; k = next) {
             next = k->next;

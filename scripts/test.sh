@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: the same set-up and build as run.sh (warnings are
-# errors here), every test with ctest; then the suite again (all but the
+# errors here), every test with ctest; every libFuzzer target for 30 s
+# (scripts/fuzz.sh; SITU_NO_FUZZ=1 skips); then the suite again (all but the
 # browser test) in a second build with AddressSanitizer, LeakSanitizer and
 # UndefinedBehaviorSanitizer, any report being fatal. SITU_NO_SANITIZE=1
 # skips the second pass.
@@ -11,6 +12,9 @@ if [ ! -f geodata/demo/manifest.ini ]; then
     build/situ demo --out geodata/demo
 fi
 (cd build && ctest --output-on-failure -j2 "$@")
+if [ "${SITU_NO_FUZZ:-0}" != 1 ]; then
+    scripts/fuzz.sh 30
+fi
 if [ "${SITU_NO_SANITIZE:-0}" != 1 ]; then
     echo "== the suite again under ASan + UBSan (build-asan/)"
     BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo scripts/build.sh -DSITU_WERROR=ON \

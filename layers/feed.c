@@ -108,10 +108,21 @@ void situ_feed_batch_free(situ_feed_batch *b)
     free(b);
 }
 
+/* Copies s into out[n], cut if need be at a UTF-8 character boundary. */
+static void copy_utf8(char *out, size_t n, const char *s)
+{
+    size_t len = strlen(s);
+    if (len >= n)
+        for (len = n - 1; len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80; len--)
+            ;
+    memcpy(out, s, len);
+    out[len] = '\0';
+}
+
 int situ__feed_reject(situ_feed_event *ev, const char *field, const char *fmt, ...)
 {
     ev->status = SITU_FEED_REJECTED;
-    snprintf(ev->field, sizeof ev->field, "%s", field ? field : "");
+    copy_utf8(ev->field, sizeof ev->field, field ? field : "");
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(ev->reason, sizeof ev->reason, fmt, ap);
@@ -253,7 +264,8 @@ static int check_members(vctx *v, const char *const *allowed)
         while (*a && strcmp(*a, key))
             a++;
         if (!*a)
-            return situ__feed_reject(v->ev, key, "is not a member of this event type");
+            return situ__feed_reject(v->ev, *key ? key : "\"\"",
+                                     "is not a member of this event type");
     }
     return 0;
 }

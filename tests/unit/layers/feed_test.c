@@ -219,6 +219,8 @@ static void an_empty_batch_is_answered_and_freed(void **state)
 /* ---- every rejection ------------------------------------------------------------------ */
 
 #define OBS "\"type\":\"observation\",\"station\":\"S\",\"observed_at\":\"2024-06-01T00:00:00Z\","
+#define NAME20 "降雨量降雨量降雨量降雨量降雨量降雨量降雨"
+#define NAME22 NAME20 "量量"
 #define SQ "[[[111,26],[111.1,26],[111.1,26.1],[111,26]]]"
 
 static const struct {
@@ -231,6 +233,10 @@ static const struct {
     {"{\"id\":\"a\"}", "type", "required"},
     {"{\"id\":\"a\",\"type\":\"gossip\"}", "type", "must be"},
     {"{\"id\":\"a\"," OBS "\"metric\":\"r\",\"value\":1,\"colour\":1}", "colour", "not a member"},
+    {"{\"id\":\"a\"," OBS "\"metric\":\"r\",\"value\":1,\"\":1}", "\"\"", "not a member"},
+    /* a long name is cut to at most 63 bytes, between characters: here 1 + 20 x 3 */
+    {"{\"id\":\"a\"," OBS "\"metric\":\"r\",\"value\":1,\"x" NAME22 "\":1}", "x" NAME20,
+     "not a member"},
     {"{\"id\":\"a\"," OBS "\"metric\":\"r\"}", "value", "required"},
     {"{\"id\":\"a\"," OBS "\"metric\":\"r\",\"value\":\"1\"}", "value", "number"},
     {"{\"id\":\"a\"," OBS "\"metric\":\"r h\",\"value\":1}", "metric", "letters"},

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <ogr_api.h>
+#include <sqlite3.h>
 
 char *situ_test_tmpdir(const char *tag)
 {
@@ -117,4 +118,18 @@ void situ_test_near(double a, double b, double eps, const char *file, int line)
         return;
     print_error("%.17g != %.17g (eps %g)\n", a, b, eps);
     _fail(file, line);
+}
+
+char *situ_test_query(situ_store *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(situ_store_db(s), sql, -1, &st, NULL), SQLITE_OK);
+    char *out = strdup("<no row>");
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        free(out);
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        out = strdup(t ? (const char *)t : "");
+    }
+    sqlite3_finalize(st);
+    return out;
 }

@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
+
+#include "situ/store.h"
 
 /* A fresh empty folder under $TMPDIR (or /tmp); the caller frees the string. */
 char *situ_test_tmpdir(const char *tag);
@@ -25,6 +28,17 @@ const char *situ_test_bin(void);
 /* WKB (little-endian, 2D) of a WKT geometry, made by GDAL; caller frees. */
 unsigned char *situ_test_wkb(const char *wkt, size_t *out_n);
 
+/* The first column of the first row of sql on the store, as text ("" for
+ * NULL, "<no row>" when there is none); the caller frees it. */
+char *situ_test_query(situ_store *s, const char *sql);
+/* Fails the test unless sql's first value (situ_test_query) is want. */
+#define situ_assert_query(s, sql, want)                                                            \
+    do {                                                                                           \
+        char *got_ = situ_test_query(s, sql);                                                      \
+        assert_string_equal(got_, want);                                                           \
+        free(got_);                                                                                \
+    } while (0)
+
 /* Fails the test unless |a - b| <= eps, in double precision (cmocka's
  * assert_float_equal rounds everything to float). */
 void situ_test_near(double a, double b, double eps, const char *file, int line);
@@ -33,10 +47,10 @@ void situ_test_near(double a, double b, double eps, const char *file, int line);
 /* Runs the given cmocka tests, or only the one named by `-t NAME` in argv. */
 int situ_test_run(const char *group, const struct CMUnitTest *tests, size_t n, int argc,
                   char **argv);
-#define SITU_TEST_MAIN(group, tests)                                                          \
-    int main(int argc, char **argv)                                                           \
-    {                                                                                         \
-        return situ_test_run(group, tests, sizeof(tests) / sizeof((tests)[0]), argc, argv);   \
+#define SITU_TEST_MAIN(group, tests)                                                               \
+    int main(int argc, char **argv)                                                                \
+    {                                                                                              \
+        return situ_test_run(group, tests, sizeof(tests) / sizeof((tests)[0]), argc, argv);        \
     }
 
 #endif

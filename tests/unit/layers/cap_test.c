@@ -106,27 +106,6 @@ static int apply(env *e, const char *xml)
     return status;
 }
 
-static char *q(env *e, const char *sql)
-{
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(situ_store_db(e->s), sql, -1, &st, NULL), SQLITE_OK);
-    char *out = strdup("<no row>");
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        free(out);
-        const unsigned char *t = sqlite3_column_text(st, 0);
-        out = strdup(t ? (const char *)t : "");
-    }
-    sqlite3_finalize(st);
-    return out;
-}
-
-#define ASSERT_Q(e, sql, want)                                                                     \
-    do {                                                                                           \
-        char *got_ = q(e, sql);                                                                    \
-        assert_string_equal(got_, want);                                                           \
-        free(got_);                                                                                \
-    } while (0)
-
 /* Refused with code; the message holds `part`. */
 static void refused(env *e, const char *xml, int code, const char *part)
 {
@@ -143,17 +122,19 @@ static void polygon_is_lat_lon_and_severe_is_orange(void **state)
     env *e = *state;
     assert_int_equal(apply(e, HEAD("YZ-1", "Alert") INFO("Severe", TIMES, POLY) TAIL),
                      SITU_FEED_ACCEPTED);
-    ASSERT_Q(e,
-             "SELECT id || ' ' || event || ' ' || severity || ' ' || onset || ' ' || expires "
-             "|| ' ' || source || ' ' || cap_identifier || ' ' || status FROM alerts",
-             "meteorology:YZ-1 暴雨 orange 2024-06-01T01:00:00Z 2024-06-02T00:00:00Z cap YZ-1 "
-             "active");
-    ASSERT_Q(e,
-             "SELECT printf('%.1f %.1f %.1f %.1f', MbrMinX(geom), MbrMinY(geom), "
-             "MbrMaxX(geom), MbrMaxY(geom)) FROM alerts",
-             "111.0 26.0 111.1 26.1");
-    ASSERT_Q(e, "SELECT type || ' ' || event_id || ' ' || (body LIKE '<?xml%') FROM event_log",
-             "cap YZ-1 1");
+    situ_assert_query(
+        e->s,
+        "SELECT id || ' ' || event || ' ' || severity || ' ' || onset || ' ' || expires "
+        "|| ' ' || source || ' ' || cap_identifier || ' ' || status FROM alerts",
+        "meteorology:YZ-1 暴雨 orange 2024-06-01T01:00:00Z 2024-06-02T00:00:00Z cap YZ-1 "
+        "active");
+    situ_assert_query(e->s,
+                      "SELECT printf('%.1f %.1f %.1f %.1f', MbrMinX(geom), MbrMinY(geom), "
+                      "MbrMaxX(geom), MbrMaxY(geom)) FROM alerts",
+                      "111.0 26.0 111.1 26.1");
+    situ_assert_query(
+        e->s, "SELECT type || ' ' || event_id || ' ' || (body LIKE '<?xml%') FROM event_log",
+        "cap YZ-1 1");
     /* the same identifier again is a duplicate */
     assert_int_equal(apply(e, HEAD("YZ-1", "Alert") INFO("Severe", TIMES, POLY) TAIL),
                      SITU_FEED_DUPLICATE);
@@ -177,8 +158,9 @@ static void severities_map_to_colours(void **state)
     };
     for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++)
         assert_int_equal(apply(e, docs[i]), SITU_FEED_ACCEPTED);
-    ASSERT_Q(e, "SELECT group_concat(severity, ',') FROM (SELECT * FROM alerts ORDER BY id)",
-             "red,yellow,blue,red,orange");
+    situ_assert_query(e->s,
+                      "SELECT group_concat(severity, ',') FROM (SELECT * FROM alerts ORDER BY id)",
+                      "red,yellow,blue,red,orange");
     refused(e, HEAD("S6", "Alert") INFO("Unknown", "", POLY) TAIL, SITU_EFORMAT, "Unknown");
 }
 
@@ -188,8 +170,9 @@ static void circle_becomes_a_polygon_around_its_centre(void **state)
     assert_int_equal(
         apply(e, HEAD("C1", "Alert") INFO("Severe", "", "<circle>26.05,111.05 5</circle>") TAIL),
         SITU_FEED_ACCEPTED);
-    char *s = q(e, "SELECT printf('%.4f %.4f %.4f %.4f', MbrMinX(geom), MbrMinY(geom), "
-                   "MbrMaxX(geom), MbrMaxY(geom)) FROM alerts");
+    char *s =
+        situ_test_query(e->s, "SELECT printf('%.4f %.4f %.4f %.4f', MbrMinX(geom), MbrMinY(geom), "
+                              "MbrMaxX(geom), MbrMaxY(geom)) FROM alerts");
     double x0, y0, x1, y1;
     assert_int_equal(sscanf(s, "%lf %lf %lf %lf", &x0, &y0, &x1, &y1), 4);
     free(s);
@@ -212,10 +195,10 @@ static void township_geocodes_add_their_polygons(void **state)
                                                        "<geocode><valueName>SAME</valueName>"
                                                        "<value>006113</value></geocode>") TAIL),
                      SITU_FEED_ACCEPTED);
-    ASSERT_Q(e,
-             "SELECT printf('%.1f %.1f %.1f %.1f', MbrMinX(geom), MbrMinY(geom), "
-             "MbrMaxX(geom), MbrMaxY(geom)) FROM alerts",
-             "111.1 26.0 111.2 26.1");
+    situ_assert_query(e->s,
+                      "SELECT printf('%.1f %.1f %.1f %.1f', MbrMinX(geom), MbrMinY(geom), "
+                      "MbrMaxX(geom), MbrMaxY(geom)) FROM alerts",
+                      "111.1 26.0 111.2 26.1");
     refused(e,
             HEAD("G2", "Alert") INFO("Severe", "",
                                      "<geocode><valueName>乡镇代码</valueName>"
@@ -237,19 +220,19 @@ static void update_and_cancel_act_on_references(void **state)
                                                    "2024-06-01T08:00:00+08:00</references>" INFO(
                                                        "Extreme", "", POLY) TAIL),
                      SITU_FEED_ACCEPTED);
-    ASSERT_Q(e,
-             "SELECT group_concat(id || '=' || status || '/' || severity, ',') FROM "
-             "(SELECT * FROM alerts ORDER BY id)",
-             "meteorology:U1=cancelled/yellow,meteorology:U2=active/red");
+    situ_assert_query(e->s,
+                      "SELECT group_concat(id || '=' || status || '/' || severity, ',') FROM "
+                      "(SELECT * FROM alerts ORDER BY id)",
+                      "meteorology:U1=cancelled/yellow,meteorology:U2=active/red");
     assert_int_equal(apply(e, HEAD("U3", "Cancel") "<references>yzqx@hunan.gov.cn,U2,"
                                                    "2024-06-01T08:00:00+08:00</references>" TAIL),
                      SITU_FEED_ACCEPTED);
-    ASSERT_Q(e, "SELECT status FROM alerts WHERE id = 'meteorology:U2'", "cancelled");
+    situ_assert_query(e->s, "SELECT status FROM alerts WHERE id = 'meteorology:U2'", "cancelled");
     /* a cancel of an alert never sent is rejected, and leaves no log row */
     assert_int_equal(apply(e, HEAD("U4", "Cancel") "<references>x,NOPE,"
                                                    "2024-06-01T08:00:00+08:00</references>" TAIL),
                      SITU_FEED_REJECTED);
-    ASSERT_Q(e, "SELECT count(*) FROM event_log WHERE event_id = 'U4'", "0");
+    situ_assert_query(e->s, "SELECT count(*) FROM event_log WHERE event_id = 'U4'", "0");
     refused(e, HEAD("U5", "Cancel") TAIL, SITU_EFORMAT, "<references> is missing");
     refused(e, HEAD("U6", "Cancel") "<references>U1</references>" TAIL, SITU_EFORMAT, "triplets");
 }

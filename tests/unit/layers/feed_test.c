@@ -117,28 +117,6 @@ static situ_feed_batch *run(situ_store *s, situ_feed_applier *a, const situ_snap
     return b;
 }
 
-/* The first column of the first row of sql as text ("" for NULL). */
-static char *q(situ_store *s, const char *sql)
-{
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(situ_store_db(s), sql, -1, &st, NULL), SQLITE_OK);
-    char *out = strdup("<no row>");
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        free(out);
-        const unsigned char *t = sqlite3_column_text(st, 0);
-        out = strdup(t ? (const char *)t : "");
-    }
-    sqlite3_finalize(st);
-    return out;
-}
-
-#define ASSERT_Q(s, sql, want)                                                                     \
-    do {                                                                                           \
-        char *got_ = q(s, sql);                                                                    \
-        assert_string_equal(got_, want);                                                           \
-        free(got_);                                                                                \
-    } while (0)
-
 /* ---- times and the envelope -------------------------------------------------------- */
 
 static void times_are_normalised_to_utc(void **state)
@@ -375,10 +353,11 @@ static void observations_create_update_and_keep_the_latest(void **state)
     assert_int_equal(b->ev[1].status, SITU_FEED_REJECTED);
     assert_string_equal(b->ev[1].field, "station");
     situ_feed_batch_free(b);
-    ASSERT_Q(e->s,
-             "SELECT township_code || ' ' || kind || ' ' || dept || ' ' || value || ' ' || "
-             "observed_at FROM stations WHERE id = 'RG1'",
-             "431102002 rain_gauge meteorology 42.5 2024-06-01T00:00:00Z");
+    situ_assert_query(
+        e->s,
+        "SELECT township_code || ' ' || kind || ' ' || dept || ' ' || value || ' ' || "
+        "observed_at FROM stations WHERE id = 'RG1'",
+        "431102002 rain_gauge meteorology 42.5 2024-06-01T00:00:00Z");
     /* an older reading is logged but does not replace the latest */
     b = run(e->s, e->a, e->snap, "meteorology",
             "{\"events\":[{\"id\":\"o3\",\"type\":\"observation\",\"station\":\"RG1\","
@@ -386,7 +365,7 @@ static void observations_create_update_and_keep_the_latest(void **state)
     assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
     assert_int_equal(b->ev[0].nchanges, 0);
     situ_feed_batch_free(b);
-    ASSERT_Q(e->s, "SELECT value FROM stations WHERE id = 'RG1'", "42.5");
+    situ_assert_query(e->s, "SELECT value FROM stations WHERE id = 'RG1'", "42.5");
     /* a newer one moves it and updates the reading; old and new box reported */
     b = run(e->s, e->a, e->snap, "meteorology",
             "{\"events\":[{\"id\":\"o4\",\"type\":\"observation\",\"station\":\"RG1\","
@@ -397,8 +376,8 @@ static void observations_create_update_and_keep_the_latest(void **state)
     assert_true(b->ev[0].changes[0].old_bbox[0] == 111.15);
     assert_true(b->ev[0].changes[0].bbox[0] == 111.05);
     situ_feed_batch_free(b);
-    ASSERT_Q(e->s, "SELECT township_code || ' ' || value FROM stations WHERE id = 'RG1'",
-             "431102001 60.0");
+    situ_assert_query(e->s, "SELECT township_code || ' ' || value FROM stations WHERE id = 'RG1'",
+                      "431102001 60.0");
 }
 
 static void duplicates_are_acknowledged_not_applied_twice(void **state)
@@ -416,13 +395,13 @@ static void duplicates_are_acknowledged_not_applied_twice(void **state)
     assert_int_equal(b->ev[0].status, SITU_FEED_DUPLICATE);
     assert_int_equal(b->ev[1].status, SITU_FEED_DUPLICATE);
     situ_feed_batch_free(b);
-    ASSERT_Q(e->s, "SELECT personnel FROM resources WHERE id = 'R1'", "13");
-    ASSERT_Q(e->s, "SELECT count(*) FROM event_log WHERE event_id = 'd1'", "1");
+    situ_assert_query(e->s, "SELECT personnel FROM resources WHERE id = 'R1'", "13");
+    situ_assert_query(e->s, "SELECT count(*) FROM event_log WHERE event_id = 'd1'", "1");
     /* the same id from another department is another event */
     b = run(e->s, e->a, e->snap, "fire_rescue", json);
     assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
     situ_feed_batch_free(b);
-    ASSERT_Q(e->s, "SELECT count(*) FROM event_log WHERE event_id = 'd1'", "2");
+    situ_assert_query(e->s, "SELECT count(*) FROM event_log WHERE event_id = 'd1'", "2");
 }
 
 static void stations_belong_to_their_department(void **state)
@@ -438,9 +417,10 @@ static void stations_belong_to_their_department(void **state)
             "\"value\":3,\"lon\":111.02,\"lat\":26.02}]}");
     assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
     situ_feed_batch_free(b);
-    ASSERT_Q(e->s, "SELECT kind || ' ' || online || ' ' || status FROM stations WHERE id = 'CAM1'",
-             "camera 0 offline");
-    ASSERT_Q(e->s, "SELECT kind FROM stations WHERE id = 'WL1'", "water_level");
+    situ_assert_query(
+        e->s, "SELECT kind || ' ' || online || ' ' || status FROM stations WHERE id = 'CAM1'",
+        "camera 0 offline");
+    situ_assert_query(e->s, "SELECT kind FROM stations WHERE id = 'WL1'", "water_level");
     b = run(e->s, e->a, e->snap, "meteorology",
             "{\"events\":[{\"id\":\"c3\",\"type\":\"camera\",\"station\":\"CAM1\","
             "\"observed_at\":\"2024-06-01T01:00:00Z\",\"status\":\"online\"}]}");
@@ -456,8 +436,9 @@ static void stations_belong_to_their_department(void **state)
     assert_non_null(strstr(b->ev[0].reason, "not a camera"));
     assert_int_equal(b->ev[1].status, SITU_FEED_ACCEPTED);
     situ_feed_batch_free(b);
-    ASSERT_Q(e->s, "SELECT online || ' ' || status FROM stations WHERE id = 'CAM1'", "1 normal");
-    ASSERT_Q(e->s, "SELECT count(*) FROM event_log WHERE event_id IN ('c3', 'c4')", "0");
+    situ_assert_query(e->s, "SELECT online || ' ' || status FROM stations WHERE id = 'CAM1'",
+                      "1 normal");
+    situ_assert_query(e->s, "SELECT count(*) FROM event_log WHERE event_id IN ('c3', 'c4')", "0");
 }
 
 static void feature_updates_are_partial_and_merge_items(void **state)
@@ -478,15 +459,15 @@ static void feature_updates_are_partial_and_merge_items(void **state)
     assert_string_equal(b->ev[2].field, "feature_id");
     assert_true(b->ev[1].changes[0].bbox[0] == 111.15);
     situ_feed_batch_free(b);
-    ASSERT_Q(e->s, "SELECT name || ' ' || status || ' ' || personnel FROM resources",
-             "零陵区物资库 deployed 12");
-    ASSERT_Q(e->s,
-             "SELECT group_concat(item || '=' || quantity || unit, ',') FROM "
-             "(SELECT * FROM resource_items ORDER BY item)",
-             "life_jacket=300.0piece,sandbag=1500.0bag");
-    ASSERT_Q(e->s, "SELECT status || ' ' || rectified_on || ' ' || level FROM hazards",
-             "rectified 2024-06-01 major");
-    ASSERT_Q(e->s, "SELECT count(*) FROM event_log WHERE event_id = 'u3'", "0");
+    situ_assert_query(e->s, "SELECT name || ' ' || status || ' ' || personnel FROM resources",
+                      "零陵区物资库 deployed 12");
+    situ_assert_query(e->s,
+                      "SELECT group_concat(item || '=' || quantity || unit, ',') FROM "
+                      "(SELECT * FROM resource_items ORDER BY item)",
+                      "life_jacket=300.0piece,sandbag=1500.0bag");
+    situ_assert_query(e->s, "SELECT status || ' ' || rectified_on || ' ' || level FROM hazards",
+                      "rectified 2024-06-01 major");
+    situ_assert_query(e->s, "SELECT count(*) FROM event_log WHERE event_id = 'u3'", "0");
 }
 
 static void alerts_update_and_cancel_their_own(void **state)
@@ -501,10 +482,11 @@ static void alerts_update_and_cancel_their_own(void **state)
     assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
     assert_string_equal(b->ev[0].changes[0].id, "meteorology:a1");
     situ_feed_batch_free(b);
-    ASSERT_Q(e->s,
-             "SELECT severity || ' ' || onset || ' ' || expires || ' ' || status || ' ' || "
-             "source FROM alerts",
-             "orange 2024-06-01T00:00:00Z 2024-06-02T00:00:00Z active json");
+    situ_assert_query(
+        e->s,
+        "SELECT severity || ' ' || onset || ' ' || expires || ' ' || status || ' ' || "
+        "source FROM alerts",
+        "orange 2024-06-01T00:00:00Z 2024-06-02T00:00:00Z active json");
     /* another department cannot cancel it */
     b = run(e->s, e->a, e->snap, "forestry",
             "{\"events\":[{\"id\":\"x\",\"type\":\"alert\",\"msg_type\":\"cancel\","
@@ -521,10 +503,10 @@ static void alerts_update_and_cancel_their_own(void **state)
     assert_int_equal(b->ev[0].changes[0].kind, SITU_CHANGE_CREATED);
     assert_int_equal(b->ev[0].changes[1].kind, SITU_CHANGE_CANCELLED);
     situ_feed_batch_free(b);
-    ASSERT_Q(e->s,
-             "SELECT group_concat(id || '=' || status || '/' || severity, ',') FROM "
-             "(SELECT * FROM alerts ORDER BY id)",
-             "meteorology:a1=cancelled/orange,meteorology:a2=active/red");
+    situ_assert_query(e->s,
+                      "SELECT group_concat(id || '=' || status || '/' || severity, ',') FROM "
+                      "(SELECT * FROM alerts ORDER BY id)",
+                      "meteorology:a1=cancelled/orange,meteorology:a2=active/red");
     b = run(e->s, e->a, e->snap, "meteorology",
             "{\"events\":[{\"id\":\"a3\",\"type\":\"alert\",\"msg_type\":\"cancel\","
             "\"references\":[\"a2\"]},{\"id\":\"a4\",\"type\":\"alert\",\"msg_type\":\"cancel\","
@@ -532,7 +514,7 @@ static void alerts_update_and_cancel_their_own(void **state)
     assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
     assert_int_equal(b->ev[1].status, SITU_FEED_REJECTED);
     situ_feed_batch_free(b);
-    ASSERT_Q(e->s, "SELECT status FROM alerts WHERE id = 'meteorology:a2'", "cancelled");
+    situ_assert_query(e->s, "SELECT status FROM alerts WHERE id = 'meteorology:a2'", "cancelled");
 }
 
 typedef struct seen {
@@ -563,11 +545,12 @@ static void the_log_replays_changes_in_order(void **state)
             "\"H1\",\"set\":{\"status\":\"rectifying\"}}]}");
     situ_feed_batch_free(b);
     assert_int_equal(situ_feed_log_last(e->s), 2);
-    ASSERT_Q(e->s, "SELECT dept || ' ' || event_id || ' ' || type FROM event_log WHERE seq = 2",
-             "reserves l2 feature_update");
-    ASSERT_Q(e->s, "SELECT body FROM event_log WHERE seq = 1",
-             "{\"id\":\"l1\",\"type\":\"feature_update\",\"collection\":\"resources\","
-             "\"feature_id\":\"R1\",\"set\":{\"personnel\":1}}");
+    situ_assert_query(e->s,
+                      "SELECT dept || ' ' || event_id || ' ' || type FROM event_log WHERE seq = 2",
+                      "reserves l2 feature_update");
+    situ_assert_query(e->s, "SELECT body FROM event_log WHERE seq = 1",
+                      "{\"id\":\"l1\",\"type\":\"feature_update\",\"collection\":\"resources\","
+                      "\"feature_id\":\"R1\",\"set\":{\"personnel\":1}}");
     seen s = {0};
     long long last;
     situ_err err = {0};

@@ -59,14 +59,29 @@ static void inflate_gzip(const situ_buf *gz, situ_buf *out)
     inflateEnd(&z);
 }
 
+/* The demo fixture and a tile cache over it, bounded at max_bytes (0: the
+ * default bound). */
+static situ_tilecache *open_cache(tile_fixture *fx, size_t max_bytes)
+{
+    fixture_open(fx);
+    situ_tilecache_opts o = {.max_bytes = max_bytes};
+    situ_tilecache *tc;
+    situ_err err = {0};
+    assert_int_equal(situ_tilecache_new(max_bytes ? &o : NULL, &tc, &err), 0);
+    return tc;
+}
+
+static void close_cache(tile_fixture *fx, situ_tilecache *tc)
+{
+    situ_tilecache_free(tc);
+    fixture_close(fx);
+}
+
 static void cached_bytes_equal_a_direct_cut(void **state)
 {
     (void)state;
     tile_fixture fx;
-    fixture_open(&fx);
-    situ_tilecache *tc;
-    situ_err err = {0};
-    assert_int_equal(situ_tilecache_new(NULL, &tc, &err), 0);
+    situ_tilecache *tc = open_cache(&fx, 0);
     situ_buf want, body, raw;
     situ_buf_init(&want), situ_buf_init(&body), situ_buf_init(&raw);
     situ_tile_xyz t = tile_at(12, 111.6, 26.4);
@@ -95,18 +110,14 @@ static void cached_bytes_equal_a_direct_cut(void **state)
     assert_int_equal(st.misses, SITU_NCOLLECTIONS); /* `all` was made of the pieces */
     assert_int_equal(st.hits, 2 * SITU_NCOLLECTIONS + SITU_NCOLLECTIONS);
     situ_buf_dispose(&want), situ_buf_dispose(&body), situ_buf_dispose(&raw);
-    situ_tilecache_free(tc);
-    fixture_close(&fx);
+    close_cache(&fx, tc);
 }
 
 static void etags_and_if_none_match(void **state)
 {
     (void)state;
     tile_fixture fx;
-    fixture_open(&fx);
-    situ_tilecache *tc;
-    situ_err err = {0};
-    assert_int_equal(situ_tilecache_new(NULL, &tc, &err), 0);
+    situ_tilecache *tc = open_cache(&fx, 0);
     situ_tile_reply a, b;
     get(tc, fx.snap, SITU_TILESET_ALL, tile_at(12, 111.6, 26.4), &a);
     get(tc, fx.snap, SITU_TILESET_ALL, tile_at(12, 111.52, 26.32), &b);
@@ -123,18 +134,15 @@ static void etags_and_if_none_match(void **state)
     assert_false(situ_tile_reply_matches(&a, ""));
     assert_false(situ_tile_reply_matches(&a, NULL));
     situ_tile_reply_dispose(&a), situ_tile_reply_dispose(&b);
-    situ_tilecache_free(tc);
-    fixture_close(&fx);
+    close_cache(&fx, tc);
 }
 
 static void empty_tiles_are_cheap_and_cut_once(void **state)
 {
     (void)state;
     tile_fixture fx;
-    fixture_open(&fx);
-    situ_tilecache *tc;
+    situ_tilecache *tc = open_cache(&fx, 0);
     situ_err err = {0};
-    assert_int_equal(situ_tilecache_new(NULL, &tc, &err), 0);
     situ_tile_reply r;
     situ_tilecache_stats st;
     /* far away: answered without a lookup */
@@ -169,8 +177,7 @@ static void empty_tiles_are_cheap_and_cut_once(void **state)
     assert_int_equal(situ_tilecache_get(tc, fx.snap, 99, t, &r, &err), SITU_ENOTFOUND);
     assert_int_equal(situ_tilecache_get(tc, fx.snap, 0, (situ_tile_xyz){23, 0, 0}, &r, &err),
                      SITU_EINVAL);
-    situ_tilecache_free(tc);
-    fixture_close(&fx);
+    close_cache(&fx, tc);
 }
 
 /* The tiles around the town centre: a 5x5 block at each zoom 10..16. */
@@ -190,11 +197,7 @@ static void bounded_in_bytes_lru(void **state)
 {
     (void)state;
     tile_fixture fx;
-    fixture_open(&fx);
-    situ_tilecache *tc;
-    situ_err err = {0};
-    situ_tilecache_opts o = {.max_bytes = 1 << 20};
-    assert_int_equal(situ_tilecache_new(&o, &tc, &err), 0);
+    situ_tilecache *tc = open_cache(&fx, 1 << 20);
     situ_tile_xyz tiles[200];
     size_t n = block(tiles);
     situ_tilecache_stats st;
@@ -215,8 +218,7 @@ static void bounded_in_bytes_lru(void **state)
     situ_tile_reply_dispose(&r);
     situ_tilecache_stats_get(tc, &st);
     assert_int_equal(st.hits, hits + 1);
-    situ_tilecache_free(tc);
-    fixture_close(&fx);
+    close_cache(&fx, tc);
 }
 
 /* Gets tile t of set and tells whether it was a hit (1), a miss (0) or
@@ -243,10 +245,7 @@ static void invalidate_drops_exactly_the_tiles_meeting_the_box(void **state)
 {
     (void)state;
     tile_fixture fx;
-    fixture_open(&fx);
-    situ_tilecache *tc;
-    situ_err err = {0};
-    assert_int_equal(situ_tilecache_new(NULL, &tc, &err), 0);
+    situ_tilecache *tc = open_cache(&fx, 0);
     situ_tile_xyz tiles[200];
     size_t n = block(tiles);
     int cached[200];
@@ -277,8 +276,7 @@ static void invalidate_drops_exactly_the_tiles_meeting_the_box(void **state)
     }
     assert_int_equal(dropped, expect);
     assert_true(expect >= 7 && kept > 50); /* at least one a zoom, most kept */
-    situ_tilecache_free(tc);
-    fixture_close(&fx);
+    close_cache(&fx, tc);
 }
 
 /* Moves hazard `id` by (dlon, dlat) in the store; returns a snapshot with the
@@ -327,10 +325,8 @@ static void advance_keeps_the_tiles_a_change_does_not_touch(void **state)
 {
     (void)state;
     tile_fixture fx;
-    fixture_open(&fx);
-    situ_tilecache *tc;
+    situ_tilecache *tc = open_cache(&fx, 0);
     situ_err err = {0};
-    assert_int_equal(situ_tilecache_new(NULL, &tc, &err), 0);
     situ_tile_xyz tiles[200];
     size_t n = block(tiles);
     for (size_t i = 0; i < n; i++)
@@ -375,8 +371,7 @@ static void advance_keeps_the_tiles_a_change_does_not_touch(void **state)
     assert_int_equal(hits, 0);
     situ_snapshot_release(s3);
     situ_snapshot_release(s2);
-    situ_tilecache_free(tc);
-    fixture_close(&fx);
+    close_cache(&fx, tc);
 }
 
 typedef struct race {
@@ -420,11 +415,7 @@ static void readers_race_a_writer(void **state)
 {
     (void)state;
     tile_fixture fx;
-    fixture_open(&fx);
-    situ_tilecache *tc;
-    situ_err err = {0};
-    situ_tilecache_opts o = {.max_bytes = 4 << 20};
-    assert_int_equal(situ_tilecache_new(&o, &tc, &err), 0);
+    situ_tilecache *tc = open_cache(&fx, 4 << 20);
     situ_tile_xyz tiles[200];
     size_t n = block(tiles);
     uint32_t crc[200];
@@ -452,8 +443,7 @@ static void readers_race_a_writer(void **state)
     situ_tilecache_stats st;
     situ_tilecache_stats_get(tc, &st);
     assert_true(st.hits > 0 && st.invalidated > 0);
-    situ_tilecache_free(tc);
-    fixture_close(&fx);
+    close_cache(&fx, tc);
 }
 
 static const struct CMUnitTest tests[] = {

@@ -23,12 +23,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "situ/clock.h"
 
 /* Off the clock (a request is being served, or the connection is closing). */
 #define NOT_WAITING (-1)
@@ -59,7 +54,7 @@ static struct {
 static void wait_head(conn_ctx *c, int list)
 {
     c->list = list;
-    c->deadline = now_s() + C.timeout[list];
+    c->deadline = situ_clock_s() + C.timeout[list];
     c->next = NULL;
     c->prev = C.tail[list];
     if (c->prev)
@@ -153,7 +148,7 @@ static void *reaper_main(void *arg)
         if (ts.tv_nsec >= 1000000000L)
             ts.tv_sec++, ts.tv_nsec -= 1000000000L;
         pthread_cond_timedwait(&C.tick, &C.lock, &ts);
-        double now = now_s();
+        double now = situ_clock_s();
         for (int l = FIRST_HEAD; l <= NEXT_HEAD; l++)
             while (C.head[l] && C.head[l]->deadline <= now) {
                 conn_ctx *c = C.head[l];

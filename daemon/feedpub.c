@@ -22,6 +22,7 @@
 #include "events.h"
 #include "feedwriter.h"
 #include "server.h"
+#include "situ/clock.h"
 
 #define MIN_GAP_S 0.1 /* at most ten rebuilds a second */
 
@@ -38,13 +39,6 @@ static struct {
     long long rebuilds, changes;
     double last_rebuild_ms;
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void situd__feedpub_add(const situ_feed_change *c, size_t n)
 {
@@ -133,13 +127,13 @@ static void rebuild(const situ_feed_change *c, size_t n)
 
 static void publish(situ_feed_change *c, size_t n)
 {
-    double t0 = mono_s();
+    double t0 = situ_clock_s();
     rebuild(c, n);
     situd_events_push(c, n);
     pthread_mutex_lock(&P.lock);
     P.rebuilds++;
     P.changes += (long long)n;
-    P.last_rebuild_ms = (mono_s() - t0) * 1e3;
+    P.last_rebuild_ms = (situ_clock_s() - t0) * 1e3;
     pthread_mutex_unlock(&P.lock);
 }
 
@@ -151,9 +145,9 @@ static int passed(const situ_value *v, const char *now)
 
 static void announce_expiries(void)
 {
-    if (mono_s() < P.last_expiry_look + 1.0)
+    if (situ_clock_s() < P.last_expiry_look + 1.0)
         return;
-    P.last_expiry_look = mono_s();
+    P.last_expiry_look = situ_clock_s();
     char now[32];
     situ_store_now(now);
     if (!strcmp(now, P.alerts_seen))
@@ -188,7 +182,7 @@ static void *pub_main(void *arg)
     (void)arg;
     pthread_mutex_lock(&P.lock);
     for (;;) {
-        double now = mono_s();
+        double now = situ_clock_s();
         if (P.n && (P.stopping || now >= P.last_rebuild + MIN_GAP_S)) {
             situ_feed_change *c = P.pending;
             size_t n = P.n;
@@ -198,7 +192,7 @@ static void *pub_main(void *arg)
             free(c);
             announce_expiries();
             pthread_mutex_lock(&P.lock);
-            P.last_rebuild = mono_s();
+            P.last_rebuild = situ_clock_s();
             continue;
         }
         if (P.stopping)

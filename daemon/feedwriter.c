@@ -23,6 +23,7 @@
 
 #include "events.h"
 #include "server.h"
+#include "situ/clock.h"
 #include "situ/token.h"
 
 #define GROUP_MAX_EVENTS 20000  /* events in one commit */
@@ -63,13 +64,6 @@ static struct {
        .done = PTHREAD_COND_INITIALIZER,
        .aux_lock = PTHREAD_MUTEX_INITIALIZER};
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- tokens ------------------------------------------------------------------- */
 
 /* Reloads the token set when another connection (situ token ...) changed
@@ -78,9 +72,9 @@ static double mono_s(void)
 static void refresh_tokens(int force)
 {
     static double last;
-    if (!force && mono_s() < last + 1.0)
+    if (!force && situ_clock_s() < last + 1.0)
         return;
-    last = mono_s();
+    last = situ_clock_s();
     int v = -1;
     if (W.data_version && sqlite3_step(W.data_version) == SQLITE_ROW)
         v = sqlite3_column_int(W.data_version, 0);
@@ -343,7 +337,7 @@ static void publish_group(situd_feedjob *group)
  * and every job is answered 503. */
 static void commit_group(situd_feedjob *group)
 {
-    double t0 = mono_s();
+    double t0 = situ_clock_s();
     situ_snapshot *snap = situd_snapshot_acquire();
     situ_err err = {0};
     int rc = situ_store_begin(W.store, &err);
@@ -365,13 +359,13 @@ static void commit_group(situd_feedjob *group)
         pthread_mutex_unlock(&W.aux_lock);
         return;
     }
-    count_group(group, (mono_s() - t0) * 1e3);
+    count_group(group, (situ_clock_s() - t0) * 1e3);
     publish_group(group);
 }
 
 static void finish_group(situd_feedjob *group)
 {
-    double now = mono_s();
+    double now = situ_clock_s();
     pthread_mutex_lock(&W.lock);
     free_finished(now - FINISHED_TTL_S);
     for (situd_feedjob *j = group, *next; j; j = next) {

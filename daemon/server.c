@@ -11,8 +11,6 @@
  */
 #include "server.h"
 
-#include "conns.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -25,6 +23,9 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "conns.h"
+#include "situ/clock.h"
 
 static struct MHD_Daemon *mhd;
 static const situd_config *config;
@@ -48,13 +49,6 @@ void situd_snapshot_publish(situ_snapshot *snap)
     current = snap;
     pthread_mutex_unlock(&snap_lock);
     situ_snapshot_release(old);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- request helpers ------------------------------------------------------ */
@@ -349,7 +343,7 @@ static situd_result on_request(void *cls, struct MHD_Connection *conn, const cha
         if (!r)
             return MHD_NO;
         *r = (situd_req){.conn = conn, .cfg = config, .method = method, .path = url,
-                         .t0 = now_s()};
+                         .t0 = situ_clock_s()};
         *con_cls = r;
         if (!situd_conns_head(conn)) { /* answered now, before any body or work */
             r->status = 503;
@@ -397,7 +391,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) /* kept alive: the next head */
         situd_conns_answered(conn);
-    double dt = now_s() - r->t0;
+    double dt = situ_clock_s() - r->t0;
     if (r->route)
         situd_metrics_record(route_index(r->route), (unsigned)r->status, dt);
     if (!config->quiet) {

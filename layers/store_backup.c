@@ -18,15 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
+#include "situ/clock.h"
 
 static int fsync_path(const char *path, int flags)
 {
@@ -114,7 +108,7 @@ int situ_store_backup(const char *src, const char *dst, situ_backup_stats *stats
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.part-%d", dst, (int)getpid()) >= (int)sizeof tmp)
         return situ_err_set(err, SITU_EINVAL, "path too long: %s", dst);
-    double t0 = now_s();
+    double t0 = situ_clock_s();
     unlink(tmp);
     int rc = backup_to(src, tmp, &st, err);
     if (!rc && fsync_path(tmp, O_RDONLY))
@@ -131,7 +125,7 @@ int situ_store_backup(const char *src, const char *dst, situ_backup_stats *stats
     struct stat sb;
     if (!rc && stat(dst, &sb) == 0)
         st.bytes = (long long)sb.st_size;
-    st.seconds = now_s() - t0;
+    st.seconds = situ_clock_s() - t0;
     if (stats)
         *stats = st;
     return rc;

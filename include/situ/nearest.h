@@ -10,7 +10,7 @@
  * the same ids in the same order as a brute-force geod_inverse scan of every
  * feature, ties broken by id, each distance within 0.5 mm of geod_inverse's
  * (proven; 2e-6 m measured). Nearby points are ranked with certified chord
- * intervals and PROJ's geod_inverse settles every doubt (layers/nearest_geo.c
+ * intervals and PROJ's geod_inverse settles every doubt (layers/nearest/nearest_geo.c
  * has the proofs).
  *
  * A situ_nearest_index adds to one collection of a snapshot what the search

@@ -1,5 +1,5 @@
 /*
- * fuzz_cap.c: libFuzzer target for layers/cap.c, the CAP 1.2 reader (the
+ * fuzz_cap.c: libFuzzer target for layers/feeds/cap.c, the CAP 1.2 reader (the
  * DOCTYPE refusal, libxml2 without network or entities, the element walk,
  * polygons, circles, references, times). Seeds: corpus/cap/.
  *   clang -fsanitize=fuzzer,address ... && ./fuzz_cap corpus/cap

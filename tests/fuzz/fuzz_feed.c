@@ -1,5 +1,5 @@
 /*
- * fuzz_feed.c: libFuzzer target for layers/feed.c, the reader of a
+ * fuzz_feed.c: libFuzzer target for layers/feeds/feed.c, the reader of a
  * department's {"events": [...]} batch (JSON syntax, the envelope, every
  * event type's validation, the JSON answer). Seeds: corpus/feed/.
  *   clang -fsanitize=fuzzer,address ... && ./fuzz_feed corpus/feed

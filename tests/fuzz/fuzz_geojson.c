@@ -1,7 +1,7 @@
 /*
  * fuzz_geojson.c: libFuzzer target for the GeoJSON geometry reader of the
- * feeds (layers/feed.c read_area -> read_polygon -> read_ring, and the
- * MultiPolygon builder of layers/feed_geom.c with its WKB writer). The input
+ * feeds (layers/feeds/feed.c read_area -> read_polygon -> read_ring, and the
+ * MultiPolygon builder of layers/feeds/feed_geom.c with its WKB writer). The input
  * is the value of an alert's "geometry" member; the rest of the event is
  * fixed and valid, so situ_feed_parse reaches the reader through the public
  * API and nothing private is exposed for the fuzzer. Polygon and

@@ -1,8 +1,8 @@
 /*
- * fuzz_tile.c: libFuzzer target for the tile address parser (layers/tile.c:
+ * fuzz_tile.c: libFuzzer target for the tile address parser (layers/tiles/tile.c:
  * situ_tile_parse_path and situ_tile_set_parse, which see the URL parts of
  * GET /tiles/{set}/{z}/{x}/{y}.mvt) and, with the same bytes, the MVT decoder
- * of layers/mvt.c. Seeds: corpus/tile/.
+ * of layers/tiles/mvt.c. Seeds: corpus/tile/.
  *   clang -fsanitize=fuzzer,address ... && ./fuzz_tile corpus/tile
  */
 #include <stddef.h>

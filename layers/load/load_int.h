@@ -1,5 +1,5 @@
 /*
- * load_int.h: private to the loader (layers/load*.c); nothing else includes it.
+ * load_int.h: private to the loader (layers/load/load*.c); nothing else includes it.
  *
  * The loader is four files. load.c: the entry points, GDAL set-up and error
  * routing, the transaction, --all and manifest.ini. load_source.c: one OGR

@@ -1,5 +1,5 @@
 /*
- * tile_private.h: private to layers/tile*.c (and their unit tests). The
+ * tile_private.h: private to layers/tiles/tile*.c (and their unit tests). The
  * layout of a prepared collection (situ_tilesrc), the property key table,
  * and the ring pipeline steps of tile_geom.c.
  */

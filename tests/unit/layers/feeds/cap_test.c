@@ -1,4 +1,4 @@
-/* cap_test.c: tests layers/cap.c: CAP 1.2 polygons (lat,lon swapped),
+/* cap_test.c: tests layers/feeds/cap.c: CAP 1.2 polygons (lat,lon swapped),
  * circles, township geocodes, severity colours, Update and Cancel applied
  * through the feed applier, and every refusal: bad XML, not CAP, a DOCTYPE
  * (billion laughs), missing elements, non-Actual alerts. */

@@ -157,7 +157,7 @@ static int migrate_to_1(situ_store *s, situ_err *err)
     return seed_vocabularies(s, err);
 }
 
-/* Version 1 -> 2: the feeds (layers/feed*.c, token.c). event_log keeps every
+/* Version 1 -> 2: the feeds (layers/feeds/feed*.c, token.c). event_log keeps every
  * accepted event, in commit order (seq), with what it changed; (dept,
  * event_id) makes a resent event a duplicate. tokens holds only hashes. */
 static int migrate_to_2(situ_store *s, situ_err *err)

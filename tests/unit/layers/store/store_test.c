@@ -1,4 +1,4 @@
-/* store_test.c: tests layers/store.c against a real SpatiaLite file. */
+/* store_test.c: tests layers/store/store.c against a real SpatiaLite file. */
 #include "testlib.h"
 
 #include <sqlite3.h>

@@ -1,4 +1,4 @@
-/* tilecache_test.c: tests layers/tilecache.c: cached bytes equal a direct
+/* tilecache_test.c: tests layers/tiles/tilecache.c: cached bytes equal a direct
  * cut, gzip assembled from per-collection pieces inflates to the raw tile,
  * ETags and If-None-Match, empty tiles, the byte bound, exact invalidation,
  * snapshots moving on (told and untold), and readers racing a writer. */

@@ -1,5 +1,5 @@
 /*
- * demo_int.h: private to layers/demo*.c, the demo generator's parts.
+ * demo_int.h: private to layers/demo/demo*.c, the demo generator's parts.
  *
  * demo_text.c  the PRNG and the Chinese words (names, phones, places, dates)
  * demo_city.c  the inputs in geodata/ and the base city: townships, rivers,

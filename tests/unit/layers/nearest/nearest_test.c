@@ -1,5 +1,5 @@
 /*
- * nearest_test.c: tests layers/nearest*.c against a real SpatiaLite file of a
+ * nearest_test.c: tests layers/nearest/nearest*.c against a real SpatiaLite file of a
  * synthetic city (182 townships, 3,000 resources with items and duplicated
  * positions, hazard sources, risk zones, alerts) and a brute-force
  * geod_inverse scan over every feature: same ids, same order, distances

@@ -1,4 +1,4 @@
-/* demo_test.c: tests layers/demo.c by generating the demo and reading the
+/* demo_test.c: tests layers/demo/demo.c by generating the demo and reading the
  * files back with GDAL, GEOS, jansson and inih, as the loader would. */
 #define _GNU_SOURCE /* memmem */
 #include "testlib.h"

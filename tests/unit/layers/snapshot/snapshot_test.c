@@ -1,4 +1,4 @@
-/* snapshot_test.c: tests layers/snapshot*.c (and through it query.c,
+/* snapshot_test.c: tests layers/snapshot/snapshot*.c (and through it query.c,
  * geojson.c, index.c) on a real SpatiaLite file with hand-made features. */
 #include "testlib.h"
 

@@ -1,4 +1,4 @@
-/* snapshot_build.h: private to layers/snapshot*.c. Building a situ_coll. */
+/* snapshot_build.h: private to layers/snapshot/snapshot*.c. Building a situ_coll. */
 #ifndef SITU_SNAPSHOT_BUILD_H
 #define SITU_SNAPSHOT_BUILD_H
 

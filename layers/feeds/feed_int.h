@@ -1,5 +1,5 @@
 /*
- * feed_int.h: private to layers/feed*.c and layers/cap.c. What a validated
+ * feed_int.h: private to layers/feeds/feed*.c and cap.c. What a validated
  * event holds for the applier (feed_item, hung on situ_feed_event.priv), the
  * batch's string arena, and the MultiPolygon builder that JSON alerts, CAP
  * areas and township geocodes share.

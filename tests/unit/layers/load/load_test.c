@@ -1,4 +1,4 @@
-/* load_test.c: tests layers/load*.c (situ load) with real files, GDAL, PROJ's
+/* load_test.c: tests layers/load/load*.c (situ load) with real files, GDAL, PROJ's
  * own figures (cs2cs) and a real SpatiaLite store. Fixtures are the tiny
  * files in tests/data/load/ plus a few built here with ogr2ogr. */
 #include "testlib.h"

@@ -1,4 +1,4 @@
-/* tilejson_test.c: tests layers/tilejson.c: TileJSON 3.0.0 for `all` and for
+/* tilejson_test.c: tests layers/tiles/tilejson.c: TileJSON 3.0.0 for `all` and for
  * one collection, parsed back with jansson. */
 #include "testlib.h"
 

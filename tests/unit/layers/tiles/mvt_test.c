@@ -1,4 +1,4 @@
-/* mvt_test.c: tests layers/mvt.c: varints, zigzag, command integers, the
+/* mvt_test.c: tests layers/tiles/mvt.c: varints, zigzag, command integers, the
  * MVT 2.1 specification's own geometry examples, exact layer bytes, value
  * encodings, layer concatenation and the decoder. */
 #include "testlib.h"

@@ -1,4 +1,4 @@
-/* feed_test.c: tests layers/feed*.c: RFC 3339 times, the envelope, every
+/* feed_test.c: tests layers/feeds/feed*.c: RFC 3339 times, the envelope, every
  * rejection path, applying each event type to a real file (stations,
  * cameras, feature updates, alerts with update and cancel), duplicates,
  * the log and its replay, the per-department counts. */

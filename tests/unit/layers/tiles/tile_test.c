@@ -1,4 +1,4 @@
-/* tile_test.c: tests layers/tile.c, tile_geom.c, tile_clip.c and
+/* tile_test.c: tests layers/tiles/tile.c, tile_geom.c, tile_clip.c and
  * tile_prep.c: tile address parsing, bounds, the ring pipeline steps, the
  * clipper, exact commands for known geometry, the low-zoom rules, and the
  * independent check: a few hundred tiles decoded by GDAL's MVT driver. */
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../../../layers/tile_private.h"
+#include "../../../../layers/tiles/tile_private.h"
 #include "situ/mvt.h"
 #include "situ/tile.h"
 #include "tile_fixture.h"

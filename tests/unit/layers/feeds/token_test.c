@@ -1,4 +1,4 @@
-/* token_test.c: tests layers/token.c: SHA-256 against FIPS 180-4 vectors,
+/* token_test.c: tests layers/feeds/token.c: SHA-256 against FIPS 180-4 vectors,
  * making, listing, revoking and checking tokens in a real file. */
 #include "testlib.h"
 

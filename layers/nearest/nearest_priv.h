@@ -1,5 +1,5 @@
 /*
- * nearest_priv.h: private to layers/nearest*.c. The layout of a
+ * nearest_priv.h: private to layers/nearest/nearest*.c. The layout of a
  * situ_nearest_index, the geodesic helpers (ECEF, lower bounds, distance to a
  * polygon) and the canonical text of filter values, shared by the index
  * builder (nearest_index.c), the search (nearest.c), the parser

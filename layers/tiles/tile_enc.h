@@ -1,5 +1,5 @@
 /*
- * tile_enc.h: private to layers/tile.c, tile_poly.c and tile_cluster.c. The
+ * tile_enc.h: private to layers/tiles/tile.c, tile_poly.c and tile_cluster.c. The
  * state of cutting one tile (enc) and the per-thread scratch memory it
  * reuses, and the functions the three files share. tile.c owns the entry
  * point and the properties, tile_poly.c the polygons, tile_cluster.c the

@@ -7,7 +7,7 @@
  * compression (tilecache.h) or HTTP (the daemon's route).
  *
  * A situ_tilesrc is a collection prepared for tiling once per situ_coll:
- * Web Mercator coordinates, each vertex's Douglas-Peucker importance (so a
+ * Web Mercator coordinates, each vertex's simplification importance (so a
  * zoom's simplification is a filter, not a recomputation), feature boxes and
  * areas, and the properties pre-encoded as deduplicated MVT values. It is
  * immutable and reference counted; any number of threads encode from it.
@@ -37,7 +37,8 @@ typedef struct situ_tile_xyz {
 typedef struct situ_tile_opts {
     uint32_t extent;                    /* tile units per side (4096) */
     uint32_t buffer;                    /* units kept beyond each edge (64) */
-    double simplify;                    /* Douglas-Peucker tolerance, in tile units (1) */
+    double simplify;                    /* tolerance in tile units (1): a vertex goes when
+                                          the line moves by less without it */
     double tiny;                        /* a polygon whose box is under this many units on both
                                            sides is written as a point (2) */
     uint32_t cluster_cell;              /* cluster grid cell side, in tile units (64) */

@@ -1,11 +1,10 @@
 /*
  * tile_geom.c: the steps one polygon ring goes through on its way into a
- * tile, as pure functions on arrays (see tile_private.h): Douglas-Peucker
- * importance (once per collection), then per tile: filter by the zoom's
- * tolerance and transform to tile units, (clipping: tile_clip.c), snap to
- * integers, remove repeated points, spikes and collinear points, measure
- * the area. Orientation and the decisions (drop, collapse to a point) are
- * tile.c's. Nothing here allocates.
+ * tile, as pure functions on arrays (see tile_private.h): bottom-up
+ * importance (once per collection; O(n log n) whatever the shape), then per tile: filter by
+ * the zoom's tolerance and transform to tile units, (clipping: tile_clip.c), snap to integers,
+ * remove repeated points, spikes and collinear points, measure the area. Orientation and the
+ * decisions (drop, collapse to a point) are tile.c's. Nothing here allocates.
  *
  * The order differs from PostGIS's ST_AsMVTGeom (clip, snap, simplify) on
  * purpose: simplifying the whole ring once, before clipping, makes a shared
@@ -15,6 +14,29 @@
 #include <string.h>
 
 #include "tile_private.h"
+
+/* Index of the point farthest from point 0 among 1 .. n - 2. */
+static size_t farthest_from_first(const double *xy, size_t n)
+{
+    size_t far = n / 2;
+    double best = -1;
+    for (size_t i = 1; i + 1 < n; i++) {
+        double dx = xy[2 * i] - xy[0], dy = xy[2 * i + 1] - xy[1];
+        if (dx * dx + dy * dy > best)
+            best = dx * dx + dy * dy, far = i;
+    }
+    return far;
+}
+
+/* Bottom-up (Visvalingam-Whyatt) state: the points not yet removed as a
+ * doubly linked list, and a binary min-heap of them keyed by (importance,
+ * index). */
+typedef struct vw {
+    const double *xy;
+    float *imp;
+    uint32_t *prev, *next, *heap, *pos; /* pos[i]: i's slot in heap */
+    size_t nheap;
+} vw;
 
 /* Squared distance from p to segment a-b. */
 static double seg_dist2(const double *p, const double *a, const double *b)
@@ -32,20 +54,79 @@ static double seg_dist2(const double *p, const double *a, const double *b)
     return dx * dx + dy * dy;
 }
 
-/* Index of the point farthest from point 0 among 1 .. n - 2. */
-static size_t farthest_from_first(const double *xy, size_t n)
+/* How far a point strays from the segment joining its neighbours, squared:
+ * what removing it moves the line by. */
+static double displacement2(const vw *v, uint32_t i)
 {
-    size_t far = n / 2;
-    double best = -1;
-    for (size_t i = 1; i + 1 < n; i++) {
-        double dx = xy[2 * i] - xy[0], dy = xy[2 * i + 1] - xy[1];
-        if (dx * dx + dy * dy > best)
-            best = dx * dx + dy * dy, far = i;
-    }
-    return far;
+    return seg_dist2(v->xy + 2 * (size_t)i, v->xy + 2 * (size_t)v->prev[i],
+                     v->xy + 2 * (size_t)v->next[i]);
 }
 
-void situ__ring_importance(const double *xy, size_t n, float *imp, uint32_t *stack)
+static int vw_less(const vw *v, uint32_t i, uint32_t j)
+{
+    return v->imp[i] < v->imp[j] || (v->imp[i] == v->imp[j] && i < j);
+}
+
+static void vw_place(vw *v, size_t slot, uint32_t i)
+{
+    v->heap[slot] = i;
+    v->pos[i] = (uint32_t)slot;
+}
+
+static void vw_up(vw *v, size_t slot)
+{
+    uint32_t i = v->heap[slot];
+    while (slot && vw_less(v, i, v->heap[(slot - 1) / 2])) {
+        vw_place(v, slot, v->heap[(slot - 1) / 2]);
+        slot = (slot - 1) / 2;
+    }
+    vw_place(v, slot, i);
+}
+
+static void vw_down(vw *v, size_t slot)
+{
+    uint32_t i = v->heap[slot];
+    for (;;) {
+        size_t c = 2 * slot + 1;
+        if (c >= v->nheap)
+            break;
+        if (c + 1 < v->nheap && vw_less(v, v->heap[c + 1], v->heap[c]))
+            c++;
+        if (!vw_less(v, v->heap[c], i))
+            break;
+        vw_place(v, slot, v->heap[c]);
+        slot = c;
+    }
+    vw_place(v, slot, i);
+}
+
+/* Removes the least important point; its neighbours' displacements are
+ * recomputed but never fall below its own (so importance grows in removal
+ * order and a tolerance's filter is the removal run up to it). */
+static void vw_pop(vw *v)
+{
+    uint32_t i = v->heap[0];
+    float floor_imp = v->imp[i];
+    vw_place(v, 0, v->heap[--v->nheap]);
+    if (v->nheap)
+        vw_down(v, 0);
+    uint32_t p = v->prev[i], q = v->next[i];
+    v->next[p] = q, v->prev[q] = p;
+    const uint32_t nb[2] = {p, q};
+    for (int k = 0; k < 2; k++) {
+        uint32_t j = nb[k];
+        if (v->imp[j] == INFINITY)
+            continue; /* an anchor */
+        float old = v->imp[j];
+        v->imp[j] = fmaxf((float)displacement2(v, j), floor_imp);
+        if (v->imp[j] < old)
+            vw_up(v, v->pos[j]);
+        else
+            vw_down(v, v->pos[j]);
+    }
+}
+
+void situ__ring_importance(const double *xy, size_t n, float *imp, uint32_t *work)
 {
     if (n == 0)
         return;
@@ -54,26 +135,19 @@ void situ__ring_importance(const double *xy, size_t n, float *imp, uint32_t *sta
     imp[0] = imp[n - 1] = INFINITY;
     if (n < 3)
         return;
-    size_t far = farthest_from_first(xy, n), top = 0;
-    imp[far] = INFINITY;
-    stack[top++] = 0, stack[top++] = (uint32_t)far;
-    stack[top++] = (uint32_t)far, stack[top++] = (uint32_t)(n - 1);
-    while (top) {
-        uint32_t b = stack[--top], a = stack[--top];
-        if (b - a < 2)
-            continue;
-        double best = -1;
-        uint32_t m = a + 1;
-        for (uint32_t i = a + 1; i < b; i++) {
-            double d = seg_dist2(xy + 2 * i, xy + 2 * a, xy + 2 * b);
-            if (d > best)
-                best = d, m = i;
+    imp[farthest_from_first(xy, n)] = INFINITY;
+    vw v = {xy, imp, work, work + n, work + 2 * n, work + 3 * n, 0};
+    for (size_t i = 0; i < n; i++)
+        v.prev[i] = (uint32_t)(i ? i - 1 : 0), v.next[i] = (uint32_t)(i + 1 < n ? i + 1 : i);
+    for (size_t i = 1; i + 1 < n; i++)
+        if (imp[i] != INFINITY) {
+            imp[i] = (float)displacement2(&v, (uint32_t)i);
+            vw_place(&v, v.nheap++, (uint32_t)i);
         }
-        float cap = fminf(imp[a], imp[b]); /* the parent's importance */
-        imp[m] = fminf((float)best, cap);
-        stack[top++] = a, stack[top++] = m;
-        stack[top++] = m, stack[top++] = b;
-    }
+    for (size_t s = v.nheap / 2; s-- > 0;)
+        vw_down(&v, s);
+    while (v.nheap)
+        vw_pop(&v);
 }
 
 size_t situ__ring_take(const double *mxy, const float *imp, size_t n, float tol2, const tile_tf *tf,

@@ -1,7 +1,7 @@
 /*
  * tile_prep.c: preparing a collection for tiling (situ_tilesrc_new). Owns
  * what is computed once per situ_coll so that a tile only filters and
- * copies: Web Mercator coordinates, per-vertex Douglas-Peucker importance,
+ * copies: Web Mercator coordinates, per-vertex Visvalingam-Whyatt importance,
  * ring and feature boxes, feature ids, the property key table and every
  * property value encoded once as an MVT Value in a deduplicated dictionary.
  * Does not cut tiles (tile.c) or touch the ring pipeline (tile_geom.c).
@@ -346,7 +346,7 @@ static int build_rings(situ_tilesrc *s)
     s->mxy = malloc((2 * npts + 1) * sizeof *s->mxy);
     s->imp = malloc((npts + 1) * sizeof *s->imp);
     s->rbox = malloc((4 * nrings + 1) * sizeof *s->rbox);
-    uint32_t *stack = malloc((2 * maxring + 4) * sizeof *stack);
+    uint32_t *stack = malloc((4 * maxring + 4) * sizeof *stack);
     if (!s->mxy || !s->imp || !s->rbox || !stack) {
         free(stack);
         return -1;

@@ -58,7 +58,7 @@ struct situ_tilesrc {
     int refs;
     /* geometry, Web Mercator in [0, 1] */
     double *mxy;  /* parallel to coll->xy */
-    float *imp;   /* per point: squared Douglas-Peucker importance (INFINITY: anchor) */
+    float *imp;   /* per point: squared importance (INFINITY: anchor) */
     double *rbox; /* per ring: minx, miny, maxx, maxy */
     double *fbox; /* per feature */
     double *fpt;  /* per feature: the point, or a point inside the polygon */
@@ -86,11 +86,16 @@ static inline int32_t tile_round(double v)
 
 /* ---- the ring pipeline (tile_geom.c) ------------------------------------- */
 
-/* Squared Douglas-Peucker importance of each point of a closed ring of n
- * points (xy[2n], last == first), capped by its parent's so that filtering
- * by a tolerance equals running Douglas-Peucker at it. The first, last and
- * farthest-from-first points are anchors (INFINITY). stack holds 2n ints. */
-void situ__ring_importance(const double *xy, size_t n, float *imp, uint32_t *stack);
+/* Bottom-up simplification importance of each point of a closed ring of n
+ * points (xy[2n], last == first): Visvalingam-Whyatt's removal order with
+ * Douglas-Peucker's measure, the squared distance from the point to the
+ * segment joining its neighbours when it is removed, never below that of a
+ * point removed before it; so keeping the points above tol2 equals running
+ * the simplification to tolerance sqrt(tol2). The first, last and farthest-
+ * from-first points are anchors (INFINITY). O(n log n) whatever the shape
+ * (Douglas-Peucker's split search was quadratic on a sawtooth). work holds
+ * 4n ints. */
+void situ__ring_importance(const double *xy, size_t n, float *imp, uint32_t *work);
 
 /* Tile transform: tile units = mercator * scale - origin. */
 typedef struct tile_tf {

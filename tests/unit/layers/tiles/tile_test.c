@@ -113,54 +113,75 @@ static void bounds_and_projection(void **state)
 
 /* ---- the ring pipeline ------------------------------------------------------ */
 
-/* Plain recursive Douglas-Peucker at tolerance tol2 (squared), marking kept points. */
-static void dp_reference(const double *xy, size_t a, size_t b, double tol2, char *keep)
+/* Squared distance from point i to the segment joining its kept neighbours. */
+static float ref_displacement(const double *xy, const char *keep, size_t i)
 {
-    double best = -1;
-    size_t m = a;
-    for (size_t i = a + 1; i < b; i++) {
-        double dx = xy[2 * b] - xy[2 * a], dy = xy[2 * b + 1] - xy[2 * a + 1];
-        double px = xy[2 * a], py = xy[2 * a + 1];
-        double t = dx != 0 || dy != 0
-                       ? ((xy[2 * i] - px) * dx + (xy[2 * i + 1] - py) * dy) / (dx * dx + dy * dy)
-                       : 0;
-        t = t < 0 ? 0 : t > 1 ? 1 : t;
-        double ex = xy[2 * i] - (px + t * dx), ey = xy[2 * i + 1] - (py + t * dy);
-        if (ex * ex + ey * ey > best)
-            best = ex * ex + ey * ey, m = i;
-    }
-    if (best > tol2) {
-        keep[m] = 1;
-        dp_reference(xy, a, m, tol2, keep);
-        dp_reference(xy, m, b, tol2, keep);
+    size_t p = i - 1, q = i + 1;
+    while (!keep[p])
+        p--;
+    while (!keep[q])
+        q++;
+    const double *a = xy + 2 * p, *b = xy + 2 * q, *m = xy + 2 * i;
+    double dx = b[0] - a[0], dy = b[1] - a[1], t = 0;
+    if (dx != 0 || dy != 0)
+        t = ((m[0] - a[0]) * dx + (m[1] - a[1]) * dy) / (dx * dx + dy * dy);
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    double ex = m[0] - (a[0] + t * dx), ey = m[1] - (a[1] + t * dy);
+    return (float)(ex * ex + ey * ey);
+}
+
+/* Bottom-up simplification the plain quadratic way: removes the point of
+ * least key (then least index) while that key is at most tol2; a removal
+ * gives each neighbour its new displacement, but never less than its own. */
+static void vw_reference(const double *xy, size_t n, const char *anchor, float tol2, char *keep)
+{
+    float key[512];
+    for (size_t i = 0; i < n; i++)
+        keep[i] = 1;
+    for (size_t i = 1; i + 1 < n; i++)
+        key[i] = anchor[i] ? INFINITY : ref_displacement(xy, keep, i);
+    for (;;) {
+        size_t best = 0;
+        for (size_t i = 1; i + 1 < n; i++)
+            if (keep[i] && !anchor[i] && (!best || key[i] < key[best]))
+                best = i;
+        if (!best || key[best] > tol2)
+            return;
+        keep[best] = 0;
+        size_t p = best - 1, q = best + 1;
+        while (!keep[p])
+            p--;
+        while (!keep[q])
+            q++;
+        if (!anchor[p])
+            key[p] = fmaxf(ref_displacement(xy, keep, p), key[best]);
+        if (!anchor[q])
+            key[q] = fmaxf(ref_displacement(xy, keep, q), key[best]);
     }
 }
 
-static void importance_filter_equals_douglas_peucker(void **state)
+static void importance_filter_equals_bottom_up(void **state)
 {
     (void)state;
     tile_fixture f = {.rng = 7};
     enum { N = 201 };
     double xy[2 * N];
     float imp[N];
-    uint32_t stack[2 * N];
+    uint32_t work[4 * N];
     for (int trial = 0; trial < 20; trial++) {
         for (int i = 0; i < N - 1; i++) {
             double a = 2 * M_PI * i / (N - 1), r = 100 * (1 - 0.4 * fx_rand(&f));
             xy[2 * i] = r * cos(a), xy[2 * i + 1] = r * sin(a);
         }
         xy[2 * (N - 1)] = xy[0], xy[2 * (N - 1) + 1] = xy[1];
-        situ__ring_importance(xy, N, imp, stack);
-        size_t far = 0;
-        for (size_t i = 1; i + 1 < N; i++)
-            if (imp[i] == INFINITY)
-                far = i;
-        assert_true(far > 0);
+        situ__ring_importance(xy, N, imp, work);
+        char anchor[N] = {0};
+        for (size_t i = 0; i < N; i++)
+            anchor[i] = imp[i] == INFINITY;
+        assert_true(anchor[0] && anchor[N - 1]);
         for (double tol = 0.25; tol < 60; tol *= 2) {
-            char keep[N] = {0};
-            keep[0] = keep[far] = keep[N - 1] = 1;
-            dp_reference(xy, 0, far, tol * tol, keep);
-            dp_reference(xy, far, N - 1, tol * tol, keep);
+            char keep[N];
+            vw_reference(xy, N, anchor, (float)(tol * tol), keep);
             for (int i = 0; i < N; i++)
                 assert_int_equal(keep[i], imp[i] > (float)(tol * tol));
         }
@@ -673,6 +694,110 @@ static void rings_are_clean_and_oriented(void **state)
     fixture_close(&fx);
 }
 
+/* ---- a hostile outline -------------------------------------------------------- */
+
+enum { SAW_N = 200000 };
+#define SAW_X0 111.55
+#define SAW_X1 111.65
+#define SAW_Y0 26.40
+#define SAW_H 1e-5 /* tooth depth in degrees: ~130 units at z20, half a unit at z12 */
+
+/* A 200,000-vertex alert whose south edge is a sawtooth of equal teeth:
+ * the shape that made Douglas-Peucker's split search quadratic. */
+static void put_sawtooth_alert(tile_fixture *fx)
+{
+    situ_buf b;
+    situ_buf_init(&b);
+    situ_buf_addc(&b, 1);
+    fx_u32(&b, 3);
+    fx_u32(&b, 1);
+    fx_u32(&b, SAW_N + 3);
+    for (int i = 0; i < SAW_N; i++) {
+        fx_f64(&b, SAW_X0 + (SAW_X1 - SAW_X0) * i / (SAW_N - 1));
+        fx_f64(&b, SAW_Y0 - (i % 2 ? SAW_H : 0));
+    }
+    fx_f64(&b, SAW_X1), fx_f64(&b, SAW_Y0 + 0.02);
+    fx_f64(&b, SAW_X0), fx_f64(&b, SAW_Y0 + 0.02);
+    fx_f64(&b, SAW_X0), fx_f64(&b, SAW_Y0);
+    situ_err err = {0};
+    assert_int_equal(situ_store_begin(fx->store, &err), 0);
+    fx_put(fx, situ_schema_collection(SITU_C_ALERTS), 99, &b, (SAW_X0 + SAW_X1) / 2, SAW_Y0);
+    assert_int_equal(situ_store_commit(fx->store, &err), 0);
+    situ_buf_dispose(&b);
+}
+
+/* The points of the feature with this id in a one-layer tile, checked to be
+ * one or more non-degenerate rings inside the buffered tile. */
+static size_t sawtooth_points_in(const situ_mvt_tile *mt, uint64_t id)
+{
+    situ_err err = {0};
+    assert_int_equal(mt->nlayers, 1);
+    for (size_t k = 0; k < mt->layers[0].nfeats; k++) {
+        const situ_mvt_feature *ft = &mt->layers[0].feats[k];
+        if (!ft->has_id || ft->id != id)
+            continue;
+        assert_int_equal(ft->type, SITU_MVT_POLYGON);
+        int32_t *xy;
+        uint32_t *parts;
+        size_t npts, nparts;
+        assert_int_equal(situ_mvt_geom_decode(ft, &xy, &npts, &parts, &nparts, &err), 0);
+        const int32_t *r = xy;
+        for (size_t q = 0; q < nparts; r += 2 * parts[q], q++) {
+            assert_true(parts[q] >= 3);
+            assert_true(situ__ring_area2(r, parts[q]) > 0);
+        }
+        for (size_t u = 0; u < npts; u++)
+            assert_true(xy[2 * u] >= -64 && xy[2 * u] <= 4160 && xy[2 * u + 1] >= -64 &&
+                        xy[2 * u + 1] <= 4160);
+        free(xy), free(parts);
+        return npts;
+    }
+    fail_msg("the sawtooth alert is missing from the tile");
+    return 0;
+}
+
+static void sawtooth_200k_vertices(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    put_sawtooth_alert(&fx);
+    situ_err err = {0};
+    situ_coll *c;
+    situ_tilesrc *src;
+    assert_int_equal(situ_coll_load(fx.store, SITU_C_ALERTS, &c, &err), 0);
+    assert_int_equal(situ_tilesrc_new(c, &src, &err), 0);
+    long fi = situ_coll_find(c, "A0099");
+    assert_true(fi >= 0);
+    const situ_ring *ring = &c->rings[c->polys[c->feats[fi].poly0].ring0];
+    assert_int_equal(ring->n, SAW_N + 3);
+    const float *imp = src->imp + ring->off;
+    size_t anchors = 0;
+    for (uint32_t i = 0; i < ring->n; i++) {
+        assert_true(imp[i] == imp[i]); /* not NaN */
+        assert_true(imp[i] >= 0);
+        anchors += (size_t)(imp[i] == INFINITY);
+    }
+    assert_true(imp[0] == INFINITY && imp[ring->n - 1] == INFINITY && anchors == 3);
+    situ_buf buf;
+    situ_buf_init(&buf);
+    uint64_t id = situ_tile_feature_id("A0099");
+    /* z20: the teeth are ~6 units apart and ~130 deep: every one stays */
+    situ_mvt_tile *mt = encode_one(src, tile_at(20, 111.6, SAW_Y0), NULL, &buf, NULL);
+    size_t near = sawtooth_points_in(mt, id);
+    assert_true(near > 600);
+    situ_mvt_tile_free(mt);
+    /* z12: under a unit deep, the teeth go and the edge is a few points */
+    mt = encode_one(src, tile_at(12, 111.6, SAW_Y0), NULL, &buf, NULL);
+    size_t far = sawtooth_points_in(mt, id);
+    assert_true(far >= 3 && far < 64);
+    situ_mvt_tile_free(mt);
+    situ_buf_dispose(&buf);
+    situ_tilesrc_release(src);
+    situ_coll_release(c);
+    fixture_close(&fx);
+}
+
 /* ---- the independent decoder: GDAL ------------------------------------------ */
 
 typedef struct gcheck {
@@ -992,13 +1117,14 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(parse_validates_each_part),
     cmocka_unit_test(parse_path_and_set),
     cmocka_unit_test(bounds_and_projection),
-    cmocka_unit_test(importance_filter_equals_douglas_peucker),
+    cmocka_unit_test(importance_filter_equals_bottom_up),
     cmocka_unit_test(snap_clean_area),
     cmocka_unit_test(clipper_makes_parts_not_bridges),
     cmocka_unit_test(known_polygon_exact_commands),
     cmocka_unit_test(properties_keep_their_types),
     cmocka_unit_test(low_zoom_rules),
     cmocka_unit_test(rings_are_clean_and_oriented),
+    cmocka_unit_test(sawtooth_200k_vertices),
     cmocka_unit_test(gdal_decodes_every_feature_within_a_pixel),
     cmocka_unit_test(all_seven_layers_at_z12_in_the_centre),
 };

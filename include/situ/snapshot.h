@@ -47,11 +47,11 @@ typedef struct situ_feature {
     const char *id;
     const char *township_code; /* "" when outside every township */
     const char *updated_at;
-    const char *extra;      /* JSON object text, or NULL */
-    double bbox[4];         /* minx, miny, maxx, maxy */
-    double x, y;            /* the point; for polygons a point inside the first polygon */
-    uint32_t poly0, npolys; /* polygon collections */
-    uint32_t held0, nheld;  /* resources: items, sorted by item index */
+    const char *extra;        /* JSON object text, or NULL */
+    double bbox[4];           /* minx, miny, maxx, maxy */
+    double x, y;              /* the point; for polygons a point inside the first polygon */
+    uint32_t poly0, npolys;   /* polygon collections */
+    uint32_t held0, nheld;    /* resources: items, sorted by item index */
     const situ_value *values; /* collection->nfields values */
 } situ_feature;
 
@@ -81,6 +81,13 @@ typedef struct situ_snapshot {
 
 /* Reads collection cid from the store into a new situ_coll (refs = 1). */
 int situ_coll_load(situ_store *s, situ_coll_id cid, situ_coll **out_coll, situ_err *err);
+/* The next version of collection prev (refs = 1): the features whose ids
+ * are in ids[0..nids) read again from the store (added when new, gone when
+ * no longer there), every other copied from prev as it is. Equal to what
+ * situ_coll_load reads when only those features changed since prev; costs
+ * a copy of prev plus reading the changed rows, nothing per vertex. */
+int situ_coll_update(situ_store *s, const situ_coll *prev, const char *const *ids, size_t nids,
+                     situ_coll **out_coll, situ_err *err);
 situ_coll *situ_coll_retain(situ_coll *c);
 /* Drops a reference; frees at zero. NULL is a no-op. */
 void situ_coll_release(situ_coll *c);

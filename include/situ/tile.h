@@ -80,6 +80,12 @@ typedef struct situ_tilesrc situ_tilesrc;
 
 /* Prepares collection c for tiling (retains c). *out_src has refs = 1. */
 int situ_tilesrc_new(situ_coll *c, situ_tilesrc **out_src, situ_err *err);
+/* The same, for the next version of a collection: each feature that prev
+ * (NULL: none) holds with the same id and the same coordinates gets its
+ * prepared geometry copied instead of recomputed, so a change costs the
+ * vertices it touched. The result equals situ_tilesrc_new's. */
+int situ_tilesrc_new_from(situ_coll *c, const situ_tilesrc *prev, situ_tilesrc **out_src,
+                          situ_err *err);
 situ_tilesrc *situ_tilesrc_retain(situ_tilesrc *s);
 /* Drops a reference; frees (and releases the collection) at zero. NULL is a no-op. */
 void situ_tilesrc_release(situ_tilesrc *s);

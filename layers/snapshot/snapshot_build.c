@@ -4,6 +4,10 @@
  * arrays for features, polygons, rings and coordinates, the WKB reader, ring
  * orientation, interior points, the id index and the R-tree. After
  * situ_coll_load returns, nothing here runs again for that collection.
+ * situ_coll_update builds the next version of a collection from the
+ * previous one: it reads only the features that changed and copies the
+ * others (their coordinates by memcpy, nothing recomputed), then sorts and
+ * indexes as situ_coll_load does.
  */
 #define _GNU_SOURCE /* qsort_r */
 #include <float.h>
@@ -303,31 +307,38 @@ static int read_row(build *b, sqlite3_stmt *st)
     return 0;
 }
 
-static int read_rows(build *b, sqlite3 *db, situ_err *err)
+/* The SELECT of every column read_row reads, then tail, into sql. */
+static void select_sql(const situ_collection *c, const char *tail, char *sql, size_t nsql)
 {
-    const situ_collection *c = b->c->c;
-    char sql[4096];
-    int n = snprintf(sql, sizeof sql,
-                     "SELECT id, township_code, updated_at, extra, AsBinary(geom)");
+    int n = snprintf(sql, nsql, "SELECT id, township_code, updated_at, extra, AsBinary(geom)");
     for (int i = 0; i < c->nfields; i++)
-        n += snprintf(sql + n, sizeof sql - (size_t)n, ", \"%s\"", c->fields[i].name);
-    snprintf(sql + n, sizeof sql - (size_t)n,
-             " FROM \"%s\" ORDER BY COALESCE(township_code, ''), id", c->id);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL))
-        return situ_err_set(err, SITU_EDB, "read %s: %s", c->id, sqlite3_errmsg(db));
+        n += snprintf(sql + n, nsql - (size_t)n, ", \"%s\"", c->fields[i].name);
+    snprintf(sql + n, nsql - (size_t)n, " FROM \"%s\" %s", c->id, tail);
+}
+
+/* Steps st to its end, reading each row into b. */
+static int step_rows(build *b, sqlite3 *db, sqlite3_stmt *st, situ_err *err)
+{
     int rc, step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW)
-        if ((rc = read_row(b, st))) {
-            situ_err_set(err, rc, "%s %s: %s", c->id, sqlite3_column_text(st, 0),
-                         rc == SITU_EGEOM ? "unreadable geometry" : "out of memory");
-            sqlite3_finalize(st);
-            return rc;
-        }
-    sqlite3_finalize(st);
+        if ((rc = read_row(b, st)))
+            return situ_err_set(err, rc, "%s %s: %s", b->c->c->id, sqlite3_column_text(st, 0),
+                                rc == SITU_EGEOM ? "unreadable geometry" : "out of memory");
     if (step != SQLITE_DONE)
-        return situ_err_set(err, SITU_EDB, "read %s: %s", c->id, sqlite3_errmsg(db));
+        return situ_err_set(err, SITU_EDB, "read %s: %s", b->c->c->id, sqlite3_errmsg(db));
     return 0;
+}
+
+static int read_rows(build *b, sqlite3 *db, situ_err *err)
+{
+    char sql[4096];
+    select_sql(b->c->c, "ORDER BY COALESCE(township_code, ''), id", sql, sizeof sql);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL))
+        return situ_err_set(err, SITU_EDB, "read %s: %s", b->c->c->id, sqlite3_errmsg(db));
+    int rc = step_rows(b, db, st, err);
+    sqlite3_finalize(st);
+    return rc;
 }
 
 static int cmp_by_id(const void *a, const void *b, void *feats)
@@ -409,31 +420,34 @@ static void set_extent(situ_coll *c)
     memcpy(c->extent, c->index->boxes + 4 * (c->index->nslots - 1), sizeof c->extent);
 }
 
-int situ_coll_load(situ_store *s, situ_coll_id cid, situ_coll **out_coll, situ_err *err)
+/* Starts building collection cid: b->c and its private part. */
+static int build_begin(build *b, situ_coll_id cid, situ_err *err)
 {
-    build b = {0};
+    memset(b, 0, sizeof *b);
     coll_priv *pv = calloc(1, sizeof *pv);
-    b.c = calloc(1, sizeof *b.c);
-    if (!b.c || !pv) {
-        free(b.c), free(pv);
+    b->c = calloc(1, sizeof *b->c);
+    if (!b->c || !pv) {
+        free(b->c), free(pv);
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
     }
-    b.c->c = situ_schema_collection(cid);
-    b.c->refs = 1;
-    b.c->priv = pv;
-    uint32_t *by_id = NULL;
-    int rc = read_rows(&b, situ_store_db(s), err);
-    if (!rc && index_features(&b, &by_id))
-        rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
-    if (!rc && cid == SITU_C_RESOURCES)
-        rc = read_items(&b, situ_store_db(s), by_id, err);
-    *pv = (coll_priv){b.arena, b.feats, b.polys, b.rings, b.xy, b.held, by_id, NULL};
-    situ_coll *c = b.c;
-    c->feats = b.feats, c->n = b.nfeats, c->polys = b.polys, c->rings = b.rings;
-    c->xy = b.xy, c->held = b.held, c->by_id = by_id;
-    c->bytes = b.bytes + b.capfeats * sizeof(situ_feature) + b.cappolys * sizeof(situ_poly) +
-               b.caprings * sizeof(situ_ring) + b.capxy * 2 * sizeof(double) +
-               b.capheld * sizeof(situ_held) + b.nfeats * (4 + 64);
+    b->c->c = situ_schema_collection(cid);
+    b->c->refs = 1;
+    b->c->priv = pv;
+    return 0;
+}
+
+/* Hands what b built to its situ_coll, in *out_coll when rc is 0; frees it
+ * all otherwise. Returns rc. */
+static int build_end(build *b, uint32_t *by_id, int rc, situ_coll **out_coll)
+{
+    coll_priv *pv = b->c->priv;
+    *pv = (coll_priv){b->arena, b->feats, b->polys, b->rings, b->xy, b->held, by_id, NULL};
+    situ_coll *c = b->c;
+    c->feats = b->feats, c->n = b->nfeats, c->polys = b->polys, c->rings = b->rings;
+    c->xy = b->xy, c->held = b->held, c->by_id = by_id;
+    c->bytes = b->bytes + b->capfeats * sizeof(situ_feature) + b->cappolys * sizeof(situ_poly) +
+               b->caprings * sizeof(situ_ring) + b->capxy * 2 * sizeof(double) +
+               b->capheld * sizeof(situ_held) + b->nfeats * (4 + 64);
     if (rc) {
         situ__coll_free(c);
         return rc;
@@ -441,6 +455,206 @@ int situ_coll_load(situ_store *s, situ_coll_id cid, situ_coll **out_coll, situ_e
     set_extent(c);
     *out_coll = c;
     return 0;
+}
+
+int situ_coll_load(situ_store *s, situ_coll_id cid, situ_coll **out_coll, situ_err *err)
+{
+    build b;
+    if (build_begin(&b, cid, err))
+        return SITU_ENOMEM;
+    uint32_t *by_id = NULL;
+    int rc = read_rows(&b, situ_store_db(s), err);
+    if (!rc && index_features(&b, &by_id))
+        rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
+    if (!rc && cid == SITU_C_RESOURCES)
+        rc = read_items(&b, situ_store_db(s), by_id, err);
+    return build_end(&b, by_id, rc, out_coll);
+}
+
+/* ---- the next version of a collection --------------------------------------- */
+
+static const char *dup_str(build *b, const char *s)
+{
+    return arena_str(b, (const unsigned char *)s);
+}
+
+/* Appends a copy of feature f of src to b: its strings, values, polygons,
+ * rings, coordinates and items, with b's offsets. */
+static int copy_feature(build *b, const situ_coll *src, const situ_feature *f)
+{
+    int nf = src->c->nfields;
+    if (situ_array_grow((void **)&b->feats, &b->capfeats, b->nfeats, 1, sizeof(situ_feature)))
+        return -1;
+    situ_feature *g = &b->feats[b->nfeats];
+    *g = *f;
+    situ_value *v = arena_alloc(b, (size_t)nf * sizeof *v + 1);
+    g->id = dup_str(b, f->id), g->township_code = dup_str(b, f->township_code);
+    g->updated_at = dup_str(b, f->updated_at), g->extra = dup_str(b, f->extra);
+    if (!v || !g->id || !g->township_code)
+        return -1;
+    for (int i = 0; i < nf; i++) {
+        v[i] = f->values[i];
+        if (v[i].type == SITU_FT_TEXT && !(v[i].u.s = dup_str(b, f->values[i].u.s)))
+            return -1;
+    }
+    g->values = v;
+    g->poly0 = (uint32_t)b->npolys;
+    for (uint32_t p = f->poly0; p < f->poly0 + f->npolys; p++) {
+        const situ_poly *sp = &src->polys[p];
+        if (situ_array_grow((void **)&b->polys, &b->cappolys, b->npolys, 1, sizeof(situ_poly)))
+            return -1;
+        b->polys[b->npolys++] = (situ_poly){(uint32_t)b->nrings, sp->nrings};
+        for (uint32_t r = sp->ring0; r < sp->ring0 + sp->nrings; r++) {
+            uint32_t n = src->rings[r].n;
+            if (situ_array_grow((void **)&b->xy, &b->capxy, b->nxy, n, 2 * sizeof(double)) ||
+                situ_array_grow((void **)&b->rings, &b->caprings, b->nrings, 1, sizeof(situ_ring)))
+                return -1;
+            memcpy(b->xy + 2 * b->nxy, src->xy + 2 * (size_t)src->rings[r].off,
+                   2 * (size_t)n * sizeof(double));
+            b->rings[b->nrings++] = (situ_ring){(uint32_t)b->nxy, n};
+            b->nxy += n;
+        }
+    }
+    g->held0 = f->nheld ? (uint32_t)b->nheld : 0;
+    for (uint32_t h = f->held0; h < f->held0 + f->nheld; h++) {
+        const situ_held *sh = &src->held[h];
+        if (situ_array_grow((void **)&b->held, &b->capheld, b->nheld, 1, sizeof(situ_held)))
+            return -1;
+        b->held[b->nheld++] =
+            (situ_held){sh->item, sh->quantity, dup_str(b, sh->unit), dup_str(b, sh->updated_at)};
+    }
+    if (g->updated_at && strcmp(g->updated_at, b->c->updated_max) > 0)
+        snprintf(b->c->updated_max, sizeof b->c->updated_max, "%s", g->updated_at);
+    b->nfeats++;
+    return 0;
+}
+
+/* Reads the items of the last feature read into b (a resource). */
+static int read_items_of_last(build *b, sqlite3_stmt *st)
+{
+    situ_feature *f = &b->feats[b->nfeats - 1];
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, f->id, -1, SQLITE_STATIC);
+    f->held0 = (uint32_t)b->nheld, f->nheld = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int item = situ_schema_item_index((const char *)sqlite3_column_text(st, 0));
+        if (item < 0)
+            continue;
+        if (situ_array_grow((void **)&b->held, &b->capheld, b->nheld, 1, sizeof(situ_held)))
+            return -1;
+        b->held[b->nheld++] = (situ_held){item, sqlite3_column_double(st, 1),
+                                          arena_str(b, sqlite3_column_text(st, 2)),
+                                          arena_str(b, sqlite3_column_text(st, 3))};
+        f->nheld++;
+    }
+    if (!f->nheld)
+        f->held0 = 0;
+    else if (f->nheld > 1)
+        qsort(b->held + f->held0, f->nheld, sizeof(situ_held), cmp_held);
+    return 0;
+}
+
+/* Reads the rows (and, for resources, the items) of the sorted ids[0..n)
+ * that are still in the store into b, in the order of ids. */
+static int read_ids(build *b, sqlite3 *db, const char *const *ids, size_t n, situ_err *err)
+{
+    char sql[4096];
+    select_sql(b->c->c, "WHERE id = ?1", sql, sizeof sql);
+    sqlite3_stmt *st = NULL, *items = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) ||
+        (b->c->c->cid == SITU_C_RESOURCES &&
+         sqlite3_prepare_v2(db,
+                            "SELECT item, quantity, unit, updated_at FROM resource_items "
+                            "WHERE resource_id = ?1 ORDER BY item",
+                            -1, &items, NULL)))
+        rc = situ_err_set(err, SITU_EDB, "read %s: %s", b->c->c->id, sqlite3_errmsg(db));
+    for (size_t i = 0; !rc && i < n; i++) {
+        size_t had = b->nfeats;
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
+        rc = step_rows(b, db, st, err);
+        if (!rc && items && b->nfeats > had && read_items_of_last(b, items))
+            rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(items);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The (township_code, id) order of situ_coll_load's ORDER BY. */
+static int cmp_place(const situ_feature *a, const situ_feature *b)
+{
+    int k = strcmp(a->township_code, b->township_code);
+    return k ? k : strcmp(a->id, b->id);
+}
+
+static int cmp_place_idx(const void *a, const void *b, void *feats)
+{
+    const situ_feature *f = feats;
+    return cmp_place(&f[*(const uint32_t *)a], &f[*(const uint32_t *)b]);
+}
+
+/* Appends to b, in (township_code, id) order, prev's features whose id is
+ * not in the sorted ids[0..nids) and every feature of fresh. */
+static int merge(build *b, const situ_coll *prev, const char *const *ids, size_t nids,
+                 const situ_coll *fresh)
+{
+    uint32_t *order = malloc((fresh->n + 1) * sizeof *order);
+    if (!order)
+        return -1;
+    for (size_t i = 0; i < fresh->n; i++)
+        order[i] = (uint32_t)i;
+    qsort_r(order, fresh->n, sizeof *order, cmp_place_idx, (void *)fresh->feats);
+    size_t i = 0, k = 0;
+    int rc = 0;
+    while (!rc && (i < prev->n || k < fresh->n)) {
+        const situ_feature *p = i < prev->n ? &prev->feats[i] : NULL;
+        if (p && bsearch(&p->id, ids, nids, sizeof *ids, cmp_str)) {
+            i++; /* changed or gone: fresh holds what is left of it */
+            continue;
+        }
+        const situ_feature *q = k < fresh->n ? &fresh->feats[order[k]] : NULL;
+        if (p && (!q || cmp_place(p, q) < 0))
+            rc = copy_feature(b, prev, p), i++;
+        else
+            rc = copy_feature(b, fresh, q), k++;
+    }
+    free(order);
+    return rc;
+}
+
+int situ_coll_update(situ_store *s, const situ_coll *prev, const char *const *ids, size_t nids,
+                     situ_coll **out_coll, situ_err *err)
+{
+    const char **sorted = malloc((nids + 1) * sizeof *sorted);
+    situ_coll *fresh = NULL;
+    build b, f;
+    if (!sorted)
+        return situ_err_set(err, SITU_ENOMEM, "out of memory");
+    memcpy(sorted, ids, nids * sizeof *ids);
+    qsort(sorted, nids, sizeof *sorted, cmp_str);
+    size_t n = 0;
+    for (size_t i = 0; i < nids; i++)
+        if (!n || strcmp(sorted[n - 1], sorted[i]))
+            sorted[n++] = sorted[i];
+    int rc = build_begin(&f, prev->c->cid, err);
+    if (!rc)
+        rc = build_end(&f, NULL, read_ids(&f, situ_store_db(s), sorted, n, err), &fresh);
+    if (!rc && !(rc = build_begin(&b, prev->c->cid, err))) {
+        uint32_t *by_id = NULL;
+        if (merge(&b, prev, sorted, n, fresh) || index_features(&b, &by_id))
+            rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
+        rc = build_end(&b, by_id, rc, out_coll);
+    }
+    situ__coll_free(fresh);
+    free(sorted);
+    return rc;
 }
 
 void situ__coll_free(situ_coll *c)

@@ -330,8 +330,75 @@ static void project_box(const double *ll, double *out)
     situ_tile_project(ll[2], ll[1], &out[2], &out[3]);
 }
 
-/* Projects every point, computes ring importance and boxes. */
-static int build_rings(situ_tilesrc *s)
+/* 1 when features fa of a and fb of b have the same polygons, rings and
+ * coordinates, bit for bit. */
+static int same_geometry(const situ_coll *a, const situ_feature *fa, const situ_coll *b,
+                         const situ_feature *fb)
+{
+    if (fa->npolys != fb->npolys)
+        return 0;
+    for (uint32_t p = 0; p < fa->npolys; p++) {
+        const situ_poly *pa = &a->polys[fa->poly0 + p], *pb = &b->polys[fb->poly0 + p];
+        if (pa->nrings != pb->nrings)
+            return 0;
+        for (uint32_t r = 0; r < pa->nrings; r++) {
+            const situ_ring *ra = &a->rings[pa->ring0 + r], *rb = &b->rings[pb->ring0 + r];
+            if (ra->n != rb->n || memcmp(a->xy + 2 * (size_t)ra->off, b->xy + 2 * (size_t)rb->off,
+                                         2 * (size_t)ra->n * sizeof(double)))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* Projects ring r, computes its importance and box. */
+static void prepare_ring(situ_tilesrc *s, size_t r, uint32_t *work)
+{
+    const situ_coll *c = s->coll;
+    const situ_ring *ring = &c->rings[r];
+    double *m = s->mxy + 2 * (size_t)ring->off, *b = s->rbox + 4 * r;
+    b[0] = b[1] = INFINITY, b[2] = b[3] = -INFINITY;
+    for (uint32_t k = 0; k < ring->n; k++) {
+        const double *ll = c->xy + 2 * ((size_t)ring->off + k);
+        situ_tile_project(ll[0], ll[1], &m[2 * k], &m[2 * k + 1]);
+        b[0] = fmin(b[0], m[2 * k]), b[2] = fmax(b[2], m[2 * k]);
+        b[1] = fmin(b[1], m[2 * k + 1]), b[3] = fmax(b[3], m[2 * k + 1]);
+    }
+    situ__ring_importance(m, ring->n, s->imp + ring->off, work);
+}
+
+/* Copies ring rp of prev's prepared data as ring r of s. */
+static void copy_ring(situ_tilesrc *s, size_t r, const situ_tilesrc *prev, size_t rp)
+{
+    const situ_ring *ring = &s->coll->rings[r], *pr = &prev->coll->rings[rp];
+    memcpy(s->mxy + 2 * (size_t)ring->off, prev->mxy + 2 * (size_t)pr->off,
+           2 * (size_t)ring->n * sizeof *s->mxy);
+    memcpy(s->imp + ring->off, prev->imp + pr->off, ring->n * sizeof *s->imp);
+    memcpy(s->rbox + 4 * r, prev->rbox + 4 * rp, 4 * sizeof *s->rbox);
+}
+
+/* Prepares feature f's rings, copying them from prev when prev holds a
+ * feature of the same id and the same geometry. */
+static void prepare_feature(situ_tilesrc *s, const situ_feature *f, const situ_tilesrc *prev,
+                            uint32_t *work)
+{
+    const situ_coll *c = s->coll;
+    long j = prev && f->npolys ? situ_coll_find(prev->coll, f->id) : -1;
+    const situ_feature *g = j >= 0 ? &prev->coll->feats[j] : NULL;
+    int reuse = g && same_geometry(c, f, prev->coll, g);
+    for (uint32_t p = 0; p < f->npolys; p++) {
+        const situ_poly *poly = &c->polys[f->poly0 + p];
+        for (uint32_t r = 0; r < poly->nrings; r++)
+            if (reuse)
+                copy_ring(s, poly->ring0 + r, prev, prev->coll->polys[g->poly0 + p].ring0 + r);
+            else
+                prepare_ring(s, poly->ring0 + r, work);
+    }
+}
+
+/* Projects every point, computes ring importance and boxes; what prev
+ * (or NULL) already prepared for an unchanged feature is copied. */
+static int build_rings(situ_tilesrc *s, const situ_tilesrc *prev)
 {
     const situ_coll *c = s->coll;
     size_t npts = 0, nrings = 0, maxring = 0;
@@ -346,25 +413,14 @@ static int build_rings(situ_tilesrc *s)
     s->mxy = malloc((2 * npts + 1) * sizeof *s->mxy);
     s->imp = malloc((npts + 1) * sizeof *s->imp);
     s->rbox = malloc((4 * nrings + 1) * sizeof *s->rbox);
-    uint32_t *stack = malloc((4 * maxring + 4) * sizeof *stack);
-    if (!s->mxy || !s->imp || !s->rbox || !stack) {
-        free(stack);
+    uint32_t *work = malloc((4 * maxring + 4) * sizeof *work);
+    if (!s->mxy || !s->imp || !s->rbox || !work) {
+        free(work);
         return -1;
     }
-    for (size_t i = 0; i < npts; i++)
-        situ_tile_project(c->xy[2 * i], c->xy[2 * i + 1], &s->mxy[2 * i], &s->mxy[2 * i + 1]);
-    for (size_t r = 0; r < nrings; r++) {
-        const situ_ring *ring = &c->rings[r];
-        const double *m = s->mxy + 2 * (size_t)ring->off;
-        double *b = s->rbox + 4 * r;
-        b[0] = b[1] = INFINITY, b[2] = b[3] = -INFINITY;
-        for (uint32_t k = 0; k < ring->n; k++) {
-            b[0] = fmin(b[0], m[2 * k]), b[2] = fmax(b[2], m[2 * k]);
-            b[1] = fmin(b[1], m[2 * k + 1]), b[3] = fmax(b[3], m[2 * k + 1]);
-        }
-        situ__ring_importance(m, ring->n, s->imp + ring->off, stack);
-    }
-    free(stack);
+    for (size_t i = 0; i < c->n; i++)
+        prepare_feature(s, &c->feats[i], prev, work);
+    free(work);
     s->bytes += npts * (2 * sizeof(double) + sizeof(float)) + nrings * 4 * sizeof(double);
     return 0;
 }
@@ -389,6 +445,12 @@ static int build_features(situ_tilesrc *s)
 
 int situ_tilesrc_new(situ_coll *c, situ_tilesrc **out_src, situ_err *err)
 {
+    return situ_tilesrc_new_from(c, NULL, out_src, err);
+}
+
+int situ_tilesrc_new_from(situ_coll *c, const situ_tilesrc *prev, situ_tilesrc **out_src,
+                          situ_err *err)
+{
     situ_tilesrc *s = calloc(1, sizeof *s);
     if (!s)
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
@@ -398,7 +460,7 @@ int situ_tilesrc_new(situ_coll *c, situ_tilesrc **out_src, situ_err *err)
     for (s->key_cluster0 = 0; s->key_cluster0 < s->nkeys; s->key_cluster0++)
         if (s->keys[s->key_cluster0].agg == TILE_AGG_CLUSTER)
             break;
-    if (build_rings(s) || build_features(s) || build_tags(s) || build_agg_rows(s)) {
+    if (build_rings(s, prev) || build_features(s) || build_tags(s) || build_agg_rows(s)) {
         situ_tilesrc_release(s);
         return situ_err_set(err, SITU_ENOMEM, "out of memory preparing %s for tiles", c->c->id);
     }

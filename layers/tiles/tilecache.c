@@ -680,10 +680,15 @@ int situ_tilecache_advance(situ_tilecache *tc, const situ_snapshot *snap, situ_c
     if ((int)cid < 0 || cid >= SITU_NCOLLECTIONS)
         return situ_err_set(err, SITU_EINVAL, "no collection %d", (int)cid);
     situ_coll *coll = snap->colls[cid];
-    situ_tilesrc *src = NULL;
-    if (coll->n && situ_tilesrc_new(coll, &src, err)) /* before any lock: the slow part */
-        return err ? err->code : SITU_ENOMEM;
     coll_state *cs = &tc->cs[cid];
+    pthread_mutex_lock(&tc->state_mu);
+    situ_tilesrc *prev = situ_tilesrc_retain(cs->src), *src = NULL;
+    pthread_mutex_unlock(&tc->state_mu);
+    /* before any lock, the slow part: only what changed since prev */
+    int rc = coll->n ? situ_tilesrc_new_from(coll, prev, &src, err) : 0;
+    situ_tilesrc_release(prev);
+    if (rc)
+        return rc;
     pthread_mutex_lock(&tc->state_mu);
     if (cs->coll != coll)
         adopt(cs, coll, snap->version, !boxes);

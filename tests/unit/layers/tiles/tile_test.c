@@ -7,13 +7,17 @@
 #include <gdal.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "../../../../layers/tiles/tile_private.h"
+#include "situ/feed.h"
+#include "situ/geojson.h"
 #include "situ/mvt.h"
+#include "situ/nearest.h"
 #include "situ/tile.h"
 #include "tile_fixture.h"
 
@@ -704,7 +708,7 @@ enum { SAW_N = 200000 };
 
 /* A 200,000-vertex alert whose south edge is a sawtooth of equal teeth:
  * the shape that made Douglas-Peucker's split search quadratic. */
-static void put_sawtooth_alert(tile_fixture *fx)
+static void put_sawtooth_alert(tile_fixture *fx, double depth)
 {
     situ_buf b;
     situ_buf_init(&b);
@@ -714,7 +718,7 @@ static void put_sawtooth_alert(tile_fixture *fx)
     fx_u32(&b, SAW_N + 3);
     for (int i = 0; i < SAW_N; i++) {
         fx_f64(&b, SAW_X0 + (SAW_X1 - SAW_X0) * i / (SAW_N - 1));
-        fx_f64(&b, SAW_Y0 - (i % 2 ? SAW_H : 0));
+        fx_f64(&b, SAW_Y0 - (i % 2 ? depth : 0));
     }
     fx_f64(&b, SAW_X1), fx_f64(&b, SAW_Y0 + 0.02);
     fx_f64(&b, SAW_X0), fx_f64(&b, SAW_Y0 + 0.02);
@@ -761,7 +765,7 @@ static void sawtooth_200k_vertices(void **state)
     (void)state;
     tile_fixture fx;
     fixture_open(&fx);
-    put_sawtooth_alert(&fx);
+    put_sawtooth_alert(&fx, SAW_H);
     situ_err err = {0};
     situ_coll *c;
     situ_tilesrc *src;
@@ -795,6 +799,214 @@ static void sawtooth_200k_vertices(void **state)
     situ_buf_dispose(&buf);
     situ_tilesrc_release(src);
     situ_coll_release(c);
+    fixture_close(&fx);
+}
+
+/* ---- the next version of a collection ------------------------------------------ */
+
+/* A snapshot built change by change, as the daemon's publisher does. */
+typedef struct incremental {
+    situ_snapshot *snap;
+    situ_tilesrc *src[SITU_NCOLLECTIONS];
+} incremental;
+
+/* Moves inc to the store's state, given the feature ids each change named:
+ * situ_coll_update and situ_tilesrc_new_from per touched collection. */
+static void inc_advance(incremental *inc, situ_store *store, const situ_feed_change *c, size_t n)
+{
+    situ_err err = {0};
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
+        const char *ids[64];
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if ((int)c[i].cid == cid && k < 64)
+                ids[k++] = c[i].id;
+        if (!k)
+            continue;
+        situ_coll *next;
+        situ_tilesrc *src;
+        assert_int_equal(situ_coll_update(store, inc->snap->colls[cid], ids, k, &next, &err), 0);
+        assert_int_equal(situ_tilesrc_new_from(next, inc->src[cid], &src, &err), 0);
+        situ_snapshot *s = situ_snapshot_with(inc->snap, next);
+        assert_non_null(s);
+        situ_coll_release(next);
+        situ_snapshot_release(inc->snap);
+        situ_tilesrc_release(inc->src[cid]);
+        inc->snap = s, inc->src[cid] = src;
+    }
+}
+
+/* Applies one feed batch in its own transaction; returns its accepted
+ * changes (malloc'd) in *out_c. */
+static size_t apply_batch(tile_fixture *fx, situ_feed_applier *a, const char *dept,
+                          const char *json, situ_feed_change **out_c)
+{
+    situ_feed_batch *b = NULL;
+    situ_err err = {0};
+    assert_int_equal(situ_feed_parse(dept, json, strlen(json), &b, &err), 0);
+    assert_int_equal(situ_store_begin(fx->store, &err), 0);
+    assert_int_equal(situ_feed_apply(a, b, fx->snap, &err), 0);
+    assert_int_equal(situ_store_commit(fx->store, &err), 0);
+    size_t n = 0;
+    situ_feed_change *c = malloc(64 * sizeof *c);
+    for (int i = 0; i < b->n; i++) {
+        if (b->ev[i].status != SITU_FEED_ACCEPTED)
+            fail_msg("event %d of %s: %s %s", i, dept, b->ev[i].field, b->ev[i].reason);
+        for (int k = 0; k < b->ev[i].nchanges && n < 64; k++)
+            c[n++] = b->ev[i].changes[k];
+    }
+    situ_feed_batch_free(b);
+    *out_c = c;
+    return n;
+}
+
+/* Every feature's GeoJSON and place, and the id order, are the same. */
+static void assert_same_coll(const situ_coll *a, const situ_coll *b)
+{
+    assert_int_equal(a->n, b->n);
+    assert_string_equal(a->updated_max, b->updated_max);
+    assert_memory_equal(a->extent, b->extent, sizeof a->extent);
+    assert_memory_equal(a->by_id, b->by_id, a->n * sizeof *a->by_id);
+    situ_buf ja, jb;
+    situ_buf_init(&ja), situ_buf_init(&jb);
+    for (size_t i = 0; i < a->n; i++) {
+        ja.n = jb.n = 0;
+        situ_geojson_feature(&ja, a, &a->feats[i], NULL);
+        situ_geojson_feature(&jb, b, &b->feats[i], NULL);
+        assert_int_equal(ja.n, jb.n);
+        assert_memory_equal(ja.p, jb.p, ja.n);
+        assert_memory_equal(a->feats[i].bbox, b->feats[i].bbox, sizeof a->feats[i].bbox);
+        assert_true(a->feats[i].x == b->feats[i].x && a->feats[i].y == b->feats[i].y);
+    }
+    assert_int_equal(a->index->nslots, b->index->nslots);
+    assert_memory_equal(a->index->boxes, b->index->boxes, 4 * a->index->nslots * sizeof(double));
+    situ_buf_dispose(&ja), situ_buf_dispose(&jb);
+}
+
+/* Tiles of every collection, byte for byte. */
+static void assert_same_tiles(situ_tilesrc *const *a, situ_tilesrc *const *b)
+{
+    situ_tile_xyz tiles[600];
+    size_t nt = test_tiles(tiles, 600);
+    tiles[nt++] = tile_at(20, 111.6, SAW_Y0);
+    situ_buf ba, bb;
+    situ_buf_init(&ba), situ_buf_init(&bb);
+    situ_err err = {0};
+    for (size_t i = 0; i < nt; i++)
+        for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
+            ba.n = bb.n = 0;
+            assert_int_equal(situ_tile_encode_coll(a[cid], tiles[i], NULL, &ba, NULL, &err), 0);
+            assert_int_equal(situ_tile_encode_coll(b[cid], tiles[i], NULL, &bb, NULL, &err), 0);
+            assert_int_equal(ba.n, bb.n);
+            assert_memory_equal(ba.p, bb.p, ba.n);
+        }
+    situ_buf_dispose(&ba), situ_buf_dispose(&bb);
+}
+
+/* Nearest resources and stations and /locate answers, byte for byte. */
+static void assert_same_nearest(const situ_snapshot *a, const situ_snapshot *b)
+{
+    situ_nearest_cache *ca = situ_nearest_cache_new(), *cb = situ_nearest_cache_new();
+    const char *colls[] = {"resources", "stations", "hazards"};
+    situ_buf ba, bb;
+    situ_buf_init(&ba), situ_buf_init(&bb);
+    situ_err err = {0};
+    for (int i = 0; i < 12; i++) {
+        char lon[32], lat[32];
+        snprintf(lon, sizeof lon, "%.4f", FX_LON0 + 0.017 * i);
+        snprintf(lat, sizeof lat, "%.4f", FX_LAT0 + 0.013 * i);
+        const char *keys[] = {"lon", "lat", "collection", "k"};
+        const char *vals[] = {lon, lat, colls[i % 3], "7"};
+        situ_nearest_mode mode = i % 4 == 3 ? SITU_NEAREST_LOCATE : SITU_NEAREST_KNN;
+        situ_nearest_query q;
+        assert_int_equal(
+            situ_nearest_query_parse(mode, keys, vals, mode == SITU_NEAREST_KNN ? 4 : 2, &q, &err),
+            0);
+        ba.n = bb.n = 0;
+        assert_int_equal(situ_nearest_answer(ca, a, &q, &ba, &err), 0);
+        assert_int_equal(situ_nearest_answer(cb, b, &q, &bb, &err), 0);
+        assert_int_equal(ba.n, bb.n);
+        assert_memory_equal(ba.p, bb.p, ba.n);
+    }
+    situ_buf_dispose(&ba), situ_buf_dispose(&bb);
+    situ_nearest_cache_free(ca), situ_nearest_cache_free(cb);
+}
+
+/* The store, built again from nothing, against inc. */
+static void assert_equals_cold(tile_fixture *fx, const incremental *inc)
+{
+    situ_snapshot *cold;
+    situ_err err = {0};
+    assert_int_equal(situ_snapshot_load(fx->store, &cold, &err), 0);
+    situ_tilesrc *src[SITU_NCOLLECTIONS];
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
+        assert_same_coll(inc->snap->colls[cid], cold->colls[cid]);
+        assert_int_equal(situ_tilesrc_new(cold->colls[cid], &src[cid], &err), 0);
+    }
+    assert_same_tiles(inc->src, src);
+    assert_same_nearest(inc->snap, cold);
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+        situ_tilesrc_release(src[cid]);
+    situ_snapshot_release(cold);
+}
+
+static const struct {
+    const char *dept, *json;
+} changes[] = {
+    {"meteorology",
+     "{\"events\":[{\"id\":\"a1\",\"type\":\"alert\",\"event\":\"rainstorm\",\"severity\":\"red\","
+     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[111.52,26.32],[111.58,26.32],[111.58,"
+     "26.37],[111.52,26.37],[111.52,26.32]]]}},"
+     "{\"id\":\"o1\",\"type\":\"observation\",\"station\":\"NEW1\",\"observed_at\":\"2026-11-29T19:"
+     "00:00Z\",\"metric\":\"rain_1h_mm\",\"value\":42.5,\"lon\":111.61,\"lat\":26.41}]}"},
+    {"reserves", "{\"events\":[{\"id\":\"u1\",\"type\":\"feature_update\",\"collection\":"
+                 "\"resources\",\"feature_id\":\"R0007\",\"set\":{\"status\":\"deployed\","
+                 "\"items\":{\"sandbag\":1500,\"life_jacket\":30}}}]}"},
+    {"meteorology",
+     "{\"events\":[{\"id\":\"a2\",\"type\":\"alert\",\"msg_type\":\"update\",\"references\":["
+     "\"a1\"],\"event\":\"rainstorm\",\"severity\":\"orange\",\"geometry\":{\"type\":\"Polygon\","
+     "\"coordinates\":[[[111.60,26.42],[111.66,26.42],[111.66,26.46],[111.60,26.46],[111.60,26.42]]"
+     "]}},{\"id\":\"o2\",\"type\":\"observation\",\"station\":\"NEW1\",\"observed_at\":\"2026-11-"
+     "29T19:10:00Z\",\"metric\":\"rain_1h_mm\",\"value\":50,\"lon\":111.51,\"lat\":26.31}]}"},
+};
+
+/* A sequence of feed batches, a new 200,000-vertex alert and a deleted
+ * hazard, each published incrementally, equals a cold build each time. */
+static void incremental_versions_equal_a_cold_build(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    situ_err err = {0};
+    incremental inc = {.snap = situ_snapshot_retain(fx.snap)};
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+        assert_int_equal(situ_tilesrc_new(inc.snap->colls[cid], &inc.src[cid], &err), 0);
+    situ_feed_applier *a;
+    assert_int_equal(situ_feed_applier_new(fx.store, &a, &err), 0);
+    for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
+        situ_feed_change *c;
+        size_t n = apply_batch(&fx, a, changes[i].dept, changes[i].json, &c);
+        assert_true(n > 0);
+        inc_advance(&inc, fx.store, c, n);
+        free(c);
+        assert_equals_cold(&fx, &inc);
+    }
+    situ_feed_applier_free(a);
+    situ_feed_change saw = {.cid = SITU_C_ALERTS, .id = "A0099"};
+    put_sawtooth_alert(&fx, SAW_H);
+    inc_advance(&inc, fx.store, &saw, 1);
+    put_sawtooth_alert(&fx, 2 * SAW_H); /* the same id, deeper teeth */
+    inc_advance(&inc, fx.store, &saw, 1);
+    assert_int_equal(sqlite3_exec(situ_store_db(fx.store), "DELETE FROM hazards WHERE id = 'H0005'",
+                                  NULL, NULL, NULL),
+                     0);
+    situ_feed_change gone = {.cid = SITU_C_HAZARDS, .id = "H0005"};
+    inc_advance(&inc, fx.store, &gone, 1);
+    assert_int_equal(situ_coll_find(inc.snap->colls[SITU_C_HAZARDS], "H0005"), -1);
+    assert_equals_cold(&fx, &inc);
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+        situ_tilesrc_release(inc.src[cid]);
+    situ_snapshot_release(inc.snap);
     fixture_close(&fx);
 }
 
@@ -1125,6 +1337,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(low_zoom_rules),
     cmocka_unit_test(rings_are_clean_and_oriented),
     cmocka_unit_test(sawtooth_200k_vertices),
+    cmocka_unit_test(incremental_versions_equal_a_cold_build),
     cmocka_unit_test(gdal_decodes_every_feature_within_a_pixel),
     cmocka_unit_test(all_seven_layers_at_z12_in_the_centre),
 };

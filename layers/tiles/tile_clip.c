@@ -233,19 +233,82 @@ static int cut_ring(clipper *c, const double *pts, size_t n, size_t s)
 
 /* ---- stitching -------------------------------------------------------------- */
 
-/* The unused run (or run `first`) whose entry comes next clockwise after t. */
-static size_t next_entry(const clipper *c, double t, size_t first)
+/* The runs in clockwise order of their entries (ties: by index), and which
+ * are still unused: skip[r] leads to the first unused rank >= r (union-find
+ * with path halving; rank n: none), so finding the next entry is O(log n)
+ * and stitching n runs O(n log n), where a scan per run was quadratic in a
+ * sawtooth crossing the tile edge. */
+typedef struct entries {
+    struct entry {
+        double t;
+        uint32_t run;
+    } * by_t;
+    uint32_t *rank, *skip;
+    size_t n;
+} entries;
+
+static int cmp_entry(const void *a, const void *b)
 {
-    size_t best = first;
-    double bestd = INFINITY;
-    for (size_t i = 0; i < c->runs->nrings; i++) {
-        if (c->used[i] && i != first)
-            continue;
-        double d = fmod(c->tin[i] - t + 8, 4);
-        if (d < bestd || (d == bestd && i == first))
-            bestd = d, best = i;
+    const struct entry *x = a, *y = b;
+    return x->t < y->t ? -1 : x->t > y->t ? 1 : (x->run > y->run) - (x->run < y->run);
+}
+
+static int entries_init(entries *e, const clipper *c)
+{
+    size_t n = c->runs->nrings;
+    e->n = n;
+    e->by_t = malloc((n + 1) * sizeof *e->by_t);
+    e->rank = malloc((n + 1) * sizeof *e->rank);
+    e->skip = malloc((n + 1) * sizeof *e->skip);
+    if (!e->by_t || !e->rank || !e->skip)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        e->by_t[i] = (struct entry){c->tin[i], (uint32_t)i};
+    qsort(e->by_t, n, sizeof *e->by_t, cmp_entry);
+    for (size_t r = 0; r <= n; r++) {
+        e->skip[r] = (uint32_t)r;
+        if (r < n)
+            e->rank[e->by_t[r].run] = (uint32_t)r;
     }
-    return best;
+    return 0;
+}
+
+static void entries_dispose(entries *e)
+{
+    free(e->by_t), free(e->rank), free(e->skip);
+}
+
+static uint32_t first_unused(entries *e, uint32_t r)
+{
+    while (e->skip[r] != r)
+        r = e->skip[r] = e->skip[e->skip[r]];
+    return r;
+}
+
+static void entries_use(entries *e, size_t run)
+{
+    e->skip[e->rank[run]] = e->rank[run] + 1;
+}
+
+/* The unused run (or run `first`) whose entry comes next clockwise after t. */
+static size_t next_entry(const clipper *c, entries *e, double t, size_t first)
+{
+    size_t lo = 0, hi = e->n;
+    while (lo < hi) { /* the first entry at or after t */
+        size_t mid = (lo + hi) / 2;
+        if (e->by_t[mid].t < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    uint32_t r = first_unused(e, (uint32_t)lo);
+    if (r == e->n)
+        r = first_unused(e, 0);
+    if (r == e->n)
+        return first;
+    size_t best = e->by_t[r].run;
+    double d = fmod(c->tin[best] - t + 8, 4), dfirst = fmod(c->tin[first] - t + 8, 4);
+    return dfirst <= d ? first : best;
 }
 
 /* Appends the square's corners passed going clockwise from t to t + d. */
@@ -266,17 +329,20 @@ static void corners(const clipper *c, tile_rings *out, double t, double d)
 static int stitch(clipper *c, tile_rings *out)
 {
     const tile_rings *r = c->runs;
-    for (size_t r0 = 0; r0 < r->nrings; r0++) {
+    entries e;
+    int rc = entries_init(&e, c);
+    for (size_t r0 = 0; !rc && r0 < r->nrings; r0++) {
         if (c->used[r0])
             continue;
-        if (situ__rings_room(out, r->n + 4 * r->nrings + 4, 1))
-            return -1;
+        if ((rc = situ__rings_room(out, r->n + 4 * r->nrings + 4, 1)))
+            break;
         size_t k = r0;
         for (size_t guard = 0; guard <= r->nrings; guard++) {
             c->used[k] = 1;
+            entries_use(&e, k);
             for (uint32_t i = r->off[k]; i < r->off[k + 1]; i++)
                 put(out, r->xy[2 * i], r->xy[2 * i + 1]);
-            size_t next = next_entry(c, c->tout[k], r0);
+            size_t next = next_entry(c, &e, c->tout[k], r0);
             corners(c, out, c->tout[k], fmod(c->tin[next] - c->tout[k] + 8, 4));
             if (next == r0)
                 break;
@@ -284,32 +350,57 @@ static int stitch(clipper *c, tile_rings *out)
         }
         situ__rings_end(out, (uint32_t)out->nrings);
     }
-    return 0;
+    entries_dispose(&e);
+    return rc;
+}
+
+/* The boxes of out's rings ext0 .. out->nrings (4 doubles each), malloc'd. */
+static double *ring_boxes(const tile_rings *out, size_t ext0)
+{
+    double *b = malloc((4 * (out->nrings - ext0) + 1) * sizeof *b);
+    for (size_t e = ext0; b && e < out->nrings; e++) {
+        double *eb = b + 4 * (e - ext0);
+        eb[0] = eb[1] = INFINITY, eb[2] = eb[3] = -INFINITY;
+        for (uint32_t i = out->off[e]; i < out->off[e + 1]; i++) {
+            eb[0] = fmin(eb[0], out->xy[2 * i]), eb[2] = fmax(eb[2], out->xy[2 * i]);
+            eb[1] = fmin(eb[1], out->xy[2 * i + 1]), eb[3] = fmax(eb[3], out->xy[2 * i + 1]);
+        }
+    }
+    return b;
 }
 
 /* Appends the holes lying wholly inside the square, each linked to the
- * exterior (of those from ext0 on) that contains its first point. */
+ * exterior (of those from ext0 on) that contains its first point; an
+ * exterior's box is looked at before its points. */
 static int place_holes(const tile_rings *in, const uint8_t *whole, tile_rings *out, size_t ext0)
 {
     size_t next = out->nrings;
-    for (size_t h = 1; h < in->nrings; h++) {
+    double *box = next - ext0 > 1 ? ring_boxes(out, ext0) : NULL;
+    if (next - ext0 > 1 && !box)
+        return -1;
+    int rc = 0;
+    for (size_t h = 1; !rc && h < in->nrings; h++) {
         const double *hp = in->xy + 2 * (size_t)in->off[h];
         size_t hn = in->off[h + 1] - in->off[h], e = ext0;
         if (!whole[h])
             continue;
-        for (; next - ext0 > 1 && e < next; e++)
-            if (in_ring(out->xy + 2 * (size_t)out->off[e], out->off[e + 1] - out->off[e], hp[0],
+        for (; box && e < next; e++) {
+            const double *eb = box + 4 * (e - ext0);
+            if (hp[0] >= eb[0] && hp[0] <= eb[2] && hp[1] >= eb[1] && hp[1] <= eb[3] &&
+                in_ring(out->xy + 2 * (size_t)out->off[e], out->off[e + 1] - out->off[e], hp[0],
                         hp[1]))
                 break;
+        }
         if (e == next)
             continue; /* in no exterior: only where rounding misplaced it */
-        if (situ__rings_room(out, hn, 1))
-            return -1;
+        if ((rc = situ__rings_room(out, hn, 1)))
+            break;
         memcpy(out->xy + 2 * out->n, hp, 2 * hn * sizeof *hp);
         out->n += hn;
         situ__rings_end(out, (uint32_t)e);
     }
-    return 0;
+    free(box);
+    return rc;
 }
 
 int situ__poly_clip(const tile_rings *in, double lo, double hi, tile_rings *out, tile_rings *runs)

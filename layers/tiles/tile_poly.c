@@ -224,16 +224,18 @@ static int ia_room(scratch *s, size_t n)
 typedef struct ringset {
     const tile_rings *rs;
     const situ_poly *poly;
+    const uint32_t *hhead, *hnext; /* rs: each exterior's holes, a list (UINT32_MAX ends it) */
 } ringset;
 
-static size_t set_count(const ringset *set)
+/* The first hole of exterior x, or UINT32_MAX. */
+static uint32_t set_first_hole(const ringset *set, size_t x)
 {
-    return set->rs ? set->rs->nrings : set->poly->nrings;
+    return set->rs ? set->hhead[x] : set->poly->nrings > 1 ? 1 : UINT32_MAX;
 }
 
-static int set_hole_of(const ringset *set, size_t h, size_t x)
+static uint32_t set_next_hole(const ringset *set, uint32_t h)
 {
-    return h != x && (set->rs ? set->rs->parent[h] == x : x == 0);
+    return set->rs ? set->hnext[h] : h + 1 < set->poly->nrings ? h + 1 : UINT32_MAX;
 }
 
 static size_t snap_ring(enc *e, const ringset *set, size_t i, int exterior)
@@ -296,9 +298,7 @@ static int write_part(enc *e, const ringset *set, size_t x)
     for (size_t l = 0; l < nl; l++)
         if (s->larea[l] < 0)
             write_loop(e, l);
-    for (size_t h = 0; h < set_count(set); h++) {
-        if (!set_hole_of(set, h, x))
-            continue;
+    for (uint32_t h = set_first_hole(set, x); h != UINT32_MAX; h = set_next_hole(set, h)) {
         nl = snap_ring(e, set, h, 0);
         for (size_t l = 0; l < nl; l++)
             if (s->larea[l] < 0)
@@ -311,11 +311,22 @@ static int write_part(enc *e, const ringset *set, size_t x)
  * Returns the number of exteriors written. */
 static int write_rings(enc *e, const tile_rings *rs)
 {
-    ringset set = {rs, NULL};
+    uint32_t *head = malloc((2 * rs->nrings + 1) * sizeof *head), *next = head + rs->nrings;
+    if (!head) {
+        e->s->oom = 1;
+        return 0;
+    }
+    for (size_t x = 0; x < rs->nrings; x++)
+        head[x] = UINT32_MAX;
+    for (size_t h = rs->nrings; h-- > 0;) /* lists in ring order, built in one pass */
+        if (rs->parent[h] != h)
+            next[h] = head[rs->parent[h]], head[rs->parent[h]] = (uint32_t)h;
+    ringset set = {rs, NULL, head, next};
     int parts = 0;
     for (size_t x = 0; x < rs->nrings; x++)
         if (rs->parent[x] == x)
             parts += write_part(e, &set, x);
+    free(head);
     return parts;
 }
 
@@ -331,7 +342,7 @@ static int polygon_part(enc *e, const situ_poly *p)
     if (x1 < tf->lo || x0 > tf->hi || y1 < tf->lo || y0 > tf->hi)
         return 0;
     if (x0 >= tf->lo && x1 <= tf->hi && y0 >= tf->lo && y1 <= tf->hi) {
-        ringset set = {NULL, p}; /* wholly inside: no clipping */
+        ringset set = {NULL, p, NULL, NULL}; /* wholly inside: no clipping */
         return write_part(e, &set, 0);
     }
     int crosses = 0;

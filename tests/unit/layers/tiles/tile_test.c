@@ -304,6 +304,47 @@ static void clipper_makes_parts_not_bridges(void **state)
     situ__rings_dispose(&in), situ__rings_dispose(&out), situ__rings_dispose(&runs);
 }
 
+/* A comb of 50,000 teeth hanging from a bar beyond the square's top edge:
+ * 50,000 runs to join, each tooth a part of its own (joining them scanned
+ * every run per run: quadratic); then the bar inside, the teeth beyond. */
+static void clipper_joins_a_comb_of_50000_teeth(void **state)
+{
+    (void)state;
+    enum { T = 50000 };
+    tile_rings in = {0}, out = {0}, runs = {0};
+    double *comb = malloc((4 * T + 4) * 2 * sizeof *comb);
+    size_t n = 0;
+#define PUT(x, y) (comb[2 * n] = (x), comb[2 * n + 1] = (y), n++)
+    PUT(0, -50), PUT(2 * T - 1, -50);
+    for (int k = T - 1; k >= 0; k--) {
+        PUT(2 * k + 1, 60), PUT(2 * k, 60);
+        if (k > 0)
+            PUT(2 * k, -20), PUT(2 * k - 1, -20);
+    }
+#undef PUT
+    const double *r[] = {comb};
+    rings_of(&in, r, &n, 1);
+    assert_true(ring_area(&in, 0) > 0);
+    assert_int_equal(situ__poly_clip(&in, -10, 2 * T + 10, &out, &runs), 0);
+    assert_int_equal(out.nrings, T);
+    for (size_t i = 0; i < T; i++) {
+        assert_int_equal(out.parent[i], i);
+        situ_assert_near(ring_area(&out, i), 1 * 70, 1e-9);
+        assert_int_equal(out.off[i + 1] - out.off[i], 4);
+    }
+    /* the bar inside, the teeth cut by the bottom edge: each run joins the
+     * next tooth's, into one ring */
+    for (size_t i = 0; i < n; i++)
+        comb[2 * i + 1] = comb[2 * i + 1] == -50 ? 0 : comb[2 * i + 1] == -20 ? 30 : 2 * T + 50;
+    rings_of(&in, r, &n, 1);
+    situ__rings_reset(&out);
+    assert_int_equal(situ__poly_clip(&in, -10, 2 * T + 10, &out, &runs), 0);
+    assert_int_equal(out.nrings, 1);
+    situ_assert_near(ring_area(&out, 0), (2.0 * T - 1) * 30 + T * (2.0 * T + 10 - 30), 1e-3);
+    free(comb);
+    situ__rings_dispose(&in), situ__rings_dispose(&out), situ__rings_dispose(&runs);
+}
+
 /* ---- encoding --------------------------------------------------------------- */
 
 typedef struct srcs {
@@ -1231,6 +1272,67 @@ static void gdal_check_tile(gcheck *g, const char *path, OGRGeometryH **geoms,
     OGR_G_DestroyGeometry(buffered);
 }
 
+/* A ring of tile_rings as an OGR polygon ring. */
+static OGRGeometryH ogr_ring(const tile_rings *r, size_t i)
+{
+    OGRGeometryH ring = OGR_G_CreateGeometry(wkbLinearRing);
+    for (uint32_t k = r->off[i]; k < r->off[i + 1]; k++)
+        OGR_G_AddPoint_2D(ring, r->xy[2 * k], r->xy[2 * k + 1]);
+    OGR_G_AddPoint_2D(ring, r->xy[2 * r->off[i]], r->xy[2 * r->off[i] + 1]);
+    return ring;
+}
+
+/* Spiky stars with a hole, around points inside the square or near its
+ * top edge (no vertex exactly on an edge: a spike touching the edge at a
+ * vertex gives a self-touching part, snapping's business): the parts' area
+ * equals GEOS's intersection, and every part is valid. */
+static void clipper_agrees_with_geos(void **state)
+{
+    (void)state;
+    tile_fixture f = {.rng = 11};
+    tile_rings in = {0}, out = {0}, runs = {0};
+    enum { N = 400 };
+    double star[2 * N], hole[2 * 8];
+    for (int trial = 0; trial < 200; trial++) {
+        double cx = 100 * fx_rand(&f), cy = fx_rand(&f) < 0.5 ? 100 * fx_rand(&f) : 0.37;
+        for (int i = 0; i < N; i++) {
+            double a = 2 * M_PI * i / N, r = i % 2 ? 60 : 10 + 40 * fx_rand(&f);
+            star[2 * i] = cx + r * cos(a), star[2 * i + 1] = cy + r * sin(a);
+        }
+        for (int i = 0; i < 8; i++) {
+            double a = -2 * M_PI * i / 8;
+            hole[2 * i] = cx + 4 * cos(a), hole[2 * i + 1] = cy + 4 * sin(a);
+        }
+        const double *r[] = {star, hole};
+        size_t n[] = {N, 8};
+        rings_of(&in, r, n, 2);
+        assert_true(ring_area(&in, 0) > 0 && ring_area(&in, 1) < 0);
+        situ__rings_reset(&out);
+        assert_int_equal(situ__poly_clip(&in, 0, 100, &out, &runs), 0);
+        double area = 0;
+        for (size_t i = 0; i < out.nrings; i++)
+            area += ring_area(&out, i);
+        OGRGeometryH src = OGR_G_CreateGeometry(wkbPolygon);
+        OGR_G_AddGeometryDirectly(src, ogr_ring(&in, 0));
+        OGR_G_AddGeometryDirectly(src, ogr_ring(&in, 1));
+        OGRGeometryH sq = rect_3857(0, 0, 100, 100), want = OGR_G_Intersection(src, sq);
+        situ_assert_near(area, want ? OGR_G_Area(want) : 0, 1e-6);
+        for (size_t i = 0; i < out.nrings; i++) {
+            if (out.parent[i] != i)
+                continue;
+            OGRGeometryH part = OGR_G_CreateGeometry(wkbPolygon);
+            OGR_G_AddGeometryDirectly(part, ogr_ring(&out, i));
+            for (size_t h = 0; h < out.nrings; h++)
+                if (h != i && out.parent[h] == i)
+                    OGR_G_AddGeometryDirectly(part, ogr_ring(&out, h));
+            assert_true(OGR_G_IsValid(part));
+            OGR_G_DestroyGeometry(part);
+        }
+        OGR_G_DestroyGeometry(src), OGR_G_DestroyGeometry(sq), OGR_G_DestroyGeometry(want);
+    }
+    situ__rings_dispose(&in), situ__rings_dispose(&out), situ__rings_dispose(&runs);
+}
+
 static void gdal_decodes_every_feature_within_a_pixel(void **state)
 {
     (void)state;
@@ -1332,12 +1434,14 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(importance_filter_equals_bottom_up),
     cmocka_unit_test(snap_clean_area),
     cmocka_unit_test(clipper_makes_parts_not_bridges),
+    cmocka_unit_test(clipper_joins_a_comb_of_50000_teeth),
     cmocka_unit_test(known_polygon_exact_commands),
     cmocka_unit_test(properties_keep_their_types),
     cmocka_unit_test(low_zoom_rules),
     cmocka_unit_test(rings_are_clean_and_oriented),
     cmocka_unit_test(sawtooth_200k_vertices),
     cmocka_unit_test(incremental_versions_equal_a_cold_build),
+    cmocka_unit_test(clipper_agrees_with_geos),
     cmocka_unit_test(gdal_decodes_every_feature_within_a_pixel),
     cmocka_unit_test(all_seven_layers_at_z12_in_the_centre),
 };

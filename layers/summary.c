@@ -6,7 +6,9 @@
  */
 #include "situ/summary.h"
 
+#include <geos_c.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "situ/geojson.h"
@@ -49,8 +51,8 @@ static void tally_write(situ_buf *b, const char *name, const tally *t)
 }
 
 /* The text of field `name` of f as a key ("1" for integers), or NULL. */
-static const char *field_key(const situ_coll *c, const situ_feature *f, const char *name,
-                             char *tmp, size_t n)
+static const char *field_key(const situ_coll *c, const situ_feature *f, const char *name, char *tmp,
+                             size_t n)
 {
     int i = situ_schema_field_index(c->c, name);
     if (i < 0 || !f->values[i].type)
@@ -158,8 +160,7 @@ static void stations_part(situ_buf *b, const situ_coll *c, const char *code)
     situ_buf_printf(b, ",\"cameras\":%zu,\"cameras_online\":%zu}", cams, online);
 }
 
-static int text_field_is(const situ_coll *c, const situ_feature *f, const char *name,
-                         const char *v)
+static int text_field_is(const situ_coll *c, const situ_feature *f, const char *name, const char *v)
 {
     char tmp[32];
     const char *k = field_key(c, f, name, tmp, sizeof tmp);
@@ -178,39 +179,86 @@ int situ_alert_active(const situ_coll *alerts, const situ_feature *f, const char
     return !(onset && *onset && strcmp(onset, now) > 0);
 }
 
-/* 1 when any vertex of a lies in b. */
-static int any_vertex_in(const situ_coll *ca, const situ_feature *a, const situ_coll *cb,
-                         const situ_feature *b)
+/* Feature f's polygons as a GEOS MultiPolygon (owned by the caller), or
+ * NULL when GEOS fails. */
+/* Polygon p of c as a GEOS Polygon (owned by the caller), or NULL. */
+static GEOSGeometry *poly_to_geos(GEOSContextHandle_t h, const situ_coll *c, const situ_poly *poly)
 {
-    for (uint32_t p = a->poly0; p < a->poly0 + a->npolys; p++) {
-        const situ_ring *ring = &ca->rings[ca->polys[p].ring0];
-        const double *xy = ca->xy + 2 * (size_t)ring->off;
-        for (uint32_t i = 0; i < ring->n; i++)
-            if (situ_coll_contains(cb, b, xy[2 * i], xy[2 * i + 1]))
-                return 1;
+    GEOSGeometry **rings = malloc((poly->nrings + 1) * sizeof *rings), *g = NULL;
+    uint32_t nr = 0;
+    for (; rings && nr < poly->nrings; nr++) {
+        const situ_ring *ring = &c->rings[poly->ring0 + nr];
+        GEOSCoordSequence *cs =
+            GEOSCoordSeq_copyFromBuffer_r(h, c->xy + 2 * (size_t)ring->off, ring->n, 0, 0);
+        if (!cs || !(rings[nr] = GEOSGeom_createLinearRing_r(h, cs)))
+            break;
     }
-    return 0;
+    if (rings && nr == poly->nrings && nr)
+        g = GEOSGeom_createPolygon_r(h, rings[0], rings + 1, nr - 1);
+    for (uint32_t k = 0; !g && rings && k < nr; k++)
+        GEOSGeom_destroy_r(h, rings[k]);
+    free(rings);
+    return g;
 }
 
-/* Polygons meet when their boxes overlap and a vertex of either lies in the
- * other (two polygons crossing with no vertex inside the other, like a plus
- * sign, are the case this misses; alert areas and townships are not shaped
- * so). */
+/* Feature f's polygons as a GEOS MultiPolygon (owned by the caller), or
+ * NULL when GEOS fails. */
+static GEOSGeometry *to_geos(GEOSContextHandle_t h, const situ_coll *c, const situ_feature *f)
+{
+    GEOSGeometry **polys = malloc((f->npolys + 1) * sizeof *polys), *g = NULL;
+    uint32_t np = 0;
+    while (polys && np < f->npolys && (polys[np] = poly_to_geos(h, c, &c->polys[f->poly0 + np])))
+        np++;
+    if (polys && np == f->npolys)
+        g = GEOSGeom_createCollection_r(h, GEOS_MULTIPOLYGON, polys, np);
+    for (uint32_t k = 0; !g && polys && k < np; k++)
+        GEOSGeom_destroy_r(h, polys[k]);
+    free(polys);
+    return g;
+}
+
+static void geos_quiet(const char *msg, void *ud)
+{
+    (void)msg, (void)ud;
+}
+
+/* Polygons meet when their boxes overlap and GEOS finds a shared point: the
+ * larger prepared (its edges indexed), so an outline of n vertices against
+ * a township of m costs about (n + m) log(n + m), where testing every
+ * vertex of one in the other cost n * m. When GEOS cannot decide (an
+ * invalid outline), the boxes decide: an alert is listed rather than lost. */
 int situ_polygons_meet(const situ_coll *ca, const situ_feature *a, const situ_coll *cb,
                        const situ_feature *b)
 {
     if (a->bbox[2] < b->bbox[0] || b->bbox[2] < a->bbox[0] || a->bbox[3] < b->bbox[1] ||
         b->bbox[3] < a->bbox[1])
         return 0;
-    return any_vertex_in(ca, a, cb, b) || any_vertex_in(cb, b, ca, a);
+    GEOSContextHandle_t h = GEOS_init_r();
+    if (!h)
+        return 1;
+    GEOSContext_setErrorMessageHandler_r(h, geos_quiet, NULL);
+    GEOSContext_setNoticeMessageHandler_r(h, geos_quiet, NULL);
+    GEOSGeometry *ga = to_geos(h, ca, a), *gb = to_geos(h, cb, b);
+    int meet = 1;
+    if (ga && gb) {
+        int a_larger = GEOSGetNumCoordinates_r(h, ga) >= GEOSGetNumCoordinates_r(h, gb);
+        const GEOSPreparedGeometry *pg = GEOSPrepare_r(h, a_larger ? ga : gb);
+        char r = pg ? GEOSPreparedIntersects_r(h, pg, a_larger ? gb : ga) : 2;
+        meet = r != 0;
+        GEOSPreparedGeom_destroy_r(h, pg);
+    }
+    GEOSGeom_destroy_r(h, ga);
+    GEOSGeom_destroy_r(h, gb);
+    GEOS_finish_r(h);
+    return meet;
 }
 
 static void alert_object(situ_buf *b, const situ_coll *c, const situ_feature *f)
 {
     situ_buf_adds(b, "{\"id\":");
     situ_buf_add_json_str(b, f->id);
-    static const char *const names[] = {"dept", "event", "severity", "headline", "onset",
-                                        "expires", NULL};
+    static const char *const names[] = {"dept",  "event",   "severity", "headline",
+                                        "onset", "expires", NULL};
     for (int k = 0; names[k]; k++) {
         int i = situ_schema_field_index(c->c, names[k]);
         situ_buf_printf(b, ",\"%s\":", names[k]);
@@ -249,8 +297,7 @@ static void township_head(situ_buf *b, const situ_coll *t, const situ_feature *f
     }
 }
 
-int situ_summary_township(const situ_snapshot *s, const char *code, const char *now,
-                          situ_buf *b)
+int situ_summary_township(const situ_snapshot *s, const char *code, const char *now, situ_buf *b)
 {
     const situ_feature *town = situ_snapshot_township(s, code);
     if (!town)
@@ -291,8 +338,8 @@ void situ_summary_townships(const situ_snapshot *s, situ_buf *b)
         for (int c = SITU_C_RISK_ZONES; c < SITU_NCOLLECTIONS; c++) {
             size_t first, end;
             situ_coll_township_range(s->colls[c], f->id, &first, &end);
-            situ_buf_printf(b, "%s\"%s\":%zu", c > SITU_C_RISK_ZONES ? "," : "",
-                            s->colls[c]->c->id, end - first);
+            situ_buf_printf(b, "%s\"%s\":%zu", c > SITU_C_RISK_ZONES ? "," : "", s->colls[c]->c->id,
+                            end - first);
         }
         situ_buf_adds(b, "}}");
     }

@@ -12,14 +12,15 @@
 #include "situ/snapshot.h"
 
 /* Appends the summary object of township `code`; SITU_ENOTFOUND if none. */
-int situ_summary_township(const situ_snapshot *s, const char *code, const char *now,
-                          situ_buf *b);
+int situ_summary_township(const situ_snapshot *s, const char *code, const char *now, situ_buf *b);
 /* Appends {"townships":[{code, name, county..., counts per collection}...]}. */
 void situ_summary_townships(const situ_snapshot *s, situ_buf *b);
 /* 1 when alert feature f is active at now (status not cancelled, expires
  * unset or later than now, onset unset or not after now). */
 int situ_alert_active(const situ_coll *alerts, const situ_feature *f, const char *now);
-/* 1 when the polygon features a (of ca) and b (of cb) share any point. */
+/* 1 when the polygon features a (of ca) and b (of cb) share any point
+ * (GEOS, prepared: O((n + m) log(n + m)) in their vertex counts); 1 as
+ * well when GEOS cannot decide and their boxes overlap. */
 int situ_polygons_meet(const situ_coll *ca, const situ_feature *a, const situ_coll *cb,
                        const situ_feature *b);
 /* Appends the active alerts (as a JSON array of objects) that cover lon/lat. */

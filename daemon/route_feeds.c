@@ -157,6 +157,8 @@ situd_result situd_route_feed_post(situd_req *r)
         return situd_problem(r, 415, "Content-Type", "Content-Type: this feed takes %s",
                              cap ? "application/cap+xml (or application/xml, text/xml)"
                                  : "application/json");
+    if (!situd_body_read(r)) /* the head passed: now, and only now, the body */
+        return situd_body_expect(r);
     situ_feed_batch *b = NULL;
     situ_err err = {0};
     int rc = cap ? situ_cap_parse(dept, r->body, r->nbody,

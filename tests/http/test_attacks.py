@@ -291,5 +291,90 @@ class BodyBudgetTest(AttackBase):
         self.assertTrue(self.d.alive())
 
 
+class ListenerFloodTest(AttackBase):
+    """Issue 13 item 3 with situd's defaults (1,000 listeners, 32 per address):
+    1,010 anonymous /events with Last-Event-ID: 0 from 127.0.0.2 leave the
+    wall on 127.0.0.1 its live updates."""
+
+    FLOOD = 1010
+
+    @classmethod
+    def setUpClass(cls):
+        raise_nofile(cls.FLOOD + 512)  # before situd starts: it inherits the limit
+        super().setUpClass()
+
+    def open_listener(self, src):
+        s = connect(self.d.port, src)
+        s.sendall(head("GET", "/events", ["Last-Event-ID: 0", "Accept: text/event-stream"]))
+        got, h = read_answer(s, 5.0)
+        return s, got, h
+
+    def test_a_flood_from_one_address_does_not_refuse_another(self):
+        try:
+            connect(self.d.port, "127.0.0.2").close()
+        except OSError as e:
+            self.skipTest("cannot connect from 127.0.0.2: %s" % e)
+        self.assertEqual(self.post_obs("before-flood").status, 200)
+        seq = feedlib.wait_until(lambda: self.d.get("/feeds").json()["writer"]["last_seq"])
+        self.assertTrue(seq)
+        flood, answers, retry = [], {}, set()
+        try:
+            for _ in range(self.FLOOD):
+                s, got, h = self.open_listener("127.0.0.2")
+                answers[got] = answers.get(got, 0) + 1
+                if got == 503:
+                    retry.add(h.get("retry-after"))
+                    s.close()
+                else:
+                    flood.append(s)
+            wall = feedlib.SSE(self.d.port, last_id=0)
+            print("listener flood from 127.0.0.2: %s; then the wall from 127.0.0.1: %d"
+                  % (answers, wall.status))
+            self.assertEqual(wall.status, 200, "the wall was refused during the flood")
+            self.assertEqual(answers.get(200), 32, answers)
+            self.assertEqual(retry, {"1"}, "a refused listener is told when to retry")
+            # the flood's listeners replay from one shared reader
+            first = flood[0]
+            first.settimeout(5)
+            got = b""
+            while b"id: %d" % seq not in got:
+                k = first.recv(65536)
+                self.assertTrue(k, "a flood listener's replay ended")
+                got += k
+            # the wall, from another address, gets its replay and live events
+            self.assertTrue(wall.until(lambda m: m["id"] == seq), "no replay for the wall")
+            self.assertEqual(self.post_obs("during-flood").status, 200)
+            self.assertTrue(wall.until(lambda m: m["id"] and m["id"] > seq),
+                            "no live event for the wall")
+            wall.close()
+            self.assert_served("the listener flood")
+        finally:
+            for s in flood:
+                s.close()
+
+
+class ListenerCapTest(AttackBase):
+    """The global cap holds over many addresses, the per-address one within it."""
+
+    conf = "[events]\nmax_listeners = 12\nmax_listeners_per_address = 5\n"
+    tokens = ()
+
+    def test_caps(self):
+        held, got = [], {}
+        try:
+            for src in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+                for _ in range(6):
+                    s, status, _ = ListenerFloodTest.open_listener(self, src)
+                    got[src] = got.get(src, []) + [status]
+                    held.append(s)
+        except OSError as e:
+            self.skipTest("cannot connect from 127.0.0.2-4: %s" % e)
+        finally:
+            for s in held:
+                s.close()
+        self.assertEqual(got, {"127.0.0.2": [200] * 5 + [503], "127.0.0.3": [200] * 5 + [503],
+                               "127.0.0.4": [200] * 2 + [503] * 4})
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -145,6 +145,7 @@ class AttackBase(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="situ-attacks-")
         cls.db = situd.demo_db(cls.tmp)
         cls.tok = {d: feedlib.add_token(cls.db, d) for d in cls.tokens}
+        cls.prepare()
         args = ["--quiet"]
         if cls.conf:
             path = os.path.join(cls.tmp, "situd.ini")
@@ -153,6 +154,10 @@ class AttackBase(unittest.TestCase):
             os.chmod(cls.tmp, 0o755)
             args += ["--config", path]
         cls.d = situd.Situd(cls.db, *args)
+
+    @classmethod
+    def prepare(cls):
+        """What a suite adds to the database before situd starts."""
 
     @classmethod
     def tearDownClass(cls):
@@ -374,6 +379,54 @@ class ListenerCapTest(AttackBase):
                 s.close()
         self.assertEqual(got, {"127.0.0.2": [200] * 5 + [503], "127.0.0.3": [200] * 5 + [503],
                                "127.0.0.4": [200] * 2 + [503] * 4})
+
+
+class ExportBoundTest(AttackBase):
+    """Issue 13 item 5: slow downloads hold at most max_exports snapshots."""
+
+    conf = "[export]\nmax_exports = 2\n"
+    tokens = ()
+    PATH = "/export/risk_zones.geojson"
+    COPIES = 3  # the demo's 1,500 risk zones 4 times: 6 MB, more than the sockets hold
+
+    @classmethod
+    def prepare(cls):
+        with open(os.path.join(situd.GEODATA, "risk_zones.geojson"), encoding="utf-8") as f:
+            doc = json.load(f)
+        base = doc["features"]
+        doc["features"] = [dict(f, properties=dict(f["properties"], id="%s-%d" % (
+            f["properties"]["id"], k))) for k in range(cls.COPIES) for f in base]
+        path = os.path.join(cls.tmp, "more_risk_zones.geojson")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f, ensure_ascii=False)
+        subprocess.run([situd.SITU, "load", "--db", cls.db, "--collection", "risk_zones", path],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def slow_download(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", self.d.port))
+        s.sendall(head("GET", self.PATH))
+        got, _ = read_answer(s, 5.0)
+        self.assertEqual(got, 200)
+        return s  # and read no more
+
+    def test_slow_downloads_are_bounded(self):
+        slow = [self.slow_download(), self.slow_download()]
+        try:
+            time.sleep(0.3)
+            r = self.d.get(self.PATH)
+            situd.assert_problem(self, r, 503)
+            self.assertEqual(r.headers.get("retry-after"), "1")
+            situd.assert_problem(self, self.d.get("/export/drill.geojson?townships=x"), 503)
+            self.assert_served("two slow exports")
+        finally:
+            for s in slow:
+                s.close()
+        r = feedlib.wait_until(lambda: (lambda r: r if r.status == 200 else None)(
+            self.d.get(self.PATH)), timeout=5)
+        self.assertIsNotNone(r, "the slots did not come back")
+        self.assertEqual(len(json.loads(r.body)["features"]), 1500 * (1 + self.COPIES))
 
 
 if __name__ == "__main__":

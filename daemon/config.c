@@ -1,8 +1,10 @@
 /*
  * config.c: situd's settings from defaults, an INI file (read with inih) and
  * flags. Keys: [server] listen, threads, max_connections, connection_timeout,
- * header_timeout, max_body_bytes, connection_memory, cors_origin, user, quiet; [data] db;
- * [tiles] cache_mb; [web] dir. Unknown keys are an error, so a typo is seen.
+ * header_timeout, max_body_bytes, max_bodies_bytes, connection_memory,
+ * cors_origin, user, quiet; [data] db; [tiles] cache_mb; [web] dir; [events] max_listeners,
+ * max_listeners_per_address; [export] max_exports. Unknown keys are an
+ * error, so a typo is seen.
  * situd_config_read reads the file; situd_config_read_string the same text
  * from memory (tests/fuzz/fuzz_config.c).
  */
@@ -24,6 +26,10 @@ void situd_config_defaults(situd_config *cfg)
     cfg->connection_timeout = 30;
     cfg->header_timeout = 10;
     cfg->max_body_bytes = 8u << 20;
+    cfg->max_bodies_bytes = 64u << 20;
+    cfg->max_listeners = 1000;
+    cfg->max_listeners_per_address = 32;
+    cfg->max_exports = 4;
     /* libmicrohttpd mallocs a pool up to 32 KiB but maps a bigger one, and
      * the munmap at every close stops all worker threads for a TLB flush:
      * past 32 KiB, each new connection costs more than its request */
@@ -97,6 +103,14 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return set_int(&c->header_timeout, value, 1, 86400);
     if (KEY("server", "max_body_bytes"))
         return set_size(&c->max_body_bytes, value, 1);
+    if (KEY("server", "max_bodies_bytes"))
+        return set_size(&c->max_bodies_bytes, value, 1);
+    if (KEY("events", "max_listeners"))
+        return set_int(&c->max_listeners, value, 1, 1000000);
+    if (KEY("events", "max_listeners_per_address"))
+        return set_int(&c->max_listeners_per_address, value, 1, 1000000);
+    if (KEY("export", "max_exports"))
+        return set_int(&c->max_exports, value, 1, 100000);
     if (KEY("server", "connection_memory"))
         return set_size(&c->conn_memory, value, 1);
     if (KEY("server", "cors_origin"))

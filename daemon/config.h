@@ -12,17 +12,21 @@ typedef struct situd_config {
     char host[256];
     int port;
     char config_path[1024];
-    int threads;             /* 0: one per core */
-    int max_connections;     /* served at once; past them a request is answered 503 */
-    int connection_timeout;  /* seconds idle before a connection is closed */
-    int header_timeout;      /* seconds a new connection has to send its request head */
-    size_t max_body_bytes;   /* largest request body */
-    size_t conn_memory;      /* per-connection buffer memory */
-    size_t tile_cache_bytes; /* bound of the tile cache */
-    char cors_origin[256];   /* Access-Control-Allow-Origin, "" for none */
-    char web_dir[1024];      /* the map wall's files */
-    char user[64];           /* drop to this user after binding */
-    int quiet;               /* no per-request log lines */
+    int threads;                   /* 0: one per core */
+    int max_connections;           /* served at once; past them a request is answered 503 */
+    int connection_timeout;        /* seconds idle before a connection is closed */
+    int header_timeout;            /* seconds a new connection has to send its request head */
+    size_t max_body_bytes;         /* largest request body */
+    size_t max_bodies_bytes;       /* all request bodies being read, together */
+    int max_listeners;             /* /events streams at once */
+    int max_listeners_per_address; /* /events streams from one client address */
+    int max_exports;               /* /export downloads at once */
+    size_t conn_memory;            /* per-connection buffer memory */
+    size_t tile_cache_bytes;       /* bound of the tile cache */
+    char cors_origin[256];         /* Access-Control-Allow-Origin, "" for none */
+    char web_dir[1024];            /* the map wall's files */
+    char user[64];                 /* drop to this user after binding */
+    int quiet;                     /* no per-request log lines */
 } situd_config;
 
 /* Fills cfg with defaults. */

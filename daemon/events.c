@@ -5,7 +5,12 @@
  * its own pace and suspends its connection when there is nothing to send,
  * so a push costs one resume per waiting listener and never waits on one.
  * A listener that falls a whole ring behind, or that reconnects with
- * Last-Event-ID, is served from the event log instead (read-only).
+ * Last-Event-ID, is served from the event log instead: one read-only
+ * connection shared by every replaying listener, under its lock, with the
+ * last page read kept, so that a crowd replaying from the same point costs
+ * one read. Slots are bounded in all (max_listeners) and per client address
+ * (max_listeners_per_address; an IPv6 /64 is one address), so that a flood
+ * from one address cannot take the wall's.
  *
  *   CONNECT -> REPLAY (log rows after Last-Event-ID, 256 per call) -> LIVE
  *   LIVE -(ring has news)-> send -> LIVE
@@ -17,6 +22,7 @@
  */
 #include "events.h"
 
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +35,6 @@
 #define RING 4096       /* messages kept for listeners */
 #define OUT_CHUNK 32768 /* bytes copied out of the ring per call */
 #define REPLAY_ROWS 256 /* log rows read per call */
-#define MAX_LISTENERS 1000
 
 typedef struct sse_msg {
     long long seq; /* 0: not an event's last message */
@@ -43,7 +48,7 @@ typedef struct listener {
     long long last_seq;     /* every event up to this one was sent or is in replay */
     long long replay_after; /* replay log rows in (replay_after, replay_upto] */
     long long replay_upto;
-    situ_store *db; /* open while replaying */
+    unsigned char addr[16]; /* the client's address (an IPv6 /64), for its limit */
     situ_buf out;
     size_t off;
     long long last_write_ms; /* atomic: the ticker reads it */
@@ -63,6 +68,16 @@ static struct {
     long long heartbeat_ms;
     char db[1024];
 } E = {.lock = PTHREAD_MUTEX_INITIALIZER, .tick_cv = PTHREAD_COND_INITIALIZER};
+
+/* The replay reader every listener shares, and the last page it read. */
+static struct {
+    pthread_mutex_t lock;
+    situ_store *db; /* opened at the first replay, closed at stop */
+    int closed;
+    int valid; /* page holds the rows (after, upto], up to `last` */
+    long long after, upto, last;
+    situ_buf page;
+} R = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static long long mono_ms(void)
 {
@@ -152,7 +167,7 @@ int situd_events_listeners(void)
 /* ---- one listener ------------------------------------------------------------- */
 
 typedef struct replay_ctx {
-    listener *l;
+    situ_buf *out;
     situ_feed_change prev;
     int has_prev;
 } replay_ctx;
@@ -162,34 +177,55 @@ static int replay_one(void *ctx, const situ_feed_change *c)
 {
     replay_ctx *r = ctx;
     if (r->has_prev)
-        format_msg(&r->l->out, &r->prev, r->prev.seq != c->seq);
+        format_msg(r->out, &r->prev, r->prev.seq != c->seq);
     r->prev = *c;
     r->has_prev = 1;
     return 0;
 }
 
-/* Reads the next log rows into the listener's buffer; -1 on failure. */
+/* Under R.lock: reads the page of log rows after `after` up to `upto` into
+ * R.page, unless it holds it already; -1 on failure. */
+static int read_page(long long after, long long upto)
+{
+    if (R.valid && R.after == after && R.upto == upto)
+        return 0;
+    situ_err err = {0};
+    if (R.closed)
+        return -1;
+    if (!R.db && situ_store_open(E.db, SITU_STORE_READONLY, &R.db, &err))
+        goto fail;
+    R.valid = 0;
+    R.page.n = 0;
+    replay_ctx r = {.out = &R.page};
+    if (situ_feed_log_read(R.db, after, upto, REPLAY_ROWS, replay_one, &r, &R.last, &err))
+        goto fail;
+    if (r.has_prev)
+        format_msg(&R.page, &r.prev, 1);
+    if (R.page.oom) {
+        situ_buf_dispose(&R.page); /* clears oom for the next read */
+        return -1;
+    }
+    R.after = after, R.upto = upto, R.valid = 1;
+    return 0;
+fail:
+    fprintf(stderr, "situd: /events replay: %s\n", err.msg);
+    situ_store_close(R.db); /* opened again by the next replay */
+    R.db = NULL;
+    return -1;
+}
+
+/* Appends the next log rows to the listener's buffer; -1 on failure. */
 static int replay_chunk(listener *l)
 {
-    situ_err err = {0};
-    if (!l->db && situ_store_open(E.db, SITU_STORE_READONLY, &l->db, &err)) {
-        fprintf(stderr, "situd: /events replay: %s\n", err.msg);
+    pthread_mutex_lock(&R.lock);
+    int rc = read_page(l->replay_after, l->replay_upto);
+    long long last = R.last;
+    if (!rc)
+        situ_buf_add(&l->out, R.page.p, R.page.n);
+    pthread_mutex_unlock(&R.lock);
+    if (rc)
         return -1;
-    }
-    replay_ctx r = {.l = l};
-    long long last;
-    if (situ_feed_log_read(l->db, l->replay_after, l->replay_upto, REPLAY_ROWS, replay_one, &r,
-                           &last, &err)) {
-        fprintf(stderr, "situd: /events replay: %s\n", err.msg);
-        return -1;
-    }
-    if (r.has_prev)
-        format_msg(&l->out, &r.prev, 1);
     l->replay_after = last == l->replay_after ? l->replay_upto : last;
-    if (l->replay_after >= l->replay_upto) {
-        situ_store_close(l->db);
-        l->db = NULL;
-    }
     return l->out.oom ? -1 : 0;
 }
 
@@ -264,12 +300,44 @@ static void sse_free(void *cls)
         l->next->prev = l->prev;
     E.n--;
     pthread_mutex_unlock(&E.lock);
-    situ_store_close(l->db);
     situ_buf_dispose(&l->out);
     free(l);
 }
 
-struct MHD_Response *situd_events_response(struct MHD_Connection *conn, long long after, char *msg,
+/* conn's client address as a key: IPv4 (also mapped into IPv6) whole, IPv6
+ * by its /64, the network one host is usually given. */
+static void address_key(struct MHD_Connection *conn, unsigned char out[16])
+{
+    memset(out, 0, 16);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET) {
+        memcpy(out + 12, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6))
+            memcpy(out + 12, a6->s6_addr + 12, 4);
+        else
+            memcpy(out, a6->s6_addr, 8), out[15] = 6;
+    }
+}
+
+/* Under E.lock: why a new listener from addr is refused, or NULL. */
+static const char *refusal(const unsigned char addr[16], int max, int per_address)
+{
+    if (!E.running || E.stopping)
+        return "situd is stopping";
+    if (E.n >= max)
+        return "too many /events listeners";
+    int same = 0;
+    for (const listener *l = E.all; l && same < per_address; l = l->next)
+        same += !memcmp(l->addr, addr, 16);
+    return same >= per_address ? "too many /events listeners from this address" : NULL;
+}
+
+struct MHD_Response *situd_events_response(struct MHD_Connection *conn, long long after,
+                                           int max_listeners, int per_address, char *msg,
                                            size_t nmsg)
 {
     if (!situd_can_suspend(conn))
@@ -282,10 +350,9 @@ struct MHD_Response *situd_events_response(struct MHD_Connection *conn, long lon
     situ_buf_adds(&l->out, "retry: 2000\n: situd /events\n\n");
     l->conn = conn;
     l->last_write_ms = mono_ms();
+    address_key(conn, l->addr);
     pthread_mutex_lock(&E.lock);
-    const char *refused = !E.running || E.stopping ? "situd is stopping"
-                          : E.n >= MAX_LISTENERS   ? "too many /events listeners"
-                                                   : NULL;
+    const char *refused = refusal(l->addr, max_listeners, per_address);
     if (!refused) {
         l->pos = E.head;
         l->last_seq = E.published;
@@ -339,6 +406,9 @@ int situd_events_start(const char *db, long long last_seq, double heartbeat_s)
     E.published = last_seq;
     E.heartbeat_ms = (long long)((heartbeat_s > 0 ? heartbeat_s : 15) * 1000);
     E.stopping = 0;
+    pthread_mutex_lock(&R.lock);
+    R.closed = 0;
+    pthread_mutex_unlock(&R.lock);
     if (pthread_create(&E.ticker, NULL, ticker_main, NULL))
         return -1;
     E.running = 1;
@@ -355,6 +425,13 @@ void situd_events_stop(void)
     pthread_mutex_unlock(&E.lock);
     if (was)
         pthread_join(E.ticker, NULL);
+    pthread_mutex_lock(&R.lock);
+    R.closed = 1;
+    R.valid = 0;
+    situ_store_close(R.db);
+    R.db = NULL;
+    situ_buf_dispose(&R.page);
+    pthread_mutex_unlock(&R.lock);
     pthread_mutex_lock(&E.lock);
     E.running = 0;
     for (int i = 0; i < RING; i++) {

@@ -28,8 +28,10 @@ int situd_events_listeners(void);
 int situd_can_suspend(struct MHD_Connection *conn);
 /* A stream for a new listener that has seen every event up to `after`
  * (0: none, so the whole log is replayed; -1: only what comes next); NULL
- * with msg when refused. */
-struct MHD_Response *situd_events_response(struct MHD_Connection *conn, long long after, char *msg,
+ * with msg when refused: situd is stopping, max_listeners stream already,
+ * or per_address do from conn's client address. */
+struct MHD_Response *situd_events_response(struct MHD_Connection *conn, long long after,
+                                           int max_listeners, int per_address, char *msg,
                                            size_t nmsg);
 
 #endif

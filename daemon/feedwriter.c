@@ -56,6 +56,8 @@ static struct {
 
     pthread_mutex_t aux_lock; /* tokens, counts */
     situ_tokens *tokens;
+    int tokens_stale; /* the last reload failed */
+    long long token_reload_failures;
     situ_feed_stats *stats;
     long long commits, committed_events, failed_commits;
     double last_commit_ms;
@@ -68,7 +70,9 @@ static struct {
 
 /* Reloads the token set when another connection (situ token ...) changed
  * the file; one PRAGMA when nothing did, at most once a second unless
- * forced. Writer thread only. */
+ * forced. A reload that failed is tried again at every call until it
+ * succeeds (a revocation must not wait for an unrelated change), and
+ * counted. Writer thread only. */
 static void refresh_tokens(int force)
 {
     static double last;
@@ -80,18 +84,26 @@ static void refresh_tokens(int force)
         v = sqlite3_column_int(W.data_version, 0);
     if (W.data_version)
         sqlite3_reset(W.data_version);
-    if (!force && v == W.data_version_seen)
+    if (!force && !W.tokens_stale && v == W.data_version_seen)
         return;
-    W.data_version_seen = v;
     situ_tokens *t;
     situ_err err = {0};
     if (situ_tokens_load(W.store, &t, &err)) {
-        fprintf(stderr, "situd: feeds: cannot reload tokens: %s\n", err.msg);
+        fprintf(stderr, "situd: feeds: cannot reload tokens (trying again in a second): %s\n",
+                err.msg);
+        pthread_mutex_lock(&W.aux_lock);
+        W.tokens_stale = 1;
+        W.token_reload_failures++;
+        pthread_mutex_unlock(&W.aux_lock);
         return;
     }
+    if (W.tokens_stale)
+        fprintf(stderr, "situd: feeds: tokens reloaded\n");
+    W.data_version_seen = v;
     pthread_mutex_lock(&W.aux_lock);
     situ_tokens *old = W.tokens;
     W.tokens = t;
+    W.tokens_stale = 0;
     pthread_mutex_unlock(&W.aux_lock);
     situ_tokens_free(old);
 }
@@ -195,9 +207,15 @@ void situd_feedwriter_stop(void)
     sqlite3_finalize(W.data_version);
     situ_feed_applier_free(W.applier);
     situ_store_close(W.store);
-    situ_tokens_free(W.tokens);
-    situ_feed_stats_free(W.stats);
-    W.data_version = NULL, W.applier = NULL, W.store = NULL, W.tokens = NULL, W.stats = NULL;
+    W.data_version = NULL, W.applier = NULL, W.store = NULL;
+    /* HTTP still serves /metrics, /feeds and token checks until it stops */
+    pthread_mutex_lock(&W.aux_lock);
+    situ_tokens *tokens = W.tokens;
+    situ_feed_stats *stats = W.stats;
+    W.tokens = NULL, W.stats = NULL;
+    pthread_mutex_unlock(&W.aux_lock);
+    situ_tokens_free(tokens);
+    situ_feed_stats_free(stats);
 }
 
 /* ---- jobs ---------------------------------------------------------------------- */
@@ -400,6 +418,7 @@ typedef struct writer_counts {
     int accepting, tokens, listeners;
     long queued;
     long long commits, committed_events, failed_commits, rebuilds, changes, last_seq;
+    long long token_reload_failures;
     double last_commit_ms, rebuild_ms;
 } writer_counts;
 
@@ -417,6 +436,7 @@ static writer_counts read_counts(void)
     n.failed_commits = W.failed_commits;
     n.last_commit_ms = W.last_commit_ms;
     n.tokens = W.tokens ? situ_tokens_count(W.tokens) : 0;
+    n.token_reload_failures = W.token_reload_failures;
     pthread_mutex_unlock(&W.aux_lock);
     n.last_seq = situd_events_published();
     n.listeners = situd_events_listeners();
@@ -467,7 +487,12 @@ void situd_feedwriter_metrics(situ_buf *b)
         "# HELP situd_events_listeners Open /events streams.\n"
         "# TYPE situd_events_listeners gauge\nsitud_events_listeners %d\n"
         "# HELP situd_feed_tokens Department tokens in force.\n"
-        "# TYPE situd_feed_tokens gauge\nsitud_feed_tokens %d\n",
+        "# TYPE situd_feed_tokens gauge\nsitud_feed_tokens %d\n"
+        "# HELP situd_feed_token_reload_failures_total Token reloads that failed (each is "
+        "tried again a second later).\n"
+        "# TYPE situd_feed_token_reload_failures_total counter\n"
+        "situd_feed_token_reload_failures_total %lld\n",
         n.accepting, n.queued, n.commits, n.failed_commits, n.committed_events,
-        n.last_commit_ms / 1e3, n.rebuilds, n.changes, n.listeners, n.tokens);
+        n.last_commit_ms / 1e3, n.rebuilds, n.changes, n.listeners, n.tokens,
+        n.token_reload_failures);
 }

@@ -22,9 +22,10 @@ typedef struct situd_req {
     const char *rest;  /* what follows the matched route prefix */
     const char *route; /* the route's name, for logs and metrics */
     situ_snapshot *snap;
-    char *body;
+    char *body; /* the request body once read (NUL-ended), or NULL */
     size_t nbody;
-    int body_too_large;
+    size_t body_cap; /* bytes of the global body budget this request holds */
+    int body_state;  /* SITUD_BODY_*: server.c's, read with situd_body_read */
     int status;
     size_t bytes;
     double t0;
@@ -32,6 +33,8 @@ typedef struct situd_req {
 
 typedef enum MHD_Result situd_result;
 typedef situd_result (*situd_handler)(situd_req *r);
+
+enum { SITUD_BODY_NONE, SITUD_BODY_READING, SITUD_BODY_DISCARD, SITUD_BODY_DONE };
 
 /* A query argument, or NULL. */
 const char *situd_arg(situd_req *r, const char *name);
@@ -54,13 +57,32 @@ int situd_wants_json(situd_req *r);
 /* Answers with the buffer's bytes (taken; b is left empty). */
 situd_result situd_reply_buf(situd_req *r, unsigned status, const char *ctype, situ_buf *b);
 /* Answers with static or caller-kept bytes that outlive the response. */
-situd_result situd_reply_static(situd_req *r, unsigned status, const char *ctype,
-                                const void *p, size_t n);
+situd_result situd_reply_static(situd_req *r, unsigned status, const char *ctype, const void *p,
+                                size_t n);
 /* Queues a response built by the caller, adding the common headers. */
 situd_result situd_reply_response(situd_req *r, unsigned status, struct MHD_Response *resp);
 /* RFC 9457 problem+json; param (may be NULL) names the bad parameter. */
-situd_result situd_problem(situd_req *r, unsigned status, const char *param, const char *fmt,
-                           ...) __attribute__((format(printf, 4, 5)));
+situd_result situd_problem(situd_req *r, unsigned status, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* 503 problem+json with Retry-After: 1, for a bounded resource that is
+ * all in use (request bodies, listeners, exports). */
+situd_result situd_busy(situd_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Request bodies. A handler is first called from the request head alone,
+ * before any body byte is read: a route that takes a body checks what the
+ * head tells (route, token, media type), then returns situd_body_expect(r),
+ * which answers 503 when the global budget (max_bodies_bytes) cannot hold
+ * it, refuses a Content-Length over max_body_bytes (413: at once after
+ * "Expect: 100-continue", else once the unkept body has gone by, as a
+ * client that already sends it could not read an early answer), and
+ * otherwise lets the body be read; the handler is called again once it is
+ * (situd_body_read is then 1 and r->body holds it). A chunked body that
+ * grows past either bound has its memory freed and its connection closed
+ * at once. */
+situd_result situd_body_expect(situd_req *r);
+/* 1 once the request body has been read in full. */
+int situd_body_read(const situd_req *r);
 
 /* Streams a body of unknown length: next() appends to b and returns 1 while
  * more follows, 0 at the end, -1 on error; done() frees ctx. */

@@ -1,13 +1,32 @@
 /*
  * route_export.c: /export/{collection}.geojson[?township=&bbox=] and
  * /export/drill.geojson?townships=a,b — whole FeatureCollections streamed
- * piece by piece from libsitu's export cursor, with a file name.
+ * piece by piece from libsitu's export cursor, with a file name. Each
+ * download holds its snapshot until it ends, so that at most max_exports
+ * run at once (503 with Retry-After past them): a few slow clients cannot
+ * keep many versions of every collection alive.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "routes.h"
 #include "situ/export.h"
+
+static int running; /* atomic: downloads in progress */
+
+/* Takes one of the max_exports slots: 1, or 0 when all are taken. */
+static int slot_take(const situd_req *r)
+{
+    if (__atomic_add_fetch(&running, 1, __ATOMIC_RELAXED) <= r->cfg->max_exports)
+        return 1;
+    __atomic_sub_fetch(&running, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static void slot_give(void)
+{
+    __atomic_sub_fetch(&running, 1, __ATOMIC_RELAXED);
+}
 
 static int next_piece(void *ctx, situ_buf *b)
 {
@@ -17,6 +36,13 @@ static int next_piece(void *ctx, situ_buf *b)
 static void free_export(void *ctx)
 {
     situ_export_free(ctx);
+    slot_give();
+}
+
+static situd_result all_taken(situd_req *r)
+{
+    return situd_busy(r, "%d exports are being downloaded, as many as situd serves at once",
+                      r->cfg->max_exports);
 }
 
 static situd_result stream(situd_req *r, situ_export *e, const char *name)
@@ -50,9 +76,12 @@ static situd_result drill(situd_req *r)
     situ_store_now(now);
     situ_export *e;
     situ_err err = {0};
-    if (situ_export_drill_new(r->snap, codes, n, now, &e, &err))
-        return situd_problem(r, err.code == SITU_ENOTFOUND ? 404 : 400, "townships", "%s",
-                             err.msg);
+    if (!slot_take(r))
+        return all_taken(r);
+    if (situ_export_drill_new(r->snap, codes, n, now, &e, &err)) {
+        slot_give();
+        return situd_problem(r, err.code == SITU_ENOTFOUND ? 404 : 400, "townships", "%s", err.msg);
+    }
     return stream(r, e, "drill");
 }
 
@@ -81,12 +110,16 @@ situd_result situd_route_export(situd_req *r)
         if (v && situ_query_set(&q, allowed[i], v, &err))
             return situd_problem(r, 400, allowed[i], "%s", err.msg);
     }
-    const char *tc = situd_arg(r, "township") ? situd_arg(r, "township")
-                                              : situd_arg(r, "township_code");
+    const char *tc =
+        situd_arg(r, "township") ? situd_arg(r, "township") : situd_arg(r, "township_code");
     if (tc && !situ_snapshot_township(r->snap, tc))
         return situd_problem(r, 404, "township", "no township with code '%.40s'", tc);
     situ_export *e;
-    if (situ_export_collection_new(r->snap, &q, &e, &err))
+    if (!slot_take(r))
+        return all_taken(r);
+    if (situ_export_collection_new(r->snap, &q, &e, &err)) {
+        slot_give();
         return situd_problem(r, 503, NULL, "%s", err.msg);
+    }
     return stream(r, e, id);
 }

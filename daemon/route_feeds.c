@@ -157,6 +157,8 @@ situd_result situd_route_feed_post(situd_req *r)
         return situd_problem(r, 415, "Content-Type", "Content-Type: this feed takes %s",
                              cap ? "application/cap+xml (or application/xml, text/xml)"
                                  : "application/json");
+    if (!situd_body_read(r)) /* the head passed: now, and only now, the body */
+        return situd_body_expect(r);
     situ_feed_batch *b = NULL;
     situ_err err = {0};
     int rc = cap ? situ_cap_parse(dept, r->body, r->nbody,
@@ -224,9 +226,10 @@ situd_result situd_route_events(situd_req *r)
     if (after == -2)
         return situd_problem(r, 400, name, "%s must be an event sequence number", name);
     char msg[160];
-    struct MHD_Response *resp = situd_events_response(r->conn, after, msg, sizeof msg);
+    struct MHD_Response *resp = situd_events_response(
+        r->conn, after, r->cfg->max_listeners, r->cfg->max_listeners_per_address, msg, sizeof msg);
     if (!resp)
-        return situd_problem(r, 503, NULL, "%s", msg);
+        return situd_busy(r, "%s", msg);
     situ_snapshot_release(r->snap); /* a stream lives long: pin no snapshot */
     r->snap = NULL;
     return situd_reply_response(r, 200, resp);

@@ -4,9 +4,13 @@
  * situd_req, reading bodies, dispatching through the route table, the reply
  * helpers every route uses, one log line per request and the snapshot holder.
  *
- * A request's life: first call -> situd_req allocated, snapshot retained ->
- * body chunks (POST) -> handler queues one response -> completed callback
- * logs, records metrics, releases the snapshot, frees the situd_req.
+ * A request's life: first call, from the head alone -> situd_req allocated,
+ * admitted (conns.c), routed: the handler answers now, or (a route that
+ * takes a body, once the head passed its checks) asks for the body within
+ * max_body_bytes and the global max_bodies_bytes -> body chunks -> the
+ * handler, called again, queues one response -> completed callback logs,
+ * records metrics, releases the snapshot, frees the body and situd_req.
+ * Nobody's body is read before the route has accepted its head.
  * Admission under overload (capacity, the 503, head deadlines): conns.c.
  */
 #include "server.h"
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -150,17 +155,16 @@ situd_result situd_reply_buf(situd_req *r, unsigned status, const char *ctype, s
     }
     size_t n;
     char *p = situ_buf_steal(b, &n);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(n, p ? p : (char *)"", p ? MHD_RESPMEM_MUST_FREE
-                                                                 : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        n, p ? p : (char *)"", p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (ctype)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     r->bytes = n;
     return situd_reply_response(r, status, resp);
 }
 
-situd_result situd_reply_static(situd_req *r, unsigned status, const char *ctype,
-                                const void *p, size_t n)
+situd_result situd_reply_static(situd_req *r, unsigned status, const char *ctype, const void *p,
+                                size_t n)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(n, (void *)p, MHD_RESPMEM_PERSISTENT);
@@ -173,29 +177,37 @@ situd_result situd_reply_static(situd_req *r, unsigned status, const char *ctype
 static const char *status_title(unsigned status)
 {
     switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return status >= 500 ? "Internal Server Error" : "Error";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status >= 500 ? "Internal Server Error" : "Error";
     }
 }
 
-situd_result situd_problem(situd_req *r, unsigned status, const char *param, const char *fmt,
-                           ...)
+/* The problem+json body of an answer; the caller queues it. */
+static struct MHD_Response *problem_response(situd_req *r, unsigned status, const char *param,
+                                             const char *detail)
 {
-    char detail[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
     situ_buf b;
     situ_buf_init(&b);
     situ_buf_printf(&b, "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%u,\"detail\":",
@@ -208,7 +220,149 @@ situd_result situd_problem(situd_req *r, unsigned status, const char *param, con
     situ_buf_adds(&b, ",\"instance\":");
     situ_buf_add_json_str(&b, r->path);
     situ_buf_adds(&b, "}\n");
-    return situd_reply_buf(r, status, "application/problem+json", &b);
+    size_t n;
+    char *p = b.oom ? NULL : situ_buf_steal(&b, &n);
+    situ_buf_dispose(&b);
+    struct MHD_Response *resp =
+        p ? MHD_create_response_from_buffer(n, p, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!resp) {
+        free(p);
+        return NULL;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
+    r->bytes = n;
+    return resp;
+}
+
+situd_result situd_problem(situd_req *r, unsigned status, const char *param, const char *fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return situd_reply_response(r, status, problem_response(r, status, param, detail));
+}
+
+situd_result situd_busy(situd_req *r, const char *fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    struct MHD_Response *resp = problem_response(r, 503, NULL, detail);
+    if (resp)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    return situd_reply_response(r, 503, resp);
+}
+
+/* ---- request bodies --------------------------------------------------------- */
+
+#define CHUNKED_FIRST (64u << 10) /* budget a chunked body holds before its first byte */
+
+static size_t bodies_held; /* atomic: bytes of max_bodies_bytes held by requests */
+
+/* Takes n more bytes of the global budget for r: 1, or 0 when they do not fit. */
+static int body_hold(situd_req *r, size_t n)
+{
+    size_t cur = __atomic_load_n(&bodies_held, __ATOMIC_RELAXED);
+    do {
+        if (cur > config->max_bodies_bytes || n > config->max_bodies_bytes - cur)
+            return 0;
+    } while (!__atomic_compare_exchange_n(&bodies_held, &cur, cur + n, 1, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    r->body_cap += n;
+    return 1;
+}
+
+/* Frees r's body and gives its budget back. */
+static void body_drop(situd_req *r)
+{
+    __atomic_sub_fetch(&bodies_held, r->body_cap, __ATOMIC_RELAXED);
+    r->body_cap = 0;
+    free(r->body);
+    r->body = NULL;
+    r->nbody = 0;
+}
+
+/* The request's Content-Length: 1 with *out_n, or 0 when none was sent. */
+static int content_length(situd_req *r, size_t *out_n)
+{
+    const char *v = situd_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!v)
+        return 0;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10); /* MHD refused a malformed one */
+    *out_n = *end || n > SIZE_MAX - 1 ? SIZE_MAX - 1 : (size_t)n;
+    return 1;
+}
+
+/* 1 when the request says a body follows. */
+static int has_body(situd_req *r)
+{
+    size_t n;
+    return situd_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) || (content_length(r, &n) && n > 0);
+}
+
+int situd_body_read(const situd_req *r)
+{
+    return r->body_state == SITUD_BODY_DONE;
+}
+
+situd_result situd_body_expect(situd_req *r)
+{
+    size_t n;
+    int known = content_length(r, &n);
+    if (known && n > config->max_body_bytes) {
+        const char *expect = situd_header(r, MHD_HTTP_HEADER_EXPECT);
+        if (expect && !strcasecmp(expect, "100-continue"))
+            return situd_problem(r, 413, "body", "request body over %zu bytes",
+                                 config->max_body_bytes);
+        /* the client sends it anyway: let it go by unkept, then answer */
+        r->body_state = SITUD_BODY_DISCARD;
+        return MHD_YES;
+    }
+    size_t want = known ? n + 1 : CHUNKED_FIRST;
+    if (!body_hold(r, want < config->max_body_bytes + 1 ? want : config->max_body_bytes + 1))
+        return situd_busy(r, "situd is reading as many request bodies as it can hold; "
+                             "send again in a second");
+    r->body_state = SITUD_BODY_READING;
+    return MHD_YES;
+}
+
+/* Appends a body chunk: MHD_YES, or MHD_NO (the connection is closed) when
+ * the body passes max_body_bytes or the global budget; its memory is then
+ * freed at once. */
+static situd_result body_add(situd_req *r, const char *p, size_t n)
+{
+    if (r->body_state != SITUD_BODY_READING) /* answered, or over the limit: unkept */
+        return MHD_YES;
+    size_t need = r->nbody + n + 1, limit = config->max_body_bytes + 1;
+    int over = n > config->max_body_bytes - r->nbody, grow = !r->body;
+    if (!over && need > r->body_cap) { /* chunked: hold twice as much, up to the limit */
+        size_t want = 2 * r->body_cap > need ? 2 * r->body_cap : need;
+        grow = body_hold(r, (want < limit ? want : limit) - r->body_cap);
+        over = !grow;
+    }
+    if (over) {
+        fprintf(stderr, "situd: %s %s: body over %s, connection closed\n", r->method, r->path,
+                need > limit ? "max_body_bytes" : "max_bodies_bytes");
+        body_drop(r);
+        r->body_state = SITUD_BODY_NONE;
+        r->status = 413; /* for the log: nothing can be answered mid-body */
+        return MHD_NO;
+    }
+    if (grow) {
+        char *p2 = realloc(r->body, r->body_cap);
+        if (!p2)
+            return MHD_NO;
+        r->body = p2;
+    }
+    memcpy(r->body + r->nbody, p, n);
+    r->nbody += n;
+    r->body[r->nbody] = '\0';
+    return MHD_YES;
 }
 
 typedef struct stream {
@@ -302,6 +456,8 @@ static situd_result dispatch(situd_req *r)
         }
         r->route = rt->name;
         r->rest = r->path + strlen(rt->path);
+        if (!strcmp(rt->method, "GET") && has_body(r))
+            return situd_problem(r, 400, "body", "a %s request takes no body", r->method);
         return rt->handler(r);
     }
     if (!path_known) {
@@ -309,18 +465,11 @@ static situd_result dispatch(situd_req *r)
         return situd_problem(r, 404, NULL, "no such resource: %s", r->path);
     }
     r->route = "method";
-    situ_buf b;
-    situ_buf_init(&b);
-    situ_buf_printf(&b,
-                    "{\"type\":\"about:blank\",\"title\":\"Method Not Allowed\",\"status\":405,"
-                    "\"detail\":\"%s is not allowed here; use %s\"}\n",
-                    r->method, allow);
-    size_t n;
-    char *p = situ_buf_steal(&b, &n);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(n, p, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    r->bytes = n;
+    char detail[128];
+    snprintf(detail, sizeof detail, "%s is not allowed here; use %s", r->method, allow);
+    struct MHD_Response *resp = problem_response(r, 405, NULL, detail);
+    if (resp)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     return situd_reply_response(r, 405, resp);
 }
 
@@ -330,6 +479,30 @@ static int route_index(const char *name)
         if (situd_routes[i].name == name)
             return i;
     return -1;
+}
+
+/* The first call, from the request head alone: admission and Host; then,
+ * when a body follows, the route, which refuses it now or asks for it
+ * (situd_body_expect). A request without a body is routed at the next call:
+ * libmicrohttpd closes the connection after an answer queued from the head. */
+static situd_result on_head(situd_req *r, const char *version)
+{
+    if (!situd_conns_head(r->conn)) { /* answered now, before any body or work */
+        r->status = 503;
+        return situd_conns_refuse(r->conn, &r->bytes);
+    }
+    if (!strcmp(version, MHD_HTTP_VERSION_1_1) && !situd_header(r, MHD_HTTP_HEADER_HOST)) {
+        r->route = "unknown"; /* RFC 9112 3.2: a 1.1 request without Host is a 400 */
+        return situd_problem(r, 400, "Host", "an HTTP/1.1 request needs a Host header");
+    }
+    if (!has_body(r))
+        return MHD_YES;
+    situd_result rc = dispatch(r); /* a slow body pins no snapshot: none is taken yet */
+    if (!r->status && r->body_state == SITUD_BODY_NONE) {
+        r->route = "unknown"; /* a route that took the head but not the body */
+        return situd_problem(r, 400, "body", "this request takes no body");
+    }
+    return rc;
 }
 
 static situd_result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -342,43 +515,23 @@ static situd_result on_request(void *cls, struct MHD_Connection *conn, const cha
         r = calloc(1, sizeof *r);
         if (!r)
             return MHD_NO;
-        *r = (situd_req){.conn = conn, .cfg = config, .method = method, .path = url,
-                         .t0 = situ_clock_s()};
+        *r = (situd_req){
+            .conn = conn, .cfg = config, .method = method, .path = url, .t0 = situ_clock_s()};
         *con_cls = r;
-        if (!situd_conns_head(conn)) { /* answered now, before any body or work */
-            r->status = 503;
-            return situd_conns_refuse(conn, &r->bytes);
-        }
-        return MHD_YES;
+        return on_head(r, version);
     }
     if (*upload_size) {
-        if (r->nbody + *upload_size > config->max_body_bytes) {
-            r->body_too_large = 1;
-        } else if (!r->body_too_large) {
-            char *p = realloc(r->body, r->nbody + *upload_size + 1);
-            if (!p)
-                return MHD_NO;
-            memcpy(p + r->nbody, upload, *upload_size);
-            r->body = p;
-            r->nbody += *upload_size;
-            r->body[r->nbody] = '\0';
-        }
+        size_t n = *upload_size;
         *upload_size = 0;
-        return MHD_YES;
+        return body_add(r, upload, n);
     }
-    if (r->status)
+    if (r->status) /* answered from the head */
         return MHD_YES;
-    if (!r->snap) /* a resumed request keeps what it had */
+    if (r->body_state == SITUD_BODY_DISCARD)
+        return situd_problem(r, 413, "body", "request body over %zu bytes", config->max_body_bytes);
+    r->body_state = SITUD_BODY_DONE; /* all of it, or none was sent */
+    if (!r->snap)                    /* a resumed request keeps what it had */
         r->snap = situd_snapshot_acquire();
-    if (r->body_too_large) {
-        r->route = "unknown";
-        return situd_problem(r, 413, "body", "request body over %zu bytes",
-                             config->max_body_bytes);
-    }
-    if (!strcmp(version, MHD_HTTP_VERSION_1_1) && !situd_header(r, MHD_HTTP_HEADER_HOST)) {
-        r->route = "unknown"; /* RFC 9112 3.2: a 1.1 request without Host is a 400 */
-        return situd_problem(r, 400, "Host", "an HTTP/1.1 request needs a Host header");
-    }
     return dispatch(r);
 }
 
@@ -401,12 +554,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         gettimeofday(&tv, NULL);
         gmtime_r(&tv.tv_sec, &tm);
         strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf(stderr, "%s.%03dZ %s %s %d %zu %.0fus%s\n", ts, (int)(tv.tv_usec / 1000),
-                r->method, r->path, r->status, r->bytes, dt * 1e6,
+        fprintf(stderr, "%s.%03dZ %s %s %d %zu %.0fus%s\n", ts, (int)(tv.tv_usec / 1000), r->method,
+                r->path, r->status, r->bytes, dt * 1e6,
                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
     }
     situ_snapshot_release(r->snap);
-    free(r->body);
+    body_drop(r);
     free(r);
     *con_cls = NULL;
 }
@@ -430,8 +583,7 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
     char *w = s;
     for (const char *r = s; *r; r++) {
         int hi, lo;
-        if (*r == '%' && (hi = hex_digit(r[1])) >= 0 && (lo = hex_digit(r[2])) >= 0 &&
-            (hi | lo)) {
+        if (*r == '%' && (hi = hex_digit(r[1])) >= 0 && (lo = hex_digit(r[2])) >= 0 && (hi | lo)) {
             *w++ = (char)(hi * 16 + lo);
             r += 2;
         } else {
@@ -445,7 +597,8 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 static int resolve(const situd_config *cfg, struct sockaddr_storage *out, socklen_t *out_len,
                    char *msg, size_t nmsg)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
     struct addrinfo *ai;
     char port[16];
@@ -497,7 +650,8 @@ int situd_server_start(const situd_config *cfg, char *msg, size_t nmsg)
     if (fd < 0)
         return -1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)(cores > 0 ? cores : 2);
+    unsigned threads =
+        cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)(cores > 0 ? cores : 2);
     unsigned limit = situd_conns_size(cfg, threads);
     if (situd_conns_start(cfg) == 0)
         mhd = MHD_start_daemon(
@@ -519,8 +673,8 @@ int situd_server_start(const situd_config *cfg, char *msg, size_t nmsg)
 
 int situd_server_port(void)
 {
-    const union MHD_DaemonInfo *info = mhd ? MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT)
-                                           : NULL;
+    const union MHD_DaemonInfo *info =
+        mhd ? MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT) : NULL;
     return info ? info->port : config->port;
 }
 

@@ -280,7 +280,7 @@ int situ_tokens_load(situ_store *s, situ_tokens **out_set, situ_err *err)
         rc = situ_err_set(err, SITU_EDB, "tokens: %s", sqlite3_errmsg(db));
         goto fail;
     }
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (t->n == cap) {
             cap = cap ? 2 * cap : 32;
             token_entry *p = realloc(t->e, (size_t)cap * sizeof *p);
@@ -294,6 +294,10 @@ int situ_tokens_load(situ_store *s, situ_tokens **out_set, situ_err *err)
         e->dept = situ_schema_dept_index((const char *)sqlite3_column_text(st, 0));
         if (e->dept >= 0 && from_hex((const char *)sqlite3_column_text(st, 1), e->hash) == 0)
             t->n++;
+    }
+    if (rc != SQLITE_DONE) { /* a read cut short is a failure, not fewer tokens */
+        rc = situ_err_set(err, SITU_EDB, "tokens: %s", sqlite3_errmsg(db));
+        goto fail;
     }
     sqlite3_finalize(st);
     *out_set = t;

@@ -364,6 +364,10 @@ CASES = [
     ("method: DELETE metrics", "DELETE", "/metrics", {}, None, 405, None),
     ("param: healthz with a query", "GET", "/healthz?verbose=1", {}, None, 400, "verbose"),
     ("method: POST healthz", "POST", "/healthz", {}, b"{}", 405, None),
+    ("body: GET healthz with a body", "GET", "/healthz", {}, b"{}", 400, "body"),
+    ("body: GET items with a chunked body", "RAW", "/collections/hazards/items", {},
+     raw_req("GET", b"/collections/hazards/items", ["Transfer-Encoding: chunked"],
+             b"2\r\n{}\r\n0\r\n\r\n"), 400, "body"),
     ("nul: /healthz%00.json", "GET", "/healthz%00.json", {}, None, 404, None),
 
     # ---- HTTP itself ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@
 
 static situ_change_kind kind_of(const char *s)
 {
-    for (int k = SITU_CHANGE_CREATED; s && k <= SITU_CHANGE_EXPIRED; k++)
+    for (int k = SITU_CHANGE_CREATED; s && k <= SITU_CHANGE_REMOVED; k++)
         if (!strcmp(situ_feed_change_kind_name((situ_change_kind)k), s))
             return (situ_change_kind)k;
     return 0;

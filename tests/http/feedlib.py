@@ -70,6 +70,15 @@ def tiny_db(tmpdir):
     return path
 
 
+def many_stations_args(tmpdir):
+    """situd flags for suites that create a station per event: a config that
+    lifts the per-department quota of stations readings create (500)."""
+    path = os.path.join(tmpdir, "many-stations.ini")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("[feeds]\nstation_quota = 10000000\n")
+    return ["--config", path]
+
+
 def add_token(db, dept):
     """A new token for dept, made with the CLI (it prints only the token)."""
     out = subprocess.run([situd.SITU, "token", "add", dept, "--db", db], check=True,

@@ -168,13 +168,32 @@ static int replay_one(void *ctx, const situ_feed_change *c)
     return 0;
 }
 
+/* A resume point older than the oldest kept log row (retention archived
+ * the rows between): an "archived" event says so, then the replay goes on
+ * from the oldest kept. */
+static void note_archived(listener *l)
+{
+    long long first = situ_feed_log_first(l->db);
+    if (!first)
+        first = l->replay_upto + 1;
+    if (first > l->replay_after + 1)
+        situ_buf_printf(&l->out,
+                        "event: archived\ndata: {\"after\":%lld,\"oldest_kept\":%lld,"
+                        "\"detail\":\"events %lld to %lld were archived by retention; the "
+                        "replay starts at the oldest kept\"}\n\n",
+                        l->replay_after, first, l->replay_after + 1, first - 1);
+}
+
 /* Reads the next log rows into the listener's buffer; -1 on failure. */
 static int replay_chunk(listener *l)
 {
     situ_err err = {0};
-    if (!l->db && situ_store_open(E.db, SITU_STORE_READONLY, &l->db, &err)) {
-        fprintf(stderr, "situd: /events replay: %s\n", err.msg);
-        return -1;
+    if (!l->db) {
+        if (situ_store_open(E.db, SITU_STORE_READONLY, &l->db, &err)) {
+            fprintf(stderr, "situd: /events replay: %s\n", err.msg);
+            return -1;
+        }
+        note_archived(l); /* once per replay */
     }
     replay_ctx r = {.l = l};
     long long last;

@@ -130,6 +130,10 @@ int situ_feed_log_read(situ_store *s, long long after, long long upto, int max_e
                        situ_feed_log_fn fn, void *ctx, long long *out_last, situ_err *err);
 /* The last sequence in the log, 0 when empty. */
 long long situ_feed_log_last(situ_store *s);
+/* The oldest sequence the log keeps, 0 when empty. Seqs are gapless but for
+ * retention (situ/retain.h), which archives the log's oldest rows: a resume
+ * point below first - 1 asks for archived events. */
+long long situ_feed_log_first(situ_store *s);
 
 /* Per-department counts of accepted events: the last one, and per minute
  * over the last day. Not thread-safe: the caller locks. */

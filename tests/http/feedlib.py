@@ -105,7 +105,8 @@ def wait_until(fn, timeout=10.0, step=0.05):
 
 
 class SSE:
-    """One /events stream. next() returns {"id", "data"} or None on timeout."""
+    """One /events stream. next() returns {"id", "data"} (and "event" when
+    named) or None on timeout."""
 
     def __init__(self, port, last_id=None, query="", timeout=10.0):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -132,6 +133,8 @@ class SSE:
                     continue
                 if line.startswith(":"):
                     self.comments += 1
+                elif line.startswith("event: "):
+                    ev["event"] = line[7:]
                 elif line.startswith("id: "):
                     ev["id"] = int(line[4:])
                 elif line.startswith("data: "):

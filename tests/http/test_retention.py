@@ -127,6 +127,17 @@ class RetentionTest(unittest.TestCase):
         out = ogr_sql(arc, "SELECT event_id, received_at FROM event_log")
         self.assertIn("old-1", out)
         self.assertIn(OLD, out)
+        # a resume point among the archived events gets told, then the oldest kept
+        kept = rows(self.db, "SELECT min(seq) FROM event_log")[0][0]
+        sse = feedlib.SSE(self.d.port, last_id=kept - 2)
+        try:
+            note = sse.next()
+            self.assertEqual(note.get("event"), "archived", note)
+            self.assertEqual(note["data"]["oldest_kept"], kept)
+            self.assertEqual(note["data"]["after"], kept - 2)
+            self.assertEqual(sse.next()["id"], kept)
+        finally:
+            sse.close()
         # the feeds keep working on the same writer
         self.assertEqual(self.post([{"id": "after", "type": "observation", "station": "RG0",
                                      "observed_at": utc(time.time()), "metric": "rain_1h_mm",

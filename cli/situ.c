@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "situ/demo.h"
@@ -22,23 +21,11 @@ const char *situ_cli_default_db(void)
     return db && *db ? db : "var/situ.sqlite";
 }
 
-/* Makes the parent folder of path, one level, as `situ init` users expect. */
-static void make_parent_dir(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = '\0';
-        mkdir(dir, 0755);
-    }
-}
-
 int situ_cli_open(const char *db, unsigned flags, situ_store **out)
 {
     situ_err err = {0};
     if (flags & SITU_STORE_CREATE)
-        make_parent_dir(db);
+        situ_store_make_parent(db);
     if (situ_store_open(db, flags, out, &err)) {
         fprintf(stderr, "situ: %s\n", err.msg);
         return 1;

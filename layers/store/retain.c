@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "situ/buf.h"
@@ -69,18 +68,6 @@ void situ_retain_default_archive(const char *db, const char *now, char *out, siz
     const char *slash = db ? strrchr(db, '/') : NULL;
     int dir = slash ? (int)(slash - db) : 1;
     snprintf(out, n, "%.*s/archive/situ-archive-%04d.sqlite", dir, slash ? db : ".", year);
-}
-
-/* mkdir of path's parent folder (one level); an existing one is fine. */
-static void make_parent(const char *path)
-{
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = '\0';
-        mkdir(dir, 0755);
-    }
 }
 
 /* ---- one table ------------------------------------------------------------------ */
@@ -283,7 +270,7 @@ static int retain_table_rows(retain_run *r, const retain_table *t)
  * one self-contained file between runs, every commit synced. */
 static int open_archive(retain_run *r, const char *path)
 {
-    make_parent(path);
+    situ_store_make_parent(path);
     if (situ_store_open(path, SITU_STORE_CREATE, &r->arc, r->err))
         return r->err ? r->err->code : SITU_EIO;
     r->adb = situ_store_db(r->arc);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "situ/demo.h"
@@ -22,23 +21,11 @@ const char *situ_cli_default_db(void)
     return db && *db ? db : "var/situ.sqlite";
 }
 
-/* Makes the parent folder of path, one level, as `situ init` users expect. */
-static void make_parent_dir(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = '\0';
-        mkdir(dir, 0755);
-    }
-}
-
 int situ_cli_open(const char *db, unsigned flags, situ_store **out)
 {
     situ_err err = {0};
     if (flags & SITU_STORE_CREATE)
-        make_parent_dir(db);
+        situ_store_make_parent(db);
     if (situ_store_open(db, flags, out, &err)) {
         fprintf(stderr, "situ: %s\n", err.msg);
         return 1;
@@ -111,21 +98,36 @@ static int cmd_load(int argc, char **argv)
     const char *db = situ_cli_default_db(), *all = NULL;
     situ_load_opts o = {0};
     const char *maps[64];
-    static const struct option opts[] = {
-        {"db", required_argument, 0, 'd'},       {"collection", required_argument, 0, 'c'},
-        {"all", required_argument, 0, 'a'},      {"layer", required_argument, 0, 'l'},
-        {"s_srs", required_argument, 0, 's'},    {"encoding", required_argument, 0, 'e'},
-        {"map", required_argument, 0, 'm'},      {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                         {"collection", required_argument, 0, 'c'},
+                                         {"all", required_argument, 0, 'a'},
+                                         {"layer", required_argument, 0, 'l'},
+                                         {"s_srs", required_argument, 0, 's'},
+                                         {"encoding", required_argument, 0, 'e'},
+                                         {"map", required_argument, 0, 'm'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': db = optarg; break;
-        case 'c': o.collection = optarg; break;
-        case 'a': all = optarg; break;
-        case 'l': o.layer = optarg; break;
-        case 's': o.s_srs = optarg; break;
-        case 'e': o.encoding = optarg; break;
+        case 'd':
+            db = optarg;
+            break;
+        case 'c':
+            o.collection = optarg;
+            break;
+        case 'a':
+            all = optarg;
+            break;
+        case 'l':
+            o.layer = optarg;
+            break;
+        case 's':
+            o.s_srs = optarg;
+            break;
+        case 'e':
+            o.encoding = optarg;
+            break;
         case 'm':
             if (o.nmap == 64)
                 return usage_error("load", usage);
@@ -196,15 +198,19 @@ static int cmd_demo(int argc, char **argv)
     const char *gd = getenv("SITU_GEODATA_SRC");
     o.geodata_dir = gd && *gd ? gd : SITU_SOURCE_DIR "/geodata";
     static const struct option opts[] = {
-        {"out", required_argument, 0, 'o'},     {"scale", required_argument, 0, 's'},
-        {"seed", required_argument, 0, 'S'},    {"geodata", required_argument, 0, 'g'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"out", required_argument, 0, 'o'},  {"scale", required_argument, 0, 's'},
+        {"seed", required_argument, 0, 'S'}, {"geodata", required_argument, 0, 'g'},
+        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': o.out_dir = optarg; break;
-        case 'g': o.geodata_dir = optarg; break;
+        case 'o':
+            o.out_dir = optarg;
+            break;
+        case 'g':
+            o.geodata_dir = optarg;
+            break;
         case 's':
             o.scale = (int)strtol(optarg, &end, 10);
             if (*end || o.scale < 1 || o.scale > 1000)
@@ -254,7 +260,8 @@ static int cmd_check(int argc, char **argv)
             db = optarg;
         else if (c == 'h')
             return printf("usage: situ check %s\nChecks the file's integrity and prints "
-                          "features per collection.\n",
+                          "rows and bytes per table, the event log's span and the "
+                          "archive's size.\n",
                           usage),
                    0;
         else
@@ -265,17 +272,12 @@ static int cmd_check(int argc, char **argv)
         return 1;
     situ_err err = {0};
     int bad = situ_store_check(s, 1, &err) != 0;
-    for (int i = 0; i < SITU_NCOLLECTIONS && !bad; i++) {
-        const situ_collection *coll = situ_schema_collection((situ_coll_id)i);
-        long long n = 0;
-        bad = situ_store_count(s, coll, &n, &err) != 0;
-        if (!bad)
-            printf("%-15s %lld\n", coll->id, n);
-    }
-    situ_store_close(s);
     if (bad)
         fprintf(stderr, "situ check: %s\n", err.msg);
     else
+        bad = situ_cli_print_sizes(s, db);
+    situ_store_close(s);
+    if (!bad)
         printf("%s: ok (schema version %d)\n", db, SITU_SCHEMA_VERSION);
     return bad;
 }
@@ -290,11 +292,12 @@ static const struct command {
     {"init", cmd_init, "create or migrate the SpatiaLite file"},
     {"load", cmd_load, "load OGR sources into a collection (or --all DIR)"},
     {"demo", cmd_demo, "write the Yongzhou demo data"},
-    {"check", cmd_check, "check the file and count features"},
+    {"check", cmd_check, "check the file; rows and bytes per table"},
     {"export", situ_cli_export, "export a collection or a drill bundle with GDAL"},
     {"nearest", situ_cli_nearest, "nearest features to a point"},
     {"token", situ_cli_token, "add, list or revoke department feed tokens"},
     {"backup", situ_cli_backup, "copy the file consistently while situd runs"},
+    {"retain", situ_cli_retain, "archive and remove expired alerts and old event log rows"},
 };
 
 static void print_help(FILE *f)

@@ -3,14 +3,17 @@
  * flags. Keys: [server] listen, threads, max_connections, connection_timeout,
  * header_timeout, max_body_bytes, max_bodies_bytes, connection_memory,
  * cors_origin, user, quiet; [data] db; [tiles] cache_mb; [web] dir; [events] max_listeners,
- * max_listeners_per_address; [export] max_exports. Unknown keys are an
- * error, so a typo is seen.
+ * max_listeners_per_address; [export] max_exports; [retention] days, interval_s, archive;
+ * [feeds] station_quota. Unknown keys are an error, so a typo is seen.
  * situd_config_read reads the file; situd_config_read_string the same text
  * from memory (tests/fuzz/fuzz_config.c).
  */
 #include "config.h"
 
 #include <ini.h>
+
+#include "situ/feed.h"
+#include "situ/retain.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +39,9 @@ void situd_config_defaults(situd_config *cfg)
     cfg->conn_memory = 32u << 10;
     cfg->tile_cache_bytes = 256u << 20;
     snprintf(cfg->cors_origin, sizeof cfg->cors_origin, "%s", "*");
+    cfg->retain_days = SITU_RETAIN_DAYS;
+    cfg->retain_interval_s = 3600;
+    cfg->station_quota = SITU_FEED_STATION_QUOTA;
 #ifdef SITU_WEB_DIR /* the build's web/ folder, set by CMake's map wall block */
     snprintf(cfg->web_dir, sizeof cfg->web_dir, "%s", SITU_WEB_DIR);
 #else
@@ -87,9 +93,28 @@ static int set_str(char *out, size_t n, const char *v)
     return (size_t)snprintf(out, n, "%s", v) < n;
 }
 
+/* ---- retention and stations (issue 13) ---- */
+
+/* The [retention] and [feeds] keys: 1 set, 0 a bad value, -1 not one of them. */
+static int retention_key(situd_config *c, const char *section, const char *name, const char *value)
+{
+    if (!strcmp(section, "retention") && !strcmp(name, "days"))
+        return set_int(&c->retain_days, value, 1, 36500);
+    if (!strcmp(section, "retention") && !strcmp(name, "interval_s"))
+        return set_int(&c->retain_interval_s, value, 0, 86400 * 30);
+    if (!strcmp(section, "retention") && !strcmp(name, "archive"))
+        return set_str(c->retain_archive, sizeof c->retain_archive, value);
+    if (!strcmp(section, "feeds") && !strcmp(name, "station_quota"))
+        return set_int(&c->station_quota, value, 1, 10000000);
+    return -1;
+}
+
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
     situd_config *c = user;
+    int r = retention_key(c, section, name, value);
+    if (r >= 0)
+        return r;
 #define KEY(s, k) (!strcmp(section, s) && !strcmp(name, k))
     if (KEY("server", "listen"))
         return situd_config_set_listen(c, value) == 0;

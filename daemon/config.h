@@ -27,6 +27,11 @@ typedef struct situd_config {
     char web_dir[1024];            /* the map wall's files */
     char user[64];                 /* drop to this user after binding */
     int quiet;                     /* no per-request log lines */
+    /* retention and stations (issue 13; config.c's retention_key) */
+    int retain_days;           /* [retention] days: keep alerts expired and log rows this long */
+    int retain_interval_s;     /* [retention] interval_s: seconds between runs, 0 = never */
+    char retain_archive[1024]; /* [retention] archive: "" = DIR/archive/situ-archive-YEAR.sqlite */
+    int station_quota;         /* [feeds] station_quota: stations a department's readings create */
 } situd_config;
 
 /* Fills cfg with defaults. */

@@ -48,6 +48,7 @@ typedef struct listener {
     long long last_seq;     /* every event up to this one was sent or is in replay */
     long long replay_after; /* replay log rows in (replay_after, replay_upto] */
     long long replay_upto;
+    int replay_noted;       /* the archived note of this replay is written */
     unsigned char addr[16]; /* the client's address (an IPv6 /64), for its limit */
     situ_buf out;
     size_t off;
@@ -214,18 +215,40 @@ fail:
     return -1;
 }
 
-/* Appends the next log rows to the listener's buffer; -1 on failure. */
+/* A resume point older than the oldest kept log row (retention archived
+ * the rows between, `first` being the oldest kept, 0 for none): an
+ * "archived" event says so, then the replay goes on from the oldest kept. */
+static void note_archived(listener *l, long long first)
+{
+    if (!first)
+        first = l->replay_upto + 1;
+    if (first > l->replay_after + 1)
+        situ_buf_printf(&l->out,
+                        "event: archived\ndata: {\"after\":%lld,\"oldest_kept\":%lld,"
+                        "\"detail\":\"events %lld to %lld were archived by retention; the "
+                        "replay starts at the oldest kept\"}\n\n",
+                        l->replay_after, first, l->replay_after + 1, first - 1);
+}
+
+/* Appends the next log rows to the listener's buffer (after the archived
+ * note, once per replay); -1 on failure. */
 static int replay_chunk(listener *l)
 {
     pthread_mutex_lock(&R.lock);
     int rc = read_page(l->replay_after, l->replay_upto);
     long long last = R.last;
+    if (!rc && !l->replay_noted) {
+        note_archived(l, situ_feed_log_first(R.db));
+        l->replay_noted = 1;
+    }
     if (!rc)
         situ_buf_add(&l->out, R.page.p, R.page.n);
     pthread_mutex_unlock(&R.lock);
     if (rc)
         return -1;
     l->replay_after = last == l->replay_after ? l->replay_upto : last;
+    if (l->replay_after >= l->replay_upto)
+        l->replay_noted = 0; /* the next replay (after a lag) notes again */
     return l->out.oom ? -1 : 0;
 }
 

@@ -10,7 +10,11 @@
  *           -> COMMIT ok: FINISHED, answer 200 | COMMIT failed: FINISHED, 503
  *           FINISHED -> the handler, resumed, takes and answers it
  *   writer: IDLE -(jobs)-> COMMITTING -> FINISHING -> IDLE;
+ *           IDLE or between groups -(retention due, hourly)-> RETAINING -> IDLE
  *           stop: refuse new jobs -> drain the queue -> EXIT
+ * Retention (layers/store/retain.c) runs on this thread and its connection,
+ * so the file keeps one writer; the alerts it removes go to the publisher
+ * as changes, as a feed's do.
  */
 #include "feedwriter.h"
 
@@ -24,6 +28,7 @@
 #include "events.h"
 #include "server.h"
 #include "situ/clock.h"
+#include "situ/retain.h"
 #include "situ/token.h"
 
 #define GROUP_MAX_EVENTS 20000  /* events in one commit */
@@ -65,6 +70,55 @@ static struct {
        .work = PTHREAD_COND_INITIALIZER,
        .done = PTHREAD_COND_INITIALIZER,
        .aux_lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---- retention ------------------------------------------------------------------ */
+
+static struct {
+    int days, interval_s;
+    char archive[1024];
+    double next; /* situ_clock_s() of the next run */
+} R;
+
+static void retention_setup(const situd_config *cfg)
+{
+    R.days = cfg->retain_days;
+    R.interval_s = cfg->retain_interval_s;
+    snprintf(R.archive, sizeof R.archive, "%s", cfg->retain_archive);
+    R.next = situ_clock_s() + (R.interval_s < 60 ? R.interval_s : 60); /* soon after start */
+}
+
+/* An alert retention removed, published as a feed change would be. */
+static void retention_removed(void *ctx, const char *id, const double bbox[4])
+{
+    (void)ctx;
+    situ_feed_change c = {.cid = SITU_C_ALERTS, .kind = SITU_CHANGE_REMOVED};
+    snprintf(c.id, sizeof c.id, "%s", id);
+    memcpy(c.bbox, bbox, sizeof c.bbox);
+    char dept[64];
+    snprintf(dept, sizeof dept, "%.*s", (int)strcspn(id, ":"), id); /* alert ids are dept:id */
+    int d = situ_schema_dept_index(dept);
+    c.dept = d >= 0 ? situ_schema_dept(d)->code : NULL;
+    situ_store_now(c.at);
+    situd__feedpub_add(&c, 1);
+}
+
+/* Runs retention when due. Writer thread only, between groups. */
+static void retention_tick(void)
+{
+    if (R.interval_s <= 0 || situ_clock_s() < R.next)
+        return;
+    R.next = situ_clock_s() + R.interval_s;
+    situ_retain_opts o = {.days = R.days, .archive = R.archive, .removed = retention_removed};
+    situ_retain_stats st;
+    situ_err err = {0};
+    if (situ_retain_run(W.store, &o, &st, &err))
+        fprintf(stderr, "situd: retention: %s (retried in %d s)\n", err.msg, R.interval_s);
+    if (st.alerts || st.events || st.unmoved)
+        fprintf(stderr,
+                "situd: retention: %lld alerts expired before %s and %lld log rows moved to %s; "
+                "%lld due rows kept\n",
+                st.alerts, st.cutoff, st.events, st.archive, st.unmoved);
+}
 
 /* ---- tokens ------------------------------------------------------------------- */
 
@@ -136,6 +190,8 @@ int situd_feedwriter_open(const situd_config *cfg, char *msg, size_t nmsg)
     if (situ_feed_stats_load(W.stats, W.store, (long long)time(NULL), &err))
         goto fail;
     refresh_tokens(1);
+    situ_feed_applier_set_station_quota(W.applier, cfg->station_quota);
+    retention_setup(cfg);
     return 0;
 fail:
     snprintf(msg, nmsg, "%s", err.msg);
@@ -306,6 +362,7 @@ static situd_feedjob *take_group(void)
         if (pthread_cond_timedwait(&W.work, &W.lock, &ts)) {
             pthread_mutex_unlock(&W.lock);
             refresh_tokens(0);
+            retention_tick();
             pthread_mutex_lock(&W.lock);
         }
     }
@@ -407,6 +464,7 @@ static void *writer_main(void *arg)
         commit_group(group);
         finish_group(group);
         refresh_tokens(0); /* a revocation holds within a second, even under load */
+        retention_tick();
     }
     return NULL;
 }

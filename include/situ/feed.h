@@ -24,15 +24,17 @@
 #include "situ/snapshot.h"
 #include "situ/store.h"
 
-#define SITU_FEED_MAX_EVENTS 10000 /* events in one batch */
-#define SITU_FEED_ID_MAX 128       /* bytes of an event, station or feature id */
+#define SITU_FEED_MAX_EVENTS 10000  /* events in one batch */
+#define SITU_FEED_ID_MAX 128        /* bytes of an event, station or feature id */
+#define SITU_FEED_STATION_QUOTA 500 /* default: stations a department's readings create */
 
 typedef enum situ_feed_type {
     SITU_FEED_OBSERVATION = 1,
     SITU_FEED_CAMERA,
     SITU_FEED_FEATURE_UPDATE,
     SITU_FEED_ALERT,
-    SITU_FEED_CAP, /* an alert that came as CAP 1.2 XML */
+    SITU_FEED_CAP,     /* an alert that came as CAP 1.2 XML */
+    SITU_FEED_STATION, /* registers or moves one of the department's stations */
 } situ_feed_type;
 
 typedef enum situ_feed_status {
@@ -47,6 +49,7 @@ typedef enum situ_change_kind {
     SITU_CHANGE_UPDATED,
     SITU_CHANGE_CANCELLED, /* an alert cancelled or superseded */
     SITU_CHANGE_EXPIRED,   /* an alert's expires passed (no event, no seq) */
+    SITU_CHANGE_REMOVED,   /* retention archived and deleted it (no event, no seq) */
 } situ_change_kind;
 
 /* One feature an applied event changed. */
@@ -104,6 +107,10 @@ void situ_feed_batch_json(const situ_feed_batch *b, situ_buf *out);
 typedef struct situ_feed_applier situ_feed_applier;
 int situ_feed_applier_new(situ_store *s, situ_feed_applier **out, situ_err *err);
 void situ_feed_applier_free(situ_feed_applier *a);
+/* Stations a department's readings may create (quota <= 0: the default
+ * SITU_FEED_STATION_QUOTA); past it a new station id is rejected (field
+ * "station") unless a "station" event registers it. */
+void situ_feed_applier_set_station_quota(situ_feed_applier *a, int quota);
 int situ_feed_apply(situ_feed_applier *a, situ_feed_batch *b, const situ_snapshot *snap,
                     situ_err *err);
 /* Normalises an RFC 3339 time ("2024-06-01T08:00:00+08:00", fractions
@@ -123,6 +130,10 @@ int situ_feed_log_read(situ_store *s, long long after, long long upto, int max_e
                        situ_feed_log_fn fn, void *ctx, long long *out_last, situ_err *err);
 /* The last sequence in the log, 0 when empty. */
 long long situ_feed_log_last(situ_store *s);
+/* The oldest sequence the log keeps, 0 when empty. Seqs are gapless but for
+ * retention (situ/retain.h), which archives the log's oldest rows: a resume
+ * point below first - 1 asks for archived events. */
+long long situ_feed_log_first(situ_store *s);
 
 /* Per-department counts of accepted events: the last one, and per minute
  * over the last day. Not thread-safe: the caller locks. */

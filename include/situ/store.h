@@ -18,7 +18,7 @@ typedef struct sqlite3 sqlite3;
 typedef struct sqlite3_stmt sqlite3_stmt;
 typedef struct situ_store situ_store;
 
-#define SITU_SCHEMA_VERSION 2
+#define SITU_SCHEMA_VERSION 3
 
 enum {
     SITU_STORE_READONLY = 1 << 0, /* open for reading; no schema changes */
@@ -48,8 +48,8 @@ typedef struct situ_feature_in {
     const char *township_code; /* NULL or "" when outside every township */
     const unsigned char *wkb;  /* geometry in EPSG:4326, lon/lat order */
     size_t nwkb;
-    const situ_value *values; /* collection->nfields values, in table order */
-    const char *extra_json;   /* NULL or a JSON object of unnamed fields */
+    const situ_value *values;   /* collection->nfields values, in table order */
+    const char *extra_json;     /* NULL or a JSON object of unnamed fields */
     const situ_item_qty *items; /* resources only; replaces the stored list */
     int nitems;
     const char *updated_at; /* NULL: now */
@@ -103,6 +103,10 @@ typedef struct situ_backup_stats {
  * checked with PRAGMA quick_check, written under a temporary name beside dst
  * and renamed over it only when complete and synced. stats may be NULL. */
 int situ_store_backup(const char *src, const char *dst, situ_backup_stats *stats, situ_err *err);
+
+/* Makes the folder that holds path, one level (an existing one is fine), as
+ * `situ init` and the retention archive need. */
+void situ_store_make_parent(const char *path);
 
 /* Writes now as RFC 3339 UTC ("2026-11-29T18:00:00Z") into buf[21]. */
 void situ_store_now(char buf[32]);

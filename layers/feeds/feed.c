@@ -342,6 +342,27 @@ static int read_camera(vctx *v)
     return 0;
 }
 
+/* "station": registers (or renames, re-kinds, moves) one of the department's
+ * stations; the way past the quota of stations an observation may create. */
+static int read_station_reg(vctx *v)
+{
+    static const char *const members[] = {"id",   "type", "station", "name",
+                                          "kind", "lon",  "lat",     NULL};
+    feed_station *st = &v->it->u.st;
+    st->online = -1;
+    st->registration = 1;
+    if (check_members(v, members) || get_str(v, "station", 1, SITU_FEED_ID_MAX, &st->station) ||
+        get_str(v, "name", 1, 200, &st->name) || get_str(v, "kind", 1, 64, &st->kind) ||
+        get_lonlat(v, st))
+        return -1;
+    const situ_collection *c = situ_schema_collection(SITU_C_STATIONS);
+    if (!situ_schema_domain_ok(&c->fields[situ_schema_field_index(c, "kind")], st->kind))
+        return situ__feed_reject(v->ev, "kind", "is not a station kind");
+    if (!st->has_loc)
+        return situ__feed_reject(v->ev, "lon", "is required (with lat)");
+    return 0;
+}
+
 /* Reads one property value of a feature update into s, checked against f. */
 static int read_set_value(vctx *v, const situ_field *f, json_t *j, feed_set *s, char *path)
 {
@@ -375,7 +396,8 @@ static int read_set_value(vctx *v, const situ_field *f, json_t *j, feed_set *s, 
         long long lo, hi;
         if (!isfinite(d) || d != floor(d) || fabs(d) > 9e15)
             return situ__feed_reject(v->ev, path, "must be an integer");
-        if (f->domain && sscanf(f->domain, "%lld..%lld", &lo, &hi) == 2 && (d < (double)lo || d > (double)hi))
+        if (f->domain && sscanf(f->domain, "%lld..%lld", &lo, &hi) == 2 &&
+            (d < (double)lo || d > (double)hi))
             return situ__feed_reject(v->ev, path, "must be within %s", f->domain);
         s->v.u.i = (long long)d;
         return 0;
@@ -614,6 +636,7 @@ static const struct event_type {
     {"camera", SITU_FEED_CAMERA, read_camera},
     {"feature_update", SITU_FEED_FEATURE_UPDATE, read_feature_update},
     {"alert", SITU_FEED_ALERT, read_alert},
+    {"station", SITU_FEED_STATION, read_station_reg},
 };
 
 static void read_event(situ_feed_batch *b, int i, json_t *obj, long long now)
@@ -632,7 +655,8 @@ static void read_event(situ_feed_batch *b, int i, json_t *obj, long long now)
         if (!strcmp(event_types[k].name, type))
             t = &event_types[k];
     if (!t) {
-        situ__feed_reject(ev, "type", "must be observation, camera, feature_update or alert");
+        situ__feed_reject(ev, "type",
+                          "must be observation, camera, station, feature_update or alert");
         return;
     }
     ev->type = t->type;
@@ -683,8 +707,9 @@ int situ_feed_parse(const char *dept, const char *body, size_t n, situ_feed_batc
 
 const char *situ_feed_change_kind_name(situ_change_kind k)
 {
-    static const char *const names[] = {"", "created", "updated", "cancelled", "expired"};
-    return k >= SITU_CHANGE_CREATED && k <= SITU_CHANGE_EXPIRED ? names[k] : "";
+    static const char *const names[] = {"",          "created", "updated",
+                                        "cancelled", "expired", "removed"};
+    return k >= SITU_CHANGE_CREATED && k <= SITU_CHANGE_REMOVED ? names[k] : "";
 }
 
 static void add_box(situ_buf *out, const double *b)

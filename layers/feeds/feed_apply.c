@@ -3,9 +3,15 @@
  * transaction. Per event: a duplicate check on (dept, event id) in
  * event_log, a savepoint, the change itself (a table of appliers by event
  * type), the log row with what changed, release. A rejection found here (an
- * unknown feature, a station of another department, an alert that was never
- * sent) rolls the savepoint back, so nothing of it stays; a failure of the
- * store itself is returned for the caller to roll everything back.
+ * unknown feature, a station past the department's quota, an alert that was
+ * never sent) rolls the savepoint back, so nothing of it stays; a failure of
+ * the store itself is returned for the caller to roll everything back.
+ *
+ * Station ids are per department, as alert ids are: department D's station
+ * S is the feature "D:S" (what D's readings and registrations create), or a
+ * station S loaded from a file whose dept is D. Another department's
+ * stations are out of D's reach; D's readings create at most station_quota
+ * stations, its "station" registrations any number.
  */
 #include <math.h>
 #include <sqlite3.h>
@@ -21,6 +27,8 @@ struct situ_feed_applier {
     sqlite3_stmt *log_exists, *log_insert, *sp_begin, *sp_release, *sp_rollback;
     sqlite3_stmt *st_read, *st_reading, *st_online, *st_move;
     sqlite3_stmt *alert_read, *alert_cancel, *item_set, *item_del;
+    sqlite3_stmt *st_count, *st_rename;
+    int station_quota;
     sqlite3_stmt *bbox[SITU_NCOLLECTIONS];
 };
 
@@ -44,6 +52,7 @@ int situ_feed_applier_new(situ_store *s, situ_feed_applier **out, situ_err *err)
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
     a->s = s;
     a->db = situ_store_db(s);
+    a->station_quota = SITU_FEED_STATION_QUOTA;
     const struct {
         sqlite3_stmt **st;
         const char *sql;
@@ -54,8 +63,11 @@ int situ_feed_applier_new(situ_store *s, situ_feed_applier **out, situ_err *err)
         {&a->sp_begin, "SAVEPOINT feed_event"},
         {&a->sp_release, "RELEASE feed_event"},
         {&a->sp_rollback, "ROLLBACK TO feed_event"},
-        {&a->st_read, "SELECT dept, kind, observed_at, threshold, ST_X(geom), ST_Y(geom) "
-                      "FROM stations WHERE id = ?1"},
+        {&a->st_read, "SELECT id, kind, observed_at, threshold, ST_X(geom), ST_Y(geom) "
+                      "FROM stations WHERE dept = ?2 AND (id = ?2 || ':' || ?1 OR id = ?1) "
+                      "ORDER BY id = ?1 LIMIT 1"},
+        {&a->st_count, "SELECT count(*) FROM stations WHERE dept = ?1"},
+        {&a->st_rename, "UPDATE stations SET name = ?2, kind = ?3, updated_at = ?4 WHERE id = ?1"},
         {&a->st_reading, "UPDATE stations SET metric = ?2, value = ?3, observed_at = ?4, "
                          "status = ?5, online = 1, updated_at = ?6 WHERE id = ?1"},
         {&a->st_online, "UPDATE stations SET online = ?2, status = ?3, observed_at = ?4, "
@@ -97,7 +109,7 @@ void situ_feed_applier_free(situ_feed_applier *a)
     sqlite3_stmt **all[] = {&a->log_exists,  &a->log_insert, &a->sp_begin,     &a->sp_release,
                             &a->sp_rollback, &a->st_read,    &a->st_reading,   &a->st_online,
                             &a->st_move,     &a->alert_read, &a->alert_cancel, &a->item_set,
-                            &a->item_del};
+                            &a->item_del,    &a->st_count,   &a->st_rename};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(*all[i]);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
@@ -190,22 +202,30 @@ static int upsert(situ_feed_applier *a, situ_feed_event *ev, const situ_collecti
     return SITU_EDB;
 }
 
-/* ---- stations: observation and camera ------------------------------------------ */
+void situ_feed_applier_set_station_quota(situ_feed_applier *a, int quota)
+{
+    a->station_quota = quota > 0 ? quota : SITU_FEED_STATION_QUOTA;
+}
+
+/* ---- stations: observation, camera and registration ------------------------------ */
 
 typedef struct station_row {
-    char dept[64], kind[32], observed_at[32];
+    char id[2 * SITU_FEED_ID_MAX], kind[32], observed_at[32];
     double threshold, x, y;
     int has_threshold;
 } station_row;
 
-static int read_station(situ_feed_applier *a, const char *id, station_row *row)
+/* Reads department dept's station id ("dept:id", else a loaded id of
+ * dept's): 1 found (row->id is its feature id), 0 not, < 0 failed. */
+static int read_station(situ_feed_applier *a, const char *dept, const char *id, station_row *row)
 {
     sqlite3_stmt *st = a->st_read;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, dept, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         const unsigned char *t;
-        snprintf(row->dept, sizeof row->dept, "%s",
+        snprintf(row->id, sizeof row->id, "%s",
                  (t = sqlite3_column_text(st, 0)) ? (const char *)t : "");
         snprintf(row->kind, sizeof row->kind, "%s",
                  (t = sqlite3_column_text(st, 1)) ? (const char *)t : "");
@@ -259,11 +279,31 @@ static size_t point_wkb(unsigned char out[21], double lon, double lat)
     return 21;
 }
 
+/* 1 when dept's readings may create no more stations, 0 when they may,
+ * < 0 when the store failed. */
+static int over_quota(situ_feed_applier *a, const char *dept)
+{
+    sqlite3_bind_text(a->st_count, 1, dept, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(a->st_count);
+    long long n = rc == SQLITE_ROW ? sqlite3_column_int64(a->st_count, 0) : 0;
+    sqlite3_reset(a->st_count);
+    return rc != SQLITE_ROW ? SITU_EDB : n >= a->station_quota;
+}
+
 static int create_station(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
                           const feed_station *st, const situ_snapshot *snap)
 {
     if (!st->has_loc)
         return REFUSE(ev, "station", "unknown station; give lon and lat to create it");
+    int full = st->registration ? 0 : over_quota(a, b->dept);
+    if (full)
+        return full < 0 ? full
+                        : REFUSE(ev, "station",
+                                 "%s has its quota of %d stations; register a new one with a "
+                                 "\"station\" event",
+                                 b->dept, a->station_quota);
+    char id[2 * SITU_FEED_ID_MAX];
+    snprintf(id, sizeof id, "%s:%s", b->dept, st->station);
     const situ_collection *c = situ_schema_collection(SITU_C_STATIONS);
     situ_value v[32] = {{0}};
     set_value(v, c, "name", TEXT(st->name ? st->name : st->station));
@@ -272,12 +312,14 @@ static int create_station(situ_feed_applier *a, situ_feed_batch *b, situ_feed_ev
     set_value(v, c, "observed_at", TEXT(st->observed_at));
     set_value(v, c, "online", ((situ_value){SITU_FT_BOOL, {.i = st->online != 0}}));
     set_value(v, c, "status", TEXT(st->online == 0 ? "offline" : "normal"));
+    if (st->registration) /* no reading yet */
+        set_value(v, c, "online", (situ_value){0});
     if (st->has_value) {
         set_value(v, c, "metric", TEXT(st->metric));
         set_value(v, c, "value", REAL(st->value));
     }
     unsigned char wkb[21];
-    situ_feature_in f = {.id = st->station,
+    situ_feature_in f = {.id = id,
                          .township_code = township_at(snap, st->lon, st->lat),
                          .wkb = wkb,
                          .nwkb = point_wkb(wkb, st->lon, st->lat),
@@ -285,17 +327,17 @@ static int create_station(situ_feed_applier *a, situ_feed_batch *b, situ_feed_ev
                          .updated_at = b->received_at};
     int rc = upsert(a, ev, c, &f, NULL);
     double box[4] = {st->lon, st->lat, st->lon, st->lat};
-    if (rc == 0 && add_change(ev, SITU_C_STATIONS, SITU_CHANGE_CREATED, st->station, box, NULL))
+    if (rc == 0 && add_change(ev, SITU_C_STATIONS, SITU_CHANGE_CREATED, id, box, NULL))
         return SITU_ENOMEM;
     return rc;
 }
 
 static int move_station(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
-                        const feed_station *st, const situ_snapshot *snap)
+                        const feed_station *st, const station_row *row, const situ_snapshot *snap)
 {
     sqlite3_stmt *q = a->st_move;
     const char *town = township_at(snap, st->lon, st->lat);
-    sqlite3_bind_text(q, 1, st->station, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 1, row->id, -1, SQLITE_STATIC);
     sqlite3_bind_double(q, 2, st->lon);
     sqlite3_bind_double(q, 3, st->lat);
     if (town)
@@ -308,7 +350,7 @@ static int write_reading(situ_feed_applier *a, situ_feed_batch *b, situ_feed_eve
                          const feed_station *st, const station_row *row)
 {
     sqlite3_stmt *q = st->online >= 0 ? a->st_online : a->st_reading;
-    sqlite3_bind_text(q, 1, st->station, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 1, row->id, -1, SQLITE_STATIC);
     if (st->online >= 0) {
         sqlite3_bind_int(q, 2, st->online);
         sqlite3_bind_text(q, 3, st->online ? "normal" : "offline", -1, SQLITE_STATIC);
@@ -324,30 +366,42 @@ static int write_reading(situ_feed_applier *a, situ_feed_batch *b, situ_feed_eve
     return write_step(a, q, ev);
 }
 
+/* A registration's new name and kind. */
+static int rename_station(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
+                          const feed_station *st, const station_row *row)
+{
+    sqlite3_stmt *q = a->st_rename;
+    sqlite3_bind_text(q, 1, row->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, st->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, st->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, b->received_at, -1, SQLITE_STATIC);
+    return write_step(a, q, ev);
+}
+
 /* A reading older than the one held is logged but does not replace it. */
 static int apply_station(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
                          const situ_snapshot *snap)
 {
     const feed_station *st = &((feed_item *)ev->priv)->u.st;
     station_row row;
-    int rc = read_station(a, st->station, &row);
+    int rc = read_station(a, b->dept, st->station, &row);
     if (rc <= 0)
         return rc < 0 ? rc : create_station(a, b, ev, st, snap);
-    if (strcmp(row.dept, b->dept))
-        return REFUSE(ev, "station", "belongs to %s", row.dept);
     if (st->online >= 0 && strcmp(row.kind, "camera"))
         return REFUSE(ev, "station", "is a %s, not a camera", row.kind);
-    int newer = strcmp(st->observed_at, row.observed_at) >= 0;
+    int newer = !st->registration && strcmp(st->observed_at, row.observed_at) >= 0;
     int moved = st->has_loc && (st->lon != row.x || st->lat != row.y);
-    if (moved && (rc = move_station(a, b, ev, st, snap)))
+    if (st->registration && (rc = rename_station(a, b, ev, st, &row)))
+        return rc;
+    if (moved && (rc = move_station(a, b, ev, st, &row, snap)))
         return rc;
     if (newer && (rc = write_reading(a, b, ev, st, &row)))
         return rc;
     double old[4] = {row.x, row.y, row.x, row.y};
     double now[4] = {moved ? st->lon : row.x, moved ? st->lat : row.y, moved ? st->lon : row.x,
                      moved ? st->lat : row.y};
-    if ((moved || newer) &&
-        add_change(ev, SITU_C_STATIONS, SITU_CHANGE_UPDATED, st->station, now, moved ? old : NULL))
+    if ((moved || newer || st->registration) &&
+        add_change(ev, SITU_C_STATIONS, SITU_CHANGE_UPDATED, row.id, now, moved ? old : NULL))
         return SITU_ENOMEM;
     return 0;
 }
@@ -513,6 +567,7 @@ static const struct {
     [SITU_FEED_FEATURE_UPDATE] = {"feature_update", apply_update},
     [SITU_FEED_ALERT] = {"alert", apply_alert},
     [SITU_FEED_CAP] = {"cap", apply_alert},
+    [SITU_FEED_STATION] = {"station", apply_station},
 };
 
 /* 1 when dept already logged event id, 0 when not, < 0 on failure. */

@@ -24,7 +24,8 @@ typedef struct feed_station {
     char observed_at[32];
     double value, lon, lat;
     int has_value, has_loc;
-    int online; /* -1: not said (observation), 0 offline, 1 online */
+    int online;       /* -1: not said (observation), 0 offline, 1 online */
+    int registration; /* a "station" event: no reading, past the quota */
 } feed_station;
 
 typedef struct feed_set {

@@ -17,7 +17,7 @@
 
 static situ_change_kind kind_of(const char *s)
 {
-    for (int k = SITU_CHANGE_CREATED; s && k <= SITU_CHANGE_EXPIRED; k++)
+    for (int k = SITU_CHANGE_CREATED; s && k <= SITU_CHANGE_REMOVED; k++)
         if (!strcmp(situ_feed_change_kind_name((situ_change_kind)k), s))
             return (situ_change_kind)k;
     return 0;
@@ -90,16 +90,27 @@ int situ_feed_log_read(situ_store *s, long long after, long long upto, int max_e
     return 0;
 }
 
-long long situ_feed_log_last(situ_store *s)
+/* The one value sql answers, 0 when none. */
+static long long log_seq(situ_store *s, const char *sql)
 {
     sqlite3_stmt *st;
     long long seq = 0;
-    if (sqlite3_prepare_v2(situ_store_db(s), "SELECT max(seq) FROM event_log", -1, &st, NULL))
+    if (sqlite3_prepare_v2(situ_store_db(s), sql, -1, &st, NULL))
         return 0;
     if (sqlite3_step(st) == SQLITE_ROW)
         seq = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return seq;
+}
+
+long long situ_feed_log_last(situ_store *s)
+{
+    return log_seq(s, "SELECT max(seq) FROM event_log");
+}
+
+long long situ_feed_log_first(situ_store *s)
+{
+    return log_seq(s, "SELECT min(seq) FROM event_log");
 }
 
 /* ---- counts --------------------------------------------------------------------- */

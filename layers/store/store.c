@@ -6,7 +6,9 @@
  *
  * Migrations run in one transaction when a writable file is opened:
  * user_version 0 (new file) -> 1 (the seven collections, items, departments)
- * -> 2 (the feeds' append-only event_log and the department tokens).
+ * -> 2 (the feeds' append-only event_log and the department tokens)
+ * -> 3 (indexes for retention and per-department stations: retain.c,
+ * feed_apply.c).
  */
 #include "situ/store.h"
 
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 struct situ_store {
@@ -82,8 +85,7 @@ static int create_collection(situ_store *s, const situ_collection *c, situ_err *
     snprintf(sql + n, sizeof sql - (size_t)n, ", extra TEXT, updated_at TEXT NOT NULL)");
     if (situ_store_exec(s, sql, err))
         return SITU_EDB;
-    snprintf(sql, sizeof sql,
-             "SELECT AddGeometryColumn('%s', 'geom', 4326, '%s', 'XY', 1)", c->id,
+    snprintf(sql, sizeof sql, "SELECT AddGeometryColumn('%s', 'geom', 4326, '%s', 'XY', 1)", c->id,
              c->gtype == SITU_GT_POINT ? "POINT" : "MULTIPOLYGON");
     if (spatial_call(s, sql, err))
         return SITU_EDB;
@@ -162,29 +164,42 @@ static int migrate_to_1(situ_store *s, situ_err *err)
  * event_id) makes a resent event a duplicate. tokens holds only hashes. */
 static int migrate_to_2(situ_store *s, situ_err *err)
 {
-    static const char sql[] =
-        "CREATE TABLE event_log ("
-        "  seq INTEGER PRIMARY KEY,"
-        "  dept TEXT NOT NULL REFERENCES departments(code),"
-        "  event_id TEXT NOT NULL,"
-        "  type TEXT NOT NULL,"
-        "  received_at TEXT NOT NULL,"
-        "  body TEXT NOT NULL,"
-        "  changes TEXT,"
-        "  UNIQUE (dept, event_id));"
-        "CREATE INDEX event_log_dept_time ON event_log(dept, received_at);"
-        "CREATE TABLE tokens ("
-        "  id INTEGER PRIMARY KEY,"
-        "  dept TEXT NOT NULL REFERENCES departments(code),"
-        "  hash TEXT NOT NULL UNIQUE,"
-        "  label TEXT,"
-        "  created_at TEXT NOT NULL,"
-        "  revoked_at TEXT);";
+    static const char sql[] = "CREATE TABLE event_log ("
+                              "  seq INTEGER PRIMARY KEY,"
+                              "  dept TEXT NOT NULL REFERENCES departments(code),"
+                              "  event_id TEXT NOT NULL,"
+                              "  type TEXT NOT NULL,"
+                              "  received_at TEXT NOT NULL,"
+                              "  body TEXT NOT NULL,"
+                              "  changes TEXT,"
+                              "  UNIQUE (dept, event_id));"
+                              "CREATE INDEX event_log_dept_time ON event_log(dept, received_at);"
+                              "CREATE TABLE tokens ("
+                              "  id INTEGER PRIMARY KEY,"
+                              "  dept TEXT NOT NULL REFERENCES departments(code),"
+                              "  hash TEXT NOT NULL UNIQUE,"
+                              "  label TEXT,"
+                              "  created_at TEXT NOT NULL,"
+                              "  revoked_at TEXT);";
+    return situ_store_exec(s, sql, err);
+}
+
+/* Version 2 -> 3: a station is its department's (feed_apply.c finds dept D's
+ * station S as "D:S", or as a loaded S whose dept is D; the stations of
+ * existing files already carry their dept), so stations are indexed by
+ * dept for that lookup and the per-department quota; retention (retain.c)
+ * finds expired alerts and old log rows by index. */
+static int migrate_to_3(situ_store *s, situ_err *err)
+{
+    static const char sql[] = "CREATE INDEX stations_dept ON stations(dept, id);"
+                              "CREATE INDEX alerts_expires ON alerts(expires);"
+                              "CREATE INDEX event_log_received ON event_log(received_at);";
     return situ_store_exec(s, sql, err);
 }
 
 typedef int (*migration_fn)(situ_store *, situ_err *);
-static const migration_fn migrations[SITU_SCHEMA_VERSION] = {migrate_to_1, migrate_to_2};
+static const migration_fn migrations[SITU_SCHEMA_VERSION] = {migrate_to_1, migrate_to_2,
+                                                             migrate_to_3};
 
 int situ_store_version(situ_store *s)
 {
@@ -321,6 +336,17 @@ void situ_store_rollback(situ_store *s)
     if (s->in_tx || !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->in_tx = 0;
+}
+
+void situ_store_make_parent(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        mkdir(dir, 0755);
+    }
 }
 
 void situ_store_now(char buf[32])

@@ -157,6 +157,10 @@ class Listener(threading.Thread):
 def start_situd(situd, db, port):
     log = open(db + ".log", "w")
     cmd = [situd, "--db", db, "--listen", "127.0.0.1:%d" % port, "--quiet"]
+    ini = os.path.join(os.path.dirname(os.path.abspath(db)), "bench-stations.ini")
+    with open(ini, "w") as f:  # a station per event: past the default quota of 500
+        f.write("[feeds]\nstation_quota = 10000000\n")
+    cmd += ["--config", ini]
     if os.geteuid() == 0:  # situd serves as root only through --user
         import pwd
         pw = pwd.getpwnam("nobody")

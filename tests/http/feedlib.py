@@ -70,6 +70,15 @@ def tiny_db(tmpdir):
     return path
 
 
+def many_stations_args(tmpdir):
+    """situd flags for suites that create a station per event: a config that
+    lifts the per-department quota of stations readings create (500)."""
+    path = os.path.join(tmpdir, "many-stations.ini")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("[feeds]\nstation_quota = 10000000\n")
+    return ["--config", path]
+
+
 def add_token(db, dept):
     """A new token for dept, made with the CLI (it prints only the token)."""
     out = subprocess.run([situd.SITU, "token", "add", dept, "--db", db], check=True,
@@ -96,7 +105,8 @@ def wait_until(fn, timeout=10.0, step=0.05):
 
 
 class SSE:
-    """One /events stream. next() returns {"id", "data"} or None on timeout."""
+    """One /events stream. next() returns {"id", "data"} (and "event" when
+    named) or None on timeout."""
 
     def __init__(self, port, last_id=None, query="", timeout=10.0):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -123,6 +133,8 @@ class SSE:
                     continue
                 if line.startswith(":"):
                     self.comments += 1
+                elif line.startswith("event: "):
+                    ev["event"] = line[7:]
                 elif line.startswith("id: "):
                     ev["id"] = int(line[4:])
                 elif line.startswith("data: "):

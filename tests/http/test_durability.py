@@ -90,7 +90,8 @@ def inventory(db):
                                   "(%s) GROUP BY dept, event_id" % ",".join("?" * len(DEPTS)),
                                   DEPTS):
             log[eid] = log.get(eid, 0) + n
-        st = dict(con.execute("SELECT id, value FROM stations WHERE id LIKE 'S-%'"))
+        st = dict(con.execute("SELECT substr(id, instr(id, ':') + 1), value FROM stations "
+                              "WHERE id LIKE '%:S-%'"))
         return log, st
     finally:
         con.close()
@@ -128,7 +129,7 @@ class DurabilityTest(unittest.TestCase):
 
     def run_round(self, clients, seconds):
         """Clients post for `seconds`, then situd gets SIGKILL."""
-        d = situd.Situd(self.db, "--quiet")
+        d = situd.Situd(self.db, "--quiet", *feedlib.many_stations_args(self.tmp))
         stop = threading.Event()
         threads = [threading.Thread(target=c.pump, args=(d, stop), daemon=True)
                    for c in clients]
@@ -150,7 +151,7 @@ class DurabilityTest(unittest.TestCase):
             self.run_round(clients, self.rng.uniform(0.2, 1.5))
             self.check(clients, "after kill %d" % (i + 1))
         # resend everything not acknowledged, then stop cleanly
-        d = situd.Situd(self.db, "--quiet")
+        d = situd.Situd(self.db, "--quiet", *feedlib.many_stations_args(self.tmp))
         for c in clients:
             while c.todo:
                 c.post_one(d)

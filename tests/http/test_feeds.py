@@ -222,7 +222,7 @@ class FeedsTest(unittest.TestCase):
                "observed_at": utc(now), "metric": "rain_1h_mm", "value": 55}]
         doc = self.accepted(self.post("meteorology", ev), 2)
         self.assertEqual(doc["results"][0]["changes"][0]["kind"], "created")
-        f = wait_until(lambda: self.item("stations", "RG-NEW"))
+        f = wait_until(lambda: self.item("stations", "meteorology:RG-NEW"))
         self.assertEqual(f["properties"]["township_code"], "431102002")
         self.assertEqual(f["properties"]["kind"], "rain_gauge")
         self.assertEqual(f["properties"]["dept"], "meteorology")

@@ -184,7 +184,7 @@ class BackupTest(unittest.TestCase):
         shutil.rmtree(self.out, ignore_errors=True)
 
     def test_backups_while_ingesting_are_whole_and_consistent(self):
-        d = situd.Situd(self.db, "--quiet")
+        d = situd.Situd(self.db, "--quiet", *feedlib.many_stations_args(self.tmp))
         acked, stop, errors = [0], threading.Event(), []
 
         def ingest():
@@ -216,7 +216,7 @@ class BackupTest(unittest.TestCase):
                 self.assertEqual(chk.returncode, 0, chk.stderr)
                 con = sqlite3.connect(copy)
                 logged = con.execute("SELECT count(*) FROM event_log").fetchone()[0]
-                stations = con.execute("SELECT count(*) FROM stations WHERE id LIKE 'S-svc-%'"
+                stations = con.execute("SELECT count(*) FROM stations WHERE id LIKE '%:S-svc-%'"
                                        ).fetchone()[0]
                 con.close()
                 self.assertFalse(os.path.exists(copy + "-wal"))

@@ -356,7 +356,7 @@ static void observations_create_update_and_keep_the_latest(void **state)
     situ_assert_query(
         e->s,
         "SELECT township_code || ' ' || kind || ' ' || dept || ' ' || value || ' ' || "
-        "observed_at FROM stations WHERE id = 'RG1'",
+        "observed_at FROM stations WHERE id = 'meteorology:RG1'",
         "431102002 rain_gauge meteorology 42.5 2024-06-01T00:00:00Z");
     /* an older reading is logged but does not replace the latest */
     b = run(e->s, e->a, e->snap, "meteorology",
@@ -365,7 +365,7 @@ static void observations_create_update_and_keep_the_latest(void **state)
     assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
     assert_int_equal(b->ev[0].nchanges, 0);
     situ_feed_batch_free(b);
-    situ_assert_query(e->s, "SELECT value FROM stations WHERE id = 'RG1'", "42.5");
+    situ_assert_query(e->s, "SELECT value FROM stations WHERE id = 'meteorology:RG1'", "42.5");
     /* a newer one moves it and updates the reading; old and new box reported */
     b = run(e->s, e->a, e->snap, "meteorology",
             "{\"events\":[{\"id\":\"o4\",\"type\":\"observation\",\"station\":\"RG1\","
@@ -376,8 +376,9 @@ static void observations_create_update_and_keep_the_latest(void **state)
     assert_true(b->ev[0].changes[0].old_bbox[0] == 111.15);
     assert_true(b->ev[0].changes[0].bbox[0] == 111.05);
     situ_feed_batch_free(b);
-    situ_assert_query(e->s, "SELECT township_code || ' ' || value FROM stations WHERE id = 'RG1'",
-                      "431102001 60.0");
+    situ_assert_query(
+        e->s, "SELECT township_code || ' ' || value FROM stations WHERE id = 'meteorology:RG1'",
+        "431102001 60.0");
 }
 
 static void duplicates_are_acknowledged_not_applied_twice(void **state)
@@ -417,15 +418,19 @@ static void stations_belong_to_their_department(void **state)
             "\"value\":3,\"lon\":111.02,\"lat\":26.02}]}");
     assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
     situ_feed_batch_free(b);
-    situ_assert_query(
-        e->s, "SELECT kind || ' ' || online || ' ' || status FROM stations WHERE id = 'CAM1'",
-        "camera 0 offline");
-    situ_assert_query(e->s, "SELECT kind FROM stations WHERE id = 'WL1'", "water_level");
+    situ_assert_query(e->s,
+                      "SELECT kind || ' ' || online || ' ' || status FROM stations WHERE id = "
+                      "'water_resources:CAM1'",
+                      "camera 0 offline");
+    situ_assert_query(e->s, "SELECT kind FROM stations WHERE id = 'water_resources:WL1'",
+                      "water_level");
     b = run(e->s, e->a, e->snap, "meteorology",
             "{\"events\":[{\"id\":\"c3\",\"type\":\"camera\",\"station\":\"CAM1\","
             "\"observed_at\":\"2024-06-01T01:00:00Z\",\"status\":\"online\"}]}");
+    /* meteorology's CAM1 is not water_resources's: unknown to meteorology */
     assert_int_equal(b->ev[0].status, SITU_FEED_REJECTED);
-    assert_non_null(strstr(b->ev[0].reason, "water_resources"));
+    assert_string_equal(b->ev[0].field, "station");
+    assert_non_null(strstr(b->ev[0].reason, "unknown station"));
     situ_feed_batch_free(b);
     b = run(e->s, e->a, e->snap, "water_resources",
             "{\"events\":[{\"id\":\"c4\",\"type\":\"camera\",\"station\":\"WL1\","
@@ -436,9 +441,143 @@ static void stations_belong_to_their_department(void **state)
     assert_non_null(strstr(b->ev[0].reason, "not a camera"));
     assert_int_equal(b->ev[1].status, SITU_FEED_ACCEPTED);
     situ_feed_batch_free(b);
-    situ_assert_query(e->s, "SELECT online || ' ' || status FROM stations WHERE id = 'CAM1'",
-                      "1 normal");
+    situ_assert_query(
+        e->s, "SELECT online || ' ' || status FROM stations WHERE id = 'water_resources:CAM1'",
+        "1 normal");
     situ_assert_query(e->s, "SELECT count(*) FROM event_log WHERE event_id IN ('c3', 'c4')", "0");
+}
+
+/* A department cannot claim another's station id: its own "CAM1" is another
+ * station, and the other's (created by a feed or loaded from a file) stays. */
+static void a_department_cannot_claim_another_s_station(void **state)
+{
+    env *e = *state;
+    unsigned char w[21];
+    static const char *const loaded[] = {"name", "潇水水位站",  "dept", "water_resources",
+                                         "kind", "water_level", NULL};
+    put(e->s, "stations", "WL-LOADED", w, point_wkb(w, 111.03, 26.03), loaded, NULL, 0);
+    situ_feed_batch *b = run(e->s, e->a, e->snap, "water_resources",
+                             "{\"events\":[{\"id\":\"k1\",\"type\":\"camera\",\"station\":\"CAM1\","
+                             "\"observed_at\":\"2024-06-01T00:00:00Z\",\"status\":\"offline\","
+                             "\"lon\":111.01,\"lat\":26.01}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_string_equal(b->ev[0].changes[0].id, "water_resources:CAM1");
+    situ_feed_batch_free(b);
+    b = run(e->s, e->a, e->snap, "public_security",
+            "{\"events\":[{\"id\":\"k2\",\"type\":\"camera\",\"station\":\"CAM1\","
+            "\"observed_at\":\"2024-06-01T02:00:00Z\",\"status\":\"online\","
+            "\"lon\":111.19,\"lat\":26.09},"
+            "{\"id\":\"k3\",\"type\":\"observation\",\"station\":\"WL-LOADED\","
+            "\"observed_at\":\"2024-06-01T02:00:00Z\",\"metric\":\"water_level_m\",\"value\":9,"
+            "\"lon\":111.19,\"lat\":26.08},"
+            "{\"id\":\"k4\",\"type\":\"observation\",\"station\":\"water_resources:CAM1\","
+            "\"observed_at\":\"2024-06-01T02:00:00Z\",\"metric\":\"water_level_m\",\"value\":9}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_string_equal(b->ev[0].changes[0].id, "public_security:CAM1");
+    assert_int_equal(b->ev[1].status, SITU_FEED_ACCEPTED);
+    assert_string_equal(b->ev[1].changes[0].id, "public_security:WL-LOADED");
+    assert_int_equal(b->ev[2].status, SITU_FEED_REJECTED);
+    assert_string_equal(b->ev[2].field, "station");
+    situ_feed_batch_free(b);
+    situ_assert_query(e->s,
+                      "SELECT dept || ' ' || online || ' ' || ST_X(geom) FROM stations "
+                      "WHERE id = 'water_resources:CAM1'",
+                      "water_resources 0 111.01");
+    situ_assert_query(e->s,
+                      "SELECT dept || ' ' || coalesce(value, 'none') || ' ' || ST_X(geom) "
+                      "FROM stations WHERE id = 'WL-LOADED'",
+                      "water_resources none 111.03");
+    /* the loaded station is its department's: its readings reach it */
+    b = run(e->s, e->a, e->snap, "water_resources",
+            "{\"events\":[{\"id\":\"k5\",\"type\":\"observation\",\"station\":\"WL-LOADED\","
+            "\"observed_at\":\"2024-06-01T03:00:00Z\",\"metric\":\"water_level_m\",\"value\":4}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_string_equal(b->ev[0].changes[0].id, "WL-LOADED");
+    situ_feed_batch_free(b);
+    situ_assert_query(e->s, "SELECT value FROM stations WHERE id = 'WL-LOADED'", "4.0");
+}
+
+/* Readings create stations up to the quota; the next new one is rejected
+ * naming "station"; a registration creates past it; readings reach it. */
+static void the_quota_bounds_stations_readings_create(void **state)
+{
+    env *e = *state;
+    situ_feed_applier_set_station_quota(e->a, 2);
+    situ_feed_batch *b =
+        run(e->s, e->a, e->snap, "meteorology",
+            "{\"events\":["
+            "{\"id\":\"q1\",\"type\":\"observation\",\"station\":\"Q1\",\"observed_at\":"
+            "\"2024-06-01T00:00:00Z\",\"metric\":\"rain_1h_mm\",\"value\":1,\"lon\":111.01,\"lat\":"
+            "26.01},"
+            "{\"id\":\"q2\",\"type\":\"observation\",\"station\":\"Q2\",\"observed_at\":"
+            "\"2024-06-01T00:00:00Z\",\"metric\":\"rain_1h_mm\",\"value\":1,\"lon\":111.02,\"lat\":"
+            "26.01},"
+            "{\"id\":\"q3\",\"type\":\"observation\",\"station\":\"Q3\",\"observed_at\":"
+            "\"2024-06-01T00:00:00Z\",\"metric\":\"rain_1h_mm\",\"value\":1,\"lon\":111.03,\"lat\":"
+            "26.01},"
+            "{\"id\":\"q4\",\"type\":\"observation\",\"station\":\"Q1\",\"observed_at\":"
+            "\"2024-06-01T01:00:00Z\",\"metric\":\"rain_1h_mm\",\"value\":2},"
+            "{\"id\":\"q5\",\"type\":\"station\",\"station\":\"Q3\",\"name\":\"冷水滩雨量站\","
+            "\"kind\":\"rain_gauge\",\"lon\":111.03,\"lat\":26.01},"
+            "{\"id\":\"q6\",\"type\":\"observation\",\"station\":\"Q3\",\"observed_at\":"
+            "\"2024-06-01T01:00:00Z\",\"metric\":\"rain_1h_mm\",\"value\":7}]}");
+    int want[] = {SITU_FEED_ACCEPTED, SITU_FEED_ACCEPTED, SITU_FEED_REJECTED,
+                  SITU_FEED_ACCEPTED, SITU_FEED_ACCEPTED, SITU_FEED_ACCEPTED};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(b->ev[i].status, want[i]);
+    assert_string_equal(b->ev[2].field, "station");
+    assert_non_null(strstr(b->ev[2].reason, "quota of 2"));
+    situ_feed_batch_free(b);
+    situ_assert_query(e->s,
+                      "SELECT group_concat(id || '=' || value, ' ') FROM (SELECT id, value FROM "
+                      "stations WHERE dept = 'meteorology' ORDER BY id)",
+                      "meteorology:Q1=2.0 meteorology:Q2=1.0 meteorology:Q3=7.0");
+    /* another department's quota is its own */
+    b = run(e->s, e->a, e->snap, "forestry",
+            "{\"events\":[{\"id\":\"q7\",\"type\":\"observation\",\"station\":\"Q3\","
+            "\"observed_at\":\"2024-06-01T00:00:00Z\",\"metric\":\"fire_risk\",\"value\":1,"
+            "\"lon\":111.04,\"lat\":26.01}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    situ_feed_batch_free(b);
+}
+
+/* A registration creates a station with its name and kind and no reading,
+ * and a later one renames, re-kinds and moves it (old and new box). */
+static void a_registration_creates_and_moves_a_station(void **state)
+{
+    env *e = *state;
+    situ_feed_batch *b =
+        run(e->s, e->a, e->snap, "natural_resources",
+            "{\"events\":[{\"id\":\"r1\",\"type\":\"station\",\"station\":\"GM7\",\"name\":"
+            "\"黄田铺滑坡监测点\",\"kind\":\"geological\",\"lon\":111.05,\"lat\":26.05}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_int_equal(b->ev[0].changes[0].kind, SITU_CHANGE_CREATED);
+    situ_feed_batch_free(b);
+    situ_assert_query(e->s,
+                      "SELECT name || ' ' || kind || ' ' || township_code || ' ' || "
+                      "coalesce(value, 'none') FROM stations WHERE id = 'natural_resources:GM7'",
+                      "黄田铺滑坡监测点 geological 431102001 none");
+    b = run(e->s, e->a, e->snap, "natural_resources",
+            "{\"events\":[{\"id\":\"r2\",\"type\":\"station\",\"station\":\"GM7\",\"name\":"
+            "\"黄田铺监测点\",\"kind\":\"camera\",\"lon\":111.15,\"lat\":26.05},"
+            "{\"id\":\"r3\",\"type\":\"station\",\"station\":\"GM8\",\"name\":\"x\","
+            "\"kind\":\"volcano\",\"lon\":111.15,\"lat\":26.05},"
+            "{\"id\":\"r4\",\"type\":\"station\",\"station\":\"GM9\",\"name\":\"x\","
+            "\"kind\":\"camera\"}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_int_equal(b->ev[0].changes[0].kind, SITU_CHANGE_UPDATED);
+    assert_true(b->ev[0].changes[0].has_old);
+    assert_true(b->ev[0].changes[0].old_bbox[0] == 111.05);
+    assert_int_equal(b->ev[1].status, SITU_FEED_REJECTED);
+    assert_string_equal(b->ev[1].field, "kind");
+    assert_int_equal(b->ev[2].status, SITU_FEED_REJECTED);
+    assert_string_equal(b->ev[2].field, "lon");
+    situ_feed_batch_free(b);
+    situ_assert_query(e->s,
+                      "SELECT name || ' ' || kind || ' ' || township_code FROM stations "
+                      "WHERE id = 'natural_resources:GM7'",
+                      "黄田铺监测点 camera 431102002");
+    situ_assert_query(e->s, "SELECT count(*) FROM event_log WHERE type = 'station'", "2");
 }
 
 static void feature_updates_are_partial_and_merge_items(void **state)
@@ -624,6 +763,9 @@ static const struct CMUnitTest tests[] = {
                                     teardown),
     cmocka_unit_test_setup_teardown(duplicates_are_acknowledged_not_applied_twice, setup, teardown),
     cmocka_unit_test_setup_teardown(stations_belong_to_their_department, setup, teardown),
+    cmocka_unit_test_setup_teardown(a_department_cannot_claim_another_s_station, setup, teardown),
+    cmocka_unit_test_setup_teardown(the_quota_bounds_stations_readings_create, setup, teardown),
+    cmocka_unit_test_setup_teardown(a_registration_creates_and_moves_a_station, setup, teardown),
     cmocka_unit_test_setup_teardown(feature_updates_are_partial_and_merge_items, setup, teardown),
     cmocka_unit_test_setup_teardown(alerts_update_and_cancel_their_own, setup, teardown),
     cmocka_unit_test_setup_teardown(the_log_replays_changes_in_order, setup, teardown),

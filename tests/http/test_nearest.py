@@ -24,7 +24,7 @@ class NearestTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.d.stop()
+        cls.d.stop_cleanly()
 
     def near(self, query):
         r = self.d.get("/nearest?" + query)

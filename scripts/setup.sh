@@ -11,7 +11,7 @@ PACKAGES=(
     libjansson-dev libxml2-dev libinih-dev libcmocka-dev zlib1g-dev
     python3 curl
     clang libclang-rt-dev # libFuzzer, for scripts/fuzz.sh
-    libsystemd-dev
+    libsystemd-dev systemd # systemd-analyze verify, in test_service.py
 )
 
 missing=()

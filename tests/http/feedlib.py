@@ -108,8 +108,16 @@ class SSE:
     """One /events stream. next() returns {"id", "data"} (and "event" when
     named) or None on timeout."""
 
-    def __init__(self, port, last_id=None, query="", timeout=10.0):
+    def __init__(self, port, last_id=None, query="", timeout=10.0, rcvbuf=None):
+        """rcvbuf: SO_RCVBUF in bytes, set before connecting (so the TCP
+        window stays that small) for a listener that is to stall."""
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        if rcvbuf:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.settimeout(timeout)
+            sock.connect(("127.0.0.1", port))
+            self.conn.sock = sock
         headers = {"Accept": "text/event-stream"}
         if last_id is not None:
             headers["Last-Event-ID"] = str(last_id)
@@ -117,6 +125,7 @@ class SSE:
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
         self.comments = 0
+        self.nbytes = 0  # bytes of the stream read so far (after the headers)
 
     def next(self, timeout=5.0):
         self.conn.sock.settimeout(timeout)
@@ -126,6 +135,7 @@ class SSE:
                 line = self.resp.readline()
                 if not line:
                     return None
+                self.nbytes += len(line)
                 line = line.decode("utf-8").rstrip("\n")
                 if line == "":
                     if ev["data"] is not None:
@@ -152,6 +162,24 @@ class SSE:
             if pred(m):
                 return m
         return None
+
+    def queues(self):
+        """(bytes queued in situd's socket to send, bytes received but not
+        read by this client) of this stream's connection, from the kernel's
+        /proc/net/tcp (IPv4 loopback)."""
+        me = self.conn.sock.getsockname()[1]
+        peer = self.conn.sock.getpeername()[1]
+        tx = rx = None
+        with open("/proc/net/tcp") as f:
+            for row in f.readlines()[1:]:
+                cols = row.split()
+                local, remote = int(cols[1].split(":")[1], 16), int(cols[2].split(":")[1], 16)
+                txq, rxq = (int(v, 16) for v in cols[4].split(":"))
+                if (local, remote) == (peer, me):
+                    tx = txq
+                elif (local, remote) == (me, peer):
+                    rx = rxq
+        return tx, rx
 
     def close(self):
         self.conn.close()

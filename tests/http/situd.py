@@ -132,6 +132,8 @@ class Situd:
         return self.proc.poll() is None and self.get("/healthz").status == 200
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Signals situd and waits; its exit status (-9 if it had to be
+        killed after timeout seconds)."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -141,6 +143,15 @@ class Situd:
                 self.proc.wait()
         self.log.close()
         return self.proc.returncode
+
+    def stop_cleanly(self, timeout=20):
+        """SIGTERM, then fails unless situd exited 0 by itself: a hang ended by
+        SIGKILL, a crash, or a sanitizer report at exit (ASan's leak check
+        exits non-zero) is a failure of the suite that stopped it."""
+        rc = self.stop(signal.SIGTERM, timeout)
+        if rc != 0:
+            raise AssertionError("situd exited %s after SIGTERM (0 expected): %s"
+                                 % (rc, self.read_log()))
 
 
 def assert_problem(test, resp, status, param=None):

@@ -12,6 +12,7 @@ back "duplicate" and is not applied twice."""
 import os
 import random
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -127,18 +128,27 @@ class DurabilityTest(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stdout.decode()[-500:])
         return log
 
-    def run_round(self, clients, seconds):
-        """Clients post for `seconds`, then situd gets SIGKILL."""
+    def run_round(self, clients, seconds, when):
+        """Clients post for `seconds` (and until something is acknowledged),
+        then situd, alive until then, gets SIGKILL and dies of it."""
         d = situd.Situd(self.db, "--quiet", *feedlib.many_stations_args(self.tmp))
         stop = threading.Event()
         threads = [threading.Thread(target=c.pump, args=(d, stop), daemon=True)
                    for c in clients]
+        acked = sum(len(c.acked) for c in clients)
         for t in threads:
             t.start()
         time.sleep(seconds)
+        progressed = feedlib.wait_until(lambda: sum(len(c.acked) for c in clients) > acked,
+                                        timeout=30)
+        alive = d.proc.poll() is None
         d.proc.kill()
         d.proc.wait()
         d.log.close()
+        self.assertTrue(alive, "%s: situd died by itself (%s): %s" %
+                        (when, d.proc.returncode, d.read_log()))
+        self.assertEqual(d.proc.returncode, -signal.SIGKILL, when)
+        self.assertTrue(progressed, "%s: nothing acknowledged in the round" % when)
         stop.set()
         for c, t in zip(clients, threads):
             t.join(30)
@@ -148,8 +158,9 @@ class DurabilityTest(unittest.TestCase):
     def test_sigkill_loses_nothing_acknowledged_and_applies_nothing_twice(self):
         clients = [Client(d, self.tokens[d], random.Random(self.rng.random())) for d in DEPTS]
         for i in range(KILLS):
-            self.run_round(clients, self.rng.uniform(0.2, 1.5))
-            self.check(clients, "after kill %d" % (i + 1))
+            when = "kill %d" % (i + 1)
+            self.run_round(clients, self.rng.uniform(0.2, 1.5), when)
+            self.check(clients, "after " + when)
         # resend everything not acknowledged, then stop cleanly
         d = situd.Situd(self.db, "--quiet", *feedlib.many_stations_args(self.tmp))
         for c in clients:

@@ -37,6 +37,7 @@ from feedlib import utc  # noqa: E402
 MHD = "<refused by libmicrohttpd>"
 MAX_BODY = 2 << 20  # situd's max_body_bytes in this suite, so "too large" is cheap to send
 ALIVE_S = 1.0
+REFRESH_S = 2.0  # README: added and revoked tokens hold within a second; 1 s of slack
 
 JSON = {"Authorization": "Bearer {met}", "Content-Type": "application/json"}
 CAP = {"Authorization": "Bearer {met}", "Content-Type": "application/cap+xml"}
@@ -437,7 +438,7 @@ class HostileTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.d.stop()
+        cls.d.stop_cleanly()
         for p in (cls.tmp, os.path.dirname(cls.conf)):
             shutil.rmtree(p, ignore_errors=True)
 
@@ -609,12 +610,27 @@ class HostileTest(unittest.TestCase):
         auth = {"Authorization": "Bearer " + self.tokens["telecom"]}
         self.assertEqual(self.d.post(path, {"events": []}, headers=auth).status, 200)
         self.revoke("telecom")
+        t0 = time.monotonic()
         refused = feedlib.wait_until(
             lambda: self.d.post(path, {"events": []}, headers=auth).status == 401, timeout=10)
+        took = time.monotonic() - t0
         self.assertTrue(refused, "a revoked token was still taken after 10 s")
+        # README: situd picks up a revocation within a second (2 s: slack)
+        self.assertLess(took, REFRESH_S, "a revoked token was refused only after %.2f s" % took)
         situd.assert_problem(self, self.d.post(path, {"events": []}, headers=auth), 401,
                              "Authorization")
         self.assert_alive("a revocation")
+
+    def test_a_token_added_while_running_is_taken(self):
+        path = "/feeds/transport/events"
+        token = feedlib.add_token(self.db, "transport")
+        t0 = time.monotonic()
+        taken = feedlib.wait_until(
+            lambda: self.d.post(path, {"events": []}, headers={
+                "Authorization": "Bearer " + token}).status == 200, timeout=10)
+        took = time.monotonic() - t0
+        self.assertTrue(taken, "a token added while situd runs was never taken")
+        self.assertLess(took, REFRESH_S, "a new token was taken only after %.2f s" % took)
 
 
 if __name__ == "__main__":

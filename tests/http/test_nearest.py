@@ -1,7 +1,9 @@
 """Proximity over HTTP against a real situd on the demo data: /nearest and
 /within answers match `situ nearest` on the same file, are ordered and
 bounded, honour filters and GCJ-02, and bad input is a 400 naming the
-parameter; /locate lists the hazard sources that reach the point."""
+parameter; /locate lists the hazard sources that reach the point. Every
+distance_m and bearing_deg is recomputed from the returned coordinates with
+PROJ's `geod` (the geodesic inverse on WGS84), not bound-checked."""
 
 import json
 import math
@@ -15,6 +17,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import situd  # noqa: E402
 
 
+def geodesic(lon, lat, points):
+    """[(distance m, forward azimuth deg in [0, 360))] from (lon, lat) to each
+    (lon, lat) of points, by PROJ's geod on WGS84: an oracle independent of
+    situd's geodesic code."""
+    lines = "".join("%r %r %r %r\n" % (lat, lon, plat, plon) for plon, plat in points)
+    out = subprocess.run(["geod", "+ellps=WGS84", "-I", "-f", "%.9f"], input=lines,
+                         capture_output=True, text=True, check=True).stdout
+    return [(float(r.split()[2]), float(r.split()[0]) % 360) for r in out.splitlines()]
+
+
 class NearestTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -24,13 +36,26 @@ class NearestTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.d.stop()
+        cls.d.stop_cleanly()
 
     def near(self, query):
         r = self.d.get("/nearest?" + query)
         self.assertEqual(r.status, 200, r.body[:300])
         self.assertTrue(r.ctype.startswith("application/geo+json"))
         return r.json()
+
+    def assert_geodesics(self, lon, lat, feats):
+        """distance_m and bearing_deg of point features are geod's, within the
+        rounding of the answer (coordinates to 1e-7 degree: about 6 cm)."""
+        self.assertTrue(feats)
+        want = geodesic(lon, lat, [f["geometry"]["coordinates"] for f in feats])
+        for f, (dist, azi) in zip(feats, want):
+            p = f["properties"]
+            self.assertAlmostEqual(p["distance_m"], dist, delta=0.1, msg=f["id"])
+            slack = math.degrees(math.atan2(0.1, dist)) + 1e-3
+            turn = (p["bearing_deg"] - azi + 180) % 360 - 180
+            self.assertLess(abs(turn), slack, "%s: bearing %r, geod %r" %
+                            (f["id"], p["bearing_deg"], azi))
 
     def test_http_and_cli_give_the_same_answer(self):
         for lon, lat, extra_http, extra_cli in [
@@ -57,6 +82,7 @@ class NearestTest(unittest.TestCase):
         self.assertEqual(len(feats), 10)
         dists = [f["properties"]["distance_m"] for f in feats]
         self.assertEqual(dists, sorted(dists))
+        self.assert_geodesics(111.6, 26.2, feats)
         for f in feats:
             p = f["properties"]
             self.assertTrue(0 <= p["bearing_deg"] < 360)
@@ -76,6 +102,7 @@ class NearestTest(unittest.TestCase):
         far = self.near("lon=116.4&lat=39.9&k=1")  # Beijing: the nearest is still in Yongzhou
         self.assertEqual(len(far["features"]), 1)
         self.assertGreater(far["features"][0]["properties"]["distance_m"], 1e6)
+        self.assert_geodesics(116.4, 39.9, far["features"])
 
     def test_gcj02_twin_gives_the_same_answer(self):
         gcj = self.near("lon=111.6&lat=26.2&k=5&crs=gcj02")
@@ -98,6 +125,7 @@ class NearestTest(unittest.TestCase):
         dists = [f["properties"]["distance_m"] for f in feats]
         self.assertEqual(dists, sorted(dists))
         self.assertTrue(all(d <= 3000 for d in dists))
+        self.assert_geodesics(111.6, 26.2, feats)
         # brute force on the sphere with a margin: nothing clearly inside is missing
         every = self.d.get("/collections/hazards/items?limit=10000&bbox=111.5,26.1,111.7,26.3").json()
         ids = {f["id"] for f in feats}

@@ -39,7 +39,7 @@ class OgcApiTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.d.stop()
+        cls.d.stop_cleanly()
 
     def all_items(self, coll, query="", limit=1000):
         """Pages through /items following next links; returns (features, matched)."""

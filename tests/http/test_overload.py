@@ -91,8 +91,7 @@ class SlowlorisTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.d.stop()
-        assert rc == 0, "situd exited %s: %s" % (rc, cls.d.read_log())
+        cls.d.stop_cleanly()
 
     def test_idle_and_trickling_connections_neither_starve_nor_stay(self):
         opened = {}  # socket -> monotonic time of its connect
@@ -170,8 +169,7 @@ class FloodTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.d.stop()
-        assert rc == 0, "situd exited %s: %s" % (rc, cls.d.read_log())
+        cls.d.stop_cleanly()
 
     def flood(self, path):
         """FLOOD connections at once, one GET each; [(status, raw answer, seconds)]."""

@@ -27,7 +27,7 @@ class TownshipsExportTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.d.stop()
+        cls.d.stop_cleanly()
 
     def export(self, path):
         r = self.d.get(path)

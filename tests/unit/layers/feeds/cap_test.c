@@ -1,9 +1,10 @@
 /* cap_test.c: tests layers/feeds/cap.c: CAP 1.2 polygons (lat,lon swapped),
  * circles, township geocodes, severity colours, Update and Cancel applied
  * through the feed applier, and every refusal: bad XML, not CAP, a DOCTYPE
- * (billion laughs), missing elements, non-Actual alerts. */
+ * (a nested billion laughs), UTF-16, missing elements, non-Actual alerts. */
 #include "testlib.h"
 
+#include <iconv.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -295,26 +296,62 @@ static void billion_laughs_is_refused_before_parsing(void **state)
     env *e = *state;
     situ_buf x;
     situ_buf_init(&x);
-    situ_buf_adds(&x, "<?xml version=\"1.0\"?>\n<!DOCTYPE alert [\n<!ENTITY lol \"lol\">\n");
-    for (int i = 1; i < 10; i++)
-        situ_buf_printf(&x,
-                        "<!ENTITY lol%d \"&lol%s;&lol%s;&lol%s;&lol%s;&lol%s;&lol%s;&lol%s;"
-                        "&lol%s;&lol%s;&lol%s;\">\n",
-                        i, i > 1 ? "" : "", "", "", "", "", "", "", "", "", "");
-    situ_buf_adds(&x, "]>\n<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">"
-                      "<identifier>&lol9;</identifier></alert>");
+    /* lol9 expands to 10^9 "lol": 3 GB if anything expanded it */
+    situ_buf_adds(&x, "<?xml version=\"1.0\"?>\n<!DOCTYPE alert [\n<!ENTITY lol0 \"lol\">\n");
+    for (int i = 1; i < 10; i++) {
+        situ_buf_printf(&x, "<!ENTITY lol%d \"", i);
+        for (int k = 0; k < 10; k++)
+            situ_buf_printf(&x, "&lol%d;", i - 1);
+        situ_buf_adds(&x, "\">\n");
+    }
+    const char *alert = HEAD("&lol9;", "Alert") INFO("Severe", TIMES, POLY) TAIL;
+    situ_buf_adds(&x, "]>\n");
+    situ_buf_adds(&x, strchr(alert, '\n') + 1); /* after its own XML declaration */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     refused(e, x.p, SITU_EFORMAT, "DOCTYPE");
     clock_gettime(CLOCK_MONOTONIC, &t1);
     assert_true(t1.tv_sec - t0.tv_sec < 2);
-    /* a UTF-16 document (NUL bytes) cannot slip a DOCTYPE past the check */
-    static const char utf16[] = "<\0!\0D\0O\0C\0T\0Y\0P\0E\0";
+    situ_buf_dispose(&x);
+}
+
+/* xml in UTF-16LE with a byte order mark, by iconv; *n its bytes. */
+static char *utf16le(const char *xml, size_t *n)
+{
+    iconv_t cd = iconv_open("UTF-16LE", "UTF-8");
+    assert_true(cd != (iconv_t)-1);
+    size_t in_left = strlen(xml), cap = 2 * in_left + 2, out_left = cap - 2;
+    char *out = malloc(cap), *in = (char *)xml, *o = out + 2;
+    out[0] = (char)0xff, out[1] = (char)0xfe;
+    assert_true(iconv(cd, &in, &in_left, &o, &out_left) != (size_t)-1);
+    iconv_close(cd);
+    *n = (size_t)(o - out);
+    return out;
+}
+
+/* CAP is UTF-8: a whole, valid alert in UTF-16 is refused for its encoding
+ * (not as garbage), and a DOCTYPE in UTF-16 cannot slip past the check. */
+static void utf16_is_refused_for_its_encoding(void **state)
+{
+    env *e = *state;
+    const char *alert = HEAD("YZ-16", "Alert") INFO("Severe", TIMES, POLY) TAIL;
+    const char *laugh = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><!DOCTYPE alert ["
+                        "<!ENTITY a \"aaaa\">]><alert>&a;</alert>";
     situ_feed_batch *b = NULL;
     situ_err err = {0};
-    assert_int_equal(situ_cap_parse("meteorology", utf16, sizeof utf16, NULL, &b, &err),
-                     SITU_EFORMAT);
-    situ_buf_dispose(&x);
+    assert_int_equal(parse(e, alert, &b, &err), 0); /* the same alert in UTF-8 is read */
+    situ_feed_batch_free(b);
+    const char *docs[] = {alert, laugh};
+    for (size_t i = 0; i < 2; i++) {
+        size_t n;
+        char *wide = utf16le(docs[i], &n);
+        b = NULL;
+        assert_int_equal(situ_cap_parse("meteorology", wide, n, e->towns, &b, &err), SITU_EFORMAT);
+        assert_null(b);
+        if (!strstr(err.msg, "UTF-8"))
+            fail_msg("UTF-16 refused for another reason: %s", err.msg);
+        free(wide);
+    }
 }
 
 static const struct CMUnitTest tests[] = {
@@ -326,6 +363,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(bad_documents_are_refused_with_a_reason, setup, teardown),
     cmocka_unit_test_setup_teardown(only_actual_alerts_reach_the_map, setup, teardown),
     cmocka_unit_test_setup_teardown(billion_laughs_is_refused_before_parsing, setup, teardown),
+    cmocka_unit_test_setup_teardown(utf16_is_refused_for_its_encoding, setup, teardown),
 };
 
 SITU_TEST_MAIN("cap", tests)

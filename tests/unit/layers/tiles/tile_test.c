@@ -7,6 +7,7 @@
 #include <gdal.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
+#include <proj.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,49 @@ static void bounds_and_projection(void **state)
     situ_tile_project(180, 89, &x, &y);
     situ_assert_near(x, 1, 1e-15);
     situ_assert_near(y, 0, 1e-12);
+}
+
+/* PROJ's EPSG:4326 -> EPSG:3857 in lon/lat order, the oracle for the
+ * projection away from the equator and the clamp. */
+static PJ *proj_to_3857(void)
+{
+    PJ *crs = proj_create_crs_to_crs(PJ_DEFAULT_CTX, "EPSG:4326", "EPSG:3857", NULL);
+    assert_non_null(crs);
+    PJ *norm = proj_normalize_for_visualization(PJ_DEFAULT_CTX, crs);
+    proj_destroy(crs);
+    assert_non_null(norm);
+    return norm;
+}
+
+static void projection_matches_proj_at_mid_latitudes(void **state)
+{
+    (void)state;
+    const double half = 20037508.342789244;
+    const double lats[] = {-75.3, -60, -45.5, -23.44, 12.3, 25.6, 26.05, 33.3, 45, 60.2, 80.1};
+    const double lons[] = {-150.7, -45, 0.3, 111.6, 179.9};
+    PJ *pj = proj_to_3857();
+    for (size_t i = 0; i < sizeof lats / sizeof *lats; i++)
+        for (size_t j = 0; j < sizeof lons / sizeof *lons; j++) {
+            PJ_COORD want = proj_trans(pj, PJ_FWD, proj_coord(lons[j], lats[i], 0, 0));
+            double x, y;
+            situ_tile_project(lons[j], lats[i], &x, &y);
+            situ_assert_near(x * 2 * half - half, want.xy.x, 1e-5);
+            situ_assert_near(half - y * 2 * half, want.xy.y, 1e-5);
+        }
+    /* a z12 tile over Yongzhou and one at 60 N: corners back through PROJ */
+    const situ_tile_xyz tiles[] = {{12, 3318, 1719}, {12, 2100, 1200}};
+    for (size_t i = 0; i < sizeof tiles / sizeof *tiles; i++) {
+        double m[4], ll[4];
+        situ_tile_bounds_3857(tiles[i], m);
+        situ_tile_bounds_lonlat(tiles[i], 4096, 0, ll);
+        PJ_COORD lo = proj_trans(pj, PJ_INV, proj_coord(m[0], m[1], 0, 0));
+        PJ_COORD hi = proj_trans(pj, PJ_INV, proj_coord(m[2], m[3], 0, 0));
+        situ_assert_near(ll[0], lo.lp.lam, 1e-9);
+        situ_assert_near(ll[1], lo.lp.phi, 1e-9);
+        situ_assert_near(ll[2], hi.lp.lam, 1e-9);
+        situ_assert_near(ll[3], hi.lp.phi, 1e-9);
+    }
+    proj_destroy(pj);
 }
 
 /* ---- the ring pipeline ------------------------------------------------------ */
@@ -1228,7 +1272,7 @@ static int must_be_there(const gcheck *g, OGRGeometryH src, int polygon)
 }
 
 /* Decodes one written tile with GDAL and checks it against the snapshot. */
-static void gdal_check_tile(gcheck *g, const char *path, OGRGeometryH **geoms,
+static void gdal_check_tile(gcheck *g, const char *path, size_t nbytes, OGRGeometryH **geoms,
                             const situ_tile_opts *o)
 {
     char *seen[SITU_NCOLLECTIONS] = {0};
@@ -1236,6 +1280,8 @@ static void gdal_check_tile(gcheck *g, const char *path, OGRGeometryH **geoms,
         seen[cid] = calloc(g->snap->colls[cid]->n + 1, 1);
     const char *const drivers[] = {"MVT", NULL}, *const oo[] = {"CLIP=NO", NULL};
     GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, drivers, oo, NULL);
+    if (!ds && nbytes) /* an empty tile is no file GDAL opens; any other must be */
+        fail_msg("tile %d/%u/%u (%zu bytes): GDAL cannot open it", g->t.z, g->t.x, g->t.y, nbytes);
     double bu = 64 * g->unit + g->unit;
     OGRGeometryH buffered = rect_3857(g->b[0] - bu, g->b[1] - bu, g->b[2] + bu, g->b[3] + bu);
     for (int li = 0; ds && li < GDALDatasetGetLayerCount(ds); li++) {
@@ -1372,7 +1418,7 @@ static void gdal_decodes_every_feature_within_a_pixel(void **state)
         assert_non_null(f);
         assert_int_equal(fwrite(buf.p, 1, buf.n, f), buf.n);
         fclose(f);
-        gdal_check_tile(&g, path, geoms, &o);
+        gdal_check_tile(&g, path, buf.n, geoms, &o);
     }
     fprintf(stderr,
             "  %zu tiles z5-17: %zu features (%zu polygons, %zu points), %zu vertices "
@@ -1431,6 +1477,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(parse_validates_each_part),
     cmocka_unit_test(parse_path_and_set),
     cmocka_unit_test(bounds_and_projection),
+    cmocka_unit_test(projection_matches_proj_at_mid_latitudes),
+    cmocka_unit_test(importance_filter_equals_douglas_peucker),
     cmocka_unit_test(importance_filter_equals_bottom_up),
     cmocka_unit_test(snap_clean_area),
     cmocka_unit_test(clipper_makes_parts_not_bridges),

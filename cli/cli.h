@@ -9,6 +9,7 @@ const char *situ_cli_default_db(void);
 /* Opens db for a command, printing the error; returns 0 or 1. */
 int situ_cli_open(const char *db, unsigned flags, situ_store **out);
 
+int situ_cli_load(int argc, char **argv);
 int situ_cli_export(int argc, char **argv);
 int situ_cli_nearest(int argc, char **argv);
 int situ_cli_token(int argc, char **argv);

@@ -12,7 +12,7 @@
 
 static const char usage[] =
     "[--db FILE] (--collection ID [--township CODE] [--bbox minlon,minlat,maxlon,maxlat] | "
-    "--drill CODE,CODE...) [-f FORMAT] --out FILE";
+    "--drill CODE,CODE...) [-f FORMAT] --out FILE [--force]";
 
 static int make_export(situ_snapshot *snap, const char *coll, const char *township,
                        const char *bbox, char *drill, situ_export **out, situ_err *err)
@@ -42,26 +42,45 @@ int situ_cli_export(int argc, char **argv)
 {
     const char *db = situ_cli_default_db(), *coll = NULL, *township = NULL, *bbox = NULL;
     const char *format = "GeoJSON", *out = NULL;
+    int force = 0;
     char *drill = NULL;
     static const struct option opts[] = {
         {"db", required_argument, 0, 'd'},       {"collection", required_argument, 0, 'c'},
         {"township", required_argument, 0, 't'}, {"bbox", required_argument, 0, 'b'},
         {"drill", required_argument, 0, 'D'},    {"format", required_argument, 0, 'f'},
-        {"out", required_argument, 0, 'o'},      {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"out", required_argument, 0, 'o'},      {"force", no_argument, 0, 'F'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "f:o:", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': db = optarg; break;
-        case 'c': coll = optarg; break;
-        case 't': township = optarg; break;
-        case 'b': bbox = optarg; break;
-        case 'D': drill = optarg; break;
-        case 'f': format = optarg; break;
-        case 'o': out = optarg; break;
+        case 'd':
+            db = optarg;
+            break;
+        case 'c':
+            coll = optarg;
+            break;
+        case 't':
+            township = optarg;
+            break;
+        case 'b':
+            bbox = optarg;
+            break;
+        case 'D':
+            drill = optarg;
+            break;
+        case 'f':
+            format = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'F':
+            force = 1;
+            break;
         case 'h':
             printf("usage: situ export %s\nWrites a collection or a drill bundle in any GDAL "
-                   "vector format.\n",
+                   "vector format.\nThe file appears only when complete; an existing file is "
+                   "replaced only with --force,\nand never the store itself.\n",
                    usage);
             return 0;
         default:
@@ -81,7 +100,11 @@ int situ_cli_export(int argc, char **argv)
     if (!rc)
         rc = make_export(snap, coll, township, bbox, drill, &e, &err);
     if (!rc)
-        rc = situ_export_to_file(e, out, format, drill ? "drill" : coll, &err);
+        rc = situ_export_to_file(
+            e, out,
+            &(situ_export_file_opts){
+                .format = format, .layer = drill ? "drill" : coll, .protect = db, .force = force},
+            &err);
     if (!rc)
         printf("%zu features written to %s (%s)\n", situ_export_count(e), out, format);
     else

@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "situ/demo.h"
-#include "situ/load.h"
 #include "situ/schema.h"
 #include "situ/store.h"
 #include "cli.h"
@@ -61,131 +61,6 @@ static int cmd_init(int argc, char **argv)
         return 1;
     printf("%s: schema version %d\n", db, situ_store_version(s));
     situ_store_close(s);
-    return 0;
-}
-
-/* ---- situ load ---------------------------------------------------------- */
-
-static void print_stats(const situ_load_stats *st)
-{
-    printf("%-15s read %lld, inserted %lld, updated %lld, repaired %lld, rejected %lld, "
-           "outside every township %lld\n",
-           st->collection, st->read, st->inserted, st->updated, st->repaired, st->rejected,
-           st->outside);
-    for (int i = 0; i < st->nreasons; i++)
-        printf("    rejected %lld: %s (e.g. %s)\n", st->reasons[i].n, st->reasons[i].reason,
-               st->reasons[i].example_id);
-}
-
-static int progress_shown;
-
-static void print_progress(void *ctx, const char *coll, long long done, long long total)
-{
-    (void)ctx;
-    if (total > 0)
-        fprintf(stderr, "\r\033[K  %s: %lld / %lld features", coll, done, total);
-    else
-        fprintf(stderr, "\r\033[K  %s: %lld features", coll, done);
-    fflush(stderr);
-    progress_shown = 1;
-}
-
-static int cmd_load(int argc, char **argv)
-{
-    static const char usage[] =
-        "[--db FILE] (--collection ID FILE | --all DIR) [--layer NAME] [--s_srs EPSG:n] "
-        "[--encoding GBK] [--map src_field=prop ...]";
-    const char *db = situ_cli_default_db(), *all = NULL;
-    situ_load_opts o = {0};
-    const char *maps[64];
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
-                                         {"collection", required_argument, 0, 'c'},
-                                         {"all", required_argument, 0, 'a'},
-                                         {"layer", required_argument, 0, 'l'},
-                                         {"s_srs", required_argument, 0, 's'},
-                                         {"encoding", required_argument, 0, 'e'},
-                                         {"map", required_argument, 0, 'm'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            db = optarg;
-            break;
-        case 'c':
-            o.collection = optarg;
-            break;
-        case 'a':
-            all = optarg;
-            break;
-        case 'l':
-            o.layer = optarg;
-            break;
-        case 's':
-            o.s_srs = optarg;
-            break;
-        case 'e':
-            o.encoding = optarg;
-            break;
-        case 'm':
-            if (o.nmap == 64)
-                return usage_error("load", usage);
-            maps[o.nmap++] = optarg;
-            break;
-        case 'h':
-            printf("usage: situ load %s\n"
-                   "Loads an OGR source (GeoJSON, GeoPackage, Shapefile, CSV, KML, ...) into a "
-                   "collection,\nor with --all every file of DIR named by a collection id "
-                   "(townships first),\nreading DIR/manifest.ini for CRS and encodings. One "
-                   "transaction: a failed\nload changes nothing.\nCollections:",
-                   usage);
-            for (int i = 0; i < SITU_NCOLLECTIONS; i++)
-                printf(" %s", situ_schema_collection((situ_coll_id)i)->id);
-            printf("\n");
-            return 0;
-        default:
-            return usage_error("load", usage);
-        }
-    }
-    o.map = maps;
-    if ((all != NULL) == (o.collection != NULL) || (all && optind != argc) ||
-        (!all && optind != argc - 1))
-        return usage_error("load", usage);
-    o.progress = print_progress;
-
-    situ_store *s;
-    if (situ_cli_open(db, SITU_STORE_CREATE, &s))
-        return 1;
-    situ_err err = {0};
-    int rc;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (all) {
-        situ_load_stats st[SITU_NCOLLECTIONS];
-        int nfiles = 0;
-        memset(st, 0, sizeof st);
-        rc = situ_load_dir(s, all, &o, st, &nfiles, &err);
-        if (!rc)
-            for (int i = 0; i < SITU_NCOLLECTIONS; i++)
-                if (st[i].collection[0])
-                    print_stats(&st[i]);
-    } else {
-        situ_load_stats st;
-        rc = situ_load_file(s, argv[optind], &o, &st, &err);
-        if (!rc)
-            print_stats(&st);
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    situ_store_close(s);
-    if (progress_shown)
-        fprintf(stderr, "\r\033[K");
-    if (rc) {
-        fprintf(stderr, "situ load: %s (nothing was changed)\n", err.msg);
-        return 1;
-    }
-    printf("loaded into %s in %.2f s\n", db,
-           (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     return 0;
 }
 
@@ -290,7 +165,7 @@ static const struct command {
     const char *help;
 } commands[] = {
     {"init", cmd_init, "create or migrate the SpatiaLite file"},
-    {"load", cmd_load, "load OGR sources into a collection (or --all DIR)"},
+    {"load", situ_cli_load, "load OGR sources into a collection (or --all DIR)"},
     {"demo", cmd_demo, "write the Yongzhou demo data"},
     {"check", cmd_check, "check the file; rows and bytes per table"},
     {"export", situ_cli_export, "export a collection or a drill bundle with GDAL"},

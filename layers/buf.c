@@ -97,6 +97,15 @@ static int utf8_len(const unsigned char *s)
     return n;
 }
 
+int situ_utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (int n; *p; p += n)
+        if (!(n = utf8_len(p)))
+            return 0;
+    return 1;
+}
+
 /* Length of the run at p that goes out as it is: printable ASCII other than
  * '"' and '\\', and whole valid UTF-8 sequences. */
 static size_t plain_run(const unsigned char *p)

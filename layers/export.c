@@ -11,12 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "situ/geojson.h"
 #include "situ/summary.h"
-
-#include "export_gdal.h"
 
 #define PIECE_BYTES (64 * 1024)
 #define MAX_DRILL 256
@@ -31,15 +28,15 @@ struct situ_export {
     int ncodes;
     char now[32];
     int state;
-    int town;       /* drill: current township */
-    int coll;       /* current collection */
-    size_t pos;     /* next feature index to look at */
-    size_t end;     /* end of the current range */
-    size_t count;   /* features written */
+    int town;     /* drill: current township */
+    int coll;     /* current collection */
+    size_t pos;   /* next feature index to look at */
+    size_t end;   /* end of the current range */
+    size_t count; /* features written */
 };
 
-static const int drill_order[] = {SITU_C_TOWNSHIPS, SITU_C_RISK_ZONES, SITU_C_HAZARDS,
-                                  SITU_C_HAZARD_SOURCES, SITU_C_RESOURCES, SITU_C_ALERTS};
+static const int drill_order[] = {SITU_C_TOWNSHIPS,      SITU_C_RISK_ZONES, SITU_C_HAZARDS,
+                                  SITU_C_HAZARD_SOURCES, SITU_C_RESOURCES,  SITU_C_ALERTS};
 #define NDRILL (int)(sizeof drill_order / sizeof drill_order[0])
 
 int situ_export_collection_new(situ_snapshot *snap, const situ_query *q, situ_export **out,
@@ -203,30 +200,4 @@ int situ_export_next(situ_export *e, situ_buf *b)
     default:
         return 0;
     }
-}
-
-int situ_export_to_file(situ_export *e, const char *path, const char *format, const char *layer,
-                        situ_err *err)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.situ-export-%d.geojson", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return situ_err_set(err, SITU_EIO, "cannot write %s", tmp);
-    situ_buf b;
-    situ_buf_init(&b);
-    int more = 1, rc = 0;
-    while (more && !rc) {
-        b.n = 0;
-        more = situ_export_next(e, &b);
-        if (b.oom || fwrite(b.p, 1, b.n, f) != b.n)
-            rc = situ_err_set(err, SITU_EIO, "cannot write %s", tmp);
-    }
-    situ_buf_dispose(&b);
-    if (fclose(f) && !rc)
-        rc = situ_err_set(err, SITU_EIO, "cannot write %s", tmp);
-    if (!rc)
-        rc = situ__export_translate(tmp, path, format, layer, err);
-    unlink(tmp);
-    return rc;
 }

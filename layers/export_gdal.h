@@ -5,8 +5,9 @@
 #include "situ/err.h"
 
 /* Converts the GeoJSON file src_path to dst_path in GDAL format `format`,
- * naming the layer `layer`; dst_path is replaced. */
-int situ__export_translate(const char *src_path, const char *dst_path, const char *format,
-                           const char *layer, situ_err *err);
+ * naming the layer `layer`; dst_path must not exist yet. Messages call
+ * dst_path `shown` (the file the operator asked for). */
+int situ__export_translate(const char *src_path, const char *dst_path, const char *shown,
+                           const char *format, const char *layer, situ_err *err);
 
 #endif

@@ -27,6 +27,8 @@ void situ_buf_addc(situ_buf *b, char c);
 void situ_buf_printf(situ_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string literal, quotes included; invalid UTF-8 becomes U+FFFD. */
 void situ_buf_add_json_str(situ_buf *b, const char *s);
+/* 1 when the NUL-terminated s is valid UTF-8 (no overlongs, no surrogates). */
+int situ_utf8_valid(const char *s);
 /* Appends a double with at most `decimals` decimals, trailing zeros dropped. */
 void situ_buf_add_num(situ_buf *b, double v, int decimals);
 /* Grows the array *arr of elem-byte elements, which holds n of *cap, so

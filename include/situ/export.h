@@ -30,9 +30,22 @@ int situ_export_next(situ_export *e, situ_buf *b);
 size_t situ_export_count(const situ_export *e);
 void situ_export_free(situ_export *e);
 
-/* Writes the whole stream to path in GDAL format `format` ("GeoJSON", "GPKG",
- * "ESRI Shapefile" (UTF-8 with a .cpg), "KML", ...), layer named `layer`. */
-int situ_export_to_file(situ_export *e, const char *path, const char *format, const char *layer,
+/* How situ_export_to_file writes. */
+typedef struct situ_export_file_opts {
+    const char *format;  /* GDAL short name: "GeoJSON", "GPKG", "ESRI Shapefile", "KML", ... */
+    const char *layer;   /* the layer's name */
+    const char *protect; /* the store's path: it, its -wal, -shm and -journal are never
+                            written over (compared by device and inode), or NULL */
+    int force;           /* 1: an existing regular file may be replaced */
+} situ_export_file_opts;
+
+/* Writes the whole stream to path in GDAL format o->format (a Shapefile in
+ * UTF-8 with a .cpg). Everything is written into a temporary folder beside
+ * path and renamed into place only when GDAL succeeded, so a failure leaves
+ * what was there untouched. Refuses (SITU_EINVAL or SITU_ECONFLICT) a path
+ * that is not a regular file, the store itself, and an existing file unless
+ * o->force; failures name the path and errno's reason. */
+int situ_export_to_file(situ_export *e, const char *path, const situ_export_file_opts *o,
                         situ_err *err);
 
 #endif

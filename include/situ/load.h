@@ -35,6 +35,36 @@ typedef struct situ_load_opts {
      * situ_load_file only: with situ_load_dir put them in manifest.ini. */
     const char *const *map;
     int nmap;
+    /* A file without an id field (id, fid or code) is refused unless id_field
+     * names its id field or generate_ids asks for ids made of the collection,
+     * a hash of the file's base name and layer, and the FID (so two files
+     * cannot overwrite each other's features). situ_load_file only. */
+    const char *id_field;
+    int generate_ids;
+    /* The share (0..1) of placed features that may lie outside every
+     * township, disagree with their file's township_code or name a township
+     * that does not exist before the load fails (default 0 means 0.5);
+     * accept_outside: never fail for that. */
+    double max_outside_share;
+    int accept_outside;
+    /* The load fails (changing nothing) when nothing was stored, or when
+     * more than this share of the features read was rejected (0: 0.5). */
+    double max_rejected_share;
+    /* Work per feature: vertices of one polygonal geometry (0: 200,000) and
+     * seconds GEOS may spend repairing one (0: 10 s); past either the
+     * feature is rejected as too complex. */
+    long long max_vertices;
+    double repair_seconds;
+    /* A repair that changes a polygon's area by more than max_area_change
+     * (a share, 0: 0.01) is rejected, or with flag_repairs stored and listed
+     * as flagged for review. */
+    double max_area_change;
+    int flag_repairs;
+    /* Called for every rejected or flagged feature (id or "feature #FID",
+     * the field or "", the reason); may be NULL. */
+    void (*on_feature)(void *ctx, const char *collection, const char *id, const char *what,
+                       const char *reason);
+    void *on_feature_ctx;
     /* Called at most twice a second on loads longer than a second, and once
      * at the end of those; total is -1 when the source cannot tell. May be NULL. */
     void (*progress)(void *ctx, const char *collection, long long done, long long total);
@@ -49,12 +79,17 @@ typedef struct situ_load_reason {
 
 typedef struct situ_load_stats {
     char collection[32];
-    long long read;     /* features read from the source */
-    long long inserted; /* new ids */
-    long long updated;  /* ids already stored (a re-load updates, never duplicates) */
-    long long repaired; /* invalid polygons stored after GEOS MakeValid */
-    long long rejected; /* not stored; see reasons */
-    long long outside;  /* stored without township_code: outside every township */
+    long long read;        /* features read from the source */
+    long long inserted;    /* new ids */
+    long long updated;     /* ids already stored (a re-load updates, never duplicates) */
+    long long repaired;    /* invalid polygons stored after GEOS MakeValid */
+    long long rejected;    /* not stored; see reasons */
+    long long outside;     /* stored without township_code: outside every township */
+    long long disagree;    /* stored in the township of its geometry, not the file's code */
+    long long bad_code;    /* rejected: their township_code names no township */
+    long long gbk;         /* features whose undeclared text was read as GBK/GB18030 */
+    long long flagged;     /* repairs that changed the area past the limit, kept for review */
+    double worst_repair_s; /* the longest a repair took */
     situ_load_reason reasons[SITU_LOAD_MAX_REASONS]; /* grouped; the last may be "other reasons" */
     int nreasons;
 } situ_load_stats;

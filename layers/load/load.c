@@ -81,6 +81,7 @@ static int loader_open(situ__loader *L, situ_store *s, const situ_load_opts *o, 
 {
     memset(L, 0, sizeof *L);
     L->s = s;
+    L->o = o;
     L->progress = o->progress;
     L->progress_ctx = o->progress_ctx;
     pthread_once(&gdal_once, gdal_register);
@@ -139,7 +140,10 @@ int situ_load_file(situ_store *s, const char *path, const situ_load_opts *o,
                             .map = o->map,
                             .nmap = o->nmap,
                             .map_what = "--map",
-                            .where = ""};
+                            .where = "",
+                            .encoding_what = o->encoding ? "--encoding" : NULL,
+                            .id_field = o->id_field,
+                            .generate_ids = o->generate_ids};
     int rc = loader_open(&L, s, o, err);
     if (rc)
         return rc;
@@ -165,18 +169,23 @@ typedef struct dirload {
     char path[SITU_NCOLLECTIONS][4096]; /* the file per collection, or "" */
     char where[SITU_NCOLLECTIONS][160]; /* the manifest hints for messages */
     char map_what[SITU_NCOLLECTIONS][160];
+    char encoding_what[SITU_NCOLLECTIONS][160];
     situ_load_stats st[SITU_NCOLLECTIONS];
     char error[200]; /* the first manifest error */
 } dirload;
 
-/* inih's handler: one key of one section. Sections that are not collection
- * ids belong to someone else and are skipped; unknown keys are errors. */
+/* inih's handler: one key of one section. A section that names no
+ * collection (a typo such as [hazard]) and an unknown key are errors: what
+ * they meant to say would silently not apply. */
 static int on_ini(void *user, const char *sect, const char *name, const char *value)
 {
     dirload *D = user;
     const situ_collection *c = situ_schema_find(sect);
-    if (!c)
-        return 1;
+    if (!c) {
+        if (!D->error[0])
+            snprintf(D->error, sizeof D->error, "section [%s] names no collection", sect);
+        return 0;
+    }
     section *s = &D->sec[c->cid];
     char **slot = !strcmp(name, "file")       ? &s->file
                   : !strcmp(name, "encoding") ? &s->encoding
@@ -326,6 +335,8 @@ static situ__source_opts source_opts(dirload *D, const char *dir, int c, const s
              dir);
     snprintf(D->map_what[c], sizeof D->map_what[c], "map in [%s] of %s/manifest.ini", coll->id,
              dir);
+    snprintf(D->encoding_what[c], sizeof D->encoding_what[c], "encoding in [%s] of %s/manifest.ini",
+             coll->id, dir);
     return (situ__source_opts){.c = coll,
                                .layer = s->layer,
                                .s_srs = s->s_srs ? s->s_srs : o->s_srs,
@@ -335,7 +346,8 @@ static situ__source_opts source_opts(dirload *D, const char *dir, int c, const s
                                .map = s->pairs,
                                .nmap = s->npairs,
                                .map_what = D->map_what[c],
-                               .where = D->where[c]};
+                               .where = D->where[c],
+                               .encoding_what = s->encoding ? D->encoding_what[c] : NULL};
 }
 
 int situ_load_dir(situ_store *s, const char *dir, const situ_load_opts *o,
@@ -348,10 +360,10 @@ int situ_load_dir(situ_store *s, const char *dir, const situ_load_opts *o,
     o = o ? o : &none;
     if (!s || !dir)
         return situ_err_set(err, SITU_EINVAL, "a load needs a store and a folder");
-    if (o->layer || o->nmap)
+    if (o->layer || o->nmap || o->id_field || o->generate_ids)
         return situ_err_set(err, SITU_EINVAL,
-                            "--layer and --map name one file's layer and "
-                            "fields; with --all put them in DIR/manifest.ini");
+                            "--layer, --map, --id-field and --generate-ids name one file's "
+                            "layer and fields; with --all put them in DIR/manifest.ini");
     if (!(D = calloc(1, sizeof *D)))
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
     if ((rc = read_manifest(D, dir, err)) || (rc = plan_files(D, dir, &nfiles, err)))

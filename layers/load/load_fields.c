@@ -9,6 +9,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <iconv.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -18,6 +19,8 @@
 #include <strings.h>
 
 #include <cpl_string.h>
+
+#include "situ/buf.h"
 
 #include "load_int.h"
 
@@ -87,6 +90,8 @@ struct situ__fieldmap {
     int id, tc, items; /* source field index, or -1 */
     char recode[32];   /* source encoding of raw-bytes text, or "" */
     int strings_only;
+    int generate_ids, detect_gbk;
+    char gen_prefix[32];
 };
 
 /* claimed[] slots: one per common role, then one per schema field. */
@@ -184,21 +189,126 @@ static void match_names(situ__fieldmap *m, unsigned char *claimed)
     }
 }
 
-/* Copies the field names (recoded to UTF-8 when the source is not). */
-static int read_names(situ__fieldmap *m, OGRFeatureDefnH d)
+/* ---- text --------------------------------------------------------------- */
+
+/* s decoded from the encoding cd converts (to UTF-8), strictly: NULL when a
+ * byte sequence is not of that encoding (or out of memory). Free the result. */
+static char *decode(iconv_t cd, const char *s)
 {
-    for (int i = 0; i < m->n; i++) {
+    size_t n = strlen(s), cap = 4 * n + 1, left = cap - 1;
+    char *out = malloc(cap), *in = (char *)s, *o = out;
+    if (!out || cd == (iconv_t)-1)
+        goto fail;
+    iconv(cd, NULL, NULL, NULL, NULL);
+    if (iconv(cd, &in, &n, &o, &left) == (size_t)-1 || iconv(cd, NULL, NULL, &o, &left))
+        goto fail;
+    *o = '\0';
+    if (situ_utf8_valid(out))
+        return out;
+fail:
+    free(out);
+    return NULL;
+}
+
+/* How the text of a source becomes UTF-8: declared (recode), undeclared but
+ * detected (GB18030, a superset of GBK and GB2312), or UTF-8 as it is. */
+typedef struct textcodec {
+    iconv_t recode, gbk;
+    int detect_gbk;
+} textcodec;
+
+static void codec_open(textcodec *t, const char *recode, int detect_gbk)
+{
+    t->recode = recode && *recode ? iconv_open("UTF-8", recode) : (iconv_t)-1;
+    t->gbk = iconv_open("UTF-8", "GB18030");
+    t->detect_gbk = detect_gbk;
+}
+
+static void codec_close(textcodec *t)
+{
+    if (t->recode != (iconv_t)-1)
+        iconv_close(t->recode);
+    if (t->gbk != (iconv_t)-1)
+        iconv_close(t->gbk);
+}
+
+/* s as UTF-8: *out_copy is NULL when s is already, else a string to free;
+ * *out_gbk is set when it was read as GBK. Returns 0, or 1 when s cannot be
+ * read (reason filled, naming field). */
+static int to_utf8(textcodec *t, const char *s, const char *field, char **out_copy, int *out_gbk,
+                   char reason[128])
+{
+    *out_copy = NULL;
+    if (t->recode != (iconv_t)-1) {
+        if ((*out_copy = decode(t->recode, s)))
+            return 0;
+        snprintf(reason, 128, "%s is not text in the declared encoding", field);
+        return 1;
+    }
+    if (situ_utf8_valid(s))
+        return 0;
+    char *gbk = decode(t->gbk, s);
+    if (gbk && t->detect_gbk) {
+        *out_copy = gbk, *out_gbk = 1;
+        return 0;
+    }
+    free(gbk);
+    snprintf(reason, 128, "%s is not valid UTF-8%s", field,
+             gbk ? " (it reads as GBK: give --encoding GBK)" : "");
+    return 1;
+}
+
+/* Copies the field names, as UTF-8 the way the values are read. */
+static int read_names(situ__fieldmap *m, OGRFeatureDefnH d, situ_err *err)
+{
+    textcodec t;
+    char reason[128];
+    int rc = 0;
+    codec_open(&t, m->recode, m->detect_gbk);
+    for (int i = 0; i < m->n && !rc; i++) {
         OGRFieldDefnH fd = OGR_FD_GetFieldDefn(d, i);
         const char *name = OGR_Fld_GetNameRef(fd);
-        char *utf8 = m->recode[0] ? CPLRecode(name, m->recode, CPL_ENC_UTF8) : NULL;
-        m->f[i].name = strdup(utf8 ? utf8 : name);
-        CPLFree(utf8);
+        char *utf8 = NULL;
+        int gbk = 0;
+        if (to_utf8(&t, name, "a field name", &utf8, &gbk, reason)) {
+            rc = situ_err_set(err, SITU_EFORMAT, "field #%d: %s", i + 1, reason);
+            break;
+        }
+        m->f[i].name = utf8 ? utf8 : strdup(name);
         if (!m->f[i].name)
-            return SITU_ENOMEM;
+            rc = situ_err_set(err, SITU_ENOMEM, "out of memory mapping fields");
         m->f[i].role = ROLE_NONE, m->f[i].k = -1;
         m->f[i].type = OGR_Fld_GetType(fd);
         m->f[i].sub = OGR_Fld_GetSubType(fd);
     }
+    codec_close(&t);
+    return rc;
+}
+
+/* --id-field F: F gives the id. */
+static int apply_id_field(situ__fieldmap *m, const char *field, unsigned char *claimed,
+                          situ_err *err)
+{
+    char pair[256];
+    snprintf(pair, sizeof pair, "%s=id", field);
+    return apply_pair(m, "--id-field", pair, claimed, err);
+}
+
+/* A source without ids is refused unless ids are asked to be generated; one
+ * with ids must not ask for generated ones (it would duplicate its features). */
+static int check_ids(const situ__fieldmap *m, const situ__fieldmap_opts *o, situ_err *err)
+{
+    int has_id = m->id >= 0 || (m->c->cid == SITU_C_TOWNSHIPS && m->tc >= 0);
+    if (has_id && o->generate_ids)
+        return situ_err_set(
+            err, SITU_EINVAL, "%s has an id field (%s); --generate-ids is for files without ids",
+            o->path ? o->path : "the source", m->f[m->id >= 0 ? m->id : m->tc].name);
+    if (!has_id && !o->generate_ids)
+        return situ_err_set(err, SITU_EINVAL,
+                            "%s has no id field (id, fid or code): name it with --id-field "
+                            "FIELD, or give --generate-ids for ids made from the file name, "
+                            "layer and feature number",
+                            o->path ? o->path : "the source");
     return 0;
 }
 
@@ -221,17 +331,23 @@ int situ__fieldmap_new(const situ_collection *c, OGRFeatureDefnH d, const situ__
     if (!m || c->nfields > 64)
         goto fail;
     m->c = c, m->id = m->tc = m->items = -1, m->strings_only = o->strings_only;
+    m->generate_ids = o->generate_ids, m->detect_gbk = o->detect_gbk;
     snprintf(m->recode, sizeof m->recode, "%s", o->recode ? o->recode : "");
+    snprintf(m->gen_prefix, sizeof m->gen_prefix, "%s", o->gen_prefix ? o->gen_prefix : "");
     m->n = OGR_FD_GetFieldCount(d);
     if (m->n > 0 && !(m->f = calloc((size_t)m->n, sizeof *m->f)))
         goto fail;
-    if (read_names(m, d))
+    if ((rc = read_names(m, d, err)))
         goto fail;
     drop_ignored(m, o->ignore);
+    if (o->id_field && (rc = apply_id_field(m, o->id_field, claimed, err)))
+        goto fail;
     for (int j = 0; j < o->nmap; j++)
         if ((rc = apply_pair(m, o->map_what ? o->map_what : "--map", o->map[j], claimed, err)))
             goto fail;
     match_names(m, claimed);
+    if ((rc = check_ids(m, o, err)))
+        goto fail;
     *out_m = m;
     return 0;
 fail:
@@ -263,6 +379,9 @@ struct situ__row {
     situ_item_qty *items;
     int nitems, capitems;
     int oom;
+    textcodec codec;
+    int gbk;            /* this row had text read as GBK */
+    char bad_text[128]; /* the first text of this row that cannot be read, or "" */
 };
 
 int situ__row_new(const situ__fieldmap *m, situ__row **out_r)
@@ -271,6 +390,7 @@ int situ__row_new(const situ__fieldmap *m, situ__row **out_r)
     if (!r)
         return SITU_ENOMEM;
     r->m = m;
+    codec_open(&r->codec, m->recode, m->detect_gbk);
     r->values = calloc((size_t)m->c->nfields + 1, sizeof *r->values);
     r->extra = json_object();
     if (!r->values || !r->extra) {
@@ -290,6 +410,8 @@ static void row_reset(situ__row *r)
     r->items_json = NULL;
     r->nitems = 0;
     r->oom = 0;
+    r->gbk = 0;
+    r->bad_text[0] = '\0';
 }
 
 void situ__row_free(situ__row *r)
@@ -297,6 +419,7 @@ void situ__row_free(situ__row *r)
     if (!r)
         return;
     row_reset(r);
+    codec_close(&r->codec);
     situ__arena_dispose(&r->arena);
     json_decref(r->extra);
     free(r->values);
@@ -351,9 +474,14 @@ static const char *get_text(situ__row *r, OGRFeatureH f, int i)
     const char *s = OGR_F_GetFieldAsString(f, i);
     /* only a string field's text is the feature's own; others are scratch */
     int copy = sf->type != OFTString;
-    char *utf8 = NULL;
-    if (r->m->recode[0] && sf->type == OFTString)
-        s = utf8 = CPLRecode(s, r->m->recode, CPL_ENC_UTF8), copy = 1;
+    char *utf8 = NULL, reason[128];
+    if (sf->type == OFTString && to_utf8(&r->codec, s, sf->name, &utf8, &r->gbk, reason)) {
+        if (!r->bad_text[0])
+            snprintf(r->bad_text, sizeof r->bad_text, "%s", reason);
+        return NULL;
+    }
+    if (utf8)
+        s = utf8, copy = 1;
     while (isspace((unsigned char)*s))
         s++;
     size_t n = strlen(s);
@@ -361,7 +489,7 @@ static const char *get_text(situ__row *r, OGRFeatureH f, int i)
         n--;
     copy |= s[n] != '\0';
     const char *out = n == 0 ? NULL : copy ? row_strndup(r, s, n) : s;
-    CPLFree(utf8);
+    free(utf8);
     return out;
 }
 
@@ -676,8 +804,17 @@ static int read_items(situ__row *r, OGRFeatureH f, int i, char reason[128])
 
 /* ---- a feature ---------------------------------------------------------- */
 
+/* 1 when s holds a control character (C0 or DEL). */
+static int has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
 /* The feature's id: the township code for townships, else the id (or fid or
- * code) field, else "<collection>-<FID>". */
+ * code) field, else (asked for) "<collection>-<hash of file and layer>-<FID>". */
 static int read_id(situ__row *r, OGRFeatureH f, const char **out_id, char reason[128])
 {
     const situ__fieldmap *m = r->m;
@@ -685,9 +822,14 @@ static int read_id(situ__row *r, OGRFeatureH f, const char **out_id, char reason
     char buf[96];
     if (i >= 0) {
         *out_id = get_text(r, f, i);
+        if (r->bad_text[0])
+            return reject(reason, "%s", r->bad_text);
+        if (*out_id && has_control(*out_id))
+            return *out_id = NULL, reject(reason, "control character in id (%s)", m->f[i].name);
         return *out_id ? 0 : reject(reason, "missing id (%s is empty)", m->f[i].name);
     }
-    int n = snprintf(buf, sizeof buf, "%s-%lld", m->c->id, (long long)OGR_F_GetFID(f));
+    int n = snprintf(buf, sizeof buf, "%s-%s-%lld", m->c->id, m->gen_prefix,
+                     (long long)OGR_F_GetFID(f));
     *out_id = row_strndup(r, buf, (size_t)n);
     return 0;
 }
@@ -706,6 +848,8 @@ static int read_fields(situ__row *r, OGRFeatureH f, char reason[128])
         if (v && json_object_set_new(r->extra, m->f[i].name, v))
             r->oom = 1;
     }
+    if (r->bad_text[0])
+        return reject(reason, "%s", r->bad_text);
     for (int k = 0; k < m->c->nfields; k++)
         if ((m->c->fields[k].flags & SITU_FF_REQUIRED) && !r->values[k].type)
             return reject(reason, "missing required field %s", m->c->fields[k].name);
@@ -723,6 +867,8 @@ int situ__row_read(situ__row *r, OGRFeatureH f, situ_feature_in *out, char reaso
         fin.township_code = fin.id;
     else if (!rc && m->tc >= 0)
         fin.township_code = get_text(r, f, m->tc);
+    if (!rc && r->bad_text[0])
+        rc = reject(reason, "%s", r->bad_text);
     if (!rc)
         rc = read_fields(r, f, reason);
     if (!rc && json_object_size(r->extra) > 0 &&
@@ -734,4 +880,9 @@ int situ__row_read(situ__row *r, OGRFeatureH f, situ_feature_in *out, char reaso
     fin.nitems = r->nitems;
     *out = fin;
     return r->oom ? SITU_ENOMEM : rc;
+}
+
+int situ__row_was_gbk(const situ__row *r)
+{
+    return r->gbk;
 }

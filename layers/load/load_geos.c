@@ -292,6 +292,37 @@ static void query(situ__townships *t, const GEOSGeometry *geom)
     qsort(t->cand, (size_t)t->ncand, sizeof *t->cand, by_index);
 }
 
+int situ__townships_count(const situ__townships *t)
+{
+    return t->n;
+}
+
+static int by_code(const void *key, const void *elem)
+{
+    return strcmp(key, ((const township *)elem)->code);
+}
+
+int situ__townships_has(const situ__townships *t, const char *code)
+{
+    return t->n > 0 && bsearch(code, t->v, (size_t)t->n, sizeof *t->v, by_code) != NULL;
+}
+
+int situ__townships_agree(situ__townships *t, const char *code, double lon, double lat,
+                          const GEOSGeometry *poly)
+{
+    GEOSContextHandle_t h = t->g->h;
+    const township *w = t->n > 0 ? bsearch(code, t->v, (size_t)t->n, sizeof *t->v, by_code) : NULL;
+    if (!w)
+        return 0;
+    if (poly)
+        return GEOSPreparedIntersects_r(h, w->prep, poly) == 1;
+    GEOSGeometry *pt = GEOSGeom_createPointFromXY_r(h, lon, lat);
+    int yes = pt && GEOSPreparedCovers_r(h, w->prep, pt) == 1;
+    if (pt)
+        GEOSGeom_destroy_r(h, pt);
+    return yes;
+}
+
 const char *situ__townships_at(situ__townships *t, double lon, double lat)
 {
     GEOSContextHandle_t h = t->g->h;

@@ -60,6 +60,13 @@ typedef struct situ__townships situ__townships;
  * transaction) into an STRtree of prepared geometries. */
 int situ__townships_new(situ__geos *g, sqlite3 *db, situ__townships **out_t, situ_err *err);
 void situ__townships_free(situ__townships *t);
+/* Number of townships in t; 1 when code is one of them. */
+int situ__townships_count(const situ__townships *t);
+int situ__townships_has(const situ__townships *t, const char *code);
+/* 1 when the township named code covers (lon, lat), or meets poly when
+ * poly is not NULL: the file's code stands. */
+int situ__townships_agree(situ__townships *t, const char *code, double lon, double lat,
+                          const GEOSGeometry *poly);
 /* The code of the township covering (lon, lat); the smallest code when it
  * lies on a shared border; NULL when outside all. The string is t's. */
 const char *situ__townships_at(situ__townships *t, double lon, double lat);
@@ -79,6 +86,11 @@ typedef struct situ__fieldmap_opts {
     const char *recode;        /* encoding of a raw-bytes source (CSV), or NULL */
     int strings_only;          /* every value arrives as text: detect extra numbers */
     const char *const *ignore; /* NULL-terminated source fields to drop, or NULL */
+    const char *id_field;      /* the source's id field (--id-field), or NULL */
+    int generate_ids;          /* no id field: ids "<collection>-<gen_prefix>-<FID>" */
+    const char *gen_prefix;
+    int detect_gbk;   /* undeclared raw bytes: text that is not UTF-8 is tried as GB18030 */
+    const char *path; /* for messages */
 } situ__fieldmap_opts;
 
 /* Maps the fields of layer definition d onto collection c: explicit "src=prop"
@@ -93,9 +105,12 @@ int situ__row_new(const situ__fieldmap *m, situ__row **out_r);
 void situ__row_free(situ__row *r);
 /* Reads feature f into out (id, township_code, values, extra, items; not the
  * geometry). Everything in out is borrowed from r and f until the next call.
- * Returns 0, 1 when the feature is rejected (reason filled; out->id set when
- * the feature has one), or < 0 when out of memory. */
+ * Every text in out is valid UTF-8 without NULs cut off, an id has no control
+ * characters. Returns 0, 1 when the feature is rejected (reason filled;
+ * out->id set when the feature has one), or < 0 when out of memory. */
 int situ__row_read(situ__row *r, OGRFeatureH f, situ_feature_in *out, char reason[128]);
+/* 1 when the last row read had undeclared text that was read as GBK. */
+int situ__row_was_gbk(const situ__row *r);
 
 /* ---- one source (load_source.c) ----------------------------------------- */
 
@@ -109,13 +124,18 @@ typedef struct situ__source_opts {
     int encoding_fallback; /* 1: encoding only for a Shapefile without .cpg */
     const char *const *map;
     int nmap;
-    const char *map_what; /* for messages: "--map" or "map in [hazards] of DIR/manifest.ini" */
-    const char *where;    /* for messages: "" or " (or s_srs = in [hazards] of ...)" */
+    const char *map_what;      /* for messages: "--map" or "map in [hazards] of DIR/manifest.ini" */
+    const char *where;         /* for messages: "" or " (or s_srs = in [hazards] of ...)" */
+    const char *encoding_what; /* encoding named for this very file: "--encoding" or
+                                  "encoding in [x] of ..."; NULL when only a default */
+    const char *id_field;
+    int generate_ids;
 } situ__source_opts;
 
 /* What the sources of one load (one transaction) share. */
 typedef struct situ__loader {
     situ_store *s;
+    const situ_load_opts *o; /* limits and callbacks */
     situ__geos *geos;
     situ__townships *townships; /* built on first need, dropped after a townships load */
     int gdal_failed;            /* set by the GDAL handler on CE_Failure */

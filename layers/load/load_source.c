@@ -7,7 +7,10 @@
  * assignment (load_geos.c), the upsert, the stats and progress.
  * Entry point: situ__load_source.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <iconv.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +19,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ogr_srs_api.h>
 
@@ -86,7 +90,7 @@ typedef struct source {
     const char *path;
     const char *shp_encoding; /* Shapefile ENCODING open option, or NULL */
     const char *recode;       /* CSV text encoding when not UTF-8, or NULL */
-    int is_csv, is_kml;
+    int is_csv, is_kml, is_geojson;
     GDALDatasetH ds;
     OGRLayerH lyr;
     OGRCoordinateTransformationH ct; /* NULL: the source is in EPSG:4326 already */
@@ -97,6 +101,8 @@ typedef struct source {
     size_t capwkb;
     situ_load_stats st;
     long long total;
+    char **nuls; /* GeoJSON: per feature (file order) the field holding a NUL, or NULL */
+    long long nnuls;
     struct timespec t0, last;
     int reported;
 } source;
@@ -113,6 +119,12 @@ static const char *encoding_name(const char *e)
     if (!strcasecmp(e, "UTF8") || !strcasecmp(e, "UTF-8"))
         return "UTF-8";
     return e;
+}
+
+static int is_dir(const char *path)
+{
+    struct stat sb;
+    return !stat(path, &sb) && S_ISDIR(sb.st_mode);
 }
 
 static int has_cpg(const char *path)
@@ -134,8 +146,16 @@ static int has_cpg(const char *path)
 static int choose_encoding(source *S, const char *driver, situ_err *err)
 {
     const situ__source_opts *so = S->so;
+    static const char *const own[] = {"GeoJSON",    "GeoJSONSeq", "GPKG", "KML",   "LIBKML",
+                                      "FlatGeobuf", "GML",        "GPX",  "SQLite"};
     if (!so->encoding || !*so->encoding)
         return 0;
+    for (size_t i = 0; so->encoding_what && i < sizeof own / sizeof own[0]; i++)
+        if (!strcmp(driver, own[i]))
+            return situ_err_set(err, SITU_EINVAL,
+                                "%s: a %s file carries its own text encoding (UTF-8); %s is "
+                                "for Shapefiles and CSV only",
+                                S->path, driver, so->encoding_what);
     const char *e = encoding_name(so->encoding);
     iconv_t cd = iconv_open("UTF-8", e);
     if (cd == (iconv_t)-1)
@@ -149,20 +169,89 @@ static int choose_encoding(source *S, const char *driver, situ_err *err)
     return 0;
 }
 
-static int open_source(source *S, situ_err *err)
+/* Why path cannot be a source, before GDAL is asked: missing, unreadable,
+ * empty. Returns 0 when it may be one. */
+static int check_readable(const char *path, situ_err *err)
 {
     struct stat sb;
+    if (!strncmp(path, "/vsi", 4))
+        return 0;
+    if (stat(path, &sb))
+        return situ_err_set(err, SITU_ENOTFOUND, "cannot read %s: %s", path, strerror(errno));
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (S_ISDIR(sb.st_mode) ? O_DIRECTORY : 0));
+    if (fd < 0)
+        return situ_err_set(err, SITU_EIO, "cannot read %s: %s", path, strerror(errno));
+    close(fd);
+    if (S_ISREG(sb.st_mode) && sb.st_size == 0)
+        return situ_err_set(err, SITU_EFORMAT, "%s is empty (0 bytes)", path);
+    return 0;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A Shapefile cut short (a copy that stopped half way) reads as half its
+ * features plus "no geometry": its .shp header and its .shx index say how
+ * long it is. Returns 0 when whole. */
+static int check_shapefile(const char *path, situ_err *err)
+{
+    char shx[4096];
+    unsigned char h[100], last[8];
+    struct stat sb, xb;
+    const char *dot = strrchr(path, '.');
+    int n = dot ? (int)(dot - path) : (int)strlen(path), rc = 0;
+    snprintf(shx, sizeof shx, "%.*s.%s", n, path, dot && !strcmp(dot, ".SHP") ? "SHX" : "shx");
+    FILE *f = fopen(path, "rb"), *x = fopen(shx, "rb");
+    if (!f || stat(path, &sb) || fread(h, 1, sizeof h, f) != sizeof h) {
+        rc = situ_err_set(err, SITU_EFORMAT, "%s is truncated: shorter than a Shapefile header",
+                          path);
+        goto done;
+    }
+    long long want = 2LL * be32(h + 24), have = (long long)sb.st_size;
+    if (have < want) {
+        rc = situ_err_set(err, SITU_EFORMAT,
+                          "%s is truncated: %lld of the %lld bytes its header announces", path,
+                          have, want);
+        goto done;
+    }
+    if (x && !fstat(fileno(x), &xb) && xb.st_size >= 108 && !fseek(x, xb.st_size - 8, SEEK_SET) &&
+        fread(last, 1, 8, x) == 8) {
+        long long end = 2LL * be32(last) + 8 + 2LL * be32(last + 4);
+        if (have < end)
+            rc = situ_err_set(err, SITU_EFORMAT,
+                              "%s is truncated: %lld bytes, but its .shx indexes records up to "
+                              "byte %lld",
+                              path, have, end);
+    }
+done:
+    if (f)
+        fclose(f);
+    if (x)
+        fclose(x);
+    return rc;
+}
+
+static int open_source(source *S, situ_err *err)
+{
     situ__loader *L = S->L;
-    if (strncmp(S->path, "/vsi", 4) && stat(S->path, &sb))
-        return situ_err_set(err, SITU_ENOTFOUND, "%s: no such file", S->path);
+    int rc = check_readable(S->path, err);
+    if (rc)
+        return rc;
     GDALDriverH drv = GDALIdentifyDriverEx(S->path, GDAL_OF_VECTOR, NULL, NULL);
     if (!drv)
-        return situ_err_set(err, SITU_EFORMAT, "%s: not a vector format GDAL reads", S->path);
+        return situ_err_set(err, SITU_EFORMAT, "%s: not a vector format GDAL reads%s", S->path,
+                            is_dir(S->path) ? " (a folder: --all DIR loads the collection "
+                                              "files in it)"
+                                            : "");
     const char *dn = GDALGetDriverShortName(drv);
     const char *drivers[] = {dn, NULL}, *oo[5] = {NULL};
     char enc[64];
-    int rc = choose_encoding(S, dn, err);
-    if (rc)
+    if ((rc = choose_encoding(S, dn, err)))
+        return rc;
+    if (!strcmp(dn, "ESRI Shapefile") && !is_dir(S->path) && strncmp(S->path, "/vsi", 4) &&
+        (rc = check_shapefile(S->path, err)))
         return rc;
     S->is_csv = !strcmp(dn, "CSV");
     S->is_kml = !strcmp(dn, "LIBKML") || !strcmp(dn, "KML");
@@ -175,6 +264,7 @@ static int open_source(source *S, situ_err *err)
         oo[0] = enc;
     } else if (!strcmp(dn, "GeoJSON")) {
         oo[0] = "DATE_AS_STRING=YES";
+        S->is_geojson = 1;
     }
     L->gdal_msg[0] = '\0';
     S->ds = GDALOpenEx(S->path, GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, drivers,
@@ -185,14 +275,32 @@ static int open_source(source *S, situ_err *err)
     return 0;
 }
 
-/* The named layer; else the one named like the collection; else the first. */
+/* The layers of ds as "a, b, c" in out. */
+static void layer_names(GDALDatasetH ds, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < GDALDatasetGetLayerCount(ds) && n < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? ", " : "",
+                              OGR_L_GetName(GDALDatasetGetLayer(ds, i)));
+}
+
+/* The named layer; else the one named like the collection; else the only
+ * one. Several layers and none named like the collection need --layer. */
 static int pick_layer(source *S, situ_err *err)
 {
     GDALDatasetH ds = S->ds;
+    char names[256];
     if (S->so->layer)
         S->lyr = GDALDatasetGetLayerByName(ds, S->so->layer);
-    else if (GDALDatasetGetLayerCount(ds) > 1)
-        S->lyr = GDALDatasetGetLayerByName(ds, S->c->id);
+    else if (GDALDatasetGetLayerCount(ds) > 1 &&
+             !(S->lyr = GDALDatasetGetLayerByName(ds, S->c->id))) {
+        layer_names(ds, names, sizeof names);
+        return situ_err_set(err, SITU_EINVAL,
+                            "%s has several layers (%s) and none is named %s: say which with "
+                            "--layer",
+                            S->path, names, S->c->id);
+    }
     if (!S->lyr && !S->so->layer)
         S->lyr = GDALDatasetGetLayer(ds, 0);
     if (!S->lyr && S->so->layer)
@@ -384,6 +492,18 @@ static size_t point_wkb(unsigned char out[21], double lon, double lat)
 
 /* ---- stats and progress ------------------------------------------------- */
 
+/* Tells the caller about one feature (rejected, outside, disagreeing...). */
+static void tell(source *S, const char *id, OGRFeatureH f, const char *what, const char *reason)
+{
+    const situ_load_opts *o = S->L->o;
+    char fid[64];
+    if (!o || !o->on_feature)
+        return;
+    if (!id)
+        snprintf(fid, sizeof fid, "feature #%lld", (long long)OGR_F_GetFID(f)), id = fid;
+    o->on_feature(o->on_feature_ctx, S->c->id, id, what, reason);
+}
+
 /* Counts one rejected feature under its reason; past the 15th distinct
  * reason they share "other reasons". */
 static void note_reject(source *S, const char *reason, const char *id, OGRFeatureH f)
@@ -392,6 +512,7 @@ static void note_reject(source *S, const char *reason, const char *id, OGRFeatur
     char fid[64];
     int i;
     st->rejected++;
+    tell(S, id, f, "rejected", reason);
     if (!id)
         snprintf(fid, sizeof fid, "feature #%lld", (long long)OGR_F_GetFID(f)), id = fid;
     for (i = 0; i < st->nreasons; i++)
@@ -431,18 +552,42 @@ static void progress(source *S, int final)
 
 /* ---- the feature loop --------------------------------------------------- */
 
-static int assign_township(source *S, situ_feature_in *fin, double lon, double lat,
-                           const situ__poly *poly, situ_err *err)
+/* The township is the geometry's: the file's code stands when its township
+ * covers the point (or meets the polygon), else the township of the
+ * geometry replaces it and the feature is reported; a code that names no
+ * township is rejected. Returns 0, 1 with a reason, or < 0. */
+static int assign_township(source *S, OGRFeatureH f, situ_feature_in *fin, double lon, double lat,
+                           const situ__poly *poly, char reason[128], situ_err *err)
 {
     situ__loader *L = S->L;
-    if (S->c->cid == SITU_C_TOWNSHIPS || (fin->township_code && *fin->township_code))
+    const char *file = fin->township_code && *fin->township_code ? fin->township_code : NULL;
+    char why[160];
+    if (S->c->cid == SITU_C_TOWNSHIPS)
         return 0;
     if (!L->townships && situ__townships_new(L->geos, situ_store_db(L->s), &L->townships, err))
         return err ? err->code : SITU_EDB;
+    if (file && situ__townships_count(L->townships) == 0)
+        return 0; /* nothing to check it against */
+    if (file && !situ__townships_has(L->townships, file)) {
+        S->st.bad_code++;
+        snprintf(reason, 128, "township_code %.40s names no township of the store", file);
+        return 1;
+    }
+    if (file && situ__townships_agree(L->townships, file, lon, lat, poly->geom))
+        return 0;
     fin->township_code = poly->geom ? situ__townships_for(L->townships, poly->geom)
                                     : situ__townships_at(L->townships, lon, lat);
-    if (!fin->township_code)
+    if (!fin->township_code) {
         S->st.outside++;
+        snprintf(why, sizeof why, "outside every township%s%.40s", file ? "; the file says " : "",
+                 file ? file : "");
+        tell(S, fin->id, f, "outside", why);
+    } else if (file && strcmp(file, fin->township_code)) {
+        S->st.disagree++;
+        snprintf(why, sizeof why, "township_code %.40s in the file, but the geometry lies in %s",
+                 file, fin->township_code);
+        tell(S, fin->id, f, "township", why);
+    }
     return 0;
 }
 
@@ -455,8 +600,12 @@ static int load_feature(source *S, OGRFeatureH f, situ_err *err)
     char reason[128];
     double lon = 0, lat = 0;
     size_t nwkb = 0;
+    long long k = S->st.read++;
     int inserted = 0, rc = situ__row_read(S->row, f, &fin, reason);
-    S->st.read++;
+    if (rc >= 0 && k < S->nnuls && S->nuls[k])
+        rc = 1, fin.id = NULL,
+        snprintf(reason, sizeof reason, "NUL character in %.60s (the text would be cut there)",
+                 S->nuls[k]);
     if (rc >= 0 && fin.id) {
         int added = idset_add(&S->ids, fin.id);
         if (added == 0)
@@ -466,22 +615,24 @@ static int load_feature(source *S, OGRFeatureH f, situ_err *err)
     if (rc == 0)
         rc = S->c->gtype == SITU_GT_POINT ? point_geom(S, f, &lon, &lat, reason)
                                           : polygon_geom(S, f, &poly, &nwkb, reason);
+    if (rc == 0)
+        rc = assign_township(S, f, &fin, lon, lat, &poly, reason, err);
     if (rc == 1) {
         note_reject(S, reason, fin.id, f);
         rc = 0;
         goto done;
     }
     if (rc < 0) {
-        rc = situ_err_set(err, SITU_ENOMEM, "out of memory loading %s", S->path);
+        if (!err || !err->msg[0])
+            situ_err_set(err, SITU_ENOMEM, "out of memory loading %s", S->path);
         goto done;
     }
     fin.wkb = poly.wkb ? poly.wkb : poly.geom ? S->wkb : pt;
     fin.nwkb = poly.wkb ? poly.nwkb : poly.geom ? nwkb : point_wkb(pt, lon, lat);
-    if ((rc = assign_township(S, &fin, lon, lat, &poly, err)))
-        goto done;
     if ((rc = situ_store_upsert(S->L->s, S->c, &fin, &inserted, err)))
         goto done;
     S->st.inserted += inserted, S->st.updated += !inserted, S->st.repaired += poly.repaired;
+    S->st.gbk += situ__row_was_gbk(S->row);
 done:
     situ__poly_dispose(S->L->geos, &poly);
     return rc;
@@ -506,9 +657,97 @@ static int read_all(source *S, situ_err *err)
     return rc;
 }
 
+/* ---- NULs in GeoJSON text ---------------------------------------------- */
+
+/* 1 when the file at path holds the JSON escape of a NUL ("\u0000"). */
+static int has_nul_escape(const char *path)
+{
+    char buf[65536 + 8];
+    size_t keep = 0, n;
+    int found = 0;
+    FILE *f = fopen(path, "rb");
+    while (f && !found && (n = fread(buf + keep, 1, sizeof buf - 1 - keep, f)) > 0) {
+        n += keep;
+        buf[n] = '\0';
+        for (size_t i = 0; i + 6 <= n && !found; i++)
+            found = buf[i] == '\\' && !memcmp(buf + i + 1, "u0000", 5);
+        keep = n < 6 ? n : 6; /* an escape may straddle two reads */
+        memmove(buf, buf + n - keep, keep);
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* The first top-level string of feature j (its id or a property) that holds
+ * a NUL, or NULL. */
+static const char *nul_member(json_t *j)
+{
+    const char *key;
+    json_t *v = json_object_get(j, "id");
+    if (json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v))
+        return "id";
+    json_object_foreach(json_object_get(j, "properties"), key,
+                        v) if (json_is_string(v) &&
+                               strlen(json_string_value(v)) != json_string_length(v)) return key;
+    return NULL;
+}
+
+/* GDAL hands text over as C strings, so "RS-000001\u0000evil" would arrive
+ * as "RS-000001" and overwrite that feature. A GeoJSON file that holds the
+ * escape of a NUL is read once more, here, keeping NULs, to name per feature
+ * (in file order, as GDAL reads it) the field that holds one. */
+static int find_nuls(source *S, situ_err *err)
+{
+    if (!S->is_geojson || !strncmp(S->path, "/vsi", 4) || !has_nul_escape(S->path))
+        return 0;
+    json_error_t je;
+    json_t *root = json_load_file(S->path, JSON_ALLOW_NUL, &je), *fs;
+    fs = json_object_get(root, "features");
+    size_t n = json_array_size(fs);
+    int rc = 0;
+    if (n && !(S->nuls = calloc(n, sizeof *S->nuls)))
+        rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        const char *k = nul_member(json_array_get(fs, i));
+        if (k && !(S->nuls[i] = strdup(k)))
+            rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
+    }
+    S->nnuls = S->nuls ? (long long)n : 0;
+    json_decref(root);
+    return rc;
+}
+
+/* Is the source's text raw bytes of no declared encoding? A Shapefile with
+ * neither .cpg, LDID nor ENCODING, or a CSV without --encoding: then text
+ * that is not UTF-8 is tried as GBK (and the report says so). */
+static int undeclared_text(source *S)
+{
+    const char *dn = GDALGetDriverShortName(GDALGetDatasetDriver(S->ds));
+    if (!strcmp(dn, "CSV"))
+        return !S->so->encoding || !*S->so->encoding;
+    if (strcmp(dn, "ESRI Shapefile"))
+        return 0;
+    const char *e = GDALGetMetadataItem((GDALMajorObjectH)S->lyr, "SOURCE_ENCODING", "SHAPEFILE");
+    return !S->shp_encoding && (!e || !*e);
+}
+
+/* The middle of a generated id: a hash of the file's base name and layer. */
+static void id_prefix(source *S, char out[16])
+{
+    const char *slash = strrchr(S->path, '/'), *base = slash ? slash + 1 : S->path;
+    const char *layer = OGR_L_GetName(S->lyr);
+    uint64_t h = hash_id(base);
+    h = (h ^ 0x1f) * 1099511628211ULL;
+    for (const char *p = layer; p && *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    snprintf(out, 16, "%08llx", (unsigned long long)(h >> 32));
+}
+
 static int prepare(source *S, situ_err *err)
 {
     int rc;
+    char prefix[16];
     if ((rc = open_source(S, err)) || (rc = pick_layer(S, err)) || (rc = make_transform(S, err)))
         return rc;
     /* KML styling that LIBKML exposes as fields is not the feature's data */
@@ -520,13 +759,51 @@ static int prepare(source *S, situ_err *err)
                               .map_what = S->so->map_what,
                               .recode = S->recode,
                               .strings_only = S->is_csv,
-                              .ignore = S->is_kml ? kml_styling : NULL};
+                              .ignore = S->is_kml ? kml_styling : NULL,
+                              .id_field = S->so->id_field,
+                              .generate_ids = S->so->generate_ids,
+                              .gen_prefix = prefix,
+                              .detect_gbk = undeclared_text(S),
+                              .path = S->path};
+    id_prefix(S, prefix);
     if ((rc = situ__fieldmap_new(S->c, OGR_L_GetLayerDefn(S->lyr), &fo, &S->map, err)))
         return rc;
     if (situ__row_new(S->map, &S->row))
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
     S->total = OGR_L_GetFeatureCount(S->lyr, 0);
-    return 0;
+    return find_nuls(S, err);
+}
+
+/* The load as a whole: something stored, not too much rejected, and not
+ * most of it in the wrong place (a wrong CRS moves everything). */
+static int judge(source *S, situ_err *err)
+{
+    const situ_load_opts *o = S->L->o;
+    const situ_load_stats *st = &S->st;
+    long long stored = st->inserted + st->updated, placed = stored + st->bad_code;
+    long long wrong = st->outside + st->disagree + st->bad_code;
+    double max_rej = o && o->max_rejected_share > 0 ? o->max_rejected_share : 0.5;
+    double max_out = o && o->max_outside_share > 0 ? o->max_outside_share : 0.5;
+    if (st->read == 0)
+        return situ_err_set(err, SITU_EFORMAT, "%s has no features", S->path);
+    if (stored == 0)
+        return situ_err_set(err, SITU_EINVAL, "%s: all %lld features were rejected", S->path,
+                            st->read);
+    if ((double)st->rejected > max_rej * (double)st->read)
+        return situ_err_set(err, SITU_EINVAL,
+                            "%s: %lld of %lld features were rejected (more than %g%%; see "
+                            "--max-rejected)",
+                            S->path, st->rejected, st->read, 100 * max_rej);
+    if ((o && o->accept_outside) || placed == 0 || (double)wrong <= max_out * (double)placed ||
+        !S->L->townships || situ__townships_count(S->L->townships) == 0)
+        return 0; /* without townships in the store there is nothing to judge by */
+    return situ_err_set(err, SITU_EINVAL,
+                        "%s: %lld of %lld features are in no township or not in their own "
+                        "(%lld outside every township, %lld in another than their township_code, "
+                        "%lld with a code that names none). Likely a wrong CRS (--s_srs, the "
+                        ".prj), swapped axes (lat/lon) or a wrong encoding of the code field; "
+                        "--accept-outside loads them anyway",
+                        S->path, wrong, placed, st->outside, st->disagree, st->bad_code);
 }
 
 int situ__load_source(situ__loader *L, const char *path, const situ__source_opts *so,
@@ -539,10 +816,15 @@ int situ__load_source(situ__loader *L, const char *path, const situ__source_opts
     if (!rc)
         rc = read_all(&S, err);
     if (!rc)
+        rc = judge(&S, err);
+    if (!rc)
         *out_stats = S.st;
     situ__row_free(S.row);
     situ__fieldmap_free(S.map);
     idset_dispose(&S.ids);
+    for (long long i = 0; i < S.nnuls; i++)
+        free(S.nuls[i]);
+    free(S.nuls);
     free(S.wkb);
     if (S.ct)
         OCTDestroyCoordinateTransformation(S.ct);

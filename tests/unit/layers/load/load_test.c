@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "situ/load.h"
 #include "situ/store.h"
@@ -49,7 +50,10 @@ static int teardown(void **state)
 static int load(fixture *fx, const char *coll, const char *path, const char *s_srs, const char *enc,
                 situ_load_stats *st, situ_err *err)
 {
-    situ_load_opts o = {.collection = coll, .s_srs = s_srs, .encoding = enc};
+    situ_load_opts o = {.collection = coll,
+                        .s_srs = s_srs,
+                        .encoding = enc,
+                        .max_rejected_share = 1 /* the tests count rejections */};
     return situ_load_file(fx->s, path, &o, st, err);
 }
 
@@ -238,6 +242,13 @@ static void reprojects_gauss_kruger_and_cgcs2000_like_proj(void **state)
     assert_int_equal(st.updated, 2);
 }
 
+/* on_feature: keeps the last feature told about in ctx (256 bytes). */
+static void remember(void *ctx, const char *coll, const char *id, const char *what,
+                     const char *reason)
+{
+    snprintf(ctx, 256, "%s %s %s: %s", coll, id, what, reason);
+}
+
 static void reads_gbk_dbf_without_cpg(void **state)
 {
     fixture *fx = *state;
@@ -255,14 +266,29 @@ static void reads_gbk_dbf_without_cpg(void **state)
     must_load(fx, "hazards", shp, "EPSG:4490", "GBK", &st);
     assert_q(fx, "SELECT name FROM hazards WHERE id = 'G1'", "冷水滩区河东街道隐患");
     assert_q(fx, "SELECT json_extract(extra, '$.resp_pers') FROM hazards", "张三");
-    /* without the encoding the bytes are not the text (the test means something) */
+    assert_int_equal(st.gbk, 0);
+    /* undeclared, and the bytes are not UTF-8: read as GBK, and said so */
+    assert_int_equal(
+        sqlite3_exec(situ_store_db(fx->s), "UPDATE hazards SET name = 'x'", NULL, NULL, NULL), 0);
     must_load(fx, "hazards", shp, "EPSG:4490", NULL, &st);
-    char *wrong = q_text(fx, "SELECT name FROM hazards WHERE id = 'G1'");
-    assert_string_not_equal(wrong, "冷水滩区河东街道隐患");
-    free(wrong);
+    assert_q(fx, "SELECT name FROM hazards WHERE id = 'G1'", "冷水滩区河东街道隐患");
+    assert_int_equal(st.gbk, 1);
+    /* declared UTF-8 (a .cpg that lies): rejected with the field named */
+    char cpg[4096], said[256] = "";
+    path_in(cpg, fx, "gbk.cpg");
+    assert_int_equal(situ_test_write(cpg, "UTF-8"), 0);
+    situ_load_opts o = {.collection = "hazards",
+                        .s_srs = "EPSG:4490",
+                        .on_feature = remember,
+                        .on_feature_ctx = said};
+    situ_err err = {0};
+    assert_int_equal(situ_load_file(fx->s, shp, &o, &st, &err), SITU_EINVAL);
+    assert_non_null(strstr(err.msg, "all 1 features were rejected"));
+    assert_string_equal(said, "hazards G1 rejected: name is not valid UTF-8 (it reads as GBK: "
+                              "give --encoding GBK)");
+    unlink(cpg);
     must_load(fx, "hazards", shp, "EPSG:4490", "gb18030", &st);
     assert_q(fx, "SELECT name FROM hazards WHERE id = 'G1'", "冷水滩区河东街道隐患");
-    situ_err err = {0};
     assert_int_equal(load(fx, "hazards", shp, "EPSG:4490", "KLINGON", &st, &err), SITU_EINVAL);
     assert_non_null(strstr(err.msg, "encoding"));
 }
@@ -297,9 +323,10 @@ static void assigns_townships_by_point_and_largest_share(void **state)
     assert_q(fx, "SELECT township_code FROM hazards WHERE id = 'H2'", "431102001");
     assert_q(fx, "SELECT township_code FROM hazards WHERE id = 'H3'", NULL);
     assert_int_equal(st.outside, 1);
-    /* a code the source gives is kept; a one-point MultiPoint is a Point */
-    assert_q(fx, "SELECT township_code || ' ' || AsText(geom) FROM hazards WHERE id = 'H4'",
-             "431102999 POINT(111.15 26.15)");
+    /* a code that names no township is rejected with its reason */
+    assert_q(fx, "SELECT count(*) FROM hazards WHERE id = 'H4'", "0");
+    assert_reason(&st, "township_code 431102999 names no township of the store", "H4");
+    assert_int_equal(st.bad_code, 1);
     must_load(fx, "risk_zones", DATA "/risk_zones.geojson", NULL, NULL, &st);
     /* 20% in 431102001, 80% in 431102002 */
     assert_q(fx, "SELECT township_code FROM risk_zones WHERE id = 'RZ-straddle'", "431102002");
@@ -401,7 +428,7 @@ static void map_renames_source_fields(void **state)
     situ_load_stats st;
     situ_err err = {0};
     const char *map[] = {"resp_unit=responsible_unit", "INSPECTOR=responsible_person"};
-    situ_load_opts o = {.collection = "hazards", .map = map, .nmap = 2};
+    situ_load_opts o = {.collection = "hazards", .map = map, .nmap = 2, .max_rejected_share = 1};
     assert_int_equal(situ_load_file(fx->s, DATA "/hazards.geojson", &o, &st, &err), 0);
     assert_q(fx,
              "SELECT responsible_unit || '/' || responsible_person || '/' || extra FROM "
@@ -450,8 +477,6 @@ static void make_demo_dir(const fixture *fx, char dir[4096], int with_manifest)
                                                         "map = resp_unit=responsible_unit\n"
                                                         "[resources]\n"
                                                         "s_srs = EPSG:4490\n"
-                                                        "[departments]\n"
-                                                        "whatever = 1\n"
                                                       : "[hazards]\nencoding = GBK\n"),
                      0);
 }
@@ -461,7 +486,7 @@ static void load_dir_follows_manifest_townships_first(void **state)
     fixture *fx = *state;
     char dir[4096];
     situ_load_stats st[SITU_NCOLLECTIONS];
-    situ_load_opts o = {0};
+    situ_load_opts o = {.max_rejected_share = 1};
     situ_err err = {0};
     int nfiles = 0;
     make_demo_dir(fx, dir, 1);
@@ -489,6 +514,10 @@ static void load_dir_follows_manifest_townships_first(void **state)
     situ_test_write(p, "[hazards]\nencodnig = GBK\n");
     assert_int_equal(situ_load_dir(fx->s, dir, &o, st, &nfiles, &err), SITU_EFORMAT);
     assert_non_null(strstr(err.msg, "manifest.ini:2"));
+    /* so is a section that names no collection: its keys would apply to nothing */
+    situ_test_write(p, "[hazard]\nencoding = GBK\n");
+    assert_int_equal(situ_load_dir(fx->s, dir, &o, st, &nfiles, &err), SITU_EFORMAT);
+    assert_non_null(strstr(err.msg, "section [hazard] names no collection"));
 }
 
 static void failed_dir_load_leaves_file_unchanged(void **state)
@@ -496,7 +525,7 @@ static void failed_dir_load_leaves_file_unchanged(void **state)
     fixture *fx = *state;
     char dir[4096];
     situ_load_stats st[SITU_NCOLLECTIONS], one;
-    situ_load_opts o = {0};
+    situ_load_opts o = {.max_rejected_share = 1};
     situ_err err = {0};
     int nfiles = 0;
     must_load(fx, "hazards", DATA "/hazards.geojson", NULL, NULL, &one);
@@ -534,8 +563,8 @@ static void reads_geopackage_and_kml(void **state)
     assert_q(fx, "SELECT count(*) FROM townships WHERE extra IS NULL AND county_code = '431102'",
              "3");
     must_load(fx, "hazards", gpkg, NULL, NULL, &st);
-    assert_int_equal(st.inserted, 4);
-    assert_int_equal(st.rejected, 5);
+    assert_int_equal(st.inserted, 3);
+    assert_int_equal(st.rejected, 6); /* H4's township_code names no township */
     assert_q(fx, "SELECT township_code FROM hazards WHERE id = 'H1'", "431102001");
 }
 

@@ -1,0 +1,182 @@
+/*
+ * export_file.c: situ_export_to_file, an export written to disk without ever
+ * destroying what it writes over. Owns the checks on the target (a regular
+ * file or nothing; never the store, its -wal, -shm or -journal, compared by
+ * device and inode; an existing file only when forced) and the write:
+ *
+ *   check target -> mkdtemp beside it -> GeoJSON stream -> GDAL into the
+ *   folder -> check every file GDAL made -> fsync, rename each into place,
+ *   fsync the folder -> remove the temporary folder
+ *
+ * A failure anywhere before the renames leaves the target as it was. GDAL's
+ * conversion itself is export_gdal.c's.
+ */
+#include "situ/export.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "export_gdal.h"
+
+#define SOURCE_NAME ".situ-source.geojson"
+
+/* 1 when st is the store at protect or one of its -wal, -shm, -journal. */
+static int is_store_file(const struct stat *st, const char *protect)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    char p[PATH_MAX + 16];
+    struct stat ps;
+    for (size_t i = 0; protect && i < sizeof suffix / sizeof suffix[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", protect, suffix[i]);
+        if (!stat(p, &ps) && ps.st_dev == st->st_dev && ps.st_ino == st->st_ino)
+            return 1;
+    }
+    return 0;
+}
+
+/* May path be written? Nothing there, or (forced) a regular file that is not
+ * the store. */
+static int check_target(const char *path, const situ_export_file_opts *o, situ_err *err)
+{
+    struct stat st;
+    if (stat(path, &st)) {
+        if (errno == ENOENT)
+            return 0;
+        return situ_err_set(err, SITU_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    if (is_store_file(&st, o->protect))
+        return situ_err_set(err, SITU_EINVAL,
+                            "%s is the store itself (or its journal); export "
+                            "to another file",
+                            path);
+    if (!S_ISREG(st.st_mode))
+        return situ_err_set(err, SITU_EINVAL,
+                            "%s is not a regular file; export writes regular "
+                            "files only",
+                            path);
+    if (!o->force)
+        return situ_err_set(err, SITU_ECONFLICT, "%s exists; give --force to replace it", path);
+    return 0;
+}
+
+/* Removes dir and what GDAL left in it (files, or a folder of files). */
+static void remove_tree(const char *dir)
+{
+    char p[PATH_MAX];
+    struct dirent *d;
+    DIR *dp = opendir(dir);
+    while (dp && (d = readdir(dp))) {
+        if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, d->d_name);
+        if (d->d_type == DT_DIR)
+            remove_tree(p);
+        else
+            unlink(p);
+    }
+    if (dp)
+        closedir(dp);
+    rmdir(dir);
+}
+
+static int fsync_path(const char *path, int flags)
+{
+    int fd = open(path, flags | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Writes the GeoJSON stream of e to src. */
+static int write_stream(situ_export *e, const char *src, const char *path, situ_err *err)
+{
+    FILE *f = fopen(src, "wb");
+    if (!f)
+        return situ_err_set(err, SITU_EIO, "cannot write beside %s: %s", path, strerror(errno));
+    situ_buf b;
+    situ_buf_init(&b);
+    int more = 1, rc = 0;
+    while (more && !rc) {
+        b.n = 0;
+        more = situ_export_next(e, &b);
+        if (b.oom)
+            rc = situ_err_set(err, SITU_ENOMEM, "out of memory exporting to %s", path);
+        else if (fwrite(b.p, 1, b.n, f) != b.n)
+            rc = situ_err_set(err, SITU_EIO, "cannot write beside %s: %s", path, strerror(errno));
+    }
+    situ_buf_dispose(&b);
+    if ((fflush(f) || fsync(fileno(f))) && !rc)
+        rc = situ_err_set(err, SITU_EIO, "cannot write beside %s: %s", path, strerror(errno));
+    if (fclose(f) && !rc)
+        rc = situ_err_set(err, SITU_EIO, "cannot write beside %s: %s", path, strerror(errno));
+    return rc;
+}
+
+/* Checks every file GDAL made in tmp against its name in dir, then syncs and
+ * renames each into place, then syncs dir. */
+static int move_into_place(const char *tmp, const char *dir, const situ_export_file_opts *o,
+                           situ_err *err)
+{
+    char from[PATH_MAX + 512], to[PATH_MAX + 512];
+    struct dirent *d;
+    int rc = 0;
+    for (int pass = 0; pass < 2 && !rc; pass++) { /* pass 0 checks all, pass 1 renames */
+        DIR *dp = opendir(tmp);
+        if (!dp)
+            return situ_err_set(err, SITU_EIO, "cannot read %s: %s", tmp, strerror(errno));
+        while (!rc && (d = readdir(dp))) {
+            if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, "..") ||
+                !strcmp(d->d_name, SOURCE_NAME))
+                continue;
+            snprintf(from, sizeof from, "%s/%s", tmp, d->d_name);
+            snprintf(to, sizeof to, "%s/%s", dir, d->d_name);
+            if (pass == 0)
+                rc = check_target(to, o, err);
+            else if (fsync_path(from, O_RDONLY) || rename(from, to))
+                rc = situ_err_set(err, SITU_EIO, "cannot write %s: %s", to, strerror(errno));
+        }
+        closedir(dp);
+    }
+    if (!rc && fsync_path(dir, O_RDONLY | O_DIRECTORY))
+        rc = situ_err_set(err, SITU_EIO, "cannot sync the folder %s: %s", dir, strerror(errno));
+    return rc;
+}
+
+int situ_export_to_file(situ_export *e, const char *path, const situ_export_file_opts *o,
+                        situ_err *err)
+{
+    char dir[PATH_MAX], base[PATH_MAX], tmp[PATH_MAX], src[PATH_MAX + 32], dst[2 * PATH_MAX];
+    if (!path || !*path || !o || !o->format || !o->layer)
+        return situ_err_set(err, SITU_EINVAL, "an export needs a file, a format and a layer");
+    char pd[PATH_MAX], pb[PATH_MAX];
+    if (snprintf(pd, sizeof pd, "%s", path) >= (int)sizeof pd)
+        return situ_err_set(err, SITU_EINVAL, "path too long: %s", path);
+    snprintf(pb, sizeof pb, "%s", path);
+    snprintf(dir, sizeof dir, "%s", dirname(pd)); /* both may modify their argument */
+    snprintf(base, sizeof base, "%s", basename(pb));
+    int rc = check_target(path, o, err);
+    if (rc)
+        return rc;
+    if (snprintf(tmp, sizeof tmp, "%s/.%s.situ-export-XXXXXX", dir, base) >= (int)sizeof tmp ||
+        !mkdtemp(tmp))
+        return situ_err_set(err, SITU_EIO, "cannot write in %s: %s", dir, strerror(errno));
+    snprintf(src, sizeof src, "%s/%s", tmp, SOURCE_NAME);
+    snprintf(dst, sizeof dst, "%s/%s", tmp, base);
+    rc = write_stream(e, src, path, err);
+    if (!rc)
+        rc = situ__export_translate(src, dst, path, o->format, o->layer, err);
+    if (!rc)
+        rc = move_into_place(tmp, dir, o, err);
+    remove_tree(tmp);
+    return rc;
+}

@@ -1478,7 +1478,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(parse_path_and_set),
     cmocka_unit_test(bounds_and_projection),
     cmocka_unit_test(projection_matches_proj_at_mid_latitudes),
-    cmocka_unit_test(importance_filter_equals_douglas_peucker),
     cmocka_unit_test(importance_filter_equals_bottom_up),
     cmocka_unit_test(snap_clean_area),
     cmocka_unit_test(clipper_makes_parts_not_bridges),

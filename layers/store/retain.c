@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "situ/buf.h"
+#include "situ/clock.h"
 
 #define ARC "situ_arc" /* the archive, attached to the store's connection */
 
@@ -79,6 +80,7 @@ typedef struct retain_run {
     situ_retain_stats *st;
     char cutoff[32];
     int batch;
+    double deadline; /* situ_clock_s(); 0: none */
     situ_err *err;
 } retain_run;
 
@@ -248,7 +250,7 @@ static int delete_batch(retain_run *r, const retain_table *t, long long last, lo
 }
 
 /* Archives and deletes every due row of t, batch by batch. 1 when the
- * after_archive hook stopped the run. */
+ * after_archive hook or the deadline stopped the run. */
 static int retain_table_rows(retain_run *r, const retain_table *t)
 {
     long long last = 0, hi = 0;
@@ -261,6 +263,8 @@ static int retain_table_rows(retain_run *r, const retain_table *t)
         if ((rc = delete_batch(r, t, last, hi, n)))
             return rc;
         last = hi;
+        if (r->deadline > 0 && situ_clock_s() > r->deadline)
+            return r->st->more = 1;
     }
 }
 
@@ -297,6 +301,7 @@ int situ_retain_run(situ_store *s, const situ_retain_opts *o, situ_retain_stats 
     retain_run r = {.s = s, .db = situ_store_db(s), .o = o, .st = st, .err = err};
     int year, days = o->days > 0 ? o->days : SITU_RETAIN_DAYS;
     r.batch = o->batch > 0 ? o->batch : SITU_RETAIN_BATCH;
+    r.deadline = o->max_ms > 0 ? situ_clock_s() + o->max_ms / 1e3 : 0;
     if (cutoff_of(o->now, days, r.cutoff, &year))
         return situ_err_set(err, SITU_EINVAL, "retain: now '%s' is not RFC 3339 UTC", o->now);
     memcpy(st->cutoff, r.cutoff, sizeof st->cutoff);

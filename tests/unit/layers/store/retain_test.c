@@ -214,6 +214,28 @@ static void batches_of_one_move_everything(void **state)
     assert_int_equal(w.n, 2);
 }
 
+/* With a time budget a run stops after the batch that passes it and says
+ * more; runs again finish the work. */
+static void a_time_budget_ends_a_run_after_one_batch(void **state)
+{
+    env *e = *state;
+    seen w = {0};
+    situ_retain_opts o = {.now = NOW, .batch = 1, .max_ms = 1, .removed = on_removed, .ctx = &w};
+    situ_retain_stats st;
+    situ_err err = {0};
+    assert_int_equal(situ_retain_run(e->s, &o, &st, &err), 0);
+    assert_int_equal(st.more, 1);
+    assert_int_equal(st.alerts + st.events, 1); /* creating the archive took > 1 ms */
+    long long moved = 1;
+    for (int i = 0; i < 10 && st.more; i++) {
+        assert_int_equal(situ_retain_run(e->s, &o, &st, &err), 0);
+        moved += st.alerts + st.events;
+    }
+    assert_int_equal(st.more, 0);
+    assert_int_equal(moved, 4);
+    situ_assert_query(e->s, "SELECT count(*) FROM alerts", "2");
+}
+
 static void sizes_count_rows_bytes_and_the_log_span(void **state)
 {
     env *e = *state;
@@ -263,6 +285,7 @@ static const struct CMUnitTest tests[] = {
                                     teardown),
     cmocka_unit_test_setup_teardown(a_row_the_archive_will_not_take_stays, setup, teardown),
     cmocka_unit_test_setup_teardown(batches_of_one_move_everything, setup, teardown),
+    cmocka_unit_test_setup_teardown(a_time_budget_ends_a_run_after_one_batch, setup, teardown),
     cmocka_unit_test_setup_teardown(sizes_count_rows_bytes_and_the_log_span, setup, teardown),
     cmocka_unit_test_setup_teardown(a_version_2_file_migrates_to_3, setup, teardown),
 };

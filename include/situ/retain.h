@@ -47,7 +47,8 @@ typedef struct situ_retain_stats {
  * now): DIR/archive/situ-archive-YYYY.sqlite, into out[n]. */
 void situ_retain_default_archive(const char *db, const char *now, char *out, size_t n);
 
-/* Archives and removes what is due, in batches: each batch is committed and
+/* Archives and removes what is due (when nothing is, it neither makes nor
+ * opens the archive), in batches: each batch is committed and
  * synced to the archive first and only then deleted from s in a second
  * commit, which deletes only rows the archive holds. A run killed between
  * the two loses nothing, and running again completes it (idempotent). s

@@ -292,6 +292,27 @@ static int attach_archive(retain_run *r, const char *path)
     return rc;
 }
 
+/* 1 when a row of some retained table is due, 0 when none, < 0 failed. */
+static int anything_due(retain_run *r)
+{
+    for (size_t i = 0; i < sizeof retained / sizeof retained[0]; i++) {
+        char sql[256];
+        sqlite3_stmt *st;
+        snprintf(sql, sizeof sql, "SELECT 1 FROM main.\"%s\" WHERE %s LIMIT 1", retained[i].name,
+                 retained[i].due);
+        if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL))
+            return fail_db(r->db, r->err, "due");
+        sqlite3_bind_text(st, 1, r->cutoff, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return fail_db(r->db, r->err, "due");
+        if (rc == SQLITE_ROW)
+            return 1;
+    }
+    return 0;
+}
+
 int situ_retain_run(situ_store *s, const situ_retain_opts *o, situ_retain_stats *stats,
                     situ_err *err)
 {
@@ -310,7 +331,10 @@ int situ_retain_run(situ_store *s, const situ_retain_opts *o, situ_retain_stats 
     else
         situ_retain_default_archive(sqlite3_db_filename(r.db, "main"), o->now, st->archive,
                                     sizeof st->archive);
-    int rc = open_archive(&r, st->archive);
+    int rc = anything_due(&r);
+    if (rc <= 0) /* nothing due: no archive made, the writer not held */
+        return rc;
+    rc = open_archive(&r, st->archive);
     int attached = !rc && !(rc = attach_archive(&r, st->archive));
     for (size_t i = 0; !rc && i < sizeof retained / sizeof retained[0]; i++)
         rc = retain_table_rows(&r, &retained[i]);

@@ -184,6 +184,7 @@ static void a_stop_between_archive_and_delete_loses_nothing(void **state)
     assert_archive(e, "SELECT count(*) || ' ' || count(DISTINCT id) FROM alerts", "2 2");
     run(e, &w, 0, NULL, &st); /* nothing left to do */
     assert_int_equal(st.alerts + st.events + st.unmoved, 0);
+    assert_int_equal(st.more, 0);
     assert_archive(e, "SELECT count(*) FROM event_log", "2");
 }
 
@@ -201,6 +202,21 @@ static void a_row_the_archive_will_not_take_stays(void **state)
     assert_int_equal(st.unmoved, 1);
     situ_assert_query(e->s, "SELECT expires FROM alerts WHERE id = 'meteorology:old1'",
                       "2025-06-01T00:00:00Z");
+}
+
+/* Nothing due: no archive is made (situd's hourly run costs one query). */
+static void nothing_due_makes_no_archive(void **state)
+{
+    env *e = *state;
+    seen w = {0};
+    situ_retain_stats st;
+    situ_retain_opts o = {.now = "2025-01-01T00:00:00Z", .removed = on_removed, .ctx = &w};
+    situ_err err = {0};
+    assert_int_equal(situ_retain_run(e->s, &o, &st, &err), 0);
+    assert_int_equal(st.alerts + st.events, 0);
+    char *slurp = situ_test_slurp(st.archive, NULL);
+    assert_null(slurp);
+    situ_assert_query(e->s, "SELECT count(*) FROM alerts", "4");
 }
 
 static void batches_of_one_move_everything(void **state)
@@ -284,6 +300,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(a_stop_between_archive_and_delete_loses_nothing, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(a_row_the_archive_will_not_take_stays, setup, teardown),
+    cmocka_unit_test_setup_teardown(nothing_due_makes_no_archive, setup, teardown),
     cmocka_unit_test_setup_teardown(batches_of_one_move_everything, setup, teardown),
     cmocka_unit_test_setup_teardown(a_time_budget_ends_a_run_after_one_batch, setup, teardown),
     cmocka_unit_test_setup_teardown(sizes_count_rows_bytes_and_the_log_span, setup, teardown),

@@ -1,8 +1,8 @@
 /*
- * retain.c: retention. Expired alerts and old event_log rows move to an
- * archive (a situ file of the same schema) and leave the store; and the
- * sizes `situ check` reports. No scheduling, no publishing: situd's writer
- * and `situ retain` call situ_retain_run, and publish what it says it removed.
+ * retain.c: retention. Expired alerts and old event_log rows (but each
+ * department's last) move to an archive (a situ file of the same schema)
+ * and leave the store; and the sizes `situ check` reports. No scheduling, no publishing: situd's
+ * writer and `situ retain` call situ_retain_run, and publish what it says it removed.
  *
  * One batch of one table, so that a kill anywhere loses nothing:
  *   SELECT due rows (key > last) from the store
@@ -35,7 +35,10 @@ typedef struct retain_table {
 static const retain_table retained[] = {
     {"alerts", "fid", "expires IS NOT NULL AND expires < ?1",
      "x.id = t.id AND x.updated_at IS t.updated_at", 1},
-    {"event_log", "seq", "received_at < ?1", "x.seq = t.seq", 0},
+    /* each department's last event stays: GET /feeds tells "stale" from "silent" by it */
+    {"event_log", "seq",
+     "received_at < ?1 AND seq NOT IN (SELECT max(seq) FROM main.event_log GROUP BY dept)",
+     "x.seq = t.seq", 0},
 };
 
 /* ---- times and names --------------------------------------------------------- */

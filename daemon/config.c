@@ -11,13 +11,13 @@
 #include "config.h"
 
 #include <ini.h>
-
-#include "situ/feed.h"
-#include "situ/retain.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "situ/feed.h"
+#include "situ/retain.h"
 
 void situd_config_defaults(situd_config *cfg)
 {

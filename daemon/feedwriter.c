@@ -34,6 +34,7 @@
 #define GROUP_MAX_EVENTS 20000  /* events in one commit */
 #define QUEUE_MAX_EVENTS 200000 /* queued before POSTs get 503 */
 #define FINISHED_TTL_S 60.0     /* a finished job nobody took is dropped */
+#define RETAIN_SLICE_MS 100     /* retention holds the writer this long at most (+1 batch) */
 
 struct situd_feedjob {
     situ_feed_batch *b;
@@ -102,17 +103,23 @@ static void retention_removed(void *ctx, const char *id, const double bbox[4])
     situd__feedpub_add(&c, 1);
 }
 
-/* Runs retention when due. Writer thread only, between groups. */
+/* Runs retention when due, a slice at a time so that feeds wait at most
+ * about RETAIN_SLICE_MS behind it. Writer thread only, between groups. */
 static void retention_tick(void)
 {
     if (R.interval_s <= 0 || situ_clock_s() < R.next)
         return;
     R.next = situ_clock_s() + R.interval_s;
-    situ_retain_opts o = {.days = R.days, .archive = R.archive, .removed = retention_removed};
+    situ_retain_opts o = {.days = R.days,
+                          .archive = R.archive,
+                          .max_ms = RETAIN_SLICE_MS,
+                          .removed = retention_removed};
     situ_retain_stats st;
     situ_err err = {0};
     if (situ_retain_run(W.store, &o, &st, &err))
         fprintf(stderr, "situd: retention: %s (retried in %d s)\n", err.msg, R.interval_s);
+    if (st.more) /* a backlog: the next slice after the next group, or within a second */
+        R.next = situ_clock_s();
     if (st.alerts || st.events || st.unmoved)
         fprintf(stderr,
                 "situd: retention: %lld alerts expired before %s and %lld log rows moved to %s; "

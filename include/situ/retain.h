@@ -25,6 +25,8 @@ typedef struct situ_retain_opts {
     const char *archive; /* NULL or "": situ_retain_default_archive() */
     const char *now;     /* NULL: now; else RFC 3339 UTC (tests, drills) */
     int batch;           /* rows per transaction; <= 0: SITU_RETAIN_BATCH */
+    int max_ms;          /* stop after the batch that passes this many ms (more says
+                            so); <= 0: run until nothing is due */
     situ_retain_removed_fn removed;
     void *ctx;
     /* Test hook: called after each archive commit, before the delete; a
@@ -36,6 +38,7 @@ typedef struct situ_retain_stats {
     long long alerts;   /* expired alerts archived and removed */
     long long events;   /* event_log rows archived and removed */
     long long unmoved;  /* due rows the archive would not take (left in place) */
+    int more;           /* max_ms ended the run with rows still due */
     char archive[1024]; /* the archive written */
     char cutoff[32];    /* rows older than this were due */
 } situ_retain_stats;
@@ -44,7 +47,8 @@ typedef struct situ_retain_stats {
  * now): DIR/archive/situ-archive-YYYY.sqlite, into out[n]. */
 void situ_retain_default_archive(const char *db, const char *now, char *out, size_t n);
 
-/* Archives and removes what is due, in batches: each batch is committed and
+/* Archives and removes what is due (when nothing is, it neither makes nor
+ * opens the archive), in batches: each batch is committed and
  * synced to the archive first and only then deleted from s in a second
  * commit, which deletes only rows the archive holds. A run killed between
  * the two loses nothing, and running again completes it (idempotent). s

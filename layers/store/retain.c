@@ -1,8 +1,8 @@
 /*
- * retain.c: retention. Expired alerts and old event_log rows move to an
- * archive (a situ file of the same schema) and leave the store; and the
- * sizes `situ check` reports. No scheduling, no publishing: situd's writer
- * and `situ retain` call situ_retain_run, and publish what it says it removed.
+ * retain.c: retention. Expired alerts and old event_log rows (but each
+ * department's last) move to an archive (a situ file of the same schema)
+ * and leave the store; and the sizes `situ check` reports. No scheduling, no publishing: situd's
+ * writer and `situ retain` call situ_retain_run, and publish what it says it removed.
  *
  * One batch of one table, so that a kill anywhere loses nothing:
  *   SELECT due rows (key > last) from the store
@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "situ/buf.h"
+#include "situ/clock.h"
 
 #define ARC "situ_arc" /* the archive, attached to the store's connection */
 
@@ -34,7 +35,10 @@ typedef struct retain_table {
 static const retain_table retained[] = {
     {"alerts", "fid", "expires IS NOT NULL AND expires < ?1",
      "x.id = t.id AND x.updated_at IS t.updated_at", 1},
-    {"event_log", "seq", "received_at < ?1", "x.seq = t.seq", 0},
+    /* each department's last event stays: GET /feeds tells "stale" from "silent" by it */
+    {"event_log", "seq",
+     "received_at < ?1 AND seq NOT IN (SELECT max(seq) FROM main.event_log GROUP BY dept)",
+     "x.seq = t.seq", 0},
 };
 
 /* ---- times and names --------------------------------------------------------- */
@@ -79,6 +83,7 @@ typedef struct retain_run {
     situ_retain_stats *st;
     char cutoff[32];
     int batch;
+    double deadline; /* situ_clock_s(); 0: none */
     situ_err *err;
 } retain_run;
 
@@ -248,7 +253,7 @@ static int delete_batch(retain_run *r, const retain_table *t, long long last, lo
 }
 
 /* Archives and deletes every due row of t, batch by batch. 1 when the
- * after_archive hook stopped the run. */
+ * after_archive hook or the deadline stopped the run. */
 static int retain_table_rows(retain_run *r, const retain_table *t)
 {
     long long last = 0, hi = 0;
@@ -261,6 +266,8 @@ static int retain_table_rows(retain_run *r, const retain_table *t)
         if ((rc = delete_batch(r, t, last, hi, n)))
             return rc;
         last = hi;
+        if (r->deadline > 0 && situ_clock_s() > r->deadline)
+            return r->st->more = 1;
     }
 }
 
@@ -288,6 +295,27 @@ static int attach_archive(retain_run *r, const char *path)
     return rc;
 }
 
+/* 1 when a row of some retained table is due, 0 when none, < 0 failed. */
+static int anything_due(retain_run *r)
+{
+    for (size_t i = 0; i < sizeof retained / sizeof retained[0]; i++) {
+        char sql[256];
+        sqlite3_stmt *st;
+        snprintf(sql, sizeof sql, "SELECT 1 FROM main.\"%s\" WHERE %s LIMIT 1", retained[i].name,
+                 retained[i].due);
+        if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL))
+            return fail_db(r->db, r->err, "due");
+        sqlite3_bind_text(st, 1, r->cutoff, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return fail_db(r->db, r->err, "due");
+        if (rc == SQLITE_ROW)
+            return 1;
+    }
+    return 0;
+}
+
 int situ_retain_run(situ_store *s, const situ_retain_opts *o, situ_retain_stats *stats,
                     situ_err *err)
 {
@@ -297,6 +325,7 @@ int situ_retain_run(situ_store *s, const situ_retain_opts *o, situ_retain_stats 
     retain_run r = {.s = s, .db = situ_store_db(s), .o = o, .st = st, .err = err};
     int year, days = o->days > 0 ? o->days : SITU_RETAIN_DAYS;
     r.batch = o->batch > 0 ? o->batch : SITU_RETAIN_BATCH;
+    r.deadline = o->max_ms > 0 ? situ_clock_s() + o->max_ms / 1e3 : 0;
     if (cutoff_of(o->now, days, r.cutoff, &year))
         return situ_err_set(err, SITU_EINVAL, "retain: now '%s' is not RFC 3339 UTC", o->now);
     memcpy(st->cutoff, r.cutoff, sizeof st->cutoff);
@@ -305,7 +334,10 @@ int situ_retain_run(situ_store *s, const situ_retain_opts *o, situ_retain_stats 
     else
         situ_retain_default_archive(sqlite3_db_filename(r.db, "main"), o->now, st->archive,
                                     sizeof st->archive);
-    int rc = open_archive(&r, st->archive);
+    int rc = anything_due(&r);
+    if (rc <= 0) /* nothing due: no archive made, the writer not held */
+        return rc;
+    rc = open_archive(&r, st->archive);
     int attached = !rc && !(rc = attach_archive(&r, st->archive));
     for (size_t i = 0; !rc && i < sizeof retained / sizeof retained[0]; i++)
         rc = retain_table_rows(&r, &retained[i]);

@@ -118,8 +118,10 @@ class RetentionTest(unittest.TestCase):
         ids = [f["id"] for f in self.d.get("/collections/alerts/items").json()["features"]]
         self.assertEqual(ids, ["meteorology:live-1"])
         self.assertEqual(rows(self.db, "SELECT id FROM alerts"), [("meteorology:live-1",)])
-        self.assertEqual(rows(self.db, "SELECT event_id FROM event_log ORDER BY seq"),
-                         [("live-1",)])
+        # the log goes after the alerts, in the same run
+        log = wait_until(lambda: (lambda r: r if r == [("live-1",)] else None)(
+            rows(self.db, "SELECT event_id FROM event_log ORDER BY seq")), timeout=30)
+        self.assertEqual(log, [("live-1",)])
         arc = archive_of(self.db)
         out = ogr_sql(arc, "SELECT id, severity, ST_AsText(geom) AS wkt FROM alerts ORDER BY id")
         self.assertIn("meteorology:old-1", out)
@@ -238,6 +240,8 @@ class StationsTest(unittest.TestCase):
         self.assertEqual(res[1]["status"], "accepted", res)  # its own CAM1 now
         mine = wait_until(lambda: self.item("public_security:CAM1"))
         self.assertEqual(mine["properties"]["dept"], "public_security")
+        # the wall asks with encodeURIComponent(id)
+        self.assertEqual(self.item("public_security%3ACAM1")["id"], "public_security:CAM1")
         theirs = self.item("CAM1")
         self.assertEqual(theirs["properties"]["dept"], "water_resources")
         self.assertEqual(theirs["properties"]["online"], True)

@@ -2,8 +2,8 @@
  * what is due moves to the archive and leaves the store, the rest stays; a
  * run stopped between the archive's commit and the delete loses nothing and
  * a re-run completes without copying twice; a row the archive will not take
- * stays; batches; the sizes `situ check` prints; the version 2 -> 3
- * migration (store.c) that retention and per-department stations need. */
+ * stays, and each department's last event; batches; the sizes `situ check` prints; the version 2 ->
+ * 3 migration (store.c) that retention and per-department stations need. */
 #include "testlib.h"
 
 #include <sqlite3.h>
@@ -48,8 +48,8 @@ static void put_log(situ_store *s, const char *event_id, const char *at)
     char sql[256];
     snprintf(sql, sizeof sql,
              "INSERT INTO event_log (dept, event_id, type, received_at, body, changes) VALUES "
-             "('meteorology', '%s', 'alert', '%s', '{}', '[]')",
-             event_id, at);
+             "('%s', '%s', 'alert', '%s', '{}', '[]')",
+             event_id[0] == 'f' ? "forestry" : "meteorology", event_id, at);
     situ_err err = {0};
     assert_int_equal(situ_store_exec(s, sql, &err), 0);
 }
@@ -69,6 +69,7 @@ static int setup(void **state)
     put_log(e->s, "e1", "2025-01-01T00:00:00Z");
     put_log(e->s, "e2", "2026-03-02T23:59:59Z");
     put_log(e->s, "e3", "2026-03-03T00:00:01Z");
+    put_log(e->s, "f1", "2024-06-01T00:00:00Z"); /* forestry's last: stays */
     *state = e;
     return 0;
 }
@@ -148,7 +149,10 @@ static void due_rows_move_to_the_archive_and_the_rest_stays(void **state)
     situ_assert_near(w.first_bbox[3], 26.1, 1e-9);
     situ_assert_query(e->s, "SELECT group_concat(id, ' ') FROM (SELECT id FROM alerts ORDER BY id)",
                       "meteorology:open meteorology:recent");
-    situ_assert_query(e->s, "SELECT group_concat(event_id, ' ') FROM event_log", "e3");
+    situ_assert_query(
+        e->s,
+        "SELECT group_concat(event_id, ' ') FROM (SELECT event_id FROM event_log ORDER BY seq)",
+        "e3 f1");
     assert_archive(e, "SELECT group_concat(id || ' ' || expires, ', ') FROM alerts",
                    "meteorology:old1 2025-01-01T00:00:00Z, meteorology:old2 2026-03-01T00:00:00Z");
     assert_archive(e, "SELECT group_concat(seq || ' ' || event_id, ', ') FROM event_log",
@@ -184,6 +188,7 @@ static void a_stop_between_archive_and_delete_loses_nothing(void **state)
     assert_archive(e, "SELECT count(*) || ' ' || count(DISTINCT id) FROM alerts", "2 2");
     run(e, &w, 0, NULL, &st); /* nothing left to do */
     assert_int_equal(st.alerts + st.events + st.unmoved, 0);
+    assert_int_equal(st.more, 0);
     assert_archive(e, "SELECT count(*) FROM event_log", "2");
 }
 
@@ -203,6 +208,21 @@ static void a_row_the_archive_will_not_take_stays(void **state)
                       "2025-06-01T00:00:00Z");
 }
 
+/* Nothing due: no archive is made (situd's hourly run costs one query). */
+static void nothing_due_makes_no_archive(void **state)
+{
+    env *e = *state;
+    seen w = {0};
+    situ_retain_stats st;
+    situ_retain_opts o = {.now = "2025-01-01T00:00:00Z", .removed = on_removed, .ctx = &w};
+    situ_err err = {0};
+    assert_int_equal(situ_retain_run(e->s, &o, &st, &err), 0);
+    assert_int_equal(st.alerts + st.events, 0);
+    char *slurp = situ_test_slurp(st.archive, NULL);
+    assert_null(slurp);
+    situ_assert_query(e->s, "SELECT count(*) FROM alerts", "4");
+}
+
 static void batches_of_one_move_everything(void **state)
 {
     env *e = *state;
@@ -212,6 +232,28 @@ static void batches_of_one_move_everything(void **state)
     assert_int_equal(st.alerts, 2);
     assert_int_equal(st.events, 2);
     assert_int_equal(w.n, 2);
+}
+
+/* With a time budget a run stops after the batch that passes it and says
+ * more; runs again finish the work. */
+static void a_time_budget_ends_a_run_after_one_batch(void **state)
+{
+    env *e = *state;
+    seen w = {0};
+    situ_retain_opts o = {.now = NOW, .batch = 1, .max_ms = 1, .removed = on_removed, .ctx = &w};
+    situ_retain_stats st;
+    situ_err err = {0};
+    assert_int_equal(situ_retain_run(e->s, &o, &st, &err), 0);
+    assert_int_equal(st.more, 1);
+    assert_int_equal(st.alerts + st.events, 1); /* creating the archive took > 1 ms */
+    long long moved = 1;
+    for (int i = 0; i < 10 && st.more; i++) {
+        assert_int_equal(situ_retain_run(e->s, &o, &st, &err), 0);
+        moved += st.alerts + st.events;
+    }
+    assert_int_equal(st.more, 0);
+    assert_int_equal(moved, 4);
+    situ_assert_query(e->s, "SELECT count(*) FROM alerts", "2");
 }
 
 static void sizes_count_rows_bytes_and_the_log_span(void **state)
@@ -226,12 +268,12 @@ static void sizes_count_rows_bytes_and_the_log_span(void **state)
     assert_int_equal(alerts->rows, 4);
     assert_true(alerts->bytes >= 4096);
     assert_string_equal(z.tables[SITU_NCOLLECTIONS + 1].name, "event_log");
-    assert_int_equal(z.tables[SITU_NCOLLECTIONS + 1].rows, 3);
+    assert_int_equal(z.tables[SITU_NCOLLECTIONS + 1].rows, 4);
     assert_true(z.file_bytes > alerts->bytes);
     assert_string_equal(z.log_first, "2025-01-01T00:00:00Z");
-    assert_string_equal(z.log_last, "2026-03-03T00:00:01Z");
+    assert_string_equal(z.log_last, "2024-06-01T00:00:00Z");
     assert_int_equal(z.log_first_seq, 1);
-    assert_int_equal(z.log_last_seq, 3);
+    assert_int_equal(z.log_last_seq, 4);
 }
 
 /* A version 2 file (before retention) migrates forward to 3 and keeps its rows. */
@@ -262,7 +304,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(a_stop_between_archive_and_delete_loses_nothing, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(a_row_the_archive_will_not_take_stays, setup, teardown),
+    cmocka_unit_test_setup_teardown(nothing_due_makes_no_archive, setup, teardown),
     cmocka_unit_test_setup_teardown(batches_of_one_move_everything, setup, teardown),
+    cmocka_unit_test_setup_teardown(a_time_budget_ends_a_run_after_one_batch, setup, teardown),
     cmocka_unit_test_setup_teardown(sizes_count_rows_bytes_and_the_log_span, setup, teardown),
     cmocka_unit_test_setup_teardown(a_version_2_file_migrates_to_3, setup, teardown),
 };

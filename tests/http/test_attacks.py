@@ -47,6 +47,12 @@ def rss_kb(pid):
         return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
 
 
+def sanitized(pid):
+    """1 when situd runs under AddressSanitizer (its RSS then means little)."""
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
 def head(method, path, headers=()):
     lines = ["%s %s HTTP/1.1" % (method, path), "Host: 127.0.0.1"] + list(headers)
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -206,8 +212,12 @@ class UploadFloodTest(AttackBase):
             print("upload flood: %d anonymous chunked uploads, %.1f MB sent, %d closed by "
                   "situd; VmRSS idle %d kB, peak %d kB (+%d kB)"
                   % (self.FLOOD, flood.sent / 1e6, flood.closed, idle, peak, peak - idle))
-            self.assertLess(peak - idle, self.SLACK_KB,
-                            "RSS grew from %d to %d kB under the flood" % (idle, peak))
+            # each was refused from its head and its connection closed
+            self.assertEqual(flood.closed, self.FLOOD)
+            self.assertLess(flood.sent, self.FLOOD * self.PER_CONN / 4)
+            if not sanitized(self.d.proc.pid):  # ASan keeps freed memory in quarantine
+                self.assertLess(peak - idle, self.SLACK_KB,
+                                "RSS grew from %d to %d kB under the flood" % (idle, peak))
         finally:
             flood.close()
         self.assertTrue(self.d.alive())
@@ -340,7 +350,7 @@ class ListenerFloodTest(AttackBase):
             self.assertEqual(retry, {"1"}, "a refused listener is told when to retry")
             # the flood's listeners replay from one shared reader
             first = flood[0]
-            first.settimeout(5)
+            first.settimeout(15)
             got = b""
             while b"id: %d" % seq not in got:
                 k = first.recv(65536)

@@ -58,9 +58,11 @@ def head(method, path, headers=()):
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def connect(port, src=None, timeout=10.0):
+def connect(port, src=None, timeout=10.0, rcvbuf=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(timeout)
+    if rcvbuf:  # before connect, so that the window stays this small
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     if src:
         s.bind((src, 0))
     s.connect(("127.0.0.1", port))
@@ -365,6 +367,54 @@ class ListenerFloodTest(AttackBase):
             self.assert_served("the listener flood")
         finally:
             for s in flood:
+                s.close()
+
+
+class ReplayReaderTest(AttackBase):
+    """Issue 13 item 3: listeners replaying the log share one read
+    connection: 30 of them stalled half-way through a 6 MB replay hold no
+    database files of their own, and a listener beside them gets all of it."""
+
+    LISTENERS, BATCHES = 30, 2  # 2 x 10,000 events: a replay the sockets cannot hold
+
+    def fds(self):
+        return len(os.listdir("/proc/%d/fd" % self.d.proc.pid))
+
+    def test_replays_share_one_reader(self):
+        st = self.d.get("/collections/stations/items?dept=meteorology&kind=rain_gauge&limit=1")
+        station = st.json()["features"][0]["id"]
+        t0 = time.time() - 30000
+        for b in range(self.BATCHES):
+            evs = [{"id": "replay-%d-%d" % (b, i), "type": "observation", "station": station,
+                    "observed_at": feedlib.utc(t0 + b * 10000 + i), "metric": "rain_1h_mm",
+                    "value": i % 50 + 0.5} for i in range(10000)]
+            r = self.d.post(EV, {"events": evs}, headers=feedlib.auth(self.tok["meteorology"]))
+            self.assertEqual(r.status, 200, r.body[:300])
+        last = r.json()["results"][-1]["seq"]
+        self.assertTrue(feedlib.wait_until(
+            lambda: self.d.get("/feeds").json()["writer"]["last_seq"] >= last, timeout=30))
+        idle = self.fds()
+        stalled = []
+        try:
+            for _ in range(self.LISTENERS):
+                s = connect(self.d.port, rcvbuf=4096)
+                s.sendall(head("GET", "/events", ["Last-Event-ID: 0"]))
+                self.assertEqual(read_answer(s, 5.0)[0], 200)
+                stalled.append(s)  # and read no more
+            time.sleep(1.0)
+            during = self.fds()
+            print("replay: situd's open files idle %d, with %d stalled replays %d"
+                  % (idle, self.LISTENERS, during))
+            self.assertLessEqual(during, idle + self.LISTENERS + 4,
+                                 "each replaying listener holds database files")
+            whole = feedlib.SSE(self.d.port, last_id=0, timeout=30)
+            try:
+                seen = whole.until(lambda m: m["id"] == last, timeout=60)
+                self.assertIsNotNone(seen, "a replay beside the stalled ones did not finish")
+            finally:
+                whole.close()
+        finally:
+            for s in stalled:
                 s.close()
 
 

@@ -7,7 +7,8 @@ a real situd, so that they stay fixed.
   any body byte is read; all bodies together stay within [server]
   max_bodies_bytes (503 with Retry-After past it).
 - Live updates: a flood of /events listeners from one address does not keep
-  another address out ([events] max_listeners_per_address).
+  another address out ([events] max_listeners_per_address); the global cap
+  holds over many addresses; replaying listeners share one read connection.
 - Exports: concurrent downloads are bounded ([export] max_exports, 503 with
   Retry-After past it).
 - Shutdown: SIGTERM while /metrics, /feeds and token-checked POSTs are

@@ -305,10 +305,11 @@ situd_result situd_body_expect(situd_req *r)
     int known = content_length(r, &n);
     if (known && n > config->max_body_bytes) {
         const char *expect = situd_header(r, MHD_HTTP_HEADER_EXPECT);
-        if (expect && !strcasecmp(expect, "100-continue"))
+        if ((expect && !strcasecmp(expect, "100-continue")) || n / 2 > config->max_body_bytes)
             return situd_problem(r, 413, "body", "request body over %zu bytes",
                                  config->max_body_bytes);
-        /* the client sends it anyway: let it go by unkept, then answer */
+        /* a little over, from a client that sends it anyway and could not
+         * read an early answer: let it go by unkept, then answer */
         r->body_state = SITUD_BODY_DISCARD;
         return MHD_YES;
     }

@@ -248,6 +248,8 @@ class UploadFloodTest(AttackBase):
             ("over max_body_bytes, 100-continue", "POST", EV,
              [json_ct, "Authorization: Bearer " + met, "Content-Length: 99999999",
               "Expect: 100-continue"], 413),
+            ("over twice max_body_bytes", "POST", EV,
+             [json_ct, "Authorization: Bearer " + met, "Content-Length: 99999999"], 413),
             ("GET with a body", "GET", "/healthz", ["Content-Length: 5000000"], 400),
             ("GET with a chunked body", "GET", NEAREST, ["Transfer-Encoding: chunked"], 400),
         ]

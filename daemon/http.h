@@ -74,8 +74,9 @@ situd_result situd_busy(situd_req *r, const char *fmt, ...) __attribute__((forma
  * head tells (route, token, media type), then returns situd_body_expect(r),
  * which answers 503 when the global budget (max_bodies_bytes) cannot hold
  * it, refuses a Content-Length over max_body_bytes (413: at once after
- * "Expect: 100-continue", else once the unkept body has gone by, as a
- * client that already sends it could not read an early answer), and
+ * "Expect: 100-continue" or when over twice the limit, else once the unkept
+ * body has gone by, as a client that already sends it could not read an
+ * early answer), and
  * otherwise lets the body be read; the handler is called again once it is
  * (situd_body_read is then 1 and r->body holds it). A chunked body that
  * grows past either bound has its memory freed and its connection closed

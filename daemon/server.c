@@ -155,16 +155,17 @@ situd_result situd_reply_buf(situd_req *r, unsigned status, const char *ctype, s
     }
     size_t n;
     char *p = situ_buf_steal(b, &n);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        n, p ? p : (char *)"", p ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(n, p ? p : (char *)"", p ? MHD_RESPMEM_MUST_FREE
+                                                                 : MHD_RESPMEM_PERSISTENT);
     if (ctype)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     r->bytes = n;
     return situd_reply_response(r, status, resp);
 }
 
-situd_result situd_reply_static(situd_req *r, unsigned status, const char *ctype, const void *p,
-                                size_t n)
+situd_result situd_reply_static(situd_req *r, unsigned status, const char *ctype,
+                                const void *p, size_t n)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(n, (void *)p, MHD_RESPMEM_PERSISTENT);
@@ -177,30 +178,18 @@ situd_result situd_reply_static(situd_req *r, unsigned status, const char *ctype
 static const char *status_title(unsigned status)
 {
     switch (status) {
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 406:
-        return "Not Acceptable";
-    case 409:
-        return "Conflict";
-    case 413:
-        return "Content Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 429:
-        return "Too Many Requests";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return status >= 500 ? "Internal Server Error" : "Error";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return status >= 500 ? "Internal Server Error" : "Error";
     }
 }
 
@@ -316,10 +305,11 @@ situd_result situd_body_expect(situd_req *r)
     int known = content_length(r, &n);
     if (known && n > config->max_body_bytes) {
         const char *expect = situd_header(r, MHD_HTTP_HEADER_EXPECT);
-        if (expect && !strcasecmp(expect, "100-continue"))
+        if ((expect && !strcasecmp(expect, "100-continue")) || n / 2 > config->max_body_bytes)
             return situd_problem(r, 413, "body", "request body over %zu bytes",
                                  config->max_body_bytes);
-        /* the client sends it anyway: let it go by unkept, then answer */
+        /* a little over, from a client that sends it anyway and could not
+         * read an early answer: let it go by unkept, then answer */
         r->body_state = SITUD_BODY_DISCARD;
         return MHD_YES;
     }

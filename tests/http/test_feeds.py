@@ -456,6 +456,58 @@ class FeedsTest(unittest.TestCase):
         self.assertEqual(r2[0]["properties"]["status"], "deployed")
         self.assertEqual(r2[0]["properties"]["personnel"], 77)
 
+    def tile_cache(self):
+        """situd's tile cache counters from /metrics: {"hits": n, "misses": n, ...}."""
+        out = {}
+        for line in self.d.get("/metrics").body.decode().splitlines():
+            if line.startswith('situd_tile_cache{what="'):
+                name, value = line.rsplit(" ", 1)
+                out[name.split('"')[1]] = float(value)
+        return out
+
+    def published(self, sse, resp, n=1):
+        """Waits for the /events message of the last event of an accepted batch:
+        by then its changes are in the snapshot and the tile cache."""
+        seq = self.accepted(resp, n)["results"][-1]["seq"]
+        self.assertIsNotNone(sse.until(lambda m: m["id"] == seq), "seq %d never pushed" % seq)
+
+    def cached(self, path):
+        """GETs path; whether the tile cache answered it (a hit, no miss)."""
+        before = self.tile_cache()
+        r = self.d.get(path)
+        after = self.tile_cache()
+        self.assertEqual(r.status, 200, path)
+        return r, (after["hits"] - before["hits"], after["misses"] - before["misses"]) == (1, 0)
+
+    def test_a_moved_station_leaves_its_old_tile_and_other_tiles_stay_cached(self):
+        self.need_sse()
+        z = 15
+        old, new, other = ("/tiles/stations/%d/%d/%d.mvt" % ((z,) + tile_xy(lon, lat, z))
+                           for lon, lat in ((111.02, 26.08), (111.18, 26.02), (111.03, 26.03)))
+        self.assertEqual(len({old, new, other}), 3)
+        ev = {"id": "move-1", "type": "observation", "station": "RG-MOVE", "name": "移动雨量站",
+              "observed_at": utc(time.time() - 60), "metric": "rain_1h_mm", "value": 1,
+              "lon": 111.02, "lat": 26.08}
+        # a neighbour that stays keeps the old tile from being empty (an empty
+        # tile is answered 204 without the cache)
+        stay = dict(ev, id="move-0", station="RG-STAY", lon=111.021, lat=26.081)
+        moved = dict(ev, id="move-2", observed_at=utc(time.time()), lon=111.18, lat=26.02)
+        sse = feedlib.SSE(self.d.port)
+        try:
+            self.published(sse, self.post("meteorology", [stay, ev]), 2)
+            for path, holds in ((old, b"RG-MOVE"), (other, b"CAM1")):
+                self.d.get(path)
+                r, hit = self.cached(path)
+                self.assertTrue(hit, path + " is not cached")
+                self.assertIn(holds, r.body)
+            self.published(sse, self.post("meteorology", [moved]))
+        finally:
+            sse.close()
+        self.assertIn(b"RG-MOVE", self.d.get(new).body)
+        left = self.d.get(old)
+        self.assertIn(b"RG-STAY", left.body)
+        self.assertNotIn(b"RG-MOVE", left.body, "the old tile still shows the moved station")
+        self.assertTrue(self.cached(other)[1], "a tile the move did not touch left the cache")
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

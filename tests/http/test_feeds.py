@@ -48,6 +48,7 @@ def cap(ident, area="", msg="Alert", sev="Severe", refs=(), expires_in=3600):
 
 RING = 4096               # messages situd keeps for listeners (daemon/events.c)
 STALL_BUFFERS = 128 << 10  # MHD's write buffers and a listener's OUT_CHUNK, bytes, at most
+RESUME_EVENTS = 800        # replayed after a restart: 700 of them, nearly 3 pages of the log
 STALL_FULL_BATCHES = 6    # batches of 1,000 posted once the stalled listener's queue is full
 
 
@@ -508,6 +509,53 @@ class FeedsTest(unittest.TestCase):
         self.assertIn(b"RG-STAY", left.body)
         self.assertNotIn(b"RG-MOVE", left.body, "the old tile still shows the moved station")
         self.assertTrue(self.cached(other)[1], "a tile the move did not touch left the cache")
+
+class ResumeAfterRestartTest(unittest.TestCase):
+    """An EventSource that reconnects with Last-Event-ID to a restarted situd
+    gets exactly the events after that id, across more than one page of the
+    log (daemon/events.c: REPLAY_ROWS 256), then the live ones."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="situ-resume-")
+        self.db = feedlib.tiny_db(self.tmp)
+        self.tok = feedlib.add_token(self.db, "reserves")
+        self.d = situd.Situd(self.db, "--quiet")
+
+    def tearDown(self):
+        self.d.stop_cleanly()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def post(self, tag, n):
+        evs = [{"id": "%s-%d" % (tag, i), "type": "feature_update", "collection": "resources",
+                "feature_id": "R1", "set": {"personnel": i}} for i in range(n)]
+        r = self.d.post("/feeds/reserves/events", {"events": evs}, headers=auth(self.tok))
+        self.assertEqual(r.status, 200, r.body[:300])
+        return [res["seq"] for res in r.json()["results"]]
+
+    def ids(self, sse, n):
+        out = []
+        for _ in range(n):
+            m = sse.next()
+            self.assertIsNotNone(m, "the stream stopped after %s" % out[-3:])
+            out.append(m["id"])
+        return out
+
+    def test_last_event_id_resumes_across_a_restart(self):
+        seqs = []
+        for b in range(RESUME_EVENTS // 100):
+            seqs += self.post("before-%d" % b, 100)
+        self.d.stop_cleanly()
+        self.d = situd.Situd(self.db, "--quiet")
+        sse = feedlib.SSE(self.d.port, last_id=seqs[99])
+        try:
+            self.assertEqual(sse.status, 200)
+            self.assertEqual(self.ids(sse, len(seqs) - 100), seqs[100:])
+            later = self.post("after", 5)
+            self.assertEqual(self.ids(sse, 5), later)
+            self.assertIsNone(sse.next(1.0), "a message after the last event")
+        finally:
+            sse.close()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -7,7 +7,11 @@ every logged event applied and every applied one logged (same transaction);
 PRAGMA integrity_check passes;
 each in-flight batch either wholly there or wholly absent. Clients then
 resend what was not acknowledged; an event committed before the kill comes
-back "duplicate" and is not applied twice."""
+back "duplicate" and is not applied twice. Each round must find situd alive
+at the kill, see it die of the SIGKILL, and have acknowledged something.
+
+StopTest: SIGTERM while batches wait for the writer; every batch sent before
+it is answered, every 200 is in the file and nothing refused is, exit 0."""
 
 import http.client
 import json

@@ -3,8 +3,11 @@
 and batch limits, observations, cameras, feature updates, JSON and CAP
 alerts (polygon, circle, township geocode, Update, Cancel, expiry) on
 /locate and /townships, GET /feeds, and GET /events (push, many listeners,
-Last-Event-ID replay, a stalled listener that does not slow ingest). Every
-route here must answer: a 503 from /events, the tiles or /nearest fails."""
+Last-Event-ID replay, also across a restart of situd, and a stalled listener
+that falls a whole ring behind without slowing ingest and is caught up from
+the log), and the tile cache when a station moves (its old tile redrawn, the
+others still cached). Every route here must answer: a 503 from /events, the
+tiles or /nearest fails."""
 
 import json
 import math

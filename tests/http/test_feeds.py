@@ -49,10 +49,10 @@ def cap(ident, area="", msg="Alert", sev="Severe", refs=(), expires_in=3600):
     return (head + info + "</alert>").encode("utf-8")
 
 
-RING = 4096               # messages situd keeps for listeners (daemon/events.c)
-STALL_BUFFERS = 128 << 10  # MHD's write buffers and a listener's OUT_CHUNK, bytes, at most
+RING = 4096                # messages situd keeps for listeners (daemon/events.c)
+STALL_BUFFERS = 128 << 10  # bytes, at most: MHD (32 KB conn_memory, 16 KB block), OUT_CHUNK 32 KB
+STALL_FULL_BATCHES = 6     # batches of 1,000 posted once the stalled listener's queue is full
 RESUME_EVENTS = 800        # replayed after a restart: 700 of them, nearly 3 pages of the log
-STALL_FULL_BATCHES = 6    # batches of 1,000 posted once the stalled listener's queue is full
 
 
 def tile_xy(lon, lat, z):

@@ -1,12 +1,16 @@
 /*
- * fuzz_http.c: libFuzzer target for situd's URL handling, end to end: a real
- * situd in this process on the demo (support/situd_fixture.c), each input
- * sent as the target of a GET over one kept-alive loopback connection
- * (support/http_wire.c); a target answered 200 is asked for again with
- * gzip and Accept: application/json, then with If-None-Match. The first byte picks a route prefix
- * from the table below (by its letter, else by its value), the rest is the path tail and query as
- * they are: %XX, %00 and high bytes go out raw, and only the bytes that
- * would end the request line (controls, space, DEL) are sent %-encoded.
+ * fuzz_http.c: libFuzzer target for situd's URL handling and feeds, end to
+ * end: a real situd in this process on the demo, its feeds writer running
+ * (support/situd_fixture.c), each input sent over one kept-alive loopback
+ * connection (support/http_wire.c). The first byte picks a route from the
+ * table below (by its letter, else by its value). For a GET route the rest
+ * is the path tail and query as they are: %XX, %00 and high bytes go out
+ * raw, and only the bytes that would end the request line (controls, space,
+ * DEL) are sent %-encoded; a target answered 200 is asked for again with
+ * gzip and Accept: application/json, then with If-None-Match; an event
+ * stream (GET /events) is judged by its head. For a POST route ('P' a feed
+ * batch, 'C' a CAP alert) the rest is the body, sent with the fixture's
+ * meteorology token: what is accepted is committed and pushed.
  *
  * It aborts, so libFuzzer keeps the input, when an answer is not well-formed
  * HTTP/1.1, is a 5xx other than 503, is a 4xx that is not problem+json with
@@ -32,28 +36,31 @@
 static const struct {
     char key;
     const char *prefix;
+    const char *post; /* the Content-Type of a POST route's body; NULL: GET */
 } routes[] = {
-    {'r', "/"},
-    {'c', "/collections/"},
-    {'i', "/collections/hazards/items"},
-    {'h', "/collections/hazard_sources/items"},
-    {'s', "/collections/resources/items"},
-    {'z', "/collections/risk_zones/items"},
-    {'a', "/collections/alerts/items"},
-    {'t', "/tiles/"},
-    {'n', "/nearest"},
-    {'w', "/within"},
-    {'l', "/locate"},
-    {'o', "/townships/"},
-    {'e', "/export/"},
-    {'d', "/export/drill.geojson"},
-    {'x', "/web/"},
-    {'f', "/feeds"},
-    {'v', "/events"},
-    {'m', "/metrics"},
-    {'p', "/api"},
-    {'k', "/healthz"},
-    {'q', "/conformance"},
+    {'r', "/", NULL},
+    {'c', "/collections/", NULL},
+    {'i', "/collections/hazards/items", NULL},
+    {'h', "/collections/hazard_sources/items", NULL},
+    {'s', "/collections/resources/items", NULL},
+    {'z', "/collections/risk_zones/items", NULL},
+    {'a', "/collections/alerts/items", NULL},
+    {'t', "/tiles/", NULL},
+    {'n', "/nearest", NULL},
+    {'w', "/within", NULL},
+    {'l', "/locate", NULL},
+    {'o', "/townships/", NULL},
+    {'e', "/export/", NULL},
+    {'d', "/export/drill.geojson", NULL},
+    {'x', "/web/", NULL},
+    {'f', "/feeds", NULL},
+    {'v', "/events", NULL},
+    {'m', "/metrics", NULL},
+    {'p', "/api", NULL},
+    {'k', "/healthz", NULL},
+    {'q', "/conformance", NULL},
+    {'P', "/feeds/meteorology/events", "application/json"},
+    {'C', "/feeds/meteorology/cap", "application/cap+xml"},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -74,12 +81,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static const char *route_prefix(uint8_t b)
+static size_t route_of(uint8_t b)
 {
     for (size_t i = 0; i < NROUTES; i++)
         if ((uint8_t)routes[i].key == b)
-            return routes[i].prefix;
-    return routes[b % NROUTES].prefix;
+            return i;
+    return b % NROUTES;
 }
 
 /* The request target: the route prefix, then the tail with what would end
@@ -87,7 +94,7 @@ static const char *route_prefix(uint8_t b)
 static void request_target(const uint8_t *data, size_t size, situ_buf *out)
 {
     static const char hex[] = "0123456789ABCDEF";
-    situ_buf_adds(out, size ? route_prefix(data[0]) : "/");
+    situ_buf_adds(out, size ? routes[route_of(data[0])].prefix : "/");
     for (size_t i = 1; i < size; i++) {
         uint8_t b = data[i];
         if (b <= 0x20 || b == 0x7f) {
@@ -201,20 +208,17 @@ static void judge(const char *target, const http_response *r)
     situ_buf_dispose(&body);
 }
 
-/* One exchange, judged; returns the status, and the answer's ETag in
- * etag_out (n bytes). */
-static int get(const char *target, ask how, const char *etag, char *etag_out, size_t n)
+/* Sends the whole request req, judges the answer; returns its status, and
+ * its ETag in etag_out (n bytes). */
+static int exchange(const char *target, const situ_buf *req, const char *how, char *etag_out,
+                    size_t n)
 {
-    situ_buf req;
-    situ_buf_init(&req);
-    request(target, how, etag, &req);
     http_response r;
     const char *why = "";
-    if (http_exchange(&conn, req.p, req.n, &r, &why))
+    if (http_exchange_stream(&conn, req->p, req->n, &r, &why))
         finding(target, &r, why);
-    situ_buf_dispose(&req);
     if (trace)
-        fprintf(stderr, "GET %s%s -> %d %s %zu bytes\n", target, ask_names[how], r.status, r.ctype,
+        fprintf(stderr, "%.4s %s%s -> %d %s %zu bytes\n", req->p, target, how, r.status, r.ctype,
                 r.body.n);
     judge(target, &r);
     int status = r.status;
@@ -223,8 +227,38 @@ static int get(const char *target, ask how, const char *etag, char *etag_out, si
     return status;
 }
 
+static int get(const char *target, ask how, const char *etag, char *etag_out, size_t n)
+{
+    situ_buf req;
+    situ_buf_init(&req);
+    request(target, how, etag, &req);
+    int status = exchange(target, &req, ask_names[how], etag_out, n);
+    situ_buf_dispose(&req);
+    return status;
+}
+
+/* POST of body (n bytes) to a feed route with the fixture's token. */
+static void post(size_t route, const uint8_t *body, size_t n)
+{
+    situ_buf req;
+    situ_buf_init(&req);
+    situ_buf_printf(&req,
+                    "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                    "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+                    routes[route].prefix, situd_fixture_token(), routes[route].post, n);
+    situ_buf_add(&req, body, n);
+    char etag[80];
+    if (!req.oom)
+        exchange(routes[route].prefix, &req, "", etag, sizeof etag);
+    situ_buf_dispose(&req);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    if (size && routes[route_of(data[0])].post) {
+        post(route_of(data[0]), data + 1, size - 1);
+        return 0;
+    }
     situ_buf target;
     situ_buf_init(&target);
     request_target(data, size, &target);

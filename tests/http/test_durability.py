@@ -7,8 +7,14 @@ every logged event applied and every applied one logged (same transaction);
 PRAGMA integrity_check passes;
 each in-flight batch either wholly there or wholly absent. Clients then
 resend what was not acknowledged; an event committed before the kill comes
-back "duplicate" and is not applied twice."""
+back "duplicate" and is not applied twice. Each round must find situd alive
+at the kill, see it die of the SIGKILL, and have acknowledged something.
 
+StopTest: SIGTERM while batches wait for the writer; every batch sent before
+it is answered, every 200 is in the file and nothing refused is, exit 0."""
+
+import http.client
+import json
 import os
 import random
 import shutil
@@ -28,6 +34,7 @@ import situd  # noqa: E402
 DEPTS = ("meteorology", "water_resources", "natural_resources", "forestry")
 KILLS = int(os.environ.get("SITU_KILLS", "20"))
 SIZES = (1, 1, 3, 10, 40, 100)
+STOP_BATCH = 300  # events per batch while situd is stopped: the writer has a queue
 
 
 class Client:
@@ -41,9 +48,9 @@ class Client:
         self.acked = {}  # event id -> "accepted" | "duplicate"
         self.error = None
 
-    def batch(self):
+    def batch(self, n=None):
         out = []
-        for _ in range(self.rng.choice(SIZES)):
+        for _ in range(n or self.rng.choice(SIZES)):
             self.k += 1
             out.append({"id": "%s-%d" % (self.dept, self.k), "type": "observation",
                         "station": "S-%s-%d" % (self.dept, self.k),
@@ -173,6 +180,85 @@ class DurabilityTest(unittest.TestCase):
         self.assertEqual(acked, len(log))
         sys.stderr.write("\n%d kills, %d events acknowledged, %d of them committed before a "
                          "kill but answered only on resend (duplicate)\n" % (KILLS, acked, dups))
+
+
+def queued(d):
+    """Events waiting for situd's feeds writer, from /metrics."""
+    for line in d.get("/metrics").body.decode().splitlines():
+        if line.startswith("situd_feed_queued_events "):
+            return int(line.split()[1])
+    raise AssertionError("no situd_feed_queued_events in /metrics")
+
+
+class StopTest(unittest.TestCase):
+    """README: on SIGTERM the feeds writer answers every queued batch, each
+    durable before its 200, requests in flight finish, and situd exits 0."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="situ-stop-")
+        self.db = feedlib.tiny_db(self.tmp)
+        self.tokens = {d: feedlib.add_token(self.db, d) for d in DEPTS}
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    @staticmethod
+    def send(port, dept, token, events):
+        """One POST on its own connection: (monotonic time the request was
+        written, HTTP status or None when no answer came, time of the answer)."""
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        sent = None
+        try:
+            conn.request("POST", "/feeds/%s/events" % dept, json.dumps({"events": events}),
+                         dict(feedlib.auth(token), **{"Content-Type": "application/json"}))
+            sent = time.monotonic()
+            r = conn.getresponse()
+            r.read()
+            return sent, r.status, time.monotonic()
+        except OSError:
+            return sent, None, time.monotonic()
+        finally:
+            conn.close()
+
+    def test_sigterm_answers_every_queued_batch_and_each_is_durable(self):
+        d = situd.Situd(self.db, "--quiet")
+        stopping, lock, sent = threading.Event(), threading.Lock(), []
+
+        def post(dept):
+            c = Client(dept, self.tokens[dept], random.Random(dept))
+            while True:
+                events = c.batch(STOP_BATCH)
+                out = self.send(d.port, dept, c.token, events)
+                with lock:
+                    sent.append(out + (events,))
+                if out[1] != 200 and stopping.is_set():
+                    return
+        threads = [threading.Thread(target=post, args=(dept,), daemon=True) for dept in DEPTS]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        # SIGTERM while batches wait in the writer's queue
+        self.assertTrue(feedlib.wait_until(lambda: queued(d) > 0, timeout=20, step=0.01),
+                        "the writer never had a queue")
+        stopping.set()
+        t_term = time.monotonic()
+        d.proc.send_signal(signal.SIGTERM)
+        for t in threads:
+            t.join(60)
+            self.assertFalse(t.is_alive(), "a client hung")
+        self.assertEqual(d.stop(), 0, d.read_log())
+        log, _ = inventory(self.db)
+        late = 0
+        for at, status, answered, events in sent:
+            if at is not None and at < t_term:
+                self.assertIsNotNone(status, "a batch sent before SIGTERM got no answer")
+            there = sum(1 for e in events if e["id"] in log)
+            self.assertEqual(there, len(events) if status == 200 else 0,
+                             "a batch answered %s: %d of %d events in the store" %
+                             (status, there, len(events)))
+            late += status == 200 and answered > t_term
+        self.assertGreater(late, 0, "no batch was queued at the SIGTERM: nothing tested")
+        sys.stderr.write("\n%d batches, %d answered 200 after the SIGTERM\n" % (len(sent), late))
 
 
 if __name__ == "__main__":

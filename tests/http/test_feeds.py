@@ -3,8 +3,11 @@
 and batch limits, observations, cameras, feature updates, JSON and CAP
 alerts (polygon, circle, township geocode, Update, Cancel, expiry) on
 /locate and /townships, GET /feeds, and GET /events (push, many listeners,
-Last-Event-ID replay, a stalled listener that does not slow ingest). Every
-route here must answer: a 503 from /events, the tiles or /nearest fails."""
+Last-Event-ID replay, also across a restart of situd, and a stalled listener
+that falls a whole ring behind without slowing ingest and is caught up from
+the log), and the tile cache when a station moves (its old tile redrawn, the
+others still cached). Every route here must answer: a 503 from /events, the
+tiles or /nearest fails."""
 
 import json
 import math
@@ -46,9 +49,10 @@ def cap(ident, area="", msg="Alert", sev="Severe", refs=(), expires_in=3600):
     return (head + info + "</alert>").encode("utf-8")
 
 
-RING = 4096               # messages situd keeps for listeners (daemon/events.c)
-STALL_BUFFERS = 128 << 10  # MHD's write buffers and a listener's OUT_CHUNK, bytes, at most
-STALL_FULL_BATCHES = 6    # batches of 1,000 posted once the stalled listener's queue is full
+RING = 4096                # messages situd keeps for listeners (daemon/events.c)
+STALL_BUFFERS = 128 << 10  # bytes, at most: MHD (32 KB conn_memory, 16 KB block), OUT_CHUNK 32 KB
+STALL_FULL_BATCHES = 6     # batches of 1,000 posted once the stalled listener's queue is full
+RESUME_EVENTS = 800        # replayed after a restart: 700 of them, nearly 3 pages of the log
 
 
 def tile_xy(lon, lat, z):
@@ -455,6 +459,105 @@ class FeedsTest(unittest.TestCase):
         self.assertTrue(r2)
         self.assertEqual(r2[0]["properties"]["status"], "deployed")
         self.assertEqual(r2[0]["properties"]["personnel"], 77)
+
+    def tile_cache(self):
+        """situd's tile cache counters from /metrics: {"hits": n, "misses": n, ...}."""
+        out = {}
+        for line in self.d.get("/metrics").body.decode().splitlines():
+            if line.startswith('situd_tile_cache{what="'):
+                name, value = line.rsplit(" ", 1)
+                out[name.split('"')[1]] = float(value)
+        return out
+
+    def published(self, sse, resp, n=1):
+        """Waits for the /events message of the last event of an accepted batch:
+        by then its changes are in the snapshot and the tile cache."""
+        seq = self.accepted(resp, n)["results"][-1]["seq"]
+        self.assertIsNotNone(sse.until(lambda m: m["id"] == seq), "seq %d never pushed" % seq)
+
+    def cached(self, path):
+        """GETs path; whether the tile cache answered it (a hit, no miss)."""
+        before = self.tile_cache()
+        r = self.d.get(path)
+        after = self.tile_cache()
+        self.assertEqual(r.status, 200, path)
+        return r, (after["hits"] - before["hits"], after["misses"] - before["misses"]) == (1, 0)
+
+    def test_a_moved_station_leaves_its_old_tile_and_other_tiles_stay_cached(self):
+        self.need_sse()
+        z = 15
+        old, new, other = ("/tiles/stations/%d/%d/%d.mvt" % ((z,) + tile_xy(lon, lat, z))
+                           for lon, lat in ((111.02, 26.08), (111.18, 26.02), (111.03, 26.03)))
+        self.assertEqual(len({old, new, other}), 3)
+        ev = {"id": "move-1", "type": "observation", "station": "RG-MOVE", "name": "移动雨量站",
+              "observed_at": utc(time.time() - 60), "metric": "rain_1h_mm", "value": 1,
+              "lon": 111.02, "lat": 26.08}
+        # a neighbour that stays keeps the old tile from being empty (an empty
+        # tile is answered 204 without the cache)
+        stay = dict(ev, id="move-0", station="RG-STAY", lon=111.021, lat=26.081)
+        moved = dict(ev, id="move-2", observed_at=utc(time.time()), lon=111.18, lat=26.02)
+        sse = feedlib.SSE(self.d.port)
+        try:
+            self.published(sse, self.post("meteorology", [stay, ev]), 2)
+            for path, holds in ((old, b"RG-MOVE"), (other, b"CAM1")):
+                self.d.get(path)
+                r, hit = self.cached(path)
+                self.assertTrue(hit, path + " is not cached")
+                self.assertIn(holds, r.body)
+            self.published(sse, self.post("meteorology", [moved]))
+        finally:
+            sse.close()
+        self.assertIn(b"RG-MOVE", self.d.get(new).body)
+        left = self.d.get(old)
+        self.assertIn(b"RG-STAY", left.body)
+        self.assertNotIn(b"RG-MOVE", left.body, "the old tile still shows the moved station")
+        self.assertTrue(self.cached(other)[1], "a tile the move did not touch left the cache")
+
+class ResumeAfterRestartTest(unittest.TestCase):
+    """An EventSource that reconnects with Last-Event-ID to a restarted situd
+    gets exactly the events after that id, across more than one page of the
+    log (daemon/events.c: REPLAY_ROWS 256), then the live ones."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="situ-resume-")
+        self.db = feedlib.tiny_db(self.tmp)
+        self.tok = feedlib.add_token(self.db, "reserves")
+        self.d = situd.Situd(self.db, "--quiet")
+
+    def tearDown(self):
+        self.d.stop_cleanly()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def post(self, tag, n):
+        evs = [{"id": "%s-%d" % (tag, i), "type": "feature_update", "collection": "resources",
+                "feature_id": "R1", "set": {"personnel": i}} for i in range(n)]
+        r = self.d.post("/feeds/reserves/events", {"events": evs}, headers=auth(self.tok))
+        self.assertEqual(r.status, 200, r.body[:300])
+        return [res["seq"] for res in r.json()["results"]]
+
+    def ids(self, sse, n):
+        out = []
+        for _ in range(n):
+            m = sse.next()
+            self.assertIsNotNone(m, "the stream stopped after %s" % out[-3:])
+            out.append(m["id"])
+        return out
+
+    def test_last_event_id_resumes_across_a_restart(self):
+        seqs = []
+        for b in range(RESUME_EVENTS // 100):
+            seqs += self.post("before-%d" % b, 100)
+        self.d.stop_cleanly()
+        self.d = situd.Situd(self.db, "--quiet")
+        sse = feedlib.SSE(self.d.port, last_id=seqs[99])
+        try:
+            self.assertEqual(sse.status, 200)
+            self.assertEqual(self.ids(sse, len(seqs) - 100), seqs[100:])
+            later = self.post("after", 5)
+            self.assertEqual(self.ids(sse, 5), later)
+            self.assertIsNone(sse.next(1.0), "a message after the last event")
+        finally:
+            sse.close()
 
 
 if __name__ == "__main__":

@@ -295,11 +295,12 @@ static int read_body(http_conn *c, long long length, int chunked, http_response 
     return read_to_close(c, &out->body, why);
 }
 
-static int read_response(http_conn *c, http_response *out, const char **why)
+/* The status line and the headers. */
+static int read_head(http_conn *c, http_response *out, long long *length, int *chunked,
+                     const char **why)
 {
     char line[LINE_BYTES];
-    long long length = -1;
-    int chunked = 0, rc;
+    int rc;
     if (c->pos == c->end && (rc = more(c, 1, why)))
         return rc;
     if (read_line(c, line, sizeof line, why) || parse_status(line, out, why))
@@ -308,10 +309,22 @@ static int read_response(http_conn *c, http_response *out, const char **why)
         if (read_line(c, line, sizeof line, why))
             return WIRE_BAD;
         if (!line[0])
-            break;
-        if (read_header(line, out, &length, &chunked, why))
+            return WIRE_OK;
+        if (read_header(line, out, length, chunked, why))
             return WIRE_BAD;
     }
+}
+
+/* One answer; with streams, a 200 of type text/event-stream is read up to
+ * its headers and marked to close. */
+static int read_response(http_conn *c, http_response *out, int streams, const char **why)
+{
+    long long length = -1;
+    int chunked = 0, rc = read_head(c, out, &length, &chunked, why);
+    if (rc)
+        return rc;
+    if (streams && out->status == 200 && !strncmp(out->ctype, "text/event-stream", 17))
+        return out->close = 1, WIRE_OK;
     if (read_body(c, length, chunked, out, why))
         return WIRE_BAD;
     if (!out->close && c->pos != c->end)
@@ -319,7 +332,8 @@ static int read_response(http_conn *c, http_response *out, const char **why)
     return WIRE_OK;
 }
 
-int http_exchange(http_conn *c, const char *req, size_t n, http_response *out, const char **why)
+static int exchange(http_conn *c, const char *req, size_t n, http_response *out, int streams,
+                    const char **why)
 {
     memset(out, 0, sizeof *out);
     for (int tries = 0; tries < 2; tries++) {
@@ -328,7 +342,7 @@ int http_exchange(http_conn *c, const char *req, size_t n, http_response *out, c
             return *why = "cannot connect", -1;
         int rc = send_all(c, req, n)
                      ? (*why = "the connection was closed before the request", WIRE_GONE)
-                     : read_response(c, out, why);
+                     : read_response(c, out, streams, why);
         if (rc == WIRE_OK) {
             if (out->close)
                 http_conn_close(c);
@@ -340,4 +354,15 @@ int http_exchange(http_conn *c, const char *req, size_t n, http_response *out, c
         http_response_dispose(out); /* the server closed an idle connection: again */
     }
     return -1;
+}
+
+int http_exchange(http_conn *c, const char *req, size_t n, http_response *out, const char **why)
+{
+    return exchange(c, req, n, out, 0, why);
+}
+
+int http_exchange_stream(http_conn *c, const char *req, size_t n, http_response *out,
+                         const char **why)
+{
+    return exchange(c, req, n, out, 1, why);
 }

@@ -1,10 +1,10 @@
 /*
  * situd_fixture.h: private to tests/fuzz. A real situd inside the fuzzing
- * process, for fuzz_http: the demo loaded into a temporary SpatiaLite file,
- * then the snapshot, tile cache and proximity index made as daemon/main.c
+ * process, for fuzz_http: the demo loaded into a temporary SpatiaLite file
+ * (support/demo_db.c), a meteorology token added to it, then the feeds
+ * writer, the snapshot, tile cache and proximity index made as daemon/main.c
  * makes them, and the server on 127.0.0.1 at an ephemeral port with one
- * thread. The feeds writer is not started: POST /feeds/... and /events
- * answer 503, as they do while situd cannot write the file.
+ * thread. POST /feeds/... commit to that file and GET /events streams.
  */
 #ifndef SITU_FUZZ_SITUD_FIXTURE_H
 #define SITU_FUZZ_SITUD_FIXTURE_H
@@ -12,9 +12,10 @@
 #include <stddef.h>
 
 /* Starts the server once per process; returns its port, or -1 with a
- * message in msg. The demo comes from $SITU_GEODATA, else the source
- * tree's geodata/demo, else is generated; the temporary file is removed
- * once the snapshot is in memory. */
+ * message in msg. The temporary folder goes when the process exits. */
 int situd_fixture_start(char *msg, size_t nmsg);
+
+/* The meteorology token in force ("" before situd_fixture_start). */
+const char *situd_fixture_token(void);
 
 #endif

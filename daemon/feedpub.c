@@ -1,16 +1,17 @@
 /*
  * feedpub.c: what happens after a feed commit, on its own thread so that a
- * rebuild never delays the next commit. Changes pile up; at most every
- * 100 ms the touched features are read again from a read-only connection
- * (WAL: it sees every commit) into new versions of their collections (the
- * untouched features copied from the current one, their tile preparation
- * too), in a new snapshot sharing the rest; before it is published the
- * tile cache drops exactly the tiles the changed features touch (old and
- * new box) and the proximity indexes are built; then the changes go out on
- * /events, in commit order. A change is a few rows read, not a collection:
- * one outline of 200,000 vertices does not make every later alert pay.
+ * rebuild never delays the next commit. Changes pile up; rebuilds start at
+ * most every 100 ms: the touched features are read again from a read-only
+ * connection (WAL: it sees every commit) into new versions of their
+ * collections (the untouched features copied from the current one, their
+ * tile preparation too), in a new snapshot sharing the rest; before it is
+ * published the tile cache drops exactly the tiles the changed features
+ * touch (old and new box) and the proximity indexes are built; then the
+ * changes go out on /events, in commit order. A change costs the rows it
+ * touched, not their collection: one outline of 200,000 vertices does not
+ * make every later alert pay for it again.
  *
- *   IDLE -(changes)-> WAIT until 100 ms after the last rebuild -> REBUILD
+ *   IDLE -(changes)-> WAIT until 100 ms after the last rebuild began -> REBUILD
  *   REBUILD: update colls -> advance tiles -> prepare nearest -> publish
  *            -> push SSE -> IDLE
  *   each second: alerts whose onset or expires passed -> invalidate, push
@@ -211,12 +212,12 @@ static void *pub_main(void *arg)
             situ_feed_change *c = P.pending;
             size_t n = P.n;
             P.pending = NULL, P.n = P.cap = 0;
+            P.last_rebuild = now; /* rebuilds start 100 ms apart: a long one adds no wait */
             pthread_mutex_unlock(&P.lock);
             publish(c, n);
             free(c);
             announce_expiries();
             pthread_mutex_lock(&P.lock);
-            P.last_rebuild = situ_clock_s();
             continue;
         }
         if (P.stopping)

@@ -1,16 +1,17 @@
 /*
  * feedpub.c: what happens after a feed commit, on its own thread so that a
- * rebuild never delays the next commit. Changes pile up; at most every
- * 100 ms the touched features are read again from a read-only connection
- * (WAL: it sees every commit) into new versions of their collections (the
- * untouched features copied from the current one, their tile preparation
- * too), in a new snapshot sharing the rest; before it is published the
- * tile cache drops exactly the tiles the changed features touch (old and
- * new box) and the proximity indexes are built; then the changes go out on
- * /events, in commit order. A change is a few rows read, not a collection:
- * one outline of 200,000 vertices does not make every later alert pay.
+ * rebuild never delays the next commit. Changes pile up; rebuilds start at
+ * most every 100 ms: the touched features are read again from a read-only
+ * connection (WAL: it sees every commit) into new versions of their
+ * collections (the untouched features copied from the current one, their
+ * tile preparation too), in a new snapshot sharing the rest; before it is
+ * published the tile cache drops exactly the tiles the changed features
+ * touch (old and new box) and the proximity indexes are built; then the
+ * changes go out on /events, in commit order. A change costs the rows it
+ * touched, not their collection: one outline of 200,000 vertices does not
+ * make every later alert pay for it again.
  *
- *   IDLE -(changes)-> WAIT until 100 ms after the last rebuild -> REBUILD
+ *   IDLE -(changes)-> WAIT until 100 ms after the last rebuild began -> REBUILD
  *   REBUILD: update colls -> advance tiles -> prepare nearest -> publish
  *            -> push SSE -> IDLE
  *   each second: alerts whose onset or expires passed -> invalidate, push
@@ -41,6 +42,7 @@ static struct {
     char alerts_seen[32]; /* expiries up to here were announced */
     long long rebuilds, changes;
     double last_rebuild_ms;
+    unsigned stale; /* publisher thread only: collections a rebuild missed (bit per cid) */
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 void situd__feedpub_add(const situ_feed_change *c, size_t n)
@@ -93,7 +95,8 @@ static double *boxes_of(const situ_feed_change *c, size_t n, int cid, size_t *ou
 
 /* The next version of collection cid: prev with the features the changes
  * name read again (the others copied, nothing recomputed); the whole
- * collection when there is no prev or a change names no feature. */
+ * collection when there is no prev, a change names no feature or an
+ * earlier rebuild of cid failed (its changes were not applied). */
 static int load_changed(const situ_coll *prev, const situ_feed_change *c, size_t n, int cid,
                         situ_coll **out_coll, situ_err *err)
 {
@@ -102,7 +105,7 @@ static int load_changed(const situ_coll *prev, const situ_feed_change *c, size_t
     for (size_t i = 0; ids && i < n; i++)
         if ((int)c[i].cid == cid)
             ids[k++] = c[i].id;
-    int whole = !ids || !prev;
+    int whole = !ids || !prev || (P.stale & (1u << cid));
     for (size_t i = 0; !whole && i < k; i++)
         whole = !ids[i][0];
     int rc = whole ? situ_coll_load(P.ro, (situ_coll_id)cid, out_coll, err)
@@ -115,7 +118,8 @@ static int load_changed(const situ_coll *prev, const situ_feed_change *c, size_t
  * the features they name are read again) into a new snapshot; before
  * readers can see it, the tile cache learns exactly which boxes changed
  * (one step per collection) and the proximity indexes are built. A load
- * that fails is logged and skipped: the next change retries it. */
+ * that fails is logged and skipped: the next change of that collection
+ * reads it whole. */
 static void rebuild(const situ_feed_change *c, size_t n)
 {
     unsigned mask = 0;
@@ -123,17 +127,16 @@ static void rebuild(const situ_feed_change *c, size_t n)
         mask |= 1u << c[i].cid;
     situ_snapshot *snap = situd_snapshot_acquire();
     for (int cid = 0; snap && cid < SITU_NCOLLECTIONS; cid++) {
-        situ_coll *coll;
+        situ_coll *coll = NULL;
         situ_err err = {0};
         if (!(mask & (1u << cid)))
             continue;
-        if (load_changed(snap->colls[cid], c, n, cid, &coll, &err)) {
+        if (load_changed(snap->colls[cid], c, n, cid, &coll, &err))
             fprintf(stderr, "situd: feeds: cannot rebuild %s: %s\n",
                     situ_schema_collection((situ_coll_id)cid)->id, err.msg);
-            continue;
-        }
-        situ_snapshot *next = situ_snapshot_with(snap, coll);
+        situ_snapshot *next = coll ? situ_snapshot_with(snap, coll) : NULL;
         situ_coll_release(coll);
+        P.stale = next ? P.stale & ~(1u << cid) : P.stale | 1u << cid;
         if (!next)
             continue;
         size_t nboxes;
@@ -211,12 +214,12 @@ static void *pub_main(void *arg)
             situ_feed_change *c = P.pending;
             size_t n = P.n;
             P.pending = NULL, P.n = P.cap = 0;
+            P.last_rebuild = now; /* rebuilds start 100 ms apart: a long one adds no wait */
             pthread_mutex_unlock(&P.lock);
             publish(c, n);
             free(c);
             announce_expiries();
             pthread_mutex_lock(&P.lock);
-            P.last_rebuild = situ_clock_s();
             continue;
         }
         if (P.stopping)

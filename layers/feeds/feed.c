@@ -639,7 +639,82 @@ static const struct event_type {
     {"station", SITU_FEED_STATION, read_station_reg},
 };
 
-static void read_event(situ_feed_batch *b, int i, json_t *obj, long long now)
+/* ---- the events' own text ---------------------------------------------------- */
+
+/* Past the string that opens at p[i] ('"'). */
+static size_t skip_string(const char *p, size_t n, size_t i)
+{
+    for (i++; i < n && p[i] != '"'; i++)
+        if (p[i] == '\\')
+            i++;
+    return i + 1;
+}
+
+/* Past the JSON value that starts at p[i] (text jansson accepted). */
+static size_t skip_value(const char *p, size_t n, size_t i)
+{
+    if (p[i] == '"')
+        return skip_string(p, n, i);
+    if (p[i] != '{' && p[i] != '[') {
+        while (i < n && !strchr(",]} \t\r\n", p[i]))
+            i++;
+        return i;
+    }
+    for (size_t depth = 0; i < n;) {
+        if (p[i] == '"') {
+            i = skip_string(p, n, i);
+            continue;
+        }
+        depth += p[i] == '{' || p[i] == '[';
+        if ((p[i] == '}' || p[i] == ']') && --depth == 0)
+            return i + 1;
+        i++;
+    }
+    return i;
+}
+
+static size_t skip_ws(const char *p, size_t n, size_t i)
+{
+    while (i < n && strchr(" \t\r\n", p[i]) && p[i])
+        i++;
+    return i;
+}
+
+/* The byte spans of the nev elements of the top-level "events" array in
+ * body (text jansson accepted, so valid and without duplicate keys): each
+ * event is logged as it was sent, not printed again (printing 400,000
+ * coordinates took longer than reading them). NULL when not found as such
+ * (a key spelt with escapes): the caller prints the event. */
+static size_t *event_spans(const char *p, size_t n, size_t nev)
+{
+    size_t i = skip_ws(p, n, 0);
+    if (i >= n || p[i] != '{')
+        return NULL;
+    for (i = skip_ws(p, n, i + 1); i < n && p[i] == '"';) {
+        size_t k = i, v = skip_ws(p, n, skip_string(p, n, i));
+        v = skip_ws(p, n, v + 1); /* past ':' */
+        if (v >= n)
+            return NULL;
+        if (v - k >= 8 && !memcmp(p + k, "\"events\"", 8) && p[v] == '[') {
+            size_t *span = malloc((2 * nev + 1) * sizeof *span), e = 0;
+            for (i = skip_ws(p, n, v + 1); span && i < n && p[i] != ']' && e < nev; e++) {
+                span[2 * e] = i;
+                span[2 * e + 1] = i = skip_value(p, n, i);
+                i = skip_ws(p, n, i);
+                i = i < n && p[i] == ',' ? skip_ws(p, n, i + 1) : i;
+            }
+            if (span && (e != nev || i >= n || p[i] != ']'))
+                free(span), span = NULL;
+            return span;
+        }
+        i = skip_ws(p, n, skip_value(p, n, v));
+        i = i < n && p[i] == ',' ? skip_ws(p, n, i + 1) : i;
+    }
+    return NULL;
+}
+
+static void read_event(situ_feed_batch *b, int i, json_t *obj, long long now, const char *raw,
+                       size_t nraw)
 {
     situ_feed_event *ev = &b->ev[i];
     vctx v = {b, ev, ev->priv, obj, now};
@@ -662,8 +737,8 @@ static void read_event(situ_feed_batch *b, int i, json_t *obj, long long now)
     ev->type = t->type;
     if (t->read(&v))
         return;
-    char *body = json_dumps(obj, JSON_COMPACT);
-    v.it->body = body ? situ__feed_strdup(b, body) : NULL;
+    char *body = raw ? NULL : json_dumps(obj, JSON_COMPACT);
+    v.it->body = raw ? situ__feed_memdup(b, raw, nraw) : body ? situ__feed_strdup(b, body) : NULL;
     free(body);
     if (!v.it->body)
         situ__feed_reject(ev, "", "out of memory");
@@ -697,8 +772,11 @@ int situ_feed_parse(const char *dept, const char *body, size_t n, situ_feed_batc
     }
     ((batch_priv *)b->priv)->root = root;
     long long now = (long long)time(NULL);
+    size_t *span = event_spans(body, n, nev);
     for (size_t i = 0; i < nev; i++)
-        read_event(b, (int)i, json_array_get(events, i), now);
+        read_event(b, (int)i, json_array_get(events, i), now, span ? body + span[2 * i] : NULL,
+                   span ? span[2 * i + 1] - span[2 * i] : 0);
+    free(span);
     *out_batch = b;
     return 0;
 }

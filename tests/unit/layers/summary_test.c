@@ -169,15 +169,9 @@ static void a_200k_vertex_outline_against_a_township(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(polygons_crossing_without_a_vertex_inside_meet),
-    cmocka_unit_test(a_200k_vertex_outline_against_a_township),
+    cmocka_unit_test_setup_teardown(polygons_crossing_without_a_vertex_inside_meet, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(a_200k_vertex_outline_against_a_township, setup, teardown),
 };
 
-int main(int argc, char **argv)
-{
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "-t"))
-            cmocka_set_test_filter(argv[i + 1]);
-    return _cmocka_run_group_tests("summary", tests, sizeof tests / sizeof tests[0], setup,
-                                   teardown);
-}
+SITU_TEST_MAIN("summary", tests)

@@ -753,6 +753,37 @@ static void the_answer_lists_every_event(void **state)
     situ_feed_batch_free(b);
 }
 
+/* Each event is logged as it was sent: its own bytes (spaces, strings with
+ * brackets and escaped quotes), not printed again; a batch whose "events"
+ * key is spelt with an escape is logged printed compactly. */
+static void events_are_logged_as_sent(void **state)
+{
+    env *e = *state;
+    static const char *const
+        ev1 = "{ \"id\" : \"c1\", \"extra\\\"]}\" : 1 }",
+        *ev2 = "{\"id\":\"o1\",\"type\":\"observation\",\"station\":\"RG1\",\"observed_at\":"
+               "\"2024-06-01T08:00:00Z\",\"metric\":\"rain_1h_mm\",\"value\":  4.50,\"lon\":111.15,"
+               "\"lat\":26.05}";
+    char body[1024];
+    snprintf(body, sizeof body, "{\"x\": [\"]\", {\"events\": 1}], \"events\" : [ %s ,\n%s ] }",
+             ev1, ev2);
+    situ_feed_batch *b = run(e->s, e->a, e->snap, "meteorology", body);
+    assert_int_equal(b->ev[0].status, SITU_FEED_REJECTED); /* "x", "extra": unknown members */
+    assert_int_equal(b->ev[1].status, SITU_FEED_ACCEPTED);
+    situ_feed_batch_free(b);
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT body = '%s' FROM event_log WHERE event_id = 'o1'", ev2);
+    situ_assert_query(e->s, sql, "1");
+    b = run(e->s, e->a, e->snap, "meteorology",
+            "{\"ev\\u0065nts\": [{\"id\": \"o2\", \"type\": \"observation\", \"station\": \"RG1\", "
+            "\"observed_at\": \"2024-06-01T09:00:00Z\", \"metric\": \"rain_1h_mm\", \"value\": "
+            "5}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    situ_feed_batch_free(b);
+    situ_assert_query(e->s, "SELECT instr(body, ' ') = 0 FROM event_log WHERE event_id = 'o2'",
+                      "1");
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(times_are_normalised_to_utc),
     cmocka_unit_test(malformed_json_names_the_position),
@@ -771,6 +802,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(the_log_replays_changes_in_order, setup, teardown),
     cmocka_unit_test_setup_teardown(stats_count_per_department, setup, teardown),
     cmocka_unit_test_setup_teardown(the_answer_lists_every_event, setup, teardown),
+    cmocka_unit_test_setup_teardown(events_are_logged_as_sent, setup, teardown),
 };
 
 SITU_TEST_MAIN("feed", tests)

@@ -14,8 +14,8 @@
 static char *dir;
 static situ_snapshot *snap;
 
-static void put(situ_store *s, const char *coll, const char *id, const char *town,
-                const char *wkt, const char *name, const char *kind)
+static void put(situ_store *s, const char *coll, const char *id, const char *town, const char *wkt,
+                const char *name, const char *kind)
 {
     const situ_collection *c = situ_schema_find(coll);
     situ_value v[16] = {0};
@@ -50,8 +50,8 @@ static int setup(void **state)
     situ_err err = {0};
     assert_int_equal(situ_store_open(path, SITU_STORE_CREATE, &s, &err), 0);
     /* two townships sharing the border x = 1; the second has a hole */
-    put(s, "townships", "B", "B", "POLYGON((1 0,2 0,2 1,1 1,1 0),(1.4 0.4,1.6 0.4,1.6 0.6,1.4 0.6,1.4 0.4))",
-        "乙镇", "town");
+    put(s, "townships", "B", "B",
+        "POLYGON((1 0,2 0,2 1,1 1,1 0),(1.4 0.4,1.6 0.4,1.6 0.6,1.4 0.6,1.4 0.4))", "乙镇", "town");
     put(s, "townships", "A", "A", "POLYGON((0 0,0 1,1 1,1 0,0 0))", "甲镇", "town"); /* CW input */
     for (int i = 0; i < 300; i++) {
         char id[16], wkt[64];
@@ -207,6 +207,85 @@ static void geojson_golden(void **state)
     situ_buf_dispose(&b);
 }
 
+/* Features of a and b are the same, in the same order, with the same id
+ * index. */
+static void assert_same_features(const situ_coll *a, const situ_coll *b)
+{
+    assert_int_equal(a->n, b->n);
+    assert_memory_equal(a->by_id, b->by_id, a->n * sizeof *a->by_id);
+    assert_memory_equal(a->extent, b->extent, sizeof a->extent);
+    situ_buf ja, jb;
+    situ_buf_init(&ja), situ_buf_init(&jb);
+    for (size_t i = 0; i < a->n; i++) {
+        ja.n = jb.n = 0;
+        situ_geojson_feature(&ja, a, &a->feats[i], NULL);
+        situ_geojson_feature(&jb, b, &b->feats[i], NULL);
+        situ_buf_addc(&ja, 0), situ_buf_addc(&jb, 0);
+        assert_string_equal(ja.p, jb.p);
+        assert_memory_equal(a->feats[i].bbox, b->feats[i].bbox, sizeof a->feats[i].bbox);
+    }
+    situ_buf_dispose(&ja), situ_buf_dispose(&jb);
+}
+
+/* Random upserts (new ids, moves between townships, polygons with holes)
+ * and deletions, 40 rounds of 6: each next version made by
+ * situ_coll_update from the last equals a whole situ_coll_load. */
+static void updates_equal_a_whole_load(void **state)
+{
+    (void)state;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/s.sqlite", dir);
+    situ_store *s;
+    situ_err err = {0};
+    assert_int_equal(situ_store_open(path, 0, &s, &err), 0);
+    static const char *const colls[] = {"hazard_sources", "risk_zones"};
+    static const char *const towns[] = {"A", "B", "", "AB"};
+    uint64_t rng = 42;
+#define RAND(n) (((rng = rng * 6364136223846793005ULL + 1442695040888963407ULL) >> 33) % (n))
+    situ_coll *prev[2];
+    for (int c = 0; c < 2; c++)
+        assert_int_equal(situ_coll_load(s, situ_schema_find(colls[c])->cid, &prev[c], &err), 0);
+    for (int round = 0; round < 40; round++) {
+        char ids[2][6][16];
+        const char *idp[2][6];
+        for (int k = 0; k < 6; k++) {
+            int c = (int)RAND(2);
+            char *id = ids[c][k];
+            snprintf(id, 16, "%c%03d", c ? 'Z' : 'H', (int)RAND(320));
+            idp[c][k] = id;
+            idp[!c][k] = "none";
+            if (RAND(4) == 0) {
+                char sql[128];
+                snprintf(sql, sizeof sql, "DELETE FROM %s WHERE id = '%s'", colls[c], id);
+                assert_int_equal(situ_store_exec(s, sql, &err), 0);
+                continue;
+            }
+            double x = (double)RAND(200) / 100, y = (double)RAND(100) / 100;
+            char wkt[256];
+            if (c)
+                snprintf(wkt, sizeof wkt,
+                         "POLYGON((%g %g,%g %g,%g %g,%g %g,%g %g),(%g %g,%g %g,%g %g,%g %g))", x, y,
+                         x + 0.1, y, x + 0.1, y + 0.1, x, y + 0.1, x, y, x + 0.04, y + 0.04,
+                         x + 0.04, y + 0.06, x + 0.06, y + 0.06, x + 0.04, y + 0.04);
+            else
+                snprintf(wkt, sizeof wkt, "POINT(%g %g)", x, y);
+            put(s, colls[c], id, towns[RAND(4)], wkt, round % 2 ? "甲" : "乙", NULL);
+        }
+        for (int c = 0; c < 2; c++) {
+            situ_coll *next, *cold;
+            assert_int_equal(situ_coll_update(s, prev[c], idp[c], 6, &next, &err), 0);
+            assert_int_equal(situ_coll_load(s, prev[c]->c->cid, &cold, &err), 0);
+            assert_same_features(next, cold);
+            situ_coll_release(cold);
+            situ_coll_release(prev[c]);
+            prev[c] = next;
+        }
+    }
+#undef RAND
+    situ_coll_release(prev[0]), situ_coll_release(prev[1]);
+    situ_store_close(s);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(rings_are_closed_and_oriented),
     cmocka_unit_test(find_and_township_ranges),
@@ -215,6 +294,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(query_paging_and_filters),
     cmocka_unit_test(polygon_meets_box_exactly),
     cmocka_unit_test(geojson_golden),
+    cmocka_unit_test(updates_equal_a_whole_load),
 };
 
 int main(int argc, char **argv)

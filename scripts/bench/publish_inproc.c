@@ -1,0 +1,241 @@
+/*
+ * publish_inproc.c: the in-process benchmark of the feeds publisher's
+ * rebuild of the alerts collection (issue 13). In a temporary SpatiaLite
+ * store holding 200 small alerts, for a sawtooth alert outline of each size
+ * (10k, 20k, 40k, 200k vertices by default) it times what one change costs
+ * the publisher thread:
+ *
+ *   publish_cold  the collection read whole and prepared whole (tiles:
+ *                 projection and simplification importance; the proximity
+ *                 index), as situd did on every change before issue 13
+ *   publish_inc   situ_coll_update + situ_tilesrc_new_from from the previous
+ *                 version (what feedpub.c does now) + the proximity index
+ *   small_after   a 5-vertex alert posted after the big one: cold, and
+ *                 incremental (the big one copied, not prepared again)
+ *
+ * Prints one line per size: `publish_inproc vertices=N cold_ms=.. inc_ms=..
+ * small_cold_ms=.. small_inc_ms=..` (wall time, median of --passes).
+ * Built with -DSITU_BENCH_COLD_ONLY it uses only the API older trees have
+ * (situ_coll_load, situ_tilesrc_new), to measure them for the "before".
+ * Usage: publish_inproc [--passes N] [--sizes 10000,20000,40000,200000]
+ *        [--once] (one cold rebuild per size only: for quadratic trees)
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "situ/buf.h"
+#include "situ/nearest.h"
+#include "situ/snapshot.h"
+#include "situ/store.h"
+#include "situ/tile.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void die(const char *what, const situ_err *err)
+{
+    fprintf(stderr, "publish_inproc: %s: %s\n", what, err ? err->msg : "failed");
+    exit(1);
+}
+
+/* A WKB Polygon: a sawtooth of n vertices along the south edge of a box
+ * 0.1 x 0.02 degrees at (lon, lat), teeth 1e-5 degrees deep. */
+static void sawtooth_wkb(situ_buf *b, int n, double lon, double lat)
+{
+    uint32_t u = 3, one = 1, np = (uint32_t)n + 3;
+    situ_buf_addc(b, 1);
+    situ_buf_add(b, &u, 4), situ_buf_add(b, &one, 4), situ_buf_add(b, &np, 4);
+    for (int i = 0; i < n; i++) {
+        double xy[2] = {lon + 0.1 * i / (n - 1), lat - (i % 2 ? 1e-5 : 0)};
+        situ_buf_add(b, xy, sizeof xy);
+    }
+    double tail[6] = {lon + 0.1, lat + 0.02, lon, lat + 0.02, lon, lat};
+    situ_buf_add(b, tail, sizeof tail);
+}
+
+static void put_alert(situ_store *s, const char *id, int n, double lon, double lat)
+{
+    const situ_collection *c = situ_schema_collection(SITU_C_ALERTS);
+    situ_value v[32] = {0};
+    for (int i = 0; i < c->nfields; i++)
+        if (c->fields[i].type == SITU_FT_TEXT)
+            v[i] = (situ_value){SITU_FT_TEXT,
+                                {.s = !strcmp(c->fields[i].name, "status")     ? "active"
+                                      : !strcmp(c->fields[i].name, "severity") ? "red"
+                                                                               : "bench"}};
+    situ_buf b;
+    situ_buf_init(&b);
+    sawtooth_wkb(&b, n, lon, lat);
+    situ_feature_in f = {.id = id,
+                         .wkb = (const unsigned char *)b.p,
+                         .nwkb = b.n,
+                         .values = v,
+                         .updated_at = "2026-12-06T00:00:00Z"};
+    situ_err err = {0};
+    if (situ_store_begin(s, &err) || situ_store_upsert(s, c, &f, NULL, &err) ||
+        situ_store_commit(s, &err))
+        die("write an alert", &err);
+    situ_buf_dispose(&b);
+}
+
+static void drop_alert(situ_store *s, const char *id)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "DELETE FROM alerts WHERE id = '%s'", id);
+    situ_err err = {0};
+    if (situ_store_exec(s, sql, &err))
+        die("delete an alert", &err);
+}
+
+/* The tile and proximity preparation of coll: what the publisher does
+ * after reading a collection. prev (may be NULL) is the previous src. */
+static situ_tilesrc *prepare(situ_coll *coll, situ_tilesrc *prev)
+{
+    situ_err err = {0};
+    situ_tilesrc *src;
+    situ_nearest_index *ix;
+#ifdef SITU_BENCH_COLD_ONLY
+    (void)prev;
+    if (situ_tilesrc_new(coll, &src, &err))
+#else
+    if (situ_tilesrc_new_from(coll, prev, &src, &err))
+#endif
+        die("prepare tiles", &err);
+    if (situ_nearest_index_new(coll, &ix, &err))
+        die("proximity index", &err);
+    situ_nearest_index_release(ix);
+    return src;
+}
+
+typedef struct version {
+    situ_coll *coll;
+    situ_tilesrc *src;
+} version;
+
+static void version_set(version *v, situ_coll *coll, situ_tilesrc *src)
+{
+    situ_tilesrc_release(v->src);
+    situ_coll_release(v->coll);
+    v->coll = coll, v->src = src;
+}
+
+/* One change, the whole collection read and prepared: ms. */
+static double cold(situ_store *s, version *v)
+{
+    double t0 = now_ms();
+    situ_coll *coll;
+    situ_err err = {0};
+    if (situ_coll_load(s, SITU_C_ALERTS, &coll, &err))
+        die("load alerts", &err);
+    situ_tilesrc *src = prepare(coll, NULL);
+    double ms = now_ms() - t0;
+    version_set(v, coll, src);
+    return ms;
+}
+
+/* One change naming id, from v's version: ms. */
+static double incremental(situ_store *s, version *v, const char *id)
+{
+#ifdef SITU_BENCH_COLD_ONLY
+    (void)id;
+    return cold(s, v);
+#else
+    double t0 = now_ms();
+    situ_coll *coll;
+    situ_err err = {0};
+    const char *ids[] = {id};
+    if (situ_coll_update(s, v->coll, ids, 1, &coll, &err))
+        die("update alerts", &err);
+    situ_tilesrc *src = prepare(coll, v->src);
+    double ms = now_ms() - t0;
+    version_set(v, coll, src);
+    return ms;
+#endif
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *x, int n)
+{
+    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    return x[n / 2];
+}
+
+int main(int argc, char **argv)
+{
+    int passes = 3, once = 0;
+    const char *sizes = "10000,20000,40000,200000";
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--once"))
+            once = 1;
+        else if (!strcmp(argv[i], "--passes") && i + 1 < argc)
+            passes = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--sizes") && i + 1 < argc)
+            sizes = argv[++i];
+    passes = passes < 1 ? 1 : passes > 64 ? 64 : passes;
+    char dir[] = "/tmp/situ-publish-XXXXXX", path[64];
+    if (!mkdtemp(dir))
+        die("mkdtemp", NULL);
+    snprintf(path, sizeof path, "%s/bench.sqlite", dir);
+    situ_store *s;
+    situ_err err = {0};
+    if (situ_store_open(path, SITU_STORE_CREATE, &s, &err))
+        die(path, &err);
+    for (int i = 0; i < 200; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "bench:small%03d", i);
+        put_alert(s, id, 5, 111.2 + 0.004 * (i % 20), 25.6 + 0.01 * (i / 20));
+    }
+    version v = {0};
+    cold(s, &v);
+    for (const char *p = sizes; *p;) {
+        int n = atoi(p);
+        double c[64], inc[64], sc[64], si[64];
+        if (once) { /* one cold rebuild with the big outline: slow trees */
+            put_alert(s, "bench:saw", n, 111.5, 26.4);
+            printf("publish_inproc vertices=%d cold_ms=%.1f\n", n, cold(s, &v));
+            drop_alert(s, "bench:saw");
+            cold(s, &v);
+            p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p);
+            continue;
+        }
+        for (int k = 0; k < passes; k++) {
+            put_alert(s, "bench:saw", n, 111.5, 26.4);
+            c[k] = cold(s, &v);
+            drop_alert(s, "bench:saw");
+            cold(s, &v);
+            put_alert(s, "bench:saw", n, 111.5, 26.4);
+            inc[k] = incremental(s, &v, "bench:saw");
+            put_alert(s, "bench:after", 5, 111.52, 26.41);
+            si[k] = incremental(s, &v, "bench:after");
+            sc[k] = cold(s, &v);
+            drop_alert(s, "bench:saw"), drop_alert(s, "bench:after");
+            cold(s, &v);
+        }
+        printf("publish_inproc vertices=%d cold_ms=%.1f inc_ms=%.1f small_cold_ms=%.1f "
+               "small_inc_ms=%.1f\n",
+               n, median(c, passes), median(inc, passes), median(sc, passes), median(si, passes));
+        fflush(stdout);
+        p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p);
+    }
+    version_set(&v, NULL, NULL);
+    situ_store_close(s);
+    unlink(path);
+    char wal[80];
+    snprintf(wal, sizeof wal, "%s-wal", path), unlink(wal);
+    snprintf(wal, sizeof wal, "%s-shm", path), unlink(wal);
+    rmdir(dir);
+    return 0;
+}

@@ -23,18 +23,7 @@ exec python3 - "${@:-10000 40000 200000}" <<'EOF'
 import json, os, sys, tempfile, time
 sys.path.insert(0, os.path.join(os.getcwd(), "tests", "http"))
 import feedlib, situd
-
-def sawtooth(n, lon, lat):
-    """A Polygon of n positions (the closing one included)."""
-    m = n - 3
-    pts = [[round(lon + 0.1 * i / (m - 1), 7), round(lat - (1e-5 if i % 2 else 0), 7)]
-           for i in range(m)]
-    pts += [[lon + 0.1, lat + 0.02], [lon, lat + 0.02], [lon, lat]]
-    return {"type": "Polygon", "coordinates": [pts]}
-
-def alert(eid, geom):
-    return json.dumps({"events": [{"id": eid, "type": "alert", "event": "rainstorm",
-                                   "severity": "red", "geometry": geom}]})
+from test_hostile_outline import alert, sawtooth  # the same hostile shape
 
 def cpu_ms(d):
     """CPU time situd has used (user + system), ms: on a shared machine
@@ -52,8 +41,8 @@ d = situd.Situd(db)
 try:
     sizes = [int(x) for a in sys.argv[1:] for x in a.split()]
     for k, n in enumerate(sizes):
-        big = alert("big%d" % k, sawtooth(n, 111.55, 26.40))
-        small = alert("small%d" % k, sawtooth(7, 111.70, 26.50))
+        big = alert("big%d" % k, sawtooth(n, 111.55, 26.40)).decode()
+        small = alert("small%d" % k, sawtooth(7, 111.70, 26.50)).decode()
         sse = feedlib.SSE(d.port, timeout=300)
         hdr = dict(feedlib.auth(token), **{"Content-Type": "application/json"})
         c0, t0 = cpu_ms(d), time.time()

@@ -10,6 +10,9 @@
 #include <ogr_api.h>
 #include <sqlite3.h>
 
+#include "situ/geojson.h"
+#include "situ/snapshot.h"
+
 char *situ_test_tmpdir(const char *tag)
 {
     const char *base = getenv("TMPDIR");
@@ -132,4 +135,26 @@ char *situ_test_query(situ_store *s, const char *sql)
     }
     sqlite3_finalize(st);
     return out;
+}
+
+void situ_test_same_coll(const situ_coll *a, const situ_coll *b)
+{
+    assert_int_equal(a->n, b->n);
+    assert_string_equal(a->updated_max, b->updated_max);
+    assert_memory_equal(a->extent, b->extent, sizeof a->extent);
+    assert_memory_equal(a->by_id, b->by_id, a->n * sizeof *a->by_id);
+    situ_buf ja, jb;
+    situ_buf_init(&ja), situ_buf_init(&jb);
+    for (size_t i = 0; i < a->n; i++) {
+        ja.n = jb.n = 0;
+        situ_geojson_feature(&ja, a, &a->feats[i], NULL);
+        situ_geojson_feature(&jb, b, &b->feats[i], NULL);
+        situ_buf_addc(&ja, 0), situ_buf_addc(&jb, 0);
+        assert_string_equal(ja.p, jb.p);
+        assert_memory_equal(a->feats[i].bbox, b->feats[i].bbox, sizeof a->feats[i].bbox);
+        assert_true(a->feats[i].x == b->feats[i].x && a->feats[i].y == b->feats[i].y);
+    }
+    assert_int_equal(a->index->nslots, b->index->nslots);
+    assert_memory_equal(a->index->boxes, b->index->boxes, 4 * a->index->nslots * sizeof(double));
+    situ_buf_dispose(&ja), situ_buf_dispose(&jb);
 }

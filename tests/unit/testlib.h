@@ -25,6 +25,12 @@ int situ_test_write(const char *path, const char *text);
 /* Path of the situ CLI binary ($SITU_BIN, else build/situ). */
 const char *situ_test_bin(void);
 
+/* Fails the test unless collections a and b hold the same features in the
+ * same order (each one's GeoJSON, box and point), with the same id index
+ * and extent: a collection built one way against one built another. */
+struct situ_coll;
+void situ_test_same_coll(const struct situ_coll *a, const struct situ_coll *b);
+
 /* WKB (little-endian, 2D) of a WKT geometry, made by GDAL; caller frees. */
 unsigned char *situ_test_wkb(const char *wkt, size_t *out_n);
 

@@ -207,26 +207,6 @@ static void geojson_golden(void **state)
     situ_buf_dispose(&b);
 }
 
-/* Features of a and b are the same, in the same order, with the same id
- * index. */
-static void assert_same_features(const situ_coll *a, const situ_coll *b)
-{
-    assert_int_equal(a->n, b->n);
-    assert_memory_equal(a->by_id, b->by_id, a->n * sizeof *a->by_id);
-    assert_memory_equal(a->extent, b->extent, sizeof a->extent);
-    situ_buf ja, jb;
-    situ_buf_init(&ja), situ_buf_init(&jb);
-    for (size_t i = 0; i < a->n; i++) {
-        ja.n = jb.n = 0;
-        situ_geojson_feature(&ja, a, &a->feats[i], NULL);
-        situ_geojson_feature(&jb, b, &b->feats[i], NULL);
-        situ_buf_addc(&ja, 0), situ_buf_addc(&jb, 0);
-        assert_string_equal(ja.p, jb.p);
-        assert_memory_equal(a->feats[i].bbox, b->feats[i].bbox, sizeof a->feats[i].bbox);
-    }
-    situ_buf_dispose(&ja), situ_buf_dispose(&jb);
-}
-
 /* Random upserts (new ids, moves between townships, polygons with holes)
  * and deletions, 40 rounds of 6: each next version made by
  * situ_coll_update from the last equals a whole situ_coll_load. */
@@ -275,7 +255,7 @@ static void updates_equal_a_whole_load(void **state)
             situ_coll *next, *cold;
             assert_int_equal(situ_coll_update(s, prev[c], idp[c], 6, &next, &err), 0);
             assert_int_equal(situ_coll_load(s, prev[c]->c->cid, &cold, &err), 0);
-            assert_same_features(next, cold);
+            situ_test_same_coll(next, cold);
             situ_coll_release(cold);
             situ_coll_release(prev[c]);
             prev[c] = next;

@@ -16,7 +16,6 @@
 
 #include "../../../../layers/tiles/tile_private.h"
 #include "situ/feed.h"
-#include "situ/geojson.h"
 #include "situ/mvt.h"
 #include "situ/nearest.h"
 #include "situ/tile.h"
@@ -945,29 +944,6 @@ static size_t apply_batch(tile_fixture *fx, situ_feed_applier *a, const char *de
     return n;
 }
 
-/* Every feature's GeoJSON and place, and the id order, are the same. */
-static void assert_same_coll(const situ_coll *a, const situ_coll *b)
-{
-    assert_int_equal(a->n, b->n);
-    assert_string_equal(a->updated_max, b->updated_max);
-    assert_memory_equal(a->extent, b->extent, sizeof a->extent);
-    assert_memory_equal(a->by_id, b->by_id, a->n * sizeof *a->by_id);
-    situ_buf ja, jb;
-    situ_buf_init(&ja), situ_buf_init(&jb);
-    for (size_t i = 0; i < a->n; i++) {
-        ja.n = jb.n = 0;
-        situ_geojson_feature(&ja, a, &a->feats[i], NULL);
-        situ_geojson_feature(&jb, b, &b->feats[i], NULL);
-        assert_int_equal(ja.n, jb.n);
-        assert_memory_equal(ja.p, jb.p, ja.n);
-        assert_memory_equal(a->feats[i].bbox, b->feats[i].bbox, sizeof a->feats[i].bbox);
-        assert_true(a->feats[i].x == b->feats[i].x && a->feats[i].y == b->feats[i].y);
-    }
-    assert_int_equal(a->index->nslots, b->index->nslots);
-    assert_memory_equal(a->index->boxes, b->index->boxes, 4 * a->index->nslots * sizeof(double));
-    situ_buf_dispose(&ja), situ_buf_dispose(&jb);
-}
-
 /* Tiles of every collection, byte for byte. */
 static void assert_same_tiles(situ_tilesrc *const *a, situ_tilesrc *const *b)
 {
@@ -1025,7 +1001,7 @@ static void assert_equals_cold(tile_fixture *fx, const incremental *inc)
     assert_int_equal(situ_snapshot_load(fx->store, &cold, &err), 0);
     situ_tilesrc *src[SITU_NCOLLECTIONS];
     for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
-        assert_same_coll(inc->snap->colls[cid], cold->colls[cid]);
+        situ_test_same_coll(inc->snap->colls[cid], cold->colls[cid]);
         assert_int_equal(situ_tilesrc_new(cold->colls[cid], &src[cid], &err), 0);
     }
     assert_same_tiles(inc->src, src);

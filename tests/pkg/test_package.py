@@ -13,6 +13,7 @@ package. Environment: SITU_BIN (its folder is the build), SITU_GEODATA."""
 
 import os
 import pwd
+import re
 import shlex
 import shutil
 import subprocess
@@ -83,6 +84,9 @@ def exec_start():
 @unittest.skipUnless(os.geteuid() == 0, "installs a package: run as root (as CI does)")
 class PackageTest(unittest.TestCase):
     def setUp(self):
+        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
+            if re.search(r"^SITU_(ASAN|UBSAN|FUZZ):BOOL=ON$", f.read(), re.M):
+                self.skipTest("a sanitizer build: the package is built from a Release build")
         if installed():
             self.skipTest("a situ package is installed on this machine; not touching it")
         left = [p for p in PATHS if os.path.lexists(p)]

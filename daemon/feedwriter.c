@@ -527,6 +527,28 @@ void situd_feedwriter_status(const situ_snapshot *snap, situ_buf *b)
                     n.rebuild_ms, n.last_seq, n.listeners);
 }
 
+/* Per department: its expected interval and the time of its last accepted
+ * event (0: none yet), so an alert can tell a department silent past its
+ * interval (GET /feeds's "stale"). */
+static void write_department_metrics(situ_buf *b)
+{
+    int n = situ_schema_ndepts();
+    situ_buf_adds(b, "# HELP situd_feed_department_interval_seconds The interval a department "
+                     "is expected to report within.\n"
+                     "# TYPE situd_feed_department_interval_seconds gauge\n");
+    for (int i = 0; i < n; i++)
+        situ_buf_printf(b, "situd_feed_department_interval_seconds{dept=\"%s\"} %d\n",
+                        situ_schema_dept(i)->code, situ_schema_dept(i)->interval_s);
+    situ_buf_adds(b, "# HELP situd_feed_department_last_event_timestamp_seconds Unix time of "
+                     "a department's last accepted event (0: none yet).\n"
+                     "# TYPE situd_feed_department_last_event_timestamp_seconds gauge\n");
+    pthread_mutex_lock(&W.aux_lock);
+    for (int i = 0; i < n; i++)
+        situ_buf_printf(b, "situd_feed_department_last_event_timestamp_seconds{dept=\"%s\"} %lld\n",
+                        situ_schema_dept(i)->code, situ_feed_stats_last(W.stats, i));
+    pthread_mutex_unlock(&W.aux_lock);
+}
+
 void situd_feedwriter_metrics(situ_buf *b)
 {
     writer_counts n = read_counts();
@@ -560,4 +582,5 @@ void situd_feedwriter_metrics(situ_buf *b)
         n.accepting, n.queued, n.commits, n.failed_commits, n.committed_events,
         n.last_commit_ms / 1e3, n.rebuilds, n.changes, n.listeners, n.tokens,
         n.token_reload_failures);
+    write_department_metrics(b);
 }

@@ -7,11 +7,12 @@ PACKAGES=(
     build-essential cmake pkg-config git ca-certificates
     libgdal-dev gdal-bin libproj-dev proj-bin libgeos-dev
     libsqlite3-dev sqlite3 libspatialite-dev libsqlite3-mod-spatialite
-    libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler
+    libmicrohttpd-dev
     libjansson-dev libxml2-dev libinih-dev libcmocka-dev zlib1g-dev
     python3 curl
     clang libclang-rt-dev # libFuzzer, for scripts/fuzz.sh
     libsystemd-dev systemd # systemd-analyze verify, in test_service.py
+    lintian # tests/pkg/test_package.py checks the .deb
 )
 
 missing=()
@@ -26,6 +27,21 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- promtool (tests/monitoring): only Debian's prometheus ships it. Its
+# server is not wanted here: where systemd runs, the unit the package enables
+# is disabled and stopped again.
+if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q "install ok installed"; then
+    echo "setup: installing prometheus (for promtool)"
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    [ ${#missing[@]} -gt 0 ] || $SUDO apt-get update -qq
+    missing+=(prometheus) # apt-get update has run
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    if [ -d /run/systemd/system ]; then
+        $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    fi
 fi
 
 # --- map wall: node, npm, chromium, a CJK font; npm ci in daemon/web ---

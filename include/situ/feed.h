@@ -142,6 +142,9 @@ situ_feed_stats *situ_feed_stats_new(void);
 void situ_feed_stats_free(situ_feed_stats *st);
 /* Records n events of department index dept at time t (seconds). */
 void situ_feed_stats_add(situ_feed_stats *st, int dept, long long t, int n);
+/* The time (seconds) of department index dept's last accepted event; 0 when
+ * it has sent none (or dept is out of range). */
+long long situ_feed_stats_last(const situ_feed_stats *st, int dept);
 /* Fills the counts from the log (last event ever, the last day by minute). */
 int situ_feed_stats_load(situ_feed_stats *st, situ_store *s, long long now, situ_err *err);
 /* Appends {"departments": [...], "cameras": {...}} as GET /feeds shows it:

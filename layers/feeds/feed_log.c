@@ -163,6 +163,11 @@ void situ_feed_stats_add(situ_feed_stats *st, int dept, long long t, int n)
         d->last = t;
 }
 
+long long situ_feed_stats_last(const situ_feed_stats *st, int dept)
+{
+    return st && dept >= 0 && dept < st->n ? st->d[dept].last : 0;
+}
+
 static long long sum_since(const dept_stats *d, long long now, int minutes)
 {
     long long m = now / 60, n = 0;

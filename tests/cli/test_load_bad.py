@@ -7,6 +7,7 @@ tests/data/load/ or written here at test time (the large ones).
 Run one case: python3 tests/cli/test_load_bad.py -k NAME"""
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -126,6 +127,23 @@ def two_files_without_ids(d):
     shutil.copyfile(os.path.join(DATA, "no_ids.geojson"), os.path.join(d, "other.geojson"))
 
 
+def hostile_ring(n):
+    """A ring of n pseudo-random vertices inside one township: about n*n/10
+    self-intersections, the repair of which grows faster than n."""
+    def setup(d):
+        import random
+        r = random.Random(14)
+        ring = [[111.6276625 + r.uniform(-.01, .01), 26.2345298 + r.uniform(-.01, .01)]
+                for _ in range(n)]
+        ring.append(ring[0])
+        f = {"type": "Feature", "properties": {"id": "RZ-HOSTILE", "name": "自交",
+                                               "hazard_type": "flood", "risk_level": 2},
+             "geometry": {"type": "Polygon", "coordinates": [ring]}}
+        write(os.path.join(d, "hostile.geojson"),
+              json.dumps({"type": "FeatureCollection", "features": [f]}))
+    return setup
+
+
 def manifest(text):
     def setup(d):
         demo_shapefile()(d)
@@ -232,6 +250,36 @@ CASES = [
      0, r"inserted 2.*township_code corrected 1", False,
      query("SELECT group_concat(id || '=' || township_code) FROM resources WHERE id LIKE "
            "'RS-91%' ORDER BY id", "RS-910001=431102004,RS-910002=431102004")),
+
+    # 5. bounded time for hostile geometry
+    ("hostile_too_many_vertices", ["load", "--db", "{db}", "--collection", "risk_zones",
+                                   "{dir}/hostile.geojson"], hostile_ring(250000), 1,
+     r"RZ-HOSTILE\trejected\ttoo many vertices: 250001 \(more than 200000; --max-vertices\)",
+     True, None),
+    ("hostile_past_time_budget", ["load", "--db", "{db}", "--collection", "risk_zones",
+                                  "--repair-seconds", "1", "{dir}/hostile.geojson"],
+     hostile_ring(3000), 1,
+     r"(?s)(?=.*risk_zones: 1 / 1 features)(?=.*RZ-HOSTILE\trejected\tpolygon too complex to "
+     r"repair within 1 s)", True, None),
+
+    # 7. repairs that change meaning are reported as such
+    ("repair_changing_area_rejected", ["load", "--db", "{db}", "--collection", "risk_zones",
+                                       "{data}/repairs.geojson"], None, 0,
+     r"RZ-R-hole\trejected\trepair would change the area by 40.0% \(more than 1%[\s\S]*"
+     r"RZ-R-spike\trepaired\trepaired \(GEOS MakeValid\); the area changed by 0.00%", False,
+     query("SELECT group_concat(id) FROM risk_zones WHERE id LIKE 'RZ-R-%'", "RZ-R-spike")),
+    ("repair_changing_area_flagged", ["load", "--db", "{db}", "--collection", "risk_zones",
+                                      "--repair-policy", "flag", "{data}/repairs.geojson"], None,
+     0, r"(?s)(?=.*RZ-R-hole\tflagged\trepaired \(GEOS MakeValid\); the area changed by "
+     r"40.00%)(?=.*flagged for review 1)", False,
+     query("SELECT count(*) FROM risk_zones WHERE id LIKE 'RZ-R-%'", "2")),
+    ("repair_within_max_area_change", ["load", "--db", "{db}", "--collection", "risk_zones",
+                                       "--max-area-change", "50%", "{data}/repairs.geojson"], None,
+     0, r"RZ-R-hole\trepaired\trepaired \(GEOS MakeValid\); the area changed by 40.00%", False,
+     None),
+    ("repair_policy_unknown", ["load", "--db", "{db}", "--collection", "risk_zones",
+                               "--repair-policy", "maybe", "{data}/repairs.geojson"], None, 2,
+     r"--repair-policy maybe: reject or flag", True, None),
 
     # 6. truthful reports and exit codes
     ("empty_file", RES + ["{dir}/empty.geojson"], lambda d: write(os.path.join(d, "empty.geojson"),

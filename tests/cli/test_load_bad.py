@@ -290,6 +290,11 @@ CASES = [
      r"empty.geojson is empty \(0 bytes\)", True, None),
     ("directory", RES + ["{dir}"], None, 1, r"not a vector format GDAL reads \(a folder: --all",
      True, None),
+    ("unreadable_file", ["AS_SERVICE_USER"] + RES + ["{dir}/secret.geojson"],
+     lambda d: (shutil.copyfile(os.path.join(DATA, "codes.geojson"),
+                                os.path.join(d, "secret.geojson")),
+                os.chmod(os.path.join(d, "secret.geojson"), 0)), 1,
+     r"cannot read \S*secret.geojson: Permission denied", True, None),
     ("missing_file", RES + ["{dir}/nope.geojson"], None, 1,
      r"cannot read \S*nope.geojson: No such file or directory", True, None),
     ("truncated_shapefile", HAZ + HAZ_MAP + ["--encoding", "GBK", "{dir}/hazards.shp"],
@@ -325,6 +330,7 @@ class LoadBadInputs(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="situ-loadbad-")
+        os.chmod(cls.tmp, 0o755)  # the service user passes through
         cls.base = situd.demo_db(cls.tmp)
 
     @classmethod
@@ -340,7 +346,13 @@ class LoadBadInputs(unittest.TestCase):
             setup(d)
         fill = {"db": db, "dir": d, "data": DATA}
         before = store_state(db)
-        r = subprocess.run([SITU] + [a.format(**fill) for a in args], capture_output=True,
+        prefix = [SITU]
+        if args[0] == "AS_SERVICE_USER":  # root reads anything: be the service user
+            args = args[1:]
+            if situd.SERVICE_USER:
+                subprocess.run(["chown", "-R", situd.SERVICE_USER + ":", d], check=True)
+                prefix = ["runuser", "-u", situd.SERVICE_USER, "--", SITU]
+        r = subprocess.run(prefix + [a.format(**fill) for a in args], capture_output=True,
                            text=True, timeout=600, cwd=d)
         out = r.stdout + r.stderr
         self.assertEqual(r.returncode, status, out)

@@ -613,6 +613,8 @@ static int assign_township(source *S, OGRFeatureH f, situ_feature_in *fin, doubl
                                     : situ__townships_at(L->townships, lon, lat);
     if (!fin->township_code) {
         S->st.outside++;
+        if (situ__townships_count(L->townships) == 0)
+            return 0; /* a store without townships yet: nothing to report */
         snprintf(why, sizeof why, "outside every township%s%.40s", file ? "; the file says " : "",
                  file ? file : "");
         tell(S, fin->id, f, "outside", why);
@@ -742,6 +744,14 @@ static int find_nuls(source *S, situ_err *err)
     fs = json_object_get(root, "features");
     size_t n = json_array_size(fs);
     int rc = 0;
+    if (!json_is_array(fs) || (long long)n != S->total) { /* features cannot be told apart */
+        json_decref(root);
+        return situ_err_set(err, SITU_EFORMAT,
+                            "%s holds a NUL character (\\u0000) in its text, which GDAL would "
+                            "cut there, and its features cannot be told apart to reject only "
+                            "those (%s)",
+                            S->path, root ? "features differ from GDAL's" : je.text);
+    }
     if (n && !(S->nuls = calloc(n, sizeof *S->nuls)))
         rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < n; i++) {

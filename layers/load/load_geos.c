@@ -381,7 +381,8 @@ static void query(situ__townships *t, const GEOSGeometry *geom)
     if (!t->tree)
         return;
     GEOSSTRtree_query_r(t->g->h, t->tree, geom, collect, t);
-    qsort(t->cand, (size_t)t->ncand, sizeof *t->cand, by_index);
+    if (t->ncand > 1) /* cand is NULL while nothing was ever found */
+        qsort(t->cand, (size_t)t->ncand, sizeof *t->cand, by_index);
 }
 
 int situ__townships_count(const situ__townships *t)

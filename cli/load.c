@@ -334,6 +334,11 @@ int situ_cli_load(int argc, char **argv)
     int rc = a.rollback ? situ_store_backup(a.db, db, NULL, &err) : 0;
     if (!rc)
         rc = run(&a, db, &err);
+    if (a.rollback && !rc) { /* the copy takes the place of the store: keep its owner, mode */
+        if (chmod(db, sb.st_mode & 07777) || (chown(db, sb.st_uid, sb.st_gid) && geteuid() == 0))
+            rc = situ_err_set(&err, SITU_EIO, "cannot give %s the owner and mode of %s: %s", db,
+                              a.db, strerror(errno));
+    }
     if (aside && !rc && rename(db, a.db))
         rc = situ_err_set(&err, SITU_EIO, "cannot rename %s to %s: %s", db, a.db, strerror(errno));
     if (aside && rc)

@@ -71,19 +71,15 @@ static int cmd_demo(int argc, char **argv)
     const char *gd = getenv("SITU_GEODATA_SRC");
     o.geodata_dir = gd && *gd ? gd : SITU_SOURCE_DIR "/geodata";
     static const struct option opts[] = {
-        {"out", required_argument, 0, 'o'},  {"scale", required_argument, 0, 's'},
-        {"seed", required_argument, 0, 'S'}, {"geodata", required_argument, 0, 'g'},
-        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
+        {"out", required_argument, 0, 'o'},     {"scale", required_argument, 0, 's'},
+        {"seed", required_argument, 0, 'S'},    {"geodata", required_argument, 0, 'g'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'o':
-            o.out_dir = optarg;
-            break;
-        case 'g':
-            o.geodata_dir = optarg;
-            break;
+        case 'o': o.out_dir = optarg; break;
+        case 'g': o.geodata_dir = optarg; break;
         case 's':
             o.scale = (int)strtol(optarg, &end, 10);
             if (*end || o.scale < 1 || o.scale > 1000)

@@ -67,6 +67,8 @@ static struct {
     situ_feed_stats *stats;
     long long commits, committed_events, failed_commits;
     double last_commit_ms;
+    int failing;       /* the last commit failed: writes are failing until one succeeds */
+    char why_not[256]; /* why feeds are not written, or "": see situd_feedwriter_health */
 } W = {.lock = PTHREAD_MUTEX_INITIALIZER,
        .work = PTHREAD_COND_INITIALIZER,
        .done = PTHREAD_COND_INITIALIZER,
@@ -202,6 +204,7 @@ int situd_feedwriter_open(const situd_config *cfg, char *msg, size_t nmsg)
     return 0;
 fail:
     snprintf(msg, nmsg, "%s", err.msg);
+    situd_feedwriter_disable(msg);
     sqlite3_finalize(W.data_version);
     situ_feed_applier_free(W.applier);
     situ_store_close(W.store);
@@ -402,6 +405,8 @@ static void count_group(situd_feedjob *group, double ms)
     W.commits++;
     W.committed_events += n;
     W.last_commit_ms = ms;
+    W.failing = 0;
+    W.why_not[0] = '\0';
     pthread_mutex_unlock(&W.aux_lock);
 }
 
@@ -438,6 +443,8 @@ static void commit_group(situd_feedjob *group)
                      err.msg);
         pthread_mutex_lock(&W.aux_lock);
         W.failed_commits++;
+        W.failing = 1;
+        snprintf(W.why_not, sizeof W.why_not, "the last commit failed: %.200s", err.msg);
         pthread_mutex_unlock(&W.aux_lock);
         return;
     }
@@ -476,11 +483,29 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* ---- health ------------------------------------------------------------------------ */
+
+void situd_feedwriter_disable(const char *why)
+{
+    pthread_mutex_lock(&W.aux_lock);
+    snprintf(W.why_not, sizeof W.why_not, "%.255s", why);
+    pthread_mutex_unlock(&W.aux_lock);
+}
+
+int situd_feedwriter_health(char *why, size_t nwhy)
+{
+    pthread_mutex_lock(&W.aux_lock);
+    int state = W.failing ? SITUD_WRITES_FAILING : W.why_not[0] ? SITUD_WRITES_DISABLED : 0;
+    snprintf(why, nwhy, "%s", W.why_not);
+    pthread_mutex_unlock(&W.aux_lock);
+    return state;
+}
+
 /* ---- status ------------------------------------------------------------------------ */
 
 /* The writer's and the publisher's counters, read under their locks. */
 typedef struct writer_counts {
-    int accepting, tokens, listeners;
+    int accepting, tokens, listeners, failing;
     long queued;
     long long commits, committed_events, failed_commits, rebuilds, changes, last_seq;
     long long token_reload_failures;
@@ -500,6 +525,7 @@ static writer_counts read_counts(void)
     n.committed_events = W.committed_events;
     n.failed_commits = W.failed_commits;
     n.last_commit_ms = W.last_commit_ms;
+    n.failing = W.failing;
     n.tokens = W.tokens ? situ_tokens_count(W.tokens) : 0;
     n.token_reload_failures = W.token_reload_failures;
     pthread_mutex_unlock(&W.aux_lock);
@@ -578,9 +604,11 @@ void situd_feedwriter_metrics(situ_buf *b)
         "# HELP situd_feed_token_reload_failures_total Token reloads that failed (each is "
         "tried again a second later).\n"
         "# TYPE situd_feed_token_reload_failures_total counter\n"
-        "situd_feed_token_reload_failures_total %lld\n",
+        "situd_feed_token_reload_failures_total %lld\n"
+        "# HELP situd_feed_writes_failing 1 while the last commit failed (disk full, I/O).\n"
+        "# TYPE situd_feed_writes_failing gauge\nsitud_feed_writes_failing %d\n",
         n.accepting, n.queued, n.commits, n.failed_commits, n.committed_events,
         n.last_commit_ms / 1e3, n.rebuilds, n.changes, n.listeners, n.tokens,
-        n.token_reload_failures);
+        n.token_reload_failures, n.failing);
     write_department_metrics(b);
 }

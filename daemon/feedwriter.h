@@ -50,6 +50,15 @@ situd_feedjob *situd_feedjob_of(situ_feed_batch *b);
 /* Appends GET /feeds's members: departments, cameras, writer. */
 void situd_feedwriter_status(const situ_snapshot *snap, situ_buf *b);
 
+/* Feeds will not be written, for why (a read-only store); /healthz and the
+ * feed routes say so. */
+void situd_feedwriter_disable(const char *why);
+enum { SITUD_WRITES_FAILING = 1, SITUD_WRITES_DISABLED = 2 };
+/* 0 while writes work; SITUD_WRITES_FAILING while the last commit failed
+ * (a full disk: until a commit succeeds), SITUD_WRITES_DISABLED when feeds
+ * are not written at all; why says why. */
+int situd_feedwriter_health(char *why, size_t nwhy);
+
 /* Appends the feeds' counters and gauges in Prometheus text. */
 void situd_feedwriter_metrics(situ_buf *b);
 

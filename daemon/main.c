@@ -5,14 +5,20 @@
  * read-only to build the first snapshot, starts the writer and the server
  * and waits for SIGTERM/SIGINT, then drains the writer, stops accepting,
  * lets requests in flight finish and exits 0. systemd hears READY=1 once
- * it serves and STOPPING=1 when it stops.
+ * it serves and STOPPING=1 when it stops. A store this user cannot write (a
+ * read-only file, or a read-only folder where SQLite cannot make its -wal
+ * and -shm) is served read-only: the feeds answer 503 with the reason.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,10 +78,63 @@ static int parse_flags(int argc, char **argv, situd_config *cfg, int pass)
     return -1;
 }
 
+/* ---- a store this user cannot write ------------------------------------ */
+
+static int folder_read_only; /* SQLite cannot create -wal and -shm beside the store */
+
+/* Why this user cannot write db, in why; 0 when it can. */
+static int read_only_reason(const char *db, char *why, size_t nwhy)
+{
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", db);
+    const char *dir = dirname(copy);
+    if (access(db, W_OK) && errno != ENOENT) {
+        snprintf(why, nwhy, "%.200s is read-only for this user (uid %d): %s", db, (int)getuid(),
+                 strerror(errno));
+        return 1;
+    }
+    if (access(dir, W_OK)) {
+        folder_read_only = 1;
+        snprintf(why, nwhy,
+                 "the folder %.200s is read-only for this user (uid %d), and SQLite must write the "
+                 "store's -wal and -shm there: %s",
+                 dir, (int)getuid(), strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+/* The name the snapshot opens db by: itself, or in a read-only folder an
+ * immutable URI (no -shm needed; nothing here writes it). A -wal that holds
+ * commits cannot be read without its -shm: then NULL and why says so. */
+static const char *snapshot_name(const char *db, char *uri, size_t nuri, char *why, size_t nwhy)
+{
+    char wal[4200];
+    struct stat sb;
+    if (!folder_read_only)
+        return db;
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    if (!stat(wal, &sb) && sb.st_size > 0) {
+        snprintf(
+            why, nwhy,
+            "%.200s holds commits not yet in %.200s, and its folder is read-only for this user: "
+            "make the folder writable (or checkpoint it as its owner)",
+            wal, db);
+        return NULL;
+    }
+    size_t n = (size_t)snprintf(uri, nuri, "file:");
+    for (const char *p = db; *p && n + 4 < nuri; p++)
+        n += (size_t)(strchr("%?#", *p) ? snprintf(uri + n, nuri - n, "%%%02X", *p)
+                                        : snprintf(uri + n, nuri - n, "%c", *p));
+    snprintf(uri + n, nuri - n, "?immutable=1");
+    return uri;
+}
+
 static int load_snapshot(const situd_config *cfg)
 {
     situ_store *s;
     situ_err err = {0};
+    char uri[8300], why[600];
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (access(cfg->db, R_OK) != 0) {
@@ -83,7 +142,12 @@ static int load_snapshot(const situd_config *cfg)
                 cfg->db, cfg->db);
         return -1;
     }
-    if (situ_store_open(cfg->db, SITU_STORE_READONLY, &s, &err)) {
+    const char *name = snapshot_name(cfg->db, uri, sizeof uri, why, sizeof why);
+    if (!name) {
+        fprintf(stderr, "situd: %s\n", why);
+        return -1;
+    }
+    if (situ_store_open(name, SITU_STORE_READONLY, &s, &err)) {
         fprintf(stderr, "situd: %s\n", err.msg);
         return -1;
     }
@@ -138,9 +202,14 @@ int main(int argc, char **argv)
     sigaddset(&stop_set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    int feeds = situd_feedwriter_open(&cfg, msg, sizeof msg) == 0;
-    if (!feeds)
+    sqlite3_config(SQLITE_CONFIG_URI, 1); /* the immutable name of a read-only folder's store */
+    int feeds = 0;
+    if (read_only_reason(cfg.db, msg, sizeof msg)) {
+        fprintf(stderr, "situd: serving read-only, feeds answer 503: %s\n", msg);
+        situd_feedwriter_disable(msg);
+    } else if (!(feeds = situd_feedwriter_open(&cfg, msg, sizeof msg) == 0)) {
         fprintf(stderr, "situd: feeds disabled: %s\n", msg);
+    }
     if (load_snapshot(&cfg))
         return 1;
     if (feeds && situd_feedwriter_start(&cfg, msg, sizeof msg))

@@ -1,6 +1,7 @@
 /*
  * route_basic.c: the root (the map wall page, or the landing page as JSON),
- * liveness and metrics.
+ * liveness (503 "degraded" while feed commits fail, e.g. a full disk) and
+ * metrics.
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,11 +25,24 @@ situd_result situd_route_healthz(situd_req *r)
     situd_result res;
     if (situd_reject_unknown_args(r, no_args, &res))
         return res;
+    char why[256];
+    int writes = situd_feedwriter_health(why, sizeof why);
     situ_buf b;
     situ_buf_init(&b);
-    situ_buf_printf(&b, "{\"status\":\"ok\",\"snapshot_version\":%lld}\n",
+    situ_buf_printf(&b, "{\"status\":\"%s\",\"writes\":\"%s\",",
+                    writes == SITUD_WRITES_FAILING ? "degraded" : "ok",
+                    writes == SITUD_WRITES_FAILING    ? "failing"
+                    : writes == SITUD_WRITES_DISABLED ? "disabled"
+                                                      : "ok");
+    if (writes) {
+        situ_buf_adds(&b, "\"reason\":");
+        situ_buf_add_json_str(&b, why);
+        situ_buf_addc(&b, ',');
+    }
+    situ_buf_printf(&b, "\"snapshot_version\":%lld}\n",
                     r->snap ? (long long)r->snap->version : 0LL);
-    return situd_reply_buf(r, 200, "application/json", &b);
+    /* failing writes are not liveness: reads go on, but monitoring must see it */
+    return situd_reply_buf(r, writes == SITUD_WRITES_FAILING ? 503 : 200, "application/json", &b);
 }
 
 situd_result situd_route_metrics(situd_req *r)

@@ -142,6 +142,9 @@ situd_result situd_route_feed_post(situd_req *r)
                              "/feeds/{dept}/cap");
     if (situ_schema_dept_index(dept) < 0)
         return situd_problem(r, 404, NULL, "no department '%s'", dept);
+    char why[256]; /* a read-only store: say so before a token that could not be loaded */
+    if (situd_feedwriter_health(why, sizeof why) == SITUD_WRITES_DISABLED)
+        return situd_problem(r, 503, NULL, "feeds are not being written: %s", why);
     int auth = situd_feedwriter_auth(dept, bearer(r));
     if (auth == SITU_EAUTH)
         return unauthorized(r, bearer(r) ? "unknown or revoked token"

@@ -15,7 +15,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -23,6 +22,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "situ/fs.h"
 
 #include "export_gdal.h"
 
@@ -87,16 +88,6 @@ static void remove_tree(const char *dir)
     rmdir(dir);
 }
 
-static int fsync_path(const char *path, int flags)
-{
-    int fd = open(path, flags | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* Writes the GeoJSON stream of e to src. */
 static int write_stream(situ_export *e, const char *src, const char *path, situ_err *err)
 {
@@ -142,12 +133,12 @@ static int move_into_place(const char *tmp, const char *dir, const situ_export_f
             snprintf(to, sizeof to, "%s/%s", dir, d->d_name);
             if (pass == 0)
                 rc = check_target(to, o, err);
-            else if (fsync_path(from, O_RDONLY) || rename(from, to))
+            else if (situ_fs_sync(from, 0) || rename(from, to))
                 rc = situ_err_set(err, SITU_EIO, "cannot write %s: %s", to, strerror(errno));
         }
         closedir(dp);
     }
-    if (!rc && fsync_path(dir, O_RDONLY | O_DIRECTORY))
+    if (!rc && situ_fs_sync(dir, 1))
         rc = situ_err_set(err, SITU_EIO, "cannot sync the folder %s: %s", dir, strerror(errno));
     return rc;
 }

@@ -7,11 +7,53 @@
  * so shared borders are deterministic) or a polygon (largest area share).
  * It does not read source files or write the store; see load_int.h.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "situ/clock.h"
+
 #include "load_int.h"
+
+/* ---- a time budget for GEOS ---------------------------------------------
+ * GEOS checks for interruption inside its long loops (noding, overlay,
+ * MakeValid) and calls a registered callback before each check. Ours asks
+ * for the interruption once this thread's deadline has passed; the
+ * interrupted call returns NULL. GEOS's request flag is global to the
+ * process, so a deadline is only armed around one call and cancelled after. */
+
+static __thread double geos_deadline; /* situ_clock_s() value, or 0: none */
+static GEOSInterruptCallback *geos_chained;
+static pthread_once_t geos_once = PTHREAD_ONCE_INIT;
+
+static void geos_check_deadline(void)
+{
+    if (geos_deadline > 0 && situ_clock_s() > geos_deadline)
+        GEOS_interruptRequest();
+    if (geos_chained)
+        geos_chained();
+}
+
+static void geos_register(void)
+{
+    geos_chained = GEOS_interruptRegisterCallback(geos_check_deadline);
+}
+
+static void arm(double seconds)
+{
+    pthread_once(&geos_once, geos_register);
+    geos_deadline = situ_clock_s() + seconds;
+}
+
+/* Disarms; returns 1 when the deadline had passed (the call was cut). */
+static int disarm(void)
+{
+    int passed = geos_deadline > 0 && situ_clock_s() > geos_deadline;
+    geos_deadline = 0;
+    GEOS_interruptCancel();
+    return passed;
+}
 
 struct situ__geos {
     GEOSContextHandle_t h;
@@ -118,28 +160,78 @@ done:
     return out;
 }
 
-int situ__geos_polygon(situ__geos *g, const unsigned char *wkb, size_t nwkb, situ__poly *out,
-                       char reason[128])
+/* The share by which a repair changed the area: |after - before| over the
+ * larger of the two (a hole outside its shell filled in, overlapping parts
+ * merged, a bow-tie's lobes that cancelled each other out). */
+static double area_change(GEOSContextHandle_t h, const GEOSGeometry *before,
+                          const GEOSGeometry *after)
+{
+    double a = 0, b = 0;
+    if (GEOSArea_r(h, before, &a) != 1 || GEOSArea_r(h, after, &b) != 1)
+        return 1;
+    double big = a > b ? a : b;
+    return big > 0 ? (a > b ? a - b : b - a) / big : 0;
+}
+
+/* MakeValid of geom within the armed deadline, its polygonal part; NULL
+ * when nothing polygonal is left, or when cut (*out_cut set). */
+static GEOSGeometry *repair(GEOSContextHandle_t h, const GEOSGeometry *geom, double seconds,
+                            int *out_cut)
+{
+    arm(seconds);
+    GEOSGeometry *fixed = GEOSMakeValid_r(h, geom);
+    *out_cut = disarm();
+    if (*out_cut && fixed) {
+        GEOSGeom_destroy_r(h, fixed);
+        fixed = NULL;
+    }
+    return fixed ? polygonal_part(h, fixed) : NULL;
+}
+
+int situ__geos_polygon(situ__geos *g, const unsigned char *wkb, size_t nwkb,
+                       const situ__repair_limits *lim, situ__poly *out, char reason[128])
 {
     GEOSContextHandle_t h = g->h;
     GEOSGeometry *geom = GEOSWKBReader_read_r(h, g->rd, wkb, nwkb), *fixed = NULL;
     situ__poly p = {0};
+    double t0 = situ_clock_s();
+    int cut = 0;
     if (!geom) {
         snprintf(reason, 128, "unreadable polygon (a ring with too few points?)");
         return 1;
     }
+    arm(lim->seconds);
     char valid = GEOSisValid_r(h, geom);
-    if (valid == 1) {
+    cut = disarm();
+    if (valid == 1 && !cut) {
         p.geom = geom;
+        p.seconds = situ_clock_s() - t0;
         *out = p;
         return 0;
     }
-    fixed = GEOSMakeValid_r(h, geom);
+    if (!cut)
+        fixed = repair(h, geom, lim->seconds - (situ_clock_s() - t0), &cut);
+    p.seconds = situ_clock_s() - t0;
+    if (cut) {
+        GEOSGeom_destroy_r(h, geom);
+        snprintf(reason, 128, "polygon too complex to repair within %g s (--repair-seconds)",
+                 lim->seconds);
+        return 1;
+    }
+    if (fixed && GEOSisEmpty_r(h, fixed) == 0)
+        p.area_change = area_change(h, geom, fixed);
     GEOSGeom_destroy_r(h, geom);
-    if (fixed)
-        fixed = polygonal_part(h, fixed);
     if (!fixed || GEOSisEmpty_r(h, fixed) != 0)
         goto reject;
+    if (p.area_change > lim->max_area_change && !lim->flag) {
+        GEOSGeom_destroy_r(h, fixed);
+        snprintf(reason, 128,
+                 "repair would change the area by %.1f%% (more than %g%%; "
+                 "--max-area-change, --repair-policy flag)",
+                 100 * p.area_change, 100 * lim->max_area_change);
+        return 1;
+    }
+    p.flagged = p.area_change > lim->max_area_change;
     p.wkb = GEOSWKBWriter_write_r(h, g->wr, fixed, &p.nwkb);
     if (!p.wkb)
         goto reject;
@@ -289,7 +381,8 @@ static void query(situ__townships *t, const GEOSGeometry *geom)
     if (!t->tree)
         return;
     GEOSSTRtree_query_r(t->g->h, t->tree, geom, collect, t);
-    qsort(t->cand, (size_t)t->ncand, sizeof *t->cand, by_index);
+    if (t->ncand > 1) /* cand is NULL while nothing was ever found */
+        qsort(t->cand, (size_t)t->ncand, sizeof *t->cand, by_index);
 }
 
 int situ__townships_count(const situ__townships *t)

@@ -45,12 +45,23 @@ typedef struct situ__poly {
     unsigned char *wkb; /* the repaired WKB (GEOS-owned), or NULL: the input stands */
     size_t nwkb;
     int repaired;
+    int flagged;        /* repaired past max_area_change, kept for review */
+    double area_change; /* repaired: |after - before| / max(before, after) */
+    double seconds;     /* the time validation and repair took */
 } situ__poly;
 
+/* What a repair may cost and change. */
+typedef struct situ__repair_limits {
+    double seconds;         /* GEOS time per feature before it is "too complex" */
+    double max_area_change; /* share */
+    int flag;               /* 1: past max_area_change keep and flag, 0: reject */
+} situ__repair_limits;
+
 /* Reads polygonal WKB and repairs it when invalid (MakeValid, polygonal part
- * kept). Returns 0 with *out filled, 1 with a rejection in reason, or < 0. */
-int situ__geos_polygon(situ__geos *g, const unsigned char *wkb, size_t nwkb, situ__poly *out,
-                       char reason[128]);
+ * kept) within lim. Returns 0 with *out filled, 1 with a rejection in
+ * reason (unreadable, too complex, area changed too much), or < 0. */
+int situ__geos_polygon(situ__geos *g, const unsigned char *wkb, size_t nwkb,
+                       const situ__repair_limits *lim, situ__poly *out, char reason[128]);
 /* Frees what situ__geos_polygon put in p; p may be zeroed. */
 void situ__poly_dispose(situ__geos *g, situ__poly *p);
 

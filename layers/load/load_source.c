@@ -102,6 +102,8 @@ typedef struct source {
     situ_load_stats st;
     long long total;
     char **nuls; /* GeoJSON: per feature (file order) the field holding a NUL, or NULL */
+    situ__repair_limits limits;
+    long long max_vertices;
     long long nnuls;
     struct timespec t0, last;
     int reported;
@@ -443,6 +445,26 @@ static int check_polygon(source *S, OGRGeometryH p, char reason[128])
     return 0;
 }
 
+static long long count_vertices(OGRGeometryH g)
+{
+    long long n = OGR_G_GetPointCount(g);
+    for (int i = 0; i < OGR_G_GetGeometryCount(g); i++)
+        n += count_vertices(OGR_G_GetGeometryRef(g, i));
+    return n;
+}
+
+/* A geometry past the vertex limit is rejected before GEOS sees it: the
+ * repair of a self-intersecting ring grows faster than its vertices. */
+static int check_vertices(source *S, OGRGeometryH p, char reason[128])
+{
+    long long n = count_vertices(p);
+    if (n <= S->max_vertices)
+        return 0;
+    snprintf(reason, 128, "too many vertices: %lld (more than %lld; --max-vertices)", n,
+             S->max_vertices);
+    return 1;
+}
+
 /* Writes p as little-endian WKB into S->wkb. */
 static int export_wkb(source *S, OGRGeometryH p, size_t *out_nwkb)
 {
@@ -471,9 +493,12 @@ static int polygon_geom(source *S, OGRFeatureH f, situ__poly *out, size_t *out_n
     OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
     if (!(p = polygonal(g))) /* consumed g */
         return reject_geom(reason, "polygon", t);
-    if ((rc = check_polygon(S, p, reason)) || (rc = export_wkb(S, p, out_nwkb)))
+    if ((rc = check_polygon(S, p, reason)) || (rc = check_vertices(S, p, reason)) ||
+        (rc = export_wkb(S, p, out_nwkb)))
         goto done;
-    rc = situ__geos_polygon(S->L->geos, S->wkb, *out_nwkb, out, reason);
+    rc = situ__geos_polygon(S->L->geos, S->wkb, *out_nwkb, &S->limits, out, reason);
+    if (out->seconds > S->st.worst_repair_s)
+        S->st.worst_repair_s = out->seconds;
 done:
     OGR_G_DestroyGeometry(p);
     return rc;
@@ -502,6 +527,15 @@ static void tell(source *S, const char *id, OGRFeatureH f, const char *what, con
     if (!id)
         snprintf(fid, sizeof fid, "feature #%lld", (long long)OGR_F_GetFID(f)), id = fid;
     o->on_feature(o->on_feature_ctx, S->c->id, id, what, reason);
+}
+
+/* Every repair is reported with its change of area; past the limit, flagged. */
+static void tell_repair(source *S, OGRFeatureH f, const char *id, const situ__poly *p)
+{
+    char why[96];
+    snprintf(why, sizeof why, "repaired (GEOS MakeValid); the area changed by %.2f%%",
+             100 * p->area_change);
+    tell(S, id, f, p->flagged ? "flagged" : "repaired", why);
 }
 
 /* Counts one rejected feature under its reason; past the 15th distinct
@@ -579,6 +613,8 @@ static int assign_township(source *S, OGRFeatureH f, situ_feature_in *fin, doubl
                                     : situ__townships_at(L->townships, lon, lat);
     if (!fin->township_code) {
         S->st.outside++;
+        if (situ__townships_count(L->townships) == 0)
+            return 0; /* a store without townships yet: nothing to report */
         snprintf(why, sizeof why, "outside every township%s%.40s", file ? "; the file says " : "",
                  file ? file : "");
         tell(S, fin->id, f, "outside", why);
@@ -632,6 +668,9 @@ static int load_feature(source *S, OGRFeatureH f, situ_err *err)
     if ((rc = situ_store_upsert(S->L->s, S->c, &fin, &inserted, err)))
         goto done;
     S->st.inserted += inserted, S->st.updated += !inserted, S->st.repaired += poly.repaired;
+    S->st.flagged += poly.flagged;
+    if (poly.repaired)
+        tell_repair(S, f, fin.id, &poly);
     S->st.gbk += situ__row_was_gbk(S->row);
 done:
     situ__poly_dispose(S->L->geos, &poly);
@@ -647,8 +686,7 @@ static int read_all(source *S, situ_err *err)
     for (L->gdal_failed = 0; !rc && (f = OGR_L_GetNextFeature(S->lyr)); L->gdal_failed = 0) {
         rc = load_feature(S, f, err);
         OGR_F_Destroy(f);
-        if ((S->st.read & 1023) == 0)
-            progress(S, 0);
+        progress(S, 0); /* a clock read: one slow feature must not hide the progress */
     }
     if (!rc && L->gdal_failed) /* the NULL that ended the loop was an error, not the end */
         rc = situ_err_set(err, SITU_EIO, "error reading %s: %s", S->path, L->gdal_msg);
@@ -706,6 +744,14 @@ static int find_nuls(source *S, situ_err *err)
     fs = json_object_get(root, "features");
     size_t n = json_array_size(fs);
     int rc = 0;
+    if (!json_is_array(fs) || (long long)n != S->total) { /* features cannot be told apart */
+        json_decref(root);
+        return situ_err_set(err, SITU_EFORMAT,
+                            "%s holds a NUL character (\\u0000) in its text, which GDAL would "
+                            "cut there, and its features cannot be told apart to reject only "
+                            "those (%s)",
+                            S->path, root ? "features differ from GDAL's" : je.text);
+    }
     if (n && !(S->nuls = calloc(n, sizeof *S->nuls)))
         rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < n; i++) {
@@ -809,7 +855,13 @@ static int judge(source *S, situ_err *err)
 int situ__load_source(situ__loader *L, const char *path, const situ__source_opts *so,
                       situ_load_stats *out_stats, situ_err *err)
 {
+    const situ_load_opts *o = L->o;
     source S = {.L = L, .so = so, .c = so->c, .path = path};
+    S.max_vertices = o && o->max_vertices > 0 ? o->max_vertices : 200000;
+    S.limits = (situ__repair_limits){.seconds = o && o->repair_seconds > 0 ? o->repair_seconds : 10,
+                                     .max_area_change =
+                                         o && o->max_area_change > 0 ? o->max_area_change : 0.01,
+                                     .flag = o && o->flag_repairs};
     snprintf(S.st.collection, sizeof S.st.collection, "%s", so->c->id);
     clock_gettime(CLOCK_MONOTONIC, &S.t0);
     int rc = prepare(&S, err);

@@ -10,7 +10,6 @@
  */
 #include "situ/store.h"
 
-#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <sqlite3.h>
@@ -21,23 +20,14 @@
 #include <unistd.h>
 
 #include "situ/clock.h"
-
-static int fsync_path(const char *path, int flags)
-{
-    int fd = open(path, flags | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
+#include "situ/fs.h"
 
 /* Syncs the folder holding path, so that a rename in it is durable. */
 static int fsync_parent(const char *path)
 {
     char copy[PATH_MAX];
     snprintf(copy, sizeof copy, "%s", path);
-    return fsync_path(dirname(copy), O_RDONLY | O_DIRECTORY);
+    return situ_fs_sync(dirname(copy), 1);
 }
 
 static int same_file(const char *a, const char *b)
@@ -111,7 +101,7 @@ int situ_store_backup(const char *src, const char *dst, situ_backup_stats *stats
     double t0 = situ_clock_s();
     unlink(tmp);
     int rc = backup_to(src, tmp, &st, err);
-    if (!rc && fsync_path(tmp, O_RDONLY))
+    if (!rc && situ_fs_sync(tmp, 0))
         rc = situ_err_set(err, SITU_EIO, "cannot sync %s", tmp);
     if (!rc && rename(tmp, dst))
         rc = situ_err_set(err, SITU_EIO, "cannot rename %s to %s", tmp, dst);

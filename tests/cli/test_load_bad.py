@@ -7,9 +7,11 @@ tests/data/load/ or written here at test time (the large ones).
 Run one case: python3 tests/cli/test_load_bad.py -k NAME"""
 
 import hashlib
+import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -126,6 +128,23 @@ def two_files_without_ids(d):
     shutil.copyfile(os.path.join(DATA, "no_ids.geojson"), os.path.join(d, "other.geojson"))
 
 
+def hostile_ring(n):
+    """A ring of n pseudo-random vertices inside one township: about n*n/10
+    self-intersections, the repair of which grows faster than n."""
+    def setup(d):
+        import random
+        r = random.Random(14)
+        ring = [[111.6276625 + r.uniform(-.01, .01), 26.2345298 + r.uniform(-.01, .01)]
+                for _ in range(n)]
+        ring.append(ring[0])
+        f = {"type": "Feature", "properties": {"id": "RZ-HOSTILE", "name": "自交",
+                                               "hazard_type": "flood", "risk_level": 2},
+             "geometry": {"type": "Polygon", "coordinates": [ring]}}
+        write(os.path.join(d, "hostile.geojson"),
+              json.dumps({"type": "FeatureCollection", "features": [f]}))
+    return setup
+
+
 def manifest(text):
     def setup(d):
         demo_shapefile()(d)
@@ -161,8 +180,10 @@ CASES = [
     ("export_partial_gpx", ["export", "--db", "{db}", "--collection", "townships", "-f", "GPX",
                             "--out", "{dir}/t.gpx"], None, 1,
      r"could not write \S*t.gpx as GPX: Geometry type", True, absent("t.gpx")),
-    ("export_device", EXPORT + ["--out", "/dev/null", "--force"], None, 1,
-     r"/dev/null is not a regular file", True, None),
+    # not /dev/null or /dev/full: with the check broken, the test would replace the real node
+    ("export_not_regular", EXPORT + ["--out", "{dir}/fifo", "--force"],
+     lambda d: os.mkfifo(os.path.join(d, "fifo")), 1, r"fifo is not a regular file", True,
+     lambda t, d, out: t.assertTrue(stat.S_ISFIFO(os.stat(os.path.join(d, "fifo")).st_mode))),
     ("export_no_folder", EXPORT + ["--out", "{dir}/nope/x.geojson"], None, 1,
      r"cannot write in \S*/nope: No such file or directory", True, None),
     ("export_shapefile_sidecar_exists", EXPORT + ["-f", "ESRI Shapefile", "--out", "{dir}/r.shp"],
@@ -233,12 +254,47 @@ CASES = [
      query("SELECT group_concat(id || '=' || township_code) FROM resources WHERE id LIKE "
            "'RS-91%' ORDER BY id", "RS-910001=431102004,RS-910002=431102004")),
 
+    # 5. bounded time for hostile geometry
+    ("hostile_too_many_vertices", ["load", "--db", "{db}", "--collection", "risk_zones",
+                                   "{dir}/hostile.geojson"], hostile_ring(250000), 1,
+     r"RZ-HOSTILE\trejected\ttoo many vertices: 250001 \(more than 200000; --max-vertices\)",
+     True, None),
+    ("hostile_past_time_budget", ["load", "--db", "{db}", "--collection", "risk_zones",
+                                  "--repair-seconds", "1", "{dir}/hostile.geojson"],
+     hostile_ring(3000), 1,
+     r"(?s)(?=.*risk_zones: 1 / 1 features)(?=.*RZ-HOSTILE\trejected\tpolygon too complex to "
+     r"repair within 1 s)", True, None),
+
+    # 7. repairs that change meaning are reported as such
+    ("repair_changing_area_rejected", ["load", "--db", "{db}", "--collection", "risk_zones",
+                                       "{data}/repairs.geojson"], None, 0,
+     r"RZ-R-hole\trejected\trepair would change the area by 40.0% \(more than 1%[\s\S]*"
+     r"RZ-R-spike\trepaired\trepaired \(GEOS MakeValid\); the area changed by 0.00%", False,
+     query("SELECT group_concat(id) FROM risk_zones WHERE id LIKE 'RZ-R-%'", "RZ-R-spike")),
+    ("repair_changing_area_flagged", ["load", "--db", "{db}", "--collection", "risk_zones",
+                                      "--repair-policy", "flag", "{data}/repairs.geojson"], None,
+     0, r"(?s)(?=.*RZ-R-hole\tflagged\trepaired \(GEOS MakeValid\); the area changed by "
+     r"40.00%)(?=.*flagged for review 1)", False,
+     query("SELECT count(*) FROM risk_zones WHERE id LIKE 'RZ-R-%'", "2")),
+    ("repair_within_max_area_change", ["load", "--db", "{db}", "--collection", "risk_zones",
+                                       "--max-area-change", "50%", "{data}/repairs.geojson"], None,
+     0, r"RZ-R-hole\trepaired\trepaired \(GEOS MakeValid\); the area changed by 40.00%", False,
+     None),
+    ("repair_policy_unknown", ["load", "--db", "{db}", "--collection", "risk_zones",
+                               "--repair-policy", "maybe", "{data}/repairs.geojson"], None, 2,
+     r"--repair-policy maybe: reject or flag", True, None),
+
     # 6. truthful reports and exit codes
     ("empty_file", RES + ["{dir}/empty.geojson"], lambda d: write(os.path.join(d, "empty.geojson"),
                                                                   ""), 1,
      r"empty.geojson is empty \(0 bytes\)", True, None),
     ("directory", RES + ["{dir}"], None, 1, r"not a vector format GDAL reads \(a folder: --all",
      True, None),
+    ("unreadable_file", ["AS_SERVICE_USER"] + RES + ["{dir}/secret.geojson"],
+     lambda d: (shutil.copyfile(os.path.join(DATA, "codes.geojson"),
+                                os.path.join(d, "secret.geojson")),
+                os.chmod(os.path.join(d, "secret.geojson"), 0)), 1,
+     r"cannot read \S*secret.geojson: Permission denied", True, None),
     ("missing_file", RES + ["{dir}/nope.geojson"], None, 1,
      r"cannot read \S*nope.geojson: No such file or directory", True, None),
     ("truncated_shapefile", HAZ + HAZ_MAP + ["--encoding", "GBK", "{dir}/hazards.shp"],
@@ -259,11 +315,14 @@ CASES = [
      1, r"all 1 features were rejected", True,
      query("PRAGMA journal_mode", "delete")),
     ("rollback_store_stays_rollback", RES + ["--id-field", "ref", "{data}/no_ids.geojson"],
-     lambda d: subprocess.run(["sqlite3", os.path.join(d, "situ.sqlite"),
-                               "PRAGMA journal_mode=DELETE"], check=True, capture_output=True),
+     lambda d: (subprocess.run(["sqlite3", os.path.join(d, "situ.sqlite"),
+                                "PRAGMA journal_mode=DELETE"], check=True, capture_output=True),
+                os.chmod(os.path.join(d, "situ.sqlite"), 0o640)),
      0, r"inserted 2", False,
-     query("PRAGMA journal_mode; SELECT count(*) FROM resources WHERE id LIKE 'DEPOT-%'",
-           "delete\n2")),
+     lambda t, d, out: (
+         query("PRAGMA journal_mode; SELECT count(*) FROM resources WHERE id LIKE 'DEPOT-%'",
+               "delete\n2")(t, d, out),
+         t.assertEqual(stat.S_IMODE(os.stat(os.path.join(d, "situ.sqlite")).st_mode), 0o640))),
     ("failed_load_creates_no_store", ["load", "--db", "{dir}/new/situ2.sqlite", "--collection",
                                       "resources", "{data}/nul_id.geojson"], None, 1,
      r"all 1 features were rejected", True, absent("new")),
@@ -274,6 +333,7 @@ class LoadBadInputs(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="situ-loadbad-")
+        os.chmod(cls.tmp, 0o755)  # the service user passes through
         cls.base = situd.demo_db(cls.tmp)
 
     @classmethod
@@ -289,7 +349,13 @@ class LoadBadInputs(unittest.TestCase):
             setup(d)
         fill = {"db": db, "dir": d, "data": DATA}
         before = store_state(db)
-        r = subprocess.run([SITU] + [a.format(**fill) for a in args], capture_output=True,
+        prefix = [SITU]
+        if args[0] == "AS_SERVICE_USER":  # root reads anything: be the service user
+            args = args[1:]
+            if situd.SERVICE_USER:
+                subprocess.run(["chown", "-R", situd.SERVICE_USER + ":", d], check=True)
+                prefix = ["runuser", "-u", situd.SERVICE_USER, "--", SITU]
+        r = subprocess.run(prefix + [a.format(**fill) for a in args], capture_output=True,
                            text=True, timeout=600, cwd=d)
         out = r.stdout + r.stderr
         self.assertEqual(r.returncode, status, out)

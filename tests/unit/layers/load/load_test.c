@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "situ/clock.h"
 #include "situ/load.h"
 #include "situ/store.h"
 
@@ -297,11 +298,18 @@ static void repairs_bow_tie_and_stores_it_valid(void **state)
 {
     fixture *fx = *state;
     situ_load_stats st;
+    situ_err err = {0};
     must_load(fx, "townships", DATA "/townships.geojson", NULL, NULL, &st);
+    /* the lobes of a bow-tie cancel out: its repair changes the area by 100% */
     must_load(fx, "risk_zones", DATA "/risk_zones.geojson", NULL, NULL, &st);
+    assert_reason(&st, "repair would change the area by 100.0% (more than 1%", "RZ-bowtie");
+    assert_int_equal(st.inserted, 1);
+    situ_load_opts o = {.collection = "risk_zones", .flag_repairs = 1, .max_rejected_share = 1};
+    assert_int_equal(situ_load_file(fx->s, DATA "/risk_zones.geojson", &o, &st, &err), 0);
     assert_int_equal(st.read, 5);
-    assert_int_equal(st.inserted, 2);
+    assert_int_equal(st.inserted, 1);
     assert_int_equal(st.repaired, 1);
+    assert_int_equal(st.flagged, 1);
     assert_q(fx, "SELECT ST_IsValid(geom) FROM risk_zones WHERE id = 'RZ-bowtie'", "1");
     assert_q(fx, "SELECT GeometryType(geom) FROM risk_zones WHERE id = 'RZ-bowtie'",
              "MULTIPOLYGON");
@@ -362,7 +370,96 @@ static void rejects_features_with_grouped_reasons(void **state)
     assert_reason(&st, "risk_level outside 1..4", "RZ-level9");
     assert_reason(&st, "wrong geometry type: Point for a polygon collection", "RZ-point");
     assert_reason(&st, "non-finite coordinate", "RZ-nan"); /* GeoJSON NaN: GDAL reads it */
-    assert_int_equal(q_int(fx, "SELECT count(*) FROM risk_zones"), 2);
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM risk_zones"), 1); /* + RZ-bowtie: flagged */
+}
+
+/* A repair that changes meaning says by how much: a hole outside its shell
+ * filled in (+40% of the area), the overlap of a collection's parts cut out
+ * (MakeValid keeps what one part alone covers: -25%), a spike of no area
+ * dropped (0%). */
+static void repairs_report_their_area_change(void **state)
+{
+    fixture *fx = *state;
+    char gj[4096], said[256] = "";
+    situ_load_stats st;
+    situ_err err = {0};
+    path_in(gj, fx, "rz.geojson");
+    assert_int_equal(
+        situ_test_write(
+            gj, "{\"type\":\"FeatureCollection\",\"features\":["
+                "{\"type\":\"Feature\",\"properties\":{\"id\":\"RZ-hole\",\"name\":\"a\","
+                "\"hazard_type\":\"flood\",\"risk_level\":2},\"geometry\":{\"type\":\"Polygon\","
+                "\"coordinates\":[[[111.02,26.02],[111.04,26.02],[111.04,26.04],[111.02,26.04],"
+                "[111.02,26.02]],[[111.05,26.05],[111.06,26.05],[111.06,26.06],[111.05,26.06],"
+                "[111.05,26.05]]]}},"
+                "{\"type\":\"Feature\",\"properties\":{\"id\":\"RZ-overlap\",\"name\":\"b\","
+                "\"hazard_type\":\"flood\",\"risk_level\":2},\"geometry\":{\"type\":"
+                "\"GeometryCollection\",\"geometries\":[{\"type\":\"Polygon\",\"coordinates\":"
+                "[[[111.02,26.02],[111.04,26.02],[111.04,26.04],[111.02,26.04],[111.02,26.02]]]},"
+                "{\"type\":\"Polygon\",\"coordinates\":[[[111.03,26.03],[111.05,26.03],"
+                "[111.05,26.05],[111.03,26.05],[111.03,26.03]]]}]}},"
+                "{\"type\":\"Feature\",\"properties\":{\"id\":\"RZ-spike\",\"name\":\"c\","
+                "\"hazard_type\":\"flood\",\"risk_level\":2},\"geometry\":{\"type\":\"Polygon\","
+                "\"coordinates\":[[[111.02,26.02],[111.04,26.02],[111.04,26.04],[111.03,26.04],"
+                "[111.03,26.045],[111.03,26.04],[111.02,26.04],[111.02,26.02]]]}}]}"),
+        0);
+    must_load(fx, "townships", DATA "/townships.geojson", NULL, NULL, &st);
+    situ_load_opts o = {.collection = "risk_zones",
+                        .on_feature = remember,
+                        .on_feature_ctx = said,
+                        .max_rejected_share = 1};
+    assert_int_equal(situ_load_file(fx->s, gj, &o, &st, &err), 0);
+    assert_int_equal(st.repaired, 1);
+    assert_string_equal(said, "risk_zones RZ-spike repaired: repaired (GEOS MakeValid); the area "
+                              "changed by 0.00%");
+    assert_reason(&st, "repair would change the area by 40.0%", "RZ-hole");
+    assert_reason(&st, "repair would change the area by 25.0%", "RZ-overlap");
+    o.flag_repairs = 1;
+    assert_int_equal(situ_load_file(fx->s, gj, &o, &st, &err), 0);
+    assert_int_equal(st.flagged, 2);
+    assert_string_equal(said, "risk_zones RZ-spike repaired: repaired (GEOS MakeValid); the area "
+                              "changed by 0.00%");
+    assert_q(fx, "SELECT round(ST_Area(geom), 6) FROM risk_zones WHERE id = 'RZ-hole'", "0.0005");
+    assert_q(fx, "SELECT round(ST_Area(geom), 6) FROM risk_zones WHERE id = 'RZ-overlap'",
+             "0.0006");
+}
+
+/* A geometry past the vertex limit is rejected before GEOS sees it; one past
+ * the time budget is cut and rejected as too complex. */
+static void bounds_the_work_per_geometry(void **state)
+{
+    fixture *fx = *state;
+    char gj[4096], said[256] = "";
+    situ_load_stats st;
+    situ_err err = {0};
+    path_in(gj, fx, "hostile.geojson");
+    /* a ring of 3,000 pseudo-random vertices: about a million self-intersections */
+    assert_int_equal(situ_test_sh(NULL,
+                                  "python3 -c 'import json,random; r=random.Random(14); "
+                                  "c=[[111.03+r.uniform(-.01,.01),26.03+r.uniform(-.01,.01)] "
+                                  "for _ in range(3000)]; c.append(c[0]); "
+                                  "json.dump({\"type\":\"FeatureCollection\",\"features\":"
+                                  "[{\"type\":\"Feature\",\"properties\":{\"id\":\"RZ-x\","
+                                  "\"name\":\"x\",\"hazard_type\":\"flood\",\"risk_level\":"
+                                  "2},\"geometry\":{\"type\":\"Polygon\",\"coordinates\":"
+                                  "[c]}}]}, open(\"%s\",\"w\"))'",
+                                  gj),
+                     0);
+    situ_load_opts o = {.collection = "risk_zones",
+                        .max_vertices = 2999,
+                        .on_feature = remember,
+                        .on_feature_ctx = said};
+    assert_int_equal(situ_load_file(fx->s, gj, &o, &st, &err), SITU_EINVAL);
+    assert_non_null(strstr(err.msg, "all 1 features were rejected"));
+    assert_string_equal(said, "risk_zones RZ-x rejected: too many vertices: 3001 (more than 2999; "
+                              "--max-vertices)");
+    o.max_vertices = 0, o.repair_seconds = 0.5;
+    double t0 = situ_clock_s();
+    assert_int_equal(situ_load_file(fx->s, gj, &o, &st, &err), SITU_EINVAL);
+    /* a generous liveness bound: unbounded, this repair runs for many minutes */
+    assert_true(situ_clock_s() - t0 < 30);
+    assert_string_equal(said, "risk_zones RZ-x rejected: polygon too complex to repair within 0.5 "
+                              "s (--repair-seconds)");
 }
 
 static void reload_is_idempotent(void **state)
@@ -597,6 +694,8 @@ static const struct CMUnitTest tests[] = {
                                     teardown),
     cmocka_unit_test_setup_teardown(reads_gbk_dbf_without_cpg, setup, teardown),
     cmocka_unit_test_setup_teardown(repairs_bow_tie_and_stores_it_valid, setup, teardown),
+    cmocka_unit_test_setup_teardown(repairs_report_their_area_change, setup, teardown),
+    cmocka_unit_test_setup_teardown(bounds_the_work_per_geometry, setup, teardown),
     cmocka_unit_test_setup_teardown(assigns_townships_by_point_and_largest_share, setup, teardown),
     cmocka_unit_test_setup_teardown(rejects_features_with_grouped_reasons, setup, teardown),
     cmocka_unit_test_setup_teardown(reload_is_idempotent, setup, teardown),

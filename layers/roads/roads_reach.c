@@ -1,0 +1,261 @@
+/*
+ * roads_reach.c: reach areas. Owns the edges (whole or in part) reached from
+ * or to a point within each of a few budgets, and their polygons (a GEOS
+ * buffer of the reached pieces); not the search itself (roads_search.c's
+ * heap is reused). Entry points: situ_roads_reach, situ_roads_reach_dispose,
+ * situ_roads_reach_polygon.
+ *
+ * One Dijkstra runs to the largest budget; every edge touching a node
+ * within a budget then yields the part of it reachable in time: from its a
+ * end, its b end, and along the origin's own edge from the origin, each
+ * only in the directions it may be driven (reversed for TO_POINT), merged
+ * into pieces, each with the times at its two ends.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "roads_priv.h"
+
+#define DEG (M_PI / 180.0)
+
+/* A stretch [lo, hi] of an edge reached from one point f0 of it at time0,
+ * the time growing with the distance from f0 (times the edge's time). */
+typedef struct reach_src {
+    double lo, hi, f0, time0;
+} reach_src;
+
+typedef struct pieces {
+    situ_roads_piece *v;
+    size_t n, cap;
+} piece_list;
+
+static int piece_add(piece_list *p, situ_roads_piece pc)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 256;
+        situ_roads_piece *v = realloc(p->v, cap * sizeof *v);
+        if (!v)
+            return SITU_ENOMEM;
+        p->v = v, p->cap = cap;
+    }
+    p->v[p->n++] = pc;
+    return 0;
+}
+
+/* The least time at f over the sources covering it. */
+static double time_at(const reach_src *src, int ns, double f, double t)
+{
+    double best = INFINITY;
+    for (int i = 0; i < ns; i++)
+        if (f >= src[i].lo && f <= src[i].hi)
+            best = fmin(best, src[i].time0 + fabs(f - src[i].f0) * t);
+    return best;
+}
+
+/* Pieces of edge e within budget b, from the reached distances of its ends
+ * and, on the origin's edge, the origin itself. */
+static int edge_pieces(const situ_roads_graph *g, const situ_roads_ws *ws, uint32_t e,
+                       const situ_roads_place *o, double origin_off, situ_roads_dir dir, double b,
+                       piece_list *out)
+{
+    const situ__edge *ed = &g->edges[e];
+    double t = (double)ed->t;
+    int fwd = (ed->rf & SITU__EDGE_FWD) != 0, bwd = (ed->rf & SITU__EDGE_BWD) != 0;
+    /* leaving a towards b: fwd for FROM_POINT; for TO_POINT a point on the
+     * edge drives towards a, so bwd */
+    int from_a = dir == SITU_ROADS_FROM_POINT ? fwd : bwd;
+    int from_b = dir == SITU_ROADS_FROM_POINT ? bwd : fwd;
+    reach_src src[4];
+    int ns = 0;
+    if (from_a && situ__ws_has(ws, ed->a) && ws->dist[ed->a] <= b)
+        src[ns++] =
+            (reach_src){0, t > 0 ? fmin(1, (b - ws->dist[ed->a]) / t) : 1, 0, ws->dist[ed->a]};
+    if (from_b && situ__ws_has(ws, ed->b) && ws->dist[ed->b] <= b)
+        src[ns++] =
+            (reach_src){t > 0 ? fmax(0, 1 - (b - ws->dist[ed->b]) / t) : 0, 1, 1, ws->dist[ed->b]};
+    if (e == o->edge && origin_off <= b) {
+        double span = t > 0 ? (b - origin_off) / t : 1;
+        /* towards b: FROM drives a->b (fwd); TO: points past the origin drive back (bwd) */
+        if (dir == SITU_ROADS_FROM_POINT ? fwd : bwd)
+            src[ns++] = (reach_src){o->frac, fmin(1, o->frac + span), o->frac, origin_off};
+        if (dir == SITU_ROADS_FROM_POINT ? bwd : fwd)
+            src[ns++] = (reach_src){fmax(0, o->frac - span), o->frac, o->frac, origin_off};
+    }
+    /* merge the sources' stretches, sorted by lo */
+    for (int i = 1; i < ns; i++)
+        for (int j = i; j > 0 && src[j].lo < src[j - 1].lo; j--) {
+            reach_src tmp = src[j];
+            src[j] = src[j - 1], src[j - 1] = tmp;
+        }
+    for (int i = 0; i < ns;) {
+        double lo = src[i].lo, hi = src[i].hi;
+        int j = i + 1;
+        while (j < ns && src[j].lo <= hi)
+            hi = fmax(hi, src[j++].hi);
+        situ_roads_piece pc = {e, (float)lo, (float)hi, (float)time_at(src, ns, lo, t),
+                               (float)time_at(src, ns, hi, t)};
+        if (piece_add(out, pc) < 0)
+            return SITU_ENOMEM;
+        i = j;
+    }
+    return 0;
+}
+
+/* Every edge touching a node within b, once (ws->estamp marks them). */
+static int budget_pieces(const situ_roads_graph *g, const situ_roads_closures *c, situ_roads_ws *ws,
+                         const situ_roads_place *o, double origin_off, situ_roads_dir dir, double b,
+                         uint32_t mark, piece_list *out)
+{
+    int rc = 0;
+    ws->estamp[o->edge] = mark;
+    if ((rc = edge_pieces(g, ws, o->edge, o, origin_off, dir, b, out)) < 0)
+        return rc;
+    for (size_t i = 0; i < ws->ntouched; i++) {
+        uint32_t v = ws->touched[i];
+        if (ws->dist[v] > b)
+            continue;
+        for (uint32_t j = g->inc_off[v]; j < g->inc_off[v + 1]; j++) {
+            uint32_t e = g->inc[j];
+            if (ws->estamp[e] == mark || situ__closed(c, e))
+                continue;
+            ws->estamp[e] = mark;
+            if ((rc = edge_pieces(g, ws, e, o, origin_off, dir, b, out)) < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+void situ_roads_reach_dispose(situ_roads_reach_result *r)
+{
+    for (int i = 0; i < r->nbudgets; i++)
+        free(r->pieces[i]);
+    memset(r, 0, sizeof *r);
+}
+
+/* See roads.h. Uses ws; reads g and c. On failure *out is left empty. */
+int situ_roads_reach(const situ_roads_graph *g, const situ_roads_closures *c,
+                     const situ_roads_place *origin, situ_roads_dir dir, double offroad_kmh,
+                     const double *budgets, int nb, situ_roads_ws *ws, situ_roads_reach_result *out,
+                     situ_err *err)
+{
+    situ_roads_reach_result r = {0};
+    double bmax = 0;
+    if (nb < 1 || nb > 16 || !(offroad_kmh > 0) || origin->edge >= g->nedges ||
+        ws->nnodes != g->nnodes)
+        return situ_err_set(err, SITU_EINVAL, "reach: 1 to 16 budgets, a speed, an origin");
+    for (int i = 0; i < nb; i++) {
+        if (!(budgets[i] >= 0 && budgets[i] <= 86400))
+            return situ_err_set(err, SITU_EINVAL, "minutes: budget %d out of range", i);
+        bmax = fmax(bmax, budgets[i]);
+    }
+    c = c ? c : g->base;
+    if (situ__closed(c, origin->edge))
+        return situ_err_set(err, SITU_EINVAL, "reach: the origin is on a closed road");
+    double off = origin->snap_m / (offroad_kmh / 3.6);
+    uint32_t v;
+    double d;
+    situ__ws_reset(ws);
+    ws->origin = *origin;
+    ws->dir = dir;
+    if (situ__ws_seed(ws, g, c, origin, dir, off) < 0)
+        goto nomem;
+    while (situ__ws_top(ws) <= bmax && situ__ws_pop(ws, &v, &d))
+        if (situ__ws_expand(ws, g, c, v, d, dir) < 0)
+            goto nomem;
+    r.nbudgets = nb;
+    for (int i = 0; i < nb; i++) {
+        piece_list p = {0};
+        r.budgets[i] = budgets[i];
+        if (++ws->emark == 0) {
+            memset(ws->estamp, 0, ws->nedges * sizeof *ws->estamp);
+            ws->emark = 1;
+        }
+        int rc = budget_pieces(g, c, ws, origin, off, dir, budgets[i], ws->emark, &p);
+        r.pieces[i] = p.v;
+        r.npieces[i] = p.n;
+        if (rc < 0)
+            goto nomem;
+    }
+    *out = r;
+    return 0;
+nomem:
+    situ_roads_reach_dispose(&r);
+    return situ_err_set(err, SITU_ENOMEM, "reach: out of memory");
+}
+
+/* ---- polygons --------------------------------------------------------------------- */
+
+/*
+ * The pieces as lines in a local metric frame around the first piece
+ * (x = east metres, y = north metres, scaled at that latitude), buffered by
+ * buffer_m (2 segments per quarter circle: a reach area needs no round
+ * caps), then mapped back to lon/lat.
+ */
+typedef struct frame {
+    double lon0, lat0, kx, ky;
+} frame;
+
+static int to_lonlat(double *x, double *y, void *ctx)
+{
+    const frame *f = ctx;
+    *x = f->lon0 + *x / f->kx;
+    *y = f->lat0 + *y / f->ky;
+    return 1;
+}
+
+int situ_roads_reach_polygon(const situ_roads_graph *g, GEOSContextHandle_t h,
+                             const situ_roads_piece *pieces, size_t n, double buffer_m,
+                             GEOSGeometry **out_poly, situ_err *err)
+{
+    GEOSGeometry **lines = NULL, *multi = NULL, *buf = NULL, *poly = NULL;
+    size_t nl = 0;
+    frame f = {0, 0, 1, 1};
+    if (!(buffer_m > 0))
+        return situ_err_set(err, SITU_EINVAL, "reach: buffer_m must be positive");
+    if (n) {
+        situ__node_xy(g, g->edges[pieces[0].edge].a, &f.lon0, &f.lat0);
+        double s = sin(f.lat0 * DEG), w = 1 - 0.0066943799901413165 * s * s;
+        f.kx = 6378137.0 / sqrt(w) * cos(f.lat0 * DEG) * DEG;
+        f.ky = 6378137.0 * (1 - 0.0066943799901413165) / (w * sqrt(w)) * DEG;
+    }
+    lines = malloc((n + 1) * sizeof *lines);
+    if (!lines)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        double ax, ay, bx, by;
+        const situ__edge *e = &g->edges[pieces[i].edge];
+        situ__node_xy(g, e->a, &ax, &ay);
+        situ__node_xy(g, e->b, &bx, &by);
+        GEOSCoordSequence *cs = GEOSCoordSeq_create_r(h, 2, 2);
+        if (!cs)
+            goto fail;
+        double fr[2] = {pieces[i].f0, pieces[i].f1};
+        for (unsigned j = 0; j < 2; j++)
+            GEOSCoordSeq_setXY_r(h, cs, j, (ax + fr[j] * (bx - ax) - f.lon0) * f.kx,
+                                 (ay + fr[j] * (by - ay) - f.lat0) * f.ky);
+        if (!(lines[nl] = GEOSGeom_createLineString_r(h, cs)))
+            goto fail;
+        nl++;
+    }
+    multi = GEOSGeom_createCollection_r(h, GEOS_MULTILINESTRING, lines, (unsigned)nl);
+    if (!multi)
+        goto fail;
+    nl = 0; /* the collection owns them now */
+    buf = GEOSBuffer_r(h, multi, buffer_m, 2);
+    if (!buf || !(poly = GEOSGeom_transformXY_r(h, buf, to_lonlat, &f)))
+        goto fail;
+    GEOSGeom_destroy_r(h, multi);
+    GEOSGeom_destroy_r(h, buf);
+    free(lines);
+    *out_poly = poly;
+    return 0;
+fail:
+    for (size_t i = 0; i < nl; i++)
+        GEOSGeom_destroy_r(h, lines[i]);
+    free(lines);
+    GEOSGeom_destroy_r(h, multi);
+    GEOSGeom_destroy_r(h, buf);
+    return situ_err_set(err, SITU_EGEOM, "reach: GEOS could not buffer the reached roads");
+}

@@ -292,9 +292,12 @@ int situ_roads_reach(const situ_roads_graph *g, const situ_roads_closures *c,
                      situ_err *err);
 void situ_roads_reach_dispose(situ_roads_reach_result *r);
 
-/* The reach area of n pieces: a GEOS (Multi)Polygon in lon/lat, the pieces
- * buffered by buffer_m metres, made with handle h (one per thread; the caller
- * destroys the geometry). Returns 0, SITU_EGEOM or SITU_ENOMEM. */
+/* The reach area of n (> 0) pieces: a GEOS (Multi)Polygon in lon/lat drawn
+ * around them, the cells of side buffer_m metres they pass through and the
+ * cells next to those (so at least buffer_m, at most 2 buffer_m
+ * around the roads), made with handle h (one per thread; the caller
+ * destroys the geometry). Returns 0, SITU_EINVAL, SITU_ELIMIT (over 16 M
+ * cells), SITU_EGEOM. */
 int situ_roads_reach_polygon(const situ_roads_graph *g, GEOSContextHandle_t h,
                              const situ_roads_piece *pieces, size_t n, double buffer_m,
                              GEOSGeometry **out_poly, situ_err *err);

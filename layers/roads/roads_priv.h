@@ -15,7 +15,7 @@
 #include "situ/roads.h"
 
 #define SITU__QUANT 1e7   /* coordinates are kept as 1e-7 degree integers */
-#define SITU__RUN 8       /* segments per box of the snapping index */
+#define SITU__RUN 16      /* edges per box of the snapping index */
 #define SITU__EDGE_FWD 1u /* in situ__edge.rf: a->b drivable */
 #define SITU__EDGE_BWD 2u /* b->a drivable */
 #define SITU__NONE UINT32_MAX
@@ -27,7 +27,8 @@ typedef struct situ__edge {
     uint32_t rf;   /* road index << 2 | SITU__EDGE_FWD | SITU__EDGE_BWD */
 } situ__edge;
 
-/* One input line; its edges are [edge0, next road's edge0). */
+/* One input line (roads are in Morton order of their first vertex, not in
+ * input order); its edges are [edge0, next road's edge0). */
 typedef struct situ__road {
     uint32_t id;
     uint32_t edge0;
@@ -41,7 +42,7 @@ struct situ_roads_graph {
     uint32_t *inc_off; /* nnodes + 1: node v's edges are inc[inc_off[v] .. inc_off[v+1]) */
     uint32_t *inc;     /* edge indexes, each edge at both its nodes */
     situ__road *roads; /* nroads + 1 (a sentinel with edge0 = nedges) */
-    uint32_t *run0;    /* nruns + 1: run r holds edges [run0[r], run0[r+1]) of one road */
+    uint32_t *run0;    /* nruns + 1: run r holds edges [run0[r], run0[r+1]) */
     situ_rtree *runs;  /* over the runs' lon/lat boxes */
     uint32_t *by_id;   /* road indexes sorted by caller id */
     situ_roads_closures *base;

@@ -188,13 +188,21 @@ nomem:
 /* ---- polygons --------------------------------------------------------------------- */
 
 /*
- * The pieces as lines in a local metric frame around the first piece
- * (x = east metres, y = north metres, scaled at that latitude), buffered by
- * buffer_m (2 segments per quarter circle: a reach area needs no round
- * caps), then mapped back to lon/lat.
+ * A reach area is drawn on a grid of cells of side cell_m in a local metric
+ * frame (east and north metres from the first piece, scaled at its
+ * latitude): every cell a reached piece passes through, and its 8
+ * neighbours, joined by GEOS's coverage union (the cells share their edges
+ * exactly, so the union only drops inner edges) and mapped back to lon/lat.
+ * GEOS's buffer of the pieces themselves would be the textbook drawing, but
+ * noding tens of thousands of overlapping segment buffers takes minutes;
+ * the grid costs one pass over the pieces and the cells.
  */
+#define MAX_CELLS (1u << 24)
+
 typedef struct frame {
-    double lon0, lat0, kx, ky;
+    double lon0, lat0, kx, ky, cell;
+    long ix0, iy0; /* the grid's first cell */
+    size_t w, h;
 } frame;
 
 static int to_lonlat(double *x, double *y, void *ctx)
@@ -205,57 +213,128 @@ static int to_lonlat(double *x, double *y, void *ctx)
     return 1;
 }
 
+/* The piece's ends in the frame's metres. */
+static void piece_xy(const situ_roads_graph *g, const frame *f, const situ_roads_piece *p,
+                     double out[4])
+{
+    double ax, ay, bx, by;
+    const situ__edge *e = &g->edges[p->edge];
+    situ__node_xy(g, e->a, &ax, &ay);
+    situ__node_xy(g, e->b, &bx, &by);
+    out[0] = (ax + p->f0 * (bx - ax) - f->lon0) * f->kx;
+    out[1] = (ay + p->f0 * (by - ay) - f->lat0) * f->ky;
+    out[2] = (ax + p->f1 * (bx - ax) - f->lon0) * f->kx;
+    out[3] = (ay + p->f1 * (by - ay) - f->lat0) * f->ky;
+}
+
+/* Sets up f around the pieces (a margin of 2 cells); SITU_ELIMIT when the
+ * grid would be too large. */
+static int frame_init(frame *f, const situ_roads_graph *g, const situ_roads_piece *pieces, size_t n,
+                      double cell_m)
+{
+    situ__node_xy(g, g->edges[pieces[0].edge].a, &f->lon0, &f->lat0);
+    double s = sin(f->lat0 * DEG), w = 1 - 0.0066943799901413165 * s * s;
+    f->kx = 6378137.0 / sqrt(w) * cos(f->lat0 * DEG) * DEG;
+    f->ky = 6378137.0 * (1 - 0.0066943799901413165) / (w * sqrt(w)) * DEG;
+    f->cell = cell_m;
+    double bb[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY}, xy[4];
+    for (size_t i = 0; i < n; i++) {
+        piece_xy(g, f, &pieces[i], xy);
+        bb[0] = fmin(bb[0], fmin(xy[0], xy[2])), bb[1] = fmin(bb[1], fmin(xy[1], xy[3]));
+        bb[2] = fmax(bb[2], fmax(xy[0], xy[2])), bb[3] = fmax(bb[3], fmax(xy[1], xy[3]));
+    }
+    f->ix0 = (long)floor(bb[0] / cell_m) - 2, f->iy0 = (long)floor(bb[1] / cell_m) - 2;
+    double w_cells = floor(bb[2] / cell_m) + 3 - (double)f->ix0;
+    double h_cells = floor(bb[3] / cell_m) + 3 - (double)f->iy0;
+    if (!(w_cells * h_cells <= MAX_CELLS))
+        return SITU_ELIMIT;
+    f->w = (size_t)w_cells, f->h = (size_t)h_cells;
+    return 0;
+}
+
+/* Marks the cells within one cell of every piece. */
+static void mark_cells(const situ_roads_graph *g, const frame *f, const situ_roads_piece *pieces,
+                       size_t n, unsigned char *cells)
+{
+    double xy[4];
+    for (size_t i = 0; i < n; i++) {
+        piece_xy(g, f, &pieces[i], xy);
+        double len = hypot(xy[2] - xy[0], xy[3] - xy[1]);
+        int steps = (int)ceil(2 * len / f->cell) + 1;
+        for (int k = 0; k <= steps; k++) {
+            double t = (double)k / steps;
+            long cx = (long)floor((xy[0] + t * (xy[2] - xy[0])) / f->cell) - f->ix0;
+            long cy = (long)floor((xy[1] + t * (xy[3] - xy[1])) / f->cell) - f->iy0;
+            for (long dy = -1; dy <= 1; dy++)
+                for (long dx = -1; dx <= 1; dx++)
+                    cells[(size_t)(cy + dy) * f->w + (size_t)(cx + dx)] = 1;
+        }
+    }
+}
+
+static GEOSGeometry *cell_box(GEOSContextHandle_t h, const frame *f, size_t cx, size_t cy)
+{
+    double x0 = (double)(f->ix0 + (long)cx) * f->cell, y0 = (double)(f->iy0 + (long)cy) * f->cell;
+    double x1 = x0 + f->cell, y1 = y0 + f->cell;
+    GEOSCoordSequence *cs = GEOSCoordSeq_create_r(h, 5, 2);
+    if (!cs)
+        return NULL;
+    double ring[10] = {x0, y0, x1, y0, x1, y1, x0, y1, x0, y0};
+    for (unsigned i = 0; i < 5; i++)
+        GEOSCoordSeq_setXY_r(h, cs, i, ring[2 * i], ring[2 * i + 1]);
+    GEOSGeometry *shell = GEOSGeom_createLinearRing_r(h, cs);
+    return shell ? GEOSGeom_createPolygon_r(h, shell, NULL, 0) : NULL;
+}
+
+/* See roads.h: the pieces' cells of side buffer_m, dilated by one cell. */
 int situ_roads_reach_polygon(const situ_roads_graph *g, GEOSContextHandle_t h,
                              const situ_roads_piece *pieces, size_t n, double buffer_m,
                              GEOSGeometry **out_poly, situ_err *err)
 {
-    GEOSGeometry **lines = NULL, *multi = NULL, *buf = NULL, *poly = NULL;
-    size_t nl = 0;
-    frame f = {0, 0, 1, 1};
-    if (!(buffer_m > 0))
-        return situ_err_set(err, SITU_EINVAL, "reach: buffer_m must be positive");
-    if (n) {
-        situ__node_xy(g, g->edges[pieces[0].edge].a, &f.lon0, &f.lat0);
-        double s = sin(f.lat0 * DEG), w = 1 - 0.0066943799901413165 * s * s;
-        f.kx = 6378137.0 / sqrt(w) * cos(f.lat0 * DEG) * DEG;
-        f.ky = 6378137.0 * (1 - 0.0066943799901413165) / (w * sqrt(w)) * DEG;
-    }
-    lines = malloc((n + 1) * sizeof *lines);
-    if (!lines)
+    GEOSGeometry **boxes = NULL, *coll = NULL, *uni = NULL, *poly = NULL;
+    unsigned char *cells = NULL;
+    size_t nb = 0;
+    frame f;
+    if (!(buffer_m >= 1) || n == 0)
+        return situ_err_set(err, SITU_EINVAL, "reach: buffer_m >= 1 and some pieces needed");
+    if (frame_init(&f, g, pieces, n, buffer_m) < 0)
+        return situ_err_set(err, SITU_ELIMIT, "reach: the area is too large for %.0f m cells",
+                            buffer_m);
+    cells = calloc(f.w * f.h, 1);
+    if (!cells)
         goto fail;
-    for (size_t i = 0; i < n; i++) {
-        double ax, ay, bx, by;
-        const situ__edge *e = &g->edges[pieces[i].edge];
-        situ__node_xy(g, e->a, &ax, &ay);
-        situ__node_xy(g, e->b, &bx, &by);
-        GEOSCoordSequence *cs = GEOSCoordSeq_create_r(h, 2, 2);
-        if (!cs)
-            goto fail;
-        double fr[2] = {pieces[i].f0, pieces[i].f1};
-        for (unsigned j = 0; j < 2; j++)
-            GEOSCoordSeq_setXY_r(h, cs, j, (ax + fr[j] * (bx - ax) - f.lon0) * f.kx,
-                                 (ay + fr[j] * (by - ay) - f.lat0) * f.ky);
-        if (!(lines[nl] = GEOSGeom_createLineString_r(h, cs)))
-            goto fail;
-        nl++;
-    }
-    multi = GEOSGeom_createCollection_r(h, GEOS_MULTILINESTRING, lines, (unsigned)nl);
-    if (!multi)
+    mark_cells(g, &f, pieces, n, cells);
+    size_t nmarked = 0;
+    for (size_t i = 0; i < f.w * f.h; i++)
+        nmarked += cells[i];
+    boxes = malloc((nmarked + 1) * sizeof *boxes);
+    if (!boxes)
         goto fail;
-    nl = 0; /* the collection owns them now */
-    buf = GEOSBuffer_r(h, multi, buffer_m, 2);
-    if (!buf || !(poly = GEOSGeom_transformXY_r(h, buf, to_lonlat, &f)))
+    for (size_t cy = 0; cy < f.h; cy++)
+        for (size_t cx = 0; cx < f.w; cx++)
+            if (cells[cy * f.w + cx] && !(boxes[nb++] = cell_box(h, &f, cx, cy))) {
+                nb--;
+                goto fail;
+            }
+    coll = GEOSGeom_createCollection_r(h, GEOS_MULTIPOLYGON, boxes, (unsigned)nb);
+    if (!coll)
         goto fail;
-    GEOSGeom_destroy_r(h, multi);
-    GEOSGeom_destroy_r(h, buf);
-    free(lines);
+    nb = 0; /* the collection owns them now */
+    if (!(uni = GEOSCoverageUnion_r(h, coll)) ||
+        !(poly = GEOSGeom_transformXY_r(h, uni, to_lonlat, &f)))
+        goto fail;
+    GEOSGeom_destroy_r(h, coll);
+    GEOSGeom_destroy_r(h, uni);
+    free(boxes);
+    free(cells);
     *out_poly = poly;
     return 0;
 fail:
-    for (size_t i = 0; i < nl; i++)
-        GEOSGeom_destroy_r(h, lines[i]);
-    free(lines);
-    GEOSGeom_destroy_r(h, multi);
-    GEOSGeom_destroy_r(h, buf);
-    return situ_err_set(err, SITU_EGEOM, "reach: GEOS could not buffer the reached roads");
+    for (size_t i = 0; i < nb; i++)
+        GEOSGeom_destroy_r(h, boxes[i]);
+    free(boxes);
+    free(cells);
+    GEOSGeom_destroy_r(h, coll);
+    GEOSGeom_destroy_r(h, uni);
+    return situ_err_set(err, SITU_EGEOM, "reach: GEOS could not join the reached cells");
 }

@@ -46,6 +46,21 @@ static void load_helsinki(situ_roads_osm *o, situ_roads_graph **g)
     *g = graph_of(o->lines, o->n);
 }
 
+/* The first edge of the line whose caller id is road. */
+static uint32_t edge_of(const situ_roads_graph *g, uint32_t road)
+{
+    situ_roads_stats st;
+    situ_roads_graph_stats(g, &st);
+    for (uint32_t e = 0; e < st.edges; e++) {
+        situ_roads_edge ed;
+        situ_roads_graph_edge(g, e, &ed);
+        if (ed.road == road)
+            return e;
+    }
+    fail_msg("no edge of road %u", road);
+    return 0;
+}
+
 static double geod_m(double lon0, double lat0, double lon1, double lat1)
 {
     struct geod_geodesic gd;
@@ -343,11 +358,12 @@ static void test_junctions(void **state)
     assert_int_equal(st.edges, 3);
     assert_int_equal(st.nodes, 5); /* h's 2 + v's 2 + w's far end */
     situ_roads_edge e0, e2;
-    situ_roads_graph_edge(g, 0, &e0);
-    situ_roads_graph_edge(g, 2, &e2);
+    situ_roads_graph_edge(g, edge_of(g, 10), &e0);
+    situ_roads_graph_edge(g, edge_of(g, 12), &e2);
     assert_int_equal(e0.b, e2.a);
     /* v is reachable from h only if they joined: they must not */
-    situ_roads_place o = {0, 0.25, 0.0025, 0, 0}, tv = {1, 0.9, 0.005, 0.004, 0};
+    situ_roads_place o = {edge_of(g, 10), 0.25, 0.0025, 0, 0};
+    situ_roads_place tv = {edge_of(g, 11), 0.9, 0.005, 0.004, 0};
     situ_roads_targets *t;
     situ_err err;
     assert_int_equal(situ_roads_targets_from_places(g, &tv, 1, &t, &err), 0);
@@ -408,7 +424,7 @@ static void test_snap_partial(void **state)
     situ_err err;
     situ_roads_place o, p2;
     assert_int_equal(situ_roads_snap(g, NULL, 111.605, 26.401, 1000, &o, &err), 0);
-    assert_int_equal(o.edge, 0);
+    assert_int_equal(o.edge, edge_of(g, 7));
     situ_assert_near(o.frac, 0.25, 1e-4);
     situ_assert_near(o.lat, 26.40, 1e-9);
     situ_assert_near(o.snap_m, geod_m(111.605, 26.401, 111.605, 26.40), 0.01);
@@ -422,7 +438,7 @@ static void test_snap_partial(void **state)
     situ_roads_query_init(&q);
     situ_roads_hit hit;
     int n = 0;
-    double len = situ_roads_edge_m(g, 0), tt = len / 10;
+    double len = situ_roads_edge_m(g, o.edge), tt = len / 10;
     for (int d = 0; d < 2; d++) {
         q.dir = (situ_roads_dir)d;
         assert_int_equal(situ_roads_search(g, NULL, t, &o, &q, ws, &hit, &n, &err), 0);
@@ -444,7 +460,7 @@ static void test_snap_partial(void **state)
     assert_int_equal(situ_roads_closures_set_roads(c, g, &id, 1, 1), 1);
     assert_int_equal(situ_roads_snap(g, c, 111.605, 26.401, 1000, &o, &err), SITU_ENOTFOUND);
     assert_int_equal(situ_roads_snap(g, c, 111.605, 26.44, 10000, &o, &err), 0);
-    assert_int_equal(o.edge, 1);
+    assert_int_equal(o.edge, edge_of(g, 8));
     situ_roads_closures_release(c);
     situ_roads_targets_free(t);
     situ_roads_ws_free(ws);

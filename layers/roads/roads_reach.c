@@ -43,13 +43,24 @@ static int piece_add(piece_list *p, situ_roads_piece pc)
     return 0;
 }
 
+/* fmin and fmax without NaN handling (and without a libm call). */
+static inline double min2(double a, double b)
+{
+    return a < b ? a : b;
+}
+
+static inline double max2(double a, double b)
+{
+    return a > b ? a : b;
+}
+
 /* The least time at f over the sources covering it. */
 static double time_at(const reach_src *src, int ns, double f, double t)
 {
     double best = INFINITY;
     for (int i = 0; i < ns; i++)
         if (f >= src[i].lo && f <= src[i].hi)
-            best = fmin(best, src[i].time0 + fabs(f - src[i].f0) * t);
+            best = min2(best, src[i].time0 + fabs(f - src[i].f0) * t);
     return best;
 }
 
@@ -70,17 +81,17 @@ static int edge_pieces(const situ_roads_graph *g, const situ_roads_ws *ws, uint3
     int ns = 0;
     if (from_a && situ__ws_has(ws, ed->a) && ws->dist[ed->a] <= b)
         src[ns++] =
-            (reach_src){0, t > 0 ? fmin(1, (b - ws->dist[ed->a]) / t) : 1, 0, ws->dist[ed->a]};
+            (reach_src){0, t > 0 ? min2(1, (b - ws->dist[ed->a]) / t) : 1, 0, ws->dist[ed->a]};
     if (from_b && situ__ws_has(ws, ed->b) && ws->dist[ed->b] <= b)
         src[ns++] =
-            (reach_src){t > 0 ? fmax(0, 1 - (b - ws->dist[ed->b]) / t) : 0, 1, 1, ws->dist[ed->b]};
+            (reach_src){t > 0 ? max2(0, 1 - (b - ws->dist[ed->b]) / t) : 0, 1, 1, ws->dist[ed->b]};
     if (e == o->edge && origin_off <= b) {
         double span = t > 0 ? (b - origin_off) / t : 1;
         /* towards b: FROM drives a->b (fwd); TO: points past the origin drive back (bwd) */
         if (dir == SITU_ROADS_FROM_POINT ? fwd : bwd)
-            src[ns++] = (reach_src){o->frac, fmin(1, o->frac + span), o->frac, origin_off};
+            src[ns++] = (reach_src){o->frac, min2(1, o->frac + span), o->frac, origin_off};
         if (dir == SITU_ROADS_FROM_POINT ? bwd : fwd)
-            src[ns++] = (reach_src){fmax(0, o->frac - span), o->frac, o->frac, origin_off};
+            src[ns++] = (reach_src){max2(0, o->frac - span), o->frac, o->frac, origin_off};
     }
     /* merge the sources' stretches, sorted by lo */
     for (int i = 1; i < ns; i++)
@@ -92,7 +103,7 @@ static int edge_pieces(const situ_roads_graph *g, const situ_roads_ws *ws, uint3
         double lo = src[i].lo, hi = src[i].hi;
         int j = i + 1;
         while (j < ns && src[j].lo <= hi)
-            hi = fmax(hi, src[j++].hi);
+            hi = max2(hi, src[j++].hi);
         situ_roads_piece pc = {e, (float)lo, (float)hi, (float)time_at(src, ns, lo, t),
                                (float)time_at(src, ns, hi, t)};
         if (piece_add(out, pc) < 0)
@@ -102,26 +113,33 @@ static int edge_pieces(const situ_roads_graph *g, const situ_roads_ws *ws, uint3
     return 0;
 }
 
-/* Every edge touching a node within b, once (ws->estamp marks them). */
-static int budget_pieces(const situ_roads_graph *g, const situ_roads_closures *c, situ_roads_ws *ws,
-                         const situ_roads_place *o, double origin_off, situ_roads_dir dir, double b,
-                         uint32_t mark, piece_list *out)
+/* The pieces of every edge touching a node within the largest budget, for
+ * each of the nb budgets: one pass over the reached nodes (ws->estamp marks
+ * each edge done), lists[i] getting budget i's pieces. */
+static int all_pieces(const situ_roads_graph *g, const situ_roads_closures *c, situ_roads_ws *ws,
+                      const situ_roads_place *o, double origin_off, situ_roads_dir dir,
+                      const double *budgets, int nb, double bmax, piece_list *lists)
 {
-    int rc = 0;
-    ws->estamp[o->edge] = mark;
-    if ((rc = edge_pieces(g, ws, o->edge, o, origin_off, dir, b, out)) < 0)
-        return rc;
-    for (size_t i = 0; i < ws->ntouched; i++) {
-        uint32_t v = ws->touched[i];
-        if (ws->dist[v] > b)
+    if (++ws->emark == 0) {
+        memset(ws->estamp, 0, ws->nedges * sizeof *ws->estamp);
+        ws->emark = 1;
+    }
+    ws->estamp[o->edge] = ws->emark;
+    for (int i = 0; i < nb; i++)
+        if (edge_pieces(g, ws, o->edge, o, origin_off, dir, budgets[i], &lists[i]) < 0)
+            return SITU_ENOMEM;
+    for (size_t k = 0; k < ws->ntouched; k++) {
+        uint32_t v = ws->touched[k];
+        if (ws->dist[v] > bmax)
             continue;
         for (uint32_t j = g->inc_off[v]; j < g->inc_off[v + 1]; j++) {
             uint32_t e = g->inc[j];
-            if (ws->estamp[e] == mark || situ__closed(c, e))
+            if (ws->estamp[e] == ws->emark || situ__closed(c, e))
                 continue;
-            ws->estamp[e] = mark;
-            if ((rc = edge_pieces(g, ws, e, o, origin_off, dir, b, out)) < 0)
-                return rc;
+            ws->estamp[e] = ws->emark;
+            for (int i = 0; i < nb; i++)
+                if (edge_pieces(g, ws, e, o, origin_off, dir, budgets[i], &lists[i]) < 0)
+                    return SITU_ENOMEM;
         }
     }
     return 0;
@@ -164,20 +182,16 @@ int situ_roads_reach(const situ_roads_graph *g, const situ_roads_closures *c,
     while (situ__ws_top(ws) <= bmax && situ__ws_pop(ws, &v, &d))
         if (situ__ws_expand(ws, g, c, v, d, dir) < 0)
             goto nomem;
+    piece_list lists[16] = {{0}};
+    int rc = all_pieces(g, c, ws, origin, off, dir, budgets, nb, bmax, lists);
     r.nbudgets = nb;
     for (int i = 0; i < nb; i++) {
-        piece_list p = {0};
         r.budgets[i] = budgets[i];
-        if (++ws->emark == 0) {
-            memset(ws->estamp, 0, ws->nedges * sizeof *ws->estamp);
-            ws->emark = 1;
-        }
-        int rc = budget_pieces(g, c, ws, origin, off, dir, budgets[i], ws->emark, &p);
-        r.pieces[i] = p.v;
-        r.npieces[i] = p.n;
-        if (rc < 0)
-            goto nomem;
+        r.pieces[i] = lists[i].v;
+        r.npieces[i] = lists[i].n;
     }
+    if (rc < 0)
+        goto nomem;
     *out = r;
     return 0;
 nomem:

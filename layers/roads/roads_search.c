@@ -377,10 +377,14 @@ int situ_roads_search(const situ_roads_graph *g, const situ_roads_closures *c,
     offer_direct(&s, origin, origin_off);
     uint32_t v;
     double d;
-    while (situ__ws_top(ws) <= fmin(kbest_bound(&s.kb), q->max_s) && situ__ws_pop(ws, &v, &d)) {
+    /* max_s, lowered to the k-th best cost once k targets are found */
+    double bound = kbest_bound(&s.kb) < q->max_s ? kbest_bound(&s.kb) : q->max_s;
+    while (situ__ws_top(ws) <= bound && situ__ws_pop(ws, &v, &d)) {
         settle_targets(&s, v, d);
         if (situ__ws_expand(ws, g, s.c, v, d, q->dir) < 0)
             return situ_err_set(err, SITU_ENOMEM, "roads: out of memory");
+        if (kbest_bound(&s.kb) < bound)
+            bound = kbest_bound(&s.kb);
     }
     if (collect(&s, hits, out_n, origin_off) < 0)
         return situ_err_set(err, SITU_ENOMEM, "roads: out of memory");

@@ -329,7 +329,8 @@ void situ_roads_osm_dispose(situ_roads_osm *o);
 /* A grid of nx by ny street lines, spacing_m apart, whose vertices are
  * jittered by seed, cut by rivers (every river_every-th column gap of the
  * grid is a river that only every bridge_every-th row crosses, on a bridge);
- * every 7th line one-way, classes mixed. Fills *out like the OSM reader. */
+ * two blocks in seven one-way (either way), classes mixed. Fills *out like
+ * the OSM reader. */
 int situ_roads_grid(int nx, int ny, double spacing_m, int river_every, int bridge_every,
                     unsigned seed, situ_roads_osm *out, situ_err *err);
 

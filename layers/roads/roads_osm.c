@@ -1,0 +1,226 @@
+/*
+ * roads_osm.c: road lines from an OpenStreetMap file, through GDAL's OSM
+ * driver and situ's own osmconf.ini (geodata/osmconf.ini: the tags routing
+ * needs kept as fields). Owns which ways a car may drive, their classes,
+ * one-way rules and maxspeed parsing; not the graph (roads_graph.c). The
+ * loader of a roads collection will want the same mapping: this is its
+ * table. Entry points: situ_roads_osm_read, situ_roads_osm_dispose.
+ */
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <gdal.h>
+#include <ogr_api.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "roads_priv.h"
+
+/* highway=* values a car may drive, and their class. */
+static const struct {
+    const char *highway;
+    situ_roads_class cls;
+} car_classes[] = {
+    {"motorway", SITU_ROADS_EXPRESSWAY},  {"motorway_link", SITU_ROADS_EXPRESSWAY},
+    {"trunk", SITU_ROADS_NATIONAL},       {"trunk_link", SITU_ROADS_NATIONAL},
+    {"primary", SITU_ROADS_PROVINCIAL},   {"primary_link", SITU_ROADS_PROVINCIAL},
+    {"secondary", SITU_ROADS_COUNTY},     {"secondary_link", SITU_ROADS_COUNTY},
+    {"tertiary", SITU_ROADS_TOWNSHIP},    {"tertiary_link", SITU_ROADS_TOWNSHIP},
+    {"unclassified", SITU_ROADS_VILLAGE}, {"residential", SITU_ROADS_URBAN},
+    {"living_street", SITU_ROADS_URBAN},  {"service", SITU_ROADS_SERVICE},
+};
+
+static int in_list(const char *v, const char *const *list)
+{
+    for (; v && *list; list++)
+        if (!strcmp(v, *list))
+            return 1;
+    return 0;
+}
+
+static const char *field(OGRFeatureH f, OGRFeatureDefnH defn, const char *name)
+{
+    int i = OGR_FD_GetFieldIndex(defn, name);
+    return i >= 0 && OGR_F_IsFieldSetAndNotNull(f, i) ? OGR_F_GetFieldAsString(f, i) : NULL;
+}
+
+/* The class of a way a car may drive, or -1. */
+static int way_class(OGRFeatureH f, OGRFeatureDefnH defn)
+{
+    static const char *const denied[] = {"no", "private", NULL};
+    static const char *const motor_ok[] = {"yes", "designated", "permissive", NULL};
+    const char *hw = field(f, defn, "highway"), *route = field(f, defn, "route");
+    if (in_list(field(f, defn, "access"), denied) ||
+        in_list(field(f, defn, "motor_vehicle"), denied) ||
+        in_list(field(f, defn, "motorcar"), denied) || in_list(field(f, defn, "area"), motor_ok))
+        return -1;
+    if (route && !strcmp(route, "ferry"))
+        return in_list(field(f, defn, "motor_vehicle"), motor_ok) ||
+                       in_list(field(f, defn, "motorcar"), motor_ok)
+                   ? SITU_ROADS_FERRY
+                   : -1;
+    for (size_t i = 0; hw && i < sizeof car_classes / sizeof car_classes[0]; i++)
+        if (!strcmp(hw, car_classes[i].highway))
+            return (int)car_classes[i].cls;
+    return -1;
+}
+
+static situ_roads_oneway way_oneway(OGRFeatureH f, OGRFeatureDefnH defn)
+{
+    static const char *const yes[] = {"yes", "true", "1", NULL};
+    static const char *const rev[] = {"-1", "reverse", NULL};
+    static const char *const implied_hw[] = {"motorway", "motorway_link", NULL};
+    static const char *const implied_jn[] = {"roundabout", "circular", NULL};
+    const char *ow = field(f, defn, "oneway");
+    if (ow)
+        return in_list(ow, yes)   ? SITU_ROADS_ONEWAY
+               : in_list(ow, rev) ? SITU_ROADS_REVERSE
+                                  : SITU_ROADS_TWOWAY;
+    return in_list(field(f, defn, "highway"), implied_hw) ||
+                   in_list(field(f, defn, "junction"), implied_jn)
+               ? SITU_ROADS_ONEWAY
+               : SITU_ROADS_TWOWAY;
+}
+
+/* maxspeed=50, "30 mph"; anything else (none, signals, FI:urban) is 0. */
+static double way_maxspeed(const char *v)
+{
+    char *end;
+    double s = v ? strtod(v, &end) : 0;
+    if (!v || end == v || !(s > 0 && s < 300))
+        return 0;
+    while (*end == ' ')
+        end++;
+    return !strcmp(end, "mph") ? s * 1.609344 : *end ? 0 : s;
+}
+
+/* duration=HH:MM[:SS] or minutes. */
+static double way_duration(const char *v)
+{
+    int h = 0, m = 0, s = 0;
+    if (!v)
+        return 0;
+    if (sscanf(v, "%d:%d:%d", &h, &m, &s) >= 2)
+        return h * 3600.0 + m * 60.0 + s;
+    return atof(v) > 0 ? atof(v) * 60.0 : 0;
+}
+
+typedef struct grow {
+    situ_roads_osm *o;
+    size_t cap, nxy, capxy;
+} grow;
+
+static int add_way(grow *gr, OGRFeatureH f, OGRFeatureDefnH defn, OGRGeometryH geom, int cls)
+{
+    situ_roads_osm *o = gr->o;
+    int np = OGR_G_GetPointCount(geom);
+    if (np < 2)
+        return 0;
+    if (o->n == gr->cap) {
+        size_t cap = gr->cap ? 2 * gr->cap : 1024;
+        situ_roads_line *l = realloc(o->lines, cap * sizeof *l);
+        if (l)
+            o->lines = l;
+        char **nm = realloc(o->names, cap * sizeof *nm);
+        if (nm)
+            o->names = nm;
+        int64_t *ids = realloc(o->osm_ids, cap * sizeof *ids);
+        if (ids)
+            o->osm_ids = ids;
+        unsigned char *br = realloc(o->bridge, cap), *tu = realloc(o->tunnel, cap);
+        if (br)
+            o->bridge = br;
+        if (tu)
+            o->tunnel = tu;
+        if (!l || !nm || !ids || !br || !tu)
+            return SITU_ENOMEM;
+        gr->cap = cap;
+    }
+    while (gr->nxy + 2 * (size_t)np > gr->capxy) {
+        size_t cap = gr->capxy ? 2 * gr->capxy : 65536;
+        double *xy = realloc(o->xy, cap * sizeof *xy);
+        if (!xy)
+            return SITU_ENOMEM;
+        o->xy = xy, gr->capxy = cap;
+    }
+    situ_roads_line *l = &o->lines[o->n];
+    memset(l, 0, sizeof *l);
+    l->xy = (const double *)(uintptr_t)gr->nxy; /* an offset until the end: xy moves */
+    l->n = (uint32_t)np;
+    l->id = (uint32_t)o->n;
+    l->cls = (situ_roads_class)cls;
+    l->oneway = way_oneway(f, defn);
+    l->speed_kmh = way_maxspeed(field(f, defn, "maxspeed"));
+    l->speed_tagged = l->speed_kmh > 0;
+    l->duration_s = cls == SITU_ROADS_FERRY ? way_duration(field(f, defn, "duration")) : 0;
+    for (int i = 0; i < np; i++) {
+        o->xy[gr->nxy++] = OGR_G_GetX(geom, i);
+        o->xy[gr->nxy++] = OGR_G_GetY(geom, i);
+    }
+    const char *name = field(f, defn, "name"), *id = field(f, defn, "osm_id");
+    const char *br = field(f, defn, "bridge"), *tu = field(f, defn, "tunnel");
+    o->names[o->n] = name ? strdup(name) : NULL;
+    o->osm_ids[o->n] = id ? strtoll(id, NULL, 10) : 0;
+    o->bridge[o->n] = br && strcmp(br, "no") != 0;
+    o->tunnel[o->n] = tu && strcmp(tu, "no") != 0;
+    o->n++;
+    return 0;
+}
+
+/* Reads path's drivable ways into *out (see roads.h); the caller disposes
+ * it. Returns 0, SITU_ENOTFOUND (no file), SITU_EFORMAT, SITU_ENOMEM. */
+int situ_roads_osm_read(const char *path, const char *config_ini, situ_roads_osm *out,
+                        situ_err *err)
+{
+    static const char *const drivers[] = {"OSM", NULL};
+    situ_roads_osm o = {0};
+    grow gr = {&o, 0, 0, 0};
+    int rc = 0;
+    GDALAllRegister();
+    CPLSetThreadLocalConfigOption("OSM_CONFIG_FILE", config_ini);
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, drivers, NULL, NULL);
+    CPLPopErrorHandler();
+    CPLSetThreadLocalConfigOption("OSM_CONFIG_FILE", NULL);
+    if (!ds)
+        return situ_err_set(err, SITU_ENOTFOUND, "%s: not an OSM file GDAL can open", path);
+    OGRLayerH lines = GDALDatasetGetLayerByName(ds, "lines"), lay;
+    OGRFeatureH f;
+    if (!lines) {
+        rc = situ_err_set(err, SITU_EFORMAT, "%s: no lines layer", path);
+        goto done;
+    }
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    while (rc == 0 && (f = GDALDatasetGetNextFeature(ds, &lay, NULL, NULL, NULL))) {
+        OGRGeometryH geom = OGR_F_GetGeometryRef(f);
+        if (lay == lines && geom && wkbFlatten(OGR_G_GetGeometryType(geom)) == wkbLineString) {
+            OGRFeatureDefnH defn = OGR_L_GetLayerDefn(lines);
+            int cls = way_class(f, defn);
+            if (cls >= 0 && add_way(&gr, f, defn, geom, cls) < 0)
+                rc = situ_err_set(err, SITU_ENOMEM, "roads: out of memory");
+        }
+        OGR_F_Destroy(f);
+    }
+    CPLPopErrorHandler();
+    for (size_t i = 0; i < o.n; i++) /* offsets become pointers */
+        o.lines[i].xy = o.xy + (uintptr_t)o.lines[i].xy;
+done:
+    GDALClose(ds);
+    if (rc < 0)
+        situ_roads_osm_dispose(&o);
+    else
+        *out = o;
+    return rc;
+}
+
+void situ_roads_osm_dispose(situ_roads_osm *o)
+{
+    for (size_t i = 0; o->names && i < o->n; i++)
+        free(o->names[i]);
+    free(o->names);
+    free(o->lines);
+    free(o->xy);
+    free(o->osm_ids);
+    free(o->bridge);
+    free(o->tunnel);
+    memset(o, 0, sizeof *o);
+}

@@ -1,0 +1,213 @@
+/*
+ * roads_inproc.c: the in-process road benchmark (issue 15). On the Helsinki
+ * OSM extract and on a synthetic grid of >= 100,000 edges: graph build time,
+ * bytes per edge, k=5 nearest by road (both directions, unfiltered and with
+ * a 10 % filter) p50/p99, a 30-minute reach (edges, then polygons) p50/p99,
+ * and the time a closure takes to apply (clone + radius close + publish +
+ * targets re-snapped). Plain Dijkstra with early stop, one thread. Wall
+ * times: on a shared machine the p99 holds the scheduler's time slices;
+ * run it under /usr/bin/time -v to see the CPU time it took.
+ *
+ *   roads_inproc [HELSINKI_PBF [OSMCONF]]   (defaults: beside the source tree)
+ *   QUERIES=N (default 2000), TARGETS=N (default 1000), GRID=N (default 130)
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "situ/roads.h"
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double pct(double *v, int n, double p)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n ? v[(int)fmin(n - 1, floor(p * n))] : NAN;
+}
+
+static unsigned rng = 42;
+static double urand(void)
+{
+    rng = rng * 1664525u + 1013904223u;
+    return (double)(rng >> 8) / 16777216.0;
+}
+
+static int keep_tenth(void *ctx, uint32_t t)
+{
+    (void)ctx;
+    return t % 10 == 0;
+}
+
+static void bbox_of(const situ_roads_osm *o, double bb[4])
+{
+    bb[0] = bb[1] = INFINITY, bb[2] = bb[3] = -INFINITY;
+    for (size_t i = 0; i < o->n; i++)
+        for (uint32_t j = 0; j < o->lines[i].n; j++) {
+            bb[0] = fmin(bb[0], o->lines[i].xy[2 * j]),
+            bb[1] = fmin(bb[1], o->lines[i].xy[2 * j + 1]);
+            bb[2] = fmax(bb[2], o->lines[i].xy[2 * j]),
+            bb[3] = fmax(bb[3], o->lines[i].xy[2 * j + 1]);
+        }
+}
+
+static void random_point(const double bb[4], double *x, double *y)
+{
+    *x = bb[0] + urand() * (bb[2] - bb[0]);
+    *y = bb[1] + urand() * (bb[3] - bb[1]);
+}
+
+static void bench(const char *name, const situ_roads_osm *o, int nq, int ntargets)
+{
+    situ_err err;
+    situ_roads_graph *g = NULL;
+    double t0, build[5];
+    for (int i = 0; i < 5; i++) {
+        situ_roads_graph_free(g);
+        t0 = now_ms();
+        if (situ_roads_graph_new(o->lines, o->n, NULL, &g, &err) != 0) {
+            fprintf(stderr, "%s: %s\n", name, err.msg);
+            exit(1);
+        }
+        build[i] = now_ms() - t0;
+    }
+    situ_roads_stats st;
+    situ_roads_graph_stats(g, &st);
+    printf("%s build_ms=%.1f edges=%zu nodes=%zu bytes_per_edge=%.1f\n", name, pct(build, 5, 0.5),
+           st.edges, st.nodes, st.bytes_per_edge);
+
+    double bb[4];
+    bbox_of(o, bb);
+    double *pts = malloc(2 * (size_t)ntargets * sizeof *pts);
+    for (int i = 0; i < ntargets; i++)
+        random_point(bb, &pts[2 * i], &pts[2 * i + 1]);
+    situ_roads_targets *t;
+    t0 = now_ms();
+    situ_roads_targets_new(g, NULL, pts, (size_t)ntargets, SITU_ROADS_MAX_SNAP_M, &t, &err);
+    double targets_ms = now_ms() - t0;
+
+    situ_roads_ws *ws = situ_roads_ws_new(g);
+    double *ms = malloc((size_t)nq * sizeof *ms);
+    situ_roads_place *origins = malloc((size_t)nq * sizeof *origins);
+    for (int i = 0; i < nq; i++) {
+        double x, y;
+        do
+            random_point(bb, &x, &y);
+        while (situ_roads_snap(g, NULL, x, y, SITU_ROADS_MAX_SNAP_M, &origins[i], &err) != 0);
+    }
+    for (int variant = 0; variant < 4; variant++) {
+        situ_roads_query q;
+        situ_roads_query_init(&q);
+        q.dir = variant % 2 ? SITU_ROADS_FROM_POINT : SITU_ROADS_TO_POINT;
+        q.keep = variant >= 2 ? keep_tenth : NULL;
+        situ_roads_hit hits[5];
+        int n;
+        for (int i = 0; i < nq; i++) {
+            t0 = now_ms(); /* snapping the query point is part of it */
+            situ_roads_place p;
+            situ_roads_snap(g, NULL, origins[i].lon, origins[i].lat, 1000, &p, &err);
+            situ_roads_search(g, NULL, t, &p, &q, ws, hits, &n, &err);
+            ms[i] = now_ms() - t0;
+        }
+        double p50 = pct(ms, nq, 0.5), p99 = pct(ms, nq, 0.99);
+        printf("%s knn5_%s%s p50_ms=%.3f p99_ms=%.3f\n", name, variant % 2 ? "from" : "to",
+               variant >= 2 ? "_filter10" : "", p50, p99);
+    }
+    /* 30-minute reach: edges, then polygons of 10/20/30 minutes */
+    int nr = nq / 10 < 50 ? 50 : nq / 10;
+    double *pms = malloc((size_t)nr * sizeof *pms), budgets[3] = {600, 1200, 1800};
+    size_t pieces = 0;
+    GEOSContextHandle_t h = GEOS_init_r();
+    for (int i = 0; i < nr; i++) {
+        situ_roads_reach_result rr;
+        t0 = now_ms();
+        situ_roads_reach(g, NULL, &origins[i], SITU_ROADS_TO_POINT, SITU_ROADS_OFFROAD_KMH, budgets,
+                         3, ws, &rr, &err);
+        ms[i] = now_ms() - t0;
+        pieces += rr.npieces[2];
+        t0 = now_ms();
+        for (int b = 0; b < 3; b++) {
+            GEOSGeometry *poly;
+            if (rr.npieces[b] &&
+                situ_roads_reach_polygon(g, h, rr.pieces[b], rr.npieces[b], 100, &poly, &err) == 0)
+                GEOSGeom_destroy_r(h, poly);
+        }
+        pms[i] = now_ms() - t0;
+        situ_roads_reach_dispose(&rr);
+    }
+    GEOS_finish_r(h);
+    printf("%s reach30_edges p50_ms=%.2f p99_ms=%.2f pieces=%.0f\n", name, pct(ms, nr, 0.5),
+           pct(ms, nr, 0.99), (double)pieces / nr);
+    printf("%s reach_polygons_10_20_30 p50_ms=%.1f p99_ms=%.1f\n", name, pct(pms, nr, 0.5),
+           pct(pms, nr, 0.99));
+    /* a closure: clone the live set, close 300 m around a point, publish,
+     * re-snap the targets under it */
+    situ_roads_closures *base;
+    situ_roads_closures_new(g, &base, &err);
+    situ_roads_live *live = situ_roads_live_new(base);
+    for (int i = 0; i < 20; i++) {
+        double x, y;
+        random_point(bb, &x, &y);
+        t0 = now_ms();
+        situ_roads_closures *cur = situ_roads_live_get(live), *next;
+        situ_roads_closures_clone(cur, &next, &err);
+        situ_roads_closures_set_radius(next, g, x, y, 300, 1, &err);
+        situ_roads_live_publish(live, next);
+        situ_roads_closures_release(cur);
+        ms[i] = now_ms() - t0;
+        situ_roads_targets *t2;
+        situ_roads_closures *c = situ_roads_live_get(live);
+        situ_roads_targets_new(g, c, pts, (size_t)ntargets, SITU_ROADS_MAX_SNAP_M, &t2, &err);
+        situ_roads_closures_release(c);
+        situ_roads_targets_free(t2);
+        pms[i] = now_ms() - t0;
+    }
+    printf("%s closure_apply p50_ms=%.3f p99_ms=%.3f with_targets_resnapped p50_ms=%.2f "
+           "(targets %d, first snap %.1f ms)\n",
+           name, pct(ms, 20, 0.5), pct(ms, 20, 0.99), pct(pms, 20, 0.5), ntargets, targets_ms);
+    situ_roads_live_free(live);
+    situ_roads_targets_free(t);
+    situ_roads_ws_free(ws);
+    situ_roads_graph_free(g);
+    free(pts), free(ms), free(pms), free(origins);
+}
+
+int main(int argc, char **argv)
+{
+    const char *pbf = argc > 1 ? argv[1] : SITU_SOURCE_DIR "/../shared/data/osm/helsinki.osm.pbf";
+    const char *conf = argc > 2 ? argv[2] : SITU_SOURCE_DIR "/geodata/osmconf.ini";
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    int nq = getenv("QUERIES") ? atoi(getenv("QUERIES")) : 2000;
+    int nt = getenv("TARGETS") ? atoi(getenv("TARGETS")) : 1000;
+    int grid = getenv("GRID") ? atoi(getenv("GRID")) : 130;
+    situ_err err;
+    situ_roads_osm o;
+    if (access(pbf, R_OK) != 0)
+        pbf = SITU_SOURCE_DIR "/../../shared/data/osm/helsinki.osm.pbf"; /* a worktree */
+    if (situ_roads_osm_read(pbf, conf, &o, &err) != 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    bench("helsinki", &o, nq, nt / 10 > 50 ? nt / 10 : 50);
+    situ_roads_osm_dispose(&o);
+    if (situ_roads_grid(grid, grid, 150, 12, 8, 1, &o, &err) != 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    bench("grid", &o, nq, nt);
+    situ_roads_osm_dispose(&o);
+    return 0;
+}

@@ -1,7 +1,9 @@
 /*
- * route_townships.c: /townships (every township with its counts),
- * /townships/{code} (the four-map summary) and /locate (which township holds
- * a point, which hazard sources reach it, which alerts cover it).
+ * route_townships.c: /townships (pages of the townships with their counts,
+ * ?county= for one county's), /townships/{code} (the four-map summary),
+ * /counties and /counties/{code} (the same, summed over a county's
+ * townships) and /locate (which township holds a point, which hazard
+ * sources reach it, which alerts cover it).
  */
 #include <errno.h>
 #include <math.h>
@@ -13,14 +15,34 @@
 #include "situ/geojson.h"
 #include "situ/summary.h"
 
+/* Ends a page answer: ,"numberMatched","numberReturned","links"} */
+static void page_end(situ_buf *b, situd_req *r, const char *path, size_t offset, size_t n,
+                     size_t limit, size_t matched)
+{
+    situ_buf_printf(b, ",\"numberMatched\":%zu,\"numberReturned\":%zu,\"links\":[", matched, n);
+    situd_add_page_links(b, 1, r, path, offset, n, limit, matched, "application/json");
+    situ_buf_adds(b, "]}\n");
+}
+
 situd_result situd_route_townships(situd_req *r)
 {
+    static const char *const allowed[] = {"limit", "offset", "county", "f", NULL};
     situd_result res;
-    if (situd_reject_args_but_f(r, &res))
+    size_t limit, offset, matched;
+    if (situd_reject_unknown_args(r, allowed, &res) || situd_reject_bad_f(r, &res) ||
+        situd_read_paging(r, SITUD_PAGE_DEFAULT, &limit, &offset, &res))
         return res;
+    const char *county = situd_arg(r, "county");
     situ_buf b;
     situ_buf_init(&b);
-    situ_summary_townships(r->snap, &b);
+    situ_buf_adds(&b, "{\"townships\":");
+    size_t n = situ_summary_townships(r->snap, county, offset, limit, &b, &matched);
+    if (county && !matched) {
+        situ_buf_dispose(&b);
+        return situd_problem(r, 400, "county", "county: no township has county code '%.40s'",
+                             county);
+    }
+    page_end(&b, r, "/townships", offset, n, limit, matched);
     return situd_reply_buf(r, 200, "application/json", &b);
 }
 
@@ -40,9 +62,46 @@ situd_result situd_route_township(situd_req *r)
     return situd_reply_buf(r, 200, "application/json", &b);
 }
 
+situd_result situd_route_counties(situd_req *r)
+{
+    static const char *const allowed[] = {"limit", "offset", "f", NULL};
+    situd_result res;
+    size_t limit, offset, n, matched;
+    if (situd_reject_unknown_args(r, allowed, &res) || situd_reject_bad_f(r, &res) ||
+        situd_read_paging(r, SITUD_PAGE_DEFAULT, &limit, &offset, &res))
+        return res;
+    situ_buf b;
+    situ_buf_init(&b);
+    situ_buf_adds(&b, "{\"counties\":");
+    if (situ_summary_counties(r->snap, offset, limit, &b, &n, &matched)) {
+        situ_buf_dispose(&b);
+        return situd_problem(r, 503, NULL, "out of memory");
+    }
+    page_end(&b, r, "/counties", offset, n, limit, matched);
+    return situd_reply_buf(r, 200, "application/json", &b);
+}
+
+situd_result situd_route_county(situd_req *r)
+{
+    situd_result res;
+    if (situd_reject_args_but_f(r, &res))
+        return res;
+    char now[32];
+    situ_store_now(now);
+    situ_buf b;
+    situ_buf_init(&b);
+    int rc = situ_summary_county(r->snap, r->rest, now, &b);
+    if (rc) {
+        situ_buf_dispose(&b);
+        return rc == SITU_ENOTFOUND
+                   ? situd_problem(r, 404, NULL, "no county with code '%.40s'", r->rest)
+                   : situd_problem(r, 503, NULL, "out of memory");
+    }
+    return situd_reply_buf(r, 200, "application/json", &b);
+}
+
 /* Reads a coordinate parameter in [-limit, limit]; answers 400 itself. */
-int situd_read_coord(situd_req *r, const char *name, double limit, double *out,
-                     situd_result *res)
+int situd_read_coord(situd_req *r, const char *name, double limit, double *out, situd_result *res)
 {
     const char *s = situd_arg(r, name);
     if (!s || !*s)

@@ -24,13 +24,21 @@ static void page_end(situ_buf *b, situd_req *r, const char *path, size_t offset,
     situ_buf_adds(b, "]}\n");
 }
 
+/* Reads the arguments of a list (only those in allowed; f, limit, offset);
+ * answers 400 itself and returns 1 when one is bad. */
+static int read_list_args(situd_req *r, const char *const *allowed, size_t *limit, size_t *offset,
+                          situd_result *res)
+{
+    return situd_reject_unknown_args(r, allowed, res) || situd_reject_bad_f(r, res) ||
+           situd_read_paging(r, SITUD_PAGE_DEFAULT, limit, offset, res);
+}
+
 situd_result situd_route_townships(situd_req *r)
 {
     static const char *const allowed[] = {"limit", "offset", "county", "f", NULL};
     situd_result res;
     size_t limit, offset, matched;
-    if (situd_reject_unknown_args(r, allowed, &res) || situd_reject_bad_f(r, &res) ||
-        situd_read_paging(r, SITUD_PAGE_DEFAULT, &limit, &offset, &res))
+    if (read_list_args(r, allowed, &limit, &offset, &res))
         return res;
     const char *county = situd_arg(r, "county");
     situ_buf b;
@@ -46,29 +54,12 @@ situd_result situd_route_townships(situd_req *r)
     return situd_reply_buf(r, 200, "application/json", &b);
 }
 
-situd_result situd_route_township(situd_req *r)
-{
-    situd_result res;
-    if (situd_reject_args_but_f(r, &res))
-        return res;
-    char now[32];
-    situ_store_now(now);
-    situ_buf b;
-    situ_buf_init(&b);
-    if (situ_summary_township(r->snap, r->rest, now, &b)) {
-        situ_buf_dispose(&b);
-        return situd_problem(r, 404, NULL, "no township with code '%.40s'", r->rest);
-    }
-    return situd_reply_buf(r, 200, "application/json", &b);
-}
-
 situd_result situd_route_counties(situd_req *r)
 {
     static const char *const allowed[] = {"limit", "offset", "f", NULL};
     situd_result res;
     size_t limit, offset, n, matched;
-    if (situd_reject_unknown_args(r, allowed, &res) || situd_reject_bad_f(r, &res) ||
-        situd_read_paging(r, SITUD_PAGE_DEFAULT, &limit, &offset, &res))
+    if (read_list_args(r, allowed, &limit, &offset, &res))
         return res;
     situ_buf b;
     situ_buf_init(&b);
@@ -81,7 +72,11 @@ situd_result situd_route_counties(situd_req *r)
     return situd_reply_buf(r, 200, "application/json", &b);
 }
 
-situd_result situd_route_county(situd_req *r)
+typedef int (*summary_fn)(const situ_snapshot *s, const char *code, const char *now, situ_buf *b);
+
+/* The four-map summary of the area (a township, a county) whose code
+ * follows the route; 404 naming `what` when there is none. */
+static situd_result area_summary(situd_req *r, summary_fn summarise, const char *what)
 {
     situd_result res;
     if (situd_reject_args_but_f(r, &res))
@@ -90,14 +85,24 @@ situd_result situd_route_county(situd_req *r)
     situ_store_now(now);
     situ_buf b;
     situ_buf_init(&b);
-    int rc = situ_summary_county(r->snap, r->rest, now, &b);
+    int rc = summarise(r->snap, r->rest, now, &b);
     if (rc) {
         situ_buf_dispose(&b);
         return rc == SITU_ENOTFOUND
-                   ? situd_problem(r, 404, NULL, "no county with code '%.40s'", r->rest)
+                   ? situd_problem(r, 404, NULL, "no %s with code '%.40s'", what, r->rest)
                    : situd_problem(r, 503, NULL, "out of memory");
     }
     return situd_reply_buf(r, 200, "application/json", &b);
+}
+
+situd_result situd_route_township(situd_req *r)
+{
+    return area_summary(r, situ_summary_township, "township");
+}
+
+situd_result situd_route_county(situd_req *r)
+{
+    return area_summary(r, situ_summary_county, "county");
 }
 
 /* Reads a coordinate parameter in [-limit, limit]; answers 400 itself. */

@@ -5,6 +5,7 @@ compressed (chunked, no Content-Length) and gunzip to the plain export."""
 
 import gzip
 import http.client
+import math
 import os
 import sys
 import tempfile
@@ -121,10 +122,25 @@ class CompressionTest(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertEqual(r.headers.get("content-encoding"), "gzip")
         self.assertEqual(r.body, b"")
-        t = self.d.get("/tiles/all/12/3367/1740.mvt", GZ)
-        if t.status == 200:
-            self.assertEqual(t.headers.get("content-encoding"), "gzip")
-            self.assertTrue(t.headers.get("etag", "").endswith('-gz"'))
+
+    def test_a_tile_first_sent_raw_then_gzip_is_the_same_tile(self):
+        # the tile cache deflates a tile on its first gzip answer only
+        hz = self.d.get("/collections/hazards/items?limit=1").json()["features"][0]
+        lon, lat = hz["geometry"]["coordinates"]
+        z = 13
+        x = int((lon + 180) / 360 * 2 ** z)
+        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2 ** z)
+        path = "/tiles/all/%d/%d/%d.mvt" % (z, x, y)
+        plain = self.d.get(path)
+        self.assertEqual(plain.status, 200)
+        self.assertNotIn("content-encoding", plain.headers)
+        zipped = self.d.get(path, GZ)
+        self.assertEqual(zipped.headers.get("content-encoding"), "gzip")
+        self.assertEqual(gzip.decompress(zipped.body), plain.body)
+        self.assertEqual(zipped.headers["etag"], plain.headers["etag"][:-1] + '-gz"')
+        again = self.d.get(path, dict(GZ, **{"If-None-Match": zipped.headers["etag"]}))
+        self.assertEqual(again.status, 304)
+        self.assertEqual(self.d.get(path, GZ).body, zipped.body)  # kept, not made again
 
 
 if __name__ == "__main__":

@@ -54,6 +54,16 @@ void situd_base_url(situd_req *r, char *out, size_t n);
 /* 1 when the client prefers JSON (Accept or f=json). */
 int situd_wants_json(situd_req *r);
 
+/* 1 when the client takes gzip (Accept-Encoding names it, not with q=0). */
+int situd_accepts_gzip(situd_req *r);
+/* A gzip member of p[0..n) at zlib level `level`, malloc'd (*out_n bytes),
+ * or NULL when zlib fails. */
+char *situd_gzip(const void *p, size_t n, int level, size_t *out_n);
+
+/* The reply helpers below compress by themselves: a JSON answer (or
+ * Prometheus text) says Vary: Accept-Encoding and goes gzip when the client
+ * takes it and it is 1 KiB or more (streams: always, through a streaming
+ * deflate); other media types go as they are. */
 /* Answers with the buffer's bytes (taken; b is left empty). */
 situd_result situd_reply_buf(situd_req *r, unsigned status, const char *ctype, situ_buf *b);
 /* Answers with static or caller-kept bytes that outlive the response. */

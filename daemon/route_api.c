@@ -9,16 +9,18 @@
 
 static const char *schema_type(situ_ftype t)
 {
-    return t == SITU_FT_INT ? "integer" : t == SITU_FT_REAL ? "number"
-                                       : t == SITU_FT_BOOL ? "boolean"
-                                                           : "string";
+    return t == SITU_FT_INT    ? "integer"
+           : t == SITU_FT_REAL ? "number"
+           : t == SITU_FT_BOOL ? "boolean"
+                               : "string";
 }
 
 static void add_param(situ_buf *b, const char *name, const char *in, const char *type,
                       const char *desc, int required)
 {
-    situ_buf_printf(b, "{\"name\":\"%s\",\"in\":\"%s\",\"required\":%s,\"schema\":{\"type\":\"%s\"},"
-                       "\"description\":",
+    situ_buf_printf(b,
+                    "{\"name\":\"%s\",\"in\":\"%s\",\"required\":%s,\"schema\":{\"type\":\"%s\"},"
+                    "\"description\":",
                     name, in, required ? "true" : "false", type);
     situ_buf_add_json_str(b, desc);
     situ_buf_addc(b, '}');
@@ -28,9 +30,10 @@ static void add_get(situ_buf *b, const char *summary, const char *ctype)
 {
     situ_buf_adds(b, "\"get\":{\"summary\":");
     situ_buf_add_json_str(b, summary);
-    situ_buf_printf(b, ",\"responses\":{\"200\":{\"description\":\"OK\",\"content\":{\"%s\":{}}},"
-                       "\"400\":{\"description\":\"bad request\",\"content\":{"
-                       "\"application/problem+json\":{}}}}",
+    situ_buf_printf(b,
+                    ",\"responses\":{\"200\":{\"description\":\"OK\",\"content\":{\"%s\":{}}},"
+                    "\"400\":{\"description\":\"bad request\",\"content\":{"
+                    "\"application/problem+json\":{}}}}",
                     ctype);
 }
 
@@ -59,33 +62,82 @@ static void add_items_path(situ_buf *b, const situ_collection *c)
     situ_buf_adds(b, "]}}");
 }
 
+typedef struct api_param {
+    const char *name, *in, *type, *desc;
+    int required;
+} api_param;
+
+static const api_param page_params[] = {
+    {"limit", "query", "integer", "1..10000, default 1000", 0},
+    {"offset", "query", "integer", "paging offset (see the next link)", 0},
+    {NULL, NULL, NULL, NULL, 0},
+};
+static const api_param townships_params[] = {
+    {"limit", "query", "integer", "1..10000, default 1000", 0},
+    {"offset", "query", "integer", "paging offset (see the next link)", 0},
+    {"county", "query", "string", "only the townships of this county code (6 digits)", 0},
+    {NULL, NULL, NULL, NULL, 0},
+};
+static const api_param township_params[] = {
+    {"code", "path", "string", "9-digit township code", 1},
+    {NULL, NULL, NULL, NULL, 0},
+};
+static const api_param county_params[] = {
+    {"code", "path", "string", "6-digit county code", 1},
+    {NULL, NULL, NULL, NULL, 0},
+};
+
 situd_result situd_route_api(situd_req *r)
 {
     static const struct {
         const char *path, *summary, *ctype;
+        const api_param *params;
     } fixed[] = {
-        {"/", "landing page", "application/json"},
-        {"/conformance", "conformance classes", "application/json"},
-        {"/collections", "the collections", "application/json"},
-        {"/townships", "every township with its four-map counts", "application/json"},
-        {"/townships/{code}", "one township's four-map summary", "application/json"},
-        {"/locate", "the township containing lon/lat", "application/json"},
-        {"/export/{collection}.geojson", "a whole collection, streamed", "application/geo+json"},
-        {"/export/drill.geojson", "the drill bundle of townships", "application/geo+json"},
-        {"/healthz", "liveness", "application/json"},
-        {"/metrics", "Prometheus metrics", "text/plain"},
+        {"/", "landing page", "application/json", NULL},
+        {"/conformance", "conformance classes", "application/json", NULL},
+        {"/collections", "the collections", "application/json", NULL},
+        {"/townships",
+         "a page of the townships (of a county) with their four-map counts: numberMatched, "
+         "numberReturned, next/prev links",
+         "application/json", townships_params},
+        {"/townships/{code}", "one township's four-map summary", "application/json",
+         township_params},
+        {"/counties",
+         "a page of the counties (the townships grouped by county_code) with their townships' "
+         "summed counts",
+         "application/json", page_params},
+        {"/counties/{code}",
+         "one county's four-map summary: its townships' summaries summed, the alerts over any of "
+         "them",
+         "application/json", county_params},
+        {"/locate", "the township containing lon/lat", "application/json", NULL},
+        {"/export/{collection}.geojson", "a whole collection, streamed", "application/geo+json",
+         NULL},
+        {"/export/drill.geojson", "the drill bundle of townships", "application/geo+json", NULL},
+        {"/healthz", "liveness", "application/json", NULL},
+        {"/metrics", "Prometheus metrics", "text/plain", NULL},
     };
     char base[512];
     situd_base_url(r, base, sizeof base);
     situ_buf b;
     situ_buf_init(&b);
-    situ_buf_adds(&b, "{\"openapi\":\"3.0.3\",\"info\":{\"title\":\"situ\",\"version\":\"" SITU_VERSION
-                      "\",\"description\":\"one network, four maps\"},\"servers\":[{\"url\":");
+    situ_buf_adds(&b,
+                  "{\"openapi\":\"3.0.3\",\"info\":{\"title\":\"situ\",\"version\":\"" SITU_VERSION
+                  "\",\"description\":\"one network, four maps\"},\"servers\":[{\"url\":");
     situ_buf_add_json_str(&b, base);
     situ_buf_adds(&b, "}],\"paths\":{");
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         situ_buf_printf(&b, "%s\"%s\":{", i ? "," : "", fixed[i].path);
         add_get(&b, fixed[i].summary, fixed[i].ctype);
+        if (fixed[i].params) {
+            situ_buf_adds(&b, ",\"parameters\":[");
+            for (const api_param *p = fixed[i].params; p->name; p++) {
+                if (p != fixed[i].params)
+                    situ_buf_addc(&b, ',');
+                add_param(&b, p->name, p->in, p->type, p->desc, p->required);
+            }
+            situ_buf_addc(&b, ']');
+        }
         situ_buf_adds(&b, "}}");
     }
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)

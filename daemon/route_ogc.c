@@ -17,20 +17,6 @@
 
 #define CRS84 "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 #define LIMIT_DEFAULT 100
-#define LIMIT_MAX 10000
-
-static void add_link(situ_buf *b, int first, const char *href, const char *rel,
-                     const char *type, const char *title)
-{
-    situ_buf_adds(b, first ? "{\"href\":" : ",{\"href\":");
-    situ_buf_add_json_str(b, href);
-    situ_buf_printf(b, ",\"rel\":\"%s\",\"type\":\"%s\"", rel, type);
-    if (title) {
-        situ_buf_adds(b, ",\"title\":");
-        situ_buf_add_json_str(b, title);
-    }
-    situ_buf_addc(b, '}');
-}
 
 situd_result situd_route_landing_json(situd_req *r)
 {
@@ -43,16 +29,16 @@ situd_result situd_route_landing_json(situd_req *r)
                       "major accident hidden dangers, major hazard sources, rescue teams and "
                       "depots, townships, monitoring stations and warnings.\",\"links\":[");
     snprintf(href, sizeof href, "%s/?f=json", base);
-    add_link(&b, 1, href, "self", "application/json", "this document");
+    situd_add_link(&b, 1, href, "self", "application/json", "this document");
     snprintf(href, sizeof href, "%s/", base);
-    add_link(&b, 0, href, "alternate", "text/html", "the map wall");
+    situd_add_link(&b, 0, href, "alternate", "text/html", "the map wall");
     snprintf(href, sizeof href, "%s/api", base);
-    add_link(&b, 0, href, "service-desc", "application/vnd.oai.openapi+json;version=3.0",
-             "the API definition");
+    situd_add_link(&b, 0, href, "service-desc", "application/vnd.oai.openapi+json;version=3.0",
+                   "the API definition");
     snprintf(href, sizeof href, "%s/conformance", base);
-    add_link(&b, 0, href, "conformance", "application/json", "conformance classes");
+    situd_add_link(&b, 0, href, "conformance", "application/json", "conformance classes");
     snprintf(href, sizeof href, "%s/collections", base);
-    add_link(&b, 0, href, "data", "application/json", "the collections");
+    situd_add_link(&b, 0, href, "data", "application/json", "the collections");
     situ_buf_adds(&b, "]}\n");
     return situd_reply_buf(r, 200, "application/json", &b);
 }
@@ -90,13 +76,13 @@ static void write_collection(situ_buf *b, const char *base, const situ_coll *c)
     }
     situ_buf_adds(b, "]],\"crs\":\"" CRS84 "\"}},\"links\":[");
     snprintf(href, sizeof href, "%s/collections/%s", base, c->c->id);
-    add_link(b, 1, href, "self", "application/json", c->c->title_en);
+    situd_add_link(b, 1, href, "self", "application/json", c->c->title_en);
     snprintf(href, sizeof href, "%s/collections/%s/items", base, c->c->id);
-    add_link(b, 0, href, "items", "application/geo+json", "the features");
+    situd_add_link(b, 0, href, "items", "application/geo+json", "the features");
     snprintf(href, sizeof href, "%s/tiles/%s.json", base, c->c->id);
-    add_link(b, 0, href, "describedby", "application/json", "vector tiles (TileJSON)");
+    situd_add_link(b, 0, href, "describedby", "application/json", "vector tiles (TileJSON)");
     snprintf(href, sizeof href, "%s/export/%s.geojson", base, c->c->id);
-    add_link(b, 0, href, "enclosure", "application/geo+json", "the whole collection");
+    situd_add_link(b, 0, href, "enclosure", "application/geo+json", "the whole collection");
     situ_buf_addc(b, ']');
     situ_buf_printf(b, ",\"numberOfFeatures\":%zu}", c->n);
 }
@@ -112,7 +98,7 @@ situd_result situd_route_collections(situd_req *r)
     situ_buf_init(&b);
     situ_buf_adds(&b, "{\"links\":[");
     snprintf(href, sizeof href, "%s/collections", base);
-    add_link(&b, 1, href, "self", "application/json", "the collections");
+    situd_add_link(&b, 1, href, "self", "application/json", "the collections");
     situ_buf_adds(&b, "],\"collections\":[");
     for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
         if (i)
@@ -121,58 +107,6 @@ situd_result situd_route_collections(situd_req *r)
     }
     situ_buf_adds(&b, "]}\n");
     return situd_reply_buf(r, 200, "application/json", &b);
-}
-
-/* Parses a non-negative integer parameter; -1 when it is not one. */
-static long long parse_count(const char *s)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || errno || v < 0 || s[0] == '-' || s[0] == '+')
-        return -1;
-    return v;
-}
-
-typedef struct link_args {
-    situ_buf *b;
-} link_args;
-
-static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *value)
-{
-    link_args *a = cls;
-    (void)kind;
-    if (!strcmp(key, "offset"))
-        return MHD_YES;
-    if (a->b->p[a->b->n - 1] != '?')
-        situ_buf_addc(a->b, '&');
-    situd_url_encode(a->b, key);
-    situ_buf_addc(a->b, '=');
-    situd_url_encode(a->b, value ? value : "");
-    return MHD_YES;
-}
-
-/* The items URL with the request's arguments and offset `off`. */
-static void page_href(situd_req *r, const char *base, const char *coll, size_t off,
-                      size_t limit, situ_buf *out)
-{
-    situ_buf_printf(out, "%s/collections/%s/items?", base, coll);
-    link_args a = {out};
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_arg, &a);
-    if (!situd_arg(r, "limit"))
-        situ_buf_printf(out, "%slimit=%zu", out->p[out->n - 1] == '?' ? "" : "&", limit);
-    situ_buf_printf(out, "&offset=%zu", off);
-}
-
-static void add_page_link(situ_buf *b, situd_req *r, const char *base, const char *coll,
-                          size_t off, size_t limit, const char *rel)
-{
-    situ_buf href;
-    situ_buf_init(&href);
-    page_href(r, base, coll, off, limit, &href);
-    add_link(b, 0, href.p ? href.p : "", rel, "application/geo+json", NULL);
-    situ_buf_dispose(&href);
 }
 
 static void write_items(situ_buf *b, situd_req *r, const situ_coll *c, const uint32_t *idx,
@@ -188,16 +122,14 @@ static void write_items(situ_buf *b, situd_req *r, const situ_coll *c, const uin
             situ_buf_addc(b, ',');
         situ_geojson_feature(b, c, &c->feats[idx[i]], &o);
     }
-    situ_buf_printf(b, "],\"numberMatched\":%zu,\"numberReturned\":%zu,\"timeStamp\":\"%s\","
-                       "\"links\":[",
+    situ_buf_printf(b,
+                    "],\"numberMatched\":%zu,\"numberReturned\":%zu,\"timeStamp\":\"%s\","
+                    "\"links\":[",
                     matched, n, ts);
     snprintf(href, sizeof href, "%s/collections/%s", base, c->c->id);
-    add_link(b, 1, href, "collection", "application/json", c->c->title_en);
-    add_page_link(b, r, base, c->c->id, offset, limit, "self");
-    if (offset + n < matched)
-        add_page_link(b, r, base, c->c->id, offset + limit, limit, "next");
-    if (offset > 0)
-        add_page_link(b, r, base, c->c->id, offset > limit ? offset - limit : 0, limit, "prev");
+    situd_add_link(b, 1, href, "collection", "application/json", c->c->title_en);
+    snprintf(href, sizeof href, "/collections/%s/items", c->c->id);
+    situd_add_page_links(b, 0, r, href, offset, n, limit, matched, "application/geo+json");
     situ_buf_adds(b, "]}\n");
 }
 
@@ -234,22 +166,9 @@ static int read_items_params(situd_req *r, const situ_collection *c, items_param
 {
     param_walk a = {p, {0}, ""};
     situ_query_init(&p->q, c);
-    p->limit = LIMIT_DEFAULT;
-    const char *f = situd_arg(r, "f");
-    if (f && strcmp(f, "json") && strcmp(f, "geojson"))
-        return *out = situd_problem(r, 400, "f", "f: only json is offered"), 1;
-    const char *lim = situd_arg(r, "limit"), *off = situd_arg(r, "offset");
-    long long v;
-    if (lim && ((v = parse_count(lim)) < 1))
-        return *out = situd_problem(r, 400, "limit", "limit: must be an integer from 1 to %d",
-                                    LIMIT_MAX),
-               1;
-    if (lim)
-        p->limit = v > LIMIT_MAX ? LIMIT_MAX : (size_t)v;
-    if (off && (v = parse_count(off)) < 0)
-        return *out = situd_problem(r, 400, "offset", "offset: must be a non-negative integer"), 1;
-    if (off)
-        p->offset = (size_t)v;
+    if (situd_reject_bad_f(r, out) ||
+        situd_read_paging(r, LIMIT_DEFAULT, &p->limit, &p->offset, out))
+        return 1;
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, set_param, &a);
     if (a.bad[0])
         return *out = situd_problem(r, 400, a.bad, "%s", a.err.msg), 1;
@@ -296,10 +215,10 @@ static situd_result one_item(situd_req *r, const situ_coll *c, const char *fid)
     situ_buf_init(&h);
     situ_buf_printf(&h, "%s/collections/%s/items/", base, c->c->id);
     situd_url_encode(&h, fid);
-    add_link(&b, 1, h.p ? h.p : "", "self", "application/geo+json", NULL);
+    situd_add_link(&b, 1, h.p ? h.p : "", "self", "application/geo+json", NULL);
     situ_buf_dispose(&h);
     snprintf(href, sizeof href, "%s/collections/%s", base, c->c->id);
-    add_link(&b, 0, href, "collection", "application/json", c->c->title_en);
+    situd_add_link(&b, 0, href, "collection", "application/json", c->c->title_en);
     situ_buf_adds(&b, "]}\n");
     return situd_reply_buf(r, 200, "application/geo+json", &b);
 }

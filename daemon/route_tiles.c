@@ -36,8 +36,7 @@ void situd_tiles_free(void)
 int situd_tiles_advance(const situ_snapshot *snap, int cid, const double *boxes, size_t nboxes)
 {
     situ_err err = {0};
-    return cache ? situ_tilecache_advance(cache, snap, (situ_coll_id)cid, boxes, nboxes, &err)
-                 : 0;
+    return cache ? situ_tilecache_advance(cache, snap, (situ_coll_id)cid, boxes, nboxes, &err) : 0;
 }
 
 void situd_tiles_stats(situ_buf *b)
@@ -60,12 +59,6 @@ void situd_tiles_stats(situ_buf *b)
                     (unsigned long long)st.hits, (unsigned long long)st.misses,
                     (unsigned long long)st.empty_fast, (unsigned long long)st.evictions,
                     (unsigned long long)st.invalidated, st.entries, st.bytes, st.max_bytes);
-}
-
-static int accepts_gzip(situd_req *r)
-{
-    const char *ae = situd_header(r, MHD_HTTP_HEADER_ACCEPT_ENCODING);
-    return ae && strstr(ae, "gzip") != NULL;
 }
 
 static situd_result tilejson(situd_req *r, const char *set)
@@ -117,7 +110,7 @@ static situd_result tile(situd_req *r, int set, const char *zxy)
     situ_tile_reply rep;
     if (situ_tilecache_get(cache, r->snap, set, t, &rep, &err))
         return situd_problem(r, 503, NULL, "tile %d/%u/%u: %s", t.z, t.x, t.y, err.msg);
-    int gz = accepts_gzip(r);
+    int gz = situd_accepts_gzip(r);
     const char *etag = gz ? rep.etag_gz : rep.etag;
     struct MHD_Response *resp;
     unsigned status = 200;

@@ -1,7 +1,9 @@
 /*
- * route_townships.c: /townships (every township with its counts),
- * /townships/{code} (the four-map summary) and /locate (which township holds
- * a point, which hazard sources reach it, which alerts cover it).
+ * route_townships.c: /townships (pages of the townships with their counts,
+ * ?county= for one county's), /townships/{code} (the four-map summary),
+ * /counties and /counties/{code} (the same, summed over a county's
+ * townships) and /locate (which township holds a point, which hazard
+ * sources reach it, which alerts cover it).
  */
 #include <errno.h>
 #include <math.h>
@@ -13,18 +15,68 @@
 #include "situ/geojson.h"
 #include "situ/summary.h"
 
+/* Ends a page answer: ,"numberMatched","numberReturned","links"} */
+static void page_end(situ_buf *b, situd_req *r, const char *path, size_t offset, size_t n,
+                     size_t limit, size_t matched)
+{
+    situ_buf_printf(b, ",\"numberMatched\":%zu,\"numberReturned\":%zu,\"links\":[", matched, n);
+    situd_add_page_links(b, 1, r, path, offset, n, limit, matched, "application/json");
+    situ_buf_adds(b, "]}\n");
+}
+
+/* Reads the arguments of a list (only those in allowed; f, limit, offset);
+ * answers 400 itself and returns 1 when one is bad. */
+static int read_list_args(situd_req *r, const char *const *allowed, size_t *limit, size_t *offset,
+                          situd_result *res)
+{
+    return situd_reject_unknown_args(r, allowed, res) || situd_reject_bad_f(r, res) ||
+           situd_read_paging(r, SITUD_PAGE_DEFAULT, limit, offset, res);
+}
+
 situd_result situd_route_townships(situd_req *r)
 {
+    static const char *const allowed[] = {"limit", "offset", "county", "f", NULL};
     situd_result res;
-    if (situd_reject_args_but_f(r, &res))
+    size_t limit, offset, matched;
+    if (read_list_args(r, allowed, &limit, &offset, &res))
         return res;
+    const char *county = situd_arg(r, "county");
     situ_buf b;
     situ_buf_init(&b);
-    situ_summary_townships(r->snap, &b);
+    situ_buf_adds(&b, "{\"townships\":");
+    size_t n = situ_summary_townships(r->snap, county, offset, limit, &b, &matched);
+    if (county && !matched) {
+        situ_buf_dispose(&b);
+        return situd_problem(r, 400, "county", "county: no township has county code '%.40s'",
+                             county);
+    }
+    page_end(&b, r, "/townships", offset, n, limit, matched);
     return situd_reply_buf(r, 200, "application/json", &b);
 }
 
-situd_result situd_route_township(situd_req *r)
+situd_result situd_route_counties(situd_req *r)
+{
+    static const char *const allowed[] = {"limit", "offset", "f", NULL};
+    situd_result res;
+    size_t limit, offset, n, matched;
+    if (read_list_args(r, allowed, &limit, &offset, &res))
+        return res;
+    situ_buf b;
+    situ_buf_init(&b);
+    situ_buf_adds(&b, "{\"counties\":");
+    if (situ_summary_counties(r->snap, offset, limit, &b, &n, &matched)) {
+        situ_buf_dispose(&b);
+        return situd_problem(r, 503, NULL, "out of memory");
+    }
+    page_end(&b, r, "/counties", offset, n, limit, matched);
+    return situd_reply_buf(r, 200, "application/json", &b);
+}
+
+typedef int (*summary_fn)(const situ_snapshot *s, const char *code, const char *now, situ_buf *b);
+
+/* The four-map summary of the area (a township, a county) whose code
+ * follows the route; 404 naming `what` when there is none. */
+static situd_result area_summary(situd_req *r, summary_fn summarise, const char *what)
 {
     situd_result res;
     if (situd_reject_args_but_f(r, &res))
@@ -33,16 +85,28 @@ situd_result situd_route_township(situd_req *r)
     situ_store_now(now);
     situ_buf b;
     situ_buf_init(&b);
-    if (situ_summary_township(r->snap, r->rest, now, &b)) {
+    int rc = summarise(r->snap, r->rest, now, &b);
+    if (rc) {
         situ_buf_dispose(&b);
-        return situd_problem(r, 404, NULL, "no township with code '%.40s'", r->rest);
+        return rc == SITU_ENOTFOUND
+                   ? situd_problem(r, 404, NULL, "no %s with code '%.40s'", what, r->rest)
+                   : situd_problem(r, 503, NULL, "out of memory");
     }
     return situd_reply_buf(r, 200, "application/json", &b);
 }
 
+situd_result situd_route_township(situd_req *r)
+{
+    return area_summary(r, situ_summary_township, "township");
+}
+
+situd_result situd_route_county(situd_req *r)
+{
+    return area_summary(r, situ_summary_county, "county");
+}
+
 /* Reads a coordinate parameter in [-limit, limit]; answers 400 itself. */
-int situd_read_coord(situd_req *r, const char *name, double limit, double *out,
-                     situd_result *res)
+int situd_read_coord(situd_req *r, const char *name, double limit, double *out, situd_result *res)
 {
     const char *s = situd_arg(r, name);
     if (!s || !*s)

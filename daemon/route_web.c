@@ -23,7 +23,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "routes.h"
 #include "situ/schema.h"
@@ -133,21 +132,14 @@ static void etag_of(const char *p, size_t n, char out[20])
  * tenth or zlib fails. */
 static char *gzip_of(const char *p, size_t n, size_t *out_n)
 {
-    z_stream z = {0};
-    if (n < 1024 || deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return NULL;
-    uLong cap = deflateBound(&z, (uLong)n);
-    char *out = malloc(cap);
-    z.next_in = (Bytef *)p, z.avail_in = (uInt)n;
-    z.next_out = (Bytef *)out, z.avail_out = (uInt)cap;
-    int rc = out ? deflate(&z, Z_FINISH) : Z_MEM_ERROR;
-    size_t got = z.total_out;
-    deflateEnd(&z);
-    if (rc != Z_STREAM_END || got > n - n / 10) {
+    size_t got;
+    char *out = n < 1024 ? NULL : situd_gzip(p, n, 9, &got);
+    if (out && got > n - n / 10) {
         free(out);
         return NULL;
     }
-    *out_n = got;
+    if (out)
+        *out_n = got;
     return out;
 }
 
@@ -252,18 +244,6 @@ static int not_modified(situd_req *r, const char *etag)
     return inm && (strstr(inm, quoted) || !strcmp(inm, "*"));
 }
 
-/* 1 when the client takes gzip (and did not say q=0 for it). */
-static int accepts_gzip(situd_req *r)
-{
-    const char *ae = situd_header(r, MHD_HTTP_HEADER_ACCEPT_ENCODING);
-    const char *g = ae ? strstr(ae, "gzip") : NULL;
-    if (!g)
-        return 0;
-    const char *q = strstr(g, "q=");
-    const char *comma = strchr(g, ',');
-    return !(q && (!comma || q < comma) && strtod(q + 2, NULL) <= 0);
-}
-
 static void add_common_headers(struct MHD_Response *resp, const char *etag, int gz, int page)
 {
     char quoted[32];
@@ -279,7 +259,7 @@ static void add_common_headers(struct MHD_Response *resp, const char *etag, int 
 /* Answers f (200 or 304); call with cache_lock held: the body is copied. */
 static situd_result send_file(situd_req *r, const web_file *f, int page)
 {
-    int gz = f->gz && accepts_gzip(r);
+    int gz = f->gz && situd_accepts_gzip(r);
     if (not_modified(r, f->etag)) {
         struct MHD_Response *resp =
             MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);

@@ -10,6 +10,22 @@
 
 /* Appends s percent-encoded for a URL query (RFC 3986 unreserved kept). */
 void situd_url_encode(situ_buf *b, const char *s);
+/* Appends a link object {href, rel, type[, title]}, after a comma unless
+ * first. */
+void situd_add_link(situ_buf *b, int first, const char *href, const char *rel, const char *type,
+                    const char *title);
+
+#define SITUD_LIMIT_MAX 10000   /* a page holds at most this many */
+#define SITUD_PAGE_DEFAULT 1000 /* townships and counties per page unless limit says */
+/* Reads limit (1.., default def, capped at SITUD_LIMIT_MAX) and offset
+ * (0..); answers 400 naming the parameter and returns 1 when one is bad. */
+int situd_read_paging(situd_req *r, size_t def, size_t *out_limit, size_t *out_offset,
+                      situd_result *res);
+/* Appends the self, next (when more than offset + n of matched follow) and
+ * prev links of a page of path (e.g. "/townships"), keeping the request's
+ * arguments. */
+void situd_add_page_links(situ_buf *b, int first, situd_req *r, const char *path, size_t offset,
+                          size_t n, size_t limit, size_t matched, const char *type);
 
 /* route_ogc.c */
 situd_result situd_route_landing_json(situd_req *r);
@@ -25,11 +41,12 @@ situd_result situd_route_metrics(situd_req *r);
 /* route_townships.c */
 situd_result situd_route_townships(situd_req *r);
 situd_result situd_route_township(situd_req *r);
+situd_result situd_route_counties(situd_req *r);
+situd_result situd_route_county(situd_req *r);
 situd_result situd_route_locate(situd_req *r);
 /* Reads a coordinate parameter within [-limit, limit]; answers 400 itself
  * and returns -1 when it is missing or bad. */
-int situd_read_coord(situd_req *r, const char *name, double limit, double *out,
-                     situd_result *res);
+int situd_read_coord(situd_req *r, const char *name, double limit, double *out, situd_result *res);
 /* Appends the JSON array of hazard sources whose impact radius reaches the
  * point (route_nearest.c). */
 void situd_locate_hazards(situd_req *r, double lon, double lat, situ_buf *b);

@@ -12,6 +12,13 @@
  * records metrics, releases the snapshot, frees the body and situd_req.
  * Nobody's body is read before the route has accepted its head.
  * Admission under overload (capacity, the 503, head deadlines): conns.c.
+ *
+ * Compression is decided here, once for every route: a JSON answer (any
+ * media type naming json, and Prometheus text) says Vary: Accept-Encoding,
+ * and goes gzip when the client takes it and the body is 1 KiB or more;
+ * a streamed one goes through a streaming deflate, so its memory stays flat.
+ * Routes with their own gzip copies (tiles, the wall's files) set their
+ * headers themselves.
  */
 #include "server.h"
 
@@ -28,9 +35,13 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "conns.h"
 #include "situ/clock.h"
+
+#define GZIP_MIN 1024 /* smaller answers go as they are */
+#define GZIP_LEVEL 6
 
 static struct MHD_Daemon *mhd;
 static const situd_config *config;
@@ -133,6 +144,45 @@ int situd_wants_json(situd_req *r)
            !strstr(accept, "text/html");
 }
 
+/* ---- compression ------------------------------------------------------------ */
+
+int situd_accepts_gzip(situd_req *r)
+{
+    const char *ae = situd_header(r, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    const char *g = ae ? strstr(ae, "gzip") : NULL;
+    if (!g)
+        return 0;
+    const char *q = strstr(g, "q=");
+    const char *comma = strchr(g, ',');
+    return !(q && (!comma || q < comma) && strtod(q + 2, NULL) <= 0);
+}
+
+char *situd_gzip(const void *p, size_t n, int level, size_t *out_n)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return NULL;
+    uLong cap = deflateBound(&z, (uLong)n);
+    unsigned char *out = malloc(cap);
+    z.next_in = (Bytef *)p, z.avail_in = (uInt)n;
+    z.next_out = out, z.avail_out = (uInt)cap;
+    int rc = out ? deflate(&z, Z_FINISH) : Z_MEM_ERROR;
+    *out_n = cap - z.avail_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(out);
+        return NULL;
+    }
+    return (char *)out;
+}
+
+/* 1 when answers of this media type are worth compressing: JSON of any
+ * kind (GeoJSON, problem+json, TileJSON, OpenAPI) and Prometheus text. */
+static int compressible(const char *ctype)
+{
+    return ctype && (strstr(ctype, "json") || !strncmp(ctype, "text/plain", 10));
+}
+
 /* ---- replies ---------------------------------------------------------------- */
 
 situd_result situd_reply_response(situd_req *r, unsigned status, struct MHD_Response *resp)
@@ -147,6 +197,39 @@ situd_result situd_reply_response(situd_req *r, unsigned status, struct MHD_Resp
     return rc;
 }
 
+/* Answers n bytes at p: gzip'd when ctype is compressible, the client takes
+ * it and n >= GZIP_MIN. own: p is malloc'd and taken, else it outlives the
+ * response. */
+static situd_result reply_bytes(situd_req *r, unsigned status, const char *ctype, char *p, size_t n,
+                                int own)
+{
+    int zip = compressible(ctype), gz = 0;
+    if (zip && n >= GZIP_MIN && situd_accepts_gzip(r)) {
+        size_t nz;
+        char *z = situd_gzip(p, n, GZIP_LEVEL, &nz);
+        if (z) { /* else: answered as it is */
+            if (own)
+                free(p);
+            p = z, n = nz, own = 1, gz = 1;
+        }
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(n, p, own ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        if (own)
+            free(p);
+        return MHD_NO;
+    }
+    if (ctype)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (zip)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    if (gz)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    r->bytes = n;
+    return situd_reply_response(r, status, resp);
+}
+
 situd_result situd_reply_buf(situd_req *r, unsigned status, const char *ctype, situ_buf *b)
 {
     if (b->oom) {
@@ -155,41 +238,43 @@ situd_result situd_reply_buf(situd_req *r, unsigned status, const char *ctype, s
     }
     size_t n;
     char *p = situ_buf_steal(b, &n);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(n, p ? p : (char *)"", p ? MHD_RESPMEM_MUST_FREE
-                                                                 : MHD_RESPMEM_PERSISTENT);
-    if (ctype)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    r->bytes = n;
-    return situd_reply_response(r, status, resp);
+    return p ? reply_bytes(r, status, ctype, p, n, 1)
+             : reply_bytes(r, status, ctype, (char *)"", 0, 0);
 }
 
-situd_result situd_reply_static(situd_req *r, unsigned status, const char *ctype,
-                                const void *p, size_t n)
+situd_result situd_reply_static(situd_req *r, unsigned status, const char *ctype, const void *p,
+                                size_t n)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(n, (void *)p, MHD_RESPMEM_PERSISTENT);
-    if (ctype)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    r->bytes = n;
-    return situd_reply_response(r, status, resp);
+    return reply_bytes(r, status, ctype, (char *)p, n, 0);
 }
 
 static const char *status_title(unsigned status)
 {
     switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return status >= 500 ? "Internal Server Error" : "Error";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status >= 500 ? "Internal Server Error" : "Error";
     }
 }
 
@@ -355,34 +440,78 @@ static situd_result body_add(situd_req *r, const char *p, size_t n)
     return MHD_YES;
 }
 
+/* A streamed answer: next() fills b piece by piece; with gz, each piece
+ * goes through z (one deflate state, ~256 KiB) and only its output is sent.
+ *
+ *     piece in b --copied out (or deflated)--> b empty --next()--> piece in b
+ *     next() returns 0 --> finished --(gz: Z_FINISH drained)--> end of stream */
 typedef struct stream {
     situd_stream_next next;
     void (*done)(void *);
     void *ctx;
     situ_buf b;
     size_t pos;
-    int finished;
+    int finished, gz, flushed;
+    z_stream z;
     situd_req *r;
 } stream;
+
+/* Makes sure s->b holds unread bytes, unless the stream has finished:
+ * 0, or -1 when next() failed. */
+static int stream_fill(stream *s)
+{
+    while (s->pos == s->b.n && !s->finished) {
+        s->b.n = 0, s->pos = 0;
+        int rc = s->next(s->ctx, &s->b);
+        if (rc < 0 || s->b.oom)
+            return -1;
+        s->finished = rc == 0;
+    }
+    return 0;
+}
+
+/* Deflates what next() gives into out (up to max bytes); returns how many
+ * were written, 0 once the gzip trailer has gone, -1 on error. */
+static ssize_t stream_deflate(stream *s, char *out, size_t max)
+{
+    s->z.next_out = (Bytef *)out, s->z.avail_out = (uInt)max;
+    while (s->z.avail_out && !s->flushed) {
+        if (stream_fill(s))
+            return -1;
+        s->z.next_in = s->b.p ? (Bytef *)s->b.p + s->pos : NULL;
+        s->z.avail_in = (uInt)(s->b.n - s->pos);
+        int end = s->finished && s->pos == s->b.n;
+        int rc = deflate(&s->z, end ? Z_FINISH : Z_NO_FLUSH);
+        s->pos = s->b.n - s->z.avail_in;
+        if (rc == Z_STREAM_END)
+            s->flushed = 1;
+        else if (rc != Z_OK && rc != Z_BUF_ERROR)
+            return -1;
+    }
+    return (ssize_t)(max - s->z.avail_out);
+}
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 {
     stream *s = cls;
     (void)pos;
-    while (s->pos == s->b.n) {
-        if (s->finished)
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        s->b.n = 0, s->pos = 0;
-        int rc = s->next(s->ctx, &s->b);
-        if (rc < 0 || s->b.oom)
+    ssize_t n;
+    if (s->gz) {
+        n = stream_deflate(s, out, max);
+    } else {
+        if (stream_fill(s))
             return MHD_CONTENT_READER_END_WITH_ERROR;
-        s->finished = rc == 0;
+        n = (ssize_t)(s->b.n - s->pos < max ? s->b.n - s->pos : max);
+        if (n)
+            memcpy(out, s->b.p + s->pos, (size_t)n);
+        s->pos += (size_t)n;
     }
-    size_t n = s->b.n - s->pos < max ? s->b.n - s->pos : max;
-    memcpy(out, s->b.p + s->pos, n);
-    s->pos += n;
-    s->r->bytes += n;
-    return (ssize_t)n;
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (n == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    s->r->bytes += (size_t)n;
+    return n;
 }
 
 static void stream_free(void *cls)
@@ -390,6 +519,8 @@ static void stream_free(void *cls)
     stream *s = cls;
     if (s->done)
         s->done(s->ctx);
+    if (s->gz)
+        deflateEnd(&s->z);
     situ_buf_dispose(&s->b);
     free(s);
 }
@@ -406,6 +537,9 @@ situd_result situd_reply_stream(situd_req *r, unsigned status, const char *ctype
     }
     *s = (stream){.next = next, .done = done, .ctx = ctx, .r = r};
     situ_buf_init(&s->b);
+    int zip = compressible(ctype);
+    if (zip && situd_accepts_gzip(r))
+        s->gz = deflateInit2(&s->z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, s, stream_free);
     if (!resp) {
@@ -413,6 +547,10 @@ situd_result situd_reply_stream(situd_req *r, unsigned status, const char *ctype
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (zip)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    if (s->gz)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     if (disposition)
         MHD_add_response_header(resp, "Content-Disposition", disposition);
     return situd_reply_response(r, status, resp);

@@ -1,8 +1,10 @@
 /*
- * summary.c: the four-map summary of a township and the township list (see
- * situ/summary.h). Counts walk the township's contiguous range in each
- * collection (features are sorted by township code), so a summary costs the
- * township's own features, not the city's.
+ * summary.c: the four-map summary of a township or a county, the township
+ * and county lists (see situ/summary.h). Counts walk each township's
+ * contiguous range in each collection (features are sorted by township
+ * code), so a summary costs the area's own features, not the city's. An
+ * area is a list of townships: one for a township, its townships for a
+ * county.
  */
 #include "situ/summary.h"
 
@@ -15,6 +17,28 @@
 #include "situ/query.h"
 
 #define MAX_KEYS 64
+
+/* The townships a summary covers. */
+typedef struct area {
+    const situ_feature *const *towns;
+    size_t n;
+} area;
+
+/* The features of c in township t of area a: [*first, *end). */
+static void area_range(const situ_coll *c, const area *a, size_t t, size_t *first, size_t *end)
+{
+    situ_coll_township_range(c, a->towns[t]->id, first, end);
+}
+
+static size_t area_count(const situ_coll *c, const area *a)
+{
+    size_t n = 0, first, end;
+    for (size_t t = 0; t < a->n; t++) {
+        area_range(c, a, t, &first, &end);
+        n += end - first;
+    }
+    return n;
+}
 
 typedef struct tally {
     char keys[MAX_KEYS][48];
@@ -66,64 +90,70 @@ static const char *field_key(const situ_coll *c, const situ_feature *f, const ch
     return tmp;
 }
 
-/* Counts the township's features of c by each named field. */
-static void count_by(situ_buf *b, const situ_coll *c, const char *code, const char *const *fields,
+/* Counts the area's features of c by each named field. */
+static void count_by(situ_buf *b, const situ_coll *c, const area *a, const char *const *fields,
                      const char *const *labels)
 {
-    size_t first, end;
-    situ_coll_township_range(c, code, &first, &end);
-    situ_buf_printf(b, "\"%s\":{\"total\":%zu", c->c->id, end - first);
+    situ_buf_printf(b, "\"%s\":{\"total\":%zu", c->c->id, area_count(c, a));
     for (int k = 0; fields[k]; k++) {
         tally t = {0};
         char tmp[32];
-        for (size_t i = first; i < end; i++) {
-            const char *key = field_key(c, &c->feats[i], fields[k], tmp, sizeof tmp);
-            if (key)
-                tally_add(&t, key, 1, 0);
+        size_t first, end;
+        for (size_t w = 0; w < a->n; w++) {
+            area_range(c, a, w, &first, &end);
+            for (size_t i = first; i < end; i++) {
+                const char *key = field_key(c, &c->feats[i], fields[k], tmp, sizeof tmp);
+                if (key)
+                    tally_add(&t, key, 1, 0);
+            }
         }
         tally_write(b, labels[k], &t);
     }
 }
 
-static void hazards_part(situ_buf *b, const situ_coll *c, const char *code, const char *now)
+static void hazards_part(situ_buf *b, const situ_coll *c, const area *a, const char *now)
 {
     static const char *const f[] = {"category", "level", "status", NULL};
     static const char *const l[] = {"by_category", "by_level", "by_status", NULL};
-    count_by(b, c, code, f, l);
+    count_by(b, c, a, f, l);
     size_t first, end, open = 0, overdue = 0;
-    situ_coll_township_range(c, code, &first, &end);
     char today[11];
     snprintf(today, sizeof today, "%s", now);
     char tmp[32];
-    for (size_t i = first; i < end; i++) {
-        const char *st = field_key(c, &c->feats[i], "status", tmp, sizeof tmp);
-        const char *dl = field_key(c, &c->feats[i], "deadline", tmp, sizeof tmp);
-        if (st && strcmp(st, "rectified")) {
-            open++;
-            overdue += dl && *dl && strncmp(dl, today, 10) < 0;
+    for (size_t w = 0; w < a->n; w++) {
+        area_range(c, a, w, &first, &end);
+        for (size_t i = first; i < end; i++) {
+            const char *st = field_key(c, &c->feats[i], "status", tmp, sizeof tmp);
+            const char *dl = field_key(c, &c->feats[i], "deadline", tmp, sizeof tmp);
+            if (st && strcmp(st, "rectified")) {
+                open++;
+                overdue += dl && *dl && strncmp(dl, today, 10) < 0;
+            }
         }
     }
     situ_buf_printf(b, ",\"open\":%zu,\"overdue\":%zu}", open, overdue);
 }
 
-static void resources_part(situ_buf *b, const situ_coll *c, const char *code)
+static void resources_part(situ_buf *b, const situ_coll *c, const area *a)
 {
     static const char *const f[] = {"category", "level", "status", NULL};
     static const char *const l[] = {"by_category", "by_level", "by_status", NULL};
-    count_by(b, c, code, f, l);
+    count_by(b, c, a, f, l);
     size_t first, end;
-    situ_coll_township_range(c, code, &first, &end);
     tally teams = {0}, items = {0};
     char tmp[32];
-    for (size_t i = first; i < end; i++) {
-        const situ_feature *ft = &c->feats[i];
-        const char *type = field_key(c, ft, "team_type", tmp, sizeof tmp);
-        int pi = situ_schema_field_index(c->c, "personnel");
-        if (type)
-            tally_add(&teams, type, 1, ft->values[pi].type ? (double)ft->values[pi].u.i : 0);
-        for (uint32_t h = 0; h < ft->nheld; h++)
-            tally_add(&items, situ_schema_item(c->held[ft->held0 + h].item)->code,
-                      c->held[ft->held0 + h].quantity, 0);
+    int pi = situ_schema_field_index(c->c, "personnel");
+    for (size_t w = 0; w < a->n; w++) {
+        area_range(c, a, w, &first, &end);
+        for (size_t i = first; i < end; i++) {
+            const situ_feature *ft = &c->feats[i];
+            const char *type = field_key(c, ft, "team_type", tmp, sizeof tmp);
+            if (type)
+                tally_add(&teams, type, 1, ft->values[pi].type ? (double)ft->values[pi].u.i : 0);
+            for (uint32_t h = 0; h < ft->nheld; h++)
+                tally_add(&items, situ_schema_item(c->held[ft->held0 + h].item)->code,
+                          c->held[ft->held0 + h].quantity, 0);
+        }
     }
     situ_buf_adds(b, ",\"teams_by_type\":{");
     for (int i = 0; i < teams.nkeys; i++)
@@ -141,20 +171,22 @@ static void resources_part(situ_buf *b, const situ_coll *c, const char *code)
     situ_buf_adds(b, "}}");
 }
 
-static void stations_part(situ_buf *b, const situ_coll *c, const char *code)
+static void stations_part(situ_buf *b, const situ_coll *c, const area *a)
 {
     static const char *const f[] = {"kind", "dept", "status", NULL};
     static const char *const l[] = {"by_kind", "by_dept", "by_status", NULL};
-    count_by(b, c, code, f, l);
+    count_by(b, c, a, f, l);
     size_t first, end, cams = 0, online = 0;
-    situ_coll_township_range(c, code, &first, &end);
     char tmp[32];
-    for (size_t i = first; i < end; i++) {
-        const char *kind = field_key(c, &c->feats[i], "kind", tmp, sizeof tmp);
-        if (kind && !strcmp(kind, "camera")) {
-            cams++;
-            const char *on = field_key(c, &c->feats[i], "online", tmp, sizeof tmp);
-            online += on && !strcmp(on, "true");
+    for (size_t w = 0; w < a->n; w++) {
+        area_range(c, a, w, &first, &end);
+        for (size_t i = first; i < end; i++) {
+            const char *kind = field_key(c, &c->feats[i], "kind", tmp, sizeof tmp);
+            if (kind && !strcmp(kind, "camera")) {
+                cams++;
+                const char *on = field_key(c, &c->feats[i], "online", tmp, sizeof tmp);
+                online += on && !strcmp(on, "true");
+            }
         }
     }
     situ_buf_printf(b, ",\"cameras\":%zu,\"cameras_online\":%zu}", cams, online);
@@ -267,17 +299,27 @@ static void alert_object(situ_buf *b, const situ_coll *c, const situ_feature *f)
     situ_buf_addc(b, '}');
 }
 
-static void alerts_part(situ_buf *b, const situ_snapshot *s, const situ_feature *town,
-                        const char *now)
+/* 1 when alert f (of coll a) is over a township of area ar. */
+static int alert_over(const situ_snapshot *s, const situ_feature *f, const area *ar)
 {
     const situ_coll *a = s->colls[SITU_C_ALERTS], *t = s->colls[SITU_C_TOWNSHIPS];
+    for (size_t w = 0; w < ar->n; w++)
+        if (!strcmp(f->township_code, ar->towns[w]->id))
+            return 1;
+    for (size_t w = 0; w < ar->n; w++)
+        if (situ_polygons_meet(a, f, t, ar->towns[w]))
+            return 1;
+    return 0;
+}
+
+static void alerts_part(situ_buf *b, const situ_snapshot *s, const area *ar, const char *now)
+{
+    const situ_coll *a = s->colls[SITU_C_ALERTS];
     situ_buf_adds(b, "\"alerts\":[");
     int first = 1;
     for (size_t i = 0; i < a->n; i++) {
         const situ_feature *f = &a->feats[i];
-        if (!situ_alert_active(a, f, now))
-            continue;
-        if (strcmp(f->township_code, town->id) && !situ_polygons_meet(a, f, t, town))
+        if (!situ_alert_active(a, f, now) || !alert_over(s, f, ar))
             continue;
         if (!first)
             situ_buf_addc(b, ',');
@@ -297,53 +339,181 @@ static void township_head(situ_buf *b, const situ_coll *t, const situ_feature *f
     }
 }
 
+/* Appends ,"maps":{...},"alerts":[...],"updated_at":now} of area a. */
+static void area_summary(situ_buf *b, const situ_snapshot *s, const area *a, const char *now)
+{
+    static const char *const rz_f[] = {"hazard_type", "risk_level", NULL};
+    static const char *const rz_l[] = {"by_type", "by_level", NULL};
+    static const char *const hs_f[] = {"grade", "industry", NULL};
+    static const char *const hs_l[] = {"by_grade", "by_industry", NULL};
+    situ_buf_adds(b, ",\"maps\":{");
+    count_by(b, s->colls[SITU_C_RISK_ZONES], a, rz_f, rz_l);
+    situ_buf_adds(b, "},");
+    hazards_part(b, s->colls[SITU_C_HAZARDS], a, now);
+    situ_buf_addc(b, ',');
+    count_by(b, s->colls[SITU_C_HAZARD_SOURCES], a, hs_f, hs_l);
+    situ_buf_adds(b, "},");
+    resources_part(b, s->colls[SITU_C_RESOURCES], a);
+    situ_buf_adds(b, "},");
+    stations_part(b, s->colls[SITU_C_STATIONS], a);
+    situ_buf_addc(b, ',');
+    alerts_part(b, s, a, now);
+    situ_buf_adds(b, ",\"updated_at\":");
+    situ_buf_add_json_str(b, now);
+    situ_buf_adds(b, "}\n");
+}
+
 int situ_summary_township(const situ_snapshot *s, const char *code, const char *now, situ_buf *b)
 {
     const situ_feature *town = situ_snapshot_township(s, code);
     if (!town)
         return SITU_ENOTFOUND;
-    static const char *const rz_f[] = {"hazard_type", "risk_level", NULL};
-    static const char *const rz_l[] = {"by_type", "by_level", NULL};
-    static const char *const hs_f[] = {"grade", "industry", NULL};
-    static const char *const hs_l[] = {"by_grade", "by_industry", NULL};
+    area a = {&town, 1};
     situ_buf_addc(b, '{');
     township_head(b, s->colls[SITU_C_TOWNSHIPS], town);
-    situ_buf_adds(b, ",\"maps\":{");
-    count_by(b, s->colls[SITU_C_RISK_ZONES], code, rz_f, rz_l);
-    situ_buf_adds(b, "},");
-    hazards_part(b, s->colls[SITU_C_HAZARDS], code, now);
-    situ_buf_addc(b, ',');
-    count_by(b, s->colls[SITU_C_HAZARD_SOURCES], code, hs_f, hs_l);
-    situ_buf_adds(b, "},");
-    resources_part(b, s->colls[SITU_C_RESOURCES], code);
-    situ_buf_adds(b, "},");
-    stations_part(b, s->colls[SITU_C_STATIONS], code);
-    situ_buf_addc(b, ',');
-    alerts_part(b, s, town, now);
-    situ_buf_adds(b, ",\"updated_at\":");
-    situ_buf_add_json_str(b, now);
-    situ_buf_adds(b, "}\n");
+    area_summary(b, s, &a, now);
     return 0;
 }
 
-void situ_summary_townships(const situ_snapshot *s, situ_buf *b)
+/* Appends "counts":{collection: features in area a, ...} (the maps and the
+ * live collections). */
+static void counts_write(situ_buf *b, const situ_snapshot *s, const area *a)
+{
+    situ_buf_adds(b, "\"counts\":{");
+    for (int c = SITU_C_RISK_ZONES; c < SITU_NCOLLECTIONS; c++)
+        situ_buf_printf(b, "%s\"%s\":%zu", c > SITU_C_RISK_ZONES ? "," : "", s->colls[c]->c->id,
+                        area_count(s->colls[c], a));
+    situ_buf_addc(b, '}');
+}
+
+/* Township f's text field `name`, or "". */
+static const char *town_text(const situ_coll *t, const situ_feature *f, const char *name)
+{
+    int i = situ_schema_field_index(t->c, name);
+    return i >= 0 && f->values[i].type == SITU_FT_TEXT && f->values[i].u.s ? f->values[i].u.s : "";
+}
+
+size_t situ_summary_townships(const situ_snapshot *s, const char *county, size_t offset,
+                              size_t limit, situ_buf *b, size_t *out_matched)
 {
     const situ_coll *t = s->colls[SITU_C_TOWNSHIPS];
-    situ_buf_printf(b, "{\"numberReturned\":%zu,\"townships\":[", t->n);
+    size_t matched = 0, n = 0;
+    situ_buf_addc(b, '[');
     for (size_t i = 0; i < t->n; i++) {
         const situ_feature *f = &t->feats[i];
-        situ_buf_adds(b, i ? ",{" : "{");
+        if (county && strcmp(town_text(t, f, "county_code"), county))
+            continue;
+        if (matched++ < offset || n == limit)
+            continue;
+        situ_buf_adds(b, n++ ? ",{" : "{");
         township_head(b, t, f);
-        situ_buf_adds(b, ",\"counts\":{");
-        for (int c = SITU_C_RISK_ZONES; c < SITU_NCOLLECTIONS; c++) {
-            size_t first, end;
-            situ_coll_township_range(s->colls[c], f->id, &first, &end);
-            situ_buf_printf(b, "%s\"%s\":%zu", c > SITU_C_RISK_ZONES ? "," : "", s->colls[c]->c->id,
-                            end - first);
-        }
-        situ_buf_adds(b, "}}");
+        area a = {&f, 1};
+        situ_buf_addc(b, ',');
+        counts_write(b, s, &a);
+        situ_buf_addc(b, '}');
     }
-    situ_buf_adds(b, "]}\n");
+    situ_buf_addc(b, ']');
+    *out_matched = matched;
+    return n;
+}
+
+typedef struct county_town {
+    const char *county;
+    const situ_feature *f;
+} county_town;
+
+static int by_county(const void *x, const void *y)
+{
+    const county_town *a = x, *b = y;
+    int c = strcmp(a->county, b->county);
+    return c ? c : strcmp(a->f->id, b->f->id);
+}
+
+/* The townships of s sorted by county code, then code (malloc'd, t->n of
+ * them), or NULL when out of memory. */
+static county_town *towns_by_county(const situ_coll *t)
+{
+    county_town *ct = malloc((t->n ? t->n : 1) * sizeof *ct);
+    for (size_t i = 0; ct && i < t->n; i++)
+        ct[i] = (county_town){town_text(t, &t->feats[i], "county_code"), &t->feats[i]};
+    if (ct)
+        qsort(ct, t->n, sizeof *ct, by_county);
+    return ct;
+}
+
+/* The next county's townships from ct[i]: how many share its code. */
+static size_t county_run(const county_town *ct, size_t n, size_t i)
+{
+    size_t j = i;
+    while (j < n && !strcmp(ct[j].county, ct[i].county))
+        j++;
+    return j - i;
+}
+
+int situ_summary_counties(const situ_snapshot *s, size_t offset, size_t limit, situ_buf *b,
+                          size_t *out_returned, size_t *out_matched)
+{
+    const situ_coll *t = s->colls[SITU_C_TOWNSHIPS];
+    county_town *ct = towns_by_county(t);
+    const situ_feature **towns = malloc((t->n ? t->n : 1) * sizeof *towns);
+    if (!ct || !towns) {
+        free(ct), free(towns);
+        return SITU_ENOMEM;
+    }
+    size_t matched = 0, n = 0;
+    situ_buf_addc(b, '[');
+    for (size_t i = 0, k; i < t->n; i += k) {
+        k = county_run(ct, t->n, i);
+        if (matched++ < offset || n == limit)
+            continue;
+        for (size_t j = 0; j < k; j++)
+            towns[j] = ct[i + j].f;
+        area a = {towns, k};
+        situ_buf_adds(b, n++ ? ",{\"code\":" : "{\"code\":");
+        situ_buf_add_json_str(b, ct[i].county);
+        situ_buf_adds(b, ",\"name\":");
+        situ_buf_add_json_str(b, town_text(t, ct[i].f, "county_name"));
+        situ_buf_printf(b, ",\"townships\":%zu,", k);
+        counts_write(b, s, &a);
+        situ_buf_addc(b, '}');
+    }
+    situ_buf_addc(b, ']');
+    free(ct), free(towns);
+    *out_returned = n;
+    *out_matched = matched;
+    return 0;
+}
+
+int situ_summary_county(const situ_snapshot *s, const char *code, const char *now, situ_buf *b)
+{
+    const situ_coll *t = s->colls[SITU_C_TOWNSHIPS];
+    const situ_feature **towns = malloc((t->n ? t->n : 1) * sizeof *towns);
+    if (!towns)
+        return SITU_ENOMEM;
+    area a = {towns, 0};
+    for (size_t i = 0; i < t->n; i++)
+        if (!strcmp(town_text(t, &t->feats[i], "county_code"), code))
+            towns[a.n++] = &t->feats[i];
+    if (!a.n) {
+        free(towns);
+        return SITU_ENOTFOUND;
+    }
+    situ_buf_adds(b, "{\"code\":");
+    situ_buf_add_json_str(b, code);
+    situ_buf_adds(b, ",\"name\":");
+    situ_buf_add_json_str(b, town_text(t, towns[0], "county_name"));
+    situ_buf_adds(b, ",\"townships\":[");
+    for (size_t i = 0; i < a.n; i++) {
+        situ_buf_adds(b, i ? ",{\"code\":" : "{\"code\":");
+        situ_buf_add_json_str(b, towns[i]->id);
+        situ_buf_adds(b, ",\"name\":");
+        situ_buf_add_json_str(b, town_text(t, towns[i], "name"));
+        situ_buf_addc(b, '}');
+    }
+    situ_buf_addc(b, ']');
+    area_summary(b, s, &a, now);
+    free(towns);
+    return 0;
 }
 
 void situ_summary_alerts_at(const situ_snapshot *s, double lon, double lat, const char *now,

@@ -7,7 +7,7 @@
 
 import { t, tv, tf, tn } from './i18n.js';
 import { SEVERITY } from './layers.js';
-import { getJSON, el, fill, today } from './util.js';
+import { getJSON, getAllItems, el, fill, today } from './util.js';
 
 // The schema's field row of collection cid named name, or undefined.
 function fieldOf(schema, cid, name) {
@@ -50,8 +50,9 @@ export class Panels {
   }
 
   async loadTownships() {
-    const r = await getJSON('/townships');
-    const list = r.ok && r.data && Array.isArray(r.data.townships) ? r.data.townships : [];
+    // every page of /townships (a nation holds tens of thousands)
+    const r = await getAllItems('/townships?limit=10000', 200000, 'townships');
+    const list = r.ok ? r.features : [];
     this.townships = Object.fromEntries(list.map((x) => [x.code, x]));
     return list;
   }

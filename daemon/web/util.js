@@ -16,8 +16,9 @@ export async function getJSON(url, init) {
   }
 }
 
-// Every page of an OGC API items request, following "next" links, up to max features.
-export async function getAllItems(url, max = 20000) {
+// Every page of a paged request (OGC API items, /townships), following "next"
+// links, up to max entries of the array `key` ('features' for items).
+export async function getAllItems(url, max = 20000, key = 'features') {
   const features = [];
   let next = url;
   let status = 200;
@@ -25,10 +26,10 @@ export async function getAllItems(url, max = 20000) {
     const r = await getJSON(next);
     status = r.status;
     // a later page that fails ends the list; only a failed first page is a failure
-    if (!r.ok || !r.data || !Array.isArray(r.data.features)) return { ok: features.length > 0, status, features };
-    features.push(...r.data.features);
+    if (!r.ok || !r.data || !Array.isArray(r.data[key])) return { ok: features.length > 0, status, features };
+    features.push(...r.data[key]);
     const link = (r.data.links || []).find((l) => l.rel === 'next');
-    next = link && r.data.features.length ? sameOrigin(link.href) : null;
+    next = link && r.data[key].length ? sameOrigin(link.href) : null;
   }
   return { ok: true, status, features };
 }

@@ -1,9 +1,10 @@
 /*
- * situ/summary.h: a township's four-map summary (counts by type and level,
- * open and overdue hidden dangers, resource totals by item, teams by type
- * and personnel, stations and cameras, active alerts), the list of all
- * townships with their counts, and "where am I" (locate). JSON text into a
- * situ_buf; `now` (RFC 3339 UTC) decides what is overdue or active.
+ * situ/summary.h: a township's or a county's four-map summary (counts by
+ * type and level, open and overdue hidden dangers, resource totals by item,
+ * teams by type and personnel, stations and cameras, active alerts), pages
+ * of the townships and of the counties with their counts, and "where am I"
+ * (locate). JSON text into a situ_buf; `now` (RFC 3339 UTC) decides what is
+ * overdue or active. A county is the townships whose county_code it is.
  */
 #ifndef SITU_SUMMARY_H
 #define SITU_SUMMARY_H
@@ -13,8 +14,22 @@
 
 /* Appends the summary object of township `code`; SITU_ENOTFOUND if none. */
 int situ_summary_township(const situ_snapshot *s, const char *code, const char *now, situ_buf *b);
-/* Appends {"townships":[{code, name, county..., counts per collection}...]}. */
-void situ_summary_townships(const situ_snapshot *s, situ_buf *b);
+/* Appends the JSON array of the townships (of county `county` when not
+ * NULL), from the offset-th of them, at most limit: [{code, name,
+ * county_code, ..., "counts":{collection: n}}]. Returns how many it wrote;
+ * *out_matched is how many there are in all. */
+size_t situ_summary_townships(const situ_snapshot *s, const char *county, size_t offset,
+                              size_t limit, situ_buf *b, size_t *out_matched);
+/* Appends the JSON array of the counties (by code), from the offset-th, at
+ * most limit: [{code, name, "townships": n, "counts":{collection: n}}];
+ * fills *out_returned and *out_matched. 0, or SITU_ENOMEM. */
+int situ_summary_counties(const situ_snapshot *s, size_t offset, size_t limit, situ_buf *b,
+                          size_t *out_returned, size_t *out_matched);
+/* Appends county `code`'s summary: {code, name, "townships":[{code, name}],
+ * "maps": the four maps summed over its townships (as a township's),
+ * "alerts": the active alerts over any of them, updated_at}; SITU_ENOTFOUND
+ * when no township has that county code. */
+int situ_summary_county(const situ_snapshot *s, const char *code, const char *now, situ_buf *b);
 /* 1 when alert feature f is active at now (status not cancelled, expires
  * unset or later than now, onset unset or not after now). */
 int situ_alert_active(const situ_coll *alerts, const situ_feature *f, const char *now);

@@ -1,8 +1,10 @@
 /*
  * situ/tilecache.h: the vector-tile cache in front of tile.h. Owns the
  * per-collection tile sources (situ_tilesrc, prepared lazily per situ_coll),
- * cutting on a miss, compressing once (raw deflate ending in a sync flush,
- * so per-collection pieces concatenate into one gzip member), strong ETags,
+ * cutting on a miss, compressing once and only when a gzip answer first
+ * needs it (raw deflate ending in a sync flush, so per-collection pieces
+ * concatenate into one gzip member; a client that never asks for gzip never
+ * pays for it), strong ETags,
  * a memory bound in bytes (sharded LRU) and exact invalidation. Does not own
  * HTTP: the route turns a situ_tile_reply into 200/204/304 and headers.
  *
@@ -32,7 +34,7 @@ typedef struct situ_tile_entry situ_tile_entry;
 
 typedef struct situ_tilecache_opts {
     size_t max_bytes;           /* bound on cached bytes, entries included (256 MiB) */
-    int gzip_level;             /* zlib level (1: fast; tiles compress well anyway) */
+    int gzip_level;             /* zlib level (1: fast; MVT varints gain little more) */
     const situ_tile_opts *tile; /* NULL: situ_tile_opts_default */
 } situ_tilecache_opts;
 
@@ -40,12 +42,13 @@ typedef struct situ_tilecache_opts {
  * body, in collection order. n_raw == 0 means an empty tile (answer 204). */
 typedef struct situ_tile_reply {
     size_t n_raw;     /* uncompressed body bytes */
-    size_t n_gz;      /* gzip body bytes (header and trailer included) */
+    size_t n_gz;      /* gzip body bytes, once situ_tile_reply_body made one */
     char etag[24];    /* "\"<16 hex>\"", the identity body's strong ETag */
     char etag_gz[28]; /* "\"<16 hex>-gz\"", the gzip body's */
     int npieces;
     situ_tile_entry *pieces[SITU_NCOLLECTIONS];
-    uint32_t crc; /* CRC-32 of the raw body */
+    uint32_t crc;       /* CRC-32 of the raw body */
+    situ_tilecache *tc; /* the cache the pieces came from */
 } situ_tile_reply;
 
 typedef struct situ_tilecache_stats {
@@ -66,8 +69,11 @@ void situ_tilecache_free(situ_tilecache *tc);
  * the cache's view of a collection is answered correctly but not cached. */
 int situ_tilecache_get(situ_tilecache *tc, const situ_snapshot *snap, int set, situ_tile_xyz t,
                        situ_tile_reply *out, situ_err *err);
-/* Appends the body to out: gzip (one member) when gzip, else the raw MVT. */
-int situ_tile_reply_body(const situ_tile_reply *r, int gzip, situ_buf *out);
+/* Appends the body to out: gzip (one member) when gzip, else the raw MVT.
+ * A gzip body compresses the pieces that no answer compressed before and
+ * keeps their deflate in the cache (counted against max_bytes); it sets
+ * r->n_gz. */
+int situ_tile_reply_body(situ_tile_reply *r, int gzip, situ_buf *out);
 /* 1 when an If-None-Match header value (a list, W/ and * allowed) matches
  * either ETag of r. */
 int situ_tile_reply_matches(const situ_tile_reply *r, const char *if_none_match);

@@ -1,14 +1,16 @@
 /*
  * tilecache.c: the tile cache (see situ/tilecache.h). Owns entries (raw MVT
- * layer bytes + their deflate, CRC and content hash, in one allocation),
+ * layer bytes, CRC and content hash in one allocation; their deflate made
+ * on the first gzip answer and kept beside them),
  * 16 shards of hash table + LRU bounded in bytes, single-flight misses, the
  * per-collection state (current collection, prepared source, generation,
  * epoch) and gzip assembly. Cutting is tile.c's.
  *
  * An entry's life, under its shard's lock:
  *
- *     (absent) --miss: placeholder--> PENDING --cut, deflate--> READY (in LRU)
+ *     (absent) --miss: placeholder--> PENDING --cut--> READY (in LRU)
  *     PENDING --epoch moved while cutting--> (absent; the reply still gets it)
+ *     READY --first gzip body: deflate, attached once (CAS)--> READY + deflate
  *     READY --LRU eviction | invalidate | generation moved--> (absent)
  *     (absent) --last reader's release--> freed
  *
@@ -39,9 +41,17 @@ struct situ_tile_entry {
     uint64_t gen;
     uint64_t hash; /* content hash: crc32 << 32 | adler32 of the raw bytes */
     uint32_t crc;
-    size_t nraw, ndef, bytes;
-    unsigned char data[]; /* raw, then deflate */
+    size_t nraw, bytes;
+    struct deflated *def; /* NULL until a gzip answer needs it; then set once */
+    unsigned char data[]; /* raw */
 };
+
+/* A piece's raw deflate, ending in a sync flush (not final), so that the
+ * pieces of an `all` tile concatenate into one gzip member. */
+typedef struct deflated {
+    size_t n;
+    unsigned char d[];
+} deflated;
 
 typedef struct shard {
     pthread_mutex_t mu;
@@ -74,8 +84,10 @@ struct situ_tilecache {
 
 static void entry_release(situ_tile_entry *e)
 {
-    if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
+    if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        free(e->def);
         free(e);
+    }
 }
 
 static situ_tile_entry *entry_retain(situ_tile_entry *e)
@@ -141,38 +153,46 @@ static z_stream *zstream(int level)
     return &c->z;
 }
 
-/* A READY entry holding raw and its deflate (ending in a sync flush, not
- * final, so that pieces concatenate). NULL when out of memory. */
-static situ_tile_entry *entry_make(const situ_tile_entry *key, const situ_buf *raw, int level)
+/* The deflate of p[0..n) ending in a sync flush; NULL when out of memory. */
+static deflated *deflate_piece(const unsigned char *p, size_t n, int level)
 {
-    size_t cap = raw->n ? deflateBound(NULL, raw->n) + 64 : 0;
-    situ_tile_entry *e = malloc(sizeof *e + raw->n + cap);
-    z_stream *z = raw->n ? zstream(level) : NULL;
-    if (!e || (raw->n && !z)) {
-        free(e);
+    size_t cap = deflateBound(NULL, n) + 64;
+    deflated *d = malloc(sizeof *d + cap);
+    z_stream *z = zstream(level);
+    if (!d || !z) {
+        free(d);
         return NULL;
     }
+    z->next_in = (Bytef *)p, z->avail_in = (uInt)n;
+    z->next_out = d->d, z->avail_out = (uInt)cap;
+    if (deflate(z, Z_SYNC_FLUSH) != Z_OK || z->avail_in) {
+        free(d);
+        return NULL;
+    }
+    d->n = cap - z->avail_out;
+    deflated *fit = realloc(d, sizeof *d + d->n);
+    return fit ? fit : d;
+}
+
+/* A READY entry holding raw (its deflate comes when first asked for). NULL
+ * when out of memory. */
+static situ_tile_entry *entry_make(const situ_tile_entry *key, const situ_buf *raw)
+{
+    situ_tile_entry *e = malloc(sizeof *e + raw->n);
+    if (!e)
+        return NULL;
     *e = *key;
     e->hnext = e->prev = e->next = NULL;
     e->state = E_READY;
     e->refs = 1;
     e->nraw = raw->n;
-    e->ndef = 0;
-    if (raw->n) {
+    e->def = NULL;
+    if (raw->n)
         memcpy(e->data, raw->p, raw->n);
-        z->next_in = (Bytef *)e->data, z->avail_in = (uInt)raw->n;
-        z->next_out = e->data + raw->n, z->avail_out = (uInt)cap;
-        if (deflate(z, Z_SYNC_FLUSH) != Z_OK || z->avail_in) {
-            free(e);
-            return NULL;
-        }
-        e->ndef = cap - z->avail_out;
-    }
     e->crc = (uint32_t)crc32(0, e->data, (uInt)e->nraw);
     e->hash = (uint64_t)e->crc << 32 | (uint32_t)adler32(1, e->data, (uInt)e->nraw);
-    e->bytes = sizeof *e + e->nraw + e->ndef;
-    situ_tile_entry *fit = realloc(e, sizeof *e + e->nraw + e->ndef);
-    return fit ? fit : e;
+    e->bytes = sizeof *e + e->nraw;
+    return e;
 }
 
 /* ---- shards ---------------------------------------------------------------- */
@@ -381,19 +401,30 @@ static int empty_fast(const situ_tilecache *tc, const situ_coll *coll, situ_tile
     return ll[2] < x[0] || ll[0] > x[2] || ll[3] < x[1] || ll[1] > x[3];
 }
 
-/* Cuts and compresses tile t of cid into a new READY entry like k. */
+/* Cuts tile t of cid into a new READY entry like k. */
 static int cut(situ_tilecache *tc, situ_tilesrc *src, const situ_tile_entry *k, situ_tile_xyz t,
                situ_tile_entry **out, situ_err *err)
 {
     situ_buf raw;
     situ_buf_init(&raw);
     int rc = situ_tile_encode_coll(src, t, &tc->topts, &raw, NULL, err);
-    situ_tile_entry *e = rc ? NULL : entry_make(k, &raw, tc->level);
+    situ_tile_entry *e = rc ? NULL : entry_make(k, &raw);
     situ_buf_dispose(&raw);
     if (!rc && !e)
-        rc = situ_err_set(err, SITU_ENOMEM, "out of memory compressing a tile");
+        rc = situ_err_set(err, SITU_ENOMEM, "out of memory keeping a tile");
     *out = e;
     return rc;
+}
+
+/* Evicts from the LRU's tail, never `keep`, until s is within its bound.
+ * Caller holds s->mu. */
+static void shard_trim(situ_tilecache *tc, shard *s, const situ_tile_entry *keep)
+{
+    while (s->bytes > s->max_bytes && s->tail && s->tail != keep) {
+        situ_tile_entry *old = s->tail;
+        shard_remove(s, old, key_hash(old->cid, old->z, old->x, old->y));
+        __atomic_add_fetch(&tc->evictions, 1, __ATOMIC_RELAXED);
+    }
 }
 
 /* Puts the cut entry e in place of placeholder ph (if the epoch did not
@@ -412,11 +443,7 @@ static void settle(situ_tilecache *tc, shard *s, situ_tile_entry *ph, situ_tile_
     shard_add(s, entry_retain(e), h);
     lru_front(s, e);
     s->bytes += e->bytes;
-    while (s->bytes > s->max_bytes && s->tail && s->tail != e) {
-        situ_tile_entry *old = s->tail;
-        shard_remove(s, old, key_hash(old->cid, old->z, old->x, old->y));
-        __atomic_add_fetch(&tc->evictions, 1, __ATOMIC_RELAXED);
-    }
+    shard_trim(tc, s, e);
 }
 
 /* Looks tile t of cid up; on a miss cuts it once (others wait for it). */
@@ -509,16 +536,14 @@ static void reply_finish(situ_tile_reply *r)
 {
     uint64_t h = 1469598103934665603ULL;
     r->n_raw = 0, r->crc = 0;
-    size_t ndef = 0;
     for (int i = 0; i < r->npieces; i++) {
         const situ_tile_entry *e = r->pieces[i];
         r->crc = (uint32_t)crc32_combine(r->crc, e->crc, (z_off_t)e->nraw);
-        r->n_raw += e->nraw, ndef += e->ndef;
+        r->n_raw += e->nraw;
         h = (h ^ e->cid) * 1099511628211ULL;
         for (int b = 0; b < 64; b += 8)
             h = (h ^ ((e->hash >> b) & 0xFF)) * 1099511628211ULL;
     }
-    r->n_gz = r->n_raw ? 10 + ndef + 2 + 8 : 0;
     snprintf(r->etag, sizeof r->etag, "\"%016llx\"", (unsigned long long)h);
     snprintf(r->etag_gz, sizeof r->etag_gz, "\"%016llx-gz\"", (unsigned long long)h);
 }
@@ -526,7 +551,7 @@ static void reply_finish(situ_tile_reply *r)
 int situ_tilecache_get(situ_tilecache *tc, const situ_snapshot *snap, int set, situ_tile_xyz t,
                        situ_tile_reply *out, situ_err *err)
 {
-    situ_tile_reply r = {0};
+    situ_tile_reply r = {.tc = tc};
     if (set < 0 || set > SITU_TILESET_ALL)
         return situ_err_set(err, SITU_ENOTFOUND, "no tile set %d", set);
     if (t.z < 0 || t.z > SITU_TILE_MAXZOOM || t.x >> t.z || t.y >> t.z)
@@ -562,18 +587,54 @@ static void put_le32(unsigned char *p, uint32_t v)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-int situ_tile_reply_body(const situ_tile_reply *r, int gzip, situ_buf *out)
+/* e's deflate, made now if no answer made it yet, and kept with e (counted
+ * in its shard while e is cached); NULL when out of memory. */
+static const deflated *entry_deflated(situ_tilecache *tc, situ_tile_entry *e)
+{
+    deflated *d = __atomic_load_n(&e->def, __ATOMIC_ACQUIRE), *none = NULL;
+    if (d)
+        return d;
+    if (!(d = deflate_piece(e->data, e->nraw, tc->level)))
+        return NULL;
+    if (!__atomic_compare_exchange_n(&e->def, &none, d, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        free(d); /* another answer attached one first */
+        return none;
+    }
+    uint64_t h = key_hash(e->cid, e->z, e->x, e->y);
+    shard *s = shard_of(tc, h);
+    pthread_mutex_lock(&s->mu);
+    if (shard_find(s, h, e) == e) { /* still cached: its bytes grow */
+        e->bytes += sizeof *d + d->n;
+        s->bytes += sizeof *d + d->n;
+        shard_trim(tc, s, e);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return d;
+}
+
+int situ_tile_reply_body(situ_tile_reply *r, int gzip, situ_buf *out)
 {
     if (!r->n_raw)
         return 0;
-    if (situ_buf_reserve(out, gzip ? r->n_gz : r->n_raw))
+    const deflated *d[SITU_NCOLLECTIONS];
+    size_t n = r->n_raw;
+    if (gzip) {
+        n = 10 + 2 + 8;
+        for (int i = 0; i < r->npieces; i++) {
+            if (!(d[i] = entry_deflated(r->tc, r->pieces[i])))
+                return SITU_ENOMEM;
+            n += d[i]->n;
+        }
+        r->n_gz = n;
+    }
+    if (situ_buf_reserve(out, n))
         return SITU_ENOMEM;
     static const unsigned char header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
     if (gzip)
         situ_buf_add(out, header, sizeof header);
     for (int i = 0; i < r->npieces; i++) {
         const situ_tile_entry *e = r->pieces[i];
-        situ_buf_add(out, gzip ? e->data + e->nraw : e->data, gzip ? e->ndef : e->nraw);
+        situ_buf_add(out, gzip ? d[i]->d : e->data, gzip ? d[i]->n : e->nraw);
     }
     if (gzip) {
         unsigned char trailer[10] = {0x03, 0x00}; /* an empty final block */

@@ -7,7 +7,9 @@
  *
  *   tiles_inproc_cold per_s=... median_ms=... p99_ms=... zmean_ms=6:.../7:...
  *   tiles_inproc_miss ...  situ_tilecache_get on a cache with no room: cut,
- *                          deflate once, gzip body (a cold HTTP tile, minus HTTP)
+ *                          deflate, gzip body (a cold HTTP tile, minus HTTP)
+ *   tiles_inproc_miss_raw ... the same, identity body (a client without gzip:
+ *                          nothing is compressed)
  *   tiles_inproc_hit ...   the same tiles from a warm cache, gzip body
  *
  * plus '#' lines: the one-off preparation per collection, CPU time (the
@@ -104,16 +106,16 @@ static int cut(bench *b, situ_tile_xyz t, situ_buf *out, size_t *nfeat)
     return 0;
 }
 
-/* Gets tile t through the cache and builds its gzip body. */
-static int via_cache(bench *b, situ_tile_xyz t, situ_buf *out, size_t *nz)
+/* Gets tile t through the cache and builds its body (gzip or raw). */
+static int via_cache(bench *b, situ_tile_xyz t, int gzip, situ_buf *out, size_t *nz)
 {
     situ_tile_reply r;
     situ_err err = {0};
     if (situ_tilecache_get(b->tc, b->snap, b->set, t, &r, &err))
         return fprintf(stderr, "tiles_inproc: %s\n", err.msg), -1;
-    *nz = r.n_gz;
     out->n = 0;
-    int rc = situ_tile_reply_body(&r, 1, out);
+    int rc = situ_tile_reply_body(&r, gzip, out);
+    *nz = gzip ? r.n_gz : r.n_raw;
     situ_tile_reply_dispose(&r);
     return rc;
 }
@@ -141,7 +143,7 @@ static void report(const char *name, const bench *b, double *ms, size_t nms, dou
 }
 
 /* One warm-up pass and b->passes timed passes. mode 0: cut every layer;
- * 1: through the cache (b->tc), gzip body. */
+ * 1: through the cache (b->tc), gzip body; 2: the same, raw body. */
 static int run(bench *b, const char *name, int mode)
 {
     size_t nms = (size_t)b->passes * b->n, bytes = 0, feats = 0;
@@ -156,7 +158,8 @@ static int run(bench *b, const char *name, int mode)
             double a = now_ms(), ca = cpu_ms();
             size_t nf = 0, nz = 0;
             out.n = 0;
-            if (mode ? via_cache(b, b->list[i], &out, &nz) : cut(b, b->list[i], &out, &nf))
+            if (mode ? via_cache(b, b->list[i], mode == 1, &out, &nz)
+                     : cut(b, b->list[i], &out, &nf))
                 return -1;
             double d = now_ms() - a, cd = cpu_ms() - ca;
             if (pass >= 0) {
@@ -176,7 +179,8 @@ static int run(bench *b, const char *name, int mode)
     printf("# %s cpu: %.1f tiles per cpu-second; ", name, (double)nms / (cpu_total / 1e3));
     report("cpu", b, cpu, nms, cpu_total);
     printf("# %s: %zu tiles x %d passes, avg %.0f bytes%s, %.0f features; max ms by zoom:", name,
-           b->n, b->passes, (double)bytes / (double)b->n, mode ? " gzip" : " raw", (double)feats / (double)b->n);
+           b->n, b->passes, (double)bytes / (double)b->n, mode == 1 ? " gzip" : " raw",
+           (double)feats / (double)b->n);
     for (int z = 0; z <= SITU_TILE_MAXZOOM; z++)
         if (zmax[z] > 0)
             printf(" %d:%.2f", z, zmax[z]);
@@ -268,7 +272,7 @@ static int run_all(bench *b)
     if (!b->gzip)
         return 0;
     if (situ_tilecache_new(&co, &b->tc, &err) || situ_tilecache_prepare(b->tc, b->snap, &err) ||
-        run(b, "tiles_inproc_miss", 1))
+        run(b, "tiles_inproc_miss", 1) || run(b, "tiles_inproc_miss_raw", 2))
         return fprintf(stderr, "tiles_inproc: %s\n", err.msg), -1;
     situ_tilecache_free(b->tc);
     co.max_bytes = (size_t)1 << 30;

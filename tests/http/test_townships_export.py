@@ -47,6 +47,91 @@ class TownshipsExportTest(unittest.TestCase):
         inside = sum(1 for f in self.hazards if f["properties"]["township_code"])
         self.assertEqual(total, inside)
 
+    def test_townships_page_like_items(self):
+        whole = self.d.get("/townships").json()
+        self.assertEqual(whole["numberMatched"], 182)
+        self.assertEqual(whole["numberReturned"], 182)
+        self.assertEqual([l["rel"] for l in whole["links"]], ["self"])
+        got, path = [], "/townships?limit=50"
+        while path:  # follow next links to the end
+            page = self.d.get(path).json()
+            self.assertEqual(page["numberMatched"], 182)
+            self.assertEqual(page["numberReturned"], len(page["townships"]))
+            self.assertLessEqual(len(page["townships"]), 50)
+            got += page["townships"]
+            nxt = [l["href"] for l in page["links"] if l["rel"] == "next"]
+            path = nxt[0].split(str(self.d.port), 1)[1] if nxt else None
+        self.assertEqual(got, whole["townships"])
+        mid = self.d.get("/townships?limit=50&offset=60").json()
+        self.assertEqual(mid["townships"], whole["townships"][60:110])
+        rels = {l["rel"]: l["href"] for l in mid["links"]}
+        self.assertTrue(rels["prev"].endswith("/townships?limit=50&offset=10"), rels)
+        self.assertTrue(rels["next"].endswith("/townships?limit=50&offset=110"), rels)
+        self.assertEqual(self.d.get("/townships?offset=500").json()["townships"], [])
+
+    def test_townships_of_a_county(self):
+        whole = self.d.get("/townships").json()["townships"]
+        county = whole[40]["county_code"]
+        mine = [t for t in whole if t["county_code"] == county]
+        doc = self.d.get("/townships?county=" + county).json()
+        self.assertEqual(doc["townships"], mine)
+        self.assertEqual(doc["numberMatched"], len(mine))
+        page = self.d.get("/townships?county=%s&limit=2&offset=1" % county).json()
+        self.assertEqual(page["townships"], mine[1:3])
+        nxt = [l["href"] for l in page["links"] if l["rel"] == "next"][0]
+        self.assertIn("county=" + county, nxt)
+
+    def test_counties_sum_their_townships(self):
+        whole = self.d.get("/townships").json()["townships"]
+        doc = self.d.get("/counties").json()
+        codes = sorted({t["county_code"] for t in whole})
+        self.assertEqual([c["code"] for c in doc["counties"]], codes)
+        self.assertEqual(doc["numberMatched"], len(codes))
+        for c in doc["counties"]:
+            mine = [t for t in whole if t["county_code"] == c["code"]]
+            self.assertEqual(c["townships"], len(mine))
+            self.assertEqual(c["name"], mine[0]["county_name"])
+            for coll, n in c["counts"].items():
+                self.assertEqual(n, sum(t["counts"][coll] for t in mine), (c["code"], coll))
+        two = self.d.get("/counties?limit=2&offset=1").json()
+        self.assertEqual(two["counties"], doc["counties"][1:3])
+        self.assertIn("next", [l["rel"] for l in two["links"]])
+
+    def test_county_summary_is_its_townships_summed(self):
+        whole = self.d.get("/townships").json()["townships"]
+        county = whole[0]["county_code"]
+        mine = [t["code"] for t in whole if t["county_code"] == county]
+        c = self.d.get("/counties/" + county).json()
+        self.assertEqual([t["code"] for t in c["townships"]], mine)
+        towns = [self.d.get("/townships/" + code).json() for code in mine]
+        for coll in FOUR_MAPS:
+            self.assertEqual(c["maps"][coll]["total"],
+                             sum(t["maps"][coll]["total"] for t in towns), coll)
+        self.assertEqual(c["stations"]["cameras"], sum(t["stations"]["cameras"] for t in towns))
+        for key in ("open", "overdue"):
+            self.assertEqual(c["maps"]["hazards"][key],
+                             sum(t["maps"]["hazards"][key] for t in towns), key)
+        levels = {}
+        for t in towns:
+            for k, v in t["maps"]["hazards"]["by_level"].items():
+                levels[k] = levels.get(k, 0) + v
+        self.assertEqual(c["maps"]["hazards"]["by_level"], levels)
+        bags = sum(t["maps"]["resources"]["items"].get("sandbag", {"qty": 0})["qty"]
+                   for t in towns)
+        got = c["maps"]["resources"]["items"].get("sandbag", {"qty": 0})["qty"]
+        self.assertAlmostEqual(got, bags, places=3)
+        situd.assert_problem(self, self.d.get("/counties/999999"), 404)
+
+    def test_townships_and_counties_bad_parameters(self):
+        for path, param in [("/townships?limit=0", "limit"), ("/townships?limit=x", "limit"),
+                            ("/townships?limit=-1", "limit"), ("/townships?offset=-1", "offset"),
+                            ("/townships?offset=1.5", "offset"), ("/townships?county=999", "county"),
+                            ("/townships?county=", "county"), ("/townships?bbox=1,2,3,4", "bbox"),
+                            ("/townships?f=xml", "f"), ("/counties?limit=0", "limit"),
+                            ("/counties?offset=x", "offset"), ("/counties?county=431102", "county"),
+                            ("/counties/431102?limit=1", "limit")]:
+            situd.assert_problem(self, self.d.get(path), 400, param)
+
     def test_township_summary_counts(self):
         code = self.hazards[0]["properties"]["township_code"]
         s = self.d.get("/townships/" + code).json()

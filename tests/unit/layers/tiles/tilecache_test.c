@@ -113,6 +113,41 @@ static void cached_bytes_equal_a_direct_cut(void **state)
     close_cache(&fx, tc);
 }
 
+/* A tile first answered raw holds no deflate; the first gzip answer makes
+ * it once, keeps it (the cache's bytes grow once) and inflates to the raw. */
+static void gzip_is_made_on_the_first_gzip_answer(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    situ_tilecache *tc = open_cache(&fx, 0);
+    situ_buf plain, gz, raw;
+    situ_buf_init(&plain), situ_buf_init(&gz), situ_buf_init(&raw);
+    situ_tile_xyz t = tile_at(11, 111.6, 26.4);
+    situ_tile_reply r;
+    situ_tilecache_stats st0, st1, st2;
+    get(tc, fx.snap, SITU_TILESET_ALL, t, &r);
+    assert_true(r.npieces > 1);
+    assert_int_equal(situ_tile_reply_body(&r, 0, &plain), 0);
+    situ_tile_reply_dispose(&r);
+    situ_tilecache_stats_get(tc, &st0);
+    for (int pass = 0; pass < 2; pass++) {
+        get(tc, fx.snap, SITU_TILESET_ALL, t, &r);
+        gz.n = 0;
+        assert_int_equal(situ_tile_reply_body(&r, 1, &gz), 0);
+        assert_int_equal(gz.n, r.n_gz);
+        situ_tile_reply_dispose(&r);
+        situ_tilecache_stats_get(tc, pass ? &st2 : &st1);
+    }
+    assert_true(st1.bytes > st0.bytes);     /* the deflate is kept, and counted */
+    assert_int_equal(st2.bytes, st1.bytes); /* made once */
+    assert_true(gz.n < plain.n);
+    inflate_gzip(&gz, &raw);
+    assert_int_equal(raw.n, plain.n);
+    assert_memory_equal(raw.p, plain.p, plain.n);
+    situ_buf_dispose(&plain), situ_buf_dispose(&gz), situ_buf_dispose(&raw);
+    close_cache(&fx, tc);
+}
+
 static void etags_and_if_none_match(void **state)
 {
     (void)state;
@@ -201,14 +236,19 @@ static void bounded_in_bytes_lru(void **state)
     situ_tile_xyz tiles[200];
     size_t n = block(tiles);
     situ_tilecache_stats st;
+    situ_buf gz;
+    situ_buf_init(&gz);
     for (int round = 0; round < 2; round++)
         for (size_t i = 0; i < n; i++) {
             situ_tile_reply r;
             get(tc, fx.snap, SITU_TILESET_ALL, tiles[i], &r);
+            gz.n = 0; /* the deflate made for it counts against the bound too */
+            assert_int_equal(situ_tile_reply_body(&r, 1, &gz), 0);
             situ_tile_reply_dispose(&r);
             situ_tilecache_stats_get(tc, &st);
             assert_true(st.bytes <= st.max_bytes);
         }
+    situ_buf_dispose(&gz);
     assert_true(st.evictions > 0);
     assert_true(st.bytes > st.max_bytes / 2);
     /* the most recent tile is still there */
@@ -309,7 +349,7 @@ static situ_snapshot *move_hazard(tile_fixture *fx, const situ_snapshot *snap, c
     return s2;
 }
 
-static int has_id(const situ_tile_reply *r, const char *id)
+static int has_id(situ_tile_reply *r, const char *id)
 {
     situ_buf body;
     situ_buf_init(&body);
@@ -448,6 +488,7 @@ static void readers_race_a_writer(void **state)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(cached_bytes_equal_a_direct_cut),
+    cmocka_unit_test(gzip_is_made_on_the_first_gzip_answer),
     cmocka_unit_test(etags_and_if_none_match),
     cmocka_unit_test(empty_tiles_are_cheap_and_cut_once),
     cmocka_unit_test(bounded_in_bytes_lru),

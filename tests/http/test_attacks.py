@@ -73,6 +73,13 @@ def connect(port, src=None, timeout=10.0, rcvbuf=None):
 def read_answer(s, timeout):
     """The status and headers of the first answer on s within timeout, or
     (0, {}) when none came."""
+    status, headers, _ = read_answer_and_rest(s, timeout)
+    return status, headers
+
+
+def read_answer_and_rest(s, timeout):
+    """read_answer, plus the bytes of the body that came with the head (an
+    SSE replay may ride in the same segment as the headers)."""
     s.settimeout(timeout)
     got = b""
     try:
@@ -83,13 +90,22 @@ def read_answer(s, timeout):
             got += k
     except (socket.timeout, ConnectionResetError):
         pass
-    h, _, _ = got.partition(b"\r\n\r\n")
+    h, _, rest = got.partition(b"\r\n\r\n")
     lines = h.decode("latin-1").split("\r\n")
     m = re.match(r"HTTP/1\.[01] (\d{3})", lines[0])
     if not m:
-        return 0, {}
+        return 0, {}, b""
     return int(m.group(1)), {k.lower(): v for k, v in
-                             (line.split(": ", 1) for line in lines[1:] if ": " in line)}
+                             (line.split(": ", 1) for line in lines[1:] if ": " in line)}, rest
+
+
+def open_listener(port, src):
+    """An /events listener from address src replaying from the start: the
+    socket, the status, the headers and the body bytes that came with them."""
+    s = connect(port, src)
+    s.sendall(head("GET", "/events", ["Last-Event-ID: 0", "Accept: text/event-stream"]))
+    got, h, rest = read_answer_and_rest(s, 5.0)
+    return s, got, h, rest
 
 
 class UploadFlood:
@@ -323,12 +339,6 @@ class ListenerFloodTest(AttackBase):
         raise_nofile(cls.FLOOD + 512)  # before situd starts: it inherits the limit
         super().setUpClass()
 
-    def open_listener(self, src):
-        s = connect(self.d.port, src)
-        s.sendall(head("GET", "/events", ["Last-Event-ID: 0", "Accept: text/event-stream"]))
-        got, h = read_answer(s, 5.0)
-        return s, got, h
-
     def test_a_flood_from_one_address_does_not_refuse_another(self):
         try:
             connect(self.d.port, "127.0.0.2").close()
@@ -338,9 +348,10 @@ class ListenerFloodTest(AttackBase):
         seq = feedlib.wait_until(lambda: self.d.get("/feeds").json()["writer"]["last_seq"])
         self.assertTrue(seq)
         flood, answers, retry = [], {}, set()
+        rest = {}
         try:
             for _ in range(self.FLOOD):
-                s, got, h = self.open_listener("127.0.0.2")
+                s, got, h, rest[s] = open_listener(self.d.port, "127.0.0.2")
                 answers[got] = answers.get(got, 0) + 1
                 if got == 503:
                     retry.add(h.get("retry-after"))
@@ -356,7 +367,7 @@ class ListenerFloodTest(AttackBase):
             # the flood's listeners replay from one shared reader
             first = flood[0]
             first.settimeout(15)
-            got = b""
+            got = rest[first]  # what came with its head
             while b"id: %d" % seq not in got:
                 k = first.recv(65536)
                 self.assertTrue(k, "a flood listener's replay ended")
@@ -432,7 +443,7 @@ class ListenerCapTest(AttackBase):
         try:
             for src in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
                 for _ in range(6):
-                    s, status, _ = ListenerFloodTest.open_listener(self, src)
+                    s, status, _, _ = open_listener(self.d.port, src)
                     got[src] = got.get(src, []) + [status]
                     held.append(s)
         except OSError as e:

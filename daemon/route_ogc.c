@@ -16,11 +16,12 @@
 #include "situ/query.h"
 
 #define CRS84 "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+#define REL_TILESETS_VECTOR "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 #define LIMIT_DEFAULT 100
 #define LIMIT_MAX 10000
 
-static void add_link(situ_buf *b, int first, const char *href, const char *rel,
-                     const char *type, const char *title)
+void situd_add_link(situ_buf *b, int first, const char *href, const char *rel, const char *type,
+                    const char *title)
 {
     situ_buf_adds(b, first ? "{\"href\":" : ",{\"href\":");
     situ_buf_add_json_str(b, href);
@@ -43,16 +44,22 @@ situd_result situd_route_landing_json(situd_req *r)
                       "major accident hidden dangers, major hazard sources, rescue teams and "
                       "depots, townships, monitoring stations and warnings.\",\"links\":[");
     snprintf(href, sizeof href, "%s/?f=json", base);
-    add_link(&b, 1, href, "self", "application/json", "this document");
+    situd_add_link(&b, 1, href, "self", "application/json", "this document");
     snprintf(href, sizeof href, "%s/", base);
-    add_link(&b, 0, href, "alternate", "text/html", "the map wall");
+    situd_add_link(&b, 0, href, "alternate", "text/html", "the map wall");
     snprintf(href, sizeof href, "%s/api", base);
-    add_link(&b, 0, href, "service-desc", "application/vnd.oai.openapi+json;version=3.0",
-             "the API definition");
+    situd_add_link(&b, 0, href, "service-desc", "application/vnd.oai.openapi+json;version=3.0",
+                   "the API definition");
     snprintf(href, sizeof href, "%s/conformance", base);
-    add_link(&b, 0, href, "conformance", "application/json", "conformance classes");
+    situd_add_link(&b, 0, href, "conformance", "application/json", "conformance classes");
     snprintf(href, sizeof href, "%s/collections", base);
-    add_link(&b, 0, href, "data", "application/json", "the collections");
+    situd_add_link(&b, 0, href, "data", "application/json", "the collections");
+    snprintf(href, sizeof href, "%s/tiles", base);
+    situd_add_link(&b, 0, href, REL_TILESETS_VECTOR, "application/json",
+                   "vector tiles of every collection");
+    snprintf(href, sizeof href, "%s/tileMatrixSets", base);
+    situd_add_link(&b, 0, href, "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+                   "application/json", "the tiling schemes");
     situ_buf_adds(&b, "]}\n");
     return situd_reply_buf(r, 200, "application/json", &b);
 }
@@ -63,7 +70,13 @@ situd_result situd_route_conformance(situd_req *r)
         "{\"conformsTo\":["
         "\"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core\","
         "\"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30\","
-        "\"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson\"]}\n";
+        "\"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson\","
+        "\"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core\","
+        "\"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset\","
+        "\"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list\","
+        "\"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/dataset-tilesets\","
+        "\"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets\","
+        "\"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt\"]}\n";
     situd_result res;
     if (situd_reject_args_but_f(r, &res))
         return res;
@@ -90,13 +103,16 @@ static void write_collection(situ_buf *b, const char *base, const situ_coll *c)
     }
     situ_buf_adds(b, "]],\"crs\":\"" CRS84 "\"}},\"links\":[");
     snprintf(href, sizeof href, "%s/collections/%s", base, c->c->id);
-    add_link(b, 1, href, "self", "application/json", c->c->title_en);
+    situd_add_link(b, 1, href, "self", "application/json", c->c->title_en);
     snprintf(href, sizeof href, "%s/collections/%s/items", base, c->c->id);
-    add_link(b, 0, href, "items", "application/geo+json", "the features");
+    situd_add_link(b, 0, href, "items", "application/geo+json", "the features");
     snprintf(href, sizeof href, "%s/tiles/%s.json", base, c->c->id);
-    add_link(b, 0, href, "describedby", "application/json", "vector tiles (TileJSON)");
+    situd_add_link(b, 0, href, "describedby", "application/json", "vector tiles (TileJSON)");
+    snprintf(href, sizeof href, "%s/collections/%s/tiles", base, c->c->id);
+    situd_add_link(b, 0, href, REL_TILESETS_VECTOR, "application/json",
+                   "vector tiles (OGC API - Tiles)");
     snprintf(href, sizeof href, "%s/export/%s.geojson", base, c->c->id);
-    add_link(b, 0, href, "enclosure", "application/geo+json", "the whole collection");
+    situd_add_link(b, 0, href, "enclosure", "application/geo+json", "the whole collection");
     situ_buf_addc(b, ']');
     situ_buf_printf(b, ",\"numberOfFeatures\":%zu}", c->n);
 }
@@ -112,7 +128,7 @@ situd_result situd_route_collections(situd_req *r)
     situ_buf_init(&b);
     situ_buf_adds(&b, "{\"links\":[");
     snprintf(href, sizeof href, "%s/collections", base);
-    add_link(&b, 1, href, "self", "application/json", "the collections");
+    situd_add_link(&b, 1, href, "self", "application/json", "the collections");
     situ_buf_adds(&b, "],\"collections\":[");
     for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
         if (i)
@@ -154,8 +170,8 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 }
 
 /* The items URL with the request's arguments and offset `off`. */
-static void page_href(situd_req *r, const char *base, const char *coll, size_t off,
-                      size_t limit, situ_buf *out)
+static void page_href(situd_req *r, const char *base, const char *coll, size_t off, size_t limit,
+                      situ_buf *out)
 {
     situ_buf_printf(out, "%s/collections/%s/items?", base, coll);
     link_args a = {out};
@@ -165,13 +181,13 @@ static void page_href(situd_req *r, const char *base, const char *coll, size_t o
     situ_buf_printf(out, "&offset=%zu", off);
 }
 
-static void add_page_link(situ_buf *b, situd_req *r, const char *base, const char *coll,
-                          size_t off, size_t limit, const char *rel)
+static void add_page_link(situ_buf *b, situd_req *r, const char *base, const char *coll, size_t off,
+                          size_t limit, const char *rel)
 {
     situ_buf href;
     situ_buf_init(&href);
     page_href(r, base, coll, off, limit, &href);
-    add_link(b, 0, href.p ? href.p : "", rel, "application/geo+json", NULL);
+    situd_add_link(b, 0, href.p ? href.p : "", rel, "application/geo+json", NULL);
     situ_buf_dispose(&href);
 }
 
@@ -188,11 +204,12 @@ static void write_items(situ_buf *b, situd_req *r, const situ_coll *c, const uin
             situ_buf_addc(b, ',');
         situ_geojson_feature(b, c, &c->feats[idx[i]], &o);
     }
-    situ_buf_printf(b, "],\"numberMatched\":%zu,\"numberReturned\":%zu,\"timeStamp\":\"%s\","
-                       "\"links\":[",
+    situ_buf_printf(b,
+                    "],\"numberMatched\":%zu,\"numberReturned\":%zu,\"timeStamp\":\"%s\","
+                    "\"links\":[",
                     matched, n, ts);
     snprintf(href, sizeof href, "%s/collections/%s", base, c->c->id);
-    add_link(b, 1, href, "collection", "application/json", c->c->title_en);
+    situd_add_link(b, 1, href, "collection", "application/json", c->c->title_en);
     add_page_link(b, r, base, c->c->id, offset, limit, "self");
     if (offset + n < matched)
         add_page_link(b, r, base, c->c->id, offset + limit, limit, "next");
@@ -296,10 +313,10 @@ static situd_result one_item(situd_req *r, const situ_coll *c, const char *fid)
     situ_buf_init(&h);
     situ_buf_printf(&h, "%s/collections/%s/items/", base, c->c->id);
     situd_url_encode(&h, fid);
-    add_link(&b, 1, h.p ? h.p : "", "self", "application/geo+json", NULL);
+    situd_add_link(&b, 1, h.p ? h.p : "", "self", "application/geo+json", NULL);
     situ_buf_dispose(&h);
     snprintf(href, sizeof href, "%s/collections/%s", base, c->c->id);
-    add_link(&b, 0, href, "collection", "application/json", c->c->title_en);
+    situd_add_link(&b, 0, href, "collection", "application/json", c->c->title_en);
     situ_buf_adds(&b, "]}\n");
     return situd_reply_buf(r, 200, "application/geo+json", &b);
 }
@@ -334,6 +351,8 @@ situd_result situd_route_collection(situd_req *r)
     }
     if (!strcmp(slash, "/items"))
         return items(r, c);
+    if (!strncmp(slash, "/tiles", 6) && (!slash[6] || slash[6] == '/'))
+        return situd_ogc_tiles(r, sc->cid, slash + 6);
     if (!strncmp(slash, "/items/", 7) && slash[7])
         return one_item(r, c, slash + 7);
     return situd_problem(r, 404, NULL, "no such resource: %s", r->path);

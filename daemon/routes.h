@@ -7,11 +7,15 @@
 
 #include "http.h"
 #include "server.h"
+#include "situ/tile.h"
 
 /* Appends s percent-encoded for a URL query (RFC 3986 unreserved kept). */
 void situd_url_encode(situ_buf *b, const char *s);
 
 /* route_ogc.c */
+/* Appends one OGC link object (`first`: no leading comma); title may be NULL. */
+void situd_add_link(situ_buf *b, int first, const char *href, const char *rel, const char *type,
+                    const char *title);
 situd_result situd_route_landing_json(situd_req *r);
 situd_result situd_route_conformance(situd_req *r);
 situd_result situd_route_collections(situd_req *r);
@@ -28,8 +32,7 @@ situd_result situd_route_township(situd_req *r);
 situd_result situd_route_locate(situd_req *r);
 /* Reads a coordinate parameter within [-limit, limit]; answers 400 itself
  * and returns -1 when it is missing or bad. */
-int situd_read_coord(situd_req *r, const char *name, double limit, double *out,
-                     situd_result *res);
+int situd_read_coord(situd_req *r, const char *name, double limit, double *out, situd_result *res);
 /* Appends the JSON array of hazard sources whose impact radius reaches the
  * point (route_nearest.c). */
 void situd_locate_hazards(situd_req *r, double lon, double lat, situ_buf *b);
@@ -40,6 +43,15 @@ situd_result situd_route_nearest(situd_req *r);
 situd_result situd_route_within(situd_req *r);
 /* route_tiles.c: /tiles/{set}.json and /tiles/{set}/{z}/{x}/{y}.mvt */
 situd_result situd_route_tiles(situd_req *r);
+/* Answers tile t of set (a collection id or SITU_TILESET_ALL) from the cache. */
+situd_result situd_tile_reply(situd_req *r, int set, situ_tile_xyz t);
+/* route_ogc_tiles.c: OGC API - Tiles. /tileMatrixSets[/WebMercatorQuad],
+ * /tiles, and situd_ogc_tiles for what follows ".../tiles" of a set: "" (the
+ * tileset list), "/WebMercatorQuad" (the tileset) or
+ * "/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}" (a tile). */
+situd_result situd_route_tilematrixsets(situd_req *r);
+situd_result situd_route_tilesets_all(situd_req *r);
+situd_result situd_ogc_tiles(situd_req *r, int set, const char *rest);
 /* route_web.c: the map wall's files under /web/, and its page at / */
 situd_result situd_route_web(situd_req *r);
 situd_result situd_route_web_index(situd_req *r);

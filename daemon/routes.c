@@ -24,6 +24,8 @@ const situd_route situd_routes[] = {
     {"POST", "/feeds/", "feed_post", situd_route_feed_post},
     {"GET", "/feeds", "feeds", situd_route_feeds},
     {"GET", "/events", "events", situd_route_events},
+    {"GET", "/styles", "styles", situd_route_styles},
+    {"GET", "/styles/", "styles", situd_route_styles},
     {"GET", "/web/", "web", situd_route_web},
     {"GET", "/healthz", "healthz", situd_route_healthz},
     {"GET", "/metrics", "metrics", situd_route_metrics},

@@ -60,6 +60,7 @@ static const struct {
     {'k', "/healthz", NULL},
     {'q', "/conformance", NULL},
     {'M', "/tileMatrixSets", NULL},
+    {'Y', "/styles/", NULL},
     {'P', "/feeds/meteorology/events", "application/json"},
     {'C', "/feeds/meteorology/cap", "application/cap+xml"},
 };

@@ -16,6 +16,7 @@
 #include "situ/query.h"
 
 #define CRS84 "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+#define REL_TILESETS_VECTOR "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
 #define LIMIT_DEFAULT 100
 
 situd_result situd_route_landing_json(situd_req *r)
@@ -39,6 +40,12 @@ situd_result situd_route_landing_json(situd_req *r)
     situd_add_link(&b, 0, href, "conformance", "application/json", "conformance classes");
     snprintf(href, sizeof href, "%s/collections", base);
     situd_add_link(&b, 0, href, "data", "application/json", "the collections");
+    snprintf(href, sizeof href, "%s/tiles", base);
+    situd_add_link(&b, 0, href, REL_TILESETS_VECTOR, "application/json",
+                   "vector tiles of every collection");
+    snprintf(href, sizeof href, "%s/tileMatrixSets", base);
+    situd_add_link(&b, 0, href, "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+                   "application/json", "the tiling schemes");
     situ_buf_adds(&b, "]}\n");
     return situd_reply_buf(r, 200, "application/json", &b);
 }
@@ -49,7 +56,13 @@ situd_result situd_route_conformance(situd_req *r)
         "{\"conformsTo\":["
         "\"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core\","
         "\"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30\","
-        "\"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson\"]}\n";
+        "\"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson\","
+        "\"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core\","
+        "\"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset\","
+        "\"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list\","
+        "\"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/dataset-tilesets\","
+        "\"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets\","
+        "\"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt\"]}\n";
     situd_result res;
     if (situd_reject_args_but_f(r, &res))
         return res;
@@ -81,6 +94,9 @@ static void write_collection(situ_buf *b, const char *base, const situ_coll *c)
     situd_add_link(b, 0, href, "items", "application/geo+json", "the features");
     snprintf(href, sizeof href, "%s/tiles/%s.json", base, c->c->id);
     situd_add_link(b, 0, href, "describedby", "application/json", "vector tiles (TileJSON)");
+    snprintf(href, sizeof href, "%s/collections/%s/tiles", base, c->c->id);
+    situd_add_link(b, 0, href, REL_TILESETS_VECTOR, "application/json",
+                   "vector tiles (OGC API - Tiles)");
     snprintf(href, sizeof href, "%s/export/%s.geojson", base, c->c->id);
     situd_add_link(b, 0, href, "enclosure", "application/geo+json", "the whole collection");
     situ_buf_addc(b, ']');
@@ -253,6 +269,8 @@ situd_result situd_route_collection(situd_req *r)
     }
     if (!strcmp(slash, "/items"))
         return items(r, c);
+    if (!strncmp(slash, "/tiles", 6) && (!slash[6] || slash[6] == '/'))
+        return situd_ogc_tiles(r, sc->cid, slash + 6);
     if (!strncmp(slash, "/items/", 7) && slash[7])
         return one_item(r, c, slash + 7);
     return situd_problem(r, 404, NULL, "no such resource: %s", r->path);

@@ -107,6 +107,12 @@ static situd_result tile(situd_req *r, int set, const char *zxy)
         }
         return situd_problem(r, 404, NULL, "%s: tiles are /tiles/{set}/{z}/{x}/{y}.mvt", err.msg);
     }
+    return situd_tile_reply(r, set, t);
+}
+
+situd_result situd_tile_reply(situd_req *r, int set, situ_tile_xyz t)
+{
+    situ_err err = {0};
     situ_tile_reply rep;
     if (situ_tilecache_get(cache, r->snap, set, t, &rep, &err))
         return situd_problem(r, 503, NULL, "tile %d/%u/%u: %s", t.z, t.x, t.y, err.msg);
@@ -139,9 +145,12 @@ static situd_result tile(situd_req *r, int set, const char *zxy)
     return out;
 }
 
-/* rest is "{set}.json" or "{set}/{z}/{x}/{y}.mvt" */
+/* rest is "{set}.json", "{set}/{z}/{x}/{y}.mvt" or, for OGC API - Tiles,
+ * "WebMercatorQuad[/{tileMatrix}/{tileRow}/{tileCol}]" (no set is named so) */
 situd_result situd_route_tiles(situd_req *r)
 {
+    if (!strncmp(r->rest, "WebMercatorQuad", 15) && (!r->rest[15] || r->rest[15] == '/'))
+        return situd_ogc_tiles(r, SITU_TILESET_ALL, r->rest - 1);
     const char *slash = strchr(r->rest, '/');
     size_t n = slash ? (size_t)(slash - r->rest) : strlen(r->rest);
     char name[40];

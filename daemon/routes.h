@@ -7,6 +7,7 @@
 
 #include "http.h"
 #include "server.h"
+#include "situ/tile.h"
 
 /* Appends s percent-encoded for a URL query (RFC 3986 unreserved kept). */
 void situd_url_encode(situ_buf *b, const char *s);
@@ -57,9 +58,20 @@ situd_result situd_route_nearest(situd_req *r);
 situd_result situd_route_within(situd_req *r);
 /* route_tiles.c: /tiles/{set}.json and /tiles/{set}/{z}/{x}/{y}.mvt */
 situd_result situd_route_tiles(situd_req *r);
+/* Answers tile t of set (a collection id or SITU_TILESET_ALL) from the cache. */
+situd_result situd_tile_reply(situd_req *r, int set, situ_tile_xyz t);
+/* route_ogc_tiles.c: OGC API - Tiles. /tileMatrixSets[/WebMercatorQuad],
+ * /tiles, and situd_ogc_tiles for what follows ".../tiles" of a set: "" (the
+ * tileset list), "/WebMercatorQuad" (the tileset) or
+ * "/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}" (a tile). */
+situd_result situd_route_tilematrixsets(situd_req *r);
+situd_result situd_route_tilesets_all(situd_req *r);
+situd_result situd_ogc_tiles(situd_req *r, int set, const char *rest);
 /* route_web.c: the map wall's files under /web/, and its page at / */
 situd_result situd_route_web(situd_req *r);
 situd_result situd_route_web_index(situd_req *r);
+/* route_styles.c: /styles and /styles/{day,dark}.json, the wall's MapLibre styles */
+situd_result situd_route_styles(situd_req *r);
 /* route_feeds.c */
 situd_result situd_route_feed_post(situd_req *r);
 situd_result situd_route_feeds(situd_req *r);

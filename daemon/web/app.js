@@ -10,7 +10,7 @@
 
 import { Map as MapLibreMap, NavigationControl, ScaleControl, prewarm } from './maplibre-gl.mjs';
 import { t, lang } from './i18n.js';
-import { buildStyle, addMissingIcon, legend, GROUPS, CLICKABLE, TILED, IDEOGRAPH_FONT } from './layers.js';
+import { wallStyle, addMissingIcon, legend, GROUPS, CLICKABLE, TILED, IDEOGRAPH_FONT } from './layers.js';
 import { followTownshipLabels } from './labels.js';
 import { Live } from './live.js';
 import { Panels, searchTownships } from './panels.js';
@@ -208,10 +208,20 @@ async function cityBounds() {
   return Array.isArray(b) && b.length >= 4 && b.every(Number.isFinite) ? b.slice(0, 4) : CITY_FALLBACK;
 }
 
-function makeMap(bounds, tilejson) {
+// The wall's style document from situd (dark on the wall, day at the desk),
+// asked again every 2 s until situd gives it: without it there is no map.
+async function loadStyle() {
+  for (;;) {
+    const r = await getJSON(`/styles/${WALL ? 'dark' : 'day'}.json`);
+    if (r.ok && r.data && Array.isArray(r.data.layers)) return r.data;
+    await new Promise((done) => setTimeout(done, 2000));
+  }
+}
+
+function makeMap(bounds, style) {
   const map = new MapLibreMap({
     container: 'map',
-    style: buildStyle({ tilejson, lat: (bounds[1] + bounds[3]) / 2, dark: WALL, today: today() }),
+    style,
     bounds,
     fitBoundsOptions: { padding: WALL ? 40 : 20 },
     attributionControl: false,
@@ -240,9 +250,9 @@ async function boot() {
   langLink();
   tick();
   setInterval(tick, 1000);
-  const [schemaR, bounds, tilejson] = await Promise.all([getJSON('/web/schema.json'), cityBounds(), loadTileJSON()]);
+  const [schemaR, bounds, tilejson, styleDoc] = await Promise.all([getJSON('/web/schema.json'), cityBounds(), loadTileJSON(), loadStyle()]);
   const schema = schemaR.data;
-  const map = makeMap(bounds, tilejson);
+  const map = makeMap(bounds, wallStyle(styleDoc, tilejson, today()));
   situ.map = map;
   watchSources(map);
   followTownshipLabels(map);

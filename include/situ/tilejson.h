@@ -20,4 +20,8 @@
 int situ_tilejson_write(situ_buf *out, const situ_snapshot *snap, const char *set,
                         const char *base_url, const situ_tile_opts *o, situ_err *err);
 
+/* The union of the lon/lat extents of the set's collections (minlon, minlat,
+ * maxlon, maxlat) in out; returns 0 when they are all empty. */
+int situ_tileset_bounds(const situ_snapshot *snap, int set, double out[4]);
+
 #endif

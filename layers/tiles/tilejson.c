@@ -100,8 +100,7 @@ static void write_layer(situ_buf *b, const situ_collection *c, const situ_tile_o
     situ_buf_addc(b, '}');
 }
 
-/* The union of the extents of the set's collections; 0 when all are empty. */
-static int set_bounds(const situ_snapshot *snap, int set, double out[4])
+int situ_tileset_bounds(const situ_snapshot *snap, int set, double out[4])
 {
     int any = 0;
     for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
@@ -120,7 +119,7 @@ static int set_bounds(const situ_snapshot *snap, int set, double out[4])
 static void write_extent(situ_buf *b, const situ_snapshot *snap, int set)
 {
     double e[4] = {-180, -85.051129, 180, 85.051129};
-    int any = set_bounds(snap, set, e), zoom = 0;
+    int any = situ_tileset_bounds(snap, set, e), zoom = 0;
     if (any) {
         double w = fmax(e[2] - e[0], e[3] - e[1]);
         zoom = w > 0 ? (int)floor(log2(360.0 / w)) + 1 : SITU_TILE_MAXZOOM;
@@ -147,7 +146,8 @@ int situ_tilejson_write(situ_buf *out, const situ_snapshot *snap, const char *se
         return rc;
     if (!o)
         situ_tile_opts_default(&def), o = &def;
-    const situ_collection *one = set == SITU_TILESET_ALL ? NULL : situ_schema_collection((situ_coll_id)set);
+    const situ_collection *one =
+        set == SITU_TILESET_ALL ? NULL : situ_schema_collection((situ_coll_id)set);
     int minz = SITU_TILE_MAXZOOM;
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
         if (set == SITU_TILESET_ALL || set == i)

@@ -59,6 +59,8 @@ static const struct {
     {'p', "/api", NULL},
     {'k', "/healthz", NULL},
     {'q', "/conformance", NULL},
+    {'M', "/tileMatrixSets", NULL},
+    {'Y', "/styles/", NULL},
     {'P', "/feeds/meteorology/events", "application/json"},
     {'C', "/feeds/meteorology/cap", "application/cap+xml"},
 };

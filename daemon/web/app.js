@@ -9,7 +9,7 @@
 // window.__situ exposes the map and a few timings for the browser test.
 
 import { Map as MapLibreMap, NavigationControl, ScaleControl, prewarm } from './maplibre-gl.mjs';
-import { t, lang } from './i18n.js';
+import { t, lang, zoned } from './i18n.js';
 import { buildStyle, addMissingIcon, legend, GROUPS, CLICKABLE, TILED, IDEOGRAPH_FONT } from './layers.js';
 import { followTownshipLabels } from './labels.js';
 import { Live } from './live.js';
@@ -42,9 +42,7 @@ function setStatus(what, status) {
 // ---- the page around the map -----------------------------------------------------
 
 function tick() {
-  const d = new Date();
-  const p = (n) => String(n).padStart(2, '0');
-  $('clock').textContent = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${t('weekday')[d.getDay()]} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  $('clock').textContent = t('clock', zoned(new Date()));
 }
 
 function langLink() {

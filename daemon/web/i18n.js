@@ -3,6 +3,9 @@
 // /web/schema.json (the collection table); this file holds the interface's
 // own words and the labels of the schema's enumerated values.
 
+const p2 = (n) => String(n).padStart(2, '0');
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
 const zh = {
   title: '一网四图 · 应急指挥',
   layers: '图层',
@@ -67,6 +70,8 @@ const zh = {
   lang_switch: 'English',
   wall_title: '永州市应急管理指挥中心',
   weekday: ['星期日', '星期一', '星期二', '星期三', '星期四', '星期五', '星期六'],
+  date: (z) => `${z.month}月${z.day}日 ${p2(z.hour)}:${p2(z.minute)}`,
+  clock: (z) => `${z.year}年${z.month}月${z.day}日 ${zh.weekday[z.weekday]} ${p2(z.hour)}:${p2(z.minute)}:${p2(z.second)}`,
 };
 
 const en = {
@@ -133,6 +138,8 @@ const en = {
   lang_switch: '中文',
   wall_title: 'Yongzhou emergency command centre',
   weekday: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'],
+  date: (z) => `${z.day} ${MONTHS[z.month - 1]} ${p2(z.hour)}:${p2(z.minute)}`,
+  clock: (z) => `${en.weekday[z.weekday]} ${z.day} ${MONTHS[z.month - 1]} ${z.year} ${p2(z.hour)}:${p2(z.minute)}:${p2(z.second)}`,
 };
 
 // Labels of enumerated values, by field name: [zh, en].
@@ -204,6 +211,39 @@ const fieldsEn = {
 export const lang = new URLSearchParams(location.search).get('lang') === 'en' ? 'en' : 'zh';
 const words = lang === 'en' ? en : zh;
 const li = lang === 'en' ? 1 : 0;
+
+// The wall's time zone: ?tz= (an IANA name such as Asia/Urumqi), else
+// Asia/Shanghai. Every time on the wall is shown in it, whatever the zone of
+// the browser that shows it.
+const DEFAULT_ZONE = 'Asia/Shanghai';
+export const timeZone = zoneOf(new URLSearchParams(location.search).get('tz'));
+
+function zoneOf(z) {
+  try {
+    return new Intl.DateTimeFormat('en', { timeZone: z || DEFAULT_ZONE }).resolvedOptions().timeZone;
+  } catch {
+    return DEFAULT_ZONE; // not a zone this browser knows
+  }
+}
+
+const zoneParts = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: 'numeric', day: 'numeric',
+  hour: 'numeric', minute: 'numeric', second: 'numeric', weekday: 'short', hourCycle: 'h23' });
+
+// Instant d's calendar fields in the wall's zone: {year, month (1-12), day,
+// hour, minute, second, weekday (0 = Sunday)}.
+export function zoned(d) {
+  const o = {};
+  for (const p of zoneParts.formatToParts(d)) o[p.type] = p.value;
+  return { year: +o.year, month: +o.month, day: +o.day, hour: +o.hour % 24, minute: +o.minute, second: +o.second,
+    weekday: en.weekday.indexOf(o.weekday) };
+}
+
+// A time (RFC 3339 text or a Date) in the wall's zone: "6 Dec 18:21",
+// "12月6日 18:21"; v itself when it is not a time.
+export function localTime(v) {
+  const d = v instanceof Date ? v : new Date(v);
+  return Number.isNaN(d.getTime()) ? String(v) : words.date(zoned(d));
+}
 
 // The word for key; functions are called with args.
 export function t(key, ...args) {

@@ -5,7 +5,7 @@
 // township search over /townships. Everything is built as DOM nodes from
 // text, never from markup.
 
-import { t, tv, tf, tn } from './i18n.js';
+import { t, tv, tf, tn, localTime } from './i18n.js';
 import { SEVERITY } from './layers.js';
 import { getJSON, getAllItems, el, fill, today } from './util.js';
 
@@ -28,6 +28,7 @@ function showValue(schema, name, v, townships) {
   if (name === 'risk_level') return t('level_n', v);
   if (name === 'grade') return t('grade_n', v);
   if (typeof v === 'boolean') return tv('online', v);
+  if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v)) return localTime(v);
   return tv(name, v);
 }
 

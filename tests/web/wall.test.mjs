@@ -42,6 +42,7 @@ const CHROMIUM_FLAGS = [
   '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
 ];
 const VIEWPORT = { width: 1600, height: 900 };
+const BROWSER_ZONE = 'America/New_York';
 const IDLE_TIMEOUT_MS = 120000;
 // Layers of each map whose rendered features count, as app.js names them.
 const MAP_LAYERS = {
@@ -184,6 +185,8 @@ async function launch() {
   const { chromium } = await import(pathToFileURL(pw).href);
   S.ctx = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(S.tmp, 'chromium-')), {
     executablePath: CHROMIUM, headless: true, viewport: VIEWPORT, args: CHROMIUM_FLAGS,
+    // a browser far from the wall's zone: times must still read as in Asia/Shanghai
+    timezoneId: BROWSER_ZONE,
   });
 }
 
@@ -405,6 +408,49 @@ test('the wall (?wall=1) renders dark, with a clock and an alert ticker', async 
   assert.ok(look.ticker, 'no alert ticker');
   assert.ok(w.idle !== null, `the wall's map never became idle${statusNote()}`);
   assert.ok(!w.errors.length, `console errors on the wall${statusNote()}:\n${w.errors.join('\n')}`);
+});
+
+test('times read in Asia/Shanghai whatever the browser zone, as "6 Dec 18:21" and "12月6日 18:21"', async () => {
+  requireRoute('feeds', 'the alert with a known expiry reaches situd through POST /feeds/{dept}/events');
+  assert.ok(S.feed.token, S.feed.why);
+  const [w, s, e, n] = S.city;
+  const headline = `web-time ${process.pid} ${Date.now()}`;
+  const body = JSON.stringify({ events: [{
+    id: `web-time-${process.pid}-${Date.now()}`, type: 'alert', event: 'rainstorm', severity: 'yellow', headline,
+    onset: new Date(Date.now() - 60000).toISOString(), expires: '2030-12-06T10:21:00Z', // 18:21 in Shanghai
+    geometry: { type: 'Polygon', coordinates: [[[w, s], [w + (e - w) / 20, s], [w + (e - w) / 20, s + (n - s) / 20], [w, s + (n - s) / 20], [w, s]]] },
+  }] });
+  const r = await request('POST', '/feeds/meteorology/events', {
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${S.feed.token}` }, body,
+  });
+  assert.equal(r.status, 200, r.body.toString().slice(0, 300));
+  const tickerWith = (page) => page.waitForFunction((h) => {
+    const tick = [...document.querySelectorAll('#ticker .tick')].find((x) => x.textContent.includes(h));
+    return tick && tick.textContent;
+  }, headline, { timeout: 10000, polling: 100 }).then((x) => x.jsonValue());
+  const zh = await tickerWith(S.main.page);
+  assert.ok(zh.endsWith('→ 12月6日 18:21'), `the Chinese ticker: ${zh}`);
+  const en = await openPage(`${S.base}/?lang=en`);
+  const enTick = await tickerWith(en.page);
+  const shown = await en.page.evaluate(async () => {
+    const i18n = await import('/web/i18n.js');
+    return { at: i18n.localTime('2026-12-06T10:21:00Z'), midnight: i18n.localTime('2026-12-31T16:30:00Z'),
+      clock: document.getElementById('clock').textContent };
+  });
+  const tz = await openPage(`${S.base}/?lang=en&tz=Asia/Kolkata`);
+  const kolkata = await tz.page.evaluate(async () => (await import('/web/i18n.js')).localTime('2026-12-06T10:21:00Z'));
+  await en.page.close();
+  await tz.page.close();
+  assert.ok(enTick.endsWith('→ 6 Dec 18:21'), `the English ticker: ${enTick}`);
+  assert.equal(shown.at, '6 Dec 18:21');
+  assert.equal(shown.midnight, '1 Jan 00:30', 'the date turns at Shanghai midnight, not UTC or the browser\'s');
+  assert.equal(kolkata, '6 Dec 15:51', '?tz= sets the zone');
+  // the clock: Shanghai's hour now (the browser's own is New York's)
+  const p = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', day: 'numeric', month: 'short', hour: '2-digit', hourCycle: 'h23' })
+    .formatToParts(new Date()).map((x) => [x.type, x.value]));
+  assert.match(shown.clock, new RegExp(`^\\w{3} ${p.day} ${p.month} \\d{4} (${p.hour}|\\d\\d):\\d\\d:\\d\\d$`), shown.clock);
+  assert.ok(shown.clock.includes(` ${p.day} ${p.month} `) && shown.clock.match(/ (\d\d):/)[1] === p.hour ||
+    new Date().getUTCMinutes() === 59, `the clock is not Shanghai's: ${shown.clock}`);
 });
 
 test('English with ?lang=en', async () => {

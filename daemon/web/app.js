@@ -116,6 +116,12 @@ async function goToTownship(map, panels, code, opts = {}) {
   const r = await getJSON(`/collections/townships/items/${encodeURIComponent(code)}`);
   if (!r.ok || !r.data) return;
   map.setGlobalStateProperty('selected', code);
+  if (!WALL) { // the address keeps it, so the language link (and a reload) does too
+    const q = new URLSearchParams(location.search);
+    q.set('township', code);
+    history.replaceState(null, '', `?${q}`);
+    langLink();
+  }
   map.fitBounds(bboxOf(r.data.geometry), { padding: WALL ? 120 : 60, duration: opts.duration ?? 1500, maxZoom: 13 });
   if (!WALL) panels.summary(code);
 }

@@ -61,7 +61,7 @@ const zh = {
   events_route: '实时推送',
   feeds_route: '部门接入状态',
   nearest_route: '邻近查询',
-  events_24h: '24小时',
+  events_24h: (n) => `24小时内${n}条`,
   last_event: '最近上报',
   never: '从未',
   ago: (s) => s < 90 ? `${Math.round(s)}秒前` : s < 5400 ? `${Math.round(s / 60)}分钟前` : s < 172800 ? `${Math.round(s / 3600)}小时前` : `${Math.round(s / 86400)}天前`,
@@ -129,7 +129,7 @@ const en = {
   events_route: 'Live events',
   feeds_route: 'Feed states',
   nearest_route: 'Proximity',
-  events_24h: '24 h',
+  events_24h: (n) => `${n} in 24 h`,
   last_event: 'last event',
   never: 'never',
   ago: (s) => s < 90 ? `${Math.round(s)} s ago` : s < 5400 ? `${Math.round(s / 60)} min ago` : s < 172800 ? `${Math.round(s / 3600)} h ago` : `${Math.round(s / 86400)} d ago`,
@@ -196,6 +196,24 @@ const values = {
     waterlogging: ['城市内涝', 'waterlogging'],
   },
   online: { true: ['在线', 'online'], false: ['离线', 'offline'] },
+  metric: {
+    rain_1h_mm: ['1小时雨量', 'rain in 1 h'], displacement_mm: ['位移', 'displacement'],
+    water_level_m: ['水位', 'water level'], reservoir_level_m: ['库水位', 'reservoir level'],
+    wind_speed_ms: ['风速', 'wind speed'], load_mw: ['负荷', 'load'], traffic_flow_veh_h: ['车流量', 'traffic flow'],
+    aqi: ['空气质量指数', 'air quality index'], fire_risk_level: ['森林火险等级', 'forest fire danger level'],
+  },
+};
+
+// Units of a station's metric (its value and threshold), [zh, en]; none for an index.
+const metricUnits = {
+  rain_1h_mm: ['毫米', 'mm'], displacement_mm: ['毫米', 'mm'], water_level_m: ['米', 'm'], reservoir_level_m: ['米', 'm'],
+  wind_speed_ms: ['米/秒', 'm/s'], load_mw: ['兆瓦', 'MW'], traffic_flow_veh_h: ['辆/小时', 'vehicles/h'],
+};
+
+// Units of the stock items (schema.json's unit codes): [zh, en one, en many].
+const itemUnits = {
+  bag: ['袋', 'bag', 'bags'], piece: ['件', 'piece', 'pieces'], boat: ['艘', 'boat', 'boats'], set: ['台', 'set', 'sets'],
+  box: ['箱', 'box', 'boxes'], kit: ['个', 'kit', 'kits'], pair: ['双', 'pair', 'pairs'], m: ['米', 'm', 'm'], m2: ['平方米', 'm²', 'm²'],
 };
 
 // Titles of the columns every collection has, which the schema does not list.
@@ -204,7 +222,7 @@ const commonZh = { id: '编号', township_code: '所属乡镇(街道)', updated_
 // English titles of fields whose name does not read well as it is.
 const fieldsEn = {
   r_value: 'R value', impact_radius_m: 'Impact radius (m)', area_km2: 'Area (km²)',
-  township_code: 'Township code', team_type: 'Team type', found_on: 'Found on',
+  township_code: 'Township', team_type: 'Team type', found_on: 'Found on',
   rectified_on: 'Rectified on', cap_identifier: 'CAP identifier',
 };
 
@@ -243,6 +261,20 @@ export function zoned(d) {
 export function localTime(v) {
   const d = v instanceof Date ? v : new Date(v);
   return Number.isNaN(d.getTime()) ? String(v) : words.date(zoned(d));
+}
+
+// qty of stock item unit `unit`, as read: "2,300 袋", "2,300 bags".
+export function qtyUnit(qty, unit) {
+  const n = Number(qty);
+  const u = itemUnits[unit];
+  const word = !u ? unit || '' : li === 0 ? u[0] : n === 1 ? u[1] : u[2];
+  return `${n.toLocaleString(lang === 'en' ? 'en' : 'zh-CN')}${word ? ` ${word}` : ''}`;
+}
+
+// A station reading v of metric `metric` with its unit: "31.2 毫米", "31.2 mm".
+export function reading(v, metric) {
+  const u = metricUnits[metric];
+  return u ? `${Number(v).toLocaleString()} ${u[li]}` : String(v);
 }
 
 // The word for key; functions are called with args.

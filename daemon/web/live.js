@@ -111,8 +111,8 @@ export class Live {
       return el('li', { class: `dept ${state}`, 'data-dept': d.code, 'data-state': state, title: d.code },
         el('span', { class: 'lamp' }), el('span', { class: 'name' }, tn(d)),
         el('span', { class: 'st' }, t(`state_${state}`)),
-        el('span', { class: 'meta' }, last === null || Number.isNaN(last) ? '' : t('ago', Math.max(0, last)),
-          x.n24 !== undefined ? ` · ${t('events_24h')} ${x.n24}` : ''));
+        el('span', { class: 'meta' }, [last === null || Number.isNaN(last) ? null : t('ago', Math.max(0, last)),
+          x.n24 > 0 ? t('events_24h', x.n24) : null].filter(Boolean).join(' · ')));
     });
     const cams = r.ok ? cameraCounts(r.data) : null;
     fill(this.ui.feeds,

@@ -453,6 +453,59 @@ test('times read in Asia/Shanghai whatever the browser zone, as "6 Dec 18:21" an
     new Date().getUTCMinutes() === 59, `the clock is not Shanghai's: ${shown.clock}`);
 });
 
+// A township whose summary lists sandbags: {code, name, qty}.
+async function townshipWithSandbags() {
+  const list = json(await request('GET', '/townships?limit=1000')).townships;
+  for (const x of list.filter((y) => y.counts.resources > 0)) {
+    const items = json(await request('GET', `/townships/${x.code}`)).maps.resources.items || {};
+    if (items.sandbag && items.sandbag.qty > 1) return { code: x.code, name: x.name, qty: items.sandbag.qty };
+  }
+  assert.fail('no township of the demo holds sandbags');
+}
+
+test('units, metrics and codes read in the page\'s language; switching language keeps the township', async () => {
+  const town = await townshipWithSandbags();
+  const zh = await openPage(`${S.base}/`);
+  await zh.page.fill('#q', town.name);
+  await zh.page.press('#q', 'Enter');
+  const zhQty = `${town.qty.toLocaleString('zh-CN')} 袋`;
+  await zh.page.waitForFunction((q) => (document.querySelector('#info') || {}).textContent.includes(q), zhQty, { timeout: 10000 })
+    .catch(async () => assert.fail(`no "${zhQty}" in the Chinese summary: ${(await zh.page.textContent('#info')).slice(0, 400)}`));
+  const zhInfo = await zh.page.textContent('#info');
+  const href = await zh.page.getAttribute('#lang', 'href');
+  const station = (page) => page.evaluate((code) => {
+    const nodes = window.__situ.panels.propTable('stations', { metric: 'rain_1h_mm', value: 31.2, threshold: 50, township_code: code });
+    return nodes.filter(Boolean).map((n) => [...n.querySelectorAll('tr')].map((tr) => [...tr.children].map((c) => c.textContent))).flat();
+  }, town.code);
+  const zhStation = await station(zh.page);
+  const zhFeeds = await zh.page.$$eval('#feeds .meta', (ns) => ns.map((n) => n.textContent));
+  await zh.page.click('#lang');
+  await zh.page.waitForURL((u) => u.searchParams.get('lang') === 'en', { timeout: 10000 });
+  await zh.page.waitForFunction(() => window.__situ && window.__situ.panels, null, { timeout: 30000 });
+  const enQty = `${town.qty.toLocaleString('en')} bags`;
+  const enInfo = await zh.page.waitForFunction((q) => {
+    const t = (document.querySelector('#info') || {}).textContent || '';
+    return t.includes(q) && t;
+  }, enQty, { timeout: 10000 }).then((h) => h.jsonValue(), () => null);
+  const enStation = await station(zh.page);
+  const enFeeds = await zh.page.$$eval('#feeds .meta', (ns) => ns.map((n) => n.textContent));
+  await zh.page.screenshot({ path: path.join(SHOTS, 'wall-units-en.png') });
+  await zh.page.close();
+  assert.ok(href.includes(`township=${town.code}`), `the language link forgets the township: ${href}`);
+  assert.ok(!/\d bag/.test(zhInfo), `an English unit on the Chinese page: ${zhInfo.slice(0, 400)}`);
+  assert.ok(enInfo && enInfo.includes(town.name), `the English page lost township ${town.code} or its "${enQty}": ${enInfo}`);
+  const row = (rows, th) => (rows.find((r) => r[0] === th) || [])[1];
+  assert.equal(row(zhStation, '指标'), '1小时雨量');
+  assert.equal(row(enStation, 'Metric'), 'rain in 1 h');
+  assert.ok(zhStation.some((r) => r[1] === '31.2 毫米') && enStation.some((r) => r[1] === '31.2 mm'), JSON.stringify([zhStation, enStation]));
+  assert.ok(enStation.some((r) => r[1] === '50 mm'), 'the threshold has no unit');
+  assert.equal(row(enStation, 'Township'), `${town.name} (${town.code})`, JSON.stringify(enStation));
+  for (const m of [...zhFeeds, ...enFeeds]) {
+    assert.ok(!/^\s*·|·\s*$|24小时 0|24 h 0/.test(m), `a stray feed note: "${m}"`);
+  }
+  assert.ok(zhFeeds.some((m) => /24小时内\d+条/.test(m)), `no 24-hour count for the department that posted: ${zhFeeds}`);
+});
+
 test('English with ?lang=en', async () => {
   const w = await openPage(`${S.base}/?lang=en`);
   const words = await w.page.evaluate(() => ({ lang: document.documentElement.lang, layers: document.getElementById('layers').textContent }));

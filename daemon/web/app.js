@@ -131,8 +131,17 @@ async function goToTownship(map, panels, code, opts = {}) {
 function wireClicks(map, panels) {
   const layers = () => CLICKABLE.filter((id) => map.getLayer(id) && map.getLayoutProperty(id, 'visibility') !== 'none');
   const hit = (p) => map.queryRenderedFeatures([[p.x - 5, p.y - 5], [p.x + 5, p.y + 5]], { layers: layers() });
+  // What a click is on: the topmost feature drawn under the pointer, else the
+  // nearest within 5 px (a small dot is hard to hit); not the topmost in the
+  // box, or a hazard dot beside a depot cluster answers a click on the cluster.
+  const pick = (p) => {
+    const under = map.queryRenderedFeatures(p, { layers: layers() });
+    if (under.length) return under[0];
+    const off = (f) => { const q = map.project(f.geometry.coordinates); return Math.hypot(q.x - p.x, q.y - p.y); };
+    return hit(p).sort((a, b) => off(a) - off(b))[0];
+  };
   map.on('click', (e) => {
-    const f = hit(e.point)[0];
+    const f = pick(e.point);
     if (f) return panels.details(f.layer.metadata['situ:group'], f);
     const zones = map.getLayer('risk_zones-fill') ? map.queryRenderedFeatures(e.point, { layers: ['risk_zones-fill'] }) : [];
     panels.nearest(e.lngLat, zones);

@@ -506,6 +506,49 @@ test('units, metrics and codes read in the page\'s language; switching language 
   assert.ok(zhFeeds.some((m) => /24小时内\d+条/.test(m)), `no 24-hour count for the department that posted: ${zhFeeds}`);
 });
 
+test('at city zoom a click on a depot cluster opens the cluster, not a hazard beside it', async () => {
+  const w = await openPage(`${S.base}/`);
+  const page = w.page;
+  const spot = await page.evaluate(async (city) => {
+    const map = window.__situ.map;
+    map.stop();
+    map.fitBounds([[city[0], city[1]], [city[2], city[3]]], { duration: 0 });
+    await new Promise((ok) => map.once('idle', ok));
+    const clickable = ['hazards-point', 'hazards-cluster', 'hazard_sources-point', 'hazard_sources-cluster', 'resources-team',
+      'resources-depot', 'resources-cluster', 'stations-point', 'stations-camera', 'stations-cluster', 'risk_zones-point',
+      'risk_zones-cluster'].filter((id) => map.getLayer(id));
+    const c = map.getCanvas().getBoundingClientRect();
+    // a point on a depot cluster whose 10 px box also holds a dot of another map drawn above it
+    for (const f of map.queryRenderedFeatures({ layers: ['resources-cluster'] })) {
+      const o = map.project(f.geometry.coordinates);
+      for (let dx = -6; dx <= 6; dx += 2) {
+        for (let dy = -6; dy <= 6; dy += 2) {
+          const p = { x: o.x + dx, y: o.y + dy };
+          const under = map.queryRenderedFeatures([p.x, p.y], { layers: clickable });
+          const box = map.queryRenderedFeatures([[p.x - 5, p.y - 5], [p.x + 5, p.y + 5]], { layers: clickable });
+          if (under.length && under[0].layer.id === 'resources-cluster' && box[0].layer.id !== 'resources-cluster') {
+            return { x: c.left + p.x, y: c.top + p.y, zoom: map.getZoom(), other: box[0].layer.id };
+          }
+        }
+      }
+    }
+    return { zoom: map.getZoom() };
+  }, S.city);
+  if (spot.x === undefined) {
+    await page.close();
+    assert.fail(`no depot cluster at city zoom ${spot.zoom.toFixed(1)} lies within 5 px of another map's dot: the test needs one`);
+  }
+  await page.mouse.click(spot.x, spot.y);
+  const title = await page.waitForFunction(() => {
+    const h = document.querySelector('#info.open header h3');
+    return h && h.textContent;
+  }, null, { timeout: 10000 }).then((h) => h.jsonValue(), () => null);
+  const want = await page.evaluate(async () => (await import('/web/i18n.js')).t('resources'));
+  await page.screenshot({ path: path.join(SHOTS, 'wall-depot-cluster.png') });
+  await page.close();
+  assert.equal(title, want, `a click on a depot cluster (beside ${spot.other}, zoom ${spot.zoom.toFixed(1)}) opened "${title}"`);
+});
+
 test('English with ?lang=en', async () => {
   const w = await openPage(`${S.base}/?lang=en`);
   const words = await w.page.evaluate(() => ({ lang: document.documentElement.lang, layers: document.getElementById('layers').textContent }));

@@ -313,13 +313,16 @@ class AlertCountsTest(unittest.TestCase):
         cls.token = feedlib.add_token(cls.db, "meteorology")
         cls.d = situd.Situd(cls.db)
         now = time.time()
-        ev = {"id": "red-1", "type": "alert", "event": "rainstorm", "severity": "red",
-              "onset": feedlib.utc(now - 60), "expires": feedlib.utc(now + 3600),
-              "geometry": {"type": "Polygon", "coordinates": [RED_ALERT]}}
+        geom = {"type": "Polygon", "coordinates": [RED_ALERT]}
+        ev = [{"id": "red-1", "type": "alert", "event": "rainstorm", "severity": "red",
+               "onset": feedlib.utc(now - 60), "expires": feedlib.utc(now + 3600), "geometry": geom},
+              # over the same townships but not yet in force: counted nowhere
+              {"id": "later-1", "type": "alert", "event": "rainstorm", "severity": "orange",
+               "onset": feedlib.utc(now + 3600), "expires": feedlib.utc(now + 7200), "geometry": geom}]
         headers = feedlib.auth(cls.token)
         headers["Content-Type"] = "application/json"
         r = cls.d.request("POST", "/feeds/meteorology/events",
-                          body=json.dumps({"events": [ev]}).encode(), headers=headers)
+                          body=json.dumps({"events": ev}).encode(), headers=headers)
         assert r.status in (200, 202), r.body[:300]
         wkt = "POLYGON((%s))" % ",".join("%r %r" % (x, y) for x, y in RED_ALERT)
         cls.alert_sql = "GeomFromText('%s', 4326)" % wkt
@@ -327,6 +330,8 @@ class AlertCountsTest(unittest.TestCase):
                              % cls.alert_sql)
         assert feedlib.wait_until(
             lambda: cls.d.get("/townships/431103008").json()["alerts"]), "alert never showed"
+        stored = cls.d.get("/collections/alerts/items").json()["features"]
+        assert {f["id"] for f in stored} == {"meteorology:red-1", "meteorology:later-1"}, stored
 
     @classmethod
     def tearDownClass(cls):

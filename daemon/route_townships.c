@@ -41,10 +41,12 @@ situd_result situd_route_townships(situd_req *r)
     if (read_list_args(r, allowed, &limit, &offset, &res))
         return res;
     const char *county = situd_arg(r, "county");
+    char now[32];
+    situ_store_now(now);
     situ_buf b;
     situ_buf_init(&b);
     situ_buf_adds(&b, "{\"townships\":");
-    size_t n = situ_summary_townships(r->snap, county, offset, limit, &b, &matched);
+    size_t n = situ_summary_townships(r->snap, county, now, offset, limit, &b, &matched);
     if (county && !matched) {
         situ_buf_dispose(&b);
         return situd_problem(r, 400, "county", "county: no township has county code '%.40s'",
@@ -61,10 +63,12 @@ situd_result situd_route_counties(situd_req *r)
     size_t limit, offset, n, matched;
     if (read_list_args(r, allowed, &limit, &offset, &res))
         return res;
+    char now[32];
+    situ_store_now(now);
     situ_buf b;
     situ_buf_init(&b);
     situ_buf_adds(&b, "{\"counties\":");
-    if (situ_summary_counties(r->snap, offset, limit, &b, &n, &matched)) {
+    if (situ_summary_counties(r->snap, now, offset, limit, &b, &n, &matched)) {
         situ_buf_dispose(&b);
         return situd_problem(r, 503, NULL, "out of memory");
     }

@@ -312,6 +312,23 @@ static int alert_over(const situ_snapshot *s, const situ_feature *f, const area 
     return 0;
 }
 
+/* 1 when alert f of s is active at now and over a township of area ar: the
+ * one test behind both a summary's alert list and a list's alert count. */
+static int alert_in_area(const situ_snapshot *s, const situ_feature *f, const area *ar,
+                         const char *now)
+{
+    return situ_alert_active(s->colls[SITU_C_ALERTS], f, now) && alert_over(s, f, ar);
+}
+
+static size_t alerts_count(const situ_snapshot *s, const area *ar, const char *now)
+{
+    const situ_coll *a = s->colls[SITU_C_ALERTS];
+    size_t n = 0;
+    for (size_t i = 0; i < a->n; i++)
+        n += (size_t)alert_in_area(s, &a->feats[i], ar, now);
+    return n;
+}
+
 static void alerts_part(situ_buf *b, const situ_snapshot *s, const area *ar, const char *now)
 {
     const situ_coll *a = s->colls[SITU_C_ALERTS];
@@ -319,7 +336,7 @@ static void alerts_part(situ_buf *b, const situ_snapshot *s, const area *ar, con
     int first = 1;
     for (size_t i = 0; i < a->n; i++) {
         const situ_feature *f = &a->feats[i];
-        if (!situ_alert_active(a, f, now) || !alert_over(s, f, ar))
+        if (!alert_in_area(s, f, ar, now))
             continue;
         if (!first)
             situ_buf_addc(b, ',');
@@ -376,13 +393,15 @@ int situ_summary_township(const situ_snapshot *s, const char *code, const char *
 }
 
 /* Appends "counts":{collection: features in area a, ...} (the maps and the
- * live collections). */
-static void counts_write(situ_buf *b, const situ_snapshot *s, const area *a)
+ * live collections). Alerts count as the area's summary lists them (active
+ * at now, meeting one of its townships), not by the one township an
+ * alert's code names: a red alert over five townships counts in all five. */
+static void counts_write(situ_buf *b, const situ_snapshot *s, const area *a, const char *now)
 {
     situ_buf_adds(b, "\"counts\":{");
     for (int c = SITU_C_RISK_ZONES; c < SITU_NCOLLECTIONS; c++)
         situ_buf_printf(b, "%s\"%s\":%zu", c > SITU_C_RISK_ZONES ? "," : "", s->colls[c]->c->id,
-                        area_count(s->colls[c], a));
+                        c == SITU_C_ALERTS ? alerts_count(s, a, now) : area_count(s->colls[c], a));
     situ_buf_addc(b, '}');
 }
 
@@ -393,8 +412,8 @@ static const char *town_text(const situ_coll *t, const situ_feature *f, const ch
     return i >= 0 && f->values[i].type == SITU_FT_TEXT && f->values[i].u.s ? f->values[i].u.s : "";
 }
 
-size_t situ_summary_townships(const situ_snapshot *s, const char *county, size_t offset,
-                              size_t limit, situ_buf *b, size_t *out_matched)
+size_t situ_summary_townships(const situ_snapshot *s, const char *county, const char *now,
+                              size_t offset, size_t limit, situ_buf *b, size_t *out_matched)
 {
     const situ_coll *t = s->colls[SITU_C_TOWNSHIPS];
     size_t matched = 0, n = 0;
@@ -409,7 +428,7 @@ size_t situ_summary_townships(const situ_snapshot *s, const char *county, size_t
         township_head(b, t, f);
         area a = {&f, 1};
         situ_buf_addc(b, ',');
-        counts_write(b, s, &a);
+        counts_write(b, s, &a, now);
         situ_buf_addc(b, '}');
     }
     situ_buf_addc(b, ']');
@@ -450,8 +469,8 @@ static size_t county_run(const county_town *ct, size_t n, size_t i)
     return j - i;
 }
 
-int situ_summary_counties(const situ_snapshot *s, size_t offset, size_t limit, situ_buf *b,
-                          size_t *out_returned, size_t *out_matched)
+int situ_summary_counties(const situ_snapshot *s, const char *now, size_t offset, size_t limit,
+                          situ_buf *b, size_t *out_returned, size_t *out_matched)
 {
     const situ_coll *t = s->colls[SITU_C_TOWNSHIPS];
     county_town *ct = towns_by_county(t);
@@ -474,7 +493,7 @@ int situ_summary_counties(const situ_snapshot *s, size_t offset, size_t limit, s
         situ_buf_adds(b, ",\"name\":");
         situ_buf_add_json_str(b, town_text(t, ct[i].f, "county_name"));
         situ_buf_printf(b, ",\"townships\":%zu,", k);
-        counts_write(b, s, &a);
+        counts_write(b, s, &a, now);
         situ_buf_addc(b, '}');
     }
     situ_buf_addc(b, ']');

@@ -9,7 +9,7 @@
 // window.__situ exposes the map and a few timings for the browser test.
 
 import { Map as MapLibreMap, NavigationControl, ScaleControl, prewarm } from './maplibre-gl.mjs';
-import { t, lang } from './i18n.js';
+import { t, lang, zoned } from './i18n.js';
 import { wallStyle, addMissingIcon, legend, GROUPS, CLICKABLE, TILED, IDEOGRAPH_FONT } from './layers.js';
 import { followTownshipLabels } from './labels.js';
 import { Live } from './live.js';
@@ -42,9 +42,7 @@ function setStatus(what, status) {
 // ---- the page around the map -----------------------------------------------------
 
 function tick() {
-  const d = new Date();
-  const p = (n) => String(n).padStart(2, '0');
-  $('clock').textContent = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${t('weekday')[d.getDay()]} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  $('clock').textContent = t('clock', zoned(new Date()));
 }
 
 function langLink() {
@@ -118,6 +116,12 @@ async function goToTownship(map, panels, code, opts = {}) {
   const r = await getJSON(`/collections/townships/items/${encodeURIComponent(code)}`);
   if (!r.ok || !r.data) return;
   map.setGlobalStateProperty('selected', code);
+  if (!WALL) { // the address keeps it, so the language link (and a reload) does too
+    const q = new URLSearchParams(location.search);
+    q.set('township', code);
+    history.replaceState(null, '', `?${q}`);
+    langLink();
+  }
   map.fitBounds(bboxOf(r.data.geometry), { padding: WALL ? 120 : 60, duration: opts.duration ?? 1500, maxZoom: 13 });
   if (!WALL) panels.summary(code);
 }
@@ -127,8 +131,17 @@ async function goToTownship(map, panels, code, opts = {}) {
 function wireClicks(map, panels) {
   const layers = () => CLICKABLE.filter((id) => map.getLayer(id) && map.getLayoutProperty(id, 'visibility') !== 'none');
   const hit = (p) => map.queryRenderedFeatures([[p.x - 5, p.y - 5], [p.x + 5, p.y + 5]], { layers: layers() });
+  // What a click is on: the topmost feature drawn under the pointer, else the
+  // nearest within 5 px (a small dot is hard to hit); not the topmost in the
+  // box, or a hazard dot beside a depot cluster answers a click on the cluster.
+  const pick = (p) => {
+    const under = map.queryRenderedFeatures(p, { layers: layers() });
+    if (under.length) return under[0];
+    const off = (f) => { const q = map.project(f.geometry.coordinates); return Math.hypot(q.x - p.x, q.y - p.y); };
+    return hit(p).sort((a, b) => off(a) - off(b))[0];
+  };
   map.on('click', (e) => {
-    const f = hit(e.point)[0];
+    const f = pick(e.point);
     if (f) return panels.details(f.layer.metadata['situ:group'], f);
     const zones = map.getLayer('risk_zones-fill') ? map.queryRenderedFeatures(e.point, { layers: ['risk_zones-fill'] }) : [];
     panels.nearest(e.lngLat, zones);

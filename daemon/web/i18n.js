@@ -3,6 +3,9 @@
 // /web/schema.json (the collection table); this file holds the interface's
 // own words and the labels of the schema's enumerated values.
 
+const p2 = (n) => String(n).padStart(2, '0');
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
 const zh = {
   title: '一网四图 · 应急指挥',
   layers: '图层',
@@ -58,7 +61,7 @@ const zh = {
   events_route: '实时推送',
   feeds_route: '部门接入状态',
   nearest_route: '邻近查询',
-  events_24h: '24小时',
+  events_24h: (n) => `24小时内${n}条`,
   last_event: '最近上报',
   never: '从未',
   ago: (s) => s < 90 ? `${Math.round(s)}秒前` : s < 5400 ? `${Math.round(s / 60)}分钟前` : s < 172800 ? `${Math.round(s / 3600)}小时前` : `${Math.round(s / 86400)}天前`,
@@ -67,6 +70,8 @@ const zh = {
   lang_switch: 'English',
   wall_title: '永州市应急管理指挥中心',
   weekday: ['星期日', '星期一', '星期二', '星期三', '星期四', '星期五', '星期六'],
+  date: (z) => `${z.month}月${z.day}日 ${p2(z.hour)}:${p2(z.minute)}`,
+  clock: (z) => `${z.year}年${z.month}月${z.day}日 ${zh.weekday[z.weekday]} ${p2(z.hour)}:${p2(z.minute)}:${p2(z.second)}`,
 };
 
 const en = {
@@ -124,7 +129,7 @@ const en = {
   events_route: 'Live events',
   feeds_route: 'Feed states',
   nearest_route: 'Proximity',
-  events_24h: '24 h',
+  events_24h: (n) => `${n} in 24 h`,
   last_event: 'last event',
   never: 'never',
   ago: (s) => s < 90 ? `${Math.round(s)} s ago` : s < 5400 ? `${Math.round(s / 60)} min ago` : s < 172800 ? `${Math.round(s / 3600)} h ago` : `${Math.round(s / 86400)} d ago`,
@@ -133,6 +138,8 @@ const en = {
   lang_switch: '中文',
   wall_title: 'Yongzhou emergency command centre',
   weekday: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'],
+  date: (z) => `${z.day} ${MONTHS[z.month - 1]} ${p2(z.hour)}:${p2(z.minute)}`,
+  clock: (z) => `${en.weekday[z.weekday]} ${z.day} ${MONTHS[z.month - 1]} ${z.year} ${p2(z.hour)}:${p2(z.minute)}:${p2(z.second)}`,
 };
 
 // Labels of enumerated values, by field name: [zh, en].
@@ -189,6 +196,24 @@ const values = {
     waterlogging: ['城市内涝', 'waterlogging'],
   },
   online: { true: ['在线', 'online'], false: ['离线', 'offline'] },
+  metric: {
+    rain_1h_mm: ['1小时雨量', 'rain in 1 h'], displacement_mm: ['位移', 'displacement'],
+    water_level_m: ['水位', 'water level'], reservoir_level_m: ['库水位', 'reservoir level'],
+    wind_speed_ms: ['风速', 'wind speed'], load_mw: ['负荷', 'load'], traffic_flow_veh_h: ['车流量', 'traffic flow'],
+    aqi: ['空气质量指数', 'air quality index'], fire_risk_level: ['森林火险等级', 'forest fire danger level'],
+  },
+};
+
+// Units of a station's metric (its value and threshold), [zh, en]; none for an index.
+const metricUnits = {
+  rain_1h_mm: ['毫米', 'mm'], displacement_mm: ['毫米', 'mm'], water_level_m: ['米', 'm'], reservoir_level_m: ['米', 'm'],
+  wind_speed_ms: ['米/秒', 'm/s'], load_mw: ['兆瓦', 'MW'], traffic_flow_veh_h: ['辆/小时', 'vehicles/h'],
+};
+
+// Units of the stock items (schema.json's unit codes): [zh, en one, en many].
+const itemUnits = {
+  bag: ['袋', 'bag', 'bags'], piece: ['件', 'piece', 'pieces'], boat: ['艘', 'boat', 'boats'], set: ['台', 'set', 'sets'],
+  box: ['箱', 'box', 'boxes'], kit: ['个', 'kit', 'kits'], pair: ['双', 'pair', 'pairs'], m: ['米', 'm', 'm'], m2: ['平方米', 'm²', 'm²'],
 };
 
 // Titles of the columns every collection has, which the schema does not list.
@@ -197,13 +222,60 @@ const commonZh = { id: '编号', township_code: '所属乡镇(街道)', updated_
 // English titles of fields whose name does not read well as it is.
 const fieldsEn = {
   r_value: 'R value', impact_radius_m: 'Impact radius (m)', area_km2: 'Area (km²)',
-  township_code: 'Township code', team_type: 'Team type', found_on: 'Found on',
+  township_code: 'Township', team_type: 'Team type', found_on: 'Found on',
   rectified_on: 'Rectified on', cap_identifier: 'CAP identifier',
 };
 
 export const lang = new URLSearchParams(location.search).get('lang') === 'en' ? 'en' : 'zh';
 const words = lang === 'en' ? en : zh;
 const li = lang === 'en' ? 1 : 0;
+
+// The wall's time zone: ?tz= (an IANA name such as Asia/Urumqi), else
+// Asia/Shanghai. Every time on the wall is shown in it, whatever the zone of
+// the browser that shows it.
+const DEFAULT_ZONE = 'Asia/Shanghai';
+export const timeZone = zoneOf(new URLSearchParams(location.search).get('tz'));
+
+function zoneOf(z) {
+  try {
+    return new Intl.DateTimeFormat('en', { timeZone: z || DEFAULT_ZONE }).resolvedOptions().timeZone;
+  } catch {
+    return DEFAULT_ZONE; // not a zone this browser knows
+  }
+}
+
+const zoneParts = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: 'numeric', day: 'numeric',
+  hour: 'numeric', minute: 'numeric', second: 'numeric', weekday: 'short', hourCycle: 'h23' });
+
+// Instant d's calendar fields in the wall's zone: {year, month (1-12), day,
+// hour, minute, second, weekday (0 = Sunday)}.
+export function zoned(d) {
+  const o = {};
+  for (const p of zoneParts.formatToParts(d)) o[p.type] = p.value;
+  return { year: +o.year, month: +o.month, day: +o.day, hour: +o.hour % 24, minute: +o.minute, second: +o.second,
+    weekday: en.weekday.indexOf(o.weekday) };
+}
+
+// A time (RFC 3339 text or a Date) in the wall's zone: "6 Dec 18:21",
+// "12月6日 18:21"; v itself when it is not a time.
+export function localTime(v) {
+  const d = v instanceof Date ? v : new Date(v);
+  return Number.isNaN(d.getTime()) ? String(v) : words.date(zoned(d));
+}
+
+// qty of stock item unit `unit`, as read: "2,300 袋", "2,300 bags".
+export function qtyUnit(qty, unit) {
+  const n = Number(qty);
+  const u = itemUnits[unit];
+  const word = !u ? unit || '' : li === 0 ? u[0] : n === 1 ? u[1] : u[2];
+  return `${n.toLocaleString(lang === 'en' ? 'en' : 'zh-CN')}${word ? ` ${word}` : ''}`;
+}
+
+// A station reading v of metric `metric` with its unit: "31.2 毫米", "31.2 mm".
+export function reading(v, metric) {
+  const u = metricUnits[metric];
+  return u ? `${Number(v).toLocaleString()} ${u[li]}` : String(v);
+}
 
 // The word for key; functions are called with args.
 export function t(key, ...args) {

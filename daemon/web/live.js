@@ -12,7 +12,7 @@
 // collection's tiles are reloaded, and the departments panel is refreshed.
 // An event this page cannot read refreshes everything live.
 
-import { t, tv, tn, lang } from './i18n.js';
+import { t, tv, tn, localTime } from './i18n.js';
 import { SEVERITY, TILED } from './layers.js';
 import { getJSON, getAllItems, el, fill, debounce } from './util.js';
 
@@ -80,7 +80,7 @@ export class Live {
     const items = this.alerts.map((f) => {
       const p = f.properties;
       const dept = this.schema.departments.find((d) => d.code === p.dept);
-      const until = p.expires ? new Date(p.expires).toLocaleString(lang === 'en' ? 'en-GB' : 'zh-CN', { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false }) : '';
+      const until = p.expires ? localTime(p.expires) : '';
       return el('span', { class: 'tick' },
         el('b', { class: 'sev', style: { background: SEVERITY[p.severity] || '#888' } }, tv('severity', p.severity)),
         ` ${p.headline || tv('event', p.event)}`,
@@ -111,8 +111,8 @@ export class Live {
       return el('li', { class: `dept ${state}`, 'data-dept': d.code, 'data-state': state, title: d.code },
         el('span', { class: 'lamp' }), el('span', { class: 'name' }, tn(d)),
         el('span', { class: 'st' }, t(`state_${state}`)),
-        el('span', { class: 'meta' }, last === null || Number.isNaN(last) ? '' : t('ago', Math.max(0, last)),
-          x.n24 !== undefined ? ` · ${t('events_24h')} ${x.n24}` : ''));
+        el('span', { class: 'meta' }, [last === null || Number.isNaN(last) ? null : t('ago', Math.max(0, last)),
+          x.n24 > 0 ? t('events_24h', x.n24) : null].filter(Boolean).join(' · ')));
     });
     const cams = r.ok ? cameraCounts(r.data) : null;
     fill(this.ui.feeds,

@@ -5,7 +5,7 @@
 // township search over /townships. Everything is built as DOM nodes from
 // text, never from markup.
 
-import { t, tv, tf, tn } from './i18n.js';
+import { t, tv, tf, tn, localTime, qtyUnit, reading } from './i18n.js';
 import { SEVERITY } from './layers.js';
 import { getJSON, getAllItems, el, fill, today } from './util.js';
 
@@ -20,14 +20,16 @@ function itemName(schema, code) {
 }
 
 // A property value as the officer reads it.
-function showValue(schema, name, v, townships) {
+function showValue(schema, name, v, townships, props = {}) {
   if (v === null || v === undefined || v === '') return null;
+  if ((name === 'value' || name === 'threshold') && props.metric) return reading(v, props.metric);
   if (name === 'township_code') return townships[v] ? `${townships[v].name} (${v})` : v;
   if (name === 'impact_radius_m') return t('km', Number(v));
   if (name === 'dept') return tn(schema.departments.find((d) => d.code === v)) || v;
   if (name === 'risk_level') return t('level_n', v);
   if (name === 'grade') return t('grade_n', v);
   if (typeof v === 'boolean') return tv('online', v);
+  if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v)) return localTime(v);
   return tv(name, v);
 }
 
@@ -35,7 +37,7 @@ function itemsTable(schema, items) {
   if (!Array.isArray(items) || !items.length) return null;
   return el('table', { class: 'items' }, items.map((it) =>
     el('tr', {}, el('td', {}, itemName(schema, it.item)),
-      el('td', { class: 'num' }, Number(it.qty).toLocaleString()), el('td', {}, it.unit || ''))));
+      el('td', { class: 'num' }, qtyUnit(it.qty, it.unit)))));
 }
 
 export class Panels {
@@ -104,7 +106,7 @@ export class Panels {
     for (const k of Object.keys(props)) if (!names.includes(k) && !k.startsWith('item_') && k !== 'items' && k !== 'extra') names.push(k);
     const overdue = cid === 'hazards' && props.status !== 'rectified' && props.deadline && String(props.deadline) < today();
     const rows = names.map((n) => {
-      const v = showValue(this.schema, n, props[n], this.townships);
+      const v = showValue(this.schema, n, props[n], this.townships, props);
       return v === null ? null : el('tr', {}, el('th', {}, tf(fieldOf(this.schema, cid, n), n)),
         el('td', {}, v, n === 'deadline' && overdue ? el('span', { class: 'overdue' }, ` ${t('overdue')}`) : null));
     });
@@ -163,7 +165,7 @@ export class Panels {
         p.category ? ` · ${tv('category', p.category)}` : '',
         p.team_type ? ` · ${tv('team_type', p.team_type)}` : '',
         p.personnel ? ` · ${p.personnel}${t('personnel')}` : ''),
-      match ? el('div', { class: 'rqty' }, `${itemName(this.schema, match.item)} ${Number(match.qty).toLocaleString()} ${match.unit || ''}`) : null);
+      match ? el('div', { class: 'rqty' }, `${itemName(this.schema, match.item)} ${qtyUnit(match.qty, match.unit)}`) : null);
   }
 
   // The risk zones under the click, each opening its details.
@@ -221,7 +223,7 @@ export class Panels {
       this.block('hazards', m.hazards, (x) => [counts(x.by_status, (k) => tv('status', k)), x.overdue ? el('span', { class: 'overdue' }, `${t('overdue')} ${x.overdue}`) : null]),
       this.block('hazard_sources', m.hazard_sources, (x) => [counts(x.by_grade, (k) => t('grade_n', k))]),
       this.block('resources', m.resources, (x) => [counts(x.by_category, (k) => tv('category', k)),
-        counts(Object.fromEntries(Object.entries(x.items || {}).map(([k, v]) => [k, `${Number(v.qty).toLocaleString()} ${v.unit || ''}`])), (k) => itemName(this.schema, k))]),
+        counts(Object.fromEntries(Object.entries(x.items || {}).map(([k, v]) => [k, qtyUnit(v.qty, v.unit)])), (k) => itemName(this.schema, k))]),
       this.block('stations', s.stations, (x) => [counts(x.by_status, (k) => tv('status', k)), x.cameras ? `${t('cameras')} ${x.cameras_online}/${x.cameras}` : null]),
       el('div', { class: 'block' }, el('h4', {}, `${t('active_alerts')} ${(s.alerts || []).length}`),
         (s.alerts || []).map((a) => el('p', { class: 'alert-line' }, el('b', { class: 'sev', style: { background: SEVERITY[a.severity] || '#888' } }, tv('severity', a.severity)), ` ${a.headline || tv('event', a.event)}`)))));

@@ -3,6 +3,8 @@
 // never parses markup (feature properties come from outside), and a
 // debouncer.
 
+import { zoned } from './i18n.js';
+
 // GET (or POST) url; resolves to {ok, status, data}. data is the parsed JSON
 // body, or null. Never rejects: a dead situd is status 0.
 export async function getJSON(url, init) {
@@ -86,9 +88,9 @@ export function bboxOf(geom) {
   return b;
 }
 
-// Today in the page's time zone, YYYY-MM-DD.
+// Today in the wall's time zone, YYYY-MM-DD.
 export function today() {
-  const d = new Date();
+  const z = zoned(new Date());
   const p = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+  return `${z.year}-${p(z.month)}-${p(z.day)}`;
 }

@@ -16,15 +16,16 @@
 int situ_summary_township(const situ_snapshot *s, const char *code, const char *now, situ_buf *b);
 /* Appends the JSON array of the townships (of county `county` when not
  * NULL), from the offset-th of them, at most limit: [{code, name,
- * county_code, ..., "counts":{collection: n}}]. Returns how many it wrote;
+ * county_code, ..., "counts":{collection: n}}], alerts counted as the
+ * township's summary lists them at now. Returns how many it wrote;
  * *out_matched is how many there are in all. */
-size_t situ_summary_townships(const situ_snapshot *s, const char *county, size_t offset,
-                              size_t limit, situ_buf *b, size_t *out_matched);
+size_t situ_summary_townships(const situ_snapshot *s, const char *county, const char *now,
+                              size_t offset, size_t limit, situ_buf *b, size_t *out_matched);
 /* Appends the JSON array of the counties (by code), from the offset-th, at
  * most limit: [{code, name, "townships": n, "counts":{collection: n}}];
  * fills *out_returned and *out_matched. 0, or SITU_ENOMEM. */
-int situ_summary_counties(const situ_snapshot *s, size_t offset, size_t limit, situ_buf *b,
-                          size_t *out_returned, size_t *out_matched);
+int situ_summary_counties(const situ_snapshot *s, const char *now, size_t offset, size_t limit,
+                          situ_buf *b, size_t *out_returned, size_t *out_matched);
 /* Appends county `code`'s summary: {code, name, "townships":[{code, name}],
  * "maps": the four maps summed over its townships (as a township's),
  * "alerts": the active alerts over any of them, updated_at}; SITU_ENOTFOUND

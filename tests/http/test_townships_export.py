@@ -12,6 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import feedlib  # noqa: E402
 import situd  # noqa: E402
 
 FOUR_MAPS = ["risk_zones", "hazards", "hazard_sources", "resources"]
@@ -280,6 +281,94 @@ class LifeCycleTest(unittest.TestCase):
                              capture_output=True, text=True, timeout=30)
         self.assertNotEqual(bad.returncode, 0)
         self.assertIn("situd.ini:2", bad.stderr)
+
+
+# A red alert over 曲河街道 (431103008, whole, with a margin), reaching into
+# its neighbours (伊塘镇 among them: partly covered), with a thin arm east
+# along 26.40 N that crosses townships holding none of its vertices.
+RED_ALERT = [[111.47, 26.365], [111.615, 26.365], [111.615, 26.399], [111.95, 26.399],
+             [111.95, 26.401], [111.615, 26.401], [111.615, 26.455], [111.47, 26.455],
+             [111.47, 26.365]]
+
+
+def spatialite(db, sql):
+    """The `id` column of a SpatiaLite query run by GDAL (the oracle: GEOS
+    through SpatiaLite, independent of libsitu's own code)."""
+    out = subprocess.run(["ogrinfo", "-ro", "-q", db, "-dialect", "SQLite", "-sql", sql],
+                         check=True, capture_output=True, text=True).stdout
+    return {line.split("=", 1)[1].strip() for line in out.splitlines()
+            if line.strip().startswith("id (String)")}
+
+
+class AlertCountsTest(unittest.TestCase):
+    """/townships and /counties count a township's alerts as its summary
+    lists them: every township a red alert meets, not only the one its
+    township_code names (issue 16: 0 alerts in the list for 伊塘镇 while
+    /townships/431103108 listed the red alert)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="situ-alertcount-")
+        cls.db = situd.demo_db(cls.tmp)
+        cls.token = feedlib.add_token(cls.db, "meteorology")
+        cls.d = situd.Situd(cls.db)
+        now = time.time()
+        geom = {"type": "Polygon", "coordinates": [RED_ALERT]}
+        ev = [{"id": "red-1", "type": "alert", "event": "rainstorm", "severity": "red",
+               "onset": feedlib.utc(now - 60), "expires": feedlib.utc(now + 3600), "geometry": geom},
+              # over the same townships but not yet in force: counted nowhere
+              {"id": "later-1", "type": "alert", "event": "rainstorm", "severity": "orange",
+               "onset": feedlib.utc(now + 3600), "expires": feedlib.utc(now + 7200), "geometry": geom}]
+        headers = feedlib.auth(cls.token)
+        headers["Content-Type"] = "application/json"
+        r = cls.d.request("POST", "/feeds/meteorology/events",
+                          body=json.dumps({"events": ev}).encode(), headers=headers)
+        assert r.status in (200, 202), r.body[:300]
+        wkt = "POLYGON((%s))" % ",".join("%r %r" % (x, y) for x, y in RED_ALERT)
+        cls.alert_sql = "GeomFromText('%s', 4326)" % wkt
+        cls.met = spatialite(cls.db, "SELECT id FROM townships WHERE ST_Intersects(geom, %s)"
+                             % cls.alert_sql)
+        assert feedlib.wait_until(
+            lambda: cls.d.get("/townships/431103008").json()["alerts"]), "alert never showed"
+        stored = cls.d.get("/collections/alerts/items").json()["features"]
+        assert {f["id"] for f in stored} == {"meteorology:red-1", "meteorology:later-1"}, stored
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop_cleanly()
+
+    def test_the_alert_is_shaped_as_meant(self):
+        covered = spatialite(self.db, "SELECT id FROM townships WHERE ST_Within(geom, %s)"
+                             % self.alert_sql)
+        self.assertIn("431103008", covered)  # 曲河街道, whole
+        self.assertIn("431103108", self.met - covered)  # 伊塘镇, in part
+        pts = " OR ".join("ST_Contains(geom, MakePoint(%r, %r, 4326))" % (x, y)
+                          for x, y in RED_ALERT)
+        holding = spatialite(self.db, "SELECT id FROM townships WHERE %s" % pts)
+        crossed = self.met - covered - holding
+        self.assertTrue(crossed, "no township crossed without an alert vertex inside")
+        self.assertGreaterEqual(len(self.met), 5)
+
+    def test_list_and_summary_agree_with_geos(self):
+        towns = self.d.get("/townships").json()["townships"]
+        self.assertEqual(len(towns), 182)
+        for t in towns:
+            listed = [a["id"] for a in self.d.get("/townships/" + t["code"]).json()["alerts"]]
+            want = 1 if t["code"] in self.met else 0
+            self.assertEqual((t["counts"]["alerts"], len(listed)), (want, want),
+                             "%s %s" % (t["code"], t["name"]))
+
+    def test_counties_agree_with_their_townships(self):
+        towns = self.d.get("/townships").json()["townships"]
+        counties = self.d.get("/counties").json()["counties"]
+        self.assertTrue(counties)
+        hit = 0
+        for c in counties:
+            want = int(any(t["code"] in self.met for t in towns if t["county_code"] == c["code"]))
+            one = self.d.get("/counties/" + c["code"]).json()
+            self.assertEqual((c["counts"]["alerts"], len(one["alerts"])), (want, want), c["code"])
+            hit += want
+        self.assertGreaterEqual(hit, 1)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ const CHROMIUM_FLAGS = [
   '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
 ];
 const VIEWPORT = { width: 1600, height: 900 };
+const BROWSER_ZONE = 'America/New_York';
 const IDLE_TIMEOUT_MS = 120000;
 // Layers of each map whose rendered features count, as app.js names them.
 const MAP_LAYERS = {
@@ -184,6 +185,8 @@ async function launch() {
   const { chromium } = await import(pathToFileURL(pw).href);
   S.ctx = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(S.tmp, 'chromium-')), {
     executablePath: CHROMIUM, headless: true, viewport: VIEWPORT, args: CHROMIUM_FLAGS,
+    // a browser far from the wall's zone: times must still read as in Asia/Shanghai
+    timezoneId: BROWSER_ZONE,
   });
 }
 
@@ -405,6 +408,145 @@ test('the wall (?wall=1) renders dark, with a clock and an alert ticker', async 
   assert.ok(look.ticker, 'no alert ticker');
   assert.ok(w.idle !== null, `the wall's map never became idle${statusNote()}`);
   assert.ok(!w.errors.length, `console errors on the wall${statusNote()}:\n${w.errors.join('\n')}`);
+});
+
+test('times read in Asia/Shanghai whatever the browser zone, as "6 Dec 18:21" and "12月6日 18:21"', async () => {
+  requireRoute('feeds', 'the alert with a known expiry reaches situd through POST /feeds/{dept}/events');
+  assert.ok(S.feed.token, S.feed.why);
+  const [w, s, e, n] = S.city;
+  const headline = `web-time ${process.pid} ${Date.now()}`;
+  const body = JSON.stringify({ events: [{
+    id: `web-time-${process.pid}-${Date.now()}`, type: 'alert', event: 'rainstorm', severity: 'yellow', headline,
+    onset: new Date(Date.now() - 60000).toISOString(), expires: '2030-12-06T10:21:00Z', // 18:21 in Shanghai
+    geometry: { type: 'Polygon', coordinates: [[[w, s], [w + (e - w) / 20, s], [w + (e - w) / 20, s + (n - s) / 20], [w, s + (n - s) / 20], [w, s]]] },
+  }] });
+  const r = await request('POST', '/feeds/meteorology/events', {
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${S.feed.token}` }, body,
+  });
+  assert.equal(r.status, 200, r.body.toString().slice(0, 300));
+  const tickerWith = (page) => page.waitForFunction((h) => {
+    const tick = [...document.querySelectorAll('#ticker .tick')].find((x) => x.textContent.includes(h));
+    return tick && tick.textContent;
+  }, headline, { timeout: 10000, polling: 100 }).then((x) => x.jsonValue());
+  const zh = await tickerWith(S.main.page);
+  assert.ok(zh.endsWith('→ 12月6日 18:21'), `the Chinese ticker: ${zh}`);
+  const en = await openPage(`${S.base}/?lang=en`);
+  const enTick = await tickerWith(en.page);
+  const shown = await en.page.evaluate(async () => {
+    const i18n = await import('/web/i18n.js');
+    return { at: i18n.localTime('2026-12-06T10:21:00Z'), midnight: i18n.localTime('2026-12-31T16:30:00Z'),
+      clock: document.getElementById('clock').textContent };
+  });
+  const tz = await openPage(`${S.base}/?lang=en&tz=Asia/Kolkata`);
+  const kolkata = await tz.page.evaluate(async () => (await import('/web/i18n.js')).localTime('2026-12-06T10:21:00Z'));
+  await en.page.close();
+  await tz.page.close();
+  assert.ok(enTick.endsWith('→ 6 Dec 18:21'), `the English ticker: ${enTick}`);
+  assert.equal(shown.at, '6 Dec 18:21');
+  assert.equal(shown.midnight, '1 Jan 00:30', 'the date turns at Shanghai midnight, not UTC or the browser\'s');
+  assert.equal(kolkata, '6 Dec 15:51', '?tz= sets the zone');
+  // the clock: Shanghai's hour now (the browser's own is New York's)
+  const p = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', day: 'numeric', month: 'short', hour: '2-digit', hourCycle: 'h23' })
+    .formatToParts(new Date()).map((x) => [x.type, x.value]));
+  assert.match(shown.clock, new RegExp(`^\\w{3} ${p.day} ${p.month} \\d{4} (${p.hour}|\\d\\d):\\d\\d:\\d\\d$`), shown.clock);
+  assert.ok(shown.clock.includes(` ${p.day} ${p.month} `) && shown.clock.match(/ (\d\d):/)[1] === p.hour ||
+    new Date().getUTCMinutes() === 59, `the clock is not Shanghai's: ${shown.clock}`);
+});
+
+// A township whose summary lists sandbags: {code, name, qty}.
+async function townshipWithSandbags() {
+  const list = json(await request('GET', '/townships?limit=1000')).townships;
+  for (const x of list.filter((y) => y.counts.resources > 0)) {
+    const items = json(await request('GET', `/townships/${x.code}`)).maps.resources.items || {};
+    if (items.sandbag && items.sandbag.qty > 1) return { code: x.code, name: x.name, qty: items.sandbag.qty };
+  }
+  assert.fail('no township of the demo holds sandbags');
+}
+
+test('units, metrics and codes read in the page\'s language; switching language keeps the township', async () => {
+  const town = await townshipWithSandbags();
+  const zh = await openPage(`${S.base}/`);
+  await zh.page.fill('#q', town.name);
+  await zh.page.press('#q', 'Enter');
+  const zhQty = `${town.qty.toLocaleString('zh-CN')} 袋`;
+  await zh.page.waitForFunction((q) => (document.querySelector('#info') || {}).textContent.includes(q), zhQty, { timeout: 10000 })
+    .catch(async () => assert.fail(`no "${zhQty}" in the Chinese summary: ${(await zh.page.textContent('#info')).slice(0, 400)}`));
+  const zhInfo = await zh.page.textContent('#info');
+  const href = await zh.page.getAttribute('#lang', 'href');
+  const station = (page) => page.evaluate((code) => {
+    const nodes = window.__situ.panels.propTable('stations', { metric: 'rain_1h_mm', value: 31.2, threshold: 50, township_code: code });
+    return nodes.filter(Boolean).map((n) => [...n.querySelectorAll('tr')].map((tr) => [...tr.children].map((c) => c.textContent))).flat();
+  }, town.code);
+  const zhStation = await station(zh.page);
+  const zhFeeds = await zh.page.$$eval('#feeds .meta', (ns) => ns.map((n) => n.textContent));
+  await zh.page.click('#lang');
+  await zh.page.waitForURL((u) => u.searchParams.get('lang') === 'en', { timeout: 10000 });
+  await zh.page.waitForFunction(() => window.__situ && window.__situ.panels, null, { timeout: 30000 });
+  const enQty = `${town.qty.toLocaleString('en')} bags`;
+  const enInfo = await zh.page.waitForFunction((q) => {
+    const t = (document.querySelector('#info') || {}).textContent || '';
+    return t.includes(q) && t;
+  }, enQty, { timeout: 10000 }).then((h) => h.jsonValue(), () => null);
+  const enStation = await station(zh.page);
+  const enFeeds = await zh.page.$$eval('#feeds .meta', (ns) => ns.map((n) => n.textContent));
+  await zh.page.screenshot({ path: path.join(SHOTS, 'wall-units-en.png') });
+  await zh.page.close();
+  assert.ok(href.includes(`township=${town.code}`), `the language link forgets the township: ${href}`);
+  assert.ok(!/\d bag/.test(zhInfo), `an English unit on the Chinese page: ${zhInfo.slice(0, 400)}`);
+  assert.ok(enInfo && enInfo.includes(town.name), `the English page lost township ${town.code} or its "${enQty}": ${enInfo}`);
+  const row = (rows, th) => (rows.find((r) => r[0] === th) || [])[1];
+  assert.equal(row(zhStation, '指标'), '1小时雨量');
+  assert.equal(row(enStation, 'Metric'), 'rain in 1 h');
+  assert.ok(zhStation.some((r) => r[1] === '31.2 毫米') && enStation.some((r) => r[1] === '31.2 mm'), JSON.stringify([zhStation, enStation]));
+  assert.ok(enStation.some((r) => r[1] === '50 mm'), 'the threshold has no unit');
+  assert.equal(row(enStation, 'Township'), `${town.name} (${town.code})`, JSON.stringify(enStation));
+  for (const m of [...zhFeeds, ...enFeeds]) {
+    assert.ok(!/^\s*·|·\s*$|24小时 0|24 h 0/.test(m), `a stray feed note: "${m}"`);
+  }
+  assert.ok(zhFeeds.some((m) => /24小时内\d+条/.test(m)), `no 24-hour count for the department that posted: ${zhFeeds}`);
+});
+
+test('at city zoom a click on a depot cluster opens the cluster, not a hazard beside it', async () => {
+  const w = await openPage(`${S.base}/`);
+  const page = w.page;
+  const spot = await page.evaluate(async (city) => {
+    const map = window.__situ.map;
+    map.stop();
+    map.fitBounds([[city[0], city[1]], [city[2], city[3]]], { duration: 0 });
+    await new Promise((ok) => map.once('idle', ok));
+    const clickable = ['hazards-point', 'hazards-cluster', 'hazard_sources-point', 'hazard_sources-cluster', 'resources-team',
+      'resources-depot', 'resources-cluster', 'stations-point', 'stations-camera', 'stations-cluster', 'risk_zones-point',
+      'risk_zones-cluster'].filter((id) => map.getLayer(id));
+    const c = map.getCanvas().getBoundingClientRect();
+    // a point on a depot cluster whose 10 px box also holds a dot of another map drawn above it
+    for (const f of map.queryRenderedFeatures({ layers: ['resources-cluster'] })) {
+      const o = map.project(f.geometry.coordinates);
+      for (let dx = -6; dx <= 6; dx += 2) {
+        for (let dy = -6; dy <= 6; dy += 2) {
+          const p = { x: o.x + dx, y: o.y + dy };
+          const under = map.queryRenderedFeatures([p.x, p.y], { layers: clickable });
+          const box = map.queryRenderedFeatures([[p.x - 5, p.y - 5], [p.x + 5, p.y + 5]], { layers: clickable });
+          if (under.length && under[0].layer.id === 'resources-cluster' && box[0].layer.id !== 'resources-cluster') {
+            return { x: c.left + p.x, y: c.top + p.y, zoom: map.getZoom(), other: box[0].layer.id };
+          }
+        }
+      }
+    }
+    return { zoom: map.getZoom() };
+  }, S.city);
+  if (spot.x === undefined) {
+    await page.close();
+    assert.fail(`no depot cluster at city zoom ${spot.zoom.toFixed(1)} lies within 5 px of another map's dot: the test needs one`);
+  }
+  await page.mouse.click(spot.x, spot.y);
+  const title = await page.waitForFunction(() => {
+    const h = document.querySelector('#info.open header h3');
+    return h && h.textContent;
+  }, null, { timeout: 10000 }).then((h) => h.jsonValue(), () => null);
+  const want = await page.evaluate(async () => (await import('/web/i18n.js')).t('resources'));
+  await page.screenshot({ path: path.join(SHOTS, 'wall-depot-cluster.png') });
+  await page.close();
+  assert.equal(title, want, `a click on a depot cluster (beside ${spot.other}, zoom ${spot.zoom.toFixed(1)}) opened "${title}"`);
 });
 
 test('English with ?lang=en', async () => {

@@ -66,6 +66,8 @@ static struct {
     long long published;
     listener *all;
     int n, running, stopping;
+    long long lag_replays;    /* listeners a whole ring behind, sent to the log */
+    long long resume_replays; /* new listeners replaying from a resume point */
     long long heartbeat_ms;
     char db[1024];
 } E = {.lock = PTHREAD_MUTEX_INITIALIZER, .tick_cv = PTHREAD_COND_INITIALIZER};
@@ -165,6 +167,14 @@ int situd_events_listeners(void)
     return n;
 }
 
+void situd_events_replays(long long *lag, long long *resume)
+{
+    pthread_mutex_lock(&E.lock);
+    *lag = E.lag_replays;
+    *resume = E.resume_replays;
+    pthread_mutex_unlock(&E.lock);
+}
+
 /* ---- one listener ------------------------------------------------------------- */
 
 typedef struct replay_ctx {
@@ -261,6 +271,7 @@ static void take_from_ring(listener *l)
             l->replay_after = l->last_seq;
         l->replay_upto = E.published;
         l->pos = E.head;
+        E.lag_replays++;
         return;
     }
     for (; l->pos < E.head && l->out.n < OUT_CHUNK; l->pos++) {
@@ -379,8 +390,10 @@ struct MHD_Response *situd_events_response(struct MHD_Connection *conn, long lon
     if (!refused) {
         l->pos = E.head;
         l->last_seq = E.published;
-        if (after >= 0 && after < E.published)
+        if (after >= 0 && after < E.published) {
             l->replay_after = after, l->replay_upto = E.published;
+            E.resume_replays++;
+        }
         l->next = E.all;
         if (E.all)
             E.all->prev = l;

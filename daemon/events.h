@@ -23,6 +23,10 @@ void situd_events_push(const situ_feed_change *c, size_t n);
 long long situd_events_published(void);
 /* Listeners connected now. */
 int situd_events_listeners(void);
+/* Replays from the event log since start: of listeners that fell a whole
+ * ring behind (lag), and of new listeners resuming from Last-Event-ID or
+ * ?since (resume). */
+void situd_events_replays(long long *lag, long long *resume);
 
 /* 1 when conn's daemon can suspend connections (MHD_ALLOW_SUSPEND_RESUME). */
 int situd_can_suspend(struct MHD_Connection *conn);

@@ -508,7 +508,7 @@ typedef struct writer_counts {
     int accepting, tokens, listeners, failing;
     long queued;
     long long commits, committed_events, failed_commits, rebuilds, changes, last_seq;
-    long long token_reload_failures;
+    long long token_reload_failures, lag_replays, resume_replays;
     double last_commit_ms, rebuild_ms;
 } writer_counts;
 
@@ -531,6 +531,7 @@ static writer_counts read_counts(void)
     pthread_mutex_unlock(&W.aux_lock);
     n.last_seq = situd_events_published();
     n.listeners = situd_events_listeners();
+    situd_events_replays(&n.lag_replays, &n.resume_replays);
     return n;
 }
 
@@ -599,6 +600,13 @@ void situd_feedwriter_metrics(situ_buf *b)
         "# TYPE situd_events_pushed_total counter\nsitud_events_pushed_total %lld\n"
         "# HELP situd_events_listeners Open /events streams.\n"
         "# TYPE situd_events_listeners gauge\nsitud_events_listeners %d\n"
+        "# HELP situd_events_lag_replays_total /events listeners that fell a whole ring "
+        "behind and were served from the event log.\n"
+        "# TYPE situd_events_lag_replays_total counter\nsitud_events_lag_replays_total %lld\n"
+        "# HELP situd_events_resume_replays_total /events streams resumed from the event log "
+        "(Last-Event-ID or since).\n"
+        "# TYPE situd_events_resume_replays_total counter\n"
+        "situd_events_resume_replays_total %lld\n"
         "# HELP situd_feed_tokens Department tokens in force.\n"
         "# TYPE situd_feed_tokens gauge\nsitud_feed_tokens %d\n"
         "# HELP situd_feed_token_reload_failures_total Token reloads that failed (each is "
@@ -608,7 +616,7 @@ void situd_feedwriter_metrics(situ_buf *b)
         "# HELP situd_feed_writes_failing 1 while the last commit failed (disk full, I/O).\n"
         "# TYPE situd_feed_writes_failing gauge\nsitud_feed_writes_failing %d\n",
         n.accepting, n.queued, n.commits, n.failed_commits, n.committed_events,
-        n.last_commit_ms / 1e3, n.rebuilds, n.changes, n.listeners, n.tokens,
-        n.token_reload_failures, n.failing);
+        n.last_commit_ms / 1e3, n.rebuilds, n.changes, n.listeners, n.lag_replays, n.resume_replays,
+        n.tokens, n.token_reload_failures, n.failing);
     write_department_metrics(b);
 }

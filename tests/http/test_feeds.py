@@ -260,11 +260,7 @@ class FeedsTest(unittest.TestCase):
         self.assertTrue(doc["writer"]["running"])
         self.accepted(self.post("water_resources", [dict(ev[0], id="cam-on", status="online")]))
         # the same counters for Prometheus
-        metrics = {}
-        for line in self.d.get("/metrics").body.decode().splitlines():
-            if line.startswith("situd_feed") or line.startswith("situd_events"):
-                name, value = line.rsplit(" ", 1)
-                metrics[name] = float(value)
+        metrics = self.metrics()
         self.assertEqual(metrics["situd_feed_writer_running"], 1)
         self.assertGreaterEqual(metrics["situd_feed_events_committed_total"],
                                 doc["writer"]["events_committed"] + 1)
@@ -368,6 +364,7 @@ class FeedsTest(unittest.TestCase):
                 s.close()
         more = [dict(ev[0], id="sse-%d" % i, value=float(i)) for i in range(2, 5)]
         seqs = [r["seq"] for r in self.accepted(self.post("meteorology", more), 3)["results"]]
+        resumes = self.metrics()["situd_events_resume_replays_total"]
         replay = feedlib.SSE(self.d.port, last_id=seq)
         try:
             got = [replay.next()["id"] for _ in range(3)]
@@ -384,6 +381,9 @@ class FeedsTest(unittest.TestCase):
             self.assertEqual(whole.next()["data"]["seq"], 1)
         finally:
             whole.close()
+        # since and 0 resume from the log; the first may be served from the
+        # ring when it connects before the 3 changes are pushed
+        self.assertGreaterEqual(self.metrics()["situd_events_resume_replays_total"], resumes + 2)
         situd.assert_problem(self, self.d.get("/events?since=soon"), 400)
 
     def test_a_stalled_listener_does_not_slow_ingest_and_catches_up(self):
@@ -392,6 +392,7 @@ class FeedsTest(unittest.TestCase):
         goes on taking events, and once the listener reads again it is
         served the rest from the event log: every seq in order, none twice."""
         self.need_sse()
+        lags = self.metrics()["situd_events_lag_replays_total"]
         stalled = feedlib.SSE(self.d.port, rcvbuf=4096)  # reads nothing until the end
         t0 = time.time()
         seqs, queued, still, b = [], [], 0, 0
@@ -434,6 +435,7 @@ class FeedsTest(unittest.TestCase):
         behind = len(seqs) - in_flight // min(sizes)
         self.assertGreater(behind, RING, "queued %d + %d bytes: never a ring behind" %
                            (sent, unread))
+        self.assertGreaterEqual(self.metrics()["situd_events_lag_replays_total"], lags + 1)
 
     def test_change_shows_in_next_tile_and_nearest(self):
         self.need_sse()
@@ -459,6 +461,15 @@ class FeedsTest(unittest.TestCase):
         self.assertTrue(r2)
         self.assertEqual(r2[0]["properties"]["status"], "deployed")
         self.assertEqual(r2[0]["properties"]["personnel"], 77)
+
+    def metrics(self):
+        """situd's feed and /events metrics from /metrics: {name: value}."""
+        out = {}
+        for line in self.d.get("/metrics").body.decode().splitlines():
+            if line.startswith("situd_feed") or line.startswith("situd_events"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
 
     def tile_cache(self):
         """situd's tile cache counters from /metrics: {"hits": n, "misses": n, ...}."""

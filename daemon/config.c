@@ -42,6 +42,7 @@ void situd_config_defaults(situd_config *cfg)
     cfg->retain_days = SITU_RETAIN_DAYS;
     cfg->retain_interval_s = 3600;
     cfg->station_quota = SITU_FEED_STATION_QUOTA;
+    snprintf(cfg->web_timezone, sizeof cfg->web_timezone, "%s", "Asia/Shanghai");
 #ifdef SITU_WEB_DIR /* the build's web/ folder, set by CMake's map wall block */
     snprintf(cfg->web_dir, sizeof cfg->web_dir, "%s", SITU_WEB_DIR);
 #else
@@ -93,6 +94,15 @@ static int set_str(char *out, size_t n, const char *v)
     return (size_t)snprintf(out, n, "%s", v) < n;
 }
 
+/* A plausible IANA zone name ("Asia/Kolkata", "Etc/GMT+8"): letters,
+ * digits, '/', '_', '-' and '+', 1 to 64 bytes. */
+static int set_zone(char *out, size_t n, const char *v)
+{
+    size_t len = strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                           "0123456789/_-+");
+    return len && !v[len] && len <= 64 && set_str(out, n, v);
+}
+
 /* ---- retention and stations (issue 13) ---- */
 
 /* The [retention] and [feeds] keys: 1 set, 0 a bad value, -1 not one of them. */
@@ -109,9 +119,8 @@ static int retention_key(situd_config *c, const char *section, const char *name,
     return -1;
 }
 
-static int on_key(void *user, const char *section, const char *name, const char *value)
+static int set_key(situd_config *c, const char *section, const char *name, const char *value)
 {
-    situd_config *c = user;
     int r = retention_key(c, section, name, value);
     if (r >= 0)
         return r;
@@ -150,29 +159,50 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return set_size(&c->tile_cache_bytes, value, 1u << 20);
     if (KEY("web", "dir"))
         return set_str(c->web_dir, sizeof c->web_dir, value);
+    if (KEY("web", "timezone"))
+        return set_zone(c->web_timezone, sizeof c->web_timezone, value);
 #undef KEY
     return 0;
 }
 
+/* What inih fills: the config, and the first key refused, "[section] name". */
+typedef struct ini_ctx {
+    situd_config *cfg;
+    char bad[160];
+} ini_ctx;
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    ini_ctx *x = user;
+    int ok = set_key(x->cfg, section, name, value);
+    if (!ok && !x->bad[0])
+        snprintf(x->bad, sizeof x->bad, "[%.64s] %.64s", section, name);
+    return ok;
+}
+
 /* inih's answer (0, the first bad line, -1 unreadable, -2 out of memory) as
- * 0 or -1 with a message naming `where`. */
-static int read_result(int line, const char *where, char *msg, size_t nmsg)
+ * 0 or -1 with a message naming `where` and the key refused. */
+static int read_result(int line, const ini_ctx *x, const char *where, char *msg, size_t nmsg)
 {
     if (line == -1)
         snprintf(msg, nmsg, "cannot open config file %s", where);
     else if (line < 0)
         snprintf(msg, nmsg, "%s: out of memory", where);
+    else if (line && x->bad[0])
+        snprintf(msg, nmsg, "%s:%d: %s: unknown key or bad value", where, line, x->bad);
     else if (line)
-        snprintf(msg, nmsg, "%s:%d: unknown key or bad value", where, line);
+        snprintf(msg, nmsg, "%s:%d: not a [section] or a key = value line", where, line);
     return line ? -1 : 0;
 }
 
 int situd_config_read(situd_config *cfg, const char *path, char *msg, size_t nmsg)
 {
-    return read_result(ini_parse(path, on_key, cfg), path, msg, nmsg);
+    ini_ctx x = {.cfg = cfg};
+    return read_result(ini_parse(path, on_key, &x), &x, path, msg, nmsg);
 }
 
 int situd_config_read_string(situd_config *cfg, const char *text, char *msg, size_t nmsg)
 {
-    return read_result(ini_parse_string(text, on_key, cfg), "config", msg, nmsg);
+    ini_ctx x = {.cfg = cfg};
+    return read_result(ini_parse_string(text, on_key, &x), &x, "config", msg, nmsg);
 }

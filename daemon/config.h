@@ -25,6 +25,7 @@ typedef struct situd_config {
     size_t tile_cache_bytes;       /* bound of the tile cache */
     char cors_origin[256];         /* Access-Control-Allow-Origin, "" for none */
     char web_dir[1024];            /* the map wall's files */
+    char web_timezone[65];         /* [web] timezone: the wall's IANA zone, unless ?tz= */
     char user[64];                 /* drop to this user after binding */
     int quiet;                     /* no per-request log lines */
     /* retention and stations (issue 13; config.c's retention_key) */

@@ -2,7 +2,8 @@
  * route_web.c: the map wall's files. Serves index.html at / (through
  * situd_route_web_index), every file under /web/ from cfg->web_dir, and
  * /web/schema.json, the collection table's vocabulary (fields, items,
- * departments) that the page labels and pickers read. Owns path validation
+ * departments) that the page labels and pickers read, and the wall's time
+ * zone ([web] timezone). Owns path validation
  * (only [A-Za-z0-9._/-], no empty or dot-led segment, so no "..", and the
  * resolved file must lie inside web_dir), content types by extension (a file
  * of another type is not served), strong ETags, If-None-Match -> 304,
@@ -367,13 +368,15 @@ static void schema_items_depts(situ_buf *b)
         situ_buf_add_json_str(b, d->name_en);
         situ_buf_printf(b, ",\"interval_s\":%d}", d->interval_s);
     }
-    situ_buf_adds(b, "]}\n");
+    situ_buf_addc(b, ']');
 }
 
 static web_file schema_file;
+static pthread_mutex_t schema_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Builds schema.json once; the tables are compiled in, so it never changes. */
-static void schema_build(void)
+/* Builds schema.json; the tables are compiled in and the config is read
+ * once, so it never changes. */
+static void schema_build(const char *timezone)
 {
     situ_buf b;
     situ_buf_init(&b);
@@ -384,6 +387,9 @@ static void schema_build(void)
         schema_collection(&b, situ_schema_collection((situ_coll_id)i));
     }
     schema_items_depts(&b);
+    situ_buf_adds(&b, ",\"timezone\":");
+    situ_buf_add_json_str(&b, timezone);
+    situ_buf_adds(&b, "}\n");
     if (b.oom) {
         situ_buf_dispose(&b);
         return;
@@ -396,8 +402,10 @@ static void schema_build(void)
 
 static situd_result send_schema(situd_req *r)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, schema_build);
+    pthread_mutex_lock(&schema_lock);
+    if (!schema_file.body)
+        schema_build(r->cfg->web_timezone);
+    pthread_mutex_unlock(&schema_lock);
     if (!schema_file.body)
         return situd_problem(r, 503, NULL, "out of memory building schema.json");
     return send_file(r, &schema_file, 0);

@@ -9,7 +9,7 @@
 // window.__situ exposes the map and a few timings for the browser test.
 
 import { Map as MapLibreMap, NavigationControl, ScaleControl, prewarm } from './maplibre-gl.mjs';
-import { t, lang, zoned } from './i18n.js';
+import { t, lang, zoned, setServedZone } from './i18n.js';
 import { wallStyle, addMissingIcon, legend, GROUPS, CLICKABLE, TILED, IDEOGRAPH_FONT } from './layers.js';
 import { followTownshipLabels } from './labels.js';
 import { Live } from './live.js';
@@ -265,6 +265,8 @@ async function boot() {
   setInterval(tick, 1000);
   const [schemaR, bounds, tilejson, styleDoc] = await Promise.all([getJSON('/web/schema.json'), cityBounds(), loadTileJSON(), loadStyle()]);
   const schema = schemaR.data;
+  setServedZone(schema.timezone);
+  tick();
   const map = makeMap(bounds, wallStyle(styleDoc, tilejson, today()));
   situ.map = map;
   watchSources(map);

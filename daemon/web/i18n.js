@@ -231,10 +231,19 @@ const words = lang === 'en' ? en : zh;
 const li = lang === 'en' ? 1 : 0;
 
 // The wall's time zone: ?tz= (an IANA name such as Asia/Urumqi), else
-// Asia/Shanghai. Every time on the wall is shown in it, whatever the zone of
-// the browser that shows it.
+// situd's [web] timezone (schema.json's timezone, given by setServedZone),
+// else Asia/Shanghai. Every time on the wall is shown in it, whatever the
+// zone of the browser that shows it.
 const DEFAULT_ZONE = 'Asia/Shanghai';
-export const timeZone = zoneOf(new URLSearchParams(location.search).get('tz'));
+const askedZone = new URLSearchParams(location.search).get('tz');
+export let timeZone = zoneOf(askedZone);
+let zoneParts = partsIn(timeZone);
+
+// Sets the zone situd serves; ?tz= still wins.
+export function setServedZone(z) {
+  timeZone = zoneOf(askedZone || z);
+  zoneParts = partsIn(timeZone);
+}
 
 function zoneOf(z) {
   try {
@@ -244,8 +253,10 @@ function zoneOf(z) {
   }
 }
 
-const zoneParts = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: 'numeric', day: 'numeric',
-  hour: 'numeric', minute: 'numeric', second: 'numeric', weekday: 'short', hourCycle: 'h23' });
+function partsIn(zone) {
+  return new Intl.DateTimeFormat('en-US', { timeZone: zone, year: 'numeric', month: 'numeric', day: 'numeric',
+    hour: 'numeric', minute: 'numeric', second: 'numeric', weekday: 'short', hourCycle: 'h23' });
+}
 
 // Instant d's calendar fields in the wall's zone: {year, month (1-12), day,
 // hour, minute, second, weekday (0 = Sunday)}.

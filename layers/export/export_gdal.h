@@ -1,4 +1,4 @@
-/* export_gdal.h: private to layers/export*.c. GDAL format conversion. */
+/* export_gdal.h: private to layers/export/export*.c. GDAL format conversion. */
 #ifndef SITU_EXPORT_GDAL_H
 #define SITU_EXPORT_GDAL_H
 

@@ -26,6 +26,7 @@
 #include "situ/store.h"
 #include "situ/tile.h"
 #include "vector_tile.pb-c.h"
+#include "bench.h"
 
 typedef struct part {
     int32_t *xy;
@@ -60,13 +61,6 @@ typedef struct tile {
     situ_mvt_tile *decoded; /* owns what the layers point into */
     situ_buf bytes;
 } tile;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static char *dupn(const char *s, size_t n)
 {

@@ -23,6 +23,7 @@
 #include "situ/nearest.h"
 #include "situ/snapshot.h"
 #include "situ/store.h"
+#include "bench.h"
 
 typedef struct qpoint {
     char id[32];
@@ -65,19 +66,6 @@ static qpoint *read_points(const char *path, int *out_n)
     fclose(f);
     *out_n = n;
     return pts;
-}
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 typedef struct bench {

@@ -32,13 +32,7 @@
 #include "situ/snapshot.h"
 #include "situ/store.h"
 #include "situ/tile.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+#include "bench.h"
 
 static void die(const char *what, const situ_err *err)
 {
@@ -159,12 +153,6 @@ static double incremental(situ_store *s, version *v, const char *id)
     version_set(v, coll, src);
     return ms;
 #endif
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static double median(double *x, int n)

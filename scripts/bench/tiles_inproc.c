@@ -30,6 +30,7 @@
 #include "situ/store.h"
 #include "situ/tile.h"
 #include "situ/tilecache.h"
+#include "bench.h"
 
 #define MAXTILES 100000
 
@@ -46,24 +47,11 @@ typedef struct bench {
     situ_tilecache *tc; /* miss and hit runs */
 } bench;
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static double cpu_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static int read_tiles(bench *b)

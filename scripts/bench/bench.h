@@ -1,0 +1,24 @@
+/*
+ * bench.h: the two helpers every in-process benchmark here times and sorts
+ * with (a monotonic clock in ms, qsort's comparison of doubles for
+ * percentiles), so that each bench does not keep its own copy.
+ */
+#ifndef SITU_BENCH_H
+#define SITU_BENCH_H
+
+#include <time.h>
+
+static inline double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static inline int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+#endif

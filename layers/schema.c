@@ -109,6 +109,23 @@ static const situ_field alert_fields[] = {
     {"cap_identifier", SITU_FT_TEXT, 0, NULL, "CAP标识"},
 };
 
+static const situ_field road_fields[] = {
+    {"name", SITU_FT_TEXT, SITU_FF_FILTER, NULL, "道路名称"},
+    {"ref", SITU_FT_TEXT, SITU_FF_FILTER, NULL, "路线编号"},
+    {"class", SITU_FT_TEXT, SITU_FF_REQUIRED | SITU_FF_FILTER,
+     "expressway|national|provincial|county|township|village|urban|service|ferry", "道路等级"},
+    {"oneway", SITU_FT_TEXT, SITU_FF_FILTER, "no|yes|reverse", "单行"},
+    {"speed_kmh", SITU_FT_REAL, 0, NULL, "限速(km/h)"},
+    {"duration_s", SITU_FT_REAL, 0, NULL, "渡运时长(秒)"},
+    {"bridge", SITU_FT_BOOL, SITU_FF_FILTER, NULL, "桥梁"},
+    {"tunnel", SITU_FT_BOOL, SITU_FF_FILTER, NULL, "隧道"},
+    {"layer", SITU_FT_INT, 0, NULL, "层"},
+    {"status", SITU_FT_TEXT, SITU_FF_FILTER, "open|closed|restricted", "通行状态"},
+    {"closed_reason", SITU_FT_TEXT, 0, NULL, "封闭原因"},
+    {"closed_by", SITU_FT_TEXT, SITU_FF_FILTER, NULL, "封闭部门"},
+    {"closed_until", SITU_FT_TEXT, 0, NULL, "预计恢复时间"},
+};
+
 static const situ_collection collections[SITU_NCOLLECTIONS] = {
     {SITU_C_TOWNSHIPS, "townships", "乡镇(街道)", "Townships",
      "Township and sub-district boundaries with their statistical codes", SITU_GT_MULTIPOLYGON,
@@ -129,8 +146,12 @@ static const situ_collection collections[SITU_NCOLLECTIONS] = {
      "Rain gauges, water levels, geological monitors and cameras with their latest reading",
      SITU_GT_POINT, station_fields, NFIELDS(station_fields), 6},
     {SITU_C_ALERTS, "alerts", "预警信息", "Warnings",
-     "Warning areas pushed by departments (JSON or CAP 1.2)", SITU_GT_MULTIPOLYGON,
-     alert_fields, NFIELDS(alert_fields), 0},
+     "Warning areas pushed by departments (JSON or CAP 1.2)", SITU_GT_MULTIPOLYGON, alert_fields,
+     NFIELDS(alert_fields), 0},
+    {SITU_C_ROADS, "roads", "道路交通网", "Roads",
+     "The road network with its live status: closed and restricted roads, their reason and "
+     "expected reopening",
+     SITU_GT_MULTILINESTRING, road_fields, NFIELDS(road_fields), 6},
 };
 
 static const situ_item items[] = {

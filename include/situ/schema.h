@@ -1,5 +1,5 @@
 /*
- * situ/schema.h: the seven collections, their fields, the item vocabulary and
+ * situ/schema.h: the eight collections, their fields, the item vocabulary and
  * the departments, as tables that the store, the loader, the snapshot, the
  * tiles, the items route and the export all read. Adding a field is one edit
  * in layers/schema.c.
@@ -36,6 +36,9 @@ typedef struct situ_field {
 typedef enum situ_gtype {
     SITU_GT_POINT = 1,
     SITU_GT_MULTIPOLYGON,
+    /* roads: each LineString part is kept in the snapshot as a situ_poly of
+     * one ring, that ring being the open line (not closed, not reoriented) */
+    SITU_GT_MULTILINESTRING,
 } situ_gtype;
 
 typedef enum situ_coll_id {
@@ -46,6 +49,7 @@ typedef enum situ_coll_id {
     SITU_C_RESOURCES,
     SITU_C_STATIONS,
     SITU_C_ALERTS,
+    SITU_C_ROADS,
     SITU_NCOLLECTIONS
 } situ_coll_id;
 

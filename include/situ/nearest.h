@@ -208,5 +208,10 @@ typedef struct situ_nearest_roads {
  * or unreachable `to`: SITU_EINVAL naming the parameter. */
 int situ_nearest_road_answer(const situ_snapshot *s, const situ_nearest_roads *r,
                              const situ_nearest_query *q, situ_buf *out, situ_err *err);
+/* The same over the network of s's roads collection, built for this one
+ * answer (the graph, the roads' statuses as closures, the targets): what
+ * `situ nearest --by road`, `situ route` and `situ reach` print. */
+int situ_nearest_road_answer_once(const situ_snapshot *s, const situ_nearest_query *q,
+                                  situ_buf *out, situ_err *err);
 
 #endif

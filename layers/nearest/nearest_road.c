@@ -599,3 +599,35 @@ int situ_nearest_road_answer(const situ_snapshot *s, const situ_nearest_roads *r
         rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
     return rc;
 }
+
+int situ_nearest_road_answer_once(const situ_snapshot *s, const situ_nearest_query *q,
+                                  situ_buf *out, situ_err *err)
+{
+    const situ_coll *roads = s->colls[SITU_C_ROADS];
+    const situ_coll *c = q->mode == SITU_NEAREST_REACH ? NULL : s->colls[q->cid];
+    situ_nearest_roads r = {.roads = roads};
+    situ_roads_graph *g = NULL;
+    situ_roads_closures *cl = NULL;
+    situ_roads_targets *t = NULL;
+    if (!roads || !roads->n)
+        return situ_err_set(err, SITU_EINVAL,
+                            "%s: no road network loaded (the roads collection "
+                            "is empty)",
+                            q->mode <= SITU_NEAREST_WITHIN ? "by" : "roads");
+    int rc = situ_roads_graph_of(roads, NULL, &g, err);
+    if (rc == 0)
+        rc = situ_roads_closures_of(g, roads, &cl, err);
+    if (rc == 0 && c)
+        rc = situ_roads_targets_of(g, cl, c, SITU_ROADS_MAX_SNAP_M, &t, err);
+    if (rc == 0 && !(r.ws = situ_roads_ws_new(g)))
+        rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
+    if (rc == 0) {
+        r.g = g, r.closures = cl, r.targets = t;
+        rc = situ_nearest_road_answer(s, &r, q, out, err);
+    }
+    situ_roads_ws_free(r.ws);
+    situ_roads_targets_free(t);
+    situ_roads_closures_release(cl);
+    situ_roads_graph_free(g);
+    return rc;
+}

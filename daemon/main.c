@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "feedwriter.h"
+#include "roads.h"
 #include "server.h"
 #include "service.h"
 #include "situ/snapshot.h"
@@ -231,6 +232,7 @@ int main(int argc, char **argv)
     situd_snapshot_publish(NULL);
     situd_tiles_free();
     situd_nearest_free();
+    situd_roads_free();
     fprintf(stderr, "situd: stopped\n");
     return 0;
 }

@@ -38,6 +38,7 @@
 #include <zlib.h>
 
 #include "conns.h"
+#include "roads.h"
 #include "situ/clock.h"
 
 #define GZIP_MIN 1024 /* smaller answers go as they are */
@@ -58,8 +59,10 @@ situ_snapshot *situd_snapshot_acquire(void)
 
 void situd_snapshot_publish(situ_snapshot *snap)
 {
-    if (snap)
-        situd_nearest_prepare(snap); /* before any reader can see snap */
+    if (snap) { /* before any reader can see snap */
+        situd_nearest_prepare(snap);
+        situd_roads_prepare(snap);
+    }
     pthread_mutex_lock(&snap_lock);
     situ_snapshot *old = current;
     current = snap;

@@ -302,6 +302,39 @@ int situ_roads_reach_polygon(const situ_roads_graph *g, GEOSContextHandle_t h,
                              const situ_roads_piece *pieces, size_t n, double buffer_m,
                              GEOSGeometry **out_poly, situ_err *err);
 
+/* ---- a roads collection (layers/roads/roads_net.c) ---------------------------- */
+
+struct situ_coll;
+
+/* The lines of a roads collection of a snapshot: one per LineString part
+ * (the part's open ring), id = the feature's index in c->feats (so every
+ * part of a feature shares it: closures and answers go by feature), class
+ * from the class field, oneway no/yes/reverse, status open/closed/restricted,
+ * speed_kmh as a tagged limit, duration_s for ferries. *out_lines is
+ * malloc'd (free it); their xy point into c. Returns 0, SITU_EINVAL naming
+ * the feature (unknown class), SITU_ENOMEM. */
+int situ_roads_lines_of(const struct situ_coll *c, situ_roads_line **out_lines, size_t *out_n,
+                        situ_err *err);
+/* The graph of roads collection c (situ_roads_lines_of, then graph_new). */
+int situ_roads_graph_of(const struct situ_coll *c, const situ_roads_config *cfg,
+                        situ_roads_graph **out_g, situ_err *err);
+/* A hash of everything of c the graph is built from (features in order,
+ * parts, vertices, class, oneway, speed, duration), status excepted: two
+ * versions with equal keys give the same graph, so a status change needs
+ * only situ_roads_closures_of. */
+uint64_t situ_roads_graph_key(const struct situ_coll *c);
+/* The closure set of c's statuses over g (built from c, or from a version
+ * of c with the same graph key): every edge of a closed feature closed, the
+ * others open. */
+int situ_roads_closures_of(const situ_roads_graph *g, const struct situ_coll *c,
+                           situ_roads_closures **out_c, situ_err *err);
+/* The features of a point collection (each feature's point f->x, f->y) as
+ * targets snapped under cl (NULL: base set), in id order: target i is
+ * feature points->by_id[i], so a search's ties by target are ties by id. */
+int situ_roads_targets_of(const situ_roads_graph *g, const situ_roads_closures *cl,
+                          const struct situ_coll *points, double max_snap_m,
+                          situ_roads_targets **out_t, situ_err *err);
+
 /* ---- OSM ---------------------------------------------------------------------- */
 
 /* Lines read from an OSM file (PBF or XML) through GDAL's OSM driver with

@@ -112,7 +112,7 @@ void situ_store_make_parent(const char *path);
 
 /* One closure as stored. */
 typedef struct situ_closure {
-    char id[272];       /* "dept:closure" */
+    char id[256];       /* "dept:closure" */
     char dept[32];      /* a department code */
     char *reason;       /* malloc'd */
     char until[32];     /* RFC 3339 UTC; "" when it lasts until a closure_end */

@@ -12,6 +12,8 @@ int situ_cli_open(const char *db, unsigned flags, situ_store **out);
 int situ_cli_load(int argc, char **argv);
 int situ_cli_export(int argc, char **argv);
 int situ_cli_nearest(int argc, char **argv);
+int situ_cli_route(int argc, char **argv);
+int situ_cli_reach(int argc, char **argv);
 int situ_cli_token(int argc, char **argv);
 int situ_cli_backup(int argc, char **argv);
 int situ_cli_retain(int argc, char **argv);

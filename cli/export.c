@@ -53,14 +53,30 @@ int situ_cli_export(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "f:o:", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': db = optarg; break;
-        case 'c': coll = optarg; break;
-        case 't': township = optarg; break;
-        case 'b': bbox = optarg; break;
-        case 'D': drill = optarg; break;
-        case 'f': format = optarg; break;
-        case 'o': out = optarg; break;
-        case 'F': force = 1; break;
+        case 'd':
+            db = optarg;
+            break;
+        case 'c':
+            coll = optarg;
+            break;
+        case 't':
+            township = optarg;
+            break;
+        case 'b':
+            bbox = optarg;
+            break;
+        case 'D':
+            drill = optarg;
+            break;
+        case 'f':
+            format = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'F':
+            force = 1;
+            break;
         case 'h':
             printf("usage: situ export %s\nWrites a collection or a drill bundle in any GDAL "
                    "vector format.\nThe file appears only when complete; an existing file is "

@@ -1,8 +1,11 @@
 /*
- * nearest.c: `situ nearest`, the CLI face of /nearest, /within and /locate.
- * Every --key value pair (or --key=value) goes to the same parser the HTTP
- * routes use, and the answer is the same GeoJSON text, printed to stdout.
- * --radius_m makes it /within, --locate makes it /locate.
+ * nearest.c: `situ nearest`, the CLI face of /nearest, /within and /locate,
+ * and `situ route`, `situ reach`, the faces of /route and /reach. Every
+ * --key value pair (or --key=value; a --key followed by another option or
+ * nothing is 1) goes to the same parser the HTTP routes use, and the answer
+ * is the same GeoJSON text, printed to stdout. --radius_m (or --by road
+ * with --minutes) makes it /within, --locate makes it /locate. By road, the
+ * network is the roads collection with its statuses as closures.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +20,12 @@ static const char usage[] =
     "[--db FILE] --lon X --lat Y [--collection resources] [--k 5] [--max_km N]\n"
     "       [--item sandbag [--min_qty 2000]] [--category team] [--team_type water_rescue]\n"
     "       [--status available] [--FIELD VALUE ...] [--radius_m N [--limit N]] [--locate]\n"
-    "       [--crs wgs84|gcj02]";
+    "       [--by road [--direction to_point|from_point] [--route] [--minutes M]]\n"
+    "       [--crs wgs84|gcj02]\n"
+    "   or: situ route [--db FILE] --from_lon X --from_lat Y --to ID [--collection C]\n"
+    "       [--direction from_point|to_point] [--crs wgs84|gcj02]\n"
+    "   or: situ reach [--db FILE] --lon X --lat Y --minutes 10,20,30\n"
+    "       [--direction to_point|from_point] [--lines] [--crs wgs84|gcj02]";
 
 static int print_help(void)
 {
@@ -27,7 +35,8 @@ static int print_help(void)
            "/nearest. With --radius_m every feature within that radius (GET /within); with\n"
            "--locate the township, the hazard sources whose impact radius reaches the point\n"
            "and the active alerts covering it. Any filter field of the collection is an\n"
-           "option (--FIELD VALUE).\n",
+           "option (--FIELD VALUE). --by road ranks by travel time over the roads open now\n"
+           "(GET /nearest?by=road); situ route and situ reach answer GET /route and /reach.\n",
            usage);
     return 0;
 }
@@ -46,7 +55,10 @@ static int split_args(int argc, char **argv, const char **keys, const char **val
         else if (!strcmp(a, "locate"))
             *locate = 1;
         else {
-            const char *eq = strchr(a, '='), *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            const char *eq = strchr(a, '=');
+            const char *v = eq                                                   ? eq + 1
+                            : i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 ? argv[++i]
+                                                                                 : "1";
             static char names[MAX_ARGS][64];
             if (!v || (eq && (size_t)(eq - a) >= sizeof names[0]))
                 return -1;
@@ -60,14 +72,21 @@ static int split_args(int argc, char **argv, const char **keys, const char **val
     return 0;
 }
 
-static situ_nearest_mode mode_of(const char **keys, int n, int locate)
+static situ_nearest_mode mode_of(const char *cmd, const char **keys, const char **vals, int n,
+                                 int locate)
 {
+    if (!strcmp(cmd, "route") || !strcmp(cmd, "reach"))
+        return cmd[2] == 'u' ? SITU_NEAREST_ROUTE : SITU_NEAREST_REACH;
     if (locate)
         return SITU_NEAREST_LOCATE;
-    for (int i = 0; i < n; i++)
+    int by_road = 0, minutes = 0;
+    for (int i = 0; i < n; i++) {
         if (!strcmp(keys[i], "radius_m") || !strcmp(keys[i], "limit"))
             return SITU_NEAREST_WITHIN;
-    return SITU_NEAREST_KNN;
+        by_road |= !strcmp(keys[i], "by") && !strcmp(vals[i], "road");
+        minutes |= !strcmp(keys[i], "minutes");
+    }
+    return by_road && minutes ? SITU_NEAREST_WITHIN : SITU_NEAREST_KNN;
 }
 
 /* Loads the snapshot of db and writes the answer of q into out. */
@@ -82,13 +101,14 @@ static int answer(const char *db, const situ_nearest_query *q, situ_buf *out, si
         cache ? situ_snapshot_load(s, &snap, err) : situ_err_set(err, SITU_ENOMEM, "out of memory");
     situ_store_close(s);
     if (!rc)
-        rc = situ_nearest_answer(cache, snap, q, out, err);
+        rc = q->by_road ? situ_nearest_road_answer_once(snap, q, out, err)
+                        : situ_nearest_answer(cache, snap, q, out, err);
     situ_nearest_cache_free(cache);
     situ_snapshot_release(snap);
     return rc;
 }
 
-int situ_cli_nearest(int argc, char **argv)
+static int run(const char *cmd, int argc, char **argv)
 {
     const char *keys[MAX_ARGS], *vals[MAX_ARGS], *db = situ_cli_default_db();
     int n = 0, locate = 0, help = 0;
@@ -98,8 +118,8 @@ int situ_cli_nearest(int argc, char **argv)
         return print_help();
     situ_err err = {0};
     situ_nearest_query q;
-    if (situ_nearest_query_parse(mode_of(keys, n, locate), keys, vals, n, &q, &err)) {
-        fprintf(stderr, "situ nearest: %s\n", err.msg);
+    if (situ_nearest_query_parse(mode_of(cmd, keys, vals, n, locate), keys, vals, n, &q, &err)) {
+        fprintf(stderr, "situ %s: %s\n", cmd, err.msg);
         return 2;
     }
     situ_buf out;
@@ -108,7 +128,22 @@ int situ_cli_nearest(int argc, char **argv)
     if (rc == 0)
         fwrite(out.p, 1, out.n, stdout);
     else if (rc < 0)
-        fprintf(stderr, "situ nearest: %s\n", err.msg);
+        fprintf(stderr, "situ %s: %s\n", cmd, err.msg);
     situ_buf_dispose(&out);
     return rc == 0 ? 0 : 1;
+}
+
+int situ_cli_nearest(int argc, char **argv)
+{
+    return run("nearest", argc, argv);
+}
+
+int situ_cli_route(int argc, char **argv)
+{
+    return run("route", argc, argv);
+}
+
+int situ_cli_reach(int argc, char **argv)
+{
+    return run("reach", argc, argv);
 }

@@ -71,15 +71,19 @@ static int cmd_demo(int argc, char **argv)
     const char *gd = getenv("SITU_GEODATA_SRC");
     o.geodata_dir = gd && *gd ? gd : SITU_SOURCE_DIR "/geodata";
     static const struct option opts[] = {
-        {"out", required_argument, 0, 'o'},     {"scale", required_argument, 0, 's'},
-        {"seed", required_argument, 0, 'S'},    {"geodata", required_argument, 0, 'g'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"out", required_argument, 0, 'o'},  {"scale", required_argument, 0, 's'},
+        {"seed", required_argument, 0, 'S'}, {"geodata", required_argument, 0, 'g'},
+        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': o.out_dir = optarg; break;
-        case 'g': o.geodata_dir = optarg; break;
+        case 'o':
+            o.out_dir = optarg;
+            break;
+        case 'g':
+            o.geodata_dir = optarg;
+            break;
         case 's':
             o.scale = (int)strtol(optarg, &end, 10);
             if (*end || o.scale < 1 || o.scale > 1000)
@@ -163,7 +167,9 @@ static const struct command {
     {"demo", cmd_demo, "write the Yongzhou demo data"},
     {"check", cmd_check, "check the file; rows and bytes per table"},
     {"export", situ_cli_export, "export a collection or a drill bundle with GDAL"},
-    {"nearest", situ_cli_nearest, "nearest features to a point"},
+    {"nearest", situ_cli_nearest, "nearest features to a point (by road with --by road)"},
+    {"route", situ_cli_route, "the route by road between a point and a feature"},
+    {"reach", situ_cli_reach, "the areas reached by road within times"},
     {"token", situ_cli_token, "add, list or revoke department feed tokens"},
     {"backup", situ_cli_backup, "copy the file consistently while situd runs"},
     {"retain", situ_cli_retain, "archive and remove expired alerts and old event log rows"},

@@ -87,6 +87,56 @@ static const api_param county_params[] = {
     {NULL, NULL, NULL, NULL, 0},
 };
 
+#define BY_ROAD_PARAMS                                                                             \
+    {"by", "query", "string", "distance (default) or road: by travel time over the open roads",    \
+     0},                                                                                           \
+        {"direction", "query", "string",                                                           \
+         "by road: to_point (default, the feature drives to the point) or from_point", 0},         \
+        {"crs", "query", "string", "wgs84 (default) or gcj02, in and out", 0},                     \
+        {"collection", "query", "string", "default resources", 0},                                 \
+        {"item", "query", "string", "resources: holding this item", 0},                            \
+    {                                                                                              \
+        "min_qty", "query", "number", "with item: at least this much", 0                           \
+    }
+
+static const api_param nearest_params[] = {
+    {"lon", "query", "number", "longitude", 1},
+    {"lat", "query", "number", "latitude", 1},
+    {"k", "query", "integer", "1..100, default 5", 0},
+    {"max_km", "query", "number", "straight line only: ignore features farther", 0},
+    {"route", "query", "integer", "by road: 1 adds each feature's route (a LineString)", 0},
+    {"minutes", "query", "number", "by road: only features within this time (1..240)", 0},
+    BY_ROAD_PARAMS,
+    {NULL, NULL, NULL, NULL, 0},
+};
+static const api_param within_params[] = {
+    {"lon", "query", "number", "longitude", 1},
+    {"lat", "query", "number", "latitude", 1},
+    {"radius_m", "query", "number", "straight line: the radius (required)", 0},
+    {"minutes", "query", "number", "by road: the time (required, 1..240)", 0},
+    {"limit", "query", "integer", "1..10000, default 1000", 0},
+    BY_ROAD_PARAMS,
+    {NULL, NULL, NULL, NULL, 0},
+};
+static const api_param route_params[] = {
+    {"from_lon", "query", "number", "longitude of the point", 1},
+    {"from_lat", "query", "number", "latitude of the point", 1},
+    {"to", "query", "string", "the feature's id", 1},
+    {"collection", "query", "string", "default resources", 0},
+    {"direction", "query", "string", "from_point (default) or to_point", 0},
+    {"crs", "query", "string", "wgs84 (default) or gcj02, in and out", 0},
+    {NULL, NULL, NULL, NULL, 0},
+};
+static const api_param reach_params[] = {
+    {"lon", "query", "number", "longitude", 1},
+    {"lat", "query", "number", "latitude", 1},
+    {"minutes", "query", "string", "times, comma-separated (1 to 16, each 1..240)", 1},
+    {"direction", "query", "string", "to_point (default) or from_point", 0},
+    {"lines", "query", "integer", "1 adds the reached road pieces with their times", 0},
+    {"crs", "query", "string", "wgs84 (default) or gcj02, in and out", 0},
+    {NULL, NULL, NULL, NULL, 0},
+};
+
 situd_result situd_route_api(situd_req *r)
 {
     static const struct {
@@ -111,6 +161,14 @@ situd_result situd_route_api(situd_req *r)
          "them",
          "application/json", county_params},
         {"/locate", "the township containing lon/lat", "application/json", NULL},
+        {"/nearest", "the k nearest features, by straight line or by road", "application/geo+json",
+         nearest_params},
+        {"/within", "the features within a radius, or by road within a time",
+         "application/geo+json", within_params},
+        {"/route", "the route by road between a point and a feature, with its steps",
+         "application/geo+json", route_params},
+        {"/reach", "the areas reached by road within times (who can get here in 30 minutes)",
+         "application/geo+json", reach_params},
         {"/export/{collection}.geojson", "a whole collection, streamed", "application/geo+json",
          NULL},
         {"/export/drill.geojson", "the drill bundle of townships", "application/geo+json", NULL},

@@ -3,7 +3,7 @@
  * property filters), /within (everything inside a geodesic radius) and the
  * hazard-source part of /locate. libsitu's nearest.h parses, searches and
  * writes the GeoJSON; the daemon keeps one index cache, prepared whenever a
- * snapshot is published.
+ * snapshot is published. by=road goes to route_roads.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -71,33 +71,48 @@ static void param_of(const char *msg, char *out, size_t n)
     out[k] = '\0';
 }
 
-static situd_result answer(situd_req *r, situ_nearest_mode mode)
+int situd_nearest_parse(situd_req *r, int mode, situ_nearest_query *out_q, situd_result *res)
 {
     arg_list a = {.n = 0};
-    situd_result res;
-    if (situd_reject_bad_f(r, &res))
-        return res;
+    if (situd_reject_bad_f(r, res))
+        return -1;
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect, &a);
     char param[64];
     if (a.overflow) {
         snprintf(param, sizeof param, "%s", a.overflow);
-        return situd_problem(r, 400, param, "%s: more than %d query parameters", param, MAX_ARGS);
+        *res = situd_problem(r, 400, param, "%s: more than %d query parameters", param, MAX_ARGS);
+        return -1;
     }
-    situ_nearest_query q;
     situ_err err = {0};
-    if (situ_nearest_query_parse(mode, a.keys, a.values, a.n, &q, &err)) {
-        param_of(err.msg, param, sizeof param);
-        return situd_problem(r, 400, param, "%s", err.msg);
+    if (situ_nearest_query_parse((situ_nearest_mode)mode, a.keys, a.values, a.n, out_q, &err))
+        return *res = situd_nearest_problem(r, &err), -1;
+    return 0;
+}
+
+situd_result situd_nearest_problem(situd_req *r, const situ_err *err)
+{
+    char param[64];
+    if (err->code == SITU_EINVAL) {
+        param_of(err->msg, param, sizeof param);
+        return situd_problem(r, 400, param, "%s", err->msg);
     }
+    return situd_problem(r, 503, NULL, "%s", err->msg);
+}
+
+static situd_result answer(situd_req *r, situ_nearest_mode mode)
+{
+    situ_nearest_query q;
+    situd_result res;
+    if (situd_nearest_parse(r, mode, &q, &res))
+        return res;
+    if (q.by_road)
+        return situd_roads_reply(r, &q);
     situ_buf b;
+    situ_err err = {0};
     situ_buf_init(&b);
     if (situ_nearest_answer(cache, r->snap, &q, &b, &err)) {
         situ_buf_dispose(&b);
-        if (err.code == SITU_EINVAL) {
-            param_of(err.msg, param, sizeof param);
-            return situd_problem(r, 400, param, "%s", err.msg);
-        }
-        return situd_problem(r, 503, NULL, "%s", err.msg);
+        return situd_nearest_problem(r, &err);
     }
     return situd_reply_buf(r, 200, "application/geo+json", &b);
 }

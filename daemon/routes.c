@@ -24,6 +24,8 @@ const situd_route situd_routes[] = {
     {"GET", "/export/", "export", situd_route_export},
     {"GET", "/nearest", "nearest", situd_route_nearest},
     {"GET", "/within", "within", situd_route_within},
+    {"GET", "/route", "route", situd_route_route},
+    {"GET", "/reach", "reach", situd_route_reach},
     {"GET", "/tiles", "tilesets", situd_route_tilesets_all},
     {"GET", "/tiles/", "tiles", situd_route_tiles},
     {"GET", "/tileMatrixSets", "tilematrixsets", situd_route_tilematrixsets},

@@ -56,6 +56,17 @@ situd_result situd_route_export(situd_req *r);
 /* route_nearest.c */
 situd_result situd_route_nearest(situd_req *r);
 situd_result situd_route_within(situd_req *r);
+/* Parses the request's arguments for mode into *out_q; on bad input answers
+ * 400 naming the parameter into *res and returns -1. */
+struct situ_nearest_query;
+int situd_nearest_parse(situd_req *r, int mode, struct situ_nearest_query *out_q,
+                        situd_result *res);
+/* 400 naming the parameter err->msg starts with (SITU_EINVAL), else 503. */
+situd_result situd_nearest_problem(situd_req *r, const situ_err *err);
+/* route_roads.c: /route, /reach, and /nearest, /within with by=road */
+situd_result situd_route_route(situd_req *r);
+situd_result situd_route_reach(situd_req *r);
+situd_result situd_roads_reply(situd_req *r, const struct situ_nearest_query *q);
 /* route_tiles.c: /tiles/{set}.json and /tiles/{set}/{z}/{x}/{y}.mvt */
 situd_result situd_route_tiles(situd_req *r);
 /* Answers tile t of set (a collection id or SITU_TILESET_ALL) from the cache. */

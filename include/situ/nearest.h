@@ -41,6 +41,8 @@ typedef enum situ_nearest_mode {
     SITU_NEAREST_KNN = 0, /* the k nearest, optionally within max_m */
     SITU_NEAREST_WITHIN,  /* all within radius_m, up to limit */
     SITU_NEAREST_LOCATE,  /* township, reaching hazard sources, covering alerts */
+    SITU_NEAREST_ROUTE,   /* by road: the route between a point and one feature */
+    SITU_NEAREST_REACH,   /* by road: the areas reached within times */
 } situ_nearest_mode;
 
 typedef enum situ_crs { SITU_CRS_WGS84 = 0, SITU_CRS_GCJ02 } situ_crs;
@@ -66,6 +68,15 @@ typedef struct situ_nearest_query {
     double min_qty;        /* with item: hold at least this much (and more than 0) */
     int nfilters;
     situ_nearest_filter filters[SITU_NEAREST_MAX_FILTERS];
+    /* by road (by=road for KNN and WITHIN; always for ROUTE and REACH) */
+    int by_road;
+    int from_point; /* direction=from_point (ROUTE: the default) */
+    int route;      /* KNN, WITHIN: route=1 adds each feature's route */
+    double max_s;   /* KNN: minutes (a bound); WITHIN: minutes (required) */
+    char to[128];   /* ROUTE: the feature's id */
+    int nminutes;   /* REACH: minutes=10,20,30 (1..16 times, each 1..240) */
+    double minutes[16];
+    int lines; /* REACH: lines=1 adds the reached road pieces */
 } situ_nearest_query;
 
 /* One feature of an answer. */
@@ -104,6 +115,11 @@ void situ_nearest_query_init(situ_nearest_query *q, situ_nearest_mode mode);
 int situ_nearest_query_parse(situ_nearest_mode mode, const char *const *keys,
                              const char *const *values, int n, situ_nearest_query *out_q,
                              situ_err *err);
+
+/* The keep filter of a query over collection c: 1 when feature feat passes
+ * q's item, min_qty and property filters (as situ_nearest_search applies
+ * them). */
+int situ_nearest_matches(const situ_coll *c, const situ_nearest_query *q, uint32_t feat);
 
 /* ---- indexes ------------------------------------------------------------ */
 
@@ -164,5 +180,38 @@ int situ_nearest_answer(situ_nearest_cache *cache, const situ_snapshot *s,
  * coordinates in crs: the hazard part of /locate. */
 int situ_nearest_hazards_json(situ_nearest_cache *cache, const situ_snapshot *s, double lon,
                               double lat, situ_crs crs, situ_buf *out, situ_err *err);
+
+/* ---- by road (layers/nearest/nearest_road.c) ---------------------------- */
+
+struct situ_roads_graph;
+struct situ_roads_closures;
+struct situ_roads_targets;
+struct situ_roads_ws;
+
+/* The road network a by-road answer searches (all read only but ws). */
+typedef struct situ_nearest_roads {
+    const situ_coll *roads; /* the collection the graph was built from (road names) */
+    const struct situ_roads_graph *g;
+    const struct situ_roads_closures *closures; /* in force (NULL: the roads' statuses) */
+    const struct situ_roads_targets *targets;   /* s->colls[q->cid] under closures (not REACH) */
+    struct situ_roads_ws *ws;
+} situ_nearest_roads;
+
+/* Answers a by-road query (q->by_road, or mode ROUTE or REACH) into out:
+ * KNN/WITHIN a FeatureCollection as situ_nearest_answer's, by travel time
+ * (ties by id), each feature adding travel_s, road_m, snap_m (and with
+ * q->route its route), the query echo the point's snap_m and how many
+ * matching features are unreachable; ROUTE one Feature, the route as a
+ * LineString with travel_s, road_m and steps; REACH a FeatureCollection of
+ * one reach polygon per time (and with q->lines the reached pieces). A
+ * point farther than SITU_ROADS_MAX_SNAP_M from every open road, an unknown
+ * or unreachable `to`: SITU_EINVAL naming the parameter. */
+int situ_nearest_road_answer(const situ_snapshot *s, const situ_nearest_roads *r,
+                             const situ_nearest_query *q, situ_buf *out, situ_err *err);
+/* The same over the network of s's roads collection, built for this one
+ * answer (the graph, the roads' statuses as closures, the targets): what
+ * `situ nearest --by road`, `situ route` and `situ reach` print. */
+int situ_nearest_road_answer_once(const situ_snapshot *s, const situ_nearest_query *q,
+                                  situ_buf *out, situ_err *err);
 
 #endif

@@ -358,7 +358,8 @@ uint64_t situ_roads_graph_key(const struct situ_coll *c);
 int situ_roads_closures_of(const situ_roads_graph *g, const struct situ_coll *c,
                            situ_roads_closures **out_c, situ_err *err);
 /* The features of a point collection (each feature's point f->x, f->y) as
- * targets, target i = feature i, snapped under cl (NULL: base set). */
+ * targets snapped under cl (NULL: base set), in id order: target i is
+ * feature points->by_id[i], so a search's ties by target are ties by id. */
 int situ_roads_targets_of(const situ_roads_graph *g, const situ_roads_closures *cl,
                           const struct situ_coll *points, double max_snap_m,
                           situ_roads_targets **out_t, situ_err *err);

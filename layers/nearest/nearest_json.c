@@ -17,7 +17,7 @@
 
 #define LOCATE_MAX 1000 /* hazard sources listed by /locate */
 
-static const char *const mode_names[] = {"nearest", "within", "locate"};
+static const char *const mode_names[] = {"nearest", "within", "locate", "route", "reach"};
 
 static void to_gcj02(double *lon, double *lat)
 {
@@ -76,7 +76,14 @@ static void echo_search(situ_buf *b, const situ_nearest_query *q)
     situ_buf_add_json_str(b, c->id);
     add_key(b, q->mode == SITU_NEAREST_WITHIN ? "limit" : "k");
     situ_buf_printf(b, "%d", q->k);
-    if (q->mode == SITU_NEAREST_WITHIN) {
+    if (q->by_road) {
+        situ_buf_adds(b, ",\"by\":\"road\",\"direction\":");
+        situ_buf_adds(b, q->from_point ? "\"from_point\"" : "\"to_point\"");
+        if (isfinite(q->max_s)) {
+            add_key(b, "minutes");
+            situ_buf_add_num(b, q->max_s / 60, 6);
+        }
+    } else if (q->mode == SITU_NEAREST_WITHIN) {
         add_key(b, "radius_m");
         situ_buf_add_num(b, q->radius_m, 3);
     } else if (isfinite(q->max_m)) {
@@ -95,7 +102,8 @@ static void echo_search(situ_buf *b, const situ_nearest_query *q)
     }
 }
 
-static void echo_query(situ_buf *b, const situ_snapshot *s, const situ_nearest_query *q)
+static void echo_query(situ_buf *b, const situ_snapshot *s, const situ_nearest_query *q,
+                       const char *more)
 {
     situ_buf_adds(b, "\"query\":{\"type\":");
     situ_buf_add_json_str(b, mode_names[q->mode]);
@@ -115,6 +123,8 @@ static void echo_query(situ_buf *b, const situ_snapshot *s, const situ_nearest_q
     echo_township(b, s, q->lon, q->lat);
     if (q->mode != SITU_NEAREST_LOCATE)
         echo_search(b, q);
+    if (more)
+        situ_buf_adds(b, more);
     situ_buf_addc(b, '}');
 }
 
@@ -122,7 +132,8 @@ static void echo_query(situ_buf *b, const situ_snapshot *s, const situ_nearest_q
 
 /* One hit as a Feature: proximity properties first, then the feature's own. */
 static void add_hit(situ_buf *b, const situ_snapshot *s, const situ_coll *c,
-                    const situ_nearest_hit *h, int rank, const situ_nearest_query *q)
+                    const situ_nearest_hit *h, int rank, const situ_nearest_query *q,
+                    const situ__road_hit *rh)
 {
     const situ_feature *f = &c->feats[h->feat];
     situ_geojson_opts o = json_opts(s, q->crs);
@@ -138,6 +149,16 @@ static void add_hit(situ_buf *b, const situ_snapshot *s, const situ_coll *c,
     situ_buf_add_num(b, h->distance_m, 3);
     add_key(b, "bearing_deg");
     situ_buf_add_num(b, h->bearing_deg, 4);
+    if (rh) {
+        add_key(b, "travel_s");
+        situ_buf_add_num(b, rh->travel_s, 2);
+        add_key(b, "road_m");
+        situ_buf_add_num(b, rh->road_m, 1);
+        add_key(b, "snap_m");
+        situ_buf_add_num(b, rh->snap_m, 1);
+        if (rh->route)
+            situ_buf_adds(b, rh->route);
+    }
     if (q->item >= 0 && c->c->cid == SITU_C_RESOURCES) {
         add_key(b, "matched_item");
         situ_buf_add_json_str(b, situ_schema_item(q->item)->code);
@@ -150,12 +171,13 @@ static void add_hit(situ_buf *b, const situ_snapshot *s, const situ_coll *c,
 }
 
 static void add_hits(situ_buf *b, const situ_snapshot *s, const situ_coll *c,
-                     const situ_nearest_result *r, int *nwritten, const situ_nearest_query *q)
+                     const situ_nearest_result *r, int *nwritten, const situ_nearest_query *q,
+                     const situ__road_hit *road)
 {
     for (int i = 0; i < r->n; i++) {
         if ((*nwritten)++)
             situ_buf_addc(b, ',');
-        add_hit(b, s, c, &r->hits[i], *nwritten, q);
+        add_hit(b, s, c, &r->hits[i], *nwritten, q, road ? &road[i] : NULL);
     }
 }
 
@@ -195,30 +217,40 @@ static void add_alerts(situ_buf *b, const situ_snapshot *s, const situ_nearest_q
         situ_nearest_hit h = {i, 0, NAN};
         if ((*nwritten)++)
             situ_buf_addc(b, ',');
-        add_hit(b, s, a, &h, *nwritten, q);
+        add_hit(b, s, a, &h, *nwritten, q, NULL);
     }
+}
+
+void situ__nearest_write(situ_buf *out, const situ_snapshot *s, const situ_nearest_query *q,
+                         const situ_nearest_result *r, const situ__road_hit *road,
+                         const char *echo_more)
+{
+    int n = 0;
+    situ_buf_adds(out, "{\"type\":\"FeatureCollection\",");
+    echo_query(out, s, q, echo_more);
+    situ_buf_adds(out, ",\"features\":[");
+    if (q->mode == SITU_NEAREST_LOCATE)
+        add_alerts(out, s, q, &n);
+    add_hits(out, s, s->colls[q->mode == SITU_NEAREST_LOCATE ? SITU_C_HAZARD_SOURCES : q->cid], r,
+             &n, q, road);
+    situ_buf_printf(out, "],\"numberReturned\":%d", n);
+    if (q->mode != SITU_NEAREST_KNN)
+        situ_buf_printf(out, ",\"truncated\":%s", r->truncated ? "true" : "false");
+    situ_buf_adds(out, "}\n");
 }
 
 int situ_nearest_answer(situ_nearest_cache *cache, const situ_snapshot *s,
                         const situ_nearest_query *q, situ_buf *out, situ_err *err)
 {
+    if (q->by_road || q->mode > SITU_NEAREST_LOCATE)
+        return situ_err_set(err, SITU_EINVAL, "by: by road needs the road network");
     int cap = q->mode == SITU_NEAREST_LOCATE ? LOCATE_MAX : q->k;
     situ_nearest_result r = {.hits = malloc(((size_t)cap + 1) * sizeof *r.hits), .cap = cap};
     if (!r.hits)
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
-    int rc = run_query(cache, s, q, &r, err), n = 0;
+    int rc = run_query(cache, s, q, &r, err);
     if (rc == 0) {
-        situ_buf_adds(out, "{\"type\":\"FeatureCollection\",");
-        echo_query(out, s, q);
-        situ_buf_adds(out, ",\"features\":[");
-        if (q->mode == SITU_NEAREST_LOCATE)
-            add_alerts(out, s, q, &n);
-        add_hits(out, s, s->colls[q->mode == SITU_NEAREST_LOCATE ? SITU_C_HAZARD_SOURCES : q->cid],
-                 &r, &n, q);
-        situ_buf_printf(out, "],\"numberReturned\":%d", n);
-        if (q->mode != SITU_NEAREST_KNN)
-            situ_buf_printf(out, ",\"truncated\":%s", r.truncated ? "true" : "false");
-        situ_buf_adds(out, "}\n");
+        situ__nearest_write(out, s, q, &r, NULL, NULL);
         if (out->oom)
             rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
     }
@@ -238,7 +270,7 @@ int situ_nearest_hazards_json(situ_nearest_cache *cache, const situ_snapshot *s,
     int rc = run_query(cache, s, &q, &r, err), n = 0;
     if (rc == 0) {
         situ_buf_addc(out, '[');
-        add_hits(out, s, s->colls[SITU_C_HAZARD_SOURCES], &r, &n, &q);
+        add_hits(out, s, s->colls[SITU_C_HAZARD_SOURCES], &r, &n, &q, NULL);
         situ_buf_addc(out, ']');
     }
     free(r.hits);

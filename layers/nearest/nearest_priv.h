@@ -202,4 +202,18 @@ int situ__ffield_code(const situ__ffield *ff, const char *s);
 /* The dictionary of field `field` in ix, or NULL when it is not a filter. */
 const situ__ffield *situ__ffield_of(const situ_nearest_index *ix, int field);
 
+/* ---- writing (nearest_json.c) --------------------------------------------- */
+
+/* One hit's by-road members (nearest_road.c). */
+typedef struct situ__road_hit {
+    double travel_s, road_m, snap_m;
+    const char *route; /* members to append to the properties (",\"route\":..."), or NULL */
+} situ__road_hit;
+
+/* Appends the FeatureCollection answer of q with hits r (road: per hit, or
+ * NULL), echo_more appended to the query echo when not NULL. */
+void situ__nearest_write(situ_buf *out, const situ_snapshot *s, const situ_nearest_query *q,
+                         const situ_nearest_result *r, const situ__road_hit *road,
+                         const char *echo_more);
+
 #endif

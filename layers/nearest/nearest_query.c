@@ -27,7 +27,10 @@ void situ_nearest_query_init(situ_nearest_query *q, situ_nearest_mode mode)
     q->lon = q->lat = q->in_lon = q->in_lat = NAN;
     q->k = mode == SITU_NEAREST_WITHIN ? DEFAULT_LIMIT : DEFAULT_K;
     q->max_m = INFINITY;
+    q->max_s = INFINITY;
     q->item = -1;
+    q->by_road = mode == SITU_NEAREST_ROUTE || mode == SITU_NEAREST_REACH;
+    q->from_point = mode == SITU_NEAREST_ROUTE; /* from the point to the feature */
 }
 
 /* A finite decimal number, all of s; 0 or -1. */
@@ -137,6 +140,99 @@ static int parse_filter(situ_nearest_query *q, const char *key, const char *v, s
     return 0;
 }
 
+/* ---- by road ------------------------------------------------------------- */
+
+static int parse_flag(const char *key, const char *v, int *out, situ_err *err)
+{
+    char buf[8];
+    if (parse_bool(v, buf, sizeof buf))
+        return bad(err, key, "must be 1 or 0 (true or false)");
+    *out = buf[0] == 't';
+    return 0;
+}
+
+static int parse_minutes_value(const char *key, const char *v, double *out, situ_err *err)
+{
+    if (parse_number(v, out) || !(*out >= 1 && *out <= 240))
+        return bad(err, key, "must be a number of minutes from 1 to 240");
+    return 0;
+}
+
+/* REACH: minutes=10,20,30 (1 to 16 times). */
+static int parse_minutes_list(situ_nearest_query *q, const char *v, situ_err *err)
+{
+    char buf[256];
+    if (strlen(v) >= sizeof buf)
+        return bad(err, "minutes", "at most 16 times, comma-separated");
+    snprintf(buf, sizeof buf, "%s", v);
+    q->nminutes = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (q->nminutes == 16)
+            return bad(err, "minutes", "at most 16 times, comma-separated");
+        if (parse_minutes_value("minutes", t, &q->minutes[q->nminutes++], err))
+            return SITU_EINVAL;
+    }
+    return q->nminutes ? 0 : bad(err, "minutes", "must be a number of minutes from 1 to 240");
+}
+
+/* by, direction, route, minutes, to, lines; 1 when key is none of them
+ * (or not one of this mode's). */
+static int parse_road_param(situ_nearest_query *q, const char *key, const char *v, situ_err *err)
+{
+    situ_nearest_mode m = q->mode;
+    int knn_within = m == SITU_NEAREST_KNN || m == SITU_NEAREST_WITHIN;
+    if (knn_within && !strcmp(key, "by")) {
+        if (strcmp(v, "road") && strcmp(v, "distance"))
+            return bad(err, "by", "must be road or distance");
+        q->by_road = !strcmp(v, "road");
+    } else if (!strcmp(key, "direction")) {
+        if (strcmp(v, "from_point") && strcmp(v, "to_point"))
+            return bad(err, "direction", "must be to_point or from_point");
+        q->from_point = !strcmp(v, "from_point");
+    } else if (knn_within && !strcmp(key, "route")) {
+        return parse_flag(key, v, &q->route, err);
+    } else if (knn_within && !strcmp(key, "minutes")) {
+        double mn;
+        if (parse_minutes_value(key, v, &mn, err))
+            return SITU_EINVAL;
+        q->max_s = mn * 60;
+    } else if (m == SITU_NEAREST_REACH && !strcmp(key, "minutes")) {
+        return parse_minutes_list(q, v, err);
+    } else if (m == SITU_NEAREST_REACH && !strcmp(key, "lines")) {
+        return parse_flag(key, v, &q->lines, err);
+    } else if (m == SITU_NEAREST_ROUTE && !strcmp(key, "to")) {
+        if (!*v || strlen(v) >= sizeof q->to)
+            return bad(err, "to", "must be a feature id of at most 127 bytes");
+        snprintf(q->to, sizeof q->to, "%s", v);
+    } else {
+        return 1;
+    }
+    return 0;
+}
+
+/* The road parameters that need by=road, and what by road requires. */
+static int finish_road(situ_nearest_query *q, const char *const *keys, int n, situ_err *err)
+{
+    static const char *const road_only[] = {"direction", "route", "minutes"};
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 3 && !q->by_road; k++)
+            if (!strcmp(keys[i], road_only[k]))
+                return bad(err, keys[i], "needs by=road");
+    if (q->by_road && isfinite(q->max_m))
+        return bad(err, "max_km", "not with by=road (give minutes)");
+    if (q->mode == SITU_NEAREST_WITHIN && q->by_road) {
+        if (q->radius_m > 0)
+            return bad(err, "radius_m", "not with by=road (give minutes)");
+        if (isinf(q->max_s))
+            return bad(err, "minutes", "required with by=road (from 1 to 240)");
+    }
+    if (q->mode == SITU_NEAREST_ROUTE && !q->to[0])
+        return bad(err, "to", "required (the id of a feature of the collection)");
+    if (q->mode == SITU_NEAREST_REACH && !q->nminutes)
+        return bad(err, "minutes", "required (e.g. 10,20,30; each from 1 to 240)");
+    return 0;
+}
+
 /* ---- the parameters ------------------------------------------------------ */
 
 static int parse_collection(situ_nearest_query *q, const char *v, situ_err *err)
@@ -178,12 +274,13 @@ static int parse_crs(situ_nearest_query *q, const char *v, situ_err *err)
 /* The parameters every mode takes: lon, lat, crs. 1 when key is not one. */
 static int parse_point_param(situ_nearest_query *q, const char *key, const char *v, situ_err *err)
 {
-    if (!strcmp(key, "lon")) {
+    int route = q->mode == SITU_NEAREST_ROUTE;
+    if (!strcmp(key, route ? "from_lon" : "lon")) {
         if (parse_number(v, &q->in_lon) || fabs(q->in_lon) > 180)
-            return bad(err, "lon", "must be a number between -180 and 180");
-    } else if (!strcmp(key, "lat")) {
+            return bad(err, key, "must be a number between -180 and 180");
+    } else if (!strcmp(key, route ? "from_lat" : "lat")) {
         if (parse_number(v, &q->in_lat) || fabs(q->in_lat) > 90)
-            return bad(err, "lat", "must be a number between -90 and 90");
+            return bad(err, key, "must be a number between -90 and 90");
     } else if (!strcmp(key, "crs")) {
         return parse_crs(q, v, err);
     } else {
@@ -236,7 +333,7 @@ static int first_pass(situ_nearest_query *q, const char *const *keys, const char
             if (!strcmp(keys[i], keys[j]))
                 return bad(err, keys[i], "given more than once");
         if (!strcmp(keys[i], "collection")) {
-            if (q->mode == SITU_NEAREST_LOCATE)
+            if (q->mode == SITU_NEAREST_LOCATE || q->mode == SITU_NEAREST_REACH)
                 return bad(err, "collection", "unknown parameter");
             if (parse_collection(q, values[i], err))
                 return SITU_EINVAL;
@@ -247,11 +344,14 @@ static int first_pass(situ_nearest_query *q, const char *const *keys, const char
 
 static int finish(situ_nearest_query *q, const char *const *keys, int n, situ_err *err)
 {
+    int route = q->mode == SITU_NEAREST_ROUTE;
     if (isnan(q->in_lon))
-        return bad(err, "lon", "required (a number between -180 and 180)");
+        return bad(err, route ? "from_lon" : "lon", "required (a number between -180 and 180)");
     if (isnan(q->in_lat))
-        return bad(err, "lat", "required (a number between -90 and 90)");
-    if (q->mode == SITU_NEAREST_WITHIN && !(q->radius_m > 0))
+        return bad(err, route ? "from_lat" : "lat", "required (a number between -90 and 90)");
+    if (finish_road(q, keys, n, err))
+        return SITU_EINVAL;
+    if (q->mode == SITU_NEAREST_WITHIN && !q->by_road && !(q->radius_m > 0))
         return bad(err, "radius_m", "required (a number greater than 0 and at most 200000)");
     for (int i = 0; i < n; i++)
         if (!strcmp(keys[i], "min_qty") && q->item < 0)
@@ -274,9 +374,13 @@ int situ_nearest_query_parse(situ_nearest_mode mode, const char *const *keys,
         if (!strcmp(keys[i], "collection"))
             continue;
         int rc = parse_point_param(&q, keys[i], values[i], err);
+        if (rc == 1 && mode != SITU_NEAREST_LOCATE)
+            rc = parse_road_param(&q, keys[i], values[i], err);
         if (rc == 1)
-            rc = mode == SITU_NEAREST_LOCATE ? bad(err, keys[i], "unknown parameter")
-                                             : parse_search_param(&q, keys[i], values[i], err);
+            rc = mode == SITU_NEAREST_LOCATE || mode == SITU_NEAREST_ROUTE ||
+                         mode == SITU_NEAREST_REACH
+                     ? bad(err, keys[i], "unknown parameter")
+                     : parse_search_param(&q, keys[i], values[i], err);
         if (rc)
             return SITU_EINVAL;
     }

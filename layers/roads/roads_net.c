@@ -185,8 +185,10 @@ int situ_roads_targets_of(const situ_roads_graph *g, const situ_roads_closures *
     double *lonlat = malloc(2 * (points->n ? points->n : 1) * sizeof *lonlat);
     if (!lonlat)
         return situ_err_set(err, SITU_ENOMEM, "roads: out of memory");
-    for (size_t i = 0; i < points->n; i++)
-        lonlat[2 * i] = points->feats[i].x, lonlat[2 * i + 1] = points->feats[i].y;
+    for (size_t i = 0; i < points->n; i++) {
+        const situ_feature *f = &points->feats[points->by_id[i]];
+        lonlat[2 * i] = f->x, lonlat[2 * i + 1] = f->y;
+    }
     int rc = situ_roads_targets_new(g, cl, lonlat, points->n, max_snap_m, out_t, err);
     free(lonlat);
     return rc;

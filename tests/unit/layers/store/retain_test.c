@@ -306,8 +306,9 @@ static void a_version_2_file_migrates_to_3(void **state)
     situ_assert_query(e->s, "SELECT count(*) FROM alerts", "4");
 }
 
-/* Road closures that ended (closure_end or until) before the cutoff move;
- * open ones, recent ones and ones that never end stay. */
+/* Road closures that ended (closure_end or until, whichever came first)
+ * before the cutoff move; open ones, recent ones and ones that never end
+ * stay. */
 static void ended_road_closures_move_to_the_archive(void **state)
 {
     env *e = *state;
@@ -321,6 +322,7 @@ static void ended_road_closures_move_to_the_archive(void **state)
                         "('ended_old', NULL, '2025-06-01T00:00:00Z'), "
                         "('expired_old', '2025-06-01T00:00:00Z', NULL), "
                         "('ended_before_until', '2027-01-01T00:00:00Z', '2025-06-01T00:00:00Z'), "
+                        "('ended_after_until', '2025-06-01T00:00:00Z', '2026-05-01T00:00:00Z'), "
                         "('ended_recent', NULL, '2026-05-01T00:00:00Z'), "
                         "('expires_later', '2026-09-01T00:00:00Z', NULL), "
                         "('open', NULL, NULL)) AS v",
@@ -329,7 +331,7 @@ static void ended_road_closures_move_to_the_archive(void **state)
     situ_retain_opts o = {.now = NOW, .archive = e->archive};
     situ_retain_stats st;
     assert_int_equal(situ_retain_run(e->s, &o, &st, &err), 0);
-    assert_int_equal(st.closures, 3);
+    assert_int_equal(st.closures, 4);
     situ_assert_query(
         e->s, "SELECT group_concat(id, ',') FROM (SELECT id FROM road_closures ORDER BY id)",
         "transport:ended_recent,transport:expires_later,transport:open");
@@ -338,8 +340,9 @@ static void ended_road_closures_move_to_the_archive(void **state)
     situ_assert_query(arc,
                       "SELECT group_concat(id || ' ' || AsText(geom), ',') FROM (SELECT * FROM "
                       "road_closures ORDER BY id)",
-                      "transport:ended_before_until POINT(111 26),transport:ended_old POINT(111 "
-                      "26),transport:expired_old POINT(111 26)");
+                      "transport:ended_after_until POINT(111 26),transport:ended_before_until "
+                      "POINT(111 26),transport:ended_old POINT(111 26),transport:expired_old "
+                      "POINT(111 26)");
     situ_store_close(arc);
 }
 

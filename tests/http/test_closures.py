@@ -157,13 +157,14 @@ class ClosuresTest(unittest.TestCase):
             sse.close()
 
     def test_a_point_and_radius_closes_the_bridge(self):
-        self.accept(closure("circle", geometry={"type": "Point", "coordinates": [111.10, 26.05]},
+        # 55 m north of the bridge: a 100 m radius reaches it
+        self.accept(closure("circle", geometry={"type": "Point", "coordinates": [111.10, 26.0505]},
                             radius_m=100))
         self.wait_nearest("W")
         p = self.closures()[0]["properties"]
         self.assertEqual((p["radius_m"], p["segments_closed"]), (100, 2))
         self.assertEqual(self.closures()[0]["geometry"],
-                         {"type": "Point", "coordinates": [111.10, 26.05]})
+                         {"type": "Point", "coordinates": [111.10, 26.0505]})
 
     def test_a_closure_expires_by_itself(self):
         sse = feedlib.SSE(self.d.port)

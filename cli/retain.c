@@ -66,6 +66,8 @@ int situ_cli_retain(int argc, char **argv)
     printf("retain: before %s: %lld expired alerts and %lld event log rows archived to %s and "
            "removed",
            st.cutoff, st.alerts, st.events, st.archive);
+    if (st.closures)
+        printf(", with %lld ended road closures", st.closures);
     if (st.unmoved)
         printf("; %lld due rows the archive would not take were kept", st.unmoved);
     printf("\n");

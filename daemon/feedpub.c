@@ -15,6 +15,9 @@
  *   REBUILD: update colls -> advance tiles -> prepare nearest -> publish
  *            -> push SSE -> IDLE
  *   each second: alerts whose onset or expires passed -> invalidate, push
+ *   closure changes (closures.c): after the collections, the active closures
+ *   are read again and laid on the road network, then pushed; when the
+ *   earliest until passes, the same, pushing an "expired" change each
  *   stop: REBUILD what is pending -> EXIT
  */
 #include <pthread.h>
@@ -23,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "closures.h"
 #include "events.h"
 #include "feedwriter.h"
 #include "server.h"
@@ -124,7 +128,9 @@ static void rebuild(const situ_feed_change *c, size_t n)
 {
     unsigned mask = 0;
     for (size_t i = 0; i < n; i++)
-        mask |= 1u << c[i].cid;
+        mask |= c[i].cid < SITU_NCOLLECTIONS ? 1u << c[i].cid : 0; /* closures: no collection */
+    if (!mask)
+        return;
     situ_snapshot *snap = situd_snapshot_acquire();
     for (int cid = 0; snap && cid < SITU_NCOLLECTIONS; cid++) {
         situ_coll *coll = NULL;
@@ -152,10 +158,30 @@ static void rebuild(const situ_feed_change *c, size_t n)
     situd_snapshot_publish(snap);
 }
 
+/* Reads the active closures again and lays them on the road network, then
+ * pushes the closures whose until passed; when changed is 0, only when the
+ * earliest until has passed. */
+static void reload_closures(int changed)
+{
+    if (!changed && !situd_closures_due())
+        return;
+    situ_feed_change *expired = NULL;
+    size_t n = 0;
+    situd_closures_reload(P.ro, &expired, &n);
+    if (n)
+        situd_events_push(expired, n);
+    free(expired);
+}
+
 static void publish(situ_feed_change *c, size_t n)
 {
     double t0 = situ_clock_s();
     rebuild(c, n);
+    int closures = 0;
+    for (size_t i = 0; i < n && !closures; i++)
+        closures = c[i].cid == SITU_FEED_CLOSURES;
+    if (closures) /* in the answers before the event is on /events */
+        reload_closures(1);
     situd_events_push(c, n);
     pthread_mutex_lock(&P.lock);
     P.rebuilds++;
@@ -219,6 +245,7 @@ static void *pub_main(void *arg)
             publish(c, n);
             free(c);
             announce_expiries();
+            reload_closures(0);
             pthread_mutex_lock(&P.lock);
             continue;
         }
@@ -233,6 +260,7 @@ static void *pub_main(void *arg)
         if (pthread_cond_timedwait(&P.cv, &P.lock, &ts) && !P.n) {
             pthread_mutex_unlock(&P.lock);
             announce_expiries();
+            reload_closures(0);
             pthread_mutex_lock(&P.lock);
         }
     }

@@ -122,11 +122,11 @@ static void retention_tick(void)
         fprintf(stderr, "situd: retention: %s (retried in %d s)\n", err.msg, R.interval_s);
     if (st.more) /* a backlog: the next slice after the next group, or within a second */
         R.next = situ_clock_s();
-    if (st.alerts || st.events || st.unmoved)
+    if (st.alerts || st.events || st.closures || st.unmoved)
         fprintf(stderr,
-                "situd: retention: %lld alerts expired before %s and %lld log rows moved to %s; "
-                "%lld due rows kept\n",
-                st.alerts, st.cutoff, st.events, st.archive, st.unmoved);
+                "situd: retention: %lld alerts expired before %s, %lld ended road closures and "
+                "%lld log rows moved to %s; %lld due rows kept\n",
+                st.alerts, st.cutoff, st.closures, st.events, st.archive, st.unmoved);
 }
 
 /* ---- tokens ------------------------------------------------------------------- */

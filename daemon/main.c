@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "closures.h"
 #include "config.h"
 #include "feedwriter.h"
 #include "roads.h"
@@ -211,6 +212,8 @@ int main(int argc, char **argv)
     } else if (!(feeds = situd_feedwriter_open(&cfg, msg, sizeof msg) == 0)) {
         fprintf(stderr, "situd: feeds disabled: %s\n", msg);
     }
+    if (situd_closures_start(cfg.db, msg, sizeof msg)) /* laid on the first road network */
+        fprintf(stderr, "situd: road closures not applied: %s\n", msg);
     if (load_snapshot(&cfg))
         return 1;
     if (feeds && situd_feedwriter_start(&cfg, msg, sizeof msg))
@@ -232,6 +235,7 @@ int main(int argc, char **argv)
     situd_snapshot_publish(NULL);
     situd_tiles_free();
     situd_nearest_free();
+    situd_closures_free();
     situd_roads_free();
     fprintf(stderr, "situd: stopped\n");
     return 0;

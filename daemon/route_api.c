@@ -169,6 +169,10 @@ situd_result situd_route_api(situd_req *r)
          "application/geo+json", route_params},
         {"/reach", "the areas reached by road within times (who can get here in 30 minutes)",
          "application/geo+json", reach_params},
+        {"/closures",
+         "the road closures the departments' feeds laid and that are in force: each area as sent, "
+         "its reason, until and the road segments it closes",
+         "application/geo+json", NULL},
         {"/export/{collection}.geojson", "a whole collection, streamed", "application/geo+json",
          NULL},
         {"/export/drill.geojson", "the drill bundle of townships", "application/geo+json", NULL},

@@ -33,6 +33,7 @@ const situd_route situd_routes[] = {
     {"POST", "/feeds/", "feed_post", situd_route_feed_post},
     {"GET", "/feeds", "feeds", situd_route_feeds},
     {"GET", "/events", "events", situd_route_events},
+    {"GET", "/closures", "closures", situd_route_closures},
     {"GET", "/styles", "styles", situd_route_styles},
     {"GET", "/styles/", "styles", situd_route_styles},
     {"GET", "/web/", "web", situd_route_web},

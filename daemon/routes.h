@@ -87,5 +87,7 @@ situd_result situd_route_styles(situd_req *r);
 situd_result situd_route_feed_post(situd_req *r);
 situd_result situd_route_feeds(situd_req *r);
 situd_result situd_route_events(situd_req *r);
+/* route_closures.c: GET /closures, the active road closures */
+situd_result situd_route_closures(situd_req *r);
 
 #endif

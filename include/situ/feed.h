@@ -4,7 +4,8 @@
  * Owns reading a batch ({"events": [...]}, or one CAP alert via cap.h) and
  * validating each event on its own; applying the valid ones to the store
  * inside the caller's transaction (duplicates by department and event id,
- * the append-only event_log, stations, cameras, feature updates, alerts);
+ * the append-only event_log, stations, cameras, feature updates, alerts,
+ * road closures);
  * what each applied event changed (collection, feature id, kind, boxes) for
  * the daemon to rebuild, invalidate and push; reading the log back; per-
  * department counts for the status page. Does not own the transaction's
@@ -33,9 +34,16 @@ typedef enum situ_feed_type {
     SITU_FEED_CAMERA,
     SITU_FEED_FEATURE_UPDATE,
     SITU_FEED_ALERT,
-    SITU_FEED_CAP,     /* an alert that came as CAP 1.2 XML */
-    SITU_FEED_STATION, /* registers or moves one of the department's stations */
+    SITU_FEED_CAP,         /* an alert that came as CAP 1.2 XML */
+    SITU_FEED_STATION,     /* registers or moves one of the department's stations */
+    SITU_FEED_CLOSURE,     /* closes the roads in an area (a polygon, or a point and radius) */
+    SITU_FEED_CLOSURE_END, /* reopens them */
 } situ_feed_type;
+
+/* The target of a change that is not a collection: the road closures
+ * (store table road_closures), named "closures" on /events and in the log. */
+#define SITU_FEED_CLOSURES ((situ_coll_id)SITU_NCOLLECTIONS)
+#define SITU_FEED_CLOSURE_RADIUS_MAX 50000.0 /* radius_m of a point closure, metres */
 
 typedef enum situ_feed_status {
     SITU_FEED_PENDING = 0, /* valid, not yet applied */
@@ -47,14 +55,14 @@ typedef enum situ_feed_status {
 typedef enum situ_change_kind {
     SITU_CHANGE_CREATED = 1,
     SITU_CHANGE_UPDATED,
-    SITU_CHANGE_CANCELLED, /* an alert cancelled or superseded */
-    SITU_CHANGE_EXPIRED,   /* an alert's expires passed (no event, no seq) */
+    SITU_CHANGE_CANCELLED, /* an alert cancelled or superseded, a closure ended */
+    SITU_CHANGE_EXPIRED,   /* an alert's expires or a closure's until passed (no event, no seq) */
     SITU_CHANGE_REMOVED,   /* retention archived and deleted it (no event, no seq) */
 } situ_change_kind;
 
 /* One feature an applied event changed. */
 typedef struct situ_feed_change {
-    situ_coll_id cid;
+    situ_coll_id cid; /* or SITU_FEED_CLOSURES */
     situ_change_kind kind;
     char id[2 * SITU_FEED_ID_MAX]; /* feature id */
     double bbox[4];                /* after the change (lon/lat) */
@@ -121,6 +129,10 @@ int situ_feed_time(const char *in, char out[32], long long *out_epoch);
 /* The JSON object of one change (no trailing newline). */
 void situ_feed_change_json(const situ_feed_change *c, situ_buf *out);
 const char *situ_feed_change_kind_name(situ_change_kind k);
+/* The name of a change's target: a collection id or "closures"; and back
+ * (-1 for a name that is neither). */
+const char *situ_feed_change_target(situ_coll_id cid);
+situ_coll_id situ_feed_change_target_of(const char *name);
 
 /* Calls fn for every change of the logged events with after < seq <= upto,
  * oldest first, at most max_events events; *out_last gets the last seq read

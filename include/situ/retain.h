@@ -1,8 +1,9 @@
 /*
  * situ/retain.h: retention of the store, so it does not grow without bound.
  *
- * Owns moving expired alerts (expires more than N days ago) and event_log
- * rows older than N days into an archive file (a situ SpatiaLite file of
+ * Owns moving expired alerts (expires more than N days ago), road closures
+ * that ended more than N days ago and event_log rows older than N days into
+ * an archive file (a situ SpatiaLite file of
  * the same schema, readable by ogrinfo, QGIS and `situ export`) and then
  * removing them from the store; and measuring the store (rows and bytes per
  * table, the event log's span). Does not schedule itself (situd's writer
@@ -37,6 +38,7 @@ typedef struct situ_retain_opts {
 typedef struct situ_retain_stats {
     long long alerts;   /* expired alerts archived and removed */
     long long events;   /* event_log rows archived and removed */
+    long long closures; /* road closures ended before the cutoff, archived and removed */
     long long unmoved;  /* due rows the archive would not take (left in place) */
     int more;           /* max_ms ended the run with rows still due */
     char archive[1024]; /* the archive written */

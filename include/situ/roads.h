@@ -165,6 +165,35 @@ long situ_roads_closures_set_polygon(situ_roads_closures *c, const situ_roads_gr
                                      GEOSContextHandle_t h, const GEOSGeometry *polygon, int closed,
                                      situ_err *err);
 
+/* ---- closure areas (layers/roads/roads_areas.c) ------------------------------- */
+
+/* An area a department closed: a polygon, or a circle. */
+typedef struct situ_roads_area {
+    const unsigned char *wkb; /* a Polygon or MultiPolygon, WKB in lon/lat; NULL: a circle */
+    size_t nwkb;
+    double lon, lat, radius_m; /* the circle (geodesic metres) when wkb is NULL */
+} situ_roads_area;
+
+/* What one area closed: the edges (road segments) it touches, whether or
+ * not a road status or another area had closed them already, and the roads
+ * (distinct caller ids) they belong to; edges < 0: the area was refused
+ * (a SITU_E code: not a polygon, bad WKB or circle, GEOS failed) and closed
+ * nothing. */
+typedef struct situ_roads_area_hit {
+    long edges;
+    size_t roads;
+} situ_roads_area_hit;
+
+/* Closes on c every edge that one of the n areas touches (a polygon as
+ * situ_roads_closures_set_polygon, a circle as _set_radius), with GEOS
+ * handle h. hits (may be NULL) gets one entry per area. An area that is
+ * refused is skipped (err names the first by its index) and the others
+ * still laid. Returns the edges of c it changed (>= 0), or SITU_ENOMEM
+ * (then c may hold part of the areas). */
+long situ_roads_closures_set_areas(situ_roads_closures *c, const situ_roads_graph *g,
+                                   GEOSContextHandle_t h, const situ_roads_area *areas, size_t n,
+                                   situ_roads_area_hit *hits, situ_err *err);
+
 /* A slot holding the current closure set, for readers on any thread. */
 situ_roads_live *situ_roads_live_new(situ_roads_closures *initial); /* takes the reference */
 void situ_roads_live_free(situ_roads_live *l);

@@ -18,7 +18,7 @@ typedef struct sqlite3 sqlite3;
 typedef struct sqlite3_stmt sqlite3_stmt;
 typedef struct situ_store situ_store;
 
-#define SITU_SCHEMA_VERSION 4
+#define SITU_SCHEMA_VERSION 5
 
 enum {
     SITU_STORE_READONLY = 1 << 0, /* open for reading; no schema changes */
@@ -107,6 +107,35 @@ int situ_store_backup(const char *src, const char *dst, situ_backup_stats *stats
 /* Makes the folder that holds path, one level (an existing one is fine), as
  * `situ init` and the retention archive need. */
 void situ_store_make_parent(const char *path);
+
+/* ---- road closures (table road_closures; the feeds write it) -------------- */
+
+/* One closure as stored. */
+typedef struct situ_closure {
+    char id[256];       /* "dept:closure" */
+    char dept[32];      /* a department code */
+    char *reason;       /* malloc'd */
+    char until[32];     /* RFC 3339 UTC; "" when it lasts until a closure_end */
+    unsigned char *wkb; /* malloc'd: the area (MultiPolygon) or, with radius_m, its centre */
+    size_t nwkb;
+    double radius_m; /* > 0: a circle around the Point wkb */
+    double lon, lat; /* the centre of a circle */
+    double bbox[4];  /* of the geometry (the centre's for a circle) */
+    char created_at[32], updated_at[32];
+} situ_closure;
+
+typedef struct situ_closure_list {
+    situ_closure *v;
+    size_t n;
+    char next_until[32]; /* the earliest until among them ("" when none has one) */
+} situ_closure_list;
+
+/* The closures active at now (RFC 3339 UTC; NULL: the clock): not ended
+ * and until after now, by id. Fills *out (the caller disposes it with
+ * situ_closure_list_dispose) on success. */
+int situ_store_closures_active(situ_store *s, const char *now, situ_closure_list *out,
+                               situ_err *err);
+void situ_closure_list_dispose(situ_closure_list *l);
 
 /* Writes now as RFC 3339 UTC ("2026-11-29T18:00:00Z") into buf[21]. */
 void situ_store_now(char buf[32]);

@@ -28,6 +28,7 @@ struct situ_feed_applier {
     sqlite3_stmt *st_read, *st_reading, *st_online, *st_move;
     sqlite3_stmt *alert_read, *alert_cancel, *item_set, *item_del;
     sqlite3_stmt *st_count, *st_rename;
+    sqlite3_stmt *closure_read, *closure_put, *closure_end;
     int station_quota;
     sqlite3_stmt *bbox[SITU_NCOLLECTIONS];
 };
@@ -82,6 +83,16 @@ int situ_feed_applier_new(situ_store *s, situ_feed_applier **out, situ_err *err)
                        "ON CONFLICT(resource_id, item) DO UPDATE SET quantity = "
                        "excluded.quantity, updated_at = excluded.updated_at"},
         {&a->item_del, "DELETE FROM resource_items WHERE resource_id = ?1 AND item = ?2"},
+        {&a->closure_read, "SELECT ended_at, MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), "
+                           "MbrMaxY(geom), radius_m FROM road_closures WHERE id = ?1"},
+        {&a->closure_put,
+         "INSERT INTO road_closures (id, dept, reason, until, radius_m, geom, created_at, "
+         "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NULL THEN "
+         "CastToMultiPolygon(GeomFromWKB(?6, 4326)) ELSE GeomFromWKB(?6, 4326) END, ?7, ?7) "
+         "ON CONFLICT(id) DO UPDATE SET reason = excluded.reason, until = excluded.until, "
+         "radius_m = excluded.radius_m, geom = excluded.geom, updated_at = excluded.updated_at, "
+         "ended_at = NULL"},
+        {&a->closure_end, "UPDATE road_closures SET ended_at = ?2, updated_at = ?2 WHERE id = ?1"},
     };
     for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++)
         if (prepare(a, sql[i].st, sql[i].sql, err))
@@ -109,7 +120,8 @@ void situ_feed_applier_free(situ_feed_applier *a)
     sqlite3_stmt **all[] = {&a->log_exists,  &a->log_insert, &a->sp_begin,     &a->sp_release,
                             &a->sp_rollback, &a->st_read,    &a->st_reading,   &a->st_online,
                             &a->st_move,     &a->alert_read, &a->alert_cancel, &a->item_set,
-                            &a->item_del,    &a->st_count,   &a->st_rename};
+                            &a->item_del,    &a->st_count,   &a->st_rename,    &a->closure_read,
+                            &a->closure_put, &a->closure_end};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(*all[i]);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
@@ -553,6 +565,84 @@ done:
     return rc;
 }
 
+/* ---- road closures ------------------------------------------------------------- */
+
+/* Reads closure id: 1 found (its box in out, grown by its radius; *out_ended
+ * whether it has ended), 0 not, < 0 failed. */
+static int read_closure(situ_feed_applier *a, const char *id, double out[4], int *out_ended)
+{
+    sqlite3_stmt *st = a->closure_read;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out_ended = sqlite3_column_type(st, 0) != SQLITE_NULL;
+        for (int i = 0; i < 4; i++)
+            out[i] = sqlite3_column_double(st, i + 1);
+        double r = sqlite3_column_double(st, 5) / 111132.0; /* degrees, enough for a box */
+        out[0] -= r, out[1] -= r, out[2] += r, out[3] += r;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : SITU_EDB;
+}
+
+/* closure: creates closure "dept:id", or replaces it (an ended one starts
+ * again). */
+static int apply_closure(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
+                         const situ_snapshot *snap)
+{
+    (void)snap;
+    const feed_closure *c = &((feed_item *)ev->priv)->u.closure;
+    double old[4];
+    int ended, existed = read_closure(a, c->closure_id, old, &ended);
+    if (existed < 0)
+        return existed;
+    unsigned char pt[21];
+    sqlite3_stmt *st = a->closure_put;
+    sqlite3_bind_text(st, 1, c->closure_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, b->dept, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->reason, -1, SQLITE_STATIC);
+    if (c->until[0])
+        sqlite3_bind_text(st, 4, c->until, -1, SQLITE_STATIC);
+    if (c->wkb) {
+        sqlite3_bind_blob(st, 6, c->wkb, (int)c->nwkb, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_double(st, 5, c->radius_m);
+        sqlite3_bind_blob(st, 6, pt, (int)point_wkb(pt, c->lon, c->lat), SQLITE_STATIC);
+    }
+    sqlite3_bind_text(st, 7, b->received_at, -1, SQLITE_STATIC);
+    int rc = write_step(a, st, ev);
+    if (rc)
+        return rc;
+    if (add_change(ev, SITU_FEED_CLOSURES, existed ? SITU_CHANGE_UPDATED : SITU_CHANGE_CREATED,
+                   c->closure_id, c->bbox, existed ? old : NULL))
+        return SITU_ENOMEM;
+    return 0;
+}
+
+/* closure_end: ends the department's closure; one that has ended already
+ * stays as it is (a resent end changes nothing). */
+static int apply_closure_end(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
+                             const situ_snapshot *snap)
+{
+    (void)snap;
+    const feed_closure *c = &((feed_item *)ev->priv)->u.closure;
+    double box[4];
+    int ended, rc = read_closure(a, c->closure_id, box, &ended);
+    if (rc <= 0)
+        return rc < 0 ? rc
+                      : REFUSE(ev, "closure", "no closure '%s' from %s",
+                               strchr(c->closure_id, ':') + 1, b->dept);
+    if (ended)
+        return 0;
+    sqlite3_bind_text(a->closure_end, 1, c->closure_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(a->closure_end, 2, b->received_at, -1, SQLITE_STATIC);
+    if ((rc = write_step(a, a->closure_end, ev)))
+        return rc;
+    if (add_change(ev, SITU_FEED_CLOSURES, SITU_CHANGE_CANCELLED, c->closure_id, box, NULL))
+        return SITU_ENOMEM;
+    return 0;
+}
+
 /* ---- the log and the loop ------------------------------------------------------ */
 
 typedef int (*apply_fn)(situ_feed_applier *, situ_feed_batch *, situ_feed_event *,
@@ -568,6 +658,8 @@ static const struct {
     [SITU_FEED_ALERT] = {"alert", apply_alert},
     [SITU_FEED_CAP] = {"cap", apply_alert},
     [SITU_FEED_STATION] = {"station", apply_station},
+    [SITU_FEED_CLOSURE] = {"closure", apply_closure},
+    [SITU_FEED_CLOSURE_END] = {"closure_end", apply_closure_end},
 };
 
 /* 1 when dept already logged event id, 0 when not, < 0 on failure. */

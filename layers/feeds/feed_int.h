@@ -54,12 +54,24 @@ typedef struct feed_alert {
     double bbox[4];
 } feed_alert;
 
+/* closure and closure_end: road closure "dept:closure" */
+typedef struct feed_closure {
+    const char *closure_id; /* "dept:id" */
+    const char *reason;
+    char until[32];          /* "": until a closure_end */
+    const unsigned char *wkb; /* the MultiPolygon; NULL for a circle */
+    size_t nwkb;
+    double lon, lat, radius_m; /* a circle: radius_m > 0 */
+    double bbox[4];
+} feed_closure;
+
 typedef struct feed_item {
     const char *body; /* what the log keeps */
     union {
         feed_station st;
         feed_update upd;
         feed_alert alert;
+        feed_closure closure;
     } u;
 } feed_item;
 

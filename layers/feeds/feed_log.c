@@ -40,12 +40,10 @@ static int row_changes(sqlite3_stmt *st, situ_feed_log_fn fn, void *ctx)
     json_array_foreach(arr, i, o)
     {
         situ_feed_change c = {0};
-        const situ_collection *coll =
-            situ_schema_find(json_string_value(json_object_get(o, "collection")));
+        c.cid = situ_feed_change_target_of(json_string_value(json_object_get(o, "collection")));
         c.kind = kind_of(json_string_value(json_object_get(o, "kind")));
-        if (!coll || !c.kind || !json_is_string(json_object_get(o, "id")))
+        if ((int)c.cid < 0 || !c.kind || !json_is_string(json_object_get(o, "id")))
             continue;
-        c.cid = coll->cid;
         snprintf(c.id, sizeof c.id, "%s", json_string_value(json_object_get(o, "id")));
         read_box(json_object_get(o, "bbox"), c.bbox);
         if ((c.has_old = json_is_array(json_object_get(o, "old_bbox"))))

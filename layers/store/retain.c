@@ -15,6 +15,7 @@
 #include "situ/retain.h"
 
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,19 +27,25 @@
 #define ARC "situ_arc" /* the archive, attached to the store's connection */
 
 /* A table retention moves: its key (ascending, unique), when a row is due
- * (?1 = the cutoff), and how the archive's copy x matches the store's row t. */
+ * (?1 = the cutoff), and how the archive's copy x matches the store's row t;
+ * is_alerts: the archive numbers the rows itself (fid) and the removed rows
+ * are reported; own_key: the archive numbers them, unreported. */
 typedef struct retain_table {
     const char *name, *key, *due, *same;
-    int is_alerts;
+    int is_alerts, own_key;
+    size_t counter; /* offset of the situ_retain_stats count of its rows */
 } retain_table;
 
 static const retain_table retained[] = {
     {"alerts", "fid", "expires IS NOT NULL AND expires < ?1",
-     "x.id = t.id AND x.updated_at IS t.updated_at", 1},
+     "x.id = t.id AND x.updated_at IS t.updated_at", 1, 1, offsetof(situ_retain_stats, alerts)},
     /* each department's last event stays: GET /feeds tells "stale" from "silent" by it */
     {"event_log", "seq",
      "received_at < ?1 AND seq NOT IN (SELECT max(seq) FROM main.event_log GROUP BY dept)",
-     "x.seq = t.seq", 0},
+     "x.seq = t.seq", 0, 0, offsetof(situ_retain_stats, events)},
+    /* closures that ended (closure_end, or their until) before the cutoff */
+    {"road_closures", "fid", "min(coalesce(ended_at, until), coalesce(until, ended_at)) < ?1",
+     "x.id = t.id AND x.updated_at IS t.updated_at", 0, 1, offsetof(situ_retain_stats, closures)},
 };
 
 /* ---- times and names --------------------------------------------------------- */
@@ -104,7 +111,7 @@ static int column_list(sqlite3 *db, const retain_table *t, situ_buf *out, int *o
     int n = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *c = (const char *)sqlite3_column_text(st, 1);
-        if (!c || (t->is_alerts && !strcmp(c, t->key)))
+        if (!c || (t->own_key && !strcmp(c, t->key)))
             continue;
         situ_buf_printf(out, "%s\"%s\"", n++ ? ", " : "", c);
     }
@@ -244,7 +251,7 @@ static int delete_batch(retain_run *r, const retain_table *t, long long last, lo
         free(gone);
         return rc;
     }
-    *(t->is_alerts ? &r->st->alerts : &r->st->events) += removed;
+    *(long long *)((char *)r->st + t->counter) += removed;
     r->st->unmoved += nbatch - removed;
     for (int i = 0; r->o->removed && i < ngone; i++)
         r->o->removed(r->o->ctx, gone[i].id, gone[i].bbox);

@@ -8,7 +8,9 @@
  * user_version 0 (new file) -> 1 (the first seven collections, items,
  * departments) -> 2 (the feeds' append-only event_log and the department
  * tokens) -> 3 (indexes for retention and per-department stations: retain.c,
- * feed_apply.c) -> 4 (the roads collection, issue 15).
+ * feed_apply.c) -> 4 (the roads collection, issue 15) -> 5 (road_closures,
+ * the closures the feeds lay on the road network: feed_apply.c writes them,
+ * store_closures.c reads them).
  */
 #include "situ/store.h"
 
@@ -219,9 +221,35 @@ static int migrate_to_4(situ_store *s, situ_err *err)
     return create_collection(s, situ_schema_collection(SITU_C_ROADS), err);
 }
 
+/* Version 4 -> 5: road closures (a department's `closure` feed events).
+ * id is "dept:closure"; geom the area as sent (a MultiPolygon) or the
+ * centre of a circle of radius_m; until NULL: until a closure_end; ended_at
+ * set by closure_end. A closure is active at t when ended_at IS NULL and
+ * (until IS NULL OR until > t). fid is the key retention walks (retain.c). */
+static int migrate_to_5(situ_store *s, situ_err *err)
+{
+    static const char sql[] = "CREATE TABLE road_closures ("
+                              "  fid INTEGER PRIMARY KEY,"
+                              "  id TEXT NOT NULL UNIQUE,"
+                              "  dept TEXT NOT NULL REFERENCES departments(code),"
+                              "  reason TEXT NOT NULL,"
+                              "  until TEXT,"
+                              "  radius_m REAL CHECK (radius_m IS NULL OR radius_m > 0),"
+                              "  created_at TEXT NOT NULL,"
+                              "  updated_at TEXT NOT NULL,"
+                              "  ended_at TEXT);"
+                              "CREATE INDEX road_closures_open ON road_closures(ended_at, until);";
+    if (situ_store_exec(s, sql, err))
+        return SITU_EDB;
+    return spatial_call(s,
+                        "SELECT AddGeometryColumn('road_closures', 'geom', 4326, 'GEOMETRY', "
+                        "'XY', 1)",
+                        err);
+}
+
 typedef int (*migration_fn)(situ_store *, situ_err *);
-static const migration_fn migrations[SITU_SCHEMA_VERSION] = {migrate_to_1, migrate_to_2,
-                                                             migrate_to_3, migrate_to_4};
+static const migration_fn migrations[SITU_SCHEMA_VERSION] = {
+    migrate_to_1, migrate_to_2, migrate_to_3, migrate_to_4, migrate_to_5};
 
 int situ_store_version(situ_store *s)
 {

@@ -3,9 +3,9 @@
  * department's {"events": [...]} batch (JSON syntax, the envelope, every
  * event type's validation, the JSON answer), and for
  * layers/feeds/feed_apply.c, which applies what was read to the demo store
- * (stations created and moved, readings, feature updates, alerts, the event
- * log and duplicates), rolled back after each input
- * (support/feed_store.c). Seeds: corpus/feed/.
+ * (stations created and moved, readings, feature updates, alerts, road
+ * closures and their ends, the event log and duplicates), rolled back after
+ * each input (support/feed_store.c). Seeds: corpus/feed/.
  *   clang -fsanitize=fuzzer,address ... && ./fuzz_feed corpus/feed
  */
 #include <stddef.h>

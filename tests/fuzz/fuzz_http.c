@@ -55,6 +55,7 @@ static const struct {
     {'x', "/web/", NULL},
     {'f', "/feeds", NULL},
     {'v', "/events", NULL},
+    {'Z', "/closures", NULL},
     {'m', "/metrics", NULL},
     {'p', "/api", NULL},
     {'k', "/healthz", NULL},

@@ -191,7 +191,6 @@ static void an_empty_batch_is_answered_and_freed(void **state)
     assert_non_null(strstr(out.p, "\"events\":0,"));
     assert_non_null(strstr(out.p, "\"results\":[]}"));
     situ_buf_dispose(&out);
-    situ_feed_batch_free(b);
 }
 
 /* ---- every rejection ------------------------------------------------------------------ */
@@ -285,6 +284,51 @@ static const struct {
      "references", "only msg_type"},
     {"{\"id\":\"a\",\"type\":\"alert\",\"msg_type\":\"cancel\"}", "references", "names the"},
     {"{\"id\":\"a\",\"type\":\"alert\",\"msg_type\":\"retract\"}", "msg_type", "alert, update"},
+    /* closures */
+    {"{\"id\":\"c\",\"type\":\"closure\",\"geometry\":{\"type\":\"Polygon\",\"coordinates\":" SQ
+     "}}",
+     "reason", "required"},
+    {"{\"id\":\"c\",\"type\":\"closure\",\"reason\":\"flood\"}", "geometry", "Polygon"},
+    {"{\"id\":\"c\",\"type\":\"closure\",\"reason\":\"flood\",\"geometry\":{\"type\":"
+     "\"LineString\",\"coordinates\":[[111,26],[111.1,26]]}}",
+     "geometry", "Polygon"},
+    {"{\"id\":\"c\",\"type\":\"closure\",\"reason\":\"flood\",\"geometry\":{\"type\":"
+     "\"Point\",\"coordinates\":[111,26]}}",
+     "radius_m", "needs radius_m"},
+    {"{\"id\":\"c\",\"type\":\"closure\",\"reason\":\"flood\",\"radius_m\":0,\"geometry\":"
+     "{\"type\":\"Point\",\"coordinates\":[111,26]}}",
+     "radius_m", "1 to 50000"},
+    {"{\"id\":\"c\",\"type\":\"closure\",\"reason\":\"flood\",\"radius_m\":50001,"
+     "\"geometry\":{\"type\":\"Point\",\"coordinates\":[111,26]}}",
+     "radius_m", "1 to 50000"},
+    {"{\"id\":\"c\",\"type\":\"closure\",\"reason\":\"flood\",\"radius_m\":\"300\","
+     "\"geometry\":{\"type\":\"Point\",\"coordinates\":[111,26]}}",
+     "radius_m", "number"},
+    {"{\"id\":\"c\",\"type\":\"closure\",\"reason\":\"flood\",\"radius_m\":300,"
+     "\"geometry\":{\"type\":\"Point\",\"coordinates\":[191,26]}}",
+     "geometry", "range"},
+    {"{\"id\":\"c\",\"type\":\"closure\",\"reason\":\"flood\",\"radius_m\":300,"
+     "\"geometry\":{\"type\":\"Point\",\"coordinates\":[111]}}",
+     "geometry", "[lon, lat]"},
+    {"{\"id\":\"c\",\"type\":\"closure\",\"reason\":\"flood\",\"radius_m\":300,"
+     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":" SQ "}}",
+     "radius_m", "Point geometry only"},
+    {"{\"id\":\"c\",\"type\":\"closure\",\"reason\":\"flood\",\"until\":\"soon\","
+     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":" SQ "}}",
+     "until", "RFC 3339"},
+    {"{\"id\":\"c\",\"type\":\"closure\",\"reason\":\"flood\",\"until\":"
+     "\"2020-01-01T00:00:00Z\",\"geometry\":{\"type\":\"Polygon\",\"coordinates\":" SQ "}}",
+     "until", "has passed"},
+    {"{\"id\":\"c\",\"type\":\"closure\",\"reason\":\"flood\",\"roads\":[1],"
+     "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":" SQ "}}",
+     "roads", "not a member"},
+    {"{\"id\":\"c\",\"type\":\"closure\",\"reason\":\"\",\"geometry\":{\"type\":"
+     "\"Polygon\",\"coordinates\":" SQ "}}",
+     "reason", "1 to 500"},
+    {"{\"id\":\"c\",\"type\":\"closure_end\"}", "closure", "required"},
+    {"{\"id\":\"c\",\"type\":\"closure_end\",\"closure\":7}", "closure", "string"},
+    {"{\"id\":\"c\",\"type\":\"closure_end\",\"closure\":\"x\",\"reason\":\"y\"}", "reason",
+     "not a member"},
 };
 
 static void each_rejection_names_field_and_reason(void **state)
@@ -673,6 +717,12 @@ static int collect(void *ctx, const situ_feed_change *c)
     return 0;
 }
 
+/* collect, for changes of the closures only */
+static int collect_closures(void *ctx, const situ_feed_change *c)
+{
+    return c->cid == SITU_FEED_CLOSURES ? collect(ctx, c) : 0;
+}
+
 static void the_log_replays_changes_in_order(void **state)
 {
     env *e = *state;
@@ -702,6 +752,82 @@ static void the_log_replays_changes_in_order(void **state)
     assert_int_equal(situ_feed_log_read(e->s, 1, 99, 100, collect, &s, &last, &err), 0);
     assert_int_equal(s.n, 1);
     assert_int_equal(s.seqs[0], 2);
+}
+
+#define CLOSURE(id, extra) "{\"id\":\"" id "\",\"type\":\"closure\",\"reason\":\"洪水\"," extra "}"
+#define SQ_GEOM "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":" SQ "}"
+#define CIRCLE "\"geometry\":{\"type\":\"Point\",\"coordinates\":[111.05,26.05]},\"radius_m\":300"
+
+static void closures_are_stored_replaced_and_ended(void **state)
+{
+    env *e = *state;
+    situ_feed_batch *b =
+        run(e->s, e->a, e->snap, "transport",
+            "{\"events\":[" CLOSURE(
+                "c1", SQ_GEOM ",\"until\":\"2999-01-01T08:00:00+08:00\"") "," CLOSURE("c2",
+                                                                                      CIRCLE) "]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_int_equal(b->ev[1].status, SITU_FEED_ACCEPTED);
+    assert_int_equal(b->ev[0].nchanges, 1);
+    assert_int_equal(b->ev[0].changes[0].cid, SITU_FEED_CLOSURES);
+    assert_int_equal(b->ev[0].changes[0].kind, SITU_CHANGE_CREATED);
+    assert_string_equal(b->ev[0].changes[0].id, "transport:c1");
+    situ_assert_near(b->ev[0].changes[0].bbox[2], 111.1, 1e-9);
+    /* the circle's box: 300 m around its centre */
+    situ_assert_near(b->ev[1].changes[0].bbox[1], 26.05 - 300 / 111132.0, 1e-9);
+    situ_feed_batch_free(b);
+    situ_assert_query(e->s,
+                      "SELECT group_concat(id || ' ' || GeometryType(geom) || ' ' || "
+                      "coalesce(radius_m, '-') || ' ' || coalesce(until, '-') || ' ' || reason, "
+                      "', ') FROM (SELECT * FROM road_closures ORDER BY id)",
+                      "transport:c1 MULTIPOLYGON - 2999-01-01T00:00:00Z 洪水, "
+                      "transport:c2 POINT 300.0 - 洪水");
+    /* a later event replaces c1 (here by a circle); resending an event changes nothing */
+    b = run(e->s, e->a, e->snap, "transport",
+            "{\"events\":[" CLOSURE("c1b", "\"closure\":\"c1\"," CIRCLE) "," CLOSURE("c2",
+                                                                                     SQ_GEOM) "]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_int_equal(b->ev[0].changes[0].kind, SITU_CHANGE_UPDATED);
+    assert_true(b->ev[0].changes[0].has_old);
+    assert_int_equal(b->ev[1].status, SITU_FEED_DUPLICATE);
+    situ_feed_batch_free(b);
+    situ_assert_query(e->s,
+                      "SELECT GeometryType(geom) || ' ' || coalesce(until, '-') FROM "
+                      "road_closures WHERE id = 'transport:c1'",
+                      "POINT -");
+    /* only the department's own closures end; an unknown one is refused */
+    b = run(e->s, e->a, e->snap, "water_resources",
+            "{\"events\":[{\"id\":\"e1\",\"type\":\"closure_end\",\"closure\":\"c1\"}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_REJECTED);
+    assert_string_equal(b->ev[0].field, "closure");
+    assert_non_null(strstr(b->ev[0].reason, "no closure 'c1' from water_resources"));
+    situ_feed_batch_free(b);
+    b = run(e->s, e->a, e->snap, "transport",
+            "{\"events\":[{\"id\":\"e1\",\"type\":\"closure_end\",\"closure\":\"c1\"},"
+            "{\"id\":\"e2\",\"type\":\"closure_end\",\"closure\":\"c1\"}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_int_equal(b->ev[0].nchanges, 1);
+    assert_int_equal(b->ev[0].changes[0].kind, SITU_CHANGE_CANCELLED);
+    assert_int_equal(b->ev[1].status, SITU_FEED_ACCEPTED); /* ended already: nothing changes */
+    assert_int_equal(b->ev[1].nchanges, 0);
+    situ_feed_batch_free(b);
+    situ_assert_query(e->s,
+                      "SELECT group_concat(id || '=' || (ended_at IS NOT NULL), ',') FROM "
+                      "(SELECT * FROM road_closures ORDER BY id)",
+                      "transport:c1=1,transport:c2=0");
+    /* the log replays closure changes under "closures" */
+    seen s = {0};
+    long long last;
+    situ_err err = {0};
+    assert_int_equal(situ_feed_log_read(e->s, 0, 99, 100, collect_closures, &s, &last, &err), 0);
+    assert_int_equal(s.n, 4);
+    assert_string_equal(s.ids[3], "transport:c1");
+    situ_buf out;
+    situ_buf_init(&out);
+    situ_feed_change ch = {.cid = SITU_FEED_CLOSURES, .kind = SITU_CHANGE_CREATED, .id = "x"};
+    situ_feed_change_json(&ch, &out);
+    assert_non_null(strstr(out.p, "\"collection\":\"closures\""));
+    situ_buf_dispose(&out);
 }
 
 static void stats_count_per_department(void **state)
@@ -750,7 +876,6 @@ static void the_answer_lists_every_event(void **state)
     assert_non_null(strstr(out.p, "{\"index\":1,\"id\":null,\"status\":\"rejected\",\"field\":"
                                   "\"id\",\"reason\":\"is required\"}"));
     situ_buf_dispose(&out);
-    situ_feed_batch_free(b);
 }
 
 /* Each event is logged as it was sent: its own bytes (spaces, strings with
@@ -800,6 +925,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(feature_updates_are_partial_and_merge_items, setup, teardown),
     cmocka_unit_test_setup_teardown(alerts_update_and_cancel_their_own, setup, teardown),
     cmocka_unit_test_setup_teardown(the_log_replays_changes_in_order, setup, teardown),
+    cmocka_unit_test_setup_teardown(closures_are_stored_replaced_and_ended, setup, teardown),
     cmocka_unit_test_setup_teardown(stats_count_per_department, setup, teardown),
     cmocka_unit_test_setup_teardown(the_answer_lists_every_event, setup, teardown),
     cmocka_unit_test_setup_teardown(events_are_logged_as_sent, setup, teardown),

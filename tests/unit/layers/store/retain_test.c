@@ -276,12 +276,15 @@ static void sizes_count_rows_bytes_and_the_log_span(void **state)
     assert_int_equal(z.log_last_seq, 4);
 }
 
-/* A version 2 file (before retention) migrates forward to 3 and keeps its rows. */
+/* A version 2 file (before retention, roads and road closures) migrates forward
+ * to the current version and keeps its rows. */
 static void a_version_2_file_migrates_to_3(void **state)
 {
     env *e = *state;
     situ_err err = {0};
     assert_int_equal(situ_store_exec(e->s,
+                                     "SELECT DropTable(NULL, 'roads'); "
+                                     "SELECT DropTable(NULL, 'road_closures'); "
                                      "DROP INDEX stations_dept; DROP INDEX alerts_expires; "
                                      "DROP INDEX event_log_received; PRAGMA user_version = 2",
                                      &err),
@@ -290,15 +293,61 @@ static void a_version_2_file_migrates_to_3(void **state)
     e->s = NULL;
     assert_int_not_equal(situ_store_open(e->path, SITU_STORE_READONLY, &e->s, &err), 0);
     assert_int_equal(situ_store_open(e->path, 0, &e->s, &err), 0);
-    assert_int_equal(situ_store_version(e->s), 3);
+    assert_int_equal(situ_store_version(e->s), SITU_SCHEMA_VERSION);
     situ_assert_query(e->s,
                       "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
-                      "('stations_dept', 'alerts_expires', 'event_log_received')",
-                      "3");
+                      "('stations_dept', 'alerts_expires', 'event_log_received', "
+                      "'road_closures_open')",
+                      "4");
+    situ_assert_query(e->s,
+                      "SELECT geometry_type FROM geometry_columns WHERE f_table_name = "
+                      "'road_closures'",
+                      "0");
     situ_assert_query(e->s, "SELECT count(*) FROM alerts", "4");
 }
 
+/* Road closures that ended (closure_end or until, whichever came first)
+ * before the cutoff move; open ones, recent ones and ones that never end
+ * stay. */
+static void ended_road_closures_move_to_the_archive(void **state)
+{
+    env *e = *state;
+    situ_err err = {0};
+    assert_int_equal(
+        situ_store_exec(e->s,
+                        "INSERT INTO road_closures (id, dept, reason, until, ended_at, created_at, "
+                        "updated_at, geom) SELECT 'transport:' || v.column1, 'transport', 'flood', "
+                        "v.column2, v.column3, '2025-01-01T00:00:00Z', '2025-01-02T00:00:00Z', "
+                        "MakePoint(111, 26, 4326) FROM (VALUES "
+                        "('ended_old', NULL, '2025-06-01T00:00:00Z'), "
+                        "('expired_old', '2025-06-01T00:00:00Z', NULL), "
+                        "('ended_before_until', '2027-01-01T00:00:00Z', '2025-06-01T00:00:00Z'), "
+                        "('ended_after_until', '2025-06-01T00:00:00Z', '2026-05-01T00:00:00Z'), "
+                        "('ended_recent', NULL, '2026-05-01T00:00:00Z'), "
+                        "('expires_later', '2026-09-01T00:00:00Z', NULL), "
+                        "('open', NULL, NULL)) AS v",
+                        &err),
+        0);
+    situ_retain_opts o = {.now = NOW, .archive = e->archive};
+    situ_retain_stats st;
+    assert_int_equal(situ_retain_run(e->s, &o, &st, &err), 0);
+    assert_int_equal(st.closures, 4);
+    situ_assert_query(
+        e->s, "SELECT group_concat(id, ',') FROM (SELECT id FROM road_closures ORDER BY id)",
+        "transport:ended_recent,transport:expires_later,transport:open");
+    situ_store *arc;
+    assert_int_equal(situ_store_open(e->archive, SITU_STORE_READONLY, &arc, &err), 0);
+    situ_assert_query(arc,
+                      "SELECT group_concat(id || ' ' || AsText(geom), ',') FROM (SELECT * FROM "
+                      "road_closures ORDER BY id)",
+                      "transport:ended_after_until POINT(111 26),transport:ended_before_until "
+                      "POINT(111 26),transport:ended_old POINT(111 26),transport:expired_old "
+                      "POINT(111 26)");
+    situ_store_close(arc);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(ended_road_closures_move_to_the_archive, setup, teardown),
     cmocka_unit_test_setup_teardown(due_rows_move_to_the_archive_and_the_rest_stays, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(a_stop_between_archive_and_delete_loses_nothing, setup,

@@ -227,8 +227,8 @@ static void roads_store_lines_promoted(void **state)
     free(dir);
 }
 
-/* A file of schema version 3 (before roads) gains the roads collection when
- * opened, its other data kept. */
+/* A file of schema version 3 (before roads and road closures) gains the
+ * roads collection and road_closures when opened, its other data kept. */
 static void version_3_file_gains_roads(void **state)
 {
     (void)state;
@@ -237,7 +237,11 @@ static void version_3_file_gains_roads(void **state)
     situ_err err = {0};
     put_depot(s, "R1");
     assert_int_equal(
-        situ_store_exec(s, "SELECT DropTable(NULL, 'roads'); PRAGMA user_version = 3", &err), 0);
+        situ_store_exec(s,
+                        "SELECT DropTable(NULL, 'roads'); SELECT DropTable(NULL, 'road_closures'); "
+                        "PRAGMA user_version = 3",
+                        &err),
+        0);
     query_text(s, "SELECT count(*) FROM sqlite_master WHERE name = 'roads'", text, sizeof text);
     assert_string_equal(text, "0");
     situ_store_close(s);
@@ -246,6 +250,8 @@ static void version_3_file_gains_roads(void **state)
     assert_int_equal(situ_store_version(s), SITU_SCHEMA_VERSION);
     query_text(s, "SELECT count(*) FROM resources", text, sizeof text);
     assert_string_equal(text, "1");
+    query_text(s, "SELECT count(*) FROM road_closures", text, sizeof text);
+    assert_string_equal(text, "0");
     assert_int_equal(put_road(s, "r1", "LINESTRING(111.6 26.2,111.5 26.3)", &err), 0);
     situ_store_close(s);
     situ_test_rmtree(dir);

@@ -79,6 +79,10 @@ static void print_stats(const situ_load_stats *st)
     for (int i = 0; i < st->nreasons; i++)
         printf("    rejected %lld: %s (e.g. %s)\n", st->reasons[i].n, st->reasons[i].reason,
                st->reasons[i].example_id);
+    if (st->skipped)
+        printf("    skipped %lld: OpenStreetMap ways no car may drive (footways, cycleways, "
+               "private access, ...)\n",
+               st->skipped);
     if (st->flagged)
         printf("    flagged for review %lld: repairs that changed the area past the limit\n",
                st->flagged);

@@ -121,28 +121,32 @@ static int class_of_ref(const situ__roads_src *r, const char *ref)
 
 /*
  * A road's class, in this order: its class value when it is a class name or
- * a key of the manifest's table; its grade when the table names it; an
- * expressway by its grade (高速) or its code; the code's letter (the table,
- * then G national, S provincial, X county, Y township, C village, Z
- * service); the class value or the grade by the default grades. -1: none.
+ * a key of the override table; an expressway by its grade (高速) or its
+ * code (G4, S20, G1501); the code's letter (the table, then G national, S
+ * provincial, X county, Y township, C village, Z service); without a code,
+ * its grade (the table, then 一级 national ... 等外 village); the class
+ * value as a grade. -1: none.
  */
 static int class_of(const situ__roads_src *r, const char *cls, const char *ref, const char *grade)
 {
     char kc[64], kg[64];
     const int ndg = (int)(sizeof default_grades / sizeof default_grades[0]);
     int c = cls ? situ_roads_class_of(cls) : -1;
+    if (grade)
+        grade_key(grade, kg, sizeof kg);
     if (c < 0 && cls)
         c = lookup(r->table, r->ntable, grade_key(cls, kc, sizeof kc));
-    if (c < 0 && grade)
-        c = lookup(r->table, r->ntable, grade_key(grade, kg, sizeof kg));
-    if (c < 0 && grade && lookup(default_grades, ndg, kg) == SITU_ROADS_EXPRESSWAY)
+    if (c < 0 && grade && lookup(r->table, r->ntable, kg) < 0 &&
+        lookup(default_grades, ndg, kg) == SITU_ROADS_EXPRESSWAY)
         c = SITU_ROADS_EXPRESSWAY;
     if (c < 0)
         c = class_of_ref(r, ref);
-    if (c < 0 && cls)
-        c = lookup(default_grades, ndg, kc);
+    if (c < 0 && grade)
+        c = lookup(r->table, r->ntable, kg);
     if (c < 0 && grade)
         c = lookup(default_grades, ndg, kg);
+    if (c < 0 && cls)
+        c = lookup(default_grades, ndg, kc);
     return c;
 }
 

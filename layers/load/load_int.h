@@ -145,9 +145,8 @@ OGRFeatureDefnH situ__roads_src_defn(const situ__roads_src *r);
 const char *const *situ__roads_src_map(const situ__roads_src *r, int *out_nmap);
 /* Source feature f as a roads feature *out (r's until the next call; f's
  * geometry moves into it). Returns 0, 1 when f is no road a car may drive
- * (skipped), 2 when it has no class (reason filled), or SITU_ENOMEM. */
-int situ__roads_src_feature(situ__roads_src *r, OGRFeatureH f, OGRFeatureH *out_f,
-                            char reason[128]);
+ * (skipped), or SITU_ENOMEM. */
+int situ__roads_src_feature(situ__roads_src *r, OGRFeatureH f, OGRFeatureH *out_f);
 
 /* ---- one source (load_source.c) ----------------------------------------- */
 

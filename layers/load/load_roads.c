@@ -431,8 +431,11 @@ static const char *text_of(situ__roads_src *r, OGRFeatureH f, int i, char *buf, 
     return *s ? s : NULL;
 }
 
-/* A transport department's road with its class: 0, or 2 with a reason. */
-static int other_feature(situ__roads_src *r, OGRFeatureH f, OGRFeatureH g, char reason[128])
+/* A transport department's road with its class. When none can be derived
+ * the class value stays as it was (the field map rejects the feature,
+ * naming it: "class not one of its allowed values", "missing required
+ * field class"). */
+static void other_feature(situ__roads_src *r, OGRFeatureH f, OGRFeatureH g)
 {
     char bc[128], br[128], bg[128];
     const char *cls = text_of(r, f, r->class_in, bc, sizeof bc);
@@ -440,25 +443,23 @@ static int other_feature(situ__roads_src *r, OGRFeatureH f, OGRFeatureH g, char 
     const char *grade = text_of(r, f, r->grade_in, bg, sizeof bg);
     OGR_F_SetFromWithMap(g, f, TRUE, r->copy);
     int c = class_of(r, cls, ref, grade);
-    if (c < 0) {
-        snprintf(reason, 128, "no class: class %.20s, route code %.20s, grade %.20s name none",
-                 cls ? cls : "-", ref ? ref : "-", grade ? grade : "-");
-        return 2;
-    }
-    OGR_F_SetFieldString(g, r->class_out, situ_roads_class_name((situ_roads_class)c));
-    return 0;
+    if (c >= 0)
+        OGR_F_SetFieldString(g, r->class_out, situ_roads_class_name((situ_roads_class)c));
+    else if (cls)
+        OGR_F_SetFieldString(g, r->class_out, cls);
 }
 
-int situ__roads_src_feature(situ__roads_src *r, OGRFeatureH f, OGRFeatureH *out, char reason[128])
+int situ__roads_src_feature(situ__roads_src *r, OGRFeatureH f, OGRFeatureH *out)
 {
     if (r->out)
         OGR_F_Destroy(r->out);
     OGRFeatureH g = r->out = OGR_F_Create(r->defn);
     if (!g)
         return SITU_ENOMEM;
-    int rc = r->osm ? osm_feature(f, g) : other_feature(r, f, g, reason);
-    if (rc)
-        return rc;
+    if (r->osm && osm_feature(f, g))
+        return 1;
+    if (!r->osm)
+        other_feature(r, f, g);
     OGR_F_SetFID(g, OGR_F_GetFID(f));
     OGR_F_SetGeometryDirectly(g, OGR_F_StealGeometry(f));
     *out = g;

@@ -752,17 +752,14 @@ static int read_all(source *S, situ_err *err)
 {
     situ__loader *L = S->L;
     OGRFeatureH f, g;
-    char reason[128];
     int rc = 0;
     OGR_L_ResetReading(S->lyr);
     for (L->gdal_failed = 0; !rc && (f = OGR_L_GetNextFeature(S->lyr)); L->gdal_failed = 0) {
-        rc = S->roads ? situ__roads_src_feature(S->roads, f, &g, reason) : (g = f, 0);
+        rc = S->roads ? situ__roads_src_feature(S->roads, f, &g) : (g = f, 0);
         if (rc == 0)
             rc = load_feature(S, g, err);
         else if (rc == 1)
             S->st.skipped++, rc = 0;
-        else if (rc == 2)
-            S->st.read++, note_reject(S, reason, NULL, f), rc = 0;
         OGR_F_Destroy(f);
         progress(S, 0); /* a clock read: one slow feature must not hide the progress */
     }

@@ -443,6 +443,49 @@ static void osm_loads_from_a_folder_and_its_manifest(void **state)
     assert_int_equal(st[SITU_C_ROADS].updated, st[SITU_C_ROADS].read);
 }
 
+/* Tags Helsinki lacks, in a small OSM XML file: a car ferry with its
+ * duration, maxspeed in mph and as a zone, oneway implied on a motorway and
+ * a roundabout, oneway=-1, a way for foot only. */
+static void osm_tags_become_fields(void **state)
+{
+    fixture *fx = *state;
+    char path[4096];
+    situ_load_opts o = {0};
+    situ_load_stats st;
+    snprintf(path, sizeof path, "%s/tags.osm", fx->dir);
+    assert_int_equal(
+        situ_test_write(
+            path, "<?xml version='1.0' encoding='UTF-8'?>\n<osm version='0.6'>\n"
+                  "<node id='1' lat='26.40' lon='111.60'/><node id='2' lat='26.41' lon='111.61'/>\n"
+                  "<node id='3' lat='26.42' lon='111.60'/>\n"
+                  "<way id='11'><nd ref='1'/><nd ref='2'/><tag k='route' v='ferry'/>"
+                  "<tag k='motor_vehicle' v='yes'/><tag k='duration' v='00:45'/>"
+                  "<tag k='name' v='潇水渡口'/></way>\n"
+                  "<way id='12'><nd ref='2'/><nd ref='3'/><tag k='highway' v='motorway'/>"
+                  "<tag k='ref' v='G55'/><tag k='maxspeed' v='70 mph'/></way>\n"
+                  "<way id='13'><nd ref='1'/><nd ref='3'/><tag k='highway' v='primary'/>"
+                  "<tag k='junction' v='roundabout'/><tag k='maxspeed' v='CN:urban'/></way>\n"
+                  "<way id='14'><nd ref='3'/><nd ref='1'/><tag k='highway' v='residential'/>"
+                  "<tag k='oneway' v='-1'/><tag k='tunnel' v='yes'/><tag k='layer' v='-2'/></way>\n"
+                  "<way id='15'><nd ref='1'/><nd ref='2'/><tag k='highway' v='footway'/></way>\n"
+                  "<way id='16'><nd ref='2'/><nd ref='1'/><tag k='route' v='ferry'/></way>\n"
+                  "</osm>\n"),
+        0);
+    must_load(fx, path, &o, &st);
+    assert_int_equal(st.inserted, 4);
+    assert_int_equal(st.skipped, 2); /* the footway and the ferry for foot passengers */
+    situ_assert_query(fx->s,
+                      "SELECT group_concat(id || ':' || class || ':' || oneway || ':' || "
+                      "ifnull(speed_kmh, '-') || ':' || ifnull(duration_s, '-') || ':' || "
+                      "ifnull(ref, '-') || ':' || tunnel || ':' || ifnull(layer, '-'), ' ') "
+                      "FROM (SELECT * FROM roads ORDER BY id)",
+                      "osm-w11:ferry:no:-:2700.0:-:0:- "
+                      "osm-w12:expressway:yes:112.65408:-:G55:0:- "
+                      "osm-w13:provincial:yes:-:-:-:0:- "
+                      "osm-w14:urban:reverse:-:-:-:1:-2");
+    situ_assert_query(fx->s, "SELECT name FROM roads WHERE id = 'osm-w11'", "潇水渡口");
+}
+
 /* ---- a transport department's Shapefile ------------------------------------ */
 
 /* The department's roads: its own field names, route codes, grades. */
@@ -524,6 +567,22 @@ static void transport_classes_from_codes_and_grades(void **state)
                       "SELECT name || '|' || ref || '|' || json_extract(extra, '$.技术等级') FROM "
                       "roads WHERE id = 'R4'",
                       "冷水滩县道|X047|三级");
+    /* the manifest says what --map says: the id field, an override */
+    char dir[4096], ini[8400];
+    situ_load_stats all[SITU_NCOLLECTIONS];
+    situ_err err = {0};
+    int nfiles;
+    situ_load_opts lenient = {.max_rejected_share = 1};
+    snprintf(dir, sizeof dir, "%s/man", fx->dir);
+    assert_int_equal(situ_test_sh(NULL, "mkdir -p '%s'", dir), 0);
+    snprintf(ini, sizeof ini, "[roads]\nfile = %s\nmap = BSM=id, class:Z=county\n", shp);
+    snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/manifest.ini");
+    assert_int_equal(situ_test_write(dir, ini), 0);
+    *strrchr(dir, '/') = '\0';
+    assert_int_equal(situ_load_dir(fx->s, dir, &lenient, all, &nfiles, &err), 0);
+    assert_int_equal(all[SITU_C_ROADS].updated, 10);
+    class_of_id(fx, "R7", "county");
+    class_of_id(fx, "R2", "national");
 }
 
 /* Without a .cpg, --encoding GBK reads the text; class:KEY=CLASS pairs
@@ -591,6 +650,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(osm_oneway_street_is_one_way, setup, teardown),
         cmocka_unit_test_setup_teardown(osm_grade_separation_makes_no_junction, setup, teardown),
         cmocka_unit_test_setup_teardown(osm_graph_is_connected, setup, teardown),
+        cmocka_unit_test_setup_teardown(osm_tags_become_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(osm_loads_from_a_folder_and_its_manifest, setup, teardown),
         cmocka_unit_test_setup_teardown(transport_classes_from_codes_and_grades, setup, teardown),
         cmocka_unit_test_setup_teardown(transport_overrides_encoding_and_crs, setup, teardown),

@@ -233,8 +233,9 @@ static int parse_args(int argc, char **argv, args *a)
             break;
         case 'h':
             printf("usage: situ load %s\n"
-                   "Loads an OGR source (GeoJSON, GeoPackage, Shapefile, CSV, KML, ...) into a "
-                   "collection,\nor with --all every file of DIR named by a collection id "
+                   "Loads an OGR source (GeoJSON, GeoPackage, Shapefile, CSV, KML, ...; an "
+                   "OpenStreetMap\n.osm.pbf into roads) into a collection, or with --all every "
+                   "file of DIR named\nby a collection id "
                    "(townships first),\nreading DIR/manifest.ini for CRS and encodings. One "
                    "transaction: a failed\nload changes nothing. It fails when nothing is "
                    "stored, when more than\n--max-rejected (50%%) is rejected, or when more "

@@ -158,3 +158,10 @@ void situ_test_same_coll(const situ_coll *a, const situ_coll *b)
     assert_memory_equal(a->index->boxes, b->index->boxes, 4 * a->index->nslots * sizeof(double));
     situ_buf_dispose(&ja), situ_buf_dispose(&jb);
 }
+
+uint32_t situ_test_uf_find(uint32_t *parent, uint32_t x)
+{
+    while (parent[x] != x)
+        x = parent[x] = parent[parent[x]];
+    return x;
+}

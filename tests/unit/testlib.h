@@ -50,6 +50,8 @@ char *situ_test_query(situ_store *s, const char *sql);
 void situ_test_near(double a, double b, double eps, const char *file, int line);
 #define situ_assert_near(a, b, eps) situ_test_near((a), (b), (eps), __FILE__, __LINE__)
 
+/* The root of x in a union-find forest of parents (path halving). */
+uint32_t situ_test_uf_find(uint32_t *parent, uint32_t x);
 /* Runs the given cmocka tests, or only the one named by `-t NAME` in argv. */
 int situ_test_run(const char *group, const struct CMUnitTest *tests, size_t n, int argc,
                   char **argv);

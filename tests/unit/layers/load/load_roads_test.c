@@ -167,10 +167,16 @@ static size_t line_of(const stored *s, const char *id)
     return 0;
 }
 
-static situ_roads_graph *graph_of(const stored *s)
+/* Loads Helsinki into fx, reads the stored lines into *s and builds their
+ * graph. */
+static situ_roads_graph *helsinki_graph(fixture *fx, stored *s)
 {
     situ_roads_graph *g = NULL;
+    situ_load_opts o = {0};
+    situ_load_stats st;
     situ_err err = {0};
+    must_load(fx, helsinki(), &o, &st);
+    stored_read(fx, s);
     if (situ_roads_graph_new(s->lines, s->n, NULL, &g, &err))
         fail_msg("graph: %s", err.msg);
     return g;
@@ -226,13 +232,9 @@ static void osm_loads_the_drivable_ways(void **state)
 static void osm_oneway_street_is_one_way(void **state)
 {
     fixture *fx = *state;
-    situ_load_opts o = {0};
-    situ_load_stats st;
     stored s;
     situ_err err = {0};
-    must_load(fx, helsinki(), &o, &st);
-    stored_read(fx, &s);
-    situ_roads_graph *g = graph_of(&s);
+    situ_roads_graph *g = helsinki_graph(fx, &s);
     const situ_roads_line *l = &s.lines[line_of(&s, "osm-w4247501")];
     situ_roads_place a, b;
     assert_int_equal(situ_roads_snap(g, NULL, l->xy[0], l->xy[1], 5, &a, &err), 0);
@@ -348,14 +350,10 @@ static void drive_across(void *ctx, size_t i, uint32_t u, double fu, size_t j, u
 static void osm_grade_separation_makes_no_junction(void **state)
 {
     fixture *fx = *state;
-    situ_load_opts o = {0};
-    situ_load_stats st;
     situ_roads_osm ref;
     situ_err err = {0};
     stored s;
-    must_load(fx, helsinki(), &o, &st);
-    stored_read(fx, &s);
-    situ_roads_graph *g = graph_of(&s);
+    situ_roads_graph *g = helsinki_graph(fx, &s);
     crossing_ctx c = {&s, g, situ_roads_ws_new(g)};
     int found = crossings(s.lines, s.n, s.grade_sep, drive_across, &c);
     assert_int_equal(situ_roads_osm_read(helsinki(), situ_roads_osm_config(), &ref, &err), 0);
@@ -375,23 +373,12 @@ static void osm_grade_separation_makes_no_junction(void **state)
     stored_dispose(&s);
 }
 
-static uint32_t uf_find(uint32_t *p, uint32_t x)
-{
-    while (p[x] != x)
-        x = p[x] = p[p[x]];
-    return x;
-}
-
 /* The largest (weakly) connected part of the graph holds nearly every node. */
 static void osm_graph_is_connected(void **state)
 {
     fixture *fx = *state;
-    situ_load_opts o = {0};
-    situ_load_stats st;
     stored s;
-    must_load(fx, helsinki(), &o, &st);
-    stored_read(fx, &s);
-    situ_roads_graph *g = graph_of(&s);
+    situ_roads_graph *g = helsinki_graph(fx, &s);
     situ_roads_stats gs;
     situ_roads_graph_stats(g, &gs);
     uint32_t *p = malloc(gs.nodes * sizeof *p), best = 0;
@@ -401,10 +388,10 @@ static void osm_graph_is_connected(void **state)
     for (uint32_t e = 0; e < gs.edges; e++) {
         situ_roads_edge ed;
         situ_roads_graph_edge(g, e, &ed);
-        p[uf_find(p, ed.a)] = uf_find(p, ed.b);
+        p[situ_test_uf_find(p, ed.a)] = situ_test_uf_find(p, ed.b);
     }
     for (uint32_t v = 0; v < gs.nodes; v++) {
-        uint32_t k = ++size[uf_find(p, v)];
+        uint32_t k = ++size[situ_test_uf_find(p, v)];
         best = k > best ? k : best;
     }
     double share = (double)best / (double)gs.nodes;

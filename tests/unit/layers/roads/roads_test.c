@@ -645,13 +645,6 @@ static void test_helsinki_grade_separation(void **state)
 
 /* ---- connected parts ---- */
 
-static uint32_t uf_find(uint32_t *p, uint32_t x)
-{
-    while (p[x] != x)
-        x = p[x] = p[p[x]];
-    return x;
-}
-
 /* The strongly connected component of every node (iterative Tarjan). */
 static uint32_t *scc(const ref *r, size_t *out_ncomp)
 {
@@ -714,13 +707,13 @@ static void test_helsinki_connected(void **state)
     for (uint32_t v = 0; v < r.nn; v++)
         p[v] = v;
     for (size_t e = 0; e < r.ne; e++)
-        p[uf_find(p, r.e[e].a)] = uf_find(p, r.e[e].b);
+        p[situ_test_uf_find(p, r.e[e].a)] = situ_test_uf_find(p, r.e[e].b);
     size_t ncomp;
     uint32_t *comp = scc(&r, &ncomp);
     size_t *wsz = calloc(r.nn, sizeof *wsz), *ssz = calloc(ncomp, sizeof *ssz), wbest = 0,
            sbest = 0;
     for (size_t e = 0; e < r.ne; e++) {
-        size_t w = ++wsz[uf_find(p, r.e[e].a)];
+        size_t w = ++wsz[situ_test_uf_find(p, r.e[e].a)];
         wbest = w > wbest ? w : wbest;
         if (comp[r.e[e].a] == comp[r.e[e].b]) {
             size_t s = ++ssz[comp[r.e[e].a]];

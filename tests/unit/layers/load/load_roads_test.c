@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <ogr_api.h>
 #include <sqlite3.h>
@@ -24,48 +23,11 @@
 #include "situ/roads.h"
 #include "situ/store.h"
 
-/* shared/ sits beside the source tree (CI, /work/main); a worktree under
- * wt/ finds it one folder further up */
-#define HELSINKI SITU_SOURCE_DIR "/../shared/data/osm/helsinki.osm.pbf"
-#define HELSINKI_WT SITU_SOURCE_DIR "/../../shared/data/osm/helsinki.osm.pbf"
-
-typedef struct fixture {
-    char *dir;
-    situ_store *s;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *fx = calloc(1, sizeof *fx);
-    char db[4096];
-    situ_err err = {0};
-    fx->dir = situ_test_tmpdir("load_roads");
-    snprintf(db, sizeof db, "%s/t.sqlite", fx->dir);
-    if (situ_store_open(db, SITU_STORE_CREATE, &fx->s, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        return -1;
-    }
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *fx = *state;
-    situ_store_close(fx->s);
-    situ_test_rmtree(fx->dir);
-    free(fx->dir);
-    free(fx);
-    return 0;
-}
+typedef situ_test_store_fx fixture;
 
 static const char *helsinki(void)
 {
-    const char *path = access(HELSINKI, R_OK) == 0 ? HELSINKI : HELSINKI_WT;
-    if (access(path, R_OK) != 0)
-        fail_msg("the OSM extract is missing: %s (shared/ must sit beside the source tree)",
-                 HELSINKI);
-    return path;
+    return situ_test_shared_osm("helsinki.osm.pbf");
 }
 
 static void must_load(fixture *fx, const char *path, situ_load_opts *o, situ_load_stats *st)
@@ -522,6 +484,18 @@ static void make_transport_shapefile(fixture *fx, const char *path, int cpg)
                          0);
 }
 
+/* Writes the department's file as DIR/name.shp (in shp) and loads it with
+ * o (its id field BSM); all but the road without a class are stored. */
+static void load_transport(fixture *fx, const char *name, int cpg, situ_load_opts *o,
+                           situ_load_stats *st, char shp[4096])
+{
+    snprintf(shp, 4096, "%s/%s.shp", fx->dir, name);
+    make_transport_shapefile(fx, shp, cpg);
+    o->id_field = "BSM", o->max_rejected_share = 1;
+    must_load(fx, shp, o, st);
+    assert_int_equal(st->inserted, 10);
+}
+
 static void class_of_id(fixture *fx, const char *id, const char *want)
 {
     char sql[256];
@@ -535,12 +509,9 @@ static void transport_classes_from_codes_and_grades(void **state)
 {
     fixture *fx = *state;
     char shp[4096];
-    situ_load_opts o = {.id_field = "BSM", .max_rejected_share = 1};
+    situ_load_opts o = {0};
     situ_load_stats st;
-    snprintf(shp, sizeof shp, "%s/transport.shp", fx->dir);
-    make_transport_shapefile(fx, shp, 1);
-    must_load(fx, shp, &o, &st);
-    assert_int_equal(st.inserted, 10);
+    load_transport(fx, "transport", 1, &o, &st, shp);
     assert_int_equal(st.rejected, 1);
     assert_string_equal(st.reasons[0].reason, "missing required field class");
     assert_string_equal(st.reasons[0].example_id, "R11");
@@ -580,13 +551,9 @@ static void transport_overrides_encoding_and_crs(void **state)
     fixture *fx = *state;
     char shp[4096], *out = NULL;
     const char *map[] = {"class:Z=county", "class:二级=township"};
-    situ_load_opts o = {
-        .id_field = "BSM", .encoding = "GBK", .map = map, .nmap = 2, .max_rejected_share = 1};
+    situ_load_opts o = {.encoding = "GBK", .map = map, .nmap = 2};
     situ_load_stats st;
-    snprintf(shp, sizeof shp, "%s/nocpg.shp", fx->dir);
-    make_transport_shapefile(fx, shp, 0);
-    must_load(fx, shp, &o, &st);
-    assert_int_equal(st.inserted, 10);
+    load_transport(fx, "nocpg", 0, &o, &st, shp);
     class_of_id(fx, "R7", "county");     /* Z001, by the letter */
     class_of_id(fx, "R8", "township");   /* no code, 二级 */
     class_of_id(fx, "R3", "provincial"); /* S216: the code's letter before the grade */
@@ -618,30 +585,30 @@ static void transport_undeclared_gbk(void **state)
 {
     fixture *fx = *state;
     char shp[4096];
-    situ_load_opts o = {.id_field = "BSM", .max_rejected_share = 1};
+    situ_load_opts o = {0};
     situ_load_stats st;
-    snprintf(shp, sizeof shp, "%s/undeclared.shp", fx->dir);
-    make_transport_shapefile(fx, shp, 0);
-    must_load(fx, shp, &o, &st);
-    assert_int_equal(st.inserted, 10);
+    load_transport(fx, "undeclared", 0, &o, &st, shp);
     assert_int_equal(st.gbk, 10); /* the one rejected is not counted */
     class_of_id(fx, "R8", "provincial");
     situ_assert_query(fx->s, "SELECT name || '|' || ref FROM roads WHERE id = 'R4'",
                       "冷水滩县道|X047");
 }
 
+#define WITH_STORE(f)                                                                              \
+    cmocka_unit_test_setup_teardown(f, situ_test_store_setup, situ_test_store_teardown)
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(osm_loads_the_drivable_ways, setup, teardown),
-        cmocka_unit_test_setup_teardown(osm_oneway_street_is_one_way, setup, teardown),
-        cmocka_unit_test_setup_teardown(osm_grade_separation_makes_no_junction, setup, teardown),
-        cmocka_unit_test_setup_teardown(osm_graph_is_connected, setup, teardown),
-        cmocka_unit_test_setup_teardown(osm_tags_become_fields, setup, teardown),
-        cmocka_unit_test_setup_teardown(osm_loads_from_a_folder_and_its_manifest, setup, teardown),
-        cmocka_unit_test_setup_teardown(transport_classes_from_codes_and_grades, setup, teardown),
-        cmocka_unit_test_setup_teardown(transport_overrides_encoding_and_crs, setup, teardown),
-        cmocka_unit_test_setup_teardown(transport_undeclared_gbk, setup, teardown),
+        WITH_STORE(osm_loads_the_drivable_ways),
+        WITH_STORE(osm_oneway_street_is_one_way),
+        WITH_STORE(osm_grade_separation_makes_no_junction),
+        WITH_STORE(osm_graph_is_connected),
+        WITH_STORE(osm_tags_become_fields),
+        WITH_STORE(osm_loads_from_a_folder_and_its_manifest),
+        WITH_STORE(transport_classes_from_codes_and_grades),
+        WITH_STORE(transport_overrides_encoding_and_crs),
+        WITH_STORE(transport_undeclared_gbk),
     };
     return situ_test_run("load_roads", tests, sizeof tests / sizeof tests[0], argc, argv);
 }

@@ -17,10 +17,6 @@
 #include "situ/roads.h"
 #include "testlib.h"
 
-/* shared/ sits beside the source tree (CI, /work/main); a worktree under
- * wt/ finds it one folder further up */
-#define HELSINKI SITU_SOURCE_DIR "/../shared/data/osm/helsinki.osm.pbf"
-#define HELSINKI_WT SITU_SOURCE_DIR "/../../shared/data/osm/helsinki.osm.pbf"
 #define OSMCONF SITU_SOURCE_DIR "/geodata/osmconf.ini"
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -37,10 +33,7 @@ static situ_roads_graph *graph_of(const situ_roads_line *lines, size_t n)
 static void load_helsinki(situ_roads_osm *o, situ_roads_graph **g)
 {
     situ_err err;
-    const char *path = access(HELSINKI, R_OK) == 0 ? HELSINKI : HELSINKI_WT;
-    if (access(path, R_OK) != 0)
-        fail_msg("the OSM extract is missing: %s (shared/ must sit beside the source tree)",
-                 HELSINKI);
+    const char *path = situ_test_shared_osm("helsinki.osm.pbf");
     if (situ_roads_osm_read(path, OSMCONF, o, &err) != 0)
         fail_msg("%s", err.msg);
     *g = graph_of(o->lines, o->n);

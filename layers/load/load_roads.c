@@ -318,7 +318,10 @@ int situ__roads_src_new(OGRLayerH lyr, int osm, const char *const *map, int nmap
     OGRFeatureDefnH src = OGR_L_GetLayerDefn(lyr);
     situ__roads_src *r = calloc(1, sizeof *r);
     int rc = SITU_ENOMEM;
-    if (!r || nmap > 64)
+    if (nmap > 64)
+        return situ_err_set(err, SITU_ELIMIT, "%s: more than 64 pairs",
+                            map_what ? map_what : "--map");
+    if (!r)
         goto fail;
     r->osm = osm, r->class_in = r->ref_in = r->grade_in = -1;
     r->gbk = iconv_open("UTF-8", "GB18030");

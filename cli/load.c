@@ -79,6 +79,10 @@ static void print_stats(const situ_load_stats *st)
     for (int i = 0; i < st->nreasons; i++)
         printf("    rejected %lld: %s (e.g. %s)\n", st->reasons[i].n, st->reasons[i].reason,
                st->reasons[i].example_id);
+    if (st->skipped)
+        printf("    skipped %lld: OpenStreetMap ways no car may drive (footways, cycleways, "
+               "private access, ...)\n",
+               st->skipped);
     if (st->flagged)
         printf("    flagged for review %lld: repairs that changed the area past the limit\n",
                st->flagged);
@@ -229,8 +233,9 @@ static int parse_args(int argc, char **argv, args *a)
             break;
         case 'h':
             printf("usage: situ load %s\n"
-                   "Loads an OGR source (GeoJSON, GeoPackage, Shapefile, CSV, KML, ...) into a "
-                   "collection,\nor with --all every file of DIR named by a collection id "
+                   "Loads an OGR source (GeoJSON, GeoPackage, Shapefile, CSV, KML, ...; an "
+                   "OpenStreetMap\n.osm.pbf into roads) into a collection, or with --all every "
+                   "file of DIR named\nby a collection id "
                    "(townships first),\nreading DIR/manifest.ini for CRS and encodings. One "
                    "transaction: a failed\nload changes nothing. It fails when nothing is "
                    "stored, when more than\n--max-rejected (50%%) is rejected, or when more "

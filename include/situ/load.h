@@ -84,6 +84,7 @@ typedef struct situ_load_stats {
     long long updated;     /* ids already stored (a re-load updates, never duplicates) */
     long long repaired;    /* invalid polygons stored after GEOS MakeValid */
     long long rejected;    /* not stored; see reasons */
+    long long skipped;     /* not for the collection: OSM ways no car may drive */
     long long outside;     /* stored without township_code: outside every township */
     long long disagree;    /* stored in the township of its geometry, not the file's code */
     long long bad_code;    /* rejected: their township_code names no township */

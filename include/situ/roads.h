@@ -20,7 +20,9 @@
 #ifndef SITU_ROADS_H
 #define SITU_ROADS_H
 
+#include <gdal.h>
 #include <geos_c.h>
+#include <ogr_api.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -373,6 +375,35 @@ int situ_roads_targets_of(const situ_roads_graph *g, const situ_roads_closures *
  * village, residential and living_street urban, service service, *_link as
  * their road) and route=ferry open to motor vehicles; oneway from oneway=*
  * (implied on motorways and roundabouts); maxspeed tagged. */
+/* What situ makes of one way of the OSM driver's lines layer (read through
+ * situ's osmconf.ini): the rules above, shared by the reader here and by
+ * `situ load` of an OSM file into the roads collection. Strings point into
+ * the feature. */
+typedef struct situ_roads_osm_way {
+    situ_roads_class cls;
+    situ_roads_oneway oneway;
+    double speed_kmh;   /* maxspeed=* in km/h ("50", "30 mph"); 0: none or a zone ("FI:urban") */
+    double duration_s;  /* ferries: duration=* ("HH:MM[:SS]" or minutes); 0: none */
+    int bridge, tunnel; /* bridge=*, tunnel=* other than no */
+    int layer;          /* layer=* (0 when absent or not an integer) */
+    int64_t osm_id;
+    const char *name, *ref; /* NULL when absent */
+} situ_roads_osm_way;
+
+/* 1 with *out filled when a car may drive way f (an OGRFeatureH of the
+ * lines layer), 0 when not (footway, cycleway, access=private, ...). */
+int situ_roads_osm_way_of(OGRFeatureH f, situ_roads_osm_way *out);
+
+/* The OSM file at path opened with config_ini as OSM_CONFIG_FILE, reading
+ * only its lines layer (*out_lines): a GDALDatasetH the caller closes. */
+int situ_roads_osm_open(const char *path, const char *config_ini, GDALDatasetH *out_ds,
+                        OGRLayerH *out_lines, situ_err *err);
+
+/* situ's osmconf.ini: the source tree's geodata/ (a build), else the
+ * installed copy (the install prefix's share/situ, /usr/share/situ); NULL
+ * when none is readable. */
+const char *situ_roads_osm_config(void);
+
 typedef struct situ_roads_osm {
     situ_roads_line *lines;
     size_t n;

@@ -264,13 +264,17 @@ static void dirload_free(dirload *D)
 /* ---- the folder --------------------------------------------------------- */
 
 /* The collection a folder entry is for: its base name is a collection id and
- * its extension a vector format (sidecars such as .prj or .dbf are not). */
+ * its extension a vector format (sidecars such as .prj or .dbf are not);
+ * roads.osm.pbf and roads.osm are OpenStreetMap files. */
 static int entry_collection(const char *name)
 {
-    static const char *const exts[] = {"geojson", "json", "gpkg",   "shp", "csv", "kml", "kmz",
-                                       "gml",     "fgb",  "sqlite", "tab", "mif", "gpx"};
+    static const char *const exts[] = {"geojson", "json", "gpkg", "shp", "csv",
+                                       "kml",     "kmz",  "gml",  "fgb", "sqlite",
+                                       "tab",     "mif",  "gpx",  "pbf", "osm"};
     const char *dot = strrchr(name, '.');
     size_t i, n = dot ? (size_t)(dot - name) : 0;
+    if (dot && !strcasecmp(dot, ".pbf") && n >= 4 && !strncasecmp(dot - 4, ".osm", 4))
+        n -= 4;
     if (n == 0)
         return -1;
     for (i = 0; i < sizeof exts / sizeof exts[0] && strcasecmp(dot + 1, exts[i]); i++)

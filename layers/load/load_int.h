@@ -1,11 +1,12 @@
 /*
  * load_int.h: private to the loader (layers/load/load*.c); nothing else includes it.
  *
- * The loader is four files. load.c: the entry points, GDAL set-up and error
+ * The loader is five files. load.c: the entry points, GDAL set-up and error
  * routing, the transaction, --all and manifest.ini. load_source.c: one OGR
  * source (open, CRS, the feature loop, geometry checks, stats). load_fields.c:
  * source fields onto schema fields (coercion, extra, items). load_geos.c: GEOS
- * polygon repair and township assignment.
+ * polygon repair and township assignment. load_roads.c: an OSM file's ways
+ * and a transport department's codes and grades as roads fields.
  */
 #ifndef SITU_LOAD_INT_H
 #define SITU_LOAD_INT_H
@@ -122,6 +123,30 @@ void situ__row_free(situ__row *r);
 int situ__row_read(situ__row *r, OGRFeatureH f, situ_feature_in *out, char reason[128]);
 /* 1 when the last row read had undeclared text that was read as GBK. */
 int situ__row_was_gbk(const situ__row *r);
+
+/* ---- roads (load_roads.c) ---------------------------------------------- */
+
+/* Opens an OSM file (.osm.pbf, .osm) with situ's osmconf.ini: *out_ds (the
+ * caller closes it) and its lines layer *out_lyr. */
+int situ__roads_osm_open(const char *path, GDALDatasetH *out_ds, OGRLayerH *out_lyr, situ_err *err);
+
+/* The features of a roads source as the field map is to read them. */
+typedef struct situ__roads_src situ__roads_src;
+
+/* Sets up the translation of lyr's features (osm: an OSM lines layer). The
+ * pairs of map that are the class rules' (FIELD=class, FIELD=grade,
+ * class:KEY=CLASS) are taken here; situ__roads_src_map gives the rest, plus
+ * the aliases found (路线编码=ref, 路线名称=name), for the field map. */
+int situ__roads_src_new(OGRLayerH lyr, int osm, const char *const *map, int nmap,
+                        const char *map_what, situ__roads_src **out_r, situ_err *err);
+void situ__roads_src_free(situ__roads_src *r);
+/* The definition of the features made (the field map's input). */
+OGRFeatureDefnH situ__roads_src_defn(const situ__roads_src *r);
+const char *const *situ__roads_src_map(const situ__roads_src *r, int *out_nmap);
+/* Source feature f as a roads feature *out (r's until the next call; f's
+ * geometry moves into it). Returns 0, 1 when f is no road a car may drive
+ * (skipped), or SITU_ENOMEM. */
+int situ__roads_src_feature(situ__roads_src *r, OGRFeatureH f, OGRFeatureH *out_f);
 
 /* ---- one source (load_source.c) ----------------------------------------- */
 

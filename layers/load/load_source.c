@@ -90,10 +90,11 @@ typedef struct source {
     const char *path;
     const char *shp_encoding; /* Shapefile ENCODING open option, or NULL */
     const char *recode;       /* CSV text encoding when not UTF-8, or NULL */
-    int is_csv, is_kml, is_geojson;
+    int is_csv, is_kml, is_geojson, is_osm;
     GDALDatasetH ds;
     OGRLayerH lyr;
     OGRCoordinateTransformationH ct; /* NULL: the source is in EPSG:4326 already */
+    situ__roads_src *roads;          /* roads: what the features are made before the field map */
     situ__fieldmap *map;
     situ__row *row;
     idset ids;
@@ -148,8 +149,8 @@ static int has_cpg(const char *path)
 static int choose_encoding(source *S, const char *driver, situ_err *err)
 {
     const situ__source_opts *so = S->so;
-    static const char *const own[] = {"GeoJSON",    "GeoJSONSeq", "GPKG", "KML",   "LIBKML",
-                                      "FlatGeobuf", "GML",        "GPX",  "SQLite"};
+    static const char *const own[] = {"GeoJSON",    "GeoJSONSeq", "GPKG", "KML",    "LIBKML",
+                                      "FlatGeobuf", "GML",        "GPX",  "SQLite", "OSM"};
     if (!so->encoding || !*so->encoding)
         return 0;
     for (size_t i = 0; so->encoding_what && i < sizeof own / sizeof own[0]; i++)
@@ -252,6 +253,11 @@ static int open_source(source *S, situ_err *err)
     char enc[64];
     if ((rc = choose_encoding(S, dn, err)))
         return rc;
+    if ((S->is_osm = !strcmp(dn, "OSM")))
+        return S->c->cid != SITU_C_ROADS
+                   ? situ_err_set(err, SITU_EINVAL, "%s: an OpenStreetMap file loads into roads",
+                                  S->path)
+                   : situ__roads_osm_open(S->path, &S->ds, &S->lyr, err);
     if (!strcmp(dn, "ESRI Shapefile") && !is_dir(S->path) && strncmp(S->path, "/vsi", 4) &&
         (rc = check_shapefile(S->path, err)))
         return rc;
@@ -293,6 +299,8 @@ static int pick_layer(source *S, situ_err *err)
 {
     GDALDatasetH ds = S->ds;
     char names[256];
+    if (S->is_osm) /* its lines layer, opened so */
+        return 0;
     if (S->so->layer)
         S->lyr = GDALDatasetGetLayerByName(ds, S->so->layer);
     else if (GDALDatasetGetLayerCount(ds) > 1 &&
@@ -743,11 +751,15 @@ done:
 static int read_all(source *S, situ_err *err)
 {
     situ__loader *L = S->L;
-    OGRFeatureH f;
+    OGRFeatureH f, g;
     int rc = 0;
     OGR_L_ResetReading(S->lyr);
     for (L->gdal_failed = 0; !rc && (f = OGR_L_GetNextFeature(S->lyr)); L->gdal_failed = 0) {
-        rc = load_feature(S, f, err);
+        rc = S->roads ? situ__roads_src_feature(S->roads, f, &g) : (g = f, 0);
+        if (rc == 0)
+            rc = load_feature(S, g, err);
+        else if (rc == 1)
+            S->st.skipped++, rc = 0;
         OGR_F_Destroy(f);
         progress(S, 0); /* a clock read: one slow feature must not hide the progress */
     }
@@ -875,7 +887,15 @@ static int prepare(source *S, situ_err *err)
                               .detect_gbk = undeclared_text(S),
                               .path = S->path};
     id_prefix(S, prefix);
-    if ((rc = situ__fieldmap_new(S->c, OGR_L_GetLayerDefn(S->lyr), &fo, &S->map, err)))
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(S->lyr);
+    if (S->c->cid == SITU_C_ROADS) {
+        if ((rc = situ__roads_src_new(S->lyr, S->is_osm, fo.map, fo.nmap, fo.map_what, &S->roads,
+                                      err)))
+            return rc;
+        fo.map = situ__roads_src_map(S->roads, &fo.nmap);
+        defn = situ__roads_src_defn(S->roads);
+    }
+    if ((rc = situ__fieldmap_new(S->c, defn, &fo, &S->map, err)))
         return rc;
     if (situ__row_new(S->map, &S->row))
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
@@ -893,6 +913,10 @@ static int judge(source *S, situ_err *err)
     long long wrong = st->outside + st->disagree + st->bad_code;
     double max_rej = o && o->max_rejected_share > 0 ? o->max_rejected_share : 0.5;
     double max_out = o && o->max_outside_share > 0 ? o->max_outside_share : 0.5;
+    if (st->read == 0 && st->skipped)
+        return situ_err_set(err, SITU_EFORMAT,
+                            "%s: none of its %lld ways is a road a car may drive", S->path,
+                            st->skipped);
     if (st->read == 0)
         return situ_err_set(err, SITU_EFORMAT, "%s has no features", S->path);
     if (stored == 0)
@@ -936,6 +960,7 @@ int situ__load_source(situ__loader *L, const char *path, const situ__source_opts
         *out_stats = S.st;
     situ__row_free(S.row);
     situ__fieldmap_free(S.map);
+    situ__roads_src_free(S.roads);
     idset_dispose(&S.ids);
     for (long long i = 0; i < S.nnuls; i++)
         free(S.nuls[i]);

@@ -2,9 +2,10 @@
  * roads_osm.c: road lines from an OpenStreetMap file, through GDAL's OSM
  * driver and situ's own osmconf.ini (geodata/osmconf.ini: the tags routing
  * needs kept as fields). Owns which ways a car may drive, their classes,
- * one-way rules and maxspeed parsing; not the graph (roads_graph.c). The
- * loader of a roads collection will want the same mapping: this is its
- * table. Entry points: situ_roads_osm_read, situ_roads_osm_dispose.
+ * one-way rules and maxspeed parsing; not the graph (roads_graph.c). `situ
+ * load` of an OSM file (layers/load/load_roads.c) classes ways with the same
+ * function. Entry points: situ_roads_osm_read, situ_roads_osm_dispose,
+ * situ_roads_osm_way_of, situ_roads_osm_open, situ_roads_osm_config.
  */
 #include <cpl_conv.h>
 #include <cpl_error.h>
@@ -12,6 +13,7 @@
 #include <ogr_api.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "roads_priv.h"
 
@@ -81,16 +83,25 @@ static situ_roads_oneway way_oneway(OGRFeatureH f, OGRFeatureDefnH defn)
                : SITU_ROADS_TWOWAY;
 }
 
-/* maxspeed=50, "30 mph"; anything else (none, signals, FI:urban) is 0. */
+/* maxspeed=50, "50 km/h", "30 mph", "50;30" (the first); anything else
+ * (none, signals, walk, a zone such as FI:urban or CN:urban) is 0: the
+ * class table decides. */
 static double way_maxspeed(const char *v)
 {
-    char *end;
+    static const char *const kmh[] = {"", "km/h", "kmh", "kph", NULL};
+    char *end, unit[8];
     double s = v ? strtod(v, &end) : 0;
+    size_t n;
     if (!v || end == v || !(s > 0 && s < 300))
         return 0;
     while (*end == ' ')
         end++;
-    return !strcmp(end, "mph") ? s * 1.609344 : *end ? 0 : s;
+    n = strcspn(end, ";");
+    if (n >= sizeof unit)
+        return 0;
+    memcpy(unit, end, n);
+    unit[n] = '\0';
+    return !strcmp(unit, "mph") ? s * 1.609344 : in_list(unit, kmh) ? s : 0;
 }
 
 /* duration=HH:MM[:SS] or minutes. */
@@ -104,12 +115,77 @@ static double way_duration(const char *v)
     return atof(v) > 0 ? atof(v) * 60.0 : 0;
 }
 
+int situ_roads_osm_way_of(OGRFeatureH f, situ_roads_osm_way *out)
+{
+    OGRFeatureDefnH defn = OGR_F_GetDefnRef(f);
+    int cls = way_class(f, defn);
+    if (cls < 0)
+        return 0;
+    const char *br = field(f, defn, "bridge"), *tu = field(f, defn, "tunnel");
+    const char *layer = field(f, defn, "layer"), *id = field(f, defn, "osm_id");
+    char *end;
+    long lv = layer ? strtol(layer, &end, 10) : 0;
+    memset(out, 0, sizeof *out);
+    out->cls = (situ_roads_class)cls;
+    out->oneway = way_oneway(f, defn);
+    out->speed_kmh = way_maxspeed(field(f, defn, "maxspeed"));
+    out->duration_s = cls == SITU_ROADS_FERRY ? way_duration(field(f, defn, "duration")) : 0;
+    out->bridge = br && strcmp(br, "no") != 0;
+    out->tunnel = tu && strcmp(tu, "no") != 0;
+    out->layer = layer && !*end && lv >= -5 && lv <= 5 ? (int)lv : 0;
+    out->osm_id = id ? strtoll(id, NULL, 10) : 0;
+    out->name = field(f, defn, "name");
+    out->ref = field(f, defn, "ref");
+    return 1;
+}
+
+int situ_roads_osm_open(const char *path, const char *config_ini, GDALDatasetH *out_ds,
+                        OGRLayerH *out_lines, situ_err *err)
+{
+    static const char *const drivers[] = {"OSM", NULL};
+    GDALAllRegister();
+    CPLSetThreadLocalConfigOption("OSM_CONFIG_FILE", config_ini);
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, drivers, NULL, NULL);
+    CPLPopErrorHandler();
+    CPLSetThreadLocalConfigOption("OSM_CONFIG_FILE", NULL);
+    if (!ds)
+        return situ_err_set(err, SITU_ENOTFOUND, "%s: not an OSM file GDAL can open", path);
+    OGRLayerH lines = GDALDatasetGetLayerByName(ds, "lines");
+    OGRFeatureDefnH d = lines ? OGR_L_GetLayerDefn(lines) : NULL;
+    if (!d || OGR_FD_GetFieldIndex(d, "highway") < 0 || OGR_FD_GetFieldIndex(d, "oneway") < 0) {
+        GDALClose(ds);
+        return situ_err_set(err, SITU_EFORMAT,
+                            "%s: no lines layer with highway and oneway fields (is %s situ's "
+                            "osmconf.ini?)",
+                            path, config_ini ? config_ini : "GDAL's default");
+    }
+    /* only lines: the driver need not keep the other layers' features */
+    GDALDatasetReleaseResultSet(
+        ds, GDALDatasetExecuteSQL(ds, "SET interest_layers = lines", NULL, NULL));
+    *out_ds = ds, *out_lines = lines;
+    return 0;
+}
+
+const char *situ_roads_osm_config(void)
+{
+    /* the tree it was built from (a developer's build), else where `cmake
+     * --install` or the Debian package (prefix /usr) put it */
+    static const char *const paths[] = {SITU_SOURCE_DIR "/geodata/osmconf.ini",
+                                        SITU_INSTALL_DATADIR "/situ/osmconf.ini",
+                                        "/usr/share/situ/osmconf.ini", NULL};
+    for (const char *const *p = paths; *p; p++)
+        if (access(*p, R_OK) == 0)
+            return *p;
+    return NULL;
+}
+
 typedef struct grow {
     situ_roads_osm *o;
     size_t cap, nxy, capxy;
 } grow;
 
-static int add_way(grow *gr, OGRFeatureH f, OGRFeatureDefnH defn, OGRGeometryH geom, int cls)
+static int add_way(grow *gr, const situ_roads_osm_way *w, OGRGeometryH geom)
 {
     situ_roads_osm *o = gr->o;
     int np = OGR_G_GetPointCount(geom);
@@ -147,21 +223,19 @@ static int add_way(grow *gr, OGRFeatureH f, OGRFeatureDefnH defn, OGRGeometryH g
     l->xy = (const double *)(uintptr_t)gr->nxy; /* an offset until the end: xy moves */
     l->n = (uint32_t)np;
     l->id = (uint32_t)o->n;
-    l->cls = (situ_roads_class)cls;
-    l->oneway = way_oneway(f, defn);
-    l->speed_kmh = way_maxspeed(field(f, defn, "maxspeed"));
+    l->cls = w->cls;
+    l->oneway = w->oneway;
+    l->speed_kmh = w->speed_kmh;
     l->speed_tagged = l->speed_kmh > 0;
-    l->duration_s = cls == SITU_ROADS_FERRY ? way_duration(field(f, defn, "duration")) : 0;
+    l->duration_s = w->duration_s;
     for (int i = 0; i < np; i++) {
         o->xy[gr->nxy++] = OGR_G_GetX(geom, i);
         o->xy[gr->nxy++] = OGR_G_GetY(geom, i);
     }
-    const char *name = field(f, defn, "name"), *id = field(f, defn, "osm_id");
-    const char *br = field(f, defn, "bridge"), *tu = field(f, defn, "tunnel");
-    o->names[o->n] = name ? strdup(name) : NULL;
-    o->osm_ids[o->n] = id ? strtoll(id, NULL, 10) : 0;
-    o->bridge[o->n] = br && strcmp(br, "no") != 0;
-    o->tunnel[o->n] = tu && strcmp(tu, "no") != 0;
+    o->names[o->n] = w->name ? strdup(w->name) : NULL;
+    o->osm_ids[o->n] = w->osm_id;
+    o->bridge[o->n] = (unsigned char)w->bridge;
+    o->tunnel[o->n] = (unsigned char)w->tunnel;
     o->n++;
     return 0;
 }
@@ -171,39 +245,26 @@ static int add_way(grow *gr, OGRFeatureH f, OGRFeatureDefnH defn, OGRGeometryH g
 int situ_roads_osm_read(const char *path, const char *config_ini, situ_roads_osm *out,
                         situ_err *err)
 {
-    static const char *const drivers[] = {"OSM", NULL};
     situ_roads_osm o = {0};
     grow gr = {&o, 0, 0, 0};
-    int rc = 0;
-    GDALAllRegister();
-    CPLSetThreadLocalConfigOption("OSM_CONFIG_FILE", config_ini);
-    CPLPushErrorHandler(CPLQuietErrorHandler);
-    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, drivers, NULL, NULL);
-    CPLPopErrorHandler();
-    CPLSetThreadLocalConfigOption("OSM_CONFIG_FILE", NULL);
-    if (!ds)
-        return situ_err_set(err, SITU_ENOTFOUND, "%s: not an OSM file GDAL can open", path);
-    OGRLayerH lines = GDALDatasetGetLayerByName(ds, "lines"), lay;
+    GDALDatasetH ds;
+    OGRLayerH lines;
     OGRFeatureH f;
-    if (!lines) {
-        rc = situ_err_set(err, SITU_EFORMAT, "%s: no lines layer", path);
-        goto done;
-    }
+    situ_roads_osm_way w;
+    int rc = situ_roads_osm_open(path, config_ini, &ds, &lines, err);
+    if (rc)
+        return rc;
     CPLPushErrorHandler(CPLQuietErrorHandler);
-    while (rc == 0 && (f = GDALDatasetGetNextFeature(ds, &lay, NULL, NULL, NULL))) {
+    while (rc == 0 && (f = OGR_L_GetNextFeature(lines))) {
         OGRGeometryH geom = OGR_F_GetGeometryRef(f);
-        if (lay == lines && geom && wkbFlatten(OGR_G_GetGeometryType(geom)) == wkbLineString) {
-            OGRFeatureDefnH defn = OGR_L_GetLayerDefn(lines);
-            int cls = way_class(f, defn);
-            if (cls >= 0 && add_way(&gr, f, defn, geom, cls) < 0)
-                rc = situ_err_set(err, SITU_ENOMEM, "roads: out of memory");
-        }
+        if (geom && wkbFlatten(OGR_G_GetGeometryType(geom)) == wkbLineString &&
+            situ_roads_osm_way_of(f, &w) && add_way(&gr, &w, geom) < 0)
+            rc = situ_err_set(err, SITU_ENOMEM, "roads: out of memory");
         OGR_F_Destroy(f);
     }
     CPLPopErrorHandler();
     for (size_t i = 0; i < o.n; i++) /* offsets become pointers */
         o.lines[i].xy = o.xy + (uintptr_t)o.lines[i].xy;
-done:
     GDALClose(ds);
     if (rc < 0)
         situ_roads_osm_dispose(&o);

@@ -82,6 +82,11 @@ EXPORT = ["export", "--db", "{db}", "--collection", "resources"]
 RES = ["load", "--db", "{db}", "--collection", "resources"]
 HAZ = ["load", "--db", "{db}", "--collection", "hazards"]
 GEODATA = situd.GEODATA
+ROADS = ["load", "--db", "{db}", "--collection", "roads"]
+# the shared OSM extract beside the source tree (CI), or one folder further up (a worktree)
+HELSINKI = next((p for p in (os.path.join(situd.ROOT, *up, "shared", "data", "osm",
+                                          "helsinki.osm.pbf") for up in ([".."], ["..", ".."]))
+                 if os.path.exists(p)), "shared/data/osm/helsinki.osm.pbf is missing")
 # the demo's hazards.shp: GBK text, no .cpg, CGCS2000 / 3-degree GK CM 111E
 HAZ_MAP = ["--map", "twp_code=township_code", "--map", "resp_unit=responsible_unit"]
 
@@ -208,6 +213,19 @@ CASES = [
      r"inserted 2", False, query("SELECT name FROM resources WHERE id = 'DEPOT-2'", "第二个")),
     ("reload_reports_updates", ["load", "--db", "{db}", "--all", GEODATA], None, 0,
      r"resources +read 772, inserted 0, updated 772 \(already stored\)", False, None),
+
+    # roads from OpenStreetMap: Helsinki lies outside every township of the demo
+    ("osm_into_points_refused", HAZ + [HELSINKI], None, 1,
+     r"an OpenStreetMap file loads into roads", True, None),
+    ("osm_elsewhere_refused", ROADS + [HELSINKI], None, 1,
+     r"905 of 905 features are in no township", True, None),
+    ("osm_elsewhere_accepted", ROADS + ["--accept-outside", HELSINKI], None, 0,
+     r"roads +read 905, inserted 905.*\n +skipped 2913: OpenStreetMap ways no car may drive",
+     False, query("SELECT oneway || ' ' || speed_kmh FROM roads WHERE id = 'osm-w4247501'",
+                  "yes 40.0")),
+    ("roads_class_override_unknown", ROADS + ["--map", "class:Z=motorway",
+                                              "{data}/roads.geojson"], None, 1,
+     r"--map class:Z=motorway: expected class:GRADE_OR_LETTER=CLASS", True, None),
 
     # 3. text arrives as text
     ("utf8_invalid_in_geojson", RES + ["{data}/bad_utf8.geojson"], None, 1,

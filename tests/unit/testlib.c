@@ -158,3 +158,48 @@ void situ_test_same_coll(const situ_coll *a, const situ_coll *b)
     assert_memory_equal(a->index->boxes, b->index->boxes, 4 * a->index->nslots * sizeof(double));
     situ_buf_dispose(&ja), situ_buf_dispose(&jb);
 }
+
+uint32_t situ_test_uf_find(uint32_t *parent, uint32_t x)
+{
+    while (parent[x] != x)
+        x = parent[x] = parent[parent[x]];
+    return x;
+}
+
+int situ_test_store_setup(void **state)
+{
+    situ_test_store_fx *fx = calloc(1, sizeof *fx);
+    char db[4096];
+    situ_err err = {0};
+    fx->dir = situ_test_tmpdir("store");
+    snprintf(db, sizeof db, "%s/t.sqlite", fx->dir);
+    if (situ_store_open(db, SITU_STORE_CREATE, &fx->s, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    *state = fx;
+    return 0;
+}
+
+int situ_test_store_teardown(void **state)
+{
+    situ_test_store_fx *fx = *state;
+    situ_store_close(fx->s);
+    situ_test_rmtree(fx->dir);
+    free(fx->dir);
+    free(fx);
+    return 0;
+}
+
+const char *situ_test_shared_osm(const char *name)
+{
+    static char path[4096];
+    snprintf(path, sizeof path, "%s/../shared/data/osm/%s", SITU_SOURCE_DIR, name);
+    if (access(path, R_OK) != 0)
+        snprintf(path, sizeof path, "%s/../../shared/data/osm/%s", SITU_SOURCE_DIR, name);
+    if (access(path, R_OK) != 0)
+        fail_msg("the OSM extract is missing: %s/../shared/data/osm/%s (shared/ must sit beside "
+                 "the source tree)",
+                 SITU_SOURCE_DIR, name);
+    return path;
+}

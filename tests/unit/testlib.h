@@ -50,6 +50,18 @@ char *situ_test_query(situ_store *s, const char *sql);
 void situ_test_near(double a, double b, double eps, const char *file, int line);
 #define situ_assert_near(a, b, eps) situ_test_near((a), (b), (eps), __FILE__, __LINE__)
 
+/* A cmocka fixture: a fresh folder and a new store in it (t.sqlite). */
+typedef struct situ_test_store_fx {
+    char *dir;
+    situ_store *s;
+} situ_test_store_fx;
+int situ_test_store_setup(void **state);
+int situ_test_store_teardown(void **state);
+/* The path of ../shared/data/osm/<name> beside the source tree (CI), or one
+ * folder further up (a worktree under wt/); fails the test when absent. */
+const char *situ_test_shared_osm(const char *name);
+/* The root of x in a union-find forest of parents (path halving). */
+uint32_t situ_test_uf_find(uint32_t *parent, uint32_t x);
 /* Runs the given cmocka tests, or only the one named by `-t NAME` in argv. */
 int situ_test_run(const char *group, const struct CMUnitTest *tests, size_t n, int argc,
                   char **argv);

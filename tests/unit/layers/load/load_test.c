@@ -16,34 +16,16 @@
 
 #define DATA SITU_TEST_DATA "/load"
 
-typedef struct fixture {
-    char *dir;
-    situ_store *s;
-} fixture;
+typedef situ_test_store_fx fixture;
 
 static int setup(void **state)
 {
-    fixture *fx = calloc(1, sizeof *fx);
-    char db[4096];
-    situ_err err = {0};
-    fx->dir = situ_test_tmpdir("load");
-    snprintf(db, sizeof db, "%s/t.sqlite", fx->dir);
-    if (situ_store_open(db, SITU_STORE_CREATE, &fx->s, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        return -1;
-    }
-    *state = fx;
-    return 0;
+    return situ_test_store_setup(state);
 }
 
 static int teardown(void **state)
 {
-    fixture *fx = *state;
-    situ_store_close(fx->s);
-    situ_test_rmtree(fx->dir);
-    free(fx->dir);
-    free(fx);
-    return 0;
+    return situ_test_store_teardown(state);
 }
 
 /* ---- helpers ------------------------------------------------------------ */

@@ -17,10 +17,6 @@
 #include "situ/roads.h"
 #include "testlib.h"
 
-/* shared/ sits beside the source tree (CI, /work/main); a worktree under
- * wt/ finds it one folder further up */
-#define HELSINKI SITU_SOURCE_DIR "/../shared/data/osm/helsinki.osm.pbf"
-#define HELSINKI_WT SITU_SOURCE_DIR "/../../shared/data/osm/helsinki.osm.pbf"
 #define OSMCONF SITU_SOURCE_DIR "/geodata/osmconf.ini"
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -37,10 +33,7 @@ static situ_roads_graph *graph_of(const situ_roads_line *lines, size_t n)
 static void load_helsinki(situ_roads_osm *o, situ_roads_graph **g)
 {
     situ_err err;
-    const char *path = access(HELSINKI, R_OK) == 0 ? HELSINKI : HELSINKI_WT;
-    if (access(path, R_OK) != 0)
-        fail_msg("the OSM extract is missing: %s (shared/ must sit beside the source tree)",
-                 HELSINKI);
+    const char *path = situ_test_shared_osm("helsinki.osm.pbf");
     if (situ_roads_osm_read(path, OSMCONF, o, &err) != 0)
         fail_msg("%s", err.msg);
     *g = graph_of(o->lines, o->n);
@@ -645,13 +638,6 @@ static void test_helsinki_grade_separation(void **state)
 
 /* ---- connected parts ---- */
 
-static uint32_t uf_find(uint32_t *p, uint32_t x)
-{
-    while (p[x] != x)
-        x = p[x] = p[p[x]];
-    return x;
-}
-
 /* The strongly connected component of every node (iterative Tarjan). */
 static uint32_t *scc(const ref *r, size_t *out_ncomp)
 {
@@ -714,13 +700,13 @@ static void test_helsinki_connected(void **state)
     for (uint32_t v = 0; v < r.nn; v++)
         p[v] = v;
     for (size_t e = 0; e < r.ne; e++)
-        p[uf_find(p, r.e[e].a)] = uf_find(p, r.e[e].b);
+        p[situ_test_uf_find(p, r.e[e].a)] = situ_test_uf_find(p, r.e[e].b);
     size_t ncomp;
     uint32_t *comp = scc(&r, &ncomp);
     size_t *wsz = calloc(r.nn, sizeof *wsz), *ssz = calloc(ncomp, sizeof *ssz), wbest = 0,
            sbest = 0;
     for (size_t e = 0; e < r.ne; e++) {
-        size_t w = ++wsz[uf_find(p, r.e[e].a)];
+        size_t w = ++wsz[situ_test_uf_find(p, r.e[e].a)];
         wbest = w > wbest ? w : wbest;
         if (comp[r.e[e].a] == comp[r.e[e].b]) {
             size_t s = ++ssz[comp[r.e[e].a]];

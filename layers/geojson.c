@@ -23,40 +23,52 @@ static void add_position(situ_buf *b, double x, double y, const situ_geojson_opt
     situ_buf_addc(b, ']');
 }
 
+static void add_ring(situ_buf *b, const situ_coll *c, const situ_ring *ring,
+                     const situ_geojson_opts *o)
+{
+    const double *xy = c->xy + 2 * (size_t)ring->off;
+    situ_buf_addc(b, '[');
+    for (uint32_t i = 0; i < ring->n; i++) {
+        if (i)
+            situ_buf_addc(b, ',');
+        add_position(b, xy[2 * i], xy[2 * i + 1], o);
+    }
+    situ_buf_addc(b, ']');
+}
+
 static void add_polygon(situ_buf *b, const situ_coll *c, const situ_poly *p,
                         const situ_geojson_opts *o)
 {
     situ_buf_addc(b, '[');
     for (uint32_t r = p->ring0; r < p->ring0 + p->nrings; r++) {
-        const situ_ring *ring = &c->rings[r];
-        const double *xy = c->xy + 2 * (size_t)ring->off;
         if (r > p->ring0)
             situ_buf_addc(b, ',');
-        situ_buf_addc(b, '[');
-        for (uint32_t i = 0; i < ring->n; i++) {
-            if (i)
-                situ_buf_addc(b, ',');
-            add_position(b, xy[2 * i], xy[2 * i + 1], o);
-        }
-        situ_buf_addc(b, ']');
+        add_ring(b, c, &c->rings[r], o);
     }
     situ_buf_addc(b, ']');
 }
 
+/* A line collection is always a MultiLineString (one part or many), as a
+ * polygon collection is always a MultiPolygon: one schema per collection. */
 void situ_geojson_geometry(situ_buf *b, const situ_coll *c, const situ_feature *f,
                            const situ_geojson_opts *o)
 {
+    int lines = c->c->gtype == SITU_GT_MULTILINESTRING;
     if (c->c->gtype == SITU_GT_POINT) {
         situ_buf_adds(b, "{\"type\":\"Point\",\"coordinates\":");
         add_position(b, f->x, f->y, o);
         situ_buf_addc(b, '}');
         return;
     }
-    situ_buf_adds(b, "{\"type\":\"MultiPolygon\",\"coordinates\":[");
+    situ_buf_adds(b, lines ? "{\"type\":\"MultiLineString\",\"coordinates\":["
+                           : "{\"type\":\"MultiPolygon\",\"coordinates\":[");
     for (uint32_t p = f->poly0; p < f->poly0 + f->npolys; p++) {
         if (p > f->poly0)
             situ_buf_addc(b, ',');
-        add_polygon(b, c, &c->polys[p], o);
+        if (lines) /* a part is a poly of one ring, the open line */
+            add_ring(b, c, &c->rings[c->polys[p].ring0], o);
+        else
+            add_polygon(b, c, &c->polys[p], o);
     }
     situ_buf_adds(b, "]}");
 }

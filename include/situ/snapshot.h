@@ -14,6 +14,9 @@
  *
  * Geometry conventions: lon/lat WGS84; polygon exterior rings counter-
  * clockwise, holes clockwise (RFC 7946), every ring closed (first == last).
+ * A line collection (roads, SITU_GT_MULTILINESTRING) keeps each LineString
+ * part as a situ_poly of one ring, that ring the open line with its vertices
+ * in their order (not closed, not reoriented); f->x/y is its middle vertex.
  */
 #ifndef SITU_SNAPSHOT_H
 #define SITU_SNAPSHOT_H
@@ -49,8 +52,9 @@ typedef struct situ_feature {
     const char *updated_at;
     const char *extra;        /* JSON object text, or NULL */
     double bbox[4];           /* minx, miny, maxx, maxy */
-    double x, y;              /* the point; for polygons a point inside the first polygon */
-    uint32_t poly0, npolys;   /* polygon collections */
+    double x, y;              /* the point; for polygons a point inside the first polygon; for
+                                 lines the middle vertex of the first part */
+    uint32_t poly0, npolys;   /* polygon collections; line collections: the parts */
     uint32_t held0, nheld;    /* resources: items, sorted by item index */
     const situ_value *values; /* collection->nfields values */
 } situ_feature;
@@ -117,7 +121,8 @@ const situ_feature *situ_snapshot_township(const situ_snapshot *s, const char *c
 /* The name of the township with this code, or NULL. */
 const char *situ_snapshot_township_name(const situ_snapshot *s, const char *code);
 
-/* 1 when (x, y) lies inside or on the boundary of feature f's polygons. */
+/* 1 when (x, y) lies inside or on the boundary of feature f's polygons;
+ * 0 for a line collection (a line encloses nothing). */
 int situ_coll_contains(const situ_coll *c, const situ_feature *f, double x, double y);
 
 #endif

@@ -18,7 +18,7 @@ typedef struct sqlite3 sqlite3;
 typedef struct sqlite3_stmt sqlite3_stmt;
 typedef struct situ_store situ_store;
 
-#define SITU_SCHEMA_VERSION 3
+#define SITU_SCHEMA_VERSION 4
 
 enum {
     SITU_STORE_READONLY = 1 << 0, /* open for reading; no schema changes */

@@ -426,21 +426,30 @@ static OGRGeometryH polygonal(OGRGeometryH g)
     return NULL;
 }
 
-/* Checks polygon p and brings it to EPSG:4326 in place. Returns 0 or 1 with
- * a reason. */
-static int check_polygon(source *S, OGRGeometryH p, char reason[128])
+/* Checks polygonal or lineal g (not empty, finite) and brings it to
+ * EPSG:4326 in place, 2D. Returns 0 or 1 with a reason. */
+static int check_to_4326(source *S, OGRGeometryH g, char reason[128])
 {
     OGREnvelope e;
-    OGR_G_FlattenTo2D(p);
-    if (OGR_G_IsEmpty(p))
+    OGR_G_FlattenTo2D(g);
+    if (OGR_G_IsEmpty(g))
         return reject_geom(reason, "empty geometry", 0);
-    if (!coords_finite(p))
+    if (!coords_finite(g))
         return reject_geom(reason, "non-finite coordinate", 0);
-    if (S->ct && OGR_G_Transform(p, S->ct) != OGRERR_NONE)
+    if (S->ct && OGR_G_Transform(g, S->ct) != OGRERR_NONE)
         return reject_geom(reason, "cannot reproject to EPSG:4326", 0);
-    OGR_G_GetEnvelope(p, &e);
+    OGR_G_GetEnvelope(g, &e);
     if (!lonlat_ok(e.MinX, e.MinY) || !lonlat_ok(e.MaxX, e.MaxY))
         return reject_geom(reason, "coordinate out of range (|lon| > 180 or |lat| > 90)", 0);
+    return 0;
+}
+
+/* Checks polygon p and brings it to EPSG:4326 in place, its rings closed.
+ * Returns 0 or 1 with a reason. */
+static int check_polygon(source *S, OGRGeometryH p, char reason[128])
+{
+    if (check_to_4326(S, p, reason))
+        return 1;
     OGR_G_CloseRings(p);
     return 0;
 }
@@ -501,6 +510,58 @@ static int polygon_geom(source *S, OGRFeatureH f, situ__poly *out, size_t *out_n
         S->st.worst_repair_s = out->seconds;
 done:
     OGR_G_DestroyGeometry(p);
+    return rc;
+}
+
+/* Lines and multilines as a MultiLineString (a LineString promoted); curves,
+ * multicurves and collections of lines made one; anything else NULL
+ * (rejected). Consumes g. */
+static OGRGeometryH lineal(OGRGeometryH g)
+{
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+    if (t == wkbLineString || t == wkbMultiLineString)
+        return OGR_G_ForceToMultiLineString(g);
+    if (t == wkbCircularString || t == wkbCompoundCurve || t == wkbMultiCurve ||
+        t == wkbGeometryCollection)
+        g = OGR_G_ForceTo(g, wkbMultiLineString, NULL);
+    if (g && wkbFlatten(OGR_G_GetGeometryType(g)) == wkbMultiLineString)
+        return g;
+    OGR_G_DestroyGeometry(g);
+    return NULL;
+}
+
+/* Checks multiline m, brings it to EPSG:4326 in place and puts the middle
+ * vertex of its first part in *lon, *lat (the feature's point, as the
+ * snapshot takes it). Returns 0 or 1 with a reason. */
+static int check_lines(source *S, OGRGeometryH m, double *lon, double *lat, char reason[128])
+{
+    if (check_to_4326(S, m, reason))
+        return 1;
+    for (int i = 0; i < OGR_G_GetGeometryCount(m); i++)
+        if (OGR_G_GetPointCount(OGR_G_GetGeometryRef(m, i)) < 2)
+            return reject_geom(reason, "a line part with fewer than 2 points", 0);
+    OGRGeometryH first = OGR_G_GetGeometryRef(m, 0);
+    int mid = OGR_G_GetPointCount(first) / 2;
+    *lon = OGR_G_GetX(first, mid), *lat = OGR_G_GetY(first, mid);
+    return 0;
+}
+
+/* The feature's lines, checked, in EPSG:4326, as MultiLineString WKB in
+ * S->wkb (*out_nwkb bytes), and its point in *lon, *lat. Takes the geometry
+ * from f. Returns 0, 1 with a reason, or < 0. */
+static int line_geom(source *S, OGRFeatureH f, double *lon, double *lat, size_t *out_nwkb,
+                     char reason[128])
+{
+    OGRGeometryH g = OGR_F_StealGeometry(f), m;
+    int rc;
+    if (!g)
+        return reject_geom(reason, "no geometry", 0);
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+    if (!(m = lineal(g))) /* consumed g */
+        return reject_geom(reason, "line", t);
+    if (!(rc = check_lines(S, m, lon, lat, reason)) && !(rc = check_vertices(S, m, reason)))
+        rc = export_wkb(S, m, out_nwkb);
+    OGR_G_DestroyGeometry(m);
     return rc;
 }
 
@@ -648,7 +709,9 @@ static int load_feature(source *S, OGRFeatureH f, situ_err *err)
             rc = 1, snprintf(reason, sizeof reason, "duplicate id in source");
         rc = added < 0 ? added : rc;
     }
-    if (rc == 0)
+    if (rc == 0 && S->c->gtype == SITU_GT_MULTILINESTRING)
+        rc = line_geom(S, f, &lon, &lat, &nwkb, reason); /* its township: at its point */
+    else if (rc == 0)
         rc = S->c->gtype == SITU_GT_POINT ? point_geom(S, f, &lon, &lat, reason)
                                           : polygon_geom(S, f, &poly, &nwkb, reason);
     if (rc == 0)
@@ -663,8 +726,8 @@ static int load_feature(source *S, OGRFeatureH f, situ_err *err)
             situ_err_set(err, SITU_ENOMEM, "out of memory loading %s", S->path);
         goto done;
     }
-    fin.wkb = poly.wkb ? poly.wkb : poly.geom ? S->wkb : pt;
-    fin.nwkb = poly.wkb ? poly.nwkb : poly.geom ? nwkb : point_wkb(pt, lon, lat);
+    fin.wkb = poly.wkb ? poly.wkb : poly.geom || nwkb ? S->wkb : pt;
+    fin.nwkb = poly.wkb ? poly.nwkb : poly.geom || nwkb ? nwkb : point_wkb(pt, lon, lat);
     if ((rc = situ_store_upsert(S->L->s, S->c, &fin, &inserted, err)))
         goto done;
     S->st.inserted += inserted, S->st.updated += !inserted, S->st.repaired += poly.repaired;

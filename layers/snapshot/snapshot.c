@@ -109,6 +109,8 @@ static int ring_test(const double *xy, uint32_t n, double x, double y)
 
 int situ_coll_contains(const situ_coll *c, const situ_feature *f, double x, double y)
 {
+    if (c->c->gtype == SITU_GT_MULTILINESTRING) /* a line encloses nothing */
+        return 0;
     if (x < f->bbox[0] || x > f->bbox[2] || y < f->bbox[1] || y > f->bbox[3])
         return 0;
     for (uint32_t p = f->poly0; p < f->poly0 + f->npolys; p++) {

@@ -190,7 +190,50 @@ static int read_polygon(build *b, wkb_reader *r, situ_feature *f)
     return 0;
 }
 
-/* Reads a WKB Point, Polygon or MultiPolygon into feature f. */
+/* Reads one LineString part as a situ_poly of one ring: the open line, its
+ * vertices in their order (not closed, not reoriented). */
+static int read_line(build *b, wkb_reader *r, situ_feature *f)
+{
+    uint32_t n;
+    if (rd_u32(r, &n) || n > (uint32_t)((r->end - r->p) / 16) || n < 2 ||
+        situ_array_grow((void **)&b->xy, &b->capxy, b->nxy, n, 2 * sizeof(double)) ||
+        situ_array_grow((void **)&b->rings, &b->caprings, b->nrings, 1, sizeof(situ_ring)) ||
+        situ_array_grow((void **)&b->polys, &b->cappolys, b->npolys, 1, sizeof(situ_poly)))
+        return -1;
+    double *xy = b->xy + 2 * b->nxy;
+    for (uint32_t i = 0; i < n; i++) {
+        if (rd_f64(r, &xy[2 * i]) || rd_f64(r, &xy[2 * i + 1]))
+            return -1;
+        f->bbox[0] = fmin(f->bbox[0], xy[2 * i]);
+        f->bbox[1] = fmin(f->bbox[1], xy[2 * i + 1]);
+        f->bbox[2] = fmax(f->bbox[2], xy[2 * i]);
+        f->bbox[3] = fmax(f->bbox[3], xy[2 * i + 1]);
+    }
+    b->polys[b->npolys++] = (situ_poly){(uint32_t)b->nrings, 1};
+    b->rings[b->nrings++] = (situ_ring){(uint32_t)b->nxy, n};
+    b->nxy += n;
+    f->npolys++;
+    return 0;
+}
+
+/* Reads a WKB LineString or MultiLineString (a line collection) into f. */
+static int read_lines(build *b, wkb_reader *r, uint32_t type, situ_feature *f)
+{
+    if (type == 2)
+        return read_line(b, r, f);
+    uint32_t np;
+    if (type != 5 || rd_u32(r, &np))
+        return -1;
+    for (uint32_t i = 0; i < np; i++) {
+        uint32_t t;
+        if (rd_header(r, &t) || t != 2 || read_line(b, r, f))
+            return -1;
+    }
+    return np ? 0 : -1;
+}
+
+/* Reads a WKB Point, Polygon or MultiPolygon into feature f, or for a line
+ * collection a LineString or MultiLineString. */
 static int read_geometry(build *b, const unsigned char *wkb, int n, situ_feature *f)
 {
     wkb_reader r = {wkb, wkb + n, 0};
@@ -200,6 +243,8 @@ static int read_geometry(build *b, const unsigned char *wkb, int n, situ_feature
     f->poly0 = (uint32_t)b->npolys;
     if (!wkb || rd_header(&r, &type))
         return -1;
+    if (b->c->c->gtype == SITU_GT_MULTILINESTRING)
+        return read_lines(b, &r, type, f);
     if (type == 1) {
         if (rd_f64(&r, &f->x) || rd_f64(&r, &f->y))
             return -1;
@@ -253,6 +298,14 @@ static void interior_point(build *b, situ_feature *f)
         }
 }
 
+/* A point on a line feature: the middle vertex of its first part. */
+static void line_point(build *b, situ_feature *f)
+{
+    const situ_ring *line = &b->rings[b->polys[f->poly0].ring0];
+    const double *xy = b->xy + 2 * ((size_t)line->off + line->n / 2);
+    f->x = xy[0], f->y = xy[1];
+}
+
 /* ---- reading rows --------------------------------------------------------- */
 
 static int read_values(build *b, sqlite3_stmt *st, int col0, situ_feature *f)
@@ -301,7 +354,9 @@ static int read_row(build *b, sqlite3_stmt *st)
         snprintf(b->c->updated_max, sizeof b->c->updated_max, "%s", f->updated_at);
     if (read_geometry(b, sqlite3_column_blob(st, 4), sqlite3_column_bytes(st, 4), f))
         return SITU_EGEOM;
-    if (f->npolys)
+    if (f->npolys && b->c->c->gtype == SITU_GT_MULTILINESTRING)
+        line_point(b, f);
+    else if (f->npolys)
         interior_point(b, f);
     b->nfeats++;
     return 0;

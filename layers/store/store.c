@@ -5,10 +5,10 @@
  * (situ_store_upsert). Reading features into memory is snapshot.c's job.
  *
  * Migrations run in one transaction when a writable file is opened:
- * user_version 0 (new file) -> 1 (the seven collections, items, departments)
- * -> 2 (the feeds' append-only event_log and the department tokens)
- * -> 3 (indexes for retention and per-department stations: retain.c,
- * feed_apply.c).
+ * user_version 0 (new file) -> 1 (the first seven collections, items,
+ * departments) -> 2 (the feeds' append-only event_log and the department
+ * tokens) -> 3 (indexes for retention and per-department stations: retain.c,
+ * feed_apply.c) -> 4 (the roads collection, issue 15).
  */
 #include "situ/store.h"
 
@@ -71,6 +71,19 @@ static int spatial_call(situ_store *s, const char *sql, situ_err *err)
     return ok ? 0 : situ_err_set(err, SITU_EDB, "SpatiaLite refused: %s", sql);
 }
 
+/* The SpatiaLite geometry type of collection c's geom column. */
+static const char *geometry_type(const situ_collection *c)
+{
+    switch (c->gtype) {
+    case SITU_GT_POINT:
+        return "POINT";
+    case SITU_GT_MULTILINESTRING:
+        return "MULTILINESTRING";
+    default:
+        return "MULTIPOLYGON";
+    }
+}
+
 /* Creates one collection's table, geometry column, spatial and township indexes. */
 static int create_collection(situ_store *s, const situ_collection *c, situ_err *err)
 {
@@ -86,7 +99,7 @@ static int create_collection(situ_store *s, const situ_collection *c, situ_err *
     if (situ_store_exec(s, sql, err))
         return SITU_EDB;
     snprintf(sql, sizeof sql, "SELECT AddGeometryColumn('%s', 'geom', 4326, '%s', 'XY', 1)", c->id,
-             c->gtype == SITU_GT_POINT ? "POINT" : "MULTIPOLYGON");
+             geometry_type(c));
     if (spatial_call(s, sql, err))
         return SITU_EDB;
     snprintf(sql, sizeof sql, "SELECT CreateSpatialIndex('%s', 'geom')", c->id);
@@ -132,12 +145,14 @@ static int seed_vocabularies(situ_store *s, situ_err *err)
     return rc;
 }
 
-/* Version 0 -> 1: spatial metadata, the collections and their side tables. */
+/* Version 0 -> 1: spatial metadata, the collections of version 1 (those
+ * before roads; later ones come with their own migration) and their side
+ * tables. */
 static int migrate_to_1(situ_store *s, situ_err *err)
 {
     if (spatial_call(s, "SELECT InitSpatialMetadata(0)", err))
         return SITU_EDB;
-    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+    for (int i = 0; i < SITU_C_ROADS; i++)
         if (create_collection(s, situ_schema_collection((situ_coll_id)i), err))
             return SITU_EDB;
     static const char side_tables[] =
@@ -197,9 +212,16 @@ static int migrate_to_3(situ_store *s, situ_err *err)
     return situ_store_exec(s, sql, err);
 }
 
+/* Version 3 -> 4: the roads collection (MULTILINESTRING), new files and
+ * files of an older build alike. */
+static int migrate_to_4(situ_store *s, situ_err *err)
+{
+    return create_collection(s, situ_schema_collection(SITU_C_ROADS), err);
+}
+
 typedef int (*migration_fn)(situ_store *, situ_err *);
 static const migration_fn migrations[SITU_SCHEMA_VERSION] = {migrate_to_1, migrate_to_2,
-                                                             migrate_to_3};
+                                                             migrate_to_3, migrate_to_4};
 
 int situ_store_version(situ_store *s)
 {
@@ -371,8 +393,13 @@ static int prepare_upsert(situ_store *s, const situ_collection *c, situ_err *err
         ns += snprintf(sets + ns, sizeof sets - (size_t)ns, ", \"%s\" = excluded.\"%s\"", f, f);
     }
     int k = c->nfields + 3;
+    /* a Polygon becomes a one-part MultiPolygon, a LineString a one-part
+     * MultiLineString; a wrong kind casts to NULL and the NOT NULL column
+     * refuses it */
     const char *geom = c->gtype == SITU_GT_POINT ? "GeomFromWKB(?%d, 4326)"
-                                                 : "CastToMultiPolygon(GeomFromWKB(?%d, 4326))";
+                       : c->gtype == SITU_GT_MULTILINESTRING
+                           ? "CastToMultiLinestring(GeomFromWKB(?%d, 4326))"
+                           : "CastToMultiPolygon(GeomFromWKB(?%d, 4326))";
     char geom_sql[64];
     snprintf(geom_sql, sizeof geom_sql, geom, k + 2);
     char sql[8192];

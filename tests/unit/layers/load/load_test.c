@@ -373,6 +373,38 @@ static void rejects_features_with_grouped_reasons(void **state)
     assert_int_equal(q_int(fx, "SELECT count(*) FROM risk_zones"), 1); /* + RZ-bowtie: flagged */
 }
 
+/* roads takes lines (a LineString promoted, vertices kept in their order),
+ * refuses polygons, points and one-point lines, and checks its fields
+ * against the schema: class required, class and oneway in their domains.
+ * The township is the one at the middle vertex of the first part. */
+static void loads_roads_as_lines_and_refuses_the_rest(void **state)
+{
+    fixture *fx = *state;
+    situ_load_stats st;
+    must_load(fx, "townships", DATA "/townships.geojson", NULL, NULL, &st);
+    must_load(fx, "roads", DATA "/roads.geojson", NULL, NULL, &st);
+    assert_int_equal(st.read, 8);
+    assert_int_equal(st.inserted, 2);
+    assert_int_equal(st.rejected, 6);
+    assert_reason(&st, "wrong geometry type: Polygon for a line collection", "R3");
+    assert_reason(&st, "wrong geometry type: Point for a line collection", "R4");
+    assert_reason(&st, "missing required field class", "R5");
+    assert_reason(&st, "class not one of its allowed values", "R6");
+    assert_reason(&st, "oneway not one of its allowed values", "R7");
+    assert_reason(&st, "a line part with fewer than 2 points", "R8");
+    assert_q(fx, "SELECT AsText(geom) FROM roads WHERE id = 'R1'",
+             "MULTILINESTRING((111.02 26.02, 111.05 26.05, 111.15 26.05))");
+    assert_q(fx, "SELECT AsText(geom) FROM roads WHERE id = 'R2'",
+             "MULTILINESTRING((111.15 26.02, 111.15 26.08, 111.18 26.09), "
+             "(111.05 26.15, 111.06 26.16))");
+    assert_q(fx, "SELECT township_code FROM roads WHERE id = 'R1'", "431102001");
+    assert_q(fx, "SELECT township_code FROM roads WHERE id = 'R2'", "431102002");
+    assert_q(fx,
+             "SELECT class || ',' || oneway || ',' || bridge || ',' || speed_kmh || ',' || "
+             "layer FROM roads WHERE id = 'R2'",
+             "county,yes,1,60.0,1");
+}
+
 /* A repair that changes meaning says by how much: a hole outside its shell
  * filled in (+40% of the area), the overlap of a collection's parts cut out
  * (MakeValid keeps what one part alone covers: -25%), a spike of no area
@@ -698,6 +730,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(bounds_the_work_per_geometry, setup, teardown),
     cmocka_unit_test_setup_teardown(assigns_townships_by_point_and_largest_share, setup, teardown),
     cmocka_unit_test_setup_teardown(rejects_features_with_grouped_reasons, setup, teardown),
+    cmocka_unit_test_setup_teardown(loads_roads_as_lines_and_refuses_the_rest, setup, teardown),
     cmocka_unit_test_setup_teardown(reload_is_idempotent, setup, teardown),
     cmocka_unit_test_setup_teardown(reads_csv_lon_lat_columns_and_items, setup, teardown),
     cmocka_unit_test_setup_teardown(missing_crs_fails_naming_s_srs_and_changes_nothing, setup,

@@ -59,6 +59,11 @@ static int setup(void **state)
         snprintf(wkt, sizeof wkt, "POINT(%g %g)", (i % 20) * 0.1, (i / 20) * 0.07);
         put(s, "hazard_sources", id, i % 2 ? "A" : "B", wkt, "源", NULL);
     }
+    /* roads: a LineString (promoted by the store) and a MultiLineString whose
+     * second part is a clockwise loop, which must stay as it was given */
+    put(s, "roads", "L1", "A", "LINESTRING(0.9 0.5,0.1 0.5,0.1 0.9)", "national", NULL);
+    put(s, "roads", "L2", "B",
+        "MULTILINESTRING((1.2 0.2,1.8 0.2),(1.2 0.8,1.8 0.8,1.8 0.3,1.2 0.8))", "county", NULL);
     situ_store_close(s);
     assert_int_equal(situ_store_open(path, SITU_STORE_READONLY, &s, &err), 0);
     assert_int_equal(situ_snapshot_load(s, &snap, &err), 0);
@@ -207,6 +212,90 @@ static void geojson_golden(void **state)
     situ_buf_dispose(&b);
 }
 
+/* Asserts that part `part` of road f holds exactly the n points of want. */
+static void assert_line(const situ_coll *c, const situ_feature *f, uint32_t part,
+                        const double *want, uint32_t n)
+{
+    const situ_poly *p = &c->polys[f->poly0 + part];
+    assert_int_equal(p->nrings, 1);
+    assert_int_equal(c->rings[p->ring0].n, n);
+    assert_memory_equal(c->xy + 2 * (size_t)c->rings[p->ring0].off, want, 2 * n * sizeof(double));
+}
+
+static void lines_keep_parts_order_and_openness(void **state)
+{
+    (void)state;
+    const situ_coll *r = snap->colls[SITU_C_ROADS];
+    assert_int_equal(r->n, 2);
+    const situ_feature *l1 = &r->feats[situ_coll_find(r, "L1")];
+    const situ_feature *l2 = &r->feats[situ_coll_find(r, "L2")];
+    static const double one[] = {0.9, 0.5, 0.1, 0.5, 0.1, 0.9};
+    static const double two_a[] = {1.2, 0.2, 1.8, 0.2};
+    static const double two_b[] = {1.2, 0.8, 1.8, 0.8, 1.8, 0.3, 1.2, 0.8};
+    assert_int_equal(l1->npolys, 1);
+    assert_line(r, l1, 0, one, 3);
+    assert_int_equal(l2->npolys, 2);
+    assert_line(r, l2, 0, two_a, 2);
+    assert_line(r, l2, 1, two_b, 4);
+    /* the point is the middle vertex of the first part, the box the lines' */
+    assert_true(l1->x == 0.1 && l1->y == 0.5);
+    assert_true(l2->x == 1.8 && l2->y == 0.2);
+    double box2[4] = {1.2, 0.2, 1.8, 0.8};
+    assert_memory_equal(l2->bbox, box2, sizeof box2);
+    /* a line encloses nothing; a box meets it only where its segments pass */
+    assert_false(situ_coll_contains(r, l1, 0.5, 0.5));
+    assert_false(situ_coll_contains(r, l2, 1.5, 0.6));
+    double on_segment[4] = {0.4, 0.45, 0.6, 0.55}, beside[4] = {0.3, 0.6, 0.5, 0.8};
+    assert_true(situ_feature_meets_box(r, l1, on_segment));
+    assert_false(situ_feature_meets_box(r, l1, beside));
+    situ_query q;
+    situ_query_init(&q, r->c);
+    assert_int_equal(situ_query_set(&q, "bbox", "1.3,0.5,1.4,0.9", NULL), 0);
+    uint32_t *idx;
+    size_t n, matched;
+    assert_int_equal(situ_query_run(&q, r, &idx, &n, &matched, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(r->feats[idx[0]].id, "L2");
+    free(idx);
+    situ_buf b;
+    situ_buf_init(&b);
+    situ_geojson_geometry(&b, r, l2, NULL);
+    assert_string_equal(b.p, "{\"type\":\"MultiLineString\",\"coordinates\":[[[1.2,0.2],[1.8,"
+                             "0.2]],[[1.2,0.8],[1.8,0.8],[1.8,0.3],[1.2,0.8]]]}");
+    b.n = 0;
+    situ_geojson_geometry(&b, r, l1, NULL); /* one part: still a MultiLineString */
+    assert_string_equal(b.p, "{\"type\":\"MultiLineString\",\"coordinates\":[[[0.9,0.5],[0.1,"
+                             "0.5],[0.1,0.9]]]}");
+    situ_buf_dispose(&b);
+}
+
+/* A changed road read again by situ_coll_update, the other copied: equal to
+ * a whole load, parts and order kept. */
+static void line_updates_equal_a_whole_load(void **state)
+{
+    (void)state;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/s.sqlite", dir);
+    situ_store *s;
+    situ_err err = {0};
+    assert_int_equal(situ_store_open(path, 0, &s, &err), 0);
+    put(s, "roads", "L1", "A", "MULTILINESTRING((0.2 0.2,0.3 0.3,0.4 0.2),(0.5 0.5,0.6 0.6))",
+        "township", NULL);
+    const char *ids[] = {"L1"};
+    situ_coll *next, *cold;
+    assert_int_equal(situ_coll_update(s, snap->colls[SITU_C_ROADS], ids, 1, &next, &err), 0);
+    assert_int_equal(situ_coll_load(s, SITU_C_ROADS, &cold, &err), 0);
+    situ_test_same_coll(next, cold);
+    static const double moved[] = {0.2, 0.2, 0.3, 0.3, 0.4, 0.2};
+    static const double loop[] = {1.2, 0.8, 1.8, 0.8, 1.8, 0.3, 1.2, 0.8};
+    assert_line(next, &next->feats[situ_coll_find(next, "L1")], 0, moved, 3);
+    assert_line(next, &next->feats[situ_coll_find(next, "L2")], 1, loop, 4);
+    situ_coll_release(cold);
+    situ_coll_release(next);
+    put(s, "roads", "L1", "A", "LINESTRING(0.9 0.5,0.1 0.5,0.1 0.9)", "national", NULL);
+    situ_store_close(s);
+}
+
 /* Random upserts (new ids, moves between townships, polygons with holes)
  * and deletions, 40 rounds of 6: each next version made by
  * situ_coll_update from the last equals a whole situ_coll_load. */
@@ -275,6 +364,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(polygon_meets_box_exactly),
     cmocka_unit_test(geojson_golden),
     cmocka_unit_test(updates_equal_a_whole_load),
+    cmocka_unit_test(lines_keep_parts_order_and_openness),
+    cmocka_unit_test(line_updates_equal_a_whole_load),
 };
 
 int main(int argc, char **argv)

@@ -40,8 +40,7 @@ static void creates_schema_with_wal_and_version(void **state)
     situ_store *s = open_new(&dir);
     assert_int_equal(situ_store_version(s), SITU_SCHEMA_VERSION);
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(situ_store_db(s), "PRAGMA journal_mode", -1, &st, NULL),
-                     0);
+    assert_int_equal(sqlite3_prepare_v2(situ_store_db(s), "PRAGMA journal_mode", -1, &st, NULL), 0);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
     sqlite3_finalize(st);
@@ -70,8 +69,12 @@ static void upsert_inserts_then_updates_and_replaces_items(void **state)
     v[situ_schema_field_index(c, "category")] = (situ_value){SITU_FT_TEXT, {.s = "depot"}};
     unsigned char wkb[21];
     situ_item_qty items[2] = {{"sandbag", 2000, NULL}, {"life_jacket", 300, "piece"}};
-    situ_feature_in f = {.id = "R1", .township_code = "431102001", .wkb = wkb,
-                         .nwkb = point_wkb(wkb, 111.6, 26.2), .values = v, .items = items,
+    situ_feature_in f = {.id = "R1",
+                         .township_code = "431102001",
+                         .wkb = wkb,
+                         .nwkb = point_wkb(wkb, 111.6, 26.2),
+                         .values = v,
+                         .items = items,
                          .nitems = 2};
     int inserted = -1;
     situ_err err = {0};
@@ -108,9 +111,8 @@ static void refuses_newer_schema_and_foreign_files(void **state)
     char *dir = situ_test_tmpdir("store");
     char path[4096];
     snprintf(path, sizeof path, "%s/plain.sqlite", dir);
-    assert_int_equal(situ_test_sh(NULL, "sqlite3 '%s' 'PRAGMA user_version=99; CREATE TABLE x(a)'",
-                                  path),
-                     0);
+    assert_int_equal(
+        situ_test_sh(NULL, "sqlite3 '%s' 'PRAGMA user_version=99; CREATE TABLE x(a)'", path), 0);
     situ_store *s = NULL;
     situ_err err = {0};
     assert_int_equal(situ_store_open(path, SITU_STORE_CREATE, &s, &err), SITU_EFORMAT);
@@ -137,7 +139,7 @@ static void loaded_file_opens_in_ogrinfo(void **state)
     } want[] = {{"townships", "Multi Polygon", 182}, {"risk_zones", "Multi Polygon", 100},
                 {"hazards", "Point", 100},           {"hazard_sources", "Point", 50},
                 {"resources", "Point", 182},         {"stations", "Point", 22},
-                {"alerts", "Multi Polygon", 0}};
+                {"alerts", "Multi Polygon", 0},      {"roads", "Multi Line String", 0}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         char head[128];
         snprintf(head, sizeof head, "Layer name: %s\nGeometry: %s\nFeature Count: ", want[i].layer,
@@ -162,10 +164,92 @@ static void put_depot(situ_store *s, const char *id)
     situ_value v[16] = {0};
     v[situ_schema_field_index(c, "name")] = (situ_value){SITU_FT_TEXT, {.s = id}};
     unsigned char wkb[21];
-    situ_feature_in f = {.id = id, .township_code = "431102001", .wkb = wkb,
-                         .nwkb = point_wkb(wkb, 111.6, 26.2), .values = v};
+    situ_feature_in f = {.id = id,
+                         .township_code = "431102001",
+                         .wkb = wkb,
+                         .nwkb = point_wkb(wkb, 111.6, 26.2),
+                         .values = v};
     situ_err err = {0};
     assert_int_equal(situ_store_upsert(s, c, &f, NULL, &err), 0);
+}
+
+/* Upserts road id with geometry wkt; returns situ_store_upsert's code. */
+static int put_road(situ_store *s, const char *id, const char *wkt, situ_err *err)
+{
+    const situ_collection *c = situ_schema_find("roads");
+    situ_value v[16] = {0};
+    v[situ_schema_field_index(c, "class")] = (situ_value){SITU_FT_TEXT, {.s = "county"}};
+    size_t n;
+    unsigned char *wkb = situ_test_wkb(wkt, &n);
+    assert_non_null(wkb);
+    situ_feature_in f = {.id = id, .township_code = "", .wkb = wkb, .nwkb = n, .values = v};
+    int rc = situ_store_upsert(s, c, &f, NULL, err);
+    free(wkb);
+    return rc;
+}
+
+/* The text of a one-value query on the store. */
+static void query_text(situ_store *s, const char *sql, char *out, size_t nout)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(situ_store_db(s), sql, -1, &st, NULL), 0);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, nout, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+/* roads is a MULTILINESTRING column: a LineString is promoted, vertex order
+ * kept and not closed; a polygon or a point is refused. */
+static void roads_store_lines_promoted(void **state)
+{
+    (void)state;
+    char *dir, text[512];
+    situ_store *s = open_new(&dir);
+    situ_err err = {0};
+    assert_int_equal(put_road(s, "r1", "LINESTRING(111.6 26.2,111.5 26.3,111.7 26.4)", &err), 0);
+    assert_int_equal(
+        put_road(s, "r2", "MULTILINESTRING((111 26,111.1 26),(111.2 26,111.3 26.1))", &err), 0);
+    query_text(s,
+               "SELECT group_concat(AsText(geom), ';') FROM (SELECT geom FROM roads ORDER BY id)",
+               text, sizeof text);
+    assert_string_equal(text, "MULTILINESTRING((111.6 26.2, 111.5 26.3, 111.7 26.4));"
+                              "MULTILINESTRING((111 26, 111.1 26), (111.2 26, 111.3 26.1))");
+    query_text(s, "SELECT geometry_type FROM geometry_columns WHERE f_table_name = 'roads'", text,
+               sizeof text);
+    assert_string_equal(text, "5"); /* MULTILINESTRING */
+    assert_int_not_equal(put_road(s, "r3", "POLYGON((111 26,111.1 26,111.1 26.1,111 26))", &err),
+                         0);
+    assert_int_not_equal(put_road(s, "r4", "POINT(111 26)", &err), 0);
+    query_text(s, "SELECT count(*) FROM roads", text, sizeof text);
+    assert_string_equal(text, "2");
+    situ_store_close(s);
+    situ_test_rmtree(dir);
+    free(dir);
+}
+
+/* A file of schema version 3 (before roads) gains the roads collection when
+ * opened, its other data kept. */
+static void version_3_file_gains_roads(void **state)
+{
+    (void)state;
+    char *dir, path[4096], text[64];
+    situ_store *s = open_new(&dir);
+    situ_err err = {0};
+    put_depot(s, "R1");
+    assert_int_equal(
+        situ_store_exec(s, "SELECT DropTable(NULL, 'roads'); PRAGMA user_version = 3", &err), 0);
+    query_text(s, "SELECT count(*) FROM sqlite_master WHERE name = 'roads'", text, sizeof text);
+    assert_string_equal(text, "0");
+    situ_store_close(s);
+    snprintf(path, sizeof path, "%s/t.sqlite", dir);
+    assert_int_equal(situ_store_open(path, 0, &s, &err), 0);
+    assert_int_equal(situ_store_version(s), SITU_SCHEMA_VERSION);
+    query_text(s, "SELECT count(*) FROM resources", text, sizeof text);
+    assert_string_equal(text, "1");
+    assert_int_equal(put_road(s, "r1", "LINESTRING(111.6 26.2,111.5 26.3)", &err), 0);
+    situ_store_close(s);
+    situ_test_rmtree(dir);
+    free(dir);
 }
 
 /* Resources in the file at path, read with plain SQLite; -1 if unreadable. */
@@ -235,8 +319,10 @@ static long long root_page(sqlite3 *db, const char *name, long long *page_size)
 {
     sqlite3_stmt *st;
     long long root = -1;
-    sqlite3_prepare_v2(db, "SELECT rootpage, (SELECT page_size FROM pragma_page_size) "
-                           "FROM sqlite_master WHERE name = ?", -1, &st, NULL);
+    sqlite3_prepare_v2(db,
+                       "SELECT rootpage, (SELECT page_size FROM pragma_page_size) "
+                       "FROM sqlite_master WHERE name = ?",
+                       -1, &st, NULL);
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW)
         root = sqlite3_column_int64(st, 0), *page_size = sqlite3_column_int64(st, 1);
@@ -256,15 +342,15 @@ static void check_finds_a_damaged_page(void **state)
         snprintf(id, sizeof id, "R%d", i);
         put_depot(s, id);
     }
-    long long page_size = 0,
-              root = root_page(situ_store_db(s), "resource_items_item", &page_size);
+    long long page_size = 0, root = root_page(situ_store_db(s), "resource_items_item", &page_size);
     if (root < 0) /* any index will do */
         root = root_page(situ_store_db(s), "sqlite_autoindex_resources_1", &page_size);
     assert_true(root > 1);
     situ_store_close(s);
     char path[4096];
     snprintf(path, sizeof path, "%s/t.sqlite", dir);
-    assert_int_equal(situ_test_sh(NULL, "sqlite3 %s 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null"
+    assert_int_equal(situ_test_sh(NULL,
+                                  "sqlite3 %s 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null"
                                   " && printf '\\377%%.0s' $(seq %lld) | dd of=%s bs=%lld "
                                   "seek=%lld conv=notrunc status=none",
                                   path, page_size, path, page_size, root - 1),
@@ -283,6 +369,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(loaded_file_opens_in_ogrinfo),
     cmocka_unit_test(creates_schema_with_wal_and_version),
     cmocka_unit_test(upsert_inserts_then_updates_and_replaces_items),
+    cmocka_unit_test(roads_store_lines_promoted),
+    cmocka_unit_test(version_3_file_gains_roads),
     cmocka_unit_test(refuses_newer_schema_and_foreign_files),
 };
 

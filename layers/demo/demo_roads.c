@@ -71,7 +71,8 @@ typedef struct rd {
     const situ__demo_city *c;
     double step_mul; /* vertex spacing, relative to copy 0 */
     double *lon, *lat;
-    signed char *seg; /* seg[v]: the segment v -> v + 1 of its road */
+    signed char *seg;   /* seg[v]: the segment v -> v + 1 of its road */
+    unsigned char *att; /* att[v]: roads may start on v */
     int nv, capv;
     rd_road *roads;
     int nr, capr;
@@ -124,7 +125,10 @@ static int reserve(rd *x, int need)
     int *vnext = seg ? realloc(x->vnext, (size_t)n * sizeof *vnext) : NULL;
     if (vnext)
         x->vnext = vnext;
-    if (!vnext)
+    unsigned char *att = vnext ? realloc(x->att, (size_t)n) : NULL;
+    if (att)
+        x->att = att;
+    if (!att)
         return SITU_ENOMEM;
     x->capv = n;
     return 0;
@@ -581,8 +585,9 @@ static int put_road(rd *x, const rd_spec *s, int i0, int i1, int split)
         int before = v > r->v0 ? x->seg[v - 1] : SEG_PLAIN, after = x->seg[v];
         int ends = v == r->v0 || v == r->v0 + r->n - 1;
         x->vnext[v] = -1;
-        if ((s->attach && before == SEG_PLAIN && after == SEG_PLAIN) ||
-            (ends && s->cls != SITU_ROADS_FERRY))
+        x->att[v] = (s->attach && before == SEG_PLAIN && after == SEG_PLAIN) ||
+                    (ends && s->cls != SITU_ROADS_FERRY);
+        if (x->att[v])
             index_vertex(x, v);
     }
     return 0;
@@ -664,11 +669,38 @@ static const rd_trunk trunks[] = {
 };
 /* clang-format on */
 
+static int inside(const rd *x, double lon, double lat)
+{
+    GEOSGeometry *pt = GEOSGeom_createPointFromXY_r(x->c->gh, lon, lat);
+    int in = pt && GEOSPreparedContains_r(x->c->gh, x->c->outline_prep, pt) == 1;
+    GEOSGeom_destroy_r(x->c->gh, pt);
+    return in;
+}
+
+/* Where a trunk road leaves the city: from (lon, lat) outside towards the
+ * seat (slon, slat), 1 km inside the outline (the city's data ends there). */
+static void exit_point(const rd *x, double slon, double slat, double *lon, double *lat)
+{
+    double L = km(*lon, *lat, slon, slat);
+    for (double d = 0; d < L; d += 0.1) {
+        double f = (d + 1) / L;
+        if (inside(x, *lon + (slon - *lon) * d / L, *lat + (slat - *lat) * d / L) && f < 1) {
+            *lon = situ__demo_snap(*lon + (slon - *lon) * f);
+            *lat = situ__demo_snap(*lat + (slat - *lat) * f);
+            return;
+        }
+    }
+}
+
 static void stop_point(const rd *x, const rd_trunk *t, int i, int *nout, double *lon, double *lat)
 {
     if (t->stops[i] == OUT) {
+        int near = t->stops[i == 0 ? 1 : i - 1];
+        double slon, slat;
         *lon = t->out[2 * *nout], *lat = t->out[2 * *nout + 1];
         ++*nout;
+        seat_point(x, x->c->counties[near].seat_lon, x->c->counties[near].seat_lat, &slon, &slat);
+        exit_point(x, slon, slat, lon, lat);
         return;
     }
     const situ__demo_county *k = &x->c->counties[t->stops[i]];
@@ -785,6 +817,68 @@ static int add_grid(rd *x, const situ__demo_county *k)
     return rc;
 }
 
+/* ---- one network ------------------------------------------------------------------------ */
+
+typedef struct rd_key {
+    double lon, lat;
+    int v;
+} rd_key;
+
+static int key_cmp(const void *a, const void *b)
+{
+    const rd_key *p = a, *q = b;
+    if (p->lon != q->lon)
+        return (p->lon > q->lon) - (p->lon < q->lon);
+    if (p->lat != q->lat)
+        return (p->lat > q->lat) - (p->lat < q->lat);
+    return p->v - q->v;
+}
+
+static int uf_find(int *p, int v)
+{
+    while (p[v] != v)
+        v = p[v] = p[p[v]];
+    return v;
+}
+
+/* Drops the roads outside the largest connected part (a grid street cut off
+ * by the river) and re-indexes the vertices roads may start on, so that
+ * nothing later attaches to an island. */
+static int prune(rd *x)
+{
+    rd_key *k = malloc((size_t)x->nv * sizeof *k);
+    int *p = malloc((size_t)x->nv * sizeof *p), *size = calloc((size_t)x->nv, sizeof *size);
+    if (!k || !p || !size) {
+        free(k), free(p), free(size);
+        return SITU_ENOMEM;
+    }
+    for (int v = 0; v < x->nv; v++)
+        k[v] = (rd_key){x->lon[v], x->lat[v], v}, p[v] = v;
+    qsort(k, (size_t)x->nv, sizeof *k, key_cmp);
+    for (int i = 1; i < x->nv; i++)
+        if (k[i].lon == k[i - 1].lon && k[i].lat == k[i - 1].lat)
+            p[uf_find(p, k[i].v)] = uf_find(p, k[i - 1].v);
+    for (int i = 0; i < x->nr; i++)
+        for (int v = x->roads[i].v0; v + 1 < x->roads[i].v0 + x->roads[i].n; v++)
+            p[uf_find(p, v + 1)] = uf_find(p, v);
+    int big = 0;
+    for (int v = 0; v < x->nv; v++) {
+        int r = uf_find(p, v);
+        big = ++size[r] > size[big] ? r : big;
+    }
+    memset(x->vhead, 0xff, (size_t)x->vcols * (size_t)x->vrows * sizeof *x->vhead);
+    for (int i = 0; i < x->nr; i++) {
+        rd_road *r = &x->roads[i];
+        if (r->n > 0 && uf_find(p, r->v0) != big)
+            r->n = 0;
+        for (int v = r->v0; v < r->v0 + r->n; v++)
+            if (x->att[v])
+                index_vertex(x, v);
+    }
+    free(k), free(p), free(size);
+    return 0;
+}
+
 /* ---- county, township, village and service roads ------------------------------------------ */
 
 static double hills_amp(const rd *x, int t)
@@ -792,21 +886,76 @@ static double hills_amp(const rd *x, int t)
     return 0.04 + 0.03 * x->c->counties[x->c->townships[t].county].hilly;
 }
 
+/* Where township t's county road leaves the network: a vertex on its bank
+ * between the seat and t, near t (the roads branch as a tree from the
+ * seat instead of running side by side); the seat when nothing is better,
+ * -1 when the seat is across a main river and nothing is on t's bank. */
+static int county_parent(rd *x, int t, double slon, double slat, int *out_v)
+{
+    double tlon = x->seat[2 * t], tlat = x->seat[2 * t + 1], D = km(tlon, tlat, slon, slat);
+    int r = (int)ceil(D / (RD_VCELL * SITU_DEMO_KM_PER_DEG_LON)) + 1;
+    int rc = gather(x, tlon, tlat, r > 16 ? 16 : r); /* 8 km: a nearer branch wins */
+    if (rc)
+        return rc;
+    for (int i = 0; i < x->ncand; i++) {
+        double ds = km(x->lon[x->cand[i]], x->lat[x->cand[i]], slon, slat);
+        x->cand_d[i] = ds < D ? x->cand_d[i] + 0.4 * ds : HUGE_VAL;
+    }
+    sort_cand(x);
+    *out_v = -1;
+    for (int i = 0, tests = 0; i < x->ncand && tests < 200 && x->cand_d[i] < HUGE_VAL; i++) {
+        int v = x->cand[i];
+        tests++;
+        if (!crosses_main(x, x->lon[v], x->lat[v], tlon, tlat)) {
+            *out_v = v;
+            return 0;
+        }
+    }
+    if (crosses_main(x, slon, slat, tlon, tlat))
+        *out_v = nearest_attach(x, tlon, tlat, 60);
+    else
+        *out_v = -2; /* the seat */
+    return 0;
+}
+
+typedef struct rd_order {
+    double key;
+    int i;
+} rd_order;
+
+static int order_cmp(const void *a, const void *b)
+{
+    const rd_order *p = a, *q = b;
+    return p->key != q->key ? (p->key > q->key) - (p->key < q->key) : p->i - q->i;
+}
+
+/* County roads: each township seat, by county and nearest its county seat
+ * first, joined to its county seat's network. */
 static int add_county_roads(rd *x)
 {
+    const situ__demo_city *c = x->c;
+    rd_order *o = malloc((size_t)c->ntownships * sizeof *o);
+    if (!o)
+        return SITU_ENOMEM;
+    for (int t = 0; t < c->ntownships; t++) {
+        const situ__demo_county *k = &c->counties[c->townships[t].county];
+        o[t].i = t;
+        o[t].key = c->townships[t].county * 1e4 +
+                   km(k->seat_lon, k->seat_lat, x->seat[2 * t], x->seat[2 * t + 1]);
+    }
+    qsort(o, (size_t)c->ntownships, sizeof *o, order_cmp);
     int rc = 0;
-    for (int t = 0; !rc && t < x->c->ntownships; t++) {
-        const situ__demo_township *tw = &x->c->townships[t];
-        const situ__demo_county *k = &x->c->counties[tw->county];
-        double alon, alat, blon, blat;
+    for (int i = 0; !rc && i < c->ntownships; i++) {
+        int t = o[i].i, v;
+        const situ__demo_county *k = &c->counties[c->townships[t].county];
+        double alon, alat;
         seat_point(x, k->seat_lon, k->seat_lat, &alon, &alat);
-        blon = x->seat[2 * t], blat = x->seat[2 * t + 1];
-        if (crosses_main(x, alon, alat, blon, blat)) {
-            int v = nearest_attach(x, blon, blat, 60);
-            if (v < 0)
-                continue;
+        if ((rc = county_parent(x, t, alon, alat, &v)) || v == -1)
+            continue;
+        if (v >= 0)
             alon = x->lon[v], alat = x->lat[v];
-        }
+        if (alon == x->seat[2 * t] && alat == x->seat[2 * t + 1])
+            continue;
         char ref[16], name[32];
         snprintf(ref, sizeof ref, "X%03d", ++x->nx);
         snprintf(name, sizeof name, "%s县道", ref);
@@ -818,8 +967,9 @@ static int add_county_roads(rd *x)
                      .attach = 1,
                      .tunnel_p = k->hilly >= 2 ? 0.08 : 0,
                      .status = "open"};
-        rc = add_road(x, &s, alon, alat, blon, blat);
+        rc = add_road(x, &s, alon, alat, x->seat[2 * t], x->seat[2 * t + 1]);
     }
+    free(o);
     return rc;
 }
 
@@ -1015,12 +1165,11 @@ static int add_service(rd *x)
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
+/* The township of the piece [a, b] as the loader places it, or -1. */
 static int township_of(const rd *x, int a, int b)
 {
-    int mid = (a + b) / 2, t = situ__demo_city_locate(x->c, x->lon[mid], x->lat[mid]);
-    if (t < 0)
-        t = situ__demo_city_locate(x->c, x->lon[a], x->lat[a]);
-    return t >= 0 ? t : situ__demo_city_locate(x->c, x->lon[b], x->lat[b]);
+    int mid = a + (b - a + 1) / 2; /* the loader's point of a line: its middle vertex */
+    return situ__demo_city_locate(x->c, x->lon[mid], x->lat[mid]);
 }
 
 /* "湘江梅湾街道大桥", the next one there "湘江梅湾街道二桥", ... */
@@ -1084,7 +1233,7 @@ static int emit_road(rd *x, const rd_road *r, situ_err *err)
 
 static void rd_dispose(rd *x)
 {
-    free(x->lon), free(x->lat), free(x->seg), free(x->roads), free(x->text);
+    free(x->lon), free(x->lat), free(x->seg), free(x->att), free(x->roads), free(x->text);
     free(x->vhead), free(x->vnext), free(x->rstart), free(x->ritem);
     free(x->tlon), free(x->tlat), free(x->tseg), free(x->cand), free(x->cand_d);
     free(x->bridge_no), free(x->seat);
@@ -1117,6 +1266,8 @@ static int build(rd *x)
     for (int k = 0; !rc && k < x->c->ncounties; k++)
         if (x->c->counties[k].city_seat)
             rc = add_grid(x, &x->c->counties[k]);
+    if (!rc)
+        rc = prune(x);
     if (!rc)
         rc = add_county_roads(x);
     if (!rc)

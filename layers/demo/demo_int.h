@@ -136,6 +136,8 @@ int situ__demo_city_locate(const situ__demo_city *c, double lon, double lat);
  * point for SITU_DEMO_AT_RIVER, else a random angle. */
 int situ__demo_city_place(const situ__demo_city *c, situ__demo_rng *r, situ__demo_place p,
                           double *out_lon, double *out_lat, double *out_angle, int *out_river);
+/* Distance (km) from (lon, lat) to the nearest river of rank <= rank. */
+double situ__demo_city_river_km(const situ__demo_city *c, double lon, double lat, int rank);
 /* A point near township t's seat (normal, sigma_km); returns its township. */
 int situ__demo_city_near_seat(const situ__demo_city *c, situ__demo_rng *r, int t, double sigma_km,
                               double *out_lon, double *out_lat);

@@ -281,37 +281,18 @@ static int crosses_main(const rd *x, double ax, double ay, double bx, double by)
     return crossings(x, ax, ay, bx, by, 1, h, 4) > 0;
 }
 
-/* Distance (km) from (lon, lat) to the nearest river. */
-static double river_km(const rd *x, double lon, double lat)
-{
-    double best = HUGE_VAL;
-    for (int r = 0; r < x->c->nrivers; r++) {
-        const situ__demo_river *rv = &x->c->rivers[r];
-        for (int i = 0; i + 1 < rv->n; i++) {
-            double ax = (rv->lon[i] - lon) * SITU_DEMO_KM_PER_DEG_LON;
-            double ay = (rv->lat[i] - lat) * SITU_DEMO_KM_PER_DEG_LAT;
-            double bx = (rv->lon[i + 1] - lon) * SITU_DEMO_KM_PER_DEG_LON;
-            double by = (rv->lat[i + 1] - lat) * SITU_DEMO_KM_PER_DEG_LAT;
-            double dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
-            double t = len2 > 0 ? fmax(0, fmin(1, -(ax * dx + ay * dy) / len2)) : 0;
-            best = fmin(best, hypot(ax + t * dx, ay + t * dy));
-        }
-    }
-    return best;
-}
-
 /* A seat as the roads meet it: moved 250 m off a river it stands on (a
  * junction is never on a river), else itself; on the 1e-7 grid. */
 static void seat_point(const rd *x, double lon, double lat, double *out_lon, double *out_lat)
 {
     *out_lon = situ__demo_snap(lon), *out_lat = situ__demo_snap(lat);
-    if (river_km(x, lon, lat) >= 0.1)
+    if (situ__demo_city_river_km(x->c, lon, lat, 2) >= 0.1)
         return;
     for (int i = 0; i < 16; i++) {
         double a = i * M_PI / 8;
         double plon = situ__demo_snap(lon + 0.25 * cos(a) / SITU_DEMO_KM_PER_DEG_LON);
         double plat = situ__demo_snap(lat + 0.25 * sin(a) / SITU_DEMO_KM_PER_DEG_LAT);
-        if (river_km(x, plon, plat) >= 0.15) {
+        if (situ__demo_city_river_km(x->c, plon, plat, 2) >= 0.15) {
             *out_lon = plon, *out_lat = plat;
             return;
         }
@@ -886,6 +867,19 @@ static double hills_amp(const rd *x, int t)
     return 0.04 + 0.03 * x->c->counties[x->c->townships[t].county].hilly;
 }
 
+/* A county road (X001县道, ...) or township road (Y001乡道, ...) of spec s
+ * from a to b, numbered by *counter. */
+static int add_numbered(rd *x, rd_spec *s, int *counter, double alon, double alat, double blon,
+                        double blat)
+{
+    int county = s->cls == SITU_ROADS_COUNTY;
+    char ref[16], name[32];
+    snprintf(ref, sizeof ref, "%c%03d", county ? 'X' : 'Y', ++*counter);
+    snprintf(name, sizeof name, "%s%s", ref, county ? "县道" : "乡道");
+    s->name = name, s->ref = ref, s->attach = 1, s->status = "open";
+    return add_road(x, s, alon, alat, blon, blat);
+}
+
 /* Where township t's county road leaves the network: a vertex on its bank
  * between the seat and t, near t (the roads branch as a tree from the
  * seat instead of running side by side); the seat when nothing is better,
@@ -956,18 +950,11 @@ static int add_county_roads(rd *x)
             alon = x->lon[v], alat = x->lat[v];
         if (alon == x->seat[2 * t] && alat == x->seat[2 * t + 1])
             continue;
-        char ref[16], name[32];
-        snprintf(ref, sizeof ref, "X%03d", ++x->nx);
-        snprintf(name, sizeof name, "%s县道", ref);
         rd_spec s = {.cls = SITU_ROADS_COUNTY,
-                     .name = name,
-                     .ref = ref,
                      .step_km = 0.12,
                      .amp = hills_amp(x, t),
-                     .attach = 1,
-                     .tunnel_p = k->hilly >= 2 ? 0.08 : 0,
-                     .status = "open"};
-        rc = add_road(x, &s, alon, alat, x->seat[2 * t], x->seat[2 * t + 1]);
+                     .tunnel_p = k->hilly >= 2 ? 0.08 : 0};
+        rc = add_numbered(x, &s, &x->nx, alon, alat, x->seat[2 * t], x->seat[2 * t + 1]);
     }
     free(o);
     return rc;
@@ -1008,17 +995,8 @@ static int add_township_links(rd *x)
             double blon = x->seat[2 * u], blat = x->seat[2 * u + 1];
             if (crosses_main(x, alon, alat, blon, blat))
                 continue;
-            char ref[16], name[32];
-            snprintf(ref, sizeof ref, "Y%03d", ++x->ny);
-            snprintf(name, sizeof name, "%s乡道", ref);
-            rd_spec s = {.cls = SITU_ROADS_TOWNSHIP,
-                         .name = name,
-                         .ref = ref,
-                         .step_km = 0.1,
-                         .amp = hills_amp(x, t),
-                         .attach = 1,
-                         .status = "open"};
-            rc = add_road(x, &s, alon, alat, blon, blat);
+            rd_spec s = {.cls = SITU_ROADS_TOWNSHIP, .step_km = 0.1, .amp = hills_amp(x, t)};
+            rc = add_numbered(x, &s, &x->ny, alon, alat, blon, blat);
         }
     free(best);
     return rc;

@@ -81,7 +81,6 @@ typedef struct rd {
     int vcols, vrows, *vhead, *vnext;  /* attachable vertices */
     int rcols, rrows, *rstart, *ritem; /* river segments: river << 16 | i */
     double *tlon, *tlat;               /* a road being made */
-    signed char *tseg;
     int tn, tcap;
     int *cand;
     double *cand_d;
@@ -174,7 +173,7 @@ static int rcell(const rd *x, double lon, double lat, int *cx, int *cy)
     return 0;
 }
 
-/* Calls fn for every river segment whose cell box meets the box of a-b. */
+/* The river cells the box of segment a-b covers. */
 static void river_cells(const rd *x, double ax, double ay, double bx, double by, int *x0, int *y0,
                         int *x1, int *y1)
 {
@@ -389,28 +388,23 @@ static int nearest_attach(rd *x, double lon, double lat, double max_km)
 
 /* ---- making a road: winding, rivers, bridges ---------------------------------------- */
 
-static int tpush(rd *x, double lon, double lat, signed char seg)
+/* Appends a vertex to the road being made (a repeat of the last is
+ * dropped). */
+static int tpush(rd *x, double lon, double lat)
 {
     if (x->tn > 0 && x->tlon[x->tn - 1] == lon && x->tlat[x->tn - 1] == lat)
         return 0;
     if (x->tn + 1 > x->tcap) {
         int n = x->tcap ? 2 * x->tcap : 1024;
         double *a = realloc(x->tlon, (size_t)n * sizeof *a);
-        double *b = a ? realloc(x->tlat, (size_t)n * sizeof *b) : NULL;
-        signed char *s = b ? realloc(x->tseg, (size_t)n) : NULL;
         if (a)
             x->tlon = a;
-        if (b)
-            x->tlat = b;
-        if (s)
-            x->tseg = s;
-        if (!a || !b || !s)
+        double *b = a ? realloc(x->tlat, (size_t)n * sizeof *b) : NULL;
+        if (!b)
             return SITU_ENOMEM;
-        x->tcap = n;
+        x->tlat = b, x->tcap = n;
     }
-    x->tlon[x->tn] = lon, x->tlat[x->tn] = lat, x->tseg[x->tn] = SEG_PLAIN;
-    if (x->tn > 0)
-        x->tseg[x->tn - 1] = seg;
+    x->tlon[x->tn] = lon, x->tlat[x->tn] = lat;
     x->tn++;
     return 0;
 }
@@ -432,7 +426,7 @@ static int wind(rd *x, const rd_spec *s, double alon, double alat, double blon, 
     double uy = (blat - alat) * SITU_DEMO_KM_PER_DEG_LAT / (L > 0 ? L : 1);
     double walk = 0;
     x->tn = 0;
-    int rc = tpush(x, alon, alat, SEG_PLAIN);
+    int rc = tpush(x, alon, alat);
     for (int i = 1; !rc && i < n; i++) {
         double t = (double)i / n, env = sin(M_PI * t), off = 0;
         for (int h = 0; h < 4; h++)
@@ -441,9 +435,9 @@ static int wind(rd *x, const rd_spec *s, double alon, double alat, double blon, 
         off = off * env + walk * env;
         double px = t * L * ux - off * uy, py = t * L * uy + off * ux;
         rc = tpush(x, situ__demo_snap(alon + px / SITU_DEMO_KM_PER_DEG_LON),
-                   situ__demo_snap(alat + py / SITU_DEMO_KM_PER_DEG_LAT), SEG_PLAIN);
+                   situ__demo_snap(alat + py / SITU_DEMO_KM_PER_DEG_LAT));
     }
-    return rc ? rc : tpush(x, blon, blat, SEG_PLAIN);
+    return rc ? rc : tpush(x, blon, blat);
 }
 
 /* How many of the buffer's segments cross a main river. */
@@ -497,8 +491,11 @@ static int put_segment(rd *x, double ax, double ay, double bx, double by, int ma
                 continue;
             double px = situ__demo_snap(ax + ts[e] * (bx - ax)),
                    py = situ__demo_snap(ay + ts[e] * (by - ay));
-            if (px == x->lon[v] && py == x->lat[v])
+            if ((px == x->lon[v] && py == x->lat[v]) || (px == bx && py == by)) {
+                if (e == 0) /* the bridge starts at v: the crossing stays on it */
+                    x->seg[v] = (signed char)(riv[i] + 1);
                 continue;
+            }
             v++;
             x->lon[v] = px, x->lat[v] = py;
             x->seg[v] = e == 0 ? (signed char)(riv[i] + 1) : SEG_PLAIN;
@@ -765,10 +762,10 @@ static int grid_street(rd *x, const double *nlon, const double *nlat, const unsi
             double plon = x->tlon[x->tn - 1], plat = x->tlat[x->tn - 1];
             for (int m = 1; !rc && m < 3; m++)
                 rc = tpush(x, situ__demo_snap(plon + (nlon[idx] - plon) * m / 3),
-                           situ__demo_snap(plat + (nlat[idx] - plat) * m / 3), SEG_PLAIN);
+                           situ__demo_snap(plat + (nlat[idx] - plat) * m / 3));
         }
         if (!rc)
-            rc = tpush(x, nlon[idx], nlat[idx], SEG_PLAIN);
+            rc = tpush(x, nlon[idx], nlat[idx]);
     }
     return rc;
 }
@@ -1105,9 +1102,9 @@ static int add_ferry(rd *x)
                  .duration_s = 900,
                  .status = "open"};
     x->tn = 0;
-    int rc = tpush(x, lon[0], lat[0], SEG_PLAIN);
+    int rc = tpush(x, lon[0], lat[0]);
     if (!rc)
-        rc = tpush(x, lon[1], lat[1], SEG_PLAIN);
+        rc = tpush(x, lon[1], lat[1]);
     if (!rc)
         rc = put_line(x, &f);
     rd_spec s = {.cls = SITU_ROADS_VILLAGE,
@@ -1213,7 +1210,7 @@ static void rd_dispose(rd *x)
 {
     free(x->lon), free(x->lat), free(x->seg), free(x->att), free(x->roads), free(x->text);
     free(x->vhead), free(x->vnext), free(x->rstart), free(x->ritem);
-    free(x->tlon), free(x->tlat), free(x->tseg), free(x->cand), free(x->cand_d);
+    free(x->tlon), free(x->tlat), free(x->cand), free(x->cand_d);
     free(x->bridge_no), free(x->seat);
 }
 

@@ -685,6 +685,37 @@ static void stop_point(const rd *x, const rd_trunk *t, int i, int *nout, double 
     seat_point(x, k->seat_lon, k->seat_lat, lon, lat);
 }
 
+/* The main-river crossings of the straight segment a-b. */
+static int main_hits(const rd *x, double alon, double alat, double blon, double blat)
+{
+    rd_hit h[RD_MAX_HITS];
+    return crossings(x, alon, alat, blon, blat, 1, h, RD_MAX_HITS);
+}
+
+/* A trunk road from seat a to seat b through a point beside their middle,
+ * the one of the fewest main-river crossings: a road along a meandering
+ * river keeps to one bank rather than cross it at every bend. */
+static int trunk_leg(rd *x, const rd_spec *s, double alon, double alat, double blon, double blat)
+{
+    static const double off_km[] = {0, 3, -3, 6, -6, 10, -10};
+    double L = km(alon, alat, blon, blat), mlon = (alon + blon) / 2, mlat = (alat + blat) / 2;
+    double nx = -(blat - alat) * SITU_DEMO_KM_PER_DEG_LAT / L;
+    double ny = (blon - alon) * SITU_DEMO_KM_PER_DEG_LON / L;
+    double vlon = mlon, vlat = mlat;
+    int best = INT32_MAX, at = 0;
+    for (int i = 0; L > 0 && i < (int)(sizeof off_km / sizeof off_km[0]); i++) {
+        double plon = situ__demo_snap(mlon + off_km[i] * nx / SITU_DEMO_KM_PER_DEG_LON);
+        double plat = situ__demo_snap(mlat + off_km[i] * ny / SITU_DEMO_KM_PER_DEG_LAT);
+        int n = main_hits(x, alon, alat, plon, plat) + main_hits(x, plon, plat, blon, blat);
+        if (n < best)
+            best = n, at = i, vlon = plon, vlat = plat;
+    }
+    if (at == 0)
+        return add_road(x, s, alon, alat, blon, blat);
+    int rc = add_road(x, s, alon, alat, vlon, vlat);
+    return rc ? rc : add_road(x, s, vlon, vlat, blon, blat);
+}
+
 static int add_trunk(rd *x, const rd_trunk *t)
 {
     int motorway = t->cls == SITU_ROADS_EXPRESSWAY;
@@ -706,7 +737,7 @@ static int add_trunk(rd *x, const rd_trunk *t)
     stop_point(x, t, 0, &nout, &alon, &alat);
     for (int i = 1; !rc && i < n; i++) {
         stop_point(x, t, i, &nout, &blon, &blat);
-        rc = add_road(x, &s, alon, alat, blon, blat);
+        rc = trunk_leg(x, &s, alon, alat, blon, blat);
         alon = blon, alat = blat;
     }
     return rc;

@@ -115,6 +115,17 @@ class OgcApiTest(unittest.TestCase):
         self.assertEqual(ids("&status=closed&bbox=111.59,26.39,111.71,26.47"), ["test-road-3"])
         situd.assert_problem(self, self.d.get("/collections/roads/items?class=lane"), 400, "class")
 
+    def test_web_schema_names_each_geometry(self):
+        colls = {c["id"]: c for c in self.d.get("/web/schema.json").json()["collections"]}
+        self.assertEqual(list(colls), COLLECTIONS)
+        self.assertEqual({k: c["geometry"] for k, c in colls.items()
+                          if k in ("townships", "hazards", "roads")},
+                         {"townships": "MultiPolygon", "hazards": "Point",
+                          "roads": "MultiLineString"})
+        fields = {f["name"]: f for f in colls["roads"]["fields"]}
+        self.assertIn("class", fields)
+        self.assertIn("status", fields)
+
     def test_paging_is_complete_without_duplicates(self):
         for coll in COLLECTIONS:
             feats, matched = self.all_items(coll, limit=37 if coll != "hazards" else 500)

@@ -10,7 +10,6 @@ closes; each change goes out on /events; bad closures are refused naming
 the member and change nothing; an acknowledged closure survives a restart
 and a SIGKILL right after the acknowledgement."""
 
-import json
 import os
 import shutil
 import signal
@@ -60,14 +59,9 @@ DEPOTS = {"type": "FeatureCollection", "features": [
 
 def river_db(tmpdir):
     """The SpatiaLite file of the network above, made with `situ load`."""
-    path = os.path.join(tmpdir, "river.sqlite")
-    for name, doc in (("townships", feedlib.TOWNSHIPS), ("resources", DEPOTS), ("roads", ROADS)):
-        src = os.path.join(tmpdir, name + ".geojson")
-        with open(src, "w", encoding="utf-8") as f:
-            json.dump(doc, f, ensure_ascii=False)
-        subprocess.run([situd.SITU, "load", "--db", path, "--collection", name, src],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return path
+    return feedlib.load_db(os.path.join(tmpdir, "river.sqlite"),
+                           (("townships", feedlib.TOWNSHIPS), ("resources", DEPOTS),
+                            ("roads", ROADS)))
 
 
 def closure(cid, **members):

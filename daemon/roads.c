@@ -231,11 +231,39 @@ void situd_roads_free(void)
     pthread_mutex_unlock(&wlock);
 }
 
-void situd_roads_counts(long long *out_builds, long long *out_status, long long *out_published)
+void situd_roads_metrics(situ_buf *b)
 {
     pthread_mutex_lock(&wlock);
-    *out_builds = n_builds, *out_status = n_status, *out_published = n_published;
+    long long builds = n_builds, status = n_status, published = n_published;
     pthread_mutex_unlock(&wlock);
+    situd_roads_view v;
+    size_t edges = 0, closed = 0;
+    if (situd_roads_acquire(&v) == 0) {
+        situ_roads_stats st;
+        situ_roads_graph_stats(v.g, &st);
+        edges = st.edges;
+        closed = situ_roads_closures_count(v.closures);
+        situd_roads_release(&v);
+    }
+    situ_buf_printf(
+        b,
+        "# HELP situd_roads_graph_builds_total Road graphs built (the network changed).\n"
+        "# TYPE situd_roads_graph_builds_total counter\n"
+        "situd_roads_graph_builds_total %lld\n"
+        "# HELP situd_roads_status_changes_total Roads versions that changed only "
+        "statuses (same graph, closure set derived again).\n"
+        "# TYPE situd_roads_status_changes_total counter\n"
+        "situd_roads_status_changes_total %lld\n"
+        "# HELP situd_roads_closure_sets_total Closure sets published.\n"
+        "# TYPE situd_roads_closure_sets_total counter\n"
+        "situd_roads_closure_sets_total %lld\n"
+        "# HELP situd_roads_edges Edges of the road graph.\n"
+        "# TYPE situd_roads_edges gauge\n"
+        "situd_roads_edges %zu\n"
+        "# HELP situd_roads_closed_edges Edges closed in the set in force.\n"
+        "# TYPE situd_roads_closed_edges gauge\n"
+        "situd_roads_closed_edges %zu\n",
+        builds, status, published, edges, closed);
 }
 
 /* ---- reading ------------------------------------------------------------------- */

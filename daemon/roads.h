@@ -17,6 +17,7 @@
 #ifndef SITUD_ROADS_H
 #define SITUD_ROADS_H
 
+#include "situ/buf.h"
 #include "situ/roads.h"
 #include "situ/snapshot.h"
 
@@ -71,7 +72,8 @@ int situd_roads_targets(const situd_roads_view *v, situ_coll *points, situd_road
 void situd_roads_targets_done(situd_roads_tref *ref);
 /* The calling thread's workspace for v's graph (freed when the thread ends). */
 situ_roads_ws *situd_roads_ws(const situd_roads_view *v);
-/* Counters for /metrics: graph builds, status-only changes, closure sets published. */
-void situd_roads_counts(long long *out_builds, long long *out_status, long long *out_published);
+/* Appends the road network's metrics (builds, status-only changes, closure
+ * sets published, edges, closed edges) in Prometheus text. */
+void situd_roads_metrics(situ_buf *b);
 
 #endif

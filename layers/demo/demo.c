@@ -31,6 +31,7 @@ static const struct {
     {SITU_C_HAZARD_SOURCES, situ__demo_gen_hazard_sources},
     {SITU_C_RESOURCES, situ__demo_gen_resources},
     {SITU_C_STATIONS, situ__demo_gen_stations},
+    {SITU_C_ROADS, situ__demo_gen_roads},
 };
 
 /* ---- where copies go --------------------------------------------------------- */
@@ -175,6 +176,8 @@ static int run_copies(situ__demo_gen *g, const situ_demo_opts *o, situ_err *err)
             rc = generators[i].run(g, err);
     }
     situ__demo_feat_reset(&g->feat, NULL);
+    free(g->pts);
+    g->pts = NULL;
     names_free(&names);
     free(dx), free(dy);
     return rc;

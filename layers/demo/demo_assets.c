@@ -195,36 +195,17 @@ typedef struct rs_program {
     const kit_item *kit;
 } rs_program;
 
-/* Distance (km) from (lon, lat) to the nearest river of rank <= rank. */
-static double river_km(const situ__demo_city *c, double lon, double lat, int rank)
-{
-    double best = HUGE_VAL;
-    for (int r = 0; r < c->nrivers; r++) {
-        const situ__demo_river *rv = &c->rivers[r];
-        for (int i = 0; rv->rank <= rank && i + 1 < rv->n; i++) {
-            double ax = (rv->lon[i] - lon) * SITU_DEMO_KM_PER_DEG_LON;
-            double ay = (rv->lat[i] - lat) * SITU_DEMO_KM_PER_DEG_LAT;
-            double bx = (rv->lon[i + 1] - lon) * SITU_DEMO_KM_PER_DEG_LON;
-            double by = (rv->lat[i + 1] - lat) * SITU_DEMO_KM_PER_DEG_LAT;
-            double dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
-            double t = len2 > 0 ? fmax(0, fmin(1, -(ax * dx + ay * dy) / len2)) : 0;
-            best = fmin(best, hypot(ax + t * dx, ay + t * dy));
-        }
-    }
-    return best;
-}
-
 static int on_river_county(const situ__demo_city *c, int k, int t)
 {
     (void)t;
-    return river_km(c, c->counties[k].seat_lon, c->counties[k].seat_lat, 1) < 6;
+    return situ__demo_city_river_km(c, c->counties[k].seat_lon, c->counties[k].seat_lat, 1) < 6;
 }
 static int on_river_township(const situ__demo_city *c, int k, int t)
 {
     (void)k;
     const situ__demo_township *tw = &c->townships[t];
-    return river_km(c, tw->seat_lon, tw->seat_lat, 1) < 3 ||
-           river_km(c, tw->seat_lon, tw->seat_lat, 2) < 1.5;
+    return situ__demo_city_river_km(c, tw->seat_lon, tw->seat_lat, 1) < 3 ||
+           situ__demo_city_river_km(c, tw->seat_lon, tw->seat_lat, 2) < 1.5;
 }
 static int forest_county(const situ__demo_city *c, int k, int t)
 {

@@ -5,7 +5,8 @@
  * yongzhou_rivers.geojson), township populations, the point-in-township
  * index and the placement rules (situ__demo_place) every generator uses. The
  * polygons themselves come from demo_tess.c. Entry points: situ__demo_city_load,
- * situ__demo_city_locate, situ__demo_city_place, situ__demo_city_dispose.
+ * situ__demo_city_locate, situ__demo_city_place, situ__demo_city_river_km,
+ * situ__demo_city_dispose.
  */
 #include "demo_int.h"
 
@@ -595,6 +596,24 @@ int situ__demo_city_place(const situ__demo_city *c, situ__demo_rng *r, situ__dem
         }
     }
     return -1;
+}
+
+double situ__demo_city_river_km(const situ__demo_city *c, double lon, double lat, int rank)
+{
+    double best = HUGE_VAL;
+    for (int r = 0; r < c->nrivers; r++) {
+        const situ__demo_river *rv = &c->rivers[r];
+        for (int i = 0; rv->rank <= rank && i + 1 < rv->n; i++) {
+            double ax = (rv->lon[i] - lon) * SITU_DEMO_KM_PER_DEG_LON;
+            double ay = (rv->lat[i] - lat) * SITU_DEMO_KM_PER_DEG_LAT;
+            double bx = (rv->lon[i + 1] - lon) * SITU_DEMO_KM_PER_DEG_LON;
+            double by = (rv->lat[i + 1] - lat) * SITU_DEMO_KM_PER_DEG_LAT;
+            double dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
+            double t = len2 > 0 ? fmax(0, fmin(1, -(ax * dx + ay * dy) / len2)) : 0;
+            best = fmin(best, hypot(ax + t * dx, ay + t * dy));
+        }
+    }
+    return best;
 }
 
 /* ---- load and dispose ------------------------------------------------------ */

@@ -87,6 +87,8 @@ void situ__demo_gen_begin(situ__demo_gen *g, situ_coll_id cid)
     situ__demo_rng_init(&g->rng, g->seed, 100 + (uint64_t)cid, (uint64_t)g->copy);
     g->seq = 0;
     g->river = -1;
+    if (cid == SITU_C_RESOURCES)
+        g->npts = 0;
     situ__demo_feat_reset(&g->feat, situ_schema_collection(cid));
 }
 
@@ -121,6 +123,31 @@ void situ__demo_gen_polygon(situ__demo_gen *g, const double *lon, const double *
     OGR_G_AddGeometryDirectly(g->feat.geom, poly);
 }
 
+void situ__demo_gen_line(situ__demo_gen *g, const double *lon, const double *lat, int n)
+{
+    OGRGeometryH line = OGR_G_CreateGeometry(wkbLineString);
+    OGR_G_SetPointCount(line, n);
+    for (int i = 0; i < n; i++)
+        OGR_G_SetPoint_2D(line, i, lon[i], lat[i]);
+    g->feat.geom = OGR_G_CreateGeometry(wkbMultiLineString);
+    OGR_G_AddGeometryDirectly(g->feat.geom, line);
+}
+
+/* Keeps a resource's point (base frame) for the roads of the copy. */
+static int keep_point(situ__demo_gen *g, OGRGeometryH geom)
+{
+    if (g->npts == g->cappts) {
+        int cap = g->cappts ? 2 * g->cappts : 256;
+        double *p = realloc(g->pts, (size_t)cap * 2 * sizeof *p);
+        if (!p)
+            return SITU_ENOMEM;
+        g->pts = p, g->cappts = cap;
+    }
+    g->pts[2 * g->npts] = OGR_G_GetX(geom, 0);
+    g->pts[2 * g->npts++ + 1] = OGR_G_GetY(geom, 0);
+    return 0;
+}
+
 /* Moves every vertex by (dx, dy), back onto the 1e-7 grid. */
 static void shift(OGRGeometryH geom, double dx, double dy)
 {
@@ -140,6 +167,8 @@ int situ__demo_gen_emit(situ__demo_gen *g, situ_err *err)
     if (f->bad_field)
         return situ_err_set(err, SITU_EINVAL, "demo: %s %s: no field %s in the schema", f->coll->id,
                             f->id, f->bad_field);
+    if (f->coll->cid == SITU_C_RESOURCES && f->geom && keep_point(g, f->geom))
+        return situ_err_set(err, SITU_ENOMEM, "out of memory");
     if (g->copy && f->geom)
         shift(f->geom, g->dx, g->dy);
     int rc = situ__demo_out_write(g->out, f, err);

@@ -9,6 +9,7 @@
  * demo_gen.c   the feature record, the township collection, shared helpers
  * demo_maps.c  risk zones, hazards and hazard sources
  * demo_assets.c  resources and stations
+ * demo_roads.c   the road network (after resources: it reaches their points)
  * demo_out.c   the OGR writers, departments.csv and manifest.ini
  *
  * Every generator works in the base frame (copy 0, real Yongzhou); a copy
@@ -135,6 +136,8 @@ int situ__demo_city_locate(const situ__demo_city *c, double lon, double lat);
  * point for SITU_DEMO_AT_RIVER, else a random angle. */
 int situ__demo_city_place(const situ__demo_city *c, situ__demo_rng *r, situ__demo_place p,
                           double *out_lon, double *out_lat, double *out_angle, int *out_river);
+/* Distance (km) from (lon, lat) to the nearest river of rank <= rank. */
+double situ__demo_city_river_km(const situ__demo_city *c, double lon, double lat, int rank);
 /* A point near township t's seat (normal, sigma_km); returns its township. */
 int situ__demo_city_near_seat(const situ__demo_city *c, situ__demo_rng *r, int t, double sigma_km,
                               double *out_lon, double *out_lat);
@@ -208,6 +211,8 @@ typedef struct situ__demo_gen {
     int river;        /* the {river} of templates, or -1 */
     long long seq;    /* features written in this collection and copy */
     long long *count; /* situ_demo_stats.count */
+    double *pts;      /* the resources of this copy, base frame, lon/lat pairs */
+    int npts, cappts;
     situ__demo_feat feat;
 } situ__demo_gen;
 
@@ -220,6 +225,8 @@ void situ__demo_gen_new(situ__demo_gen *g, const char *prefix, int t);
  * base frame. */
 void situ__demo_gen_point(situ__demo_gen *g, double lon, double lat);
 void situ__demo_gen_polygon(situ__demo_gen *g, const double *lon, const double *lat, int n);
+/* ... and a one-part MultiLineString through n vertices. */
+void situ__demo_gen_line(situ__demo_gen *g, const double *lon, const double *lat, int n);
 /* Shifts the record's geometry by the copy offset, writes it, counts it. */
 int situ__demo_gen_emit(situ__demo_gen *g, situ_err *err);
 /* Expands a template for township t into the record's buffer and returns
@@ -234,5 +241,12 @@ int situ__demo_gen_hazards(situ__demo_gen *g, situ_err *err);
 int situ__demo_gen_hazard_sources(situ__demo_gen *g, situ_err *err);
 int situ__demo_gen_resources(situ__demo_gen *g, situ_err *err);
 int situ__demo_gen_stations(situ__demo_gen *g, situ_err *err);
+/* Copies 0..SITU_DEMO_ROADS_FULL_COPIES-1 get roads with a vertex every
+ * 70-300 m; further copies the same network with vertices
+ * SITU_DEMO_ROADS_THIN_STEP times as far apart, so that scale 200 stays
+ * under ten million edges. */
+#define SITU_DEMO_ROADS_FULL_COPIES 10
+#define SITU_DEMO_ROADS_THIN_STEP 4
+int situ__demo_gen_roads(situ__demo_gen *g, situ_err *err);
 
 #endif

@@ -36,6 +36,7 @@ static const demo_format formats[] = {
     {SITU_C_HAZARD_SOURCES, "CSV", "csv", 4490, 1, NULL, "EPSG:4490"},
     {SITU_C_RESOURCES, "GeoJSON", "geojson", 4326, 0, NULL, NULL},
     {SITU_C_STATIONS, "GeoJSON", "geojson", 4326, 0, NULL, NULL},
+    {SITU_C_ROADS, "GeoJSON", "geojson", 4326, 0, NULL, NULL},
 };
 #define NFORMATS ((int)(sizeof formats / sizeof formats[0]))
 
@@ -201,9 +202,10 @@ static OGRSpatialReferenceH srs_new(int epsg)
 static int make_layer(demo_layer *l, const char *path, OGRSpatialReferenceH srs)
 {
     const situ_collection *c = situ_schema_collection(l->fmt->cid);
-    OGRwkbGeometryType gt = l->fmt->lonlat              ? wkbNone
-                            : c->gtype == SITU_GT_POINT ? wkbPoint
-                                                        : wkbMultiPolygon;
+    OGRwkbGeometryType gt = l->fmt->lonlat                        ? wkbNone
+                            : c->gtype == SITU_GT_POINT           ? wkbPoint
+                            : c->gtype == SITU_GT_MULTILINESTRING ? wkbMultiLineString
+                                                                  : wkbMultiPolygon;
     char **lco = layer_options(l->fmt);
     l->layer = GDALDatasetCreateLayer(l->ds, c->id, l->fmt->lonlat ? NULL : srs, gt, lco);
     CSLDestroy(lco);
@@ -460,7 +462,8 @@ int situ__demo_out_manifest(const char *dir, const situ_demo_opts *opts, situ_er
             "; say itself: its CRS (s_srs), its text encoding, field names to map.\n",
             opts->seed, opts->scale);
     for (int i = 0; i < NFORMATS; i++)
-        if (formats[i].s_srs || formats[i].encoding || is_shapefile(&formats[i]))
+        if (formats[i].s_srs || formats[i].encoding || is_shapefile(&formats[i]) ||
+            formats[i].cid == SITU_C_ROADS)
             manifest_section(f, &formats[i]);
     return fclose(f) ? situ_err_set(err, SITU_EIO, "cannot write %s", path) : 0;
 }

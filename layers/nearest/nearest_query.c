@@ -247,6 +247,10 @@ static int parse_collection(situ_nearest_query *q, const char *v, situ_err *err)
         snprintf(why + n, sizeof why - (size_t)n, ")");
         return bad(err, "collection", why);
     }
+    if (c->gtype == SITU_GT_MULTILINESTRING)
+        return bad(err, "collection",
+                   "roads is the road network, not a collection to search "
+                   "(by=road searches over it)");
     q->cid = c->cid;
     return 0;
 }

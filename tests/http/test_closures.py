@@ -10,6 +10,7 @@ closes; each change goes out on /events; bad closures are refused naming
 the member and change nothing; an acknowledged closure survives a restart
 and a SIGKILL right after the acknowledgement."""
 
+import json
 import os
 import shutil
 import signal
@@ -149,6 +150,16 @@ class ClosuresTest(unittest.TestCase):
             self.assertEqual((m["data"]["id"], m["data"]["kind"]), ("transport:poly", "cancelled"))
         finally:
             sse.close()
+
+    def test_the_cli_answers_as_situd_does(self):
+        self.accept(closure("cli"))
+        self.wait_nearest("W")
+        argv = [situd.SITU, "nearest", "--by", "road", "--k", "2", "--route", "--lon", str(Q[0]),
+                "--lat", str(Q[1]), "--db", self.db]
+        out = subprocess.run(argv, check=True, stdout=subprocess.PIPE).stdout.decode()
+        http = self.d.get("/nearest?lon=%s&lat=%s&by=road&k=2&route=1" % Q).body.decode()
+        self.assertEqual(out, http)
+        self.assertEqual(json.loads(out)["features"][0]["id"], "W")
 
     def test_a_point_and_radius_closes_the_bridge(self):
         # 55 m north of the bridge: a 100 m radius reaches it

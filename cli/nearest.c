@@ -8,10 +8,12 @@
  * network is the roads collection with its statuses as closures.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "situ/nearest.h"
+#include "situ/roads.h"
 #include "situ/snapshot.h"
 
 #define MAX_ARGS 32
@@ -89,20 +91,40 @@ static situ_nearest_mode mode_of(const char *cmd, const char **keys, const char 
     return by_road && minutes ? SITU_NEAREST_WITHIN : SITU_NEAREST_KNN;
 }
 
-/* Loads the snapshot of db and writes the answer of q into out. */
+/* The road closures active now in l as areas (malloc'd), as situd lays them. */
+static situ_roads_area *areas_of(const situ_closure_list *l)
+{
+    situ_roads_area *a = calloc(l->n ? l->n : 1, sizeof *a);
+    for (size_t i = 0; a && i < l->n; i++) {
+        const situ_closure *k = &l->v[i];
+        a[i] = k->radius_m > 0 ? (situ_roads_area){NULL, 0, k->lon, k->lat, k->radius_m}
+                               : (situ_roads_area){k->wkb, k->nwkb, 0, 0, 0};
+    }
+    return a;
+}
+
+/* Loads the snapshot of db (and, by road, the road closures active now)
+ * and writes the answer of q into out. */
 static int answer(const char *db, const situ_nearest_query *q, situ_buf *out, situ_err *err)
 {
     situ_store *s;
     if (situ_cli_open(db, SITU_STORE_READONLY, &s))
         return 1;
     situ_snapshot *snap = NULL;
+    situ_closure_list closures = {0};
+    situ_roads_area *areas = NULL;
     situ_nearest_cache *cache = situ_nearest_cache_new();
     int rc =
         cache ? situ_snapshot_load(s, &snap, err) : situ_err_set(err, SITU_ENOMEM, "out of memory");
+    if (!rc && q->by_road && !(rc = situ_store_closures_active(s, NULL, &closures, err)) &&
+        !(areas = areas_of(&closures)))
+        rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
     situ_store_close(s);
     if (!rc)
-        rc = q->by_road ? situ_nearest_road_answer_once(snap, q, out, err)
+        rc = q->by_road ? situ_nearest_road_answer_once(snap, q, areas, closures.n, out, err)
                         : situ_nearest_answer(cache, snap, q, out, err);
+    free(areas);
+    situ_closure_list_dispose(&closures);
     situ_nearest_cache_free(cache);
     situ_snapshot_release(snap);
     return rc;

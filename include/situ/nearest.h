@@ -188,6 +188,7 @@ struct situ_roads_graph;
 struct situ_roads_closures;
 struct situ_roads_targets;
 struct situ_roads_ws;
+struct situ_roads_area;
 
 /* The road network a by-road answer searches (all read only but ws). */
 typedef struct situ_nearest_roads {
@@ -210,9 +211,11 @@ typedef struct situ_nearest_roads {
 int situ_nearest_road_answer(const situ_snapshot *s, const situ_nearest_roads *r,
                              const situ_nearest_query *q, situ_buf *out, situ_err *err);
 /* The same over the network of s's roads collection, built for this one
- * answer (the graph, the roads' statuses as closures, the targets): what
- * `situ nearest --by road`, `situ route` and `situ reach` print. */
+ * answer (the graph, the roads' statuses plus the nareas closure areas as
+ * closures, the targets): what `situ nearest --by road`, `situ route` and
+ * `situ reach` print. An area the graph refuses is skipped, as situd does. */
 int situ_nearest_road_answer_once(const situ_snapshot *s, const situ_nearest_query *q,
-                                  situ_buf *out, situ_err *err);
+                                  const struct situ_roads_area *areas, size_t nareas, situ_buf *out,
+                                  situ_err *err);
 
 #endif

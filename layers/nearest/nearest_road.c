@@ -600,8 +600,23 @@ int situ_nearest_road_answer(const situ_snapshot *s, const situ_nearest_roads *r
     return rc;
 }
 
+/* Lays the closure areas on cl (a refused one skipped); 0 or SITU_ENOMEM. */
+static int lay_areas(situ_roads_closures *cl, const situ_roads_graph *g,
+                     const situ_roads_area *areas, size_t n, situ_err *err)
+{
+    GEOSContextHandle_t h = n ? GEOS_init_r() : NULL;
+    situ_err refused = {0};
+    long rc = !n  ? 0
+              : h ? situ_roads_closures_set_areas(cl, g, h, areas, n, NULL, &refused)
+                  : SITU_ENOMEM;
+    if (h)
+        GEOS_finish_r(h);
+    return rc < 0 ? situ_err_set(err, (int)rc, "closure areas: out of memory") : 0;
+}
+
 int situ_nearest_road_answer_once(const situ_snapshot *s, const situ_nearest_query *q,
-                                  situ_buf *out, situ_err *err)
+                                  const situ_roads_area *areas, size_t nareas, situ_buf *out,
+                                  situ_err *err)
 {
     const situ_coll *roads = s->colls[SITU_C_ROADS];
     const situ_coll *c = q->mode == SITU_NEAREST_REACH ? NULL : s->colls[q->cid];
@@ -617,6 +632,8 @@ int situ_nearest_road_answer_once(const situ_snapshot *s, const situ_nearest_que
     int rc = situ_roads_graph_of(roads, NULL, &g, err);
     if (rc == 0)
         rc = situ_roads_closures_of(g, roads, &cl, err);
+    if (rc == 0)
+        rc = lay_areas(cl, g, areas, nareas, err);
     if (rc == 0 && c)
         rc = situ_roads_targets_of(g, cl, c, SITU_ROADS_MAX_SNAP_M, &t, err);
     if (rc == 0 && !(r.ws = situ_roads_ws_new(g)))

@@ -59,9 +59,16 @@ STATIONS = _points([
 
 def tiny_db(tmpdir):
     """A SpatiaLite file under tmpdir with the fixture above."""
-    path = os.path.join(tmpdir, "feeds.sqlite")
-    for name, doc in (("townships", TOWNSHIPS), ("resources", RESOURCES),
-                      ("hazards", HAZARDS), ("stations", STATIONS)):
+    return load_db(os.path.join(tmpdir, "feeds.sqlite"),
+                   (("townships", TOWNSHIPS), ("resources", RESOURCES),
+                    ("hazards", HAZARDS), ("stations", STATIONS)))
+
+
+def load_db(path, collections):
+    """The SpatiaLite file path made with the real `situ load` of each
+    (collection id, GeoJSON document) pair, in order."""
+    tmpdir = os.path.dirname(path)
+    for name, doc in collections:
         src = os.path.join(tmpdir, name + ".geojson")
         with open(src, "w", encoding="utf-8") as f:
             json.dump(doc, f, ensure_ascii=False)

@@ -60,14 +60,9 @@ DEPOTS = {"type": "FeatureCollection", "features": [
 
 def river_db(tmpdir):
     """The SpatiaLite file of the network above, made with `situ load`."""
-    path = os.path.join(tmpdir, "river.sqlite")
-    for name, doc in (("townships", feedlib.TOWNSHIPS), ("resources", DEPOTS), ("roads", ROADS)):
-        src = os.path.join(tmpdir, name + ".geojson")
-        with open(src, "w", encoding="utf-8") as f:
-            json.dump(doc, f, ensure_ascii=False)
-        subprocess.run([situd.SITU, "load", "--db", path, "--collection", name, src],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return path
+    return feedlib.load_db(os.path.join(tmpdir, "river.sqlite"),
+                           (("townships", feedlib.TOWNSHIPS), ("resources", DEPOTS),
+                            ("roads", ROADS)))
 
 
 def closure(cid, **members):
@@ -155,6 +150,16 @@ class ClosuresTest(unittest.TestCase):
             self.assertEqual((m["data"]["id"], m["data"]["kind"]), ("transport:poly", "cancelled"))
         finally:
             sse.close()
+
+    def test_the_cli_answers_as_situd_does(self):
+        self.accept(closure("cli"))
+        self.wait_nearest("W")
+        argv = [situd.SITU, "nearest", "--by", "road", "--k", "2", "--route", "--lon", str(Q[0]),
+                "--lat", str(Q[1]), "--db", self.db]
+        out = subprocess.run(argv, check=True, stdout=subprocess.PIPE).stdout.decode()
+        http = self.d.get("/nearest?lon=%s&lat=%s&by=road&k=2&route=1" % Q).body.decode()
+        self.assertEqual(out, http)
+        self.assertEqual(json.loads(out)["features"][0]["id"], "W")
 
     def test_a_point_and_radius_closes_the_bridge(self):
         # 55 m north of the bridge: a 100 m radius reaches it

@@ -69,7 +69,8 @@ static const class_entry default_grades[] = {
 
 /* Route code letters (JTG/T 0214 and the national road network plan). G and
  * S with 1, 2 or 4 digits are expressways (G4, G55, G1501, S20); with 3
- * digits national and provincial roads (G207, S216). */
+ * digits, or a longer code (a section's), national and provincial roads
+ * (G207, S216) unless the grade says 高速. */
 static const class_entry default_letters[] = {
     {"G", SITU_ROADS_NATIONAL}, {"S", SITU_ROADS_PROVINCIAL}, {"X", SITU_ROADS_COUNTY},
     {"Y", SITU_ROADS_TOWNSHIP}, {"C", SITU_ROADS_VILLAGE},    {"Z", SITU_ROADS_SERVICE},
@@ -112,7 +113,7 @@ static int class_of_ref(const situ__roads_src *r, const char *ref)
     letter[0] = (char)(*ref >= 'a' && *ref <= 'z' ? *ref - 32 : *ref);
     size_t digits = strspn(ref + 1, "0123456789");
     int user = lookup(r->table, r->ntable, letter);
-    if ((letter[0] == 'G' || letter[0] == 'S') && digits > 0 && digits != 3)
+    if ((letter[0] == 'G' || letter[0] == 'S') && (digits == 1 || digits == 2 || digits == 4))
         return SITU_ROADS_EXPRESSWAY;
     if (user >= 0)
         return user;

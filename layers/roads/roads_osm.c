@@ -104,15 +104,30 @@ static double way_maxspeed(const char *v)
     return !strcmp(unit, "mph") ? s * 1.609344 : in_list(unit, kmh) ? s : 0;
 }
 
-/* duration=HH:MM[:SS] or minutes. */
+/* duration=HH:MM[:SS] or minutes, in seconds; 0 when absent or not a
+ * time of at most a week (a ferry's crossing, not a typo to drive by). */
 static double way_duration(const char *v)
 {
-    int h = 0, m = 0, s = 0;
+    char *end;
+    double d = 0;
     if (!v)
         return 0;
-    if (sscanf(v, "%d:%d:%d", &h, &m, &s) >= 2)
-        return h * 3600.0 + m * 60.0 + s;
-    return atof(v) > 0 ? atof(v) * 60.0 : 0;
+    long h = strtol(v, &end, 10);
+    if (end != v && *end == ':') {
+        const char *p = end + 1;
+        long m = strtol(p, &end, 10), sec = 0;
+        if (end == p || m < 0 || m > 59 || h < 0 || h > 168)
+            return 0;
+        if (*end == ':' && ((sec = strtol(p = end + 1, &end, 10)) < 0 || sec > 59 || end == p))
+            return 0;
+        if (*end)
+            return 0;
+        d = (double)h * 3600 + (double)m * 60 + (double)sec;
+    } else {
+        d = strtod(v, &end);
+        d = end != v && !*end ? d * 60 : 0;
+    }
+    return d > 0 && d <= 7 * 86400.0 ? d : 0;
 }
 
 int situ_roads_osm_way_of(OGRFeatureH f, situ_roads_osm_way *out)

@@ -450,6 +450,7 @@ static const char *const transport[][4] = {
     {"R9", "S20", "", "永州绕城"},
     {"R10", "G1501", "", "环线"},
     {"R11", "", "", "无等级"},
+    {"R12", "S216431100", "二级", "省道一段"},
 };
 
 /* Writes the department's file at path (.shp): lines in CGCS2000
@@ -485,7 +486,8 @@ static void make_transport_shapefile(fixture *fx, const char *path, int cpg)
 }
 
 /* Writes the department's file as DIR/name.shp (in shp) and loads it with
- * o (its id field BSM); all but the road without a class are stored. */
+ * o (its id field BSM); all but the road without a class (11 of 12) are
+ * stored. */
 static void load_transport(fixture *fx, const char *name, int cpg, situ_load_opts *o,
                            situ_load_stats *st, char shp[4096])
 {
@@ -493,7 +495,7 @@ static void load_transport(fixture *fx, const char *name, int cpg, situ_load_opt
     make_transport_shapefile(fx, shp, cpg);
     o->id_field = "BSM", o->max_rejected_share = 1;
     must_load(fx, shp, o, st);
-    assert_int_equal(st->inserted, 10);
+    assert_int_equal(st->inserted, 11);
 }
 
 static void class_of_id(fixture *fx, const char *id, const char *want)
@@ -516,9 +518,9 @@ static void transport_classes_from_codes_and_grades(void **state)
     assert_string_equal(st.reasons[0].reason, "missing required field class");
     assert_string_equal(st.reasons[0].example_id, "R11");
     static const char *const want[][2] = {
-        {"R1", "expressway"}, {"R2", "national"},   {"R3", "provincial"}, {"R4", "county"},
-        {"R5", "township"},   {"R6", "village"},    {"R7", "service"},    {"R8", "provincial"},
-        {"R9", "expressway"}, {"R10", "expressway"}};
+        {"R1", "expressway"}, {"R2", "national"},    {"R3", "provincial"}, {"R4", "county"},
+        {"R5", "township"},   {"R6", "village"},     {"R7", "service"},    {"R8", "provincial"},
+        {"R9", "expressway"}, {"R10", "expressway"}, {"R12", "provincial"}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         class_of_id(fx, want[i][0], want[i][1]);
     situ_assert_query(fx->s,
@@ -538,7 +540,7 @@ static void transport_classes_from_codes_and_grades(void **state)
     assert_int_equal(situ_test_write(dir, ini), 0);
     *strrchr(dir, '/') = '\0';
     assert_int_equal(situ_load_dir(fx->s, dir, &lenient, all, &nfiles, &err), 0);
-    assert_int_equal(all[SITU_C_ROADS].updated, 10);
+    assert_int_equal(all[SITU_C_ROADS].updated, 11);
     class_of_id(fx, "R7", "county");
     class_of_id(fx, "R2", "national");
 }
@@ -588,7 +590,7 @@ static void transport_undeclared_gbk(void **state)
     situ_load_opts o = {0};
     situ_load_stats st;
     load_transport(fx, "undeclared", 0, &o, &st, shp);
-    assert_int_equal(st.gbk, 10); /* the one rejected is not counted */
+    assert_int_equal(st.gbk, 11); /* the one rejected is not counted */
     class_of_id(fx, "R8", "provincial");
     situ_assert_query(fx->s, "SELECT name || '|' || ref FROM roads WHERE id = 'R4'",
                       "冷水滩县道|X047");

@@ -27,8 +27,9 @@ typedef struct tentry {
 /* A graph and what hangs on it. */
 typedef struct ghold {
     atomic_int refs;
-    uint64_t key; /* situ_roads_graph_key of the roads it was built from */
-    unsigned gen; /* workspaces are per generation */
+    uint64_t key;    /* situ_roads_graph_key of the roads it was built from */
+    double build_ms; /* situ_roads_graph_of's time */
+    unsigned gen;    /* workspaces are per generation */
     situ_roads_graph *g;
     situ_roads_live *live; /* the set in force */
     pthread_mutex_t tlock;
@@ -111,6 +112,7 @@ static ghold *ghold_new(situ_coll *roads, uint64_t key, situ_err *err)
     ghold *gh = calloc(1, sizeof *gh);
     if (!gh)
         return situ_err_set(err, SITU_ENOMEM, "out of memory"), NULL;
+    double t0 = situ_clock_s();
     if (situ_roads_graph_of(roads, NULL, &gh->g, err)) {
         free(gh);
         return NULL;
@@ -122,6 +124,7 @@ static ghold *ghold_new(situ_coll *roads, uint64_t key, situ_err *err)
         free(gh);
         return situ_err_set(err, SITU_ENOMEM, "out of memory"), NULL;
     }
+    gh->build_ms = (situ_clock_s() - t0) * 1e3;
     atomic_init(&gh->refs, 1);
     pthread_mutex_init(&gh->tlock, NULL);
     gh->key = key;
@@ -195,8 +198,11 @@ void situd_roads_prepare(const situ_snapshot *snap)
         if (n && n->gh != (prev ? prev->gh : NULL)) {
             situ_roads_stats st;
             situ_roads_graph_stats(n->gh->g, &st);
-            fprintf(stderr, "situd: roads: graph of %zu roads, %zu edges built in %.0f ms\n",
-                    roads->n, st.edges, (situ_clock_s() - t0) * 1e3);
+            fprintf(stderr,
+                    "situd: roads: graph of %zu roads, %zu edges (%.1f bytes each) built in "
+                    "%.0f ms, network ready in %.0f ms\n",
+                    roads->n, st.edges, st.bytes_per_edge, n->gh->build_ms,
+                    (situ_clock_s() - t0) * 1e3);
         }
         if (n)
             publish_closures(n);

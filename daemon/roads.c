@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "roads.h"
+#include "server.h"
 #include "situ/clock.h"
 
 #define NTARGETS 8 /* cached (point collection, closure set) pairs per graph */
@@ -153,6 +154,20 @@ static void publish_closures(situd_roads_net *n)
     }
 }
 
+/* Snaps points (the resources) under the set in force now, so the first
+ * request after a new network or closure does not pay for it. */
+static void prewarm(situ_coll *points)
+{
+    situd_roads_view v;
+    situd_roads_tref t;
+    situ_err err = {0};
+    if (!points || situd_roads_acquire(&v))
+        return;
+    if (situd_roads_targets(&v, points, &t, &err) == 0)
+        situd_roads_targets_done(&t);
+    situd_roads_release(&v);
+}
+
 /* A network for roads, reusing prev's graph when only statuses changed. */
 static situd_roads_net *net_new(situ_coll *roads, const situd_roads_net *prev, situ_err *err)
 {
@@ -207,6 +222,7 @@ void situd_roads_prepare(const situ_snapshot *snap)
         if (n)
             publish_closures(n);
         net_swap(n); /* nparts 0: no road network */
+        prewarm(snap->colls[SITU_C_RESOURCES]);
     }
     net_release(prev);
     pthread_mutex_unlock(&wlock);
@@ -219,6 +235,9 @@ void situd_roads_closures_changed(void)
     if (n)
         publish_closures(n);
     net_release(n);
+    situ_snapshot *snap = situd_snapshot_acquire();
+    prewarm(snap ? snap->colls[SITU_C_RESOURCES] : NULL);
+    situ_snapshot_release(snap);
     pthread_mutex_unlock(&wlock);
 }
 

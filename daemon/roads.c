@@ -196,8 +196,9 @@ void situd_roads_prepare(const situ_snapshot *snap)
     situ_coll *roads = snap ? snap->colls[SITU_C_ROADS] : NULL;
     pthread_mutex_lock(&wlock);
     situd_roads_net *prev = net_current();
-    if (!roads || (prev && prev->roads == roads)) {
+    if (!roads || (prev && prev->roads == roads)) { /* the resources may be new */
         net_release(prev);
+        prewarm(snap ? snap->colls[SITU_C_RESOURCES] : NULL);
         pthread_mutex_unlock(&wlock);
         return;
     }

@@ -6,10 +6,11 @@
  * search workspace per HTTP thread.
  *
  *   situd_snapshot_publish -> situd_roads_prepare(snap):
- *       roads unchanged                      -> nothing
+ *       roads unchanged                      -> the graph and set stay
  *       only statuses (same situ_roads_graph_key) -> status set again, same graph
  *       otherwise                            -> a new graph (and slot, targets)
- *     then the set in force = status set + areas, published in the slot
+ *     then the set in force = status set + areas, published in the slot;
+ *     last, the resources snapped under it (unless cached already)
  *   closure areas changed -> situd_roads_closures_changed() -> same last step
  *   request: situd_roads_acquire -> search (situd_roads_targets, _ws)
  *            -> situd_roads_release

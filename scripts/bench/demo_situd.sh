@@ -3,6 +3,17 @@
 # ${BENCH_DIR:-/tmp/situ-bench}/scaleSCALE, starts situd on it at
 # ${BENCH_PORT:-a free port} with its log in LOG (a name in that folder),
 # and waits until it answers. Sets WORK, PORT, PID; stops situd on exit.
+# WRK_DONE_LUA: wrk's done() printing one line: requests/s, latency
+# percentiles, errors and non-2xx answers.
+WRK_DONE_LUA='
+done = function(summary, latency, requests)
+  io.write(string.format("  req_per_s=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f errors=%d non2xx=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1e3,
+    latency:percentile(99) / 1e3, latency.max / 1e3,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status))
+end'
+
 demo_situd_start() {
     local scale=$1 log=$2
     WORK=${BENCH_DIR:-/tmp/situ-bench}/scale$scale

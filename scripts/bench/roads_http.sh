@@ -28,13 +28,7 @@ request = function()
   local path = string.format(os.getenv("ROADS_PATH"), p[1], p[2])
   return wrk.format("GET", path)
 end
-done = function(summary, latency, requests)
-  io.write(string.format("  req_per_s=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f errors=%d non2xx=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1e3,
-    latency:percentile(99) / 1e3, latency.max / 1e3,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status))
-end
+$WRK_DONE_LUA
 LUAEOF
 run() {
     echo "$1"

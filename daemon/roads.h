@@ -6,10 +6,11 @@
  * search workspace per HTTP thread.
  *
  *   situd_snapshot_publish -> situd_roads_prepare(snap):
- *       roads unchanged                      -> nothing
+ *       roads unchanged                      -> the graph and set stay
  *       only statuses (same situ_roads_graph_key) -> status set again, same graph
  *       otherwise                            -> a new graph (and slot, targets)
- *     then the set in force = status set + areas, published in the slot
+ *     then the set in force = status set + areas, published in the slot;
+ *     last, the resources snapped under it (unless cached already)
  *   closure areas changed -> situd_roads_closures_changed() -> same last step
  *   request: situd_roads_acquire -> search (situd_roads_targets, _ws)
  *            -> situd_roads_release
@@ -42,7 +43,8 @@ typedef int (*situd_roads_area_applier)(void *ctx, const situ_roads_graph *g,
 /* Installs the applier (NULL: none); call situd_roads_closures_changed after. */
 void situd_roads_set_area_applier(situd_roads_area_applier fn, void *ctx);
 /* The closure areas changed: recomputes the set in force (status set + the
- * applier's areas) and publishes it; every search that starts after this
+ * applier's areas) and publishes it, then snaps the resources under it
+ * (so the first request pays nothing); every search that starts after this
  * returns avoids the new closures. Safe from any thread. */
 void situd_roads_closures_changed(void);
 

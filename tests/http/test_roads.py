@@ -247,6 +247,10 @@ class Roads(unittest.TestCase):
                   min(c[1] for ring in polys(a["geometry"]) for c in ring) for a in areas]
         self.assertLess(extent[0], extent[1])
         self.assertLess(extent[1], extent[2])
+        for a in areas:  # RFC 7946: exterior rings counter-clockwise
+            g = a["geometry"]
+            for poly in (g["coordinates"] if g["type"] == "MultiPolygon" else [g["coordinates"]]):
+                self.assertGreater(signed_area(poly[0]), 0)
         lines = [f for f in doc["features"] if f["properties"]["kind"] == "road"]
         self.assertTrue(lines)
         self.assertTrue(all(f["properties"]["t1_s"] <= 600.5 for f in lines))
@@ -324,6 +328,10 @@ class Roads(unittest.TestCase):
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout
             http = self.s.get(path + "?" + qs(**args)).body
             self.assertEqual(out.decode(), http.decode(), argv)
+
+
+def signed_area(ring):
+    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:])) / 2
 
 
 def polys(g):

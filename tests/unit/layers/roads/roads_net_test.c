@@ -7,7 +7,6 @@
  * graph key ignores statuses only; the status set follows a new version;
  * targets come in id order.
  */
-#include <geodesic.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,15 +78,6 @@ static size_t add_road(hand *h, const char *cls, int nparts, const int *nverts, 
     set_text(h, i, "class", cls);
     h->by_id[i] = (uint32_t)i; /* ids r0 < r1 < ... */
     return i;
-}
-
-static double geod_m(double lon0, double lat0, double lon1, double lat1)
-{
-    struct geod_geodesic g;
-    double d;
-    geod_init(&g, 6378137.0, 1 / 298.257223563);
-    geod_inverse(&g, lat0, lon0, lat1, lon1, &d, NULL, NULL);
-    return d;
 }
 
 /* Three roads: r0 two parts (a street broken in two), r1 oneway reverse,
@@ -184,15 +174,15 @@ static void test_tagged_speed_and_ferry(void **state)
     situ_roads_edge ed;
     uint32_t e = edge_of(g, 2, 0);
     situ_roads_graph_edge(g, e, &ed);
-    double m = geod_m(111.60, 26.41, 111.62, 26.41);
-    situ_assert_near(ed.time_s, m / (50 * SITU_ROADS_TAGGED_FACTOR / 3.6), 0.01);
+    situ_assert_near(ed.time_s, situ_roads_edge_m(g, e) / (50 * SITU_ROADS_TAGGED_FACTOR / 3.6),
+                     0.01);
     situ_roads_graph_edge(g, edge_of(g, (uint32_t)rf, 0), &ed);
     situ_assert_near(ed.time_s, 600, 0.01);
     situ_roads_config cfg;
     situ_roads_config_init(&cfg);
-    situ_roads_graph_edge(g, edge_of(g, 1, 0), &ed); /* urban, untagged: the class table */
-    situ_assert_near(ed.time_s,
-                     geod_m(111.60, 26.40, 111.60, 26.41) / (cfg.class_kmh[SITU_ROADS_URBAN] / 3.6),
+    e = edge_of(g, 1, 0); /* urban, untagged: the class table */
+    situ_roads_graph_edge(g, e, &ed);
+    situ_assert_near(ed.time_s, situ_roads_edge_m(g, e) / (cfg.class_kmh[SITU_ROADS_URBAN] / 3.6),
                      0.01);
     situ_roads_graph_free(g);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "roads.h"
+#include "server.h"
 #include "situ/clock.h"
 
 #define NTARGETS 8 /* cached (point collection, closure set) pairs per graph */
@@ -27,8 +28,9 @@ typedef struct tentry {
 /* A graph and what hangs on it. */
 typedef struct ghold {
     atomic_int refs;
-    uint64_t key; /* situ_roads_graph_key of the roads it was built from */
-    unsigned gen; /* workspaces are per generation */
+    uint64_t key;    /* situ_roads_graph_key of the roads it was built from */
+    double build_ms; /* situ_roads_graph_of's time */
+    unsigned gen;    /* workspaces are per generation */
     situ_roads_graph *g;
     situ_roads_live *live; /* the set in force */
     pthread_mutex_t tlock;
@@ -111,6 +113,7 @@ static ghold *ghold_new(situ_coll *roads, uint64_t key, situ_err *err)
     ghold *gh = calloc(1, sizeof *gh);
     if (!gh)
         return situ_err_set(err, SITU_ENOMEM, "out of memory"), NULL;
+    double t0 = situ_clock_s();
     if (situ_roads_graph_of(roads, NULL, &gh->g, err)) {
         free(gh);
         return NULL;
@@ -122,6 +125,7 @@ static ghold *ghold_new(situ_coll *roads, uint64_t key, situ_err *err)
         free(gh);
         return situ_err_set(err, SITU_ENOMEM, "out of memory"), NULL;
     }
+    gh->build_ms = (situ_clock_s() - t0) * 1e3;
     atomic_init(&gh->refs, 1);
     pthread_mutex_init(&gh->tlock, NULL);
     gh->key = key;
@@ -148,6 +152,20 @@ static void publish_closures(situd_roads_net *n)
         situ_roads_live_publish(n->gh->live, c);
         n_published++;
     }
+}
+
+/* Snaps points (the resources) under the set in force now, so the first
+ * request after a new network or closure does not pay for it. */
+static void prewarm(situ_coll *points)
+{
+    situd_roads_view v;
+    situd_roads_tref t;
+    situ_err err = {0};
+    if (!points || situd_roads_acquire(&v))
+        return;
+    if (situd_roads_targets(&v, points, &t, &err) == 0)
+        situd_roads_targets_done(&t);
+    situd_roads_release(&v);
 }
 
 /* A network for roads, reusing prev's graph when only statuses changed. */
@@ -195,12 +213,16 @@ void situd_roads_prepare(const situ_snapshot *snap)
         if (n && n->gh != (prev ? prev->gh : NULL)) {
             situ_roads_stats st;
             situ_roads_graph_stats(n->gh->g, &st);
-            fprintf(stderr, "situd: roads: graph of %zu roads, %zu edges built in %.0f ms\n",
-                    roads->n, st.edges, (situ_clock_s() - t0) * 1e3);
+            fprintf(stderr,
+                    "situd: roads: graph of %zu roads, %zu edges (%.1f bytes each) built in "
+                    "%.0f ms, network ready in %.0f ms\n",
+                    roads->n, st.edges, st.bytes_per_edge, n->gh->build_ms,
+                    (situ_clock_s() - t0) * 1e3);
         }
         if (n)
             publish_closures(n);
         net_swap(n); /* nparts 0: no road network */
+        prewarm(snap->colls[SITU_C_RESOURCES]);
     }
     net_release(prev);
     pthread_mutex_unlock(&wlock);
@@ -213,6 +235,9 @@ void situd_roads_closures_changed(void)
     if (n)
         publish_closures(n);
     net_release(n);
+    situ_snapshot *snap = situd_snapshot_acquire();
+    prewarm(snap ? snap->colls[SITU_C_RESOURCES] : NULL);
+    situ_snapshot_release(snap);
     pthread_mutex_unlock(&wlock);
 }
 

@@ -42,7 +42,8 @@ typedef int (*situd_roads_area_applier)(void *ctx, const situ_roads_graph *g,
 /* Installs the applier (NULL: none); call situd_roads_closures_changed after. */
 void situd_roads_set_area_applier(situd_roads_area_applier fn, void *ctx);
 /* The closure areas changed: recomputes the set in force (status set + the
- * applier's areas) and publishes it; every search that starts after this
+ * applier's areas) and publishes it, then snaps the resources under it
+ * (so the first request pays nothing); every search that starts after this
  * returns avoids the new closures. Safe from any thread. */
 void situd_roads_closures_changed(void);
 

@@ -447,9 +447,9 @@ static int read_feature_update(vctx *v)
             u->c = situ_schema_collection(maps[i]);
     if (!u->c)
         return situ__feed_reject(v->ev, "collection",
-                                 "must be one of the four maps: "
-                                 "risk_zones, hazards, hazard_sources, "
-                                 "resources; or roads (status, closed_reason, ...)");
+                                 "must be one of the four maps (risk_zones, hazards, "
+                                 "hazard_sources, resources) or roads (a department opening "
+                                 "or closing a road)");
     json_t *set = json_object_get(v->obj, "set");
     if (!json_is_object(set) || json_object_size(set) == 0)
         return situ__feed_reject(v->ev, "set", "must be an object naming the properties to set");

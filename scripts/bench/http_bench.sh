@@ -6,19 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SCALE=${1:-1}
-WORK=${BENCH_DIR:-/tmp/situ-bench}/scale$SCALE
-PORT=${BENCH_PORT:-18090}
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-mkdir -p "$WORK"
-[ -f "$WORK/demo/manifest.ini" ] || build/situ demo --out "$WORK/demo" --scale "$SCALE" >/dev/null
-[ -f "$WORK/situ.sqlite" ] || build/situ load --db "$WORK/situ.sqlite" --all "$WORK/demo" >/dev/null
-. scripts/service_user.sh
-situd_user_args "$WORK"
-build/situd --db "$WORK/situ.sqlite" --listen 127.0.0.1:$PORT --quiet "${SITUD_USER_ARGS[@]}" \
-    2>"$WORK/situd.log" &
-PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null' EXIT
-for _ in $(seq 1 600); do curl -sf http://127.0.0.1:$PORT/healthz >/dev/null && break; sleep 0.1; done
+BENCH_PORT=${BENCH_PORT:-18090}
+. scripts/bench/demo_situd.sh
+demo_situd_start "$SCALE" situd.log
 echo "scale $SCALE: $(grep -o 'loaded.*' "$WORK/situd.log" | head -1)"
 echo "rss_after_start_kb $(awk '/VmRSS/{print $2}' /proc/$PID/status)"
 LUA=$(mktemp --suffix=.lua)

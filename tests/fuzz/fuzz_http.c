@@ -62,6 +62,8 @@ static const struct {
     {'q', "/conformance", NULL},
     {'M', "/tileMatrixSets", NULL},
     {'Y', "/styles/", NULL},
+    {'R', "/route", NULL},
+    {'A', "/reach", NULL},
     {'P', "/feeds/meteorology/events", "application/json"},
     {'C', "/feeds/meteorology/cap", "application/cap+xml"},
 };

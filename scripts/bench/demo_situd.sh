@@ -1,0 +1,22 @@
+# demo_situd.sh: sourced by the HTTP benchmarks. demo_situd_start SCALE LOG
+# makes (once) the demo at SCALE and its SpatiaLite file under
+# ${BENCH_DIR:-/tmp/situ-bench}/scaleSCALE, starts situd on it at
+# ${BENCH_PORT:-a free port} with its log in LOG (a name in that folder),
+# and waits until it answers. Sets WORK, PORT, PID; stops situd on exit.
+demo_situd_start() {
+    local scale=$1 log=$2
+    WORK=${BENCH_DIR:-/tmp/situ-bench}/scale$scale
+    PORT=${BENCH_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+    command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+    mkdir -p "$WORK"
+    [ -f "$WORK/demo/manifest.ini" ] || build/situ demo --out "$WORK/demo" --scale "$scale" >/dev/null
+    [ -f "$WORK/situ.sqlite" ] || build/situ load --db "$WORK/situ.sqlite" --all "$WORK/demo" >/dev/null
+    . scripts/service_user.sh
+    situd_user_args "$WORK"
+    build/situd --db "$WORK/situ.sqlite" --listen 127.0.0.1:$PORT --quiet "${SITUD_USER_ARGS[@]}" \
+        2>"$WORK/$log" &
+    PID=$!
+    trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null' EXIT
+    for _ in $(seq 1 600); do curl -sf http://127.0.0.1:$PORT/healthz >/dev/null && break; sleep 0.1; done
+    kill -0 $PID 2>/dev/null || { cat "$WORK/$log" >&2; exit 1; } # answered by another situd
+}

@@ -12,6 +12,7 @@
  * make every later alert pay for it again.
  *
  *   IDLE -(changes)-> WAIT until 100 ms after the last rebuild began -> REBUILD
+ *        (closure changes alone do not wait: they rebuild no snapshot)
  *   REBUILD: update colls -> advance tiles -> prepare nearest -> publish
  *            -> push SSE -> IDLE
  *   each second: alerts whose onset or expires passed -> invalidate, push
@@ -41,6 +42,7 @@ static struct {
     int running, stopping;
     situ_feed_change *pending;
     size_t n, cap;
+    size_t ncoll; /* of the pending changes, those of a collection (the others: closures) */
     situ_store *ro; /* publisher thread only */
     double last_rebuild, last_expiry_look;
     char alerts_seen[32]; /* expiries up to here were announced */
@@ -66,6 +68,8 @@ void situd__feedpub_add(const situ_feed_change *c, size_t n)
     }
     memcpy(P.pending + P.n, c, n * sizeof *c);
     P.n += n;
+    for (size_t i = 0; i < n; i++)
+        P.ncoll += c[i].cid < SITU_NCOLLECTIONS;
     pthread_cond_signal(&P.cv);
     pthread_mutex_unlock(&P.lock);
 }
@@ -236,10 +240,11 @@ static void *pub_main(void *arg)
     pthread_mutex_lock(&P.lock);
     for (;;) {
         double now = situ_clock_s();
-        if (P.n && (P.stopping || now >= P.last_rebuild + MIN_GAP_S)) {
+        /* closures alone rebuild no snapshot: they need not wait for the gap */
+        if (P.n && (P.stopping || !P.ncoll || now >= P.last_rebuild + MIN_GAP_S)) {
             situ_feed_change *c = P.pending;
             size_t n = P.n;
-            P.pending = NULL, P.n = P.cap = 0;
+            P.pending = NULL, P.n = P.cap = P.ncoll = 0;
             P.last_rebuild = now; /* rebuilds start 100 ms apart: a long one adds no wait */
             pthread_mutex_unlock(&P.lock);
             publish(c, n);
@@ -297,5 +302,5 @@ void situd__feedpub_stop(void)
     situ_store_close(P.ro);
     P.ro = NULL;
     free(P.pending);
-    P.pending = NULL, P.n = P.cap = 0;
+    P.pending = NULL, P.n = P.cap = P.ncoll = 0;
 }

@@ -45,7 +45,8 @@ static long count_roads(const situ_roads_graph *g, const situ_roads_closures *s)
             }
             ids[n++] = g->roads[r].id;
         }
-    qsort(ids, n, sizeof *ids, cmp_u32);
+    if (n)
+        qsort(ids, n, sizeof *ids, cmp_u32);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         k += i == 0 || ids[i] != ids[i - 1];

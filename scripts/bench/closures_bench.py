@@ -83,18 +83,7 @@ def main():
             pass
         return time.perf_counter()
 
-    close_ms, end_ms = [], []
-    if a.db:
-        try:
-            demo_trials(a, get, send, step_ms, close_ms, end_ms)
-        finally:
-            post.close()
-            get.close()
-            d.stop_cleanly()
-            shutil.rmtree(tmp, ignore_errors=True)
-        report(close_ms, end_ms, step_ms)
-        return
-    try:
+    def river_trials():
         assert nearest() == "E"
         for i in range(a.trials):
             time.sleep(a.gap)
@@ -104,6 +93,13 @@ def main():
             t_ack = send({"id": "bench-end-%d" % i, "type": "closure_end",
                           "closure": "bench-%d" % i})
             end_ms.append((until("E") - t_ack) * 1e3)
+
+    close_ms, end_ms = [], []
+    try:
+        if a.db:
+            demo_trials(a, get, send, step_ms, close_ms, end_ms)
+        else:
+            river_trials()
     finally:
         post.close()
         get.close()

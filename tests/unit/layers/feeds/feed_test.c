@@ -191,6 +191,7 @@ static void an_empty_batch_is_answered_and_freed(void **state)
     assert_non_null(strstr(out.p, "\"events\":0,"));
     assert_non_null(strstr(out.p, "\"results\":[]}"));
     situ_buf_dispose(&out);
+    situ_feed_batch_free(b);
 }
 
 /* ---- every rejection ------------------------------------------------------------------ */
@@ -905,6 +906,7 @@ static void the_answer_lists_every_event(void **state)
     assert_non_null(strstr(out.p, "{\"index\":1,\"id\":null,\"status\":\"rejected\",\"field\":"
                                   "\"id\",\"reason\":\"is required\"}"));
     situ_buf_dispose(&out);
+    situ_feed_batch_free(b);
 }
 
 /* Each event is logged as it was sent: its own bytes (spaces, strings with

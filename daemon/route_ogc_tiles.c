@@ -117,8 +117,10 @@ static void write_layers(situ_buf *b, int set)
         situ_buf_printf(b,
                         ",\"dataType\":\"vector\",\"geometryDimension\":%d,\"minTileMatrix\":"
                         "\"%d\",\"maxTileMatrix\":\"%d\"}",
-                        c->gtype == SITU_GT_POINT ? 0 : 2, c->minzoom > 0 ? c->minzoom : 0,
-                        SITU_TILE_MAXZOOM);
+                        c->gtype == SITU_GT_POINT             ? 0
+                        : c->gtype == SITU_GT_MULTILINESTRING ? 1
+                                                              : 2,
+                        c->minzoom > 0 ? c->minzoom : 0, SITU_TILE_MAXZOOM);
         first = 0;
     }
     situ_buf_addc(b, ']');

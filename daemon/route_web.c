@@ -328,7 +328,10 @@ static void schema_collection(situ_buf *b, const situ_collection *c)
     situ_buf_adds(b, ",\"title_en\":");
     situ_buf_add_json_str(b, c->title_en);
     situ_buf_printf(b, ",\"geometry\":\"%s\",\"minzoom\":%d,\"fields\":[",
-                    c->gtype == SITU_GT_POINT ? "Point" : "MultiPolygon", c->minzoom);
+                    c->gtype == SITU_GT_POINT             ? "Point"
+                    : c->gtype == SITU_GT_MULTILINESTRING ? "MultiLineString"
+                                                          : "MultiPolygon",
+                    c->minzoom);
     for (int i = 0; i < c->nfields; i++) {
         const situ_field *f = &c->fields[i];
         situ_buf_printf(b, "%s{\"name\":", i ? "," : "");

@@ -392,14 +392,16 @@ int situ_summary_township(const situ_snapshot *s, const char *code, const char *
     return 0;
 }
 
-/* Appends "counts":{collection: features in area a, ...} (the maps and the
- * live collections). Alerts count as the area's summary lists them (active
- * at now, meeting one of its townships), not by the one township an
- * alert's code names: a red alert over five townships counts in all five. */
+/* Appends "counts":{collection: features in area a, ...} (the four maps,
+ * stations and alerts; not roads, a network rather than a map, whose
+ * township is only where its middle lies). Alerts count as the area's
+ * summary lists them (active at now, meeting one of its townships), not by
+ * the one township an alert's code names: a red alert over five townships
+ * counts in all five. */
 static void counts_write(situ_buf *b, const situ_snapshot *s, const area *a, const char *now)
 {
     situ_buf_adds(b, "\"counts\":{");
-    for (int c = SITU_C_RISK_ZONES; c < SITU_NCOLLECTIONS; c++)
+    for (int c = SITU_C_RISK_ZONES; c <= SITU_C_ALERTS; c++)
         situ_buf_printf(b, "%s\"%s\":%zu", c > SITU_C_RISK_ZONES ? "," : "", s->colls[c]->c->id,
                         c == SITU_C_ALERTS ? alerts_count(s, a, now) : area_count(s->colls[c], a));
     situ_buf_addc(b, '}');

@@ -123,8 +123,9 @@ void situ_nearest_cache_free(situ_nearest_cache *cache);
 /* The index of c, built on first use. *out_ix is retained: release it. */
 int situ_nearest_cache_get(situ_nearest_cache *cache, situ_coll *c, situ_nearest_index **out_ix,
                            situ_err *err);
-/* Builds the indexes of every collection of s, so no request pays for it;
- * call it when publishing a new snapshot. */
+/* Builds the indexes of every collection of s but the line ones (roads,
+ * which nearest refuses), so no request pays for it; call it when
+ * publishing a new snapshot. */
 int situ_nearest_cache_prepare(situ_nearest_cache *cache, const situ_snapshot *s, situ_err *err);
 
 /* ---- searching ---------------------------------------------------------- */

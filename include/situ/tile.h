@@ -96,10 +96,11 @@ size_t situ_tilesrc_bytes(const situ_tilesrc *s);
 typedef struct situ_tile_stats {
     size_t features;  /* features written (clusters count once) */
     size_t polygons;  /* of which polygons */
+    size_t lines;     /* of which lines */
     size_t collapsed; /* polygons written as points (tiny at this zoom) */
     size_t clusters;  /* cluster features */
     size_t clustered; /* points inside clusters */
-    size_t vertices;  /* polygon vertices written */
+    size_t vertices;  /* polygon and line vertices written */
 } situ_tile_stats;
 
 /* Appends the MVT layer of src's collection for tile t to out (nothing when

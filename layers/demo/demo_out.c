@@ -201,9 +201,10 @@ static OGRSpatialReferenceH srs_new(int epsg)
 static int make_layer(demo_layer *l, const char *path, OGRSpatialReferenceH srs)
 {
     const situ_collection *c = situ_schema_collection(l->fmt->cid);
-    OGRwkbGeometryType gt = l->fmt->lonlat              ? wkbNone
-                            : c->gtype == SITU_GT_POINT ? wkbPoint
-                                                        : wkbMultiPolygon;
+    OGRwkbGeometryType gt = l->fmt->lonlat                        ? wkbNone
+                            : c->gtype == SITU_GT_POINT           ? wkbPoint
+                            : c->gtype == SITU_GT_MULTILINESTRING ? wkbMultiLineString
+                                                                  : wkbMultiPolygon;
     char **lco = layer_options(l->fmt);
     l->layer = GDALDatasetCreateLayer(l->ds, c->id, l->fmt->lonlat ? NULL : srs, gt, lco);
     CSLDestroy(lco);

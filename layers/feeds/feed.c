@@ -436,7 +436,7 @@ static int read_feature_update(vctx *v)
 {
     static const char *const members[] = {"id", "type", "collection", "feature_id", "set", NULL};
     static const situ_coll_id maps[] = {SITU_C_RISK_ZONES, SITU_C_HAZARDS, SITU_C_HAZARD_SOURCES,
-                                        SITU_C_RESOURCES};
+                                        SITU_C_RESOURCES, SITU_C_ROADS};
     feed_update *u = &v->it->u.upd;
     const char *coll;
     if (check_members(v, members) || get_str(v, "collection", 1, 64, &coll) ||
@@ -447,9 +447,9 @@ static int read_feature_update(vctx *v)
             u->c = situ_schema_collection(maps[i]);
     if (!u->c)
         return situ__feed_reject(v->ev, "collection",
-                                 "must be one of the four maps: "
-                                 "risk_zones, hazards, hazard_sources, "
-                                 "resources");
+                                 "must be one of the four maps (risk_zones, hazards, "
+                                 "hazard_sources, resources) or roads (a department opening "
+                                 "or closing a road)");
     json_t *set = json_object_get(v->obj, "set");
     if (!json_is_object(set) || json_object_size(set) == 0)
         return situ__feed_reject(v->ev, "set", "must be an object naming the properties to set");

@@ -515,8 +515,8 @@ int situ_nearest_cache_prepare(situ_nearest_cache *cache, const situ_snapshot *s
 {
     for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
         situ_nearest_index *ix;
-        if (!s->colls[i])
-            continue;
+        if (!s->colls[i] || s->colls[i]->c->gtype == SITU_GT_MULTILINESTRING)
+            continue; /* roads: nearest refuses them (routing has its own graph) */
         int rc = situ_nearest_cache_get(cache, s->colls[i], &ix, err);
         if (rc)
             return rc;

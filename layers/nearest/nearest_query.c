@@ -151,6 +151,10 @@ static int parse_collection(situ_nearest_query *q, const char *v, situ_err *err)
         snprintf(why + n, sizeof why - (size_t)n, ")");
         return bad(err, "collection", why);
     }
+    if (c->gtype == SITU_GT_MULTILINESTRING) /* the network the answers travel on */
+        return bad(err, "collection",
+                   "roads is a line collection: nearest and within rank the features of point "
+                   "and polygon collections");
     q->cid = c->cid;
     return 0;
 }

@@ -143,6 +143,20 @@ static void reverse_ring(double *xy, uint32_t n)
     }
 }
 
+/* Reads n points into xy, growing f's box. */
+static int read_points(wkb_reader *r, uint32_t n, double *xy, situ_feature *f)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (rd_f64(r, &xy[2 * i]) || rd_f64(r, &xy[2 * i + 1]))
+            return -1;
+        f->bbox[0] = fmin(f->bbox[0], xy[2 * i]);
+        f->bbox[1] = fmin(f->bbox[1], xy[2 * i + 1]);
+        f->bbox[2] = fmax(f->bbox[2], xy[2 * i]);
+        f->bbox[3] = fmax(f->bbox[3], xy[2 * i + 1]);
+    }
+    return 0;
+}
+
 /* Reads one ring, closes it, orients it (exterior CCW, holes CW). */
 static int read_ring(build *b, wkb_reader *r, int exterior, situ_feature *f)
 {
@@ -153,14 +167,8 @@ static int read_ring(build *b, wkb_reader *r, int exterior, situ_feature *f)
         situ_array_grow((void **)&b->rings, &b->caprings, b->nrings, 1, sizeof(situ_ring)))
         return -1;
     double *xy = b->xy + 2 * b->nxy;
-    for (uint32_t i = 0; i < n; i++) {
-        if (rd_f64(r, &xy[2 * i]) || rd_f64(r, &xy[2 * i + 1]))
-            return -1;
-        f->bbox[0] = fmin(f->bbox[0], xy[2 * i]);
-        f->bbox[1] = fmin(f->bbox[1], xy[2 * i + 1]);
-        f->bbox[2] = fmax(f->bbox[2], xy[2 * i]);
-        f->bbox[3] = fmax(f->bbox[3], xy[2 * i + 1]);
-    }
+    if (read_points(r, n, xy, f))
+        return -1;
     if (xy[0] != xy[2 * n - 2] || xy[1] != xy[2 * n - 1]) {
         xy[2 * n] = xy[0], xy[2 * n + 1] = xy[1];
         n++;
@@ -201,14 +209,8 @@ static int read_line(build *b, wkb_reader *r, situ_feature *f)
         situ_array_grow((void **)&b->polys, &b->cappolys, b->npolys, 1, sizeof(situ_poly)))
         return -1;
     double *xy = b->xy + 2 * b->nxy;
-    for (uint32_t i = 0; i < n; i++) {
-        if (rd_f64(r, &xy[2 * i]) || rd_f64(r, &xy[2 * i + 1]))
-            return -1;
-        f->bbox[0] = fmin(f->bbox[0], xy[2 * i]);
-        f->bbox[1] = fmin(f->bbox[1], xy[2 * i + 1]);
-        f->bbox[2] = fmax(f->bbox[2], xy[2 * i]);
-        f->bbox[3] = fmax(f->bbox[3], xy[2 * i + 1]);
-    }
+    if (read_points(r, n, xy, f))
+        return -1;
     b->polys[b->npolys++] = (situ_poly){(uint32_t)b->nrings, 1};
     b->rings[b->nrings++] = (situ_ring){(uint32_t)b->nxy, n};
     b->nxy += n;

@@ -219,7 +219,8 @@ static size_t packed_len(const uint32_t *v, size_t n)
 {
     size_t len = 0;
     for (size_t i = 0; i < n; i++)
-        len += 1u + (v[i] >= 1u << 7) + (v[i] >= 1u << 14) + (v[i] >= 1u << 21) + (v[i] >= 1u << 28);
+        len +=
+            1u + (v[i] >= 1u << 7) + (v[i] >= 1u << 14) + (v[i] >= 1u << 21) + (v[i] >= 1u << 28);
     return len;
 }
 

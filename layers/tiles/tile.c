@@ -4,8 +4,8 @@
  * (every feature whose box meets the buffered tile, through the collection's
  * R-tree), the feature ids and properties, and the per-thread scratch memory.
  * What a polygon becomes is tile_poly.c's (its ring steps tile_geom.c's and
- * tile_clip.c's), points and clusters tile_cluster.c's, the preparation
- * tile_prep.c's, the bytes mvt.c's.
+ * tile_clip.c's), lines tile_line.c's, points and clusters tile_cluster.c's,
+ * the preparation tile_prep.c's, the bytes mvt.c's.
  *
  * Rules (also advertised in TileJSON, see tilejson.c):
  *  - a polygon under opts.tiny units on both sides, or all of whose rings
@@ -17,7 +17,11 @@
  *    opts.cluster_more_than points (opts.cluster_polygon_more_than polygons)
  *    becomes one Point at their mean with cluster=true, point_count, ids (the
  *    first 8) and the aggregates of tile_prep.c's key table; every other
- *    feature is written as itself. Nothing is dropped to fit a size.
+ *    feature is written as itself. Nothing is dropped to fit a size;
+ *  - a line (a road) is clipped to the buffered tile, each run inside it a
+ *    LineString part; a part that snaps to one point is left out, and a
+ *    feature of a minor class (tile_prep.c's value_minzoom) is drawn only
+ *    from its class's zoom up: the roads layer below z9 is the trunk.
  */
 #include "situ/tile.h"
 
@@ -34,7 +38,7 @@
 static const int cluster_maxzoom_default[SITU_NCOLLECTIONS] = {
     [SITU_C_TOWNSHIPS] = -1,     [SITU_C_RISK_ZONES] = 9, [SITU_C_HAZARDS] = 11,
     [SITU_C_HAZARD_SOURCES] = 7, [SITU_C_RESOURCES] = 7,  [SITU_C_STATIONS] = 11,
-    [SITU_C_ALERTS] = -1,
+    [SITU_C_ALERTS] = -1,        [SITU_C_ROADS] = -1,
 };
 
 void situ_tile_opts_default(situ_tile_opts *o)
@@ -369,11 +373,16 @@ static void scan_features(enc *e)
 {
     scratch *s = e->s;
     int polys = e->c->c->gtype == SITU_GT_MULTIPOLYGON;
+    int lines = e->c->c->gtype == SITU_GT_MULTILINESTRING;
     size_t nw = (e->c->n + 63) / 64;
     for (size_t w = 0; w < nw && !s->oom; w++)
         for (uint64_t b = s->bits[w]; b; b &= b - 1) {
             uint32_t fi = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
-            if (polys)
+            if (e->src->fminz[fi] > e->t.z)
+                continue; /* a minor class, not yet at this zoom */
+            if (lines)
+                situ__tile_line_feature(e, fi);
+            else if (polys)
                 situ__tile_polygon_feature(e, fi);
             else
                 situ__tile_add_candidate(e, fi, CAND_POINT);

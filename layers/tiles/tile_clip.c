@@ -10,6 +10,8 @@
  *
  * Convention: the polygon's inside lies to the right of every ring (y down):
  * exteriors have positive area, holes negative. Entry: situ__poly_clip.
+ * Lines (situ__line_clip) keep only the runs: a line that leaves the square
+ * and comes back becomes several parts, nothing joins them.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -448,4 +450,39 @@ done:
     if (whole != whole_small)
         free(whole);
     return rc;
+}
+
+/* ---- lines ------------------------------------------------------------------ */
+
+int situ__line_clip(const double *in, size_t n, double lo, double hi, tile_rings *out)
+{
+    clipper c = {.lo = lo, .hi = hi};
+    int open = 0; /* a run is being built */
+    if (situ__rings_room(out, 2 * n, n))
+        return -1;
+    for (size_t i = 0; i + 1 < n; i++) {
+        const double *p = in + 2 * i, *q = p + 2;
+        double t0, t1, a[2], b[2];
+        int e0, e1;
+        if (!lb_clip(&c, p, q, &t0, &t1, &e0, &e1)) {
+            if (open)
+                situ__rings_end(out, (uint32_t)out->nrings), open = 0;
+            continue;
+        }
+        at(&c, p, q, t1, e1, b);
+        if (!open || t0 > 0) { /* entering: a new run from the entry point */
+            if (open)
+                situ__rings_end(out, (uint32_t)out->nrings);
+            at(&c, p, q, t0, e0, a);
+            put(out, a[0], a[1]);
+            open = 1;
+        }
+        if (out->xy[2 * out->n - 2] != b[0] || out->xy[2 * out->n - 1] != b[1])
+            put(out, b[0], b[1]); /* not again where a run leaves at a vertex */
+        if (t1 < 1)               /* leaving */
+            situ__rings_end(out, (uint32_t)out->nrings), open = 0;
+    }
+    if (open)
+        situ__rings_end(out, (uint32_t)out->nrings);
+    return 0;
 }

@@ -211,7 +211,8 @@ void situ__tile_cluster_points(enc *e)
     memset(s->cellpos, 0, (ncells + 1) * sizeof *s->cellpos);
     for (size_t i = 0; i < s->ncands; i++) {
         cand *c = &s->cands[i];
-        c->cell = (uint32_t)((floor_div(c->y, cs) - c0) * ncol + (floor_div(c->x, cs) - c0)) & CAND_CELL_MAX;
+        c->cell = (uint32_t)((floor_div(c->y, cs) - c0) * ncol + (floor_div(c->x, cs) - c0)) &
+                  CAND_CELL_MAX;
         s->cellpos[c->cell + 1]++;
     }
     for (size_t i = 0; i < ncells; i++)

@@ -1,5 +1,5 @@
 /*
- * tile_enc.h: private to layers/tiles/tile.c, tile_poly.c and tile_cluster.c. The
+ * tile_enc.h: private to layers/tiles/tile.c, tile_poly.c, tile_line.c and tile_cluster.c. The
  * state of cutting one tile (enc) and the per-thread scratch memory it
  * reuses, and the functions the three files share. tile.c owns the entry
  * point and the properties, tile_poly.c the polygons, tile_cluster.c the
@@ -90,8 +90,14 @@ void situ__tile_emit_feature(enc *e, uint32_t fi, situ_mvt_gtype type);
 int situ__tile_add_candidate(enc *e, uint32_t fi, int kind);
 
 /* tile_poly.c */
+/* Room for n points in s->ia; 0 or -1. */
+int situ__tile_ia_room(scratch *s, size_t n);
 void situ__tile_polygon_feature(enc *e, uint32_t fi);
 void situ__tile_write_polygon(enc *e, uint32_t fi, int now);
+
+/* tile_line.c: writes line feature fi (its parts clipped to the buffered
+ * tile, simplified, snapped), or nothing when no part reaches the tile. */
+void situ__tile_line_feature(enc *e, uint32_t fi);
 
 /* tile_cluster.c */
 void situ__tile_emit_point(enc *e, const cand *c);

@@ -207,7 +207,7 @@ static size_t finish_ring(enc *e, size_t k, int exterior)
     return s->nloops;
 }
 
-static int ia_room(scratch *s, size_t n)
+int situ__tile_ia_room(scratch *s, size_t n)
 {
     if (n <= s->iacap)
         return 0;
@@ -244,7 +244,7 @@ static size_t snap_ring(enc *e, const ringset *set, size_t i, int exterior)
     size_t k;
     if (set->rs) {
         size_t n = set->rs->off[i + 1] - set->rs->off[i];
-        if (ia_room(s, n)) {
+        if (situ__tile_ia_room(s, n)) {
             s->oom = 1;
             return 0;
         }
@@ -253,7 +253,7 @@ static size_t snap_ring(enc *e, const ringset *set, size_t i, int exterior)
         k = situ__ring_clean(s->ia, k);
     } else {
         const situ_ring *ring = &e->c->rings[set->poly->ring0 + i];
-        if (ia_room(s, ring->n) ||
+        if (situ__tile_ia_room(s, ring->n) ||
             situ__tile_grow((void **)&s->kidx, &s->kcap, ring->n, sizeof *s->kidx)) {
             s->oom = 1;
             return 0;

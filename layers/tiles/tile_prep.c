@@ -50,6 +50,82 @@ static void add_key(tile_key *keys, int *n, int max, const char *name, const cha
     k->slot = -1;
 }
 
+/* The properties a collection's tiles carry, when not every key: a road
+ * network has a hundred thousand features, and the wall styles them by
+ * class, status and bridge/tunnel; speed, ferry duration, layer, closing
+ * department and township are for routing and the items route, not the
+ * map. A collection not listed carries every key. */
+static const char *const road_tile_keys[] = {
+    "id",     "name",          "ref",          "class",  "oneway",
+    "status", "closed_reason", "closed_until", "bridge", "tunnel",
+};
+static const struct {
+    situ_coll_id cid;
+    const char *const *keys;
+    size_t nkeys;
+} tile_key_lists[] = {
+    {SITU_C_ROADS, road_tile_keys, sizeof road_tile_keys / sizeof road_tile_keys[0]},
+};
+
+/* 1 when collection c's tiles leave out the key named name. */
+static int key_left_out(const situ_collection *c, const char *name)
+{
+    for (size_t i = 0; i < sizeof tile_key_lists / sizeof tile_key_lists[0]; i++) {
+        if (tile_key_lists[i].cid != c->cid)
+            continue;
+        for (size_t k = 0; k < tile_key_lists[i].nkeys; k++)
+            if (!strcmp(tile_key_lists[i].keys[k], name))
+                return 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* Per value of one field, the lowest zoom a feature is drawn at: below z9
+ * the roads layer is the trunk network (expressway, national and
+ * provincial roads: the city at a glance stays light), county and
+ * township roads and ferries (a river crossing) join at z9, village, urban
+ * and service roads at z11. Values not listed: the collection's minzoom. */
+static const struct {
+    situ_coll_id cid;
+    const char *field, *value;
+    int minzoom;
+} value_minzoom[] = {
+    {SITU_C_ROADS, "class", "county", 9}, {SITU_C_ROADS, "class", "township", 9},
+    {SITU_C_ROADS, "class", "ferry", 9},  {SITU_C_ROADS, "class", "village", 11},
+    {SITU_C_ROADS, "class", "urban", 11}, {SITU_C_ROADS, "class", "service", 11},
+};
+#define NVALUE_MINZOOM (sizeof value_minzoom / sizeof value_minzoom[0])
+
+int situ__tile_feature_minzoom(const situ_coll *c, const situ_feature *f)
+{
+    for (size_t i = 0; i < NVALUE_MINZOOM; i++) {
+        if (value_minzoom[i].cid != c->c->cid)
+            continue;
+        int k = situ_schema_field_index(c->c, value_minzoom[i].field);
+        const situ_value *v = k >= 0 ? &f->values[k] : NULL;
+        if (v && v->type == SITU_FT_TEXT && v->u.s && !strcmp(v->u.s, value_minzoom[i].value))
+            return value_minzoom[i].minzoom;
+    }
+    return 0;
+}
+
+void situ__tile_minzoom_text(const situ_collection *c, situ_buf *b)
+{
+    int last = -1;
+    for (size_t i = 0; i < NVALUE_MINZOOM; i++) {
+        if (value_minzoom[i].cid != c->cid)
+            continue;
+        if (value_minzoom[i].minzoom != last)
+            situ_buf_printf(
+                b, "%s from zoom %d: %s=%s", last < 0 ? ". Minor features come later:" : ";",
+                value_minzoom[i].minzoom, value_minzoom[i].field, value_minzoom[i].value);
+        else
+            situ_buf_printf(b, ", %s", value_minzoom[i].value);
+        last = value_minzoom[i].minzoom;
+    }
+}
+
 int situ__tile_keys(const situ_collection *c, tile_key *keys, int max)
 {
     int n = 0;
@@ -72,10 +148,15 @@ int situ__tile_keys(const situ_collection *c, tile_key *keys, int max)
         add_key(keys, &n, max, f->name, ranged ? "_min" : "_sum", "Number",
                 ranged ? TILE_AGG_MIN : TILE_AGG_SUM, i);
     }
-    for (int k = 0, slot = 0; k < n; k++)
-        if (keys[k].agg == TILE_AGG_MIN || keys[k].agg == TILE_AGG_SUM ||
-            keys[k].agg == TILE_AGG_ITEM)
+    for (int k = 0, slot = 0; k < n; k++) {
+        /* an aggregate goes with its field */
+        int of_field = keys[k].agg == TILE_AGG_MIN || keys[k].agg == TILE_AGG_SUM;
+        keys[k].skip = key_left_out(c, of_field                       ? c->fields[keys[k].arg].name
+                                       : keys[k].agg == TILE_AGG_NONE ? keys[k].name
+                                                                      : "");
+        if (of_field || keys[k].agg == TILE_AGG_ITEM)
             keys[k].slot = slot++;
+    }
     return n;
 }
 
@@ -86,8 +167,9 @@ void situ_tile_fields(const situ_collection *c,
     tile_key keys[SITU_TILE_MAXKEYS];
     int n = situ__tile_keys(c, keys, SITU_TILE_MAXKEYS);
     for (int i = 0; i < n; i++)
-        fn(ctx, keys[i].name, keys[i].type,
-           keys[i].agg != TILE_AGG_NONE && keys[i].agg != TILE_AGG_ITEM);
+        if (!keys[i].skip)
+            fn(ctx, keys[i].name, keys[i].type,
+               keys[i].agg != TILE_AGG_NONE && keys[i].agg != TILE_AGG_ITEM);
 }
 
 /* ---- the value dictionary --------------------------------------------------- */
@@ -217,14 +299,17 @@ static void add_number_tag(tag_build *tb, int key, double v)
 static void feature_tags(tag_build *tb, const situ_feature *f, int item_key0)
 {
     const situ_coll *c = tb->s->coll;
+    const tile_key *keys = tb->s->keys;
     situ_mvt_value_string(&tb->val, f->id, strlen(f->id));
     add_tag(tb, 0);
-    if (f->township_code[0]) {
+    if (f->township_code[0] && !keys[1].skip) {
         situ_mvt_value_string(&tb->val, f->township_code, strlen(f->township_code));
         add_tag(tb, 1);
     }
     for (int i = 0; i < c->c->nfields; i++) {
         const situ_value *v = &f->values[i];
+        if (keys[2 + i].skip)
+            continue;
         if (v->type == SITU_FT_TEXT)
             situ_mvt_value_string(&tb->val, v->u.s, strlen(v->u.s));
         else if (v->type == SITU_FT_INT)
@@ -431,15 +516,17 @@ static int build_features(situ_tilesrc *s)
     s->fbox = malloc((4 * c->n + 1) * sizeof *s->fbox);
     s->fpt = malloc((2 * c->n + 1) * sizeof *s->fpt);
     s->fid = malloc((c->n + 1) * sizeof *s->fid);
-    if (!s->fbox || !s->fpt || !s->fid)
+    s->fminz = malloc(c->n + 1);
+    if (!s->fbox || !s->fpt || !s->fid || !s->fminz)
         return -1;
     for (size_t i = 0; i < c->n; i++) {
         const situ_feature *f = &c->feats[i];
         project_box(f->bbox, s->fbox + 4 * i);
         situ_tile_project(f->x, f->y, &s->fpt[2 * i], &s->fpt[2 * i + 1]);
         s->fid[i] = situ_tile_feature_id(f->id);
+        s->fminz[i] = (uint8_t)situ__tile_feature_minzoom(c, f);
     }
-    s->bytes += c->n * (6 * sizeof(double) + sizeof(uint64_t));
+    s->bytes += c->n * (6 * sizeof(double) + sizeof(uint64_t) + 1);
     return 0;
 }
 
@@ -480,6 +567,7 @@ void situ_tilesrc_release(situ_tilesrc *s)
     if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
     free(s->mxy), free(s->imp), free(s->rbox), free(s->fbox), free(s->fpt), free(s->fid);
+    free(s->fminz);
     free(s->dict.blob), free(s->dict.off), free(s->dict.slots);
     free(s->tag0), free(s->tags), free(s->aggv);
     situ_coll_release(s->coll);

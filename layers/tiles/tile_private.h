@@ -24,6 +24,7 @@ typedef enum tile_agg {
 
 /* One property key of a collection's layers. */
 typedef struct tile_key {
+    int skip; /* not carried in this collection's tiles (see tile_prep.c) */
     char name[48];
     size_t len;
     const char *type; /* TileJSON type: "String", "Number", "Boolean" */
@@ -36,6 +37,14 @@ typedef struct tile_key {
  * (resources), then the cluster keys. Returns the count (at most max). */
 int situ__tile_keys(const situ_collection *c, tile_key *keys, int max);
 #define SITU_TILE_MAXKEYS 96
+
+/* The lowest zoom at which feature f of collection c is drawn by its own
+ * values (roads: the minor classes come later, see tile_prep.c), or 0 when
+ * only the collection's minzoom applies. */
+int situ__tile_feature_minzoom(const situ_coll *c, const situ_feature *f);
+/* Appends to b the plain-language rule of situ__tile_feature_minzoom for
+ * collection c (nothing when it has none), for TileJSON. */
+void situ__tile_minzoom_text(const situ_collection *c, situ_buf *b);
 
 /* The value dictionary: every distinct encoded MVT value of a collection. */
 typedef struct tile_dict {
@@ -57,11 +66,12 @@ struct situ_tilesrc {
     situ_coll *coll;
     int refs;
     /* geometry, Web Mercator in [0, 1] */
-    double *mxy;  /* parallel to coll->xy */
-    float *imp;   /* per point: squared importance (INFINITY: anchor) */
-    double *rbox; /* per ring: minx, miny, maxx, maxy */
-    double *fbox; /* per feature */
-    double *fpt;  /* per feature: the point, or a point inside the polygon */
+    double *mxy;    /* parallel to coll->xy */
+    float *imp;     /* per point: squared importance (INFINITY: anchor) */
+    double *rbox;   /* per ring: minx, miny, maxx, maxy */
+    double *fbox;   /* per feature */
+    double *fpt;    /* per feature: the point, or a point inside the polygon */
+    uint8_t *fminz; /* per feature: the lowest zoom that carries it (by its class) */
     uint64_t *fid;
     /* properties */
     tile_key keys[SITU_TILE_MAXKEYS];
@@ -130,6 +140,13 @@ void situ__rings_end(tile_rings *r, uint32_t parent);
  * or more exteriors, each hole linked to its exterior by parent. runs is
  * scratch. Returns 0 or -1 (out of memory). */
 int situ__poly_clip(const tile_rings *in, double lo, double hi, tile_rings *out, tile_rings *runs);
+
+/* Clips the line in[0..n) (tile units, n >= 2) to [lo, hi]^2, appending
+ * each run inside the square, in the line's order, to out as one ring
+ * (open; parent is the run itself): a line that leaves the square and
+ * re-enters makes several runs. Entry and exit points lie exactly on the
+ * square's edge. Returns 0 or -1 (out of memory). */
+int situ__line_clip(const double *in, size_t n, double lo, double hi, tile_rings *out);
 
 /* Rounds an open ring in the square [lo, hi]^2 (integers) to integers,
  * dropping repeated points (the closing one included); points not exactly

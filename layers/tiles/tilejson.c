@@ -10,6 +10,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "tile_private.h"
+
 typedef struct fields_ctx {
     situ_buf *b;
     int n;
@@ -61,6 +63,11 @@ static void write_description(situ_buf *b, const situ_collection *c, const situ_
         situ_buf_printf(&printed, " tile units across, or whose rings all collapse at a zoom, "
                                   "is written as a Point at its interior point");
     }
+    if (c->gtype == SITU_GT_MULTILINESTRING) {
+        situ_buf_adds(&printed, ". Lines are clipped to the tile and its buffer (a line that "
+                                "leaves and comes back is several parts) and simplified per zoom");
+        situ__tile_minzoom_text(c, &printed);
+    }
     if (maxz >= 0 && o->cluster_cell && c->gtype == SITU_GT_MULTIPOLYGON) {
         situ_buf_printf(&printed,
                         ". Up to zoom %d, polygons under %.0f units across whose %ux%u-unit cell "
@@ -89,7 +96,9 @@ static void write_layer(situ_buf *b, const situ_collection *c, const situ_tile_o
     write_description(b, c, o);
     situ_buf_printf(b, ",\"minzoom\":%d,\"maxzoom\":%d,\"geometry_type\":\"%s\",\"fields\":{",
                     o->minzoom[c->cid] > 0 ? o->minzoom[c->cid] : 0, SITU_TILE_MAXZOOM,
-                    c->gtype == SITU_GT_POINT ? "point" : "polygon");
+                    c->gtype == SITU_GT_POINT             ? "point"
+                    : c->gtype == SITU_GT_MULTILINESTRING ? "line"
+                                                          : "polygon");
     fields_ctx f = {b, 0, 0};
     situ_tile_fields(c, add_field, &f);
     f.cluster_only = 1;

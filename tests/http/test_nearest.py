@@ -152,6 +152,7 @@ class NearestTest(unittest.TestCase):
                          ("lon=nan&lat=26", "lon"), ("lon=111&lat=inf", "lat"),
                          ("lon=111&lat=26&k=0", "k"), ("lon=111&lat=26&k=101", "k"),
                          ("lon=111&lat=26&collection=nope", "collection"),
+                         ("lon=111&lat=26&collection=roads", "collection"),
                          ("lon=111&lat=26&item=unicorn", "item"),
                          ("lon=111&lat=26&item=sandbag&min_qty=-1", "min_qty"),
                          ("lon=111&lat=26&status=sleeping", "status"),
@@ -159,6 +160,8 @@ class NearestTest(unittest.TestCase):
                          ("lon=111&lat=26&crs=epsg3857", "crs")]:
             situd.assert_problem(self, self.d.get("/nearest?" + q), 400, param)
         situd.assert_problem(self, self.d.get("/within?lon=111&lat=26"), 400, "radius_m")
+        situd.assert_problem(self, self.d.get(
+            "/within?lon=111&lat=26&radius_m=500&collection=roads"), 400, "collection")
         self.assertTrue(self.d.alive())
 
 

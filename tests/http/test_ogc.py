@@ -12,10 +12,12 @@ import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import feedlib  # noqa: E402
 import situd  # noqa: E402
 
 COLLECTIONS = ["townships", "risk_zones", "hazards", "hazard_sources", "resources",
-               "stations", "alerts"]
+               "stations", "alerts", "roads"]
+ROADS = os.path.join(situd.ROOT, "tests", "data", "http", "roads.geojson")
 
 
 def ring_area(ring):
@@ -35,6 +37,10 @@ class OgcApiTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="situ-ogc-")
         cls.db = situd.demo_db(cls.tmp)
+        # three roads of our own beside whatever roads the demo has
+        subprocess.run([situd.SITU, "load", "--db", cls.db, "--collection", "roads", ROADS],
+                       check=True, stdout=subprocess.DEVNULL)
+        cls.transport = feedlib.add_token(cls.db, "transport")
         cls.d = situd.Situd(cls.db)
 
     @classmethod
@@ -78,7 +84,7 @@ class OgcApiTest(unittest.TestCase):
         self.assertTrue(doc["openapi"].startswith("3."))
         self.assertIn("/collections/hazards/items", doc["paths"])
 
-    def test_collections_list_the_seven(self):
+    def test_collections_list_the_eight(self):
         doc = self.d.get("/collections").json()
         self.assertEqual([c["id"] for c in doc["collections"]], COLLECTIONS)
         for c in COLLECTIONS:
@@ -89,6 +95,66 @@ class OgcApiTest(unittest.TestCase):
             self.assertIn("items", {l["rel"] for l in body["links"]})
         situd.assert_problem(self, self.d.get("/collections/nope"), 404)
         situd.assert_problem(self, self.d.get("/collections/hazards/nope"), 404)
+
+    def test_roads_are_multilinestrings_and_bbox_meets_the_line(self):
+        def ids(query):
+            feats, _ = self.all_items("roads", query)
+            return sorted(f["id"] for f in feats if f["id"].startswith("test-road-"))
+        one = self.d.get("/collections/roads/items/test-road-1").json()
+        self.assertEqual(one["geometry"], {"type": "MultiLineString", "coordinates": [
+            [[111.6, 26.42], [111.62, 26.44], [111.64, 26.42]]]})  # order kept, not closed
+        self.assertEqual(one["properties"]["class"], "national")
+        two = self.d.get("/collections/roads/items/test-road-2").json()["geometry"]
+        self.assertEqual(two["coordinates"], [[[111.65, 26.4], [111.66, 26.4]],
+                                              [[111.7, 26.45], [111.69, 26.46]]])
+        # a box the first segment crosses, no vertex inside it
+        self.assertEqual(ids("&bbox=111.605,26.428,111.612,26.432"), ["test-road-1"])
+        # inside the road's box, under its apex: the line does not meet it
+        self.assertEqual(ids("&bbox=111.615,26.420,111.625,26.430"), [])
+        # the second part of a multi-part road
+        self.assertEqual(ids("&bbox=111.69,26.45,111.70,26.46"), ["test-road-2"])
+        self.assertEqual(ids("&bbox=111.59,26.39,111.71,26.47&class=village"), ["test-road-3"])
+        closed = ids("&status=closed&bbox=111.59,26.39,111.71,26.47")  # road 1 may be closed
+        self.assertIn("test-road-3", closed)                               # by another test
+        self.assertNotIn("test-road-2", closed)
+        situd.assert_problem(self, self.d.get("/collections/roads/items?class=lane"), 400, "class")
+
+    def test_a_road_closed_by_its_department_shows_in_the_next_tile(self):
+        import math
+        z, lon, lat = 12, 111.62, 26.43  # on test-road-1
+        x = int((lon + 180) / 360 * 2 ** z)
+        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2 ** z)
+        path = "/tiles/roads/%d/%d/%d.mvt" % (z, x, y)
+        reason = "测试水淹封闭".encode()
+        before = self.d.get(path)
+        self.assertEqual(before.status, 200)
+        self.assertNotIn(reason, before.body)
+        self.assertEqual(self.d.get(path).headers.get("etag"), before.headers.get("etag"))
+        ev = [{"id": "close-road-1", "type": "feature_update", "collection": "roads",
+               "feature_id": "test-road-1",
+               "set": {"status": "closed", "closed_reason": "测试水淹封闭",
+                       "closed_until": "2026-12-08T12:00:00Z"}}]
+        r = self.d.request("POST", "/feeds/transport/events",
+                           body=json.dumps({"events": ev}).encode(),
+                           headers=dict(feedlib.auth(self.transport),
+                                        **{"Content-Type": "application/json"}))
+        self.assertEqual(r.status, 200, r.body[:300])
+        self.assertEqual(r.json()["accepted"], 1, r.body[:300])
+        after = feedlib.wait_until(lambda: reason in self.d.get(path).body, timeout=5)
+        self.assertTrue(after, "the cached tile still shows the road open")
+        item = self.d.get("/collections/roads/items/test-road-1").json()
+        self.assertEqual(item["properties"]["status"], "closed")
+
+    def test_web_schema_names_each_geometry(self):
+        colls = {c["id"]: c for c in self.d.get("/web/schema.json").json()["collections"]}
+        self.assertEqual(list(colls), COLLECTIONS)
+        self.assertEqual({k: c["geometry"] for k, c in colls.items()
+                          if k in ("townships", "hazards", "roads")},
+                         {"townships": "MultiPolygon", "hazards": "Point",
+                          "roads": "MultiLineString"})
+        fields = {f["name"]: f for f in colls["roads"]["fields"]}
+        self.assertIn("class", fields)
+        self.assertIn("status", fields)
 
     def test_paging_is_complete_without_duplicates(self):
         for coll in COLLECTIONS:

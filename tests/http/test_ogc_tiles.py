@@ -89,7 +89,7 @@ class OgcTilesTest(unittest.TestCase):
 
     def test_tileset_lists_and_tilesets(self):
         sets = [("/tiles", "", ["townships", "risk_zones", "hazards", "hazard_sources",
-                                "resources", "stations", "alerts"]),
+                                "resources", "stations", "alerts", "roads"]),
                 ("/collections/hazards/tiles", "/collections/hazards", ["hazards"]),
                 ("/collections/townships/tiles", "/collections/townships", ["townships"])]
         for lst_path, prefix, layers in sets:
@@ -101,7 +101,11 @@ class OgcTilesTest(unittest.TestCase):
             self.assertEqual(entry["dataType"], "vector")
             ts_path = self.rel_path(link(entry, "self", "application/json")["href"])
             self.assertEqual(ts_path, prefix + "/tiles/WebMercatorQuad")
-            self.check_tileset(ts_path, layers)
+            ts = self.check_tileset(ts_path, layers)
+            dims = {l["id"]: l["geometryDimension"] for l in ts["layers"]}
+            want = {"hazards": 0, "townships": 2, "roads": 1}  # points, polygons, lines
+            self.assertEqual({k: v for k, v in dims.items() if k in want},
+                             {k: v for k, v in want.items() if k in dims})
 
     def test_limits_cover_the_collection_extent(self):
         ts = self.get_json("/collections/hazards/tiles/WebMercatorQuad")

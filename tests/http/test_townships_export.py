@@ -23,6 +23,9 @@ class TownshipsExportTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="situ-town-")
         cls.db = situd.demo_db(cls.tmp)
+        roads = os.path.join(situd.ROOT, "tests", "data", "http", "roads.geojson")
+        subprocess.run([situd.SITU, "load", "--db", cls.db, "--collection", "roads", roads],
+                       check=True, stdout=subprocess.DEVNULL)
         cls.d = situd.Situd(cls.db)
         cls.hazards = cls.d.get("/collections/hazards/items?limit=10000").json()["features"]
 
@@ -43,7 +46,8 @@ class TownshipsExportTest(unittest.TestCase):
         t = doc["townships"][0]
         self.assertEqual(len(t["code"]), 9)
         self.assertTrue(t["name"])
-        self.assertEqual(set(t["counts"]) >= set(FOUR_MAPS), True)
+        # the four maps and the live collections; roads are a network, not a map
+        self.assertEqual(set(t["counts"]), set(FOUR_MAPS + ["stations", "alerts"]))
         total = sum(t["counts"]["hazards"] for t in doc["townships"])
         inside = sum(1 for f in self.hazards if f["properties"]["township_code"])
         self.assertEqual(total, inside)
@@ -192,6 +196,10 @@ class TownshipsExportTest(unittest.TestCase):
         self.assertEqual(len(box), sum(1 for f in self.hazards
                                        if 111.5 <= f["geometry"]["coordinates"][0] <= 111.9
                                        and 26.0 <= f["geometry"]["coordinates"][1] <= 26.5))
+        lines = self.export("/export/roads.geojson?bbox=111.605,26.428,111.612,26.432")
+        self.assertEqual([(f["id"], f["geometry"]["type"]) for f in lines["features"]
+                          if f["id"].startswith("test-road-")],
+                         [("test-road-1", "MultiLineString")])
         situd.assert_problem(self, self.d.get("/export/nope.geojson"), 404)
         situd.assert_problem(self, self.d.get("/export/hazards.geojson?bbox=x"), 400, "bbox")
         situd.assert_problem(self, self.d.get("/export/hazards.geojson?township=1"), 404)
@@ -212,6 +220,7 @@ class TownshipsExportTest(unittest.TestCase):
                 got = [f for f in feats if f["properties"]["collection"] == coll
                        and f["properties"]["township_code"] == code]
                 self.assertEqual(len(got), want, (code, coll))
+        self.assertFalse([f for f in feats if f["properties"]["collection"] == "roads"])
         situd.assert_problem(self, self.d.get("/export/drill.geojson"), 400, "townships")
         situd.assert_problem(self, self.d.get("/export/drill.geojson?townships=1,2"), 404)
 
@@ -230,6 +239,12 @@ class TownshipsExportTest(unittest.TestCase):
         names = subprocess.run(["ogrinfo", "-ro", "-al", os.path.join(out, "h.shp")],
                                capture_output=True, text=True, check=True).stdout
         self.assertIn(self.hazards[0]["properties"]["name"], names)
+        roads = os.path.join(out, "roads.gpkg")
+        subprocess.run([situd.SITU, "export", "--db", self.db, "--collection", "roads", "-f",
+                        "GPKG", "--out", roads], check=True, capture_output=True)
+        info = subprocess.run(["ogrinfo", "-ro", "-so", "-al", roads], capture_output=True,
+                              text=True, check=True).stdout
+        self.assertIn("Geometry: Multi Line String", info)
         drill = os.path.join(out, "drill.gpkg")
         subprocess.run([situd.SITU, "export", "--db", self.db, "--drill", code, "-f", "GPKG",
                         "--out", drill], check=True, capture_output=True)

@@ -609,6 +609,35 @@ static void feature_updates_are_partial_and_merge_items(void **state)
     situ_assert_query(e->s, "SELECT count(*) FROM event_log WHERE event_id = 'u3'", "0");
 }
 
+/* A department closes a road by feature_update: accepted, stored, and the
+ * change's box is the whole line's (what the tile cache drops); a status
+ * outside the domain is refused naming it. */
+static void a_road_is_closed_by_feature_update(void **state)
+{
+    env *e = *state;
+    size_t n;
+    unsigned char *w = situ_test_wkb("LINESTRING(111.02 26.03,111.08 26.01,111.12 26.06)", &n);
+    static const char *const l1[] = {"class", "county", "status", "open", NULL};
+    put(e->s, "roads", "L1", w, n, l1, NULL, 0);
+    free(w);
+    situ_feed_batch *b =
+        run(e->s, e->a, e->snap, "transport",
+            "{\"events\":[{\"id\":\"c1\",\"type\":\"feature_update\",\"collection\":\"roads\","
+            "\"feature_id\":\"L1\",\"set\":{\"status\":\"closed\",\"closed_reason\":\"塌方\","
+            "\"closed_by\":\"transport\",\"closed_until\":\"2026-12-08T12:00:00Z\"}},"
+            "{\"id\":\"c2\",\"type\":\"feature_update\",\"collection\":\"roads\","
+            "\"feature_id\":\"L1\",\"set\":{\"status\":\"shut\"}}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_int_equal(b->ev[1].status, SITU_FEED_REJECTED);
+    assert_string_equal(b->ev[1].field, "set.status");
+    const double want[4] = {111.02, 26.01, 111.12, 26.06};
+    assert_memory_equal(b->ev[0].changes[0].bbox, want, sizeof want);
+    assert_int_equal(b->ev[0].changes[0].cid, SITU_C_ROADS);
+    situ_feed_batch_free(b);
+    situ_assert_query(e->s, "SELECT status || ' ' || closed_reason || ' ' || class FROM roads",
+                      "closed 塌方 county");
+}
+
 static void alerts_update_and_cancel_their_own(void **state)
 {
     env *e = *state;
@@ -798,6 +827,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(the_quota_bounds_stations_readings_create, setup, teardown),
     cmocka_unit_test_setup_teardown(a_registration_creates_and_moves_a_station, setup, teardown),
     cmocka_unit_test_setup_teardown(feature_updates_are_partial_and_merge_items, setup, teardown),
+    cmocka_unit_test_setup_teardown(a_road_is_closed_by_feature_update, setup, teardown),
     cmocka_unit_test_setup_teardown(alerts_update_and_cancel_their_own, setup, teardown),
     cmocka_unit_test_setup_teardown(the_log_replays_changes_in_order, setup, teardown),
     cmocka_unit_test_setup_teardown(stats_count_per_department, setup, teardown),

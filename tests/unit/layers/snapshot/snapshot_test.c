@@ -212,6 +212,17 @@ static void geojson_golden(void **state)
     situ_buf_dispose(&b);
 }
 
+/* The test's store, opened for writing. */
+static situ_store *open_rw(void)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/s.sqlite", dir);
+    situ_store *s;
+    situ_err err = {0};
+    assert_int_equal(situ_store_open(path, 0, &s, &err), 0);
+    return s;
+}
+
 /* Asserts that part `part` of road f holds exactly the n points of want. */
 static void assert_line(const situ_coll *c, const situ_feature *f, uint32_t part,
                         const double *want, uint32_t n)
@@ -274,11 +285,8 @@ static void lines_keep_parts_order_and_openness(void **state)
 static void line_updates_equal_a_whole_load(void **state)
 {
     (void)state;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/s.sqlite", dir);
-    situ_store *s;
+    situ_store *s = open_rw();
     situ_err err = {0};
-    assert_int_equal(situ_store_open(path, 0, &s, &err), 0);
     put(s, "roads", "L1", "A", "MULTILINESTRING((0.2 0.2,0.3 0.3,0.4 0.2),(0.5 0.5,0.6 0.6))",
         "township", NULL);
     const char *ids[] = {"L1"};
@@ -302,11 +310,8 @@ static void line_updates_equal_a_whole_load(void **state)
 static void updates_equal_a_whole_load(void **state)
 {
     (void)state;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/s.sqlite", dir);
-    situ_store *s;
+    situ_store *s = open_rw();
     situ_err err = {0};
-    assert_int_equal(situ_store_open(path, 0, &s, &err), 0);
     static const char *const colls[] = {"hazard_sources", "risk_zones"};
     static const char *const towns[] = {"A", "B", "", "AB"};
     uint64_t rng = 42;

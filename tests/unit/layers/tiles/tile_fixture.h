@@ -3,8 +3,9 @@
  * tilejson_test.c). A real SpatiaLite store in a temp folder, filled with a
  * deterministic synthetic town (lon 111.50..111.70, lat 26.30..26.50) that
  * has every collection, every field type, NULLs, polygons with holes,
- * multipolygons, dense point clusters and resources with items; and its
- * snapshot.
+ * multipolygons, dense point clusters, resources with items and roads
+ * (straight trunk roads through the centre, winding multi-part minor ones
+ * of every class); and its snapshot.
  */
 #ifndef SITU_TILE_FIXTURE_H
 #define SITU_TILE_FIXTURE_H
@@ -173,7 +174,11 @@ static void fx_put(tile_fixture *f, const situ_collection *c, int i, const situ_
     situ_value v[32];
     char text[32][48], id[32], tc[16];
     fx_values(c, i, v, text);
-    snprintf(id, sizeof id, "%c%04d", c->id[0] == 'h' && c->id[6] == '_' ? 'S' : c->id[0] - 32, i);
+    snprintf(id, sizeof id, "%c%04d",
+             c->cid == SITU_C_ROADS               ? 'L'
+             : c->id[0] == 'h' && c->id[6] == '_' ? 'S'
+                                                  : c->id[0] - 32,
+             i);
     situ_item_qty items[4];
     int nitems = 0;
     if (c->cid == SITU_C_RESOURCES)
@@ -273,6 +278,51 @@ static void fx_points(tile_fixture *f, situ_coll_id cid, int n)
     }
 }
 
+/* One LineString of n points from (x, y), each step (dx, dy) plus a
+ * wiggle of up to `wiggle` degrees. */
+static void fx_line(situ_buf *b, double x, double y, double dx, double dy, int n, double wiggle,
+                    tile_fixture *f)
+{
+    situ_buf_addc(b, 1);
+    fx_u32(b, 2);
+    fx_u32(b, (uint32_t)n);
+    for (int k = 0; k < n; k++) {
+        fx_f64(b, x + k * dx + wiggle * (fx_rand(f) - 0.5));
+        fx_f64(b, y + k * dy + wiggle * (fx_rand(f) - 0.5));
+    }
+}
+
+/* Roads: 0 and 1 straight across the whole town through its centre (an
+ * expressway west-east, a national road south-north), the others winding,
+ * every 7th in two parts; classes cycle through the domain (fx_values). */
+static void fx_roads(tile_fixture *f, int n)
+{
+    const situ_collection *c = situ_schema_collection(SITU_C_ROADS);
+    double mid_x = FX_LON0 + FX_SPAN / 2, mid_y = FX_LAT0 + FX_SPAN / 2;
+    for (int i = 0; i < n; i++) {
+        situ_buf b;
+        situ_buf_init(&b);
+        double x = FX_LON0 + FX_SPAN * fx_rand(f), y = FX_LAT0 + FX_SPAN * fx_rand(f);
+        double a = 2 * M_PI * fx_rand(f), step = 0.0008 + 0.0015 * fx_rand(f);
+        int nv = 5 + (int)(25 * fx_rand(f)); /* at most ~0.07 degrees out of town */
+        if (i == 0) {
+            fx_line(&b, FX_LON0 - 0.01, mid_y, (FX_SPAN + 0.02) / 79, 0.0003, 80, 0.0004, f);
+        } else if (i == 1) {
+            fx_line(&b, mid_x, FX_LAT0 - 0.01, 0, (FX_SPAN + 0.02) / 59, 60, 0.0004, f);
+        } else if (i % 7 == 6) {
+            situ_buf_addc(&b, 1);
+            fx_u32(&b, 5);
+            fx_u32(&b, 2);
+            fx_line(&b, x, y, step * cos(a), step * sin(a), nv, step, f);
+            fx_line(&b, x + 0.01, y - 0.01, -step * sin(a), step * cos(a), nv / 2 + 2, step, f);
+        } else {
+            fx_line(&b, x, y, step * cos(a), step * sin(a), nv, step, f);
+        }
+        fx_put(f, c, i, &b, i < 2 ? mid_x : x, i < 2 ? mid_y : y);
+        situ_buf_dispose(&b);
+    }
+}
+
 /* Opens a new store with the synthetic town and loads its snapshot. */
 static void fixture_open(tile_fixture *f)
 {
@@ -295,6 +345,7 @@ static void fixture_open(tile_fixture *f)
     fx_points(f, SITU_C_HAZARD_SOURCES, 60);
     fx_points(f, SITU_C_RESOURCES, 90);
     fx_points(f, SITU_C_STATIONS, 50);
+    fx_roads(f, 80);
     assert_int_equal(situ_store_commit(f->store, &err), 0);
     rc = situ_snapshot_load(f->store, &f->snap, &err);
     if (rc)

@@ -60,8 +60,9 @@ static void all_set(void **state)
     json_t *layers = json_object_get(j, "vector_layers");
     assert_int_equal(json_array_size(layers), SITU_NCOLLECTIONS);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
-        assert_string_equal(json_string_value(json_object_get(json_array_get(layers, (size_t)i), "id")),
-                            situ_schema_collection((situ_coll_id)i)->id);
+        assert_string_equal(
+            json_string_value(json_object_get(json_array_get(layers, (size_t)i), "id")),
+            situ_schema_collection((situ_coll_id)i)->id);
     json_t *hz = layer(j, "hazards"), *st = layer(j, "stations"), *rs = layer(j, "resources");
     assert_string_equal(field(hz, "id"), "String");
     assert_string_equal(field(hz, "township_code"), "String");
@@ -82,6 +83,20 @@ static void all_set(void **state)
     assert_true(json_is_null(json_object_get(layer(j, "townships"), "clustering")));
     assert_null(field(layer(j, "townships"), "cluster"));
     assert_non_null(strstr(json_string_value(json_object_get(hz, "description")), "cluster"));
+    /* roads: lines, the road properties only, never clustered, minor classes later */
+    json_t *rd = layer(j, "roads");
+    assert_string_equal(json_string_value(json_object_get(rd, "geometry_type")), "line");
+    assert_int_equal(json_integer_value(json_object_get(rd, "minzoom")), 6);
+    assert_string_equal(field(rd, "class"), "String");
+    assert_string_equal(field(rd, "bridge"), "Boolean");
+    assert_string_equal(field(rd, "closed_until"), "String");
+    assert_null(field(rd, "speed_kmh"));
+    assert_null(field(rd, "township_code"));
+    assert_null(field(rd, "cluster"));
+    assert_true(json_is_null(json_object_get(rd, "clustering")));
+    const char *rdd = json_string_value(json_object_get(rd, "description"));
+    assert_non_null(strstr(rdd, "from zoom 9: class=county, township, ferry"));
+    assert_non_null(strstr(rdd, "from zoom 11: class=village, urban, service"));
     json_decref(j);
     fixture_close(&fx);
 }

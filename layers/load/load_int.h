@@ -133,11 +133,12 @@ int situ__roads_osm_open(const char *path, GDALDatasetH *out_ds, OGRLayerH *out_
 /* The features of a roads source as the field map is to read them. */
 typedef struct situ__roads_src situ__roads_src;
 
-/* Sets up the translation of lyr's features (osm: an OSM lines layer). The
- * pairs of map that are the class rules' (FIELD=class, FIELD=grade,
- * class:KEY=CLASS) are taken here; situ__roads_src_map gives the rest, plus
- * the aliases found (路线编码=ref, 路线名称=name), for the field map. */
-int situ__roads_src_new(OGRLayerH lyr, int osm, const char *const *map, int nmap,
+/* Sets up the translation of lyr's features (osm: an OSM lines layer; path
+ * for messages). The pairs of map that are the class rules' (FIELD=class,
+ * FIELD=grade, class:KEY=CLASS) are taken here; situ__roads_src_map gives
+ * the rest, plus the aliases found (路线编码=ref, 路线名称=name), for the
+ * field map. A source with none of class, route code or grade is refused. */
+int situ__roads_src_new(const char *path, OGRLayerH lyr, int osm, const char *const *map, int nmap,
                         const char *map_what, situ__roads_src **out_r, situ_err *err);
 void situ__roads_src_free(situ__roads_src *r);
 /* The definition of the features made (the field map's input). */

@@ -161,8 +161,10 @@ static const char *utf8_of(situ__roads_src *r, const char *s, char *buf, size_t 
         return s;
     char *in = (char *)s, *o = buf;
     size_t nin = strlen(s), left = cap - 1;
+    if (r->gbk == (iconv_t)-1)
+        return s;
     iconv(r->gbk, NULL, NULL, NULL, NULL);
-    if (r->gbk == (iconv_t)-1 || iconv(r->gbk, &in, &nin, &o, &left) == (size_t)-1)
+    if (iconv(r->gbk, &in, &nin, &o, &left) == (size_t)-1)
         return s;
     *o = '\0';
     return buf;
@@ -180,7 +182,7 @@ static int find_field(situ__roads_src *r, OGRFeatureDefnH d, const char *name, s
     return -1;
 }
 
-/* The first of names the source has, or -1; its UTF-8 name in out. */
+/* The first of names the source has, or -1. */
 static int find_alias(situ__roads_src *r, OGRFeatureDefnH d, const char *const *names)
 {
     for (; *names; names++) {
@@ -310,19 +312,19 @@ static int other_defn(situ__roads_src *r, OGRFeatureDefnH src)
     return 0;
 }
 
-int situ__roads_src_new(OGRLayerH lyr, int osm, const char *const *map, int nmap,
+int situ__roads_src_new(const char *path, OGRLayerH lyr, int osm, const char *const *map, int nmap,
                         const char *map_what, situ__roads_src **out, situ_err *err)
 {
     static const char *const ref_names[] = {"路线编码", "路线编号", "LXBM", "LXBH", "LXDM", NULL};
     static const char *const name_names[] = {"路线名称", "道路名称", "LXMC", "DLMC", NULL};
     static const char *const grade_names[] = {"技术等级", "JSDJ", "grade", NULL};
     OGRFeatureDefnH src = OGR_L_GetLayerDefn(lyr);
-    situ__roads_src *r = calloc(1, sizeof *r);
+    situ__roads_src *r;
     int rc = SITU_ENOMEM;
     if (nmap > 64)
         return situ_err_set(err, SITU_ELIMIT, "%s: more than 64 pairs",
                             map_what ? map_what : "--map");
-    if (!r)
+    if (!(r = calloc(1, sizeof *r)))
         goto fail;
     r->osm = osm, r->class_in = r->ref_in = r->grade_in = -1;
     r->gbk = iconv_open("UTF-8", "GB18030");
@@ -349,9 +351,10 @@ int situ__roads_src_new(OGRLayerH lyr, int osm, const char *const *map, int nmap
         r->class_in = find_field(r, src, "class", 5);
     if (r->class_in < 0 && r->ref_in < 0 && r->grade_in < 0) {
         rc = situ_err_set(err, SITU_EINVAL,
-                          "roads: the source has no class field, nor a route code (ref, 路线编码) "
-                          "or technical grade (技术等级) to derive it from; name them with --map "
-                          "FIELD=class, FIELD=ref or FIELD=grade");
+                          "%s has no class field, nor a route code (ref, 路线编码) or technical "
+                          "grade (技术等级) to derive a road's class from; name them with --map "
+                          "FIELD=class, FIELD=ref or FIELD=grade",
+                          path);
         goto fail;
     }
     if ((rc = other_defn(r, src)))
@@ -386,7 +389,7 @@ void situ__roads_src_free(situ__roads_src *r)
         OGR_FD_Release(r->defn);
     for (int i = 0; i < r->nowned; i++)
         free(r->owned[i]);
-    if (r->gbk != (iconv_t)-1 && r->gbk)
+    if (r->gbk != (iconv_t)-1 && r->gbk) /* NULL: freed before iconv_open */
         iconv_close(r->gbk);
     free(r->copy);
     free(r);

@@ -889,8 +889,8 @@ static int prepare(source *S, situ_err *err)
     id_prefix(S, prefix);
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(S->lyr);
     if (S->c->cid == SITU_C_ROADS) {
-        if ((rc = situ__roads_src_new(S->lyr, S->is_osm, fo.map, fo.nmap, fo.map_what, &S->roads,
-                                      err)))
+        if ((rc = situ__roads_src_new(S->path, S->lyr, S->is_osm, fo.map, fo.nmap, fo.map_what,
+                                      &S->roads, err)))
             return rc;
         fo.map = situ__roads_src_map(S->roads, &fo.nmap);
         defn = situ__roads_src_defn(S->roads);

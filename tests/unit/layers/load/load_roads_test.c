@@ -579,6 +579,18 @@ static void transport_overrides_encoding_and_crs(void **state)
     o.map = bad, o.nmap = 1, o.collection = "roads";
     assert_int_equal(situ_load_file(fx->s, shp, &o, &st, &err), SITU_EINVAL);
     assert_non_null(strstr(err.msg, "class:Z=motorway"));
+    /* nothing to derive a class from: refused before a feature is read */
+    char gj[4096];
+    snprintf(gj, sizeof gj, "%s/plain.geojson", fx->dir);
+    assert_int_equal(situ_test_write(gj, "{\"type\":\"FeatureCollection\",\"features\":[{"
+                                         "\"type\":\"Feature\",\"properties\":{\"id\":\"P1\","
+                                         "\"name\":\"路\"},\"geometry\":{\"type\":"
+                                         "\"LineString\",\"coordinates\":[[111.6,26.4],[111.7,"
+                                         "26.5]]}}]}"),
+                     0);
+    o = (situ_load_opts){.collection = "roads"};
+    assert_int_equal(situ_load_file(fx->s, gj, &o, &st, &err), SITU_EINVAL);
+    assert_non_null(strstr(err.msg, "plain.geojson has no class field, nor a route code"));
 }
 
 /* Neither .cpg nor --encoding: the GBK field names and text are found and

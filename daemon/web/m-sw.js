@@ -6,7 +6,7 @@
 // z10 to z14, which the page names in a message {type: 'township', code, bbox}.
 // Does not touch /events (the stream goes to the network) nor POSTs.
 //
-//   page files: from the cache at once, refreshed from the network behind
+//   page files: from the cache at once, refreshed from the network 10 s later
 //   answers and tiles: the network; when it fails, the cache; else a 503
 
 const PAGE = 'situ-m-page-1';
@@ -14,6 +14,7 @@ const ANSWERS = 'situ-m-answers';
 const TILES = 'situ-m-tiles';
 const PAGE_FILES = ['./', 'phone.js', 'i18n.js', 'util.js', 'phone.css', 'layers.js', 'maplibre-gl.mjs', 'maplibre-gl-worker.mjs', 'maplibre-gl.css'];
 const TILE_ZOOMS = [10, 11, 12, 13, 14];
+const REFRESH_AFTER_MS = 10000;
 const MAX_TILES = 400; // a township is some tens of tiles; a bad bbox must not fetch the city
 
 self.addEventListener('install', (e) => {
@@ -34,19 +35,19 @@ self.addEventListener('fetch', (e) => {
   else e.respondWith(networkElse(e.request, u.pathname.startsWith('/tiles/') ? TILES : ANSWERS));
 });
 
-// From the cache (the map worker's ?v= ignored), refreshed behind; the network when not kept.
+// From the cache (the map worker's ?v= ignored), refreshed from the network
+// 10 s later, when the page has had its answers (a weak network carries the
+// first list first); from the network when not kept.
 async function pageFile(e) {
   const c = await caches.open(PAGE);
   const kept = await c.match(e.request, { ignoreSearch: true });
-  const fresh = fetch(e.request).then((r) => {
+  const refresh = () => fetch(e.request).then((r) => {
     if (r.ok) c.put(new URL(e.request.url).pathname, r.clone());
     return r;
   });
-  if (kept) {
-    e.waitUntil(fresh.catch(() => {}));
-    return kept;
-  }
-  return fresh.catch(() => offline());
+  if (!kept) return refresh().catch(() => offline());
+  e.waitUntil(new Promise((ok) => setTimeout(ok, REFRESH_AFTER_MS)).then(refresh).catch(() => {}));
+  return kept;
 }
 
 async function networkElse(req, cacheName) {

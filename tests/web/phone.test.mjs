@@ -138,6 +138,18 @@ test('the page\'s own code is under 60 KB gzip', async () => {
   assert.ok(total < 60 * 1024, `the page's own code is ${(total / 1024).toFixed(1)} KB gzip: ${JSON.stringify(by)}`);
 });
 
+test('the /m/ route: the page with its CSP, the service worker, and no way out of the folder', async () => {
+  const page = await request('GET', '/m/');
+  assert.match(page.headers['content-type'], /^text\/html/);
+  assert.match(page.headers['content-security-policy'] || '', /default-src 'self'/);
+  assert.match((await request('GET', '/m/sw.js')).headers['content-type'], /^text\/javascript/);
+  assert.equal(json(await request('GET', '/m/schema.json')).items.length, 22);
+  for (const bad of ['/m/../CMakeCache.txt', '/m/%2e%2e/CMakeCache.txt', '/m/.x.js', '/m//phone.js', '/m/phone.js/', '/m/m.htmlx', '/m/x%00.js']) {
+    const r = await request('GET', bad);
+    assert.equal(r.status, 404, `${bad} answered ${r.status}`);
+  }
+});
+
 test('cold, on a slow network: the list of nearest supplies comes first, then the map library', async () => {
   const page = S.page;
   const firstList = await openList(page, `${situd.base}/m/`);
@@ -147,7 +159,7 @@ test('cold, on a slow network: the list of nearest supplies comes first, then th
   const lib = await mapLibraryAsked(page);
   Object.assign(S.figures, { cold_first_list_ms: Math.round(firstList), cold_map_library_loaded_ms: Math.round(lib.end),
     cold_map_library_asked_ms: Math.round(lib.start) });
-  assert.ok(lib.start >= firstList, `the map library was asked for at ${lib} ms, before the first list at ${firstList} ms`);
+  assert.ok(lib.start >= firstList, `the map library was asked for at ${lib.start} ms, before the first list at ${firstList} ms`);
   const here = await page.textContent('#here');
   assert.ok(here.includes(S.here.name), `the page does not say where I am (${S.here.name}): ${here}`);
   noLeaksNoErrors();

@@ -1,6 +1,9 @@
 /*
- * route_web.c: the map wall's files. Serves index.html at / (through
- * situd_route_web_index), every file under /web/ from cfg->web_dir, and
+ * route_web.c: the pages' files. Serves the map wall's index.html at /
+ * (through situd_route_web_index), every file under /web/ from cfg->web_dir,
+ * the township officer's phone page at /m/ (m.html, its service worker
+ * m-sw.js as /m/sw.js, and the same files of web_dir under /m/, so that the
+ * worker's scope /m/ holds the page, its modules and the map's own worker), and
  * /web/schema.json, the collection table's vocabulary (fields, items,
  * departments) that the page labels and pickers read, and the wall's time
  * zone ([web] timezone). Owns path validation
@@ -416,16 +419,32 @@ static situd_result send_schema(situd_req *r)
 
 /* ---- routes -------------------------------------------------------------------- */
 
-situd_result situd_route_web(situd_req *r)
+/* Answers rel (a path under web_dir, or schema.json); page: rel is a page,
+ * sent with its Content-Security-Policy. */
+static situd_result serve_rel(situd_req *r, const char *rel, int page)
 {
     situd_result res;
-    if (!path_ok(r->rest))
+    if (!path_ok(rel))
         return situd_problem(r, 404, NULL, "no such file: %.*s", WEB_PATH_MAX, r->path);
-    if (!strcmp(r->rest, "schema.json"))
+    if (!strcmp(rel, "schema.json"))
         return send_schema(r);
-    if (serve_file(r, r->rest, 0, &res))
+    if (serve_file(r, rel, page, &res))
         return res;
-    return situd_problem(r, 404, NULL, "no such file: %s", r->path);
+    return situd_problem(r, 404, NULL, "no such file: %.*s", WEB_PATH_MAX, r->path);
+}
+
+situd_result situd_route_web(situd_req *r)
+{
+    return serve_rel(r, r->rest, 0);
+}
+
+/* /m/: the phone page, its service worker, and web_dir's files under the
+ * worker's scope. */
+situd_result situd_route_phone(situd_req *r)
+{
+    if (!r->rest[0])
+        return serve_rel(r, "m.html", 1);
+    return serve_rel(r, !strcmp(r->rest, "sw.js") ? "m-sw.js" : r->rest, 0);
 }
 
 situd_result situd_route_web_index(situd_req *r)

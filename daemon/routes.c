@@ -37,6 +37,7 @@ const situd_route situd_routes[] = {
     {"GET", "/styles", "styles", situd_route_styles},
     {"GET", "/styles/", "styles", situd_route_styles},
     {"GET", "/web/", "web", situd_route_web},
+    {"GET", "/m/", "phone", situd_route_phone},
     {"GET", "/healthz", "healthz", situd_route_healthz},
     {"GET", "/metrics", "metrics", situd_route_metrics},
 };

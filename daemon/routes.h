@@ -81,6 +81,8 @@ situd_result situd_ogc_tiles(situd_req *r, int set, const char *rest);
 /* route_web.c: the map wall's files under /web/, and its page at / */
 situd_result situd_route_web(situd_req *r);
 situd_result situd_route_web_index(situd_req *r);
+/* route_web.c: the township officer's phone page and its files under /m/ */
+situd_result situd_route_phone(situd_req *r);
 /* route_styles.c: /styles and /styles/{day,dark}.json, the wall's MapLibre styles */
 situd_result situd_route_styles(situd_req *r);
 /* route_feeds.c */

@@ -13,8 +13,8 @@ import { t, lang, zoned, setServedZone } from './i18n.js';
 import { wallStyle, addMissingIcon, legend, GROUPS, CLICKABLE, TILED, IDEOGRAPH_FONT } from './layers.js';
 import { followTownshipLabels } from './labels.js';
 import { Live } from './live.js';
-import { Panels, searchTownships } from './panels.js';
-import { getJSON, el, fill, bboxOf, today, debounce } from './util.js';
+import { Panels } from './panels.js';
+import { getJSON, el, fill, bboxOf, today, debounce, searchTownships } from './util.js';
 
 const params = new URLSearchParams(location.search);
 const WALL = params.get('wall') === '1';

@@ -240,16 +240,3 @@ function counts(obj, label) {
   const parts = Object.entries(obj || {}).map(([k, v]) => `${label(k)} ${typeof v === 'number' ? v.toLocaleString() : v}`);
   return parts.length ? el('div', { class: 'counts' }, parts.join(' · ')) : null;
 }
-
-// Township search: matches a name (or code) in the /townships list.
-export function searchTownships(list, query, max = 8) {
-  const q = query.trim();
-  if (!q) return [];
-  const starts = [], contains = [];
-  for (const x of list) {
-    const hay = `${x.name} ${x.county_name || ''} ${x.code}`;
-    if (x.name.startsWith(q) || x.code.startsWith(q)) starts.push(x);
-    else if (hay.includes(q)) contains.push(x);
-  }
-  return [...starts, ...contains].slice(0, max);
-}

@@ -1,7 +1,7 @@
-// util.js: small helpers the map wall's modules share: JSON requests to
-// situd that report the status instead of throwing, a DOM builder that
-// never parses markup (feature properties come from outside), and a
-// debouncer.
+// util.js: small helpers the map wall's and the phone page's modules share:
+// JSON requests to situd that report the status instead of throwing, a DOM
+// builder that never parses markup (feature properties come from outside),
+// a debouncer and the township search.
 
 import { zoned } from './i18n.js';
 
@@ -93,4 +93,17 @@ export function today() {
   const z = zoned(new Date());
   const p = (n) => String(n).padStart(2, '0');
   return `${z.year}-${p(z.month)}-${p(z.day)}`;
+}
+
+// Township search: matches a name (or code) in the /townships list.
+export function searchTownships(list, query, max = 8) {
+  const q = query.trim();
+  if (!q) return [];
+  const starts = [], contains = [];
+  for (const x of list) {
+    const hay = `${x.name} ${x.county_name || ''} ${x.code}`;
+    if (x.name.startsWith(q) || x.code.startsWith(q)) starts.push(x);
+    else if (hay.includes(q)) contains.push(x);
+  }
+  return [...starts, ...contains].slice(0, max);
 }

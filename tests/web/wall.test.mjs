@@ -17,30 +17,13 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { SHOTS, situd, demoDb, feedToken, startSitud, stopSitud, request, json, launchChromium } from './situd.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..', '..');
 const ENV = process.env;
-const SITU = ENV.SITU_BIN || path.join(ROOT, 'build', 'situ');
-const SITUD = ENV.SITUD_BIN || path.join(ROOT, 'build', 'situd');
-const GEODATA = ENV.SITU_GEODATA || path.join(ROOT, 'geodata', 'demo');
-const SHOTS = ENV.SITU_SHOTS || path.join(ROOT, 'build', 'web-shots');
-const NODE_MODULES = ENV.SITU_WEB_NODE_MODULES || path.join(ROOT, 'daemon', 'web', 'node_modules');
-const CHROMIUM = ENV.CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
-  // a name that is not 127.0.0.1 resolves nowhere, so nothing can leave even unseen
-  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-];
+
 const VIEWPORT = { width: 1600, height: 900 };
 const BROWSER_ZONE = 'America/New_York';
 const IDLE_TIMEOUT_MS = 120000;
@@ -55,107 +38,7 @@ const MAP_LAYERS = {
 
 const S = { tmp: null, proc: null, base: null, routes: {}, figures: {} };
 
-// ---- situd -----------------------------------------------------------------------
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function run(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.error || r.status !== 0) {
-    throw new Error(`${path.basename(cmd)} ${args.join(' ')} failed (${r.error ? r.error.message : `exit ${r.status}`}): ${(r.stderr || '').slice(-1500)}`);
-  }
-  return r.stdout;
-}
-
-function demoDb() {
-  if (!fs.existsSync(path.join(GEODATA, 'townships.geojson')) && !fs.existsSync(path.join(GEODATA, 'manifest.ini'))) {
-    throw new Error(`no demo data in ${GEODATA}: generate it with \`situ demo --out ${GEODATA}\` (scripts/test.sh does)`);
-  }
-  const db = path.join(S.tmp, 'situ.sqlite');
-  run(SITU, ['load', '--db', db, '--all', GEODATA]);
-  return db;
-}
-
-// A feed token for dept, or null with the reason when the CLI cannot make one.
-function feedToken(db, dept) {
-  const r = spawnSync(SITU, ['token', 'add', dept, '--db', db, '--label', 'web-test'], { encoding: 'utf8' });
-  if (r.status !== 0) return { token: null, why: `situ token add ${dept} failed: ${(r.stderr || '').trim().slice(0, 300)}` };
-  return { token: r.stdout.trim(), why: null };
-}
-
-// situd refuses to serve as root: run as root (as CI is), it gets --user nobody
-// and the folder of its database, as an operator would hand it to a service user.
-function serviceUser(db) {
-  if (process.getuid() !== 0) return [];
-  const { uid, gid } = nobodyIds();
-  const folder = path.dirname(db);
-  fs.chownSync(folder, uid, gid);
-  for (const name of fs.readdirSync(folder)) fs.chownSync(path.join(folder, name), uid, gid);
-  return ['--user', 'nobody'];
-}
-
-function nobodyIds() {
-  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'));
-  const [, , uid, gid] = line.split(':');
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
-async function startSitud(db) {
-  const port = await freePort();
-  S.base = `http://127.0.0.1:${port}`;
-  S.log = path.join(S.tmp, 'situd.log');
-  const log = fs.openSync(S.log, 'w');
-  S.proc = spawn(SITUD, ['--db', db, '--listen', `127.0.0.1:${port}`, ...serviceUser(db)],
-    { stdio: ['ignore', log, log] });
-  const deadline = Date.now() + 60000;
-  while (Date.now() < deadline) {
-    if (S.proc.exitCode !== null) throw new Error(`situd exited: ${tail(S.log)}`);
-    const r = await request('GET', '/healthz').catch(() => null);
-    if (r && r.status === 200) return;
-    await sleep(100);
-  }
-  throw new Error(`situd not ready in 60 s: ${tail(S.log)}`);
-}
-
-function tail(file) {
-  try { return fs.readFileSync(file, 'utf8').slice(-3000); } catch { return ''; }
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// A raw HTTP request to situd (the path is sent exactly as given, dots and
-// escapes included); resolves to {status, headers, body}. For a stream
-// (text/event-stream) only the head is read.
-function request(method, rawPath, { headers = {}, body = null } = {}) {
-  return new Promise((resolve, reject) => {
-    const u = new URL(S.base);
-    const req = http.request({ host: u.hostname, port: u.port, method, path: rawPath, headers, timeout: 30000 }, (res) => {
-      if ((res.headers['content-type'] || '').startsWith('text/event-stream')) {
-        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.alloc(0) });
-        res.destroy();
-        return;
-      }
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${rawPath}`)));
-    req.on('error', reject);
-    if (body) req.write(body);
-    req.end();
-  });
-}
-
-const json = (r) => JSON.parse(r.body.toString('utf8'));
+// ---- situd (tests/web/situd.mjs) ---------------------------------------------------
 
 // The status of each route the page consumes, for clear failure messages.
 async function probeRoutes() {
@@ -179,15 +62,8 @@ function requireRoute(name, why) {
 // ---- the browser --------------------------------------------------------------------
 
 async function launch() {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh (Debian package chromium)`);
-  const pw = path.join(NODE_MODULES, 'playwright-core', 'index.mjs');
-  if (!fs.existsSync(pw)) throw new Error(`${pw} is missing: run npm ci in daemon/web (scripts/setup.sh does)`);
-  const { chromium } = await import(pathToFileURL(pw).href);
-  S.ctx = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(S.tmp, 'chromium-')), {
-    executablePath: CHROMIUM, headless: true, viewport: VIEWPORT, args: CHROMIUM_FLAGS,
-    // a browser far from the wall's zone: times must still read as in Asia/Shanghai
-    timezoneId: BROWSER_ZONE,
-  });
+  // a browser far from the wall's zone: times must still read as in Asia/Shanghai
+  S.ctx = await launchChromium(S.tmp, { viewport: VIEWPORT, timezoneId: BROWSER_ZONE });
 }
 
 // Opens url in a new page and records its console errors, foreign requests
@@ -262,12 +138,13 @@ before(async () => {
   S.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'situ-web-'));
   fs.mkdirSync(SHOTS, { recursive: true });
   if (ENV.SITU_WEB_BASE) {
-    S.base = ENV.SITU_WEB_BASE.replace(/\/$/, '');
+    S.base = situd.base = ENV.SITU_WEB_BASE.replace(/\/$/, '');
     S.feed = { token: ENV.SITU_FEED_TOKEN || null, why: 'SITU_WEB_BASE is set but SITU_FEED_TOKEN is not' };
   } else {
-    const db = demoDb();
+    const db = demoDb(S.tmp);
     S.feed = feedToken(db, 'meteorology');
-    await startSitud(db);
+    await startSitud(S.tmp, db);
+    Object.assign(S, { base: situd.base, proc: situd.proc, log: situd.log });
   }
   await probeRoutes();
   await launch();
@@ -276,10 +153,7 @@ before(async () => {
 
 after(async () => {
   if (S.ctx) await S.ctx.close().catch(() => {});
-  if (S.proc && S.proc.exitCode === null) {
-    S.proc.kill('SIGTERM');
-    await new Promise((r) => { S.proc.once('exit', r); setTimeout(r, 10000); });
-  }
+  await stopSitud();
   S.figures.routes = S.routes;
   fs.writeFileSync(path.join(SHOTS, 'figures.json'), `${JSON.stringify(S.figures, null, 2)}\n`);
   console.log(`figures: ${JSON.stringify(S.figures)}`);

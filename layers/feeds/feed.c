@@ -535,7 +535,9 @@ static int read_polygon(vctx *v, json_t *rings, situ__mpoly *m)
     return 0;
 }
 
-static int read_area(vctx *v, feed_alert *a)
+/* The "geometry" member, a GeoJSON Polygon or MultiPolygon, as MultiPolygon
+ * WKB in batch memory, and its box. */
+static int read_area(vctx *v, const unsigned char **out_wkb, size_t *out_n, double bbox[4])
 {
     json_t *g = json_object_get(v->obj, "geometry");
     json_t *type = json_object_get(g, "type"), *coords = json_object_get(g, "coordinates");
@@ -558,14 +560,15 @@ static int read_area(vctx *v, feed_alert *a)
                 break;
         }
     }
-    if (!rc && situ__mpoly_wkb(&m, v->b, &a->wkb, &a->nwkb))
+    if (!rc && situ__mpoly_wkb(&m, v->b, out_wkb, out_n))
         rc = situ__feed_reject(v->ev, "geometry", "out of memory");
-    memcpy(a->bbox, m.bbox, sizeof a->bbox);
+    memcpy(bbox, m.bbox, 4 * sizeof *bbox);
     situ__mpoly_dispose(&m);
     return rc;
 }
 
-static const char *alert_feature_id(situ_feed_batch *b, const char *id)
+/* "dept:id", the id of department b->dept's alert or closure id. */
+static const char *dept_feature_id(situ_feed_batch *b, const char *id)
 {
     char buf[2 * SITU_FEED_ID_MAX];
     snprintf(buf, sizeof buf, "%s:%s", b->dept, id);
@@ -590,7 +593,7 @@ static int read_refs(vctx *v, feed_alert *a)
         const char *r = json_string_value(json_array_get(refs, i));
         if (!r || !*r || strlen(r) > SITU_FEED_ID_MAX || bad_text(r))
             return situ__feed_reject(v->ev, "references", "must be an array of alert ids");
-        if (!(a->refs[a->nrefs++] = alert_feature_id(v->b, r)))
+        if (!(a->refs[a->nrefs++] = dept_feature_id(v->b, r)))
             return situ__feed_reject(v->ev, "references", "out of memory");
     }
     return a->refs ? 0 : situ__feed_reject(v->ev, "references", "out of memory");
@@ -610,7 +613,7 @@ static int read_alert(vctx *v)
     a->msg = !msg || !strcmp(msg, "alert") ? FEED_MSG_ALERT
              : !strcmp(msg, "update")      ? FEED_MSG_UPDATE
                                            : FEED_MSG_CANCEL;
-    a->feature_id = alert_feature_id(v->b, v->ev->id);
+    a->feature_id = dept_feature_id(v->b, v->ev->id);
     a->source = "json";
     if (read_refs(v, a) || a->msg == FEED_MSG_CANCEL)
         return v->ev->status == SITU_FEED_REJECTED ? -1 : 0;
@@ -623,7 +626,72 @@ static int read_alert(vctx *v)
         return situ__feed_reject(v->ev, "severity", "must be blue, yellow, orange or red");
     if (a->onset[0] && a->expires[0] && strcmp(a->expires, a->onset) <= 0)
         return situ__feed_reject(v->ev, "expires", "must be after onset");
-    return read_area(v, a);
+    return read_area(v, &a->wkb, &a->nwkb, a->bbox);
+}
+
+/* ---- road closures ------------------------------------------------------------ */
+
+/* A GeoJSON Point geometry with radius_m: a circle closure. */
+static int read_circle(vctx *v, json_t *coords, feed_closure *c, int has_radius)
+{
+    json_t *x = json_array_get(coords, 0), *y = json_array_get(coords, 1);
+    if (!json_is_array(coords) || json_array_size(coords) < 2 || !json_is_number(x) ||
+        !json_is_number(y))
+        return situ__feed_reject(v->ev, "geometry", "a Point's coordinates must be [lon, lat]");
+    c->lon = json_number_value(x), c->lat = json_number_value(y);
+    if (!(fabs(c->lon) <= 180 && fabs(c->lat) <= 90))
+        return situ__feed_reject(v->ev, "geometry", "the Point is not lon/lat in range");
+    if (!has_radius)
+        return situ__feed_reject(v->ev, "radius_m", "a Point closure needs radius_m (metres)");
+    if (!(c->radius_m >= 1 && c->radius_m <= SITU_FEED_CLOSURE_RADIUS_MAX))
+        return situ__feed_reject(v->ev, "radius_m", "must be 1 to %.0f metres",
+                                 SITU_FEED_CLOSURE_RADIUS_MAX);
+    double dlat = c->radius_m / 111132.0, coslat = cos(c->lat * M_PI / 180);
+    double dlon = coslat > 1e-6 ? dlat / coslat : 180;
+    c->bbox[0] = fmax(c->lon - dlon, -180), c->bbox[1] = fmax(c->lat - dlat, -90);
+    c->bbox[2] = fmin(c->lon + dlon, 180), c->bbox[3] = fmin(c->lat + dlat, 90);
+    return 0;
+}
+
+/* closure: closes every road segment an area touches, a (Multi)Polygon or a
+ * Point with radius_m, until `until` or a closure_end. The closure's id is
+ * `closure` when given (a later event replacing it), else the event's. */
+static int read_closure(vctx *v)
+{
+    static const char *const members[] = {"id",       "type",   "closure", "geometry",
+                                          "radius_m", "reason", "until",   NULL};
+    feed_closure *c = &v->it->u.closure;
+    const char *name;
+    int has_radius;
+    long long until;
+    if (check_members(v, members) || get_str(v, "closure", 0, SITU_FEED_ID_MAX, &name) ||
+        get_str(v, "reason", 1, 500, &c->reason) || get_time(v, "until", 0, 0, c->until) ||
+        get_num(v, "radius_m", 0, &c->radius_m, &has_radius))
+        return -1;
+    if (c->until[0] && !situ_feed_time(c->until, c->until, &until) && until <= v->now)
+        return situ__feed_reject(v->ev, "until", "has passed: a closure ends in the future");
+    if (!(c->closure_id = dept_feature_id(v->b, name ? name : v->ev->id)))
+        return situ__feed_reject(v->ev, "closure", "out of memory");
+    json_t *g = json_object_get(v->obj, "geometry");
+    const char *t = json_string_value(json_object_get(g, "type"));
+    if (json_is_object(g) && t && !strcmp(t, "Point"))
+        return read_circle(v, json_object_get(g, "coordinates"), c, has_radius);
+    if (has_radius)
+        return situ__feed_reject(v->ev, "radius_m", "goes with a Point geometry only");
+    return read_area(v, &c->wkb, &c->nwkb, c->bbox);
+}
+
+/* closure_end: reopens the roads of the department's closure `closure`. */
+static int read_closure_end(vctx *v)
+{
+    static const char *const members[] = {"id", "type", "closure", NULL};
+    feed_closure *c = &v->it->u.closure;
+    const char *name;
+    if (check_members(v, members) || get_str(v, "closure", 1, SITU_FEED_ID_MAX, &name))
+        return -1;
+    if (!(c->closure_id = dept_feature_id(v->b, name)))
+        return situ__feed_reject(v->ev, "closure", "out of memory");
+    return 0;
 }
 
 /* The event types: name, type and reader. */
@@ -637,6 +705,8 @@ static const struct event_type {
     {"feature_update", SITU_FEED_FEATURE_UPDATE, read_feature_update},
     {"alert", SITU_FEED_ALERT, read_alert},
     {"station", SITU_FEED_STATION, read_station_reg},
+    {"closure", SITU_FEED_CLOSURE, read_closure},
+    {"closure_end", SITU_FEED_CLOSURE_END, read_closure_end},
 };
 
 /* ---- the events' own text ---------------------------------------------------- */
@@ -731,7 +801,8 @@ static void read_event(situ_feed_batch *b, int i, json_t *obj, long long now, co
             t = &event_types[k];
     if (!t) {
         situ__feed_reject(ev, "type",
-                          "must be observation, camera, station, feature_update or alert");
+                          "must be observation, camera, station, feature_update, alert, "
+                          "closure or closure_end");
         return;
     }
     ev->type = t->type;
@@ -801,12 +872,26 @@ static void add_box(situ_buf *out, const double *b)
     situ_buf_addc(out, ']');
 }
 
+const char *situ_feed_change_target(situ_coll_id cid)
+{
+    const situ_collection *c = situ_schema_collection(cid);
+    return c ? c->id : cid == SITU_FEED_CLOSURES ? "closures" : "";
+}
+
+situ_coll_id situ_feed_change_target_of(const char *name)
+{
+    const situ_collection *c = situ_schema_find(name);
+    if (c)
+        return c->cid;
+    return name && !strcmp(name, "closures") ? SITU_FEED_CLOSURES : (situ_coll_id)-1;
+}
+
 void situ_feed_change_json(const situ_feed_change *c, situ_buf *out)
 {
     situ_buf_adds(out, "{");
     if (c->seq)
         situ_buf_printf(out, "\"seq\":%lld,", c->seq);
-    situ_buf_printf(out, "\"collection\":\"%s\",\"id\":", situ_schema_collection(c->cid)->id);
+    situ_buf_printf(out, "\"collection\":\"%s\",\"id\":", situ_feed_change_target(c->cid));
     situ_buf_add_json_str(out, c->id);
     situ_buf_printf(out, ",\"kind\":\"%s\"", situ_feed_change_kind_name(c->kind));
     if (c->dept)
@@ -842,7 +927,7 @@ static void event_json(const situ_feed_event *ev, int i, situ_buf *out)
         for (int k = 0; k < ev->nchanges; k++) {
             const situ_feed_change *c = &ev->changes[k];
             situ_buf_printf(out, "%s{\"collection\":\"%s\",\"id\":", k ? "," : "",
-                            situ_schema_collection(c->cid)->id);
+                            situ_feed_change_target(c->cid));
             situ_buf_add_json_str(out, c->id);
             situ_buf_printf(out, ",\"kind\":\"%s\"}", situ_feed_change_kind_name(c->kind));
         }

@@ -33,7 +33,7 @@ export const CLICKABLE = [
   'hazards-point', 'hazards-cluster', 'hazard_sources-point', 'hazard_sources-cluster',
   'resources-team', 'resources-depot', 'resources-cluster', 'stations-point',
   'stations-camera', 'stations-cluster', 'risk_zones-point', 'risk_zones-cluster',
-  'roads-closed', 'closures-line',
+  'roads-closed', 'closures-line', 'closures-marker',
 ];
 // The travel times of the reach areas, in minutes (the REACH colour table).
 export const REACH_MINUTES = [10, 20, 30];

@@ -115,7 +115,7 @@ export class Live {
     if (this.onStatus) this.onStatus('closures', 200);
     this.closures = r.data.features.map(closureArea).filter(Boolean);
     const src = this.map.getSource('closures');
-    if (src) src.setData({ type: 'FeatureCollection', features: this.closures });
+    if (src) src.setData({ type: 'FeatureCollection', features: [...this.closures, ...this.closures.map(closureMarker)] });
     if (changed && this.onRoads) this.onRoads();
   }
 
@@ -227,6 +227,14 @@ export function closureArea(f) {
     ring.push([lon + dLon * Math.cos(a), lat + dLat * Math.sin(a)]);
   }
   return { type: 'Feature', id: f.id, properties: { ...f.properties, id: f.id }, geometry: { type: 'Polygon', coordinates: [ring] } };
+}
+
+// A marker in the middle of closure area f (the mean of its outer ring's
+// vertices), so that a closure a few metres wide shows at city zoom too.
+function closureMarker(f) {
+  const ring = f.geometry.coordinates[0].slice(0, -1);
+  const mean = (i) => ring.reduce((sum, c) => sum + c[i], 0) / ring.length;
+  return { type: 'Feature', properties: f.properties, geometry: { type: 'Point', coordinates: [mean(0), mean(1)] } };
 }
 
 // The status of GET url, read from its headers (the body is not waited for); 0 when unreachable.

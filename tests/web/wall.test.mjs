@@ -396,7 +396,8 @@ test('a click on the map lists the nearest supplies, drawn as lines', async () =
   assert.ok(n > 0 && n <= 5, `nearest list has ${n} rows`);
   await page.selectOption('#info select.item-picker', 'sandbag');
   await page.waitForFunction(() => document.querySelector('#info .nearest-list ol.results li .rqty') || document.querySelector('#info .nearest-list p'), null, { timeout: 10000 });
-  const lines = await page.waitForFunction(() => window.__situ.map.queryRenderedFeatures({ layers: ['nearest-lines'] }).length, null, { timeout: 5000 })
+  // straight lines, or the routes when situd answers by road
+  const lines = await page.waitForFunction(() => window.__situ.map.queryRenderedFeatures({ layers: ['nearest-lines', 'nearest-routes'] }).length, null, { timeout: 5000 })
     .then((h) => h.jsonValue(), () => 0);
   await page.screenshot({ path: path.join(SHOTS, 'wall-nearest.png') });
   assert.ok(lines > 0, 'no line drawn to the nearest depots');
@@ -630,6 +631,16 @@ async function byRoadAnswer(page, extra = '') {
   return json(r);
 }
 
+// The panel closed, with no item filter left from an earlier question.
+function freshPanel(page) {
+  return page.evaluate(() => {
+    const p = window.__situ.panels;
+    p.close();
+    p.item = '';
+    p.minQty = 0;
+  });
+}
+
 const rendered = (page, layers) => page.evaluate((ids) => window.__situ.map.queryRenderedFeatures({ layers: ids }).length, layers);
 
 function waitRendered(page, layers, want, timeout = 5000) {
@@ -664,7 +675,7 @@ test('a click by road lists travel times as situd answers and draws the routes',
   const page = S.main.page;
   const on = await page.evaluate(() => window.__situ.roadNetwork);
   assert.ok(on, 'the page did not find the road network (/collections/roads/items)');
-  await page.evaluate(() => window.__situ.panels.close());
+  await freshPanel(page);
   const p = await emptyPoint(page);
   await page.mouse.click(p.x, p.y);
   await page.waitForSelector('#info .nearest-list.by-road ol.results li .rtime', { timeout: 10000 }).catch(async () => {
@@ -722,6 +733,7 @@ test('a closure posted to the transport feed shows live and changes the answer b
   assert.ok(S.transport.token, S.transport.why);
   const page = S.main.page;
   await page.evaluate(() => window.__situ.panels.close());
+  await freshPanel(page);
   const p = await emptyPoint(page);
   await page.mouse.click(p.x, p.y);
   await page.waitForSelector('#info .nearest-list.by-road ol.results li .rtime', { timeout: 10000 });
@@ -741,6 +753,7 @@ test('a closure posted to the transport feed shows live and changes the answer b
   assert.equal(json(r).results[0].status, 'accepted', r.body.toString().slice(0, 300));
   const shown = await page.waitForFunction((why) => window.__situ.map.queryRenderedFeatures({ layers: ['closures-fill'] })
     .some((f) => f.properties.reason === why), reason, { timeout: 5000, polling: 50 }).then(() => true, () => false);
+  const marked = await rendered(page, ['closures-marker']);
   // the panel asks again: another first answer, a longer time, or none
   // reachable any more (the clicked point's road cut off), the count said
   const changed = await page.waitForFunction((was) => {
@@ -766,6 +779,7 @@ test('a closure posted to the transport feed shows live and changes the answer b
   const gone = await page.waitForFunction((why) => !window.__situ.map.queryRenderedFeatures({ layers: ['closures-fill'] })
     .some((f) => f.properties.reason === why), reason, { timeout: 5000, polling: 50 }).then(() => true, () => false);
   assert.ok(shown, 'the closure was not drawn within 5 s of its acknowledgement');
+  assert.ok(marked > 0, 'no marker on the closure');
   assert.ok(changed, `the answer by road did not change live: first ${JSON.stringify(before[0])}`);
   assert.deepEqual(rows.map((x) => [x.name, x.s]), during.features.map((f) => [f.properties.name || f.id, f.properties.travel_s]),
     'the panel is not situd\'s answer by road during the closure');
@@ -774,5 +788,39 @@ test('a closure posted to the transport feed shows live and changes the answer b
   const reopen = await page.evaluate(async (u) => (await import('/web/i18n.js')).localTime(u), until);
   assert.ok(panel.includes(reopen), `the closure panel lacks its reopening ${reopen}: ${panel.slice(0, 300)}`);
   assert.ok(gone, 'the closure still drawn 5 s after its end');
+  const marker = await page.evaluate((why) => window.__situ.map.getSource('closures').serialize().data.features
+    .filter((f) => f.geometry.type === 'Point' && f.properties.reason === why).length, reason);
+  assert.equal(marker, 0, 'the closure marker left after its end');
+  assert.ok(!S.main.errors.length, `console errors:\n${S.main.errors.join('\n')}`);
+});
+
+test('a road closed by a feature_update is drawn closed live, and open again', async () => {
+  assert.ok(S.transport.token, S.transport.why);
+  const page = S.main.page;
+  await page.evaluate(() => window.__situ.panels.close());
+  await jump(page, [111.61, 26.42], 13);
+  const road = await page.evaluate(() => {
+    const f = window.__situ.map.queryRenderedFeatures({ layers: ['roads-line'] })
+      .find((x) => ['county', 'township', 'urban', 'provincial', 'national'].includes(x.properties.class) && x.properties.id);
+    return f && f.properties.id;
+  });
+  assert.ok(road, 'no road drawn at zoom 13 in the city to close');
+  const set = (status, n) => request('POST', '/feeds/transport/events', {
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${S.transport.token}` },
+    body: JSON.stringify({ events: [{ id: `web-road-${process.pid}-${Date.now()}-${n}`, type: 'feature_update', collection: 'roads',
+      feature_id: road, set: status === 'closed' ? { status, closed_reason: 'web-test 水毁' } : { status } }] }),
+  });
+  const closedOn = (want) => page.waitForFunction(([id, w]) => window.__situ.map.queryRenderedFeatures({ layers: ['roads-closed'] })
+    .some((f) => f.properties.id === id) === w, [road, want], { timeout: 5000, polling: 50 }).then(() => true, () => false);
+  let r = await set('closed', 1);
+  assert.equal(r.status, 200, r.body.toString().slice(0, 300));
+  assert.equal(json(r).accepted, 1, r.body.toString().slice(0, 300));
+  const closed = await closedOn(true);
+  await page.screenshot({ path: path.join(SHOTS, 'wall-road-closed.png') });
+  r = await set('open', 2);
+  assert.equal(json(r).accepted, 1, r.body.toString().slice(0, 300));
+  const open = await closedOn(false);
+  assert.ok(closed, `road ${road} not drawn closed within 5 s of the feature_update`);
+  assert.ok(open, `road ${road} still drawn closed 5 s after it opened`);
   assert.ok(!S.main.errors.length, `console errors:\n${S.main.errors.join('\n')}`);
 });

@@ -83,7 +83,8 @@ function swatch([kind, color]) {
 // The layer toggles and the legend; onToggle(group, on) after a change.
 function renderLayerPanel(map, shown, onToggle) {
   const rows = legend();
-  fill($('layers'), el('h3', {}, WALL ? t('legend') : t('layers')), GROUPS.map((g) => {
+  // the wall has no clicks, so no reach areas to explain
+  fill($('layers'), el('h3', {}, WALL ? t('legend') : t('layers')), GROUPS.filter((g) => !WALL || !OFF_AT_START.includes(g)).map((g) => {
     const box = WALL ? null : el('input', { type: 'checkbox', checked: shown.has(g), 'data-group': g, onchange: (e) => {
       if (e.target.checked) shown.add(g); else shown.delete(g);
       setGroupVisible(map, g, e.target.checked);

@@ -2,7 +2,8 @@
 // (?wall=1 the video wall, ?lang=en English, ?layers=a,b the maps shown,
 // ?rotate=N seconds per view on the wall (0: fixed), ?township=CODE a fixed
 // township view), builds the map from situd's vector tiles, and wires the
-// layer toggles, clicks (details, nearest supplies), the township search, the
+// layer toggles, clicks (details, nearest supplies by road or straight line,
+// reach areas while their toggle is on), the township search, the
 // live network (live.js) and the wall's clock, rotation and recovery.
 // Everything it loads comes from the origin that served it.
 //
@@ -10,7 +11,7 @@
 
 import { Map as MapLibreMap, NavigationControl, ScaleControl, prewarm } from './maplibre-gl.mjs';
 import { t, lang, zoned, setServedZone } from './i18n.js';
-import { wallStyle, addMissingIcon, legend, GROUPS, CLICKABLE, TILED, IDEOGRAPH_FONT } from './layers.js';
+import { wallStyle, addMissingIcon, legend, GROUPS, OFF_AT_START, CLICKABLE, TILED, IDEOGRAPH_FONT } from './layers.js';
 import { followTownshipLabels } from './labels.js';
 import { Live } from './live.js';
 import { Panels } from './panels.js';
@@ -27,7 +28,7 @@ const $ = (id) => document.getElementById(id);
 
 // ---- status banner: what situd could not give -----------------------------------
 
-const ROUTE_WORDS = { tiles: 'tiles', events: 'events_route', feeds: 'feeds_route', alerts: 'alerts', nearest: 'nearest_route' };
+const ROUTE_WORDS = { tiles: 'tiles', events: 'events_route', feeds: 'feeds_route', alerts: 'alerts', nearest: 'nearest_route', closures: 'closures' };
 
 function setStatus(what, status) {
   situ.status[what] = status;
@@ -60,12 +61,13 @@ function renderStats(list) {
     el('span', { class: `stat ${k}` }, el('small', {}, t(k)), el('b', {}, (sum[k] || 0).toLocaleString()))));
 }
 
-// The groups shown at start: ?layers=, else what this desk chose last, else all.
+// The groups shown at start: ?layers=, else what this desk chose last, else
+// all but those off at start (the reach areas).
 function initialGroups() {
   const p = params.get('layers');
   if (p) return new Set(p.split(','));
   const saved = !WALL && localStorage.getItem('situ.layers');
-  return new Set(saved ? JSON.parse(saved) : GROUPS);
+  return new Set(saved ? JSON.parse(saved) : GROUPS.filter((g) => !OFF_AT_START.includes(g)));
 }
 
 function setGroupVisible(map, group, on) {
@@ -75,16 +77,19 @@ function setGroupVisible(map, group, on) {
 }
 
 function swatch([kind, color]) {
-  return el('i', { class: `sw ${kind}`, style: kind === 'line' || kind === 'ring' ? { borderColor: color } : { background: color } });
+  return el('i', { class: `sw ${kind}`, style: ['line', 'ring', 'dash'].includes(kind) ? { borderColor: color } : { background: color } });
 }
 
-function renderLayerPanel(map, shown) {
+// The layer toggles and the legend; onToggle(group, on) after a change.
+function renderLayerPanel(map, shown, onToggle) {
   const rows = legend();
-  fill($('layers'), el('h3', {}, WALL ? t('legend') : t('layers')), GROUPS.map((g) => {
+  // the wall has no clicks, so no reach areas to explain
+  fill($('layers'), el('h3', {}, WALL ? t('legend') : t('layers')), GROUPS.filter((g) => !WALL || !OFF_AT_START.includes(g)).map((g) => {
     const box = WALL ? null : el('input', { type: 'checkbox', checked: shown.has(g), 'data-group': g, onchange: (e) => {
       if (e.target.checked) shown.add(g); else shown.delete(g);
       setGroupVisible(map, g, e.target.checked);
       localStorage.setItem('situ.layers', JSON.stringify([...shown]));
+      if (onToggle) onToggle(g, e.target.checked);
     } });
     return el('details', { class: `group ${g}`, open: WALL || shown.has(g) },
       el('summary', {}, el('label', {}, box, ` ${t(g)}`)),
@@ -128,6 +133,9 @@ async function goToTownship(map, panels, code, opts = {}) {
 
 // ---- clicks ---------------------------------------------------------------------------
 
+// A click on a feature opens its details (a closure's from its area or its
+// closed road); elsewhere it asks the nearest supplies there, and the reach
+// areas from there while their toggle is on.
 function wireClicks(map, panels) {
   const layers = () => CLICKABLE.filter((id) => map.getLayer(id) && map.getLayoutProperty(id, 'visibility') !== 'none');
   const hit = (p) => map.queryRenderedFeatures([[p.x - 5, p.y - 5], [p.x + 5, p.y + 5]], { layers: layers() });
@@ -142,9 +150,10 @@ function wireClicks(map, panels) {
   };
   map.on('click', (e) => {
     const f = pick(e.point);
-    if (f) return panels.details(f.layer.metadata['situ:group'], f);
+    if (f) return panels.details(f.layer.source, f);
     const zones = map.getLayer('risk_zones-fill') ? map.queryRenderedFeatures(e.point, { layers: ['risk_zones-fill'] }) : [];
     panels.nearest(e.lngLat, zones);
+    if (panels.roadNetwork && map.getLayoutProperty('reach-fill', 'visibility') !== 'none') panels.reach(e.lngLat);
   });
   map.on('mousemove', debounce((e) => { map.getCanvas().style.cursor = hit(e.point).length ? 'pointer' : 'crosshair'; }, 30));
 }
@@ -278,16 +287,18 @@ async function boot() {
     map, schema, ui: { feeds: $('feeds'), ticker: $('ticker') }, onStatus: setStatus,
     onAlerts: (a) => { situ.alerts = a.length; if (setAlerts) setAlerts(a); },
     onRecover: () => recover(map, live),
+    onRoads: () => panels.roadsChanged(),
   });
   map.once('style.load', () => {
     for (const g of GROUPS) if (!shown.has(g)) setGroupVisible(map, g, false);
-    renderLayerPanel(map, shown);
+    renderLayerPanel(map, shown, (g, on) => { if (g === 'reach' && !on) panels.clearReach(); });
     live.start();
     if (FIXED_TOWNSHIP) goToTownship(map, panels, FIXED_TOWNSHIP, { duration: 0 });
   });
   map.once('idle', () => { situ.idleAt = performance.now(); });
   setInterval(() => map.setGlobalStateProperty('today', today()), 600000);
-  const list = await panels.loadTownships();
+  const [list, roads] = await Promise.all([panels.loadTownships(), getJSON('/collections/roads/items?limit=1')]);
+  panels.roadNetwork = situ.roadNetwork = !!(roads.ok && roads.data && Array.isArray(roads.data.features) && roads.data.features.length);
   renderStats(list);
   if (!WALL) {
     wireSearch(panels, list, (code) => goToTownship(map, panels, code));

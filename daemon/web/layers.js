@@ -23,14 +23,20 @@ export const SEVERITY = {};
 const DEPOT = '#7b4a12';
 
 // The tiled collections, bottom to top, and the toggles over them.
-export const TILED = ['townships', 'risk_zones', 'resources', 'hazard_sources', 'hazards', 'stations'];
-export const GROUPS = ['risk_zones', 'hazards', 'hazard_sources', 'resources', 'stations', 'alerts'];
+export const TILED = ['townships', 'risk_zones', 'roads', 'resources', 'hazard_sources', 'hazards', 'stations'];
+export const GROUPS = ['risk_zones', 'hazards', 'hazard_sources', 'resources', 'stations', 'alerts', 'roads', 'closures', 'reach'];
+// Groups off until the officer turns them on: reach areas are drawn from a
+// clicked point only while their toggle is on.
+export const OFF_AT_START = ['reach'];
 // Layers whose features open a details panel when clicked.
 export const CLICKABLE = [
   'hazards-point', 'hazards-cluster', 'hazard_sources-point', 'hazard_sources-cluster',
   'resources-team', 'resources-depot', 'resources-cluster', 'stations-point',
   'stations-camera', 'stations-cluster', 'risk_zones-point', 'risk_zones-cluster',
+  'roads-closed', 'closures-line', 'closures-marker',
 ];
+// The travel times of the reach areas, in minutes (the REACH colour table).
+export const REACH_MINUTES = [10, 20, 30];
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
 
@@ -59,7 +65,7 @@ export function wallStyle(doc, tilejson, today) {
   Object.assign(SEVERITY, colors.SEVERITY || {});
   const style = { ...doc, sources: { ...doc.sources }, state: { ...doc.state, today: { default: today } } };
   for (const id of TILED) style.sources[id] = vectorSource(id, tilejson[id]);
-  for (const id of ['alerts', 'nearest', 'township-labels']) style.sources[id] = { type: 'geojson', data: EMPTY };
+  for (const id of ['alerts', 'nearest', 'township-labels', 'closures', 'reach']) style.sources[id] = { type: 'geojson', data: EMPTY };
   return style;
 }
 
@@ -147,5 +153,14 @@ export function legend() {
     ['camera', '#8a8f96', `${t('cameras')} · ${t('offline')}`],
   ];
   rows.alerts = c('SEVERITY').reverse().map(([k, v]) => ['fill', v, tv('severity', k)]);
+  rows.roads = [
+    ...c('ROAD_CLASS').map(([k, v]) => [k === 'ferry' ? 'dash' : 'road', v, tv('road_class', k)]),
+    ['bridge', '#3d4650', t('bridge')],
+  ];
+  rows.closures = [
+    ...c('ROAD_STATUS').map(([k, v]) => ['dash', v, tv('road_status', k)]),
+    ['fill', '#e60012', t('closure_area')],
+  ];
+  rows.reach = c('REACH').map(([k, v]) => ['fill', v, t('within_min', k)]);
   return rows;
 }

@@ -10,6 +10,10 @@
 // An event's data names the collection it touched ({"seq", "collection",
 // "id", "kind", "dept", "at", "bbox"}); alerts are refetched, a tiled
 // collection's tiles are reloaded, and the departments panel is refreshed.
+// A road closure (collection "closures", from a closure or closure_end
+// event) or a change to the roads (a feature_update closing or opening one)
+// refetches the closure areas (/closures) and tells onRoads, which asks an
+// answer by road again.
 // An event this page cannot read refreshes everything live.
 
 import { t, tv, tn, localTime } from './i18n.js';
@@ -42,22 +46,26 @@ export class Live {
   // map: the MapLibre map; schema: /web/schema.json; ui: the {feeds, ticker}
   // elements; onAlerts(features) after each alert refresh; onRecover() when
   // situd is back after an outage; onStatus(route, http status).
-  constructor({ map, schema, ui, onAlerts, onRecover, onStatus }) {
-    Object.assign(this, { map, schema, ui, onAlerts, onRecover, onStatus });
+  constructor({ map, schema, ui, onAlerts, onRecover, onStatus, onRoads }) {
+    Object.assign(this, { map, schema, ui, onAlerts, onRecover, onStatus, onRoads });
     this.alerts = [];
     this.backoff = 2000;
     this.lost = false; // the stream failed and has not reopened
     this.down = false; // /healthz failed while the stream was lost
     this.refreshAlerts = debounce(() => this.loadAlerts(), 80);
     this.refreshFeeds = debounce(() => this.loadFeeds(), 1000);
+    this.refreshClosures = debounce(() => this.loadClosures(true), 80);
+    this.closures = [];
     this.tileTimers = {};
   }
 
   start() {
     this.loadAlerts();
+    this.loadClosures(false);
     this.loadFeeds();
     this.connect();
     setInterval(() => this.loadAlerts(), 60000); // expiries pass without events
+    setInterval(() => this.loadClosures(false), 60000);
     setInterval(() => this.loadFeeds(), 30000); // ok -> stale -> silent is a matter of time
   }
 
@@ -94,6 +102,21 @@ export class Live {
       track.classList.toggle('scroll', over);
       if (over) track.style.animationDuration = `${Math.max(20, track.scrollWidth / 60)}s`;
     });
+  }
+
+  // ---- road closures ------------------------------------------------------------
+
+  // The active closure areas from /closures, a point with its radius drawn as
+  // a circle; changed: the roads changed, so onRoads is told.
+  async loadClosures(changed) {
+    const r = await getJSON('/closures');
+    if (r.status === 404) return; // a situd without roads
+    if (!r.ok || !r.data || !Array.isArray(r.data.features)) return this.onStatus('closures', r.status);
+    if (this.onStatus) this.onStatus('closures', 200);
+    this.closures = r.data.features.map(closureArea).filter(Boolean);
+    const src = this.map.getSource('closures');
+    if (src) src.setData({ type: 'FeatureCollection', features: [...this.closures, ...this.closures.map(closureMarker)] });
+    if (changed && this.onRoads) this.onRoads();
   }
 
   // ---- departments ----------------------------------------------------------
@@ -173,6 +196,7 @@ export class Live {
     for (const c of colls) {
       if (c === 'alerts') this.refreshAlerts();
       else if (TILED.includes(c)) this.reloadTiles(c);
+      if (c === 'closures' || c === 'roads') this.refreshClosures();
     }
     this.refreshFeeds();
   }
@@ -185,6 +209,32 @@ export class Live {
       if (this.map.getSource(id)) this.map.refreshTiles(id);
     }, 500);
   }
+}
+
+// A closure of /closures as drawn: a Polygon as it is, a Point with radius_m
+// as a 64-sided circle around it (properties kept, so its panel reads them).
+export function closureArea(f) {
+  const g = f && f.geometry;
+  if (!g) return null;
+  if (g.type !== 'Point') return { ...f, properties: { ...f.properties, id: f.id } };
+  const r = Number(f.properties && f.properties.radius_m);
+  if (!(r > 0)) return null;
+  const [lon, lat] = g.coordinates;
+  const dLat = r / 111320, dLon = dLat / Math.cos((lat * Math.PI) / 180);
+  const ring = [];
+  for (let i = 0; i <= 64; i++) {
+    const a = (i % 64) * (Math.PI / 32);
+    ring.push([lon + dLon * Math.cos(a), lat + dLat * Math.sin(a)]);
+  }
+  return { type: 'Feature', id: f.id, properties: { ...f.properties, id: f.id }, geometry: { type: 'Polygon', coordinates: [ring] } };
+}
+
+// A marker in the middle of closure area f (the mean of its outer ring's
+// vertices), so that a closure a few metres wide shows at city zoom too.
+function closureMarker(f) {
+  const ring = f.geometry.coordinates[0].slice(0, -1);
+  const mean = (i) => ring.reduce((sum, c) => sum + c[i], 0) / ring.length;
+  return { type: 'Feature', properties: f.properties, geometry: { type: 'Point', coordinates: [mean(0), mean(1)] } };
 }
 
 // The status of GET url, read from its headers (the body is not waited for); 0 when unreachable.

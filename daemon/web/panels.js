@@ -1,12 +1,13 @@
 // panels.js: what the duty officer reads beside the map: a feature's details
 // (its full record from /collections/{id}/items/{fid}), the nearest teams and
-// supplies to a clicked point (/locate and /nearest, drawn as lines to the
-// depots), a township's four-map summary (/townships/{code}) and the
+// supplies to a clicked point (/locate and /nearest: by road, ranked by
+// travel time with the routes drawn, when situd has a road network; else by
+// straight line, drawn as lines to the depots), a road closure, a township's four-map summary (/townships/{code}) and the
 // township search over /townships. Everything is built as DOM nodes from
 // text, never from markup.
 
 import { t, tv, tf, tn, localTime, qtyUnit, reading } from './i18n.js';
-import { SEVERITY } from './layers.js';
+import { SEVERITY, REACH_MINUTES } from './layers.js';
 import { getJSON, getAllItems, el, fill, today } from './util.js';
 
 // The schema's field row of collection cid named name, or undefined.
@@ -49,6 +50,9 @@ export class Panels {
     this.minQty = 0;
     this.lastPoint = null;
     this.seq = 0; // the panel's latest question: an older answer is dropped
+    this.roadNetwork = false; // situd routes by road (set once the roads are known)
+    this.byRoad = true; // the officer's choice while there is a network
+    this.reachSeq = 0;
   }
 
   async loadTownships() {
@@ -77,6 +81,7 @@ export class Panels {
   async details(cid, f) {
     const my = ++this.seq;
     const p = f.properties || {};
+    if (cid === 'closures') return this.closure(p);
     if (p.cluster === true || p.cluster === 'true') {
       this.show(t(cid), el('p', {}, t('cluster', p.point_count)), this.clusterRows(cid, p));
       this.map.easeTo({ center: f.geometry.coordinates, zoom: Math.min(this.map.getZoom() + 2, 16) });
@@ -128,6 +133,19 @@ export class Panels {
     if (this.lastPoint) this.nearest(this.lastPoint);
   }
 
+  // The roads changed (a closure came or went): an open answer by road is asked again.
+  roadsChanged() {
+    if (this.lastPoint && this.node.classList.contains('open') && this.node.querySelector('.nearest-list.by-road')) this.rerun();
+    if (this.reachFrom) this.reach(this.reachFrom);
+  }
+
+  modePicker() {
+    if (!this.roadNetwork) return null;
+    const radio = (v, label) => el('label', {}, el('input', { type: 'radio', name: 'nearest-mode', value: v, checked: this.byRoad === (v === 'road'),
+      onchange: () => { this.byRoad = v === 'road'; this.rerun(); } }), ` ${label}`);
+    return el('div', { class: 'mode' }, radio('road', t('by_road')), radio('line', t('straight')));
+  }
+
   // Queries and shows the nearest resources to lngLat, with lines to them;
   // zones are the risk-zone features drawn under the click.
   async nearest(lngLat, zones = this.lastZones || []) {
@@ -138,29 +156,44 @@ export class Panels {
     const q = new URLSearchParams({ lon: lng.toFixed(6), lat: lat.toFixed(6), collection: 'resources', k: '5' });
     if (this.item) q.set('item', this.item);
     if (this.item && this.minQty) q.set('min_qty', String(this.minQty));
-    const list = el('div', { class: 'nearest-list' }, '…');
+    const byRoad = this.roadNetwork && this.byRoad;
+    const list = el('div', { class: `nearest-list${byRoad ? ' by-road' : ''}` }, '…');
     const here = el('div', { class: 'here' });
-    this.show(t('nearest'), this.itemPicker(), here, this.zoneLines(zones), list);
+    this.show(t('nearest'), this.modePicker(), this.itemPicker(), here, this.zoneLines(zones), list);
     this.locate(lng, lat, here);
-    const r = await getJSON(`/nearest?${q}`);
+    let r = byRoad ? await getJSON(`/nearest?${q}&by=road&route=1`) : null;
+    let note = null;
+    if (r && r.status === 400) { // off the network (no road near the point): the straight line answers
+      note = el('p', { class: 'warn' }, (r.data && r.data.detail) || t('no_results'));
+      r = null;
+    }
+    if (!r) r = await getJSON(`/nearest?${q}`);
     if (my !== this.seq) return;
     if (!r.ok || !r.data || !Array.isArray(r.data.features)) {
       fill(list, el('p', { class: 'warn' }, t('unavailable', t('nearest_route'), r.status || 'offline')));
       return;
     }
-    this.drawNearest([lng, lat], r.data.features);
-    this.reveal([lng, lat], r.data.features);
-    fill(list, r.data.features.length ? el('ol', { class: 'results' }, r.data.features.map((f) => this.resultRow(f)))
-      : el('p', {}, t('no_results')));
+    const roadAnswer = r.data.query && r.data.query.by === 'road';
+    const features = r.data.features;
+    this.drawNearest([lng, lat], features);
+    this.reveal([lng, lat], features);
+    // fewer than asked: situd counts the matching ones no road reaches
+    const unreachable = roadAnswer && Number.isFinite(r.data.query.unreachable) ? r.data.query.unreachable : null;
+    fill(list, note, features.length ? el('ol', { class: 'results' }, features.map((f) => this.resultRow(f)))
+      : el('p', {}, t('no_results')),
+    unreachable === null ? null : el('p', { class: 'unreachable', 'data-n': unreachable }, unreachable ? t('unreachable_n', unreachable) : t('all_reachable')));
   }
 
   resultRow(f) {
     const p = f.properties || {};
     const match = this.item && Array.isArray(p.items) ? p.items.find((i) => i.item === this.item) : null;
+    const road = Number.isFinite(p.travel_s);
     return el('li', { class: 'result', onclick: () => this.map.easeTo({ center: f.geometry.coordinates, zoom: Math.max(this.map.getZoom(), 12) }) },
       el('div', { class: 'rname' }, p.name || f.id),
+      road ? el('div', { class: 'rroad' }, el('span', { class: 'rtime', 'data-s': p.travel_s }, t('minutes', p.travel_s)),
+        ` · ${t('by_road_km', Number(p.road_m))} · ${t('straight_km', Number(p.distance_m))}`) : null,
       el('div', { class: 'rmeta' },
-        `${t('km', Number(p.distance_m))} ${p.bearing_deg !== undefined ? t('bearing', Number(p.bearing_deg)) : ''}`,
+        road ? '' : `${t('km', Number(p.distance_m))} ${p.bearing_deg !== undefined ? t('bearing', Number(p.bearing_deg)) : ''}`,
         p.township_name ? ` · ${p.township_name}` : '',
         p.category ? ` · ${tv('category', p.category)}` : '',
         p.team_type ? ` · ${tv('team_type', p.team_type)}` : '',
@@ -192,8 +225,11 @@ export class Panels {
     features.forEach((f, i) => {
       if (!f.geometry || f.geometry.type !== 'Point') return;
       out.push({ type: 'Feature', properties: { rank: i + 1 }, geometry: f.geometry });
-      out.push({ type: 'Feature', properties: { rank_line: i + 1 }, geometry: { type: 'LineString', coordinates: [from, f.geometry.coordinates] } });
+      const route = f.properties && f.properties.route;
+      if (route && route.type === 'LineString') out.push({ type: 'Feature', properties: { route_rank: i + 1 }, geometry: route });
+      else out.push({ type: 'Feature', properties: { rank_line: i + 1 }, geometry: { type: 'LineString', coordinates: [from, f.geometry.coordinates] } });
     });
+    out.sort((a, b) => (b.properties.route_rank || 0) - (a.properties.route_rank || 0)); // the first route drawn last, on top
     this.map.getSource('nearest').setData({ type: 'FeatureCollection', features: out });
   }
 
@@ -207,6 +243,38 @@ export class Panels {
       d.township ? el('p', {}, el('b', {}, `${t('here')}: `), `${d.township.county_name || ''} ${d.township.name}`) : null,
       (d.alerts || []).map((a) => el('p', { class: 'alert-line' }, el('b', { class: 'sev', style: { background: SEVERITY[a.severity] || '#888' } }, tv('severity', a.severity)), ` ${a.headline || tv('event', a.event)}`)),
       (d.hazard_sources || []).length ? el('p', {}, `${t('hazard_sources')}: `, d.hazard_sources.map((h) => h.name).join('、')) : null);
+  }
+
+  // ---- road closures and reach -------------------------------------------------------
+
+  // Shows a closure area of /closures (its properties p).
+  closure(p) {
+    const row = (k, v) => (v === null || v === undefined || v === '' ? null : el('tr', {}, el('th', {}, t(k)), el('td', {}, v)));
+    const dept = this.schema.departments.find((d) => d.code === p.dept);
+    this.show(`${t('closure')} · ${p.reason || ''}`, el('table', { class: 'props closure' },
+      row('reason', p.reason),
+      row('until', p.until ? localTime(p.until) : t('until_unknown')),
+      row('closed_by', dept ? tn(dept) : p.dept),
+      row('segments_closed', p.segments_closed),
+      row('radius_m', p.radius_m ? t('km', Number(p.radius_m)) : null)));
+  }
+
+  // Draws the 10/20/30-minute reach areas from lngLat (the largest under).
+  async reach(lngLat) {
+    const my = ++this.reachSeq;
+    this.reachFrom = lngLat;
+    const r = await getJSON(`/reach?lon=${lngLat.lng.toFixed(6)}&lat=${lngLat.lat.toFixed(6)}&minutes=${REACH_MINUTES.join(',')}`);
+    if (my !== this.reachSeq || !this.reachFrom) return;
+    const areas = r.ok && r.data && Array.isArray(r.data.features) ? r.data.features.filter((f) => f.properties && f.properties.kind === 'area') : [];
+    areas.sort((a, b) => b.properties.minutes - a.properties.minutes);
+    this.map.getSource('reach').setData({ type: 'FeatureCollection', features: areas });
+    return r.status;
+  }
+
+  clearReach() {
+    this.reachSeq++;
+    this.reachFrom = null;
+    this.map.getSource('reach').setData({ type: 'FeatureCollection', features: [] });
   }
 
   // ---- township summary ---------------------------------------------------------------

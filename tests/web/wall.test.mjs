@@ -6,7 +6,11 @@
 // four maps are rendered from the vector tiles; an alert POSTed to a feed is
 // rendered within 2 s; a click on the map lists the nearest supplies; the wall
 // (?wall=1) and English (?lang=en) render; the /web/ route validates paths
-// and revalidates with ETags. Screenshots and figures (time to first rendered
+// and revalidates with ETags. The roads (issue 15): class-styled roads render
+// in the city with their legend and toggle; the click by road lists travel
+// times as situd answers them and draws the routes; the reach toggle draws
+// the 10/20/30-minute areas; a closure POSTed to the transport feed shows on
+// the map and changes the answer by road live, and its end undoes both. Screenshots and figures (time to first rendered
 // map, page bytes) go to $SITU_SHOTS. A route that still answers 503 fails
 // its test with a message naming it: nothing is faked.
 //
@@ -140,9 +144,11 @@ before(async () => {
   if (ENV.SITU_WEB_BASE) {
     S.base = situd.base = ENV.SITU_WEB_BASE.replace(/\/$/, '');
     S.feed = { token: ENV.SITU_FEED_TOKEN || null, why: 'SITU_WEB_BASE is set but SITU_FEED_TOKEN is not' };
+    S.transport = { token: ENV.SITU_TRANSPORT_TOKEN || null, why: 'SITU_WEB_BASE is set but SITU_TRANSPORT_TOKEN is not' };
   } else {
     const db = demoDb(S.tmp);
     S.feed = feedToken(db, 'meteorology');
+    S.transport = feedToken(db, 'transport');
     await startSitud(S.tmp, db);
     Object.assign(S, { base: situd.base, proc: situd.proc, log: situd.log });
   }
@@ -256,7 +262,8 @@ test('a click on the map lists the nearest supplies, drawn as lines', async () =
   assert.ok(n > 0 && n <= 5, `nearest list has ${n} rows`);
   await page.selectOption('#info select.item-picker', 'sandbag');
   await page.waitForFunction(() => document.querySelector('#info .nearest-list ol.results li .rqty') || document.querySelector('#info .nearest-list p'), null, { timeout: 10000 });
-  const lines = await page.waitForFunction(() => window.__situ.map.queryRenderedFeatures({ layers: ['nearest-lines'] }).length, null, { timeout: 5000 })
+  // straight lines, or the routes when situd answers by road
+  const lines = await page.waitForFunction(() => window.__situ.map.queryRenderedFeatures({ layers: ['nearest-lines', 'nearest-routes'] }).length, null, { timeout: 5000 })
     .then((h) => h.jsonValue(), () => 0);
   await page.screenshot({ path: path.join(SHOTS, 'wall-nearest.png') });
   assert.ok(lines > 0, 'no line drawn to the nearest depots');
@@ -456,4 +463,230 @@ test('the /web/ route: types, ETag and 304, gzip, and no way out of the folder',
 test('the /web/ route refuses %00', async () => {
   const r = await request('GET', '/web/app.js%00.png');
   assert.equal(r.status, 404, `/web/app.js%00.png answered ${r.status}`);
+});
+
+// ---- roads (issue 15) -------------------------------------------------------------------------
+
+const ROAD_LAYERS = ['roads-line', 'roads-bridge', 'roads-ferry'];
+
+// Moves the map to center at zoom z and waits until it is drawn.
+function jump(page, center, z) {
+  return page.evaluate(async ([c, zoom]) => {
+    const map = window.__situ.map;
+    map.stop();
+    map.jumpTo({ center: c, zoom });
+    await new Promise((ok) => map.once('idle', ok));
+  }, [center, z]);
+}
+
+// The rows of the nearest panel: [{id, name, s (travel seconds), text}].
+function nearestRows(page) {
+  return page.$$eval('#info .nearest-list ol.results li', (lis) => lis.map((li) => ({
+    name: li.querySelector('.rname').textContent,
+    s: li.querySelector('.rtime') ? Number(li.querySelector('.rtime').dataset.s) : null,
+    text: li.textContent,
+  })));
+}
+
+// situd's answer by road at the point the panel last asked about.
+async function byRoadAnswer(page, extra = '') {
+  const { lng, lat } = await page.evaluate(() => window.__situ.panels.lastPoint);
+  const q = `lon=${lng.toFixed(6)}&lat=${lat.toFixed(6)}&collection=resources&k=5&by=road&route=1${extra}`;
+  const r = await request('GET', `/nearest?${q}`);
+  assert.equal(r.status, 200, `GET /nearest?${q}: ${r.body.toString().slice(0, 300)}`);
+  return json(r);
+}
+
+// The panel closed, with no item filter left from an earlier question.
+function freshPanel(page) {
+  return page.evaluate(() => {
+    const p = window.__situ.panels;
+    p.close();
+    p.item = '';
+    p.minQty = 0;
+  });
+}
+
+const rendered = (page, layers) => page.evaluate((ids) => window.__situ.map.queryRenderedFeatures({ layers: ids }).length, layers);
+
+function waitRendered(page, layers, want, timeout = 5000) {
+  return page.waitForFunction(([ids, w]) => {
+    const n = window.__situ.map.queryRenderedFeatures({ layers: ids }).length;
+    return (w ? n > 0 : n === 0) && { n };
+  }, [layers, want], { timeout, polling: 50 }).then((h) => h.jsonValue(), () => null);
+}
+
+test('roads render class-styled in the city, with their legend and a toggle', async () => {
+  const page = S.main.page;
+  await page.evaluate(() => window.__situ.panels.close());
+  await jump(page, [111.61, 26.42], 13);
+  const classes = await page.evaluate((ids) => [...new Set(window.__situ.map.queryRenderedFeatures({ layers: ids })
+    .map((f) => f.properties.class))], ROAD_LAYERS);
+  const labels = await page.waitForFunction(() => window.__situ.map.queryRenderedFeatures({ layers: ['roads-label'] }).length, null,
+    { timeout: 5000, polling: 100 }).then((h) => h.jsonValue(), () => 0);
+  const legend = await page.$$eval('#layers details.group.roads li', (lis) => lis.length);
+  await page.screenshot({ path: path.join(SHOTS, 'wall-roads.png') });
+  S.figures.roads = { classes, labels };
+  assert.ok(classes.length >= 3, `road classes rendered at zoom 13 in the city: ${JSON.stringify(classes)}`);
+  assert.ok(labels > 0, 'no road label (ref or name) rendered at zoom 13');
+  assert.ok(legend >= 9, `the roads legend has ${legend} rows`);
+  await page.click('#layers input[data-group=roads]');
+  const hidden = await waitRendered(page, ROAD_LAYERS, false);
+  await page.click('#layers input[data-group=roads]');
+  const shown = await waitRendered(page, ROAD_LAYERS, true);
+  assert.ok(hidden && shown, `the roads toggle: off ${JSON.stringify(hidden)}, on again ${JSON.stringify(shown)}`);
+});
+
+test('a click by road lists travel times as situd answers and draws the routes', async () => {
+  const page = S.main.page;
+  const on = await page.evaluate(() => window.__situ.roadNetwork);
+  assert.ok(on, 'the page did not find the road network (/collections/roads/items)');
+  await freshPanel(page);
+  const p = await emptyPoint(page);
+  await page.mouse.click(p.x, p.y);
+  await page.waitForSelector('#info .nearest-list.by-road ol.results li .rtime', { timeout: 10000 }).catch(async () => {
+    assert.fail(`no travel times after a click at ${p.x},${p.y}: ${(await page.textContent('#info')).slice(0, 400)}`);
+  });
+  const rows = await nearestRows(page);
+  const doc = await byRoadAnswer(page);
+  assert.deepEqual(rows.map((r) => [r.name, r.s]), doc.features.map((f) => [f.properties.name || f.id, f.properties.travel_s]),
+    'the panel is not situd\'s answer by road, in its order');
+  const km = await page.evaluate(() => (window.__situ.lang === 'en' ? /km by road|m by road/ : /路程/).source);
+  assert.ok(rows.every((r) => new RegExp(km).test(r.text)), `a row without its distance by road: ${rows.map((r) => r.text).join(' | ')}`);
+  const routes = await waitRendered(page, ['nearest-routes'], true);
+  await page.screenshot({ path: path.join(SHOTS, 'wall-nearest-road.png') });
+  assert.ok(routes, 'no route drawn');
+  const straight = await rendered(page, ['nearest-lines']);
+  assert.equal(straight, 0, 'straight lines drawn beside the routes');
+  S.roadPoint = p;
+});
+
+test('the answer by road says how many matching supplies no road reaches', async () => {
+  const page = S.main.page;
+  await page.selectOption('#info select.item-picker', 'sandbag');
+  await page.waitForSelector('#info .nearest-list.by-road ol.results li', { timeout: 10000 });
+  await page.fill('#info input.min-qty', '50000');
+  await page.press('#info input.min-qty', 'Enter');
+  const said = await page.waitForSelector('#info .nearest-list.by-road p.unreachable', { timeout: 10000 })
+    .then((h) => h.evaluate((n) => ({ n: Number(n.dataset.n), text: n.textContent })), () => null);
+  const doc = await byRoadAnswer(page, '&item=sandbag&min_qty=50000');
+  await page.selectOption('#info select.item-picker', '');
+  assert.ok(doc.numberReturned < 5, `the test needs fewer than 5 depots with 50000 sandbags: ${doc.numberReturned}`);
+  assert.ok(said, 'nothing said of the unreachable ones when fewer than 5 answered');
+  assert.equal(said.n, doc.query.unreachable, said.text);
+});
+
+test('the reach toggle draws the 10, 20 and 30-minute areas from a clicked point, and clears them', async () => {
+  const page = S.main.page;
+  await page.evaluate(() => window.__situ.panels.close());
+  await page.click('#layers input[data-group=reach]');
+  const p = await emptyPoint(page);
+  await page.mouse.click(p.x, p.y);
+  const drawn = await waitRendered(page, ['reach-fill'], true, 10000);
+  const minutes = await page.evaluate(() => [...new Set(window.__situ.map.queryRenderedFeatures({ layers: ['reach-fill'] })
+    .map((f) => f.properties.minutes))].sort((a, b) => a - b));
+  const legend = await page.$$eval('#layers details.group.reach li', (lis) => lis.map((li) => li.textContent));
+  await page.screenshot({ path: path.join(SHOTS, 'wall-reach.png') });
+  await page.click('#layers input[data-group=reach]');
+  const cleared = await page.evaluate(() => window.__situ.map.getSource('reach').serialize().data.features.length);
+  assert.ok(drawn, 'no reach area drawn after a click with the toggle on');
+  assert.deepEqual(minutes, [10, 20, 30]);
+  assert.equal(legend.length, 3, JSON.stringify(legend));
+  assert.equal(cleared, 0, 'reach areas left after the toggle went off');
+});
+
+test('a closure posted to the transport feed shows live and changes the answer by road', async () => {
+  assert.ok(S.transport.token, S.transport.why);
+  const page = S.main.page;
+  await page.evaluate(() => window.__situ.panels.close());
+  await freshPanel(page);
+  const p = await emptyPoint(page);
+  await page.mouse.click(p.x, p.y);
+  await page.waitForSelector('#info .nearest-list.by-road ol.results li .rtime', { timeout: 10000 });
+  const before = await nearestRows(page);
+  // close the first route a quarter of the way from the depot: a 40 m circle
+  const doc = await byRoadAnswer(page);
+  const route = doc.features[0].properties.route.coordinates;
+  const mid = route[Math.floor(route.length / 4)];
+  const cid = `web-${process.pid}-${Date.now()}`;
+  const reason = `web-test 塌方 ${cid}`;
+  const until = new Date(Date.now() + 7200000).toISOString();
+  const post = (ev) => request('POST', '/feeds/transport/events', {
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${S.transport.token}` }, body: JSON.stringify({ events: [ev] }),
+  });
+  const r = await post({ id: cid, type: 'closure', reason, until, geometry: { type: 'Point', coordinates: mid }, radius_m: 40 });
+  assert.equal(r.status, 200, r.body.toString().slice(0, 300));
+  assert.equal(json(r).results[0].status, 'accepted', r.body.toString().slice(0, 300));
+  const shown = await page.waitForFunction((why) => window.__situ.map.queryRenderedFeatures({ layers: ['closures-fill'] })
+    .some((f) => f.properties.reason === why), reason, { timeout: 5000, polling: 50 }).then(() => true, () => false);
+  const marked = await rendered(page, ['closures-marker']);
+  // the panel asks again: another first answer, a longer time, or none
+  // reachable any more (the clicked point's road cut off), the count said
+  const changed = await page.waitForFunction((was) => {
+    const list = document.querySelector('#info .nearest-list.by-road');
+    const first = list && list.querySelector('ol.results li');
+    const none = list && list.querySelector('p.unreachable');
+    if (!first) return !!none && { unreachable: Number(none.dataset.n) };
+    const s = Number(first.querySelector('.rtime').dataset.s);
+    return (first.querySelector('.rname').textContent !== was.name || s !== was.s) && { name: first.querySelector('.rname').textContent, s };
+  }, before[0], { timeout: 5000, polling: 50 }).then((h) => h.jsonValue(), () => null);
+  const during = await byRoadAnswer(page);
+  const rows = await nearestRows(page);
+  S.figures.closure = { before: before[0].s, during: changed };
+  await page.screenshot({ path: path.join(SHOTS, 'wall-closure.png') });
+  // its panel: the reason and the expected reopening
+  const panel = await page.evaluate(async (why) => {
+    const f = window.__situ.map.queryRenderedFeatures({ layers: ['closures-fill'] }).find((x) => x.properties.reason === why);
+    await window.__situ.panels.details('closures', f);
+    return document.querySelector('#info').textContent;
+  }, reason);
+  const e = await post({ id: `${cid}-end`, type: 'closure_end', closure: cid });
+  assert.equal(e.status, 200, e.body.toString().slice(0, 300));
+  const gone = await page.waitForFunction((why) => !window.__situ.map.queryRenderedFeatures({ layers: ['closures-fill'] })
+    .some((f) => f.properties.reason === why), reason, { timeout: 5000, polling: 50 }).then(() => true, () => false);
+  assert.ok(shown, 'the closure was not drawn within 5 s of its acknowledgement');
+  assert.ok(marked > 0, 'no marker on the closure');
+  assert.ok(changed, `the answer by road did not change live: first ${JSON.stringify(before[0])}`);
+  assert.deepEqual(rows.map((x) => [x.name, x.s]), during.features.map((f) => [f.properties.name || f.id, f.properties.travel_s]),
+    'the panel is not situd\'s answer by road during the closure');
+  if (changed && changed.unreachable !== undefined) assert.equal(changed.unreachable, during.query.unreachable);
+  assert.ok(panel.includes(reason), `the closure panel lacks its reason: ${panel.slice(0, 300)}`);
+  const reopen = await page.evaluate(async (u) => (await import('/web/i18n.js')).localTime(u), until);
+  assert.ok(panel.includes(reopen), `the closure panel lacks its reopening ${reopen}: ${panel.slice(0, 300)}`);
+  assert.ok(gone, 'the closure still drawn 5 s after its end');
+  const marker = await page.evaluate((why) => window.__situ.map.getSource('closures').serialize().data.features
+    .filter((f) => f.geometry.type === 'Point' && f.properties.reason === why).length, reason);
+  assert.equal(marker, 0, 'the closure marker left after its end');
+  assert.ok(!S.main.errors.length, `console errors:\n${S.main.errors.join('\n')}`);
+});
+
+test('a road closed by a feature_update is drawn closed live, and open again', async () => {
+  assert.ok(S.transport.token, S.transport.why);
+  const page = S.main.page;
+  await page.evaluate(() => window.__situ.panels.close());
+  await jump(page, [111.61, 26.42], 13);
+  const road = await page.evaluate(() => {
+    const f = window.__situ.map.queryRenderedFeatures({ layers: ['roads-line'] })
+      .find((x) => ['county', 'township', 'urban', 'provincial', 'national'].includes(x.properties.class) && x.properties.id);
+    return f && f.properties.id;
+  });
+  assert.ok(road, 'no road drawn at zoom 13 in the city to close');
+  const set = (status, n) => request('POST', '/feeds/transport/events', {
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${S.transport.token}` },
+    body: JSON.stringify({ events: [{ id: `web-road-${process.pid}-${Date.now()}-${n}`, type: 'feature_update', collection: 'roads',
+      feature_id: road, set: status === 'closed' ? { status, closed_reason: 'web-test 水毁' } : { status } }] }),
+  });
+  const closedOn = (want) => page.waitForFunction(([id, w]) => window.__situ.map.queryRenderedFeatures({ layers: ['roads-closed'] })
+    .some((f) => f.properties.id === id) === w, [road, want], { timeout: 5000, polling: 50 }).then(() => true, () => false);
+  let r = await set('closed', 1);
+  assert.equal(r.status, 200, r.body.toString().slice(0, 300));
+  assert.equal(json(r).accepted, 1, r.body.toString().slice(0, 300));
+  const closed = await closedOn(true);
+  await page.screenshot({ path: path.join(SHOTS, 'wall-road-closed.png') });
+  r = await set('open', 2);
+  assert.equal(json(r).accepted, 1, r.body.toString().slice(0, 300));
+  const open = await closedOn(false);
+  assert.ok(closed, `road ${road} not drawn closed within 5 s of the feature_update`);
+  assert.ok(open, `road ${road} still drawn closed 5 s after it opened`);
+  assert.ok(!S.main.errors.length, `console errors:\n${S.main.errors.join('\n')}`);
 });

@@ -187,7 +187,9 @@ async function run() {
   if (b.ok) S.roads = (b.data.features || []).some((f) => f.properties && f.properties.travel_s !== undefined);
   else if (b.status === 400) S.roads = false; // no road network (or a situd before roads)
   if (S.roads === false) localStorage.setItem(`${KEEP}noroads`, String(Date.now()));
-  if (my !== st.seq || !S.roads || !b.ok) return;
+  if (my !== st.seq || !S.roads) return;
+  // a failing situd: the last answer by road, the kind the list last showed
+  if (!b.ok) return b.last && showAnswer(b, true, true);
   showAnswer(b, true, true);
   reach();
 }

@@ -391,6 +391,8 @@ async function deniedThenFailing(ctx) {
   const box = await page.locator('#map').boundingBox();
   await page.touchscreen.tap(box.x + box.width / 2, box.y + box.height / 2);
   await page.waitForFunction(() => /Picked on the map/.test(document.querySelector('#here').textContent), null, { timeout: LIVENESS_MS });
+  // the demo has roads: the list ends on the answer by road, travel times shown
+  await page.waitForSelector('#list li.result b.road', { timeout: LIVENESS_MS });
   // situd answers 503 from now on for /nearest: the reason, and the last good answer with its age
   await ctx.route(/\/nearest\?/, (route) => route.fulfill({ status: 503, contentType: 'application/problem+json',
     body: JSON.stringify({ title: 'Service Unavailable', status: 503, detail: 'test: situd is failing' }) }));

@@ -292,12 +292,15 @@ int situ_roads_reach(const situ_roads_graph *g, const situ_roads_closures *c,
                      situ_err *err);
 void situ_roads_reach_dispose(situ_roads_reach_result *r);
 
-/* The reach area of n (> 0) pieces: a GEOS (Multi)Polygon in lon/lat drawn
- * around them, the cells of side buffer_m metres they pass through and the
- * cells next to those (so at least buffer_m, at most 2 buffer_m
- * around the roads), made with handle h (one per thread; the caller
- * destroys the geometry). Returns 0, SITU_EINVAL, SITU_ELIMIT (over 16 M
- * cells), SITU_EGEOM. */
+/* The reach area of n (> 0) pieces: a valid GEOS Polygon or MultiPolygon
+ * (parts may touch at a corner) in lon/lat drawn around them, the cells of
+ * side buffer_m metres (a grid in a local metric frame) they pass through
+ * and the cells next to those: every point within buffer_m of a piece is
+ * inside, none further than 2 sqrt 2 buffer_m from every piece (a
+ * neighbour's far corner). Made with handle h (one per thread; the caller
+ * destroys the geometry) in time linear in the pieces and the cells.
+ * Returns 0, SITU_EINVAL, SITU_ELIMIT (over 16 M cells), SITU_ENOMEM,
+ * SITU_EGEOM. */
 int situ_roads_reach_polygon(const situ_roads_graph *g, GEOSContextHandle_t h,
                              const situ_roads_piece *pieces, size_t n, double buffer_m,
                              GEOSGeometry **out_poly, situ_err *err);

@@ -1,7 +1,8 @@
 /*
- * bench.h: the two helpers every in-process benchmark here times and sorts
- * with (a monotonic clock in ms, qsort's comparison of doubles for
- * percentiles), so that each bench does not keep its own copy.
+ * bench.h: the helpers every in-process benchmark here times and sorts
+ * with (a monotonic clock in ms, the thread's CPU clock in ms for a shared
+ * machine, qsort's comparison of doubles for percentiles), so that each
+ * bench does not keep its own copy.
  */
 #ifndef SITU_BENCH_H
 #define SITU_BENCH_H
@@ -12,6 +13,15 @@ static inline double now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The calling thread's CPU time: what a query cost, without the time
+ * slices other processes took from it. */
+static inline double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 

@@ -2,7 +2,9 @@
  * roads_inproc.c: the in-process road benchmark (issue 15). On the Helsinki
  * OSM extract and on a synthetic grid of >= 100,000 edges: graph build time,
  * bytes per edge, k=5 nearest by road (both directions, unfiltered and with
- * a 10 % filter) p50/p99, a 30-minute reach (edges, then polygons) p50/p99,
+ * a 10 % filter) p50/p99, a 30-minute reach (edges, then polygons of 10, 20
+ * and 30 minutes) p50/p99, the 30-minute area alone (edges and its polygon,
+ * wall and thread CPU time),
  * and the time a closure takes to apply (clone + radius close + publish +
  * targets re-snapped). Plain Dijkstra with early stop, one thread. Wall
  * times: on a shared machine the p99 holds the scheduler's time slices;
@@ -117,10 +119,23 @@ static void bench(const char *name, const situ_roads_osm *o, int nq, int ntarget
     /* 30-minute reach: edges, then polygons of 10/20/30 minutes */
     int nr = nq / 10 < 50 ? 50 : nq / 10;
     double *pms = malloc((size_t)nr * sizeof *pms), budgets[3] = {600, 1200, 1800};
+    double *ams = malloc((size_t)nr * sizeof *ams), *acpu = malloc((size_t)nr * sizeof *acpu);
     size_t pieces = 0;
     GEOSContextHandle_t h = GEOS_init_r();
     for (int i = 0; i < nr; i++) {
         situ_roads_reach_result rr;
+        /* the 30-minute area alone (issue 15's target): its edges and polygon */
+        double c0 = cpu_ms();
+        t0 = now_ms();
+        situ_roads_reach(g, NULL, &origins[i], SITU_ROADS_TO_POINT, SITU_ROADS_OFFROAD_KMH,
+                         &budgets[2], 1, ws, &rr, &err);
+        GEOSGeometry *poly;
+        if (rr.npieces[0] &&
+            situ_roads_reach_polygon(g, h, rr.pieces[0], rr.npieces[0], 100, &poly, &err) == 0)
+            GEOSGeom_destroy_r(h, poly);
+        ams[i] = now_ms() - t0;
+        acpu[i] = cpu_ms() - c0;
+        situ_roads_reach_dispose(&rr);
         t0 = now_ms();
         situ_roads_reach(g, NULL, &origins[i], SITU_ROADS_TO_POINT, SITU_ROADS_OFFROAD_KMH, budgets,
                          3, ws, &rr, &err);
@@ -128,7 +143,6 @@ static void bench(const char *name, const situ_roads_osm *o, int nq, int ntarget
         pieces += rr.npieces[2];
         t0 = now_ms();
         for (int b = 0; b < 3; b++) {
-            GEOSGeometry *poly;
             if (rr.npieces[b] &&
                 situ_roads_reach_polygon(g, h, rr.pieces[b], rr.npieces[b], 100, &poly, &err) == 0)
                 GEOSGeom_destroy_r(h, poly);
@@ -141,6 +155,9 @@ static void bench(const char *name, const situ_roads_osm *o, int nq, int ntarget
            pct(ms, nr, 0.99), (double)pieces / nr);
     printf("%s reach_polygons_10_20_30 p50_ms=%.1f p99_ms=%.1f\n", name, pct(pms, nr, 0.5),
            pct(pms, nr, 0.99));
+    printf("%s reach30_area p50_ms=%.2f p99_ms=%.2f cpu_p50_ms=%.2f cpu_p99_ms=%.2f\n", name,
+           pct(ams, nr, 0.5), pct(ams, nr, 0.99), pct(acpu, nr, 0.5), pct(acpu, nr, 0.99));
+    free(ams), free(acpu);
     /* a closure: clone the live set, close 300 m around a point, publish,
      * re-snap the targets under it */
     situ_roads_closures *base;

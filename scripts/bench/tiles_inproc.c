@@ -47,13 +47,6 @@ typedef struct bench {
     situ_tilecache *tc; /* miss and hit runs */
 } bench;
 
-static double cpu_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static int read_tiles(bench *b)
 {
     FILE *f = fopen(b->tiles, "r");

@@ -1052,6 +1052,107 @@ static void test_reach(void **state)
     situ_roads_osm_dispose(&o);
 }
 
+/* Metres from (x, y) to the segment (ax, ay)-(bx, by), all in metres. */
+static double seg_m(double x, double y, double ax, double ay, double bx, double by)
+{
+    double dx = bx - ax, dy = by - ay, l2 = dx * dx + dy * dy;
+    double u = l2 > 0 ? ((x - ax) * dx + (y - ay) * dy) / l2 : 0;
+    u = u < 0 ? 0 : u > 1 ? 1 : u;
+    return hypot(x - ax - u * dx, y - ay - u * dy);
+}
+
+static int poly_has(GEOSContextHandle_t h, const GEOSPreparedGeometry *pg, double lon, double lat)
+{
+    GEOSGeometry *pt = GEOSGeom_createPointFromXY_r(h, lon, lat);
+    int in = GEOSPreparedIntersects_r(h, pg, pt);
+    GEOSGeom_destroy_r(h, pt);
+    return in;
+}
+
+/* Reach polygons of random pieces (sparse to dense, short to whole edges,
+ * cells from a seventh of the blocks to twice them: holes, parts touching
+ * at a corner, pockets): each is valid, holds every point within 0.9
+ * buffer_m of a piece, and none beyond the bound the header gives, 2 sqrt 2
+ * buffer_m (5 % slack for the local frame's scale). */
+static void test_reach_polygon(void **state)
+{
+    (void)state;
+    situ_roads_osm o;
+    situ_err err;
+    assert_int_equal(situ_roads_grid(30, 30, 150, 10, 6, 7, &o, &err), 0);
+    situ_roads_graph *g = graph_of(o.lines, o.n);
+    ref r;
+    ref_init(&r, g);
+    double bb[4];
+    grid_bbox(&o, bb);
+    double clat = (bb[1] + bb[3]) / 2, kx = geod_m(bb[0], clat, bb[0] + 0.01, clat) / 0.01,
+           ky = geod_m(bb[0], clat, bb[0], clat + 0.01) / 0.01;
+    GEOSContextHandle_t h = GEOS_init_r();
+    situ_roads_piece *pieces = malloc(r.ne * sizeof *pieces);
+    double *seg = malloc(4 * r.ne * sizeof *seg);
+    const double share[3] = {0.02, 0.1, 0.4}, buffers[4] = {20, 60, 150, 300};
+    int nholes = 0, nparts = 0;
+    for (int c = 0; c < 12; c++) {
+        double buffer = buffers[c % 4];
+        size_t n = 0;
+        for (uint32_t e = 0; e < r.ne; e++) {
+            if (urand() >= share[c / 4])
+                continue;
+            double u = urand(), v = urand(), whole = urand() < 0.5;
+            situ_roads_piece pc = {e, whole ? 0.f : (float)fmin(u, v),
+                                   whole ? 1.f : (float)fmax(u, v), 0, 0};
+            double a[2], b[2];
+            situ_roads_graph_node(g, r.e[e].a, a);
+            situ_roads_graph_node(g, r.e[e].b, b);
+            double *sg = &seg[4 * n];
+            sg[0] = (a[0] + pc.f0 * (b[0] - a[0]) - bb[0]) * kx;
+            sg[1] = (a[1] + pc.f0 * (b[1] - a[1]) - bb[1]) * ky;
+            sg[2] = (a[0] + pc.f1 * (b[0] - a[0]) - bb[0]) * kx;
+            sg[3] = (a[1] + pc.f1 * (b[1] - a[1]) - bb[1]) * ky;
+            pieces[n++] = pc;
+        }
+        GEOSGeometry *poly = NULL;
+        assert_int_equal(situ_roads_reach_polygon(g, h, pieces, n, buffer, &poly, &err), 0);
+        if (GEOSisValid_r(h, poly) != 1)
+            fail_msg("case %d: %s", c, GEOSisValidReason_r(h, poly));
+        for (int i = 0; i < GEOSGetNumGeometries_r(h, poly); i++) {
+            nholes += GEOSGetNumInteriorRings_r(h, GEOSGetGeometryN_r(h, poly, i));
+            nparts++;
+        }
+        const GEOSPreparedGeometry *pg = GEOSPrepare_r(h, poly);
+        for (size_t i = 0; i < n; i++)
+            for (int k = 0; k <= 8; k++) {
+                const double *sg = &seg[4 * i];
+                double th = 2 * M_PI * urand(), rr = k % 2 ? 0.9 * buffer : 0;
+                double x = sg[0] + k / 8.0 * (sg[2] - sg[0]) + rr * cos(th);
+                double y = sg[1] + k / 8.0 * (sg[3] - sg[1]) + rr * sin(th);
+                if (!poly_has(h, pg, bb[0] + x / kx, bb[1] + y / ky))
+                    fail_msg("case %d: a point %.0f m from piece %zu is outside", c, rr, i);
+            }
+        double far = 2 * M_SQRT2 * buffer * 1.05;
+        for (int k = 0; k < 3000; k++) {
+            double x = -far + urand() * ((bb[2] - bb[0]) * kx + 2 * far);
+            double y = -far + urand() * ((bb[3] - bb[1]) * ky + 2 * far);
+            double d = INFINITY;
+            for (size_t i = 0; i < n && d > far; i++)
+                d = fmin(d,
+                         seg_m(x, y, seg[4 * i], seg[4 * i + 1], seg[4 * i + 2], seg[4 * i + 3]));
+            if (d > far && poly_has(h, pg, bb[0] + x / kx, bb[1] + y / ky))
+                fail_msg("case %d: a point %.0f m from every piece is inside", c, d);
+        }
+        GEOSPreparedGeom_destroy_r(h, pg);
+        GEOSGeom_destroy_r(h, poly);
+    }
+    /* the cases drew what they are meant to */
+    assert_true(nholes > 10);
+    assert_true(nparts > 24);
+    GEOS_finish_r(h);
+    free(pieces), free(seg);
+    ref_dispose(&r);
+    situ_roads_graph_free(g);
+    situ_roads_osm_dispose(&o);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_junctions),
     cmocka_unit_test(test_edge_times),
@@ -1065,6 +1166,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_helsinki_closure),
     cmocka_unit_test(test_routes),
     cmocka_unit_test(test_reach),
+    cmocka_unit_test(test_reach_polygon),
 };
 
 SITU_TEST_MAIN("roads", tests)

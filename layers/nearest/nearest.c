@@ -25,50 +25,10 @@ situ_nearest_scratch *situ_nearest_scratch_new(void)
 void situ_nearest_scratch_free(situ_nearest_scratch *scratch)
 {
     if (scratch) {
-        free(scratch->pq);
+        situ_heap_dispose(&scratch->pq);
         free(scratch->cands);
         free(scratch);
     }
-}
-
-/* ---- the min-heap of slots ------------------------------------------------ */
-
-static int pq_push(situ_nearest_scratch *h, double key, uint32_t slot)
-{
-    if (h->npq == h->cappq) {
-        size_t cap = h->cappq ? 2 * h->cappq : 256;
-        situ__qent *v = realloc(h->pq, cap * sizeof *v);
-        if (!v)
-            return SITU_ENOMEM;
-        h->pq = v, h->cappq = cap;
-    }
-    size_t i = h->npq++;
-    while (i > 0 && h->pq[(i - 1) / 2].key > key) {
-        h->pq[i] = h->pq[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h->pq[i] = (situ__qent){key, slot};
-    return 0;
-}
-
-static situ__qent pq_pop(situ_nearest_scratch *h)
-{
-    situ__qent top = h->pq[0], last = h->pq[--h->npq];
-    size_t i = 0, n = h->npq;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && h->pq[c + 1].key < h->pq[c].key)
-            c++;
-        if (h->pq[c].key >= last.key)
-            break;
-        h->pq[i] = h->pq[c];
-        i = c;
-    }
-    if (n)
-        h->pq[i] = last;
-    return top;
 }
 
 typedef struct search {
@@ -240,14 +200,14 @@ static int expand_leaves(search *s, size_t first, size_t end, double b)
             ub_note(s, situ__ub_point(lbs[i]));
     b = fmin(b, ub_bound(s));
     for (int i = 0; i < n; i++)
-        if (lbs[i] <= b && pq_push(s->scratch, lbs[i], slots[i]))
+        if (lbs[i] <= b && situ_heap_push(&s->scratch->pq, lbs[i], slots[i]))
             return SITU_ENOMEM;
     return 0;
 }
 
 /* The child nodes of node slot `slot` that may hold a hit within b: the
  * nearest returned, the others appended to pend. SIZE_MAX when none. */
-static size_t child_nodes(const search *s, size_t slot, double b, situ__qent *pend, int *npend)
+static size_t child_nodes(const search *s, size_t slot, double b, situ_heap_ent *pend, int *npend)
 {
     const situ_nearest_index *ix = s->ix;
     size_t first, end, best = SIZE_MAX;
@@ -265,10 +225,10 @@ static size_t child_nodes(const search *s, size_t slot, double b, situ__qent *pe
             continue;
         if (lb < best_lb) {
             if (best != SIZE_MAX)
-                pend[(*npend)++] = (situ__qent){best_lb, (uint32_t)best};
+                pend[(*npend)++] = (situ_heap_ent){best_lb, (uint32_t)best};
             best = ch, best_lb = lb;
         } else {
-            pend[(*npend)++] = (situ__qent){lb, (uint32_t)ch};
+            pend[(*npend)++] = (situ_heap_ent){lb, (uint32_t)ch};
         }
     }
     return best;
@@ -282,7 +242,7 @@ static size_t child_nodes(const search *s, size_t slot, double b, situ__qent *pe
 static int expand(search *s, size_t slot, double b)
 {
     const situ_rtree *t = s->ix->t;
-    situ__qent pend[32 * SITU_RTREE_NODE];
+    situ_heap_ent pend[32 * SITU_RTREE_NODE];
     int npend = 0;
     while (slot != SIZE_MAX) {
         size_t first, end;
@@ -296,7 +256,7 @@ static int expand(search *s, size_t slot, double b)
     }
     b = fmin(b, ub_bound(s));
     for (int i = 0; i < npend; i++)
-        if (pend[i].key <= b && pq_push(s->scratch, pend[i].key, pend[i].slot))
+        if (pend[i].key <= b && situ_heap_push(&s->scratch->pq, pend[i].key, pend[i].id))
             return SITU_ENOMEM;
     return 0;
 }
@@ -340,10 +300,10 @@ static int evaluate(search *s, size_t slot, double b, situ__cand *out)
 }
 
 /* A full WITHIN search asks whether one more feature qualifies. */
-static void probe_one_more(search *s, const situ__qent *e)
+static void probe_one_more(search *s, const situ_heap_ent *e)
 {
     situ__cand cand;
-    if (e->slot < s->ix->t->n && evaluate(s, e->slot, s->limit, &cand))
+    if (e->id < s->ix->t->n && evaluate(s, e->id, s->limit, &cand))
         s->hits.truncated = 1;
 }
 
@@ -359,25 +319,25 @@ static int walk(search *s)
     size_t root = situ_rtree_root(s->ix->t);
     if (root == SIZE_MAX)
         return 0;
-    if (pq_push(s->scratch, 0, (uint32_t)root))
+    if (situ_heap_push(&s->scratch->pq, 0, (uint32_t)root))
         return SITU_ENOMEM;
-    while (s->scratch->npq) {
-        situ__qent e = pq_pop(s->scratch);
+    while (s->scratch->pq.n) {
+        situ_heap_ent e = situ_heap_pop(&s->scratch->pq);
         double b = situ__hits_bound(&s->hits, s->limit);
         if (e.key > b) {
             if (!s->within || s->hits.truncated || e.key > s->limit)
                 break;
-            if (e.slot < s->ix->t->n) {
+            if (e.id < s->ix->t->n) {
                 probe_one_more(s, &e);
                 continue;
             }
             b = s->limit;
         }
         situ__cand cand;
-        if (e.slot >= s->ix->t->n) {
-            if (expand(s, e.slot, s->within ? s->limit : b))
+        if (e.id >= s->ix->t->n) {
+            if (expand(s, e.id, s->within ? s->limit : b))
                 return SITU_ENOMEM;
-        } else if (evaluate(s, e.slot, b, &cand)) {
+        } else if (evaluate(s, e.id, b, &cand)) {
             situ__hits_offer(&s->hits, &cand);
         }
     }
@@ -386,7 +346,7 @@ static int walk(search *s)
 
 static int run_once(search *s)
 {
-    s->scratch->npq = 0;
+    s->scratch->pq.n = 0;
     s->nub = 0;
     if (situ__hits_init(&s->hits, s->scratch, s->ix->c, s->cap, s->fast))
         return SITU_ENOMEM;
@@ -407,7 +367,7 @@ static int run(search *s, situ_nearest_result *res, situ_err *err)
         res->n = situ__hits_finish(&s->hits, make_exact, chord_bearing, s, res->hits);
         res->truncated = s->hits.truncated && s->within;
     }
-    free(local.pq);
+    situ_heap_dispose(&local.pq);
     free(local.cands);
     return rc ? situ_err_set(err, rc, "nearest: out of memory") : 0;
 }

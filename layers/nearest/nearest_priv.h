@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "situ/heap.h"
 #include "situ/nearest.h"
 
 #define SITU__WGS84_A 6378137.0
@@ -152,14 +153,8 @@ typedef struct situ__cand {
     double bearing; /* set when exact */
 } situ__cand;
 
-typedef struct situ__qent {
-    double key;
-    uint32_t slot;
-} situ__qent;
-
 struct situ_nearest_scratch {
-    situ__qent *pq; /* the search's min-heap of slots */
-    size_t npq, cappq;
+    situ_heap pq;      /* the search's min-heap of slots (id: the slot) */
     situ__cand *cands; /* the hits' heap, then SITU__RUNNERS runners */
     size_t capcands;
 };

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "situ/heap.h"
 #include "situ/index.h"
 #include "situ/roads.h"
 
@@ -75,19 +76,13 @@ struct situ_roads_targets {
     size_t nnodes;
 };
 
-typedef struct situ__heapent {
-    double d;
-    uint32_t v;
-} situ__heapent;
-
 struct situ_roads_ws {
     size_t nnodes, nedges;
     double *dist;
     uint32_t *parent; /* the edge a node was reached by, SITU__NONE from the origin */
     uint32_t *stamp;  /* dist/parent valid when stamp == epoch */
     uint32_t epoch;
-    situ__heapent *heap;
-    size_t nheap, capheap;
+    situ_heap heap; /* lazy: a node may be in it more than once */
     uint32_t *touched;
     size_t ntouched;
     /* targets: best cost and the node it came through */

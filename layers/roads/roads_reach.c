@@ -33,13 +33,8 @@ typedef struct pieces {
 
 static int piece_add(piece_list *p, situ_roads_piece pc)
 {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? 2 * p->cap : 256;
-        situ_roads_piece *v = realloc(p->v, cap * sizeof *v);
-        if (!v)
-            return SITU_ENOMEM;
-        p->v = v, p->cap = cap;
-    }
+    if (p->n == p->cap && situ_array_grow((void **)&p->v, &p->cap, p->n, 1, sizeof *p->v) < 0)
+        return SITU_ENOMEM;
     p->v[p->n++] = pc;
     return 0;
 }

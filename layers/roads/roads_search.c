@@ -35,9 +35,7 @@ situ_roads_ws *situ_roads_ws_new(const situ_roads_graph *g)
     ws->stamp = calloc(g->nnodes + 1, sizeof *ws->stamp);
     ws->touched = malloc((g->nnodes + 1) * sizeof *ws->touched);
     ws->estamp = calloc(g->nedges + 1, sizeof *ws->estamp);
-    ws->capheap = 1024;
-    ws->heap = malloc(ws->capheap * sizeof *ws->heap);
-    if (!ws->dist || !ws->parent || !ws->stamp || !ws->touched || !ws->estamp || !ws->heap) {
+    if (!ws->dist || !ws->parent || !ws->stamp || !ws->touched || !ws->estamp) {
         situ_roads_ws_free(ws);
         return NULL;
     }
@@ -53,7 +51,7 @@ void situ_roads_ws_free(situ_roads_ws *ws)
     free(ws->stamp);
     free(ws->touched);
     free(ws->estamp);
-    free(ws->heap);
+    situ_heap_dispose(&ws->heap);
     free(ws->tbest);
     free(ws->tvia);
     free(ws->tstamp);
@@ -72,50 +70,9 @@ void situ__ws_reset(situ_roads_ws *ws)
             memset(ws->tstamp, 0, ws->tcap * sizeof *ws->tstamp);
         ws->epoch = 1;
     }
-    ws->nheap = 0;
+    ws->heap.n = 0;
     ws->ntouched = 0;
     ws->ntlist = 0;
-}
-
-static int heap_push(situ_roads_ws *ws, double d, uint32_t v)
-{
-    if (ws->nheap == ws->capheap) {
-        situ__heapent *h = realloc(ws->heap, 2 * ws->capheap * sizeof *h);
-        if (!h)
-            return SITU_ENOMEM;
-        ws->heap = h;
-        ws->capheap *= 2;
-    }
-    size_t i = ws->nheap++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (ws->heap[p].d <= d)
-            break;
-        ws->heap[i] = ws->heap[p];
-        i = p;
-    }
-    ws->heap[i] = (situ__heapent){d, v};
-    return 0;
-}
-
-static situ__heapent heap_pop(situ_roads_ws *ws)
-{
-    situ__heapent top = ws->heap[0], last = ws->heap[--ws->nheap];
-    size_t i = 0, n = ws->nheap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && ws->heap[c + 1].d < ws->heap[c].d)
-            c++;
-        if (ws->heap[c].d >= last.d)
-            break;
-        ws->heap[i] = ws->heap[c];
-        i = c;
-    }
-    if (n)
-        ws->heap[i] = last;
-    return top;
 }
 
 /* Lowers v's distance to d (reached by edge parent); 1 when it did. */
@@ -129,25 +86,24 @@ int situ__ws_relax(situ_roads_ws *ws, uint32_t v, double d, uint32_t parent)
     }
     ws->dist[v] = d;
     ws->parent[v] = parent;
-    return heap_push(ws, d, v) < 0 ? SITU_ENOMEM : 1;
+    return situ_heap_push(&ws->heap, d, v) < 0 ? SITU_ENOMEM : 1;
 }
 
 /* The least key in the heap (INFINITY when empty); stale keys may stand
  * below the true least distance, never above it. */
 double situ__ws_top(const situ_roads_ws *ws)
 {
-    return ws->nheap ? ws->heap[0].d : INFINITY;
+    return ws->heap.n ? ws->heap.v[0].key : INFINITY;
 }
 
 /* Pops the next node to settle; 0 when the heap is empty. */
 int situ__ws_pop(situ_roads_ws *ws, uint32_t *out_v, double *out_d)
 {
-    while (ws->nheap) {
-        situ__heapent e = heap_pop(ws);
-        if (e.d == ws->dist[e.v]) { /* else stale: v was lowered since */
-            ws->dist[e.v] = e.d;
-            *out_v = e.v;
-            *out_d = e.d;
+    while (ws->heap.n) {
+        situ_heap_ent e = situ_heap_pop(&ws->heap);
+        if (e.key == ws->dist[e.id]) { /* else stale: v was lowered since */
+            *out_v = e.id;
+            *out_d = e.key;
             return 1;
         }
     }

@@ -486,6 +486,7 @@ function routeOf(f) {
 // The point, the answers and a line (or the road route) to each.
 function drawAnswer(features) {
   S.lastDraw = features;
+  const map = S.map; // set once the style has loaded: before that its sources are not there
   if (!map || !st.point) return;
   const from = [st.point.lon, st.point.lat];
   const out = [{ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: from } }];
@@ -507,7 +508,7 @@ async function reach() {
   S.lastReach = r.data;
   $('map-note').hidden = false;
   $('map-note').textContent = t('m_reach');
-  if (map) map.getSource('reach').setData(r.data);
+  if (S.map) S.map.getSource('reach').setData(r.data); // else drawn when the map has loaded
 }
 
 // ---- offline: the service worker ------------------------------------------------------

@@ -327,6 +327,29 @@ static tentry *tcache_find(ghold *gh, const situ_coll *points, const situ_roads_
     return NULL;
 }
 
+/* The newest cached entry of points (under another set), or NULL. tlock held. */
+static const tentry *tcache_latest(const ghold *gh, const situ_coll *points)
+{
+    for (unsigned i = 1; i <= NTARGETS; i++) {
+        const tentry *e = gh->tcache[(gh->tnext - i) % NTARGETS];
+        if (e && e->points == points)
+            return e;
+    }
+    return NULL;
+}
+
+/* The targets of points under cl: the latest ones of points under another
+ * set updated (snapping again only what the change can move), else all
+ * snapped. */
+static int targets_build(const ghold *gh, situ_coll *points, const situ_roads_closures *cl,
+                         situ_roads_targets **out_t, situ_err *err)
+{
+    const tentry *prev = tcache_latest(gh, points);
+    if (prev)
+        return situ_roads_targets_update(gh->g, prev->t, prev->cl, cl, out_t, err);
+    return situ_roads_targets_of(gh->g, cl, points, SITU_ROADS_MAX_SNAP_M, out_t, err);
+}
+
 int situd_roads_targets(const situd_roads_view *v, situ_coll *points, situd_roads_tref *out,
                         situ_err *err)
 {
@@ -334,7 +357,7 @@ int situd_roads_targets(const situd_roads_view *v, situ_coll *points, situd_road
     pthread_mutex_lock(&gh->tlock); /* one build per key; others wait for it */
     tentry *e = tcache_find(gh, points, v->closures);
     if (!e && (e = calloc(1, sizeof *e))) {
-        if (situ_roads_targets_of(gh->g, v->closures, points, SITU_ROADS_MAX_SNAP_M, &e->t, err)) {
+        if (targets_build(gh, points, v->closures, &e->t, err)) {
             free(e);
             pthread_mutex_unlock(&gh->tlock);
             return err->code;

@@ -64,7 +64,9 @@ typedef struct situd_roads_view {
 int situd_roads_acquire(situd_roads_view *v);
 void situd_roads_release(situd_roads_view *v);
 /* The targets of point collection points under v's closures (built on the
- * first request, then cached), held in *out until situd_roads_targets_done. */
+ * first request, from the latest cached ones of points under another set
+ * when there are some, then cached), held in *out until
+ * situd_roads_targets_done. */
 typedef struct situd_roads_tref {
     const situ_roads_targets *t;
     void *priv;

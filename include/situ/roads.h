@@ -231,6 +231,16 @@ int situ_roads_snap(const situ_roads_graph *g, const situ_roads_closures *c, dou
 int situ_roads_targets_new(const situ_roads_graph *g, const situ_roads_closures *c,
                            const double *lonlat, size_t n, double max_snap_m,
                            situ_roads_targets **out_t, situ_err *err);
+/* The targets of prev's points (prev made by situ_roads_targets_new under
+ * prev_c) snapped under c instead, equal to what situ_roads_targets_new
+ * would make under c, but snapping again only the points whose place can
+ * differ: those on an edge c closes, and those within their snap distance
+ * (max_snap_m when unreachable) of an edge c reopens. NULL sets are the
+ * base set. Reads prev. Returns 0, SITU_EINVAL (prev not made from points)
+ * or SITU_ENOMEM. */
+int situ_roads_targets_update(const situ_roads_graph *g, const situ_roads_targets *prev,
+                              const situ_roads_closures *prev_c, const situ_roads_closures *c,
+                              situ_roads_targets **out_t, situ_err *err);
 /* The same from places already attached (places[i].edge UINT32_MAX: unreachable). */
 int situ_roads_targets_from_places(const situ_roads_graph *g, const situ_roads_place *places,
                                    size_t n, situ_roads_targets **out_t, situ_err *err);

@@ -74,6 +74,8 @@ struct situ_roads_targets {
     uint32_t *by_edge; /* target indexes sorted by edge (reachable ones) */
     size_t nby_edge;
     size_t nnodes;
+    double *lonlat;    /* the points snapped (situ_roads_targets_new), else NULL */
+    double max_snap_m; /* what they were snapped with */
 };
 
 struct situ_roads_ws {

@@ -10,6 +10,9 @@
  * drivable and through b at (1 - f) when b->a is. Each such way in is an
  * attachment of the node: the search adds dist(node) + part * time + the
  * off-road time once it settles the node.
+ *
+ * situ_roads_targets_update carries targets from one closure set to the
+ * next, snapping again only the points the change can move (see there).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -110,6 +113,42 @@ fail:
     return situ_err_set(err, SITU_ENOMEM, "roads: out of memory");
 }
 
+/* Attaches point (lon, lat) under c into *p: its place, or an unreachable
+ * one (edge SITU__NONE, snap_m INFINITY) beyond max_snap_m. Returns 0 or
+ * situ_roads_snap's SITU_EINVAL. */
+static int snap_point(const situ_roads_graph *g, const situ_roads_closures *c, double lon,
+                      double lat, double max_snap_m, situ_roads_place *p, situ_err *err)
+{
+    int rc = situ_roads_snap(g, c, lon, lat, max_snap_m, p, err);
+    if (rc == SITU_ENOTFOUND) {
+        *p = (situ_roads_place){SITU__NONE, 0, lon, lat, INFINITY};
+        rc = 0;
+    }
+    return rc;
+}
+
+/* Indexes places[0..n) of the points lonlat[0..2n) snapped with max_snap_m,
+ * keeping a copy of the points for situ_roads_targets_update. */
+static int targets_of_points(const situ_roads_graph *g, const situ_roads_place *places,
+                             const double *lonlat, size_t n, double max_snap_m,
+                             situ_roads_targets **out_t, situ_err *err)
+{
+    double *copy = malloc((2 * n + 1) * sizeof *copy);
+    situ_roads_targets *t = NULL;
+    if (!copy)
+        return situ_err_set(err, SITU_ENOMEM, "roads: out of memory");
+    int rc = situ_roads_targets_from_places(g, places, n, &t, err);
+    if (rc) {
+        free(copy);
+        return rc;
+    }
+    memcpy(copy, lonlat, 2 * n * sizeof *copy);
+    t->lonlat = copy;
+    t->max_snap_m = max_snap_m;
+    *out_t = t;
+    return 0;
+}
+
 /* Snaps lonlat[0..2n) under c and indexes them; a point beyond max_snap_m
  * becomes an unreachable target. */
 int situ_roads_targets_new(const situ_roads_graph *g, const situ_roads_closures *c,
@@ -120,18 +159,103 @@ int situ_roads_targets_new(const situ_roads_graph *g, const situ_roads_closures 
     int rc = 0;
     if (!places)
         return situ_err_set(err, SITU_ENOMEM, "roads: out of memory");
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = situ_roads_snap(g, c, lonlat[2 * i], lonlat[2 * i + 1], max_snap_m, &places[i], err);
-        if (rc == SITU_ENOTFOUND) {
-            places[i] =
-                (situ_roads_place){SITU__NONE, 0, lonlat[2 * i], lonlat[2 * i + 1], INFINITY};
-            rc = 0;
-        }
-    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = snap_point(g, c, lonlat[2 * i], lonlat[2 * i + 1], max_snap_m, &places[i], err);
     if (rc == 0) /* else err names the bad point's coordinates */
-        rc = situ_roads_targets_from_places(g, places, n, out_t, err);
+        rc = targets_of_points(g, places, lonlat, n, max_snap_m, out_t, err);
     free(places);
     return rc;
+}
+
+/* The lon/lat boxes of the edges open under c but closed under prev_c
+ * (malloc'd, 4 doubles each; an edge across the antimeridian spans every
+ * longitude) into *out_boxes, their number into *out_n. */
+static int reopened_boxes(const situ_roads_graph *g, const situ_roads_closures *prev_c,
+                          const situ_roads_closures *c, double **out_boxes, size_t *out_n)
+{
+    size_t nw = (g->nedges + 63) / 64, n = 0, k = 0;
+    for (size_t w = 0; w < nw; w++)
+        n += (size_t)__builtin_popcountll(prev_c->bits[w] & ~c->bits[w]);
+    double *boxes = malloc((4 * n + 4) * sizeof *boxes);
+    if (!boxes)
+        return SITU_ENOMEM;
+    for (size_t w = 0; w < nw; w++)
+        for (uint64_t bits = prev_c->bits[w] & ~c->bits[w]; bits; bits &= bits - 1) {
+            const situ__edge *e = &g->edges[w * 64 + (size_t)__builtin_ctzll(bits)];
+            double ax, ay, bx, by, *b = &boxes[4 * k++];
+            situ__node_xy(g, e->a, &ax, &ay);
+            situ__node_xy(g, e->b, &bx, &by);
+            int wraps = fabs(bx - ax) > 180;
+            b[0] = wraps ? -180 : fmin(ax, bx), b[1] = fmin(ay, by);
+            b[2] = wraps ? 180 : fmax(ax, bx), b[3] = fmax(ay, by);
+        }
+    *out_boxes = boxes;
+    *out_n = n;
+    return 0;
+}
+
+static int found(void *ctx, uint32_t item)
+{
+    (void)item;
+    *(int *)ctx = 1;
+    return 1;
+}
+
+/* Whether a reopened edge (a box of rt, NULL: none) may lie within r metres
+ * of (lon, lat), so that it may be nearer than the point's place. */
+static int near_reopened(const situ_rtree *rt, double lon, double lat, double r)
+{
+    double box[4];
+    int hit = 0;
+    if (!rt)
+        return 0;
+    situ__radius_box(lon, lat, r, box);
+    if (box[0] < -180 || box[2] > 180) /* the box wraps: snap again to be sure */
+        return 1;
+    situ_rtree_search(rt, box[0], box[1], box[2], box[3], found, &hit);
+    return hit;
+}
+
+/*
+ * prev's points under c (see roads.h). The snap is the nearest open edge
+ * (ties: the lower index). An edge c closes can only lose: a place on
+ * another edge stays the nearest. An edge c reopens can only win where it
+ * lies within the place's snap distance (within max_snap_m of an
+ * unreachable point). Every other place is prev's, unchanged.
+ */
+int situ_roads_targets_update(const situ_roads_graph *g, const situ_roads_targets *prev,
+                              const situ_roads_closures *prev_c, const situ_roads_closures *c,
+                              situ_roads_targets **out_t, situ_err *err)
+{
+    if (!prev->lonlat)
+        return situ_err_set(err, SITU_EINVAL, "targets: not snapped from points");
+    prev_c = prev_c ? prev_c : g->base;
+    c = c ? c : g->base;
+    double *boxes = NULL;
+    size_t nre = 0;
+    situ_rtree *rt = NULL;
+    situ_roads_place *places = malloc((prev->n + 1) * sizeof *places);
+    int rc = places ? reopened_boxes(g, prev_c, c, &boxes, &nre) : SITU_ENOMEM;
+    if (rc == 0 && nre && !(rt = situ_rtree_new(boxes, nre)))
+        rc = SITU_ENOMEM;
+    if (rc)
+        goto done;
+    memcpy(places, prev->places, prev->n * sizeof *places);
+    for (size_t i = 0; i < prev->n && rc == 0; i++) {
+        situ_roads_place *p = &places[i];
+        double lon = prev->lonlat[2 * i], lat = prev->lonlat[2 * i + 1];
+        int reachable = p->edge != SITU__NONE;
+        if ((reachable && situ__closed(c, p->edge)) ||
+            near_reopened(rt, lon, lat, reachable ? p->snap_m : prev->max_snap_m))
+            rc = snap_point(g, c, lon, lat, prev->max_snap_m, p, err);
+    }
+    if (rc == 0)
+        rc = targets_of_points(g, places, prev->lonlat, prev->n, prev->max_snap_m, out_t, err);
+done:
+    situ_rtree_free(rt);
+    free(boxes);
+    free(places);
+    return rc == SITU_ENOMEM ? situ_err_set(err, rc, "roads: out of memory") : rc;
 }
 
 void situ_roads_targets_free(situ_roads_targets *t)
@@ -144,6 +268,7 @@ void situ_roads_targets_free(situ_roads_targets *t)
     }
     free(t->places);
     free(t->by_edge);
+    free(t->lonlat);
     free(t);
 }
 

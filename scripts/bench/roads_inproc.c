@@ -11,6 +11,8 @@
  * run it under /usr/bin/time -v to see the CPU time it took.
  *
  *   roads_inproc [HELSINKI_PBF [OSMCONF]]   (defaults: beside the source tree)
+ *   DEMO=situ.sqlite roads_inproc            (a loaded demo's roads, its resources
+ *                                             as the targets, instead)
  *   QUERIES=N (default 2000), TARGETS=N (default 1000), GRID=N (default 130)
  */
 #include <math.h>
@@ -21,6 +23,8 @@
 #include <unistd.h>
 
 #include "situ/roads.h"
+#include "situ/snapshot.h"
+#include "situ/store.h"
 #include "bench.h"
 
 static double pct(double *v, int n, double p)
@@ -42,6 +46,11 @@ static int keep_tenth(void *ctx, uint32_t t)
     return t % 10 == 0;
 }
 
+static int keep_one(void *ctx, uint32_t t)
+{
+    return t == *(const uint32_t *)ctx;
+}
+
 static void bbox_of(const situ_roads_osm *o, double bb[4])
 {
     bb[0] = bb[1] = INFINITY, bb[2] = bb[3] = -INFINITY;
@@ -60,7 +69,34 @@ static void random_point(const double bb[4], double *x, double *y)
     *y = bb[1] + urand() * (bb[3] - bb[1]);
 }
 
-static void bench(const char *name, const situ_roads_osm *o, int nq, int ntargets)
+/* nq searches for one target each, as /route makes them (k 1, a filter
+ * keeping that target only: Dijkstra stops once it is reached), times into
+ * ms. Not inlined, for callgrind --toggle-collect=route_run. */
+static __attribute__((noinline)) void route_run(const situ_roads_graph *g,
+                                                const situ_roads_targets *t,
+                                                const situ_roads_place *origins, int nq,
+                                                int ntargets, situ_roads_ws *ws, double *ms)
+{
+    situ_roads_query q;
+    situ_roads_query_init(&q);
+    q.k = 1;
+    q.keep = keep_one;
+    situ_roads_hit hit;
+    situ_err err;
+    int n;
+    uint32_t one;
+    q.keep_ctx = &one;
+    for (int i = 0; i < nq; i++) {
+        one = (uint32_t)((unsigned)i * 7919u % (unsigned)ntargets);
+        double t0 = now_ms();
+        situ_roads_search(g, NULL, t, &origins[i], &q, ws, &hit, &n, &err);
+        ms[i] = now_ms() - t0;
+    }
+}
+
+/* tpts (NULL: ntargets random points) are the targets' lon/lat pairs. */
+static void bench(const char *name, const situ_roads_osm *o, int nq, int ntargets,
+                  const double *tpts)
 {
     situ_err err;
     situ_roads_graph *g = NULL;
@@ -83,7 +119,10 @@ static void bench(const char *name, const situ_roads_osm *o, int nq, int ntarget
     bbox_of(o, bb);
     double *pts = malloc(2 * (size_t)ntargets * sizeof *pts);
     for (int i = 0; i < ntargets; i++)
-        random_point(bb, &pts[2 * i], &pts[2 * i + 1]);
+        if (tpts)
+            pts[2 * i] = tpts[2 * i], pts[2 * i + 1] = tpts[2 * i + 1];
+        else
+            random_point(bb, &pts[2 * i], &pts[2 * i + 1]);
     situ_roads_targets *t;
     t0 = now_ms();
     situ_roads_targets_new(g, NULL, pts, (size_t)ntargets, SITU_ROADS_MAX_SNAP_M, &t, &err);
@@ -116,6 +155,11 @@ static void bench(const char *name, const situ_roads_osm *o, int nq, int ntarget
         printf("%s knn5_%s%s p50_ms=%.3f p99_ms=%.3f\n", name, variant % 2 ? "from" : "to",
                variant >= 2 ? "_filter10" : "", p50, p99);
     }
+    /* one target sought, often far (/route) */
+    route_run(g, t, origins, nq, ntargets, ws, ms);
+    printf("%s route p50_ms=%.3f p99_ms=%.3f\n", name, pct(ms, nq, 0.5), pct(ms, nq, 0.99));
+    if (getenv("ROUTE_ONLY")) /* e.g. under callgrind --toggle-collect=route_run */
+        goto done;
     /* 30-minute reach: edges, then polygons of 10/20/30 minutes */
     int nr = nq / 10 < 50 ? 50 : nq / 10;
     double *pms = malloc((size_t)nr * sizeof *pms), budgets[3] = {600, 1200, 1800};
@@ -159,10 +203,13 @@ static void bench(const char *name, const situ_roads_osm *o, int nq, int ntarget
            pct(ams, nr, 0.5), pct(ams, nr, 0.99), pct(acpu, nr, 0.5), pct(acpu, nr, 0.99));
     free(ams), free(acpu);
     /* a closure: clone the live set, close 300 m around a point, publish,
-     * re-snap the targets under it */
+     * re-snap the targets under it (all, or the update from the last set) */
     situ_roads_closures *base;
     situ_roads_closures_new(g, &base, &err);
     situ_roads_live *live = situ_roads_live_new(base);
+    double *ums = malloc(20 * sizeof *ums);
+    situ_roads_targets *tprev = t;
+    situ_roads_closures *cprev = NULL;
     for (int i = 0; i < 20; i++) {
         double x, y;
         random_point(bb, &x, &y);
@@ -173,21 +220,62 @@ static void bench(const char *name, const situ_roads_osm *o, int nq, int ntarget
         situ_roads_live_publish(live, next);
         situ_roads_closures_release(cur);
         ms[i] = now_ms() - t0;
-        situ_roads_targets *t2;
+        situ_roads_targets *t2, *t3;
         situ_roads_closures *c = situ_roads_live_get(live);
+        double t1 = now_ms();
         situ_roads_targets_new(g, c, pts, (size_t)ntargets, SITU_ROADS_MAX_SNAP_M, &t2, &err);
-        situ_roads_closures_release(c);
-        situ_roads_targets_free(t2);
         pms[i] = now_ms() - t0;
+        double t2u = now_ms();
+        situ_roads_targets_update(g, tprev, cprev, c, &t3, &err);
+        ums[i] = now_ms() - t2u + (t1 - t0);
+        situ_roads_targets_free(t2);
+        if (tprev != t)
+            situ_roads_targets_free(tprev);
+        situ_roads_closures_release(cprev);
+        tprev = t3, cprev = c;
     }
     printf("%s closure_apply p50_ms=%.3f p99_ms=%.3f with_targets_resnapped p50_ms=%.2f "
-           "(targets %d, first snap %.1f ms)\n",
-           name, pct(ms, 20, 0.5), pct(ms, 20, 0.99), pct(pms, 20, 0.5), ntargets, targets_ms);
+           "p99_ms=%.2f with_targets_updated p50_ms=%.2f p99_ms=%.2f (targets %d, first snap "
+           "%.1f ms)\n",
+           name, pct(ms, 20, 0.5), pct(ms, 20, 0.99), pct(pms, 20, 0.5), pct(pms, 20, 0.99),
+           pct(ums, 20, 0.5), pct(ums, 20, 0.99), ntargets, targets_ms);
     situ_roads_live_free(live);
+    situ_roads_targets_free(tprev);
+    situ_roads_closures_release(cprev);
+    free(ums), free(pms);
+done:
     situ_roads_targets_free(t);
     situ_roads_ws_free(ws);
     situ_roads_graph_free(g);
-    free(pts), free(ms), free(pms), free(origins);
+    free(pts), free(ms), free(origins);
+}
+
+/* The demo's roads and resources from a loaded SpatiaLite file (DEMO=path):
+ * the lines as the daemon makes them (situ_roads_lines_of), the resources'
+ * points as the targets. */
+static int bench_demo(const char *db, int nq)
+{
+    situ_store *s;
+    situ_coll *roads = NULL, *res = NULL;
+    situ_err err;
+    situ_roads_osm o = {0};
+    if (situ_store_open(db, SITU_STORE_READONLY, &s, &err) ||
+        situ_coll_load(s, SITU_C_ROADS, &roads, &err) ||
+        situ_coll_load(s, SITU_C_RESOURCES, &res, &err) ||
+        situ_roads_lines_of(roads, &o.lines, &o.n, &err)) {
+        fprintf(stderr, "%s: %s\n", db, err.msg);
+        return 1;
+    }
+    double *pts = malloc(2 * (res->n + 1) * sizeof *pts);
+    for (size_t i = 0; i < res->n; i++)
+        pts[2 * i] = res->feats[i].x, pts[2 * i + 1] = res->feats[i].y;
+    bench("demo", &o, nq, (int)res->n, pts);
+    free(pts);
+    free(o.lines);
+    situ_coll_release(res);
+    situ_coll_release(roads);
+    situ_store_close(s);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -198,6 +286,8 @@ int main(int argc, char **argv)
     int nq = getenv("QUERIES") ? atoi(getenv("QUERIES")) : 2000;
     int nt = getenv("TARGETS") ? atoi(getenv("TARGETS")) : 1000;
     int grid = getenv("GRID") ? atoi(getenv("GRID")) : 130;
+    if (getenv("DEMO"))
+        return bench_demo(getenv("DEMO"), nq);
     situ_err err;
     situ_roads_osm o;
     if (access(pbf, R_OK) != 0)
@@ -206,13 +296,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    bench("helsinki", &o, nq, nt / 10 > 50 ? nt / 10 : 50);
+    bench("helsinki", &o, nq, nt / 10 > 50 ? nt / 10 : 50, NULL);
     situ_roads_osm_dispose(&o);
     if (situ_roads_grid(grid, grid, 150, 12, 8, 1, &o, &err) != 0) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    bench("grid", &o, nq, nt);
+    bench("grid", &o, nq, nt, NULL);
     situ_roads_osm_dispose(&o);
     return 0;
 }

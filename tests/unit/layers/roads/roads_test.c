@@ -511,6 +511,74 @@ static void test_exact_helsinki(void **state)
     situ_roads_osm_dispose(&o);
 }
 
+/* Targets updated from one closure set to the next equal targets snapped
+ * afresh under it, place for place, over a walk of random closings and
+ * reopenings (circles; some points beyond max_snap_m of every road). */
+static void test_targets_update(void **state)
+{
+    (void)state;
+    situ_roads_osm o;
+    situ_err err;
+    assert_int_equal(situ_roads_grid(30, 30, 150, 10, 6, 11, &o, &err), 0);
+    situ_roads_graph *g = graph_of(o.lines, o.n);
+    double bbox[4], pad = 0.006; /* ~600 m beyond the grid: some points unreachable */
+    grid_bbox(&o, bbox);
+    enum { NPTS = 600, STEPS = 60 };
+    double *pts = malloc(2 * NPTS * sizeof *pts);
+    for (int i = 0; i < NPTS; i++) {
+        pts[2 * i] = bbox[0] - pad + urand() * (bbox[2] - bbox[0] + 2 * pad);
+        pts[2 * i + 1] = bbox[1] - pad + urand() * (bbox[3] - bbox[1] + 2 * pad);
+    }
+    situ_roads_closures *prev_c, *c;
+    situ_roads_targets *prev, *upd, *fresh;
+    assert_int_equal(situ_roads_closures_new(g, &prev_c, &err), 0);
+    assert_int_equal(situ_roads_targets_new(g, prev_c, pts, NPTS, 300, &prev, &err), 0);
+    int moved_closing = 0, moved_reopening = 0, unreachable = 0;
+    for (int step = 0; step < STEPS; step++) {
+        assert_int_equal(situ_roads_closures_clone(prev_c, &c, &err), 0);
+        int reopen = step % 3 == 2;
+        for (int k = 0; k < 1 + step % 4; k++) {
+            double lon = bbox[0] + urand() * (bbox[2] - bbox[0]);
+            double lat = bbox[1] + urand() * (bbox[3] - bbox[1]);
+            double r = reopen ? 300 + urand() * 900 : 30 + urand() * 400;
+            assert_true(situ_roads_closures_set_radius(c, g, lon, lat, r, !reopen, &err) >= 0);
+        }
+        assert_int_equal(situ_roads_targets_update(g, prev, prev_c, c, &upd, &err), 0);
+        assert_int_equal(situ_roads_targets_new(g, c, pts, NPTS, 300, &fresh, &err), 0);
+        for (size_t i = 0; i < NPTS; i++) {
+            situ_roads_place pu, pf, pp;
+            int ru = situ_roads_targets_place(upd, i, &pu);
+            int rf = situ_roads_targets_place(fresh, i, &pf);
+            int rp = situ_roads_targets_place(prev, i, &pp);
+            assert_int_equal(ru, rf);
+            if (rf == 0) {
+                assert_int_equal(pu.edge, pf.edge);
+                assert_true(pu.frac == pf.frac && pu.snap_m == pf.snap_m);
+                assert_true(pu.lon == pf.lon && pu.lat == pf.lat);
+            }
+            unreachable += rf != 0;
+            if (rp != rf || (rf == 0 && (pp.edge != pf.edge || pp.frac != pf.frac)))
+                *(reopen ? &moved_reopening : &moved_closing) += 1;
+        }
+        situ_roads_targets_free(fresh);
+        situ_roads_targets_free(prev);
+        situ_roads_closures_release(prev_c);
+        prev = upd, prev_c = c;
+    }
+    /* the walk moved places both ways, and left some points off the roads */
+    assert_true(moved_closing > 20 && moved_reopening > 20 && unreachable > 0);
+    situ_roads_targets *plain;
+    situ_roads_place one = {0, 0.5, 0, 0, 0};
+    assert_int_equal(situ_roads_targets_from_places(g, &one, 1, &plain, &err), 0);
+    assert_int_equal(situ_roads_targets_update(g, plain, NULL, prev_c, &upd, &err), SITU_EINVAL);
+    situ_roads_targets_free(plain);
+    situ_roads_targets_free(prev);
+    situ_roads_closures_release(prev_c);
+    free(pts);
+    situ_roads_graph_free(g);
+    situ_roads_osm_dispose(&o);
+}
+
 /* Helsinki's one-way streets are one way: their edges drive one way only,
  * and from the middle of one a point just behind costs a detour. */
 static void test_helsinki_oneway(void **state)
@@ -1145,6 +1213,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_snap_partial),
     cmocka_unit_test(test_exact_grid),
     cmocka_unit_test(test_exact_helsinki),
+    cmocka_unit_test(test_targets_update),
     cmocka_unit_test(test_helsinki_oneway),
     cmocka_unit_test(test_helsinki_grade_separation),
     cmocka_unit_test(test_helsinki_connected),

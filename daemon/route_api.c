@@ -2,9 +2,10 @@
  * route_api.c: /api, the OpenAPI 3.0 document of the HTTP contract. Most of
  * it is daemon/openapi.json (compiled in as situd_openapi_json: every route,
  * the feed event schemas with examples, the problem+json answers); this file
- * adds what the collection table knows: the server's own URL, the collection
- * ids, and each collection's items paths with a query parameter per
- * filterable field and a feature id of the data served as the example.
+ * adds what the schema's tables know: the server's own URL, the collection
+ * ids, the departments' codes, and each collection's items paths with a
+ * query parameter per filterable field and a feature id of the data served
+ * as the example.
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -84,9 +85,9 @@ static json_t *api_document(situd_req *r)
     json_error_t jerr;
     json_t *doc = json_loadb((const char *)situd_openapi_json, situd_openapi_json_len, 0, &jerr);
     json_t *paths = json_object_get(doc, "paths");
-    json_t *coll = json_object_get(
-        json_object_get(json_object_get(doc, "components"), "parameters"), "collectionId");
-    if (!json_is_object(paths) || !json_is_object(coll)) {
+    json_t *params = json_object_get(json_object_get(doc, "components"), "parameters");
+    json_t *coll = json_object_get(params, "collectionId"), *dept = json_object_get(params, "dept");
+    if (!json_is_object(paths) || !json_is_object(coll) || !json_is_object(dept)) {
         json_decref(doc);
         return NULL;
     }
@@ -101,6 +102,10 @@ static json_t *api_document(situd_req *r)
         add_items_paths(paths, c, r->snap ? r->snap->colls[i] : NULL);
     }
     json_object_set_new(json_object_get(coll, "schema"), "enum", ids);
+    json_t *depts = json_array();
+    for (int i = 0; i < situ_schema_ndepts(); i++)
+        json_array_append_new(depts, json_string(situ_schema_dept(i)->code));
+    json_object_set_new(json_object_get(dept, "schema"), "enum", depts);
     return doc;
 }
 

@@ -119,6 +119,18 @@ test('the document is valid OpenAPI 3.0', async () => {
   assert.match(raw.servers[0].url, /^http:\/\/127\.0\.0\.1:\d+$/);
 });
 
+test('the collection ids and department codes are the ones situd serves', async () => {
+  const feeds = JSON.parse((await request('GET', '/feeds')).body.toString('utf8'));
+  assert.deepEqual(raw.components.parameters.dept.schema.enum, feeds.departments.map((d) => d.code));
+  assert.equal(feeds.departments.length, 19);
+  const colls = JSON.parse((await request('GET', '/collections')).body.toString('utf8'));
+  assert.deepEqual([...raw.components.parameters.collectionId.schema.enum].sort(),
+    colls.collections.map((c) => c.id).sort());
+  for (const id of colls.collections.map((c) => c.id)) {
+    assert.ok(raw.paths[`/collections/${id}/items`], `no items path for ${id}`);
+  }
+});
+
 test('every route of daemon/routes.c is documented, and every documented path is routed', () => {
   const table = fs.readFileSync(path.join(ROOT, 'daemon', 'routes.c'), 'utf8');
   const rows = [...table.matchAll(/\{"(GET|POST|PUT|PATCH|DELETE)", "(\/[^"]*)", "\w+", situd_route_\w+\}/g)]

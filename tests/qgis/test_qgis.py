@@ -10,6 +10,7 @@ why, where PyQGIS is not installed (scripts/setup.sh installs it)."""
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -64,6 +65,7 @@ class QgisClient(unittest.TestCase):
     def tearDownClass(cls):
         QgsProject.instance().clear()
         cls.d.stop_cleanly()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def oapif(self, collection):
         uri = ("url='%s' typename='%s' pagingEnabled='true' pageSize='10000' "

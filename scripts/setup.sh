@@ -13,6 +13,7 @@ PACKAGES=(
     clang libclang-rt-dev # libFuzzer, for scripts/fuzz.sh
     libsystemd-dev systemd # systemd-analyze verify, in test_service.py
     lintian # tests/pkg/test_package.py checks the .deb
+    python3-qgis qgis-providers # tests/qgis/test_qgis.py: QGIS 3.22 headless, the real client
 )
 
 missing=()
@@ -46,7 +47,8 @@ fi
 
 # --- map wall: node, npm, chromium, a CJK font; npm ci in daemon/web ---
 # The page takes maplibre-gl from npm and its browser test drives Debian's
-# chromium with playwright-core; labels render with a local CJK font. node and
+# chromium with playwright-core; labels render with a local CJK font; /api's
+# test validates with @apidevtools/swagger-parser and ajv (devDependencies). node and
 # npm are installed from Debian only when missing (a machine may already have
 # newer ones). npm ci runs only when node_modules/.situ-lock (the copy of the
 # lock it last installed, also kept by CMake's web target) differs from

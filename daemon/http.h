@@ -29,6 +29,7 @@ typedef struct situd_req {
     int status;
     size_t bytes;
     double t0;
+    const char *content_crs; /* static URI: a Content-Crs header on the reply, or NULL */
 } situd_req;
 
 typedef enum MHD_Result situd_result;

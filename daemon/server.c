@@ -194,6 +194,11 @@ situd_result situd_reply_response(situd_req *r, unsigned status, struct MHD_Resp
         return MHD_NO;
     if (config->cors_origin[0])
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", config->cors_origin);
+    if (r->content_crs && status < 300) {
+        char crs[128];
+        snprintf(crs, sizeof crs, "<%s>", r->content_crs);
+        MHD_add_response_header(resp, "Content-Crs", crs);
+    }
     r->status = (int)status;
     enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);

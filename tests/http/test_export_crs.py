@@ -184,14 +184,21 @@ class ExportFormatsTest(unittest.TestCase):
         conf = os.path.join(self.tmp, "small.ini")
         spool = tempfile.mkdtemp(prefix="spool-", dir=self.tmp)
         with open(conf, "w") as f:
-            f.write("[export]\nmax_bytes = 300000\nspool_dir = %s\n" % spool)
+            f.write("[export]\nmax_bytes = 60000\nspool_dir = %s\n" % spool)
         os.chmod(spool, 0o777)
         small = situd.Situd(self.db, "--config", conf)
         try:
+            # the GeoJSON that GDAL reads is over the cap
             situd.assert_problem(self, small.get("/export/townships.gpkg"), 507)
-            self.assertEqual(small.get("/export/hazards.kml?township=" +
-                                       self.hazards[0]["properties"]["township_code"]).status,
-                             200)
+            # the GeoJSON is under it (streamed, no spool), the GeoPackage over it
+            one = "/export/hazards.%s?township=431102001"
+            self.assertLess(len(small.get(one % "geojson").body), 60000)
+            situd.assert_problem(self, small.get(one % "gpkg"), 507)
+            self.assertEqual(small.get(one % "kml").status, 200)
+            # a CSV (37 KB) that would fit, but its GeoJSON source (72 KB) does not
+            big = "/export/hazards.%s?township=431181001"
+            self.assertGreater(len(small.get(big % "geojson").body), 60000)
+            situd.assert_problem(self, small.get(big % "csv"), 507)
             self.assertEqual(os.listdir(spool), [])
         finally:
             small.stop_cleanly()

@@ -285,5 +285,49 @@ class CrsTest(unittest.TestCase):
         situd.assert_problem(self, self.d.get(one), 400, "crs")
 
 
+class ExportCliTest(unittest.TestCase):
+    """`situ export --format --t_srs --encoding`, the same through the CLI."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="situ-xcli-")
+        cls.db = situd.demo_db(cls.tmp)
+
+    def export(self, *args):
+        return subprocess.run([situd.SITU, "export", "--db", self.db] + list(args),
+                              capture_output=True, text=True)
+
+    def test_gbk_shapefile_in_a_gauss_krueger_zone(self):
+        out = os.path.join(self.tmp, "h.shp.zip")
+        r = self.export("--collection", "hazards", "--format", "shp.zip", "--t_srs",
+                        "EPSG:4547", "--encoding", "GBK", "--out", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        z = zipfile.ZipFile(out)
+        self.assertEqual(z.read("hazards.cpg").decode().strip(), "GBK")
+        self.assertIn("CGCS2000_3_Degree_GK_CM_114E", z.read("hazards.prj").decode())
+        src = os.path.join(self.tmp, "h.geojson")
+        self.assertEqual(self.export("--collection", "hazards", "--out", src).returncode, 0)
+        with open(src, encoding="utf-8") as f:
+            first = json.load(f)["features"][0]
+        got = {g["properties"]["id"]: g for g in read_back(out)["features"]}[first["properties"]["id"]]
+        self.assertEqual(got["properties"]["name"], first["properties"]["name"])
+        self.assertIn(first["properties"]["name"].encode("gbk"), z.read("hazards.dbf"))
+        lon, lat = first["geometry"]["coordinates"]
+        n, e = cs2cs("EPSG:4326", "EPSG:4547", lat, lon)
+        self.assertAlmostEqual(got["geometry"]["coordinates"][0], e, delta=0.01)
+        self.assertAlmostEqual(got["geometry"]["coordinates"][1], n, delta=0.01)
+
+    def test_bad_t_srs_and_encoding_are_refused(self):
+        out = os.path.join(self.tmp, "bad.gpkg")
+        r = self.export("--collection", "hazards", "--t_srs", "EPSG:3857", "--out", out)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--t_srs", r.stderr)
+        r = self.export("--collection", "hazards", "-f", "shp.zip", "--encoding", "Big5",
+                        "--out", os.path.join(self.tmp, "bad.shp.zip"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("encoding", r.stderr)
+        self.assertFalse(os.path.exists(out))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,16 +1,21 @@
 /*
  * crs.c: the CRSs of situ/crs.h, by PROJ. Each transformation is created
  * from OGC:CRS84 to the EPSG code without normalising axes, so its output is
- * already in the order EPSG defines (lat/lon, northing/easting).
+ * already in the order EPSG defines (lat/lon, northing/easting). Creating
+ * one costs PROJ a search of its database (100-250 ms of CPU for a
+ * Gauss-Krueger zone), so a freed transformation is kept in a pool per CRS
+ * (at most POOL_MAX) for the next request to take.
  */
 #include "situ/crs.h"
 
 #include <proj.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define OGC_CRS "http://www.opengis.net/def/crs/"
+#define POOL_MAX 64
 
 static const struct {
     const char *uri, *code;
@@ -24,7 +29,49 @@ static const struct {
 struct situ_crs_xform {
     PJ_CONTEXT *ctx;
     PJ *pj;
+    int crs;
+    situ_crs_xform *next; /* in the pool */
 };
+
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static situ_crs_xform *pool[SITU_NCRS];
+static int pooled[SITU_NCRS];
+
+/* A pooled transformation for crs i, or NULL. */
+static situ_crs_xform *pool_take(int i)
+{
+    pthread_mutex_lock(&pool_mu);
+    situ_crs_xform *x = pool[i];
+    if (x) {
+        pool[i] = x->next;
+        pooled[i]--;
+    }
+    pthread_mutex_unlock(&pool_mu);
+    return x;
+}
+
+/* 1 when x went into the pool, 0 when the pool is full. */
+static int pool_give(situ_crs_xform *x)
+{
+    pthread_mutex_lock(&pool_mu);
+    int ok = pooled[x->crs] < POOL_MAX;
+    if (ok) {
+        x->next = pool[x->crs];
+        pool[x->crs] = x;
+        pooled[x->crs]++;
+    }
+    pthread_mutex_unlock(&pool_mu);
+    return ok;
+}
+
+static void destroy(situ_crs_xform *x)
+{
+    if (x->pj)
+        proj_destroy(x->pj);
+    if (x->ctx)
+        proj_context_destroy(x->ctx);
+    free(x);
+}
 
 const char *situ_crs_uri(int i)
 {
@@ -69,16 +116,19 @@ int situ_crs_find(const char *text, const char *param, situ_err *err)
 
 int situ_crs_xform_new(int i, situ_crs_xform **out, situ_err *err)
 {
+    if ((*out = pool_take(i)))
+        return 0;
     situ_crs_xform *x = calloc(1, sizeof *x);
     if (!x)
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
+    x->crs = i;
     x->ctx = proj_context_create();
     x->pj = x->ctx ? proj_create_crs_to_crs(x->ctx, "OGC:CRS84", crs[i].code, NULL) : NULL;
     if (!x->pj) {
         situ_err_set(err, SITU_EGEOM, "PROJ cannot transform CRS84 to %s: %s", crs[i].code,
                      x->ctx ? proj_context_errno_string(x->ctx, proj_context_errno(x->ctx))
                             : "no context");
-        situ_crs_xform_free(x);
+        destroy(x);
         return SITU_EGEOM;
     }
     *out = x;
@@ -104,11 +154,6 @@ int situ_crs_xform_bbox(situ_crs_xform *x, const double in[4], double out[4], si
 
 void situ_crs_xform_free(situ_crs_xform *x)
 {
-    if (!x)
-        return;
-    if (x->pj)
-        proj_destroy(x->pj);
-    if (x->ctx)
-        proj_context_destroy(x->ctx);
-    free(x);
+    if (x && !pool_give(x))
+        destroy(x);
 }

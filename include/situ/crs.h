@@ -27,7 +27,9 @@ int situ_crs_decimals(int i);
 int situ_crs_find(const char *text, const char *param, situ_err *err);
 
 /* A transformation between CRS84 and one crs. Not thread-safe: one per
- * thread (each has its own PROJ context). */
+ * thread (each has its own PROJ context). situ_crs_xform_free keeps it in a
+ * pool that situ_crs_xform_new takes from (PROJ takes 100 ms or more to
+ * make one). */
 typedef struct situ_crs_xform situ_crs_xform;
 int situ_crs_xform_new(int crs, situ_crs_xform **out, situ_err *err);
 /* CRS84 (lon, lat) -> the crs, in its axis order, in place. ctx is the

@@ -189,11 +189,15 @@ static int move_into_place(const char *tmp, const char *dir, const situ_export_f
 }
 
 /* A drill bundle goes one layer per collection into the formats that hold
- * one geometry type a layer (Shapefile) or read best so (sheets, GPKG). */
-static const char *const *split_layers(const situ_export *e, const situ_export_file_opts *o)
+ * one geometry type a layer (Shapefiles, zipped together) or read best so
+ * (sheets, GPKG). */
+static const char *const *split_layers(const situ_export *e, const situ_export_file_opts *o,
+                                       const char *path)
 {
-    if (strcmp(o->format, "ESRI Shapefile") && strcmp(o->format, "XLSX") &&
-        strcmp(o->format, "GPKG"))
+    size_t n = strlen(path);
+    int zip = n > 4 && !strcmp(path + n - 4, ".zip");
+    if (strcmp(o->format, "XLSX") && strcmp(o->format, "GPKG") &&
+        (strcmp(o->format, "ESRI Shapefile") || !zip))
         return NULL;
     return situ__export_drill_layers(e);
 }
@@ -225,7 +229,7 @@ int situ_export_to_file(situ_export *e, const char *path, const situ_export_file
     snprintf(dst, sizeof dst, "%s/%s", tmp, base);
     rc = write_stream(e, src, path, o->max_bytes, err);
     if (!rc)
-        rc = situ__export_translate(src, dst, path, o, split_layers(e, o), err);
+        rc = situ__export_translate(src, dst, path, o, split_layers(e, o, path), err);
     if (!rc && o->max_bytes && made_bytes(tmp) > o->max_bytes)
         rc = too_big(path, o->max_bytes, err);
     if (!rc)

@@ -64,6 +64,14 @@ static int pool_give(situ_crs_xform *x)
     return ok;
 }
 
+int situ_crs_pooled(int i)
+{
+    pthread_mutex_lock(&pool_mu);
+    int n = pooled[i];
+    pthread_mutex_unlock(&pool_mu);
+    return n;
+}
+
 static void destroy(situ_crs_xform *x)
 {
     if (x->pj)

@@ -39,5 +39,7 @@ void situ_crs_xform_point(void *ctx, double *x, double *y);
  * box (minlon,minlat,maxlon,maxlat) that holds it (edges densified). */
 int situ_crs_xform_bbox(situ_crs_xform *x, const double in[4], double out[4], situ_err *err);
 void situ_crs_xform_free(situ_crs_xform *x);
+/* How many transformations for crs i wait in the pool. */
+int situ_crs_pooled(int i);
 
 #endif

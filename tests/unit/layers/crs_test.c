@@ -64,8 +64,11 @@ static void freed_transformations_are_pooled(void **state)
     assert_int_equal(situ_crs_xform_new(EPSG4546, &x, &err), 0);
     assert_int_equal(situ_crs_xform_new(EPSG4546, &y, &err), 0);
     assert_ptr_not_equal(x, y);
+    int before = situ_crs_pooled(EPSG4546);
     situ_crs_xform_free(x);
+    assert_int_equal(situ_crs_pooled(EPSG4546), before + 1);
     assert_int_equal(situ_crs_xform_new(EPSG4546, &z, &err), 0);
+    assert_int_equal(situ_crs_pooled(EPSG4546), before);
     assert_ptr_equal(z, x);
     situ_crs_xform_free(y);
     situ_crs_xform_free(z);

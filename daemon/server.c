@@ -694,6 +694,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 r->path, r->status, r->bytes, dt * 1e6,
                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
     }
+    if (r->job && r->job_free)
+        r->job_free(r->job);
     situ_snapshot_release(r->snap);
     body_drop(r);
     free(r);

@@ -171,28 +171,6 @@ class ExportFormatsTest(unittest.TestCase):
         self.assertTrue(prj.startswith('PROJCS["CGCS2000_3_Degree_GK_CM_111E"'), prj)
         self.assertIn('PROJECTION["Gauss_Kruger"]', prj)
 
-    def test_spooling_exports_leave_the_server_answering(self):
-        import threading
-        import time
-        done = []
-
-        def fetch():
-            done.append(self.d.get("/export/hazards.kml").status)
-
-        ts = [threading.Thread(target=fetch) for _ in range(4)]
-        for t in ts:
-            t.start()
-        time.sleep(0.2)  # GDAL is at work on all four
-        worst = 0
-        for _ in range(5):
-            t0 = time.time()
-            self.assertEqual(self.d.get("/healthz").status, 200)
-            worst = max(worst, time.time() - t0)
-        for t in ts:
-            t.join()
-        self.assertEqual(done, [200] * 4)
-        self.assertLess(worst, 1.0)
-
     def test_bad_export_arguments(self):
         situd.assert_problem(self, self.d.get("/export/hazards.gpkg?encoding=GBK"), 400,
                              "encoding")

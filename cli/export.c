@@ -1,18 +1,20 @@
 /*
  * export.c: `situ export`, a collection or a drill bundle written by GDAL in
- * any vector format (GeoJSON, GPKG, ESRI Shapefile with a .cpg, KML, ...).
+ * any vector format (geojson, gpkg, shp.zip, csv, xlsx, kml or any GDAL short
+ * name: ESRI Shapefile with a .cpg, ...), in any CRS of situ/crs.h.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "situ/crs.h"
 #include "situ/export.h"
 #include "situ/snapshot.h"
 
 static const char usage[] =
     "[--db FILE] (--collection ID [--township CODE] [--bbox minlon,minlat,maxlon,maxlat] | "
-    "--drill CODE,CODE...) [-f FORMAT] --out FILE [--force]";
+    "--drill CODE,CODE...) [-f FORMAT] [--t_srs CRS] [--encoding UTF-8|GBK] --out FILE [--force]";
 
 static int make_export(situ_snapshot *snap, const char *coll, const char *township,
                        const char *bbox, char *drill, situ_export **out, situ_err *err)
@@ -41,7 +43,7 @@ static int make_export(situ_snapshot *snap, const char *coll, const char *townsh
 int situ_cli_export(int argc, char **argv)
 {
     const char *db = situ_cli_default_db(), *coll = NULL, *township = NULL, *bbox = NULL;
-    const char *format = "GeoJSON", *out = NULL;
+    const char *format = "GeoJSON", *out = NULL, *t_srs = NULL, *encoding = NULL;
     int force = 0;
     char *drill = NULL;
     static const struct option opts[] = {
@@ -49,6 +51,7 @@ int situ_cli_export(int argc, char **argv)
         {"township", required_argument, 0, 't'}, {"bbox", required_argument, 0, 'b'},
         {"drill", required_argument, 0, 'D'},    {"format", required_argument, 0, 'f'},
         {"out", required_argument, 0, 'o'},      {"force", no_argument, 0, 'F'},
+        {"t_srs", required_argument, 0, 's'},    {"encoding", required_argument, 0, 'e'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "f:o:", opts, NULL)) != -1) {
@@ -77,9 +80,18 @@ int situ_cli_export(int argc, char **argv)
         case 'F':
             force = 1;
             break;
+        case 's':
+            t_srs = optarg;
+            break;
+        case 'e':
+            encoding = optarg;
+            break;
         case 'h':
             printf("usage: situ export %s\nWrites a collection or a drill bundle in any GDAL "
-                   "vector format.\nThe file appears only when complete; an existing file is "
+                   "vector format\n(geojson, gpkg, shp.zip, csv, xlsx, kml or a GDAL short name), "
+                   "in CRS84 or --t_srs\n(EPSG:4326, EPSG:4490, EPSG:4545, EPSG:4546, EPSG:4547); "
+                   "Shapefiles in UTF-8 or --encoding GBK.\nThe file appears only when complete; "
+                   "an existing file is "
                    "replaced only with --force,\nand never the store itself.\n",
                    usage);
             return 0;
@@ -89,22 +101,33 @@ int situ_cli_export(int argc, char **argv)
     }
     if (!out || (!coll == !drill) || optind != argc)
         return fprintf(stderr, "usage: situ export %s\n", usage), 2;
+    situ_err err = {0};
+    int crs = t_srs ? situ_crs_find(t_srs, "--t_srs", &err) : SITU_CRS_CRS84;
+    if (crs < 0)
+        return fprintf(stderr, "situ export: %s\n", err.msg), 2;
+    const situ_export_format *f = situ_export_format_find(format);
+    if (f)
+        format = f->gdal;
     situ_store *s;
     if (situ_cli_open(db, SITU_STORE_READONLY, &s))
         return 1;
-    situ_err err = {0};
     situ_snapshot *snap = NULL;
     situ_export *e = NULL;
     int rc = situ_snapshot_load(s, &snap, &err);
     situ_store_close(s);
     if (!rc)
         rc = make_export(snap, coll, township, bbox, drill, &e, &err);
+    if (!rc && f && f->items_as_columns)
+        situ_export_items_as_columns(e);
     if (!rc)
-        rc = situ_export_to_file(
-            e, out,
-            &(situ_export_file_opts){
-                .format = format, .layer = drill ? "drill" : coll, .protect = db, .force = force},
-            &err);
+        rc = situ_export_to_file(e, out,
+                                 &(situ_export_file_opts){.format = format,
+                                                          .layer = drill ? "drill" : coll,
+                                                          .protect = db,
+                                                          .force = force,
+                                                          .t_srs = crs ? situ_crs_code(crs) : NULL,
+                                                          .encoding = encoding},
+                                 &err);
     if (!rc)
         printf("%zu features written to %s (%s)\n", situ_export_count(e), out, format);
     else

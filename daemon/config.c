@@ -3,8 +3,8 @@
  * flags. Keys: [server] listen, threads, max_connections, connection_timeout,
  * header_timeout, max_body_bytes, max_bodies_bytes, connection_memory,
  * cors_origin, user, quiet; [data] db; [tiles] cache_mb; [web] dir; [events] max_listeners,
- * max_listeners_per_address; [export] max_exports; [retention] days, interval_s, archive;
- * [feeds] station_quota. Unknown keys are an error, so a typo is seen.
+ * max_listeners_per_address; [export] max_exports, max_bytes, spool_dir; [retention] days,
+ * interval_s, archive; [feeds] station_quota. Unknown keys are an error, so a typo is seen.
  * situd_config_read reads the file; situd_config_read_string the same text
  * from memory (tests/fuzz/fuzz_config.c).
  */
@@ -33,6 +33,8 @@ void situd_config_defaults(situd_config *cfg)
     cfg->max_listeners = 1000;
     cfg->max_listeners_per_address = 32;
     cfg->max_exports = 4;
+    cfg->export_max_bytes = 512u << 20;
+    snprintf(cfg->export_spool, sizeof cfg->export_spool, "%s", "/tmp");
     /* libmicrohttpd mallocs a pool up to 32 KiB but maps a bigger one, and
      * the munmap at every close stops all worker threads for a TLB flush:
      * past 32 KiB, each new connection costs more than its request */
@@ -145,6 +147,10 @@ static int set_key(situd_config *c, const char *section, const char *name, const
         return set_int(&c->max_listeners_per_address, value, 1, 1000000);
     if (KEY("export", "max_exports"))
         return set_int(&c->max_exports, value, 1, 100000);
+    if (KEY("export", "max_bytes"))
+        return set_size(&c->export_max_bytes, value, 1);
+    if (KEY("export", "spool_dir"))
+        return set_str(c->export_spool, sizeof c->export_spool, value);
     if (KEY("server", "connection_memory"))
         return set_size(&c->conn_memory, value, 1);
     if (KEY("server", "cors_origin"))

@@ -21,6 +21,8 @@ typedef struct situd_config {
     int max_listeners;             /* /events streams at once */
     int max_listeners_per_address; /* /events streams from one client address */
     int max_exports;               /* /export downloads at once */
+    size_t export_max_bytes;       /* [export] max_bytes: a spooled export's cap on disk */
+    char export_spool[1024];       /* [export] spool_dir: where GDAL writes exports */
     size_t conn_memory;            /* per-connection buffer memory */
     size_t tile_cache_bytes;       /* bound of the tile cache */
     char cors_origin[256];         /* Access-Control-Allow-Origin, "" for none */

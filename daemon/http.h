@@ -29,6 +29,9 @@ typedef struct situd_req {
     int status;
     size_t bytes;
     double t0;
+    const char *content_crs;  /* static URI: a Content-Crs header on the reply, or NULL */
+    void *job;                /* a suspended route's work (route_export.c), or NULL */
+    void (*job_free)(void *); /* frees job when the request ends without taking it */
 } situd_req;
 
 typedef enum MHD_Result situd_result;

@@ -194,6 +194,11 @@ situd_result situd_reply_response(situd_req *r, unsigned status, struct MHD_Resp
         return MHD_NO;
     if (config->cors_origin[0])
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", config->cors_origin);
+    if (r->content_crs && status < 300) {
+        char crs[128];
+        snprintf(crs, sizeof crs, "<%s>", r->content_crs);
+        MHD_add_response_header(resp, "Content-Crs", crs);
+    }
     r->status = (int)status;
     enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
@@ -689,6 +694,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 r->path, r->status, r->bytes, dt * 1e6,
                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
     }
+    if (r->job && r->job_free)
+        r->job_free(r->job);
     situ_snapshot_release(r->snap);
     body_drop(r);
     free(r);

@@ -15,7 +15,7 @@ static int decimals_of(const situ_geojson_opts *o)
 static void add_position(situ_buf *b, double x, double y, const situ_geojson_opts *o)
 {
     if (o && o->xform)
-        o->xform(&x, &y);
+        o->xform(o->xform_ctx, &x, &y);
     situ_buf_addc(b, '[');
     situ_buf_add_num(b, x, decimals_of(o));
     situ_buf_addc(b, ',');
@@ -115,6 +115,18 @@ static void add_items(situ_buf *b, const situ_coll *c, const situ_feature *f)
     situ_buf_addc(b, ']');
 }
 
+/* Appends one "<item name>": quantity member per item held. */
+static void add_item_columns(situ_buf *b, const situ_coll *c, const situ_feature *f)
+{
+    for (uint32_t i = 0; i < f->nheld; i++) {
+        const situ_held *h = &c->held[f->held0 + i];
+        situ_buf_addc(b, ',');
+        situ_buf_add_json_str(b, situ_schema_item(h->item)->name_zh);
+        situ_buf_addc(b, ':');
+        situ_buf_add_num(b, h->quantity, 3);
+    }
+}
+
 /* Appends the members of the extra JSON object (already valid JSON text). */
 static void add_extra(situ_buf *b, const char *extra)
 {
@@ -155,7 +167,9 @@ void situ_geojson_properties_members(situ_buf *b, const situ_coll *c, const situ
         situ_buf_addc(b, ':');
         situ_geojson_value(b, &c->c->fields[i], &f->values[i]);
     }
-    if (c->c->cid == SITU_C_RESOURCES)
+    if (c->c->cid == SITU_C_RESOURCES && o && o->items_as_columns)
+        add_item_columns(b, c, f);
+    else if (c->c->cid == SITU_C_RESOURCES)
         add_items(b, c, f);
     if (f->extra)
         add_extra(b, f->extra);

@@ -30,7 +30,7 @@ static int parse_double(const char *s, double *out)
     return 0;
 }
 
-int situ_query_parse_bbox(const char *text, double out_bbox[4], situ_err *err)
+int situ_query_parse_box(const char *text, double out_box[4], situ_err *err)
 {
     double v[6];
     int n = 0;
@@ -49,12 +49,22 @@ int situ_query_parse_bbox(const char *text, double out_bbox[4], situ_err *err)
         return situ_err_set(err, SITU_EINVAL,
                             "bbox: expected 4 numbers minlon,minlat,maxlon,maxlat");
     double b[4] = {v[0], v[1], v[n / 2], v[n / 2 + 1]};
-    if (b[0] < -180 || b[2] > 180 || b[1] < -90 || b[3] > 90)
-        return situ_err_set(err, SITU_EINVAL, "bbox: outside -180..180, -90..90");
     if (b[0] > b[2] || b[1] > b[3])
         return situ_err_set(err, SITU_EINVAL,
                             "bbox: min greater than max (crossing the antimeridian is not "
                             "supported)");
+    memcpy(out_box, b, sizeof b);
+    return 0;
+}
+
+int situ_query_parse_bbox(const char *text, double out_bbox[4], situ_err *err)
+{
+    double b[4];
+    int rc = situ_query_parse_box(text, b, err);
+    if (rc)
+        return rc;
+    if (b[0] < -180 || b[2] > 180 || b[1] < -90 || b[3] > 90)
+        return situ_err_set(err, SITU_EINVAL, "bbox: outside -180..180, -90..90");
     memcpy(out_bbox, b, sizeof b);
     return 0;
 }
@@ -235,8 +245,8 @@ int situ_query_run(const situ_query *q, const situ_coll *c, uint32_t **out_idx, 
     if (tc) {
         situ_coll_township_range(c, tc, &first, &end);
     } else if (q->has_bbox && c->index) {
-        situ_rtree_search(c->index, q->bbox[0], q->bbox[1], q->bbox[2], q->bbox[3],
-                          collect_visit, &cand);
+        situ_rtree_search(c->index, q->bbox[0], q->bbox[1], q->bbox[2], q->bbox[3], collect_visit,
+                          &cand);
         if (cand.oom)
             goto oom;
         if (cand.n > 1)

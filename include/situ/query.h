@@ -45,6 +45,8 @@ int situ_query_set(situ_query *q, const char *key, const char *value, situ_err *
 
 /* Parses a bbox "minx,miny,maxx,maxy" (or 6 numbers with heights, ignored). */
 int situ_query_parse_bbox(const char *text, double out_bbox[4], situ_err *err);
+/* The same four numbers in any CRS: min <= max checked, no range. */
+int situ_query_parse_box(const char *text, double out_box[4], situ_err *err);
 
 /* 1 when feature f of c meets every condition of q. */
 int situ_query_match(const situ_query *q, const situ_coll *c, const situ_feature *f);

@@ -15,10 +15,16 @@
 #include "situ/geojson.h"
 #include "situ/summary.h"
 
+#include "export_gdal.h"
+
 #define PIECE_BYTES (64 * 1024)
 #define MAX_DRILL 256
 
 enum { HEAD, FEATURES, TAIL, DONE };
+
+static const int drill_order[] = {SITU_C_TOWNSHIPS,      SITU_C_RISK_ZONES, SITU_C_HAZARDS,
+                                  SITU_C_HAZARD_SOURCES, SITU_C_RESOURCES,  SITU_C_ALERTS};
+#define NDRILL (int)(sizeof drill_order / sizeof drill_order[0])
 
 struct situ_export {
     situ_snapshot *snap;
@@ -33,11 +39,14 @@ struct situ_export {
     size_t pos;   /* next feature index to look at */
     size_t end;   /* end of the current range */
     size_t count; /* features written */
+    int items_as_columns;
+    const char *layers[NDRILL + 1]; /* drill: its collections' ids, NULL-ended */
 };
 
-static const int drill_order[] = {SITU_C_TOWNSHIPS,      SITU_C_RISK_ZONES, SITU_C_HAZARDS,
-                                  SITU_C_HAZARD_SOURCES, SITU_C_RESOURCES,  SITU_C_ALERTS};
-#define NDRILL (int)(sizeof drill_order / sizeof drill_order[0])
+const char *const *situ__export_drill_layers(const situ_export *e)
+{
+    return e->drill ? e->layers : NULL;
+}
 
 int situ_export_collection_new(situ_snapshot *snap, const situ_query *q, situ_export **out,
                                situ_err *err)
@@ -69,6 +78,8 @@ int situ_export_drill_new(situ_snapshot *snap, const char *const *codes, int n, 
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
     e->snap = situ_snapshot_retain(snap);
     e->drill = 1;
+    for (int k = 0; k < NDRILL; k++)
+        e->layers[k] = situ_schema_collection(drill_order[k])->id;
     e->ncodes = n;
     for (int i = 0; i < n; i++)
         snprintf(e->codes[i], sizeof e->codes[i], "%s", codes[i]);
@@ -84,6 +95,11 @@ void situ_export_free(situ_export *e)
         return;
     situ_snapshot_release(e->snap);
     free(e);
+}
+
+void situ_export_items_as_columns(situ_export *e)
+{
+    e->items_as_columns = 1;
 }
 
 size_t situ_export_count(const situ_export *e)
@@ -166,7 +182,10 @@ static int wants(situ_export *e, const situ_coll *c, const situ_feature *f)
 
 static void write_features(situ_export *e, situ_buf *b)
 {
-    situ_geojson_opts o = {.decimals = 7, .with_collection = e->drill, .snap = e->snap};
+    situ_geojson_opts o = {.decimals = 7,
+                           .with_collection = e->drill,
+                           .snap = e->snap,
+                           .items_as_columns = e->items_as_columns};
     size_t start = b->n;
     while (b->n - start < PIECE_BYTES) {
         if (e->drill ? !drill_advance(e) : e->pos >= e->end) {

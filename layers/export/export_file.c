@@ -29,6 +29,23 @@
 
 #define SOURCE_NAME ".situ-source.geojson"
 
+static const situ_export_format formats[] = {
+    {"geojson", "GeoJSON", "application/geo+json", 0},
+    {"gpkg", "GPKG", "application/geopackage+sqlite3", 0},
+    {"shp.zip", "ESRI Shapefile", "application/zip", 0},
+    {"csv", "CSV", "text/csv; charset=utf-8", 1},
+    {"xlsx", "XLSX", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", 1},
+    {"kml", "KML", "application/vnd.google-earth.kml+xml", 0},
+};
+
+const situ_export_format *situ_export_format_find(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof formats / sizeof formats[0]; i++)
+        if (!strcmp(name, formats[i].ext) || !strcmp(name, formats[i].gdal))
+            return &formats[i];
+    return NULL;
+}
+
 /* 1 when st is the store at protect or one of its -wal, -shm, -journal. */
 static int is_store_file(const struct stat *st, const char *protect)
 {
@@ -88,9 +105,35 @@ static void remove_tree(const char *dir)
     rmdir(dir);
 }
 
-/* Writes the GeoJSON stream of e to src. */
-static int write_stream(situ_export *e, const char *src, const char *path, situ_err *err)
+static int too_big(const char *path, size_t max_bytes, situ_err *err)
 {
+    return situ_err_set(err, SITU_ELIMIT, "%s would take more than the %zu bytes an export may",
+                        path, max_bytes);
+}
+
+/* Bytes of the files GDAL made in tmp (the source left out). */
+static size_t made_bytes(const char *tmp)
+{
+    char p[PATH_MAX + 512];
+    struct dirent *d;
+    struct stat st;
+    size_t n = 0;
+    DIR *dp = opendir(tmp);
+    while (dp && (d = readdir(dp)))
+        if (strcmp(d->d_name, SOURCE_NAME) &&
+            snprintf(p, sizeof p, "%s/%s", tmp, d->d_name) < (int)sizeof p && !stat(p, &st) &&
+            S_ISREG(st.st_mode))
+            n += (size_t)st.st_size;
+    if (dp)
+        closedir(dp);
+    return n;
+}
+
+/* Writes the GeoJSON stream of e to src, at most max_bytes (0: no cap). */
+static int write_stream(situ_export *e, const char *src, const char *path, size_t max_bytes,
+                        situ_err *err)
+{
+    size_t total = 0;
     FILE *f = fopen(src, "wb");
     if (!f)
         return situ_err_set(err, SITU_EIO, "cannot write beside %s: %s", path, strerror(errno));
@@ -102,6 +145,8 @@ static int write_stream(situ_export *e, const char *src, const char *path, situ_
         more = situ_export_next(e, &b);
         if (b.oom)
             rc = situ_err_set(err, SITU_ENOMEM, "out of memory exporting to %s", path);
+        else if (max_bytes && (total += b.n) > max_bytes)
+            rc = too_big(path, max_bytes, err);
         else if (fwrite(b.p, 1, b.n, f) != b.n)
             rc = situ_err_set(err, SITU_EIO, "cannot write beside %s: %s", path, strerror(errno));
     }
@@ -143,6 +188,20 @@ static int move_into_place(const char *tmp, const char *dir, const situ_export_f
     return rc;
 }
 
+/* A drill bundle goes one layer per collection into the formats that hold
+ * one geometry type a layer (Shapefiles, zipped together) or read best so
+ * (sheets, GPKG). */
+static const char *const *split_layers(const situ_export *e, const situ_export_file_opts *o,
+                                       const char *path)
+{
+    size_t n = strlen(path);
+    int zip = n > 4 && !strcmp(path + n - 4, ".zip");
+    if (strcmp(o->format, "XLSX") && strcmp(o->format, "GPKG") &&
+        (strcmp(o->format, "ESRI Shapefile") || !zip))
+        return NULL;
+    return situ__export_drill_layers(e);
+}
+
 int situ_export_to_file(situ_export *e, const char *path, const situ_export_file_opts *o,
                         situ_err *err)
 {
@@ -155,17 +214,24 @@ int situ_export_to_file(situ_export *e, const char *path, const situ_export_file
     snprintf(pb, sizeof pb, "%s", path);
     snprintf(dir, sizeof dir, "%s", dirname(pd)); /* both may modify their argument */
     snprintf(base, sizeof base, "%s", basename(pb));
+    if (o->encoding && strcmp(o->encoding, "UTF-8") && strcmp(o->encoding, "GBK"))
+        return situ_err_set(err, SITU_EINVAL, "encoding: give UTF-8 or GBK, not '%.40s'",
+                            o->encoding);
     int rc = check_target(path, o, err);
     if (rc)
         return rc;
-    if (snprintf(tmp, sizeof tmp, "%s/.%s.situ-export-XXXXXX", dir, base) >= (int)sizeof tmp ||
+    /* no name of base's in the folder's: GDAL's /vsizip/ (XLSX) takes the
+     * first ".xlsx" in a path for the archive */
+    if (snprintf(tmp, sizeof tmp, "%s/.situ-export-XXXXXX", dir) >= (int)sizeof tmp ||
         !mkdtemp(tmp))
         return situ_err_set(err, SITU_EIO, "cannot write in %s: %s", dir, strerror(errno));
     snprintf(src, sizeof src, "%s/%s", tmp, SOURCE_NAME);
     snprintf(dst, sizeof dst, "%s/%s", tmp, base);
-    rc = write_stream(e, src, path, err);
+    rc = write_stream(e, src, path, o->max_bytes, err);
     if (!rc)
-        rc = situ__export_translate(src, dst, path, o->format, o->layer, err);
+        rc = situ__export_translate(src, dst, path, o, split_layers(e, o, path), err);
+    if (!rc && o->max_bytes && made_bytes(tmp) > o->max_bytes)
+        rc = too_big(path, o->max_bytes, err);
     if (!rc)
         rc = move_into_place(tmp, dir, o, err);
     remove_tree(tmp);

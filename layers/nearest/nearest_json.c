@@ -19,8 +19,9 @@
 
 static const char *const mode_names[] = {"nearest", "within", "locate", "route", "reach"};
 
-static void to_gcj02(double *lon, double *lat)
+static void to_gcj02(void *ctx, double *lon, double *lat)
 {
+    (void)ctx;
     situ_gcj02_from_wgs84(*lon, *lat, lon, lat);
 }
 

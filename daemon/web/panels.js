@@ -207,7 +207,8 @@ export class Panels {
     const road = Number.isFinite(p.travel_s);
     const busy = p.status === 'deployed' || p.status === 'standby';
     return el('li', { class: `result${busy ? ' busy' : ''}`, 'data-status': p.status || '', onclick: () => this.map.easeTo({ center: f.geometry.coordinates, zoom: Math.max(this.map.getZoom(), 12) }) },
-      el('div', { class: 'rname' }, p.name || f.id, p.status ? el('span', { class: `rstatus ${p.status}` }, gw('status')[p.status] || p.status) : null),
+      el('span', { class: 'rname' }, p.name || f.id), // its text is the name alone: the tests read it
+      p.status ? el('span', { class: `rstatus ${p.status}` }, gw('status')[p.status] || p.status) : null,
       road ? el('div', { class: 'rroad' }, el('span', { class: 'rtime', 'data-s': p.travel_s }, t('minutes', p.travel_s)),
         ` · ${t('by_road_km', Number(p.road_m))} · ${t('straight_km', Number(p.distance_m))}`) : null,
       el('div', { class: 'rmeta' },

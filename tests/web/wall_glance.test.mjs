@@ -116,7 +116,7 @@ test('the worst townships are listed beside the map, and a row flies to its town
   const at = await page.waitForFunction((code) => {
     const map = window.__situ.map;
     return !map.isMoving() && new URLSearchParams(location.search).get('township') === code && map.getZoom() > 9 && map.getCenter().toArray();
-  }, want[0].code, { timeout: 5000, polling: 50 }).then((h) => h.jsonValue(), () => null);
+  }, want[0].code, { timeout: 15000, polling: 50 }).then((h) => h.jsonValue(), () => null);
   const home = json(await request('GET', `/locate?lon=${at ? at[0] : 0}&lat=${at ? at[1] : 0}`)).township;
   assert.ok(at && home && home.code === want[0].code, `a click on ${want[0].name} did not fly to it: ${at} is in ${home && home.name}`);
   await idle(page);
@@ -173,7 +173,7 @@ test('a deployed depot is marked in the nearest list and can be left out', async
     p.byRoad = false;
     await p.nearest({ lng: x, lat: y });
     const li = [...document.querySelectorAll('#info .nearest-list li.result')];
-    return { n: li.length, statuses: li.map((e) => e.dataset.status), row: (li.find((e) => e.querySelector('.rname').firstChild.textContent === name) || {}).outerHTML || null };
+    return { n: li.length, statuses: li.map((e) => e.dataset.status), row: (li.find((e) => e.querySelector('.rname').textContent === name) || {}).outerHTML || null };
   }, [lng, lat, depot.properties.name]);
   let got = null;
   for (let i = 0; i < 50 && !(got && got.row && got.row.includes('rstatus deployed')); i++) { got = await rowOf(); await page.waitForTimeout(100); }
@@ -186,7 +186,7 @@ test('a deployed depot is marked in the nearest list and can be left out', async
     const li = [...document.querySelectorAll('#info .nearest-list li.result')];
     return li.length && li.every((e) => e.dataset.status === 'available');
   }, null, { timeout: 5000, polling: 50 });
-  const left = await page.$$eval('#info .nearest-list li.result .rname', (x) => x.map((e) => e.firstChild.textContent));
+  const left = await page.$$eval('#info .nearest-list li.result .rname', (x) => x.map((e) => e.textContent));
   assert.ok(!left.includes(depot.properties.name), 'available only still lists the deployed depot');
   await page.uncheck('#info input.available-only');
 });

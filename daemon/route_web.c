@@ -47,6 +47,7 @@ static const struct {
     {".mjs", "text/javascript; charset=utf-8", 1},
     {".css", "text/css; charset=utf-8", 1},
     {".json", "application/json", 1},
+    {".geojson", "application/geo+json", 1},
     {".svg", "image/svg+xml", 1},
     {".png", "image/png", 0},
     {".ico", "image/x-icon", 0},

@@ -111,27 +111,43 @@ static void count_by(situ_buf *b, const situ_coll *c, const area *a, const char 
     }
 }
 
-static void hazards_part(situ_buf *b, const situ_coll *c, const area *a, const char *now)
+/* The hidden dangers of area a not yet rectified, those of them past their
+ * deadline at `now`, and the major ones of those. */
+typedef struct hazard_tally {
+    size_t open, overdue, overdue_major;
+} hazard_tally;
+
+static hazard_tally hazards_tally(const situ_coll *c, const area *a, const char *now)
 {
-    static const char *const f[] = {"category", "level", "status", NULL};
-    static const char *const l[] = {"by_category", "by_level", "by_status", NULL};
-    count_by(b, c, a, f, l);
-    size_t first, end, open = 0, overdue = 0;
-    char today[11];
-    snprintf(today, sizeof today, "%s", now);
+    hazard_tally h = {0, 0, 0};
+    size_t first, end;
     char tmp[32];
     for (size_t w = 0; w < a->n; w++) {
         area_range(c, a, w, &first, &end);
         for (size_t i = first; i < end; i++) {
             const char *st = field_key(c, &c->feats[i], "status", tmp, sizeof tmp);
             const char *dl = field_key(c, &c->feats[i], "deadline", tmp, sizeof tmp);
-            if (st && strcmp(st, "rectified")) {
-                open++;
-                overdue += dl && *dl && strncmp(dl, today, 10) < 0;
+            if (!st || !strcmp(st, "rectified"))
+                continue;
+            h.open++;
+            if (dl && *dl && strncmp(dl, now, 10) < 0) {
+                const char *lv = field_key(c, &c->feats[i], "level", tmp, sizeof tmp);
+                h.overdue++;
+                h.overdue_major += lv && !strcmp(lv, "major");
             }
         }
     }
-    situ_buf_printf(b, ",\"open\":%zu,\"overdue\":%zu}", open, overdue);
+    return h;
+}
+
+static void hazards_part(situ_buf *b, const situ_coll *c, const area *a, const char *now)
+{
+    static const char *const f[] = {"category", "level", "status", NULL};
+    static const char *const l[] = {"by_category", "by_level", "by_status", NULL};
+    count_by(b, c, a, f, l);
+    hazard_tally h = hazards_tally(c, a, now);
+    situ_buf_printf(b, ",\"open\":%zu,\"overdue\":%zu,\"overdue_major\":%zu}", h.open, h.overdue,
+                    h.overdue_major);
 }
 
 static void resources_part(situ_buf *b, const situ_coll *c, const area *a)
@@ -407,6 +423,40 @@ static void counts_write(situ_buf *b, const situ_snapshot *s, const area *a, con
     situ_buf_addc(b, '}');
 }
 
+/* The highest risk level (1 highest … 4) of the risk zones in area a, or 0
+ * when it has none. */
+static int top_risk_level(const situ_coll *c, const area *a)
+{
+    int top = 0;
+    size_t first, end;
+    char tmp[32];
+    for (size_t w = 0; w < a->n; w++) {
+        area_range(c, a, w, &first, &end);
+        for (size_t i = first; i < end; i++) {
+            const char *k = field_key(c, &c->feats[i], "risk_level", tmp, sizeof tmp);
+            int lv = k ? atoi(k) : 0;
+            if (lv >= 1 && (!top || lv < top))
+                top = lv;
+        }
+    }
+    return top;
+}
+
+/* Appends ,"glance":{"overdue","overdue_major","top_risk_level"} of area a:
+ * what the wall shades a township by at city zoom (top_risk_level null when
+ * the area has no risk zone). */
+static void glance_write(situ_buf *b, const situ_snapshot *s, const area *a, const char *now)
+{
+    hazard_tally h = hazards_tally(s->colls[SITU_C_HAZARDS], a, now);
+    int top = top_risk_level(s->colls[SITU_C_RISK_ZONES], a);
+    situ_buf_printf(b, ",\"glance\":{\"overdue\":%zu,\"overdue_major\":%zu,\"top_risk_level\":",
+                    h.overdue, h.overdue_major);
+    if (top)
+        situ_buf_printf(b, "%d}", top);
+    else
+        situ_buf_adds(b, "null}");
+}
+
 /* Township f's text field `name`, or "". */
 static const char *town_text(const situ_coll *t, const situ_feature *f, const char *name)
 {
@@ -431,6 +481,7 @@ size_t situ_summary_townships(const situ_snapshot *s, const char *county, const 
         area a = {&f, 1};
         situ_buf_addc(b, ',');
         counts_write(b, s, &a, now);
+        glance_write(b, s, &a, now);
         situ_buf_addc(b, '}');
     }
     situ_buf_addc(b, ']');
@@ -496,6 +547,7 @@ int situ_summary_counties(const situ_snapshot *s, const char *now, size_t offset
         situ_buf_add_json_str(b, town_text(t, ct[i].f, "county_name"));
         situ_buf_printf(b, ",\"townships\":%zu,", k);
         counts_write(b, s, &a, now);
+        glance_write(b, s, &a, now);
         situ_buf_addc(b, '}');
     }
     situ_buf_addc(b, ']');

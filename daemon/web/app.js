@@ -15,6 +15,7 @@ import { wallStyle, addMissingIcon, legend, GROUPS, OFF_AT_START, CLICKABLE, TIL
 import { followTownshipLabels } from './labels.js';
 import { Live } from './live.js';
 import { Panels } from './panels.js';
+import { Glance, addBaseMap, parseCoords, fromGcj02, wireCursor, markPoint } from './glance.js';
 import { getJSON, el, fill, bboxOf, today, debounce, searchTownships } from './util.js';
 
 const params = new URLSearchParams(location.search);
@@ -99,21 +100,35 @@ function renderLayerPanel(map, shown, onToggle) {
 
 // ---- search ------------------------------------------------------------------------
 
-function wireSearch(panels, list, goTo) {
+function wireSearch(panels, list, goTo, goToPoint) {
   const input = $('q');
   const out = $('q-results');
   input.placeholder = t('search');
   const pick = (x) => { fill(out); input.value = x.name; goTo(x.code); };
+  const point = (c) => { fill(out); goToPoint(c, $('q-gcj').checked); };
   input.addEventListener('input', () => {
+    const c = parseCoords(input.value);
+    if (c) return fill(out, c.error ? el('li', { class: 'none' }, c.error) : el('li', { class: 'coords', onclick: () => point(c) }, `→ ${c[0]}, ${c[1]}`));
     const hits = searchTownships(list, input.value);
     fill(out, input.value.trim() && !hits.length ? el('li', { class: 'none' }, t('no_match'))
       : hits.map((x) => el('li', { onclick: () => pick(x) }, el('b', {}, x.name), ` ${x.county_name || ''}`)));
   });
   input.addEventListener('keydown', (e) => {
     if (e.key !== 'Enter') return;
+    const c = parseCoords(input.value);
+    if (c) return c.error ? null : point(c);
     const hits = searchTownships(list, input.value);
     if (hits.length) pick(hits[0]);
   });
+}
+
+// Flies to the typed point c ([lon, lat], GCJ-02 when gcj) and marks it;
+// a click there asks the nearest supplies.
+async function goToPoint(map, c, gcj) {
+  const w = gcj ? await fromGcj02(c) : c;
+  if (!w) return;
+  markPoint(map, w);
+  map.flyTo({ center: w, zoom: Math.max(map.getZoom(), 13), duration: 1200 });
 }
 
 // Flies to township `code`, outlines it and shows its four-map summary.
@@ -289,7 +304,10 @@ async function boot() {
     onRecover: () => recover(map, live),
     onRoads: () => panels.roadsChanged(),
   });
+  const styled = new Promise((done) => map.once('style.load', done));
+  const glance = new Glance({ map, node: $('glance'), dark: WALL, onPick: (code) => goToTownship(map, panels, code) });
   map.once('style.load', () => {
+    addBaseMap(map, WALL);
     for (const g of GROUPS) if (!shown.has(g)) setGroupVisible(map, g, false);
     renderLayerPanel(map, shown, (g, on) => { if (g === 'reach' && !on) panels.clearReach(); });
     live.start();
@@ -300,14 +318,19 @@ async function boot() {
   const [list, roads] = await Promise.all([panels.loadTownships(), getJSON('/collections/roads/items?limit=1')]);
   panels.roadNetwork = situ.roadNetwork = !!(roads.ok && roads.data && Array.isArray(roads.data.features) && roads.data.features.length);
   renderStats(list);
+  await styled;
+  glance.mount(list);
+  setInterval(async () => glance.update(await panels.loadTownships()), 60000);
   if (!WALL) {
-    wireSearch(panels, list, (code) => goToTownship(map, panels, code));
+    wireSearch(panels, list, (code) => goToTownship(map, panels, code), (c, gcj) => goToPoint(map, c, gcj));
+    wireCursor(map, $('cursor'));
     wireClicks(map, panels);
   } else {
     reloadAt4am();
   }
   situ.live = live;
   situ.panels = panels;
+  situ.glance = glance;
   situ.goToTownship = (code) => goToTownship(map, panels, code);
 }
 

@@ -9,6 +9,7 @@
 import { t, tv, tf, tn, localTime, qtyUnit, reading } from './i18n.js';
 import { SEVERITY, REACH_MINUTES } from './layers.js';
 import { getJSON, getAllItems, el, fill, today } from './util.js';
+import { gw } from './glance.js';
 
 // The schema's field row of collection cid named name, or undefined.
 function fieldOf(schema, cid, name) {
@@ -48,6 +49,8 @@ export class Panels {
     this.townships = {};
     this.item = '';
     this.minQty = 0;
+    this.teamType = ''; // a team type picked: the nearest teams of that type
+    this.availableOnly = false; // deployed and standby resources left out
     this.lastPoint = null;
     this.seq = 0; // the panel's latest question: an older answer is dropped
     this.roadNetwork = false; // situd routes by road (set once the roads are known)
@@ -126,7 +129,19 @@ export class Panels {
       this.schema.items.map((i) => el('option', { value: i.code, selected: i.code === this.item }, tn(i))));
     const qty = el('input', { class: 'min-qty', type: 'number', min: 0, step: 100, value: this.minQty || '', placeholder: t('min_qty'),
       onchange: (e) => { this.minQty = Math.max(0, Number(e.target.value) || 0); this.rerun(); } });
-    return el('div', { class: 'picker' }, el('label', {}, t('item'), ' ', sel), el('label', {}, t('min_qty'), ' ', qty));
+    return el('div', { class: 'picker' }, el('label', {}, t('item'), ' ', sel), el('label', {}, t('min_qty'), ' ', qty), this.teamPicker());
+  }
+
+  // The team types of the schema (resources.team_type), and whether deployed
+  // and standby resources are left out.
+  teamPicker() {
+    const f = fieldOf(this.schema, 'resources', 'team_type');
+    const types = f && f.values ? (Array.isArray(f.values) ? f.values : String(f.values).split('|')) : [];
+    const sel = el('select', { class: 'team-picker', onchange: (e) => { this.teamType = e.target.value; if (this.teamType) this.item = ''; this.rerun(); } },
+      el('option', { value: '' }, gw('any_team')),
+      types.map((k) => el('option', { value: k, selected: k === this.teamType }, tv('team_type', k))));
+    const avail = el('input', { type: 'checkbox', class: 'available-only', checked: this.availableOnly, onchange: (e) => { this.availableOnly = e.target.checked; this.rerun(); } });
+    return [el('label', {}, gw('team_type'), ' ', sel), el('label', {}, avail, ` ${gw('available_only')}`)];
   }
 
   rerun() {
@@ -156,6 +171,8 @@ export class Panels {
     const q = new URLSearchParams({ lon: lng.toFixed(6), lat: lat.toFixed(6), collection: 'resources', k: '5' });
     if (this.item) q.set('item', this.item);
     if (this.item && this.minQty) q.set('min_qty', String(this.minQty));
+    if (this.teamType && !this.item) { q.set('category', 'team'); q.set('team_type', this.teamType); }
+    if (this.availableOnly) q.set('status', 'available');
     const byRoad = this.roadNetwork && this.byRoad;
     const list = el('div', { class: `nearest-list${byRoad ? ' by-road' : ''}` }, '…');
     const here = el('div', { class: 'here' });
@@ -188,17 +205,22 @@ export class Panels {
     const p = f.properties || {};
     const match = this.item && Array.isArray(p.items) ? p.items.find((i) => i.item === this.item) : null;
     const road = Number.isFinite(p.travel_s);
-    return el('li', { class: 'result', onclick: () => this.map.easeTo({ center: f.geometry.coordinates, zoom: Math.max(this.map.getZoom(), 12) }) },
-      el('div', { class: 'rname' }, p.name || f.id),
+    const busy = p.status === 'deployed' || p.status === 'standby';
+    return el('li', { class: `result${busy ? ' busy' : ''}`, 'data-status': p.status || '', onclick: () => this.map.easeTo({ center: f.geometry.coordinates, zoom: Math.max(this.map.getZoom(), 12) }) },
+      el('span', { class: 'rname' }, p.name || f.id), // its text is the name alone: the tests read it
+      p.status ? el('span', { class: `rstatus ${p.status}` }, gw('status')[p.status] || p.status) : null,
       road ? el('div', { class: 'rroad' }, el('span', { class: 'rtime', 'data-s': p.travel_s }, t('minutes', p.travel_s)),
         ` · ${t('by_road_km', Number(p.road_m))} · ${t('straight_km', Number(p.distance_m))}`) : null,
       el('div', { class: 'rmeta' },
+        road ? '' : el('span', { class: 'rkind' }, `${gw('straight_line')} `),
         road ? '' : `${t('km', Number(p.distance_m))} ${p.bearing_deg !== undefined ? t('bearing', Number(p.bearing_deg)) : ''}`,
         p.township_name ? ` · ${p.township_name}` : '',
         p.category ? ` · ${tv('category', p.category)}` : '',
         p.team_type ? ` · ${tv('team_type', p.team_type)}` : '',
         p.personnel ? ` · ${p.personnel}${t('personnel')}` : ''),
-      match ? el('div', { class: 'rqty' }, `${itemName(this.schema, match.item)} ${qtyUnit(match.qty, match.unit)}`) : null);
+      match ? el('div', { class: 'rqty' }, `${itemName(this.schema, match.item)} ${qtyUnit(match.qty, match.unit)}`) : null,
+      p.contact || p.phone ? el('div', { class: 'rcontact' }, p.contact ? `${gw('contact')} ${p.contact}` : '',
+        p.phone ? [' · ', el('a', { href: `tel:${p.phone}`, onclick: (e) => e.stopPropagation() }, p.phone)] : null) : null);
   }
 
   // The risk zones under the click, each opening its details.
@@ -287,6 +309,9 @@ export class Panels {
     const m = s.maps || {};
     this.show(`${s.county_name || ''} ${s.name}`, el('div', { class: 'summary' },
       el('p', { class: 'sub' }, `${t('summary')} · ${code}`, s.population ? ` · ${Number(s.population).toLocaleString()}` : ''),
+      el('div', { class: 'actions' },
+        el('a', { class: 'drill-export', href: `/export/drill.geojson?townships=${encodeURIComponent(code)}`, download: `drill-${code}.geojson` }, gw('drill_export')),
+        el('a', { class: 'print', href: '#', onclick: (e) => { e.preventDefault(); window.print(); } }, gw('print'))),
       this.block('risk_zones', m.risk_zones, (x) => [counts(x.by_level, (k) => t('level_n', k)), counts(x.by_type, (k) => tv('hazard_type', k))]),
       this.block('hazards', m.hazards, (x) => [counts(x.by_status, (k) => tv('status', k)), x.overdue ? el('span', { class: 'overdue' }, `${t('overdue')} ${x.overdue}`) : null]),
       this.block('hazard_sources', m.hazard_sources, (x) => [counts(x.by_grade, (k) => t('grade_n', k))]),

@@ -16,7 +16,8 @@
 int situ_summary_township(const situ_snapshot *s, const char *code, const char *now, situ_buf *b);
 /* Appends the JSON array of the townships (of county `county` when not
  * NULL), from the offset-th of them, at most limit: [{code, name,
- * county_code, ..., "counts":{collection: n}}], alerts counted as the
+ * county_code, ..., "counts":{collection: n}, "glance":{overdue,
+ * overdue_major, top_risk_level}}], alerts counted as the
  * township's summary lists them at now. Returns how many it wrote;
  * *out_matched is how many there are in all. */
 size_t situ_summary_townships(const situ_snapshot *s, const char *county, const char *now,

@@ -52,6 +52,25 @@ class TownshipsExportTest(unittest.TestCase):
         inside = sum(1 for f in self.hazards if f["properties"]["township_code"])
         self.assertEqual(total, inside)
 
+    def test_townships_glance_matches_the_features(self):
+        # what the wall shades townships by at city zoom, recounted from the items
+        doc = self.d.get("/townships").json()
+        zones = self.d.get("/collections/risk_zones/items?limit=10000").json()["features"]
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        worst = 0
+        for t in doc["townships"]:
+            mine = [f["properties"] for f in self.hazards
+                    if f["properties"]["township_code"] == t["code"]]
+            late = [p for p in mine if p["status"] != "rectified" and p.get("deadline", "9") < today]
+            levels = [f["properties"]["risk_level"] for f in zones
+                      if f["properties"]["township_code"] == t["code"]]
+            g = t["glance"]
+            self.assertEqual(g["overdue"], len(late), t["code"])
+            self.assertEqual(g["overdue_major"], sum(p["level"] == "major" for p in late), t["code"])
+            self.assertEqual(g["top_risk_level"], min(levels) if levels else None, t["code"])
+            worst = max(worst, g["overdue_major"])
+        self.assertGreater(worst, 0, "the demo has overdue major hidden dangers somewhere")
+
     def test_townships_page_like_items(self):
         whole = self.d.get("/townships").json()
         self.assertEqual(whole["numberMatched"], 182)

@@ -154,7 +154,9 @@ before(async () => {
   }
   await probeRoutes();
   await launch();
-  S.main = await openPage(`${S.base}/`);
+  // the four maps' own points at city zoom: the city at a glance off
+  // (?glance=0); tests/web/wall_glance.test.mjs tests the glance
+  S.main = await openPage(`${S.base}/?glance=0`);
 });
 
 after(async () => {
@@ -388,7 +390,7 @@ test('units, metrics and codes read in the page\'s language; switching language 
 });
 
 test('at city zoom a click on a depot cluster opens the cluster, not a hazard beside it', async () => {
-  const w = await openPage(`${S.base}/`);
+  const w = await openPage(`${S.base}/?glance=0`); // the depot clusters wait for z11 under the glance
   const page = w.page;
   const spot = await page.evaluate(async (city) => {
     const map = window.__situ.map;

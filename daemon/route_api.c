@@ -82,6 +82,10 @@ static const api_param township_params[] = {
     {"code", "path", "string", "9-digit township code", 1},
     {NULL, NULL, NULL, NULL, 0},
 };
+static const api_param alert_params[] = {
+    {"id", "path", "string", "the alert's feature id", 1},
+    {NULL, NULL, NULL, NULL, 0},
+};
 static const api_param county_params[] = {
     {"code", "path", "string", "6-digit county code", 1},
     {NULL, NULL, NULL, NULL, 0},
@@ -161,6 +165,10 @@ situd_result situd_route_api(situd_req *r)
          "them",
          "application/json", county_params},
         {"/locate", "the township containing lon/lat", "application/json", NULL},
+        {"/alerts/{id}/impact",
+         "what an alert's area holds: townships (population, overdue hidden dangers), stations in "
+         "warning or alarm, teams and depots, hazard sources reaching it, roads",
+         "application/json", alert_params},
         {"/nearest", "the k nearest features, by straight line or by road", "application/geo+json",
          nearest_params},
         {"/within", "the features within a radius, or by road within a time",

@@ -45,6 +45,8 @@ situd_result situd_route_township(situd_req *r);
 situd_result situd_route_counties(situd_req *r);
 situd_result situd_route_county(situd_req *r);
 situd_result situd_route_locate(situd_req *r);
+/* route_impact.c: /alerts/{id}/impact */
+situd_result situd_route_alert(situd_req *r);
 /* Reads a coordinate parameter within [-limit, limit]; answers 400 itself
  * and returns -1 when it is missing or bad. */
 int situd_read_coord(situd_req *r, const char *name, double limit, double *out, situd_result *res);

@@ -128,6 +128,18 @@ class ImpactTest(unittest.TestCase):
         situd.assert_problem(self, self.d.get("/alerts/meteorology:red-impact/other"), 404)
         situd.assert_problem(self, self.d.get(self.path + "?x=1"), 400, "x")
 
+    def test_the_cli_answers_as_situd(self):
+        out = subprocess.run([situd.SITU, "impact", "--db", self.db, "meteorology:red-impact"],
+                             check=True, capture_output=True, text=True).stdout
+        cli, http = json.loads(out), self.d.get(self.path).json()
+        for doc in (cli, http):
+            del doc["updated_at"]
+        self.assertEqual(cli, http)
+        bad = subprocess.run([situd.SITU, "impact", "--db", self.db, "meteorology:none"],
+                             capture_output=True, text=True)
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("no such alert", bad.stderr)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

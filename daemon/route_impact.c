@@ -18,20 +18,5 @@ situd_result situd_route_alert(situd_req *r)
         return situd_problem(r, 404, NULL, "no such resource: %.200s", r->path);
     memcpy(id, r->rest, n);
     id[n] = '\0';
-    situd_result res;
-    if (situd_reject_args_but_f(r, &res))
-        return res;
-    char now[32];
-    situ_store_now(now);
-    situ_buf b;
-    situ_buf_init(&b);
-    int rc = situ_impact_alert(r->snap, id, now, &b);
-    if (rc) {
-        situ_buf_dispose(&b);
-        return rc == SITU_ENOTFOUND
-                   ? situd_problem(r, 404, NULL, "no alert with id '%.100s'", id)
-                   : situd_problem(r, 500, NULL, "the outline of alert '%.100s' cannot be read",
-                                   id);
-    }
-    return situd_reply_buf(r, 200, "application/json", &b);
+    return situd_answer_summary(r, situ_impact_alert, id, "alert");
 }

@@ -43,7 +43,8 @@ export class AlertWatch {
     situ.attention = [];
     situ.chimes = 0;
     this.banner = el('div', { id: 'alert-banner', hidden: true, role: 'alert' });
-    document.body.append(this.banner);
+    // in the page's flow under the top bar: the map shrinks, nothing is covered
+    document.getElementById('top').after(this.banner);
   }
 
   // Adds the layers this module draws; call once the style is loaded.
@@ -95,6 +96,7 @@ export class AlertWatch {
     const list = this.pending.map((id) => this.byId.get(id)).filter(Boolean);
     this.situ.attention = list.map((f) => f.id);
     this.banner.hidden = !list.length;
+    document.body.classList.toggle('attention', list.length > 0);
     if (!list.length) {
       clearInterval(this.chimer);
       this.chimer = null;

@@ -88,7 +88,24 @@ export class AlertWatch {
     savePending(this.pending);
     this.render();
     if (fresh.length) this.situ.bannerAt = Date.now();
-    if (fresh.length) this.flyTo(this.byId.get(fresh[fresh.length - 1]));
+    if (fresh.length) this.flyWhenDrawn(this.byId.get(fresh[fresh.length - 1]));
+  }
+
+  // Flies to f once the alerts source has its new data drawn (a frame after
+  // it loads, 300 ms at the latest): the alert shows where it is first, then
+  // the flight's tiles load.
+  flyWhenDrawn(f) {
+    const map = this.map;
+    let done = false;
+    const go = () => {
+      if (done) return;
+      done = true;
+      map.off('sourcedata', loaded);
+      this.flyTo(f);
+    };
+    const loaded = (e) => { if (e.sourceId === 'alerts' && map.isSourceLoaded('alerts')) map.once('render', go); };
+    map.on('sourcedata', loaded);
+    setTimeout(go, 300);
   }
 
   // Shows or hides the banner for the alerts waiting for acknowledgement.

@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "situ/demo.h"
+#include "situ/impact.h"
 #include "situ/schema.h"
+#include "situ/snapshot.h"
 #include "situ/store.h"
 #include "cli.h"
 
@@ -121,25 +123,35 @@ static int cmd_demo(int argc, char **argv)
 
 /* ---- situ check --------------------------------------------------------- */
 
-static int cmd_check(int argc, char **argv)
+/* Reads the options of a command that takes only --db (and --help, which
+ * prints usage and help): -1 to go on with *db set, else the exit code. */
+static int db_option(int argc, char **argv, const char *name, const char *usage, const char *help,
+                     const char **db)
 {
-    static const char usage[] = "[--db FILE]";
-    const char *db = situ_cli_default_db();
     static const struct option opts[] = {
         {"db", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
+    *db = situ_cli_default_db();
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'd')
-            db = optarg;
+            *db = optarg;
         else if (c == 'h')
-            return printf("usage: situ check %s\nChecks the file's integrity and prints "
-                          "rows and bytes per table, the event log's span and the "
-                          "archive's size.\n",
-                          usage),
-                   0;
+            return printf("usage: situ %s %s\n%s\n", name, usage, help), 0;
         else
-            return usage_error("check", usage);
+            return usage_error(name, usage);
     }
+    return -1;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    const char *db;
+    int rc = db_option(argc, argv, "check", "[--db FILE]",
+                       "Checks the file's integrity and prints rows and bytes per table, the "
+                       "event log's span and the archive's size.",
+                       &db);
+    if (rc >= 0)
+        return rc;
     situ_store *s;
     if (situ_cli_open(db, SITU_STORE_READONLY, &s))
         return 1;
@@ -153,6 +165,43 @@ static int cmd_check(int argc, char **argv)
     if (!bad)
         printf("%s: ok (schema version %d)\n", db, SITU_SCHEMA_VERSION);
     return bad;
+}
+
+/* ---- situ impact --------------------------------------------------------- */
+
+static int cmd_impact(int argc, char **argv)
+{
+    static const char usage[] = "[--db FILE] ALERT_ID";
+    const char *db;
+    int rc = db_option(argc, argv, "impact", usage,
+                       "Prints as JSON what the alert's area holds now, as situd's "
+                       "/alerts/{id}/impact answers.",
+                       &db);
+    if (rc >= 0)
+        return rc;
+    if (optind + 1 != argc)
+        return usage_error("impact", usage);
+    situ_store *s;
+    if (situ_cli_open(db, SITU_STORE_READONLY, &s))
+        return 1;
+    situ_snapshot *snap = NULL;
+    situ_err err = {0};
+    char now[32];
+    situ_store_now(now);
+    situ_buf b;
+    situ_buf_init(&b);
+    rc = situ_snapshot_load(s, &snap, &err);
+    if (rc)
+        fprintf(stderr, "situ impact: %s\n", err.msg);
+    else if ((rc = situ_impact_alert(snap, argv[optind], now, &b)))
+        fprintf(stderr, "situ impact: %s: %s\n", argv[optind],
+                rc == SITU_ENOTFOUND ? "no such alert" : "its outline cannot be read");
+    else
+        fwrite(b.p, 1, b.n, stdout);
+    situ_buf_dispose(&b);
+    situ_snapshot_release(snap);
+    situ_store_close(s);
+    return rc ? 1 : 0;
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
@@ -170,6 +219,7 @@ static const struct command {
     {"nearest", situ_cli_nearest, "nearest features to a point (by road with --by road)"},
     {"route", situ_cli_route, "the route by road between a point and a feature"},
     {"reach", situ_cli_reach, "the areas reached by road within times"},
+    {"impact", cmd_impact, "what an alert's area holds (townships, stations, resources, roads)"},
     {"token", situ_cli_token, "add, list or revoke department feed tokens"},
     {"backup", situ_cli_backup, "copy the file consistently while situd runs"},
     {"retain", situ_cli_retain, "archive and remove expired alerts and old event log rows"},

@@ -76,11 +76,8 @@ situd_result situd_route_counties(situd_req *r)
     return situd_reply_buf(r, 200, "application/json", &b);
 }
 
-typedef int (*summary_fn)(const situ_snapshot *s, const char *code, const char *now, situ_buf *b);
-
-/* The four-map summary of the area (a township, a county) whose code
- * follows the route; 404 naming `what` when there is none. */
-static situd_result area_summary(situd_req *r, summary_fn summarise, const char *what)
+situd_result situd_answer_summary(situd_req *r, situd_summary_fn summarise, const char *code,
+                                  const char *what)
 {
     situd_result res;
     if (situd_reject_args_but_f(r, &res))
@@ -89,24 +86,26 @@ static situd_result area_summary(situd_req *r, summary_fn summarise, const char 
     situ_store_now(now);
     situ_buf b;
     situ_buf_init(&b);
-    int rc = summarise(r->snap, r->rest, now, &b);
+    int rc = summarise(r->snap, code, now, &b);
     if (rc) {
         situ_buf_dispose(&b);
         return rc == SITU_ENOTFOUND
-                   ? situd_problem(r, 404, NULL, "no %s with code '%.40s'", what, r->rest)
-                   : situd_problem(r, 503, NULL, "out of memory");
+                   ? situd_problem(r, 404, NULL, "no %s with %s '%.100s'", what,
+                                   strcmp(what, "alert") ? "code" : "id", code)
+                   : situd_problem(r, 503, NULL, "the %s '%.100s' cannot be summarised now", what,
+                                   code);
     }
     return situd_reply_buf(r, 200, "application/json", &b);
 }
 
 situd_result situd_route_township(situd_req *r)
 {
-    return area_summary(r, situ_summary_township, "township");
+    return situd_answer_summary(r, situ_summary_township, r->rest, "township");
 }
 
 situd_result situd_route_county(situd_req *r)
 {
-    return area_summary(r, situ_summary_county, "county");
+    return situd_answer_summary(r, situ_summary_county, r->rest, "county");
 }
 
 /* Reads a coordinate parameter in [-limit, limit]; answers 400 itself. */

@@ -45,6 +45,14 @@ situd_result situd_route_township(situd_req *r);
 situd_result situd_route_counties(situd_req *r);
 situd_result situd_route_county(situd_req *r);
 situd_result situd_route_locate(situd_req *r);
+/* A summary of libsitu's (a township's, a county's, an alert's impact) of
+ * the feature `code` as the answer: 404 naming `what` when there is none. */
+typedef int (*situd_summary_fn)(const situ_snapshot *s, const char *code, const char *now,
+                                situ_buf *b);
+situd_result situd_answer_summary(situd_req *r, situd_summary_fn summarise, const char *code,
+                                  const char *what);
+/* route_impact.c: /alerts/{id}/impact */
+situd_result situd_route_alert(situd_req *r);
 /* Reads a coordinate parameter within [-limit, limit]; answers 400 itself
  * and returns -1 when it is missing or bad. */
 int situd_read_coord(situd_req *r, const char *name, double limit, double *out, situd_result *res);

@@ -15,6 +15,7 @@
 
 #include "situ/geojson.h"
 #include "situ/query.h"
+#include "summary_private.h"
 
 #define MAX_KEYS 64
 
@@ -117,25 +118,40 @@ typedef struct hazard_tally {
     size_t open, overdue, overdue_major;
 } hazard_tally;
 
+/* Adds the hidden dangers of features [first, end) of c to *h. */
+static void tally_range(const situ_coll *c, size_t first, size_t end, const char *now,
+                        hazard_tally *h)
+{
+    char tmp[32];
+    for (size_t i = first; i < end; i++) {
+        const char *st = field_key(c, &c->feats[i], "status", tmp, sizeof tmp);
+        if (!st || !strcmp(st, "rectified"))
+            continue;
+        h->open++;
+        const char *dl = field_key(c, &c->feats[i], "deadline", tmp, sizeof tmp);
+        if (dl && *dl && strncmp(dl, now, 10) < 0) {
+            const char *lv = field_key(c, &c->feats[i], "level", tmp, sizeof tmp);
+            h->overdue++;
+            h->overdue_major += lv && !strcmp(lv, "major");
+        }
+    }
+}
+
+void situ__hazards_open_overdue(const situ_coll *c, size_t first, size_t end, const char *now,
+                                size_t *open, size_t *overdue)
+{
+    hazard_tally h = {0, 0, 0};
+    tally_range(c, first, end, now, &h);
+    *open += h.open, *overdue += h.overdue;
+}
+
 static hazard_tally hazards_tally(const situ_coll *c, const area *a, const char *now)
 {
     hazard_tally h = {0, 0, 0};
     size_t first, end;
-    char tmp[32];
     for (size_t w = 0; w < a->n; w++) {
         area_range(c, a, w, &first, &end);
-        for (size_t i = first; i < end; i++) {
-            const char *st = field_key(c, &c->feats[i], "status", tmp, sizeof tmp);
-            const char *dl = field_key(c, &c->feats[i], "deadline", tmp, sizeof tmp);
-            if (!st || !strcmp(st, "rectified"))
-                continue;
-            h.open++;
-            if (dl && *dl && strncmp(dl, now, 10) < 0) {
-                const char *lv = field_key(c, &c->feats[i], "level", tmp, sizeof tmp);
-                h.overdue++;
-                h.overdue_major += lv && !strcmp(lv, "major");
-            }
-        }
+        tally_range(c, first, end, now, &h);
     }
     return h;
 }
@@ -227,8 +243,6 @@ int situ_alert_active(const situ_coll *alerts, const situ_feature *f, const char
     return !(onset && *onset && strcmp(onset, now) > 0);
 }
 
-/* Feature f's polygons as a GEOS MultiPolygon (owned by the caller), or
- * NULL when GEOS fails. */
 /* Polygon p of c as a GEOS Polygon (owned by the caller), or NULL. */
 static GEOSGeometry *poly_to_geos(GEOSContextHandle_t h, const situ_coll *c, const situ_poly *poly)
 {
@@ -251,7 +265,7 @@ static GEOSGeometry *poly_to_geos(GEOSContextHandle_t h, const situ_coll *c, con
 
 /* Feature f's polygons as a GEOS MultiPolygon (owned by the caller), or
  * NULL when GEOS fails. */
-static GEOSGeometry *to_geos(GEOSContextHandle_t h, const situ_coll *c, const situ_feature *f)
+GEOSGeometry *situ__feature_geos(GEOSContextHandle_t h, const situ_coll *c, const situ_feature *f)
 {
     GEOSGeometry **polys = malloc((f->npolys + 1) * sizeof *polys), *g = NULL;
     uint32_t np = 0;
@@ -270,6 +284,16 @@ static void geos_quiet(const char *msg, void *ud)
     (void)msg, (void)ud;
 }
 
+GEOSContextHandle_t situ__geos_quiet_init(void)
+{
+    GEOSContextHandle_t h = GEOS_init_r();
+    if (h) {
+        GEOSContext_setErrorMessageHandler_r(h, geos_quiet, NULL);
+        GEOSContext_setNoticeMessageHandler_r(h, geos_quiet, NULL);
+    }
+    return h;
+}
+
 /* Polygons meet when their boxes overlap and GEOS finds a shared point: the
  * larger prepared (its edges indexed), so an outline of n vertices against
  * a township of m costs about (n + m) log(n + m), where testing every
@@ -281,12 +305,10 @@ int situ_polygons_meet(const situ_coll *ca, const situ_feature *a, const situ_co
     if (a->bbox[2] < b->bbox[0] || b->bbox[2] < a->bbox[0] || a->bbox[3] < b->bbox[1] ||
         b->bbox[3] < a->bbox[1])
         return 0;
-    GEOSContextHandle_t h = GEOS_init_r();
+    GEOSContextHandle_t h = situ__geos_quiet_init();
     if (!h)
         return 1;
-    GEOSContext_setErrorMessageHandler_r(h, geos_quiet, NULL);
-    GEOSContext_setNoticeMessageHandler_r(h, geos_quiet, NULL);
-    GEOSGeometry *ga = to_geos(h, ca, a), *gb = to_geos(h, cb, b);
+    GEOSGeometry *ga = situ__feature_geos(h, ca, a), *gb = situ__feature_geos(h, cb, b);
     int meet = 1;
     if (ga && gb) {
         int a_larger = GEOSGetNumCoordinates_r(h, ga) >= GEOSGetNumCoordinates_r(h, gb);
@@ -301,7 +323,7 @@ int situ_polygons_meet(const situ_coll *ca, const situ_feature *a, const situ_co
     return meet;
 }
 
-static void alert_object(situ_buf *b, const situ_coll *c, const situ_feature *f)
+void situ__alert_object(situ_buf *b, const situ_coll *c, const situ_feature *f)
 {
     situ_buf_adds(b, "{\"id\":");
     situ_buf_add_json_str(b, f->id);
@@ -357,7 +379,7 @@ static void alerts_part(situ_buf *b, const situ_snapshot *s, const area *ar, con
         if (!first)
             situ_buf_addc(b, ',');
         first = 0;
-        alert_object(b, a, f);
+        situ__alert_object(b, a, f);
     }
     situ_buf_addc(b, ']');
 }
@@ -602,7 +624,7 @@ void situ_summary_alerts_at(const situ_snapshot *s, double lon, double lat, cons
         if (!first)
             situ_buf_addc(b, ',');
         first = 0;
-        alert_object(b, a, f);
+        situ__alert_object(b, a, f);
     }
     situ_buf_addc(b, ']');
 }

@@ -16,6 +16,7 @@ import { followTownshipLabels } from './labels.js';
 import { Live } from './live.js';
 import { Panels } from './panels.js';
 import { Glance, addBaseMap, parseCoords, fromGcj02, wireCursor, markPoint } from './glance.js';
+import { AlertWatch } from './alerts.js';
 import { getJSON, el, fill, bboxOf, today, debounce, searchTownships } from './util.js';
 
 const params = new URLSearchParams(location.search);
@@ -151,7 +152,7 @@ async function goToTownship(map, panels, code, opts = {}) {
 // A click on a feature opens its details (a closure's from its area or its
 // closed road); elsewhere it asks the nearest supplies there, and the reach
 // areas from there while their toggle is on.
-function wireClicks(map, panels) {
+function wireClicks(map, panels, watch) {
   const layers = () => CLICKABLE.filter((id) => map.getLayer(id) && map.getLayoutProperty(id, 'visibility') !== 'none');
   const hit = (p) => map.queryRenderedFeatures([[p.x - 5, p.y - 5], [p.x + 5, p.y + 5]], { layers: layers() });
   // What a click is on: the topmost feature drawn under the pointer, else the
@@ -165,6 +166,7 @@ function wireClicks(map, panels) {
   };
   map.on('click', (e) => {
     const f = pick(e.point);
+    if (f && ['alerts', 'alert-labels'].includes(f.layer.source)) return watch.pick(String(f.properties.id));
     if (f) return panels.details(f.layer.source, f);
     const zones = map.getLayer('risk_zones-fill') ? map.queryRenderedFeatures(e.point, { layers: ['risk_zones-fill'] }) : [];
     panels.nearest(e.lngLat, zones);
@@ -183,6 +185,7 @@ function wallRotation(map, cityBounds) {
   };
   if (ROTATE_S > 0) {
     setInterval(() => {
+      if (situ.attention && situ.attention.length) return; // an alert waits for acknowledgement
       i = (i + 1) % views.length;
       map.fitBounds(views[i], { padding: 80, duration: 4000, maxZoom: 11 });
     }, ROTATE_S * 1000);
@@ -298,9 +301,12 @@ async function boot() {
   const shown = initialGroups();
   const panels = new Panels({ schema, node: $('info'), map });
   const setAlerts = WALL ? wallRotation(map, bounds) : null;
+  const watch = new AlertWatch({ map, panels, situ, wall: WALL });
   const live = new Live({
     map, schema, ui: { feeds: $('feeds'), ticker: $('ticker') }, onStatus: setStatus,
-    onAlerts: (a) => { situ.alerts = a.length; if (setAlerts) setAlerts(a); },
+    onAlerts: (a) => { situ.alerts = a.length; watch.update(a); if (setAlerts) setAlerts(a); },
+    onPick: (f) => watch.pick(f),
+    onCamera: (f) => map.flyTo({ center: f.geometry.coordinates, zoom: 15, duration: 1200 }),
     onRecover: () => recover(map, live),
     onRoads: () => panels.roadsChanged(),
   });
@@ -308,6 +314,7 @@ async function boot() {
   const glance = new Glance({ map, node: $('glance'), dark: WALL, onPick: (code) => goToTownship(map, panels, code) });
   map.once('style.load', () => {
     addBaseMap(map, WALL);
+    watch.install();
     for (const g of GROUPS) if (!shown.has(g)) setGroupVisible(map, g, false);
     renderLayerPanel(map, shown, (g, on) => { if (g === 'reach' && !on) panels.clearReach(); });
     live.start();
@@ -324,13 +331,14 @@ async function boot() {
   if (!WALL) {
     wireSearch(panels, list, (code) => goToTownship(map, panels, code), (c, gcj) => goToPoint(map, c, gcj));
     wireCursor(map, $('cursor'));
-    wireClicks(map, panels);
+    wireClicks(map, panels, watch);
   } else {
     reloadAt4am();
   }
   situ.live = live;
   situ.panels = panels;
   situ.glance = glance;
+  situ.watch = watch;
   situ.goToTownship = (code) => goToTownship(map, panels, code);
 }
 

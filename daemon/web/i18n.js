@@ -25,6 +25,8 @@ const zh = {
   state_stale: '迟报',
   state_silent: '中断',
   state_unknown: '未知',
+  state_never: '从未上报',
+  cameras_offline: '离线摄像头',
   search: '搜索乡镇(街道)名称',
   no_match: '无匹配乡镇',
   nearest: '最近物资',
@@ -143,6 +145,8 @@ const en = {
   state_stale: 'stale',
   state_silent: 'silent',
   state_unknown: 'unknown',
+  state_never: 'never reported',
+  cameras_offline: 'Offline cameras',
   search: 'Search a township by name',
   no_match: 'No township matches',
   nearest: 'Nearest supplies',
@@ -310,7 +314,7 @@ const values = {
 };
 
 // Units of a station's metric (its value and threshold), [zh, en]; none for an index.
-const metricUnits = {
+export const metricUnits = {
   rain_1h_mm: ['毫米', 'mm'], displacement_mm: ['毫米', 'mm'], water_level_m: ['米', 'm'], reservoir_level_m: ['米', 'm'],
   wind_speed_ms: ['米/秒', 'm/s'], load_mw: ['兆瓦', 'MW'], traffic_flow_veh_h: ['辆/小时', 'vehicles/h'],
 };

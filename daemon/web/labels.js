@@ -67,3 +67,11 @@ export function followTownshipLabels(map) {
     requestAnimationFrame(update);
   });
 }
+
+// The one point an area's label goes on: inside the largest polygon of a
+// (Multi)Polygon geometry g; null for another geometry.
+export function labelPoint(g) {
+  let best = null;
+  for (const rings of polygonsOf(g)) if (!best || ringArea(rings[0]) > ringArea(best[0])) best = rings;
+  return best ? interiorPoint(best) : null;
+}

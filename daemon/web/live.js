@@ -46,8 +46,10 @@ export class Live {
   // map: the MapLibre map; schema: /web/schema.json; ui: the {feeds, ticker}
   // elements; onAlerts(features) after each alert refresh; onRecover() when
   // situd is back after an outage; onStatus(route, http status).
-  constructor({ map, schema, ui, onAlerts, onRecover, onStatus, onRoads }) {
-    Object.assign(this, { map, schema, ui, onAlerts, onRecover, onStatus, onRoads });
+  // onPick(feature): a ticker item was clicked; onCamera(feature): an
+  // offline camera of the list was clicked.
+  constructor({ map, schema, ui, onAlerts, onRecover, onStatus, onRoads, onPick, onCamera }) {
+    Object.assign(this, { map, schema, ui, onAlerts, onRecover, onStatus, onRoads, onPick, onCamera });
     this.alerts = [];
     this.backoff = 2000;
     this.lost = false; // the stream failed and has not reopened
@@ -79,7 +81,7 @@ export class Live {
     this.alerts = r.features.filter((f) => alertActive(f.properties || {}, now))
       .sort((a, b) => (SEVERITY_RANK[a.properties.severity] ?? 9) - (SEVERITY_RANK[b.properties.severity] ?? 9));
     const src = this.map.getSource('alerts');
-    if (src) src.setData({ type: 'FeatureCollection', features: this.alerts });
+    if (src) src.setData({ type: 'FeatureCollection', features: this.alerts.map((f) => ({ ...f, properties: { ...f.properties, id: f.id } })) });
     this.renderTicker();
     if (this.onAlerts) this.onAlerts(this.alerts);
   }
@@ -89,7 +91,7 @@ export class Live {
       const p = f.properties;
       const dept = this.schema.departments.find((d) => d.code === p.dept);
       const until = p.expires ? localTime(p.expires) : '';
-      return el('span', { class: 'tick' },
+      return el('span', { class: 'tick', 'data-alert': f.id, role: 'button', onclick: () => this.onPick && this.onPick(f) },
         el('b', { class: 'sev', style: { background: SEVERITY[p.severity] || '#888' } }, tv('severity', p.severity)),
         ` ${p.headline || tv('event', p.event)}`,
         dept ? ` · ${tn(dept)}` : '', until ? ` · → ${until}` : '');
@@ -122,27 +124,41 @@ export class Live {
   // ---- departments ----------------------------------------------------------
 
   async loadFeeds() {
-    const r = await getJSON('/feeds');
+    const [r, offline] = await Promise.all([getJSON('/feeds'), getAllItems('/collections/stations/items?kind=camera&online=false&limit=1000', 5000)]);
     this.onStatus('feeds', r.status);
     const rows = r.ok ? feedRows(r.data) : [];
     const byCode = Object.fromEntries(rows.map((x) => [x.code, x]));
     const now = Date.now();
-    const list = this.schema.departments.map((d) => {
+    const depts = this.schema.departments.map((d) => {
       const x = byCode[d.code] || {};
-      const state = ['ok', 'stale', 'silent'].includes(x.state) ? x.state : 'unknown';
       const last = Number.isFinite(x.age) ? x.age : x.last ? (now - Date.parse(x.last)) / 1000 : null;
-      return el('li', { class: `dept ${state}`, 'data-dept': d.code, 'data-state': state, title: d.code },
+      return { d, x, last, state: deptState(x, last) };
+    }).sort((a, b) => STATE_RANK[a.state] - STATE_RANK[b.state] || (b.last ?? -1) - (a.last ?? -1));
+    const list = depts.map(({ d, x, last, state }) =>
+      el('li', { class: `dept ${state}`, 'data-dept': d.code, 'data-state': state, title: d.code },
         el('span', { class: 'lamp' }), el('span', { class: 'name' }, tn(d)),
         el('span', { class: 'st' }, t(`state_${state}`)),
         el('span', { class: 'meta' }, [last === null || Number.isNaN(last) ? null : t('ago', Math.max(0, last)),
-          x.n24 > 0 ? t('events_24h', x.n24) : null].filter(Boolean).join(' · ')));
-    });
+          x.n24 > 0 ? t('events_24h', x.n24) : null].filter(Boolean).join(' · '))));
     const cams = r.ok ? cameraCounts(r.data) : null;
     fill(this.ui.feeds,
       el('h3', {}, t('feeds'), r.ok ? null : el('span', { class: 'warn' }, ` ${t('unavailable', t('feeds_route'), r.status || 'offline')}`)),
       el('ul', { class: 'depts' }, list),
       cams ? el('div', { class: 'cams' }, `${t('cameras')}: `, el('b', { class: 'on' }, `${cams.online} ${t('online')}`), ' / ',
-        el('b', { class: 'off' }, `${cams.offline} ${t('offline')}`)) : null);
+        el('b', { class: 'off' }, `${cams.offline} ${t('offline')}`)) : null,
+      offline.ok && offline.features.length ? this.offlineCameras(offline.features) : null);
+  }
+
+  // The offline cameras by name, oldest report first; a click flies to one.
+  offlineCameras(features) {
+    const at = (f) => Date.parse(f.properties.observed_at || f.properties.updated_at || '') || 0;
+    const now = Date.now();
+    return el('details', { class: 'cams-off', open: true },
+      el('summary', {}, `${t('cameras_offline')} (${features.length})`),
+      el('ul', {}, [...features].sort((a, b) => at(a) - at(b)).map((f) => el('li', {
+        'data-id': f.id, role: 'button', onclick: () => this.onCamera && this.onCamera(f),
+      }, el('span', { class: 'name' }, f.properties.name || f.id),
+      at(f) ? el('span', { class: 'meta' }, ` ${t('ago', Math.max(0, (now - at(f)) / 1000))}`) : null))));
   }
 
   // ---- events ---------------------------------------------------------------
@@ -260,6 +276,14 @@ function feedRows(doc) {
     age: x.age_s,
     n24: x.events_24h ?? x.events_24 ?? x.count_24h,
   }));
+}
+
+// A department's state on the wall: "silent" with no report ever is
+// "never" (grey, not an outage); problems first.
+const STATE_RANK = { silent: 0, stale: 1, unknown: 2, ok: 3, never: 4 };
+function deptState(x, last) {
+  const state = ['ok', 'stale', 'silent'].includes(x.state) ? x.state : 'unknown';
+  return state === 'silent' && (last === null || Number.isNaN(last)) ? 'never' : state;
 }
 
 function cameraCounts(doc) {

@@ -65,13 +65,24 @@ export function demoDb(tmp) {
     throw new Error(`no demo data in ${GEODATA}: generate it with \`situ demo --out ${GEODATA}\` (scripts/test.sh does)`);
   }
   let dir = GEODATA;
-  if (!fs.existsSync(path.join(GEODATA, 'roads.geojson'))) {
-    dir = path.join(tmp, 'demo');
-    run(SITU, ['demo', '--out', dir]);
-  }
+  if (!fs.existsSync(path.join(GEODATA, 'roads.geojson'))) dir = demoWithRoads(tmp);
   const db = path.join(tmp, 'situ.sqlite');
   run(SITU, ['load', '--db', db, '--all', dir]);
   return db;
+}
+
+// The demo written again with its roads: once per build into SITU_DEMO_ROADS
+// (CTest sets it, so the browser tests share one copy; written again when
+// situ is newer than it), else into tmp.
+function demoWithRoads(tmp) {
+  const dir = ENV.SITU_DEMO_ROADS || path.join(tmp, 'demo');
+  const manifest = path.join(dir, 'manifest.ini');
+  const fresh = fs.existsSync(manifest) && fs.statSync(manifest).mtimeMs >= fs.statSync(SITU).mtimeMs;
+  if (!fresh) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    run(SITU, ['demo', '--out', dir]);
+  }
+  return dir;
 }
 
 // A feed token for dept, or null with the reason when the CLI cannot make one.

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "situ/buf.h"
 #include "situ/roads.h"
 
 /* ---- the network under construction ---------------------------------------- */
@@ -75,7 +76,8 @@ typedef struct rd {
     unsigned char *att; /* att[v]: roads may start on v */
     int nv, capv;
     rd_road *roads;
-    int nr, capr;
+    int nr;
+    size_t capr;
     char *text;
     size_t ntext, captext;
     int vcols, vrows, *vhead, *vnext;  /* attachable vertices */
@@ -90,61 +92,27 @@ typedef struct rd {
     double *seat;   /* township seats as the roads meet them (seat_point) */
 } rd;
 
-static int grow(void **p, int *cap, int need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    int n = *cap ? *cap : 256;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, (size_t)n * size);
-    if (!q)
-        return SITU_ENOMEM;
-    *p = q, *cap = n;
-    return 0;
-}
-
-/* Room for need vertices in the network's arrays. */
+/* Room for need vertices in the network's arrays (all of one capacity). */
 static int reserve(rd *x, int need)
 {
-    if (need <= x->capv)
-        return 0;
-    int n = x->capv ? x->capv : 4096;
-    while (n < need)
-        n *= 2;
-    double *lon = realloc(x->lon, (size_t)n * sizeof *lon);
-    if (lon)
-        x->lon = lon;
-    double *lat = lon ? realloc(x->lat, (size_t)n * sizeof *lat) : NULL;
-    if (lat)
-        x->lat = lat;
-    signed char *seg = lat ? realloc(x->seg, (size_t)n) : NULL;
-    if (seg)
-        x->seg = seg;
-    int *vnext = seg ? realloc(x->vnext, (size_t)n * sizeof *vnext) : NULL;
-    if (vnext)
-        x->vnext = vnext;
-    unsigned char *att = vnext ? realloc(x->att, (size_t)n) : NULL;
-    if (att)
-        x->att = att;
-    if (!att)
+    size_t n = (size_t)need, c[5];
+    for (int i = 0; i < 5; i++)
+        c[i] = (size_t)x->capv;
+    if (situ_array_grow((void **)&x->lon, &c[0], 0, n, sizeof *x->lon) ||
+        situ_array_grow((void **)&x->lat, &c[1], 0, n, sizeof *x->lat) ||
+        situ_array_grow((void **)&x->seg, &c[2], 0, n, sizeof *x->seg) ||
+        situ_array_grow((void **)&x->vnext, &c[3], 0, n, sizeof *x->vnext) ||
+        situ_array_grow((void **)&x->att, &c[4], 0, n, sizeof *x->att))
         return SITU_ENOMEM;
-    x->capv = n;
+    x->capv = (int)c[0];
     return 0;
 }
 
 static int text_add(rd *x, const char *s)
 {
     size_t len = strlen(s) + 1;
-    if (x->ntext + len > x->captext) {
-        size_t n = x->captext ? x->captext * 2 : 65536;
-        while (n < x->ntext + len)
-            n *= 2;
-        char *p = realloc(x->text, n);
-        if (!p)
-            return -1;
-        x->text = p, x->captext = n;
-    }
+    if (situ_array_grow((void **)&x->text, &x->captext, x->ntext, len, 1))
+        return -1;
     memcpy(x->text + x->ntext, s, len);
     x->ntext += len;
     return (int)(x->ntext - len);
@@ -525,7 +493,9 @@ static int put_road(rd *x, const rd_spec *s, int i0, int i1, int split)
 {
     if (i1 <= i0)
         return 0;
-    int rc = grow((void **)&x->roads, &x->capr, x->nr + 1, sizeof *x->roads);
+    int rc = situ_array_grow((void **)&x->roads, &x->capr, (size_t)x->nr, 1, sizeof *x->roads)
+                 ? SITU_ENOMEM
+                 : 0;
     if (rc)
         return rc;
     rd_road *r = &x->roads[x->nr];

@@ -17,6 +17,7 @@
 typedef struct sqlite3 sqlite3;
 typedef struct sqlite3_stmt sqlite3_stmt;
 typedef struct situ_store situ_store;
+typedef struct situ_db situ_db;
 
 #define SITU_SCHEMA_VERSION 5
 
@@ -62,6 +63,9 @@ int situ_store_open(const char *path, unsigned flags, situ_store **out_store, si
 void situ_store_close(situ_store *s);
 /* The SQLite connection, for libsitu modules that query the store. */
 sqlite3 *situ_store_db(situ_store *s);
+/* The store's connection through situ_db (db.h): how libsitu modules query
+ * it, on SpatiaLite and PostgreSQL alike. */
+situ_db *situ_store_sql(situ_store *s);
 /* The schema version of the open file. */
 int situ_store_version(situ_store *s);
 

@@ -14,6 +14,8 @@
  */
 #include "situ/store.h"
 
+#include "situ/db.h"
+
 #include <sqlite3.h>
 #include <spatialite.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@
 
 struct situ_store {
     sqlite3 *db;
+    situ_db *sql; /* the same connection through situ_db (db.h) */
     void *spatialite_cache;
     int readonly;
     int in_tx;
@@ -304,6 +307,8 @@ int situ_store_open(const char *path, unsigned flags, situ_store **out_store, si
         goto fail;
     }
     sqlite3_busy_timeout(s->db, 10000);
+    if (situ_db_wrap_sqlite(s->db, &s->sql, err))
+        goto fail;
     s->spatialite_cache = spatialite_alloc_connection();
     spatialite_init_ex(s->db, s->spatialite_cache, 0);
     if (!s->readonly &&
@@ -353,6 +358,7 @@ void situ_store_close(situ_store *s)
     }
     sqlite3_finalize(s->items_clear);
     sqlite3_finalize(s->items_insert);
+    situ_db_free(s->sql);
     if (s->db)
         sqlite3_close_v2(s->db);
     if (s->spatialite_cache)
@@ -363,6 +369,11 @@ void situ_store_close(situ_store *s)
 sqlite3 *situ_store_db(situ_store *s)
 {
     return s->db;
+}
+
+situ_db *situ_store_sql(situ_store *s)
+{
+    return s->sql;
 }
 
 int situ_store_begin(situ_store *s, situ_err *err)

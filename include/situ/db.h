@@ -1,0 +1,96 @@
+/*
+ * situ/db.h: one SQL interface over the two engines a situ store lives in,
+ * SpatiaLite (a file, the default) and PostgreSQL with PostGIS (a libpq URL).
+ *
+ * It mirrors the part of SQLite's C API situ uses (prepare, bind, step,
+ * column, reset, finalize), so each module writes its SQL once and it runs
+ * on both. The store (store.h) opens the connection; modules get it with
+ * situ_store_sql().
+ *
+ * Portable SQL, as every statement outside the store's own schema code is
+ * written:
+ *   - parameters are ? or ?N;
+ *   - geometry through ST_GeomFromWKB(?, 4326), ST_AsBinary, ST_Multi,
+ *     ST_Intersects, ST_X, ST_Y, and bounding boxes through ST_MinX, ST_MinY,
+ *     ST_MaxX, ST_MaxY (SpatiaLite's names; rewritten for PostGIS);
+ *   - upserts with INSERT ... ON CONFLICT, RETURNING instead of rowids;
+ *   - times as RFC 3339 UTC text computed in C, JSON as text parsed in C.
+ */
+#ifndef SITU_DB_H
+#define SITU_DB_H
+
+#include "situ/err.h"
+
+typedef struct sqlite3 sqlite3;
+typedef struct situ_db situ_db;
+typedef struct situ_db_stmt situ_db_stmt;
+
+typedef enum situ_db_engine {
+    SITU_DB_SQLITE = 1,   /* SpatiaLite */
+    SITU_DB_POSTGRES = 2, /* PostgreSQL + PostGIS */
+} situ_db_engine;
+
+/* What situ_db_step answers besides a negative SITU_E... code:
+ * SITU_ECONFLICT for a constraint violated, SITU_EBUSY for a lock not
+ * granted in time, SITU_EDB for anything else (situ_db_errmsg says why). */
+enum { SITU_DB_DONE = 0, SITU_DB_ROW = 1 };
+
+/* The type of a result column's value in the current row. */
+typedef enum situ_db_type {
+    SITU_DB_NULL = 0,
+    SITU_DB_INTEGER,
+    SITU_DB_FLOAT,
+    SITU_DB_TEXT,
+    SITU_DB_BLOB,
+} situ_db_type;
+
+/* Wraps an open SQLite connection (the store keeps owning it). */
+int situ_db_wrap_sqlite(sqlite3 *lite, situ_db **out, situ_err *err);
+/* Frees the wrapper (not the connection it wraps); NULL is a no-op. */
+void situ_db_free(situ_db *db);
+
+situ_db_engine situ_db_engine_of(const situ_db *db);
+/* The SQLite connection, for what only SQLite does (online backup, PRAGMAs);
+ * NULL on PostgreSQL. */
+sqlite3 *situ_db_sqlite(situ_db *db);
+
+/* Prepares one statement of portable SQL. */
+int situ_db_prepare(situ_db *db, const char *sql, situ_db_stmt **out, situ_err *err);
+/* Runs SQL that returns no rows (several statements allowed). */
+int situ_db_exec(situ_db *db, const char *sql, situ_err *err);
+/* Rows changed by the last INSERT, UPDATE or DELETE run on db. */
+long long situ_db_changes(situ_db *db);
+/* The engine's message for the last failure on db. */
+const char *situ_db_errmsg(situ_db *db);
+
+/* Binds parameter k (1-based). Text and blobs are borrowed: they must stay
+ * valid until the statement is stepped to its end, reset or finalized.
+ * n < 0 for text means up to its NUL. */
+void situ_db_bind_null(situ_db_stmt *st, int k);
+void situ_db_bind_int64(situ_db_stmt *st, int k, long long v);
+void situ_db_bind_double(situ_db_stmt *st, int k, double v);
+void situ_db_bind_text(situ_db_stmt *st, int k, const char *s, int n);
+void situ_db_bind_blob(situ_db_stmt *st, int k, const void *p, int n);
+
+/* Runs the statement or moves to its next row: SITU_DB_ROW, SITU_DB_DONE or
+ * a negative SITU_E... code. */
+int situ_db_step(situ_db_stmt *st);
+
+/* Column i (0-based) of the current row. Text and blobs stay valid until the
+ * next step, reset or finalize; text is NULL for SQL NULL. */
+situ_db_type situ_db_column_type(situ_db_stmt *st, int i);
+long long situ_db_column_int64(situ_db_stmt *st, int i);
+double situ_db_column_double(situ_db_stmt *st, int i);
+const char *situ_db_column_text(situ_db_stmt *st, int i);
+const void *situ_db_column_blob(situ_db_stmt *st, int i);
+int situ_db_column_bytes(situ_db_stmt *st, int i);
+
+/* Makes the statement ready to run again; bindings are kept. */
+void situ_db_reset(situ_db_stmt *st);
+void situ_db_clear_bindings(situ_db_stmt *st);
+/* Frees the statement; NULL is a no-op. */
+void situ_db_finalize(situ_db_stmt *st);
+/* The connection the statement was prepared on. */
+situ_db *situ_db_of(situ_db_stmt *st);
+
+#endif

@@ -1,0 +1,196 @@
+/*
+ * db.c: situ_db over SQLite (SpatiaLite). Each call forwards to the SQLite
+ * C API; the wrapper adds one pointer per statement and maps SQLite's
+ * result codes to situ's.
+ */
+#include "situ/db.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+
+struct situ_db {
+    situ_db_engine engine;
+    sqlite3 *lite;
+};
+
+struct situ_db_stmt {
+    situ_db *db;
+    sqlite3_stmt *lite;
+};
+
+int situ_db_wrap_sqlite(sqlite3 *lite, situ_db **out, situ_err *err)
+{
+    situ_db *db = calloc(1, sizeof *db);
+    if (!db)
+        return situ_err_set(err, SITU_ENOMEM, "out of memory");
+    db->engine = SITU_DB_SQLITE;
+    db->lite = lite;
+    *out = db;
+    return 0;
+}
+
+void situ_db_free(situ_db *db)
+{
+    free(db);
+}
+
+situ_db_engine situ_db_engine_of(const situ_db *db)
+{
+    return db->engine;
+}
+
+sqlite3 *situ_db_sqlite(situ_db *db)
+{
+    return db->lite;
+}
+
+/* situ's code for a failed SQLite call. */
+static int code_of(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+        return SITU_ECONFLICT;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return SITU_EBUSY;
+    case SQLITE_NOMEM:
+        return SITU_ENOMEM;
+    default:
+        return SITU_EDB;
+    }
+}
+
+int situ_db_prepare(situ_db *db, const char *sql, situ_db_stmt **out, situ_err *err)
+{
+    situ_db_stmt *st = calloc(1, sizeof *st);
+    if (!st)
+        return situ_err_set(err, SITU_ENOMEM, "out of memory");
+    st->db = db;
+    int rc = sqlite3_prepare_v2(db->lite, sql, -1, &st->lite, NULL);
+    if (rc != SQLITE_OK) {
+        free(st);
+        return situ_err_set(err, code_of(rc), "%s (in: %.120s)", sqlite3_errmsg(db->lite), sql);
+    }
+    *out = st;
+    return 0;
+}
+
+int situ_db_exec(situ_db *db, const char *sql, situ_err *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db->lite, sql, NULL, NULL, &msg);
+    if (rc == SQLITE_OK)
+        return 0;
+    situ_err_set(err, code_of(rc), "%s (in: %.120s)", msg ? msg : sqlite3_errstr(rc), sql);
+    sqlite3_free(msg);
+    return code_of(rc);
+}
+
+long long situ_db_changes(situ_db *db)
+{
+    return sqlite3_changes64(db->lite);
+}
+
+const char *situ_db_errmsg(situ_db *db)
+{
+    return sqlite3_errmsg(db->lite);
+}
+
+void situ_db_bind_null(situ_db_stmt *st, int k)
+{
+    sqlite3_bind_null(st->lite, k);
+}
+
+void situ_db_bind_int64(situ_db_stmt *st, int k, long long v)
+{
+    sqlite3_bind_int64(st->lite, k, v);
+}
+
+void situ_db_bind_double(situ_db_stmt *st, int k, double v)
+{
+    sqlite3_bind_double(st->lite, k, v);
+}
+
+void situ_db_bind_text(situ_db_stmt *st, int k, const char *s, int n)
+{
+    sqlite3_bind_text(st->lite, k, s, n, SQLITE_STATIC);
+}
+
+void situ_db_bind_blob(situ_db_stmt *st, int k, const void *p, int n)
+{
+    sqlite3_bind_blob(st->lite, k, p, n, SQLITE_STATIC);
+}
+
+int situ_db_step(situ_db_stmt *st)
+{
+    int rc = sqlite3_step(st->lite);
+    if (rc == SQLITE_ROW)
+        return SITU_DB_ROW;
+    if (rc == SQLITE_DONE)
+        return SITU_DB_DONE;
+    return code_of(rc);
+}
+
+situ_db_type situ_db_column_type(situ_db_stmt *st, int i)
+{
+    switch (sqlite3_column_type(st->lite, i)) {
+    case SQLITE_INTEGER:
+        return SITU_DB_INTEGER;
+    case SQLITE_FLOAT:
+        return SITU_DB_FLOAT;
+    case SQLITE_TEXT:
+        return SITU_DB_TEXT;
+    case SQLITE_BLOB:
+        return SITU_DB_BLOB;
+    default:
+        return SITU_DB_NULL;
+    }
+}
+
+long long situ_db_column_int64(situ_db_stmt *st, int i)
+{
+    return sqlite3_column_int64(st->lite, i);
+}
+
+double situ_db_column_double(situ_db_stmt *st, int i)
+{
+    return sqlite3_column_double(st->lite, i);
+}
+
+const char *situ_db_column_text(situ_db_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st->lite, i);
+}
+
+const void *situ_db_column_blob(situ_db_stmt *st, int i)
+{
+    return sqlite3_column_blob(st->lite, i);
+}
+
+int situ_db_column_bytes(situ_db_stmt *st, int i)
+{
+    return sqlite3_column_bytes(st->lite, i);
+}
+
+void situ_db_reset(situ_db_stmt *st)
+{
+    sqlite3_reset(st->lite);
+}
+
+void situ_db_clear_bindings(situ_db_stmt *st)
+{
+    sqlite3_clear_bindings(st->lite);
+}
+
+void situ_db_finalize(situ_db_stmt *st)
+{
+    if (!st)
+        return;
+    sqlite3_finalize(st->lite);
+    free(st);
+}
+
+situ_db *situ_db_of(situ_db_stmt *st)
+{
+    return st->db;
+}

@@ -182,7 +182,7 @@ test('every export format is described with its media type and CRS rule', () => 
       assert.ok(crs, `${p}: no crs parameter`);
       assert.equal(crs.schema.enum.length > 3, f.rule === 'SITU_EXPORT_ANY_CRS', `${p}: crs ${crs.schema.enum}`);
       assert.equal(op.parameters.some((x) => x.name === 'encoding'), f.ext === 'shp.zip', `${p}: encoding`);
-      for (const status of ['400', '404', '503', '507']) assert.ok(op.responses[status], `${p}: no ${status}`);
+      for (const status of ['400', '404', '500', '503', '507']) assert.ok(op.responses[status], `${p}: no ${status}`);
     }
   }
 });

@@ -270,6 +270,19 @@ class CrsTest(unittest.TestCase):
         self.assertEqual(one.headers.get("content-crs"), "<%s4547>" % EPSG)
         self.assertEqual(one.json()["geometry"]["coordinates"], got[fid])
 
+    def test_paging_links_keep_the_crs(self):
+        whole = self.items("crs=EPSG:4547", EPSG + "4547")
+        url, got = "/collections/hazards/items?limit=40&crs=EPSG:4547", {}
+        while url:
+            r = self.d.get(url)
+            self.assertEqual(r.headers.get("content-crs"), "<%s4547>" % EPSG, url)
+            page = r.json()
+            got.update({f["id"]: f["geometry"]["coordinates"] for f in page["features"]})
+            nxt = [l["href"] for l in page["links"] if l["rel"] == "next"]
+            url = nxt[0].split(self.d.base, 1)[1] if nxt else None
+        self.assertGreater(len(whole), 40)
+        self.assertEqual(got, whole)
+
     def test_bbox_crs_selects_the_same_features(self):
         base = self.items("")
         lons = sorted(c[0] for c in base.values())

@@ -237,6 +237,8 @@ class CrsTest(unittest.TestCase):
         r = self.d.get("/collections/hazards/items?limit=10000&" + query)
         self.assertEqual(r.status, 200, r.body[:300])
         self.assertEqual(r.headers.get("content-crs"), "<%s>" % crs)
+        # a web client of another origin (CORS) may read it
+        self.assertEqual(r.headers.get("access-control-expose-headers"), "Content-Crs")
         return {f["id"]: f["geometry"]["coordinates"] for f in r.json()["features"]}
 
     def test_collections_and_conformance_declare_crs(self):

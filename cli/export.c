@@ -106,6 +106,8 @@ int situ_cli_export(int argc, char **argv)
     if (crs < 0)
         return fprintf(stderr, "situ export: %s\n", err.msg), 2;
     const situ_export_format *f = situ_export_format_find(format);
+    if (situ_export_format_check_crs(f, crs, "--t_srs", &err))
+        return fprintf(stderr, "situ export: %s\n", err.msg), 2;
     if (f)
         format = f->gdal;
     situ_store *s;

@@ -3,14 +3,15 @@
  * it is daemon/openapi.json (compiled in as situd_openapi_json: every route,
  * the feed event schemas with examples, the problem+json answers); this file
  * adds what the schema's tables know: the server's own URL, the collection
- * ids, the departments' codes, and each collection's items paths with a
- * query parameter per filterable field and a feature id of the data served
- * as the example.
+ * ids, the departments' codes, the CRSs of crs and bbox-crs, and each
+ * collection's items paths with a query parameter per filterable field and a
+ * feature id of the data served as the example.
  */
 #include <jansson.h>
 #include <stdlib.h>
 
 #include "routes.h"
+#include "situ/crs.h"
 
 extern const unsigned char situd_openapi_json[];
 extern const size_t situd_openapi_json_len;
@@ -36,10 +37,12 @@ static json_t *ref(const char *kind, const char *name)
     return json_pack("{s:s}", "$ref", p);
 }
 
-/* {"200": ok, "400", "404", "503": the shared problem answers} */
+/* {"200": ok with its Content-Crs, "400", "404", "503": the shared problem
+ * answers} */
 static json_t *responses(const char *schema, int not_found)
 {
-    json_t *o = json_pack("{s:{s:s,s:{s:{s:o}}},s:o,s:o}", "200", "description", "OK", "content",
+    json_t *o = json_pack("{s:{s:s,s:{s:o},s:{s:{s:o}}},s:o,s:o}", "200", "description", "OK",
+                          "headers", "Content-Crs", ref("headers", "ContentCrs"), "content",
                           "application/geo+json", "schema", ref("schemas", schema), "400",
                           ref("responses", "BadRequest"), "503", ref("responses", "Unavailable"));
     if (not_found)
@@ -51,7 +54,10 @@ static json_t *responses(const char *schema, int not_found)
 static void add_items_paths(json_t *paths, const situ_collection *c, const situ_coll *served)
 {
     json_t *params = json_pack(
-        "[o,o,o,o,o]", query_param("bbox", "string", "minlon,minlat,maxlon,maxlat (CRS84)"),
+        "[o,o,o,o,o,o,o]",
+        query_param("bbox", "string",
+                    "minlon,minlat,maxlon,maxlat in CRS84, or the box in bbox-crs's axis order"),
+        ref("parameters", "bbox-crs"), ref("parameters", "crs"),
         query_param("limit", "integer", "1..10000, default 100"),
         query_param("offset", "integer", "paging offset (see the next link)"),
         query_param("township_code", "string", "9-digit township code"), ref("parameters", "f"));
@@ -74,9 +80,24 @@ static void add_items_paths(json_t *paths, const situ_collection *c, const situ_
         json_object_set_new(fid, "example", json_string(served->feats[0].id));
     snprintf(path, sizeof path, "/collections/%s/items/{featureId}", c->id);
     json_object_set_new(paths, path,
-                        json_pack("{s:{s:s,s:[s],s:[o,o],s:o}}", "get", "summary", "one feature",
+                        json_pack("{s:{s:s,s:[s],s:[o,o,o],s:o}}", "get", "summary", "one feature",
                                   "tags", "OGC API - Features", "parameters", fid,
-                                  ref("parameters", "f"), "responses", responses("Feature", 1)));
+                                  ref("parameters", "crs"), ref("parameters", "f"), "responses",
+                                  responses("Feature", 1)));
+}
+
+/* The CRS URIs that the parameters crs, bbox-crs and exportCrs take as
+ * their schemas' enum. */
+static void set_crs_enums(json_t *params)
+{
+    static const char *const names[] = {"crs", "bbox-crs", "exportCrs"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        json_t *uris = json_array();
+        for (int c = 0; c < SITU_NCRS; c++)
+            json_array_append_new(uris, json_string(situ_crs_uri(c)));
+        json_object_set_new(json_object_get(json_object_get(params, names[i]), "schema"), "enum",
+                            uris);
+    }
 }
 
 /* The document for the request's origin; NULL when out of memory. */
@@ -106,6 +127,7 @@ static json_t *api_document(situd_req *r)
     for (int i = 0; i < situ_schema_ndepts(); i++)
         json_array_append_new(depts, json_string(situ_schema_dept(i)->code));
     json_object_set_new(json_object_get(dept, "schema"), "enum", depts);
+    set_crs_enums(params);
     return doc;
 }
 

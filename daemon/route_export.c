@@ -7,7 +7,8 @@
  * at once and streamed from its descriptor. Each download holds a slot until
  * it ends, so that at most max_exports run at once (503 with Retry-After
  * past them): a few slow clients cannot keep many versions of every
- * collection, nor many spool files, alive.
+ * collection, nor many spool files, alive. A file with coordinates carries
+ * Content-Crs (OGC API - Features Part 2) naming the CRS it was written in.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -83,16 +84,18 @@ typedef struct export_args {
     const char *encoding;
 } export_args;
 
-/* Reads crs and encoding; answers 400 naming the one at fault. */
+/* Reads crs and encoding; answers 400 naming the one at fault. A file that
+ * holds coordinates is answered with a Content-Crs header naming its CRS
+ * (its axes in the file's own order: x is easting or longitude). */
 static int read_export_args(situd_req *r, export_args *a, situd_result *out)
 {
     situ_err err = {0};
     const char *crs = situd_arg(r, "crs");
     a->crs = crs ? situ_crs_find(crs, "crs", &err) : SITU_CRS_CRS84;
-    if (a->crs < 0)
+    if (a->crs < 0 || situ_export_format_check_crs(a->f, a->crs, "crs", &err))
         return *out = situd_problem(r, 400, "crs", "%s", err.msg), 1;
-    if (!strcmp(a->f->ext, "kml") && a->crs != SITU_CRS_CRS84)
-        return *out = situd_problem(r, 400, "crs", "crs: KML is always WGS84 lon/lat (CRS84)"), 1;
+    if (a->f->crs != SITU_EXPORT_NO_COORDS)
+        r->content_crs = situ_crs_uri(a->crs);
     a->encoding = situd_arg(r, "encoding");
     if (a->encoding && strcmp(a->f->ext, "shp.zip"))
         return *out = situd_problem(r, 400, "encoding",

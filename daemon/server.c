@@ -198,6 +198,8 @@ situd_result situd_reply_response(situd_req *r, unsigned status, struct MHD_Resp
         char crs[128];
         snprintf(crs, sizeof crs, "<%s>", r->content_crs);
         MHD_add_response_header(resp, "Content-Crs", crs);
+        if (config->cors_origin[0]) /* else a page of another origin cannot read it */
+            MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Content-Crs");
     }
     r->status = (int)status;
     enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);

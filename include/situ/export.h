@@ -33,16 +33,30 @@ void situ_export_items_as_columns(situ_export *e);
 size_t situ_export_count(const situ_export *e);
 void situ_export_free(situ_export *e);
 
+/* Which CRSs a format's files can be written in. */
+typedef enum situ_export_crs_rule {
+    SITU_EXPORT_ANY_CRS = 0, /* every CRS of situ/crs.h */
+    SITU_EXPORT_CRS84_ONLY,  /* KML: always WGS84 lon/lat */
+    SITU_EXPORT_NO_COORDS,   /* XLSX: a sheet holds no geometry */
+} situ_export_crs_rule;
+
 /* The formats an export is offered in by name. */
 typedef struct situ_export_format {
-    const char *ext;      /* "geojson", "gpkg", "shp.zip", "csv", "xlsx", "kml" */
-    const char *gdal;     /* GDAL's short name */
-    const char *mime;     /* its media type */
-    int items_as_columns; /* a sheet: see situ_export_items_as_columns */
+    const char *ext;          /* "geojson", "gpkg", "shp.zip", "csv", "xlsx", "kml" */
+    const char *gdal;         /* GDAL's short name */
+    const char *mime;         /* its media type */
+    int items_as_columns;     /* a sheet: see situ_export_items_as_columns */
+    situ_export_crs_rule crs; /* the CRSs it can be written in */
 } situ_export_format;
 
 /* The format whose ext or GDAL short name is name, or NULL. */
 const situ_export_format *situ_export_format_find(const char *name);
+/* 0 when f can be written in crs (situ/crs.h), else SITU_EINVAL with err
+ * naming param and why (KML is CRS84 only; an XLSX sheet has no coordinates
+ * to transform, so only CRS84, the default, is taken). f NULL (a GDAL
+ * format not in the table) takes any crs. */
+int situ_export_format_check_crs(const situ_export_format *f, int crs, const char *param,
+                                 situ_err *err);
 
 /* How situ_export_to_file writes. */
 typedef struct situ_export_file_opts {

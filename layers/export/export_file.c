@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "situ/crs.h"
 #include "situ/fs.h"
 
 #include "export_gdal.h"
@@ -30,12 +31,13 @@
 #define SOURCE_NAME ".situ-source.geojson"
 
 static const situ_export_format formats[] = {
-    {"geojson", "GeoJSON", "application/geo+json", 0},
-    {"gpkg", "GPKG", "application/geopackage+sqlite3", 0},
-    {"shp.zip", "ESRI Shapefile", "application/zip", 0},
-    {"csv", "CSV", "text/csv; charset=utf-8", 1},
-    {"xlsx", "XLSX", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", 1},
-    {"kml", "KML", "application/vnd.google-earth.kml+xml", 0},
+    {"geojson", "GeoJSON", "application/geo+json", 0, SITU_EXPORT_ANY_CRS},
+    {"gpkg", "GPKG", "application/geopackage+sqlite3", 0, SITU_EXPORT_ANY_CRS},
+    {"shp.zip", "ESRI Shapefile", "application/zip", 0, SITU_EXPORT_ANY_CRS},
+    {"csv", "CSV", "text/csv; charset=utf-8", 1, SITU_EXPORT_ANY_CRS},
+    {"xlsx", "XLSX", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", 1,
+     SITU_EXPORT_NO_COORDS},
+    {"kml", "KML", "application/vnd.google-earth.kml+xml", 0, SITU_EXPORT_CRS84_ONLY},
 };
 
 const situ_export_format *situ_export_format_find(const char *name)
@@ -44,6 +46,17 @@ const situ_export_format *situ_export_format_find(const char *name)
         if (!strcmp(name, formats[i].ext) || !strcmp(name, formats[i].gdal))
             return &formats[i];
     return NULL;
+}
+
+int situ_export_format_check_crs(const situ_export_format *f, int crs, const char *param,
+                                 situ_err *err)
+{
+    if (!f || crs == SITU_CRS_CRS84 || f->crs == SITU_EXPORT_ANY_CRS)
+        return 0;
+    if (f->crs == SITU_EXPORT_CRS84_ONLY)
+        return situ_err_set(err, SITU_EINVAL, "%s: KML is always WGS84 lon/lat (CRS84)", param);
+    return situ_err_set(err, SITU_EINVAL,
+                        "%s: an XLSX sheet holds no coordinates (csv, gpkg or shp.zip do)", param);
 }
 
 /* 1 when st is the store at protect or one of its -wal, -shm, -journal. */

@@ -8,6 +8,10 @@
 // parameter that names nothing); every feed event example is POSTed and
 // accepted, each with a required member left out is rejected naming it, and
 // the feeds' 400/401/403/404/413/415/422 answers are the documented problems.
+// The documented response headers are checked too (Content-Crs naming the
+// crs asked, CRS84 by default), the crs/bbox-crs parameters list the CRSs
+// each collection declares, and the export paths are those of the format
+// table in layers/export/export_file.c, each with its media type.
 //
 // Environment (set by CTest): as tests/web/situd.mjs, SITU_WEB_NODE_MODULES
 // for the validators (daemon/web's devDependencies).
@@ -67,11 +71,19 @@ function validatorFor(schema) {
   return validators.get(schema);
 }
 
-// The answer r of op is one the document lists: its status, its media type,
-// and a JSON body valid against that media type's schema. Returns the body.
+// The answer r of op is one the document lists: its status, its required
+// headers (valid against their schemas), its media type, and a JSON body
+// valid against that media type's schema. Returns the body.
 function checkAnswer(where, op, r) {
   const documented = op.responses[String(r.status)] || op.responses.default;
   assert.ok(documented, `${where}: status ${r.status} is not documented (${Object.keys(op.responses)}): ${r.body.toString('utf8').slice(0, 300)}`);
+  for (const [name, h] of Object.entries(documented.headers || {})) {
+    const value = r.headers[name.toLowerCase()];
+    if (!h.required && value === undefined) continue;
+    assert.ok(value !== undefined, `${where}: ${r.status} has no ${name} header`);
+    const v = validatorFor(h.schema);
+    assert.ok(v(value), `${where}: ${name}: ${value}: ${ajv.errorsText(v.errors)}`);
+  }
   const ctype = (r.headers['content-type'] || '').split(';')[0].trim();
   if (!documented.content) {
     assert.equal(r.body.length, 0, `${where}: ${r.status} documents no body`);
@@ -128,6 +140,50 @@ test('the collection ids and department codes are the ones situd serves', async 
     colls.collections.map((c) => c.id).sort());
   for (const id of colls.collections.map((c) => c.id)) {
     assert.ok(raw.paths[`/collections/${id}/items`], `no items path for ${id}`);
+  }
+});
+
+test('crs and bbox-crs take the CRSs every collection declares', async () => {
+  const colls = JSON.parse((await request('GET', '/collections')).body.toString('utf8')).collections;
+  const params = raw.components.parameters;
+  for (const c of colls) {
+    assert.ok(c.crs.length >= 6, `${c.id} declares ${c.crs}`);
+    for (const name of ['crs', 'bbox-crs', 'exportCrs']) {
+      assert.deepEqual(params[name].schema.enum, c.crs, `${name} against ${c.id}'s crs list`);
+    }
+    const items = doc.paths[`/collections/${c.id}/items`].get.parameters.map((x) => x.name);
+    for (const name of ['crs', 'bbox-crs', 'bbox']) assert.ok(items.includes(name), `${c.id} items: no ${name}`);
+    const one = doc.paths[`/collections/${c.id}/items/{featureId}`].get.parameters.map((x) => x.name);
+    assert.ok(one.includes('crs'), `${c.id} items/{featureId}: no crs`);
+  }
+});
+
+// The rows of the format table: {"ext", "GDAL name", "media type", n, RULE}.
+function exportFormats() {
+  const table = fs.readFileSync(path.join(ROOT, 'layers', 'export', 'export_file.c'), 'utf8');
+  const rows = [...table.matchAll(/\{"([a-z.]+)", "[^"]+", "([^"]+)", [01],\s*(SITU_EXPORT_\w+)\}/g)]
+    .map((m) => ({ ext: m[1], mime: m[2].split(';')[0].trim(), rule: m[3] }));
+  assert.ok(rows.length >= 6, `read only ${rows.length} rows of the export formats`);
+  return rows;
+}
+
+test('every export format is described with its media type and CRS rule', () => {
+  const formats = exportFormats();
+  const documented = Object.keys(doc.paths).filter((p) => p.startsWith('/export/'));
+  assert.deepEqual(documented.sort(), formats.flatMap((f) =>
+    [`/export/{collection}.${f.ext}`, `/export/drill.${f.ext}`]).sort());
+  for (const f of formats) {
+    for (const p of [`/export/{collection}.${f.ext}`, `/export/drill.${f.ext}`]) {
+      const op = doc.paths[p].get;
+      const ok = op.responses['200'];
+      assert.deepEqual(Object.keys(ok.content).map((t) => t.split(';')[0].trim()), [f.mime], p);
+      assert.equal('Content-Crs' in ok.headers, f.rule !== 'SITU_EXPORT_NO_COORDS', `${p}: Content-Crs`);
+      const crs = op.parameters.find((x) => x.name === 'crs');
+      assert.ok(crs, `${p}: no crs parameter`);
+      assert.equal(crs.schema.enum.length > 3, f.rule === 'SITU_EXPORT_ANY_CRS', `${p}: crs ${crs.schema.enum}`);
+      assert.equal(op.parameters.some((x) => x.name === 'encoding'), f.ext === 'shp.zip', `${p}: encoding`);
+      for (const status of ['400', '404', '500', '503', '507']) assert.ok(op.responses[status], `${p}: no ${status}`);
+    }
   }
 });
 
@@ -211,16 +267,31 @@ test('every GET answers its examples as documented', async () => {
   for (let i = 0; i < 50 && (await request('GET', impact)).status !== 200; i++) await sleep(100);
   const gets = operations().filter((o) => o.method === 'get');
   assert.ok(gets.length >= 50, `${gets.length} GET operations`);
-  let called = 0;
+  const CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84';
+  let called = 0, crsAsked = 0;
   for (const { path: p, op } of gets) {
     const url = urlOf(p, op);
     if (!url) continue; /* an empty collection's feature */
     called++;
-    const r = await request('GET', url, { headers: { accept: 'application/json' } });
-    assert.ok(r.status >= 200 && r.status < 300, `GET ${url}: ${r.status} ${r.body.toString('utf8').slice(0, 300)}`);
-    checkAnswer(`GET ${url}`, op, r);
+    // with its crs example, and without it (the default, CRS84); the drill
+    // bundle only without (GDAL takes seconds to write it in a Gauss-Krueger
+    // zone; test_export_crs writes exports in one)
+    const crs = (op.parameters || []).find((x) => x.name === 'crs' && x.in === 'query' && x.example);
+    const noCrs = crs && urlOf(p, op, { crs: null });
+    const asked = !crs ? [[url, CRS84]] : p.startsWith('/export/drill.') ? [[noCrs, CRS84]]
+      : [[url, crs.example], [noCrs, CRS84]];
+    for (const [u, want] of asked) {
+      const r = await request('GET', u, { headers: { accept: 'application/json' } });
+      assert.ok(r.status >= 200 && r.status < 300, `GET ${u}: ${r.status} ${r.body.toString('utf8').slice(0, 300)}`);
+      checkAnswer(`GET ${u}`, op, r);
+      if (op.responses['200'].headers?.['Content-Crs']) {
+        assert.equal(r.headers['content-crs'], `<${want}>`, `GET ${u}`);
+        crsAsked++;
+      }
+    }
   }
   assert.ok(called >= gets.length - 2, `${called} of ${gets.length} GET operations called`);
+  assert.ok(crsAsked >= 2 * (7 + 8 + 4) + 6, `${crsAsked} answers' Content-Crs checked`);
 });
 
 test('an event without a member its schema requires is rejected naming it', async () => {

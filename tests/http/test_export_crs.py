@@ -58,10 +58,13 @@ class ExportFormatsTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.d.stop_cleanly()
 
-    def download(self, path, ext):
+    def download(self, path, ext, crs=CRS84):
+        """The export at path, saved; its Content-Crs names crs (none for
+        XLSX, which holds no coordinates)."""
         r = self.d.get(path)
         self.assertEqual(r.status, 200, r.body[:300])
         self.assertTrue(r.ctype.startswith(MIME[ext]), r.ctype)
+        self.assertEqual(r.headers.get("content-crs"), None if ext == "xlsx" else "<%s>" % crs)
         name = path.split("?")[0].split("/")[-1]
         self.assertEqual(r.headers.get("content-disposition"),
                          'attachment; filename="%s"' % name)
@@ -92,8 +95,8 @@ class ExportFormatsTest(unittest.TestCase):
                 self.assertTrue({g["geometry"]["type"] for g in got} <=
                                 {"Polygon", "MultiPolygon"})
 
-    def shapefile(self, query):
-        f, body = self.download("/export/townships.shp.zip" + query, "shp.zip")
+    def shapefile(self, query, crs=CRS84):
+        f, body = self.download("/export/townships.shp.zip" + query, "shp.zip", crs)
         z = zipfile.ZipFile(io.BytesIO(body))
         self.assertEqual(sorted(n.rsplit(".", 1)[1] for n in z.namelist()),
                          ["cpg", "dbf", "prj", "shp", "shx"])
@@ -134,7 +137,9 @@ class ExportFormatsTest(unittest.TestCase):
 
     def test_drill_bundle_in_each_format(self):
         town = self.d.get("/townships").json()["townships"][0]["code"]
-        whole = self.d.get("/export/drill.geojson?townships=" + town).json()["features"]
+        streamed = self.d.get("/export/drill.geojson?townships=" + town)
+        self.assertEqual(streamed.headers.get("content-crs"), "<%s>" % CRS84)
+        whole = streamed.json()["features"]
         per = {}
         for w in whole:
             per.setdefault(w["properties"]["collection"], []).append(w["properties"]["name"])
@@ -160,16 +165,25 @@ class ExportFormatsTest(unittest.TestCase):
     def test_export_in_gauss_krueger_matches_cs2cs_with_esri_prj(self):
         h = self.hazards[0]
         lon, lat = h["geometry"]["coordinates"]
-        f, _ = self.download("/export/hazards.gpkg?crs=EPSG:4546", "gpkg")
+        f, _ = self.download("/export/hazards.gpkg?crs=EPSG:4546", "gpkg", EPSG + "4546")
         got = {g["properties"]["id"]: g for g in read_back(f)["features"]}
         x, y = got[h["id"]]["geometry"]["coordinates"]  # files: easting, northing
         n, e = cs2cs("EPSG:4326", "EPSG:4546", lat, lon)
         self.assertAlmostEqual(x, e, delta=0.01)
         self.assertAlmostEqual(y, n, delta=0.01)
-        _, z = self.shapefile("?crs=" + EPSG + "4546")
+        _, z = self.shapefile("?crs=" + EPSG + "4546", EPSG + "4546")
         prj = z.read("townships.prj").decode()
         self.assertTrue(prj.startswith('PROJCS["CGCS2000_3_Degree_GK_CM_111E"'), prj)
         self.assertIn('PROJECTION["Gauss_Kruger"]', prj)
+
+    def test_geojson_in_cgcs2000_is_spooled_lon_lat_with_its_content_crs(self):
+        h = self.hazards[0]
+        f, _ = self.download("/export/hazards.geojson?crs=EPSG:4490", "geojson", EPSG + "4490")
+        got = {g["properties"]["id"]: g for g in read_back(f)["features"]}[h["id"]]
+        lon, lat = h["geometry"]["coordinates"]  # files: longitude first, as GDAL writes
+        want_lat, want_lon = cs2cs("EPSG:4326", "EPSG:4490", lat, lon)
+        self.assertAlmostEqual(got["geometry"]["coordinates"][0], want_lon, places=6)
+        self.assertAlmostEqual(got["geometry"]["coordinates"][1], want_lat, places=6)
 
     def test_bad_export_arguments(self):
         situd.assert_problem(self, self.d.get("/export/hazards.gpkg?encoding=GBK"), 400,
@@ -178,6 +192,10 @@ class ExportFormatsTest(unittest.TestCase):
                              "encoding")
         situd.assert_problem(self, self.d.get("/export/hazards.gpkg?crs=EPSG:3857"), 400, "crs")
         situd.assert_problem(self, self.d.get("/export/hazards.kml?crs=EPSG:4546"), 400, "crs")
+        situd.assert_problem(self, self.d.get("/export/resources.xlsx?crs=EPSG:4546"), 400,
+                             "crs")
+        situd.assert_problem(self, self.d.get("/export/drill.xlsx?townships=431102001&crs="
+                                              "EPSG:4490"), 400, "crs")
         situd.assert_problem(self, self.d.get("/export/hazards.dxf"), 404)
 
     def test_export_over_the_cap_is_507(self):
@@ -219,6 +237,8 @@ class CrsTest(unittest.TestCase):
         r = self.d.get("/collections/hazards/items?limit=10000&" + query)
         self.assertEqual(r.status, 200, r.body[:300])
         self.assertEqual(r.headers.get("content-crs"), "<%s>" % crs)
+        # a web client of another origin (CORS) may read it
+        self.assertEqual(r.headers.get("access-control-expose-headers"), "Content-Crs")
         return {f["id"]: f["geometry"]["coordinates"] for f in r.json()["features"]}
 
     def test_collections_and_conformance_declare_crs(self):
@@ -251,6 +271,19 @@ class CrsTest(unittest.TestCase):
         one = self.d.get("/collections/hazards/items/%s?crs=EPSG:4547" % fid)
         self.assertEqual(one.headers.get("content-crs"), "<%s4547>" % EPSG)
         self.assertEqual(one.json()["geometry"]["coordinates"], got[fid])
+
+    def test_paging_links_keep_the_crs(self):
+        whole = self.items("crs=EPSG:4547", EPSG + "4547")
+        url, got = "/collections/hazards/items?limit=40&crs=EPSG:4547", {}
+        while url:
+            r = self.d.get(url)
+            self.assertEqual(r.headers.get("content-crs"), "<%s4547>" % EPSG, url)
+            page = r.json()
+            got.update({f["id"]: f["geometry"]["coordinates"] for f in page["features"]})
+            nxt = [l["href"] for l in page["links"] if l["rel"] == "next"]
+            url = nxt[0].split(self.d.base, 1)[1] if nxt else None
+        self.assertGreater(len(whole), 40)
+        self.assertEqual(got, whole)
 
     def test_bbox_crs_selects_the_same_features(self):
         base = self.items("")
@@ -327,6 +360,13 @@ class ExportCliTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("encoding", r.stderr)
         self.assertFalse(os.path.exists(out))
+        for fmt in ("xlsx", "kml"):
+            sheet = os.path.join(self.tmp, "bad." + fmt)
+            r = self.export("--collection", "resources", "-f", fmt, "--t_srs", "EPSG:4546",
+                            "--out", sheet)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("--t_srs", r.stderr)
+            self.assertFalse(os.path.exists(sheet))
 
 
 if __name__ == "__main__":

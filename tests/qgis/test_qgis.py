@@ -5,8 +5,12 @@ layer (QGIS's OAPIF provider) with as many features as the store holds; the
 vector tiles open with the wall's style as situd serves it (/styles/day.json
 through QgsMapBoxGlStyleConverter) and render the city to a PNG that is not
 blank (build/web-shots/qgis-city.png); a GeoPackage written by `situ export`
-opens with the store's count and its Chinese names intact. Skipped, saying
-why, where PyQGIS is not installed (scripts/setup.sh installs it)."""
+opens with the store's count and its Chinese names intact, and so does the
+XLSX inventory situd serves (/export/resources.xlsx: a sheet with each item a
+column, the store's quantities); a zipped Shapefile situd writes in a
+CGCS2000 Gauss-Krueger zone opens in that CRS (QGIS reads its .prj) with
+coordinates within 1 cm of PROJ's cs2cs. Skipped, saying why, where PyQGIS
+is not installed (scripts/setup.sh installs it)."""
 
 import json
 import os
@@ -23,7 +27,8 @@ import situd  # noqa: E402
 
 try:
     from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem,  # noqa: E402
-                           QgsCoordinateTransform, QgsDataSourceUri, QgsMapBoxGlStyleConverter,
+                           QgsCoordinateTransform, QgsDataSourceUri, QgsFeatureRequest,
+                           QgsMapBoxGlStyleConverter,
                            QgsMapRendererSequentialJob, QgsMapSettings, QgsProject,
                            QgsRectangle, QgsVectorLayer, QgsVectorTileLayer)
     from qgis.PyQt.QtCore import QSize  # noqa: E402
@@ -166,6 +171,54 @@ class QgisClient(unittest.TestCase):
         self.assertEqual(names, stored)
         self.assertTrue(sum(has_cjk(n) for n in names.values()) > len(names) / 2,
                         list(names.values())[:5])
+
+    def download(self, path, name):
+        """situd's export at path, saved as name in the test's folder."""
+        r = self.d.get(path)
+        self.assertEqual(r.status, 200, r.body[:300])
+        out = os.path.join(self.tmp, name)
+        with open(out, "wb") as f:
+            f.write(r.body)
+        return out
+
+    def test_xlsx_inventory_opens_with_count_chinese_names_and_items_as_columns(self):
+        out = self.download("/export/resources.xlsx", "resources.xlsx")
+        layer = QgsVectorLayer(out, "resources", "ogr")  # as a user opens it: no options
+        self.assertTrue(layer.isValid(), out)
+        self.assertEqual(layer.featureCount(), self.store["resources"])
+        with sqlite3.connect("file:%s?mode=ro" % self.db, uri=True) as con:
+            stored = dict(con.execute("SELECT id, name FROM resources"))
+            qty = {(r, name): q for r, name, q in con.execute(
+                "SELECT resource_id, name_zh, quantity FROM resource_items "
+                "JOIN items ON items.code = resource_items.item")}
+        rows = {f["id"]: f for f in layer.getFeatures()}
+        self.assertEqual({i: f["name"] for i, f in rows.items()}, stored)
+        self.assertTrue(sum(has_cjk(n) for n in stored.values()) > len(stored) / 2)
+        columns = set(layer.fields().names())
+        for (rid, item), q in qty.items():
+            self.assertIn(item, columns)
+            self.assertAlmostEqual(float(rows[rid][item]), q, places=3, msg=(rid, item))
+        self.assertGreater(len(qty), 100)
+
+    def test_gauss_krueger_shapefile_opens_in_its_crs(self):
+        out = self.download("/export/hazards.shp.zip?crs=EPSG:4546&encoding=GBK",
+                            "hazards-4546.shp.zip")
+        layer = QgsVectorLayer("/vsizip/%s/hazards.shp" % out, "hazards", "ogr")
+        self.assertTrue(layer.isValid(), out)
+        self.assertEqual(layer.crs().authid(), "EPSG:4546", layer.crs().toWkt())
+        self.assertEqual(layer.featureCount(), self.store["hazards"])
+        wgs84 = self.d.get("/collections/hazards/items?limit=3").json()["features"]
+        for h in wgs84:
+            lon, lat = h["geometry"]["coordinates"]
+            got = next(layer.getFeatures(QgsFeatureRequest().setFilterExpression(
+                "\"id\" = '%s'" % h["id"])))
+            self.assertEqual(got["name"], h["properties"]["name"])
+            p = got.geometry().asPoint()
+            cs2cs = subprocess.run(["cs2cs", "-f", "%.4f", "EPSG:4326", "EPSG:4546"],
+                                   input="%r %r\n" % (lat, lon), capture_output=True,
+                                   text=True, check=True).stdout.split()
+            self.assertAlmostEqual(p.y(), float(cs2cs[0]), delta=0.01)  # northing
+            self.assertAlmostEqual(p.x(), float(cs2cs[1]), delta=0.01)  # easting
 
 
 if __name__ == "__main__":

@@ -213,6 +213,20 @@ int situ_drill_speed_parse(const char *s, int *out_speed, situ_err *err)
     return 0;
 }
 
+/* ---- JSON text ------------------------------------------------------------------- */
+
+char *situ__drill_dump(const json_t *j, size_t flags)
+{
+    char *text = json_dumps(j, flags | JSON_REAL_PRECISION(15));
+    json_t *back = text ? json_loads(text, 0, NULL) : NULL;
+    int same = back && json_equal(back, (json_t *)j);
+    json_decref(back);
+    if (same)
+        return text;
+    free(text);
+    return json_dumps(j, flags);
+}
+
 /* ---- departments ----------------------------------------------------------------- */
 
 const char *situ__drill_dept(const char *name)
@@ -414,7 +428,7 @@ static const char *event_payload(rctx *r, json_t *j, const char *text, const cha
     const char *out = NULL;
     if (!json_is_object(j))
         fault(r, field, "must be a JSON object: the feed event");
-    else if (!(out = situ__drill_keep(r->s, json_dumps(j, JSON_COMPACT))))
+    else if (!(out = situ__drill_keep(r->s, situ__drill_dump(j, JSON_COMPACT))))
         r->oom = 1;
     json_decref(own);
     return out;
@@ -631,7 +645,7 @@ void situ_drill_json(const situ_drill_scenario *s, situ_buf *out)
     for (int i = 0; i < s->n; i++)
         json_array_append_new(injects, inject_json(&s->injects[i]));
     json_object_set_new(root, "injects", injects);
-    char *text = json_dumps(root, JSON_INDENT(2));
+    char *text = situ__drill_dump(root, JSON_INDENT(2));
     if (text) {
         situ_buf_adds(out, text);
         situ_buf_addc(out, '\n');

@@ -95,7 +95,7 @@ static int event_body(const situ_drill_inject *in, long long at, situ_buf *out, 
     if (!rc)
         rc = resolve_times(o, at * 1000, in->event_type, f);
     json_t *body = json_pack("{s[O]}", "events", o);
-    char *text = !rc && body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = !rc && body ? situ__drill_dump(body, JSON_COMPACT) : NULL;
     if (!rc && !text)
         rc = fail(f, "payload", "out of memory");
     if (text)

@@ -207,15 +207,23 @@ static int read_header(char **cells, int n, int col[NCOLS], situ_err *err)
 /* "[T+]H:MM[:SS]" as ISO 8601 into out; 0, or -1 when it is not that form. */
 static int clock_offset(const char *s, char out[48])
 {
-    unsigned h, m, sec = 0;
-    int used = 0;
+    long long v[3] = {0, 0, 0};
+    int k = 0;
     if (!strncmp(s, "T+", 2))
         s += 2;
-    if ((sscanf(s, "%3u:%2u:%2u%n", &h, &m, &sec, &used) != 3 &&
-         sscanf(s, "%3u:%2u%n", &h, &m, &used) != 2) ||
-        s[used] || m > 59 || sec > 59 || !isdigit((unsigned char)*s))
+    for (size_t n; k < 3; k++) {
+        n = strspn(s, "0123456789");
+        if (n < 1 || n > (k ? 2u : 3u) || (k && n != 2))
+            return -1;
+        v[k] = strtoll(s, NULL, 10);
+        s += n;
+        if (*s != ':')
+            break;
+        s++;
+    }
+    if (*s || k == 0 || k > 2 || v[1] > 59 || v[2] > 59)
         return -1;
-    situ_drill_duration_format(((long long)h * 3600 + m * 60 + sec) * 1000, out);
+    situ_drill_duration_format((v[0] * 3600 + v[1] * 60 + v[2]) * 1000, out);
     return 0;
 }
 

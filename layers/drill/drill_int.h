@@ -30,6 +30,9 @@ int situ__drill_from_json(json_t *root, const char *base_dir, situ_drill_scenari
 /* Reads a file of at most SITU_DRILL_MAX_FILE bytes (NUL-terminated, to
  * free); NULL with err set. */
 char *situ__drill_slurp(const char *path, size_t *out_n, situ_err *err);
+/* j as JSON text (to free) with reals in 15 digits when that reads back
+ * to the same values (75.9, not 75.900000000000006), else in 17. */
+char *situ__drill_dump(const json_t *j, size_t flags);
 /* The static code of a department given by code or Chinese name, or NULL. */
 const char *situ__drill_dept(const char *name);
 

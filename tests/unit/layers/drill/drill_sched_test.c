@@ -95,6 +95,10 @@ static void sixty_times_and_max(void **state)
     situ_drill_sched_free(c);
 
     c = start(s, SITU_DRILL_SPEED_MAX);
+    situ_err perr = {0};
+    assert_int_equal(situ_drill_sched_pause(c, T0, &perr), 0);
+    assert_string_equal(due(s, c, T0 + 1), ""); /* paused at max: nothing */
+    assert_int_equal(situ_drill_sched_resume(c, T0 + 2, &perr), 0);
     int idx[2];
     assert_int_equal(situ_drill_sched_due(c, T0, idx, 2), 2); /* in chunks of max */
     assert_string_equal(s->injects[idx[0]].id, "a");

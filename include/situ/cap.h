@@ -37,9 +37,8 @@ int situ_cap_parse(const char *dept, const char *xml, size_t n, const situ_coll 
 /* As situ_cap_parse for a drill (situ/drill.h): only <status>Exercise</status>
  * is taken; an Actual alert (or any other status) is refused, SITU_EINVAL
  * naming the status. */
-int situ_cap_parse_exercise(const char *dept, const char *xml, size_t n,
-                            const situ_coll *townships, situ_feed_batch **out_batch,
-                            situ_err *err);
+int situ_cap_parse_exercise(const char *dept, const char *xml, size_t n, const situ_coll *townships,
+                            situ_feed_batch **out_batch, situ_err *err);
 
 /* Appends the alert with <sent> set to sent_epoch (seconds) and every other
  * CAP date-time (<onset>, <effective>, <expires>) moved by as much, each

@@ -477,8 +477,8 @@ int situ_cap_parse(const char *dept, const char *xml, size_t n, const situ_coll 
     return cap_parse(dept, xml, n, townships, "Actual", out_batch, err);
 }
 
-int situ_cap_parse_exercise(const char *dept, const char *xml, size_t n,
-                            const situ_coll *townships, situ_feed_batch **out_batch, situ_err *err)
+int situ_cap_parse_exercise(const char *dept, const char *xml, size_t n, const situ_coll *townships,
+                            situ_feed_batch **out_batch, situ_err *err)
 {
     return cap_parse(dept, xml, n, townships, "Exercise", out_batch, err);
 }

@@ -39,8 +39,8 @@ static void exercise(situ_drill_scenario *s)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const area[] = {"431103007"};
-    static const situ_drill_csv_opts o = {.exercise_id = "F", .title = "f", .area = area,
-                                          .narea = 1};
+    static const situ_drill_csv_opts o = {
+        .exercise_id = "F", .title = "f", .area = area, .narea = 1};
     if (size < 1)
         return 0;
     situ_drill_scenario *s = NULL;

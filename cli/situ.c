@@ -223,6 +223,7 @@ static const struct command {
     {"token", situ_cli_token, "add, list or revoke department feed tokens"},
     {"backup", situ_cli_backup, "copy the file consistently while situd runs"},
     {"retain", situ_cli_retain, "archive and remove expired alerts and old event log rows"},
+    {"drill", situ_cli_drill, "check a drill scenario, or import one from CSV"},
 };
 
 static void print_help(FILE *f)

@@ -1,9 +1,11 @@
 /*
  * buf.c: the growable byte buffer and the two number/string writers every
- * text encoder shares (JSON string escaping, shortest fixed-point numbers).
+ * text encoder shares (JSON string escaping, shortest fixed-point numbers) and strict decoding
+ * of other text encodings into UTF-8.
  */
 #include "situ/buf.h"
 
+#include <iconv.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -104,6 +106,26 @@ int situ_utf8_valid(const char *s)
         if (!(n = utf8_len(p)))
             return 0;
     return 1;
+}
+
+char *situ_utf8_from(const char *from, const char *p, size_t n)
+{
+    iconv_t cd = iconv_open("UTF-8", from);
+    size_t cap = 4 * n + 1, left = cap - 1;
+    char *out = cd == (iconv_t)-1 || memchr(p, '\0', n) ? NULL : malloc(cap), *in = (char *)p;
+    char *o = out;
+    if (!out || iconv(cd, &in, &n, &o, &left) == (size_t)-1 || iconv(cd, NULL, NULL, &o, &left))
+        goto fail;
+    *o = '\0';
+    if (situ_utf8_valid(out)) {
+        iconv_close(cd);
+        return out;
+    }
+fail:
+    if (cd != (iconv_t)-1)
+        iconv_close(cd);
+    free(out);
+    return NULL;
 }
 
 /* Length of the run at p that goes out as it is: printable ASCII other than

@@ -29,6 +29,11 @@ void situ_buf_printf(situ_buf *b, const char *fmt, ...) __attribute__((format(pr
 void situ_buf_add_json_str(situ_buf *b, const char *s);
 /* 1 when the NUL-terminated s is valid UTF-8 (no overlongs, no surrogates). */
 int situ_utf8_valid(const char *s);
+/* p[0..n) decoded strictly from encoding `from` (an iconv name: "GB18030"
+ * reads GBK and GB2312 too) into NUL-terminated UTF-8 to free; NULL when a
+ * byte sequence is not of that encoding (or it holds a NUL, or out of
+ * memory). */
+char *situ_utf8_from(const char *from, const char *p, size_t n);
 /* Appends a double with at most `decimals` decimals, trailing zeros dropped. */
 void situ_buf_add_num(situ_buf *b, double v, int decimals);
 /* Grows the array *arr of elem-byte elements, which holds n of *cap, so

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 
+#include "situ/buf.h"
 #include "situ/err.h"
 #include "situ/feed.h"
 #include "situ/snapshot.h"
@@ -33,5 +34,18 @@
  * when over SITU_CAP_MAX_BYTES, SITU_ENOTFOUND for an unknown department. */
 int situ_cap_parse(const char *dept, const char *xml, size_t n, const situ_coll *townships,
                    situ_feed_batch **out_batch, situ_err *err);
+/* As situ_cap_parse for a drill (situ/drill.h): only <status>Exercise</status>
+ * is taken; an Actual alert (or any other status) is refused, SITU_EINVAL
+ * naming the status. */
+int situ_cap_parse_exercise(const char *dept, const char *xml, size_t n, const situ_coll *townships,
+                            situ_feed_batch **out_batch, situ_err *err);
+
+/* Appends the alert with <sent> set to sent_epoch (seconds) and every other
+ * CAP date-time (<onset>, <effective>, <expires>) moved by as much, each
+ * keeping its UTC offset: a drill replays a document on any day. Parsed as
+ * safely as situ_cap_parse. Returns 0, or SITU_EFORMAT (err) when it is not
+ * XML or a time is not a CAP date-time; other checks are situ_cap_parse's. */
+int situ_cap_shift_times(const char *xml, size_t n, long long sent_epoch, situ_buf *out,
+                         situ_err *err);
 
 #endif

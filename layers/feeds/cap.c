@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "feed_int.h"
 
@@ -28,6 +29,7 @@ typedef struct cap_doc {
     situ_feed_event *ev;
     feed_alert *a;
     const situ_coll *townships;
+    const char *status; /* the one <status> taken: Actual, or Exercise in a drill */
     situ__mpoly area;
     situ_err *err;
 } cap_doc;
@@ -165,8 +167,11 @@ static int read_header(cap_doc *d, xmlNodePtr root)
         return situ_err_set(d->err, SITU_EFORMAT, "<%s> '%s' is not a CAP 1.2 value",
                             one_of(status, statuses) ? "msgType" : "status",
                             one_of(status, statuses) ? msg : status);
-    if (strcmp(status, "Actual"))
-        return situ_err_set(d->err, SITU_EINVAL, "<status> is %s: only Actual alerts reach the map",
+    if (strcmp(status, d->status))
+        return situ_err_set(d->err, SITU_EINVAL,
+                            !strcmp(d->status, "Actual")
+                                ? "<status> is %s: only Actual alerts reach the map"
+                                : "<status> is %s: a drill takes only Exercise alerts",
                             status);
     if (!strcmp(msg, "Ack") || !strcmp(msg, "Error"))
         return situ_err_set(d->err, SITU_EINVAL, "<msgType> %s carries no warning", msg);
@@ -431,8 +436,8 @@ static int read_alert(cap_doc *d, xmlDocPtr doc, const char *xml, size_t n)
                                             : situ_err_set(d->err, SITU_ENOMEM, "out of memory");
 }
 
-int situ_cap_parse(const char *dept, const char *xml, size_t n, const situ_coll *townships,
-                   situ_feed_batch **out_batch, situ_err *err)
+static int cap_parse(const char *dept, const char *xml, size_t n, const situ_coll *townships,
+                     const char *status, situ_feed_batch **out_batch, situ_err *err)
 {
     situ_err local = {0};
     err = err ? err : &local;
@@ -443,7 +448,7 @@ int situ_cap_parse(const char *dept, const char *xml, size_t n, const situ_coll 
     xmlDocPtr doc = parse_xml(xml, n, err);
     if (!doc)
         return err->code;
-    cap_doc d = {.townships = townships, .err = err};
+    cap_doc d = {.townships = townships, .status = status, .err = err};
     situ__mpoly_init(&d.area);
     int rc = SITU_ENOMEM;
     if (!(d.b = situ__feed_batch_new(dept, 1))) {
@@ -463,5 +468,97 @@ fail:
     xmlFreeDoc(doc);
     situ__mpoly_dispose(&d.area);
     situ_feed_batch_free(d.b);
+    return rc;
+}
+
+int situ_cap_parse(const char *dept, const char *xml, size_t n, const situ_coll *townships,
+                   situ_feed_batch **out_batch, situ_err *err)
+{
+    return cap_parse(dept, xml, n, townships, "Actual", out_batch, err);
+}
+
+int situ_cap_parse_exercise(const char *dept, const char *xml, size_t n, const situ_coll *townships,
+                            situ_feed_batch **out_batch, situ_err *err)
+{
+    return cap_parse(dept, xml, n, townships, "Exercise", out_batch, err);
+}
+
+/* ---- moving a document's times (drills) ---------------------------------------- */
+
+/* The UTC offset of a CAP date-time in seconds ("+08:00"; "Z" is 0). */
+static long long utc_offset(const char *s)
+{
+    size_t n = strlen(s);
+    if (n >= 6 && (s[n - 6] == '+' || s[n - 6] == '-') && s[n - 3] == ':')
+        return (s[n - 6] == '-' ? -1 : 1) * (atoi(s + n - 5) * 3600LL + atoi(s + n - 2) * 60LL);
+    return 0;
+}
+
+/* Writes epoch t as a CAP date-time at UTC offset off ("2024-06-01T08:00:00+08:00"). */
+static void cap_time(long long t, long long off, char out[40])
+{
+    time_t local = (time_t)(t + off);
+    struct tm tm;
+    gmtime_r(&local, &tm);
+    long long a = off < 0 ? -off : off;
+    size_t k = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + k, 40 - k, "%c%02lld:%02lld", off < 0 ? '-' : '+', a / 3600, a / 60 % 60);
+}
+
+/* Moves the CAP date-time elements under n by shift seconds. */
+static int shift_node(xmlNodePtr n, long long shift, situ_err *err)
+{
+    static const char *const names[] = {"sent", "onset", "effective", "expires", NULL};
+    for (xmlNodePtr c = n ? n->children : NULL; c; c = c->next) {
+        int is_time = 0;
+        for (const char *const *k = names; *k && !is_time; k++)
+            is_time = is_cap(c, *k);
+        if (!is_time) {
+            if (c->type == XML_ELEMENT_NODE && shift_node(c, shift, err))
+                return SITU_EFORMAT;
+            continue;
+        }
+        xmlChar *t = xmlNodeGetContent(c);
+        char norm[32], buf[64], out[40];
+        long long epoch;
+        snprintf(buf, sizeof buf, "%s", t ? (const char *)t : "");
+        xmlFree(t);
+        char *s = buf + strspn(buf, " \t\r\n");
+        s[strcspn(s, " \t\r\n")] = '\0';
+        if (situ_feed_time(s, norm, &epoch))
+            return situ_err_set(err, SITU_EFORMAT, "<%s> '%s' is not a CAP date-time",
+                                (const char *)c->name, s);
+        cap_time(epoch + shift, utc_offset(s), out);
+        xmlNodeSetContent(c, (const xmlChar *)out);
+    }
+    return 0;
+}
+
+int situ_cap_shift_times(const char *xml, size_t n, long long sent_epoch, situ_buf *out,
+                         situ_err *err)
+{
+    if (refuse_early(xml, n, err))
+        return err ? err->code : SITU_EFORMAT;
+    xmlDocPtr doc = parse_xml(xml, n, err);
+    if (!doc)
+        return err ? err->code : SITU_EFORMAT;
+    xmlNodePtr root = xmlDocGetRootElement(doc), sent = child(root, "sent");
+    xmlChar *t = sent ? xmlNodeGetContent(sent) : NULL;
+    char norm[32];
+    long long was = 0;
+    int rc = !is_cap(root, "alert") || !t || situ_feed_time((const char *)t, norm, &was)
+                 ? situ_err_set(err, SITU_EFORMAT, "no CAP 1.2 <alert> with a <sent> date-time")
+                 : shift_node(root, sent_epoch - was, err);
+    xmlFree(t);
+    xmlChar *mem = NULL;
+    int nmem = 0;
+    if (!rc)
+        xmlDocDumpMemoryEnc(doc, &mem, &nmem, "UTF-8");
+    if (!rc && !mem)
+        rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
+    if (!rc)
+        situ_buf_add(out, mem, (size_t)nmem);
+    xmlFree(mem);
+    xmlFreeDoc(doc);
     return rc;
 }

@@ -1,7 +1,8 @@
 /* cap_test.c: tests layers/feeds/cap.c: CAP 1.2 polygons (lat,lon swapped),
  * circles, township geocodes, severity colours, Update and Cancel applied
  * through the feed applier, and every refusal: bad XML, not CAP, a DOCTYPE
- * (a nested billion laughs), UTF-16, missing elements, non-Actual alerts. */
+ * (a nested billion laughs), UTF-16, missing elements, non-Actual alerts; a
+ * drill's Exercise-only parse and its times moved to the inject's. */
 #include "testlib.h"
 
 #include <iconv.h>
@@ -354,6 +355,66 @@ static void utf16_is_refused_for_its_encoding(void **state)
     }
 }
 
+/* Replaces the first "Actual" of doc (static) with status. */
+static char *with_status(const char *doc, const char *status)
+{
+    static char out[4096];
+    const char *p = strstr(doc, "Actual");
+    snprintf(out, sizeof out, "%.*s%s%s", (int)(p - doc), doc, status, p + 6);
+    return out;
+}
+
+static void a_drill_takes_only_exercise_alerts(void **state)
+{
+    env *e = *state;
+    const char *actual = HEAD("D1", "Alert") INFO("Severe", TIMES, POLY) TAIL;
+    const char *exercise = with_status(actual, "Exercise");
+    situ_feed_batch *b = NULL;
+    situ_err err = {0};
+    refused(e, exercise, SITU_EINVAL, "<status> is Exercise: only Actual alerts reach the map");
+    assert_int_equal(
+        situ_cap_parse_exercise("meteorology", exercise, strlen(exercise), e->towns, &b, &err), 0);
+    assert_int_equal(b->ev[0].status, SITU_FEED_PENDING);
+    assert_string_equal(b->ev[0].id, "D1");
+    situ_feed_batch_free(b);
+    b = NULL;
+    assert_int_equal(
+        situ_cap_parse_exercise("meteorology", actual, strlen(actual), e->towns, &b, &err),
+        SITU_EINVAL);
+    assert_non_null(strstr(err.msg, "<status> is Actual: a drill takes only Exercise alerts"));
+    assert_null(b);
+}
+
+static void shifted_times_keep_their_intervals_and_offsets(void **state)
+{
+    (void)state;
+    const char *doc = HEAD("S1", "Alert") INFO("Severe", TIMES, POLY) TAIL;
+    situ_buf out;
+    situ_buf_init(&out);
+    situ_err err = {0};
+    long long t;
+    char norm[32];
+    assert_int_equal(situ_feed_time("2026-06-18T00:30:00Z", norm, &t), 0);
+    assert_int_equal(situ_cap_shift_times(doc, strlen(doc), t, &out, &err), 0);
+    situ_buf_addc(&out, '\0');
+    assert_non_null(strstr(out.p, "<sent>2026-06-18T08:30:00+08:00</sent>"));
+    assert_non_null(strstr(out.p, "<onset>2026-06-18T09:30:00+08:00</onset>"));
+    assert_non_null(strstr(out.p, "<expires>2026-06-19T08:30:00+08:00</expires>"));
+    assert_non_null(strstr(out.p, "<identifier>S1</identifier>"));
+    assert_non_null(strstr(out.p, "永州市气象台发布暴雨预警"));
+    situ_buf_dispose(&out);
+    situ_buf_init(&out);
+    static const char *const bad[] = {
+        "<!DOCTYPE alert [<!ENTITY a \"b\">]><alert/>", "<alert", "",
+        HEAD("S2", "Alert") "<info><onset>soon</onset></info>" TAIL,
+        "<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\"><identifier>x</identifier></alert>"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_not_equal(situ_cap_shift_times(bad[i], strlen(bad[i]), t, &out, &err), 0);
+        assert_int_equal(out.n, 0); /* nothing written */
+    }
+    situ_buf_dispose(&out);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(polygon_is_lat_lon_and_severe_is_orange, setup, teardown),
     cmocka_unit_test_setup_teardown(severities_map_to_colours, setup, teardown),
@@ -364,6 +425,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(only_actual_alerts_reach_the_map, setup, teardown),
     cmocka_unit_test_setup_teardown(billion_laughs_is_refused_before_parsing, setup, teardown),
     cmocka_unit_test_setup_teardown(utf16_is_refused_for_its_encoding, setup, teardown),
+    cmocka_unit_test_setup_teardown(a_drill_takes_only_exercise_alerts, setup, teardown),
+    cmocka_unit_test_setup_teardown(shifted_times_keep_their_intervals_and_offsets, setup,
+                                    teardown),
 };
 
 SITU_TEST_MAIN("cap", tests)

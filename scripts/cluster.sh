@@ -125,7 +125,7 @@ prepare_dir() {
     local pwfile
     pwfile=$(password_file)
     # the clients' password file (libpq's format; PGPASSFILE)
-    (umask 077 && printf '*:*:*:situ:%s\n' "$(head -n1 "$pwfile")" >"$DIR/pgpass")
+    (umask 077 && printf '*:*:*:situ:%s\n' "$(head -n1 "$pwfile" | sed 's/[\\:]/\\&/g')" >"$DIR/pgpass")
     # bootstrap: role situ (password from the file, never on a command line or
     # in the server log), database situ with PostGIS. Patroni passes the
     # superuser's connection string as $1.

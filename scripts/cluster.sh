@@ -168,7 +168,13 @@ restapi:
   listen: 127.0.0.1:$(rest_port "$n")
   connect_address: 127.0.0.1:$(rest_port "$n")
   authentication: {username: patroni, password: '$(secret patroni.password)'}
-etcd3:
+# etcd's v2 API, not etcd3: Debian 12's Patroni 3.0.2 renews the leader key
+# through etcd3 with an unconditional put, so a primary that thaws after its
+# key expired takes the key back from the replica just promoted in its place,
+# which demotes itself and is rewound: commits it acknowledged are lost (seen
+# here with stop-primary; fixed upstream in Patroni 3.0.3, PR 2689). Through
+# v2 the renewal is a compare-and-swap on the key's value.
+etcd:
   hosts: 127.0.0.1:$ETCD_PORT
 bootstrap:
   dcs:
@@ -245,7 +251,7 @@ start_etcd() {
         --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
         --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
         --initial-cluster "situ=http://127.0.0.1:$ETCD_PEER_PORT" \
-        --listen-metrics-urls "" --log-level warn --logger zap
+        --enable-v2=true --listen-metrics-urls "" --log-level warn --logger zap
     local i
     for i in $(seq 100); do
         curl -fsS "http://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"' && return 0

@@ -14,6 +14,12 @@ PACKAGES=(
     libsystemd-dev systemd # systemd-analyze verify, in test_service.py
     lintian # tests/pkg/test_package.py checks the .deb
     python3-qgis qgis-providers # tests/qgis/test_qgis.py: QGIS 3.22 headless, the real client
+    # PostgreSQL store (#17): the server and PostGIS for tests/pg/pgtemp.sh,
+    # libpq for libsitu, psql, psycopg2 for the Python tests
+    postgresql-15 postgresql-15-postgis-3 postgresql-client-15 libpq-dev python3-psycopg2
+    # scripts/cluster.sh: Patroni with its etcd v3 DCS (Debian's patroni takes
+    # python3-etcd for it), etcd's server and etcdctl
+    patroni python3-etcd etcd-server etcd-client
 )
 
 missing=()
@@ -28,6 +34,22 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- services the packages above enable: etcd.service (port 2379) and
+# patroni.service (inert without /etc/patroni/config.yml) are not ours, and are
+# disabled where systemd runs; scripts/cluster.sh starts its own etcd and
+# Patroni. postgresql.service is left as Debian sets it up (cluster 15/main on
+# port 5432, started where systemd runs): nothing of situ uses it or that port,
+# since tests/pg/pgtemp.sh and scripts/cluster.sh run their own servers.
+if [ -d /run/systemd/system ]; then
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    for unit in etcd.service patroni.service; do
+        if systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+            $SUDO systemctl disable --now "$unit" >/dev/null 2>&1 || true
+        fi
+    done
 fi
 
 # --- promtool (tests/monitoring): only Debian's prometheus ships it. Its

@@ -33,6 +33,10 @@ int situ_cli_backup(int argc, char **argv)
     }
     if (!out || optind != argc || c == '?')
         return fprintf(stderr, "usage: situ backup %s\n", usage), 2;
+    if (!situ_cli_db_is_file(db))
+        return fprintf(stderr, "situ backup: copies a SpatiaLite file; back a PostgreSQL store "
+                               "up with pg_basebackup or pg_dump\n"),
+               1;
     situ_backup_stats st;
     situ_err err = {0};
     if (situ_store_backup(db, out, &st, &err)) {

@@ -6,6 +6,10 @@
 
 /* $SITU_DB, else var/situ.sqlite. */
 const char *situ_cli_default_db(void);
+/* 1 when db names a SpatiaLite file, 0 for a PostgreSQL URL
+ * (postgresql://... or postgres://...), which has no folder, temporary
+ * name or journal mode. */
+int situ_cli_db_is_file(const char *db);
 /* Opens db for a command, printing the error; returns 0 or 1. */
 int situ_cli_open(const char *db, unsigned flags, situ_store **out);
 

@@ -6,7 +6,7 @@
  * trace: a new store, or a copy of a store in rollback-journal mode (which
  * opening for a load would switch to WAL), is loaded under a temporary name
  * and renamed into place only on success; a WAL store (situd may be serving
- * it) is loaded in place, in one transaction.
+ * it) or a PostgreSQL store is loaded in place, in one transaction.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -325,8 +325,9 @@ int situ_cli_load(int argc, char **argv)
 
     struct stat sb;
     char db[4200];
-    int fresh = stat(a.db, &sb) != 0;
-    a.rollback = !fresh && rollback_mode(a.db);
+    int file = situ_cli_db_is_file(a.db);
+    int fresh = file && stat(a.db, &sb) != 0;
+    a.rollback = file && !fresh && rollback_mode(a.db);
     int aside = fresh || a.rollback; /* loaded under db, renamed over a.db on success */
     snprintf(db, sizeof db, aside ? "%s.loading-%d" : "%s", a.db, (int)getpid());
     char dir[4200];

@@ -104,7 +104,7 @@ int situ_cli_print_sizes(situ_store *s, const char *db)
         printf("event_log span  empty\n");
     char arc[1024];
     struct stat sb;
-    situ_retain_default_archive(db, NULL, arc, sizeof arc);
+    situ_retain_default_archive(situ_cli_db_is_file(db) ? db : NULL, NULL, arc, sizeof arc);
     if (stat(arc, &sb) == 0)
         printf("archive         %s %lld bytes\n", arc, (long long)sb.st_size);
     else

@@ -21,10 +21,15 @@ const char *situ_cli_default_db(void)
     return db && *db ? db : "var/situ.sqlite";
 }
 
+int situ_cli_db_is_file(const char *db)
+{
+    return strncmp(db, "postgresql://", 13) != 0 && strncmp(db, "postgres://", 11) != 0;
+}
+
 int situ_cli_open(const char *db, unsigned flags, situ_store **out)
 {
     situ_err err = {0};
-    if (flags & SITU_STORE_CREATE)
+    if ((flags & SITU_STORE_CREATE) && situ_cli_db_is_file(db))
         situ_store_make_parent(db);
     if (situ_store_open(db, flags, out, &err)) {
         fprintf(stderr, "situ: %s\n", err.msg);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include <cpl_error.h>
+#include <sqlite3.h>
 
 #include "load_int.h"
 
@@ -59,10 +60,14 @@ static long long pragma_value(sqlite3 *db, const char *sql)
 /* Bulk-load settings on the store's connection for the length of a load:
  * each upsert's statement journal in memory (spilled to a temp file it cost
  * a dozen page writes per row: 22 s -> 17 s for 200k points) and a 64 MiB
- * page cache (-> 15.5 s). restore_settings puts the connection's own back. */
+ * page cache (-> 15.5 s). restore_settings puts the connection's own back.
+ * SQLite only: PostgreSQL has no statement journal to spill, and its cache
+ * (shared_buffers) is the server's, not the connection's. */
 static void bulk_settings(situ__loader *L)
 {
-    sqlite3 *db = situ_store_db(L->s);
+    sqlite3 *db = situ_db_sqlite(situ_store_sql(L->s));
+    if (!db)
+        return;
     L->saved_cache_size = pragma_value(db, "PRAGMA cache_size");
     L->saved_temp_store = (int)pragma_value(db, "PRAGMA temp_store");
     sqlite3_exec(db, "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536", NULL, NULL, NULL);
@@ -70,10 +75,13 @@ static void bulk_settings(situ__loader *L)
 
 static void restore_settings(situ__loader *L)
 {
+    sqlite3 *db = situ_db_sqlite(situ_store_sql(L->s));
     char sql[96];
+    if (!db)
+        return;
     snprintf(sql, sizeof sql, "PRAGMA temp_store = %d; PRAGMA cache_size = %lld",
              L->saved_temp_store, L->saved_cache_size);
-    sqlite3_exec(situ_store_db(L->s), sql, NULL, NULL, NULL);
+    sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
 /* Starts a load: a GEOS context, the transaction, GDAL's errors into L. */

@@ -319,37 +319,42 @@ fail:
     return SITU_ENOMEM;
 }
 
-int situ__townships_new(situ__geos *g, sqlite3 *db, situ__townships **out_t, situ_err *err)
+static int township_by_code(const void *a, const void *b)
 {
-    sqlite3_stmt *st = NULL;
+    return strcmp(((const township *)a)->code, ((const township *)b)->code);
+}
+
+int situ__townships_new(situ__geos *g, situ_db *db, situ__townships **out_t, situ_err *err)
+{
+    situ_db_stmt *st = NULL;
     situ__townships *t = calloc(1, sizeof *t);
-    int rc = SITU_ENOMEM;
+    int rc = SITU_ENOMEM, step;
     if (!t)
         goto fail;
     t->g = g;
-    if (sqlite3_prepare_v2(db, "SELECT id, AsBinary(geom) FROM townships ORDER BY id", -1, &st,
-                           NULL)) {
-        rc = situ_err_set(err, SITU_EDB, "reading townships: %s", sqlite3_errmsg(db));
+    if ((rc = situ_db_prepare(db, "SELECT id, ST_AsBinary(geom) FROM townships", &st, err)))
         goto fail;
-    }
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
-        if (add_township(t, (const char *)sqlite3_column_text(st, 0), sqlite3_column_blob(st, 1),
-                         sqlite3_column_bytes(st, 1)))
+    rc = SITU_ENOMEM;
+    while ((step = situ_db_step(st)) == SITU_DB_ROW)
+        if (add_township(t, situ_db_column_text(st, 0), situ_db_column_blob(st, 1),
+                         situ_db_column_bytes(st, 1)))
             goto fail;
-    if (step != SQLITE_DONE) {
-        rc = situ_err_set(err, SITU_EDB, "reading townships: %s", sqlite3_errmsg(db));
+    if (step != SITU_DB_DONE) {
+        rc = situ_err_set(err, SITU_EDB, "reading townships: %s", situ_db_errmsg(db));
         goto fail;
     }
+    /* by code as strcmp orders it (bsearch, ties): the engine's collation may differ */
+    if (t->n > 1)
+        qsort(t->v, (size_t)t->n, sizeof *t->v, township_by_code);
     if (t->n > 0 && !(t->tree = GEOSSTRtree_create_r(g->h, 10)))
         goto fail;
     for (int i = 0; i < t->n; i++)
         GEOSSTRtree_insert_r(g->h, t->tree, t->v[i].geom, &t->v[i]);
-    sqlite3_finalize(st);
+    situ_db_finalize(st);
     *out_t = t;
     return 0;
 fail:
-    sqlite3_finalize(st);
+    situ_db_finalize(st);
     situ__townships_free(t);
     if (rc == SITU_ENOMEM)
         situ_err_set(err, rc, "out of memory reading townships");

@@ -15,8 +15,7 @@
 #include <gdal.h>
 #include <geos_c.h>
 #include <ogr_api.h>
-#include <sqlite3.h>
-
+#include "situ/db.h"
 #include "situ/load.h"
 
 /* ---- arena: strings that live until the next reset ---------------------- */
@@ -70,7 +69,7 @@ typedef struct situ__townships situ__townships;
 
 /* Reads every township of the store (through db, inside the open
  * transaction) into an STRtree of prepared geometries. */
-int situ__townships_new(situ__geos *g, sqlite3 *db, situ__townships **out_t, situ_err *err);
+int situ__townships_new(situ__geos *g, situ_db *db, situ__townships **out_t, situ_err *err);
 void situ__townships_free(situ__townships *t);
 /* Number of townships in t; 1 when code is one of them. */
 int situ__townships_count(const situ__townships *t);

@@ -667,7 +667,7 @@ static int assign_township(source *S, OGRFeatureH f, situ_feature_in *fin, doubl
     char why[160];
     if (S->c->cid == SITU_C_TOWNSHIPS)
         return 0;
-    if (!L->townships && situ__townships_new(L->geos, situ_store_db(L->s), &L->townships, err))
+    if (!L->townships && situ__townships_new(L->geos, situ_store_sql(L->s), &L->townships, err))
         return err ? err->code : SITU_EDB;
     if (file && situ__townships_count(L->townships) == 0)
         return 0; /* nothing to check it against */

@@ -9,7 +9,6 @@
 
 #include <float.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>

@@ -12,12 +12,12 @@
 #define _GNU_SOURCE /* qsort_r */
 #include <float.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "situ/buf.h"
+#include "situ/db.h"
 
 #include "snapshot_build.h"
 
@@ -73,11 +73,12 @@ static void *arena_alloc(build *b, size_t n)
     return p;
 }
 
-static const char *arena_str(build *b, const unsigned char *s)
+/* A copy of s in b's arena; NULL for NULL or when out of memory. */
+static const char *arena_str(build *b, const char *s)
 {
     if (!s)
         return NULL;
-    size_t n = strlen((const char *)s) + 1;
+    size_t n = strlen(s) + 1;
     char *p = arena_alloc(b, n);
     if (p)
         memcpy(p, s, n);
@@ -310,7 +311,7 @@ static void line_point(build *b, situ_feature *f)
 
 /* ---- reading rows --------------------------------------------------------- */
 
-static int read_values(build *b, sqlite3_stmt *st, int col0, situ_feature *f)
+static int read_values(build *b, situ_db_stmt *st, int col0, situ_feature *f)
 {
     const situ_collection *c = b->c->c;
     situ_value *v = arena_alloc(b, (size_t)c->nfields * sizeof *v + 1);
@@ -319,19 +320,19 @@ static int read_values(build *b, sqlite3_stmt *st, int col0, situ_feature *f)
     for (int i = 0; i < c->nfields; i++) {
         int k = col0 + i;
         v[i].type = 0;
-        if (sqlite3_column_type(st, k) == SQLITE_NULL)
+        if (situ_db_column_type(st, k) == SITU_DB_NULL)
             continue;
         v[i].type = c->fields[i].type;
         switch (c->fields[i].type) {
         case SITU_FT_INT:
         case SITU_FT_BOOL:
-            v[i].u.i = sqlite3_column_int64(st, k);
+            v[i].u.i = situ_db_column_int64(st, k);
             break;
         case SITU_FT_REAL:
-            v[i].u.d = sqlite3_column_double(st, k);
+            v[i].u.d = situ_db_column_double(st, k);
             break;
         default:
-            if (!(v[i].u.s = arena_str(b, sqlite3_column_text(st, k))))
+            if (!(v[i].u.s = arena_str(b, situ_db_column_text(st, k))))
                 return -1;
         }
     }
@@ -339,22 +340,22 @@ static int read_values(build *b, sqlite3_stmt *st, int col0, situ_feature *f)
     return 0;
 }
 
-static int read_row(build *b, sqlite3_stmt *st)
+static int read_row(build *b, situ_db_stmt *st)
 {
     if (situ_array_grow((void **)&b->feats, &b->capfeats, b->nfeats, 1, sizeof(situ_feature)))
         return SITU_ENOMEM;
     situ_feature *f = &b->feats[b->nfeats];
     memset(f, 0, sizeof *f);
-    const unsigned char *tc = sqlite3_column_text(st, 1);
-    f->id = arena_str(b, sqlite3_column_text(st, 0));
-    f->township_code = arena_str(b, tc ? tc : (const unsigned char *)"");
-    f->updated_at = arena_str(b, sqlite3_column_text(st, 2));
-    f->extra = arena_str(b, sqlite3_column_text(st, 3));
+    const char *tc = situ_db_column_text(st, 1);
+    f->id = arena_str(b, situ_db_column_text(st, 0));
+    f->township_code = arena_str(b, tc ? tc : "");
+    f->updated_at = arena_str(b, situ_db_column_text(st, 2));
+    f->extra = arena_str(b, situ_db_column_text(st, 3));
     if (!f->id || !f->township_code || read_values(b, st, 5, f))
         return SITU_ENOMEM;
     if (f->updated_at && strcmp(f->updated_at, b->c->updated_max) > 0)
         snprintf(b->c->updated_max, sizeof b->c->updated_max, "%s", f->updated_at);
-    if (read_geometry(b, sqlite3_column_blob(st, 4), sqlite3_column_bytes(st, 4), f))
+    if (read_geometry(b, situ_db_column_blob(st, 4), situ_db_column_bytes(st, 4), f))
         return SITU_EGEOM;
     if (f->npolys && b->c->c->gtype == SITU_GT_MULTILINESTRING)
         line_point(b, f);
@@ -367,34 +368,78 @@ static int read_row(build *b, sqlite3_stmt *st)
 /* The SELECT of every column read_row reads, then tail, into sql. */
 static void select_sql(const situ_collection *c, const char *tail, char *sql, size_t nsql)
 {
-    int n = snprintf(sql, nsql, "SELECT id, township_code, updated_at, extra, AsBinary(geom)");
+    int n = snprintf(sql, nsql, "SELECT id, township_code, updated_at, extra, ST_AsBinary(geom)");
     for (int i = 0; i < c->nfields; i++)
         n += snprintf(sql + n, nsql - (size_t)n, ", \"%s\"", c->fields[i].name);
     snprintf(sql + n, nsql - (size_t)n, " FROM \"%s\" %s", c->id, tail);
 }
 
 /* Steps st to its end, reading each row into b. */
-static int step_rows(build *b, sqlite3 *db, sqlite3_stmt *st, situ_err *err)
+static int step_rows(build *b, situ_db_stmt *st, situ_err *err)
 {
     int rc, step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+    while ((step = situ_db_step(st)) == SITU_DB_ROW)
         if ((rc = read_row(b, st)))
-            return situ_err_set(err, rc, "%s %s: %s", b->c->c->id, sqlite3_column_text(st, 0),
+            return situ_err_set(err, rc, "%s %s: %s", b->c->c->id, situ_db_column_text(st, 0),
                                 rc == SITU_EGEOM ? "unreadable geometry" : "out of memory");
-    if (step != SQLITE_DONE)
-        return situ_err_set(err, SITU_EDB, "read %s: %s", b->c->c->id, sqlite3_errmsg(db));
+    if (step != SITU_DB_DONE)
+        return situ_err_set(err, SITU_EDB, "read %s: %s", b->c->c->id,
+                            situ_db_errmsg(situ_db_of(st)));
     return 0;
 }
 
-static int read_rows(build *b, sqlite3 *db, situ_err *err)
+/* The (township_code, id) order of a situ_coll, as strcmp orders them. */
+static int cmp_place(const situ_feature *a, const situ_feature *b)
+{
+    int k = strcmp(a->township_code, b->township_code);
+    return k ? k : strcmp(a->id, b->id);
+}
+
+static int cmp_place_idx(const void *a, const void *b, void *feats)
+{
+    const situ_feature *f = feats;
+    return cmp_place(&f[*(const uint32_t *)a], &f[*(const uint32_t *)b]);
+}
+
+/* Puts b's features in (township_code, id) order. The sort is C's, not an
+ * ORDER BY: an engine's collation (PostgreSQL's locale) may order text
+ * otherwise, and township ranges and updates rely on strcmp's order. */
+static int sort_by_place(build *b)
+{
+    size_t i = 1;
+    while (i < b->nfeats && cmp_place(&b->feats[i - 1], &b->feats[i]) < 0)
+        i++;
+    if (i >= b->nfeats)
+        return 0; /* already in order: as loaded */
+    uint32_t *order = malloc(b->nfeats * sizeof *order);
+    situ_feature *sorted = malloc(b->nfeats * sizeof *sorted);
+    if (!order || !sorted) {
+        free(order), free(sorted);
+        return -1;
+    }
+    for (i = 0; i < b->nfeats; i++)
+        order[i] = (uint32_t)i;
+    qsort_r(order, b->nfeats, sizeof *order, cmp_place_idx, b->feats);
+    for (i = 0; i < b->nfeats; i++)
+        sorted[i] = b->feats[order[i]];
+    free(order);
+    free(b->feats);
+    b->feats = sorted, b->capfeats = b->nfeats;
+    return 0;
+}
+
+static int read_rows(build *b, situ_db *db, situ_err *err)
 {
     char sql[4096];
-    select_sql(b->c->c, "ORDER BY COALESCE(township_code, ''), id", sql, sizeof sql);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL))
-        return situ_err_set(err, SITU_EDB, "read %s: %s", b->c->c->id, sqlite3_errmsg(db));
-    int rc = step_rows(b, db, st, err);
-    sqlite3_finalize(st);
+    select_sql(b->c->c, "", sql, sizeof sql);
+    situ_db_stmt *st;
+    int rc = situ_db_prepare(db, sql, &st, err);
+    if (rc)
+        return rc;
+    rc = step_rows(b, st, err);
+    situ_db_finalize(st);
+    if (!rc && sort_by_place(b))
+        rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
     return rc;
 }
 
@@ -411,20 +456,21 @@ static int cmp_held(const void *a, const void *b)
 }
 
 /* Reads resource_items and attaches them, sorted by item, to their features. */
-static int read_items(build *b, sqlite3 *db, uint32_t *by_id, situ_err *err)
+static int read_items(build *b, situ_db *db, uint32_t *by_id, situ_err *err)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT resource_id, item, quantity, unit, updated_at "
-                           "FROM resource_items ORDER BY resource_id, item",
-                           -1, &st, NULL))
-        return situ_err_set(err, SITU_EDB, "read items: %s", sqlite3_errmsg(db));
+    situ_db_stmt *st;
+    int rc = situ_db_prepare(db,
+                             "SELECT resource_id, item, quantity, unit, updated_at "
+                             "FROM resource_items ORDER BY resource_id, item",
+                             &st, err);
+    if (rc)
+        return rc;
     b->c->feats = b->feats, b->c->n = b->nfeats, b->c->by_id = by_id;
     long cur = -1;
     const char *cur_id = NULL;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *rid = (const char *)sqlite3_column_text(st, 0);
-        int item = situ_schema_item_index((const char *)sqlite3_column_text(st, 1));
+    while (situ_db_step(st) == SITU_DB_ROW) {
+        const char *rid = situ_db_column_text(st, 0);
+        int item = situ_schema_item_index(situ_db_column_text(st, 1));
         if (!cur_id || strcmp(cur_id, rid) != 0) {
             cur = situ_coll_find(b->c, rid);
             cur_id = cur >= 0 ? b->feats[cur].id : NULL;
@@ -435,12 +481,12 @@ static int read_items(build *b, sqlite3 *db, uint32_t *by_id, situ_err *err)
             continue;
         if (situ_array_grow((void **)&b->held, &b->capheld, b->nheld, 1, sizeof(situ_held)))
             break;
-        b->held[b->nheld++] = (situ_held){item, sqlite3_column_double(st, 2),
-                                          arena_str(b, sqlite3_column_text(st, 3)),
-                                          arena_str(b, sqlite3_column_text(st, 4))};
+        b->held[b->nheld++] = (situ_held){item, situ_db_column_double(st, 2),
+                                          arena_str(b, situ_db_column_text(st, 3)),
+                                          arena_str(b, situ_db_column_text(st, 4))};
         b->feats[cur].nheld++;
     }
-    sqlite3_finalize(st);
+    situ_db_finalize(st);
     for (size_t i = 0; i < b->nfeats; i++)
         if (b->feats[i].nheld > 1)
             qsort(b->held + b->feats[i].held0, b->feats[i].nheld, sizeof(situ_held), cmp_held);
@@ -520,20 +566,15 @@ int situ_coll_load(situ_store *s, situ_coll_id cid, situ_coll **out_coll, situ_e
     if (build_begin(&b, cid, err))
         return SITU_ENOMEM;
     uint32_t *by_id = NULL;
-    int rc = read_rows(&b, situ_store_db(s), err);
+    int rc = read_rows(&b, situ_store_sql(s), err);
     if (!rc && index_features(&b, &by_id))
         rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
     if (!rc && cid == SITU_C_RESOURCES)
-        rc = read_items(&b, situ_store_db(s), by_id, err);
+        rc = read_items(&b, situ_store_sql(s), by_id, err);
     return build_end(&b, by_id, rc, out_coll);
 }
 
 /* ---- the next version of a collection --------------------------------------- */
-
-static const char *dup_str(build *b, const char *s)
-{
-    return arena_str(b, (const unsigned char *)s);
-}
 
 /* Appends a copy of feature f of src to b: its strings, values, polygons,
  * rings, coordinates and items, with b's offsets. */
@@ -545,13 +586,13 @@ static int copy_feature(build *b, const situ_coll *src, const situ_feature *f)
     situ_feature *g = &b->feats[b->nfeats];
     *g = *f;
     situ_value *v = arena_alloc(b, (size_t)nf * sizeof *v + 1);
-    g->id = dup_str(b, f->id), g->township_code = dup_str(b, f->township_code);
-    g->updated_at = dup_str(b, f->updated_at), g->extra = dup_str(b, f->extra);
+    g->id = arena_str(b, f->id), g->township_code = arena_str(b, f->township_code);
+    g->updated_at = arena_str(b, f->updated_at), g->extra = arena_str(b, f->extra);
     if (!v || !g->id || !g->township_code)
         return -1;
     for (int i = 0; i < nf; i++) {
         v[i] = f->values[i];
-        if (v[i].type == SITU_FT_TEXT && !(v[i].u.s = dup_str(b, f->values[i].u.s)))
+        if (v[i].type == SITU_FT_TEXT && !(v[i].u.s = arena_str(b, f->values[i].u.s)))
             return -1;
     }
     g->values = v;
@@ -577,8 +618,8 @@ static int copy_feature(build *b, const situ_coll *src, const situ_feature *f)
         const situ_held *sh = &src->held[h];
         if (situ_array_grow((void **)&b->held, &b->capheld, b->nheld, 1, sizeof(situ_held)))
             return -1;
-        b->held[b->nheld++] =
-            (situ_held){sh->item, sh->quantity, dup_str(b, sh->unit), dup_str(b, sh->updated_at)};
+        b->held[b->nheld++] = (situ_held){sh->item, sh->quantity, arena_str(b, sh->unit),
+                                          arena_str(b, sh->updated_at)};
     }
     if (g->updated_at && strcmp(g->updated_at, b->c->updated_max) > 0)
         snprintf(b->c->updated_max, sizeof b->c->updated_max, "%s", g->updated_at);
@@ -587,21 +628,21 @@ static int copy_feature(build *b, const situ_coll *src, const situ_feature *f)
 }
 
 /* Reads the items of the last feature read into b (a resource). */
-static int read_items_of_last(build *b, sqlite3_stmt *st)
+static int read_items_of_last(build *b, situ_db_stmt *st)
 {
     situ_feature *f = &b->feats[b->nfeats - 1];
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, f->id, -1, SQLITE_STATIC);
+    situ_db_reset(st);
+    situ_db_bind_text(st, 1, f->id, -1);
     f->held0 = (uint32_t)b->nheld, f->nheld = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int item = situ_schema_item_index((const char *)sqlite3_column_text(st, 0));
+    while (situ_db_step(st) == SITU_DB_ROW) {
+        int item = situ_schema_item_index(situ_db_column_text(st, 0));
         if (item < 0)
             continue;
         if (situ_array_grow((void **)&b->held, &b->capheld, b->nheld, 1, sizeof(situ_held)))
             return -1;
-        b->held[b->nheld++] = (situ_held){item, sqlite3_column_double(st, 1),
-                                          arena_str(b, sqlite3_column_text(st, 2)),
-                                          arena_str(b, sqlite3_column_text(st, 3))};
+        b->held[b->nheld++] = (situ_held){item, situ_db_column_double(st, 1),
+                                          arena_str(b, situ_db_column_text(st, 2)),
+                                          arena_str(b, situ_db_column_text(st, 3))};
         f->nheld++;
     }
     if (!f->nheld)
@@ -613,48 +654,33 @@ static int read_items_of_last(build *b, sqlite3_stmt *st)
 
 /* Reads the rows (and, for resources, the items) of the sorted ids[0..n)
  * that are still in the store into b, in the order of ids. */
-static int read_ids(build *b, sqlite3 *db, const char *const *ids, size_t n, situ_err *err)
+static int read_ids(build *b, situ_db *db, const char *const *ids, size_t n, situ_err *err)
 {
     char sql[4096];
     select_sql(b->c->c, "WHERE id = ?1", sql, sizeof sql);
-    sqlite3_stmt *st = NULL, *items = NULL;
-    int rc = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) ||
-        (b->c->c->cid == SITU_C_RESOURCES &&
-         sqlite3_prepare_v2(db,
-                            "SELECT item, quantity, unit, updated_at FROM resource_items "
-                            "WHERE resource_id = ?1 ORDER BY item",
-                            -1, &items, NULL)))
-        rc = situ_err_set(err, SITU_EDB, "read %s: %s", b->c->c->id, sqlite3_errmsg(db));
+    situ_db_stmt *st = NULL, *items = NULL;
+    int rc = situ_db_prepare(db, sql, &st, err);
+    if (!rc && b->c->c->cid == SITU_C_RESOURCES)
+        rc = situ_db_prepare(db,
+                             "SELECT item, quantity, unit, updated_at FROM resource_items "
+                             "WHERE resource_id = ?1 ORDER BY item",
+                             &items, err);
     for (size_t i = 0; !rc && i < n; i++) {
         size_t had = b->nfeats;
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
-        rc = step_rows(b, db, st, err);
+        situ_db_reset(st);
+        situ_db_bind_text(st, 1, ids[i], -1);
+        rc = step_rows(b, st, err);
         if (!rc && items && b->nfeats > had && read_items_of_last(b, items))
             rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
     }
-    sqlite3_finalize(st);
-    sqlite3_finalize(items);
+    situ_db_finalize(st);
+    situ_db_finalize(items);
     return rc;
 }
 
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The (township_code, id) order of situ_coll_load's ORDER BY. */
-static int cmp_place(const situ_feature *a, const situ_feature *b)
-{
-    int k = strcmp(a->township_code, b->township_code);
-    return k ? k : strcmp(a->id, b->id);
-}
-
-static int cmp_place_idx(const void *a, const void *b, void *feats)
-{
-    const situ_feature *f = feats;
-    return cmp_place(&f[*(const uint32_t *)a], &f[*(const uint32_t *)b]);
 }
 
 /* Appends to b, in (township_code, id) order, prev's features whose id is
@@ -702,7 +728,7 @@ int situ_coll_update(situ_store *s, const situ_coll *prev, const char *const *id
             sorted[n++] = sorted[i];
     int rc = build_begin(&f, prev->c->cid, err);
     if (!rc)
-        rc = build_end(&f, NULL, read_ids(&f, situ_store_db(s), sorted, n, err), &fresh);
+        rc = build_end(&f, NULL, read_ids(&f, situ_store_sql(s), sorted, n, err), &fresh);
     if (!rc && !(rc = build_begin(&b, prev->c->cid, err))) {
         uint32_t *by_id = NULL;
         if (merge(&b, prev, sorted, n, fresh) || index_features(&b, &by_id))

@@ -1,16 +1,21 @@
 /*
  * retain.c: retention. Expired alerts and old event_log rows (but each
- * department's last) move to an archive (a situ file of the same schema)
- * and leave the store; and the sizes `situ check` reports. No scheduling, no publishing: situd's
- * writer and `situ retain` call situ_retain_run, and publish what it says it removed.
+ * department's last) move to an archive (a situ SpatiaLite file of the same
+ * schema) and leave the store; and the sizes `situ check` reports. No
+ * scheduling, no publishing: situd's writer and `situ retain` call
+ * situ_retain_run, and publish what it says it removed. The store may be
+ * SpatiaLite or PostgreSQL (situ_db); the archive is always a SpatiaLite file.
  *
  * One batch of one table, so that a kill anywhere loses nothing:
- *   SELECT due rows (key > last) from the store
- *   -> archive: BEGIN; INSERT OR IGNORE each; COMMIT (synchronous=FULL, synced)
- *   -> store:   BEGIN; DELETE the batch's rows the archive holds; COMMIT
+ *   SELECT due rows (key > last) from the store, keeping each row's identity
+ *   -> archive: BEGIN; INSERT ... ON CONFLICT DO NOTHING each; COMMIT (synced)
+ *   -> store:   BEGIN; DELETE each row of the batch the archive holds as it
+ *               is in the store (same id and updated_at; event_log: seq); COMMIT
  *   -> last = the batch's highest key; again until no row is due.
  * Killed before the store's COMMIT, the rows are in both files; the next run
- * archives them again (ignored: already there) and deletes them.
+ * archives them again (ignored: already there) and deletes them. A row
+ * changed since it was found due (another updated_at) is not deleted: the
+ * archive does not hold that version.
  */
 #include "situ/retain.h"
 
@@ -23,29 +28,31 @@
 
 #include "situ/buf.h"
 #include "situ/clock.h"
-
-#define ARC "situ_arc" /* the archive, attached to the store's connection */
+#include "situ/db.h"
 
 /* A table retention moves: its key (ascending, unique), when a row is due
- * (?1 = the cutoff), and how the archive's copy x matches the store's row t;
- * is_alerts: the archive numbers the rows itself (fid) and the removed rows
- * are reported; own_key: the archive numbers them, unreported. */
+ * (?1 = the cutoff), and how the archive's copy of a row is found (same);
+ * own_key: the archive numbers the rows itself (its key is not copied) and
+ * a row is found by id and updated_at, else by its key; is_alerts: the
+ * removed rows are reported. */
 typedef struct retain_table {
     const char *name, *key, *due, *same;
     int is_alerts, own_key;
     size_t counter; /* offset of the situ_retain_stats count of its rows */
 } retain_table;
 
+#define SAME_VERSION "id = ?1 AND updated_at = ?2"
+
 static const retain_table retained[] = {
-    {"alerts", "fid", "expires IS NOT NULL AND expires < ?1",
-     "x.id = t.id AND x.updated_at IS t.updated_at", 1, 1, offsetof(situ_retain_stats, alerts)},
+    {"alerts", "fid", "expires IS NOT NULL AND expires < ?1", SAME_VERSION, 1, 1,
+     offsetof(situ_retain_stats, alerts)},
     /* each department's last event stays: GET /feeds tells "stale" from "silent" by it */
     {"event_log", "seq",
-     "received_at < ?1 AND seq NOT IN (SELECT max(seq) FROM main.event_log GROUP BY dept)",
-     "x.seq = t.seq", 0, 0, offsetof(situ_retain_stats, events)},
+     "received_at < ?1 AND seq NOT IN (SELECT max(seq) FROM event_log GROUP BY dept)", "seq = ?1",
+     0, 0, offsetof(situ_retain_stats, events)},
     /* closures that ended (closure_end, or their until) before the cutoff */
-    {"road_closures", "fid", "min(coalesce(ended_at, until), coalesce(until, ended_at)) < ?1",
-     "x.id = t.id AND x.updated_at IS t.updated_at", 0, 1, offsetof(situ_retain_stats, closures)},
+    {"road_closures", "fid", "(ended_at < ?1 OR until < ?1)", SAME_VERSION, 0, 1,
+     offsetof(situ_retain_stats, closures)},
 };
 
 /* ---- times and names --------------------------------------------------------- */
@@ -83,196 +90,277 @@ void situ_retain_default_archive(const char *db, const char *now, char *out, siz
 
 /* ---- one table ------------------------------------------------------------------ */
 
+/* A row of a batch as the store had it when it was found due. */
+typedef struct batch_row {
+    long long key;
+    char *id, *updated_at; /* own_key tables: how the archive's copy is found */
+    double bbox[4];        /* alerts: reported when removed */
+} batch_row;
+
+typedef struct batch {
+    batch_row *v;
+    int n, cap;
+} batch;
+
+static void batch_clear(batch *b)
+{
+    for (int i = 0; i < b->n; i++)
+        free(b->v[i].id), free(b->v[i].updated_at);
+    b->n = 0;
+}
+
 typedef struct retain_run {
     situ_store *s, *arc;
-    sqlite3 *db, *adb;
+    situ_db *db, *adb;
     const situ_retain_opts *o;
     situ_retain_stats *st;
     char cutoff[32];
     int batch;
     double deadline; /* situ_clock_s(); 0: none */
+    batch rows;      /* the batch being moved */
     situ_err *err;
 } retain_run;
 
-static int fail_db(sqlite3 *db, situ_err *err, const char *what)
+static int fail_db(situ_db *db, situ_err *err, const char *what)
 {
-    return situ_err_set(err, SITU_EDB, "retain: %s: %s", what, sqlite3_errmsg(db));
+    return situ_err_set(err, SITU_EDB, "retain: %s: %s", what, situ_db_errmsg(db));
 }
 
-/* The columns of table t, quoted and comma-separated, without the key
- * when the archive assigns its own (alerts' fid). */
-static int column_list(sqlite3 *db, const retain_table *t, situ_buf *out, int *out_n)
+/* The columns of a table in the store, in their order. */
+static const char *const columns_sql[] = {
+    [SITU_DB_SQLITE] = "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
+    [SITU_DB_POSTGRES] = "SELECT column_name FROM information_schema.columns WHERE "
+                         "table_schema = current_schema() AND table_name = ?1 "
+                         "ORDER BY ordinal_position",
+};
+
+/* The columns of table t in the store, without the key when the archive
+ * assigns its own (alerts' fid): into sel as read (the geometry as WKB),
+ * names quoted, vals as the INSERT's parameters (the WKB made geometry). */
+static int column_lists(retain_run *r, const retain_table *t, situ_buf *sel, situ_buf *names,
+                        situ_buf *vals)
 {
-    char sql[128];
-    sqlite3_stmt *st;
-    snprintf(sql, sizeof sql, "PRAGMA main.table_info(\"%s\")", t->name);
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL))
-        return SITU_EDB;
-    int n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *c = (const char *)sqlite3_column_text(st, 1);
+    situ_db_stmt *st;
+    int n = 0, rc = situ_db_prepare(r->db, columns_sql[situ_db_engine_of(r->db)], &st, r->err);
+    if (rc)
+        return rc;
+    situ_db_bind_text(st, 1, t->name, -1);
+    while ((rc = situ_db_step(st)) == SITU_DB_ROW) {
+        const char *c = situ_db_column_text(st, 0);
         if (!c || (t->own_key && !strcmp(c, t->key)))
             continue;
-        situ_buf_printf(out, "%s\"%s\"", n++ ? ", " : "", c);
+        int geom = !strcmp(c, "geom");
+        situ_buf_printf(sel, geom ? ", ST_AsBinary(\"%s\")" : ", \"%s\"", c);
+        situ_buf_printf(names, "%s\"%s\"", n ? ", " : "", c);
+        situ_buf_printf(vals, "%s%s", n++ ? ", " : "", geom ? "ST_GeomFromWKB(?, 4326)" : "?");
     }
-    sqlite3_finalize(st);
-    *out_n = n;
-    return out->oom || !n ? SITU_EDB : 0;
+    rc = rc < 0 ? fail_db(r->db, r->err, "columns") : 0;
+    situ_db_finalize(st);
+    if (!rc && (sel->oom || names->oom || vals->oom || !n))
+        rc = situ_err_set(r->err, SITU_EDB, "retain: no columns of %s", t->name);
+    return rc;
+}
+
+/* Binds value i of sel's current row to parameter k of ins, as it is. */
+static void copy_value(situ_db_stmt *ins, int k, situ_db_stmt *sel, int i)
+{
+    switch (situ_db_column_type(sel, i)) {
+    case SITU_DB_INTEGER:
+        situ_db_bind_int64(ins, k, situ_db_column_int64(sel, i));
+        break;
+    case SITU_DB_FLOAT:
+        situ_db_bind_double(ins, k, situ_db_column_double(sel, i));
+        break;
+    case SITU_DB_TEXT: {
+        const char *s = situ_db_column_text(sel, i); /* before its length, as SQLite asks */
+        situ_db_bind_text(ins, k, s, situ_db_column_bytes(sel, i));
+        break;
+    }
+    case SITU_DB_BLOB: {
+        const void *p = situ_db_column_blob(sel, i);
+        situ_db_bind_blob(ins, k, p, situ_db_column_bytes(sel, i));
+        break;
+    }
+    default:
+        situ_db_bind_null(ins, k);
+    }
+}
+
+/* Keeps the identity of sel's current row (key, id, updated_at, box) in
+ * the batch. */
+static int keep_row(retain_run *r, situ_db_stmt *sel)
+{
+    batch *b = &r->rows;
+    if (b->n == b->cap) {
+        int cap = b->cap ? 2 * b->cap : 64;
+        batch_row *v = realloc(b->v, (size_t)cap * sizeof *v);
+        if (!v)
+            return situ_err_set(r->err, SITU_ENOMEM, "out of memory");
+        b->v = v, b->cap = cap;
+    }
+    batch_row *w = &b->v[b->n];
+    const char *id = situ_db_column_text(sel, 1), *at = situ_db_column_text(sel, 2);
+    w->key = situ_db_column_int64(sel, 0);
+    w->id = id ? strdup(id) : NULL;
+    w->updated_at = at ? strdup(at) : NULL;
+    for (int i = 0; i < 4; i++)
+        w->bbox[i] = situ_db_column_double(sel, 3 + i);
+    b->n++;
+    if ((id && !w->id) || (at && !w->updated_at))
+        return situ_err_set(r->err, SITU_ENOMEM, "out of memory");
+    return 0;
+}
+
+#define HEAD 7 /* key, id, updated_at, box: the columns before those copied */
+
+/* Prepares the SELECT of the next batch of due rows (key > ?2, ?3 of them)
+ * from the store and the archive's INSERT of them; *out_n: columns copied. */
+static int prepare_copy(retain_run *r, const retain_table *t, situ_db_stmt **sel,
+                        situ_db_stmt **ins, int *out_n)
+{
+    situ_buf cols, names, vals, q;
+    situ_buf_init(&cols), situ_buf_init(&names), situ_buf_init(&vals), situ_buf_init(&q);
+    int rc = column_lists(r, t, &cols, &names, &vals);
+    situ_buf_printf(&q, "SELECT %s, %s, %s%s FROM \"%s\" WHERE %s AND %s > ?2 ORDER BY %s LIMIT ?3",
+                    t->key, t->own_key ? "id, updated_at" : "NULL, NULL",
+                    t->is_alerts ? "ST_MinX(geom), ST_MinY(geom), ST_MaxX(geom), ST_MaxY(geom)"
+                                 : "NULL, NULL, NULL, NULL",
+                    cols.p, t->name, t->due, t->key, t->key);
+    if (!rc && !q.oom)
+        rc = situ_db_prepare(r->db, q.p, sel, r->err);
+    q.n = 0;
+    situ_buf_printf(&q, "INSERT INTO \"%s\" (%s) VALUES (%s) ON CONFLICT DO NOTHING", t->name,
+                    names.p, vals.p);
+    if (!rc && !q.oom)
+        rc = situ_db_prepare(r->adb, q.p, ins, r->err);
+    if (!rc && q.oom)
+        rc = situ_err_set(r->err, SITU_ENOMEM, "out of memory");
+    *out_n = 0;
+    for (size_t i = 0; !rc && i < vals.n; i++)
+        *out_n += vals.p[i] == '?';
+    situ_buf_dispose(&cols), situ_buf_dispose(&names), situ_buf_dispose(&vals);
+    situ_buf_dispose(&q);
+    return rc;
 }
 
 /* Copies the next batch of due rows (key > last) into the archive in one
- * commit; *out_hi gets the batch's highest key, *out_n its rows. */
-static int archive_batch(retain_run *r, const retain_table *t, long long last, long long *out_hi,
-                         int *out_n)
+ * commit, keeping each row's identity in r->rows. */
+static int archive_batch(retain_run *r, const retain_table *t, long long last)
 {
-    situ_buf cols, q;
-    situ_buf_init(&cols), situ_buf_init(&q);
-    sqlite3_stmt *sel = NULL, *ins = NULL;
-    int ncols = 0, n = 0, rc = column_list(r->db, t, &cols, &ncols);
-    if (rc) {
-        rc = fail_db(r->db, r->err, "columns");
+    situ_db_stmt *sel = NULL, *ins = NULL;
+    int ncols = 0, step = SITU_DB_DONE, rc = prepare_copy(r, t, &sel, &ins, &ncols);
+    batch_clear(&r->rows);
+    if (rc)
         goto done;
-    }
-    situ_buf_printf(&q, "SELECT %s, %s FROM main.\"%s\" WHERE %s AND %s > ?2 ORDER BY %s LIMIT ?3",
-                    t->key, cols.p, t->name, t->due, t->key, t->key);
-    if (q.oom || sqlite3_prepare_v2(r->db, q.p, -1, &sel, NULL)) {
-        rc = fail_db(r->db, r->err, "select");
-        goto done;
-    }
-    q.n = 0;
-    situ_buf_printf(&q, "INSERT OR IGNORE INTO \"%s\" (%s) VALUES (?", t->name, cols.p);
-    for (int i = 1; i < ncols; i++)
-        situ_buf_adds(&q, ", ?");
-    situ_buf_adds(&q, ")");
-    if (q.oom || sqlite3_prepare_v2(r->adb, q.p, -1, &ins, NULL)) {
-        rc = fail_db(r->adb, r->err, "archive insert");
-        goto done;
-    }
-    sqlite3_bind_text(sel, 1, r->cutoff, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(sel, 2, last);
-    sqlite3_bind_int(sel, 3, r->batch);
+    situ_db_bind_text(sel, 1, r->cutoff, -1);
+    situ_db_bind_int64(sel, 2, last);
+    situ_db_bind_int64(sel, 3, r->batch);
     if ((rc = situ_store_begin(r->arc, r->err)))
         goto done;
-    while (!rc && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
-        *out_hi = sqlite3_column_int64(sel, 0);
+    while (!rc && (step = situ_db_step(sel)) == SITU_DB_ROW) {
+        if ((rc = keep_row(r, sel)))
+            break;
         for (int i = 0; i < ncols; i++)
-            sqlite3_bind_value(ins, i + 1, sqlite3_column_value(sel, i + 1));
-        rc = sqlite3_step(ins) == SQLITE_DONE ? 0 : fail_db(r->adb, r->err, "archive insert");
-        sqlite3_reset(ins);
-        n++;
+            copy_value(ins, i + 1, sel, HEAD + i);
+        if (situ_db_step(ins) != SITU_DB_DONE)
+            rc = fail_db(r->adb, r->err, "archive insert");
+        situ_db_reset(ins);
     }
-    if (rc == SQLITE_DONE)
-        rc = 0;
-    else if (rc > 0)
+    if (!rc && step < 0)
         rc = fail_db(r->db, r->err, "select");
     if (!rc)
         rc = situ_store_commit(r->arc, r->err);
     if (rc)
         situ_store_rollback(r->arc);
 done:
-    sqlite3_finalize(sel);
-    sqlite3_finalize(ins);
-    situ_buf_dispose(&cols), situ_buf_dispose(&q);
-    *out_n = n;
+    situ_db_finalize(sel);
+    situ_db_finalize(ins);
     return rc;
 }
 
-typedef struct removed_alert {
-    char id[256];
-    double bbox[4];
-} removed_alert;
-
-/* Reads the alerts the delete will remove (id and box), to report them. */
-static int read_removed(retain_run *r, sqlite3_stmt *st, removed_alert **out, int *out_n)
+/* Binds how row w of table t is found (t->same) to st. */
+static void bind_same(situ_db_stmt *st, const retain_table *t, const batch_row *w)
 {
-    int n = 0, cap = 0, rc;
-    removed_alert *a = NULL;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            removed_alert *p = realloc(a, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *p);
-            if (!p) {
-                free(a);
-                return situ_err_set(r->err, SITU_ENOMEM, "out of memory");
-            }
-            a = p;
-        }
-        snprintf(a[n].id, sizeof a[n].id, "%s", (const char *)sqlite3_column_text(st, 0));
-        for (int i = 0; i < 4; i++)
-            a[n].bbox[i] = sqlite3_column_double(st, i + 1);
-        n++;
+    if (!t->own_key) {
+        situ_db_bind_int64(st, 1, w->key);
+        return;
     }
-    *out = a, *out_n = n;
-    return rc == SQLITE_DONE ? 0 : fail_db(r->db, r->err, "removed alerts");
+    situ_db_bind_text(st, 1, w->id, -1);
+    if (w->updated_at)
+        situ_db_bind_text(st, 2, w->updated_at, -1);
+    else
+        situ_db_bind_null(st, 2);
 }
 
-/* Deletes from the store the rows of batch (last, hi] that the archive
- * holds, in one commit; reports removed alerts after it. */
-static int delete_batch(retain_run *r, const retain_table *t, long long last, long long hi,
-                        int nbatch)
+/* 1 when the archive holds row w as the store had it, 0 when not, < 0. */
+static int archive_holds(retain_run *r, situ_db_stmt *held, const retain_table *t,
+                         const batch_row *w)
 {
-    char where[512], sql[768];
-    snprintf(where, sizeof where,
-             "WHERE %s AND t.%s > ?2 AND t.%s <= ?3 AND EXISTS (SELECT 1 FROM " ARC
-             ".\"%s\" x WHERE %s)",
-             t->due, t->key, t->key, t->name, t->same);
-    sqlite3_stmt *sel = NULL, *del = NULL;
-    removed_alert *gone = NULL;
-    int ngone = 0, rc = situ_store_begin(r->s, r->err);
-    if (rc)
-        return rc;
-    snprintf(sql, sizeof sql,
-             "SELECT id, MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), MbrMaxY(geom) "
-             "FROM main.\"%s\" AS t %s",
-             t->name, where);
-    if (t->is_alerts && sqlite3_prepare_v2(r->db, sql, -1, &sel, NULL))
-        rc = fail_db(r->db, r->err, "select removed");
-    snprintf(sql, sizeof sql, "DELETE FROM main.\"%s\" AS t %s", t->name, where);
-    if (!rc && sqlite3_prepare_v2(r->db, sql, -1, &del, NULL))
-        rc = fail_db(r->db, r->err, "delete");
-    for (int k = 0; !rc && k < 2; k++) {
-        sqlite3_stmt *st = k ? del : sel;
-        if (!st)
+    situ_db_reset(held);
+    bind_same(held, t, w);
+    int rc = situ_db_step(held);
+    return rc >= 0 ? rc == SITU_DB_ROW : fail_db(r->adb, r->err, "archive lookup");
+}
+
+/* Deletes from the store each row of the batch the archive holds, in one
+ * commit; marks them (id set aside in removed[]) and reports removed alerts
+ * after the commit. */
+static int delete_batch(retain_run *r, const retain_table *t)
+{
+    char sql[256];
+    situ_db_stmt *held = NULL, *del = NULL;
+    char *gone = calloc((size_t)r->rows.n + 1, 1);
+    int removed = 0, rc = gone ? 0 : situ_err_set(r->err, SITU_ENOMEM, "out of memory");
+    snprintf(sql, sizeof sql, "SELECT 1 FROM \"%s\" WHERE %s", t->name, t->same);
+    if (!rc)
+        rc = situ_db_prepare(r->adb, sql, &held, r->err);
+    snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE %s", t->name, t->same);
+    if (!rc)
+        rc = situ_db_prepare(r->db, sql, &del, r->err);
+    if (!rc)
+        rc = situ_store_begin(r->s, r->err);
+    int began = !rc;
+    for (int i = 0; !rc && i < r->rows.n; i++) {
+        const batch_row *w = &r->rows.v[i];
+        if ((rc = archive_holds(r, held, t, w)) != 1)
             continue;
-        sqlite3_bind_text(st, 1, r->cutoff, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, last);
-        sqlite3_bind_int64(st, 3, hi);
-        if (st == sel)
-            rc = read_removed(r, sel, &gone, &ngone);
-        else if (sqlite3_step(del) != SQLITE_DONE)
-            rc = fail_db(r->db, r->err, "delete");
+        situ_db_reset(del);
+        bind_same(del, t, w);
+        rc = situ_db_step(del) == SITU_DB_DONE ? 0 : fail_db(r->db, r->err, "delete");
+        if (!rc && situ_db_changes(r->db) > 0)
+            gone[i] = 1, removed++;
     }
-    int removed = rc ? 0 : sqlite3_changes(r->db);
-    sqlite3_finalize(sel);
-    sqlite3_finalize(del);
+    situ_db_finalize(held);
+    situ_db_finalize(del);
     if (!rc)
         rc = situ_store_commit(r->s, r->err);
-    if (rc) {
+    if (rc && began)
         situ_store_rollback(r->s);
-        free(gone);
-        return rc;
+    if (!rc) {
+        *(long long *)((char *)r->st + t->counter) += removed;
+        r->st->unmoved += r->rows.n - removed;
+        for (int i = 0; t->is_alerts && r->o->removed && i < r->rows.n; i++)
+            if (gone[i])
+                r->o->removed(r->o->ctx, r->rows.v[i].id, r->rows.v[i].bbox);
     }
-    *(long long *)((char *)r->st + t->counter) += removed;
-    r->st->unmoved += nbatch - removed;
-    for (int i = 0; r->o->removed && i < ngone; i++)
-        r->o->removed(r->o->ctx, gone[i].id, gone[i].bbox);
     free(gone);
-    return 0;
+    return rc;
 }
 
 /* Archives and deletes every due row of t, batch by batch. 1 when the
  * after_archive hook or the deadline stopped the run. */
 static int retain_table_rows(retain_run *r, const retain_table *t)
 {
-    long long last = 0, hi = 0;
+    long long last = 0;
     for (;;) {
-        int n = 0, rc = archive_batch(r, t, last, &hi, &n);
-        if (rc || n == 0)
+        int rc = archive_batch(r, t, last);
+        if (rc || r->rows.n == 0)
             return rc;
         if (r->o->after_archive && r->o->after_archive(r->o->ctx))
             return 1;
-        if ((rc = delete_batch(r, t, last, hi, n)))
+        if ((rc = delete_batch(r, t)))
             return rc;
-        last = hi;
+        last = r->rows.v[r->rows.n - 1].key;
         if (r->deadline > 0 && situ_clock_s() > r->deadline)
             return r->st->more = 1;
     }
@@ -287,19 +375,8 @@ static int open_archive(retain_run *r, const char *path)
     situ_store_make_parent(path);
     if (situ_store_open(path, SITU_STORE_CREATE, &r->arc, r->err))
         return r->err ? r->err->code : SITU_EIO;
-    r->adb = situ_store_db(r->arc);
+    r->adb = situ_store_sql(r->arc);
     return situ_store_exec(r->arc, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL", r->err);
-}
-
-static int attach_archive(retain_run *r, const char *path)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(r->db, "ATTACH DATABASE ?1 AS " ARC, -1, &st, NULL))
-        return fail_db(r->db, r->err, "attach");
-    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail_db(r->db, r->err, "attach");
-    sqlite3_finalize(st);
-    return rc;
 }
 
 /* 1 when a row of some retained table is due, 0 when none, < 0 failed. */
@@ -307,20 +384,29 @@ static int anything_due(retain_run *r)
 {
     for (size_t i = 0; i < sizeof retained / sizeof retained[0]; i++) {
         char sql[256];
-        sqlite3_stmt *st;
-        snprintf(sql, sizeof sql, "SELECT 1 FROM main.\"%s\" WHERE %s LIMIT 1", retained[i].name,
+        situ_db_stmt *st;
+        snprintf(sql, sizeof sql, "SELECT 1 FROM \"%s\" WHERE %s LIMIT 1", retained[i].name,
                  retained[i].due);
-        if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL))
-            return fail_db(r->db, r->err, "due");
-        sqlite3_bind_text(st, 1, r->cutoff, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            return fail_db(r->db, r->err, "due");
-        if (rc == SQLITE_ROW)
-            return 1;
+        int rc = situ_db_prepare(r->db, sql, &st, r->err);
+        if (rc)
+            return rc;
+        situ_db_bind_text(st, 1, r->cutoff, -1);
+        rc = situ_db_step(st);
+        if (rc < 0)
+            fail_db(r->db, r->err, "due");
+        situ_db_finalize(st);
+        if (rc != SITU_DB_DONE)
+            return rc;
     }
     return 0;
+}
+
+/* The store's file, for the default archive beside it; NULL on PostgreSQL
+ * (the archive then defaults to ./archive/). */
+static const char *store_file(situ_db *db)
+{
+    sqlite3 *lite = situ_db_sqlite(db);
+    return lite ? sqlite3_db_filename(lite, "main") : NULL;
 }
 
 int situ_retain_run(situ_store *s, const situ_retain_opts *o, situ_retain_stats *stats,
@@ -329,7 +415,7 @@ int situ_retain_run(situ_store *s, const situ_retain_opts *o, situ_retain_stats 
     situ_retain_stats local;
     situ_retain_stats *st = stats ? stats : &local;
     memset(st, 0, sizeof *st);
-    retain_run r = {.s = s, .db = situ_store_db(s), .o = o, .st = st, .err = err};
+    retain_run r = {.s = s, .db = situ_store_sql(s), .o = o, .st = st, .err = err};
     int year, days = o->days > 0 ? o->days : SITU_RETAIN_DAYS;
     r.batch = o->batch > 0 ? o->batch : SITU_RETAIN_BATCH;
     r.deadline = o->max_ms > 0 ? situ_clock_s() + o->max_ms / 1e3 : 0;
@@ -339,70 +425,79 @@ int situ_retain_run(situ_store *s, const situ_retain_opts *o, situ_retain_stats 
     if (o->archive && *o->archive)
         snprintf(st->archive, sizeof st->archive, "%s", o->archive);
     else
-        situ_retain_default_archive(sqlite3_db_filename(r.db, "main"), o->now, st->archive,
-                                    sizeof st->archive);
+        situ_retain_default_archive(store_file(r.db), o->now, st->archive, sizeof st->archive);
     int rc = anything_due(&r);
     if (rc <= 0) /* nothing due: no archive made, the writer not held */
         return rc;
     rc = open_archive(&r, st->archive);
-    int attached = !rc && !(rc = attach_archive(&r, st->archive));
     for (size_t i = 0; !rc && i < sizeof retained / sizeof retained[0]; i++)
         rc = retain_table_rows(&r, &retained[i]);
-    if (attached)
-        sqlite3_exec(r.db, "DETACH DATABASE " ARC, NULL, NULL, NULL);
+    batch_clear(&r.rows);
+    free(r.rows.v);
     situ_store_close(r.arc);
     return rc > 0 ? 0 : rc;
 }
 
 /* ---- sizes ------------------------------------------------------------------------- */
 
-static long long scalar(sqlite3 *db, const char *sql, const char *arg, int *ok)
+static long long scalar(situ_db *db, const char *sql, const char *arg, int *ok)
 {
-    sqlite3_stmt *st;
+    situ_db_stmt *st;
     long long v = 0;
-    *ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK;
+    *ok = situ_db_prepare(db, sql, &st, NULL) == 0;
     if (!*ok)
         return 0;
     if (arg)
-        sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    *ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
-    if (rc == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+        situ_db_bind_text(st, 1, arg, -1);
+    int rc = situ_db_step(st);
+    *ok = rc >= 0;
+    if (rc == SITU_DB_ROW)
+        v = situ_db_column_int64(st, 0);
+    situ_db_finalize(st);
     return v;
 }
 
-/* Bytes of table name with its indexes and its spatial index's shadow
- * tables, from dbstat; -1 when this SQLite has no dbstat. */
-static long long table_bytes(sqlite3 *db, const char *name)
+/* Bytes of a table (?1) with its indexes: on SQLite from dbstat, with the
+ * spatial index's shadow tables; on PostgreSQL with its TOAST and GiST. */
+static const char *const table_bytes_sql[] = {
+    [SITU_DB_SQLITE] = "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN "
+                       "(SELECT name FROM sqlite_master WHERE tbl_name = ?1 "
+                       "OR tbl_name LIKE 'idx_' || ?1 || '_geom%')",
+    [SITU_DB_POSTGRES] = "SELECT coalesce(pg_total_relation_size(to_regclass(?1)), 0)",
+};
+
+/* Bytes of the whole store: the file, or the PostgreSQL database. */
+static const char *const store_bytes_sql[] = {
+    [SITU_DB_SQLITE] = "SELECT page_count * page_size FROM pragma_page_count(), "
+                       "pragma_page_size()",
+    [SITU_DB_POSTGRES] = "SELECT pg_database_size(current_database())",
+};
+
+/* Bytes of table name; -1 when this SQLite has no dbstat. */
+static long long table_bytes(situ_db *db, const char *name)
 {
     int ok;
-    long long b = scalar(db,
-                         "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN "
-                         "(SELECT name FROM sqlite_master WHERE tbl_name = ?1 "
-                         "OR tbl_name LIKE 'idx_' || ?1 || '_geom%')",
-                         name, &ok);
+    long long b = scalar(db, table_bytes_sql[situ_db_engine_of(db)], name, &ok);
     return ok ? b : -1;
 }
 
-static void log_time(sqlite3 *db, const char *sql, char out[32], long long *out_seq)
+static void log_time(situ_db *db, const char *sql, char out[32], long long *out_seq)
 {
-    sqlite3_stmt *st;
+    situ_db_stmt *st;
     out[0] = '\0';
     *out_seq = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL))
+    if (situ_db_prepare(db, sql, &st, NULL))
         return;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-        snprintf(out, 32, "%s", (const char *)sqlite3_column_text(st, 0));
-        *out_seq = sqlite3_column_int64(st, 1);
+    if (situ_db_step(st) == SITU_DB_ROW && situ_db_column_type(st, 0) != SITU_DB_NULL) {
+        snprintf(out, 32, "%s", situ_db_column_text(st, 0));
+        *out_seq = situ_db_column_int64(st, 1);
     }
-    sqlite3_finalize(st);
+    situ_db_finalize(st);
 }
 
 int situ_retain_sizes(situ_store *s, situ_store_sizes *out, situ_err *err)
 {
-    sqlite3 *db = situ_store_db(s);
+    situ_db *db = situ_store_sql(s);
     static const char *const side[] = {"resource_items", "event_log", "tokens"};
     memset(out, 0, sizeof *out);
     for (int i = 0; i < SITU_NCOLLECTIONS + 3; i++) {
@@ -415,14 +510,11 @@ int situ_retain_sizes(situ_store *s, situ_store_sizes *out, situ_err *err)
         snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\"", t->name);
         t->rows = scalar(db, sql, NULL, &ok);
         if (!ok)
-            return situ_err_set(err, SITU_EDB, "count %s: %s", t->name, sqlite3_errmsg(db));
+            return situ_err_set(err, SITU_EDB, "count %s: %s", t->name, situ_db_errmsg(db));
         t->bytes = table_bytes(db, t->name);
     }
     int ok;
-    out->file_bytes = scalar(db,
-                             "SELECT page_count * page_size FROM pragma_page_count(), "
-                             "pragma_page_size()",
-                             NULL, &ok);
+    out->file_bytes = scalar(db, store_bytes_sql[situ_db_engine_of(db)], NULL, &ok);
     log_time(db, "SELECT received_at, seq FROM event_log ORDER BY seq LIMIT 1", out->log_first,
              &out->log_first_seq);
     log_time(db, "SELECT received_at, seq FROM event_log ORDER BY seq DESC LIMIT 1", out->log_last,

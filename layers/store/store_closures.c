@@ -5,11 +5,11 @@
  * after t. Does not lay them on a road graph (layers/roads/roads_areas.c)
  * nor schedule their expiry (situd's publisher re-reads at next_until).
  */
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "situ/db.h"
 #include "situ/store.h"
 
 void situ_closure_list_dispose(situ_closure_list *l)
@@ -24,56 +24,61 @@ void situ_closure_list_dispose(situ_closure_list *l)
     }
 }
 
-static void copy_text(char *out, size_t n, sqlite3_stmt *st, int col)
+static void copy_text(char *out, size_t n, situ_db_stmt *st, int col)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(out, n, "%s", t ? (const char *)t : "");
+    const char *t = situ_db_column_text(st, col);
+    snprintf(out, n, "%s", t ? t : "");
 }
 
 /* Reads the current row of st into c; 0 or SITU_ENOMEM. */
-static int read_row(sqlite3_stmt *st, situ_closure *c)
+static int read_row(situ_db_stmt *st, situ_closure *c)
 {
     memset(c, 0, sizeof *c);
     copy_text(c->id, sizeof c->id, st, 0);
     copy_text(c->dept, sizeof c->dept, st, 1);
-    const unsigned char *reason = sqlite3_column_text(st, 2);
-    c->reason = strdup(reason ? (const char *)reason : "");
+    const char *reason = situ_db_column_text(st, 2);
+    c->reason = strdup(reason ? reason : "");
     copy_text(c->until, sizeof c->until, st, 3);
-    c->radius_m = sqlite3_column_double(st, 4);
+    c->radius_m = situ_db_column_double(st, 4);
     copy_text(c->created_at, sizeof c->created_at, st, 5);
     copy_text(c->updated_at, sizeof c->updated_at, st, 6);
-    c->nwkb = (size_t)sqlite3_column_bytes(st, 7);
+    c->nwkb = (size_t)situ_db_column_bytes(st, 7);
     c->wkb = malloc(c->nwkb ? c->nwkb : 1);
     if (c->wkb && c->nwkb)
-        memcpy(c->wkb, sqlite3_column_blob(st, 7), c->nwkb);
+        memcpy(c->wkb, situ_db_column_blob(st, 7), c->nwkb);
     for (int i = 0; i < 4; i++)
-        c->bbox[i] = sqlite3_column_double(st, 8 + i);
+        c->bbox[i] = situ_db_column_double(st, 8 + i);
     c->lon = c->bbox[0], c->lat = c->bbox[1];
     return c->reason && c->wkb ? 0 : SITU_ENOMEM;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(((const situ_closure *)a)->id, ((const situ_closure *)b)->id);
 }
 
 int situ_store_closures_active(situ_store *s, const char *now, situ_closure_list *out,
                                situ_err *err)
 {
-    sqlite3 *db = situ_store_db(s);
-    sqlite3_stmt *st;
+    situ_db *db = situ_store_sql(s);
+    situ_db_stmt *st;
     char t[32];
     if (now)
         snprintf(t, sizeof t, "%s", now);
     else
         situ_store_now(t);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id, dept, reason, until, radius_m, created_at, updated_at, "
-                           "AsBinary(geom), MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), "
-                           "MbrMaxY(geom) FROM road_closures "
-                           "WHERE ended_at IS NULL AND (until IS NULL OR until > ?1) ORDER BY id",
-                           -1, &st, NULL))
-        return situ_err_set(err, SITU_EDB, "road_closures: %s", sqlite3_errmsg(db));
-    sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+    int rc = situ_db_prepare(db,
+                             "SELECT id, dept, reason, until, radius_m, created_at, updated_at, "
+                             "ST_AsBinary(geom), ST_MinX(geom), ST_MinY(geom), ST_MaxX(geom), "
+                             "ST_MaxY(geom) FROM road_closures "
+                             "WHERE ended_at IS NULL AND (until IS NULL OR until > ?1)",
+                             &st, err);
+    if (rc)
+        return rc;
+    situ_db_bind_text(st, 1, t, -1);
     situ_closure_list l = {0};
     size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = situ_db_step(st)) == SITU_DB_ROW) {
         if (l.n == cap) {
             situ_closure *p = realloc(l.v, (cap = cap ? 2 * cap : 16) * sizeof *p);
             if (!p)
@@ -86,13 +91,16 @@ int situ_store_closures_active(situ_store *s, const char *now, situ_closure_list
         if (c->until[0] && (!l.next_until[0] || strcmp(c->until, l.next_until) < 0))
             memcpy(l.next_until, c->until, sizeof l.next_until);
     }
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE) {
-        *out = l;
-        return 0;
+    if (rc != SITU_DB_DONE)
+        situ_err_set(err, rc < 0 ? rc : SITU_ENOMEM, "road_closures: %s",
+                     rc < 0 ? situ_db_errmsg(db) : "out of memory");
+    situ_db_finalize(st);
+    if (rc != SITU_DB_DONE) {
+        situ_closure_list_dispose(&l);
+        return rc < 0 ? rc : SITU_ENOMEM;
     }
-    situ_closure_list_dispose(&l);
-    if (rc == SQLITE_ROW)
-        return situ_err_set(err, SITU_ENOMEM, "out of memory");
-    return situ_err_set(err, SITU_EDB, "road_closures: %s", sqlite3_errmsg(db));
+    if (l.n > 1) /* by id as strcmp orders it, whatever the engine's collation */
+        qsort(l.v, l.n, sizeof *l.v, by_id);
+    *out = l;
+    return 0;
 }

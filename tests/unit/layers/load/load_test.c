@@ -323,6 +323,27 @@ static void assigns_townships_by_point_and_largest_share(void **state)
     assert_int_equal(st.outside, 0);
 }
 
+/* Townships stored out of code order (rows come back in whatever order
+ * the engine likes): the border's tie still goes to the smaller code. */
+static void townships_stored_in_any_order_assign_by_code(void **state)
+{
+    fixture *fx = *state;
+    situ_load_stats st;
+    char rev[4096];
+    path_in(rev, fx, "townships-reversed.geojson");
+    assert_int_equal(situ_test_sh(NULL,
+                                  "ogr2ogr -f GeoJSON '%s' %s/townships.geojson -sql "
+                                  "'SELECT * FROM townships ORDER BY township_code DESC'",
+                                  rev, DATA),
+                     0);
+    must_load(fx, "townships", rev, NULL, NULL, &st);
+    assert_q(fx, "SELECT group_concat(id, ' ') FROM (SELECT id FROM townships ORDER BY fid)",
+             "431102100 431102002 431102001");
+    must_load(fx, "hazards", DATA "/hazards.geojson", NULL, NULL, &st);
+    assert_q(fx, "SELECT township_code FROM hazards WHERE id = 'H2'", "431102001");
+    assert_q(fx, "SELECT township_code FROM hazards WHERE id = 'H1'", "431102001");
+}
+
 static void rejects_features_with_grouped_reasons(void **state)
 {
     fixture *fx = *state;
@@ -711,6 +732,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(repairs_report_their_area_change, setup, teardown),
     cmocka_unit_test_setup_teardown(bounds_the_work_per_geometry, setup, teardown),
     cmocka_unit_test_setup_teardown(assigns_townships_by_point_and_largest_share, setup, teardown),
+    cmocka_unit_test_setup_teardown(townships_stored_in_any_order_assign_by_code, setup, teardown),
     cmocka_unit_test_setup_teardown(rejects_features_with_grouped_reasons, setup, teardown),
     cmocka_unit_test_setup_teardown(loads_roads_as_lines_and_refuses_the_rest, setup, teardown),
     cmocka_unit_test_setup_teardown(reload_is_idempotent, setup, teardown),

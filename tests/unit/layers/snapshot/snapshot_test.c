@@ -360,6 +360,33 @@ static void updates_equal_a_whole_load(void **state)
     situ_store_close(s);
 }
 
+/* Features are in (township_code, id) order as strcmp has it (bytes: " " <
+ * "B" < "_" < "a"), whatever order the store returns rows in: an ORDER BY
+ * would follow the engine's collation, on PostgreSQL the database's locale. */
+static void features_are_in_strcmp_order(void **state)
+{
+    (void)state;
+    situ_store *s = open_rw();
+    situ_err err = {0};
+    static const char *const ids[] = {"q_b", "qa", "qB", "Q-a", "q b"};
+    for (int i = 0; i < 5; i++)
+        put(s, "hazard_sources", ids[i], i % 2 ? "A" : "", "POINT(0.5 0.5)", "源", NULL);
+    situ_coll *c;
+    assert_int_equal(situ_coll_load(s, SITU_C_HAZARD_SOURCES, &c, &err), 0);
+    /* among township "": "q b" < "qB" < "q_b", whatever else is there */
+    long at[3] = {situ_coll_find(c, "q b"), situ_coll_find(c, "qB"), situ_coll_find(c, "q_b")};
+    assert_true(at[0] >= 0 && at[0] < at[1] && at[1] < at[2]);
+    for (size_t i = 1; i < c->n; i++) {
+        const situ_feature *a = &c->feats[i - 1], *b = &c->feats[i];
+        int k = strcmp(a->township_code, b->township_code);
+        assert_true(k < 0 || (k == 0 && strcmp(a->id, b->id) < 0));
+    }
+    situ_coll_release(c);
+    assert_int_equal(situ_store_exec(s, "DELETE FROM hazard_sources WHERE id NOT LIKE 'H%'", &err),
+                     0);
+    situ_store_close(s);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(rings_are_closed_and_oriented),
     cmocka_unit_test(find_and_township_ranges),
@@ -371,6 +398,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(updates_equal_a_whole_load),
     cmocka_unit_test(lines_keep_parts_order_and_openness),
     cmocka_unit_test(line_updates_equal_a_whole_load),
+    cmocka_unit_test(features_are_in_strcmp_order),
 };
 
 int main(int argc, char **argv)

@@ -208,6 +208,35 @@ static void a_row_the_archive_will_not_take_stays(void **state)
                       "2025-06-01T00:00:00Z");
 }
 
+/* An alert updated between the archive's commit and the delete (situd
+ * writes while `situ retain` runs) is another version than the archive's:
+ * it stays in the store, and only the unchanged one leaves. */
+static env *hook_env;
+
+static int update_old1(void *ctx)
+{
+    (void)ctx;
+    put_alert(hook_env->s, "meteorology:old1", "2025-01-01T00:00:00Z", "2026-05-31T00:00:00Z",
+              111.0);
+    return 0;
+}
+
+static void a_row_changed_after_its_archive_stays(void **state)
+{
+    env *e = *state;
+    seen w = {0};
+    situ_retain_stats st;
+    hook_env = e;
+    run(e, &w, 0, update_old1, &st);
+    assert_int_equal(st.alerts, 1);
+    assert_int_equal(st.unmoved, 1);
+    assert_string_equal(w.ids, "meteorology:old2 ");
+    situ_assert_query(e->s, "SELECT updated_at FROM alerts WHERE id = 'meteorology:old1'",
+                      "2026-05-31T00:00:00Z");
+    assert_archive(e, "SELECT updated_at FROM alerts WHERE id = 'meteorology:old1'",
+                   "2024-12-31T00:00:00Z");
+}
+
 /* Nothing due: no archive is made (situd's hourly run costs one query). */
 static void nothing_due_makes_no_archive(void **state)
 {
@@ -353,6 +382,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(a_stop_between_archive_and_delete_loses_nothing, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(a_row_the_archive_will_not_take_stays, setup, teardown),
+    cmocka_unit_test_setup_teardown(a_row_changed_after_its_archive_stays, setup, teardown),
     cmocka_unit_test_setup_teardown(nothing_due_makes_no_archive, setup, teardown),
     cmocka_unit_test_setup_teardown(batches_of_one_move_everything, setup, teardown),
     cmocka_unit_test_setup_teardown(a_time_budget_ends_a_run_after_one_batch, setup, teardown),

@@ -134,9 +134,36 @@ static void no_closures_is_an_empty_list(void **state)
     situ_closure_list_dispose(&l);
 }
 
+/* The list is by id as strcmp orders it (situd's expiry walk merges two
+ * lists by strcmp), not in the order rows were written nor by a locale. */
+static void closures_are_listed_by_strcmp_of_id(void **state)
+{
+    env *e = *state;
+    static const char pt[] = "\"radius_m\":10,\"geometry\":{\"type\":\"Point\","
+                             "\"coordinates\":[111.5,26.25]}}";
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"events\":[{\"id\":\"zeta\",\"type\":\"closure\",\"reason\":\"r\",%s,"
+             "{\"id\":\"a_b\",\"type\":\"closure\",\"reason\":\"r\",%s,"
+             "{\"id\":\"Zulu\",\"type\":\"closure\",\"reason\":\"r\",%s,"
+             "{\"id\":\"aB\",\"type\":\"closure\",\"reason\":\"r\",%s]}",
+             pt, pt, pt, pt);
+    apply(e, "transport", json, 1);
+    situ_closure_list l;
+    situ_err err = {0};
+    assert_int_equal(situ_store_closures_active(e->s, NULL, &l, &err), 0);
+    assert_int_equal(l.n, 4);
+    assert_string_equal(l.v[0].id, "transport:Zulu");
+    assert_string_equal(l.v[1].id, "transport:aB");
+    assert_string_equal(l.v[2].id, "transport:a_b");
+    assert_string_equal(l.v[3].id, "transport:zeta");
+    situ_closure_list_dispose(&l);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(active_closures_read_back_as_written, setup, teardown),
     cmocka_unit_test_setup_teardown(no_closures_is_an_empty_list, setup, teardown),
+    cmocka_unit_test_setup_teardown(closures_are_listed_by_strcmp_of_id, setup, teardown),
 };
 
 SITU_TEST_MAIN("store_closures", tests)

@@ -709,6 +709,11 @@ static int drop_all(void *ctx, const situ_tile_entry *e)
     return 1;
 }
 
+static int drop_below(void *ctx, const situ_tile_entry *e)
+{
+    return e->z < *(const int *)ctx;
+}
+
 /* Drops the entries of cid meeting any of n boxes (all when boxes NULL). */
 static size_t drop_boxes_of(situ_tilecache *tc, int cid, const double *boxes, size_t n)
 {
@@ -760,6 +765,8 @@ int situ_tilecache_advance(situ_tilecache *tc, const situ_snapshot *snap, situ_c
     pthread_mutex_unlock(&tc->state_mu);
     situ_tilesrc_release(src);
     drop_boxes_of(tc, (int)cid, boxes, nboxes);
+    if (cid == SITU_C_TOWNSHIPS) /* a county's outline is simplified as a whole */
+        sweep(tc, (int)cid, drop_below, &tc->topts.county_below);
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "routes.h"
+#include "situ/admin.h"
 #include "situ/tilejson.h"
 
 #define TMS_ID "WebMercatorQuad"
@@ -85,7 +86,9 @@ static void write_limits(situ_buf *b, const situ_snapshot *snap, int set)
     double e[4];
     if (!situ_tileset_bounds(snap, set, e))
         return;
-    int minz = set == SITU_TILESET_ALL ? 0 : situ_schema_collection((situ_coll_id)set)->minzoom;
+    situ_tile_opts o;
+    situ_tile_opts_default(&o);
+    int minz = set == SITU_TILESET_ALL ? 0 : o.minzoom[set];
     situ_buf_adds(b, ",\"tileMatrixSetLimits\":[");
     for (int z = minz < 0 ? 0 : minz, first = 1; z <= SITU_TILE_MAXZOOM; z++, first = 0) {
         uint32_t c0, r0, c1, r1;
@@ -103,24 +106,41 @@ static void write_limits(situ_buf *b, const situ_snapshot *snap, int set)
                     e[0], e[1], e[2], e[3]);
 }
 
+/* One entry of the layers list: layer c from zoom minz to maxz. */
+static void write_layer(situ_buf *b, const situ_collection *c, int minz, int maxz, int first)
+{
+    situ_buf_adds(b, first ? "{\"id\":" : ",{\"id\":");
+    situ_buf_add_json_str(b, c->id);
+    situ_buf_adds(b, ",\"title\":");
+    situ_buf_add_json_str(b, c->title_en);
+    situ_buf_printf(b,
+                    ",\"dataType\":\"vector\",\"geometryDimension\":%d,\"minTileMatrix\":"
+                    "\"%d\",\"maxTileMatrix\":\"%d\"}",
+                    c->gtype == SITU_GT_POINT             ? 0
+                    : c->gtype == SITU_GT_MULTILINESTRING ? 1
+                                                          : 2,
+                    minz, maxz);
+}
+
+/* The layers with the zooms that carry them (the tile options', as
+ * TileJSON): below the townships' lowest zoom their provinces and counties. */
 static void write_layers(situ_buf *b, int set)
 {
+    situ_tile_opts o;
+    situ_tile_opts_default(&o);
     situ_buf_adds(b, ",\"layers\":[");
     for (int i = 0, first = 1; i < SITU_NCOLLECTIONS; i++) {
         if (set != SITU_TILESET_ALL && set != i)
             continue;
-        const situ_collection *c = situ_schema_collection((situ_coll_id)i);
-        situ_buf_adds(b, first ? "{\"id\":" : ",{\"id\":");
-        situ_buf_add_json_str(b, c->id);
-        situ_buf_adds(b, ",\"title\":");
-        situ_buf_add_json_str(b, c->title_en);
-        situ_buf_printf(b,
-                        ",\"dataType\":\"vector\",\"geometryDimension\":%d,\"minTileMatrix\":"
-                        "\"%d\",\"maxTileMatrix\":\"%d\"}",
-                        c->gtype == SITU_GT_POINT             ? 0
-                        : c->gtype == SITU_GT_MULTILINESTRING ? 1
-                                                              : 2,
-                        c->minzoom > 0 ? c->minzoom : 0, SITU_TILE_MAXZOOM);
+        int minz = o.minzoom[i] > 0 ? o.minzoom[i] : 0;
+        if (i == SITU_C_TOWNSHIPS && o.county_below > minz) {
+            write_layer(b, situ_admin_collection(SITU_ADMIN_PROVINCE), minz, o.province_below - 1,
+                        first);
+            write_layer(b, situ_admin_collection(SITU_ADMIN_COUNTY), o.province_below,
+                        o.county_below - 1, 0);
+            minz = o.county_below, first = 0;
+        }
+        write_layer(b, situ_schema_collection((situ_coll_id)i), minz, SITU_TILE_MAXZOOM, first);
         first = 0;
     }
     situ_buf_addc(b, ']');

@@ -12,6 +12,7 @@
 import { Map as MapLibreMap, NavigationControl, ScaleControl, prewarm } from './maplibre-gl.mjs';
 import { t, lang, zoned, setServedZone } from './i18n.js';
 import { wallStyle, addMissingIcon, legend, GROUPS, OFF_AT_START, CLICKABLE, TILED, IDEOGRAPH_FONT } from './layers.js';
+import { renderZoomLegend, addAdminOutlines } from './zooms.js';
 import { followTownshipLabels } from './labels.js';
 import { Live } from './live.js';
 import { Panels } from './panels.js';
@@ -317,6 +318,9 @@ async function boot() {
     watch.install();
     for (const g of GROUPS) if (!shown.has(g)) setGroupVisible(map, g, false);
     renderLayerPanel(map, shown, (g, on) => { if (g === 'reach' && !on) panels.clearReach(); });
+    // #20: what each zoom carries, and the county and province outlines below the townships
+    renderZoomLegend($('layers'), tilejson);
+    addAdminOutlines(map, tilejson, WALL);
     live.start();
     if (FIXED_TOWNSHIP) goToTownship(map, panels, FIXED_TOWNSHIP, { duration: 0 });
   });

@@ -26,6 +26,13 @@
 #include "situ/snapshot.h"
 
 #define SITU_TILE_MAXZOOM 22
+/* Where the townships give way to their counties, and those to their
+ * provinces (situ_tile_opts; chosen from measurement, see tile.c). */
+#define SITU_TILE_COUNTY_BELOW 6
+#define SITU_TILE_PROVINCE_BELOW 3
+/* Below this zoom the point maps are per-cell aggregates (see tile.c). */
+#define SITU_TILE_AGGREGATE_BELOW 8
+#define SITU_TILE_URGENT_FROM 6
 /* The tile set that holds every collection, one layer each. */
 #define SITU_TILESET_ALL ((int)SITU_NCOLLECTIONS)
 
@@ -51,9 +58,27 @@ typedef struct situ_tile_opts {
      * (-1: never). */
     int minzoom[SITU_NCOLLECTIONS];
     int cluster_maxzoom[SITU_NCOLLECTIONS];
+    /* Low zooms (situ/admin.h): below county_below the townships layer
+     * gives way to the "counties" layer (townships dissolved by their
+     * 6-digit county prefix), below province_below to "provinces". */
+    int county_below;
+    int province_below;
+    /* Below aggregate_below the point collections (hazards, hazard sources,
+     * resources, stations) are written as aggregates: every feature in a
+     * cell of aggregate_cell units folds into one Point with cluster=true,
+     * point_count, its counts by level and status and the sums of its
+     * fields and items (no ids), except the urgent ones: a hidden danger
+     * not rectified whose deadline is before `today` stays itself (id,
+     * level, status, deadline only) from urgent_from up. Every collection
+     * is carried below aggregate_below from zoom 0. */
+    int aggregate_below;
+    uint32_t aggregate_cell;
+    int urgent_from;
+    int today; /* YYYYMMDD (UTC) at which deadlines are judged; 0: none is overdue */
 } situ_tile_opts;
 
-/* Fills o with the defaults above and the per-collection table in tile.c. */
+/* Fills o with the defaults above and the per-collection table in tile.c;
+ * today is the current UTC day. */
 void situ_tile_opts_default(situ_tile_opts *o);
 
 /* Validates the three path parts of a tile address: digits only (no sign, no
@@ -78,18 +103,24 @@ void situ_tile_project(double lon, double lat, double *out_x, double *out_y);
 
 typedef struct situ_tilesrc situ_tilesrc;
 
-/* Prepares collection c for tiling (retains c). *out_src has refs = 1. */
+/* Prepares collection c for tiling (retains c). *out_src has refs = 1. The
+ * townships also get their counties and provinces (situ_admin_dissolve,
+ * GEOS) prepared with them, for the low zooms. */
 int situ_tilesrc_new(situ_coll *c, situ_tilesrc **out_src, situ_err *err);
 /* The same, for the next version of a collection: each feature that prev
  * (NULL: none) holds with the same id and the same coordinates gets its
  * prepared geometry copied instead of recomputed, so a change costs the
- * vertices it touched. The result equals situ_tilesrc_new's. */
+ * vertices it touched (for the townships: the county and province of the
+ * townships that changed). The result equals situ_tilesrc_new's. */
 int situ_tilesrc_new_from(situ_coll *c, const situ_tilesrc *prev, situ_tilesrc **out_src,
                           situ_err *err);
 situ_tilesrc *situ_tilesrc_retain(situ_tilesrc *s);
 /* Drops a reference; frees (and releases the collection) at zero. NULL is a no-op. */
 void situ_tilesrc_release(situ_tilesrc *s);
 const situ_coll *situ_tilesrc_coll(const situ_tilesrc *s);
+/* The townships' counties (level 0) or provinces (1) prepared for tiling,
+ * or NULL for another collection. Borrowed from s. */
+const situ_tilesrc *situ_tilesrc_admin(const situ_tilesrc *s, int level);
 /* Memory held beyond the collection itself, for metrics. */
 size_t situ_tilesrc_bytes(const situ_tilesrc *s);
 
@@ -104,7 +135,9 @@ typedef struct situ_tile_stats {
 } situ_tile_stats;
 
 /* Appends the MVT layer of src's collection for tile t to out (nothing when
- * the tile holds none of its features, or t.z is below its minzoom). The
+ * the tile holds none of its features, or t.z is below its minzoom). For the
+ * townships below o->county_below the layer is their counties' or
+ * provinces' outlines instead (see situ_tilesrc_new). The
  * bytes are one Tile.layers entry, so layers concatenate into a tile.
  * o NULL means the defaults. *out_stats, if given, is written on success.
  * Thread-safe; per-thread scratch memory is kept between calls. */

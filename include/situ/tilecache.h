@@ -87,7 +87,9 @@ int situ_tilecache_prepare(situ_tilecache *tc, const situ_snapshot *snap, situ_e
  * changed and nothing else: only the features within the nboxes lon/lat
  * boxes (4 doubles each: their old and new bounding boxes) differ. Tiles of
  * cid meeting a box, at every zoom, are dropped; the rest stay valid for the
- * new collection. boxes NULL drops every tile of cid. Call it before readers
+ * new collection. The townships' tiles below the tile options'
+ * county_below (their counties' and provinces' outlines, dissolved again
+ * for the changed ones) are all dropped. boxes NULL drops every tile of cid. Call it before readers
  * can see snap, so that no reader mistakes the change for an unknown one
  * (which drops every tile of cid). */
 int situ_tilecache_advance(situ_tilecache *tc, const situ_snapshot *snap, situ_coll_id cid,

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tile_enc.h"
 
@@ -56,6 +57,18 @@ void situ_tile_opts_default(situ_tile_opts *o)
         o->minzoom[i] = situ_schema_collection((situ_coll_id)i)->minzoom;
         o->cluster_maxzoom[i] = cluster_maxzoom_default[i];
     }
+    o->county_below = SITU_TILE_COUNTY_BELOW;
+    o->province_below = SITU_TILE_PROVINCE_BELOW;
+    o->aggregate_below = SITU_TILE_AGGREGATE_BELOW;
+    o->aggregate_cell = 128;
+    o->urgent_from = SITU_TILE_URGENT_FROM;
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        if (o->cluster_maxzoom[i] >= 0) /* aggregated below aggregate_below */
+            o->minzoom[i] = 0;
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm))
+        o->today = (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
 }
 
 /* ---- addressing ------------------------------------------------------------ */
@@ -263,18 +276,21 @@ void situ__tile_emit_feature(enc *e, uint32_t fi, situ_mvt_gtype type)
         return;
     }
     const tile_dict *d = &src->dict;
+    uint32_t nt = 0;
     for (uint32_t t = t0; t < t1; t++) {
         uint32_t g = src->tags[2 * t + 1];
-        s->tags[2 * (t - t0)] = situ__tile_local_key(e, (int)src->tags[2 * t]);
+        if (e->slim && !src->keys[src->tags[2 * t]].slim)
+            continue;
+        s->tags[2 * nt] = situ__tile_local_key(e, (int)src->tags[2 * t]);
         if (g & TILE_UNIQUE) {
             g &= ~TILE_UNIQUE;
             g = situ_mvt_layer_value(&s->layer, d->blob + d->off[g], d->off[g + 1] - d->off[g]);
         } else {
             g = situ__tile_local_value(e, g);
         }
-        s->tags[2 * (t - t0) + 1] = g;
+        s->tags[2 * nt++ + 1] = g;
     }
-    situ_mvt_layer_feature(&s->layer, 1, src->fid[fi], type, s->tags, t1 - t0, &s->geom);
+    situ_mvt_layer_feature(&s->layer, 1, src->fid[fi], type, s->tags, nt, &s->geom);
     e->st.features++;
 }
 
@@ -341,8 +357,13 @@ static int prepare(enc *e)
     e->tf.hi = (double)e->o->extent + e->o->buffer;
     double tol = e->o->simplify / e->tf.scale;
     e->tol2 = (float)(tol * tol);
-    e->clustering = e->o->cluster_cell > 0 && e->o->cluster_cell <= e->o->buffer + e->o->extent &&
-                    e->t.z <= e->o->cluster_maxzoom[e->c->c->cid];
+    int cid = (int)e->c->c->cid;
+    e->aggregating = e->t.z < e->o->aggregate_below && e->o->cluster_maxzoom[cid] >= 0 &&
+                     e->o->aggregate_cell > 0 &&
+                     e->o->aggregate_cell <= e->o->buffer + e->o->extent;
+    e->clustering = e->aggregating ||
+                    (e->o->cluster_cell > 0 && e->o->cluster_cell <= e->o->buffer + e->o->extent &&
+                     e->t.z <= e->o->cluster_maxzoom[cid]);
     if (src->dict.n > s->vcap) {
         size_t cap = s->vcap;
         uint32_t *lo = realloc(s->vlocal, (src->dict.n + 64) * sizeof *lo);
@@ -369,6 +390,30 @@ static int prepare(enc *e)
     return 0;
 }
 
+/* 1 when feature fi stays itself among aggregates: a hidden danger not
+ * rectified whose deadline is before the day the tile is cut. */
+static int urgent(const enc *e, uint32_t fi)
+{
+    const situ_tilesrc *src = e->src;
+    if (src->due_slot < 0 || e->t.z < e->o->urgent_from)
+        return 0;
+    double due = src->aggv[(size_t)fi * (size_t)src->nagg + (size_t)src->due_slot];
+    return due == due && due < e->o->today;
+}
+
+/* Writes urgent feature fi's point with its slim keys. */
+static void emit_urgent(enc *e, uint32_t fi)
+{
+    scratch *s = e->s;
+    size_t n = s->ncands;
+    if (!situ__tile_add_candidate(e, fi, CAND_POINT))
+        return;
+    s->ncands = n;
+    e->slim = 1;
+    situ__tile_emit_point(e, &s->cands[n]);
+    e->slim = 0;
+}
+
 static void scan_features(enc *e)
 {
     scratch *s = e->s;
@@ -380,7 +425,11 @@ static void scan_features(enc *e)
             uint32_t fi = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
             if (e->src->fminz[fi] > e->t.z)
                 continue; /* a minor class, not yet at this zoom */
-            if (lines)
+            if (e->aggregating && urgent(e, fi))
+                emit_urgent(e, fi);
+            else if (e->aggregating)
+                situ__tile_add_candidate(e, fi, polys ? CAND_COLLAPSED : CAND_POINT);
+            else if (lines)
                 situ__tile_line_feature(e, fi);
             else if (polys)
                 situ__tile_polygon_feature(e, fi);
@@ -405,6 +454,8 @@ int situ_tile_encode_coll(const situ_tilesrc *src, situ_tile_xyz t, const situ_t
     if (!o->extent || o->extent > (1u << 16) || o->buffer > o->extent)
         return situ_err_set(err, SITU_EINVAL, "bad tile extent %u or buffer %u", o->extent,
                             o->buffer);
+    if (src->admin[0] && t.z < o->county_below)
+        src = src->admin[t.z < o->province_below];
     enc e = {.src = src, .c = src->coll, .o = o, .t = t, .s = scratch_get()};
     int cid = (int)e.c->c->cid;
     if (t.z < o->minzoom[cid] || e.c->n == 0) {

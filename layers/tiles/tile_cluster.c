@@ -114,7 +114,9 @@ static void fold_rows(enc *e, const cand *m, size_t n, double *acc, uint8_t *any
             double v = row[j];
             if (v != v) /* NaN: no value */
                 continue;
-            if (src->aggop[j] == TILE_AGG_MIN)
+            if (src->aggop[j] == TILE_AGG_OVERDUE)
+                acc[j] += v < e->o->today;
+            else if (src->aggop[j] == TILE_AGG_MIN)
                 acc[j] = any[j] && acc[j] < v ? acc[j] : v;
             else
                 acc[j] += v;
@@ -146,15 +148,21 @@ static int aggregate(enc *e, const tile_key *k, const cand *m, size_t n, const d
         situ_mvt_value_int(b, (int64_t)n);
         return 1;
     case TILE_AGG_IDS:
+        if (e->aggregating) /* the members are many and not clickable at this zoom */
+            return 0;
         cluster_ids(e, m, n, b);
         return 1;
     case TILE_AGG_MIN:
     case TILE_AGG_SUM:
     case TILE_AGG_ITEM:
-        if (!any[k->slot] || (k->agg == TILE_AGG_ITEM && acc[k->slot] == 0))
+    case TILE_AGG_VCOUNT:
+    case TILE_AGG_OVERDUE: {
+        int counted = k->agg != TILE_AGG_MIN && k->agg != TILE_AGG_SUM; /* 0: left out */
+        if (!any[k->slot] || (counted && acc[k->slot] == 0))
             return 0;
         add_number(b, acc[k->slot]);
         return 1;
+    }
     default:
         return 0;
     }
@@ -201,7 +209,8 @@ static int32_t floor_div(int32_t a, int32_t b)
 void situ__tile_cluster_points(enc *e)
 {
     scratch *s = e->s;
-    int32_t cs = (int32_t)e->o->cluster_cell, lo = (int32_t)e->tf.lo, hi = (int32_t)e->tf.hi;
+    int32_t cs = (int32_t)(e->aggregating ? e->o->aggregate_cell : e->o->cluster_cell);
+    int32_t lo = (int32_t)e->tf.lo, hi = (int32_t)e->tf.hi;
     int32_t c0 = floor_div(lo, cs), ncol = floor_div(hi, cs) - c0 + 1;
     size_t ncells = (size_t)ncol * (size_t)ncol;
     if (situ__tile_grow((void **)&s->cellpos, &s->cellcap, ncells + 1, sizeof *s->cellpos)) {
@@ -211,7 +220,8 @@ void situ__tile_cluster_points(enc *e)
     memset(s->cellpos, 0, (ncells + 1) * sizeof *s->cellpos);
     for (size_t i = 0; i < s->ncands; i++) {
         cand *c = &s->cands[i];
-        c->cell = (uint32_t)((floor_div(c->y, cs) - c0) * ncol + (floor_div(c->x, cs) - c0)) & CAND_CELL_MAX;
+        c->cell = (uint32_t)((floor_div(c->y, cs) - c0) * ncol + (floor_div(c->x, cs) - c0)) &
+                  CAND_CELL_MAX;
         s->cellpos[c->cell + 1]++;
     }
     for (size_t i = 0; i < ncells; i++)
@@ -221,8 +231,9 @@ void situ__tile_cluster_points(enc *e)
     for (size_t i = 0, j; i < s->ncands; i = j) {
         for (j = i + 1; j < s->ncands && s->sorted[j].cell == s->sorted[i].cell; j++)
             ;
-        uint32_t more = e->c->c->gtype == SITU_GT_MULTIPOLYGON ? e->o->cluster_polygon_more_than
-                                                               : e->o->cluster_more_than;
+        uint32_t more = e->aggregating                           ? 0
+                        : e->c->c->gtype == SITU_GT_MULTIPOLYGON ? e->o->cluster_polygon_more_than
+                                                                 : e->o->cluster_more_than;
         if (j - i > more) {
             emit_cluster(e, s->sorted + i, j - i);
             continue;

@@ -70,6 +70,8 @@ typedef struct enc {
     tile_tf tf;
     float tol2;
     int clustering;  /* points (and small polygons) cluster at this zoom */
+    int aggregating; /* below aggregate_below: every feature folds into its cell but the urgent */
+    int slim;        /* the feature being written keeps only its slim keys */
     int has_witness; /* a point of the current polygon's clipped rings */
     int32_t witness[2];
     scratch *s;

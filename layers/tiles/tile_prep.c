@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "situ/admin.h"
 #include "situ/mvt.h"
 #include "tile_private.h"
 
@@ -126,6 +127,27 @@ void situ__tile_minzoom_text(const situ_collection *c, situ_buf *b)
     }
 }
 
+/* The counts by level and status that aggregates carry, as
+ * `<field>_<value>` (the duty officer's "how many major, how many open"). */
+static const struct {
+    situ_coll_id cid;
+    const char *field, *value;
+} value_counts[] = {
+    {SITU_C_RISK_ZONES, "risk_level", "1"},   {SITU_C_HAZARDS, "level", "major"},
+    {SITU_C_HAZARDS, "status", "open"},       {SITU_C_HAZARDS, "status", "rectifying"},
+    {SITU_C_HAZARD_SOURCES, "grade", "1"},    {SITU_C_HAZARD_SOURCES, "grade", "2"},
+    {SITU_C_RESOURCES, "category", "team"},   {SITU_C_RESOURCES, "category", "depot"},
+    {SITU_C_RESOURCES, "status", "deployed"}, {SITU_C_STATIONS, "status", "warning"},
+    {SITU_C_STATIONS, "status", "alarm"},     {SITU_C_STATIONS, "status", "offline"},
+};
+
+/* The keys an urgent feature keeps among aggregates. */
+static int slim_key(const char *name)
+{
+    return !strcmp(name, "id") || !strcmp(name, "level") || !strcmp(name, "status") ||
+           !strcmp(name, "deadline");
+}
+
 int situ__tile_keys(const situ_collection *c, tile_key *keys, int max)
 {
     int n = 0;
@@ -148,9 +170,24 @@ int situ__tile_keys(const situ_collection *c, tile_key *keys, int max)
         add_key(keys, &n, max, f->name, ranged ? "_min" : "_sum", "Number",
                 ranged ? TILE_AGG_MIN : TILE_AGG_SUM, i);
     }
+    for (size_t v = 0; v < sizeof value_counts / sizeof value_counts[0]; v++) {
+        int fi =
+            value_counts[v].cid == c->cid ? situ_schema_field_index(c, value_counts[v].field) : -1;
+        char suffix[40];
+        snprintf(suffix, sizeof suffix, "_%s", value_counts[v].value);
+        if (fi >= 0 && n < max) {
+            add_key(keys, &n, max, value_counts[v].field, suffix, "Number", TILE_AGG_VCOUNT, fi);
+            keys[n - 1].value = value_counts[v].value;
+        }
+    }
+    if (c->cid == SITU_C_HAZARDS)
+        add_key(keys, &n, max, "overdue", "", "Number", TILE_AGG_OVERDUE,
+                situ_schema_field_index(c, "status"));
     for (int k = 0, slot = 0; k < n; k++) {
+        keys[k].slim = keys[k].agg == TILE_AGG_NONE && slim_key(keys[k].name);
         /* an aggregate goes with its field */
-        int of_field = keys[k].agg == TILE_AGG_MIN || keys[k].agg == TILE_AGG_SUM;
+        int of_field = keys[k].agg == TILE_AGG_MIN || keys[k].agg == TILE_AGG_SUM ||
+                       keys[k].agg == TILE_AGG_VCOUNT || keys[k].agg == TILE_AGG_OVERDUE;
         keys[k].skip = key_left_out(c, of_field                       ? c->fields[keys[k].arg].name
                                        : keys[k].agg == TILE_AGG_NONE ? keys[k].name
                                                                       : "");
@@ -369,13 +406,50 @@ static int build_tags(situ_tilesrc *s)
     return tb.failed ? -1 : 0;
 }
 
+/* 1 when v is value (text, or an integer written in decimal). */
+static int value_is(const situ_value *v, const char *value)
+{
+    if (v->type == SITU_FT_TEXT)
+        return !strcmp(v->u.s, value);
+    return v->type == SITU_FT_INT && v->u.i == strtoll(value, NULL, 10);
+}
+
+/* A hidden danger's deadline as YYYYMMDD while it is not rectified, else NaN. */
+static double due_day(const situ_coll *c, const situ_feature *f, int status)
+{
+    int k = situ_schema_field_index(c->c, "deadline");
+    const situ_value *st = &f->values[status], *dl = k >= 0 ? &f->values[k] : NULL;
+    int y, m, d;
+    if (st->type != SITU_FT_TEXT || !strcmp(st->u.s, "rectified") || !dl ||
+        dl->type != SITU_FT_TEXT || sscanf(dl->u.s, "%4d-%2d-%2d", &y, &m, &d) != 3)
+        return NAN;
+    return (double)(y * 10000 + m * 100 + d);
+}
+
+/* One aggregate row value of feature f for key. */
+static double agg_value(const situ_coll *c, const situ_feature *f, const tile_key *key)
+{
+    if (key->agg == TILE_AGG_ITEM)
+        return situ_coll_held(c, f, key->arg);
+    if (key->agg == TILE_AGG_OVERDUE)
+        return due_day(c, f, key->arg);
+    const situ_value *v = &f->values[key->arg];
+    if (key->agg == TILE_AGG_VCOUNT)
+        return value_is(v, key->value);
+    return v->type == SITU_FT_INT ? (double)v->u.i : NAN;
+}
+
 /* The aggregate rows clusters fold (see situ_tilesrc). */
 static int build_agg_rows(situ_tilesrc *s)
 {
     const situ_coll *c = s->coll;
+    s->due_slot = -1;
     for (int k = 0; k < s->nkeys; k++)
-        if (s->keys[k].slot >= 0)
+        if (s->keys[k].slot >= 0) {
             s->aggop[s->keys[k].slot] = s->keys[k].agg, s->nagg++;
+            if (s->keys[k].agg == TILE_AGG_OVERDUE)
+                s->due_slot = s->keys[k].slot;
+        }
     size_t na = (size_t)s->nagg;
     if (!(s->aggv = malloc((c->n * na + 1) * sizeof *s->aggv)))
         return -1;
@@ -384,14 +458,8 @@ static int build_agg_rows(situ_tilesrc *s)
         double *row = s->aggv + i * na;
         for (int k = 0; k < s->nkeys; k++) {
             const tile_key *key = &s->keys[k];
-            if (key->slot < 0)
-                continue;
-            if (key->agg == TILE_AGG_ITEM) {
-                row[key->slot] = situ_coll_held(c, f, key->arg);
-                continue;
-            }
-            const situ_value *v = &f->values[key->arg];
-            row[key->slot] = v->type == SITU_FT_INT ? (double)v->u.i : NAN;
+            if (key->slot >= 0)
+                row[key->slot] = agg_value(c, f, key);
         }
     }
     s->bytes += c->n * na * sizeof(double);
@@ -530,6 +598,27 @@ static int build_features(situ_tilesrc *s)
     return 0;
 }
 
+/* The townships' counties and provinces prepared for tiling into s->admin,
+ * each dissolved from what changed since prev's (NULL: from nothing). */
+static int build_admin(situ_tilesrc *s, const situ_tilesrc *prev, situ_err *err)
+{
+    const situ_coll *parts = s->coll;
+    for (int level = 0; level < SITU_ADMIN_NLEVELS; level++) {
+        const situ_tilesrc *was = prev ? prev->admin[level] : NULL;
+        situ_coll *areas = NULL;
+        int rc = situ_admin_dissolve(parts, (situ_admin_level)level, was ? was->coll : NULL,
+                                     SITU_ADMIN_COVERAGE, &areas, NULL, err);
+        if (!rc)
+            rc = situ_tilesrc_new_from(areas, was, &s->admin[level], err);
+        situ_coll_release(areas);
+        if (rc)
+            return rc;
+        s->bytes += s->admin[level]->bytes + s->admin[level]->coll->bytes;
+        parts = s->admin[level]->coll;
+    }
+    return 0;
+}
+
 int situ_tilesrc_new(situ_coll *c, situ_tilesrc **out_src, situ_err *err)
 {
     return situ_tilesrc_new_from(c, NULL, out_src, err);
@@ -551,6 +640,12 @@ int situ_tilesrc_new_from(situ_coll *c, const situ_tilesrc *prev, situ_tilesrc *
         situ_tilesrc_release(s);
         return situ_err_set(err, SITU_ENOMEM, "out of memory preparing %s for tiles", c->c->id);
     }
+    int rc =
+        c->c == situ_schema_collection(SITU_C_TOWNSHIPS) && c->n ? build_admin(s, prev, err) : 0;
+    if (rc) {
+        situ_tilesrc_release(s);
+        return rc;
+    }
     *out_src = s;
     return 0;
 }
@@ -570,6 +665,7 @@ void situ_tilesrc_release(situ_tilesrc *s)
     free(s->fminz);
     free(s->dict.blob), free(s->dict.off), free(s->dict.slots);
     free(s->tag0), free(s->tags), free(s->aggv);
+    situ_tilesrc_release(s->admin[0]), situ_tilesrc_release(s->admin[1]);
     situ_coll_release(s->coll);
     free(s);
 }
@@ -577,6 +673,11 @@ void situ_tilesrc_release(situ_tilesrc *s)
 const situ_coll *situ_tilesrc_coll(const situ_tilesrc *s)
 {
     return s->coll;
+}
+
+const situ_tilesrc *situ_tilesrc_admin(const situ_tilesrc *s, int level)
+{
+    return level >= 0 && level < SITU_ADMIN_NLEVELS ? s->admin[level] : NULL;
 }
 
 size_t situ_tilesrc_bytes(const situ_tilesrc *s)

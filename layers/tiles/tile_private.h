@@ -20,6 +20,8 @@ typedef enum tile_agg {
     TILE_AGG_CLUSTER,  /* `cluster`: true */
     TILE_AGG_COUNT,    /* `point_count` */
     TILE_AGG_IDS,      /* `ids`: the first member ids */
+    TILE_AGG_VCOUNT,   /* `<field>_<value>`: members whose field has that value */
+    TILE_AGG_OVERDUE,  /* `overdue`: hidden dangers not rectified, deadline before today */
 } tile_agg;
 
 /* One property key of a collection's layers. */
@@ -29,8 +31,10 @@ typedef struct tile_key {
     size_t len;
     const char *type; /* TileJSON type: "String", "Number", "Boolean" */
     tile_agg agg;
-    int arg;  /* the field (TILE_AGG_MIN, TILE_AGG_SUM) or item (TILE_AGG_ITEM) */
-    int slot; /* MIN, SUM, ITEM: its column in the aggregate rows, else -1 */
+    int arg;           /* the field (MIN, SUM, VCOUNT, OVERDUE: status) or item (ITEM) */
+    const char *value; /* VCOUNT: the value counted */
+    int slot; /* MIN, SUM, ITEM, VCOUNT, OVERDUE: its column in the aggregate rows, else -1 */
+    int slim; /* kept on an urgent feature written among aggregates */
 } tile_key;
 
 /* Keys in layer order: id, township_code, the schema fields, item_<code>
@@ -78,13 +82,17 @@ struct situ_tilesrc {
     int nkeys, key_cluster0; /* cluster-only keys start at key_cluster0 */
     tile_dict dict;
     /* per feature, one row of nagg doubles (NaN: no value) that clusters fold:
-     * the MIN and SUM fields and the item quantities, in slot order */
+     * the MIN and SUM fields, the item quantities, 1 or 0 for a VCOUNT, and
+     * for OVERDUE the deadline as YYYYMMDD when not rectified, in slot order */
     double *aggv;
     int nagg;
     tile_agg aggop[SITU_TILE_MAXKEYS];
+    int due_slot;   /* the OVERDUE slot, or -1 */
     uint32_t *tag0; /* feature i's tags are tags[2 * tag0[i] .. 2 * tag0[i + 1]) */
     uint32_t *tags; /* (key, value gid) pairs; gid | TILE_UNIQUE: no other tag has it */
     size_t bytes;
+    /* the townships only: their counties and provinces (situ/admin.h) */
+    situ_tilesrc *admin[2];
 };
 
 /* Rounds to the nearest integer, halves away from zero; inline (lrint is a

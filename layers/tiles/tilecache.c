@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zlib.h>
 
 #define NSHARDS 16
@@ -74,6 +75,7 @@ typedef struct coll_state {
 struct situ_tilecache {
     situ_tile_opts topts;
     int level;
+    int day; /* YYYYMMDD (UTC) the cached hazards' overdue state was judged at */
     shard shards[NSHARDS];
     pthread_mutex_t state_mu;
     coll_state cs[SITU_NCOLLECTIONS];
@@ -401,13 +403,16 @@ static int empty_fast(const situ_tilecache *tc, const situ_coll *coll, situ_tile
     return ll[2] < x[0] || ll[0] > x[2] || ll[3] < x[1] || ll[1] > x[3];
 }
 
-/* Cuts tile t of cid into a new READY entry like k. */
+/* Cuts tile t of cid into a new READY entry like k, judging deadlines at
+ * the day the cache is at. */
 static int cut(situ_tilecache *tc, situ_tilesrc *src, const situ_tile_entry *k, situ_tile_xyz t,
                situ_tile_entry **out, situ_err *err)
 {
     situ_buf raw;
     situ_buf_init(&raw);
-    int rc = situ_tile_encode_coll(src, t, &tc->topts, &raw, NULL, err);
+    situ_tile_opts o = tc->topts;
+    o.today = __atomic_load_n(&tc->day, __ATOMIC_ACQUIRE);
+    int rc = situ_tile_encode_coll(src, t, &o, &raw, NULL, err);
     situ_tile_entry *e = rc ? NULL : entry_make(k, &raw);
     situ_buf_dispose(&raw);
     if (!rc && !e)
@@ -548,9 +553,33 @@ static void reply_finish(situ_tile_reply *r)
     snprintf(r->etag_gz, sizeof r->etag_gz, "\"%016llx-gz\"", (unsigned long long)h);
 }
 
+static int drop_below(void *ctx, const situ_tile_entry *e);
+
+/* The current UTC day as YYYYMMDD. */
+static int utc_day(void)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    return gmtime_r(&now, &tm) ? (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday
+                               : 0;
+}
+
+/* At a new day, hidden dangers whose deadline was today become overdue:
+ * the hazards' aggregate tiles (and the urgent ones among them) go. */
+static void follow_day(situ_tilecache *tc)
+{
+    int day = utc_day(), was = __atomic_load_n(&tc->day, __ATOMIC_ACQUIRE);
+    if (day == was ||
+        !__atomic_compare_exchange_n(&tc->day, &was, day, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return;
+    __atomic_add_fetch(&tc->cs[SITU_C_HAZARDS].epoch, 1, __ATOMIC_RELEASE);
+    sweep(tc, SITU_C_HAZARDS, drop_below, &tc->topts.aggregate_below);
+}
+
 int situ_tilecache_get(situ_tilecache *tc, const situ_snapshot *snap, int set, situ_tile_xyz t,
                        situ_tile_reply *out, situ_err *err)
 {
+    follow_day(tc);
     situ_tile_reply r = {.tc = tc};
     if (set < 0 || set > SITU_TILESET_ALL)
         return situ_err_set(err, SITU_ENOTFOUND, "no tile set %d", set);
@@ -709,6 +738,11 @@ static int drop_all(void *ctx, const situ_tile_entry *e)
     return 1;
 }
 
+static int drop_below(void *ctx, const situ_tile_entry *e)
+{
+    return e->z < *(const int *)ctx;
+}
+
 /* Drops the entries of cid meeting any of n boxes (all when boxes NULL). */
 static size_t drop_boxes_of(situ_tilecache *tc, int cid, const double *boxes, size_t n)
 {
@@ -760,6 +794,8 @@ int situ_tilecache_advance(situ_tilecache *tc, const situ_snapshot *snap, situ_c
     pthread_mutex_unlock(&tc->state_mu);
     situ_tilesrc_release(src);
     drop_boxes_of(tc, (int)cid, boxes, nboxes);
+    if (cid == SITU_C_TOWNSHIPS) /* a county's outline is simplified as a whole */
+        sweep(tc, (int)cid, drop_below, &tc->topts.county_below);
     return 0;
 }
 
@@ -794,6 +830,7 @@ int situ_tilecache_new(const situ_tilecache_opts *o, situ_tilecache **out_tc, si
         tc->topts = *o->tile;
     else
         situ_tile_opts_default(&tc->topts);
+    tc->day = tc->topts.today ? tc->topts.today : utc_day();
     pthread_mutex_init(&tc->state_mu, NULL);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
         pthread_mutex_init(&tc->cs[i].build_mu, NULL);

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "situ/admin.h"
 #include "tile_private.h"
 
 typedef struct fields_ctx {
@@ -41,6 +42,11 @@ static void write_clustering(situ_buf *b, const situ_collection *c, const situ_t
     int poly = c->gtype == SITU_GT_MULTIPOLYGON;
     situ_buf_printf(b, "{\"maxzoom\":%d,\"cell\":%u,\"more_than\":%u", maxz, o->cluster_cell,
                     poly ? o->cluster_polygon_more_than : o->cluster_more_than);
+    if (o->aggregate_below > 0)
+        situ_buf_printf(b, ",\"aggregate_below\":%d,\"aggregate_cell\":%u", o->aggregate_below,
+                        o->aggregate_cell);
+    if (o->aggregate_below > 0 && c->cid == SITU_C_HAZARDS)
+        situ_buf_printf(b, ",\"urgent_from\":%d", o->urgent_from);
     if (poly) {
         situ_buf_adds(b, ",\"polygons_under\":");
         situ_buf_add_num(b, o->cluster_polygon, 3);
@@ -84,18 +90,31 @@ static void write_description(situ_buf *b, const situ_collection *c, const situ_
         situ_buf_adds(&printed, " with cluster=true, point_count, ids (the first 8 ids) and the "
                                 "aggregates listed in clustering.fields; every other feature is "
                                 "itself and nothing is dropped");
+    if (maxz >= 0 && o->aggregate_below > 0)
+        situ_buf_printf(&printed,
+                        ". Below zoom %d every feature folds into the aggregate of its %ux%u-unit "
+                        "cell (the same fields, no ids)",
+                        o->aggregate_below, o->aggregate_cell, o->aggregate_cell);
+    if (maxz >= 0 && o->aggregate_below > 0 && c->cid == SITU_C_HAZARDS)
+        situ_buf_printf(&printed,
+                        ", except from zoom %d a hidden danger past its deadline and not "
+                        "rectified, which stays itself with id, level, status and deadline "
+                        "(below zoom %d the aggregates' overdue counts them)",
+                        o->urgent_from, o->urgent_from);
     situ_buf_add_json_str(b, printed.p ? printed.p : "");
     situ_buf_dispose(&printed);
 }
 
-static void write_layer(situ_buf *b, const situ_collection *c, const situ_tile_opts *o)
+/* Layer c, carried from zoom minz to maxz. */
+static void write_layer(situ_buf *b, const situ_collection *c, const situ_tile_opts *o, int minz,
+                        int maxz)
 {
     situ_buf_adds(b, "{\"id\":");
     situ_buf_add_json_str(b, c->id);
     situ_buf_adds(b, ",\"description\":");
     write_description(b, c, o);
-    situ_buf_printf(b, ",\"minzoom\":%d,\"maxzoom\":%d,\"geometry_type\":\"%s\",\"fields\":{",
-                    o->minzoom[c->cid] > 0 ? o->minzoom[c->cid] : 0, SITU_TILE_MAXZOOM,
+    situ_buf_printf(b, ",\"minzoom\":%d,\"maxzoom\":%d,\"geometry_type\":\"%s\",\"fields\":{", minz,
+                    maxz,
                     c->gtype == SITU_GT_POINT             ? "point"
                     : c->gtype == SITU_GT_MULTILINESTRING ? "line"
                                                           : "polygon");
@@ -107,6 +126,23 @@ static void write_layer(situ_buf *b, const situ_collection *c, const situ_tile_o
     situ_buf_addc(b, '}');
     write_clustering(b, c, o);
     situ_buf_addc(b, '}');
+}
+
+/* The provinces' and counties' layers, which stand for the townships below
+ * o->county_below (tile.h); *minz becomes the townships' own lowest zoom. */
+static void write_admin_layers(situ_buf *b, const situ_tile_opts *o, int *minz)
+{
+    int from = *minz, to[2] = {o->county_below - 1, o->province_below - 1};
+    for (int level = SITU_ADMIN_NLEVELS - 1; level >= 0; level--) {
+        int lo = level == SITU_ADMIN_PROVINCE
+                     ? from
+                     : (o->province_below > from ? o->province_below : from);
+        if (to[level] < lo)
+            continue;
+        write_layer(b, situ_admin_collection((situ_admin_level)level), o, lo, to[level]);
+        situ_buf_addc(b, ',');
+    }
+    *minz = o->county_below > from ? o->county_below : from;
 }
 
 int situ_tileset_bounds(const situ_snapshot *snap, int set, double out[4])
@@ -180,7 +216,10 @@ int situ_tilejson_write(situ_buf *out, const situ_snapshot *snap, const char *se
         if (set != SITU_TILESET_ALL && set != i)
             continue;
         situ_buf_adds(out, n++ ? "," : "");
-        write_layer(out, situ_schema_collection((situ_coll_id)i), o);
+        int from = o->minzoom[i] > 0 ? o->minzoom[i] : 0;
+        if (i == SITU_C_TOWNSHIPS)
+            write_admin_layers(out, o, &from);
+        write_layer(out, situ_schema_collection((situ_coll_id)i), o, from, SITU_TILE_MAXZOOM);
     }
     situ_buf_adds(out, "]}");
     return out->oom ? situ_err_set(err, SITU_ENOMEM, "out of memory") : 0;

@@ -88,10 +88,12 @@ class OgcTilesTest(unittest.TestCase):
         return ts
 
     def test_tileset_lists_and_tilesets(self):
-        sets = [("/tiles", "", ["townships", "risk_zones", "hazards", "hazard_sources",
-                                "resources", "stations", "alerts", "roads"]),
+        # below the townships' own zooms, their provinces and counties (#20)
+        sets = [("/tiles", "", ["provinces", "counties", "townships", "risk_zones", "hazards",
+                                "hazard_sources", "resources", "stations", "alerts", "roads"]),
                 ("/collections/hazards/tiles", "/collections/hazards", ["hazards"]),
-                ("/collections/townships/tiles", "/collections/townships", ["townships"])]
+                ("/collections/townships/tiles", "/collections/townships",
+                 ["provinces", "counties", "townships"])]
         for lst_path, prefix, layers in sets:
             lst = self.get_json(lst_path)
             self.assertEqual(self.rel_path(link(lst, "self")["href"]), lst_path)

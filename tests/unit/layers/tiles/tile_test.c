@@ -636,6 +636,9 @@ static void properties_keep_their_types(void **state)
     fixture_close(&fx);
 }
 
+/* Clusters list their first ids, aggregates (below aggregate_below) do not. */
+static int expect_ids = 1;
+
 /* Counts features of a layer: individual ones and the points clusters hold. */
 static void count_layer(const situ_mvt_rlayer *l, size_t *individual, size_t *in_clusters,
                         size_t *clusters, size_t *points)
@@ -647,7 +650,7 @@ static void count_layer(const situ_mvt_rlayer *l, size_t *individual, size_t *in
         if (n) {
             assert_non_null(cl);
             assert_false(l->feats[i].has_id);
-            assert_non_null(prop(l, &l->feats[i], "ids"));
+            assert_true(!prop(l, &l->feats[i], "ids") == !expect_ids);
             (*clusters)++;
             *in_clusters += (size_t)n->i;
         } else {
@@ -696,14 +699,25 @@ static void low_zoom_rules(void **state)
     assert_int_equal(ncl, 0);
     assert_int_equal(ind, points_in_buffered(fx.snap->colls[SITU_C_HAZARD_SOURCES], t));
     situ_mvt_tile_free(mt);
-    /* risk zones: absent below their minzoom, unless the options say so */
+    /* risk zones at z5: aggregates only, one per cell, every zone counted once */
     t = tile_at(5, 111.6, 26.4);
-    buf.n = 0;
-    situ_err err = {0};
-    assert_int_equal(situ_tile_encode_coll(p.s[SITU_C_RISK_ZONES], t, NULL, &buf, &st, &err), 0);
-    assert_int_equal(buf.n, 0);
+    mt = encode_one(p.s[SITU_C_RISK_ZONES], t, NULL, &buf, &st);
+    expect_ids = 0;
+    count_layer(&mt->layers[0], &ind, &inc, &ncl, &npt);
+    expect_ids = 1;
+    assert_int_equal(ind, 0);
+    assert_true(ncl > 0);
+    assert_int_equal(st.clustered, fx.snap->colls[SITU_C_RISK_ZONES]->n);
+    situ_mvt_tile_free(mt);
+    /* without aggregates: absent below their minzoom, unless the options say so */
     situ_tile_opts o;
     situ_tile_opts_default(&o);
+    o.aggregate_below = 0;
+    o.minzoom[SITU_C_RISK_ZONES] = 6;
+    buf.n = 0;
+    situ_err err = {0};
+    assert_int_equal(situ_tile_encode_coll(p.s[SITU_C_RISK_ZONES], t, &o, &buf, &st, &err), 0);
+    assert_int_equal(buf.n, 0);
     o.minzoom[SITU_C_RISK_ZONES] = 0;
     o.cluster_maxzoom[SITU_C_RISK_ZONES] = -1;
     mt = encode_one(p.s[SITU_C_RISK_ZONES], t, &o, &buf, &st);
@@ -1641,10 +1655,11 @@ static void gdal_decodes_every_feature_within_a_pixel(void **state)
         for (size_t i = 0; i < c->n; i++)
             geoms[cid][i] = source_geom(c, i);
     }
-    situ_tile_opts o; /* every feature itself: no clustering */
+    situ_tile_opts o; /* every feature itself: no clustering, aggregates or counties */
     situ_tile_opts_default(&o);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
         o.cluster_maxzoom[i] = -1;
+    o.aggregate_below = o.county_below = o.province_below = 0;
     situ_tile_xyz tiles[600];
     size_t nt = test_tiles(tiles, 600);
     assert_true(nt >= 200);

@@ -58,10 +58,23 @@ static void all_set(void **state)
     int cz = (int)json_integer_value(json_array_get(center, 2));
     assert_true(cz >= 9 && cz <= 12);
     json_t *layers = json_object_get(j, "vector_layers");
-    assert_int_equal(json_array_size(layers), SITU_NCOLLECTIONS);
+    /* the provinces and counties stand for the townships at low zooms */
+    assert_int_equal(json_array_size(layers), SITU_NCOLLECTIONS + 2);
+    const char *low[] = {"provinces", "counties"};
+    int lz[][2] = {{0, SITU_TILE_PROVINCE_BELOW - 1},
+                   {SITU_TILE_PROVINCE_BELOW, SITU_TILE_COUNTY_BELOW - 1}};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *l = json_array_get(layers, i);
+        assert_string_equal(json_string_value(json_object_get(l, "id")), low[i]);
+        assert_int_equal(json_integer_value(json_object_get(l, "minzoom")), lz[i][0]);
+        assert_int_equal(json_integer_value(json_object_get(l, "maxzoom")), lz[i][1]);
+        assert_string_equal(field(l, "name"), "String");
+    }
+    assert_int_equal(json_integer_value(json_object_get(layer(j, "townships"), "minzoom")),
+                     SITU_TILE_COUNTY_BELOW);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
         assert_string_equal(
-            json_string_value(json_object_get(json_array_get(layers, (size_t)i), "id")),
+            json_string_value(json_object_get(json_array_get(layers, (size_t)i + 2), "id")),
             situ_schema_collection((situ_coll_id)i)->id);
     json_t *hz = layer(j, "hazards"), *st = layer(j, "stations"), *rs = layer(j, "resources");
     assert_string_equal(field(hz, "id"), "String");
@@ -73,11 +86,18 @@ static void all_set(void **state)
     assert_string_equal(field(st, "value"), "Number");
     assert_string_equal(field(rs, "item_sandbag"), "Number");
     assert_string_equal(field(rs, "personnel_sum"), "Number");
-    assert_int_equal(json_integer_value(json_object_get(layer(j, "risk_zones"), "minzoom")), 6);
+    /* the four maps are carried from z0, as aggregates below SITU_TILE_AGGREGATE_BELOW */
+    assert_int_equal(json_integer_value(json_object_get(layer(j, "risk_zones"), "minzoom")), 0);
+    assert_int_equal(json_integer_value(json_object_get(hz, "minzoom")), 0);
     json_t *cl = json_object_get(hz, "clustering");
     assert_int_equal(json_integer_value(json_object_get(cl, "maxzoom")), 11);
     assert_int_equal(json_integer_value(json_object_get(cl, "more_than")), 4);
     assert_non_null(json_object_get(json_object_get(cl, "fields"), "ids"));
+    assert_non_null(json_object_get(json_object_get(cl, "fields"), "overdue"));
+    assert_non_null(json_object_get(json_object_get(cl, "fields"), "level_major"));
+    assert_non_null(json_object_get(json_object_get(cl, "fields"), "status_open"));
+    assert_int_equal(json_integer_value(json_object_get(cl, "aggregate_below")),
+                     SITU_TILE_AGGREGATE_BELOW);
     cl = json_object_get(layer(j, "hazard_sources"), "clustering");
     assert_int_equal(json_integer_value(json_object_get(cl, "maxzoom")), 7);
     assert_true(json_is_null(json_object_get(layer(j, "townships"), "clustering")));

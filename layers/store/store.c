@@ -30,10 +30,10 @@ struct situ_store {
     void *spatialite_cache;
     int readonly;
     int in_tx;
-    sqlite3_stmt *upsert[SITU_NCOLLECTIONS];
-    sqlite3_stmt *exists[SITU_NCOLLECTIONS];
-    sqlite3_stmt *items_clear;
-    sqlite3_stmt *items_insert;
+    situ_db_stmt *upsert[SITU_NCOLLECTIONS];
+    situ_db_stmt *exists[SITU_NCOLLECTIONS];
+    situ_db_stmt *items_clear;
+    situ_db_stmt *items_insert;
 };
 
 static int db_error(situ_store *s, situ_err *err, const char *what)
@@ -353,11 +353,11 @@ void situ_store_close(situ_store *s)
     if (!s)
         return;
     for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
-        sqlite3_finalize(s->upsert[i]);
-        sqlite3_finalize(s->exists[i]);
+        situ_db_finalize(s->upsert[i]);
+        situ_db_finalize(s->exists[i]);
     }
-    sqlite3_finalize(s->items_clear);
-    sqlite3_finalize(s->items_insert);
+    situ_db_finalize(s->items_clear);
+    situ_db_finalize(s->items_insert);
     situ_db_free(s->sql);
     if (s->db)
         sqlite3_close_v2(s->db);
@@ -447,67 +447,65 @@ static int prepare_upsert(situ_store *s, const situ_collection *c, situ_err *err
              "ON CONFLICT(id) DO UPDATE SET %s, extra = excluded.extra, "
              "updated_at = excluded.updated_at, geom = excluded.geom",
              c->id, cols, vals, k, k + 1, geom_sql, sets);
-    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->upsert[c->cid], NULL))
-        return db_error(s, err, "prepare upsert");
+    if (situ_db_prepare(s->sql, sql, &s->upsert[c->cid], err))
+        return SITU_EDB;
     snprintf(sql, sizeof sql, "SELECT 1 FROM \"%s\" WHERE id = ?", c->id);
-    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->exists[c->cid], NULL))
-        return db_error(s, err, "prepare exists");
-    return 0;
+    return situ_db_prepare(s->sql, sql, &s->exists[c->cid], err) ? SITU_EDB : 0;
 }
 
-void situ_store_bind_value(sqlite3_stmt *st, int k, const situ_value *v)
+void situ_store_bind_value(situ_db_stmt *st, int k, const situ_value *v)
 {
     switch (v ? v->type : 0) {
     case SITU_FT_TEXT:
         if (v->u.s)
-            sqlite3_bind_text(st, k, v->u.s, -1, SQLITE_STATIC);
+            situ_db_bind_text(st, k, v->u.s, -1);
         else
-            sqlite3_bind_null(st, k);
+            situ_db_bind_null(st, k);
         break;
     case SITU_FT_INT:
     case SITU_FT_BOOL:
-        sqlite3_bind_int64(st, k, v->u.i);
+        situ_db_bind_int64(st, k, v->u.i);
         break;
     case SITU_FT_REAL:
-        sqlite3_bind_double(st, k, v->u.d);
+        situ_db_bind_double(st, k, v->u.d);
         break;
     default:
-        sqlite3_bind_null(st, k);
+        situ_db_bind_null(st, k);
     }
 }
 
 static int write_items(situ_store *s, const situ_feature_in *f, const char *now, situ_err *err)
 {
     if (!s->items_clear &&
-        (sqlite3_prepare_v3(s->db, "DELETE FROM resource_items WHERE resource_id = ?", -1,
-                            SQLITE_PREPARE_PERSISTENT, &s->items_clear, NULL) ||
-         sqlite3_prepare_v3(s->db,
-                            "INSERT INTO resource_items (resource_id, item, quantity, unit, "
-                            "updated_at) VALUES (?, ?, ?, COALESCE(?, (SELECT unit FROM items "
-                            "WHERE code = ?2)), ?)",
-                            -1, SQLITE_PREPARE_PERSISTENT, &s->items_insert, NULL)))
-        return db_error(s, err, "prepare resource_items");
-    sqlite3_bind_text(s->items_clear, 1, f->id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s->items_clear);
-    sqlite3_reset(s->items_clear);
-    if (rc != SQLITE_DONE)
-        return db_error(s, err, "clear resource_items");
+        (situ_db_prepare(s->sql, "DELETE FROM resource_items WHERE resource_id = ?",
+                         &s->items_clear, err) ||
+         situ_db_prepare(s->sql,
+                         "INSERT INTO resource_items (resource_id, item, quantity, unit, "
+                         "updated_at) VALUES (?1, ?2, ?3, COALESCE(?4, (SELECT unit FROM items "
+                         "WHERE code = ?2)), ?5)",
+                         &s->items_insert, err)))
+        return SITU_EDB;
+    situ_db_bind_text(s->items_clear, 1, f->id, -1);
+    int rc = situ_db_step(s->items_clear);
+    situ_db_reset(s->items_clear);
+    if (rc != SITU_DB_DONE)
+        return situ_err_set(err, SITU_EDB, "clear resource_items: %s", situ_db_errmsg(s->sql));
     for (int i = 0; i < f->nitems; i++) {
         const situ_item_qty *q = &f->items[i];
-        sqlite3_stmt *st = s->items_insert;
-        sqlite3_bind_text(st, 1, f->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, q->item, -1, SQLITE_STATIC);
-        sqlite3_bind_double(st, 3, q->quantity);
+        situ_db_stmt *st = s->items_insert;
+        situ_db_bind_text(st, 1, f->id, -1);
+        situ_db_bind_text(st, 2, q->item, -1);
+        situ_db_bind_double(st, 3, q->quantity);
         if (q->unit && *q->unit)
-            sqlite3_bind_text(st, 4, q->unit, -1, SQLITE_STATIC);
+            situ_db_bind_text(st, 4, q->unit, -1);
         else
-            sqlite3_bind_null(st, 4);
-        sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
+            situ_db_bind_null(st, 4);
+        situ_db_bind_text(st, 5, now, -1);
+        rc = situ_db_step(st);
+        situ_db_reset(st);
+        if (rc != SITU_DB_DONE)
             return situ_err_set(err, SITU_EINVAL, "resource %s item %s: %s", f->id, q->item,
-                                sqlite3_errmsg(s->db));
+                                situ_db_errmsg(s->sql));
     }
     return 0;
 }
@@ -527,31 +525,31 @@ int situ_store_upsert(situ_store *s, const situ_collection *c, const situ_featur
     else
         situ_store_now(now);
 
-    sqlite3_stmt *ex = s->exists[c->cid];
-    sqlite3_bind_text(ex, 1, f->id, -1, SQLITE_STATIC);
-    int existed = sqlite3_step(ex) == SQLITE_ROW;
-    sqlite3_reset(ex);
+    situ_db_stmt *ex = s->exists[c->cid];
+    situ_db_bind_text(ex, 1, f->id, -1);
+    int existed = situ_db_step(ex) == SITU_DB_ROW;
+    situ_db_reset(ex);
 
-    sqlite3_stmt *st = s->upsert[c->cid];
-    sqlite3_bind_text(st, 1, f->id, -1, SQLITE_STATIC);
+    situ_db_stmt *st = s->upsert[c->cid];
+    situ_db_bind_text(st, 1, f->id, -1);
     if (f->township_code && *f->township_code)
-        sqlite3_bind_text(st, 2, f->township_code, -1, SQLITE_STATIC);
+        situ_db_bind_text(st, 2, f->township_code, -1);
     else
-        sqlite3_bind_null(st, 2);
+        situ_db_bind_null(st, 2);
     for (int i = 0; i < c->nfields; i++)
         situ_store_bind_value(st, i + 3, f->values ? &f->values[i] : NULL);
     int k = c->nfields + 3;
     if (f->extra_json)
-        sqlite3_bind_text(st, k, f->extra_json, -1, SQLITE_STATIC);
+        situ_db_bind_text(st, k, f->extra_json, -1);
     else
-        sqlite3_bind_null(st, k);
-    sqlite3_bind_text(st, k + 1, now, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, k + 2, f->wkb, (int)f->nwkb, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE)
-        return situ_err_set(err, SITU_EINVAL, "%s %s: %s", c->id, f->id, sqlite3_errmsg(s->db));
+        situ_db_bind_null(st, k);
+    situ_db_bind_text(st, k + 1, now, -1);
+    situ_db_bind_blob(st, k + 2, f->wkb, (int)f->nwkb);
+    int rc = situ_db_step(st);
+    situ_db_reset(st);
+    situ_db_clear_bindings(st);
+    if (rc != SITU_DB_DONE)
+        return situ_err_set(err, SITU_EINVAL, "%s %s: %s", c->id, f->id, situ_db_errmsg(s->sql));
     if (c->cid == SITU_C_RESOURCES && write_items(s, f, now, err))
         return err ? err->code : SITU_EDB;
     if (out_inserted)

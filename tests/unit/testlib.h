@@ -63,6 +63,8 @@ int situ_test_store_teardown(void **state);
  * 0; returns 1, having said so on stderr, when PostgreSQL's binaries are
  * absent (the caller skips); fails the test on any other problem. */
 int situ_test_pg_db(char *url, size_t n);
+/* A conninfo for the server's superuser (over its Unix socket) on url's database. */
+void situ_test_pg_superuser(const char *url, char *out, size_t n);
 /* Drops the database situ_test_pg_db made. */
 void situ_test_pg_drop(const char *url);
 /* The admin URL of the test server (its database `situ`), or NULL before

@@ -84,3 +84,20 @@ void situ_test_pg_drop(const char *url)
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name + 1);
     admin(sql);
 }
+
+void situ_test_pg_superuser(const char *url, char *out, size_t n)
+{
+    const char *name = strrchr(url, '/');
+    char port[16] = "";
+    FILE *f;
+    char path[600];
+    snprintf(path, sizeof path, "%s/port", server_dir);
+    if ((f = fopen(path, "r"))) {
+        if (!fgets(port, sizeof port, f))
+            port[0] = '\0';
+        fclose(f);
+    }
+    port[strcspn(port, "\n")] = '\0';
+    snprintf(out, n, "host=%s port=%s user=postgres dbname=%s", server_dir, port,
+             name ? name + 1 : "situ");
+}

@@ -151,6 +151,8 @@ void situ_store_rollback(situ_store *s)
 
 void situ_store_make_parent(const char *path)
 {
+    if (situ_db_is_url(path))
+        return;
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');

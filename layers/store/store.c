@@ -66,6 +66,18 @@ int situ__store_seed(situ_store *s, situ_err *err)
                       bind_dept, err);
 }
 
+const char *situ__store_geometry_type(const situ_collection *c)
+{
+    switch (c->gtype) {
+    case SITU_GT_POINT:
+        return "POINT";
+    case SITU_GT_MULTILINESTRING:
+        return "MULTILINESTRING";
+    default:
+        return "MULTIPOLYGON";
+    }
+}
+
 static int is_pg(const situ_store *s)
 {
     return s->db == NULL;

@@ -30,18 +30,6 @@ static const char *pg_type(situ_ftype t)
     }
 }
 
-static const char *pg_geometry(const situ_collection *c)
-{
-    switch (c->gtype) {
-    case SITU_GT_POINT:
-        return "POINT";
-    case SITU_GT_MULTILINESTRING:
-        return "MULTILINESTRING";
-    default:
-        return "MULTIPOLYGON";
-    }
-}
-
 /* One collection's table (columns in SpatiaLite's order), GiST and township indexes. */
 static int create_collection(situ_store *s, const situ_collection *c, situ_err *err)
 {
@@ -57,7 +45,7 @@ static int create_collection(situ_store *s, const situ_collection *c, situ_err *
              ", extra text, updated_at text NOT NULL, geom geometry(%s, 4326) NOT NULL);"
              "CREATE INDEX \"%s_geom\" ON \"%s\" USING gist (geom);"
              "CREATE INDEX \"%s_township\" ON \"%s\" (township_code)",
-             pg_geometry(c), c->id, c->id, c->id, c->id);
+             situ__store_geometry_type(c), c->id, c->id, c->id, c->id);
     return situ_store_exec(s, sql, err);
 }
 
@@ -138,8 +126,7 @@ int situ__store_version_pg(situ_store *s)
     int has_meta = v != NULL;
     free(v);
     v = NULL;
-    if (has_meta &&
-        query_text(s, "SELECT value FROM meta WHERE key = 'schema_version'", &v, NULL))
+    if (has_meta && query_text(s, "SELECT value FROM meta WHERE key = 'schema_version'", &v, NULL))
         return -1;
     int n = v ? atoi(v) : 0;
     free(v);

@@ -34,6 +34,9 @@ int situ__store_check_sqlite(situ_store *s, int thorough, situ_err *err);
 int situ__store_check_pg(situ_store *s, int thorough, situ_err *err);
 void situ__store_close_sqlite(situ_store *s);
 
+/* The geometry type of collection c's geom column, as SpatiaLite and PostGIS
+ * name it: POINT, MULTIPOLYGON or MULTILINESTRING. */
+const char *situ__store_geometry_type(const situ_collection *c);
 /* Fills the items and departments vocabularies from schema.c (new stores). */
 int situ__store_seed(situ_store *s, situ_err *err);
 

@@ -50,19 +50,6 @@ static int spatial_call(situ_store *s, const char *sql, situ_err *err)
     return ok ? 0 : situ_err_set(err, SITU_EDB, "SpatiaLite refused: %s", sql);
 }
 
-/* The SpatiaLite geometry type of collection c's geom column. */
-static const char *geometry_type(const situ_collection *c)
-{
-    switch (c->gtype) {
-    case SITU_GT_POINT:
-        return "POINT";
-    case SITU_GT_MULTILINESTRING:
-        return "MULTILINESTRING";
-    default:
-        return "MULTIPOLYGON";
-    }
-}
-
 /* Creates one collection's table, geometry column, spatial and township indexes. */
 static int create_collection(situ_store *s, const situ_collection *c, situ_err *err)
 {
@@ -78,7 +65,7 @@ static int create_collection(situ_store *s, const situ_collection *c, situ_err *
     if (situ_store_exec(s, sql, err))
         return SITU_EDB;
     snprintf(sql, sizeof sql, "SELECT AddGeometryColumn('%s', 'geom', 4326, '%s', 'XY', 1)", c->id,
-             geometry_type(c));
+             situ__store_geometry_type(c));
     if (spatial_call(s, sql, err))
         return SITU_EDB;
     snprintf(sql, sizeof sql, "SELECT CreateSpatialIndex('%s', 'geom')", c->id);

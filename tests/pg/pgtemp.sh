@@ -2,7 +2,8 @@
 # pgtemp.sh: a throwaway PostgreSQL 15 + PostGIS 3 server for tests; no system
 # service, no fixed port, nothing outside its folder (and one cached template).
 #
-#   pgtemp.sh start [DIR]  a server in DIR (default: a new /tmp/situ-pg.XXXXXX)
+#   pgtemp.sh start [DIR]  a server in DIR (default: a new situ-pg.XXXXXX in
+#                          /dev/shm if it has 2 GB free, else in /tmp)
 #                          on a free 127.0.0.1 port; prints two lines: the libpq
 #                          URL, then DIR. DIR/url holds the URL.
 #   pgtemp.sh url DIR      prints the URL of the server in DIR
@@ -18,10 +19,10 @@
 #
 # Run as root (as CI is), the server runs as `postgres` through runuser, since
 # PostgreSQL refuses to run as root; otherwise as the current user. DIR's
-# parents must then be searchable by `postgres` (/tmp is).
+# parents must then be searchable by `postgres` (/tmp and /dev/shm are).
 #
 # initdb and CREATE EXTENSION postgis take some 5 s; they run once into a
-# template (PGTEMP_CACHE, default /tmp/situ-pgtemp-cache-UID) per PostgreSQL
+# template (PGTEMP_CACHE, default situ-pgtemp-cache-UID beside the servers) per PostgreSQL
 # and PostGIS build and version of this script, and every start copies it.
 #
 # Speed over durability, for a server whose data is thrown away: fsync,
@@ -30,6 +31,17 @@
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+
+# Servers and the template live in memory (/dev/shm) where it has room: a
+# throwaway server needs no disk, and copying the template to disk costs
+# seconds when the disk is busy. Else in /tmp. PGTEMP_ROOT overrides.
+if [ -z "${PGTEMP_ROOT:-}" ]; then
+    PGTEMP_ROOT=/tmp
+    if [ -d /dev/shm ] && [ -w /dev/shm ] &&
+        [ "$(df --output=avail -k /dev/shm 2>/dev/null | tail -n1)" -gt 2097152 ] 2>/dev/null; then
+        PGTEMP_ROOT=/dev/shm
+    fi
+fi
 
 die() {
     echo "pgtemp: $*" >&2
@@ -94,7 +106,7 @@ template() {
         stat -c %Y "$("$PG_BIN/pg_config" --pkglibdir)/postgis-3.so"
         cat "${BASH_SOURCE[0]}"
     } | sha1sum | cut -c1-12)
-    cache="${PGTEMP_CACHE:-/tmp/situ-pgtemp-cache-$(id -u)}"
+    cache="${PGTEMP_CACHE:-$PGTEMP_ROOT/situ-pgtemp-cache-$(id -u)}"
     if [ -f "$cache/$key/ready" ]; then
         touch "$cache/$key" # in use: not stale
         echo "$cache/$key"
@@ -144,7 +156,7 @@ cmd_start() {
     trap '[ -z "${dir:-}" ] || cmd_stop "$dir"' EXIT
     [ -x "$PG_BIN/initdb" ] || die "no $PG_BIN/initdb: install postgresql-15 (scripts/setup.sh)"
     if [ -z "$dir" ]; then
-        dir=$(mktemp -d /tmp/situ-pg.XXXXXX)
+        dir=$(mktemp -d "$PGTEMP_ROOT/situ-pg.XXXXXX")
     elif [ -e "$dir/data" ]; then
         local taken=$dir
         dir=""

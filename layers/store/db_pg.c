@@ -181,6 +181,12 @@ static int describe(situ__pg *pg, const char *conninfo, situ_err *err)
     return 0;
 }
 
+/* libpq prints the server's notices and warnings on stderr; libsitu prints nothing. */
+static void ignore_notice(void *arg, const char *msg)
+{
+    (void)arg, (void)msg;
+}
+
 int situ__pg_connect(const char *conninfo, situ__pg **out, situ_err *err)
 {
     situ__pg *pg = calloc(1, sizeof *pg);
@@ -197,6 +203,7 @@ int situ__pg_connect(const char *conninfo, situ__pg **out, situ_err *err)
         situ__pg_free(pg);
         return SITU_EIO;
     }
+    PQsetNoticeProcessor(pg->conn, ignore_notice, NULL);
     /* situ's text is UTF-8; times are computed in C, so the zone is moot */
     PGresult *r = PQexec(pg->conn, "SET client_encoding = 'UTF8'; SET client_min_messages = "
                                    "warning");

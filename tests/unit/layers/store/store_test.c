@@ -489,6 +489,19 @@ static void pg_refuses_newer_schema_missing_postgis_and_foreign_tables(void **st
     situ_test_pg_drop(url);
 }
 
+/* situ backup copies a SpatiaLite file: a URL is refused, and not echoed
+ * (it may hold a password). */
+static void backup_refuses_a_url_without_echoing_it(void **state)
+{
+    (void)state;
+    situ_err err = {0};
+    assert_int_equal(
+        situ_store_backup("postgresql://situ:S3CRET@127.0.0.1:1/situ", "/tmp/x.sqlite", NULL, &err),
+        SITU_EINVAL);
+    assert_null(strstr(err.msg, "S3CRET"));
+    assert_non_null(strstr(err.msg, "PostgreSQL"));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(check_finds_a_damaged_page),
     cmocka_unit_test(backup_copies_one_committed_state_while_written),
@@ -498,6 +511,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(roads_store_lines_promoted),
     cmocka_unit_test(version_3_file_gains_roads),
     cmocka_unit_test(refuses_newer_schema_and_foreign_files),
+    cmocka_unit_test(backup_refuses_a_url_without_echoing_it),
     cmocka_unit_test(pg_creates_schema_with_gist_and_version),
     cmocka_unit_test(pg_roads_promoted_and_wrong_kinds_refused),
     cmocka_unit_test(pg_refuses_newer_schema_missing_postgis_and_foreign_tables),

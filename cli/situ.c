@@ -12,6 +12,7 @@
 #include "situ/impact.h"
 #include "situ/schema.h"
 #include "situ/snapshot.h"
+#include "situ/db.h"
 #include "situ/store.h"
 #include "cli.h"
 
@@ -48,23 +49,34 @@ static int usage_error(const char *cmd, const char *usage)
 
 static int cmd_init(int argc, char **argv)
 {
-    static const char usage[] = "[--db FILE]";
+    static const char usage[] = "[--db FILE|URL] [--force]";
     const char *db = situ_cli_default_db();
-    static const struct option opts[] = {
-        {"db", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    unsigned flags = SITU_STORE_CREATE;
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                         {"force", no_argument, 0, 'f'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'd')
             db = optarg;
+        else if (c == 'f')
+            flags |= SITU_STORE_FORCE;
         else if (c == 'h')
-            return printf("usage: situ init %s\nCreates or migrates the file.\n", usage), 0;
+            return printf("usage: situ init %s\nCreates or migrates the store (a SpatiaLite "
+                          "file, or a postgresql:// URL). A PostgreSQL database holding other "
+                          "tables is left unchanged unless --force.\n",
+                          usage),
+                   0;
         else
             return usage_error("init", usage);
     }
     situ_store *s;
-    if (situ_cli_open(db, SITU_STORE_CREATE, &s))
+    if (situ_cli_open(db, flags, &s))
         return 1;
-    printf("%s: schema version %d\n", db, situ_store_version(s));
+    /* the store's own description: a URL's password is never printed */
+    printf("%s: schema version %d\n", situ_db_is_url(db) ? situ_db_where(situ_store_sql(s)) : db,
+           situ_store_version(s));
     situ_store_close(s);
     return 0;
 }

@@ -7,6 +7,7 @@ PACKAGES=(
     build-essential cmake pkg-config git ca-certificates
     libgdal-dev gdal-bin libproj-dev proj-bin libgeos-dev
     libsqlite3-dev sqlite3 libspatialite-dev libsqlite3-mod-spatialite
+    libpq-dev
     libmicrohttpd-dev
     libjansson-dev libxml2-dev libinih-dev libcmocka-dev zlib1g-dev
     python3 curl

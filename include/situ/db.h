@@ -32,7 +32,15 @@ typedef enum situ_db_engine {
 
 /* What situ_db_step answers besides a negative SITU_E... code:
  * SITU_ECONFLICT for a constraint violated, SITU_EBUSY for a lock not
- * granted in time, SITU_EDB for anything else (situ_db_errmsg says why). */
+ * granted in time (PostgreSQL: also a serialization failure or deadlock:
+ * retry the transaction), SITU_EIO for a lost PostgreSQL connection,
+ * SITU_EDB for anything else (situ_db_errmsg says why).
+ *
+ * PostgreSQL differs in one way callers must know: a failed statement inside
+ * a transaction aborts the whole transaction (SQLite undoes the statement
+ * only); roll back and retry or give up.
+ * A SELECT streams its rows (one row in memory at a time); stepping another
+ * statement while one is mid-scan reads the rest of the first into memory. */
 enum { SITU_DB_DONE = 0, SITU_DB_ROW = 1 };
 
 /* The type of a result column's value in the current row. */
@@ -46,7 +54,19 @@ typedef enum situ_db_type {
 
 /* Wraps an open SQLite connection (the store keeps owning it). */
 int situ_db_wrap_sqlite(sqlite3 *lite, situ_db **out, situ_err *err);
-/* Frees the wrapper (not the connection it wraps); NULL is a no-op. */
+/* Connects to PostgreSQL: conninfo is any libpq connection string, a
+ * postgresql:// URL (several hosts allowed) or key=value pairs. A failure
+ * names the server (host, port, database, user) and libpq's reason, never
+ * the password. *out owns the connection. */
+int situ_db_connect(const char *conninfo, situ_db **out, situ_err *err);
+/* 1 when path is a libpq connection string (postgresql://, postgres://, or
+ * key=value) rather than a file name. */
+int situ_db_is_url(const char *path);
+/* What the connection is to, for messages: the file, or the PostgreSQL
+ * server as "host=... port=... dbname=... user=..." (no password). */
+const char *situ_db_where(situ_db *db);
+/* Frees the wrapper and a PostgreSQL connection (a wrapped SQLite
+ * connection stays its owner's); NULL is a no-op. */
 void situ_db_free(situ_db *db);
 
 situ_db_engine situ_db_engine_of(const situ_db *db);

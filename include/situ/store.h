@@ -1,10 +1,12 @@
 /*
- * situ/store.h: the SpatiaLite file, situ's system of record.
+ * situ/store.h: situ's system of record, a SpatiaLite file (the default) or
+ * a PostgreSQL 15 + PostGIS 3 database (a libpq URL).
  *
- * Owns opening the file (SpatiaLite initialised on the connection, WAL,
- * foreign keys), the schema and its forward migrations (PRAGMA user_version),
- * transactions, and writing one feature of any collection. It does not read
- * source formats (load.h) or build in-memory snapshots (snapshot.h).
+ * Owns opening it (SpatiaLite: WAL, foreign keys; PostgreSQL: PostGIS
+ * checked), the schema and its forward migrations (SQLite: PRAGMA
+ * user_version; PostgreSQL: table meta), transactions, and writing one
+ * feature of any collection. It does not read source formats (load.h) or
+ * build in-memory snapshots (snapshot.h).
  */
 #ifndef SITU_STORE_H
 #define SITU_STORE_H
@@ -18,12 +20,14 @@ typedef struct sqlite3 sqlite3;
 typedef struct sqlite3_stmt sqlite3_stmt;
 typedef struct situ_store situ_store;
 typedef struct situ_db situ_db;
+typedef struct situ_db_stmt situ_db_stmt;
 
 #define SITU_SCHEMA_VERSION 5
 
 enum {
     SITU_STORE_READONLY = 1 << 0, /* open for reading; no schema changes */
     SITU_STORE_CREATE = 1 << 1,   /* create the file and schema if missing */
+    SITU_STORE_FORCE = 1 << 2,    /* PostgreSQL: create the schema beside other tables */
 };
 
 /* A typed value of one field; type 0 is NULL. Strings are borrowed. */
@@ -56,12 +60,18 @@ typedef struct situ_feature_in {
     const char *updated_at; /* NULL: now */
 } situ_feature_in;
 
-/* Opens (and with SITU_STORE_CREATE creates and migrates) the file at path.
+/* Opens (and with SITU_STORE_CREATE creates and migrates) the store at path:
+ * a SpatiaLite file, or PostgreSQL when path is a libpq connection string
+ * (postgresql://..., postgres://..., or key=value; several hosts allowed).
+ * Refused: a schema newer than this build, a PostgreSQL without PostGIS 3,
+ * and (to create, without SITU_STORE_FORCE) a PostgreSQL database holding
+ * other tables; a refusal changes nothing. Messages never show a password.
  * On success *out_store owns the connection; close it with situ_store_close. */
 int situ_store_open(const char *path, unsigned flags, situ_store **out_store, situ_err *err);
 /* Closes the store; NULL is a no-op. */
 void situ_store_close(situ_store *s);
-/* The SQLite connection, for libsitu modules that query the store. */
+/* The SQLite connection, for what only SQLite does (backup, PRAGMAs); NULL
+ * on PostgreSQL. Query through situ_store_sql. */
 sqlite3 *situ_store_db(situ_store *s);
 /* The store's connection through situ_db (db.h): how libsitu modules query
  * it, on SpatiaLite and PostgreSQL alike. */
@@ -84,14 +94,16 @@ int situ_store_count(situ_store *s, const situ_collection *c, long long *out_n, 
 
 /* Binds value v (NULL or untyped: SQL NULL) to parameter k of st; text is
  * bound without a copy, so it must outlive the statement's next step. */
-void situ_store_bind_value(sqlite3_stmt *st, int k, const situ_value *v);
+void situ_store_bind_value(situ_db_stmt *st, int k, const situ_value *v);
 
 /* Runs one SQL statement that returns no rows (for migrations and tools). */
 int situ_store_exec(situ_store *s, const char *sql, situ_err *err);
 
-/* Checks the file's structure: PRAGMA integrity_check (every page, every
- * index against its table) when thorough, else quick_check. 0, or
- * SITU_EFORMAT with the first problem SQLite reports. */
+/* Checks the store's structure. SpatiaLite: PRAGMA integrity_check (every
+ * page, every index against its table) when thorough, else quick_check.
+ * PostgreSQL: the schema version, PostGIS 3, no invalid index
+ * (pg_index.indisvalid), every collection's table. 0, or SITU_EFORMAT with
+ * the first problem found. */
 int situ_store_check(situ_store *s, int thorough, situ_err *err);
 
 /* What situ_store_backup copied. */

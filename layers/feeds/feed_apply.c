@@ -420,6 +420,20 @@ static int apply_station(situ_feed_applier *a, situ_feed_batch *b, situ_feed_eve
 
 /* ---- feature_update ----------------------------------------------------------------- */
 
+/* Binds v to parameter k of st (situ_store_bind_value takes a situ_db_stmt;
+ * kept here until this file is ported to situ_db). */
+static void bind_value_lite(sqlite3_stmt *st, int k, const situ_value *v)
+{
+    if (v->type == SITU_FT_TEXT && v->u.s)
+        sqlite3_bind_text(st, k, v->u.s, -1, SQLITE_STATIC);
+    else if (v->type == SITU_FT_INT || v->type == SITU_FT_BOOL)
+        sqlite3_bind_int64(st, k, v->u.i);
+    else if (v->type == SITU_FT_REAL)
+        sqlite3_bind_double(st, k, v->u.d);
+    else
+        sqlite3_bind_null(st, k);
+}
+
 /* UPDATE of the named properties (and updated_at) of one feature. */
 static int update_props(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
                         const feed_update *u)
@@ -436,7 +450,7 @@ static int update_props(situ_feed_applier *a, situ_feed_batch *b, situ_feed_even
     if (rc)
         return rc;
     for (int i = 0; i < u->nsets; i++)
-        situ_store_bind_value(st, i + 1, &u->sets[i].v);
+        bind_value_lite(st, i + 1, &u->sets[i].v);
     sqlite3_bind_text(st, u->nsets + 1, b->received_at, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, u->nsets + 2, u->feature_id, -1, SQLITE_STATIC);
     rc = write_step(a, st, ev);

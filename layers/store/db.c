@@ -1,22 +1,54 @@
 /*
- * db.c: situ_db over SQLite (SpatiaLite). Each call forwards to the SQLite
- * C API; the wrapper adds one pointer per statement and maps SQLite's
- * result codes to situ's.
+ * db.c: situ_db's public functions. Over SQLite (SpatiaLite) each call
+ * forwards to the SQLite C API, mapping its result codes to situ's; over
+ * PostgreSQL each forwards to db_pg.c (db_private.h). Which one is the
+ * connection's engine, decided once when it is opened.
  */
 #include "situ/db.h"
 
+#include "db_private.h"
+
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct situ_db {
     situ_db_engine engine;
-    sqlite3 *lite;
+    sqlite3 *lite; /* borrowed from the store */
+    situ__pg *pg;  /* owned */
 };
 
 struct situ_db_stmt {
     situ_db *db;
     sqlite3_stmt *lite;
+    situ__pg_stmt *pg;
 };
+
+int situ_db_is_url(const char *path)
+{
+    return strncmp(path, "postgresql://", 13) == 0 || strncmp(path, "postgres://", 11) == 0 ||
+           strchr(path, '=') != NULL;
+}
+
+int situ_db_connect(const char *conninfo, situ_db **out, situ_err *err)
+{
+    situ_db *db = calloc(1, sizeof *db);
+    if (!db)
+        return situ_err_set(err, SITU_ENOMEM, "out of memory");
+    int rc = situ__pg_connect(conninfo, &db->pg, err);
+    if (rc) {
+        free(db);
+        return rc;
+    }
+    db->engine = SITU_DB_POSTGRES;
+    *out = db;
+    return 0;
+}
+
+const char *situ_db_where(situ_db *db)
+{
+    return db->pg ? situ__pg_where(db->pg) : sqlite3_db_filename(db->lite, "main");
+}
 
 int situ_db_wrap_sqlite(sqlite3 *lite, situ_db **out, situ_err *err)
 {
@@ -31,6 +63,8 @@ int situ_db_wrap_sqlite(sqlite3 *lite, situ_db **out, situ_err *err)
 
 void situ_db_free(situ_db *db)
 {
+    if (db)
+        situ__pg_free(db->pg);
     free(db);
 }
 
@@ -66,6 +100,14 @@ int situ_db_prepare(situ_db *db, const char *sql, situ_db_stmt **out, situ_err *
     if (!st)
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
     st->db = db;
+    if (db->pg) {
+        int rc = situ__pg_prepare(db->pg, sql, &st->pg, err);
+        if (rc)
+            free(st);
+        else
+            *out = st;
+        return rc;
+    }
     int rc = sqlite3_prepare_v2(db->lite, sql, -1, &st->lite, NULL);
     if (rc != SQLITE_OK) {
         free(st);
@@ -77,6 +119,8 @@ int situ_db_prepare(situ_db *db, const char *sql, situ_db_stmt **out, situ_err *
 
 int situ_db_exec(situ_db *db, const char *sql, situ_err *err)
 {
+    if (db->pg)
+        return situ__pg_exec(db->pg, sql, err);
     char *msg = NULL;
     int rc = sqlite3_exec(db->lite, sql, NULL, NULL, &msg);
     if (rc == SQLITE_OK)
@@ -88,41 +132,58 @@ int situ_db_exec(situ_db *db, const char *sql, situ_err *err)
 
 long long situ_db_changes(situ_db *db)
 {
-    return sqlite3_changes64(db->lite);
+    return db->pg ? situ__pg_changes(db->pg) : sqlite3_changes64(db->lite);
 }
 
 const char *situ_db_errmsg(situ_db *db)
 {
-    return sqlite3_errmsg(db->lite);
+    return db->pg ? situ__pg_errmsg(db->pg) : sqlite3_errmsg(db->lite);
 }
 
 void situ_db_bind_null(situ_db_stmt *st, int k)
 {
-    sqlite3_bind_null(st->lite, k);
+    if (st->pg)
+        situ__pg_bind(st->pg, k, SITU_DB_NULL, 0, 0, NULL, 0);
+    else
+        sqlite3_bind_null(st->lite, k);
 }
 
 void situ_db_bind_int64(situ_db_stmt *st, int k, long long v)
 {
-    sqlite3_bind_int64(st->lite, k, v);
+    if (st->pg)
+        situ__pg_bind(st->pg, k, SITU_DB_INTEGER, v, 0, NULL, 0);
+    else
+        sqlite3_bind_int64(st->lite, k, v);
 }
 
 void situ_db_bind_double(situ_db_stmt *st, int k, double v)
 {
-    sqlite3_bind_double(st->lite, k, v);
+    if (st->pg)
+        situ__pg_bind(st->pg, k, SITU_DB_FLOAT, 0, v, NULL, 0);
+    else
+        sqlite3_bind_double(st->lite, k, v);
 }
 
 void situ_db_bind_text(situ_db_stmt *st, int k, const char *s, int n)
 {
-    sqlite3_bind_text(st->lite, k, s, n, SQLITE_STATIC);
+    if (st->pg)
+        situ__pg_bind(st->pg, k, SITU_DB_TEXT, 0, 0, s, n);
+    else
+        sqlite3_bind_text(st->lite, k, s, n, SQLITE_STATIC);
 }
 
 void situ_db_bind_blob(situ_db_stmt *st, int k, const void *p, int n)
 {
-    sqlite3_bind_blob(st->lite, k, p, n, SQLITE_STATIC);
+    if (st->pg)
+        situ__pg_bind(st->pg, k, SITU_DB_BLOB, 0, 0, p, n);
+    else
+        sqlite3_bind_blob(st->lite, k, p, n, SQLITE_STATIC);
 }
 
 int situ_db_step(situ_db_stmt *st)
 {
+    if (st->pg)
+        return situ__pg_step(st->pg);
     int rc = sqlite3_step(st->lite);
     if (rc == SQLITE_ROW)
         return SITU_DB_ROW;
@@ -133,6 +194,8 @@ int situ_db_step(situ_db_stmt *st)
 
 situ_db_type situ_db_column_type(situ_db_stmt *st, int i)
 {
+    if (st->pg)
+        return situ__pg_column_type(st->pg, i);
     switch (sqlite3_column_type(st->lite, i)) {
     case SQLITE_INTEGER:
         return SITU_DB_INTEGER;
@@ -149,43 +212,51 @@ situ_db_type situ_db_column_type(situ_db_stmt *st, int i)
 
 long long situ_db_column_int64(situ_db_stmt *st, int i)
 {
-    return sqlite3_column_int64(st->lite, i);
+    return st->pg ? situ__pg_column_int64(st->pg, i) : sqlite3_column_int64(st->lite, i);
 }
 
 double situ_db_column_double(situ_db_stmt *st, int i)
 {
-    return sqlite3_column_double(st->lite, i);
+    return st->pg ? situ__pg_column_double(st->pg, i) : sqlite3_column_double(st->lite, i);
 }
 
 const char *situ_db_column_text(situ_db_stmt *st, int i)
 {
-    return (const char *)sqlite3_column_text(st->lite, i);
+    return st->pg ? situ__pg_column_text(st->pg, i)
+                  : (const char *)sqlite3_column_text(st->lite, i);
 }
 
 const void *situ_db_column_blob(situ_db_stmt *st, int i)
 {
-    return sqlite3_column_blob(st->lite, i);
+    return st->pg ? situ__pg_column_blob(st->pg, i) : sqlite3_column_blob(st->lite, i);
 }
 
 int situ_db_column_bytes(situ_db_stmt *st, int i)
 {
-    return sqlite3_column_bytes(st->lite, i);
+    return st->pg ? situ__pg_column_bytes(st->pg, i) : sqlite3_column_bytes(st->lite, i);
 }
 
 void situ_db_reset(situ_db_stmt *st)
 {
-    sqlite3_reset(st->lite);
+    if (st->pg)
+        situ__pg_reset(st->pg);
+    else
+        sqlite3_reset(st->lite);
 }
 
 void situ_db_clear_bindings(situ_db_stmt *st)
 {
-    sqlite3_clear_bindings(st->lite);
+    if (st->pg)
+        situ__pg_clear_bindings(st->pg);
+    else
+        sqlite3_clear_bindings(st->lite);
 }
 
 void situ_db_finalize(situ_db_stmt *st)
 {
     if (!st)
         return;
+    situ__pg_finalize(st->pg);
     sqlite3_finalize(st->lite);
     free(st);
 }

@@ -8,6 +8,7 @@
  * "dst.part-PID", turned into a self-contained rollback-journal file,
  * checked, synced and renamed over dst, so dst is never a partial file.
  */
+#include "situ/db.h"
 #include "situ/store.h"
 
 #include <libgen.h>
@@ -91,6 +92,11 @@ static int backup_to(const char *src, const char *tmp, situ_backup_stats *st, si
 int situ_store_backup(const char *src, const char *dst, situ_backup_stats *stats, situ_err *err)
 {
     situ_backup_stats st = {0};
+    /* (never echo a URL: it may hold a password) */
+    if (situ_db_is_url(src) || situ_db_is_url(dst))
+        return situ_err_set(err, SITU_EINVAL,
+                            "backup copies a SpatiaLite file; a PostgreSQL store is backed up "
+                            "with PostgreSQL's tools (pg_basebackup, pg_dump)");
     if (access(src, R_OK) != 0)
         return situ_err_set(err, SITU_ENOTFOUND, "cannot read %s", src);
     if (same_file(src, dst))

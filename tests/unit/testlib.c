@@ -1,6 +1,8 @@
 /* testlib.c: helpers for the cmocka runners; see testlib.h. */
 #include "testlib.h"
 
+#include "situ/db.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,15 +127,18 @@ void situ_test_near(double a, double b, double eps, const char *file, int line)
 
 char *situ_test_query(situ_store *s, const char *sql)
 {
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(situ_store_db(s), sql, -1, &st, NULL), SQLITE_OK);
+    situ_db_stmt *st = NULL;
+    situ_err err = {0};
+    if (situ_db_prepare(situ_store_sql(s), sql, &st, &err))
+        fprintf(stderr, "%s\n", err.msg);
+    assert_non_null(st);
     char *out = strdup("<no row>");
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    if (situ_db_step(st) == SITU_DB_ROW) {
         free(out);
-        const unsigned char *t = sqlite3_column_text(st, 0);
-        out = strdup(t ? (const char *)t : "");
+        const char *t = situ_db_column_text(st, 0);
+        out = strdup(t ? t : "");
     }
-    sqlite3_finalize(st);
+    situ_db_finalize(st);
     return out;
 }
 

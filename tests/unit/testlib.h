@@ -57,6 +57,20 @@ typedef struct situ_test_store_fx {
 } situ_test_store_fx;
 int situ_test_store_setup(void **state);
 int situ_test_store_teardown(void **state);
+/* PostgreSQL for tests (testlib_pg.c): one server per test process, started
+ * with tests/pg/pgtemp.sh on first use and stopped at exit. Writes into url a
+ * libpq URL of a new, empty database of its own (PostGIS in it) and returns
+ * 0; returns 1, having said so on stderr, when PostgreSQL's binaries are
+ * absent (the caller skips); fails the test on any other problem. */
+int situ_test_pg_db(char *url, size_t n);
+/* A conninfo for the server's superuser (over its Unix socket) on url's database. */
+void situ_test_pg_superuser(const char *url, char *out, size_t n);
+/* Drops the database situ_test_pg_db made. */
+void situ_test_pg_drop(const char *url);
+/* The admin URL of the test server (its database `situ`), or NULL before
+ * situ_test_pg_db started it. */
+const char *situ_test_pg_server(void);
+
 /* The path of ../shared/data/osm/<name> beside the source tree (CI), or one
  * folder further up (a worktree under wt/); fails the test when absent. */
 const char *situ_test_shared_osm(const char *name);

@@ -1,4 +1,6 @@
-/* store_test.c: tests layers/store/store.c against a real SpatiaLite file. */
+/* store_test.c: tests layers/store/store.c against a real SpatiaLite file,
+ * and store_pg.c against a real PostgreSQL + PostGIS (the _pg cases; they
+ * say SKIPPED without PostgreSQL). */
 #include "testlib.h"
 
 #include <sqlite3.h>
@@ -6,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "situ/db.h"
 #include "situ/store.h"
 
 /* WKB of POINT(lon lat), little-endian. */
@@ -58,11 +61,9 @@ static void creates_schema_with_wal_and_version(void **state)
     free(dir);
 }
 
-static void upsert_inserts_then_updates_and_replaces_items(void **state)
+/* The upsert on store s (either engine). */
+static void upsert_on(situ_store *s)
 {
-    (void)state;
-    char *dir;
-    situ_store *s = open_new(&dir);
     const situ_collection *c = situ_schema_find("resources");
     situ_value v[16] = {0};
     v[situ_schema_field_index(c, "name")] = (situ_value){SITU_FT_TEXT, {.s = "零陵区物资库"}};
@@ -87,19 +88,21 @@ static void upsert_inserts_then_updates_and_replaces_items(void **state)
     long long n = 0;
     assert_int_equal(situ_store_count(s, c, &n, &err), 0);
     assert_int_equal(n, 1);
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(situ_store_db(s),
-                       "SELECT count(*), sum(quantity), min(unit) FROM resource_items", -1, &st,
-                       NULL);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 1);
-    assert_int_equal(sqlite3_column_int(st, 1), 500);
-    assert_string_equal((const char *)sqlite3_column_text(st, 2), "bag");
-    sqlite3_finalize(st);
+    situ_assert_query(s, "SELECT count(*) FROM resource_items", "1");
+    situ_assert_query(s, "SELECT CAST(sum(quantity) AS INTEGER) FROM resource_items", "500");
+    situ_assert_query(s, "SELECT min(unit) FROM resource_items", "bag");
     /* an unknown item violates the vocabulary's foreign key */
     items[0].item = "unicorn";
     assert_int_not_equal(situ_store_upsert(s, c, &f, NULL, &err), 0);
     assert_non_null(strstr(err.msg, "unicorn"));
+}
+
+static void upsert_inserts_then_updates_and_replaces_items(void **state)
+{
+    (void)state;
+    char *dir;
+    situ_store *s = open_new(&dir);
+    upsert_on(s);
     situ_store_close(s);
     situ_test_rmtree(dir);
     free(dir);
@@ -369,6 +372,136 @@ static void check_finds_a_damaged_page(void **state)
     free(dir);
 }
 
+/* ---- PostgreSQL ------------------------------------------------------------------ */
+
+/* A new store in a database of its own, in *url; NULL (the case skips) without PostgreSQL. */
+static situ_store *open_pg(char *url, size_t n, unsigned flags)
+{
+    if (situ_test_pg_db(url, n))
+        skip();
+    situ_store *s = NULL;
+    situ_err err = {0};
+    int rc = situ_store_open(url, flags, &s, &err);
+    if (rc)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    return s;
+}
+
+/* Runs sql as the superuser on url's database. */
+static void as_superuser(const char *url, const char *sql)
+{
+    char su[1024];
+    situ_test_pg_superuser(url, su, sizeof su);
+    situ_db *db = NULL;
+    situ_err err = {0};
+    assert_int_equal(situ_db_connect(su, &db, &err), 0);
+    if (situ_db_exec(db, sql, &err))
+        fprintf(stderr, "%s\n", err.msg);
+    situ_db_free(db);
+}
+
+/* Every collection a typed PostGIS column in EPSG:4326 with a GiST index,
+ * the side tables seeded, the version in meta; reopening changes nothing;
+ * situ check passes, then finds an index made invalid. */
+static void pg_creates_schema_with_gist_and_version(void **state)
+{
+    (void)state;
+    char url[512];
+    situ_store *s = open_pg(url, sizeof url, SITU_STORE_CREATE);
+    assert_int_equal(situ_store_version(s), SITU_SCHEMA_VERSION);
+    assert_null(situ_store_db(s));
+    char want[16];
+    snprintf(want, sizeof want, "%d", SITU_NCOLLECTIONS);
+    situ_assert_query(s,
+                      "SELECT count(*) FROM geometry_columns WHERE srid = 4326 AND type IN "
+                      "('POINT', 'MULTIPOLYGON', 'MULTILINESTRING')",
+                      want);
+    situ_assert_query(s, "SELECT type FROM geometry_columns WHERE f_table_name = 'roads'",
+                      "MULTILINESTRING");
+    snprintf(want, sizeof want, "%d", SITU_NCOLLECTIONS + 1); /* + road_closures */
+    situ_assert_query(
+        s, "SELECT count(*) FROM pg_indexes WHERE indexdef LIKE '%USING gist (geom)%'", want);
+    situ_assert_query(s, "SELECT count(*) FROM departments", "19");
+    situ_assert_query(s, "SELECT value FROM meta WHERE key = 'schema_version'", "5");
+    upsert_on(s);
+    situ_store_close(s);
+    situ_err err = {0};
+    assert_int_equal(situ_store_open(url, SITU_STORE_CREATE, &s, &err), 0);
+    situ_assert_query(s, "SELECT count(*) FROM resources", "1");
+    assert_int_equal(situ_store_check(s, 1, &err), 0);
+    as_superuser(url, "UPDATE pg_index SET indisvalid = false WHERE indexrelid = "
+                      "'hazards_township'::regclass");
+    assert_int_equal(situ_store_check(s, 0, &err), SITU_EFORMAT);
+    assert_non_null(strstr(err.msg, "hazards_township"));
+    situ_store_close(s);
+    situ_test_pg_drop(url);
+}
+
+/* roads takes a LineString as a one-part MultiLineString; a Point or a
+ * Polygon is refused and the store keeps what it had. */
+static void pg_roads_promoted_and_wrong_kinds_refused(void **state)
+{
+    (void)state;
+    char url[512];
+    situ_store *s = open_pg(url, sizeof url, SITU_STORE_CREATE);
+    situ_err err = {0};
+    assert_int_equal(put_road(s, "r1", "LINESTRING(111.6 26.2,111.5 26.3,111.7 26.4)", &err), 0);
+    situ_assert_query(s, "SELECT ST_AsText(geom) FROM roads",
+                      "MULTILINESTRING((111.6 26.2,111.5 26.3,111.7 26.4))");
+    assert_int_not_equal(put_road(s, "r4", "POINT(111 26)", &err), 0);
+    situ_assert_query(s, "SELECT count(*) FROM roads", "1");
+    situ_store_close(s);
+    situ_test_pg_drop(url);
+}
+
+/* A database of a newer schema, one without PostGIS, one holding other
+ * tables: each refused with a message saying so, nothing changed;
+ * SITU_STORE_FORCE creates beside other tables. */
+static void pg_refuses_newer_schema_missing_postgis_and_foreign_tables(void **state)
+{
+    (void)state;
+    char url[512];
+    situ_store *s = open_pg(url, sizeof url, SITU_STORE_CREATE);
+    situ_store_exec(s, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", NULL);
+    situ_store_close(s);
+    situ_err err = {0};
+    s = NULL;
+    assert_int_equal(situ_store_open(url, SITU_STORE_CREATE, &s, &err), SITU_EFORMAT);
+    assert_null(s);
+    assert_non_null(strstr(err.msg, "newer"));
+    situ_test_pg_drop(url);
+
+    assert_int_equal(situ_test_pg_db(url, sizeof url), 0);
+    as_superuser(url, "DROP EXTENSION postgis CASCADE");
+    assert_int_equal(situ_store_open(url, SITU_STORE_CREATE, &s, &err), SITU_EFORMAT);
+    assert_non_null(strstr(err.msg, "PostGIS is not installed"));
+    situ_test_pg_drop(url);
+
+    assert_int_equal(situ_test_pg_db(url, sizeof url), 0);
+    as_superuser(url, "CREATE TABLE mine (a int); GRANT ALL ON mine TO situ");
+    assert_int_equal(situ_store_open(url, SITU_STORE_CREATE, &s, &err), SITU_ECONFLICT);
+    assert_non_null(strstr(err.msg, "no situ schema"));
+    assert_int_equal(situ_store_open(url, SITU_STORE_CREATE | SITU_STORE_FORCE, &s, &err), 0);
+    situ_assert_query(s, "SELECT count(*) FROM mine", "0");
+    assert_int_equal(situ_store_version(s), SITU_SCHEMA_VERSION);
+    situ_store_close(s);
+    situ_test_pg_drop(url);
+}
+
+/* situ backup copies a SpatiaLite file: a URL is refused, and not echoed
+ * (it may hold a password). */
+static void backup_refuses_a_url_without_echoing_it(void **state)
+{
+    (void)state;
+    situ_err err = {0};
+    assert_int_equal(
+        situ_store_backup("postgresql://situ:S3CRET@127.0.0.1:1/situ", "/tmp/x.sqlite", NULL, &err),
+        SITU_EINVAL);
+    assert_null(strstr(err.msg, "S3CRET"));
+    assert_non_null(strstr(err.msg, "PostgreSQL"));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(check_finds_a_damaged_page),
     cmocka_unit_test(backup_copies_one_committed_state_while_written),
@@ -378,6 +511,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(roads_store_lines_promoted),
     cmocka_unit_test(version_3_file_gains_roads),
     cmocka_unit_test(refuses_newer_schema_and_foreign_files),
+    cmocka_unit_test(backup_refuses_a_url_without_echoing_it),
+    cmocka_unit_test(pg_creates_schema_with_gist_and_version),
+    cmocka_unit_test(pg_roads_promoted_and_wrong_kinds_refused),
+    cmocka_unit_test(pg_refuses_newer_schema_missing_postgis_and_foreign_tables),
 };
 
 SITU_TEST_MAIN("store", tests)

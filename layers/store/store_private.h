@@ -1,0 +1,43 @@
+/*
+ * store_private.h: private to layers/store. The store's state, shared by
+ * store.c (what both engines do alike: transactions, the feature write path,
+ * counts), store_sqlite.c (the SpatiaLite file: PRAGMAs, SpatiaLite's
+ * metadata, migrations by user_version, integrity_check) and store_pg.c
+ * (PostgreSQL + PostGIS: the schema as DDL, the version in table meta,
+ * PostGIS and index checks).
+ */
+#ifndef SITU_STORE_PRIVATE_H
+#define SITU_STORE_PRIVATE_H
+
+#include "situ/db.h"
+#include "situ/store.h"
+
+struct situ_store {
+    sqlite3 *db;  /* SpatiaLite only; NULL on PostgreSQL */
+    situ_db *sql; /* the connection through situ_db (db.h), either engine */
+    void *spatialite_cache;
+    int readonly;
+    int in_tx;
+    situ_db_stmt *upsert[SITU_NCOLLECTIONS];
+    situ_db_stmt *exists[SITU_NCOLLECTIONS];
+    situ_db_stmt *items_clear;
+    situ_db_stmt *items_insert;
+};
+
+/* Opens the engine's connection into s and brings its schema to
+ * SITU_SCHEMA_VERSION (flags as situ_store_open's). */
+int situ__store_open_sqlite(situ_store *s, const char *path, unsigned flags, situ_err *err);
+int situ__store_open_pg(situ_store *s, const char *conninfo, unsigned flags, situ_err *err);
+int situ__store_version_sqlite(situ_store *s);
+int situ__store_version_pg(situ_store *s);
+int situ__store_check_sqlite(situ_store *s, int thorough, situ_err *err);
+int situ__store_check_pg(situ_store *s, int thorough, situ_err *err);
+void situ__store_close_sqlite(situ_store *s);
+
+/* The geometry type of collection c's geom column, as SpatiaLite and PostGIS
+ * name it: POINT, MULTIPOLYGON or MULTILINESTRING. */
+const char *situ__store_geometry_type(const situ_collection *c);
+/* Fills the items and departments vocabularies from schema.c (new stores). */
+int situ__store_seed(situ_store *s, situ_err *err);
+
+#endif

@@ -1,0 +1,272 @@
+/*
+ * store_sqlite.c: the SpatiaLite file, the store's default engine. Owns what
+ * only SQLite does: opening the file (SpatiaLite initialised on the
+ * connection, WAL, synchronous=FULL, foreign keys), the schema's forward
+ * migrations by PRAGMA user_version, and integrity_check. store.c does the
+ * rest through situ_db.
+ *
+ * Migrations run in one transaction when a writable file is opened:
+ * user_version 0 (new file) -> 1 (the first seven collections, items,
+ * departments) -> 2 (the feeds' append-only event_log and the department
+ * tokens) -> 3 (indexes for retention and per-department stations: retain.c,
+ * feed_apply.c) -> 4 (the roads collection, issue 15) -> 5 (road_closures,
+ * the closures the feeds lay on the road network: feed_apply.c writes them,
+ * store_closures.c reads them).
+ */
+#include "store_private.h"
+
+#include <sqlite3.h>
+
+#include <spatialite.h> /* after sqlite3.h, which it needs */
+#include <stdio.h>
+#include <string.h>
+
+static int db_error(situ_store *s, situ_err *err, const char *what)
+{
+    return situ_err_set(err, SITU_EDB, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static const char *sql_type(situ_ftype t)
+{
+    switch (t) {
+    case SITU_FT_INT:
+    case SITU_FT_BOOL:
+        return "INTEGER";
+    case SITU_FT_REAL:
+        return "REAL";
+    default:
+        return "TEXT";
+    }
+}
+
+/* Runs a SpatiaLite function that answers 1 on success and 0 on failure. */
+static int spatial_call(situ_store *s, const char *sql, situ_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL))
+        return db_error(s, err, sql);
+    int ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+    sqlite3_finalize(st);
+    return ok ? 0 : situ_err_set(err, SITU_EDB, "SpatiaLite refused: %s", sql);
+}
+
+/* Creates one collection's table, geometry column, spatial and township indexes. */
+static int create_collection(situ_store *s, const situ_collection *c, situ_err *err)
+{
+    char sql[4096];
+    int n = snprintf(sql, sizeof sql,
+                     "CREATE TABLE \"%s\" (fid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
+                     "township_code TEXT",
+                     c->id);
+    for (int i = 0; i < c->nfields; i++)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ", \"%s\" %s", c->fields[i].name,
+                      sql_type(c->fields[i].type));
+    snprintf(sql + n, sizeof sql - (size_t)n, ", extra TEXT, updated_at TEXT NOT NULL)");
+    if (situ_store_exec(s, sql, err))
+        return SITU_EDB;
+    snprintf(sql, sizeof sql, "SELECT AddGeometryColumn('%s', 'geom', 4326, '%s', 'XY', 1)", c->id,
+             situ__store_geometry_type(c));
+    if (spatial_call(s, sql, err))
+        return SITU_EDB;
+    snprintf(sql, sizeof sql, "SELECT CreateSpatialIndex('%s', 'geom')", c->id);
+    if (spatial_call(s, sql, err))
+        return SITU_EDB;
+    snprintf(sql, sizeof sql, "CREATE INDEX \"%s_township\" ON \"%s\"(township_code)", c->id,
+             c->id);
+    return situ_store_exec(s, sql, err);
+}
+
+/* Version 0 -> 1: spatial metadata, the collections of version 1 (those
+ * before roads; later ones come with their own migration) and their side
+ * tables. */
+static int migrate_to_1(situ_store *s, situ_err *err)
+{
+    if (spatial_call(s, "SELECT InitSpatialMetadata(0)", err))
+        return SITU_EDB;
+    for (int i = 0; i < SITU_C_ROADS; i++)
+        if (create_collection(s, situ_schema_collection((situ_coll_id)i), err))
+            return SITU_EDB;
+    static const char side_tables[] =
+        "CREATE TABLE items (code TEXT PRIMARY KEY, name_zh TEXT NOT NULL, "
+        "  name_en TEXT NOT NULL, unit TEXT NOT NULL);"
+        "CREATE TABLE departments (code TEXT PRIMARY KEY, name_zh TEXT NOT NULL, "
+        "  name_en TEXT NOT NULL, interval_s INTEGER NOT NULL);"
+        "CREATE TABLE resource_items ("
+        "  resource_id TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE "
+        "    ON UPDATE CASCADE,"
+        "  item TEXT NOT NULL REFERENCES items(code),"
+        "  quantity REAL NOT NULL CHECK (quantity >= 0),"
+        "  unit TEXT NOT NULL, updated_at TEXT NOT NULL,"
+        "  PRIMARY KEY (resource_id, item));"
+        "CREATE INDEX resource_items_item ON resource_items(item, quantity);"
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);";
+    if (situ_store_exec(s, side_tables, err))
+        return SITU_EDB;
+    return situ__store_seed(s, err);
+}
+
+/* Version 1 -> 2: the feeds (layers/feeds/feed*.c, token.c). event_log keeps every
+ * accepted event, in commit order (seq), with what it changed; (dept,
+ * event_id) makes a resent event a duplicate. tokens holds only hashes. */
+static int migrate_to_2(situ_store *s, situ_err *err)
+{
+    static const char sql[] = "CREATE TABLE event_log ("
+                              "  seq INTEGER PRIMARY KEY,"
+                              "  dept TEXT NOT NULL REFERENCES departments(code),"
+                              "  event_id TEXT NOT NULL,"
+                              "  type TEXT NOT NULL,"
+                              "  received_at TEXT NOT NULL,"
+                              "  body TEXT NOT NULL,"
+                              "  changes TEXT,"
+                              "  UNIQUE (dept, event_id));"
+                              "CREATE INDEX event_log_dept_time ON event_log(dept, received_at);"
+                              "CREATE TABLE tokens ("
+                              "  id INTEGER PRIMARY KEY,"
+                              "  dept TEXT NOT NULL REFERENCES departments(code),"
+                              "  hash TEXT NOT NULL UNIQUE,"
+                              "  label TEXT,"
+                              "  created_at TEXT NOT NULL,"
+                              "  revoked_at TEXT);";
+    return situ_store_exec(s, sql, err);
+}
+
+/* Version 2 -> 3: a station is its department's (feed_apply.c finds dept D's
+ * station S as "D:S", or as a loaded S whose dept is D; the stations of
+ * existing files already carry their dept), so stations are indexed by
+ * dept for that lookup and the per-department quota; retention (retain.c)
+ * finds expired alerts and old log rows by index. */
+static int migrate_to_3(situ_store *s, situ_err *err)
+{
+    static const char sql[] = "CREATE INDEX stations_dept ON stations(dept, id);"
+                              "CREATE INDEX alerts_expires ON alerts(expires);"
+                              "CREATE INDEX event_log_received ON event_log(received_at);";
+    return situ_store_exec(s, sql, err);
+}
+
+/* Version 3 -> 4: the roads collection (MULTILINESTRING), new files and
+ * files of an older build alike. */
+static int migrate_to_4(situ_store *s, situ_err *err)
+{
+    return create_collection(s, situ_schema_collection(SITU_C_ROADS), err);
+}
+
+/* Version 4 -> 5: road closures (a department's `closure` feed events).
+ * id is "dept:closure"; geom the area as sent (a MultiPolygon) or the
+ * centre of a circle of radius_m; until NULL: until a closure_end; ended_at
+ * set by closure_end. A closure is active at t when ended_at IS NULL and
+ * (until IS NULL OR until > t). fid is the key retention walks (retain.c). */
+static int migrate_to_5(situ_store *s, situ_err *err)
+{
+    static const char sql[] = "CREATE TABLE road_closures ("
+                              "  fid INTEGER PRIMARY KEY,"
+                              "  id TEXT NOT NULL UNIQUE,"
+                              "  dept TEXT NOT NULL REFERENCES departments(code),"
+                              "  reason TEXT NOT NULL,"
+                              "  until TEXT,"
+                              "  radius_m REAL CHECK (radius_m IS NULL OR radius_m > 0),"
+                              "  created_at TEXT NOT NULL,"
+                              "  updated_at TEXT NOT NULL,"
+                              "  ended_at TEXT);"
+                              "CREATE INDEX road_closures_open ON road_closures(ended_at, until);";
+    if (situ_store_exec(s, sql, err))
+        return SITU_EDB;
+    return spatial_call(s,
+                        "SELECT AddGeometryColumn('road_closures', 'geom', 4326, 'GEOMETRY', "
+                        "'XY', 1)",
+                        err);
+}
+
+typedef int (*migration_fn)(situ_store *, situ_err *);
+static const migration_fn migrations[SITU_SCHEMA_VERSION] = {
+    migrate_to_1, migrate_to_2, migrate_to_3, migrate_to_4, migrate_to_5};
+
+int situ__store_version_sqlite(situ_store *s)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    return v;
+}
+
+static int migrate(situ_store *s, situ_err *err)
+{
+    int v = situ__store_version_sqlite(s);
+    if (v > SITU_SCHEMA_VERSION)
+        return situ_err_set(err, SITU_EFORMAT,
+                            "file schema version %d is newer than this build (%d)", v,
+                            SITU_SCHEMA_VERSION);
+    if (v == SITU_SCHEMA_VERSION)
+        return 0;
+    if (situ_store_exec(s, "BEGIN IMMEDIATE", err))
+        return SITU_EDB;
+    for (; v < SITU_SCHEMA_VERSION; v++) {
+        if (migrations[v](s, err))
+            goto fail;
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+        if (situ_store_exec(s, sql, err))
+            goto fail;
+    }
+    return situ_store_exec(s, "COMMIT", err);
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return err ? err->code : SITU_EDB;
+}
+
+int situ__store_open_sqlite(situ_store *s, const char *path, unsigned flags, situ_err *err)
+{
+    int oflags = s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    if (!s->readonly && (flags & SITU_STORE_CREATE))
+        oflags |= SQLITE_OPEN_CREATE;
+    oflags |= SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &s->db, oflags, NULL) != SQLITE_OK)
+        return situ_err_set(err, SITU_EIO, "cannot open %s: %s", path,
+                            s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    sqlite3_busy_timeout(s->db, 10000);
+    if (situ_db_wrap_sqlite(s->db, &s->sql, err))
+        return SITU_ENOMEM;
+    s->spatialite_cache = spatialite_alloc_connection();
+    spatialite_init_ex(s->db, s->spatialite_cache, 0);
+    if (!s->readonly &&
+        situ_store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err))
+        return SITU_EDB;
+    if (situ_store_exec(s, "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY", err))
+        return SITU_EDB;
+    if (!s->readonly && migrate(s, err))
+        return err ? err->code : SITU_EDB;
+    int v = situ__store_version_sqlite(s);
+    if (v != SITU_SCHEMA_VERSION)
+        return situ_err_set(err, SITU_EFORMAT, "%s is not a situ database (schema version %d)",
+                            path, v);
+    return 0;
+}
+
+int situ__store_check_sqlite(situ_store *s, int thorough, situ_err *err)
+{
+    sqlite3_stmt *st;
+    const char *sql = thorough ? "PRAGMA integrity_check(1)" : "PRAGMA quick_check(1)";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return situ_err_set(err, SITU_EDB, "%s: %s", sql, sqlite3_errmsg(s->db));
+    int rc = sqlite3_step(st);
+    const char *row = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (!row)
+        rc = situ_err_set(err, SITU_EDB, "%s: %s", sql, sqlite3_errmsg(s->db));
+    else if (strcmp(row, "ok") != 0)
+        rc = situ_err_set(err, SITU_EFORMAT, "the file is damaged: %s", row);
+    else
+        rc = 0;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+void situ__store_close_sqlite(situ_store *s)
+{
+    if (s->db)
+        sqlite3_close_v2(s->db);
+    if (s->spatialite_cache)
+        spatialite_cleanup_ex(s->spatialite_cache);
+}

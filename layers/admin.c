@@ -262,25 +262,6 @@ static char *put_str(layout *L, const char *s)
     return p;
 }
 
-/* Twice the signed area of ring xy[0..n) (closed): positive counter-clockwise. */
-static double ring_area2(const double *xy, size_t n)
-{
-    double a = 0;
-    for (size_t i = 0; i + 1 < n; i++)
-        a += xy[2 * i] * xy[2 * i + 3] - xy[2 * i + 2] * xy[2 * i + 1];
-    return a;
-}
-
-static void ring_reverse(double *xy, size_t n)
-{
-    for (size_t i = 0, j = n - 1; i < j; i++, j--)
-        for (size_t k = 0; k < 2; k++) {
-            double t = xy[2 * i + k];
-            xy[2 * i + k] = xy[2 * j + k];
-            xy[2 * j + k] = t;
-        }
-}
-
 /* Appends GEOS ring `ring` as the next ring: closed, counter-clockwise when
  * exterior, clockwise when a hole. */
 static void put_ring(GEOSContextHandle_t h, layout *L, const GEOSGeometry *ring, int exterior)
@@ -288,8 +269,7 @@ static void put_ring(GEOSContextHandle_t h, layout *L, const GEOSGeometry *ring,
     unsigned n = ring_size(h, ring);
     double *xy = L->xy + 2 * L->npts;
     GEOSCoordSeq_copyToBuffer_r(h, GEOSGeom_getCoordSeq_r(h, ring), xy, 0, 0);
-    if ((ring_area2(xy, n) > 0) != exterior)
-        ring_reverse(xy, n);
+    situ_ring_orient(xy, n, exterior);
     L->rings[L->nrings++] = (situ_ring){(uint32_t)L->npts, n};
     L->npts += n;
 }

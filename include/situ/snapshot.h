@@ -125,4 +125,9 @@ const char *situ_snapshot_township_name(const situ_snapshot *s, const char *code
  * 0 for a line collection (a line encloses nothing). */
 int situ_coll_contains(const situ_coll *c, const situ_feature *f, double x, double y);
 
+/* Orients closed ring xy[0..n) (x, y pairs; first point repeated last)
+ * counter-clockwise when ccw, clockwise otherwise, as situ_coll keeps its
+ * exteriors and holes. */
+void situ_ring_orient(double *xy, size_t n, int ccw);
+
 #endif

@@ -225,3 +225,24 @@ void situ_snapshot_release(situ_snapshot *s)
         situ_coll_release(s->colls[i]);
     free(s);
 }
+
+/* Twice the signed area of closed ring xy[0..n): positive counter-clockwise. */
+static double ring_area2(const double *xy, size_t n)
+{
+    double a = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        a += xy[2 * i] * xy[2 * i + 3] - xy[2 * i + 2] * xy[2 * i + 1];
+    return a;
+}
+
+void situ_ring_orient(double *xy, size_t n, int ccw)
+{
+    double a = ring_area2(xy, n);
+    if ((ccw && a >= 0) || (!ccw && a <= 0))
+        return;
+    for (size_t i = 0, j = n - 1; i < j; i++, j--) {
+        double tx = xy[2 * i], ty = xy[2 * i + 1];
+        xy[2 * i] = xy[2 * j], xy[2 * i + 1] = xy[2 * j + 1];
+        xy[2 * j] = tx, xy[2 * j + 1] = ty;
+    }
+}

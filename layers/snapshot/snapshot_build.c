@@ -127,23 +127,6 @@ static int rd_header(wkb_reader *r, uint32_t *type)
     return 0;
 }
 
-static double ring_area2(const double *xy, uint32_t n)
-{
-    double a = 0;
-    for (uint32_t i = 0; i + 1 < n; i++)
-        a += xy[2 * i] * xy[2 * i + 3] - xy[2 * i + 2] * xy[2 * i + 1];
-    return a;
-}
-
-static void reverse_ring(double *xy, uint32_t n)
-{
-    for (uint32_t i = 0, j = n - 1; i < j; i++, j--) {
-        double tx = xy[2 * i], ty = xy[2 * i + 1];
-        xy[2 * i] = xy[2 * j], xy[2 * i + 1] = xy[2 * j + 1];
-        xy[2 * j] = tx, xy[2 * j + 1] = ty;
-    }
-}
-
 /* Reads n points into xy, growing f's box. */
 static int read_points(wkb_reader *r, uint32_t n, double *xy, situ_feature *f)
 {
@@ -174,9 +157,7 @@ static int read_ring(build *b, wkb_reader *r, int exterior, situ_feature *f)
         xy[2 * n] = xy[0], xy[2 * n + 1] = xy[1];
         n++;
     }
-    double a = ring_area2(xy, n);
-    if ((exterior && a < 0) || (!exterior && a > 0))
-        reverse_ring(xy, n);
+    situ_ring_orient(xy, n, exterior);
     b->rings[b->nrings++] = (situ_ring){(uint32_t)b->nxy, n};
     b->nxy += n;
     return 0;

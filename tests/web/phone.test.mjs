@@ -10,7 +10,9 @@
 // wet hands (44 px, 16 px) in portrait and landscape; a GCJ-02 position
 // (?crs=gcj02) gives the same answer; a warm reload; an offline reload served
 // by the service worker shows the last answer with its age and the
-// township's map; location denied and situd failing. No console error and no
+// township's map; location denied and situd failing; a village searched by
+// name, with the routes by road and the reach area drawn on the map (its
+// sources and rendered features). No console error and no
 // request leaving 127.0.0.1 (every other host is routed to an abort and
 // recorded). Screenshots and figures (times in ms, sizes in KB gzip) go to
 // $SITU_SHOTS. Timings are reported, not asserted, beyond liveness.
@@ -414,3 +416,56 @@ async function deniedThenFailing(ctx) {
   assert.equal((await rows(page)).length > 0, true);
   await shot(page, 'outside');
 }
+
+test('a village searched by name: where am I, then the nearest by road with their routes and the 30-minute reach drawn on the map', async () => {
+  // a village whose name no other village has, near enough a road to be answered by road
+  const villages = json(await request('GET', '/places?kind=village&limit=10000')).features;
+  const count = {};
+  for (const f of villages) count[f.properties.name] = (count[f.properties.name] || 0) + 1;
+  let v = null, want = null;
+  for (const f of villages.filter((x) => count[x.properties.name] === 1)) {
+    const [lon, lat] = f.geometry.coordinates.map((c) => c.toFixed(5));
+    const r = await request('GET', `/nearest?lon=${lon}&lat=${lat}&collection=resources&k=5&by=road&route=1`);
+    if (r.status === 200 && json(r).features.length === 5) [v, want] = [f, json(r)];
+    if (v) break;
+  }
+  assert.ok(v, 'no village of a unique name within reach of a road');
+  const [lon, lat] = v.geometry.coordinates.map((c) => c.toFixed(5));
+  const reach = json(await request('GET', `/reach?lon=${lon}&lat=${lat}&minutes=30`));
+  const ctx = await launch({ permissions: [] });
+  try {
+    const page = await phonePage(ctx);
+    await network(page, FAST);
+    await page.goto(`${situd.base}/m/?lang=en`);
+    await page.waitForSelector('#denied', { timeout: LIVENESS_MS });
+    await page.fill('#q', v.properties.name);
+    const hit = page.locator('#q-results li.village button', { hasText: v.properties.township_name });
+    await hit.waitFor({ timeout: LIVENESS_MS });
+    await hit.tap();
+    await page.waitForFunction((name) => document.querySelector('#here').textContent.includes(name), v.properties.name, { timeout: LIVENESS_MS });
+    const here = await page.textContent('#here');
+    assert.ok(here.includes(v.properties.township_name), `the village's township is not named: ${here}`);
+    await page.waitForSelector('#list li.result b.road', { timeout: LIVENESS_MS });
+    assert.deepEqual((await rows(page)).map((r) => r.name), want.features.map((f) => f.properties.name), 'not the nearest by road from the village');
+    await mapIdle(page);
+    // the routes by road and the reach area are on the map: in its sources as situd gave them, and rendered
+    const drawn = await page.waitForFunction(async (n) => {
+      const map = window.__phone.map;
+      const routes = (await map.getSource('nearest').getData()).features.filter((f) => f.properties.route_rank);
+      const reach = (await map.getSource('reach').getData()).features;
+      const shown = (layers) => map.queryRenderedFeatures({ layers }).length;
+      const out = { routes: routes.map((f) => f.geometry.coordinates.length), reach: reach.length,
+        routesShown: shown(['nearest-routes']), reachShown: shown(['reach-fill']) };
+      return routes.length === n && out.routesShown && out.reachShown && out;
+    }, want.features.length, { timeout: LIVENESS_MS, polling: 200 }).then((h) => h.jsonValue(), () => null);
+    assert.ok(drawn, 'the routes by road or the reach area were not drawn on the map');
+    const wantRoutes = want.features.map((f) => (f.properties.route.geometry || f.properties.route).coordinates.length);
+    assert.deepEqual(drawn.routes, wantRoutes, 'the routes drawn are not the routes situd gave');
+    assert.ok(drawn.routes.every((n) => n > 2), 'a straight line drawn for a route by road');
+    assert.equal(drawn.reach, reach.features.length);
+    await shot(page, 'village');
+  } finally {
+    await ctx.close();
+  }
+  noLeaksNoErrors();
+});

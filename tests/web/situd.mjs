@@ -180,3 +180,14 @@ export async function launchChromium(tmp, options) {
     executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, ...options,
   });
 }
+
+// Moves the wall's map (window.__situ.map) to center at zoom at once and
+// waits until it is idle.
+export function jump(page, center, zoom) {
+  return page.evaluate(async ([c, z]) => {
+    const map = window.__situ.map;
+    map.stop();
+    map.jumpTo({ center: c, zoom: z });
+    await new Promise((ok) => map.once('idle', ok));
+  }, [center, zoom]);
+}

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SHOTS, situd, demoDb, startSitud, stopSitud, request, json, launchChromium } from './situd.mjs';
+import { SHOTS, situd, demoDb, startSitud, stopSitud, request, json, launchChromium, jump } from './situd.mjs';
 
 const HERE = [111.6, 26.4]; // 伊塘镇, 冷水滩区
 const S = { tmp: null, ctx: null, page: null, errors: [] };
@@ -39,15 +39,6 @@ after(async () => {
   await stopSitud();
   if (S.tmp && S.tmp.startsWith(os.tmpdir())) fs.rmSync(S.tmp, { recursive: true, force: true });
 });
-
-function jump(page, center, zoom) {
-  return page.evaluate(async ([c, z]) => {
-    const map = window.__situ.map;
-    map.stop();
-    map.jumpTo({ center: c, zoom: z });
-    await new Promise((ok) => map.once('idle', ok));
-  }, [center, zoom]);
-}
 
 // The names rendered by each places layer once the villages of the view have come:
 // {layer: [name ...]}, and the view's box.

@@ -189,7 +189,11 @@ async function run() {
   if (!road) return;
   const b = await road;
   if (b.ok) S.roads = (b.data.features || []).some((f) => f.properties && f.properties.travel_s !== undefined);
-  else if (b.status === 400) S.roads = false; // no road network (or a situd before roads)
+  // no road network (or a situd before roads): 400 naming `by`; a point more than
+  // 1 km from every road (400 naming `lon`) only gets the straight-line answer,
+  // and is not asked by road again for 10 min
+  else if (b.status === 400 && b.data && b.data.parameter === 'lon') localStorage.setItem(`${KEEP}noroad.point`, `${pointKey()} ${Date.now()}`);
+  else if (b.status === 400) S.roads = false;
   if (S.roads === false) localStorage.setItem(`${KEEP}noroads`, String(Date.now()));
   if (my !== st.seq || !S.roads) return;
   // a failing situd: the last answer by road, the kind the list last showed
@@ -201,9 +205,13 @@ async function run() {
 // 1 when situd said lately (10 min) that it has no road network: the probe,
 // a 400 each time, is not sent again.
 function roadsKnownAbsent() {
+  const [key, at] = (localStorage.getItem(`${KEEP}noroad.point`) || '').split(' ');
+  if (key === pointKey() && Date.now() - Number(at) < 600000) return true; // this point: no road within 1 km
   if (S.roads !== null) return S.roads === false;
   return Date.now() - Number(localStorage.getItem(`${KEEP}noroads`) || 0) < 600000;
 }
+
+const pointKey = () => `${st.point.lon.toFixed(5)},${st.point.lat.toFixed(5)},${st.crs}`;
 
 function showAnswer(a, road, draw) {
   const shown = a.ok ? a : a.last && { data: a.last.data, at: a.last.at, saved: true };

@@ -161,6 +161,8 @@ static int set_key(situd_config *c, const char *section, const char *name, const
         return set_int(&c->quiet, value, 0, 1);
     if (KEY("data", "db"))
         return set_str(c->db, sizeof c->db, value);
+    if (KEY("data", "places"))
+        return set_str(c->places, sizeof c->places, value);
     if (KEY("tiles", "cache_mb"))
         return set_size(&c->tile_cache_bytes, value, 1u << 20);
     if (KEY("web", "dir"))

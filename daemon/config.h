@@ -9,6 +9,7 @@
 
 typedef struct situd_config {
     char db[1024];
+    char places[1024]; /* [data] places: the base map's named places (situ/places.h), "" = none */
     char host[256];
     int port;
     char config_path[1024];

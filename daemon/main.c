@@ -33,8 +33,8 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: situd --db FILE --listen HOST:PORT [--config FILE] [--threads N] "
-               "[--user NAME] [--quiet]\n"
+    fprintf(f, "usage: situd --db FILE --listen HOST:PORT [--config FILE] [--places FILE]\n"
+               "             [--threads N] [--user NAME] [--quiet]\n"
                "       situd --help | --version\n"
                "Serves the four maps of a situ SpatiaLite file over HTTP (OGC API - Features,\n"
                "vector tiles, proximity, exports, feeds). Flags win over the config file.\n"
@@ -49,6 +49,7 @@ static int parse_flags(int argc, char **argv, situd_config *cfg, int pass)
         {"config", required_argument, 0, 'c'},  {"threads", required_argument, 0, 't'},
         {"user", required_argument, 0, 'u'},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
+        {"places", required_argument, 0, 'p'},
         {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -66,6 +67,7 @@ static int parse_flags(int argc, char **argv, situd_config *cfg, int pass)
         }
         switch (c) {
         case 'd': snprintf(cfg->db, sizeof cfg->db, "%s", optarg); break;
+        case 'p': snprintf(cfg->places, sizeof cfg->places, "%s", optarg); break;
         case 'l':
             if (situd_config_set_listen(cfg, optarg))
                 return fprintf(stderr, "situd: --listen wants HOST:PORT, got '%s'\n", optarg), 2;
@@ -216,6 +218,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "situd: road closures not applied: %s\n", msg);
     if (load_snapshot(&cfg))
         return 1;
+    if (situd_places_init(&cfg, msg, sizeof msg))
+        return fprintf(stderr, "situd: %s\n", msg), 1;
     if (feeds && situd_feedwriter_start(&cfg, msg, sizeof msg))
         fprintf(stderr, "situd: feeds disabled: %s\n", msg);
     if (situd_server_start(&cfg, msg, sizeof msg)) {
@@ -237,6 +241,7 @@ int main(int argc, char **argv)
     situd_nearest_free();
     situd_closures_free();
     situd_roads_free();
+    situd_places_free();
     fprintf(stderr, "situd: stopped\n");
     return 0;
 }

@@ -22,6 +22,7 @@ const situd_route situd_routes[] = {
     {"GET", "/counties/", "county", situd_route_county},
     {"GET", "/locate", "locate", situd_route_locate},
     {"GET", "/alerts/", "alert_impact", situd_route_alert},
+    {"GET", "/places", "places", situd_route_places},
     {"GET", "/export/", "export", situd_route_export},
     {"GET", "/nearest", "nearest", situd_route_nearest},
     {"GET", "/within", "within", situd_route_within},

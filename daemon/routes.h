@@ -59,6 +59,8 @@ int situd_read_coord(situd_req *r, const char *name, double limit, double *out, 
 /* Appends the JSON array of hazard sources whose impact radius reaches the
  * point (route_nearest.c). */
 void situd_locate_hazards(situd_req *r, double lon, double lat, situ_buf *b);
+/* route_places.c: /places, the base map's named places */
+situd_result situd_route_places(situd_req *r);
 /* route_export.c */
 situd_result situd_route_export(situd_req *r);
 /* route_nearest.c */

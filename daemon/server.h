@@ -44,6 +44,11 @@ int situd_nearest_init(const situ_snapshot *snap, char *msg, size_t n);
 void situd_nearest_prepare(const situ_snapshot *snap);
 void situd_nearest_free(void);
 
+/* The base map's named places (route_places.c): read at start from
+ * cfg->places when set; 0, or -1 with the reason in msg. */
+int situd_places_init(const situd_config *cfg, char *msg, size_t n);
+void situd_places_free(void);
+
 /* Metrics (metrics.c). */
 void situd_metrics_record(int route, unsigned status, double seconds);
 void situd_metrics_write(situ_buf *b);

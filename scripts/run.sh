@@ -18,7 +18,13 @@ fi
 build/situ check --db "$DB"
 if [ -x build/situd ]; then
     echo "situd: http://$LISTEN/"
+    # the base map's named places, beside the store so that situd's user may read them
+    PLACES=()
+    if [ -f geodata/demo/places.geojson ]; then
+        cp geodata/demo/places.geojson "$(dirname "$DB")/places.geojson"
+        PLACES=(--places "$(dirname "$DB")/places.geojson")
+    fi
     . scripts/service_user.sh
     situd_user_args "$(dirname "$DB")"
-    exec build/situd --db "$DB" --listen "$LISTEN" "${SITUD_USER_ARGS[@]}"
+    exec build/situd --db "$DB" --listen "$LISTEN" "${PLACES[@]}" "${SITUD_USER_ARGS[@]}"
 fi

@@ -17,6 +17,8 @@ import { followTownshipLabels } from './labels.js';
 import { Live } from './live.js';
 import { Panels } from './panels.js';
 import { Glance, addBaseMap, parseCoords, fromGcj02, wireCursor, markPoint } from './glance.js';
+import { addPlaces } from './places.js';
+import { urgentLegend } from './urgent_legend.js';
 import { AlertWatch } from './alerts.js';
 import { getJSON, el, fill, bboxOf, today, debounce, searchTownships } from './util.js';
 
@@ -315,9 +317,11 @@ async function boot() {
   const glance = new Glance({ map, node: $('glance'), dark: WALL, onPick: (code) => goToTownship(map, panels, code) });
   map.once('style.load', () => {
     addBaseMap(map, WALL);
+    addPlaces(map, WALL);
     watch.install();
     for (const g of GROUPS) if (!shown.has(g)) setGroupVisible(map, g, false);
     renderLayerPanel(map, shown, (g, on) => { if (g === 'reach' && !on) panels.clearReach(); });
+    $('layers').append(urgentLegend(map)); // urgent symbols (#16): its own section, after the maps'
     // #20: what each zoom carries, and the county and province outlines below the townships
     renderZoomLegend($('layers'), tilejson);
     addAdminOutlines(map, tilejson, WALL);

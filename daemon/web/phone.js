@@ -1,8 +1,10 @@
 // phone.js: the township officer's page at /m/ (Chinese first, ?lang=en;
 // ?crs=gcj02 when the phone's browser gives GCJ-02 positions). Where am I
-// (/locate), the nearest supplies or teams as a list with tap-to-call links
-// (/nearest; by road with travel times when situd has a road network), then
-// the map with the routes and the 30-minute reach (/reach), my township's
+// (/locate, from the phone's position, a point picked, or a township or
+// village searched by name: /places), the nearest supplies or teams as a
+// list with tap-to-call links (/nearest; by road with travel times when
+// situd has a road network), then the map with the routes and the
+// 30-minute reach (/reach), my township's
 // summary (/townships/{code}, overdue hidden dangers first), and new alerts
 // over /events as a banner. It does not draw the wall's layers or panels.
 //
@@ -36,6 +38,7 @@ const st = {
   qty: 0,
   picking: false,
   township: null, // {code, name, bbox}
+  place: null, // the searched village's name
   schema: null,
   seq: 0,
 };
@@ -117,10 +120,11 @@ function startPicking() {
   loadMap();
 }
 
-function setPoint(p, how, crs, township = null) {
+function setPoint(p, how, crs, township = null, place = null) {
   st.point = p;
   st.how = how;
   st.crs = crs;
+  st.place = place;
   st.picking = false;
   $('map-note').hidden = true;
   if (township) st.township = township;
@@ -139,7 +143,7 @@ async function whereAmI(fixed) {
   const word = { gps: 'm_here_gps', pick: 'm_here_pick', search: 'm_here_search' }[st.how];
   fill($('here'),
     el('span', {}, `${t(word)}: `),
-    town ? `${town.county_name || ''} ${town.name}` : el('span', { class: 'outside', id: 'outside' }, t('m_outside')),
+    town ? `${town.county_name || ''} ${town.name}${st.place ? ` ${st.place}` : ''}` : el('span', { class: 'outside', id: 'outside' }, t('m_outside')),
     (d.alerts || []).map((a) => el('div', {}, sev(a.severity), ` ${a.headline || tv('event', a.event)}`)),
     (d.hazard_sources || []).length ? el('div', { class: 'warn' }, `${t('hazard_sources')}: `, d.hazard_sources.map((h) => h.name).join('、')) : null);
   if (town && (!st.township || st.township.code !== town.code || !st.township.bbox)) myTownship(town.code, town.name);
@@ -185,7 +189,11 @@ async function run() {
   if (!road) return;
   const b = await road;
   if (b.ok) S.roads = (b.data.features || []).some((f) => f.properties && f.properties.travel_s !== undefined);
-  else if (b.status === 400) S.roads = false; // no road network (or a situd before roads)
+  // no road network (or a situd before roads): 400 naming `by`; a point more than
+  // 1 km from every road (400 naming `lon`) only gets the straight-line answer,
+  // and is not asked by road again for 10 min
+  else if (b.status === 400 && b.data && b.data.parameter === 'lon') localStorage.setItem(`${KEEP}noroad.point`, `${pointKey()} ${Date.now()}`);
+  else if (b.status === 400) S.roads = false;
   if (S.roads === false) localStorage.setItem(`${KEEP}noroads`, String(Date.now()));
   if (my !== st.seq || !S.roads) return;
   // a failing situd: the last answer by road, the kind the list last showed
@@ -197,9 +205,13 @@ async function run() {
 // 1 when situd said lately (10 min) that it has no road network: the probe,
 // a 400 each time, is not sent again.
 function roadsKnownAbsent() {
+  const [key, at] = (localStorage.getItem(`${KEEP}noroad.point`) || '').split(' ');
+  if (key === pointKey() && Date.now() - Number(at) < 600000) return true; // this point: no road within 1 km
   if (S.roads !== null) return S.roads === false;
   return Date.now() - Number(localStorage.getItem(`${KEEP}noroads`) || 0) < 600000;
 }
+
+const pointKey = () => `${st.point.lon.toFixed(5)},${st.point.lat.toFixed(5)},${st.crs}`;
 
 function showAnswer(a, road, draw) {
   const shown = a.ok ? a : a.last && { data: a.last.data, at: a.last.at, saved: true };
@@ -320,12 +332,36 @@ async function townships() {
   return townshipList || [];
 }
 
+// The hits for q: townships by name or code (the list, kept), then the
+// villages whose name holds it (situd's /places), at most 10 in all; each
+// {town} or {place} (a GeoJSON feature).
+let searchSeq = 0;
+async function searchHits(q) {
+  if (!q.trim()) return [];
+  const my = ++searchSeq;
+  const [list, places] = await Promise.all([townships(),
+    ask('places', `/places?kind=village&limit=8&q=${encodeURIComponent(q.trim())}`)]);
+  if (my !== searchSeq) return null; // a newer search is under way
+  const villages = places.ok && places.data && Array.isArray(places.data.features) ? places.data.features : [];
+  return [...searchTownships(list, q).map((town) => ({ town })), ...villages.map((place) => ({ place }))].slice(0, 10);
+}
+
+function goHit(h) {
+  if (h.town) return goTownship(h.town);
+  const p = h.place.properties, [lon, lat] = h.place.geometry.coordinates;
+  fill($('q-results'));
+  $('q').value = p.name;
+  setPoint({ lon, lat }, 'search', 'wgs84', null, p.name);
+}
+
 async function onSearch() {
   const q = $('q').value;
-  const hits = searchTownships(await townships(), q);
-  fill($('q-results'), q.trim() && !hits.length ? el('li', {}, t('no_match'))
-    : hits.map((x) => el('li', {}, el('button', { type: 'button', class: 'btn', onclick: () => goTownship(x) },
-      el('b', {}, x.name), ` ${x.county_name || ''}`))));
+  const hits = await searchHits(q);
+  if (!hits) return;
+  fill($('q-results'), q.trim() && !hits.length ? el('li', {}, t('m_no_match'))
+    : hits.map((h) => el('li', { class: h.town ? 'town' : 'village' }, el('button', { type: 'button', class: 'btn', onclick: () => goHit(h) },
+      el('b', {}, h.town ? h.town.name : h.place.properties.name),
+      h.town ? ` ${h.town.county_name || ''}` : ` ${h.place.properties.county_name || ''} ${h.place.properties.township_name || ''}`))));
 }
 
 // The searched township: its middle (of its bounding box) is the point.
@@ -492,8 +528,10 @@ function drawAnswer(features) {
   const out = [{ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: from } }];
   features.forEach((f, i) => {
     if (!f.geometry || f.geometry.type !== 'Point') return;
+    const route = routeOf(f); // by road: drawn solid as on the wall; else a dashed straight line
     out.push({ type: 'Feature', properties: { rank: i + 1 }, geometry: f.geometry },
-      { type: 'Feature', properties: { rank_line: i + 1 }, geometry: routeOf(f) || { type: 'LineString', coordinates: [from, f.geometry.coordinates] } });
+      { type: 'Feature', properties: route ? { route_rank: i + 1 } : { rank_line: i + 1 },
+        geometry: route || { type: 'LineString', coordinates: [from, f.geometry.coordinates] } });
   });
   map.getSource('nearest').setData({ type: 'FeatureCollection', features: out });
   const b = bboxOf({ coordinates: out.map((f) => f.geometry.coordinates) });
@@ -546,7 +584,7 @@ function words() {
   $('lang').href = `?${q}`;
   $('locate').textContent = t('m_locate');
   $('pick').textContent = t('m_pick');
-  $('q').placeholder = t('search');
+  $('q').placeholder = t('m_search');
   $('tab-item').textContent = t('m_supplies');
   $('tab-team').textContent = t('m_teams');
   $('qty-word').textContent = t('m_qty');
@@ -562,8 +600,8 @@ function wire() {
   $('q').addEventListener('input', debounce(onSearch, 150));
   $('q').addEventListener('keydown', async (e) => {
     if (e.key !== 'Enter') return;
-    const hits = searchTownships(await townships(), $('q').value);
-    if (hits.length) goTownship(hits[0]);
+    const hits = await searchHits($('q').value);
+    if (hits && hits.length) goHit(hits[0]);
   });
 }
 

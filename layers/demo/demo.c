@@ -2,7 +2,8 @@
  * demo.c: `situ demo`, the Yongzhou demo data set. Owns the order of the
  * work: build the base city once (demo_city.c), then for each copy run the
  * collection generators, which stream their features to the writers
- * (demo_out.c), then departments.csv and manifest.ini. Copy 0 is Yongzhou
+ * (demo_out.c), and its named places (demo_places.c, places.geojson),
+ * then departments.csv and manifest.ini. Copy 0 is Yongzhou
  * with its real codes; copy k > 0 sits on a grid across China, nearest
  * first, with codes 9KKKCCTTT (KKK = k, CCTTT = the real code's last five
  * digits). Same seed and scale, same bytes: nothing reads the clock.
@@ -174,6 +175,8 @@ static int run_copies(situ__demo_gen *g, const situ_demo_opts *o, situ_err *err)
         g->copy = k, g->dx = dx[k], g->dy = dy[k];
         for (size_t i = 0; !rc && i < sizeof generators / sizeof generators[0]; i++)
             rc = generators[i].run(g, err);
+        if (!rc)
+            rc = situ__demo_gen_places(g, err);
     }
     situ__demo_feat_reset(&g->feat, NULL);
     free(g->pts);
@@ -204,8 +207,12 @@ int situ_demo_write(const situ_demo_opts *o, situ_demo_stats *out_stats, situ_er
     rc = situ__demo_out_open(o->out_dir, &out, err);
     g.out = out;
     if (!rc)
+        rc = situ__demo_places_open(&g, o->out_dir, err);
+    if (!rc)
         rc = run_copies(&g, o, err);
-    int rc2 = situ__demo_out_close(out, !rc, rc ? NULL : err);
+    int rc2 = situ__demo_places_close(&g, !rc, rc ? NULL : err);
+    rc = rc ? rc : rc2;
+    rc2 = situ__demo_out_close(out, !rc, rc ? NULL : err);
     rc = rc ? rc : rc2;
     if (!rc)
         rc = situ__demo_out_departments(o->out_dir, err);

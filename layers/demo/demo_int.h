@@ -10,6 +10,8 @@
  * demo_maps.c  risk zones, hazards and hazard sources
  * demo_assets.c  resources and stations
  * demo_roads.c   the road network (after resources: it reaches their points)
+ * demo_places.c  county seats, township seats and villages: places.geojson,
+ *                the base map's names (not a collection)
  * demo_out.c   the OGR writers, departments.csv and manifest.ini
  *
  * Every generator works in the base frame (copy 0, real Yongzhou); a copy
@@ -20,6 +22,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <geos_c.h>
 #include <ogr_api.h>
@@ -213,6 +216,8 @@ typedef struct situ__demo_gen {
     long long *count; /* situ_demo_stats.count */
     double *pts;      /* the resources of this copy, base frame, lon/lat pairs */
     int npts, cappts;
+    FILE *places;      /* places.geojson */
+    long long nplaces; /* places written, all copies */
     situ__demo_feat feat;
 } situ__demo_gen;
 
@@ -248,5 +253,10 @@ int situ__demo_gen_stations(situ__demo_gen *g, situ_err *err);
 #define SITU_DEMO_ROADS_FULL_COPIES 10
 #define SITU_DEMO_ROADS_THIN_STEP 4
 int situ__demo_gen_roads(situ__demo_gen *g, situ_err *err);
+/* places.geojson in dir: opened before the copies, each copy's places
+ * written by situ__demo_gen_places, closed (completed when ok) after. */
+int situ__demo_places_open(situ__demo_gen *g, const char *dir, situ_err *err);
+int situ__demo_gen_places(situ__demo_gen *g, situ_err *err);
+int situ__demo_places_close(situ__demo_gen *g, int ok, situ_err *err);
 
 #endif

@@ -10,7 +10,9 @@
 // wet hands (44 px, 16 px) in portrait and landscape; a GCJ-02 position
 // (?crs=gcj02) gives the same answer; a warm reload; an offline reload served
 // by the service worker shows the last answer with its age and the
-// township's map; location denied and situd failing. No console error and no
+// township's map; location denied and situd failing; a village searched by
+// name, with the routes by road and the reach area drawn on the map (its
+// sources and rendered features). No console error and no
 // request leaving 127.0.0.1 (every other host is routed to an abort and
 // recorded). Screenshots and figures (times in ms, sizes in KB gzip) go to
 // $SITU_SHOTS. Timings are reported, not asserted, beyond liveness.
@@ -21,7 +23,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { SHOTS, situd, demoDb, feedToken, startSitud, stopSitud, request, json, launchChromium } from './situd.mjs';
+import { SHOTS, situd, demoDb, feedToken, startSitud, stopSitud, request, json, launchChromium, sleep } from './situd.mjs';
 
 const HERE = { longitude: 111.6, latitude: 26.4 }; // 伊塘镇, 冷水滩区
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true };
@@ -183,8 +185,8 @@ test('open, allow location, pick an item, call: the sandbags list and its tel: l
     { timeout: 10000 }).then((h) => h.jsonValue(), () => 0);
   assert.ok(lines > 0, 'no line drawn to the answers on the map');
   const road = await page.$$eval('#list .road', (x) => x.length);
-  assert.equal(road, 0, 'travel times shown while situd has no road network');
-  assert.ok(await page.locator('#map-note').isHidden(), 'the 30-minute reach is announced without a road network');
+  assert.equal(road, 0, 'travel times shown for a point more than 1 km from every road');
+  assert.ok(await page.locator('#map-note').isHidden(), 'the 30-minute reach is announced for a point no road reaches');
   await shot(page, 'sandbags');
   noLeaksNoErrors();
 });
@@ -414,3 +416,60 @@ async function deniedThenFailing(ctx) {
   assert.equal((await rows(page)).length > 0, true);
   await shot(page, 'outside');
 }
+
+test('a village searched by name: where am I, then the nearest by road with their routes and the 30-minute reach drawn on the map', async () => {
+  // a village whose name no other village has, near enough a road to be answered by road
+  const villages = json(await request('GET', '/places?kind=village&limit=10000')).features;
+  const count = {};
+  for (const f of villages) count[f.properties.name] = (count[f.properties.name] || 0) + 1;
+  let v = null, want = null;
+  for (const f of villages.filter((x) => count[x.properties.name] === 1)) {
+    const [lon, lat] = f.geometry.coordinates.map((c) => c.toFixed(5));
+    const r = await request('GET', `/nearest?lon=${lon}&lat=${lat}&collection=resources&k=5&by=road&route=1`);
+    if (r.status === 200 && json(r).features.length === 5) [v, want] = [f, json(r)];
+    if (v) break;
+  }
+  assert.ok(v, 'no village of a unique name within reach of a road');
+  const [lon, lat] = v.geometry.coordinates.map((c) => c.toFixed(5));
+  const reach = json(await request('GET', `/reach?lon=${lon}&lat=${lat}&minutes=30`));
+  // opened at HERE, more than 1 km from every road: answered in a straight line, which
+  // must not make the page believe situd has no road network for the village after it
+  const ctx = await launch();
+  try {
+    const page = await phonePage(ctx);
+    await network(page, FAST);
+    await page.goto(`${situd.base}/m/?lang=en`);
+    await page.waitForSelector('#list li.result', { timeout: LIVENESS_MS });
+    await page.waitForFunction(() => window.__phone.answers.some((a) => a.kind === 'nearest'), null, { timeout: LIVENESS_MS });
+    await sleep(2000); // the road answer's 400 for HERE has come (unthrottled: milliseconds)
+    await page.fill('#q', v.properties.name);
+    const hit = page.locator('#q-results li.village button', { hasText: v.properties.township_name });
+    await hit.waitFor({ timeout: LIVENESS_MS });
+    await hit.tap();
+    await page.waitForFunction((name) => document.querySelector('#here').textContent.includes(name), v.properties.name, { timeout: LIVENESS_MS });
+    const here = await page.textContent('#here');
+    assert.ok(here.includes(v.properties.township_name), `the village's township is not named: ${here}`);
+    await page.waitForSelector('#list li.result b.road', { timeout: LIVENESS_MS });
+    assert.deepEqual((await rows(page)).map((r) => r.name), want.features.map((f) => f.properties.name), 'not the nearest by road from the village');
+    await mapIdle(page);
+    // the routes by road and the reach area are on the map: in its sources as situd gave them, and rendered
+    const drawn = await page.waitForFunction(async (n) => {
+      const map = window.__phone.map;
+      const routes = (await map.getSource('nearest').getData()).features.filter((f) => f.properties.route_rank);
+      const reach = (await map.getSource('reach').getData()).features;
+      const shown = (layers) => map.queryRenderedFeatures({ layers }).length;
+      const out = { routes: routes.map((f) => f.geometry.coordinates.length), reach: reach.length,
+        routesShown: shown(['nearest-routes']), reachShown: shown(['reach-fill']) };
+      return routes.length === n && out.routesShown && out.reachShown && out;
+    }, want.features.length, { timeout: LIVENESS_MS, polling: 200 }).then((h) => h.jsonValue(), () => null);
+    assert.ok(drawn, 'the routes by road or the reach area were not drawn on the map');
+    const wantRoutes = want.features.map((f) => (f.properties.route.geometry || f.properties.route).coordinates.length);
+    assert.deepEqual(drawn.routes, wantRoutes, 'the routes drawn are not the routes situd gave');
+    assert.ok(drawn.routes.every((n) => n > 2), 'a straight line drawn for a route by road');
+    assert.equal(drawn.reach, reach.features.length);
+    await shot(page, 'village');
+  } finally {
+    await ctx.close();
+  }
+  noLeaksNoErrors();
+});

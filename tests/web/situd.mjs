@@ -68,6 +68,9 @@ export function demoDb(tmp) {
   if (!fs.existsSync(path.join(GEODATA, 'roads.geojson'))) dir = demoWithRoads(tmp);
   const db = path.join(tmp, 'situ.sqlite');
   run(SITU, ['load', '--db', db, '--all', dir]);
+  // the base map's named places (not a collection: situd reads them with --places),
+  // copied beside the database so that situd's user may read them
+  if (fs.existsSync(path.join(dir, 'places.geojson'))) fs.copyFileSync(path.join(dir, 'places.geojson'), path.join(tmp, 'places.geojson'));
   return db;
 }
 
@@ -109,13 +112,16 @@ function nobodyIds() {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-// Starts situd on db (its log in tmp) and waits for /healthz.
+// Starts situd on db (its log in tmp), with the places.geojson beside db
+// when there is one, and waits for /healthz.
 export async function startSitud(tmp, db) {
   const port = await freePort();
   situd.base = `http://127.0.0.1:${port}`;
   situd.log = path.join(tmp, 'situd.log');
   const log = fs.openSync(situd.log, 'w');
-  situd.proc = spawn(SITUD, ['--db', db, '--listen', `127.0.0.1:${port}`, ...serviceUser(db)],
+  const places = path.join(path.dirname(db), 'places.geojson');
+  const withPlaces = fs.existsSync(places) ? ['--places', places] : [];
+  situd.proc = spawn(SITUD, ['--db', db, '--listen', `127.0.0.1:${port}`, ...withPlaces, ...serviceUser(db)],
     { stdio: ['ignore', log, log] });
   const deadline = Date.now() + 60000;
   while (Date.now() < deadline) {
@@ -173,4 +179,15 @@ export async function launchChromium(tmp, options) {
   return chromium.launchPersistentContext(fs.mkdtempSync(path.join(tmp, 'chromium-')), {
     executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, ...options,
   });
+}
+
+// Moves the wall's map (window.__situ.map) to center at zoom at once and
+// waits until it is idle.
+export function jump(page, center, zoom) {
+  return page.evaluate(async ([c, z]) => {
+    const map = window.__situ.map;
+    map.stop();
+    map.jumpTo({ center: c, zoom: z });
+    await new Promise((ok) => map.once('idle', ok));
+  }, [center, zoom]);
 }

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SHOTS, situd, demoDb, feedToken, startSitud, stopSitud, request, json, launchChromium } from './situd.mjs';
+import { SHOTS, situd, demoDb, feedToken, startSitud, stopSitud, request, json, launchChromium, jump } from './situd.mjs';
 
 const VIEWPORT = { width: 1600, height: 900 };
 const POINT_LAYERS = ['hazards-point', 'hazards-cluster', 'hazards-overdue', 'hazard_sources-point', 'hazard_sources-cluster',
@@ -50,15 +50,6 @@ function idle(page) {
     const map = window.__situ.map;
     if (map.loaded() && !map.isMoving()) ok(); else map.once('idle', ok);
   }));
-}
-
-function jump(page, center, zoom) {
-  return page.evaluate(async ([c, z]) => {
-    const map = window.__situ.map;
-    map.stop();
-    map.jumpTo({ center: c, zoom: z });
-    await new Promise((ok) => map.once('idle', ok));
-  }, [center, zoom]);
 }
 
 const townships = async () => json(await request('GET', '/townships?limit=10000')).townships;

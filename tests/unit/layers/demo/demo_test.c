@@ -111,12 +111,15 @@ static GEOSGeometry *to_geos(GEOSContextHandle_t gh, OGRGeometryH g)
 }
 
 /* The townships of dir, as prepared geometries looked up by code. */
+#define TOWNSHIPS_MAX 400 /* two copies */
+
 typedef struct townships {
     GEOSContextHandle_t gh;
     int n;
-    char code[256][10];
-    GEOSGeometry *geom[256];
-    const GEOSPreparedGeometry *prep[256];
+    char code[TOWNSHIPS_MAX][10];
+    char kind[TOWNSHIPS_MAX][16];
+    GEOSGeometry *geom[TOWNSHIPS_MAX];
+    const GEOSPreparedGeometry *prep[TOWNSHIPS_MAX];
 } townships;
 
 static void townships_load(townships *t, const char *dir)
@@ -126,8 +129,10 @@ static void townships_load(townships *t, const char *dir)
     GDALDatasetH ds = open_vector(dir, "townships.geojson", NULL);
     OGRLayerH l = GDALDatasetGetLayer(ds, 0);
     OGRFeatureH f;
-    while ((f = OGR_L_GetNextFeature(l)) != NULL && t->n < 256) {
+    while ((f = OGR_L_GetNextFeature(l)) != NULL && t->n < TOWNSHIPS_MAX) {
         snprintf(t->code[t->n], 10, "%s", OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "id")));
+        snprintf(t->kind[t->n], 16, "%s",
+                 OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "kind")));
         t->geom[t->n] = to_geos(t->gh, OGR_F_GetGeometryRef(f));
         t->prep[t->n] = GEOSPrepare_r(t->gh, t->geom[t->n]);
         t->n++;
@@ -187,7 +192,8 @@ static void same_seed_and_scale_give_the_same_bytes(void **state)
     char *again = generate("demo-again", 1, SEED);
     int files, differ;
     compare_dirs(shared(), again, &files, &differ);
-    assert_int_equal(files, 12); /* 6 collections (+ .shx .dbf .prj), departments, manifest */
+    assert_int_equal(files,
+                     13); /* 6 collections (+ .shx .dbf .prj), places, departments, manifest */
     assert_int_equal(differ, 0);
     compare_dirs(again, shared(), &files, &differ); /* and nothing extra */
     assert_int_equal(differ, 0);
@@ -268,7 +274,8 @@ static void townships_tile_the_city_with_the_real_codes(void **state)
     qsort(seen, (size_t)n, 10, (int (*)(const void *, const void *))strcmp);
     for (int i = 0; i < n; i++)
         assert_string_equal(seen[i], codes[i]);
-    GEOSGeometry *all = GEOSGeom_createCollection_r(gh, GEOS_GEOMETRYCOLLECTION, parts, (unsigned)n);
+    GEOSGeometry *all =
+        GEOSGeom_createCollection_r(gh, GEOS_GEOMETRYCOLLECTION, parts, (unsigned)n);
     GEOSGeometry *u = GEOSUnaryUnion_r(gh, all);
     double ua = 0;
     GEOSArea_r(gh, u, &ua);
@@ -542,6 +549,80 @@ static int check_located(const townships *t, const char *file, char **oo,
     return n;
 }
 
+/* 1 when name is a plausible village name: 2 to 4 Chinese characters and 村. */
+static int village_like(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 9 || n > 15 || n % 3 || strcmp(name + n - 3, "村"))
+        return 0;
+    for (size_t i = 0; i < n; i += 3) /* U+4E00..U+9FFF: E4..E9 then two continuation bytes */
+        if ((unsigned char)name[i] < 0xE4 || (unsigned char)name[i] > 0xE9 ||
+            ((unsigned char)name[i + 1] & 0xC0) != 0x80 ||
+            ((unsigned char)name[i + 2] & 0xC0) != 0x80)
+            return 0;
+    return 1;
+}
+
+/* Checks dir's places.geojson against the townships t of the same dir:
+ * each place lies inside the township it names, each township has its seat,
+ * each county (13 per copy) its seat, each town and township at least 6
+ * villages with plausible names, unique within it. Returns the villages. */
+static int check_places(const townships *t, const char *dir)
+{
+    GDALDatasetH ds = open_vector(dir, "places.geojson", NULL);
+    OGRLayerH l = GDALDatasetGetLayer(ds, 0);
+    OGRFeatureH f;
+    int villages[TOWNSHIPS_MAX] = {0}, seats[TOWNSHIPS_MAX] = {0}, counties = 0, nv = 0;
+    char **names = NULL;
+    while ((f = OGR_L_GetNextFeature(l)) != NULL) {
+        const char *kind = OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "kind"));
+        const char *name = OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "name"));
+        int i =
+            townships_find(t, OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "township_code")));
+        assert_true(i >= 0);
+        GEOSGeometry *p = to_geos(t->gh, OGR_F_GetGeometryRef(f));
+        assert_int_equal(GEOSPreparedContains_r(t->gh, t->prep[i], p), 1);
+        GEOSGeom_destroy_r(t->gh, p);
+        if (!strcmp(kind, "village")) {
+            if (!village_like(name))
+                fail_msg("not a village name: %s", name);
+            char key[128];
+            snprintf(key, sizeof key, "%s %s", t->code[i], name);
+            names = CSLAddString(names, key);
+            villages[i]++, nv++;
+        } else if (!strcmp(kind, "township_seat")) {
+            seats[i]++;
+        } else {
+            assert_string_equal(kind, "county_seat");
+            counties++;
+        }
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+    assert_int_equal(counties, 13 * (t->n / 182));
+    for (int i = 0; i < t->n; i++) {
+        assert_int_equal(seats[i], 1);
+        if (strcmp(t->kind[i], "subdistrict") && villages[i] < 6)
+            fail_msg("township %s has %d villages", t->code[i], villages[i]);
+    }
+    qsort(names, (size_t)nv, sizeof *names, cmp_str_ptr);
+    for (int i = 1; i < nv; i++)
+        if (!strcmp(names[i - 1], names[i]))
+            fail_msg("two villages of one township share a name: %s", names[i]);
+    CSLDestroy(names);
+    return nv;
+}
+
+static void villages_lie_in_their_townships_with_plausible_names(void **state)
+{
+    (void)state;
+    townships t;
+    townships_load(&t, shared());
+    int n = check_places(&t, shared());
+    assert_true(n > 2500 && n < 4500); /* Yongzhou has some 3,000 administrative villages */
+    townships_free(&t);
+}
+
 static void every_feature_lies_in_its_township(void **state)
 {
     (void)state;
@@ -595,6 +676,12 @@ static void scale_two_adds_a_copy_with_its_own_codes(void **state)
     GDALClose(ds);
     assert_int_equal(n, 364);
     assert_int_equal(real, 182);
+    townships t; /* the copy's villages lie in the copy's townships */
+    townships_load(&t, dir);
+    assert_int_equal(t.n, 364);
+    int nv = check_places(&t, dir);
+    assert_true(nv > 5000);
+    townships_free(&t);
     qsort(seen, (size_t)n, sizeof *seen, cmp_str_ptr);
     for (int i = 1; i < n; i++)
         assert_true(strcmp(seen[i - 1], seen[i]) != 0);
@@ -658,6 +745,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup(stations_have_22_cameras_of_registered_departments, setup),
     cmocka_unit_test_setup(resources_hold_items_of_the_vocabulary, setup),
     cmocka_unit_test_setup(every_feature_lies_in_its_township, setup),
+    cmocka_unit_test_setup(villages_lie_in_their_townships_with_plausible_names, setup),
     cmocka_unit_test_setup(scale_two_adds_a_copy_with_its_own_codes, setup),
     cmocka_unit_test_setup(bad_options_and_inputs_are_errors, setup),
     cmocka_unit_test_setup(departments_csv_is_the_registry, setup),

@@ -18,6 +18,7 @@ typedef struct sqlite3 sqlite3;
 typedef struct sqlite3_stmt sqlite3_stmt;
 typedef struct situ_store situ_store;
 typedef struct situ_db situ_db;
+typedef struct situ_db_stmt situ_db_stmt;
 
 #define SITU_SCHEMA_VERSION 5
 
@@ -84,7 +85,7 @@ int situ_store_count(situ_store *s, const situ_collection *c, long long *out_n, 
 
 /* Binds value v (NULL or untyped: SQL NULL) to parameter k of st; text is
  * bound without a copy, so it must outlive the statement's next step. */
-void situ_store_bind_value(sqlite3_stmt *st, int k, const situ_value *v);
+void situ_store_bind_value(situ_db_stmt *st, int k, const situ_value *v);
 
 /* Runs one SQL statement that returns no rows (for migrations and tools). */
 int situ_store_exec(situ_store *s, const char *sql, situ_err *err);

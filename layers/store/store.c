@@ -455,7 +455,30 @@ static int prepare_upsert(situ_store *s, const situ_collection *c, situ_err *err
     return 0;
 }
 
-void situ_store_bind_value(sqlite3_stmt *st, int k, const situ_value *v)
+void situ_store_bind_value(situ_db_stmt *st, int k, const situ_value *v)
+{
+    switch (v ? v->type : 0) {
+    case SITU_FT_TEXT:
+        if (v->u.s)
+            situ_db_bind_text(st, k, v->u.s, -1);
+        else
+            situ_db_bind_null(st, k);
+        break;
+    case SITU_FT_INT:
+    case SITU_FT_BOOL:
+        situ_db_bind_int64(st, k, v->u.i);
+        break;
+    case SITU_FT_REAL:
+        situ_db_bind_double(st, k, v->u.d);
+        break;
+    default:
+        situ_db_bind_null(st, k);
+    }
+}
+
+/* situ_store_bind_value for the store's own upsert, still a raw SQLite
+ * statement until the store's statements move to situ_db (#17). */
+static void bind_value_sqlite(sqlite3_stmt *st, int k, const situ_value *v)
 {
     switch (v ? v->type : 0) {
     case SITU_FT_TEXT:
@@ -539,7 +562,7 @@ int situ_store_upsert(situ_store *s, const situ_collection *c, const situ_featur
     else
         sqlite3_bind_null(st, 2);
     for (int i = 0; i < c->nfields; i++)
-        situ_store_bind_value(st, i + 3, f->values ? &f->values[i] : NULL);
+        bind_value_sqlite(st, i + 3, f->values ? &f->values[i] : NULL);
     int k = c->nfields + 3;
     if (f->extra_json)
         sqlite3_bind_text(st, k, f->extra_json, -1, SQLITE_STATIC);

@@ -19,7 +19,6 @@
 #include "feedwriter.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 #include "events.h"
 #include "server.h"
 #include "situ/clock.h"
+#include "situ/db.h"
 #include "situ/retain.h"
 #include "situ/token.h"
 
@@ -49,7 +49,7 @@ struct situd_feedjob {
 static struct {
     situ_store *store; /* writer thread only, after open */
     situ_feed_applier *applier;
-    sqlite3_stmt *data_version;
+    situ_db_stmt *data_version; /* SQLite only: NULL on PostgreSQL */
     int data_version_seen;
     pthread_t thread;
     int running;
@@ -133,9 +133,10 @@ static void retention_tick(void)
 
 /* Reloads the token set when another connection (situ token ...) changed
  * the file; one PRAGMA when nothing did, at most once a second unless
- * forced. A reload that failed is tried again at every call until it
- * succeeds (a revocation must not wait for an unrelated change), and
- * counted. Writer thread only. */
+ * forced. PostgreSQL has no data_version: there the set is reloaded at
+ * every call (at most once a second; the tokens table is small). A reload
+ * that failed is tried again at every call until it succeeds (a revocation
+ * must not wait for an unrelated change), and counted. Writer thread only. */
 static void refresh_tokens(int force)
 {
     static double last;
@@ -143,11 +144,11 @@ static void refresh_tokens(int force)
         return;
     last = situ_clock_s();
     int v = -1;
-    if (W.data_version && sqlite3_step(W.data_version) == SQLITE_ROW)
-        v = sqlite3_column_int(W.data_version, 0);
+    if (W.data_version && situ_db_step(W.data_version) == SITU_DB_ROW)
+        v = (int)situ_db_column_int64(W.data_version, 0);
     if (W.data_version)
-        sqlite3_reset(W.data_version);
-    if (!force && !W.tokens_stale && v == W.data_version_seen)
+        situ_db_reset(W.data_version);
+    if (!force && !W.tokens_stale && W.data_version && v == W.data_version_seen)
         return;
     situ_tokens *t;
     situ_err err = {0};
@@ -187,11 +188,12 @@ int situd_feedwriter_open(const situd_config *cfg, char *msg, size_t nmsg)
     if (situ_store_open(cfg->db, 0, &W.store, &err) ||
         situ_feed_applier_new(W.store, &W.applier, &err))
         goto fail;
-    if (sqlite3_prepare_v2(situ_store_db(W.store), "PRAGMA data_version", -1, &W.data_version,
-                           NULL)) {
-        situ_err_set(&err, SITU_EDB, "%s", sqlite3_errmsg(situ_store_db(W.store)));
+    /* PRAGMA data_version (SQLite only) tells when another connection
+     * changed the file, so tokens are reloaded only then; PostgreSQL has
+     * none, and refresh_tokens reloads without it */
+    if (situ_db_sqlite(situ_store_sql(W.store)) &&
+        situ_db_prepare(situ_store_sql(W.store), "PRAGMA data_version", &W.data_version, &err))
         goto fail;
-    }
     if (!(W.stats = situ_feed_stats_new())) {
         situ_err_set(&err, SITU_ENOMEM, "out of memory");
         goto fail;
@@ -205,7 +207,7 @@ int situd_feedwriter_open(const situd_config *cfg, char *msg, size_t nmsg)
 fail:
     snprintf(msg, nmsg, "%s", err.msg);
     situd_feedwriter_disable(msg);
-    sqlite3_finalize(W.data_version);
+    situ_db_finalize(W.data_version);
     situ_feed_applier_free(W.applier);
     situ_store_close(W.store);
     situ_feed_stats_free(W.stats);
@@ -270,7 +272,7 @@ void situd_feedwriter_stop(void)
     }
     free_finished(1e300);
     pthread_mutex_unlock(&W.lock);
-    sqlite3_finalize(W.data_version);
+    situ_db_finalize(W.data_version);
     situ_feed_applier_free(W.applier);
     situ_store_close(W.store);
     W.data_version = NULL, W.applier = NULL, W.store = NULL;

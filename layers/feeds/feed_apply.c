@@ -14,23 +14,26 @@
  * stations, its "station" registrations any number.
  */
 #include <math.h>
-#include <sqlite3.h>
+#include <sqlite3.h> /* refused(): db.h has no code for the last failure yet */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "situ/db.h"
 
 #include "feed_int.h"
 
 struct situ_feed_applier {
     situ_store *s;
-    sqlite3 *db;
-    sqlite3_stmt *log_exists, *log_insert, *sp_begin, *sp_release, *sp_rollback;
-    sqlite3_stmt *st_read, *st_reading, *st_online, *st_move;
-    sqlite3_stmt *alert_read, *alert_cancel, *item_set, *item_del;
-    sqlite3_stmt *st_count, *st_rename;
-    sqlite3_stmt *closure_read, *closure_put, *closure_end;
+    situ_db *db;
+    situ_db_stmt *log_exists, *log_last, *log_insert, *sp_begin, *sp_release, *sp_rollback;
+    situ_db_stmt *st_read, *st_reading, *st_online, *st_move;
+    situ_db_stmt *alert_read, *alert_cancel, *item_set, *item_del;
+    situ_db_stmt *st_count, *st_rename;
+    situ_db_stmt *closure_read, *closure_put, *closure_end;
     int station_quota;
-    sqlite3_stmt *bbox[SITU_NCOLLECTIONS];
+    long long seq; /* the log's last seq, read at each situ_feed_apply */
+    situ_db_stmt *bbox[SITU_NCOLLECTIONS];
 };
 
 #define STEP_REFUSED 1 /* the store refused this event (a constraint) */
@@ -39,11 +42,12 @@ struct situ_feed_applier {
 
 /* ---- statements -------------------------------------------------------------- */
 
-static int prepare(situ_feed_applier *a, sqlite3_stmt **st, const char *sql, situ_err *err)
+static int prepare(situ_feed_applier *a, situ_db_stmt **st, const char *sql, situ_err *err)
 {
-    if (sqlite3_prepare_v3(a->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK)
+    situ_err e = {0};
+    if (situ_db_prepare(a->db, sql, st, &e) == 0)
         return 0;
-    return situ_err_set(err, SITU_EDB, "feeds: %s (in: %.80s)", sqlite3_errmsg(a->db), sql);
+    return situ_err_set(err, SITU_EDB, "feeds: %s", e.msg);
 }
 
 int situ_feed_applier_new(situ_store *s, situ_feed_applier **out, situ_err *err)
@@ -52,43 +56,44 @@ int situ_feed_applier_new(situ_store *s, situ_feed_applier **out, situ_err *err)
     if (!a)
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
     a->s = s;
-    a->db = situ_store_db(s);
+    a->db = situ_store_sql(s);
     a->station_quota = SITU_FEED_STATION_QUOTA;
     const struct {
-        sqlite3_stmt **st;
+        situ_db_stmt **st;
         const char *sql;
     } sql[] = {
         {&a->log_exists, "SELECT 1 FROM event_log WHERE dept = ?1 AND event_id = ?2"},
+        {&a->log_last, "SELECT max(seq) FROM event_log"},
         {&a->log_insert, "INSERT INTO event_log (dept, event_id, type, received_at, body, "
-                         "changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+                         "changes, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
         {&a->sp_begin, "SAVEPOINT feed_event"},
-        {&a->sp_release, "RELEASE feed_event"},
-        {&a->sp_rollback, "ROLLBACK TO feed_event"},
+        {&a->sp_release, "RELEASE SAVEPOINT feed_event"},
+        {&a->sp_rollback, "ROLLBACK TO SAVEPOINT feed_event"},
         {&a->st_read, "SELECT id, kind, observed_at, threshold, ST_X(geom), ST_Y(geom) "
-                      "FROM stations WHERE dept = ?2 AND (id = ?2 || ':' || ?1 OR id = ?1) "
-                      "ORDER BY id = ?1 LIMIT 1"},
+                      "FROM stations WHERE id = ?1 AND dept = ?2"},
         {&a->st_count, "SELECT count(*) FROM stations WHERE dept = ?1"},
         {&a->st_rename, "UPDATE stations SET name = ?2, kind = ?3, updated_at = ?4 WHERE id = ?1"},
         {&a->st_reading, "UPDATE stations SET metric = ?2, value = ?3, observed_at = ?4, "
                          "status = ?5, online = 1, updated_at = ?6 WHERE id = ?1"},
         {&a->st_online, "UPDATE stations SET online = ?2, status = ?3, observed_at = ?4, "
                         "updated_at = ?5 WHERE id = ?1"},
-        {&a->st_move, "UPDATE stations SET geom = MakePoint(?2, ?3, 4326), township_code = ?4, "
-                      "updated_at = ?5 WHERE id = ?1"},
-        {&a->alert_read, "SELECT dept, MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), "
-                         "MbrMaxY(geom) FROM alerts WHERE id = ?1"},
+        {&a->st_move, "UPDATE stations SET geom = ST_GeomFromWKB(?2, 4326), township_code = ?3, "
+                      "updated_at = ?4 WHERE id = ?1"},
+        {&a->alert_read, "SELECT dept, ST_MinX(geom), ST_MinY(geom), ST_MaxX(geom), "
+                         "ST_MaxY(geom) FROM alerts WHERE id = ?1"},
         {&a->alert_cancel, "UPDATE alerts SET status = 'cancelled', updated_at = ?2 WHERE id = ?1"},
         {&a->item_set, "INSERT INTO resource_items (resource_id, item, quantity, unit, updated_at) "
                        "VALUES (?1, ?2, ?3, (SELECT unit FROM items WHERE code = ?2), ?4) "
                        "ON CONFLICT(resource_id, item) DO UPDATE SET quantity = "
                        "excluded.quantity, updated_at = excluded.updated_at"},
         {&a->item_del, "DELETE FROM resource_items WHERE resource_id = ?1 AND item = ?2"},
-        {&a->closure_read, "SELECT ended_at, MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), "
-                           "MbrMaxY(geom), radius_m FROM road_closures WHERE id = ?1"},
+        {&a->closure_read, "SELECT ended_at, ST_MinX(geom), ST_MinY(geom), ST_MaxX(geom), "
+                           "ST_MaxY(geom), radius_m FROM road_closures WHERE id = ?1"},
+        /* geom: an area's WKB is a MultiPolygon already (feed_geom.c), a
+         * circle's its centre Point */
         {&a->closure_put,
          "INSERT INTO road_closures (id, dept, reason, until, radius_m, geom, created_at, "
-         "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NULL THEN "
-         "CastToMultiPolygon(GeomFromWKB(?6, 4326)) ELSE GeomFromWKB(?6, 4326) END, ?7, ?7) "
+         "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ST_GeomFromWKB(?6, 4326), ?7, ?7) "
          "ON CONFLICT(id) DO UPDATE SET reason = excluded.reason, until = excluded.until, "
          "radius_m = excluded.radius_m, geom = excluded.geom, updated_at = excluded.updated_at, "
          "ended_at = NULL"},
@@ -100,7 +105,7 @@ int situ_feed_applier_new(situ_store *s, situ_feed_applier **out, situ_err *err)
     for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
         char q[256];
         snprintf(q, sizeof q,
-                 "SELECT MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), MbrMaxY(geom) FROM \"%s\" "
+                 "SELECT ST_MinX(geom), ST_MinY(geom), ST_MaxX(geom), ST_MaxY(geom) FROM \"%s\" "
                  "WHERE id = ?1",
                  situ_schema_collection((situ_coll_id)i)->id);
         if (prepare(a, &a->bbox[i], q, err))
@@ -117,51 +122,66 @@ void situ_feed_applier_free(situ_feed_applier *a)
 {
     if (!a)
         return;
-    sqlite3_stmt **all[] = {&a->log_exists,  &a->log_insert, &a->sp_begin,     &a->sp_release,
-                            &a->sp_rollback, &a->st_read,    &a->st_reading,   &a->st_online,
-                            &a->st_move,     &a->alert_read, &a->alert_cancel, &a->item_set,
-                            &a->item_del,    &a->st_count,   &a->st_rename,    &a->closure_read,
-                            &a->closure_put, &a->closure_end};
+    situ_db_stmt **all[] = {&a->log_last,     &a->log_exists,  &a->log_insert, &a->sp_begin,
+                            &a->sp_release,   &a->sp_rollback, &a->st_read,    &a->st_reading,
+                            &a->st_online,    &a->st_move,     &a->alert_read, &a->alert_cancel,
+                            &a->item_set,     &a->item_del,    &a->st_count,   &a->st_rename,
+                            &a->closure_read, &a->closure_put, &a->closure_end};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        sqlite3_finalize(*all[i]);
+        situ_db_finalize(*all[i]);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
-        sqlite3_finalize(a->bbox[i]);
+        situ_db_finalize(a->bbox[i]);
     free(a);
+}
+
+/* Whether the store's last failure (code: a negative SITU_E... code)
+ * refused this event (a constraint, a value of the wrong type or size, a
+ * feature the store turns down before any SQL) rather than the store
+ * failing. db.h gives no engine-neutral code for the last failure yet
+ * (situ_store_upsert answers SITU_EINVAL for both), so on SQLite its code
+ * is read as before; on PostgreSQL situ_db's code says it. */
+static int refused(situ_feed_applier *a, int code)
+{
+    sqlite3 *lite = situ_db_sqlite(a->db);
+    if (!lite)
+        return code == SITU_ECONFLICT || code == SITU_EINVAL;
+    int x = sqlite3_extended_errcode(lite) & 0xff;
+    return x == SQLITE_CONSTRAINT || x == SQLITE_MISMATCH || x == SQLITE_TOOBIG || x == SQLITE_OK;
 }
 
 /* Steps a write and resets it: 0 done, STEP_REFUSED (ev rejected) when a
  * constraint refused this event, SITU_EDB when the store failed. */
-static int write_step(situ_feed_applier *a, sqlite3_stmt *st, situ_feed_event *ev)
+static int write_step(situ_feed_applier *a, situ_db_stmt *st, situ_feed_event *ev)
 {
-    int rc = sqlite3_step(st);
-    int refused = (rc & 0xff) == SQLITE_CONSTRAINT || rc == SQLITE_MISMATCH || rc == SQLITE_TOOBIG;
-    if (refused)
-        situ__feed_reject(ev, "", "the store refused it: %s", sqlite3_errmsg(a->db));
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+    int rc = situ_db_step(st);
+    int refuse = rc < 0 && refused(a, rc);
+    if (refuse)
+        situ__feed_reject(ev, "", "the store refused it: %s", situ_db_errmsg(a->db));
+    situ_db_reset(st);
+    situ_db_clear_bindings(st);
+    if (rc == SITU_DB_DONE || rc == SITU_DB_ROW)
         return 0;
-    return refused ? STEP_REFUSED : SITU_EDB;
+    return refuse ? STEP_REFUSED : SITU_EDB;
 }
 
-static int exec_stmt(sqlite3_stmt *st)
+static int exec_stmt(situ_db_stmt *st)
 {
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : SITU_EDB;
+    int rc = situ_db_step(st);
+    situ_db_reset(st);
+    return rc == SITU_DB_DONE ? 0 : SITU_EDB;
 }
 
 /* Reads the box of feature id of collection cid: 1 found, 0 not, < 0 failed. */
 static int read_bbox(situ_feed_applier *a, situ_coll_id cid, const char *id, double out[4])
 {
-    sqlite3_stmt *st = a->bbox[cid];
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    situ_db_stmt *st = a->bbox[cid];
+    situ_db_bind_text(st, 1, id, -1);
+    int rc = situ_db_step(st);
+    if (rc == SITU_DB_ROW)
         for (int i = 0; i < 4; i++)
-            out[i] = sqlite3_column_double(st, i);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : SITU_EDB;
+            out[i] = situ_db_column_double(st, i);
+    situ_db_reset(st);
+    return rc == SITU_DB_ROW ? 1 : rc == SITU_DB_DONE ? 0 : SITU_EDB;
 }
 
 static int add_change(situ_feed_event *ev, situ_coll_id cid, situ_change_kind kind, const char *id,
@@ -204,10 +224,10 @@ static int upsert(situ_feed_applier *a, situ_feed_event *ev, const situ_collecti
                   const situ_feature_in *f, int *out_inserted)
 {
     situ_err e = {0};
-    if (situ_store_upsert(a->s, c, f, out_inserted, &e) == 0)
+    int rc = situ_store_upsert(a->s, c, f, out_inserted, &e);
+    if (rc == 0)
         return 0;
-    int x = sqlite3_extended_errcode(a->db) & 0xff;
-    if (x == SQLITE_CONSTRAINT || x == SQLITE_MISMATCH || x == SQLITE_OK) {
+    if (refused(a, rc)) {
         situ__feed_reject(ev, "", "the store refused it: %s", e.msg);
         return STEP_REFUSED;
     }
@@ -227,29 +247,40 @@ typedef struct station_row {
     int has_threshold;
 } station_row;
 
+/* Reads station feature id if it is department dept's: 1 found, 0 not,
+ * < 0 failed. */
+static int read_station_row(situ_feed_applier *a, const char *dept, const char *id,
+                            station_row *row)
+{
+    situ_db_stmt *st = a->st_read;
+    situ_db_bind_text(st, 1, id, -1);
+    situ_db_bind_text(st, 2, dept, -1);
+    int rc = situ_db_step(st);
+    if (rc == SITU_DB_ROW) {
+        const char *t;
+        snprintf(row->id, sizeof row->id, "%s", (t = situ_db_column_text(st, 0)) ? t : "");
+        snprintf(row->kind, sizeof row->kind, "%s", (t = situ_db_column_text(st, 1)) ? t : "");
+        snprintf(row->observed_at, sizeof row->observed_at, "%s",
+                 (t = situ_db_column_text(st, 2)) ? t : "");
+        row->has_threshold = situ_db_column_type(st, 3) != SITU_DB_NULL;
+        row->threshold = situ_db_column_double(st, 3);
+        row->x = situ_db_column_double(st, 4);
+        row->y = situ_db_column_double(st, 5);
+    }
+    situ_db_reset(st);
+    return rc == SITU_DB_ROW ? 1 : rc == SITU_DB_DONE ? 0 : SITU_EDB;
+}
+
 /* Reads department dept's station id ("dept:id", else a loaded id of
- * dept's): 1 found (row->id is its feature id), 0 not, < 0 failed. */
+ * dept's): 1 found (row->id is its feature id), 0 not, < 0 failed. Two
+ * lookups by key rather than one OR ordered by which matched, which
+ * needed a sort per reading. */
 static int read_station(situ_feed_applier *a, const char *dept, const char *id, station_row *row)
 {
-    sqlite3_stmt *st = a->st_read;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, dept, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const unsigned char *t;
-        snprintf(row->id, sizeof row->id, "%s",
-                 (t = sqlite3_column_text(st, 0)) ? (const char *)t : "");
-        snprintf(row->kind, sizeof row->kind, "%s",
-                 (t = sqlite3_column_text(st, 1)) ? (const char *)t : "");
-        snprintf(row->observed_at, sizeof row->observed_at, "%s",
-                 (t = sqlite3_column_text(st, 2)) ? (const char *)t : "");
-        row->has_threshold = sqlite3_column_type(st, 3) != SQLITE_NULL;
-        row->threshold = sqlite3_column_double(st, 3);
-        row->x = sqlite3_column_double(st, 4);
-        row->y = sqlite3_column_double(st, 5);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : SITU_EDB;
+    char mine[2 * SITU_FEED_ID_MAX];
+    snprintf(mine, sizeof mine, "%s:%s", dept, id);
+    int rc = read_station_row(a, dept, mine, row);
+    return rc ? rc : read_station_row(a, dept, id, row);
 }
 
 /* normal / warning (80 % of the threshold) / alarm (at or over it) */
@@ -295,11 +326,11 @@ static size_t point_wkb(unsigned char out[21], double lon, double lat)
  * < 0 when the store failed. */
 static int over_quota(situ_feed_applier *a, const char *dept)
 {
-    sqlite3_bind_text(a->st_count, 1, dept, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(a->st_count);
-    long long n = rc == SQLITE_ROW ? sqlite3_column_int64(a->st_count, 0) : 0;
-    sqlite3_reset(a->st_count);
-    return rc != SQLITE_ROW ? SITU_EDB : n >= a->station_quota;
+    situ_db_bind_text(a->st_count, 1, dept, -1);
+    int rc = situ_db_step(a->st_count);
+    long long n = rc == SITU_DB_ROW ? situ_db_column_int64(a->st_count, 0) : 0;
+    situ_db_reset(a->st_count);
+    return rc != SITU_DB_ROW ? SITU_EDB : n >= a->station_quota;
 }
 
 static int create_station(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
@@ -347,33 +378,33 @@ static int create_station(situ_feed_applier *a, situ_feed_batch *b, situ_feed_ev
 static int move_station(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
                         const feed_station *st, const station_row *row, const situ_snapshot *snap)
 {
-    sqlite3_stmt *q = a->st_move;
+    situ_db_stmt *q = a->st_move;
     const char *town = township_at(snap, st->lon, st->lat);
-    sqlite3_bind_text(q, 1, row->id, -1, SQLITE_STATIC);
-    sqlite3_bind_double(q, 2, st->lon);
-    sqlite3_bind_double(q, 3, st->lat);
+    unsigned char wkb[21];
+    situ_db_bind_text(q, 1, row->id, -1);
+    situ_db_bind_blob(q, 2, wkb, (int)point_wkb(wkb, st->lon, st->lat));
     if (town)
-        sqlite3_bind_text(q, 4, town, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 5, b->received_at, -1, SQLITE_STATIC);
+        situ_db_bind_text(q, 3, town, -1);
+    situ_db_bind_text(q, 4, b->received_at, -1);
     return write_step(a, q, ev);
 }
 
 static int write_reading(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
                          const feed_station *st, const station_row *row)
 {
-    sqlite3_stmt *q = st->online >= 0 ? a->st_online : a->st_reading;
-    sqlite3_bind_text(q, 1, row->id, -1, SQLITE_STATIC);
+    situ_db_stmt *q = st->online >= 0 ? a->st_online : a->st_reading;
+    situ_db_bind_text(q, 1, row->id, -1);
     if (st->online >= 0) {
-        sqlite3_bind_int(q, 2, st->online);
-        sqlite3_bind_text(q, 3, st->online ? "normal" : "offline", -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 4, st->observed_at, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 5, b->received_at, -1, SQLITE_STATIC);
+        situ_db_bind_int64(q, 2, st->online);
+        situ_db_bind_text(q, 3, st->online ? "normal" : "offline", -1);
+        situ_db_bind_text(q, 4, st->observed_at, -1);
+        situ_db_bind_text(q, 5, b->received_at, -1);
     } else {
-        sqlite3_bind_text(q, 2, st->metric, -1, SQLITE_STATIC);
-        sqlite3_bind_double(q, 3, st->value);
-        sqlite3_bind_text(q, 4, st->observed_at, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 5, reading_status(st->value, row), -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 6, b->received_at, -1, SQLITE_STATIC);
+        situ_db_bind_text(q, 2, st->metric, -1);
+        situ_db_bind_double(q, 3, st->value);
+        situ_db_bind_text(q, 4, st->observed_at, -1);
+        situ_db_bind_text(q, 5, reading_status(st->value, row), -1);
+        situ_db_bind_text(q, 6, b->received_at, -1);
     }
     return write_step(a, q, ev);
 }
@@ -382,11 +413,11 @@ static int write_reading(situ_feed_applier *a, situ_feed_batch *b, situ_feed_eve
 static int rename_station(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
                           const feed_station *st, const station_row *row)
 {
-    sqlite3_stmt *q = a->st_rename;
-    sqlite3_bind_text(q, 1, row->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, st->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, st->kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 4, b->received_at, -1, SQLITE_STATIC);
+    situ_db_stmt *q = a->st_rename;
+    situ_db_bind_text(q, 1, row->id, -1);
+    situ_db_bind_text(q, 2, st->name, -1);
+    situ_db_bind_text(q, 3, st->kind, -1);
+    situ_db_bind_text(q, 4, b->received_at, -1);
     return write_step(a, q, ev);
 }
 
@@ -420,20 +451,6 @@ static int apply_station(situ_feed_applier *a, situ_feed_batch *b, situ_feed_eve
 
 /* ---- feature_update ----------------------------------------------------------------- */
 
-/* Binds v to parameter k of st (situ_store_bind_value takes a situ_db_stmt;
- * kept here until this file is ported to situ_db). */
-static void bind_value_lite(sqlite3_stmt *st, int k, const situ_value *v)
-{
-    if (v->type == SITU_FT_TEXT && v->u.s)
-        sqlite3_bind_text(st, k, v->u.s, -1, SQLITE_STATIC);
-    else if (v->type == SITU_FT_INT || v->type == SITU_FT_BOOL)
-        sqlite3_bind_int64(st, k, v->u.i);
-    else if (v->type == SITU_FT_REAL)
-        sqlite3_bind_double(st, k, v->u.d);
-    else
-        sqlite3_bind_null(st, k);
-}
-
 /* UPDATE of the named properties (and updated_at) of one feature. */
 static int update_props(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
                         const feed_update *u)
@@ -444,17 +461,17 @@ static int update_props(situ_feed_applier *a, situ_feed_batch *b, situ_feed_even
     for (int i = 0; i < u->nsets; i++)
         situ_buf_printf(&q, "\"%s\" = ?%d, ", u->c->fields[u->sets[i].field].name, i + 1);
     situ_buf_printf(&q, "updated_at = ?%d WHERE id = ?%d", u->nsets + 1, u->nsets + 2);
-    sqlite3_stmt *st = NULL;
-    int rc = q.oom || sqlite3_prepare_v2(a->db, q.p, -1, &st, NULL) ? SITU_EDB : 0;
+    situ_db_stmt *st = NULL;
+    int rc = q.oom || situ_db_prepare(a->db, q.p, &st, NULL) ? SITU_EDB : 0;
     situ_buf_dispose(&q);
     if (rc)
         return rc;
     for (int i = 0; i < u->nsets; i++)
-        bind_value_lite(st, i + 1, &u->sets[i].v);
-    sqlite3_bind_text(st, u->nsets + 1, b->received_at, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, u->nsets + 2, u->feature_id, -1, SQLITE_STATIC);
+        situ_store_bind_value(st, i + 1, &u->sets[i].v);
+    situ_db_bind_text(st, u->nsets + 1, b->received_at, -1);
+    situ_db_bind_text(st, u->nsets + 2, u->feature_id, -1);
     rc = write_step(a, st, ev);
-    sqlite3_finalize(st);
+    situ_db_finalize(st);
     return rc;
 }
 
@@ -463,12 +480,12 @@ static int update_items(situ_feed_applier *a, situ_feed_batch *b, situ_feed_even
 {
     for (int i = 0; i < u->nitems; i++) {
         const situ_item_qty *q = &u->items[i];
-        sqlite3_stmt *st = q->quantity < 0 ? a->item_del : a->item_set;
-        sqlite3_bind_text(st, 1, u->feature_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, q->item, -1, SQLITE_STATIC);
+        situ_db_stmt *st = q->quantity < 0 ? a->item_del : a->item_set;
+        situ_db_bind_text(st, 1, u->feature_id, -1);
+        situ_db_bind_text(st, 2, q->item, -1);
         if (q->quantity >= 0) {
-            sqlite3_bind_double(st, 3, q->quantity);
-            sqlite3_bind_text(st, 4, b->received_at, -1, SQLITE_STATIC);
+            situ_db_bind_double(st, 3, q->quantity);
+            situ_db_bind_text(st, 4, b->received_at, -1);
         }
         int rc = write_step(a, st, ev);
         if (rc)
@@ -501,17 +518,17 @@ static int apply_update(situ_feed_applier *a, situ_feed_batch *b, situ_feed_even
  * not, < 0 when the store failed. */
 static int read_alert_of(situ_feed_applier *a, const char *id, const char *dept, double out[4])
 {
-    sqlite3_stmt *st = a->alert_read;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st), mine = 0;
-    if (rc == SQLITE_ROW) {
-        const unsigned char *d = sqlite3_column_text(st, 0);
-        mine = d && !strcmp((const char *)d, dept);
+    situ_db_stmt *st = a->alert_read;
+    situ_db_bind_text(st, 1, id, -1);
+    int rc = situ_db_step(st), mine = 0;
+    if (rc == SITU_DB_ROW) {
+        const char *d = situ_db_column_text(st, 0);
+        mine = d && !strcmp(d, dept);
         for (int i = 0; i < 4; i++)
-            out[i] = sqlite3_column_double(st, i + 1);
+            out[i] = situ_db_column_double(st, i + 1);
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? mine : rc == SQLITE_DONE ? 0 : SITU_EDB;
+    situ_db_reset(st);
+    return rc == SITU_DB_ROW ? mine : rc == SITU_DB_DONE ? 0 : SITU_EDB;
 }
 
 static int write_alert(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
@@ -568,8 +585,8 @@ static int apply_alert(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event
     if (!rc && al->msg != FEED_MSG_CANCEL)
         rc = write_alert(a, b, ev, al);
     for (int i = 0; !rc && i < al->nrefs; i++) {
-        sqlite3_bind_text(a->alert_cancel, 1, al->refs[i], -1, SQLITE_STATIC);
-        sqlite3_bind_text(a->alert_cancel, 2, b->received_at, -1, SQLITE_STATIC);
+        situ_db_bind_text(a->alert_cancel, 1, al->refs[i], -1);
+        situ_db_bind_text(a->alert_cancel, 2, b->received_at, -1);
         if (!(rc = write_step(a, a->alert_cancel, ev)) &&
             add_change(ev, SITU_C_ALERTS, SITU_CHANGE_CANCELLED, al->refs[i], boxes + 4 * i, NULL))
             rc = SITU_ENOMEM;
@@ -585,18 +602,18 @@ done:
  * whether it has ended), 0 not, < 0 failed. */
 static int read_closure(situ_feed_applier *a, const char *id, double out[4], int *out_ended)
 {
-    sqlite3_stmt *st = a->closure_read;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *out_ended = sqlite3_column_type(st, 0) != SQLITE_NULL;
+    situ_db_stmt *st = a->closure_read;
+    situ_db_bind_text(st, 1, id, -1);
+    int rc = situ_db_step(st);
+    if (rc == SITU_DB_ROW) {
+        *out_ended = situ_db_column_type(st, 0) != SITU_DB_NULL;
         for (int i = 0; i < 4; i++)
-            out[i] = sqlite3_column_double(st, i + 1);
-        double r = sqlite3_column_double(st, 5) / 111132.0; /* degrees, enough for a box */
+            out[i] = situ_db_column_double(st, i + 1);
+        double r = situ_db_column_double(st, 5) / 111132.0; /* degrees, enough for a box */
         out[0] -= r, out[1] -= r, out[2] += r, out[3] += r;
     }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : SITU_EDB;
+    situ_db_reset(st);
+    return rc == SITU_DB_ROW ? 1 : rc == SITU_DB_DONE ? 0 : SITU_EDB;
 }
 
 /* closure: creates closure "dept:id", or replaces it (an ended one starts
@@ -611,19 +628,19 @@ static int apply_closure(situ_feed_applier *a, situ_feed_batch *b, situ_feed_eve
     if (existed < 0)
         return existed;
     unsigned char pt[21];
-    sqlite3_stmt *st = a->closure_put;
-    sqlite3_bind_text(st, 1, c->closure_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, b->dept, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, c->reason, -1, SQLITE_STATIC);
+    situ_db_stmt *st = a->closure_put;
+    situ_db_bind_text(st, 1, c->closure_id, -1);
+    situ_db_bind_text(st, 2, b->dept, -1);
+    situ_db_bind_text(st, 3, c->reason, -1);
     if (c->until[0])
-        sqlite3_bind_text(st, 4, c->until, -1, SQLITE_STATIC);
+        situ_db_bind_text(st, 4, c->until, -1);
     if (c->wkb) {
-        sqlite3_bind_blob(st, 6, c->wkb, (int)c->nwkb, SQLITE_STATIC);
+        situ_db_bind_blob(st, 6, c->wkb, (int)c->nwkb);
     } else {
-        sqlite3_bind_double(st, 5, c->radius_m);
-        sqlite3_bind_blob(st, 6, pt, (int)point_wkb(pt, c->lon, c->lat), SQLITE_STATIC);
+        situ_db_bind_double(st, 5, c->radius_m);
+        situ_db_bind_blob(st, 6, pt, (int)point_wkb(pt, c->lon, c->lat));
     }
-    sqlite3_bind_text(st, 7, b->received_at, -1, SQLITE_STATIC);
+    situ_db_bind_text(st, 7, b->received_at, -1);
     int rc = write_step(a, st, ev);
     if (rc)
         return rc;
@@ -648,8 +665,8 @@ static int apply_closure_end(situ_feed_applier *a, situ_feed_batch *b, situ_feed
                                strchr(c->closure_id, ':') + 1, b->dept);
     if (ended)
         return 0;
-    sqlite3_bind_text(a->closure_end, 1, c->closure_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(a->closure_end, 2, b->received_at, -1, SQLITE_STATIC);
+    situ_db_bind_text(a->closure_end, 1, c->closure_id, -1);
+    situ_db_bind_text(a->closure_end, 2, b->received_at, -1);
     if ((rc = write_step(a, a->closure_end, ev)))
         return rc;
     if (add_change(ev, SITU_FEED_CLOSURES, SITU_CHANGE_CANCELLED, c->closure_id, box, NULL))
@@ -679,11 +696,11 @@ static const struct {
 /* 1 when dept already logged event id, 0 when not, < 0 on failure. */
 static int logged(situ_feed_applier *a, const char *dept, const char *id)
 {
-    sqlite3_bind_text(a->log_exists, 1, dept, -1, SQLITE_STATIC);
-    sqlite3_bind_text(a->log_exists, 2, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(a->log_exists);
-    sqlite3_reset(a->log_exists);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : SITU_EDB;
+    situ_db_bind_text(a->log_exists, 1, dept, -1);
+    situ_db_bind_text(a->log_exists, 2, id, -1);
+    int rc = situ_db_step(a->log_exists);
+    situ_db_reset(a->log_exists);
+    return rc == SITU_DB_ROW ? 1 : rc == SITU_DB_DONE ? 0 : SITU_EDB;
 }
 
 static int log_event(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev)
@@ -701,18 +718,19 @@ static int log_event(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *
         situ_buf_dispose(&ch);
         return SITU_ENOMEM;
     }
-    sqlite3_stmt *st = a->log_insert;
-    sqlite3_bind_text(st, 1, b->dept, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ev->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, appliers[ev->type].log_type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, b->received_at, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, ((feed_item *)ev->priv)->body, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, ch.p, (int)ch.n, SQLITE_STATIC);
+    situ_db_stmt *st = a->log_insert;
+    situ_db_bind_text(st, 1, b->dept, -1);
+    situ_db_bind_text(st, 2, ev->id, -1);
+    situ_db_bind_text(st, 3, appliers[ev->type].log_type, -1);
+    situ_db_bind_text(st, 4, b->received_at, -1);
+    situ_db_bind_text(st, 5, ((feed_item *)ev->priv)->body, -1);
+    situ_db_bind_text(st, 6, ch.p, (int)ch.n);
+    situ_db_bind_int64(st, 7, a->seq + 1);
     int rc = write_step(a, st, ev);
     situ_buf_dispose(&ch);
     if (rc)
         return rc;
-    ev->seq = sqlite3_last_insert_rowid(a->db);
+    ev->seq = ++a->seq;
     for (int i = 0; i < ev->nchanges; i++) {
         situ_feed_change *c = &ev->changes[i];
         c->seq = ev->seq;
@@ -746,9 +764,25 @@ static int apply_one(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *
     return exec_stmt(a->sp_release);
 }
 
+/* Reads the log's last seq into a->seq: 0, or SITU_EDB. */
+static int read_last_seq(situ_feed_applier *a)
+{
+    int rc = situ_db_step(a->log_last);
+    a->seq = rc == SITU_DB_ROW ? situ_db_column_int64(a->log_last, 0) : 0;
+    situ_db_reset(a->log_last);
+    return rc == SITU_DB_ROW ? 0 : SITU_EDB;
+}
+
+/* Each accepted event's seq is the log's last + 1, the value SQLite gave
+ * its INTEGER PRIMARY KEY before, assigned here so that it is the same on
+ * PostgreSQL. The caller's transaction must hold the log's one write lock
+ * (BEGIN IMMEDIATE on SQLite; on PostgreSQL the cluster's seq lock, #17)
+ * so that no other writer comes between the read and the inserts. */
 int situ_feed_apply(situ_feed_applier *a, situ_feed_batch *b, const situ_snapshot *snap,
                     situ_err *err)
 {
+    if (read_last_seq(a))
+        return situ_err_set(err, SITU_EDB, "%s", situ_db_errmsg(a->db));
     for (int i = 0; i < b->n; i++) {
         situ_feed_event *ev = &b->ev[i];
         if (ev->status != SITU_FEED_PENDING)
@@ -756,7 +790,7 @@ int situ_feed_apply(situ_feed_applier *a, situ_feed_batch *b, const situ_snapsho
         int rc = apply_one(a, b, ev, snap);
         if (rc)
             return situ_err_set(err, rc, "%s",
-                                rc == SITU_ENOMEM ? "out of memory" : sqlite3_errmsg(a->db));
+                                rc == SITU_ENOMEM ? "out of memory" : situ_db_errmsg(a->db));
     }
     return 0;
 }

@@ -5,12 +5,12 @@
  * start and kept by the writer after each commit. No writes to the store.
  */
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "situ/db.h"
 #include "situ/feed.h"
 
 /* ---- replay ------------------------------------------------------------------- */
@@ -30,10 +30,10 @@ static void read_box(json_t *a, double out[4])
 }
 
 /* Calls fn for each change in one log row's JSON; returns fn's stop value. */
-static int row_changes(sqlite3_stmt *st, situ_feed_log_fn fn, void *ctx)
+static int row_changes(situ_db_stmt *st, situ_feed_log_fn fn, void *ctx)
 {
-    int d = situ_schema_dept_index((const char *)sqlite3_column_text(st, 1));
-    json_t *arr = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL);
+    int d = situ_schema_dept_index(situ_db_column_text(st, 1));
+    json_t *arr = json_loads(situ_db_column_text(st, 3), 0, NULL);
     int stop = 0;
     size_t i;
     json_t *o;
@@ -48,9 +48,9 @@ static int row_changes(sqlite3_stmt *st, situ_feed_log_fn fn, void *ctx)
         read_box(json_object_get(o, "bbox"), c.bbox);
         if ((c.has_old = json_is_array(json_object_get(o, "old_bbox"))))
             read_box(json_object_get(o, "old_bbox"), c.old_bbox);
-        c.seq = sqlite3_column_int64(st, 0);
+        c.seq = situ_db_column_int64(st, 0);
         c.dept = d >= 0 ? situ_schema_dept(d)->code : NULL;
-        snprintf(c.at, sizeof c.at, "%s", (const char *)sqlite3_column_text(st, 2));
+        snprintf(c.at, sizeof c.at, "%s", situ_db_column_text(st, 2));
         if ((stop = fn(ctx, &c)))
             break;
     }
@@ -61,27 +61,27 @@ static int row_changes(sqlite3_stmt *st, situ_feed_log_fn fn, void *ctx)
 int situ_feed_log_read(situ_store *s, long long after, long long upto, int max_events,
                        situ_feed_log_fn fn, void *ctx, long long *out_last, situ_err *err)
 {
-    sqlite3 *db = situ_store_db(s);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT seq, dept, received_at, changes FROM event_log "
-                           "WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
-                           -1, &st, NULL))
-        return situ_err_set(err, SITU_EDB, "event_log: %s", sqlite3_errmsg(db));
-    sqlite3_bind_int64(st, 1, after);
-    sqlite3_bind_int64(st, 2, upto);
-    sqlite3_bind_int(st, 3, max_events);
+    situ_db *db = situ_store_sql(s);
+    situ_db_stmt *st;
+    if (situ_db_prepare(db,
+                        "SELECT seq, dept, received_at, changes FROM event_log "
+                        "WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
+                        &st, NULL))
+        return situ_err_set(err, SITU_EDB, "event_log: %s", situ_db_errmsg(db));
+    situ_db_bind_int64(st, 1, after);
+    situ_db_bind_int64(st, 2, upto);
+    situ_db_bind_int64(st, 3, max_events);
     long long last = after;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        last = sqlite3_column_int64(st, 0);
-        if (sqlite3_column_type(st, 3) == SQLITE_TEXT && row_changes(st, fn, ctx))
+    while ((rc = situ_db_step(st)) == SITU_DB_ROW) {
+        last = situ_db_column_int64(st, 0);
+        if (situ_db_column_type(st, 3) == SITU_DB_TEXT && row_changes(st, fn, ctx))
             break;
     }
-    int failed = rc != SQLITE_ROW && rc != SQLITE_DONE;
+    int failed = rc != SITU_DB_ROW && rc != SITU_DB_DONE;
     if (failed)
-        situ_err_set(err, SITU_EDB, "event_log: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
+        situ_err_set(err, SITU_EDB, "event_log: %s", situ_db_errmsg(db));
+    situ_db_finalize(st);
     if (failed)
         return SITU_EDB;
     *out_last = last;
@@ -91,13 +91,13 @@ int situ_feed_log_read(situ_store *s, long long after, long long upto, int max_e
 /* The one value sql answers, 0 when none. */
 static long long log_seq(situ_store *s, const char *sql)
 {
-    sqlite3_stmt *st;
+    situ_db_stmt *st;
     long long seq = 0;
-    if (sqlite3_prepare_v2(situ_store_db(s), sql, -1, &st, NULL))
+    if (situ_db_prepare(situ_store_sql(s), sql, &st, NULL))
         return 0;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        seq = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    if (situ_db_step(st) == SITU_DB_ROW)
+        seq = situ_db_column_int64(st, 0);
+    situ_db_finalize(st);
     return seq;
 }
 
@@ -178,31 +178,30 @@ static long long sum_since(const dept_stats *d, long long now, int minutes)
     return n;
 }
 
-static int load_dept(situ_feed_stats *st, sqlite3 *db, int i, const char *since, situ_err *err)
+static int load_dept(situ_feed_stats *st, situ_db *db, int i, const char *since, situ_err *err)
 {
-    sqlite3_stmt *q;
+    situ_db_stmt *q;
     const char *code = situ_schema_dept(i)->code;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT substr(received_at, 1, 16) || ':00Z', count(*) FROM event_log "
-                           "WHERE dept = ?1 AND received_at >= ?2 GROUP BY 1",
-                           -1, &q, NULL))
-        return situ_err_set(err, SITU_EDB, "event_log: %s", sqlite3_errmsg(db));
-    sqlite3_bind_text(q, 1, code, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, since, -1, SQLITE_STATIC);
+    if (situ_db_prepare(db,
+                        "SELECT substr(received_at, 1, 16) || ':00Z', count(*) FROM event_log "
+                        "WHERE dept = ?1 AND received_at >= ?2 GROUP BY 1",
+                        &q, NULL))
+        return situ_err_set(err, SITU_EDB, "event_log: %s", situ_db_errmsg(db));
+    situ_db_bind_text(q, 1, code, -1);
+    situ_db_bind_text(q, 2, since, -1);
     char norm[32];
     long long t;
-    while (sqlite3_step(q) == SQLITE_ROW)
-        if (!situ_feed_time((const char *)sqlite3_column_text(q, 0), norm, &t))
-            situ_feed_stats_add(st, i, t, sqlite3_column_int(q, 1));
-    sqlite3_finalize(q);
-    if (sqlite3_prepare_v2(db, "SELECT max(received_at) FROM event_log WHERE dept = ?1", -1, &q,
-                           NULL))
-        return situ_err_set(err, SITU_EDB, "event_log: %s", sqlite3_errmsg(db));
-    sqlite3_bind_text(q, 1, code, -1, SQLITE_STATIC);
-    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) == SQLITE_TEXT &&
-        !situ_feed_time((const char *)sqlite3_column_text(q, 0), norm, &t) && t > st->d[i].last)
+    while (situ_db_step(q) == SITU_DB_ROW)
+        if (!situ_feed_time(situ_db_column_text(q, 0), norm, &t))
+            situ_feed_stats_add(st, i, t, (int)situ_db_column_int64(q, 1));
+    situ_db_finalize(q);
+    if (situ_db_prepare(db, "SELECT max(received_at) FROM event_log WHERE dept = ?1", &q, NULL))
+        return situ_err_set(err, SITU_EDB, "event_log: %s", situ_db_errmsg(db));
+    situ_db_bind_text(q, 1, code, -1);
+    if (situ_db_step(q) == SITU_DB_ROW && situ_db_column_type(q, 0) == SITU_DB_TEXT &&
+        !situ_feed_time(situ_db_column_text(q, 0), norm, &t) && t > st->d[i].last)
         st->d[i].last = t;
-    sqlite3_finalize(q);
+    situ_db_finalize(q);
     return 0;
 }
 
@@ -214,7 +213,7 @@ int situ_feed_stats_load(situ_feed_stats *st, situ_store *s, long long now, situ
     gmtime_r(&t, &tm);
     strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
     for (int i = 0; i < st->n; i++)
-        if (load_dept(st, situ_store_db(s), i, since, err))
+        if (load_dept(st, situ_store_sql(s), i, since, err))
             return SITU_EDB;
     return 0;
 }

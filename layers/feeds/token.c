@@ -9,13 +9,13 @@
 #include "situ/token.h"
 
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include "situ/db.h"
 #include "situ/schema.h"
 
 /* ---- SHA-256 ------------------------------------------------------------- */
@@ -153,47 +153,51 @@ int situ_token_add(situ_store *s, const char *dept, const char *label,
     make_token(raw, token);
     token_hash_hex(token, hash);
     situ_store_now(now);
-    sqlite3 *db = situ_store_db(s);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO tokens (dept, hash, label, created_at) VALUES (?,?,?,?)",
-                           -1, &st, NULL))
-        return situ_err_set(err, SITU_EDB, "tokens: %s", sqlite3_errmsg(db));
-    sqlite3_bind_text(st, 1, dept, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+    situ_db *db = situ_store_sql(s);
+    situ_db_stmt *st;
+    if (situ_db_prepare(db,
+                        "INSERT INTO tokens (dept, hash, label, created_at) VALUES (?,?,?,?) "
+                        "RETURNING id",
+                        &st, NULL))
+        return situ_err_set(err, SITU_EDB, "tokens: %s", situ_db_errmsg(db));
+    situ_db_bind_text(st, 1, dept, -1);
+    situ_db_bind_text(st, 2, hash, -1);
     if (label && *label)
-        sqlite3_bind_text(st, 3, label, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : SITU_EDB;
+        situ_db_bind_text(st, 3, label, -1);
+    situ_db_bind_text(st, 4, now, -1);
+    int rc = situ_db_step(st) == SITU_DB_ROW ? 0 : SITU_EDB;
+    long long id = rc ? 0 : situ_db_column_int64(st, 0);
+    if (!rc && situ_db_step(st) != SITU_DB_DONE) /* the insert finishes (commits) here */
+        rc = SITU_EDB;
     if (rc)
-        situ_err_set(err, rc, "tokens: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
+        situ_err_set(err, rc, "tokens: %s", situ_db_errmsg(db));
+    situ_db_finalize(st);
     if (rc)
         return rc;
     memcpy(out_token, token, SITU_TOKEN_SIZE);
     if (out_id)
-        *out_id = sqlite3_last_insert_rowid(db);
+        *out_id = id;
     return 0;
 }
 
-static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int k)
+static void copy_col(char *dst, size_t n, situ_db_stmt *st, int k)
 {
-    const unsigned char *t = sqlite3_column_text(st, k);
-    snprintf(dst, n, "%s", t ? (const char *)t : "");
+    const char *t = situ_db_column_text(st, k);
+    snprintf(dst, n, "%s", t ? t : "");
 }
 
 int situ_token_list(situ_store *s, situ_token_info **out_list, int *out_n, situ_err *err)
 {
-    sqlite3 *db = situ_store_db(s);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id, dept, substr(hash, 1, 16), label, created_at, revoked_at "
-                           "FROM tokens ORDER BY id",
-                           -1, &st, NULL))
-        return situ_err_set(err, SITU_EDB, "tokens: %s", sqlite3_errmsg(db));
+    situ_db *db = situ_store_sql(s);
+    situ_db_stmt *st;
+    if (situ_db_prepare(db,
+                        "SELECT id, dept, substr(hash, 1, 16), label, created_at, revoked_at "
+                        "FROM tokens ORDER BY id",
+                        &st, NULL))
+        return situ_err_set(err, SITU_EDB, "tokens: %s", situ_db_errmsg(db));
     situ_token_info *list = NULL;
     int n = 0, cap = 0, rc = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (situ_db_step(st) == SITU_DB_ROW) {
         if (n == cap) {
             cap = cap ? 2 * cap : 16;
             situ_token_info *p = realloc(list, (size_t)cap * sizeof *p);
@@ -204,41 +208,40 @@ int situ_token_list(situ_store *s, situ_token_info **out_list, int *out_n, situ_
             list = p;
         }
         situ_token_info *t = &list[n++];
-        t->id = sqlite3_column_int64(st, 0);
+        t->id = situ_db_column_int64(st, 0);
         copy_col(t->dept, sizeof t->dept, st, 1);
         copy_col(t->fingerprint, sizeof t->fingerprint, st, 2);
         copy_col(t->label, sizeof t->label, st, 3);
         copy_col(t->created_at, sizeof t->created_at, st, 4);
         copy_col(t->revoked_at, sizeof t->revoked_at, st, 5);
     }
-    sqlite3_finalize(st);
+    situ_db_finalize(st);
     *out_list = list;
     *out_n = n;
     return 0;
 fail:
-    sqlite3_finalize(st);
+    situ_db_finalize(st);
     free(list);
     return rc;
 }
 
 int situ_token_revoke(situ_store *s, long long id, situ_err *err)
 {
-    sqlite3 *db = situ_store_db(s);
-    sqlite3_stmt *st;
+    situ_db *db = situ_store_sql(s);
+    situ_db_stmt *st;
     char now[32];
     situ_store_now(now);
-    if (sqlite3_prepare_v2(db,
-                           "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                           -1, &st, NULL))
-        return situ_err_set(err, SITU_EDB, "tokens: %s", sqlite3_errmsg(db));
-    sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, id);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : SITU_EDB;
+    if (situ_db_prepare(db, "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                        &st, NULL))
+        return situ_err_set(err, SITU_EDB, "tokens: %s", situ_db_errmsg(db));
+    situ_db_bind_text(st, 1, now, -1);
+    situ_db_bind_int64(st, 2, id);
+    int rc = situ_db_step(st) == SITU_DB_DONE ? 0 : SITU_EDB;
     if (rc)
-        situ_err_set(err, rc, "tokens: %s", sqlite3_errmsg(db));
-    else if (sqlite3_changes(db) == 0)
+        situ_err_set(err, rc, "tokens: %s", situ_db_errmsg(db));
+    else if (situ_db_changes(db) == 0)
         rc = situ_err_set(err, SITU_ENOTFOUND, "no live token with id %lld", id);
-    sqlite3_finalize(st);
+    situ_db_finalize(st);
     return rc;
 }
 
@@ -269,18 +272,17 @@ static int from_hex(const char *s, unsigned char out[32])
 
 int situ_tokens_load(situ_store *s, situ_tokens **out_set, situ_err *err)
 {
-    sqlite3 *db = situ_store_db(s);
-    sqlite3_stmt *st = NULL;
+    situ_db *db = situ_store_sql(s);
+    situ_db_stmt *st = NULL;
     situ_tokens *t = calloc(1, sizeof *t);
     int cap = 0, rc = 0;
     if (!t)
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
-    if (sqlite3_prepare_v2(db, "SELECT dept, hash FROM tokens WHERE revoked_at IS NULL", -1, &st,
-                           NULL)) {
-        rc = situ_err_set(err, SITU_EDB, "tokens: %s", sqlite3_errmsg(db));
+    if (situ_db_prepare(db, "SELECT dept, hash FROM tokens WHERE revoked_at IS NULL", &st, NULL)) {
+        rc = situ_err_set(err, SITU_EDB, "tokens: %s", situ_db_errmsg(db));
         goto fail;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = situ_db_step(st)) == SITU_DB_ROW) {
         if (t->n == cap) {
             cap = cap ? 2 * cap : 32;
             token_entry *p = realloc(t->e, (size_t)cap * sizeof *p);
@@ -291,19 +293,19 @@ int situ_tokens_load(situ_store *s, situ_tokens **out_set, situ_err *err)
             t->e = p;
         }
         token_entry *e = &t->e[t->n];
-        e->dept = situ_schema_dept_index((const char *)sqlite3_column_text(st, 0));
-        if (e->dept >= 0 && from_hex((const char *)sqlite3_column_text(st, 1), e->hash) == 0)
+        e->dept = situ_schema_dept_index(situ_db_column_text(st, 0));
+        if (e->dept >= 0 && from_hex(situ_db_column_text(st, 1), e->hash) == 0)
             t->n++;
     }
-    if (rc != SQLITE_DONE) { /* a read cut short is a failure, not fewer tokens */
-        rc = situ_err_set(err, SITU_EDB, "tokens: %s", sqlite3_errmsg(db));
+    if (rc != SITU_DB_DONE) { /* a read cut short is a failure, not fewer tokens */
+        rc = situ_err_set(err, SITU_EDB, "tokens: %s", situ_db_errmsg(db));
         goto fail;
     }
-    sqlite3_finalize(st);
+    situ_db_finalize(st);
     *out_set = t;
     return 0;
 fail:
-    sqlite3_finalize(st);
+    situ_db_finalize(st);
     situ_tokens_free(t);
     return rc;
 }

@@ -542,6 +542,29 @@ static void a_department_cannot_claim_another_s_station(void **state)
     situ_assert_query(e->s, "SELECT value FROM stations WHERE id = 'WL-LOADED'", "4.0");
 }
 
+/* When a department has both its feed's "D:S" (a reading came first) and
+ * a loaded S (loaded later), its readings of S go to "D:S". */
+static void a_feed_s_own_station_comes_before_a_loaded_one(void **state)
+{
+    env *e = *state;
+    unsigned char w[21];
+    static const char *const st[] = {"name", "RG7",        "dept", "water_resources",
+                                     "kind", "rain_gauge", NULL};
+    put(e->s, "stations", "RG7", w, point_wkb(w, 111.03, 26.03), st, NULL, 0);
+    put(e->s, "stations", "water_resources:RG7", w, point_wkb(w, 111.04, 26.04), st, NULL, 0);
+    situ_feed_batch *b =
+        run(e->s, e->a, e->snap, "water_resources",
+            "{\"events\":[{\"id\":\"o1\",\"type\":\"observation\",\"station\":\"RG7\","
+            "\"observed_at\":\"2024-06-01T03:00:00Z\",\"metric\":\"rain_1h_mm\",\"value\":7}]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_ACCEPTED);
+    assert_string_equal(b->ev[0].changes[0].id, "water_resources:RG7");
+    situ_feed_batch_free(b);
+    situ_assert_query(e->s,
+                      "SELECT group_concat(id || '=' || coalesce(value, 'none'), ' ') FROM "
+                      "(SELECT id, value FROM stations WHERE id LIKE '%RG7' ORDER BY id)",
+                      "RG7=none water_resources:RG7=7.0");
+}
+
 /* Readings create stations up to the quota; the next new one is rejected
  * naming "station"; a registration creates past it; readings reach it. */
 static void the_quota_bounds_stations_readings_create(void **state)
@@ -951,6 +974,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(duplicates_are_acknowledged_not_applied_twice, setup, teardown),
     cmocka_unit_test_setup_teardown(stations_belong_to_their_department, setup, teardown),
     cmocka_unit_test_setup_teardown(a_department_cannot_claim_another_s_station, setup, teardown),
+    cmocka_unit_test_setup_teardown(a_feed_s_own_station_comes_before_a_loaded_one, setup,
+                                    teardown),
     cmocka_unit_test_setup_teardown(the_quota_bounds_stations_readings_create, setup, teardown),
     cmocka_unit_test_setup_teardown(a_registration_creates_and_moves_a_station, setup, teardown),
     cmocka_unit_test_setup_teardown(feature_updates_are_partial_and_merge_items, setup, teardown),

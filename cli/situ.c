@@ -24,7 +24,7 @@ const char *situ_cli_default_db(void)
 
 int situ_cli_db_is_file(const char *db)
 {
-    return strncmp(db, "postgresql://", 13) != 0 && strncmp(db, "postgres://", 11) != 0;
+    return !situ_db_is_url(db);
 }
 
 int situ_cli_open(const char *db, unsigned flags, situ_store **out)

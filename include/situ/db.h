@@ -60,7 +60,8 @@ int situ_db_wrap_sqlite(sqlite3 *lite, situ_db **out, situ_err *err);
  * the password. *out owns the connection. */
 int situ_db_connect(const char *conninfo, situ_db **out, situ_err *err);
 /* 1 when path is a libpq connection string (postgresql://, postgres://, or
- * key=value) rather than a file name. */
+ * one opening with keyword=value) rather than a file name or an SQLite URI
+ * ("file:...?immutable=1", which holds a '=' too). */
 int situ_db_is_url(const char *path);
 /* What the connection is to, for messages: the file, or the PostgreSQL
  * server as "host=... port=... dbname=... user=..." (no password). */

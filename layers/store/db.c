@@ -24,10 +24,26 @@ struct situ_db_stmt {
     situ__pg_stmt *pg;
 };
 
+/* 1 when s opens with a libpq keyword=value pair ("host=db1 dbname=situ"):
+ * a keyword of letters and underscores, then '=' (spaces allowed around it). */
+static int is_conninfo(const char *s)
+{
+    while (*s == ' ')
+        s++;
+    const char *k = s;
+    while ((*s >= 'a' && *s <= 'z') || *s == '_')
+        s++;
+    if (s == k)
+        return 0;
+    while (*s == ' ')
+        s++;
+    return *s == '=';
+}
+
 int situ_db_is_url(const char *path)
 {
     return strncmp(path, "postgresql://", 13) == 0 || strncmp(path, "postgres://", 11) == 0 ||
-           strchr(path, '=') != NULL;
+           is_conninfo(path);
 }
 
 int situ_db_connect(const char *conninfo, situ_db **out, situ_err *err)

@@ -345,6 +345,21 @@ static void messages_never_show_the_password(void **state)
     }
 }
 
+/* What opens PostgreSQL and what stays a file: an SQLite URI holds a '=' too
+ * (situd opens a read-only folder's store as file:...?immutable=1). */
+static void connection_strings_and_file_names_told_apart(void **state)
+{
+    (void)state;
+    assert_true(situ_db_is_url("postgresql://situ@db1,db2/situ?target_session_attrs=read-write"));
+    assert_true(situ_db_is_url("postgres://situ@db1/situ"));
+    assert_true(situ_db_is_url("host=db1 port=5432 dbname=situ"));
+    assert_true(situ_db_is_url(" dbname = situ"));
+    assert_false(situ_db_is_url("file:/var/lib/situ/situ.sqlite?immutable=1"));
+    assert_false(situ_db_is_url("/var/lib/situ/a=b.sqlite"));
+    assert_false(situ_db_is_url("var/situ.sqlite"));
+    assert_false(situ_db_is_url("=x"));
+}
+
 #define CASE(t, engine)                                                                            \
     {                                                                                              \
 #t "_" #engine, t, setup_##engine, teardown, NULL                                          \
@@ -362,6 +377,7 @@ static const struct CMUnitTest tests[] = {
     CASE(lock_timeout_is_busy, pg),
     CASE(lost_connection_is_io_and_names_the_server, pg),
     CASE(messages_never_show_the_password, pg),
+    cmocka_unit_test(connection_strings_and_file_names_told_apart),
 };
 
 SITU_TEST_MAIN("db", tests)

@@ -12,6 +12,9 @@ const char *situ_cli_default_db(void);
 int situ_cli_db_is_file(const char *db);
 /* Opens db for a command, printing the error; returns 0 or 1. */
 int situ_cli_open(const char *db, unsigned flags, situ_store **out);
+/* db as messages may name it: the file, or the PostgreSQL server the open
+ * store s is connected to, never a URL's password. */
+const char *situ_cli_db_name(const char *db, situ_store *s);
 
 int situ_cli_load(int argc, char **argv);
 int situ_cli_export(int argc, char **argv);

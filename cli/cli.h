@@ -25,6 +25,7 @@ int situ_cli_token(int argc, char **argv);
 int situ_cli_backup(int argc, char **argv);
 int situ_cli_retain(int argc, char **argv);
 int situ_cli_drill(int argc, char **argv);
+int situ_cli_migrate(int argc, char **argv);
 /* Prints rows and bytes per table, the event log's span and the archive's
  * size (`situ check`); 0 or 1. */
 int situ_cli_print_sizes(situ_store *s, const char *db);

@@ -243,6 +243,7 @@ static const struct command {
     {"impact", cmd_impact, "what an alert's area holds (townships, stations, resources, roads)"},
     {"token", situ_cli_token, "add, list or revoke department feed tokens"},
     {"backup", situ_cli_backup, "copy the file consistently while situd runs"},
+    {"migrate", situ_cli_migrate, "copy a whole store between SpatiaLite and PostgreSQL"},
     {"retain", situ_cli_retain, "archive and remove expired alerts and old event log rows"},
     {"drill", situ_cli_drill, "check a drill scenario, or import one from CSV"},
 };

@@ -3,8 +3,9 @@ from tests/pg/pgtemp.sh, each compared with the same command on a SpatiaLite
 file: init, load --all of the demo, a load that rejects a feature and goes on,
 a failed load (which changes nothing: every table's rows hashed before and
 after), export (equal after sorting), nearest (identical), token
-add/list/revoke and check. No command prints the URL's password. Skipped,
-saying so, without PostgreSQL 15.
+add/list/revoke and check. No command prints the URL's password. Then
+`situ migrate`: a file with feed events (an alert, a closure) and tokens to
+PostgreSQL and back reads the same. Skipped, saying so, without PostgreSQL 15.
 
 Run one case: python3 tests/cli/test_commands_pg.py -k NAME"""
 
@@ -15,10 +16,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
+import feedlib  # noqa: E402
 import situd  # noqa: E402
 
 PGTEMP = os.path.join(HERE, "..", "pg", "pgtemp.sh")
@@ -41,14 +44,63 @@ def without_times(obj):
     return obj
 
 
-@unittest.skipUnless(HAVE_PG, "PostgreSQL 15 is not installed (scripts/setup.sh)")
-class CommandsPg(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
+SERVER = {}
+
+
+def setUpModule():
+    if HAVE_PG:
         out = subprocess.run(["bash", PGTEMP, "start"], check=True, capture_output=True,
                              text=True).stdout.split()
-        cls.url, cls.pgdir = out[0], out[1]
-        cls.password = cls.url.split("//")[1].split("@")[0].split(":")[1]
+        SERVER["url"], SERVER["dir"] = out[0], out[1]
+
+
+def tearDownModule():
+    if "dir" in SERVER:
+        subprocess.run(["bash", PGTEMP, "stop", SERVER["dir"]], check=False)
+
+
+def psql(url, sql):
+    return subprocess.run([PSQL, "-X", "-At", "-d", url, "-c", sql], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def pg_state(url):
+    """Every table's name, row count and rows' hash."""
+    return psql(url, psql(url, STATE_SQL))
+
+
+def new_database(name):
+    psql(SERVER["url"], "CREATE DATABASE " + name)
+    return SERVER["url"].rsplit("/", 1)[0] + "/" + name
+
+
+def sqlite(db, sql):
+    return subprocess.run(["sqlite3", db, sql], check=True, capture_output=True,
+                          text=True).stdout
+
+
+class PgCase(unittest.TestCase):
+    """Runs `situ` in cls.tmp and keeps every output for the password check."""
+
+    @classmethod
+    def situ(cls, *args):
+        r = subprocess.run([situd.SITU] + list(args), capture_output=True, text=True,
+                           cwd=cls.tmp)
+        cls.outputs.append((args, r.stdout + r.stderr))
+        return r
+
+    def assert_no_password(self):
+        password = SERVER["url"].split("//")[1].split("@")[0].split(":")[1]
+        self.assertGreater(len(self.outputs), 3)
+        for args, out in self.outputs:
+            self.assertNotIn(password, out, args)
+
+
+@unittest.skipUnless(HAVE_PG, "PostgreSQL 15 is not installed (scripts/setup.sh)")
+class CommandsPg(PgCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.url = SERVER["url"]
         cls.tmp = tempfile.mkdtemp(prefix="situ-cmd-pg-")
         cls.file = os.path.join(cls.tmp, "situ.sqlite")
         cls.outputs = []
@@ -61,15 +113,7 @@ class CommandsPg(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        subprocess.run(["bash", PGTEMP, "stop", cls.pgdir], check=False)
         shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def situ(cls, *args):
-        r = subprocess.run([situd.SITU] + list(args), capture_output=True, text=True,
-                           cwd=cls.tmp)
-        cls.outputs.append((args, r.stdout + r.stderr))
-        return r
 
     def both(self, *args):
         """The command on PostgreSQL, then on the file: (r_pg, r_file)."""
@@ -79,12 +123,6 @@ class CommandsPg(unittest.TestCase):
     @staticmethod
     def db_arg(a, db):
         return db if a == "{db}" else a
-
-    def pg_state(self):
-        sql = subprocess.run([PSQL, "-X", "-At", "-d", self.url, "-c", STATE_SQL],
-                             check=True, capture_output=True, text=True).stdout
-        return subprocess.run([PSQL, "-X", "-At", "-d", self.url, "-c", sql], check=True,
-                              capture_output=True, text=True).stdout
 
     def test_0_load_all_same_counts(self):
         def stats(r):
@@ -97,7 +135,7 @@ class CommandsPg(unittest.TestCase):
         self.assertIn("loaded into host=127.0.0.1", self.loaded[self.url].stdout)
 
     def test_failed_load_changes_nothing(self):
-        before = self.pg_state()
+        before = pg_state(self.url)
         self.assertIn("resources:", before)
         for r in self.both("load", "--db", "{db}", "--collection", "resources",
                            "--accept-outside", "--max-rejected", "20%",
@@ -107,7 +145,7 @@ class CommandsPg(unittest.TestCase):
                           r.stdout + r.stderr)
             self.assertRegex(r.stderr, r"1 of 3 features were rejected \(more than 20%.*"
                                        r"\(nothing was changed\)")
-        self.assertEqual(self.pg_state(), before)
+        self.assertEqual(pg_state(self.url), before)
 
     def test_load_rejecting_one_feature_goes_on(self):
         for r in self.both("load", "--db", "{db}", "--collection", "risk_zones",
@@ -178,9 +216,106 @@ class CommandsPg(unittest.TestCase):
         self.assertEqual(rows.findall(pg.stdout), rows.findall(lite.stdout))
 
     def test_z_no_password_anywhere(self):
-        self.assertGreater(len(self.outputs), 5)
-        for args, out in self.outputs:
-            self.assertNotIn(self.password, out, args)
+        self.assert_no_password()
+
+
+def export_all(test, db, tmp):
+    """Every collection of db exported to GeoJSON, as parsed JSON, by name."""
+    got = {}
+    for coll in COLLECTIONS + ["alerts"]:
+        out = os.path.join(tmp, "%s-%d.geojson" % (coll, len(test.outputs)))
+        r = test.situ("export", "--db", db, "--collection", coll, "--out", out)
+        test.assertEqual(r.returncode, 0, r.stderr)
+        with open(out, encoding="utf-8") as f:
+            got[coll] = sorted(json.load(f)["features"], key=lambda x: x["properties"]["id"])
+    return got
+
+
+# the rows of the side tables as sqlite3 prints them (geometry as SpatiaLite's blob)
+SIDE_ROWS = ["SELECT * FROM event_log ORDER BY seq", "SELECT * FROM tokens ORDER BY id",
+             "SELECT fid, id, dept, reason, until, radius_m, created_at, updated_at, ended_at, "
+             "hex(geom) FROM road_closures ORDER BY fid",
+             "SELECT * FROM resource_items ORDER BY resource_id, item",
+             "SELECT * FROM departments ORDER BY code", "SELECT * FROM items ORDER BY code"]
+SQUARE = {"type": "Polygon", "coordinates": [[[111.60, 26.41], [111.62, 26.41],
+                                              [111.62, 26.43], [111.60, 26.43],
+                                              [111.60, 26.41]]]}
+
+
+@unittest.skipUnless(HAVE_PG, "PostgreSQL 15 is not installed (scripts/setup.sh)")
+class MigratePg(PgCase):
+    """situ migrate: the demo file plus feed events to PostgreSQL and back."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="situ-migrate-pg-")
+        cls.outputs = []
+        cls.file = situd.demo_db(cls.tmp)
+        tokens = {d: feedlib.add_token(cls.file, d) for d in ("meteorology", "transport")}
+        subprocess.run([situd.SITU, "token", "revoke", "1", "--db", cls.file], check=True,
+                       capture_output=True)
+        tokens["meteorology"] = feedlib.add_token(cls.file, "meteorology")
+        d = situd.Situd(cls.file)
+        try:
+            now = time.time()
+            for dept, ev in (("meteorology", {"id": "al-1", "type": "alert",
+                                              "event": "rainstorm", "severity": "red",
+                                              "onset": feedlib.utc(now - 60),
+                                              "expires": feedlib.utc(now + 86400),
+                                              "geometry": SQUARE}),
+                             ("transport", {"id": "cl-1", "type": "closure", "reason": "漫水",
+                                            "geometry": SQUARE}),
+                             ("transport", {"id": "cl-2", "type": "closure", "reason": "塌方",
+                                            "radius_m": 300, "geometry": {
+                                                "type": "Point", "coordinates": [111.6, 26.4]}})):
+                r = d.post("/feeds/%s/events" % dept, {"events": [ev]},
+                           headers=feedlib.auth(tokens[dept]))
+                assert r.status == 200 and r.json()["results"][0]["status"] == "accepted", r.body
+        finally:
+            d.stop_cleanly()
+        cls.url = new_database("migrated")
+        cls.there = cls.situ("migrate", "--from", cls.file, "--to", cls.url)
+        cls.back = os.path.join(cls.tmp, "back.sqlite")
+        cls.again = cls.situ("migrate", "--from", cls.url, "--to", cls.back)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_round_trip_reads_the_same(self):
+        for r in (self.there, self.again):
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, r"event_log +3 rows\ntokens +3 rows\n"
+                                       r"road_closures +2 rows\nmigrated ")
+        self.assertIn("resources        772 rows", self.there.stdout)
+        for sql in SIDE_ROWS:
+            self.assertEqual(sqlite(self.back, sql), sqlite(self.file, sql), sql)
+        self.assertIn("|漫水|", sqlite(self.back, SIDE_ROWS[2]))
+        exports = [export_all(self, db, self.tmp) for db in (self.file, self.url, self.back)]
+        self.assertEqual(len(exports[0]["alerts"]), 1)
+        self.assertEqual(exports[1], exports[0])
+        self.assertEqual(exports[2], exports[0])
+
+    def test_keys_go_on_after_the_copied_ones(self):
+        r = self.situ("token", "add", "health", "--db", self.url)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("token 4 for health", r.stderr)
+        self.assertEqual(psql(self.url, "SELECT nextval(pg_get_serial_sequence("
+                                        "'event_log', 'seq'))").strip(), "4")
+
+    def test_non_empty_destination_unchanged_without_force(self):
+        before = pg_state(self.url)
+        r = self.situ("migrate", "--from", self.back, "--to", self.url)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, r"the destination is not empty \(\w+ holds \d+ rows\): "
+                                   r"give --force.*\(nothing was changed\)")
+        self.assertEqual(pg_state(self.url), before)
+        r = self.situ("migrate", "--from", self.file, "--to", self.back, "--force")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sqlite(self.back, SIDE_ROWS[1]), sqlite(self.file, SIDE_ROWS[1]))
+
+    def test_z_no_password_anywhere(self):
+        self.assert_no_password()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ const char *situ_cli_default_db(void);
 int situ_cli_db_is_file(const char *db);
 /* Opens db for a command, printing the error; returns 0 or 1. */
 int situ_cli_open(const char *db, unsigned flags, situ_store **out);
+/* db as messages may name it: the file, or the PostgreSQL server the open
+ * store s is connected to, never a URL's password. */
+const char *situ_cli_db_name(const char *db, situ_store *s);
 
 int situ_cli_load(int argc, char **argv);
 int situ_cli_export(int argc, char **argv);
@@ -22,6 +25,7 @@ int situ_cli_token(int argc, char **argv);
 int situ_cli_backup(int argc, char **argv);
 int situ_cli_retain(int argc, char **argv);
 int situ_cli_drill(int argc, char **argv);
+int situ_cli_migrate(int argc, char **argv);
 /* Prints rows and bytes per table, the event log's span and the archive's
  * size (`situ check`); 0 or 1. */
 int situ_cli_print_sizes(situ_store *s, const char *db);

@@ -116,7 +116,7 @@ static int load_checked(drill_args *a, situ_drill_scenario **out)
     if (a->db && situ_cli_open(a->db, SITU_STORE_READONLY, &st))
         return 1;
     if (st && situ_snapshot_load(st, &snap, &err)) {
-        fprintf(stderr, "situ drill: %s: %s\n", a->db, err.msg);
+        fprintf(stderr, "situ drill: %s: %s\n", situ_cli_db_name(a->db, st), err.msg);
         situ_store_close(st);
         return 1;
     }

@@ -284,13 +284,15 @@ static void remove_store(const char *path)
 }
 
 /* Loads into the store at db (created when missing). A failed load rolls
- * back; a store that was in rollback-journal mode is put back in it. */
-static int run(const args *a, const char *db, situ_err *err)
+ * back; a store that was in rollback-journal mode is put back in it. name
+ * gets a->db as messages may name it (never a URL's password). */
+static int run(const args *a, const char *db, char *name, size_t name_size, situ_err *err)
 {
     situ_store *s;
     int rc = situ_store_open(db, SITU_STORE_CREATE, &s, err);
     if (rc)
         return rc;
+    snprintf(name, name_size, "%s", situ_cli_db_name(a->db, s));
     if (a->all) {
         situ_load_stats st[SITU_NCOLLECTIONS];
         int nfiles = 0;
@@ -330,7 +332,7 @@ int situ_cli_load(int argc, char **argv)
     a.rollback = file && !fresh && rollback_mode(a.db);
     int aside = fresh || a.rollback; /* loaded under db, renamed over a.db on success */
     snprintf(db, sizeof db, aside ? "%s.loading-%d" : "%s", a.db, (int)getpid());
-    char dir[4200];
+    char dir[4200], name[4200];
     snprintf(dir, sizeof dir, "%s", a.db);
     char *slash = strrchr(dir, '/');
     int made_dir = fresh && slash && slash != dir && (*slash = '\0', mkdir(dir, 0755) == 0);
@@ -339,7 +341,7 @@ int situ_cli_load(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = a.rollback ? situ_store_backup(a.db, db, NULL, &err) : 0;
     if (!rc)
-        rc = run(&a, db, &err);
+        rc = run(&a, db, name, sizeof name, &err);
     if (a.rollback && !rc) { /* the copy takes the place of the store: keep its owner, mode */
         if (chmod(db, sb.st_mode & 07777) || (chown(db, sb.st_uid, sb.st_gid) && geteuid() == 0))
             rc = situ_err_set(&err, SITU_EIO, "cannot give %s the owner and mode of %s: %s", db,
@@ -360,7 +362,7 @@ int situ_cli_load(int argc, char **argv)
         fprintf(stderr, "situ load: %s (nothing was changed)\n", err.msg);
         return 1;
     }
-    printf("loaded into %s in %.2f s\n", a.db,
+    printf("loaded into %s in %.2f s\n", name,
            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     return 0;
 }

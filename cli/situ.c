@@ -39,6 +39,11 @@ int situ_cli_open(const char *db, unsigned flags, situ_store **out)
     return 0;
 }
 
+const char *situ_cli_db_name(const char *db, situ_store *s)
+{
+    return s && situ_db_is_url(db) ? situ_db_where(situ_store_sql(s)) : db;
+}
+
 static int usage_error(const char *cmd, const char *usage)
 {
     fprintf(stderr, "usage: situ %s %s\n", cmd, usage);
@@ -75,8 +80,7 @@ static int cmd_init(int argc, char **argv)
     if (situ_cli_open(db, flags, &s))
         return 1;
     /* the store's own description: a URL's password is never printed */
-    printf("%s: schema version %d\n", situ_db_is_url(db) ? situ_db_where(situ_store_sql(s)) : db,
-           situ_store_version(s));
+    printf("%s: schema version %d\n", situ_cli_db_name(db, s), situ_store_version(s));
     situ_store_close(s);
     return 0;
 }
@@ -178,9 +182,9 @@ static int cmd_check(int argc, char **argv)
         fprintf(stderr, "situ check: %s\n", err.msg);
     else
         bad = situ_cli_print_sizes(s, db);
-    situ_store_close(s);
     if (!bad)
-        printf("%s: ok (schema version %d)\n", db, SITU_SCHEMA_VERSION);
+        printf("%s: ok (schema version %d)\n", situ_cli_db_name(db, s), SITU_SCHEMA_VERSION);
+    situ_store_close(s);
     return bad;
 }
 
@@ -239,6 +243,7 @@ static const struct command {
     {"impact", cmd_impact, "what an alert's area holds (townships, stations, resources, roads)"},
     {"token", situ_cli_token, "add, list or revoke department feed tokens"},
     {"backup", situ_cli_backup, "copy the file consistently while situd runs"},
+    {"migrate", situ_cli_migrate, "copy a whole store between SpatiaLite and PostgreSQL"},
     {"retain", situ_cli_retain, "archive and remove expired alerts and old event log rows"},
     {"drill", situ_cli_drill, "check a drill scenario, or import one from CSV"},
 };

@@ -31,10 +31,12 @@ typedef enum situ_db_engine {
 } situ_db_engine;
 
 /* What situ_db_step answers besides a negative SITU_E... code:
- * SITU_ECONFLICT for a constraint violated, SITU_EBUSY for a lock not
- * granted in time (PostgreSQL: also a serialization failure or deadlock:
- * retry the transaction), SITU_EIO for a lost PostgreSQL connection,
- * SITU_EDB for anything else (situ_db_errmsg says why).
+ * SITU_ECONFLICT for a constraint violated or a value of the wrong type or
+ * too big (SQLite's MISMATCH, TOOBIG; PostgreSQL's SQLSTATE class 22),
+ * SITU_EBUSY for a lock not granted in time (PostgreSQL: also a
+ * serialization failure or deadlock: retry the transaction), SITU_EIO for a
+ * lost PostgreSQL connection, SITU_EDB for anything else (situ_db_errmsg
+ * says why).
  *
  * PostgreSQL differs in one way callers must know: a failed statement inside
  * a transaction aborts the whole transaction (SQLite undoes the statement
@@ -83,6 +85,11 @@ int situ_db_exec(situ_db *db, const char *sql, situ_err *err);
 long long situ_db_changes(situ_db *db);
 /* The engine's message for the last failure on db. */
 const char *situ_db_errmsg(situ_db *db);
+/* situ's code for the last call on db (prepare, step, exec): 0 when it
+ * succeeded, else as situ_db_step answers; SITU_ECONFLICT also covers a
+ * value of the wrong type or too big (SQLite's MISMATCH and TOOBIG,
+ * PostgreSQL's data exceptions, SQLSTATE class 22). */
+int situ_db_errcode(situ_db *db);
 
 /* Binds parameter k (1-based). Text and blobs are borrowed: they must stay
  * valid until the statement is stepped to its end, reset or finalized.

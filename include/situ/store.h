@@ -120,6 +120,27 @@ typedef struct situ_backup_stats {
  * and renamed over it only when complete and synced. stats may be NULL. */
 int situ_store_backup(const char *src, const char *dst, situ_backup_stats *stats, situ_err *err);
 
+/* What situ_store_migrate copied: rows per table, in copy order. */
+enum { SITU_MIGRATE_MAX_TABLES = 32 };
+typedef struct situ_migrate_stats {
+    int ntables;
+    struct {
+        char name[64];
+        long long rows;
+    } table[SITU_MIGRATE_MAX_TABLES];
+} situ_migrate_stats;
+
+/* Copies the whole store src into dst, either engine to either: the items
+ * and departments vocabularies, every collection, resource_items,
+ * event_log, tokens and road_closures, keys included (PostgreSQL's identity
+ * sequences are moved past them). src is read in one consistent snapshot,
+ * dst written in one transaction; each table's rows are counted on both
+ * sides before the commit. A dst holding rows (its vocabularies aside) is
+ * refused with SITU_ECONFLICT unless force, which replaces its content.
+ * On failure dst is unchanged. st may be NULL. */
+int situ_store_migrate(situ_store *src, situ_store *dst, int force, situ_migrate_stats *st,
+                       situ_err *err);
+
 /* Makes the folder that holds path, one level (an existing one is fine), as
  * `situ init` and the retention archive need. */
 void situ_store_make_parent(const char *path);

@@ -14,7 +14,6 @@
  * stations, its "station" registrations any number.
  */
 #include <math.h>
-#include <sqlite3.h> /* refused(): db.h has no code for the last failure yet */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,19 +133,14 @@ void situ_feed_applier_free(situ_feed_applier *a)
     free(a);
 }
 
-/* Whether the store's last failure (code: a negative SITU_E... code)
- * refused this event (a constraint, a value of the wrong type or size, a
- * feature the store turns down before any SQL) rather than the store
- * failing. db.h gives no engine-neutral code for the last failure yet
- * (situ_store_upsert answers SITU_EINVAL for both), so on SQLite its code
- * is read as before; on PostgreSQL situ_db's code says it. */
-static int refused(situ_feed_applier *a, int code)
+/* Whether the store's last failure refused this event (a constraint, a
+ * value of the wrong type or size: SITU_ECONFLICT; or a feature the store
+ * turned down before any SQL, the connection's last call having succeeded)
+ * rather than the store failing (busy, connection lost: SITU_EDB, 503). */
+static int refused(situ_feed_applier *a)
 {
-    sqlite3 *lite = situ_db_sqlite(a->db);
-    if (!lite)
-        return code == SITU_ECONFLICT || code == SITU_EINVAL;
-    int x = sqlite3_extended_errcode(lite) & 0xff;
-    return x == SQLITE_CONSTRAINT || x == SQLITE_MISMATCH || x == SQLITE_TOOBIG || x == SQLITE_OK;
+    int code = situ_db_errcode(a->db);
+    return code == SITU_ECONFLICT || code == 0;
 }
 
 /* Steps a write and resets it: 0 done, STEP_REFUSED (ev rejected) when a
@@ -154,7 +148,7 @@ static int refused(situ_feed_applier *a, int code)
 static int write_step(situ_feed_applier *a, situ_db_stmt *st, situ_feed_event *ev)
 {
     int rc = situ_db_step(st);
-    int refuse = rc < 0 && refused(a, rc);
+    int refuse = rc < 0 && refused(a);
     if (refuse)
         situ__feed_reject(ev, "", "the store refused it: %s", situ_db_errmsg(a->db));
     situ_db_reset(st);
@@ -227,7 +221,7 @@ static int upsert(situ_feed_applier *a, situ_feed_event *ev, const situ_collecti
     int rc = situ_store_upsert(a->s, c, f, out_inserted, &e);
     if (rc == 0)
         return 0;
-    if (refused(a, rc)) {
+    if (refused(a)) {
         situ__feed_reject(ev, "", "the store refused it: %s", e.msg);
         return STEP_REFUSED;
     }

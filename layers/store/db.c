@@ -99,6 +99,8 @@ static int code_of(int rc)
 {
     switch (rc & 0xff) {
     case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
         return SITU_ECONFLICT;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -154,6 +156,14 @@ long long situ_db_changes(situ_db *db)
 const char *situ_db_errmsg(situ_db *db)
 {
     return db->pg ? situ__pg_errmsg(db->pg) : sqlite3_errmsg(db->lite);
+}
+
+int situ_db_errcode(situ_db *db)
+{
+    if (db->pg)
+        return situ__pg_errcode(db->pg);
+    int rc = sqlite3_extended_errcode(db->lite);
+    return rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : code_of(rc);
 }
 
 void situ_db_bind_null(situ_db_stmt *st, int k)

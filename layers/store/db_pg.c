@@ -46,6 +46,7 @@ struct situ__pg {
     char where[256];    /* "host=... port=... dbname=... user=...", no password */
     char password[128]; /* scrubbed from every message */
     char errmsg[1024];
+    int last_code; /* situ's code of the last call's failure, 0 if it succeeded */
     long long changes;
     unsigned long long next_id; /* names statements s1, s2, ... */
     situ__pg_stmt *streaming;   /* the statement whose rows are on the wire */
@@ -108,6 +109,11 @@ const char *situ__pg_errmsg(situ__pg *pg)
     return pg->errmsg;
 }
 
+int situ__pg_errcode(situ__pg *pg)
+{
+    return pg->last_code;
+}
+
 long long situ__pg_changes(situ__pg *pg)
 {
     return pg->changes;
@@ -119,7 +125,8 @@ static int code_of(situ__pg *pg, const PGresult *res)
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     if (PQstatus(pg->conn) == CONNECTION_BAD || !state || strncmp(state, "08", 2) == 0)
         return SITU_EIO;
-    if (strncmp(state, "23", 2) == 0)
+    /* a constraint violated (23), a value of the wrong type or size (22) */
+    if (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0)
         return SITU_ECONFLICT;
     if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03"))
         return SITU_EBUSY;
@@ -131,7 +138,7 @@ static int code_of(situ__pg *pg, const PGresult *res)
 /* Records the failure of res (NULL: of the connection) and returns its code. */
 static int fail(situ__pg *pg, const PGresult *res)
 {
-    int rc = code_of(pg, res);
+    int rc = pg->last_code = code_of(pg, res);
     const char *msg = res ? PQresultErrorMessage(res) : NULL;
     if (!msg || !*msg)
         msg = PQerrorMessage(pg->conn);
@@ -303,6 +310,7 @@ static void buffer_rest(situ__pg *pg);
 int situ__pg_prepare(situ__pg *pg, const char *sql, situ__pg_stmt **out, situ_err *err)
 {
     situ__pg_stmt *st = calloc(1, sizeof *st);
+    pg->last_code = 0;
     if (!st)
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
     st->pg = pg;
@@ -539,6 +547,7 @@ static int send_stmt(situ__pg_stmt *st)
 int situ__pg_step(situ__pg_stmt *st)
 {
     situ__pg *pg = st->pg;
+    pg->last_code = 0;
     drop_row(st);
     if (!st->active) {
         int rc = send_stmt(st);
@@ -745,6 +754,7 @@ void situ__pg_finalize(situ__pg_stmt *st)
 
 int situ__pg_exec(situ__pg *pg, const char *sql, situ_err *err)
 {
+    pg->last_code = 0;
     if (pg->streaming)
         buffer_rest(pg);
     int np;

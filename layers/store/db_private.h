@@ -17,6 +17,7 @@ int situ__pg_prepare(situ__pg *pg, const char *sql, situ__pg_stmt **out, situ_er
 int situ__pg_exec(situ__pg *pg, const char *sql, situ_err *err);
 long long situ__pg_changes(situ__pg *pg);
 const char *situ__pg_errmsg(situ__pg *pg);
+int situ__pg_errcode(situ__pg *pg);
 const char *situ__pg_where(situ__pg *pg);
 
 void situ__pg_bind(situ__pg_stmt *st, int k, situ_db_type type, long long i, double d,

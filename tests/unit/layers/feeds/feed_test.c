@@ -811,6 +811,29 @@ static void the_log_replays_changes_in_order(void **state)
 #define SQ_GEOM "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":" SQ "}"
 #define CIRCLE "\"geometry\":{\"type\":\"Point\",\"coordinates\":[111.05,26.05]},\"radius_m\":300"
 
+/* A write the store refuses (here a trigger's constraint) rejects that event
+ * alone, naming the store's reason; the rest of the batch is applied. */
+static void a_store_refusal_rejects_only_its_event(void **state)
+{
+    env *e = *state;
+    situ_err err = {0};
+    assert_int_equal(situ_store_exec(e->s,
+                                     "CREATE TRIGGER no_dams BEFORE INSERT ON road_closures "
+                                     "WHEN NEW.reason = '坝' BEGIN SELECT RAISE(ABORT, "
+                                     "'no closure for a dam'); END",
+                                     &err),
+                     0);
+    situ_feed_batch *b = run(e->s, e->a, e->snap, "transport",
+                             "{\"events\":[{\"id\":\"d1\",\"type\":\"closure\",\"reason\":"
+                             "\"坝\"," CIRCLE "}," CLOSURE("c2", CIRCLE) "]}");
+    assert_int_equal(b->ev[0].status, SITU_FEED_REJECTED);
+    assert_non_null(strstr(b->ev[0].reason, "the store refused it: no closure for a dam"));
+    assert_int_equal(b->ev[1].status, SITU_FEED_ACCEPTED);
+    situ_feed_batch_free(b);
+    situ_assert_query(e->s, "SELECT group_concat(event_id) FROM event_log", "c2");
+    situ_assert_query(e->s, "SELECT group_concat(id) FROM road_closures", "transport:c2");
+}
+
 static void closures_are_stored_replaced_and_ended(void **state)
 {
     env *e = *state;
@@ -983,6 +1006,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(alerts_update_and_cancel_their_own, setup, teardown),
     cmocka_unit_test_setup_teardown(the_log_replays_changes_in_order, setup, teardown),
     cmocka_unit_test_setup_teardown(closures_are_stored_replaced_and_ended, setup, teardown),
+    cmocka_unit_test_setup_teardown(a_store_refusal_rejects_only_its_event, setup, teardown),
     cmocka_unit_test_setup_teardown(stats_count_per_department, setup, teardown),
     cmocka_unit_test_setup_teardown(the_answer_lists_every_event, setup, teardown),
     cmocka_unit_test_setup_teardown(events_are_logged_as_sent, setup, teardown),

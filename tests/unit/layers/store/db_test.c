@@ -163,6 +163,30 @@ static void constraint_violation_is_a_conflict(void **state)
     situ_db_finalize(up);
 }
 
+/* situ_db_errcode: the code of the last call, 0 after a success; a value of
+ * the wrong type is a conflict (what feed_apply.c rejects an event for). */
+static void errcode_is_the_last_calls(void **state)
+{
+    fixture *f = fx(state);
+    assert_int_equal(situ_db_exec(f->db, "CREATE TABLE m (k INTEGER PRIMARY KEY)", NULL), 0);
+    assert_int_equal(situ_db_errcode(f->db), 0);
+    situ_db_stmt *ins = prepare(f->db, "INSERT INTO m VALUES (?)");
+    situ_db_bind_text(ins, 1, "not a number", -1);
+    assert_int_equal(situ_db_step(ins), SITU_ECONFLICT);
+    assert_int_equal(situ_db_errcode(f->db), SITU_ECONFLICT);
+    situ_db_reset(ins);
+    situ_db_bind_int64(ins, 1, 7);
+    assert_int_equal(situ_db_step(ins), SITU_DB_DONE);
+    assert_int_equal(situ_db_errcode(f->db), 0);
+    situ_db_reset(ins);
+    assert_int_equal(situ_db_step(ins), SITU_ECONFLICT);
+    assert_int_equal(situ_db_errcode(f->db), SITU_ECONFLICT);
+    situ_db_finalize(ins);
+    situ_db_stmt *st = NULL;
+    assert_int_equal(situ_db_prepare(f->db, "SELECT nope FROM nowhere", &st, NULL), SITU_EDB);
+    assert_int_equal(situ_db_errcode(f->db), SITU_EDB);
+}
+
 static void bad_sql_names_the_statement(void **state)
 {
     fixture *f = fx(state);
@@ -370,6 +394,7 @@ static const struct CMUnitTest tests[] = {
     BOTH(binds_and_reads_every_type),
     BOTH(portable_geometry_sql_round_trips_wkb),
     BOTH(constraint_violation_is_a_conflict),
+    BOTH(errcode_is_the_last_calls),
     BOTH(bad_sql_names_the_statement),
     BOTH(parameters_outside_quotes_only),
     BOTH(aggregates_read_as_numbers),

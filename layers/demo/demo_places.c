@@ -56,7 +56,8 @@ static int place_village(const situ__demo_city *c, const situ__demo_township *t,
     for (int k = 0; k < PLACE_TRIES; k++) {
         double lon = situ__demo_snap(situ__demo_rng_range(r, t->minx, t->maxx));
         double lat = situ__demo_snap(situ__demo_rng_range(r, t->miny, t->maxy));
-        double need = min_km * (1.0 - (double)k / PLACE_TRIES), ok = inside(c, t, lon, lat);
+        double need = min_km * (1.0 - (double)k / PLACE_TRIES);
+        int ok = inside(c, t, lon, lat);
         for (int i = -1; ok && i < n; i++) {
             double x = i < 0 ? t->seat_lon : xy[2 * i], y = i < 0 ? t->seat_lat : xy[2 * i + 1];
             double dx = (lon - x) * SITU_DEMO_KM_PER_DEG_LON,

@@ -108,24 +108,32 @@ int situ_utf8_valid(const char *s)
     return 1;
 }
 
-char *situ_utf8_from(const char *from, const char *p, size_t n)
+char *situ_utf8_convert(iconv_t cd, const char *p, size_t n)
 {
-    iconv_t cd = iconv_open("UTF-8", from);
     size_t cap = 4 * n + 1, left = cap - 1;
-    char *out = cd == (iconv_t)-1 || memchr(p, '\0', n) ? NULL : malloc(cap), *in = (char *)p;
-    char *o = out;
-    if (!out || iconv(cd, &in, &n, &o, &left) == (size_t)-1 || iconv(cd, NULL, NULL, &o, &left))
+    char *out = cd == (iconv_t)-1 ? NULL : malloc(cap), *in = (char *)p, *o = out;
+    if (!out)
+        return NULL;
+    iconv(cd, NULL, NULL, NULL, NULL);
+    if (iconv(cd, &in, &n, &o, &left) == (size_t)-1 || iconv(cd, NULL, NULL, &o, &left))
         goto fail;
     *o = '\0';
-    if (situ_utf8_valid(out)) {
-        iconv_close(cd);
+    if (situ_utf8_valid(out))
         return out;
-    }
 fail:
-    if (cd != (iconv_t)-1)
-        iconv_close(cd);
     free(out);
     return NULL;
+}
+
+char *situ_utf8_from(const char *from, const char *p, size_t n)
+{
+    if (memchr(p, '\0', n))
+        return NULL;
+    iconv_t cd = iconv_open("UTF-8", from);
+    char *out = situ_utf8_convert(cd, p, n);
+    if (cd != (iconv_t)-1)
+        iconv_close(cd);
+    return out;
 }
 
 /* Length of the run at p that goes out as it is: printable ASCII other than

@@ -7,6 +7,7 @@
 #ifndef SITU_BUF_H
 #define SITU_BUF_H
 
+#include <iconv.h>
 #include <stddef.h>
 
 typedef struct situ_buf {
@@ -34,6 +35,10 @@ int situ_utf8_valid(const char *s);
  * byte sequence is not of that encoding (or it holds a NUL, or out of
  * memory). */
 char *situ_utf8_from(const char *from, const char *p, size_t n);
+/* The same through a converter to UTF-8 the caller keeps open (an iconv_t,
+ * reset here), for callers that decode many strings; cd may be
+ * (iconv_t)-1, which gives NULL. */
+char *situ_utf8_convert(iconv_t cd, const char *p, size_t n);
 /* Appends a double with at most `decimals` decimals, trailing zeros dropped. */
 void situ_buf_add_num(situ_buf *b, double v, int decimals);
 /* Grows the array *arr of elem-byte elements, which holds n of *cap, so

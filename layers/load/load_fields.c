@@ -191,25 +191,6 @@ static void match_names(situ__fieldmap *m, unsigned char *claimed)
 
 /* ---- text --------------------------------------------------------------- */
 
-/* s decoded from the encoding cd converts (to UTF-8), strictly: NULL when a
- * byte sequence is not of that encoding (or out of memory). Free the result. */
-static char *decode(iconv_t cd, const char *s)
-{
-    size_t n = strlen(s), cap = 4 * n + 1, left = cap - 1;
-    char *out = malloc(cap), *in = (char *)s, *o = out;
-    if (!out || cd == (iconv_t)-1)
-        goto fail;
-    iconv(cd, NULL, NULL, NULL, NULL);
-    if (iconv(cd, &in, &n, &o, &left) == (size_t)-1 || iconv(cd, NULL, NULL, &o, &left))
-        goto fail;
-    *o = '\0';
-    if (situ_utf8_valid(out))
-        return out;
-fail:
-    free(out);
-    return NULL;
-}
-
 /* How the text of a source becomes UTF-8: declared (recode), undeclared but
  * detected (GB18030, a superset of GBK and GB2312), or UTF-8 as it is. */
 typedef struct textcodec {
@@ -240,14 +221,14 @@ static int to_utf8(textcodec *t, const char *s, const char *field, char **out_co
 {
     *out_copy = NULL;
     if (t->recode != (iconv_t)-1) {
-        if ((*out_copy = decode(t->recode, s)))
+        if ((*out_copy = situ_utf8_convert(t->recode, s, strlen(s))))
             return 0;
         snprintf(reason, 128, "%s is not text in the declared encoding", field);
         return 1;
     }
     if (situ_utf8_valid(s))
         return 0;
-    char *gbk = decode(t->gbk, s);
+    char *gbk = situ_utf8_convert(t->gbk, s, strlen(s));
     if (gbk && t->detect_gbk) {
         *out_copy = gbk, *out_gbk = 1;
         return 0;

@@ -28,6 +28,7 @@
 #include "roads.h"
 #include "server.h"
 #include "service.h"
+#include "situ/db.h"
 #include "situ/snapshot.h"
 #include "situ/store.h"
 
@@ -141,12 +142,13 @@ static int load_snapshot(const situd_config *cfg)
     char uri[8300], why[600];
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (access(cfg->db, R_OK) != 0) {
+    int url = situ_db_is_url(cfg->db);
+    if (!url && access(cfg->db, R_OK) != 0) {
         fprintf(stderr, "situd: cannot read %s (load data first: situ load --db %s --all DIR)\n",
                 cfg->db, cfg->db);
         return -1;
     }
-    const char *name = snapshot_name(cfg->db, uri, sizeof uri, why, sizeof why);
+    const char *name = url ? cfg->db : snapshot_name(cfg->db, uri, sizeof uri, why, sizeof why);
     if (!name) {
         fprintf(stderr, "situd: %s\n", why);
         return -1;
@@ -155,6 +157,8 @@ static int load_snapshot(const situd_config *cfg)
         fprintf(stderr, "situd: %s\n", err.msg);
         return -1;
     }
+    char where[600];
+    snprintf(where, sizeof where, "%s", situ_db_where(situ_store_sql(s)));
     situ_snapshot *snap;
     int rc = situ_snapshot_load(s, &snap, &err);
     situ_store_close(s);
@@ -163,7 +167,7 @@ static int load_snapshot(const situd_config *cfg)
         return -1;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    fprintf(stderr, "situd: loaded %s in %.2f s:", cfg->db,
+    fprintf(stderr, "situd: loaded %s in %.2f s:", where,
             (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
         fprintf(stderr, " %s %zu", snap->colls[i]->c->id, snap->colls[i]->n);
@@ -208,7 +212,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     sqlite3_config(SQLITE_CONFIG_URI, 1); /* the immutable name of a read-only folder's store */
     int feeds = 0;
-    if (read_only_reason(cfg.db, msg, sizeof msg)) {
+    if (!situ_db_is_url(cfg.db) && read_only_reason(cfg.db, msg, sizeof msg)) {
         fprintf(stderr, "situd: serving read-only, feeds answer 503: %s\n", msg);
         situd_feedwriter_disable(msg);
     } else if (!(feeds = situd_feedwriter_open(&cfg, msg, sizeof msg) == 0)) {

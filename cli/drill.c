@@ -392,7 +392,12 @@ static int parse_args(int argc, char **argv, drill_args *a)
                    "check validates a scenario (JSON, or the CSV planners write) as the feeds "
                    "would at each inject's time,\nnaming the inject and the field of every "
                    "fault; with --db also what the store must hold.\nimport writes a CSV "
-                   "scenario as JSON (payloads inline), only when it is valid.\n",
+                   "scenario as JSON (payloads inline), only when it is valid.\nstart copies "
+                   "the live store (--db) to --out and plays the scenario into that copy at "
+                   "--speed\n(1 to 60 times real time, or max), from --start (now); the live "
+                   "store is only read.\nrecord writes the drill's record as GeoJSON (a "
+                   "timeline) or CSV (expected against done, by inject).\nreplay plays a "
+                   "drill's record again into a new copy of the live store.\n",
                    usage);
             return 0;
         default:

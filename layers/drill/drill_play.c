@@ -118,19 +118,6 @@ const char situ__drill_row_sql[] =
     "expected, detail, cap, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
     "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)";
 
-int situ__drill_play_record(situ_drill_play *p, situ__drill_row *r, situ_err *err)
-{
-    int rc = situ_store_begin(p->st, err);
-    if (!rc)
-        rc = situ__drill_row_write(p->ins, p->db, r, p->o.start_s, err);
-    if (!rc)
-        rc = situ_store_commit(p->st, err);
-    if (rc)
-        situ_store_rollback(p->st);
-    situ_buf_dispose(&r->features);
-    return rc;
-}
-
 /* ---- applying --------------------------------------------------------------------- */
 
 /* Parses body as dept's at scenario second at_s; SITU_E... with e set when
@@ -143,26 +130,31 @@ static int parse_at(situ_drill_play *p, const char *dept, int cap, const char *b
                : situ_feed_parse_at(dept, body, n, at_s, out, e);
 }
 
-/* Applies batch b and its record row r in one transaction; then tells the
- * caller (opts.applied). r->features is disposed. */
-static int apply_batch(situ_drill_play *p, situ_feed_batch *b, situ__drill_row *r, situ_err *err)
+/* Writes record row r, after applying batch b when given, in one
+ * transaction; then tells the caller of b (opts.applied). r->features is
+ * disposed. */
+static int commit_row(situ_drill_play *p, situ_feed_batch *b, situ__drill_row *r, situ_err *err)
 {
     int rc = situ_store_begin(p->st, err);
-    if (!rc)
-        rc = situ_feed_apply(p->applier, b, p->snap, err);
-    if (!rc) {
+    if (!rc && b && !(rc = situ_feed_apply(p->applier, b, p->snap, err))) {
         row_from_batch(r, b);
         snprintf(r->scen_at, sizeof r->scen_at, "%s", b->received_at);
-        rc = situ__drill_row_write(p->ins, p->db, r, p->o.start_s, err);
     }
+    if (!rc)
+        rc = situ__drill_row_write(p->ins, p->db, r, p->o.start_s, err);
     if (!rc)
         rc = situ_store_commit(p->st, err);
     if (rc)
         situ_store_rollback(p->st);
     situ_buf_dispose(&r->features);
-    if (!rc && p->o.applied)
+    if (!rc && b && p->o.applied)
         p->o.applied(p->o.ctx, b);
     return rc;
+}
+
+int situ__drill_play_record(situ_drill_play *p, situ__drill_row *r, situ_err *err)
+{
+    return commit_row(p, NULL, r, err);
 }
 
 int situ__drill_play_body(situ_drill_play *p, situ__drill_row *r, const char *body, size_t n,
@@ -176,7 +168,7 @@ int situ__drill_play_body(situ_drill_play *p, situ__drill_row *r, const char *bo
         return situ_err_set(err, rc, "%s", e.msg);
     }
     r->body = body;
-    rc = apply_batch(p, b, r, err);
+    rc = commit_row(p, b, r, err);
     if (!rc && out_batch)
         *out_batch = b;
     else

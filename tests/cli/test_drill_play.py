@@ -5,7 +5,9 @@ every inject once; a short scenario played at 60x on the real clock ends in
 the same store as flat-out (every table's rows hashed); a replay from the
 record ends in the same store; a bad --speed or --start exits 2 naming it
 and writes nothing; an existing --out is refused; the record comes out as
-GeoJSON and CSV, written atomically.
+GeoJSON and CSV, written atomically. On PostgreSQL (skipped without it) a
+drill copies the live database into a SpatiaLite file and leaves every
+table of the database unchanged.
 
 Run one case: python3 tests/cli/test_drill_play.py -k NAME"""
 
@@ -23,6 +25,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 import situd  # noqa: E402
+import test_commands_pg as pgt  # noqa: E402 (its throwaway server and table hashes)
 
 SITU = situd.SITU
 DRILLS = os.path.join(HERE, "..", "..", "geodata", "drills")
@@ -184,6 +187,44 @@ class DrillPlay(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("inject 0 (S-1) payload", r.stderr)
         self.assertFalse(os.path.exists(self.path("faulty.sqlite")))
+
+
+@unittest.skipUnless(pgt.HAVE_PG, "PostgreSQL 15 is not installed (scripts/setup.sh)")
+class DrillPg(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        pgt.setUpModule()
+        cls.tmp = tempfile.mkdtemp(prefix="situ-drillpg-")
+        cls.file = situd.demo_db(cls.tmp)
+        cls.url = pgt.new_database("drill_live")
+        subprocess.run([SITU, "migrate", "--from", cls.file, "--to", cls.url], check=True,
+                       capture_output=True)
+        cls.short = os.path.join(cls.tmp, "short.json")
+        with open(cls.short, "w", encoding="utf-8") as f:
+            json.dump(SHORT, f, ensure_ascii=False)
+
+    @classmethod
+    def tearDownClass(cls):
+        pgt.tearDownModule()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_a_drill_from_postgresql_plays_into_a_spatialite_copy(self):
+        before = pgt.pg_state(self.url)
+        outs = {}
+        for name, live in (("pg", self.url), ("file", self.file)):
+            outs[name] = os.path.join(self.tmp, name + ".sqlite")
+            r = run("start", self.short, "--db", live, "--out", outs[name], "--start", START)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("accepted 3 noted 1", r.stdout)
+            password = self.url.split("//")[1].split("@")[0].split(":")[1]
+            self.assertNotIn(password, r.stdout + r.stderr)
+        self.assertEqual(pgt.pg_state(self.url), before)
+        with sqlite3.connect(outs["pg"]) as c:
+            self.assertEqual(c.execute("SELECT value FROM drill_meta WHERE key = 'live'")
+                             .fetchone()[0], "postgresql")
+        pg, fi = digests(outs["pg"]), digests(outs["file"])
+        for t in ("alerts", "event_log", "resource_items"):
+            self.assertEqual(pg[t], fi[t], t)
 
 
 if __name__ == "__main__":

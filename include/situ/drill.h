@@ -234,7 +234,8 @@ int situ_drill_store_scenario(situ_store *s, situ_drill_scenario **out, situ_err
  * time (situ_feed_parse_at: received_at, updated_at and the log are
  * scenario times) and written by situ_feed_apply in a transaction of its
  * own, with its record row in the same transaction. An inject falling due
- * on schedule is applied at its own scenario time (start + offset), so the
+ * on schedule (or passed by a skip that applies) is applied at its own
+ * scenario time (start + offset), so the
  * same scenario played at any speed ends in the same store; one asked for
  * with inject_now at the scenario time it was asked at. An inject the feed
  * rejects then (a feature deleted meanwhile, a conflict) is recorded with

@@ -261,9 +261,12 @@ static situ_store *controlled(char path[4096])
     assert_int_equal(b->ev[0].status, SITU_FEED_DUPLICATE); /* the scenario sent it already */
     situ_feed_batch_free(b);
     assert_int_equal(situ_drill_play_resume(p, "duty officer", w, &err), 0);
+    assert_int_equal(situ_drill_play_speed(p, "duty officer", 61, w, &err), SITU_EINVAL);
+    assert_non_null(strstr(err.msg, "1 to 60"));
+    assert_int_equal(situ_drill_play_speed(p, "duty officer", 20, w, &err), 0);
     assert_int_equal(
         situ_drill_play_skip(p, "duty officer", 3 * 3600000LL, SITU_DRILL_SKIP_DROP, w, &err), 0);
-    assert_int_equal(situ_drill_play_step(p, w += 60000, NULL, &err), 0); /* to PT3H10M */
+    assert_int_equal(situ_drill_play_step(p, w += 60000, NULL, &err), 0); /* to PT3H20M */
     assert_int_equal(situ_drill_play_stop(p, "duty officer", w, &err), 0);
     assert_int_equal(situ_drill_play_pause(p, "duty officer", w, &err), SITU_ECONFLICT);
     assert_int_equal(
@@ -283,7 +286,8 @@ static void controls_and_posts_are_recorded(void **state)
                       "SELECT group_concat(action || ':' || actor, ' ') FROM (SELECT * FROM "
                       "drill_record WHERE action NOT IN ('inject') ORDER BY seq)",
                       "start:player pause:duty officer inject_now:duty officer post:desk 3 "
-                      "post:desk 3 resume:duty officer skip:duty officer stop:duty officer");
+                      "post:desk 3 resume:duty officer speed:duty officer skip:duty officer "
+                      "stop:duty officer");
     situ_assert_query(st,
                       "SELECT actor || ' ' || result || ' ' || delay_ms FROM drill_record WHERE "
                       "inject_id = 'XJ-22'",

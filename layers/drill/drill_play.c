@@ -7,6 +7,7 @@
  * headless loop. The store copy is drill_store.c; reading the record back is
  * drill_record.c.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,16 @@ void situ__drill_row_init(situ__drill_row *r, const char *actor, const char *act
     situ_buf_init(&r->features);
 }
 
+/* Grows r's box to hold box b (minx, miny, maxx, maxy). */
+static void grow_box(situ__drill_row *r, const double b[4])
+{
+    if (!r->has_box)
+        memcpy(r->box, b, sizeof r->box);
+    r->box[0] = fmin(r->box[0], b[0]), r->box[1] = fmin(r->box[1], b[1]);
+    r->box[2] = fmax(r->box[2], b[2]), r->box[3] = fmax(r->box[3], b[3]);
+    r->has_box = 1;
+}
+
 /* Sums up batch b into r: its result, the features it touched and their
  * box, the first rejection. */
 static void row_from_batch(situ__drill_row *r, const situ_feed_batch *b)
@@ -61,11 +72,7 @@ static void row_from_batch(situ__drill_row *r, const situ_feed_batch *b)
             if (r->features.n > 1)
                 situ_buf_addc(&r->features, ',');
             situ_feed_change_json(c, &r->features);
-            for (int j = 0; j < 4; j++)
-                r->box[j] = !r->has_box ? c->bbox[j]
-                            : j < 2     ? (c->bbox[j] < r->box[j] ? c->bbox[j] : r->box[j])
-                                        : (c->bbox[j] > r->box[j] ? c->bbox[j] : r->box[j]);
-            r->has_box = 1;
+            grow_box(r, c->bbox);
         }
     }
     situ_buf_addc(&r->features, ']');

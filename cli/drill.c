@@ -230,16 +230,43 @@ static void print_results(situ_store *st, const char *out, double seconds)
     situ_db_finalize(q);
 }
 
+/* One line per row of the record as it is written: the progress of a
+ * drill that may run for hours. ctx is the statement reading a row. */
+static void print_row(void *ctx, long long seq)
+{
+    situ_db_stmt *q = ctx;
+    char off[48];
+    situ_db_bind_int64(q, 1, seq);
+    if (situ_db_step(q) == SITU_DB_ROW) {
+        situ_drill_duration_format(situ_db_column_int64(q, 0), off);
+        printf("%-10s %-10s", off, situ_db_column_text(q, 1));
+        for (int k = 2; k < 7; k++)
+            if (*situ_db_column_text(q, k))
+                printf(" %s", situ_db_column_text(q, k));
+        printf("\n");
+        fflush(stdout);
+    }
+    situ_db_reset(q);
+}
+
 /* Plays scenario s into the drill store a->out, headless on the real clock. */
 static int play(const drill_args *a, const situ_drill_scenario *s, int speed, long long start_s)
 {
     situ_err err = {0};
     situ_store *st = NULL;
     situ_drill_play *p = NULL;
-    situ_drill_play_opts o = {.speed = speed, .start_s = start_s};
+    situ_db_stmt *q = NULL;
+    situ_drill_play_opts o = {.speed = speed, .start_s = start_s, .recorded = print_row};
     const situ_drill_clock *clk = situ_drill_clock_real();
     double t0 = situ_clock_s();
     int rc = situ_store_open(a->out, 0, &st, &err);
+    if (!rc)
+        rc = situ_db_prepare(situ_store_sql(st),
+                             "SELECT scenario_ms, action, coalesce(inject_id, ''), "
+                             "coalesce(dept, ''), coalesce(kind, ''), result, "
+                             "coalesce(reason, detail, '') FROM drill_record WHERE seq = ?1",
+                             &q, &err);
+    o.ctx = q;
     if (!rc)
         rc = situ_drill_play_open(st, s, &o, clk->now_ms(clk->ctx), &p, &err);
     if (!rc)
@@ -249,6 +276,7 @@ static int play(const drill_args *a, const situ_drill_scenario *s, int speed, lo
     else
         print_results(st, a->out, situ_clock_s() - t0);
     situ_drill_play_free(p);
+    situ_db_finalize(q);
     situ_store_close(st);
     return rc ? 1 : 0;
 }

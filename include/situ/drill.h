@@ -260,6 +260,9 @@ typedef struct situ_drill_play_opts {
     /* Called after each commit with the batch applied (its changes), for
      * the daemon to rebuild and push; may be NULL. */
     void (*applied)(void *ctx, const situ_feed_batch *b);
+    /* Called after each row of the record is committed with its seq (in
+     * drill_record), for a timeline or progress; may be NULL. */
+    void (*recorded)(void *ctx, long long seq);
     void *ctx;
 } situ_drill_play_opts;
 

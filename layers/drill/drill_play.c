@@ -32,6 +32,7 @@ struct situ_drill_play {
     unsigned char *asked; /* per inject: asked for with inject_now */
     int speed;            /* the clock's: at max an inject is never late */
     int stopped, finish_recorded;
+    long long seq; /* the record's last row */
 };
 
 /* ---- record rows ------------------------------------------------------------------ */
@@ -156,6 +157,8 @@ static int commit_row(situ_drill_play *p, situ_feed_batch *b, situ__drill_row *r
     situ_buf_dispose(&r->features);
     if (!rc && b && p->o.applied)
         p->o.applied(p->o.ctx, b);
+    if (!rc && p->o.recorded)
+        p->o.recorded(p->o.ctx, ++p->seq);
     return rc;
 }
 
@@ -278,6 +281,19 @@ static int check_store(situ_drill_play *p, situ_err *err)
     return rc;
 }
 
+/* Reads the record's last seq: rows are numbered by this player alone. */
+static int last_seq(situ_drill_play *p, situ_err *err)
+{
+    situ_db_stmt *q = NULL;
+    int rc = situ_db_prepare(p->db, "SELECT coalesce(max(seq), 0) FROM drill_record", &q, err);
+    if (!rc && situ_db_step(q) != SITU_DB_ROW)
+        rc = situ_err_set(err, SITU_EDB, "drill_record: %s", situ_db_errmsg(p->db));
+    if (!rc)
+        p->seq = situ_db_column_int64(q, 0);
+    situ_db_finalize(q);
+    return rc;
+}
+
 static int prepare_player(situ_drill_play *p, long long wall_ms, situ_err *err)
 {
     int rc = check_store(p, err);
@@ -287,6 +303,8 @@ static int prepare_player(situ_drill_play *p, long long wall_ms, situ_err *err)
         rc = situ_feed_applier_new(p->st, &p->applier, err);
     if (!rc)
         rc = situ_db_prepare(p->db, situ__drill_row_sql, &p->ins, err);
+    if (!rc)
+        rc = last_seq(p, err);
     if (!rc && !p->snap && !(rc = situ_snapshot_load(p->st, &p->own_snap, err)))
         p->snap = p->own_snap;
     if (!rc && !(p->asked = calloc((size_t)p->s->n + 1, 1)))

@@ -6,7 +6,8 @@
  * every collection, the log and the closures); an inject whose feature was
  * deleted meanwhile is recorded as rejected and the drill goes on; controls
  * and a controller's posts are recorded (an Actual CAP refused, naming the
- * status); the GeoJSON and CSV record; a replay ends in the same store. */
+ * status); the GeoJSON and CSV record; a replay ends in the same store;
+ * the caller is told of every record row. */
 #include "testlib.h"
 
 #include <jansson.h>
@@ -73,9 +74,20 @@ static situ_store *new_drill(char path[4096])
     return st;
 }
 
+/* What opts.recorded was told: how many rows, the last seq. */
+static long long nrecorded, last_recorded;
+
+static void recorded(void *ctx, long long seq)
+{
+    (void)ctx;
+    nrecorded++;
+    last_recorded = seq;
+}
+
 static situ_drill_play *open_player(situ_store *st, int speed, long long wall_ms)
 {
-    situ_drill_play_opts o = {.speed = speed, .start_s = START_S};
+    situ_drill_play_opts o = {.speed = speed, .start_s = START_S, .recorded = recorded};
+    nrecorded = 0;
     situ_drill_play *p = NULL;
     situ_err err = {0};
     if (situ_drill_play_open(st, flood, &o, wall_ms, &p, &err))
@@ -141,6 +153,8 @@ static void the_drill_store_is_a_tagged_copy_and_live_is_untouched(void **state)
     assert_true(count(st, "SELECT count(*) FROM event_log") >= 24);
     situ_assert_query(st, "SELECT value FROM drill_meta WHERE key = 'start'",
                       "2026-06-17T22:00:00Z");
+    assert_int_equal(nrecorded, count(st, "SELECT count(*) FROM drill_record"));
+    assert_int_equal(last_recorded, count(st, "SELECT max(seq) FROM drill_record"));
     situ_store_close(st);
     /* an existing drill store is refused and left alone, no part file left */
     snprintf(path, sizeof path, "%s/drill0.sqlite", dir);

@@ -39,6 +39,11 @@ int situ_cap_parse(const char *dept, const char *xml, size_t n, const situ_coll 
  * naming the status. */
 int situ_cap_parse_exercise(const char *dept, const char *xml, size_t n, const situ_coll *townships,
                             situ_feed_batch **out_batch, situ_err *err);
+/* As situ_cap_parse_exercise, received at now (seconds since the epoch):
+ * a drill's scenario time (situ_feed_parse_at). */
+int situ_cap_parse_exercise_at(const char *dept, const char *xml, size_t n,
+                               const situ_coll *townships, long long now,
+                               situ_feed_batch **out_batch, situ_err *err);
 
 /* Appends the alert with <sent> set to sent_epoch (seconds) and every other
  * CAP date-time (<onset>, <effective>, <expires>) moved by as much, each

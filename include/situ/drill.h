@@ -9,11 +9,16 @@
  * with the feeds' own parsers (feed.h, cap.h), naming the inject and the
  * field of each fault; turns an inject into the exact feed body to apply at
  * a given scenario time; and schedules injects (the pure clock below).
- * Does not own applying, the drill's store or HTTP (the daemon's).
+ * Plays a scenario into a drill's own store (a copy of the live store,
+ * situ_drill_store_create) through the feeds' parser and writer at
+ * scenario time, and keeps the drill's record in that store (situ_drill_play_*,
+ * situ_drill_record_*, situ_drill_replay). Does not own HTTP or threads (the
+ * daemon's: it drives the player with its own clock).
  *
  * Entry points: situ_drill_load / situ_drill_parse / situ_drill_import_csv
  * -> situ_drill_check -> situ_drill_inject_body (or _batch); situ_drill_json;
- * situ_drill_sched_*.
+ * situ_drill_sched_*; situ_drill_store_create -> situ_drill_play_open ->
+ * situ_drill_play_run (or _step and the controls) -> situ_drill_record_*.
  */
 #ifndef SITU_DRILL_H
 #define SITU_DRILL_H
@@ -24,6 +29,7 @@
 #include "situ/err.h"
 #include "situ/feed.h"
 #include "situ/snapshot.h"
+#include "situ/store.h"
 
 #define SITU_DRILL_MAX_INJECTS 10000
 #define SITU_DRILL_MAX_FILE (8u << 20) /* bytes of a scenario or payload file */
@@ -134,7 +140,8 @@ int situ_drill_check(situ_drill_scenario *s, const situ_snapshot *snap, situ_err
  * times moved as much. Returns 0, SITU_EINVAL for a note (nothing to
  * apply), or SITU_EFORMAT naming the field (err). */
 int situ_drill_inject_body(const situ_drill_inject *in, long long at, situ_buf *out, situ_err *err);
-/* The body parsed by the feeds' parser into a batch of one event, as a
+/* The body parsed by the feeds' parser at scenario time at (its received_at, and
+ * what "future" means) into a batch of one event, as a
  * department's post would be (townships resolves CAP geocodes, may be
  * NULL). The event may be REJECTED: see its field and reason. */
 int situ_drill_inject_batch(const situ_drill_inject *in, long long at, const situ_coll *townships,
@@ -195,5 +202,148 @@ situ_drill_state situ_drill_sched_state(const situ_drill_sched *c, int i);
 int situ_drill_sched_paused(const situ_drill_sched *c);
 /* 1 once no inject is pending. */
 int situ_drill_sched_finished(const situ_drill_sched *c);
+
+/* ---- the drill's store -------------------------------------------------------
+ *
+ * A drill plays into a store of its own: a copy of the live store taken at
+ * one committed moment, tagged with the exercise (table drill_meta) and
+ * holding the drill's record (table drill_record). The live store is only
+ * read. A SpatiaLite live store is copied with SQLite's online backup
+ * (situ_store_backup); a PostgreSQL one into a new SpatiaLite file with
+ * situ_store_migrate (one consistent read), so a drill never writes to the
+ * cluster either. */
+
+/* Creates the drill store dst from the live store live (a file or a libpq
+ * URL) for scenario s (whose exercise id and scenario it keeps): written
+ * under a temporary name beside dst and renamed over it only when complete.
+ * dst must not exist unless force. Returns 0, SITU_ECONFLICT when dst
+ * exists, SITU_EINVAL for a scenario with faults, or the copy's error. */
+int situ_drill_store_create(const char *live, const char *dst, const situ_drill_scenario *s,
+                            int force, situ_err *err);
+/* Reads the exercise id the drill store s holds into out (empty when the
+ * store is not a drill's). Returns 0, or SITU_EINVAL when it is not one. */
+int situ_drill_store_exercise(situ_store *s, char out[SITU_FEED_ID_MAX + 1], situ_err *err);
+/* The scenario the drill store s keeps (free it with situ_drill_free).
+ * Returns 0, or SITU_EINVAL when s is not a drill's. */
+int situ_drill_store_scenario(situ_store *s, situ_drill_scenario **out, situ_err *err);
+
+/* ---- the player ----------------------------------------------------------------
+ *
+ * Applies the scenario's injects to the drill store as they fall due on the
+ * scheduling clock above, each parsed by the feeds' parser at its scenario
+ * time (situ_feed_parse_at: received_at, updated_at and the log are
+ * scenario times) and written by situ_feed_apply in a transaction of its
+ * own, with its record row in the same transaction. An inject falling due
+ * on schedule (or passed by a skip that applies) is applied at its own
+ * scenario time (start + offset), so the
+ * same scenario played at any speed ends in the same store; one asked for
+ * with inject_now at the scenario time it was asked at. An inject the feed
+ * rejects then (a feature deleted meanwhile, a conflict) is recorded with
+ * its field and reason, and the drill goes on.
+ *
+ *     open --> running <--pause/resume--> paused
+ *                 |  skip, speed, inject_now, post: either state
+ *                 +-- every inject issued --> finished (posts still taken)
+ *     any --stop--> stopped (nothing more is taken)
+ *
+ * Every function takes wall_ms, the caller's clock (ms since the epoch):
+ * the daemon's real clock, or a test's virtual one. Not thread-safe: the
+ * caller locks. */
+typedef struct situ_drill_play situ_drill_play;
+
+typedef struct situ_drill_play_opts {
+    int speed;         /* 1..60 or SITU_DRILL_SPEED_MAX */
+    long long start_s; /* the scenario time of offset 0 (seconds since the epoch) */
+    /* townships (CAP geocodes) and township codes of new stations; NULL:
+     * loaded from the drill store at open. Borrowed for the player's life. */
+    const situ_snapshot *snap;
+    /* Called after each commit with the batch applied (its changes), for
+     * the daemon to rebuild and push; may be NULL. */
+    void (*applied)(void *ctx, const situ_feed_batch *b);
+    /* Called after each row of the record is committed with its seq (in
+     * drill_record), for a timeline or progress; may be NULL. */
+    void (*recorded)(void *ctx, long long seq);
+    void *ctx;
+} situ_drill_play_opts;
+
+/* A player of scenario s (which must outlive it; checked: no faults) into
+ * the drill store st (borrowed), started at wall_ms. Records the start.
+ * Returns 0, SITU_EINVAL (a speed, a faulty scenario, a store that is not
+ * this exercise's drill store), or the store's error. */
+int situ_drill_play_open(situ_store *st, const situ_drill_scenario *s,
+                         const situ_drill_play_opts *o, long long wall_ms, situ_drill_play **out,
+                         situ_err *err);
+/* Closes the player (not the store); NULL is a no-op. */
+void situ_drill_play_free(situ_drill_play *p);
+/* Applies every inject due at wall_ms, in order; *out_n (may be NULL) gets
+ * how many. Returns 0, or the store's error (the inject then is not
+ * applied, and stays issued: the caller stops the drill). */
+int situ_drill_play_step(situ_drill_play *p, long long wall_ms, int *out_n, situ_err *err);
+/* The wall time of the next due inject (situ_drill_sched_next_wall), -1
+ * when none will fall due without a control (paused, finished, stopped). */
+long long situ_drill_play_next_wall(const situ_drill_play *p, long long wall_ms);
+/* Scenario ms since the start at wall_ms. */
+long long situ_drill_play_time(const situ_drill_play *p, long long wall_ms);
+int situ_drill_play_finished(const situ_drill_play *p);
+int situ_drill_play_stopped(const situ_drill_play *p);
+
+/* The controls, recorded with who asked (actor: "controller", a token's
+ * label, ...). 0, or as situ_drill_sched_*: SITU_ECONFLICT when it does not
+ * apply now (a stopped drill), SITU_EINVAL for a bad argument. */
+int situ_drill_play_pause(situ_drill_play *p, const char *actor, long long wall_ms, situ_err *err);
+int situ_drill_play_resume(situ_drill_play *p, const char *actor, long long wall_ms, situ_err *err);
+int situ_drill_play_speed(situ_drill_play *p, const char *actor, int speed, long long wall_ms,
+                          situ_err *err);
+int situ_drill_play_skip(situ_drill_play *p, const char *actor, long long offset_ms,
+                         situ_drill_skip_mode mode, long long wall_ms, situ_err *err);
+int situ_drill_play_inject_now(situ_drill_play *p, const char *actor, const char *id,
+                               long long wall_ms, situ_err *err);
+int situ_drill_play_stop(situ_drill_play *p, const char *actor, long long wall_ms, situ_err *err);
+
+/* A controller's post into the drill, applied at the scenario time of
+ * wall_ms as department dept's: a feed batch ({"events": [...]}) or, when
+ * cap, one CAP 1.2 alert, which must have <status>Exercise</status> (an
+ * Actual one is refused, SITU_EINVAL naming the status). On success
+ * *out_batch (to free) holds each event's result; the post is recorded.
+ * Returns SITU_EFORMAT / SITU_ELIMIT / SITU_ENOTFOUND as the feeds do,
+ * SITU_ECONFLICT once stopped, or the store's error. */
+int situ_drill_play_post(situ_drill_play *p, const char *actor, const char *dept, int cap,
+                         const char *body, size_t n, long long wall_ms, situ_feed_batch **out_batch,
+                         situ_err *err);
+
+/* A clock for situ_drill_play_run: now_ms (ms since the epoch) and a sleep
+ * until a wall time. */
+typedef struct situ_drill_clock {
+    long long (*now_ms)(void *ctx);
+    void (*sleep_until)(void *ctx, long long wall_ms);
+    void *ctx;
+} situ_drill_clock;
+/* The real clock: the epoch read once, then CLOCK_MONOTONIC (a step of the
+ * system clock does not move a drill). */
+const situ_drill_clock *situ_drill_clock_real(void);
+/* Plays to the end on clock c: steps, sleeps until the next inject, again,
+ * until finished, stopped or paused. 0, or the store's error. */
+int situ_drill_play_run(situ_drill_play *p, const situ_drill_clock *c, situ_err *err);
+
+/* ---- the record ------------------------------------------------------------------
+ *
+ * Table drill_record of the drill store: one row per inject and per action
+ * of the player or a controller, in order, with its scenario time, wall
+ * time, department, the features it touched and its result. */
+
+/* The record as a GeoJSON FeatureCollection (a timeline): one Feature per
+ * row, in order, its geometry the box of the features it touched (null
+ * when none), its properties the row. */
+int situ_drill_record_geojson(situ_store *st, situ_buf *out, situ_err *err);
+/* The record as CSV, one line per inject: its id, offset, department,
+ * kind, the expected action, what happened (result, the features touched
+ * or the reason), when it was applied and its delay (scenario seconds
+ * after its offset; negative when asked for early). */
+int situ_drill_record_csv(situ_store *st, situ_buf *out, situ_err *err);
+/* Replays the drill whose record src holds into the drill store dst (made
+ * from the same live store, situ_drill_store_create): every inject and post
+ * that was applied, with the body and at the scenario time it was applied
+ * at, in record order, flat-out. *out_n (may be NULL) gets how many. */
+int situ_drill_replay(situ_store *src, situ_store *dst, int *out_n, situ_err *err);
 
 #endif

@@ -100,6 +100,12 @@ typedef struct situ_feed_batch {
  * SITU_ENOTFOUND for an unknown department. */
 int situ_feed_parse(const char *dept, const char *body, size_t n, situ_feed_batch **out_batch,
                     situ_err *err);
+/* As situ_feed_parse with the clock given: now (seconds since the epoch)
+ * is the batch's received_at and what "in the future" and "has passed" are
+ * judged by. A drill parses its injects at scenario time; real feeds use
+ * situ_feed_parse (the wall clock). */
+int situ_feed_parse_at(const char *dept, const char *body, size_t n, long long now,
+                       situ_feed_batch **out_batch, situ_err *err);
 /* Frees a batch and everything it owns; NULL is a no-op. */
 void situ_feed_batch_free(situ_feed_batch *b);
 

@@ -176,5 +176,7 @@ void situ_closure_list_dispose(situ_closure_list *l);
 
 /* Writes now as RFC 3339 UTC ("2026-11-29T18:00:00Z") into buf[21]. */
 void situ_store_now(char buf[32]);
+/* Writes epoch (seconds) as situ_store_now does: a drill's scenario time. */
+void situ_store_time(long long epoch, char buf[32]);
 
 #endif

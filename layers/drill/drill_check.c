@@ -17,8 +17,7 @@
 
 /* ---- the feed body -------------------------------------------------------------- */
 
-/* ms since the epoch as RFC 3339 UTC, with milliseconds when there are. */
-static void rfc3339(long long ms, char out[40])
+void situ__drill_rfc3339(long long ms, char out[40])
 {
     time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
     long long frac = ms - (long long)t * 1000;
@@ -59,7 +58,7 @@ static int resolve_times(json_t *o, long long at_ms, const char *type, fault *f)
         if (strchr("Pp+-", s[0])) {
             if (situ_drill_duration(s, 1, &ms, &e))
                 return fail(f, field, e.msg);
-            rfc3339(at_ms + ms, t);
+            situ__drill_rfc3339(at_ms + ms, t);
             json_object_set_new(o, *m, json_string(t));
         } else if (!situ_feed_time(s, t, NULL)) {
             return fail(f, field,
@@ -69,7 +68,7 @@ static int resolve_times(json_t *o, long long at_ms, const char *type, fault *f)
     }
     if (!json_object_get(o, "observed_at") &&
         (!strcmp(type, "observation") || !strcmp(type, "camera"))) {
-        rfc3339(at_ms, t);
+        situ__drill_rfc3339(at_ms, t);
         json_object_set_new(o, "observed_at", json_string(t));
     }
     return 0;
@@ -126,12 +125,13 @@ int situ_drill_inject_body(const situ_drill_inject *in, long long at, situ_buf *
               : 0;
 }
 
-static int parse_body(const situ_drill_inject *in, const situ_buf *body, const situ_coll *townships,
-                      situ_feed_batch **out, situ_err *err)
+/* The body parsed at scenario time at (seconds), as its feed would then. */
+static int parse_body(const situ_drill_inject *in, const situ_buf *body, long long at,
+                      const situ_coll *townships, situ_feed_batch **out, situ_err *err)
 {
     return in->kind == SITU_DRILL_CAP
-               ? situ_cap_parse_exercise(in->dept, body->p, body->n, townships, out, err)
-               : situ_feed_parse(in->dept, body->p, body->n, out, err);
+               ? situ_cap_parse_exercise_at(in->dept, body->p, body->n, townships, at, out, err)
+               : situ_feed_parse_at(in->dept, body->p, body->n, at, out, err);
 }
 
 int situ_drill_inject_batch(const situ_drill_inject *in, long long at, const situ_coll *townships,
@@ -143,7 +143,7 @@ int situ_drill_inject_batch(const situ_drill_inject *in, long long at, const sit
     if (!rc && body.oom)
         rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
     if (!rc)
-        rc = parse_body(in, &body, townships, out_batch, err);
+        rc = parse_body(in, &body, at, townships, out_batch, err);
     situ_buf_dispose(&body);
     return rc;
 }
@@ -293,7 +293,7 @@ static void check_inject(checker *c, long long now)
         add_fault(c, f.field, f.reason);
     } else if (body.oom) {
         c->oom = 1;
-    } else if (parse_body(in, &body, towns, &b, &e)) {
+    } else if (parse_body(in, &body, now, towns, &b, &e)) {
         if (e.code == SITU_ENOMEM)
             c->oom = 1;
         else if (in->kind == SITU_DRILL_CAP)

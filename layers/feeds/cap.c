@@ -437,7 +437,7 @@ static int read_alert(cap_doc *d, xmlDocPtr doc, const char *xml, size_t n)
 }
 
 static int cap_parse(const char *dept, const char *xml, size_t n, const situ_coll *townships,
-                     const char *status, situ_feed_batch **out_batch, situ_err *err)
+                     const char *status, long long now, situ_feed_batch **out_batch, situ_err *err)
 {
     situ_err local = {0};
     err = err ? err : &local;
@@ -451,7 +451,7 @@ static int cap_parse(const char *dept, const char *xml, size_t n, const situ_col
     cap_doc d = {.townships = townships, .status = status, .err = err};
     situ__mpoly_init(&d.area);
     int rc = SITU_ENOMEM;
-    if (!(d.b = situ__feed_batch_new(dept, 1))) {
+    if (!(d.b = situ__feed_batch_new(dept, 1, now))) {
         situ_err_set(err, rc, "out of memory");
         goto fail;
     }
@@ -474,13 +474,20 @@ fail:
 int situ_cap_parse(const char *dept, const char *xml, size_t n, const situ_coll *townships,
                    situ_feed_batch **out_batch, situ_err *err)
 {
-    return cap_parse(dept, xml, n, townships, "Actual", out_batch, err);
+    return cap_parse(dept, xml, n, townships, "Actual", (long long)time(NULL), out_batch, err);
 }
 
 int situ_cap_parse_exercise(const char *dept, const char *xml, size_t n, const situ_coll *townships,
                             situ_feed_batch **out_batch, situ_err *err)
 {
-    return cap_parse(dept, xml, n, townships, "Exercise", out_batch, err);
+    return cap_parse(dept, xml, n, townships, "Exercise", (long long)time(NULL), out_batch, err);
+}
+
+int situ_cap_parse_exercise_at(const char *dept, const char *xml, size_t n,
+                               const situ_coll *townships, long long now,
+                               situ_feed_batch **out_batch, situ_err *err)
+{
+    return cap_parse(dept, xml, n, townships, "Exercise", now, out_batch, err);
 }
 
 /* ---- moving a document's times (drills) ---------------------------------------- */

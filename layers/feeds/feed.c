@@ -31,7 +31,7 @@ typedef struct batch_priv {
     feed_item *items; /* one per event, at least one: ev[i].priv points here */
 } batch_priv;
 
-situ_feed_batch *situ__feed_batch_new(const char *dept, int n)
+situ_feed_batch *situ__feed_batch_new(const char *dept, int n, long long now)
 {
     int d = situ_schema_dept_index(dept);
     situ_feed_batch *b = calloc(1, sizeof *b);
@@ -40,7 +40,7 @@ situ_feed_batch *situ__feed_batch_new(const char *dept, int n)
         goto fail;
     b->priv = pv;
     b->dept = situ_schema_dept(d)->code;
-    situ_store_now(b->received_at);
+    situ_store_time(now, b->received_at);
     b->n = n;
     b->ev = calloc((size_t)(n ? n : 1), sizeof *b->ev);
     pv->items = calloc((size_t)(n ? n : 1), sizeof *pv->items);
@@ -818,6 +818,12 @@ static void read_event(situ_feed_batch *b, int i, json_t *obj, long long now, co
 int situ_feed_parse(const char *dept, const char *body, size_t n, situ_feed_batch **out_batch,
                     situ_err *err)
 {
+    return situ_feed_parse_at(dept, body, n, (long long)time(NULL), out_batch, err);
+}
+
+int situ_feed_parse_at(const char *dept, const char *body, size_t n, long long now,
+                       situ_feed_batch **out_batch, situ_err *err)
+{
     if (situ_schema_dept_index(dept) < 0)
         return situ_err_set(err, SITU_ENOTFOUND, "no department '%s'", dept ? dept : "");
     json_error_t je;
@@ -836,13 +842,12 @@ int situ_feed_parse(const char *dept, const char *body, size_t n, situ_feed_batc
         return situ_err_set(err, SITU_ELIMIT, "%zu events in one batch; the limit is %d", nev,
                             SITU_FEED_MAX_EVENTS);
     }
-    situ_feed_batch *b = situ__feed_batch_new(dept, (int)nev);
+    situ_feed_batch *b = situ__feed_batch_new(dept, (int)nev, now);
     if (!b) {
         json_decref(root);
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
     }
     ((batch_priv *)b->priv)->root = root;
-    long long now = (long long)time(NULL);
     size_t *span = event_spans(body, n, nev);
     for (size_t i = 0; i < nev; i++)
         read_event(b, (int)i, json_array_get(events, i), now, span ? body + span[2 * i] : NULL,

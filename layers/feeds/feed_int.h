@@ -77,8 +77,9 @@ typedef struct feed_item {
 
 /* ---- batch memory (feed.c) ---------------------------------------------- */
 
-/* A new empty batch of n events for dept (a schema code). */
-situ_feed_batch *situ__feed_batch_new(const char *dept, int n);
+/* A new empty batch of n events for dept (a schema code), received at now
+ * (seconds since the epoch: the wall clock, or a drill's scenario time). */
+situ_feed_batch *situ__feed_batch_new(const char *dept, int n, long long now);
 /* n bytes that live as long as the batch; NULL when out of memory. */
 void *situ__feed_alloc(situ_feed_batch *b, size_t n);
 /* A copy of s (NULL stays NULL) or of p[0..n) NUL-terminated. */

@@ -176,7 +176,12 @@ void situ_store_make_parent(const char *path)
 
 void situ_store_now(char buf[32])
 {
-    time_t t = time(NULL);
+    situ_store_time((long long)time(NULL), buf);
+}
+
+void situ_store_time(long long epoch, char buf[32])
+{
+    time_t t = (time_t)epoch;
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);

@@ -164,6 +164,26 @@ void situ_test_same_coll(const situ_coll *a, const situ_coll *b)
     situ_buf_dispose(&ja), situ_buf_dispose(&jb);
 }
 
+unsigned long long situ_test_store_digest(situ_store *s, const char *const *tables)
+{
+    unsigned long long h = 1469598103934665603ULL;
+    for (; *tables; tables++) {
+        char sql[128];
+        sqlite3_stmt *st;
+        snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY 1, 2", *tables);
+        assert_int_equal(sqlite3_prepare_v2(situ_store_db(s), sql, -1, &st, NULL), 0);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            for (int c = 0; c < sqlite3_column_count(st); c++) {
+                const unsigned char *p = sqlite3_column_blob(st, c);
+                for (int i = 0, n = sqlite3_column_bytes(st, c); i < n; i++)
+                    h = (h ^ p[i]) * 1099511628211ULL;
+                h = (h ^ 0xff) * 1099511628211ULL;
+            }
+        sqlite3_finalize(st);
+    }
+    return h;
+}
+
 uint32_t situ_test_uf_find(uint32_t *parent, uint32_t x)
 {
     while (parent[x] != x)

@@ -31,6 +31,10 @@ const char *situ_test_bin(void);
 struct situ_coll;
 void situ_test_same_coll(const struct situ_coll *a, const struct situ_coll *b);
 
+/* FNV-1a over every row of each of tables (NULL-terminated) of the
+ * SpatiaLite store s, in key order: equal digests, equal rows. */
+unsigned long long situ_test_store_digest(situ_store *s, const char *const *tables);
+
 /* WKB (little-endian, 2D) of a WKT geometry, made by GDAL; caller frees. */
 unsigned char *situ_test_wkb(const char *wkt, size_t *out_n);
 

@@ -143,6 +143,37 @@ static void times_are_normalised_to_utc(void **state)
         assert_int_equal(situ_feed_time(*p, out, NULL), -1);
 }
 
+/* A drill parses at scenario time: received_at is that time, and a
+ * reading's "future" and a closure's "passed" are judged by it, while
+ * situ_feed_parse keeps the wall clock. */
+static void parse_at_judges_times_by_the_clock_given(void **state)
+{
+    (void)state;
+    const long long at = 4102444800; /* 2100-01-01T00:00:00Z */
+    const char *body =
+        "{\"events\":[{\"id\":\"r\",\"type\":\"observation\",\"station\":\"S\","
+        "\"observed_at\":\"2099-12-31T23:55:00Z\",\"metric\":\"rain_1h_mm\",\"value\":1},"
+        "{\"id\":\"c\",\"type\":\"closure\",\"reason\":\"flood\",\"until\":"
+        "\"2030-01-01T00:00:00Z\",\"geometry\":{\"type\":\"Point\",\"coordinates\":[111,26]},"
+        "\"radius_m\":100}]}";
+    situ_feed_batch *b = NULL;
+    situ_err err = {0};
+    assert_int_equal(situ_feed_parse_at("meteorology", body, strlen(body), at, &b, &err), 0);
+    assert_string_equal(b->received_at, "2100-01-01T00:00:00Z");
+    assert_int_equal(b->ev[0].status, SITU_FEED_PENDING);
+    assert_int_equal(b->ev[1].status, SITU_FEED_REJECTED);
+    assert_string_equal(b->ev[1].field, "until");
+    situ_feed_batch_free(b);
+    assert_int_equal(situ_feed_parse("meteorology", body, strlen(body), &b, &err), 0);
+    assert_int_equal(b->ev[0].status, SITU_FEED_REJECTED);
+    assert_string_equal(b->ev[0].field, "observed_at");
+    assert_int_equal(b->ev[1].status, SITU_FEED_PENDING);
+    long long t;
+    assert_int_equal(situ_feed_time(b->received_at, b->received_at, &t), 0);
+    assert_true(llabs(t - (long long)time(NULL)) <= 5);
+    situ_feed_batch_free(b);
+}
+
 static void malformed_json_names_the_position(void **state)
 {
     (void)state;
@@ -988,6 +1019,7 @@ static void events_are_logged_as_sent(void **state)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(times_are_normalised_to_utc),
+    cmocka_unit_test(parse_at_judges_times_by_the_clock_given),
     cmocka_unit_test(malformed_json_names_the_position),
     cmocka_unit_test(more_than_ten_thousand_events_is_a_limit),
     cmocka_unit_test(an_empty_batch_is_answered_and_freed),

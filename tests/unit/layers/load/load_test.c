@@ -107,27 +107,13 @@ static void cs2cs(const char *from, const char *to, double a, double b, double *
     free(out);
 }
 
-/* FNV-1a over every row of every collection and of resource_items. */
+/* A digest of every row of every collection and of resource_items. */
 static unsigned long long checksum(fixture *fx)
 {
-    static const char *const tables[] = {"townships", "risk_zones", "hazards", "hazard_sources",
-                                         "resources", "stations",   "alerts",  "resource_items"};
-    unsigned long long h = 1469598103934665603ULL;
-    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
-        char sql[128];
-        sqlite3_stmt *st;
-        snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY 1, 2", tables[t]);
-        assert_int_equal(sqlite3_prepare_v2(situ_store_db(fx->s), sql, -1, &st, NULL), 0);
-        while (sqlite3_step(st) == SQLITE_ROW)
-            for (int c = 0; c < sqlite3_column_count(st); c++) {
-                const unsigned char *p = sqlite3_column_blob(st, c);
-                for (int i = 0, n = sqlite3_column_bytes(st, c); i < n; i++)
-                    h = (h ^ p[i]) * 1099511628211ULL;
-                h = (h ^ 0xff) * 1099511628211ULL;
-            }
-        sqlite3_finalize(st);
-    }
-    return h;
+    static const char *const tables[] = {"townships",      "risk_zones",     "hazards",
+                                         "hazard_sources", "resources",      "stations",
+                                         "alerts",         "resource_items", NULL};
+    return situ_test_store_digest(fx->s, tables);
 }
 
 static long long total_rows(fixture *fx)

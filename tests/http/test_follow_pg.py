@@ -167,6 +167,19 @@ class FollowPgTest(unittest.TestCase):
         finally:
             sse_b.close()
 
+    def test_a_last_event_id_ahead_of_this_situd_skips_what_it_saw(self):
+        # a browser coming from a situd further along the log: this one
+        # sends only the events after its Last-Event-ID, once it has them
+        now = self.health(self.b)["seq"]
+        sse = feedlib.SSE(self.b.port, last_id=now + 3)
+        try:
+            seqs = self.post(self.a, [reading("ahead-%d" % i, float(i)) for i in range(5)])
+            self.assertEqual(seqs, list(range(now + 1, now + 6)))
+            got = [sse.next(), sse.next()]
+            self.assertEqual([m["id"] for m in got if m], seqs[3:])
+        finally:
+            sse.close()
+
     def test_a_burst_on_both_converges_to_one_digest_and_one_order(self):
         if not writers_take_the_seq_lock():
             self.skipTest("situd's writer does not yet take pg_advisory_xact_lock: two writers "

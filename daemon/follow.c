@@ -318,6 +318,32 @@ void situd_follow_lag_get(situd_follow_lag *out)
     pthread_mutex_unlock(&F.lock);
 }
 
+void situd_follow_metrics(situ_buf *b)
+{
+    situd_follow_lag l;
+    situd_follow_lag_get(&l);
+    situ_buf_printf(
+        b,
+        "# HELP situd_follow_seq The newest event log seq the served snapshot holds.\n"
+        "# TYPE situd_follow_seq gauge\nsitud_follow_seq %lld\n"
+        "# HELP situd_follow_lag_events Events the store holds that this situd has not "
+        "published yet.\n"
+        "# TYPE situd_follow_lag_events gauge\nsitud_follow_lag_events %lld\n"
+        "# HELP situd_follow_lag_seconds Age of the oldest event not yet published, or time "
+        "since the last successful poll while the store cannot be read.\n"
+        "# TYPE situd_follow_lag_seconds gauge\nsitud_follow_lag_seconds %.3f\n"
+        "# HELP situd_follow_store_up 1 while the event log can be read (always 1 on SQLite).\n"
+        "# TYPE situd_follow_store_up gauge\nsitud_follow_store_up %d\n"
+        "# HELP situd_follow_poll_failures_total Polls of the event log that failed.\n"
+        "# TYPE situd_follow_poll_failures_total counter\n"
+        "situd_follow_poll_failures_total %lld\n"
+        "# HELP situd_follow_reconnects_total Times the follower read the store again after "
+        "losing it.\n"
+        "# TYPE situd_follow_reconnects_total counter\nsitud_follow_reconnects_total %lld\n",
+        l.seq, l.store - l.seq, l.lag_s, !l.following || l.connected, l.poll_failures,
+        l.reconnects);
+}
+
 /* ---- digest ------------------------------------------------------------------- */
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)

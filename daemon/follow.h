@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "situ/buf.h"
 #include "situ/snapshot.h"
 #include "situ/store.h"
 
@@ -43,6 +44,8 @@ typedef struct situd_follow_lag {
     char why[256]; /* why the last poll failed, "" when it did not */
 } situd_follow_lag;
 void situd_follow_lag_get(situd_follow_lag *out);
+/* Appends the same in Prometheus text (situd_follow_*). */
+void situd_follow_metrics(situ_buf *b);
 
 /* A digest of snap's collections (every feature's id and content, in id
  * order), 16 hex digits; cached per snapshot version. */

@@ -87,6 +87,7 @@ situd_result situd_route_metrics(situd_req *r)
     situ_buf_init(&b);
     situd_metrics_write(&b);
     situd_feedwriter_metrics(&b);
+    situd_follow_metrics(&b);
     situd_roads_metrics(&b);
     return situd_reply_buf(r, 200, "text/plain; version=0.0.4", &b);
 }

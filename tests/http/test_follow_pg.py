@@ -261,6 +261,8 @@ class FollowPgTest(unittest.TestCase):
             self.assertEqual((r.status, v), (200, 1.0))
             self.assertGreaterEqual(float(r.headers["x-situ-stale"]), 2)
             self.assertNotIn("x-situ-stale", self.value(self.b)[0].headers)
+            metrics = self.b.get("/metrics").body.decode()
+            self.assertIn("situd_follow_store_up 0\n", metrics)
         finally:
             with open(os.path.join(self.pg.dir, "port"), encoding="ascii") as f:
                 port = f.read().strip()
@@ -279,6 +281,10 @@ class FollowPgTest(unittest.TestCase):
                 h = self.health(d)
                 self.assertEqual((h["status"], h["store"], h["lag_seq"]), ("ok", "ok", 0))
             self.assertNotIn("x-situ-stale", self.value(strict)[0].headers)
+            metrics = strict.get("/metrics").body.decode()
+            self.assertIn("situd_follow_store_up 1\n", metrics)
+            self.assertIn("situd_follow_lag_events 0\n", metrics)
+            self.assertRegex(metrics, r"situd_follow_reconnects_total [1-9]")
         finally:
             writer.stop()
             strict.stop()

@@ -82,10 +82,16 @@ class FollowPgTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        failed = []
         for d in cls.daemons:
-            d.stop()
+            try:
+                d.stop_cleanly()  # a sanitizer's report at exit fails the suite
+            except AssertionError as e:
+                failed.append(e)
         cls.pg.stop()
         shutil.rmtree(cls.tmp, ignore_errors=True)
+        if failed:
+            raise failed[0]
 
     @classmethod
     def start(cls, *args):
@@ -228,7 +234,7 @@ class FollowPgTest(unittest.TestCase):
             self.assertEqual(hc["seq"], top)
             self.assertEqual(hc["digest"], ha["digest"])
         finally:
-            c.stop()
+            c.stop_cleanly()
 
     def test_z_the_store_lost_and_back(self):
         strict = self.start("--max-lag", "2")
@@ -286,8 +292,8 @@ class FollowPgTest(unittest.TestCase):
             self.assertIn("situd_follow_lag_events 0\n", metrics)
             self.assertRegex(metrics, r"situd_follow_reconnects_total [1-9]")
         finally:
-            writer.stop()
-            strict.stop()
+            writer.stop_cleanly()
+            strict.stop_cleanly()
 
 
 if __name__ == "__main__":

@@ -6,9 +6,12 @@
  * at once when woken (the local writer committed), and hands each page's
  * changes with its last seq to the publisher, which publishes them in that
  * order: every situd on the store publishes the same changes in the same
- * order, whichever situd committed them. The store lost: the snapshot in
- * memory goes on serving, the lag grows, and the follower opens the store
- * again with backoff (0.2 s doubling to 5 s) and catches up from its seq.
+ * order, whichever situd committed them. A second thread LISTENs on
+ * situ_events, which the writer NOTIFYs in each batch's transaction, and
+ * wakes the follower at once: a hint only, the polls go on. The store
+ * lost: the snapshot in memory goes on serving, the lag grows, and the
+ * follower opens the store again with backoff (0.2 s doubling to 5 s) and
+ * catches up from its seq.
  *
  *   LOADED(seq) -> POLL: max(seq), then rows (last, max] in pages -> hand
  *                  -> WAIT 100 ms or woken -> POLL
@@ -31,6 +34,7 @@
 #include "server.h"
 #include "situ/clock.h"
 #include "situ/db.h"
+#include "situ/db_listen.h"
 #include "situ/feed.h"
 
 #define POLL_S 0.1        /* between polls */
@@ -42,8 +46,8 @@
 static struct {
     pthread_mutex_t lock; /* everything below but ro and the thread's own */
     pthread_cond_t cv;
-    pthread_t thread;
-    int running, stopping, woken;
+    pthread_t thread, listener;
+    int running, listening, stopping, woken;
     char db[1024];
     situ_store *ro;  /* follower thread only */
     long long last;  /* follower thread: the last seq handed to the publisher */
@@ -248,6 +252,43 @@ static void *follow_main(void *arg)
     return NULL;
 }
 
+static int stopping(void)
+{
+    pthread_mutex_lock(&F.lock);
+    int s = F.stopping;
+    pthread_mutex_unlock(&F.lock);
+    return s;
+}
+
+/* LISTEN situ_events (the writer NOTIFYs it in each batch's transaction):
+ * a notification wakes the follower at once. Only a hint: the follower
+ * polls anyway, so a lost connection costs latency, never an event. */
+static void *listen_main(void *arg)
+{
+    (void)arg;
+    situ_db_listener *l = NULL;
+    double backoff = BACKOFF_MIN_S;
+    while (!stopping()) {
+        if (!l && situ_db_listen(F.db, "situ_events", &l, NULL)) {
+            l = NULL;
+            for (double t = 0; t < backoff && !stopping(); t += 0.1)
+                nanosleep(&(struct timespec){0, 100000000}, NULL);
+            backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
+            continue;
+        }
+        backoff = BACKOFF_MIN_S;
+        int rc = situ_db_listen_wait(l, 200); /* stop is seen within 0.2 s */
+        if (rc > 0)
+            situd_follow_wake();
+        if (rc < 0) {
+            situ_db_listen_close(l);
+            l = NULL;
+        }
+    }
+    situ_db_listen_close(l);
+    return NULL;
+}
+
 int situd_follow_start(const char *db, char *msg, size_t nmsg)
 {
     snprintf(F.db, sizeof F.db, "%s", db);
@@ -260,6 +301,7 @@ int situd_follow_start(const char *db, char *msg, size_t nmsg)
     if (pthread_create(&F.thread, NULL, follow_main, NULL))
         return snprintf(msg, nmsg, "cannot start the event log follower"), -1;
     F.running = 1;
+    F.listening = !pthread_create(&F.listener, NULL, listen_main, NULL); /* a hint: optional */
     return 0;
 }
 
@@ -285,7 +327,9 @@ void situd_follow_stop(void)
     pthread_cond_signal(&F.cv);
     pthread_mutex_unlock(&F.lock);
     pthread_join(F.thread, NULL);
-    F.running = 0;
+    if (F.listening)
+        pthread_join(F.listener, NULL);
+    F.running = F.listening = 0;
     situ_store_close(F.ro);
     F.ro = NULL;
 }

@@ -2,9 +2,9 @@
  * config.c: situd's settings from defaults, an INI file (read with inih) and
  * flags. Keys: [server] listen, threads, max_connections, connection_timeout,
  * header_timeout, max_body_bytes, max_bodies_bytes, connection_memory,
- * cors_origin, user, quiet; [data] db; [tiles] cache_mb; [web] dir; [events] max_listeners,
- * max_listeners_per_address; [export] max_exports, max_bytes, spool_dir; [retention] days,
- * interval_s, archive; [feeds] station_quota. Unknown keys are an error, so a typo is seen.
+ * cors_origin, user, quiet, max_lag; [data] db; [tiles] cache_mb; [web] dir; [events]
+ * max_listeners, max_listeners_per_address; [export] max_exports, max_bytes, spool_dir; [retention]
+ * days, interval_s, archive; [feeds] station_quota. Unknown keys are an error, so a typo is seen.
  * situd_config_read reads the file; situd_config_read_string the same text
  * from memory (tests/fuzz/fuzz_config.c).
  */
@@ -31,6 +31,7 @@ void situd_config_defaults(situd_config *cfg)
     cfg->max_body_bytes = 8u << 20;
     cfg->max_bodies_bytes = 64u << 20;
     cfg->max_listeners = 1000;
+    cfg->max_lag_s = 30;
     cfg->max_listeners_per_address = 32;
     cfg->max_exports = 4;
     cfg->export_max_bytes = 512u << 20;
@@ -129,6 +130,8 @@ static int set_key(situd_config *c, const char *section, const char *name, const
 #define KEY(s, k) (!strcmp(section, s) && !strcmp(name, k))
     if (KEY("server", "listen"))
         return situd_config_set_listen(c, value) == 0;
+    if (KEY("server", "max_lag"))
+        return set_int(&c->max_lag_s, value, 1, 86400);
     if (KEY("server", "threads"))
         return set_int(&c->threads, value, 0, 256);
     if (KEY("server", "max_connections"))

@@ -18,7 +18,10 @@
  *   LIVE -(a ring behind)-> REPLAY from the last seq sent -> LIVE
  *   stop -> END (EventSource reconnects with Last-Event-ID)
  *
- * SSE ids are event_log seqs; an event's last message carries its id.
+ * SSE ids are event_log seqs; an event's last message carries its id. On
+ * PostgreSQL every situd publishes the same events in seq order (follow.c),
+ * so an id from one situd resumes on another: one behind replays the log
+ * up to what it published, one ahead skips the events the listener saw.
  */
 #include "events.h"
 
@@ -38,6 +41,7 @@
 
 typedef struct sse_msg {
     long long seq; /* 0: not an event's last message */
+    long long ev;  /* the seq of the event it is of (0: an expiry) */
     char *text;
     size_t n;
 } sse_msg;
@@ -46,6 +50,7 @@ typedef struct listener {
     struct MHD_Connection *conn;
     uint64_t pos;           /* next ring message to send */
     long long last_seq;     /* every event up to this one was sent or is in replay */
+    long long floor;        /* it saw events up to this one elsewhere: skip them */
     long long replay_after; /* replay log rows in (replay_after, replay_upto] */
     long long replay_upto;
     int replay_noted;       /* the archived note of this replay is written */
@@ -132,6 +137,7 @@ void situd_events_push(const situ_feed_change *c, size_t n)
         int last = i + 1 == n || c[i + 1].seq != c[i].seq;
         format_msg(&b, &c[i], last);
         m[i].seq = last ? c[i].seq : 0;
+        m[i].ev = c[i].seq;
         m[i].text = situ_buf_steal(&b, &m[i].n);
     }
     pthread_mutex_lock(&E.lock);
@@ -276,6 +282,8 @@ static void take_from_ring(listener *l)
     }
     for (; l->pos < E.head && l->out.n < OUT_CHUNK; l->pos++) {
         const sse_msg *m = &E.ring[l->pos % RING];
+        if (m->ev && m->ev <= l->floor)
+            continue;
         situ_buf_add(&l->out, m->text, m->n);
         if (m->seq)
             l->last_seq = m->seq;
@@ -390,6 +398,8 @@ struct MHD_Response *situd_events_response(struct MHD_Connection *conn, long lon
     if (!refused) {
         l->pos = E.head;
         l->last_seq = E.published;
+        if (after > E.published) /* resumed from a situd further along the log */
+            l->floor = l->last_seq = after;
         if (after >= 0 && after < E.published) {
             l->replay_after = after, l->replay_upto = E.published;
             E.resume_replays++;
@@ -449,6 +459,13 @@ int situd_events_start(const char *db, long long last_seq, double heartbeat_s)
         return -1;
     E.running = 1;
     return 0;
+}
+
+void situd_events_rewind(long long last_seq)
+{
+    pthread_mutex_lock(&E.lock);
+    E.published = last_seq;
+    pthread_mutex_unlock(&E.lock);
 }
 
 void situd_events_stop(void)

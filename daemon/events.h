@@ -15,6 +15,9 @@
  * event the first snapshot already holds. heartbeat_s: seconds between
  * comment lines on an idle stream. */
 int situd_events_start(const char *db, long long last_seq, double heartbeat_s);
+/* Before the first push: the newest event the first snapshot holds is
+ * last_seq after all (PostgreSQL: the snapshot's consistent read). */
+void situd_events_rewind(long long last_seq);
 /* Ends every stream and refuses new ones. */
 void situd_events_stop(void);
 /* Sends changes to every listener, in order; never waits on a listener. */

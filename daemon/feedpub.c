@@ -20,6 +20,14 @@
  *   are read again and laid on the road network, then pushed; when the
  *   earliest until passes, the same, pushing an "expired" change each
  *   stop: REBUILD what is pending -> EXIT
+ *
+ * Where changes come from: on SQLite the writer hands its commits over; on
+ * PostgreSQL the follower (follow.c) hands the event log's rows seq > last,
+ * whoever committed them, each page with its last seq (X-Situ-Seq moves to
+ * it once the snapshot holds the page). There a REBUILD that could not read
+ * the store is not published: the connection is opened again and the same
+ * changes are tried again 0.5 s later, so neither X-Situ-Seq nor /events
+ * runs ahead of the snapshot.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -30,10 +38,13 @@
 #include "closures.h"
 #include "events.h"
 #include "feedwriter.h"
+#include "follow.h"
 #include "server.h"
 #include "situ/clock.h"
+#include "situ/db.h"
 
 #define MIN_GAP_S 0.1 /* at most ten rebuilds a second */
+#define RETRY_S 0.5   /* PostgreSQL: a publication that could not read the store, again */
 
 static struct {
     pthread_mutex_t lock;
@@ -42,18 +53,23 @@ static struct {
     int running, stopping;
     situ_feed_change *pending;
     size_t n, cap;
-    size_t ncoll; /* of the pending changes, those of a collection (the others: closures) */
+    long long upto; /* the newest seq handed, published with the pending changes */
+    size_t ncoll;   /* of the pending changes, those of a collection (the others: closures) */
     situ_store *ro; /* publisher thread only */
     double last_rebuild, last_expiry_look;
+    double retry_at;      /* a failed publication is tried again from then */
+    char db[1024];        /* for opening ro again */
     char alerts_seen[32]; /* expiries up to here were announced */
     long long rebuilds, changes;
     double last_rebuild_ms;
     unsigned stale; /* publisher thread only: collections a rebuild missed (bit per cid) */
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-void situd__feedpub_add(const situ_feed_change *c, size_t n)
+void situd__feedpub_follow(const situ_feed_change *c, size_t n, long long upto)
 {
     pthread_mutex_lock(&P.lock);
+    if (upto > P.upto)
+        P.upto = upto;
     if (P.n + n > P.cap) {
         size_t cap = P.cap ? P.cap : 256;
         while (cap < P.n + n)
@@ -72,6 +88,14 @@ void situd__feedpub_add(const situ_feed_change *c, size_t n)
         P.ncoll += c[i].cid < SITU_NCOLLECTIONS;
     pthread_cond_signal(&P.cv);
     pthread_mutex_unlock(&P.lock);
+}
+
+void situd__feedpub_add(const situ_feed_change *c, size_t n)
+{
+    long long upto = 0;
+    for (size_t i = 0; i < n; i++)
+        upto = c[i].seq > upto ? c[i].seq : upto;
+    situd__feedpub_follow(c, n, upto);
 }
 
 void situd__feedpub_counts(long long *out_rebuilds, long long *out_changes,
@@ -127,14 +151,14 @@ static int load_changed(const situ_coll *prev, const situ_feed_change *c, size_t
  * readers can see it, the tile cache learns exactly which boxes changed
  * (one step per collection) and the proximity indexes are built. A load
  * that fails is logged and skipped: the next change of that collection
- * reads it whole. */
-static void rebuild(const situ_feed_change *c, size_t n)
+ * reads it whole. -1 when one failed. */
+static int rebuild(const situ_feed_change *c, size_t n)
 {
     unsigned mask = 0;
     for (size_t i = 0; i < n; i++)
         mask |= c[i].cid < SITU_NCOLLECTIONS ? 1u << c[i].cid : 0; /* closures: no collection */
     if (!mask)
-        return;
+        return 0;
     situ_snapshot *snap = situd_snapshot_acquire();
     for (int cid = 0; snap && cid < SITU_NCOLLECTIONS; cid++) {
         situ_coll *coll = NULL;
@@ -157,41 +181,94 @@ static void rebuild(const situ_feed_change *c, size_t n)
         snap = next;
     }
     if (!snap)
-        return;
+        return 0; /* stopping */
     situd_nearest_prepare(snap);
     situd_snapshot_publish(snap);
+    return P.stale & mask ? -1 : 0;
 }
 
 /* Reads the active closures again and lays them on the road network, then
  * pushes the closures whose until passed; when changed is 0, only when the
  * earliest until has passed. */
-static void reload_closures(int changed)
+static int reload_closures(int changed)
 {
-    if (!changed && !situd_closures_due())
-        return;
+    if (!P.ro || (!changed && !situd_closures_due()))
+        return P.ro ? 0 : -1;
     situ_feed_change *expired = NULL;
     size_t n = 0;
-    situd_closures_reload(P.ro, &expired, &n);
+    int rc = situd_closures_reload(P.ro, &expired, &n);
     if (n)
         situd_events_push(expired, n);
     free(expired);
+    return rc;
 }
 
-static void publish(situ_feed_change *c, size_t n)
+/* The publisher's connection, opened again (PostgreSQL: the server was
+ * lost or restarted). 0 when open. */
+static int reopen(void)
+{
+    situ_err err = {0};
+    situ_store_close(P.ro);
+    P.ro = NULL;
+    if (situ_store_open(P.db, SITU_STORE_READONLY, &P.ro, &err)) {
+        fprintf(stderr, "situd: feeds: cannot open the store again (retrying): %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Publishes the changes of the events up to seq upto: snapshot, closures,
+ * then X-Situ-Seq, then /events (a listener told of an event finds it).
+ * On PostgreSQL a publication that could not read the store is not made:
+ * -1, and the caller tries it again on a new connection, so that X-Situ-Seq
+ * and /events never run ahead of what the snapshot holds. */
+static int publish(situ_feed_change *c, size_t n, long long upto)
 {
     double t0 = situ_clock_s();
-    rebuild(c, n);
+    int failed = !P.ro && reopen();
+    failed = failed || rebuild(c, n);
     int closures = 0;
     for (size_t i = 0; i < n && !closures; i++)
         closures = c[i].cid == SITU_FEED_CLOSURES;
-    if (closures) /* in the answers before the event is on /events */
-        reload_closures(1);
-    situd_events_push(c, n);
+    if (!failed && closures) /* in the answers before the event is on /events */
+        failed = reload_closures(1) != 0;
+    if (failed && situd_follow_running()) {
+        reopen();
+        return -1;
+    }
+    situd_snapshot_seq_advance(upto);
+    if (n)
+        situd_events_push(c, n);
     pthread_mutex_lock(&P.lock);
     P.rebuilds++;
     P.changes += (long long)n;
     P.last_rebuild_ms = (situ_clock_s() - t0) * 1e3;
     pthread_mutex_unlock(&P.lock);
+    return 0;
+}
+
+/* Under P.lock: puts changes c (n of them, up to seq upto) back before
+ * the pending ones, to be published again at P.retry_at. Takes c. */
+static void requeue(situ_feed_change *c, size_t n, long long upto)
+{
+    situ_feed_change *all = realloc(c, (n + P.n ? n + P.n : 1) * sizeof *all);
+    if (!all) { /* the pending ones alone: the next change reads its collection whole */
+        free(c);
+        fprintf(stderr, "situd: feeds: out of memory keeping changes to publish again\n");
+        return;
+    }
+    if (P.n)
+        memcpy(all + n, P.pending, P.n * sizeof *all);
+    free(P.pending);
+    P.pending = all;
+    P.n += n;
+    P.cap = P.n;
+    P.ncoll = 0;
+    for (size_t i = 0; i < P.n; i++)
+        P.ncoll += all[i].cid < SITU_NCOLLECTIONS;
+    if (upto > P.upto)
+        P.upto = upto;
+    P.retry_at = situ_clock_s() + RETRY_S;
 }
 
 /* 1 when time value v lies in (P.alerts_seen, now]. */
@@ -241,28 +318,39 @@ static void *pub_main(void *arg)
     for (;;) {
         double now = situ_clock_s();
         /* closures alone rebuild no snapshot: they need not wait for the gap */
-        if (P.n && (P.stopping || !P.ncoll || now >= P.last_rebuild + MIN_GAP_S)) {
+        int due = (P.n || P.upto) && (P.stopping || now >= P.retry_at);
+        if (due && (P.stopping || !P.ncoll || now >= P.last_rebuild + MIN_GAP_S)) {
             situ_feed_change *c = P.pending;
             size_t n = P.n;
+            long long upto = P.upto;
             P.pending = NULL, P.n = P.cap = P.ncoll = 0;
-            P.last_rebuild = now; /* rebuilds start 100 ms apart: a long one adds no wait */
+            P.upto = 0;
+            if (n) /* rebuilds start 100 ms apart: a long one adds no wait */
+                P.last_rebuild = now;
             pthread_mutex_unlock(&P.lock);
-            publish(c, n);
-            free(c);
+            int failed = publish(c, n, upto);
+            if (!failed)
+                free(c);
             announce_expiries();
             reload_closures(0);
             pthread_mutex_lock(&P.lock);
+            if (failed && !P.stopping)
+                requeue(c, n, upto);
+            else if (failed)
+                free(c); /* stopping with the store lost: the next start reads it */
             continue;
         }
         if (P.stopping)
             break;
-        double wait = P.n ? P.last_rebuild + MIN_GAP_S - now : 1.0;
+        double wait = due             ? P.last_rebuild + MIN_GAP_S - now
+                      : P.n || P.upto ? P.retry_at - now
+                                      : 1.0;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         long long ns = ts.tv_nsec + (long long)(wait * 1e9);
         ts.tv_sec += (time_t)(ns / 1000000000);
         ts.tv_nsec = (long)(ns % 1000000000);
-        if (pthread_cond_timedwait(&P.cv, &P.lock, &ts) && !P.n) {
+        if (pthread_cond_timedwait(&P.cv, &P.lock, &ts) && !P.n && !P.upto) {
             pthread_mutex_unlock(&P.lock);
             announce_expiries();
             reload_closures(0);
@@ -276,6 +364,8 @@ static void *pub_main(void *arg)
 int situd__feedpub_start(const char *db, char *msg, size_t nmsg)
 {
     situ_err err = {0};
+    snprintf(P.db, sizeof P.db, "%s", db);
+    P.retry_at = 0;
     if (situ_store_open(db, SITU_STORE_READONLY, &P.ro, &err))
         return snprintf(msg, nmsg, "%s", err.msg), -1;
     situ_store_now(P.alerts_seen);
@@ -286,6 +376,13 @@ int situd__feedpub_start(const char *db, char *msg, size_t nmsg)
         return snprintf(msg, nmsg, "cannot start the feeds publisher"), -1;
     }
     P.running = 1;
+    if (!situ_db_is_url(db)) /* SQLite: the writer hands its commits itself */
+        return 0;
+    situd_events_rewind(situd_follow_loaded_seq()); /* what the follower starts after */
+    if (situd_follow_start(db, msg, nmsg)) {
+        situd__feedpub_stop();
+        return -1;
+    }
     return 0;
 }
 
@@ -293,6 +390,7 @@ void situd__feedpub_stop(void)
 {
     if (!P.running)
         return;
+    situd_follow_stop(); /* nothing more is handed */
     pthread_mutex_lock(&P.lock);
     P.stopping = 1;
     pthread_cond_signal(&P.cv);
@@ -303,4 +401,5 @@ void situd__feedpub_stop(void)
     P.ro = NULL;
     free(P.pending);
     P.pending = NULL, P.n = P.cap = P.ncoll = 0;
+    P.upto = 0;
 }

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "events.h"
+#include "follow.h"
 #include "server.h"
 #include "situ/clock.h"
 #include "situ/db.h"
@@ -414,6 +415,10 @@ static void count_group(situd_feedjob *group, double ms)
 
 static void publish_group(situd_feedjob *group)
 {
+    if (situd_follow_running()) { /* PostgreSQL: published from event_log, as every situd does */
+        situd_follow_wake();
+        return;
+    }
     for (situd_feedjob *j = group; j; j = j->next)
         for (int i = 0; i < j->b->n; i++) {
             const situ_feed_event *ev = &j->b->ev[i];

@@ -64,11 +64,15 @@ void situd_feedwriter_metrics(situ_buf *b);
 
 /* ---- the publisher (feedpub.c) --------------------------------------------- */
 
-/* Starts the publisher with its own read-only connection to db. */
+/* Starts the publisher with its own read-only connection to db; on
+ * PostgreSQL also the event log's follower (follow.h), which then feeds it. */
 int situd__feedpub_start(const char *db, char *msg, size_t nmsg);
 /* Hands committed changes to the publisher (copied); never blocks long. */
 void situd__feedpub_add(const situ_feed_change *c, size_t n);
-/* Publishes what is pending, then joins the publisher. */
+/* The same from the follower: the changes of the log rows up to seq upto
+ * (n may be 0: rows without changes still move X-Situ-Seq to upto). */
+void situd__feedpub_follow(const situ_feed_change *c, size_t n, long long upto);
+/* Stops the follower, publishes what is pending, then joins the publisher. */
 void situd__feedpub_stop(void);
 /* Rebuilds done and changes pushed so far, for the status page. */
 void situd__feedpub_counts(long long *out_rebuilds, long long *out_changes,

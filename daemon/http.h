@@ -22,7 +22,8 @@ typedef struct situd_req {
     const char *rest;  /* what follows the matched route prefix */
     const char *route; /* the route's name, for logs and metrics */
     situ_snapshot *snap;
-    char *body; /* the request body once read (NUL-ended), or NULL */
+    long long seq; /* the newest event_log seq snap holds (X-Situ-Seq) */
+    char *body;    /* the request body once read (NUL-ended), or NULL */
     size_t nbody;
     size_t body_cap; /* bytes of the global body budget this request holds */
     int body_state;  /* SITUD_BODY_*: server.c's, read with situd_body_read */

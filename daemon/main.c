@@ -25,6 +25,7 @@
 #include "closures.h"
 #include "config.h"
 #include "feedwriter.h"
+#include "follow.h"
 #include "roads.h"
 #include "server.h"
 #include "service.h"
@@ -35,7 +36,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: situd --db FILE --listen HOST:PORT [--config FILE] [--places FILE]\n"
-               "             [--threads N] [--user NAME] [--quiet]\n"
+               "             [--threads N] [--user NAME] [--max-lag SECONDS] [--quiet]\n"
                "       situd --help | --version\n"
                "Serves the four maps of a situ SpatiaLite file over HTTP (OGC API - Features,\n"
                "vector tiles, proximity, exports, feeds). Flags win over the config file.\n"
@@ -50,7 +51,7 @@ static int parse_flags(int argc, char **argv, situd_config *cfg, int pass)
         {"config", required_argument, 0, 'c'},  {"threads", required_argument, 0, 't'},
         {"user", required_argument, 0, 'u'},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
-        {"places", required_argument, 0, 'p'},
+        {"places", required_argument, 0, 'p'},  {"max-lag", required_argument, 0, 'm'},
         {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -74,6 +75,7 @@ static int parse_flags(int argc, char **argv, situd_config *cfg, int pass)
                 return fprintf(stderr, "situd: --listen wants HOST:PORT, got '%s'\n", optarg), 2;
             break;
         case 't': cfg->threads = atoi(optarg); break;
+        case 'm': cfg->max_lag_s = atoi(optarg); break;
         case 'u': snprintf(cfg->user, sizeof cfg->user, "%s", optarg); break;
         case 'q': cfg->quiet = 1; break;
         }
@@ -160,7 +162,7 @@ static int load_snapshot(const situd_config *cfg)
     char where[600];
     snprintf(where, sizeof where, "%s", situ_db_where(situ_store_sql(s)));
     situ_snapshot *snap;
-    int rc = situ_snapshot_load(s, &snap, &err);
+    int rc = situd_follow_load(s, &snap, &err); /* one consistent read, and its seq */
     situ_store_close(s);
     if (rc) {
         fprintf(stderr, "situd: %s\n", err.msg);
@@ -197,6 +199,8 @@ int main(int argc, char **argv)
         return fprintf(stderr, "situd: %s\n", msg), 2;
     if ((rc = parse_flags(argc, argv, &cfg, 1)) >= 0)
         return rc;
+    if (cfg.max_lag_s < 1)
+        return fprintf(stderr, "situd: --max-lag wants seconds >= 1\n"), 2;
 
     if (situd_service_check_user(&cfg, msg, sizeof msg) ||
         situd_server_listen(&cfg, msg, sizeof msg) ||

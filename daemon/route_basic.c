@@ -1,12 +1,14 @@
 /*
  * route_basic.c: the root (the map wall page, or the landing page as JSON),
- * liveness (503 "degraded" while feed commits fail, e.g. a full disk) and
- * metrics.
+ * liveness (503 "degraded" while feed commits fail, e.g. a full disk; 503
+ * "stale" while the snapshot is more than max_lag seconds behind the store)
+ * and metrics.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "feedwriter.h"
+#include "follow.h"
 #include "roads.h"
 #include "routes.h"
 
@@ -20,6 +22,27 @@ situd_result situd_route_root(situd_req *r)
     return situd_route_web_index(r);
 }
 
+/* "seq", "store_seq", "lag_seq", "lag_s", "digest" (and on PostgreSQL
+ * "store": "ok" or "unreachable", with "store_reason"). */
+static void follow_json(situd_req *r, const situd_follow_lag *lag, situ_buf *b)
+{
+    char digest[17];
+    situd_snapshot_digest(r->snap, digest);
+    situ_buf_printf(b,
+                    "\"seq\":%lld,\"store_seq\":%lld,\"lag_seq\":%lld,\"lag_s\":%.3f,"
+                    "\"max_lag_s\":%d,\"digest\":\"%s\",",
+                    r->seq, lag->store, lag->store > r->seq ? lag->store - r->seq : 0, lag->lag_s,
+                    r->cfg->max_lag_s, digest);
+    if (!lag->following)
+        return;
+    situ_buf_printf(b, "\"store\":\"%s\",", lag->connected ? "ok" : "unreachable");
+    if (lag->why[0]) {
+        situ_buf_adds(b, "\"store_reason\":");
+        situ_buf_add_json_str(b, lag->why);
+        situ_buf_addc(b, ',');
+    }
+}
+
 situd_result situd_route_healthz(situd_req *r)
 {
     static const char *const no_args[] = {NULL};
@@ -28,10 +51,15 @@ situd_result situd_route_healthz(situd_req *r)
         return res;
     char why[256];
     int writes = situd_feedwriter_health(why, sizeof why);
+    situd_follow_lag lag;
+    situd_follow_lag_get(&lag);
+    int stale = lag.lag_s > r->cfg->max_lag_s;
     situ_buf b;
     situ_buf_init(&b);
     situ_buf_printf(&b, "{\"status\":\"%s\",\"writes\":\"%s\",",
-                    writes == SITUD_WRITES_FAILING ? "degraded" : "ok",
+                    stale                            ? "stale"
+                    : writes == SITUD_WRITES_FAILING ? "degraded"
+                                                     : "ok",
                     writes == SITUD_WRITES_FAILING    ? "failing"
                     : writes == SITUD_WRITES_DISABLED ? "disabled"
                                                       : "ok");
@@ -40,10 +68,13 @@ situd_result situd_route_healthz(situd_req *r)
         situ_buf_add_json_str(&b, why);
         situ_buf_addc(&b, ',');
     }
+    follow_json(r, &lag, &b);
     situ_buf_printf(&b, "\"snapshot_version\":%lld}\n",
                     r->snap ? (long long)r->snap->version : 0LL);
-    /* failing writes are not liveness: reads go on, but monitoring must see it */
-    return situd_reply_buf(r, writes == SITUD_WRITES_FAILING ? 503 : 200, "application/json", &b);
+    /* failing writes and a stale snapshot are not liveness: reads go on,
+     * but monitoring (and a load balancer) must see it */
+    return situd_reply_buf(r, stale || writes == SITUD_WRITES_FAILING ? 503 : 200,
+                           "application/json", &b);
 }
 
 situd_result situd_route_metrics(situd_req *r)
@@ -56,6 +87,7 @@ situd_result situd_route_metrics(situd_req *r)
     situ_buf_init(&b);
     situd_metrics_write(&b);
     situd_feedwriter_metrics(&b);
+    situd_follow_metrics(&b);
     situd_roads_metrics(&b);
     return situd_reply_buf(r, 200, "text/plain; version=0.0.4", &b);
 }

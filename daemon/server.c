@@ -38,6 +38,7 @@
 #include <zlib.h>
 
 #include "conns.h"
+#include "follow.h"
 #include "roads.h"
 #include "situ/clock.h"
 
@@ -48,6 +49,7 @@ static struct MHD_Daemon *mhd;
 static const situd_config *config;
 static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
 static situ_snapshot *current;
+static long long current_seq; /* the newest event_log seq current holds */
 
 situ_snapshot *situd_snapshot_acquire(void)
 {
@@ -55,6 +57,31 @@ situ_snapshot *situd_snapshot_acquire(void)
     situ_snapshot *s = situ_snapshot_retain(current);
     pthread_mutex_unlock(&snap_lock);
     return s;
+}
+
+situ_snapshot *situd_snapshot_acquire_seq(long long *out_seq)
+{
+    pthread_mutex_lock(&snap_lock);
+    situ_snapshot *s = situ_snapshot_retain(current);
+    *out_seq = current_seq;
+    pthread_mutex_unlock(&snap_lock);
+    return s;
+}
+
+long long situd_snapshot_seq(void)
+{
+    pthread_mutex_lock(&snap_lock);
+    long long seq = current_seq;
+    pthread_mutex_unlock(&snap_lock);
+    return seq;
+}
+
+void situd_snapshot_seq_advance(long long seq)
+{
+    pthread_mutex_lock(&snap_lock);
+    if (seq > current_seq)
+        current_seq = seq;
+    pthread_mutex_unlock(&snap_lock);
 }
 
 void situd_snapshot_publish(situ_snapshot *snap)
@@ -188,19 +215,39 @@ static int compressible(const char *ctype)
 
 /* ---- replies ---------------------------------------------------------------- */
 
+/* X-Situ-Seq: the newest event_log seq the answer's snapshot holds (the
+ * current one for an answer given before a snapshot was taken); past
+ * --max-lag behind the store, X-Situ-Stale: the lag in seconds. */
+static void add_seq_headers(situd_req *r, struct MHD_Response *resp)
+{
+    char v[64];
+    snprintf(v, sizeof v, "%lld", r->snap ? r->seq : situd_snapshot_seq());
+    MHD_add_response_header(resp, "X-Situ-Seq", v);
+    situd_follow_lag lag;
+    situd_follow_lag_get(&lag);
+    if (lag.lag_s > config->max_lag_s) {
+        snprintf(v, sizeof v, "%.1f", lag.lag_s);
+        MHD_add_response_header(resp, "X-Situ-Stale", v);
+    }
+}
+
 situd_result situd_reply_response(situd_req *r, unsigned status, struct MHD_Response *resp)
 {
     if (!resp)
         return MHD_NO;
     if (config->cors_origin[0])
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", config->cors_origin);
-    if (r->content_crs && status < 300) {
+    int crs_header = r->content_crs && status < 300;
+    if (crs_header) {
         char crs[128];
         snprintf(crs, sizeof crs, "<%s>", r->content_crs);
         MHD_add_response_header(resp, "Content-Crs", crs);
-        if (config->cors_origin[0]) /* else a page of another origin cannot read it */
-            MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Content-Crs");
     }
+    add_seq_headers(r, resp);
+    if (config->cors_origin[0]) /* else a page of another origin cannot read them */
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+                                crs_header ? "Content-Crs, X-Situ-Seq, X-Situ-Stale"
+                                           : "X-Situ-Seq, X-Situ-Stale");
     r->status = (int)status;
     enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
@@ -669,7 +716,7 @@ static situd_result on_request(void *cls, struct MHD_Connection *conn, const cha
         return situd_problem(r, 413, "body", "request body over %zu bytes", config->max_body_bytes);
     r->body_state = SITUD_BODY_DONE; /* all of it, or none was sent */
     if (!r->snap)                    /* a resumed request keeps what it had */
-        r->snap = situd_snapshot_acquire();
+        r->snap = situd_snapshot_acquire_seq(&r->seq);
     return dispatch(r);
 }
 

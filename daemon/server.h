@@ -25,6 +25,13 @@ extern const int situd_nroutes;
 situ_snapshot *situd_snapshot_acquire(void);
 /* Publishes snap as the current snapshot (takes the caller's reference). */
 void situd_snapshot_publish(situ_snapshot *snap);
+/* The current snapshot and, in *out_seq, the newest event_log seq it holds
+ * (X-Situ-Seq), read together. */
+situ_snapshot *situd_snapshot_acquire_seq(long long *out_seq);
+/* The newest event_log seq the current snapshot holds. */
+long long situd_snapshot_seq(void);
+/* Raises that seq to seq once what it holds is published (never lowers it). */
+void situd_snapshot_seq_advance(long long seq);
 
 /* The tile cache (route_tiles.c): made at start, warmed from snap. */
 int situd_tiles_init(const situd_config *cfg, const situ_snapshot *snap, char *msg, size_t n);

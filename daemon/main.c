@@ -156,13 +156,15 @@ static int load_snapshot(const situd_config *cfg)
         return -1;
     }
     situ_snapshot *snap;
-    int rc = situ_snapshot_load(s, &snap, &err);
+    char note[9000];
+    int rc = situ_snapshot_open(s, cfg->db, &snap, note, sizeof note, &err);
     situ_store_close(s);
     if (rc) {
         fprintf(stderr, "situd: %s\n", err.msg);
         return -1;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "situd: snapshot %s\n", note);
     fprintf(stderr, "situd: loaded %s in %.2f s:", cfg->db,
             (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)

@@ -394,6 +394,12 @@ static situ_rtree *rtree_of(const coll_hdr *h, double *boxes, uint32_t *refs)
 {
     if (h->rt_n != h->n || h->rt_nlevels > 32 || h->rt_nslots < h->rt_n)
         return NULL;
+    for (uint64_t k = 0; k < h->rt_nlevels; k++) /* the levels end in order, at nslots */
+        if (h->rt_level_end[k] > h->rt_nslots ||
+            (k && h->rt_level_end[k] <= h->rt_level_end[k - 1]))
+            return NULL;
+    if (h->rt_nlevels && h->rt_level_end[h->rt_nlevels - 1] != h->rt_nslots)
+        return NULL;
     situ_rtree *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;

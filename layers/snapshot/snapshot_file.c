@@ -419,6 +419,10 @@ static situ_coll *read_coll(reader *r, situ__snapfile_mem *mem, int32_t cid,
     coll_hdr *h = take(r, sizeof *h);
     if (h && (h->cid != cid || h->nfields != col->nfields || h->n > UINT32_MAX))
         r->why = "sections out of order";
+    uint64_t left = (uint64_t)(r->end - r->p); /* no count past the bytes (no overflow) */
+    if (h && (h->npolys > left || h->nrings > left || h->nxy > left || h->nheld > left ||
+              h->rt_nslots > left))
+        r->why = "an array longer than the file";
     if (r->why)
         return NULL;
     situ_feature *feats = take(r, h->n * sizeof *feats);

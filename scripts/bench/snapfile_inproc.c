@@ -40,14 +40,9 @@ static int open_once(const char *db, double *wall, double *cpu)
 
 int main(int argc, char **argv)
 {
-    const char *db = NULL;
-    int passes = 3;
-    for (int i = 1; i + 1 < argc; i += 2)
-        if (!strcmp(argv[i], "--db"))
-            db = argv[i + 1];
-        else if (!strcmp(argv[i], "--passes"))
-            passes = atoi(argv[i + 1]);
-    if (!db)
+    const char *db;
+    int passes;
+    if (bench_db_args(argc, argv, &db, &passes))
         return fprintf(stderr, "usage: snapfile_inproc --db FILE [--passes N]\n"), 2;
     char path[4200];
     snprintf(path, sizeof path, "%s.snap", db);

@@ -82,7 +82,8 @@ static long long max_seq(situ_db *db, int *failed)
     return seq;
 }
 
-int situd_follow_load(situ_store *s, situ_snapshot **out_snap, situ_err *err)
+int situd_follow_load(situ_store *s, const char *db_name, situ_snapshot **out_snap, char *note,
+                      size_t nnote, situ_err *err)
 {
     situ_db *db = situ_store_sql(s);
     int pg = situ_db_engine_of(db) == SITU_DB_POSTGRES;
@@ -91,7 +92,7 @@ int situd_follow_load(situ_store *s, situ_snapshot **out_snap, situ_err *err)
     int failed;
     long long seq = max_seq(db, &failed);
     int rc = failed ? situ_err_set(err, SITU_EDB, "event_log: %s", situ_db_errmsg(db))
-                    : situ_snapshot_load(s, out_snap, err);
+                    : situ_snapshot_open(s, db_name, out_snap, note, nnote, err);
     situ_db_exec(db, "COMMIT", NULL); /* read only: nothing to keep or lose */
     if (rc)
         return rc;

@@ -17,10 +17,13 @@
 #include "situ/snapshot.h"
 #include "situ/store.h"
 
-/* Reads every collection of s into *out_snap from one consistent read
- * (REPEATABLE READ on PostgreSQL, one read transaction on SQLite) and
- * records the highest event_log seq of that read as the snapshot's seq. */
-int situd_follow_load(situ_store *s, situ_snapshot **out_snap, situ_err *err);
+/* Reads every collection of s (opened on db_name) into *out_snap from one
+ * consistent read (REPEATABLE READ on PostgreSQL, one read transaction on
+ * SQLite), through situ_snapshot_open (DB.snap when current; note says
+ * which), and records the highest event_log seq of that read as the
+ * snapshot's seq. */
+int situd_follow_load(situ_store *s, const char *db_name, situ_snapshot **out_snap, char *note,
+                      size_t nnote, situ_err *err);
 /* The seq recorded by situd_follow_load. */
 long long situd_follow_loaded_seq(void);
 

@@ -162,13 +162,16 @@ static int load_snapshot(const situd_config *cfg)
     char where[600];
     snprintf(where, sizeof where, "%s", situ_db_where(situ_store_sql(s)));
     situ_snapshot *snap;
-    int rc = situd_follow_load(s, &snap, &err); /* one consistent read, and its seq */
+    char note[9000];
+    /* one consistent read and its seq; from DB.snap when that is current */
+    int rc = situd_follow_load(s, cfg->db, &snap, note, sizeof note, &err);
     situ_store_close(s);
     if (rc) {
         fprintf(stderr, "situd: %s\n", err.msg);
         return -1;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "situd: snapshot %s\n", note);
     fprintf(stderr, "situd: loaded %s in %.2f s:", where,
             (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)

@@ -15,6 +15,7 @@
 
 #include <geos_c.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -457,5 +458,40 @@ int situ_admin_dissolve(const situ_coll *parts, situ_admin_level level, const si
     *out_coll = &ac->c;
     if (out_stats)
         *out_stats = st;
+    return 0;
+}
+
+const uint64_t *situ_admin_signatures(const situ_coll *areas)
+{
+    if (!areas || (areas->c != &admin_colls[SITU_ADMIN_COUNTY] &&
+                   areas->c != &admin_colls[SITU_ADMIN_PROVINCE]))
+        return NULL;
+    return ((const admin_coll *)areas)->sig;
+}
+
+int situ_admin_restore(const situ_coll *areas, situ_admin_level level, const uint64_t *sig,
+                       situ_coll **out_coll, situ_err *err)
+{
+    if ((unsigned)level >= SITU_ADMIN_NLEVELS || !areas || areas->c != &admin_colls[level])
+        return situ_err_set(err, SITU_EINVAL, "admin: not a %s result",
+                            (unsigned)level < SITU_ADMIN_NLEVELS ? admin_colls[level].id : "?");
+    group *g = calloc(areas->n + 1, sizeof *g);
+    admin_coll *ac = NULL;
+    for (size_t i = 0; g && i < areas->n; i++) { /* every area copied as it is */
+        const situ_feature *f = &areas->feats[i];
+        snprintf(g[i].code, sizeof g[i].code, "%s", f->id);
+        g[i].name = f->values[0].type == SITU_FT_TEXT ? f->values[0].u.s : NULL;
+        g[i].sig = sig[i];
+        g[i].reuse = (long)i;
+        measure(NULL, &g[i], areas);
+    }
+    if (!g || !(ac = lay_out(NULL, level, g, areas->n, areas)) || index_areas(&ac->c)) {
+        free(g);
+        if (ac)
+            situ_coll_release(&ac->c);
+        return situ_err_set(err, SITU_ENOMEM, "out of memory");
+    }
+    free(g);
+    *out_coll = &ac->c;
     return 0;
 }

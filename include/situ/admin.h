@@ -22,6 +22,7 @@
 #define SITU_ADMIN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "situ/err.h"
 #include "situ/snapshot.h"
@@ -58,5 +59,15 @@ int situ_admin_prefix(situ_admin_level level);
 int situ_admin_dissolve(const situ_coll *parts, situ_admin_level level, const situ_coll *prev,
                         situ_admin_method method, situ_coll **out_coll, situ_admin_stats *out_stats,
                         situ_err *err);
+
+/* The member signatures of a dissolve result (one per area, what a later
+ * dissolve compares to reuse an area), or NULL for another collection. */
+const uint64_t *situ_admin_signatures(const situ_coll *areas);
+/* A level result equal to areas (a collection of level's layer read back
+ * from a snapshot file, sig its situ_admin_signatures), laid out as
+ * situ_admin_dissolve lays out its own, so that it serves as prev of a later
+ * dissolve. No GEOS runs; areas is not changed. */
+int situ_admin_restore(const situ_coll *areas, situ_admin_level level, const uint64_t *sig,
+                       situ_coll **out_coll, situ_err *err);
 
 #endif

@@ -74,6 +74,10 @@ typedef struct situ_coll {
     size_t bytes;          /* memory held, for metrics */
     int refs;
     void *priv;
+    /* the townships only, when known (read back from a snapshot file): the
+     * counties and provinces situ_admin_dissolve makes of exactly these
+     * features, so tiles need not dissolve them again; else NULL */
+    struct situ_coll *outlines[2];
 } situ_coll;
 
 typedef struct situ_snapshot {
@@ -106,6 +110,16 @@ double situ_coll_held(const situ_coll *c, const situ_feature *f, int item);
 
 /* Reads every collection into a new snapshot (refs = 1, version 1). */
 int situ_snapshot_load(situ_store *s, situ_snapshot **out_snap, situ_err *err);
+/* Reads every collection as situ_snapshot_load does, with the townships'
+ * counties and provinces dissolved (situ_coll.outlines), from the snapshot
+ * file db.snap when it is sound and was written at the store's present
+ * state; otherwise from the store s (opened on db), then writes db.snap for
+ * the next start (a temporary file synced and renamed). A PostgreSQL store
+ * (db a URL) is always read from the store and no file is written. note
+ * (nnote bytes) says which it was and why, for the log; a file that cannot
+ * be written is noted, not an error. */
+int situ_snapshot_open(situ_store *s, const char *db, situ_snapshot **out_snap, char *note,
+                       size_t nnote, situ_err *err);
 /* A new snapshot equal to old but with collection coll (retained) in its
  * place and version old->version + 1. NULL when out of memory. */
 situ_snapshot *situ_snapshot_with(const situ_snapshot *old, situ_coll *coll);

@@ -21,12 +21,6 @@
 
 #include "snapshot_build.h"
 
-typedef struct chunk {
-    struct chunk *next;
-    size_t used, cap;
-    char data[];
-} chunk;
-
 typedef struct build {
     situ_coll *c;
     chunk *arena;
@@ -42,17 +36,6 @@ typedef struct build {
     size_t nheld, capheld;
     size_t bytes;
 } build;
-
-typedef struct coll_priv {
-    chunk *arena;
-    situ_feature *feats;
-    situ_poly *polys;
-    situ_ring *rings;
-    double *xy;
-    situ_held *held;
-    uint32_t *by_id;
-    situ_value *values;
-} coll_priv;
 
 static void *arena_alloc(build *b, size_t n)
 {
@@ -525,7 +508,7 @@ static int build_begin(build *b, situ_coll_id cid, situ_err *err)
 static int build_end(build *b, uint32_t *by_id, int rc, situ_coll **out_coll)
 {
     coll_priv *pv = b->c->priv;
-    *pv = (coll_priv){b->arena, b->feats, b->polys, b->rings, b->xy, b->held, by_id, NULL};
+    *pv = (coll_priv){b->arena, b->feats, b->polys, b->rings, b->xy, b->held, by_id, NULL, NULL};
     situ_coll *c = b->c;
     c->feats = b->feats, c->n = b->nfeats, c->polys = b->polys, c->rings = b->rings;
     c->xy = b->xy, c->held = b->held, c->by_id = by_id;
@@ -726,7 +709,12 @@ void situ__coll_free(situ_coll *c)
     if (!c)
         return;
     coll_priv *pv = c->priv;
-    if (pv) {
+    if (pv && pv->mem) { /* read back from a snapshot file: its arrays are in mem */
+        free(c->index);
+        c->index = NULL;
+        situ__snapfile_mem_release(pv->mem);
+        free(pv);
+    } else if (pv) {
         for (chunk *k = pv->arena, *next; k; k = next) {
             next = k->next;
             free(k);
@@ -735,6 +723,7 @@ void situ__coll_free(situ_coll *c)
         free(pv->by_id);
         free(pv);
     }
+    situ_coll_release(c->outlines[0]), situ_coll_release(c->outlines[1]);
     situ_rtree_free(c->index);
     free(c);
 }

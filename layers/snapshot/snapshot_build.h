@@ -4,6 +4,32 @@
 
 #include "situ/snapshot.h"
 
+typedef struct chunk {
+    struct chunk *next;
+    size_t used, cap;
+    char data[];
+} chunk;
+
+/* A snapshot file's contents in memory, shared by the collections read back
+ * from it (snapshot_file.c); freed when the last of them is. */
+typedef struct situ__snapfile_mem situ__snapfile_mem;
+void situ__snapfile_mem_release(situ__snapfile_mem *m);
+
+/* What a situ_coll owns (its priv): the build's arena and arrays, or, read
+ * back from a snapshot file, only mem (the arrays point into it; the
+ * R-tree header is its own, its boxes and refs in mem). */
+typedef struct coll_priv {
+    chunk *arena;
+    situ_feature *feats;
+    situ_poly *polys;
+    situ_ring *rings;
+    double *xy;
+    situ_held *held;
+    uint32_t *by_id;
+    situ_value *values;
+    situ__snapfile_mem *mem;
+} coll_priv;
+
 /* Frees a situ_coll and everything it owns, whatever its refs. */
 void situ__coll_free(situ_coll *c);
 

@@ -599,15 +599,17 @@ static int build_features(situ_tilesrc *s)
 }
 
 /* The townships' counties and provinces prepared for tiling into s->admin,
- * each dissolved from what changed since prev's (NULL: from nothing). */
+ * each dissolved from what changed since prev's (NULL: from nothing, or
+ * taken as they are from the townships' known outlines). */
 static int build_admin(situ_tilesrc *s, const situ_tilesrc *prev, situ_err *err)
 {
     const situ_coll *parts = s->coll;
     for (int level = 0; level < SITU_ADMIN_NLEVELS; level++) {
         const situ_tilesrc *was = prev ? prev->admin[level] : NULL;
-        situ_coll *areas = NULL;
-        int rc = situ_admin_dissolve(parts, (situ_admin_level)level, was ? was->coll : NULL,
-                                     SITU_ADMIN_COVERAGE, &areas, NULL, err);
+        situ_coll *areas = was ? NULL : situ_coll_retain(s->coll->outlines[level]);
+        int rc = areas ? 0
+                       : situ_admin_dissolve(parts, (situ_admin_level)level, was ? was->coll : NULL,
+                                             SITU_ADMIN_COVERAGE, &areas, NULL, err);
         if (!rc)
             rc = situ_tilesrc_new_from(areas, was, &s->admin[level], err);
         situ_coll_release(areas);

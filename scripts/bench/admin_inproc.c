@@ -57,14 +57,9 @@ static void best(run *b, const run *r, int first)
 
 int main(int argc, char **argv)
 {
-    const char *db = NULL;
-    int passes = 3;
-    for (int i = 1; i + 1 < argc; i += 2)
-        if (!strcmp(argv[i], "--db"))
-            db = argv[i + 1];
-        else if (!strcmp(argv[i], "--passes"))
-            passes = atoi(argv[i + 1]);
-    if (!db || passes < 1)
+    const char *db;
+    int passes;
+    if (bench_db_args(argc, argv, &db, &passes))
         return fprintf(stderr, "usage: admin_inproc --db FILE [--passes N]\n"), 2;
     situ_err err = {0};
     situ_store *s = NULL;

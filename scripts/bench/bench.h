@@ -7,6 +7,8 @@
 #ifndef SITU_BENCH_H
 #define SITU_BENCH_H
 
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static inline double now_ms(void)
@@ -29,6 +31,19 @@ static inline int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* Reads --db FILE and --passes N (default 3) from argv; 0, or -1 when --db
+ * is missing or passes is below 1. */
+static inline int bench_db_args(int argc, char **argv, const char **out_db, int *out_passes)
+{
+    *out_db = NULL, *out_passes = 3;
+    for (int i = 1; i + 1 < argc; i += 2)
+        if (!strcmp(argv[i], "--db"))
+            *out_db = argv[i + 1];
+        else if (!strcmp(argv[i], "--passes"))
+            *out_passes = atoi(argv[i + 1]);
+    return *out_db && *out_passes >= 1 ? 0 : -1;
 }
 
 #endif

@@ -3,7 +3,9 @@
  * and province outline covers its members without gaps (its area against
  * GEOS's unary union of the members, and their summed areas), every
  * township's interior point lies in its own county and no other, the unary
- * method agrees, and a second run given the first copies every area. */
+ * method agrees, a second run given the first copies every area, and a
+ * result restored from its copy (a snapshot file's) equals it and is reused
+ * as the original would be. */
 #include "testlib.h"
 
 #include <geos_c.h>
@@ -172,12 +174,49 @@ static void test_unary_agrees_and_prev_is_reused(void **state)
     situ_coll_release(a), situ_coll_release(b), situ_coll_release(c);
 }
 
+static void test_restored_result_equals_and_is_reused(void **state)
+{
+    (void)state;
+    situ_coll *a = NULL, *p = NULL, *ra = NULL, *rp = NULL, *b = NULL, *q = NULL;
+    situ_admin_stats st;
+    situ_err err = {0};
+    assert_int_equal(
+        situ_admin_dissolve(towns, SITU_ADMIN_COUNTY, NULL, SITU_ADMIN_COVERAGE, &a, NULL, &err),
+        0);
+    assert_int_equal(
+        situ_admin_dissolve(a, SITU_ADMIN_PROVINCE, NULL, SITU_ADMIN_COVERAGE, &p, NULL, &err), 0);
+    assert_null(situ_admin_signatures(towns));
+    assert_int_equal(situ_admin_restore(a, SITU_ADMIN_COUNTY, situ_admin_signatures(a), &ra, &err),
+                     0);
+    assert_int_equal(
+        situ_admin_restore(p, SITU_ADMIN_PROVINCE, situ_admin_signatures(p), &rp, &err), 0);
+    situ_test_same_coll(a, ra);
+    situ_test_same_coll(p, rp);
+    assert_memory_equal(situ_admin_signatures(a), situ_admin_signatures(ra),
+                        a->n * sizeof(uint64_t));
+    /* the restored results serve as prev: every area copied, the same outcome */
+    assert_int_equal(
+        situ_admin_dissolve(towns, SITU_ADMIN_COUNTY, ra, SITU_ADMIN_COVERAGE, &b, &st, &err), 0);
+    assert_int_equal(st.reused, 13);
+    situ_test_same_coll(a, b);
+    assert_int_equal(
+        situ_admin_dissolve(b, SITU_ADMIN_PROVINCE, rp, SITU_ADMIN_COVERAGE, &q, &st, &err), 0);
+    assert_int_equal(st.reused, 1);
+    situ_test_same_coll(p, q);
+    /* a result of another level is refused */
+    assert_int_equal(situ_admin_restore(a, SITU_ADMIN_PROVINCE, situ_admin_signatures(a), &q, &err),
+                     SITU_EINVAL);
+    situ_coll_release(a), situ_coll_release(p), situ_coll_release(ra);
+    situ_coll_release(rp), situ_coll_release(b), situ_coll_release(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counties_cover_townships),
         cmocka_unit_test(test_provinces_cover_counties),
         cmocka_unit_test(test_unary_agrees_and_prev_is_reused),
+        cmocka_unit_test(test_restored_result_equals_and_is_reused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,624 @@
+/*
+ * snapshot_file.c: the snapshot file beside a SpatiaLite store (DB.snap), so
+ * that a restart reads back what situ_snapshot_load and the admin dissolve
+ * computed instead of computing it again. Owns the file's layout, writing it
+ * (temp file, fsync, rename), the store's state it is checked against and
+ * reading it back; does not build collections (snapshot_build.c) or
+ * dissolve (admin.c). Entry point: situ_snapshot_open.
+ *
+ *   start: key of the store now --file sound, key equal--> snapshot from the file
+ *                                --else (say why)-------> build from the store
+ *                                                         -> write DB.snap
+ *
+ * The key: the file format, situ's version, the executable's size and mtime,
+ * the GEOS version, the store's schema version, event_log max(seq), and the
+ * store file's (and a non-empty WAL's) device, inode, size and mtime. Any
+ * write to the store changes one of them, so a file written before it is
+ * stale. Then the payload is checked against its checksum and every index
+ * in it against its array before any of it is used.
+ *
+ * Layout (native byte order, every part padded to 8 bytes):
+ *   header: key, payload bytes, payload checksum, sections
+ *   per collection (the 8 collections, then counties, provinces):
+ *     coll_hdr, features, values, polygons, rings, points, items, by_id,
+ *     R-tree boxes and refs, [area signatures], string bytes count, strings
+ * Pointers are stored as 1 + an offset into the section's strings (0: NULL).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <geos_c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "situ/admin.h"
+#include "situ/buf.h"
+#include "situ/db.h"
+#include "situ/fs.h"
+#include "situ/snapshot.h"
+
+#include "snapshot_build.h"
+
+#define SNAP_MAGIC "SITUSNAP"
+#define SNAP_FORMAT 1
+#define NSECTIONS (SITU_NCOLLECTIONS + SITU_ADMIN_NLEVELS)
+
+typedef struct snap_key {
+    char magic[8];
+    uint32_t format, sizes; /* sizes: of the structs laid out, one byte each */
+    char version[32], geos[32];
+    int64_t exe_size, exe_mtime_ns;
+    int64_t schema, seq;
+    int64_t db_dev, db_ino, db_size, db_mtime_ns, wal_size, wal_mtime_ns;
+} snap_key;
+
+typedef struct snap_header {
+    snap_key key;
+    uint64_t payload, checksum, nsections;
+} snap_header;
+
+typedef struct coll_hdr {
+    int32_t cid; /* a situ_coll_id, or 100 + a situ_admin_level */
+    int32_t nfields;
+    uint64_t n, npolys, nrings, nxy, nheld;
+    uint64_t rt_n, rt_nslots, rt_nlevels, rt_level_end[32];
+    char updated_max[32];
+    double extent[4];
+    uint64_t bytes;
+} coll_hdr;
+
+struct situ__snapfile_mem {
+    int refs;
+    void *p;
+};
+
+void situ__snapfile_mem_release(situ__snapfile_mem *m)
+{
+    if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    free(m->p);
+    free(m);
+}
+
+/* ---- the key --------------------------------------------------------------- */
+
+static int64_t mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* The store's state and this build's identity into k; 0 or -1 (why in err). */
+static int key_now(situ_store *s, const char *db, snap_key *k, situ_err *err)
+{
+    memset(k, 0, sizeof *k);
+    memcpy(k->magic, SNAP_MAGIC, 8);
+    k->format = SNAP_FORMAT;
+    k->sizes = (uint32_t)sizeof(situ_feature) | (uint32_t)sizeof(situ_value) << 8 |
+               (uint32_t)sizeof(situ_held) << 16 | (uint32_t)sizeof(coll_hdr) << 24;
+    snprintf(k->version, sizeof k->version, "%s", SITU_VERSION);
+    snprintf(k->geos, sizeof k->geos, "%s", GEOSversion());
+    struct stat st;
+    if (stat("/proc/self/exe", &st) == 0)
+        k->exe_size = (int64_t)st.st_size, k->exe_mtime_ns = mtime_ns(&st);
+    if (stat(db, &st) != 0)
+        return situ_err_set(err, SITU_EIO, "cannot stat %s: %s", db, strerror(errno));
+    k->db_dev = (int64_t)st.st_dev, k->db_ino = (int64_t)st.st_ino;
+    k->db_size = (int64_t)st.st_size, k->db_mtime_ns = mtime_ns(&st);
+    char wal[4200];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    if (stat(wal, &st) == 0 && st.st_size > 0) /* frames not yet in the main file */
+        k->wal_size = (int64_t)st.st_size, k->wal_mtime_ns = mtime_ns(&st);
+    k->schema = situ_store_version(s);
+    situ_db_stmt *q;
+    if (situ_db_prepare(situ_store_sql(s), "SELECT max(seq) FROM event_log", &q, err))
+        return -1;
+    k->seq = situ_db_step(q) == SITU_DB_ROW ? situ_db_column_int64(q, 0) : -1;
+    situ_db_finalize(q);
+    return 0;
+}
+
+/* Why key a (the file's) is not b (now), or NULL when equal. */
+static const char *key_differs(const snap_key *a, const snap_key *b)
+{
+    if (memcmp(a->magic, b->magic, 8))
+        return "not a situ snapshot file";
+    if (a->format != b->format || a->sizes != b->sizes)
+        return "another file format";
+    if (strncmp(a->version, b->version, sizeof a->version) || a->exe_size != b->exe_size ||
+        a->exe_mtime_ns != b->exe_mtime_ns || strncmp(a->geos, b->geos, sizeof a->geos))
+        return "written by another build of situ";
+    if (a->schema != b->schema)
+        return "the store's schema changed";
+    if (a->seq != b->seq)
+        return "the store's event log moved on";
+    if (memcmp(&a->db_dev, &b->db_dev, 6 * sizeof(int64_t)))
+        return "the store file changed";
+    return NULL;
+}
+
+/* A fast checksum of n bytes (n a multiple of 8), continuing h. */
+static uint64_t checksum(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+/* ---- writing --------------------------------------------------------------- */
+
+typedef struct writer {
+    FILE *f;
+    uint64_t h, n;
+    int failed;
+} writer;
+
+/* Writes n bytes and the zeros that pad them to 8. */
+static void put(writer *w, const void *p, size_t n)
+{
+    static const char zeros[8];
+    size_t pad = (8 - n % 8) % 8;
+    if (w->failed || (n && fwrite(p, 1, n, w->f) != n) ||
+        (pad && fwrite(zeros, 1, pad, w->f) != pad)) {
+        w->failed = 1;
+        return;
+    }
+    if (n >= 8)
+        w->h = checksum(w->h, p, n - n % 8);
+    if (n % 8) {
+        uint64_t last = 0;
+        memcpy(&last, (const char *)p + n - n % 8, n % 8);
+        w->h = checksum(w->h, &last, 8);
+    }
+    w->n += n + pad;
+}
+
+/* The strings of one section: appended, the last of each kind remembered so
+ * that runs of the same township code or time are stored once. */
+typedef struct strings {
+    situ_buf b;
+    uint64_t last[4];
+} strings;
+
+static const char *str_ref(strings *t, const char *s, int kind)
+{
+    if (!s)
+        return NULL;
+    uint64_t at = t->last[kind];
+    if (!at || strcmp(t->b.p + at - 1, s)) {
+        at = t->b.n + 1;
+        situ_buf_add(&t->b, s, strlen(s) + 1);
+        t->last[kind] = at;
+    }
+    return (const char *)(uintptr_t)at;
+}
+
+static int is_text(situ_ftype t)
+{
+    return t && t != SITU_FT_INT && t != SITU_FT_REAL && t != SITU_FT_BOOL;
+}
+
+/* Features, values and items with their strings as offsets. */
+static void put_records(writer *w, const situ_coll *c, strings *t)
+{
+    int nf = c->c->nfields;
+    for (size_t i = 0; i < c->n; i++) {
+        situ_feature f = c->feats[i];
+        f.id = str_ref(t, f.id, 0), f.township_code = str_ref(t, f.township_code, 1);
+        f.updated_at = str_ref(t, f.updated_at, 2), f.extra = str_ref(t, f.extra, 3);
+        f.values = NULL;
+        put(w, &f, sizeof f);
+    }
+    for (size_t i = 0; i < c->n; i++)
+        for (int k = 0; k < nf; k++) {
+            situ_value v = c->feats[i].values[k];
+            if (is_text(v.type))
+                v.u.s = str_ref(t, v.u.s, 3);
+            put(w, &v, sizeof v);
+        }
+    size_t nheld = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->feats[i].nheld && c->feats[i].held0 + c->feats[i].nheld > nheld)
+            nheld = c->feats[i].held0 + c->feats[i].nheld;
+    for (size_t i = 0; i < nheld; i++) {
+        situ_held h = c->held[i];
+        h.unit = str_ref(t, h.unit, 3), h.updated_at = str_ref(t, h.updated_at, 2);
+        put(w, &h, sizeof h);
+    }
+}
+
+/* The array sizes of c: polygons, rings, points, items. */
+static void coll_sizes(const situ_coll *c, coll_hdr *h)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const situ_feature *f = &c->feats[i];
+        if (f->npolys && f->poly0 + f->npolys > h->npolys)
+            h->npolys = f->poly0 + f->npolys;
+        if (f->nheld && f->held0 + f->nheld > h->nheld)
+            h->nheld = f->held0 + f->nheld;
+    }
+    for (size_t p = 0; p < h->npolys; p++)
+        if (c->polys[p].ring0 + c->polys[p].nrings > h->nrings)
+            h->nrings = c->polys[p].ring0 + c->polys[p].nrings;
+    for (size_t r = 0; r < h->nrings; r++)
+        if ((uint64_t)c->rings[r].off + c->rings[r].n > h->nxy)
+            h->nxy = (uint64_t)c->rings[r].off + c->rings[r].n;
+}
+
+static void put_coll(writer *w, const situ_coll *c, int32_t cid)
+{
+    coll_hdr h = {.cid = cid, .nfields = c->c->nfields, .n = c->n, .bytes = c->bytes};
+    coll_sizes(c, &h);
+    const situ_rtree *rt = c->index;
+    if (rt) {
+        h.rt_n = rt->n, h.rt_nslots = rt->nslots, h.rt_nlevels = (uint64_t)rt->nlevels;
+        for (int k = 0; k < 32; k++)
+            h.rt_level_end[k] = rt->level_end[k];
+    }
+    memcpy(h.updated_max, c->updated_max, sizeof h.updated_max);
+    memcpy(h.extent, c->extent, sizeof h.extent);
+    put(w, &h, sizeof h);
+    strings t = {0};
+    situ_buf_init(&t.b);
+    situ_buf_addc(&t.b, '\0'); /* offset 0 is never a string's */
+    put_records(w, c, &t);
+    put(w, c->polys, h.npolys * sizeof *c->polys);
+    put(w, c->rings, h.nrings * sizeof *c->rings);
+    put(w, c->xy, h.nxy * 2 * sizeof *c->xy);
+    put(w, c->by_id, c->n * sizeof *c->by_id);
+    if (rt) {
+        put(w, rt->boxes, rt->nslots * 4 * sizeof *rt->boxes);
+        put(w, rt->refs, rt->nslots * sizeof *rt->refs);
+    }
+    const uint64_t *sig = situ_admin_signatures(c);
+    if (sig)
+        put(w, sig, c->n * sizeof *sig);
+    uint64_t nstr = t.b.n;
+    if (t.b.oom)
+        w->failed = 1;
+    put(w, &nstr, sizeof nstr);
+    put(w, t.b.p, t.b.n);
+    situ_buf_dispose(&t.b);
+}
+
+/* Writes snap (and its townships' outlines) with key k to path, through a
+ * temporary file synced and renamed into place. */
+static int write_file(const char *path, const snap_key *k, const situ_snapshot *snap, situ_err *err)
+{
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    writer w = {fopen(tmp, "wb"), 1469598103934665603ULL, 0, 0};
+    if (!w.f)
+        return situ_err_set(err, SITU_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    snap_header hd = {.key = *k, .nsections = NSECTIONS};
+    const situ_coll *towns = snap->colls[SITU_C_TOWNSHIPS];
+    fwrite(&hd, sizeof hd, 1, w.f); /* written again once the payload is known */
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        put_coll(&w, snap->colls[i], i);
+    for (int l = 0; l < SITU_ADMIN_NLEVELS; l++)
+        put_coll(&w, towns->outlines[l], 100 + l);
+    hd.payload = w.n, hd.checksum = w.h;
+    int bad = w.failed || fseek(w.f, 0, SEEK_SET) || fwrite(&hd, sizeof hd, 1, w.f) != 1 ||
+              fflush(w.f) || fsync(fileno(w.f));
+    bad |= fclose(w.f) != 0;
+    if (bad || rename(tmp, path)) {
+        int e = errno;
+        unlink(tmp);
+        return situ_err_set(err, SITU_EIO, "cannot write %s: %s", path, strerror(e));
+    }
+    char dir[4300];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    situ_fs_sync(slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".", 1);
+    return 0;
+}
+
+/* ---- reading back ---------------------------------------------------------- */
+
+typedef struct reader {
+    char *p, *end;
+    const char *why;
+} reader;
+
+/* The next n bytes (and their padding), or NULL past the end. */
+static void *take(reader *r, uint64_t n)
+{
+    uint64_t padded = n + (8 - n % 8) % 8;
+    if (r->why || padded > (uint64_t)(r->end - r->p)) {
+        r->why = r->why ? r->why : "truncated";
+        return NULL;
+    }
+    void *p = r->p;
+    r->p += padded;
+    return p;
+}
+
+/* Offset reference ref (1 + offset, 0 NULL) into strings str[0..nstr) as a
+ * pointer; *bad set when out of range. */
+static const char *str_at(const char *ref, const char *str, uint64_t nstr, int *bad)
+{
+    uint64_t at = (uint64_t)(uintptr_t)ref;
+    if (!at)
+        return NULL;
+    if (at - 1 >= nstr) {
+        *bad = 1;
+        return NULL;
+    }
+    return str + at - 1;
+}
+
+/* Turns the stored offsets of c's records into pointers, checking every
+ * index against its array. 0, or -1 when one is out of range. */
+static int link_records(situ_coll *c, const coll_hdr *h, situ_feature *feats, situ_value *values,
+                        situ_held *held, const char *str, uint64_t nstr)
+{
+    int bad = nstr == 0 || str[nstr - 1] != '\0';
+    for (size_t i = 0; i < h->n && !bad; i++) {
+        situ_feature *f = &feats[i];
+        f->id = str_at(f->id, str, nstr, &bad);
+        f->township_code = str_at(f->township_code, str, nstr, &bad);
+        f->updated_at = str_at(f->updated_at, str, nstr, &bad);
+        f->extra = str_at(f->extra, str, nstr, &bad);
+        f->values = values + i * (size_t)h->nfields;
+        bad |= !f->id || !f->township_code || c->by_id[i] >= h->n;
+        bad |= f->npolys && (uint64_t)f->poly0 + f->npolys > h->npolys;
+        bad |= f->nheld && (uint64_t)f->held0 + f->nheld > h->nheld;
+    }
+    for (size_t i = 0; i < h->n * (size_t)h->nfields && !bad; i++)
+        if (is_text(values[i].type) && !(values[i].u.s = str_at(values[i].u.s, str, nstr, &bad)))
+            bad = 1;
+    for (size_t i = 0; i < h->nheld && !bad; i++) {
+        held[i].unit = str_at(held[i].unit, str, nstr, &bad);
+        held[i].updated_at = str_at(held[i].updated_at, str, nstr, &bad);
+    }
+    for (size_t p = 0; p < h->npolys && !bad; p++)
+        bad |= (uint64_t)c->polys[p].ring0 + c->polys[p].nrings > h->nrings;
+    for (size_t r = 0; r < h->nrings && !bad; r++)
+        bad |= (uint64_t)c->rings[r].off + c->rings[r].n > h->nxy;
+    for (size_t s = 0; c->index && s < c->index->nslots && !bad; s++)
+        bad |= c->index->refs[s] >= (s < c->index->n ? h->n : c->index->nslots);
+    return bad ? -1 : 0;
+}
+
+/* An R-tree header over boxes and refs in the file; NULL when out of memory
+ * or inconsistent. */
+static situ_rtree *rtree_of(const coll_hdr *h, double *boxes, uint32_t *refs)
+{
+    if (h->rt_n != h->n || h->rt_nlevels > 32 || h->rt_nslots < h->rt_n)
+        return NULL;
+    for (uint64_t k = 0; k < h->rt_nlevels; k++) /* the levels end in order, at nslots */
+        if (h->rt_level_end[k] > h->rt_nslots ||
+            (k && h->rt_level_end[k] <= h->rt_level_end[k - 1]))
+            return NULL;
+    if (h->rt_nlevels && h->rt_level_end[h->rt_nlevels - 1] != h->rt_nslots)
+        return NULL;
+    situ_rtree *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->n = h->rt_n, t->nslots = h->rt_nslots, t->nlevels = (int)h->rt_nlevels;
+    t->boxes = boxes, t->refs = refs;
+    for (int k = 0; k < 32; k++)
+        t->level_end[k] = h->rt_level_end[k];
+    return t;
+}
+
+/* Reads one section into a new situ_coll of collection c (refs 1) holding a
+ * reference to mem; *out_sig gets the area signatures when c is an admin
+ * level's. NULL with r->why set when the section is not sound. */
+static situ_coll *read_coll(reader *r, situ__snapfile_mem *mem, int32_t cid,
+                            const situ_collection *col, const uint64_t **out_sig)
+{
+    coll_hdr *h = take(r, sizeof *h);
+    if (h && (h->cid != cid || h->nfields != col->nfields || h->n > UINT32_MAX))
+        r->why = "sections out of order";
+    uint64_t left = (uint64_t)(r->end - r->p); /* no count past the bytes (no overflow) */
+    if (h && (h->npolys > left || h->nrings > left || h->nxy > left || h->nheld > left ||
+              h->rt_nslots > left))
+        r->why = "an array longer than the file";
+    if (r->why)
+        return NULL;
+    situ_feature *feats = take(r, h->n * sizeof *feats);
+    situ_value *values = take(r, h->n * (uint64_t)h->nfields * sizeof *values);
+    situ_held *held = take(r, h->nheld * sizeof *held);
+    situ_poly *polys = take(r, h->npolys * sizeof *polys);
+    situ_ring *rings = take(r, h->nrings * sizeof *rings);
+    double *xy = take(r, h->nxy * 2 * sizeof *xy);
+    uint32_t *by_id = take(r, h->n * sizeof *by_id);
+    double *boxes = h->rt_nslots ? take(r, h->rt_nslots * 4 * sizeof *boxes) : NULL;
+    uint32_t *refs = h->rt_nslots ? take(r, h->rt_nslots * sizeof *refs) : NULL;
+    *out_sig = cid >= 100 ? take(r, h->n * sizeof(uint64_t)) : NULL;
+    uint64_t *nstr = take(r, sizeof *nstr);
+    const char *str = nstr ? take(r, *nstr) : NULL;
+    if (r->why)
+        return NULL;
+    situ_coll *c = calloc(1, sizeof *c);
+    coll_priv *pv = calloc(1, sizeof *pv);
+    if (!c || !pv) {
+        free(c), free(pv);
+        r->why = "out of memory";
+        return NULL;
+    }
+    *c = (situ_coll){.c = col,
+                     .n = h->n,
+                     .feats = feats,
+                     .polys = polys,
+                     .rings = rings,
+                     .xy = xy,
+                     .held = held,
+                     .by_id = by_id,
+                     .bytes = h->bytes,
+                     .refs = 1,
+                     .priv = pv};
+    pv->mem = mem;
+    __atomic_add_fetch(&mem->refs, 1, __ATOMIC_RELAXED);
+    memcpy(c->updated_max, h->updated_max, sizeof c->updated_max);
+    c->updated_max[sizeof c->updated_max - 1] = '\0';
+    memcpy(c->extent, h->extent, sizeof c->extent);
+    c->index = rtree_of(h, boxes, refs);
+    if (!c->index || link_records(c, h, feats, values, held, str, *nstr)) {
+        situ__coll_free(c);
+        r->why = "an index out of range";
+        return NULL;
+    }
+    return c;
+}
+
+/* The townships' outlines of level l from areas (read back) and sig. */
+static int adopt_outlines(situ_coll *towns, int l, situ_coll *areas, const uint64_t *sig)
+{
+    situ_err e = {0};
+    situ_coll *a = NULL;
+    int rc = situ_admin_restore(areas, (situ_admin_level)l, sig, &a, &e);
+    situ_coll_release(areas);
+    if (!rc)
+        towns->outlines[l] = a;
+    return rc;
+}
+
+/* Reads the payload in mem into a new snapshot; NULL with r->why set when
+ * it is not sound. */
+static situ_snapshot *read_payload(reader *r, situ__snapfile_mem *mem)
+{
+    situ_snapshot *snap = calloc(1, sizeof *snap);
+    if (!snap) {
+        r->why = "out of memory";
+        return NULL;
+    }
+    snap->refs = 1, snap->version = 1;
+    snap->built_at = (double)time(NULL);
+    const uint64_t *sig;
+    for (int i = 0; i < SITU_NCOLLECTIONS && !r->why; i++)
+        snap->colls[i] = read_coll(r, mem, i, situ_schema_collection((situ_coll_id)i), &sig);
+    situ_coll *towns = snap->colls[SITU_C_TOWNSHIPS];
+    for (int l = 0; l < SITU_ADMIN_NLEVELS && !r->why; l++) {
+        situ_coll *areas = read_coll(r, mem, 100 + l, situ_admin_collection(l), &sig);
+        if (areas && adopt_outlines(towns, l, areas, sig))
+            r->why = "out of memory";
+    }
+    if (!r->why && r->p != r->end)
+        r->why = "trailing bytes";
+    if (r->why) {
+        situ_snapshot_release(snap);
+        return NULL;
+    }
+    return snap;
+}
+
+/* The snapshot in file path when it is sound and its key is k; else NULL
+ * with why (a static string) saying what was wrong. */
+static situ_snapshot *read_file(const char *path, const snap_key *k, const char **why)
+{
+    snap_header hd;
+    situ_snapshot *snap = NULL;
+    situ__snapfile_mem *mem = NULL;
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *why = errno == ENOENT ? "none yet" : "unreadable";
+        return NULL;
+    }
+    if (fstat(fd, &st) || pread(fd, &hd, sizeof hd, 0) != (ssize_t)sizeof hd) {
+        *why = "truncated";
+        goto done;
+    }
+    if ((*why = key_differs(&hd.key, k)))
+        goto done;
+    if (hd.nsections != NSECTIONS || (uint64_t)st.st_size != sizeof hd + hd.payload) {
+        *why = "truncated or grown";
+        goto done;
+    }
+    mem = calloc(1, sizeof *mem);
+    if (!mem || !(mem->p = malloc(hd.payload + 8))) {
+        *why = "out of memory";
+        goto done;
+    }
+    mem->refs = 1;
+    for (uint64_t got = 0; got < hd.payload;) {
+        ssize_t n = pread(fd, (char *)mem->p + got, hd.payload - got, (off_t)(sizeof hd + got));
+        if (n <= 0) {
+            *why = "unreadable";
+            goto done;
+        }
+        got += (uint64_t)n;
+    }
+    if (checksum(1469598103934665603ULL, mem->p, hd.payload) != hd.checksum) {
+        *why = "checksum mismatch";
+        goto done;
+    }
+    reader r = {mem->p, (char *)mem->p + hd.payload, NULL};
+    if (!(snap = read_payload(&r, mem)))
+        *why = r.why;
+done:
+    close(fd);
+    if (mem) {
+        if (!mem->p)
+            free(mem), mem = NULL;
+        situ__snapfile_mem_release(mem); /* the collections hold their own references */
+    }
+    return snap;
+}
+
+/* ---- cold -------------------------------------------------------------------- */
+
+/* The townships' counties and provinces dissolved onto snap's townships. */
+static int dissolve_outlines(situ_snapshot *snap, situ_err *err)
+{
+    situ_coll *towns = snap->colls[SITU_C_TOWNSHIPS];
+    const situ_coll *parts = towns;
+    for (int l = 0; l < SITU_ADMIN_NLEVELS; l++) {
+        int rc = situ_admin_dissolve(parts, (situ_admin_level)l, NULL, SITU_ADMIN_COVERAGE,
+                                     &towns->outlines[l], NULL, err);
+        if (rc)
+            return rc;
+        parts = towns->outlines[l];
+    }
+    return 0;
+}
+
+int situ_snapshot_open(situ_store *s, const char *db, situ_snapshot **out_snap, char *note,
+                       size_t nnote, situ_err *err)
+{
+    if (situ_db_is_url(db)) {
+        snprintf(note, nnote, "built from the store (PostgreSQL: no snapshot file)");
+        return situ_snapshot_load(s, out_snap, err);
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s.snap", db);
+    snap_key k;
+    situ_err kerr = {0};
+    if (key_now(s, db, &k, &kerr)) {
+        snprintf(note, nnote, "built from the store (no snapshot file: %s)", kerr.msg);
+        return situ_snapshot_load(s, out_snap, err);
+    }
+    const char *why = NULL;
+    situ_snapshot *snap = read_file(path, &k, &why);
+    if (snap) {
+        snprintf(note, nnote, "read back from %s", path);
+        *out_snap = snap;
+        return 0;
+    }
+    int rc = situ_snapshot_load(s, &snap, err);
+    if (!rc && snap->colls[SITU_C_TOWNSHIPS]->n && (rc = dissolve_outlines(snap, err)))
+        situ_snapshot_release(snap);
+    if (rc)
+        return rc;
+    situ_err werr = {0};
+    if (!snap->colls[SITU_C_TOWNSHIPS]->n)
+        snprintf(note, nnote, "built from the store (%s: %s; no townships, not written)", path,
+                 why);
+    else if (write_file(path, &k, snap, &werr))
+        snprintf(note, nnote, "built from the store (%s: %s; not rewritten: %s)", path, why,
+                 werr.msg);
+    else
+        snprintf(note, nnote, "built from the store (%s: %s), then written", path, why);
+    *out_snap = snap;
+    return 0;
+}

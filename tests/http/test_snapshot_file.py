@@ -1,0 +1,169 @@
+"""Restart in seconds (#20): situd keeps what it builds from the store in a
+snapshot file beside it (DB.snap) and reads it back at the next start. A
+restart from the file answers byte for byte as a cold build does (tiles at
+every zoom, county and province outlines included, nearest, items,
+townships, locate); a file that is stale (the store changed after it was
+written: a feed event, an edit behind situd's back) or corrupt (truncated,
+a flipped byte, another format) is not used: situd says why, builds from
+the store and writes the file again."""
+
+import os
+import re
+import sqlite3
+import struct
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import feedlib  # noqa: E402
+import situd  # noqa: E402
+
+# the tiles over (111.61, 26.42), Lingling district, at z2 .. z14
+TILES = ["2/3/1", "3/6/3", "5/25/13", "6/51/27", "8/207/108", "10/829/434", "12/3317/1736",
+         "14/13271/6944"]
+JSON_PATHS = [
+    "/nearest?lon=111.61&lat=26.42&collection=resources&k=5",
+    "/nearest?lon=111.61&lat=26.42&collection=resources&k=3&item=sandbag&min_qty=100",
+    "/nearest?lon=111.61&lat=26.42&collection=hazard_sources&k=4",
+    "/within?lon=111.61&lat=26.42&radius_m=5000&collection=hazards",
+    "/locate?lon=111.61&lat=26.42",
+    "/collections/hazards/items?limit=50",
+    "/collections/townships/items?limit=20",
+    "/collections/risk_zones/items?bbox=111.5,26.3,111.7,26.5&limit=30",
+    "/townships",
+]
+
+
+def answers(d):
+    """Every answer of the sample as bytes, by path; in JSON the time of the
+    answer (a summary's updated_at) and situd's own address (a new port each start) left out."""
+    out = {}
+    paths = ["/tiles/all/%s.mvt" % t for t in TILES]
+    paths += ["/tiles/townships/%s.mvt" % t for t in TILES[:4]]
+    paths += JSON_PATHS
+    codes = [f["id"] for f in d.get("/collections/townships/items?limit=3").json()["features"]]
+    paths += ["/townships/%s" % c for c in codes]
+    for p in paths:
+        r = d.get(p, {"Accept-Encoding": "identity"})
+        body = r.body
+        if not p.endswith(".mvt"):
+            body = re.sub(rb'"timeStamp":"[^"]*"', b"", body.replace(d.base.encode(), b"BASE"))
+            body = re.sub(rb',"updated_at":"[^"]*"}\s*$', b"}", body)  # a summary's "now"
+        out[p] = (r.status, body)
+    return out
+
+
+class SnapshotFileTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="situ-snapfile-")
+        cls.db = situd.demo_db(cls.tmp)
+        cls.snap = cls.db + ".snap"
+        cls.token = feedlib.add_token(cls.db, "reserves")
+        d = situd.Situd(cls.db)
+        try:
+            cls.cold = answers(d)
+            cls.cold_log = d.read_log()
+        finally:
+            d.stop_cleanly()
+
+    def start(self):
+        d = situd.Situd(self.db)
+        self.addCleanup(d.stop_cleanly)
+        return d
+
+    def assert_same_as_cold(self, got):
+        for p, (status, body) in self.cold.items():
+            self.assertEqual(got[p][0], status, p)
+            self.assertEqual(got[p][1], body, "%s differs from the cold build's answer" % p)
+
+    def restart_reads(self, expect):
+        """Starts situd; asserts its log says expect; returns its answers."""
+        d = self.start()
+        log = d.read_log()
+        self.assertIn(expect, log)
+        got = answers(d)
+        d.stop_cleanly()
+        return got
+
+    def test_1_cold_start_writes_the_file(self):
+        self.assertIn("snapshot built from the store", self.cold_log)
+        self.assertIn("then written", self.cold_log)
+        self.assertTrue(os.path.getsize(self.snap) > 0)
+        for p, (status, body) in self.cold.items():  # the sample compares content
+            self.assertEqual(status, 200, p)
+            self.assertTrue(len(body) > 20, p)
+
+    def test_2_restart_from_the_file_answers_byte_for_byte(self):
+        got = self.restart_reads("snapshot read back from " + self.snap)
+        self.assert_same_as_cold(got)
+        # twice: reading the file back does not change it
+        got = self.restart_reads("snapshot read back from " + self.snap)
+        self.assert_same_as_cold(got)
+
+    def corrupt_then_restart(self, spoil, why):
+        """Spoils the (sound) file, restarts: not used, rebuilt, rewritten."""
+        self.restart_reads("snapshot read back from ")  # sound before
+        with open(self.snap, "r+b") as f:
+            spoil(f)
+        got = self.restart_reads("snapshot built from the store (%s: %s), then written"
+                                 % (self.snap, why))
+        self.assert_same_as_cold(got)
+        self.restart_reads("snapshot read back from ")  # sound again
+
+    def test_3_truncated_file_is_rebuilt(self):
+        size = os.path.getsize(self.snap)
+        self.corrupt_then_restart(lambda f: f.truncate(size - 4096), "truncated or grown")
+        self.corrupt_then_restart(lambda f: f.truncate(100), "truncated")
+
+    def test_4_flipped_byte_is_rebuilt(self):
+        def flip(f):
+            at = os.path.getsize(self.snap) // 2
+            f.seek(at)
+            b = f.read(1)
+            f.seek(at)
+            f.write(bytes([b[0] ^ 0x10]))
+        self.corrupt_then_restart(flip, "checksum mismatch")
+
+    def test_5_other_format_is_rebuilt(self):
+        def other_format(f):
+            f.seek(8)  # after the magic: the format number
+            (fmt,) = struct.unpack("<I", f.read(4))
+            f.seek(8)
+            f.write(struct.pack("<I", fmt + 1))
+        self.corrupt_then_restart(other_format, "another file format")
+
+    def test_6_stale_after_a_feed_event(self):
+        d = self.start()
+        self.assertIn("snapshot read back from ", d.read_log())
+        res = d.get("/collections/resources/items?limit=1").json()["features"][0]
+        ev = {"events": [{"id": "snap-1", "type": "feature_update", "collection": "resources",
+                          "feature_id": res["id"], "set": {"personnel": 4321}}]}
+        r = d.post("/feeds/reserves/events", ev, feedlib.auth(self.token))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["results"][0]["status"], "accepted", r.body)
+        d.stop_cleanly()
+        d = self.start()
+        item = d.get("/collections/resources/items/%s" % res["id"]).json()
+        self.assertEqual(item["properties"]["personnel"], 4321)
+        self.assertIn("the store's event log moved on), then written", d.read_log())
+        d.stop_cleanly()
+        self.restart_reads("snapshot read back from ")
+
+    def test_7_stale_after_an_edit_behind_situds_back(self):
+        self.restart_reads("snapshot read back from ")
+        con = sqlite3.connect(self.db)
+        hid = con.execute("SELECT id FROM hazards ORDER BY id LIMIT 1").fetchone()[0]
+        con.execute("UPDATE hazards SET name = 'edited in QGIS' WHERE id = ?", (hid,))
+        con.commit()
+        con.close()
+        situd.hand_over(self.db)
+        d = self.start()
+        item = d.get("/collections/hazards/items/%s" % hid).json()
+        self.assertEqual(item["properties"]["name"], "edited in QGIS")
+        self.assertIn("the store file changed), then written", d.read_log())
+
+
+if __name__ == "__main__":
+    unittest.main()

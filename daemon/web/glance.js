@@ -31,7 +31,8 @@ const WORDS = {
     camera_off: '摄像头离线', grade1: '一级危险源', coords: '坐标', gcj02: 'GCJ-02', coords_hint: '或输入经纬度 111.61, 26.42',
     bad_coords: '坐标超出范围', rivers: '河流', team_type: '队伍类型', any_team: '全部队伍', available_only: '仅可调用',
     status: { available: '可调用', deployed: '已出动', standby: '待命' }, contact: '联系人', phone: '电话',
-    straight_line: '直线距离', by_road: '道路距离', drill_export: '导出演练数据 (GeoJSON)', print: '打印',
+    straight_line: '直线距离', by_road: '道路距离', drill_export: '导出演练数据', drill_format: '导出格式', print: '打印',
+    fmt_geojson: 'GeoJSON', fmt_gpkg: 'GeoPackage', 'fmt_shp.zip': 'Shapefile (zip)', fmt_csv: 'CSV 表格', fmt_xlsx: 'Excel (xlsx)', fmt_kml: 'KML (Google 地球)',
   },
   en: {
     glance: 'City at a glance', shade_by: 'Shade by', overdue_major: 'Overdue major hidden dangers', top_risk_level: 'Highest risk level', alerts: 'Active alerts',
@@ -39,7 +40,8 @@ const WORDS = {
     camera_off: 'Camera offline', grade1: 'Grade-1 hazard source', coords: 'Coordinates', gcj02: 'GCJ-02', coords_hint: 'or lon, lat: 111.61, 26.42',
     bad_coords: 'Coordinates out of range', rivers: 'Rivers', team_type: 'Team type', any_team: 'Any team', available_only: 'Available only',
     status: { available: 'available', deployed: 'deployed', standby: 'standby' }, contact: 'Contact', phone: 'Phone',
-    straight_line: 'straight line', by_road: 'by road', drill_export: 'Drill export (GeoJSON)', print: 'Print',
+    straight_line: 'straight line', by_road: 'by road', drill_export: 'Drill export', drill_format: 'Export format', print: 'Print',
+    fmt_geojson: 'GeoJSON', fmt_gpkg: 'GeoPackage', 'fmt_shp.zip': 'Shapefile (zip)', fmt_csv: 'CSV table', fmt_xlsx: 'Excel (xlsx)', fmt_kml: 'KML (Google Earth)',
   },
 };
 export const gw = (k, ...a) => {

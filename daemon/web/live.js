@@ -75,6 +75,7 @@ export class Live {
 
   async loadAlerts() {
     const r = await getAllItems('/collections/alerts/items?limit=1000', 5000);
+    mark('alerts_fetched');
     if (!r.ok) return this.onStatus('alerts', r.status);
     this.onStatus('alerts', 200);
     const now = Date.now();
@@ -82,6 +83,7 @@ export class Live {
       .sort((a, b) => (SEVERITY_RANK[a.properties.severity] ?? 9) - (SEVERITY_RANK[b.properties.severity] ?? 9));
     const src = this.map.getSource('alerts');
     if (src) src.setData({ type: 'FeatureCollection', features: this.alerts.map((f) => ({ ...f, properties: { ...f.properties, id: f.id } })) });
+    mark('alerts_set');
     this.renderTicker();
     if (this.onAlerts) this.onAlerts(this.alerts);
   }
@@ -210,7 +212,10 @@ export class Live {
     try { d = JSON.parse(e.data); } catch { d = null; }
     const colls = collectionsOf(d) || ['alerts', 'stations'];
     for (const c of colls) {
-      if (c === 'alerts') this.refreshAlerts();
+      if (c === 'alerts') {
+        mark('alert_event');
+        this.refreshAlerts();
+      }
       else if (TILED.includes(c)) this.reloadTiles(c);
       if (c === 'closures' || c === 'roads') this.refreshClosures();
     }
@@ -225,6 +230,13 @@ export class Live {
       if (this.map.getSource(id)) this.map.refreshTiles(id);
     }, 500);
   }
+}
+
+// When the last alert took each step on its way to the map (Date.now(), for
+// the browser test's figures): window.__situ.alertPath.
+function mark(step) {
+  const s = window.__situ;
+  if (s) s.alertPath = { ...s.alertPath, [step]: Date.now() };
 }
 
 // A closure of /closures as drawn: a Polygon as it is, a Point with radius_m

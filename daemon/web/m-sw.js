@@ -3,11 +3,17 @@
 // network gone; gives back the last good answers the page saved in the
 // Cache Storage 'situ-m-answers' (each with its X-Situ-Saved-At time) when
 // situd cannot be reached; and keeps the officer's own township's tiles,
-// z10 to z14, which the page names in a message {type: 'township', code, bbox}.
+// z10 to z14, which the page names in a message {type: 'township', code, bbox},
+// and the villages around it (its box widened by VILLAGE_MARGIN degrees, at
+// most MAX_VILLAGES: some hundreds of KB at worst) with the list of
+// townships, so that a village or a township is still found by name
+// offline: /places?kind=village&q= is then answered from the villages as
+// situd would (exact name, then prefix, then part of it).
 // Does not touch /events (the stream goes to the network) nor POSTs.
 //
 //   page files: from the cache at once, refreshed from the network 10 s later
-//   answers and tiles: the network; when it fails, the cache; else a 503
+//   answers and tiles: the network; when it fails, the cache (a village
+//   search: the kept villages); else a 503
 
 const PAGE = 'situ-m-page-1';
 const ANSWERS = 'situ-m-answers';
@@ -16,6 +22,11 @@ const PAGE_FILES = ['./', 'phone.js', 'i18n.js', 'util.js', 'phone.css', 'layers
 const TILE_ZOOMS = [10, 11, 12, 13, 14];
 const REFRESH_AFTER_MS = 10000;
 const MAX_TILES = 400; // a township is some tens of tiles; a bad bbox must not fetch the city
+const PLACES = 'situ-m-places';
+const KEPT_VILLAGES = '/places?kind=village&kept=1'; // the key of the kept villages in PLACES
+const VILLAGE_MARGIN = 0.2; // degrees (about 20 km) around the township's box
+const MAX_VILLAGES = 2000;
+const TOWNSHIP_LIST = '/townships?limit=10000'; // what phone.js's search asks, kept beside the villages
 
 self.addEventListener('install', (e) => {
   e.waitUntil(caches.open(PAGE).then((c) => c.addAll(PAGE_FILES)).then(() => self.skipWaiting()));
@@ -55,7 +66,8 @@ async function networkElse(req, cacheName) {
     return await fetch(req);
   } catch {
     const kept = await (await caches.open(cacheName)).match(req.url);
-    return kept || offline();
+    const u = new URL(req.url);
+    return kept || (u.pathname === '/places' && await villagesOffline(u.searchParams)) || offline();
   }
 }
 
@@ -69,7 +81,11 @@ function offline() {
 self.addEventListener('message', (e) => {
   const d = e.data || {};
   if (d.type !== 'township' || !Array.isArray(d.bbox)) return;
-  e.waitUntil(keepTiles(d.code, d.bbox).then((n) => e.source && e.source.postMessage({ type: 'tiles-kept', code: d.code, n })));
+  e.waitUntil(Promise.all([
+    keepTiles(d.code, d.bbox).then((n) => e.source && e.source.postMessage({ type: 'tiles-kept', code: d.code, n })),
+    Promise.all([keepVillages(d.code, d.bbox), keepAnswer(TOWNSHIP_LIST)])
+      .then(([n]) => e.source && e.source.postMessage({ type: 'villages-kept', code: d.code, n })),
+  ]));
 });
 
 function tileOf(lon, lat, z) {
@@ -113,4 +129,57 @@ async function keepTiles(code, bbox) {
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
   return (await c.keys()).length;
+}
+
+// ---- the villages around the township, for a search by name offline ------------------
+
+// Keeps the villages within township code's bbox widened by VILLAGE_MARGIN
+// (at most MAX_VILLAGES), unless they are kept already; resolves to the
+// number kept (0 when situd could not be reached and none are).
+async function keepVillages(code, [w, s, e, n]) {
+  const c = await caches.open(PLACES);
+  const kept = await c.match(KEPT_VILLAGES);
+  if (kept && kept.headers.get('X-Situ-Township') === code) return Number(kept.headers.get('X-Situ-Count'));
+  const box = [w - VILLAGE_MARGIN, s - VILLAGE_MARGIN, e + VILLAGE_MARGIN, n + VILLAGE_MARGIN].map((v) => v.toFixed(5));
+  try {
+    const r = await fetch(`/places?kind=village&limit=${MAX_VILLAGES}&bbox=${box.join(',')}`);
+    const doc = r.ok ? await r.json() : null;
+    if (!doc || !Array.isArray(doc.features)) return kept ? Number(kept.headers.get('X-Situ-Count')) : 0;
+    await c.put(KEPT_VILLAGES, new Response(JSON.stringify(doc.features), { headers: {
+      'Content-Type': 'application/json', 'X-Situ-Saved-At': String(Date.now()), 'X-Situ-Township': code, 'X-Situ-Count': String(doc.features.length),
+    } }));
+    return doc.features.length;
+  } catch {
+    return kept ? Number(kept.headers.get('X-Situ-Count')) : 0;
+  }
+}
+
+// Keeps situd's answer to url among the page's answers (as phone.js keeps
+// those it asks), marked with its time; a failure keeps the last one.
+async function keepAnswer(url) {
+  try {
+    const r = await fetch(url, { headers: { Accept: 'application/json' } });
+    if (!r.ok) return;
+    const body = await r.text();
+    await (await caches.open(ANSWERS)).put(url, new Response(body, {
+      headers: { 'Content-Type': 'application/json', 'X-Situ-Saved-At': String(Date.now()) } }));
+  } catch { /* offline: the last one kept stays */ }
+}
+
+// The answer to /places?{q} from the kept villages, ranked as situd ranks
+// (the name itself, then names starting with q, then holding it; kept
+// order within a rank), marked with the time they were kept; null when
+// none are kept or villages were not asked.
+async function villagesOffline(q) {
+  const kept = await (await caches.open(PLACES)).match(KEPT_VILLAGES);
+  if (!kept || !(q.get('kind') || 'village').split(',').includes('village')) return null;
+  const text = q.get('q') || '', limit = Math.max(0, Number(q.get('limit')) || 10);
+  const box = (q.get('bbox') || '').split(',').map(Number);
+  const within = ([x, y]) => box.length !== 4 || box.some(Number.isNaN) || (x >= box[0] && y >= box[1] && x <= box[2] && y <= box[3]);
+  const rank = (name) => (name === text ? 0 : name.startsWith(text) ? 1 : name.includes(text) ? 2 : -1);
+  const hits = (await kept.json()).map((f, i) => ({ f, i, r: rank(f.properties.name) }))
+    .filter((h) => h.r >= 0 && within(h.f.geometry.coordinates)).sort((a, b) => a.r - b.r || a.i - b.i);
+  const features = hits.slice(0, limit).map((h) => h.f);
+  return new Response(JSON.stringify({ type: 'FeatureCollection', numberMatched: hits.length, numberReturned: features.length, features }),
+    { headers: { 'Content-Type': 'application/geo+json', 'X-Situ-Saved-At': kept.headers.get('X-Situ-Saved-At') } });
 }

@@ -310,7 +310,7 @@ export class Panels {
     this.show(`${s.county_name || ''} ${s.name}`, el('div', { class: 'summary' },
       el('p', { class: 'sub' }, `${t('summary')} · ${code}`, s.population ? ` · ${Number(s.population).toLocaleString()}` : ''),
       el('div', { class: 'actions' },
-        el('a', { class: 'drill-export', href: `/export/drill.geojson?townships=${encodeURIComponent(code)}`, download: `drill-${code}.geojson` }, gw('drill_export')),
+        drillExport(code),
         el('a', { class: 'print', href: '#', onclick: (e) => { e.preventDefault(); window.print(); } }, gw('print'))),
       this.block('risk_zones', m.risk_zones, (x) => [counts(x.by_level, (k) => t('level_n', k)), counts(x.by_type, (k) => tv('hazard_type', k))]),
       this.block('hazards', m.hazards, (x) => [counts(x.by_status, (k) => tv('status', k)), x.overdue ? el('span', { class: 'overdue' }, `${t('overdue')} ${x.overdue}`) : null]),
@@ -326,6 +326,22 @@ export class Panels {
     if (!x) return null;
     return el('div', { class: `block ${cid}` }, el('h4', {}, `${t(cid)} `, el('b', {}, String(x.total ?? 0))), rows(x));
   }
+}
+
+// The drill export of township code's four maps (situd's /export/drill.{fmt}):
+// a format picker and the link, whose address and file name follow it.
+export const DRILL_FORMATS = ['geojson', 'gpkg', 'shp.zip', 'csv', 'xlsx', 'kml'];
+
+function drillExport(code) {
+  const link = el('a', { class: 'drill-export' }, gw('drill_export'));
+  const point = (fmt) => {
+    link.href = `/export/drill.${fmt}?townships=${encodeURIComponent(code)}`;
+    link.download = `drill-${code}.${fmt}`;
+  };
+  point(DRILL_FORMATS[0]);
+  const pick = el('select', { class: 'drill-format', 'aria-label': gw('drill_format'), onchange: (e) => point(e.target.value) },
+    DRILL_FORMATS.map((f) => el('option', { value: f }, gw(`fmt_${f}`))));
+  return el('span', { class: 'drill' }, link, ' ', pick);
 }
 
 // "k1 n1 · k2 n2" from a {key: count} object.

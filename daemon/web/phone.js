@@ -14,7 +14,8 @@
 //
 // Every good answer is kept in the Cache Storage (with its time) for the
 // service worker (sw.js) to give back offline, and in localStorage for the
-// failure line. window.__phone exposes timings and state for the browser test.
+// failure line; the service worker also keeps my township's tiles and the
+// villages around it, so a village is found by name offline. window.__phone exposes timings and state for the browser test.
 
 import { t, tv, tn, lang, qtyUnit } from './i18n.js';
 import { el, fill, bboxOf, today, debounce, searchTownships } from './util.js';
@@ -558,6 +559,7 @@ async function afterFirstList() {
     await navigator.serviceWorker.register('sw.js');
     navigator.serviceWorker.addEventListener('message', (e) => {
       if (e.data && e.data.type === 'tiles-kept') S.keptTiles = e.data.n;
+      if (e.data && e.data.type === 'villages-kept') S.keptVillages = e.data.n;
     });
     keepTiles();
   } catch (e) {
@@ -565,7 +567,7 @@ async function afterFirstList() {
   }
 }
 
-// Asks the service worker to keep my township's tiles, z10 to z14.
+// Asks the service worker to keep my township's tiles, z10 to z14, and the villages around it.
 async function keepTiles() {
   if (!('serviceWorker' in navigator) || !st.township || !st.township.bbox) return;
   const reg = await navigator.serviceWorker.ready;

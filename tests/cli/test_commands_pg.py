@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
@@ -74,6 +75,13 @@ def new_database(name):
     return SERVER["url"].rsplit("/", 1)[0] + "/" + name
 
 
+def in_parallel(calls):
+    """The results of calls (functions of no argument) run on two threads, in order:
+    the `situ` processes they start wait on PostgreSQL or the disk as much as they run."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
 def sqlite(db, sql):
     return subprocess.run(["sqlite3", db, sql], check=True, capture_output=True,
                           text=True).stdout
@@ -104,21 +112,22 @@ class CommandsPg(PgCase):
         cls.tmp = tempfile.mkdtemp(prefix="situ-cmd-pg-")
         cls.file = os.path.join(cls.tmp, "situ.sqlite")
         cls.outputs = []
-        cls.loaded = {}
-        for db in (cls.url, cls.file):
-            r = cls.situ("init", "--db", db) if db == cls.url else None
-            if r is not None:
-                assert r.returncode == 0, r.stderr
-            cls.loaded[db] = cls.situ("load", "--db", db, "--all", situd.GEODATA)
+        r = cls.situ("init", "--db", cls.url)
+        assert r.returncode == 0, r.stderr
+        cls.loaded = dict(zip((cls.url, cls.file), in_parallel(
+            [lambda db=db: cls.situ("load", "--db", db, "--all", situd.GEODATA)
+             for db in (cls.url, cls.file)])))
+        if cls.loaded[cls.file].returncode == 0:  # the demo as loaded, for MigratePg
+            situd.keep_demo_db(cls.file)
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def both(self, *args):
-        """The command on PostgreSQL, then on the file: (r_pg, r_file)."""
-        return tuple(self.situ(*[self.db_arg(a, db) for a in args])
-                     for db in (self.url, self.file))
+        """The command on PostgreSQL and on the file, at once: (r_pg, r_file)."""
+        return tuple(in_parallel([lambda db=db: self.situ(*[self.db_arg(a, db) for a in args])
+                                  for db in (self.url, self.file)]))
 
     @staticmethod
     def db_arg(a, db):
@@ -157,16 +166,11 @@ class CommandsPg(PgCase):
         self.assertIn("RZ-R-spike", json.dumps(self.exports("risk_zones")[0]))
 
     def exports(self, coll):
-        got = []
-        for db in (self.url, self.file):
-            out = os.path.join(self.tmp, "%s-%d.geojson" % (coll, len(self.outputs)))
-            r = self.situ("export", "--db", db, "--collection", coll, "--out", out)
-            self.assertEqual(r.returncode, 0, r.stderr)
-            with open(out, encoding="utf-8") as f:
-                feats = json.load(f)["features"]
-            got.append(sorted((without_times(x) for x in feats),
-                              key=lambda x: x["properties"]["id"]))
-        return got
+        """Collection coll exported from PostgreSQL and from the file (at once),
+        each sorted by id without the load times: [pg, file]."""
+        return [sorted((without_times(x) for x in feats), key=lambda x: x["properties"]["id"])
+                for feats in in_parallel([lambda db=db: export_features(self, db, coll, self.tmp)
+                                          for db in (self.url, self.file)])]
 
     def test_exports_equal(self):
         for coll in COLLECTIONS:
@@ -219,16 +223,20 @@ class CommandsPg(PgCase):
         self.assert_no_password()
 
 
+def export_features(test, db, coll, tmp):
+    """The features of collection coll of db, exported to GeoJSON by `situ export`."""
+    out = tempfile.mktemp(prefix="%s-" % coll, suffix=".geojson", dir=tmp)
+    r = test.situ("export", "--db", db, "--collection", coll, "--out", out)
+    test.assertEqual(r.returncode, 0, r.stderr)
+    with open(out, encoding="utf-8") as f:
+        return json.load(f)["features"]
+
+
 def export_all(test, db, tmp):
     """Every collection of db exported to GeoJSON, as parsed JSON, by name."""
-    got = {}
-    for coll in COLLECTIONS + ["alerts"]:
-        out = os.path.join(tmp, "%s-%d.geojson" % (coll, len(test.outputs)))
-        r = test.situ("export", "--db", db, "--collection", coll, "--out", out)
-        test.assertEqual(r.returncode, 0, r.stderr)
-        with open(out, encoding="utf-8") as f:
-            got[coll] = sorted(json.load(f)["features"], key=lambda x: x["properties"]["id"])
-    return got
+    colls = COLLECTIONS + ["alerts"]
+    feats = in_parallel([lambda c=c: export_features(test, db, c, tmp) for c in colls])
+    return {c: sorted(f, key=lambda x: x["properties"]["id"]) for c, f in zip(colls, feats)}
 
 
 # the rows of the side tables as sqlite3 prints them (geometry as SpatiaLite's blob)

@@ -55,6 +55,16 @@ def demo_db(tmpdir):
     return path
 
 
+def keep_demo_db(loaded):
+    """Takes a copy of loaded, a file into which `situ load --all` has just
+    loaded the demo, as what demo_db() copies from now on in this process (a
+    suite that loads the demo itself need not have it loaded twice)."""
+    if "path" not in _cached_db:
+        src = os.path.join(tempfile.mkdtemp(prefix="situ-http-base-"), "demo.sqlite")
+        shutil.copyfile(loaded, src)
+        _cached_db["path"] = src
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

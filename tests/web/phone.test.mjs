@@ -10,7 +10,8 @@
 // wet hands (44 px, 16 px) in portrait and landscape; a GCJ-02 position
 // (?crs=gcj02) gives the same answer; a warm reload; an offline reload served
 // by the service worker shows the last answer with its age and the
-// township's map; location denied and situd failing; a village searched by
+// township's map, and finds a village of the township by name (not one far
+// away: only the villages around the township are kept); location denied and situd failing; a village searched by
 // name, with the routes by road and the reach area drawn on the map (its
 // sources and rendered features). No console error and no
 // request leaving 127.0.0.1 (every other host is routed to an abort and
@@ -348,6 +349,10 @@ test('offline: the page opens, shows the last answer with its age and draws the 
   }, null, { timeout: 60000, polling: 500 }).then((h) => h.jsonValue(), () => 0);
   S.figures.kept_tiles = kept;
   assert.ok(kept > 0, 'the service worker kept no tile of the township');
+  // and the villages around it, for a search by name offline
+  S.figures.kept_villages = await page.waitForFunction(() => window.__phone.keptVillages, null, { timeout: LIVENESS_MS })
+    .then((h) => h.jsonValue(), () => 0);
+  const [near, far] = await villagesNearAndFar();
   await S.ctx.setOffline(true);
   const errorsBefore = S.errors.length;
   await page.reload();
@@ -358,12 +363,41 @@ test('offline: the page opens, shows the last answer with its age and draws the 
   await mapIdle(page);
   const drawn = await page.evaluate(() => window.__phone.map.queryRenderedFeatures({ layers: ['townships-fill'] }).length);
   await shot(page, 'offline');
+  const found = await searchOffline(page, near);
+  await shot(page, 'offline-village');
+  const notKept = await searchOffline(page, far);
   await S.ctx.setOffline(false);
   assert.ok(drawn > 0, 'the map of the township does not draw offline');
+  assert.ok(S.figures.kept_villages > 0 && S.figures.kept_villages <= 2000, `villages kept: ${S.figures.kept_villages}`);
+  assert.deepEqual(found, [`${near.properties.name} ${near.properties.county_name} ${near.properties.township_name}`],
+    `the village ${near.properties.name} of my township is not found by name offline`);
+  assert.deepEqual(notKept, [], `a village ${far.properties.name} far from my township was found offline: more than the villages around it kept`);
   // the browser's line for each attempt of the event stream to reconnect is the network's state, not the page's error
   const offline = S.errors.splice(errorsBefore).filter((e) => !/net::ERR_INTERNET_DISCONNECTED \S+\/events$/.test(e));
   assert.deepEqual(offline, [], 'console errors offline');
 });
+
+// Two villages whose names no other village has: one in my township, one
+// more than half a degree from it (beyond the villages kept around it).
+async function villagesNearAndFar() {
+  const all = json(await request('GET', '/places?kind=village&limit=10000')).features;
+  const count = {};
+  for (const f of all) count[f.properties.name] = (count[f.properties.name] || 0) + 1;
+  const unique = all.filter((f) => count[f.properties.name] === 1);
+  const near = unique.find((f) => f.properties.township_code === S.here.code);
+  const far = unique.find((f) => Math.abs(f.geometry.coordinates[0] - HERE.longitude) + Math.abs(f.geometry.coordinates[1] - HERE.latitude) > 1.2);
+  assert.ok(near && far, 'no village of a unique name in my township, or none far from it');
+  return [near, far];
+}
+
+// The village hits ("name county township") listed for v's name typed in the search box.
+async function searchOffline(page, v) {
+  await page.fill('#q', '');
+  await page.waitForFunction(() => !document.querySelector('#q-results li'), null, { timeout: LIVENESS_MS });
+  await page.fill('#q', v.properties.name);
+  await page.waitForFunction(() => document.querySelector('#q-results li'), null, { timeout: LIVENESS_MS });
+  return page.$$eval('#q-results li.village', (ls) => ls.map((li) => li.textContent.replace(/\s+/g, ' ').trim()));
+}
 
 test('location denied: one line, the map pick and the search; a failing situd: the reason and the last answer', async () => {
   const ctx = await launch({ permissions: [] });

@@ -209,6 +209,16 @@ test('an alert posted to a feed is rendered within 2 s', async () => {
     onset: new Date(now - 60000).toISOString(), expires: new Date(now + 3600000).toISOString(),
     geometry: { type: 'Polygon', coordinates: [[[cx - d, cy - d], [cx + d, cy - d], [cx + d, cy + d], [cx - d, cy + d], [cx - d, cy - d]]] },
   }] });
+  // the work besides the alert on its way to the map: how often the other GeoJSON sources are set meanwhile
+  await S.main.page.evaluate(() => {
+    const map = window.__situ.map, set = (window.__situ.setDuringAlert = {});
+    for (const [id, src] of Object.keys(map.getStyle().sources).map((k) => [k, map.getSource(k)])) {
+      if (typeof src.setData !== 'function' || src.__counted) continue;
+      const orig = src.setData.bind(src);
+      src.setData = (d, ...a) => { set[id] = (set[id] || 0) + 1; return orig(d, ...a); };
+      src.__counted = true;
+    }
+  });
   const sent = Date.now();
   const r = await request('POST', '/feeds/meteorology/events', {
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${S.feed.token}` }, body,
@@ -217,11 +227,15 @@ test('an alert posted to a feed is rendered within 2 s', async () => {
   assert.equal(r.status, 200, `POST /feeds/meteorology/events answered ${r.status}: ${r.body.toString().slice(0, 300)}`);
   const page = S.main.page;
   const found = await page.waitForFunction((h) => window.__situ.map.queryRenderedFeatures({ layers: ['alerts-fill'] })
-    .some((f) => f.properties.headline === h), headline, { timeout: 2000, polling: 50 }).then(() => true, () => false);
-  const rendered = Date.now();
-  S.figures.alert_ms = { post_answer: answered - sent, rendered_after_answer: rendered - answered };
+    .some((f) => f.properties.headline === h), headline, { timeout: 10000, polling: 50 }).then(() => true, () => false);
+  const rendered = Date.now(); // waited for up to 10 s for the figure; the bound is 2 s
+  // where the time went: the page's steps (the event, the alerts fetched and set), after the POST's answer
+  const [steps, setDuring] = await page.evaluate(() => [window.__situ.alertPath || {}, { ...window.__situ.setDuringAlert }]);
+  S.figures.alert_ms = { post_answer: answered - sent, rendered_after_answer: rendered - answered,
+    steps: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, v - answered])), sources_set: setDuring };
+  console.log(`alert after the POST's answer (ms): ${JSON.stringify(S.figures.alert_ms)}`);
   await page.screenshot({ path: path.join(SHOTS, 'wall-alert.png') });
-  assert.ok(found, `the posted alert was not rendered within 2 s of the POST's answer (SSE events seen: ${S.routes.events})`);
+  assert.ok(found && rendered - answered <= 2000, `the posted alert was not rendered within 2 s of the POST's answer (${found ? rendered - answered : 'not in 10 s'} ms; SSE events seen: ${S.routes.events})`);
   const ticker = await page.textContent('#ticker');
   assert.ok(ticker.includes(headline), `the ticker does not show the alert: ${ticker.slice(0, 200)}`);
 });

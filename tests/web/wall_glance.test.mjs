@@ -7,7 +7,8 @@
 // township; coordinates typed in the search box (WGS84, and GCJ-02 with the
 // switch) fly there; a depot deployed through a feed is marked in the
 // nearest list and left out on request; the base map's river names at z13;
-// the summary's drill export link. Screenshots to $SITU_SHOTS.
+// the summary's drill export in its six formats (each download's bytes and
+// situd's Content-Type). Screenshots to $SITU_SHOTS.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -118,7 +119,38 @@ test('the worst townships are listed beside the map, and a row flies to its town
   const drill = await request('GET', href);
   assert.equal(drill.status, 200);
   assert.ok(json(drill).features.length > 0);
+  await drillDownloads(page, want[0].code);
 });
+
+// What a download of each format must be: situd's Content-Type, and a test
+// of the file's bytes.
+const DRILL_FILES = {
+  geojson: ['application/geo+json', (b) => JSON.parse(b.toString('utf8')).features.length > 0],
+  gpkg: ['application/geopackage+sqlite3', (b) => b.subarray(0, 16).toString('latin1') === 'SQLite format 3\0' && b.readUInt32BE(68) === 0x47504B47],
+  'shp.zip': ['application/zip', (b) => b.readUInt32LE(0) === 0x04034b50 && /\.shp/.test(b.toString('latin1'))],
+  csv: ['text/csv', (b) => !b.includes(0) && /^[^\n]*,[^\n]*\r?\n/.test(b.toString('utf8')) && b.toString('utf8').trim().split('\n').length > 1],
+  xlsx: ['application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', (b) => b.readUInt32LE(0) === 0x04034b50 && b.includes('xl/workbook.xml')],
+  kml: ['application/vnd.google-earth.kml+xml', (b) => /<kml[\s>]/.test(b.toString('utf8')) && b.includes('<Placemark')],
+};
+
+// The summary's format picker offers the six formats, and a click on the
+// link downloads the drill export of township code in the format picked.
+async function drillDownloads(page, code) {
+  const offered = await page.$$eval('#info .summary select.drill-format option', (os) => os.map((o) => o.value));
+  assert.deepEqual(offered, Object.keys(DRILL_FILES));
+  for (const [fmt, [type, looksRight]] of Object.entries(DRILL_FILES)) {
+    await page.selectOption('#info .summary select.drill-format', fmt);
+    const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 30000 }), page.click('#info .summary a.drill-export')]);
+    assert.ok(dl.suggestedFilename().endsWith(`.${fmt}`), `${fmt}: the file is named ${dl.suggestedFilename()}`);
+    assert.equal(new URL(dl.url()).pathname + new URL(dl.url()).search, `/export/drill.${fmt}?townships=${code}`);
+    const file = fs.readFileSync(await dl.path());
+    assert.ok(file.length > 0 && looksRight(file), `the ${fmt} download is not a ${fmt} file: ${file.subarray(0, 60).toString('latin1')}`);
+    const served = await request('GET', new URL(dl.url()).pathname + new URL(dl.url()).search);
+    assert.equal(served.status, 200);
+    assert.equal(served.headers['content-type'].split(';')[0], type, fmt);
+  }
+  await page.selectOption('#info .summary select.drill-format', 'geojson');
+}
 
 test('coordinates in the search box fly there (WGS84, and GCJ-02 with the switch)', async () => {
   const page = S.page;

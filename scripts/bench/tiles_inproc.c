@@ -19,7 +19,7 @@
  * adds its p99 and largest body per zoom. --scan 1 cuts aggregate tiles by
  * scanning their features instead of reading the per-zoom aggregates
  * (tile_pyramid.c), the way before them; '# pyramid' lines give the time
- * to build each collection's aggregates again (as at a new day).
+ * (CPU) to build each collection's aggregates again (as at a new day).
  * Usage: tiles_inproc --db FILE [--tiles FILE | --lowzoom 1] [--passes N]
  *        [--set all|ID] [--simplify U] [--gzip 0] [--scan 1]; $SITU_DB and
  *        $TILES_TXT stand in for the options. Without a database, $DATA_DIR (the peer harness's) is
@@ -230,15 +230,15 @@ static void print_pyramid_builds(bench *b)
     situ_buf out;
     situ_buf_init(&out);
     situ_err err = {0};
-    printf("# pyramid:");
+    printf("# pyramid (cpu):");
     for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
         if (!b->src[i] || o.cluster_maxzoom[i] < 0 || b->opts.scan_aggregates)
             continue;
-        double a = now_ms();
+        double a = cpu_ms();
         situ_tile_encode_coll(b->src[i], (situ_tile_xyz){0, 0, 0}, &o, &out, NULL, &err);
-        double c = now_ms();
+        double c = cpu_ms();
         situ_tile_encode_coll(b->src[i], (situ_tile_xyz){0, 0, 0}, &o, &out, NULL, &err);
-        printf(" %s=%.1fms", b->snap->colls[i]->c->id, (c - a) - (now_ms() - c));
+        printf(" %s=%.1fms", b->snap->colls[i]->c->id, (c - a) - (cpu_ms() - c));
     }
     printf("\n");
     situ_buf_dispose(&out);

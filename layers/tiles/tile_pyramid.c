@@ -145,6 +145,9 @@ static int build_zoom(const situ_tilesrc *src, const tile_pyramid *p, int z, til
     }
     free(b.slots);
     qsort(pz->urgent, pz->nurgent, sizeof *pz->urgent, urgent_order);
+    tile_purgent *u = realloc(pz->urgent, (pz->nurgent + 1) * sizeof *u); /* few are */
+    if (u)
+        pz->urgent = u;
     return sort_cells(pz, na);
 }
 
@@ -174,7 +177,7 @@ tile_pyramid *situ__tile_pyramid_new(const situ_tilesrc *src, const situ_tile_op
         }
         tile_pzoom *pz = &p->z[z];
         p->bytes += pz->n * (sizeof *pz->cells + na * (sizeof *pz->acc + 1)) +
-                    src->coll->n * sizeof *pz->urgent;
+                    pz->nurgent * sizeof *pz->urgent;
     }
     return p;
 }

@@ -260,7 +260,8 @@ static void write_urgent(enc *e, const tile_pzoom *pz, square_range q)
             fis[n++] = pz->urgent[i].fi;
         }
     }
-    qsort(fis, n, sizeof *fis, by_feature);
+    if (n)
+        qsort(fis, n, sizeof *fis, by_feature);
     for (size_t i = 0; i < n && !e->s->oom; i++)
         situ__tile_emit_urgent(e, fis[i]);
     free(fis);

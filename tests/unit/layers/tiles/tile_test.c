@@ -928,6 +928,22 @@ typedef struct incremental {
     situ_tilesrc *src[SITU_NCOLLECTIONS];
 } incremental;
 
+/* inc at snap, every collection prepared for tiles. */
+static void inc_open(incremental *inc, situ_snapshot *snap)
+{
+    situ_err err = {0};
+    inc->snap = situ_snapshot_retain(snap);
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+        assert_int_equal(situ_tilesrc_new(inc->snap->colls[cid], &inc->src[cid], &err), 0);
+}
+
+static void inc_close(incremental *inc)
+{
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+        situ_tilesrc_release(inc->src[cid]);
+    situ_snapshot_release(inc->snap);
+}
+
 /* Moves inc to the store's state, given the feature ids each change named:
  * situ_coll_update and situ_tilesrc_new_from per touched collection. */
 static void inc_advance(incremental *inc, situ_store *store, const situ_feed_change *c, size_t n)
@@ -1073,9 +1089,8 @@ static void incremental_versions_equal_a_cold_build(void **state)
     tile_fixture fx;
     fixture_open(&fx);
     situ_err err = {0};
-    incremental inc = {.snap = situ_snapshot_retain(fx.snap)};
-    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
-        assert_int_equal(situ_tilesrc_new(inc.snap->colls[cid], &inc.src[cid], &err), 0);
+    incremental inc;
+    inc_open(&inc, fx.snap);
     situ_feed_applier *a;
     assert_int_equal(situ_feed_applier_new(fx.store, &a, &err), 0);
     for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
@@ -1099,9 +1114,7 @@ static void incremental_versions_equal_a_cold_build(void **state)
     inc_advance(&inc, fx.store, &gone, 1);
     assert_int_equal(situ_coll_find(inc.snap->colls[SITU_C_HAZARDS], "H0005"), -1);
     assert_equals_cold(&fx, &inc);
-    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
-        situ_tilesrc_release(inc.src[cid]);
-    situ_snapshot_release(inc.snap);
+    inc_close(&inc);
     fixture_close(&fx);
 }
 
@@ -1290,10 +1303,8 @@ static void pyramid_follows_feature_changes(void **state)
     (void)state;
     tile_fixture fx;
     fixture_open(&fx);
-    situ_err err = {0};
-    incremental inc = {.snap = situ_snapshot_retain(fx.snap)};
-    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
-        assert_int_equal(situ_tilesrc_new(inc.snap->colls[cid], &inc.src[cid], &err), 0);
+    incremental inc;
+    inc_open(&inc, fx.snap);
     situ_tile_opts o = pyramid_opts(0);
     const double far_lon = FX_LON0 + 1.5, far_lat = FX_LAT0 - 1.2; /* another tile from z5 */
     situ_tile_xyz near[SITU_TILE_AGGREGATE_BELOW], far[SITU_TILE_AGGREGATE_BELOW];
@@ -1340,9 +1351,7 @@ static void pyramid_follows_feature_changes(void **state)
     }
     assert_pyramid_equals_scan(inc.src, &o);
     assert_equals_cold(&fx, &inc);
-    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
-        situ_tilesrc_release(inc.src[cid]);
-    situ_snapshot_release(inc.snap);
+    inc_close(&inc);
     fixture_close(&fx);
 }
 

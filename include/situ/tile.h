@@ -75,6 +75,10 @@ typedef struct situ_tile_opts {
     uint32_t aggregate_cell;
     int urgent_from;
     int today; /* YYYYMMDD (UTC) at which deadlines are judged; 0: none is overdue */
+    /* 1: an aggregate tile scans its features instead of reading the
+     * collection's prepared per-zoom aggregates (the same answer, slower;
+     * for tests and benchmarks) */
+    int scan_aggregates;
 } situ_tile_opts;
 
 /* Fills o with the defaults above and the per-collection table in tile.c;

@@ -301,8 +301,13 @@ int situ__tile_add_candidate(enc *e, uint32_t fi, int kind)
     scratch *s = e->s;
     double x = e->src->fpt[2 * fi] * e->tf.scale - e->tf.ox;
     double y = e->src->fpt[2 * fi + 1] * e->tf.scale - e->tf.oy;
-    if (x < e->tf.lo || x > e->tf.hi || y < e->tf.lo || y > e->tf.hi)
+    if (e->aggregating) { /* rounded first, in [lo, hi): as the pyramid's units */
+        x = (double)situ__tile_round_up(x), y = (double)situ__tile_round_up(y);
+        if (x < e->tf.lo || x >= e->tf.hi || y < e->tf.lo || y >= e->tf.hi)
+            return 0;
+    } else if (x < e->tf.lo || x > e->tf.hi || y < e->tf.lo || y > e->tf.hi) {
         return 0;
+    }
     if (s->ncands + 1 > s->candcap) {
         size_t cap = s->candcap ? 2 * s->candcap : 1024;
         cand *c = realloc(s->cands, cap * sizeof *c);
@@ -336,8 +341,8 @@ static int select_features(enc *e)
     if (situ__tile_grow((void **)&s->bits, &s->nwords, nw, sizeof *s->bits))
         return -1;
     memset(s->bits, 0, nw * sizeof *s->bits);
-    double ll[4];
-    situ_tile_bounds_lonlat(e->t, e->o->extent, e->o->buffer, ll);
+    double ll[4]; /* aggregates round first: a point half a unit out may round in */
+    situ_tile_bounds_lonlat(e->t, e->o->extent, e->o->buffer + (uint32_t)e->aggregating, ll);
     const double *x = e->c->extent;
     if (ll[2] < x[0] || ll[0] > x[2] || ll[3] < x[1] || ll[1] > x[3])
         return 0;
@@ -401,8 +406,7 @@ static int urgent(const enc *e, uint32_t fi)
     return due == due && due < e->o->today;
 }
 
-/* Writes urgent feature fi's point with its slim keys. */
-static void emit_urgent(enc *e, uint32_t fi)
+void situ__tile_emit_urgent(enc *e, uint32_t fi)
 {
     scratch *s = e->s;
     size_t n = s->ncands;
@@ -426,7 +430,7 @@ static void scan_features(enc *e)
             if (e->src->fminz[fi] > e->t.z)
                 continue; /* a minor class, not yet at this zoom */
             if (e->aggregating && urgent(e, fi))
-                emit_urgent(e, fi);
+                situ__tile_emit_urgent(e, fi);
             else if (e->aggregating)
                 situ__tile_add_candidate(e, fi, polys ? CAND_COLLAPSED : CAND_POINT);
             else if (lines)
@@ -463,9 +467,15 @@ int situ_tile_encode_coll(const situ_tilesrc *src, situ_tile_xyz t, const situ_t
             *out_stats = e.st;
         return 0;
     }
-    if (!e.s || prepare(&e) || select_features(&e))
+    if (!e.s || prepare(&e))
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
-    scan_features(&e);
+    const tile_pyramid *pyr = e.aggregating ? situ__tile_pyramid_get(src, o, t.z) : NULL;
+    if (pyr)
+        situ__tile_pyramid_encode(&e, pyr);
+    else if (select_features(&e))
+        return situ_err_set(err, SITU_ENOMEM, "out of memory");
+    else
+        scan_features(&e);
     if (e.s->oom || e.s->geom.oom || situ_mvt_layer_finish(&e.s->layer, e.c->c->id, o->extent, out))
         return situ_err_set(err, SITU_ENOMEM, "out of memory encoding %s", e.c->c->id);
     if (out_stats)

@@ -100,6 +100,37 @@ static void cluster_ids(enc *e, const cand *m, size_t n, situ_buf *b)
     situ_mvt_value_string(b, ids, len);
 }
 
+void situ__tile_fold_row(const situ_tilesrc *src, int today, const double *row, double *acc,
+                         uint8_t *any)
+{
+    for (int j = 0; j < src->nagg; j++) {
+        double v = row[j];
+        if (v != v) /* NaN: no value */
+            continue;
+        if (src->aggop[j] == TILE_AGG_OVERDUE)
+            acc[j] += v < today;
+        else if (src->aggop[j] == TILE_AGG_MIN)
+            acc[j] = any[j] && acc[j] < v ? acc[j] : v;
+        else
+            acc[j] += v;
+        any[j] = 1;
+    }
+}
+
+void situ__tile_fold_merge(const situ_tilesrc *src, double *acc, uint8_t *any, const double *acc2,
+                           const uint8_t *any2)
+{
+    for (int j = 0; j < src->nagg; j++) {
+        if (!any2[j])
+            continue;
+        if (src->aggop[j] == TILE_AGG_MIN)
+            acc[j] = any[j] && acc[j] < acc2[j] ? acc[j] : acc2[j];
+        else
+            acc[j] += acc2[j];
+        any[j] = 1;
+    }
+}
+
 /* Folds the members' aggregate rows (tile_prep.c) into acc: minimum or sum
  * per slot; any[j] tells whether some member had a value. */
 static void fold_rows(enc *e, const cand *m, size_t n, double *acc, uint8_t *any)
@@ -108,21 +139,8 @@ static void fold_rows(enc *e, const cand *m, size_t n, double *acc, uint8_t *any
     size_t na = (size_t)src->nagg;
     for (size_t j = 0; j < na; j++)
         acc[j] = 0, any[j] = 0;
-    for (size_t i = 0; i < n; i++) {
-        const double *row = src->aggv + m[i].fi * na;
-        for (size_t j = 0; j < na; j++) {
-            double v = row[j];
-            if (v != v) /* NaN: no value */
-                continue;
-            if (src->aggop[j] == TILE_AGG_OVERDUE)
-                acc[j] += v < e->o->today;
-            else if (src->aggop[j] == TILE_AGG_MIN)
-                acc[j] = any[j] && acc[j] < v ? acc[j] : v;
-            else
-                acc[j] += v;
-            any[j] = 1;
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        situ__tile_fold_row(src, e->o->today, src->aggv + m[i].fi * na, acc, any);
 }
 
 static void add_number(situ_buf *b, double v)
@@ -168,20 +186,14 @@ static int aggregate(enc *e, const tile_key *k, const cand *m, size_t n, const d
     }
 }
 
-static void emit_cluster(enc *e, const cand *m, size_t n)
+void situ__tile_emit_cluster(enc *e, const int32_t xy[2], size_t n, const double *acc,
+                             const uint8_t *any, const cand *m)
 {
     scratch *s = e->s;
-    int64_t sx = 0, sy = 0;
-    for (size_t i = 0; i < n; i++)
-        sx += m[i].x, sy += m[i].y;
-    int32_t xy[2] = {tile_round((double)sx / (double)n), tile_round((double)sy / (double)n)};
     if (situ__tile_tag_room(s, (size_t)e->src->nkeys)) {
         s->oom = 1;
         return;
     }
-    double acc[SITU_TILE_MAXKEYS];
-    uint8_t any[SITU_TILE_MAXKEYS];
-    fold_rows(e, m, n, acc, any);
     size_t nt = 0;
     for (int k = 0; k < e->src->nkeys; k++) {
         const tile_key *key = &e->src->keys[k];
@@ -199,9 +211,16 @@ static void emit_cluster(enc *e, const cand *m, size_t n)
     e->st.clustered += n;
 }
 
-static int32_t floor_div(int32_t a, int32_t b)
+static void emit_cluster(enc *e, const cand *m, size_t n)
 {
-    return a >= 0 ? a / b : -((-a + b - 1) / b);
+    int64_t sx = 0, sy = 0;
+    for (size_t i = 0; i < n; i++)
+        sx += m[i].x, sy += m[i].y;
+    int32_t xy[2] = {tile_round((double)sx / (double)n), tile_round((double)sy / (double)n)};
+    double acc[SITU_TILE_MAXKEYS];
+    uint8_t any[SITU_TILE_MAXKEYS];
+    fold_rows(e, m, n, acc, any);
+    situ__tile_emit_cluster(e, xy, n, acc, any, m);
 }
 
 /* Bins the candidates into cells (a counting sort, stable in feature order)
@@ -211,7 +230,7 @@ void situ__tile_cluster_points(enc *e)
     scratch *s = e->s;
     int32_t cs = (int32_t)(e->aggregating ? e->o->aggregate_cell : e->o->cluster_cell);
     int32_t lo = (int32_t)e->tf.lo, hi = (int32_t)e->tf.hi;
-    int32_t c0 = floor_div(lo, cs), ncol = floor_div(hi, cs) - c0 + 1;
+    int32_t c0 = (int32_t)situ__floor_div(lo, cs), ncol = (int32_t)situ__floor_div(hi, cs) - c0 + 1;
     size_t ncells = (size_t)ncol * (size_t)ncol;
     if (situ__tile_grow((void **)&s->cellpos, &s->cellcap, ncells + 1, sizeof *s->cellpos)) {
         s->oom = 1;
@@ -220,8 +239,9 @@ void situ__tile_cluster_points(enc *e)
     memset(s->cellpos, 0, (ncells + 1) * sizeof *s->cellpos);
     for (size_t i = 0; i < s->ncands; i++) {
         cand *c = &s->cands[i];
-        c->cell = (uint32_t)((floor_div(c->y, cs) - c0) * ncol + (floor_div(c->x, cs) - c0)) &
-                  CAND_CELL_MAX;
+        c->cell =
+            (uint32_t)((situ__floor_div(c->y, cs) - c0) * ncol + (situ__floor_div(c->x, cs) - c0)) &
+            CAND_CELL_MAX;
         s->cellpos[c->cell + 1]++;
     }
     for (size_t i = 0; i < ncells; i++)

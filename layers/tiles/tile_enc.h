@@ -8,6 +8,8 @@
 #ifndef SITU_TILE_ENC_H
 #define SITU_TILE_ENC_H
 
+#include <math.h>
+
 #include "situ/mvt.h"
 #include "tile_private.h"
 
@@ -90,6 +92,9 @@ void situ__tile_emit_feature(enc *e, uint32_t fi, situ_mvt_gtype type);
 /* Queues feature fi's point (or interior point) as a candidate of `kind`
  * when it lies in the buffered tile; returns 0 when it does not. */
 int situ__tile_add_candidate(enc *e, uint32_t fi, int kind);
+/* Writes urgent feature fi's point with its slim keys, when it lies in the
+ * buffered tile. */
+void situ__tile_emit_urgent(enc *e, uint32_t fi);
 
 /* tile_poly.c */
 /* Room for n points in s->ia; 0 or -1. */
@@ -104,5 +109,26 @@ void situ__tile_line_feature(enc *e, uint32_t fi);
 /* tile_cluster.c */
 void situ__tile_emit_point(enc *e, const cand *c);
 void situ__tile_cluster_points(enc *e);
+/* Writes one cluster of n members at xy (tile units) with the folded
+ * aggregates acc/any; m (the members, for `ids`) may be NULL when the tile
+ * aggregates. */
+void situ__tile_emit_cluster(enc *e, const int32_t xy[2], size_t n, const double *acc,
+                             const uint8_t *any, const cand *m);
+
+/* tile_pyramid.c: writes the aggregate layer of e's tile from pyramid p
+ * (the urgent features, then the cells), as scanning would. */
+void situ__tile_pyramid_encode(enc *e, const tile_pyramid *p);
+
+/* a / b rounded down (b > 0). */
+static inline int64_t situ__floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+/* A point's position in tile units rounded, halves up: the same integer
+ * whichever tile it is cut in (v - origin rounds as v does). */
+static inline int64_t situ__tile_round_up(double v)
+{
+    return (int64_t)floor(v + 0.5);
+}
 
 #endif

@@ -634,6 +634,7 @@ int situ_tilesrc_new_from(situ_coll *c, const situ_tilesrc *prev, situ_tilesrc *
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
     s->coll = situ_coll_retain(c);
     s->refs = 1;
+    pthread_mutex_init(&s->pyr_mu, NULL);
     s->nkeys = situ__tile_keys(c->c, s->keys, SITU_TILE_MAXKEYS);
     for (s->key_cluster0 = 0; s->key_cluster0 < s->nkeys; s->key_cluster0++)
         if (s->keys[s->key_cluster0].agg == TILE_AGG_CLUSTER)
@@ -641,6 +642,15 @@ int situ_tilesrc_new_from(situ_coll *c, const situ_tilesrc *prev, situ_tilesrc *
     if (build_rings(s, prev) || build_features(s) || build_tags(s) || build_agg_rows(s)) {
         situ_tilesrc_release(s);
         return situ_err_set(err, SITU_ENOMEM, "out of memory preparing %s for tiles", c->c->id);
+    }
+    situ_tile_opts o;
+    situ_tile_opts_default(&o);
+    if (o.cluster_maxzoom[c->c->cid] >= 0 && o.aggregate_below > 0) {
+        if (!(s->pyr = situ__tile_pyramid_new(s, &o))) {
+            situ_tilesrc_release(s);
+            return situ_err_set(err, SITU_ENOMEM, "out of memory aggregating %s", c->c->id);
+        }
+        s->bytes += s->pyr->bytes;
     }
     int rc =
         c->c == situ_schema_collection(SITU_C_TOWNSHIPS) && c->n ? build_admin(s, prev, err) : 0;
@@ -668,6 +678,8 @@ void situ_tilesrc_release(situ_tilesrc *s)
     free(s->dict.blob), free(s->dict.off), free(s->dict.slots);
     free(s->tag0), free(s->tags), free(s->aggv);
     situ_tilesrc_release(s->admin[0]), situ_tilesrc_release(s->admin[1]);
+    situ__tile_pyramid_free(s->pyr);
+    pthread_mutex_destroy(&s->pyr_mu);
     situ_coll_release(s->coll);
     free(s);
 }

@@ -7,6 +7,7 @@
 #define SITU_TILE_PRIVATE_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "situ/tile.h"
@@ -66,6 +67,62 @@ typedef struct tile_dict {
 uint32_t situ__tile_dict_find(const tile_dict *d, const void *v, size_t n);
 uint64_t situ__tile_hash(const void *p, size_t n);
 
+/* ---- the aggregate pyramid (tile_pyramid.c) ------------------------------ */
+
+/* One occupied unit square of a zoom's world grid (units of `unit` tile
+ * units, a divisor of the aggregate cell and of the buffer): what every
+ * feature of the square folds to, as the cells of tile_cluster.c fold it. */
+typedef struct tile_pcell {
+    int64_t key;    /* row << 32 | column, in units */
+    int64_t sx, sy; /* the members' rounded positions summed, in world tile units */
+    uint32_t n;     /* members */
+} tile_pcell;
+
+/* An urgent feature (tile.c), written as itself, and its unit square. */
+typedef struct tile_purgent {
+    int64_t key;
+    uint32_t fi;
+} tile_purgent;
+
+typedef struct tile_pzoom {
+    tile_pcell *cells; /* sorted by key */
+    size_t n;
+    double *acc;          /* n rows of nagg: the fold of the members' aggregate rows */
+    uint8_t *any;         /* n rows of nagg: some member had a value */
+    tile_purgent *urgent; /* sorted by key, then feature */
+    size_t nurgent;
+} tile_pzoom;
+
+/* The per-zoom aggregates of one collection for one set of options, built
+ * once per version of the collection (and again when the day changes):
+ * an aggregate tile then reads the squares of its buffered box instead of
+ * every feature in it. */
+typedef struct tile_pyramid {
+    int below, urgent_from, today;
+    uint32_t extent, buffer, cell, unit;
+    tile_pzoom z[SITU_TILE_AGGREGATE_BELOW];
+    size_t bytes;
+    struct tile_pyramid *retired; /* an earlier one still being read */
+} tile_pyramid;
+
+/* Builds the pyramid of src for the options o (zooms below
+ * min(o->aggregate_below, SITU_TILE_AGGREGATE_BELOW)); NULL when out of
+ * memory or when o's grid cannot be cut into units (see tile_pyramid.c). */
+tile_pyramid *situ__tile_pyramid_new(const situ_tilesrc *src, const situ_tile_opts *o);
+void situ__tile_pyramid_free(tile_pyramid *p);
+/* 1 when p answers the aggregate tiles of zoom z under options o. */
+int situ__tile_pyramid_fits(const tile_pyramid *p, const situ_tile_opts *o, int z);
+/* The pyramid of src for o, built when src has none that fits (kept in
+ * src, thread-safe); NULL when none can serve (then scan the features). */
+const tile_pyramid *situ__tile_pyramid_get(const situ_tilesrc *src, const situ_tile_opts *o, int z);
+
+/* Folds aggregate row `row` (nagg values, NaN: none) into acc and any, as a
+ * cluster does (tile_cluster.c); merging two folds is folding acc2/any2. */
+void situ__tile_fold_row(const situ_tilesrc *src, int today, const double *row, double *acc,
+                         uint8_t *any);
+void situ__tile_fold_merge(const situ_tilesrc *src, double *acc, uint8_t *any, const double *acc2,
+                           const uint8_t *any2);
+
 struct situ_tilesrc {
     situ_coll *coll;
     int refs;
@@ -93,6 +150,10 @@ struct situ_tilesrc {
     size_t bytes;
     /* the townships only: their counties and provinces (situ/admin.h) */
     situ_tilesrc *admin[2];
+    /* the point collections: the aggregate pyramid (built with the
+     * collection for the default options, again for other ones on demand) */
+    tile_pyramid *pyr;
+    pthread_mutex_t pyr_mu;
 };
 
 /* Rounds to the nearest integer, halves away from zero; inline (lrint is a

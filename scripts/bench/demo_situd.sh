@@ -24,7 +24,7 @@ demo_situd_start() {
     [ -f "$WORK/situ.sqlite" ] || build/situ load --db "$WORK/situ.sqlite" --all "$WORK/demo" >/dev/null
     . scripts/service_user.sh
     situd_user_args "$WORK"
-    build/situd --db "$WORK/situ.sqlite" --listen 127.0.0.1:$PORT --quiet "${SITUD_USER_ARGS[@]}" \
+    ${SITUD_BIN:-build/situd} --db "$WORK/situ.sqlite" --listen 127.0.0.1:$PORT --quiet "${SITUD_USER_ARGS[@]}" \
         2>"$WORK/$log" &
     PID=$!
     trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null' EXIT

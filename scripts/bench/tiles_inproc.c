@@ -14,10 +14,16 @@
  *
  * plus '#' lines: the one-off preparation per collection, CPU time (the
  * figures above are wall time), sizes and features per tile.
- * Usage: tiles_inproc --db FILE [--tiles FILE] [--passes N] [--set all|ID]
- *        [--simplify U] [--gzip 0]; $SITU_DB and $TILES_TXT stand in for the
- *        options. Without a database, $DATA_DIR (the peer harness's) is loaded
- *        into a temporary one with situ_load_dir.
+ * With --lowzoom 1 the tile list is every tile z0..z8 over the townships'
+ * extent (at most 48 a zoom, taken evenly) instead of a file, and each run
+ * adds its p99 and largest body per zoom. --scan 1 cuts aggregate tiles by
+ * scanning their features instead of reading the per-zoom aggregates
+ * (tile_pyramid.c), the way before them; '# pyramid' lines give the time
+ * (CPU) to build each collection's aggregates again (as at a new day).
+ * Usage: tiles_inproc --db FILE [--tiles FILE | --lowzoom 1] [--passes N]
+ *        [--set all|ID] [--simplify U] [--gzip 0] [--scan 1]; $SITU_DB and
+ *        $TILES_TXT stand in for the options. Without a database, $DATA_DIR (the peer harness's) is
+ * loaded into a temporary one with situ_load_dir.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +42,7 @@
 
 typedef struct bench {
     const char *db, *tiles, *setname;
-    int passes, gzip;
+    int passes, gzip, lowzoom;
     double simplify;
     situ_tile_xyz *list;
     size_t n;
@@ -68,6 +74,24 @@ static int read_tiles(bench *b)
     }
     fclose(f);
     return b->n ? 0 : -1;
+}
+
+/* The tiles z0..z8 over the townships' extent, at most 48 a zoom. */
+static int lowzoom_tiles(bench *b)
+{
+    const double *x = b->snap->colls[SITU_C_TOWNSHIPS]->extent;
+    b->list = malloc(MAXTILES * sizeof *b->list);
+    for (int z = 0; z <= 8; z++) {
+        double x0, y0, x1, y1, n = (double)(1u << z);
+        situ_tile_project(x[0], x[3], &x0, &y0);
+        situ_tile_project(x[2], x[1], &x1, &y1);
+        uint32_t a = (uint32_t)(x0 * n), c = (uint32_t)(y0 * n), w = (uint32_t)(x1 * n) - a + 1,
+                 h = (uint32_t)(y1 * n) - c + 1;
+        size_t all = (size_t)w * h, step = (all + 47) / 48;
+        for (size_t i = 0; i < all; i += step)
+            b->list[b->n++] = (situ_tile_xyz){z, a + (uint32_t)(i % w), c + (uint32_t)(i / w)};
+    }
+    return 0;
 }
 
 /* Encodes one tile of every collection in the set into out. */
@@ -123,6 +147,27 @@ static void report(const char *name, const bench *b, double *ms, size_t nms, dou
     printf("\n");
 }
 
+/* Per zoom: p99 of the times in ms (run order) and the largest body. */
+static void report_zooms(const char *name, const bench *b, const double *ms, size_t nms,
+                         const size_t *zbytes, int gzip)
+{
+    double *one = malloc(nms * sizeof *one);
+    printf("# %s by zoom (p99 ms, largest %s body bytes):", name, gzip ? "gzip" : "raw");
+    for (int z = 0; z <= SITU_TILE_MAXZOOM; z++) {
+        size_t n = 0;
+        for (size_t i = 0; i < nms; i++)
+            if (b->list[i % b->n].z == z)
+                one[n++] = ms[i];
+        if (!n)
+            continue;
+        qsort(one, n, sizeof *one, cmp_double);
+        size_t p99 = (size_t)(0.99 * (double)n + 0.5);
+        printf(" %d:%.2f/%zu", z, one[p99 >= n ? n - 1 : p99], zbytes[z]);
+    }
+    printf("\n");
+    free(one);
+}
+
 /* One warm-up pass and b->passes timed passes. mode 0: cut every layer;
  * 1: through the cache (b->tc), gzip body; 2: the same, raw body. */
 static int run(bench *b, const char *name, int mode)
@@ -130,6 +175,7 @@ static int run(bench *b, const char *name, int mode)
     size_t nms = (size_t)b->passes * b->n, bytes = 0, feats = 0;
     double *ms = malloc(nms * sizeof *ms), *zmax = calloc(SITU_TILE_MAXZOOM + 1, sizeof *zmax);
     double *cpu = malloc(nms * sizeof *cpu), cpu_total = 0;
+    size_t zbytes[SITU_TILE_MAXZOOM + 1] = {0};
     situ_buf out;
     situ_buf_init(&out);
     double wall = 0;
@@ -152,10 +198,14 @@ static int run(bench *b, const char *name, int mode)
             }
             if (pass == 0)
                 bytes += out.n, feats += nf;
+            if (pass == 0 && out.n > zbytes[b->list[i].z])
+                zbytes[b->list[i].z] = out.n;
         }
         if (pass >= 0)
             wall += now_ms() - t0;
     }
+    if (b->lowzoom) /* before report() sorts ms */
+        report_zooms(name, b, ms, nms, zbytes, mode == 1);
     report(name, b, ms, nms, wall);
     printf("# %s cpu: %.1f tiles per cpu-second; ", name, (double)nms / (cpu_total / 1e3));
     report("cpu", b, cpu, nms, cpu_total);
@@ -169,6 +219,29 @@ static int run(bench *b, const char *name, int mode)
     free(ms), free(zmax), free(cpu);
     situ_buf_dispose(&out);
     return 0;
+}
+
+/* The time to build each point collection's per-zoom aggregates again: a
+ * tile cut for the next day builds them, a second one reads them. */
+static void print_pyramid_builds(bench *b)
+{
+    situ_tile_opts o = b->opts;
+    o.today = b->opts.today + 1;
+    situ_buf out;
+    situ_buf_init(&out);
+    situ_err err = {0};
+    printf("# pyramid (cpu):");
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
+        if (!b->src[i] || o.cluster_maxzoom[i] < 0 || b->opts.scan_aggregates)
+            continue;
+        double a = cpu_ms();
+        situ_tile_encode_coll(b->src[i], (situ_tile_xyz){0, 0, 0}, &o, &out, NULL, &err);
+        double c = cpu_ms();
+        situ_tile_encode_coll(b->src[i], (situ_tile_xyz){0, 0, 0}, &o, &out, NULL, &err);
+        printf(" %s=%.1fms", b->snap->colls[i]->c->id, (c - a) - (cpu_ms() - c));
+    }
+    printf("\n");
+    situ_buf_dispose(&out);
 }
 
 static int prepare(bench *b, situ_snapshot *snap)
@@ -189,6 +262,7 @@ static int prepare(bench *b, situ_snapshot *snap)
         printf(" %s=%zu/%.1fms", snap->colls[i]->c->id, snap->colls[i]->n, now_ms() - a);
     }
     printf(" total=%.1fms\n", now_ms() - t0);
+    print_pyramid_builds(b);
     return 0;
 }
 
@@ -213,10 +287,14 @@ static int parse_args(bench *b, int argc, char **argv)
             b->gzip = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--simplify"))
             b->simplify = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--lowzoom"))
+            b->lowzoom = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--scan"))
+            b->opts.scan_aggregates = atoi(argv[i + 1]);
         else
             return -1;
     }
-    return (b->db || getenv("DATA_DIR")) && b->tiles && b->passes > 0 ? 0 : -1;
+    return (b->db || getenv("DATA_DIR")) && (b->tiles || b->lowzoom) && b->passes > 0 ? 0 : -1;
 }
 
 /* Loads $DATA_DIR into a temporary store; returns its path (malloc'd). */
@@ -266,12 +344,12 @@ static int run_all(bench *b)
 int main(int argc, char **argv)
 {
     bench b = {0};
+    situ_tile_opts_default(&b.opts);
     if (parse_args(&b, argc, argv)) {
-        fprintf(stderr, "usage: tiles_inproc --db FILE --tiles FILE [--passes N] [--set all|ID] "
-                        "[--simplify UNITS] [--gzip 0]\n");
+        fprintf(stderr, "usage: tiles_inproc --db FILE --tiles FILE|--lowzoom 1 [--passes N] "
+                        "[--set all|ID] [--simplify UNITS] [--gzip 0] [--scan 1]\n");
         return 2;
     }
-    situ_tile_opts_default(&b.opts);
     if (b.simplify >= 0)
         b.opts.simplify = b.simplify;
     situ_store *s = NULL;
@@ -280,8 +358,8 @@ int main(int argc, char **argv)
     char *loaded = b.db ? NULL : load_data_dir();
     if (!b.db && !(b.db = loaded))
         return 1;
-    if (read_tiles(&b) || situ_store_open(b.db, SITU_STORE_READONLY, &s, &err) ||
-        situ_snapshot_load(s, &b.snap, &err)) {
+    if ((!b.lowzoom && read_tiles(&b)) || situ_store_open(b.db, SITU_STORE_READONLY, &s, &err) ||
+        situ_snapshot_load(s, &b.snap, &err) || (b.lowzoom && lowzoom_tiles(&b))) {
         fprintf(stderr, "tiles_inproc: %s\n", err.msg[0] ? err.msg : "bad tile list");
         return 1;
     }

@@ -928,6 +928,22 @@ typedef struct incremental {
     situ_tilesrc *src[SITU_NCOLLECTIONS];
 } incremental;
 
+/* inc at snap, every collection prepared for tiles. */
+static void inc_open(incremental *inc, situ_snapshot *snap)
+{
+    situ_err err = {0};
+    inc->snap = situ_snapshot_retain(snap);
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+        assert_int_equal(situ_tilesrc_new(inc->snap->colls[cid], &inc->src[cid], &err), 0);
+}
+
+static void inc_close(incremental *inc)
+{
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+        situ_tilesrc_release(inc->src[cid]);
+    situ_snapshot_release(inc->snap);
+}
+
 /* Moves inc to the store's state, given the feature ids each change named:
  * situ_coll_update and situ_tilesrc_new_from per touched collection. */
 static void inc_advance(incremental *inc, situ_store *store, const situ_feed_change *c, size_t n)
@@ -1073,9 +1089,8 @@ static void incremental_versions_equal_a_cold_build(void **state)
     tile_fixture fx;
     fixture_open(&fx);
     situ_err err = {0};
-    incremental inc = {.snap = situ_snapshot_retain(fx.snap)};
-    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
-        assert_int_equal(situ_tilesrc_new(inc.snap->colls[cid], &inc.src[cid], &err), 0);
+    incremental inc;
+    inc_open(&inc, fx.snap);
     situ_feed_applier *a;
     assert_int_equal(situ_feed_applier_new(fx.store, &a, &err), 0);
     for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
@@ -1099,9 +1114,244 @@ static void incremental_versions_equal_a_cold_build(void **state)
     inc_advance(&inc, fx.store, &gone, 1);
     assert_int_equal(situ_coll_find(inc.snap->colls[SITU_C_HAZARDS], "H0005"), -1);
     assert_equals_cold(&fx, &inc);
-    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
-        situ_tilesrc_release(inc.src[cid]);
-    situ_snapshot_release(inc.snap);
+    inc_close(&inc);
+    fixture_close(&fx);
+}
+
+/* ---- the aggregate pyramid -------------------------------------------------- */
+
+/* A hidden danger hid at lon/lat: open, with deadline `deadline`. */
+static void put_hazard(tile_fixture *fx, const char *id, double lon, double lat,
+                       const char *deadline)
+{
+    const situ_collection *c = situ_schema_collection(SITU_C_HAZARDS);
+    situ_value v[32];
+    char text[32][48], tc[16];
+    fx_values(c, 11, v, text);
+    v[situ_schema_field_index(c, "status")] = (situ_value){SITU_FT_TEXT, {.s = "open"}};
+    v[situ_schema_field_index(c, "deadline")] = (situ_value){SITU_FT_TEXT, {.s = deadline}};
+    situ_buf b;
+    situ_buf_init(&b);
+    fx_point(&b, lon, lat);
+    situ_feature_in in = {.id = id,
+                          .township_code = fx_township(lon, lat, tc),
+                          .wkb = (const unsigned char *)b.p,
+                          .nwkb = b.n,
+                          .values = v,
+                          .updated_at = "2026-11-29T18:00:00Z"};
+    situ_err err = {0};
+    assert_int_equal(situ_store_upsert(fx->store, c, &in, NULL, &err), 0);
+    situ_buf_dispose(&b);
+}
+
+/* Options judging deadlines on 2026-06-01, read from the pyramid (scan 0)
+ * or by scanning the features (scan 1). */
+static situ_tile_opts pyramid_opts(int scan)
+{
+    situ_tile_opts o;
+    situ_tile_opts_default(&o);
+    o.today = 20260601;
+    o.scan_aggregates = scan;
+    return o;
+}
+
+static void from_tile(situ_tile_xyz t, double u, double v, double *lon, double *lat);
+
+/* The hidden dangers whose rounded point lies in the buffered tile t
+ * ([-64, 4160) units), and how many of them are overdue on 2026-06-01. */
+static void hazards_in_buffered(const situ_coll *c, situ_tile_xyz t, size_t *out_n,
+                                size_t *out_overdue)
+{
+    int dl = situ_schema_field_index(c->c, "deadline"),
+        st = situ_schema_field_index(c->c, "status");
+    *out_n = *out_overdue = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        double x, y;
+        to_tile(t, c->feats[i].x, c->feats[i].y, &x, &y);
+        x = floor(x + 0.5), y = floor(y + 0.5);
+        if (x < -64 || x >= 4160 || y < -64 || y >= 4160)
+            continue;
+        const situ_value *d = &c->feats[i].values[dl], *s = &c->feats[i].values[st];
+        (*out_n)++;
+        *out_overdue += d->type == SITU_FT_TEXT && s->type == SITU_FT_TEXT &&
+                        strcmp(s->u.s, "rectified") && strcmp(d->u.s, "2026-06-01") < 0 &&
+                        d->u.s[0] == '2';
+    }
+}
+
+/* The corner of four z7 tiles east of the town (a corner from z4 up in x). */
+static void seam_corner(double *lon, double *lat)
+{
+    situ_tile_xyz t = tile_at(7, FX_LON0 + FX_SPAN, FX_LAT0 + FX_SPAN / 2);
+    from_tile(t, 4096, 4096, lon, lat);
+}
+
+/* Every aggregate tile z0..z7 over the town, the seam corner and around
+ * them: the pyramid's bytes equal a scan's, for every point collection. */
+static void assert_pyramid_equals_scan(situ_tilesrc *const *src, const situ_tile_opts *o)
+{
+    double clon, clat;
+    seam_corner(&clon, &clat);
+    situ_tile_opts scan = *o;
+    scan.scan_aggregates = 1;
+    situ_buf ba, bb;
+    situ_buf_init(&ba), situ_buf_init(&bb);
+    situ_err err = {0};
+    size_t clusters = 0;
+    for (int z = 0; z < SITU_TILE_AGGREGATE_BELOW; z++) {
+        situ_tile_xyz a = tile_at(z, FX_LON0 - 0.3, FX_LAT0 + FX_SPAN + 0.3);
+        situ_tile_xyz b = tile_at(z, clon + 0.3, clat - 0.3);
+        for (uint32_t x = a.x; x <= b.x; x++)
+            for (uint32_t y = a.y; y <= b.y; y++)
+                for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
+                    situ_tile_xyz t = {z, x, y};
+                    situ_tile_stats sa, sb;
+                    ba.n = bb.n = 0;
+                    assert_int_equal(situ_tile_encode_coll(src[cid], t, o, &ba, &sa, &err), 0);
+                    assert_int_equal(situ_tile_encode_coll(src[cid], t, &scan, &bb, &sb, &err), 0);
+                    if (ba.n != bb.n)
+                        assert_int_equal(ba.n, bb.n);
+                    assert_memory_equal(ba.p, bb.p, ba.n);
+                    assert_int_equal(sa.clustered, sb.clustered);
+                    clusters += sa.clusters;
+                }
+    }
+    assert_true(clusters > 0);
+    situ_buf_dispose(&ba), situ_buf_dispose(&bb);
+}
+
+/* Per tile of zoom z over lon/lat: the hidden dangers the aggregates count
+ * (point_count), the individual ones, and whether `id` is one of them. */
+static void hazard_counts(const situ_tilesrc *src, situ_tile_xyz t, const situ_tile_opts *o,
+                          const char *id, size_t *out_counted, size_t *out_overdue,
+                          size_t *out_individual, int *out_has_id)
+{
+    situ_buf buf;
+    situ_buf_init(&buf);
+    situ_mvt_tile *mt = encode_one(src, t, o, &buf, NULL);
+    *out_counted = *out_overdue = *out_individual = 0;
+    *out_has_id = 0;
+    for (size_t l = 0; l < mt->nlayers; l++)
+        for (size_t i = 0; i < mt->layers[l].nfeats; i++) {
+            const situ_mvt_rlayer *ly = &mt->layers[l];
+            const situ_mvt_value *n = prop(ly, &ly->feats[i], "point_count");
+            const situ_mvt_value *od = prop(ly, &ly->feats[i], "overdue");
+            const situ_mvt_value *fid = prop(ly, &ly->feats[i], "id");
+            *out_counted += n ? (size_t)n->i : 0;
+            *out_overdue += od ? (size_t)od->i : 0;
+            *out_individual += !n;
+            *out_has_id |= fid && fid->n == strlen(id) && !memcmp(fid->s, id, fid->n);
+        }
+    situ_mvt_tile_free(mt);
+    situ_buf_dispose(&buf);
+}
+
+/* The pyramid answers as a scan of the features does, at every low zoom,
+ * with the default grid and with one whose buffer is not half a cell. */
+static void pyramid_equals_a_scan(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    for (int i = 0; i < 40; i++) { /* overdue ones, individual from z6 */
+        char id[16];
+        snprintf(id, sizeof id, "HOD%02d", i);
+        put_hazard(&fx, id, FX_LON0 + 0.005 * i, FX_LAT0 + 0.004 * i, "2026-01-15");
+    }
+    double clon, clat;
+    seam_corner(&clon, &clat);
+    for (int i = 0; i < 24 * 24; i++) { /* over the seams and the buffers of four tiles */
+        char id[16];
+        snprintf(id, sizeof id, "HSEAM%03d", i);
+        put_hazard(&fx, id, clon + 0.0047 * (i % 24 - 11.5), clat + 0.0043 * (i / 24 - 11.5),
+                   i % 5 ? "2027-01-01" : "2026-02-01");
+    }
+    situ_snapshot *snap;
+    situ_err err = {0};
+    assert_int_equal(situ_snapshot_load(fx.store, &snap, &err), 0);
+    srcs p;
+    srcs_open(&p, snap);
+    situ_tile_opts o = pyramid_opts(0);
+    assert_pyramid_equals_scan(p.s, &o);
+    o.buffer = 24, o.aggregate_cell = 64; /* squares of 8 units, a grid per tile of 8x8 cells */
+    assert_pyramid_equals_scan(p.s, &o);
+    o.aggregate_cell = 16, o.buffer = 16;
+    assert_pyramid_equals_scan(p.s, &o);
+    /* every hidden danger of the town counted once at z7, the 40 overdue individual */
+    o = pyramid_opts(0);
+    situ_tile_xyz t = tile_at(7, FX_LON0 + FX_SPAN / 2, FX_LAT0 + FX_SPAN / 2);
+    size_t counted, overdue, individual;
+    int has;
+    hazard_counts(p.s[SITU_C_HAZARDS], t, &o, "HOD07", &counted, &overdue, &individual, &has);
+    size_t in_tile, urgent;
+    hazards_in_buffered(snap->colls[SITU_C_HAZARDS], t, &in_tile, &urgent);
+    assert_int_equal(counted + individual, in_tile);
+    assert_int_equal(individual, urgent);
+    assert_true(urgent >= 40);
+    assert_int_equal(overdue, 0);
+    assert_true(has);
+    srcs_close(&p);
+    situ_snapshot_release(snap);
+    fixture_close(&fx);
+}
+
+/* A hidden danger added, moved and made overdue by the publisher's path
+ * (situ_coll_update, situ_tilesrc_new_from) changes the low-zoom counts
+ * exactly, and every version's pyramid equals a scan and a cold build. */
+static void pyramid_follows_feature_changes(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    incremental inc;
+    inc_open(&inc, fx.snap);
+    situ_tile_opts o = pyramid_opts(0);
+    const double far_lon = FX_LON0 + 1.5, far_lat = FX_LAT0 - 1.2; /* another tile from z5 */
+    situ_tile_xyz near[SITU_TILE_AGGREGATE_BELOW], far[SITU_TILE_AGGREGATE_BELOW];
+    size_t base[SITU_TILE_AGGREGATE_BELOW], n, od, ind;
+    int has;
+    for (int z = 0; z < SITU_TILE_AGGREGATE_BELOW; z++) {
+        near[z] = tile_at(z, FX_LON0 + 0.1, FX_LAT0 + 0.1);
+        far[z] = tile_at(z, far_lon, far_lat);
+        hazard_counts(inc.src[SITU_C_HAZARDS], near[z], &o, "HNEW", &base[z], &od, &ind, &has);
+        assert_int_equal(base[z] + ind, inc.snap->colls[SITU_C_HAZARDS]->n);
+    }
+    situ_feed_change c = {.cid = SITU_C_HAZARDS, .id = "HNEW"};
+    put_hazard(&fx, "HNEW", FX_LON0 + 0.1, FX_LAT0 + 0.1, "2027-01-01"); /* added */
+    inc_advance(&inc, fx.store, &c, 1);
+    for (int z = 0; z < SITU_TILE_AGGREGATE_BELOW; z++) {
+        hazard_counts(inc.src[SITU_C_HAZARDS], near[z], &o, "HNEW", &n, &od, &ind, &has);
+        assert_int_equal(n, base[z] + 1);
+        assert_int_equal(ind, 0);
+    }
+    assert_pyramid_equals_scan(inc.src, &o);
+    assert_equals_cold(&fx, &inc);
+    put_hazard(&fx, "HNEW", far_lon, far_lat, "2027-01-01"); /* moved */
+    inc_advance(&inc, fx.store, &c, 1);
+    int apart = 0;
+    for (int z = 0; z < SITU_TILE_AGGREGATE_BELOW; z++) {
+        int same = near[z].x == far[z].x && near[z].y == far[z].y;
+        apart += !same;
+        hazard_counts(inc.src[SITU_C_HAZARDS], near[z], &o, "HNEW", &n, &od, &ind, &has);
+        assert_int_equal(n, base[z] + (size_t)same);
+        hazard_counts(inc.src[SITU_C_HAZARDS], far[z], &o, "HNEW", &n, &od, &ind, &has);
+        assert_int_equal(n + ind, same ? base[z] + 1 : 1);
+        assert_int_equal(od, 0);
+    }
+    assert_true(apart >= 3);
+    put_hazard(&fx, "HNEW", far_lon, far_lat, "2026-05-31"); /* overdue */
+    inc_advance(&inc, fx.store, &c, 1);
+    for (int z = 0; z < SITU_TILE_AGGREGATE_BELOW; z++) {
+        if (near[z].x == far[z].x && near[z].y == far[z].y)
+            continue;
+        hazard_counts(inc.src[SITU_C_HAZARDS], far[z], &o, "HNEW", &n, &od, &ind, &has);
+        assert_int_equal(n + ind, 1);
+        assert_int_equal(has, z >= SITU_TILE_URGENT_FROM); /* itself from z6, counted below */
+        assert_int_equal(od, z < SITU_TILE_URGENT_FROM);
+    }
+    assert_pyramid_equals_scan(inc.src, &o);
+    assert_equals_cold(&fx, &inc);
+    inc_close(&inc);
     fixture_close(&fx);
 }
 
@@ -1753,6 +2003,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(rings_are_clean_and_oriented),
     cmocka_unit_test(sawtooth_200k_vertices),
     cmocka_unit_test(incremental_versions_equal_a_cold_build),
+    cmocka_unit_test(pyramid_equals_a_scan),
+    cmocka_unit_test(pyramid_follows_feature_changes),
     cmocka_unit_test(clipper_agrees_with_geos),
     cmocka_unit_test(gdal_decodes_every_feature_within_a_pixel),
     cmocka_unit_test(all_eight_layers_at_z12_in_the_centre),

@@ -10,6 +10,7 @@ PACKAGES=(
     libpq-dev
     libmicrohttpd-dev
     libjansson-dev libxml2-dev libinih-dev libcmocka-dev zlib1g-dev
+    libdeflate-dev # the tile cache's CRC-32 and Adler-32 (SIMD; zlib's are 4 instructions a byte)
     python3 curl
     clang libclang-rt-dev # libFuzzer, for scripts/fuzz.sh
     libsystemd-dev systemd # systemd-analyze verify, in test_service.py

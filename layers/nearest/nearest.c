@@ -75,7 +75,7 @@ static int node_passes(const search *s, size_t node)
 static double leaf_qty(const search *s, size_t slot)
 {
     const situ_nearest_index *ix = s->ix;
-    if (s->item < 32 && !(ix->leaf_items[slot] & (1u << s->item)))
+    if (s->item < 64 && !(ix->leaf_items[slot] >> s->item & 1))
         return 0;
     const situ__span sp = ix->leaf_held[slot];
     for (uint32_t h = sp.first; h < sp.first + sp.n; h++)
@@ -84,9 +84,15 @@ static double leaf_qty(const search *s, size_t slot)
     return 0;
 }
 
+/* The item test first: its bit rejects most features before any scan. */
 static int feature_passes(const search *s, size_t slot)
 {
     const situ_coll *c = s->ix->c;
+    if (s->item >= 0) {
+        double q = leaf_qty(s, slot);
+        if (!(q > 0 && q >= s->min_qty))
+            return 0;
+    }
     for (int i = 0; i < s->nf; i++) {
         const situ__ffield *ff = s->ff[i];
         if (ff->code) {
@@ -98,11 +104,6 @@ static int feature_passes(const search *s, size_t slot)
         const situ_value *v = &c->feats[s->ix->t->refs[slot]].values[ff->field];
         situ__canon_value(v, buf, sizeof buf);
         if (!v->type || strcmp(buf, s->val[i]) != 0)
-            return 0;
-    }
-    if (s->item >= 0) {
-        double q = leaf_qty(s, slot);
-        if (!(q > 0 && q >= s->min_qty))
             return 0;
     }
     return 1;
@@ -158,14 +159,16 @@ static int point_bounds(const search *s, size_t first, size_t end, double b, dou
 {
     const double *xyz = s->ix->leaf + 3 * first, *p = s->qp.p;
     double c2[SITU_RTREE_NODE], reach = b + SITU__LB_MARGIN, r2 = reach * reach;
-    int m = (int)(end - first), n = 0;
+    int m = (int)(end - first), n = 0, item = s->item;
+    const uint64_t *held = item >= 0 && item < 64 ? s->ix->leaf_items + first : NULL;
     for (int i = 0; i < m; i++) {
         double dx = xyz[3 * i] - p[0], dy = xyz[3 * i + 1] - p[1], dz = xyz[3 * i + 2] - p[2];
         c2[i] = dx * dx + dy * dy + dz * dz;
     }
     for (int i = 0; i < m; i++) {
         size_t ch = first + (size_t)i;
-        if (c2[i] > r2 || ((s->nf || s->item >= 0) && !feature_passes(s, ch)))
+        if (c2[i] > r2 || (held && !(held[i] >> item & 1)) ||
+            ((s->nf || item >= 0) && !feature_passes(s, ch)))
             continue; /* the chord alone is beyond b, or the filters say no */
         double lb = situ__lb_point(&s->qp, xyz + 3 * i);
         if (lb > b || (s->reach && lb > feature_reach(s, s->ix->t->refs[ch])))
@@ -247,8 +250,8 @@ static int expand(search *s, size_t slot, double b)
     while (slot != SIZE_MAX) {
         size_t first, end;
         situ_rtree_children(t, slot, &first, &end);
-        if (first < t->n) {
-            if (expand_leaves(s, first, end, b))
+        if (first < t->n) { /* the chords noted so far bound these too */
+            if (expand_leaves(s, first, end, fmin(b, ub_bound(s))))
                 return SITU_ENOMEM;
             break;
         }

@@ -258,8 +258,8 @@ static int build_leaf_items(situ_nearest_index *ix)
         for (uint32_t h = f->held0; h < f->held0 + f->nheld; h++) {
             const situ_held *hd = &ix->c->held[h];
             ix->lheld[nheld++] = (situ__lheld){hd->item, hd->quantity};
-            if (hd->quantity > 0 && hd->item < 32)
-                ix->leaf_items[slot] |= 1u << hd->item;
+            if (hd->quantity > 0 && hd->item < 64)
+                ix->leaf_items[slot] |= 1ull << hd->item;
         }
     }
     return 0;

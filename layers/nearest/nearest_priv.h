@@ -51,7 +51,7 @@ struct situ_nearest_index {
     situ__ffield ff[16];
     int nitems;            /* resources: the vocabulary size, else 0 */
     float *item_max;       /* [item * nnodes + node]: largest quantity, rounded up */
-    uint32_t *leaf_items;  /* per leaf slot: bit i when item i (< 32) is held above 0 */
+    uint64_t *leaf_items;  /* per leaf slot: bit i when item i (< 64) is held above 0 */
     situ__span *leaf_held; /* per leaf slot: its entries in lheld */
     situ__lheld *lheld;    /* the items held, in leaf slot order */
     int reach_field;       /* impact_radius_m, or -1 */

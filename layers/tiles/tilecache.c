@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <libdeflate.h>
 #include <zlib.h>
 
 #define NSHARDS 16
@@ -191,8 +192,11 @@ static situ_tile_entry *entry_make(const situ_tile_entry *key, const situ_buf *r
     e->def = NULL;
     if (raw->n)
         memcpy(e->data, raw->p, raw->n);
-    e->crc = (uint32_t)crc32(0, e->data, (uInt)e->nraw);
-    e->hash = (uint64_t)e->crc << 32 | (uint32_t)adler32(1, e->data, (uInt)e->nraw);
+    /* libdeflate's CRC-32 and Adler-32 equal zlib's (ETags do not move) and
+     * use the CPU's carry-less multiply and vector units: they were a fifth
+     * of a cold miss's instructions with zlib's */
+    e->crc = libdeflate_crc32(0, e->data, e->nraw);
+    e->hash = (uint64_t)e->crc << 32 | libdeflate_adler32(1, e->data, e->nraw);
     e->bytes = sizeof *e + e->nraw;
     return e;
 }

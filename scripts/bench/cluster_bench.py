@@ -44,7 +44,7 @@ DIR = os.environ.get("SITU_CLUSTER_DIR", "/tmp/situ-cluster")
 PORT = int(os.environ.get("SITU_CLUSTER_PORT", "25432"))
 SITUD_PORTS = (PORT + 3, PORT + 4)
 DEPTS = ("meteorology", "water_resources", "natural_resources", "forestry", "transport",
-         "emergency")
+         "emergency_management")
 LON, LAT = 111.61, 26.42  # Yongzhou's centre, inside the demo
 
 

@@ -280,10 +280,12 @@ class FailoverUnderLoadTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.cluster.stop()
 
-    def wait_writes(self, outages, since, limit=120):
+    def wait_writes(self, outages, since, depts, limit=120):
         """Waits for a 200 after `since`; returns the outage seen (s)."""
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
+            for d in depts:
+                self.assertIsNone(d.error, d.error)
             with outages.lock:
                 if outages.down_since is None and outages.spans and outages.spans[-1][1] > since:
                     break
@@ -311,7 +313,7 @@ class FailoverUnderLoadTest(unittest.TestCase):
             t = time.monotonic()
             node = c.sh("kill-primary")
             log("kill -9 of %s (primary)" % node)
-            report.append(("kill -9 primary", self.wait_writes(outages, t)))
+            report.append(("kill -9 primary", self.wait_writes(outages, t, depts)))
             c.sh("start")  # the lost node comes back and must rejoin as a replica
             c.sh("wait-healthy", "180", timeout=200)
             self.assertNotEqual(c.sh("primary").split()[0], node,
@@ -321,7 +323,7 @@ class FailoverUnderLoadTest(unittest.TestCase):
             t = time.monotonic()
             frozen = subprocess.Popen([CLUSTER_SH, "stop-primary", str(SIGSTOP_SECONDS)],
                                       env=c.env, stdout=subprocess.PIPE)
-            report.append(("SIGSTOP primary %g s" % SIGSTOP_SECONDS, self.wait_writes(outages, t)))
+            report.append(("SIGSTOP primary %g s" % SIGSTOP_SECONDS, self.wait_writes(outages, t, depts)))
             frozen.wait(timeout=SIGSTOP_SECONDS + 60)
             thawed = frozen.stdout.read().decode().strip()
             log("thawed %s" % thawed)
@@ -338,7 +340,7 @@ class FailoverUnderLoadTest(unittest.TestCase):
             c.sh("situd-start", "1")
             readers[0].down.clear()
             log("situd 1 serves again after %.1f s" % (time.monotonic() - t))
-            report.append(("kill -9 situd 1", self.wait_writes(outages, t)))
+            report.append(("kill -9 situd 1", self.wait_writes(outages, t, depts)))
             time.sleep(5)
         finally:
             stop.set()

@@ -18,9 +18,20 @@
 #                    processes): a machine lost; `start` brings it back
 #   stop-primary S   SIGSTOP of the same processes for S seconds, then SIGCONT:
 #                    a machine frozen (runs in the foreground)
+#   load DIR         `situ load --all DIR` into the cluster (e.g. a `situ demo`)
+#   situd            both situd's pid, port and /healthz
+#   situd-kill N     kill -9 of situd N (1 or 2)
+#   situd-start N    starts situd N (both: `start`) and waits for its /healthz
 #
-# Ports from SITU_CLUSTER_PORT (default 25432): PostgreSQL on P..P+2, Patroni's
-# REST API on P+2576.. (28008..28010), etcd on P-1642 (23790, peers 23791).
+# `start` also runs `situ init` (creates or migrates the store) and two situd,
+# each with --db the multi-host URL (target_session_attrs=read-write), so that
+# either follows the primary through a failover; their logs are
+# DIR/situd1.log and DIR/situd2.log. Binaries from SITU_BIN and SITUD_BIN
+# (default build/situ, build/situd of this checkout).
+#
+# Ports from SITU_CLUSTER_PORT (default 25432): PostgreSQL on P..P+2, situd on
+# P+3 and P+4, Patroni's REST API on P+2576.. (28008..28010), etcd on P-1642
+# (23790, peers 23791).
 # The role `situ` owns database `situ` (PostGIS created at bootstrap); its
 # password is read from SITU_CLUSTER_PASSWORD_FILE (default: a random one made
 # in DIR/secrets/situ.password) and never printed. See README, "Cluster".
@@ -31,6 +42,9 @@ PORT=${SITU_CLUSTER_PORT:-25432}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PY=/usr/bin/python3 # Debian's: Patroni's own, and JSON parsing below
 NODES=(node1 node2 node3)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SITU_BIN=${SITU_BIN:-$ROOT/build/situ}
+SITUD_BIN=${SITUD_BIN:-$ROOT/build/situd}
 ETCD_PORT=$((PORT - 1642))
 ETCD_PEER_PORT=$((ETCD_PORT + 1))
 SCOPE=situ
@@ -320,6 +334,65 @@ cmd_wait_healthy() {
     done
 }
 
+# ---- situd ----------------------------------------------------------------
+
+situd_port() { echo $((PORT + 2 + $1)); } # situd 1 -> P+3
+
+# situ_cmd ARGS...: situ on the cluster's URL as RUN_USER (the password
+# through DIR/pgpass, never on a command line)
+situ_cmd() {
+    as_user env PGPASSFILE="$DIR/pgpass" "$SITU_BIN" "$@"
+}
+
+situd_healthz() {
+    curl -sS --max-time 2 "http://127.0.0.1:$(situd_port "$1")/healthz" 2>/dev/null
+}
+
+# start_situd N: situd N on its port, unless it runs; waits for /healthz.
+start_situd() {
+    local i=$1 pidfile="$DIR/situd$1.pid"
+    case "$i" in 1 | 2) ;; *) die "situd is 1 or 2" ;; esac
+    [ -x "$SITUD_BIN" ] || die "no $SITUD_BIN (scripts/build.sh, or SITUD_BIN)"
+    if ! alive "$pidfile" "--listen 127.0.0.1:$(situd_port "$i")"; then
+        launch "$pidfile" "$DIR/situd$i.log" "${AS_USER[@]}" env PGPASSFILE="$DIR/pgpass" \
+            "$SITUD_BIN" --db "$(cluster_url)" --listen "127.0.0.1:$(situd_port "$i")"
+    fi
+    local _
+    for _ in $(seq 300); do
+        situd_healthz "$i" >/dev/null && return 0
+        alive "$pidfile" "--listen" || die "situd $i exited: $(tail -n 3 "$DIR/situd$i.log")"
+        sleep 0.2
+    done
+    die "situd $i: no /healthz after 60 s: $(tail -n 3 "$DIR/situd$i.log")"
+}
+
+cmd_situd_kill() {
+    local i=${1:?usage: cluster.sh situd-kill 1|2} pidfile="$DIR/situd$1.pid"
+    alive "$pidfile" "--listen 127.0.0.1:$(situd_port "$i")" || die "situd $i is not running"
+    kill -KILL "$(head -n1 "$pidfile")"
+}
+
+cmd_situd_status() {
+    local i
+    for i in 1 2; do
+        if alive "$DIR/situd$i.pid" "--listen 127.0.0.1:$(situd_port "$i")"; then
+            printf 'situd%s pid %s 127.0.0.1:%s %s\n' "$i" "$(head -n1 "$DIR/situd$i.pid")" \
+                "$(situd_port "$i")" "$(situd_healthz "$i" | tr -d '\n' || echo 'no answer')"
+        else
+            printf 'situd%s down (127.0.0.1:%s)\n' "$i" "$(situd_port "$i")"
+        fi
+    done
+}
+
+stop_situd() {
+    local i
+    for i in 1 2; do
+        if alive "$DIR/situd$i.pid" "--listen"; then
+            kill -KILL "$(head -n1 "$DIR/situd$i.pid")" 2>/dev/null || true
+        fi
+    done
+}
+
 cmd_start() {
     command -v patroni >/dev/null || die "patroni is not installed (scripts/setup.sh)"
     command -v etcd >/dev/null || die "etcd is not installed (etcd-server; scripts/setup.sh)"
@@ -329,6 +402,11 @@ cmd_start() {
     local n
     for n in "${NODES[@]}"; do start_node "$n"; done
     cmd_wait_healthy 120
+    [ -x "$SITU_BIN" ] || die "no $SITU_BIN (scripts/build.sh, or SITU_BIN)"
+    situ_cmd init --db "$(cluster_url)" >>"$DIR/situ-init.log" 2>&1 ||
+        die "situ init failed: $(tail -n 3 "$DIR/situ-init.log")"
+    start_situd 1
+    start_situd 2
     cluster_url
 }
 
@@ -387,6 +465,7 @@ stop_postgres() {
 cmd_stop() {
     local n i
     [ -d "$DIR" ] || return 0
+    stop_situd
     for n in "${NODES[@]}"; do
         signal_node "$n" CONT # a node stopped by stop-primary
         if alive "$DIR/$n/patroni.pid" "$DIR/$n/patroni.yml"; then
@@ -416,6 +495,7 @@ cmd_status() {
     printf 'etcd: '
     curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_PORT/health" || printf 'down'
     echo
+    cmd_situd_status
 }
 
 case "${1:-}" in
@@ -430,6 +510,10 @@ primary)
 wait-healthy) cmd_wait_healthy "${2:-90}" ;;
 kill-primary) cmd_kill_primary ;;
 stop-primary) cmd_stop_primary "${2:-}" ;;
+load) situ_cmd load --db "$(cluster_url)" --all "${2:?usage: cluster.sh load DIR}" ;;
+situd) cmd_situd_status ;;
+situd-kill) cmd_situd_kill "${2:-}" ;;
+situd-start) start_situd "${2:?usage: cluster.sh situd-start 1|2}" ;;
 *)
     sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
     exit 2

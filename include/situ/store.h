@@ -89,6 +89,20 @@ void situ_store_rollback(situ_store *s);
 int situ_store_upsert(situ_store *s, const situ_collection *c, const situ_feature_in *f,
                       int *out_inserted, situ_err *err);
 
+/* Features a bulk writer hands to situ_store_upsert_many at a time. */
+enum { SITU_STORE_BATCH_ROWS = 500 };
+
+/* Upserts f[0..n) of collection c, as many situ_store_upsert calls would
+ * (ids must be distinct); *out_inserted, if given, gets how many were new.
+ * On PostgreSQL up to SITU_STORE_BATCH_ROWS rows go in one INSERT ... VALUES
+ * (...), (...) statement (one round trip, not two per feature); a statement
+ * that fails is replayed row by row so that the error names the feature.
+ * Inside an open transaction a failure may leave some rows written: roll it
+ * back. Outside one the call is its own transaction and a failure changes
+ * nothing. */
+int situ_store_upsert_many(situ_store *s, const situ_collection *c, const situ_feature_in *f, int n,
+                           long long *out_inserted, situ_err *err);
+
 /* Number of features in collection c. */
 int situ_store_count(situ_store *s, const situ_collection *c, long long *out_n, situ_err *err);
 

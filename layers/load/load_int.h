@@ -1,12 +1,13 @@
 /*
  * load_int.h: private to the loader (layers/load/load*.c); nothing else includes it.
  *
- * The loader is five files. load.c: the entry points, GDAL set-up and error
+ * The loader is six files. load.c: the entry points, GDAL set-up and error
  * routing, the transaction, --all and manifest.ini. load_source.c: one OGR
  * source (open, CRS, the feature loop, geometry checks, stats). load_fields.c:
  * source fields onto schema fields (coercion, extra, items). load_geos.c: GEOS
  * polygon repair and township assignment. load_roads.c: an OSM file's ways
  * and a transport department's codes and grades as roads fields.
+ * load_batch.c: features copied for one multi-row upsert (PostgreSQL).
  */
 #ifndef SITU_LOAD_INT_H
 #define SITU_LOAD_INT_H
@@ -147,6 +148,22 @@ const char *const *situ__roads_src_map(const situ__roads_src *r, int *out_nmap);
  * geometry moves into it). Returns 0, 1 when f is no road a car may drive
  * (skipped), or SITU_ENOMEM. */
 int situ__roads_src_feature(situ__roads_src *r, OGRFeatureH f, OGRFeatureH *out_f);
+
+/* ---- batches (load_batch.c) --------------------------------------------- */
+
+/* Up to SITU_STORE_BATCH_ROWS features of one collection, copied, for one
+ * situ_store_upsert_many. */
+typedef struct situ__batch situ__batch;
+
+int situ__batch_new(const situ_collection *c, situ__batch **out_b);
+void situ__batch_free(situ__batch *b);
+/* Copies fin into b. Returns 1 when b is full now (flush it), 0, or
+ * SITU_ENOMEM. */
+int situ__batch_add(situ__batch *b, const situ_feature_in *fin);
+/* Writes b's features into s and empties b: *out_inserted of *out_n were
+ * new ids. On failure the caller rolls back. */
+int situ__batch_flush(situ__batch *b, situ_store *s, long long *out_inserted, long long *out_n,
+                      situ_err *err);
 
 /* ---- one source (load_source.c) ----------------------------------------- */
 

@@ -97,6 +97,7 @@ typedef struct source {
     situ__roads_src *roads;          /* roads: what the features are made before the field map */
     situ__fieldmap *map;
     situ__row *row;
+    situ__batch *batch; /* PostgreSQL: features on their way, else NULL */
     idset ids;
     unsigned char *wkb;
     size_t capwkb;
@@ -696,6 +697,25 @@ static int assign_township(source *S, OGRFeatureH f, situ_feature_in *fin, doubl
     return 0;
 }
 
+/* Writes the batch's features into the store and counts them. */
+static int flush_batch(source *S, situ_err *err)
+{
+    long long inserted, n;
+    int rc = situ__batch_flush(S->batch, S->L->s, &inserted, &n, err);
+    if (!rc)
+        S->st.inserted += inserted, S->st.updated += n - inserted;
+    return rc;
+}
+
+/* Adds fin to the batch, flushing it when full. */
+static int batch_feature(source *S, const situ_feature_in *fin, situ_err *err)
+{
+    int rc = situ__batch_add(S->batch, fin);
+    if (rc < 0)
+        return situ_err_set(err, SITU_ENOMEM, "out of memory loading %s", S->path);
+    return rc ? flush_batch(S, err) : 0;
+}
+
 /* Reads, checks and writes one feature. A rejection is counted, not returned. */
 static int load_feature(source *S, OGRFeatureH f, situ_err *err)
 {
@@ -736,9 +756,13 @@ static int load_feature(source *S, OGRFeatureH f, situ_err *err)
     }
     fin.wkb = poly.wkb ? poly.wkb : poly.geom || nwkb ? S->wkb : pt;
     fin.nwkb = poly.wkb ? poly.nwkb : poly.geom || nwkb ? nwkb : point_wkb(pt, lon, lat);
-    if ((rc = situ_store_upsert(S->L->s, S->c, &fin, &inserted, err)))
+    if (S->batch)
+        rc = batch_feature(S, &fin, err);
+    else if (!(rc = situ_store_upsert(S->L->s, S->c, &fin, &inserted, err)))
+        S->st.inserted += inserted, S->st.updated += !inserted;
+    if (rc)
         goto done;
-    S->st.inserted += inserted, S->st.updated += !inserted, S->st.repaired += poly.repaired;
+    S->st.repaired += poly.repaired;
     S->st.flagged += poly.flagged;
     if (poly.repaired)
         tell_repair(S, f, fin.id, &poly);
@@ -765,6 +789,8 @@ static int read_all(source *S, situ_err *err)
     }
     if (!rc && L->gdal_failed) /* the NULL that ended the loop was an error, not the end */
         rc = situ_err_set(err, SITU_EIO, "error reading %s: %s", S->path, L->gdal_msg);
+    if (!rc && S->batch)
+        rc = flush_batch(S, err);
     if (!rc)
         progress(S, 1);
     return rc;
@@ -952,6 +978,9 @@ int situ__load_source(situ__loader *L, const char *path, const situ__source_opts
     snprintf(S.st.collection, sizeof S.st.collection, "%s", so->c->id);
     clock_gettime(CLOCK_MONOTONIC, &S.t0);
     int rc = prepare(&S, err);
+    if (!rc && situ_db_engine_of(situ_store_sql(L->s)) == SITU_DB_POSTGRES &&
+        situ__batch_new(S.c, &S.batch))
+        rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
     if (!rc)
         rc = read_all(&S, err);
     if (!rc)
@@ -959,6 +988,7 @@ int situ__load_source(situ__loader *L, const char *path, const situ__source_opts
     if (!rc)
         *out_stats = S.st;
     situ__row_free(S.row);
+    situ__batch_free(S.batch);
     situ__fieldmap_free(S.map);
     situ__roads_src_free(S.roads);
     idset_dispose(&S.ids);

@@ -117,6 +117,7 @@ void situ_store_close(situ_store *s)
     for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
         situ_db_finalize(s->upsert[i]);
         situ_db_finalize(s->exists[i]);
+        situ_db_finalize(s->upsert_batch[i]);
     }
     situ_db_finalize(s->items_clear);
     situ_db_finalize(s->items_insert);
@@ -187,20 +188,20 @@ void situ_store_time(long long epoch, char buf[32])
     strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Builds the INSERT ... ON CONFLICT(id) DO UPDATE statement of collection c. */
-static int prepare_upsert(situ_store *s, const situ_collection *c, situ_err *err)
+/* The upsert of collection c for nrows rows: INSERT ... VALUES (...), ...
+ * ON CONFLICT(id) DO UPDATE, row r's parameters numbered from r * (nfields
+ * + 5) + 1; with returning, one row per feature: 1 when it was new (a row
+ * PostgreSQL inserted has xmax 0). Malloc'd; NULL when out of memory. */
+static char *upsert_sql(situ_store *s, const situ_collection *c, int nrows, int returning)
 {
-    char cols[2048], vals[1024], sets[4096];
+    char cols[2048], sets[4096];
     int nc = snprintf(cols, sizeof cols, "id, township_code");
-    int nv = snprintf(vals, sizeof vals, "?1, ?2");
     int ns = snprintf(sets, sizeof sets, "township_code = excluded.township_code");
     for (int i = 0; i < c->nfields; i++) {
         const char *f = c->fields[i].name;
         nc += snprintf(cols + nc, sizeof cols - (size_t)nc, ", \"%s\"", f);
-        nv += snprintf(vals + nv, sizeof vals - (size_t)nv, ", ?%d", i + 3);
         ns += snprintf(sets + ns, sizeof sets - (size_t)ns, ", \"%s\" = excluded.\"%s\"", f, f);
     }
-    int k = c->nfields + 3;
     /* a Polygon becomes a one-part MultiPolygon, a LineString a one-part
      * MultiLineString; a wrong kind casts to NULL and the NOT NULL column
      * refuses it */
@@ -210,18 +211,42 @@ static int prepare_upsert(situ_store *s, const situ_collection *c, situ_err *err
                            : c->gtype == SITU_GT_MULTILINESTRING
                                  ? "CastToMultiLinestring(GeomFromWKB(?%d, 4326))"
                                  : "CastToMultiPolygon(GeomFromWKB(?%d, 4326))";
-    char geom_sql[64];
-    snprintf(geom_sql, sizeof geom_sql, geom, k + 2);
-    char sql[8192];
-    snprintf(sql, sizeof sql,
-             "INSERT INTO \"%s\" (%s, extra, updated_at, geom) VALUES (%s, ?%d, ?%d, %s) "
-             "ON CONFLICT(id) DO UPDATE SET %s, extra = excluded.extra, "
-             "updated_at = excluded.updated_at, geom = excluded.geom",
-             c->id, cols, vals, k, k + 1, geom_sql, sets);
-    if (situ_db_prepare(s->sql, sql, &s->upsert[c->cid], err))
+    int np = c->nfields + 5;
+    size_t cap = sizeof cols + sizeof sets + 256 + (size_t)nrows * ((size_t)np * 8 + 64);
+    char *sql = malloc(cap);
+    if (!sql)
+        return NULL;
+    size_t n = (size_t)snprintf(
+        sql, cap, "INSERT INTO \"%s\" (%s, extra, updated_at, geom) VALUES ", c->id, cols);
+    for (int r = 0; r < nrows; r++) {
+        int b = r * np;
+        n += (size_t)snprintf(sql + n, cap - n, "%s(?%d, ?%d", r ? ", " : "", b + 1, b + 2);
+        for (int k = 3; k <= np - 1; k++) /* fields, extra, updated_at */
+            n += (size_t)snprintf(sql + n, cap - n, ", ?%d", b + k);
+        n += (size_t)snprintf(sql + n, cap - n, ", ");
+        n += (size_t)snprintf(sql + n, cap - n, geom, b + np);
+        n += (size_t)snprintf(sql + n, cap - n, ")");
+    }
+    snprintf(sql + n, cap - n,
+             " ON CONFLICT(id) DO UPDATE SET %s, extra = excluded.extra, "
+             "updated_at = excluded.updated_at, geom = excluded.geom%s",
+             sets, returning ? " RETURNING (xmax = 0)::int" : "");
+    return sql;
+}
+
+/* Builds the one-row upsert and the existence test of collection c. */
+static int prepare_upsert(situ_store *s, const situ_collection *c, situ_err *err)
+{
+    char *sql = upsert_sql(s, c, 1, 0);
+    if (!sql)
+        return situ_err_set(err, SITU_ENOMEM, "out of memory");
+    int rc = situ_db_prepare(s->sql, sql, &s->upsert[c->cid], err);
+    free(sql);
+    if (rc)
         return SITU_EDB;
-    snprintf(sql, sizeof sql, "SELECT 1 FROM \"%s\" WHERE id = ?", c->id);
-    return situ_db_prepare(s->sql, sql, &s->exists[c->cid], err) ? SITU_EDB : 0;
+    char ex[128];
+    snprintf(ex, sizeof ex, "SELECT 1 FROM \"%s\" WHERE id = ?", c->id);
+    return situ_db_prepare(s->sql, ex, &s->exists[c->cid], err) ? SITU_EDB : 0;
 }
 
 void situ_store_bind_value(situ_db_stmt *st, int k, const situ_value *v)
@@ -281,20 +306,55 @@ static int write_items(situ_store *s, const situ_feature_in *f, const char *now,
     return 0;
 }
 
-int situ_store_upsert(situ_store *s, const situ_collection *c, const situ_feature_in *f,
-                      int *out_inserted, situ_err *err)
+/* The write time of f: its own, else now. */
+static void feature_time(const situ_feature_in *f, char now[32])
+{
+    if (f->updated_at)
+        snprintf(now, 32, "%s", f->updated_at);
+    else
+        situ_store_now(now);
+}
+
+/* Binds feature f of c to st's parameters base + 1 .. base + nfields + 5
+ * (upsert_sql's order); now must outlive the step. */
+static void bind_feature(situ_db_stmt *st, int base, const situ_collection *c,
+                         const situ_feature_in *f, const char *now)
+{
+    situ_db_bind_text(st, base + 1, f->id, -1);
+    if (f->township_code && *f->township_code)
+        situ_db_bind_text(st, base + 2, f->township_code, -1);
+    else
+        situ_db_bind_null(st, base + 2);
+    for (int i = 0; i < c->nfields; i++)
+        situ_store_bind_value(st, base + i + 3, f->values ? &f->values[i] : NULL);
+    int k = base + c->nfields + 3;
+    if (f->extra_json)
+        situ_db_bind_text(st, k, f->extra_json, -1);
+    else
+        situ_db_bind_null(st, k);
+    situ_db_bind_text(st, k + 1, now, -1);
+    situ_db_bind_blob(st, k + 2, f->wkb, (int)f->nwkb);
+}
+
+static int writable(situ_store *s, const situ_feature_in *f, situ_err *err)
 {
     if (s->readonly)
         return situ_err_set(err, SITU_EINVAL, "store opened read-only");
     if (!f->id || !*f->id)
         return situ_err_set(err, SITU_EINVAL, "feature without id");
+    return 0;
+}
+
+int situ_store_upsert(situ_store *s, const situ_collection *c, const situ_feature_in *f,
+                      int *out_inserted, situ_err *err)
+{
+    int rc = writable(s, f, err);
+    if (rc)
+        return rc;
     if (!s->upsert[c->cid] && prepare_upsert(s, c, err))
         return SITU_EDB;
     char now[32];
-    if (f->updated_at)
-        snprintf(now, sizeof now, "%s", f->updated_at);
-    else
-        situ_store_now(now);
+    feature_time(f, now);
 
     situ_db_stmt *ex = s->exists[c->cid];
     situ_db_bind_text(ex, 1, f->id, -1);
@@ -302,21 +362,8 @@ int situ_store_upsert(situ_store *s, const situ_collection *c, const situ_featur
     situ_db_reset(ex);
 
     situ_db_stmt *st = s->upsert[c->cid];
-    situ_db_bind_text(st, 1, f->id, -1);
-    if (f->township_code && *f->township_code)
-        situ_db_bind_text(st, 2, f->township_code, -1);
-    else
-        situ_db_bind_null(st, 2);
-    for (int i = 0; i < c->nfields; i++)
-        situ_store_bind_value(st, i + 3, f->values ? &f->values[i] : NULL);
-    int k = c->nfields + 3;
-    if (f->extra_json)
-        situ_db_bind_text(st, k, f->extra_json, -1);
-    else
-        situ_db_bind_null(st, k);
-    situ_db_bind_text(st, k + 1, now, -1);
-    situ_db_bind_blob(st, k + 2, f->wkb, (int)f->nwkb);
-    int rc = situ_db_step(st);
+    bind_feature(st, 0, c, f, now);
+    rc = situ_db_step(st);
     situ_db_reset(st);
     situ_db_clear_bindings(st);
     if (rc != SITU_DB_DONE)
@@ -326,6 +373,108 @@ int situ_store_upsert(situ_store *s, const situ_collection *c, const situ_featur
     if (out_inserted)
         *out_inserted = !existed;
     return 0;
+}
+
+/* ---- many rows per statement (PostgreSQL) ------------------------------- */
+
+/* Rows per multi-row upsert: each statement is one round trip and one plan.
+ * libpq 15 takes a server message of over 30000 bytes that it does not
+ * expect long for a lost synchronization, and describing a statement sends
+ * 4 bytes per parameter: 7000 parameters at most. */
+static int rows_per_statement(const situ_collection *c)
+{
+    int np = c->nfields + 5;
+    return SITU_STORE_BATCH_ROWS < 7000 / np ? SITU_STORE_BATCH_ROWS : 7000 / np;
+}
+
+/* Finds which of f[0..n) the failed statement choked on, by writing them one
+ * by one after the savepoint was rolled back to: that one's error names it. */
+static int upsert_blame(situ_store *s, const situ_collection *c, const situ_feature_in *f, int n,
+                        const char *batch_msg, situ_err *err)
+{
+    for (int i = 0; i < n; i++) {
+        int rc = situ_store_upsert(s, c, &f[i], NULL, err);
+        if (rc)
+            return rc;
+    }
+    return situ_err_set(err, SITU_EDB, "%s: %s", c->id, batch_msg);
+}
+
+/* One multi-row upsert of f[0..n), n <= rows_per_statement(c), inside a
+ * savepoint; *inserted += the new ones. */
+static int upsert_chunk(situ_store *s, const situ_collection *c, const situ_feature_in *f, int n,
+                        long long *inserted, situ_err *err)
+{
+    situ_db_stmt *st = n == rows_per_statement(c) ? s->upsert_batch[c->cid] : NULL, *own = NULL;
+    if (!st) {
+        char *sql = upsert_sql(s, c, n, 1);
+        if (!sql)
+            return situ_err_set(err, SITU_ENOMEM, "out of memory");
+        int rc = situ_db_prepare(s->sql, sql, &own, err);
+        free(sql);
+        if (rc)
+            return SITU_EDB;
+        st = own;
+        if (n == rows_per_statement(c))
+            s->upsert_batch[c->cid] = st, own = NULL;
+    }
+    char(*now)[32] = malloc((size_t)n * sizeof *now);
+    if (!now) {
+        situ_db_finalize(own);
+        return situ_err_set(err, SITU_ENOMEM, "out of memory");
+    }
+    int np = c->nfields + 5, rc, step = SITU_DB_DONE;
+    for (int i = 0; i < n; i++) {
+        feature_time(&f[i], now[i]);
+        bind_feature(st, i * np, c, &f[i], now[i]);
+    }
+    rc = situ_db_exec(s->sql, "SAVEPOINT situ_upsert", err) ? SITU_EDB : 0;
+    while (!rc && (step = situ_db_step(st)) == SITU_DB_ROW)
+        *inserted += situ_db_column_int64(st, 0);
+    if (!rc && step != SITU_DB_DONE) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", situ_db_errmsg(s->sql));
+        situ_db_reset(st);
+        rc = situ_db_exec(s->sql, "ROLLBACK TO SAVEPOINT situ_upsert", err)
+                 ? SITU_EDB
+                 : upsert_blame(s, c, f, n, msg, err);
+    } else if (!rc) {
+        rc = situ_db_exec(s->sql, "RELEASE SAVEPOINT situ_upsert", err) ? SITU_EDB : 0;
+    }
+    situ_db_reset(st);
+    situ_db_clear_bindings(st);
+    situ_db_finalize(own);
+    for (int i = 0; !rc && c->cid == SITU_C_RESOURCES && i < n; i++)
+        if (write_items(s, &f[i], now[i], err))
+            rc = err ? err->code : SITU_EDB;
+    free(now);
+    return rc;
+}
+
+int situ_store_upsert_many(situ_store *s, const situ_collection *c, const situ_feature_in *f, int n,
+                           long long *out_inserted, situ_err *err)
+{
+    long long inserted = 0;
+    int rc = 0;
+    for (int i = 0; !rc && i < n; i++)
+        rc = writable(s, &f[i], err);
+    int own_tx = !rc && !s->in_tx; /* PostgreSQL's savepoints need one */
+    if (own_tx)
+        rc = situ_store_begin(s, err);
+    for (int i = 0; !rc && i < n && !is_pg(s); i++) {
+        int one = 0;
+        rc = situ_store_upsert(s, c, &f[i], &one, err);
+        inserted += one;
+    }
+    for (int i = 0, per = rows_per_statement(c); !rc && i < n && is_pg(s); i += per)
+        rc = upsert_chunk(s, c, f + i, n - i < per ? n - i : per, &inserted, err);
+    if (own_tx && !rc)
+        rc = situ_store_commit(s, err);
+    else if (own_tx)
+        situ_store_rollback(s);
+    if (!rc && out_inserted)
+        *out_inserted = inserted;
+    return rc;
 }
 
 int situ_store_count(situ_store *s, const situ_collection *c, long long *out_n, situ_err *err)

@@ -79,8 +79,8 @@ static int count_rows(situ_db *db, const char *t, long long *out, situ_err *err)
     return rc;
 }
 
-/* The columns of t as a SELECT list (geom as WKB) and as INSERT values. */
-static void copy_sql(const table *t, char *sel, size_t nsel, char *ins, size_t nins, int *ncols)
+/* The columns of t as a SELECT list (geom as WKB); *ncols gets how many. */
+static void select_sql(const table *t, char *sel, size_t nsel, int *ncols)
 {
     size_t len = strlen(t->cols);
     int n = 1;
@@ -90,84 +90,170 @@ static void copy_sql(const table *t, char *sel, size_t nsel, char *ins, size_t n
     int keep = t->has_geom ? (int)(len - strlen(", geom")) : (int)len;
     snprintf(sel, nsel, "SELECT %.*s%s FROM \"%s\"", keep, t->cols,
              t->has_geom ? ", ST_AsBinary(geom)" : "", t->name);
-    int k = snprintf(ins, nins, "INSERT INTO \"%s\" (%s) VALUES (", t->name, t->cols);
-    for (int i = 1; i <= n; i++)
-        k += snprintf(ins + k, nins - (size_t)k, "%s%s", i > 1 ? ", " : "",
-                      t->has_geom && i == n ? "ST_GeomFromWKB(?, 4326)" : "?");
-    snprintf(ins + k, nins - (size_t)k, ")");
 }
 
-/* Binds column i of the source row to parameter i + 1 of ins; text and
- * blobs are copied into *own (freed by the caller after the step). */
-static int bind_column(situ_db_stmt *row, situ_db_stmt *ins, int i, void **own)
+/* INSERT INTO t VALUES (...), ... for nrows rows of ncols; malloc'd. */
+static char *insert_sql(const table *t, int ncols, int nrows)
 {
-    int n = situ_db_column_bytes(row, i);
-    switch (situ_db_column_type(row, i)) {
+    size_t cap = strlen(t->cols) + 128 + (size_t)nrows * (size_t)ncols * 32;
+    char *ins = malloc(cap);
+    if (!ins)
+        return NULL;
+    size_t k = (size_t)snprintf(ins, cap, "INSERT INTO \"%s\" (%s) VALUES ", t->name, t->cols);
+    for (int r = 0; r < nrows; r++)
+        for (int i = 1; i <= ncols; i++)
+            k += (size_t)snprintf(ins + k, cap - k, "%s%s%s",
+                                  i > 1 ? ", "
+                                  : r   ? ", ("
+                                        : "(",
+                                  t->has_geom && i == ncols ? "ST_GeomFromWKB(?, 4326)" : "?",
+                                  i == ncols ? ")" : "");
+    return ins;
+}
+
+/* One value read from the source, kept until its row is inserted. */
+typedef struct cell {
+    situ_db_type type;
+    long long i;
+    double d;
+    void *p; /* text or blob, owned */
+    int n;
+} cell;
+
+/* Keeps column i of the source row in *c (text and blobs copied). */
+static int keep_column(situ_db_stmt *row, int i, cell *c)
+{
+    *c = (cell){.type = situ_db_column_type(row, i)};
+    switch (c->type) {
     case SITU_DB_INTEGER:
-        situ_db_bind_int64(ins, i + 1, situ_db_column_int64(row, i));
+        c->i = situ_db_column_int64(row, i);
         return 0;
     case SITU_DB_FLOAT:
-        situ_db_bind_double(ins, i + 1, situ_db_column_double(row, i));
+        c->d = situ_db_column_double(row, i);
         return 0;
     case SITU_DB_TEXT:
     case SITU_DB_BLOB: {
-        int text = situ_db_column_type(row, i) == SITU_DB_TEXT;
+        int text = c->type == SITU_DB_TEXT;
         const void *p =
             text ? (const void *)situ_db_column_text(row, i) : situ_db_column_blob(row, i);
-        if (!(*own = malloc((size_t)n + 1)))
+        c->n = situ_db_column_bytes(row, i);
+        if (!(c->p = malloc((size_t)c->n + 1)))
             return SITU_ENOMEM;
-        memcpy(*own, p, (size_t)n);
-        ((char *)*own)[n] = '\0';
-        if (text)
-            situ_db_bind_text(ins, i + 1, *own, n);
-        else
-            situ_db_bind_blob(ins, i + 1, *own, n);
+        memcpy(c->p, p, (size_t)c->n);
+        ((char *)c->p)[c->n] = '\0';
         return 0;
     }
     default:
-        situ_db_bind_null(ins, i + 1);
+        c->type = SITU_DB_NULL;
         return 0;
     }
 }
 
-/* Inserts the current row of sel through ins. */
-static int copy_row(situ_db_stmt *sel, situ_db_stmt *ins, int ncols, const table *t, situ_err *err)
+static void bind_cell(situ_db_stmt *ins, int k, const cell *c)
 {
-    void *own[64] = {0};
+    switch (c->type) {
+    case SITU_DB_INTEGER:
+        situ_db_bind_int64(ins, k, c->i);
+        break;
+    case SITU_DB_FLOAT:
+        situ_db_bind_double(ins, k, c->d);
+        break;
+    case SITU_DB_TEXT:
+        situ_db_bind_text(ins, k, c->p, c->n);
+        break;
+    case SITU_DB_BLOB:
+        situ_db_bind_blob(ins, k, c->p, c->n);
+        break;
+    default:
+        situ_db_bind_null(ins, k);
+    }
+}
+
+/* Rows per INSERT: one row on SQLite (a local call), on PostgreSQL as many
+ * as make one round trip carry 7000 parameters at most (libpq 15 takes a
+ * longer statement description for a lost synchronization). */
+static int rows_per_insert(situ_db *dst, int ncols)
+{
+    if (situ_db_engine_of(dst) != SITU_DB_POSTGRES)
+        return 1;
+    return 7000 / ncols < 500 ? 7000 / ncols : 500;
+}
+
+/* A table's copy in progress: rows kept until a statement's worth. */
+typedef struct copier {
+    situ_db *dst;
+    const table *t;
+    int ncols, per, n;  /* columns, rows per statement, rows kept */
+    cell *cells;        /* per * ncols */
+    situ_db_stmt *full; /* the statement of per rows */
+} copier;
+
+/* Frees the kept rows' text and blobs. */
+static void forget_rows(copier *c)
+{
+    for (int k = 0; k < c->n * c->ncols; k++) {
+        free(c->cells[k].p);
+        c->cells[k].p = NULL;
+    }
+    c->n = 0;
+}
+
+/* Inserts the n kept rows and forgets them. */
+static int flush_rows(copier *c, situ_err *err)
+{
+    situ_db_stmt *st = c->n == c->per ? c->full : NULL;
     int rc = 0;
-    for (int i = 0; i < ncols && !rc; i++)
-        rc = bind_column(sel, ins, i, &own[i]);
-    if (rc)
-        rc = situ_err_set(err, rc, "out of memory");
-    else if (situ_db_step(ins) != SITU_DB_DONE)
-        rc = db_fail(situ_db_of(ins), err, "copy into", t->name);
-    situ_db_reset(ins);
-    for (int i = 0; i < ncols; i++)
-        free(own[i]);
+    if (!st && c->n) {
+        char *sql = insert_sql(c->t, c->ncols, c->n);
+        rc = !sql ? situ_err_set(err, SITU_ENOMEM, "out of memory")
+             : situ_db_prepare(c->dst, sql, &st, err) ? SITU_EDB
+                                                      : 0;
+        free(sql);
+    }
+    for (int k = 0; !rc && k < c->n * c->ncols; k++)
+        bind_cell(st, k + 1, &c->cells[k]);
+    if (!rc && c->n && situ_db_step(st) != SITU_DB_DONE)
+        rc = db_fail(c->dst, err, "copy into", c->t->name);
+    if (st)
+        situ_db_reset(st);
+    if (st && st != c->full)
+        situ_db_finalize(st);
+    forget_rows(c);
     return rc;
 }
 
 /* Copies every row of t from src to dst; *rows gets how many. */
 static int copy_table(situ_db *src, situ_db *dst, const table *t, long long *rows, situ_err *err)
 {
-    char sel[2300], ins[2600];
-    int ncols;
-    copy_sql(t, sel, sizeof sel, ins, sizeof ins, &ncols);
-    situ_db_stmt *s = NULL, *i = NULL;
-    if (situ_db_prepare(src, sel, &s, err) || situ_db_prepare(dst, ins, &i, err)) {
-        situ_db_finalize(s);
-        return SITU_EDB;
-    }
-    int rc = 0, step;
+    char sel[2300];
+    copier c = {.dst = dst, .t = t};
+    select_sql(t, sel, sizeof sel, &c.ncols);
+    c.per = rows_per_insert(dst, c.ncols);
+    char *ins = insert_sql(t, c.ncols, c.per);
+    c.cells = calloc((size_t)c.per * (size_t)c.ncols, sizeof *c.cells);
+    situ_db_stmt *s = NULL;
+    int rc = !ins || !c.cells ? situ_err_set(err, SITU_ENOMEM, "out of memory") : 0, step;
+    if (!rc && (situ_db_prepare(src, sel, &s, err) || situ_db_prepare(dst, ins, &c.full, err)))
+        rc = SITU_EDB;
+    free(ins);
     *rows = 0;
     while (!rc && (step = situ_db_step(s)) == SITU_DB_ROW) {
-        rc = copy_row(s, i, ncols, t, err);
-        *rows += !rc;
+        for (int i = 0; !rc && i < c.ncols; i++)
+            if (keep_column(s, i, &c.cells[c.n * c.ncols + i]))
+                rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
+        c.n++, *rows += !rc;
+        if (!rc && c.n == c.per)
+            rc = flush_rows(&c, err);
     }
     if (!rc && step != SITU_DB_DONE)
         rc = db_fail(src, err, "read", t->name);
+    if (!rc)
+        rc = flush_rows(&c, err);
+    if (c.cells)
+        forget_rows(&c);
     situ_db_finalize(s);
-    situ_db_finalize(i);
+    situ_db_finalize(c.full);
+    free(c.cells);
     return rc;
 }
 

@@ -20,6 +20,7 @@ struct situ_store {
     int in_tx;
     situ_db_stmt *upsert[SITU_NCOLLECTIONS];
     situ_db_stmt *exists[SITU_NCOLLECTIONS];
+    situ_db_stmt *upsert_batch[SITU_NCOLLECTIONS]; /* PostgreSQL: SITU_STORE_BATCH_ROWS rows */
     situ_db_stmt *items_clear;
     situ_db_stmt *items_insert;
 };

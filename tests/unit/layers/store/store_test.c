@@ -455,6 +455,60 @@ static void pg_roads_promoted_and_wrong_kinds_refused(void **state)
     situ_test_pg_drop(url);
 }
 
+/* n roads r<first>.. as one situ_store_upsert_many; road bad (if >= 0) is a
+ * Point, which the MultiLineString column refuses. */
+static int put_roads_many(situ_store *s, int first, int n, int bad, long long *inserted,
+                          situ_err *err)
+{
+    const situ_collection *c = situ_schema_find("roads");
+    situ_value v[16] = {0};
+    v[situ_schema_field_index(c, "class")] = (situ_value){SITU_FT_TEXT, {.s = "county"}};
+    size_t nline, npt;
+    unsigned char *line = situ_test_wkb("LINESTRING(111.6 26.2,111.7 26.3)", &nline);
+    unsigned char *pt = situ_test_wkb("POINT(111 26)", &npt);
+    situ_feature_in *f = calloc((size_t)n, sizeof *f);
+    char(*ids)[16] = calloc((size_t)n, sizeof *ids);
+    assert_true(line && pt && f && ids);
+    for (int i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof ids[i], "r%d", first + i);
+        f[i] = (situ_feature_in){.id = ids[i],
+                                 .township_code = "",
+                                 .wkb = i == bad ? pt : line,
+                                 .nwkb = i == bad ? npt : nline,
+                                 .values = v};
+    }
+    int rc = situ_store_upsert_many(s, c, f, n, inserted, err);
+    free(f), free(ids), free(line), free(pt);
+    return rc;
+}
+
+/* Many rows per statement: 1234 roads (several statements and a shorter
+ * last one) of which 34 exist count 1200 new; a batch with one bad road
+ * fails naming it, and its rollback leaves the store as it was. */
+static void pg_upsert_many_counts_and_names_a_bad_feature(void **state)
+{
+    (void)state;
+    char url[512];
+    situ_store *s = open_pg(url, sizeof url, SITU_STORE_CREATE);
+    situ_err err = {0};
+    long long inserted = -1;
+    assert_int_equal(put_roads_many(s, 0, 34, -1, &inserted, &err), 0);
+    assert_int_equal(inserted, 34);
+    assert_int_equal(situ_store_begin(s, &err), 0);
+    assert_int_equal(put_roads_many(s, 0, 1234, -1, &inserted, &err), 0);
+    assert_int_equal(situ_store_commit(s, &err), 0);
+    assert_int_equal(inserted, 1200);
+    situ_assert_query(s, "SELECT count(*) FROM roads", "1234");
+    situ_assert_query(s, "SELECT count(*) FROM roads WHERE class = 'county'", "1234");
+    assert_int_equal(situ_store_begin(s, &err), 0);
+    assert_int_not_equal(put_roads_many(s, 2000, 1000, 700, &inserted, &err), 0);
+    situ_store_rollback(s);
+    assert_non_null(strstr(err.msg, "roads r2700"));
+    situ_assert_query(s, "SELECT count(*) FROM roads", "1234");
+    situ_store_close(s);
+    situ_test_pg_drop(url);
+}
+
 /* A database of a newer schema, one without PostGIS, one holding other
  * tables: each refused with a message saying so, nothing changed;
  * SITU_STORE_FORCE creates beside other tables. */
@@ -514,6 +568,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(backup_refuses_a_url_without_echoing_it),
     cmocka_unit_test(pg_creates_schema_with_gist_and_version),
     cmocka_unit_test(pg_roads_promoted_and_wrong_kinds_refused),
+    cmocka_unit_test(pg_upsert_many_counts_and_names_a_bad_feature),
     cmocka_unit_test(pg_refuses_newer_schema_missing_postgis_and_foreign_tables),
 };
 

@@ -35,8 +35,10 @@ typedef enum situ_db_engine {
  * too big (SQLite's MISMATCH, TOOBIG; PostgreSQL's SQLSTATE class 22),
  * SITU_EBUSY for a lock not granted in time (PostgreSQL: also a
  * serialization failure or deadlock: retry the transaction), SITU_EIO for a
- * lost PostgreSQL connection, SITU_EDB for anything else (situ_db_errmsg
- * says why).
+ * lost PostgreSQL connection or a server that takes no more writes on it
+ * (read-only after a failover, shutting down; and situ_db_exec of a COMMIT
+ * whose wait for the synchronous standby was cancelled: its durability is
+ * unknown), SITU_EDB for anything else (situ_db_errmsg says why).
  *
  * PostgreSQL differs in one way callers must know: a failed statement inside
  * a transaction aborts the whole transaction (SQLite undoes the statement

@@ -46,7 +46,8 @@ struct situ__pg {
     char where[256];    /* "host=... port=... dbname=... user=...", no password */
     char password[128]; /* scrubbed from every message */
     char errmsg[1024];
-    int last_code; /* situ's code of the last call's failure, 0 if it succeeded */
+    char warned[512]; /* a warning that makes the current call's durability unknown */
+    int last_code;    /* situ's code of the last call's failure, 0 if it succeeded */
     long long changes;
     unsigned long long next_id; /* names statements s1, s2, ... */
     situ__pg_stmt *streaming;   /* the statement whose rows are on the wire */
@@ -119,11 +120,22 @@ long long situ__pg_changes(situ__pg *pg)
     return pg->changes;
 }
 
+/* 1 when this server takes no more writes on this connection, which is as
+ * good as lost (SITU_EIO): a connection exception (08...), a read-only
+ * transaction (25006: a standby, or the old primary after a failover), a
+ * server shutting down or restarting (57P01..57P03). Reconnecting with
+ * target_session_attrs=read-write is the cure for all of them. */
+static int connection_gone(const char *state)
+{
+    return !state || strncmp(state, "08", 2) == 0 || strcmp(state, "25006") == 0 ||
+           strncmp(state, "57P0", 4) == 0;
+}
+
 /* situ's code for a failed result (NULL: the connection failed). */
 static int code_of(situ__pg *pg, const PGresult *res)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    if (PQstatus(pg->conn) == CONNECTION_BAD || !state || strncmp(state, "08", 2) == 0)
+    if (PQstatus(pg->conn) == CONNECTION_BAD || connection_gone(state))
         return SITU_EIO;
     /* a constraint violated (23), a value of the wrong type or size (22) */
     if (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0)
@@ -188,10 +200,19 @@ static int describe(situ__pg *pg, const char *conninfo, situ_err *err)
     return 0;
 }
 
-/* libpq prints the server's notices and warnings on stderr; libsitu prints nothing. */
-static void ignore_notice(void *arg, const char *msg)
+/* libpq prints the server's notices and warnings on stderr; libsitu prints
+ * nothing. One warning matters: a COMMIT whose wait for the synchronous
+ * standby was cancelled (by pg_cancel_backend, or a shutdown) returns OK
+ * with a WARNING that the transaction "has already committed locally, but
+ * might not have been replicated to the standby". situ__pg_exec turns it
+ * into SITU_EIO: an ack would promise what a failover may lose. */
+static void on_notice(void *arg, const PGresult *res)
 {
-    (void)arg, (void)msg;
+    situ__pg *pg = arg;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorMessage(res);
+    if (sev && !strcmp(sev, "WARNING") && msg && strstr(msg, "synchronous replication"))
+        snprintf(pg->warned, sizeof pg->warned, "%s", msg);
 }
 
 int situ__pg_connect(const char *conninfo, situ__pg **out, situ_err *err)
@@ -210,7 +231,7 @@ int situ__pg_connect(const char *conninfo, situ__pg **out, situ_err *err)
         situ__pg_free(pg);
         return SITU_EIO;
     }
-    PQsetNoticeProcessor(pg->conn, ignore_notice, NULL);
+    PQsetNoticeReceiver(pg->conn, on_notice, pg);
     /* situ's text is UTF-8; times are computed in C, so the zone is moot */
     PGresult *r = PQexec(pg->conn, "SET client_encoding = 'UTF8'; SET client_min_messages = "
                                    "warning");
@@ -755,6 +776,7 @@ void situ__pg_finalize(situ__pg_stmt *st)
 int situ__pg_exec(situ__pg *pg, const char *sql, situ_err *err)
 {
     pg->last_code = 0;
+    pg->warned[0] = '\0';
     if (pg->streaming)
         buffer_rest(pg);
     int np;
@@ -773,6 +795,12 @@ int situ__pg_exec(situ__pg *pg, const char *sql, situ_err *err)
     }
     while (rc && (r = PQgetResult(pg->conn))) /* what follows a failure */
         PQclear(r);
+    if (!rc && pg->warned[0]) { /* see on_notice */
+        char m[1024];
+        snprintf(m, sizeof m, "PostgreSQL (%s): durability unknown: %s", pg->where, pg->warned);
+        set_errmsg(pg, m);
+        rc = pg->last_code = SITU_EIO;
+    }
     free(q);
     if (rc)
         situ_err_set(err, rc, "%s (in: %.120s)", pg->errmsg, sql);

@@ -9,7 +9,7 @@ its own holding the small feeds fixture (feedlib.tiny_db).
 - Writes: situd serves from the URL and writes feed POSTs into it; a token
   added with `situ token add` after the start works without a restart; a
   200 waits for the synchronous standby, also for a batch whose every event
-  is a duplicate (a standby that never answers: no 200 until it is dropped).
+  is a duplicate; a commit NOTIFYs situ_events with its last seq (a standby that never answers: no 200 until it is dropped).
 - TwoWriters: two situd on one database, eight threads posting 400 events
   (some sent twice, through either situd): every acknowledged event is
   stored exactly once, seqs run 1..N without gaps, and a batch acknowledged
@@ -194,8 +194,17 @@ class Writes(PgCase):
         r = d.get("/collections/stations/items")
         self.assertEqual(r.status, 200)
         self.assertEqual(len(r.json()["features"]), 2)  # RG0, CAM1
+        listener = subprocess.Popen([PG_BIN + "/psql", "-X", "-A", "-t", self.url], text=True,
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        listener.stdin.write("LISTEN situ_events;\nSELECT 'listening';\n")
+        listener.stdin.flush()
+        for line in listener.stdout:  # LISTEN is in force once this comes back
+            if "listening" in line:
+                break
         r = self.post(d, observations("a", 3))
         self.assertEqual(r.status, 200, r.body)
+        heard = listener.communicate("SELECT 1;\n", timeout=30)[0]
+        self.assertIn('notification "situ_events" with payload "3"', heard)
         self.assertEqual([x.get("seq") for x in r.json()["results"]], [1, 2, 3], r.body)
         by_id, seqs = self.logged()
         self.assertEqual(by_id, {"a-0": [1], "a-1": [2], "a-2": [3]})

@@ -80,14 +80,19 @@ struct situ__pg_stmt {
 
 /* ---- messages ------------------------------------------------------------------------ */
 
-/* Copies msg into pg->errmsg without trailing newlines and with the password
- * (if any) replaced by ***. */
+/* Copies msg into pg->errmsg on one line (libpq's line breaks and the
+ * indents after them become one space, for one log line per message) and
+ * with the password (if any) replaced by ***. */
 static void set_errmsg(situ__pg *pg, const char *msg)
 {
     char *o = pg->errmsg;
     size_t cap = sizeof pg->errmsg - 1, n = 0, plen = strlen(pg->password);
     for (const char *c = msg ? msg : "unknown error"; *c && n < cap;) {
-        if (plen && strncmp(c, pg->password, plen) == 0) {
+        if (*c == '\n') {
+            while (*c == '\n' || *c == '\t' || *c == ' ')
+                c++;
+            o[n++] = ' ';
+        } else if (plen && strncmp(c, pg->password, plen) == 0) {
             for (const char *r = "***"; *r && n < cap; r++)
                 o[n++] = *r;
             c += plen;

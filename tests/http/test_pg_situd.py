@@ -158,8 +158,8 @@ class PgCase(unittest.TestCase):
         self.daemons = []
 
     def tearDown(self):
-        for d in self.daemons:
-            d.stop()
+        for d in self.daemons:  # exit 0: no crash, no sanitizer report
+            d.stop_cleanly()
             self.assertNotIn(password(), d.read_log())
         shutil.rmtree(self.tmp, ignore_errors=True)
 

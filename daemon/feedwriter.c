@@ -26,6 +26,8 @@
  *   after a backoff of 0.2 s doubling to 2 s)-> reconnect (the same
  *   conninfo: multi-host with target_session_attrs=read-write finds the
  *   new primary) -> CONNECTED | LOST (groups answered 503 at once).
+ * A call the server leaves unanswered for 10 s (a primary stopped, not
+ * dead) counts as a lost connection: a watchdog thread breaks it.
  * /healthz says "writes":"failing" while LOST; reads go on from memory.
  */
 #include "feedwriter.h"
@@ -49,6 +51,7 @@
 #define RETAIN_SLICE_MS 100     /* retention holds the writer this long at most (+1 batch) */
 #define RECONNECT_MIN_S 0.2     /* PostgreSQL: first wait before reconnecting... */
 #define RECONNECT_MAX_S 2.0     /* ... doubling up to this */
+#define STALL_S 10.0            /* PostgreSQL: a call unanswered this long breaks the connection */
 
 struct situd_feedjob {
     situ_feed_batch *b;
@@ -63,7 +66,10 @@ struct situd_feedjob {
 static struct {
     const situd_config *cfg;
     int pg;            /* the store is PostgreSQL: reconnect after a failed group */
-    situ_store *store; /* writer thread only, after open; NULL while LOST */
+    situ_store *store; /* writer thread only (and the watchdog, under store_lock); NULL: LOST */
+    pthread_mutex_t store_lock; /* store's assignments, against the watchdog's reads */
+    pthread_t watchdog;
+    int watching;
     double reconnect_at, reconnect_delay; /* LOST: the next try, and the wait after it */
     situ_feed_applier *applier;
     situ_db_stmt *data_version; /* SQLite only: NULL on PostgreSQL */
@@ -87,6 +93,7 @@ static struct {
     int failing;       /* the last commit failed: writes are failing until one succeeds */
     char why_not[256]; /* why feeds are not written, or "": see situd_feedwriter_health */
 } W = {.lock = PTHREAD_MUTEX_INITIALIZER,
+       .store_lock = PTHREAD_MUTEX_INITIALIZER,
        .work = PTHREAD_COND_INITIALIZER,
        .done = PTHREAD_COND_INITIALIZER,
        .aux_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -208,8 +215,13 @@ int situd_feedwriter_auth(const char *dept, const char *token)
  * with no synchronous standby configured, once the primary has it). */
 static int open_store(situ_err *err)
 {
-    if (situ_store_open(W.cfg->db, 0, &W.store, err) ||
-        situ_feed_applier_new(W.store, &W.applier, err))
+    situ_store *s;
+    if (situ_store_open(W.cfg->db, 0, &s, err))
+        return -1;
+    pthread_mutex_lock(&W.store_lock);
+    W.store = s;
+    pthread_mutex_unlock(&W.store_lock);
+    if (situ_feed_applier_new(W.store, &W.applier, err))
         return -1;
     situ_feed_applier_set_station_quota(W.applier, W.cfg->station_quota);
     situ_db *db = situ_store_sql(W.store);
@@ -220,10 +232,40 @@ static int open_store(situ_err *err)
 
 static void close_store(void)
 {
+    pthread_mutex_lock(&W.store_lock);
+    situ_store *s = W.store;
+    W.store = NULL;
+    pthread_mutex_unlock(&W.store_lock);
     situ_db_finalize(W.data_version);
     situ_feed_applier_free(W.applier);
-    situ_store_close(W.store);
-    W.data_version = NULL, W.applier = NULL, W.store = NULL;
+    situ_store_close(s);
+    W.data_version = NULL, W.applier = NULL;
+}
+
+/* PostgreSQL: a primary stopped but not dead (SIGSTOP, a hung machine whose
+ * kernel still acknowledges) answers nothing and TCP sees nothing wrong, so
+ * a call would wait forever and every POST with it. Four times a second
+ * this thread breaks the writer's connection when one call has waited
+ * STALL_S; the call fails, the group is answered 503 and the writer
+ * reconnects (each connect bounded by connect_timeout, db_pg.c). */
+static void *watchdog_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&W.lock);
+        int on = W.watching;
+        pthread_mutex_unlock(&W.lock);
+        if (!on)
+            return NULL;
+        pthread_mutex_lock(&W.store_lock);
+        if (W.store && situ_db_break_if_stalled(situ_store_sql(W.store), STALL_S))
+            fprintf(stderr,
+                    "situd: feeds: PostgreSQL has not answered for %.0f s: "
+                    "connection dropped\n",
+                    STALL_S);
+        pthread_mutex_unlock(&W.store_lock);
+        nanosleep(&(struct timespec){0, 250000000}, NULL);
+    }
 }
 
 static void set_failing(const char *why)
@@ -324,6 +366,11 @@ int situd_feedwriter_start(const situd_config *cfg, char *msg, size_t nmsg)
         return snprintf(msg, nmsg, "cannot start the feeds writer"), -1;
     }
     W.running = 1;
+    if (W.pg) {
+        W.watching = 1;
+        if (pthread_create(&W.watchdog, NULL, watchdog_main, NULL))
+            W.watching = 0;
+    }
     return 0;
 }
 
@@ -348,8 +395,14 @@ void situd_feedwriter_stop(void)
     pthread_cond_broadcast(&W.work);
     pthread_mutex_unlock(&W.lock);
     if (W.running)
-        pthread_join(W.thread, NULL);
+        pthread_join(W.thread, NULL); /* the watchdog guards its last groups too */
     W.running = 0;
+    pthread_mutex_lock(&W.lock);
+    int watching = W.watching;
+    W.watching = 0;
+    pthread_mutex_unlock(&W.lock);
+    if (watching)
+        pthread_join(W.watchdog, NULL);
     situd__feedpub_stop();
     /* resumed handlers take their answers within milliseconds; give them 2 s */
     pthread_mutex_lock(&W.lock);

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 /* Type OIDs (pg_type.dat), fixed since PostgreSQL 7. */
 enum {
@@ -46,8 +48,9 @@ struct situ__pg {
     char where[256];    /* "host=... port=... dbname=... user=...", no password */
     char password[128]; /* scrubbed from every message */
     char errmsg[1024];
-    char warned[512]; /* a warning that makes the current call's durability unknown */
-    int last_code;    /* situ's code of the last call's failure, 0 if it succeeded */
+    char warned[512];        /* a warning that makes the current call's durability unknown */
+    int last_code;           /* situ's code of the last call's failure, 0 if it succeeded */
+    long long busy_since_ms; /* a call waiting on the server began then (0: none); atomic */
     long long changes;
     unsigned long long next_id; /* names statements s1, s2, ... */
     situ__pg_stmt *streaming;   /* the statement whose rows are on the wire */
@@ -220,6 +223,28 @@ static void on_notice(void *arg, const PGresult *res)
         snprintf(pg->warned, sizeof pg->warned, "%s", msg);
 }
 
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Marks the start (on) and end of a call that waits on the server. */
+static void busy(situ__pg *pg, int on)
+{
+    __atomic_store_n(&pg->busy_since_ms, on ? mono_ms() : 0, __ATOMIC_RELAXED);
+}
+
+int situ__pg_break_if_stalled(situ__pg *pg, double seconds)
+{
+    long long since = __atomic_load_n(&pg->busy_since_ms, __ATOMIC_RELAXED);
+    if (!since || (double)(mono_ms() - since) < seconds * 1e3)
+        return 0;
+    int fd = PQsocket(pg->conn);
+    return fd >= 0 && shutdown(fd, SHUT_RDWR) == 0;
+}
+
 int situ__pg_connect(const char *conninfo, situ__pg **out, situ_err *err)
 {
     situ__pg *pg = calloc(1, sizeof *pg);
@@ -229,7 +254,12 @@ int situ__pg_connect(const char *conninfo, situ__pg **out, situ_err *err)
         free(pg);
         return SITU_EINVAL;
     }
-    pg->conn = PQconnectdb(conninfo);
+    /* a server that accepts but never answers (stopped, not dead) must not
+     * hold a connect forever: 10 s per host unless conninfo says otherwise
+     * (its own connect_timeout, expanded after this one, wins) */
+    const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *const vals[] = {"10", conninfo, NULL};
+    pg->conn = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(pg->conn) != CONNECTION_OK) {
         fail(pg, NULL);
         situ_err_set(err, SITU_EIO, "cannot connect: %s", pg->errmsg);
@@ -353,7 +383,9 @@ int situ__pg_prepare(situ__pg *pg, const char *sql, situ__pg_stmt **out, situ_er
     snprintf(st->name, sizeof st->name, "situ%llu", ++pg->next_id);
     if (pg->streaming)
         buffer_rest(pg);
+    busy(pg, 1);
     int rc = prepare_on_server(st, 0);
+    busy(pg, 0);
     if (rc < 0) {
         situ_err_set(err, rc, "%s (in: %.120s)", pg->errmsg, sql);
         situ__pg_finalize(st);
@@ -570,7 +602,7 @@ static int send_stmt(situ__pg_stmt *st)
     return 0;
 }
 
-int situ__pg_step(situ__pg_stmt *st)
+static int step(situ__pg_stmt *st)
 {
     situ__pg *pg = st->pg;
     pg->last_code = 0;
@@ -602,6 +634,14 @@ int situ__pg_step(situ__pg_stmt *st)
         return rc;
     }
     }
+}
+
+int situ__pg_step(situ__pg_stmt *st)
+{
+    busy(st->pg, 1);
+    int rc = step(st);
+    busy(st->pg, 0);
+    return rc;
 }
 
 /* ---- columns ------------------------------------------------------------------------- */
@@ -778,7 +818,7 @@ void situ__pg_finalize(situ__pg_stmt *st)
     free(st);
 }
 
-int situ__pg_exec(situ__pg *pg, const char *sql, situ_err *err)
+static int exec_sql(situ__pg *pg, const char *sql, situ_err *err)
 {
     pg->last_code = 0;
     pg->warned[0] = '\0';
@@ -809,5 +849,13 @@ int situ__pg_exec(situ__pg *pg, const char *sql, situ_err *err)
     free(q);
     if (rc)
         situ_err_set(err, rc, "%s (in: %.120s)", pg->errmsg, sql);
+    return rc;
+}
+
+int situ__pg_exec(situ__pg *pg, const char *sql, situ_err *err)
+{
+    busy(pg, 1);
+    int rc = exec_sql(pg, sql, err);
+    busy(pg, 0);
     return rc;
 }

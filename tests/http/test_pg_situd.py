@@ -17,7 +17,9 @@ its own holding the small feeds fixture (feedlib.tiny_db).
 - Outage: `pg_ctl stop -m immediate` while departments post: POSTs get 503
   problem+json with Retry-After, GETs are still served, /healthz says writes
   are failing; PostgreSQL started again, writes resume without restarting
-  situd and nothing acknowledged is lost.
+  situd and nothing acknowledged is lost. SIGSTOP on the server: a POST is
+  answered 503 after the writer's 10 s stall limit, not held; SIGCONT and
+  writes resume.
 Skipped, saying so, without PostgreSQL 15.
 
 Run one case: python3 tests/http/test_pg_situd.py -k NAME"""
@@ -25,6 +27,7 @@ Run one case: python3 tests/http/test_pg_situd.py -k NAME"""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -381,6 +384,41 @@ class Outage(PgCase):
         for eid, seq in acked.items():  # nothing acknowledged was lost
             self.assertEqual(by_id.get(eid), [seq], eid)
         self.assertIn("back-0", by_id)
+
+    def server_pids(self):
+        """The postmaster's pid and its children's."""
+        with open(os.path.join(SERVER["pg"].dir, "data", "postmaster.pid")) as f:
+            master = int(f.readline())
+        kids = subprocess.run(["pgrep", "-P", str(master)], capture_output=True,
+                              text=True).stdout.split()
+        return [master] + [int(k) for k in kids]
+
+    def test_server_stopped_not_dead(self):
+        """SIGSTOP on every server process (its kernel still acknowledges):
+        a POST is answered 503 once the writer gives up on the silent server
+        (10 s), not held forever; GETs are served; SIGCONT and writes
+        resume by themselves."""
+        d = self.situd()
+        self.assertEqual(self.post(d, observations("p", 1)).status, 200)
+        pids = self.server_pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            r = self.post(d, observations("p", 1, first=1), timeout=60)
+            waited = time.monotonic() - t0
+            situd.assert_problem(self, r, 503)
+            self.assertEqual(r.headers.get("retry-after"), "1")
+            self.assertEqual(d.get("/collections/stations/items").status, 200)
+            print("POST to a stopped server answered 503 after %.1f s" % waited)
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        self.assertTrue(feedlib.wait_until(lambda: self.post(
+            d, observations("p", 1, first=2)).status == 200, timeout=60), d.read_log())
+        by_id, seqs = self.logged()
+        self.assert_gapless(seqs)
+        self.assertIn("p-2", by_id)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,20 @@
  * Retention (layers/store/retain.c) runs on this thread and its connection,
  * so the file keeps one writer; the alerts it removes go to the publisher
  * as changes, as a feed's do.
+ *
+ * On PostgreSQL many situd write to one database: situ_feed_apply takes the
+ * seq lock in each group's transaction, and the session's COMMIT waits for
+ * a synchronous standby (remote_apply), so a 200 means the events survive
+ * the primary's loss. A group that failed in any way (connection lost,
+ * server read-only or shutting down, COMMIT's outcome unknown) is answered
+ * 503 with Retry-After, and the connection is dropped:
+ *   CONNECTED -(group failed)-> LOST -(each group, or each second idle,
+ *   after a backoff of 0.2 s doubling to 2 s)-> reconnect (the same
+ *   conninfo: multi-host with target_session_attrs=read-write finds the
+ *   new primary) -> CONNECTED | LOST (groups answered 503 at once).
+ * A call the server leaves unanswered for 10 s (a primary stopped, not
+ * dead) counts as a lost connection: a watchdog thread breaks it.
+ * /healthz says "writes":"failing" while LOST; reads go on from memory.
  */
 #include "feedwriter.h"
 
@@ -36,6 +50,9 @@
 #define QUEUE_MAX_EVENTS 200000 /* queued before POSTs get 503 */
 #define FINISHED_TTL_S 60.0     /* a finished job nobody took is dropped */
 #define RETAIN_SLICE_MS 100     /* retention holds the writer this long at most (+1 batch) */
+#define RECONNECT_MIN_S 0.2     /* PostgreSQL: first wait before reconnecting... */
+#define RECONNECT_MAX_S 2.0     /* ... doubling up to this */
+#define STALL_S 10.0            /* PostgreSQL: a call unanswered this long breaks the connection */
 
 struct situd_feedjob {
     situ_feed_batch *b;
@@ -48,7 +65,13 @@ struct situd_feedjob {
 };
 
 static struct {
-    situ_store *store; /* writer thread only, after open */
+    const situd_config *cfg;
+    int pg;            /* the store is PostgreSQL: reconnect after a failed group */
+    situ_store *store; /* writer thread only (and the watchdog, under store_lock); NULL: LOST */
+    pthread_mutex_t store_lock; /* store's assignments, against the watchdog's reads */
+    pthread_t watchdog;
+    int watching;
+    double reconnect_at, reconnect_delay; /* LOST: the next try, and the wait after it */
     situ_feed_applier *applier;
     situ_db_stmt *data_version; /* SQLite only: NULL on PostgreSQL */
     int data_version_seen;
@@ -71,6 +94,7 @@ static struct {
     int failing;       /* the last commit failed: writes are failing until one succeeds */
     char why_not[256]; /* why feeds are not written, or "": see situd_feedwriter_health */
 } W = {.lock = PTHREAD_MUTEX_INITIALIZER,
+       .store_lock = PTHREAD_MUTEX_INITIALIZER,
        .work = PTHREAD_COND_INITIALIZER,
        .done = PTHREAD_COND_INITIALIZER,
        .aux_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -110,7 +134,7 @@ static void retention_removed(void *ctx, const char *id, const double bbox[4])
  * about RETAIN_SLICE_MS behind it. Writer thread only, between groups. */
 static void retention_tick(void)
 {
-    if (R.interval_s <= 0 || situ_clock_s() < R.next)
+    if (!W.store || R.interval_s <= 0 || situ_clock_s() < R.next)
         return;
     R.next = situ_clock_s() + R.interval_s;
     situ_retain_opts o = {.days = R.days,
@@ -141,7 +165,7 @@ static void retention_tick(void)
 static void refresh_tokens(int force)
 {
     static double last;
-    if (!force && situ_clock_s() < last + 1.0)
+    if (!W.store || (!force && situ_clock_s() < last + 1.0))
         return;
     last = situ_clock_s();
     int v = -1;
@@ -183,17 +207,126 @@ int situd_feedwriter_auth(const char *dept, const char *token)
 
 /* ---- open / start / stop --------------------------------------------------------- */
 
+/* Opens the writer's connection (the store, migrated by situ_store_open)
+ * and statements; on failure the caller calls close_store. PRAGMA
+ * data_version (SQLite only) tells when another connection changed the
+ * file, so tokens are reloaded only then; PostgreSQL has none, and
+ * refresh_tokens reloads without it. On PostgreSQL the session's COMMIT
+ * returns only once a synchronous standby has applied it (remote_apply;
+ * with no synchronous standby configured, once the primary has it). */
+static int open_store(situ_err *err)
+{
+    situ_store *s;
+    if (situ_store_open(W.cfg->db, 0, &s, err))
+        return -1;
+    pthread_mutex_lock(&W.store_lock);
+    W.store = s;
+    pthread_mutex_unlock(&W.store_lock);
+    if (situ_feed_applier_new(W.store, &W.applier, err))
+        return -1;
+    situ_feed_applier_set_station_quota(W.applier, W.cfg->station_quota);
+    situ_db *db = situ_store_sql(W.store);
+    if (situ_db_sqlite(db))
+        return situ_db_prepare(db, "PRAGMA data_version", &W.data_version, err);
+    return situ_store_exec(W.store, "SET synchronous_commit = remote_apply", err);
+}
+
+static void close_store(void)
+{
+    pthread_mutex_lock(&W.store_lock);
+    situ_store *s = W.store;
+    W.store = NULL;
+    pthread_mutex_unlock(&W.store_lock);
+    situ_db_finalize(W.data_version);
+    situ_feed_applier_free(W.applier);
+    situ_store_close(s);
+    W.data_version = NULL, W.applier = NULL;
+}
+
+/* PostgreSQL: a primary stopped but not dead (SIGSTOP, a hung machine whose
+ * kernel still acknowledges) answers nothing and TCP sees nothing wrong, so
+ * a call would wait forever and every POST with it. Four times a second
+ * this thread breaks the writer's connection when one call has waited
+ * STALL_S; the call fails, the group is answered 503 and the writer
+ * reconnects (each connect bounded by connect_timeout, db_pg.c). */
+static void *watchdog_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&W.lock);
+        int on = W.watching;
+        pthread_mutex_unlock(&W.lock);
+        if (!on)
+            return NULL;
+        pthread_mutex_lock(&W.store_lock);
+        if (W.store && situ_db_break_if_stalled(situ_store_sql(W.store), STALL_S))
+            fprintf(stderr,
+                    "situd: feeds: PostgreSQL has not answered for %.0f s: "
+                    "connection dropped\n",
+                    STALL_S);
+        pthread_mutex_unlock(&W.store_lock);
+        nanosleep(&(struct timespec){0, 250000000}, NULL);
+    }
+}
+
+static void set_failing(const char *why)
+{
+    pthread_mutex_lock(&W.aux_lock);
+    W.failing = 1;
+    snprintf(W.why_not, sizeof W.why_not, "%.255s", why);
+    pthread_mutex_unlock(&W.aux_lock);
+}
+
+/* LOST: drops the connection after a failed group; the next group (or
+ * the idle tick) reconnects. */
+static void lose_store(const char *why)
+{
+    close_store();
+    W.reconnect_delay = RECONNECT_MIN_S;
+    W.reconnect_at = situ_clock_s() + W.reconnect_delay;
+    char m[256];
+    snprintf(m, sizeof m, "PostgreSQL lost, reconnecting: %.200s", why);
+    set_failing(m);
+    fprintf(stderr, "situd: feeds: %s\n", m);
+}
+
+/* 1 when the writer has its connection, after reconnecting if it was LOST
+ * and the backoff has passed; 0 while LOST. Writer thread only. */
+static int have_store(void)
+{
+    if (W.store)
+        return 1;
+    if (situ_clock_s() < W.reconnect_at)
+        return 0;
+    situ_err err = {0};
+    if (open_store(&err)) {
+        close_store();
+        char m[256];
+        snprintf(m, sizeof m, "PostgreSQL unreachable (retrying in %.1f s): %.200s",
+                 W.reconnect_delay, err.msg);
+        if (W.reconnect_delay < RECONNECT_MAX_S) /* the first tries; then quietly */
+            fprintf(stderr, "situd: feeds: %s\n", m);
+        set_failing(m);
+        W.reconnect_at = situ_clock_s() + W.reconnect_delay;
+        W.reconnect_delay =
+            W.reconnect_delay * 2 < RECONNECT_MAX_S ? W.reconnect_delay * 2 : RECONNECT_MAX_S;
+        return 0;
+    }
+    fprintf(stderr, "situd: feeds: reconnected to %s\n", situ_db_where(situ_store_sql(W.store)));
+    pthread_mutex_lock(&W.aux_lock);
+    W.failing = 0;
+    W.why_not[0] = '\0';
+    pthread_mutex_unlock(&W.aux_lock);
+    refresh_tokens(1);
+    return 1;
+}
+
 int situd_feedwriter_open(const situd_config *cfg, char *msg, size_t nmsg)
 {
     situ_err err = {0};
-    if (situ_store_open(cfg->db, 0, &W.store, &err) ||
-        situ_feed_applier_new(W.store, &W.applier, &err))
-        goto fail;
-    /* PRAGMA data_version (SQLite only) tells when another connection
-     * changed the file, so tokens are reloaded only then; PostgreSQL has
-     * none, and refresh_tokens reloads without it */
-    if (situ_db_sqlite(situ_store_sql(W.store)) &&
-        situ_db_prepare(situ_store_sql(W.store), "PRAGMA data_version", &W.data_version, &err))
+    W.cfg = cfg;
+    W.pg = situ_db_is_url(cfg->db);
+    if (open_store(&err))
         goto fail;
     if (!(W.stats = situ_feed_stats_new())) {
         situ_err_set(&err, SITU_ENOMEM, "out of memory");
@@ -202,17 +335,14 @@ int situd_feedwriter_open(const situd_config *cfg, char *msg, size_t nmsg)
     if (situ_feed_stats_load(W.stats, W.store, (long long)time(NULL), &err))
         goto fail;
     refresh_tokens(1);
-    situ_feed_applier_set_station_quota(W.applier, cfg->station_quota);
     retention_setup(cfg);
     return 0;
 fail:
     snprintf(msg, nmsg, "%s", err.msg);
     situd_feedwriter_disable(msg);
-    situ_db_finalize(W.data_version);
-    situ_feed_applier_free(W.applier);
-    situ_store_close(W.store);
+    close_store();
     situ_feed_stats_free(W.stats);
-    W.data_version = NULL, W.applier = NULL, W.store = NULL, W.stats = NULL;
+    W.stats = NULL;
     return -1;
 }
 
@@ -237,6 +367,11 @@ int situd_feedwriter_start(const situd_config *cfg, char *msg, size_t nmsg)
         return snprintf(msg, nmsg, "cannot start the feeds writer"), -1;
     }
     W.running = 1;
+    if (W.pg) {
+        W.watching = 1;
+        if (pthread_create(&W.watchdog, NULL, watchdog_main, NULL))
+            W.watching = 0;
+    }
     return 0;
 }
 
@@ -261,8 +396,14 @@ void situd_feedwriter_stop(void)
     pthread_cond_broadcast(&W.work);
     pthread_mutex_unlock(&W.lock);
     if (W.running)
-        pthread_join(W.thread, NULL);
+        pthread_join(W.thread, NULL); /* the watchdog guards its last groups too */
     W.running = 0;
+    pthread_mutex_lock(&W.lock);
+    int watching = W.watching;
+    W.watching = 0;
+    pthread_mutex_unlock(&W.lock);
+    if (watching)
+        pthread_join(W.watchdog, NULL);
     situd__feedpub_stop();
     /* resumed handlers take their answers within milliseconds; give them 2 s */
     pthread_mutex_lock(&W.lock);
@@ -273,10 +414,7 @@ void situd_feedwriter_stop(void)
     }
     free_finished(1e300);
     pthread_mutex_unlock(&W.lock);
-    situ_db_finalize(W.data_version);
-    situ_feed_applier_free(W.applier);
-    situ_store_close(W.store);
-    W.data_version = NULL, W.applier = NULL, W.store = NULL;
+    close_store();
     /* HTTP still serves /metrics, /feeds and token checks until it stops */
     pthread_mutex_lock(&W.aux_lock);
     situ_tokens *tokens = W.tokens;
@@ -374,6 +512,7 @@ static situd_feedjob *take_group(void)
         ts.tv_sec += 1;
         if (pthread_cond_timedwait(&W.work, &W.lock, &ts)) {
             pthread_mutex_unlock(&W.lock);
+            have_store(); /* LOST: reconnect while idle too, so health recovers */
             refresh_tokens(0);
             retention_tick();
             pthread_mutex_lock(&W.lock);
@@ -427,11 +566,39 @@ static void publish_group(situd_feedjob *group)
         }
 }
 
+/* Every job of the group is answered 503 (with Retry-After) with why. */
+static void fail_group(situd_feedjob *group, const char *why)
+{
+    /* on PostgreSQL a COMMIT cut off may have been applied all the same */
+    const char *fmt = W.pg ? "the events were not acknowledged (%.150s); send them again (any "
+                             "stored after all comes back \"duplicate\")"
+                           : "the events could not be stored (%.150s); nothing "
+                             "was applied, send them again";
+    for (situd_feedjob *j = group; j; j = j->next)
+        snprintf(j->msg, sizeof j->msg, fmt, why);
+    pthread_mutex_lock(&W.aux_lock);
+    W.failed_commits++;
+    W.failing = 1;
+    if (!W.pg || !W.why_not[0])
+        snprintf(W.why_not, sizeof W.why_not, "the last commit failed: %.200s", why);
+    pthread_mutex_unlock(&W.aux_lock);
+}
+
 /* One transaction for the whole group; on any failure nothing of it stays
- * and every job is answered 503. */
+ * and every job is answered 503. On PostgreSQL a failure may leave the
+ * COMMIT's outcome unknown (the connection lost after it was sent): the
+ * 503 tells the client to send again, and a resent event found logged is
+ * a duplicate, answered only once its COMMIT waited for the standby (see
+ * SEQ_LOCK_SQL in feed_apply.c). */
 static void commit_group(situd_feedjob *group)
 {
     double t0 = situ_clock_s();
+    char why[256];
+    if (!have_store()) {
+        situd_feedwriter_health(why, sizeof why);
+        fail_group(group, why);
+        return;
+    }
     situ_snapshot *snap = situd_snapshot_acquire();
     situ_err err = {0};
     int rc = situ_store_begin(W.store, &err);
@@ -443,16 +610,9 @@ static void commit_group(situd_feedjob *group)
     if (rc) {
         situ_store_rollback(W.store);
         fprintf(stderr, "situd: feeds: commit failed, %s\n", err.msg);
-        for (situd_feedjob *j = group; j; j = j->next)
-            snprintf(j->msg, sizeof j->msg,
-                     "the events could not be stored (%.150s); nothing "
-                     "was applied, send them again",
-                     err.msg);
-        pthread_mutex_lock(&W.aux_lock);
-        W.failed_commits++;
-        W.failing = 1;
-        snprintf(W.why_not, sizeof W.why_not, "the last commit failed: %.200s", err.msg);
-        pthread_mutex_unlock(&W.aux_lock);
+        if (W.pg)
+            lose_store(err.msg);
+        fail_group(group, err.msg);
         return;
     }
     count_group(group, (situ_clock_s() - t0) * 1e3);

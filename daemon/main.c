@@ -223,6 +223,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "situd: serving read-only, feeds answer 503: %s\n", msg);
         situd_feedwriter_disable(msg);
     } else if (!(feeds = situd_feedwriter_open(&cfg, msg, sizeof msg) == 0)) {
+        /* PostgreSQL unreachable, or a schema or PostGIS this build cannot
+         * use: the snapshot could not be read either; msg names the server
+         * and the reason, never the password */
+        if (situ_db_is_url(cfg.db))
+            return fprintf(stderr, "situd: %s\n", msg), 1;
         fprintf(stderr, "situd: feeds disabled: %s\n", msg);
     }
     if (situd_closures_start(cfg.db, msg, sizeof msg)) /* laid on the first road network */

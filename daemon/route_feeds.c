@@ -92,8 +92,8 @@ static situd_result answer_job(situd_req *r, situd_feedjob *job)
     const char *why;
     situ_feed_batch *b = situd_feedjob_batch(job, &why);
     situd_result res;
-    if (!b) {
-        res = situd_problem(r, 503, NULL, "%s", why);
+    if (!b) { /* not stored (or not known to be durable): send again */
+        res = situd_busy(r, "%s", why);
     } else if (b->n == 1 && b->ev[0].type == SITU_FEED_CAP &&
                b->ev[0].status == SITU_FEED_REJECTED) {
         res = situd_problem(r, 422, b->ev[0].field, "%s: %s", b->ev[0].field, b->ev[0].reason);
@@ -178,10 +178,9 @@ situd_result situd_route_feed_post(situd_req *r)
     }
     rc = situd_feedwriter_submit(b, suspend ? r->conn : NULL, r, r->t0, &job);
     if (rc == SITU_EBUSY)
-        return situd_problem(r, 503, NULL, "the feeds writer is behind; send again shortly");
+        return situd_busy(r, "the feeds writer is behind; send again shortly");
     if (rc)
-        return situd_problem(r, 503, NULL,
-                             "feeds are not being written (situd is starting, "
+        return situd_busy(r, "feeds are not being written (situd is starting, "
                              "stopping, or could not open the file read-write)");
     return suspend ? MHD_YES : answer_job(r, job);
 }

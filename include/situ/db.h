@@ -35,8 +35,10 @@ typedef enum situ_db_engine {
  * too big (SQLite's MISMATCH, TOOBIG; PostgreSQL's SQLSTATE class 22),
  * SITU_EBUSY for a lock not granted in time (PostgreSQL: also a
  * serialization failure or deadlock: retry the transaction), SITU_EIO for a
- * lost PostgreSQL connection, SITU_EDB for anything else (situ_db_errmsg
- * says why).
+ * lost PostgreSQL connection or a server that takes no more writes on it
+ * (read-only after a failover, shutting down; and situ_db_exec of a COMMIT
+ * whose wait for the synchronous standby was cancelled: its durability is
+ * unknown), SITU_EDB for anything else (situ_db_errmsg says why).
  *
  * PostgreSQL differs in one way callers must know: a failed statement inside
  * a transaction aborts the whole transaction (SQLite undoes the statement
@@ -90,6 +92,13 @@ const char *situ_db_errmsg(situ_db *db);
  * value of the wrong type or too big (SQLite's MISMATCH and TOOBIG,
  * PostgreSQL's data exceptions, SQLSTATE class 22). */
 int situ_db_errcode(situ_db *db);
+/* PostgreSQL, from another thread: breaks the connection (shutdown of its
+ * socket) when one call on it has waited on the server for more than
+ * seconds, as for a server stopped but not dead, whose kernel still
+ * acknowledges (TCP sees nothing wrong); the call then fails with
+ * SITU_EIO. 1 when it broke it. SQLite: 0, nothing done. The caller keeps
+ * db from being freed meanwhile. */
+int situ_db_break_if_stalled(situ_db *db, double seconds);
 
 /* Binds parameter k (1-based). Text and blobs are borrowed: they must stay
  * valid until the statement is stepped to its end, reset or finalized.

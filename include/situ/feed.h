@@ -125,6 +125,16 @@ void situ_feed_applier_free(situ_feed_applier *a);
  * SITU_FEED_STATION_QUOTA); past it a new station id is rejected (field
  * "station") unless a "station" event registers it. */
 void situ_feed_applier_set_station_quota(situ_feed_applier *a, int quota);
+/* On PostgreSQL situ_feed_apply first takes the cluster's seq lock
+ * (pg_advisory_xact_lock(SITU_SEQ_LOCK), held to the end of the caller's
+ * transaction) and writes a WAL record (a logical message) in it, then
+ * reads max(seq): so that seqs are gapless and in commit order across every
+ * situd writing to one database, and the COMMIT waits for the synchronous
+ * standby even when every event was a duplicate. When it logged events it NOTIFYs channel
+ * SITU_SEQ_CHANNEL with the last seq (as text), delivered at COMMIT: a hint
+ * for readers, which follow event_log by seq. */
+#define SITU_SEQ_LOCK 7474
+#define SITU_SEQ_CHANNEL "situ_events"
 int situ_feed_apply(situ_feed_applier *a, situ_feed_batch *b, const situ_snapshot *snap,
                     situ_err *err);
 /* Normalises an RFC 3339 time ("2024-06-01T08:00:00+08:00", fractions

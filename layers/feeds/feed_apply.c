@@ -30,6 +30,7 @@ struct situ_feed_applier {
     situ_db_stmt *alert_read, *alert_cancel, *item_set, *item_del;
     situ_db_stmt *st_count, *st_rename;
     situ_db_stmt *closure_read, *closure_put, *closure_end;
+    situ_db_stmt *seq_lock, *notify; /* PostgreSQL only: NULL on SQLite */
     int station_quota;
     long long seq; /* the log's last seq, read at each situ_feed_apply */
     situ_db_stmt *bbox[SITU_NCOLLECTIONS];
@@ -40,6 +41,23 @@ struct situ_feed_applier {
 #define REFUSE(ev, field, ...) (situ__feed_reject((ev), (field), __VA_ARGS__), 0)
 
 /* ---- statements -------------------------------------------------------------- */
+
+/* The seq lock, and a WAL record of the transaction's own. Why the record:
+ * PostgreSQL shows a commit to other sessions as soon as it is in the
+ * primary's WAL, while its own session still waits for the synchronous
+ * standby, or was cut off waiting (its client then got an error, not an
+ * ack). A retry that finds every event already logged writes nothing, and
+ * a COMMIT that wrote no WAL (an xid alone is not enough: xact.c's
+ * RecordTransactionCommit waits only "if this backend assigned an xid and
+ * wrote WAL") returns at once without waiting for any standby: the retry
+ * would be acknowledged while the original may still be missing there, and
+ * lost in a failover. A transactional logical message (allowed to any role,
+ * at wal_level replica too) gives the transaction an xid and WAL, so its
+ * COMMIT writes a commit record after the original's and waits
+ * (remote_apply) until the standby has applied it, and so the original. */
+#define SEQ_LOCK_SQL                                                                               \
+    "SELECT pg_advisory_xact_lock(7474), pg_logical_emit_message(true, 'situ_seq', '')"
+_Static_assert(SITU_SEQ_LOCK == 7474, "SEQ_LOCK_SQL takes SITU_SEQ_LOCK");
 
 static int prepare(situ_feed_applier *a, situ_db_stmt **st, const char *sql, situ_err *err)
 {
@@ -101,6 +119,10 @@ int situ_feed_applier_new(situ_store *s, situ_feed_applier **out, situ_err *err)
     for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++)
         if (prepare(a, sql[i].st, sql[i].sql, err))
             goto fail;
+    if (situ_db_engine_of(a->db) == SITU_DB_POSTGRES &&
+        (prepare(a, &a->seq_lock, SEQ_LOCK_SQL, err) ||
+         prepare(a, &a->notify, "SELECT pg_notify('" SITU_SEQ_CHANNEL "', ?1)", err)))
+        goto fail;
     for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
         char q[256];
         snprintf(q, sizeof q,
@@ -121,11 +143,12 @@ void situ_feed_applier_free(situ_feed_applier *a)
 {
     if (!a)
         return;
-    situ_db_stmt **all[] = {&a->log_last,     &a->log_exists,  &a->log_insert, &a->sp_begin,
-                            &a->sp_release,   &a->sp_rollback, &a->st_read,    &a->st_reading,
-                            &a->st_online,    &a->st_move,     &a->alert_read, &a->alert_cancel,
-                            &a->item_set,     &a->item_del,    &a->st_count,   &a->st_rename,
-                            &a->closure_read, &a->closure_put, &a->closure_end};
+    situ_db_stmt **all[] = {&a->log_last,     &a->log_exists,  &a->log_insert,  &a->sp_begin,
+                            &a->sp_release,   &a->sp_rollback, &a->st_read,     &a->st_reading,
+                            &a->st_online,    &a->st_move,     &a->alert_read,  &a->alert_cancel,
+                            &a->item_set,     &a->item_del,    &a->st_count,    &a->st_rename,
+                            &a->closure_read, &a->closure_put, &a->closure_end, &a->seq_lock,
+                            &a->notify};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         situ_db_finalize(*all[i]);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
@@ -758,25 +781,46 @@ static int apply_one(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *
     return exec_stmt(a->sp_release);
 }
 
-/* Reads the log's last seq into a->seq: 0, or SITU_EDB. */
+/* Reads the log's last seq into a->seq, on PostgreSQL under the seq lock
+ * (see SEQ_LOCK_SQL): 0, or SITU_EDB. */
 static int read_last_seq(situ_feed_applier *a)
 {
-    int rc = situ_db_step(a->log_last);
+    int rc = a->seq_lock ? situ_db_step(a->seq_lock) : SITU_DB_ROW;
+    if (a->seq_lock)
+        situ_db_reset(a->seq_lock);
+    if (rc != SITU_DB_ROW)
+        return SITU_EDB;
+    rc = situ_db_step(a->log_last);
     a->seq = rc == SITU_DB_ROW ? situ_db_column_int64(a->log_last, 0) : 0;
     situ_db_reset(a->log_last);
     return rc == SITU_DB_ROW ? 0 : SITU_EDB;
 }
 
+/* NOTIFY of the log's last seq, when events were logged since first. */
+static int notify_seq(situ_feed_applier *a, long long first)
+{
+    if (!a->notify || a->seq == first)
+        return 0;
+    char seq[32];
+    snprintf(seq, sizeof seq, "%lld", a->seq);
+    situ_db_bind_text(a->notify, 1, seq, -1);
+    int rc = situ_db_step(a->notify);
+    situ_db_reset(a->notify);
+    return rc == SITU_DB_ROW ? 0 : SITU_EDB;
+}
+
 /* Each accepted event's seq is the log's last + 1, the value SQLite gave
  * its INTEGER PRIMARY KEY before, assigned here so that it is the same on
- * PostgreSQL. The caller's transaction must hold the log's one write lock
- * (BEGIN IMMEDIATE on SQLite; on PostgreSQL the cluster's seq lock, #17)
- * so that no other writer comes between the read and the inserts. */
+ * PostgreSQL. The caller's transaction holds the log's one write lock
+ * (BEGIN IMMEDIATE on SQLite; on PostgreSQL the seq lock read_last_seq
+ * takes) so that no other writer comes between the read and the inserts. */
 int situ_feed_apply(situ_feed_applier *a, situ_feed_batch *b, const situ_snapshot *snap,
                     situ_err *err)
 {
     if (read_last_seq(a))
-        return situ_err_set(err, SITU_EDB, "%s", situ_db_errmsg(a->db));
+        return situ_err_set(err, situ_db_errcode(a->db) ? situ_db_errcode(a->db) : SITU_EDB, "%s",
+                            situ_db_errmsg(a->db));
+    long long first = a->seq;
     for (int i = 0; i < b->n; i++) {
         situ_feed_event *ev = &b->ev[i];
         if (ev->status != SITU_FEED_PENDING)
@@ -786,5 +830,7 @@ int situ_feed_apply(situ_feed_applier *a, situ_feed_batch *b, const situ_snapsho
             return situ_err_set(err, rc, "%s",
                                 rc == SITU_ENOMEM ? "out of memory" : situ_db_errmsg(a->db));
     }
+    if (notify_seq(a, first))
+        return situ_err_set(err, SITU_EDB, "%s", situ_db_errmsg(a->db));
     return 0;
 }

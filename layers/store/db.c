@@ -158,6 +158,11 @@ const char *situ_db_errmsg(situ_db *db)
     return db->pg ? situ__pg_errmsg(db->pg) : sqlite3_errmsg(db->lite);
 }
 
+int situ_db_break_if_stalled(situ_db *db, double seconds)
+{
+    return db && db->pg ? situ__pg_break_if_stalled(db->pg, seconds) : 0;
+}
+
 int situ_db_errcode(situ_db *db)
 {
     if (db->pg)

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 /* Type OIDs (pg_type.dat), fixed since PostgreSQL 7. */
 enum {
@@ -46,7 +48,9 @@ struct situ__pg {
     char where[256];    /* "host=... port=... dbname=... user=...", no password */
     char password[128]; /* scrubbed from every message */
     char errmsg[1024];
-    int last_code; /* situ's code of the last call's failure, 0 if it succeeded */
+    char warned[512];        /* a warning that makes the current call's durability unknown */
+    int last_code;           /* situ's code of the last call's failure, 0 if it succeeded */
+    long long busy_since_ms; /* a call waiting on the server began then (0: none); atomic */
     long long changes;
     unsigned long long next_id; /* names statements s1, s2, ... */
     situ__pg_stmt *streaming;   /* the statement whose rows are on the wire */
@@ -79,14 +83,19 @@ struct situ__pg_stmt {
 
 /* ---- messages ------------------------------------------------------------------------ */
 
-/* Copies msg into pg->errmsg without trailing newlines and with the password
- * (if any) replaced by ***. */
+/* Copies msg into pg->errmsg on one line (libpq's line breaks and the
+ * indents after them become one space, for one log line per message) and
+ * with the password (if any) replaced by ***. */
 static void set_errmsg(situ__pg *pg, const char *msg)
 {
     char *o = pg->errmsg;
     size_t cap = sizeof pg->errmsg - 1, n = 0, plen = strlen(pg->password);
     for (const char *c = msg ? msg : "unknown error"; *c && n < cap;) {
-        if (plen && strncmp(c, pg->password, plen) == 0) {
+        if (*c == '\n') {
+            while (*c == '\n' || *c == '\t' || *c == ' ')
+                c++;
+            o[n++] = ' ';
+        } else if (plen && strncmp(c, pg->password, plen) == 0) {
             for (const char *r = "***"; *r && n < cap; r++)
                 o[n++] = *r;
             c += plen;
@@ -119,11 +128,22 @@ long long situ__pg_changes(situ__pg *pg)
     return pg->changes;
 }
 
+/* 1 when this server takes no more writes on this connection, which is as
+ * good as lost (SITU_EIO): a connection exception (08...), a read-only
+ * transaction (25006: a standby, or the old primary after a failover), a
+ * server shutting down or restarting (57P01..57P03). Reconnecting with
+ * target_session_attrs=read-write is the cure for all of them. */
+static int connection_gone(const char *state)
+{
+    return !state || strncmp(state, "08", 2) == 0 || strcmp(state, "25006") == 0 ||
+           strncmp(state, "57P0", 4) == 0;
+}
+
 /* situ's code for a failed result (NULL: the connection failed). */
 static int code_of(situ__pg *pg, const PGresult *res)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    if (PQstatus(pg->conn) == CONNECTION_BAD || !state || strncmp(state, "08", 2) == 0)
+    if (PQstatus(pg->conn) == CONNECTION_BAD || connection_gone(state))
         return SITU_EIO;
     /* a constraint violated (23), a value of the wrong type or size (22) */
     if (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0)
@@ -188,10 +208,41 @@ static int describe(situ__pg *pg, const char *conninfo, situ_err *err)
     return 0;
 }
 
-/* libpq prints the server's notices and warnings on stderr; libsitu prints nothing. */
-static void ignore_notice(void *arg, const char *msg)
+/* libpq prints the server's notices and warnings on stderr; libsitu prints
+ * nothing. One warning matters: a COMMIT whose wait for the synchronous
+ * standby was cancelled (by pg_cancel_backend, or a shutdown) returns OK
+ * with a WARNING that the transaction "has already committed locally, but
+ * might not have been replicated to the standby". situ__pg_exec turns it
+ * into SITU_EIO: an ack would promise what a failover may lose. */
+static void on_notice(void *arg, const PGresult *res)
 {
-    (void)arg, (void)msg;
+    situ__pg *pg = arg;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorMessage(res);
+    if (sev && !strcmp(sev, "WARNING") && msg && strstr(msg, "synchronous replication"))
+        snprintf(pg->warned, sizeof pg->warned, "%s", msg);
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Marks the start (on) and end of a call that waits on the server. */
+static void busy(situ__pg *pg, int on)
+{
+    __atomic_store_n(&pg->busy_since_ms, on ? mono_ms() : 0, __ATOMIC_RELAXED);
+}
+
+int situ__pg_break_if_stalled(situ__pg *pg, double seconds)
+{
+    long long since = __atomic_load_n(&pg->busy_since_ms, __ATOMIC_RELAXED);
+    if (!since || (double)(mono_ms() - since) < seconds * 1e3)
+        return 0;
+    int fd = PQsocket(pg->conn);
+    return fd >= 0 && shutdown(fd, SHUT_RDWR) == 0;
 }
 
 int situ__pg_connect(const char *conninfo, situ__pg **out, situ_err *err)
@@ -203,14 +254,19 @@ int situ__pg_connect(const char *conninfo, situ__pg **out, situ_err *err)
         free(pg);
         return SITU_EINVAL;
     }
-    pg->conn = PQconnectdb(conninfo);
+    /* a server that accepts but never answers (stopped, not dead) must not
+     * hold a connect forever: 10 s per host unless conninfo says otherwise
+     * (its own connect_timeout, expanded after this one, wins) */
+    const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *const vals[] = {"10", conninfo, NULL};
+    pg->conn = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(pg->conn) != CONNECTION_OK) {
         fail(pg, NULL);
         situ_err_set(err, SITU_EIO, "cannot connect: %s", pg->errmsg);
         situ__pg_free(pg);
         return SITU_EIO;
     }
-    PQsetNoticeProcessor(pg->conn, ignore_notice, NULL);
+    PQsetNoticeReceiver(pg->conn, on_notice, pg);
     /* situ's text is UTF-8; times are computed in C, so the zone is moot */
     PGresult *r = PQexec(pg->conn, "SET client_encoding = 'UTF8'; SET client_min_messages = "
                                    "warning");
@@ -327,7 +383,9 @@ int situ__pg_prepare(situ__pg *pg, const char *sql, situ__pg_stmt **out, situ_er
     snprintf(st->name, sizeof st->name, "situ%llu", ++pg->next_id);
     if (pg->streaming)
         buffer_rest(pg);
+    busy(pg, 1);
     int rc = prepare_on_server(st, 0);
+    busy(pg, 0);
     if (rc < 0) {
         situ_err_set(err, rc, "%s (in: %.120s)", pg->errmsg, sql);
         situ__pg_finalize(st);
@@ -544,7 +602,7 @@ static int send_stmt(situ__pg_stmt *st)
     return 0;
 }
 
-int situ__pg_step(situ__pg_stmt *st)
+static int step(situ__pg_stmt *st)
 {
     situ__pg *pg = st->pg;
     pg->last_code = 0;
@@ -576,6 +634,14 @@ int situ__pg_step(situ__pg_stmt *st)
         return rc;
     }
     }
+}
+
+int situ__pg_step(situ__pg_stmt *st)
+{
+    busy(st->pg, 1);
+    int rc = step(st);
+    busy(st->pg, 0);
+    return rc;
 }
 
 /* ---- columns ------------------------------------------------------------------------- */
@@ -752,9 +818,10 @@ void situ__pg_finalize(situ__pg_stmt *st)
     free(st);
 }
 
-int situ__pg_exec(situ__pg *pg, const char *sql, situ_err *err)
+static int exec_sql(situ__pg *pg, const char *sql, situ_err *err)
 {
     pg->last_code = 0;
+    pg->warned[0] = '\0';
     if (pg->streaming)
         buffer_rest(pg);
     int np;
@@ -773,8 +840,22 @@ int situ__pg_exec(situ__pg *pg, const char *sql, situ_err *err)
     }
     while (rc && (r = PQgetResult(pg->conn))) /* what follows a failure */
         PQclear(r);
+    if (!rc && pg->warned[0]) { /* see on_notice */
+        char m[1024];
+        snprintf(m, sizeof m, "PostgreSQL (%s): durability unknown: %s", pg->where, pg->warned);
+        set_errmsg(pg, m);
+        rc = pg->last_code = SITU_EIO;
+    }
     free(q);
     if (rc)
         situ_err_set(err, rc, "%s (in: %.120s)", pg->errmsg, sql);
+    return rc;
+}
+
+int situ__pg_exec(situ__pg *pg, const char *sql, situ_err *err)
+{
+    busy(pg, 1);
+    int rc = exec_sql(pg, sql, err);
+    busy(pg, 0);
     return rc;
 }

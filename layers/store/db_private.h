@@ -19,6 +19,7 @@ long long situ__pg_changes(situ__pg *pg);
 const char *situ__pg_errmsg(situ__pg *pg);
 int situ__pg_errcode(situ__pg *pg);
 const char *situ__pg_where(situ__pg *pg);
+int situ__pg_break_if_stalled(situ__pg *pg, double seconds);
 
 void situ__pg_bind(situ__pg_stmt *st, int k, situ_db_type type, long long i, double d,
                    const void *p, int n);

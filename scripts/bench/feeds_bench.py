@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """feeds_bench.py: the feeds' figures against a real situd on the demo data.
 
-  scripts/bench/feeds_bench.py [--seconds 10] [--clients 8] [--db FILE]
+  scripts/bench/feeds_bench.py [--seconds 10] [--clients 8] [--db FILE] [--pg]
                                [--situ build/situ] [--situd build/situd]
 
 1. durable events/s with N clients posting batches of 1, then of 100 (each
@@ -13,7 +13,11 @@
    of /locate and a bbox items page, which read the same snapshots.
 
 Without --db it makes the Yongzhou demo under $BENCH_DIR (default
-/tmp/situ-feeds-bench) and copies it for each run. Standard library only."""
+/tmp/situ-feeds-bench) and copies it for each run. With --pg the store is
+PostgreSQL instead: a throwaway server from tests/pg/pgtemp.sh (fsync off,
+no standby: situd's synchronous_commit=remote_apply then waits for the
+primary's WAL write only), the demo loaded into it with `situ load`.
+Standard library only."""
 
 import argparse
 import http.client
@@ -154,18 +158,17 @@ class Listener(threading.Thread):
             raw += more
 
 
-def start_situd(situd, db, port):
-    log = open(db + ".log", "w")
+def start_situd(situd, db, port, work):
+    log = open(os.path.join(work, "situd.log"), "w")
     cmd = [situd, "--db", db, "--listen", "127.0.0.1:%d" % port, "--quiet"]
-    ini = os.path.join(os.path.dirname(os.path.abspath(db)), "bench-stations.ini")
+    ini = os.path.join(work, "bench-stations.ini")
     with open(ini, "w") as f:  # a station per event: past the default quota of 500
         f.write("[feeds]\nstation_quota = 10000000\n")
     cmd += ["--config", ini]
     if os.geteuid() == 0:  # situd serves as root only through --user
         import pwd
         pw = pwd.getpwnam("nobody")
-        folder = os.path.dirname(os.path.abspath(db))
-        for path in [folder] + [os.path.join(folder, n) for n in os.listdir(folder)]:
+        for path in [work] + [os.path.join(work, n) for n in os.listdir(work)]:
             os.chown(path, pw.pw_uid, pw.pw_gid)
         cmd += ["--user", "nobody"]
     p = subprocess.Popen(cmd, stdout=log, stderr=log)
@@ -177,7 +180,7 @@ def start_situd(situd, db, port):
                 return p
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError("situd did not start; see " + db + ".log")
+    raise RuntimeError("situd did not start; see %s/situd.log" % work)
 
 
 def load_phase(a, tokens, tag, batch, listener):
@@ -241,9 +244,13 @@ def main():
     ap.add_argument("--situd", default=os.path.join(ROOT, "build", "situd"))
     ap.add_argument("--port", type=int, default=18095)
     ap.add_argument("--no-sse", action="store_true", help="no /events listener")
+    ap.add_argument("--pg", action="store_true",
+                    help="PostgreSQL (a pgtemp server) rather than a SpatiaLite file")
     a = ap.parse_args()
+    if a.pg and a.db:
+        ap.error("--pg loads the demo into PostgreSQL itself: leave out --db")
     work = tempfile.mkdtemp(prefix="situ-feeds-bench-")
-    src = a.db
+    src, base = a.db, None
     if not src:
         base = os.environ.get("BENCH_DIR", "/tmp/situ-feeds-bench")
         src = os.path.join(base, "demo.sqlite")
@@ -253,13 +260,25 @@ def main():
                            stdout=subprocess.DEVNULL)
             subprocess.run([a.situ, "load", "--db", src, "--all", os.path.join(base, "demo")],
                            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    db = os.path.join(work, "situ.sqlite")
-    shutil.copyfile(src, db)
+    pg = None
+    if a.pg:
+        import pgtemp
+        pg = pgtemp.PgTemp().start()
+        db = pg.url
+        t0 = time.monotonic()
+        subprocess.run([a.situ, "load", "--db", db, "--all", os.path.join(base, "demo")],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print("store=postgresql (pgtemp: fsync off, no standby) load_s=%.1f"
+              % (time.monotonic() - t0))
+    else:
+        db = os.path.join(work, "situ.sqlite")
+        shutil.copyfile(src, db)
+        print("store=spatialite")
     depts = DEPTS[:a.clients]
     tokens = {d: subprocess.run([a.situ, "token", "add", d, "--db", db], check=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
               .stdout.decode().strip() for d in depts}
-    p = start_situd(a.situd, db, a.port)
+    p = start_situd(a.situd, db, a.port, work)
     try:
         for i, d in enumerate(depts):  # the stations the observations report on
             ps = Poster(a.port, d, tokens[d], i, "w")
@@ -300,6 +319,8 @@ def main():
     finally:
         p.terminate()
         p.wait()
+        if pg:
+            pg.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

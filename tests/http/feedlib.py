@@ -57,17 +57,19 @@ STATIONS = _points([
 ])
 
 
-def tiny_db(tmpdir):
-    """A SpatiaLite file under tmpdir with the fixture above."""
-    return load_db(os.path.join(tmpdir, "feeds.sqlite"),
+def tiny_db(tmpdir, url=None):
+    """A SpatiaLite file under tmpdir with the fixture above, or the
+    fixture loaded into PostgreSQL database url (its files in tmpdir)."""
+    return load_db(url or os.path.join(tmpdir, "feeds.sqlite"),
                    (("townships", TOWNSHIPS), ("resources", RESOURCES),
-                    ("hazards", HAZARDS), ("stations", STATIONS)))
+                    ("hazards", HAZARDS), ("stations", STATIONS)), tmpdir)
 
 
-def load_db(path, collections):
-    """The SpatiaLite file path made with the real `situ load` of each
+def load_db(path, collections, tmpdir=None):
+    """The store path (a SpatiaLite file, or a PostgreSQL URL with tmpdir
+    for the GeoJSON files) made with the real `situ load` of each
     (collection id, GeoJSON document) pair, in order."""
-    tmpdir = os.path.dirname(path)
+    tmpdir = tmpdir or os.path.dirname(path)
     for name, doc in collections:
         src = os.path.join(tmpdir, name + ".geojson")
         with open(src, "w", encoding="utf-8") as f:

@@ -30,8 +30,9 @@ _cached_db = {}
 
 
 def hand_over(db):
-    """Gives the database's folder and files to the service user (as root)."""
-    if not SERVICE_USER:
+    """Gives the database's folder and files to the service user (as root);
+    a PostgreSQL URL has no folder to give."""
+    if not SERVICE_USER or db.startswith(("postgresql://", "postgres://")):
         return
     import pwd
     pw = pwd.getpwnam(SERVICE_USER)

@@ -111,6 +111,22 @@ class FeedsTest(unittest.TestCase):
 
     # ---- tokens ---------------------------------------------------------------------
 
+    def test_token_added_while_serving(self):
+        """A token added with `situ token add` while situd serves works
+        within about a second, without a restart (the writer sees the
+        file's PRAGMA data_version change)."""
+        tok = feedlib.add_token(self.db, "water_resources")
+        ev = [{"id": "late-token-1", "type": "camera", "station": "no-such-camera",
+               "observed_at": utc(time.time()), "status": "online"}]
+
+        def authorised():  # a rejected event answers 200 too: the token was taken
+            r = self.d.post("/feeds/water_resources/events", {"events": ev},
+                            headers=feedlib.auth(tok))
+            self.assertIn(r.status, (200, 401), r.body)
+            return r.status == 200
+
+        self.assertTrue(feedlib.wait_until(authorised, timeout=5), "new token refused for 5 s")
+
     def test_tokens_decide_who_may_write(self):
         ev = [{"id": "auth-1", "type": "camera", "station": "CAM1",
                "observed_at": utc(time.time()), "status": "online"}]

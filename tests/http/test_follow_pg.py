@@ -51,14 +51,6 @@ def load(url, tmpdir):
                        check=True, stdout=subprocess.DEVNULL)
 
 
-def writers_take_the_seq_lock():
-    """Whether situd's feed writer serialises seqs on PostgreSQL with
-    pg_advisory_xact_lock (#17's write path): without it two situd
-    committing at once assign the same seq, and the burst cannot pass."""
-    with open(situd.SITUD, "rb") as f:
-        return b"pg_advisory_xact_lock(7474)" in f.read()
-
-
 def reading(eid, value, station="RG0"):
     return {"id": eid, "type": "observation", "station": station,
             "observed_at": utc(time.time()), "metric": "rain_1h_mm", "value": value}
@@ -187,9 +179,6 @@ class FollowPgTest(unittest.TestCase):
             sse.close()
 
     def test_a_burst_on_both_converges_to_one_digest_and_one_order(self):
-        if not writers_take_the_seq_lock():
-            self.skipTest("situd's writer does not yet take pg_advisory_xact_lock: two writers "
-                          "would assign one seq twice")
         sse_b = feedlib.SSE(self.b.port)
         start = self.health(self.b)["seq"]
         seqs, errors = [], []

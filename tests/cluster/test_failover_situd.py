@@ -4,8 +4,9 @@ PostgreSQL 15 nodes under Patroni, synchronous mode, two situd) under load
 while it loses machines; issue #17, "Failover, tested on one machine".
 
 Load: four departments post batches of events through both situd (two
-each), each event creating its own station (S-<dept>-<k>, value k) so that
-every effect traces to one event; a batch answered 503 (or cut off) is sent
+each), event k a reading of value k at station S-<dept>-<k mod 200> (a
+department may register 500 stations), so that every effect traces to
+events; a batch answered 503 (or cut off) is sent
 again until it is answered 200 ("duplicate" then means stored before).
 Readers ask both situd for a tile and /nearest all the time.
 
@@ -56,6 +57,11 @@ DEPTS = ("meteorology", "water_resources", "natural_resources", "forestry")
 BATCH = 5
 REQUEST_TIMEOUT = 30.0  # s; a POST may wait for a failover, a read never should
 CONVERGE_S = 60.0
+STATIONS = 200  # per department, under its quota of 500
+
+
+def station_of(dept, k):
+    return "S-%s-%d" % (dept, k % STATIONS)
 T0 = time.monotonic()
 
 
@@ -138,7 +144,7 @@ class Department:
             self.k += 1
             eid = "%s-%d" % (self.dept, self.k)
             self.sent.add(eid)
-            out.append({"id": eid, "type": "observation", "station": "S-%s-%d" % (self.dept, self.k),
+            out.append({"id": eid, "type": "observation", "station": station_of(self.dept, self.k),
                         "observed_at": feedlib.utc(time.time()), "metric": "rain_1h_mm",
                         "value": self.k, "lon": 111.0 + (self.k % 100) * 0.002,
                         "lat": 26.05})
@@ -362,8 +368,8 @@ class FailoverUnderLoadTest(unittest.TestCase):
             cur.execute("SELECT dept, event_id, count(*) FROM event_log WHERE dept = ANY(%s) "
                         "GROUP BY dept, event_id", (list(DEPTS),))
             stored = {(d, e): n for d, e, n in cur.fetchall()}
-            cur.execute("SELECT id FROM stations WHERE id LIKE %s", ("%:S-%",))
-            stations = {r[0].split(":", 1)[1] for r in cur.fetchall()}
+            cur.execute("SELECT id, value FROM stations WHERE id LIKE %s", ("%:S-%",))
+            stations = {r[0].split(":", 1)[1]: r[1] for r in cur.fetchall()}
             cur.execute("SELECT min(seq), max(seq), count(*), count(DISTINCT seq) FROM event_log")
             lo, hi, n, distinct = cur.fetchone()
         finally:
@@ -373,7 +379,15 @@ class FailoverUnderLoadTest(unittest.TestCase):
                 self.assertEqual(stored.get((d.dept, eid)), 1,
                                  "acknowledged %s of %s stored %s times" %
                                  (eid, d.dept, stored.get((d.dept, eid), 0)))
-                self.assertIn("S-" + eid, stations, "acknowledged %s not applied" % eid)
+            # each station holds the value of the last of its events stored
+            last = {}
+            for (dd, e) in stored:
+                if dd == d.dept:
+                    k = int(e.rsplit("-", 1)[1])
+                    st = station_of(d.dept, k)
+                    last[st] = max(last.get(st, 0), k)
+            for st, k in last.items():
+                self.assertEqual(stations.get(st), k, "%s: station %s" % (d.dept, st))
             extra = {e for (dd, e) in stored if dd == d.dept} - d.sent
             self.assertEqual(extra, set(), "%s: events stored that were never sent" % d.dept)
         self.assertEqual((n, distinct), (hi - lo + 1, n), "seqs %s..%s: %d rows, %d distinct" %

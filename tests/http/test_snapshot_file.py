@@ -159,15 +159,20 @@ class SnapshotFileTest(unittest.TestCase):
 
     def test_7_stale_after_an_edit_behind_situds_back(self):
         self.restart_reads("snapshot read back from ")
+        self.edit_then_restart("edited in QGIS")
+
+    def edit_then_restart(self, name):
+        """Renames a hazard behind situd's back (sqlite3), starts situd:
+        the file is stale, the name shows."""
         con = sqlite3.connect(self.db)
         hid = con.execute("SELECT id FROM hazards ORDER BY id LIMIT 1").fetchone()[0]
-        con.execute("UPDATE hazards SET name = 'edited in QGIS' WHERE id = ?", (hid,))
+        con.execute("UPDATE hazards SET name = ? WHERE id = ?", (name, hid))
         con.commit()
         con.close()
         situd.hand_over(self.db)
         d = self.start()
         item = d.get("/collections/hazards/items/%s" % hid).json()
-        self.assertEqual(item["properties"]["name"], "edited in QGIS")
+        self.assertEqual(item["properties"]["name"], name)
         self.assertIn("the store file changed), then written", d.read_log())
 
     def post_feeds(self, d, tag):
@@ -229,16 +234,7 @@ class SnapshotFileTest(unittest.TestCase):
         self.post_feeds(d, "stop9")
         d.stop_cleanly()
         self.assertIn("written at event", d.read_log())
-        con = sqlite3.connect(self.db)
-        hid = con.execute("SELECT id FROM hazards ORDER BY id LIMIT 1").fetchone()[0]
-        con.execute("UPDATE hazards SET name = 'edited after the stop' WHERE id = ?", (hid,))
-        con.commit()
-        con.close()
-        situd.hand_over(self.db)
-        d = self.start()
-        item = d.get("/collections/hazards/items/%s" % hid).json()
-        self.assertEqual(item["properties"]["name"], "edited after the stop")
-        self.assertIn("the store file changed), then written", d.read_log())
+        self.edit_then_restart("edited after the stop")
 
 
 if __name__ == "__main__":

@@ -46,13 +46,17 @@ static void usage(FILE *f)
 /* Flags are read twice: first for --config, then over the file's values. */
 static int parse_flags(int argc, char **argv, situd_config *cfg, int pass)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, 0, 'd'},      {"listen", required_argument, 0, 'l'},
-        {"config", required_argument, 0, 'c'},  {"threads", required_argument, 0, 't'},
-        {"user", required_argument, 0, 'u'},    {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
-        {"places", required_argument, 0, 'p'},  {"max-lag", required_argument, 0, 'm'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                         {"listen", required_argument, 0, 'l'},
+                                         {"config", required_argument, 0, 'c'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"user", required_argument, 0, 'u'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 'V'},
+                                         {"places", required_argument, 0, 'p'},
+                                         {"max-lag", required_argument, 0, 'm'},
+                                         {0, 0, 0, 0}};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -68,16 +72,28 @@ static int parse_flags(int argc, char **argv, situd_config *cfg, int pass)
             continue;
         }
         switch (c) {
-        case 'd': snprintf(cfg->db, sizeof cfg->db, "%s", optarg); break;
-        case 'p': snprintf(cfg->places, sizeof cfg->places, "%s", optarg); break;
+        case 'd':
+            snprintf(cfg->db, sizeof cfg->db, "%s", optarg);
+            break;
+        case 'p':
+            snprintf(cfg->places, sizeof cfg->places, "%s", optarg);
+            break;
         case 'l':
             if (situd_config_set_listen(cfg, optarg))
                 return fprintf(stderr, "situd: --listen wants HOST:PORT, got '%s'\n", optarg), 2;
             break;
-        case 't': cfg->threads = atoi(optarg); break;
-        case 'm': cfg->max_lag_s = atoi(optarg); break;
-        case 'u': snprintf(cfg->user, sizeof cfg->user, "%s", optarg); break;
-        case 'q': cfg->quiet = 1; break;
+        case 't':
+            cfg->threads = atoi(optarg);
+            break;
+        case 'm':
+            cfg->max_lag_s = atoi(optarg);
+            break;
+        case 'u':
+            snprintf(cfg->user, sizeof cfg->user, "%s", optarg);
+            break;
+        case 'q':
+            cfg->quiet = 1;
+            break;
         }
     }
     if (optind != argc)
@@ -187,6 +203,17 @@ static int load_snapshot(const situd_config *cfg)
     return 0;
 }
 
+/* At a clean stop, DB.snap from what situd last published. */
+static void save_snapshot(const char *db, situ_snapshot *snap, long long seq)
+{
+    char note[9000];
+    situ_err err = {0};
+    if (situ_snapshot_save(db, snap, seq, note, sizeof note, &err))
+        snprintf(note, sizeof note, "not written: %s", err.msg);
+    fprintf(stderr, "situd: snapshot file %s\n", note);
+    situ_snapshot_release(snap);
+}
+
 int main(int argc, char **argv)
 {
     static situd_config cfg;
@@ -252,12 +279,16 @@ int main(int argc, char **argv)
     situd_service_notify("STOPPING=1");
     situd_feedwriter_stop(); /* ends /events, answers every queued batch */
     situd_server_stop();
+    long long seq = 0; /* what the published snapshot holds, kept for DB.snap */
+    situ_snapshot *last = feeds ? situd_snapshot_acquire_seq(&seq) : NULL;
     situd_snapshot_publish(NULL);
     situd_tiles_free();
     situd_nearest_free();
     situd_closures_free();
     situd_roads_free();
     situd_places_free();
+    if (last) /* every connection to the store is closed by now */
+        save_snapshot(cfg.db, last, seq);
     fprintf(stderr, "situd: stopped\n");
     return 0;
 }

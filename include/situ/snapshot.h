@@ -120,6 +120,15 @@ int situ_snapshot_load(situ_store *s, situ_snapshot **out_snap, situ_err *err);
  * be written is noted, not an error. */
 int situ_snapshot_open(situ_store *s, const char *db, situ_snapshot **out_snap, char *note,
                        size_t nnote, situ_err *err);
+/* At a clean stop: writes snap, which holds every event of the store db to
+ * seq, to db.snap keyed to the store's state at rest (its WAL checkpointed,
+ * every connection to it closed), so that the next start reads it back
+ * unless the store changed since. Nothing is written (note says why) for a
+ * PostgreSQL store, a snapshot without townships, or when the store's
+ * event log holds events past seq; or when db.snap already has this key.
+ * 0, or an error when the store cannot be opened or the file written. */
+int situ_snapshot_save(const char *db, const situ_snapshot *snap, long long seq, char *note,
+                       size_t nnote, situ_err *err);
 /* A new snapshot equal to old but with collection coll (retained) in its
  * place and version old->version + 1. NULL when out of memory. */
 situ_snapshot *situ_snapshot_with(const situ_snapshot *old, situ_coll *coll);

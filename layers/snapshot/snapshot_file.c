@@ -91,8 +91,8 @@ static int64_t mtime_ns(const struct stat *st)
     return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-/* The store's state and this build's identity into k; 0 or -1 (why in err). */
-static int key_now(situ_store *s, const char *db, snap_key *k, situ_err *err)
+/* This build's identity into k. */
+static void key_build(snap_key *k)
 {
     memset(k, 0, sizeof *k);
     memcpy(k->magic, SNAP_MAGIC, 8);
@@ -104,14 +104,30 @@ static int key_now(situ_store *s, const char *db, snap_key *k, situ_err *err)
     struct stat st;
     if (stat("/proc/self/exe", &st) == 0)
         k->exe_size = (int64_t)st.st_size, k->exe_mtime_ns = mtime_ns(&st);
+}
+
+/* The store file's (and a non-empty WAL's) identity into k; 0 or -1. */
+static int key_files(const char *db, snap_key *k, situ_err *err)
+{
+    struct stat st;
     if (stat(db, &st) != 0)
         return situ_err_set(err, SITU_EIO, "cannot stat %s: %s", db, strerror(errno));
     k->db_dev = (int64_t)st.st_dev, k->db_ino = (int64_t)st.st_ino;
     k->db_size = (int64_t)st.st_size, k->db_mtime_ns = mtime_ns(&st);
+    k->wal_size = k->wal_mtime_ns = 0;
     char wal[4200];
     snprintf(wal, sizeof wal, "%s-wal", db);
     if (stat(wal, &st) == 0 && st.st_size > 0) /* frames not yet in the main file */
         k->wal_size = (int64_t)st.st_size, k->wal_mtime_ns = mtime_ns(&st);
+    return 0;
+}
+
+/* The store's state and this build's identity into k; 0 or -1 (why in err). */
+static int key_now(situ_store *s, const char *db, snap_key *k, situ_err *err)
+{
+    key_build(k);
+    if (key_files(db, k, err))
+        return -1;
     k->schema = situ_store_version(s);
     situ_db_stmt *q;
     if (situ_db_prepare(situ_store_sql(s), "SELECT max(seq) FROM event_log", &q, err))
@@ -620,5 +636,67 @@ int situ_snapshot_open(situ_store *s, const char *db, situ_snapshot **out_snap, 
     else
         snprintf(note, nnote, "built from the store (%s: %s), then written", path, why);
     *out_snap = snap;
+    return 0;
+}
+
+/* ---- at a clean stop --------------------------------------------------------- */
+
+/* 1 when the file at path is written under key k (its payload unchecked). */
+static int file_has_key(const char *path, const snap_key *k)
+{
+    snap_header hd;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int same = pread(fd, &hd, sizeof hd, 0) == (ssize_t)sizeof hd && !key_differs(&hd.key, k);
+    close(fd);
+    return same;
+}
+
+/* The store's key with its WAL checkpointed into the main file, read
+ * through a connection of its own that is closed before the files' identity
+ * is taken (closing the last connection may still touch them). */
+static int key_at_rest(const char *db, snap_key *k, situ_err *err)
+{
+    situ_store *s;
+    if (situ_store_open(db, 0, &s, err))
+        return -1;
+    int rc = situ_db_exec(situ_store_sql(s), "PRAGMA wal_checkpoint(TRUNCATE)", err);
+    if (!rc)
+        rc = key_now(s, db, k, err);
+    situ_store_close(s);
+    return rc ? rc : key_files(db, k, err);
+}
+
+int situ_snapshot_save(const char *db, const situ_snapshot *snap, long long seq, char *note,
+                       size_t nnote, situ_err *err)
+{
+    const situ_coll *towns = snap ? snap->colls[SITU_C_TOWNSHIPS] : NULL;
+    if (situ_db_is_url(db)) {
+        snprintf(note, nnote, "not written (PostgreSQL: no snapshot file)");
+        return 0;
+    }
+    if (!towns || !towns->n || !towns->outlines[0] || !towns->outlines[1]) {
+        snprintf(note, nnote, "not written (no townships or their outlines)");
+        return 0;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s.snap", db);
+    snap_key k;
+    if (key_at_rest(db, &k, err))
+        return -1;
+    if (k.seq != seq) {
+        snprintf(note, nnote,
+                 "%s not written: the snapshot holds events to %lld, the store to %lld", path, seq,
+                 (long long)k.seq);
+        return 0;
+    }
+    if (file_has_key(path, &k)) {
+        snprintf(note, nnote, "%s already current (event %lld)", path, seq);
+        return 0;
+    }
+    if (write_file(path, &k, snap, err))
+        return -1;
+    snprintf(note, nnote, "%s written at event %lld", path, seq);
     return 0;
 }

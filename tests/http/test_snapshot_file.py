@@ -5,14 +5,19 @@ every zoom, county and province outlines included, nearest, items,
 townships, locate); a file that is stale (the store changed after it was
 written: a feed event, an edit behind situd's back) or corrupt (truncated,
 a flipped byte, another format) is not used: situd says why, builds from
-the store and writes the file again."""
+the store and writes the file again. A clean stop (SIGTERM) writes the file
+from the snapshot situd holds after its feeds, keyed to the store at rest,
+so a restart after a day of feeds reads it back; a stop that is not clean
+or an edit between stop and start still makes it stale."""
 
 import os
+import signal
 import re
 import sqlite3
 import struct
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,13 +40,13 @@ JSON_PATHS = [
 ]
 
 
-def answers(d):
+def answers(d, extra=()):
     """Every answer of the sample as bytes, by path; in JSON the time of the
     answer (a summary's updated_at) and situd's own address (a new port each start) left out."""
     out = {}
     paths = ["/tiles/all/%s.mvt" % t for t in TILES]
     paths += ["/tiles/townships/%s.mvt" % t for t in TILES[:4]]
-    paths += JSON_PATHS
+    paths += JSON_PATHS + list(extra)
     codes = [f["id"] for f in d.get("/collections/townships/items?limit=3").json()["features"]]
     paths += ["/townships/%s" % c for c in codes]
     for p in paths:
@@ -61,6 +66,7 @@ class SnapshotFileTest(unittest.TestCase):
         cls.db = situd.demo_db(cls.tmp)
         cls.snap = cls.db + ".snap"
         cls.token = feedlib.add_token(cls.db, "reserves")
+        cls.met = feedlib.add_token(cls.db, "meteorology")
         d = situd.Situd(cls.db)
         try:
             cls.cold = answers(d)
@@ -134,8 +140,8 @@ class SnapshotFileTest(unittest.TestCase):
             f.write(struct.pack("<I", fmt + 1))
         self.corrupt_then_restart(other_format, "another file format")
 
-    def test_6_stale_after_a_feed_event(self):
-        d = self.start()
+    def test_6_stale_after_a_feed_event_and_an_unclean_stop(self):
+        d = situd.Situd(self.db)  # killed below, not stopped cleanly
         self.assertIn("snapshot read back from ", d.read_log())
         res = d.get("/collections/resources/items?limit=1").json()["features"][0]
         ev = {"events": [{"id": "snap-1", "type": "feature_update", "collection": "resources",
@@ -143,7 +149,7 @@ class SnapshotFileTest(unittest.TestCase):
         r = d.post("/feeds/reserves/events", ev, feedlib.auth(self.token))
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.json()["results"][0]["status"], "accepted", r.body)
-        d.stop_cleanly()
+        d.stop(signal.SIGKILL)  # no clean stop: the file stays as it was
         d = self.start()
         item = d.get("/collections/resources/items/%s" % res["id"]).json()
         self.assertEqual(item["properties"]["personnel"], 4321)
@@ -153,16 +159,82 @@ class SnapshotFileTest(unittest.TestCase):
 
     def test_7_stale_after_an_edit_behind_situds_back(self):
         self.restart_reads("snapshot read back from ")
+        self.edit_then_restart("edited in QGIS")
+
+    def edit_then_restart(self, name):
+        """Renames a hazard behind situd's back (sqlite3), starts situd:
+        the file is stale, the name shows."""
         con = sqlite3.connect(self.db)
         hid = con.execute("SELECT id FROM hazards ORDER BY id LIMIT 1").fetchone()[0]
-        con.execute("UPDATE hazards SET name = 'edited in QGIS' WHERE id = ?", (hid,))
+        con.execute("UPDATE hazards SET name = ? WHERE id = ?", (name, hid))
         con.commit()
         con.close()
         situd.hand_over(self.db)
         d = self.start()
         item = d.get("/collections/hazards/items/%s" % hid).json()
-        self.assertEqual(item["properties"]["name"], "edited in QGIS")
+        self.assertEqual(item["properties"]["name"], name)
         self.assertIn("the store file changed), then written", d.read_log())
+
+    def post_feeds(self, d, tag):
+        """Posts an alert, an observation and a feature update; waits until
+        situd shows each; returns the paths that show them."""
+        stations = d.get("/collections/stations/items?limit=1000").json()["features"]
+        gauge = next(f["id"] for f in stations if f["properties"].get("dept") == "meteorology"
+                     and f["properties"].get("kind") == "rain_gauge")
+        now = feedlib.utc(time.time() - 60)
+        square = {"type": "Polygon", "coordinates": [[[111.55, 26.35], [111.7, 26.35],
+                                                      [111.7, 26.5], [111.55, 26.5],
+                                                      [111.55, 26.35]]]}
+        evs = [{"id": tag + "-al", "type": "alert", "event": "rainstorm", "severity": "red",
+                "onset": now, "expires": feedlib.utc(time.time() + 86400), "geometry": square},
+               {"id": tag + "-obs", "type": "observation", "station": gauge, "observed_at": now,
+                "metric": "rain_1h_mm", "value": 987.5}]
+        r = d.post("/feeds/meteorology/events", {"events": evs}, feedlib.auth(self.met))
+        self.assertEqual([x["status"] for x in r.json()["results"]], ["accepted"] * 2, r.body)
+        res = d.get("/nearest?lon=111.61&lat=26.42&collection=resources&k=1").json()
+        rid = res["features"][0]["id"]
+        ev = [{"id": tag + "-upd", "type": "feature_update", "collection": "resources",
+               "feature_id": rid, "set": {"personnel": 777}}]
+        r = d.post("/feeds/reserves/events", {"events": ev}, feedlib.auth(self.token))
+        self.assertEqual(r.json()["results"][0]["status"], "accepted", r.body)
+        paths = ["/collections/alerts/items?limit=50", "/collections/resources/items/" + rid,
+                 "/collections/stations/items/" + gauge]
+        self.assertTrue(feedlib.wait_until(
+            lambda: b"777" in d.get(paths[1]).body and b"987.5" in d.get(paths[2]).body
+            and ("meteorology:%s-al" % tag).encode() in d.get(paths[0]).body), "the feeds never showed")
+        return paths
+
+    def test_8_clean_stop_after_feeds_writes_the_file(self):
+        # a reader of the store (QGIS, a backup) open across the stop: situd's
+        # connection is then not the last, and its close leaves the WAL as it is
+        reader = sqlite3.connect(self.db)
+        reader.execute("SELECT count(*) FROM hazards").fetchone()
+        d = self.start()
+        paths = self.post_feeds(d, "stop8")
+        d.stop_cleanly()
+        self.assertRegex(d.read_log(), r"snapshot file %s written at event \d+" % self.snap)
+        reader.close()  # the last connection: SQLite checkpoints what is left in the WAL
+        situd.hand_over(self.db)
+        d = self.start()
+        self.assertIn("snapshot read back from " + self.snap, d.read_log())
+        warm = answers(d, paths)
+        d.stop_cleanly()
+        self.assertIn("already current", d.read_log())
+        os.unlink(self.snap)
+        d = self.start()
+        self.assertIn("none yet), then written", d.read_log())
+        cold = answers(d, paths)
+        d.stop_cleanly()
+        for p, (status, body) in cold.items():
+            self.assertEqual(status, 200, p)
+            self.assertEqual(warm[p], (status, body), "%s differs from the cold build's" % p)
+
+    def test_9_edit_between_a_clean_stop_and_the_next_start(self):
+        d = self.start()
+        self.post_feeds(d, "stop9")
+        d.stop_cleanly()
+        self.assertIn("written at event", d.read_log())
+        self.edit_then_restart("edited after the stop")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ once: skipped when the cluster holds townships) and into a SpatiaLite file.
 Run by Debian's python3 (psycopg2)."""
 
 import argparse
-import http.client
 import json
 import math
 import os
@@ -45,6 +44,9 @@ PORT = int(os.environ.get("SITU_CLUSTER_PORT", "25432"))
 SITUD_PORTS = (PORT + 3, PORT + 4)
 DEPTS = ("meteorology", "water_resources", "natural_resources", "forestry", "transport",
          "emergency_management")
+sys.path.insert(0, os.path.join(ROOT, "tests", "http"))
+import situd  # noqa: E402 (the harness's request helper)
+
 LON, LAT = 111.61, 26.42  # Yongzhou's centre, inside the demo
 
 
@@ -56,14 +58,7 @@ def sh(*args, timeout=300):
     return r.stdout.decode().strip()
 
 
-def request(port, method, path, body=None, headers=None, timeout=30):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request(method, path, body, headers or {})
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
+request = situd.request_port
 
 
 def healthz(port):

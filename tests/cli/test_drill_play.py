@@ -56,11 +56,6 @@ def run(*args):
     return subprocess.run([SITU, "drill", *args], capture_output=True, text=True)
 
 
-def md5_file(path):
-    with open(path, "rb") as f:
-        return hashlib.md5(f.read()).hexdigest()
-
-
 def digests(db):
     """Every table's rows hashed, in key order."""
     out = {}
@@ -96,10 +91,10 @@ class DrillPlay(unittest.TestCase):
         return r
 
     def test_flood_flat_out_records_every_inject_and_leaves_live_alone(self):
-        before = md5_file(self.live)
+        before = situd.md5_file(self.live)
         r = self.start(FLOOD, "flood.sqlite", "--speed", "max")
         self.assertIn("accepted 24 noted 3", r.stdout)
-        self.assertEqual(md5_file(self.live), before)
+        self.assertEqual(situd.md5_file(self.live), before)
         self.assertFalse([n for n in os.listdir(self.tmp) if ".part-" in n or ".tmp-" in n])
         with sqlite3.connect(self.path("flood.sqlite")) as c:
             ids = [i for (i,) in c.execute("SELECT inject_id FROM drill_record "

@@ -25,11 +25,6 @@ DATA = os.path.join(HERE, "..", "data", "load")
 SITU = situd.SITU
 
 
-def md5_file(path):
-    with open(path, "rb") as f:
-        return hashlib.md5(f.read()).hexdigest()
-
-
 def store_state(db):
     """(md5 of the file, md5 of its dump, the -wal and -shm that exist)."""
     if not os.path.exists(db):
@@ -37,7 +32,7 @@ def store_state(db):
     dump = subprocess.run(["sqlite3", "-readonly", db, ".dump"], capture_output=True,
                           check=True).stdout
     side = tuple(s for s in ("-wal", "-shm", "-journal") if os.path.exists(db + s))
-    return md5_file(db), hashlib.md5(dump).hexdigest(), side
+    return situd.md5_file(db), hashlib.md5(dump).hexdigest(), side
 
 
 def write(path, text, mode="w"):

@@ -30,7 +30,6 @@ merged. Run by Debian's python3 (psycopg2). Ports from
 SITU_TEST_CLUSTER_PORT (default 26532); SITU_BIN, SITUD_BIN as for the
 other suites; SITU_CLUSTER_LOGS=DIR keeps the cluster's logs."""
 
-import http.client
 import json
 import math
 import os
@@ -82,14 +81,7 @@ READS = (tile_path(111.05, 26.05, 12), "/nearest?lon=111.05&lat=26.05&collection
 
 
 def request(port, method, path, body=None, headers=None, timeout=REQUEST_TIMEOUT):
-    """(status, headers dict lower-cased, body bytes); raises OSError."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request(method, path, body, headers or {})
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
+    return situd.request_port(port, method, path, body, headers, timeout)
 
 
 class Cluster:

@@ -3,6 +3,8 @@ temporary SpatiaLite file with the real `situ` CLI, starts a real situd on an
 ephemeral 127.0.0.1 port, and offers small request helpers (standard library
 only). Environment: SITU_BIN, SITUD_BIN, SITU_GEODATA (set by CTest)."""
 
+import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -70,6 +72,24 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def md5_file(path):
+    with open(path, "rb") as f:
+        return hashlib.md5(f.read()).hexdigest()
+
+
+def request_port(port, method, path, body=None, headers=None, timeout=30):
+    """One request to a situd on 127.0.0.1:port that this harness did not
+    start (a cluster's): (status, headers dict lower-cased, body bytes);
+    raises OSError when it cannot be asked."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body, headers or {})
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
 
 
 class Response:

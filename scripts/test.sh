@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: the same set-up and build as run.sh (warnings are
 # errors here), every test with ctest; every libFuzzer target for 30 s
-# (scripts/fuzz.sh; SITU_NO_FUZZ=1 skips); then the suite again (all but the
+# (scripts/fuzz.sh, two at a time; SITU_NO_FUZZ=1 skips); then the suite again (all but the
 # browser test) in a second build with AddressSanitizer, LeakSanitizer and
 # UndefinedBehaviorSanitizer, any report being fatal. SITU_NO_SANITIZE=1
 # skips the second pass.
@@ -13,7 +13,7 @@ if [ ! -f geodata/demo/manifest.ini ]; then
 fi
 (cd build && ctest --output-on-failure -j2 "$@")
 if [ "${SITU_NO_FUZZ:-0}" != 1 ]; then
-    scripts/fuzz.sh 30
+    scripts/fuzz.sh -j 2 30
 fi
 if [ "${SITU_NO_SANITIZE:-0}" != 1 ]; then
     echo "== the suite again under ASan + UBSan (build-asan/)"

@@ -3,6 +3,7 @@ temporary SpatiaLite file with the real `situ` CLI, starts a real situd on an
 ephemeral 127.0.0.1 port, and offers small request helpers (standard library
 only). Environment: SITU_BIN, SITUD_BIN, SITU_GEODATA (set by CTest)."""
 
+import atexit
 import hashlib
 import http.client
 import json
@@ -11,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -29,6 +31,27 @@ SERVICE_USER = "nobody" if os.geteuid() == 0 else None
 USER_ARGS = ["--user", SERVICE_USER] if SERVICE_USER else []
 
 _cached_db = {}
+
+
+def _scratch_root():
+    """Every temporary file and folder of this test process goes under one
+    folder, removed when the process ends, so that a suite which does not
+    clean up after itself (a failure half way, a log kept for the report)
+    leaves nothing in /tmp: tempfile's own, and through TMPDIR those of the
+    situ and situd it starts. World-writable and sticky as /tmp is, since
+    situd runs as the service user. SITU_KEEP_TMP=1 keeps it."""
+    root = tempfile.mkdtemp(prefix="situ-test-%s-" % os.path.basename(sys.argv[0]).split(".")[0])
+    os.chmod(root, 0o1777)
+    tempfile.tempdir = root
+    os.environ["TMPDIR"] = root
+    if os.environ.get("SITU_KEEP_TMP") == "1":
+        print("situd.py: temporary files kept in " + root, file=sys.stderr)
+    else:
+        atexit.register(shutil.rmtree, root, True)
+    return root
+
+
+SCRATCH = _scratch_root()
 
 
 def hand_over(db):

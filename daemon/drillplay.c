@@ -55,13 +55,15 @@ static long long now_ms(void)
     return c->now_ms(c->ctx);
 }
 
-/* Each accepted event's changes to the publisher, as the writer's are. */
+/* Each accepted event's changes to the publisher, as the writer's are,
+ * with its log seq: one that changed nothing (a reading older than the
+ * station's) still moves X-Situ-Seq, so the drill's seq reaches its store's. */
 static void applied(void *ctx, const situ_feed_batch *b)
 {
     (void)ctx;
     for (int i = 0; i < b->n; i++)
-        if (b->ev[i].status == SITU_FEED_ACCEPTED && b->ev[i].nchanges)
-            situd__feedpub_add(b->ev[i].changes, (size_t)b->ev[i].nchanges);
+        if (b->ev[i].status == SITU_FEED_ACCEPTED)
+            situd__feedpub_follow(b->ev[i].changes, (size_t)b->ev[i].nchanges, b->ev[i].seq);
 }
 
 /* Under D.lock: waits until wall ms `until` (-1: until signalled). */
@@ -83,6 +85,15 @@ static void wait_until(long long until)
     pthread_cond_timedwait(&D.cv, &D.lock, &ts);
 }
 
+/* Under D.lock: the store failed under the player (err): the drill stops. */
+static void drill_failed(const situ_err *err)
+{
+    situ_err e2 = {0};
+    snprintf(D.failed, sizeof D.failed, "%s", err->msg);
+    fprintf(stderr, "situd: drill %s stopped: %s\n", D.cfg->drill_id, err->msg);
+    situ_drill_play_stop(D.p, "player", now_ms(), &e2);
+}
+
 static void *play_main(void *arg)
 {
     (void)arg;
@@ -90,11 +101,8 @@ static void *play_main(void *arg)
     while (!D.quit) {
         long long now = now_ms();
         situ_err err = {0};
-        if (!D.failed[0] && situ_drill_play_step(D.p, now, NULL, &err)) {
-            snprintf(D.failed, sizeof D.failed, "%s", err.msg);
-            fprintf(stderr, "situd: drill %s stopped: %s\n", D.cfg->drill_id, err.msg);
-            situ_drill_play_stop(D.p, "player", now, &err);
-        }
+        if (!D.failed[0] && situ_drill_play_step(D.p, now, NULL, &err))
+            drill_failed(&err);
         wait_until(D.failed[0] ? -1 : situ_drill_play_next_wall(D.p, now));
     }
     pthread_mutex_unlock(&D.lock);
@@ -322,6 +330,9 @@ static situd_result control(situd_req *r)
     situ_err err = {0};
     pthread_mutex_lock(&D.lock);
     int rc = apply_control(o, action, &param, &err);
+    situ_err step_err = {0}; /* what the control made due (a skip, an inject now) goes now */
+    if (!rc && !D.failed[0] && situ_drill_play_step(D.p, now_ms(), NULL, &step_err))
+        drill_failed(&step_err);
     situd_result res;
     if (rc == SITU_ECONFLICT)
         res = situd_problem(r, 409, "action", "%s: %s", action, err.msg);

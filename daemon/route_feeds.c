@@ -140,7 +140,13 @@ situd_result situd_feed_read_error(situd_req *r, const situ_err *err, int cap)
     switch (err->code) {
     case SITU_ELIMIT:
         return situd_problem(r, 413, "body", "%s", err->msg);
-    case SITU_EINVAL:
+    case SITU_EINVAL: /* a CAP refused for a member, "<status> is Exercise: ...": names it */
+        if (cap && err->msg[0] == '<' && strchr(err->msg, '>')) {
+            char member[64];
+            snprintf(member, sizeof member, "%.*s", (int)(strchr(err->msg, '>') - err->msg - 1),
+                     err->msg + 1);
+            return situd_problem(r, 422, member, "%s", err->msg);
+        }
         return situd_problem(r, 422, "body", "%s", err->msg);
     case SITU_ENOMEM:
         return situd_problem(r, 503, NULL, "%s", err->msg);

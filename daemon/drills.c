@@ -34,6 +34,7 @@
 #include "drills.h"
 #include "feedwriter.h"
 #include "routes.h"
+#include "situ/clock.h"
 #include "situ/db.h"
 #include "situ/drill.h"
 
@@ -52,6 +53,7 @@ static struct {
     pthread_mutex_t lock;
     drill d[DRILLS_MAX];
     int n;
+    int starting; /* drills being copied and started, counted against the bound */
     unsigned counter;
 } G = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -273,38 +275,62 @@ static void new_id(const situd_config *cfg, char id[48], char store[1200])
     } while (access(store, F_OK) == 0);
 }
 
+/* Under G.lock: a place for a new drill (id and store path), held until
+ * it starts or fails (G.starting); 0, or 1 when as many run as may. */
+static int reserve(const situd_config *cfg, char id[48], char store[1200])
+{
+    reap();
+    if (G.n + G.starting >= cfg->max_drills || G.n + G.starting >= DRILLS_MAX)
+        return 1;
+    new_id(cfg, id, store);
+    G.starting++;
+    return 0;
+}
+
+/* Copies the live store into store and starts the drill's process on it
+ * (G.lock not held: a copy takes seconds); 0 with *d, or an answer in *res. */
+static int make_drill(situd_req *r, start_req *q, const char *id, const char *store, drill *d,
+                      situd_result *res)
+{
+    char dir[1100], msg[512];
+    situ_err err = {0};
+    snprintf(dir, sizeof dir, "%s.drills", r->cfg->db);
+    if (mkdir(dir, 0750) && errno != EEXIST)
+        return *res = situd_problem(r, 503, NULL, "cannot make %s: %s", dir, strerror(errno)), -1;
+    double t0 = situ_clock_s();
+    if (situ_drill_store_create(r->cfg->db, store, q->s, 0, &err))
+        return *res = situd_problem(r, 503, NULL, "the drill's store: %s", err.msg), -1;
+    double t1 = situ_clock_s();
+    if (spawn(r->cfg, id, store, q->speed, q->start, d, msg, sizeof msg))
+        return *res = situd_problem(r, 503, NULL, "drill %s: %s", id, msg), -1;
+    fprintf(stderr, "situd: drill %s: store copied in %.2f s, its process serving %.2f s later\n",
+            id, t1 - t0, situ_clock_s() - t1);
+    return 0;
+}
+
 /* Copies the live store and starts the drill's process; answers 201. */
 static situd_result launch(situd_req *r, start_req *q)
 {
-    char id[48], store[1200], dir[1100], msg[512];
-    situ_err err = {0};
+    char id[48], store[1200];
     drill d;
+    situd_result res;
     pthread_mutex_lock(&G.lock);
-    reap();
-    if (G.n >= r->cfg->max_drills || G.n >= DRILLS_MAX) {
-        pthread_mutex_unlock(&G.lock);
+    int full = reserve(r->cfg, id, store);
+    int running = G.n + G.starting;
+    pthread_mutex_unlock(&G.lock);
+    if (full)
         return situd_busy(r,
                           "%d drills run already, the most this situd runs at once: "
                           "DELETE /drills/{id} ends one",
-                          G.n);
-    }
-    new_id(r->cfg, id, store);
-    snprintf(dir, sizeof dir, "%s.drills", r->cfg->db);
-    if (mkdir(dir, 0750) && errno != EEXIST) {
-        pthread_mutex_unlock(&G.lock);
-        return situd_problem(r, 503, NULL, "cannot make %s: %s", dir, strerror(errno));
-    }
-    int rc = situ_drill_store_create(r->cfg->db, store, q->s, 0, &err);
-    if (rc) {
-        pthread_mutex_unlock(&G.lock);
-        return situd_problem(r, 503, NULL, "the drill's store: %s", err.msg);
-    }
-    if (spawn(r->cfg, id, store, q->speed, q->start, &d, msg, sizeof msg)) {
-        pthread_mutex_unlock(&G.lock);
-        return situd_problem(r, 503, NULL, "drill %s: %s", id, msg);
-    }
-    G.d[G.n++] = d;
+                          running);
+    int failed = make_drill(r, q, id, store, &d, &res);
+    pthread_mutex_lock(&G.lock);
+    G.starting--;
+    if (!failed)
+        G.d[G.n++] = d;
     pthread_mutex_unlock(&G.lock);
+    if (failed)
+        return res;
     fprintf(stderr, "situd: drill %s (%s) started: process %d on port %d, store %s\n", id,
             q->s->exercise_id, (int)d.pid, d.port, store);
     char path[128], loc[128];

@@ -82,7 +82,8 @@ void situd__feedpub_follow(const situ_feed_change *c, size_t n, long long upto)
         }
         P.pending = p, P.cap = cap;
     }
-    memcpy(P.pending + P.n, c, n * sizeof *c);
+    if (n) /* c may be NULL with n 0: a log row that changed nothing */
+        memcpy(P.pending + P.n, c, n * sizeof *c);
     P.n += n;
     for (size_t i = 0; i < n; i++)
         P.ncoll += c[i].cid < SITU_NCOLLECTIONS;

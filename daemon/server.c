@@ -375,6 +375,14 @@ situd_result situd_problem(situd_req *r, unsigned status, const char *param, con
     return situd_reply_response(r, status, problem_response(r, status, param, detail));
 }
 
+static situd_result retry_later(situd_req *r, const char *param, const char *detail)
+{
+    struct MHD_Response *resp = problem_response(r, 503, param, detail);
+    if (resp)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    return situd_reply_response(r, 503, resp);
+}
+
 situd_result situd_busy(situd_req *r, const char *fmt, ...)
 {
     char detail[1024];
@@ -382,10 +390,17 @@ situd_result situd_busy(situd_req *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    struct MHD_Response *resp = problem_response(r, 503, NULL, detail);
-    if (resp)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-    return situd_reply_response(r, 503, resp);
+    return retry_later(r, NULL, detail);
+}
+
+situd_result situd_not_yet(situd_req *r, const char *param, const char *fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return retry_later(r, param, detail);
 }
 
 /* ---- request bodies --------------------------------------------------------- */

@@ -256,8 +256,9 @@ static void closures_changed_now(void)
 
 /* ---- the first network behind the port ------------------------------------- */
 
-/* Test-only: SITUD_TEST_ROADS_DELAY_MS holds the loader back that long, so
- * the tests can see the loading state whatever the machine's speed. */
+/* Test-only: SITUD_TEST_ROADS_DELAY_MS holds the loader back that long
+ * after its first network, before it takes what was sent meanwhile, so the
+ * tests can see the loading state (and send) whatever the machine's speed. */
 static void test_delay(void)
 {
     const char *ms = getenv("SITUD_TEST_ROADS_DELAY_MS");
@@ -271,8 +272,7 @@ static void test_delay(void)
 static void *load_main(void *arg)
 {
     (void)arg;
-    test_delay();
-    for (;;) {
+    for (int first = 1;; first = 0) {
         pthread_mutex_lock(&pend_lock);
         situ_snapshot *snap = pending;
         int closures = pending_closures;
@@ -286,6 +286,8 @@ static void *load_main(void *arg)
         else
             closures_changed_now();
         situ_snapshot_release(snap);
+        if (first)
+            test_delay();
     }
 }
 

@@ -5,7 +5,7 @@ first /nearest?by=road 200), and its peak RSS (VmHWM) then, cold (DB.snap
 removed) and from DB.snap written at the clean stop before (#20). The road
 graph is built behind the port: before that change the three times were
 one. Usage:
-  scripts/bench/start_roads.py DB [--passes N] [--situd BIN]
+  [VERBOSE=1] scripts/bench/start_roads.py DB [--passes N] [--situd BIN]
 DB is a SpatiaLite store in a folder of its own (situ demo --scale N, then
 situ load --all); run as root, its folder is handed to the service user."""
 
@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import situd  # noqa: E402
 
 TILE = "/tiles/all/8/207/108.mvt"  # over the demo
+VERBOSE = os.environ.get("VERBOSE")
 
 
 def status(port, path):
@@ -53,12 +54,14 @@ def one_start(binary, db, lon, lat):
     got = {}
     by_road = "/nearest?lon=%f&lat=%f&k=5&by=road" % (lon, lat)
     try:
-        while "roads" not in got and time.monotonic() - t0 < 600:
+        while len(got) < 3 and time.monotonic() - t0 < 600:
             if p.poll() is not None:
                 raise RuntimeError("situd exited: " + p.stderr.read().decode()[-2000:])
             for key, path in (("answer", "/healthz"), ("tile", TILE), ("roads", by_road)):
                 if key not in got and status(port, path) in (200, 204):
                     got[key] = time.monotonic() - t0
+                    if VERBOSE:
+                        print("  %s %.2f s" % (key, got[key]), file=sys.stderr)
             time.sleep(0.01)
         hwm = vm_hwm_mb(p.pid)
     finally:

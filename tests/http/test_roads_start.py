@@ -6,7 +6,8 @@ the straight-line answers are served, and every by-road answer is 503 with
 Retry-After (/nearest and /within naming `by`); once ready, the by-road
 answers are byte-identical to those of a situd that was ready from its
 start, and a road status change and a closure area sent while it loaded
-are in force. A store without roads says "roads":"none"."""
+are in force. A stop while it loads waits for the build and exits 0. A
+store without roads says "roads":"none"."""
 
 import os
 import shutil
@@ -129,6 +130,13 @@ class RoadsStart(unittest.TestCase):
         self.assertEqual(self.nearest_depot(d), "W_MID")
         self.post(d, {"id": "area-end-" + tag, "type": "closure_end", "closure": "area-" + tag})
         self.assertTrue(feedlib.wait_until(lambda: self.nearest_depot(d) == "E_NORTH", 10))
+
+    def test_a_stop_while_loading_is_clean(self):
+        d = self.start_loading()
+        self.post(d, {"id": "stop-%d-%d" % (os.getpid(), time.time_ns()), "type": "feature_update",
+                      "collection": "roads", "feature_id": "B", "set": {"status": "open"}})
+        d.stop_cleanly(timeout=30)  # exit 0 (and, under ASan, nothing leaked)
+        self.assertIn("roads: graph of", d.read_log())
 
     def test_no_roads_is_none(self):
         tmp = tempfile.mkdtemp(prefix="situ-noroads-")

@@ -82,6 +82,10 @@ situd_result situd_problem(situd_req *r, unsigned status, const char *param, con
 /* 503 problem+json with Retry-After: 1, for a bounded resource that is
  * all in use (request bodies, listeners, exports). */
 situd_result situd_busy(situd_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* 503 problem+json with Retry-After: 1 naming param (may be NULL), for
+ * what situd is still building (the road graph at start). */
+situd_result situd_not_yet(situd_req *r, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Request bodies. A handler is first called from the request head alone,
  * before any body byte is read: a route that takes a body checks what the

@@ -285,6 +285,7 @@ int main(int argc, char **argv)
             return fprintf(stderr, "situd: %s\n", msg), 1;
         fprintf(stderr, "situd: feeds disabled: %s\n", msg);
     }
+    situd_roads_load_behind(); /* the port answers while the road graph is built */
     if (situd_closures_start(cfg.db, msg, sizeof msg)) /* laid on the first road network */
         fprintf(stderr, "situd: road closures not applied: %s\n", msg);
     if (load_snapshot(&cfg))

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "roads.h"
 #include "server.h"
@@ -51,7 +52,18 @@ static situd_roads_net *current;
 static situd_roads_area_applier applier;
 static void *applier_ctx;
 static atomic_uint generation;
-static long long n_builds, n_status, n_published; /* under wlock */
+static atomic_llong n_builds, n_status, n_published; /* changed under wlock */
+
+/* The first network is built by a loader thread (situd_roads_load_behind):
+ * while it runs, prepare and closures_changed only note what it must do
+ * after (under pend_lock), so the publisher never waits for the build. */
+static pthread_mutex_t pend_lock = PTHREAD_MUTEX_INITIALIZER;
+static int behind;             /* the first network is built by the loader */
+static int loading;            /* the loader runs */
+static pthread_t loader;       /* joined by situd_roads_free */
+static int loader_started;     /* loader is to be joined */
+static situ_snapshot *pending; /* retained: the newest snapshot to prepare */
+static int pending_closures;   /* the closure areas changed meanwhile */
 
 /* ---- lifetimes ------------------------------------------------------------- */
 
@@ -191,7 +203,7 @@ static situd_roads_net *net_new(situ_coll *roads, const situd_roads_net *prev, s
     return n;
 }
 
-void situd_roads_prepare(const situ_snapshot *snap)
+static void prepare_now(const situ_snapshot *snap)
 {
     situ_coll *roads = snap ? snap->colls[SITU_C_ROADS] : NULL;
     pthread_mutex_lock(&wlock);
@@ -229,7 +241,7 @@ void situd_roads_prepare(const situ_snapshot *snap)
     pthread_mutex_unlock(&wlock);
 }
 
-void situd_roads_closures_changed(void)
+static void closures_changed_now(void)
 {
     pthread_mutex_lock(&wlock);
     situd_roads_net *n = net_current();
@@ -242,6 +254,97 @@ void situd_roads_closures_changed(void)
     pthread_mutex_unlock(&wlock);
 }
 
+/* ---- the first network behind the port ------------------------------------- */
+
+/* Test-only: SITUD_TEST_ROADS_DELAY_MS holds the loader back that long
+ * after its first network, before it takes what was sent meanwhile, so the
+ * tests can see the loading state (and send) whatever the machine's speed. */
+static void test_delay(void)
+{
+    const char *ms = getenv("SITUD_TEST_ROADS_DELAY_MS");
+    long v = ms ? atol(ms) : 0;
+    if (v > 0)
+        nanosleep(&(struct timespec){v / 1000, (v % 1000) * 1000000L}, NULL);
+}
+
+/* Prepares the pending snapshots, then lays the closure areas that changed
+ * meanwhile, until nothing is pending; then the network is current. */
+static void *load_main(void *arg)
+{
+    (void)arg;
+    for (int first = 1;; first = 0) {
+        pthread_mutex_lock(&pend_lock);
+        situ_snapshot *snap = pending;
+        int closures = pending_closures;
+        pending = NULL, pending_closures = 0;
+        loading = snap || closures;
+        pthread_mutex_unlock(&pend_lock);
+        if (!snap && !closures)
+            return NULL;
+        if (snap)
+            prepare_now(snap); /* lays the closure areas in force too */
+        else
+            closures_changed_now();
+        situ_snapshot_release(snap);
+        if (first)
+            test_delay();
+    }
+}
+
+void situd_roads_load_behind(void)
+{
+    pthread_mutex_lock(&pend_lock);
+    behind = 1;
+    pthread_mutex_unlock(&pend_lock);
+}
+
+/* 1 when the loader takes the work (snap, or changed closures when snap is
+ * NULL): it runs, or snap is the first one with roads to load behind. */
+static int loader_takes(const situ_snapshot *snap)
+{
+    pthread_mutex_lock(&pend_lock);
+    int takes = loading;
+    if (!takes && snap && behind && !loader_started && snap->colls[SITU_C_ROADS] &&
+        snap->colls[SITU_C_ROADS]->n) {
+        loading = loader_started = takes = 1;
+        if (pthread_create(&loader, NULL, load_main, NULL))
+            loading = loader_started = takes = 0; /* built here, as before */
+    }
+    if (takes && snap) {
+        situ_snapshot_release(pending);
+        pending = situ_snapshot_retain((situ_snapshot *)snap);
+    } else if (takes) {
+        pending_closures = 1;
+    }
+    pthread_mutex_unlock(&pend_lock);
+    return takes;
+}
+
+void situd_roads_prepare(const situ_snapshot *snap)
+{
+    if (!snap || !loader_takes(snap))
+        prepare_now(snap);
+}
+
+void situd_roads_closures_changed(void)
+{
+    if (!loader_takes(NULL))
+        closures_changed_now();
+}
+
+situd_roads_state situd_roads_state_now(void)
+{
+    pthread_mutex_lock(&pend_lock);
+    int l = loading;
+    pthread_mutex_unlock(&pend_lock);
+    if (l)
+        return SITUD_ROADS_LOADING;
+    pthread_mutex_lock(&cur_lock);
+    int ready = current != NULL;
+    pthread_mutex_unlock(&cur_lock);
+    return ready ? SITUD_ROADS_READY : SITUD_ROADS_NONE;
+}
+
 void situd_roads_set_area_applier(situd_roads_area_applier fn, void *ctx)
 {
     pthread_mutex_lock(&wlock);
@@ -252,6 +355,12 @@ void situd_roads_set_area_applier(situd_roads_area_applier fn, void *ctx)
 
 void situd_roads_free(void)
 {
+    pthread_mutex_lock(&pend_lock);
+    int join = loader_started;
+    loader_started = 0;
+    pthread_mutex_unlock(&pend_lock);
+    if (join) /* the build cannot be cut short: a stop while loading waits for it */
+        pthread_join(loader, NULL);
     pthread_mutex_lock(&wlock);
     net_swap(NULL);
     pthread_mutex_unlock(&wlock);
@@ -259,9 +368,7 @@ void situd_roads_free(void)
 
 void situd_roads_metrics(situ_buf *b)
 {
-    pthread_mutex_lock(&wlock);
     long long builds = n_builds, status = n_status, published = n_published;
-    pthread_mutex_unlock(&wlock);
     situd_roads_view v;
     size_t edges = 0, closed = 0;
     if (situd_roads_acquire(&v) == 0) {

@@ -28,7 +28,16 @@
  * graph rebuilt only when the network changed, see above). Logs a failure
  * and keeps the previous network. */
 void situd_roads_prepare(const situ_snapshot *snap);
-/* Drops everything (at exit). */
+/* From now on the first network with roads is built behind the port: by a
+ * loader thread that situd_roads_prepare starts, which then also prepares
+ * the snapshots published and lays the closure areas changed while it ran
+ * (the publisher never waits for it). Until it is done the state is
+ * loading and by-road answers are 503. Call before the first publish. */
+void situd_roads_load_behind(void);
+typedef enum { SITUD_ROADS_NONE, SITUD_ROADS_LOADING, SITUD_ROADS_READY } situd_roads_state;
+/* none (no roads), loading (the loader runs) or ready. */
+situd_roads_state situd_roads_state_now(void);
+/* Drops everything (at exit), after waiting for the loader. */
 void situd_roads_free(void);
 
 /* ---- closure areas (the closure/closure_end feed events) ----------------- */

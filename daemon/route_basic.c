@@ -72,8 +72,9 @@ situd_result situd_route_healthz(situd_req *r)
     follow_json(r, &lag, &b);
     if (situd_drill_child(r->cfg))
         situd_drillplay_health(&b);
-    situ_buf_printf(&b, "\"snapshot_version\":%lld}\n",
-                    r->snap ? (long long)r->snap->version : 0LL);
+    static const char *const roads[] = {"none", "loading", "ready"};
+    situ_buf_printf(&b, "\"roads\":\"%s\",\"snapshot_version\":%lld}\n",
+                    roads[situd_roads_state_now()], r->snap ? (long long)r->snap->version : 0LL);
     /* failing writes and a stale snapshot are not liveness: reads go on,
      * but monitoring (and a load balancer) must see it */
     return situd_reply_buf(r, stale || writes == SITUD_WRITES_FAILING ? 503 : 200,

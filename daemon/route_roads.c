@@ -14,6 +14,9 @@ situd_result situd_roads_reply(situd_req *r, const situ_nearest_query *q)
 {
     situd_roads_view v;
     const char *param = q->mode == SITU_NEAREST_KNN || q->mode == SITU_NEAREST_WITHIN ? "by" : NULL;
+    if (situd_roads_state_now() == SITUD_ROADS_LOADING)
+        return situd_not_yet(r, param, "%s: road graph loading (situd is starting); retry shortly",
+                             param ? param : "roads");
     if (situd_roads_acquire(&v))
         return situd_problem(r, 400, param,
                              "%s: no road network loaded (the roads collection is empty)",

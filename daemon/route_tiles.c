@@ -6,29 +6,56 @@
  * file adds HTTP: 204 for an empty tile, gzip when accepted, ETag and 304,
  * Cache-Control.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "routes.h"
+#include "situ/clock.h"
 #include "situ/tilecache.h"
 #include "situ/tilejson.h"
 
 static situ_tilecache *cache;
+static pthread_t prepare_thread; /* the first snapshot's sources, behind the port */
+static int preparing;            /* prepare_thread is to be joined */
+
+static void *prepare_main(void *arg)
+{
+    situ_snapshot *snap = arg;
+    situ_err err = {0};
+    double t0 = situ_clock_s();
+    if (situ_tilecache_prepare(cache, snap, &err))
+        fprintf(stderr, "situd: tile cache: sources not prepared (built per request): %s\n",
+                err.msg);
+    else
+        fprintf(stderr, "situd: tile sources prepared in %.0f ms\n", (situ_clock_s() - t0) * 1e3);
+    situ_snapshot_release(snap);
+    return NULL;
+}
 
 int situd_tiles_init(const situd_config *cfg, const situ_snapshot *snap, char *msg, size_t n)
 {
     situ_tilecache_opts o = {.max_bytes = cfg->tile_cache_bytes, .gzip_level = 1};
     situ_err err = {0};
-    if (situ_tilecache_new(&o, &cache, &err) || situ_tilecache_prepare(cache, snap, &err)) {
+    if (situ_tilecache_new(&o, &cache, &err)) {
         snprintf(msg, n, "tile cache: %s", err.msg);
         return -1;
     }
+    /* a tile asked before its collection's source is ready builds it (or
+     * waits for this thread's build of it): the same bytes either way */
+    situ_snapshot *held = situ_snapshot_retain((situ_snapshot *)snap);
+    preparing = !pthread_create(&prepare_thread, NULL, prepare_main, held);
+    if (!preparing)
+        prepare_main(held);
     return 0;
 }
 
 void situd_tiles_free(void)
 {
+    if (preparing)
+        pthread_join(prepare_thread, NULL);
+    preparing = 0;
     situ_tilecache_free(cache);
     cache = NULL;
 }

@@ -381,17 +381,31 @@ situd_result situd_problem(situd_req *r, unsigned status, const char *param, con
     return situd_reply_response(r, status, problem_response(r, status, param, detail));
 }
 
-situd_result situd_busy(situd_req *r, const char *fmt, ...)
+/* 503 problem+json with Retry-After: 1 naming param (may be NULL). */
+static situd_result retry_later(situd_req *r, const char *param, const char *fmt, va_list ap)
 {
     char detail[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-    struct MHD_Response *resp = problem_response(r, 503, NULL, detail);
+    struct MHD_Response *resp = problem_response(r, 503, param, detail);
     if (resp)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     return situd_reply_response(r, 503, resp);
+}
+
+situd_result situd_busy(situd_req *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    situd_result res = retry_later(r, NULL, fmt, ap);
+    return va_end(ap), res;
+}
+
+situd_result situd_not_yet(situd_req *r, const char *param, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    situd_result res = retry_later(r, param, fmt, ap);
+    return va_end(ap), res;
 }
 
 /* ---- request bodies --------------------------------------------------------- */

@@ -33,7 +33,8 @@ long long situd_snapshot_seq(void);
 /* Raises that seq to seq once what it holds is published (never lowers it). */
 void situd_snapshot_seq_advance(long long seq);
 
-/* The tile cache (route_tiles.c): made at start, warmed from snap. */
+/* The tile cache (route_tiles.c): made at start, warmed from snap by a
+ * thread behind the port (joined by situd_tiles_free). */
 int situd_tiles_init(const situd_config *cfg, const situ_snapshot *snap, char *msg, size_t n);
 void situd_tiles_free(void);
 /* Before publishing snap, in which only collection cid changed within the

@@ -180,7 +180,9 @@ export class Panels {
     this.locate(lng, lat, here);
     let r = byRoad ? await getJSON(`/nearest?${q}&by=road&route=1`) : null;
     let note = null;
-    if (r && r.status === 400) { // off the network (no road near the point): the straight line answers
+    // off the network (no road near the point: 400), or situd still building its road graph
+    // (503, #20): the straight line answers
+    if (r && (r.status === 400 || r.status === 503)) {
       note = el('p', { class: 'warn' }, (r.data && r.data.detail) || t('no_results'));
       r = null;
     }

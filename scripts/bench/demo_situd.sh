@@ -2,7 +2,7 @@
 # makes (once) the demo at SCALE and its SpatiaLite file under
 # ${BENCH_DIR:-/tmp/situ-bench}/scaleSCALE, starts situd on it at
 # ${BENCH_PORT:-a free port} with its log in LOG (a name in that folder),
-# and waits until it answers. Sets WORK, PORT, PID; stops situd on exit.
+# and waits until it answers by road too. Sets WORK, PORT, PID; stops situd on exit.
 # WRK_DONE_LUA: wrk's done() printing one line: requests/s, latency
 # percentiles, errors and non-2xx answers.
 WRK_DONE_LUA='
@@ -28,6 +28,9 @@ demo_situd_start() {
         2>"$WORK/$log" &
     PID=$!
     trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null' EXIT
-    for _ in $(seq 1 600); do curl -sf http://127.0.0.1:$PORT/healthz >/dev/null && break; sleep 0.1; done
+    for _ in $(seq 1 600); do # answering, with the road graph built behind the port
+        curl -sf http://127.0.0.1:$PORT/healthz | grep -qv '"roads":"loading"' && break
+        sleep 0.1
+    done
     kill -0 $PID 2>/dev/null || { cat "$WORK/$log" >&2; exit 1; } # answered by another situd
 }

@@ -132,7 +132,7 @@ class Response:
 class Situd:
     """A real situd process on 127.0.0.1:<free port>."""
 
-    def __init__(self, db, *args, env=None):
+    def __init__(self, db, *args, env=None, wait_roads=True):
         self.db = db
         self.port = free_port()
         self.base = "http://127.0.0.1:%d" % self.port
@@ -143,15 +143,18 @@ class Situd:
             hand_over(db)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log,
                                      env=dict(os.environ, **(env or {})))
-        self.wait_ready()
+        self.wait_ready(wait_roads=wait_roads)
 
-    def wait_ready(self, timeout=60):
+    def wait_ready(self, timeout=60, wait_roads=True):
+        """Until /healthz answers 200 (and, with wait_roads, the road graph
+        built behind the port is ready)."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("situd exited: " + self.read_log())
             try:
-                if self.get("/healthz").status == 200:
+                h = self.get("/healthz")
+                if h.status == 200 and not (wait_roads and b'"roads":"loading"' in h.body):
                     return
             except OSError:
                 pass

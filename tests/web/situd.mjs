@@ -113,7 +113,8 @@ function nobodyIds() {
 }
 
 // Starts situd on db (its log in tmp), with the places.geojson beside db
-// when there is one, and waits for /healthz.
+// when there is one, and waits for /healthz (200, with the road graph that
+// situd builds behind its port ready).
 export async function startSitud(tmp, db) {
   const port = await freePort();
   situd.base = `http://127.0.0.1:${port}`;
@@ -127,7 +128,7 @@ export async function startSitud(tmp, db) {
   while (Date.now() < deadline) {
     if (situd.proc.exitCode !== null) throw new Error(`situd exited: ${tail(situd.log)}`);
     const r = await request('GET', '/healthz').catch(() => null);
-    if (r && r.status === 200) return;
+    if (r && r.status === 200 && !String(r.body).includes('"roads":"loading"')) return;
     await sleep(100);
   }
   throw new Error(`situd not ready in 60 s: ${tail(situd.log)}`);

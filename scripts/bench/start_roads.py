@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""start_roads.py: how long situd takes from its launch to its first answer
+(/healthz 200), to its first tile, and to its road graph being ready (the
+first /nearest?by=road 200), and its peak RSS (VmHWM) then, cold (DB.snap
+removed) and from DB.snap written at the clean stop before (#20). The road
+graph is built behind the port: before that change the three times were
+one. Usage:
+  [VERBOSE=1] scripts/bench/start_roads.py DB [--passes N] [--situd BIN]
+DB is a SpatiaLite store in a folder of its own (situ demo --scale N, then
+situ load --all); run as root, its folder is handed to the service user."""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "tests", "http"))
+import situd  # noqa: E402
+
+TILE = "/tiles/all/8/207/108.mvt"  # over the demo
+VERBOSE = os.environ.get("VERBOSE")
+
+
+def status(port, path):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=30) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return None
+
+
+def vm_hwm_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def one_start(binary, db, lon, lat):
+    """Seconds to the first answer, first tile and roads ready; VmHWM MB."""
+    port = situd.free_port()
+    situd.hand_over(db)
+    t0 = time.monotonic()
+    p = subprocess.Popen([binary, "--db", db, "--listen", "127.0.0.1:%d" % port, "--quiet"]
+                         + situd.USER_ARGS, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    got = {}
+    by_road = "/nearest?lon=%f&lat=%f&k=5&by=road" % (lon, lat)
+    try:
+        while len(got) < 3 and time.monotonic() - t0 < 600:
+            if p.poll() is not None:
+                raise RuntimeError("situd exited: " + p.stderr.read().decode()[-2000:])
+            for key, path in (("answer", "/healthz"), ("tile", TILE), ("roads", by_road)):
+                if key not in got and status(port, path) in (200, 204):
+                    got[key] = time.monotonic() - t0
+                    if VERBOSE:
+                        print("  %s %.2f s" % (key, got[key]), file=sys.stderr)
+            time.sleep(0.01)
+        hwm = vm_hwm_mb(p.pid)
+    finally:
+        p.terminate()
+        p.wait(300)
+    return got["answer"], got["tile"], got["roads"], hwm
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("db")
+    ap.add_argument("--passes", type=int, default=2)
+    ap.add_argument("--situd", default=situd.SITUD)
+    ap.add_argument("--lon", type=float, default=111.61)
+    ap.add_argument("--lat", type=float, default=26.42)
+    a = ap.parse_args()
+    res = {}
+    for n in range(a.passes):
+        for how in ("cold", "file"):
+            if how == "cold" and os.path.exists(a.db + ".snap"):
+                os.unlink(a.db + ".snap")
+            ans, tile, roads, hwm = one_start(a.situd, a.db, a.lon, a.lat)
+            res.setdefault(how, []).append((ans, tile, roads, hwm))
+            print("pass %d %s: first answer %.2f s, first tile %.2f s, roads ready %.2f s, "
+                  "VmHWM %.0f MB" % (n, how, ans, tile, roads, hwm), flush=True)
+    for how, v in res.items():
+        cols = list(zip(*v))
+        print("%s: median first answer %.2f s, first tile %.2f s, roads ready %.2f s, "
+              "VmHWM %.0f MB over %d" % (how, statistics.median(cols[0]), statistics.median(cols[1]),
+                                         statistics.median(cols[2]), statistics.median(cols[3]),
+                                         len(v)))
+
+
+if __name__ == "__main__":
+    main()

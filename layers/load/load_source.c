@@ -981,8 +981,12 @@ int situ__load_source(situ__loader *L, const char *path, const situ__source_opts
     if (!rc && situ_db_engine_of(situ_store_sql(L->s)) == SITU_DB_POSTGRES &&
         situ__batch_new(S.c, &S.batch))
         rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
+    if (!rc) /* an empty collection's spatial index is filled once, at the end */
+        rc = situ_store_bulk_begin(L->s, S.c, err);
     if (!rc)
         rc = read_all(&S, err);
+    if (!rc)
+        rc = situ_store_bulk_end(L->s, S.c, err);
     if (!rc)
         rc = judge(&S, err);
     if (!rc)

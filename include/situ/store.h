@@ -103,6 +103,16 @@ enum { SITU_STORE_BATCH_ROWS = 500 };
 int situ_store_upsert_many(situ_store *s, const situ_collection *c, const situ_feature_in *f, int n,
                            long long *out_inserted, situ_err *err);
 
+/* A bulk write of collection c inside the open transaction (a load): when c
+ * holds no rows (SpatiaLite), its per-row spatial index and time stamp
+ * triggers are set aside until situ_store_bulk_end, which fills the spatial
+ * index in one statement, with the values the triggers would have written,
+ * and creates the triggers again as they were. A rollback restores them
+ * too; a commit in between is refused. Upserts between the two must not
+ * update a row (ids distinct). A no-op on PostgreSQL and when c has rows. */
+int situ_store_bulk_begin(situ_store *s, const situ_collection *c, situ_err *err);
+int situ_store_bulk_end(situ_store *s, const situ_collection *c, situ_err *err);
+
 /* Number of features in collection c. */
 int situ_store_count(situ_store *s, const situ_collection *c, long long *out_n, situ_err *err);
 

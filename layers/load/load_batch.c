@@ -4,8 +4,8 @@
  * costs two round trips (does its id exist, the upsert); a batch is one
  * multi-row upsert (situ_store_upsert_many). The loader reads each feature
  * into buffers it reuses, so a batch keeps its own copy of every feature
- * until it is flushed. On SpatiaLite the loader writes each feature as it
- * comes (no batch): a local call costs no round trip.
+ * until it is flushed. On SpatiaLite batches go to the writer thread
+ * (load_pipe.c), which writes them while the next is read.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +98,12 @@ int situ__batch_add(situ__batch *b, const situ_feature_in *fin)
     return b->n == SITU_STORE_BATCH_ROWS;
 }
 
+void situ__batch_reset(situ__batch *b)
+{
+    b->n = 0, b->nitems = 0;
+    situ__arena_reset(&b->arena);
+}
+
 int situ__batch_flush(situ__batch *b, situ_store *s, long long *out_inserted, long long *out_n,
                       situ_err *err)
 {
@@ -107,7 +113,6 @@ int situ__batch_flush(situ__batch *b, situ_store *s, long long *out_inserted, lo
     int rc = b->n ? situ_store_upsert_many(s, b->c, b->f, b->n, &inserted, err) : 0;
     *out_inserted = inserted;
     *out_n = b->n;
-    b->n = 0, b->nitems = 0;
-    situ__arena_reset(&b->arena);
+    situ__batch_reset(b);
     return rc;
 }

@@ -1,13 +1,15 @@
 /*
  * load_int.h: private to the loader (layers/load/load*.c); nothing else includes it.
  *
- * The loader is six files. load.c: the entry points, GDAL set-up and error
+ * The loader is seven files. load.c: the entry points, GDAL set-up and error
  * routing, the transaction, --all and manifest.ini. load_source.c: one OGR
  * source (open, CRS, the feature loop, geometry checks, stats). load_fields.c:
  * source fields onto schema fields (coercion, extra, items). load_geos.c: GEOS
  * polygon repair and township assignment. load_roads.c: an OSM file's ways
  * and a transport department's codes and grades as roads fields.
- * load_batch.c: features copied for one multi-row upsert (PostgreSQL).
+ * load_batch.c: features copied for one multi-row upsert (PostgreSQL) or
+ * for the writer thread. load_pipe.c: on SpatiaLite, the writer thread that
+ * upserts batches while the loader's thread reads the next.
  */
 #ifndef SITU_LOAD_INT_H
 #define SITU_LOAD_INT_H
@@ -164,6 +166,27 @@ int situ__batch_add(situ__batch *b, const situ_feature_in *fin);
  * new ids. On failure the caller rolls back. */
 int situ__batch_flush(situ__batch *b, situ_store *s, long long *out_inserted, long long *out_n,
                       situ_err *err);
+/* Empties b without writing it. */
+void situ__batch_reset(situ__batch *b);
+
+/* ---- the writer thread (load_pipe.c) ------------------------------------ */
+
+/* Batches on their way from the reading thread to a writer thread that
+ * alone uses the store's connection until situ__pipe_finish (SpatiaLite). */
+typedef struct situ__pipe situ__pipe;
+
+/* Starts the writer of collection c's batches into s; *out_b is the first
+ * empty batch to fill. */
+int situ__pipe_start(situ_store *s, const situ_collection *c, situ__pipe **out_p,
+                     situ__batch **out_b, situ_err *err);
+/* Hands batch *b (full, or the last) to the writer, waiting while the queue
+ * is full, and puts an empty batch in *b. Returns 0, or the writer's failure
+ * (its message in err): stop reading. */
+int situ__pipe_send(situ__pipe *p, situ__batch **b, situ_err *err);
+/* Waits until every batch sent is written, stops the writer and frees p and
+ * its batches: *out_inserted of *out_n rows written were new ids. Returns
+ * the writer's failure, if any (err untouched when NULL). */
+int situ__pipe_finish(situ__pipe *p, long long *out_inserted, long long *out_n, situ_err *err);
 
 /* ---- one source (load_source.c) ----------------------------------------- */
 

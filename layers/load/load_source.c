@@ -97,7 +97,8 @@ typedef struct source {
     situ__roads_src *roads;          /* roads: what the features are made before the field map */
     situ__fieldmap *map;
     situ__row *row;
-    situ__batch *batch; /* PostgreSQL: features on their way, else NULL */
+    situ__batch *batch; /* features on their way (PostgreSQL, or to pipe), else NULL */
+    situ__pipe *pipe;   /* SpatiaLite: the writer thread, else NULL */
     idset ids;
     unsigned char *wkb;
     size_t capwkb;
@@ -701,6 +702,8 @@ static int assign_township(source *S, OGRFeatureH f, situ_feature_in *fin, doubl
 static int flush_batch(source *S, situ_err *err)
 {
     long long inserted, n;
+    if (S->pipe) /* the writer counts them */
+        return situ__pipe_send(S->pipe, &S->batch, err);
     int rc = situ__batch_flush(S->batch, S->L->s, &inserted, &n, err);
     if (!rc)
         S->st.inserted += inserted, S->st.updated += n - inserted;
@@ -965,6 +968,34 @@ static int judge(source *S, situ_err *err)
                         S->path, wrong, placed, st->outside, st->disagree, st->bad_code);
 }
 
+/* How the features reach the store: on PostgreSQL in batches (one
+ * statement each), on SpatiaLite through the writer thread; the township
+ * index is read first, while this thread still owns the connection. */
+static int start_writing(source *S, situ_err *err)
+{
+    situ__loader *L = S->L;
+    if (situ_db_engine_of(situ_store_sql(L->s)) == SITU_DB_POSTGRES)
+        return situ__batch_new(S->c, &S->batch) ? situ_err_set(err, SITU_ENOMEM, "out of memory")
+                                                : 0;
+    if (S->c->cid != SITU_C_TOWNSHIPS && !L->townships &&
+        situ__townships_new(L->geos, situ_store_sql(L->s), &L->townships, err))
+        return err ? err->code : SITU_EDB;
+    return situ__pipe_start(L->s, S->c, &S->pipe, &S->batch, err);
+}
+
+/* Waits for the writer thread (rc: the reading's outcome) and counts what
+ * it wrote; the connection is this thread's again. */
+static int finish_writing(source *S, int rc, situ_err *err)
+{
+    long long inserted, n;
+    if (!S->pipe)
+        return rc;
+    int wrc = situ__pipe_finish(S->pipe, &inserted, &n, rc ? NULL : err);
+    S->pipe = NULL, S->batch = NULL; /* the pipe's, freed with it */
+    S->st.inserted += inserted, S->st.updated += n - inserted;
+    return rc ? rc : wrc;
+}
+
 int situ__load_source(situ__loader *L, const char *path, const situ__source_opts *so,
                       situ_load_stats *out_stats, situ_err *err)
 {
@@ -978,11 +1009,15 @@ int situ__load_source(situ__loader *L, const char *path, const situ__source_opts
     snprintf(S.st.collection, sizeof S.st.collection, "%s", so->c->id);
     clock_gettime(CLOCK_MONOTONIC, &S.t0);
     int rc = prepare(&S, err);
-    if (!rc && situ_db_engine_of(situ_store_sql(L->s)) == SITU_DB_POSTGRES &&
-        situ__batch_new(S.c, &S.batch))
-        rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
+    if (!rc) /* an empty collection's spatial index is filled once, at the end */
+        rc = situ_store_bulk_begin(L->s, S.c, err);
+    if (!rc)
+        rc = start_writing(&S, err);
     if (!rc)
         rc = read_all(&S, err);
+    rc = finish_writing(&S, rc, err);
+    if (!rc)
+        rc = situ_store_bulk_end(L->s, S.c, err);
     if (!rc)
         rc = judge(&S, err);
     if (!rc)

@@ -121,6 +121,7 @@ void situ_store_close(situ_store *s)
     }
     situ_db_finalize(s->items_clear);
     situ_db_finalize(s->items_insert);
+    situ__store_bulk_forget(s);
     situ_db_free(s->sql);
     situ__store_close_sqlite(s);
     free(s);
@@ -147,6 +148,8 @@ int situ_store_begin(situ_store *s, situ_err *err)
 
 int situ_store_commit(situ_store *s, situ_err *err)
 {
+    if (situ__store_bulk_open(s))
+        return situ_err_set(err, SITU_EINVAL, "commit refused: a bulk write is not ended");
     int rc = situ_store_exec(s, "COMMIT", err);
     if (rc)
         return rc;
@@ -160,6 +163,7 @@ void situ_store_rollback(situ_store *s)
     if (s->in_tx || is_pg(s) || !sqlite3_get_autocommit(s->db))
         situ_db_exec(s->sql, "ROLLBACK", NULL);
     s->in_tx = 0;
+    situ__store_bulk_forget(s);
 }
 
 void situ_store_make_parent(const char *path)

@@ -12,6 +12,8 @@
 #include "situ/db.h"
 #include "situ/store.h"
 
+enum { SITU_STORE_BULK_TRIGGERS = 4 };
+
 struct situ_store {
     sqlite3 *db;  /* SpatiaLite only; NULL on PostgreSQL */
     situ_db *sql; /* the connection through situ_db (db.h), either engine */
@@ -23,6 +25,10 @@ struct situ_store {
     situ_db_stmt *upsert_batch[SITU_NCOLLECTIONS]; /* PostgreSQL: SITU_STORE_BATCH_ROWS rows */
     situ_db_stmt *items_clear;
     situ_db_stmt *items_insert;
+    /* store_bulk.c: per collection, 1 while a bulk write has its per-row
+     * triggers set aside, and their SQL (sqlite3_malloc'd) to create again */
+    int bulk[SITU_NCOLLECTIONS];
+    char *bulk_sql[SITU_NCOLLECTIONS][SITU_STORE_BULK_TRIGGERS];
 };
 
 /* Opens the engine's connection into s and brings its schema to
@@ -38,6 +44,11 @@ void situ__store_close_sqlite(situ_store *s);
 /* The geometry type of collection c's geom column, as SpatiaLite and PostGIS
  * name it: POINT, MULTIPOLYGON or MULTILINESTRING. */
 const char *situ__store_geometry_type(const situ_collection *c);
+/* Forgets every bulk write's state (the transaction ended without
+ * situ_store_bulk_end: a rollback put the triggers back). */
+void situ__store_bulk_forget(situ_store *s);
+/* 1 while some collection's bulk write is open. */
+int situ__store_bulk_open(const situ_store *s);
 /* Fills the items and departments vocabularies from schema.c (new stores). */
 int situ__store_seed(situ_store *s, situ_err *err);
 

@@ -663,6 +663,57 @@ static void failed_dir_load_leaves_file_unchanged(void **state)
     assert_int_equal(q_int(fx, "SELECT count(*) FROM townships"), 3);
 }
 
+/* Writes n hazards P0..P(n-1) as GeoJSON points inside township 431102001. */
+static void write_many_hazards(const char *path, int n)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"type\":\"FeatureCollection\",\"features\":[");
+    for (int i = 0; i < n; i++)
+        fprintf(f,
+                "%s{\"type\":\"Feature\",\"properties\":{\"id\":\"P%d\",\"name\":\"n\","
+                "\"category\":\"gas\",\"level\":\"general\",\"status\":\"open\"},\"geometry\":"
+                "{\"type\":\"Point\",\"coordinates\":[%.6f,26.05]}}",
+                i ? "," : "", i, 111.01 + 0.00001 * i);
+    fprintf(f, "]}");
+    assert_int_equal(fclose(f), 0);
+}
+
+/* The store's writer thread fails many batches into a load (a trigger
+ * refuses one row): the load fails naming that feature, and the store is
+ * as before, the spatial index's triggers too; without the refusal every
+ * feature and its index entry is stored. */
+static void failed_write_mid_load_changes_nothing(void **state)
+{
+    fixture *fx = *state;
+    char path[4200];
+    situ_load_stats st;
+    situ_err err = {0};
+    must_load(fx, "townships", DATA "/townships.geojson", NULL, NULL, &st);
+    snprintf(path, sizeof path, "%s/many.geojson", fx->dir);
+    write_many_hazards(path, 6000);
+    unsigned long long sum = checksum(fx);
+    assert_int_equal(situ_store_exec(fx->s,
+                                     "CREATE TRIGGER refuse BEFORE INSERT ON hazards WHEN "
+                                     "NEW.id = 'P5432' BEGIN SELECT RAISE(ABORT, 'refused by "
+                                     "the test'); END",
+                                     &err),
+                     0);
+    assert_int_equal(load(fx, "hazards", path, NULL, NULL, &st, &err), SITU_EINVAL);
+    assert_non_null(strstr(err.msg, "P5432"));
+    assert_non_null(strstr(err.msg, "refused by the test"));
+    assert_int_equal(checksum(fx), sum);
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                               "('gii_hazards_geom', 'tmi_hazards_geom')"),
+                     2);
+    assert_int_equal(situ_store_exec(fx->s, "DROP TRIGGER refuse", &err), 0);
+    must_load(fx, "hazards", path, NULL, NULL, &st);
+    assert_int_equal(st.inserted, 6000);
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM hazards WHERE township_code = '431102001'"),
+                     6000);
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM idx_hazards_geom"), 6000);
+}
+
 static void reads_geopackage_and_kml(void **state)
 {
     fixture *fx = *state;
@@ -730,6 +781,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(groups_many_reasons_into_other, setup, teardown),
     cmocka_unit_test_setup_teardown(load_dir_follows_manifest_townships_first, setup, teardown),
     cmocka_unit_test_setup_teardown(failed_dir_load_leaves_file_unchanged, setup, teardown),
+    cmocka_unit_test_setup_teardown(failed_write_mid_load_changes_nothing, setup, teardown),
 };
 
 SITU_TEST_MAIN("load", tests)

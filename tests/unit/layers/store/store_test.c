@@ -230,6 +230,101 @@ static void roads_store_lines_promoted(void **state)
     free(dir);
 }
 
+/* Writes roads r0..r(n-1) (lines whose bounds sit just below, on and above
+ * float32 values: the R-tree rounds them outwards), at a fixed time. */
+static void put_bulk_roads(situ_store *s, int n)
+{
+    static const char *const wkt[] = {
+        "LINESTRING(111.49999999999999 26.2,111.5 26.300000000000001)",
+        "LINESTRING(-0.1 -0.2,111.123456789012345 26.987654321098765)",
+        "MULTILINESTRING((111 26,111.1 26),(111.2 26,111.3 26.1))"};
+    const situ_collection *c = situ_schema_find("roads");
+    situ_value v[16] = {0};
+    v[situ_schema_field_index(c, "class")] = (situ_value){SITU_FT_TEXT, {.s = "county"}};
+    situ_err err = {0};
+    for (int i = 0; i < n; i++) {
+        char id[16];
+        size_t nwkb;
+        unsigned char *wkb = situ_test_wkb(wkt[i % 3], &nwkb);
+        snprintf(id, sizeof id, "r%d", i);
+        situ_feature_in f = {
+            .id = id, .wkb = wkb, .nwkb = nwkb, .values = v, .updated_at = "2026-01-01T00:00:00Z"};
+        assert_int_equal(situ_store_upsert(s, situ_schema_find("roads"), &f, NULL, &err), 0);
+        free(wkb);
+    }
+}
+
+/* Every trigger's name and SQL, and the rows of roads and its R-tree. */
+static unsigned long long roads_digest(situ_store *s)
+{
+    static const char *const tables[] = {"roads", "idx_roads_geom", NULL};
+    char text[64];
+    unsigned long long h = situ_test_store_digest(s, tables);
+    query_text(s, "SELECT count(*) FROM idx_roads_geom", text, sizeof text);
+    assert_string_equal(text, "300");
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(situ_store_db(s),
+                                        "SELECT name, sql FROM sqlite_master WHERE type = "
+                                        "'trigger' ORDER BY name",
+                                        -1, &st, NULL),
+                     0);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        for (const unsigned char *p = sqlite3_column_text(st, 1); p && *p; p++)
+            h = (h ^ *p) * 1099511628211ULL;
+    sqlite3_finalize(st);
+    return h;
+}
+
+/* A bulk write into an empty collection gives the rows, the R-tree and the
+ * triggers that writing row by row gives; while it is open the per-row
+ * triggers are gone and a commit is refused; a rollback restores them; a
+ * collection holding rows keeps its triggers. */
+static void bulk_write_is_the_row_by_row_write(void **state)
+{
+    (void)state;
+    char *da, *db, text[64];
+    situ_store *a = open_new(&da), *b = open_new(&db);
+    const situ_collection *roads = situ_schema_find("roads");
+    situ_err err = {0};
+    assert_int_equal(situ_store_begin(a, &err), 0);
+    put_bulk_roads(a, 300);
+    assert_int_equal(situ_store_commit(a, &err), 0);
+
+    assert_int_equal(situ_store_begin(b, &err), 0);
+    assert_int_equal(situ_store_bulk_begin(b, roads, &err), 0);
+    query_text(b, "SELECT count(*) FROM sqlite_master WHERE name = 'gii_roads_geom'", text,
+               sizeof text);
+    assert_string_equal(text, "0");
+    put_bulk_roads(b, 300);
+    assert_int_not_equal(situ_store_commit(b, &err), 0); /* not ended */
+    assert_int_equal(situ_store_bulk_end(b, roads, &err), 0);
+    assert_int_equal(situ_store_commit(b, &err), 0);
+    assert_true(roads_digest(a) == roads_digest(b));
+
+    /* roads holds rows now: a bulk write keeps the triggers */
+    assert_int_equal(situ_store_begin(b, &err), 0);
+    assert_int_equal(situ_store_bulk_begin(b, roads, &err), 0);
+    query_text(b, "SELECT count(*) FROM sqlite_master WHERE name = 'gii_roads_geom'", text,
+               sizeof text);
+    assert_string_equal(text, "1");
+    assert_int_equal(situ_store_bulk_end(b, roads, &err), 0);
+    situ_store_rollback(b);
+
+    /* a rollback in the middle puts the triggers back */
+    const situ_collection *st = situ_schema_find("stations");
+    assert_int_equal(situ_store_begin(a, &err), 0);
+    assert_int_equal(situ_store_bulk_begin(a, st, &err), 0);
+    situ_store_rollback(a);
+    query_text(a,
+               "SELECT count(*) FROM sqlite_master WHERE name IN ('gii_stations_geom', "
+               "'giu_stations_geom', 'tmi_stations_geom', 'tmu_stations_geom')",
+               text, sizeof text);
+    assert_string_equal(text, "4");
+    situ_store_close(a), situ_store_close(b);
+    situ_test_rmtree(da), situ_test_rmtree(db);
+    free(da), free(db);
+}
+
 /* A file of schema version 3 (before roads and road closures) gains the
  * roads collection and road_closures when opened, its other data kept. */
 static void version_3_file_gains_roads(void **state)
@@ -563,6 +658,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(creates_schema_with_wal_and_version),
     cmocka_unit_test(upsert_inserts_then_updates_and_replaces_items),
     cmocka_unit_test(roads_store_lines_promoted),
+    cmocka_unit_test(bulk_write_is_the_row_by_row_write),
     cmocka_unit_test(version_3_file_gains_roads),
     cmocka_unit_test(refuses_newer_schema_and_foreign_files),
     cmocka_unit_test(backup_refuses_a_url_without_echoing_it),

@@ -354,22 +354,27 @@ fail:
 
 static void *writer_main(void *arg);
 
-int situd_feedwriter_start(const situd_config *cfg, char *msg, size_t nmsg)
+int situd_publisher_start(const situd_config *cfg, char *msg, size_t nmsg)
 {
-    if (!W.store)
-        return snprintf(msg, nmsg, "the feeds store is not open"), -1;
     double heartbeat = cfg->connection_timeout > 2 ? cfg->connection_timeout / 2.0 : 1;
-    if (situd_events_start(cfg->db, situ_feed_log_last(W.store), heartbeat > 15 ? 15 : heartbeat))
+    long long last = W.store ? situ_feed_log_last(W.store) : situd_follow_loaded_seq();
+    if (situd_events_start(cfg->db, last, heartbeat > 15 ? 15 : heartbeat))
         return snprintf(msg, nmsg, "cannot start /events"), -1;
     if (situd__feedpub_start(cfg->db, msg, nmsg)) {
         situd_events_stop();
         return -1;
     }
+    return 0;
+}
+
+int situd_feedwriter_start(const situd_config *cfg, char *msg, size_t nmsg)
+{
+    (void)cfg;
+    if (!W.store)
+        return snprintf(msg, nmsg, "the feeds store is not open"), -1;
     W.accepting = 1;
     if (pthread_create(&W.thread, NULL, writer_main, NULL)) {
         W.accepting = 0;
-        situd__feedpub_stop();
-        situd_events_stop();
         return snprintf(msg, nmsg, "cannot start the feeds writer"), -1;
     }
     W.running = 1;

@@ -9,7 +9,8 @@ digests are equal, and equal to a cold-started third situd's, and B's
 (and past --max-lag, "stale" and 503 with X-Situ-Stale on answers), then
 the server started again: the followers catch up by themselves. Retention
 on one situd (the others run none) removes an expired alert from every
-situd, by its log row, at one seq: the digests agree. Skipped,
+situd, by its log row, at one seq: the digests agree. A --read-only situd
+(no feeds writer: POSTs 503) follows what the others write. Skipped,
 saying so, without PostgreSQL 15.
 
 Run one case: python3 tests/http/test_follow_pg.py -k NAME"""
@@ -236,6 +237,21 @@ class FollowPgTest(unittest.TestCase):
             self.assertEqual(hc["digest"], ha["digest"])
         finally:
             c.stop_cleanly()
+
+    def test_a_read_only_situd_follows_what_another_writes(self):
+        ro = self.start("--read-only")
+        try:
+            r = ro.post("/feeds/meteorology/events", {"events": [reading("ro-0", 1.0)]},
+                        headers=auth(self.tok))
+            self.assertEqual(r.status, 503, r.body[:300])
+            self.assertEqual(self.health(ro)["writes"], "disabled")
+            seq, = self.post(self.a, [reading("ro-1", 47.5)])
+            self.caught_up(seq, self.a, ro)
+            r, v = self.value(ro)
+            self.assertEqual((v, int(r.headers["x-situ-seq"])), (47.5, seq))
+            self.assertEqual(self.health(ro)["digest"], self.health(self.a)["digest"])
+        finally:
+            ro.stop_cleanly()
 
     def test_retention_on_one_situd_removes_the_alert_on_every_situd(self):
         alert = {"id": "expired-1", "type": "alert", "event": "rainstorm", "severity": "red",

@@ -314,8 +314,7 @@ static int have_store(void)
             fprintf(stderr, "situd: feeds: %s\n", m);
         set_failing(m);
         W.reconnect_at = situ_clock_s() + W.reconnect_delay;
-        W.reconnect_delay =
-            W.reconnect_delay * 2 < RECONNECT_MAX_S ? W.reconnect_delay * 2 : RECONNECT_MAX_S;
+        W.reconnect_delay = situ_backoff_next(W.reconnect_delay, RECONNECT_MAX_S);
         return 0;
     }
     fprintf(stderr, "situd: feeds: reconnected to %s\n", situ_db_where(situ_store_sql(W.store)));

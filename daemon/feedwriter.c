@@ -118,14 +118,14 @@ static void retention_setup(const situd_config *cfg)
 /* An alert retention removed, published as a feed change would be. On
  * PostgreSQL retention logged the removal (retain.c): the follower
  * publishes it from the log at its seq, as every situd does. */
-static void retention_removed(void *ctx, const char *id, const double bbox[4])
+static void retention_removed(void *ctx, const char *id, const double bbox[4], long long seq)
 {
     (void)ctx;
     if (situd_follow_running()) {
         situd_follow_wake();
         return;
     }
-    situ_feed_change c = {.cid = SITU_C_ALERTS, .kind = SITU_CHANGE_REMOVED};
+    situ_feed_change c = {.cid = SITU_C_ALERTS, .kind = SITU_CHANGE_REMOVED, .seq = seq};
     snprintf(c.id, sizeof c.id, "%s", id);
     memcpy(c.bbox, bbox, sizeof c.bbox);
     char dept[64];

@@ -22,8 +22,10 @@
  * drop them too; no department's event (GET /feeds does not count it). */
 #define SITU_RETAIN_LOG_TYPE "retention"
 
-/* Called for each alert removed from the store, after its delete committed. */
-typedef void (*situ_retain_removed_fn)(void *ctx, const char *id, const double bbox[4]);
+/* Called for each alert removed from the store, after its delete committed;
+ * seq: the event_log row that logged the removal. */
+typedef void (*situ_retain_removed_fn)(void *ctx, const char *id, const double bbox[4],
+                                       long long seq);
 
 typedef struct situ_retain_opts {
     int days;            /* keep rows younger than this; <= 0: SITU_RETAIN_DAYS */

@@ -330,7 +330,7 @@ static const char *removal_dept(const retain_run *r, const char *gone)
  * the removal has a seq, and every situd following the log drops the same
  * alerts at the same point of the one order. The event id holds the cutoff
  * and the seq, so a retry (a later cutoff) never meets an id taken before. */
-static int log_removals(retain_run *r, const char *gone)
+static int log_removals(retain_run *r, const char *gone, long long *out_seq)
 {
     situ_db_stmt *st = NULL;
     situ_buf ch;
@@ -374,6 +374,7 @@ static int log_removals(retain_run *r, const char *gone)
         situ_db_bind_text(st, 5, body, -1);
         situ_db_bind_text(st, 6, ch.p, (int)ch.n);
         rc = situ_db_step(st) == SITU_DB_DONE ? 0 : fail_db(r->db, r->err, "log the removal");
+        *out_seq = seq;
     }
     situ_db_finalize(st);
     situ_buf_dispose(&ch);
@@ -388,6 +389,7 @@ static int delete_batch(retain_run *r, const retain_table *t)
     char sql[256];
     situ_db_stmt *held = NULL, *del = NULL;
     char *gone = calloc((size_t)r->rows.n + 1, 1);
+    long long seq = 0;
     int removed = 0, rc = gone ? 0 : situ_err_set(r->err, SITU_ENOMEM, "out of memory");
     snprintf(sql, sizeof sql, "SELECT 1 FROM \"%s\" WHERE %s", t->name, t->same);
     if (!rc)
@@ -411,7 +413,7 @@ static int delete_batch(retain_run *r, const retain_table *t)
     situ_db_finalize(held);
     situ_db_finalize(del);
     if (!rc && t->is_alerts && removed)
-        rc = log_removals(r, gone);
+        rc = log_removals(r, gone, &seq);
     if (!rc)
         rc = situ_store_commit(r->s, r->err);
     if (rc && began)
@@ -421,7 +423,7 @@ static int delete_batch(retain_run *r, const retain_table *t)
         r->st->unmoved += r->rows.n - removed;
         for (int i = 0; t->is_alerts && r->o->removed && i < r->rows.n; i++)
             if (gone[i])
-                r->o->removed(r->o->ctx, r->rows.v[i].id, r->rows.v[i].bbox);
+                r->o->removed(r->o->ctx, r->rows.v[i].id, r->rows.v[i].bbox, seq);
     }
     free(gone);
     return rc;

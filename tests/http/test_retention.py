@@ -129,6 +129,9 @@ class RetentionTest(unittest.TestCase):
             self.db, "SELECT changes FROM event_log WHERE type = 'retention' ORDER BY seq")]
         self.assertEqual(sorted(c["id"] for cs in removed for c in cs if c["kind"] == "removed"),
                          ["meteorology:old-1", "meteorology:old-2"])
+        # published at the seq of its log row: X-Situ-Seq holds the removal
+        top = rows(self.db, "SELECT max(seq) FROM event_log WHERE type = 'retention'")[0][0]
+        self.assertEqual(int(self.d.get("/collections/alerts/items").headers["x-situ-seq"]), top)
         arc = archive_of(self.db)
         out = ogr_sql(arc, "SELECT id, severity, ST_AsText(geom) AS wkt FROM alerts ORDER BY id")
         self.assertIn("meteorology:old-1", out)

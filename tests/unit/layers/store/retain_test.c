@@ -88,11 +88,13 @@ typedef struct seen {
     char ids[512];
     double first_bbox[4];
     int n, stops;
+    long long seq; /* the log row of the last removal reported */
 } seen;
 
-static void on_removed(void *ctx, const char *id, const double bbox[4])
+static void on_removed(void *ctx, const char *id, const double bbox[4], long long seq)
 {
     seen *w = ctx;
+    w->seq = seq;
     if (!w->n++)
         memcpy(w->first_bbox, bbox, sizeof w->first_bbox);
     strcat(w->ids, id), strcat(w->ids, " ");
@@ -145,6 +147,7 @@ static void due_rows_move_to_the_archive_and_the_rest_stays(void **state)
     assert_int_equal(st.events, 2);
     assert_int_equal(st.unmoved, 0);
     assert_string_equal(w.ids, "meteorology:old1 meteorology:old2 ");
+    assert_int_equal(w.seq, 5); /* the retention row below */
     situ_assert_near(w.first_bbox[0], 111.0, 1e-9);
     situ_assert_near(w.first_bbox[3], 26.1, 1e-9);
     situ_assert_query(e->s, "SELECT group_concat(id, ' ') FROM (SELECT id FROM alerts ORDER BY id)",

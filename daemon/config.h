@@ -31,6 +31,7 @@ typedef struct situd_config {
     char web_timezone[65];         /* [web] timezone: the wall's IANA zone, unless ?tz= */
     char user[64];                 /* drop to this user after binding */
     int quiet;                     /* no per-request log lines */
+    int read_only; /* --read-only: no feeds writer; on PostgreSQL it still follows */
     int max_lag_s; /* [server] max_lag, --max-lag: seconds behind the store before "stale" */
     /* retention and stations (issue 13; config.c's retention_key) */
     int retain_days;           /* [retention] days: keep alerts expired and log rows this long */

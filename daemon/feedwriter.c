@@ -115,11 +115,17 @@ static void retention_setup(const situd_config *cfg)
     R.next = situ_clock_s() + (R.interval_s < 60 ? R.interval_s : 60); /* soon after start */
 }
 
-/* An alert retention removed, published as a feed change would be. */
-static void retention_removed(void *ctx, const char *id, const double bbox[4])
+/* An alert retention removed, published as a feed change would be. On
+ * PostgreSQL retention logged the removal (retain.c): the follower
+ * publishes it from the log at its seq, as every situd does. */
+static void retention_removed(void *ctx, const char *id, const double bbox[4], long long seq)
 {
     (void)ctx;
-    situ_feed_change c = {.cid = SITU_C_ALERTS, .kind = SITU_CHANGE_REMOVED};
+    if (situd_follow_running()) {
+        situd_follow_wake();
+        return;
+    }
+    situ_feed_change c = {.cid = SITU_C_ALERTS, .kind = SITU_CHANGE_REMOVED, .seq = seq};
     snprintf(c.id, sizeof c.id, "%s", id);
     memcpy(c.bbox, bbox, sizeof c.bbox);
     char dept[64];
@@ -308,8 +314,7 @@ static int have_store(void)
             fprintf(stderr, "situd: feeds: %s\n", m);
         set_failing(m);
         W.reconnect_at = situ_clock_s() + W.reconnect_delay;
-        W.reconnect_delay =
-            W.reconnect_delay * 2 < RECONNECT_MAX_S ? W.reconnect_delay * 2 : RECONNECT_MAX_S;
+        W.reconnect_delay = situ_backoff_next(W.reconnect_delay, RECONNECT_MAX_S);
         return 0;
     }
     fprintf(stderr, "situd: feeds: reconnected to %s\n", situ_db_where(situ_store_sql(W.store)));
@@ -348,22 +353,27 @@ fail:
 
 static void *writer_main(void *arg);
 
-int situd_feedwriter_start(const situd_config *cfg, char *msg, size_t nmsg)
+int situd_publisher_start(const situd_config *cfg, char *msg, size_t nmsg)
 {
-    if (!W.store)
-        return snprintf(msg, nmsg, "the feeds store is not open"), -1;
     double heartbeat = cfg->connection_timeout > 2 ? cfg->connection_timeout / 2.0 : 1;
-    if (situd_events_start(cfg->db, situ_feed_log_last(W.store), heartbeat > 15 ? 15 : heartbeat))
+    long long last = W.store ? situ_feed_log_last(W.store) : situd_follow_loaded_seq();
+    if (situd_events_start(cfg->db, last, heartbeat > 15 ? 15 : heartbeat))
         return snprintf(msg, nmsg, "cannot start /events"), -1;
     if (situd__feedpub_start(cfg->db, msg, nmsg)) {
         situd_events_stop();
         return -1;
     }
+    return 0;
+}
+
+int situd_feedwriter_start(const situd_config *cfg, char *msg, size_t nmsg)
+{
+    (void)cfg;
+    if (!W.store)
+        return snprintf(msg, nmsg, "the feeds store is not open"), -1;
     W.accepting = 1;
     if (pthread_create(&W.thread, NULL, writer_main, NULL)) {
         W.accepting = 0;
-        situd__feedpub_stop();
-        situd_events_stop();
         return snprintf(msg, nmsg, "cannot start the feeds writer"), -1;
     }
     W.running = 1;

@@ -20,7 +20,11 @@ typedef struct situd_feedjob situd_feedjob;
  * per-department counts. Call before the first snapshot. 0, or -1 with msg
  * (the daemon then serves without feeds). */
 int situd_feedwriter_open(const situd_config *cfg, char *msg, size_t nmsg);
-/* Starts the writer, the publisher and /events; after the first snapshot. */
+/* Starts /events and the publisher (on PostgreSQL with it the follower of
+ * the event log); after the first snapshot, with or without the writer: a
+ * read-only situd on PostgreSQL follows the log all the same. */
+int situd_publisher_start(const situd_config *cfg, char *msg, size_t nmsg);
+/* Starts the writer; after situd_publisher_start. */
 int situd_feedwriter_start(const situd_config *cfg, char *msg, size_t nmsg);
 /* Ends /events streams, refuses new batches, commits and answers every
  * queued one, publishes what is pending, joins the threads, closes. */

@@ -247,7 +247,7 @@ static void *follow_main(void *arg)
         poll_result(ok);
         pthread_mutex_lock(&F.lock);
         wait_s(ok ? POLL_S : backoff);
-        backoff = ok ? BACKOFF_MIN_S : backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
+        backoff = ok ? BACKOFF_MIN_S : situ_backoff_next(backoff, BACKOFF_MAX_S);
     }
     pthread_mutex_unlock(&F.lock);
     return NULL;
@@ -274,7 +274,7 @@ static void *listen_main(void *arg)
             l = NULL;
             for (double t = 0; t < backoff && !stopping(); t += 0.1)
                 nanosleep(&(struct timespec){0, 100000000}, NULL);
-            backoff = backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : backoff * 2;
+            backoff = situ_backoff_next(backoff, BACKOFF_MAX_S);
             continue;
         }
         backoff = BACKOFF_MIN_S;

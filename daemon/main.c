@@ -37,11 +37,14 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: situd --db FILE --listen HOST:PORT [--config FILE] [--places FILE]\n"
-               "             [--threads N] [--user NAME] [--max-lag SECONDS] [--quiet]\n"
+               "             [--threads N] [--user NAME] [--max-lag SECONDS] [--read-only]\n"
+               "             [--quiet]\n"
                "       situd --help | --version\n"
                "Serves the four maps of a situ SpatiaLite file over HTTP (OGC API - Features,\n"
                "vector tiles, proximity, exports, feeds). Flags win over the config file.\n"
-               "As root it needs --user: it binds the port, then serves as that user.\n");
+               "As root it needs --user: it binds the port, then serves as that user.\n"
+               "--read-only: no feeds (POSTs answer 503); on PostgreSQL it follows the\n"
+               "event log the other situd write.\n");
 }
 
 /* Flags are read twice: first for --config, then over the file's values. */
@@ -57,6 +60,7 @@ static int parse_flags(int argc, char **argv, situd_config *cfg, int pass)
                                          {"version", no_argument, 0, 'V'},
                                          {"places", required_argument, 0, 'p'},
                                          {"max-lag", required_argument, 0, 'm'},
+                                         {"read-only", no_argument, 0, 'r'},
                                          /* internal: a drill's process (drills.c) */
                                          {"drill", required_argument, 0, 'D'},
                                          {"drill-speed", required_argument, 0, 'S'},
@@ -99,6 +103,9 @@ static int parse_flags(int argc, char **argv, situd_config *cfg, int pass)
             break;
         case 'q':
             cfg->quiet = 1;
+            break;
+        case 'r':
+            cfg->read_only = 1;
             break;
         case 'D':
             snprintf(cfg->drill_id, sizeof cfg->drill_id, "%s", optarg);
@@ -274,7 +281,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     sqlite3_config(SQLITE_CONFIG_URI, 1); /* the immutable name of a read-only folder's store */
     int feeds = 0;
-    if (!situ_db_is_url(cfg.db) && read_only_reason(cfg.db, msg, sizeof msg)) {
+    if (cfg.read_only) {
+        fprintf(stderr, "situd: serving read-only (--read-only), feeds answer 503\n");
+        situd_feedwriter_disable("situd runs --read-only: send feeds to another situd");
+    } else if (!situ_db_is_url(cfg.db) && read_only_reason(cfg.db, msg, sizeof msg)) {
         fprintf(stderr, "situd: serving read-only, feeds answer 503: %s\n", msg);
         situd_feedwriter_disable(msg);
     } else if (!(feeds = situd_feedwriter_open(&cfg, msg, sizeof msg) == 0)) {
@@ -292,8 +302,14 @@ int main(int argc, char **argv)
         return 1;
     if (situd_places_init(&cfg, msg, sizeof msg))
         return fprintf(stderr, "situd: %s\n", msg), 1;
-    if (feeds && situd_feedwriter_start(&cfg, msg, sizeof msg))
+    /* on PostgreSQL the snapshot follows the event log, writer or not */
+    int follow = situ_db_is_url(cfg.db);
+    if ((feeds || follow) && situd_publisher_start(&cfg, msg, sizeof msg)) {
+        fprintf(stderr, "situd: feeds disabled, not following the store: %s\n", msg);
+        feeds = 0;
+    } else if (feeds && situd_feedwriter_start(&cfg, msg, sizeof msg)) {
         fprintf(stderr, "situd: feeds disabled: %s\n", msg);
+    }
     if (situd_drill_child(&cfg) && situd_drillplay_start(&cfg, msg, sizeof msg))
         return fprintf(stderr, "situd: %s\n", msg), 1;
     if (situd_server_start(&cfg, msg, sizeof msg)) {

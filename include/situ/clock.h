@@ -8,4 +8,8 @@
 /* Seconds on CLOCK_MONOTONIC, with nanosecond resolution. */
 double situ_clock_s(void);
 
+/* The wait after a retry that failed after waiting s: s doubled, at most
+ * max_s (exponential backoff; start it at the first wait). */
+double situ_backoff_next(double s, double max_s);
+
 #endif

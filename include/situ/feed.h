@@ -134,6 +134,10 @@ void situ_feed_applier_set_station_quota(situ_feed_applier *a, int quota);
  * SITU_SEQ_CHANNEL with the last seq (as text), delivered at COMMIT: a hint
  * for readers, which follow event_log by seq. */
 #define SITU_SEQ_LOCK 7474
+/* The statement that takes it (and writes the WAL record): every writer of
+ * event_log on PostgreSQL runs it first in its transaction. */
+#define SITU_SEQ_LOCK_SQL                                                                          \
+    "SELECT pg_advisory_xact_lock(7474), pg_logical_emit_message(true, 'situ_seq', '')"
 #define SITU_SEQ_CHANNEL "situ_events"
 int situ_feed_apply(situ_feed_applier *a, situ_feed_batch *b, const situ_snapshot *snap,
                     situ_err *err);

@@ -17,9 +17,15 @@
 
 #define SITU_RETAIN_DAYS 90   /* default: keep 90 days */
 #define SITU_RETAIN_BATCH 500 /* rows per archive + delete pair of commits */
+/* event_log.type of retention's own rows: each delete of expired alerts is
+ * logged (a seq, its changes "removed") so that readers following the log
+ * drop them too; no department's event (GET /feeds does not count it). */
+#define SITU_RETAIN_LOG_TYPE "retention"
 
-/* Called for each alert removed from the store, after its delete committed. */
-typedef void (*situ_retain_removed_fn)(void *ctx, const char *id, const double bbox[4]);
+/* Called for each alert removed from the store, after its delete committed;
+ * seq: the event_log row that logged the removal. */
+typedef void (*situ_retain_removed_fn)(void *ctx, const char *id, const double bbox[4],
+                                       long long seq);
 
 typedef struct situ_retain_opts {
     int days;            /* keep rows younger than this; <= 0: SITU_RETAIN_DAYS */

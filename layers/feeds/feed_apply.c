@@ -55,9 +55,7 @@ struct situ_feed_applier {
  * at wal_level replica too) gives the transaction an xid and WAL, so its
  * COMMIT writes a commit record after the original's and waits
  * (remote_apply) until the standby has applied it, and so the original. */
-#define SEQ_LOCK_SQL                                                                               \
-    "SELECT pg_advisory_xact_lock(7474), pg_logical_emit_message(true, 'situ_seq', '')"
-_Static_assert(SITU_SEQ_LOCK == 7474, "SEQ_LOCK_SQL takes SITU_SEQ_LOCK");
+#define SEQ_LOCK_SQL SITU_SEQ_LOCK_SQL
 
 static int prepare(situ_feed_applier *a, situ_db_stmt **st, const char *sql, situ_err *err)
 {

@@ -12,6 +12,7 @@
 
 #include "situ/db.h"
 #include "situ/feed.h"
+#include "situ/retain.h"
 
 /* ---- replay ------------------------------------------------------------------- */
 
@@ -184,7 +185,8 @@ static int load_dept(situ_feed_stats *st, situ_db *db, int i, const char *since,
     const char *code = situ_schema_dept(i)->code;
     if (situ_db_prepare(db,
                         "SELECT substr(received_at, 1, 16) || ':00Z', count(*) FROM event_log "
-                        "WHERE dept = ?1 AND received_at >= ?2 GROUP BY 1",
+                        "WHERE dept = ?1 AND received_at >= ?2 AND type <> '" SITU_RETAIN_LOG_TYPE
+                        "' GROUP BY 1",
                         &q, NULL))
         return situ_err_set(err, SITU_EDB, "event_log: %s", situ_db_errmsg(db));
     situ_db_bind_text(q, 1, code, -1);
@@ -195,7 +197,10 @@ static int load_dept(situ_feed_stats *st, situ_db *db, int i, const char *since,
         if (!situ_feed_time(situ_db_column_text(q, 0), norm, &t))
             situ_feed_stats_add(st, i, t, (int)situ_db_column_int64(q, 1));
     situ_db_finalize(q);
-    if (situ_db_prepare(db, "SELECT max(received_at) FROM event_log WHERE dept = ?1", &q, NULL))
+    if (situ_db_prepare(db,
+                        "SELECT max(received_at) FROM event_log WHERE dept = ?1 AND type <> "
+                        "'" SITU_RETAIN_LOG_TYPE "'",
+                        &q, NULL))
         return situ_err_set(err, SITU_EDB, "event_log: %s", situ_db_errmsg(db));
     situ_db_bind_text(q, 1, code, -1);
     if (situ_db_step(q) == SITU_DB_ROW && situ_db_column_type(q, 0) == SITU_DB_TEXT &&

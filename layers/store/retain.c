@@ -29,6 +29,7 @@
 #include "situ/buf.h"
 #include "situ/clock.h"
 #include "situ/db.h"
+#include "situ/feed.h"
 
 /* A table retention moves: its key (ascending, unique), when a row is due
  * (?1 = the cutoff), and how the archive's copy of a row is found (same);
@@ -46,10 +47,12 @@ typedef struct retain_table {
 static const retain_table retained[] = {
     {"alerts", "fid", "expires IS NOT NULL AND expires < ?1", SAME_VERSION, 1, 1,
      offsetof(situ_retain_stats, alerts)},
-    /* each department's last event stays: GET /feeds tells "stale" from "silent" by it */
+    /* each department's last event stays: GET /feeds tells "stale" from "silent" by it
+     * (retention's own rows are no department's event) */
     {"event_log", "seq",
-     "received_at < ?1 AND seq NOT IN (SELECT max(seq) FROM event_log GROUP BY dept)", "seq = ?1",
-     0, 0, offsetof(situ_retain_stats, events)},
+     "received_at < ?1 AND seq NOT IN (SELECT max(seq) FROM event_log WHERE type <> "
+     "'" SITU_RETAIN_LOG_TYPE "' GROUP BY dept)",
+     "seq = ?1", 0, 0, offsetof(situ_retain_stats, events)},
     /* closures that ended (closure_end, or their until) before the cutoff */
     {"road_closures", "fid", "(ended_at < ?1 OR until < ?1)", SAME_VERSION, 0, 1,
      offsetof(situ_retain_stats, closures)},
@@ -302,14 +305,91 @@ static int archive_holds(retain_run *r, situ_db_stmt *held, const retain_table *
     return rc >= 0 ? rc == SITU_DB_ROW : fail_db(r->adb, r->err, "archive lookup");
 }
 
+static long long scalar(situ_db *db, const char *sql, const char *arg, int *ok);
+
+/* The department a retention log row is filed under: the first removed
+ * alert's (fed alerts' ids are dept:id), else the first department. */
+static const char *removal_dept(const retain_run *r, const char *gone)
+{
+    for (int i = 0; i < r->rows.n; i++) {
+        if (!gone[i])
+            continue;
+        const char *id = r->rows.v[i].id;
+        char dept[64];
+        snprintf(dept, sizeof dept, "%.*s", (int)strcspn(id, ":"), id);
+        int d = id[strcspn(id, ":")] ? situ_schema_dept_index(dept) : -1;
+        if (d >= 0)
+            return situ_schema_dept(d)->code;
+    }
+    return situ_schema_dept(0)->code;
+}
+
+/* Logs the alerts of the batch marked in gone as one event_log row of type
+ * SITU_RETAIN_LOG_TYPE (its changes: each alert "removed"), in the delete's
+ * transaction and, on PostgreSQL, under the seq lock like a feed batch: so
+ * the removal has a seq, and every situd following the log drops the same
+ * alerts at the same point of the one order. The event id holds the cutoff
+ * and the seq, so a retry (a later cutoff) never meets an id taken before. */
+static int log_removals(retain_run *r, const char *gone, long long *out_seq)
+{
+    situ_db_stmt *st = NULL;
+    situ_buf ch;
+    situ_buf_init(&ch);
+    situ_buf_addc(&ch, '[');
+    for (int i = 0, k = 0; i < r->rows.n; i++) {
+        if (!gone[i])
+            continue;
+        situ_feed_change c = {.cid = SITU_C_ALERTS, .kind = SITU_CHANGE_REMOVED};
+        snprintf(c.id, sizeof c.id, "%s", r->rows.v[i].id);
+        memcpy(c.bbox, r->rows.v[i].bbox, sizeof c.bbox);
+        if (k++)
+            situ_buf_addc(&ch, ',');
+        situ_feed_change_json(&c, &ch);
+    }
+    situ_buf_addc(&ch, ']');
+    int pg = situ_db_engine_of(r->db) == SITU_DB_POSTGRES, ok = 1;
+    int rc = ch.oom ? situ_err_set(r->err, SITU_ENOMEM, "out of memory") : 0;
+    if (!rc && pg && situ_store_exec(r->s, SITU_SEQ_LOCK_SQL, r->err))
+        rc = SITU_EDB;
+    long long seq = rc ? 0 : scalar(r->db, "SELECT max(seq) FROM event_log", NULL, &ok) + 1;
+    if (!rc && !ok)
+        rc = fail_db(r->db, r->err, "event_log");
+    if (!rc)
+        rc = situ_db_prepare(r->db,
+                             "INSERT INTO event_log (seq, dept, event_id, type, received_at, body, "
+                             "changes) VALUES (?1, ?2, ?3, '" SITU_RETAIN_LOG_TYPE "', ?4, ?5, ?6)",
+                             &st, r->err);
+    if (!rc) {
+        char now[32], id[96], body[96];
+        if (r->o->now) /* a drill's or a test's time */
+            snprintf(now, sizeof now, "%s", r->o->now);
+        else
+            situ_store_now(now);
+        snprintf(id, sizeof id, "retention %s seq %lld", r->cutoff, seq);
+        snprintf(body, sizeof body, "{\"cutoff\":\"%s\"}", r->cutoff);
+        situ_db_bind_int64(st, 1, seq);
+        situ_db_bind_text(st, 2, removal_dept(r, gone), -1);
+        situ_db_bind_text(st, 3, id, -1);
+        situ_db_bind_text(st, 4, now, -1);
+        situ_db_bind_text(st, 5, body, -1);
+        situ_db_bind_text(st, 6, ch.p, (int)ch.n);
+        rc = situ_db_step(st) == SITU_DB_DONE ? 0 : fail_db(r->db, r->err, "log the removal");
+        *out_seq = seq;
+    }
+    situ_db_finalize(st);
+    situ_buf_dispose(&ch);
+    return rc;
+}
+
 /* Deletes from the store each row of the batch the archive holds, in one
- * commit; marks them (id set aside in removed[]) and reports removed alerts
- * after the commit. */
+ * commit with the log row of the alerts removed; marks them (gone[]) and
+ * reports removed alerts after the commit. */
 static int delete_batch(retain_run *r, const retain_table *t)
 {
     char sql[256];
     situ_db_stmt *held = NULL, *del = NULL;
     char *gone = calloc((size_t)r->rows.n + 1, 1);
+    long long seq = 0;
     int removed = 0, rc = gone ? 0 : situ_err_set(r->err, SITU_ENOMEM, "out of memory");
     snprintf(sql, sizeof sql, "SELECT 1 FROM \"%s\" WHERE %s", t->name, t->same);
     if (!rc)
@@ -332,6 +412,8 @@ static int delete_batch(retain_run *r, const retain_table *t)
     }
     situ_db_finalize(held);
     situ_db_finalize(del);
+    if (!rc && t->is_alerts && removed)
+        rc = log_removals(r, gone, &seq);
     if (!rc)
         rc = situ_store_commit(r->s, r->err);
     if (rc && began)
@@ -341,7 +423,7 @@ static int delete_batch(retain_run *r, const retain_table *t)
         r->st->unmoved += r->rows.n - removed;
         for (int i = 0; t->is_alerts && r->o->removed && i < r->rows.n; i++)
             if (gone[i])
-                r->o->removed(r->o->ctx, r->rows.v[i].id, r->rows.v[i].bbox);
+                r->o->removed(r->o->ctx, r->rows.v[i].id, r->rows.v[i].bbox, seq);
     }
     free(gone);
     return rc;

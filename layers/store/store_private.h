@@ -9,6 +9,7 @@
 #ifndef SITU_STORE_PRIVATE_H
 #define SITU_STORE_PRIVATE_H
 
+#include "situ/buf.h"
 #include "situ/db.h"
 #include "situ/store.h"
 
@@ -49,6 +50,16 @@ const char *situ__store_geometry_type(const situ_collection *c);
 void situ__store_bulk_forget(situ_store *s);
 /* 1 while some collection's bulk write is open. */
 int situ__store_bulk_open(const situ_store *s);
+/* The column type of a collection field of type t in engine e's SQL. */
+const char *situ__store_type(situ_db_engine e, situ_ftype t);
+/* A fixed table's geometry column (SRID 4326): its table and type. */
+typedef struct situ__fixed_geom {
+    const char *table, *type;
+} situ__fixed_geom;
+/* Appends to out the DDL of the fixed tables and indexes schema version
+ * version brought (store_tables.c), in engine e's types; returns the
+ * geometry column that version adds to them (the engine adds it), or NULL. */
+const situ__fixed_geom *situ__store_fixed_sql(int version, situ_db_engine e, situ_buf *out);
 /* Fills the items and departments vocabularies from schema.c (new stores). */
 int situ__store_seed(situ_store *s, situ_err *err);
 

@@ -11,7 +11,8 @@
  * tokens) -> 3 (indexes for retention and per-department stations: retain.c,
  * feed_apply.c) -> 4 (the roads collection, issue 15) -> 5 (road_closures,
  * the closures the feeds lay on the road network: feed_apply.c writes them,
- * store_closures.c reads them).
+ * store_closures.c reads them). The fixed tables' DDL is store_tables.c's,
+ * shared with store_pg.c.
  */
 #include "store_private.h"
 
@@ -26,19 +27,6 @@ static int db_error(situ_store *s, situ_err *err, const char *what)
     return situ_err_set(err, SITU_EDB, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
-static const char *sql_type(situ_ftype t)
-{
-    switch (t) {
-    case SITU_FT_INT:
-    case SITU_FT_BOOL:
-        return "INTEGER";
-    case SITU_FT_REAL:
-        return "REAL";
-    default:
-        return "TEXT";
-    }
-}
-
 /* Runs a SpatiaLite function that answers 1 on success and 0 on failure. */
 static int spatial_call(situ_store *s, const char *sql, situ_err *err)
 {
@@ -48,6 +36,24 @@ static int spatial_call(situ_store *s, const char *sql, situ_err *err)
     int ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
     sqlite3_finalize(st);
     return ok ? 0 : situ_err_set(err, SITU_EDB, "SpatiaLite refused: %s", sql);
+}
+
+/* Creates the fixed tables schema version version brought (store_tables.c)
+ * and their geometry column. */
+static int create_fixed(situ_store *s, int version, situ_err *err)
+{
+    situ_buf sql;
+    situ_buf_init(&sql);
+    const situ__fixed_geom *g = situ__store_fixed_sql(version, SITU_DB_SQLITE, &sql);
+    int rc =
+        sql.oom ? situ_err_set(err, SITU_ENOMEM, "out of memory") : situ_store_exec(s, sql.p, err);
+    situ_buf_dispose(&sql);
+    if (rc || !g)
+        return rc;
+    char call[256];
+    snprintf(call, sizeof call, "SELECT AddGeometryColumn('%s', 'geom', 4326, '%s', 'XY', 1)",
+             g->table, g->type);
+    return spatial_call(s, call, err);
 }
 
 /* Creates one collection's table, geometry column, spatial and township indexes. */
@@ -60,7 +66,7 @@ static int create_collection(situ_store *s, const situ_collection *c, situ_err *
                      c->id);
     for (int i = 0; i < c->nfields; i++)
         n += snprintf(sql + n, sizeof sql - (size_t)n, ", \"%s\" %s", c->fields[i].name,
-                      sql_type(c->fields[i].type));
+                      situ__store_type(SITU_DB_SQLITE, c->fields[i].type));
     snprintf(sql + n, sizeof sql - (size_t)n, ", extra TEXT, updated_at TEXT NOT NULL)");
     if (situ_store_exec(s, sql, err))
         return SITU_EDB;
@@ -86,61 +92,21 @@ static int migrate_to_1(situ_store *s, situ_err *err)
     for (int i = 0; i < SITU_C_ROADS; i++)
         if (create_collection(s, situ_schema_collection((situ_coll_id)i), err))
             return SITU_EDB;
-    static const char side_tables[] =
-        "CREATE TABLE items (code TEXT PRIMARY KEY, name_zh TEXT NOT NULL, "
-        "  name_en TEXT NOT NULL, unit TEXT NOT NULL);"
-        "CREATE TABLE departments (code TEXT PRIMARY KEY, name_zh TEXT NOT NULL, "
-        "  name_en TEXT NOT NULL, interval_s INTEGER NOT NULL);"
-        "CREATE TABLE resource_items ("
-        "  resource_id TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE "
-        "    ON UPDATE CASCADE,"
-        "  item TEXT NOT NULL REFERENCES items(code),"
-        "  quantity REAL NOT NULL CHECK (quantity >= 0),"
-        "  unit TEXT NOT NULL, updated_at TEXT NOT NULL,"
-        "  PRIMARY KEY (resource_id, item));"
-        "CREATE INDEX resource_items_item ON resource_items(item, quantity);"
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);";
-    if (situ_store_exec(s, side_tables, err))
+    if (create_fixed(s, 1, err))
         return SITU_EDB;
     return situ__store_seed(s, err);
 }
 
-/* Version 1 -> 2: the feeds (layers/feeds/feed*.c, token.c). event_log keeps every
- * accepted event, in commit order (seq), with what it changed; (dept,
- * event_id) makes a resent event a duplicate. tokens holds only hashes. */
+/* Version 1 -> 2: the feeds' event_log and tokens. */
 static int migrate_to_2(situ_store *s, situ_err *err)
 {
-    static const char sql[] = "CREATE TABLE event_log ("
-                              "  seq INTEGER PRIMARY KEY,"
-                              "  dept TEXT NOT NULL REFERENCES departments(code),"
-                              "  event_id TEXT NOT NULL,"
-                              "  type TEXT NOT NULL,"
-                              "  received_at TEXT NOT NULL,"
-                              "  body TEXT NOT NULL,"
-                              "  changes TEXT,"
-                              "  UNIQUE (dept, event_id));"
-                              "CREATE INDEX event_log_dept_time ON event_log(dept, received_at);"
-                              "CREATE TABLE tokens ("
-                              "  id INTEGER PRIMARY KEY,"
-                              "  dept TEXT NOT NULL REFERENCES departments(code),"
-                              "  hash TEXT NOT NULL UNIQUE,"
-                              "  label TEXT,"
-                              "  created_at TEXT NOT NULL,"
-                              "  revoked_at TEXT);";
-    return situ_store_exec(s, sql, err);
+    return create_fixed(s, 2, err);
 }
 
-/* Version 2 -> 3: a station is its department's (feed_apply.c finds dept D's
- * station S as "D:S", or as a loaded S whose dept is D; the stations of
- * existing files already carry their dept), so stations are indexed by
- * dept for that lookup and the per-department quota; retention (retain.c)
- * finds expired alerts and old log rows by index. */
+/* Version 2 -> 3: indexes for per-department stations and retention. */
 static int migrate_to_3(situ_store *s, situ_err *err)
 {
-    static const char sql[] = "CREATE INDEX stations_dept ON stations(dept, id);"
-                              "CREATE INDEX alerts_expires ON alerts(expires);"
-                              "CREATE INDEX event_log_received ON event_log(received_at);";
-    return situ_store_exec(s, sql, err);
+    return create_fixed(s, 3, err);
 }
 
 /* Version 3 -> 4: the roads collection (MULTILINESTRING), new files and
@@ -150,30 +116,10 @@ static int migrate_to_4(situ_store *s, situ_err *err)
     return create_collection(s, situ_schema_collection(SITU_C_ROADS), err);
 }
 
-/* Version 4 -> 5: road closures (a department's `closure` feed events).
- * id is "dept:closure"; geom the area as sent (a MultiPolygon) or the
- * centre of a circle of radius_m; until NULL: until a closure_end; ended_at
- * set by closure_end. A closure is active at t when ended_at IS NULL and
- * (until IS NULL OR until > t). fid is the key retention walks (retain.c). */
+/* Version 4 -> 5: road closures, with their geometry. */
 static int migrate_to_5(situ_store *s, situ_err *err)
 {
-    static const char sql[] = "CREATE TABLE road_closures ("
-                              "  fid INTEGER PRIMARY KEY,"
-                              "  id TEXT NOT NULL UNIQUE,"
-                              "  dept TEXT NOT NULL REFERENCES departments(code),"
-                              "  reason TEXT NOT NULL,"
-                              "  until TEXT,"
-                              "  radius_m REAL CHECK (radius_m IS NULL OR radius_m > 0),"
-                              "  created_at TEXT NOT NULL,"
-                              "  updated_at TEXT NOT NULL,"
-                              "  ended_at TEXT);"
-                              "CREATE INDEX road_closures_open ON road_closures(ended_at, until);";
-    if (situ_store_exec(s, sql, err))
-        return SITU_EDB;
-    return spatial_call(s,
-                        "SELECT AddGeometryColumn('road_closures', 'geom', 4326, 'GEOMETRY', "
-                        "'XY', 1)",
-                        err);
+    return create_fixed(s, 5, err);
 }
 
 typedef int (*migration_fn)(situ_store *, situ_err *);

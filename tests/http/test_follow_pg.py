@@ -7,7 +7,10 @@ digests are equal, and equal to a cold-started third situd's, and B's
 /events carried every seq once, in order; the server stopped with
 `pg_ctl stop -m immediate`: reads still 200 from memory, the lag reported
 (and past --max-lag, "stale" and 503 with X-Situ-Stale on answers), then
-the server started again: the followers catch up by themselves. Skipped,
+the server started again: the followers catch up by themselves. Retention
+on one situd (the others run none) removes an expired alert from every
+situd, by its log row, at one seq: the digests agree. A --read-only situd
+(no feeds writer: POSTs 503) follows what the others write. Skipped,
 saying so, without PostgreSQL 15.
 
 Run one case: python3 tests/http/test_follow_pg.py -k NAME"""
@@ -66,8 +69,11 @@ class FollowPgTest(unittest.TestCase):
         try:
             load(cls.pg.url, cls.tmp)
             cls.tok = feedlib.add_token(cls.pg.url, "meteorology")
-            cls.a = cls.start()
-            cls.b = cls.start()
+            # no retention unless a case asks: a removal A or B made on its
+            # own would hide one that did not reach them
+            cls.no_retention = cls.config("none", "[retention]\ninterval_s = 0\n")
+            cls.a = cls.start(*cls.no_retention)
+            cls.b = cls.start(*cls.no_retention)
         except BaseException:
             cls.tearDownClass()
             raise
@@ -84,6 +90,13 @@ class FollowPgTest(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
         if failed:
             raise failed[0]
+
+    @classmethod
+    def config(cls, name, text):
+        path = os.path.join(cls.tmp, name + ".ini")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return ["--config", path]
 
     @classmethod
     def start(cls, *args):
@@ -224,6 +237,56 @@ class FollowPgTest(unittest.TestCase):
             self.assertEqual(hc["digest"], ha["digest"])
         finally:
             c.stop_cleanly()
+
+    def test_a_read_only_situd_follows_what_another_writes(self):
+        ro = self.start("--read-only")
+        try:
+            r = ro.post("/feeds/meteorology/events", {"events": [reading("ro-0", 1.0)]},
+                        headers=auth(self.tok))
+            self.assertEqual(r.status, 503, r.body[:300])
+            self.assertEqual(self.health(ro)["writes"], "disabled")
+            seq, = self.post(self.a, [reading("ro-1", 47.5)])
+            self.caught_up(seq, self.a, ro)
+            r, v = self.value(ro)
+            self.assertEqual((v, int(r.headers["x-situ-seq"])), (47.5, seq))
+            self.assertEqual(self.health(ro)["digest"], self.health(self.a)["digest"])
+        finally:
+            ro.stop_cleanly()
+
+    def test_retention_on_one_situd_removes_the_alert_on_every_situd(self):
+        alert = {"id": "expired-1", "type": "alert", "event": "rainstorm", "severity": "red",
+                 "onset": "2020-01-01T00:00:00Z", "expires": "2020-01-02T00:00:00Z",
+                 "geometry": {"type": "Polygon", "coordinates": [[
+                     [111.0, 26.0], [111.1, 26.0], [111.1, 26.1], [111.0, 26.1],
+                     [111.0, 26.0]]]}}
+        path = "/collections/alerts/items/meteorology:expired-1"
+        seq, = self.post(self.a, [alert])
+        self.caught_up(seq, self.a, self.b)
+        self.assertEqual([d.get(path).status for d in (self.a, self.b)], [200, 200])
+        arc = tempfile.mkdtemp(prefix="situ-arc-")  # written by situd's user (nobody as root)
+        self.addCleanup(shutil.rmtree, arc, True)
+        os.chmod(arc, 0o777)
+        retainer = self.start(*self.config("retain", "[retention]\ninterval_s = 1\ndays = 1\n"
+                                           "archive = %s\n" % os.path.join(arc, "a.sqlite")))
+        try:
+            daemons = (self.a, self.b, retainer)
+            gone = wait_until(lambda: all(d.get(path).status == 404 for d in daemons), 30)
+            self.assertTrue(gone, [(d.get(path).status, self.health(d)) for d in daemons] +
+                            [retainer.read_log()])
+            out = subprocess.run(["psql", "-X", "-q", "-A", "-t", self.pg.url, "-c",
+                                  "SELECT seq, type, changes FROM event_log WHERE seq > %d "
+                                  "ORDER BY seq" % seq], check=True, capture_output=True,
+                                 text=True).stdout.strip().splitlines()
+            self.assertEqual(len(out), 1, out)
+            top, kind, changes = out[0].split("|", 2)
+            self.assertEqual(kind, "retention")
+            self.assertEqual([(c["collection"], c["id"], c["kind"]) for c in json.loads(changes)],
+                             [("alerts", "meteorology:expired-1", "removed")])
+            self.caught_up(int(top), *daemons)
+            digests = [self.health(d)["digest"] for d in daemons]
+            self.assertEqual(len(set(digests)), 1, digests)
+        finally:
+            retainer.stop_cleanly()
 
     def test_z_the_store_lost_and_back(self):
         strict = self.start("--max-lag", "2")

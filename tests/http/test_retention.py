@@ -5,6 +5,7 @@ snapshot; a kill between the archive's commit and the delete loses nothing
 and a re-run completes; `situ check` reports sizes. Stations: a department
 cannot claim another's station id; the quota rejects the next new station
 naming the field "station"; a "station" event registers one past it."""
+import json
 import os
 import shutil
 import sqlite3
@@ -120,8 +121,17 @@ class RetentionTest(unittest.TestCase):
         self.assertEqual(rows(self.db, "SELECT id FROM alerts"), [("meteorology:live-1",)])
         # the log goes after the alerts, in the same run
         log = wait_until(lambda: (lambda r: r if r == [("live-1",)] else None)(
-            rows(self.db, "SELECT event_id FROM event_log ORDER BY seq")), timeout=30)
+            rows(self.db, "SELECT event_id FROM event_log WHERE type <> 'retention' "
+                 "ORDER BY seq")), timeout=30)
         self.assertEqual(log, [("live-1",)])
+        # the removals are logged as retention's own rows (readers of the log drop them too)
+        removed = [json.loads(c) for c, in rows(
+            self.db, "SELECT changes FROM event_log WHERE type = 'retention' ORDER BY seq")]
+        self.assertEqual(sorted(c["id"] for cs in removed for c in cs if c["kind"] == "removed"),
+                         ["meteorology:old-1", "meteorology:old-2"])
+        # published at the seq of its log row: X-Situ-Seq holds the removal
+        top = rows(self.db, "SELECT max(seq) FROM event_log WHERE type = 'retention'")[0][0]
+        self.assertEqual(int(self.d.get("/collections/alerts/items").headers["x-situ-seq"]), top)
         arc = archive_of(self.db)
         out = ogr_sql(arc, "SELECT id, severity, ST_AsText(geom) AS wkt FROM alerts ORDER BY id")
         self.assertIn("meteorology:old-1", out)
@@ -180,7 +190,7 @@ class RetentionTest(unittest.TestCase):
                  if len(t) == 3 and t[1].isdigit()}
         self.assertEqual(lines["alerts"][0], "1")
         self.assertGreater(int(lines["alerts"][1]), 0)
-        self.assertEqual(lines["event_log"][0], "1")
+        self.assertEqual(lines["event_log"][0], "2")  # live-1 and retention's row
         self.assertIn("span", r.stdout)
         self.assertIn(arc, r.stdout)
         self.assertIn(str(os.path.getsize(arc)), r.stdout)

@@ -88,11 +88,13 @@ typedef struct seen {
     char ids[512];
     double first_bbox[4];
     int n, stops;
+    long long seq; /* the log row of the last removal reported */
 } seen;
 
-static void on_removed(void *ctx, const char *id, const double bbox[4])
+static void on_removed(void *ctx, const char *id, const double bbox[4], long long seq)
 {
     seen *w = ctx;
+    w->seq = seq;
     if (!w->n++)
         memcpy(w->first_bbox, bbox, sizeof w->first_bbox);
     strcat(w->ids, id), strcat(w->ids, " ");
@@ -145,6 +147,7 @@ static void due_rows_move_to_the_archive_and_the_rest_stays(void **state)
     assert_int_equal(st.events, 2);
     assert_int_equal(st.unmoved, 0);
     assert_string_equal(w.ids, "meteorology:old1 meteorology:old2 ");
+    assert_int_equal(w.seq, 5); /* the retention row below */
     situ_assert_near(w.first_bbox[0], 111.0, 1e-9);
     situ_assert_near(w.first_bbox[3], 26.1, 1e-9);
     situ_assert_query(e->s, "SELECT group_concat(id, ' ') FROM (SELECT id FROM alerts ORDER BY id)",
@@ -152,7 +155,13 @@ static void due_rows_move_to_the_archive_and_the_rest_stays(void **state)
     situ_assert_query(
         e->s,
         "SELECT group_concat(event_id, ' ') FROM (SELECT event_id FROM event_log ORDER BY seq)",
-        "e3 f1");
+        "e3 f1 retention 2026-03-03T00:00:00Z seq 5");
+    /* the removal is logged, after the events, for readers following the log */
+    situ_assert_query(
+        e->s, "SELECT dept || ' ' || type || ' ' || changes FROM event_log WHERE seq = 5",
+        "meteorology retention [{\"collection\":\"alerts\",\"id\":\"meteorology:old1\","
+        "\"kind\":\"removed\",\"bbox\":[111,26,111.1,26.1]},{\"collection\":\"alerts\","
+        "\"id\":\"meteorology:old2\",\"kind\":\"removed\",\"bbox\":[111.2,26,111.3,26.1]}]");
     assert_archive(e, "SELECT group_concat(id || ' ' || expires, ', ') FROM alerts",
                    "meteorology:old1 2025-01-01T00:00:00Z, meteorology:old2 2026-03-01T00:00:00Z");
     assert_archive(e, "SELECT group_concat(seq || ' ' || event_id, ', ') FROM event_log",

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "situ/feed.h"
 #include "situ/retain.h"
@@ -46,6 +47,13 @@ void situd_config_defaults(situd_config *cfg)
     cfg->retain_interval_s = 3600;
     cfg->station_quota = SITU_FEED_STATION_QUOTA;
     snprintf(cfg->web_timezone, sizeof cfg->web_timezone, "%s", "Asia/Shanghai");
+    cfg->max_drills = 4;
+    cfg->port_fd = -1;
+    snprintf(cfg->drill_speed, sizeof cfg->drill_speed, "max");
+    snprintf(cfg->drills_dir, sizeof cfg->drills_dir, "%s",
+             access(SITU_SOURCE_DIR "/geodata/drills", R_OK) == 0
+                 ? SITU_SOURCE_DIR "/geodata/drills"
+                 : SITU_INSTALL_DATADIR "/situ/drills");
 #ifdef SITU_WEB_DIR /* the build's web/ folder, set by CMake's map wall block */
     snprintf(cfg->web_dir, sizeof cfg->web_dir, "%s", SITU_WEB_DIR);
 #else
@@ -170,6 +178,10 @@ static int set_key(situd_config *c, const char *section, const char *name, const
         return set_size(&c->tile_cache_bytes, value, 1u << 20);
     if (KEY("web", "dir"))
         return set_str(c->web_dir, sizeof c->web_dir, value);
+    if (KEY("drills", "scenarios"))
+        return set_str(c->drills_dir, sizeof c->drills_dir, value);
+    if (KEY("drills", "max"))
+        return set_int(&c->max_drills, value, 0, 64);
     if (KEY("web", "timezone"))
         return set_zone(c->web_timezone, sizeof c->web_timezone, value);
 #undef KEY

@@ -37,6 +37,14 @@ typedef struct situd_config {
     int retain_interval_s;     /* [retention] interval_s: seconds between runs, 0 = never */
     char retain_archive[1024]; /* [retention] archive: "" = DIR/archive/situ-archive-YEAR.sqlite */
     int station_quota;         /* [feeds] station_quota: stations a department's readings create */
+    /* drills (issue 19; drills.c, drillplay.c) */
+    char drills_dir[1024]; /* [drills] scenarios: the folder POST /drills's scenario_name reads */
+    int max_drills;        /* [drills] max: drill processes at once */
+    /* internal: set by the situd that starts a drill process (drills.c) */
+    char drill_id[65];    /* --drill ID: this situd serves drill ID, played from its store */
+    char drill_speed[8];  /* --drill-speed 1..60|max */
+    char drill_start[40]; /* --drill-start RFC 3339: the scenario's start ("" now) */
+    int port_fd;          /* --port-fd N: the bound port is written there once serving, -1 */
 } situd_config;
 
 /* Fills cfg with defaults. */

@@ -24,6 +24,7 @@
 
 #include "closures.h"
 #include "config.h"
+#include "drills.h"
 #include "feedwriter.h"
 #include "follow.h"
 #include "roads.h"
@@ -56,6 +57,11 @@ static int parse_flags(int argc, char **argv, situd_config *cfg, int pass)
                                          {"version", no_argument, 0, 'V'},
                                          {"places", required_argument, 0, 'p'},
                                          {"max-lag", required_argument, 0, 'm'},
+                                         /* internal: a drill's process (drills.c) */
+                                         {"drill", required_argument, 0, 'D'},
+                                         {"drill-speed", required_argument, 0, 'S'},
+                                         {"drill-start", required_argument, 0, 'T'},
+                                         {"port-fd", required_argument, 0, 'P'},
                                          {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -93,6 +99,18 @@ static int parse_flags(int argc, char **argv, situd_config *cfg, int pass)
             break;
         case 'q':
             cfg->quiet = 1;
+            break;
+        case 'D':
+            snprintf(cfg->drill_id, sizeof cfg->drill_id, "%s", optarg);
+            break;
+        case 'S':
+            snprintf(cfg->drill_speed, sizeof cfg->drill_speed, "%s", optarg);
+            break;
+        case 'T':
+            snprintf(cfg->drill_start, sizeof cfg->drill_start, "%s", optarg);
+            break;
+        case 'P':
+            cfg->port_fd = atoi(optarg);
             break;
         }
     }
@@ -214,6 +232,16 @@ static void save_snapshot(const char *db, situ_snapshot *snap, long long seq)
     situ_snapshot_release(snap);
 }
 
+/* Writes the bound port ("PORT\n") to fd and closes it. */
+static void tell_port(int fd)
+{
+    char text[16];
+    int n = snprintf(text, sizeof text, "%d\n", situd_server_port());
+    if (write(fd, text, (size_t)n) != n)
+        fprintf(stderr, "situd: --port-fd %d: %s\n", fd, strerror(errno));
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     static situd_config cfg;
@@ -265,6 +293,8 @@ int main(int argc, char **argv)
         return fprintf(stderr, "situd: %s\n", msg), 1;
     if (feeds && situd_feedwriter_start(&cfg, msg, sizeof msg))
         fprintf(stderr, "situd: feeds disabled: %s\n", msg);
+    if (situd_drill_child(&cfg) && situd_drillplay_start(&cfg, msg, sizeof msg))
+        return fprintf(stderr, "situd: %s\n", msg), 1;
     if (situd_server_start(&cfg, msg, sizeof msg)) {
         fprintf(stderr, "situd: %s\n", msg);
         situd_snapshot_publish(NULL);
@@ -272,11 +302,15 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "situd: serving http://%s:%d/%s%s\n", cfg.host, situd_server_port(),
             cfg.user[0] ? " as " : "", cfg.user);
+    if (cfg.port_fd >= 0) /* a drill's process: the situd that started it waits for this */
+        tell_port(cfg.port_fd);
     situd_service_notify("READY=1\nSTATUS=serving");
     int sig = 0;
     sigwait(&stop_set, &sig);
     fprintf(stderr, "situd: %s, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     situd_service_notify("STOPPING=1");
+    situd_drills_stop();     /* every drill's process ends with this situd */
+    situd_drillplay_stop();  /* a drill's process: its player first */
     situd_feedwriter_stop(); /* ends /events, answers every queued batch */
     situd_server_stop();
     long long seq = 0; /* what the published snapshot holds, kept for DB.snap */

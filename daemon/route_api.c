@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 
+#include "drills.h"
 #include "routes.h"
 #include "situ/crs.h"
 
@@ -128,6 +129,9 @@ static json_t *api_document(situd_req *r)
         json_array_append_new(depts, json_string(situ_schema_dept(i)->code));
     json_object_set_new(json_object_get(dept, "schema"), "enum", depts);
     set_crs_enums(params);
+    char drill[48]; /* a running drill's id, the example of {id} under /drills/ */
+    if (situd_drills_any(drill))
+        json_object_set_new(json_object_get(params, "drillId"), "example", json_string(drill));
     return doc;
 }
 

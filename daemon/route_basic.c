@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "drills.h"
 #include "feedwriter.h"
 #include "follow.h"
 #include "roads.h"
@@ -69,6 +70,8 @@ situd_result situd_route_healthz(situd_req *r)
         situ_buf_addc(&b, ',');
     }
     follow_json(r, &lag, &b);
+    if (situd_drill_child(r->cfg))
+        situd_drillplay_health(&b);
     situ_buf_printf(&b, "\"snapshot_version\":%lld}\n",
                     r->snap ? (long long)r->snap->version : 0LL);
     /* failing writes and a stale snapshot are not liveness: reads go on,

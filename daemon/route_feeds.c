@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "drills.h"
 #include "events.h"
 #include "feedwriter.h"
 #include "routes.h"
@@ -46,7 +47,7 @@ static situd_result unauthorized(situd_req *r, const char *detail)
 }
 
 /* The token of "Authorization: Bearer TOKEN", or NULL. */
-static const char *bearer(situd_req *r)
+const char *situd_bearer(situd_req *r)
 {
     const char *h = situd_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!h || strncasecmp(h, "Bearer ", 7))
@@ -54,6 +55,18 @@ static const char *bearer(situd_req *r)
     for (h += 7; *h == ' '; h++)
         ;
     return *h ? h : NULL;
+}
+
+int situd_check_token(situd_req *r, const char *dept, situd_result *out)
+{
+    int auth = situd_feedwriter_auth(dept, situd_bearer(r));
+    if (auth == SITU_EAUTH)
+        *out = unauthorized(r, situd_bearer(r) ? "unknown or revoked token"
+                                               : "a department token is required: "
+                                                 "Authorization: Bearer TOKEN");
+    else if (auth)
+        *out = situd_problem(r, 403, "Authorization", "this token is not %s's", dept);
+    return auth != 0;
 }
 
 /* "{dept}/events" or "{dept}/cap" -> dept and whether it is CAP. */
@@ -85,17 +98,10 @@ static int media_type_ok(situd_req *r, int cap)
     return 0;
 }
 
-static situd_result answer_job(situd_req *r, situd_feedjob *job)
+situd_result situd_feed_answer(situd_req *r, situ_feed_batch *b)
 {
-    if (!job)
-        return situd_problem(r, 503, NULL, "out of memory");
-    const char *why;
-    situ_feed_batch *b = situd_feedjob_batch(job, &why);
     situd_result res;
-    if (!b) { /* not stored (or not known to be durable): send again */
-        res = situd_busy(r, "%s", why);
-    } else if (b->n == 1 && b->ev[0].type == SITU_FEED_CAP &&
-               b->ev[0].status == SITU_FEED_REJECTED) {
+    if (b->n == 1 && b->ev[0].type == SITU_FEED_CAP && b->ev[0].status == SITU_FEED_REJECTED) {
         res = situd_problem(r, 422, b->ev[0].field, "%s: %s", b->ev[0].field, b->ev[0].reason);
     } else {
         situ_buf out;
@@ -103,6 +109,20 @@ static situd_result answer_job(situd_req *r, situd_feedjob *job)
         situ_feed_batch_json(b, &out);
         res = situd_reply_buf(r, 200, "application/json", &out);
     }
+    return res;
+}
+
+static situd_result answer_job(situd_req *r, situd_feedjob *job)
+{
+    if (!job)
+        return situd_problem(r, 503, NULL, "out of memory");
+    const char *why;
+    situ_feed_batch *b = situd_feedjob_batch(job, &why);
+    situd_result res;
+    if (!b) /* not stored (or not known to be durable): send again */
+        res = situd_busy(r, "%s", why);
+    else
+        res = situd_feed_answer(r, b);
     situd_feedjob_free(job);
     return res;
 }
@@ -115,12 +135,18 @@ static int has_pending(const situ_feed_batch *b)
     return 0;
 }
 
-static situd_result read_error(situd_req *r, const situ_err *err, int cap)
+situd_result situd_feed_read_error(situd_req *r, const situ_err *err, int cap)
 {
     switch (err->code) {
     case SITU_ELIMIT:
         return situd_problem(r, 413, "body", "%s", err->msg);
-    case SITU_EINVAL:
+    case SITU_EINVAL: /* a CAP refused for a member, "<status> is Exercise: ...": names it */
+        if (cap && err->msg[0] == '<' && strchr(err->msg, '>')) {
+            char member[64];
+            snprintf(member, sizeof member, "%.*s", (int)(strchr(err->msg, '>') - err->msg - 1),
+                     err->msg + 1);
+            return situd_problem(r, 422, member, "%s", err->msg);
+        }
         return situd_problem(r, 422, "body", "%s", err->msg);
     case SITU_ENOMEM:
         return situd_problem(r, 503, NULL, "%s", err->msg);
@@ -145,15 +171,10 @@ situd_result situd_route_feed_post(situd_req *r)
     char why[256]; /* a read-only store: say so before a token that could not be loaded */
     if (situd_feedwriter_health(why, sizeof why) == SITUD_WRITES_DISABLED)
         return situd_problem(r, 503, NULL, "feeds are not being written: %s", why);
-    int auth = situd_feedwriter_auth(dept, bearer(r));
-    if (auth == SITU_EAUTH)
-        return unauthorized(r, bearer(r) ? "unknown or revoked token"
-                                         : "a department token is required: "
-                                           "Authorization: Bearer TOKEN");
-    if (auth)
-        return situd_problem(r, 403, "Authorization", "this token is not %s's", dept);
-    static const char *const no_args[] = {NULL};
     situd_result res;
+    if (situd_check_token(r, dept, &res))
+        return res;
+    static const char *const no_args[] = {NULL};
     if (situd_reject_unknown_args(r, no_args, &res))
         return res;
     if (!media_type_ok(r, cap))
@@ -162,13 +183,15 @@ situd_result situd_route_feed_post(situd_req *r)
                                  : "application/json");
     if (!situd_body_read(r)) /* the head passed: now, and only now, the body */
         return situd_body_expect(r);
+    if (situd_drill_child(r->cfg)) /* applied by the drill's player, at scenario time */
+        return situd_drillplay_post(r, dept, cap);
     situ_feed_batch *b = NULL;
     situ_err err = {0};
     int rc = cap ? situ_cap_parse(dept, r->body, r->nbody,
                                   r->snap ? r->snap->colls[SITU_C_TOWNSHIPS] : NULL, &b, &err)
                  : situ_feed_parse(dept, r->body, r->nbody, &b, &err);
     if (rc)
-        return read_error(r, &err, cap);
+        return situd_feed_read_error(r, &err, cap);
     if (!has_pending(b)) /* nothing valid: nothing to write */
         return answer_job(r, situd_feedjob_of(b));
     int suspend = situd_can_suspend(r->conn);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drills.h"
 #include "routes.h"
 
 const situd_route situd_routes[] = {
@@ -40,6 +41,11 @@ const situd_route situd_routes[] = {
     {"GET", "/styles/", "styles", situd_route_styles},
     {"GET", "/web/", "web", situd_route_web},
     {"GET", "/m/", "phone", situd_route_phone},
+    {"POST", "/drills", "drills_start", situd_route_drills_start},
+    {"GET", "/drills", "drills", situd_route_drills},
+    {"GET", "/drills/", "drill", situd_route_drill},
+    {"POST", "/drills/", "drill_post", situd_route_drill},
+    {"DELETE", "/drills/", "drill_delete", situd_route_drill},
     {"GET", "/healthz", "healthz", situd_route_healthz},
     {"GET", "/metrics", "metrics", situd_route_metrics},
 };

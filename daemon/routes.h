@@ -7,6 +7,7 @@
 
 #include "http.h"
 #include "server.h"
+#include "situ/feed.h"
 #include "situ/tile.h"
 
 /* Appends s percent-encoded for a URL query (RFC 3986 unreserved kept). */
@@ -99,6 +100,16 @@ situd_result situd_route_styles(situd_req *r);
 situd_result situd_route_feed_post(situd_req *r);
 situd_result situd_route_feeds(situd_req *r);
 situd_result situd_route_events(situd_req *r);
+/* The token of "Authorization: Bearer TOKEN", or NULL. */
+const char *situd_bearer(situd_req *r);
+/* Answers 401 (no or an unknown token) or 403 (another department's) into
+ * *out and returns 1, unless the bearer token is dept's (0). */
+int situd_check_token(situd_req *r, const char *dept, situd_result *out);
+/* Answers a parsed (and, when valid, applied) batch b: 200 with
+ * each event's result, or 422 naming the field of a refused CAP alert. */
+situd_result situd_feed_answer(situd_req *r, situ_feed_batch *b);
+/* The problem of a body the feeds' parser refused whole (err). */
+situd_result situd_feed_read_error(situd_req *r, const situ_err *err, int cap);
 /* route_closures.c: GET /closures, the active road closures */
 situd_result situd_route_closures(situd_req *r);
 

@@ -161,7 +161,10 @@ void situd_base_url(situd_req *r, char *out, size_t n)
         snprintf(fallback, sizeof fallback, "%s:%d", config->host, situd_server_port());
         host = fallback;
     }
-    snprintf(out, n, "http://%s", host);
+    if (config->drill_id[0]) /* reached through situd's /drills/{id}/ */
+        snprintf(out, n, "http://%s/drills/%s", host, config->drill_id);
+    else
+        snprintf(out, n, "http://%s", host);
 }
 
 int situd_wants_json(situd_req *r)
@@ -243,11 +246,14 @@ situd_result situd_reply_response(situd_req *r, unsigned status, struct MHD_Resp
         snprintf(crs, sizeof crs, "<%s>", r->content_crs);
         MHD_add_response_header(resp, "Content-Crs", crs);
     }
-    add_seq_headers(r, resp);
+    if (!MHD_get_response_header(resp, "X-Situ-Seq")) /* a drill's answer carries its own */
+        add_seq_headers(r, resp);
+    if (config->drill_id[0]) /* this situd serves a drill: every answer says so */
+        MHD_add_response_header(resp, "X-Situ-Drill", config->drill_id);
     if (config->cors_origin[0]) /* else a page of another origin cannot read them */
         MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-                                crs_header ? "Content-Crs, X-Situ-Seq, X-Situ-Stale"
-                                           : "X-Situ-Seq, X-Situ-Stale");
+                                crs_header ? "Content-Crs, X-Situ-Seq, X-Situ-Stale, X-Situ-Drill"
+                                           : "X-Situ-Seq, X-Situ-Stale, X-Situ-Drill");
     r->status = (int)status;
     enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);

@@ -286,6 +286,9 @@ long long situ_drill_play_next_wall(const situ_drill_play *p, long long wall_ms)
 long long situ_drill_play_time(const situ_drill_play *p, long long wall_ms);
 int situ_drill_play_finished(const situ_drill_play *p);
 int situ_drill_play_stopped(const situ_drill_play *p);
+int situ_drill_play_paused(const situ_drill_play *p);
+/* Injects neither issued nor skipped yet. */
+int situ_drill_play_pending(const situ_drill_play *p);
 
 /* The controls, recorded with who asked (actor: "controller", a token's
  * label, ...). 0, or as situ_drill_sched_*: SITU_ECONFLICT when it does not

@@ -385,6 +385,19 @@ int situ_drill_play_stopped(const situ_drill_play *p)
     return p->stopped;
 }
 
+int situ_drill_play_paused(const situ_drill_play *p)
+{
+    return situ_drill_sched_paused(p->sched);
+}
+
+int situ_drill_play_pending(const situ_drill_play *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->s->n; i++)
+        n += situ_drill_sched_state(p->sched, i) == SITU_DRILL_PENDING;
+    return n;
+}
+
 /* ---- controls ---------------------------------------------------------------------- */
 
 /* Records a control that the clock took (rc 0); returns rc otherwise. */

@@ -8,6 +8,7 @@
 // parameter that names nothing); every feed event example is POSTed and
 // accepted, each with a required member left out is rejected naming it, and
 // the feeds' 400/401/403/404/413/415/422 answers are the documented problems.
+// A drill runs (issue 19), so that the /drills/{id} paths are called too.
 // The documented response headers are checked too (Content-Crs naming the
 // crs asked, CRS84 by default), the crs/bbox-crs parameters list the CRSs
 // each collection declares, and the export paths are those of the format
@@ -49,7 +50,16 @@ before(async () => {
     assert.ok(t.token, t.why);
     tokens[dept] = t.token;
   }
+  const em = feedToken(db, 'emergency_management');
+  assert.ok(em.token, em.why);
+  tokens.emergency_management = em.token;
   await startSitud(tmp, db);
+  // a drill runs, so that /api gives its id as the example of /drills/{id}
+  const d = await request('POST', '/drills', {
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${em.token}` },
+    body: JSON.stringify({ scenario_name: 'xiang_flood', speed: 'max' }),
+  });
+  assert.equal(d.status, 201, d.body.toString('utf8'));
   const r = await request('GET', '/api');
   assert.equal(r.status, 200);
   assert.match(r.headers['content-type'], /^application\/vnd\.oai\.openapi\+json/);

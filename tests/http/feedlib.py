@@ -117,9 +117,10 @@ class SSE:
     """One /events stream. next() returns {"id", "data"} (and "event" when
     named) or None on timeout."""
 
-    def __init__(self, port, last_id=None, query="", timeout=10.0, rcvbuf=None):
+    def __init__(self, port, last_id=None, query="", timeout=10.0, rcvbuf=None, path="/events"):
         """rcvbuf: SO_RCVBUF in bytes, set before connecting (so the TCP
-        window stays that small) for a listener that is to stall."""
+        window stays that small) for a listener that is to stall; path: the
+        stream's path (a drill's: /drills/{id}/events)."""
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         if rcvbuf:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -130,7 +131,7 @@ class SSE:
         headers = {"Accept": "text/event-stream"}
         if last_id is not None:
             headers["Last-Event-ID"] = str(last_id)
-        self.conn.request("GET", "/events" + query, headers=headers)
+        self.conn.request("GET", path + query, headers=headers)
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
         self.comments = 0

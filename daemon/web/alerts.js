@@ -11,15 +11,18 @@
 //
 //   quiet --new orange/red alert--> attention (banner, chime, fly) --ack--> quiet
 //
-// window.__situ.attention says which alerts wait for acknowledgement.
+// window.__situ.attention says which alerts wait for acknowledgement. In a
+// drill (#19) the banner carries the exercise's marking, the chime is a
+// third tone longer (window.__situ.chimeTones), and what waits for
+// acknowledgement is kept apart from the live picture's.
 
 import { t, tv, lang, localTime, reading, metricUnits } from './i18n.js';
 import { SEVERITY, CLICKABLE } from './layers.js';
 import { labelPoint } from './labels.js';
-import { getJSON, el, fill, bboxOf } from './util.js';
+import { getJSON, el, fill, bboxOf, storageKey } from './util.js';
 
 const URGENT = ['red', 'orange'];
-const PENDING_KEY = 'situ.alerts.pending';
+const PENDING_KEY = storageKey('situ.alerts.pending');
 const CHIME_EVERY_MS = 4000;
 const W = (zh, en) => (lang === 'en' ? en : zh);
 
@@ -32,9 +35,10 @@ function alarmLabel() {
 }
 
 export class AlertWatch {
-  // map, panels (panels.js), situ (window.__situ), wall: the video wall.
-  constructor({ map, panels, situ, wall }) {
-    Object.assign(this, { map, panels, situ, wall });
+  // map, panels (panels.js), situ (window.__situ), wall: the video wall;
+  // exercise: a drill's marking ("演练 EXERCISE"), or null for the live picture.
+  constructor({ map, panels, situ, wall, exercise = null }) {
+    Object.assign(this, { map, panels, situ, wall, exercise });
     this.seen = null; // alert ids known; null before the first list
     this.byId = new Map();
     this.pending = loadPending();
@@ -121,8 +125,9 @@ export class AlertWatch {
     }
     const worst = list.find((f) => f.properties.severity === 'red') || list[0];
     const p = worst.properties;
-    this.banner.className = `sev-${p.severity}`;
+    this.banner.className = `sev-${p.severity}${this.exercise ? ' exercise' : ''}`;
     fill(this.banner,
+      this.exercise ? el('b', { class: 'exercise' }, this.exercise) : null,
       el('b', { class: 'sev' }, tv('severity', p.severity)),
       el('span', { class: 'what' }, `${p.headline || tv('event', p.event)}${p.expires ? ` · → ${localTime(p.expires)}` : ''}`),
       list.length > 1 ? el('span', { class: 'more' }, W(`另有 ${list.length - 1} 条`, `+${list.length - 1} more`)) : null,
@@ -142,14 +147,17 @@ export class AlertWatch {
     this.render();
   }
 
-  // Two short tones; the browser may hold sound back until a first click.
+  // Two short tones (three, falling back, in a drill); the browser may hold
+  // sound back until a first click.
   chime() {
     this.situ.chimes++;
+    const tones = this.exercise ? [[880, 0], [660, 0.28], [880, 0.56]] : [[880, 0], [660, 0.28]];
+    this.situ.chimeTones = tones.length;
     try {
       this.audio = this.audio || new AudioContext();
       const ctx = this.audio;
       if (ctx.state === 'suspended') ctx.resume().catch(() => {});
-      [[880, 0], [660, 0.28]].forEach(([hz, at]) => {
+      tones.forEach(([hz, at]) => {
         const o = ctx.createOscillator(), g = ctx.createGain(), t0 = ctx.currentTime + at;
         o.frequency.value = hz;
         g.gain.setValueAtTime(0.0001, t0);

@@ -1,7 +1,8 @@
 // app.js: the map wall's entry point. Reads the page's parameters
 // (?wall=1 the video wall, ?lang=en English, ?layers=a,b the maps shown,
 // ?rotate=N seconds per view on the wall (0: fixed), ?township=CODE a fixed
-// township view), builds the map from situd's vector tiles, and wires the
+// township view, ?drill=ID a drill's store instead of the live one, marked
+// as an exercise: drill.js), builds the map from situd's vector tiles, and wires the
 // layer toggles, clicks (details, nearest supplies by road or straight line,
 // reach areas while their toggle is on), the township search, the
 // live network (live.js) and the wall's clock, rotation and recovery.
@@ -20,7 +21,8 @@ import { Glance, addBaseMap, parseCoords, fromGcj02, wireCursor, markPoint } fro
 import { addPlaces } from './places.js';
 import { urgentLegend } from './urgent_legend.js';
 import { AlertWatch } from './alerts.js';
-import { getJSON, el, fill, bboxOf, today, debounce, searchTownships } from './util.js';
+import { DrillMark, drillError } from './drill.js';
+import { getJSON, el, fill, bboxOf, today, debounce, searchTownships, drill } from './util.js';
 
 const params = new URLSearchParams(location.search);
 const WALL = params.get('wall') === '1';
@@ -49,6 +51,7 @@ function setStatus(what, status) {
 
 function tick() {
   $('clock').textContent = t('clock', zoned(new Date()));
+  if (situ.mark) situ.mark.render();
 }
 
 function langLink() {
@@ -285,11 +288,14 @@ function makeMap(bounds, style) {
 }
 
 async function boot() {
-  prewarm(); // the tile workers start while the page asks for its first data
   document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
+  if (drill && drill.error) return drillError(situ, t('drill_bad_id'));
+  prewarm(); // the tile workers start while the page asks for its first data
   document.body.classList.toggle('wall', WALL);
   document.title = t('title');
   $('title').textContent = WALL ? t('wall_title') : t('title');
+  const mark = drill ? (situ.mark = new DrillMark({ situ, wall: WALL })) : null;
+  if (mark && (await mark.start()) === 404) return drillError(situ, t('drill_unknown', drill.id));
   langLink();
   tick();
   setInterval(tick, 1000);
@@ -299,14 +305,16 @@ async function boot() {
   tick();
   const map = makeMap(bounds, wallStyle(styleDoc, tilejson, today()));
   situ.map = map;
+  if (mark) mark.watermark(map.getContainer());
   watchSources(map);
   followTownshipLabels(map);
   const shown = initialGroups();
   const panels = new Panels({ schema, node: $('info'), map });
   const setAlerts = WALL ? wallRotation(map, bounds) : null;
-  const watch = new AlertWatch({ map, panels, situ, wall: WALL });
+  const watch = new AlertWatch({ map, panels, situ, wall: WALL, exercise: mark && t('exercise') });
   const live = new Live({
     map, schema, ui: { feeds: $('feeds'), ticker: $('ticker') }, onStatus: setStatus,
+    ...(mark && { now: () => mark.alertTime(), alertsEveryMs: 5000, mark: t('exercise') }),
     onAlerts: (a) => { situ.alerts = a.length; watch.update(a); if (setAlerts) setAlerts(a); },
     onPick: (f) => watch.pick(f),
     onCamera: (f) => map.flyTo({ center: f.geometry.coordinates, zoom: 15, duration: 1200 }),

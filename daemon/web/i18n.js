@@ -121,6 +121,17 @@ const zh = {
   m_new_alert: '新预警',
   m_dismiss: '知道了',
   m_none_alerts: '此处无生效预警',
+  // a drill (/?drill=ID, #19): the marking itself is in both languages on every page
+  exercise: '演练 EXERCISE',
+  drill_title: (title) => `演练 EXERCISE · ${title}`,
+  drill_notice: '演练画面，非实际险情',
+  drill_time: '情景时间',
+  drill_speed: (n) => (n === 'max' ? '最快速度' : `${n}倍速`),
+  drill_injects: (done, total) => `注入 ${done}/${total}`,
+  drill_status_lost: (status) => `演练状态暂不可用（${status}）`,
+  drill_bad_id: '地址中的演练编号无效（只能含字母、数字、“-”和“_”）',
+  drill_unknown: (id) => `没有编号为“${id}”的演练`,
+  drill_live: '返回实时画面',
   lang_switch: 'English',
   wall_title: '永州市应急管理指挥中心',
   weekday: ['星期日', '星期一', '星期二', '星期三', '星期四', '星期五', '星期六'],
@@ -242,6 +253,16 @@ const en = {
   m_new_alert: 'New warning',
   m_dismiss: 'OK',
   m_none_alerts: 'No active warning here',
+  exercise: '演练 EXERCISE',
+  drill_title: (title) => `演练 EXERCISE · ${title}`,
+  drill_notice: 'Exercise picture: not the real situation',
+  drill_time: 'Scenario time',
+  drill_speed: (n) => (n === 'max' ? 'flat out' : `${n}× speed`),
+  drill_injects: (done, total) => `injects ${done}/${total}`,
+  drill_status_lost: (status) => `exercise status unavailable (${status})`,
+  drill_bad_id: 'The address names no valid drill (letters, digits, "-" and "_" only)',
+  drill_unknown: (id) => `There is no drill "${id}"`,
+  drill_live: 'Back to the live picture',
   lang_switch: '中文',
   wall_title: 'Yongzhou emergency command centre',
   weekday: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'],
@@ -251,6 +272,9 @@ const en = {
 
 // Labels of enumerated values, by field name: [zh, en].
 const values = {
+  drill_state: {
+    running: ['进行中', 'running'], paused: ['已暂停', 'paused'], finished: ['已结束', 'finished'], stopped: ['已终止', 'stopped'],
+  },
   hazard_type: {
     flood: ['洪涝', 'flood'], waterlogging: ['内涝', 'waterlogging'], landslide: ['滑坡', 'landslide'],
     debris_flow: ['泥石流', 'debris flow'], collapse: ['崩塌', 'collapse'], subsidence: ['地面塌陷', 'subsidence'],

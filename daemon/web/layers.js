@@ -10,6 +10,7 @@
 // CJK font, so nothing leaves situd.
 
 import { t, tv } from './i18n.js';
+import { api } from './util.js';
 
 export const IDEOGRAPH_FONT = "'Noto Sans CJK SC', 'WenQuanYi Zen Hei', sans-serif";
 
@@ -43,13 +44,14 @@ const EMPTY = { type: 'FeatureCollection', features: [] };
 // The vector source of collection id from its TileJSON answer (tj, or null
 // when /tiles/{id}.json failed: the contract's URL template then stands in,
 // so the rest of the map still loads and a failed tile is asked again later).
-// Tile URLs are kept on this page's origin, whatever host situd names.
+// Tile URLs are kept on this page's origin, whatever host situd names, and
+// under the page's base (a drill's tiles, if situd wrote them without its prefix).
 export function vectorSource(id, tj) {
   const own = (u) => {
     const x = new URL(u, location.href);
-    return `${location.origin}${decodeURI(x.pathname)}${x.search}`;
+    return `${location.origin}${api(decodeURI(x.pathname))}${x.search}`;
   };
-  const tiles = tj && Array.isArray(tj.tiles) && tj.tiles.length ? tj.tiles.map(own) : [`${location.origin}/tiles/${id}/{z}/{x}/{y}.mvt`];
+  const tiles = tj && Array.isArray(tj.tiles) && tj.tiles.length ? tj.tiles.map(own) : [`${location.origin}${api(`/tiles/${id}/{z}/{x}/{y}.mvt`)}`];
   const src = { type: 'vector', tiles, minzoom: tj?.minzoom ?? 0, maxzoom: tj?.maxzoom ?? 14 };
   if (Array.isArray(tj?.bounds) && tj.bounds.length === 4) src.bounds = tj.bounds;
   return src;

@@ -18,7 +18,7 @@
 
 import { t, tv, tn, localTime } from './i18n.js';
 import { SEVERITY, TILED } from './layers.js';
-import { getJSON, getAllItems, el, fill, debounce } from './util.js';
+import { getJSON, getAllItems, el, fill, debounce, api } from './util.js';
 
 const SEVERITY_RANK = { red: 0, orange: 1, yellow: 2, blue: 3 };
 const FEED_TYPES = { alert: ['alerts'], observation: ['stations'], camera: ['stations'] };
@@ -47,9 +47,11 @@ export class Live {
   // elements; onAlerts(features) after each alert refresh; onRecover() when
   // situd is back after an outage; onStatus(route, http status).
   // onPick(feature): a ticker item was clicked; onCamera(feature): an
-  // offline camera of the list was clicked.
-  constructor({ map, schema, ui, onAlerts, onRecover, onStatus, onRoads, onPick, onCamera }) {
-    Object.assign(this, { map, schema, ui, onAlerts, onRecover, onStatus, onRoads, onPick, onCamera });
+  // offline camera of the list was clicked. now(): the time alerts are in
+  // force at (ms; a drill's scenario time), asked again every alertsEveryMs.
+  // mark: a word put before the ticker's label (a drill's marking), or null.
+  constructor({ map, schema, ui, onAlerts, onRecover, onStatus, onRoads, onPick, onCamera, now = Date.now, alertsEveryMs = 60000, mark = null }) {
+    Object.assign(this, { map, schema, ui, onAlerts, onRecover, onStatus, onRoads, onPick, onCamera, now, alertsEveryMs, mark });
     this.alerts = [];
     this.backoff = 2000;
     this.lost = false; // the stream failed and has not reopened
@@ -66,7 +68,7 @@ export class Live {
     this.loadClosures(false);
     this.loadFeeds();
     this.connect();
-    setInterval(() => this.loadAlerts(), 60000); // expiries pass without events
+    setInterval(() => this.loadAlerts(), this.alertsEveryMs); // expiries pass without events
     setInterval(() => this.loadClosures(false), 60000);
     setInterval(() => this.loadFeeds(), 30000); // ok -> stale -> silent is a matter of time
   }
@@ -78,7 +80,7 @@ export class Live {
     mark('alerts_fetched');
     if (!r.ok) return this.onStatus('alerts', r.status);
     this.onStatus('alerts', 200);
-    const now = Date.now();
+    const now = this.now();
     this.alerts = r.features.filter((f) => alertActive(f.properties || {}, now))
       .sort((a, b) => (SEVERITY_RANK[a.properties.severity] ?? 9) - (SEVERITY_RANK[b.properties.severity] ?? 9));
     const src = this.map.getSource('alerts');
@@ -99,7 +101,8 @@ export class Live {
         dept ? ` · ${tn(dept)}` : '', until ? ` · → ${until}` : '');
     });
     const track = el('div', { class: 'track' }, items.length ? items : el('span', { class: 'tick quiet' }, t('no_alerts')));
-    fill(this.ui.ticker, el('span', { class: 'label' }, `${t('active_alerts')} ${this.alerts.length}`), el('div', { class: 'viewport' }, track));
+    fill(this.ui.ticker, this.mark ? el('span', { class: 'exercise' }, this.mark) : null,
+      el('span', { class: 'label' }, `${t('active_alerts')} ${this.alerts.length}`), el('div', { class: 'viewport' }, track));
     // scroll only when the line does not fit
     requestAnimationFrame(() => {
       const over = track.scrollWidth > track.parentNode.clientWidth;
@@ -167,7 +170,7 @@ export class Live {
 
   connect() {
     clearTimeout(this.retryTimer);
-    const es = new EventSource('/events');
+    const es = new EventSource(api('/events'));
     this.es = es;
     es.onmessage = (e) => this.onEvent(e);
     es.onopen = () => {
@@ -202,7 +205,7 @@ export class Live {
   // The stream was refused (situd down, or /events not served): try again later.
   async retry() {
     this.es.close();
-    this.onStatus('events', await probe('/events'));
+    this.onStatus('events', await probe(api('/events')));
     this.retryTimer = setTimeout(() => this.connect(), this.backoff);
     this.backoff = Math.min(this.backoff * 2, 60000);
   }

@@ -8,7 +8,7 @@
 
 import { t, tv, tf, tn, localTime, qtyUnit, reading } from './i18n.js';
 import { SEVERITY, REACH_MINUTES } from './layers.js';
-import { getJSON, getAllItems, el, fill, today } from './util.js';
+import { getJSON, getAllItems, el, fill, today, api } from './util.js';
 import { gw } from './glance.js';
 
 // The schema's field row of collection cid named name, or undefined.
@@ -337,7 +337,7 @@ export const DRILL_FORMATS = ['geojson', 'gpkg', 'shp.zip', 'csv', 'xlsx', 'kml'
 function drillExport(code) {
   const link = el('a', { class: 'drill-export' }, gw('drill_export'));
   const point = (fmt) => {
-    link.href = `/export/drill.${fmt}?townships=${encodeURIComponent(code)}`;
+    link.href = api(`/export/drill.${fmt}?townships=${encodeURIComponent(code)}`);
     link.download = `drill-${code}.${fmt}`;
   };
   point(DRILL_FORMATS[0]);

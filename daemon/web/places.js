@@ -7,7 +7,7 @@
 // VILLAGE_Z, so a city of 200 copies does not send its 700,000 villages. Drawn above the roads and risk zones, under the
 // alerts and the four maps' points, whose labels win a collision.
 
-import { getJSON } from './util.js';
+import { getJSON, api } from './util.js';
 
 export const VILLAGE_Z = 12;
 export const PLACE_NAMES_Z = 13;
@@ -50,7 +50,7 @@ const inside = (a, b) => a[0] >= b[0] && a[1] >= b[1] && a[2] <= b[2] && a[3] <=
 // and keeps the villages of the view loaded.
 export function addPlaces(map, dark) {
   const before = map.getLayer(BEFORE) ? BEFORE : undefined;
-  map.addSource('places-seats', { type: 'geojson', data: '/places?kind=county_seat,township_seat&limit=10000' });
+  map.addSource('places-seats', { type: 'geojson', data: api('/places?kind=county_seat,township_seat&limit=10000') });
   map.addSource('places-villages', { type: 'geojson', data: EMPTY });
   // villages first, so the seats' names win a collision
   for (const k of [...KINDS].reverse()) for (const l of kindLayers(k, dark)) map.addLayer(l, before);

@@ -1,15 +1,50 @@
 // util.js: small helpers the map wall's and the phone page's modules share:
-// JSON requests to situd that report the status instead of throwing, a DOM
-// builder that never parses markup (feature properties come from outside),
-// a debouncer and the township search.
+// the base path of situd's API (a drill's under /drills/{id}/), JSON requests
+// to situd that report the status instead of throwing, a DOM builder that
+// never parses markup (feature properties come from outside), a debouncer
+// and the township search.
 
 import { zoned } from './i18n.js';
 
-// GET (or POST) url; resolves to {ok, status, data}. data is the parsed JSON
-// body, or null. Never rejects: a dead situd is status 0.
+// ---- the API's base: the live picture, or a drill (#19) ----------------------------
+
+// A drill's id as situd names it; anything else in ?drill= is refused, never
+// put into a URL or the page.
+export const DRILL_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+// The drill the page shows, from its query string (?drill=ID): null for the
+// live picture, {id, base: '/drills/ID/'} for a drill, {error} when ?drill=
+// is there but no drill id.
+export function drillOf(search) {
+  const q = new URLSearchParams(search);
+  if (!q.has('drill')) return null;
+  const id = q.get('drill');
+  return DRILL_ID.test(id) ? { id, base: `/drills/${id}/` } : { error: 'drill' };
+}
+
+export const drill = drillOf(typeof location === 'undefined' ? '' : location.search);
+
+// The URL of situd's path p for this page: p itself for the live picture; in
+// a drill, p under the drill's base (every route of the API, links situd
+// wrote without the prefix too), except the page's own files under /web/
+// (the same for every store) and the drills' own routes (/drills/...).
+export function api(p, d = drill) {
+  if (!d || !d.base || typeof p !== 'string' || !p.startsWith('/') || p.startsWith('//')) return p;
+  if (p.startsWith('/drills/') || p.startsWith('/web/')) return p;
+  return d.base + p.slice(1);
+}
+
+// The localStorage key of what this page keeps (a drill's apart from the live picture's).
+export function storageKey(k, d = drill) {
+  return d && d.id ? `${k}.drill.${d.id}` : k;
+}
+
+// GET (or POST) url (a path of situd's, under the page's base: api()); resolves
+// to {ok, status, data}. data is the parsed JSON body, or null. Never rejects:
+// a dead situd is status 0.
 export async function getJSON(url, init) {
   try {
-    const r = await fetch(url, { cache: 'no-cache', ...init, headers: { Accept: 'application/json', ...(init && init.headers) } });
+    const r = await fetch(api(url), { cache: 'no-cache', ...init, headers: { Accept: 'application/json', ...(init && init.headers) } });
     let data = null;
     try { data = await r.json(); } catch { data = null; }
     return { ok: r.ok, status: r.status, data };

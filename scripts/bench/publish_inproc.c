@@ -26,8 +26,9 @@
  * fourth given a past deadline: the overdue set and the aggregates'
  * cells change), then the publisher's step is timed: situ_coll_update
  * (update_ms) and situ_tilesrc_new_from, the aggregate pyramid included
- * (tiles_ms). Prints `publish_batch n=N update_ms=.. tiles_ms=..` (wall,
- * median). For instruction counts run it under callgrind with
+ * (tiles_ms). Prints `publish_batch n=N update_ms=.. tiles_ms=..
+ * tiles_cpu_ms=..` (wall, and the thread's CPU time for a shared machine;
+ * medians). For instruction counts run it under callgrind with
  *   --toggle-collect=batch_tiles
  * and --batch N --passes 1: one batch of N changes is counted.
  * Usage: publish_inproc [--passes N] [--sizes 10000,20000,40000,200000]
@@ -230,7 +231,7 @@ static int feed_batches(const char *db, const char *batches, int passes)
         size_t n = (size_t)atoi(p);
         n = n < 1 ? 1 : n > v.coll->n ? v.coll->n : n;
         const char **ids = malloc(n * sizeof *ids);
-        double up[64], tl[64];
+        double up[64], tl[64], tc[64];
         for (int k = 0; k < passes; k++) {
             for (size_t i = 0; i < n; i++) /* ids of this version, spread over it */
                 ids[i] = v.coll->feats[(i * v.coll->n / n + (size_t)k) % v.coll->n].id;
@@ -238,13 +239,13 @@ static int feed_batches(const char *db, const char *batches, int passes)
             double t0 = now_ms();
             if (situ_coll_update(s, v.coll, ids, n, &coll, &err))
                 die("update hazards", &err);
-            double t1 = now_ms();
+            double t1 = now_ms(), c1 = cpu_ms();
             src = batch_tiles(coll, v.src);
-            tl[k] = now_ms() - t1, up[k] = t1 - t0;
+            tc[k] = cpu_ms() - c1, tl[k] = now_ms() - t1, up[k] = t1 - t0;
             version_set(&v, coll, src);
         }
-        printf("publish_batch n=%zu update_ms=%.2f tiles_ms=%.2f\n", n, median(up, passes),
-               median(tl, passes));
+        printf("publish_batch n=%zu update_ms=%.2f tiles_ms=%.2f tiles_cpu_ms=%.2f\n", n,
+               median(up, passes), median(tl, passes), median(tc, passes));
         fflush(stdout);
         free(ids);
     }

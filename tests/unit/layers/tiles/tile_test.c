@@ -1,7 +1,9 @@
-/* tile_test.c: tests layers/tiles/tile.c, tile_geom.c, tile_clip.c and
- * tile_prep.c: tile address parsing, bounds, the ring pipeline steps, the
- * clipper, exact commands for known geometry, the low-zoom rules, and the
- * independent check: a few hundred tiles decoded by GDAL's MVT driver. */
+/* tile_test.c: tests layers/tiles/tile.c, tile_geom.c, tile_clip.c,
+ * tile_prep.c and tile_pyramid.c: tile address parsing, bounds, the ring
+ * pipeline steps, the clipper, exact commands for known geometry, the
+ * low-zoom rules, the aggregate pyramid (against a scan, and kept up to
+ * date against a cold build), and the independent check: a few hundred
+ * tiles decoded by GDAL's MVT driver. */
 #include "testlib.h"
 
 #include <gdal.h>

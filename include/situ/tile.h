@@ -115,7 +115,9 @@ int situ_tilesrc_new(situ_coll *c, situ_tilesrc **out_src, situ_err *err);
  * (NULL: none) holds with the same id and the same coordinates gets its
  * prepared geometry copied instead of recomputed, so a change costs the
  * vertices it touched (for the townships: the county and province of the
- * townships that changed). The result equals situ_tilesrc_new's. */
+ * townships that changed; for the point maps: the squares of the aggregate
+ * pyramid those features leave or enter, at every zoom below
+ * SITU_TILE_AGGREGATE_BELOW). The result equals situ_tilesrc_new's. */
 int situ_tilesrc_new_from(situ_coll *c, const situ_tilesrc *prev, situ_tilesrc **out_src,
                           situ_err *err);
 situ_tilesrc *situ_tilesrc_retain(situ_tilesrc *s);

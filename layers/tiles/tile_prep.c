@@ -621,6 +621,19 @@ static int build_admin(situ_tilesrc *s, const situ_tilesrc *prev, situ_err *err)
     return 0;
 }
 
+/* prev's pyramid for the options o, or NULL (none built for them, or not
+ * for today). Borrowed from prev. */
+static const tile_pyramid *pyramid_for(const situ_tilesrc *prev, const situ_tile_opts *o)
+{
+    situ_tilesrc *s = (situ_tilesrc *)prev; /* its pyramids are a cache */
+    pthread_mutex_lock(&s->pyr_mu);
+    const tile_pyramid *p = s->pyr;
+    while (p && !situ__tile_pyramid_fits(p, o, 0))
+        p = p->retired;
+    pthread_mutex_unlock(&s->pyr_mu);
+    return p;
+}
+
 int situ_tilesrc_new(situ_coll *c, situ_tilesrc **out_src, situ_err *err)
 {
     return situ_tilesrc_new_from(c, NULL, out_src, err);
@@ -646,7 +659,9 @@ int situ_tilesrc_new_from(situ_coll *c, const situ_tilesrc *prev, situ_tilesrc *
     situ_tile_opts o;
     situ_tile_opts_default(&o);
     if (o.cluster_maxzoom[c->c->cid] >= 0 && o.aggregate_below > 0) {
-        if (!(s->pyr = situ__tile_pyramid_new(s, &o))) {
+        const tile_pyramid *was = prev && prev->coll->c == c->c ? pyramid_for(prev, &o) : NULL;
+        s->pyr = was ? situ__tile_pyramid_update(was, prev, s) : NULL;
+        if (!s->pyr && !(s->pyr = situ__tile_pyramid_new(s, &o))) {
             situ_tilesrc_release(s);
             return situ_err_set(err, SITU_ENOMEM, "out of memory aggregating %s", c->c->id);
         }

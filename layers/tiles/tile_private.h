@@ -89,18 +89,23 @@ typedef struct tile_pzoom {
     size_t n;
     double *acc;          /* n rows of nagg: the fold of the members' aggregate rows */
     uint8_t *any;         /* n rows of nagg: some member had a value */
+    uint32_t *cnt;        /* n rows of nagg: members with a value; MIN: those at the minimum
+                             (so that a member can be taken out again) */
     tile_purgent *urgent; /* sorted by key, then feature */
     size_t nurgent;
 } tile_pzoom;
 
 /* The per-zoom aggregates of one collection for one set of options, built
- * once per version of the collection (and again when the day changes):
- * an aggregate tile then reads the squares of its buffered box instead of
- * every feature in it. */
+ * once (and again when the day changes) and then kept up to date from one
+ * version of the collection to the next: an aggregate tile reads the
+ * squares of its buffered box instead of every feature in it. */
 typedef struct tile_pyramid {
     int below, urgent_from, today;
     uint32_t extent, buffer, cell, unit;
     tile_pzoom z[SITU_TILE_AGGREGATE_BELOW];
+    size_t inexact; /* features with a summed value that is not a small integer: their
+                       sums depend on the order of addition, so no update, a rebuild */
+    int updates;    /* versions of the collection it followed since it was built */
     size_t bytes;
     struct tile_pyramid *retired; /* an earlier one still being read */
 } tile_pyramid;
@@ -109,6 +114,14 @@ typedef struct tile_pyramid {
  * min(o->aggregate_below, SITU_TILE_AGGREGATE_BELOW)); NULL when out of
  * memory or when o's grid cannot be cut into units (see tile_pyramid.c). */
 tile_pyramid *situ__tile_pyramid_new(const situ_tilesrc *src, const situ_tile_opts *o);
+/* The pyramid of src made from was, prev's (the collection's previous
+ * version) for the same options: only the squares and urgent features of
+ * the features that changed, came or went between prev and src (their old
+ * and new positions and values) are updated, at every zoom. Equal to
+ * situ__tile_pyramid_new(src, ...) byte for byte; NULL when out of memory
+ * or when it cannot be exact (see inexact): then build it new. */
+tile_pyramid *situ__tile_pyramid_update(const tile_pyramid *was, const situ_tilesrc *prev,
+                                        const situ_tilesrc *src);
 void situ__tile_pyramid_free(tile_pyramid *p);
 /* 1 when p answers the aggregate tiles of zoom z under options o. */
 int situ__tile_pyramid_fits(const tile_pyramid *p, const situ_tile_opts *o, int z);

@@ -706,11 +706,13 @@ typedef struct box_ranges {
 static void ranges_of(const situ_tilecache *tc, const double bbox[4], box_ranges *r, size_t i)
 {
     double mx0, my0, mx1, my1;
-    double b = (double)tc->topts.buffer / tc->topts.extent;
     situ_tile_project(bbox[0], bbox[3], &mx0, &my0);
     situ_tile_project(bbox[2], bbox[1], &mx1, &my1);
     for (int z = 0; z <= SITU_TILE_MAXZOOM; z++) {
-        double n = (double)(1u << z), hi = n - 1;
+        /* below aggregate_below a point counts where its position rounds
+         * to: up to half a unit beyond the buffer (a unit, to be safe) */
+        double units = tc->topts.buffer + (z < tc->topts.aggregate_below ? 1.0 : 0.0);
+        double b = units / tc->topts.extent, n = (double)(1u << z), hi = n - 1;
         uint32_t *v[4] = {&r[i].x0[z], &r[i].x1[z], &r[i].y0[z], &r[i].y1[z]};
         double lim[4] = {ceil(mx0 * n - 1 - b), floor(mx1 * n + b), ceil(my0 * n - 1 - b),
                          floor(my1 * n + b)};

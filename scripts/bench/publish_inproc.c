@@ -17,8 +17,23 @@
  * small_cold_ms=.. small_inc_ms=..` (wall time, median of --passes).
  * Built with -DSITU_BENCH_COLD_ONLY it uses only the API older trees have
  * (situ_coll_load, situ_tilesrc_new), to measure them for the "before".
+ *
+ * With --db FILE (a loaded store, e.g. the demo at scale 10; it is
+ * changed) it times a feed batch of the hidden dangers instead: per batch
+ * size (--batch 1,100) and pass, that many hazards spread over the
+ * collection are changed in one transaction (every other one moved 200 m,
+ * every other one's status toggled between open and rectified, every
+ * fourth given a past deadline: the overdue set and the aggregates'
+ * cells change), then the publisher's step is timed: situ_coll_update
+ * (update_ms) and situ_tilesrc_new_from, the aggregate pyramid included
+ * (tiles_ms). Prints `publish_batch n=N update_ms=.. tiles_ms=..
+ * tiles_cpu_ms=..` (wall, and the thread's CPU time for a shared machine;
+ * medians). For instruction counts run it under callgrind with
+ *   --toggle-collect=batch_tiles
+ * and --batch N --passes 1: one batch of N changes is counted.
  * Usage: publish_inproc [--passes N] [--sizes 10000,20000,40000,200000]
  *        [--once] (one cold rebuild per size only: for quadratic trees)
+ *        publish_inproc --db FILE [--batch 1,100] [--passes N]
  */
 #include <math.h>
 #include <stdio.h>
@@ -161,10 +176,88 @@ static double median(double *x, int n)
     return x[n / 2];
 }
 
+/* ---- a feed batch of hidden dangers in a loaded store (--db) -------------- */
+
+/* Changes the hazards ids[0..n) in one transaction (see the file top). */
+static void change_hazards(situ_store *s, const char *const *ids, size_t n, int pass)
+{
+    situ_err err = {0};
+    if (situ_store_begin(s, &err))
+        die("begin", &err);
+    double d = pass % 2 ? -0.002 : 0.002;
+    for (size_t i = 0; i < n; i++) {
+        char set[160], sql[512];
+        if (i % 2)
+            snprintf(set, sizeof set,
+                     "status = CASE status WHEN 'rectified' THEN 'open' "
+                     "ELSE 'rectified' END");
+        else
+            snprintf(set, sizeof set, "geom = MakePoint(X(geom) + %.4f, Y(geom) + %.4f, 4326)", d,
+                     d / 2);
+        snprintf(sql, sizeof sql, "UPDATE hazards SET %s%s WHERE id = '%s'", set,
+                 i % 4 == 3 ? ", deadline = '2020-01-01'" : "", ids[i]);
+        if (situ_store_exec(s, sql, &err))
+            die("change a hazard", &err);
+    }
+    if (situ_store_commit(s, &err))
+        die("commit", &err);
+}
+
+/* The tile preparation of a batch's new version of the hazards (its own
+ * function, for callgrind's --toggle-collect=batch_tiles). */
+__attribute__((noinline)) static situ_tilesrc *batch_tiles(situ_coll *coll, situ_tilesrc *prev)
+{
+    situ_tilesrc *src;
+    situ_err err = {0};
+    if (situ_tilesrc_new_from(coll, prev, &src, &err))
+        die("prepare hazards", &err);
+    return src;
+}
+
+static int feed_batches(const char *db, const char *batches, int passes)
+{
+    situ_store *s;
+    situ_err err = {0};
+    version v = {0};
+    if (situ_store_open(db, 0, &s, &err))
+        die(db, &err);
+    situ_coll *coll;
+    situ_tilesrc *src;
+    if (situ_coll_load(s, SITU_C_HAZARDS, &coll, &err) || situ_tilesrc_new(coll, &src, &err))
+        die("load hazards", &err);
+    version_set(&v, coll, src);
+    printf("# hazards=%zu\n", coll->n);
+    for (const char *p = batches; *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p)) {
+        size_t n = (size_t)atoi(p);
+        n = n < 1 ? 1 : n > v.coll->n ? v.coll->n : n;
+        const char **ids = malloc(n * sizeof *ids);
+        double up[64], tl[64], tc[64];
+        for (int k = 0; k < passes; k++) {
+            for (size_t i = 0; i < n; i++) /* ids of this version, spread over it */
+                ids[i] = v.coll->feats[(i * v.coll->n / n + (size_t)k) % v.coll->n].id;
+            change_hazards(s, ids, n, k);
+            double t0 = now_ms();
+            if (situ_coll_update(s, v.coll, ids, n, &coll, &err))
+                die("update hazards", &err);
+            double t1 = now_ms(), c1 = cpu_ms();
+            src = batch_tiles(coll, v.src);
+            tc[k] = cpu_ms() - c1, tl[k] = now_ms() - t1, up[k] = t1 - t0;
+            version_set(&v, coll, src);
+        }
+        printf("publish_batch n=%zu update_ms=%.2f tiles_ms=%.2f tiles_cpu_ms=%.2f\n", n,
+               median(up, passes), median(tl, passes), median(tc, passes));
+        fflush(stdout);
+        free(ids);
+    }
+    version_set(&v, NULL, NULL);
+    situ_store_close(s);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int passes = 3, once = 0;
-    const char *sizes = "10000,20000,40000,200000";
+    const char *sizes = "10000,20000,40000,200000", *db = NULL, *batches = "1,100";
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--once"))
             once = 1;
@@ -172,7 +265,13 @@ int main(int argc, char **argv)
             passes = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--sizes") && i + 1 < argc)
             sizes = argv[++i];
+        else if (!strcmp(argv[i], "--db") && i + 1 < argc)
+            db = argv[++i];
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
+            batches = argv[++i];
     passes = passes < 1 ? 1 : passes > 64 ? 64 : passes;
+    if (db)
+        return feed_batches(db, batches, passes);
     char dir[] = "/tmp/situ-publish-XXXXXX", path[64];
     if (!mkdtemp(dir))
         die("mkdtemp", NULL);

@@ -1,7 +1,9 @@
-/* tile_test.c: tests layers/tiles/tile.c, tile_geom.c, tile_clip.c and
- * tile_prep.c: tile address parsing, bounds, the ring pipeline steps, the
- * clipper, exact commands for known geometry, the low-zoom rules, and the
- * independent check: a few hundred tiles decoded by GDAL's MVT driver. */
+/* tile_test.c: tests layers/tiles/tile.c, tile_geom.c, tile_clip.c,
+ * tile_prep.c and tile_pyramid.c: tile address parsing, bounds, the ring
+ * pipeline steps, the clipper, exact commands for known geometry, the
+ * low-zoom rules, the aggregate pyramid (against a scan, and kept up to
+ * date against a cold build), and the independent check: a few hundred
+ * tiles decoded by GDAL's MVT driver. */
 #include "testlib.h"
 
 #include <gdal.h>
@@ -1120,16 +1122,22 @@ static void incremental_versions_equal_a_cold_build(void **state)
 
 /* ---- the aggregate pyramid -------------------------------------------------- */
 
-/* A hidden danger hid at lon/lat: open, with deadline `deadline`. */
-static void put_hazard(tile_fixture *fx, const char *id, double lon, double lat,
-                       const char *deadline)
+/* A point of collection cid at lon/lat with the fixture's values of seed
+ * 11, then the fields of kv (name, value, ..., NULL) set: text, or an
+ * integer for an integer field. */
+static void put_point(tile_fixture *fx, situ_coll_id cid, const char *id, double lon, double lat,
+                      const char *const *kv)
 {
-    const situ_collection *c = situ_schema_collection(SITU_C_HAZARDS);
+    const situ_collection *c = situ_schema_collection(cid);
     situ_value v[32];
     char text[32][48], tc[16];
     fx_values(c, 11, v, text);
-    v[situ_schema_field_index(c, "status")] = (situ_value){SITU_FT_TEXT, {.s = "open"}};
-    v[situ_schema_field_index(c, "deadline")] = (situ_value){SITU_FT_TEXT, {.s = deadline}};
+    for (; kv && kv[0]; kv += 2) {
+        int k = situ_schema_field_index(c, kv[0]);
+        v[k] = c->fields[k].type == SITU_FT_INT
+                   ? (situ_value){SITU_FT_INT, {.i = strtoll(kv[1], NULL, 10)}}
+                   : (situ_value){SITU_FT_TEXT, {.s = kv[1]}};
+    }
     situ_buf b;
     situ_buf_init(&b);
     fx_point(&b, lon, lat);
@@ -1142,6 +1150,14 @@ static void put_hazard(tile_fixture *fx, const char *id, double lon, double lat,
     situ_err err = {0};
     assert_int_equal(situ_store_upsert(fx->store, c, &in, NULL, &err), 0);
     situ_buf_dispose(&b);
+}
+
+/* A hidden danger at lon/lat: open, with deadline `deadline`. */
+static void put_hazard(tile_fixture *fx, const char *id, double lon, double lat,
+                       const char *deadline)
+{
+    put_point(fx, SITU_C_HAZARDS, id, lon, lat,
+              (const char *[]){"status", "open", "deadline", deadline, NULL});
 }
 
 /* Options judging deadlines on 2026-06-01, read from the pyramid (scan 0)
@@ -1351,6 +1367,164 @@ static void pyramid_follows_feature_changes(void **state)
     }
     assert_pyramid_equals_scan(inc.src, &o);
     assert_equals_cold(&fx, &inc);
+    inc_close(&inc);
+    fixture_close(&fx);
+}
+
+/* The pyramids a (kept up to date) and b (built cold) hold the same
+ * squares and urgent features, byte for byte. */
+static void assert_same_pyramid(const tile_pyramid *a, const tile_pyramid *b, size_t na)
+{
+    assert_non_null(a), assert_non_null(b);
+    assert_int_equal(a->below, b->below);
+    assert_int_equal(a->inexact, b->inexact);
+    assert_int_equal(a->bytes, b->bytes);
+    for (int z = 0; z < a->below; z++) {
+        const tile_pzoom *x = &a->z[z], *y = &b->z[z];
+        assert_int_equal(x->n, y->n);
+        for (size_t i = 0; i < x->n; i++) { /* not their padding */
+            assert_int_equal(x->cells[i].key, y->cells[i].key);
+            assert_int_equal(x->cells[i].sx, y->cells[i].sx);
+            assert_int_equal(x->cells[i].sy, y->cells[i].sy);
+            assert_int_equal(x->cells[i].n, y->cells[i].n);
+        }
+        assert_memory_equal(x->acc, y->acc, x->n * na * sizeof *x->acc);
+        assert_memory_equal(x->any, y->any, x->n * na);
+        assert_memory_equal(x->cnt, y->cnt, x->n * na * sizeof *x->cnt);
+        assert_int_equal(x->nurgent, y->nurgent);
+        for (size_t i = 0; i < x->nurgent; i++) { /* not their padding */
+            assert_int_equal(x->urgent[i].key, y->urgent[i].key);
+            assert_int_equal(x->urgent[i].fi, y->urgent[i].fi);
+        }
+    }
+}
+
+/* Every tile z0..z7 over the town and the far corner (the default
+ * options: the pyramid kept up to date), byte for byte. */
+static void assert_same_low_tiles(const situ_tilesrc *a, const situ_tilesrc *b, double far_lon,
+                                  double far_lat)
+{
+    situ_buf ba, bb;
+    situ_buf_init(&ba), situ_buf_init(&bb);
+    situ_err err = {0};
+    for (int z = 0; z < SITU_TILE_AGGREGATE_BELOW; z++) {
+        situ_tile_xyz lo = tile_at(z, FX_LON0 - 0.01, FX_LAT0 + FX_SPAN + 0.01);
+        situ_tile_xyz hi = tile_at(z, far_lon + 0.01, far_lat - 0.01);
+        for (uint32_t x = lo.x; x <= hi.x; x++)
+            for (uint32_t y = lo.y; y <= hi.y; y++) {
+                situ_tile_xyz t = {z, x, y};
+                ba.n = bb.n = 0;
+                assert_int_equal(situ_tile_encode_coll(a, t, NULL, &ba, NULL, &err), 0);
+                assert_int_equal(situ_tile_encode_coll(b, t, NULL, &bb, NULL, &err), 0);
+                assert_int_equal(ba.n, bb.n);
+                assert_memory_equal(ba.p, bb.p, ba.n);
+            }
+    }
+    situ_buf_dispose(&ba), situ_buf_dispose(&bb);
+}
+
+static void sqlite_delete(tile_fixture *fx, const char *table, const char *id)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "DELETE FROM %s WHERE id = '%s'", table, id);
+    assert_int_equal(sqlite3_exec(situ_store_db(fx->store), sql, NULL, NULL, NULL), 0);
+}
+
+#define PAST "2020-01-01"   /* overdue whatever the day */
+#define FUTURE "2099-12-31" /* not overdue */
+
+/* One step of feed-like changes to the point maps. */
+static void pyramid_step(tile_fixture *fx, int step, situ_feed_change *c, size_t *n, double far_lon,
+                         double far_lat)
+{
+    char id[16];
+    *n = 0;
+#define CHANGED(cid_, ...)                                                                         \
+    do {                                                                                           \
+        c[*n] = (situ_feed_change){.cid = (cid_)};                                                 \
+        snprintf(c[*n].id, sizeof c[*n].id, __VA_ARGS__);                                          \
+        (*n)++;                                                                                    \
+    } while (0)
+    for (int i = 0; i < 20; i++) {
+        snprintf(id, sizeof id, "HK%02d", i);
+        double lon = FX_LON0 + 0.009 * i, lat = FX_LAT0 + 0.007 * i;
+        if (step == 0) /* inserted, every third overdue */
+            put_point(fx, SITU_C_HAZARDS, id, lon, lat,
+                      (const char *[]){"status", "open", "deadline", i % 3 ? FUTURE : PAST, NULL});
+        else if (step == 1 && i < 10) /* moved, half of them far (another tile from z5) */
+            put_point(fx, SITU_C_HAZARDS, id, i % 2 ? far_lon + 0.001 * i : lon + 0.02, lat,
+                      (const char *[]){"status", "open", "deadline", i % 3 ? FUTURE : PAST, NULL});
+        else if (step == 2 && i >= 10 && i < 15) /* deleted */
+            sqlite_delete(fx, "hazards", id);
+        else if (step == 3 && i >= 15) /* rectified: no longer overdue; or overdue now */
+            put_point(fx, SITU_C_HAZARDS, id, lon, lat,
+                      (const char *[]){"status", i % 2 ? "rectified" : "rectifying", "deadline",
+                                       PAST, NULL});
+        else
+            continue;
+        CHANGED(SITU_C_HAZARDS, "%s", id);
+    }
+    if (step == 2) { /* two of the fixture's go too */
+        sqlite_delete(fx, "hazards", "H0005");
+        sqlite_delete(fx, "hazards", "H0010");
+        CHANGED(SITU_C_HAZARDS, "H0005");
+        CHANGED(SITU_C_HAZARDS, "H0010");
+    }
+    /* hazard sources far away: a grade 1 and a grade 3 in one square; the
+     * grade 1 then becomes a 4 (the square's minimum is folded again) */
+    const char *grade = step == 0 ? "1" : step == 4 ? "4" : NULL;
+    if (grade) {
+        put_point(fx, SITU_C_HAZARD_SOURCES, "SK1", far_lon, far_lat,
+                  (const char *[]){"grade", grade, NULL});
+        CHANGED(SITU_C_HAZARD_SOURCES, "SK1");
+    }
+    if (step == 0) {
+        put_point(fx, SITU_C_HAZARD_SOURCES, "SK3", far_lon + 1e-5, far_lat,
+                  (const char *[]){"grade", "3", NULL});
+        CHANGED(SITU_C_HAZARD_SOURCES, "SK3");
+    }
+#undef CHANGED
+}
+
+/* Inserts, moves, deletes and status changes that make hidden dangers
+ * overdue or not, published step by step: each version's pyramid is the
+ * previous one updated (not built again), and equals a cold build of the
+ * same snapshot byte for byte, squares, urgent lists and z0-z7 tiles. */
+static void pyramid_kept_up_to_date_equals_a_cold_build(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    incremental inc;
+    inc_open(&inc, fx.snap);
+    const double far_lon = FX_LON0 + 1.5, far_lat = FX_LAT0 - 1.2;
+    const situ_coll_id cids[] = {SITU_C_HAZARDS, SITU_C_HAZARD_SOURCES};
+    int versions[SITU_NCOLLECTIONS] = {0};
+    for (int step = 0; step < 5; step++) {
+        situ_feed_change c[64];
+        size_t n;
+        pyramid_step(&fx, step, c, &n, far_lon, far_lat);
+        inc_advance(&inc, fx.store, c, n);
+        for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+            for (size_t i = 0; i < n; i++)
+                if ((int)c[i].cid == cid) {
+                    versions[cid]++;
+                    break;
+                }
+        situ_err err = {0};
+        for (size_t k = 0; k < sizeof cids / sizeof cids[0]; k++) {
+            const situ_tilesrc *kept = inc.src[cids[k]];
+            situ_tilesrc *cold;
+            assert_int_equal(situ_tilesrc_new(inc.snap->colls[cids[k]], &cold, &err), 0);
+            assert_int_equal(kept->pyr->updates, versions[cids[k]]); /* none built again */
+            assert_same_pyramid(kept->pyr, cold->pyr, (size_t)cold->nagg);
+            assert_same_low_tiles(kept, cold, far_lon, far_lat);
+            situ_tilesrc_release(cold);
+        }
+    }
+    /* the overdue ones are themselves from z6, each once */
+    const tile_pzoom *z6 = &inc.src[SITU_C_HAZARDS]->pyr->z[SITU_TILE_URGENT_FROM];
+    assert_true(z6->nurgent >= 5);
     inc_close(&inc);
     fixture_close(&fx);
 }
@@ -2005,6 +2179,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(incremental_versions_equal_a_cold_build),
     cmocka_unit_test(pyramid_equals_a_scan),
     cmocka_unit_test(pyramid_follows_feature_changes),
+    cmocka_unit_test(pyramid_kept_up_to_date_equals_a_cold_build),
     cmocka_unit_test(clipper_agrees_with_geos),
     cmocka_unit_test(gdal_decodes_every_feature_within_a_pixel),
     cmocka_unit_test(all_eight_layers_at_z12_in_the_centre),

@@ -279,10 +279,12 @@ static int probe(situ_tilecache *tc, const situ_snapshot *snap, int set, situ_ti
     return b.empty_fast > a.empty_fast ? -1 : b.hits > a.hits;
 }
 
+/* 1 when box meets tile t grown by its buffer, and below the aggregate
+ * zoom by a unit more (a point there counts where it rounds to). */
 static int meets(situ_tile_xyz t, const double box[4])
 {
     double ll[4];
-    situ_tile_bounds_lonlat(t, 4096, 64, ll);
+    situ_tile_bounds_lonlat(t, 4096, t.z < SITU_TILE_AGGREGATE_BELOW ? 65 : 64, ll);
     return !(ll[2] < box[0] || ll[0] > box[2] || ll[3] < box[1] || ll[1] > box[3]);
 }
 
@@ -419,6 +421,46 @@ static void advance_keeps_the_tiles_a_change_does_not_touch(void **state)
     close_cache(&fx, tc);
 }
 
+/* Below the aggregate zoom a point counts in the tile its rounded position
+ * falls in: one 0.3 units beyond a z4 tile's buffer is in it, and when it
+ * moves away that tile is cut again, not kept. */
+static void advance_drops_a_tile_a_point_reaches_by_rounding(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    situ_tilecache *tc = open_cache(&fx, 0);
+    situ_err err = {0};
+    situ_tile_xyz t = tile_at(4, FX_LON0 + FX_SPAN / 2, FX_LAT0 + FX_SPAN / 2);
+    double ll[4], boxes[8];
+    situ_tile_bounds_lonlat(t, 4096, 0, ll);
+    const situ_feature *f = &fx.snap->colls[SITU_C_HAZARDS]->feats[0];
+    char id[32];
+    snprintf(id, sizeof id, "%s", f->id);
+    double lon = ll[0] - 64.3 * (ll[2] - ll[0]) / 4096, lat = (ll[1] + ll[3]) / 2;
+    situ_snapshot *s2 = move_hazard(&fx, fx.snap, id, lon - f->x, lat - f->y, boxes);
+    assert_int_equal(situ_tilecache_advance(tc, s2, SITU_C_HAZARDS, boxes, 2, &err), 0);
+    situ_buf before, after, want;
+    situ_buf_init(&before), situ_buf_init(&after), situ_buf_init(&want);
+    situ_tile_reply r;
+    get(tc, s2, SITU_C_HAZARDS, t, &r);
+    situ_tile_reply_body(&r, 0, &before);
+    situ_tile_reply_dispose(&r);
+    situ_snapshot *s3 = move_hazard(&fx, s2, id, -2.0, 0, boxes); /* far west */
+    assert_int_equal(situ_tilecache_advance(tc, s3, SITU_C_HAZARDS, boxes, 2, &err), 0);
+    assert_int_equal(probe(tc, s3, SITU_C_HAZARDS, t), 0); /* cut again */
+    get(tc, s3, SITU_C_HAZARDS, t, &r);
+    situ_tile_reply_body(&r, 0, &after);
+    situ_tile_reply_dispose(&r);
+    direct(s3, SITU_C_HAZARDS, t, &want);
+    assert_int_equal(after.n, want.n);
+    assert_memory_equal(after.p, want.p, want.n);
+    assert_true(before.n != after.n || memcmp(before.p, after.p, after.n)); /* it counted */
+    situ_buf_dispose(&before), situ_buf_dispose(&after), situ_buf_dispose(&want);
+    situ_snapshot_release(s3);
+    situ_snapshot_release(s2);
+    close_cache(&fx, tc);
+}
+
 typedef struct race {
     situ_tilecache *tc;
     const situ_snapshot *snap;
@@ -499,6 +541,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(bounded_in_bytes_lru),
     cmocka_unit_test(invalidate_drops_exactly_the_tiles_meeting_the_box),
     cmocka_unit_test(advance_keeps_the_tiles_a_change_does_not_touch),
+    cmocka_unit_test(advance_drops_a_tile_a_point_reaches_by_rounding),
     cmocka_unit_test(readers_race_a_writer),
 };
 

@@ -236,7 +236,9 @@ try {
   stopLoad = await startLoad(opt.load, token);
   const load0 = os.loadavg();
   const rows = [];
-  for (let i = 0; i < N; i++) {
+  let stop = false; // Ctrl-C: the figures of the alerts timed so far
+  process.once('SIGINT', () => { stop = true; });
+  for (let i = 0; i < N && !stop; i++) {
     const row = await oneAlert(page, token, city, i);
     rows.push(row);
     if (!opt.json) console.log(`alert ${i}: ${JSON.stringify(row)}`);
@@ -245,11 +247,11 @@ try {
   await stopLoad();
   stopLoad = async () => {};
   const sum = summary(rows);
-  const result = { n: N, query: opt.query, load: opt.load, loadavg_before: load0.map((x) => +x.toFixed(2)), loadavg_after: load1.map((x) => +x.toFixed(2)),
+  const result = { n: rows.length, query: opt.query, load: opt.load, loadavg_before: load0.map((x) => +x.toFixed(2)), loadavg_after: load1.map((x) => +x.toFixed(2)),
     cores: os.cpus().length, ms_after_post_answer: sum, tiles_first: { p50: pct(rows.map((r) => r.tiles_first ?? 0), 50), max: Math.max(...rows.map((r) => r.tiles_first ?? 0)) } };
   if (opt.json) console.log(JSON.stringify({ ...result, rows }));
   else {
-    console.log(`wall_alert n=${N} query=${opt.query} load=${opt.load} loadavg ${load0.map((x) => x.toFixed(2)).join(' ')} -> ${load1.map((x) => x.toFixed(2)).join(' ')} (${os.cpus().length} cores)`);
+    console.log(`wall_alert n=${rows.length} query=${opt.query} load=${opt.load} loadavg ${load0.map((x) => x.toFixed(2)).join(' ')} -> ${load1.map((x) => x.toFixed(2)).join(' ')} (${os.cpus().length} cores)`);
     console.log('step       p50 ms  p95 ms  max ms  >2s');
     for (const k of STEPS) {
       const s = sum[k];

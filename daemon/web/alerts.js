@@ -21,7 +21,7 @@ import { getJSON, el, fill, bboxOf } from './util.js';
 const URGENT = ['red', 'orange'];
 const PENDING_KEY = 'situ.alerts.pending';
 const CHIME_EVERY_MS = 4000;
-const FLY_AT_LATEST_MS = 1000;
+const FLY_AT_LATEST_MS = 300;
 const W = (zh, en) => (lang === 'en' ? en : zh);
 
 // A station in alarm's label: "62 mm" (its value and the unit of its metric).
@@ -94,7 +94,7 @@ export class AlertWatch {
 
   // Flies to f once the map has drawn it where it is now (the frame in which
   // the alerts' fill shows it, or, when it lies outside the view or the alerts
-  // are hidden, the alerts source loaded with its new data), 1 s at the latest.
+  // are hidden, the alerts source loaded with its new data), 300 ms at the latest.
   // So the alert shows at once from the one tile the current view needs, before
   // the flight asks tiles of every map for the views on its way.
   flyWhenDrawn(f) {

@@ -14,14 +14,13 @@
 // window.__situ.attention says which alerts wait for acknowledgement.
 
 import { t, tv, lang, localTime, reading, metricUnits } from './i18n.js';
-import { SEVERITY, CLICKABLE, ALERT_SOURCE } from './layers.js';
+import { SEVERITY, CLICKABLE } from './layers.js';
 import { labelPoint } from './labels.js';
 import { getJSON, el, fill, bboxOf } from './util.js';
 
 const URGENT = ['red', 'orange'];
 const PENDING_KEY = 'situ.alerts.pending';
 const CHIME_EVERY_MS = 4000;
-const FLY_AT_LATEST_MS = 300;
 const W = (zh, en) => (lang === 'en' ? en : zh);
 
 // A station in alarm's label: "62 mm" (its value and the unit of its metric).
@@ -51,7 +50,7 @@ export class AlertWatch {
   // Adds the layers this module draws; call once the style is loaded.
   install() {
     const map = this.map;
-    map.addSource('alert-labels', { ...ALERT_SOURCE });
+    map.addSource('alert-labels', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
     const label = map.getStyle().layers.find((l) => l.id === 'alerts-label');
     if (label) {
       map.removeLayer('alerts-label');
@@ -92,25 +91,21 @@ export class AlertWatch {
     if (fresh.length) this.flyWhenDrawn(this.byId.get(fresh[fresh.length - 1]));
   }
 
-  // Flies to f once the map has drawn it where it is now (the frame in which
-  // the alerts' fill shows it, or, when it lies outside the view or the alerts
-  // are hidden, the alerts source loaded with its new data), 300 ms at the latest.
-  // So the alert shows at once from the one tile the current view needs, before
-  // the flight asks tiles of every map for the views on its way.
+  // Flies to f once the alerts source has its new data drawn (a frame after
+  // it loads, 300 ms at the latest): the alert shows where it is first, then
+  // the flight's tiles load.
   flyWhenDrawn(f) {
     const map = this.map;
-    const ask = Date.now();
-    let timer = null;
+    let done = false;
     const go = () => {
-      map.off('render', check);
-      clearTimeout(timer);
-      this.situ.flyWaited = Date.now() - ask;
+      if (done) return;
+      done = true;
+      map.off('sourcedata', loaded);
       this.flyTo(f);
     };
-    const check = () => { if (drawn(map, f)) go(); };
-    map.on('render', check);
-    timer = setTimeout(go, FLY_AT_LATEST_MS);
-    map.triggerRepaint();
+    const loaded = (e) => { if (e.sourceId === 'alerts' && map.isSourceLoaded('alerts')) map.once('render', go); };
+    map.on('sourcedata', loaded);
+    setTimeout(go, 300);
   }
 
   // Shows or hides the banner for the alerts waiting for acknowledgement.
@@ -220,17 +215,6 @@ function impactBody(d, fly) {
 }
 
 // ---- helpers -------------------------------------------------------------------------
-
-// 1 when alert f is drawn on the map's current frame: its fill is among the
-// rendered features; or, when the fill is hidden or f lies outside the view
-// (it cannot be among them), the alerts source holds its new data.
-function drawn(map, f) {
-  const [w, s, e, n] = bboxOf(f.geometry);
-  const v = map.getBounds();
-  const visible = map.getLayer('alerts-fill') && map.getLayoutProperty('alerts-fill', 'visibility') !== 'none';
-  if (!visible || e < v.getWest() || w > v.getEast() || n < v.getSouth() || s > v.getNorth()) return map.isSourceLoaded('alerts');
-  return map.queryRenderedFeatures({ layers: ['alerts-fill'] }).some((x) => x.properties.id === f.id);
-}
 
 function labelFeature(f) {
   const at = f.geometry && labelPoint(f.geometry);

@@ -39,10 +39,6 @@ export const CLICKABLE = [
 export const REACH_MINUTES = [10, 20, 30];
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
-// The live alerts' GeoJSON sources ('alerts', 'alert-labels') are tiled up
-// to z10 only and overzoomed past it: their outlines are coarse, and a
-// flight to a new alert then cuts no finer tiles out of them.
-export const ALERT_SOURCE = { type: 'geojson', data: EMPTY, maxzoom: 10 };
 
 // The vector source of collection id from its TileJSON answer (tj, or null
 // when /tiles/{id}.json failed: the contract's URL template then stands in,
@@ -69,8 +65,7 @@ export function wallStyle(doc, tilejson, today) {
   Object.assign(SEVERITY, colors.SEVERITY || {});
   const style = { ...doc, sources: { ...doc.sources }, state: { ...doc.state, today: { default: today } } };
   for (const id of TILED) style.sources[id] = vectorSource(id, tilejson[id]);
-  for (const id of ['nearest', 'township-labels', 'closures', 'reach']) style.sources[id] = { type: 'geojson', data: EMPTY };
-  style.sources.alerts = { ...ALERT_SOURCE };
+  for (const id of ['alerts', 'nearest', 'township-labels', 'closures', 'reach']) style.sources[id] = { type: 'geojson', data: EMPTY };
   return style;
 }
 

@@ -55,6 +55,39 @@ static long long now_ms(void)
     return c->now_ms(c->ctx);
 }
 
+/* The drill's scenario time as situ_store_now reads it in this process, so
+ * that alerts begin and end, closures apply, retention and summaries judge
+ * at the drill's clock, as its page does (GET /drills/{id}: scenario_ms).
+ * Where the clock stood at a wall time and how fast it runs, marked under
+ * D.lock after the player's start, each step and each control; a lock of
+ * its own, since situ_store_now is called under D.lock (the feed writer's
+ * time stamps while a step applies). */
+static struct {
+    pthread_mutex_t lock;
+    long long wall_ms, scen_ms, per_s; /* scenario ms per wall second */
+} C = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Under D.lock: the scenario clock as the player's schedule has it now. */
+static void clock_mark(long long wall)
+{
+    long long at = situ_drill_play_time(D.p, wall);
+    long long per_s = situ_drill_play_time(D.p, wall + 1000) - at;
+    pthread_mutex_lock(&C.lock);
+    C.wall_ms = wall;
+    C.scen_ms = at;
+    C.per_s = per_s;
+    pthread_mutex_unlock(&C.lock);
+}
+
+static long long scenario_clock(void)
+{
+    long long wall = now_ms();
+    pthread_mutex_lock(&C.lock);
+    long long scen = C.scen_ms + (wall - C.wall_ms) * C.per_s / 1000;
+    pthread_mutex_unlock(&C.lock);
+    return D.start_s + scen / 1000;
+}
+
 /* Each accepted event's changes to the publisher, as the writer's are,
  * with its log seq: one that changed nothing (a reading older than the
  * station's) still moves X-Situ-Seq, so the drill's seq reaches its store's. */
@@ -103,6 +136,7 @@ static void *play_main(void *arg)
         situ_err err = {0};
         if (!D.failed[0] && situ_drill_play_step(D.p, now, NULL, &err))
             drill_failed(&err);
+        clock_mark(now);
         wait_until(D.failed[0] ? -1 : situ_drill_play_next_wall(D.p, now));
     }
     pthread_mutex_unlock(&D.lock);
@@ -144,6 +178,8 @@ int situd_drillplay_start(const situd_config *cfg, char *msg, size_t nmsg)
         situd_drillplay_stop();
         return -1;
     }
+    clock_mark(now_ms());
+    situ_store_now_from(scenario_clock);
     if (pthread_create(&D.thread, NULL, play_main, NULL)) {
         snprintf(msg, nmsg, "drill %s: cannot start the player", cfg->drill_id);
         situd_drillplay_stop();
@@ -155,6 +191,7 @@ int situd_drillplay_start(const situd_config *cfg, char *msg, size_t nmsg)
 
 void situd_drillplay_stop(void)
 {
+    situ_store_now_from(NULL);
     if (D.running) {
         pthread_mutex_lock(&D.lock);
         D.quit = 1;
@@ -331,8 +368,10 @@ static situd_result control(situd_req *r)
     pthread_mutex_lock(&D.lock);
     int rc = apply_control(o, action, &param, &err);
     situ_err step_err = {0}; /* what the control made due (a skip, an inject now) goes now */
-    if (!rc && !D.failed[0] && situ_drill_play_step(D.p, now_ms(), NULL, &step_err))
+    long long now = now_ms();
+    if (!rc && !D.failed[0] && situ_drill_play_step(D.p, now, NULL, &step_err))
         drill_failed(&step_err);
+    clock_mark(now);
     situd_result res;
     if (rc == SITU_ECONFLICT)
         res = situd_problem(r, 409, "action", "%s: %s", action, err.msg);

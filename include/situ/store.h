@@ -198,8 +198,16 @@ int situ_store_closures_active(situ_store *s, const char *now, situ_closure_list
                                situ_err *err);
 void situ_closure_list_dispose(situ_closure_list *l);
 
-/* Writes now as RFC 3339 UTC ("2026-11-29T18:00:00Z") into buf[21]. */
+/* Writes now as RFC 3339 UTC ("2026-11-29T18:00:00Z") into buf[21]: the
+ * system clock's, or the clock given to situ_store_now_from. */
 void situ_store_now(char buf[32]);
+/* Seconds since the epoch, for situ_store_now. */
+typedef long long (*situ_store_clock)(void);
+/* Makes clock (NULL: the system clock again) what situ_store_now reads in
+ * this process: a drill's process judges alerts, closures, retention and
+ * summaries at the drill's scenario time. clock must not take a lock held
+ * by a caller of situ_store_now. */
+void situ_store_now_from(situ_store_clock clock);
 /* Writes epoch (seconds) as situ_store_now does: a drill's scenario time. */
 void situ_store_time(long long epoch, char buf[32]);
 

@@ -8,6 +8,7 @@
  */
 #include "store_private.h"
 
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,9 +180,17 @@ void situ_store_make_parent(const char *path)
     }
 }
 
+static _Atomic(situ_store_clock) store_clock;
+
+void situ_store_now_from(situ_store_clock clock)
+{
+    atomic_store(&store_clock, clock);
+}
+
 void situ_store_now(char buf[32])
 {
-    situ_store_time((long long)time(NULL), buf);
+    situ_store_clock clock = atomic_load(&store_clock);
+    situ_store_time(clock ? clock() : (long long)time(NULL), buf);
 }
 
 void situ_store_time(long long epoch, char buf[32])

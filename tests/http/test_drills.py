@@ -373,6 +373,30 @@ class Drills(unittest.TestCase):
         self.assertEqual(starts, ["2026-06-17T22:00:00Z"] * 2)
         self.assertNotEqual(digests[0], self.s.get("/healthz").json()["digest"])
 
+    def test_a_drill_judges_alerts_at_its_scenario_time(self):
+        # the flood's alerts are dated 18 June 2026 (START): long over by the
+        # system clock, in force at the drill's PT4H30M (10:30 that morning)
+        drill = self.start_flood("max", start=START)
+        self.wait_state(drill, "finished")
+        self.published_digest(drill)
+        r = self.s.get("/drills/%s/townships?limit=10000" % drill)
+        self.assertEqual(r.status, 200, r.body[:300])
+        counted = sum(counts.get("alerts", 0) for counts in find_all(r.json(), "counts"))
+        self.assertGreater(counted, 0, "the drill's townships count no alert in force at its "
+                           "scenario time")
+
+
+def find_all(doc, key):
+    """Every value of member key anywhere in JSON doc."""
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            if k == key:
+                yield v
+            yield from find_all(v, key)
+    elif isinstance(doc, list):
+        for v in doc:
+            yield from find_all(v, key)
+
 
 class DrillProcesses(unittest.TestCase):
     """A situd of its own: the bound on drills and SIGTERM."""

@@ -357,7 +357,7 @@ CASES = [
     ("body: CAP over 1 MiB", "POST", CP, CAP, cap(pad="<!--" + "x" * (1 << 20) + "-->"), 413,
      "body"),
     ("xml: CAP status Test never reaches the map", "POST", CP, CAP, cap(status="Test"), 422,
-     "body"),
+     "status"),
 
     # ---- /events (SSE) -----------------------------------------------------------------------
     ("number: since of 23 digits", "GET", "/events?since=99999999999999999999999", {}, None, 400,

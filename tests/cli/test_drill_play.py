@@ -12,7 +12,6 @@ table of the database unchanged.
 Run one case: python3 tests/cli/test_drill_play.py -k NAME"""
 
 import csv
-import hashlib
 import json
 import os
 import shutil
@@ -54,18 +53,6 @@ SHORT = {
 
 def run(*args):
     return subprocess.run([SITU, "drill", *args], capture_output=True, text=True)
-
-
-def digests(db):
-    """Every table's rows hashed, in key order."""
-    out = {}
-    with sqlite3.connect(db) as c:
-        for t in TABLES:
-            h = hashlib.md5()
-            for row in c.execute(f"SELECT * FROM {t} ORDER BY 1, 2"):
-                h.update(repr(row).encode())
-            out[t] = h.hexdigest()
-    return out
 
 
 class DrillPlay(unittest.TestCase):
@@ -137,7 +124,8 @@ class DrillPlay(unittest.TestCase):
         self.start(self.short, "fast.sqlite", "--speed", "max")
         r = self.start(self.short, "paced.sqlite", "--speed", "60")
         self.assertIn("accepted 3 noted 1", r.stdout)
-        self.assertEqual(digests(self.path("paced.sqlite")), digests(self.path("fast.sqlite")))
+        self.assertEqual(situd.table_digests(self.path("paced.sqlite"), TABLES),
+                         situd.table_digests(self.path("fast.sqlite"), TABLES))
 
     def test_replay_ends_in_the_same_store(self):
         self.start(FLOOD, "orig.sqlite")
@@ -145,7 +133,8 @@ class DrillPlay(unittest.TestCase):
                 self.path("again.sqlite"))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("24 injects and posts replayed", r.stdout)
-        self.assertEqual(digests(self.path("again.sqlite")), digests(self.path("orig.sqlite")))
+        self.assertEqual(situd.table_digests(self.path("again.sqlite"), TABLES),
+                         situd.table_digests(self.path("orig.sqlite"), TABLES))
 
     def test_bad_speed_and_start_exit_2_naming_them(self):
         for bad in ("0", "61", "fast", "-1", "10x"):
@@ -217,7 +206,7 @@ class DrillPg(unittest.TestCase):
         with sqlite3.connect(outs["pg"]) as c:
             self.assertEqual(c.execute("SELECT value FROM drill_meta WHERE key = 'live'")
                              .fetchone()[0], "postgresql")
-        pg, fi = digests(outs["pg"]), digests(outs["file"])
+        pg, fi = situd.table_digests(outs["pg"], TABLES), situd.table_digests(outs["file"], TABLES)
         for t in ("alerts", "event_log", "resource_items"):
             self.assertEqual(pg[t], fi[t], t)
 

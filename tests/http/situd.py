@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -100,6 +101,19 @@ def free_port():
 def md5_file(path):
     with open(path, "rb") as f:
         return hashlib.md5(f.read()).hexdigest()
+
+
+def table_digests(db, tables):
+    """Each of tables' rows in the SpatiaLite file db hashed in key order
+    (its first two columns): {table: md5}, to tell whether a store changed."""
+    out = {}
+    with sqlite3.connect("file:%s?mode=ro" % db, uri=True) as c:
+        for t in tables:
+            h = hashlib.md5()
+            for row in c.execute("SELECT * FROM %s ORDER BY 1, 2" % t):
+                h.update(repr(row).encode())
+            out[t] = h.hexdigest()
+    return out
 
 
 def request_port(port, method, path, body=None, headers=None, timeout=30):

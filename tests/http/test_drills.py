@@ -46,19 +46,6 @@ def tile_xy(lon, lat, z):
 TILE = "/tiles/alerts/%d/%d/%d.mvt" % ((ALERT_TILE_Z,) + tile_xy(111.63, 26.46, ALERT_TILE_Z))
 
 
-def table_digests(db):
-    """Every table's rows hashed, as test_drill_play does."""
-    import hashlib
-    out = {}
-    with sqlite3.connect("file:%s?mode=ro" % db, uri=True) as c:
-        for t in TABLES:
-            h = hashlib.md5()
-            for row in c.execute("SELECT * FROM %s ORDER BY 1" % t):
-                h.update(repr(row).encode())
-            out[t] = h.hexdigest()
-    return out
-
-
 def cap_xml(identifier, status, sent):
     """A CAP 1.2 rain warning over the flood area, sent at `sent` (epoch s)."""
     fmt = "%Y-%m-%dT%H:%M:%S+00:00"
@@ -182,7 +169,7 @@ class Drills(unittest.TestCase):
     def test_flood_flat_out_reaches_the_drill_and_nothing_real(self):
         real_health = self.s.get("/healthz").json()
         real_tile = self.s.get(TILE)
-        before = table_digests(self.db)
+        before = situd.table_digests(self.db, TABLES)
         real_sse = feedlib.SSE(self.s.port, last_id=0)
         t0 = time.time()
         drill = self.start_flood("max")
@@ -224,7 +211,7 @@ class Drills(unittest.TestCase):
         self.assertEqual(now.json()["seq"], real_health["seq"])
         tile = self.s.get(TILE)
         self.assertEqual((tile.status, tile.body), (real_tile.status, real_tile.body))
-        self.assertEqual(table_digests(self.db), before)
+        self.assertEqual(situd.table_digests(self.db, TABLES), before)
         # the record lists every inject once
         rec = self.s.get("/drills/%s/record.geojson" % drill)
         self.assertEqual(rec.status, 200)

@@ -36,7 +36,10 @@ static void *prepare_main(void *arg)
 
 int situd_tiles_init(const situd_config *cfg, const situ_snapshot *snap, char *msg, size_t n)
 {
-    situ_tilecache_opts o = {.max_bytes = cfg->tile_cache_bytes, .gzip_level = 1};
+    /* cache_mb = 0 keeps no tile (every answer is cut, as on a miss): a
+     * bound of one byte, which no tile fits (the cache's 0 means default) */
+    situ_tilecache_opts o = {.max_bytes = cfg->tile_cache_bytes ? cfg->tile_cache_bytes : 1,
+                             .gzip_level = 1};
     situ_err err = {0};
     if (situ_tilecache_new(&o, &cache, &err)) {
         snprintf(msg, n, "tile cache: %s", err.msg);

@@ -1,10 +1,11 @@
 /*
  * situ/tilecache.h: the vector-tile cache in front of tile.h. Owns the
  * per-collection tile sources (situ_tilesrc, prepared lazily per situ_coll),
- * cutting on a miss, compressing once and only when a gzip answer first
- * needs it (raw deflate ending in a sync flush, so per-collection pieces
- * concatenate into one gzip member; a client that never asks for gzip never
- * pays for it), strong ETags,
+ * cutting on a miss, compressing once (libdeflate) and only when a gzip
+ * answer first needs it (a piece answered alone keeps its own gzip; an
+ * answer of several pieces, e.g. `all`, keeps the gzip of the whole, made
+ * again only when one of its pieces changed; a client that never asks for
+ * gzip never pays for it), strong ETags,
  * a memory bound in bytes (sharded LRU) and exact invalidation. Does not own
  * HTTP: the route turns a situ_tile_reply into 200/204/304 and headers.
  *
@@ -34,7 +35,7 @@ typedef struct situ_tile_entry situ_tile_entry;
 
 typedef struct situ_tilecache_opts {
     size_t max_bytes;           /* bound on cached bytes, entries included (256 MiB) */
-    int gzip_level;             /* zlib level (1: fast; MVT varints gain little more) */
+    int gzip_level;             /* libdeflate level 1..12 (1: fast; MVT varints gain little more) */
     const situ_tile_opts *tile; /* NULL: situ_tile_opts_default */
 } situ_tilecache_opts;
 
@@ -48,6 +49,7 @@ typedef struct situ_tile_reply {
     int npieces;
     situ_tile_entry *pieces[SITU_NCOLLECTIONS];
     uint32_t crc;       /* CRC-32 of the raw body */
+    uint64_t hash;      /* of the pieces' contents: the ETags' */
     situ_tilecache *tc; /* the cache the pieces came from */
 } situ_tile_reply;
 
@@ -70,9 +72,8 @@ void situ_tilecache_free(situ_tilecache *tc);
 int situ_tilecache_get(situ_tilecache *tc, const situ_snapshot *snap, int set, situ_tile_xyz t,
                        situ_tile_reply *out, situ_err *err);
 /* Appends the body to out: gzip (one member) when gzip, else the raw MVT.
- * A gzip body compresses the pieces that no answer compressed before and
- * keeps their deflate in the cache (counted against max_bytes); it sets
- * r->n_gz. */
+ * A gzip body no answer made before is compressed now and kept in the
+ * cache (counted against max_bytes); it sets r->n_gz. */
 int situ_tile_reply_body(situ_tile_reply *r, int gzip, situ_buf *out);
 /* 1 when an If-None-Match header value (a list, W/ and * allowed) matches
  * either ETag of r. */

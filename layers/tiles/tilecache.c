@@ -4,13 +4,14 @@
  * on the first gzip answer and kept beside them),
  * 16 shards of hash table + LRU bounded in bytes, single-flight misses, the
  * per-collection state (current collection, prepared source, generation,
- * epoch) and gzip assembly. Cutting is tile.c's.
+ * epoch) and the gzip bodies of answers of several pieces (entries of their
+ * own, content-addressed). Cutting is tile.c's.
  *
  * An entry's life, under its shard's lock:
  *
  *     (absent) --miss: placeholder--> PENDING --cut--> READY (in LRU)
  *     PENDING --epoch moved while cutting--> (absent; the reply still gets it)
- *     READY --first gzip body: deflate, attached once (CAS)--> READY + deflate
+ *     READY --first gzip body of it alone: gzip, attached once (CAS)--> READY + gzip
  *     READY --LRU eviction | invalidate | generation moved--> (absent)
  *     (absent) --last reader's release--> freed
  *
@@ -48,8 +49,8 @@ struct situ_tile_entry {
     unsigned char data[]; /* raw */
 };
 
-/* A piece's raw deflate, ending in a sync flush (not final), so that the
- * pieces of an `all` tile concatenate into one gzip member. */
+/* A gzip member: a piece's alone (the body of an answer of that piece
+ * only), made on the first gzip answer that needs it. */
 typedef struct deflated {
     size_t n;
     unsigned char d[];
@@ -108,11 +109,12 @@ static uint64_t key_hash(int cid, int z, uint32_t x, uint32_t y)
     return k;
 }
 
-/* ---- per-thread deflate ---------------------------------------------------- */
+/* ---- per-thread gzip ------------------------------------------------------- */
 
+/* A thread's libdeflate compressor and its level. */
 typedef struct zctx {
-    z_stream z;
-    int level, ready;
+    struct libdeflate_compressor *c;
+    int level;
 } zctx;
 
 static pthread_key_t zkey;
@@ -120,10 +122,10 @@ static pthread_once_t zonce = PTHREAD_ONCE_INIT;
 
 static void zctx_free(void *p)
 {
-    zctx *c = p;
-    if (c && c->ready)
-        deflateEnd(&c->z);
-    free(c);
+    zctx *z = p;
+    if (z)
+        libdeflate_free_compressor(z->c);
+    free(z);
 }
 
 static void zkey_init(void)
@@ -131,48 +133,38 @@ static void zkey_init(void)
     pthread_key_create(&zkey, zctx_free);
 }
 
-/* The thread's raw-deflate stream at `level`, reset; NULL when out of memory. */
-static z_stream *zstream(int level)
+/* The thread's compressor at `level`; NULL when out of memory. */
+static struct libdeflate_compressor *compressor(int level)
 {
     pthread_once(&zonce, zkey_init);
-    zctx *c = pthread_getspecific(zkey);
-    if (!c) {
-        if (!(c = calloc(1, sizeof *c)) || pthread_setspecific(zkey, c)) {
-            free(c);
+    zctx *z = pthread_getspecific(zkey);
+    if (!z) {
+        if (!(z = calloc(1, sizeof *z)) || pthread_setspecific(zkey, z)) {
+            free(z);
             return NULL;
         }
     }
-    if (c->ready && c->level != level) {
-        deflateEnd(&c->z);
-        c->ready = 0;
+    if (z->c && z->level != level) {
+        libdeflate_free_compressor(z->c);
+        z->c = NULL;
     }
-    if (!c->ready) {
-        memset(&c->z, 0, sizeof c->z);
-        if (deflateInit2(&c->z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-            return NULL;
-        c->ready = 1, c->level = level;
-    }
-    deflateReset(&c->z);
-    return &c->z;
+    if (!z->c && (z->c = libdeflate_alloc_compressor(level)))
+        z->level = level;
+    return z->c;
 }
 
-/* The deflate of p[0..n) ending in a sync flush; NULL when out of memory. */
-static deflated *deflate_piece(const unsigned char *p, size_t n, int level)
+/* One gzip member of p[0..n) (libdeflate: a third of zlib's instructions at
+ * level 1 on the demo's tiles, and smaller; scripts/bench/gzip_tiles.c);
+ * NULL when out of memory. */
+static deflated *gzip_of(const unsigned char *p, size_t n, int level)
 {
-    size_t cap = deflateBound(NULL, n) + 64;
-    deflated *d = malloc(sizeof *d + cap);
-    z_stream *z = zstream(level);
-    if (!d || !z) {
+    struct libdeflate_compressor *c = compressor(level);
+    size_t cap = c ? libdeflate_gzip_compress_bound(c, n) : 0;
+    deflated *d = c ? malloc(sizeof *d + cap) : NULL;
+    if (!d || !(d->n = libdeflate_gzip_compress(c, p, n, d->d, cap))) {
         free(d);
         return NULL;
     }
-    z->next_in = (Bytef *)p, z->avail_in = (uInt)n;
-    z->next_out = d->d, z->avail_out = (uInt)cap;
-    if (deflate(z, Z_SYNC_FLUSH) != Z_OK || z->avail_in) {
-        free(d);
-        return NULL;
-    }
-    d->n = cap - z->avail_out;
     deflated *fit = realloc(d, sizeof *d + d->n);
     return fit ? fit : d;
 }
@@ -553,6 +545,7 @@ static void reply_finish(situ_tile_reply *r)
         for (int b = 0; b < 64; b += 8)
             h = (h ^ ((e->hash >> b) & 0xFF)) * 1099511628211ULL;
     }
+    r->hash = h;
     snprintf(r->etag, sizeof r->etag, "\"%016llx\"", (unsigned long long)h);
     snprintf(r->etag_gz, sizeof r->etag_gz, "\"%016llx-gz\"", (unsigned long long)h);
 }
@@ -614,67 +607,160 @@ void situ_tile_reply_dispose(situ_tile_reply *r)
     memset(r, 0, sizeof *r);
 }
 
-static void put_le32(unsigned char *p, uint32_t v)
+static uint32_t get_le32(const unsigned char *p)
 {
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* e's deflate, made now if no answer made it yet, and kept with e (counted
- * in its shard while e is cached); NULL when out of memory. */
+/* Counts `more` bytes made for e into its shard while e is still cached,
+ * evicting to the bound. */
+static void entry_grew(situ_tilecache *tc, situ_tile_entry *e, size_t more)
+{
+    uint64_t h = key_hash(e->cid, e->z, e->x, e->y);
+    shard *s = shard_of(tc, h);
+    pthread_mutex_lock(&s->mu);
+    if (shard_find(s, h, e) == e) {
+        e->bytes += more;
+        s->bytes += more;
+        shard_trim(tc, s, e);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* e's gzip, made now if no answer made it yet, and kept with e (counted in
+ * its shard while e is cached); NULL when out of memory. */
 static const deflated *entry_deflated(situ_tilecache *tc, situ_tile_entry *e)
 {
     deflated *d = __atomic_load_n(&e->def, __ATOMIC_ACQUIRE), *none = NULL;
     if (d)
         return d;
-    if (!(d = deflate_piece(e->data, e->nraw, tc->level)))
+    if (!(d = gzip_of(e->data, e->nraw, tc->level)))
         return NULL;
     if (!__atomic_compare_exchange_n(&e->def, &none, d, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         free(d); /* another answer attached one first */
         return none;
     }
+    entry_grew(tc, e, sizeof *d + d->n);
+    return d;
+}
+
+/* ---- gzip of an answer of several pieces ------------------------------------
+ *
+ * A gzip member cannot be cut from the pieces' own members, so an answer of
+ * several pieces has its own entry, made on its first gzip answer: key
+ * (SITU_TILESET_ALL, z, x, y), data the whole gzip body, hash and crc the
+ * answer's. It is content-addressed: used only while its hash, CRC and
+ * length (the trailer's) are the answer's, replaced otherwise; so a piece
+ * changing needs no sweep of it (a stale one waits for the LRU or its next
+ * answer). */
+
+static int whole_is(const situ_tile_entry *e, const situ_tile_reply *r)
+{
+    return e->state == E_READY && e->hash == r->hash && e->crc == r->crc && e->nraw >= 18 &&
+           get_le32(e->data + e->nraw - 4) == (uint32_t)r->n_raw;
+}
+
+/* The answer's gzip entry if the cache has it (retained), else NULL. */
+static situ_tile_entry *whole_find(situ_tilecache *tc, const situ_tile_entry *k,
+                                   const situ_tile_reply *r)
+{
+    uint64_t h = key_hash(k->cid, k->z, k->x, k->y);
+    shard *s = shard_of(tc, h);
+    pthread_mutex_lock(&s->mu);
+    situ_tile_entry *e = shard_find(s, h, k);
+    if (e && whole_is(e, r)) {
+        lru_unlink(s, e);
+        lru_front(s, e);
+        entry_retain(e);
+    } else {
+        e = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return e;
+}
+
+/* Keeps e (made for r) in place of a stale entry of its key, unless another
+ * answer kept one first: then that one is returned (retained) and e freed. */
+static situ_tile_entry *whole_keep(situ_tilecache *tc, situ_tile_entry *e, const situ_tile_reply *r)
+{
     uint64_t h = key_hash(e->cid, e->z, e->x, e->y);
     shard *s = shard_of(tc, h);
     pthread_mutex_lock(&s->mu);
-    if (shard_find(s, h, e) == e) { /* still cached: its bytes grow */
-        e->bytes += sizeof *d + d->n;
-        s->bytes += sizeof *d + d->n;
+    situ_tile_entry *old = shard_find(s, h, e);
+    if (old && whole_is(old, r)) {
+        entry_retain(old);
+        pthread_mutex_unlock(&s->mu);
+        entry_release(e);
+        return old;
+    }
+    if (old)
+        shard_remove(s, old, h);
+    if (e->bytes <= s->max_bytes) {
+        shard_add(s, entry_retain(e), h);
+        lru_front(s, e);
+        s->bytes += e->bytes;
         shard_trim(tc, s, e);
     }
     pthread_mutex_unlock(&s->mu);
-    return d;
+    return e;
+}
+
+/* The gzip entry of r's answer (several pieces), found or made now
+ * (retained); NULL when out of memory. */
+static situ_tile_entry *whole_deflated(situ_tilecache *tc, const situ_tile_reply *r)
+{
+    const situ_tile_entry *p = r->pieces[0];
+    situ_tile_entry k = {.x = p->x, .y = p->y, .z = p->z, .cid = SITU_TILESET_ALL};
+    situ_tile_entry *e = whole_find(tc, &k, r);
+    if (e)
+        return e;
+    situ_buf raw;
+    situ_buf_init(&raw);
+    if (situ_buf_reserve(&raw, r->n_raw)) {
+        situ_buf_dispose(&raw);
+        return NULL;
+    }
+    for (int i = 0; i < r->npieces; i++)
+        situ_buf_add(&raw, r->pieces[i]->data, r->pieces[i]->nraw);
+    deflated *d = gzip_of((const unsigned char *)raw.p, raw.n, tc->level);
+    situ_buf_dispose(&raw);
+    if (d && (e = malloc(sizeof *e + d->n))) {
+        *e = k;
+        e->state = E_READY, e->refs = 1;
+        e->hash = r->hash, e->crc = r->crc;
+        e->nraw = d->n;
+        e->bytes = sizeof *e + d->n;
+        memcpy(e->data, d->d, d->n);
+    }
+    free(d);
+    return e ? whole_keep(tc, e, r) : NULL;
 }
 
 int situ_tile_reply_body(situ_tile_reply *r, int gzip, situ_buf *out)
 {
     if (!r->n_raw)
         return 0;
-    const deflated *d[SITU_NCOLLECTIONS];
-    size_t n = r->n_raw;
-    if (gzip) {
-        n = 10 + 2 + 8;
-        for (int i = 0; i < r->npieces; i++) {
-            if (!(d[i] = entry_deflated(r->tc, r->pieces[i])))
-                return SITU_ENOMEM;
-            n += d[i]->n;
-        }
-        r->n_gz = n;
+    if (!gzip) {
+        if (situ_buf_reserve(out, r->n_raw))
+            return SITU_ENOMEM;
+        for (int i = 0; i < r->npieces; i++)
+            situ_buf_add(out, r->pieces[i]->data, r->pieces[i]->nraw);
+        return out->oom ? SITU_ENOMEM : 0;
     }
-    if (situ_buf_reserve(out, n))
+    if (r->npieces == 1) {
+        const deflated *d = entry_deflated(r->tc, r->pieces[0]);
+        if (!d)
+            return SITU_ENOMEM;
+        r->n_gz = d->n;
+        situ_buf_add(out, d->d, d->n);
+        return out->oom ? SITU_ENOMEM : 0;
+    }
+    situ_tile_entry *e = whole_deflated(r->tc, r);
+    if (!e)
         return SITU_ENOMEM;
-    static const unsigned char header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
-    if (gzip)
-        situ_buf_add(out, header, sizeof header);
-    for (int i = 0; i < r->npieces; i++) {
-        const situ_tile_entry *e = r->pieces[i];
-        situ_buf_add(out, gzip ? d[i]->d : e->data, gzip ? d[i]->n : e->nraw);
-    }
-    if (gzip) {
-        unsigned char trailer[10] = {0x03, 0x00}; /* an empty final block */
-        put_le32(trailer + 2, r->crc);
-        put_le32(trailer + 6, (uint32_t)r->n_raw);
-        situ_buf_add(out, trailer, sizeof trailer);
-    }
+    r->n_gz = e->nraw;
+    situ_buf_add(out, e->data, e->nraw);
+    entry_release(e);
     return out->oom ? SITU_ENOMEM : 0;
 }
 
@@ -831,7 +917,7 @@ int situ_tilecache_new(const situ_tilecache_opts *o, situ_tilecache **out_tc, si
     if (!tc)
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
     size_t max = o && o->max_bytes ? o->max_bytes : (size_t)256 << 20;
-    tc->level = o && o->gzip_level > 0 && o->gzip_level <= 9 ? o->gzip_level : 1;
+    tc->level = o && o->gzip_level > 0 && o->gzip_level <= 12 ? o->gzip_level : 1;
     if (o && o->tile)
         tc->topts = *o->tile;
     else

@@ -5,6 +5,7 @@ compressed (chunked, no Content-Length) and gunzip to the plain export."""
 
 import gzip
 import re
+import zlib
 import http.client
 import math
 import os
@@ -126,20 +127,55 @@ class CompressionTest(unittest.TestCase):
         self.assertEqual(r.headers.get("content-encoding"), "gzip")
         self.assertEqual(r.body, b"")
 
-    def test_a_tile_first_sent_raw_then_gzip_is_the_same_tile(self):
-        # the tile cache deflates a tile on its first gzip answer only
+    def tile_path(self, z):
+        """The `all` tile at zoom z holding the first hazard (several pieces)."""
         hz = self.d.get("/collections/hazards/items?limit=1").json()["features"][0]
         lon, lat = hz["geometry"]["coordinates"]
-        z = 13
         x = int((lon + 180) / 360 * 2 ** z)
         y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2 ** z)
-        path = "/tiles/all/%d/%d/%d.mvt" % (z, x, y)
+        return "/tiles/all/%d/%d/%d.mvt" % (z, x, y)
+
+    def assertOneGzipMember(self, body, raw):
+        """body is one gzip member (what zlib-based clients such as curl and
+        browsers read) inflating to raw: nothing follows it."""
+        z = zlib.decompressobj(16 + 15)
+        self.assertEqual(z.decompress(body), raw)
+        self.assertTrue(z.eof)
+        self.assertEqual(z.unused_data, b"")
+
+    def test_a_cache_of_no_room_cuts_every_tile_and_answers_the_same(self):
+        # [tiles] cache_mb = 0: every answer is a miss, raw and gzip alike
+        tmp = tempfile.mkdtemp(prefix="situ-gz-nocache-")
+        db = situd.demo_db(tmp)
+        conf = os.path.join(tmp, "situd.ini")
+        with open(conf, "w") as f:
+            f.write("[tiles]\ncache_mb = 0\n")
+        d = situd.Situd(db, "--config", conf)
+        try:
+            path = self.tile_path(12)
+            want = self.d.get(path)
+            self.assertEqual(want.status, 200)
+            for _ in range(2):
+                plain, zipped = d.get(path), d.get(path, GZ)
+                self.assertEqual(plain.body, want.body)
+                self.assertEqual(plain.headers["etag"], want.headers["etag"])
+                self.assertEqual(zipped.headers.get("content-encoding"), "gzip")
+                self.assertOneGzipMember(zipped.body, want.body)
+            metrics = d.get("/metrics").body.decode()
+            self.assertIn('situd_tile_cache{what="hits"} 0\n', metrics)
+            self.assertIn('situd_tile_cache{what="entries"} 0\n', metrics)
+        finally:
+            d.stop_cleanly()
+
+    def test_a_tile_first_sent_raw_then_gzip_is_the_same_tile(self):
+        # the tile cache compresses a tile on its first gzip answer only
+        path = self.tile_path(13)
         plain = self.d.get(path)
         self.assertEqual(plain.status, 200)
         self.assertNotIn("content-encoding", plain.headers)
         zipped = self.d.get(path, GZ)
         self.assertEqual(zipped.headers.get("content-encoding"), "gzip")
-        self.assertEqual(gzip.decompress(zipped.body), plain.body)
+        self.assertOneGzipMember(zipped.body, plain.body)
         self.assertEqual(zipped.headers["etag"], plain.headers["etag"][:-1] + '-gz"')
         again = self.d.get(path, dict(GZ, **{"If-None-Match": zipped.headers["etag"]}))
         self.assertEqual(again.status, 304)

@@ -421,6 +421,58 @@ static void advance_keeps_the_tiles_a_change_does_not_touch(void **state)
     close_cache(&fx, tc);
 }
 
+/* The gzip of an `all` tile (several pieces, one member) follows a change
+ * of one piece: it inflates to the new raw tile, not the old one, and is
+ * made once for it. */
+static void gzip_of_several_pieces_follows_a_changed_piece(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    situ_tilecache *tc = open_cache(&fx, 0);
+    situ_err err = {0};
+    const situ_feature *f = &fx.snap->colls[SITU_C_HAZARDS]->feats[0];
+    situ_tile_xyz t = tile_at(14, f->x, f->y);
+    situ_buf raw1, gz1, raw2, gz2, again, out;
+    situ_buf_init(&raw1), situ_buf_init(&gz1), situ_buf_init(&raw2), situ_buf_init(&gz2);
+    situ_buf_init(&again), situ_buf_init(&out);
+    situ_tile_reply r;
+    get(tc, fx.snap, SITU_TILESET_ALL, t, &r);
+    assert_true(r.npieces > 1);
+    assert_int_equal(situ_tile_reply_body(&r, 0, &raw1), 0);
+    assert_int_equal(situ_tile_reply_body(&r, 1, &gz1), 0);
+    situ_tile_reply_dispose(&r);
+    inflate_gzip(&gz1, &out);
+    assert_int_equal(out.n, raw1.n);
+    assert_memory_equal(out.p, raw1.p, raw1.n);
+
+    double boxes[8];
+    situ_snapshot *s2 = move_hazard(&fx, fx.snap, f->id, 0.0005, 0.0003, boxes);
+    assert_int_equal(situ_tilecache_advance(tc, s2, SITU_C_HAZARDS, boxes, 2, &err), 0);
+    get(tc, s2, SITU_TILESET_ALL, t, &r);
+    assert_true(r.npieces > 1);
+    assert_int_equal(situ_tile_reply_body(&r, 0, &raw2), 0);
+    assert_int_equal(situ_tile_reply_body(&r, 1, &gz2), 0);
+    situ_tile_reply_dispose(&r);
+    assert_false(raw2.n == raw1.n && !memcmp(raw2.p, raw1.p, raw1.n)); /* the tile changed */
+    inflate_gzip(&gz2, &out);
+    assert_int_equal(out.n, raw2.n);
+    assert_memory_equal(out.p, raw2.p, raw2.n);
+
+    situ_tilecache_stats st0, st1;
+    situ_tilecache_stats_get(tc, &st0);
+    get(tc, s2, SITU_TILESET_ALL, t, &r);
+    assert_int_equal(situ_tile_reply_body(&r, 1, &again), 0);
+    situ_tile_reply_dispose(&r);
+    situ_tilecache_stats_get(tc, &st1);
+    assert_int_equal(st1.bytes, st0.bytes); /* kept, not made again */
+    assert_int_equal(again.n, gz2.n);
+    assert_memory_equal(again.p, gz2.p, gz2.n);
+    situ_snapshot_release(s2);
+    situ_buf_dispose(&raw1), situ_buf_dispose(&gz1), situ_buf_dispose(&raw2);
+    situ_buf_dispose(&gz2), situ_buf_dispose(&again), situ_buf_dispose(&out);
+    close_cache(&fx, tc);
+}
+
 /* Below the aggregate zoom a point counts in the tile its rounded position
  * falls in: one 0.3 units beyond a z4 tile's buffer is in it, and when it
  * moves away that tile is cut again, not kept. */
@@ -542,6 +594,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(invalidate_drops_exactly_the_tiles_meeting_the_box),
     cmocka_unit_test(advance_keeps_the_tiles_a_change_does_not_touch),
     cmocka_unit_test(advance_drops_a_tile_a_point_reaches_by_rounding),
+    cmocka_unit_test(gzip_of_several_pieces_follows_a_changed_piece),
     cmocka_unit_test(readers_race_a_writer),
 };
 

@@ -82,6 +82,17 @@ def demo_db(tmpdir):
     return path
 
 
+def demo_with_config(text):
+    """A fresh copy of the demo (demo_db) and a situd config file beside it
+    holding text: (db, conf), for Situd(db, "--config", conf)."""
+    tmp = tempfile.mkdtemp(prefix="situ-conf-")
+    db = demo_db(tmp)
+    conf = os.path.join(tmp, "situd.ini")
+    with open(conf, "w") as f:
+        f.write(text)
+    return db, conf
+
+
 def keep_demo_db(loaded):
     """Takes a copy of loaded, a file into which `situ load --all` has just
     loaded the demo, as what demo_db() copies from now on in this process (a

@@ -145,11 +145,7 @@ class CompressionTest(unittest.TestCase):
 
     def test_a_cache_of_no_room_cuts_every_tile_and_answers_the_same(self):
         # [tiles] cache_mb = 0: every answer is a miss, raw and gzip alike
-        tmp = tempfile.mkdtemp(prefix="situ-gz-nocache-")
-        db = situd.demo_db(tmp)
-        conf = os.path.join(tmp, "situd.ini")
-        with open(conf, "w") as f:
-            f.write("[tiles]\ncache_mb = 0\n")
+        db, conf = situd.demo_with_config("[tiles]\ncache_mb = 0\n")
         d = situd.Situd(db, "--config", conf)
         try:
             path = self.tile_path(12)

@@ -300,11 +300,8 @@ class LifeCycleTest(unittest.TestCase):
         self.assertIn("/nonexistent/x.sqlite", missing.stderr)
 
     def test_config_file_and_flags_win(self):
-        tmp = tempfile.mkdtemp(prefix="situ-conf-")
-        db = situd.demo_db(tmp)
-        conf = os.path.join(tmp, "situd.ini")
-        with open(conf, "w") as f:
-            f.write("[server]\nlisten = 127.0.0.1:1\nthreads = 2\ncors_origin = https://wall.example\n")
+        db, conf = situd.demo_with_config(
+            "[server]\nlisten = 127.0.0.1:1\nthreads = 2\ncors_origin = https://wall.example\n")
         d = situd.Situd(db, "--config", conf)  # --listen from Situd wins over the file
         self.assertEqual(d.get("/healthz").headers.get("access-control-allow-origin"),
                          "https://wall.example")

@@ -205,6 +205,21 @@ class SnapshotFileTest(unittest.TestCase):
             f.write(struct.pack("<I", fmt + 1))
         self.spoil_roads_then_restart(other_format, "another file format")
 
+    def test_5c_road_graph_file_for_other_roads_is_rebuilt(self):
+        self.restart_reads("snapshot read back from ")
+        self.assertIn("roads: graph read back from ", self.last_log)
+        con = sqlite3.connect(self.db)  # a road's class behind situd's back: its speed
+        con.execute("UPDATE roads SET class = 'village' WHERE id = "
+                    "(SELECT id FROM roads WHERE class = 'expressway' ORDER BY id LIMIT 1)")
+        con.commit()
+        con.close()
+        situd.hand_over(self.db)
+        self.restart_reads("the store file changed), then written")
+        self.assertIn("roads: graph built (%s: the roads changed), then written" % self.roads,
+                      self.last_log)
+        self.restart_reads("snapshot read back from ")
+        self.assertIn("roads: graph read back from ", self.last_log)
+
     def test_6_stale_after_a_feed_event_and_an_unclean_stop(self):
         d = situd.Situd(self.db)  # killed below, not stopped cleanly
         self.assertIn("snapshot read back from ", d.read_log())

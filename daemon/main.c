@@ -296,6 +296,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "situd: feeds disabled: %s\n", msg);
     }
     situd_roads_load_behind(); /* the port answers while the road graph is built */
+    if (!situ_db_is_url(cfg.db)) {
+        char graph[sizeof cfg.db + 8];
+        snprintf(graph, sizeof graph, "%s.roads", cfg.db);
+        situd_roads_graph_file(graph);
+    }
     if (situd_closures_start(cfg.db, msg, sizeof msg)) /* laid on the first road network */
         fprintf(stderr, "situd: road closures not applied: %s\n", msg);
     if (load_snapshot(&cfg))

@@ -30,7 +30,8 @@ typedef struct tentry {
 typedef struct ghold {
     atomic_int refs;
     uint64_t key;    /* situ_roads_graph_key of the roads it was built from */
-    double build_ms; /* situ_roads_graph_of's time */
+    double build_ms; /* situ_roads_graph_of's time (or the graph file's read) */
+    int mapped;      /* read back from the graph file */
     unsigned gen;    /* workspaces are per generation */
     situ_roads_graph *g;
     situ_roads_live *live; /* the set in force */
@@ -120,13 +121,61 @@ static void net_swap(situd_roads_net *n)
 
 /* ---- writing ------------------------------------------------------------------ */
 
+static char graph_file[4200];      /* DB.roads, "" for none or once used */
+static const char *graph_file_why; /* the first graph was built: why not from the file */
+
+void situd_roads_graph_file(const char *path)
+{
+    pthread_mutex_lock(&wlock);
+    snprintf(graph_file, sizeof graph_file, "%s", path ? path : "");
+    pthread_mutex_unlock(&wlock);
+}
+
+/* The graph of roads (key key): the first one mapped from the graph file
+ * when that is sound and for these roads, else built (graph_file_why then
+ * says why, and save_graph writes it once the network is ready). */
+static int graph_of(situ_coll *roads, uint64_t key, situ_roads_graph **out_g, int *out_mapped,
+                    situ_err *err)
+{
+    if (graph_file[0] && !graph_file_why &&
+        situ_roads_graph_map(graph_file, key, NULL, out_g, &graph_file_why) == 0) {
+        fprintf(stderr, "situd: roads: graph read back from %s\n", graph_file);
+        graph_file[0] = '\0';
+        *out_mapped = 1;
+        return 0;
+    }
+    return situ_roads_graph_of(roads, NULL, out_g, err);
+}
+
+/* Writes the graph in force, built for want of the file, to the file for
+ * the next start; then the file is done with. By the loader once the
+ * network is ready, so that by-road answers do not wait for the write. */
+static void save_graph(void)
+{
+    pthread_mutex_lock(&wlock);
+    situd_roads_net *n = net_current();
+    if (n && graph_file[0] && graph_file_why) {
+        situ_err err = {0};
+        double t0 = situ_clock_s();
+        if (situ_roads_graph_save(n->gh->g, n->gh->key, NULL, graph_file, &err))
+            fprintf(stderr, "situd: roads: graph built (%s: %s; not rewritten: %s)\n", graph_file,
+                    graph_file_why, err.msg);
+        else
+            fprintf(stderr, "situd: roads: graph built (%s: %s), then written in %.0f ms\n",
+                    graph_file, graph_file_why, (situ_clock_s() - t0) * 1e3);
+    }
+    graph_file[0] = '\0';
+    net_release(n);
+    pthread_mutex_unlock(&wlock);
+}
+
 static ghold *ghold_new(situ_coll *roads, uint64_t key, situ_err *err)
 {
     ghold *gh = calloc(1, sizeof *gh);
     if (!gh)
         return situ_err_set(err, SITU_ENOMEM, "out of memory"), NULL;
     double t0 = situ_clock_s();
-    if (situ_roads_graph_of(roads, NULL, &gh->g, err)) {
+    if (graph_of(roads, key, &gh->g, &gh->mapped, err)) {
         free(gh);
         return NULL;
     }
@@ -227,10 +276,10 @@ static void prepare_now(const situ_snapshot *snap)
             situ_roads_stats st;
             situ_roads_graph_stats(n->gh->g, &st);
             fprintf(stderr,
-                    "situd: roads: graph of %zu roads, %zu edges (%.1f bytes each) built in "
+                    "situd: roads: graph of %zu roads, %zu edges (%.1f bytes each) %s in "
                     "%.0f ms, network ready in %.0f ms\n",
-                    roads->n, st.edges, st.bytes_per_edge, n->gh->build_ms,
-                    (situ_clock_s() - t0) * 1e3);
+                    roads->n, st.edges, st.bytes_per_edge, n->gh->mapped ? "read back" : "built",
+                    n->gh->build_ms, (situ_clock_s() - t0) * 1e3);
         }
         if (n)
             publish_closures(n);
@@ -279,8 +328,10 @@ static void *load_main(void *arg)
         pending = NULL, pending_closures = 0;
         loading = snap || closures;
         pthread_mutex_unlock(&pend_lock);
-        if (!snap && !closures)
+        if (!snap && !closures) {
+            save_graph();
             return NULL;
+        }
         if (snap)
             prepare_now(snap); /* lays the closure areas in force too */
         else

@@ -34,6 +34,11 @@ void situd_roads_prepare(const situ_snapshot *snap);
  * (the publisher never waits for it). Until it is done the state is
  * loading and by-road answers are 503. Call before the first publish. */
 void situd_roads_load_behind(void);
+/* The road graph file (DB.roads beside a SpatiaLite store; NULL: none).
+ * The first network's graph is mapped from it when it is sound and was
+ * written for the same roads, else built and written to it for the next
+ * start; the log says which and why. Call before the first publish. */
+void situd_roads_graph_file(const char *path);
 typedef enum { SITUD_ROADS_NONE, SITUD_ROADS_LOADING, SITUD_ROADS_READY } situd_roads_state;
 /* none (no roads), loading (the loader runs) or ready. */
 situd_roads_state situd_roads_state_now(void);

@@ -3,8 +3,11 @@
  * property filters), /within (everything inside a geodesic radius) and the
  * hazard-source part of /locate. libsitu's nearest.h parses, searches and
  * writes the GeoJSON; the daemon keeps one index cache, prepared whenever a
- * snapshot is published. by=road goes to route_roads.c.
+ * snapshot is published (the first one behind the port: a query before its
+ * collection's index is ready builds it, the same index). by=road goes to
+ * route_roads.c.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,15 +15,30 @@
 #include "situ/nearest.h"
 
 static situ_nearest_cache *cache;
+static pthread_t prepare_thread; /* the first snapshot's indexes, behind the port */
+static int preparing;            /* prepare_thread is to be joined */
+
+static void *prepare_main(void *arg)
+{
+    situ_snapshot *snap = arg;
+    situ_err err = {0};
+    if (situ_nearest_cache_prepare(cache, snap, &err))
+        fprintf(stderr, "situd: proximity index: not prepared (built per request): %s\n", err.msg);
+    situ_snapshot_release(snap);
+    return NULL;
+}
 
 int situd_nearest_init(const situ_snapshot *snap, char *msg, size_t n)
 {
-    situ_err err = {0};
     cache = situ_nearest_cache_new();
-    if (!cache || situ_nearest_cache_prepare(cache, snap, &err)) {
-        snprintf(msg, n, "proximity index: %s", cache ? err.msg : "out of memory");
+    if (!cache) {
+        snprintf(msg, n, "proximity index: out of memory");
         return -1;
     }
+    situ_snapshot *held = situ_snapshot_retain((situ_snapshot *)snap);
+    preparing = !pthread_create(&prepare_thread, NULL, prepare_main, held);
+    if (!preparing)
+        prepare_main(held);
     return 0;
 }
 
@@ -33,6 +51,9 @@ void situd_nearest_prepare(const situ_snapshot *snap)
 
 void situd_nearest_free(void)
 {
+    if (preparing)
+        pthread_join(prepare_thread, NULL);
+    preparing = 0;
     situ_nearest_cache_free(cache);
     cache = NULL;
 }

@@ -46,7 +46,8 @@ void situd_tiles_invalidate(int cid, const double bbox[4]);
 /* Appends the tile cache's counters in Prometheus text. */
 void situd_tiles_stats(situ_buf *b);
 
-/* The proximity index cache (route_nearest.c): made at start from snap,
+/* The proximity index cache (route_nearest.c): made at start, snap's
+ * indexes prepared behind the port (a query first builds its own), and
  * prepared again for every snapshot published. */
 int situd_nearest_init(const situ_snapshot *snap, char *msg, size_t n);
 void situd_nearest_prepare(const situ_snapshot *snap);

@@ -1,13 +1,35 @@
 /*
  * situ/fs.h: durable file operations shared by the writers of whole files
- * (situ backup, situ export): a file or a folder synced to disk, so that a
- * rename into place survives a power cut.
+ * (situ backup, situ export, the snapshot and road graph files): a file or a
+ * folder synced to disk, so that a rename into place survives a power cut;
+ * and the checksum and build identity those files are checked against.
  */
 #ifndef SITU_FS_H
 #define SITU_FS_H
 
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
 /* fsync(2) of the file at path (directory: 1 for a folder, after a rename
  * in it). Returns 0, or -1 with errno set. */
 int situ_fs_sync(const char *path, int directory);
+
+/* Finishes a file written in full to tmp through f: flushed, synced,
+ * closed, renamed to path and its folder synced. f is closed either way;
+ * on failure tmp is removed. Returns 0, or -1 with errno set. */
+int situ_fs_commit(FILE *f, const char *tmp, const char *path);
+
+#define SITU_FS_CHECKSUM_SEED 1469598103934665603ULL
+/* A fast checksum of n bytes (n a multiple of 8), continuing h (start with
+ * SITU_FS_CHECKSUM_SEED). */
+uint64_t situ_fs_checksum(uint64_t h, const void *p, size_t n);
+/* The same over n bytes of file fd from offset off, read through a small
+ * buffer (the bytes are not mapped into the process). 0 and *out_h, or -1
+ * when the file ends first or cannot be read. */
+int situ_fs_checksum_fd(int fd, off_t off, uint64_t n, uint64_t *out_h);
+/* This executable's size and modification time (ns), which tell one build
+ * from another; zeros when /proc/self/exe cannot be read. */
+void situ_fs_exe_identity(int64_t *out_size, int64_t *out_mtime_ns);
 
 #endif

@@ -32,6 +32,13 @@ typedef struct situ_rtree {
  * Returns NULL when out of memory. n may be 0. */
 situ_rtree *situ_rtree_new(const double *boxes, size_t n);
 void situ_rtree_free(situ_rtree *t);
+/* A tree over boxes and refs held elsewhere (a file read back), checked
+ * first: its levels end in order at nslots and every ref is in range (a
+ * leaf's below n, a node's a slot). The header is the caller's to free()
+ * (not situ_rtree_free: boxes and refs are not its own). NULL when the
+ * parts are inconsistent or out of memory. */
+situ_rtree *situ_rtree_view(size_t n, size_t nslots, const uint64_t *level_end, int nlevels,
+                            double *boxes, uint32_t *refs);
 
 /* Calls fn(ctx, item) for each item whose box intersects the query box (edges
  * included), in no particular order; stops early when fn returns non-zero.

@@ -133,6 +133,22 @@ void situ_roads_graph_node(const situ_roads_graph *g, uint32_t v, double out_xy[
 /* The geodesic length of edge e in metres. */
 double situ_roads_edge_m(const situ_roads_graph *g, uint32_t e);
 
+/* ---- the graph file ---------------------------------------------------------- */
+
+/* Writes g to path (a temporary file synced and renamed over it) for the
+ * roads whose situ_roads_graph_key is key, built with cfg (NULL: the
+ * defaults). 0, or SITU_EIO naming the file. */
+int situ_roads_graph_save(const situ_roads_graph *g, uint64_t key, const situ_roads_config *cfg,
+                          const char *path, situ_err *err);
+/* The graph in the file at path, mapped read-only, when that file is sound
+ * (checksum, every index in range) and was written by this build for key
+ * and cfg: 0 and *out_g (free with situ_roads_graph_free; equal to the
+ * graph situ_roads_graph_new built then). Else SITU_ENOTFOUND and *out_why,
+ * a static string ("none yet", "the roads changed", "checksum mismatch",
+ * ...). */
+int situ_roads_graph_map(const char *path, uint64_t key, const situ_roads_config *cfg,
+                         situ_roads_graph **out_g, const char **out_why);
+
 /* ---- closures --------------------------------------------------------------- */
 
 /*

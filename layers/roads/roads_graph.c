@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "roads_priv.h"
 
@@ -328,6 +329,12 @@ void situ_roads_graph_free(situ_roads_graph *g)
     if (!g)
         return;
     situ_roads_closures_release(g->base);
+    if (g->map) { /* the arrays are the file's (roads_file.c) */
+        free(g->runs);
+        munmap(g->map, g->map_len);
+        free(g);
+        return;
+    }
     situ_rtree_free(g->runs);
     free(g->edges);
     free(g->nxy);

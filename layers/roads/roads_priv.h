@@ -48,6 +48,8 @@ struct situ_roads_graph {
     uint32_t *by_id;   /* road indexes sorted by caller id */
     situ_roads_closures *base;
     struct geod_geodesic geod;
+    void *map; /* mapped from a graph file (roads_file.c): the arrays are in it */
+    size_t map_len;
 };
 
 struct situ_roads_closures {

@@ -155,6 +155,29 @@ void situ_rtree_free(situ_rtree *t)
     free(t);
 }
 
+situ_rtree *situ_rtree_view(size_t n, size_t nslots, const uint64_t *level_end, int nlevels,
+                            double *boxes, uint32_t *refs)
+{
+    if (nlevels < 0 || nlevels > 32 || nslots < n || (nslots && (!boxes || !refs)))
+        return NULL;
+    for (int k = 0; k < nlevels; k++) /* the levels end in order, at nslots */
+        if (level_end[k] > nslots || (k && level_end[k] <= level_end[k - 1]))
+            return NULL;
+    if ((nlevels ? level_end[nlevels - 1] : 0) != nslots)
+        return NULL;
+    for (size_t s = 0; s < nslots; s++)
+        if (refs[s] >= (s < n ? n : nslots))
+            return NULL;
+    situ_rtree *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->n = n, t->nslots = nslots, t->nlevels = nlevels;
+    t->boxes = boxes, t->refs = refs;
+    for (int k = 0; k < nlevels; k++)
+        t->level_end[k] = (size_t)level_end[k];
+    return t;
+}
+
 size_t situ_rtree_root(const situ_rtree *t)
 {
     return t->nslots ? t->nslots - 1 : SIZE_MAX;

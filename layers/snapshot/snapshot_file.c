@@ -101,9 +101,7 @@ static void key_build(snap_key *k)
                (uint32_t)sizeof(situ_held) << 16 | (uint32_t)sizeof(coll_hdr) << 24;
     snprintf(k->version, sizeof k->version, "%s", SITU_VERSION);
     snprintf(k->geos, sizeof k->geos, "%s", GEOSversion());
-    struct stat st;
-    if (stat("/proc/self/exe", &st) == 0)
-        k->exe_size = (int64_t)st.st_size, k->exe_mtime_ns = mtime_ns(&st);
+    situ_fs_exe_identity(&k->exe_size, &k->exe_mtime_ns);
 }
 
 /* The store file's (and a non-empty WAL's) identity into k; 0 or -1. */
@@ -156,19 +154,6 @@ static const char *key_differs(const snap_key *a, const snap_key *b)
     return NULL;
 }
 
-/* A fast checksum of n bytes (n a multiple of 8), continuing h. */
-static uint64_t checksum(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
-        h ^= h >> 29;
-    }
-    return h;
-}
-
 /* ---- writing --------------------------------------------------------------- */
 
 typedef struct writer {
@@ -188,11 +173,11 @@ static void put(writer *w, const void *p, size_t n)
         return;
     }
     if (n >= 8)
-        w->h = checksum(w->h, p, n - n % 8);
+        w->h = situ_fs_checksum(w->h, p, n - n % 8);
     if (n % 8) {
         uint64_t last = 0;
         memcpy(&last, (const char *)p + n - n % 8, n % 8);
-        w->h = checksum(w->h, &last, 8);
+        w->h = situ_fs_checksum(w->h, &last, 8);
     }
     w->n += n + pad;
 }
@@ -311,7 +296,7 @@ static int write_file(const char *path, const snap_key *k, const situ_snapshot *
 {
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    writer w = {fopen(tmp, "wb"), 1469598103934665603ULL, 0, 0};
+    writer w = {fopen(tmp, "wb"), SITU_FS_CHECKSUM_SEED, 0, 0};
     if (!w.f)
         return situ_err_set(err, SITU_EIO, "cannot write %s: %s", tmp, strerror(errno));
     snap_header hd = {.key = *k, .nsections = NSECTIONS};
@@ -322,18 +307,13 @@ static int write_file(const char *path, const snap_key *k, const situ_snapshot *
     for (int l = 0; l < SITU_ADMIN_NLEVELS; l++)
         put_coll(&w, towns->outlines[l], 100 + l);
     hd.payload = w.n, hd.checksum = w.h;
-    int bad = w.failed || fseek(w.f, 0, SEEK_SET) || fwrite(&hd, sizeof hd, 1, w.f) != 1 ||
-              fflush(w.f) || fsync(fileno(w.f));
-    bad |= fclose(w.f) != 0;
-    if (bad || rename(tmp, path)) {
-        int e = errno;
+    if (w.failed || fseek(w.f, 0, SEEK_SET) || fwrite(&hd, sizeof hd, 1, w.f) != 1) {
+        fclose(w.f);
         unlink(tmp);
-        return situ_err_set(err, SITU_EIO, "cannot write %s: %s", path, strerror(e));
+        return situ_err_set(err, SITU_EIO, "cannot write %s", tmp);
     }
-    char dir[4300];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    situ_fs_sync(slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".", 1);
+    if (situ_fs_commit(w.f, tmp, path))
+        return situ_err_set(err, SITU_EIO, "cannot write %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -399,31 +379,7 @@ static int link_records(situ_coll *c, const coll_hdr *h, situ_feature *feats, si
         bad |= (uint64_t)c->polys[p].ring0 + c->polys[p].nrings > h->nrings;
     for (size_t r = 0; r < h->nrings && !bad; r++)
         bad |= (uint64_t)c->rings[r].off + c->rings[r].n > h->nxy;
-    for (size_t s = 0; c->index && s < c->index->nslots && !bad; s++)
-        bad |= c->index->refs[s] >= (s < c->index->n ? h->n : c->index->nslots);
     return bad ? -1 : 0;
-}
-
-/* An R-tree header over boxes and refs in the file; NULL when out of memory
- * or inconsistent. */
-static situ_rtree *rtree_of(const coll_hdr *h, double *boxes, uint32_t *refs)
-{
-    if (h->rt_n != h->n || h->rt_nlevels > 32 || h->rt_nslots < h->rt_n)
-        return NULL;
-    for (uint64_t k = 0; k < h->rt_nlevels; k++) /* the levels end in order, at nslots */
-        if (h->rt_level_end[k] > h->rt_nslots ||
-            (k && h->rt_level_end[k] <= h->rt_level_end[k - 1]))
-            return NULL;
-    if (h->rt_nlevels && h->rt_level_end[h->rt_nlevels - 1] != h->rt_nslots)
-        return NULL;
-    situ_rtree *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    t->n = h->rt_n, t->nslots = h->rt_nslots, t->nlevels = (int)h->rt_nlevels;
-    t->boxes = boxes, t->refs = refs;
-    for (int k = 0; k < 32; k++)
-        t->level_end[k] = h->rt_level_end[k];
-    return t;
 }
 
 /* Reads one section into a new situ_coll of collection c (refs 1) holding a
@@ -478,7 +434,9 @@ static situ_coll *read_coll(reader *r, situ__snapfile_mem *mem, int32_t cid,
     memcpy(c->updated_max, h->updated_max, sizeof c->updated_max);
     c->updated_max[sizeof c->updated_max - 1] = '\0';
     memcpy(c->extent, h->extent, sizeof c->extent);
-    c->index = rtree_of(h, boxes, refs);
+    if (h->rt_n == h->n && h->rt_nlevels <= 32)
+        c->index = situ_rtree_view(h->rt_n, h->rt_nslots, h->rt_level_end, (int)h->rt_nlevels,
+                                   boxes, refs);
     if (!c->index || link_records(c, h, feats, values, held, str, *nstr)) {
         situ__coll_free(c);
         r->why = "an index out of range";
@@ -565,7 +523,7 @@ static situ_snapshot *read_file(const char *path, const snap_key *k, const char 
         }
         got += (uint64_t)n;
     }
-    if (checksum(1469598103934665603ULL, mem->p, hd.payload) != hd.checksum) {
+    if (situ_fs_checksum(SITU_FS_CHECKSUM_SEED, mem->p, hd.payload) != hd.checksum) {
         *why = "checksum mismatch";
         goto done;
     }

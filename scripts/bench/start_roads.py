@@ -81,8 +81,9 @@ def main():
     res = {}
     for n in range(a.passes):
         for how in ("cold", "file"):
-            if how == "cold" and os.path.exists(a.db + ".snap"):
-                os.unlink(a.db + ".snap")
+            for ext in (".snap", ".roads"):
+                if how == "cold" and os.path.exists(a.db + ext):
+                    os.unlink(a.db + ext)
             ans, tile, roads, hwm = one_start(a.situd, a.db, a.lon, a.lat)
             res.setdefault(how, []).append((ans, tile, roads, hwm))
             print("pass %d %s: first answer %.2f s, first tile %.2f s, roads ready %.2f s, "

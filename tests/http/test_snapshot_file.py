@@ -8,13 +8,20 @@ a flipped byte, another format) is not used: situd says why, builds from
 the store and writes the file again. A clean stop (SIGTERM) writes the file
 from the snapshot situd holds after its feeds, keyed to the store at rest,
 so a restart after a day of feeds reads it back; a stop that is not clean
-or an edit between stop and start still makes it stale."""
+or an edit between stop and start still makes it stale.
+
+The road graph has a file of its own beside the store (DB.roads), keyed to
+the roads it was built from: a restart maps it back and answers by road
+byte for byte as a cold build does; a file for other roads (a road moved
+behind situd's back) or a corrupt one is not used but built and written
+again."""
 
 import os
 import signal
 import re
 import sqlite3
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +44,9 @@ JSON_PATHS = [
     "/collections/townships/items?limit=20",
     "/collections/risk_zones/items?bbox=111.5,26.3,111.7,26.5&limit=30",
     "/townships",
+    "/nearest?lon=111.61&lat=26.42&collection=resources&k=5&by=road",
+    "/nearest?lon=111.61&lat=26.42&collection=resources&k=3&by=road&direction=from_point&route=1",
+    "/within?lon=111.61&lat=26.42&collection=hazards&by=road&minutes=10",
 ]
 
 
@@ -59,20 +69,38 @@ def answers(d, extra=()):
     return out
 
 
+def add_demo_roads(db, tmp):
+    """Loads the generated demo's road network (situ demo, scale 1) into db."""
+    demo = os.path.join(tmp, "demo")
+    subprocess.run([situd.SITU, "demo", "--out", demo, "--scale", "1"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([situd.SITU, "load", "--db", db, "--collection", "roads",
+                    os.path.join(demo, "roads.geojson")], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def whole_log(d):
+    """Everything situd wrote (read_log keeps the tail only)."""
+    with open(d.log.name, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
 class SnapshotFileTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="situ-snapfile-")
         cls.db = situd.demo_db(cls.tmp)
+        add_demo_roads(cls.db, cls.tmp)
         cls.snap = cls.db + ".snap"
+        cls.roads = cls.db + ".roads"
         cls.token = feedlib.add_token(cls.db, "reserves")
         cls.met = feedlib.add_token(cls.db, "meteorology")
         d = situd.Situd(cls.db)
         try:
             cls.cold = answers(d)
-            cls.cold_log = d.read_log()
         finally:
             d.stop_cleanly()
+        cls.cold_log = whole_log(d)
 
     def start(self):
         d = situd.Situd(self.db)
@@ -91,12 +119,16 @@ class SnapshotFileTest(unittest.TestCase):
         self.assertIn(expect, log)
         got = answers(d)
         d.stop_cleanly()
+        self.last_log = whole_log(d)
         return got
 
     def test_1_cold_start_writes_the_file(self):
         self.assertIn("snapshot built from the store", self.cold_log)
         self.assertIn("then written", self.cold_log)
         self.assertTrue(os.path.getsize(self.snap) > 0)
+        self.assertIn("roads: graph built (%s: none yet), then written" % self.roads,
+                      self.cold_log)
+        self.assertTrue(os.path.getsize(self.roads) > 0)
         for p, (status, body) in self.cold.items():  # the sample compares content
             self.assertEqual(status, 200, p)
             self.assertTrue(len(body) > 20, p)
@@ -104,6 +136,7 @@ class SnapshotFileTest(unittest.TestCase):
     def test_2_restart_from_the_file_answers_byte_for_byte(self):
         got = self.restart_reads("snapshot read back from " + self.snap)
         self.assert_same_as_cold(got)
+        self.assertIn("roads: graph read back from " + self.roads, self.last_log)
         # twice: reading the file back does not change it
         got = self.restart_reads("snapshot read back from " + self.snap)
         self.assert_same_as_cold(got)
@@ -139,6 +172,53 @@ class SnapshotFileTest(unittest.TestCase):
             f.seek(8)
             f.write(struct.pack("<I", fmt + 1))
         self.corrupt_then_restart(other_format, "another file format")
+
+    def spoil_roads_then_restart(self, spoil, why):
+        """Spoils the (sound) road graph file, restarts: not used, the graph
+        built and the file written again; the answers by road as cold."""
+        self.restart_reads("snapshot read back from ")
+        self.assertIn("roads: graph read back from ", self.last_log)  # sound before
+        with open(self.roads, "r+b") as f:
+            spoil(f)
+        got = self.restart_reads("snapshot read back from ")
+        self.assertIn("roads: graph built (%s: %s), then written" % (self.roads, why),
+                      self.last_log)
+        self.assert_same_as_cold(got)
+        self.restart_reads("snapshot read back from ")
+        self.assertIn("roads: graph read back from ", self.last_log)  # sound again
+
+    def test_5b_corrupt_road_graph_file_is_rebuilt(self):
+        size = os.path.getsize(self.roads)
+        self.spoil_roads_then_restart(lambda f: f.truncate(size - 4096), "truncated or grown")
+
+        def flip(f):
+            f.seek(size // 2)
+            b = f.read(1)
+            f.seek(size // 2)
+            f.write(bytes([b[0] ^ 0x10]))
+        self.spoil_roads_then_restart(flip, "checksum mismatch")
+
+        def other_format(f):
+            f.seek(8)
+            (fmt,) = struct.unpack("<I", f.read(4))
+            f.seek(8)
+            f.write(struct.pack("<I", fmt + 1))
+        self.spoil_roads_then_restart(other_format, "another file format")
+
+    def test_5c_road_graph_file_for_other_roads_is_rebuilt(self):
+        self.restart_reads("snapshot read back from ")
+        self.assertIn("roads: graph read back from ", self.last_log)
+        con = sqlite3.connect(self.db)  # a road's class behind situd's back: its speed
+        con.execute("UPDATE roads SET class = 'village' WHERE id = "
+                    "(SELECT id FROM roads WHERE class = 'expressway' ORDER BY id LIMIT 1)")
+        con.commit()
+        con.close()
+        situd.hand_over(self.db)
+        self.restart_reads("the store file changed), then written")
+        self.assertIn("roads: graph built (%s: the roads changed), then written" % self.roads,
+                      self.last_log)
+        self.restart_reads("snapshot read back from ")
+        self.assertIn("roads: graph read back from ", self.last_log)
 
     def test_6_stale_after_a_feed_event_and_an_unclean_stop(self):
         d = situd.Situd(self.db)  # killed below, not stopped cleanly

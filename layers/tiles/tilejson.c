@@ -80,8 +80,11 @@ static void write_urgent_rule(situ_buf *b, const situ_tile_opts *o)
         o->urgent_from, o->urgent_mark_cell, o->urgent_mark_cell);
 }
 
-static void write_description(situ_buf *b, const situ_collection *c, const situ_tile_opts *o)
+void situ_tilejson_layer_description(situ_buf *b, const situ_collection *c, const situ_tile_opts *o)
 {
+    situ_tile_opts def;
+    if (!o)
+        situ_tile_opts_default(&def), o = &def;
     int maxz = o->cluster_maxzoom[c->cid];
     situ_buf printed;
     situ_buf_init(&printed);
@@ -131,7 +134,7 @@ static void write_layer(situ_buf *b, const situ_collection *c, const situ_tile_o
     situ_buf_adds(b, "{\"id\":");
     situ_buf_add_json_str(b, c->id);
     situ_buf_adds(b, ",\"description\":");
-    write_description(b, c, o);
+    situ_tilejson_layer_description(b, c, o);
     situ_buf_printf(b, ",\"minzoom\":%d,\"maxzoom\":%d,\"geometry_type\":\"%s\",\"fields\":{", minz,
                     maxz,
                     c->gtype == SITU_GT_POINT             ? "point"

@@ -294,6 +294,9 @@ class LowZoomTest(unittest.TestCase):
         self.assertEqual(hz["clustering"]["urgent_mark_cell"], 16)
         self.assertEqual(hz["clustering"]["fields"]["urgent"], "Number")
         self.assertIn("urgent mark", hz["description"])
+        # the OGC tileset of `all` describes its layers as TileJSON does
+        ogc = self.d.get("/collections/hazards/tiles/WebMercatorQuad").json()
+        self.assertEqual([l["description"] for l in ogc["layers"]], [hz["description"]])
         self.assertIn("overdue", hz["clustering"]["fields"])
 
 

@@ -75,9 +75,8 @@ typedef struct situ_tile_opts {
      * level, status, deadline only) from urgent_from up. Below urgent_from
      * the aggregates count them too, and each is also in one urgent mark on
      * top: those whose points fall in one square of urgent_mark_cell units
-     * are one Point with urgent=n (and, when n is 1, id, level, status,
-     * deadline); 0, or a cell that does not divide extent: no marks. Every
-     * collection is carried below aggregate_below from zoom 0. */
+     * are one Point with urgent=n (and, when n is 1, its id); 0, or a cell that does not divide
+     * extent: no marks. Every collection is carried below aggregate_below from zoom 0. */
     int aggregate_below;
     uint32_t aggregate_cell;
     int urgent_from;

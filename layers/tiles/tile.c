@@ -280,7 +280,9 @@ int situ__tile_feature_tags(enc *e, uint32_t fi, size_t more)
     int nt = 0;
     for (uint32_t t = t0; t < t1; t++) {
         uint32_t g = src->tags[2 * t + 1];
-        if (e->slim && !src->keys[src->tags[2 * t]].slim)
+        const tile_key *key = &src->keys[src->tags[2 * t]];
+        if (e->slim == TILE_SLIM_ID ? key->len != 2 || memcmp(key->name, "id", 2)
+                                    : e->slim && !key->slim)
             continue;
         s->tags[2 * nt] = situ__tile_local_key(e, (int)src->tags[2 * t]);
         if (g & TILE_UNIQUE) {

@@ -14,6 +14,8 @@
 #include "tile_private.h"
 
 #define CLUSTER_IDS 8
+/* enc.slim: an urgent mark of one keeps only its id */
+#define TILE_SLIM_ID 2
 
 /* A feature waiting for the clustering decision: a point, a polygon already
  * collapsed to its interior point, or a small polygon that stays a polygon
@@ -76,7 +78,7 @@ typedef struct enc {
     int clustering;  /* points (and small polygons) cluster at this zoom */
     int aggregating; /* below aggregate_below: every feature folds into its cell but the urgent */
     int marking;     /* below urgent_from: overdue hidden dangers are also urgent marks */
-    int slim;        /* the feature being written keeps only its slim keys */
+    int slim;        /* the feature being written keeps only its slim keys (1), its id (2) */
     int has_witness; /* a point of the current polygon's clipped rings */
     int32_t witness[2];
     scratch *s;
@@ -90,7 +92,8 @@ int situ__tile_tag_room(scratch *s, size_t npairs);
 /* This tile's index of key k / of dictionary value g, added on first use. */
 uint32_t situ__tile_local_key(enc *e, int k);
 uint32_t situ__tile_local_value(enc *e, uint32_t g);
-/* Puts feature fi's properties (its slim ones when e->slim) in s->tags,
+/* Puts feature fi's properties (its slim ones when e->slim, its id alone
+ * when TILE_SLIM_ID) in s->tags,
  * with room for `more` pairs after them; the pairs written, or -1 (s->oom). */
 int situ__tile_feature_tags(enc *e, uint32_t fi, size_t more);
 /* Writes the geometry in s->geom as feature fi, with fi's properties. */

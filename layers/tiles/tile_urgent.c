@@ -6,9 +6,9 @@
  * top. The overdue hidden dangers whose rounded points fall in one square
  * of urgent_mark_cell units (2 pixels of a 512-pixel tile: what the screen
  * can tell apart) are one Point at their mean with urgent=n; a mark of one
- * is that feature's slim self (its id, level, status, deadline) with
- * urgent=1. The squares are aligned on the world grid and the cell divides
- * the extent, so a mark lies in exactly one tile (or in the others'
+ * is that feature's point with its id (property and MVT id) and urgent=1:
+ * no more, as a nation at zoom 4 has 20,000 of them in one tile. The squares are aligned on the
+ * world grid and the cell divides the extent, so a mark lies in exactly one tile (or in the others'
  * buffers, the same there). The aggregates still count the members.
  * The members come from a scan (tile.c) or from the pyramid (tile_pyramid.c);
  * both queue them here and get the same bytes. Entry points:
@@ -83,7 +83,7 @@ static void write_mark(enc *e, int key, const uint64_t *m, size_t n)
         sx += x, sy += y;
     }
     uint32_t fi = (uint32_t)m[0];
-    e->slim = 1;
+    e->slim = TILE_SLIM_ID;
     int nt = n == 1 ? situ__tile_feature_tags(e, fi, 1) : 0;
     e->slim = 0;
     if (nt < 0 || situ__tile_tag_room(s, (size_t)nt + 1)) {

@@ -6,7 +6,10 @@
 // hidden dangers' aggregates (glance-hazards-cluster), county labels, and
 // the time from the jump to idle.
 //
-//   node scripts/bench/wall_country.mjs DB OUT [--wall]
+//   node scripts/bench/wall_country.mjs DB OUT [--wall] [--base URL]
+//
+// --base: a situd already serving DB there (a nation's store takes minutes
+// to be ready), instead of one started on a copy.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,13 +18,18 @@ import { situd, startSitud, stopSitud, request, json, launchChromium } from '../
 
 const [db, out] = process.argv.slice(2);
 const wall = process.argv.includes('--wall');
+const given = process.argv.includes('--base') ? process.argv[process.argv.indexOf('--base') + 1] : null;
 if (!db || !out) throw new Error('usage: wall_country.mjs DB OUT [--wall]');
 fs.mkdirSync(out, { recursive: true });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'situ-country-'));
-const copy = path.join(tmp, 'situ.sqlite');
-fs.copyFileSync(db, copy);
-fs.chmodSync(tmp, 0o777), fs.chmodSync(copy, 0o666);
-await startSitud(tmp, copy);
+if (given) {
+  situd.base = given;
+} else {
+  const copy = path.join(tmp, 'situ.sqlite');
+  fs.copyFileSync(db, copy);
+  fs.chmodSync(tmp, 0o777), fs.chmodSync(copy, 0o666);
+  await startSitud(tmp, copy);
+}
 const ctx = await launchChromium(tmp, { viewport: { width: 1600, height: 900 }, timezoneId: 'Asia/Shanghai', reducedMotion: 'reduce' });
 try {
   const page = await ctx.newPage();

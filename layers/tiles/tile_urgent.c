@@ -6,8 +6,9 @@
  * top. The overdue hidden dangers whose rounded points fall in one square
  * of urgent_mark_cell units (2 pixels of a 512-pixel tile: what the screen
  * can tell apart) are one Point at their mean with urgent=n; a mark of one
- * is that feature's point with its id (property and MVT id) and urgent=1:
- * no more, as a nation at zoom 4 has 20,000 of them in one tile. The squares are aligned on the
+ * is that feature's point with its id property and urgent=1: no more (no
+ * MVT feature id either: 53 random bits each), as a nation at zoom 4 has
+ * 20,000 of them in one tile. The squares are aligned on the
  * world grid and the cell divides the extent, so a mark lies in exactly one tile (or in the others'
  * buffers, the same there). The aggregates still count the members.
  * The members come from a scan (tile.c) or from the pyramid (tile_pyramid.c);
@@ -97,8 +98,7 @@ static void write_mark(enc *e, int key, const uint64_t *m, size_t n)
     int32_t xy[2] = {tile_round((double)sx / (double)n), tile_round((double)sy / (double)n)};
     situ_mvt_geom_reset(&s->geom);
     situ_mvt_geom_points(&s->geom, xy, 1);
-    situ_mvt_layer_feature(&s->layer, n == 1, n == 1 ? e->src->fid[fi] : 0, SITU_MVT_POINT, s->tags,
-                           (size_t)nt + 1, &s->geom);
+    situ_mvt_layer_feature(&s->layer, 0, 0, SITU_MVT_POINT, s->tags, (size_t)nt + 1, &s->geom);
     e->st.features++;
     e->st.marks++;
 }

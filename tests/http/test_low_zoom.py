@@ -255,7 +255,7 @@ class LowZoomTest(unittest.TestCase):
             self.assertEqual(len(set(ids)), len(ids), z)
             for m in single:  # a mark of one is that hidden danger, its id alone
                 self.assertTrue(m["id"] in overdue, (z, m["id"]))
-                self.assertEqual(set(m), {"id", "urgent", "_xy", "_id"})
+                self.assertEqual(set(m), {"id", "urgent", "_xy"})
             r = self.d.get("/collections/hazards/items/%s" % ids[0])
             self.assertEqual(r.status, 200)
             self.assertEqual(r.json()["id"], ids[0])

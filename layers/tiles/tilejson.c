@@ -74,9 +74,9 @@ static void write_urgent_rule(situ_buf *b, const situ_tile_opts *o)
                     ". Below zoom %d the aggregates count them (overdue) and each is also in "
                     "one urgent mark drawn on top: those whose points fall in one %ux%u-unit "
                     "square are one Point without cluster, with urgent=n (how many it stands "
-                    "for) at their mean; a mark of one also has its id (property and feature "
-                    "id). Each is in exactly one mark, in one tile (a neighbour's buffer may "
-                    "repeat it)",
+                    "for) at their mean; a mark of one also has its id (a property: marks "
+                    "have no feature id). Each is in exactly one mark, in one tile (a "
+                    "neighbour's buffer may repeat it)",
                     o->urgent_from, o->urgent_mark_cell, o->urgent_mark_cell);
 }
 

@@ -8,6 +8,9 @@
 //
 //   node scripts/bench/wall_country.mjs DB OUT [--wall] [--base URL]
 //
+// --wall: the dark wall (?wall=1), whose rotation may move the map between
+// the zooms asked: its figures after z3 are not the zoom's.
+//
 // --base: a situd already serving DB there (a nation's store takes minutes
 // to be ready), instead of one started on a copy.
 

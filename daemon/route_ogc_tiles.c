@@ -106,13 +106,17 @@ static void write_limits(situ_buf *b, const situ_snapshot *snap, int set)
                     e[0], e[1], e[2], e[3]);
 }
 
-/* One entry of the layers list: layer c from zoom minz to maxz. */
-static void write_layer(situ_buf *b, const situ_collection *c, int minz, int maxz, int first)
+/* One entry of the layers list: layer c from zoom minz to maxz, described
+ * as TileJSON describes it. */
+static void write_layer(situ_buf *b, const situ_collection *c, const situ_tile_opts *o, int minz,
+                        int maxz, int first)
 {
     situ_buf_adds(b, first ? "{\"id\":" : ",{\"id\":");
     situ_buf_add_json_str(b, c->id);
     situ_buf_adds(b, ",\"title\":");
     situ_buf_add_json_str(b, c->title_en);
+    situ_buf_adds(b, ",\"description\":");
+    situ_tilejson_layer_description(b, c, o);
     situ_buf_printf(b,
                     ",\"dataType\":\"vector\",\"geometryDimension\":%d,\"minTileMatrix\":"
                     "\"%d\",\"maxTileMatrix\":\"%d\"}",
@@ -134,13 +138,13 @@ static void write_layers(situ_buf *b, int set)
             continue;
         int minz = o.minzoom[i] > 0 ? o.minzoom[i] : 0;
         if (i == SITU_C_TOWNSHIPS && o.county_below > minz) {
-            write_layer(b, situ_admin_collection(SITU_ADMIN_PROVINCE), minz, o.province_below - 1,
-                        first);
-            write_layer(b, situ_admin_collection(SITU_ADMIN_COUNTY), o.province_below,
+            write_layer(b, situ_admin_collection(SITU_ADMIN_PROVINCE), &o, minz,
+                        o.province_below - 1, first);
+            write_layer(b, situ_admin_collection(SITU_ADMIN_COUNTY), &o, o.province_below,
                         o.county_below - 1, 0);
             minz = o.county_below, first = 0;
         }
-        write_layer(b, situ_schema_collection((situ_coll_id)i), minz, SITU_TILE_MAXZOOM, first);
+        write_layer(b, situ_schema_collection((situ_coll_id)i), &o, minz, SITU_TILE_MAXZOOM, first);
         first = 0;
     }
     situ_buf_addc(b, ']');

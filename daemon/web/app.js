@@ -322,7 +322,9 @@ async function boot() {
     onRoads: () => panels.roadsChanged(),
   });
   const styled = new Promise((done) => map.once('style.load', done));
-  const glance = new Glance({ map, node: $('glance'), dark: WALL, onPick: (code) => goToTownship(map, panels, code) });
+  const townshipsFrom = ((tilejson.townships && tilejson.townships.vector_layers) || []).find((l) => l.id === 'townships');
+  const glance = new Glance({ map, node: $('glance'), dark: WALL, onPick: (code) => goToTownship(map, panels, code),
+    countyBelow: townshipsFrom ? townshipsFrom.minzoom : 6 });
   map.once('style.load', () => {
     addBaseMap(map, WALL);
     addPlaces(map, WALL);

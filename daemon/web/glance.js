@@ -5,7 +5,8 @@
 // the four maps' points wait until GLANCE_Z, and only the urgent items stay
 // as symbols on top: overdue hidden dangers, stations in alarm and offline
 // cameras (/collections/*/items, a few hundred) and grade-1 hazard sources
-// (their tiles). The worst townships are listed beside the map; a row flies
+// (their tiles); below the townships' zoom the hidden dangers' aggregates
+// and the tiles' urgent marks instead (#20). The worst townships are listed beside the map; a row flies
 // to its township. Also the base map from situ's own data (the rivers, a
 // static GeoJSON CMake copies to /web/), coordinates typed in the search
 // box (WGS84, or GCJ-02 with the switch) and the cursor's coordinates.
@@ -128,8 +129,9 @@ function step(s, max, m) {
 export class Glance {
   // map: the MapLibre map; node: the section beside the map for the list;
   // dark: the wall's theme; onPick(code): a row was clicked.
-  constructor({ map, node, dark, onPick }) {
-    Object.assign(this, { map, node, dark, onPick });
+  // countyBelow: the townships' lowest zoom (their TileJSON layer's minzoom).
+  constructor({ map, node, dark, onPick, countyBelow = 6 }) {
+    Object.assign(this, { map, node, dark, onPick, countyBelow });
     const saved = localStorage.getItem('situ.glance');
     this.metric = METRICS.includes(saved) ? saved : METRICS[0];
     this.list = [];
@@ -148,19 +150,39 @@ export class Glance {
       const g = layer.metadata && layer.metadata['situ:group'];
       if ((POINT_GROUPS.includes(g) && POINT_LAYER.test(layer.id)) || g === 'risk_zones') map.setLayerZoomRange(layer.id, GLANCE_Z, 24);
     }
+    this.mountCountry();
     map.addSource('glance-urgent', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
     map.addLayer({ id: 'glance-sources', type: 'symbol', source: 'hazard_sources', 'source-layer': 'hazard_sources', maxzoom: GLANCE_Z,
       filter: ['all', ['!=', ['get', 'cluster'], true], ['==', ['to-number', ['get', 'grade']], 1]],
       layout: { 'icon-image': 'source-1', 'icon-allow-overlap': true, 'icon-size': 1.1 }, metadata: { 'situ:group': 'hazard_sources' } });
     map.addLayer({ id: 'glance-urgent-point', type: 'circle', source: 'glance-urgent', maxzoom: GLANCE_Z,
+      // below the townships' zoom the tiles' urgent marks (hazards-mark) show the overdue ones
+      filter: ['any', ['!=', ['get', 'urgent'], 'overdue'], ['>=', ['zoom'], this.countyBelow]],
       paint: {
-        'circle-radius': ['match', ['get', 'urgent'], 'overdue', 3.5, 6],
+        // smaller where the whole country shows, so they do not cover the marks and the aggregates
+        'circle-radius': ['interpolate', ['linear'], ['zoom'], 3, ['match', ['get', 'urgent'], 'overdue', 2, 3],
+          this.countyBelow, ['match', ['get', 'urgent'], 'overdue', 3.5, 6]],
         'circle-color': ['match', ['get', 'urgent'], 'overdue', '#e60012', 'alarm', '#ff00ff', '#8a8f96'],
-        'circle-stroke-color': this.dark ? '#ffffff' : '#000000', 'circle-stroke-width': ['match', ['get', 'urgent'], 'overdue', 0.8, 2],
+        'circle-stroke-color': this.dark ? '#ffffff' : '#000000',
+        'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 3, 0.6, this.countyBelow, ['match', ['get', 'urgent'], 'overdue', 0.8, 2]],
       } });
     this.update(list);
     this.loadUrgent();
     setInterval(() => this.loadUrgent(), 60000);
+  }
+
+  // #20: below the townships' lowest zoom (counties, then provinces: the
+  // whole country) there are no townships to shade, so the hidden dangers'
+  // aggregates stand in (the style's hazards-cluster: sized by their count,
+  // darker as more of them are overdue, numbers from z5), under the urgent
+  // marks the tiles carry there (hazards-mark: every overdue one in a mark).
+  mountCountry() {
+    const map = this.map;
+    const before = map.getLayer('hazards-mark') ? 'hazards-mark' : undefined;
+    for (const id of ['hazards-cluster', 'hazards-cluster-count']) {
+      const l = map.getStyle().layers.find((x) => x.id === id);
+      if (l) map.addLayer({ ...l, id: `glance-${id}`, minzoom: 0, maxzoom: this.countyBelow }, before);
+    }
   }
 
   // The urgent items drawn below GLANCE_Z: overdue hidden dangers (not

@@ -2,7 +2,8 @@
 // hazards' TileJSON so the page and situd cannot disagree: below the
 // townships' lowest zoom their counties, then provinces (drawn here as
 // outlines with names), and below `aggregate_below` the four maps as
-// per-cell counts, with overdue hidden dangers themselves from `urgent_from`.
+// per-cell counts, with overdue hidden dangers themselves from `urgent_from`
+// and below it in urgent marks merged within `urgent_mark_cell` units.
 // A legend block of its own, beside the layer legend. Words are kept here
 // (both languages) so this file stands alone.
 
@@ -13,11 +14,13 @@ const WORDS = {
   zh: {
     title: '各级缩放显示内容', provinces: '省界', counties: '区县界', townships: '乡镇(街道)界',
     aggregates: '四图按网格汇总(数量、等级、状态)', individual: '四图逐个要素', urgent: '逾期隐患逐个显示',
+    marks: (px) => `逾期隐患标记(${px}像素内合并, 每处一个, 均不隐藏)`,
     zooms: (a, b) => (b == null ? `${a}级及以上` : `${a}–${b}级`),
   },
   en: {
     title: 'What each zoom shows', provinces: 'Province outlines', counties: 'County outlines', townships: 'Township outlines',
     aggregates: 'Four maps as per-cell counts (by level, status)', individual: 'Four maps, each feature', urgent: 'Overdue hidden dangers, each one',
+    marks: (px) => `Overdue hidden dangers as marks (merged within ${px} px; every place shown, none hidden)`,
     zooms: (a, b) => (b == null ? `z${a}+` : `z${a}–${b}`),
   },
 };
@@ -36,6 +39,10 @@ export function zoomRows(tilejson) {
   const cl = (layerOf(tilejson.hazards, 'hazards') || {}).clustering || {};
   if (cl.aggregate_below > 0) {
     rows.push([w('aggregates'), 0, cl.aggregate_below - 1], [w('individual'), cl.aggregate_below, null]);
+    if (cl.urgent_mark_cell > 0 && cl.urgent_from > 0) {
+      const px = cl.urgent_mark_cell / ((tilejson.hazards.extent || 4096) / 512); // a tile is 512 px
+      rows.push([w('marks', px), 0, cl.urgent_from - 1]);
+    }
     if (cl.urgent_from != null) rows.push([w('urgent'), cl.urgent_from, null]);
   }
   return rows;

@@ -33,6 +33,9 @@
 /* Below this zoom the point maps are per-cell aggregates (see tile.c). */
 #define SITU_TILE_AGGREGATE_BELOW 8
 #define SITU_TILE_URGENT_FROM 6
+/* Below urgent_from, urgent features in one square of this many tile units
+ * (2 pixels of a 512-pixel tile) merge into one mark (see tile_urgent.c). */
+#define SITU_TILE_URGENT_MARK_CELL 16
 /* The tile set that holds every collection, one layer each. */
 #define SITU_TILESET_ALL ((int)SITU_NCOLLECTIONS)
 
@@ -69,11 +72,15 @@ typedef struct situ_tile_opts {
      * point_count, its counts by level and status and the sums of its
      * fields and items (no ids), except the urgent ones: a hidden danger
      * not rectified whose deadline is before `today` stays itself (id,
-     * level, status, deadline only) from urgent_from up. Every collection
-     * is carried below aggregate_below from zoom 0. */
+     * level, status, deadline only) from urgent_from up. Below urgent_from
+     * the aggregates count them too, and each is also in one urgent mark on
+     * top: those whose points fall in one square of urgent_mark_cell units
+     * are one Point with urgent=n (and, when n is 1, its id); 0, or a cell that does not divide
+     * extent: no marks. Every collection is carried below aggregate_below from zoom 0. */
     int aggregate_below;
     uint32_t aggregate_cell;
     int urgent_from;
+    uint32_t urgent_mark_cell;
     int today; /* YYYYMMDD (UTC) at which deadlines are judged; 0: none is overdue */
     /* 1: an aggregate tile scans its features instead of reading the
      * collection's prepared per-zoom aggregates (the same answer, slower;
@@ -138,6 +145,7 @@ typedef struct situ_tile_stats {
     size_t clusters;  /* cluster features */
     size_t clustered; /* points inside clusters */
     size_t vertices;  /* polygon and line vertices written */
+    size_t marks;     /* urgent marks (below urgent_from) */
 } situ_tile_stats;
 
 /* Appends the MVT layer of src's collection for tile t to out (nothing when

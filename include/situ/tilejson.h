@@ -20,6 +20,14 @@
 int situ_tilejson_write(situ_buf *out, const situ_snapshot *snap, const char *set,
                         const char *base_url, const situ_tile_opts *o, situ_err *err);
 
+/* Appends to out, as a JSON string, the plain-language description of
+ * collection c's layer under options o (NULL: the defaults): what it holds
+ * and what each zoom carries (tiny polygons as points, clusters, the
+ * aggregates, the urgent features and marks). TileJSON's vector_layers and
+ * the OGC tilesets' layers say the same. */
+void situ_tilejson_layer_description(situ_buf *out, const situ_collection *c,
+                                     const situ_tile_opts *o);
+
 /* The union of the lon/lat extents of the set's collections (minlon, minlat,
  * maxlon, maxlat) in out; returns 0 when they are all empty. */
 int situ_tileset_bounds(const situ_snapshot *snap, int set, double out[4]);

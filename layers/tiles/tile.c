@@ -62,6 +62,7 @@ void situ_tile_opts_default(situ_tile_opts *o)
     o->aggregate_below = SITU_TILE_AGGREGATE_BELOW;
     o->aggregate_cell = 128;
     o->urgent_from = SITU_TILE_URGENT_FROM;
+    o->urgent_mark_cell = SITU_TILE_URGENT_MARK_CELL;
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
         if (o->cluster_maxzoom[i] >= 0) /* aggregated below aggregate_below */
             o->minzoom[i] = 0;
@@ -188,6 +189,7 @@ static void scratch_free(void *p)
     free(s->bits), free(s->ia), free(s->tags), free(s->kidx);
     free(s->lxy), free(s->loff), free(s->larea), free(s->hstamp), free(s->hidx);
     free(s->vstamp), free(s->vlocal), free(s->cands), free(s->sorted), free(s->cellpos);
+    free(s->marks);
     situ_buf_dispose(&s->val), situ_buf_dispose(&s->adhoc);
     free(s->adoff), free(s->adlocal), free(s->adslots);
     free(s);
@@ -265,21 +267,22 @@ int situ__tile_tag_room(scratch *s, size_t npairs)
     return 0;
 }
 
-/* Writes the geometry in s->geom as feature fi, with fi's properties. */
-void situ__tile_emit_feature(enc *e, uint32_t fi, situ_mvt_gtype type)
+int situ__tile_feature_tags(enc *e, uint32_t fi, size_t more)
 {
     const situ_tilesrc *src = e->src;
     scratch *s = e->s;
     uint32_t t0 = src->tag0[fi], t1 = src->tag0[fi + 1];
-    if (situ__tile_tag_room(s, t1 - t0)) {
+    if (situ__tile_tag_room(s, t1 - t0 + more)) {
         s->oom = 1;
-        return;
+        return -1;
     }
     const tile_dict *d = &src->dict;
-    uint32_t nt = 0;
+    int nt = 0;
     for (uint32_t t = t0; t < t1; t++) {
         uint32_t g = src->tags[2 * t + 1];
-        if (e->slim && !src->keys[src->tags[2 * t]].slim)
+        const tile_key *key = &src->keys[src->tags[2 * t]];
+        if (e->slim == TILE_SLIM_ID ? key->len != 2 || memcmp(key->name, "id", 2)
+                                    : e->slim && !key->slim)
             continue;
         s->tags[2 * nt] = situ__tile_local_key(e, (int)src->tags[2 * t]);
         if (g & TILE_UNIQUE) {
@@ -290,7 +293,17 @@ void situ__tile_emit_feature(enc *e, uint32_t fi, situ_mvt_gtype type)
         }
         s->tags[2 * nt++ + 1] = g;
     }
-    situ_mvt_layer_feature(&s->layer, 1, src->fid[fi], type, s->tags, nt, &s->geom);
+    return nt;
+}
+
+/* Writes the geometry in s->geom as feature fi, with fi's properties. */
+void situ__tile_emit_feature(enc *e, uint32_t fi, situ_mvt_gtype type)
+{
+    int nt = situ__tile_feature_tags(e, fi, 0);
+    if (nt < 0)
+        return;
+    situ_mvt_layer_feature(&e->s->layer, 1, e->src->fid[fi], type, e->s->tags, (size_t)nt,
+                           &e->s->geom);
     e->st.features++;
 }
 
@@ -366,6 +379,8 @@ static int prepare(enc *e)
     e->aggregating = e->t.z < e->o->aggregate_below && e->o->cluster_maxzoom[cid] >= 0 &&
                      e->o->aggregate_cell > 0 &&
                      e->o->aggregate_cell <= e->o->buffer + e->o->extent;
+    e->marking = e->aggregating && e->t.z < e->o->urgent_from && src->due_slot >= 0 &&
+                 e->o->urgent_mark_cell > 0 && e->o->extent % e->o->urgent_mark_cell == 0;
     e->clustering = e->aggregating ||
                     (e->o->cluster_cell > 0 && e->o->cluster_cell <= e->o->buffer + e->o->extent &&
                      e->t.z <= e->o->cluster_maxzoom[cid]);
@@ -386,6 +401,7 @@ static int prepare(enc *e)
     }
     situ_mvt_layer_reset(&s->layer);
     s->ncands = 0;
+    s->nmarks = 0;
     s->nad = 0;
     s->adhoc.n = 0;
     if (s->adslots)
@@ -395,15 +411,20 @@ static int prepare(enc *e)
     return 0;
 }
 
-/* 1 when feature fi stays itself among aggregates: a hidden danger not
- * rectified whose deadline is before the day the tile is cut. */
-static int urgent(const enc *e, uint32_t fi)
+int situ__tile_overdue(const enc *e, uint32_t fi)
 {
     const situ_tilesrc *src = e->src;
-    if (src->due_slot < 0 || e->t.z < e->o->urgent_from)
+    if (src->due_slot < 0)
         return 0;
     double due = src->aggv[(size_t)fi * (size_t)src->nagg + (size_t)src->due_slot];
     return due == due && due < e->o->today;
+}
+
+/* 1 when feature fi stays itself among aggregates: an overdue hidden
+ * danger, from urgent_from up. */
+static int urgent(const enc *e, uint32_t fi)
+{
+    return e->t.z >= e->o->urgent_from && situ__tile_overdue(e, fi);
 }
 
 void situ__tile_emit_urgent(enc *e, uint32_t fi)
@@ -416,6 +437,15 @@ void situ__tile_emit_urgent(enc *e, uint32_t fi)
     e->slim = 1;
     situ__tile_emit_point(e, &s->cands[n]);
     e->slim = 0;
+}
+
+/* Folds feature fi into its cell; below urgent_from an overdue one is
+ * also an urgent mark's. */
+static void aggregate_feature(enc *e, uint32_t fi, int polys)
+{
+    situ__tile_add_candidate(e, fi, polys ? CAND_COLLAPSED : CAND_POINT);
+    if (e->marking && situ__tile_overdue(e, fi))
+        situ__tile_mark_add(e, fi);
 }
 
 static void scan_features(enc *e)
@@ -432,7 +462,7 @@ static void scan_features(enc *e)
             if (e->aggregating && urgent(e, fi))
                 situ__tile_emit_urgent(e, fi);
             else if (e->aggregating)
-                situ__tile_add_candidate(e, fi, polys ? CAND_COLLAPSED : CAND_POINT);
+                aggregate_feature(e, fi, polys);
             else if (lines)
                 situ__tile_line_feature(e, fi);
             else if (polys)
@@ -440,6 +470,7 @@ static void scan_features(enc *e)
             else
                 situ__tile_add_candidate(e, fi, CAND_POINT);
         }
+    situ__tile_marks_write(e); /* on top of the aggregates: first */
     if (s->ncands && e->clustering)
         situ__tile_cluster_points(e);
     else
@@ -470,6 +501,8 @@ int situ_tile_encode_coll(const situ_tilesrc *src, situ_tile_xyz t, const situ_t
     if (!e.s || prepare(&e))
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
     const tile_pyramid *pyr = e.aggregating ? situ__tile_pyramid_get(src, o, t.z) : NULL;
+    if (pyr && e.marking && !situ__tile_pyramid_marks(pyr))
+        pyr = NULL;
     if (pyr)
         situ__tile_pyramid_encode(&e, pyr);
     else if (select_features(&e))

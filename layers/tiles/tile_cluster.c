@@ -56,7 +56,7 @@ static int adhoc_grow(scratch *s)
 
 /* The local index of the value encoded in s->val: from the dictionary when
  * it is there, else from this tile's own table (cluster aggregates). */
-static uint32_t adhoc_value(enc *e)
+uint32_t situ__tile_adhoc_value(enc *e)
 {
     scratch *s = e->s;
     const char *v = s->val.p;
@@ -200,7 +200,7 @@ void situ__tile_emit_cluster(enc *e, const int32_t xy[2], size_t n, const double
         if (key->agg == TILE_AGG_NONE || !aggregate(e, key, m, n, acc, any))
             continue;
         s->tags[2 * nt] = situ__tile_local_key(e, k);
-        s->tags[2 * nt + 1] = key->agg == TILE_AGG_IDS ? new_value(e) : adhoc_value(e);
+        s->tags[2 * nt + 1] = key->agg == TILE_AGG_IDS ? new_value(e) : situ__tile_adhoc_value(e);
         nt++;
     }
     situ_mvt_geom_reset(&s->geom);

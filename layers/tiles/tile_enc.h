@@ -14,6 +14,8 @@
 #include "tile_private.h"
 
 #define CLUSTER_IDS 8
+/* enc.slim: an urgent mark of one keeps only its id */
+#define TILE_SLIM_ID 2
 
 /* A feature waiting for the clustering decision: a point, a polygon already
  * collapsed to its interior point, or a small polygon that stays a polygon
@@ -57,6 +59,8 @@ typedef struct scratch {
     size_t ncands, candcap;
     uint32_t *cellpos;
     size_t cellcap;
+    uint64_t *marks; /* urgent marks' members: cell << 32 | feature (tile_urgent.c) */
+    size_t nmarks, markcap;
     situ_buf val;   /* one encoded value */
     situ_buf adhoc; /* this tile's cluster values that are not in the dictionary */
     uint32_t *adoff, *adlocal, *adslots;
@@ -73,7 +77,8 @@ typedef struct enc {
     float tol2;
     int clustering;  /* points (and small polygons) cluster at this zoom */
     int aggregating; /* below aggregate_below: every feature folds into its cell but the urgent */
-    int slim;        /* the feature being written keeps only its slim keys */
+    int marking;     /* below urgent_from: overdue hidden dangers are also urgent marks */
+    int slim;        /* the feature being written keeps only its slim keys (1), its id (2) */
     int has_witness; /* a point of the current polygon's clipped rings */
     int32_t witness[2];
     scratch *s;
@@ -87,11 +92,18 @@ int situ__tile_tag_room(scratch *s, size_t npairs);
 /* This tile's index of key k / of dictionary value g, added on first use. */
 uint32_t situ__tile_local_key(enc *e, int k);
 uint32_t situ__tile_local_value(enc *e, uint32_t g);
+/* Puts feature fi's properties (its slim ones when e->slim, its id alone
+ * when TILE_SLIM_ID) in s->tags,
+ * with room for `more` pairs after them; the pairs written, or -1 (s->oom). */
+int situ__tile_feature_tags(enc *e, uint32_t fi, size_t more);
 /* Writes the geometry in s->geom as feature fi, with fi's properties. */
 void situ__tile_emit_feature(enc *e, uint32_t fi, situ_mvt_gtype type);
 /* Queues feature fi's point (or interior point) as a candidate of `kind`
  * when it lies in the buffered tile; returns 0 when it does not. */
 int situ__tile_add_candidate(enc *e, uint32_t fi, int kind);
+/* 1 when feature fi is a hidden danger past its deadline (o->today) and
+ * not rectified. */
+int situ__tile_overdue(const enc *e, uint32_t fi);
 /* Writes urgent feature fi's point with its slim keys, when it lies in the
  * buffered tile. */
 void situ__tile_emit_urgent(enc *e, uint32_t fi);
@@ -115,9 +127,22 @@ void situ__tile_cluster_points(enc *e);
 void situ__tile_emit_cluster(enc *e, const int32_t xy[2], size_t n, const double *acc,
                              const uint8_t *any, const cand *m);
 
+/* tile_urgent.c: the urgent marks below urgent_from. situ__tile_mark_add
+ * queues overdue feature fi when its rounded point lies in the buffered
+ * tile; situ__tile_marks_write writes the queue as marks, in cell order,
+ * and empties it. */
+void situ__tile_mark_add(enc *e, uint32_t fi);
+void situ__tile_marks_write(enc *e);
+/* The local index of the value encoded in s->val: the dictionary's, else
+ * this tile's own (tile_cluster.c). */
+uint32_t situ__tile_adhoc_value(enc *e);
+
 /* tile_pyramid.c: writes the aggregate layer of e's tile from pyramid p
  * (the urgent features, then the cells), as scanning would. */
 void situ__tile_pyramid_encode(enc *e, const tile_pyramid *p);
+/* 1 when p can give the urgent marks below its urgent_from (it keeps the
+ * urgent features of zoom urgent_from); else such tiles scan. */
+int situ__tile_pyramid_marks(const tile_pyramid *p);
 
 /* a / b rounded down (b > 0). */
 static inline int64_t situ__floor_div(int64_t a, int64_t b)

@@ -180,9 +180,11 @@ int situ__tile_keys(const situ_collection *c, tile_key *keys, int max)
             keys[n - 1].value = value_counts[v].value;
         }
     }
-    if (c->cid == SITU_C_HAZARDS)
+    if (c->cid == SITU_C_HAZARDS) {
         add_key(keys, &n, max, "overdue", "", "Number", TILE_AGG_OVERDUE,
                 situ_schema_field_index(c, "status"));
+        add_key(keys, &n, max, "urgent", "", "Number", TILE_AGG_URGENT, 0);
+    }
     for (int k = 0, slot = 0; k < n; k++) {
         keys[k].slim = keys[k].agg == TILE_AGG_NONE && slim_key(keys[k].name);
         /* an aggregate goes with its field */

@@ -23,6 +23,7 @@ typedef enum tile_agg {
     TILE_AGG_IDS,      /* `ids`: the first member ids */
     TILE_AGG_VCOUNT,   /* `<field>_<value>`: members whose field has that value */
     TILE_AGG_OVERDUE,  /* `overdue`: hidden dangers not rectified, deadline before today */
+    TILE_AGG_URGENT,   /* `urgent`: on an urgent mark only, the features it stands for */
 } tile_agg;
 
 /* One property key of a collection's layers. */

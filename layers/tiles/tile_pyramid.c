@@ -714,6 +714,31 @@ done:
     free(tc.n), free(tc.sx), free(tc.sy), free(tc.acc), free(tc.any);
 }
 
+/* Queues the urgent marks of e's tile (below urgent_from) from the urgent
+ * features of zoom urgent_from: those of its squares under the tile's
+ * buffered box, a little wider (a point rounds differently at each zoom);
+ * situ__tile_mark_add keeps the ones in the tile. */
+static void mark_urgent(enc *e, const tile_pyramid *p)
+{
+    const tile_pzoom *pu = &p->z[p->urgent_from];
+    int64_t f = (int64_t)1 << (p->urgent_from - e->t.z), u = p->unit;
+    int64_t ox = (int64_t)e->tf.ox, oy = (int64_t)e->tf.oy;
+    int64_t lo = (int64_t)e->tf.lo - 1, hi = (int64_t)e->tf.hi;
+    square_range q = {situ__floor_div((oy + lo) * f, u), situ__floor_div((oy + hi) * f, u),
+                      situ__floor_div((ox + lo) * f, u), situ__floor_div((ox + hi) * f, u)};
+    q.r0 = q.r0 < 0 ? 0 : q.r0, q.c0 = q.c0 < 0 ? 0 : q.c0;
+    for (int64_t r = q.r0; r <= q.r1 && !e->s->oom; r++) {
+        size_t i = lower_bound(pu->urgent, pu->nurgent, sizeof *pu->urgent, square_key(r, q.c0));
+        for (; i < pu->nurgent && pu->urgent[i].key <= square_key(r, q.c1); i++)
+            situ__tile_mark_add(e, pu->urgent[i].fi);
+    }
+}
+
+int situ__tile_pyramid_marks(const tile_pyramid *p)
+{
+    return p->urgent_from < p->below;
+}
+
 void situ__tile_pyramid_encode(enc *e, const tile_pyramid *p)
 {
     const tile_pzoom *pz = &p->z[e->t.z];
@@ -723,5 +748,9 @@ void situ__tile_pyramid_encode(enc *e, const tile_pyramid *p)
                       situ__floor_div(ox + lo, u), situ__floor_div(ox + hi, u) - 1};
     q.r0 = q.r0 < 0 ? 0 : q.r0, q.c0 = q.c0 < 0 ? 0 : q.c0; /* no feature is north or west of 0 */
     write_urgent(e, pz, q);
+    if (e->marking) { /* on top of the aggregates: first */
+        mark_urgent(e, p);
+        situ__tile_marks_write(e);
+    }
     write_cells(e, p, pz, q);
 }

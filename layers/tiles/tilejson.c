@@ -46,7 +46,8 @@ static void write_clustering(situ_buf *b, const situ_collection *c, const situ_t
         situ_buf_printf(b, ",\"aggregate_below\":%d,\"aggregate_cell\":%u", o->aggregate_below,
                         o->aggregate_cell);
     if (o->aggregate_below > 0 && c->cid == SITU_C_HAZARDS)
-        situ_buf_printf(b, ",\"urgent_from\":%d", o->urgent_from);
+        situ_buf_printf(b, ",\"urgent_from\":%d,\"urgent_mark_cell\":%u", o->urgent_from,
+                        o->urgent_mark_cell);
     if (poly) {
         situ_buf_adds(b, ",\"polygons_under\":");
         situ_buf_add_num(b, o->cluster_polygon, 3);
@@ -57,8 +58,33 @@ static void write_clustering(situ_buf *b, const situ_collection *c, const situ_t
     situ_buf_adds(b, "}}");
 }
 
-static void write_description(situ_buf *b, const situ_collection *c, const situ_tile_opts *o)
+/* The hazards' low-zoom rule for the overdue hidden dangers (tile.c,
+ * tile_urgent.c). */
+static void write_urgent_rule(situ_buf *b, const situ_tile_opts *o)
 {
+    situ_buf_printf(b,
+                    ", except from zoom %d a hidden danger past its deadline and not "
+                    "rectified, which stays itself with id, level, status and deadline",
+                    o->urgent_from);
+    if (!o->urgent_mark_cell || o->extent % o->urgent_mark_cell) {
+        situ_buf_printf(b, " (below zoom %d the aggregates' overdue counts them)", o->urgent_from);
+        return;
+    }
+    situ_buf_printf(b,
+                    ". Below zoom %d the aggregates count them (overdue) and each is also in "
+                    "one urgent mark drawn on top: those whose points fall in one %ux%u-unit "
+                    "square are one Point without cluster, with urgent=n (how many it stands "
+                    "for) at their mean; a mark of one also has its id (a property: marks "
+                    "have no feature id). Each is in exactly one mark, in one tile (a "
+                    "neighbour's buffer may repeat it)",
+                    o->urgent_from, o->urgent_mark_cell, o->urgent_mark_cell);
+}
+
+void situ_tilejson_layer_description(situ_buf *b, const situ_collection *c, const situ_tile_opts *o)
+{
+    situ_tile_opts def;
+    if (!o)
+        situ_tile_opts_default(&def), o = &def;
     int maxz = o->cluster_maxzoom[c->cid];
     situ_buf printed;
     situ_buf_init(&printed);
@@ -96,11 +122,7 @@ static void write_description(situ_buf *b, const situ_collection *c, const situ_
                         "cell (the same fields, no ids)",
                         o->aggregate_below, o->aggregate_cell, o->aggregate_cell);
     if (maxz >= 0 && o->aggregate_below > 0 && c->cid == SITU_C_HAZARDS)
-        situ_buf_printf(&printed,
-                        ", except from zoom %d a hidden danger past its deadline and not "
-                        "rectified, which stays itself with id, level, status and deadline "
-                        "(below zoom %d the aggregates' overdue counts them)",
-                        o->urgent_from, o->urgent_from);
+        write_urgent_rule(&printed, o);
     situ_buf_add_json_str(b, printed.p ? printed.p : "");
     situ_buf_dispose(&printed);
 }
@@ -112,7 +134,7 @@ static void write_layer(situ_buf *b, const situ_collection *c, const situ_tile_o
     situ_buf_adds(b, "{\"id\":");
     situ_buf_add_json_str(b, c->id);
     situ_buf_adds(b, ",\"description\":");
-    write_description(b, c, o);
+    situ_tilejson_layer_description(b, c, o);
     situ_buf_printf(b, ",\"minzoom\":%d,\"maxzoom\":%d,\"geometry_type\":\"%s\",\"fields\":{", minz,
                     maxz,
                     c->gtype == SITU_GT_POINT             ? "point"

@@ -3,7 +3,9 @@ below z6 the townships give way to their counties, below z3 to their
 provinces; below z8 the four maps and the stations are per-cell aggregates
 (cluster=true, point_count, counts by level and status, no ids) that count
 every feature once; from z6 an overdue hidden danger stays itself with its
-id, level, status and deadline; a red alert posted through a feed is its own
+id, level, status and deadline, and below z6 each is in one urgent mark on
+top of the aggregates (urgent=n for the overdue ones within 16 tile units,
+2 pixels; a mark of one has its id); a red alert posted through a feed is its own
 feature at every zoom. The tiles are decoded here (MVT 2.1, protobuf by
 hand) and checked against the items and township routes."""
 
@@ -70,8 +72,19 @@ def _value(b):
     return None
 
 
-def decode(tile):
-    """{layer name: [feature properties]} of an MVT."""
+def _first_point(geom):
+    """The first point of an MVT geometry (a MoveTo), in tile units."""
+    i = 0
+    _, i = _varint(geom, i)
+    x, i = _varint(geom, i)
+    y, i = _varint(geom, i)
+    return (x >> 1) ^ -(x & 1), (y >> 1) ^ -(y & 1)
+
+
+def decode(tile, points=False):
+    """{layer name: [feature properties]} of an MVT; with points, each
+    feature's properties also hold its first point as "_xy" and its MVT id
+    as "_id"."""
     out = {}
     for f, layer in _fields(tile):
         if f != 3:
@@ -88,14 +101,20 @@ def decode(tile):
                 feats.append(v)
         props = []
         for ft in feats:
-            tags = []
+            tags, extra = [], {}
             for g, v in _fields(ft):
                 if g == 2:
                     i = 0
                     while i < len(v):
                         x, i = _varint(v, i)
                         tags.append(x)
-            props.append({keys[tags[k]]: vals[tags[k + 1]] for k in range(0, len(tags), 2)})
+                elif g == 1 and points:
+                    extra["_id"] = v
+                elif g == 4 and points:
+                    extra["_xy"] = _first_point(v)
+            p = {keys[tags[k]]: vals[tags[k + 1]] for k in range(0, len(tags), 2)}
+            p.update(extra)
+            props.append(p)
         out[name] = props
     return out
 
@@ -145,10 +164,10 @@ class LowZoomTest(unittest.TestCase):
     def test_aggregates_count_every_feature_once(self):
         t5, _ = self.tile(Z5)  # the whole demo lies in this tile
         for coll in POINT_MAPS:
-            feats = t5[coll]
+            feats = [f for f in t5[coll] if "urgent" not in f]  # the urgent marks: below
             self.assertTrue(all(f.get("cluster") is True and "ids" not in f for f in feats), coll)
             self.assertEqual(sum(f["point_count"] for f in feats), self.count(coll), coll)
-        hz = t5["hazards"]
+        hz = [f for f in t5["hazards"] if "urgent" not in f]
         self.assertEqual(sum(f.get("overdue", 0) for f in hz), self.overdue_total())
         self.assertGreater(sum(f.get("level_major", 0) for f in hz), 0)
         self.assertEqual(sum(f.get("status_open", 0) + f.get("status_rectifying", 0) for f in hz),
@@ -178,6 +197,73 @@ class LowZoomTest(unittest.TestCase):
         t8, _ = self.tile(Z8)
         self.assertTrue(any("name" in f for f in t8["hazards"]))
 
+    def overdue_items(self):
+        """{id: properties} of the hidden dangers /items says are overdue."""
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        out = {}
+        for status in ("open", "rectifying"):
+            url = "/collections/hazards/items?status=%s&limit=10000" % status
+            while url:
+                page = self.d.get(url).json()
+                for f in page["features"]:
+                    d = f["properties"].get("deadline")
+                    if d and str(d) < today:
+                        out[f["id"]] = f["properties"]
+                nxt = [ln["href"] for ln in page.get("links", []) if ln.get("rel") == "next"]
+                url = nxt[0][nxt[0].index("/collections"):] if nxt else None
+        return out
+
+    def marks(self, z):
+        """The urgent marks whose point lies inside (not in the buffer of)
+        each hazards tile of zoom z over the demo, and the largest tile."""
+        import math
+        b = self.d.get("/tiles/hazards.json").json()["bounds"]
+
+        def tile_xy(lon, lat):
+            n = 2 ** z
+            y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2
+            return int((lon + 180) / 360 * n), int(y * n)
+        (x0, y0), (x1, y1) = tile_xy(b[0], b[3]), tile_xy(b[2], b[1])
+        out, biggest = [], 0
+        for x in range(x0, x1 + 1):
+            for y in range(y0, y1 + 1):
+                r = self.d.get("/tiles/hazards/%d/%d/%d.mvt" % (z, x, y),
+                               {"Accept-Encoding": "gzip"})
+                self.assertIn(r.status, (200, 204))
+                if r.status == 204 or not r.body:
+                    continue
+                biggest = max(biggest, len(r.body))
+                t = decode(gzip.decompress(r.body), points=True)
+                out += [f for f in t.get("hazards", []) if "urgent" in f and
+                        0 <= f["_xy"][0] < 4096 and 0 <= f["_xy"][1] < 4096]
+        return out, biggest
+
+    def test_every_overdue_hidden_danger_is_in_one_urgent_mark_below_z6(self):
+        overdue = self.overdue_items()
+        self.assertGreater(len(overdue), 100)
+        self.assertEqual(len(overdue), self.overdue_total())
+        for z in (3, 4, 5):
+            marks, biggest = self.marks(z)
+            self.assertLessEqual(biggest, 500 * 1024, z)
+            self.assertEqual(sum(m["urgent"] for m in marks), len(overdue), z)
+            self.assertTrue(all("cluster" not in m and "point_count" not in m for m in marks))
+            single = [m for m in marks if m["urgent"] == 1]
+            many = [m for m in marks if m["urgent"] > 1]
+            self.assertTrue(single and many, z)  # at z3-z5 both kinds occur on the demo
+            self.assertTrue(all("id" not in m for m in many), z)
+            ids = [m["id"] for m in single]
+            self.assertEqual(len(set(ids)), len(ids), z)
+            for m in single:  # a mark of one is that hidden danger, its id alone
+                self.assertTrue(m["id"] in overdue, (z, m["id"]))
+                self.assertEqual(set(m), {"id", "urgent", "_xy"})
+            r = self.d.get("/collections/hazards/items/%s" % ids[0])
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.json()["id"], ids[0])
+        # the aggregates beside the marks still count every hidden danger
+        t5, _ = self.tile(Z5)
+        self.assertEqual(sum(f.get("point_count", 0) for f in t5["hazards"]),
+                         self.count("hazards"))
+
     def test_a_red_alert_is_itself_at_every_zoom(self):
         square = {"type": "Polygon", "coordinates": [[[111.55, 26.35], [111.65, 26.35],
                                                       [111.65, 26.45], [111.55, 26.45],
@@ -204,6 +290,12 @@ class LowZoomTest(unittest.TestCase):
         hz = [l for l in tj["vector_layers"] if l["id"] == "hazards"][0]
         self.assertEqual(hz["clustering"]["aggregate_below"], 8)
         self.assertEqual(hz["clustering"]["urgent_from"], 6)
+        self.assertEqual(hz["clustering"]["urgent_mark_cell"], 16)
+        self.assertEqual(hz["clustering"]["fields"]["urgent"], "Number")
+        self.assertIn("urgent mark", hz["description"])
+        # the OGC tileset of `all` describes its layers as TileJSON does
+        ogc = self.d.get("/collections/hazards/tiles/WebMercatorQuad").json()
+        self.assertEqual([l["description"] for l in ogc["layers"]], [hz["description"]])
         self.assertIn("overdue", hz["clustering"]["fields"])
 
 

@@ -74,7 +74,9 @@ class TileBudgetTest(unittest.TestCase):
         t = decode(gzip.decompress(r.body))
         self.assertNotIn("townships", t)
         self.assertGreaterEqual(len(t["counties"]), 13 * 2)
-        self.assertTrue(all(f.get("cluster") for f in t["hazards"]))
+        # aggregates, and the urgent marks of the overdue hidden dangers on top (#20)
+        self.assertTrue(all(f.get("cluster") or "urgent" in f for f in t["hazards"]))
+        self.assertTrue(any("urgent" in f for f in t["hazards"]))
 
 
 if __name__ == "__main__":

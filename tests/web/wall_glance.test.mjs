@@ -1,7 +1,8 @@
 // wall_glance.test.mjs: the city at a glance and the nearest supplies on the
 // wall (issue 16), in a real browser against a real situd on the demo
 // (tests/web/situd.mjs). Checks: the opening city view (z8) draws township
-// shading and a few hundred urgent symbols, not the thousands of points the
+// shading and a few hundred urgent symbols; at z5 (counties) the tiles'
+// urgent marks stand for every overdue hidden danger once (#20); not the thousands of points the
 // four maps hold (rendered features counted), shaded by /townships' glance
 // counts; the worst-townships list ranks as situd counts and flies to its
 // township; coordinates typed in the search box (WGS84, and GCJ-02 with the
@@ -151,6 +152,25 @@ async function drillDownloads(page, code) {
   }
   await page.selectOption('#info .summary select.drill-format', 'geojson');
 }
+
+test('the county zooms draw every overdue hidden danger in an urgent mark over the aggregates (#20)', async () => {
+  const page = S.page;
+  const city = json(await request('GET', '/collections/townships')).extent.spatial.bbox[0];
+  await jump(page, [(city[0] + city[2]) / 2, (city[1] + city[3]) / 2], 5);
+  await page.screenshot({ path: path.join(SHOTS, 'glance-z5-marks.png') });
+  const got = await page.evaluate(() => {
+    const map = window.__situ.map;
+    const q = (id) => map.queryRenderedFeatures({ layers: [id] });
+    const marks = q('hazards-mark');
+    return { overdue: marks.reduce((n, f) => n + f.properties.urgent, 0), ids: marks.filter((f) => f.properties.urgent === 1).map((f) => f.properties.id),
+      cells: q('glance-hazards-cluster').length, counties: q('counties-label').length, townships: q('glance-fill').length };
+  });
+  const total = (await townships()).reduce((n, x) => n + x.glance.overdue, 0);
+  assert.equal(got.overdue, total, 'the urgent marks drawn at z5 do not stand for every overdue hidden danger once');
+  assert.ok(got.ids.length > 0 && got.ids.every((id) => /^HZ-/.test(id)), `marks of one carry their id: ${got.ids.slice(0, 5)}`);
+  assert.ok(got.cells > 0, 'no hidden-danger aggregates under the marks at z5');
+  assert.ok(got.counties > 0, 'no county names at z5');
+});
 
 test('coordinates in the search box fly there (WGS84, and GCJ-02 with the switch)', async () => {
   const page = S.page;

@@ -431,27 +431,44 @@ static void tags_reset(situ_tilesrc *s)
     s->tag0 = s->tags = NULL;
 }
 
-/* A copy of n bytes at p (n may be 0), or NULL when out of memory. */
-static void *dup_bytes(const void *p, size_t n)
+/* A copy of the n bytes at p in room for cap (>= n), or NULL when out of memory. */
+static void *dup_bytes(const void *p, size_t n, size_t cap)
 {
-    void *q = malloc(n ? n : 1);
+    void *q = malloc(cap ? cap : 1);
     if (q && n)
         memcpy(q, p, n);
     return q;
 }
 
-/* s's dictionary, a copy of prev's to grow. 0 or -1. */
+/* s's dictionary, a copy of prev's with room to grow by a batch's values
+ * (growing it later would copy it again). 0 or -1. */
 static int copy_dict(tag_build *tb, const tile_dict *from)
 {
     tile_dict *d = &tb->s->dict;
+    size_t capblob = from->nblob + from->nblob / 16 + 4096, capoff = from->n + from->n / 16 + 1024;
     *d = *from;
-    d->blob = dup_bytes(from->blob, from->nblob);
-    d->off = dup_bytes(from->off, (from->n + 1) * sizeof *d->off);
-    d->uses = dup_bytes(from->uses, (from->n + 1) * sizeof *d->uses);
-    d->slots = dup_bytes(from->slots, from->nslots * sizeof *d->slots);
-    tb->db.capblob = from->nblob, tb->db.capoff = from->n + 1;
+    d->blob = dup_bytes(from->blob, from->nblob, capblob);
+    d->off = dup_bytes(from->off, (from->n + 1) * sizeof *d->off, capoff * sizeof *d->off);
+    d->uses = dup_bytes(from->uses, from->n * sizeof *d->uses, capoff * sizeof *d->uses);
+    d->slots =
+        dup_bytes(from->slots, from->nslots * sizeof *d->slots, from->nslots * sizeof *d->slots);
+    tb->db.capblob = capblob, tb->db.capoff = capoff;
     tb->nold = from->n;
     return d->blob && d->off && d->uses && d->slots ? 0 : -1;
+}
+
+/* The end of the run of features carried over from feature i of c (d
+ * NULL: none is): features i .. end - 1 are prev's base_of[i] .. in order,
+ * so what was prepared for them is copied in one piece. i when feature i
+ * is not carried over. */
+static size_t carried_run(const situ_coll *c, const tile_diff *d, size_t i)
+{
+    if (!d || c->base_of[i] == SITU_COLL_NEW)
+        return i;
+    size_t j = i + 1;
+    while (j < c->n && c->base_of[j] == c->base_of[i] + (j - i))
+        j++;
+    return j;
 }
 
 /* Sets bit g of the bitmap *set (made on first use, of nbits). 0 or -1. */
@@ -517,17 +534,20 @@ static int carry_tags(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff
         for (uint32_t t = prev->tag0[d->gone[k]]; t < prev->tag0[d->gone[k] + 1]; t++)
             s->dict.ndead += --s->dict.uses[prev->tags[2 * t + 1] & ~TILE_UNIQUE] == 0;
     int item_key0 = item_key0_of(s);
-    for (size_t i = 0; i < c->n && !tb.failed; i++) {
-        s->tag0[i] = (uint32_t)tb.ntags;
-        uint32_t from = c->base_of[i];
-        if (from == SITU_COLL_NEW) {
+    for (size_t i = 0, end; i < c->n && !tb.failed; i = end) {
+        if ((end = carried_run(c, d, i)) == i) {
+            s->tag0[i] = (uint32_t)tb.ntags;
             feature_tags(&tb, &c->feats[i], item_key0);
+            end = i + 1;
             continue;
         }
-        uint32_t t0 = prev->tag0[from], n = prev->tag0[from + 1] - t0;
+        const uint32_t *from = prev->tag0 + c->base_of[i];
+        uint32_t n = from[end - i] - from[0];
         if (tags_room(&tb, n))
             break;
-        memcpy(s->tags + 2 * tb.ntags, prev->tags + 2 * (size_t)t0,
+        for (size_t k = i; k < end; k++)
+            s->tag0[k] = (uint32_t)tb.ntags + from[k - i] - from[0];
+        memcpy(s->tags + 2 * tb.ntags, prev->tags + 2 * (size_t)from[0],
                2 * (size_t)n * sizeof *s->tags);
         tb.ntags += n;
     }
@@ -587,19 +607,17 @@ static int build_agg_rows(situ_tilesrc *s, const situ_tilesrc *prev, const tile_
     size_t na = (size_t)s->nagg;
     if (!(s->aggv = malloc((c->n * na + 1) * sizeof *s->aggv)))
         return -1;
-    for (size_t i = 0; i < c->n; i++) {
-        const situ_feature *f = &c->feats[i];
-        double *row = s->aggv + i * na;
-        uint32_t from = d ? c->base_of[i] : SITU_COLL_NEW;
-        if (from != SITU_COLL_NEW) {
-            memcpy(row, prev->aggv + from * na, na * sizeof *row);
+    for (size_t i = 0, end; i < c->n; i = end) {
+        if ((end = carried_run(c, d, i)) > i) {
+            memcpy(s->aggv + i * na, prev->aggv + c->base_of[i] * na,
+                   (end - i) * na * sizeof *s->aggv);
             continue;
         }
-        for (int k = 0; k < s->nkeys; k++) {
-            const tile_key *key = &s->keys[k];
-            if (key->slot >= 0)
-                row[key->slot] = agg_value(c, f, key);
-        }
+        double *row = s->aggv + i * na;
+        for (int k = 0; k < s->nkeys; k++)
+            if (s->keys[k].slot >= 0)
+                row[s->keys[k].slot] = agg_value(c, &c->feats[i], &s->keys[k]);
+        end = i + 1;
     }
     s->bytes += c->n * na * sizeof(double);
     return 0;
@@ -733,16 +751,18 @@ static int build_features(situ_tilesrc *s, const situ_tilesrc *prev, const tile_
     s->fminz = malloc(c->n + 1);
     if (!s->fbox || !s->fpt || !s->fid || !s->fminz)
         return -1;
-    for (size_t i = 0; i < c->n; i++) {
-        const situ_feature *f = &c->feats[i];
-        uint32_t from = d ? c->base_of[i] : SITU_COLL_NEW;
-        if (from != SITU_COLL_NEW) {
-            memcpy(s->fbox + 4 * i, prev->fbox + 4 * (size_t)from, 4 * sizeof *s->fbox);
-            memcpy(s->fpt + 2 * i, prev->fpt + 2 * (size_t)from, 2 * sizeof *s->fpt);
-            s->fid[i] = prev->fid[from], s->fminz[i] = prev->fminz[from];
-            s->ncarried++;
+    for (size_t i = 0, end; i < c->n; i = end) {
+        if ((end = carried_run(c, d, i)) > i) {
+            size_t from = c->base_of[i], n = end - i;
+            memcpy(s->fbox + 4 * i, prev->fbox + 4 * from, 4 * n * sizeof *s->fbox);
+            memcpy(s->fpt + 2 * i, prev->fpt + 2 * from, 2 * n * sizeof *s->fpt);
+            memcpy(s->fid + i, prev->fid + from, n * sizeof *s->fid);
+            memcpy(s->fminz + i, prev->fminz + from, n);
+            s->ncarried += n;
             continue;
         }
+        const situ_feature *f = &c->feats[i];
+        end = i + 1;
         project_box(f->bbox, s->fbox + 4 * i);
         situ_tile_project(f->x, f->y, &s->fpt[2 * i], &s->fpt[2 * i + 1]);
         s->fid[i] = situ_tile_feature_id(f->id);

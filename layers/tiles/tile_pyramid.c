@@ -481,7 +481,8 @@ static int update_cells(const situ_tilesrc *src, const tile_pyramid *p, int z,
 {
     size_t na = (size_t)src->nagg, cap = 0, nagain = 0,
            *again = malloc((w->nmoves + 1) * sizeof *again);
-    int rc = again ? 0 : -1;
+    /* room at once for every square (a move adds at most one): no copy to grow */
+    int rc = again && !cells_room(pz, &cap, old->n + w->nmoves, na) ? 0 : -1;
     qsort(w->moves, w->nmoves, sizeof *w->moves, by_move_key);
     size_t i = 0;
     for (size_t k = 0; !rc && k < w->nmoves;) {

@@ -4,6 +4,13 @@
  * copies: Web Mercator coordinates, per-vertex Visvalingam-Whyatt importance,
  * ring and feature boxes, feature ids, the property key table and every
  * property value encoded once as an MVT Value in a deduplicated dictionary.
+ * The next version of a collection (situ_tilesrc_new_from) copies from the
+ * previous one what its unchanged features had prepared, by the lineage
+ * situ_coll_update records (situ_coll.base_of): a feed batch encodes the
+ * features it named, not the collection. Its dictionary is the previous
+ * one grown (values no feature uses any more stay, counted in ndead, until
+ * a full build drops them). When in doubt (no lineage, other keys, out of
+ * memory, too many dead values) it builds in full.
  * Does not cut tiles (tile.c) or touch the ring pipeline (tile_geom.c).
  */
 #include <math.h>

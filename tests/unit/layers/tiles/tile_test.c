@@ -1607,6 +1607,22 @@ static void assert_same_tags(const situ_tilesrc *a, size_t i, const situ_tilesrc
     }
 }
 
+/* s's dictionary counts the uses of each value exactly, and as dead the
+ * values no tag uses (a carried-over dictionary keeps them for a while). */
+static void assert_uses_counted(const situ_tilesrc *s)
+{
+    uint32_t *uses = calloc(s->dict.n + 1, sizeof *uses), dead = 0;
+    assert_non_null(uses);
+    for (uint32_t t = 0; t < s->tag0[s->coll->n]; t++)
+        uses[s->tags[2 * t + 1] & ~TILE_UNIQUE]++;
+    for (uint32_t g = 0; g < s->dict.n; g++) {
+        assert_int_equal(uses[g], s->dict.uses[g]);
+        dead += !uses[g];
+    }
+    assert_int_equal(dead, s->dict.ndead);
+    free(uses);
+}
+
 /* The tiles z0-z14 over the town and the far corner, a sample of each zoom. */
 static size_t carry_tiles(situ_tile_xyz *out, size_t max)
 {
@@ -1682,10 +1698,13 @@ static void carried_over_preparation_equals_a_cold_build(void **state)
                 assert_int_equal(kept->ncarried, kc->n - named);
             for (size_t i = 0; i < kc->n; i++)
                 assert_same_tags(kept, i, src[cid], i);
+            assert_uses_counted(kept);
+            assert_int_equal(src[cid]->dict.ndead, 0);
             if (kept->pyr)
                 assert_same_pyramid(kept->pyr, src[cid]->pyr, (size_t)src[cid]->nagg);
         }
         assert_true(inc.src[SITU_C_HAZARDS]->ncarried > 300);
+        assert_true(step < 2 || inc.src[SITU_C_HAZARDS]->dict.ndead > 0); /* not yet built anew */
         assert_same_sample_tiles(inc.src, src);
         for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
             situ_tilesrc_release(src[cid]);

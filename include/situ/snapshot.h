@@ -78,7 +78,18 @@ typedef struct situ_coll {
      * counties and provinces situ_admin_dissolve makes of exactly these
      * features, so tiles need not dissolve them again; else NULL */
     struct situ_coll *outlines[2];
+    /* lineage, so that what is prepared from a version (tiles) can carry
+     * over what did not change: uid is unique in the process (never 0);
+     * when situ_coll_update made this version from the version whose uid
+     * is base_uid, base_of[i] is the index there of the feature copied as
+     * feature i, as it was, or SITU_COLL_NEW when feature i was read from
+     * the store again (named by a change: new or maybe changed); otherwise
+     * base_uid is 0 and base_of NULL */
+    uint64_t uid, base_uid;
+    const uint32_t *base_of;
 } situ_coll;
+
+#define SITU_COLL_NEW UINT32_MAX
 
 typedef struct situ_snapshot {
     situ_coll *colls[SITU_NCOLLECTIONS];
@@ -93,7 +104,8 @@ int situ_coll_load(situ_store *s, situ_coll_id cid, situ_coll **out_coll, situ_e
  * are in ids[0..nids) read again from the store (added when new, gone when
  * no longer there), every other copied from prev as it is. Equal to what
  * situ_coll_load reads when only those features changed since prev; costs
- * a copy of prev plus reading the changed rows, nothing per vertex. */
+ * a copy of prev plus reading the changed rows, nothing per vertex. Its
+ * base_uid is prev's uid and base_of says which features were copied. */
 int situ_coll_update(situ_store *s, const situ_coll *prev, const char *const *ids, size_t nids,
                      situ_coll **out_coll, situ_err *err);
 situ_coll *situ_coll_retain(situ_coll *c);

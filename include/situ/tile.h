@@ -118,13 +118,17 @@ typedef struct situ_tilesrc situ_tilesrc;
  * townships also get their counties and provinces (situ_admin_dissolve,
  * GEOS) prepared with them, for the low zooms. */
 int situ_tilesrc_new(situ_coll *c, situ_tilesrc **out_src, situ_err *err);
-/* The same, for the next version of a collection: each feature that prev
- * (NULL: none) holds with the same id and the same coordinates gets its
- * prepared geometry copied instead of recomputed, so a change costs the
- * vertices it touched (for the townships: the county and province of the
- * townships that changed; for the point maps: the squares of the aggregate
- * pyramid those features leave or enter, at every zoom below
- * SITU_TILE_AGGREGATE_BELOW). The result equals situ_tilesrc_new's. */
+/* The same, for the next version of a collection: when situ_coll_update
+ * made c from prev's collection (c's lineage), every feature it copied gets
+ * all prev prepared for it copied (geometry, encoded properties, aggregate
+ * row) and only the features the changes named are prepared again; else
+ * each feature that prev (NULL: none) holds with the same id and the same
+ * coordinates gets its prepared geometry copied. So a change costs the
+ * features and vertices it touched plus a copy of the arrays (for the
+ * townships: the county and province of the townships that changed; for
+ * the point maps: the squares of the aggregate pyramid those features
+ * leave or enter, at every zoom below SITU_TILE_AGGREGATE_BELOW). The
+ * result's tiles equal situ_tilesrc_new's byte for byte. */
 int situ_tilesrc_new_from(situ_coll *c, const situ_tilesrc *prev, situ_tilesrc **out_src,
                           situ_err *err);
 situ_tilesrc *situ_tilesrc_retain(situ_tilesrc *s);

@@ -34,6 +34,7 @@ typedef struct build {
     size_t nxy, capxy; /* in points */
     situ_held *held;
     size_t nheld, capheld;
+    uint32_t *base_of; /* situ_coll_update: per feature, its index in prev */
     size_t bytes;
 } build;
 
@@ -508,10 +509,18 @@ static int build_begin(build *b, situ_coll_id cid, situ_err *err)
 static int build_end(build *b, uint32_t *by_id, int rc, situ_coll **out_coll)
 {
     coll_priv *pv = b->c->priv;
-    *pv = (coll_priv){b->arena, b->feats, b->polys, b->rings, b->xy, b->held, by_id, NULL, NULL};
+    *pv = (coll_priv){.arena = b->arena,
+                      .feats = b->feats,
+                      .polys = b->polys,
+                      .rings = b->rings,
+                      .xy = b->xy,
+                      .held = b->held,
+                      .by_id = by_id,
+                      .base_of = b->base_of};
     situ_coll *c = b->c;
     c->feats = b->feats, c->n = b->nfeats, c->polys = b->polys, c->rings = b->rings;
-    c->xy = b->xy, c->held = b->held, c->by_id = by_id;
+    c->xy = b->xy, c->held = b->held, c->by_id = by_id, c->base_of = b->base_of;
+    c->uid = situ__coll_next_uid();
     c->bytes = b->bytes + b->capfeats * sizeof(situ_feature) + b->cappolys * sizeof(situ_poly) +
                b->caprings * sizeof(situ_ring) + b->capxy * 2 * sizeof(double) +
                b->capheld * sizeof(situ_held) + b->nfeats * (4 + 64);
@@ -648,13 +657,17 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Appends to b, in (township_code, id) order, prev's features whose id is
- * not in the sorted ids[0..nids) and every feature of fresh. */
+ * not in the sorted ids[0..nids) and every feature of fresh; b->base_of
+ * says which is which (situ_coll.base_of). */
 static int merge(build *b, const situ_coll *prev, const char *const *ids, size_t nids,
                  const situ_coll *fresh)
 {
     uint32_t *order = malloc((fresh->n + 1) * sizeof *order);
-    if (!order)
+    b->base_of = malloc((prev->n + fresh->n + 1) * sizeof *b->base_of);
+    if (!order || !b->base_of) {
+        free(order);
         return -1;
+    }
     for (size_t i = 0; i < fresh->n; i++)
         order[i] = (uint32_t)i;
     qsort_r(order, fresh->n, sizeof *order, cmp_place_idx, (void *)fresh->feats);
@@ -667,12 +680,17 @@ static int merge(build *b, const situ_coll *prev, const char *const *ids, size_t
             continue;
         }
         const situ_feature *q = k < fresh->n ? &fresh->feats[order[k]] : NULL;
-        if (p && (!q || cmp_place(p, q) < 0))
+        int old = p && (!q || cmp_place(p, q) < 0);
+        b->base_of[b->nfeats] = old ? (uint32_t)i : SITU_COLL_NEW;
+        if (old)
             rc = copy_feature(b, prev, p), i++;
         else
             rc = copy_feature(b, fresh, q), k++;
     }
     free(order);
+    if (!rc)
+        b->c->base_uid = prev->uid;
+    b->bytes += (prev->n + fresh->n + 1) * sizeof *b->base_of;
     return rc;
 }
 
@@ -704,6 +722,12 @@ int situ_coll_update(situ_store *s, const situ_coll *prev, const char *const *id
     return rc;
 }
 
+uint64_t situ__coll_next_uid(void)
+{
+    static uint64_t last;
+    return __atomic_add_fetch(&last, 1, __ATOMIC_RELAXED);
+}
+
 void situ__coll_free(situ_coll *c)
 {
     if (!c)
@@ -720,7 +744,7 @@ void situ__coll_free(situ_coll *c)
             free(k);
         }
         free(pv->feats), free(pv->polys), free(pv->rings), free(pv->xy), free(pv->held);
-        free(pv->by_id);
+        free(pv->by_id), free(pv->base_of);
         free(pv);
     }
     situ_coll_release(c->outlines[0]), situ_coll_release(c->outlines[1]);

@@ -26,9 +26,13 @@ typedef struct coll_priv {
     double *xy;
     situ_held *held;
     uint32_t *by_id;
+    uint32_t *base_of; /* situ_coll_update's lineage (situ_coll.base_of) */
     situ_value *values;
     situ__snapfile_mem *mem;
 } coll_priv;
+
+/* A new situ_coll.uid: unique in the process, never 0. */
+uint64_t situ__coll_next_uid(void);
 
 /* Frees a situ_coll and everything it owns, whatever its refs. */
 void situ__coll_free(situ_coll *c);

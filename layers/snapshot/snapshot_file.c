@@ -428,7 +428,8 @@ static situ_coll *read_coll(reader *r, situ__snapfile_mem *mem, int32_t cid,
                      .by_id = by_id,
                      .bytes = h->bytes,
                      .refs = 1,
-                     .priv = pv};
+                     .priv = pv,
+                     .uid = situ__coll_next_uid()};
     pv->mem = mem;
     __atomic_add_fetch(&mem->refs, 1, __ATOMIC_RELAXED);
     memcpy(c->updated_max, h->updated_max, sizeof c->updated_max);

@@ -4,6 +4,13 @@
  * copies: Web Mercator coordinates, per-vertex Visvalingam-Whyatt importance,
  * ring and feature boxes, feature ids, the property key table and every
  * property value encoded once as an MVT Value in a deduplicated dictionary.
+ * The next version of a collection (situ_tilesrc_new_from) copies from the
+ * previous one what its unchanged features had prepared, by the lineage
+ * situ_coll_update records (situ_coll.base_of): a feed batch encodes the
+ * features it named, not the collection. Its dictionary is the previous
+ * one grown (values no feature uses any more stay, counted in ndead, until
+ * a full build drops them). When in doubt (no lineage, other keys, out of
+ * memory, too many dead values) it builds in full.
  * Does not cut tiles (tile.c) or touch the ring pipeline (tile_geom.c).
  */
 #include <math.h>
@@ -274,15 +281,20 @@ static uint32_t dict_add(dict_build *b, const void *v, size_t n)
             d->blob = blob, b->capblob = cb;
         uint32_t *off = realloc(d->off, co * sizeof *off);
         if (off)
-            d->off = off, b->capoff = co;
-        if (!blob || !off)
+            d->off = off;
+        uint32_t *uses = realloc(d->uses, co * sizeof *uses);
+        if (uses)
+            d->uses = uses;
+        if (!blob || !off || !uses)
             return UINT32_MAX;
+        b->capoff = co;
     }
     if (d->n == 0)
         d->off[0] = 0;
     memcpy(d->blob + d->nblob, v, n);
     d->nblob += n;
     d->off[d->n + 1] = (uint32_t)d->nblob;
+    d->uses[d->n] = 0;
     g = d->n++;
     uint32_t s = (uint32_t)situ__tile_hash(v, n) & (d->nslots - 1);
     while (d->slots[s])
@@ -298,8 +310,26 @@ typedef struct tag_build {
     dict_build db;
     situ_buf val;
     size_t ntags, cap;
+    uint32_t nold; /* values carried over (their uses may come back from 0) */
     int failed;
 } tag_build;
+
+/* Room for n more tags. 0, or -1 (tb failed). */
+static int tags_room(tag_build *tb, size_t n)
+{
+    if (tb->ntags + n <= tb->cap)
+        return 0;
+    size_t cap = tb->cap ? 2 * tb->cap : 4096;
+    while (cap < tb->ntags + n)
+        cap *= 2;
+    uint32_t *t = realloc(tb->s->tags, 2 * cap * sizeof *t);
+    if (!t) {
+        tb->failed = 1;
+        return -1;
+    }
+    tb->s->tags = t, tb->cap = cap;
+    return 0;
+}
 
 /* Adds (key, the value encoded in tb->val) to the tags being built. */
 static void add_tag(tag_build *tb, int key)
@@ -308,19 +338,13 @@ static void add_tag(tag_build *tb, int key)
         tb->failed = 1;
     uint32_t g = tb->failed ? UINT32_MAX : dict_add(&tb->db, tb->val.p, tb->val.n);
     tb->val.n = 0;
-    if (g == UINT32_MAX) {
+    if (g == UINT32_MAX || tags_room(tb, 1)) {
         tb->failed = 1;
         return;
     }
-    if (tb->ntags + 1 > tb->cap) {
-        size_t cap = tb->cap ? 2 * tb->cap : 4096;
-        uint32_t *t = realloc(tb->s->tags, 2 * cap * sizeof *t);
-        if (!t) {
-            tb->failed = 1;
-            return;
-        }
-        tb->s->tags = t, tb->cap = cap;
-    }
+    tile_dict *d = &tb->s->dict;
+    if (d->uses[g]++ == 0 && g < tb->nold)
+        d->ndead--;
     tb->s->tags[2 * tb->ntags] = (uint32_t)key;
     tb->s->tags[2 * tb->ntags + 1] = g;
     tb->ntags++;
@@ -365,34 +389,34 @@ static void feature_tags(tag_build *tb, const situ_feature *f, int item_key0)
         add_number_tag(tb, item_key0 + c->held[h].item, c->held[h].quantity);
 }
 
-/* Flags the string values that exactly one tag uses (ids, names, phones):
- * a tile appends those without looking them up (TILE_UNIQUE). */
-static int mark_unique(situ_tilesrc *s, size_t ntags)
+/* Value g with TILE_UNIQUE when it is a string that exactly one tag uses
+ * (ids, names, phones): a tile appends those without looking them up. */
+static uint32_t flagged(const tile_dict *d, uint32_t g)
 {
-    uint8_t *uses = calloc(s->dict.n + 1, 1);
-    if (!uses)
-        return -1;
-    for (size_t t = 0; t < ntags; t++) {
-        uint32_t g = s->tags[2 * t + 1];
-        uses[g] = (uint8_t)(uses[g] + (uses[g] < 2));
-    }
-    for (size_t t = 0; t < ntags; t++) {
-        uint32_t g = s->tags[2 * t + 1];
-        if (uses[g] == 1 && (uint8_t)s->dict.blob[s->dict.off[g]] == 0x0A)
-            s->tags[2 * t + 1] |= TILE_UNIQUE;
-    }
-    free(uses);
-    return 0;
+    g &= ~TILE_UNIQUE;
+    return d->uses[g] == 1 && (uint8_t)d->blob[d->off[g]] == 0x0A ? g | TILE_UNIQUE : g;
+}
+
+/* The key of the first item_<code> (resources), or -1. */
+static int item_key0_of(const situ_tilesrc *s)
+{
+    for (int k = 0; k < s->nkeys; k++)
+        if (s->keys[k].agg == TILE_AGG_ITEM)
+            return k;
+    return -1;
+}
+
+static void count_tag_bytes(situ_tilesrc *s, const tag_build *tb)
+{
+    s->bytes += tb->cap * 2 * sizeof(uint32_t) + tb->db.capblob +
+                tb->db.capoff * 2 * sizeof(uint32_t) + (size_t)s->dict.nslots * sizeof(uint32_t);
 }
 
 static int build_tags(situ_tilesrc *s)
 {
     const situ_coll *c = s->coll;
     tag_build tb = {.s = s, .db = {.d = &s->dict}};
-    int item_key0 = -1;
-    for (int k = 0; k < s->nkeys; k++)
-        if (s->keys[k].agg == TILE_AGG_ITEM && item_key0 < 0)
-            item_key0 = k;
+    int item_key0 = item_key0_of(s);
     if (!(s->tag0 = malloc((c->n + 1) * sizeof *s->tag0)))
         return -1;
     for (size_t i = 0; i < c->n && !tb.failed; i++) {
@@ -401,10 +425,146 @@ static int build_tags(situ_tilesrc *s)
     }
     s->tag0[c->n] = (uint32_t)tb.ntags;
     situ_buf_dispose(&tb.val);
-    if (!tb.failed && mark_unique(s, tb.ntags))
+    for (size_t t = 0; !tb.failed && t < tb.ntags; t++)
+        s->tags[2 * t + 1] = flagged(&s->dict, s->tags[2 * t + 1]);
+    count_tag_bytes(s, &tb);
+    return tb.failed ? -1 : 0;
+}
+
+/* Frees what build_tags or carry_tags left in s, for the other to start again. */
+static void tags_reset(situ_tilesrc *s)
+{
+    free(s->dict.blob), free(s->dict.off), free(s->dict.slots), free(s->dict.uses);
+    free(s->tag0), free(s->tags);
+    s->dict = (tile_dict){0};
+    s->tag0 = s->tags = NULL;
+}
+
+/* A copy of the n bytes at p in room for cap (>= n), or NULL when out of memory. */
+static void *dup_bytes(const void *p, size_t n, size_t cap)
+{
+    void *q = malloc(cap ? cap : 1);
+    if (q && n)
+        memcpy(q, p, n);
+    return q;
+}
+
+/* s's dictionary, a copy of prev's with room to grow by a batch's values
+ * (growing it later would copy it again). 0 or -1. */
+static int copy_dict(tag_build *tb, const tile_dict *from)
+{
+    tile_dict *d = &tb->s->dict;
+    size_t capblob = from->nblob + from->nblob / 16 + 4096, capoff = from->n + from->n / 16 + 1024;
+    *d = *from;
+    d->blob = dup_bytes(from->blob, from->nblob, capblob);
+    d->off = dup_bytes(from->off, (from->n + 1) * sizeof *d->off, capoff * sizeof *d->off);
+    d->uses = dup_bytes(from->uses, from->n * sizeof *d->uses, capoff * sizeof *d->uses);
+    d->slots =
+        dup_bytes(from->slots, from->nslots * sizeof *d->slots, from->nslots * sizeof *d->slots);
+    tb->db.capblob = capblob, tb->db.capoff = capoff;
+    tb->nold = from->n;
+    return d->blob && d->off && d->uses && d->slots ? 0 : -1;
+}
+
+/* The end of the run of features carried over from feature i of c (d
+ * NULL: none is): features i .. end - 1 are prev's base_of[i] .. in order,
+ * so what was prepared for them is copied in one piece. i when feature i
+ * is not carried over. */
+static size_t carried_run(const situ_coll *c, const tile_diff *d, size_t i)
+{
+    if (!d || c->base_of[i] == SITU_COLL_NEW)
+        return i;
+    size_t j = i + 1;
+    while (j < c->n && c->base_of[j] == c->base_of[i] + (j - i))
+        j++;
+    return j;
+}
+
+/* Sets bit g of the bitmap *set (made on first use, of nbits). 0 or -1. */
+static int set_bit(uint8_t **set, size_t nbits, uint32_t g)
+{
+    if (!*set && !(*set = calloc(nbits / 8 + 1, 1)))
+        return -1;
+    (*set)[g / 8] |= (uint8_t)(1u << (g % 8));
+    return 0;
+}
+
+/* Sets the TILE_UNIQUE flag of every tag of s as a full build would: the
+ * tags of the features that came (d) get theirs; a carried tag keeps
+ * prev's unless its value's uses crossed 1 (the values that went or came
+ * are the only ones whose uses changed). 0 or -1. */
+static int carry_unique(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d)
+{
+    const tile_dict *now = &s->dict, *was = &prev->dict;
+    uint8_t *flip = NULL;
+    int rc = 0;
+    for (size_t k = 0; !rc && k < d->ngone + d->ncame; k++) {
+        int gone = k < d->ngone;
+        const situ_tilesrc *o = gone ? prev : s;
+        uint32_t fi = gone ? d->gone[k] : d->came[k - d->ngone];
+        for (uint32_t t = o->tag0[fi]; !rc && t < o->tag0[fi + 1]; t++) {
+            uint32_t g = o->tags[2 * t + 1] & ~TILE_UNIQUE;
+            if (g < was->n && (was->uses[g] == 1) != (now->uses[g] == 1))
+                rc = set_bit(&flip, now->n, g);
+        }
+        for (uint32_t t = gone ? 0 : s->tag0[fi]; !gone && t < s->tag0[fi + 1]; t++)
+            s->tags[2 * t + 1] = flagged(now, s->tags[2 * t + 1]);
+    }
+    size_t ntags = s->tag0[s->coll->n];
+    for (size_t t = 0; !rc && flip && t < ntags; t++) {
+        uint32_t g = s->tags[2 * t + 1] & ~TILE_UNIQUE;
+        if (flip[g / 8] & (1u << (g % 8)))
+            s->tags[2 * t + 1] = flagged(now, g);
+    }
+    free(flip);
+    return rc;
+}
+
+/* More values no feature uses than this, and as many as ones in use, and
+ * the next version builds its dictionary anew (the dead ones gone). */
+#define DICT_DEAD_SLACK 4096
+
+/* build_tags' result made from prev's for the features carried over (d):
+ * their tags copied, prev's dictionary grown by the values of the features
+ * that came, the uses of those that went taken back. -1 when out of
+ * memory, or when prev's dictionary holds too many values no longer used:
+ * then build_tags (after tags_reset). */
+static int carry_tags(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d)
+{
+    const situ_coll *c = s->coll;
+    const tile_dict *was = &prev->dict;
+    tag_build tb = {.s = s, .db = {.d = &s->dict}};
+    if (was->ndead > DICT_DEAD_SLACK && 2 * (size_t)was->ndead > was->n)
+        return -1;
+    if (copy_dict(&tb, was) || !(s->tag0 = malloc((c->n + 1) * sizeof *s->tag0)) ||
+        tags_room(&tb, prev->tag0[prev->coll->n] + 64))
+        return -1;
+    for (size_t k = 0; k < d->ngone; k++)
+        for (uint32_t t = prev->tag0[d->gone[k]]; t < prev->tag0[d->gone[k] + 1]; t++)
+            s->dict.ndead += --s->dict.uses[prev->tags[2 * t + 1] & ~TILE_UNIQUE] == 0;
+    int item_key0 = item_key0_of(s);
+    for (size_t i = 0, end; i < c->n && !tb.failed; i = end) {
+        if ((end = carried_run(c, d, i)) == i) {
+            s->tag0[i] = (uint32_t)tb.ntags;
+            feature_tags(&tb, &c->feats[i], item_key0);
+            end = i + 1;
+            continue;
+        }
+        const uint32_t *from = prev->tag0 + c->base_of[i];
+        uint32_t n = from[end - i] - from[0];
+        if (tags_room(&tb, n))
+            break;
+        for (size_t k = i; k < end; k++)
+            s->tag0[k] = (uint32_t)tb.ntags + from[k - i] - from[0];
+        memcpy(s->tags + 2 * tb.ntags, prev->tags + 2 * (size_t)from[0],
+               2 * (size_t)n * sizeof *s->tags);
+        tb.ntags += n;
+    }
+    s->tag0[c->n] = (uint32_t)tb.ntags;
+    situ_buf_dispose(&tb.val);
+    if (!tb.failed && carry_unique(s, prev, d))
         tb.failed = 1;
-    s->bytes += tb.cap * 2 * sizeof(uint32_t) + tb.db.capblob + tb.db.capoff * sizeof(uint32_t) +
-                (size_t)s->dict.nslots * sizeof(uint32_t);
+    count_tag_bytes(s, &tb);
     return tb.failed ? -1 : 0;
 }
 
@@ -441,8 +601,9 @@ static double agg_value(const situ_coll *c, const situ_feature *f, const tile_ke
     return v->type == SITU_FT_INT ? (double)v->u.i : NAN;
 }
 
-/* The aggregate rows clusters fold (see situ_tilesrc). */
-static int build_agg_rows(situ_tilesrc *s)
+/* The aggregate rows clusters fold (see situ_tilesrc); a feature carried
+ * over (d, from prev) gets prev's row. */
+static int build_agg_rows(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d)
 {
     const situ_coll *c = s->coll;
     s->due_slot = -1;
@@ -455,14 +616,17 @@ static int build_agg_rows(situ_tilesrc *s)
     size_t na = (size_t)s->nagg;
     if (!(s->aggv = malloc((c->n * na + 1) * sizeof *s->aggv)))
         return -1;
-    for (size_t i = 0; i < c->n; i++) {
-        const situ_feature *f = &c->feats[i];
-        double *row = s->aggv + i * na;
-        for (int k = 0; k < s->nkeys; k++) {
-            const tile_key *key = &s->keys[k];
-            if (key->slot >= 0)
-                row[key->slot] = agg_value(c, f, key);
+    for (size_t i = 0, end; i < c->n; i = end) {
+        if ((end = carried_run(c, d, i)) > i) {
+            memcpy(s->aggv + i * na, prev->aggv + c->base_of[i] * na,
+                   (end - i) * na * sizeof *s->aggv);
+            continue;
         }
+        double *row = s->aggv + i * na;
+        for (int k = 0; k < s->nkeys; k++)
+            if (s->keys[k].slot >= 0)
+                row[s->keys[k].slot] = agg_value(c, &c->feats[i], &s->keys[k]);
+        end = i + 1;
     }
     s->bytes += c->n * na * sizeof(double);
     return 0;
@@ -532,15 +696,19 @@ static void copy_ring(situ_tilesrc *s, size_t r, const situ_tilesrc *prev, size_
     memcpy(s->rbox + 4 * r, prev->rbox + 4 * rp, 4 * sizeof *s->rbox);
 }
 
-/* Prepares feature f's rings, copying them from prev when prev holds a
- * feature of the same id and the same geometry. */
-static void prepare_feature(situ_tilesrc *s, const situ_feature *f, const situ_tilesrc *prev,
+/* Prepares feature i's rings, copying them from prev when it is carried
+ * over (d) or prev holds a feature of the same id and the same geometry. */
+static void prepare_feature(situ_tilesrc *s, size_t i, const situ_tilesrc *prev, const tile_diff *d,
                             uint32_t *work)
 {
     const situ_coll *c = s->coll;
-    long j = prev && f->npolys ? situ_coll_find(prev->coll, f->id) : -1;
+    const situ_feature *f = &c->feats[i];
+    uint32_t from = d ? c->base_of[i] : SITU_COLL_NEW;
+    long j = from != SITU_COLL_NEW ? (long)from
+             : prev && f->npolys   ? situ_coll_find(prev->coll, f->id)
+                                   : -1;
     const situ_feature *g = j >= 0 ? &prev->coll->feats[j] : NULL;
-    int reuse = g && same_geometry(c, f, prev->coll, g);
+    int reuse = g && (from != SITU_COLL_NEW || same_geometry(c, f, prev->coll, g));
     for (uint32_t p = 0; p < f->npolys; p++) {
         const situ_poly *poly = &c->polys[f->poly0 + p];
         for (uint32_t r = 0; r < poly->nrings; r++)
@@ -552,8 +720,9 @@ static void prepare_feature(situ_tilesrc *s, const situ_feature *f, const situ_t
 }
 
 /* Projects every point, computes ring importance and boxes; what prev
- * (or NULL) already prepared for an unchanged feature is copied. */
-static int build_rings(situ_tilesrc *s, const situ_tilesrc *prev)
+ * (or NULL) already prepared for an unchanged feature is copied (d: those
+ * carried over, without comparing them). */
+static int build_rings(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d)
 {
     const situ_coll *c = s->coll;
     size_t npts = 0, nrings = 0, maxring = 0;
@@ -574,13 +743,15 @@ static int build_rings(situ_tilesrc *s, const situ_tilesrc *prev)
         return -1;
     }
     for (size_t i = 0; i < c->n; i++)
-        prepare_feature(s, &c->feats[i], prev, work);
+        prepare_feature(s, i, prev, d, work);
     free(work);
     s->bytes += npts * (2 * sizeof(double) + sizeof(float)) + nrings * 4 * sizeof(double);
     return 0;
 }
 
-static int build_features(situ_tilesrc *s)
+/* Feature boxes, points, ids and minimum zooms; a feature carried over
+ * (d, from prev) gets prev's. */
+static int build_features(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d)
 {
     const situ_coll *c = s->coll;
     s->fbox = malloc((4 * c->n + 1) * sizeof *s->fbox);
@@ -589,8 +760,18 @@ static int build_features(situ_tilesrc *s)
     s->fminz = malloc(c->n + 1);
     if (!s->fbox || !s->fpt || !s->fid || !s->fminz)
         return -1;
-    for (size_t i = 0; i < c->n; i++) {
+    for (size_t i = 0, end; i < c->n; i = end) {
+        if ((end = carried_run(c, d, i)) > i) {
+            size_t from = c->base_of[i], n = end - i;
+            memcpy(s->fbox + 4 * i, prev->fbox + 4 * from, 4 * n * sizeof *s->fbox);
+            memcpy(s->fpt + 2 * i, prev->fpt + 2 * from, 2 * n * sizeof *s->fpt);
+            memcpy(s->fid + i, prev->fid + from, n * sizeof *s->fid);
+            memcpy(s->fminz + i, prev->fminz + from, n);
+            s->ncarried += n;
+            continue;
+        }
         const situ_feature *f = &c->feats[i];
+        end = i + 1;
         project_box(f->bbox, s->fbox + 4 * i);
         situ_tile_project(f->x, f->y, &s->fpt[2 * i], &s->fpt[2 * i + 1]);
         s->fid[i] = situ_tile_feature_id(f->id);
@@ -623,6 +804,36 @@ static int build_admin(situ_tilesrc *s, const situ_tilesrc *prev, situ_err *err)
     return 0;
 }
 
+/* What changed from prev to s by s's collection's lineage (situ_coll.
+ * base_of), when situ_coll_update made it from prev's collection and s has
+ * prev's keys: 0 and d filled (dispose it); else -1, nothing is carried
+ * over by identity (prepare_feature still compares geometries). */
+static int lineage_diff(const situ_tilesrc *s, const situ_tilesrc *prev, tile_diff *d)
+{
+    const situ_coll *c = s->coll, *a = prev ? prev->coll : NULL;
+    if (!a || !c->base_of || !c->base_uid || c->base_uid != a->uid || a->c != c->c ||
+        prev->nkeys != s->nkeys || memcmp(prev->keys, s->keys, sizeof s->keys) ||
+        situ__tile_diff_alloc(d, a->n, c->n))
+        return -1;
+    for (size_t i = 0; i < a->n; i++)
+        d->remap[i] = TILE_NO_FEATURE;
+    for (size_t j = 0; j < c->n; j++) {
+        uint32_t from = c->base_of[j];
+        if (from == SITU_COLL_NEW)
+            d->came[d->ncame++] = (uint32_t)j;
+        else if (from < a->n && d->remap[from] == TILE_NO_FEATURE)
+            d->remap[from] = (uint32_t)j;
+        else { /* not a lineage: never trust it */
+            situ__tile_diff_dispose(d);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < a->n; i++)
+        if (d->remap[i] == TILE_NO_FEATURE)
+            d->gone[d->ngone++] = (uint32_t)i;
+    return 0;
+}
+
 /* prev's pyramid for the options o, or NULL (none built for them, or not
  * for today). Borrowed from prev. */
 static const tile_pyramid *pyramid_for(const situ_tilesrc *prev, const situ_tile_opts *o)
@@ -641,6 +852,32 @@ int situ_tilesrc_new(situ_coll *c, situ_tilesrc **out_src, situ_err *err)
     return situ_tilesrc_new_from(c, NULL, out_src, err);
 }
 
+/* Prepares s (its collection and keys set) from its collection, copying
+ * from prev (NULL: none) what d (NULL: nothing known) carries over, and
+ * prev's geometry for a feature of the same id and coordinates. 0 or an
+ * error (out of memory). */
+static int prepare(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d, situ_err *err)
+{
+    const situ_coll *c = s->coll;
+    int failed = build_rings(s, prev, d) || build_features(s, prev, d);
+    if (!failed && (!d || carry_tags(s, prev, d))) { /* when in doubt, the full build */
+        tags_reset(s);
+        failed = build_tags(s);
+    }
+    if (failed || build_agg_rows(s, prev, d))
+        return situ_err_set(err, SITU_ENOMEM, "out of memory preparing %s for tiles", c->c->id);
+    situ_tile_opts o;
+    situ_tile_opts_default(&o);
+    if (o.cluster_maxzoom[c->c->cid] < 0 || o.aggregate_below <= 0)
+        return 0;
+    const tile_pyramid *was = prev && prev->coll->c == c->c ? pyramid_for(prev, &o) : NULL;
+    s->pyr = was ? situ__tile_pyramid_update(was, prev, s, d) : NULL;
+    if (!s->pyr && !(s->pyr = situ__tile_pyramid_new(s, &o)))
+        return situ_err_set(err, SITU_ENOMEM, "out of memory aggregating %s", c->c->id);
+    s->bytes += s->pyr->bytes;
+    return 0;
+}
+
 int situ_tilesrc_new_from(situ_coll *c, const situ_tilesrc *prev, situ_tilesrc **out_src,
                           situ_err *err)
 {
@@ -654,23 +891,13 @@ int situ_tilesrc_new_from(situ_coll *c, const situ_tilesrc *prev, situ_tilesrc *
     for (s->key_cluster0 = 0; s->key_cluster0 < s->nkeys; s->key_cluster0++)
         if (s->keys[s->key_cluster0].agg == TILE_AGG_CLUSTER)
             break;
-    if (build_rings(s, prev) || build_features(s) || build_tags(s) || build_agg_rows(s)) {
-        situ_tilesrc_release(s);
-        return situ_err_set(err, SITU_ENOMEM, "out of memory preparing %s for tiles", c->c->id);
-    }
-    situ_tile_opts o;
-    situ_tile_opts_default(&o);
-    if (o.cluster_maxzoom[c->c->cid] >= 0 && o.aggregate_below > 0) {
-        const tile_pyramid *was = prev && prev->coll->c == c->c ? pyramid_for(prev, &o) : NULL;
-        s->pyr = was ? situ__tile_pyramid_update(was, prev, s) : NULL;
-        if (!s->pyr && !(s->pyr = situ__tile_pyramid_new(s, &o))) {
-            situ_tilesrc_release(s);
-            return situ_err_set(err, SITU_ENOMEM, "out of memory aggregating %s", c->c->id);
-        }
-        s->bytes += s->pyr->bytes;
-    }
-    int rc =
-        c->c == situ_schema_collection(SITU_C_TOWNSHIPS) && c->n ? build_admin(s, prev, err) : 0;
+    tile_diff d;
+    int known = !lineage_diff(s, prev, &d);
+    int rc = prepare(s, prev, known ? &d : NULL, err);
+    if (known)
+        situ__tile_diff_dispose(&d);
+    if (!rc && c->c == situ_schema_collection(SITU_C_TOWNSHIPS) && c->n)
+        rc = build_admin(s, prev, err);
     if (rc) {
         situ_tilesrc_release(s);
         return rc;
@@ -692,8 +919,8 @@ void situ_tilesrc_release(situ_tilesrc *s)
         return;
     free(s->mxy), free(s->imp), free(s->rbox), free(s->fbox), free(s->fpt), free(s->fid);
     free(s->fminz);
-    free(s->dict.blob), free(s->dict.off), free(s->dict.slots);
-    free(s->tag0), free(s->tags), free(s->aggv);
+    tags_reset(s);
+    free(s->aggv);
     situ_tilesrc_release(s->admin[0]), situ_tilesrc_release(s->admin[1]);
     situ__tile_pyramid_free(s->pyr);
     pthread_mutex_destroy(&s->pyr_mu);

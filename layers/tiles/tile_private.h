@@ -52,7 +52,9 @@ int situ__tile_feature_minzoom(const situ_coll *c, const situ_feature *f);
  * collection c (nothing when it has none), for TileJSON. */
 void situ__tile_minzoom_text(const situ_collection *c, situ_buf *b);
 
-/* The value dictionary: every distinct encoded MVT value of a collection. */
+/* The value dictionary: every distinct encoded MVT value of a collection
+ * (and, carried over from version to version, values no feature uses any
+ * more: ndead of them, until the next full build drops them). */
 typedef struct tile_dict {
     char *blob; /* encoded Value messages, back to back */
     size_t nblob;
@@ -60,6 +62,8 @@ typedef struct tile_dict {
     uint32_t n;
     uint32_t *slots; /* open-addressing hash: gid + 1, 0 empty */
     uint32_t nslots; /* a power of two */
+    uint32_t *uses;  /* per value: the tags that use it */
+    uint32_t ndead;  /* values with no use */
 } tile_dict;
 
 #define TILE_UNIQUE 0x80000000u
@@ -67,6 +71,23 @@ typedef struct tile_dict {
 /* The gid of an encoded value, or UINT32_MAX. */
 uint32_t situ__tile_dict_find(const tile_dict *d, const void *v, size_t n);
 uint64_t situ__tile_hash(const void *p, size_t n);
+
+/* What changed from one version of a collection (prev) to the next (src):
+ * prev's features that changed or went (gone, their indices in prev), src's
+ * that changed or came (came), and where each other feature of prev is in
+ * src (remap; TILE_NO_FEATURE for those in gone). A feature in neither
+ * list is the same in both, so all that was prepared for it carries over. */
+typedef struct tile_diff {
+    uint32_t *gone, *came, *remap;
+    size_t ngone, ncame;
+} tile_diff;
+#define TILE_NO_FEATURE UINT32_MAX
+
+/* Room in d for the features of prev (nprev) and src (nsrc), both lists
+ * empty. 0, or -1 (out of memory; d holds nothing). */
+int situ__tile_diff_alloc(tile_diff *d, size_t nprev, size_t nsrc);
+/* Frees d's arrays (not d). */
+void situ__tile_diff_dispose(tile_diff *d);
 
 /* ---- the aggregate pyramid (tile_pyramid.c) ------------------------------ */
 
@@ -118,11 +139,12 @@ tile_pyramid *situ__tile_pyramid_new(const situ_tilesrc *src, const situ_tile_op
 /* The pyramid of src made from was, prev's (the collection's previous
  * version) for the same options: only the squares and urgent features of
  * the features that changed, came or went between prev and src (their old
- * and new positions and values) are updated, at every zoom. Equal to
- * situ__tile_pyramid_new(src, ...) byte for byte; NULL when out of memory
- * or when it cannot be exact (see inexact): then build it new. */
+ * and new positions and values) are updated, at every zoom. d says which
+ * those are (NULL: found by comparing every feature of prev and src).
+ * Equal to situ__tile_pyramid_new(src, ...) byte for byte; NULL when out
+ * of memory or when it cannot be exact (see inexact): then build it new. */
 tile_pyramid *situ__tile_pyramid_update(const tile_pyramid *was, const situ_tilesrc *prev,
-                                        const situ_tilesrc *src);
+                                        const situ_tilesrc *src, const tile_diff *d);
 void situ__tile_pyramid_free(tile_pyramid *p);
 /* 1 when p answers the aggregate tiles of zoom z under options o. */
 int situ__tile_pyramid_fits(const tile_pyramid *p, const situ_tile_opts *o, int z);
@@ -158,9 +180,10 @@ struct situ_tilesrc {
     double *aggv;
     int nagg;
     tile_agg aggop[SITU_TILE_MAXKEYS];
-    int due_slot;   /* the OVERDUE slot, or -1 */
-    uint32_t *tag0; /* feature i's tags are tags[2 * tag0[i] .. 2 * tag0[i + 1]) */
-    uint32_t *tags; /* (key, value gid) pairs; gid | TILE_UNIQUE: no other tag has it */
+    int due_slot;    /* the OVERDUE slot, or -1 */
+    uint32_t *tag0;  /* feature i's tags are tags[2 * tag0[i] .. 2 * tag0[i + 1]) */
+    uint32_t *tags;  /* (key, value gid) pairs; gid | TILE_UNIQUE: no other tag has it */
+    size_t ncarried; /* features whose preparation was copied from the previous version */
     size_t bytes;
     /* the townships only: their counties and provinces (situ/admin.h) */
     situ_tilesrc *admin[2];

@@ -294,15 +294,21 @@ void situ__tile_pyramid_free(tile_pyramid *p)
 
 /* ---- keeping it up to date ------------------------------------------------- */
 
-#define NO_FEATURE UINT32_MAX
+int situ__tile_diff_alloc(tile_diff *d, size_t nprev, size_t nsrc)
+{
+    *d = (tile_diff){malloc((nprev + 1) * sizeof *d->gone), malloc((nsrc + 1) * sizeof *d->came),
+                     malloc((nprev + 1) * sizeof *d->remap), 0, 0};
+    if (d->gone && d->came && d->remap)
+        return 0;
+    situ__tile_diff_dispose(d);
+    return -1;
+}
 
-/* What changed from one version of a collection to the next: the features
- * of prev that changed or went (gone, its indices), those of src that
- * changed or came (came), and where each other feature of prev is in src. */
-typedef struct pdiff {
-    uint32_t *gone, *came, *remap; /* remap: prev index -> src index, NO_FEATURE: in gone */
-    size_t ngone, ncame;
-} pdiff;
+void situ__tile_diff_dispose(tile_diff *d)
+{
+    free(d->gone), free(d->came), free(d->remap);
+    d->gone = d->came = d->remap = NULL;
+}
 
 /* The (township_code, id) order the features of a situ_coll are in. */
 static int cmp_place(const situ_feature *a, const situ_feature *b)
@@ -321,13 +327,10 @@ static int same_fold(const situ_tilesrc *a, size_t i, const situ_tilesrc *b, siz
 }
 
 /* Walks prev's and src's features side by side (both in place order). 0 or -1. */
-static int diff(const situ_tilesrc *prev, const situ_tilesrc *src, pdiff *d)
+static int diff(const situ_tilesrc *prev, const situ_tilesrc *src, tile_diff *d)
 {
     const situ_coll *a = prev->coll, *b = src->coll;
-    d->gone = malloc((a->n + 1) * sizeof *d->gone);
-    d->came = malloc((b->n + 1) * sizeof *d->came);
-    d->remap = malloc((a->n + 1) * sizeof *d->remap);
-    if (!d->gone || !d->came || !d->remap)
+    if (situ__tile_diff_alloc(d, a->n, b->n))
         return -1;
     size_t i = 0, j = 0;
     while (i < a->n || j < b->n) {
@@ -337,7 +340,7 @@ static int diff(const situ_tilesrc *prev, const situ_tilesrc *src, pdiff *d)
             continue;
         }
         if (k <= 0)
-            d->remap[i] = NO_FEATURE, d->gone[d->ngone++] = (uint32_t)i++;
+            d->remap[i] = TILE_NO_FEATURE, d->gone[d->ngone++] = (uint32_t)i++;
         if (k >= 0)
             d->came[d->ncame++] = (uint32_t)j++;
     }
@@ -478,7 +481,8 @@ static int update_cells(const situ_tilesrc *src, const tile_pyramid *p, int z,
 {
     size_t na = (size_t)src->nagg, cap = 0, nagain = 0,
            *again = malloc((w->nmoves + 1) * sizeof *again);
-    int rc = again ? 0 : -1;
+    /* room at once for every square (a move adds at most one): no copy to grow */
+    int rc = again && !cells_room(pz, &cap, old->n + w->nmoves, na) ? 0 : -1;
     qsort(w->moves, w->nmoves, sizeof *w->moves, by_move_key);
     size_t i = 0;
     for (size_t k = 0; !rc && k < w->nmoves;) {
@@ -529,7 +533,7 @@ static int update_cells(const situ_tilesrc *src, const tile_pyramid *p, int z,
 
 /* The urgent features of zoom z: old's that did not change (at their
  * index in src) and those that came, in (key, feature) order. 0 or -1. */
-static int update_urgent(const tile_pzoom *old, const pdiff *d, pzoom_work *w, tile_pzoom *pz)
+static int update_urgent(const tile_pzoom *old, const tile_diff *d, pzoom_work *w, tile_pzoom *pz)
 {
     qsort(w->came, w->ncame, sizeof *w->came, urgent_order);
     pz->urgent = malloc((old->nurgent + w->ncame + 1) * sizeof *pz->urgent);
@@ -538,7 +542,7 @@ static int update_urgent(const tile_pzoom *old, const pdiff *d, pzoom_work *w, t
     size_t k = 0;
     for (size_t i = 0; i < old->nurgent; i++) {
         uint32_t fi = d->remap[old->urgent[i].fi];
-        if (fi == NO_FEATURE)
+        if (fi == TILE_NO_FEATURE)
             continue;
         tile_purgent u = {old->urgent[i].key, fi};
         for (; k < w->ncame && urgent_order(&w->came[k], &u) < 0; k++)
@@ -551,7 +555,7 @@ static int update_urgent(const tile_pzoom *old, const pdiff *d, pzoom_work *w, t
 }
 
 static int update_zoom(const tile_pyramid *was, const situ_tilesrc *prev, const situ_tilesrc *src,
-                       const pdiff *d, tile_pyramid *p, int z)
+                       const tile_diff *d, tile_pyramid *p, int z)
 {
     pzoom_work w = {malloc((d->ngone + d->ncame + 1) * sizeof *w.moves), 0,
                     malloc((d->ncame + 1) * sizeof *w.came), 0};
@@ -569,13 +573,14 @@ static int update_zoom(const tile_pyramid *was, const situ_tilesrc *prev, const 
 }
 
 tile_pyramid *situ__tile_pyramid_update(const tile_pyramid *was, const situ_tilesrc *prev,
-                                        const situ_tilesrc *src)
+                                        const situ_tilesrc *src, const tile_diff *known)
 {
     if (was->inexact || prev->nagg != src->nagg)
         return NULL;
-    pdiff d = {0};
+    tile_diff found = {0};
     tile_pyramid *p = calloc(1, sizeof *p);
-    int rc = p ? diff(prev, src, &d) : -1;
+    int rc = !p ? -1 : known ? 0 : diff(prev, src, &found);
+    const tile_diff *d = known ? known : &found;
     if (!rc) {
         *p = (tile_pyramid){.below = was->below,
                             .urgent_from = was->urgent_from,
@@ -585,13 +590,13 @@ tile_pyramid *situ__tile_pyramid_update(const tile_pyramid *was, const situ_tile
                             .cell = was->cell,
                             .unit = was->unit,
                             .updates = was->updates + 1};
-        for (size_t i = 0; i < d.ncame; i++)
-            p->inexact += (size_t)inexact_row(src, d.came[i]);
+        for (size_t i = 0; i < d->ncame; i++)
+            p->inexact += (size_t)inexact_row(src, d->came[i]);
         rc = p->inexact ? -1 : 0;
     }
     for (int z = 0; !rc && z < p->below; z++)
-        rc = update_zoom(was, prev, src, &d, p, z);
-    free(d.gone), free(d.came), free(d.remap);
+        rc = update_zoom(was, prev, src, d, p, z);
+    situ__tile_diff_dispose(&found);
     if (rc) {
         situ__tile_pyramid_free(p);
         return NULL;

@@ -30,7 +30,11 @@
  * tiles_cpu_ms=..` (wall, and the thread's CPU time for a shared machine;
  * medians). For instruction counts run it under callgrind with
  *   --toggle-collect=batch_tiles
- * and --batch N --passes 1: one batch of N changes is counted.
+ * and --batch N --passes 1: one batch of N changes is counted. Callgrind
+ * counts every byte a `rep movsb` copies as an instruction (glibc's memcpy
+ * of a few KB or more); GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=
+ * 1000000000 makes memcpy copy with vector moves, to count copies as the
+ * CPU costs them (issue 20 gives both).
  * Usage: publish_inproc [--passes N] [--sizes 10000,20000,40000,200000]
  *        [--once] (one cold rebuild per size only: for quadratic trees)
  *        publish_inproc --db FILE [--batch 1,100] [--passes N]

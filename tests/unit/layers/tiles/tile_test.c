@@ -1532,6 +1532,191 @@ static void pyramid_kept_up_to_date_equals_a_cold_build(void **state)
     fixture_close(&fx);
 }
 
+/* ---- carrying the preparation over ------------------------------------------ */
+
+/* Runs sql on the fixture's store. */
+static void sqlite_run(tile_fixture *fx, const char *sql)
+{
+    assert_int_equal(sqlite3_exec(situ_store_db(fx->store), sql, NULL, NULL, NULL), 0);
+}
+
+/* One step of changes to several collections: inserts, moves, deletes,
+ * property and status changes, and string values that one feature alone
+ * held shared by a second and given back (TILE_UNIQUE must follow). */
+static void carry_step(tile_fixture *fx, int step, situ_feed_change *c, size_t *n)
+{
+    *n = 0;
+#define CHANGED(cid_, ...)                                                                         \
+    do {                                                                                           \
+        c[*n] = (situ_feed_change){.cid = (cid_)};                                                 \
+        snprintf(c[*n].id, sizeof c[*n].id, __VA_ARGS__);                                          \
+        (*n)++;                                                                                    \
+    } while (0)
+    char id[16], name[32];
+    for (int i = 0; i < 12; i++) {
+        snprintf(id, sizeof id, "HC%02d", i);
+        snprintf(name, sizeof name, "solo %d", i % 6 == 1 && step >= 2 && step < 4 ? 0 : i);
+        double lon = FX_LON0 + 0.013 * i + 0.004 * (step == 1 && i % 3 == 0),
+               lat = FX_LAT0 + 0.011 * i + (step == 3 && i == 5 ? 0.07 : 0);
+        const char *status = step >= 3 && i % 2 ? "rectified" : "open";
+        if (step == 4 && i >= 9) { /* deleted */
+            sqlite_delete(fx, "hazards", id);
+        } else if (step == 0 || (step == 1 && i % 3 == 0) ||
+                   ((step == 2 || step == 4) && i % 6 == 1) ||
+                   (step == 3 && (i % 2 || i == 5 || i % 6 == 1))) {
+            put_point(fx, SITU_C_HAZARDS, id, lon, lat,
+                      (const char *[]){"name", name, "status", status, "deadline",
+                                       i % 4 == 0 ? "2020-01-01" : "2099-12-31", NULL});
+        } else {
+            continue;
+        }
+        CHANGED(SITU_C_HAZARDS, "%s", id);
+    }
+    if (step == 1) { /* a fixture hazard and a resource change their properties */
+        sqlite_run(fx, "UPDATE hazards SET name = 'renamed', level = 'major' WHERE id = 'H0017'");
+        sqlite_run(fx, "UPDATE resources SET status = 'deployed' WHERE id = 'R0011'");
+        CHANGED(SITU_C_HAZARDS, "H0017");
+        CHANGED(SITU_C_RESOURCES, "R0011");
+    }
+    if (step == 2) { /* a risk zone renamed, one deleted; a road closed */
+        sqlite_run(fx, "UPDATE risk_zones SET name = 'solo 3', risk_level = 1 WHERE id = 'R0004'");
+        sqlite_run(fx, "DELETE FROM risk_zones WHERE id = 'R0007'");
+        sqlite_run(fx, "UPDATE roads SET status = 'closed' WHERE id = 'L0002'");
+        CHANGED(SITU_C_RISK_ZONES, "R0004");
+        CHANGED(SITU_C_RISK_ZONES, "R0007");
+        CHANGED(SITU_C_ROADS, "L0002");
+    }
+    if (step == 3) { /* named by a change, but not changed */
+        CHANGED(SITU_C_STATIONS, "S0003");
+        CHANGED(SITU_C_HAZARDS, "H0001");
+    }
+#undef CHANGED
+}
+
+/* Feature i of a and j of b carry the same properties, TILE_UNIQUE flags
+ * included (their value numbers may differ). */
+static void assert_same_tags(const situ_tilesrc *a, size_t i, const situ_tilesrc *b, size_t j)
+{
+    assert_int_equal(a->tag0[i + 1] - a->tag0[i], b->tag0[j + 1] - b->tag0[j]);
+    for (uint32_t t = a->tag0[i], u = b->tag0[j]; t < a->tag0[i + 1]; t++, u++) {
+        uint32_t ga = a->tags[2 * t + 1], gb = b->tags[2 * u + 1];
+        assert_int_equal(a->tags[2 * t], b->tags[2 * u]);
+        assert_int_equal(ga & TILE_UNIQUE, gb & TILE_UNIQUE);
+        ga &= ~TILE_UNIQUE, gb &= ~TILE_UNIQUE;
+        assert_int_equal(a->dict.off[ga + 1] - a->dict.off[ga],
+                         b->dict.off[gb + 1] - b->dict.off[gb]);
+        assert_memory_equal(a->dict.blob + a->dict.off[ga], b->dict.blob + b->dict.off[gb],
+                            a->dict.off[ga + 1] - a->dict.off[ga]);
+    }
+}
+
+/* s's dictionary counts the uses of each value exactly, and as dead the
+ * values no tag uses (a carried-over dictionary keeps them for a while). */
+static void assert_uses_counted(const situ_tilesrc *s)
+{
+    uint32_t *uses = calloc(s->dict.n + 1, sizeof *uses), dead = 0;
+    assert_non_null(uses);
+    for (uint32_t t = 0; t < s->tag0[s->coll->n]; t++)
+        uses[s->tags[2 * t + 1] & ~TILE_UNIQUE]++;
+    for (uint32_t g = 0; g < s->dict.n; g++) {
+        assert_int_equal(uses[g], s->dict.uses[g]);
+        dead += !uses[g];
+    }
+    assert_int_equal(dead, s->dict.ndead);
+    free(uses);
+}
+
+/* The tiles z0-z14 over the town and the far corner, a sample of each zoom. */
+static size_t carry_tiles(situ_tile_xyz *out, size_t max)
+{
+    size_t n = 0;
+    for (int z = 0; z <= 14; z++) {
+        situ_tile_xyz a = tile_at(z, FX_LON0 - 0.01, FX_LAT0 + FX_SPAN + 0.08);
+        situ_tile_xyz b = tile_at(z, FX_LON0 + FX_SPAN + 0.01, FX_LAT0 - 0.01);
+        size_t w = b.x - a.x + 1, h = b.y - a.y + 1, all = w * h, step = (all + 29) / 30;
+        for (size_t i = 0; i < all && n < max; i += step)
+            out[n++] = (situ_tile_xyz){z, a.x + (uint32_t)(i % w), a.y + (uint32_t)(i / w)};
+    }
+    return n;
+}
+
+/* Every sample tile of every collection, and of them all (the layers one
+ * after the other, as the cache makes an `all` tile), byte for byte. */
+static void assert_same_sample_tiles(situ_tilesrc *const *a, situ_tilesrc *const *b)
+{
+    situ_tile_xyz tiles[600];
+    size_t nt = carry_tiles(tiles, 600);
+    situ_buf ba, bb, alla, allb;
+    situ_buf_init(&ba), situ_buf_init(&bb), situ_buf_init(&alla), situ_buf_init(&allb);
+    situ_err err = {0};
+    for (size_t i = 0; i < nt; i++) {
+        alla.n = allb.n = 0;
+        for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
+            ba.n = bb.n = 0;
+            assert_int_equal(situ_tile_encode_coll(a[cid], tiles[i], NULL, &ba, NULL, &err), 0);
+            assert_int_equal(situ_tile_encode_coll(b[cid], tiles[i], NULL, &bb, NULL, &err), 0);
+            assert_int_equal(ba.n, bb.n);
+            assert_memory_equal(ba.p, bb.p, ba.n);
+            situ_buf_add(&alla, ba.p, ba.n), situ_buf_add(&allb, bb.p, bb.n);
+        }
+        assert_int_equal(alla.n, allb.n);
+        assert_memory_equal(alla.p, allb.p, alla.n);
+    }
+    situ_buf_dispose(&ba), situ_buf_dispose(&bb), situ_buf_dispose(&alla), situ_buf_dispose(&allb);
+}
+
+/* Five steps of changes published as the daemon does (situ_coll_update,
+ * situ_tilesrc_new_from): each version carries over what its features that
+ * did not change had prepared, re-encodes the others, and equals a cold
+ * build of the same snapshot: every feature's properties (flags included),
+ * the pyramid, and a sample of tiles z0-z14 of every collection and `all`. */
+static void carried_over_preparation_equals_a_cold_build(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    incremental inc;
+    inc_open(&inc, fx.snap);
+    situ_err err = {0};
+    for (int step = 0; step < 5; step++) {
+        situ_feed_change c[64];
+        size_t n;
+        carry_step(&fx, step, c, &n);
+        inc_advance(&inc, fx.store, c, n);
+        situ_snapshot *cold;
+        assert_int_equal(situ_snapshot_load(fx.store, &cold, &err), 0);
+        situ_tilesrc *src[SITU_NCOLLECTIONS];
+        for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
+            const situ_tilesrc *kept = inc.src[cid];
+            const situ_coll *kc = kept->coll;
+            situ_test_same_coll(kc, cold->colls[cid]);
+            assert_int_equal(situ_tilesrc_new(cold->colls[cid], &src[cid], &err), 0);
+            assert_int_equal(src[cid]->ncarried, 0);
+            size_t named = 0, touched = 0; /* the features named: the only ones re-encoded */
+            for (size_t i = 0; i < n; i++) {
+                touched += (int)c[i].cid == cid;
+                named += (int)c[i].cid == cid && situ_coll_find(kc, c[i].id) >= 0;
+            }
+            if (touched)
+                assert_int_equal(kept->ncarried, kc->n - named);
+            for (size_t i = 0; i < kc->n; i++)
+                assert_same_tags(kept, i, src[cid], i);
+            assert_uses_counted(kept);
+            assert_int_equal(src[cid]->dict.ndead, 0);
+            if (kept->pyr)
+                assert_same_pyramid(kept->pyr, src[cid]->pyr, (size_t)src[cid]->nagg);
+        }
+        assert_true(inc.src[SITU_C_HAZARDS]->ncarried > 300);
+        assert_true(step < 2 || inc.src[SITU_C_HAZARDS]->dict.ndead > 0); /* not yet built anew */
+        assert_same_sample_tiles(inc.src, src);
+        for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+            situ_tilesrc_release(src[cid]);
+        situ_snapshot_release(cold);
+    }
+    inc_close(&inc);
+    fixture_close(&fx);
+}
+
 /* ---- lines ------------------------------------------------------------------ */
 
 /* lon/lat of the point (u, v) in tile units of t. */
@@ -2183,6 +2368,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pyramid_equals_a_scan),
     cmocka_unit_test(pyramid_follows_feature_changes),
     cmocka_unit_test(pyramid_kept_up_to_date_equals_a_cold_build),
+    cmocka_unit_test(carried_over_preparation_equals_a_cold_build),
     cmocka_unit_test(clipper_agrees_with_geos),
     cmocka_unit_test(gdal_decodes_every_feature_within_a_pixel),
     cmocka_unit_test(all_eight_layers_at_z12_in_the_centre),

@@ -75,8 +75,8 @@ class SnapshotFileTest(unittest.TestCase):
         finally:
             d.stop_cleanly()
 
-    def start(self):
-        d = situd.Situd(self.db)
+    def start(self, env=None):
+        d = situd.Situd(self.db, env=env)
         self.addCleanup(d.stop_cleanly)
         return d
 
@@ -210,9 +210,12 @@ class SnapshotFileTest(unittest.TestCase):
         # connection is then not the last, and its close leaves the WAL as it is
         reader = sqlite3.connect(self.db)
         reader.execute("SELECT count(*) FROM hazards").fetchone()
-        d = self.start()
+        d = self.start({"SITUD_VERIFY_DIGEST": "1"})
         paths = self.post_feeds(d, "stop8")
         kept = d.get("/healthz").json()["digest"]  # kept through the feeds' updates
+        metrics = d.get("/metrics").body.decode()  # each kept digest checked from scratch
+        self.assertRegex(metrics, r"\nsitud_digest_checks_total [1-9]")
+        self.assertIn("\nsitud_digest_mismatches_total 0\n", metrics)
         d.stop_cleanly()
         self.assertRegex(d.read_log(), r"snapshot file %s written at event \d+" % self.snap)
         reader.close()  # the last connection: SQLite checkpoints what is left in the WAL

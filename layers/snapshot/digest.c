@@ -22,14 +22,45 @@
 
 #include "snapshot_build.h"
 
-static void put_bytes(XXH3_state_t *st, const void *p, size_t n)
+/* The XXH3 state and a buffer that gathers a feature's small fields, so
+ * that they reach XXH3 in a few calls (the hash is that of the bytes in
+ * order, however they are split). */
+typedef struct hasher {
+    XXH3_state_t st;
+    size_t n;
+    unsigned char buf[512];
+} hasher;
+
+static void hasher_init(hasher *h)
 {
-    XXH3_128bits_update(st, p, n);
+    XXH3_INITSTATE(&h->st);
+    XXH3_128bits_reset(&h->st);
+    h->n = 0;
+}
+
+static void put_bytes(hasher *h, const void *p, size_t n)
+{
+    if (h->n + n > sizeof h->buf) {
+        XXH3_128bits_update(&h->st, h->buf, h->n);
+        h->n = 0;
+    }
+    if (n > sizeof h->buf) {
+        XXH3_128bits_update(&h->st, p, n);
+        return;
+    }
+    memcpy(h->buf + h->n, p, n);
+    h->n += n;
+}
+
+static XXH128_hash_t hasher_end(hasher *h)
+{
+    XXH3_128bits_update(&h->st, h->buf, h->n);
+    return XXH3_128bits_digest(&h->st);
 }
 
 /* A string with its terminator; NULL as one byte 0xff, which no UTF-8 text
  * starts with, so NULL and "" differ. */
-static void put_str(XXH3_state_t *st, const char *s)
+static void put_str(hasher *st, const char *s)
 {
     static const unsigned char null_mark = 0xff;
     if (s)
@@ -38,12 +69,12 @@ static void put_str(XXH3_state_t *st, const char *s)
         put_bytes(st, &null_mark, 1);
 }
 
-static void put_u32(XXH3_state_t *st, uint32_t v)
+static void put_u32(hasher *st, uint32_t v)
 {
     put_bytes(st, &v, sizeof v);
 }
 
-static void put_values(XXH3_state_t *st, const situ_coll *c, const situ_feature *f)
+static void put_values(hasher *st, const situ_coll *c, const situ_feature *f)
 {
     for (int k = 0; k < c->c->nfields; k++) {
         const situ_value *v = &f->values[k];
@@ -60,7 +91,7 @@ static void put_values(XXH3_state_t *st, const situ_coll *c, const situ_feature 
 
 /* Polygons (or line parts), each as its ring count and each ring as its
  * point count and points. */
-static void put_shape(XXH3_state_t *st, const situ_coll *c, const situ_feature *f)
+static void put_shape(hasher *st, const situ_coll *c, const situ_feature *f)
 {
     put_bytes(st, &f->x, sizeof f->x);
     put_bytes(st, &f->y, sizeof f->y);
@@ -76,7 +107,7 @@ static void put_shape(XXH3_state_t *st, const situ_coll *c, const situ_feature *
     }
 }
 
-static void put_items(XXH3_state_t *st, const situ_coll *c, const situ_feature *f)
+static void put_items(hasher *st, const situ_coll *c, const situ_feature *f)
 {
     put_u32(st, f->nheld);
     for (uint32_t i = f->held0; i < f->held0 + f->nheld; i++) {
@@ -91,9 +122,8 @@ static void put_items(XXH3_state_t *st, const situ_coll *c, const situ_feature *
 
 situ_digest situ__feature_digest(const situ_coll *c, const situ_feature *f)
 {
-    XXH3_state_t st;
-    XXH3_INITSTATE(&st);
-    XXH3_128bits_reset(&st);
+    hasher st;
+    hasher_init(&st);
     put_str(&st, c->c->id);
     put_str(&st, f->id);
     put_str(&st, f->township_code);
@@ -102,7 +132,7 @@ situ_digest situ__feature_digest(const situ_coll *c, const situ_feature *f)
     put_values(&st, c, f);
     put_shape(&st, c, f);
     put_items(&st, c, f);
-    XXH128_hash_t h = XXH3_128bits_digest(&st);
+    XXH128_hash_t h = hasher_end(&st);
     return (situ_digest){h.low64, h.high64};
 }
 
@@ -134,9 +164,8 @@ int situ_coll_digest_check(const situ_coll *c, situ_digest *out_recomputed)
 
 void situ_snapshot_digest(const situ_snapshot *s, char out[SITU_DIGEST_HEX])
 {
-    XXH3_state_t st;
-    XXH3_INITSTATE(&st);
-    XXH3_128bits_reset(&st);
+    hasher st;
+    hasher_init(&st);
     for (int i = 0; s && i < SITU_NCOLLECTIONS; i++) {
         const situ_coll *c = s->colls[i];
         uint64_t n = c->n;
@@ -145,7 +174,7 @@ void situ_snapshot_digest(const situ_snapshot *s, char out[SITU_DIGEST_HEX])
         put_bytes(&st, &c->digest.lo, sizeof c->digest.lo);
         put_bytes(&st, &c->digest.hi, sizeof c->digest.hi);
     }
-    XXH128_hash_t h = XXH3_128bits_digest(&st);
+    XXH128_hash_t h = hasher_end(&st);
     snprintf(out, SITU_DIGEST_HEX, "%016llx%016llx", (unsigned long long)h.high64,
              (unsigned long long)h.low64);
 }

@@ -13,7 +13,8 @@
  *
  *   IDLE -(changes)-> WAIT until 100 ms after the last rebuild began -> REBUILD
  *        (closure changes alone do not wait: they rebuild no snapshot)
- *   REBUILD: update colls -> advance tiles -> prepare nearest -> publish
+ *   REBUILD: update colls (their digests kept; SITUD_VERIFY_DIGEST=1 checks
+ *            them from scratch) -> advance tiles -> prepare nearest -> publish
  *            -> push SSE -> IDLE
  *   each second: alerts whose onset or expires passed -> invalidate, push
  *   closure changes (closures.c): after the collections, the active closures
@@ -62,7 +63,9 @@ static struct {
     char alerts_seen[32]; /* expiries up to here were announced */
     long long rebuilds, changes;
     double last_rebuild_ms;
-    unsigned stale; /* publisher thread only: collections a rebuild missed (bit per cid) */
+    unsigned stale;    /* publisher thread only: collections a rebuild missed (bit per cid) */
+    int verify_digest; /* SITUD_VERIFY_DIGEST=1 */
+    long long digests_checked, digests_bad; /* under lock */
 } P = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 void situd__feedpub_follow(const situ_feed_change *c, size_t n, long long upto)
@@ -147,6 +150,40 @@ static int load_changed(const situ_coll *prev, const situ_feed_change *c, size_t
     return rc;
 }
 
+/* With SITUD_VERIFY_DIGEST=1 (a debug aid; the tests run with it): the
+ * digest coll kept through its update is hashed again from scratch (the
+ * whole collection: O(its vertices) per rebuild); one that differs is
+ * logged, counted and replaced by the recomputed one. */
+static void verify_digest(situ_coll *coll)
+{
+    situ_digest d;
+    int bad = situ_coll_digest_check(coll, &d) != 0;
+    if (bad) {
+        fprintf(stderr, "situd: feeds: the digest kept for %s is not its content's: recomputed\n",
+                coll->c->id);
+        coll->digest = d;
+    }
+    pthread_mutex_lock(&P.lock);
+    P.digests_checked++;
+    P.digests_bad += bad;
+    pthread_mutex_unlock(&P.lock);
+}
+
+void situd__feedpub_digest_metrics(situ_buf *b)
+{
+    pthread_mutex_lock(&P.lock);
+    long long checked = P.digests_checked, bad = P.digests_bad;
+    pthread_mutex_unlock(&P.lock);
+    situ_buf_printf(b,
+                    "# HELP situd_digest_checks_total Rebuilt collections whose kept digest was "
+                    "hashed again from scratch (SITUD_VERIFY_DIGEST=1).\n"
+                    "# TYPE situd_digest_checks_total counter\nsitud_digest_checks_total %lld\n"
+                    "# HELP situd_digest_mismatches_total Of those, kept digests that were wrong.\n"
+                    "# TYPE situd_digest_mismatches_total counter\n"
+                    "situd_digest_mismatches_total %lld\n",
+                    checked, bad);
+}
+
 /* Builds the next version of every collection the changes touch (only
  * the features they name are read again) into a new snapshot; before
  * readers can see it, the tile cache learns exactly which boxes changed
@@ -169,6 +206,8 @@ static int rebuild(const situ_feed_change *c, size_t n)
         if (load_changed(snap->colls[cid], c, n, cid, &coll, &err))
             fprintf(stderr, "situd: feeds: cannot rebuild %s: %s\n",
                     situ_schema_collection((situ_coll_id)cid)->id, err.msg);
+        if (coll && P.verify_digest)
+            verify_digest(coll);
         situ_snapshot *next = coll ? situ_snapshot_with(snap, coll) : NULL;
         situ_coll_release(coll);
         P.stale = next ? P.stale & ~(1u << cid) : P.stale | 1u << cid;
@@ -371,6 +410,11 @@ int situd__feedpub_start(const char *db, char *msg, size_t nmsg)
         return snprintf(msg, nmsg, "%s", err.msg), -1;
     situ_store_now(P.alerts_seen);
     P.stopping = 0;
+    const char *verify = getenv("SITUD_VERIFY_DIGEST");
+    P.verify_digest = verify && !strcmp(verify, "1");
+    if (P.verify_digest)
+        fprintf(stderr, "situd: feeds: SITUD_VERIFY_DIGEST=1: every rebuilt collection's digest "
+                        "is checked from scratch\n");
     if (pthread_create(&P.thread, NULL, pub_main, NULL)) {
         situ_store_close(P.ro);
         P.ro = NULL;

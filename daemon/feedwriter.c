@@ -795,5 +795,6 @@ void situd_feedwriter_metrics(situ_buf *b)
         n.accepting, n.queued, n.commits, n.failed_commits, n.committed_events,
         n.last_commit_ms / 1e3, n.rebuilds, n.changes, n.listeners, n.lag_replays, n.resume_replays,
         n.tokens, n.token_reload_failures, n.failing);
+    situd__feedpub_digest_metrics(b);
     write_department_metrics(b);
 }

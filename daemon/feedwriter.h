@@ -81,5 +81,7 @@ void situd__feedpub_stop(void);
 /* Rebuilds done and changes pushed so far, for the status page. */
 void situd__feedpub_counts(long long *out_rebuilds, long long *out_changes,
                            double *out_last_rebuild_ms);
+/* Appends situd_digest_checks_total and situd_digest_mismatches_total. */
+void situd__feedpub_digest_metrics(situ_buf *b);
 
 #endif

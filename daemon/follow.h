@@ -4,9 +4,10 @@
  * with the highest seq read in the same transaction), then a follower thread
  * reads event_log rows seq > last, in seq order, and hands their changes to
  * the publisher (feedpub.c), so that every situd (the writer's too) publishes
- * the same changes in the same order. Also the lag behind the store and the
- * snapshot digest /healthz reports. On SQLite nothing follows: the writer
- * hands its commits to the publisher itself.
+ * the same changes in the same order. Also the lag behind the store that
+ * /healthz reports beside the snapshot digest (situ_snapshot_digest). On
+ * SQLite nothing follows: the writer hands its commits to the publisher
+ * itself.
  */
 #ifndef SITUD_FOLLOW_H
 #define SITUD_FOLLOW_H
@@ -49,9 +50,5 @@ typedef struct situd_follow_lag {
 void situd_follow_lag_get(situd_follow_lag *out);
 /* Appends the same in Prometheus text (situd_follow_*). */
 void situd_follow_metrics(situ_buf *b);
-
-/* A digest of snap's collections (every feature's id and content, in id
- * order), 16 hex digits; cached per snapshot version. */
-void situd_snapshot_digest(const situ_snapshot *snap, char out[17]);
 
 #endif

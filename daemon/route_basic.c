@@ -27,8 +27,8 @@ situd_result situd_route_root(situd_req *r)
  * "store": "ok" or "unreachable", with "store_reason"). */
 static void follow_json(situd_req *r, const situd_follow_lag *lag, situ_buf *b)
 {
-    char digest[17];
-    situd_snapshot_digest(r->snap, digest);
+    char digest[SITU_DIGEST_HEX];
+    situ_snapshot_digest(r->snap, digest);
     situ_buf_printf(b,
                     "\"seq\":%lld,\"store_seq\":%lld,\"lag_seq\":%lld,\"lag_s\":%.3f,"
                     "\"max_lag_s\":%d,\"digest\":\"%s\",",

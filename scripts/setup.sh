@@ -11,6 +11,7 @@ PACKAGES=(
     libmicrohttpd-dev
     libjansson-dev libxml2-dev libinih-dev libcmocka-dev zlib1g-dev
     libdeflate-dev # the tile cache's CRC-32 and Adler-32 (SIMD; zlib's are 4 instructions a byte)
+    libxxhash-dev # the snapshot digest: XXH3-128 of every feature, summed (layers/snapshot/digest.c)
     python3 curl
     clang libclang-rt-dev # libFuzzer, for scripts/fuzz.sh
     libsystemd-dev systemd # systemd-analyze verify, in test_service.py

@@ -59,6 +59,15 @@ typedef struct situ_feature {
     const situ_value *values; /* collection->nfields values */
 } situ_feature;
 
+/* An order-independent digest of a collection's content: the sum, lane by
+ * lane (mod 2^64), of a 128-bit XXH3 hash of every feature's content (its
+ * collection, id, township, time, extra, values, point, rings, items; in the
+ * host's byte order). Adding a feature adds its hash, removing it subtracts
+ * it, so a collection's next version costs the hashes of what changed. */
+typedef struct situ_digest {
+    uint64_t lo, hi;
+} situ_digest;
+
 typedef struct situ_coll {
     const situ_collection *c;
     size_t n;
@@ -72,6 +81,7 @@ typedef struct situ_coll {
     char updated_max[32];  /* latest updated_at, "" when empty */
     double extent[4];      /* of all features; zeros when empty */
     size_t bytes;          /* memory held, for metrics */
+    situ_digest digest;    /* of its features, kept as it changes (situ_coll_digest_check) */
     int refs;
     void *priv;
     /* the townships only, when known (read back from a snapshot file): the
@@ -112,6 +122,13 @@ situ_coll *situ_coll_retain(situ_coll *c);
 /* Drops a reference; frees at zero. NULL is a no-op. */
 void situ_coll_release(situ_coll *c);
 
+/* The digest of c's features computed from scratch (one pass over every
+ * feature and vertex), what c->digest must equal. */
+situ_digest situ_coll_digest(const situ_coll *c);
+/* 0 when c->digest, kept as c was built, equals situ_coll_digest(c); -1
+ * when not. The recomputed digest into *out_recomputed when not NULL. */
+int situ_coll_digest_check(const situ_coll *c, situ_digest *out_recomputed);
+
 /* Index of the feature with this id, or -1. */
 long situ_coll_find(const situ_coll *c, const char *id);
 /* The features of one township: indices [*out_first, *out_end). */
@@ -145,6 +162,12 @@ int situ_snapshot_save(const char *db, const situ_snapshot *snap, long long seq,
  * place and version old->version + 1. NULL when out of memory. */
 situ_snapshot *situ_snapshot_with(const situ_snapshot *old, situ_coll *coll);
 situ_snapshot *situ_snapshot_retain(situ_snapshot *s);
+/* The snapshot's digest, as /healthz reports it: 32 hex digits of a 128-bit
+ * XXH3 hash of every collection's id, count and kept digest; O(collections).
+ * Equal content gives equal digests, whatever store it was read from and
+ * however the snapshot was built (whole, by updates, from a snapshot file). */
+#define SITU_DIGEST_HEX 33
+void situ_snapshot_digest(const situ_snapshot *s, char out[SITU_DIGEST_HEX]);
 void situ_snapshot_release(situ_snapshot *s);
 
 /* The township feature (in colls[SITU_C_TOWNSHIPS]) containing lon/lat, or

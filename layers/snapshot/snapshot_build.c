@@ -7,7 +7,9 @@
  * situ_coll_update builds the next version of a collection from the
  * previous one: it reads only the features that changed and copies the
  * others (their coordinates by memcpy, nothing recomputed), then sorts and
- * indexes as situ_coll_load does.
+ * indexes as situ_coll_load does. Its digest (digest.c) is the previous
+ * one less the hashes of the features read again or gone, plus those read:
+ * the cost of what changed, where a whole load hashes every feature.
  */
 #define _GNU_SOURCE /* qsort_r */
 #include <float.h>
@@ -544,7 +546,10 @@ int situ_coll_load(situ_store *s, situ_coll_id cid, situ_coll **out_coll, situ_e
         rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
     if (!rc && cid == SITU_C_RESOURCES)
         rc = read_items(&b, situ_store_sql(s), by_id, err);
-    return build_end(&b, by_id, rc, out_coll);
+    if ((rc = build_end(&b, by_id, rc, out_coll)))
+        return rc;
+    (*out_coll)->digest = situ_coll_digest(*out_coll);
+    return 0;
 }
 
 /* ---- the next version of a collection --------------------------------------- */
@@ -658,10 +663,12 @@ static int cmp_str(const void *a, const void *b)
 
 /* Appends to b, in (township_code, id) order, prev's features whose id is
  * not in the sorted ids[0..nids) and every feature of fresh; b->base_of
- * says which is which (situ_coll.base_of). */
+ * says which is which (situ_coll.base_of); b's digest is prev's less the
+ * hashes of the features left out, plus those of fresh. */
 static int merge(build *b, const situ_coll *prev, const char *const *ids, size_t nids,
                  const situ_coll *fresh)
 {
+    situ_digest d = prev->digest;
     uint32_t *order = malloc((fresh->n + 1) * sizeof *order);
     b->base_of = malloc((prev->n + fresh->n + 1) * sizeof *b->base_of);
     if (!order || !b->base_of) {
@@ -676,21 +683,25 @@ static int merge(build *b, const situ_coll *prev, const char *const *ids, size_t
     while (!rc && (i < prev->n || k < fresh->n)) {
         const situ_feature *p = i < prev->n ? &prev->feats[i] : NULL;
         if (p && bsearch(&p->id, ids, nids, sizeof *ids, cmp_str)) {
+            situ__digest_sub(&d, situ__feature_digest(prev, p));
             i++; /* changed or gone: fresh holds what is left of it */
             continue;
         }
         const situ_feature *q = k < fresh->n ? &fresh->feats[order[k]] : NULL;
         int old = p && (!q || cmp_place(p, q) < 0);
         b->base_of[b->nfeats] = old ? (uint32_t)i : SITU_COLL_NEW;
-        if (old)
+        if (old) {
             rc = copy_feature(b, prev, p), i++;
-        else
+        } else {
+            situ__digest_add(&d, situ__feature_digest(fresh, q));
             rc = copy_feature(b, fresh, q), k++;
+        }
     }
     free(order);
     if (!rc)
         b->c->base_uid = prev->uid;
     b->bytes += (prev->n + fresh->n + 1) * sizeof *b->base_of;
+    b->c->digest = d;
     return rc;
 }
 

@@ -34,6 +34,12 @@ typedef struct coll_priv {
 /* A new situ_coll.uid: unique in the process, never 0. */
 uint64_t situ__coll_next_uid(void);
 
+/* digest.c: the 128-bit hash of feature f of c (its content, not its
+ * place in c's arrays); adding it to or subtracting it from a digest. */
+situ_digest situ__feature_digest(const situ_coll *c, const situ_feature *f);
+void situ__digest_add(situ_digest *d, situ_digest h);
+void situ__digest_sub(situ_digest *d, situ_digest h);
+
 /* Frees a situ_coll and everything it owns, whatever its refs. */
 void situ__coll_free(situ_coll *c);
 

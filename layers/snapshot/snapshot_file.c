@@ -20,9 +20,9 @@
  * Layout (native byte order, every part padded to 8 bytes):
  *   header: key, payload bytes, payload checksum, sections
  *   per collection (the 8 collections, then counties, provinces):
- *     coll_hdr, features, values, polygons, rings, points, items, by_id,
- *     R-tree boxes and refs, [area signatures], string bytes count, strings
- * Pointers are stored as 1 + an offset into the section's strings (0: NULL).
+ *     coll_hdr (with the collection's digest), features, values, polygons, rings, points, items,
+ * by_id, R-tree boxes and refs, [area signatures], string bytes count, strings Pointers are stored
+ * as 1 + an offset into the section's strings (0: NULL).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,7 +44,7 @@
 #include "snapshot_build.h"
 
 #define SNAP_MAGIC "SITUSNAP"
-#define SNAP_FORMAT 1
+#define SNAP_FORMAT 2 /* 2: each collection's digest */
 #define NSECTIONS (SITU_NCOLLECTIONS + SITU_ADMIN_NLEVELS)
 
 typedef struct snap_key {
@@ -69,6 +69,7 @@ typedef struct coll_hdr {
     char updated_max[32];
     double extent[4];
     uint64_t bytes;
+    uint64_t digest[2]; /* situ_coll.digest: lo, hi */
 } coll_hdr;
 
 struct situ__snapfile_mem {
@@ -266,6 +267,7 @@ static void put_coll(writer *w, const situ_coll *c, int32_t cid)
     }
     memcpy(h.updated_max, c->updated_max, sizeof h.updated_max);
     memcpy(h.extent, c->extent, sizeof h.extent);
+    h.digest[0] = c->digest.lo, h.digest[1] = c->digest.hi;
     put(w, &h, sizeof h);
     strings t = {0};
     situ_buf_init(&t.b);
@@ -435,6 +437,7 @@ static situ_coll *read_coll(reader *r, situ__snapfile_mem *mem, int32_t cid,
     memcpy(c->updated_max, h->updated_max, sizeof c->updated_max);
     c->updated_max[sizeof c->updated_max - 1] = '\0';
     memcpy(c->extent, h->extent, sizeof c->extent);
+    c->digest = (situ_digest){h->digest[0], h->digest[1]}; /* under the payload's checksum */
     if (h->rt_n == h->n && h->rt_nlevels <= 32)
         c->index = situ_rtree_view(h->rt_n, h->rt_nslots, h->rt_level_end, (int)h->rt_nlevels,
                                    boxes, refs);
@@ -627,6 +630,25 @@ static int key_at_rest(const char *db, snap_key *k, situ_err *err)
     return rc ? rc : key_files(db, k, err);
 }
 
+/* -1 with err set when a collection's kept digest (an update's sum) is
+ * not what its features hash to: such a snapshot is not written, so that a
+ * restart never reads back a digest its content does not have. */
+static int digests_differ(const situ_snapshot *snap, const char *path, situ_err *err)
+{
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
+        situ_digest d;
+        if (situ_coll_digest_check(snap->colls[i], &d))
+            return situ_err_set(err, SITU_EINVAL,
+                                "%s not written: the digest kept for %s (%016llx%016llx) is not "
+                                "its content's (%016llx%016llx)",
+                                path, snap->colls[i]->c->id,
+                                (unsigned long long)snap->colls[i]->digest.hi,
+                                (unsigned long long)snap->colls[i]->digest.lo,
+                                (unsigned long long)d.hi, (unsigned long long)d.lo);
+    }
+    return 0;
+}
+
 int situ_snapshot_save(const char *db, const situ_snapshot *snap, long long seq, char *note,
                        size_t nnote, situ_err *err)
 {
@@ -654,6 +676,8 @@ int situ_snapshot_save(const char *db, const situ_snapshot *snap, long long seq,
         snprintf(note, nnote, "%s already current (event %lld)", path, seq);
         return 0;
     }
+    if (digests_differ(snap, path, err))
+        return -1;
     if (write_file(path, &k, snap, err))
         return -1;
     snprintf(note, nnote, "%s written at event %lld", path, seq);

@@ -7,8 +7,9 @@ written: a feed event, an edit behind situd's back) or corrupt (truncated,
 a flipped byte, another format) is not used: situd says why, builds from
 the store and writes the file again. A clean stop (SIGTERM) writes the file
 from the snapshot situd holds after its feeds, keyed to the store at rest,
-so a restart after a day of feeds reads it back; a stop that is not clean
-or an edit between stop and start still makes it stale.
+so a restart after a day of feeds reads it back, with the snapshot digest
+situd kept through the feeds, which a cold build's equals; a stop that is
+not clean or an edit between stop and start still makes it stale.
 
 The road graph has a file of its own beside the store (DB.roads), keyed to
 the roads it was built from: a restart maps it back and answers by road
@@ -102,8 +103,8 @@ class SnapshotFileTest(unittest.TestCase):
             d.stop_cleanly()
         cls.cold_log = whole_log(d)
 
-    def start(self):
-        d = situd.Situd(self.db)
+    def start(self, env=None):
+        d = situd.Situd(self.db, env=env)
         self.addCleanup(d.stop_cleanly)
         return d
 
@@ -289,8 +290,12 @@ class SnapshotFileTest(unittest.TestCase):
         # connection is then not the last, and its close leaves the WAL as it is
         reader = sqlite3.connect(self.db)
         reader.execute("SELECT count(*) FROM hazards").fetchone()
-        d = self.start()
+        d = self.start({"SITUD_VERIFY_DIGEST": "1"})
         paths = self.post_feeds(d, "stop8")
+        kept = d.get("/healthz").json()["digest"]  # kept through the feeds' updates
+        metrics = d.get("/metrics").body.decode()  # each kept digest checked from scratch
+        self.assertRegex(metrics, r"\nsitud_digest_checks_total [1-9]")
+        self.assertIn("\nsitud_digest_mismatches_total 0\n", metrics)
         d.stop_cleanly()
         self.assertRegex(d.read_log(), r"snapshot file %s written at event \d+" % self.snap)
         reader.close()  # the last connection: SQLite checkpoints what is left in the WAL
@@ -298,12 +303,14 @@ class SnapshotFileTest(unittest.TestCase):
         d = self.start()
         self.assertIn("snapshot read back from " + self.snap, d.read_log())
         warm = answers(d, paths)
+        self.assertEqual(d.get("/healthz").json()["digest"], kept)  # read back from the file
         d.stop_cleanly()
         self.assertIn("already current", d.read_log())
         os.unlink(self.snap)
         d = self.start()
         self.assertIn("none yet), then written", d.read_log())
         cold = answers(d, paths)
+        self.assertEqual(d.get("/healthz").json()["digest"], kept)  # every feature hashed
         d.stop_cleanly()
         for p, (status, body) in cold.items():
             self.assertEqual(status, 200, p)

@@ -148,6 +148,7 @@ void situ_test_same_coll(const situ_coll *a, const situ_coll *b)
     assert_string_equal(a->updated_max, b->updated_max);
     assert_memory_equal(a->extent, b->extent, sizeof a->extent);
     assert_memory_equal(a->by_id, b->by_id, a->n * sizeof *a->by_id);
+    assert_memory_equal(&a->digest, &b->digest, sizeof a->digest);
     situ_buf ja, jb;
     situ_buf_init(&ja), situ_buf_init(&jb);
     for (size_t i = 0; i < a->n; i++) {

@@ -27,7 +27,8 @@ const char *situ_test_bin(void);
 
 /* Fails the test unless collections a and b hold the same features in the
  * same order (each one's GeoJSON, box and point), with the same id index
- * and extent: a collection built one way against one built another. */
+ * and extent and digest: a collection built one way against one built
+ * another. */
 struct situ_coll;
 void situ_test_same_coll(const struct situ_coll *a, const struct situ_coll *b);
 

@@ -350,6 +350,7 @@ static void updates_equal_a_whole_load(void **state)
             assert_int_equal(situ_coll_update(s, prev[c], idp[c], 6, &next, &err), 0);
             assert_int_equal(situ_coll_load(s, prev[c]->c->cid, &cold, &err), 0);
             situ_test_same_coll(next, cold);
+            assert_int_equal(situ_coll_digest_check(next, NULL), 0);
             situ_coll_release(cold);
             situ_coll_release(prev[c]);
             prev[c] = next;
@@ -357,6 +358,102 @@ static void updates_equal_a_whole_load(void **state)
     }
 #undef RAND
     situ_coll_release(prev[0]), situ_coll_release(prev[1]);
+    situ_store_close(s);
+}
+
+/* A depot with items (code, quantity) of the vocabulary, as put() writes
+ * other features. */
+static void put_depot(situ_store *s, const char *id, const char *wkt, const char *name,
+                      const situ_item_qty *items, int nitems)
+{
+    const situ_collection *c = situ_schema_collection(SITU_C_RESOURCES);
+    situ_value v[16] = {0};
+    for (int i = 0; i < c->nfields; i++)
+        if (c->fields[i].flags & SITU_FF_REQUIRED)
+            v[i] = (situ_value){SITU_FT_TEXT, {.s = name}};
+    size_t n;
+    unsigned char *wkb = situ_test_wkb(wkt, &n);
+    situ_feature_in f = {.id = id,
+                         .township_code = "A",
+                         .wkb = wkb,
+                         .nwkb = n,
+                         .values = v,
+                         .items = items,
+                         .nitems = nitems};
+    situ_err err = {0};
+    assert_int_equal(situ_store_upsert(s, c, &f, NULL, &err), 0);
+    free(wkb);
+}
+
+/* The digest an update keeps (the previous one less the hashes of the
+ * features read again, plus theirs) equals the digest recomputed from
+ * scratch and a whole load's, through 30 rounds of random inserts, updates
+ * (names, places, items) and deletions of depots and risk zones; each round
+ * changes it, and the snapshot's digest follows. */
+static void kept_digest_equals_recomputed(void **state)
+{
+    (void)state;
+    situ_store *s = open_rw();
+    situ_err err = {0};
+    static const situ_coll_id cids[] = {SITU_C_RESOURCES, SITU_C_RISK_ZONES};
+    uint64_t rng = 7;
+#define RAND(n) (((rng = rng * 6364136223846793005ULL + 1442695040888963407ULL) >> 33) % (n))
+    situ_snapshot *base, *cold;
+    assert_int_equal(situ_snapshot_load(s, &base, &err), 0);
+    situ_coll *prev[2] = {situ_coll_retain(base->colls[cids[0]]),
+                          situ_coll_retain(base->colls[cids[1]])};
+    for (int round = 0; round < 30; round++) {
+        char ids[5][16], name[32], wkt[256];
+        const char *idp[5];
+        int c = round % 2;
+        snprintf(name, sizeof name, "round %d", round);
+        for (int k = 0; k < 5; k++) {
+            snprintf(ids[k], 16, "%c%02d", c ? 'Z' : 'D', (int)RAND(12));
+            idp[k] = ids[k];
+            double x = (double)RAND(200) / 100, y = (double)RAND(100) / 100;
+            if (k == 4 && RAND(2)) { /* a deletion (of a feature that may not be there) */
+                char sql[128];
+                snprintf(sql, sizeof sql, "DELETE FROM %s WHERE id = '%s'",
+                         situ_schema_collection(cids[c])->id, ids[k]);
+                assert_int_equal(situ_store_exec(s, sql, &err), 0);
+            } else if (c) {
+                snprintf(wkt, sizeof wkt, "POLYGON((%g %g,%g %g,%g %g,%g %g))", x, y, x + 0.1, y,
+                         x + 0.1, y + 0.1, x, y);
+                put(s, "risk_zones", ids[k], RAND(2) ? "A" : "B", wkt, name, NULL);
+            } else {
+                situ_item_qty items[] = {{situ_schema_item(0)->code, (double)RAND(500), NULL},
+                                         {situ_schema_item(1)->code, (double)round, NULL}};
+                snprintf(wkt, sizeof wkt, "POINT(%g %g)", x, y);
+                put_depot(s, ids[k], wkt, name, items, 1 + (int)RAND(2));
+            }
+        }
+        situ_coll *next, *whole;
+        situ_digest recomputed;
+        assert_int_equal(situ_coll_update(s, prev[c], idp, 5, &next, &err), 0);
+        assert_int_equal(situ_coll_digest_check(next, &recomputed), 0);
+        assert_true(next->digest.lo == recomputed.lo && next->digest.hi == recomputed.hi);
+        assert_false(next->digest.lo == prev[c]->digest.lo &&
+                     next->digest.hi == prev[c]->digest.hi);
+        assert_int_equal(situ_coll_load(s, cids[c], &whole, &err), 0);
+        assert_memory_equal(&next->digest, &whole->digest, sizeof next->digest);
+        situ_coll_release(whole);
+        situ_coll_release(prev[c]);
+        prev[c] = next;
+    }
+#undef RAND
+    situ_snapshot *inc = situ_snapshot_with(base, prev[0]);
+    situ_snapshot *both = situ_snapshot_with(inc, prev[1]);
+    assert_int_equal(situ_snapshot_load(s, &cold, &err), 0);
+    char a[SITU_DIGEST_HEX], b[SITU_DIGEST_HEX], old[SITU_DIGEST_HEX];
+    situ_snapshot_digest(both, a), situ_snapshot_digest(cold, b), situ_snapshot_digest(base, old);
+    assert_int_equal(strlen(a), 32);
+    assert_string_equal(a, b);
+    assert_string_not_equal(a, old);
+    situ_snapshot_release(cold), situ_snapshot_release(both), situ_snapshot_release(inc);
+    situ_snapshot_release(base);
+    situ_coll_release(prev[0]), situ_coll_release(prev[1]);
+    assert_int_equal(situ_store_exec(s, "DELETE FROM risk_zones WHERE id LIKE 'Z__'", &err), 0);
+    assert_int_equal(situ_store_exec(s, "DELETE FROM resources WHERE id LIKE 'D__'", &err), 0);
     situ_store_close(s);
 }
 
@@ -399,6 +496,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(lines_keep_parts_order_and_openness),
     cmocka_unit_test(line_updates_equal_a_whole_load),
     cmocka_unit_test(features_are_in_strcmp_order),
+    cmocka_unit_test(kept_digest_equals_recomputed),
 };
 
 int main(int argc, char **argv)

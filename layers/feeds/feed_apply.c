@@ -101,9 +101,12 @@ int situ_feed_applier_new(situ_store *s, situ_feed_applier **out, situ_err *err)
         {&a->batch_begin, "SAVEPOINT feed_batch"},
         {&a->batch_release, "RELEASE SAVEPOINT feed_batch"},
         {&a->batch_rollback, "ROLLBACK TO SAVEPOINT feed_batch"},
-        /* a station "D:S" or a loaded S of D's: two keys, one statement */
+        /* a station "D:S" or a loaded S of D's: two lookups by key in one
+         * statement (an IN list made SQLite scan the department's index) */
         {&a->st_read, "SELECT id, kind, observed_at, threshold, ST_X(geom), ST_Y(geom) "
-                      "FROM stations WHERE id IN (?1, ?3) AND dept = ?2"},
+                      "FROM stations WHERE id = ?1 AND dept = ?2 UNION ALL "
+                      "SELECT id, kind, observed_at, threshold, ST_X(geom), ST_Y(geom) "
+                      "FROM stations WHERE id = ?3 AND dept = ?2"},
         {&a->st_count, "SELECT count(*) FROM stations WHERE dept = ?1"},
         {&a->st_rename, "UPDATE stations SET name = ?2, kind = ?3, updated_at = ?4 WHERE id = ?1"},
         {&a->st_reading, "UPDATE stations SET metric = ?2, value = ?3, observed_at = ?4, "

@@ -23,17 +23,26 @@ situd_result situd_route_root(situd_req *r)
     return situd_route_web_index(r);
 }
 
-/* "seq", "store_seq", "lag_seq", "lag_s", "digest" (and on PostgreSQL
- * "store": "ok" or "unreachable", with "store_reason"). */
+/* "seq", "following", "store_seq", "lag_seq", "lag_s", "digest" (and while
+ * following, "store": "ok" or "unreachable", with "store_reason"). Only a
+ * situd that follows the event log (PostgreSQL) knows the store's seq: on
+ * SQLite the store's, the lag and its age are null, not a 0 that would
+ * say "caught up"; while the store cannot be read store_seq is the last
+ * one seen and lag_seq (unknown) null. */
 static void follow_json(situd_req *r, const situd_follow_lag *lag, situ_buf *b)
 {
     char digest[SITU_DIGEST_HEX];
     situ_snapshot_digest(r->snap, digest);
-    situ_buf_printf(b,
-                    "\"seq\":%lld,\"store_seq\":%lld,\"lag_seq\":%lld,\"lag_s\":%.3f,"
-                    "\"max_lag_s\":%d,\"digest\":\"%s\",",
-                    r->seq, lag->store, lag->store > r->seq ? lag->store - r->seq : 0, lag->lag_s,
-                    r->cfg->max_lag_s, digest);
+    situ_buf_printf(b, "\"seq\":%lld,\"following\":%s,", r->seq, lag->following ? "true" : "false");
+    if (!lag->following)
+        situ_buf_adds(b, "\"store_seq\":null,\"lag_seq\":null,\"lag_s\":null,");
+    else if (!lag->connected)
+        situ_buf_printf(b, "\"store_seq\":%lld,\"lag_seq\":null,\"lag_s\":%.3f,", lag->store,
+                        lag->lag_s);
+    else
+        situ_buf_printf(b, "\"store_seq\":%lld,\"lag_seq\":%lld,\"lag_s\":%.3f,", lag->store,
+                        lag->store > r->seq ? lag->store - r->seq : 0, lag->lag_s);
+    situ_buf_printf(b, "\"max_lag_s\":%d,\"digest\":\"%s\",", r->cfg->max_lag_s, digest);
     if (!lag->following)
         return;
     situ_buf_printf(b, "\"store\":\"%s\",", lag->connected ? "ok" : "unreachable");

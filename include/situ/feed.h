@@ -113,8 +113,10 @@ void situ_feed_batch_free(situ_feed_batch *b);
 void situ_feed_batch_json(const situ_feed_batch *b, situ_buf *out);
 
 /* Applies the batch's PENDING events inside the caller's open transaction:
- * each becomes ACCEPTED (logged with its changes), DUPLICATE or REJECTED,
- * one savepoint per event so a rejected one leaves nothing behind. snap
+ * each becomes ACCEPTED (logged with its changes), DUPLICATE (logged
+ * before, or accepted earlier in the batch) or REJECTED, and a rejected
+ * one leaves nothing behind (feed_apply.c: one savepoint for the batch,
+ * one per event only when an event was refused after a write). snap
  * gives township codes to new stations (may be NULL). Returns 0, or a
  * negative code when the store failed: the caller must roll back the whole
  * transaction, and the statuses then mean nothing. */

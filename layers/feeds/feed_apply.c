@@ -1,11 +1,17 @@
 /*
  * feed_apply.c: applying validated events to the store, inside the caller's
- * transaction. Per event: a duplicate check on (dept, event id) in
- * event_log, a savepoint, the change itself (a table of appliers by event
- * type), the log row with what changed, release. A rejection found here (an
- * unknown feature, a station past the department's quota, an alert that was
- * never sent) rolls the savepoint back, so nothing of it stays; a failure of
- * the store itself is returned for the caller to roll everything back.
+ * transaction. Per batch: the seq lock and the log's last seq, one
+ * duplicate check of every event id against event_log (duplicates within
+ * the batch are found in memory), a savepoint around the whole batch; per
+ * event the change itself (a table of appliers by event type); then the
+ * batch's log rows, many per INSERT. An event that is rejected before it
+ * wrote anything (an unknown feature, a station past the department's
+ * quota, an alert that was never sent: the appliers check these first)
+ * needs nothing undone. One that the store refused, or that was rejected
+ * after a write, rolls the batch's savepoint back and the batch is applied
+ * again the careful way, a savepoint per event, as it was before: same
+ * answers, same rows, only slower. A failure of the store itself is
+ * returned for the caller to roll everything back.
  *
  * Station ids are per department, as alert ids are: department D's station
  * S is the feature "D:S" (what D's readings and registrations create), or a
@@ -22,17 +28,28 @@
 
 #include "feed_int.h"
 
+/* Ids per duplicate check and log rows per INSERT: statements of 1, 2, 4
+ * ... CHUNK_MAX, prepared when first needed. A duplicate check pads its
+ * list with the last id; the log rows of a batch go out in chunks of the
+ * sizes that add up to their count. 7 parameters a row: under libpq's 7000
+ * (store.c's rows_per_statement). */
+#define CHUNKS 8
+#define CHUNK_MAX (1 << (CHUNKS - 1))
+
 struct situ_feed_applier {
     situ_store *s;
     situ_db *db;
-    situ_db_stmt *log_exists, *log_last, *log_insert, *sp_begin, *sp_release, *sp_rollback;
+    situ_db_stmt *log_last, *sp_begin, *sp_release, *sp_rollback;
+    situ_db_stmt *batch_begin, *batch_release, *batch_rollback;
+    situ_db_stmt *dup_check[CHUNKS], *log_insert[CHUNKS];
     situ_db_stmt *st_read, *st_reading, *st_online, *st_move;
     situ_db_stmt *alert_read, *alert_cancel, *item_set, *item_del;
     situ_db_stmt *st_count, *st_rename;
     situ_db_stmt *closure_read, *closure_put, *closure_end;
     situ_db_stmt *seq_lock, *notify; /* PostgreSQL only: NULL on SQLite */
     int station_quota;
-    long long seq; /* the log's last seq, read at each situ_feed_apply */
+    long long seq;    /* the log's last seq, read at each situ_feed_apply */
+    long long writes; /* write statements tried: was an event rejected after one? */
     situ_db_stmt *bbox[SITU_NCOLLECTIONS];
 };
 
@@ -77,15 +94,19 @@ int situ_feed_applier_new(situ_store *s, situ_feed_applier **out, situ_err *err)
         situ_db_stmt **st;
         const char *sql;
     } sql[] = {
-        {&a->log_exists, "SELECT 1 FROM event_log WHERE dept = ?1 AND event_id = ?2"},
         {&a->log_last, "SELECT max(seq) FROM event_log"},
-        {&a->log_insert, "INSERT INTO event_log (dept, event_id, type, received_at, body, "
-                         "changes, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
         {&a->sp_begin, "SAVEPOINT feed_event"},
         {&a->sp_release, "RELEASE SAVEPOINT feed_event"},
         {&a->sp_rollback, "ROLLBACK TO SAVEPOINT feed_event"},
+        {&a->batch_begin, "SAVEPOINT feed_batch"},
+        {&a->batch_release, "RELEASE SAVEPOINT feed_batch"},
+        {&a->batch_rollback, "ROLLBACK TO SAVEPOINT feed_batch"},
+        /* a station "D:S" or a loaded S of D's: two lookups by key in one
+         * statement (an IN list made SQLite scan the department's index) */
         {&a->st_read, "SELECT id, kind, observed_at, threshold, ST_X(geom), ST_Y(geom) "
-                      "FROM stations WHERE id = ?1 AND dept = ?2"},
+                      "FROM stations WHERE id = ?1 AND dept = ?2 UNION ALL "
+                      "SELECT id, kind, observed_at, threshold, ST_X(geom), ST_Y(geom) "
+                      "FROM stations WHERE id = ?3 AND dept = ?2"},
         {&a->st_count, "SELECT count(*) FROM stations WHERE dept = ?1"},
         {&a->st_rename, "UPDATE stations SET name = ?2, kind = ?3, updated_at = ?4 WHERE id = ?1"},
         {&a->st_reading, "UPDATE stations SET metric = ?2, value = ?3, observed_at = ?4, "
@@ -141,14 +162,18 @@ void situ_feed_applier_free(situ_feed_applier *a)
 {
     if (!a)
         return;
-    situ_db_stmt **all[] = {&a->log_last,     &a->log_exists,  &a->log_insert,  &a->sp_begin,
-                            &a->sp_release,   &a->sp_rollback, &a->st_read,     &a->st_reading,
-                            &a->st_online,    &a->st_move,     &a->alert_read,  &a->alert_cancel,
-                            &a->item_set,     &a->item_del,    &a->st_count,    &a->st_rename,
-                            &a->closure_read, &a->closure_put, &a->closure_end, &a->seq_lock,
-                            &a->notify};
+    situ_db_stmt **all[] = {
+        &a->log_last,      &a->sp_begin,       &a->sp_release,   &a->sp_rollback, &a->batch_begin,
+        &a->batch_release, &a->batch_rollback, &a->st_read,      &a->st_reading,  &a->st_online,
+        &a->st_move,       &a->alert_read,     &a->alert_cancel, &a->item_set,    &a->item_del,
+        &a->st_count,      &a->st_rename,      &a->closure_read, &a->closure_put, &a->closure_end,
+        &a->seq_lock,      &a->notify};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         situ_db_finalize(*all[i]);
+    for (int i = 0; i < CHUNKS; i++) {
+        situ_db_finalize(a->dup_check[i]);
+        situ_db_finalize(a->log_insert[i]);
+    }
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
         situ_db_finalize(a->bbox[i]);
     free(a);
@@ -168,6 +193,7 @@ static int refused(situ_feed_applier *a)
  * constraint refused this event, SITU_EDB when the store failed. */
 static int write_step(situ_feed_applier *a, situ_db_stmt *st, situ_feed_event *ev)
 {
+    a->writes++;
     int rc = situ_db_step(st);
     int refuse = rc < 0 && refused(a);
     if (refuse)
@@ -239,6 +265,7 @@ static int upsert(situ_feed_applier *a, situ_feed_event *ev, const situ_collecti
                   const situ_feature_in *f, int *out_inserted)
 {
     situ_err e = {0};
+    a->writes++;
     int rc = situ_store_upsert(a->s, c, f, out_inserted, &e);
     if (rc == 0)
         return 0;
@@ -262,40 +289,41 @@ typedef struct station_row {
     int has_threshold;
 } station_row;
 
-/* Reads station feature id if it is department dept's: 1 found, 0 not,
- * < 0 failed. */
-static int read_station_row(situ_feed_applier *a, const char *dept, const char *id,
-                            station_row *row)
+static void read_station_columns(situ_db_stmt *st, station_row *row)
 {
-    situ_db_stmt *st = a->st_read;
-    situ_db_bind_text(st, 1, id, -1);
-    situ_db_bind_text(st, 2, dept, -1);
-    int rc = situ_db_step(st);
-    if (rc == SITU_DB_ROW) {
-        const char *t;
-        snprintf(row->id, sizeof row->id, "%s", (t = situ_db_column_text(st, 0)) ? t : "");
-        snprintf(row->kind, sizeof row->kind, "%s", (t = situ_db_column_text(st, 1)) ? t : "");
-        snprintf(row->observed_at, sizeof row->observed_at, "%s",
-                 (t = situ_db_column_text(st, 2)) ? t : "");
-        row->has_threshold = situ_db_column_type(st, 3) != SITU_DB_NULL;
-        row->threshold = situ_db_column_double(st, 3);
-        row->x = situ_db_column_double(st, 4);
-        row->y = situ_db_column_double(st, 5);
-    }
-    situ_db_reset(st);
-    return rc == SITU_DB_ROW ? 1 : rc == SITU_DB_DONE ? 0 : SITU_EDB;
+    const char *t;
+    snprintf(row->id, sizeof row->id, "%s", (t = situ_db_column_text(st, 0)) ? t : "");
+    snprintf(row->kind, sizeof row->kind, "%s", (t = situ_db_column_text(st, 1)) ? t : "");
+    snprintf(row->observed_at, sizeof row->observed_at, "%s",
+             (t = situ_db_column_text(st, 2)) ? t : "");
+    row->has_threshold = situ_db_column_type(st, 3) != SITU_DB_NULL;
+    row->threshold = situ_db_column_double(st, 3);
+    row->x = situ_db_column_double(st, 4);
+    row->y = situ_db_column_double(st, 5);
 }
 
 /* Reads department dept's station id ("dept:id", else a loaded id of
- * dept's): 1 found (row->id is its feature id), 0 not, < 0 failed. Two
- * lookups by key rather than one OR ordered by which matched, which
- * needed a sort per reading. */
+ * dept's): 1 found (row->id is its feature id), 0 not, < 0 failed. One
+ * statement for both keys (at most two rows, the order chosen here rather
+ * than by a sort in SQL). */
 static int read_station(situ_feed_applier *a, const char *dept, const char *id, station_row *row)
 {
     char mine[2 * SITU_FEED_ID_MAX];
     snprintf(mine, sizeof mine, "%s:%s", dept, id);
-    int rc = read_station_row(a, dept, mine, row);
-    return rc ? rc : read_station_row(a, dept, id, row);
+    situ_db_stmt *st = a->st_read;
+    situ_db_bind_text(st, 1, mine, -1);
+    situ_db_bind_text(st, 2, dept, -1);
+    situ_db_bind_text(st, 3, id, -1);
+    int rc, found = 0;
+    while ((rc = situ_db_step(st)) == SITU_DB_ROW) {
+        const char *t = situ_db_column_text(st, 0);
+        int is_mine = t && !strcmp(t, mine);
+        if (!found || is_mine)
+            read_station_columns(st, row);
+        found = 1;
+    }
+    situ_db_reset(st);
+    return rc != SITU_DB_DONE ? SITU_EDB : found;
 }
 
 /* normal / warning (80 % of the threshold) / alarm (at or over it) */
@@ -708,43 +736,141 @@ static const struct {
     [SITU_FEED_CLOSURE_END] = {"closure_end", apply_closure_end},
 };
 
-/* 1 when dept already logged event id, 0 when not, < 0 on failure. */
-static int logged(situ_feed_applier *a, const char *dept, const char *id)
+/* The batch's event ids, sorted, so that an id is found by bisection and
+ * repeats share one slot: in_store (logged before the batch) and taken
+ * (accepted earlier in it). */
+typedef struct batch_ids {
+    int n;             /* distinct ids */
+    const char **id;   /* [n], sorted */
+    int *slot;         /* per event of the batch: its id's index, -1 if not pending */
+    char *in_store;    /* [n] */
+    char *taken;       /* [n] */
+    char *was_pending; /* per event */
+} batch_ids;
+
+static int cmp_str(const void *x, const void *y)
 {
-    situ_db_bind_text(a->log_exists, 1, dept, -1);
-    situ_db_bind_text(a->log_exists, 2, id, -1);
-    int rc = situ_db_step(a->log_exists);
-    situ_db_reset(a->log_exists);
-    return rc == SITU_DB_ROW ? 1 : rc == SITU_DB_DONE ? 0 : SITU_EDB;
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
-static int log_event(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev)
+static int find_id(const batch_ids *ids, const char *id)
 {
-    situ_buf ch;
-    situ_buf_init(&ch);
-    situ_buf_addc(&ch, '[');
+    const char **p = bsearch(&id, ids->id, (size_t)ids->n, sizeof *ids->id, cmp_str);
+    return p ? (int)(p - ids->id) : -1;
+}
+
+static void batch_ids_free(batch_ids *ids)
+{
+    free(ids->id), free(ids->slot), free(ids->in_store), free(ids->taken), free(ids->was_pending);
+}
+
+static int batch_ids_make(const situ_feed_batch *b, batch_ids *ids)
+{
+    size_t n = (size_t)b->n + 1;
+    ids->id = malloc(n * sizeof *ids->id);
+    ids->slot = malloc(n * sizeof *ids->slot);
+    ids->in_store = calloc(n, 1), ids->taken = calloc(n, 1), ids->was_pending = calloc(n, 1);
+    if (!ids->id || !ids->slot || !ids->in_store || !ids->taken || !ids->was_pending)
+        return SITU_ENOMEM;
+    ids->n = 0;
+    for (int i = 0; i < b->n; i++)
+        if ((ids->was_pending[i] = b->ev[i].status == SITU_FEED_PENDING && b->ev[i].id))
+            ids->id[ids->n++] = b->ev[i].id;
+    qsort(ids->id, (size_t)ids->n, sizeof *ids->id, cmp_str);
+    int k = 0;
+    for (int i = 0; i < ids->n; i++)
+        if (!k || strcmp(ids->id[k - 1], ids->id[i]))
+            ids->id[k++] = ids->id[i];
+    ids->n = k;
+    for (int i = 0; i < b->n; i++)
+        ids->slot[i] = ids->was_pending[i] ? find_id(ids, b->ev[i].id) : -1;
+    return 0;
+}
+
+/* The statement of chunk size 1 << k: the sql make writes, prepared once. */
+static situ_db_stmt *chunk_stmt(situ_feed_applier *a, situ_db_stmt **cache, int k,
+                                void (*make)(situ_buf *, int))
+{
+    if (cache[k])
+        return cache[k];
+    situ_buf q;
+    situ_buf_init(&q);
+    make(&q, 1 << k);
+    if (!q.oom)
+        situ_db_prepare(a->db, q.p, &cache[k], NULL);
+    situ_buf_dispose(&q);
+    return cache[k];
+}
+
+static void dup_check_sql(situ_buf *q, int n)
+{
+    situ_buf_adds(q, "SELECT event_id FROM event_log WHERE dept = ?1 AND event_id IN (");
+    for (int i = 0; i < n; i++)
+        situ_buf_printf(q, "%s?%d", i ? ", " : "", i + 2);
+    situ_buf_addc(q, ')');
+}
+
+static void log_insert_sql(situ_buf *q, int n)
+{
+    situ_buf_adds(q, "INSERT INTO event_log (dept, event_id, type, received_at, body, changes, "
+                     "seq) VALUES ");
+    for (int i = 0, p = 1; i < n; i++, p += 7)
+        situ_buf_printf(q, "%s(?%d, ?%d, ?%d, ?%d, ?%d, ?%d, ?%d)", i ? ", " : "", p, p + 1, p + 2,
+                        p + 3, p + 4, p + 5, p + 6);
+}
+
+/* The smallest chunk size 1 << k holding n, capped at CHUNK_MAX. */
+static int chunk_for(int n)
+{
+    int k = 0;
+    while (k < CHUNKS - 1 && (1 << k) < n)
+        k++;
+    return k;
+}
+
+/* Marks ids->in_store for the ids dept logged before: one statement per
+ * CHUNK_MAX ids. 0, or SITU_EDB. */
+static int check_duplicates(situ_feed_applier *a, const situ_feed_batch *b, batch_ids *ids)
+{
+    for (int at = 0; at < ids->n; at += CHUNK_MAX) {
+        int n = ids->n - at < CHUNK_MAX ? ids->n - at : CHUNK_MAX, k = chunk_for(n);
+        situ_db_stmt *st = chunk_stmt(a, a->dup_check, k, dup_check_sql);
+        if (!st)
+            return SITU_EDB;
+        situ_db_bind_text(st, 1, b->dept, -1);
+        for (int i = 0; i < 1 << k; i++)
+            situ_db_bind_text(st, i + 2, ids->id[at + (i < n ? i : n - 1)], -1);
+        int rc;
+        while ((rc = situ_db_step(st)) == SITU_DB_ROW) {
+            int j = find_id(ids, situ_db_column_text(st, 0));
+            if (j >= 0)
+                ids->in_store[j] = 1;
+        }
+        situ_db_reset(st);
+        if (rc != SITU_DB_DONE)
+            return SITU_EDB;
+    }
+    return 0;
+}
+
+/* The JSON array of ev's changes into ch; 0 or SITU_ENOMEM. */
+static int changes_json(const situ_feed_event *ev, situ_buf *ch)
+{
+    situ_buf_init(ch);
+    situ_buf_addc(ch, '[');
     for (int i = 0; i < ev->nchanges; i++) {
         if (i)
-            situ_buf_addc(&ch, ',');
-        situ_feed_change_json(&ev->changes[i], &ch);
+            situ_buf_addc(ch, ',');
+        situ_feed_change_json(&ev->changes[i], ch);
     }
-    situ_buf_addc(&ch, ']');
-    if (ch.oom) {
-        situ_buf_dispose(&ch);
-        return SITU_ENOMEM;
-    }
-    situ_db_stmt *st = a->log_insert;
-    situ_db_bind_text(st, 1, b->dept, -1);
-    situ_db_bind_text(st, 2, ev->id, -1);
-    situ_db_bind_text(st, 3, appliers[ev->type].log_type, -1);
-    situ_db_bind_text(st, 4, b->received_at, -1);
-    situ_db_bind_text(st, 5, ((feed_item *)ev->priv)->body, -1);
-    situ_db_bind_text(st, 6, ch.p, (int)ch.n);
-    situ_db_bind_int64(st, 7, a->seq + 1);
-    int rc = write_step(a, st, ev);
-    situ_buf_dispose(&ch);
-    if (rc)
-        return rc;
+    situ_buf_addc(ch, ']');
+    return ch->oom ? SITU_ENOMEM : 0;
+}
+
+/* Gives an accepted event the log's next seq (stamped on its changes). */
+static void take_seq(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev)
+{
+    ev->status = SITU_FEED_ACCEPTED;
     ev->seq = ++a->seq;
     for (int i = 0; i < ev->nchanges; i++) {
         situ_feed_change *c = &ev->changes[i];
@@ -752,33 +878,165 @@ static int log_event(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *
         c->dept = b->dept;
         snprintf(c->at, sizeof c->at, "%s", b->received_at);
     }
+}
+
+/* Writes the log rows of the n accepted events ev[0..n) (n a chunk size) in
+ * one INSERT: 0, STEP_REFUSED (ev[0] rejected for it) or SITU_EDB. */
+static int log_chunk(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event **ev, int k)
+{
+    int n = 1 << k, rc = 0;
+    situ_db_stmt *st = chunk_stmt(a, a->log_insert, k, log_insert_sql);
+    situ_buf *ch = calloc((size_t)n, sizeof *ch);
+    if (!st || !ch) {
+        free(ch);
+        return !st ? SITU_EDB : SITU_ENOMEM;
+    }
+    for (int i = 0; i < n && !rc; i++) {
+        int p = 7 * i;
+        rc = changes_json(ev[i], &ch[i]);
+        situ_db_bind_text(st, p + 1, b->dept, -1);
+        situ_db_bind_text(st, p + 2, ev[i]->id, -1);
+        situ_db_bind_text(st, p + 3, appliers[ev[i]->type].log_type, -1);
+        situ_db_bind_text(st, p + 4, b->received_at, -1);
+        situ_db_bind_text(st, p + 5, ((feed_item *)ev[i]->priv)->body, -1);
+        situ_db_bind_text(st, p + 6, ch[i].p, (int)ch[i].n);
+        situ_db_bind_int64(st, p + 7, ev[i]->seq);
+    }
+    if (!rc)
+        rc = write_step(a, st, ev[0]);
+    else
+        situ_db_clear_bindings(st);
+    for (int i = 0; i < n; i++)
+        situ_buf_dispose(&ch[i]);
+    free(ch);
+    return rc;
+}
+
+/* The log rows of the batch's accepted events, in chunks. */
+static int log_events(situ_feed_applier *a, situ_feed_batch *b)
+{
+    situ_feed_event *chunk[CHUNK_MAX];
+    int n = 0, rc = 0;
+    for (int i = 0; i <= b->n && !rc; i++) {
+        if (i < b->n && b->ev[i].status == SITU_FEED_ACCEPTED)
+            chunk[n++] = &b->ev[i];
+        int last = i == b->n;
+        while (n && !rc && (n == CHUNK_MAX || last)) {
+            int k = chunk_for(n);
+            if (1 << k > n)
+                k--;
+            rc = log_chunk(a, b, chunk, k);
+            memmove(chunk, chunk + (1 << k), (size_t)(n - (1 << k)) * sizeof *chunk);
+            n -= 1 << k;
+        }
+    }
+    return rc;
+}
+
+/* Runs ev's applier: 0 (ev accepted, or rejected before it tried a
+ * write), 1 when it was rejected after trying one, refused by the store or
+ * not (the batch is to be applied again the careful way: on PostgreSQL a
+ * refused statement aborts the transaction), < 0 when the store failed. */
+static int apply_fast(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
+                      const situ_snapshot *snap)
+{
+    long long writes = a->writes;
+    int rc = appliers[ev->type].apply(a, b, ev, snap);
+    if (rc < 0)
+        return rc;
+    if (ev->status == SITU_FEED_REJECTED)
+        return a->writes != writes;
+    take_seq(a, b, ev);
     return 0;
 }
 
-static int apply_one(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
-                     const situ_snapshot *snap)
+/* As before the batch statements: a savepoint around the event, its log
+ * row alone, rolled back when it was rejected. */
+static int apply_careful(situ_feed_applier *a, situ_feed_batch *b, situ_feed_event *ev,
+                         const situ_snapshot *snap)
 {
-    int rc = logged(a, b->dept, ev->id);
-    if (rc)
-        return rc < 0 ? rc : (ev->status = SITU_FEED_DUPLICATE, 0);
-    if ((rc = exec_stmt(a->sp_begin)))
-        return rc;
-    rc = appliers[ev->type].apply(a, b, ev, snap);
-    if (rc >= 0 && ev->status != SITU_FEED_REJECTED)
-        rc = log_event(a, b, ev);
+    if (exec_stmt(a->sp_begin))
+        return SITU_EDB;
+    int rc = appliers[ev->type].apply(a, b, ev, snap);
+    if (rc >= 0 && ev->status != SITU_FEED_REJECTED) {
+        take_seq(a, b, ev);
+        if ((rc = log_chunk(a, b, &ev, 0)) == STEP_REFUSED)
+            --a->seq, ev->seq = 0, rc = 0;
+    }
     if (rc < 0)
         return rc;
-    if (ev->status == SITU_FEED_REJECTED) {
-        free(ev->changes);
-        ev->changes = NULL, ev->nchanges = 0;
-        if (exec_stmt(a->sp_rollback))
-            return SITU_EDB;
-    } else {
-        ev->status = SITU_FEED_ACCEPTED;
-    }
+    if (ev->status == SITU_FEED_REJECTED && exec_stmt(a->sp_rollback))
+        return SITU_EDB;
     return exec_stmt(a->sp_release);
 }
 
+static void drop_changes(situ_feed_event *ev)
+{
+    free(ev->changes);
+    ev->changes = NULL, ev->nchanges = 0;
+}
+
+/* One pass over the batch's pending events, fast or careful: 0 done, 1
+ * (fast only) the batch must be applied again carefully, < 0 failed. */
+static int apply_pass(situ_feed_applier *a, situ_feed_batch *b, batch_ids *ids,
+                      const situ_snapshot *snap, int careful)
+{
+    for (int i = 0; i < b->n; i++) {
+        situ_feed_event *ev = &b->ev[i];
+        int k = ids->slot[i];
+        if (k < 0)
+            continue;
+        if (ids->in_store[k] || ids->taken[k]) {
+            ev->status = SITU_FEED_DUPLICATE;
+            continue;
+        }
+        int rc = careful ? apply_careful(a, b, ev, snap) : apply_fast(a, b, ev, snap);
+        if (rc)
+            return rc;
+        if (ev->status == SITU_FEED_REJECTED)
+            drop_changes(ev);
+        else
+            ids->taken[k] = 1;
+    }
+    if (careful)
+        return 0;
+    int rc = log_events(a, b);
+    return rc == STEP_REFUSED ? 1 : rc;
+}
+
+/* Back to the batch as it came: its pending events pending again, the seq
+ * where it was. The store is rolled back to the batch's savepoint. */
+static void undo_pass(situ_feed_applier *a, situ_feed_batch *b, batch_ids *ids, long long seq)
+{
+    a->seq = seq;
+    memset(ids->taken, 0, (size_t)ids->n);
+    for (int i = 0; i < b->n; i++) {
+        if (!ids->was_pending[i])
+            continue;
+        situ_feed_event *ev = &b->ev[i];
+        drop_changes(ev);
+        ev->status = SITU_FEED_PENDING;
+        ev->seq = 0;
+        ev->field[0] = ev->reason[0] = '\0';
+    }
+}
+
+/* The batch's events applied and logged: fast, or (when an event was
+ * rejected after having written, or by the store) again the careful way
+ * from the batch's savepoint. */
+static int apply_batch(situ_feed_applier *a, situ_feed_batch *b, batch_ids *ids,
+                       const situ_snapshot *snap)
+{
+    long long seq = a->seq;
+    int rc = exec_stmt(a->batch_begin);
+    if (!rc && (rc = apply_pass(a, b, ids, snap, 0)) == 1) {
+        undo_pass(a, b, ids, seq);
+        rc = exec_stmt(a->batch_rollback);
+        if (!rc)
+            rc = apply_pass(a, b, ids, snap, 1);
+    }
+    return rc ? rc : exec_stmt(a->batch_release);
+}
 /* Reads the log's last seq into a->seq, on PostgreSQL under the seq lock
  * (see SEQ_LOCK_SQL): 0, or SITU_EDB. */
 static int read_last_seq(situ_feed_applier *a)
@@ -819,16 +1077,17 @@ int situ_feed_apply(situ_feed_applier *a, situ_feed_batch *b, const situ_snapsho
         return situ_err_set(err, situ_db_errcode(a->db) ? situ_db_errcode(a->db) : SITU_EDB, "%s",
                             situ_db_errmsg(a->db));
     long long first = a->seq;
-    for (int i = 0; i < b->n; i++) {
-        situ_feed_event *ev = &b->ev[i];
-        if (ev->status != SITU_FEED_PENDING)
-            continue;
-        int rc = apply_one(a, b, ev, snap);
-        if (rc)
-            return situ_err_set(err, rc, "%s",
-                                rc == SITU_ENOMEM ? "out of memory" : situ_db_errmsg(a->db));
-    }
-    if (notify_seq(a, first))
-        return situ_err_set(err, SITU_EDB, "%s", situ_db_errmsg(a->db));
+    batch_ids ids = {0};
+    int rc = batch_ids_make(b, &ids);
+    if (!rc)
+        rc = check_duplicates(a, b, &ids);
+    if (!rc)
+        rc = apply_batch(a, b, &ids, snap);
+    if (!rc)
+        rc = notify_seq(a, first);
+    batch_ids_free(&ids);
+    if (rc)
+        return situ_err_set(err, rc, "%s",
+                            rc == SITU_ENOMEM ? "out of memory" : situ_db_errmsg(a->db));
     return 0;
 }

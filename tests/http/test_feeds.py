@@ -235,6 +235,23 @@ class FeedsTest(unittest.TestCase):
             "properties", {}).get("personnel") == 40)
         self.assertTrue(got)
 
+    def test_healthz_on_a_file_does_not_claim_to_follow(self):
+        """On SpatiaLite situd does not follow the event log: /healthz says
+        so and leaves the store's seq and the lag null rather than a 0 that
+        would read as "caught up" (issue 17)."""
+        r = self.post("reserves", [{"id": "health-1", "type": "feature_update",
+                                    "collection": "resources", "feature_id": "R1",
+                                    "set": {"personnel": 7}}])
+        self.accepted(r)
+        seq = r.json()["results"][0]["seq"]
+        self.assertTrue(wait_until(lambda: self.d.get("/healthz").json()["seq"] >= seq))
+        h = self.d.get("/healthz")
+        doc = h.json()
+        self.assertEqual((h.status, doc["status"], doc["following"]), (200, "ok", False))
+        self.assertEqual((doc["store_seq"], doc["lag_seq"], doc["lag_s"]), (None, None, None))
+        self.assertNotIn("store", doc)
+        self.assertEqual(int(h.headers["x-situ-seq"]), doc["seq"])
+
     # ---- applying -----------------------------------------------------------------------
 
     def test_observation_creates_and_updates_a_station(self):

@@ -312,6 +312,8 @@ class FollowPgTest(unittest.TestCase):
             self.assertTrue(h, self.health(self.b))
             self.assertEqual(h["status"], "ok")  # within the default --max-lag (30 s)
             self.assertIn("store_reason", h)
+            # the store's seq now is unknown: no lag in events, the last seen
+            self.assertEqual((h["following"], h["lag_seq"], h["store_seq"]), (True, None, seq))
             stale = wait_until(lambda: strict.get("/healthz").status == 503, 10)
             self.assertTrue(stale, strict.get("/healthz").body)
             self.assertEqual(strict.get("/healthz").json()["status"], "stale")
@@ -337,7 +339,8 @@ class FollowPgTest(unittest.TestCase):
             for d in (self.a, self.b, strict):
                 self.assertEqual(self.value(d)[1], 2.0, d.read_log())
                 h = self.health(d)
-                self.assertEqual((h["status"], h["store"], h["lag_seq"]), ("ok", "ok", 0))
+                self.assertEqual((h["status"], h["store"], h["following"], h["lag_seq"]),
+                                 ("ok", "ok", True, 0))
             self.assertNotIn("x-situ-stale", self.value(strict)[0].headers)
             metrics = strict.get("/metrics").body.decode()
             self.assertIn("situd_follow_store_up 1\n", metrics)

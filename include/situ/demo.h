@@ -3,8 +3,9 @@
  *
  * Owns: synthetic but plausible township polygons for the real 182 township
  * codes and names (geodata/yongzhou_townships.csv), the four maps, stations
- * and the department registry, a road network (roads.geojson), written one file per collection
- * (GeoJSON, a GBK Shapefile in EPSG:4546, a CSV in CGCS2000) plus the manifest.ini that
+ * and the department registry, a road network (roads.fgb), written one file per collection
+ * (GeoJSON, a GBK Shapefile in EPSG:4546, a CSV in CGCS2000, FlatGeobuf for the roads, by far
+ * the largest, which GDAL reads several times faster than GeoJSON) plus the manifest.ini that
  * situ_load_dir reads. Same seed and scale, same bytes.
  */
 #ifndef SITU_DEMO_H
@@ -29,7 +30,8 @@ typedef struct situ_demo_stats {
 
 /* Writes the demo into o->out_dir: townships.geojson, risk_zones.geojson,
  * hazards.shp (EPSG:4546, GBK, no .cpg), hazard_sources.csv (lon/lat in
- * EPSG:4490), resources.geojson, stations.geojson, roads.geojson, departments.csv and
+ * EPSG:4490), resources.geojson, stations.geojson, roads.fgb (unindexed: in writing order;
+ * vertices as 7-decimal GeoJSON carries them), departments.csv and
  * manifest.ini, replacing files of those names. Returns 0 or a negative
  * SITU_E... code; on failure the folder may hold partial files.
  * *out_stats (may be NULL) gets the feature counts on success. */

@@ -106,11 +106,17 @@ int situ_store_upsert_many(situ_store *s, const situ_collection *c, const situ_f
 /* A bulk write of collection c inside the open transaction (a load): when c
  * holds no rows (SpatiaLite), its per-row spatial index and time stamp
  * triggers are set aside until situ_store_bulk_end, which fills the spatial
- * index in one statement, with the values the triggers would have written,
+ * index (what situ_store_bulk_step has not) in fid order with the values the
+ * triggers would have written,
  * and creates the triggers again as they were. A rollback restores them
  * too; a commit in between is refused. Upserts between the two must not
  * update a row (ids distinct). A no-op on PostgreSQL and when c has rows. */
 int situ_store_bulk_begin(situ_store *s, const situ_collection *c, situ_err *err);
+/* Indexes the rows of c written since situ_store_bulk_begin or the last
+ * step, in their order, as situ_store_bulk_end would have: a writer calls
+ * it after each batch, so the index grows while the next batch is read,
+ * and is the same index. A no-op outside a bulk write. */
+int situ_store_bulk_step(situ_store *s, const situ_collection *c, situ_err *err);
 int situ_store_bulk_end(situ_store *s, const situ_collection *c, situ_err *err);
 
 /* Number of features in collection c. */

@@ -27,16 +27,20 @@ typedef struct demo_format {
     int lonlat;           /* CSV: lon and lat columns, no geometry, no CRS */
     const char *encoding; /* manifest: the DBF's encoding; no .cpg is left */
     const char *s_srs;    /* manifest: the CRS of a file that cannot say it */
+    int decimals;         /* coordinates rounded to as GeoJSON's COORDINATE_PRECISION, or 0 */
 } demo_format;
 
 static const demo_format formats[] = {
-    {SITU_C_TOWNSHIPS, "GeoJSON", "geojson", 4326, 0, NULL, NULL},
-    {SITU_C_RISK_ZONES, "GeoJSON", "geojson", 4326, 0, NULL, NULL},
-    {SITU_C_HAZARDS, "ESRI Shapefile", "shp", 4546, 0, "GBK", NULL},
-    {SITU_C_HAZARD_SOURCES, "CSV", "csv", 4490, 1, NULL, "EPSG:4490"},
-    {SITU_C_RESOURCES, "GeoJSON", "geojson", 4326, 0, NULL, NULL},
-    {SITU_C_STATIONS, "GeoJSON", "geojson", 4326, 0, NULL, NULL},
-    {SITU_C_ROADS, "GeoJSON", "geojson", 4326, 0, NULL, NULL},
+    {SITU_C_TOWNSHIPS, "GeoJSON", "geojson", 4326, 0, NULL, NULL, 7},
+    {SITU_C_RISK_ZONES, "GeoJSON", "geojson", 4326, 0, NULL, NULL, 7},
+    {SITU_C_HAZARDS, "ESRI Shapefile", "shp", 4546, 0, "GBK", NULL, 0},
+    {SITU_C_HAZARD_SOURCES, "CSV", "csv", 4490, 1, NULL, "EPSG:4490", 0},
+    {SITU_C_RESOURCES, "GeoJSON", "geojson", 4326, 0, NULL, NULL, 7},
+    {SITU_C_STATIONS, "GeoJSON", "geojson", 4326, 0, NULL, NULL, 7},
+    /* the largest by far (1 GB of GeoJSON at scale 200): GDAL reads GeoJSON
+     * twice (its schema, then its features) and parses every number as
+     * text; FlatGeobuf is read once, binary. Unindexed: in writing order. */
+    {SITU_C_ROADS, "FlatGeobuf", "fgb", 4326, 0, NULL, NULL, 7},
 };
 #define NFORMATS ((int)(sizeof formats / sizeof formats[0]))
 
@@ -175,12 +179,14 @@ static char **layer_options(const demo_format *fmt)
     char **lco = NULL;
     if (strcmp(fmt->driver, "GeoJSON") == 0) {
         lco = CSLSetNameValue(lco, "RFC7946", "YES");
-        lco = CSLSetNameValue(lco, "COORDINATE_PRECISION", "7");
+        lco = CSLSetNameValue(lco, "COORDINATE_PRECISION", CPLSPrintf("%d", fmt->decimals));
         /* GDAL < 3.10 turns a one-part MultiPolygon into a Polygon when it
          * wraps the date line; nothing here comes near it. */
         lco = CSLSetNameValue(lco, "WRAPDATELINE", "NO");
     } else if (is_shapefile(fmt)) {
         lco = CSLSetNameValue(lco, "ENCODING", "CP936");
+    } else if (strcmp(fmt->driver, "FlatGeobuf") == 0) {
+        lco = CSLSetNameValue(lco, "SPATIAL_INDEX", "NO"); /* an index reorders the features */
     } else {
         lco = csv_options();
     }
@@ -290,6 +296,22 @@ static void set_value(OGRFeatureH ft, int i, const situ_value *v)
     }
 }
 
+/* g as a GeoJSON file of fmt->decimals would carry it: GDAL's own writing
+ * of its coordinates (rounded, and its trailing 0000x and 9999x
+ * trimmed) read back, so that a collection written in another format loads
+ * exactly as its GeoJSON did. Consumes g; NULL on failure. */
+static OGRGeometryH as_geojson_would(OGRGeometryH g, int decimals)
+{
+    char opt[40];
+    char *opts[] = {opt, NULL};
+    snprintf(opt, sizeof opt, "COORDINATE_PRECISION=%d", decimals);
+    char *json = OGR_G_ExportToJsonEx(g, opts);
+    OGRGeometryH r = json ? OGR_G_CreateGeometryFromJson(json) : NULL;
+    CPLFree(json);
+    OGR_G_DestroyGeometry(g);
+    return r;
+}
+
 static int set_geometry(const demo_layer *l, OGRFeatureH ft, OGRGeometryH geom)
 {
     if (l->fmt->lonlat) {
@@ -302,6 +324,9 @@ static int set_geometry(const demo_layer *l, OGRFeatureH ft, OGRGeometryH geom)
         OGR_G_DestroyGeometry(g);
         return -1;
     }
+    if (l->fmt->decimals && strcmp(l->fmt->driver, "GeoJSON") != 0 &&
+        !(g = as_geojson_would(g, l->fmt->decimals)))
+        return -1;
     return OGR_F_SetGeometryDirectly(ft, g) == OGRERR_NONE ? 0 : -1;
 }
 

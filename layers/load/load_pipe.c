@@ -2,7 +2,8 @@
  * load_pipe.c: a SpatiaLite load on two cores. The loader's thread reads
  * (GDAL), checks, repairs (GEOS) and places features into batches; a writer
  * thread upserts each full batch into the store, in order, inside the load's
- * transaction, while the next is read. At most PIPE_DEPTH batches wait, so
+ * transaction, and adds its rows to an empty collection's spatial index
+ * (situ_store_bulk_step), while the next is read. At most PIPE_DEPTH batches wait, so
  * memory stays bounded however fast the reader is. The writer alone uses
  * the store's connection between situ__pipe_start and situ__pipe_finish.
  * A failure on either side stops both; the caller rolls back.
@@ -18,6 +19,7 @@
 
 struct situ__pipe {
     situ_store *s;
+    const situ_collection *c;
     pthread_t writer;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -52,6 +54,8 @@ static void *writer_main(void *arg)
             situ__batch_reset(b);
         else
             rc = situ__batch_flush(b, p->s, &inserted, &n, &err);
+        if (!rc && !failed) /* an empty collection's spatial index grows with it */
+            rc = situ_store_bulk_step(p->s, p->c, &err);
         pthread_mutex_lock(&p->mu);
         if (rc && !p->failed)
             p->failed = rc, p->err = err;
@@ -78,7 +82,7 @@ int situ__pipe_start(situ_store *s, const situ_collection *c, situ__pipe **out_p
     situ__pipe *p = calloc(1, sizeof *p);
     if (!p)
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
-    p->s = s;
+    p->s = s, p->c = c;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     for (int i = 0; i < PIPE_BATCHES; i++)

@@ -28,6 +28,7 @@ static void forget(situ_store *s, situ_coll_id cid)
         s->bulk_sql[cid][i] = NULL;
     }
     s->bulk[cid] = 0;
+    s->bulk_indexed[cid] = 0;
 }
 
 void situ__store_bulk_forget(situ_store *s)
@@ -97,20 +98,42 @@ int situ_store_bulk_begin(situ_store *s, const situ_collection *c, situ_err *err
     return 0;
 }
 
-/* Fills c's R-tree from its rows as RTreeAlign would, one row at a time. */
-static int fill_rtree(situ_store *s, const situ_collection *c, situ_err *err)
+/* Adds the rows of c past the last one indexed to its R-tree as RTreeAlign
+ * would, one row at a time in fid order (the order they were written). */
+static int index_new_rows(situ_store *s, const situ_collection *c, situ_err *err)
 {
-    char sql[640];
+    char sql[640], *last;
     snprintf(sql, sizeof sql,
              "INSERT INTO \"idx_%s_geom\" (pkid, xmin, ymin, xmax, ymax) SELECT fid, "
              "CAST(printf('%%1.12f', MbrMinX(geom)) AS REAL), "
              "CAST(printf('%%1.12f', MbrMinY(geom)) AS REAL), "
              "CAST(printf('%%1.12f', MbrMaxX(geom)) AS REAL), "
              "CAST(printf('%%1.12f', MbrMaxY(geom)) AS REAL) FROM \"%s\" "
-             "WHERE geom IS NOT NULL ORDER BY fid",
-             c->id, c->id);
+             "WHERE fid > %lld AND geom IS NOT NULL ORDER BY fid",
+             c->id, c->id, s->bulk_indexed[c->cid]);
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return fail(s, err, "cannot fill its spatial index", c);
+    snprintf(sql, sizeof sql, "SELECT max(fid) FROM \"%s\"", c->id);
+    if (query_text(s->db, sql, &last) != SQLITE_OK)
+        return fail(s, err, "cannot find its last row", c);
+    if (last)
+        s->bulk_indexed[c->cid] = atoll(last);
+    sqlite3_free(last);
+    return 0;
+}
+
+int situ_store_bulk_step(situ_store *s, const situ_collection *c, situ_err *err)
+{
+    return s->db && s->bulk[c->cid] ? index_new_rows(s, c, err) : 0;
+}
+
+/* Indexes the rows not indexed yet and stamps c's last insert. */
+static int fill_rtree(situ_store *s, const situ_collection *c, situ_err *err)
+{
+    char sql[640];
+    int rc = index_new_rows(s, c, err);
+    if (rc)
+        return rc;
     snprintf(sql, sizeof sql,
              "UPDATE geometry_columns_time SET last_insert = strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', "
              "'now') WHERE Lower(f_table_name) = Lower('%s') AND Lower(f_geometry_column) = "

@@ -30,6 +30,7 @@ struct situ_store {
      * triggers set aside, and their SQL (sqlite3_malloc'd) to create again */
     int bulk[SITU_NCOLLECTIONS];
     char *bulk_sql[SITU_NCOLLECTIONS][SITU_STORE_BULK_TRIGGERS];
+    long long bulk_indexed[SITU_NCOLLECTIONS]; /* the last fid in the spatial index */
 };
 
 /* Opens the engine's connection into s and brings its schema to

@@ -1,8 +1,8 @@
 /* demo_roads_test.c: tests layers/demo/demo_roads.c by generating the demo at
- * scale 1 and reading roads.geojson back with GDAL, as the loader would:
- * its size, the graph layers/roads builds of it (one connected network),
- * bridges wherever a road crosses a river (GEOS), and every team, depot and
- * township seat within reach of a road (situ_roads_snap). */
+ * scale 1 and reading roads.fgb back with GDAL, as the loader would:
+ * FlatGeobuf with the vertices its GeoJSON carried, its size, the graph layers/roads builds of it
+ * (one connected network), bridges wherever a road crosses a river (GEOS), and every team, depot
+ * and township seat within reach of a road (situ_roads_snap). */
 #include "testlib.h"
 
 #include <math.h>
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cpl_error.h>
 #include <gdal.h>
@@ -112,9 +113,10 @@ static const net *demo(void)
         fprintf(stderr, "situ_demo_write: %s\n", err.msg);
     assert_int_equal(rc, 0);
     char path[4200];
-    snprintf(path, sizeof path, "%s/roads.geojson", N.dir);
+    snprintf(path, sizeof path, "%s/roads.fgb", N.dir);
     GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR, NULL, NULL, NULL);
     assert_non_null(ds);
+    assert_string_equal(GDALGetDriverShortName(GDALGetDatasetDriver(ds)), "FlatGeobuf");
     OGRLayerH l = GDALDatasetGetLayer(ds, 0);
     size_t cap = (size_t)OGR_L_GetFeatureCount(l, 1);
     assert_int_equal((long long)cap, st.count[SITU_C_ROADS]);
@@ -177,6 +179,37 @@ static situ_roads_graph *graph_of(const net *n)
 }
 
 /* ---- size and attributes ------------------------------------------------------ */
+
+/* The roads are FlatGeobuf, but their vertices are what the GeoJSON the
+ * demo wrote before carried (7 decimals, and GDAL's trimming of 0000x and
+ * 9999x: 111.6000007 is written 111.6), so the same store loads: GDAL's
+ * GeoJSON writing of them changes not one vertex. */
+static void vertices_are_as_geojson_carried_them(void **state)
+{
+    (void)state;
+    const net *n = demo();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/roads-check.geojson", n->dir);
+    assert_int_equal(situ_test_sh(NULL,
+                                  "ogr2ogr -f GeoJSON -lco RFC7946=YES -lco COORDINATE_PRECISION=7 "
+                                  "-lco WRAPDATELINE=NO '%s' '%s/roads.fgb'",
+                                  path, n->dir),
+                     0);
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR, NULL, NULL, NULL);
+    assert_non_null(ds);
+    OGRFeatureH f;
+    size_t k = 0, other = 0;
+    while ((f = OGR_L_GetNextFeature(GDALDatasetGetLayer(ds, 0))) != NULL) {
+        OGRGeometryH line = OGR_G_GetGeometryRef(OGR_F_GetGeometryRef(f), 0);
+        for (int i = 0; i < OGR_G_GetPointCount(line) && k < n->nxy; i++, k++)
+            other += OGR_G_GetX(line, i) != n->xy[2 * k] || OGR_G_GetY(line, i) != n->xy[2 * k + 1];
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+    unlink(path);
+    assert_int_equal(k, n->nxy);
+    assert_int_equal(other, 0);
+}
 
 static void scale_one_has_100k_edges_of_every_class(void **state)
 {
@@ -392,6 +425,7 @@ static int setup(void **state)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup(scale_one_has_100k_edges_of_every_class, setup),
+    cmocka_unit_test_setup(vertices_are_as_geojson_carried_them, setup),
     cmocka_unit_test_setup(graph_is_one_connected_network, setup),
     cmocka_unit_test_setup(every_river_crossing_is_a_bridge, setup),
     cmocka_unit_test_setup(resources_and_township_seats_are_near_a_road, setup),

@@ -366,12 +366,9 @@ static void rejects_features_with_grouped_reasons(void **state)
  * refuses polygons, points and one-point lines, and checks its fields
  * against the schema: class required, class and oneway in their domains.
  * The township is the one at the middle vertex of the first part. */
-static void loads_roads_as_lines_and_refuses_the_rest(void **state)
+static void assert_fixture_roads(fixture *fx, const situ_load_stats *stats)
 {
-    fixture *fx = *state;
-    situ_load_stats st;
-    must_load(fx, "townships", DATA "/townships.geojson", NULL, NULL, &st);
-    must_load(fx, "roads", DATA "/roads.geojson", NULL, NULL, &st);
+    situ_load_stats st = *stats;
     assert_int_equal(st.read, 8);
     assert_int_equal(st.inserted, 2);
     assert_int_equal(st.rejected, 6);
@@ -392,6 +389,41 @@ static void loads_roads_as_lines_and_refuses_the_rest(void **state)
              "SELECT class || ',' || oneway || ',' || bridge || ',' || speed_kmh || ',' || "
              "layer FROM roads WHERE id = 'R2'",
              "county,yes,1,60.0,1");
+}
+
+static void loads_roads_as_lines_and_refuses_the_rest(void **state)
+{
+    fixture *fx = *state;
+    situ_load_stats st;
+    must_load(fx, "townships", DATA "/townships.geojson", NULL, NULL, &st);
+    must_load(fx, "roads", DATA "/roads.geojson", NULL, NULL, &st);
+    assert_fixture_roads(fx, &st);
+}
+
+/* `situ demo` writes its roads as FlatGeobuf (read once and binary, where
+ * GDAL reads GeoJSON twice as text): --all takes roads.fgb, and the same
+ * roads load from it as from their GeoJSON, rejections and all. */
+static void load_dir_takes_roads_from_flatgeobuf(void **state)
+{
+    fixture *fx = *state;
+    char dir[4096];
+    situ_load_stats st[SITU_NCOLLECTIONS];
+    situ_load_opts o = {.max_rejected_share = 1};
+    situ_err err = {0};
+    int nfiles = 0;
+    snprintf(dir, sizeof dir, "%s/fgb", fx->dir);
+    assert_int_equal(situ_test_sh(NULL,
+                                  "mkdir -p '%s' && cp %s/townships.geojson '%s/' && "
+                                  "ogr2ogr -f FlatGeobuf -lco SPATIAL_INDEX=NO '%s/roads.fgb' "
+                                  "%s/roads.geojson",
+                                  dir, DATA, dir, dir, DATA),
+                     0);
+    int rc = situ_load_dir(fx->s, dir, &o, st, &nfiles, &err);
+    if (rc)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(nfiles, 2);
+    assert_fixture_roads(fx, &st[SITU_C_ROADS]);
 }
 
 /* A repair that changes meaning says by how much: a hole outside its shell
@@ -772,6 +804,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(townships_stored_in_any_order_assign_by_code, setup, teardown),
     cmocka_unit_test_setup_teardown(rejects_features_with_grouped_reasons, setup, teardown),
     cmocka_unit_test_setup_teardown(loads_roads_as_lines_and_refuses_the_rest, setup, teardown),
+    cmocka_unit_test_setup_teardown(load_dir_takes_roads_from_flatgeobuf, setup, teardown),
     cmocka_unit_test_setup_teardown(reload_is_idempotent, setup, teardown),
     cmocka_unit_test_setup_teardown(reads_csv_lon_lat_columns_and_items, setup, teardown),
     cmocka_unit_test_setup_teardown(missing_crs_fails_naming_s_srs_and_changes_nothing, setup,

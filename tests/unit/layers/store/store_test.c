@@ -231,8 +231,9 @@ static void roads_store_lines_promoted(void **state)
 }
 
 /* Writes roads r0..r(n-1) (lines whose bounds sit just below, on and above
- * float32 values: the R-tree rounds them outwards), at a fixed time. */
-static void put_bulk_roads(situ_store *s, int n)
+ * float32 values: the R-tree rounds them outwards), at a fixed time; every
+ * step rows (0: never) indexes them so far (situ_store_bulk_step). */
+static void put_bulk_roads(situ_store *s, int n, int step)
 {
     static const char *const wkt[] = {
         "LINESTRING(111.49999999999999 26.2,111.5 26.300000000000001)",
@@ -251,6 +252,8 @@ static void put_bulk_roads(situ_store *s, int n)
             .id = id, .wkb = wkb, .nwkb = nwkb, .values = v, .updated_at = "2026-01-01T00:00:00Z"};
         assert_int_equal(situ_store_upsert(s, situ_schema_find("roads"), &f, NULL, &err), 0);
         free(wkb);
+        if (step && (i + 1) % step == 0)
+            assert_int_equal(situ_store_bulk_step(s, c, &err), 0);
     }
 }
 
@@ -287,7 +290,7 @@ static void bulk_write_is_the_row_by_row_write(void **state)
     const situ_collection *roads = situ_schema_find("roads");
     situ_err err = {0};
     assert_int_equal(situ_store_begin(a, &err), 0);
-    put_bulk_roads(a, 300);
+    put_bulk_roads(a, 300, 0);
     assert_int_equal(situ_store_commit(a, &err), 0);
 
     assert_int_equal(situ_store_begin(b, &err), 0);
@@ -295,7 +298,7 @@ static void bulk_write_is_the_row_by_row_write(void **state)
     query_text(b, "SELECT count(*) FROM sqlite_master WHERE name = 'gii_roads_geom'", text,
                sizeof text);
     assert_string_equal(text, "0");
-    put_bulk_roads(b, 300);
+    put_bulk_roads(b, 300, 0);
     assert_int_not_equal(situ_store_commit(b, &err), 0); /* not ended */
     assert_int_equal(situ_store_bulk_end(b, roads, &err), 0);
     assert_int_equal(situ_store_commit(b, &err), 0);
@@ -320,6 +323,50 @@ static void bulk_write_is_the_row_by_row_write(void **state)
                "'giu_stations_geom', 'tmi_stations_geom', 'tmu_stations_geom')",
                text, sizeof text);
     assert_string_equal(text, "4");
+    situ_store_close(a), situ_store_close(b);
+    situ_test_rmtree(da), situ_test_rmtree(db);
+    free(da), free(db);
+}
+
+/* The R-tree's rows and its nodes (their layout follows the order of
+ * insertion), and the rows of roads. */
+static unsigned long long rtree_digest(situ_store *s)
+{
+    static const char *const tables[] = {"roads",
+                                         "idx_roads_geom",
+                                         "idx_roads_geom_node",
+                                         "idx_roads_geom_parent",
+                                         "idx_roads_geom_rowid",
+                                         NULL};
+    return situ_test_store_digest(s, tables);
+}
+
+/* A bulk write indexing its rows batch by batch as the loader's writer does
+ * (situ_store_bulk_step after each) gives the R-tree, to its nodes, that
+ * indexing them all at the end gives; a step outside a bulk write does
+ * nothing. */
+static void bulk_steps_give_the_same_index(void **state)
+{
+    (void)state;
+    char *da, *db, text[64];
+    situ_store *a = open_new(&da), *b = open_new(&db);
+    const situ_collection *roads = situ_schema_find("roads");
+    situ_err err = {0};
+    assert_int_equal(situ_store_bulk_step(a, roads, &err), 0); /* no bulk write: nothing */
+    for (int k = 0; k < 2; k++) {
+        situ_store *s = k ? b : a;
+        assert_int_equal(situ_store_begin(s, &err), 0);
+        assert_int_equal(situ_store_bulk_begin(s, roads, &err), 0);
+        put_bulk_roads(s, 300, k ? 47 : 0);
+        assert_int_equal(situ_store_bulk_end(s, roads, &err), 0);
+        assert_int_equal(situ_store_commit(s, &err), 0);
+    }
+    query_text(b, "SELECT count(*) || ' ' || count(DISTINCT pkid) FROM idx_roads_geom", text,
+               sizeof text);
+    assert_string_equal(text, "300 300");
+    query_text(b, "SELECT count(*) FROM idx_roads_geom_node", text, sizeof text);
+    assert_true(atoi(text) > 1); /* more than a root: the layout is the order's */
+    assert_true(rtree_digest(a) == rtree_digest(b));
     situ_store_close(a), situ_store_close(b);
     situ_test_rmtree(da), situ_test_rmtree(db);
     free(da), free(db);
@@ -659,6 +706,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(upsert_inserts_then_updates_and_replaces_items),
     cmocka_unit_test(roads_store_lines_promoted),
     cmocka_unit_test(bulk_write_is_the_row_by_row_write),
+    cmocka_unit_test(bulk_steps_give_the_same_index),
     cmocka_unit_test(version_3_file_gains_roads),
     cmocka_unit_test(refuses_newer_schema_and_foreign_files),
     cmocka_unit_test(backup_refuses_a_url_without_echoing_it),

@@ -76,7 +76,7 @@ def add_demo_roads(db, tmp):
     subprocess.run([situd.SITU, "demo", "--out", demo, "--scale", "1"], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     subprocess.run([situd.SITU, "load", "--db", db, "--collection", "roads",
-                    os.path.join(demo, "roads.geojson")], check=True,
+                    os.path.join(demo, "roads.fgb")], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -750,19 +750,29 @@ static void low_zoom_rules(void **state)
     fixture_close(&fx);
 }
 
-/* The tiles of the test: per zoom 5..17, the tiles over the town (at most
- * 60 a zoom, taken evenly). Returns the count. */
-static size_t test_tiles(situ_tile_xyz *out, size_t max)
+/* Tiles of zooms z0..z1 from the town's west edge to `east` and its north
+ * edge to `north` (and 0.01 past the other edges), at most `per_zoom` a
+ * zoom taken evenly. Returns the count. */
+static size_t sample_tiles(situ_tile_xyz *out, size_t max, int z0, int z1, double east,
+                           double north, size_t per_zoom)
 {
     size_t n = 0;
-    for (int z = 5; z <= 17; z++) {
-        situ_tile_xyz a = tile_at(z, FX_LON0 - 0.01, FX_LAT0 + FX_SPAN + 0.01);
-        situ_tile_xyz b = tile_at(z, FX_LON0 + FX_SPAN + 0.01, FX_LAT0 - 0.01);
-        size_t w = b.x - a.x + 1, h = b.y - a.y + 1, all = w * h, step = (all + 59) / 60;
+    for (int z = z0; z <= z1; z++) {
+        situ_tile_xyz a = tile_at(z, FX_LON0 - 0.01, FX_LAT0 + FX_SPAN + north);
+        situ_tile_xyz b = tile_at(z, FX_LON0 + FX_SPAN + east, FX_LAT0 - 0.01);
+        size_t w = b.x - a.x + 1, h = b.y - a.y + 1, all = w * h;
+        size_t step = (all + per_zoom - 1) / per_zoom;
         for (size_t i = 0; i < all && n < max; i += step)
             out[n++] = (situ_tile_xyz){z, a.x + (uint32_t)(i % w), a.y + (uint32_t)(i / w)};
     }
     return n;
+}
+
+/* The tiles of the test: per zoom 5..17, the tiles over the town (at most
+ * 60 a zoom, taken evenly). Returns the count. */
+static size_t test_tiles(situ_tile_xyz *out, size_t max)
+{
+    return sample_tiles(out, max, 5, 17, 0.01, 0.01, 60);
 }
 
 /* Every polygon of many tiles, by our own decoder: rings of 3+ distinct
@@ -996,24 +1006,37 @@ static size_t apply_batch(tile_fixture *fx, situ_feed_applier *a, const char *de
     return n;
 }
 
-/* Tiles of every collection, byte for byte. */
-static void assert_same_tiles(situ_tilesrc *const *a, situ_tilesrc *const *b)
+/* tiles[0..nt) of every collection, and of them all (the layers one after
+ * the other, as the cache makes an `all` tile), byte for byte. */
+static void assert_same_tiles_at(situ_tilesrc *const *a, situ_tilesrc *const *b,
+                                 const situ_tile_xyz *tiles, size_t nt)
 {
-    situ_tile_xyz tiles[600];
-    size_t nt = test_tiles(tiles, 600);
-    tiles[nt++] = tile_at(20, 111.6, SAW_Y0);
-    situ_buf ba, bb;
-    situ_buf_init(&ba), situ_buf_init(&bb);
+    situ_buf ba, bb, alla, allb;
+    situ_buf_init(&ba), situ_buf_init(&bb), situ_buf_init(&alla), situ_buf_init(&allb);
     situ_err err = {0};
-    for (size_t i = 0; i < nt; i++)
+    for (size_t i = 0; i < nt; i++) {
+        alla.n = allb.n = 0;
         for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
             ba.n = bb.n = 0;
             assert_int_equal(situ_tile_encode_coll(a[cid], tiles[i], NULL, &ba, NULL, &err), 0);
             assert_int_equal(situ_tile_encode_coll(b[cid], tiles[i], NULL, &bb, NULL, &err), 0);
             assert_int_equal(ba.n, bb.n);
             assert_memory_equal(ba.p, bb.p, ba.n);
+            situ_buf_add(&alla, ba.p, ba.n), situ_buf_add(&allb, bb.p, bb.n);
         }
-    situ_buf_dispose(&ba), situ_buf_dispose(&bb);
+        assert_int_equal(alla.n, allb.n);
+        assert_memory_equal(alla.p, allb.p, alla.n);
+    }
+    situ_buf_dispose(&ba), situ_buf_dispose(&bb), situ_buf_dispose(&alla), situ_buf_dispose(&allb);
+}
+
+/* The test's tiles and one z20 tile on the sawtooth, byte for byte. */
+static void assert_same_tiles(situ_tilesrc *const *a, situ_tilesrc *const *b)
+{
+    situ_tile_xyz tiles[600];
+    size_t nt = test_tiles(tiles, 600);
+    tiles[nt++] = tile_at(20, 111.6, SAW_Y0);
+    assert_same_tiles_at(a, b, tiles, nt);
 }
 
 /* Nearest resources and stations and /locate answers, byte for byte. */
@@ -1426,11 +1449,17 @@ static void assert_same_low_tiles(const situ_tilesrc *a, const situ_tilesrc *b, 
     situ_buf_dispose(&ba), situ_buf_dispose(&bb);
 }
 
+/* Runs sql on the fixture's store. */
+static void sqlite_run(tile_fixture *fx, const char *sql)
+{
+    assert_int_equal(sqlite3_exec(situ_store_db(fx->store), sql, NULL, NULL, NULL), 0);
+}
+
 static void sqlite_delete(tile_fixture *fx, const char *table, const char *id)
 {
     char sql[128];
     snprintf(sql, sizeof sql, "DELETE FROM %s WHERE id = '%s'", table, id);
-    assert_int_equal(sqlite3_exec(situ_store_db(fx->store), sql, NULL, NULL, NULL), 0);
+    sqlite_run(fx, sql);
 }
 
 #define PAST "2020-01-01"   /* overdue whatever the day */
@@ -1534,12 +1563,6 @@ static void pyramid_kept_up_to_date_equals_a_cold_build(void **state)
 
 /* ---- carrying the preparation over ------------------------------------------ */
 
-/* Runs sql on the fixture's store. */
-static void sqlite_run(tile_fixture *fx, const char *sql)
-{
-    assert_int_equal(sqlite3_exec(situ_store_db(fx->store), sql, NULL, NULL, NULL), 0);
-}
-
 /* One step of changes to several collections: inserts, moves, deletes,
  * property and status changes, and string values that one feature alone
  * held shared by a second and given back (TILE_UNIQUE must follow). */
@@ -1629,40 +1652,15 @@ static void assert_uses_counted(const situ_tilesrc *s)
 /* The tiles z0-z14 over the town and the far corner, a sample of each zoom. */
 static size_t carry_tiles(situ_tile_xyz *out, size_t max)
 {
-    size_t n = 0;
-    for (int z = 0; z <= 14; z++) {
-        situ_tile_xyz a = tile_at(z, FX_LON0 - 0.01, FX_LAT0 + FX_SPAN + 0.08);
-        situ_tile_xyz b = tile_at(z, FX_LON0 + FX_SPAN + 0.01, FX_LAT0 - 0.01);
-        size_t w = b.x - a.x + 1, h = b.y - a.y + 1, all = w * h, step = (all + 29) / 30;
-        for (size_t i = 0; i < all && n < max; i += step)
-            out[n++] = (situ_tile_xyz){z, a.x + (uint32_t)(i % w), a.y + (uint32_t)(i / w)};
-    }
-    return n;
+    return sample_tiles(out, max, 0, 14, 0.01, 0.08, 30);
 }
 
-/* Every sample tile of every collection, and of them all (the layers one
- * after the other, as the cache makes an `all` tile), byte for byte. */
+/* Every sample tile of every collection and `all`, byte for byte. */
 static void assert_same_sample_tiles(situ_tilesrc *const *a, situ_tilesrc *const *b)
 {
     situ_tile_xyz tiles[600];
     size_t nt = carry_tiles(tiles, 600);
-    situ_buf ba, bb, alla, allb;
-    situ_buf_init(&ba), situ_buf_init(&bb), situ_buf_init(&alla), situ_buf_init(&allb);
-    situ_err err = {0};
-    for (size_t i = 0; i < nt; i++) {
-        alla.n = allb.n = 0;
-        for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
-            ba.n = bb.n = 0;
-            assert_int_equal(situ_tile_encode_coll(a[cid], tiles[i], NULL, &ba, NULL, &err), 0);
-            assert_int_equal(situ_tile_encode_coll(b[cid], tiles[i], NULL, &bb, NULL, &err), 0);
-            assert_int_equal(ba.n, bb.n);
-            assert_memory_equal(ba.p, bb.p, ba.n);
-            situ_buf_add(&alla, ba.p, ba.n), situ_buf_add(&allb, bb.p, bb.n);
-        }
-        assert_int_equal(alla.n, allb.n);
-        assert_memory_equal(alla.p, allb.p, alla.n);
-    }
-    situ_buf_dispose(&ba), situ_buf_dispose(&bb), situ_buf_dispose(&alla), situ_buf_dispose(&allb);
+    assert_same_tiles_at(a, b, tiles, nt);
 }
 
 /* Five steps of changes published as the daemon does (situ_coll_update,

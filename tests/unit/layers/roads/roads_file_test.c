@@ -21,6 +21,7 @@
 
 static situ_roads_osm grid;
 static situ_roads_graph *built;
+static char *dir;
 static char path[512];
 
 static int setup(void **state)
@@ -29,7 +30,8 @@ static int setup(void **state)
     situ_err err;
     assert_int_equal(situ_roads_grid(30, 30, 150, 12, 8, 7, &grid, &err), 0);
     assert_int_equal(situ_roads_graph_new(grid.lines, grid.n, NULL, &built, &err), 0);
-    snprintf(path, sizeof path, "%s/db.roads", situ_test_tmpdir("roads_file"));
+    dir = situ_test_tmpdir("roads_file");
+    snprintf(path, sizeof path, "%s/db.roads", dir);
     return 0;
 }
 
@@ -38,6 +40,8 @@ static int teardown(void **state)
     (void)state;
     situ_roads_graph_free(built);
     situ_roads_osm_dispose(&grid);
+    situ_test_rmtree(dir);
+    free(dir);
     return 0;
 }
 

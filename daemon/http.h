@@ -102,6 +102,8 @@ situd_result situd_not_yet(situd_req *r, const char *param, const char *fmt, ...
 situd_result situd_body_expect(situd_req *r);
 /* 1 once the request body has been read in full. */
 int situd_body_read(const situd_req *r);
+/* Appends the body budget's gauges (held and configured bytes) to /metrics. */
+void situd_bodies_stats(situ_buf *b);
 
 /* Streams a body of unknown length: next() appends to b and returns 1 while
  * more follows, 0 at the end, -1 on error; done() frees ctx. */

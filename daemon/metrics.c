@@ -108,4 +108,5 @@ void situd_metrics_write(situ_buf *b)
     write_snapshot(b);
     situd_tiles_stats(b);
     situd_conns_stats(b);
+    situd_bodies_stats(b);
 }

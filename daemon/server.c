@@ -437,6 +437,20 @@ static void body_drop(situd_req *r)
     r->nbody = 0;
 }
 
+void situd_bodies_stats(situ_buf *b)
+{
+    situ_buf_printf(b,
+                    "# HELP situd_request_bodies_bytes Bytes of max_bodies_bytes held by request "
+                    "bodies being read.\n"
+                    "# TYPE situd_request_bodies_bytes gauge\n"
+                    "situd_request_bodies_bytes %zu\n"
+                    "# HELP situd_request_bodies_capacity_bytes max_bodies_bytes: past it a new "
+                    "upload is answered 503.\n"
+                    "# TYPE situd_request_bodies_capacity_bytes gauge\n"
+                    "situd_request_bodies_capacity_bytes %zu\n",
+                    __atomic_load_n(&bodies_held, __ATOMIC_RELAXED), config->max_bodies_bytes);
+}
+
 /* The request's Content-Length: 1 with *out_n, or 0 when none was sent. */
 static int content_length(situd_req *r, size_t *out_n)
 {

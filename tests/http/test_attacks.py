@@ -295,9 +295,23 @@ class BodyBudgetTest(AttackBase):
         s.sendall(b'{"events": [')  # and the rest never comes
         return s
 
+    def bodies_held(self):
+        body = self.d.get("/metrics").body.decode()
+        return int(re.search(r"^situd_request_bodies_bytes (\d+)$", body, re.M).group(1))
+
+    def wait_bodies_held(self, n):
+        """Waits until situd counts exactly n bytes of bodies held: the
+        heads of uploads on other connections are read in no fixed order, and
+        a closed one is given back when situd notices."""
+        deadline = time.monotonic() + 20
+        while self.bodies_held() != n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.bodies_held(), n)
+
     def test_uploads_past_the_budget_get_503(self):
         held = [self.upload_head(450000), self.upload_head(450000)]
         try:
+            self.wait_bodies_held(2 * 450001)
             s = self.upload_head(450000)
             got, h = read_answer(s, 2.0)
             s.close()
@@ -316,6 +330,7 @@ class BodyBudgetTest(AttackBase):
             for s in held:
                 s.close()
         # the budget comes back when they go
+        self.wait_bodies_held(0)
         for _ in range(20):
             s = self.upload_head(450000)
             got, _ = read_answer(s, 0.2)  # no answer: its body is being read

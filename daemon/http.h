@@ -60,9 +60,6 @@ int situd_wants_json(situd_req *r);
 
 /* 1 when the client takes gzip (Accept-Encoding names it, not with q=0). */
 int situd_accepts_gzip(situd_req *r);
-/* A gzip member of p[0..n) at zlib level `level`, malloc'd (*out_n bytes),
- * or NULL when zlib fails. */
-char *situd_gzip(const void *p, size_t n, int level, size_t *out_n);
 
 /* The reply helpers below compress by themselves: a JSON answer (or
  * Prometheus text) says Vary: Accept-Encoding and goes gzip when the client

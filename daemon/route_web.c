@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "routes.h"
+#include "situ/gzip.h"
 #include "situ/schema.h"
 
 #define WEB_PATH_MAX 200            /* longest path under /web/ */
@@ -134,11 +135,11 @@ static void etag_of(const char *p, size_t n, char out[20])
 }
 
 /* A gzip copy of p (malloc'd, *out_n bytes), or NULL when it saves under a
- * tenth or zlib fails. */
+ * tenth or memory fails. */
 static char *gzip_of(const char *p, size_t n, size_t *out_n)
 {
     size_t got;
-    char *out = n < 1024 ? NULL : situd_gzip(p, n, 9, &got);
+    char *out = n < 1024 ? NULL : situ_gzip(p, n, 9, &got);
     if (out && got > n - n / 10) {
         free(out);
         return NULL;

@@ -15,8 +15,12 @@
  *
  * Compression is decided here, once for every route: a JSON answer (any
  * media type naming json, and Prometheus text) says Vary: Accept-Encoding,
- * and goes gzip when the client takes it and the body is 1 KiB or more;
- * a streamed one goes through a streaming deflate, so its memory stays flat.
+ * and goes gzip when the client takes it and the body is 1 KiB or more:
+ * in one call by libdeflate (situ/gzip.h: at level 6, mostly smaller than
+ * zlib's for 30-52 % fewer instructions). A streamed one goes through zlib's streaming deflate, so
+ * its memory stays flat and it stays one gzip member: libdeflate has no
+ * streams, and a member per piece is not read whole by Chromium (it keeps
+ * the first member and drops the rest) nor by curl (error 23).
  * Routes with their own gzip copies (tiles, the wall's files) set their
  * headers themselves.
  */
@@ -41,6 +45,7 @@
 #include "follow.h"
 #include "roads.h"
 #include "situ/clock.h"
+#include "situ/gzip.h"
 
 #define GZIP_MIN 1024 /* smaller answers go as they are */
 #define GZIP_LEVEL 6
@@ -190,25 +195,6 @@ int situd_accepts_gzip(situd_req *r)
     return !(q && (!comma || q < comma) && strtod(q + 2, NULL) <= 0);
 }
 
-char *situd_gzip(const void *p, size_t n, int level, size_t *out_n)
-{
-    z_stream z = {0};
-    if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return NULL;
-    uLong cap = deflateBound(&z, (uLong)n);
-    unsigned char *out = malloc(cap);
-    z.next_in = (Bytef *)p, z.avail_in = (uInt)n;
-    z.next_out = out, z.avail_out = (uInt)cap;
-    int rc = out ? deflate(&z, Z_FINISH) : Z_MEM_ERROR;
-    *out_n = cap - z.avail_out;
-    deflateEnd(&z);
-    if (rc != Z_STREAM_END) {
-        free(out);
-        return NULL;
-    }
-    return (char *)out;
-}
-
 /* 1 when answers of this media type are worth compressing: JSON of any
  * kind (GeoJSON, problem+json, TileJSON, OpenAPI) and Prometheus text. */
 static int compressible(const char *ctype)
@@ -269,7 +255,7 @@ static situd_result reply_bytes(situd_req *r, unsigned status, const char *ctype
     int zip = compressible(ctype), gz = 0;
     if (zip && n >= GZIP_MIN && situd_accepts_gzip(r)) {
         size_t nz;
-        char *z = situd_gzip(p, n, GZIP_LEVEL, &nz);
+        char *z = situ_gzip(p, n, GZIP_LEVEL, &nz);
         if (z) { /* else: answered as it is */
             if (own)
                 free(p);

@@ -10,7 +10,7 @@ PACKAGES=(
     libpq-dev
     libmicrohttpd-dev
     libjansson-dev libxml2-dev libinih-dev libcmocka-dev zlib1g-dev
-    libdeflate-dev # the tile cache's CRC-32 and Adler-32 (SIMD; zlib's are 4 instructions a byte)
+    libdeflate-dev # gzip in one call (tiles, JSON answers), the tile cache's CRC-32 and Adler-32 (SIMD)
     libxxhash-dev # the snapshot digest: XXH3-128 of every feature, summed (layers/snapshot/digest.c)
     python3 curl
     clang libclang-rt-dev # libFuzzer, for scripts/fuzz.sh

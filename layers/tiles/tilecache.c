@@ -23,6 +23,8 @@
  */
 #include "situ/tilecache.h"
 
+#include "situ/gzip.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -109,59 +111,14 @@ static uint64_t key_hash(int cid, int z, uint32_t x, uint32_t y)
     return k;
 }
 
-/* ---- per-thread gzip ------------------------------------------------------- */
-
-/* A thread's libdeflate compressor and its level. */
-typedef struct zctx {
-    struct libdeflate_compressor *c;
-    int level;
-} zctx;
-
-static pthread_key_t zkey;
-static pthread_once_t zonce = PTHREAD_ONCE_INIT;
-
-static void zctx_free(void *p)
-{
-    zctx *z = p;
-    if (z)
-        libdeflate_free_compressor(z->c);
-    free(z);
-}
-
-static void zkey_init(void)
-{
-    pthread_key_create(&zkey, zctx_free);
-}
-
-/* The thread's compressor at `level`; NULL when out of memory. */
-static struct libdeflate_compressor *compressor(int level)
-{
-    pthread_once(&zonce, zkey_init);
-    zctx *z = pthread_getspecific(zkey);
-    if (!z) {
-        if (!(z = calloc(1, sizeof *z)) || pthread_setspecific(zkey, z)) {
-            free(z);
-            return NULL;
-        }
-    }
-    if (z->c && z->level != level) {
-        libdeflate_free_compressor(z->c);
-        z->c = NULL;
-    }
-    if (!z->c && (z->c = libdeflate_alloc_compressor(level)))
-        z->level = level;
-    return z->c;
-}
-
-/* One gzip member of p[0..n) (libdeflate: a third of zlib's instructions at
- * level 1 on the demo's tiles, and smaller; scripts/bench/gzip_tiles.c);
- * NULL when out of memory. */
+/* One gzip member of p[0..n) (libdeflate, situ/gzip.h: a third of zlib's
+ * instructions at level 1 on the demo's tiles, and smaller;
+ * scripts/bench/gzip_tiles.c); NULL when out of memory. */
 static deflated *gzip_of(const unsigned char *p, size_t n, int level)
 {
-    struct libdeflate_compressor *c = compressor(level);
-    size_t cap = c ? libdeflate_gzip_compress_bound(c, n) : 0;
-    deflated *d = c ? malloc(sizeof *d + cap) : NULL;
-    if (!d || !(d->n = libdeflate_gzip_compress(c, p, n, d->d, cap))) {
+    size_t cap = situ_gzip_bound(n);
+    deflated *d = malloc(sizeof *d + cap);
+    if (!d || !(d->n = situ_gzip_into(p, n, level, d->d, cap))) {
         free(d);
         return NULL;
     }

@@ -1,7 +1,8 @@
 """situd.py: the harness every HTTP suite shares. It loads the demo data into a
 temporary SpatiaLite file with the real `situ` CLI, starts a real situd on an
 ephemeral 127.0.0.1 port, and offers small request helpers (standard library
-only). Environment: SITU_BIN, SITUD_BIN, SITU_GEODATA (set by CTest)."""
+only). Environment: SITU_BIN, SITUD_BIN, SITU_GEODATA, and the fixtures'
+SITU_DEMO_DB, SITU_DEMO_ROADS, SITU_DEMO_ROADS_DB (set by CTest)."""
 
 import atexit
 import hashlib
@@ -24,6 +25,11 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 SITU = os.environ.get("SITU_BIN", os.path.join(ROOT, "build", "situ"))
 SITUD = os.environ.get("SITUD_BIN", os.path.join(ROOT, "build", "situd"))
 GEODATA = os.environ.get("SITU_GEODATA", os.path.join(ROOT, "geodata", "demo"))
+# What CTest's fixtures made once for the whole run (tests/http/fixture_demo.py):
+# the demo loaded, and the demo with its roads (a folder and its store).
+DEMO_DB = os.environ.get("SITU_DEMO_DB")
+DEMO_ROADS = os.environ.get("SITU_DEMO_ROADS")
+DEMO_ROADS_DB = os.environ.get("SITU_DEMO_ROADS_DB")
 
 # situd refuses to serve as root. Run as root (as CI is), the suites start it
 # with --user nobody and hand it the folder of its database, as an operator
@@ -68,10 +74,20 @@ def hand_over(db):
         os.chown(os.path.join(folder, name), pw.pw_uid, pw.pw_gid)
 
 
+def fresh(path):
+    """1 when path (a fixture's) exists and is newer than the situ binary
+    that should have made it (a stale one from an older build is not used)."""
+    return bool(path) and os.path.exists(path) and \
+        os.path.getmtime(path) >= os.path.getmtime(SITU)
+
+
 def demo_db(tmpdir):
-    """A fresh copy of the demo loaded into a SpatiaLite file under tmpdir.
-    The first call per process loads it; later calls copy that file."""
+    """A fresh copy of the demo loaded into a SpatiaLite file under tmpdir:
+    of CTest's fixture (SITU_DEMO_DB) when there is one, else the first call
+    per process loads it and later calls copy that file."""
     path = os.path.join(tmpdir, "situ.sqlite")
+    if "path" not in _cached_db and fresh(DEMO_DB):
+        _cached_db["path"] = DEMO_DB
     if "path" not in _cached_db:
         base = tempfile.mkdtemp(prefix="situ-http-base-")
         src = os.path.join(base, "demo.sqlite")

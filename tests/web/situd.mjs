@@ -67,7 +67,9 @@ export function demoDb(tmp) {
   let dir = GEODATA;
   if (!fs.existsSync(path.join(GEODATA, 'roads.geojson'))) dir = demoWithRoads(tmp);
   const db = path.join(tmp, 'situ.sqlite');
-  run(SITU, ['load', '--db', db, '--all', dir]);
+  // CTest's fixture loaded that folder once for every test (SITU_DEMO_ROADS_DB)
+  if (dir === ENV.SITU_DEMO_ROADS && fresh(ENV.SITU_DEMO_ROADS_DB)) fs.copyFileSync(ENV.SITU_DEMO_ROADS_DB, db);
+  else run(SITU, ['load', '--db', db, '--all', dir]);
   // the base map's named places (not a collection: situd reads them with --places),
   // copied beside the database so that situd's user may read them
   if (fs.existsSync(path.join(dir, 'places.geojson'))) fs.copyFileSync(path.join(dir, 'places.geojson'), path.join(tmp, 'places.geojson'));
@@ -79,13 +81,16 @@ export function demoDb(tmp) {
 // situ is newer than it), else into tmp.
 function demoWithRoads(tmp) {
   const dir = ENV.SITU_DEMO_ROADS || path.join(tmp, 'demo');
-  const manifest = path.join(dir, 'manifest.ini');
-  const fresh = fs.existsSync(manifest) && fs.statSync(manifest).mtimeMs >= fs.statSync(SITU).mtimeMs;
-  if (!fresh) {
+  if (!fresh(path.join(dir, 'manifest.ini'))) {
     fs.rmSync(dir, { recursive: true, force: true });
     run(SITU, ['demo', '--out', dir]);
   }
   return dir;
+}
+
+// True when file (a fixture's) exists and is newer than the situ that made it.
+function fresh(file) {
+  return !!file && fs.existsSync(file) && fs.statSync(file).mtimeMs >= fs.statSync(SITU).mtimeMs;
 }
 
 // A feed token for dept, or null with the reason when the CLI cannot make one.

@@ -33,6 +33,8 @@ def load(src, out):
             os.remove(p)
     subprocess.run([situd.SITU, "load", "--db", part, "--all", src], check=True,
                    stdout=subprocess.DEVNULL)
+    if os.path.exists(part + "-wal") and os.path.getsize(part + "-wal"):
+        sys.exit("fixture_demo.py: situ load left %s-wal: the file alone is not the store" % part)
     os.replace(part, out)
 
 

@@ -62,7 +62,7 @@ typedef struct scratch {
     uint64_t *marks; /* urgent marks' members: cell << 32 | feature (tile_urgent.c) */
     size_t nmarks, markcap;
     situ_buf val;   /* one encoded value */
-    situ_buf adhoc; /* this tile's cluster values that are not in the dictionary */
+    situ_buf adhoc; /* the values this tile's aggregates used (of the dictionary or not) */
     uint32_t *adoff, *adlocal, *adslots;
     size_t nad, adcap, adslotcap;
     int oom;

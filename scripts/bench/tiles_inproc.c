@@ -59,6 +59,7 @@ typedef struct bench {
     situ_tilecache *tc;                                     /* miss and hit runs */
     double zcoll[SITU_TILE_MAXZOOM + 1][SITU_NCOLLECTIONS]; /* cold cuts: CPU ms per layer */
     int timed;                                              /* not the warm-up pass */
+    uint64_t digest; /* FNV-1a of every body of a run's first pass: same bytes, same digest */
 } bench;
 
 static int read_tiles(bench *b)
@@ -275,6 +276,13 @@ static void report_layers(const bench *b)
     }
 }
 
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ULL;
+    return h;
+}
+
 /* One warm-up pass and b->passes timed passes. mode 0: cut every layer;
  * 1: through the cache (b->tc), gzip body; 2: the same, raw body. */
 static int run(bench *b, const char *name, int mode)
@@ -287,6 +295,7 @@ static int run(bench *b, const char *name, int mode)
     situ_buf out;
     situ_buf_init(&out);
     double wall = 0;
+    b->digest = 1469598103934665603ULL;
     for (int pass = -1; pass < b->passes; pass++) {
         double t0 = now_ms();
         b->timed = pass >= 0;
@@ -306,6 +315,8 @@ static int run(bench *b, const char *name, int mode)
                     zmax[b->list[i].z] = d;
             }
             if (pass == 0)
+                b->digest = fnv(b->digest, out.p, out.n);
+            if (pass == 0)
                 bytes += out.n, feats += nf, tbytes[i] = mode == 1 ? nz : out.n, tfeat[i] = nf;
             if (pass == 0 && out.n > zbytes[b->list[i].z])
                 zbytes[b->list[i].z] = out.n;
@@ -315,8 +326,10 @@ static int run(bench *b, const char *name, int mode)
     }
     if (b->lowzoom) /* before report() sorts ms */
         report_zooms(name, b, ms, nms, zbytes, mode == 1);
-    if (b->cover)
+    if (b->cover) {
         report_cover(name, b, cpu, nms, tbytes, tfeat);
+        printf("# %s digest %016llx\n", name, (unsigned long long)b->digest);
+    }
     report(name, b, ms, nms, wall);
     printf("# %s cpu: %.1f tiles per cpu-second; ", name, (double)nms / (cpu_total / 1e3));
     report("cpu", b, cpu, nms, cpu_total);

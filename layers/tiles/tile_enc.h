@@ -75,7 +75,8 @@ typedef struct enc {
     situ_tile_xyz t;
     tile_tf tf;
     float tol2;
-    int clustering;  /* points (and small polygons) cluster at this zoom */
+    const tile_lod *lod; /* the source's points kept at tol2, or NULL: filter */
+    int clustering;      /* points (and small polygons) cluster at this zoom */
     int aggregating; /* below aggregate_below: every feature folds into its cell but the urgent */
     int marking;     /* below urgent_from: overdue hidden dangers are also urgent marks */
     int slim;        /* the feature being written keeps only its slim keys (1), its id (2) */

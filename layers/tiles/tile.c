@@ -189,7 +189,7 @@ static void scratch_free(void *p)
     free(s->bits), free(s->ia), free(s->tags), free(s->kidx);
     free(s->lxy), free(s->loff), free(s->larea), free(s->hstamp), free(s->hidx);
     free(s->vstamp), free(s->vlocal), free(s->cands), free(s->sorted), free(s->cellpos);
-    free(s->marks);
+    free(s->marks), free(s->mcount), free(s->msorted);
     situ_buf_dispose(&s->val), situ_buf_dispose(&s->adhoc);
     free(s->adoff), free(s->adlocal), free(s->adslots);
     free(s);

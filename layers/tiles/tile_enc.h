@@ -61,6 +61,9 @@ typedef struct scratch {
     size_t cellcap;
     uint64_t *marks; /* urgent marks' members: cell << 32 | feature (tile_urgent.c) */
     size_t nmarks, markcap;
+    uint32_t *mcount;  /* per mark cell: a counting sort's starts */
+    uint64_t *msorted; /* the members sorted by cell, then swapped with marks */
+    size_t mcountcap, msortedcap;
     situ_buf val;   /* one encoded value */
     situ_buf adhoc; /* the values this tile's aggregates used (of the dictionary or not) */
     uint32_t *adoff, *adlocal, *adslots;

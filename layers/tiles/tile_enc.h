@@ -137,6 +137,9 @@ void situ__tile_emit_cluster(enc *e, const int32_t xy[2], size_t n, const double
  * and empties it. */
 void situ__tile_mark_add(enc *e, uint32_t fi);
 void situ__tile_marks_write(enc *e);
+/* Writes one mark of n members whose rounded points in e's tile units sum
+ * to sx, sy; fi is its member when n is 1. */
+void situ__tile_mark_write(enc *e, size_t n, int64_t sx, int64_t sy, uint32_t fi);
 /* The local index of the value encoded in s->val: the dictionary's, else
  * this tile's own (tile_cluster.c). */
 uint32_t situ__tile_adhoc_value(enc *e);

@@ -106,6 +106,22 @@ typedef struct tile_purgent {
     uint32_t fi;
 } tile_purgent;
 
+/* The urgent marks of one zoom below urgent_from over the whole world
+ * (tile_urgent.c's, for the default mark cell), made on the first tile of
+ * that zoom that needs them: a tile reads the marks of its box instead of
+ * gathering and sorting every member (a nation's zoom 0 tile has a hundred
+ * thousand). */
+typedef struct tile_pmark {
+    int64_t key;    /* row << 32 | column, in mark cells of the world grid */
+    int64_t sx, sy; /* the members' rounded points summed, in world tile units */
+    uint32_t n, fi; /* members; the first of them (a mark of one names it) */
+} tile_pmark;
+
+typedef struct tile_pmarks {
+    size_t n;
+    tile_pmark m[]; /* sorted by key */
+} tile_pmarks;
+
 typedef struct tile_pzoom {
     tile_pcell *cells; /* sorted by key */
     size_t n;
@@ -125,6 +141,7 @@ typedef struct tile_pyramid {
     int below, urgent_from, today;
     uint32_t extent, buffer, cell, unit;
     tile_pzoom z[SITU_TILE_AGGREGATE_BELOW];
+    tile_pmarks *marks[SITU_TILE_URGENT_FROM]; /* NULL until first needed, then set once */
     size_t inexact; /* features with a summed value that is not a small integer: their
                        sums depend on the order of addition, so no update, a rebuild */
     int updates;    /* versions of the collection it followed since it was built */

@@ -95,15 +95,22 @@ static int urgent_key(const enc *e)
 }
 
 /* Writes one mark of members m[0..n) (in any order: only a mark of one names its member). */
-static void write_mark(enc *e, int key, const uint64_t *m, size_t n)
+static void write_mark(enc *e, const uint64_t *m, size_t n)
 {
-    scratch *s = e->s;
     int64_t sx = 0, sy = 0, x = 0, y = 0;
     for (size_t i = 0; i < n; i++) {
         mark_point(e, (uint32_t)m[i], &x, &y);
         sx += x, sy += y;
     }
-    uint32_t fi = (uint32_t)m[0];
+    situ__tile_mark_write(e, n, sx, sy, (uint32_t)m[0]);
+}
+
+void situ__tile_mark_write(enc *e, size_t n, int64_t sx, int64_t sy, uint32_t fi)
+{
+    scratch *s = e->s;
+    int key = urgent_key(e);
+    if (key < 0)
+        return;
     e->slim = TILE_SLIM_ID;
     int nt = n == 1 ? situ__tile_feature_tags(e, fi, 1) : 0;
     e->slim = 0;
@@ -139,7 +146,7 @@ void situ__tile_marks_write(enc *e)
     for (size_t i = 0, j; i < s->nmarks && !s->oom; i = j) {
         for (j = i + 1; j < s->nmarks && s->marks[j] >> 32 == s->marks[i] >> 32; j++)
             ;
-        write_mark(e, key, s->marks + i, j - i);
+        write_mark(e, s->marks + i, j - i);
     }
     s->nmarks = 0;
 }

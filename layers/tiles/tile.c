@@ -189,7 +189,7 @@ static void scratch_free(void *p)
     free(s->bits), free(s->ia), free(s->tags), free(s->kidx);
     free(s->lxy), free(s->loff), free(s->larea), free(s->hstamp), free(s->hidx);
     free(s->vstamp), free(s->vlocal), free(s->cands), free(s->sorted), free(s->cellpos);
-    free(s->marks);
+    free(s->marks), free(s->mcount), free(s->msorted);
     situ_buf_dispose(&s->val), situ_buf_dispose(&s->adhoc);
     free(s->adoff), free(s->adlocal), free(s->adslots);
     free(s);
@@ -363,6 +363,12 @@ static int select_features(enc *e)
     return 0;
 }
 
+float situ__tile_tol2(double simplify, int z, uint32_t extent)
+{
+    double tol = simplify / ((double)(1u << z) * extent);
+    return (float)(tol * tol);
+}
+
 static int prepare(enc *e)
 {
     scratch *s = e->s;
@@ -373,8 +379,8 @@ static int prepare(enc *e)
     e->tf.oy = (double)e->t.y * e->o->extent;
     e->tf.lo = -(double)e->o->buffer;
     e->tf.hi = (double)e->o->extent + e->o->buffer;
-    double tol = e->o->simplify / e->tf.scale;
-    e->tol2 = (float)(tol * tol);
+    e->tol2 = situ__tile_tol2(e->o->simplify, e->t.z, e->o->extent);
+    e->lod = situ__tile_lod(src, e->t.z, e->tol2);
     int cid = (int)e->c->c->cid;
     e->aggregating = e->t.z < e->o->aggregate_below && e->o->cluster_maxzoom[cid] >= 0 &&
                      e->o->aggregate_cell > 0 &&

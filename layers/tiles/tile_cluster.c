@@ -54,16 +54,16 @@ static int adhoc_grow(scratch *s)
     return 0;
 }
 
-/* The local index of the value encoded in s->val: from the dictionary when
- * it is there, else from this tile's own table (cluster aggregates). */
+/* The local index of the value encoded in s->val: from this tile's own
+ * table of the values aggregates used (a few hundred distinct among tens
+ * of thousands: looked up first, it stays in cache), else from the
+ * dictionary when it is there (the index a feature's tag gets), else a new
+ * one; either way remembered in the tile's table. */
 uint32_t situ__tile_adhoc_value(enc *e)
 {
     scratch *s = e->s;
     const char *v = s->val.p;
     size_t n = s->val.n;
-    uint32_t g = situ__tile_dict_find(&e->src->dict, v, n);
-    if (g != UINT32_MAX)
-        return situ__tile_local_value(e, g);
     if ((s->nad + 1) * 2 > s->adslotcap && adhoc_grow(s)) {
         s->oom = 1;
         return 0;
@@ -74,10 +74,12 @@ uint32_t situ__tile_adhoc_value(enc *e)
         if (s->adoff[i + 1] - s->adoff[i] == n && !memcmp(s->adhoc.p + s->adoff[i], v, n))
             return s->adlocal[i];
     }
+    uint32_t g = situ__tile_dict_find(&e->src->dict, v, n);
     s->adoff[s->nad] = (uint32_t)s->adhoc.n;
     situ_buf_add(&s->adhoc, v, n);
     s->adoff[s->nad + 1] = (uint32_t)s->adhoc.n;
-    s->adlocal[s->nad] = situ_mvt_layer_value(&s->layer, v, n);
+    s->adlocal[s->nad] =
+        g != UINT32_MAX ? situ__tile_local_value(e, g) : situ_mvt_layer_value(&s->layer, v, n);
     s->adslots[h] = (uint32_t)++s->nad;
     return s->adlocal[s->nad - 1];
 }

@@ -61,8 +61,11 @@ typedef struct scratch {
     size_t cellcap;
     uint64_t *marks; /* urgent marks' members: cell << 32 | feature (tile_urgent.c) */
     size_t nmarks, markcap;
+    uint32_t *mcount;  /* per mark cell: a counting sort's starts */
+    uint64_t *msorted; /* the members sorted by cell, then swapped with marks */
+    size_t mcountcap, msortedcap;
     situ_buf val;   /* one encoded value */
-    situ_buf adhoc; /* this tile's cluster values that are not in the dictionary */
+    situ_buf adhoc; /* the values this tile's aggregates used (of the dictionary or not) */
     uint32_t *adoff, *adlocal, *adslots;
     size_t nad, adcap, adslotcap;
     int oom;
@@ -75,7 +78,8 @@ typedef struct enc {
     situ_tile_xyz t;
     tile_tf tf;
     float tol2;
-    int clustering;  /* points (and small polygons) cluster at this zoom */
+    const tile_lod *lod; /* the source's points kept at tol2, or NULL: filter */
+    int clustering;      /* points (and small polygons) cluster at this zoom */
     int aggregating; /* below aggregate_below: every feature folds into its cell but the urgent */
     int marking;     /* below urgent_from: overdue hidden dangers are also urgent marks */
     int slim;        /* the feature being written keeps only its slim keys (1), its id (2) */
@@ -133,6 +137,9 @@ void situ__tile_emit_cluster(enc *e, const int32_t xy[2], size_t n, const double
  * and empties it. */
 void situ__tile_mark_add(enc *e, uint32_t fi);
 void situ__tile_marks_write(enc *e);
+/* Writes one mark of n members whose rounded points in e's tile units sum
+ * to sx, sy; fi is its member when n is 1. */
+void situ__tile_mark_write(enc *e, size_t n, int64_t sx, int64_t sy, uint32_t fi);
 /* The local index of the value encoded in s->val: the dictionary's, else
  * this tile's own (tile_cluster.c). */
 uint32_t situ__tile_adhoc_value(enc *e);

@@ -150,8 +150,7 @@ void situ__ring_importance(const double *xy, size_t n, float *imp, uint32_t *wor
         vw_pop(&v);
 }
 
-size_t situ__ring_take(const double *mxy, const float *imp, size_t n, float tol2, const tile_tf *tf,
-                       uint32_t *idx, double *out)
+size_t situ__ring_keep(const float *imp, size_t n, float tol2, uint32_t *idx)
 {
     /* branch-free: at low zooms most points go, at random */
     size_t k = 0;
@@ -159,6 +158,12 @@ size_t situ__ring_take(const double *mxy, const float *imp, size_t n, float tol2
         idx[k] = (uint32_t)i;
         k += imp[i] > tol2;
     }
+    return k;
+}
+
+size_t situ__ring_take(const double *mxy, const uint32_t *idx, size_t k, const tile_tf *tf,
+                       double *out)
+{
     for (size_t j = 0; j < k; j++) {
         out[2 * j] = mxy[2 * idx[j]] * tf->scale - tf->ox;
         out[2 * j + 1] = mxy[2 * idx[j] + 1] * tf->scale - tf->oy;
@@ -238,14 +243,10 @@ size_t situ__ring_clean(int32_t *xy, size_t n)
     return clean_seam(xy, m);
 }
 
-size_t situ__ring_take_snap(const double *mxy, const float *imp, size_t n, float tol2,
-                            const tile_tf *tf, uint32_t *idx, int32_t *out)
+size_t situ__ring_take_snap(const double *mxy, const uint32_t *idx, size_t k, const tile_tf *tf,
+                            int32_t *out)
 {
-    size_t k = 0, m = 0;
-    for (size_t i = n - 1; i-- > 0;) {
-        idx[k] = (uint32_t)i;
-        k += imp[i] > tol2;
-    }
+    size_t m = 0;
     for (size_t j = 0; j < k; j++) {
         const double *q = mxy + 2 * idx[j];
         const int32_t p[2] = {snap1(q[0] * tf->scale - tf->ox, tf->lo, tf->hi),

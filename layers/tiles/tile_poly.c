@@ -12,6 +12,24 @@
 
 #include "tile_enc.h"
 
+/* Ring r's points kept at e's tolerance: the source's own list when it
+ * keeps one for it (tile_prep.c's build_lod), else filtered into scratch;
+ * *out_k of them. NULL when out of memory (s->oom set). */
+static const uint32_t *ring_kept(enc *e, uint32_t r, size_t *out_k)
+{
+    const situ_ring *ring = &e->c->rings[r];
+    if (e->lod) {
+        *out_k = e->lod->off[r + 1] - e->lod->off[r];
+        return e->lod->idx + e->lod->off[r];
+    }
+    if (situ__tile_grow((void **)&e->s->kidx, &e->s->kcap, ring->n, sizeof *e->s->kidx)) {
+        e->s->oom = 1;
+        return NULL;
+    }
+    *out_k = situ__ring_keep(e->src->imp + ring->off, ring->n, e->tol2, e->s->kidx);
+    return e->s->kidx;
+}
+
 /* Adds ring r, filtered and in tile units, to s->in (reversed: exteriors
  * with positive area). Returns 1 when added, and sets *crosses when the ring
  * is not wholly inside the buffered tile. */
@@ -25,13 +43,13 @@ static int take_ring(enc *e, uint32_t r, uint32_t parent, int *crosses)
     double y0 = rb[1] * tf->scale - tf->oy, y1 = rb[3] * tf->scale - tf->oy;
     if (x1 < tf->lo || x0 > tf->hi || y1 < tf->lo || y0 > tf->hi)
         return 0;
-    if (situ__rings_room(in, ring->n, 1) ||
-        situ__tile_grow((void **)&e->s->kidx, &e->s->kcap, ring->n, sizeof *e->s->kidx)) {
+    size_t k;
+    const uint32_t *idx = ring_kept(e, r, &k);
+    if (!idx || situ__rings_room(in, k, 1)) {
         e->s->oom = 1;
         return 0;
     }
-    size_t k = situ__ring_take(e->src->mxy + 2 * (size_t)ring->off, e->src->imp + ring->off,
-                               ring->n, e->tol2, tf, e->s->kidx, in->xy + 2 * in->n);
+    situ__ring_take(e->src->mxy + 2 * (size_t)ring->off, idx, k, tf, in->xy + 2 * in->n);
     if (k < 3)
         return 0;
     in->n += k;
@@ -252,14 +270,14 @@ static size_t snap_ring(enc *e, const ringset *set, size_t i, int exterior)
                             s->ia);
         k = situ__ring_clean(s->ia, k);
     } else {
-        const situ_ring *ring = &e->c->rings[set->poly->ring0 + i];
-        if (situ__tile_ia_room(s, ring->n) ||
-            situ__tile_grow((void **)&s->kidx, &s->kcap, ring->n, sizeof *s->kidx)) {
+        uint32_t r = set->poly->ring0 + (uint32_t)i;
+        const uint32_t *idx = ring_kept(e, r, &k);
+        if (!idx || situ__tile_ia_room(s, k)) {
             s->oom = 1;
             return 0;
         }
-        k = situ__ring_take_snap(e->src->mxy + 2 * (size_t)ring->off, e->src->imp + ring->off,
-                                 ring->n, e->tol2, &e->tf, s->kidx, s->ia);
+        k = situ__ring_take_snap(e->src->mxy + 2 * (size_t)e->c->rings[r].off, idx, k, &e->tf,
+                                 s->ia);
         if (!e->has_witness && k) {
             e->witness[0] = s->ia[0], e->witness[1] = s->ia[1];
             e->has_witness = 1;

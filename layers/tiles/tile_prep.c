@@ -746,7 +746,44 @@ static int build_rings(situ_tilesrc *s, const situ_tilesrc *prev, const tile_dif
         prepare_feature(s, i, prev, d, work);
     free(work);
     s->bytes += npts * (2 * sizeof(double) + sizeof(float)) + nrings * 4 * sizeof(double);
+    s->nrings = nrings;
     return 0;
+}
+
+/* Keeps each ring's points at the tolerance of zooms z0 <= z < z1 (the
+ * default options) in s->lod; 0 or -1 (out of memory). */
+static int build_lod(situ_tilesrc *s, int z0, int z1)
+{
+    const situ_coll *c = s->coll;
+    situ_tile_opts o;
+    situ_tile_opts_default(&o);
+    for (int z = z0; z < z1; z++) {
+        tile_lod *l = &s->lod[z];
+        l->tol2 = situ__tile_tol2(o.simplify, z, o.extent);
+        size_t kept = 0;
+        for (size_t r = 0; r < s->nrings; r++)
+            for (uint32_t i = 0; i + 1 < c->rings[r].n; i++)
+                kept += s->imp[c->rings[r].off + i] > l->tol2;
+        l->off = malloc((s->nrings + 1) * sizeof *l->off);
+        l->idx = malloc((kept + 1) * sizeof *l->idx); /* keep writes one past */
+        if (!l->off || !l->idx)
+            return -1;
+        l->off[0] = 0;
+        for (size_t r = 0; r < s->nrings; r++)
+            l->off[r + 1] =
+                l->off[r] + (uint32_t)situ__ring_keep(s->imp + c->rings[r].off, c->rings[r].n,
+                                                      l->tol2, l->idx + l->off[r]);
+        s->bytes += (s->nrings + 1 + kept) * sizeof(uint32_t);
+    }
+    return 0;
+}
+
+const tile_lod *situ__tile_lod(const situ_tilesrc *src, int z, float tol2)
+{
+    if (z < 0 || z >= SITU_TILE_COUNTY_BELOW)
+        return NULL;
+    const tile_lod *l = &src->lod[z];
+    return l->idx && l->tol2 == tol2 ? l : NULL;
 }
 
 /* Feature boxes, points, ids and minimum zooms; a feature carried over
@@ -796,6 +833,11 @@ static int build_admin(situ_tilesrc *s, const situ_tilesrc *prev, situ_err *err)
         if (!rc)
             rc = situ_tilesrc_new_from(areas, was, &s->admin[level], err);
         situ_coll_release(areas);
+        if (!rc &&
+            (level == SITU_ADMIN_COUNTY
+                 ? build_lod(s->admin[level], SITU_TILE_PROVINCE_BELOW, SITU_TILE_COUNTY_BELOW)
+                 : build_lod(s->admin[level], 0, SITU_TILE_PROVINCE_BELOW)))
+            rc = situ_err_set(err, SITU_ENOMEM, "out of memory simplifying outlines");
         if (rc)
             return rc;
         s->bytes += s->admin[level]->bytes + s->admin[level]->coll->bytes;
@@ -919,6 +961,8 @@ void situ_tilesrc_release(situ_tilesrc *s)
         return;
     free(s->mxy), free(s->imp), free(s->rbox), free(s->fbox), free(s->fpt), free(s->fid);
     free(s->fminz);
+    for (int z = 0; z < SITU_TILE_COUNTY_BELOW; z++)
+        free(s->lod[z].off), free(s->lod[z].idx);
     tags_reset(s);
     free(s->aggv);
     situ_tilesrc_release(s->admin[0]), situ_tilesrc_release(s->admin[1]);

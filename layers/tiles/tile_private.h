@@ -106,6 +106,22 @@ typedef struct tile_purgent {
     uint32_t fi;
 } tile_purgent;
 
+/* The urgent marks of one zoom below urgent_from over the whole world
+ * (tile_urgent.c's, for the default mark cell), made on the first tile of
+ * that zoom that needs them: a tile reads the marks of its box instead of
+ * gathering and sorting every member (a nation's zoom 0 tile has a hundred
+ * thousand). */
+typedef struct tile_pmark {
+    int64_t key;    /* row << 32 | column, in mark cells of the world grid */
+    int64_t sx, sy; /* the members' rounded points summed, in world tile units */
+    uint32_t n, fi; /* members; the first of them (a mark of one names it) */
+} tile_pmark;
+
+typedef struct tile_pmarks {
+    size_t n;
+    tile_pmark m[]; /* sorted by key */
+} tile_pmarks;
+
 typedef struct tile_pzoom {
     tile_pcell *cells; /* sorted by key */
     size_t n;
@@ -125,6 +141,7 @@ typedef struct tile_pyramid {
     int below, urgent_from, today;
     uint32_t extent, buffer, cell, unit;
     tile_pzoom z[SITU_TILE_AGGREGATE_BELOW];
+    tile_pmarks *marks[SITU_TILE_URGENT_FROM]; /* NULL until first needed, then set once */
     size_t inexact; /* features with a summed value that is not a small integer: their
                        sums depend on the order of addition, so no update, a rebuild */
     int updates;    /* versions of the collection it followed since it was built */
@@ -159,13 +176,31 @@ void situ__tile_fold_row(const situ_tilesrc *src, int today, const double *row, 
 void situ__tile_fold_merge(const situ_tilesrc *src, double *acc, uint8_t *any, const double *acc2,
                            const uint8_t *any2);
 
+/* One zoom's simplification of every ring of a collection, kept so that a
+ * tile of that zoom reads the points it keeps instead of filtering all of
+ * them (a county's outline has tens of thousands of points, a zoom 3 tile
+ * keeps a few of each): ring r's are idx[off[r] .. off[r + 1]), as
+ * situ__ring_keep gives them at tolerance tol2. */
+typedef struct tile_lod {
+    float tol2;
+    uint32_t *off, *idx; /* NULL: none for this zoom */
+} tile_lod;
+
+/* Zoom z's kept points of src at tolerance tol2, or NULL when src keeps
+ * none for them (then filter). */
+const tile_lod *situ__tile_lod(const situ_tilesrc *src, int z, float tol2);
+
 struct situ_tilesrc {
     situ_coll *coll;
     int refs;
     /* geometry, Web Mercator in [0, 1] */
-    double *mxy;    /* parallel to coll->xy */
-    float *imp;     /* per point: squared importance (INFINITY: anchor) */
-    double *rbox;   /* per ring: minx, miny, maxx, maxy */
+    double *mxy;  /* parallel to coll->xy */
+    float *imp;   /* per point: squared importance (INFINITY: anchor) */
+    double *rbox; /* per ring: minx, miny, maxx, maxy */
+    size_t nrings;
+    /* the counties and provinces only: each ring's points kept at the
+     * zooms they are drawn at (tile_prep.c's build_lod) */
+    tile_lod lod[SITU_TILE_COUNTY_BELOW];
     double *fbox;   /* per feature */
     double *fpt;    /* per feature: the point, or a point inside the polygon */
     uint8_t *fminz; /* per feature: the lowest zoom that carries it (by its class) */
@@ -219,12 +254,18 @@ typedef struct tile_tf {
     double lo, hi; /* the buffered tile: [lo, hi] on both axes */
 } tile_tf;
 
-/* The points of a closed ring with importance above tol2, in tile units, as
- * an open ring (the closing point dropped) in reverse order: the snapshot's
- * counter-clockwise exteriors (y up) come out with positive area (y down).
- * idx (scratch) holds n ints, out 2n doubles. Returns the count. */
-size_t situ__ring_take(const double *mxy, const float *imp, size_t n, float tol2, const tile_tf *tf,
-                       uint32_t *idx, double *out);
+/* The indices of the points of a closed ring of n points with importance
+ * above tol2, as an open ring (the closing point dropped) in reverse order:
+ * the snapshot's counter-clockwise exteriors (y up) come out with positive
+ * area (y down). idx holds n ints. Returns the count. */
+size_t situ__ring_keep(const float *imp, size_t n, float tol2, uint32_t *idx);
+/* Points idx[0..k) (situ__ring_keep's) in tile units into out (2k
+ * doubles). Returns k. */
+size_t situ__ring_take(const double *mxy, const uint32_t *idx, size_t k, const tile_tf *tf,
+                       double *out);
+/* The tolerance (squared, Web Mercator units) of zoom z for a simplify
+ * tolerance in tile units of `extent`: what a tile's points are kept at. */
+float situ__tile_tol2(double simplify, int z, uint32_t extent);
 
 /* A set of open rings in tile units (tile_clip.c). Ring i is points
  * off[i] .. off[i + 1]; parent[i] == i for an exterior, else its exterior. */
@@ -260,9 +301,9 @@ int situ__line_clip(const double *in, size_t n, double lo, double hi, tile_rings
  * the count. */
 size_t situ__ring_snap(const double *in, size_t n, double lo, double hi, int32_t *out);
 /* situ__ring_take, situ__ring_snap and situ__ring_clean in one pass, for a
- * ring wholly inside the buffered tile: straight to integers in out (2n). */
-size_t situ__ring_take_snap(const double *mxy, const float *imp, size_t n, float tol2,
-                            const tile_tf *tf, uint32_t *idx, int32_t *out);
+ * ring wholly inside the buffered tile: straight to integers in out (2k). */
+size_t situ__ring_take_snap(const double *mxy, const uint32_t *idx, size_t k, const tile_tf *tf,
+                            int32_t *out);
 /* Removes collinear points and spikes (A B A) cyclically, in place. Returns
  * the count left; under 3 means the ring collapsed. */
 size_t situ__ring_clean(int32_t *xy, size_t n);

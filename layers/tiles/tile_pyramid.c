@@ -287,6 +287,8 @@ void situ__tile_pyramid_free(tile_pyramid *p)
         for (int z = 0; z < SITU_TILE_AGGREGATE_BELOW; z++)
             free(p->z[z].cells), free(p->z[z].acc), free(p->z[z].any), free(p->z[z].cnt),
                 free(p->z[z].urgent);
+        for (int z = 0; z < SITU_TILE_URGENT_FROM; z++)
+            free(p->marks[z]);
         free(p);
         p = next;
     }
@@ -719,6 +721,91 @@ done:
     free(tc.n), free(tc.sx), free(tc.sy), free(tc.acc), free(tc.any);
 }
 
+static int by_mark_key(const void *a, const void *b)
+{
+    const tile_pmark *x = a, *y = b;
+    return x->key != y->key ? (x->key > y->key) - (x->key < y->key)
+                            : (x->fi > y->fi) - (x->fi < y->fi);
+}
+
+/* The marks of zoom z in world units, from the urgent features of zoom
+ * urgent_from (each point rounded at zoom z as a tile rounds it: v - origin
+ * rounds as v does); NULL when out of memory. */
+static tile_pmarks *marks_build(const situ_tilesrc *src, const tile_pyramid *p, int z)
+{
+    const tile_pzoom *pu = &p->z[p->urgent_from];
+    tile_pmarks *m = malloc(sizeof *m + (pu->nurgent + 1) * sizeof *m->m);
+    if (!m)
+        return NULL;
+    double scale = (double)(1u << z) * p->extent;
+    int64_t cs = SITU_TILE_URGENT_MARK_CELL;
+    size_t n = 0, k = 0;
+    for (size_t i = 0; i < pu->nurgent; i++) {
+        uint32_t fi = pu->urgent[i].fi;
+        if (src->fminz[fi] > z)
+            continue;
+        int64_t x = situ__tile_round_up(src->fpt[2 * fi] * scale);
+        int64_t y = situ__tile_round_up(src->fpt[2 * fi + 1] * scale);
+        m->m[n++] =
+            (tile_pmark){square_key(situ__floor_div(y, cs), situ__floor_div(x, cs)), x, y, 1, fi};
+    }
+    qsort(m->m, n, sizeof *m->m, by_mark_key);
+    for (size_t i = 0; i < n; i++) {
+        if (k && m->m[k - 1].key == m->m[i].key) {
+            m->m[k - 1].sx += m->m[i].sx, m->m[k - 1].sy += m->m[i].sy, m->m[k - 1].n++;
+            continue;
+        }
+        m->m[k++] = m->m[i];
+    }
+    m->n = k;
+    return m;
+}
+
+/* Zoom z's marks of p, made once (thread-safe: the first made is kept);
+ * NULL when out of memory. */
+static const tile_pmarks *marks_get(const situ_tilesrc *src, const tile_pyramid *p, int z)
+{
+    tile_pmarks **slot = &((tile_pyramid *)p)->marks[z], *m;
+    if ((m = __atomic_load_n(slot, __ATOMIC_ACQUIRE)))
+        return m;
+    tile_pmarks *made = marks_build(src, p, z), *none = NULL;
+    if (made &&
+        !__atomic_compare_exchange_n(slot, &none, made, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        free(made);
+        return none;
+    }
+    return made;
+}
+
+/* Writes the marks of e's tile from zoom z's world marks: the mark cells
+ * divide the buffer and the extent, so a cell is wholly in the buffered
+ * tile or out of it, and world row order is the tile's cell order. */
+static void marks_write_from(enc *e, const tile_pmarks *m)
+{
+    int64_t cs = SITU_TILE_URGENT_MARK_CELL, ox = (int64_t)e->tf.ox, oy = (int64_t)e->tf.oy;
+    int64_t lo = (int64_t)e->tf.lo, hi = (int64_t)e->tf.hi;
+    int64_t r0 = situ__floor_div(oy + lo, cs), r1 = situ__floor_div(oy + hi, cs) - 1;
+    int64_t c0 = situ__floor_div(ox + lo, cs), c1 = situ__floor_div(ox + hi, cs) - 1;
+    r0 = r0 < 0 ? 0 : r0, c0 = c0 < 0 ? 0 : c0;
+    for (int64_t r = r0; r <= r1 && !e->s->oom; r++) {
+        size_t i = lower_bound(m->m, m->n, sizeof *m->m, square_key(r, c0));
+        for (; i < m->n && m->m[i].key <= square_key(r, c1) && !e->s->oom; i++) {
+            const tile_pmark *k = &m->m[i];
+            situ__tile_mark_write(e, k->n, k->sx - (int64_t)k->n * ox, k->sy - (int64_t)k->n * oy,
+                                  k->fi);
+        }
+    }
+}
+
+/* 1 when e's marks can be read from the world marks: the default mark
+ * cell, dividing the buffer and the extent. */
+static int marks_precomputed(const enc *e)
+{
+    uint32_t cs = e->o->urgent_mark_cell;
+    return cs == SITU_TILE_URGENT_MARK_CELL && e->o->buffer % cs == 0 && e->o->extent % cs == 0 &&
+           e->t.z < SITU_TILE_URGENT_FROM;
+}
+
 /* Queues the urgent marks of e's tile (below urgent_from) from the urgent
  * features of zoom urgent_from: those of its squares under the tile's
  * buffered box, a little wider (a point rounds differently at each zoom);
@@ -753,7 +840,10 @@ void situ__tile_pyramid_encode(enc *e, const tile_pyramid *p)
                       situ__floor_div(ox + lo, u), situ__floor_div(ox + hi, u) - 1};
     q.r0 = q.r0 < 0 ? 0 : q.r0, q.c0 = q.c0 < 0 ? 0 : q.c0; /* no feature is north or west of 0 */
     write_urgent(e, pz, q);
-    if (e->marking) { /* on top of the aggregates: first */
+    const tile_pmarks *m = e->marking && marks_precomputed(e) ? marks_get(e->src, p, e->t.z) : NULL;
+    if (m) { /* on top of the aggregates: first */
+        marks_write_from(e, m);
+    } else if (e->marking) {
         mark_urgent(e, p);
         situ__tile_marks_write(e);
     }

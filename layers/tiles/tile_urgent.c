@@ -59,10 +59,30 @@ void situ__tile_mark_add(enc *e, uint32_t fi)
     s->marks[s->nmarks++] = cell << 32 | fi;
 }
 
-static int by_mark(const void *a, const void *b)
+/* Orders s->marks by cell with a counting sort (a nation's zoom 3 tile has
+ * a hundred thousand members; a comparison sort was most of its marks'
+ * time). The members of a cell stay in the order they came: a mark's sums
+ * do not depend on it, and a mark of one has one. 0 or -1 (out of memory). */
+static int sort_by_cell(enc *e)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    scratch *s = e->s;
+    int64_t cols = cell_cols(e);
+    size_t ncells = (size_t)(cols * cols);
+    if (situ__tile_grow((void **)&s->mcount, &s->mcountcap, ncells + 1, sizeof *s->mcount) ||
+        situ__tile_grow((void **)&s->msorted, &s->msortedcap, s->nmarks, sizeof *s->msorted))
+        return -1;
+    memset(s->mcount, 0, (ncells + 1) * sizeof *s->mcount);
+    for (size_t i = 0; i < s->nmarks; i++)
+        s->mcount[(s->marks[i] >> 32) + 1]++;
+    for (size_t c = 0; c < ncells; c++)
+        s->mcount[c + 1] += s->mcount[c];
+    for (size_t i = 0; i < s->nmarks; i++)
+        s->msorted[s->mcount[s->marks[i] >> 32]++] = s->marks[i];
+    uint64_t *m = s->marks;
+    size_t cap = s->markcap;
+    s->marks = s->msorted, s->markcap = s->msortedcap;
+    s->msorted = m, s->msortedcap = cap;
+    return 0;
 }
 
 /* The index of the `urgent` key in e's key table, or -1. */
@@ -74,16 +94,23 @@ static int urgent_key(const enc *e)
     return -1;
 }
 
-/* Writes one mark of members m[0..n) (sorted by feature). */
-static void write_mark(enc *e, int key, const uint64_t *m, size_t n)
+/* Writes one mark of members m[0..n) (in any order: only a mark of one names its member). */
+static void write_mark(enc *e, const uint64_t *m, size_t n)
 {
-    scratch *s = e->s;
     int64_t sx = 0, sy = 0, x = 0, y = 0;
     for (size_t i = 0; i < n; i++) {
         mark_point(e, (uint32_t)m[i], &x, &y);
         sx += x, sy += y;
     }
-    uint32_t fi = (uint32_t)m[0];
+    situ__tile_mark_write(e, n, sx, sy, (uint32_t)m[0]);
+}
+
+void situ__tile_mark_write(enc *e, size_t n, int64_t sx, int64_t sy, uint32_t fi)
+{
+    scratch *s = e->s;
+    int key = urgent_key(e);
+    if (key < 0)
+        return;
     e->slim = TILE_SLIM_ID;
     int nt = n == 1 ? situ__tile_feature_tags(e, fi, 1) : 0;
     e->slim = 0;
@@ -111,11 +138,15 @@ void situ__tile_marks_write(enc *e)
         s->nmarks = 0;
         return;
     }
-    qsort(s->marks, s->nmarks, sizeof *s->marks, by_mark);
+    if (sort_by_cell(e)) {
+        s->oom = 1;
+        s->nmarks = 0;
+        return;
+    }
     for (size_t i = 0, j; i < s->nmarks && !s->oom; i = j) {
         for (j = i + 1; j < s->nmarks && s->marks[j] >> 32 == s->marks[i] >> 32; j++)
             ;
-        write_mark(e, key, s->marks + i, j - i);
+        write_mark(e, s->marks + i, j - i);
     }
     s->nmarks = 0;
 }

@@ -20,8 +20,14 @@
  * scanning their features instead of reading the per-zoom aggregates
  * (tile_pyramid.c), the way before them; '# pyramid' lines give the time
  * (CPU) to build each collection's aggregates again (as at a new day).
- * Usage: tiles_inproc --db FILE [--tiles FILE | --lowzoom 1] [--passes N]
- *        [--set all|ID] [--simplify U] [--gzip 0] [--scan 1]; $SITU_DB and
+ * With --cover 1 (#20's cold budget at scale 200) the list is every tile
+ * z0..z6 over the townships' extent plus, at z7..z14, the tile holding
+ * each of 48 townships taken evenly (where the data is dense); each tile
+ * is cut once per pass, cold and then through a cache that keeps nothing
+ * (cut + gzip), and each run prints per zoom p50/p99/max CPU ms and the
+ * ten slowest tiles (CPU ms, features, bytes).
+ * Usage: tiles_inproc --db FILE [--tiles FILE | --lowzoom 1 | --cover 1]
+ *        [--passes N] [--set all|ID] [--simplify U] [--gzip 0] [--scan 1]; $SITU_DB and
  *        $TILES_TXT stand in for the options. Without a database, $DATA_DIR (the peer harness's) is
  * loaded into a temporary one with situ_load_dir.
  */
@@ -42,7 +48,7 @@
 
 typedef struct bench {
     const char *db, *tiles, *setname;
-    int passes, gzip, lowzoom;
+    int passes, gzip, lowzoom, cover;
     double simplify;
     situ_tile_xyz *list;
     size_t n;
@@ -50,7 +56,10 @@ typedef struct bench {
     situ_tile_opts opts;
     int set;
     situ_snapshot *snap;
-    situ_tilecache *tc; /* miss and hit runs */
+    situ_tilecache *tc;                                     /* miss and hit runs */
+    double zcoll[SITU_TILE_MAXZOOM + 1][SITU_NCOLLECTIONS]; /* cold cuts: CPU ms per layer */
+    int timed;                                              /* not the warm-up pass */
+    uint64_t digest; /* FNV-1a of every body of a run's first pass: same bytes, same digest */
 } bench;
 
 static int read_tiles(bench *b)
@@ -76,20 +85,53 @@ static int read_tiles(bench *b)
     return b->n ? 0 : -1;
 }
 
+/* Appends every tile of zoom z over the lon/lat box x (at most `most`,
+ * taken evenly). */
+static void tiles_over(bench *b, const double *x, int z, size_t most)
+{
+    double x0, y0, x1, y1, n = (double)(1u << z);
+    situ_tile_project(x[0], x[3], &x0, &y0);
+    situ_tile_project(x[2], x[1], &x1, &y1);
+    uint32_t a = (uint32_t)(x0 * n), c = (uint32_t)(y0 * n), w = (uint32_t)(x1 * n) - a + 1,
+             h = (uint32_t)(y1 * n) - c + 1;
+    size_t all = (size_t)w * h, step = (all + most - 1) / most;
+    for (size_t i = 0; i < all && b->n < MAXTILES; i += step)
+        b->list[b->n++] = (situ_tile_xyz){z, a + (uint32_t)(i % w), c + (uint32_t)(i / w)};
+}
+
 /* The tiles z0..z8 over the townships' extent, at most 48 a zoom. */
 static int lowzoom_tiles(bench *b)
 {
-    const double *x = b->snap->colls[SITU_C_TOWNSHIPS]->extent;
     b->list = malloc(MAXTILES * sizeof *b->list);
-    for (int z = 0; z <= 8; z++) {
-        double x0, y0, x1, y1, n = (double)(1u << z);
-        situ_tile_project(x[0], x[3], &x0, &y0);
-        situ_tile_project(x[2], x[1], &x1, &y1);
-        uint32_t a = (uint32_t)(x0 * n), c = (uint32_t)(y0 * n), w = (uint32_t)(x1 * n) - a + 1,
-                 h = (uint32_t)(y1 * n) - c + 1;
-        size_t all = (size_t)w * h, step = (all + 47) / 48;
-        for (size_t i = 0; i < all; i += step)
-            b->list[b->n++] = (situ_tile_xyz){z, a + (uint32_t)(i % w), c + (uint32_t)(i / w)};
+    for (int z = 0; z <= 8; z++)
+        tiles_over(b, b->snap->colls[SITU_C_TOWNSHIPS]->extent, z, 48);
+    return 0;
+}
+
+/* --cover: every tile z0..z6 over the townships, then at z7..z14 the tile
+ * under each of 48 townships taken evenly (their boxes' centres). */
+static int cover_tiles(bench *b)
+{
+    const situ_coll *t = b->snap->colls[SITU_C_TOWNSHIPS];
+    if (!t->n)
+        return -1;
+    b->list = malloc(MAXTILES * sizeof *b->list);
+    for (int z = 0; z <= 6; z++)
+        tiles_over(b, t->extent, z, MAXTILES);
+    size_t step = t->n > 48 ? t->n / 48 : 1;
+    for (int z = 7; z <= 14; z++) {
+        size_t z0 = b->n;
+        for (size_t i = 0; i < t->n && b->n < MAXTILES; i += step) {
+            const double *fb = t->feats[i].bbox;
+            double mx, my, n = (double)(1u << z);
+            situ_tile_project((fb[0] + fb[2]) / 2, (fb[1] + fb[3]) / 2, &mx, &my);
+            situ_tile_xyz xyz = {z, (uint32_t)(mx * n), (uint32_t)(my * n)};
+            size_t j = z0;
+            while (j < b->n && (b->list[j].x != xyz.x || b->list[j].y != xyz.y))
+                j++;
+            if (j == b->n) /* each tile once */
+                b->list[b->n++] = xyz;
+        }
     }
     return 0;
 }
@@ -102,10 +144,13 @@ static int cut(bench *b, situ_tile_xyz t, situ_buf *out, size_t *nfeat)
         situ_tile_stats st;
         if (!b->src[i])
             continue;
+        double c0 = cpu_ms();
         if (situ_tile_encode_coll(b->src[i], t, &b->opts, out, &st, &err)) {
             fprintf(stderr, "tiles_inproc: %s\n", err.msg);
             return -1;
         }
+        if (b->timed)
+            b->zcoll[t.z][i] += cpu_ms() - c0;
         *nfeat += st.features;
     }
     return 0;
@@ -168,6 +213,76 @@ static void report_zooms(const char *name, const bench *b, const double *ms, siz
     free(one);
 }
 
+static const double *cover_cpu; /* for qsort of indices by CPU time */
+
+static int cmp_slower(const void *a, const void *b)
+{
+    double x = cover_cpu[*(const size_t *)a], y = cover_cpu[*(const size_t *)b];
+    return (x < y) - (x > y);
+}
+
+/* --cover: per zoom the tiles, p50/p99/max CPU ms (every pass pooled) and
+ * the largest body; then the ten slowest cuts (CPU ms, features, bytes). */
+static void report_cover(const char *name, const bench *b, const double *cpu, size_t nms,
+                         const size_t *tbytes, const size_t *tfeat)
+{
+    double *one = malloc(nms * sizeof *one);
+    size_t *ix = malloc(nms * sizeof *ix);
+    printf("# %s cpu by zoom: z tiles p50_ms p99_ms max_ms max_bytes\n", name);
+    for (int z = 0; z <= SITU_TILE_MAXZOOM; z++) {
+        size_t n = 0, big = 0;
+        for (size_t i = 0; i < nms; i++)
+            if (b->list[i % b->n].z == z) {
+                one[n++] = cpu[i];
+                if (tbytes[i % b->n] > big)
+                    big = tbytes[i % b->n];
+            }
+        if (!n)
+            continue;
+        qsort(one, n, sizeof *one, cmp_double);
+        size_t p99 = (size_t)(0.99 * (double)n + 0.5);
+        printf("%s_z %d %zu %.2f %.2f %.2f %zu\n", name, z, n / (size_t)b->passes, one[n / 2],
+               one[p99 >= n ? n - 1 : p99], one[n - 1], big);
+    }
+    for (size_t i = 0; i < nms; i++)
+        ix[i] = i;
+    cover_cpu = cpu;
+    qsort(ix, nms, sizeof *ix, cmp_slower);
+    printf("# %s slowest (cpu ms, features, bytes):", name);
+    for (size_t i = 0; i < nms && i < 10; i++) {
+        const situ_tile_xyz *t = &b->list[ix[i] % b->n];
+        printf(" %d/%u/%u=%.1f/%zu/%zu", t->z, t->x, t->y, cpu[ix[i]], tfeat[ix[i] % b->n],
+               tbytes[ix[i] % b->n]);
+    }
+    printf("\n");
+    free(one), free(ix);
+}
+
+/* --cover: per zoom, each layer's share of the cold cuts' CPU time (ms per tile). */
+static void report_layers(const bench *b)
+{
+    size_t zn[SITU_TILE_MAXZOOM + 1] = {0};
+    for (size_t i = 0; i < b->n; i++)
+        zn[b->list[i].z]++;
+    for (int z = 0; z <= SITU_TILE_MAXZOOM; z++) {
+        if (!zn[z])
+            continue;
+        printf("# cold cpu ms per tile by layer, z%d:", z);
+        for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+            if (b->src[i])
+                printf(" %s=%.2f", b->snap->colls[i]->c->id,
+                       b->zcoll[z][i] / (double)(zn[z] * (size_t)b->passes));
+        printf("\n");
+    }
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ULL;
+    return h;
+}
+
 /* One warm-up pass and b->passes timed passes. mode 0: cut every layer;
  * 1: through the cache (b->tc), gzip body; 2: the same, raw body. */
 static int run(bench *b, const char *name, int mode)
@@ -176,11 +291,14 @@ static int run(bench *b, const char *name, int mode)
     double *ms = malloc(nms * sizeof *ms), *zmax = calloc(SITU_TILE_MAXZOOM + 1, sizeof *zmax);
     double *cpu = malloc(nms * sizeof *cpu), cpu_total = 0;
     size_t zbytes[SITU_TILE_MAXZOOM + 1] = {0};
+    size_t *tbytes = calloc(b->n, sizeof *tbytes), *tfeat = calloc(b->n, sizeof *tfeat);
     situ_buf out;
     situ_buf_init(&out);
     double wall = 0;
+    b->digest = 1469598103934665603ULL;
     for (int pass = -1; pass < b->passes; pass++) {
         double t0 = now_ms();
+        b->timed = pass >= 0;
         for (size_t i = 0; i < b->n; i++) {
             double a = now_ms(), ca = cpu_ms();
             size_t nf = 0, nz = 0;
@@ -197,7 +315,9 @@ static int run(bench *b, const char *name, int mode)
                     zmax[b->list[i].z] = d;
             }
             if (pass == 0)
-                bytes += out.n, feats += nf;
+                b->digest = fnv(b->digest, out.p, out.n);
+            if (pass == 0)
+                bytes += out.n, feats += nf, tbytes[i] = mode == 1 ? nz : out.n, tfeat[i] = nf;
             if (pass == 0 && out.n > zbytes[b->list[i].z])
                 zbytes[b->list[i].z] = out.n;
         }
@@ -206,6 +326,10 @@ static int run(bench *b, const char *name, int mode)
     }
     if (b->lowzoom) /* before report() sorts ms */
         report_zooms(name, b, ms, nms, zbytes, mode == 1);
+    if (b->cover) {
+        report_cover(name, b, cpu, nms, tbytes, tfeat);
+        printf("# %s digest %016llx\n", name, (unsigned long long)b->digest);
+    }
     report(name, b, ms, nms, wall);
     printf("# %s cpu: %.1f tiles per cpu-second; ", name, (double)nms / (cpu_total / 1e3));
     report("cpu", b, cpu, nms, cpu_total);
@@ -216,7 +340,7 @@ static int run(bench *b, const char *name, int mode)
         if (zmax[z] > 0)
             printf(" %d:%.2f", z, zmax[z]);
     printf("\n");
-    free(ms), free(zmax), free(cpu);
+    free(ms), free(zmax), free(cpu), free(tbytes), free(tfeat);
     situ_buf_dispose(&out);
     return 0;
 }
@@ -289,12 +413,16 @@ static int parse_args(bench *b, int argc, char **argv)
             b->simplify = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--lowzoom"))
             b->lowzoom = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--cover"))
+            b->cover = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--scan"))
             b->opts.scan_aggregates = atoi(argv[i + 1]);
         else
             return -1;
     }
-    return (b->db || getenv("DATA_DIR")) && (b->tiles || b->lowzoom) && b->passes > 0 ? 0 : -1;
+    return (b->db || getenv("DATA_DIR")) && (b->tiles || b->lowzoom || b->cover) && b->passes > 0
+               ? 0
+               : -1;
 }
 
 /* Loads $DATA_DIR into a temporary store; returns its path (malloc'd). */
@@ -328,12 +456,16 @@ static int run_all(bench *b)
     situ_tilecache_opts co = {.max_bytes = 1, .tile = &b->opts}; /* keeps nothing */
     if (run(b, "tiles_inproc_cold", 0))
         return -1;
+    if (b->cover)
+        report_layers(b);
     if (!b->gzip)
         return 0;
     if (situ_tilecache_new(&co, &b->tc, &err) || situ_tilecache_prepare(b->tc, b->snap, &err) ||
-        run(b, "tiles_inproc_miss", 1) || run(b, "tiles_inproc_miss_raw", 2))
+        run(b, "tiles_inproc_miss", 1) || (!b->cover && run(b, "tiles_inproc_miss_raw", 2)))
         return fprintf(stderr, "tiles_inproc: %s\n", err.msg), -1;
     situ_tilecache_free(b->tc);
+    if (b->cover) /* the cold budget only */
+        return 0;
     co.max_bytes = (size_t)1 << 30;
     if (situ_tilecache_new(&co, &b->tc, &err) || run(b, "tiles_inproc_hit", 1))
         return fprintf(stderr, "tiles_inproc: %s\n", err.msg), -1;
@@ -346,8 +478,9 @@ int main(int argc, char **argv)
     bench b = {0};
     situ_tile_opts_default(&b.opts);
     if (parse_args(&b, argc, argv)) {
-        fprintf(stderr, "usage: tiles_inproc --db FILE --tiles FILE|--lowzoom 1 [--passes N] "
-                        "[--set all|ID] [--simplify UNITS] [--gzip 0] [--scan 1]\n");
+        fprintf(stderr,
+                "usage: tiles_inproc --db FILE --tiles FILE|--lowzoom 1|--cover 1 [--passes N] "
+                "[--set all|ID] [--simplify UNITS] [--gzip 0] [--scan 1]\n");
         return 2;
     }
     if (b.simplify >= 0)
@@ -358,8 +491,10 @@ int main(int argc, char **argv)
     char *loaded = b.db ? NULL : load_data_dir();
     if (!b.db && !(b.db = loaded))
         return 1;
-    if ((!b.lowzoom && read_tiles(&b)) || situ_store_open(b.db, SITU_STORE_READONLY, &s, &err) ||
-        situ_snapshot_load(s, &b.snap, &err) || (b.lowzoom && lowzoom_tiles(&b))) {
+    if ((!b.lowzoom && !b.cover && read_tiles(&b)) ||
+        situ_store_open(b.db, SITU_STORE_READONLY, &s, &err) ||
+        situ_snapshot_load(s, &b.snap, &err) || (b.lowzoom && lowzoom_tiles(&b)) ||
+        (b.cover && cover_tiles(&b))) {
         fprintf(stderr, "tiles_inproc: %s\n", err.msg[0] ? err.msg : "bad tile list");
         return 1;
     }

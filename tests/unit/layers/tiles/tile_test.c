@@ -2345,6 +2345,46 @@ static void all_eight_layers_at_z12_in_the_centre(void **state)
     fixture_close(&fx);
 }
 
+/* The counties' and provinces' points kept per zoom (tile_prep.c's
+ * build_lod) are what the filter keeps at each zoom they are drawn at, ring
+ * by ring; another tolerance finds none (the tile filters then). */
+static void outlines_kept_per_zoom_equal_the_filter(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    srcs p;
+    srcs_open(&p, fx.snap);
+    for (int level = 0; level < 2; level++) {
+        const situ_tilesrc *a = situ_tilesrc_admin(p.s[SITU_C_TOWNSHIPS], level);
+        assert_non_null(a);
+        assert_true(a->nrings > 0);
+        int z0 = level ? 0 : SITU_TILE_PROVINCE_BELOW;
+        int z1 = level ? SITU_TILE_PROVINCE_BELOW : SITU_TILE_COUNTY_BELOW;
+        for (int z = z0; z < z1; z++) {
+            float tol2 = situ__tile_tol2(1.0, z, 4096);
+            const tile_lod *l = situ__tile_lod(a, z, tol2);
+            assert_non_null(l);
+            assert_null(situ__tile_lod(a, z, tol2 * 2));
+            size_t kept = 0;
+            for (size_t r = 0; r < a->nrings; r++) {
+                const situ_ring *ring = &a->coll->rings[r];
+                uint32_t *idx = malloc(ring->n * sizeof *idx);
+                size_t k = situ__ring_keep(a->imp + ring->off, ring->n, tol2, idx);
+                assert_int_equal(l->off[r + 1] - l->off[r], k);
+                assert_memory_equal(l->idx + l->off[r], idx, k * sizeof *idx);
+                kept += k;
+                free(idx);
+            }
+            assert_true(kept >= 3 * a->coll->n);
+        }
+        assert_null(situ__tile_lod(a, level ? SITU_TILE_PROVINCE_BELOW : 0,
+                                   situ__tile_tol2(1.0, level ? 3 : 0, 4096)));
+    }
+    srcs_close(&p);
+    fixture_close(&fx);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(parse_validates_each_part),
     cmocka_unit_test(parse_path_and_set),
@@ -2360,6 +2400,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(minor_roads_come_later),
     cmocka_unit_test(properties_keep_their_types),
     cmocka_unit_test(low_zoom_rules),
+    cmocka_unit_test(outlines_kept_per_zoom_equal_the_filter),
     cmocka_unit_test(rings_are_clean_and_oriented),
     cmocka_unit_test(sawtooth_200k_vertices),
     cmocka_unit_test(incremental_versions_equal_a_cold_build),

@@ -199,6 +199,8 @@ test('the county zooms draw every overdue hidden danger in an urgent mark over t
   const alarmAll = json(await request('GET', '/collections/stations/items?status=alarm&limit=1')).numberMatched;
   const stations = drawnUrgent(got.stations.map((f) => ({ ...f, kind: f.layer === 'glance-urgent-alarm' ? 'alarm' : f.layer })));
   assert.deepEqual(stations, { alarm: alarmAll }, `the stations drawn at z5: ${JSON.stringify(stations)}, situd has ${alarmAll} in alarm`);
+  const calm = got.stations.filter((f) => !(f.properties.cluster ? f.properties.status_alarm > 0 : f.properties.status === 'alarm'));
+  assert.equal(calm.length, 0, `stations with none in alarm drawn at z5: ${JSON.stringify(calm.slice(0, 3))}`);
   const total = (await townships()).reduce((n, x) => n + x.glance.overdue, 0);
   assert.equal(got.overdue, total, 'the urgent marks drawn at z5 do not stand for every overdue hidden danger once');
   assert.ok(got.ids.length > 0 && got.ids.every((id) => /^HZ-/.test(id)), `marks of one carry their id: ${got.ids.slice(0, 5)}`);

@@ -333,7 +333,7 @@ async function boot() {
     renderLayerPanel(map, shown, (g, on) => { if (g === 'reach' && !on) panels.clearReach(); });
     $('layers').append(urgentLegend(map)); // urgent symbols (#16): its own section, after the maps'
     // #20: what each zoom carries, and the county and province outlines below the townships
-    renderZoomLegend($('layers'), tilejson);
+    renderZoomLegend($('layers'), tilejson, glance.on ? glance.countyBelow : null);
     addAdminOutlines(map, tilejson, WALL);
     live.start();
     if (FIXED_TOWNSHIP) goToTownship(map, panels, FIXED_TOWNSHIP, { duration: 0 });

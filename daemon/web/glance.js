@@ -13,7 +13,7 @@
 // Words are kept here (both languages) so this file stands alone.
 
 import { lang } from './i18n.js';
-import { getJSON, getAllItems, el, fill, today } from './util.js';
+import { getJSON, el, fill } from './util.js';
 
 export const GLANCE_Z = 11;
 const RIVERS_URL = '/web/yongzhou_rivers.geojson';
@@ -21,6 +21,10 @@ const RIVERS_URL = '/web/yongzhou_rivers.geojson';
 const POINT_GROUPS = ['hazards', 'hazard_sources', 'resources', 'stations'];
 const POINT_LAYER = /-(point|cluster|cluster-count|team|depot|camera|overdue|radius)$/;
 const METRICS = ['overdue_major', 'top_risk_level', 'alerts'];
+// The urgent layers (mountUrgent) and what each shows.
+export const URGENT_LAYERS = { 'glance-urgent-overdue': 'overdue', 'glance-urgent-alarm': 'alarm', 'glance-urgent-camera': 'camera_off' };
+// A hidden danger not rectified whose deadline passed (the style's `today`).
+const OVERDUE = ['all', ['!=', ['get', 'status'], 'rectified'], ['has', 'deadline'], ['<', ['to-string', ['get', 'deadline']], ['global-state', 'today']]];
 // Shades from none to worst (day theme; the dark wall uses its own).
 const RAMP = { day: ['#ffffff', '#fde0c5', '#f9a66c', '#e8542c', '#a50f15'], dark: ['#16233a', '#4a2c2a', '#8a3b22', '#c4451c', '#ff3b30'] };
 const RISK_SHADE = { 1: 4, 2: 3, 3: 2, 4: 1 };
@@ -151,24 +155,11 @@ export class Glance {
       if ((POINT_GROUPS.includes(g) && POINT_LAYER.test(layer.id)) || g === 'risk_zones') map.setLayerZoomRange(layer.id, GLANCE_Z, 24);
     }
     this.mountCountry();
-    map.addSource('glance-urgent', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
     map.addLayer({ id: 'glance-sources', type: 'symbol', source: 'hazard_sources', 'source-layer': 'hazard_sources', maxzoom: GLANCE_Z,
       filter: ['all', ['!=', ['get', 'cluster'], true], ['==', ['to-number', ['get', 'grade']], 1]],
       layout: { 'icon-image': 'source-1', 'icon-allow-overlap': true, 'icon-size': 1.1 }, metadata: { 'situ:group': 'hazard_sources' } });
-    map.addLayer({ id: 'glance-urgent-point', type: 'circle', source: 'glance-urgent', maxzoom: GLANCE_Z,
-      // below the townships' zoom the tiles' urgent marks (hazards-mark) show the overdue ones
-      filter: ['any', ['!=', ['get', 'urgent'], 'overdue'], ['>=', ['zoom'], this.countyBelow]],
-      paint: {
-        // smaller where the whole country shows, so they do not cover the marks and the aggregates
-        'circle-radius': ['interpolate', ['linear'], ['zoom'], 3, ['match', ['get', 'urgent'], 'overdue', 2, 3],
-          this.countyBelow, ['match', ['get', 'urgent'], 'overdue', 3.5, 6]],
-        'circle-color': ['match', ['get', 'urgent'], 'overdue', '#e60012', 'alarm', '#ff00ff', '#8a8f96'],
-        'circle-stroke-color': this.dark ? '#ffffff' : '#000000',
-        'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 3, 0.6, this.countyBelow, ['match', ['get', 'urgent'], 'overdue', 0.8, 2]],
-      } });
+    this.mountUrgent();
     this.update(list);
-    this.loadUrgent();
-    setInterval(() => this.loadUrgent(), 60000);
   }
 
   // #20: below the townships' lowest zoom (counties, then provinces: the
@@ -185,23 +176,32 @@ export class Glance {
     }
   }
 
-  // The urgent items drawn below GLANCE_Z: overdue hidden dangers (not
-  // rectified, deadline passed), stations in alarm, offline cameras.
-  async loadUrgent() {
-    const day = today();
-    const [open, fixing, alarm, cams] = await Promise.all([
-      getAllItems('/collections/hazards/items?status=open&limit=10000'),
-      getAllItems('/collections/hazards/items?status=rectifying&limit=10000'),
-      getAllItems('/collections/stations/items?status=alarm&limit=10000'),
-      getAllItems('/collections/stations/items?kind=camera&limit=10000'),
-    ]);
-    const tag = (urgent) => (f) => ({ type: 'Feature', geometry: f.geometry, properties: { id: f.id, name: f.properties.name, urgent } });
-    const late = [...(open.features || []), ...(fixing.features || [])].filter((f) => f.properties.deadline && String(f.properties.deadline) < day);
-    const off = (cams.features || []).filter((f) => f.properties.online === false || f.properties.status === 'offline');
-    const features = [...late.map(tag('overdue')), ...(alarm.features || []).map(tag('alarm')), ...off.map(tag('camera_off'))].filter((f) => f.geometry);
-    this.urgent = { overdue: late.length, alarm: (alarm.features || []).length, camera_off: off.length };
-    const src = this.map.getSource('glance-urgent');
-    if (src) src.setData({ type: 'FeatureCollection', features });
+  // The urgent items drawn below GLANCE_Z, from the tiles (bounded at any
+  // scale, as the view asks; #20): overdue hidden dangers (each one from the
+  // townships' zoom up, or the clusters holding them: below it the tiles'
+  // urgent marks, hazards-mark, show them), stations in alarm (each one, or
+  // the aggregates counting them, sized by that count: at every zoom, as a
+  // water level over its warning level is what the wall is for) and offline
+  // cameras (from the townships' zoom: a country of them would hide the rest).
+  mountUrgent() {
+    const map = this.map;
+    const cluster = ['==', ['get', 'cluster'], true];
+    const count = (k) => ['to-number', ['get', k], 0];
+    // a radius r(base) by zoom: base at the country, the townships' zoom and the city view
+    const radius = (r) => ['interpolate', ['linear'], ['zoom'], 3, r(1.2), this.countyBelow, r(3), GLANCE_Z - 1, r(5)];
+    const stroke = this.dark ? '#ffffff' : '#000000';
+    map.addLayer({ id: 'glance-urgent-overdue', type: 'circle', source: 'hazards', 'source-layer': 'hazards', minzoom: this.countyBelow, maxzoom: GLANCE_Z,
+      filter: ['any', ['all', ['!', cluster], ['!', ['has', 'urgent']], OVERDUE], ['all', cluster, ['>', count('overdue'), 0]]],
+      paint: { 'circle-radius': ['case', cluster, ['+', 3.5, ['min', 4, ['sqrt', count('overdue')]]], 3.5], 'circle-color': '#e60012',
+        'circle-stroke-color': stroke, 'circle-stroke-width': 0.8 }, metadata: { 'situ:group': 'hazards' } });
+    map.addLayer({ id: 'glance-urgent-alarm', type: 'circle', source: 'stations', 'source-layer': 'stations', maxzoom: GLANCE_Z,
+      filter: ['any', ['all', ['!', cluster], ['==', ['get', 'status'], 'alarm']], ['all', cluster, ['>', count('status_alarm'), 0]]],
+      paint: { 'circle-radius': radius((r) => ['case', cluster, ['+', r, ['min', r, ['*', r / 4, ['sqrt', count('status_alarm')]]]], r]),
+        'circle-color': '#ff00ff', 'circle-stroke-color': stroke, 'circle-stroke-width': radius((r) => r / 3) }, metadata: { 'situ:group': 'stations' } });
+    map.addLayer({ id: 'glance-urgent-camera', type: 'circle', source: 'stations', 'source-layer': 'stations', minzoom: this.countyBelow, maxzoom: GLANCE_Z,
+      filter: ['all', ['!', cluster], ['==', ['get', 'kind'], 'camera'], ['any', ['==', ['get', 'online'], false], ['==', ['get', 'status'], 'offline']]],
+      paint: { 'circle-radius': radius((r) => r * 0.8), 'circle-color': '#8a8f96', 'circle-stroke-color': stroke, 'circle-stroke-width': 1 }, metadata: { 'situ:group': 'stations' } });
+    this.urgent = URGENT_LAYERS;
   }
 
   // New /townships rows: the shading and the list follow.

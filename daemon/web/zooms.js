@@ -15,12 +15,14 @@ const WORDS = {
     title: '各级缩放显示内容', provinces: '省界', counties: '区县界', townships: '乡镇(街道)界',
     aggregates: '四图按网格汇总(数量、等级、状态)', individual: '四图逐个要素', urgent: '逾期隐患逐个显示',
     marks: (px) => `逾期隐患标记(${px}像素内合并, 每处一个, 均不隐藏)`,
+    stations: '监测站点仅显示报警站点(按网格计数), 离线摄像头自乡镇级起显示',
     zooms: (a, b) => (b == null ? `${a}级及以上` : `${a}–${b}级`),
   },
   en: {
     title: 'What each zoom shows', provinces: 'Province outlines', counties: 'County outlines', townships: 'Township outlines',
     aggregates: 'Four maps as per-cell counts (by level, status)', individual: 'Four maps, each feature', urgent: 'Overdue hidden dangers, each one',
     marks: (px) => `Overdue hidden dangers as marks (merged within ${px} px; every place shown, none hidden)`,
+    stations: 'Stations: only those in alarm (per-cell counts); offline cameras from the townships\' zoom',
     zooms: (a, b) => (b == null ? `z${a}+` : `z${a}–${b}`),
   },
 };
@@ -29,8 +31,10 @@ const w = (k, ...a) => { const v = (WORDS[lang] || WORDS.zh)[k]; return typeof v
 // The vector layer `id` of a TileJSON, or undefined.
 const layerOf = (tj, id) => ((tj && tj.vector_layers) || []).find((l) => l.id === id);
 
-// Rows [label, from zoom, to zoom or null] from the TileJSON answers.
-export function zoomRows(tilejson) {
+// Rows [label, from zoom, to zoom or null] from the TileJSON answers;
+// stationsBelow: the zoom below which the wall (glance.js) draws only the
+// stations in alarm, or null.
+export function zoomRows(tilejson, stationsBelow = null) {
   const rows = [];
   for (const id of ['provinces', 'counties', 'townships']) {
     const l = layerOf(tilejson.townships, id);
@@ -45,12 +49,13 @@ export function zoomRows(tilejson) {
     }
     if (cl.urgent_from != null) rows.push([w('urgent'), cl.urgent_from, null]);
   }
+  if (stationsBelow > 0) rows.push([w('stations'), 0, stationsBelow - 1]);
   return rows;
 }
 
 // The legend block, appended to node.
-export function renderZoomLegend(node, tilejson) {
-  const rows = zoomRows(tilejson);
+export function renderZoomLegend(node, tilejson, stationsBelow = null) {
+  const rows = zoomRows(tilejson, stationsBelow);
   if (!rows.length) return;
   node.append(el('details', { class: 'group zooms', open: true }, el('summary', {}, w('title')),
     el('ul', { class: 'legend zooms' }, rows.map(([label, a, b]) => el('li', {}, el('b', {}, w('zooms', a, b)), ` ${label}`)))));

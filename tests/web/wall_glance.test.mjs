@@ -1,8 +1,10 @@
 // wall_glance.test.mjs: the city at a glance and the nearest supplies on the
 // wall (issue 16), in a real browser against a real situd on the demo
 // (tests/web/situd.mjs). Checks: the opening city view (z8) draws township
-// shading and a few hundred urgent symbols; at z5 (counties) the tiles'
-// urgent marks stand for every overdue hidden danger once (#20); not the thousands of points the
+// shading and a few hundred urgent symbols from the tiles (no GeoJSON of the
+// four maps, #20); at z5 (counties) the tiles' urgent marks stand for every
+// overdue hidden danger once and the stations' aggregates for every station
+// in alarm, and no other station is drawn (#20); not the thousands of points the
 // four maps hold (rendered features counted), shaded by /townships' glance
 // counts; the worst-townships list ranks as situd counts and flies to its
 // township; coordinates typed in the search box (WGS84, and GCJ-02 with the
@@ -35,6 +37,8 @@ before(async () => {
   S.page = await S.ctx.newPage();
   S.page.on('console', (m) => { if (m.type() === 'error') S.errors.push(m.text()); });
   S.page.on('pageerror', (e) => S.errors.push(e.message));
+  S.requested = [];
+  S.page.on('request', (r) => S.requested.push(new URL(r.url()).pathname + new URL(r.url()).search));
   await S.page.goto(`${situd.base}/`);
   await S.page.waitForFunction(() => window.__situ && window.__situ.idleAt && window.__situ.glance && window.__situ.glance.urgent,
     null, { timeout: 120000, polling: 100 });
@@ -56,6 +60,21 @@ function idle(page) {
 
 const townships = async () => json(await request('GET', '/townships?limit=10000')).townships;
 
+// What the urgent layers drew ({layer, kind, properties, at} each), by
+// kind: each feature once (a tile's buffer repeats its neighbour's), an
+// aggregate as the members it counts.
+function drawnUrgent(features) {
+  const kinds = {}, seen = new Set();
+  const members = { overdue: 'overdue', alarm: 'status_alarm' };
+  for (const f of features) {
+    const key = `${f.layer} ${f.properties.id || f.at.map((c) => c.toFixed(5))}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    kinds[f.kind] = (kinds[f.kind] || 0) + (f.properties.cluster ? Number(f.properties[members[f.kind]]) || 0 : 1);
+  }
+  return kinds;
+}
+
 test('the city view at z8 draws township shading and the urgent items, not thousands of points', async () => {
   const page = S.page;
   const city = json(await request('GET', '/collections/townships')).extent.spatial.bbox[0];
@@ -66,12 +85,16 @@ test('the city view at z8 draws township shading and the urgent items, not thous
     const map = window.__situ.map;
     const q = (ids) => map.queryRenderedFeatures({ layers: ids.filter((id) => map.getLayer(id)) });
     const shaded = q(['glance-fill']);
-    const urgent = q(['glance-urgent-point', 'glance-sources']);
-    const kinds = {};
-    for (const f of urgent) kinds[f.properties.urgent || 'grade1'] = (kinds[f.properties.urgent || 'grade1'] || 0) + 1;
+    const kindOf = window.__situ.glance.urgent;
+    const urgent = q([...Object.keys(kindOf), 'glance-sources'])
+      .map((f) => ({ layer: f.layer.id, kind: kindOf[f.layer.id] || 'grade1', properties: f.properties, at: f.geometry.coordinates }));
     return { zoom: map.getZoom(), shaded: new Set(shaded.map((f) => f.properties.township_code)).size, points: q(layers).length,
-      urgent: urgent.length, kinds, fill: map.getPaintProperty('glance-fill', 'fill-color') };
+      urgent: urgent.length, drawn: urgent, fill: map.getPaintProperty('glance-fill', 'fill-color') };
   }, POINT_LAYERS);
+  got.kinds = drawnUrgent(got.drawn);
+  // the glance draws from the tiles: no GeoJSON of the hidden dangers or stations, unbounded at a nation's scale (#20)
+  assert.deepEqual(S.requested.filter((u) => /^\/collections\/(hazards|stations)\/items/.test(u) && !/[?&]kind=camera&online=false/.test(u)), [],
+    'the glance fetched GeoJSON of the four maps');
   const hazards = list.reduce((n, x) => n + x.counts.hazards + x.counts.resources + x.counts.stations, 0);
   const [day, view] = await page.evaluate(() => [window.__situ.map.getStyle().state.today.default, window.__situ.map.getBounds().toArray().flat()]);
   const late = (q) => request('GET', `/collections/hazards/items?limit=10000${q}`).then((r) => json(r).features
@@ -84,6 +107,11 @@ test('the city view at z8 draws township shading and the urgent items, not thous
   // every overdue one in view, none that is not overdue (a symbol at the edge may reach in from outside)
   assert.ok(got.kinds.overdue >= inView && got.kinds.overdue <= overdue,
     `overdue hidden dangers drawn ${got.kinds.overdue}, situd has ${inView} in view and ${overdue} in all: ${JSON.stringify(got.kinds)}`);
+  // every station in alarm in view, none that is not
+  const alarm = (q) => request('GET', `/collections/stations/items?status=alarm&limit=1${q}`).then((r) => json(r).numberMatched);
+  const [alarmInView, alarmAll] = [await alarm(`&bbox=${view.join(',')}`), await alarm('')];
+  assert.ok(alarmInView > 0 && got.kinds.alarm >= alarmInView && got.kinds.alarm <= alarmAll,
+    `stations in alarm drawn ${got.kinds.alarm}, situd has ${alarmInView} in view and ${alarmAll} in all`);
   // the shade: the worst township by overdue major hidden dangers the darkest, one with none unshaded
   const worst = [...list].sort((a, b) => b.glance.overdue_major - a.glance.overdue_major)[0];
   const clean = list.find((x) => x.glance.overdue_major === 0);
@@ -163,8 +191,16 @@ test('the county zooms draw every overdue hidden danger in an urgent mark over t
     const q = (id) => map.queryRenderedFeatures({ layers: [id] });
     const marks = q('hazards-mark');
     return { overdue: marks.reduce((n, f) => n + f.properties.urgent, 0), ids: marks.filter((f) => f.properties.urgent === 1).map((f) => f.properties.id),
-      cells: q('glance-hazards-cluster').length, counties: q('counties-label').length, townships: q('glance-fill').length };
+      cells: q('glance-hazards-cluster').length, counties: q('counties-label').length, townships: q('glance-fill').length,
+      stations: ['glance-urgent-alarm', 'glance-urgent-camera', 'stations-cluster', 'stations-point', 'stations-camera']
+        .flatMap((id) => q(id).map((f) => ({ layer: id, kind: id, properties: f.properties, at: f.geometry.coordinates }))) };
   });
+  // the stations: only those in alarm, every one of them (in the aggregates' counts), no camera (#20)
+  const alarmAll = json(await request('GET', '/collections/stations/items?status=alarm&limit=1')).numberMatched;
+  const stations = drawnUrgent(got.stations.map((f) => ({ ...f, kind: f.layer === 'glance-urgent-alarm' ? 'alarm' : f.layer })));
+  assert.deepEqual(stations, { alarm: alarmAll }, `the stations drawn at z5: ${JSON.stringify(stations)}, situd has ${alarmAll} in alarm`);
+  const calm = got.stations.filter((f) => !(f.properties.cluster ? f.properties.status_alarm > 0 : f.properties.status === 'alarm'));
+  assert.equal(calm.length, 0, `stations with none in alarm drawn at z5: ${JSON.stringify(calm.slice(0, 3))}`);
   const total = (await townships()).reduce((n, x) => n + x.glance.overdue, 0);
   assert.equal(got.overdue, total, 'the urgent marks drawn at z5 do not stand for every overdue hidden danger once');
   assert.ok(got.ids.length > 0 && got.ids.every((id) => /^HZ-/.test(id)), `marks of one carry their id: ${got.ids.slice(0, 5)}`);

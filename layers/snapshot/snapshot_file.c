@@ -14,15 +14,23 @@
  * the GEOS version, the store's schema version, event_log max(seq), and the
  * store file's (and a non-empty WAL's) device, inode, size and mtime. Any
  * write to the store changes one of them, so a file written before it is
- * stale. Then the payload is checked against its checksum and every index
- * in it against its array before any of it is used.
+ * stale. Then the payload is checked against its checksum (read through a
+ * buffer, not the mapping) and every index in it against its array before
+ * any of it is used. The file is mapped private, not read into the heap:
+ * only the records whose string offsets become pointers (features, values,
+ * items) are copied, page by page as they are written; coordinates, rings,
+ * R-trees and strings stay the file's pages, read when used. A file
+ * replaced later (always renamed over, never written in place) does not
+ * change the mapping.
  *
- * Layout (native byte order, every part padded to 8 bytes):
+ * Layout (native byte order, every part padded to 8 bytes, every padding
+ * byte zero, so that the same snapshot makes the same file):
  *   header: key, payload bytes, payload checksum, sections
  *   per collection (the 8 collections, then counties, provinces):
- *     coll_hdr (with the collection's digest), features, values, polygons, rings, points, items,
- * by_id, R-tree boxes and refs, [area signatures], string bytes count, strings Pointers are stored
- * as 1 + an offset into the section's strings (0: NULL).
+ *     coll_hdr (with the collection's digest), features, values, items,
+ *     polygons, rings, points, by_id, R-tree boxes and refs, [area
+ *     signatures], string bytes count, strings
+ * Pointers are stored as 1 + an offset into the section's strings (0: NULL).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,14 +53,11 @@
 #include "snapshot_build.h"
 
 #define SNAP_MAGIC "SITUSNAP"
-#define SNAP_FORMAT 2 /* 2: each collection's digest */
+#define SNAP_FORMAT 3 /* 2: each collection's digest; 3: situ_fs_build, zeroed padding */
 #define NSECTIONS (SITU_NCOLLECTIONS + SITU_ADMIN_NLEVELS)
 
 typedef struct snap_key {
-    char magic[8];
-    uint32_t format, sizes; /* sizes: of the structs laid out, one byte each */
-    char version[32], geos[32];
-    int64_t exe_size, exe_mtime_ns;
+    situ_fs_build build; /* sizes: of the structs laid out, one byte each; lib: GEOS */
     int64_t schema, seq;
     int64_t db_dev, db_ino, db_size, db_mtime_ns, wal_size, wal_mtime_ns;
 } snap_key;
@@ -72,16 +78,22 @@ typedef struct coll_hdr {
     uint64_t digest[2]; /* situ_coll.digest: lo, hi */
 } coll_hdr;
 
+/* The file mapped private: the pages of the records whose strings are
+ * linked (features, values, items) become the process's own as they are
+ * written; every other array (coordinates, rings, R-trees, strings) stays
+ * the file's, read from the page cache when used and never copied. */
 struct situ__snapfile_mem {
     int refs;
-    void *p;
+    void *map;
+    size_t len;
 };
 
 void situ__snapfile_mem_release(situ__snapfile_mem *m)
 {
     if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
-    free(m->p);
+    if (m->map)
+        munmap(m->map, m->len);
     free(m);
 }
 
@@ -92,17 +104,14 @@ static int64_t mtime_ns(const struct stat *st)
     return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-/* This build's identity into k. */
+/* This build's identity into k, the rest zero. */
 static void key_build(snap_key *k)
 {
     memset(k, 0, sizeof *k);
-    memcpy(k->magic, SNAP_MAGIC, 8);
-    k->format = SNAP_FORMAT;
-    k->sizes = (uint32_t)sizeof(situ_feature) | (uint32_t)sizeof(situ_value) << 8 |
-               (uint32_t)sizeof(situ_held) << 16 | (uint32_t)sizeof(coll_hdr) << 24;
-    snprintf(k->version, sizeof k->version, "%s", SITU_VERSION);
-    snprintf(k->geos, sizeof k->geos, "%s", GEOSversion());
-    situ_fs_exe_identity(&k->exe_size, &k->exe_mtime_ns);
+    situ_fs_build_init(&k->build, SNAP_MAGIC, SNAP_FORMAT,
+                       (uint32_t)sizeof(situ_feature) | (uint32_t)sizeof(situ_value) << 8 |
+                           (uint32_t)sizeof(situ_held) << 16 | (uint32_t)sizeof(coll_hdr) << 24,
+                       GEOSversion());
 }
 
 /* The store file's (and a non-empty WAL's) identity into k; 0 or -1. */
@@ -139,13 +148,9 @@ static int key_now(situ_store *s, const char *db, snap_key *k, situ_err *err)
 /* Why key a (the file's) is not b (now), or NULL when equal. */
 static const char *key_differs(const snap_key *a, const snap_key *b)
 {
-    if (memcmp(a->magic, b->magic, 8))
-        return "not a situ snapshot file";
-    if (a->format != b->format || a->sizes != b->sizes)
-        return "another file format";
-    if (strncmp(a->version, b->version, sizeof a->version) || a->exe_size != b->exe_size ||
-        a->exe_mtime_ns != b->exe_mtime_ns || strncmp(a->geos, b->geos, sizeof a->geos))
-        return "written by another build of situ";
+    const char *why = situ_fs_build_differs(&a->build, &b->build, "not a situ snapshot file");
+    if (why)
+        return why;
     if (a->schema != b->schema)
         return "the store's schema changed";
     if (a->seq != b->seq)
@@ -208,22 +213,35 @@ static int is_text(situ_ftype t)
     return t && t != SITU_FT_INT && t != SITU_FT_REAL && t != SITU_FT_BOOL;
 }
 
-/* Features, values and items with their strings as offsets. */
+/* Features, values and items with their strings as offsets. Each record
+ * is built field by field in zeroed memory, so that its padding is written
+ * as zeros (a struct copy would carry the heap's bytes into the file). */
 static void put_records(writer *w, const situ_coll *c, strings *t)
 {
     int nf = c->c->nfields;
     for (size_t i = 0; i < c->n; i++) {
-        situ_feature f = c->feats[i];
-        f.id = str_ref(t, f.id, 0), f.township_code = str_ref(t, f.township_code, 1);
-        f.updated_at = str_ref(t, f.updated_at, 2), f.extra = str_ref(t, f.extra, 3);
-        f.values = NULL;
+        const situ_feature *g = &c->feats[i];
+        situ_feature f;
+        memset(&f, 0, sizeof f);
+        f.id = str_ref(t, g->id, 0), f.township_code = str_ref(t, g->township_code, 1);
+        f.updated_at = str_ref(t, g->updated_at, 2), f.extra = str_ref(t, g->extra, 3);
+        memcpy(f.bbox, g->bbox, sizeof f.bbox);
+        f.x = g->x, f.y = g->y;
+        f.poly0 = g->poly0, f.npolys = g->npolys, f.held0 = g->held0, f.nheld = g->nheld;
         put(w, &f, sizeof f);
     }
     for (size_t i = 0; i < c->n; i++)
         for (int k = 0; k < nf; k++) {
-            situ_value v = c->feats[i].values[k];
-            if (is_text(v.type))
-                v.u.s = str_ref(t, v.u.s, 3);
+            const situ_value *u = &c->feats[i].values[k];
+            situ_value v;
+            memset(&v, 0, sizeof v);
+            v.type = u->type;
+            if (is_text(u->type))
+                v.u.s = str_ref(t, u->u.s, 3);
+            else if (u->type == SITU_FT_REAL)
+                v.u.d = u->u.d;
+            else if (u->type)
+                v.u.i = u->u.i;
             put(w, &v, sizeof v);
         }
     size_t nheld = 0;
@@ -231,8 +249,11 @@ static void put_records(writer *w, const situ_coll *c, strings *t)
         if (c->feats[i].nheld && c->feats[i].held0 + c->feats[i].nheld > nheld)
             nheld = c->feats[i].held0 + c->feats[i].nheld;
     for (size_t i = 0; i < nheld; i++) {
-        situ_held h = c->held[i];
-        h.unit = str_ref(t, h.unit, 3), h.updated_at = str_ref(t, h.updated_at, 2);
+        situ_held h;
+        memset(&h, 0, sizeof h);
+        h.item = c->held[i].item, h.quantity = c->held[i].quantity;
+        h.unit = str_ref(t, c->held[i].unit, 3),
+        h.updated_at = str_ref(t, c->held[i].updated_at, 2);
         put(w, &h, sizeof h);
     }
 }
@@ -257,7 +278,9 @@ static void coll_sizes(const situ_coll *c, coll_hdr *h)
 
 static void put_coll(writer *w, const situ_coll *c, int32_t cid)
 {
-    coll_hdr h = {.cid = cid, .nfields = c->c->nfields, .n = c->n, .bytes = c->bytes};
+    coll_hdr h;
+    memset(&h, 0, sizeof h);
+    h.cid = cid, h.nfields = c->c->nfields, h.n = c->n, h.bytes = c->bytes;
     coll_sizes(c, &h);
     const situ_rtree *rt = c->index;
     if (rt) {
@@ -301,7 +324,9 @@ static int write_file(const char *path, const snap_key *k, const situ_snapshot *
     writer w = {fopen(tmp, "wb"), SITU_FS_CHECKSUM_SEED, 0, 0};
     if (!w.f)
         return situ_err_set(err, SITU_EIO, "cannot write %s: %s", tmp, strerror(errno));
-    snap_header hd = {.key = *k, .nsections = NSECTIONS};
+    snap_header hd;
+    memset(&hd, 0, sizeof hd);
+    hd.key = *k, hd.nsections = NSECTIONS;
     const situ_coll *towns = snap->colls[SITU_C_TOWNSHIPS];
     fwrite(&hd, sizeof hd, 1, w.f); /* written again once the payload is known */
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
@@ -513,34 +538,33 @@ static situ_snapshot *read_file(const char *path, const snap_key *k, const char 
         *why = "truncated or grown";
         goto done;
     }
-    mem = calloc(1, sizeof *mem);
-    if (!mem || !(mem->p = malloc(hd.payload + 8))) {
-        *why = "out of memory";
+    uint64_t sum;
+    if (situ_fs_checksum_fd(fd, (off_t)sizeof hd, hd.payload, &sum)) { /* not the mapping */
+        *why = "unreadable";
         goto done;
     }
-    mem->refs = 1;
-    for (uint64_t got = 0; got < hd.payload;) {
-        ssize_t n = pread(fd, (char *)mem->p + got, hd.payload - got, (off_t)(sizeof hd + got));
-        if (n <= 0) {
-            *why = "unreadable";
-            goto done;
-        }
-        got += (uint64_t)n;
-    }
-    if (situ_fs_checksum(SITU_FS_CHECKSUM_SEED, mem->p, hd.payload) != hd.checksum) {
+    if (sum != hd.checksum) {
         *why = "checksum mismatch";
         goto done;
     }
-    reader r = {mem->p, (char *)mem->p + hd.payload, NULL};
+    if (!(mem = calloc(1, sizeof *mem))) {
+        *why = "out of memory";
+        goto done;
+    }
+    mem->refs = 1, mem->len = (size_t)st.st_size;
+    mem->map = mmap(NULL, mem->len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (mem->map == MAP_FAILED) {
+        mem->map = NULL;
+        *why = "cannot be mapped";
+        goto done;
+    }
+    char *payload = (char *)mem->map + sizeof hd;
+    reader r = {payload, payload + hd.payload, NULL};
     if (!(snap = read_payload(&r, mem)))
         *why = r.why;
 done:
     close(fd);
-    if (mem) {
-        if (!mem->p)
-            free(mem), mem = NULL;
-        situ__snapfile_mem_release(mem); /* the collections hold their own references */
-    }
+    situ__snapfile_mem_release(mem); /* the collections hold their own references */
     return snap;
 }
 

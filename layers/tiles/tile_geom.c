@@ -150,7 +150,7 @@ void situ__ring_importance(const double *xy, size_t n, float *imp, uint32_t *wor
         vw_pop(&v);
 }
 
-size_t situ__ring_take(const double *mxy, const float *imp, size_t n, float tol2, const tile_tf *tf,
+size_t situ__ring_take(const double *ll, const float *imp, size_t n, float tol2, const tile_tf *tf,
                        uint32_t *idx, double *out)
 {
     /* branch-free: at low zooms most points go, at random */
@@ -160,8 +160,10 @@ size_t situ__ring_take(const double *mxy, const float *imp, size_t n, float tol2
         k += imp[i] > tol2;
     }
     for (size_t j = 0; j < k; j++) {
-        out[2 * j] = mxy[2 * idx[j]] * tf->scale - tf->ox;
-        out[2 * j + 1] = mxy[2 * idx[j] + 1] * tf->scale - tf->oy;
+        double mx, my;
+        tile_project(ll[2 * idx[j]], ll[2 * idx[j] + 1], &mx, &my);
+        out[2 * j] = mx * tf->scale - tf->ox;
+        out[2 * j + 1] = my * tf->scale - tf->oy;
     }
     return k;
 }
@@ -238,7 +240,7 @@ size_t situ__ring_clean(int32_t *xy, size_t n)
     return clean_seam(xy, m);
 }
 
-size_t situ__ring_take_snap(const double *mxy, const float *imp, size_t n, float tol2,
+size_t situ__ring_take_snap(const double *ll, const float *imp, size_t n, float tol2,
                             const tile_tf *tf, uint32_t *idx, int32_t *out)
 {
     size_t k = 0, m = 0;
@@ -247,7 +249,8 @@ size_t situ__ring_take_snap(const double *mxy, const float *imp, size_t n, float
         k += imp[i] > tol2;
     }
     for (size_t j = 0; j < k; j++) {
-        const double *q = mxy + 2 * idx[j];
+        double q[2];
+        tile_project(ll[2 * idx[j]], ll[2 * idx[j] + 1], &q[0], &q[1]);
         const int32_t p[2] = {snap1(q[0] * tf->scale - tf->ox, tf->lo, tf->hi),
                               snap1(q[1] * tf->scale - tf->oy, tf->lo, tf->hi)};
         push_clean(out, &m, p);

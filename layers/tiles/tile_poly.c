@@ -30,8 +30,8 @@ static int take_ring(enc *e, uint32_t r, uint32_t parent, int *crosses)
         e->s->oom = 1;
         return 0;
     }
-    size_t k = situ__ring_take(e->src->mxy + 2 * (size_t)ring->off, e->src->imp + ring->off,
-                               ring->n, e->tol2, tf, e->s->kidx, in->xy + 2 * in->n);
+    size_t k = situ__ring_take(e->c->xy + 2 * (size_t)ring->off, e->src->imp + ring->off, ring->n,
+                               e->tol2, tf, e->s->kidx, in->xy + 2 * in->n);
     if (k < 3)
         return 0;
     in->n += k;
@@ -258,8 +258,8 @@ static size_t snap_ring(enc *e, const ringset *set, size_t i, int exterior)
             s->oom = 1;
             return 0;
         }
-        k = situ__ring_take_snap(e->src->mxy + 2 * (size_t)ring->off, e->src->imp + ring->off,
-                                 ring->n, e->tol2, &e->tf, s->kidx, s->ia);
+        k = situ__ring_take_snap(e->c->xy + 2 * (size_t)ring->off, e->src->imp + ring->off, ring->n,
+                                 e->tol2, &e->tf, s->kidx, s->ia);
         if (!e->has_witness && k) {
             e->witness[0] = s->ia[0], e->witness[1] = s->ia[1];
             e->has_witness = 1;

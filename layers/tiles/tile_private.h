@@ -6,6 +6,7 @@
 #ifndef SITU_TILE_PRIVATE_H
 #define SITU_TILE_PRIVATE_H
 
+#include <math.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -162,8 +163,10 @@ void situ__tile_fold_merge(const situ_tilesrc *src, double *acc, uint8_t *any, c
 struct situ_tilesrc {
     situ_coll *coll;
     int refs;
-    /* geometry, Web Mercator in [0, 1] */
-    double *mxy;    /* parallel to coll->xy */
+    /* geometry, Web Mercator in [0, 1]: the points themselves are the
+     * collection's (coll->xy, lon/lat), projected as a tile takes them
+     * (tile_project), so that a collection read back from a snapshot file
+     * is not copied a second time */
     float *imp;     /* per point: squared importance (INFINITY: anchor) */
     double *rbox;   /* per ring: minx, miny, maxx, maxy */
     double *fbox;   /* per feature */
@@ -193,6 +196,17 @@ struct situ_tilesrc {
     pthread_mutex_t pyr_mu;
 };
 
+/* lon/lat to Web Mercator in [0, 1] (situ_tile_project, inline: a tile
+ * projects every point it takes). */
+static inline void tile_project(double lon, double lat, double *out_x, double *out_y)
+{
+    const double max_lat = 85.0511287798066;
+    lat = lat > max_lat ? max_lat : lat < -max_lat ? -max_lat : lat;
+    double s = sin(lat * M_PI / 180);
+    *out_x = (lon + 180) / 360;
+    *out_y = 0.5 - log((1 + s) / (1 - s)) / (4 * M_PI);
+}
+
 /* Rounds to the nearest integer, halves away from zero; inline (lrint is a
  * libm call). For values well inside int32. */
 static inline int32_t tile_round(double v)
@@ -219,11 +233,11 @@ typedef struct tile_tf {
     double lo, hi; /* the buffered tile: [lo, hi] on both axes */
 } tile_tf;
 
-/* The points of a closed ring with importance above tol2, in tile units, as
- * an open ring (the closing point dropped) in reverse order: the snapshot's
+/* The points of a closed ring ll (lon/lat, projected here) with importance above tol2, in tile
+ * units, as an open ring (the closing point dropped) in reverse order: the snapshot's
  * counter-clockwise exteriors (y up) come out with positive area (y down).
  * idx (scratch) holds n ints, out 2n doubles. Returns the count. */
-size_t situ__ring_take(const double *mxy, const float *imp, size_t n, float tol2, const tile_tf *tf,
+size_t situ__ring_take(const double *ll, const float *imp, size_t n, float tol2, const tile_tf *tf,
                        uint32_t *idx, double *out);
 
 /* A set of open rings in tile units (tile_clip.c). Ring i is points
@@ -261,7 +275,7 @@ int situ__line_clip(const double *in, size_t n, double lo, double hi, tile_rings
 size_t situ__ring_snap(const double *in, size_t n, double lo, double hi, int32_t *out);
 /* situ__ring_take, situ__ring_snap and situ__ring_clean in one pass, for a
  * ring wholly inside the buffered tile: straight to integers in out (2n). */
-size_t situ__ring_take_snap(const double *mxy, const float *imp, size_t n, float tol2,
+size_t situ__ring_take_snap(const double *ll, const float *imp, size_t n, float tol2,
                             const tile_tf *tf, uint32_t *idx, int32_t *out);
 /* Removes collinear points and spikes (A B A) cyclically, in place. Returns
  * the count left; under 3 means the ring collapsed. */

@@ -85,10 +85,12 @@ void situd_tiles_stats(situ_buf *b)
                     "situd_tile_cache{what=\"invalidated\"} %llu\n"
                     "situd_tile_cache{what=\"entries\"} %zu\n"
                     "situd_tile_cache{what=\"bytes\"} %zu\n"
-                    "situd_tile_cache{what=\"max_bytes\"} %zu\n",
+                    "situd_tile_cache{what=\"max_bytes\"} %zu\n"
+                    "situd_tile_cache{what=\"src_bytes\"} %zu\n",
                     (unsigned long long)st.hits, (unsigned long long)st.misses,
                     (unsigned long long)st.empty_fast, (unsigned long long)st.evictions,
-                    (unsigned long long)st.invalidated, st.entries, st.bytes, st.max_bytes);
+                    (unsigned long long)st.invalidated, st.entries, st.bytes, st.max_bytes,
+                    st.src_bytes);
 }
 
 static situd_result tilejson(situd_req *r, const char *set)

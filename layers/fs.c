@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -91,4 +92,28 @@ void situ_fs_exe_identity(int64_t *out_size, int64_t *out_mtime_ns)
         *out_size = (int64_t)st.st_size;
         *out_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
     }
+}
+
+void situ_fs_build_init(situ_fs_build *b, const char magic[8], uint32_t format, uint32_t sizes,
+                        const char *lib)
+{
+    memset(b, 0, sizeof *b);
+    memcpy(b->magic, magic, sizeof b->magic);
+    b->format = format, b->sizes = sizes;
+    snprintf(b->version, sizeof b->version, "%s", SITU_VERSION);
+    snprintf(b->lib, sizeof b->lib, "%s", lib ? lib : "");
+    situ_fs_exe_identity(&b->exe_size, &b->exe_mtime_ns);
+}
+
+const char *situ_fs_build_differs(const situ_fs_build *a, const situ_fs_build *b,
+                                  const char *not_ours)
+{
+    if (memcmp(a->magic, b->magic, sizeof a->magic))
+        return not_ours;
+    if (a->format != b->format || a->sizes != b->sizes)
+        return "another file format";
+    if (strncmp(a->version, b->version, sizeof a->version) || a->exe_size != b->exe_size ||
+        a->exe_mtime_ns != b->exe_mtime_ns || strncmp(a->lib, b->lib, sizeof a->lib))
+        return "written by another build of situ";
+    return NULL;
 }

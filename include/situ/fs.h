@@ -32,4 +32,26 @@ int situ_fs_checksum_fd(int fd, off_t off, uint64_t n, uint64_t *out_h);
  * from another; zeros when /proc/self/exe cannot be read. */
 void situ_fs_exe_identity(int64_t *out_size, int64_t *out_mtime_ns);
 
+/* The build identity at the head of a file situ writes for itself to read
+ * back (DB.snap, DB.roads): what the file is (magic), its layout (format,
+ * the sizes of the structs laid out), and which build wrote it (situ's
+ * version, the executable's size and mtime, the version of a library whose
+ * output the file holds). The magic comes first and the format at byte 8. */
+typedef struct situ_fs_build {
+    char magic[8];
+    uint32_t format, sizes;
+    char version[32], lib[32];
+    int64_t exe_size, exe_mtime_ns;
+} situ_fs_build;
+
+/* This build's identity into b (every byte set, padding none): magic (8
+ * bytes), format, sizes, and lib (e.g. GEOSversion(); NULL: none). */
+void situ_fs_build_init(situ_fs_build *b, const char magic[8], uint32_t format, uint32_t sizes,
+                        const char *lib);
+/* Why file identity a is not this build's b, or NULL when equal:
+ * not_ours (a static string naming the kind of file) for another magic,
+ * "another file format", "written by another build of situ". */
+const char *situ_fs_build_differs(const situ_fs_build *a, const situ_fs_build *b,
+                                  const char *not_ours);
+
 #endif

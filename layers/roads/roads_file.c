@@ -36,13 +36,10 @@
 #include "roads_priv.h"
 
 #define ROADS_MAGIC "SITUROAD"
-#define ROADS_FORMAT 1
+#define ROADS_FORMAT 2 /* 2: situ_fs_build */
 
 typedef struct roads_hdr {
-    char magic[8];
-    uint32_t format, sizes; /* sizes: of the structs laid out, one byte each */
-    char version[32];
-    int64_t exe_size, exe_mtime_ns;
+    situ_fs_build build; /* sizes: of the structs laid out, one byte each */
     uint64_t key;
     double class_kmh[SITU_ROADS_NCLASSES], tagged_factor;
     uint64_t nedges, nnodes, nroads, nruns;
@@ -57,12 +54,10 @@ static void hdr_build(roads_hdr *h, uint64_t key, const situ_roads_config *cfg)
     if (!cfg)
         situ_roads_config_init(&defaults), cfg = &defaults;
     memset(h, 0, sizeof *h);
-    memcpy(h->magic, ROADS_MAGIC, 8);
-    h->format = ROADS_FORMAT;
-    h->sizes = (uint32_t)sizeof(situ__edge) | (uint32_t)sizeof(situ__road) << 8 |
-               (uint32_t)sizeof(roads_hdr) << 16;
-    snprintf(h->version, sizeof h->version, "%s", SITU_VERSION);
-    situ_fs_exe_identity(&h->exe_size, &h->exe_mtime_ns);
+    situ_fs_build_init(&h->build, ROADS_MAGIC, ROADS_FORMAT,
+                       (uint32_t)sizeof(situ__edge) | (uint32_t)sizeof(situ__road) << 8 |
+                           (uint32_t)sizeof(roads_hdr) << 16,
+                       NULL);
     h->key = key;
     memcpy(h->class_kmh, cfg->class_kmh, sizeof h->class_kmh);
     h->tagged_factor = cfg->tagged_factor;
@@ -71,13 +66,9 @@ static void hdr_build(roads_hdr *h, uint64_t key, const situ_roads_config *cfg)
 /* Why header a (the file's) is not for b (now), or NULL. */
 static const char *hdr_differs(const roads_hdr *a, const roads_hdr *b)
 {
-    if (memcmp(a->magic, b->magic, 8))
-        return "not a situ road graph file";
-    if (a->format != b->format || a->sizes != b->sizes)
-        return "another file format";
-    if (strncmp(a->version, b->version, sizeof a->version) || a->exe_size != b->exe_size ||
-        a->exe_mtime_ns != b->exe_mtime_ns)
-        return "written by another build of situ";
+    const char *why = situ_fs_build_differs(&a->build, &b->build, "not a situ road graph file");
+    if (why)
+        return why;
     if (a->key != b->key)
         return "the roads changed";
     if (memcmp(a->class_kmh, b->class_kmh, sizeof a->class_kmh) ||

@@ -14,15 +14,24 @@
  * the GEOS version, the store's schema version, event_log max(seq), and the
  * store file's (and a non-empty WAL's) device, inode, size and mtime. Any
  * write to the store changes one of them, so a file written before it is
- * stale. Then the payload is checked against its checksum and every index
- * in it against its array before any of it is used.
+ * stale. Then the payload is checked against its checksum (read through a
+ * buffer, not the mapping) and every index in it against its array before
+ * any of it is used. The file is mapped, not read into the heap: read-only
+ * at SNAP_BASE, the address its pointers were written for, so that every
+ * page stays the file's (shared with the page cache, read when used); when
+ * that address is taken, private elsewhere with the pointers moved (those
+ * records' pages become the process's). A file replaced later (always
+ * renamed over, never written in place) does not change the mapping.
  *
- * Layout (native byte order, every part padded to 8 bytes):
+ * Layout (native byte order, every part padded to 8 bytes, every padding
+ * byte zero, so that the same snapshot makes the same file):
  *   header: key, payload bytes, payload checksum, sections
  *   per collection (the 8 collections, then counties, provinces):
- *     coll_hdr (with the collection's digest), features, values, polygons, rings, points, items,
- * by_id, R-tree boxes and refs, [area signatures], string bytes count, strings Pointers are stored
- * as 1 + an offset into the section's strings (0: NULL).
+ *     coll_hdr (with the collection's digest), string bytes count, strings,
+ *     features, values, items, polygons, rings, points, by_id, R-tree boxes
+ *     and refs, [area signatures]
+ * Pointers (strings, a feature's values) are stored as the addresses they
+ * have when the file is mapped at SNAP_BASE (NULL: 0).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,14 +54,19 @@
 #include "snapshot_build.h"
 
 #define SNAP_MAGIC "SITUSNAP"
-#define SNAP_FORMAT 2 /* 2: each collection's digest */
+/* 2: each collection's digest; 3: situ_fs_build, zeroed padding; 4: pointers
+ * for SNAP_BASE, the strings before the records */
+#define SNAP_FORMAT 4
+/* The address the file is written to be mapped at: its pointers are right
+ * there as they are, so the mapping is only read and its pages stay the
+ * file's. Far from where the kernel puts the heap, stacks and libraries
+ * (and above the sanitizers' shadow); when it is taken, the file is mapped
+ * elsewhere and its pointers moved (those pages become the process's). */
+#define SNAP_BASE 0x3a5000000000ULL
 #define NSECTIONS (SITU_NCOLLECTIONS + SITU_ADMIN_NLEVELS)
 
 typedef struct snap_key {
-    char magic[8];
-    uint32_t format, sizes; /* sizes: of the structs laid out, one byte each */
-    char version[32], geos[32];
-    int64_t exe_size, exe_mtime_ns;
+    situ_fs_build build; /* sizes: of the structs laid out, one byte each; lib: GEOS */
     int64_t schema, seq;
     int64_t db_dev, db_ino, db_size, db_mtime_ns, wal_size, wal_mtime_ns;
 } snap_key;
@@ -72,16 +87,22 @@ typedef struct coll_hdr {
     uint64_t digest[2]; /* situ_coll.digest: lo, hi */
 } coll_hdr;
 
+/* The file mapped private: the pages of the records whose strings are
+ * linked (features, values, items) become the process's own as they are
+ * written; every other array (coordinates, rings, R-trees, strings) stays
+ * the file's, read from the page cache when used and never copied. */
 struct situ__snapfile_mem {
     int refs;
-    void *p;
+    void *map;
+    size_t len;
 };
 
 void situ__snapfile_mem_release(situ__snapfile_mem *m)
 {
     if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
-    free(m->p);
+    if (m->map)
+        munmap(m->map, m->len);
     free(m);
 }
 
@@ -92,17 +113,14 @@ static int64_t mtime_ns(const struct stat *st)
     return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-/* This build's identity into k. */
+/* This build's identity into k, the rest zero. */
 static void key_build(snap_key *k)
 {
     memset(k, 0, sizeof *k);
-    memcpy(k->magic, SNAP_MAGIC, 8);
-    k->format = SNAP_FORMAT;
-    k->sizes = (uint32_t)sizeof(situ_feature) | (uint32_t)sizeof(situ_value) << 8 |
-               (uint32_t)sizeof(situ_held) << 16 | (uint32_t)sizeof(coll_hdr) << 24;
-    snprintf(k->version, sizeof k->version, "%s", SITU_VERSION);
-    snprintf(k->geos, sizeof k->geos, "%s", GEOSversion());
-    situ_fs_exe_identity(&k->exe_size, &k->exe_mtime_ns);
+    situ_fs_build_init(&k->build, SNAP_MAGIC, SNAP_FORMAT,
+                       (uint32_t)sizeof(situ_feature) | (uint32_t)sizeof(situ_value) << 8 |
+                           (uint32_t)sizeof(situ_held) << 16 | (uint32_t)sizeof(coll_hdr) << 24,
+                       GEOSversion());
 }
 
 /* The store file's (and a non-empty WAL's) identity into k; 0 or -1. */
@@ -139,13 +157,9 @@ static int key_now(situ_store *s, const char *db, snap_key *k, situ_err *err)
 /* Why key a (the file's) is not b (now), or NULL when equal. */
 static const char *key_differs(const snap_key *a, const snap_key *b)
 {
-    if (memcmp(a->magic, b->magic, 8))
-        return "not a situ snapshot file";
-    if (a->format != b->format || a->sizes != b->sizes)
-        return "another file format";
-    if (strncmp(a->version, b->version, sizeof a->version) || a->exe_size != b->exe_size ||
-        a->exe_mtime_ns != b->exe_mtime_ns || strncmp(a->geos, b->geos, sizeof a->geos))
-        return "written by another build of situ";
+    const char *why = situ_fs_build_differs(&a->build, &b->build, "not a situ snapshot file");
+    if (why)
+        return why;
     if (a->schema != b->schema)
         return "the store's schema changed";
     if (a->seq != b->seq)
@@ -158,7 +172,7 @@ static const char *key_differs(const snap_key *a, const snap_key *b)
 /* ---- writing --------------------------------------------------------------- */
 
 typedef struct writer {
-    FILE *f;
+    FILE *f; /* NULL: a dry run, only counting */
     uint64_t h, n;
     int failed;
 } writer;
@@ -168,6 +182,10 @@ static void put(writer *w, const void *p, size_t n)
 {
     static const char zeros[8];
     size_t pad = (8 - n % 8) % 8;
+    if (!w->f) {
+        w->n += n + pad;
+        return;
+    }
     if (w->failed || (n && fwrite(p, 1, n, w->f) != n) ||
         (pad && fwrite(zeros, 1, pad, w->f) != pad)) {
         w->failed = 1;
@@ -184,10 +202,12 @@ static void put(writer *w, const void *p, size_t n)
 }
 
 /* The strings of one section: appended, the last of each kind remembered so
- * that runs of the same township code or time are stored once. */
+ * that runs of the same township code or time are stored once. base: the
+ * address string 0 has when the file is mapped at SNAP_BASE. */
 typedef struct strings {
     situ_buf b;
     uint64_t last[4];
+    uint64_t base;
 } strings;
 
 static const char *str_ref(strings *t, const char *s, int kind)
@@ -200,7 +220,7 @@ static const char *str_ref(strings *t, const char *s, int kind)
         situ_buf_add(&t->b, s, strlen(s) + 1);
         t->last[kind] = at;
     }
-    return (const char *)(uintptr_t)at;
+    return (const char *)(uintptr_t)(t->base + at - 1);
 }
 
 static int is_text(situ_ftype t)
@@ -208,22 +228,38 @@ static int is_text(situ_ftype t)
     return t && t != SITU_FT_INT && t != SITU_FT_REAL && t != SITU_FT_BOOL;
 }
 
-/* Features, values and items with their strings as offsets. */
-static void put_records(writer *w, const situ_coll *c, strings *t)
+/* Features, values and items with their pointers as they are when the
+ * file is mapped at SNAP_BASE (values: the values' address there). Each
+ * record is built field by field in zeroed memory, so that its padding is
+ * written as zeros (a struct copy would carry the heap's bytes into the
+ * file). */
+static void put_records(writer *w, const situ_coll *c, strings *t, uint64_t values)
 {
     int nf = c->c->nfields;
     for (size_t i = 0; i < c->n; i++) {
-        situ_feature f = c->feats[i];
-        f.id = str_ref(t, f.id, 0), f.township_code = str_ref(t, f.township_code, 1);
-        f.updated_at = str_ref(t, f.updated_at, 2), f.extra = str_ref(t, f.extra, 3);
-        f.values = NULL;
+        const situ_feature *g = &c->feats[i];
+        situ_feature f;
+        memset(&f, 0, sizeof f);
+        f.id = str_ref(t, g->id, 0), f.township_code = str_ref(t, g->township_code, 1);
+        f.updated_at = str_ref(t, g->updated_at, 2), f.extra = str_ref(t, g->extra, 3);
+        memcpy(f.bbox, g->bbox, sizeof f.bbox);
+        f.x = g->x, f.y = g->y;
+        f.poly0 = g->poly0, f.npolys = g->npolys, f.held0 = g->held0, f.nheld = g->nheld;
+        f.values = (const situ_value *)(uintptr_t)(values + i * (size_t)nf * sizeof(situ_value));
         put(w, &f, sizeof f);
     }
     for (size_t i = 0; i < c->n; i++)
         for (int k = 0; k < nf; k++) {
-            situ_value v = c->feats[i].values[k];
-            if (is_text(v.type))
-                v.u.s = str_ref(t, v.u.s, 3);
+            const situ_value *u = &c->feats[i].values[k];
+            situ_value v;
+            memset(&v, 0, sizeof v);
+            v.type = u->type;
+            if (is_text(u->type))
+                v.u.s = str_ref(t, u->u.s, 3);
+            else if (u->type == SITU_FT_REAL)
+                v.u.d = u->u.d;
+            else if (u->type)
+                v.u.i = u->u.i;
             put(w, &v, sizeof v);
         }
     size_t nheld = 0;
@@ -231,8 +267,11 @@ static void put_records(writer *w, const situ_coll *c, strings *t)
         if (c->feats[i].nheld && c->feats[i].held0 + c->feats[i].nheld > nheld)
             nheld = c->feats[i].held0 + c->feats[i].nheld;
     for (size_t i = 0; i < nheld; i++) {
-        situ_held h = c->held[i];
-        h.unit = str_ref(t, h.unit, 3), h.updated_at = str_ref(t, h.updated_at, 2);
+        situ_held h;
+        memset(&h, 0, sizeof h);
+        h.item = c->held[i].item, h.quantity = c->held[i].quantity;
+        h.unit = str_ref(t, c->held[i].unit, 3),
+        h.updated_at = str_ref(t, c->held[i].updated_at, 2);
         put(w, &h, sizeof h);
     }
 }
@@ -257,7 +296,9 @@ static void coll_sizes(const situ_coll *c, coll_hdr *h)
 
 static void put_coll(writer *w, const situ_coll *c, int32_t cid)
 {
-    coll_hdr h = {.cid = cid, .nfields = c->c->nfields, .n = c->n, .bytes = c->bytes};
+    coll_hdr h;
+    memset(&h, 0, sizeof h);
+    h.cid = cid, h.nfields = c->c->nfields, h.n = c->n, h.bytes = c->bytes;
     coll_sizes(c, &h);
     const situ_rtree *rt = c->index;
     if (rt) {
@@ -269,10 +310,28 @@ static void put_coll(writer *w, const situ_coll *c, int32_t cid)
     memcpy(h.extent, c->extent, sizeof h.extent);
     h.digest[0] = c->digest.lo, h.digest[1] = c->digest.hi;
     put(w, &h, sizeof h);
+    /* the strings first, so that the records can point into them: a dry
+     * run of the records collects them */
     strings t = {0};
     situ_buf_init(&t.b);
-    situ_buf_addc(&t.b, '\0'); /* offset 0 is never a string's */
-    put_records(w, c, &t);
+    writer dry = {0};
+    put_records(&dry, c, &t, 0);
+    uint64_t nstr = t.b.n + 1; /* and a NUL at the end */
+    situ_buf_addc(&t.b, '\0');
+    if (t.b.oom)
+        w->failed = 1;
+    put(w, &nstr, sizeof nstr);
+    uint64_t at = SNAP_BASE + sizeof(snap_header) + w->n;
+    put(w, t.b.p, t.b.n);
+    uint64_t values = at + nstr + (8 - nstr % 8) % 8 + c->n * sizeof(situ_feature);
+    situ_buf_dispose(&t.b);
+    situ_buf_init(&t.b);
+    memset(t.last, 0, sizeof t.last);
+    t.base = at;
+    put_records(w, c, &t, values);
+    if (t.b.oom)
+        w->failed = 1;
+    situ_buf_dispose(&t.b);
     put(w, c->polys, h.npolys * sizeof *c->polys);
     put(w, c->rings, h.nrings * sizeof *c->rings);
     put(w, c->xy, h.nxy * 2 * sizeof *c->xy);
@@ -284,12 +343,6 @@ static void put_coll(writer *w, const situ_coll *c, int32_t cid)
     const uint64_t *sig = situ_admin_signatures(c);
     if (sig)
         put(w, sig, c->n * sizeof *sig);
-    uint64_t nstr = t.b.n;
-    if (t.b.oom)
-        w->failed = 1;
-    put(w, &nstr, sizeof nstr);
-    put(w, t.b.p, t.b.n);
-    situ_buf_dispose(&t.b);
 }
 
 /* Writes snap (and its townships' outlines) with key k to path, through a
@@ -301,7 +354,9 @@ static int write_file(const char *path, const snap_key *k, const situ_snapshot *
     writer w = {fopen(tmp, "wb"), SITU_FS_CHECKSUM_SEED, 0, 0};
     if (!w.f)
         return situ_err_set(err, SITU_EIO, "cannot write %s: %s", tmp, strerror(errno));
-    snap_header hd = {.key = *k, .nsections = NSECTIONS};
+    snap_header hd;
+    memset(&hd, 0, sizeof hd);
+    hd.key = *k, hd.nsections = NSECTIONS;
     const situ_coll *towns = snap->colls[SITU_C_TOWNSHIPS];
     fwrite(&hd, sizeof hd, 1, w.f); /* written again once the payload is known */
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
@@ -323,6 +378,7 @@ static int write_file(const char *path, const snap_key *k, const situ_snapshot *
 
 typedef struct reader {
     char *p, *end;
+    int64_t delta; /* the mapping's address less SNAP_BASE: 0, or it is writable */
     const char *why;
 } reader;
 
@@ -339,43 +395,52 @@ static void *take(reader *r, uint64_t n)
     return p;
 }
 
-/* Offset reference ref (1 + offset, 0 NULL) into strings str[0..nstr) as a
- * pointer; *bad set when out of range. */
-static const char *str_at(const char *ref, const char *str, uint64_t nstr, int *bad)
+/* Checks the pointer *ref (as written: the file mapped at SNAP_BASE; NULL
+ * allowed) against the strings written at str_w (nstr bytes), and moves it
+ * by delta (the mapping's distance from SNAP_BASE; at 0 nothing is
+ * written, so the page stays the file's). *bad set when out of range. */
+static void link_str(const char **ref, uint64_t str_w, uint64_t nstr, int64_t delta, int *bad)
 {
-    uint64_t at = (uint64_t)(uintptr_t)ref;
+    uint64_t at = (uint64_t)(uintptr_t)*ref;
     if (!at)
-        return NULL;
-    if (at - 1 >= nstr) {
+        return;
+    if (at - str_w >= nstr)
         *bad = 1;
-        return NULL;
-    }
-    return str + at - 1;
+    else if (delta)
+        *ref = (const char *)(uintptr_t)(at + (uint64_t)delta);
 }
 
-/* Turns the stored offsets of c's records into pointers, checking every
- * index against its array. 0, or -1 when one is out of range. */
+/* Checks every pointer of c's records (as written) and every index against
+ * its array, moving the pointers by delta (see link_str). 0, or -1 when
+ * one is out of range. */
 static int link_records(situ_coll *c, const coll_hdr *h, situ_feature *feats, situ_value *values,
-                        situ_held *held, const char *str, uint64_t nstr)
+                        situ_held *held, const char *str, uint64_t nstr, int64_t delta)
 {
     int bad = nstr == 0 || str[nstr - 1] != '\0';
+    uint64_t str_w = (uint64_t)(uintptr_t)str - (uint64_t)delta;
+    uint64_t values_w = (uint64_t)(uintptr_t)values - (uint64_t)delta;
     for (size_t i = 0; i < h->n && !bad; i++) {
         situ_feature *f = &feats[i];
-        f->id = str_at(f->id, str, nstr, &bad);
-        f->township_code = str_at(f->township_code, str, nstr, &bad);
-        f->updated_at = str_at(f->updated_at, str, nstr, &bad);
-        f->extra = str_at(f->extra, str, nstr, &bad);
-        f->values = values + i * (size_t)h->nfields;
-        bad |= !f->id || !f->township_code || c->by_id[i] >= h->n;
+        bad |= !f->id || !f->township_code;
+        link_str(&f->id, str_w, nstr, delta, &bad);
+        link_str(&f->township_code, str_w, nstr, delta, &bad);
+        link_str(&f->updated_at, str_w, nstr, delta, &bad);
+        link_str(&f->extra, str_w, nstr, delta, &bad);
+        bad |= (uint64_t)(uintptr_t)f->values != values_w + i * (size_t)h->nfields * sizeof *values;
+        if (delta)
+            f->values = values + i * (size_t)h->nfields;
+        bad |= c->by_id[i] >= h->n;
         bad |= f->npolys && (uint64_t)f->poly0 + f->npolys > h->npolys;
         bad |= f->nheld && (uint64_t)f->held0 + f->nheld > h->nheld;
     }
     for (size_t i = 0; i < h->n * (size_t)h->nfields && !bad; i++)
-        if (is_text(values[i].type) && !(values[i].u.s = str_at(values[i].u.s, str, nstr, &bad)))
-            bad = 1;
+        if (is_text(values[i].type)) {
+            bad |= !values[i].u.s;
+            link_str(&values[i].u.s, str_w, nstr, delta, &bad);
+        }
     for (size_t i = 0; i < h->nheld && !bad; i++) {
-        held[i].unit = str_at(held[i].unit, str, nstr, &bad);
-        held[i].updated_at = str_at(held[i].updated_at, str, nstr, &bad);
+        link_str(&held[i].unit, str_w, nstr, delta, &bad);
+        link_str(&held[i].updated_at, str_w, nstr, delta, &bad);
     }
     for (size_t p = 0; p < h->npolys && !bad; p++)
         bad |= (uint64_t)c->polys[p].ring0 + c->polys[p].nrings > h->nrings;
@@ -399,6 +464,8 @@ static situ_coll *read_coll(reader *r, situ__snapfile_mem *mem, int32_t cid,
         r->why = "an array longer than the file";
     if (r->why)
         return NULL;
+    uint64_t *nstr = take(r, sizeof *nstr);
+    const char *str = nstr ? take(r, *nstr) : NULL;
     situ_feature *feats = take(r, h->n * sizeof *feats);
     situ_value *values = take(r, h->n * (uint64_t)h->nfields * sizeof *values);
     situ_held *held = take(r, h->nheld * sizeof *held);
@@ -409,8 +476,6 @@ static situ_coll *read_coll(reader *r, situ__snapfile_mem *mem, int32_t cid,
     double *boxes = h->rt_nslots ? take(r, h->rt_nslots * 4 * sizeof *boxes) : NULL;
     uint32_t *refs = h->rt_nslots ? take(r, h->rt_nslots * sizeof *refs) : NULL;
     *out_sig = cid >= 100 ? take(r, h->n * sizeof(uint64_t)) : NULL;
-    uint64_t *nstr = take(r, sizeof *nstr);
-    const char *str = nstr ? take(r, *nstr) : NULL;
     if (r->why)
         return NULL;
     situ_coll *c = calloc(1, sizeof *c);
@@ -441,7 +506,7 @@ static situ_coll *read_coll(reader *r, situ__snapfile_mem *mem, int32_t cid,
     if (h->rt_n == h->n && h->rt_nlevels <= 32)
         c->index = situ_rtree_view(h->rt_n, h->rt_nslots, h->rt_level_end, (int)h->rt_nlevels,
                                    boxes, refs);
-    if (!c->index || link_records(c, h, feats, values, held, str, *nstr)) {
+    if (!c->index || link_records(c, h, feats, values, held, str, *nstr, r->delta)) {
         situ__coll_free(c);
         r->why = "an index out of range";
         return NULL;
@@ -490,6 +555,22 @@ static situ_snapshot *read_payload(reader *r, situ__snapfile_mem *mem)
     return snap;
 }
 
+/* Maps fd (mem->len bytes) private into mem: read-only at SNAP_BASE, or,
+ * when that is taken, writable wherever the kernel puts it. 0 or -1. */
+static int map_file(situ__snapfile_mem *m, int fd)
+{
+    void *want = (void *)(uintptr_t)SNAP_BASE;
+    void *p = mmap(want, m->len, PROT_READ, MAP_PRIVATE | MAP_FIXED_NOREPLACE, fd, 0);
+    if (p != MAP_FAILED && p != want) /* a kernel that took the address as a hint */
+        munmap(p, m->len), p = MAP_FAILED;
+    if (p == MAP_FAILED)
+        p = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    m->map = p;
+    return 0;
+}
+
 /* The snapshot in file path when it is sound and its key is k; else NULL
  * with why (a static string) saying what was wrong. */
 static situ_snapshot *read_file(const char *path, const snap_key *k, const char **why)
@@ -513,34 +594,31 @@ static situ_snapshot *read_file(const char *path, const snap_key *k, const char 
         *why = "truncated or grown";
         goto done;
     }
-    mem = calloc(1, sizeof *mem);
-    if (!mem || !(mem->p = malloc(hd.payload + 8))) {
-        *why = "out of memory";
+    uint64_t sum;
+    if (situ_fs_checksum_fd(fd, (off_t)sizeof hd, hd.payload, &sum)) { /* not the mapping */
+        *why = "unreadable";
         goto done;
     }
-    mem->refs = 1;
-    for (uint64_t got = 0; got < hd.payload;) {
-        ssize_t n = pread(fd, (char *)mem->p + got, hd.payload - got, (off_t)(sizeof hd + got));
-        if (n <= 0) {
-            *why = "unreadable";
-            goto done;
-        }
-        got += (uint64_t)n;
-    }
-    if (situ_fs_checksum(SITU_FS_CHECKSUM_SEED, mem->p, hd.payload) != hd.checksum) {
+    if (sum != hd.checksum) {
         *why = "checksum mismatch";
         goto done;
     }
-    reader r = {mem->p, (char *)mem->p + hd.payload, NULL};
+    if (!(mem = calloc(1, sizeof *mem))) {
+        *why = "out of memory";
+        goto done;
+    }
+    mem->refs = 1, mem->len = (size_t)st.st_size;
+    if (map_file(mem, fd)) {
+        *why = "cannot be mapped";
+        goto done;
+    }
+    char *payload = (char *)mem->map + sizeof hd;
+    reader r = {payload, payload + hd.payload, (int64_t)((uintptr_t)mem->map - SNAP_BASE), NULL};
     if (!(snap = read_payload(&r, mem)))
         *why = r.why;
 done:
     close(fd);
-    if (mem) {
-        if (!mem->p)
-            free(mem), mem = NULL;
-        situ__snapfile_mem_release(mem); /* the collections hold their own references */
-    }
+    situ__snapfile_mem_release(mem); /* the collections hold their own references */
     return snap;
 }
 

@@ -161,12 +161,14 @@ size_t situ__ring_keep(const float *imp, size_t n, float tol2, uint32_t *idx)
     return k;
 }
 
-size_t situ__ring_take(const double *mxy, const uint32_t *idx, size_t k, const tile_tf *tf,
+size_t situ__ring_take(const double *ll, const uint32_t *idx, size_t k, const tile_tf *tf,
                        double *out)
 {
     for (size_t j = 0; j < k; j++) {
-        out[2 * j] = mxy[2 * idx[j]] * tf->scale - tf->ox;
-        out[2 * j + 1] = mxy[2 * idx[j] + 1] * tf->scale - tf->oy;
+        double mx, my;
+        tile_project(ll[2 * idx[j]], ll[2 * idx[j] + 1], &mx, &my);
+        out[2 * j] = mx * tf->scale - tf->ox;
+        out[2 * j + 1] = my * tf->scale - tf->oy;
     }
     return k;
 }
@@ -243,12 +245,13 @@ size_t situ__ring_clean(int32_t *xy, size_t n)
     return clean_seam(xy, m);
 }
 
-size_t situ__ring_take_snap(const double *mxy, const uint32_t *idx, size_t k, const tile_tf *tf,
+size_t situ__ring_take_snap(const double *ll, const uint32_t *idx, size_t k, const tile_tf *tf,
                             int32_t *out)
 {
     size_t m = 0;
     for (size_t j = 0; j < k; j++) {
-        const double *q = mxy + 2 * idx[j];
+        double q[2];
+        tile_project(ll[2 * idx[j]], ll[2 * idx[j] + 1], &q[0], &q[1]);
         const int32_t p[2] = {snap1(q[0] * tf->scale - tf->ox, tf->lo, tf->hi),
                               snap1(q[1] * tf->scale - tf->oy, tf->lo, tf->hi)};
         push_clean(out, &m, p);

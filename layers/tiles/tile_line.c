@@ -12,17 +12,22 @@
 
 #include "tile_enc.h"
 
-/* The points of line part xy[0..n) (Web Mercator) with importance above
- * tol2, in tile units and in their order, into out (2n). The first and last
- * points are anchors (INFINITY), so they always stay. Returns the count. */
-static size_t take_line(const double *mxy, const float *imp, size_t n, float tol2,
-                        const tile_tf *tf, double *out)
+/* The points of line part ll[0..n) (lon/lat, projected here) with
+ * importance above tol2, in tile units and in their order, into out (2n).
+ * The first and last points are anchors (INFINITY), so they always stay.
+ * Returns the count. */
+static size_t take_line(const double *ll, const float *imp, size_t n, float tol2, const tile_tf *tf,
+                        double *out)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        out[2 * k] = mxy[2 * i] * tf->scale - tf->ox;
-        out[2 * k + 1] = mxy[2 * i + 1] * tf->scale - tf->oy;
-        k += imp[i] > tol2;
+        if (!(imp[i] > tol2))
+            continue;
+        double mx, my;
+        tile_project(ll[2 * i], ll[2 * i + 1], &mx, &my);
+        out[2 * k] = mx * tf->scale - tf->ox;
+        out[2 * k + 1] = my * tf->scale - tf->oy;
+        k++;
     }
     return k;
 }
@@ -69,7 +74,7 @@ static int line_part(enc *e, uint32_t r)
         s->oom = 1;
         return 0;
     }
-    size_t k = take_line(e->src->mxy + 2 * (size_t)ring->off, e->src->imp + ring->off, ring->n,
+    size_t k = take_line(e->c->xy + 2 * (size_t)ring->off, e->src->imp + ring->off, ring->n,
                          e->tol2, tf, s->in.xy);
     if (x0 >= tf->lo && x1 <= tf->hi && y0 >= tf->lo && y1 <= tf->hi)
         return write_run(e, s->in.xy, k); /* wholly inside: no clipping */

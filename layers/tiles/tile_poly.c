@@ -49,7 +49,7 @@ static int take_ring(enc *e, uint32_t r, uint32_t parent, int *crosses)
         e->s->oom = 1;
         return 0;
     }
-    situ__ring_take(e->src->mxy + 2 * (size_t)ring->off, idx, k, tf, in->xy + 2 * in->n);
+    situ__ring_take(e->c->xy + 2 * (size_t)ring->off, idx, k, tf, in->xy + 2 * in->n);
     if (k < 3)
         return 0;
     in->n += k;
@@ -276,7 +276,7 @@ static size_t snap_ring(enc *e, const ringset *set, size_t i, int exterior)
             s->oom = 1;
             return 0;
         }
-        k = situ__ring_take_snap(e->src->mxy + 2 * (size_t)e->c->rings[r].off, idx, k, &e->tf,
+        k = situ__ring_take_snap(e->c->xy + 2 * (size_t)e->c->rings[r].off, idx, k, &e->tf,
                                  s->ia);
         if (!e->has_witness && k) {
             e->witness[0] = s->ia[0], e->witness[1] = s->ia[1];

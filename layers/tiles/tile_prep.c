@@ -1,7 +1,8 @@
 /*
  * tile_prep.c: preparing a collection for tiling (situ_tilesrc_new). Owns
  * what is computed once per situ_coll so that a tile only filters and
- * copies: Web Mercator coordinates, per-vertex Visvalingam-Whyatt importance,
+ * copies: per-vertex Visvalingam-Whyatt importance (of the Web Mercator
+ * points, which a tile projects again from the collection's as it takes them),
  * ring and feature boxes, feature ids, the property key table and every
  * property value encoded once as an MVT Value in a deduplicated dictionary.
  * The next version of a collection (situ_tilesrc_new_from) copies from the
@@ -636,11 +637,7 @@ static int build_agg_rows(situ_tilesrc *s, const situ_tilesrc *prev, const tile_
 
 void situ_tile_project(double lon, double lat, double *out_x, double *out_y)
 {
-    const double max_lat = 85.0511287798066;
-    lat = lat > max_lat ? max_lat : lat < -max_lat ? -max_lat : lat;
-    double s = sin(lat * M_PI / 180);
-    *out_x = (lon + 180) / 360;
-    *out_y = 0.5 - log((1 + s) / (1 - s)) / (4 * M_PI);
+    tile_project(lon, lat, out_x, out_y);
 }
 
 static void project_box(const double *ll, double *out)
@@ -670,16 +667,17 @@ static int same_geometry(const situ_coll *a, const situ_feature *fa, const situ_
     return 1;
 }
 
-/* Projects ring r, computes its importance and box. */
-static void prepare_ring(situ_tilesrc *s, size_t r, uint32_t *work)
+/* Computes ring r's importance and box from its points projected into m
+ * (scratch of 2 * its points; a tile projects them again as it takes them). */
+static void prepare_ring(situ_tilesrc *s, size_t r, double *m, uint32_t *work)
 {
     const situ_coll *c = s->coll;
     const situ_ring *ring = &c->rings[r];
-    double *m = s->mxy + 2 * (size_t)ring->off, *b = s->rbox + 4 * r;
+    double *b = s->rbox + 4 * r;
     b[0] = b[1] = INFINITY, b[2] = b[3] = -INFINITY;
     for (uint32_t k = 0; k < ring->n; k++) {
         const double *ll = c->xy + 2 * ((size_t)ring->off + k);
-        situ_tile_project(ll[0], ll[1], &m[2 * k], &m[2 * k + 1]);
+        tile_project(ll[0], ll[1], &m[2 * k], &m[2 * k + 1]);
         b[0] = fmin(b[0], m[2 * k]), b[2] = fmax(b[2], m[2 * k]);
         b[1] = fmin(b[1], m[2 * k + 1]), b[3] = fmax(b[3], m[2 * k + 1]);
     }
@@ -690,8 +688,6 @@ static void prepare_ring(situ_tilesrc *s, size_t r, uint32_t *work)
 static void copy_ring(situ_tilesrc *s, size_t r, const situ_tilesrc *prev, size_t rp)
 {
     const situ_ring *ring = &s->coll->rings[r], *pr = &prev->coll->rings[rp];
-    memcpy(s->mxy + 2 * (size_t)ring->off, prev->mxy + 2 * (size_t)pr->off,
-           2 * (size_t)ring->n * sizeof *s->mxy);
     memcpy(s->imp + ring->off, prev->imp + pr->off, ring->n * sizeof *s->imp);
     memcpy(s->rbox + 4 * r, prev->rbox + 4 * rp, 4 * sizeof *s->rbox);
 }
@@ -699,7 +695,7 @@ static void copy_ring(situ_tilesrc *s, size_t r, const situ_tilesrc *prev, size_
 /* Prepares feature i's rings, copying them from prev when it is carried
  * over (d) or prev holds a feature of the same id and the same geometry. */
 static void prepare_feature(situ_tilesrc *s, size_t i, const situ_tilesrc *prev, const tile_diff *d,
-                            uint32_t *work)
+                            double *m, uint32_t *work)
 {
     const situ_coll *c = s->coll;
     const situ_feature *f = &c->feats[i];
@@ -715,7 +711,7 @@ static void prepare_feature(situ_tilesrc *s, size_t i, const situ_tilesrc *prev,
             if (reuse)
                 copy_ring(s, poly->ring0 + r, prev, prev->coll->polys[g->poly0 + p].ring0 + r);
             else
-                prepare_ring(s, poly->ring0 + r, work);
+                prepare_ring(s, poly->ring0 + r, m, work);
     }
 }
 
@@ -734,18 +730,18 @@ static int build_rings(situ_tilesrc *s, const situ_tilesrc *prev, const tile_dif
                 nrings = c->polys[p].ring0 + r + 1 > nrings ? c->polys[p].ring0 + r + 1 : nrings;
                 maxring = ring->n > maxring ? ring->n : maxring;
             }
-    s->mxy = malloc((2 * npts + 1) * sizeof *s->mxy);
     s->imp = malloc((npts + 1) * sizeof *s->imp);
     s->rbox = malloc((4 * nrings + 1) * sizeof *s->rbox);
     uint32_t *work = malloc((4 * maxring + 4) * sizeof *work);
-    if (!s->mxy || !s->imp || !s->rbox || !work) {
-        free(work);
+    double *m = malloc((2 * maxring + 2) * sizeof *m);
+    if (!s->imp || !s->rbox || !work || !m) {
+        free(work), free(m);
         return -1;
     }
     for (size_t i = 0; i < c->n; i++)
-        prepare_feature(s, i, prev, d, work);
-    free(work);
-    s->bytes += npts * (2 * sizeof(double) + sizeof(float)) + nrings * 4 * sizeof(double);
+        prepare_feature(s, i, prev, d, m, work);
+    free(work), free(m);
+    s->bytes += npts * sizeof(float) + nrings * 4 * sizeof(double);
     s->nrings = nrings;
     return 0;
 }
@@ -959,7 +955,7 @@ void situ_tilesrc_release(situ_tilesrc *s)
 {
     if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
-    free(s->mxy), free(s->imp), free(s->rbox), free(s->fbox), free(s->fpt), free(s->fid);
+    free(s->imp), free(s->rbox), free(s->fbox), free(s->fpt), free(s->fid);
     free(s->fminz);
     for (int z = 0; z < SITU_TILE_COUNTY_BELOW; z++)
         free(s->lod[z].off), free(s->lod[z].idx);

@@ -6,6 +6,7 @@
 #ifndef SITU_TILE_PRIVATE_H
 #define SITU_TILE_PRIVATE_H
 
+#include <math.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -193,8 +194,10 @@ const tile_lod *situ__tile_lod(const situ_tilesrc *src, int z, float tol2);
 struct situ_tilesrc {
     situ_coll *coll;
     int refs;
-    /* geometry, Web Mercator in [0, 1] */
-    double *mxy;  /* parallel to coll->xy */
+    /* geometry, Web Mercator in [0, 1]: the points themselves are the
+     * collection's (coll->xy, lon/lat), projected as a tile takes them
+     * (tile_project), so that a collection read back from a snapshot file
+     * is not copied a second time */
     float *imp;   /* per point: squared importance (INFINITY: anchor) */
     double *rbox; /* per ring: minx, miny, maxx, maxy */
     size_t nrings;
@@ -228,6 +231,17 @@ struct situ_tilesrc {
     pthread_mutex_t pyr_mu;
 };
 
+/* lon/lat to Web Mercator in [0, 1] (situ_tile_project, inline: a tile
+ * projects every point it takes). */
+static inline void tile_project(double lon, double lat, double *out_x, double *out_y)
+{
+    const double max_lat = 85.0511287798066;
+    lat = lat > max_lat ? max_lat : lat < -max_lat ? -max_lat : lat;
+    double s = sin(lat * M_PI / 180);
+    *out_x = (lon + 180) / 360;
+    *out_y = 0.5 - log((1 + s) / (1 - s)) / (4 * M_PI);
+}
+
 /* Rounds to the nearest integer, halves away from zero; inline (lrint is a
  * libm call). For values well inside int32. */
 static inline int32_t tile_round(double v)
@@ -259,9 +273,9 @@ typedef struct tile_tf {
  * the snapshot's counter-clockwise exteriors (y up) come out with positive
  * area (y down). idx holds n ints. Returns the count. */
 size_t situ__ring_keep(const float *imp, size_t n, float tol2, uint32_t *idx);
-/* Points idx[0..k) (situ__ring_keep's) in tile units into out (2k
+/* Points idx[0..k) (situ__ring_keep's) of the lon/lat ring ll, projected, in tile units into out (2k
  * doubles). Returns k. */
-size_t situ__ring_take(const double *mxy, const uint32_t *idx, size_t k, const tile_tf *tf,
+size_t situ__ring_take(const double *ll, const uint32_t *idx, size_t k, const tile_tf *tf,
                        double *out);
 /* The tolerance (squared, Web Mercator units) of zoom z for a simplify
  * tolerance in tile units of `extent`: what a tile's points are kept at. */
@@ -302,7 +316,7 @@ int situ__line_clip(const double *in, size_t n, double lo, double hi, tile_rings
 size_t situ__ring_snap(const double *in, size_t n, double lo, double hi, int32_t *out);
 /* situ__ring_take, situ__ring_snap and situ__ring_clean in one pass, for a
  * ring wholly inside the buffered tile: straight to integers in out (2k). */
-size_t situ__ring_take_snap(const double *mxy, const uint32_t *idx, size_t k, const tile_tf *tf,
+size_t situ__ring_take_snap(const double *ll, const uint32_t *idx, size_t k, const tile_tf *tf,
                             int32_t *out);
 /* Removes collinear points and spikes (A B A) cyclically, in place. Returns
  * the count left; under 3 means the ring collapsed. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "situ/geojson.h"
 #include "situ/query.h"
@@ -484,6 +485,50 @@ static void features_are_in_strcmp_order(void **state)
     situ_store_close(s);
 }
 
+/* The snapshot file (snapshot_file.c) through situ_snapshot_open three
+ * times on one store: built and written; read back, mapped at the address
+ * it was written for (nothing moved); read back again while that one still
+ * holds the address, so mapped elsewhere with every pointer moved, and used
+ * after the first is gone. Each time the collections the store builds; and
+ * the file written again from the same store is the same bytes. */
+static void file_read_back_mapped_or_moved(void **state)
+{
+    (void)state;
+    char path[4096], file[4200], note[512];
+    snprintf(path, sizeof path, "%s/s.sqlite", dir);
+    snprintf(file, sizeof file, "%s.snap", path);
+    situ_store *s;
+    situ_err err = {0};
+    situ_snapshot *cold, *mapped, *moved, *again;
+    assert_int_equal(situ_store_open(path, 0, &s, &err), 0);
+    assert_int_equal(situ_snapshot_open(s, path, &cold, note, sizeof note, &err), 0);
+    assert_non_null(strstr(note, "then written"));
+    size_t n1, n2;
+    char *bytes1 = situ_test_slurp(file, &n1);
+    assert_non_null(bytes1);
+    assert_int_equal(situ_snapshot_open(s, path, &mapped, note, sizeof note, &err), 0);
+    assert_non_null(strstr(note, "read back"));
+    assert_int_equal(situ_snapshot_open(s, path, &moved, note, sizeof note, &err), 0);
+    assert_non_null(strstr(note, "read back"));
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        situ_test_same_coll(cold->colls[i], mapped->colls[i]);
+    situ_snapshot_release(mapped); /* its mapping goes: moved must not point into it */
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
+        situ_test_same_coll(cold->colls[i], moved->colls[i]);
+        assert_int_equal(situ_coll_digest_check(moved->colls[i], NULL), 0);
+    }
+    assert_int_equal(unlink(file), 0);
+    assert_int_equal(situ_snapshot_open(s, path, &again, note, sizeof note, &err), 0);
+    assert_non_null(strstr(note, "then written"));
+    char *bytes2 = situ_test_slurp(file, &n2);
+    assert_non_null(bytes2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(bytes1, bytes2, n1);
+    free(bytes1), free(bytes2);
+    situ_snapshot_release(cold), situ_snapshot_release(moved), situ_snapshot_release(again);
+    situ_store_close(s);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(rings_are_closed_and_oriented),
     cmocka_unit_test(find_and_township_ranges),
@@ -497,6 +542,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(line_updates_equal_a_whole_load),
     cmocka_unit_test(features_are_in_strcmp_order),
     cmocka_unit_test(kept_digest_equals_recomputed),
+    cmocka_unit_test(file_read_back_mapped_or_moved),
 };
 
 int main(int argc, char **argv)

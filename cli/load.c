@@ -7,6 +7,10 @@
  * opening for a load would switch to WAL), is loaded under a temporary name
  * and renamed into place only on success; a WAL store (situd may be serving
  * it) or a PostgreSQL store is loaded in place, in one transaction.
+ * A file loaded aside is no one else's until the rename: it is written
+ * once, with its rollback journal in memory and no sync per commit (a WAL
+ * store writes every page twice, into the log and back), then put in its
+ * journal mode, synced, renamed and its folder synced.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "situ/fs.h"
 #include "situ/load.h"
 #include "situ/schema.h"
 #include "situ/store.h"
@@ -133,6 +138,7 @@ static int parse_number(const char *s, double *out)
 typedef struct args {
     const char *db, *all, *file, *report;
     int rollback; /* the existing store is in rollback-journal mode: keep it so */
+    int aside;    /* loaded under a temporary name, renamed into place on success */
     situ_load_opts o;
     const char *maps[64];
 } args;
@@ -284,16 +290,20 @@ static void remove_store(const char *path)
 }
 
 /* Loads into the store at db (created when missing). A failed load rolls
- * back; a store that was in rollback-journal mode is put back in it. name
- * gets a->db as messages may name it (never a URL's password). */
+ * back; a store that was in rollback-journal mode is put back in it, a new
+ * one in WAL; a file loaded aside is synced once at the end. name gets a->db
+ * as messages may name it (never a URL's password). */
 static int run(const args *a, const char *db, char *name, size_t name_size, situ_err *err)
 {
     situ_store *s;
     int rc = situ_store_open(db, SITU_STORE_CREATE, &s, err);
     if (rc)
         return rc;
+    if (a->aside) /* a rollback still works: the journal is kept in memory */
+        rc = situ_store_exec(s, "PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF", err);
     snprintf(name, name_size, "%s", situ_cli_db_name(a->db, s));
-    if (a->all) {
+    if (rc) {
+    } else if (a->all) {
         situ_load_stats st[SITU_NCOLLECTIONS];
         int nfiles = 0;
         memset(st, 0, sizeof st);
@@ -307,9 +317,12 @@ static int run(const args *a, const char *db, char *name, size_t name_size, situ
         if (!rc)
             print_stats(&st);
     }
-    if (!rc && a->rollback)
-        rc = situ_store_exec(s, "PRAGMA journal_mode=DELETE", err);
+    if (!rc && a->aside)
+        rc = situ_store_exec(
+            s, a->rollback ? "PRAGMA journal_mode=DELETE" : "PRAGMA journal_mode=WAL", err);
     situ_store_close(s);
+    if (!rc && a->aside && situ_fs_sync(db, 0))
+        rc = situ_err_set(err, SITU_EIO, "cannot sync %s: %s", db, strerror(errno));
     return rc;
 }
 
@@ -330,12 +343,13 @@ int situ_cli_load(int argc, char **argv)
     int file = situ_cli_db_is_file(a.db);
     int fresh = file && stat(a.db, &sb) != 0;
     a.rollback = file && !fresh && rollback_mode(a.db);
-    int aside = fresh || a.rollback; /* loaded under db, renamed over a.db on success */
+    int aside = a.aside = fresh || a.rollback; /* loaded under db, renamed over a.db */
     snprintf(db, sizeof db, aside ? "%s.loading-%d" : "%s", a.db, (int)getpid());
     char dir[4200], name[4200];
     snprintf(dir, sizeof dir, "%s", a.db);
     char *slash = strrchr(dir, '/');
-    int made_dir = fresh && slash && slash != dir && (*slash = '\0', mkdir(dir, 0755) == 0);
+    const char *folder = !slash ? "." : slash == dir ? "/" : (*slash = '\0', dir);
+    int made_dir = fresh && folder == dir && mkdir(dir, 0755) == 0;
     situ_err err = {0};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -349,6 +363,8 @@ int situ_cli_load(int argc, char **argv)
     }
     if (aside && !rc && rename(db, a.db))
         rc = situ_err_set(&err, SITU_EIO, "cannot rename %s to %s: %s", db, a.db, strerror(errno));
+    if (aside && !rc) /* the rename itself survives a power cut */
+        situ_fs_sync(folder, 1);
     if (aside && rc)
         remove_store(db);
     if (made_dir && rc)

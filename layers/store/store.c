@@ -294,9 +294,12 @@ static int write_items(situ_store *s, const situ_feature_in *f, const char *now,
                          "WHERE code = ?2)), ?5)",
                          &s->items_insert, err)))
         return SITU_EDB;
-    situ_db_bind_text(s->items_clear, 1, f->id, -1);
-    int rc = situ_db_step(s->items_clear);
-    situ_db_reset(s->items_clear);
+    int rc = SITU_DB_DONE;
+    if (!s->bulk[SITU_C_RESOURCES]) { /* a bulk write's resources are new: nothing to clear */
+        situ_db_bind_text(s->items_clear, 1, f->id, -1);
+        rc = situ_db_step(s->items_clear);
+        situ_db_reset(s->items_clear);
+    }
     if (rc != SITU_DB_DONE)
         return situ_err_set(err, SITU_EDB, "clear resource_items: %s", situ_db_errmsg(s->sql));
     for (int i = 0; i < f->nitems; i++) {
@@ -369,10 +372,13 @@ int situ_store_upsert(situ_store *s, const situ_collection *c, const situ_featur
     char now[32];
     feature_time(f, now);
 
-    situ_db_stmt *ex = s->exists[c->cid];
-    situ_db_bind_text(ex, 1, f->id, -1);
-    int existed = situ_db_step(ex) == SITU_DB_ROW;
-    situ_db_reset(ex);
+    int existed = 0;
+    if (!s->bulk[c->cid]) { /* a bulk write's ids are distinct and its table was empty */
+        situ_db_stmt *ex = s->exists[c->cid];
+        situ_db_bind_text(ex, 1, f->id, -1);
+        existed = situ_db_step(ex) == SITU_DB_ROW;
+        situ_db_reset(ex);
+    }
 
     situ_db_stmt *st = s->upsert[c->cid];
     bind_feature(st, 0, c, f, now);

@@ -124,6 +124,19 @@ def query(sql, want):
     return check
 
 
+def new_store_is_wal(folder, name, n):
+    """A new store, loaded aside with its journal in memory, is left in WAL
+    mode, whole (integrity_check), holding its n features, and alone."""
+    def check(t, d, out):
+        db = os.path.join(d, folder, name)
+        t.assertEqual(sorted(os.listdir(os.path.join(d, folder))), [name])
+        got = subprocess.run(["sqlite3", db, "PRAGMA journal_mode; PRAGMA integrity_check; "
+                              "SELECT count(*) FROM resources"],
+                             capture_output=True, text=True, check=True).stdout.split()
+        t.assertEqual(got, ["wal", "ok", str(n)])
+    return check
+
+
 def two_files_without_ids(d):
     shutil.copyfile(os.path.join(DATA, "no_ids.geojson"), os.path.join(d, "other.geojson"))
 
@@ -336,6 +349,9 @@ CASES = [
          query("PRAGMA journal_mode; SELECT count(*) FROM resources WHERE id LIKE 'DEPOT-%'",
                "delete\n2")(t, d, out),
          t.assertEqual(stat.S_IMODE(os.stat(os.path.join(d, "situ.sqlite")).st_mode), 0o640))),
+    ("new_store_is_wal_and_whole", ["load", "--db", "{dir}/new/situ3.sqlite", "--collection",
+                                    "resources", "--id-field", "ref", "{data}/no_ids.geojson"],
+     None, 0, r"inserted 2", True, new_store_is_wal("new", "situ3.sqlite", 2)),
     ("failed_load_creates_no_store", ["load", "--db", "{dir}/new/situ2.sqlite", "--collection",
                                       "resources", "{data}/nul_id.geojson"], None, 1,
      r"all 1 features were rejected", True, absent("new")),

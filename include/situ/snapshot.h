@@ -114,8 +114,10 @@ int situ_coll_load(situ_store *s, situ_coll_id cid, situ_coll **out_coll, situ_e
  * are in ids[0..nids) read again from the store (added when new, gone when
  * no longer there), every other copied from prev as it is. Equal to what
  * situ_coll_load reads when only those features changed since prev; costs
- * a copy of prev plus reading the changed rows, nothing per vertex. Its
- * base_uid is prev's uid and base_of says which features were copied. */
+ * a copy of prev's feature records and geometry arrays plus reading the
+ * changed rows: the strings and values of the others are prev's own (kept
+ * alive by the new version, prev may be released first). Its base_uid is
+ * prev's uid and base_of says which features were copied. */
 int situ_coll_update(situ_store *s, const situ_coll *prev, const char *const *ids, size_t nids,
                      situ_coll **out_coll, situ_err *err);
 situ_coll *situ_coll_retain(situ_coll *c);

@@ -6,10 +6,15 @@
  * situ_coll_load returns, nothing here runs again for that collection.
  * situ_coll_update builds the next version of a collection from the
  * previous one: it reads only the features that changed and copies the
- * others (their coordinates by memcpy, nothing recomputed), then sorts and
- * indexes as situ_coll_load does. Its digest (digest.c) is the previous
- * one less the hashes of the features read again or gone, plus those read:
- * the cost of what changed, where a whole load hashes every feature.
+ * others' records (their coordinates by memcpy, nothing recomputed); their
+ * strings and values are not copied but shared: the new version holds a
+ * reference to the previous one's arenas (coll_strings, a chain that the
+ * versions share; freed with the last version pointing into it) until what
+ * those hold for features changed or gone outgrows what is used, when one
+ * update copies them afresh. Its id index is merged from the previous one
+ * (no string sort); its R-tree is packed again from the boxes. Its digest (digest.c) is the
+ * previous one less the hashes of the features read again or gone, plus those read: the cost of
+ * what changed, where a whole load hashes every feature.
  */
 #define _GNU_SOURCE /* qsort_r */
 #include <float.h>
@@ -25,7 +30,10 @@
 
 typedef struct build {
     situ_coll *c;
-    chunk *arena;
+    chunk *arena;                  /* its own strings and values (strings.arena once built) */
+    coll_strings *share;           /* situ_coll_update: the strings of prev it points into */
+    situ__snapfile_mem *share_mem; /* or prev's snapshot file memory */
+    size_t shared, live;           /* bytes: of share (or share_mem), used (coll_priv.live) */
     situ_feature *feats;
     size_t nfeats, capfeats;
     situ_poly *polys;
@@ -44,7 +52,8 @@ static void *arena_alloc(build *b, size_t n)
 {
     n = (n + 7) & ~(size_t)7;
     if (!b->arena || b->arena->used + n > b->arena->cap) {
-        size_t cap = n > 65536 ? n : 65536;
+        size_t cap = b->bytes < 65536 ? 4096 : 65536; /* small for a feed batch's few rows */
+        cap = n > cap ? n : cap;
         chunk *k = malloc(sizeof *k + cap);
         if (!k)
             return NULL;
@@ -56,6 +65,7 @@ static void *arena_alloc(build *b, size_t n)
     }
     void *p = b->arena->data + b->arena->used;
     b->arena->used += n;
+    b->live += n;
     return p;
 }
 
@@ -460,7 +470,56 @@ static int read_items(build *b, situ_db *db, uint32_t *by_id, situ_err *err)
     return 0;
 }
 
-static int index_features(build *b, uint32_t **out_by_id)
+/* The position in prev->by_id of the first of prev's ids not below id. */
+static size_t by_id_bound(const situ_coll *prev, const char *id)
+{
+    size_t lo = 0, hi = prev->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (strcmp(prev->feats[prev->by_id[mid]].id, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* by_id (b->nfeats entries) of what merge built from prev: prev's order of
+ * the features it kept, their new indices, with the new ones put in by
+ * binary search; the cost of a pass over integers plus the new ones'
+ * searches, where a sort compares O(n log n) ids. */
+static int merge_by_id(build *b, const situ_coll *prev, uint32_t *by_id)
+{
+    uint32_t *new_of = malloc((prev->n + 1) * sizeof *new_of);
+    uint32_t *fresh = malloc((b->nfeats + 1) * sizeof *fresh);
+    if (!new_of || !fresh) {
+        free(new_of), free(fresh);
+        return -1;
+    }
+    size_t nfresh = 0, m = 0, j = 0;
+    for (size_t i = 0; i < prev->n; i++)
+        new_of[i] = SITU_COLL_NEW;
+    for (size_t i = 0; i < b->nfeats; i++)
+        if (b->base_of[i] == SITU_COLL_NEW)
+            fresh[nfresh++] = (uint32_t)i;
+        else
+            new_of[b->base_of[i]] = (uint32_t)i;
+    qsort_r(fresh, nfresh, sizeof *fresh, cmp_by_id, b->feats);
+    for (size_t k = 0; k <= nfresh; k++) {
+        size_t end = k < nfresh ? by_id_bound(prev, b->feats[fresh[k]].id) : prev->n;
+        for (; j < end; j++)
+            if (new_of[prev->by_id[j]] != SITU_COLL_NEW)
+                by_id[m++] = new_of[prev->by_id[j]];
+        if (k < nfresh)
+            by_id[m++] = fresh[k];
+    }
+    free(new_of), free(fresh);
+    return m == b->nfeats ? 0 : -1;
+}
+
+/* The id index (sorted, or merged from prev's when prev is not NULL: b is
+ * then its next version, b->base_of set) and the R-tree of b's features. */
+static int index_features(build *b, const situ_coll *prev, uint32_t **out_by_id)
 {
     uint32_t *by_id = malloc((b->nfeats + 1) * sizeof *by_id);
     double *boxes = malloc((b->nfeats + 1) * 4 * sizeof(double));
@@ -470,7 +529,10 @@ static int index_features(build *b, uint32_t **out_by_id)
         by_id[i] = (uint32_t)i;
         memcpy(boxes + 4 * i, b->feats[i].bbox, 4 * sizeof(double));
     }
-    qsort_r(by_id, b->nfeats, sizeof *by_id, cmp_by_id, b->feats);
+    if (!prev)
+        qsort_r(by_id, b->nfeats, sizeof *by_id, cmp_by_id, b->feats);
+    else if (merge_by_id(b, prev, by_id))
+        goto fail;
     b->c->index = situ_rtree_new(boxes, b->nfeats);
     free(boxes);
     if (!b->c->index)
@@ -496,14 +558,47 @@ static int build_begin(build *b, situ_coll_id cid, situ_err *err)
     memset(b, 0, sizeof *b);
     coll_priv *pv = calloc(1, sizeof *pv);
     b->c = calloc(1, sizeof *b->c);
-    if (!b->c || !pv) {
-        free(b->c), free(pv);
+    coll_strings *str = calloc(1, sizeof *str);
+    if (!b->c || !pv || !str) {
+        free(b->c), free(pv), free(str);
         return situ_err_set(err, SITU_ENOMEM, "out of memory");
     }
+    pv->strings = str;
     b->c->c = situ_schema_collection(cid);
     b->c->refs = 1;
     b->c->priv = pv;
     return 0;
+}
+
+static void chunks_free(chunk *k)
+{
+    for (chunk *next; k; k = next) {
+        next = k->next;
+        free(k);
+    }
+}
+
+/* Drops a reference to s; frees it at zero, then drops its parent's. */
+static void strings_release(coll_strings *s)
+{
+    while (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        coll_strings *parent = s->parent;
+        chunks_free(s->arena);
+        situ__snapfile_mem_release(s->mem);
+        free(s);
+        s = parent;
+    }
+}
+
+/* Moves b's arena and what it shares into its strings (b's references to
+ * them pass to it). */
+static void build_strings(build *b, coll_strings *s)
+{
+    *s = (coll_strings){.refs = 1, .arena = b->arena, .mem = b->share_mem, .parent = b->share};
+    for (chunk *k = b->arena; k; k = k->next)
+        s->bytes += k->cap;
+    s->bytes += b->shared;
+    b->arena = NULL, b->share_mem = NULL, b->share = NULL;
 }
 
 /* Hands what b built to its situ_coll, in *out_coll when rc is 0; frees it
@@ -511,7 +606,10 @@ static int build_begin(build *b, situ_coll_id cid, situ_err *err)
 static int build_end(build *b, uint32_t *by_id, int rc, situ_coll **out_coll)
 {
     coll_priv *pv = b->c->priv;
-    *pv = (coll_priv){.arena = b->arena,
+    coll_strings *str = pv->strings;
+    build_strings(b, str);
+    *pv = (coll_priv){.strings = str,
+                      .live = b->live,
                       .feats = b->feats,
                       .polys = b->polys,
                       .rings = b->rings,
@@ -523,9 +621,10 @@ static int build_end(build *b, uint32_t *by_id, int rc, situ_coll **out_coll)
     c->feats = b->feats, c->n = b->nfeats, c->polys = b->polys, c->rings = b->rings;
     c->xy = b->xy, c->held = b->held, c->by_id = by_id, c->base_of = b->base_of;
     c->uid = situ__coll_next_uid();
-    c->bytes = b->bytes + b->capfeats * sizeof(situ_feature) + b->cappolys * sizeof(situ_poly) +
-               b->caprings * sizeof(situ_ring) + b->capxy * 2 * sizeof(double) +
-               b->capheld * sizeof(situ_held) + b->nfeats * (4 + 64);
+    c->bytes = b->bytes + b->shared + b->capfeats * sizeof(situ_feature) +
+               b->cappolys * sizeof(situ_poly) + b->caprings * sizeof(situ_ring) +
+               b->capxy * 2 * sizeof(double) + b->capheld * sizeof(situ_held) +
+               b->nfeats * (4 + 64);
     if (rc) {
         situ__coll_free(c);
         return rc;
@@ -542,7 +641,7 @@ int situ_coll_load(situ_store *s, situ_coll_id cid, situ_coll **out_coll, situ_e
         return SITU_ENOMEM;
     uint32_t *by_id = NULL;
     int rc = read_rows(&b, situ_store_sql(s), err);
-    if (!rc && index_features(&b, &by_id))
+    if (!rc && index_features(&b, NULL, &by_id))
         rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
     if (!rc && cid == SITU_C_RESOURCES)
         rc = read_items(&b, situ_store_sql(s), by_id, err);
@@ -554,26 +653,55 @@ int situ_coll_load(situ_store *s, situ_coll_id cid, situ_coll **out_coll, situ_e
 
 /* ---- the next version of a collection --------------------------------------- */
 
-/* Appends a copy of feature f of src to b: its strings, values, polygons,
- * rings, coordinates and items, with b's offsets. */
+/* Bytes of an arena that feature f of c takes (its strings and values, as
+ * arena_alloc rounds them); what it leaves unused in its version's strings
+ * when it changes or goes. */
+static size_t arena_bytes(const situ_coll *c, const situ_feature *f)
+{
+#define STR_BYTES(z) ((z) ? (strlen(z) + 8) & ~(size_t)7 : 0)
+    size_t n = STR_BYTES(f->id) + STR_BYTES(f->township_code) + STR_BYTES(f->updated_at) +
+               STR_BYTES(f->extra) +
+               (((size_t)c->c->nfields * sizeof(situ_value) + 8) & ~(size_t)7);
+    for (int i = 0; i < c->c->nfields; i++)
+        if (f->values[i].type == SITU_FT_TEXT)
+            n += STR_BYTES(f->values[i].u.s);
+    for (uint32_t h = f->held0; h < f->held0 + f->nheld; h++)
+        n += STR_BYTES(c->held[h].unit) + STR_BYTES(c->held[h].updated_at);
+    return n;
+#undef STR_BYTES
+}
+
+/* Copies g's strings and values (those of a feature of a collection of nf
+ * fields) into b's arena and points g at the copies. */
+static int copy_strings(build *b, int nf, situ_feature *g)
+{
+    situ_value *v = arena_alloc(b, (size_t)nf * sizeof *v + 1);
+    if (!v)
+        return -1;
+    memcpy(v, g->values, (size_t)nf * sizeof *v);
+    g->values = v;
+    g->id = arena_str(b, g->id), g->township_code = arena_str(b, g->township_code);
+    g->updated_at = arena_str(b, g->updated_at), g->extra = arena_str(b, g->extra);
+    if (!g->id || !g->township_code)
+        return -1;
+    for (int i = 0; i < nf; i++)
+        if (v[i].type == SITU_FT_TEXT && !(v[i].u.s = arena_str(b, v[i].u.s)))
+            return -1;
+    return 0;
+}
+
+/* Appends feature f of src to b: its polygons, rings, coordinates and items
+ * copied with b's offsets; its strings and values copied into b's arena
+ * when b has no share in them (b->share, b->share_mem), else the same. */
 static int copy_feature(build *b, const situ_coll *src, const situ_feature *f)
 {
-    int nf = src->c->nfields;
+    int deep = !b->share && !b->share_mem;
     if (situ_array_grow((void **)&b->feats, &b->capfeats, b->nfeats, 1, sizeof(situ_feature)))
         return -1;
     situ_feature *g = &b->feats[b->nfeats];
     *g = *f;
-    situ_value *v = arena_alloc(b, (size_t)nf * sizeof *v + 1);
-    g->id = arena_str(b, f->id), g->township_code = arena_str(b, f->township_code);
-    g->updated_at = arena_str(b, f->updated_at), g->extra = arena_str(b, f->extra);
-    if (!v || !g->id || !g->township_code)
+    if (deep && copy_strings(b, src->c->nfields, g))
         return -1;
-    for (int i = 0; i < nf; i++) {
-        v[i] = f->values[i];
-        if (v[i].type == SITU_FT_TEXT && !(v[i].u.s = arena_str(b, f->values[i].u.s)))
-            return -1;
-    }
-    g->values = v;
     g->poly0 = (uint32_t)b->npolys;
     for (uint32_t p = f->poly0; p < f->poly0 + f->npolys; p++) {
         const situ_poly *sp = &src->polys[p];
@@ -596,8 +724,11 @@ static int copy_feature(build *b, const situ_coll *src, const situ_feature *f)
         const situ_held *sh = &src->held[h];
         if (situ_array_grow((void **)&b->held, &b->capheld, b->nheld, 1, sizeof(situ_held)))
             return -1;
-        b->held[b->nheld++] = (situ_held){sh->item, sh->quantity, arena_str(b, sh->unit),
-                                          arena_str(b, sh->updated_at)};
+        b->held[b->nheld++] = *sh;
+        if (deep) {
+            situ_held *dh = &b->held[b->nheld - 1];
+            dh->unit = arena_str(b, sh->unit), dh->updated_at = arena_str(b, sh->updated_at);
+        }
     }
     if (g->updated_at && strcmp(g->updated_at, b->c->updated_max) > 0)
         snprintf(b->c->updated_max, sizeof b->c->updated_max, "%s", g->updated_at);
@@ -705,6 +836,32 @@ static int merge(build *b, const situ_coll *prev, const char *const *ids, size_t
     return rc;
 }
 
+/* Lets b point into the strings of prev's features (and take over those of
+ * fresh's) instead of copying them, unless what prev's strings hold beyond
+ * what b's features use (left by features changed or gone, gone_bytes of
+ * them by ids) would outgrow what they use: then b copies them (nothing
+ * shared), so that a version holds at most about twice what it uses and
+ * the copies cost, over the updates, about what changed. */
+static void share_strings(build *b, const situ_coll *prev, const situ_coll *fresh,
+                          size_t gone_bytes)
+{
+    const coll_priv *pp = prev->priv;
+    coll_priv *fp = fresh->priv;
+    size_t total = pp->strings ? pp->strings->bytes : prev->bytes;
+    size_t live = pp->strings ? pp->live : prev->bytes;
+    live = (live > gone_bytes ? live - gone_bytes : 0) + fp->live;
+    if (total + fp->strings->bytes - live > live + 65536)
+        return;
+    if (pp->strings)
+        b->share = pp->strings, __atomic_add_fetch(&pp->strings->refs, 1, __ATOMIC_RELAXED);
+    else
+        b->share_mem = situ__snapfile_mem_retain(pp->mem);
+    b->shared = total;
+    b->arena = fp->strings->arena, fp->strings->arena = NULL;
+    b->bytes += fp->strings->bytes;
+    b->live = live;
+}
+
 int situ_coll_update(situ_store *s, const situ_coll *prev, const char *const *ids, size_t nids,
                      situ_coll **out_coll, situ_err *err)
 {
@@ -724,7 +881,13 @@ int situ_coll_update(situ_store *s, const situ_coll *prev, const char *const *id
         rc = build_end(&f, NULL, read_ids(&f, situ_store_sql(s), sorted, n, err), &fresh);
     if (!rc && !(rc = build_begin(&b, prev->c->cid, err))) {
         uint32_t *by_id = NULL;
-        if (merge(&b, prev, sorted, n, fresh) || index_features(&b, &by_id))
+        size_t gone = 0;
+        for (size_t i = 0; i < n; i++) {
+            long k = situ_coll_find(prev, sorted[i]);
+            gone += k >= 0 ? arena_bytes(prev, &prev->feats[k]) : 0;
+        }
+        share_strings(&b, prev, fresh, gone);
+        if (merge(&b, prev, sorted, n, fresh) || index_features(&b, prev, &by_id))
             rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
         rc = build_end(&b, by_id, rc, out_coll);
     }
@@ -750,10 +913,7 @@ void situ__coll_free(situ_coll *c)
         situ__snapfile_mem_release(pv->mem);
         free(pv);
     } else if (pv) {
-        for (chunk *k = pv->arena, *next; k; k = next) {
-            next = k->next;
-            free(k);
-        }
+        strings_release(pv->strings);
         free(pv->feats), free(pv->polys), free(pv->rings), free(pv->xy), free(pv->held);
         free(pv->by_id), free(pv->base_of);
         free(pv);

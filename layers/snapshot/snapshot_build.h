@@ -13,13 +13,33 @@ typedef struct chunk {
 /* A snapshot file's contents in memory, shared by the collections read back
  * from it (snapshot_file.c); freed when the last of them is. */
 typedef struct situ__snapfile_mem situ__snapfile_mem;
+situ__snapfile_mem *situ__snapfile_mem_retain(situ__snapfile_mem *m);
 void situ__snapfile_mem_release(situ__snapfile_mem *m);
 
-/* What a situ_coll owns (its priv): the build's arena and arrays, or, read
- * back from a snapshot file, only mem (the arrays point into it; the
- * R-tree header is its own, its boxes and refs in mem). */
-typedef struct coll_priv {
+/* The strings and value arrays of a collection's features, shared by its
+ * versions: one build's arena (chunks that never move), and through parent
+ * the arenas (or a snapshot file's memory, mem) of the versions it was
+ * updated from, whose unchanged features it points into. Reference counted
+ * (a version holds one reference to its own, each holds its parent); never
+ * written once its version is published. bytes: its chunks' and its
+ * ancestors', mem counted as the bytes of the version read from it. */
+typedef struct coll_strings {
+    int refs;
     chunk *arena;
+    situ__snapfile_mem *mem;
+    struct coll_strings *parent;
+    size_t bytes;
+} coll_strings;
+
+/* What a situ_coll owns (its priv): its arrays and a reference to the
+ * strings its features point into, or, read back from a snapshot file,
+ * only mem (the arrays point into it; the R-tree header is its own, its
+ * boxes and refs in mem). live: how many of strings' bytes its features
+ * use (an estimate: situ_coll_update copies them all again when the rest,
+ * left by features changed or gone, outgrows it). */
+typedef struct coll_priv {
+    coll_strings *strings;
+    size_t live;
     situ_feature *feats;
     situ_poly *polys;
     situ_ring *rings;

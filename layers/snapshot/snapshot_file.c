@@ -97,6 +97,12 @@ struct situ__snapfile_mem {
     size_t len;
 };
 
+situ__snapfile_mem *situ__snapfile_mem_retain(situ__snapfile_mem *m)
+{
+    __atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);
+    return m;
+}
+
 void situ__snapfile_mem_release(situ__snapfile_mem *m)
 {
     if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) != 0)

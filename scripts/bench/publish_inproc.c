@@ -26,11 +26,11 @@
  * fourth given a past deadline: the overdue set and the aggregates'
  * cells change), then the publisher's step is timed: situ_coll_update
  * (update_ms) and situ_tilesrc_new_from, the aggregate pyramid included
- * (tiles_ms). Prints `publish_batch n=N update_ms=.. tiles_ms=..
- * tiles_cpu_ms=..` (wall, and the thread's CPU time for a shared machine;
- * medians). For instruction counts run it under callgrind with
- *   --toggle-collect=batch_tiles
- * and --batch N --passes 1: one batch of N changes is counted. Callgrind
+ * (tiles_ms). Prints `publish_batch n=N update_ms=.. update_cpu_ms=..
+ * tiles_ms=.. tiles_cpu_ms=..` (wall, and the thread's CPU time for a
+ * shared machine; medians). For instruction counts run it under callgrind
+ * with --toggle-collect=batch_update --toggle-collect=batch_tiles (or one of
+ * them) and --batch N --passes 1: one batch of N changes is counted. Callgrind
  * counts every byte a `rep movsb` copies as an instruction (glibc's memcpy
  * of a few KB or more); GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=
  * 1000000000 makes memcpy copy with vector moves, to count copies as the
@@ -207,6 +207,18 @@ static void change_hazards(situ_store *s, const char *const *ids, size_t n, int 
         die("commit", &err);
 }
 
+/* The next version of the hazards after a batch changed ids[0..n) (its own
+ * function, for callgrind's --toggle-collect=batch_update). */
+__attribute__((noinline)) static situ_coll *batch_update(situ_store *s, const situ_coll *prev,
+                                                         const char *const *ids, size_t n)
+{
+    situ_coll *coll;
+    situ_err err = {0};
+    if (situ_coll_update(s, prev, ids, n, &coll, &err))
+        die("update hazards", &err);
+    return coll;
+}
+
 /* The tile preparation of a batch's new version of the hazards (its own
  * function, for callgrind's --toggle-collect=batch_tiles). */
 __attribute__((noinline)) static situ_tilesrc *batch_tiles(situ_coll *coll, situ_tilesrc *prev)
@@ -235,21 +247,21 @@ static int feed_batches(const char *db, const char *batches, int passes)
         size_t n = (size_t)atoi(p);
         n = n < 1 ? 1 : n > v.coll->n ? v.coll->n : n;
         const char **ids = malloc(n * sizeof *ids);
-        double up[64], tl[64], tc[64];
+        double up[64], uc[64], tl[64], tc[64];
         for (int k = 0; k < passes; k++) {
             for (size_t i = 0; i < n; i++) /* ids of this version, spread over it */
                 ids[i] = v.coll->feats[(i * v.coll->n / n + (size_t)k) % v.coll->n].id;
             change_hazards(s, ids, n, k);
-            double t0 = now_ms();
-            if (situ_coll_update(s, v.coll, ids, n, &coll, &err))
-                die("update hazards", &err);
+            double t0 = now_ms(), c0 = cpu_ms();
+            coll = batch_update(s, v.coll, ids, n);
             double t1 = now_ms(), c1 = cpu_ms();
             src = batch_tiles(coll, v.src);
-            tc[k] = cpu_ms() - c1, tl[k] = now_ms() - t1, up[k] = t1 - t0;
+            tc[k] = cpu_ms() - c1, tl[k] = now_ms() - t1, up[k] = t1 - t0, uc[k] = c1 - c0;
             version_set(&v, coll, src);
         }
-        printf("publish_batch n=%zu update_ms=%.2f tiles_ms=%.2f tiles_cpu_ms=%.2f\n", n,
-               median(up, passes), median(tl, passes), median(tc, passes));
+        printf("publish_batch n=%zu update_ms=%.2f update_cpu_ms=%.2f tiles_ms=%.2f "
+               "tiles_cpu_ms=%.2f\n",
+               n, median(up, passes), median(uc, passes), median(tl, passes), median(tc, passes));
         fflush(stdout);
         free(ids);
     }

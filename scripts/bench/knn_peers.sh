@@ -54,6 +54,7 @@ convert() { # collection_id harness_name
     local src opts=() f
     for f in "$DEMO/$1".geojson "$DEMO/$1".shp "$DEMO/$1".csv; do [ -f "$f" ] && src=$f && break; done
     [ -n "${src:-}" ] || { log "no file for $1 in $DEMO"; exit 1; }
+    # shellcheck disable=SC2054 # the commas are inside the option values
     case "$src" in
     *.csv) opts=(-oo X_POSSIBLE_NAMES=lon,longitude,x -oo Y_POSSIBLE_NAMES=lat,latitude,y
                  -oo KEEP_GEOM_COLUMNS=NO -s_srs EPSG:4490) ;;

@@ -67,6 +67,13 @@ int situd_accepts_gzip(situd_req *r);
  * deflate); other media types go as they are. */
 /* Answers with the buffer's bytes (taken; b is left empty). */
 situd_result situd_reply_buf(situd_req *r, unsigned status, const char *ctype, situ_buf *b);
+/* situd_reply_buf with a strong validator: ETag "tag" ("tag-gz" when the
+ * bytes go gzip'd) and Cache-Control: no-cache. */
+situd_result situd_reply_buf_tagged(situd_req *r, unsigned status, const char *ctype, situ_buf *b,
+                                    const char *tag);
+/* 304 Not Modified, no body, for the answer of n bytes of ctype that
+ * situd_reply_buf_tagged would give with tag (the same ETag). */
+situd_result situd_reply_not_modified(situd_req *r, const char *ctype, size_t n, const char *tag);
 /* Answers with static or caller-kept bytes that outlive the response. */
 situd_result situd_reply_static(situd_req *r, unsigned status, const char *ctype, const void *p,
                                 size_t n);

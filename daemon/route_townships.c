@@ -3,7 +3,9 @@
  * ?county= for one county's), /townships/{code} (the four-map summary),
  * /counties and /counties/{code} (the same, summed over a county's
  * townships) and /locate (which township holds a point, which hazard
- * sources reach it, which alerts cover it).
+ * sources reach it, which alerts cover it). The lists carry strong ETags
+ * (etag.c) keyed on what they read (situ_summary_lists_digest): a client
+ * asking again with If-None-Match gets 304 while nothing they count changed.
  */
 #include <errno.h>
 #include <math.h>
@@ -43,6 +45,9 @@ situd_result situd_route_townships(situd_req *r)
     const char *county = situd_arg(r, "county");
     char now[32];
     situ_store_now(now);
+    situd_etag e;
+    if (situd_etag_fresh(r, situ_summary_lists_digest(r->snap, now), "application/json", &e, &res))
+        return res;
     situ_buf b;
     situ_buf_init(&b);
     situ_buf_adds(&b, "{\"townships\":");
@@ -53,7 +58,7 @@ situd_result situd_route_townships(situd_req *r)
                              county);
     }
     page_end(&b, r, "/townships", offset, n, limit, matched);
-    return situd_reply_buf(r, 200, "application/json", &b);
+    return situd_etag_reply(r, &e, "application/json", &b);
 }
 
 situd_result situd_route_counties(situd_req *r)
@@ -65,6 +70,9 @@ situd_result situd_route_counties(situd_req *r)
         return res;
     char now[32];
     situ_store_now(now);
+    situd_etag e;
+    if (situd_etag_fresh(r, situ_summary_lists_digest(r->snap, now), "application/json", &e, &res))
+        return res;
     situ_buf b;
     situ_buf_init(&b);
     situ_buf_adds(&b, "{\"counties\":");
@@ -73,7 +81,7 @@ situd_result situd_route_counties(situd_req *r)
         return situd_problem(r, 503, NULL, "out of memory");
     }
     page_end(&b, r, "/counties", offset, n, limit, matched);
-    return situd_reply_buf(r, 200, "application/json", &b);
+    return situd_etag_reply(r, &e, "application/json", &b);
 }
 
 situd_result situd_answer_summary(situd_req *r, situd_summary_fn summarise, const char *code,

@@ -17,6 +17,24 @@ void situd_url_encode(situ_buf *b, const char *s);
 void situd_add_link(situ_buf *b, int first, const char *href, const char *rel, const char *type,
                     const char *title);
 
+/* A strong ETag for an answer computed from the snapshot (etag.c): the
+ * hash of its bytes, remembered by a key of what they are a function of. */
+typedef struct situd_etag {
+    uint64_t key[2];
+    int keyed; /* 0: no key (out of memory): nothing remembered */
+} situd_etag;
+/* Call before computing an answer of ctype whose bytes are a function of
+ * digest d (situ_digest {0, 0}: of nothing known) and of the request's
+ * path, query arguments and base URL. 1 when the client holds the answer
+ * (If-None-Match names the ETag the answer last had for that key): the 304
+ * is then queued into *out. 0 otherwise: compute it, answer with
+ * situd_etag_reply. */
+int situd_etag_fresh(situd_req *r, situ_digest d, const char *ctype, situd_etag *e,
+                     situd_result *out);
+/* Answers b (taken): 200 with ETag and Cache-Control: no-cache, or 304 when
+ * If-None-Match names its ETag; its ETag kept for e's key. */
+situd_result situd_etag_reply(situd_req *r, const situd_etag *e, const char *ctype, situ_buf *b);
+
 #define SITUD_LIMIT_MAX 10000   /* a page holds at most this many */
 #define SITUD_PAGE_DEFAULT 1000 /* townships and counties per page unless limit says */
 /* Reads limit (1.., default def, capped at SITUD_LIMIT_MAX) and offset

@@ -246,14 +246,30 @@ situd_result situd_reply_response(situd_req *r, unsigned status, struct MHD_Resp
     return rc;
 }
 
+/* 1 when an answer of n bytes of ctype goes gzip'd to this client. */
+static int goes_gzip(situd_req *r, const char *ctype, size_t n)
+{
+    return compressible(ctype) && n >= GZIP_MIN && situd_accepts_gzip(r);
+}
+
+/* ETag: "tag" (or "tag-gz" for the gzip'd bytes: another representation)
+ * and Cache-Control: no-cache (the client asks again every time). */
+static void add_validator(struct MHD_Response *resp, const char *tag, int gz)
+{
+    char quoted[48];
+    snprintf(quoted, sizeof quoted, "\"%s%s\"", tag, gz ? "-gz" : "");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, quoted);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+}
+
 /* Answers n bytes at p: gzip'd when ctype is compressible, the client takes
  * it and n >= GZIP_MIN. own: p is malloc'd and taken, else it outlives the
- * response. */
+ * response. tag: the bytes' ETag (unquoted), or NULL for none. */
 static situd_result reply_bytes(situd_req *r, unsigned status, const char *ctype, char *p, size_t n,
-                                int own)
+                                int own, const char *tag)
 {
     int zip = compressible(ctype), gz = 0;
-    if (zip && n >= GZIP_MIN && situd_accepts_gzip(r)) {
+    if (goes_gzip(r, ctype, n)) {
         size_t nz;
         char *z = situ_gzip(p, n, GZIP_LEVEL, &nz);
         if (z) { /* else: answered as it is */
@@ -275,11 +291,14 @@ static situd_result reply_bytes(situd_req *r, unsigned status, const char *ctype
         MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     if (gz)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    if (tag)
+        add_validator(resp, tag, gz);
     r->bytes = n;
     return situd_reply_response(r, status, resp);
 }
 
-situd_result situd_reply_buf(situd_req *r, unsigned status, const char *ctype, situ_buf *b)
+situd_result situd_reply_buf_tagged(situd_req *r, unsigned status, const char *ctype, situ_buf *b,
+                                    const char *tag)
 {
     if (b->oom) {
         situ_buf_dispose(b);
@@ -287,14 +306,31 @@ situd_result situd_reply_buf(situd_req *r, unsigned status, const char *ctype, s
     }
     size_t n;
     char *p = situ_buf_steal(b, &n);
-    return p ? reply_bytes(r, status, ctype, p, n, 1)
-             : reply_bytes(r, status, ctype, (char *)"", 0, 0);
+    return p ? reply_bytes(r, status, ctype, p, n, 1, tag)
+             : reply_bytes(r, status, ctype, (char *)"", 0, 0, tag);
+}
+
+situd_result situd_reply_buf(situd_req *r, unsigned status, const char *ctype, situ_buf *b)
+{
+    return situd_reply_buf_tagged(r, status, ctype, b, NULL);
+}
+
+situd_result situd_reply_not_modified(situd_req *r, const char *ctype, size_t n, const char *tag)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    if (compressible(ctype))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    add_validator(resp, tag, goes_gzip(r, ctype, n));
+    return situd_reply_response(r, MHD_HTTP_NOT_MODIFIED, resp);
 }
 
 situd_result situd_reply_static(situd_req *r, unsigned status, const char *ctype, const void *p,
                                 size_t n)
 {
-    return reply_bytes(r, status, ctype, (char *)p, n, 0);
+    return reply_bytes(r, status, ctype, (char *)p, n, 0, NULL);
 }
 
 static const char *status_title(unsigned status)

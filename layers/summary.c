@@ -10,6 +10,7 @@
 
 #include <geos_c.h>
 #include <stdio.h>
+#include <xxhash.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -241,6 +242,42 @@ int situ_alert_active(const situ_coll *alerts, const situ_feature *f, const char
         return 0;
     const char *onset = field_key(alerts, f, "onset", tmp, sizeof tmp);
     return !(onset && *onset && strcmp(onset, now) > 0);
+}
+
+/* How many of the alerts' onsets and expiries are not after now: as now
+ * passes each one, one alert's activity (situ_alert_active) may change, and
+ * no other way, so for the same alerts two times with the same count give
+ * the same active alerts (every term only grows with now). */
+static size_t alert_times_past(const situ_coll *alerts, const char *now)
+{
+    size_t n = 0;
+    char tmp[32];
+    for (size_t i = 0; i < alerts->n; i++) {
+        const situ_feature *f = &alerts->feats[i];
+        const char *exp = field_key(alerts, f, "expires", tmp, sizeof tmp);
+        n += exp && *exp && strcmp(exp, now) <= 0;
+        const char *onset = field_key(alerts, f, "onset", tmp, sizeof tmp);
+        n += onset && *onset && strcmp(onset, now) <= 0;
+    }
+    return n;
+}
+
+situ_digest situ_summary_lists_digest(const situ_snapshot *s, const char *now)
+{
+    XXH3_state_t *st = XXH3_createState();
+    if (!st) /* a digest no answer has: every answer is computed afresh */
+        return (situ_digest){0, 0};
+    XXH3_128bits_reset(st);
+    for (int c = SITU_C_TOWNSHIPS; c <= SITU_C_ALERTS; c++) {
+        uint64_t part[3] = {s->colls[c]->digest.lo, s->colls[c]->digest.hi, s->colls[c]->n};
+        XXH3_128bits_update(st, part, sizeof part);
+    }
+    uint64_t passed = alert_times_past(s->colls[SITU_C_ALERTS], now);
+    XXH3_128bits_update(st, now, strnlen(now, 10)); /* the day: what is overdue */
+    XXH3_128bits_update(st, &passed, sizeof passed);
+    XXH128_hash_t h = XXH3_128bits_digest(st);
+    XXH3_freeState(st);
+    return (situ_digest){h.low64 | 1, h.high64};
 }
 
 /* Polygon p of c as a GEOS Polygon (owned by the caller), or NULL. */

@@ -340,12 +340,19 @@ async function boot() {
   });
   map.once('idle', () => { situ.idleAt = performance.now(); });
   setInterval(() => map.setGlobalStateProperty('today', today()), 600000);
-  const [list, roads] = await Promise.all([panels.loadTownships(), getJSON('/collections/roads/items?limit=1')]);
+  const [{ list }, roads] = await Promise.all([panels.loadTownships(), getJSON('/collections/roads/items?limit=1')]);
   panels.roadNetwork = situ.roadNetwork = !!(roads.ok && roads.data && Array.isArray(roads.data.features) && roads.data.features.length);
   renderStats(list);
   await styled;
   glance.mount(list);
-  setInterval(async () => glance.update(await panels.loadTownships()), 60000);
+  // the shading follows /townships: every page revalidated by its ETag, so
+  // a minute without change costs a few hundred bytes a page (#20)
+  const refreshTownships = async () => {
+    const r = await panels.loadTownships();
+    if (r.changed) glance.update(r.list);
+    return r.changed;
+  };
+  setInterval(refreshTownships, 60000);
   if (!WALL) {
     wireSearch(panels, list, (code) => goToTownship(map, panels, code), (c, gcj) => goToPoint(map, c, gcj));
     wireCursor(map, $('cursor'));
@@ -356,6 +363,7 @@ async function boot() {
   situ.live = live;
   situ.panels = panels;
   situ.glance = glance;
+  situ.refreshTownships = refreshTownships; // what the minute's timer runs (tests call it)
   situ.watch = watch;
   situ.goToTownship = (code) => goToTownship(map, panels, code);
 }

@@ -8,7 +8,7 @@
 
 import { t, tv, tf, tn, localTime, qtyUnit, reading } from './i18n.js';
 import { SEVERITY, REACH_MINUTES } from './layers.js';
-import { getJSON, getAllItems, el, fill, today, api } from './util.js';
+import { getJSON, getAllItemsRevalidated, el, fill, today, api } from './util.js';
 import { gw } from './glance.js';
 
 // The schema's field row of collection cid named name, or undefined.
@@ -47,6 +47,7 @@ export class Panels {
   constructor({ schema, node, map }) {
     Object.assign(this, { schema, node, map });
     this.townships = {};
+    this.townshipPages = new Map(); // /townships' pages as last read, by URL (loadTownships)
     this.item = '';
     this.minQty = 0;
     this.teamType = ''; // a team type picked: the nearest teams of that type
@@ -58,12 +59,14 @@ export class Panels {
     this.reachSeq = 0;
   }
 
+  // Every page of /townships (a nation holds tens of thousands), each asked
+  // again with its ETag (#20): {list, changed}, changed false when no page
+  // changed since the last call (the same rows, nothing downloaded).
   async loadTownships() {
-    // every page of /townships (a nation holds tens of thousands)
-    const r = await getAllItems('/townships?limit=10000', 200000, 'townships');
+    const r = await getAllItemsRevalidated('/townships?limit=10000', this.townshipPages, 200000, 'townships');
     const list = r.ok ? r.features : [];
-    this.townships = Object.fromEntries(list.map((x) => [x.code, x]));
-    return list;
+    if (r.changed || !r.ok) this.townships = Object.fromEntries(list.map((x) => [x.code, x]));
+    return { list, changed: r.changed || !r.ok };
   }
 
   close() {

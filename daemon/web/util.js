@@ -56,19 +56,57 @@ export async function getJSON(url, init) {
 // Every page of a paged request (OGC API items, /townships), following "next"
 // links, up to max entries of the array `key` ('features' for items).
 export async function getAllItems(url, max = 20000, key = 'features') {
+  const { ok, status, features } = await getAllItemsRevalidated(url, new Map(), max, key);
+  return { ok, status, features };
+}
+
+// getAllItems revalidated (#20): `kept` (the caller's Map, by page URL) holds
+// each page's ETag and rows from the last call, and a page is asked again
+// with If-None-Match, so an unchanged page costs a 304 and no body, its rows
+// reused. Resolves to {ok, status, features, changed}; changed is false when
+// every page was unchanged: the same rows as the last call.
+export async function getAllItemsRevalidated(url, kept, max = 20000, key = 'features') {
   const features = [];
+  const asked = new Set();
   let next = url;
   let status = 200;
+  let changed = false;
   while (next && features.length < max) {
-    const r = await getJSON(next);
-    status = r.status;
+    const page = await getPage(next, kept.get(next), key);
+    status = page.status;
     // a later page that fails ends the list; only a failed first page is a failure
-    if (!r.ok || !r.data || !Array.isArray(r.data[key])) return { ok: features.length > 0, status, features };
-    features.push(...r.data[key]);
-    const link = (r.data.links || []).find((l) => l.rel === 'next');
-    next = link && r.data[key].length ? sameOrigin(link.href) : null;
+    if (!page.ok) {
+      kept.delete(next);
+      return { ok: features.length > 0, status, features, changed: true };
+    }
+    if (page.fresh) kept.set(next, page);
+    changed = changed || page.fresh;
+    asked.add(next);
+    features.push(...page.rows);
+    next = page.next;
   }
-  return { ok: true, status, features };
+  for (const u of kept.keys()) if (!asked.has(u)) { kept.delete(u); changed = true; }
+  return { ok: true, status, features, changed };
+}
+
+// One page of url: `old` ({etag, rows, next}) when it has not changed since
+// (304), else {ok, fresh: true, status, etag, rows, next} read afresh. The
+// browser's cache is left out (no-store): `old` is the cache.
+async function getPage(url, old, key) {
+  try {
+    const headers = { Accept: 'application/json' };
+    if (old && old.etag) headers['If-None-Match'] = old.etag;
+    const r = await fetch(api(url), { cache: 'no-store', headers });
+    if (r.status === 304 && old) return { ...old, fresh: false, status: 304 };
+    let data = null;
+    try { data = await r.json(); } catch { data = null; }
+    if (!r.ok || !data || !Array.isArray(data[key])) return { ok: false, status: r.status };
+    const link = (data.links || []).find((l) => l.rel === 'next');
+    return { ok: true, fresh: true, status: r.status, etag: r.headers.get('ETag'), rows: data[key],
+      next: link && data[key].length ? sameOrigin(link.href) : null };
+  } catch {
+    return { ok: false, status: 0 };
+  }
 }
 
 // The path and query of href, on this page's origin (situd may name another host).

@@ -40,6 +40,13 @@ int situ_alert_active(const situ_coll *alerts, const situ_feature *f, const char
  * well when GEOS cannot decide and their boxes overlap. */
 int situ_polygons_meet(const situ_coll *ca, const situ_feature *a, const situ_coll *cb,
                        const situ_feature *b);
+/* A digest of what situ_summary_townships and situ_summary_counties read
+ * at now: the digests of the collections they count (every one but the
+ * roads), now's day (what is overdue) and which alert onsets and expiries
+ * now has passed (what is active). Equal digests: equal answers to equal
+ * arguments. Never {0, 0}, which it returns when out of memory (answers
+ * keyed on it are then computed afresh). */
+situ_digest situ_summary_lists_digest(const situ_snapshot *s, const char *now);
 /* Appends the active alerts (as a JSON array of objects) that cover lon/lat. */
 void situ_summary_alerts_at(const situ_snapshot *s, double lon, double lat, const char *now,
                             situ_buf *b);

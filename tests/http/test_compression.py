@@ -1,7 +1,8 @@
 """Compressed answers against a real situd on the demo data: every JSON route
 answers gzip when asked (and only then), the same bytes once gunzipped,
 with Vary: Accept-Encoding; small answers go as they are; exports stream
-compressed (chunked, no Content-Length) and gunzip to the plain export."""
+compressed (chunked, no Content-Length) and gunzip to the plain export; the
+township pages' ETags name the gzip'd bytes apart (#20)."""
 
 import re
 import zlib
@@ -150,6 +151,23 @@ class CompressionTest(unittest.TestCase):
         web = self.d.get("/web/schema.json"), self.d.get("/web/schema.json", GZ)
         self.assertEqual(web[1].headers.get("content-encoding"), "gzip")
         self.assertEqual(one_gzip_member(self, web[1].body), web[0].body)
+
+    def test_township_pages_etag_their_bytes_before_gzip(self):
+        """#20: the gzip'd /townships is another representation ("tag-gz"),
+        of the same bytes: either tag in If-None-Match gets 304, no body."""
+        for path in ("/townships?limit=100", "/counties"):
+            plain = self.d.get(path)
+            zipped = self.d.get(path, GZ)
+            self.assertEqual(zipped.headers.get("content-encoding"), "gzip", path)
+            etag = plain.headers.get("etag", "")
+            self.assertRegex(etag, r'^"[0-9a-f]{16}"$', path)
+            self.assertEqual(zipped.headers.get("etag"), etag[:-1] + '-gz"', path)
+            for tag in (etag, zipped.headers["etag"]):
+                r = self.d.get(path, dict(GZ, **{"If-None-Match": tag}))
+                self.assertEqual((r.status, r.body), (304, b""), path)
+                self.assertEqual(r.headers.get("etag"), zipped.headers["etag"], path)
+                r = self.d.get(path, {"If-None-Match": tag})
+                self.assertEqual((r.status, r.headers.get("etag")), (304, etag), path)
 
     def test_head_and_tiles_keep_their_own_headers(self):
         r = self.d.request("HEAD", "/townships", headers=GZ)

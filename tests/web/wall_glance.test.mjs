@@ -11,7 +11,9 @@
 // switch) fly there; a depot deployed through a feed is marked in the
 // nearest list and left out on request; the base map's river names at z13;
 // the summary's drill export in its six formats (each download's bytes and
-// situd's Content-Type). Screenshots to $SITU_SHOTS.
+// situd's Content-Type); the shading's minute refresh moves no /townships
+// body until a township changes, then reads it again (#20). Screenshots to
+// $SITU_SHOTS.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -281,5 +283,56 @@ test('the base map names the rivers at z13', async () => {
   assert.ok(names.includes('湘江'), `no river name at z13: ${names}`);
   const lines = await page.evaluate(() => window.__situ.map.queryRenderedFeatures({ layers: ['rivers-line'] }).length);
   assert.ok(lines > 0);
+  assert.deepEqual(S.errors, [], 'console errors');
+});
+
+// The minute's refresh of the shading (#20): every page of /townships asked
+// again with its ETag; unchanged, each is a 304 without a body and the
+// shading is left as it is; after a hidden danger passes its deadline the
+// page holding its township is read again and the shading follows.
+test('the shading\'s refresh moves no /townships body until a township changes', async () => {
+  const page = S.page;
+  const seen = [];
+  const onResponse = (resp) => {
+    const u = new URL(resp.url());
+    if (u.pathname === '/townships') seen.push(resp.request().sizes().then((s) => ({ status: resp.status(), body: s.responseBodySize, headers: s.responseHeadersSize })));
+  };
+  page.on('response', onResponse);
+  try {
+    const refresh = async () => {
+      seen.length = 0;
+      const changed = await page.evaluate(() => window.__situ.refreshTownships());
+      return { changed, pages: await Promise.all(seen) };
+    };
+    const still = await refresh();
+    assert.ok(still.pages.length >= 1, 'the refresh asked no /townships page');
+    assert.deepEqual(still.pages.map((p) => [p.status, p.body]), still.pages.map(() => [304, 0]), 'an unchanged refresh moved bodies');
+    assert.equal(still.changed, false, 'an unchanged refresh redrew the shading');
+    // a hidden danger of the city, not rectified and not yet overdue, passes its deadline
+    const today = new Date().toISOString().slice(0, 10);
+    const hz = json(await request('GET', '/collections/hazards/items?limit=10000')).features
+      .find((f) => f.properties.status !== 'rectified' && !(f.properties.deadline && f.properties.deadline < today) && f.properties.township_code);
+    assert.ok(hz, 'no hidden danger to make overdue');
+    const code = hz.properties.township_code;
+    const before = (await townships()).find((x) => x.code === code).glance.overdue;
+    const r = await request('POST', '/feeds/emergency_management/events', {
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${S.token.token}` },
+      body: JSON.stringify({ events: [{ id: `glance-overdue-${process.pid}-${Date.now()}`, type: 'feature_update', collection: 'hazards',
+        feature_id: hz.id, set: { deadline: '2020-01-01' } }] }),
+    });
+    assert.equal(r.status, 200, r.body.toString().slice(0, 300));
+    for (let i = 0; i < 100 && (await townships()).find((x) => x.code === code).glance.overdue !== before + 1; i++) await page.waitForTimeout(100);
+    const moved = await refresh();
+    assert.equal(moved.changed, true, 'the refresh after a change kept the old rows');
+    assert.ok(moved.pages.some((p) => p.status === 200 && p.body > 0), `no page read again: ${JSON.stringify(moved.pages)}`);
+    const shown = await page.evaluate((c) => ({ row: window.__situ.panels.townships[c].glance.overdue,
+      list: window.__situ.glance.list.find((x) => x.code === c).glance.overdue }), code);
+    assert.deepEqual(shown, { row: before + 1, list: before + 1 }, `township ${code}'s overdue count on the wall`);
+    const again = await refresh();
+    assert.deepEqual(again.pages.map((p) => p.status), again.pages.map(() => 304));
+    assert.equal(again.changed, false);
+  } finally {
+    page.off('response', onResponse);
+  }
   assert.deepEqual(S.errors, [], 'console errors');
 });

@@ -16,6 +16,7 @@
 
 #include "situ/geojson.h"
 #include "situ/query.h"
+#include "situ/store.h"
 #include "summary_private.h"
 
 #define MAX_KEYS 64
@@ -114,23 +115,37 @@ static void count_by(situ_buf *b, const situ_coll *c, const area *a, const char 
 }
 
 /* The hidden dangers of area a not yet rectified, those of them past their
- * deadline at `now`, and the major ones of those. */
+ * deadline at `now` (its day in the process's time zone: judging_day), and
+ * the major ones of those. */
 typedef struct hazard_tally {
     size_t open, overdue, overdue_major;
 } hazard_tally;
+
+/* The day deadlines are judged at, at now (situ_store_day), remembered per
+ * thread: a list asks it once for each of its townships. */
+static const char *judging_day(const char *now)
+{
+    static _Thread_local char asked[32], day[11];
+    if (strncmp(now, asked, sizeof asked)) {
+        snprintf(asked, sizeof asked, "%s", now);
+        situ_store_day(now, day);
+    }
+    return day;
+}
 
 /* Adds the hidden dangers of features [first, end) of c to *h. */
 static void tally_range(const situ_coll *c, size_t first, size_t end, const char *now,
                         hazard_tally *h)
 {
     char tmp[32];
+    const char *day = judging_day(now);
     for (size_t i = first; i < end; i++) {
         const char *st = field_key(c, &c->feats[i], "status", tmp, sizeof tmp);
         if (!st || !strcmp(st, "rectified"))
             continue;
         h->open++;
         const char *dl = field_key(c, &c->feats[i], "deadline", tmp, sizeof tmp);
-        if (dl && *dl && strncmp(dl, now, 10) < 0) {
+        if (dl && *dl && strncmp(dl, day, 10) < 0) {
             const char *lv = field_key(c, &c->feats[i], "level", tmp, sizeof tmp);
             h->overdue++;
             h->overdue_major += lv && !strcmp(lv, "major");
@@ -273,7 +288,7 @@ situ_digest situ_summary_lists_digest(const situ_snapshot *s, const char *now)
         XXH3_128bits_update(st, part, sizeof part);
     }
     uint64_t passed = alert_times_past(s->colls[SITU_C_ALERTS], now);
-    XXH3_128bits_update(st, now, strnlen(now, 10)); /* the day: what is overdue */
+    XXH3_128bits_update(st, judging_day(now), 10); /* the day: what is overdue */
     XXH3_128bits_update(st, &passed, sizeof passed);
     XXH128_hash_t h = XXH3_128bits_digest(st);
     XXH3_freeState(st);

@@ -13,6 +13,7 @@ PACKAGES=(
     libdeflate-dev # gzip in one call (tiles, JSON answers), the tile cache's CRC-32 and Adler-32 (SIMD)
     libxxhash-dev # the snapshot digest: XXH3-128 of every feature, summed (layers/snapshot/digest.c)
     python3 curl
+    tzdata # situd judges deadlines on the day of its [web] timezone (situ_store_day)
     clang libclang-rt-dev # libFuzzer, for scripts/fuzz.sh
     libsystemd-dev systemd # systemd-analyze verify, in test_service.py
     lintian # tests/pkg/test_package.py checks the .deb

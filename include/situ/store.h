@@ -216,5 +216,13 @@ typedef long long (*situ_store_clock)(void);
 void situ_store_now_from(situ_store_clock clock);
 /* Writes epoch (seconds) as situ_store_now does: a drill's scenario time. */
 void situ_store_time(long long epoch, char buf[32]);
+/* The calendar day of now (as situ_store_now writes it) in the process's
+ * time zone (TZ; situd sets its [web] timezone) as "YYYY-MM-DD" into
+ * day[11]: the day a hidden danger's deadline is judged at, the same day
+ * the wall's page judges it at. A deadline is a local date: in Yongzhou
+ * 2026-12-07 has passed at 2026-12-07T16:00:00Z. */
+void situ_store_day(const char *now, char day[11]);
+/* Today in the process's time zone as YYYYMMDD (the tiles' overdue day). */
+int situ_store_today_ymd(void);
 
 #endif

@@ -81,7 +81,8 @@ typedef struct situ_tile_opts {
     uint32_t aggregate_cell;
     int urgent_from;
     uint32_t urgent_mark_cell;
-    int today; /* YYYYMMDD (UTC) at which deadlines are judged; 0: none is overdue */
+    int today; /* YYYYMMDD at which deadlines are judged (situ_store_today_ymd); 0: none is overdue
+                */
     /* 1: an aggregate tile scans its features instead of reading the
      * collection's prepared per-zoom aggregates (the same answer, slower;
      * for tests and benchmarks) */
@@ -89,7 +90,7 @@ typedef struct situ_tile_opts {
 } situ_tile_opts;
 
 /* Fills o with the defaults above and the per-collection table in tile.c;
- * today is the current UTC day. */
+ * today is the current day in the process's time zone (situ_store_today_ymd). */
 void situ_tile_opts_default(situ_tile_opts *o);
 
 /* Validates the three path parts of a tile address: digits only (no sign, no

@@ -201,6 +201,29 @@ void situ_store_time(long long epoch, char buf[32])
     strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+void situ_store_day(const char *now, char day[11])
+{
+    struct tm tm = {0};
+    time_t t;
+    if (sscanf(now, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 6) { /* not a time: its date part as it is */
+        snprintf(day, 11, "%.10s", now);
+        return;
+    }
+    tm.tm_year -= 1900, tm.tm_mon -= 1;
+    t = timegm(&tm);
+    if (!localtime_r(&t, &tm) || !strftime(day, 11, "%Y-%m-%d", &tm))
+        snprintf(day, 11, "%.10s", now);
+}
+
+int situ_store_today_ymd(void)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    return localtime_r(&now, &tm) ? (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday
+                                  : 0;
+}
+
 /* The upsert of collection c for nrows rows: INSERT ... VALUES (...), ...
  * ON CONFLICT(id) DO UPDATE, row r's parameters numbered from r * (nfields
  * + 5) + 1; with returning, one row per feature: 1 when it was new (a row

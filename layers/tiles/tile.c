@@ -24,6 +24,7 @@
  *    from its class's zoom up: the roads layer below z9 is the trunk.
  */
 #include "situ/tile.h"
+#include "situ/store.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -66,10 +67,7 @@ void situ_tile_opts_default(situ_tile_opts *o)
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
         if (o->cluster_maxzoom[i] >= 0) /* aggregated below aggregate_below */
             o->minzoom[i] = 0;
-    time_t now = time(NULL);
-    struct tm tm;
-    if (gmtime_r(&now, &tm))
-        o->today = (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+    o->today = situ_store_today_ymd();
 }
 
 /* ---- addressing ------------------------------------------------------------ */

@@ -33,6 +33,7 @@
 #include <zlib.h>
 
 #include "situ/gzip.h"
+#include "situ/store.h"
 
 #define NSHARDS 16
 
@@ -512,19 +513,11 @@ static void reply_finish(situ_tile_reply *r)
 static int drop_below(void *ctx, const situ_tile_entry *e);
 
 /* The current UTC day as YYYYMMDD. */
-static int utc_day(void)
-{
-    time_t now = time(NULL);
-    struct tm tm;
-    return gmtime_r(&now, &tm) ? (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday
-                               : 0;
-}
-
 /* At a new day, hidden dangers whose deadline was today become overdue:
  * the hazards' aggregate tiles (and the urgent ones among them) go. */
 static void follow_day(situ_tilecache *tc)
 {
-    int day = utc_day(), was = __atomic_load_n(&tc->day, __ATOMIC_ACQUIRE);
+    int day = situ_store_today_ymd(), was = __atomic_load_n(&tc->day, __ATOMIC_ACQUIRE);
     if (day == was ||
         !__atomic_compare_exchange_n(&tc->day, &was, day, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return;
@@ -881,7 +874,7 @@ int situ_tilecache_new(const situ_tilecache_opts *o, situ_tilecache **out_tc, si
         tc->topts = *o->tile;
     else
         situ_tile_opts_default(&tc->topts);
-    tc->day = tc->topts.today ? tc->topts.today : utc_day();
+    tc->day = tc->topts.today ? tc->topts.today : situ_store_today_ymd();
     pthread_mutex_init(&tc->state_mu, NULL);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
         pthread_mutex_init(&tc->cs[i].build_mu, NULL);

@@ -119,6 +119,15 @@ def keep_demo_db(loaded):
         _cached_db["path"] = src
 
 
+def zone_day(zone="Asia/Shanghai", offset_days=0):
+    """Today (or offset_days from it) in zone, YYYY-MM-DD: the day situd judges
+    deadlines on is the day of its [web] timezone (Asia/Shanghai unless set)."""
+    import datetime
+    from zoneinfo import ZoneInfo
+    day = datetime.datetime.now(ZoneInfo(zone)).date() + datetime.timedelta(days=offset_days)
+    return day.isoformat()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -6,7 +6,6 @@ on the request's own origin that situd answers, colour tables expanded, metre
 radii at the city's latitude; bad names are 404 naming styleId, and a
 web_dir without the template is 503."""
 
-import datetime
 import json
 import math
 import os
@@ -113,7 +112,7 @@ class StylesTest(unittest.TestCase):
                     self.assertEqual(self.d.get(url[len(self.d.base):]).status, 200, url)
                     if src["type"] == "vector":
                         self.assertEqual(url, "%s/tiles/%s.json" % (self.d.base, sid))
-            today = {str(datetime.date.today()), str(datetime.date.today() - datetime.timedelta(1))}
+            today = {situd.zone_day(), situd.zone_day(offset_days=-1)}
             self.assertIn(doc["state"]["today"]["default"], today)
         self.assertEqual((day["name"], dark["name"]), ("situ day", "situ dark"))
         bg = [d["layers"][0]["paint"]["background-color"] for d in (day, dark)]

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "situ/db.h"
 #include "situ/store.h"
@@ -698,7 +699,38 @@ static void backup_refuses_a_url_without_echoing_it(void **state)
     assert_non_null(strstr(err.msg, "PostgreSQL"));
 }
 
+/* Deadlines are local dates: the day at a UTC time is the day in TZ. */
+static void day_is_the_local_day(void **state)
+{
+    (void)state;
+    char day[11];
+    const char *was = getenv("TZ");
+    char keep[64];
+    snprintf(keep, sizeof keep, "%s", was ? was : "");
+    setenv("TZ", "Asia/Shanghai", 1), tzset();
+    situ_store_day("2026-12-07T15:59:59Z", day);
+    assert_string_equal(day, "2026-12-07");
+    situ_store_day("2026-12-07T16:00:00Z", day); /* midnight in Yongzhou */
+    assert_string_equal(day, "2026-12-08");
+    situ_store_day("2026-12-31T23:30:00Z", day);
+    assert_string_equal(day, "2027-01-01");
+    setenv("TZ", "America/Los_Angeles", 1), tzset();
+    situ_store_day("2026-12-07T07:59:59Z", day);
+    assert_string_equal(day, "2026-12-06");
+    setenv("TZ", "UTC", 1), tzset();
+    situ_store_day("2026-12-07T16:00:00Z", day);
+    assert_string_equal(day, "2026-12-07");
+    situ_store_day("2026-12-07", day); /* not a time: its date as it is */
+    assert_string_equal(day, "2026-12-07");
+    if (was)
+        setenv("TZ", keep, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(day_is_the_local_day),
     cmocka_unit_test(check_finds_a_damaged_page),
     cmocka_unit_test(backup_copies_one_committed_state_while_written),
     cmocka_unit_test(loaded_file_opens_in_ogrinfo),

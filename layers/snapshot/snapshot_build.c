@@ -12,7 +12,8 @@
  * versions share; freed with the last version pointing into it) until what
  * those hold for features changed or gone outgrows what is used, when one
  * update copies them afresh. Its id index is merged from the previous one
- * (no string sort); its R-tree is packed again from the boxes. Its digest (digest.c) is the
+ * (no string sort); its R-tree merges the changed features' Hilbert keys into
+ * the previous tree's order (no sort of the whole) and packs it. Its digest (digest.c) is the
  * previous one less the hashes of the features read again or gone, plus those read: the cost of
  * what changed, where a whole load hashes every feature.
  */
@@ -518,7 +519,8 @@ static int merge_by_id(build *b, const situ_coll *prev, uint32_t *by_id)
 }
 
 /* The id index (sorted, or merged from prev's when prev is not NULL: b is
- * then its next version, b->base_of set) and the R-tree of b's features. */
+ * then its next version, b->base_of set) and the R-tree of b's features
+ * (from prev's, its kept features' keys and order reused). */
 static int index_features(build *b, const situ_coll *prev, uint32_t **out_by_id)
 {
     uint32_t *by_id = malloc((b->nfeats + 1) * sizeof *by_id);
@@ -533,7 +535,8 @@ static int index_features(build *b, const situ_coll *prev, uint32_t **out_by_id)
         qsort_r(by_id, b->nfeats, sizeof *by_id, cmp_by_id, b->feats);
     else if (merge_by_id(b, prev, by_id))
         goto fail;
-    b->c->index = situ_rtree_new(boxes, b->nfeats);
+    b->c->index =
+        situ_rtree_new_from(prev ? prev->index : NULL, boxes, b->nfeats, b->base_of, NULL);
     free(boxes);
     if (!b->c->index)
         goto fail;

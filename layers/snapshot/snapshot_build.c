@@ -12,7 +12,8 @@
  * versions share; freed with the last version pointing into it) until what
  * those hold for features changed or gone outgrows what is used, when one
  * update copies them afresh. Its id index is merged from the previous one
- * (no string sort); its R-tree is packed again from the boxes. Its digest (digest.c) is the
+ * (no string sort); its R-tree merges the changed features' Hilbert keys into
+ * the previous tree's order (no sort of the whole) and packs it. Its digest (digest.c) is the
  * previous one less the hashes of the features read again or gone, plus those read: the cost of
  * what changed, where a whole load hashes every feature.
  */
@@ -518,7 +519,8 @@ static int merge_by_id(build *b, const situ_coll *prev, uint32_t *by_id)
 }
 
 /* The id index (sorted, or merged from prev's when prev is not NULL: b is
- * then its next version, b->base_of set) and the R-tree of b's features. */
+ * then its next version, b->base_of set) and the R-tree of b's features
+ * (from prev's, its kept features' keys and order reused). */
 static int index_features(build *b, const situ_coll *prev, uint32_t **out_by_id)
 {
     uint32_t *by_id = malloc((b->nfeats + 1) * sizeof *by_id);
@@ -533,7 +535,8 @@ static int index_features(build *b, const situ_coll *prev, uint32_t **out_by_id)
         qsort_r(by_id, b->nfeats, sizeof *by_id, cmp_by_id, b->feats);
     else if (merge_by_id(b, prev, by_id))
         goto fail;
-    b->c->index = situ_rtree_new(boxes, b->nfeats);
+    b->c->index =
+        situ_rtree_new_from(prev ? prev->index : NULL, boxes, b->nfeats, b->base_of, NULL);
     free(boxes);
     if (!b->c->index)
         goto fail;
@@ -792,12 +795,11 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Appends to b, in (township_code, id) order, prev's features whose id is
- * not in the sorted ids[0..nids) and every feature of fresh; b->base_of
- * says which is which (situ_coll.base_of); b's digest is prev's less the
- * hashes of the features left out, plus those of fresh. */
-static int merge(build *b, const situ_coll *prev, const char *const *ids, size_t nids,
-                 const situ_coll *fresh)
+/* Appends to b, in (township_code, id) order, prev's features not marked
+ * in gone (changed or deleted: named by the batch) and every feature of
+ * fresh; b->base_of says which is which (situ_coll.base_of); b's digest is
+ * prev's less the hashes of the features left out, plus those of fresh. */
+static int merge(build *b, const situ_coll *prev, const unsigned char *gone, const situ_coll *fresh)
 {
     situ_digest d = prev->digest;
     uint32_t *order = malloc((fresh->n + 1) * sizeof *order);
@@ -813,7 +815,7 @@ static int merge(build *b, const situ_coll *prev, const char *const *ids, size_t
     int rc = 0;
     while (!rc && (i < prev->n || k < fresh->n)) {
         const situ_feature *p = i < prev->n ? &prev->feats[i] : NULL;
-        if (p && bsearch(&p->id, ids, nids, sizeof *ids, cmp_str)) {
+        if (p && gone[i]) {
             situ__digest_sub(&d, situ__feature_digest(prev, p));
             i++; /* changed or gone: fresh holds what is left of it */
             continue;
@@ -881,14 +883,18 @@ int situ_coll_update(situ_store *s, const situ_coll *prev, const char *const *id
         rc = build_end(&f, NULL, read_ids(&f, situ_store_sql(s), sorted, n, err), &fresh);
     if (!rc && !(rc = build_begin(&b, prev->c->cid, err))) {
         uint32_t *by_id = NULL;
-        size_t gone = 0;
-        for (size_t i = 0; i < n; i++) {
+        size_t gone_bytes = 0;
+        unsigned char *gone = calloc(prev->n + 1, 1); /* per feature of prev: named */
+        for (size_t i = 0; gone && i < n; i++) {
             long k = situ_coll_find(prev, sorted[i]);
-            gone += k >= 0 ? arena_bytes(prev, &prev->feats[k]) : 0;
+            if (k >= 0)
+                gone[k] = 1, gone_bytes += arena_bytes(prev, &prev->feats[k]);
         }
-        share_strings(&b, prev, fresh, gone);
-        if (merge(&b, prev, sorted, n, fresh) || index_features(&b, prev, &by_id))
+        if (gone)
+            share_strings(&b, prev, fresh, gone_bytes);
+        if (!gone || merge(&b, prev, gone, fresh) || index_features(&b, prev, &by_id))
             rc = situ_err_set(err, SITU_ENOMEM, "out of memory");
+        free(gone);
         rc = build_end(&b, by_id, rc, out_coll);
     }
     situ__coll_free(fresh);

@@ -160,9 +160,22 @@ void situ_test_same_coll(const situ_coll *a, const situ_coll *b)
         assert_memory_equal(a->feats[i].bbox, b->feats[i].bbox, sizeof a->feats[i].bbox);
         assert_true(a->feats[i].x == b->feats[i].x && a->feats[i].y == b->feats[i].y);
     }
-    assert_int_equal(a->index->nslots, b->index->nslots);
-    assert_memory_equal(a->index->boxes, b->index->boxes, 4 * a->index->nslots * sizeof(double));
+    situ_test_same_rtree(a->index, b->index);
     situ_buf_dispose(&ja), situ_buf_dispose(&jb);
+}
+
+void situ_test_same_rtree(const situ_rtree *a, const situ_rtree *b)
+{
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->nslots, b->nslots);
+    assert_int_equal(a->nlevels, b->nlevels);
+    assert_memory_equal(a->level_end, b->level_end, (size_t)a->nlevels * sizeof *a->level_end);
+    if (!a->nslots)
+        return;
+    assert_memory_equal(a->boxes, b->boxes, 4 * a->nslots * sizeof(double));
+    assert_memory_equal(a->refs, b->refs, a->nslots * sizeof *a->refs);
+    if (a->keys && b->keys)
+        assert_memory_equal(a->keys, b->keys, a->n * sizeof *a->keys);
 }
 
 unsigned long long situ_test_store_digest(situ_store *s, const char *const *tables)

@@ -31,6 +31,11 @@ const char *situ_test_bin(void);
  * another. */
 struct situ_coll;
 void situ_test_same_coll(const struct situ_coll *a, const struct situ_coll *b);
+/* Fails the test unless R-trees a and b are the same bytes: levels, slots'
+ * boxes and refs, and the leaves' keys where both have them (a view has
+ * none). */
+struct situ_rtree;
+void situ_test_same_rtree(const struct situ_rtree *a, const struct situ_rtree *b);
 
 /* FNV-1a over every row of each of tables (NULL-terminated) of the
  * SpatiaLite store s, in key order: equal digests, equal rows. */

@@ -607,6 +607,7 @@ int situ_tilesrc_new_from(situ_coll *c, const situ_tilesrc *prev, situ_tilesrc *
         situ__tile_diff_dispose(&d);
     if (!rc && c->c == situ_schema_collection(SITU_C_TOWNSHIPS) && c->n)
         rc = build_admin(s, prev, err);
+    situ_coll_drop_pages(c); /* the preparation read every page of it */
     if (rc) {
         situ_tilesrc_release(s);
         return rc;

@@ -1677,6 +1677,47 @@ static void carried_over_preparation_equals_a_cold_build(void **state)
     fixture_close(&fx);
 }
 
+/* Tiles from the snapshot read back from its file (snapshot_file.c),
+ * mapped at the address it was written for and, while that is taken,
+ * elsewhere with its pointers moved, equal those of the snapshot built from
+ * the store, byte for byte: a tile encodes the values from the mapped
+ * records (the sources hold no copy of them), and the pages the preparation
+ * handed back (situ_coll_drop_pages) read again as they were. */
+static void tiles_from_the_snapshot_file_equal_a_cold_build(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    char path[4096], note[512];
+    snprintf(path, sizeof path, "%s/town.sqlite", fx.dir);
+    situ_err err = {0};
+    situ_snapshot *snap[3]; /* cold, mapped, moved */
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(situ_snapshot_open(fx.store, path, &snap[k], note, sizeof note, &err), 0);
+        assert_non_null(strstr(note, k ? "read back" : "then written"));
+    }
+    situ_tilesrc *src[3][SITU_NCOLLECTIONS];
+    situ_tile_xyz tiles[600];
+    size_t nt = carry_tiles(tiles, 600);
+    for (int k = 0; k < 3; k++) {
+        for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+            assert_int_equal(situ_tilesrc_new(snap[k]->colls[cid], &src[k][cid], &err), 0);
+        if (k)
+            assert_same_tiles_at(src[0], src[k], tiles, nt);
+        if (k == 1) /* its mapping goes: the moved one must not point into it */
+            for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+                situ_tilesrc_release(src[1][cid]);
+        if (k == 1)
+            situ_snapshot_release(snap[1]);
+    }
+    for (int k = 0; k < 3; k += 2) {
+        for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+            situ_tilesrc_release(src[k][cid]);
+        situ_snapshot_release(snap[k]);
+    }
+    fixture_close(&fx);
+}
+
 /* ---- lines ------------------------------------------------------------------ */
 
 /* lon/lat of the point (u, v) in tile units of t. */
@@ -2370,6 +2411,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pyramid_follows_feature_changes),
     cmocka_unit_test(pyramid_kept_up_to_date_equals_a_cold_build),
     cmocka_unit_test(carried_over_preparation_equals_a_cold_build),
+    cmocka_unit_test(tiles_from_the_snapshot_file_equal_a_cold_build),
     cmocka_unit_test(clipper_agrees_with_geos),
     cmocka_unit_test(gdal_decodes_every_feature_within_a_pixel),
     cmocka_unit_test(all_eight_layers_at_z12_in_the_centre),

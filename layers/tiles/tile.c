@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#define XXH_INLINE_ALL /* a tile hashes every value it writes: inlined */
 #include <xxhash.h>
 
 #include "tile_enc.h"
@@ -191,8 +192,8 @@ static void scratch_free(void *p)
     free(s->lxy), free(s->loff), free(s->larea), free(s->hstamp), free(s->hidx);
     free(s->vlocal), free(s->cands), free(s->sorted), free(s->cellpos);
     free(s->marks), free(s->mcount), free(s->msorted);
-    situ_buf_dispose(&s->val), situ_buf_dispose(&s->vbytes);
-    free(s->voff), free(s->vslots);
+    situ_buf_dispose(&s->val);
+    free(s->voff), free(s->vlen), free(s->vslots);
     free(s);
 }
 
@@ -248,6 +249,12 @@ static int vslot_used(const scratch *s, uint64_t slot)
     return (uint32_t)(slot >> 32) == s->stamp && (uint32_t)slot;
 }
 
+/* Value i of this tile's table: its bytes in the layer's own values. */
+static const char *vbytes(const scratch *s, size_t i)
+{
+    return s->layer.vals.p + s->voff[i];
+}
+
 /* Doubles this tile's table of values; 0 or -1. */
 static int values_grow(scratch *s)
 {
@@ -256,12 +263,15 @@ static int values_grow(scratch *s)
     uint32_t *lo = sl ? realloc(s->vlocal, (cap / 2 + 1) * sizeof *lo) : NULL;
     if (lo)
         s->vlocal = lo;
-    if (!lo || situ__tile_grow((void **)&s->voff, &s->voffcap, cap / 2 + 1, sizeof *s->voff)) {
+    uint32_t *len = lo ? realloc(s->vlen, (cap / 2 + 1) * sizeof *len) : NULL;
+    if (len)
+        s->vlen = len;
+    if (!len || situ__tile_grow((void **)&s->voff, &s->voffcap, cap / 2 + 1, sizeof *s->voff)) {
         free(sl);
         return -1;
     }
     for (size_t i = 0; i < s->nv; i++) {
-        size_t h = XXH3_64bits(s->vbytes.p + s->voff[i], s->voff[i + 1] - s->voff[i]);
+        size_t h = XXH3_64bits(vbytes(s, i), s->vlen[i]);
         for (h &= cap - 1; vslot_used(s, sl[h]); h = (h + 1) & (cap - 1))
             ;
         sl[h] = (uint64_t)s->stamp << 32 | (i + 1);
@@ -283,15 +293,17 @@ uint32_t situ__tile_value(enc *e)
     size_t h = XXH3_64bits(v, n) & (s->vslotcap - 1);
     for (; vslot_used(s, s->vslots[h]); h = (h + 1) & (s->vslotcap - 1)) {
         uint32_t i = (uint32_t)s->vslots[h] - 1;
-        if (s->voff[i + 1] - s->voff[i] == n && !memcmp(s->vbytes.p + s->voff[i], v, n))
+        if (s->vlen[i] == n && !memcmp(vbytes(s, i), v, n))
             return s->vlocal[i];
     }
-    s->voff[s->nv] = (uint32_t)s->vbytes.n;
-    situ_buf_add(&s->vbytes, v, n);
-    s->voff[s->nv + 1] = (uint32_t)s->vbytes.n;
-    s->vlocal[s->nv] = situ_mvt_layer_value(&s->layer, v, n);
+    /* the layer writes it as a field: its tag, its length, then the bytes */
+    size_t at = s->layer.vals.n + 1 + situ_mvt_varint_len(n);
+    uint32_t local = situ_mvt_layer_value(&s->layer, v, n);
+    if (s->layer.vals.oom)
+        return local; /* the tile fails (out of memory) */
+    s->voff[s->nv] = (uint32_t)at, s->vlen[s->nv] = (uint32_t)n, s->vlocal[s->nv] = local;
     s->vslots[h] = (uint64_t)s->stamp << 32 | ++s->nv;
-    return s->vlocal[s->nv - 1];
+    return local;
 }
 
 int situ__tile_tag_room(scratch *s, size_t npairs)
@@ -486,7 +498,6 @@ static int prepare(enc *e)
     s->ncands = 0;
     s->nmarks = 0;
     s->nv = 0;
-    s->vbytes.n = 0;
     s->oom = 0;
     s->geom.oom = 0;
     return 0;

@@ -64,10 +64,9 @@ typedef struct scratch {
     size_t mcountcap, msortedcap;
     situ_buf val; /* one encoded value */
     /* the values this layer used (features' and aggregates'), each written
-     * once: value i is vbytes[voff[i] .. voff[i + 1]), its index in the
-     * layer vlocal[i]; vslots hashes them (see tile.c's vslot_used) */
-    situ_buf vbytes;
-    uint32_t *voff, *vlocal;
+     * once: value i is the vlen[i] bytes at voff[i] in layer.vals, its
+     * index in the layer vlocal[i]; vslots hashes them (tile.c's vslot_used) */
+    uint32_t *voff, *vlen, *vlocal;
     uint64_t *vslots;
     size_t nv, voffcap, vslotcap;
     int oom;

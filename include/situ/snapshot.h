@@ -123,6 +123,13 @@ int situ_coll_update(situ_store *s, const situ_coll *prev, const char *const *id
 situ_coll *situ_coll_retain(situ_coll *c);
 /* Drops a reference; frees at zero. NULL is a no-op. */
 void situ_coll_release(situ_coll *c);
+/* For a collection read back from a snapshot file mapped read-only (or
+ * updated from one): hands the mapping's pages back to the kernel
+ * (MADV_DONTNEED). They are the file's, clean, so they leave the process's
+ * resident set and are read again from the page cache when next used; for
+ * a pass that went through all of it (preparing tiles). Nothing for a
+ * collection built in memory, or NULL. */
+void situ_coll_drop_pages(const situ_coll *c);
 
 /* The digest of c's features computed from scratch (one pass over every
  * feature and vertex), what c->digest must equal. */

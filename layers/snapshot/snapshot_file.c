@@ -14,14 +14,20 @@
  * the GEOS version, the store's schema version, event_log max(seq), and the
  * store file's (and a non-empty WAL's) device, inode, size and mtime. Any
  * write to the store changes one of them, so a file written before it is
- * stale. Then the payload is checked against its checksum (read through a
- * buffer, not the mapping) and every index in it against its array before
- * any of it is used. The file is mapped, not read into the heap: read-only
- * at SNAP_BASE, the address its pointers were written for, so that every
- * page stays the file's (shared with the page cache, read when used); when
- * that address is taken, private elsewhere with the pointers moved (those
- * records' pages become the process's). A file replaced later (always
- * renamed over, never written in place) does not change the mapping.
+ * stale. The file is mapped, not read into the heap: read-only at
+ * SNAP_BASE, the address its pointers were written for, so that every page
+ * stays the file's (shared with the page cache, read when used); when that
+ * address is taken, private elsewhere with the pointers moved (those
+ * records' pages become the process's). It is then checked in one pass,
+ * section by section: the section's bytes added to the payload's checksum
+ * (XXH3-64), then every pointer and index in it checked against its array;
+ * nothing is used unless every section is sound and the checksum matches.
+ * As each piece is checked its pages are handed back (MADV_DONTNEED; the
+ * read-only mapping only), so that a start does not hold the whole file
+ * resident: only what answers then use is read again (situ_coll_drop_pages
+ * does the same after a pass such as the tiles' preparation). A file
+ * replaced later (always renamed over, never written in place) does not
+ * change the mapping.
  *
  * Layout (native byte order, every part padded to 8 bytes, every padding
  * byte zero, so that the same snapshot makes the same file):
@@ -44,6 +50,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
 
 #include "situ/admin.h"
 #include "situ/buf.h"
@@ -55,8 +63,9 @@
 
 #define SNAP_MAGIC "SITUSNAP"
 /* 2: each collection's digest; 3: situ_fs_build, zeroed padding; 4: pointers
- * for SNAP_BASE, the strings before the records */
-#define SNAP_FORMAT 4
+ * for SNAP_BASE, the strings before the records; 5: the payload's checksum
+ * XXH3-64 (checked section by section as the file is read back) */
+#define SNAP_FORMAT 5
 /* The address the file is written to be mapped at: its pointers are right
  * there as they are, so the mapping is only read and its pages stay the
  * file's. Far from where the kernel puts the heap, stacks and libraries
@@ -93,9 +102,37 @@ typedef struct coll_hdr {
  * the file's, read from the page cache when used and never copied. */
 struct situ__snapfile_mem {
     int refs;
+    int clean; /* mapped read-only at SNAP_BASE: never written, its pages the file's */
     void *map;
     size_t len;
 };
+
+/* The pages of [from, to) in clean mapping m handed back (MADV_DONTNEED):
+ * they leave the process's resident set and are read again from the page
+ * cache when next used (the file is never written in place). Only whole
+ * pages inside the range; nothing when m is not clean. */
+static void drop_range(const situ__snapfile_mem *m, const void *from, const void *to)
+{
+    static long page;
+    if (!page)
+        page = sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)from + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1);
+    uintptr_t b = (uintptr_t)to & ~(uintptr_t)(page - 1);
+    if (m && m->clean && b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+void situ_coll_drop_pages(const situ_coll *c)
+{
+    const coll_priv *pv = c ? c->priv : NULL;
+    if (!pv)
+        return;
+    const situ__snapfile_mem *m = pv->mem;
+    for (const coll_strings *t = pv->strings; !m && t; t = t->parent)
+        m = t->mem;
+    if (m)
+        drop_range(m, m->map, (const char *)m->map + m->len);
+}
 
 situ__snapfile_mem *situ__snapfile_mem_retain(situ__snapfile_mem *m)
 {
@@ -179,7 +216,8 @@ static const char *key_differs(const snap_key *a, const snap_key *b)
 
 typedef struct writer {
     FILE *f; /* NULL: a dry run, only counting */
-    uint64_t h, n;
+    XXH3_state_t *h;
+    uint64_t n;
     int failed;
 } writer;
 
@@ -197,13 +235,8 @@ static void put(writer *w, const void *p, size_t n)
         w->failed = 1;
         return;
     }
-    if (n >= 8)
-        w->h = situ_fs_checksum(w->h, p, n - n % 8);
-    if (n % 8) {
-        uint64_t last = 0;
-        memcpy(&last, (const char *)p + n - n % 8, n % 8);
-        w->h = situ_fs_checksum(w->h, &last, 8);
-    }
+    XXH3_64bits_update(w->h, p, n);
+    XXH3_64bits_update(w->h, zeros, pad);
     w->n += n + pad;
 }
 
@@ -357,7 +390,9 @@ static int write_file(const char *path, const snap_key *k, const situ_snapshot *
 {
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    writer w = {fopen(tmp, "wb"), SITU_FS_CHECKSUM_SEED, 0, 0};
+    XXH3_state_t h;
+    XXH3_64bits_reset(&h);
+    writer w = {fopen(tmp, "wb"), &h, 0, 0};
     if (!w.f)
         return situ_err_set(err, SITU_EIO, "cannot write %s: %s", tmp, strerror(errno));
     snap_header hd;
@@ -369,7 +404,7 @@ static int write_file(const char *path, const snap_key *k, const situ_snapshot *
         put_coll(&w, snap->colls[i], i);
     for (int l = 0; l < SITU_ADMIN_NLEVELS; l++)
         put_coll(&w, towns->outlines[l], 100 + l);
-    hd.payload = w.n, hd.checksum = w.h;
+    hd.payload = w.n, hd.checksum = XXH3_64bits_digest(&h);
     if (w.failed || fseek(w.f, 0, SEEK_SET) || fwrite(&hd, sizeof hd, 1, w.f) != 1) {
         fclose(w.f);
         unlink(tmp);
@@ -386,7 +421,27 @@ typedef struct reader {
     char *p, *end;
     int64_t delta; /* the mapping's address less SNAP_BASE: 0, or it is writable */
     const char *why;
+    XXH3_state_t *h;               /* the payload's checksum, section by section */
+    const char *hashed;            /* up to where */
+    const situ__snapfile_mem *mem; /* its pages handed back once checked */
 } reader;
+
+/* The bytes of each piece the checks go through before handing its pages back. */
+#define CHECK_PIECE ((size_t)16 << 20)
+
+/* Adds [from, to) (a section, as in the file: before any pointer is moved)
+ * to r's checksum, a piece at a time, each piece's pages handed back once
+ * hashed. */
+static void hash_range(reader *r, const char *from, const char *to)
+{
+    r->hashed = to;
+    while (from < to) {
+        size_t n = (size_t)(to - from) < CHECK_PIECE ? (size_t)(to - from) : CHECK_PIECE;
+        XXH3_64bits_update(r->h, from, n);
+        drop_range(r->mem, from, from + n);
+        from += n;
+    }
+}
 
 /* The next n bytes (and their padding), or NULL past the end. */
 static void *take(reader *r, uint64_t n)
@@ -416,14 +471,23 @@ static void link_str(const char **ref, uint64_t str_w, uint64_t nstr, int64_t de
         *ref = (const char *)(uintptr_t)(at + (uint64_t)delta);
 }
 
-/* Checks every pointer of c's records (as written) and every index against
- * its array, moving the pointers by delta (see link_str). 0, or -1 when
- * one is out of range. */
-static int link_records(situ_coll *c, const coll_hdr *h, situ_feature *feats, situ_value *values,
-                        situ_held *held, const char *str, uint64_t nstr, int64_t delta)
+/* Hands back the pages of array a (elem bytes each) below element i, every
+ * CHECK_PIECE bytes as a check walks it (and all of them at i == n). */
+static void drop_behind(const reader *r, const void *a, size_t elem, size_t i, size_t n)
 {
-    int bad = nstr == 0 || str[nstr - 1] != '\0';
-    uint64_t str_w = (uint64_t)(uintptr_t)str - (uint64_t)delta;
+    size_t per = CHECK_PIECE / elem;
+    if (i == n || (i && i % per == 0))
+        drop_range(r->mem, (const char *)a + (i > per ? (i - per) * elem : 0),
+                   (const char *)a + i * elem);
+}
+
+/* Checks every pointer of feature records feats (as written; see link_str)
+ * and every index in them, moving the pointers by delta. 0 or -1. */
+static int link_feats(const reader *r, situ_coll *c, const coll_hdr *h, situ_feature *feats,
+                      situ_value *values, uint64_t str_w, uint64_t nstr)
+{
+    int bad = 0;
+    int64_t delta = r->delta;
     uint64_t values_w = (uint64_t)(uintptr_t)values - (uint64_t)delta;
     for (size_t i = 0; i < h->n && !bad; i++) {
         situ_feature *f = &feats[i];
@@ -438,20 +502,42 @@ static int link_records(situ_coll *c, const coll_hdr *h, situ_feature *feats, si
         bad |= c->by_id[i] >= h->n;
         bad |= f->npolys && (uint64_t)f->poly0 + f->npolys > h->npolys;
         bad |= f->nheld && (uint64_t)f->held0 + f->nheld > h->nheld;
+        drop_behind(r, feats, sizeof *feats, i + 1, h->n);
+        drop_behind(r, c->by_id, sizeof *c->by_id, i + 1, h->n);
     }
-    for (size_t i = 0; i < h->n * (size_t)h->nfields && !bad; i++)
+    return bad ? -1 : 0;
+}
+
+/* Checks every pointer of c's records (as written) and every index against
+ * its array, moving the pointers by r->delta (see link_str), each array's
+ * pages handed back as it is checked. 0, or -1 when one is out of range. */
+static int link_records(const reader *r, situ_coll *c, const coll_hdr *h, situ_feature *feats,
+                        situ_value *values, situ_held *held, const char *str, uint64_t nstr)
+{
+    int64_t delta = r->delta;
+    int bad = nstr == 0 || str[nstr - 1] != '\0';
+    uint64_t str_w = (uint64_t)(uintptr_t)str - (uint64_t)delta;
+    bad = bad || link_feats(r, c, h, feats, values, str_w, nstr);
+    size_t nv = h->n * (size_t)h->nfields;
+    for (size_t i = 0; i < nv && !bad; i++) {
         if (is_text(values[i].type)) {
             bad |= !values[i].u.s;
             link_str(&values[i].u.s, str_w, nstr, delta, &bad);
         }
+        drop_behind(r, values, sizeof *values, i + 1, nv);
+    }
     for (size_t i = 0; i < h->nheld && !bad; i++) {
         link_str(&held[i].unit, str_w, nstr, delta, &bad);
         link_str(&held[i].updated_at, str_w, nstr, delta, &bad);
     }
-    for (size_t p = 0; p < h->npolys && !bad; p++)
+    for (size_t p = 0; p < h->npolys && !bad; p++) {
         bad |= (uint64_t)c->polys[p].ring0 + c->polys[p].nrings > h->nrings;
-    for (size_t r = 0; r < h->nrings && !bad; r++)
-        bad |= (uint64_t)c->rings[r].off + c->rings[r].n > h->nxy;
+        drop_behind(r, c->polys, sizeof *c->polys, p + 1, h->npolys);
+    }
+    for (size_t k = 0; k < h->nrings && !bad; k++) {
+        bad |= (uint64_t)c->rings[k].off + c->rings[k].n > h->nxy;
+        drop_behind(r, c->rings, sizeof *c->rings, k + 1, h->nrings);
+    }
     return bad ? -1 : 0;
 }
 
@@ -461,6 +547,7 @@ static int link_records(situ_coll *c, const coll_hdr *h, situ_feature *feats, si
 static situ_coll *read_coll(reader *r, situ__snapfile_mem *mem, int32_t cid,
                             const situ_collection *col, const uint64_t **out_sig)
 {
+    const char *start = r->p;
     coll_hdr *h = take(r, sizeof *h);
     if (h && (h->cid != cid || h->nfields != col->nfields || h->n > UINT32_MAX))
         r->why = "sections out of order";
@@ -484,6 +571,7 @@ static situ_coll *read_coll(reader *r, situ__snapfile_mem *mem, int32_t cid,
     *out_sig = cid >= 100 ? take(r, h->n * sizeof(uint64_t)) : NULL;
     if (r->why)
         return NULL;
+    hash_range(r, start, r->p); /* before a pointer is moved */
     situ_coll *c = calloc(1, sizeof *c);
     coll_priv *pv = calloc(1, sizeof *pv);
     if (!c || !pv) {
@@ -512,7 +600,7 @@ static situ_coll *read_coll(reader *r, situ__snapfile_mem *mem, int32_t cid,
     if (h->rt_n == h->n && h->rt_nlevels <= 32)
         c->index = situ_rtree_view(h->rt_n, h->rt_nslots, h->rt_level_end, (int)h->rt_nlevels,
                                    boxes, refs);
-    if (!c->index || link_records(c, h, feats, values, held, str, *nstr, r->delta)) {
+    if (!c->index || link_records(r, c, h, feats, values, held, str, *nstr)) {
         situ__coll_free(c);
         r->why = "an index out of range";
         return NULL;
@@ -534,7 +622,7 @@ static int adopt_outlines(situ_coll *towns, int l, situ_coll *areas, const uint6
 
 /* Reads the payload in mem into a new snapshot; NULL with r->why set when
  * it is not sound. */
-static situ_snapshot *read_payload(reader *r, situ__snapfile_mem *mem)
+static situ_snapshot *read_payload(reader *r, situ__snapfile_mem *mem, uint64_t checksum)
 {
     situ_snapshot *snap = calloc(1, sizeof *snap);
     if (!snap) {
@@ -543,17 +631,24 @@ static situ_snapshot *read_payload(reader *r, situ__snapfile_mem *mem)
     }
     snap->refs = 1, snap->version = 1;
     snap->built_at = (double)time(NULL);
-    const uint64_t *sig;
+    const uint64_t *sig[SITU_ADMIN_NLEVELS] = {0};
+    situ_coll *areas[SITU_ADMIN_NLEVELS] = {0};
     for (int i = 0; i < SITU_NCOLLECTIONS && !r->why; i++)
-        snap->colls[i] = read_coll(r, mem, i, situ_schema_collection((situ_coll_id)i), &sig);
-    situ_coll *towns = snap->colls[SITU_C_TOWNSHIPS];
-    for (int l = 0; l < SITU_ADMIN_NLEVELS && !r->why; l++) {
-        situ_coll *areas = read_coll(r, mem, 100 + l, situ_admin_collection(l), &sig);
-        if (areas && adopt_outlines(towns, l, areas, sig))
-            r->why = "out of memory";
-    }
+        snap->colls[i] = read_coll(r, mem, i, situ_schema_collection((situ_coll_id)i), &sig[0]);
+    for (int l = 0; l < SITU_ADMIN_NLEVELS && !r->why; l++)
+        areas[l] = read_coll(r, mem, 100 + l, situ_admin_collection(l), &sig[l]);
     if (!r->why && r->p != r->end)
         r->why = "trailing bytes";
+    /* the rest (after a section found unsound) too: a checksum that does
+     * not match is the reason given, whatever else is wrong */
+    hash_range(r, r->hashed, r->end);
+    if (XXH3_64bits_digest(r->h) != checksum)
+        r->why = "checksum mismatch";
+    for (int l = 0; l < SITU_ADMIN_NLEVELS; l++)
+        if (r->why)
+            situ_coll_release(areas[l]);
+        else if (adopt_outlines(snap->colls[SITU_C_TOWNSHIPS], l, areas[l], sig[l]))
+            r->why = "out of memory";
     if (r->why) {
         situ_snapshot_release(snap);
         return NULL;
@@ -600,15 +695,6 @@ static situ_snapshot *read_file(const char *path, const snap_key *k, const char 
         *why = "truncated or grown";
         goto done;
     }
-    uint64_t sum;
-    if (situ_fs_checksum_fd(fd, (off_t)sizeof hd, hd.payload, &sum)) { /* not the mapping */
-        *why = "unreadable";
-        goto done;
-    }
-    if (sum != hd.checksum) {
-        *why = "checksum mismatch";
-        goto done;
-    }
     if (!(mem = calloc(1, sizeof *mem))) {
         *why = "out of memory";
         goto done;
@@ -618,9 +704,20 @@ static situ_snapshot *read_file(const char *path, const snap_key *k, const char 
         *why = "cannot be mapped";
         goto done;
     }
+    mem->clean = (uintptr_t)mem->map == SNAP_BASE;
     char *payload = (char *)mem->map + sizeof hd;
-    reader r = {payload, payload + hd.payload, (int64_t)((uintptr_t)mem->map - SNAP_BASE), NULL};
-    if (!(snap = read_payload(&r, mem)))
+    XXH3_state_t h;
+    XXH3_64bits_reset(&h);
+    reader r = {payload,
+                payload + hd.payload,
+                (int64_t)((uintptr_t)mem->map - SNAP_BASE),
+                NULL,
+                &h,
+                payload,
+                mem};
+    /* one pass: each section hashed, then its pointers and indices checked;
+     * nothing of it is used unless the whole payload's checksum matches */
+    if (!(snap = read_payload(&r, mem, hd.checksum)))
         *why = r.why;
 done:
     close(fd);

@@ -32,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#define XXH_INLINE_ALL /* a tile hashes every value it writes: inlined */
+#include <xxhash.h>
 
 #include "tile_enc.h"
 
@@ -186,10 +188,10 @@ static void scratch_free(void *p)
     situ__rings_dispose(&s->in), situ__rings_dispose(&s->out), situ__rings_dispose(&s->runs);
     free(s->bits), free(s->ia), free(s->tags), free(s->kidx);
     free(s->lxy), free(s->loff), free(s->larea), free(s->hstamp), free(s->hidx);
-    free(s->vstamp), free(s->vlocal), free(s->cands), free(s->sorted), free(s->cellpos);
+    free(s->vlocal), free(s->cands), free(s->sorted), free(s->cellpos);
     free(s->marks), free(s->mcount), free(s->msorted);
-    situ_buf_dispose(&s->val), situ_buf_dispose(&s->adhoc);
-    free(s->adoff), free(s->adlocal), free(s->adslots);
+    situ_buf_dispose(&s->val);
+    free(s->voff), free(s->vlen), free(s->vslots);
     free(s);
 }
 
@@ -238,16 +240,68 @@ uint32_t situ__tile_local_key(enc *e, int k)
     return s->klocal[k];
 }
 
-uint32_t situ__tile_local_value(enc *e, uint32_t g)
+/* A slot of this tile's table of values: the tile's stamp << 32 | the
+ * value's number + 1; a slot of an earlier tile's stamp is empty. */
+static int vslot_used(const scratch *s, uint64_t slot)
+{
+    return (uint32_t)(slot >> 32) == s->stamp && (uint32_t)slot;
+}
+
+/* Value i of this tile's table: its bytes in the layer's own values. */
+static const char *vbytes(const scratch *s, size_t i)
+{
+    return s->layer.vals.p + s->voff[i];
+}
+
+/* Doubles this tile's table of values; 0 or -1. */
+static int values_grow(scratch *s)
+{
+    size_t cap = s->vslotcap ? 2 * s->vslotcap : 256;
+    uint64_t *sl = calloc(cap, sizeof *sl);
+    uint32_t *lo = sl ? realloc(s->vlocal, (cap / 2 + 1) * sizeof *lo) : NULL;
+    if (lo)
+        s->vlocal = lo;
+    uint32_t *len = lo ? realloc(s->vlen, (cap / 2 + 1) * sizeof *len) : NULL;
+    if (len)
+        s->vlen = len;
+    if (!len || situ__tile_grow((void **)&s->voff, &s->voffcap, cap / 2 + 1, sizeof *s->voff)) {
+        free(sl);
+        return -1;
+    }
+    for (size_t i = 0; i < s->nv; i++) {
+        size_t h = XXH3_64bits(vbytes(s, i), s->vlen[i]);
+        for (h &= cap - 1; vslot_used(s, sl[h]); h = (h + 1) & (cap - 1))
+            ;
+        sl[h] = (uint64_t)s->stamp << 32 | (i + 1);
+    }
+    free(s->vslots);
+    s->vslots = sl, s->vslotcap = cap;
+    return 0;
+}
+
+uint32_t situ__tile_value(enc *e)
 {
     scratch *s = e->s;
-    if (s->vstamp[g] != s->stamp) {
-        const tile_dict *d = &e->src->dict;
-        s->vstamp[g] = s->stamp;
-        s->vlocal[g] =
-            situ_mvt_layer_value(&s->layer, d->blob + d->off[g], d->off[g + 1] - d->off[g]);
+    const char *v = s->val.p;
+    size_t n = s->val.n;
+    if ((s->nv + 1) * 2 > s->vslotcap && values_grow(s)) {
+        s->oom = 1;
+        return 0;
     }
-    return s->vlocal[g];
+    size_t h = XXH3_64bits(v, n) & (s->vslotcap - 1);
+    for (; vslot_used(s, s->vslots[h]); h = (h + 1) & (s->vslotcap - 1)) {
+        uint32_t i = (uint32_t)s->vslots[h] - 1;
+        if (s->vlen[i] == n && !memcmp(vbytes(s, i), v, n))
+            return s->vlocal[i];
+    }
+    /* the layer writes it as a field: its tag, its length, then the bytes */
+    size_t at = s->layer.vals.n + 1 + situ_mvt_varint_len(n);
+    uint32_t local = situ_mvt_layer_value(&s->layer, v, n);
+    if (s->layer.vals.oom)
+        return local; /* the tile fails (out of memory) */
+    s->voff[s->nv] = (uint32_t)at, s->vlen[s->nv] = (uint32_t)n, s->vlocal[s->nv] = local;
+    s->vslots[h] = (uint64_t)s->stamp << 32 | ++s->nv;
+    return local;
 }
 
 int situ__tile_tag_room(scratch *s, size_t npairs)
@@ -265,32 +319,76 @@ int situ__tile_tag_room(scratch *s, size_t npairs)
     return 0;
 }
 
+void situ__tile_number_value(situ_buf *b, double v)
+{
+    if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        situ_mvt_value_int(b, (int64_t)v);
+    else
+        situ_mvt_value_double(b, v);
+}
+
+/* 1 when key k of feature tags is written under e->slim. */
+static int tag_kept(const enc *e, const tile_key *k)
+{
+    return e->slim == TILE_SLIM_ID ? k->len == 2 && !memcmp(k->name, "id", 2) : !e->slim || k->slim;
+}
+
+/* Appends the tag (key k, the value encoded in s->val) to s->tags[2 * nt]. */
+static void put_tag(enc *e, int k, int nt)
+{
+    scratch *s = e->s;
+    s->tags[2 * nt] = situ__tile_local_key(e, k);
+    s->tags[2 * nt + 1] = situ__tile_value(e);
+    s->val.n = 0;
+}
+
+/* Encodes value v of a field into b; 0 when it has none (NULL: MVT has no
+ * null, the key is left out). */
+static int field_value(situ_buf *b, const situ_value *v)
+{
+    if (v->type == SITU_FT_TEXT)
+        situ_mvt_value_string(b, v->u.s, strlen(v->u.s));
+    else if (v->type == SITU_FT_INT)
+        situ_mvt_value_int(b, v->u.i);
+    else if (v->type == SITU_FT_REAL)
+        situ_mvt_value_double(b, v->u.d);
+    else if (v->type == SITU_FT_BOOL)
+        situ_mvt_value_bool(b, v->u.i != 0);
+    else
+        return 0;
+    return 1;
+}
+
 int situ__tile_feature_tags(enc *e, uint32_t fi, size_t more)
 {
     const situ_tilesrc *src = e->src;
+    const situ_coll *c = src->coll;
+    const situ_feature *f = &c->feats[fi];
+    const tile_key *keys = src->keys;
     scratch *s = e->s;
-    uint32_t t0 = src->tag0[fi], t1 = src->tag0[fi + 1];
-    if (situ__tile_tag_room(s, t1 - t0 + more)) {
+    int nf = c->c->nfields, item0 = src->item_key0;
+    if (situ__tile_tag_room(s, (size_t)(2 + nf) + f->nheld + more)) {
         s->oom = 1;
         return -1;
     }
-    const tile_dict *d = &src->dict;
     int nt = 0;
-    for (uint32_t t = t0; t < t1; t++) {
-        uint32_t g = src->tags[2 * t + 1];
-        const tile_key *key = &src->keys[src->tags[2 * t]];
-        if (e->slim == TILE_SLIM_ID ? key->len != 2 || memcmp(key->name, "id", 2)
-                                    : e->slim && !key->slim)
-            continue;
-        s->tags[2 * nt] = situ__tile_local_key(e, (int)src->tags[2 * t]);
-        if (g & TILE_UNIQUE) {
-            g &= ~TILE_UNIQUE;
-            g = situ_mvt_layer_value(&s->layer, d->blob + d->off[g], d->off[g + 1] - d->off[g]);
-        } else {
-            g = situ__tile_local_value(e, g);
-        }
-        s->tags[2 * nt++ + 1] = g;
+    s->val.n = 0;
+    if (tag_kept(e, &keys[0])) {
+        situ_mvt_value_string(&s->val, f->id, strlen(f->id));
+        put_tag(e, 0, nt++);
     }
+    if (f->township_code[0] && !keys[1].skip && tag_kept(e, &keys[1])) {
+        situ_mvt_value_string(&s->val, f->township_code, strlen(f->township_code));
+        put_tag(e, 1, nt++);
+    }
+    for (int i = 0; i < nf; i++)
+        if (!keys[2 + i].skip && tag_kept(e, &keys[2 + i]) && field_value(&s->val, &f->values[i]))
+            put_tag(e, 2 + i, nt++);
+    for (uint32_t h = f->held0; item0 >= 0 && h < f->held0 + f->nheld; h++)
+        if (tag_kept(e, &keys[item0 + c->held[h].item])) {
+            situ__tile_number_value(&s->val, c->held[h].quantity);
+            put_tag(e, item0 + c->held[h].item, nt++);
+        }
     return nt;
 }
 
@@ -388,28 +486,16 @@ static int prepare(enc *e)
     e->clustering = e->aggregating ||
                     (e->o->cluster_cell > 0 && e->o->cluster_cell <= e->o->buffer + e->o->extent &&
                      e->t.z <= e->o->cluster_maxzoom[cid]);
-    if (src->dict.n > s->vcap) {
-        size_t cap = s->vcap;
-        uint32_t *lo = realloc(s->vlocal, (src->dict.n + 64) * sizeof *lo);
-        if (!lo)
-            return -1;
-        s->vlocal = lo;
-        if (situ__tile_grow((void **)&s->vstamp, &cap, src->dict.n + 64, sizeof *s->vstamp))
-            return -1;
-        s->vcap = src->dict.n + 64;
-    }
     if (++s->stamp == 0) { /* wrapped: forget every old stamp */
-        memset(s->vstamp, 0, s->vcap * sizeof *s->vstamp);
         memset(s->kstamp, 0, sizeof s->kstamp);
+        if (s->vslots)
+            memset(s->vslots, 0, s->vslotcap * sizeof *s->vslots);
         s->stamp = 1;
     }
     situ_mvt_layer_reset(&s->layer);
     s->ncands = 0;
     s->nmarks = 0;
-    s->nad = 0;
-    s->adhoc.n = 0;
-    if (s->adslots)
-        memset(s->adslots, 0, s->adslotcap * sizeof *s->adslots);
+    s->nv = 0;
     s->oom = 0;
     s->geom.oom = 0;
     return 0;

@@ -31,59 +31,6 @@ static uint32_t new_value(enc *e)
     return situ_mvt_layer_value(&e->s->layer, e->s->val.p, e->s->val.n);
 }
 
-/* Doubles this tile's table of values not in the dictionary; 0 or -1. */
-static int adhoc_grow(scratch *s)
-{
-    size_t cap = s->adslotcap ? 2 * s->adslotcap : 256;
-    uint32_t *sl = calloc(cap, sizeof *sl);
-    uint32_t *lo = sl ? realloc(s->adlocal, (cap / 2 + 1) * sizeof *lo) : NULL;
-    if (lo)
-        s->adlocal = lo;
-    if (!lo || situ__tile_grow((void **)&s->adoff, &s->adcap, cap / 2 + 1, sizeof *s->adoff)) {
-        free(sl);
-        return -1;
-    }
-    for (size_t i = 0; i < s->nad; i++) {
-        size_t h = situ__tile_hash(s->adhoc.p + s->adoff[i], s->adoff[i + 1] - s->adoff[i]);
-        for (h &= cap - 1; sl[h]; h = (h + 1) & (cap - 1))
-            ;
-        sl[h] = (uint32_t)i + 1;
-    }
-    free(s->adslots);
-    s->adslots = sl, s->adslotcap = cap;
-    return 0;
-}
-
-/* The local index of the value encoded in s->val: from this tile's own
- * table of the values aggregates used (a few hundred distinct among tens
- * of thousands: looked up first, it stays in cache), else from the
- * dictionary when it is there (the index a feature's tag gets), else a new
- * one; either way remembered in the tile's table. */
-uint32_t situ__tile_adhoc_value(enc *e)
-{
-    scratch *s = e->s;
-    const char *v = s->val.p;
-    size_t n = s->val.n;
-    if ((s->nad + 1) * 2 > s->adslotcap && adhoc_grow(s)) {
-        s->oom = 1;
-        return 0;
-    }
-    size_t h = situ__tile_hash(v, n) & (s->adslotcap - 1);
-    for (; s->adslots[h]; h = (h + 1) & (s->adslotcap - 1)) {
-        uint32_t i = s->adslots[h] - 1;
-        if (s->adoff[i + 1] - s->adoff[i] == n && !memcmp(s->adhoc.p + s->adoff[i], v, n))
-            return s->adlocal[i];
-    }
-    uint32_t g = situ__tile_dict_find(&e->src->dict, v, n);
-    s->adoff[s->nad] = (uint32_t)s->adhoc.n;
-    situ_buf_add(&s->adhoc, v, n);
-    s->adoff[s->nad + 1] = (uint32_t)s->adhoc.n;
-    s->adlocal[s->nad] =
-        g != UINT32_MAX ? situ__tile_local_value(e, g) : situ_mvt_layer_value(&s->layer, v, n);
-    s->adslots[h] = (uint32_t)++s->nad;
-    return s->adlocal[s->nad - 1];
-}
-
 /* The cluster ids summary: the first CLUSTER_IDS member ids, comma-separated. */
 static void cluster_ids(enc *e, const cand *m, size_t n, situ_buf *b)
 {
@@ -145,14 +92,6 @@ static void fold_rows(enc *e, const cand *m, size_t n, double *acc, uint8_t *any
         situ__tile_fold_row(src, e->o->today, src->aggv + m[i].fi * na, acc, any);
 }
 
-static void add_number(situ_buf *b, double v)
-{
-    if (v == floor(v) && fabs(v) < 9007199254740992.0)
-        situ_mvt_value_int(b, (int64_t)v);
-    else
-        situ_mvt_value_double(b, v);
-}
-
 /* Encodes key k's value for a cluster of n members into s->val; 0 when it
  * has none (no member has the field, or an item sums to 0). */
 static int aggregate(enc *e, const tile_key *k, const cand *m, size_t n, const double *acc,
@@ -180,7 +119,7 @@ static int aggregate(enc *e, const tile_key *k, const cand *m, size_t n, const d
         int counted = k->agg != TILE_AGG_MIN && k->agg != TILE_AGG_SUM; /* 0: left out */
         if (!any[k->slot] || (counted && acc[k->slot] == 0))
             return 0;
-        add_number(b, acc[k->slot]);
+        situ__tile_number_value(b, acc[k->slot]);
         return 1;
     }
     default:
@@ -202,7 +141,7 @@ void situ__tile_emit_cluster(enc *e, const int32_t xy[2], size_t n, const double
         if (key->agg == TILE_AGG_NONE || !aggregate(e, key, m, n, acc, any))
             continue;
         s->tags[2 * nt] = situ__tile_local_key(e, k);
-        s->tags[2 * nt + 1] = key->agg == TILE_AGG_IDS ? new_value(e) : situ__tile_adhoc_value(e);
+        s->tags[2 * nt + 1] = key->agg == TILE_AGG_IDS ? new_value(e) : situ__tile_value(e);
         nt++;
     }
     situ_mvt_geom_reset(&s->geom);

@@ -50,11 +50,9 @@ typedef struct scratch {
     uint32_t *hstamp, *hidx, hst; /* point -> path index, while splitting */
     size_t hcap, hidxcap;
     uint32_t *tags;
-    size_t tagcap; /* pairs */
-    uint32_t stamp;
+    size_t tagcap;  /* pairs */
+    uint32_t stamp; /* this layer's, for the keys' and values' tables */
     uint32_t kstamp[SITU_TILE_MAXKEYS], klocal[SITU_TILE_MAXKEYS];
-    uint32_t *vstamp, *vlocal;
-    size_t vcap;
     cand *cands, *sorted;
     size_t ncands, candcap;
     uint32_t *cellpos;
@@ -64,10 +62,13 @@ typedef struct scratch {
     uint32_t *mcount;  /* per mark cell: a counting sort's starts */
     uint64_t *msorted; /* the members sorted by cell, then swapped with marks */
     size_t mcountcap, msortedcap;
-    situ_buf val;   /* one encoded value */
-    situ_buf adhoc; /* the values this tile's aggregates used (of the dictionary or not) */
-    uint32_t *adoff, *adlocal, *adslots;
-    size_t nad, adcap, adslotcap;
+    situ_buf val; /* one encoded value */
+    /* the values this layer used (features' and aggregates'), each written
+     * once: value i is the vlen[i] bytes at voff[i] in layer.vals, its
+     * index in the layer vlocal[i]; vslots hashes them (tile.c's vslot_used) */
+    uint32_t *voff, *vlen, *vlocal;
+    uint64_t *vslots;
+    size_t nv, voffcap, vslotcap;
     int oom;
 } scratch;
 
@@ -93,9 +94,13 @@ typedef struct enc {
 int situ__tile_grow(void **p, size_t *cap, size_t n, size_t elem);
 /* Room for npairs tags in s->tags; 0 or -1. */
 int situ__tile_tag_room(scratch *s, size_t npairs);
-/* This tile's index of key k / of dictionary value g, added on first use. */
+/* This tile's index of key k, added on first use. */
 uint32_t situ__tile_local_key(enc *e, int k);
-uint32_t situ__tile_local_value(enc *e, uint32_t g);
+/* This tile's index of the value encoded in s->val, added on first use
+ * (values are compared by their bytes). */
+uint32_t situ__tile_value(enc *e);
+/* Encodes a number into b as MVT writes it: an integer when it is one. */
+void situ__tile_number_value(situ_buf *b, double v);
 /* Puts feature fi's properties (its slim ones when e->slim, its id alone
  * when TILE_SLIM_ID) in s->tags,
  * with room for `more` pairs after them; the pairs written, or -1 (s->oom). */
@@ -140,9 +145,6 @@ void situ__tile_marks_write(enc *e);
 /* Writes one mark of n members whose rounded points in e's tile units sum
  * to sx, sy; fi is its member when n is 1. */
 void situ__tile_mark_write(enc *e, size_t n, int64_t sx, int64_t sy, uint32_t fi);
-/* The local index of the value encoded in s->val: the dictionary's, else
- * this tile's own (tile_cluster.c). */
-uint32_t situ__tile_adhoc_value(enc *e);
 
 /* tile_pyramid.c: writes the aggregate layer of e's tile from pyramid p
  * (the urgent features, then the cells), as scanning would. */

@@ -3,15 +3,15 @@
  * what is computed once per situ_coll so that a tile only filters and
  * copies: per-vertex Visvalingam-Whyatt importance (of the Web Mercator
  * points, which a tile projects again from the collection's as it takes them),
- * ring and feature boxes, feature ids, the property key table and every
- * property value encoded once as an MVT Value in a deduplicated dictionary.
+ * ring and feature boxes, feature ids, the property key table and the
+ * aggregate rows. The property values are not copied: a tile encodes the
+ * ones it writes from the collection's (tile.c), so that a collection read
+ * back from a snapshot file is not held a second time in the heap.
  * The next version of a collection (situ_tilesrc_new_from) copies from the
  * previous one what its unchanged features had prepared, by the lineage
- * situ_coll_update records (situ_coll.base_of): a feed batch encodes the
- * features it named, not the collection. Its dictionary is the previous
- * one grown (values no feature uses any more stay, counted in ndead, until
- * a full build drops them). When in doubt (no lineage, other keys, out of
- * memory, too many dead values) it builds in full.
+ * situ_coll_update records (situ_coll.base_of): a feed batch prepares the
+ * features it named, not the collection. When in doubt (no lineage, other
+ * keys) it builds in full.
  * Does not cut tiles (tile.c) or touch the ring pipeline (tile_geom.c).
  */
 #include <math.h>
@@ -219,183 +219,13 @@ void situ_tile_fields(const situ_collection *c,
                keys[i].agg != TILE_AGG_NONE && keys[i].agg != TILE_AGG_ITEM);
 }
 
-/* ---- the value dictionary --------------------------------------------------- */
-
-static int vals_equal(const tile_dict *d, uint32_t g, const void *v, size_t n)
+/* Every 65,536 features of a pass over c, its file's pages handed back
+ * (situ_coll_drop_pages): the preparation reads each once, so a collection
+ * read back from a snapshot file never holds the whole of it resident. */
+static void drop_now_and_then(const situ_coll *c, size_t i)
 {
-    return d->off[g + 1] - d->off[g] == n && memcmp(d->blob + d->off[g], v, n) == 0;
-}
-
-uint32_t situ__tile_dict_find(const tile_dict *d, const void *v, size_t n)
-{
-    if (!d->nslots)
-        return UINT32_MAX;
-    for (uint32_t s = (uint32_t)situ__tile_hash(v, n) & (d->nslots - 1);;
-         s = (s + 1) & (d->nslots - 1)) {
-        uint32_t g = d->slots[s];
-        if (!g)
-            return UINT32_MAX;
-        if (vals_equal(d, g - 1, v, n))
-            return g - 1;
-    }
-}
-
-static int dict_rehash(tile_dict *d, uint32_t nslots)
-{
-    uint32_t *slots = calloc(nslots, sizeof *slots);
-    if (!slots)
-        return -1;
-    for (uint32_t g = 0; g < d->n; g++) {
-        uint32_t s = (uint32_t)situ__tile_hash(d->blob + d->off[g], d->off[g + 1] - d->off[g]);
-        for (s &= nslots - 1; slots[s]; s = (s + 1) & (nslots - 1))
-            ;
-        slots[s] = g + 1;
-    }
-    free(d->slots);
-    d->slots = slots;
-    d->nslots = nslots;
-    return 0;
-}
-
-typedef struct dict_build {
-    tile_dict *d;
-    size_t capblob, capoff;
-} dict_build;
-
-/* The gid of value v, added when new; UINT32_MAX when out of memory. */
-static uint32_t dict_add(dict_build *b, const void *v, size_t n)
-{
-    tile_dict *d = b->d;
-    uint32_t g = situ__tile_dict_find(d, v, n);
-    if (g != UINT32_MAX)
-        return g;
-    if ((d->n + 1) * 2 > d->nslots && dict_rehash(d, d->nslots ? 2 * d->nslots : 1024))
-        return UINT32_MAX;
-    if (d->nblob + n > b->capblob || d->n + 2 > b->capoff) {
-        size_t cb = b->capblob ? b->capblob : 4096, co = b->capoff ? b->capoff : 1024;
-        while (cb < d->nblob + n)
-            cb *= 2;
-        while (co < d->n + 2)
-            co *= 2;
-        char *blob = realloc(d->blob, cb);
-        if (blob)
-            d->blob = blob, b->capblob = cb;
-        uint32_t *off = realloc(d->off, co * sizeof *off);
-        if (off)
-            d->off = off;
-        uint32_t *uses = realloc(d->uses, co * sizeof *uses);
-        if (uses)
-            d->uses = uses;
-        if (!blob || !off || !uses)
-            return UINT32_MAX;
-        b->capoff = co;
-    }
-    if (d->n == 0)
-        d->off[0] = 0;
-    memcpy(d->blob + d->nblob, v, n);
-    d->nblob += n;
-    d->off[d->n + 1] = (uint32_t)d->nblob;
-    d->uses[d->n] = 0;
-    g = d->n++;
-    uint32_t s = (uint32_t)situ__tile_hash(v, n) & (d->nslots - 1);
-    while (d->slots[s])
-        s = (s + 1) & (d->nslots - 1);
-    d->slots[s] = g + 1;
-    return g;
-}
-
-/* ---- properties ------------------------------------------------------------ */
-
-typedef struct tag_build {
-    situ_tilesrc *s;
-    dict_build db;
-    situ_buf val;
-    size_t ntags, cap;
-    uint32_t nold; /* values carried over (their uses may come back from 0) */
-    int failed;
-} tag_build;
-
-/* Room for n more tags. 0, or -1 (tb failed). */
-static int tags_room(tag_build *tb, size_t n)
-{
-    if (tb->ntags + n <= tb->cap)
-        return 0;
-    size_t cap = tb->cap ? 2 * tb->cap : 4096;
-    while (cap < tb->ntags + n)
-        cap *= 2;
-    uint32_t *t = realloc(tb->s->tags, 2 * cap * sizeof *t);
-    if (!t) {
-        tb->failed = 1;
-        return -1;
-    }
-    tb->s->tags = t, tb->cap = cap;
-    return 0;
-}
-
-/* Adds (key, the value encoded in tb->val) to the tags being built. */
-static void add_tag(tag_build *tb, int key)
-{
-    if (tb->val.oom)
-        tb->failed = 1;
-    uint32_t g = tb->failed ? UINT32_MAX : dict_add(&tb->db, tb->val.p, tb->val.n);
-    tb->val.n = 0;
-    if (g == UINT32_MAX || tags_room(tb, 1)) {
-        tb->failed = 1;
-        return;
-    }
-    tile_dict *d = &tb->s->dict;
-    if (d->uses[g]++ == 0 && g < tb->nold)
-        d->ndead--;
-    tb->s->tags[2 * tb->ntags] = (uint32_t)key;
-    tb->s->tags[2 * tb->ntags + 1] = g;
-    tb->ntags++;
-}
-
-static void add_number_tag(tag_build *tb, int key, double v)
-{
-    if (v == floor(v) && fabs(v) < 9007199254740992.0)
-        situ_mvt_value_int(&tb->val, (int64_t)v);
-    else
-        situ_mvt_value_double(&tb->val, v);
-    add_tag(tb, key);
-}
-
-static void feature_tags(tag_build *tb, const situ_feature *f, int item_key0)
-{
-    const situ_coll *c = tb->s->coll;
-    const tile_key *keys = tb->s->keys;
-    situ_mvt_value_string(&tb->val, f->id, strlen(f->id));
-    add_tag(tb, 0);
-    if (f->township_code[0] && !keys[1].skip) {
-        situ_mvt_value_string(&tb->val, f->township_code, strlen(f->township_code));
-        add_tag(tb, 1);
-    }
-    for (int i = 0; i < c->c->nfields; i++) {
-        const situ_value *v = &f->values[i];
-        if (keys[2 + i].skip)
-            continue;
-        if (v->type == SITU_FT_TEXT)
-            situ_mvt_value_string(&tb->val, v->u.s, strlen(v->u.s));
-        else if (v->type == SITU_FT_INT)
-            situ_mvt_value_int(&tb->val, v->u.i);
-        else if (v->type == SITU_FT_REAL)
-            situ_mvt_value_double(&tb->val, v->u.d);
-        else if (v->type == SITU_FT_BOOL)
-            situ_mvt_value_bool(&tb->val, v->u.i != 0);
-        else
-            continue; /* NULL: MVT has no null, the key is left out */
-        add_tag(tb, 2 + i);
-    }
-    for (uint32_t h = f->held0; item_key0 >= 0 && h < f->held0 + f->nheld; h++)
-        add_number_tag(tb, item_key0 + c->held[h].item, c->held[h].quantity);
-}
-
-/* Value g with TILE_UNIQUE when it is a string that exactly one tag uses
- * (ids, names, phones): a tile appends those without looking them up. */
-static uint32_t flagged(const tile_dict *d, uint32_t g)
-{
-    g &= ~TILE_UNIQUE;
-    return d->uses[g] == 1 && (uint8_t)d->blob[d->off[g]] == 0x0A ? g | TILE_UNIQUE : g;
+    if ((i & 0xFFFF) == 0xFFFF)
+        situ_coll_drop_pages(c);
 }
 
 /* The key of the first item_<code> (resources), or -1. */
@@ -407,65 +237,7 @@ static int item_key0_of(const situ_tilesrc *s)
     return -1;
 }
 
-static void count_tag_bytes(situ_tilesrc *s, const tag_build *tb)
-{
-    s->bytes += tb->cap * 2 * sizeof(uint32_t) + tb->db.capblob +
-                tb->db.capoff * 2 * sizeof(uint32_t) + (size_t)s->dict.nslots * sizeof(uint32_t);
-}
-
-static int build_tags(situ_tilesrc *s)
-{
-    const situ_coll *c = s->coll;
-    tag_build tb = {.s = s, .db = {.d = &s->dict}};
-    int item_key0 = item_key0_of(s);
-    if (!(s->tag0 = malloc((c->n + 1) * sizeof *s->tag0)))
-        return -1;
-    for (size_t i = 0; i < c->n && !tb.failed; i++) {
-        s->tag0[i] = (uint32_t)tb.ntags;
-        feature_tags(&tb, &c->feats[i], item_key0);
-    }
-    s->tag0[c->n] = (uint32_t)tb.ntags;
-    situ_buf_dispose(&tb.val);
-    for (size_t t = 0; !tb.failed && t < tb.ntags; t++)
-        s->tags[2 * t + 1] = flagged(&s->dict, s->tags[2 * t + 1]);
-    count_tag_bytes(s, &tb);
-    return tb.failed ? -1 : 0;
-}
-
-/* Frees what build_tags or carry_tags left in s, for the other to start again. */
-static void tags_reset(situ_tilesrc *s)
-{
-    free(s->dict.blob), free(s->dict.off), free(s->dict.slots), free(s->dict.uses);
-    free(s->tag0), free(s->tags);
-    s->dict = (tile_dict){0};
-    s->tag0 = s->tags = NULL;
-}
-
-/* A copy of the n bytes at p in room for cap (>= n), or NULL when out of memory. */
-static void *dup_bytes(const void *p, size_t n, size_t cap)
-{
-    void *q = malloc(cap ? cap : 1);
-    if (q && n)
-        memcpy(q, p, n);
-    return q;
-}
-
-/* s's dictionary, a copy of prev's with room to grow by a batch's values
- * (growing it later would copy it again). 0 or -1. */
-static int copy_dict(tag_build *tb, const tile_dict *from)
-{
-    tile_dict *d = &tb->s->dict;
-    size_t capblob = from->nblob + from->nblob / 16 + 4096, capoff = from->n + from->n / 16 + 1024;
-    *d = *from;
-    d->blob = dup_bytes(from->blob, from->nblob, capblob);
-    d->off = dup_bytes(from->off, (from->n + 1) * sizeof *d->off, capoff * sizeof *d->off);
-    d->uses = dup_bytes(from->uses, from->n * sizeof *d->uses, capoff * sizeof *d->uses);
-    d->slots =
-        dup_bytes(from->slots, from->nslots * sizeof *d->slots, from->nslots * sizeof *d->slots);
-    tb->db.capblob = capblob, tb->db.capoff = capoff;
-    tb->nold = from->n;
-    return d->blob && d->off && d->uses && d->slots ? 0 : -1;
-}
+/* ---- aggregate rows ---------------------------------------------------------- */
 
 /* The end of the run of features carried over from feature i of c (d
  * NULL: none is): features i .. end - 1 are prev's base_of[i] .. in order,
@@ -479,94 +251,6 @@ static size_t carried_run(const situ_coll *c, const tile_diff *d, size_t i)
     while (j < c->n && c->base_of[j] == c->base_of[i] + (j - i))
         j++;
     return j;
-}
-
-/* Sets bit g of the bitmap *set (made on first use, of nbits). 0 or -1. */
-static int set_bit(uint8_t **set, size_t nbits, uint32_t g)
-{
-    if (!*set && !(*set = calloc(nbits / 8 + 1, 1)))
-        return -1;
-    (*set)[g / 8] |= (uint8_t)(1u << (g % 8));
-    return 0;
-}
-
-/* Sets the TILE_UNIQUE flag of every tag of s as a full build would: the
- * tags of the features that came (d) get theirs; a carried tag keeps
- * prev's unless its value's uses crossed 1 (the values that went or came
- * are the only ones whose uses changed). 0 or -1. */
-static int carry_unique(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d)
-{
-    const tile_dict *now = &s->dict, *was = &prev->dict;
-    uint8_t *flip = NULL;
-    int rc = 0;
-    for (size_t k = 0; !rc && k < d->ngone + d->ncame; k++) {
-        int gone = k < d->ngone;
-        const situ_tilesrc *o = gone ? prev : s;
-        uint32_t fi = gone ? d->gone[k] : d->came[k - d->ngone];
-        for (uint32_t t = o->tag0[fi]; !rc && t < o->tag0[fi + 1]; t++) {
-            uint32_t g = o->tags[2 * t + 1] & ~TILE_UNIQUE;
-            if (g < was->n && (was->uses[g] == 1) != (now->uses[g] == 1))
-                rc = set_bit(&flip, now->n, g);
-        }
-        for (uint32_t t = gone ? 0 : s->tag0[fi]; !gone && t < s->tag0[fi + 1]; t++)
-            s->tags[2 * t + 1] = flagged(now, s->tags[2 * t + 1]);
-    }
-    size_t ntags = s->tag0[s->coll->n];
-    for (size_t t = 0; !rc && flip && t < ntags; t++) {
-        uint32_t g = s->tags[2 * t + 1] & ~TILE_UNIQUE;
-        if (flip[g / 8] & (1u << (g % 8)))
-            s->tags[2 * t + 1] = flagged(now, g);
-    }
-    free(flip);
-    return rc;
-}
-
-/* More values no feature uses than this, and as many as ones in use, and
- * the next version builds its dictionary anew (the dead ones gone). */
-#define DICT_DEAD_SLACK 4096
-
-/* build_tags' result made from prev's for the features carried over (d):
- * their tags copied, prev's dictionary grown by the values of the features
- * that came, the uses of those that went taken back. -1 when out of
- * memory, or when prev's dictionary holds too many values no longer used:
- * then build_tags (after tags_reset). */
-static int carry_tags(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d)
-{
-    const situ_coll *c = s->coll;
-    const tile_dict *was = &prev->dict;
-    tag_build tb = {.s = s, .db = {.d = &s->dict}};
-    if (was->ndead > DICT_DEAD_SLACK && 2 * (size_t)was->ndead > was->n)
-        return -1;
-    if (copy_dict(&tb, was) || !(s->tag0 = malloc((c->n + 1) * sizeof *s->tag0)) ||
-        tags_room(&tb, prev->tag0[prev->coll->n] + 64))
-        return -1;
-    for (size_t k = 0; k < d->ngone; k++)
-        for (uint32_t t = prev->tag0[d->gone[k]]; t < prev->tag0[d->gone[k] + 1]; t++)
-            s->dict.ndead += --s->dict.uses[prev->tags[2 * t + 1] & ~TILE_UNIQUE] == 0;
-    int item_key0 = item_key0_of(s);
-    for (size_t i = 0, end; i < c->n && !tb.failed; i = end) {
-        if ((end = carried_run(c, d, i)) == i) {
-            s->tag0[i] = (uint32_t)tb.ntags;
-            feature_tags(&tb, &c->feats[i], item_key0);
-            end = i + 1;
-            continue;
-        }
-        const uint32_t *from = prev->tag0 + c->base_of[i];
-        uint32_t n = from[end - i] - from[0];
-        if (tags_room(&tb, n))
-            break;
-        for (size_t k = i; k < end; k++)
-            s->tag0[k] = (uint32_t)tb.ntags + from[k - i] - from[0];
-        memcpy(s->tags + 2 * tb.ntags, prev->tags + 2 * (size_t)from[0],
-               2 * (size_t)n * sizeof *s->tags);
-        tb.ntags += n;
-    }
-    s->tag0[c->n] = (uint32_t)tb.ntags;
-    situ_buf_dispose(&tb.val);
-    if (!tb.failed && carry_unique(s, prev, d))
-        tb.failed = 1;
-    count_tag_bytes(s, &tb);
-    return tb.failed ? -1 : 0;
 }
 
 /* 1 when v is value (text, or an integer written in decimal). */
@@ -628,6 +312,7 @@ static int build_agg_rows(situ_tilesrc *s, const situ_tilesrc *prev, const tile_
             if (s->keys[k].slot >= 0)
                 row[s->keys[k].slot] = agg_value(c, &c->feats[i], &s->keys[k]);
         end = i + 1;
+        drop_now_and_then(c, i);
     }
     s->bytes += c->n * na * sizeof(double);
     return 0;
@@ -722,7 +407,7 @@ static int build_rings(situ_tilesrc *s, const situ_tilesrc *prev, const tile_dif
 {
     const situ_coll *c = s->coll;
     size_t npts = 0, nrings = 0, maxring = 0;
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
         for (uint32_t p = c->feats[i].poly0; p < c->feats[i].poly0 + c->feats[i].npolys; p++)
             for (uint32_t r = 0; r < c->polys[p].nrings; r++) {
                 const situ_ring *ring = &c->rings[c->polys[p].ring0 + r];
@@ -730,6 +415,8 @@ static int build_rings(situ_tilesrc *s, const situ_tilesrc *prev, const tile_dif
                 nrings = c->polys[p].ring0 + r + 1 > nrings ? c->polys[p].ring0 + r + 1 : nrings;
                 maxring = ring->n > maxring ? ring->n : maxring;
             }
+        drop_now_and_then(c, i);
+    }
     s->imp = malloc((npts + 1) * sizeof *s->imp);
     s->rbox = malloc((4 * nrings + 1) * sizeof *s->rbox);
     uint32_t *work = malloc((4 * maxring + 4) * sizeof *work);
@@ -738,8 +425,10 @@ static int build_rings(situ_tilesrc *s, const situ_tilesrc *prev, const tile_dif
         free(work), free(m);
         return -1;
     }
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
         prepare_feature(s, i, prev, d, m, work);
+        drop_now_and_then(c, i);
+    }
     free(work), free(m);
     s->bytes += npts * sizeof(float) + nrings * 4 * sizeof(double);
     s->nrings = nrings;
@@ -809,6 +498,7 @@ static int build_features(situ_tilesrc *s, const situ_tilesrc *prev, const tile_
         situ_tile_project(f->x, f->y, &s->fpt[2 * i], &s->fpt[2 * i + 1]);
         s->fid[i] = situ_tile_feature_id(f->id);
         s->fminz[i] = (uint8_t)situ__tile_feature_minzoom(c, f);
+        drop_now_and_then(c, i);
     }
     s->bytes += c->n * (6 * sizeof(double) + sizeof(uint64_t) + 1);
     return 0;
@@ -897,12 +587,7 @@ int situ_tilesrc_new(situ_coll *c, situ_tilesrc **out_src, situ_err *err)
 static int prepare(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d, situ_err *err)
 {
     const situ_coll *c = s->coll;
-    int failed = build_rings(s, prev, d) || build_features(s, prev, d);
-    if (!failed && (!d || carry_tags(s, prev, d))) { /* when in doubt, the full build */
-        tags_reset(s);
-        failed = build_tags(s);
-    }
-    if (failed || build_agg_rows(s, prev, d))
+    if (build_rings(s, prev, d) || build_features(s, prev, d) || build_agg_rows(s, prev, d))
         return situ_err_set(err, SITU_ENOMEM, "out of memory preparing %s for tiles", c->c->id);
     situ_tile_opts o;
     situ_tile_opts_default(&o);
@@ -929,6 +614,7 @@ int situ_tilesrc_new_from(situ_coll *c, const situ_tilesrc *prev, situ_tilesrc *
     for (s->key_cluster0 = 0; s->key_cluster0 < s->nkeys; s->key_cluster0++)
         if (s->keys[s->key_cluster0].agg == TILE_AGG_CLUSTER)
             break;
+    s->item_key0 = item_key0_of(s);
     tile_diff d;
     int known = !lineage_diff(s, prev, &d);
     int rc = prepare(s, prev, known ? &d : NULL, err);
@@ -936,6 +622,7 @@ int situ_tilesrc_new_from(situ_coll *c, const situ_tilesrc *prev, situ_tilesrc *
         situ__tile_diff_dispose(&d);
     if (!rc && c->c == situ_schema_collection(SITU_C_TOWNSHIPS) && c->n)
         rc = build_admin(s, prev, err);
+    situ_coll_drop_pages(c); /* the preparation read every page of it */
     if (rc) {
         situ_tilesrc_release(s);
         return rc;
@@ -959,7 +646,6 @@ void situ_tilesrc_release(situ_tilesrc *s)
     free(s->fminz);
     for (int z = 0; z < SITU_TILE_COUNTY_BELOW; z++)
         free(s->lod[z].off), free(s->lod[z].idx);
-    tags_reset(s);
     free(s->aggv);
     situ_tilesrc_release(s->admin[0]), situ_tilesrc_release(s->admin[1]);
     situ__tile_pyramid_free(s->pyr);

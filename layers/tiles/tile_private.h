@@ -53,24 +53,6 @@ int situ__tile_feature_minzoom(const situ_coll *c, const situ_feature *f);
  * collection c (nothing when it has none), for TileJSON. */
 void situ__tile_minzoom_text(const situ_collection *c, situ_buf *b);
 
-/* The value dictionary: every distinct encoded MVT value of a collection
- * (and, carried over from version to version, values no feature uses any
- * more: ndead of them, until the next full build drops them). */
-typedef struct tile_dict {
-    char *blob; /* encoded Value messages, back to back */
-    size_t nblob;
-    uint32_t *off; /* value g is blob[off[g] .. off[g + 1]) */
-    uint32_t n;
-    uint32_t *slots; /* open-addressing hash: gid + 1, 0 empty */
-    uint32_t nslots; /* a power of two */
-    uint32_t *uses;  /* per value: the tags that use it */
-    uint32_t ndead;  /* values with no use */
-} tile_dict;
-
-#define TILE_UNIQUE 0x80000000u
-
-/* The gid of an encoded value, or UINT32_MAX. */
-uint32_t situ__tile_dict_find(const tile_dict *d, const void *v, size_t n);
 uint64_t situ__tile_hash(const void *p, size_t n);
 
 /* What changed from one version of a collection (prev) to the next (src):
@@ -211,7 +193,9 @@ struct situ_tilesrc {
     /* properties */
     tile_key keys[SITU_TILE_MAXKEYS];
     int nkeys, key_cluster0; /* cluster-only keys start at key_cluster0 */
-    tile_dict dict;
+    int item_key0;           /* the first item_<code> (resources), or -1 */
+    /* the values themselves are the collection's (a tile encodes the ones
+     * it writes), so that they are not held a second time */
     /* per feature, one row of nagg doubles (NaN: no value) that clusters fold:
      * the MIN and SUM fields, the item quantities, 1 or 0 for a VCOUNT, and
      * for OVERDUE the deadline as YYYYMMDD when not rectified, in slot order */
@@ -219,8 +203,6 @@ struct situ_tilesrc {
     int nagg;
     tile_agg aggop[SITU_TILE_MAXKEYS];
     int due_slot;    /* the OVERDUE slot, or -1 */
-    uint32_t *tag0;  /* feature i's tags are tags[2 * tag0[i] .. 2 * tag0[i + 1]) */
-    uint32_t *tags;  /* (key, value gid) pairs; gid | TILE_UNIQUE: no other tag has it */
     size_t ncarried; /* features whose preparation was copied from the previous version */
     size_t bytes;
     /* the townships only: their counties and provinces (situ/admin.h) */
@@ -273,8 +255,8 @@ typedef struct tile_tf {
  * the snapshot's counter-clockwise exteriors (y up) come out with positive
  * area (y down). idx holds n ints. Returns the count. */
 size_t situ__ring_keep(const float *imp, size_t n, float tol2, uint32_t *idx);
-/* Points idx[0..k) (situ__ring_keep's) of the lon/lat ring ll, projected, in tile units into out (2k
- * doubles). Returns k. */
+/* Points idx[0..k) (situ__ring_keep's) of the lon/lat ring ll, projected, in tile units into out
+ * (2k doubles). Returns k. */
 size_t situ__ring_take(const double *ll, const uint32_t *idx, size_t k, const tile_tf *tf,
                        double *out);
 /* The tolerance (squared, Web Mercator units) of zoom z for a simplify

@@ -121,7 +121,7 @@ void situ__tile_mark_write(enc *e, size_t n, int64_t sx, int64_t sy, uint32_t fi
     s->val.n = 0;
     situ_mvt_value_int(&s->val, (int64_t)n);
     s->tags[2 * nt] = situ__tile_local_key(e, key);
-    s->tags[2 * nt + 1] = situ__tile_adhoc_value(e);
+    s->tags[2 * nt + 1] = situ__tile_value(e);
     int32_t xy[2] = {tile_round((double)sx / (double)n), tile_round((double)sy / (double)n)};
     situ_mvt_geom_reset(&s->geom);
     situ_mvt_geom_points(&s->geom, xy, 1);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "situ/geojson.h"
 #include "situ/query.h"
@@ -634,6 +635,97 @@ static void updates_from_a_read_back_file_equal_a_whole_load(void **state)
     situ_store_close(s);
 }
 
+/* snapshot_file.c's SNAP_BASE: the address the file's pointers are written for. */
+#define FILE_BASE 0x3a5000000000ULL
+
+/* Writes the n bytes b as file path. */
+static void put_file(const char *path, const char *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* situ_snapshot_open on s at path: the note has `want`; the snapshot is
+ * cold's collection by collection. */
+static void open_says(situ_store *s, const char *path, const char *want, const situ_snapshot *cold)
+{
+    char note[512];
+    situ_err err = {0};
+    situ_snapshot *got;
+    assert_int_equal(situ_snapshot_open(s, path, &got, note, sizeof note, &err), 0);
+    if (!strstr(note, want))
+        fail_msg("'%s' does not say '%s'", note, want);
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        situ_test_same_coll(cold->colls[i], got->colls[i]);
+    situ_snapshot_release(got);
+}
+
+/* The snapshot file is checked in one pass (each section hashed, then its
+ * pointers checked in place, its pages handed back): a byte changed in the
+ * first section, in the middle or in the last word is refused as a checksum
+ * mismatch, though every section before it was checked and let go; the
+ * snapshot is built from the store and the file rewritten sound. A string
+ * pointer put out of range with the checksum made to match is refused by
+ * the check in place. */
+static void file_corrupt_section_refused_in_one_pass(void **state)
+{
+    (void)state;
+    char path[4096], file[4200], note[512];
+    snprintf(path, sizeof path, "%s/s.sqlite", dir);
+    snprintf(file, sizeof file, "%s.snap", path);
+    situ_store *s;
+    situ_err err = {0};
+    situ_snapshot *cold;
+    assert_int_equal(situ_store_open(path, 0, &s, &err), 0);
+    unlink(file);
+    assert_int_equal(situ_snapshot_open(s, path, &cold, note, sizeof note, &err), 0);
+    size_t n;
+    char *sound = situ_test_slurp(file, &n), *b = malloc(n);
+    assert_non_null(sound);
+    assert_non_null(b);
+    /* the header's payload size and checksum: the word that is n less the
+     * header's size, followed by the XXH3 of the bytes after the header */
+    size_t hd = 0, at_sum = 0;
+    for (size_t o = 0; o + 16 < n && o < 4096 && !hd; o += 8) {
+        uint64_t v, sum;
+        memcpy(&v, sound + o, 8), memcpy(&sum, sound + o + 8, 8);
+        if (v < n && n - v > o + 16 && n - v < 4096 && sum == XXH3_64bits(sound + n - v, v))
+            hd = n - v, at_sum = o + 8;
+    }
+    assert_true(hd > 0);
+    size_t at[] = {hd + 8, hd + (n - hd) / 2, n - 3};
+    for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+        memcpy(b, sound, n);
+        b[at[k]] ^= 0x10;
+        put_file(file, b, n);
+        open_says(s, path, "checksum mismatch), then written", cold);
+        open_says(s, path, "read back", cold);
+    }
+    /* the first feature's id: the first word of the payload that points
+     * into the file mapped at FILE_BASE */
+    memcpy(b, sound, n);
+    size_t ptr = 0;
+    for (size_t o = hd; o + 8 <= n && !ptr; o += 8) {
+        uint64_t v;
+        memcpy(&v, b + o, 8);
+        if (v >= FILE_BASE && v < FILE_BASE + n)
+            ptr = o;
+    }
+    assert_true(ptr > 0);
+    uint64_t out = FILE_BASE + n + 64, sum;
+    memcpy(b + ptr, &out, 8);
+    sum = XXH3_64bits(b + hd, n - hd);
+    memcpy(b + at_sum, &sum, 8);
+    put_file(file, b, n);
+    open_says(s, path, "an index out of range), then written", cold);
+    open_says(s, path, "read back", cold);
+    free(sound), free(b);
+    situ_snapshot_release(cold);
+    situ_store_close(s);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(rings_are_closed_and_oriented),
     cmocka_unit_test(find_and_township_ranges),
@@ -649,6 +741,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(kept_digest_equals_recomputed),
     cmocka_unit_test(file_read_back_mapped_or_moved),
     cmocka_unit_test(updates_from_a_read_back_file_equal_a_whole_load),
+    cmocka_unit_test(file_corrupt_section_refused_in_one_pass),
     cmocka_unit_test(updates_share_unchanged_strings),
 };
 

@@ -105,17 +105,17 @@ int situ_store_upsert_many(situ_store *s, const situ_collection *c, const situ_f
 
 /* A bulk write of collection c inside the open transaction (a load): when c
  * holds no rows (SpatiaLite), its per-row spatial index and time stamp
- * triggers are set aside until situ_store_bulk_end, which fills the spatial
- * index (what situ_store_bulk_step has not) in fid order with the values the
- * triggers would have written,
- * and creates the triggers again as they were. A rollback restores them
- * too; a commit in between is refused. Upserts between the two must not
- * update a row (ids distinct). A no-op on PostgreSQL and when c has rows. */
+ * triggers are set aside until situ_store_bulk_end, which writes the spatial
+ * index as a packed R-tree of every row's box (the bounds the triggers would
+ * have stored; its nodes are packed, not those of a row by row build) and
+ * creates the triggers again as they were. A rollback restores them too; a
+ * commit in between is refused. Upserts between the two must not update a
+ * row (ids distinct). A no-op on PostgreSQL and when c has rows. */
 int situ_store_bulk_begin(situ_store *s, const situ_collection *c, situ_err *err);
-/* Indexes the rows of c written since situ_store_bulk_begin or the last
- * step, in their order, as situ_store_bulk_end would have: a writer calls
- * it after each batch, so the index grows while the next batch is read,
- * and is the same index. A no-op outside a bulk write. */
+/* Gathers the boxes of the rows of c written since situ_store_bulk_begin or
+ * the last step, as situ_store_bulk_end would: a writer calls it after each
+ * batch, so that work is done while the next batch is read; the index is the
+ * same. A no-op outside a bulk write. */
 int situ_store_bulk_step(situ_store *s, const situ_collection *c, situ_err *err);
 int situ_store_bulk_end(situ_store *s, const situ_collection *c, situ_err *err);
 

@@ -2,20 +2,24 @@
  * store_bulk.c: a bulk write of one collection into an empty SpatiaLite
  * table, inside the caller's transaction (situ load of a new store). Each
  * row otherwise fires SpatiaLite's triggers: the spatial index's (a DELETE
- * plus RTreeAlign, which formats an INSERT and parses it, per row) and the
- * geometry_columns_time stamps'. situ_store_bulk_begin drops those triggers
- * (keeping their SQL); situ_store_bulk_end fills the R-tree in one INSERT
- * ... SELECT with exactly the values RTreeAlign would have written (its
- * "%1.12f" text of each bound, read back as SQLite reads a literal), stamps
- * last_insert once and creates the triggers again as they were. DDL is
- * transactional in SQLite: a rollback anywhere puts the triggers back too.
- * The geometry constraint triggers (ggi, ggu) stay: every row is checked.
+ * plus RTreeAlign, which formats an INSERT and parses it, and SQLite's R*
+ * insertion, per row) and the geometry_columns_time stamps'.
+ * situ_store_bulk_begin drops those triggers (keeping their SQL);
+ * situ_store_bulk_step, after each batch, gathers the boxes of the rows
+ * written since, rounded as the R-tree would store RTreeAlign's values;
+ * situ_store_bulk_end gathers the rest, writes them as a packed R-tree into
+ * the index's shadow tables (store_rtree.c), stamps last_insert once and
+ * creates the triggers again as they were. DDL is transactional in SQLite:
+ * a rollback anywhere puts the triggers and the empty R-tree back too. The
+ * geometry constraint triggers (ggi, ggu) stay: every row is checked.
+ *
+ * Per collection:  idle --begin, no rows--> open --step...--> open --end--> idle
+ *                  open --rollback (situ__store_bulk_forget)--> idle
  */
 #include "store_private.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* The per-row triggers set aside, by the prefix SpatiaLite names them with. */
@@ -29,6 +33,9 @@ static void forget(situ_store *s, situ_coll_id cid)
     }
     s->bulk[cid] = 0;
     s->bulk_indexed[cid] = 0;
+    sqlite3_finalize(s->bulk_read[cid]);
+    s->bulk_read[cid] = NULL;
+    situ__rtree_rows_dispose(&s->bulk_rows[cid]);
 }
 
 void situ__store_bulk_forget(situ_store *s)
@@ -98,41 +105,55 @@ int situ_store_bulk_begin(situ_store *s, const situ_collection *c, situ_err *err
     return 0;
 }
 
-/* Adds the rows of c past the last one indexed to its R-tree as RTreeAlign
- * would, one row at a time in fid order (the order they were written). */
-static int index_new_rows(situ_store *s, const situ_collection *c, situ_err *err)
+/* Gathers the boxes of c's rows past the last one gathered, in fid order
+ * (the order they were written). A row whose geometry SpatiaLite cannot
+ * bound is left out, as RTreeAlign leaves it out. */
+static int gather_new_rows(situ_store *s, const situ_collection *c, situ_err *err)
 {
-    char sql[640], *last;
-    snprintf(sql, sizeof sql,
-             "INSERT INTO \"idx_%s_geom\" (pkid, xmin, ymin, xmax, ymax) SELECT fid, "
-             "CAST(printf('%%1.12f', MbrMinX(geom)) AS REAL), "
-             "CAST(printf('%%1.12f', MbrMinY(geom)) AS REAL), "
-             "CAST(printf('%%1.12f', MbrMaxX(geom)) AS REAL), "
-             "CAST(printf('%%1.12f', MbrMaxY(geom)) AS REAL) FROM \"%s\" "
-             "WHERE fid > %lld AND geom IS NOT NULL ORDER BY fid",
-             c->id, c->id, s->bulk_indexed[c->cid]);
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return fail(s, err, "cannot fill its spatial index", c);
-    snprintf(sql, sizeof sql, "SELECT max(fid) FROM \"%s\"", c->id);
-    if (query_text(s->db, sql, &last) != SQLITE_OK)
-        return fail(s, err, "cannot find its last row", c);
-    if (last)
-        s->bulk_indexed[c->cid] = atoll(last);
-    sqlite3_free(last);
-    return 0;
+    sqlite3_stmt **st = &s->bulk_read[c->cid];
+    if (!*st) {
+        char sql[320];
+        snprintf(sql, sizeof sql,
+                 "SELECT fid, MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), MbrMaxY(geom) FROM "
+                 "\"%s\" WHERE fid > ?1 AND geom IS NOT NULL ORDER BY fid",
+                 c->id);
+        if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+            return fail(s, err, "cannot read its bounds", c);
+    }
+    sqlite3_bind_int64(*st, 1, s->bulk_indexed[c->cid]);
+    int rc;
+    while ((rc = sqlite3_step(*st)) == SQLITE_ROW) {
+        double mbr[4];
+        long long fid = sqlite3_column_int64(*st, 0);
+        s->bulk_indexed[c->cid] = fid;
+        if (sqlite3_column_type(*st, 1) == SQLITE_NULL)
+            continue;
+        for (int i = 0; i < 4; i++)
+            mbr[i] = sqlite3_column_double(*st, i + 1);
+        if ((rc = situ__rtree_add(&s->bulk_rows[c->cid], s->db, fid, mbr)) != SQLITE_OK)
+            break;
+    }
+    sqlite3_reset(*st);
+    if (rc == SQLITE_NOMEM)
+        return situ_err_set(err, SITU_ENOMEM, "bulk write of %s: out of memory", c->id);
+    return rc == SQLITE_DONE ? 0 : fail(s, err, "cannot read its bounds", c);
 }
 
 int situ_store_bulk_step(situ_store *s, const situ_collection *c, situ_err *err)
 {
-    return s->db && s->bulk[c->cid] ? index_new_rows(s, c, err) : 0;
+    return s->db && s->bulk[c->cid] ? gather_new_rows(s, c, err) : 0;
 }
 
-/* Indexes the rows not indexed yet and stamps c's last insert. */
+/* Writes c's spatial index from the boxes gathered and stamps its last
+ * insert. */
 static int fill_rtree(situ_store *s, const situ_collection *c, situ_err *err)
 {
     char sql[640];
-    int rc = index_new_rows(s, c, err);
+    int rc = gather_new_rows(s, c, err);
     if (rc)
+        return rc;
+    snprintf(sql, sizeof sql, "idx_%s_geom", c->id);
+    if ((rc = situ__rtree_write(&s->bulk_rows[c->cid], s->db, sql, err)))
         return rc;
     snprintf(sql, sizeof sql,
              "UPDATE geometry_columns_time SET last_insert = strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', "

@@ -15,6 +15,20 @@
 
 enum { SITU_STORE_BULK_TRIGGERS = 4 };
 
+/* store_rtree.c: one cell of an R-tree node, as SQLite's R-tree holds it: a
+ * rowid (leaf) or child index, and float32 xmin, xmax, ymin, ymax. */
+typedef struct situ__rtree_cell {
+    long long id;
+    float b[4];
+} situ__rtree_cell;
+/* The boxes of the rows a bulk write gathered, in the order added. */
+typedef struct situ__rtree_rows {
+    situ__rtree_cell *v;
+    size_t n, cap;
+    sqlite3_stmt *align; /* SQLite's own rounding, when x is near a step */
+    long long nslow;     /* bounds rounded by align */
+} situ__rtree_rows;
+
 struct situ_store {
     sqlite3 *db;  /* SpatiaLite only; NULL on PostgreSQL */
     situ_db *sql; /* the connection through situ_db (db.h), either engine */
@@ -30,7 +44,9 @@ struct situ_store {
      * triggers set aside, and their SQL (sqlite3_malloc'd) to create again */
     int bulk[SITU_NCOLLECTIONS];
     char *bulk_sql[SITU_NCOLLECTIONS][SITU_STORE_BULK_TRIGGERS];
-    long long bulk_indexed[SITU_NCOLLECTIONS]; /* the last fid in the spatial index */
+    long long bulk_indexed[SITU_NCOLLECTIONS];  /* the last fid whose box is gathered */
+    sqlite3_stmt *bulk_read[SITU_NCOLLECTIONS]; /* the boxes of the rows past it */
+    situ__rtree_rows bulk_rows[SITU_NCOLLECTIONS];
 };
 
 /* Opens the engine's connection into s and brings its schema to
@@ -51,6 +67,16 @@ const char *situ__store_geometry_type(const situ_collection *c);
 void situ__store_bulk_forget(situ_store *s);
 /* 1 while some collection's bulk write is open. */
 int situ__store_bulk_open(const situ_store *s);
+/* Adds row id's box (mbr: min x, min y, max x, max y as SpatiaLite gives
+ * them) to r, rounded as SQLite's R-tree stores RTreeAlign's values; db
+ * rounds the rare bound too near a float step to decide here. Returns an
+ * SQLite code. */
+int situ__rtree_add(situ__rtree_rows *r, sqlite3 *db, long long id, const double mbr[4]);
+/* Replaces the content of R-tree table (SpatiaLite's idx_<c>_geom) by a tree
+ * packed from r's boxes, written into its shadow tables inside the open
+ * transaction. Reorders r->v. */
+int situ__rtree_write(situ__rtree_rows *r, sqlite3 *db, const char *table, situ_err *err);
+void situ__rtree_rows_dispose(situ__rtree_rows *r);
 /* The column type of a collection field of type t in engine e's SQL. */
 const char *situ__store_type(situ_db_engine e, situ_ftype t);
 /* A fixed table's geometry column (SRID 4326): its table and type. */

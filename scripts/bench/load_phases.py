@@ -2,7 +2,8 @@
 """load_phases.py PERF_DATA [HZ]: where `situ load --all` spends its CPU, by
 phase, from a `perf record -F HZ --call-graph dwarf` of it (load_all.sh
 PROFILE=1 makes one). A sample counts for the first phase whose function is
-on its stack: the writer thread's upserts and R-tree steps (W), the loader's
+on its stack: the writer thread's upserts and R-tree boxes (W), the packed
+R-tree written at the end of each collection (serial), the loader's
 thread's GDAL opening and reading, GEOS, township assignment, fields (R),
 and the serial commit. Prints seconds of CPU and shares, then per thread."""
 import collections
@@ -10,7 +11,9 @@ import subprocess
 import sys
 
 PHASES = [  # (name, any of these functions on the stack)
-    ("W R-tree (situ_store_bulk_step)", {"index_new_rows"}),
+    ("W R-tree boxes (situ_store_bulk_step)", {"situ_store_bulk_step"}),
+    ("R-tree packed and written (situ__rtree_write)", {"situ__rtree_write"}),
+    ("bulk end: last boxes, triggers", {"situ_store_bulk_end"}),
     ("W upsert (SQLite inserts, triggers, indexes)", {"situ__batch_flush"}),
     ("commit", {"situ_store_commit"}),
     ("store open/init", {"situ__store_open_sqlite"}),

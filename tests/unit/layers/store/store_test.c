@@ -342,10 +342,10 @@ static unsigned long long rtree_digest(situ_store *s)
     return situ_test_store_digest(s, tables);
 }
 
-/* A bulk write indexing its rows batch by batch as the loader's writer does
- * (situ_store_bulk_step after each) gives the R-tree, to its nodes, that
- * indexing them all at the end gives; a step outside a bulk write does
- * nothing. */
+/* A bulk write gathering its rows' boxes batch by batch as the loader's
+ * writer does (situ_store_bulk_step after each) gives the R-tree, to its
+ * nodes, that gathering them all at the end gives; a step outside a bulk
+ * write does nothing. */
 static void bulk_steps_give_the_same_index(void **state)
 {
     (void)state;
@@ -366,11 +366,179 @@ static void bulk_steps_give_the_same_index(void **state)
                sizeof text);
     assert_string_equal(text, "300 300");
     query_text(b, "SELECT count(*) FROM idx_roads_geom_node", text, sizeof text);
-    assert_true(atoi(text) > 1); /* more than a root: the layout is the order's */
+    assert_true(atoi(text) > 1); /* more than a root: the packing is tested on two levels */
     assert_true(rtree_digest(a) == rtree_digest(b));
     situ_store_close(a), situ_store_close(b);
     situ_test_rmtree(da), situ_test_rmtree(db);
     free(da), free(db);
+}
+
+/* Upserts roads g<first>.. g<first + n - 1>: lines between points on a grid
+ * of thousandths of a degree (query edges at odd half-thousandths are then
+ * far from every bound and its float32 rounding). */
+static void put_grid_roads(situ_store *s, int first, int n, unsigned seed)
+{
+    situ_err err = {0};
+    for (int i = first; i < first + n; i++) {
+        char id[16], wkt[128];
+        int x = rand_r(&seed) % 2000, y = rand_r(&seed) % 1000;
+        int dx = rand_r(&seed) % 40, dy = rand_r(&seed) % 40 - 20;
+        snprintf(id, sizeof id, "g%d", i);
+        snprintf(wkt, sizeof wkt, "LINESTRING(%.3f %.3f,%.3f %.3f)", 110 + x * 0.001,
+                 25 + y * 0.001, 110 + (x + dx) * 0.001, 25 + (y + dy) * 0.001);
+        if (put_road(s, id, wkt, &err))
+            fail_msg("%s: %s", id, err.msg);
+    }
+}
+
+/* The fids (ascending, comma separated) of roads whose box meets
+ * [x0, x1] x [y0, y1]: how names the way, "rtree" (the R-tree searched),
+ * "spatialite" (SpatiaLite's SpatialIndex, which searches it too) or "scan"
+ * (every row's MBR compared). */
+static void roads_meeting(situ_store *s, const char *how, double x0, double x1, double y0,
+                          double y1, char *out, size_t nout)
+{
+    char sql[512];
+    if (!strcmp(how, "rtree"))
+        snprintf(
+            sql, sizeof sql,
+            "SELECT pkid AS i FROM idx_roads_geom WHERE xmin <= %.4f AND xmax >= %.4f AND ymin <= "
+            "%.4f AND ymax >= %.4f",
+            x1, x0, y1, y0);
+    else if (!strcmp(how, "spatialite"))
+        snprintf(
+            sql, sizeof sql,
+            "SELECT ROWID AS i FROM SpatialIndex WHERE f_table_name = 'roads' AND search_frame = "
+            "BuildMbr(%.4f, %.4f, %.4f, %.4f)",
+            x0, y0, x1, y1);
+    else
+        snprintf(
+            sql, sizeof sql,
+            "SELECT fid AS i FROM roads WHERE MbrMinX(geom) <= %.4f AND MbrMaxX(geom) >= %.4f AND "
+            "MbrMinY(geom) <= %.4f AND MbrMaxY(geom) >= %.4f",
+            x1, x0, y1, y0);
+    char *all = sqlite3_mprintf("SELECT coalesce(group_concat(i), '') FROM (SELECT i FROM (%s) "
+                                "ORDER BY i)",
+                                sql);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(situ_store_db(s), all, -1, &st, NULL), 0);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, nout, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_free(all);
+}
+
+/* roads' R-tree passes SQLite's rtreecheck and SpatiaLite's
+ * CheckSpatialIndex, holds a box per row, and box queries through it (and
+ * through SpatiaLite's SpatialIndex) give the rows a scan gives. */
+static void assert_roads_index_right(situ_store *s)
+{
+    char text[64], *a = malloc(1 << 16), *b = malloc(1 << 16), *c = malloc(1 << 16);
+    query_text(s, "SELECT rtreecheck('idx_roads_geom')", text, sizeof text);
+    assert_string_equal(text, "ok");
+    query_text(s, "SELECT CheckSpatialIndex('roads', 'geom')", text, sizeof text);
+    assert_string_equal(text, "1");
+    query_text(s,
+               "SELECT (SELECT count(*) FROM idx_roads_geom) = (SELECT count(*) FROM roads) AND "
+               "NOT EXISTS (SELECT 1 FROM roads WHERE fid NOT IN (SELECT pkid FROM "
+               "idx_roads_geom))",
+               text, sizeof text);
+    assert_string_equal(text, "1");
+    unsigned seed = 99;
+    int nonempty = 0;
+    for (int q = 0; q < 40; q++) {
+        double x0 = 110 + (rand_r(&seed) % 2000) * 0.001 + 0.0005;
+        double y0 = 25 + (rand_r(&seed) % 1000) * 0.001 + 0.0005;
+        double w = (rand_r(&seed) % (q % 4 ? 60 : 600)) * 0.001;
+        roads_meeting(s, "rtree", x0, x0 + w, y0, y0 + w, a, 1 << 16);
+        roads_meeting(s, "spatialite", x0, x0 + w, y0, y0 + w, b, 1 << 16);
+        roads_meeting(s, "scan", x0, x0 + w, y0, y0 + w, c, 1 << 16);
+        assert_string_equal(a, c);
+        assert_string_equal(b, c);
+        nonempty += *c != 0;
+    }
+    assert_true(nonempty > 10);
+    free(a), free(b), free(c);
+}
+
+/* A bulk write's packed R-tree (three levels) is valid for SQLite and
+ * SpatiaLite and answers box queries as a scan does; the triggers written
+ * back keep it so through later inserts, updates and deletes row by row. */
+static void bulk_index_answers_as_a_scan(void **state)
+{
+    (void)state;
+    char *dir, text[64];
+    situ_store *s = open_new(&dir);
+    const situ_collection *roads = situ_schema_find("roads");
+    situ_err err = {0};
+    assert_int_equal(situ_store_begin(s, &err), 0);
+    assert_int_equal(situ_store_bulk_begin(s, roads, &err), 0);
+    put_grid_roads(s, 0, 3000, 1);
+    assert_int_equal(situ_store_bulk_step(s, roads, &err), 0);
+    put_grid_roads(s, 3000, 1000, 2);
+    assert_int_equal(situ_store_bulk_end(s, roads, &err), 0);
+    assert_roads_index_right(s); /* inside the transaction */
+    assert_int_equal(situ_store_commit(s, &err), 0);
+    query_text(s, "SELECT rtreedepth(data) FROM idx_roads_geom_node WHERE nodeno = 1", text,
+               sizeof text);
+    assert_string_equal(text, "2");
+    assert_roads_index_right(s);
+
+    put_grid_roads(s, 4000, 800, 3); /* new rows */
+    put_grid_roads(s, 0, 1500, 4);   /* moved: the same ids, new lines */
+    assert_int_equal(situ_store_exec(s, "DELETE FROM roads WHERE fid % 3 = 0 OR fid > 4500", &err),
+                     0);
+    query_text(s, "SELECT count(*) FROM roads", text, sizeof text);
+    assert_string_equal(text, "3000");
+    assert_roads_index_right(s);
+    situ_store_close(s);
+    situ_test_rmtree(dir);
+    free(dir);
+}
+
+/* The shadow tables of roads' R-tree: rows of _rowid, _parent, _node. */
+static void assert_roads_rtree_empty(situ_store *s)
+{
+    char text[64];
+    query_text(s,
+               "SELECT (SELECT count(*) FROM idx_roads_geom_rowid) || ' ' || (SELECT count(*) FROM "
+               "idx_roads_geom_parent) || ' ' || (SELECT count(*) FROM idx_roads_geom_node) || ' ' "
+               "|| rtreecheck('idx_roads_geom') || ' ' || (SELECT count(*) FROM roads)",
+               text, sizeof text);
+    assert_string_equal(text, "0 0 1 ok 0");
+    query_text(s,
+               "SELECT count(*) FROM sqlite_master WHERE name IN ('gii_roads_geom', "
+               "'giu_roads_geom')",
+               text, sizeof text);
+    assert_string_equal(text, "2");
+}
+
+/* A load that fails after its bulk write ended, or in the middle of it,
+ * rolls back to an empty R-tree and the per-row triggers. */
+static void failed_bulk_write_leaves_no_index(void **state)
+{
+    (void)state;
+    char *dir;
+    situ_store *s = open_new(&dir);
+    const situ_collection *roads = situ_schema_find("roads");
+    situ_err err = {0};
+    assert_int_equal(situ_store_begin(s, &err), 0);
+    assert_int_equal(situ_store_bulk_begin(s, roads, &err), 0);
+    put_grid_roads(s, 0, 2000, 5);
+    assert_int_equal(situ_store_bulk_end(s, roads, &err), 0);
+    situ_store_rollback(s); /* a later collection failed */
+    assert_roads_rtree_empty(s);
+
+    assert_int_equal(situ_store_begin(s, &err), 0);
+    assert_int_equal(situ_store_bulk_begin(s, roads, &err), 0);
+    put_grid_roads(s, 0, 700, 6);
+    assert_int_equal(situ_store_bulk_step(s, roads, &err), 0);
+    assert_int_not_equal(put_road(s, "bad", "POINT(111 26)", &err), 0);
+    situ_store_rollback(s);
+    assert_roads_rtree_empty(s);
+    situ_store_close(s);
+    situ_test_rmtree(dir);
+    free(dir);
 }
 
 /* A file of schema version 3 (before roads and road closures) gains the
@@ -739,6 +907,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(roads_store_lines_promoted),
     cmocka_unit_test(bulk_write_is_the_row_by_row_write),
     cmocka_unit_test(bulk_steps_give_the_same_index),
+    cmocka_unit_test(bulk_index_answers_as_a_scan),
+    cmocka_unit_test(failed_bulk_write_leaves_no_index),
     cmocka_unit_test(version_3_file_gains_roads),
     cmocka_unit_test(refuses_newer_schema_and_foreign_files),
     cmocka_unit_test(backup_refuses_a_url_without_echoing_it),

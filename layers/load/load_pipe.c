@@ -153,25 +153,27 @@ static int failure(situ__pipe *p, situ_err *err)
     return p->failed;
 }
 
-int situ__pipe_begin(situ__pipe *p, const situ_collection *c, situ__batch **out_b, situ_err *err)
+/* Queues job j and puts an empty batch of j's collection in *out_b.
+ * Returns the writer's failure so far. */
+static int queue_and_take(situ__pipe *p, job j, situ__batch **out_b, situ_err *err)
 {
     pthread_mutex_lock(&p->mu);
-    enqueue(p, (job){.kind = JOB_BEGIN, .c = c});
-    *out_b = take_empty(p, c);
+    enqueue(p, j);
+    *out_b = take_empty(p, j.c);
     int rc = failure(p, err);
     pthread_mutex_unlock(&p->mu);
     return rc;
 }
 
+int situ__pipe_begin(situ__pipe *p, const situ_collection *c, situ__batch **out_b, situ_err *err)
+{
+    return queue_and_take(p, (job){.kind = JOB_BEGIN, .c = c}, out_b, err);
+}
+
 int situ__pipe_send(situ__pipe *p, situ__batch **b, situ_err *err)
 {
-    const situ_collection *c = situ__batch_collection(*b);
-    pthread_mutex_lock(&p->mu);
-    enqueue(p, (job){.kind = JOB_BATCH, .c = c, .b = *b});
-    *b = take_empty(p, c);
-    int rc = failure(p, err);
-    pthread_mutex_unlock(&p->mu);
-    return rc;
+    job j = {.kind = JOB_BATCH, .c = situ__batch_collection(*b), .b = *b};
+    return queue_and_take(p, j, b, err);
 }
 
 int situ__pipe_end(situ__pipe *p, situ__batch **b, situ_err *err)

@@ -107,10 +107,16 @@ static int loader_open(situ__loader *L, situ_store *s, const situ_load_opts *o, 
     return 0;
 }
 
-/* Ends a load: commits when rc is 0, else rolls back. Returns the outcome. */
+/* Ends a load: waits for its writer thread, commits when rc is 0, else
+ * rolls back. Returns the outcome. */
 static int loader_close(situ__loader *L, int rc, situ_err *err)
 {
     CPLPopErrorHandler();
+    if (L->pipe) {
+        int wrc = situ__pipe_finish(L->pipe, L->inserted, L->written, rc ? NULL : err);
+        rc = rc ? rc : wrc;
+        L->pipe = NULL;
+    }
     situ__townships_free(L->townships);
     situ__geos_free(L->geos);
     if (!rc)
@@ -129,6 +135,16 @@ static int unknown_collection(const char *id, situ_err *err)
         n += snprintf(ids + n, sizeof ids - (size_t)n, "%s%s", i ? ", " : "",
                       situ_schema_collection((situ_coll_id)i)->id);
     return situ_err_set(err, SITU_ENOTFOUND, "unknown collection %s (one of: %s)", id, ids);
+}
+
+/* Adds what the writer thread wrote of st's collection to st. */
+static void add_written(const situ__loader *L, situ_load_stats *st)
+{
+    const situ_collection *c = situ_schema_find(st->collection);
+    if (!c)
+        return;
+    st->inserted += L->inserted[c->cid];
+    st->updated += L->written[c->cid] - L->inserted[c->cid];
 }
 
 int situ_load_file(situ_store *s, const char *path, const situ_load_opts *o,
@@ -157,6 +173,8 @@ int situ_load_file(situ_store *s, const char *path, const situ_load_opts *o,
         return rc;
     rc = situ__load_source(&L, path, &so, &st, err);
     rc = loader_close(&L, rc, err);
+    if (!rc)
+        add_written(&L, &st);
     if (!rc && out_stats)
         *out_stats = st;
     return rc;
@@ -396,6 +414,9 @@ int situ_load_dir(situ_store *s, const char *dir, const situ_load_opts *o,
     }
     if ((rc = loader_close(&L, rc, err)))
         goto done;
+    for (int c = 0; c < SITU_NCOLLECTIONS; c++)
+        if (D->path[c][0])
+            add_written(&L, &D->st[c]);
     if (out_stats)
         memcpy(out_stats, D->st, sizeof D->st);
     if (out_nfiles)

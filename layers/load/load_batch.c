@@ -23,10 +23,21 @@ struct situ__batch {
     situ__arena arena; /* every string and geometry of the batch */
 };
 
+/* Fields of the widest collection: a batch may be any collection's. */
+static size_t widest(void)
+{
+    int n = 1;
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
+        const situ_collection *c = situ_schema_collection((situ_coll_id)i);
+        n = c->nfields > n ? c->nfields : n;
+    }
+    return (size_t)n;
+}
+
 int situ__batch_new(const situ_collection *c, situ__batch **out_b)
 {
     situ__batch *b = calloc(1, sizeof *b);
-    size_t nv = (size_t)SITU_STORE_BATCH_ROWS * (size_t)(c->nfields ? c->nfields : 1);
+    size_t nv = (size_t)SITU_STORE_BATCH_ROWS * widest();
     if (!b || !(b->values = calloc(nv, sizeof *b->values))) {
         free(b);
         return SITU_ENOMEM;
@@ -96,6 +107,22 @@ int situ__batch_add(situ__batch *b, const situ_feature_in *fin)
         return SITU_ENOMEM;
     b->n++;
     return b->n == SITU_STORE_BATCH_ROWS;
+}
+
+void situ__batch_for(situ__batch *b, const situ_collection *c)
+{
+    situ__batch_reset(b);
+    b->c = c;
+}
+
+const situ_collection *situ__batch_collection(const situ__batch *b)
+{
+    return b->c;
+}
+
+int situ__batch_size(const situ__batch *b)
+{
+    return b->n;
 }
 
 void situ__batch_reset(situ__batch *b)

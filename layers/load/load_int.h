@@ -168,25 +168,41 @@ int situ__batch_flush(situ__batch *b, situ_store *s, long long *out_inserted, lo
                       situ_err *err);
 /* Empties b without writing it. */
 void situ__batch_reset(situ__batch *b);
+/* Empties b and makes it collection c's (any collection fits any batch). */
+void situ__batch_for(situ__batch *b, const situ_collection *c);
+const situ_collection *situ__batch_collection(const situ__batch *b);
+/* The features in b. */
+int situ__batch_size(const situ__batch *b);
 
 /* ---- the writer thread (load_pipe.c) ------------------------------------ */
 
-/* Batches on their way from the reading thread to a writer thread that
- * alone uses the store's connection until situ__pipe_finish (SpatiaLite). */
+/* Jobs on their way from the reading thread to the one writer thread of a
+ * load, which alone uses the store's connection until situ__pipe_finish
+ * (SpatiaLite): per source a bulk write begins, batches, it ends. */
 typedef struct situ__pipe situ__pipe;
 
-/* Starts the writer of collection c's batches into s; *out_b is the first
- * empty batch to fill. */
-int situ__pipe_start(situ_store *s, const situ_collection *c, situ__pipe **out_p,
-                     situ__batch **out_b, situ_err *err);
-/* Hands batch *b (full, or the last) to the writer, waiting while the queue
- * is full, and puts an empty batch in *b. Returns 0, or the writer's failure
- * (its message in err): stop reading. */
+/* Starts the writer of a load into s. */
+int situ__pipe_start(situ_store *s, situ__pipe **out_p, situ_err *err);
+/* Queues the start of collection c's bulk write (situ_store_bulk_begin)
+ * and puts the first empty batch to fill in *out_b. Returns 0, or the
+ * writer's failure so far (its message in err): stop reading. */
+int situ__pipe_begin(situ__pipe *p, const situ_collection *c, situ__batch **out_b, situ_err *err);
+/* Hands full batch *b to the writer, waiting while the queue is full, and
+ * puts an empty batch of the same collection in *b. Returns as above. */
 int situ__pipe_send(situ__pipe *p, situ__batch **b, situ_err *err);
-/* Waits until every batch sent is written, stops the writer and frees p and
- * its batches: *out_inserted of *out_n rows written were new ids. Returns
- * the writer's failure, if any (err untouched when NULL). */
-int situ__pipe_finish(situ__pipe *p, long long *out_inserted, long long *out_n, situ_err *err);
+/* Hands over the collection's last batch *b (*b becomes NULL) and queues
+ * the end of its bulk write (situ_store_bulk_end); does not wait for it.
+ * Returns as above. */
+int situ__pipe_end(situ__pipe *p, situ__batch **b, situ_err *err);
+/* Waits until the writer has done every job queued: until the next send,
+ * this thread may use the store's connection. Returns as above. */
+int situ__pipe_sync(situ__pipe *p, situ_err *err);
+/* Waits until every job queued is done, stops the writer and frees p and
+ * its batches (a batch still held is freed too): per collection id,
+ * out_inserted of out_n rows written were new ids. Returns the writer's
+ * failure, if any (err untouched when NULL). */
+int situ__pipe_finish(situ__pipe *p, long long out_inserted[SITU_NCOLLECTIONS],
+                      long long out_n[SITU_NCOLLECTIONS], situ_err *err);
 
 /* ---- one source (load_source.c) ----------------------------------------- */
 
@@ -214,8 +230,10 @@ typedef struct situ__loader {
     const situ_load_opts *o; /* limits and callbacks */
     situ__geos *geos;
     situ__townships *townships; /* built on first need, dropped after a townships load */
-    int gdal_failed;            /* set by the GDAL handler on CE_Failure */
-    char gdal_msg[256];         /* its last failure message */
+    situ__pipe *pipe;           /* SpatiaLite: the load's writer thread, from its first source */
+    long long inserted[SITU_NCOLLECTIONS], written[SITU_NCOLLECTIONS]; /* the pipe's counts */
+    int gdal_failed;    /* set by the GDAL handler on CE_Failure */
+    char gdal_msg[256]; /* its last failure message */
     void (*progress)(void *ctx, const char *collection, long long done, long long total);
     void *progress_ctx;
     long long saved_cache_size; /* the connection's settings, put back after */
@@ -223,7 +241,9 @@ typedef struct situ__loader {
 } situ__loader;
 
 /* Loads one source into so->c inside L's open transaction. out_stats is
- * written on success; on failure the caller rolls back. */
+ * written on success, but for rows the writer thread still writes: their
+ * counts are in L->inserted, L->written once the load's pipe is finished
+ * (load.c). On failure the caller rolls back. */
 int situ__load_source(situ__loader *L, const char *path, const situ__source_opts *so,
                       situ_load_stats *out_stats, situ_err *err);
 

@@ -97,14 +97,14 @@ typedef struct source {
     situ__roads_src *roads;          /* roads: what the features are made before the field map */
     situ__fieldmap *map;
     situ__row *row;
-    situ__batch *batch; /* features on their way (PostgreSQL, or to pipe), else NULL */
-    situ__pipe *pipe;   /* SpatiaLite: the writer thread, else NULL */
+    situ__batch *batch; /* features on their way (PostgreSQL, or to L->pipe), else NULL */
     idset ids;
     unsigned char *wkb;
     size_t capwkb;
     situ_load_stats st;
     long long total;
-    char **nuls; /* GeoJSON: per feature (file order) the field holding a NUL, or NULL */
+    long long stored; /* features handed to the store (the writer may still write them) */
+    char **nuls;      /* GeoJSON: per feature (file order) the field holding a NUL, or NULL */
     situ__repair_limits limits;
     long long max_vertices;
     long long nnuls;
@@ -702,8 +702,8 @@ static int assign_township(source *S, OGRFeatureH f, situ_feature_in *fin, doubl
 static int flush_batch(source *S, situ_err *err)
 {
     long long inserted, n;
-    if (S->pipe) /* the writer counts them */
-        return situ__pipe_send(S->pipe, &S->batch, err);
+    if (S->L->pipe) /* the writer counts them */
+        return situ__pipe_send(S->L->pipe, &S->batch, err);
     int rc = situ__batch_flush(S->batch, S->L->s, &inserted, &n, err);
     if (!rc)
         S->st.inserted += inserted, S->st.updated += n - inserted;
@@ -765,6 +765,7 @@ static int load_feature(source *S, OGRFeatureH f, situ_err *err)
         S->st.inserted += inserted, S->st.updated += !inserted;
     if (rc)
         goto done;
+    S->stored++;
     S->st.repaired += poly.repaired;
     S->st.flagged += poly.flagged;
     if (poly.repaired)
@@ -792,7 +793,7 @@ static int read_all(source *S, situ_err *err)
     }
     if (!rc && L->gdal_failed) /* the NULL that ended the loop was an error, not the end */
         rc = situ_err_set(err, SITU_EIO, "error reading %s: %s", S->path, L->gdal_msg);
-    if (!rc && S->batch)
+    if (!rc && S->batch && !L->pipe) /* the pipe takes the last batch with its end */
         rc = flush_batch(S, err);
     if (!rc)
         progress(S, 1);
@@ -938,7 +939,7 @@ static int judge(source *S, situ_err *err)
 {
     const situ_load_opts *o = S->L->o;
     const situ_load_stats *st = &S->st;
-    long long stored = st->inserted + st->updated, placed = stored + st->bad_code;
+    long long stored = S->stored, placed = stored + st->bad_code;
     long long wrong = st->outside + st->disagree + st->bad_code;
     double max_rej = o && o->max_rejected_share > 0 ? o->max_rejected_share : 0.5;
     double max_out = o && o->max_outside_share > 0 ? o->max_outside_share : 0.5;
@@ -969,31 +970,39 @@ static int judge(source *S, situ_err *err)
 }
 
 /* How the features reach the store: on PostgreSQL in batches (one
- * statement each), on SpatiaLite through the writer thread; the township
- * index is read first, while this thread still owns the connection. */
+ * statement each), on SpatiaLite through the load's writer thread. The
+ * township index is read first, while the writer is idle (it may still be
+ * writing the townships). */
 static int start_writing(source *S, situ_err *err)
 {
     situ__loader *L = S->L;
-    if (situ_db_engine_of(situ_store_sql(L->s)) == SITU_DB_POSTGRES)
-        return situ__batch_new(S->c, &S->batch) ? situ_err_set(err, SITU_ENOMEM, "out of memory")
-                                                : 0;
+    int rc;
+    if (situ_db_engine_of(situ_store_sql(L->s)) == SITU_DB_POSTGRES) {
+        if (situ__batch_new(S->c, &S->batch))
+            return situ_err_set(err, SITU_ENOMEM, "out of memory");
+        return situ_store_bulk_begin(L->s, S->c, err);
+    }
+    if (!L->pipe && (rc = situ__pipe_start(L->s, &L->pipe, err)))
+        return rc;
     if (S->c->cid != SITU_C_TOWNSHIPS && !L->townships &&
-        situ__townships_new(L->geos, situ_store_sql(L->s), &L->townships, err))
-        return err ? err->code : SITU_EDB;
-    return situ__pipe_start(L->s, S->c, &S->pipe, &S->batch, err);
+        ((rc = situ__pipe_sync(L->pipe, err)) ||
+         situ__townships_new(L->geos, situ_store_sql(L->s), &L->townships, err)))
+        return rc ? rc : err ? err->code : SITU_EDB;
+    return situ__pipe_begin(L->pipe, S->c, &S->batch, err);
 }
 
-/* Waits for the writer thread (rc: the reading's outcome) and counts what
- * it wrote; the connection is this thread's again. */
+/* Ends the source's writing after reading (rc: its outcome): on PostgreSQL
+ * the bulk write ends here; on SpatiaLite the writer thread ends it while
+ * this thread goes on, and counts what it wrote (L->inserted, L->written). */
 static int finish_writing(source *S, int rc, situ_err *err)
 {
-    long long inserted, n;
-    if (!S->pipe)
-        return rc;
-    int wrc = situ__pipe_finish(S->pipe, &inserted, &n, rc ? NULL : err);
-    S->pipe = NULL, S->batch = NULL; /* the pipe's, freed with it */
-    S->st.inserted += inserted, S->st.updated += n - inserted;
-    return rc ? rc : wrc;
+    situ__loader *L = S->L;
+    if (!L->pipe)
+        return rc ? rc : situ_store_bulk_end(L->s, S->c, err);
+    if (!rc && S->batch)
+        rc = situ__pipe_end(L->pipe, &S->batch, err);
+    S->batch = NULL; /* the pipe's, freed with it */
+    return rc;
 }
 
 int situ__load_source(situ__loader *L, const char *path, const situ__source_opts *so,
@@ -1010,14 +1019,10 @@ int situ__load_source(situ__loader *L, const char *path, const situ__source_opts
     clock_gettime(CLOCK_MONOTONIC, &S.t0);
     int rc = prepare(&S, err);
     if (!rc) /* an empty collection's spatial index is filled once, at the end */
-        rc = situ_store_bulk_begin(L->s, S.c, err);
-    if (!rc)
         rc = start_writing(&S, err);
     if (!rc)
         rc = read_all(&S, err);
     rc = finish_writing(&S, rc, err);
-    if (!rc)
-        rc = situ_store_bulk_end(L->s, S.c, err);
     if (!rc)
         rc = judge(&S, err);
     if (!rc)

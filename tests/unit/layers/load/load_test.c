@@ -746,6 +746,42 @@ static void failed_write_mid_load_changes_nothing(void **state)
     assert_int_equal(q_int(fx, "SELECT count(*) FROM idx_hazards_geom"), 6000);
 }
 
+/* With --all the writer thread still writes one collection while the next
+ * is read: a write refused in the last collection (resources, after
+ * townships and hazards were handed over) fails the load naming it, and
+ * every collection before it is rolled back too, their spatial index
+ * triggers back in place. */
+static void failed_write_in_a_later_collection_rolls_back_all(void **state)
+{
+    fixture *fx = *state;
+    char dir[4096];
+    situ_load_stats st[SITU_NCOLLECTIONS];
+    situ_load_opts o = {.max_rejected_share = 1};
+    situ_err err = {0};
+    int nfiles = 0;
+    make_demo_dir(fx, dir, 1);
+    unsigned long long sum = checksum(fx);
+    assert_int_equal(situ_store_exec(fx->s,
+                                     "CREATE TRIGGER refuse BEFORE INSERT ON resources BEGIN "
+                                     "SELECT RAISE(ABORT, 'refused by the test'); END",
+                                     &err),
+                     0);
+    assert_int_not_equal(situ_load_dir(fx->s, dir, &o, st, &nfiles, &err), 0);
+    assert_non_null(strstr(err.msg, "refused by the test"));
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM townships"), 0);
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM hazards"), 0);
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                               "('gii_townships_geom', 'gii_hazards_geom', 'gii_resources_geom')"),
+                     3);
+    assert_int_equal(situ_store_exec(fx->s, "DROP TRIGGER refuse", &err), 0);
+    assert_int_equal(checksum(fx), sum);
+    assert_int_equal(situ_load_dir(fx->s, dir, &o, st, &nfiles, &err), 0);
+    assert_int_equal(st[SITU_C_TOWNSHIPS].inserted, 3);
+    assert_int_equal(st[SITU_C_RESOURCES].inserted, 2);
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM idx_townships_geom"), 3);
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM idx_hazards_geom"), 2);
+}
+
 static void reads_geopackage_and_kml(void **state)
 {
     fixture *fx = *state;
@@ -815,6 +851,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(load_dir_follows_manifest_townships_first, setup, teardown),
     cmocka_unit_test_setup_teardown(failed_dir_load_leaves_file_unchanged, setup, teardown),
     cmocka_unit_test_setup_teardown(failed_write_mid_load_changes_nothing, setup, teardown),
+    cmocka_unit_test_setup_teardown(failed_write_in_a_later_collection_rolls_back_all, setup,
+                                    teardown),
 };
 
 SITU_TEST_MAIN("load", tests)

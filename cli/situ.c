@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "situ/demo.h"
 #include "situ/impact.h"
@@ -254,10 +255,16 @@ static void print_help(FILE *f)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\nEvery command takes --db FILE (default $SITU_DB, else var/situ.sqlite).\n");
+    fprintf(f, "Deadlines are judged on the day of $TZ (default %s).\n", SITU_DEFAULT_TIMEZONE);
 }
 
 int main(int argc, char **argv)
 {
+    /* deadlines are judged on the day situd judges them on (situ_store_day):
+     * that of $TZ, else situd's default zone */
+    if (!getenv("TZ"))
+        setenv("TZ", SITU_DEFAULT_TIMEZONE, 1);
+    tzset();
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         print_help(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -19,6 +19,7 @@
 
 #include "situ/feed.h"
 #include "situ/retain.h"
+#include "situ/store.h"
 
 void situd_config_defaults(situd_config *cfg)
 {
@@ -46,7 +47,7 @@ void situd_config_defaults(situd_config *cfg)
     cfg->retain_days = SITU_RETAIN_DAYS;
     cfg->retain_interval_s = 3600;
     cfg->station_quota = SITU_FEED_STATION_QUOTA;
-    snprintf(cfg->web_timezone, sizeof cfg->web_timezone, "%s", "Asia/Shanghai");
+    snprintf(cfg->web_timezone, sizeof cfg->web_timezone, "%s", SITU_DEFAULT_TIMEZONE);
     cfg->max_drills = 4;
     cfg->port_fd = -1;
     snprintf(cfg->drill_speed, sizeof cfg->drill_speed, "max");

@@ -222,6 +222,9 @@ void situ_store_time(long long epoch, char buf[32]);
  * the wall's page judges it at. A deadline is a local date: in Yongzhou
  * 2026-12-07 has passed at 2026-12-07T16:00:00Z. */
 void situ_store_day(const char *now, char day[11]);
+/* The zone days are judged in unless told otherwise: situd's default [web]
+ * timezone, and situ's when TZ is not set. */
+#define SITU_DEFAULT_TIMEZONE "Asia/Shanghai"
 /* Today in the process's time zone as YYYYMMDD (the tiles' overdue day). */
 int situ_store_today_ymd(void);
 

@@ -260,11 +260,7 @@ static void print_help(FILE *f)
 
 int main(int argc, char **argv)
 {
-    /* deadlines are judged on the day situd judges them on (situ_store_day):
-     * that of $TZ, else situd's default zone */
-    if (!getenv("TZ"))
-        setenv("TZ", SITU_DEFAULT_TIMEZONE, 1);
-    tzset();
+    situ_store_days_in(NULL); /* $TZ, else situd's default zone: its days */
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         print_help(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

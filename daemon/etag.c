@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 #include "routes.h"
@@ -45,11 +46,9 @@ static enum MHD_Result hash_arg(void *cls, enum MHD_ValueKind kind, const char *
 }
 
 /* e->key: digest d with r's path, base URL and arguments in their order. */
-static int key_of(situd_req *r, situ_digest d, situd_etag *e)
+static void key_of(situd_req *r, situ_digest d, situd_etag *e)
 {
-    XXH3_state_t *st = XXH3_createState();
-    if (!st)
-        return -1;
+    XXH3_state_t state, *st = &state;
     char base[512];
     situd_base_url(r, base, sizeof base);
     XXH3_128bits_reset(st);
@@ -58,9 +57,7 @@ static int key_of(situd_req *r, situ_digest d, situd_etag *e)
     XXH3_128bits_update(st, base, strlen(base) + 1);
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, hash_arg, st);
     XXH128_hash_t h = XXH3_128bits_digest(st);
-    XXH3_freeState(st);
     e->key[0] = h.low64, e->key[1] = h.high64 | 1; /* never the empty slot's */
-    return 0;
 }
 
 /* 1 when If-None-Match (a list of entity tags, weak ones compared weakly as
@@ -87,7 +84,9 @@ static int inm_names(situd_req *r, const char *tag)
 int situd_etag_fresh(situd_req *r, situ_digest d, const char *ctype, situd_etag *e,
                      situd_result *out)
 {
-    e->keyed = (d.lo || d.hi) && !key_of(r, d, e);
+    e->keyed = d.lo || d.hi;
+    if (e->keyed)
+        key_of(r, d, e);
     if (!e->keyed || !situd_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH))
         return 0;
     slot s;

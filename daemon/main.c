@@ -252,19 +252,6 @@ static void tell_port(int fd)
 /* Makes zone the process's time zone, before any thread starts and while
  * the zone files can be read: a hidden danger's deadline is a local date,
  * judged on the day the wall shows (situ_store_day). */
-static void judge_days_in(const char *zone)
-{
-    char file[128];
-    snprintf(file, sizeof file, "/usr/share/zoneinfo/%s", zone);
-    if (access(file, R_OK))
-        fprintf(stderr,
-                "situd: [web] timezone %s: no such zone in /usr/share/zoneinfo (package "
-                "tzdata); deadlines are judged on the UTC day\n",
-                zone);
-    setenv("TZ", zone, 1);
-    tzset();
-}
-
 int main(int argc, char **argv)
 {
     static situd_config cfg;
@@ -283,7 +270,11 @@ int main(int argc, char **argv)
     if (cfg.max_lag_s < 1)
         return fprintf(stderr, "situd: --max-lag wants seconds >= 1\n"), 2;
 
-    judge_days_in(cfg.web_timezone);
+    if (situ_store_days_in(cfg.web_timezone)) /* deadlines judged on its days */
+        fprintf(stderr,
+                "situd: [web] timezone %s: no such zone in $TZDIR or /usr/share/zoneinfo "
+                "(package tzdata); deadlines are judged on the UTC day\n",
+                cfg.web_timezone);
     if (situd_service_check_user(&cfg, msg, sizeof msg) ||
         situd_server_listen(&cfg, msg, sizeof msg) ||
         situd_service_drop_privileges(&cfg, msg, sizeof msg))

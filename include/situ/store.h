@@ -227,5 +227,11 @@ void situ_store_day(const char *now, char day[11]);
 #define SITU_DEFAULT_TIMEZONE "Asia/Shanghai"
 /* Today in the process's time zone as YYYYMMDD (the tiles' overdue day). */
 int situ_store_today_ymd(void);
+/* Makes zone (a tz database name; NULL or "": $TZ when set, else
+ * SITU_DEFAULT_TIMEZONE) the process's time zone, the one days are judged
+ * in (setenv TZ, tzset). Call before any thread starts. 0, or -1 when zone
+ * names no file under $TZDIR (else /usr/share/zoneinfo, package tzdata):
+ * the C library then judges on UTC. */
+int situ_store_days_in(const char *zone);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 int situ_store_exec(situ_store *s, const char *sql, situ_err *err)
 {
@@ -222,6 +223,21 @@ int situ_store_today_ymd(void)
     struct tm tm;
     return localtime_r(&now, &tm) ? (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday
                                   : 0;
+}
+
+int situ_store_days_in(const char *zone)
+{
+    const char *env = getenv("TZ");
+    if (!zone || !*zone)
+        zone = env && *env ? env : SITU_DEFAULT_TIMEZONE;
+    if (!env || strcmp(env, zone))
+        setenv("TZ", zone, 1);
+    tzset();
+    const char *dir = getenv("TZDIR");
+    char file[512];
+    snprintf(file, sizeof file, "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo",
+             zone + (*zone == ':'));
+    return access(file, R_OK) ? -1 : 0;
 }
 
 /* The upsert of collection c for nrows rows: INSERT ... VALUES (...), ...

@@ -868,6 +868,15 @@ static void backup_refuses_a_url_without_echoing_it(void **state)
 }
 
 /* Deadlines are local dates: the day at a UTC time is the day in TZ. */
+/* Restores TZ and TZDIR as they were (days_in_sets_the_zone). */
+static void zone_restore(const char *name, const char *keep, int had)
+{
+    if (had)
+        setenv(name, keep, 1);
+    else
+        unsetenv(name);
+}
+
 static void day_is_the_local_day(void **state)
 {
     (void)state;
@@ -875,30 +884,54 @@ static void day_is_the_local_day(void **state)
     const char *was = getenv("TZ");
     char keep[64];
     snprintf(keep, sizeof keep, "%s", was ? was : "");
-    setenv("TZ", "Asia/Shanghai", 1), tzset();
+    assert_int_equal(situ_store_days_in("Asia/Shanghai"), 0);
     situ_store_day("2026-12-07T15:59:59Z", day);
     assert_string_equal(day, "2026-12-07");
     situ_store_day("2026-12-07T16:00:00Z", day); /* midnight in Yongzhou */
     assert_string_equal(day, "2026-12-08");
     situ_store_day("2026-12-31T23:30:00Z", day);
     assert_string_equal(day, "2027-01-01");
-    setenv("TZ", "America/Los_Angeles", 1), tzset();
+    assert_int_equal(situ_store_days_in("America/Los_Angeles"), 0);
     situ_store_day("2026-12-07T07:59:59Z", day);
     assert_string_equal(day, "2026-12-06");
-    setenv("TZ", "UTC", 1), tzset();
+    assert_int_equal(situ_store_days_in("UTC"), 0);
     situ_store_day("2026-12-07T16:00:00Z", day);
     assert_string_equal(day, "2026-12-07");
     situ_store_day("2026-12-07", day); /* not a time: its date as it is */
     assert_string_equal(day, "2026-12-07");
-    if (was)
-        setenv("TZ", keep, 1);
-    else
-        unsetenv("TZ");
+    zone_restore("TZ", keep, was != NULL);
+    tzset();
+}
+
+/* No zone named: $TZ, else situd's default; a zone is looked for under
+ * $TZDIR when set, and a missing one is said (-1). */
+static void days_in_names_the_zone_and_its_file(void **state)
+{
+    (void)state;
+    const char *was = getenv("TZ"), *dir_was = getenv("TZDIR");
+    char keep[64], dir_keep[256];
+    snprintf(keep, sizeof keep, "%s", was ? was : "");
+    snprintf(dir_keep, sizeof dir_keep, "%s", dir_was ? dir_was : "");
+    unsetenv("TZDIR");
+    unsetenv("TZ");
+    assert_int_equal(situ_store_days_in(NULL), 0);
+    assert_string_equal(getenv("TZ"), SITU_DEFAULT_TIMEZONE);
+    setenv("TZ", "America/Los_Angeles", 1);
+    assert_int_equal(situ_store_days_in(""), 0);
+    assert_string_equal(getenv("TZ"), "America/Los_Angeles");
+    assert_int_equal(situ_store_days_in("Nowhere/Atlantis"), -1);
+    setenv("TZDIR", "/nonexistent-zoneinfo", 1);
+    assert_int_equal(situ_store_days_in("Asia/Shanghai"), -1);
+    setenv("TZDIR", "/usr/share/zoneinfo", 1);
+    assert_int_equal(situ_store_days_in(":Asia/Shanghai"), 0);
+    zone_restore("TZDIR", dir_keep, dir_was != NULL);
+    zone_restore("TZ", keep, was != NULL);
     tzset();
 }
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(day_is_the_local_day),
+    cmocka_unit_test(days_in_names_the_zone_and_its_file),
     cmocka_unit_test(check_finds_a_damaged_page),
     cmocka_unit_test(backup_copies_one_committed_state_while_written),
     cmocka_unit_test(loaded_file_opens_in_ogrinfo),

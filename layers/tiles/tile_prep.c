@@ -5,7 +5,8 @@
  * points, which a tile projects again from the collection's as it takes them),
  * ring and feature boxes, feature ids, the property key table, the
  * aggregate rows, and whether the ids stand apart from every other text
- * of the collection (ids_apart: then a tile writes ids without a lookup). The property values are not copied: a tile encodes the
+ * of the collection (ids_apart: then a tile writes ids without a lookup).
+ * The property values are not copied: a tile encodes the
  * ones it writes from the collection's (tile.c), so that a collection read
  * back from a snapshot file is not held a second time in the heap.
  * The next version of a collection (situ_tilesrc_new_from) copies from the
@@ -552,7 +553,7 @@ static int like_an_id(const tile_id_shape *sh, const char *z)
 static int texts_apart(const situ_coll *c, const situ_feature *f, tile_id_shape *sh)
 {
     for (int i = -1; i < c->c->nfields; i++) {
-        const char *z = i < 0 ? f->township_code
+        const char *z = i < 0                               ? f->township_code
                         : f->values[i].type == SITU_FT_TEXT ? f->values[i].u.s
                                                             : NULL;
         if (!z || !like_an_id(sh, z))

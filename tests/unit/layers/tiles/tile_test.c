@@ -1270,13 +1270,10 @@ static void ids_equal_to_other_values_are_looked_up(void **state)
     inc_advance(&inc, fx.store, ch, 2);
     assert_hazards_apart(&fx, &inc, 1); /* the fast path is taken */
     /* an id of another shape, equal to other hazards' names */
-    const char *name = inc.snap->colls[SITU_C_HAZARDS]
-                           ->feats[situ_coll_find(inc.snap->colls[SITU_C_HAZARDS], "H9000")]
-                           .values[situ_schema_field_index(situ_schema_collection(SITU_C_HAZARDS),
-                                                           "name")]
-                           .u.s;
+    const situ_coll *hz = inc.snap->colls[SITU_C_HAZARDS];
+    int name = situ_schema_field_index(hz->c, "name");
     char odd[64];
-    snprintf(odd, sizeof odd, "%s", name);
+    snprintf(odd, sizeof odd, "%s", hz->feats[situ_coll_find(hz, "H9000")].values[name].u.s);
     put_point(&fx, SITU_C_HAZARDS, odd, 111.6004, 26.4003, NULL);
     situ_feed_change odd_ch = {.cid = SITU_C_HAZARDS};
     snprintf(odd_ch.id, sizeof odd_ch.id, "%s", odd);

@@ -537,6 +537,8 @@ static int id_shape_of(const situ_coll *c, tile_id_shape *sh)
 /* 1 when text z has the shape sh of the ids. */
 static int like_an_id(const tile_id_shape *sh, const char *z)
 {
+    if (sh->plen && z[0] != sh->prefix[0]) /* most texts: no call */
+        return 0;
     if (strncmp(z, sh->prefix, sh->plen))
         return 0;
     size_t n = strlen(z);

@@ -119,6 +119,9 @@ void situ_mvt_layer_reset(situ_mvt_layer *l);
 uint32_t situ_mvt_layer_key(situ_mvt_layer *l, const char *key, size_t n);
 /* Appends an encoded Value message (see situ_mvt_value_*); returns its index. */
 uint32_t situ_mvt_layer_value(situ_mvt_layer *l, const void *value, size_t n);
+/* Appends the string Value of the n bytes at s (what situ_mvt_value_string
+ * encodes, written in place); returns its index. */
+uint32_t situ_mvt_layer_value_string(situ_mvt_layer *l, const char *s, size_t n);
 /* Appends a feature. has_id 0 leaves the id out; tags are ntags (key, value)
  * index pairs (2 * ntags integers). */
 void situ_mvt_layer_feature(situ_mvt_layer *l, int has_id, uint64_t id, situ_mvt_gtype type,

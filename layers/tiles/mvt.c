@@ -215,6 +215,21 @@ uint32_t situ_mvt_layer_value(situ_mvt_layer *l, const void *value, size_t n)
     return l->nvals++;
 }
 
+uint32_t situ_mvt_layer_value_string(situ_mvt_layer *l, const char *s, size_t n)
+{
+    situ_buf *b = &l->vals;
+    if (b->n + 23 + n > b->cap && situ_buf_reserve(b, 22 + n))
+        return l->nvals++; /* b->oom: the layer fails */
+    uint8_t *p = (uint8_t *)b->p + b->n;
+    *p++ = TAG(4, WT_LEN);
+    p += situ_mvt_put_varint(p, 1 + situ_mvt_varint_len(n) + n);
+    *p++ = TAG(1, WT_LEN);
+    p += situ_mvt_put_varint(p, n);
+    memcpy(p, s, n);
+    b->n = (size_t)(p + n - (uint8_t *)b->p);
+    return l->nvals++;
+}
+
 static size_t packed_len(const uint32_t *v, size_t n)
 {
     size_t len = 0;

@@ -247,10 +247,18 @@ static int vslot_used(const scratch *s, uint64_t slot)
     return (uint32_t)(slot >> 32) == s->stamp && (uint32_t)slot;
 }
 
-/* Value i of this tile's table: its bytes in the layer's own values. */
+/* Value i of this tile's table: its bytes in the layer's own values (a
+ * string's own bytes, any other value's encoded Value). */
 static const char *vbytes(const scratch *s, size_t i)
 {
     return s->layer.vals.p + s->voff[i];
+}
+
+/* The hash of a value of the table by its bytes and kind (vlen). */
+static uint64_t vhash(const char *p, uint32_t vlen)
+{
+    uint64_t h = XXH3_64bits(p, vlen & ~TILE_VSTR);
+    return vlen & TILE_VSTR ? h ^ 0x9E3779B97F4A7C15ULL : h;
 }
 
 /* Doubles this tile's table of values; 0 or -1. */
@@ -269,7 +277,7 @@ static int values_grow(scratch *s)
         return -1;
     }
     for (size_t i = 0; i < s->nv; i++) {
-        size_t h = XXH3_64bits(vbytes(s, i), s->vlen[i]);
+        size_t h = vhash(vbytes(s, i), s->vlen[i]);
         for (h &= cap - 1; vslot_used(s, sl[h]); h = (h + 1) & (cap - 1))
             ;
         sl[h] = (uint64_t)s->stamp << 32 | (i + 1);
@@ -279,29 +287,90 @@ static int values_grow(scratch *s)
     return 0;
 }
 
-uint32_t situ__tile_value(enc *e)
+/* Room in this tile's table for `more` values; 0 or -1 (s->oom set). */
+static int values_room(scratch *s, size_t more)
 {
-    scratch *s = e->s;
-    const char *v = s->val.p;
-    size_t n = s->val.n;
-    if ((s->nv + 1) * 2 > s->vslotcap && values_grow(s)) {
+    while ((s->nv + more) * 2 > s->vslotcap)
+        if (values_grow(s)) {
+            s->oom = 1;
+            return -1;
+        }
+    return 0;
+}
+
+/* Looks value (p, vlen) up in this tile's table (room checked): its number
+ * + 1, or 0 and *out_slot the empty slot where it goes. */
+static uint32_t values_find(const scratch *s, const char *p, uint32_t vlen, size_t *out_slot)
+{
+    size_t mask = s->vslotcap - 1, h = vhash(p, vlen) & mask;
+    for (; vslot_used(s, s->vslots[h]); h = (h + 1) & mask) {
+        uint32_t i = (uint32_t)s->vslots[h] - 1;
+        if (s->vlen[i] == vlen && !memcmp(vbytes(s, i), p, vlen & ~TILE_VSTR))
+            return i + 1;
+    }
+    *out_slot = h;
+    return 0;
+}
+
+/* Records the value just appended to the layer (its bytes at `at` in the
+ * layer's values, its index local) in slot. Returns local. */
+static uint32_t values_add(scratch *s, size_t slot, size_t at, uint32_t vlen, uint32_t local)
+{
+    if (s->layer.vals.oom)
+        return local; /* the tile fails (out of memory) */
+    s->voff[s->nv] = (uint32_t)at, s->vlen[s->nv] = vlen, s->vlocal[s->nv] = local;
+    s->vslots[slot] = (uint64_t)s->stamp << 32 | ++s->nv;
+    return local;
+}
+
+/* This tile's index of the string value of the n bytes at p, added on
+ * first use (room checked). */
+static uint32_t string_value(scratch *s, const char *p, size_t n)
+{
+    size_t slot;
+    uint32_t vlen = (uint32_t)n | TILE_VSTR;
+    uint32_t i = n < TILE_VSTR ? values_find(s, p, vlen, &slot) : 0;
+    if (i)
+        return s->vlocal[i - 1];
+    if (n >= TILE_VSTR) { /* never in a snapshot: written, not remembered */
         s->oom = 1;
         return 0;
     }
-    size_t h = XXH3_64bits(v, n) & (s->vslotcap - 1);
-    for (; vslot_used(s, s->vslots[h]); h = (h + 1) & (s->vslotcap - 1)) {
-        uint32_t i = (uint32_t)s->vslots[h] - 1;
-        if (s->vlen[i] == n && !memcmp(vbytes(s, i), v, n))
-            return s->vlocal[i];
-    }
+    size_t vn = 1 + situ_mvt_varint_len(n) + n; /* the Value: tag, length, bytes */
+    size_t at = s->layer.vals.n + 1 + situ_mvt_varint_len(vn) + 1 + situ_mvt_varint_len(n);
+    return values_add(s, slot, at, vlen, situ_mvt_layer_value_string(&s->layer, p, n));
+}
+
+/* This tile's index of the Value encoded in s->val that is not a string
+ * (room checked). */
+static uint32_t encoded_value(scratch *s)
+{
+    size_t slot, n = s->val.n;
+    uint32_t i = values_find(s, s->val.p, (uint32_t)n, &slot);
+    if (i)
+        return s->vlocal[i - 1];
     /* the layer writes it as a field: its tag, its length, then the bytes */
     size_t at = s->layer.vals.n + 1 + situ_mvt_varint_len(n);
-    uint32_t local = situ_mvt_layer_value(&s->layer, v, n);
-    if (s->layer.vals.oom)
-        return local; /* the tile fails (out of memory) */
-    s->voff[s->nv] = (uint32_t)at, s->vlen[s->nv] = (uint32_t)n, s->vlocal[s->nv] = local;
-    s->vslots[h] = (uint64_t)s->stamp << 32 | ++s->nv;
-    return local;
+    return values_add(s, slot, at, (uint32_t)n, situ_mvt_layer_value(&s->layer, s->val.p, n));
+}
+
+uint32_t situ__tile_value(enc *e)
+{
+    scratch *s = e->s;
+    if (values_room(s, 1))
+        return 0;
+    const uint8_t *v = (const uint8_t *)s->val.p;
+    if (s->val.n >= 2 && v[0] == 0x0A) { /* a string: Value.string_value */
+        uint64_t n = 0;
+        size_t k = 1;
+        for (int shift = 0; k < s->val.n; shift += 7) {
+            n |= (uint64_t)(v[k] & 0x7F) << shift;
+            if (!(v[k++] & 0x80))
+                break;
+        }
+        return string_value(s, s->val.p + k, (size_t)n);
+    }
+    return encoded_value(s);
 }
 
 int situ__tile_tag_room(scratch *s, size_t npairs)
@@ -338,17 +407,36 @@ static void put_tag(enc *e, int k, int nt)
 {
     scratch *s = e->s;
     s->tags[2 * nt] = situ__tile_local_key(e, k);
-    s->tags[2 * nt + 1] = situ__tile_value(e);
+    s->tags[2 * nt + 1] = encoded_value(s);
     s->val.n = 0;
 }
 
-/* Encodes value v of a field into b; 0 when it has none (NULL: MVT has no
- * null, the key is left out). */
+/* Appends the tag (key k, the string value z) to s->tags[2 * nt]. */
+static void put_string_tag(enc *e, int k, int nt, const char *z)
+{
+    scratch *s = e->s;
+    s->tags[2 * nt] = situ__tile_local_key(e, k);
+    s->tags[2 * nt + 1] = string_value(s, z, strlen(z));
+}
+
+/* Appends the tag (key 0, feature f's id) to s->tags[2 * nt]: straight to
+ * the layer when no other value of the collection equals an id (then it
+ * is new to the layer: a feature is written once in a layer), else looked
+ * up as any string. */
+static void put_id_tag(enc *e, const situ_feature *f, int nt)
+{
+    scratch *s = e->s;
+    s->tags[2 * nt] = situ__tile_local_key(e, 0);
+    s->tags[2 * nt + 1] = e->src->ids_apart
+                              ? situ_mvt_layer_value_string(&s->layer, f->id, strlen(f->id))
+                              : string_value(s, f->id, strlen(f->id));
+}
+
+/* Encodes value v of a field that is not text into b; 0 when it has none
+ * (NULL: MVT has no null, the key is left out). */
 static int field_value(situ_buf *b, const situ_value *v)
 {
-    if (v->type == SITU_FT_TEXT)
-        situ_mvt_value_string(b, v->u.s, strlen(v->u.s));
-    else if (v->type == SITU_FT_INT)
+    if (v->type == SITU_FT_INT)
         situ_mvt_value_int(b, v->u.i);
     else if (v->type == SITU_FT_REAL)
         situ_mvt_value_double(b, v->u.d);
@@ -367,23 +455,26 @@ int situ__tile_feature_tags(enc *e, uint32_t fi, size_t more)
     const tile_key *keys = src->keys;
     scratch *s = e->s;
     int nf = c->c->nfields, item0 = src->item_key0;
-    if (situ__tile_tag_room(s, (size_t)(2 + nf) + f->nheld + more)) {
+    size_t most = (size_t)(2 + nf) + f->nheld;
+    if (situ__tile_tag_room(s, most + more) || values_room(s, most)) {
         s->oom = 1;
         return -1;
     }
     int nt = 0;
     s->val.n = 0;
-    if (tag_kept(e, &keys[0])) {
-        situ_mvt_value_string(&s->val, f->id, strlen(f->id));
-        put_tag(e, 0, nt++);
-    }
-    if (f->township_code[0] && !keys[1].skip && tag_kept(e, &keys[1])) {
-        situ_mvt_value_string(&s->val, f->township_code, strlen(f->township_code));
-        put_tag(e, 1, nt++);
-    }
-    for (int i = 0; i < nf; i++)
-        if (!keys[2 + i].skip && tag_kept(e, &keys[2 + i]) && field_value(&s->val, &f->values[i]))
+    if (tag_kept(e, &keys[0]))
+        put_id_tag(e, f, nt++);
+    if (f->township_code[0] && !keys[1].skip && tag_kept(e, &keys[1]))
+        put_string_tag(e, 1, nt++, f->township_code);
+    for (int i = 0; i < nf; i++) {
+        const situ_value *v = &f->values[i];
+        if (keys[2 + i].skip || !tag_kept(e, &keys[2 + i]))
+            continue;
+        if (v->type == SITU_FT_TEXT)
+            put_string_tag(e, 2 + i, nt++, v->u.s);
+        else if (field_value(&s->val, v))
             put_tag(e, 2 + i, nt++);
+    }
     for (uint32_t h = f->held0; item0 >= 0 && h < f->held0 + f->nheld; h++)
         if (tag_kept(e, &keys[item0 + c->held[h].item])) {
             situ__tile_number_value(&s->val, c->held[h].quantity);

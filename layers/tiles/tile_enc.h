@@ -16,6 +16,8 @@
 #define CLUSTER_IDS 8
 /* enc.slim: an urgent mark of one keeps only its id */
 #define TILE_SLIM_ID 2
+/* scratch.vlen: the value is a string, its bytes the string's own */
+#define TILE_VSTR 0x80000000u
 
 /* A feature waiting for the clustering decision: a point, a polygon already
  * collapsed to its interior point, or a small polygon that stays a polygon
@@ -64,8 +66,11 @@ typedef struct scratch {
     size_t mcountcap, msortedcap;
     situ_buf val; /* one encoded value */
     /* the values this layer used (features' and aggregates'), each written
-     * once: value i is the vlen[i] bytes at voff[i] in layer.vals, its
-     * index in the layer vlocal[i]; vslots hashes them (tile.c's vslot_used) */
+     * once: value i is the vlen[i] & ~TILE_VSTR bytes at voff[i] in
+     * layer.vals (a string's own bytes when vlen[i] has TILE_VSTR, else the
+     * encoded Value), its index in the layer vlocal[i]; vslots hashes them
+     * (tile.c's vslot_used). A feature's id when its source's ids_apart is
+     * not among them (nothing else can equal it) */
     uint32_t *voff, *vlen, *vlocal;
     uint64_t *vslots;
     size_t nv, voffcap, vslotcap;

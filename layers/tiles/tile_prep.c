@@ -3,8 +3,10 @@
  * what is computed once per situ_coll so that a tile only filters and
  * copies: per-vertex Visvalingam-Whyatt importance (of the Web Mercator
  * points, which a tile projects again from the collection's as it takes them),
- * ring and feature boxes, feature ids, the property key table and the
- * aggregate rows. The property values are not copied: a tile encodes the
+ * ring and feature boxes, feature ids, the property key table, the
+ * aggregate rows, and whether the ids stand apart from every other text
+ * of the collection (ids_apart: then a tile writes ids without a lookup).
+ * The property values are not copied: a tile encodes the
  * ones it writes from the collection's (tile.c), so that a collection read
  * back from a snapshot file is not held a second time in the heap.
  * The next version of a collection (situ_tilesrc_new_from) copies from the
@@ -504,6 +506,106 @@ static int build_features(situ_tilesrc *s, const situ_tilesrc *prev, const tile_
     return 0;
 }
 
+/* ---- ids apart ----------------------------------------------------------- */
+
+/* Sets *sh from c's ids (suspects 0): their common prefix (up to 16 bytes)
+ * and lengths. 0, or -1 when two ids are equal or c has none. */
+static int id_shape_of(const situ_coll *c, tile_id_shape *sh)
+{
+    if (!c->n || !c->by_id)
+        return -1;
+    const char *first = c->feats[0].id;
+    size_t plen = strnlen(first, sizeof sh->prefix);
+    *sh = (tile_id_shape){.min_len = SIZE_MAX};
+    for (size_t i = 0; i < c->n; i++) {
+        const char *id = c->feats[c->by_id[i]].id;
+        size_t n = strlen(id), k = 0;
+        while (k < plen && id[k] == first[k])
+            k++;
+        plen = k;
+        sh->min_len = n < sh->min_len ? n : sh->min_len;
+        sh->max_len = n > sh->max_len ? n : sh->max_len;
+        if (i && !strcmp(id, c->feats[c->by_id[i - 1]].id)) /* by_id is sorted */
+            return -1;
+        drop_now_and_then(c, i);
+    }
+    memcpy(sh->prefix, first, plen);
+    sh->plen = plen;
+    return 0;
+}
+
+/* 1 when text z has the shape sh of the ids. */
+static int like_an_id(const tile_id_shape *sh, const char *z)
+{
+    if (sh->plen && z[0] != sh->prefix[0]) /* most texts: no call */
+        return 0;
+    if (strncmp(z, sh->prefix, sh->plen))
+        return 0;
+    size_t n = strlen(z);
+    return n >= sh->min_len && n <= sh->max_len;
+}
+
+/* The texts of a collection like its ids looked up one by one, up to this
+ * many (a binary search each); past it, ids are not known apart. */
+#define ID_SUSPECTS_MAX(n) ((n) / 8 + 64)
+
+/* 0 when no text of feature f (township code, text fields) equals an id
+ * of c; -1 when one does, or when too many texts are like the ids.
+ * Counts in sh->suspects those like the ids. */
+static int texts_apart(const situ_coll *c, const situ_feature *f, tile_id_shape *sh)
+{
+    for (int i = -1; i < c->c->nfields; i++) {
+        const char *z = i < 0                               ? f->township_code
+                        : f->values[i].type == SITU_FT_TEXT ? f->values[i].u.s
+                                                            : NULL;
+        if (!z || !like_an_id(sh, z))
+            continue;
+        if (++sh->suspects > ID_SUSPECTS_MAX(c->n) || situ_coll_find(c, z) >= 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* s->ids_apart and s->id_shape from every feature of s's collection. */
+static void ids_apart_full(situ_tilesrc *s)
+{
+    const situ_coll *c = s->coll;
+    s->ids_apart = 0;
+    if (id_shape_of(c, &s->id_shape))
+        return;
+    for (size_t i = 0; i < c->n; i++) {
+        if (texts_apart(c, &c->feats[i], &s->id_shape))
+            return;
+        drop_now_and_then(c, i);
+    }
+    s->ids_apart = 1;
+}
+
+/* s->ids_apart and s->id_shape from prev's and the features that came (d):
+ * when prev's ids were apart and none of its texts was like them, only
+ * the features that came are checked (their ids must have prev's shape,
+ * their texts must not equal an id); otherwise all of them. */
+static void ids_apart_from(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d)
+{
+    const situ_coll *c = s->coll;
+    if (!d || !prev->ids_apart || prev->id_shape.suspects || !c->by_id) {
+        ids_apart_full(s);
+        return;
+    }
+    s->id_shape = prev->id_shape;
+    s->ids_apart = 0;
+    for (size_t k = 0; k < d->ncame; k++) {
+        const situ_feature *f = &c->feats[d->came[k]];
+        if (!like_an_id(&s->id_shape, f->id)) { /* another shape: look at all */
+            ids_apart_full(s);
+            return;
+        }
+        if (situ_coll_find(c, f->id) != (long)d->came[k] || texts_apart(c, f, &s->id_shape))
+            return;
+    }
+    s->ids_apart = 1;
+}
+
 /* The townships' counties and provinces prepared for tiling into s->admin,
  * each dissolved from what changed since prev's (NULL: from nothing, or
  * taken as they are from the townships' known outlines). */
@@ -589,6 +691,10 @@ static int prepare(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d
     const situ_coll *c = s->coll;
     if (build_rings(s, prev, d) || build_features(s, prev, d) || build_agg_rows(s, prev, d))
         return situ_err_set(err, SITU_ENOMEM, "out of memory preparing %s for tiles", c->c->id);
+    if (prev)
+        ids_apart_from(s, prev, d);
+    else
+        ids_apart_full(s);
     situ_tile_opts o;
     situ_tile_opts_default(&o);
     if (o.cluster_maxzoom[c->c->cid] < 0 || o.aggregate_below <= 0)

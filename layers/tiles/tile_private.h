@@ -173,6 +173,14 @@ typedef struct tile_lod {
  * none for them (then filter). */
 const tile_lod *situ__tile_lod(const situ_tilesrc *src, int z, float tol2);
 
+/* What every id of a collection is like: at least min_len and at most
+ * max_len bytes, the first plen of them prefix[0..plen). suspects: the
+ * texts of its features (not ids) like that. */
+typedef struct tile_id_shape {
+    char prefix[16];
+    size_t plen, min_len, max_len, suspects;
+} tile_id_shape;
+
 struct situ_tilesrc {
     situ_coll *coll;
     int refs;
@@ -194,6 +202,12 @@ struct situ_tilesrc {
     tile_key keys[SITU_TILE_MAXKEYS];
     int nkeys, key_cluster0; /* cluster-only keys start at key_cluster0 */
     int item_key0;           /* the first item_<code> (resources), or -1 */
+    /* 1 when no feature's id equals another's, nor any text a feature
+     * carries (township code, text fields): a tile then writes each id
+     * without looking it up (tile_prep.c's ids_apart). id_shape is what
+     * every id is like, for the next version to check only its changes */
+    int ids_apart;
+    tile_id_shape id_shape;
     /* the values themselves are the collection's (a tile encodes the ones
      * it writes), so that they are not held a second time */
     /* per feature, one row of nagg doubles (NaN: no value) that clusters fold:

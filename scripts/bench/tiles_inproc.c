@@ -386,6 +386,10 @@ static int prepare(bench *b, situ_snapshot *snap)
         printf(" %s=%zu/%.1fms", snap->colls[i]->c->id, snap->colls[i]->n, now_ms() - a);
     }
     printf(" total=%.1fms\n", now_ms() - t0);
+    size_t src_bytes = 0; /* situd_tile_cache{what="src_bytes"} */
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        src_bytes += b->src[i] ? situ_tilesrc_bytes(b->src[i]) : 0;
+    printf("# src_bytes=%zu\n", src_bytes);
     print_pyramid_builds(b);
     return 0;
 }

@@ -1183,6 +1183,118 @@ static void put_hazard(tile_fixture *fx, const char *id, double lon, double lat,
               (const char *[]){"status", "open", "deadline", deadline, NULL});
 }
 
+/* ---- ids apart (tile_prep.c): an id written without a lookup ------------------ */
+
+/* 1 when decoded values a and b are the same value. */
+static int same_value(const situ_mvt_value *a, const situ_mvt_value *b)
+{
+    if (a->type != b->type)
+        return 0;
+    if (a->type == SITU_MVT_V_STRING)
+        return a->n == b->n && !memcmp(a->s, b->s, a->n);
+    return a->type == SITU_MVT_V_DOUBLE || a->type == SITU_MVT_V_FLOAT ? a->d == b->d
+                                                                       : a->i == b->i;
+}
+
+/* The hazards' layer of the z14 tile at 111.6/26.4 from src: no value twice
+ * in its table, and every feature with its own id and name (of c). Returns
+ * the features. */
+static size_t assert_hazards_tile(const situ_tilesrc *src, const situ_coll *c)
+{
+    situ_tile_opts o;
+    situ_tile_opts_default(&o);
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        o.cluster_maxzoom[i] = -1;
+    situ_buf buf;
+    situ_buf_init(&buf);
+    situ_mvt_tile *mt = encode_one(src, tile_at(14, 111.6001, 26.4001), &o, &buf, NULL);
+    assert_int_equal(mt->nlayers, 1);
+    const situ_mvt_rlayer *l = &mt->layers[0];
+    for (size_t i = 0; i < l->nvals; i++)
+        for (size_t j = i + 1; j < l->nvals; j++)
+            if (same_value(&l->vals[i], &l->vals[j]))
+                fail_msg("values %zu and %zu of %zu are the same ('%.*s')", i, j, l->nvals,
+                         (int)l->vals[i].n, l->vals[i].s ? l->vals[i].s : "");
+    int name = situ_schema_field_index(c->c, "name");
+    for (size_t i = 0; i < l->nfeats; i++) {
+        const situ_mvt_value *id = prop(l, &l->feats[i], "id"), *nm = prop(l, &l->feats[i], "name");
+        assert_non_null(id);
+        assert_non_null(nm);
+        char sid[64];
+        snprintf(sid, sizeof sid, "%.*s", (int)id->n, id->s);
+        long fi = situ_coll_find(c, sid);
+        assert_true(fi >= 0);
+        const char *want = c->feats[fi].values[name].u.s;
+        assert_int_equal(nm->n, strlen(want));
+        assert_memory_equal(nm->s, want, nm->n);
+    }
+    size_t n = l->nfeats;
+    situ_mvt_tile_free(mt);
+    situ_buf_dispose(&buf);
+    return n;
+}
+
+/* The hazards of inc and of a cold build from the store: ids apart as
+ * `apart` says, and their tile right (assert_hazards_tile). */
+static void assert_hazards_apart(tile_fixture *fx, const incremental *inc, int apart)
+{
+    situ_snapshot *cold;
+    situ_tilesrc *src;
+    situ_err err = {0};
+    assert_int_equal(situ_snapshot_load(fx->store, &cold, &err), 0);
+    assert_int_equal(situ_tilesrc_new(cold->colls[SITU_C_HAZARDS], &src, &err), 0);
+    assert_int_equal(inc->src[SITU_C_HAZARDS]->ids_apart, apart);
+    assert_int_equal(src->ids_apart, apart);
+    assert_true(assert_hazards_tile(inc->src[SITU_C_HAZARDS], inc->snap->colls[SITU_C_HAZARDS]) >=
+                3);
+    assert_hazards_tile(src, cold->colls[SITU_C_HAZARDS]);
+    situ_tilesrc_release(src);
+    situ_snapshot_release(cold);
+}
+
+/* A hidden danger's id equal to another's name, or a name equal to an id:
+ * the layer still holds each value once and every feature its own (the id
+ * is written without a lookup only when no text of the collection equals
+ * an id), cold and from one version to the next. */
+static void ids_equal_to_other_values_are_looked_up(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    incremental inc;
+    inc_open(&inc, fx.snap);
+    put_point(&fx, SITU_C_HAZARDS, "H9000", 111.6002, 26.4002, NULL);
+    put_point(&fx, SITU_C_HAZARDS, "H9009", 111.6003, 26.4004, NULL);
+    situ_feed_change ch[2] = {{.cid = SITU_C_HAZARDS, .id = "H9000"},
+                              {.cid = SITU_C_HAZARDS, .id = "H9009"}};
+    inc_advance(&inc, fx.store, ch, 2);
+    assert_hazards_apart(&fx, &inc, 1); /* the fast path is taken */
+    /* an id of another shape, equal to other hazards' names */
+    const situ_coll *hz = inc.snap->colls[SITU_C_HAZARDS];
+    int name = situ_schema_field_index(hz->c, "name");
+    char odd[64];
+    snprintf(odd, sizeof odd, "%s", hz->feats[situ_coll_find(hz, "H9000")].values[name].u.s);
+    put_point(&fx, SITU_C_HAZARDS, odd, 111.6004, 26.4003, NULL);
+    situ_feed_change odd_ch = {.cid = SITU_C_HAZARDS};
+    snprintf(odd_ch.id, sizeof odd_ch.id, "%s", odd);
+    inc_advance(&inc, fx.store, &odd_ch, 1);
+    assert_hazards_apart(&fx, &inc, 0);
+    char sql[128];
+    snprintf(sql, sizeof sql, "DELETE FROM hazards WHERE id = '%s'", odd);
+    assert_int_equal(sqlite3_exec(situ_store_db(fx.store), sql, NULL, NULL, NULL), 0);
+    inc_advance(&inc, fx.store, &odd_ch, 1);
+    assert_hazards_apart(&fx, &inc, 1);
+    /* ids of the same shape: one's name is the other's id, and its own */
+    put_point(&fx, SITU_C_HAZARDS, "H9000", 111.6002, 26.4002,
+              (const char *[]){"name", "H9009", NULL});
+    put_point(&fx, SITU_C_HAZARDS, "H9009", 111.6003, 26.4004,
+              (const char *[]){"name", "H9009", NULL});
+    inc_advance(&inc, fx.store, ch, 2);
+    assert_hazards_apart(&fx, &inc, 0);
+    inc_close(&inc);
+    fixture_close(&fx);
+}
+
 /* Options judging deadlines on 2026-06-01, read from the pyramid (scan 0)
  * or by scanning the features (scan 1). */
 static situ_tile_opts pyramid_opts(int scan)
@@ -2407,6 +2519,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(rings_are_clean_and_oriented),
     cmocka_unit_test(sawtooth_200k_vertices),
     cmocka_unit_test(incremental_versions_equal_a_cold_build),
+    cmocka_unit_test(ids_equal_to_other_values_are_looked_up),
     cmocka_unit_test(pyramid_equals_a_scan),
     cmocka_unit_test(pyramid_follows_feature_changes),
     cmocka_unit_test(pyramid_kept_up_to_date_equals_a_cold_build),

@@ -204,7 +204,7 @@ int situ_demo_write(const situ_demo_opts *o, situ_demo_stats *out_stats, situ_er
     if (rc)
         goto done;
     situ__demo_gen g = {.city = &city, .seed = o->seed, .count = st.count};
-    rc = situ__demo_out_open(o->out_dir, &out, err);
+    rc = situ__demo_out_open(o->out_dir, o->scale, &out, err);
     g.out = out;
     if (!rc)
         rc = situ__demo_places_open(&g, o->out_dir, err);

@@ -189,8 +189,9 @@ void situ__demo_feat_real(situ__demo_feat *f, const char *field, double d, int d
 void situ__demo_feat_bool(situ__demo_feat *f, const char *field, int b);
 
 typedef struct situ__demo_out situ__demo_out;
-/* Creates every collection file in dir (removing old ones first). */
-int situ__demo_out_open(const char *dir, situ__demo_out **out, situ_err *err);
+/* Creates every collection file in dir (removing old ones first), from
+ * scale 10 on the GeoJSON ones as FlatGeobuf. */
+int situ__demo_out_open(const char *dir, int scale, situ__demo_out **out, situ_err *err);
 /* Writes f (geometry in lon/lat) to its collection's file. */
 int situ__demo_out_write(situ__demo_out *o, const situ__demo_feat *f, situ_err *err);
 /* Closes the files and makes them deterministic (DBF date, no .cpg);

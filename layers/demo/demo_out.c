@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <gdal.h>
+#include <gdal_utils.h>
 #include <ogr_srs_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,15 @@ static const demo_format formats[] = {
     {SITU_C_ROADS, "FlatGeobuf", "fgb", 4326, 0, NULL, NULL, 7},
 };
 #define NFORMATS ((int)(sizeof formats / sizeof formats[0]))
+
+/* From this scale on (a bench's demo, not one to read by eye) the GeoJSON
+ * collections end up as FlatGeobuf too, for the reason roads do: at scale
+ * 200 GDAL spent more of `situ load --all` parsing their 500 MB of GeoJSON,
+ * twice, than on anything else. Each is written as GeoJSON, then translated
+ * by GDAL as the loader reads it (geojson_to_fgb), so that it loads as its
+ * GeoJSON would: coordinates rounded, rings turned as RFC 7946 wants, field
+ * types as read. The scales the tests and geodata/demo use stay GeoJSON. */
+#define FGB_FROM_SCALE 10
 
 /* A DBF field name holds 10 bytes: these properties get short names in a
  * Shapefile, and the manifest maps them back. */
@@ -82,6 +92,7 @@ static const char *const shp_parts[] = {".shp", ".shx", ".dbf", ".prj", ".cpg"};
 
 typedef struct demo_layer {
     const demo_format *fmt;
+    int to_fgb; /* a GeoJSON file made FlatGeobuf once written (FGB_FROM_SCALE) */
     GDALDatasetH ds;
     OGRLayerH layer;
     OGRCoordinateTransformationH ct;
@@ -231,8 +242,10 @@ static void remove_old(const char *dir, const demo_format *fmt)
 {
     char path[4200];
     const char *id = situ_schema_collection(fmt->cid)->id;
-    if (!is_shapefile(fmt)) {
+    if (!is_shapefile(fmt)) { /* .fgb: --all refuses two files for one collection */
         snprintf(path, sizeof path, "%s/%s.%s", dir, id, fmt->ext);
+        unlink(path);
+        snprintf(path, sizeof path, "%s/%s.fgb", dir, id);
         unlink(path);
         return;
     }
@@ -242,12 +255,13 @@ static void remove_old(const char *dir, const demo_format *fmt)
     }
 }
 
-static int open_layer(situ__demo_out *o, const demo_format *fmt, situ_err *err)
+static int open_layer(situ__demo_out *o, const demo_format *fmt, int scale, situ_err *err)
 {
     demo_layer *l = &o->layers[fmt->cid];
     char path[4200];
     snprintf(path, sizeof path, "%s/%s.%s", o->dir, situ_schema_collection(fmt->cid)->id, fmt->ext);
     l->fmt = fmt;
+    l->to_fgb = scale >= FGB_FROM_SCALE && strcmp(fmt->driver, "GeoJSON") == 0;
     remove_old(o->dir, fmt);
     GDALDriverH drv = GDALGetDriverByName(fmt->driver);
     l->ds = drv ? GDALCreate(drv, path, 0, 0, 0, GDT_Unknown, NULL) : NULL;
@@ -259,7 +273,7 @@ static int open_layer(situ__demo_out *o, const demo_format *fmt, situ_err *err)
     return bad ? gdal_error(err, SITU_EIO, "cannot set up", path) : 0;
 }
 
-int situ__demo_out_open(const char *dir, situ__demo_out **out, situ_err *err)
+int situ__demo_out_open(const char *dir, int scale, situ__demo_out **out, situ_err *err)
 {
     situ__demo_out *o = calloc(1, sizeof *o);
     if (!o)
@@ -267,7 +281,7 @@ int situ__demo_out_open(const char *dir, situ__demo_out **out, situ_err *err)
     snprintf(o->dir, sizeof o->dir, "%s", dir);
     int rc = 0;
     for (int i = 0; i < NFORMATS && !rc; i++)
-        rc = open_layer(o, &formats[i], err);
+        rc = open_layer(o, &formats[i], scale, err);
     if (rc) {
         situ__demo_out_close(o, 0, NULL);
         return rc;
@@ -398,6 +412,32 @@ static int finish_shapefile(const char *dir, const demo_format *fmt, situ_err *e
     return fix_dbf_date(path, err);
 }
 
+/* Translates collection id's GeoJSON in dir into FlatGeobuf (in file
+ * order, no spatial index), opened with the loader's own options, and
+ * removes the GeoJSON. */
+static int geojson_to_fgb(const char *dir, const char *id, situ_err *err)
+{
+    char src[4200], dst[4200];
+    snprintf(src, sizeof src, "%s/%s.geojson", dir, id);
+    snprintf(dst, sizeof dst, "%s/%s.fgb", dir, id);
+    const char *drivers[] = {"GeoJSON", NULL}, *oo[] = {"DATE_AS_STRING=YES", NULL};
+    char *argv[] = {"-f", "FlatGeobuf", "-lco", "SPATIAL_INDEX=NO", NULL};
+    CPLErrorReset();
+    GDALDatasetH in = GDALOpenEx(src, GDAL_OF_VECTOR | GDAL_OF_READONLY, drivers, oo, NULL);
+    GDALVectorTranslateOptions *vo = GDALVectorTranslateOptionsNew(argv, NULL);
+    GDALDatasetH out = in && vo ? GDALVectorTranslate(dst, NULL, 1, &in, vo, NULL) : NULL;
+    if (out)
+        GDALClose(out); /* a failure to write shows as GDAL's last error */
+    int bad = !out || CPLGetLastErrorType() >= CE_Failure;
+    GDALVectorTranslateOptionsFree(vo);
+    if (in)
+        GDALClose(in);
+    if (bad)
+        return gdal_error(err, SITU_EIO, "cannot translate to FlatGeobuf", src);
+    return unlink(src) ? situ_err_set(err, SITU_EIO, "cannot remove %s: %s", src, strerror(errno))
+                       : 0;
+}
+
 int situ__demo_out_close(situ__demo_out *o, int ok, situ_err *err)
 {
     if (!o)
@@ -413,6 +453,8 @@ int situ__demo_out_close(situ__demo_out *o, int ok, situ_err *err)
     for (int i = 0; ok && !rc && i < NFORMATS; i++)
         if (is_shapefile(&formats[i]))
             rc = finish_shapefile(o->dir, &formats[i], err);
+        else if (o->layers[formats[i].cid].to_fgb)
+            rc = geojson_to_fgb(o->dir, situ_schema_collection(formats[i].cid)->id, err);
     free(o);
     return rc;
 }

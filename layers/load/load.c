@@ -45,6 +45,71 @@ static void CPL_STDCALL gdal_error(CPLErr cls, CPLErrorNum no, const char *msg)
     snprintf(L->gdal_msg, sizeof L->gdal_msg, "%s", msg);
 }
 
+/* ---- the next GeoJSON file, opened ahead -------------------------------- */
+
+/* GDAL's GeoJSON driver reads a whole file when it opens it (every feature's
+ * fields, their count), then again feature by feature. In --all, while one
+ * collection's file is read, a thread of its own opens the next one when it
+ * is GeoJSON, with the options load_source.c opens it with; that source
+ * takes the dataset instead of opening the file. The thread's GDAL errors
+ * are dropped: a failed open is left to the source's own, which reports. */
+struct situ__ahead {
+    pthread_t thread;
+    char path[4096];
+    GDALDatasetH ds;
+};
+
+static void *ahead_main(void *arg)
+{
+    situ__ahead *A = arg;
+    const char *drivers[] = {"GeoJSON", NULL}, *oo[] = {SITU__GEOJSON_OO, NULL};
+    CPLPushErrorHandler(CPLQuietErrorHandler); /* this thread's handler only */
+    GDALDriverH drv = GDALIdentifyDriverEx(A->path, GDAL_OF_VECTOR, drivers, NULL);
+    if (drv)
+        A->ds = GDALOpenEx(A->path, SITU__OPEN_FLAGS, drivers, oo, NULL);
+    CPLPopErrorHandler();
+    return NULL;
+}
+
+void situ__ahead_start(situ__loader *L, const char *path)
+{
+    situ__ahead_drop(L);
+    if (!path || !strncmp(path, "/vsi", 4) || strlen(path) >= sizeof L->ahead->path)
+        return;
+    situ__ahead *A = calloc(1, sizeof *A);
+    if (!A)
+        return; /* the source opens it itself */
+    snprintf(A->path, sizeof A->path, "%s", path);
+    if (pthread_create(&A->thread, NULL, ahead_main, A)) {
+        free(A);
+        return;
+    }
+    L->ahead = A;
+}
+
+GDALDatasetH situ__ahead_take(situ__loader *L, const char *path)
+{
+    situ__ahead *A = L->ahead;
+    if (!A)
+        return NULL;
+    pthread_join(A->thread, NULL);
+    GDALDatasetH ds = A->ds;
+    if (ds && strcmp(A->path, path)) {
+        GDALClose(ds);
+        ds = NULL;
+    }
+    free(A);
+    L->ahead = NULL;
+    return ds;
+}
+
+void situ__ahead_drop(situ__loader *L)
+{
+    GDALDatasetH ds = situ__ahead_take(L, "");
+    if (ds)
+        GDALClose(ds);
+}
+
 static long long pragma_value(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st;
@@ -111,6 +176,7 @@ static int loader_open(situ__loader *L, situ_store *s, const situ_load_opts *o, 
  * rolls back. Returns the outcome. */
 static int loader_close(situ__loader *L, int rc, situ_err *err)
 {
+    situ__ahead_drop(L);
     CPLPopErrorHandler();
     if (L->pipe) {
         int wrc = situ__pipe_finish(L->pipe, L->inserted, L->written, rc ? NULL : err);
@@ -409,6 +475,10 @@ int situ_load_dir(situ_store *s, const char *dir, const situ_load_opts *o,
         goto done;
     for (int c = 0; c < SITU_NCOLLECTIONS && !rc; c++) {
         situ__source_opts so = source_opts(D, dir, c, o);
+        int next = c + 1;
+        while (next < SITU_NCOLLECTIONS && !D->path[next][0])
+            next++;
+        L.next_path = next < SITU_NCOLLECTIONS ? D->path[next] : NULL;
         if (D->path[c][0])
             rc = situ__load_source(&L, D->path[c], &so, &D->st[c], err);
     }

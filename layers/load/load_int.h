@@ -224,6 +224,13 @@ typedef struct situ__source_opts {
     int generate_ids;
 } situ__source_opts;
 
+/* How a GeoJSON source is opened (load_source.c, and ahead in load.c):
+ * dates stay the text they are. */
+#define SITU__GEOJSON_OO "DATE_AS_STRING=YES"
+#define SITU__OPEN_FLAGS (GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR)
+
+typedef struct situ__ahead situ__ahead;
+
 /* What the sources of one load (one transaction) share. */
 typedef struct situ__loader {
     situ_store *s;
@@ -231,6 +238,8 @@ typedef struct situ__loader {
     situ__geos *geos;
     situ__townships *townships; /* built on first need, dropped after a townships load */
     situ__pipe *pipe;           /* SpatiaLite: the load's writer thread, from its first source */
+    const char *next_path;      /* --all: the file loaded after this one, or NULL */
+    situ__ahead *ahead;         /* that file being opened on a thread of its own, or NULL */
     long long inserted[SITU_NCOLLECTIONS], written[SITU_NCOLLECTIONS]; /* the pipe's counts */
     int gdal_failed;    /* set by the GDAL handler on CE_Failure */
     char gdal_msg[256]; /* its last failure message */
@@ -239,6 +248,19 @@ typedef struct situ__loader {
     long long saved_cache_size; /* the connection's settings, put back after */
     int saved_temp_store;
 } situ__loader;
+
+/* ---- the next GeoJSON file, opened ahead (load.c) ----------------------- */
+
+/* Opens path on a thread of its own when it is a GeoJSON file (GDAL reads
+ * all of it when opening it), while this thread loads the current source;
+ * drops what an earlier call opened and nobody took. */
+void situ__ahead_start(situ__loader *L, const char *path);
+/* The GeoJSON dataset opened ahead for path (the caller closes it), or NULL
+ * when there is none or its open failed: then open it here, which reports
+ * why. Waits for the thread. */
+GDALDatasetH situ__ahead_take(situ__loader *L, const char *path);
+/* Waits for the thread and closes what it opened. */
+void situ__ahead_drop(situ__loader *L);
 
 /* Loads one source into so->c inside L's open transaction. out_stats is
  * written on success, but for rows the writer thread still writes: their

@@ -273,12 +273,13 @@ static int open_source(source *S, situ_err *err)
         snprintf(enc, sizeof enc, "ENCODING=%s", S->shp_encoding);
         oo[0] = enc;
     } else if (!strcmp(dn, "GeoJSON")) {
-        oo[0] = "DATE_AS_STRING=YES";
+        oo[0] = SITU__GEOJSON_OO;
         S->is_geojson = 1;
     }
     L->gdal_msg[0] = '\0';
-    S->ds = GDALOpenEx(S->path, GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR, drivers,
-                       oo, NULL);
+    if (S->is_geojson && (S->ds = situ__ahead_take(L, S->path)))
+        return 0;
+    S->ds = GDALOpenEx(S->path, SITU__OPEN_FLAGS, drivers, oo, NULL);
     if (!S->ds)
         return situ_err_set(err, SITU_EIO, "cannot read %s: %s", S->path,
                             L->gdal_msg[0] ? L->gdal_msg : "GDAL cannot open it");
@@ -899,7 +900,10 @@ static int prepare(source *S, situ_err *err)
 {
     int rc;
     char prefix[16];
-    if ((rc = open_source(S, err)) || (rc = pick_layer(S, err)) || (rc = make_transform(S, err)))
+    if ((rc = open_source(S, err)))
+        return rc;
+    situ__ahead_start(S->L, S->L->next_path); /* GDAL reads it while this one is read */
+    if ((rc = pick_layer(S, err)) || (rc = make_transform(S, err)))
         return rc;
     /* KML styling that LIBKML exposes as fields is not the feature's data */
     static const char *const kml_styling[] = {"tessellate", "extrude", "visibility",

@@ -691,6 +691,64 @@ static void scale_two_adds_a_copy_with_its_own_codes(void **state)
     free(dir);
 }
 
+/* The features of layer a agree with b's first ones, in order: fields by
+ * name, with their types, and geometries as WKB (rings turned alike).
+ * Returns how many were compared. */
+static int same_features(OGRLayerH a, OGRLayerH b)
+{
+    OGRFeatureDefnH da = OGR_L_GetLayerDefn(a), db = OGR_L_GetLayerDefn(b);
+    assert_int_equal(OGR_FD_GetFieldCount(da), OGR_FD_GetFieldCount(db));
+    int n = 0;
+    OGRFeatureH fa, fb;
+    while ((fa = OGR_L_GetNextFeature(a)) != NULL) {
+        assert_non_null(fb = OGR_L_GetNextFeature(b));
+        for (int i = 0; i < OGR_FD_GetFieldCount(da); i++) {
+            OGRFieldDefnH d = OGR_FD_GetFieldDefn(da, i);
+            int j = OGR_FD_GetFieldIndex(db, OGR_Fld_GetNameRef(d));
+            assert_true(j >= 0);
+            assert_int_equal(OGR_Fld_GetType(d), OGR_Fld_GetType(OGR_FD_GetFieldDefn(db, j)));
+            assert_int_equal(OGR_F_IsFieldSetAndNotNull(fa, i), OGR_F_IsFieldSetAndNotNull(fb, j));
+            assert_string_equal(OGR_F_GetFieldAsString(fa, i), OGR_F_GetFieldAsString(fb, j));
+        }
+        OGRGeometryH ga = OGR_F_GetGeometryRef(fa), gb = OGR_F_GetGeometryRef(fb);
+        size_t na = (size_t)OGR_G_WkbSize(ga), nb = (size_t)OGR_G_WkbSize(gb);
+        unsigned char *wa = malloc(na), *wb = malloc(nb);
+        OGR_G_ExportToWkb(ga, wkbNDR, wa), OGR_G_ExportToWkb(gb, wkbNDR, wb);
+        assert_int_equal(na, nb);
+        assert_memory_equal(wa, wb, na);
+        free(wa), free(wb);
+        OGR_F_Destroy(fa), OGR_F_Destroy(fb);
+        n++;
+    }
+    return n;
+}
+
+/* From scale 10 (a bench's demo) the GeoJSON collections are FlatGeobuf
+ * (GDAL reads GeoJSON twice, as text), and load as their GeoJSON would:
+ * the first copy of the city, feature by feature, as at scale 1 read from
+ * GeoJSON with the loader's options (coordinates rounded, RFC 7946 rings,
+ * field types as GDAL reads them). */
+static void from_scale_ten_geojson_collections_are_flatgeobuf_alike(void **state)
+{
+    (void)state;
+    char *dir = generate("demo-fgb", 10, SEED);
+    static const char *const ids[] = {"townships", "risk_zones", "resources", "stations"};
+    char *oo[] = {"DATE_AS_STRING=YES", NULL}, file[64];
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        snprintf(file, sizeof file, "%s.geojson", ids[i]);
+        assert_false(file_exists(dir, file));
+        GDALDatasetH gj = open_vector(shared(), file, oo);
+        snprintf(file, sizeof file, "%s.fgb", ids[i]);
+        GDALDatasetH fgb = open_vector(dir, file, NULL);
+        int n = same_features(GDALDatasetGetLayer(gj, 0), GDALDatasetGetLayer(fgb, 0));
+        assert_true(n > 100);
+        assert_true(OGR_L_GetFeatureCount(GDALDatasetGetLayer(fgb, 0), 1) >= 10LL * n);
+        GDALClose(gj), GDALClose(fgb);
+    }
+    situ_test_rmtree(dir);
+    free(dir);
+}
+
 static void bad_options_and_inputs_are_errors(void **state)
 {
     (void)state;
@@ -747,6 +805,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup(every_feature_lies_in_its_township, setup),
     cmocka_unit_test_setup(villages_lie_in_their_townships_with_plausible_names, setup),
     cmocka_unit_test_setup(scale_two_adds_a_copy_with_its_own_codes, setup),
+    cmocka_unit_test_setup(from_scale_ten_geojson_collections_are_flatgeobuf_alike, setup),
     cmocka_unit_test_setup(bad_options_and_inputs_are_errors, setup),
     cmocka_unit_test_setup(departments_csv_is_the_registry, setup),
 };

@@ -695,6 +695,56 @@ static void failed_dir_load_leaves_file_unchanged(void **state)
     assert_int_equal(q_int(fx, "SELECT count(*) FROM townships"), 3);
 }
 
+/* In --all the next GeoJSON file is opened on a thread of its own while
+ * the current one is read (GDAL reads a whole GeoJSON file at open): it
+ * loads as on its own, with the loader's options (a date stays the text it
+ * is, "2024-05-06 08:00"; a field only later features carry is kept), and
+ * a next file GDAL cannot open fails the load with the message of loading
+ * it alone. */
+static void load_dir_opens_the_next_geojson_ahead_as_alone(void **state)
+{
+    fixture *fx = *state;
+    situ_load_stats st[SITU_NCOLLECTIONS], one;
+    situ_load_opts o = {.max_rejected_share = 1};
+    situ_err err = {0};
+    char dir[4096], p[4200], alone[sizeof err.msg];
+    int nfiles = 0;
+    snprintf(dir, sizeof dir, "%s/ahead", fx->dir);
+    assert_int_equal(
+        situ_test_sh(NULL, "mkdir -p '%s' && cp %s/townships.geojson '%s/'", dir, DATA, dir), 0);
+    snprintf(p, sizeof p, "%s/risk_zones.geojson", dir);
+    assert_int_equal(
+        situ_test_write(
+            p, "{\"type\":\"FeatureCollection\",\"features\":["
+               "{\"type\":\"Feature\",\"properties\":{\"id\":\"RZ-1\",\"name\":\"a\","
+               "\"hazard_type\":\"flood\",\"risk_level\":2},\"geometry\":{\"type\":\"Polygon\","
+               "\"coordinates\":[[[111.02,26.02],[111.04,26.02],[111.04,26.04],[111.02,26.04],"
+               "[111.02,26.02]]]}},"
+               "{\"type\":\"Feature\",\"properties\":{\"id\":\"RZ-2\",\"name\":\"b\","
+               "\"hazard_type\":\"flood\",\"risk_level\":2,\"surveyed\":\"2024-05-06 08:00\"},"
+               "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[111.02,26.02],"
+               "[111.03,26.02],[111.03,26.03],[111.02,26.03],[111.02,26.02]]]}}]}"),
+        0);
+    snprintf(p, sizeof p, "%s/resources.geojson", dir);
+    assert_int_equal(situ_test_write(p, "{\"type\":\"FeatureCollection\",\"features\":[{\"ty"), 0);
+    assert_int_not_equal(load(fx, "resources", p, NULL, NULL, &one, &err), 0);
+    snprintf(alone, sizeof alone, "%s", err.msg);
+    memset(&err, 0, sizeof err);
+    assert_int_not_equal(situ_load_dir(fx->s, dir, &o, st, &nfiles, &err), 0);
+    assert_string_equal(err.msg, alone);
+    assert_int_equal(q_int(fx, "SELECT count(*) FROM risk_zones"), 0); /* rolled back */
+    unlink(p);
+    int rc = situ_load_dir(fx->s, dir, &o, st, &nfiles, &err);
+    if (rc)
+        fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(nfiles, 2);
+    assert_int_equal(st[SITU_C_RISK_ZONES].inserted, 2);
+    assert_q(fx, "SELECT coalesce(extra, 'none') FROM risk_zones WHERE id = 'RZ-1'", "none");
+    assert_q(fx, "SELECT extra FROM risk_zones WHERE id = 'RZ-2'",
+             "{\"surveyed\":\"2024-05-06 08:00\"}");
+}
+
 /* Writes n hazards P0..P(n-1) as GeoJSON points inside township 431102001. */
 static void write_many_hazards(const char *path, int n)
 {
@@ -849,6 +899,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(reads_geopackage_and_kml, setup, teardown),
     cmocka_unit_test_setup_teardown(groups_many_reasons_into_other, setup, teardown),
     cmocka_unit_test_setup_teardown(load_dir_follows_manifest_townships_first, setup, teardown),
+    cmocka_unit_test_setup_teardown(load_dir_opens_the_next_geojson_ahead_as_alone, setup,
+                                    teardown),
     cmocka_unit_test_setup_teardown(failed_dir_load_leaves_file_unchanged, setup, teardown),
     cmocka_unit_test_setup_teardown(failed_write_mid_load_changes_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(failed_write_in_a_later_collection_rolls_back_all, setup,

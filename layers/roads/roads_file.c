@@ -180,6 +180,12 @@ static void drop_pages(const situ_roads_graph *g, const void *from, const void *
         madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
+void situ_roads_graph_drop_pages(const situ_roads_graph *g)
+{
+    if (g && g->map)
+        drop_pages(g, g->map, (const char *)g->map + g->map_len);
+}
+
 /* Checks of elements [i, end) of one array of g: 1 when sound. */
 typedef int (*range_sound)(const situ_roads_graph *g, size_t i, size_t end);
 

@@ -239,8 +239,9 @@ static void test_index_out_of_range_is_refused(void **state)
 }
 
 /* A large graph mapped back holds few of its file's pages resident (the
- * check hands each piece back, situ_roads_graph_map), and what it answers
- * after, read again from the page cache, is the graph built. */
+ * check hands each piece back, situ_roads_graph_map), as it does again
+ * after situ_roads_graph_drop_pages, and what it answers after, read again
+ * from the page cache, is the graph built. */
 static void test_mapped_pages_are_handed_back(void **state)
 {
     (void)state;
@@ -261,7 +262,12 @@ static void test_mapped_pages_are_handed_back(void **state)
     assert_true(kb >= 0);
     /* the closure bitset's pass reads the roads, an eighth of the file */
     assert_true(kb * 1024 < st.st_size / 4);
+    assert_same_graph(b, g); /* reads the edges and nodes in again */
+    assert_true(situ_test_mapped_rss_kb(bigpath) * 1024 >= st.st_size / 4);
+    situ_roads_graph_drop_pages(g);
+    assert_true(situ_test_mapped_rss_kb(bigpath) * 1024 < st.st_size / 16);
     assert_same_graph(b, g);
+    situ_roads_graph_drop_pages(b); /* a graph built in memory: nothing to do */
     situ_roads_graph_free(g);
     situ_roads_graph_free(b);
     situ_roads_osm_dispose(&big);

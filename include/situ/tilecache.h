@@ -46,7 +46,7 @@ typedef struct situ_tilecache_opts {
  * (situ_coll_drop_pages): cutting reads the file's pages into the process's
  * resident set, and a sweep of the low zooms would otherwise hold the
  * whole file. Pages a tile needs are read again from the page cache. */
-#define SITU_TILECACHE_DROP_EVERY 64u
+#define SITU_TILECACHE_DROP_EVERY 8u
 
 /* One answer: the pieces (per-collection entries, retained) that make the
  * body, in collection order. n_raw == 0 means an empty tile (answer 204). */

@@ -269,6 +269,7 @@ static void prepare_now(const situ_snapshot *snap)
     size_t nparts = 0;
     for (size_t i = 0; i < roads->n; i++)
         nparts += roads->feats[i].npolys;
+    situ_coll_drop_pages(roads); /* that read every feature */
     if (nparts && !(n = net_new(roads, prev, &err)))
         fprintf(stderr, "situd: roads: network not rebuilt: %s\n", err.msg);
     if (n || !nparts) {
@@ -285,6 +286,10 @@ static void prepare_now(const situ_snapshot *snap)
             publish_closures(n);
         net_swap(n); /* nparts 0: no road network */
         prewarm(snap->colls[SITU_C_RESOURCES]);
+        /* the snaps read most of a mapped graph file: searches read again
+         * what they use */
+        if (n && n->gh->mapped)
+            situ_roads_graph_drop_pages(n->gh->g);
     }
     net_release(prev);
     pthread_mutex_unlock(&wlock);

@@ -148,6 +148,11 @@ int situ_roads_graph_save(const situ_roads_graph *g, uint64_t key, const situ_ro
  * ...). */
 int situ_roads_graph_map(const char *path, uint64_t key, const situ_roads_config *cfg,
                          situ_roads_graph **out_g, const char **out_why);
+/* Hands back the pages of g's graph file that searches and snaps read in
+ * (MADV_DONTNEED on the read-only mapping: read again from the page cache
+ * when next used); nothing for a graph built in memory. g is unchanged and
+ * may be searched meanwhile. */
+void situ_roads_graph_drop_pages(const situ_roads_graph *g);
 
 /* ---- closures --------------------------------------------------------------- */
 

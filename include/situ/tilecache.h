@@ -37,7 +37,16 @@ typedef struct situ_tilecache_opts {
     size_t max_bytes;           /* bound on cached bytes, entries included (256 MiB) */
     int gzip_level;             /* libdeflate level 1..12 (1: fast; MVT varints gain little more) */
     const situ_tile_opts *tile; /* NULL: situ_tile_opts_default */
+    unsigned drop_every;        /* cuts between hands-back of a snapshot file's pages
+                                   (situ_coll_drop_pages); 0: SITU_TILECACHE_DROP_EVERY */
 } situ_tilecache_opts;
+
+/* Every this many cuts (misses cut, cached or not), the pages of the
+ * snapshot file the cut collection was read back from are handed back
+ * (situ_coll_drop_pages): cutting reads the file's pages into the process's
+ * resident set, and a sweep of the low zooms would otherwise hold the
+ * whole file. Pages a tile needs are read again from the page cache. */
+#define SITU_TILECACHE_DROP_EVERY 8u
 
 /* One answer: the pieces (per-collection entries, retained) that make the
  * body, in collection order. n_raw == 0 means an empty tile (answer 204). */

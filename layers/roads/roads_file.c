@@ -14,9 +14,11 @@
  * derives its closure set from the roads' statuses on every network, as it
  * does when it keeps a graph across a status change. Then the payload is
  * checked against its checksum (read through a buffer, not the mapping) and
- * every index against its array before any of it is used. The mapping is
- * private and read-only; a file replaced later (renamed over) does not
- * change it.
+ * every index against its array before any of it is used, each piece's
+ * pages handed back once checked (MADV_DONTNEED), so that a start does not
+ * hold the whole file resident: the searches read again what they use. The
+ * mapping is private and read-only; a file replaced later (renamed over)
+ * does not change it.
  *
  * Layout (native byte order, each array padded to 8 bytes): the header,
  * then edges, nxy, inc_off, inc, roads, run0, by_id, run boxes, run refs.
@@ -157,7 +159,104 @@ int situ_roads_graph_save(const situ_roads_graph *g, uint64_t key, const situ_ro
 
 /* ---- mapping back -------------------------------------------------------- */
 
-/* 1 when every index of g is inside its array and the lists are in order. */
+/* The bytes of each piece the checks go through before handing its pages back. */
+#define CHECK_PIECE ((size_t)16 << 20)
+
+/* The pages of [from, to) of g's mapping handed back (MADV_DONTNEED): they
+ * leave the process's resident set and are read again from the page cache
+ * when next used. The mapping is read-only and private, and the file is
+ * never written in place (renamed over), so nothing can be lost; the
+ * pages the range shares with its neighbours go too (read again alike). */
+static void drop_pages(const situ_roads_graph *g, const void *from, const void *to)
+{
+    static long page;
+    if (!page)
+        page = sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)g->map, hi = lo + g->map_len;
+    uintptr_t a = (uintptr_t)from & ~(uintptr_t)(page - 1);
+    uintptr_t b = ((uintptr_t)to + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1);
+    a = a < lo ? lo : a, b = b > hi ? hi : b;
+    if (g->map && b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+void situ_roads_graph_drop_pages(const situ_roads_graph *g)
+{
+    if (g && g->map)
+        drop_pages(g, g->map, (const char *)g->map + g->map_len);
+}
+
+/* Checks of elements [i, end) of one array of g: 1 when sound. */
+typedef int (*range_sound)(const situ_roads_graph *g, size_t i, size_t end);
+
+/* Runs check over array a (n elements of elem bytes) a piece at a time,
+ * each piece's pages handed back once checked, so that the check never
+ * holds the whole file resident. 1 when every piece is sound. */
+static int sound_in_pieces(const situ_roads_graph *g, range_sound check, const void *a, size_t elem,
+                           size_t n)
+{
+    size_t per = CHECK_PIECE / elem;
+    for (size_t i = 0; i < n; i += per) {
+        size_t end = n - i < per ? n : i + per;
+        if (!check(g, i, end))
+            return 0;
+        drop_pages(g, (const char *)a + i * elem, (const char *)a + end * elem);
+    }
+    return 1;
+}
+
+static int edges_sound(const situ_roads_graph *g, size_t i, size_t end)
+{
+    for (size_t e = i; e < end; e++) {
+        const situ__edge *ed = &g->edges[e];
+        if (ed->a >= g->nnodes || ed->b >= g->nnodes || (ed->rf >> 2) >= g->nroads ||
+            !(ed->t >= 0) || !isfinite(ed->t))
+            return 0;
+    }
+    return 1;
+}
+
+static int inc_off_sound(const situ_roads_graph *g, size_t i, size_t end)
+{
+    for (size_t v = i; v < end; v++)
+        if (g->inc_off[v + 1] < g->inc_off[v])
+            return 0;
+    return 1;
+}
+
+static int inc_sound(const situ_roads_graph *g, size_t i, size_t end)
+{
+    for (size_t k = i; k < end; k++)
+        if (g->inc[k] >= g->nedges)
+            return 0;
+    return 1;
+}
+
+/* The roads and by_id (read together; by_id's pages go with the rest). */
+static int roads_sound(const situ_roads_graph *g, size_t i, size_t end)
+{
+    for (size_t r = i; r < end; r++) {
+        const situ__road *rd = &g->roads[r];
+        if (rd->edge0 > g->roads[r + 1].edge0 || rd->cls >= SITU_ROADS_NCLASSES ||
+            rd->status > SITU_ROADS_RESTRICTED || rd->oneway > SITU_ROADS_REVERSE ||
+            g->by_id[r] >= g->nroads)
+            return 0;
+    }
+    return 1;
+}
+
+static int run0_sound(const situ_roads_graph *g, size_t i, size_t end)
+{
+    for (size_t r = i; r < end; r++)
+        if (g->run0[r + 1] <= g->run0[r])
+            return 0;
+    return 1;
+}
+
+/* 1 when every index of g is inside its array and the lists are in order.
+ * Each array's pages are handed back as it is checked, and the whole
+ * mapping at the end (what the search then needs is read again when
+ * used): a large network's file is not all resident after its start. */
 static int graph_sound(const situ_roads_graph *g)
 {
     if (g->inc_off[0] != 0 || g->inc_off[g->nnodes] != 2 * g->nedges || g->run0[0] != 0 ||
@@ -165,29 +264,13 @@ static int graph_sound(const situ_roads_graph *g)
         g->roads[g->nroads].edge0 != g->nedges ||
         g->nruns != (g->nedges + SITU__RUN - 1) / SITU__RUN)
         return 0;
-    for (size_t e = 0; e < g->nedges; e++) {
-        const situ__edge *ed = &g->edges[e];
-        if (ed->a >= g->nnodes || ed->b >= g->nnodes || (ed->rf >> 2) >= g->nroads ||
-            !(ed->t >= 0) || !isfinite(ed->t))
-            return 0;
-    }
-    for (size_t v = 0; v < g->nnodes; v++)
-        if (g->inc_off[v + 1] < g->inc_off[v])
-            return 0;
-    for (size_t i = 0; i < 2 * g->nedges; i++)
-        if (g->inc[i] >= g->nedges)
-            return 0;
-    for (size_t r = 0; r < g->nroads; r++) {
-        const situ__road *rd = &g->roads[r];
-        if (rd->edge0 > g->roads[r + 1].edge0 || rd->cls >= SITU_ROADS_NCLASSES ||
-            rd->status > SITU_ROADS_RESTRICTED || rd->oneway > SITU_ROADS_REVERSE ||
-            g->by_id[r] >= g->nroads)
-            return 0;
-    }
-    for (size_t r = 0; r < g->nruns; r++)
-        if (g->run0[r + 1] <= g->run0[r])
-            return 0;
-    return 1;
+    int ok = sound_in_pieces(g, edges_sound, g->edges, sizeof *g->edges, g->nedges) &&
+             sound_in_pieces(g, inc_off_sound, g->inc_off, sizeof *g->inc_off, g->nnodes) &&
+             sound_in_pieces(g, inc_sound, g->inc, sizeof *g->inc, 2 * g->nedges) &&
+             sound_in_pieces(g, roads_sound, g->roads, sizeof *g->roads, g->nroads) &&
+             sound_in_pieces(g, run0_sound, g->run0, sizeof *g->run0, g->nruns);
+    drop_pages(g, g->map, (const char *)g->map + g->map_len);
+    return ok;
 }
 
 /* Maps payload (bytes at off of fd) into g's arrays; the reason, or NULL. */

@@ -85,6 +85,8 @@ struct situ_tilecache {
     pthread_mutex_t state_mu;
     coll_state cs[SITU_NCOLLECTIONS];
     uint64_t hits, misses, empty_fast, evictions, invalidated, uncached;
+    unsigned drop_every; /* cuts between hands-back of a snapshot file's pages */
+    unsigned cuts;       /* cuts since the last */
 };
 
 /* ---- entries --------------------------------------------------------------- */
@@ -357,6 +359,16 @@ static int empty_fast(const situ_tilecache *tc, const situ_coll *coll, situ_tile
     return ll[2] < x[0] || ll[0] > x[2] || ll[3] < x[1] || ll[1] > x[3];
 }
 
+/* Every drop_every-th cut, the pages of the snapshot file src's collection
+ * was read back from are handed back (situ_coll_drop_pages: all the file's
+ * collections share one mapping; nothing when the collection is not the
+ * file's). A cut in another thread meanwhile reads again what it needs. */
+static void drop_now_and_then(situ_tilecache *tc, const situ_tilesrc *src)
+{
+    if (__atomic_add_fetch(&tc->cuts, 1, __ATOMIC_RELAXED) % tc->drop_every == 0)
+        situ_coll_drop_pages(situ_tilesrc_coll(src));
+}
+
 /* Cuts tile t of cid into a new READY entry like k, judging deadlines at
  * the day the cache is at. */
 static int cut(situ_tilecache *tc, situ_tilesrc *src, const situ_tile_entry *k, situ_tile_xyz t,
@@ -367,6 +379,7 @@ static int cut(situ_tilecache *tc, situ_tilesrc *src, const situ_tile_entry *k, 
     situ_tile_opts o = tc->topts;
     o.today = __atomic_load_n(&tc->day, __ATOMIC_ACQUIRE);
     int rc = situ_tile_encode_coll(src, t, &o, &raw, NULL, err);
+    drop_now_and_then(tc, src);
     situ_tile_entry *e = rc ? NULL : entry_make(k, &raw);
     situ_buf_dispose(&raw);
     if (!rc && !e)
@@ -875,6 +888,7 @@ int situ_tilecache_new(const situ_tilecache_opts *o, situ_tilecache **out_tc, si
     else
         situ_tile_opts_default(&tc->topts);
     tc->day = tc->topts.today ? tc->topts.today : situ_store_today_ymd();
+    tc->drop_every = o && o->drop_every ? o->drop_every : SITU_TILECACHE_DROP_EVERY;
     pthread_mutex_init(&tc->state_mu, NULL);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
         pthread_mutex_init(&tc->cs[i].build_mu, NULL);

@@ -78,6 +78,30 @@ char *situ_test_slurp(const char *path, size_t *out_n)
     return buf;
 }
 
+long situ_test_mapped_rss_kb(const char *path)
+{
+    char real[4096], line[4400];
+    if (!realpath(path, real))
+        return -1;
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return -1;
+    long kb = -1;
+    int ours = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        int at = 0;
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &at) == 2 && at) {
+            line[strcspn(line, "\n")] = '\0';
+            ours = strcmp(line + at, real) == 0;
+        } else if (ours && strncmp(line, "Rss:", 4) == 0) {
+            kb = (kb < 0 ? 0 : kb) + strtol(line + 4, NULL, 10);
+        }
+    }
+    fclose(f);
+    return kb;
+}
+
 int situ_test_write(const char *path, const char *text)
 {
     FILE *f = fopen(path, "wb");

@@ -24,6 +24,9 @@ char *situ_test_slurp(const char *path, size_t *out_n);
 int situ_test_write(const char *path, const char *text);
 /* Path of the situ CLI binary ($SITU_BIN, else build/situ). */
 const char *situ_test_bin(void);
+/* KiB of file path (its real path) resident in this process now: the sum
+ * of Rss over its mappings in /proc/self/smaps; -1 when none is mapped. */
+long situ_test_mapped_rss_kb(const char *path);
 
 /* Fails the test unless collections a and b hold the same features in the
  * same order (each one's GeoJSON, box and point), with the same id index

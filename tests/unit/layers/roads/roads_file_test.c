@@ -4,7 +4,8 @@
  * answer the same); a file written for other roads, another speed table or
  * by another format is refused; a truncated file, a flipped byte and an
  * index out of range under a checksum made to match are refused, never
- * mapped.
+ * mapped; a large graph mapped back holds few of its pages resident and
+ * answers the same.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -237,6 +238,42 @@ static void test_index_out_of_range_is_refused(void **state)
     assert_string_equal(refused(KEY, NULL), "an index out of range");
 }
 
+/* A large graph mapped back holds few of its file's pages resident (the
+ * check hands each piece back, situ_roads_graph_map), as it does again
+ * after situ_roads_graph_drop_pages, and what it answers after, read again
+ * from the page cache, is the graph built. */
+static void test_mapped_pages_are_handed_back(void **state)
+{
+    (void)state;
+    situ_roads_osm big;
+    situ_roads_graph *b = NULL, *g = NULL;
+    situ_err err;
+    assert_int_equal(situ_roads_grid(240, 240, 150, 12, 8, 11, &big, &err), 0);
+    assert_int_equal(situ_roads_graph_new(big.lines, big.n, NULL, &b, &err), 0);
+    char bigpath[600];
+    snprintf(bigpath, sizeof bigpath, "%s/big.roads", dir);
+    assert_int_equal(situ_roads_graph_save(b, KEY, NULL, bigpath, &err), 0);
+    struct stat st;
+    assert_int_equal(stat(bigpath, &st), 0);
+    assert_true(st.st_size > 4 << 20); /* pages enough to tell */
+    const char *why = "unset";
+    assert_int_equal(situ_roads_graph_map(bigpath, KEY, NULL, &g, &why), 0);
+    long kb = situ_test_mapped_rss_kb(bigpath);
+    assert_true(kb >= 0);
+    /* the closure bitset's pass reads the roads, an eighth of the file */
+    assert_true(kb * 1024 < st.st_size / 4);
+    assert_same_graph(b, g); /* reads the edges and nodes in again */
+    assert_true(situ_test_mapped_rss_kb(bigpath) * 1024 >= st.st_size / 4);
+    situ_roads_graph_drop_pages(g);
+    assert_true(situ_test_mapped_rss_kb(bigpath) * 1024 < st.st_size / 16);
+    assert_same_graph(b, g);
+    situ_roads_graph_drop_pages(b); /* a graph built in memory: nothing to do */
+    situ_roads_graph_free(g);
+    situ_roads_graph_free(b);
+    situ_roads_osm_dispose(&big);
+    unlink(bigpath);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_stale_is_refused),
         cmocka_unit_test(test_corrupt_is_refused),
         cmocka_unit_test(test_index_out_of_range_is_refused),
+        cmocka_unit_test(test_mapped_pages_are_handed_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,7 +1,8 @@
 /* tilecache_test.c: tests layers/tiles/tilecache.c: cached bytes equal a direct
  * cut, gzip assembled from per-collection pieces inflates to the raw tile,
  * ETags and If-None-Match, empty tiles, the byte bound, exact invalidation,
- * snapshots moving on (told and untold), and readers racing a writer. */
+ * snapshots moving on (told and untold), readers racing a writer, and the
+ * pages of a snapshot file handed back every so many cuts. */
 #include "testlib.h"
 
 #include <pthread.h>
@@ -522,6 +523,59 @@ typedef struct race {
     int seed, failures, stop;
 } race;
 
+/* A cache over a snapshot read back from its file (mapped at the address
+ * it was written for, so its pages are the file's): every drop_every-th
+ * cut hands the file's pages back (the process holds none of them after
+ * it), and every tile, before and after, is the cold build's, byte for
+ * byte. */
+static void cuts_hand_the_snapshot_file_back_now_and_then(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    char db[4096], snapfile[4200], note[512];
+    snprintf(db, sizeof db, "%s/town.sqlite", fx.dir);
+    snprintf(snapfile, sizeof snapfile, "%s.snap", db);
+    situ_err err = {0};
+    situ_snapshot *cold, *mapped;
+    assert_int_equal(situ_snapshot_open(fx.store, db, &cold, note, sizeof note, &err), 0);
+    assert_int_equal(situ_snapshot_open(fx.store, db, &mapped, note, sizeof note, &err), 0);
+    assert_non_null(strstr(note, "read back"));
+    enum { EVERY = 5 };
+    situ_tilecache_opts o = {.drop_every = EVERY};
+    situ_tilecache *tc;
+    assert_int_equal(situ_tilecache_new(&o, &tc, &err), 0);
+    situ_buf want, body;
+    situ_buf_init(&want), situ_buf_init(&body);
+    long kb[2 * EVERY];
+    for (int i = 0; i < 2 * EVERY; i++) {
+        situ_tile_xyz t = tile_at(15, FX_LON0 + FX_SPAN * (i + 0.5) / (2 * EVERY),
+                                  FX_LAT0 + FX_SPAN * (0.3 + 0.04 * i));
+        situ_tile_reply r;
+        get(tc, mapped, SITU_C_HAZARDS, t, &r);
+        kb[i] = situ_test_mapped_rss_kb(snapfile);
+        direct(cold, SITU_C_HAZARDS, t, &want);
+        body.n = 0;
+        assert_int_equal(situ_tile_reply_body(&r, 0, &body), 0);
+        assert_int_equal(body.n, want.n);
+        assert_memory_equal(body.p, want.p, want.n);
+        situ_tile_reply_dispose(&r);
+    }
+    situ_tilecache_stats st;
+    situ_tilecache_stats_get(tc, &st);
+    assert_int_equal(st.misses, 2 * EVERY); /* each a cut */
+    /* the cuts read the file's pages in; the fifth and tenth hand them back */
+    assert_true(kb[EVERY - 2] > 0 && kb[2 * EVERY - 2] > 0);
+    assert_true(kb[EVERY - 1] >= 0 && kb[EVERY - 1] < kb[EVERY - 2]);
+    assert_true(kb[2 * EVERY - 1] >= 0 && kb[2 * EVERY - 1] < kb[2 * EVERY - 2]);
+    assert_true(kb[EVERY - 1] <= 8 && kb[2 * EVERY - 1] <= 8);
+    situ_buf_dispose(&want), situ_buf_dispose(&body);
+    situ_tilecache_free(tc);
+    situ_snapshot_release(mapped);
+    situ_snapshot_release(cold);
+    fixture_close(&fx);
+}
+
 static void *reader(void *p)
 {
     race *r = p;
@@ -596,6 +650,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(advance_drops_a_tile_a_point_reaches_by_rounding),
     cmocka_unit_test(gzip_of_several_pieces_follows_a_changed_piece),
     cmocka_unit_test(readers_race_a_writer),
+    cmocka_unit_test(cuts_hand_the_snapshot_file_back_now_and_then),
 };
 
 SITU_TEST_MAIN("tilecache", tests)

@@ -37,16 +37,21 @@ typedef struct situ_tilecache_opts {
     size_t max_bytes;           /* bound on cached bytes, entries included (256 MiB) */
     int gzip_level;             /* libdeflate level 1..12 (1: fast; MVT varints gain little more) */
     const situ_tile_opts *tile; /* NULL: situ_tile_opts_default */
-    unsigned drop_every;        /* cuts between hands-back of a snapshot file's pages
-                                   (situ_coll_drop_pages); 0: SITU_TILECACHE_DROP_EVERY */
+    unsigned drop_every;        /* cuts between looks at the process's resident file
+                                   pages; 0: SITU_TILECACHE_DROP_EVERY */
+    size_t file_budget;         /* resident file bytes past which the snapshot file is
+                                   handed back; 0: SITU_TILECACHE_FILE_BUDGET */
 } situ_tilecache_opts;
 
-/* Every this many cuts (misses cut, cached or not), the pages of the
- * snapshot file the cut collection was read back from are handed back
- * (situ_coll_drop_pages): cutting reads the file's pages into the process's
- * resident set, and a sweep of the low zooms would otherwise hold the
- * whole file. Pages a tile needs are read again from the page cache. */
+/* Every drop_every cuts (misses cut, cached or not) the cache looks at the
+ * file pages the process holds resident (/proc/self/statm); past
+ * file_budget, the pages of the snapshot file the cut collection was read
+ * back from are handed back (situ_coll_drop_pages). Cutting reads the
+ * file's pages into the resident set, and a sweep of a nation's low zooms
+ * would otherwise hold the whole file; a small file is never handed back,
+ * so its tiles never read pages in again. */
 #define SITU_TILECACHE_DROP_EVERY 8u
+#define SITU_TILECACHE_FILE_BUDGET ((size_t)128 << 20)
 
 /* One answer: the pieces (per-collection entries, retained) that make the
  * body, in collection order. n_raw == 0 means an empty tile (answer 204). */

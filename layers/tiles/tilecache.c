@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include <libdeflate.h>
 #include <zlib.h>
@@ -85,8 +86,9 @@ struct situ_tilecache {
     pthread_mutex_t state_mu;
     coll_state cs[SITU_NCOLLECTIONS];
     uint64_t hits, misses, empty_fast, evictions, invalidated, uncached;
-    unsigned drop_every; /* cuts between hands-back of a snapshot file's pages */
-    unsigned cuts;       /* cuts since the last */
+    unsigned drop_every; /* cuts between looks at the resident file pages */
+    unsigned cuts;       /* cuts made */
+    size_t file_budget;  /* resident file bytes past which the snapshot file goes back */
 };
 
 /* ---- entries --------------------------------------------------------------- */
@@ -359,13 +361,27 @@ static int empty_fast(const situ_tilecache *tc, const situ_coll *coll, situ_tile
     return ll[2] < x[0] || ll[0] > x[2] || ll[3] < x[1] || ll[1] > x[3];
 }
 
-/* Every drop_every-th cut, the pages of the snapshot file src's collection
- * was read back from are handed back (situ_coll_drop_pages: all the file's
- * collections share one mapping; nothing when the collection is not the
- * file's). A cut in another thread meanwhile reads again what it needs. */
+/* The file-backed bytes the process holds resident (statm's shared: RssFile
+ * + RssShmem); 0 when unknown. */
+static size_t resident_file_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "re");
+    unsigned long long size = 0, resident = 0, shared = 0;
+    int n = f ? fscanf(f, "%llu %llu %llu", &size, &resident, &shared) : 0;
+    if (f)
+        fclose(f);
+    return n == 3 ? (size_t)shared * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+/* Every drop_every-th cut, when the process holds more than file_budget of
+ * file pages, the pages of the snapshot file src's collection was read back
+ * from are handed back (situ_coll_drop_pages: all the file's collections
+ * share one mapping; nothing when the collection is not the file's). A cut
+ * in another thread meanwhile reads again what it needs. */
 static void drop_now_and_then(situ_tilecache *tc, const situ_tilesrc *src)
 {
-    if (__atomic_add_fetch(&tc->cuts, 1, __ATOMIC_RELAXED) % tc->drop_every == 0)
+    if (__atomic_add_fetch(&tc->cuts, 1, __ATOMIC_RELAXED) % tc->drop_every == 0 &&
+        resident_file_bytes() > tc->file_budget)
         situ_coll_drop_pages(situ_tilesrc_coll(src));
 }
 
@@ -889,6 +905,7 @@ int situ_tilecache_new(const situ_tilecache_opts *o, situ_tilecache **out_tc, si
         situ_tile_opts_default(&tc->topts);
     tc->day = tc->topts.today ? tc->topts.today : situ_store_today_ymd();
     tc->drop_every = o && o->drop_every ? o->drop_every : SITU_TILECACHE_DROP_EVERY;
+    tc->file_budget = o && o->file_budget ? o->file_budget : SITU_TILECACHE_FILE_BUDGET;
     pthread_mutex_init(&tc->state_mu, NULL);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
         pthread_mutex_init(&tc->cs[i].build_mu, NULL);

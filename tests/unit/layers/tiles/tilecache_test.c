@@ -524,10 +524,11 @@ typedef struct race {
 } race;
 
 /* A cache over a snapshot read back from its file (mapped at the address
- * it was written for, so its pages are the file's): every drop_every-th
- * cut hands the file's pages back (the process holds none of them after
- * it), and every tile, before and after, is the cold build's, byte for
- * byte. */
+ * it was written for, so its pages are the file's): with the process over
+ * its file budget, every drop_every-th cut hands the file's pages back (the
+ * process holds none of them after it), and every tile, before and after,
+ * is the cold build's, byte for byte; under its budget a cache never hands
+ * them back. */
 static void cuts_hand_the_snapshot_file_back_now_and_then(void **state)
 {
     (void)state;
@@ -542,7 +543,7 @@ static void cuts_hand_the_snapshot_file_back_now_and_then(void **state)
     assert_int_equal(situ_snapshot_open(fx.store, db, &mapped, note, sizeof note, &err), 0);
     assert_non_null(strstr(note, "read back"));
     enum { EVERY = 5 };
-    situ_tilecache_opts o = {.drop_every = EVERY};
+    situ_tilecache_opts o = {.drop_every = EVERY, .file_budget = 1};
     situ_tilecache *tc;
     assert_int_equal(situ_tilecache_new(&o, &tc, &err), 0);
     situ_buf want, body;
@@ -569,6 +570,19 @@ static void cuts_hand_the_snapshot_file_back_now_and_then(void **state)
     assert_true(kb[EVERY - 1] >= 0 && kb[EVERY - 1] < kb[EVERY - 2]);
     assert_true(kb[2 * EVERY - 1] >= 0 && kb[2 * EVERY - 1] < kb[2 * EVERY - 2]);
     assert_true(kb[EVERY - 1] <= 8 && kb[2 * EVERY - 1] <= 8);
+    situ_tilecache_free(tc);
+    situ_tilecache_opts roomy = {.drop_every = 1, .file_budget = SIZE_MAX};
+    assert_int_equal(situ_tilecache_new(&roomy, &tc, &err), 0);
+    for (int i = 0; i < EVERY; i++) { /* the same tiles, cut again: pages read in, kept */
+        situ_tile_xyz t = tile_at(15, FX_LON0 + FX_SPAN * (i + 0.5) / (2 * EVERY),
+                                  FX_LAT0 + FX_SPAN * (0.3 + 0.04 * i));
+        situ_tile_reply r;
+        get(tc, mapped, SITU_C_HAZARDS, t, &r);
+        kb[i] = situ_test_mapped_rss_kb(snapfile);
+        assert_true(i == 0 || kb[i] >= kb[i - 1]);
+        situ_tile_reply_dispose(&r);
+    }
+    assert_true(kb[EVERY - 1] > 8);
     situ_buf_dispose(&want), situ_buf_dispose(&body);
     situ_tilecache_free(tc);
     situ_snapshot_release(mapped);

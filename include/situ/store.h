@@ -113,8 +113,8 @@ int situ_store_upsert_many(situ_store *s, const situ_collection *c, const situ_f
  * back) and creates the indexes and triggers again as they were. A rollback
  * restores them too; a commit in between is refused. Upserts between the two
  * insert without a conflict test; an id written twice is updated as outside
- * a bulk write, but its box stays the first one's in the spatial index: ids
- * must be distinct. A no-op on PostgreSQL and when c has rows. */
+ * a bulk write, but the spatial index may keep its first box: ids must be
+ * distinct. A no-op on PostgreSQL and when c has rows. */
 int situ_store_bulk_begin(situ_store *s, const situ_collection *c, situ_err *err);
 /* Gathers the boxes of the rows of c written since situ_store_bulk_begin or
  * the last step, as situ_store_bulk_end would: a writer calls it after each

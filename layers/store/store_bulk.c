@@ -9,12 +9,12 @@
  * situ_store_bulk_begin drops those triggers and indexes (keeping their
  * SQL), and store.c writes the rows with a plain INSERT;
  * situ_store_bulk_step, after each batch, gathers the boxes of the rows
- * written since, rounded as the R-tree would store RTreeAlign's values;
- * situ_store_bulk_end gathers the rest, writes them as a packed R-tree into
- * the index's shadow tables (store_rtree.c), stamps last_insert once, checks
- * every row's geometry as ggi would have (the first refused fails the bulk
- * write; the caller rolls back) and creates the indexes (one sort each) and
- * triggers again as they were. DDL is transactional in SQLite: a rollback
+ * written since, rounded as the R-tree would store RTreeAlign's values, and
+ * checks their geometry as ggi would have (the first refused fails the bulk
+ * write; the caller rolls back); situ_store_bulk_end gathers the rest,
+ * writes them as a packed R-tree into the index's shadow tables
+ * (store_rtree.c), stamps last_insert once and creates the indexes (one
+ * sort each) and triggers again as they were. DDL is transactional in SQLite: a rollback
  * anywhere puts the triggers, indexes and the empty R-tree back too. The
  * update triggers of the geometry constraint (ggu) stay.
  *
@@ -150,27 +150,59 @@ int situ_store_bulk_begin(situ_store *s, const situ_collection *c, situ_err *err
     return rc;
 }
 
+/* The error of row fid of c, refused as the geometry constraint trigger
+ * (ggi) words it, with the row's id. */
+static int refused(situ_store *s, const situ_collection *c, long long fid, situ_err *err)
+{
+    char sql[160], *id;
+    snprintf(sql, sizeof sql, "SELECT id FROM \"%s\" WHERE fid = %lld", c->id, fid);
+    if (query_text(s->db, sql, &id) != SQLITE_OK)
+        return fail(s, err, "cannot read a refused row", c);
+    situ_err_set(err, SITU_EINVAL,
+                 "%s %s: %s.geom violates Geometry constraint [geom-type or SRID not allowed]",
+                 c->id, id ? id : "?", c->id);
+    sqlite3_free(id);
+    return SITU_EINVAL;
+}
+
+/* Prepares the read of c's rows past a fid: their boxes and whether their
+ * geometry passes the constraint ggi checked, GeometryConstraints against
+ * the column's type and SRID in geometry_columns (none: every row fails, as
+ * the trigger's subquery would find no row). */
+static int prepare_read(situ_store *s, const situ_collection *c, sqlite3_stmt **st)
+{
+    char sql[640];
+    snprintf(sql, sizeof sql,
+             "SELECT fid, MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), MbrMaxY(geom), "
+             "GeometryConstraints(geom, (SELECT geometry_type FROM geometry_columns WHERE "
+             "Lower(f_table_name) = Lower('%s') AND Lower(f_geometry_column) = 'geom'), "
+             "(SELECT srid FROM geometry_columns WHERE Lower(f_table_name) = Lower('%s') AND "
+             "Lower(f_geometry_column) = 'geom')) IS 1 FROM \"%s\" WHERE fid > ?1 AND geom IS "
+             "NOT NULL ORDER BY fid",
+             c->id, c->id, c->id);
+    return sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+}
+
 /* Gathers the boxes of c's rows past the last one gathered, in fid order
- * (the order they were written). A row whose geometry SpatiaLite cannot
- * bound is left out, as RTreeAlign leaves it out. */
+ * (the order they were written), and checks their geometry as ggi would
+ * have: the first refused fails the bulk write. A row whose geometry
+ * SpatiaLite cannot bound is left out, as RTreeAlign leaves it out. */
 static int gather_new_rows(situ_store *s, const situ_collection *c, situ_err *err)
 {
     sqlite3_stmt **st = &s->bulk_read[c->cid];
-    if (!*st) {
-        char sql[320];
-        snprintf(sql, sizeof sql,
-                 "SELECT fid, MbrMinX(geom), MbrMinY(geom), MbrMaxX(geom), MbrMaxY(geom) FROM "
-                 "\"%s\" WHERE fid > ?1 AND geom IS NOT NULL ORDER BY fid",
-                 c->id);
-        if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
-            return fail(s, err, "cannot read its bounds", c);
-    }
+    if (!*st && prepare_read(s, c, st) != SQLITE_OK)
+        return fail(s, err, "cannot read its bounds", c);
     sqlite3_bind_int64(*st, 1, s->bulk_indexed[c->cid]);
     int rc;
+    long long bad = 0;
     while ((rc = sqlite3_step(*st)) == SQLITE_ROW) {
         double mbr[4];
         long long fid = sqlite3_column_int64(*st, 0);
         s->bulk_indexed[c->cid] = fid;
+        if (!sqlite3_column_int(*st, 5)) {
+            bad = fid;
+            break;
+        }
         if (sqlite3_column_type(*st, 1) == SQLITE_NULL)
             continue;
         for (int i = 0; i < 4; i++)
@@ -179,6 +211,8 @@ static int gather_new_rows(situ_store *s, const situ_collection *c, situ_err *er
             break;
     }
     sqlite3_reset(*st);
+    if (bad)
+        return refused(s, c, bad, err);
     if (rc == SQLITE_NOMEM)
         return situ_err_set(err, SITU_ENOMEM, "bulk write of %s: out of memory", c->id);
     return rc == SQLITE_DONE ? 0 : fail(s, err, "cannot read its bounds", c);
@@ -210,35 +244,11 @@ static int fill_rtree(situ_store *s, const situ_collection *c, situ_err *err)
     return 0;
 }
 
-/* What the geometry constraint trigger (ggi) would have refused, for every
- * row at once: the first row whose geometry is not of the column's type and
- * SRID, as the trigger words it; its SQL is the trigger's. */
-static int check_geometries(situ_store *s, const situ_collection *c, situ_err *err)
-{
-    char sql[640], *bad;
-    snprintf(sql, sizeof sql,
-             "SELECT id FROM \"%s\" WHERE (SELECT geometry_type FROM geometry_columns WHERE "
-             "Lower(f_table_name) = Lower('%s') AND Lower(f_geometry_column) = Lower('geom') "
-             "AND GeometryConstraints(\"%s\".geom, geometry_type, srid) = 1) IS NULL LIMIT 1",
-             c->id, c->id, c->id);
-    if (query_text(s->db, sql, &bad) != SQLITE_OK)
-        return fail(s, err, "cannot check its geometries", c);
-    if (!bad)
-        return 0;
-    situ_err_set(err, SITU_EINVAL,
-                 "%s %s: %s.geom violates Geometry constraint [geom-type or SRID not allowed]",
-                 c->id, bad, c->id);
-    sqlite3_free(bad);
-    return SITU_EINVAL;
-}
-
 int situ_store_bulk_end(situ_store *s, const situ_collection *c, situ_err *err)
 {
     if (!s->db || !s->bulk[c->cid])
         return 0;
     int rc = fill_rtree(s, c, err);
-    if (!rc)
-        rc = check_geometries(s, c, err);
     if (!rc && sqlite3_exec(s->db, s->bulk_restore[c->cid], NULL, NULL, NULL) != SQLITE_OK)
         rc = fail(s, err, "cannot create its indexes and triggers again", c);
     forget(s, c->cid);

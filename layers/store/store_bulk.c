@@ -4,19 +4,22 @@
  * row otherwise fires SpatiaLite's triggers: the spatial index's (a DELETE
  * plus RTreeAlign, which formats an INSERT and parses it, and SQLite's R*
  * insertion, per row), the geometry_columns_time stamps' and the geometry
- * constraint's (ggi: a query of geometry_columns and the blob parsed again),
- * and inserts into each secondary index (a B-tree insert per row).
- * situ_store_bulk_begin drops those triggers and indexes (keeping their
- * SQL), and store.c writes the rows with a plain INSERT;
+ * constraint's (ggi: a query of geometry_columns and GeometryConstraints),
+ * and inserts into each secondary index (a B-tree insert per row; a
+ * resource's items go into resource_items' too).
+ * situ_store_bulk_begin drops those triggers and indexes (and those of an
+ * empty resource_items with resources), keeping their SQL, and store.c
+ * writes the rows with a plain INSERT;
  * situ_store_bulk_step, after each batch, gathers the boxes of the rows
  * written since, rounded as the R-tree would store RTreeAlign's values, and
  * checks their geometry as ggi would have (the first refused fails the bulk
  * write; the caller rolls back); situ_store_bulk_end gathers the rest,
  * writes them as a packed R-tree into the index's shadow tables
  * (store_rtree.c), stamps last_insert once and creates the indexes (one
- * sort each) and triggers again as they were. DDL is transactional in SQLite: a rollback
- * anywhere puts the triggers, indexes and the empty R-tree back too. The
- * update triggers of the geometry constraint (ggu) stay.
+ * sort each) and triggers again as they were. DDL is transactional in
+ * SQLite: a rollback anywhere puts the triggers, indexes and the empty
+ * R-tree back too. The update triggers of the geometry constraint (ggu)
+ * stay.
  *
  * Per collection:  idle --begin, no rows--> open --step...--> open --end--> idle
  *                  open --rollback (situ__store_bulk_forget)--> idle
@@ -79,18 +82,36 @@ static int fail(situ_store *s, situ_err *err, const char *what, const situ_colle
                         sqlite3_errmsg(s->db));
 }
 
-/* The SQL creating again what set_aside drops from c's table: its
- * secondary indexes (CREATE INDEX sorts once, cheaper than a B-tree insert
- * per row), then the triggers of bulk_prefixes; names in drops. */
+/* The table written with c's rows (store.c's write_items: a resource's
+ * items), whose indexes a bulk write sets aside too when it is empty; NULL. */
+static const char *side_table(situ_store *s, const situ_collection *c)
+{
+    char *any = NULL;
+    if (c->cid != SITU_C_RESOURCES ||
+        query_text(s->db, "SELECT 1 FROM resource_items LIMIT 1", &any) != SQLITE_OK || any) {
+        sqlite3_free(any);
+        return NULL;
+    }
+    return "resource_items";
+}
+
+/* The SQL creating again what set_aside drops from c's table (and its side
+ * table's): their secondary indexes (CREATE INDEX sorts once, cheaper than
+ * a B-tree insert per row), then the triggers of bulk_prefixes; names in
+ * drops. */
 static void aside_sql(situ_store *s, const situ_collection *c, sqlite3_str *restore,
                       sqlite3_str *drops, int *rc)
 {
     sqlite3_stmt *st;
+    const char *side = side_table(s, c);
     *rc = sqlite3_prepare_v2(s->db,
-                             "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ?1 AND "
-                             "sql IS NOT NULL AND (type = 'index' OR (type = 'trigger' AND "
-                             "name = ?2 || '_' || ?1 || '_geom')) ORDER BY type, rowid",
+                             "SELECT type, name, sql FROM sqlite_master WHERE (tbl_name = ?1 OR "
+                             "tbl_name = ?3) AND sql IS NOT NULL AND (type = 'index' OR (type = "
+                             "'trigger' AND name = ?2 || '_' || ?1 || '_geom')) ORDER BY type, "
+                             "rowid",
                              -1, &st, NULL);
+    if (*rc == SQLITE_OK && side)
+        sqlite3_bind_text(st, 3, side, -1, SQLITE_STATIC);
     /* i 0 names no trigger: the indexes; i > 0 the triggers of prefix i - 1 */
     for (size_t i = 0; *rc == SQLITE_OK && i <= sizeof bulk_prefixes / sizeof *bulk_prefixes;
          i++) {

@@ -402,8 +402,11 @@ static void put_resources_twice(situ_store *s, int bulk, int out_new[3])
                          .updated_at = "2026-01-01T00:00:00Z"};
     situ_err err = {0};
     assert_int_equal(situ_store_begin(s, &err), 0);
-    if (bulk)
+    if (bulk) { /* resource_items' index is set aside with the resources' */
         assert_int_equal(situ_store_bulk_begin(s, c, &err), 0);
+        situ_assert_query(s, "SELECT count(*) FROM sqlite_master WHERE name = 'resource_items_item'",
+                          "0");
+    }
     static const char *const ids[3] = {"R1", "R2", "R1"};
     for (int i = 0; i < 3; i++) {
         f.id = ids[i];
@@ -418,7 +421,8 @@ static void put_resources_twice(situ_store *s, int bulk, int out_new[3])
 
 /* An id written twice in a bulk write (the loader rejects a source's
  * duplicates, but the store's contract is the upsert's) is updated, its
- * items replaced and counted as not new, as without a bulk write. */
+ * items replaced and counted as not new, as without a bulk write; the
+ * index of resource_items set aside is back, whole. */
 static void bulk_duplicate_id_is_upserted(void **state)
 {
     (void)state;
@@ -432,6 +436,9 @@ static void bulk_duplicate_id_is_upserted(void **state)
     assert_memory_equal(new_b, new_a, sizeof new_a);
     situ_assert_query(b, "SELECT name FROM resources WHERE id = 'R1'", "second");
     situ_assert_query(b, "SELECT count(*) FROM resource_items", "3");
+    situ_assert_query(b, "SELECT count(*) FROM sqlite_master WHERE name = 'resource_items_item'",
+                      "1");
+    situ_assert_query(b, "PRAGMA integrity_check", "ok"); /* the indexes hold every row */
     assert_true(situ_test_store_digest(a, tables) == situ_test_store_digest(b, tables));
     situ_store_close(a), situ_store_close(b);
     situ_test_rmtree(da), situ_test_rmtree(db);

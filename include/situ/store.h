@@ -104,13 +104,17 @@ int situ_store_upsert_many(situ_store *s, const situ_collection *c, const situ_f
                            long long *out_inserted, situ_err *err);
 
 /* A bulk write of collection c inside the open transaction (a load): when c
- * holds no rows (SpatiaLite), its per-row spatial index and time stamp
- * triggers are set aside until situ_store_bulk_end, which writes the spatial
- * index as a packed R-tree of every row's box (the bounds the triggers would
- * have stored; its nodes are packed, not those of a row by row build) and
- * creates the triggers again as they were. A rollback restores them too; a
- * commit in between is refused. Upserts between the two must not update a
- * row (ids distinct). A no-op on PostgreSQL and when c has rows. */
+ * holds no rows (SpatiaLite), its per-row spatial index, time stamp and
+ * geometry constraint triggers and its secondary indexes are set aside until
+ * situ_store_bulk_end, which writes the spatial index as a packed R-tree of
+ * every row's box (the bounds the triggers would have stored; its nodes are
+ * packed, not those of a row by row build), checks every row's geometry as
+ * the constraint trigger would have (an error naming the first refused: roll
+ * back) and creates the indexes and triggers again as they were. A rollback
+ * restores them too; a commit in between is refused. Upserts between the two
+ * insert without a conflict test; an id written twice is updated as outside
+ * a bulk write, but the spatial index may keep its first box: ids must be
+ * distinct. A no-op on PostgreSQL and when c has rows. */
 int situ_store_bulk_begin(situ_store *s, const situ_collection *c, situ_err *err);
 /* Gathers the boxes of the rows of c written since situ_store_bulk_begin or
  * the last step, as situ_store_bulk_end would: a writer calls it after each

@@ -118,6 +118,7 @@ void situ_store_close(situ_store *s)
         return;
     for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
         situ_db_finalize(s->upsert[i]);
+        situ_db_finalize(s->insert[i]);
         situ_db_finalize(s->exists[i]);
         situ_db_finalize(s->upsert_batch[i]);
     }
@@ -240,11 +241,14 @@ int situ_store_days_in(const char *zone)
     return access(file, R_OK) ? -1 : 0;
 }
 
+enum { SQL_INSERT, SQL_UPSERT, SQL_UPSERT_RETURNING };
+
 /* The upsert of collection c for nrows rows: INSERT ... VALUES (...), ...
  * ON CONFLICT(id) DO UPDATE, row r's parameters numbered from r * (nfields
- * + 5) + 1; with returning, one row per feature: 1 when it was new (a row
- * PostgreSQL inserted has xmax 0). Malloc'd; NULL when out of memory. */
-static char *upsert_sql(situ_store *s, const situ_collection *c, int nrows, int returning)
+ * + 5) + 1; with SQL_UPSERT_RETURNING, one row per feature: 1 when it was
+ * new (a row PostgreSQL inserted has xmax 0); SQL_INSERT: the plain INSERT,
+ * without the conflict clause. Malloc'd; NULL when out of memory. */
+static char *upsert_sql(situ_store *s, const situ_collection *c, int nrows, int kind)
 {
     char cols[2048], sets[4096];
     int nc = snprintf(cols, sizeof cols, "id, township_code");
@@ -279,22 +283,31 @@ static char *upsert_sql(situ_store *s, const situ_collection *c, int nrows, int 
         n += (size_t)snprintf(sql + n, cap - n, geom, b + np);
         n += (size_t)snprintf(sql + n, cap - n, ")");
     }
-    snprintf(sql + n, cap - n,
-             " ON CONFLICT(id) DO UPDATE SET %s, extra = excluded.extra, "
-             "updated_at = excluded.updated_at, geom = excluded.geom%s",
-             sets, returning ? " RETURNING (xmax = 0)::int" : "");
+    if (kind != SQL_INSERT)
+        snprintf(sql + n, cap - n,
+                 " ON CONFLICT(id) DO UPDATE SET %s, extra = excluded.extra, "
+                 "updated_at = excluded.updated_at, geom = excluded.geom%s",
+                 sets, kind == SQL_UPSERT_RETURNING ? " RETURNING (xmax = 0)::int" : "");
     return sql;
+}
+
+/* Prepares the one-row statement of kind SQL_INSERT or SQL_UPSERT of
+ * collection c into *out. */
+static int prepare_one(situ_store *s, const situ_collection *c, int kind, situ_db_stmt **out,
+                       situ_err *err)
+{
+    char *sql = upsert_sql(s, c, 1, kind);
+    if (!sql)
+        return situ_err_set(err, SITU_ENOMEM, "out of memory");
+    int rc = situ_db_prepare(s->sql, sql, out, err);
+    free(sql);
+    return rc ? SITU_EDB : 0;
 }
 
 /* Builds the one-row upsert and the existence test of collection c. */
 static int prepare_upsert(situ_store *s, const situ_collection *c, situ_err *err)
 {
-    char *sql = upsert_sql(s, c, 1, 0);
-    if (!sql)
-        return situ_err_set(err, SITU_ENOMEM, "out of memory");
-    int rc = situ_db_prepare(s->sql, sql, &s->upsert[c->cid], err);
-    free(sql);
-    if (rc)
+    if (prepare_one(s, c, SQL_UPSERT, &s->upsert[c->cid], err))
         return SITU_EDB;
     char ex[128];
     snprintf(ex, sizeof ex, "SELECT 1 FROM \"%s\" WHERE id = ?", c->id);
@@ -322,7 +335,10 @@ void situ_store_bind_value(situ_db_stmt *st, int k, const situ_value *v)
     }
 }
 
-static int write_items(situ_store *s, const situ_feature_in *f, const char *now, situ_err *err)
+/* Writes f's items into resource_items, its old ones cleared first unless
+ * fresh (a row just inserted has none). */
+static int write_items(situ_store *s, const situ_feature_in *f, const char *now, int fresh,
+                       situ_err *err)
 {
     if (!s->items_clear &&
         (situ_db_prepare(s->sql, "DELETE FROM resource_items WHERE resource_id = ?",
@@ -334,7 +350,7 @@ static int write_items(situ_store *s, const situ_feature_in *f, const char *now,
                          &s->items_insert, err)))
         return SITU_EDB;
     int rc = SITU_DB_DONE;
-    if (!s->bulk[SITU_C_RESOURCES]) { /* a bulk write's resources are new: nothing to clear */
+    if (!fresh) {
         situ_db_bind_text(s->items_clear, 1, f->id, -1);
         rc = situ_db_step(s->items_clear);
         situ_db_reset(s->items_clear);
@@ -391,6 +407,33 @@ static void bind_feature(situ_db_stmt *st, int base, const situ_collection *c,
     situ_db_bind_blob(st, k + 2, f->wkb, (int)f->nwkb);
 }
 
+/* Binds f to st, steps it once and resets it: situ_db_step's code. */
+static int step_once(situ_db_stmt *st, const situ_collection *c, const situ_feature_in *f,
+                     const char *now)
+{
+    bind_feature(st, 0, c, f, now);
+    int rc = situ_db_step(st);
+    situ_db_reset(st);
+    situ_db_clear_bindings(st);
+    return rc;
+}
+
+/* Writes f into c's table during a bulk write (the table was empty at its
+ * begin) with the prepared plain INSERT, which needs no existence test nor
+ * conflict path. An id the bulk write already wrote (never from the loader,
+ * which rejects a source's duplicates) goes through the upsert as it would
+ * outside a bulk write: *existed 1. Returns situ_db_step's code. */
+static int bulk_insert(situ_store *s, const situ_collection *c, const situ_feature_in *f,
+                       const char *now, int *existed)
+{
+    int rc = step_once(s->insert[c->cid], c, f, now);
+    if (rc == SITU_DB_DONE ||
+        sqlite3_extended_errcode(s->db) != SQLITE_CONSTRAINT_UNIQUE)
+        return rc;
+    *existed = 1;
+    return step_once(s->upsert[c->cid], c, f, now);
+}
+
 static int writable(situ_store *s, const situ_feature_in *f, situ_err *err)
 {
     if (s->readonly)
@@ -408,25 +451,27 @@ int situ_store_upsert(situ_store *s, const situ_collection *c, const situ_featur
         return rc;
     if (!s->upsert[c->cid] && prepare_upsert(s, c, err))
         return SITU_EDB;
+    if (s->bulk[c->cid] && !s->insert[c->cid] &&
+        prepare_one(s, c, SQL_INSERT, &s->insert[c->cid], err))
+        return SITU_EDB;
     char now[32];
     feature_time(f, now);
 
     int existed = 0;
-    if (!s->bulk[c->cid]) { /* a bulk write's ids are distinct and its table was empty */
+    if (s->bulk[c->cid]) { /* its table was empty: no existence test, no conflict clause */
+        rc = bulk_insert(s, c, f, now, &existed);
+    } else {
         situ_db_stmt *ex = s->exists[c->cid];
         situ_db_bind_text(ex, 1, f->id, -1);
         existed = situ_db_step(ex) == SITU_DB_ROW;
         situ_db_reset(ex);
+        rc = step_once(s->upsert[c->cid], c, f, now);
     }
-
-    situ_db_stmt *st = s->upsert[c->cid];
-    bind_feature(st, 0, c, f, now);
-    rc = situ_db_step(st);
-    situ_db_reset(st);
-    situ_db_clear_bindings(st);
     if (rc != SITU_DB_DONE)
         return situ_err_set(err, SITU_EINVAL, "%s %s: %s", c->id, f->id, situ_db_errmsg(s->sql));
-    if (c->cid == SITU_C_RESOURCES && write_items(s, f, now, err))
+    /* a bulk write's new resources have no items to clear */
+    int fresh = s->bulk[c->cid] && !existed;
+    if (c->cid == SITU_C_RESOURCES && write_items(s, f, now, fresh, err))
         return err ? err->code : SITU_EDB;
     if (out_inserted)
         *out_inserted = !existed;
@@ -465,7 +510,7 @@ static int upsert_chunk(situ_store *s, const situ_collection *c, const situ_feat
 {
     situ_db_stmt *st = n == rows_per_statement(c) ? s->upsert_batch[c->cid] : NULL, *own = NULL;
     if (!st) {
-        char *sql = upsert_sql(s, c, n, 1);
+        char *sql = upsert_sql(s, c, n, SQL_UPSERT_RETURNING);
         if (!sql)
             return situ_err_set(err, SITU_ENOMEM, "out of memory");
         int rc = situ_db_prepare(s->sql, sql, &own, err);
@@ -503,7 +548,7 @@ static int upsert_chunk(situ_store *s, const situ_collection *c, const situ_feat
     situ_db_clear_bindings(st);
     situ_db_finalize(own);
     for (int i = 0; !rc && c->cid == SITU_C_RESOURCES && i < n; i++)
-        if (write_items(s, &f[i], now[i], err))
+        if (write_items(s, &f[i], now[i], 0, err))
             rc = err ? err->code : SITU_EDB;
     free(now);
     return rc;

@@ -13,8 +13,6 @@
 #include "situ/db.h"
 #include "situ/store.h"
 
-enum { SITU_STORE_BULK_TRIGGERS = 4 };
-
 /* store_rtree.c: one cell of an R-tree node, as SQLite's R-tree holds it: a
  * rowid (leaf) or child index, and float32 xmin, xmax, ymin, ymax. */
 typedef struct situ__rtree_cell {
@@ -36,14 +34,16 @@ struct situ_store {
     int readonly;
     int in_tx;
     situ_db_stmt *upsert[SITU_NCOLLECTIONS];
+    situ_db_stmt *insert[SITU_NCOLLECTIONS]; /* SpatiaLite bulk writes: no conflict clause */
     situ_db_stmt *exists[SITU_NCOLLECTIONS];
     situ_db_stmt *upsert_batch[SITU_NCOLLECTIONS]; /* PostgreSQL: SITU_STORE_BATCH_ROWS rows */
     situ_db_stmt *items_clear;
     situ_db_stmt *items_insert;
-    /* store_bulk.c: per collection, 1 while a bulk write has its per-row
-     * triggers set aside, and their SQL (sqlite3_malloc'd) to create again */
+    /* store_bulk.c: per collection, 1 while a bulk write has its secondary
+     * indexes and per-row triggers set aside, and the SQL (sqlite3_malloc'd)
+     * that creates them again */
     int bulk[SITU_NCOLLECTIONS];
-    char *bulk_sql[SITU_NCOLLECTIONS][SITU_STORE_BULK_TRIGGERS];
+    char *bulk_restore[SITU_NCOLLECTIONS];
     long long bulk_indexed[SITU_NCOLLECTIONS];  /* the last fid whose box is gathered */
     sqlite3_stmt *bulk_read[SITU_NCOLLECTIONS]; /* the boxes of the rows past it */
     situ__rtree_rows bulk_rows[SITU_NCOLLECTIONS];

@@ -4,9 +4,10 @@
 # average (wall is only meaningful on a quiet machine). The demo is made once
 # under ${BENCH_DIR:-/tmp/situ-bench}/scaleSCALE/demo. With REF_SITU (another
 # build's situ, e.g. main's) it loads with that too and compares the two
-# stores' dumps with the load's clock times masked: every table but the
-# R-trees' node tables (a bulk load packs its nodes, a row by row one does
-# not), and every R-tree's (rowid, bounds); each R-tree of both must pass
+# stores' dumps with the load's clock times masked: the schema (sqlite_master
+# by type and name), the rows of every table but the R-trees' node tables (a
+# bulk load packs its nodes, a row by row one does not), and every R-tree's
+# (rowid, bounds); each R-tree of both must pass
 # SQLite's rtreecheck and SpatiaLite's CheckSpatialIndex.
 # PROFILE=1 records the load with perf (dwarf stacks, 49 Hz) and prints
 # the CPU per phase and thread (load_phases.py).
@@ -37,8 +38,12 @@ load "$SITU" "$WORK/load.sqlite" "scale $scale, $SITU"
 if [ -n "$ref" ]; then
     load "$ref" "$WORK/ref.sqlite" "scale $scale, $ref"
     for db in load ref; do
-        sqlite3 "$WORK/$db.sqlite" .dump |
-            grep -Ev '^(INSERT INTO|CREATE TABLE IF NOT EXISTS) "?idx_[a-z_]+_geom_(node|parent|rowid)[ "(]' |
+        # the schema by name (a bulk load creates a collection's indexes and
+        # triggers again at its end: their rows in sqlite_master move), then
+        # every table's rows in order
+        { sqlite3 "$WORK/$db.sqlite" "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+          sqlite3 "$WORK/$db.sqlite" .dump | grep -E '^INSERT INTO' |
+            grep -Ev '^INSERT INTO "?idx_[a-z_]+_geom_(node|parent|rowid)[ "(]'; } |
             sed -E 's/20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z/TIME/g' >"$WORK/$db.dump"
         for t in $(sqlite3 "$WORK/$db.sqlite" "SELECT f_table_name FROM geometry_columns WHERE spatial_index_enabled = 1 ORDER BY 1"); do
             sqlite3 "$WORK/$db.sqlite" "SELECT 'idx_${t}_geom', pkid, printf('%!.9g %!.9g %!.9g %!.9g', xmin, xmax, ymin, ymax) FROM idx_${t}_geom ORDER BY pkid" >>"$WORK/$db.dump"

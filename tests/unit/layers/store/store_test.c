@@ -258,7 +258,8 @@ static void put_bulk_roads(situ_store *s, int n, int step)
     }
 }
 
-/* Every trigger's name and SQL, and the rows of roads and its R-tree. */
+/* Every trigger's and index's name and SQL, and the rows of roads and its
+ * R-tree. */
 static unsigned long long roads_digest(situ_store *s)
 {
     static const char *const tables[] = {"roads", "idx_roads_geom", NULL};
@@ -268,8 +269,8 @@ static unsigned long long roads_digest(situ_store *s)
     assert_string_equal(text, "300");
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(situ_store_db(s),
-                                        "SELECT name, sql FROM sqlite_master WHERE type = "
-                                        "'trigger' ORDER BY name",
+                                        "SELECT name, sql FROM sqlite_master WHERE type IN "
+                                        "('trigger', 'index') ORDER BY name",
                                         -1, &st, NULL),
                      0);
     while (sqlite3_step(st) == SQLITE_ROW)
@@ -296,8 +297,10 @@ static void bulk_write_is_the_row_by_row_write(void **state)
 
     assert_int_equal(situ_store_begin(b, &err), 0);
     assert_int_equal(situ_store_bulk_begin(b, roads, &err), 0);
-    query_text(b, "SELECT count(*) FROM sqlite_master WHERE name = 'gii_roads_geom'", text,
-               sizeof text);
+    query_text(b,
+               "SELECT count(*) FROM sqlite_master WHERE name IN ('gii_roads_geom', "
+               "'ggi_roads_geom', 'roads_township')",
+               text, sizeof text);
     assert_string_equal(text, "0");
     put_bulk_roads(b, 300, 0);
     assert_int_not_equal(situ_store_commit(b, &err), 0); /* not ended */
@@ -314,19 +317,183 @@ static void bulk_write_is_the_row_by_row_write(void **state)
     assert_int_equal(situ_store_bulk_end(b, roads, &err), 0);
     situ_store_rollback(b);
 
-    /* a rollback in the middle puts the triggers back */
+    /* a rollback in the middle puts the triggers and indexes back */
     const situ_collection *st = situ_schema_find("stations");
+    static const char *const aside =
+        "SELECT count(*) FROM sqlite_master WHERE name IN ('gii_stations_geom', "
+        "'giu_stations_geom', 'tmi_stations_geom', 'tmu_stations_geom', 'ggi_stations_geom', "
+        "'stations_township', 'stations_dept')";
     assert_int_equal(situ_store_begin(a, &err), 0);
     assert_int_equal(situ_store_bulk_begin(a, st, &err), 0);
+    query_text(a, aside, text, sizeof text);
+    assert_string_equal(text, "0");
     situ_store_rollback(a);
-    query_text(a,
-               "SELECT count(*) FROM sqlite_master WHERE name IN ('gii_stations_geom', "
-               "'giu_stations_geom', 'tmi_stations_geom', 'tmu_stations_geom')",
-               text, sizeof text);
-    assert_string_equal(text, "4");
+    query_text(a, aside, text, sizeof text);
+    assert_string_equal(text, "7");
     situ_store_close(a), situ_store_close(b);
     situ_test_rmtree(da), situ_test_rmtree(db);
     free(da), free(db);
+}
+
+/* Writes roads t0..t(n-1), road i in township 43110200(i % 3), as a bulk
+ * write of an empty roads collection. */
+static void put_township_roads(situ_store *s, int n)
+{
+    const situ_collection *c = situ_schema_find("roads");
+    situ_value v[16] = {0};
+    situ_err err = {0};
+    size_t nwkb;
+    unsigned char *wkb = situ_test_wkb("LINESTRING(111.6 26.2,111.7 26.3)", &nwkb);
+    assert_int_equal(situ_store_begin(s, &err), 0);
+    assert_int_equal(situ_store_bulk_begin(s, c, &err), 0);
+    for (int i = 0; i < n; i++) {
+        char id[16], code[16];
+        snprintf(id, sizeof id, "t%d", i);
+        snprintf(code, sizeof code, "43110200%d", i % 3);
+        situ_feature_in f = {.id = id, .township_code = code, .wkb = wkb, .nwkb = nwkb, .values = v};
+        assert_int_equal(situ_store_upsert(s, c, &f, NULL, &err), 0);
+    }
+    free(wkb);
+    assert_int_equal(situ_store_bulk_end(s, c, &err), 0);
+    assert_int_equal(situ_store_commit(s, &err), 0);
+}
+
+/* After a bulk write the secondary index it set aside is there again, holds
+ * every row (integrity_check compares it with the table) and is what a query
+ * by township searches. */
+static void bulk_index_is_back_and_used(void **state)
+{
+    (void)state;
+    char *dir;
+    situ_store *s = open_new(&dir);
+    put_township_roads(s, 3000);
+    situ_assert_query(s, "SELECT count(*) FROM sqlite_master WHERE name = 'roads_township'", "1");
+    situ_assert_query(s, "PRAGMA integrity_check", "ok");
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(situ_store_db(s),
+                                        "EXPLAIN QUERY PLAN SELECT count(*) FROM roads WHERE "
+                                        "township_code = '431102001'",
+                                        -1, &st, NULL),
+                     0);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_non_null(strstr((const char *)sqlite3_column_text(st, 3), "roads_township"));
+    sqlite3_finalize(st);
+    situ_assert_query(s, "SELECT count(*) FROM roads WHERE township_code = '431102001'", "1000");
+    situ_store_close(s);
+    situ_test_rmtree(dir);
+    free(dir);
+}
+
+/* Resources R1, R2, then R1 again with other values and items, into store s
+ * (in a bulk write when bulk); the inserted flags in out_new. */
+static void put_resources_twice(situ_store *s, int bulk, int out_new[3])
+{
+    const situ_collection *c = situ_schema_find("resources");
+    situ_value v[16] = {0};
+    int name = situ_schema_field_index(c, "name");
+    situ_item_qty items[2] = {{"sandbag", 2000, NULL}, {"life_jacket", 300, "piece"}};
+    unsigned char wkb[21];
+    situ_feature_in f = {.township_code = "431102001",
+                         .wkb = wkb,
+                         .nwkb = point_wkb(wkb, 111.6, 26.2),
+                         .values = v,
+                         .items = items,
+                         .nitems = 2,
+                         .updated_at = "2026-01-01T00:00:00Z"};
+    situ_err err = {0};
+    assert_int_equal(situ_store_begin(s, &err), 0);
+    if (bulk) { /* resource_items' index is set aside with the resources' */
+        assert_int_equal(situ_store_bulk_begin(s, c, &err), 0);
+        situ_assert_query(s, "SELECT count(*) FROM sqlite_master WHERE name = 'resource_items_item'",
+                          "0");
+    }
+    static const char *const ids[3] = {"R1", "R2", "R1"};
+    for (int i = 0; i < 3; i++) {
+        f.id = ids[i];
+        v[name] = (situ_value){SITU_FT_TEXT, {.s = i == 2 ? "second" : "first"}};
+        f.nitems = i == 2 ? 1 : 2;
+        assert_int_equal(situ_store_upsert(s, c, &f, &out_new[i], &err), 0);
+    }
+    if (bulk)
+        assert_int_equal(situ_store_bulk_end(s, c, &err), 0);
+    assert_int_equal(situ_store_commit(s, &err), 0);
+}
+
+/* An id written twice in a bulk write (the loader rejects a source's
+ * duplicates, but the store's contract is the upsert's) is updated, its
+ * items replaced and counted as not new, as without a bulk write; the
+ * index of resource_items set aside is back, whole. */
+static void bulk_duplicate_id_is_upserted(void **state)
+{
+    (void)state;
+    static const char *const tables[] = {"resources", "resource_items", NULL};
+    char *da, *db;
+    situ_store *a = open_new(&da), *b = open_new(&db);
+    int new_a[3], new_b[3];
+    put_resources_twice(a, 0, new_a);
+    put_resources_twice(b, 1, new_b);
+    assert_memory_equal(new_a, ((int[3]){1, 1, 0}), sizeof new_a);
+    assert_memory_equal(new_b, new_a, sizeof new_a);
+    situ_assert_query(b, "SELECT name FROM resources WHERE id = 'R1'", "second");
+    situ_assert_query(b, "SELECT count(*) FROM resource_items", "3");
+    situ_assert_query(b, "SELECT count(*) FROM sqlite_master WHERE name = 'resource_items_item'",
+                      "1");
+    situ_assert_query(b, "PRAGMA integrity_check", "ok"); /* the indexes hold every row */
+    assert_true(situ_test_store_digest(a, tables) == situ_test_store_digest(b, tables));
+    situ_store_close(a), situ_store_close(b);
+    situ_test_rmtree(da), situ_test_rmtree(db);
+    free(da), free(db);
+}
+
+/* WKB of the LineString Z (111 26 5, 112 27 6), ISO little-endian: the
+ * roads column is XY, its geometry constraint refuses it. */
+static size_t line_z_wkb(unsigned char out[57])
+{
+    unsigned int type = 1002, n = 2;
+    const double xyz[6] = {111, 26, 5, 112, 27, 6};
+    out[0] = 1;
+    memcpy(out + 1, &type, 4);
+    memcpy(out + 5, &n, 4);
+    memcpy(out + 9, xyz, sizeof xyz);
+    return 57;
+}
+
+/* A geometry the constraint trigger refuses row by row is refused by a bulk
+ * write's end, in the trigger's words with the feature's id; the rollback
+ * leaves the collection empty, its triggers and indexes back. */
+static void bulk_end_refuses_what_the_constraint_refuses(void **state)
+{
+    (void)state;
+    char *dir;
+    situ_store *s = open_new(&dir);
+    const situ_collection *c = situ_schema_find("roads");
+    situ_value v[16] = {0};
+    unsigned char wkb[57];
+    situ_feature_in f = {.id = "z1", .wkb = wkb, .nwkb = line_z_wkb(wkb), .values = v};
+    situ_err err = {0};
+    assert_int_equal(put_road(s, "r1", "LINESTRING(111 26,112 27)", &err), 0);
+    assert_int_not_equal(situ_store_upsert(s, c, &f, NULL, &err), 0);
+    assert_non_null(strstr(err.msg, "roads.geom violates Geometry constraint"));
+    assert_int_equal(situ_store_exec(s, "DELETE FROM roads", &err), 0);
+
+    assert_int_equal(situ_store_begin(s, &err), 0);
+    assert_int_equal(situ_store_bulk_begin(s, c, &err), 0);
+    assert_int_equal(put_road(s, "r1", "LINESTRING(111 26,112 27)", &err), 0);
+    assert_int_equal(situ_store_upsert(s, c, &f, NULL, &err), 0);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(situ_store_bulk_end(s, c, &err), SITU_EINVAL);
+    assert_string_equal(err.msg,
+                        "roads z1: roads.geom violates Geometry constraint [geom-type or SRID not "
+                        "allowed]");
+    situ_store_rollback(s);
+    situ_assert_query(s, "SELECT count(*) FROM roads", "0");
+    situ_assert_query(s,
+                      "SELECT count(*) FROM sqlite_master WHERE name IN ('ggi_roads_geom', "
+                      "'gii_roads_geom', 'roads_township')",
+                      "3");
+    situ_store_close(s);
+    situ_test_rmtree(dir);
+    free(dir);
 }
 
 /* The R-tree's rows and its nodes (their layout follows the order of
@@ -942,6 +1109,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(bulk_steps_give_the_same_index),
     cmocka_unit_test(bulk_index_answers_as_a_scan),
     cmocka_unit_test(failed_bulk_write_leaves_no_index),
+    cmocka_unit_test(bulk_index_is_back_and_used),
+    cmocka_unit_test(bulk_duplicate_id_is_upserted),
+    cmocka_unit_test(bulk_end_refuses_what_the_constraint_refuses),
     cmocka_unit_test(version_3_file_gains_roads),
     cmocka_unit_test(refuses_newer_schema_and_foreign_files),
     cmocka_unit_test(backup_refuses_a_url_without_echoing_it),

@@ -13,6 +13,14 @@
  *      trickles its head (slowloris) resets MHD's idle timer but not this one.
  * Each HTTP/1.1 connection has at most one request in progress, so capacity
  * bounds the work queued as well.
+ *
+ * Stopping (situd_conns_drain): every request head from then on is answered
+ * 503 "stopping" with Connection: close, and the reaper shuts down every
+ * WAITING connection (idle keep-alives) at once; the requests being served
+ * finish. situd then stops MHD. libmicrohttpd's own MHD_quiesce_daemon is
+ * not used: with epoll and a thread pool it races its workers over the
+ * listen socket's epoll entry and aborts the process ("Failed to remove
+ * listen FD from epoll set"; seen in http.test_attacks' SIGTERM rounds).
  */
 #include "conns.h"
 
@@ -45,9 +53,10 @@ static struct {
     double timeout[2];
     unsigned open, admitted, capacity, limit;
     unsigned long long overload, late_heads;
-    int stopping, reaping;
+    int stopping, reaping, draining;
     pthread_t reaper;
-    struct MHD_Response *busy; /* the one 503, shared by every refused request */
+    struct MHD_Response *busy;          /* the one 503, shared by every refused request */
+    struct MHD_Response *stopping_resp; /* the 503 of a request head while draining */
 } C = {.lock = PTHREAD_MUTEX_INITIALIZER, .tick = PTHREAD_COND_INITIALIZER};
 
 /* Under C.lock: puts c on the clock for its next request head. */
@@ -150,12 +159,12 @@ static void *reaper_main(void *arg)
         pthread_cond_timedwait(&C.tick, &C.lock, &ts);
         double now = situ_clock_s();
         for (int l = FIRST_HEAD; l <= NEXT_HEAD; l++)
-            while (C.head[l] && C.head[l]->deadline <= now) {
+            while (C.head[l] && (C.draining || C.head[l]->deadline <= now)) {
                 conn_ctx *c = C.head[l];
                 unwait(c);
                 if (c->fd >= 0)
                     shutdown(c->fd, SHUT_RDWR);
-                C.late_heads++;
+                C.late_heads += !C.draining;
             }
     }
     pthread_mutex_unlock(&C.lock);
@@ -168,10 +177,15 @@ static const char busy_body[] =
     "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,"
     "\"detail\":\"situd is serving as many connections as it can; retry in a second\"}\n";
 
-static struct MHD_Response *busy_response(const situd_config *cfg)
+static const char stopping_body[] =
+    "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,"
+    "\"detail\":\"situd is stopping; retry in a second\"}\n";
+
+/* A shared 503 of body (persistent): Retry-After 1, Connection: close. */
+static struct MHD_Response *refusal(const situd_config *cfg, const char *body, size_t n)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        sizeof busy_body - 1, (void *)busy_body, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(n, (void *)body, MHD_RESPMEM_PERSISTENT);
     if (!resp)
         return NULL;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
@@ -217,7 +231,27 @@ void situd_conns_stop(void)
     C.reaping = 0;
     if (C.busy)
         MHD_destroy_response(C.busy);
-    C.busy = NULL;
+    if (C.stopping_resp)
+        MHD_destroy_response(C.stopping_resp);
+    C.busy = C.stopping_resp = NULL;
+}
+
+int situd_conns_drain(double max_s)
+{
+    pthread_mutex_lock(&C.lock);
+    __atomic_store_n(&C.draining, 1, __ATOMIC_RELAXED);
+    pthread_cond_signal(&C.tick);
+    pthread_mutex_unlock(&C.lock);
+    for (double end = situ_clock_s() + max_s; situ_clock_s() < end;) {
+        pthread_mutex_lock(&C.lock);
+        unsigned open = C.open;
+        pthread_mutex_unlock(&C.lock);
+        if (!open)
+            return 0;
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return -1;
 }
 
 /* Files a connection cannot have: the store, exports, epoll and its wake-ups,
@@ -270,9 +304,10 @@ unsigned situd_conns_size(const situd_config *cfg, unsigned threads)
 
 int situd_conns_start(const situd_config *cfg)
 {
-    C.busy = busy_response(cfg);
-    C.stopping = 0;
-    C.reaping = C.busy && !pthread_create(&C.reaper, NULL, reaper_main, NULL);
+    C.busy = refusal(cfg, busy_body, sizeof busy_body - 1);
+    C.stopping_resp = refusal(cfg, stopping_body, sizeof stopping_body - 1);
+    C.stopping = C.draining = 0;
+    C.reaping = C.busy && C.stopping_resp && !pthread_create(&C.reaper, NULL, reaper_main, NULL);
     if (!C.reaping)
         situd_conns_stop();
     return C.reaping ? 0 : -1;
@@ -284,11 +319,15 @@ int situd_conns_head(struct MHD_Connection *conn)
     if (!c)
         return 1;
     head_received(c);
-    return c->admitted;
+    return c->admitted && !__atomic_load_n(&C.draining, __ATOMIC_RELAXED);
 }
 
 situd_result situd_conns_refuse(struct MHD_Connection *conn, size_t *out_bytes)
 {
+    if (__atomic_load_n(&C.draining, __ATOMIC_RELAXED)) {
+        *out_bytes = sizeof stopping_body - 1;
+        return MHD_queue_response(conn, 503, C.stopping_resp);
+    }
     __atomic_add_fetch(&C.overload, 1, __ATOMIC_RELAXED);
     *out_bytes = sizeof busy_body - 1;
     return MHD_queue_response(conn, 503, C.busy);

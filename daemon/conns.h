@@ -22,6 +22,11 @@ unsigned situd_conns_size(const situd_config *cfg, unsigned threads);
 int situd_conns_start(const situd_config *cfg);
 /* Stops the reaper and frees the 503; after MHD has stopped. */
 void situd_conns_stop(void);
+/* Stopping: every request head from now on is answered 503 (Connection:
+ * close), idle connections are shut down, and this waits for the requests
+ * being served to finish, at most max_s seconds: 0 when every connection
+ * closed, -1 when some were still open. */
+int situd_conns_drain(double max_s);
 
 /* MHD_OPTION_NOTIFY_CONNECTION: admits or not, starts and ends the clock. */
 void situd_conns_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,

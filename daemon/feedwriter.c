@@ -205,8 +205,8 @@ static void refresh_tokens(int force)
 
 int situd_feedwriter_auth(const char *dept, const char *token)
 {
-    pthread_mutex_lock(&W.aux_lock);
-    int rc = situ_tokens_check(W.tokens, dept, token);
+    pthread_mutex_lock(&W.aux_lock); /* no tokens: stopped (or never started) */
+    int rc = W.tokens ? situ_tokens_check(W.tokens, dept, token) : SITU_EBUSY;
     pthread_mutex_unlock(&W.aux_lock);
     return rc;
 }

@@ -30,7 +30,8 @@ int situd_feedwriter_start(const situd_config *cfg, char *msg, size_t nmsg);
  * queued one, publishes what is pending, joins the threads, closes. */
 void situd_feedwriter_stop(void);
 
-/* Checks a bearer token for dept: 0, SITU_EAUTH or SITU_EPERM. */
+/* Checks a bearer token for dept: 0, SITU_EAUTH or SITU_EPERM; SITU_EBUSY
+ * when no tokens are held (the writer stopped): no verdict, answer 503. */
 int situd_feedwriter_auth(const char *dept, const char *token);
 
 /* Queues batch b (taken, freed on failure) for the writer. With conn, the

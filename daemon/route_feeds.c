@@ -64,6 +64,8 @@ int situd_check_token(situd_req *r, const char *dept, situd_result *out)
         *out = unauthorized(r, situd_bearer(r) ? "unknown or revoked token"
                                                : "a department token is required: "
                                                  "Authorization: Bearer TOKEN");
+    else if (auth == SITU_EBUSY) /* not a verdict on the token: a client keeps it */
+        *out = situd_busy(r, "feeds are not being written now (situd is stopping)");
     else if (auth)
         *out = situd_problem(r, 403, "Authorization", "this token is not %s's", dept);
     return auth != 0;

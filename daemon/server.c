@@ -925,17 +925,7 @@ void situd_server_stop(void)
 {
     if (!mhd)
         return;
-    MHD_socket fd = MHD_quiesce_daemon(mhd);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
-    /* let requests in flight finish, for at most 10 s */
-    for (int i = 0; i < 1000; i++) {
-        const union MHD_DaemonInfo *info =
-            MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        if (!info || info->num_connections == 0)
-            break;
-        usleep(10000);
-    }
+    situd_conns_drain(10.0); /* requests in flight finish, for at most 10 s */
     MHD_stop_daemon(mhd);
     mhd = NULL;
     situd_conns_stop();

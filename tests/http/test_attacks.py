@@ -633,6 +633,68 @@ class ShutdownTest(unittest.TestCase):
         for word in self.REPORTS:
             self.assertNotIn(word, log, "round %d:\n%s" % (rnd, log))
 
+    def test_sigterm_finishes_the_served_closes_the_idle_and_refuses_new_heads(self):
+        """While situd stops: a request being served (its body still coming)
+        is answered when it is whole, an idle kept-alive connection is
+        closed, and a new request head is answered 503 with Connection:
+        close, until situd exits 0 (libmicrohttpd's quiesce is not used: it
+        aborted situd in the rounds above now and then)."""
+        tmp = tempfile.mkdtemp(prefix="situ-attacks-drain-")
+        try:
+            db = situd.demo_db(tmp)
+            tok = feedlib.add_token(db, "meteorology")
+            d = situd.Situd(db, "--quiet")
+            body = json.dumps({"events": [{"id": "drain-1", "type": "camera",
+                                           "station": "CAM-DRAIN",
+                                           "observed_at": feedlib.utc(time.time() - 5),
+                                           "status": "online"}]}).encode()
+            served = connect(d.port)
+            served.sendall(head("POST", EV, ["Content-Type: application/json",
+                                             "Authorization: Bearer " + tok,
+                                             "Content-Length: %d" % len(body)]) + body[:10])
+            idle = connect(d.port)
+            idle.sendall(head("GET", "/healthz"))
+            self.assertEqual(read_answer(idle, 5)[0], 200)
+            time.sleep(0.5)  # the POST's head is in: it is being served
+            d.proc.send_signal(signal.SIGTERM)
+            self.assertTrue(closed_by_peer(idle, 8), "the idle connection was kept open")
+            status, h = 0, {}
+            for _ in range(40):  # a head sent while situd drains
+                with connect(d.port, timeout=5) as s:
+                    s.sendall(head("GET", "/healthz"))
+                    status, h = read_answer(s, 5)
+                if status == 503:
+                    break
+                time.sleep(0.1)
+            self.assertEqual((status, h.get("connection"), h.get("content-type")),
+                             (503, "close", "application/problem+json"))
+            self.assertIsNone(d.proc.poll(), "situd did not wait for the request it serves")
+            served.sendall(body[10:])
+            got = read_answer(served, 10)[0]
+            self.assertEqual(got, 503, "a valid token refused while stopping: %d" % got)
+            rc = d.proc.wait(30)
+            log = d.read_log()
+            d.stop()
+            self.assertEqual(rc, 0, log)
+            for word in self.REPORTS:
+                self.assertNotIn(word, log)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def closed_by_peer(s, timeout):
+    """1 when the peer closes s (EOF or reset) within timeout, reading what
+    it still sends."""
+    s.settimeout(timeout)
+    try:
+        while s.recv(65536):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

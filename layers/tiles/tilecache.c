@@ -23,6 +23,7 @@
  */
 #include "situ/tilecache.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -89,6 +90,7 @@ struct situ_tilecache {
     unsigned drop_every; /* cuts between looks at the resident file pages */
     unsigned cuts;       /* cuts made */
     size_t file_budget;  /* resident file bytes past which the snapshot file goes back */
+    int statm_fd;        /* /proc/self/statm, -1 */
 };
 
 /* ---- entries --------------------------------------------------------------- */
@@ -361,16 +363,20 @@ static int empty_fast(const situ_tilecache *tc, const situ_coll *coll, situ_tile
     return ll[2] < x[0] || ll[0] > x[2] || ll[3] < x[1] || ll[1] > x[3];
 }
 
-/* The file-backed bytes the process holds resident (statm's shared: RssFile
- * + RssShmem); 0 when unknown. */
-static size_t resident_file_bytes(void)
+/* The file-backed bytes the process holds resident (statm's third field,
+ * shared: RssFile + RssShmem), read through fd (/proc/self/statm, opened
+ * once: a read is one pread); 0 when unknown. */
+static size_t resident_file_bytes(int fd)
 {
-    FILE *f = fopen("/proc/self/statm", "re");
-    unsigned long long size = 0, resident = 0, shared = 0;
-    int n = f ? fscanf(f, "%llu %llu %llu", &size, &resident, &shared) : 0;
-    if (f)
-        fclose(f);
-    return n == 3 ? (size_t)shared * (size_t)sysconf(_SC_PAGESIZE) : 0;
+    char buf[128];
+    ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    char *p = buf;
+    strtoull(p, &p, 10); /* size */
+    strtoull(p, &p, 10); /* resident */
+    return (size_t)strtoull(p, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
 }
 
 /* Every drop_every-th cut, when the process holds more than file_budget of
@@ -381,7 +387,7 @@ static size_t resident_file_bytes(void)
 static void drop_now_and_then(situ_tilecache *tc, const situ_tilesrc *src)
 {
     if (__atomic_add_fetch(&tc->cuts, 1, __ATOMIC_RELAXED) % tc->drop_every == 0 &&
-        resident_file_bytes() > tc->file_budget)
+        resident_file_bytes(tc->statm_fd) > tc->file_budget)
         situ_coll_drop_pages(situ_tilesrc_coll(src));
 }
 
@@ -906,6 +912,7 @@ int situ_tilecache_new(const situ_tilecache_opts *o, situ_tilecache **out_tc, si
     tc->day = tc->topts.today ? tc->topts.today : situ_store_today_ymd();
     tc->drop_every = o && o->drop_every ? o->drop_every : SITU_TILECACHE_DROP_EVERY;
     tc->file_budget = o && o->file_budget ? o->file_budget : SITU_TILECACHE_FILE_BUDGET;
+    tc->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     pthread_mutex_init(&tc->state_mu, NULL);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
         pthread_mutex_init(&tc->cs[i].build_mu, NULL);
@@ -947,6 +954,8 @@ void situ_tilecache_free(situ_tilecache *tc)
         pthread_mutex_destroy(&tc->cs[i].build_mu);
     }
     pthread_mutex_destroy(&tc->state_mu);
+    if (tc->statm_fd >= 0)
+        close(tc->statm_fd);
     free(tc);
 }
 

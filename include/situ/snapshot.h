@@ -130,6 +130,10 @@ void situ_coll_release(situ_coll *c);
  * a pass that went through all of it (preparing tiles). Nothing for a
  * collection built in memory, or NULL. */
 void situ_coll_drop_pages(const situ_coll *c);
+/* The bytes of the read-only snapshot file mapping c was read back from
+ * (what situ_coll_drop_pages hands back); 0 for a collection built in
+ * memory, a moved mapping, or NULL. */
+size_t situ_coll_file_bytes(const situ_coll *c);
 
 /* The digest of c's features computed from scratch (one pass over every
  * feature and vertex), what c->digest must equal. */

@@ -43,15 +43,16 @@ typedef struct situ_tilecache_opts {
                                    handed back; 0: SITU_TILECACHE_FILE_BUDGET */
 } situ_tilecache_opts;
 
-/* Every drop_every cuts (misses cut, cached or not) the cache looks at the
- * file pages the process holds resident (/proc/self/statm); past
- * file_budget, the pages of the snapshot file the cut collection was read
- * back from are handed back (situ_coll_drop_pages). Cutting reads the
- * file's pages into the resident set, and a sweep of a nation's low zooms
- * would otherwise hold the whole file; a small file is never handed back,
- * so its tiles never read pages in again. */
-#define SITU_TILECACHE_DROP_EVERY 8u
-#define SITU_TILECACHE_FILE_BUDGET ((size_t)128 << 20)
+/* When a collection was read back from a snapshot file larger than
+ * file_budget, every drop_every cuts (misses cut, cached or not) the cache
+ * looks at the file pages the process holds resident (/proc/self/statm,
+ * one pread); past file_budget, the file's pages are handed back
+ * (situ_coll_drop_pages). Cutting reads the file's pages into the resident
+ * set, and a sweep of a nation's low zooms would otherwise hold the whole
+ * file; a city's small file is never handed back, so its cold tiles never
+ * read pages in again. */
+#define SITU_TILECACHE_DROP_EVERY 1u
+#define SITU_TILECACHE_FILE_BUDGET ((size_t)96 << 20)
 
 /* One answer: the pieces (per-collection entries, retained) that make the
  * body, in collection order. n_raw == 0 means an empty tile (answer 204). */

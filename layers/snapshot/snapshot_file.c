@@ -122,16 +122,30 @@ static void drop_range(const situ__snapfile_mem *m, const void *from, const void
         madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
-void situ_coll_drop_pages(const situ_coll *c)
+/* The mapping collection c was read back from (its own, or its strings'
+ * parent's), or NULL. */
+static const situ__snapfile_mem *file_of(const situ_coll *c)
 {
     const coll_priv *pv = c ? c->priv : NULL;
     if (!pv)
-        return;
+        return NULL;
     const situ__snapfile_mem *m = pv->mem;
     for (const coll_strings *t = pv->strings; !m && t; t = t->parent)
         m = t->mem;
+    return m;
+}
+
+void situ_coll_drop_pages(const situ_coll *c)
+{
+    const situ__snapfile_mem *m = file_of(c);
     if (m)
         drop_range(m, m->map, (const char *)m->map + m->len);
+}
+
+size_t situ_coll_file_bytes(const situ_coll *c)
+{
+    const situ__snapfile_mem *m = file_of(c);
+    return m && m->map && m->clean ? m->len : 0;
 }
 
 situ__snapfile_mem *situ__snapfile_mem_retain(situ__snapfile_mem *m)

@@ -382,13 +382,16 @@ static size_t resident_file_bytes(int fd)
 /* Every drop_every-th cut, when the process holds more than file_budget of
  * file pages, the pages of the snapshot file src's collection was read back
  * from are handed back (situ_coll_drop_pages: all the file's collections
- * share one mapping; nothing when the collection is not the file's). A cut
- * in another thread meanwhile reads again what it needs. */
+ * share one mapping). Nothing when the collection is not the file's, or the
+ * file is within the budget: a city's tiles never read pages in again. A
+ * cut in another thread meanwhile reads again what it needs. */
 static void drop_now_and_then(situ_tilecache *tc, const situ_tilesrc *src)
 {
-    if (__atomic_add_fetch(&tc->cuts, 1, __ATOMIC_RELAXED) % tc->drop_every == 0 &&
+    const situ_coll *c = situ_tilesrc_coll(src);
+    if (situ_coll_file_bytes(c) > tc->file_budget &&
+        __atomic_add_fetch(&tc->cuts, 1, __ATOMIC_RELAXED) % tc->drop_every == 0 &&
         resident_file_bytes(tc->statm_fd) > tc->file_budget)
-        situ_coll_drop_pages(situ_tilesrc_coll(src));
+        situ_coll_drop_pages(c);
 }
 
 /* Cuts tile t of cid into a new READY entry like k, judging deadlines at

@@ -542,6 +542,8 @@ static void cuts_hand_the_snapshot_file_back_now_and_then(void **state)
     assert_int_equal(situ_snapshot_open(fx.store, db, &cold, note, sizeof note, &err), 0);
     assert_int_equal(situ_snapshot_open(fx.store, db, &mapped, note, sizeof note, &err), 0);
     assert_non_null(strstr(note, "read back"));
+    assert_int_equal(situ_coll_file_bytes(cold->colls[SITU_C_HAZARDS]), 0); /* built */
+    assert_true(situ_coll_file_bytes(mapped->colls[SITU_C_HAZARDS]) > 4096);
     enum { EVERY = 5 };
     situ_tilecache_opts o = {.drop_every = EVERY, .file_budget = 1};
     situ_tilecache *tc;

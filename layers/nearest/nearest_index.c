@@ -358,18 +358,27 @@ static int build_boxes(situ_nearest_index *ix)
     return 0;
 }
 
+/* Each pass reads a collection's records in R-tree order, which touches
+ * every page of them: after each, the pages of the snapshot file the
+ * collection was read back from are handed back (situ_coll_drop_pages), so
+ * that the passes over a nation's collections do not hold the file. */
 static int build_all(situ_nearest_index *ix)
 {
     const situ_collection *cc = ix->c->c;
-    if (build_boxes(ix))
-        return -1;
-    for (int i = 0; i < cc->nfields && ix->nff < 16; i++)
-        if ((cc->fields[i].flags & SITU_FF_FILTER) && build_filter(ix, i))
-            return -1;
-    if (cc->cid == SITU_C_RESOURCES && build_items(ix))
-        return -1;
+    int rc = build_boxes(ix);
+    situ_coll_drop_pages(ix->c);
+    for (int i = 0; !rc && i < cc->nfields && ix->nff < 16; i++)
+        if (cc->fields[i].flags & SITU_FF_FILTER) {
+            rc = build_filter(ix, i);
+            situ_coll_drop_pages(ix->c);
+        }
+    if (!rc && cc->cid == SITU_C_RESOURCES)
+        rc = build_items(ix);
     ix->reach_field = situ_schema_field_index(cc, "impact_radius_m");
-    return ix->reach_field >= 0 ? build_reach(ix) : 0;
+    if (!rc && ix->reach_field >= 0)
+        rc = build_reach(ix);
+    situ_coll_drop_pages(ix->c);
+    return rc ? -1 : 0;
 }
 
 static void index_free(situ_nearest_index *ix)

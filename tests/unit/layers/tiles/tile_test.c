@@ -557,6 +557,15 @@ static int carried(const situ_collection *c, const char *name)
     return k.found;
 }
 
+/* The default options with every collection's points written as
+ * themselves (no clustering). */
+static void opts_unclustered(situ_tile_opts *o)
+{
+    situ_tile_opts_default(o);
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        o->cluster_maxzoom[i] = -1;
+}
+
 static void properties_keep_their_types(void **state)
 {
     (void)state;
@@ -565,9 +574,7 @@ static void properties_keep_their_types(void **state)
     srcs p;
     srcs_open(&p, fx.snap);
     situ_tile_opts o;
-    situ_tile_opts_default(&o);
-    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
-        o.cluster_maxzoom[i] = -1;
+    opts_unclustered(&o);
     situ_buf buf;
     situ_buf_init(&buf);
     situ_tile_xyz t = tile_at(9, 111.6, 26.4);
@@ -1202,9 +1209,7 @@ static int same_value(const situ_mvt_value *a, const situ_mvt_value *b)
 static size_t assert_hazards_tile(const situ_tilesrc *src, const situ_coll *c)
 {
     situ_tile_opts o;
-    situ_tile_opts_default(&o);
-    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
-        o.cluster_maxzoom[i] = -1;
+    opts_unclustered(&o);
     situ_buf buf;
     situ_buf_init(&buf);
     situ_mvt_tile *mt = encode_one(src, tile_at(14, 111.6001, 26.4001), &o, &buf, NULL);
@@ -2381,9 +2386,7 @@ static void gdal_decodes_every_feature_within_a_pixel(void **state)
             geoms[cid][i] = source_geom(c, i);
     }
     situ_tile_opts o; /* every feature itself: no clustering, aggregates or counties */
-    situ_tile_opts_default(&o);
-    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
-        o.cluster_maxzoom[i] = -1;
+    opts_unclustered(&o);
     o.aggregate_below = o.county_below = o.province_below = 0;
     situ_tile_xyz tiles[600];
     size_t nt = test_tiles(tiles, 600);

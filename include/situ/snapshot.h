@@ -130,6 +130,10 @@ void situ_coll_release(situ_coll *c);
  * a pass that went through all of it (preparing tiles). Nothing for a
  * collection built in memory, or NULL. */
 void situ_coll_drop_pages(const situ_coll *c);
+/* In a pass over c's features in order, at feature i: every 65,536
+ * features, situ_coll_drop_pages(c), so that a pass over a nation's
+ * collection read back from a snapshot file never holds all of it. */
+void situ_coll_drop_pages_every(const situ_coll *c, size_t i);
 /* The bytes of the read-only snapshot file mapping c was read back from
  * (what situ_coll_drop_pages hands back); 0 for a collection built in
  * memory, a moved mapping, or NULL. */

@@ -133,15 +133,6 @@ static uint64_t mix_text(uint64_t h, const char *s)
     return s ? mix(h, s, strlen(s) + 1) : mix(h, "", 1);
 }
 
-/* Every 65,536 features of a pass over c, the pages of the snapshot file
- * it was read back from handed back (situ_coll_drop_pages): a pass over a
- * nation's roads reads most of the file, which it need not hold. */
-static void drop_now_and_then(const situ_coll *c, size_t i)
-{
-    if ((i & 0xFFFF) == 0xFFFF || i + 1 == c->n)
-        situ_coll_drop_pages(c);
-}
-
 uint64_t situ_roads_graph_key(const situ_coll *c)
 {
     road_fields rf = fields_of(c);
@@ -156,8 +147,10 @@ uint64_t situ_roads_graph_key(const situ_coll *c)
             h = mix(mix(h, &r->n, sizeof r->n), c->xy + 2 * (size_t)r->off,
                     2 * (size_t)r->n * sizeof *c->xy);
         }
-        drop_now_and_then(c, i);
+        situ_coll_drop_pages_every(c, i);
     }
+    if (c->n) /* a pass over a nation's roads reads most of the file */
+        situ_coll_drop_pages(c);
     return h;
 }
 
@@ -181,8 +174,10 @@ int situ_roads_closures_of(const situ_roads_graph *g, const situ_coll *c,
         for (size_t i = 0; i < c->n; i++) {
             if ((status_of(&c->feats[i], &rf) == SITU_ROADS_CLOSED) == closed)
                 ids[n++] = (uint32_t)i;
-            drop_now_and_then(c, i);
+            situ_coll_drop_pages_every(c, i);
         }
+        if (c->n)
+            situ_coll_drop_pages(c);
         situ_roads_closures_set_roads(cl, g, ids, n, closed);
     }
     free(ids);

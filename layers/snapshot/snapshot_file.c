@@ -142,6 +142,12 @@ void situ_coll_drop_pages(const situ_coll *c)
         drop_range(m, m->map, (const char *)m->map + m->len);
 }
 
+void situ_coll_drop_pages_every(const situ_coll *c, size_t i)
+{
+    if ((i & 0xFFFF) == 0xFFFF)
+        situ_coll_drop_pages(c);
+}
+
 size_t situ_coll_file_bytes(const situ_coll *c)
 {
     const situ__snapfile_mem *m = file_of(c);

@@ -221,15 +221,6 @@ void situ_tile_fields(const situ_collection *c,
                keys[i].agg != TILE_AGG_NONE && keys[i].agg != TILE_AGG_ITEM);
 }
 
-/* Every 65,536 features of a pass over c, its file's pages handed back
- * (situ_coll_drop_pages): the preparation reads each once, so a collection
- * read back from a snapshot file never holds the whole of it resident. */
-static void drop_now_and_then(const situ_coll *c, size_t i)
-{
-    if ((i & 0xFFFF) == 0xFFFF)
-        situ_coll_drop_pages(c);
-}
-
 /* The key of the first item_<code> (resources), or -1. */
 static int item_key0_of(const situ_tilesrc *s)
 {
@@ -314,7 +305,7 @@ static int build_agg_rows(situ_tilesrc *s, const situ_tilesrc *prev, const tile_
             if (s->keys[k].slot >= 0)
                 row[s->keys[k].slot] = agg_value(c, &c->feats[i], &s->keys[k]);
         end = i + 1;
-        drop_now_and_then(c, i);
+        situ_coll_drop_pages_every(c, i);
     }
     s->bytes += c->n * na * sizeof(double);
     return 0;
@@ -417,7 +408,7 @@ static int build_rings(situ_tilesrc *s, const situ_tilesrc *prev, const tile_dif
                 nrings = c->polys[p].ring0 + r + 1 > nrings ? c->polys[p].ring0 + r + 1 : nrings;
                 maxring = ring->n > maxring ? ring->n : maxring;
             }
-        drop_now_and_then(c, i);
+        situ_coll_drop_pages_every(c, i);
     }
     s->imp = malloc((npts + 1) * sizeof *s->imp);
     s->rbox = malloc((4 * nrings + 1) * sizeof *s->rbox);
@@ -429,7 +420,7 @@ static int build_rings(situ_tilesrc *s, const situ_tilesrc *prev, const tile_dif
     }
     for (size_t i = 0; i < c->n; i++) {
         prepare_feature(s, i, prev, d, m, work);
-        drop_now_and_then(c, i);
+        situ_coll_drop_pages_every(c, i);
     }
     free(work), free(m);
     s->bytes += npts * sizeof(float) + nrings * 4 * sizeof(double);
@@ -500,7 +491,7 @@ static int build_features(situ_tilesrc *s, const situ_tilesrc *prev, const tile_
         situ_tile_project(f->x, f->y, &s->fpt[2 * i], &s->fpt[2 * i + 1]);
         s->fid[i] = situ_tile_feature_id(f->id);
         s->fminz[i] = (uint8_t)situ__tile_feature_minzoom(c, f);
-        drop_now_and_then(c, i);
+        situ_coll_drop_pages_every(c, i);
     }
     s->bytes += c->n * (6 * sizeof(double) + sizeof(uint64_t) + 1);
     return 0;
@@ -527,7 +518,7 @@ static int id_shape_of(const situ_coll *c, tile_id_shape *sh)
         sh->max_len = n > sh->max_len ? n : sh->max_len;
         if (i && !strcmp(id, c->feats[c->by_id[i - 1]].id)) /* by_id is sorted */
             return -1;
-        drop_now_and_then(c, i);
+        situ_coll_drop_pages_every(c, i);
     }
     memcpy(sh->prefix, first, plen);
     sh->plen = plen;
@@ -576,7 +567,7 @@ static void ids_apart_full(situ_tilesrc *s)
     for (size_t i = 0; i < c->n; i++) {
         if (texts_apart(c, &c->feats[i], &s->id_shape))
             return;
-        drop_now_and_then(c, i);
+        situ_coll_drop_pages_every(c, i);
     }
     s->ids_apart = 1;
 }

@@ -105,9 +105,7 @@ GDALDatasetH situ__ahead_take(situ__loader *L, const char *path)
 
 void situ__ahead_drop(situ__loader *L)
 {
-    GDALDatasetH ds = situ__ahead_take(L, "");
-    if (ds)
-        GDALClose(ds);
+    situ__ahead_take(L, ""); /* no file is named "": what was opened is closed */
 }
 
 static long long pragma_value(sqlite3 *db, const char *sql)

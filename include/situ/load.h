@@ -20,6 +20,10 @@
 #include "situ/store.h"
 
 #define SITU_LOAD_MAX_REASONS 16
+/* The GDAL open option a GeoJSON source is read with: dates stay the text
+ * they are (also what the demo translates its FlatGeobuf files with, so
+ * that they load alike). */
+#define SITU_LOAD_GEOJSON_OO "DATE_AS_STRING=YES"
 
 typedef struct situ_load_opts {
     const char *collection; /* collection id; required for situ_load_file */

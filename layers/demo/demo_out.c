@@ -8,6 +8,7 @@
  * Knows nothing of what the features mean.
  */
 #include "demo_int.h"
+#include "situ/load.h"
 
 #include <errno.h>
 #include <gdal.h>
@@ -420,7 +421,7 @@ static int geojson_to_fgb(const char *dir, const char *id, situ_err *err)
     char src[4200], dst[4200];
     snprintf(src, sizeof src, "%s/%s.geojson", dir, id);
     snprintf(dst, sizeof dst, "%s/%s.fgb", dir, id);
-    const char *drivers[] = {"GeoJSON", NULL}, *oo[] = {"DATE_AS_STRING=YES", NULL};
+    const char *drivers[] = {"GeoJSON", NULL}, *oo[] = {SITU_LOAD_GEOJSON_OO, NULL};
     char *argv[] = {"-f", "FlatGeobuf", "-lco", "SPATIAL_INDEX=NO", NULL};
     CPLErrorReset();
     GDALDatasetH in = GDALOpenEx(src, GDAL_OF_VECTOR | GDAL_OF_READONLY, drivers, oo, NULL);

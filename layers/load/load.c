@@ -62,7 +62,7 @@ struct situ__ahead {
 static void *ahead_main(void *arg)
 {
     situ__ahead *A = arg;
-    const char *drivers[] = {"GeoJSON", NULL}, *oo[] = {SITU__GEOJSON_OO, NULL};
+    const char *drivers[] = {"GeoJSON", NULL}, *oo[] = {SITU_LOAD_GEOJSON_OO, NULL};
     CPLPushErrorHandler(CPLQuietErrorHandler); /* this thread's handler only */
     GDALDriverH drv = GDALIdentifyDriverEx(A->path, GDAL_OF_VECTOR, drivers, NULL);
     if (drv)

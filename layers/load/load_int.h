@@ -224,9 +224,8 @@ typedef struct situ__source_opts {
     int generate_ids;
 } situ__source_opts;
 
-/* How a GeoJSON source is opened (load_source.c, and ahead in load.c):
- * dates stay the text they are. */
-#define SITU__GEOJSON_OO "DATE_AS_STRING=YES"
+/* How a source is opened (load_source.c, and ahead in load.c; a GeoJSON
+ * one with SITU_LOAD_GEOJSON_OO). */
 #define SITU__OPEN_FLAGS (GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR)
 
 typedef struct situ__ahead situ__ahead;

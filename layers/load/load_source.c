@@ -273,7 +273,7 @@ static int open_source(source *S, situ_err *err)
         snprintf(enc, sizeof enc, "ENCODING=%s", S->shp_encoding);
         oo[0] = enc;
     } else if (!strcmp(dn, "GeoJSON")) {
-        oo[0] = SITU__GEOJSON_OO;
+        oo[0] = SITU_LOAD_GEOJSON_OO;
         S->is_geojson = 1;
     }
     L->gdal_msg[0] = '\0';

@@ -2,9 +2,10 @@
  * config.c: situd's settings from defaults, an INI file (read with inih) and
  * flags. Keys: [server] listen, threads, max_connections, connection_timeout,
  * header_timeout, max_body_bytes, max_bodies_bytes, connection_memory,
- * cors_origin, user, quiet, max_lag; [data] db; [tiles] cache_mb; [web] dir; [events]
- * max_listeners, max_listeners_per_address; [export] max_exports, max_bytes, spool_dir; [retention]
- * days, interval_s, archive; [feeds] station_quota. Unknown keys are an error, so a typo is seen.
+ * cors_origin, user, quiet, max_lag; [data] db; [tiles] cache_mb, resident_mb;
+ * [web] dir; [events] max_listeners, max_listeners_per_address; [export]
+ * max_exports, max_bytes, spool_dir; [retention] days, interval_s, archive;
+ * [feeds] station_quota. Unknown keys are an error, so a typo is seen.
  * situd_config_read reads the file; situd_config_read_string the same text
  * from memory (tests/fuzz/fuzz_config.c).
  */
@@ -177,6 +178,8 @@ static int set_key(situd_config *c, const char *section, const char *name, const
         return set_str(c->places, sizeof c->places, value);
     if (KEY("tiles", "cache_mb"))
         return set_size(&c->tile_cache_bytes, value, 1u << 20);
+    if (KEY("tiles", "resident_mb"))
+        return set_size(&c->tile_resident_bytes, value, 1u << 20);
     if (KEY("web", "dir"))
         return set_str(c->web_dir, sizeof c->web_dir, value);
     if (KEY("drills", "scenarios"))

@@ -26,6 +26,7 @@ typedef struct situd_config {
     char export_spool[1024];       /* [export] spool_dir: where GDAL writes exports */
     size_t conn_memory;            /* per-connection buffer memory */
     size_t tile_cache_bytes;       /* bound of the tile cache */
+    size_t tile_resident_bytes;    /* [tiles] resident_mb: past it DB.snap is handed back */
     char cors_origin[256];         /* Access-Control-Allow-Origin, "" for none */
     char web_dir[1024];            /* the map wall's files */
     char web_timezone[65];         /* [web] timezone: the wall's IANA zone, unless ?tz= */

@@ -39,7 +39,8 @@ int situd_tiles_init(const situd_config *cfg, const situ_snapshot *snap, char *m
     /* cache_mb = 0 keeps no tile (every answer is cut, as on a miss): a
      * bound of one byte, which no tile fits (the cache's 0 means default) */
     situ_tilecache_opts o = {.max_bytes = cfg->tile_cache_bytes ? cfg->tile_cache_bytes : 1,
-                             .gzip_level = 1};
+                             .gzip_level = 1,
+                             .resident_budget = cfg->tile_resident_bytes};
     situ_err err = {0};
     if (situ_tilecache_new(&o, &cache, &err)) {
         snprintf(msg, n, "tile cache: %s", err.msg);
@@ -86,11 +87,12 @@ void situd_tiles_stats(situ_buf *b)
                     "situd_tile_cache{what=\"entries\"} %zu\n"
                     "situd_tile_cache{what=\"bytes\"} %zu\n"
                     "situd_tile_cache{what=\"max_bytes\"} %zu\n"
-                    "situd_tile_cache{what=\"src_bytes\"} %zu\n",
+                    "situd_tile_cache{what=\"src_bytes\"} %zu\n"
+                    "situd_tile_cache{what=\"file_handbacks\"} %llu\n",
                     (unsigned long long)st.hits, (unsigned long long)st.misses,
                     (unsigned long long)st.empty_fast, (unsigned long long)st.evictions,
                     (unsigned long long)st.invalidated, st.entries, st.bytes, st.max_bytes,
-                    st.src_bytes);
+                    st.src_bytes, (unsigned long long)st.handbacks);
 }
 
 static situd_result tilejson(situd_req *r, const char *set)

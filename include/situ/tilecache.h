@@ -37,22 +37,25 @@ typedef struct situ_tilecache_opts {
     size_t max_bytes;           /* bound on cached bytes, entries included (256 MiB) */
     int gzip_level;             /* libdeflate level 1..12 (1: fast; MVT varints gain little more) */
     const situ_tile_opts *tile; /* NULL: situ_tile_opts_default */
-    unsigned drop_every;        /* cuts between looks at the process's resident file
-                                   pages; 0: SITU_TILECACHE_DROP_EVERY */
-    size_t file_budget;         /* resident file bytes past which the snapshot file is
-                                   handed back; 0: SITU_TILECACHE_FILE_BUDGET */
+    unsigned drop_every;        /* cuts between looks at the process's resident memory;
+                                   0: SITU_TILECACHE_DROP_EVERY */
+    size_t resident_budget;     /* the process's resident bytes past which the snapshot
+                                   file is handed back; 0: SITU_TILECACHE_RESIDENT_BUDGET */
 } situ_tilecache_opts;
 
-/* When a collection was read back from a snapshot file larger than
- * file_budget, every drop_every cuts (misses cut, cached or not) the cache
- * looks at the file pages the process holds resident (/proc/self/statm,
- * one pread); past file_budget, the file's pages are handed back
- * (situ_coll_drop_pages). Cutting reads the file's pages into the resident
- * set, and a sweep of a nation's low zooms would otherwise hold the whole
- * file; a city's small file is never handed back, so its cold tiles never
- * read pages in again. */
+/* When a collection was read back from a snapshot file, every drop_every
+ * cuts (misses cut, cached or not) the cache looks at the process's
+ * resident memory, anonymous and file pages together (/proc/self/statm,
+ * one pread: what VmHWM, the peak, counts); past resident_budget, the
+ * file's pages are handed back (situ_coll_drop_pages). Cutting reads the
+ * file's pages into the resident set, and a sweep of a nation's low zooms
+ * would otherwise hold the whole file. A process whose resident memory
+ * plus the whole file is within the budget (a city, a province) is looked
+ * at only every 64th cut and never hands its file back, so its cold tiles
+ * never read pages in again. The default fits a nation (scale 200: about
+ * 740 MB of the process's own at its first tile) under 1 GB at its peak. */
 #define SITU_TILECACHE_DROP_EVERY 1u
-#define SITU_TILECACHE_FILE_BUDGET ((size_t)96 << 20)
+#define SITU_TILECACHE_RESIDENT_BUDGET ((size_t)832 << 20)
 
 /* One answer: the pieces (per-collection entries, retained) that make the
  * body, in collection order. n_raw == 0 means an empty tile (answer 204). */
@@ -71,6 +74,7 @@ typedef struct situ_tile_reply {
 typedef struct situ_tilecache_stats {
     uint64_t hits, misses, empty_fast;         /* empty_fast: empty without lookup */
     uint64_t evictions, invalidated, uncached; /* uncached: cut but not kept */
+    uint64_t handbacks;                        /* the snapshot file handed back */
     size_t entries, bytes, max_bytes;
     size_t src_bytes; /* memory of the prepared collections */
 } situ_tilecache_stats;

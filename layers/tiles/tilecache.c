@@ -86,11 +86,12 @@ struct situ_tilecache {
     shard shards[NSHARDS];
     pthread_mutex_t state_mu;
     coll_state cs[SITU_NCOLLECTIONS];
-    uint64_t hits, misses, empty_fast, evictions, invalidated, uncached;
-    unsigned drop_every; /* cuts between looks at the resident file pages */
-    unsigned cuts;       /* cuts made */
-    size_t file_budget;  /* resident file bytes past which the snapshot file goes back */
-    int statm_fd;        /* /proc/self/statm, -1 */
+    uint64_t hits, misses, empty_fast, evictions, invalidated, uncached, handbacks;
+    unsigned drop_every;    /* cuts between looks at the resident memory */
+    unsigned cuts;          /* cuts made */
+    size_t resident_budget; /* resident bytes past which the snapshot file goes back */
+    size_t resident_seen;   /* at the last look */
+    int statm_fd;           /* /proc/self/statm, -1 */
 };
 
 /* ---- entries --------------------------------------------------------------- */
@@ -363,10 +364,10 @@ static int empty_fast(const situ_tilecache *tc, const situ_coll *coll, situ_tile
     return ll[2] < x[0] || ll[0] > x[2] || ll[3] < x[1] || ll[1] > x[3];
 }
 
-/* The file-backed bytes the process holds resident (statm's third field,
- * shared: RssFile + RssShmem), read through fd (/proc/self/statm, opened
- * once: a read is one pread); 0 when unknown. */
-static size_t resident_file_bytes(int fd)
+/* The bytes the process holds resident (statm's second field: anonymous,
+ * file and shared pages, what VmRSS counts), read through fd
+ * (/proc/self/statm, opened once: a read is one pread); 0 when unknown. */
+static size_t resident_bytes(int fd)
 {
     char buf[128];
     ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
@@ -375,23 +376,38 @@ static size_t resident_file_bytes(int fd)
     buf[n] = 0;
     char *p = buf;
     strtoull(p, &p, 10); /* size */
-    strtoull(p, &p, 10); /* resident */
     return (size_t)strtoull(p, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
 }
 
-/* Every drop_every-th cut, when the process holds more than file_budget of
- * file pages, the pages of the snapshot file src's collection was read back
- * from are handed back (situ_coll_drop_pages: all the file's collections
- * share one mapping). Nothing when the collection is not the file's, or the
- * file is within the budget: a city's tiles never read pages in again. A
- * cut in another thread meanwhile reads again what it needs. */
+/* Whether this cut is one to look at the resident memory after: every
+ * drop_every-th, and of those only every 64th while the memory seen last
+ * plus the whole file is within the budget (the file's pages alone cannot
+ * take the process past it). */
+static int time_to_look(situ_tilecache *tc, size_t file)
+{
+    unsigned n = __atomic_add_fetch(&tc->cuts, 1, __ATOMIC_RELAXED);
+    if (n % tc->drop_every)
+        return 0;
+    size_t seen = __atomic_load_n(&tc->resident_seen, __ATOMIC_RELAXED);
+    return seen + file > tc->resident_budget || n / tc->drop_every % 64 == 1;
+}
+
+/* After a cut of src: when the process holds more than resident_budget,
+ * the pages of the snapshot file src's collection was read back from are
+ * handed back (situ_coll_drop_pages). Nothing when the collection is not
+ * a file's. A cut in another thread meanwhile reads again what it needs. */
 static void drop_now_and_then(situ_tilecache *tc, const situ_tilesrc *src)
 {
     const situ_coll *c = situ_tilesrc_coll(src);
-    if (situ_coll_file_bytes(c) > tc->file_budget &&
-        __atomic_add_fetch(&tc->cuts, 1, __ATOMIC_RELAXED) % tc->drop_every == 0 &&
-        resident_file_bytes(tc->statm_fd) > tc->file_budget)
+    size_t file = situ_coll_file_bytes(c);
+    if (!file || !time_to_look(tc, file))
+        return;
+    size_t now = resident_bytes(tc->statm_fd);
+    __atomic_store_n(&tc->resident_seen, now, __ATOMIC_RELAXED);
+    if (now > tc->resident_budget) {
         situ_coll_drop_pages(c);
+        __atomic_add_fetch(&tc->handbacks, 1, __ATOMIC_RELAXED);
+    }
 }
 
 /* Cuts tile t of cid into a new READY entry like k, judging deadlines at
@@ -914,7 +930,8 @@ int situ_tilecache_new(const situ_tilecache_opts *o, situ_tilecache **out_tc, si
         situ_tile_opts_default(&tc->topts);
     tc->day = tc->topts.today ? tc->topts.today : situ_store_today_ymd();
     tc->drop_every = o && o->drop_every ? o->drop_every : SITU_TILECACHE_DROP_EVERY;
-    tc->file_budget = o && o->file_budget ? o->file_budget : SITU_TILECACHE_FILE_BUDGET;
+    tc->resident_budget =
+        o && o->resident_budget ? o->resident_budget : SITU_TILECACHE_RESIDENT_BUDGET;
     tc->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     pthread_mutex_init(&tc->state_mu, NULL);
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
@@ -971,6 +988,7 @@ void situ_tilecache_stats_get(situ_tilecache *tc, situ_tilecache_stats *out)
     out->evictions = __atomic_load_n(&tc->evictions, __ATOMIC_RELAXED);
     out->invalidated = __atomic_load_n(&tc->invalidated, __ATOMIC_RELAXED);
     out->uncached = __atomic_load_n(&tc->uncached, __ATOMIC_RELAXED);
+    out->handbacks = __atomic_load_n(&tc->handbacks, __ATOMIC_RELAXED);
     for (int i = 0; i < NSHARDS; i++) {
         shard *s = &tc->shards[i];
         pthread_mutex_lock(&s->mu);

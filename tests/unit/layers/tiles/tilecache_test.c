@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "situ/tilecache.h"
@@ -523,12 +524,23 @@ typedef struct race {
     int seed, failures, stop;
 } race;
 
+/* The bytes this process holds resident (VmRSS). */
+static size_t resident_now(void)
+{
+    unsigned long long size = 0, pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%llu %llu", &size, &pages), 2);
+    fclose(f);
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
 /* A cache over a snapshot read back from its file (mapped at the address
  * it was written for, so its pages are the file's): with the process over
- * its file budget, every drop_every-th cut hands the file's pages back (the
- * process holds none of them after it), and every tile, before and after,
- * is the cold build's, byte for byte; under its budget a cache never hands
- * them back. */
+ * its resident budget, every drop_every-th cut hands the file's pages back
+ * (the process holds none of them after it), and every tile, before and
+ * after, is the cold build's, byte for byte; a process whose resident
+ * memory and file are within its budget (a city's) never hands them back. */
 static void cuts_hand_the_snapshot_file_back_now_and_then(void **state)
 {
     (void)state;
@@ -545,7 +557,7 @@ static void cuts_hand_the_snapshot_file_back_now_and_then(void **state)
     assert_int_equal(situ_coll_file_bytes(cold->colls[SITU_C_HAZARDS]), 0); /* built */
     assert_true(situ_coll_file_bytes(mapped->colls[SITU_C_HAZARDS]) > 4096);
     enum { EVERY = 5 };
-    situ_tilecache_opts o = {.drop_every = EVERY, .file_budget = 1};
+    situ_tilecache_opts o = {.drop_every = EVERY, .resident_budget = 1};
     situ_tilecache *tc;
     assert_int_equal(situ_tilecache_new(&o, &tc, &err), 0);
     situ_buf want, body;
@@ -567,13 +579,16 @@ static void cuts_hand_the_snapshot_file_back_now_and_then(void **state)
     situ_tilecache_stats st;
     situ_tilecache_stats_get(tc, &st);
     assert_int_equal(st.misses, 2 * EVERY); /* each a cut */
+    assert_int_equal(st.handbacks, 2);
     /* the cuts read the file's pages in; the fifth and tenth hand them back */
     assert_true(kb[EVERY - 2] > 0 && kb[2 * EVERY - 2] > 0);
     assert_true(kb[EVERY - 1] >= 0 && kb[EVERY - 1] < kb[EVERY - 2]);
     assert_true(kb[2 * EVERY - 1] >= 0 && kb[2 * EVERY - 1] < kb[2 * EVERY - 2]);
     assert_true(kb[EVERY - 1] <= 8 && kb[2 * EVERY - 1] <= 8);
     situ_tilecache_free(tc);
-    situ_tilecache_opts roomy = {.drop_every = 1, .file_budget = SIZE_MAX};
+    /* room for the process as it is, and then some: never handed back */
+    situ_tilecache_opts roomy = {.drop_every = 1,
+                                 .resident_budget = resident_now() + ((size_t)64 << 20)};
     assert_int_equal(situ_tilecache_new(&roomy, &tc, &err), 0);
     for (int i = 0; i < EVERY; i++) { /* the same tiles, cut again: pages read in, kept */
         situ_tile_xyz t = tile_at(15, FX_LON0 + FX_SPAN * (i + 0.5) / (2 * EVERY),
@@ -585,6 +600,8 @@ static void cuts_hand_the_snapshot_file_back_now_and_then(void **state)
         situ_tile_reply_dispose(&r);
     }
     assert_true(kb[EVERY - 1] > 8);
+    situ_tilecache_stats_get(tc, &st);
+    assert_int_equal(st.handbacks, 0);
     situ_buf_dispose(&want), situ_buf_dispose(&body);
     situ_tilecache_free(tc);
     situ_snapshot_release(mapped);

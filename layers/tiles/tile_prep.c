@@ -10,7 +10,7 @@
  * ones it writes from the collection's (tile.c), so that a collection read
  * back from a snapshot file is not held a second time in the heap; but a
  * text key of at most 255 values (level, status, kind) is coded, a byte
- * per feature and its few values kept (build_codes), so that a tile writes
+ * per feature and its few values kept (build_texts), so that a tile writes
  * it without reading the collection's bytes.
  * The next version of a collection (situ_tilesrc_new_from) copies from the
  * previous one what its unchanged features had prepared, by the lineage
@@ -688,72 +688,68 @@ static uint32_t code_of(tile_codes *t, const char *z)
     return v;
 }
 
-/* Codes feature i's text of every key k of s that has codes and want[k];
+/* The keys being coded, feature by feature. */
+typedef struct coding {
+    uint8_t want[SITU_TILE_MAXKEYS]; /* the keys to code */
+    uint8_t lost[SITU_TILE_MAXKEYS]; /* those whose texts did not fit */
+    /* per key, the text last coded and its code: the next feature's is
+     * often the same (a road's class, a hazard's status) */
+    const char *last[SITU_TILE_MAXKEYS];
+    uint8_t last_code[SITU_TILE_MAXKEYS];
+} coding;
+
+/* Codes feature i's text of every key k of s that has codes and g->want[k];
  * a key whose text does not fit (code_of, or not text) loses its codes
- * and gets lost[k] set. */
-static void code_feature(situ_tilesrc *s, size_t i, const uint8_t *want, uint8_t *lost)
+ * and gets g->lost[k] set. */
+static void code_feature(situ_tilesrc *s, size_t i, coding *g)
 {
     const situ_feature *f = &s->coll->feats[i];
     for (int k = 1; k < s->nkeys; k++) {
         tile_codes *t = s->codes[k];
         const char *z;
         uint32_t v = 0;
-        if (!t || !want[k])
+        if (!t || !g->want[k])
             continue;
-        if (key_text(f, k, &z) || (z && !(v = code_of(t, z)))) {
+        int fits = !key_text(f, k, &z);
+        if (fits && z && g->last[k] && !strcmp(z, g->last[k]))
+            v = g->last_code[k];
+        else if (fits && z && (fits = (v = code_of(t, z)) != 0))
+            g->last[k] = z, g->last_code[k] = (uint8_t)v;
+        if (!fits) {
             codes_free(t);
             s->codes[k] = NULL;
-            lost[k] = 1;
+            g->lost[k] = 1;
             continue;
         }
         t->code[i] = (uint8_t)v;
     }
 }
 
-/* Codes the keys k of s with want[k] from every feature (codes already
- * allocated, without values). */
-static void code_all(situ_tilesrc *s, const uint8_t *want)
+/* Copies prev's codes of features i .. end - 1 of s (carried over, d) into s's. */
+static void carry_codes(situ_tilesrc *s, const situ_tilesrc *prev, size_t i, size_t end)
 {
-    uint8_t lost[SITU_TILE_MAXKEYS] = {0};
-    for (size_t i = 0; i < s->coll->n; i++) {
-        code_feature(s, i, want, lost);
-        situ_coll_drop_pages_every(s->coll, i);
-    }
+    size_t from = s->coll->base_of[i];
+    for (int k = 1; k < s->nkeys; k++)
+        if (s->codes[k] && prev->codes[k]->code)
+            memcpy(s->codes[k]->code + i, prev->codes[k]->code + from, end - i);
+        else if (s->codes[k])
+            memset(s->codes[k]->code + i, 0, end - i);
 }
 
-/* s->codes: every text key of s of few values coded (see tile_codes).
- * With d (what carried over from prev), the keys prev coded are copied
- * and the features that came coded, a key that outgrows its codes coded
- * again from every feature (values no feature holds any more go), and a
- * key prev did not code (too many values) stays so; without d, every text
- * key is coded from every feature. A key that does not fit is left
- * uncoded: its tiles read the collection's texts. */
-static void build_codes(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d)
+/* The keys of s that g lost coded again from every feature (the values no
+ * feature holds any more go), then the rows and bytes of those coded. */
+static void codes_finish(situ_tilesrc *s, const coding *g)
 {
     const situ_coll *c = s->coll;
-    uint8_t want[SITU_TILE_MAXKEYS] = {0}, again[SITU_TILE_MAXKEYS] = {0};
-    for (int k = 1; k < s->nkeys; k++)
-        if (text_key(s, k) && (!d || prev->codes[k]))
-            want[k] = (s->codes[k] = codes_new(d ? prev->codes[k] : NULL, c->n)) != NULL;
-    for (size_t i = 0, end; i < c->n; i = end) {
-        if ((end = carried_run(c, d, i)) > i) {
-            for (int k = 1; k < s->nkeys; k++)
-                if (s->codes[k] && prev->codes[k]->code)
-                    memcpy(s->codes[k]->code + i, prev->codes[k]->code + c->base_of[i], end - i);
-                else if (s->codes[k])
-                    memset(s->codes[k]->code + i, 0, end - i);
-            continue;
-        }
-        end = i + 1;
-        code_feature(s, i, want, again);
-        situ_coll_drop_pages_every(c, i);
-    }
+    coding again = {0};
     int redo = 0;
     for (int k = 1; k < s->nkeys; k++)
-        if (d && again[k])
-            redo |= (s->codes[k] = codes_new(NULL, c->n)) != NULL;
-    if (redo)
-        code_all(s, again);
+        if (g->lost[k])
+            redo |= again.want[k] = (s->codes[k] = codes_new(NULL, c->n)) != NULL;
+    for (size_t i = 0; redo && i < c->n; i++) {
+        code_feature(s, i, &again);
+        situ_coll_drop_pages_every(c, i);
+    }
     for (int k = 1; k < s->nkeys; k++) {
         tile_codes *t = s->codes[k];
         if (!t)
@@ -763,6 +759,39 @@ static void build_codes(situ_tilesrc *s, const situ_tilesrc *prev, const tile_di
         t->row = s->ncoded++;
         s->bytes += (t->code ? c->n : 0) + sizeof *t + t->cap;
     }
+}
+
+/* s->ids_apart and s->codes (every text key of s of few values coded, see
+ * tile_codes), in one pass over the features' texts when both read them
+ * all (no d). With d (what carried over from prev), ids_apart_from; the
+ * keys prev coded are copied and the features that came coded, a key
+ * that outgrows its codes is coded again from every feature, and a key
+ * prev did not code (too many values) stays so. A key that does not fit
+ * is left uncoded: its tiles read the collection's texts. */
+static void build_texts(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d)
+{
+    const situ_coll *c = s->coll;
+    coding g = {0};
+    for (int k = 1; k < s->nkeys; k++)
+        if (text_key(s, k) && (!d || prev->codes[k]))
+            g.want[k] = (s->codes[k] = codes_new(d ? prev->codes[k] : NULL, c->n)) != NULL;
+    if (d)
+        ids_apart_from(s, prev, d);
+    int apart = !d && !id_shape_of(c, &s->id_shape); /* as ids_apart_full */
+    for (size_t i = 0, end; i < c->n; i = end) {
+        if ((end = carried_run(c, d, i)) > i) {
+            carry_codes(s, prev, i, end);
+            continue;
+        }
+        end = i + 1;
+        if (apart && texts_apart(c, &c->feats[i], &s->id_shape))
+            apart = 0;
+        code_feature(s, i, &g);
+        situ_coll_drop_pages_every(c, i);
+    }
+    if (!d)
+        s->ids_apart = apart;
+    codes_finish(s, d ? &g : &(coding){0});
 }
 
 /* The townships' counties and provinces prepared for tiling into s->admin,
@@ -850,11 +879,7 @@ static int prepare(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d
     const situ_coll *c = s->coll;
     if (build_rings(s, prev, d) || build_features(s, prev, d) || build_agg_rows(s, prev, d))
         return situ_err_set(err, SITU_ENOMEM, "out of memory preparing %s for tiles", c->c->id);
-    if (prev)
-        ids_apart_from(s, prev, d);
-    else
-        ids_apart_full(s);
-    build_codes(s, prev, d);
+    build_texts(s, prev, d);
     situ_tile_opts o;
     situ_tile_opts_default(&o);
     if (o.cluster_maxzoom[c->c->cid] < 0 || o.aggregate_below <= 0)

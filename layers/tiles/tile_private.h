@@ -185,7 +185,7 @@ typedef struct tile_id_shape {
  * TILE_CODES_MAX distinct values in the collection, every one of them text
  * or NULL): each feature's value as a one-byte code, and the values' bytes
  * and hashes here, so that a tile writes the key without reading the
- * collection's bytes (tile.c's put_coded_tag). tile_prep.c's build_codes
+ * collection's bytes (tile.c's put_coded_tag). tile_prep.c's build_texts
  * makes them; the next version copies them and codes the features that
  * came, or codes the key again from every feature past TILE_CODES_MAX. */
 #define TILE_CODES_MAX 255

@@ -191,7 +191,7 @@ static void scratch_free(void *p)
     free(s->vlocal), free(s->cands), free(s->sorted), free(s->cellpos);
     free(s->marks), free(s->mcount), free(s->msorted);
     situ_buf_dispose(&s->val);
-    free(s->voff), free(s->vlen), free(s->vslots);
+    free(s->voff), free(s->vlen), free(s->vslots), free(s->coded);
     free(s);
 }
 
@@ -298,11 +298,18 @@ static int values_room(scratch *s, size_t more)
     return 0;
 }
 
-/* Looks value (p, vlen) up in this tile's table (room checked): its number
- * + 1, or 0 and *out_slot the empty slot where it goes. */
-static uint32_t values_find(const scratch *s, const char *p, uint32_t vlen, size_t *out_slot)
+uint64_t situ__tile_string_hash(const char *p, size_t n)
 {
-    size_t mask = s->vslotcap - 1, h = vhash(p, vlen) & mask;
+    return vhash(p, (uint32_t)n | TILE_VSTR);
+}
+
+/* Looks value (p, vlen) of hash h (vhash's) up in this tile's table (room
+ * checked): its number + 1, or 0 and *out_slot the empty slot where it goes. */
+static uint32_t values_find(const scratch *s, const char *p, uint32_t vlen, uint64_t h,
+                            size_t *out_slot)
+{
+    size_t mask = s->vslotcap - 1;
+    h &= mask;
     for (; vslot_used(s, s->vslots[h]); h = (h + 1) & mask) {
         uint32_t i = (uint32_t)s->vslots[h] - 1;
         if (s->vlen[i] == vlen && !memcmp(vbytes(s, i), p, vlen & ~TILE_VSTR))
@@ -323,13 +330,13 @@ static uint32_t values_add(scratch *s, size_t slot, size_t at, uint32_t vlen, ui
     return local;
 }
 
-/* This tile's index of the string value of the n bytes at p, added on
- * first use (room checked). */
-static uint32_t string_value(scratch *s, const char *p, size_t n)
+/* This tile's index of the string value of the n bytes at p, of hash h
+ * (situ__tile_string_hash's), added on first use (room checked). */
+static uint32_t hashed_string_value(scratch *s, const char *p, size_t n, uint64_t h)
 {
     size_t slot;
     uint32_t vlen = (uint32_t)n | TILE_VSTR;
-    uint32_t i = n < TILE_VSTR ? values_find(s, p, vlen, &slot) : 0;
+    uint32_t i = n < TILE_VSTR ? values_find(s, p, vlen, h, &slot) : 0;
     if (i)
         return s->vlocal[i - 1];
     if (n >= TILE_VSTR) { /* never in a snapshot: written, not remembered */
@@ -341,12 +348,19 @@ static uint32_t string_value(scratch *s, const char *p, size_t n)
     return values_add(s, slot, at, vlen, situ_mvt_layer_value_string(&s->layer, p, n));
 }
 
+/* This tile's index of the string value of the n bytes at p, added on
+ * first use (room checked). */
+static uint32_t string_value(scratch *s, const char *p, size_t n)
+{
+    return hashed_string_value(s, p, n, n < TILE_VSTR ? vhash(p, (uint32_t)n | TILE_VSTR) : 0);
+}
+
 /* This tile's index of the Value encoded in s->val that is not a string
  * (room checked). */
 static uint32_t encoded_value(scratch *s)
 {
     size_t slot, n = s->val.n;
-    uint32_t i = values_find(s, s->val.p, (uint32_t)n, &slot);
+    uint32_t i = values_find(s, s->val.p, (uint32_t)n, vhash(s->val.p, (uint32_t)n), &slot);
     if (i)
         return s->vlocal[i - 1];
     /* the layer writes it as a field: its tag, its length, then the bytes */
@@ -419,6 +433,22 @@ static void put_string_tag(enc *e, int k, int nt, const char *z)
     s->tags[2 * nt + 1] = string_value(s, z, strlen(z));
 }
 
+/* Appends the tag (key k, value v of its codes t) to s->tags[2 * nt]: the
+ * value's index in this tile remembered by its code from its first use on,
+ * so that the collection's bytes are never read (room checked). */
+static void put_coded_tag(enc *e, int k, int nt, const tile_codes *t, uint32_t v)
+{
+    scratch *s = e->s;
+    uint64_t *m = &s->coded[(size_t)t->row << 8 | v];
+    s->tags[2 * nt] = situ__tile_local_key(e, k);
+    if ((uint32_t)(*m >> 32) != s->stamp) {
+        const char *p = t->bytes + t->off[v - 1];
+        uint32_t local = hashed_string_value(s, p, t->off[v] - t->off[v - 1], t->hash[v]);
+        *m = (uint64_t)s->stamp << 32 | local;
+    }
+    s->tags[2 * nt + 1] = (uint32_t)*m;
+}
+
 /* Appends the tag (key 0, feature f's id) to s->tags[2 * nt]: straight to
  * the layer when no other value of the collection equals an id (then it
  * is new to the layer: a feature is written once in a layer), else looked
@@ -464,13 +494,20 @@ int situ__tile_feature_tags(enc *e, uint32_t fi, size_t more)
     s->val.n = 0;
     if (tag_kept(e, &keys[0]))
         put_id_tag(e, f, nt++);
-    if (f->township_code[0] && !keys[1].skip && tag_kept(e, &keys[1]))
+    const tile_codes *t = src->codes[1];
+    uint32_t code;
+    if (t && (code = tile_code(t, fi)) && tag_kept(e, &keys[1]))
+        put_coded_tag(e, 1, nt++, t, code);
+    else if (!t && f->township_code[0] && !keys[1].skip && tag_kept(e, &keys[1]))
         put_string_tag(e, 1, nt++, f->township_code);
     for (int i = 0; i < nf; i++) {
         const situ_value *v = &f->values[i];
         if (keys[2 + i].skip || !tag_kept(e, &keys[2 + i]))
             continue;
-        if (v->type == SITU_FT_TEXT)
+        if ((t = src->codes[2 + i])) {
+            if ((code = tile_code(t, fi)))
+                put_coded_tag(e, 2 + i, nt++, t, code);
+        } else if (v->type == SITU_FT_TEXT)
             put_string_tag(e, 2 + i, nt++, v->u.s);
         else if (field_value(&s->val, v))
             put_tag(e, 2 + i, nt++);
@@ -577,10 +614,15 @@ static int prepare(enc *e)
     e->clustering = e->aggregating ||
                     (e->o->cluster_cell > 0 && e->o->cluster_cell <= e->o->buffer + e->o->extent &&
                      e->t.z <= e->o->cluster_maxzoom[cid]);
+    if (situ__tile_grow((void **)&s->coded, &s->codedcap, (size_t)src->ncoded << 8,
+                        sizeof *s->coded))
+        return -1;
     if (++s->stamp == 0) { /* wrapped: forget every old stamp */
         memset(s->kstamp, 0, sizeof s->kstamp);
         if (s->vslots)
             memset(s->vslots, 0, s->vslotcap * sizeof *s->vslots);
+        if (s->coded)
+            memset(s->coded, 0, s->codedcap * sizeof *s->coded);
         s->stamp = 1;
     }
     situ_mvt_layer_reset(&s->layer);

@@ -74,6 +74,10 @@ typedef struct scratch {
     uint32_t *voff, *vlen, *vlocal;
     uint64_t *vslots;
     size_t nv, voffcap, vslotcap;
+    /* per coded key's row (tile_codes.row) and code: this layer's stamp << 32 |
+     * the value's index in the layer, once used */
+    uint64_t *coded;
+    size_t codedcap;
     int oom;
 } scratch;
 

@@ -8,7 +8,10 @@
  * of the collection (ids_apart: then a tile writes ids without a lookup).
  * The property values are not copied: a tile encodes the
  * ones it writes from the collection's (tile.c), so that a collection read
- * back from a snapshot file is not held a second time in the heap.
+ * back from a snapshot file is not held a second time in the heap; but a
+ * text key of at most 255 values (level, status, kind) is coded, a byte
+ * per feature and its few values kept (build_texts), so that a tile writes
+ * it without reading the collection's bytes.
  * The next version of a collection (situ_tilesrc_new_from) copies from the
  * previous one what its unchanged features had prepared, by the lineage
  * situ_coll_update records (situ_coll.base_of): a feed batch prepares the
@@ -597,6 +600,200 @@ static void ids_apart_from(situ_tilesrc *s, const situ_tilesrc *prev, const tile
     s->ids_apart = 1;
 }
 
+/* ---- few-valued texts ------------------------------------------------------ */
+
+/* The bytes a key's values may take in all, past which it is left uncoded. */
+#define TILE_CODES_BYTES 65536
+
+/* Feature f's text of key k (1: its township code, 2 + i: text field i):
+ * 0 and *out_z (NULL when it has none: a NULL, no township), or -1 when
+ * the value is neither text nor NULL. */
+static int key_text(const situ_feature *f, int k, const char **out_z)
+{
+    if (k == 1) {
+        *out_z = f->township_code[0] ? f->township_code : NULL;
+        return 0;
+    }
+    const situ_value *v = &f->values[k - 2];
+    *out_z = v->type == SITU_FT_TEXT ? v->u.s : NULL;
+    return v->type == SITU_FT_TEXT || v->type == 0 ? 0 : -1;
+}
+
+/* 1 when key k of s is a text its tiles carry: the township code or a
+ * text field. */
+static int text_key(const situ_tilesrc *s, int k)
+{
+    const situ_collection *c = s->coll->c;
+    if (s->keys[k].skip || s->keys[k].agg != TILE_AGG_NONE)
+        return 0;
+    return k == 1 || (k >= 2 && k < 2 + c->nfields && c->fields[k - 2].type == SITU_FT_TEXT);
+}
+
+static void codes_free(tile_codes *t)
+{
+    if (t)
+        free(t->code), free(t->bytes), free(t);
+}
+
+/* Codes for n features: a copy of was's values (NULL: none), no feature
+ * coded. NULL when out of memory. */
+static tile_codes *codes_new(const tile_codes *was, size_t n)
+{
+    tile_codes *t = was ? malloc(sizeof *t) : calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    if (was)
+        *t = *was;
+    t->code = malloc(n + 1);
+    t->bytes = t->cap ? malloc(t->cap) : NULL;
+    if (!t->code || (t->cap && !t->bytes)) {
+        free(t->code), free(t->bytes), free(t);
+        return NULL;
+    }
+    if (was && was->cap)
+        memcpy(t->bytes, was->bytes, was->off[was->nvals]);
+    return t;
+}
+
+/* The code of text z among t's values, added when new: 1 ..
+ * TILE_CODES_MAX, or 0 when it does not fit (one value too many, more
+ * than TILE_CODES_BYTES in all, out of memory). */
+static uint32_t code_of(tile_codes *t, const char *z)
+{
+    size_t n = strlen(z), used = t->off[t->nvals];
+    uint64_t h = situ__tile_string_hash(z, n);
+    size_t mask = sizeof t->table - 1, slot = h & mask;
+    for (; t->table[slot]; slot = (slot + 1) & mask) {
+        uint32_t v = t->table[slot];
+        if (t->hash[v] == h && t->off[v] - t->off[v - 1] == n &&
+            !memcmp(t->bytes + t->off[v - 1], z, n))
+            return v;
+    }
+    if (t->nvals == TILE_CODES_MAX || n > TILE_CODES_BYTES - used)
+        return 0;
+    if (used + n > t->cap) {
+        size_t cap = t->cap ? t->cap : 256;
+        while (cap < used + n)
+            cap *= 2;
+        char *b = realloc(t->bytes, cap);
+        if (!b)
+            return 0;
+        t->bytes = b, t->cap = cap;
+    }
+    uint32_t v = ++t->nvals;
+    memcpy(t->bytes + used, z, n);
+    t->off[v] = (uint32_t)(used + n);
+    t->hash[v] = h;
+    t->table[slot] = (uint8_t)v;
+    return v;
+}
+
+/* The keys being coded, feature by feature. */
+typedef struct coding {
+    uint8_t want[SITU_TILE_MAXKEYS]; /* the keys to code */
+    uint8_t lost[SITU_TILE_MAXKEYS]; /* those whose texts did not fit */
+    /* per key, the text last coded and its code: the next feature's is
+     * often the same (a road's class, a hazard's status) */
+    const char *last[SITU_TILE_MAXKEYS];
+    uint8_t last_code[SITU_TILE_MAXKEYS];
+} coding;
+
+/* Codes feature i's text of every key k of s that has codes and g->want[k];
+ * a key whose text does not fit (code_of, or not text) loses its codes
+ * and gets g->lost[k] set. */
+static void code_feature(situ_tilesrc *s, size_t i, coding *g)
+{
+    const situ_feature *f = &s->coll->feats[i];
+    for (int k = 1; k < s->nkeys; k++) {
+        tile_codes *t = s->codes[k];
+        const char *z;
+        uint32_t v = 0;
+        if (!t || !g->want[k])
+            continue;
+        int fits = !key_text(f, k, &z);
+        if (fits && z && g->last[k] && !strcmp(z, g->last[k]))
+            v = g->last_code[k];
+        else if (fits && z && (fits = (v = code_of(t, z)) != 0))
+            g->last[k] = z, g->last_code[k] = (uint8_t)v;
+        if (!fits) {
+            codes_free(t);
+            s->codes[k] = NULL;
+            g->lost[k] = 1;
+            continue;
+        }
+        t->code[i] = (uint8_t)v;
+    }
+}
+
+/* Copies prev's codes of features i .. end - 1 of s (carried over, d) into s's. */
+static void carry_codes(situ_tilesrc *s, const situ_tilesrc *prev, size_t i, size_t end)
+{
+    size_t from = s->coll->base_of[i];
+    for (int k = 1; k < s->nkeys; k++)
+        if (s->codes[k] && prev->codes[k]->code)
+            memcpy(s->codes[k]->code + i, prev->codes[k]->code + from, end - i);
+        else if (s->codes[k])
+            memset(s->codes[k]->code + i, 0, end - i);
+}
+
+/* The keys of s that g lost coded again from every feature (the values no
+ * feature holds any more go), then the rows and bytes of those coded. */
+static void codes_finish(situ_tilesrc *s, const coding *g)
+{
+    const situ_coll *c = s->coll;
+    coding again = {0};
+    int redo = 0;
+    for (int k = 1; k < s->nkeys; k++)
+        if (g->lost[k])
+            redo |= again.want[k] = (s->codes[k] = codes_new(NULL, c->n)) != NULL;
+    for (size_t i = 0; redo && i < c->n; i++) {
+        code_feature(s, i, &again);
+        situ_coll_drop_pages_every(c, i);
+    }
+    for (int k = 1; k < s->nkeys; k++) {
+        tile_codes *t = s->codes[k];
+        if (!t)
+            continue;
+        if (!t->nvals) /* no feature has one: no code to keep */
+            free(t->code), t->code = NULL;
+        t->row = s->ncoded++;
+        s->bytes += (t->code ? c->n : 0) + sizeof *t + t->cap;
+    }
+}
+
+/* s->ids_apart and s->codes (every text key of s of few values coded, see
+ * tile_codes), in one pass over the features' texts when both read them
+ * all (no d). With d (what carried over from prev), ids_apart_from; the
+ * keys prev coded are copied and the features that came coded, a key
+ * that outgrows its codes is coded again from every feature, and a key
+ * prev did not code (too many values) stays so. A key that does not fit
+ * is left uncoded: its tiles read the collection's texts. */
+static void build_texts(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d)
+{
+    const situ_coll *c = s->coll;
+    coding g = {0};
+    for (int k = 1; k < s->nkeys; k++)
+        if (text_key(s, k) && (!d || prev->codes[k]))
+            g.want[k] = (s->codes[k] = codes_new(d ? prev->codes[k] : NULL, c->n)) != NULL;
+    if (d)
+        ids_apart_from(s, prev, d);
+    int apart = !d && !id_shape_of(c, &s->id_shape); /* as ids_apart_full */
+    for (size_t i = 0, end; i < c->n; i = end) {
+        if ((end = carried_run(c, d, i)) > i) {
+            carry_codes(s, prev, i, end);
+            continue;
+        }
+        end = i + 1;
+        if (apart && texts_apart(c, &c->feats[i], &s->id_shape))
+            apart = 0;
+        code_feature(s, i, &g);
+        situ_coll_drop_pages_every(c, i);
+    }
+    if (!d)
+        s->ids_apart = apart;
+    codes_finish(s, d ? &g : &(coding){0});
+}
+
 /* The townships' counties and provinces prepared for tiling into s->admin,
  * each dissolved from what changed since prev's (NULL: from nothing, or
  * taken as they are from the townships' known outlines). */
@@ -682,10 +879,7 @@ static int prepare(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d
     const situ_coll *c = s->coll;
     if (build_rings(s, prev, d) || build_features(s, prev, d) || build_agg_rows(s, prev, d))
         return situ_err_set(err, SITU_ENOMEM, "out of memory preparing %s for tiles", c->c->id);
-    if (prev)
-        ids_apart_from(s, prev, d);
-    else
-        ids_apart_full(s);
+    build_texts(s, prev, d);
     situ_tile_opts o;
     situ_tile_opts_default(&o);
     if (o.cluster_maxzoom[c->c->cid] < 0 || o.aggregate_below <= 0)
@@ -744,6 +938,8 @@ void situ_tilesrc_release(situ_tilesrc *s)
     for (int z = 0; z < SITU_TILE_COUNTY_BELOW; z++)
         free(s->lod[z].off), free(s->lod[z].idx);
     free(s->aggv);
+    for (int k = 0; k < SITU_TILE_MAXKEYS; k++)
+        codes_free(s->codes[k]);
     situ_tilesrc_release(s->admin[0]), situ_tilesrc_release(s->admin[1]);
     situ__tile_pyramid_free(s->pyr);
     pthread_mutex_destroy(&s->pyr_mu);

@@ -181,6 +181,38 @@ typedef struct tile_id_shape {
     size_t plen, min_len, max_len, suspects;
 } tile_id_shape;
 
+/* A text key of few values (the township code or a text field with at most
+ * TILE_CODES_MAX distinct values in the collection, every one of them text
+ * or NULL): each feature's value as a one-byte code, and the values' bytes
+ * and hashes here, so that a tile writes the key without reading the
+ * collection's bytes (tile.c's put_coded_tag). tile_prep.c's build_texts
+ * makes them; the next version copies them and codes the features that
+ * came, or codes the key again from every feature past TILE_CODES_MAX. */
+#define TILE_CODES_MAX 255
+typedef struct tile_codes {
+    /* per feature: 0 when it has none, else its value's code (NULL: no
+     * feature has one) */
+    uint8_t *code;
+    uint32_t nvals; /* codes 1 .. nvals */
+    uint32_t row;   /* this key's row in a tile's memory of coded values */
+    /* value v: its bytes bytes[off[v - 1] .. off[v]) (off[0] is 0), its
+     * hash in a tile's table of values hash[v] (situ__tile_string_hash) */
+    uint32_t off[TILE_CODES_MAX + 1];
+    uint64_t hash[TILE_CODES_MAX + 1];
+    uint8_t table[2 * (TILE_CODES_MAX + 1)]; /* a value's hash -> its code; 0: empty */
+    char *bytes;
+    size_t cap;
+} tile_codes;
+
+/* Feature fi's code in t: 0 when it has no value. */
+static inline uint32_t tile_code(const tile_codes *t, uint32_t fi)
+{
+    return t->code ? t->code[fi] : 0;
+}
+
+/* The hash a tile's table of values gives the string of n bytes at p. */
+uint64_t situ__tile_string_hash(const char *p, size_t n);
+
 struct situ_tilesrc {
     situ_coll *coll;
     int refs;
@@ -208,8 +240,11 @@ struct situ_tilesrc {
      * every id is like, for the next version to check only its changes */
     int ids_apart;
     tile_id_shape id_shape;
+    /* per key: its codes when it is a text key of few values, else NULL */
+    tile_codes *codes[SITU_TILE_MAXKEYS];
+    uint32_t ncoded; /* keys with codes (their rows) */
     /* the values themselves are the collection's (a tile encodes the ones
-     * it writes), so that they are not held a second time */
+     * it writes), so that they are not held a second time; but for codes */
     /* per feature, one row of nagg doubles (NaN: no value) that clusters fold:
      * the MIN and SUM fields, the item quantities, 1 or 0 for a VCOUNT, and
      * for OVERDUE the deadline as YYYYMMDD when not rectified, in slot order */

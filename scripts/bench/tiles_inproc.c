@@ -375,7 +375,7 @@ static int prepare(bench *b, situ_snapshot *snap)
     if (situ_tile_set_parse(b->setname, &set, &err))
         return fprintf(stderr, "tiles_inproc: %s\n", err.msg), -1;
     b->set = set;
-    double t0 = now_ms();
+    double t0 = now_ms(), c0 = cpu_ms();
     printf("# prepare:");
     for (int i = 0; i < SITU_NCOLLECTIONS; i++) {
         if (set != SITU_TILESET_ALL && set != i)
@@ -385,7 +385,7 @@ static int prepare(bench *b, situ_snapshot *snap)
             return fprintf(stderr, "tiles_inproc: %s\n", err.msg), -1;
         printf(" %s=%zu/%.1fms", snap->colls[i]->c->id, snap->colls[i]->n, now_ms() - a);
     }
-    printf(" total=%.1fms\n", now_ms() - t0);
+    printf(" total=%.1fms cpu=%.1fms\n", now_ms() - t0, cpu_ms() - c0);
     size_t src_bytes = 0; /* situd_tile_cache{what="src_bytes"} */
     for (int i = 0; i < SITU_NCOLLECTIONS; i++)
         src_bytes += b->src[i] ? situ_tilesrc_bytes(b->src[i]) : 0;

@@ -1794,6 +1794,128 @@ static void carried_over_preparation_equals_a_cold_build(void **state)
     fixture_close(&fx);
 }
 
+/* ---- few-valued texts (tile_prep.c's codes) ---------------------------------- */
+
+/* src's codes of field `field` (NULL: the key is not coded). */
+static const tile_codes *field_codes(const situ_tilesrc *src, const char *field)
+{
+    return src->codes[2 + situ_schema_field_index(src->coll->c, field)];
+}
+
+/* Takes src's codes away: its tiles then read every text from the collection. */
+static void drop_codes(situ_tilesrc *src)
+{
+    for (int k = 0; k < SITU_TILE_MAXKEYS; k++)
+        if (src->codes[k]) {
+            free(src->codes[k]->code), free(src->codes[k]->bytes), free(src->codes[k]);
+            src->codes[k] = NULL;
+        }
+}
+
+/* Sets `field` of hazards H<from> .. H<to - 1> to "<prefix><i>" in the
+ * store and moves inc on, a version for each 60 of them. */
+static void set_hazards(tile_fixture *fx, incremental *inc, const char *field, const char *prefix,
+                        int from, int to)
+{
+    for (int i0 = from; i0 < to; i0 += 60) {
+        situ_feed_change c[60];
+        size_t n = 0;
+        for (int i = i0; i < to && i < i0 + 60; i++, n++) {
+            char sql[160];
+            snprintf(sql, sizeof sql, "UPDATE hazards SET %s = '%s%d' WHERE id = 'H%04d'", field,
+                     prefix, i, i);
+            sqlite_run(fx, sql);
+            c[n] = (situ_feed_change){.cid = SITU_C_HAZARDS};
+            snprintf(c[n].id, sizeof c[n].id, "H%04d", i);
+        }
+        inc_advance(inc, fx->store, c, n);
+    }
+}
+
+/* inc's tiles and a cold build's from the store equal, byte for byte, those
+ * of a cold build without codes (every text read from the collection); 1
+ * when the cold build codes the hazards' `field`. */
+static int assert_like_a_cold_build(tile_fixture *fx, const incremental *inc, const char *field)
+{
+    situ_snapshot *cold;
+    situ_tilesrc *src[SITU_NCOLLECTIONS], *plain[SITU_NCOLLECTIONS];
+    situ_err err = {0};
+    assert_int_equal(situ_snapshot_load(fx->store, &cold, &err), 0);
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
+        assert_int_equal(situ_tilesrc_new(cold->colls[cid], &src[cid], &err), 0);
+        assert_int_equal(situ_tilesrc_new(cold->colls[cid], &plain[cid], &err), 0);
+        drop_codes(plain[cid]);
+    }
+    assert_same_sample_tiles(inc->src, plain);
+    assert_same_sample_tiles(src, plain);
+    int coded = field_codes(src[SITU_C_HAZARDS], field) != NULL;
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+        situ_tilesrc_release(src[cid]), situ_tilesrc_release(plain[cid]);
+    situ_snapshot_release(cold);
+    return coded;
+}
+
+/* A text key of at most 255 values is coded (a byte per feature, the
+ * values kept by the source) and its tiles are those written from the
+ * collection's texts; from one version to the next a new value is coded
+ * after the others, a key that outgrows 255 values falls back to the
+ * collection's texts, and values no feature holds any more go when the
+ * codes are counted again; every version's tiles equal a cold build's. */
+static void few_valued_texts_are_coded_and_fall_back(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    incremental inc;
+    inc_open(&inc, fx.snap);
+    situ_tilesrc *plain[SITU_NCOLLECTIONS];
+    situ_err err = {0};
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
+        assert_int_equal(situ_tilesrc_new(fx.snap->colls[cid], &plain[cid], &err), 0);
+        drop_codes(plain[cid]);
+    }
+    const situ_tilesrc *hz = inc.src[SITU_C_HAZARDS];
+    assert_non_null(hz->codes[1]); /* the township code */
+    assert_int_equal(field_codes(hz, "status")->nvals, 3);
+    assert_int_equal(field_codes(hz, "name")->nvals, 13);
+    assert_null(field_codes(inc.src[SITU_C_ROADS], "closed_by")); /* not in the tiles */
+    assert_same_sample_tiles(inc.src, plain);
+    for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++)
+        situ_tilesrc_release(plain[cid]);
+
+    set_hazards(&fx, &inc, "responsible_unit", "unit ", 7, 8); /* a new value */
+    hz = inc.src[SITU_C_HAZARDS];
+    const tile_codes *t = field_codes(hz, "responsible_unit");
+    assert_int_equal(t->nvals, 14);
+    assert_int_equal(t->code[situ_coll_find(hz->coll, "H0007")], 14);
+    assert_int_equal(t->off[14] - t->off[13], strlen("unit 7"));
+    assert_memory_equal(t->bytes + t->off[13], "unit 7", strlen("unit 7"));
+    assert_true(assert_like_a_cold_build(&fx, &inc, "responsible_unit"));
+
+    /* names of their own for H0000 .. H0241: with the 13 of the others, 255 */
+    set_hazards(&fx, &inc, "name", "name ", 0, 242);
+    assert_int_equal(field_codes(inc.src[SITU_C_HAZARDS], "name")->nvals, 255);
+    assert_true(assert_like_a_cold_build(&fx, &inc, "name"));
+    set_hazards(&fx, &inc, "name", "name ", 242, 243); /* 256: not coded */
+    assert_null(field_codes(inc.src[SITU_C_HAZARDS], "name"));
+    assert_false(assert_like_a_cold_build(&fx, &inc, "name"));
+    set_hazards(&fx, &inc, "name", "name ", 243, 300); /* nor later */
+    assert_null(field_codes(inc.src[SITU_C_HAZARDS], "name"));
+    assert_false(assert_like_a_cold_build(&fx, &inc, "name"));
+
+    for (int i = 0; i < 250; i++) { /* a phone number changed 250 times */
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "tel %d-", i);
+        set_hazards(&fx, &inc, "phone", prefix, 1, 2);
+    }
+    t = field_codes(inc.src[SITU_C_HAZARDS], "phone");
+    assert_non_null(t);
+    assert_true(t->nvals < 40); /* counted again at 255: 13 values, then the new ones */
+    assert_true(assert_like_a_cold_build(&fx, &inc, "phone"));
+    inc_close(&inc);
+    fixture_close(&fx);
+}
+
 /* Tiles from the snapshot read back from its file (snapshot_file.c),
  * mapped at the address it was written for and, while that is taken,
  * elsewhere with its pointers moved, equal those of the snapshot built from
@@ -2527,6 +2649,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pyramid_follows_feature_changes),
     cmocka_unit_test(pyramid_kept_up_to_date_equals_a_cold_build),
     cmocka_unit_test(carried_over_preparation_equals_a_cold_build),
+    cmocka_unit_test(few_valued_texts_are_coded_and_fall_back),
     cmocka_unit_test(tiles_from_the_snapshot_file_equal_a_cold_build),
     cmocka_unit_test(clipper_agrees_with_geos),
     cmocka_unit_test(gdal_decodes_every_feature_within_a_pixel),

@@ -107,19 +107,12 @@ struct situ__snapfile_mem {
     size_t len;
 };
 
-/* The pages of [from, to) in clean mapping m handed back (MADV_DONTNEED):
- * they leave the process's resident set and are read again from the page
- * cache when next used (the file is never written in place). Only whole
- * pages inside the range; nothing when m is not clean. */
+/* The pages of [from, to) in clean mapping m handed back (situ_fs_drop_pages:
+ * whole pages inside the range only); nothing when m is not clean. */
 static void drop_range(const situ__snapfile_mem *m, const void *from, const void *to)
 {
-    static long page;
-    if (!page)
-        page = sysconf(_SC_PAGESIZE);
-    uintptr_t a = ((uintptr_t)from + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1);
-    uintptr_t b = (uintptr_t)to & ~(uintptr_t)(page - 1);
-    if (m && m->clean && b > a)
-        madvise((void *)a, b - a, MADV_DONTNEED);
+    if (m && m->clean)
+        situ_fs_drop_pages(from, to);
 }
 
 /* The mapping collection c was read back from (its own, or its strings'

@@ -381,8 +381,8 @@ static size_t resident_file_bytes(int fd)
 
 /* Every drop_every-th cut, when the process holds more than file_budget of
  * file pages, the pages of the snapshot file src's collection was read back
- * from are handed back (situ_coll_drop_pages: all the file's collections
- * share one mapping). Nothing when the collection is not the file's, or the
+ * from are handed back (situ_coll_drop_pages: its own section of the
+ * file). Nothing when the collection is not the file's, or the
  * file is within the budget: a city's tiles never read pages in again. A
  * cut in another thread meanwhile reads again what it needs. */
 static void drop_now_and_then(situ_tilecache *tc, const situ_tilesrc *src)

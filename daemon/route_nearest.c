@@ -17,6 +17,9 @@
 static situ_nearest_cache *cache;
 static pthread_t prepare_thread; /* the first snapshot's indexes, behind the port */
 static int preparing;            /* prepare_thread is to be joined */
+/* The snapshot prepare_thread is preparing, NULL once it is done: while set,
+ * the thread holds a reference, so no other snapshot can have its address. */
+static const situ_snapshot *behind;
 
 static void *prepare_main(void *arg)
 {
@@ -24,6 +27,7 @@ static void *prepare_main(void *arg)
     situ_err err = {0};
     if (situ_nearest_cache_prepare(cache, snap, &err))
         fprintf(stderr, "situd: proximity index: not prepared (built per request): %s\n", err.msg);
+    __atomic_store_n(&behind, NULL, __ATOMIC_RELEASE);
     situ_snapshot_release(snap);
     return NULL;
 }
@@ -36,16 +40,21 @@ int situd_nearest_init(const situ_snapshot *snap, char *msg, size_t n)
         return -1;
     }
     situ_snapshot *held = situ_snapshot_retain((situ_snapshot *)snap);
+    __atomic_store_n(&behind, held, __ATOMIC_RELEASE);
     preparing = !pthread_create(&prepare_thread, NULL, prepare_main, held);
     if (!preparing)
         prepare_main(held);
     return 0;
 }
 
+/* Not the snapshot prepare_thread is preparing behind the port (the first
+ * one's publish): building its indexes here too would hold the port shut
+ * until they were built, each twice at once (situ_nearest_cache_get builds
+ * outside its lock). */
 void situd_nearest_prepare(const situ_snapshot *snap)
 {
     situ_err err = {0};
-    if (cache)
+    if (cache && snap != __atomic_load_n(&behind, __ATOMIC_ACQUIRE))
         situ_nearest_cache_prepare(cache, snap, &err);
 }
 

@@ -48,7 +48,7 @@ void situd_tiles_stats(situ_buf *b);
 
 /* The proximity index cache (route_nearest.c): made at start, snap's
  * indexes prepared behind the port (a query first builds its own), and
- * prepared again for every snapshot published. */
+ * prepared for every snapshot published after it. */
 int situd_nearest_init(const situ_snapshot *snap, char *msg, size_t n);
 void situd_nearest_prepare(const situ_snapshot *snap);
 void situd_nearest_free(void);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,6 +83,17 @@ int situ_fs_checksum_fd(int fd, off_t off, uint64_t n, uint64_t *out_h)
     if (!rc)
         *out_h = h;
     return rc;
+}
+
+void situ_fs_drop_pages(const void *from, const void *to)
+{
+    static long page;
+    if (!page)
+        page = sysconf(_SC_PAGESIZE);
+    uintptr_t mask = (uintptr_t)page - 1;
+    uintptr_t a = ((uintptr_t)from + mask) & ~mask, b = (uintptr_t)to & ~mask;
+    if (b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
 void situ_fs_exe_identity(int64_t *out_size, int64_t *out_mtime_ns)

@@ -2,7 +2,8 @@
  * situ/fs.h: durable file operations shared by the writers of whole files
  * (situ backup, situ export, the snapshot and road graph files): a file or a
  * folder synced to disk, so that a rename into place survives a power cut;
- * and the checksum and build identity those files are checked against.
+ * the checksum and build identity those files are checked against; and the
+ * pages of such a file mapped back handed back to the kernel.
  */
 #ifndef SITU_FS_H
 #define SITU_FS_H
@@ -28,6 +29,13 @@ uint64_t situ_fs_checksum(uint64_t h, const void *p, size_t n);
  * buffer (the bytes are not mapped into the process). 0 and *out_h, or -1
  * when the file ends first or cannot be read. */
 int situ_fs_checksum_fd(int fd, off_t off, uint64_t n, uint64_t *out_h);
+/* Hands back the pages of a read-only private file mapping wholly inside
+ * [from, to) (MADV_DONTNEED): they leave the process's resident set and are
+ * read again from the page cache when next used, so the file must never be
+ * written in place (situ's files are renamed over). Rounds inward: a page
+ * the range shares with its neighbours stays, as they may be in use. */
+void situ_fs_drop_pages(const void *from, const void *to);
+
 /* This executable's size and modification time (ns), which tell one build
  * from another; zeros when /proc/self/exe cannot be read. */
 void situ_fs_exe_identity(int64_t *out_size, int64_t *out_mtime_ns);

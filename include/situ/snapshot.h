@@ -124,19 +124,22 @@ situ_coll *situ_coll_retain(situ_coll *c);
 /* Drops a reference; frees at zero. NULL is a no-op. */
 void situ_coll_release(situ_coll *c);
 /* For a collection read back from a snapshot file mapped read-only (or
- * updated from one): hands the mapping's pages back to the kernel
- * (MADV_DONTNEED). They are the file's, clean, so they leave the process's
- * resident set and are read again from the page cache when next used; for
- * a pass that went through all of it (preparing tiles). Nothing for a
- * collection built in memory, or NULL. */
+ * updated from one): hands the pages of its own section of the mapping
+ * back to the kernel (MADV_DONTNEED; updated: the section of the version
+ * its strings and values are still shared from), never another
+ * collection's, which a pass on another thread may be reading. They are
+ * the file's, clean, so they leave the process's resident set and are read
+ * again from the page cache when next used; for a pass that went through
+ * all of it (preparing tiles). Nothing for a collection built in memory,
+ * or NULL. */
 void situ_coll_drop_pages(const situ_coll *c);
 /* In a pass over c's features in order, at feature i: every 65,536
  * features, situ_coll_drop_pages(c), so that a pass over a nation's
  * collection read back from a snapshot file never holds all of it. */
 void situ_coll_drop_pages_every(const situ_coll *c, size_t i);
 /* The bytes of the read-only snapshot file mapping c was read back from
- * (what situ_coll_drop_pages hands back); 0 for a collection built in
- * memory, a moved mapping, or NULL. */
+ * (situ_coll_drop_pages hands back c's section of it); 0 for a collection
+ * built in memory, a moved mapping, or NULL. */
 size_t situ_coll_file_bytes(const situ_coll *c);
 
 /* The digest of c's features computed from scratch (one pass over every

@@ -162,28 +162,19 @@ int situ_roads_graph_save(const situ_roads_graph *g, uint64_t key, const situ_ro
 /* The bytes of each piece the checks go through before handing its pages back. */
 #define CHECK_PIECE ((size_t)16 << 20)
 
-/* The pages of [from, to) of g's mapping handed back (MADV_DONTNEED): they
- * leave the process's resident set and are read again from the page cache
- * when next used. The mapping is read-only and private, and the file is
- * never written in place (renamed over), so nothing can be lost; the
- * pages the range shares with its neighbours go too (read again alike). */
-static void drop_pages(const situ_roads_graph *g, const void *from, const void *to)
+/* The pages of g's whole mapping handed back (situ_fs_drop_pages: the
+ * mapping is read-only and private, and the file is never written in
+ * place, renamed over), its last page too: the mapping runs to its end. */
+static void drop_all(const situ_roads_graph *g)
 {
-    static long page;
-    if (!page)
-        page = sysconf(_SC_PAGESIZE);
-    uintptr_t lo = (uintptr_t)g->map, hi = lo + g->map_len;
-    uintptr_t a = (uintptr_t)from & ~(uintptr_t)(page - 1);
-    uintptr_t b = ((uintptr_t)to + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1);
-    a = a < lo ? lo : a, b = b > hi ? hi : b;
-    if (g->map && b > a)
-        madvise((void *)a, b - a, MADV_DONTNEED);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    situ_fs_drop_pages(g->map, (const char *)g->map + (g->map_len + page - 1) / page * page);
 }
 
 void situ_roads_graph_drop_pages(const situ_roads_graph *g)
 {
     if (g && g->map)
-        drop_pages(g, g->map, (const char *)g->map + g->map_len);
+        drop_all(g);
 }
 
 /* Checks of elements [i, end) of one array of g: 1 when sound. */
@@ -200,7 +191,7 @@ static int sound_in_pieces(const situ_roads_graph *g, range_sound check, const v
         size_t end = n - i < per ? n : i + per;
         if (!check(g, i, end))
             return 0;
-        drop_pages(g, (const char *)a + i * elem, (const char *)a + end * elem);
+        situ_fs_drop_pages((const char *)a + i * elem, (const char *)a + end * elem);
     }
     return 1;
 }
@@ -269,7 +260,7 @@ static int graph_sound(const situ_roads_graph *g)
              sound_in_pieces(g, inc_sound, g->inc, sizeof *g->inc, 2 * g->nedges) &&
              sound_in_pieces(g, roads_sound, g->roads, sizeof *g->roads, g->nroads) &&
              sound_in_pieces(g, run0_sound, g->run0, sizeof *g->run0, g->nruns);
-    drop_pages(g, g->map, (const char *)g->map + g->map_len);
+    drop_all(g);
     return ok;
 }
 

@@ -34,6 +34,7 @@ typedef struct build {
     chunk *arena;                  /* its own strings and values (strings.arena once built) */
     coll_strings *share;           /* situ_coll_update: the strings of prev it points into */
     situ__snapfile_mem *share_mem; /* or prev's snapshot file memory */
+    snap_section share_section;    /* and prev's section of it */
     size_t shared, live;           /* bytes: of share (or share_mem), used (coll_priv.live) */
     situ_feature *feats;
     size_t nfeats, capfeats;
@@ -597,7 +598,11 @@ static void strings_release(coll_strings *s)
  * them pass to it). */
 static void build_strings(build *b, coll_strings *s)
 {
-    *s = (coll_strings){.refs = 1, .arena = b->arena, .mem = b->share_mem, .parent = b->share};
+    *s = (coll_strings){.refs = 1,
+                        .arena = b->arena,
+                        .mem = b->share_mem,
+                        .section = b->share_section,
+                        .parent = b->share};
     for (chunk *k = b->arena; k; k = k->next)
         s->bytes += k->cap;
     s->bytes += b->shared;
@@ -857,7 +862,7 @@ static void share_strings(build *b, const situ_coll *prev, const situ_coll *fres
     if (pp->strings)
         b->share = pp->strings, __atomic_add_fetch(&pp->strings->refs, 1, __ATOMIC_RELAXED);
     else
-        b->share_mem = situ__snapfile_mem_retain(pp->mem);
+        b->share_mem = situ__snapfile_mem_retain(pp->mem), b->share_section = pp->section;
     b->shared = total;
     b->arena = fp->strings->arena, fp->strings->arena = NULL;
     b->bytes += fp->strings->bytes;

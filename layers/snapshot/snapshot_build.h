@@ -16,6 +16,12 @@ typedef struct situ__snapfile_mem situ__snapfile_mem;
 situ__snapfile_mem *situ__snapfile_mem_retain(situ__snapfile_mem *m);
 void situ__snapfile_mem_release(situ__snapfile_mem *m);
 
+/* One collection's bytes in a snapshot file's mapping, [from, to): what
+ * situ_coll_drop_pages hands back for it, never its neighbours'. */
+typedef struct snap_section {
+    const char *from, *to;
+} snap_section;
+
 /* The strings and value arrays of a collection's features, shared by its
  * versions: one build's arena (chunks that never move), and through parent
  * the arenas (or a snapshot file's memory, mem) of the versions it was
@@ -27,14 +33,15 @@ typedef struct coll_strings {
     int refs;
     chunk *arena;
     situ__snapfile_mem *mem;
+    snap_section section; /* mem's: the section these strings and values are in */
     struct coll_strings *parent;
     size_t bytes;
 } coll_strings;
 
 /* What a situ_coll owns (its priv): its arrays and a reference to the
  * strings its features point into, or, read back from a snapshot file,
- * only mem (the arrays point into it; the R-tree header is its own, its
- * boxes and refs in mem). live: how many of strings' bytes its features
+ * only mem and its section there (the arrays point into it; the R-tree
+ * header is its own, its boxes and refs in mem). live: how many of strings' bytes its features
  * use (an estimate: situ_coll_update copies them all again when the rest,
  * left by features changed or gone, outgrows it). */
 typedef struct coll_priv {
@@ -49,6 +56,7 @@ typedef struct coll_priv {
     uint32_t *base_of; /* situ_coll_update's lineage (situ_coll.base_of) */
     situ_value *values;
     situ__snapfile_mem *mem;
+    snap_section section; /* mem's: the section read back */
 } coll_priv;
 
 /* A new situ_coll.uid: unique in the process, never 0. */

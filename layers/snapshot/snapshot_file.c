@@ -25,7 +25,8 @@
  * As each piece is checked its pages are handed back (MADV_DONTNEED; the
  * read-only mapping only), so that a start does not hold the whole file
  * resident: only what answers then use is read again (situ_coll_drop_pages
- * does the same after a pass such as the tiles' preparation). A file
+ * does the same for one collection's section after a pass such as the
+ * tiles' preparation). A file
  * replaced later (always renamed over, never written in place) does not
  * change the mapping.
  *
@@ -107,39 +108,40 @@ struct situ__snapfile_mem {
     size_t len;
 };
 
-/* The pages of [from, to) in clean mapping m handed back (MADV_DONTNEED):
- * they leave the process's resident set and are read again from the page
- * cache when next used (the file is never written in place). Only whole
- * pages inside the range; nothing when m is not clean. */
+/* The pages of [from, to) in clean mapping m handed back (situ_fs_drop_pages:
+ * whole pages inside the range only); nothing when m is not clean. */
 static void drop_range(const situ__snapfile_mem *m, const void *from, const void *to)
 {
-    static long page;
-    if (!page)
-        page = sysconf(_SC_PAGESIZE);
-    uintptr_t a = ((uintptr_t)from + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1);
-    uintptr_t b = (uintptr_t)to & ~(uintptr_t)(page - 1);
-    if (m && m->clean && b > a)
-        madvise((void *)a, b - a, MADV_DONTNEED);
+    if (m && m->clean)
+        situ_fs_drop_pages(from, to);
 }
 
 /* The mapping collection c was read back from (its own, or its strings'
- * parent's), or NULL. */
-static const situ__snapfile_mem *file_of(const situ_coll *c)
+ * parent's: the section of the version they were shared from), or NULL;
+ * *out_s gets c's section of it. */
+static const situ__snapfile_mem *file_of(const situ_coll *c, snap_section *out_s)
 {
     const coll_priv *pv = c ? c->priv : NULL;
     if (!pv)
         return NULL;
-    const situ__snapfile_mem *m = pv->mem;
-    for (const coll_strings *t = pv->strings; !m && t; t = t->parent)
-        m = t->mem;
-    return m;
+    if (pv->mem) {
+        *out_s = pv->section;
+        return pv->mem;
+    }
+    for (const coll_strings *t = pv->strings; t; t = t->parent)
+        if (t->mem) {
+            *out_s = t->section;
+            return t->mem;
+        }
+    return NULL;
 }
 
 void situ_coll_drop_pages(const situ_coll *c)
 {
-    const situ__snapfile_mem *m = file_of(c);
+    snap_section sec;
+    const situ__snapfile_mem *m = file_of(c, &sec);
     if (m)
-        drop_range(m, m->map, (const char *)m->map + m->len);
+        drop_range(m, sec.from, sec.to);
 }
 
 void situ_coll_drop_pages_every(const situ_coll *c, size_t i)
@@ -150,7 +152,8 @@ void situ_coll_drop_pages_every(const situ_coll *c, size_t i)
 
 size_t situ_coll_file_bytes(const situ_coll *c)
 {
-    const situ__snapfile_mem *m = file_of(c);
+    snap_section sec;
+    const situ__snapfile_mem *m = file_of(c, &sec);
     return m && m->map && m->clean ? m->len : 0;
 }
 
@@ -611,7 +614,7 @@ static situ_coll *read_coll(reader *r, situ__snapfile_mem *mem, int32_t cid,
                      .refs = 1,
                      .priv = pv,
                      .uid = situ__coll_next_uid()};
-    pv->mem = mem;
+    pv->mem = mem, pv->section = (snap_section){start, r->p};
     __atomic_add_fetch(&mem->refs, 1, __ATOMIC_RELAXED);
     memcpy(c->updated_max, h->updated_max, sizeof c->updated_max);
     c->updated_max[sizeof c->updated_max - 1] = '\0';

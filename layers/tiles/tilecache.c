@@ -393,9 +393,10 @@ static int time_to_look(situ_tilecache *tc, size_t file)
 }
 
 /* After a cut of src: when the process holds more than resident_budget,
- * the pages of the snapshot file src's collection was read back from are
- * handed back (situ_coll_drop_pages). Nothing when the collection is not
- * a file's. A cut in another thread meanwhile reads again what it needs. */
+ * the pages of src's collection's section of the snapshot file it was read
+ * back from are handed back (situ_coll_drop_pages). Nothing when the
+ * collection is not a file's. A cut in another thread meanwhile reads
+ * again what it needs. */
 static void drop_now_and_then(situ_tilecache *tc, const situ_tilesrc *src)
 {
     const situ_coll *c = situ_tilesrc_coll(src);

@@ -3,7 +3,9 @@
 
 #include "situ/db.h"
 
+#include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +102,23 @@ long situ_test_mapped_rss_kb(const char *path)
     }
     fclose(f);
     return kb;
+}
+
+size_t situ_test_resident_pages(const void *from, const void *to, size_t *out_present)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)from + page - 1) / page, b = (uintptr_t)to / page;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    size_t present = 0;
+    for (uintptr_t p = a; fd >= 0 && p < b; p++) {
+        uint64_t e = 0;
+        if (pread(fd, &e, sizeof e, (off_t)(p * sizeof e)) == (ssize_t)sizeof e)
+            present += (size_t)(e >> 63);
+    }
+    if (fd >= 0)
+        close(fd);
+    *out_present = present;
+    return b > a ? (size_t)(b - a) : 0;
 }
 
 int situ_test_write(const char *path, const char *text)

@@ -27,6 +27,11 @@ const char *situ_test_bin(void);
 /* KiB of file path (its real path) resident in this process now: the sum
  * of Rss over its mappings in /proc/self/smaps; -1 when none is mapped. */
 long situ_test_mapped_rss_kb(const char *path);
+/* The pages wholly inside [from, to); *out_present gets how many of them
+ * this process holds resident now (/proc/self/pagemap, bit 63). A mapped
+ * file's page handed back (MADV_DONTNEED) is not present though it stays
+ * in the page cache (which mincore would report). */
+size_t situ_test_resident_pages(const void *from, const void *to, size_t *out_present);
 
 /* Fails the test unless collections a and b hold the same features in the
  * same order (each one's GeoJSON, box and point), with the same id index

@@ -3,6 +3,7 @@
 #include "testlib.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -726,6 +727,87 @@ static void file_corrupt_section_refused_in_one_pass(void **state)
     situ_store_close(s);
 }
 
+/* The end of c's coordinates: past the last point of its last ring. */
+static const double *xy_end(const situ_coll *c)
+{
+    size_t end = 0;
+    for (size_t i = 0; i < c->n; i++)
+        for (uint32_t p = c->feats[i].poly0; p < c->feats[i].poly0 + c->feats[i].npolys; p++)
+            for (uint32_t r = c->polys[p].ring0; r < c->polys[p].ring0 + c->polys[p].nrings; r++)
+                if (c->rings[r].off + (size_t)c->rings[r].n > end)
+                    end = c->rings[r].off + (size_t)c->rings[r].n;
+    return c->xy + 2 * end;
+}
+
+/* Reads every byte of [p, p + n), so that its pages are resident. */
+static void touch(const void *p, size_t n)
+{
+    volatile unsigned char sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum ^= ((const unsigned char *)p)[i];
+    (void)sum;
+}
+
+/* Collection A's hand-back (situ_coll_drop_pages) leaves the pages of B,
+ * read back from the same snapshot file mapping, resident: a pass over A
+ * on one thread does not make another thread's pass over B read its pages
+ * again. A's own pages go; so do those of the section a version updated
+ * from A still shares its strings and values with, and no more. */
+static void dropping_one_collections_pages_keeps_anothers(void **state)
+{
+    (void)state;
+    char path[4096], id[16], wkt[256], note[512];
+    snprintf(path, sizeof path, "%s/pages.sqlite", dir);
+    situ_store *s;
+    situ_err err = {0};
+    assert_int_equal(situ_store_open(path, SITU_STORE_CREATE, &s, &err), 0);
+    assert_int_equal(situ_store_exec(s, "BEGIN", &err), 0);
+    put(s, "townships", "A", "A", "POLYGON((0 0,0 3,3 3,3 0,0 0))", "甲镇", "town");
+    for (int i = 0; i < 300; i++) {
+        double x = (i % 20) * 0.1, y = (i / 20) * 0.07;
+        snprintf(id, sizeof id, "P%03d", i);
+        snprintf(wkt, sizeof wkt, "POINT(%g %g)", x, y);
+        put(s, "hazard_sources", id, "A", wkt, "源", NULL);
+        snprintf(wkt, sizeof wkt, "LINESTRING(%g %g,%g %g,%g %g,%g %g,%g %g,%g %g,%g %g,%g %g)", x,
+                 y, x + .01, y, x + .02, y + .01, x + .03, y, x + .04, y + .02, x + .05, y, x + .06,
+                 y + .01, x + .07, y);
+        put(s, "roads", id, "A", wkt, "county", NULL);
+    }
+    assert_int_equal(situ_store_exec(s, "COMMIT", &err), 0);
+    situ_snapshot *written, *mapped;
+    assert_int_equal(situ_snapshot_open(s, path, &written, note, sizeof note, &err), 0);
+    assert_int_equal(situ_snapshot_open(s, path, &mapped, note, sizeof note, &err), 0);
+    assert_non_null(strstr(note, "read back"));
+    const situ_coll *a = mapped->colls[SITU_C_HAZARD_SOURCES], *b = mapped->colls[SITU_C_ROADS];
+    assert_true(situ_coll_file_bytes(a) > 0 && situ_coll_file_bytes(b) > 0); /* not moved */
+    const void *a_end = a->feats + a->n, *b_end = xy_end(b);
+    size_t na, nb, pa, pb;
+    touch(a->feats, (size_t)((const char *)a_end - (const char *)a->feats));
+    touch(b->xy, (size_t)((const char *)b_end - (const char *)b->xy));
+    na = situ_test_resident_pages(a->feats, a_end, &pa);
+    nb = situ_test_resident_pages(b->xy, b_end, &pb);
+    assert_true(na >= 2 && nb >= 2);
+    assert_int_equal(pa, na), assert_int_equal(pb, nb);
+    situ_coll_drop_pages(a);
+    situ_test_resident_pages(a->feats, a_end, &pa), situ_test_resident_pages(b->xy, b_end, &pb);
+    assert_int_equal(pa, 0);  /* A's went */
+    assert_int_equal(pb, nb); /* B's stayed */
+    const char *ids[] = {"P007"};
+    situ_coll *next;
+    assert_int_equal(situ_coll_update(s, a, ids, 1, &next, &err), 0);
+    assert_int_equal(situ_coll_file_bytes(next), situ_coll_file_bytes(a)); /* A's file */
+    touch(a->feats, (size_t)((const char *)a_end - (const char *)a->feats));
+    situ_coll_drop_pages(next);
+    situ_test_resident_pages(a->feats, a_end, &pa), situ_test_resident_pages(b->xy, b_end, &pb);
+    assert_int_equal(pa, 0), assert_int_equal(pb, nb);
+    situ_coll_drop_pages(b);
+    situ_test_resident_pages(b->xy, b_end, &pb);
+    assert_int_equal(pb, 0);
+    situ_coll_release(next);
+    situ_snapshot_release(mapped), situ_snapshot_release(written);
+    situ_store_close(s);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(rings_are_closed_and_oriented),
     cmocka_unit_test(find_and_township_ranges),
@@ -743,6 +825,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(updates_from_a_read_back_file_equal_a_whole_load),
     cmocka_unit_test(file_corrupt_section_refused_in_one_pass),
     cmocka_unit_test(updates_share_unchanged_strings),
+    cmocka_unit_test(dropping_one_collections_pages_keeps_anothers),
 };
 
 int main(int argc, char **argv)

@@ -114,12 +114,15 @@ int situ_store_upsert_many(situ_store *s, const situ_collection *c, const situ_f
  * restores them too; a commit in between is refused. Upserts between the two
  * insert without a conflict test; an id written twice is updated as outside
  * a bulk write, but the spatial index may keep its first box: ids must be
- * distinct. A no-op on PostgreSQL and when c has rows. */
+ * distinct. The items of a new resource reach resource_items at the next
+ * step or end (all rows of resource_items in the order written, as row by
+ * row). A no-op on PostgreSQL and when c has rows. */
 int situ_store_bulk_begin(situ_store *s, const situ_collection *c, situ_err *err);
-/* Gathers the boxes of the rows of c written since situ_store_bulk_begin or
- * the last step, as situ_store_bulk_end would: a writer calls it after each
- * batch, so that work is done while the next batch is read; the index is the
- * same. A no-op outside a bulk write. */
+/* Writes the items of the resources written since situ_store_bulk_begin or
+ * the last step (an error names the first refused) and gathers the boxes of
+ * the rows of c written since, as situ_store_bulk_end would: a writer calls
+ * it after each batch, so that work is done while the next batch is read;
+ * the index is the same. A no-op outside a bulk write. */
 int situ_store_bulk_step(situ_store *s, const situ_collection *c, situ_err *err);
 int situ_store_bulk_end(situ_store *s, const situ_collection *c, situ_err *err);
 

@@ -89,6 +89,7 @@ struct situ__fieldmap {
     int n;
     int id, tc, items; /* source field index, or -1 */
     char recode[32];   /* source encoding of raw-bytes text, or "" */
+    int recode_skips;  /* recode as GDAL's CPLRecode: bytes it cannot read are dropped */
     int strings_only;
     int generate_ids, detect_gbk;
     char gen_prefix[32];
@@ -195,14 +196,15 @@ static void match_names(situ__fieldmap *m, unsigned char *claimed)
  * detected (GB18030, a superset of GBK and GB2312), or UTF-8 as it is. */
 typedef struct textcodec {
     iconv_t recode, gbk;
-    int detect_gbk;
+    int recode_skips, detect_gbk;
 } textcodec;
 
-static void codec_open(textcodec *t, const char *recode, int detect_gbk)
+static void codec_open(textcodec *t, const situ__fieldmap *m)
 {
-    t->recode = recode && *recode ? iconv_open("UTF-8", recode) : (iconv_t)-1;
+    t->recode = m->recode[0] ? iconv_open("UTF-8", m->recode) : (iconv_t)-1;
     t->gbk = iconv_open("UTF-8", "GB18030");
-    t->detect_gbk = detect_gbk;
+    t->recode_skips = m->recode_skips;
+    t->detect_gbk = m->detect_gbk;
 }
 
 static void codec_close(textcodec *t)
@@ -213,6 +215,37 @@ static void codec_close(textcodec *t)
         iconv_close(t->gbk);
 }
 
+/* s recoded through cd as GDAL's CPLRecode recodes a Shapefile's text with
+ * its ENCODING option (one iconv_open, a 32 KB zeroed buffer and an
+ * iconv_close per string, which cost more than the rest of reading a
+ * Shapefile): a sequence cd cannot read loses its first byte and the rest
+ * is read on, an incomplete one at the end is dropped. Malloc'd; NULL when
+ * out of memory. */
+static char *recode_skipping(iconv_t cd, const char *s)
+{
+    size_t n = strlen(s), cap = 4 * n + 16, left = cap - 1;
+    char *out = malloc(cap), *in = (char *)s, *o = out;
+    iconv(cd, NULL, NULL, NULL, NULL);
+    while (out && n > 0 && iconv(cd, &in, &n, &o, &left) == (size_t)-1) {
+        if (errno == EILSEQ) {
+            in++, n--;
+        } else if (errno == E2BIG) {
+            size_t used = (size_t)(o - out);
+            char *grown = realloc(out, 2 * cap);
+            if (!grown) {
+                free(out);
+                return NULL;
+            }
+            out = grown, o = out + used, left += cap, cap *= 2;
+        } else {
+            break;
+        }
+    }
+    if (out)
+        *o = '\0';
+    return out;
+}
+
 /* s as UTF-8: *out_copy is NULL when s is already, else a string to free;
  * *out_gbk is set when it was read as GBK. Returns 0, or 1 when s cannot be
  * read (reason filled, naming field). */
@@ -221,7 +254,8 @@ static int to_utf8(textcodec *t, const char *s, const char *field, char **out_co
 {
     *out_copy = NULL;
     if (t->recode != (iconv_t)-1) {
-        if ((*out_copy = situ_utf8_convert(t->recode, s, strlen(s))))
+        if ((*out_copy = t->recode_skips ? recode_skipping(t->recode, s)
+                                         : situ_utf8_convert(t->recode, s, strlen(s))))
             return 0;
         snprintf(reason, 128, "%s is not text in the declared encoding", field);
         return 1;
@@ -245,7 +279,7 @@ static int read_names(situ__fieldmap *m, OGRFeatureDefnH d, situ_err *err)
     textcodec t;
     char reason[128];
     int rc = 0;
-    codec_open(&t, m->recode, m->detect_gbk);
+    codec_open(&t, m);
     for (int i = 0; i < m->n && !rc; i++) {
         OGRFieldDefnH fd = OGR_FD_GetFieldDefn(d, i);
         const char *name = OGR_Fld_GetNameRef(fd);
@@ -314,6 +348,7 @@ int situ__fieldmap_new(const situ_collection *c, OGRFeatureDefnH d, const situ__
     m->c = c, m->id = m->tc = m->items = -1, m->strings_only = o->strings_only;
     m->generate_ids = o->generate_ids, m->detect_gbk = o->detect_gbk;
     snprintf(m->recode, sizeof m->recode, "%s", o->recode ? o->recode : "");
+    m->recode_skips = o->recode_skips;
     snprintf(m->gen_prefix, sizeof m->gen_prefix, "%s", o->gen_prefix ? o->gen_prefix : "");
     m->n = OGR_FD_GetFieldCount(d);
     if (m->n > 0 && !(m->f = calloc((size_t)m->n, sizeof *m->f)))
@@ -371,7 +406,7 @@ int situ__row_new(const situ__fieldmap *m, situ__row **out_r)
     if (!r)
         return SITU_ENOMEM;
     r->m = m;
-    codec_open(&r->codec, m->recode, m->detect_gbk);
+    codec_open(&r->codec, m);
     r->values = calloc((size_t)m->c->nfields + 1, sizeof *r->values);
     r->extra = json_object();
     if (!r->values || !r->extra) {

@@ -98,6 +98,9 @@ typedef struct situ__fieldmap_opts {
     int nmap;
     const char *map_what;      /* where they come from, for messages: "--map" */
     const char *recode;        /* encoding of a raw-bytes source (CSV), or NULL */
+    int recode_skips;          /* recode drops the bytes it cannot read, as GDAL's Shapefile
+                                  driver does with its ENCODING (a Shapefile), instead of
+                                  rejecting the text (a CSV) */
     int strings_only;          /* every value arrives as text: detect extra numbers */
     const char *const *ignore; /* NULL-terminated source fields to drop, or NULL */
     const char *id_field;      /* the source's id field (--id-field), or NULL */

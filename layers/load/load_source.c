@@ -90,6 +90,7 @@ typedef struct source {
     const char *path;
     const char *shp_encoding; /* Shapefile ENCODING open option, or NULL */
     const char *recode;       /* CSV text encoding when not UTF-8, or NULL */
+    int recode_skips;         /* recode is a Shapefile's, recoded as GDAL would */
     int is_csv, is_kml, is_geojson, is_osm;
     GDALDatasetH ds;
     OGRLayerH lyr;
@@ -145,9 +146,28 @@ static int has_cpg(const char *path)
     return !stat(p, &sb);
 }
 
+/* A Shapefile's text in encoding e: GDAL's driver recodes it with
+ * CPLRecode, which opens iconv for each string (half the CPU of reading the
+ * demo's hazards). Where that is iconv's work (not GDAL's own shortcuts for
+ * UTF-8, ASCII, ISO-8859-1 and CP437, nor its byte order fixes for UCS-2
+ * and UTF-16), the file is read raw (ENCODING "") and the field map recodes
+ * it the same way with one iconv for the source. */
+static void recode_shapefile(source *S, const char *e)
+{
+    static const char *const gdal_own[] = {"UTF-8", "ASCII", "ISO-8859-1",
+                                           "CP437", "UCS-2", "UTF-16"};
+    S->shp_encoding = e;
+    for (size_t i = 0; i < sizeof gdal_own / sizeof gdal_own[0]; i++)
+        if (!strcasecmp(e, gdal_own[i]))
+            return;
+    S->recode = e;
+    S->recode_skips = 1;
+}
+
 /* Decides how text is decoded: the Shapefile driver's ENCODING option (the
- * manifest's only when there is no .cpg), our own recoding for CSV (GDAL
- * passes its bytes through); other formats are UTF-8 by definition. */
+ * manifest's only when there is no .cpg), or our own recoding as it would
+ * (recode_shapefile); our own recoding for CSV (GDAL passes its bytes
+ * through); other formats are UTF-8 by definition. */
 static int choose_encoding(source *S, const char *driver, situ_err *err)
 {
     const situ__source_opts *so = S->so;
@@ -168,7 +188,7 @@ static int choose_encoding(source *S, const char *driver, situ_err *err)
                             so->encoding);
     iconv_close(cd);
     if (!strcmp(driver, "ESRI Shapefile") && !(so->encoding_fallback && has_cpg(S->path)))
-        S->shp_encoding = e;
+        recode_shapefile(S, e);
     else if (!strcmp(driver, "CSV") && strcmp(e, "UTF-8"))
         S->recode = e;
     return 0;
@@ -270,7 +290,7 @@ static int open_source(source *S, situ_err *err)
         oo[1] = "Y_POSSIBLE_NAMES=lat,latitude,y";
         oo[2] = "KEEP_GEOM_COLUMNS=NO";
     } else if (S->shp_encoding) {
-        snprintf(enc, sizeof enc, "ENCODING=%s", S->shp_encoding);
+        snprintf(enc, sizeof enc, "ENCODING=%s", S->recode_skips ? "" : S->shp_encoding);
         oo[0] = enc;
     } else if (!strcmp(dn, "GeoJSON")) {
         oo[0] = SITU_LOAD_GEOJSON_OO;
@@ -913,6 +933,7 @@ static int prepare(source *S, situ_err *err)
                               .nmap = S->so->nmap,
                               .map_what = S->so->map_what,
                               .recode = S->recode,
+                              .recode_skips = S->recode_skips,
                               .strings_only = S->is_csv,
                               .ignore = S->is_kml ? kml_styling : NULL,
                               .id_field = S->so->id_field,

@@ -9,6 +9,7 @@
 #include "store_private.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,7 +125,10 @@ void situ_store_close(situ_store *s)
     }
     situ_db_finalize(s->items_clear);
     situ_db_finalize(s->items_insert);
+    situ_db_finalize(s->items_insert_many);
     situ__store_bulk_forget(s);
+    free(s->items_pending.v);
+    situ_buf_dispose(&s->items_pending.text);
     situ_db_free(s->sql);
     situ__store_close_sqlite(s);
     free(s);
@@ -335,46 +339,176 @@ void situ_store_bind_value(situ_db_stmt *st, int k, const situ_value *v)
     }
 }
 
-/* Writes f's items into resource_items, its old ones cleared first unless
- * fresh (a row just inserted has none). */
-static int write_items(situ_store *s, const situ_feature_in *f, const char *now, int fresh,
-                       situ_err *err)
+/* The row of resource_items that parameters base + 1 .. base + 5 make. */
+#define ITEM_ROW "(?%d, ?%d, ?%d, COALESCE(?%d, (SELECT unit FROM items WHERE code = ?%d)), ?%d)"
+
+/* Rows of resource_items per INSERT when a bulk write's items are written:
+ * a statement's start, statement journal and end once per that many rows,
+ * not per row. */
+#define ITEMS_PER_STATEMENT 64
+
+/* Prepares the INSERT of nrows rows of resource_items into *out. */
+static int prepare_items_insert(situ_store *s, int nrows, situ_db_stmt **out, situ_err *err)
 {
-    if (!s->items_clear &&
-        (situ_db_prepare(s->sql, "DELETE FROM resource_items WHERE resource_id = ?",
-                         &s->items_clear, err) ||
-         situ_db_prepare(s->sql,
-                         "INSERT INTO resource_items (resource_id, item, quantity, unit, "
-                         "updated_at) VALUES (?1, ?2, ?3, COALESCE(?4, (SELECT unit FROM items "
-                         "WHERE code = ?2)), ?5)",
-                         &s->items_insert, err)))
+    situ_buf sql;
+    situ_buf_init(&sql);
+    situ_buf_adds(&sql, "INSERT INTO resource_items (resource_id, item, quantity, unit, "
+                        "updated_at) VALUES ");
+    for (int r = 0, b = 0; r < nrows; r++, b += 5)
+        situ_buf_printf(&sql, "%s" ITEM_ROW, r ? ", " : "", b + 1, b + 2, b + 3, b + 4, b + 2,
+                        b + 5);
+    situ_buf_addc(&sql, '\0');
+    int rc = sql.oom ? situ_err_set(err, SITU_ENOMEM, "out of memory")
+             : situ_db_prepare(s->sql, sql.p, out, err) ? SITU_EDB
+                                                        : 0;
+    situ_buf_dispose(&sql);
+    return rc;
+}
+
+static int prepare_items(situ_store *s, situ_err *err)
+{
+    if (s->items_clear)
+        return 0;
+    if (situ_db_prepare(s->sql, "DELETE FROM resource_items WHERE resource_id = ?", &s->items_clear,
+                        err) ||
+        prepare_items_insert(s, 1, &s->items_insert, err)) {
+        situ_db_finalize(s->items_clear);
+        s->items_clear = NULL;
         return SITU_EDB;
-    int rc = SITU_DB_DONE;
-    if (!fresh) {
-        situ_db_bind_text(s->items_clear, 1, f->id, -1);
-        rc = situ_db_step(s->items_clear);
-        situ_db_reset(s->items_clear);
     }
+    return 0;
+}
+
+/* Binds one item row to st's parameters base + 1 .. base + 5. */
+static void bind_item_row(situ_db_stmt *st, int base, const char *id, const situ_item_qty *q,
+                          const char *now)
+{
+    situ_db_bind_text(st, base + 1, id, -1);
+    situ_db_bind_text(st, base + 2, q->item, -1);
+    situ_db_bind_double(st, base + 3, q->quantity);
+    if (q->unit && *q->unit)
+        situ_db_bind_text(st, base + 4, q->unit, -1);
+    else
+        situ_db_bind_null(st, base + 4);
+    situ_db_bind_text(st, base + 5, now, -1);
+}
+
+/* Writes f's items into resource_items, its old ones cleared first. */
+static int write_items(situ_store *s, const situ_feature_in *f, const char *now, situ_err *err)
+{
+    if (prepare_items(s, err))
+        return SITU_EDB;
+    situ_db_bind_text(s->items_clear, 1, f->id, -1);
+    int rc = situ_db_step(s->items_clear);
+    situ_db_reset(s->items_clear);
     if (rc != SITU_DB_DONE)
         return situ_err_set(err, SITU_EDB, "clear resource_items: %s", situ_db_errmsg(s->sql));
     for (int i = 0; i < f->nitems; i++) {
         const situ_item_qty *q = &f->items[i];
-        situ_db_stmt *st = s->items_insert;
-        situ_db_bind_text(st, 1, f->id, -1);
-        situ_db_bind_text(st, 2, q->item, -1);
-        situ_db_bind_double(st, 3, q->quantity);
-        if (q->unit && *q->unit)
-            situ_db_bind_text(st, 4, q->unit, -1);
-        else
-            situ_db_bind_null(st, 4);
-        situ_db_bind_text(st, 5, now, -1);
-        rc = situ_db_step(st);
-        situ_db_reset(st);
+        bind_item_row(s->items_insert, 0, f->id, q, now);
+        rc = situ_db_step(s->items_insert);
+        situ_db_reset(s->items_insert);
         if (rc != SITU_DB_DONE)
             return situ_err_set(err, SITU_EINVAL, "resource %s item %s: %s", f->id, q->item,
                                 situ_db_errmsg(s->sql));
     }
     return 0;
+}
+
+/* ---- a bulk write's items, many rows per statement ---------------------- */
+
+/* Appends s and its NUL to p's text; its offset. */
+static size_t keep_text(situ__items_pending *p, const char *s)
+{
+    size_t at = p->text.n;
+    situ_buf_add(&p->text, s, strlen(s) + 1);
+    return at;
+}
+
+/* Keeps f's items, written at now, for situ__store_items_flush (f is a new
+ * resource of a bulk write: it has no old items to clear). */
+static int keep_items(situ_store *s, const situ_feature_in *f, const char *now, situ_err *err)
+{
+    situ__items_pending *p = &s->items_pending;
+    if (p->n + (size_t)f->nitems > p->cap) {
+        size_t cap = 2 * (p->n + (size_t)f->nitems) + 256;
+        situ__item_row *v = realloc(p->v, cap * sizeof *v);
+        if (!v)
+            return situ_err_set(err, SITU_ENOMEM, "out of memory");
+        p->v = v, p->cap = cap;
+    }
+    size_t id = f->nitems ? keep_text(p, f->id) : 0, at = f->nitems ? keep_text(p, now) : 0;
+    for (int i = 0; i < f->nitems; i++) {
+        const situ_item_qty *q = &f->items[i];
+        p->v[p->n++] =
+            (situ__item_row){.id = id,
+                             .item = keep_text(p, q->item),
+                             .unit = q->unit && *q->unit ? keep_text(p, q->unit) : SIZE_MAX,
+                             .now = at,
+                             .quantity = q->quantity};
+    }
+    return p->text.oom ? situ_err_set(err, SITU_ENOMEM, "out of memory") : 0;
+}
+
+/* Binds kept row i to st's parameters base + 1 .. base + 5; its id and item
+ * in *id, *item. */
+static void bind_kept(situ_store *s, situ_db_stmt *st, int base, size_t i, const char **id,
+                      const char **item)
+{
+    const situ__items_pending *p = &s->items_pending;
+    const situ__item_row *r = &p->v[i];
+    situ_item_qty q = {.item = p->text.p + r->item,
+                       .quantity = r->quantity,
+                       .unit = r->unit == SIZE_MAX ? NULL : p->text.p + r->unit};
+    bind_item_row(st, base, p->text.p + r->id, &q, p->text.p + r->now);
+    *id = p->text.p + r->id, *item = q.item;
+}
+
+/* Writes kept rows [i, i + n) with st (an INSERT of n rows, or of one when
+ * n is 1); a refused statement is written again row by row, which names the
+ * first refused row. */
+static int write_kept(situ_store *s, situ_db_stmt *st, size_t i, int n, situ_err *err)
+{
+    const char *id = NULL, *item = NULL;
+    for (int r = 0; r < n; r++)
+        bind_kept(s, st, 5 * r, i + (size_t)r, &id, &item);
+    int rc = situ_db_step(st);
+    situ_db_reset(st);
+    if (rc == SITU_DB_DONE)
+        return 0;
+    if (n == 1)
+        return situ_err_set(err, SITU_EINVAL, "resource %s item %s: %s", id, item,
+                            situ_db_errmsg(s->sql));
+    for (int r = 0; r < n; r++) /* the refused statement changed nothing */
+        if ((rc = write_kept(s, s->items_insert, i + (size_t)r, 1, err)))
+            return rc;
+    return situ_err_set(err, SITU_EDB, "resource_items: %s", situ_db_errmsg(s->sql));
+}
+
+void situ__store_items_forget(situ_store *s)
+{
+    s->items_pending.n = 0;
+    s->items_pending.text.n = 0;
+    s->items_pending.text.oom = 0;
+}
+
+int situ__store_items_flush(situ_store *s, situ_err *err)
+{
+    situ__items_pending *p = &s->items_pending;
+    size_t i = 0;
+    int rc = 0;
+    if (!p->n)
+        return 0;
+    if (prepare_items(s, err) ||
+        (!s->items_insert_many &&
+         prepare_items_insert(s, ITEMS_PER_STATEMENT, &s->items_insert_many, err)))
+        rc = SITU_EDB;
+    for (; !rc && p->n - i >= ITEMS_PER_STATEMENT; i += ITEMS_PER_STATEMENT)
+        rc = write_kept(s, s->items_insert_many, i, ITEMS_PER_STATEMENT, err);
+    for (; !rc && i < p->n; i++)
+        rc = write_kept(s, s->items_insert, i, 1, err);
+    situ__store_items_forget(s);
+    return rc;
 }
 
 /* The write time of f: its own, else now. */
@@ -427,11 +561,23 @@ static int bulk_insert(situ_store *s, const situ_collection *c, const situ_featu
                        const char *now, int *existed)
 {
     int rc = step_once(s->insert[c->cid], c, f, now);
-    if (rc == SITU_DB_DONE ||
-        sqlite3_extended_errcode(s->db) != SQLITE_CONSTRAINT_UNIQUE)
+    if (rc == SITU_DB_DONE || sqlite3_extended_errcode(s->db) != SQLITE_CONSTRAINT_UNIQUE)
         return rc;
     *existed = 1;
     return step_once(s->upsert[c->cid], c, f, now);
+}
+
+/* Writes the items of resource f: a new one of a bulk write (fresh: no old
+ * items to clear) keeps them for its next step; any other writes those
+ * kept first (a rewritten resource clears its old items, kept ones too),
+ * then its own. */
+static int store_items(situ_store *s, const situ_feature_in *f, const char *now, int fresh,
+                       situ_err *err)
+{
+    if (fresh)
+        return keep_items(s, f, now, err);
+    int rc = situ__store_items_flush(s, err);
+    return rc ? rc : write_items(s, f, now, err);
 }
 
 static int writable(situ_store *s, const situ_feature_in *f, situ_err *err)
@@ -467,12 +613,14 @@ int situ_store_upsert(situ_store *s, const situ_collection *c, const situ_featur
         situ_db_reset(ex);
         rc = step_once(s->upsert[c->cid], c, f, now);
     }
-    if (rc != SITU_DB_DONE)
-        return situ_err_set(err, SITU_EINVAL, "%s %s: %s", c->id, f->id, situ_db_errmsg(s->sql));
-    /* a bulk write's new resources have no items to clear */
-    int fresh = s->bulk[c->cid] && !existed;
-    if (c->cid == SITU_C_RESOURCES && write_items(s, f, now, fresh, err))
-        return err ? err->code : SITU_EDB;
+    if (rc != SITU_DB_DONE) {
+        situ_err_set(err, SITU_EINVAL, "%s %s: %s", c->id, f->id, situ_db_errmsg(s->sql));
+        /* the items kept before were written before: their error comes first */
+        return (rc = situ__store_items_flush(s, err)) ? rc : SITU_EINVAL;
+    }
+    if (c->cid == SITU_C_RESOURCES &&
+        (rc = store_items(s, f, now, s->bulk[c->cid] && !existed, err)))
+        return rc;
     if (out_inserted)
         *out_inserted = !existed;
     return 0;
@@ -548,7 +696,7 @@ static int upsert_chunk(situ_store *s, const situ_collection *c, const situ_feat
     situ_db_clear_bindings(st);
     situ_db_finalize(own);
     for (int i = 0; !rc && c->cid == SITU_C_RESOURCES && i < n; i++)
-        if (write_items(s, &f[i], now[i], 0, err))
+        if (write_items(s, &f[i], now[i], err))
             rc = err ? err->code : SITU_EDB;
     free(now);
     return rc;

@@ -9,14 +9,13 @@
  * resource's items go into resource_items' too).
  * situ_store_bulk_begin drops those triggers and indexes (and those of an
  * empty resource_items with resources), keeping their SQL, and store.c
- * writes the rows with a plain INSERT;
- * situ_store_bulk_step, after each batch, gathers the boxes of the rows
- * written since, rounded as the R-tree would store RTreeAlign's values, and
- * checks their geometry as ggi would have (the first refused fails the bulk
- * write; the caller rolls back); situ_store_bulk_end gathers the rest,
- * writes them as a packed R-tree into the index's shadow tables
- * (store_rtree.c), stamps last_insert once and creates the indexes (one
- * sort each) and triggers again as they were. DDL is transactional in
+ * writes the rows with a plain INSERT and keeps a new resource's items;
+ * situ_store_bulk_step, after each batch, writes the items kept, many rows
+ * per INSERT (store.c), and gathers the boxes of the rows written since, rounded as the R-tree
+ * would store RTreeAlign's values, and checks their geometry as ggi would have (the first refused
+ * fails the bulk write; the caller rolls back); situ_store_bulk_end gathers the rest, writes them
+ * as a packed R-tree into the index's shadow tables (store_rtree.c), stamps last_insert once and
+ * creates the indexes (one sort each) and triggers again as they were. DDL is transactional in
  * SQLite: a rollback anywhere puts the triggers, indexes and the empty
  * R-tree back too. The update triggers of the geometry constraint (ggu)
  * stay.
@@ -50,6 +49,7 @@ void situ__store_bulk_forget(situ_store *s)
 {
     for (int c = 0; c < SITU_NCOLLECTIONS; c++)
         forget(s, (situ_coll_id)c);
+    situ__store_items_forget(s);
 }
 
 int situ__store_bulk_open(const situ_store *s)
@@ -113,8 +113,7 @@ static void aside_sql(situ_store *s, const situ_collection *c, sqlite3_str *rest
     if (*rc == SQLITE_OK && side)
         sqlite3_bind_text(st, 3, side, -1, SQLITE_STATIC);
     /* i 0 names no trigger: the indexes; i > 0 the triggers of prefix i - 1 */
-    for (size_t i = 0; *rc == SQLITE_OK && i <= sizeof bulk_prefixes / sizeof *bulk_prefixes;
-         i++) {
+    for (size_t i = 0; *rc == SQLITE_OK && i <= sizeof bulk_prefixes / sizeof *bulk_prefixes; i++) {
         sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, i ? bulk_prefixes[i - 1] : "", -1, SQLITE_STATIC);
         while ((*rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -146,9 +145,9 @@ static int set_aside(situ_store *s, const situ_collection *c, situ_err *err)
     sqlite3_free(zdrops);
     if (rc == SQLITE_OK)
         return 0;
-    rc = rc == SQLITE_NOMEM ? situ_err_set(err, SITU_ENOMEM, "bulk write of %s: out of memory",
-                                           c->id)
-                            : fail(s, err, "cannot set its indexes and triggers aside", c);
+    rc = rc == SQLITE_NOMEM
+             ? situ_err_set(err, SITU_ENOMEM, "bulk write of %s: out of memory", c->id)
+             : fail(s, err, "cannot set its indexes and triggers aside", c);
     forget(s, c->cid); /* the caller rolls back, which restores any dropped */
     return rc;
 }
@@ -239,9 +238,17 @@ static int gather_new_rows(situ_store *s, const situ_collection *c, situ_err *er
     return rc == SQLITE_DONE ? 0 : fail(s, err, "cannot read its bounds", c);
 }
 
+/* Writes the items kept of the resources written since (store.c), then
+ * gathers the rows' boxes. */
+static int step(situ_store *s, const situ_collection *c, situ_err *err)
+{
+    int rc = situ__store_items_flush(s, err);
+    return rc ? rc : gather_new_rows(s, c, err);
+}
+
 int situ_store_bulk_step(situ_store *s, const situ_collection *c, situ_err *err)
 {
-    return s->db && s->bulk[c->cid] ? gather_new_rows(s, c, err) : 0;
+    return s->db && s->bulk[c->cid] ? step(s, c, err) : 0;
 }
 
 /* Writes c's spatial index from the boxes gathered and stamps its last
@@ -249,7 +256,7 @@ int situ_store_bulk_step(situ_store *s, const situ_collection *c, situ_err *err)
 static int fill_rtree(situ_store *s, const situ_collection *c, situ_err *err)
 {
     char sql[640];
-    int rc = gather_new_rows(s, c, err);
+    int rc = step(s, c, err);
     if (rc)
         return rc;
     snprintf(sql, sizeof sql, "idx_%s_geom", c->id);

@@ -27,6 +27,19 @@ typedef struct situ__rtree_rows {
     long long nslow;     /* bounds rounded by align */
 } situ__rtree_rows;
 
+/* store.c: the items of the new resources of a bulk write, kept until its
+ * next step or end writes them many rows per statement, in the order kept.
+ * Strings are offsets into text (each NUL-terminated); unit SIZE_MAX: none. */
+typedef struct situ__item_row {
+    size_t id, item, unit, now;
+    double quantity;
+} situ__item_row;
+typedef struct situ__items_pending {
+    situ__item_row *v;
+    size_t n, cap;
+    situ_buf text;
+} situ__items_pending;
+
 struct situ_store {
     sqlite3 *db;  /* SpatiaLite only; NULL on PostgreSQL */
     situ_db *sql; /* the connection through situ_db (db.h), either engine */
@@ -39,6 +52,8 @@ struct situ_store {
     situ_db_stmt *upsert_batch[SITU_NCOLLECTIONS]; /* PostgreSQL: SITU_STORE_BATCH_ROWS rows */
     situ_db_stmt *items_clear;
     situ_db_stmt *items_insert;
+    situ_db_stmt *items_insert_many; /* SITU__ITEMS_PER_STATEMENT rows */
+    situ__items_pending items_pending;
     /* store_bulk.c: per collection, 1 while a bulk write has its secondary
      * indexes and per-row triggers set aside, and the SQL (sqlite3_malloc'd)
      * that creates them again */
@@ -62,6 +77,12 @@ void situ__store_close_sqlite(situ_store *s);
 /* The geometry type of collection c's geom column, as SpatiaLite and PostGIS
  * name it: POINT, MULTIPOLYGON or MULTILINESTRING. */
 const char *situ__store_geometry_type(const situ_collection *c);
+/* Writes the items kept by the bulk write of resources (in the order kept)
+ * into resource_items; on failure the error names the first refused, as
+ * writing them one by one would. Forgets them either way. */
+int situ__store_items_flush(situ_store *s, situ_err *err);
+/* Forgets the items kept without writing them. */
+void situ__store_items_forget(situ_store *s);
 /* Forgets every bulk write's state (the transaction ended without
  * situ_store_bulk_end: a rollback put the triggers back). */
 void situ__store_bulk_forget(situ_store *s);

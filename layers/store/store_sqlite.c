@@ -18,9 +18,22 @@
 
 #include <sqlite3.h>
 
+#include <pthread.h>
 #include <spatialite.h> /* after sqlite3.h, which it needs */
 #include <stdio.h>
 #include <string.h>
+
+static pthread_once_t config_once = PTHREAD_ONCE_INIT;
+
+/* Turns SQLite's memory statistics off, before SQLite initialises: situ
+ * reads none of them (no sqlite3_memory_used, sqlite3_status nor soft heap
+ * limit), and keeping them takes a process-wide mutex around every malloc
+ * and free of SQLite's, of which a load's writer makes several per row. A
+ * no-op when something initialised SQLite first (PROJ opening proj.db). */
+static void config_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
 
 static int db_error(situ_store *s, situ_err *err, const char *what)
 {
@@ -169,6 +182,7 @@ int situ__store_open_sqlite(situ_store *s, const char *path, unsigned flags, sit
     if (!s->readonly && (flags & SITU_STORE_CREATE))
         oflags |= SQLITE_OPEN_CREATE;
     oflags |= SQLITE_OPEN_NOMUTEX;
+    pthread_once(&config_once, config_sqlite);
     if (sqlite3_open_v2(path, &s->db, oflags, NULL) != SQLITE_OK)
         return situ_err_set(err, SITU_EIO, "cannot open %s: %s", path,
                             s->db ? sqlite3_errmsg(s->db) : "out of memory");

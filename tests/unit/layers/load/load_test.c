@@ -10,6 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <gdal.h>
+#include <ogr_api.h>
+
 #include "situ/clock.h"
 #include "situ/load.h"
 #include "situ/store.h"
@@ -260,6 +263,72 @@ static void reads_gbk_dbf_without_cpg(void **state)
     assert_q(fx, "SELECT name FROM hazards WHERE id = 'G1'", "冷水滩区河东街道隐患");
     assert_int_equal(load(fx, "hazards", shp, "EPSG:4490", "KLINGON", &st, &err), SITU_EINVAL);
     assert_non_null(strstr(err.msg, "encoding"));
+}
+
+/* Field name of feature 0 of the Shapefile at path as GDAL reads it with
+ * ENCODING=enc (its own recoding, CPLRecode); malloc'd. */
+static char *gdal_text(const char *path, const char *enc, const char *name)
+{
+    char oo[64];
+    snprintf(oo, sizeof oo, "ENCODING=%s", enc);
+    const char *const opts[] = {oo, NULL};
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR, NULL, opts, NULL);
+    assert_non_null(ds);
+    OGRLayerH lyr = GDALDatasetGetLayer(ds, 0);
+    OGRFeatureH f = OGR_L_GetNextFeature(lyr);
+    assert_non_null(f);
+    char *out = strdup(OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, name)));
+    OGR_F_Destroy(f);
+    GDALClose(ds);
+    return out;
+}
+
+/* Overwrites the first marker in path's bytes with bytes (as long). */
+static void patch_bytes(const char *path, const char *marker, const char *bytes)
+{
+    FILE *f = fopen(path, "r+b");
+    char buf[8192];
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf, f);
+    size_t at = 0, m = strlen(marker);
+    while (at + m <= n && memcmp(buf + at, marker, m))
+        at++;
+    assert_true(at + m <= n);
+    assert_int_equal(fseek(f, (long)at, SEEK_SET), 0);
+    assert_int_equal(fwrite(bytes, 1, strlen(bytes), f), strlen(bytes));
+    fclose(f);
+}
+
+/* A Shapefile with --encoding GBK is read raw and recoded by the loader,
+ * one iconv for the file, exactly as GDAL's own ENCODING would: a byte GBK
+ * cannot read is dropped and the rest read on, an incomplete character at
+ * the end dropped, field names recoded too. */
+static void recodes_a_gbk_shapefile_as_gdal_would(void **state)
+{
+    fixture *fx = *state;
+    char shp[4096], dbf[4096];
+    situ_load_stats st;
+    path_in(shp, fx, "bad.shp");
+    path_in(dbf, fx, "bad.dbf");
+    make_gbk_shapefile(shp,
+                       "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\","
+                       "\"properties\":{\"id\":\"G1\",\"name\":\"冷水滩QQ区河东XX\","
+                       "\"category\":\"gas\",\"level\":\"major\",\"status\":\"open\","
+                       "\"负责人\":\"张三\"},\"geometry\":{\"type\":\"Point\","
+                       "\"coordinates\":[111.6,26.4]}}]}",
+                       NULL);
+    patch_bytes(dbf, "QQ",
+                "\xff"
+                "0");                /* no GBK character starts with 0xFF */
+    patch_bytes(dbf, "XX", "Y\x81"); /* a lead byte cut short at the end */
+    char *want = gdal_text(shp, "CP936", "name"), *want_person = gdal_text(shp, "CP936", "负责人");
+    assert_string_equal(want, "冷水滩0区河东Y");
+    must_load(fx, "hazards", shp, "EPSG:4490", "GBK", &st);
+    assert_int_equal(st.inserted, 1);
+    assert_q(fx, "SELECT name FROM hazards WHERE id = 'G1'", want);
+    assert_q(fx, "SELECT json_extract(extra, '$.负责人') FROM hazards", want_person);
+    free(want);
+    free(want_person);
 }
 
 static void repairs_bow_tie_and_stores_it_valid(void **state)
@@ -883,6 +952,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(reprojects_gauss_kruger_and_cgcs2000_like_proj, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(reads_gbk_dbf_without_cpg, setup, teardown),
+    cmocka_unit_test_setup_teardown(recodes_a_gbk_shapefile_as_gdal_would, setup, teardown),
     cmocka_unit_test_setup_teardown(repairs_bow_tie_and_stores_it_valid, setup, teardown),
     cmocka_unit_test_setup_teardown(repairs_report_their_area_change, setup, teardown),
     cmocka_unit_test_setup_teardown(bounds_the_work_per_geometry, setup, teardown),

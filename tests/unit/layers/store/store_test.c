@@ -350,7 +350,8 @@ static void put_township_roads(situ_store *s, int n)
         char id[16], code[16];
         snprintf(id, sizeof id, "t%d", i);
         snprintf(code, sizeof code, "43110200%d", i % 3);
-        situ_feature_in f = {.id = id, .township_code = code, .wkb = wkb, .nwkb = nwkb, .values = v};
+        situ_feature_in f = {
+            .id = id, .township_code = code, .wkb = wkb, .nwkb = nwkb, .values = v};
         assert_int_equal(situ_store_upsert(s, c, &f, NULL, &err), 0);
     }
     free(wkb);
@@ -404,8 +405,8 @@ static void put_resources_twice(situ_store *s, int bulk, int out_new[3])
     assert_int_equal(situ_store_begin(s, &err), 0);
     if (bulk) { /* resource_items' index is set aside with the resources' */
         assert_int_equal(situ_store_bulk_begin(s, c, &err), 0);
-        situ_assert_query(s, "SELECT count(*) FROM sqlite_master WHERE name = 'resource_items_item'",
-                          "0");
+        situ_assert_query(
+            s, "SELECT count(*) FROM sqlite_master WHERE name = 'resource_items_item'", "0");
     }
     static const char *const ids[3] = {"R1", "R2", "R1"};
     for (int i = 0; i < 3; i++) {
@@ -440,6 +441,129 @@ static void bulk_duplicate_id_is_upserted(void **state)
                       "1");
     situ_assert_query(b, "PRAGMA integrity_check", "ok"); /* the indexes hold every row */
     assert_true(situ_test_store_digest(a, tables) == situ_test_store_digest(b, tables));
+    situ_store_close(a), situ_store_close(b);
+    situ_test_rmtree(da), situ_test_rmtree(db);
+    free(da), free(db);
+}
+
+/* Every row of resource_items with its rowid, in rowid order. */
+static unsigned long long items_digest(situ_store *s)
+{
+    sqlite3_stmt *st;
+    unsigned long long h = 1469598103934665603ULL;
+    assert_int_equal(sqlite3_prepare_v2(situ_store_db(s),
+                                        "SELECT rowid || '|' || resource_id || '|' || item || "
+                                        "'|' || quantity || '|' || unit || '|' || updated_at "
+                                        "FROM resource_items ORDER BY rowid",
+                                        -1, &st, NULL),
+                     0);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        for (const unsigned char *p = sqlite3_column_text(st, 0); *p; p++)
+            h = (h ^ *p) * 1099511628211ULL;
+    sqlite3_finalize(st);
+    return h;
+}
+
+/* Writes resources RS0..RS(n-1) into s, resource i with i % 13 items of
+ * the vocabulary, every third with its own unit, the others the
+ * vocabulary's; item bad (a code, or NULL) replaces the 3rd item of
+ * resource n / 2. In a bulk write every step resources when step. Returns
+ * the first failure (its message in err). */
+static int put_resources_with_items(situ_store *s, int n, int step, const char *bad, situ_err *err)
+{
+    const situ_collection *c = situ_schema_find("resources");
+    situ_value v[16] = {0};
+    situ_item_qty items[13];
+    unsigned char wkb[21];
+    int rc = 0;
+    v[situ_schema_field_index(c, "name")] = (situ_value){SITU_FT_TEXT, {.s = "depot"}};
+    for (int i = 0; i < n && !rc; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "RS%d", i);
+        for (int k = 0; k < i % 13; k++)
+            items[k] = (situ_item_qty){situ_schema_item((i + k) % situ_schema_nitems())->code,
+                                       (double)(i * 13 + k), k % 3 ? NULL : "box"};
+        if (bad && i == n / 2)
+            items[2].item = bad;
+        situ_feature_in f = {.id = id,
+                             .township_code = "431102001",
+                             .wkb = wkb,
+                             .nwkb = point_wkb(wkb, 111.6, 26.2),
+                             .values = v,
+                             .items = items,
+                             .nitems = i % 13,
+                             .updated_at = "2026-01-01T00:00:00Z"};
+        rc = situ_store_upsert(s, c, &f, NULL, err);
+        if (!rc && step && (i + 1) % step == 0)
+            rc = situ_store_bulk_step(s, c, err);
+    }
+    return rc;
+}
+
+/* A bulk write keeps its new resources' items and writes them at each step
+ * many rows per INSERT: resource_items holds what writing them row by row
+ * gives, to the rowids and the vocabulary's units; a step outside a bulk
+ * write writes nothing. */
+static void bulk_items_are_the_row_by_row_items(void **state)
+{
+    (void)state;
+    static const char *const tables[] = {"resources", "resource_items", NULL};
+    char *da, *db;
+    situ_store *a = open_new(&da), *b = open_new(&db);
+    const situ_collection *c = situ_schema_find("resources");
+    situ_err err = {0};
+    assert_int_equal(situ_store_begin(a, &err), 0);
+    assert_int_equal(put_resources_with_items(a, 200, 0, NULL, &err), 0);
+    assert_int_equal(situ_store_commit(a, &err), 0);
+    assert_int_equal(situ_store_begin(b, &err), 0);
+    assert_int_equal(situ_store_bulk_begin(b, c, &err), 0);
+    assert_int_equal(put_resources_with_items(b, 200, 23, NULL, &err), 0); /* ~140 items a step */
+    assert_int_equal(situ_store_bulk_end(b, c, &err), 0);
+    assert_int_equal(situ_store_commit(b, &err), 0);
+    situ_assert_query(b, "SELECT count(*) FROM resource_items", "1180");
+    situ_assert_query(b, "SELECT count(DISTINCT unit) > 2 FROM resource_items", "1");
+    assert_true(items_digest(a) == items_digest(b));
+    assert_true(situ_test_store_digest(a, tables) == situ_test_store_digest(b, tables));
+    situ_store_close(a), situ_store_close(b);
+    situ_test_rmtree(da), situ_test_rmtree(db);
+    free(da), free(db);
+}
+
+/* An item refused in the middle of a bulk write's INSERT of many rows fails
+ * its step with the error writing it alone gives (naming the resource and
+ * the item); the rollback takes the resources and their items back. */
+static void bulk_refused_item_is_named_and_rolled_back(void **state)
+{
+    (void)state;
+    char *da, *db, want[sizeof(situ_err){0}.msg];
+    situ_store *a = open_new(&da), *b = open_new(&db);
+    const situ_collection *c = situ_schema_find("resources");
+    situ_err err = {0};
+    assert_int_equal(situ_store_begin(a, &err), 0);
+    assert_int_equal(put_resources_with_items(a, 60, 0, "no_such_item", &err), SITU_EINVAL);
+    snprintf(want, sizeof want, "%s", err.msg);
+    assert_string_equal(want, "resource RS30 item no_such_item: NOT NULL constraint failed: "
+                              "resource_items.unit");
+    situ_store_rollback(a);
+
+    assert_int_equal(situ_store_begin(b, &err), 0);
+    assert_int_equal(situ_store_bulk_begin(b, c, &err), 0);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(put_resources_with_items(b, 60, 40, "no_such_item", &err), SITU_EINVAL);
+    assert_string_equal(err.msg, want);
+    situ_store_rollback(b);
+    situ_assert_query(b, "SELECT count(*) FROM resources", "0");
+    situ_assert_query(b, "SELECT count(*) FROM resource_items", "0");
+    situ_assert_query(b, "SELECT count(*) FROM sqlite_master WHERE name = 'resource_items_item'",
+                      "1");
+    /* the next bulk write starts with nothing kept */
+    assert_int_equal(situ_store_begin(b, &err), 0);
+    assert_int_equal(situ_store_bulk_begin(b, c, &err), 0);
+    assert_int_equal(put_resources_with_items(b, 10, 0, NULL, &err), 0);
+    assert_int_equal(situ_store_bulk_end(b, c, &err), 0);
+    assert_int_equal(situ_store_commit(b, &err), 0);
+    situ_assert_query(b, "SELECT count(*) FROM resource_items WHERE resource_id = 'RS30'", "0");
+    situ_assert_query(b, "SELECT count(*) FROM resource_items", "45");
     situ_store_close(a), situ_store_close(b);
     situ_test_rmtree(da), situ_test_rmtree(db);
     free(da), free(db);
@@ -1111,6 +1235,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(failed_bulk_write_leaves_no_index),
     cmocka_unit_test(bulk_index_is_back_and_used),
     cmocka_unit_test(bulk_duplicate_id_is_upserted),
+    cmocka_unit_test(bulk_items_are_the_row_by_row_items),
+    cmocka_unit_test(bulk_refused_item_is_named_and_rolled_back),
     cmocka_unit_test(bulk_end_refuses_what_the_constraint_refuses),
     cmocka_unit_test(version_3_file_gains_roads),
     cmocka_unit_test(refuses_newer_schema_and_foreign_files),

@@ -126,6 +126,9 @@ void situ_store_close(situ_store *s)
     situ_db_finalize(s->items_clear);
     situ_db_finalize(s->items_insert);
     situ_db_finalize(s->items_insert_many);
+    for (int i = 0; i < SITU_NCOLLECTIONS; i++)
+        sqlite3_finalize(s->geom_convert[i]);
+    situ_buf_dispose(&s->geom);
     situ__store_bulk_forget(s);
     free(s->items_pending.v);
     situ_buf_dispose(&s->items_pending.text);
@@ -263,14 +266,11 @@ static char *upsert_sql(situ_store *s, const situ_collection *c, int nrows, int 
         ns += snprintf(sets + ns, sizeof sets - (size_t)ns, ", \"%s\" = excluded.\"%s\"", f, f);
     }
     /* a Polygon becomes a one-part MultiPolygon, a LineString a one-part
-     * MultiLineString; a wrong kind casts to NULL and the NOT NULL column
-     * refuses it */
-    const char *geom = c->gtype == SITU_GT_POINT ? "ST_GeomFromWKB(?%d, 4326)"
-                       : is_pg(s) /* the typed column refuses a wrong kind */
-                           ? "ST_Multi(ST_GeomFromWKB(?%d, 4326))"
-                           : c->gtype == SITU_GT_MULTILINESTRING
-                                 ? "CastToMultiLinestring(GeomFromWKB(?%d, 4326))"
-                                 : "CastToMultiPolygon(GeomFromWKB(?%d, 4326))";
+     * MultiLineString (the typed column refuses a wrong kind); SpatiaLite's
+     * blob is bound ready-made (sqlite_geom) */
+    const char *geom = !is_pg(s)                     ? "?%d"
+                       : c->gtype == SITU_GT_POINT ? "ST_GeomFromWKB(?%d, 4326)"
+                                                   : "ST_Multi(ST_GeomFromWKB(?%d, 4326))";
     int np = c->nfields + 5;
     size_t cap = sizeof cols + sizeof sets + 256 + (size_t)nrows * ((size_t)np * 8 + 64);
     char *sql = malloc(cap);
@@ -520,10 +520,50 @@ static void feature_time(const situ_feature_in *f, char now[32])
         situ_store_now(now);
 }
 
+/* SpatiaLite's conversion of WKB parameter ?1 for collection c, as its
+ * writes made it in SQL before store_blob.c: a Polygon becomes a one-part
+ * MultiPolygon, a LineString a one-part MultiLineString; a wrong kind casts
+ * to NULL and the NOT NULL column refuses it. */
+static const char *spatialite_convert_sql(const situ_collection *c)
+{
+    return c->gtype == SITU_GT_POINT             ? "SELECT GeomFromWKB(?1, 4326)"
+           : c->gtype == SITU_GT_MULTILINESTRING ? "SELECT CastToMultiLinestring(GeomFromWKB(?1, "
+                                                   "4326))"
+                                                 : "SELECT CastToMultiPolygon(GeomFromWKB(?1, 4326))";
+}
+
+/* The blob SpatiaLite makes of f's WKB for c, through spatialite_convert_sql,
+ * into s->geom (empty: NULL). Returns an SQLite code. */
+static int spatialite_convert(situ_store *s, const situ_collection *c, const situ_feature_in *f)
+{
+    sqlite3_stmt **st = &s->geom_convert[c->cid];
+    int rc = *st ? SQLITE_OK : sqlite3_prepare_v2(s->db, spatialite_convert_sql(c), -1, st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_blob(*st, 1, f->wkb, (int)f->nwkb, SQLITE_STATIC);
+    rc = sqlite3_step(*st);
+    s->geom.n = 0;
+    if (rc == SQLITE_ROW && sqlite3_column_type(*st, 0) == SQLITE_BLOB)
+        situ_buf_add(&s->geom, sqlite3_column_blob(*st, 0), (size_t)sqlite3_column_bytes(*st, 0));
+    int failed = sqlite3_reset(*st); /* the step's error, if any */
+    sqlite3_clear_bindings(*st);
+    return s->geom.oom ? SQLITE_NOMEM : rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : failed;
+}
+
+/* f's geometry as SpatiaLite stores it for c, into s->geom (empty: NULL):
+ * written straight from the WKB (store_blob.c), or by SpatiaLite when that
+ * declines it. Returns an SQLite code. */
+static int sqlite_geom(situ_store *s, const situ_collection *c, const situ_feature_in *f)
+{
+    int rc = situ__spatialite_blob(f->wkb, f->nwkb, c->gtype, 4326, &s->geom);
+    return rc < 0 ? SQLITE_NOMEM : rc ? spatialite_convert(s, c, f) : SQLITE_OK;
+}
+
 /* Binds feature f of c to st's parameters base + 1 .. base + nfields + 5
- * (upsert_sql's order); now must outlive the step. */
+ * (upsert_sql's order): its geometry as WKB, or the SpatiaLite blob geom
+ * when not NULL (empty: NULL); now and geom must outlive the step. */
 static void bind_feature(situ_db_stmt *st, int base, const situ_collection *c,
-                         const situ_feature_in *f, const char *now)
+                         const situ_feature_in *f, const char *now, const situ_buf *geom)
 {
     situ_db_bind_text(st, base + 1, f->id, -1);
     if (f->township_code && *f->township_code)
@@ -538,14 +578,21 @@ static void bind_feature(situ_db_stmt *st, int base, const situ_collection *c,
     else
         situ_db_bind_null(st, k);
     situ_db_bind_text(st, k + 1, now, -1);
-    situ_db_bind_blob(st, k + 2, f->wkb, (int)f->nwkb);
+    if (!geom)
+        situ_db_bind_blob(st, k + 2, f->wkb, (int)f->nwkb);
+    else if (geom->n)
+        situ_db_bind_blob(st, k + 2, geom->p, (int)geom->n);
+    else
+        situ_db_bind_null(st, k + 2);
 }
 
 /* Binds f to st, steps it once and resets it: situ_db_step's code. */
-static int step_once(situ_db_stmt *st, const situ_collection *c, const situ_feature_in *f,
-                     const char *now)
+static int step_once(situ_store *s, situ_db_stmt *st, const situ_collection *c,
+                     const situ_feature_in *f, const char *now)
 {
-    bind_feature(st, 0, c, f, now);
+    if (!is_pg(s) && sqlite_geom(s, c, f) != SQLITE_OK)
+        return SITU_EDB; /* the caller reports the connection's error */
+    bind_feature(st, 0, c, f, now, is_pg(s) ? NULL : &s->geom);
     int rc = situ_db_step(st);
     situ_db_reset(st);
     situ_db_clear_bindings(st);
@@ -560,11 +607,11 @@ static int step_once(situ_db_stmt *st, const situ_collection *c, const situ_feat
 static int bulk_insert(situ_store *s, const situ_collection *c, const situ_feature_in *f,
                        const char *now, int *existed)
 {
-    int rc = step_once(s->insert[c->cid], c, f, now);
+    int rc = step_once(s, s->insert[c->cid], c, f, now);
     if (rc == SITU_DB_DONE || sqlite3_extended_errcode(s->db) != SQLITE_CONSTRAINT_UNIQUE)
         return rc;
     *existed = 1;
-    return step_once(s->upsert[c->cid], c, f, now);
+    return step_once(s, s->upsert[c->cid], c, f, now);
 }
 
 /* Writes the items of resource f: a new one of a bulk write (fresh: no old
@@ -611,7 +658,7 @@ int situ_store_upsert(situ_store *s, const situ_collection *c, const situ_featur
         situ_db_bind_text(ex, 1, f->id, -1);
         existed = situ_db_step(ex) == SITU_DB_ROW;
         situ_db_reset(ex);
-        rc = step_once(s->upsert[c->cid], c, f, now);
+        rc = step_once(s, s->upsert[c->cid], c, f, now);
     }
     if (rc != SITU_DB_DONE) {
         situ_err_set(err, SITU_EINVAL, "%s %s: %s", c->id, f->id, situ_db_errmsg(s->sql));
@@ -677,7 +724,7 @@ static int upsert_chunk(situ_store *s, const situ_collection *c, const situ_feat
     int np = c->nfields + 5, rc, step = SITU_DB_DONE;
     for (int i = 0; i < n; i++) {
         feature_time(&f[i], now[i]);
-        bind_feature(st, i * np, c, &f[i], now[i]);
+        bind_feature(st, i * np, c, &f[i], now[i], NULL);
     }
     rc = situ_db_exec(s->sql, "SAVEPOINT situ_upsert", err) ? SITU_EDB : 0;
     while (!rc && (step = situ_db_step(st)) == SITU_DB_ROW)

@@ -62,7 +62,20 @@ struct situ_store {
     long long bulk_indexed[SITU_NCOLLECTIONS];  /* the last fid whose box is gathered */
     sqlite3_stmt *bulk_read[SITU_NCOLLECTIONS]; /* the boxes of the rows past it */
     situ__rtree_rows bulk_rows[SITU_NCOLLECTIONS];
+    /* SpatiaLite: the geometry blob of the row being written (store_blob.c),
+     * and per collection SpatiaLite's own conversion of a WKB it declines */
+    situ_buf geom;
+    sqlite3_stmt *geom_convert[SITU_NCOLLECTIONS];
 };
+
+/* store_blob.c: the SpatiaLite BLOB-geometry that the store's SQL made of
+ * WKB (wkb, n) for a collection of gtype, into out (emptied first):
+ * GeomFromWKB(wkb, srid), then CastToMultiPolygon or CastToMultiLinestring
+ * for a collection of those. Returns 0; 1 when wkb is not plain XY
+ * little-endian WKB of gtype's kind (a Polygon or LineString stands for a
+ * one-part multi), which SpatiaLite must convert; -1 when out of memory. */
+int situ__spatialite_blob(const unsigned char *wkb, size_t n, situ_gtype gtype, int srid,
+                          situ_buf *out);
 
 /* Opens the engine's connection into s and brings its schema to
  * SITU_SCHEMA_VERSION (flags as situ_store_open's). */

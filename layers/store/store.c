@@ -466,7 +466,11 @@ static void bind_kept(situ_store *s, situ_db_stmt *st, int base, size_t i, const
 
 /* Writes kept rows [i, i + n) with st (an INSERT of n rows, or of one when
  * n is 1); a refused statement is written again row by row, which names the
- * first refused row. */
+ * first refused row. When every row passes alone, the statement failed for
+ * no row's sake (out of memory, disk full, I/O, interrupted): the write
+ * fails with the statement's own error, as it does at once when SQLite
+ * rolled the whole transaction back with it (nothing to write row by row
+ * into: each row would commit on its own). */
 static int write_kept(situ_store *s, situ_db_stmt *st, size_t i, int n, situ_err *err)
 {
     const char *id = NULL, *item = NULL;
@@ -479,10 +483,16 @@ static int write_kept(situ_store *s, situ_db_stmt *st, size_t i, int n, situ_err
     if (n == 1)
         return situ_err_set(err, SITU_EINVAL, "resource %s item %s: %s", id, item,
                             situ_db_errmsg(s->sql));
-    for (int r = 0; r < n; r++) /* the refused statement changed nothing */
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", situ_db_errmsg(s->sql));
+    for (int r = 0; r < n && !sqlite3_get_autocommit(s->db); r++) /* it changed nothing */
         if ((rc = write_kept(s, s->items_insert, i + (size_t)r, 1, err)))
             return rc;
-    return situ_err_set(err, SITU_EDB, "resource_items: %s", situ_db_errmsg(s->sql));
+    const situ__items_pending *p = &s->items_pending;
+    return situ_err_set(err, SITU_EDB,
+                        "resource_items: %d items from resource %s's on not written (none is "
+                        "refused alone): %s",
+                        n, p->text.p + p->v[i].id, msg);
 }
 
 void situ__store_items_forget(situ_store *s)

@@ -569,6 +569,40 @@ static void bulk_refused_item_is_named_and_rolled_back(void **state)
     free(da), free(db);
 }
 
+/* SQLite's progress handler: interrupts any statement that runs long. */
+static int interrupt_long(void *ctx)
+{
+    (void)ctx;
+    return 1;
+}
+
+/* A bulk write's INSERT of many items that fails for no row's sake (here
+ * interrupted: a statement of 64 rows runs past the progress handler's
+ * limit, one of a row does not) fails its step with that error, naming
+ * where the rows start, and writes none of them on their own. */
+static void bulk_items_failing_for_no_row_say_so(void **state)
+{
+    (void)state;
+    char *dir;
+    situ_store *s = open_new(&dir);
+    const situ_collection *c = situ_schema_find("resources");
+    situ_err err = {0};
+    assert_int_equal(situ_store_begin(s, &err), 0);
+    assert_int_equal(situ_store_bulk_begin(s, c, &err), 0);
+    assert_int_equal(put_resources_with_items(s, 30, 0, NULL, &err), 0); /* 174 items kept */
+    sqlite3_progress_handler(situ_store_db(s), 400, interrupt_long, NULL);
+    assert_int_equal(situ_store_bulk_step(s, c, &err), SITU_EDB);
+    sqlite3_progress_handler(situ_store_db(s), 0, NULL, NULL);
+    assert_string_equal(err.msg, "resource_items: 64 items from resource RS1's on not written "
+                                 "(none is refused alone): interrupted");
+    situ_store_rollback(s);
+    situ_assert_query(s, "SELECT count(*) FROM resources", "0");
+    situ_assert_query(s, "SELECT count(*) FROM resource_items", "0");
+    situ_store_close(s);
+    situ_test_rmtree(dir);
+    free(dir);
+}
+
 /* WKB of the LineString Z (111 26 5, 112 27 6), ISO little-endian: the
  * roads column is XY, its geometry constraint refuses it. */
 static size_t line_z_wkb(unsigned char out[57])
@@ -1237,6 +1271,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(bulk_duplicate_id_is_upserted),
     cmocka_unit_test(bulk_items_are_the_row_by_row_items),
     cmocka_unit_test(bulk_refused_item_is_named_and_rolled_back),
+    cmocka_unit_test(bulk_items_failing_for_no_row_say_so),
     cmocka_unit_test(bulk_end_refuses_what_the_constraint_refuses),
     cmocka_unit_test(version_3_file_gains_roads),
     cmocka_unit_test(refuses_newer_schema_and_foreign_files),

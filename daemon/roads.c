@@ -6,6 +6,7 @@
  * differ only in statuses) with its live closure slot and its targets cache,
  * and the roads collection version the answers name.
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -335,6 +336,7 @@ static void *load_main(void *arg)
         pthread_mutex_unlock(&pend_lock);
         if (!snap && !closures) {
             save_graph();
+            malloc_trim(0); /* what the build freed, not kept in the thread's arena */
             return NULL;
         }
         if (snap)

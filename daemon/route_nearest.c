@@ -7,6 +7,7 @@
  * collection's index is ready builds it, the same index). by=road goes to
  * route_roads.c.
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,7 @@ static void *prepare_main(void *arg)
         fprintf(stderr, "situd: proximity index: not prepared (built per request): %s\n", err.msg);
     __atomic_store_n(&behind, NULL, __ATOMIC_RELEASE);
     situ_snapshot_release(snap);
+    malloc_trim(0); /* what the preparation freed, not kept in the thread's arena */
     return NULL;
 }
 

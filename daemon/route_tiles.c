@@ -6,6 +6,7 @@
  * file adds HTTP: 204 for an empty tile, gzip when accepted, ETag and 304,
  * Cache-Control.
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ static void *prepare_main(void *arg)
     else
         fprintf(stderr, "situd: tile sources prepared in %.0f ms\n", (situ_clock_s() - t0) * 1e3);
     situ_snapshot_release(snap);
+    malloc_trim(0); /* what the preparation freed, not kept in the thread's arena */
     return NULL;
 }
 

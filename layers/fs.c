@@ -96,6 +96,22 @@ void situ_fs_drop_pages(const void *from, const void *to)
         madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
+void situ_fs_drop_mapping(const void *map, size_t len)
+{
+    static long page;
+    if (!page)
+        page = sysconf(_SC_PAGESIZE);
+    size_t mask = (size_t)page - 1;
+    if (map && len)
+        madvise((void *)map, (len + mask) & ~mask, MADV_DONTNEED);
+}
+
+void situ_fs_cache_single_pages(int fd)
+{
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+}
+
 void situ_fs_exe_identity(int64_t *out_size, int64_t *out_mtime_ns)
 {
     struct stat st;

@@ -35,6 +35,21 @@ int situ_fs_checksum_fd(int fd, off_t off, uint64_t n, uint64_t *out_h);
  * written in place (situ's files are renamed over). Rounds inward: a page
  * the range shares with its neighbours stays, as they may be in use. */
 void situ_fs_drop_pages(const void *from, const void *to);
+/* Hands back every page of a whole read-only private file mapping of len
+ * bytes at map (page aligned, as mmap returns it), its last page too: the
+ * mapping runs to its end. */
+void situ_fs_drop_mapping(const void *map, size_t len);
+/* Before a file situ wrote for itself is read back through fd and mapped:
+ * the pages of it the page cache holds and no process maps are let go
+ * (POSIX_FADV_DONTNEED), and fd reads from now on bring in only the pages
+ * asked for (POSIX_FADV_RANDOM), as single pages. A mapping of the file
+ * then faults in at most 16 pages at a touch (fault-around), not the large
+ * folios a writer or readahead leaves in the page cache: on Linux 6.18 with
+ * ext4, a touch maps the whole folio around it, up to 2 MiB, so sparse
+ * reads (a tile's features, a snap to the road graph) would hold tens of
+ * times the pages they use. Read the whole file through fd once (a
+ * checksum) before the mapping is used. Best effort: nothing on failure. */
+void situ_fs_cache_single_pages(int fd);
 
 /* This executable's size and modification time (ns), which tell one build
  * from another; zeros when /proc/self/exe cannot be read. */

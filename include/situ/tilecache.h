@@ -53,9 +53,10 @@ typedef struct situ_tilecache_opts {
  * plus the whole file is within the budget (a city, a province) is looked
  * at only every 64th cut and never hands its file back, so its cold tiles
  * never read pages in again. The default fits a nation (scale 200: about
- * 740 MB of the process's own at its first tile) under 1 GB at its peak. */
+ * 670-700 MB of the process's own at its first tile) under 1 GB at its
+ * peak, which is the budget plus what one cut reads (up to ~150 MB at z3-z6). */
 #define SITU_TILECACHE_DROP_EVERY 1u
-#define SITU_TILECACHE_RESIDENT_BUDGET ((size_t)832 << 20)
+#define SITU_TILECACHE_RESIDENT_BUDGET ((size_t)768 << 20)
 
 /* One answer: the pieces (per-collection entries, retained) that make the
  * body, in collection order. n_raw == 0 means an empty tile (answer 204). */

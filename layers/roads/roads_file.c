@@ -162,19 +162,10 @@ int situ_roads_graph_save(const situ_roads_graph *g, uint64_t key, const situ_ro
 /* The bytes of each piece the checks go through before handing its pages back. */
 #define CHECK_PIECE ((size_t)16 << 20)
 
-/* The pages of g's whole mapping handed back (situ_fs_drop_pages: the
- * mapping is read-only and private, and the file is never written in
- * place, renamed over), its last page too: the mapping runs to its end. */
-static void drop_all(const situ_roads_graph *g)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    situ_fs_drop_pages(g->map, (const char *)g->map + (g->map_len + page - 1) / page * page);
-}
-
 void situ_roads_graph_drop_pages(const situ_roads_graph *g)
 {
-    if (g && g->map)
-        drop_all(g);
+    if (g && g->map) /* read-only and private; the file is renamed over, never written */
+        situ_fs_drop_mapping(g->map, g->map_len);
 }
 
 /* Checks of elements [i, end) of one array of g: 1 when sound. */
@@ -260,7 +251,7 @@ static int graph_sound(const situ_roads_graph *g)
              sound_in_pieces(g, inc_sound, g->inc, sizeof *g->inc, 2 * g->nedges) &&
              sound_in_pieces(g, roads_sound, g->roads, sizeof *g->roads, g->nroads) &&
              sound_in_pieces(g, run0_sound, g->run0, sizeof *g->run0, g->nruns);
-    drop_all(g);
+    situ_roads_graph_drop_pages(g);
     return ok;
 }
 
@@ -302,6 +293,7 @@ int situ_roads_graph_map(const char *path, uint64_t key, const situ_roads_config
         *out_why = errno == ENOENT ? "none yet" : "unreadable";
         return SITU_ENOTFOUND;
     }
+    situ_fs_cache_single_pages(fd); /* read through fd by the checksum, then mapped */
     if (fstat(fd, &st) || pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
         why = "truncated";
     else if (!(why = hdr_differs(&h, &want))) {

@@ -118,22 +118,19 @@ static void drop_range(const situ__snapfile_mem *m, const void *from, const void
 
 /* The mapping collection c was read back from (its own, or its strings'
  * parent's: the section of the version they were shared from), or NULL;
- * *out_s gets c's section of it. */
+ * *out_s (when out_s is not NULL) gets c's section of it. */
 static const situ__snapfile_mem *file_of(const situ_coll *c, snap_section *out_s)
 {
     const coll_priv *pv = c ? c->priv : NULL;
     if (!pv)
         return NULL;
-    if (pv->mem) {
-        *out_s = pv->section;
-        return pv->mem;
-    }
-    for (const coll_strings *t = pv->strings; t; t = t->parent)
-        if (t->mem) {
-            *out_s = t->section;
-            return t->mem;
-        }
-    return NULL;
+    const situ__snapfile_mem *m = pv->mem;
+    snap_section sec = pv->section;
+    for (const coll_strings *t = pv->strings; t && !m; t = t->parent)
+        m = t->mem, sec = t->section;
+    if (m && out_s)
+        *out_s = sec;
+    return m;
 }
 
 void situ_coll_drop_pages(const situ_coll *c)
@@ -152,8 +149,7 @@ void situ_coll_drop_pages_every(const situ_coll *c, size_t i)
 
 size_t situ_coll_file_bytes(const situ_coll *c)
 {
-    snap_section sec;
-    const situ__snapfile_mem *m = file_of(c, &sec);
+    const situ__snapfile_mem *m = file_of(c, NULL);
     return m && m->map && m->clean ? m->len : 0;
 }
 
@@ -447,22 +443,44 @@ typedef struct reader {
     XXH3_state_t *h;               /* the payload's checksum, section by section */
     const char *hashed;            /* up to where */
     const situ__snapfile_mem *mem; /* its pages handed back once checked */
+    int fd;                        /* the file, read through by the checksum */
+    char *buf;                     /* HASH_PIECE bytes */
 } reader;
 
 /* The bytes of each piece the checks go through before handing its pages back. */
 #define CHECK_PIECE ((size_t)16 << 20)
 
-/* Adds [from, to) (a section, as in the file: before any pointer is moved)
- * to r's checksum, a piece at a time, each piece's pages handed back once
- * hashed. */
+/* The bytes the checksum reads through the file at a time. */
+#define HASH_PIECE ((size_t)1 << 20)
+
+/* Reads n bytes of fd at off into buf in full; 0, or -1. */
+static int read_full(int fd, char *buf, size_t n, off_t off)
+{
+    for (size_t got = 0; got < n;) {
+        ssize_t k = pread(fd, buf + got, n - got, off + (off_t)got);
+        if (k <= 0)
+            return -1;
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+/* Adds [from, to) of the mapping (a section) to r's checksum, its bytes as
+ * in the file (read through r->fd a piece at a time, so whatever pointers
+ * the mapping has moved do not count, and the mapping faults none of them
+ * in: the pages the reads bring into the page cache are single pages, see
+ * situ_fs_cache_single_pages). */
 static void hash_range(reader *r, const char *from, const char *to)
 {
+    off_t at = (off_t)(from - (const char *)r->mem->map);
     r->hashed = to;
-    while (from < to) {
-        size_t n = (size_t)(to - from) < CHECK_PIECE ? (size_t)(to - from) : CHECK_PIECE;
-        XXH3_64bits_update(r->h, from, n);
-        drop_range(r->mem, from, from + n);
-        from += n;
+    for (size_t left = (size_t)(to - from), n; left; left -= n, at += (off_t)n) {
+        n = left < HASH_PIECE ? left : HASH_PIECE;
+        if (read_full(r->fd, r->buf, n, at)) {
+            r->why = r->why ? r->why : "unreadable";
+            return;
+        }
+        XXH3_64bits_update(r->h, r->buf, n);
     }
 }
 
@@ -702,6 +720,7 @@ static situ_snapshot *read_file(const char *path, const snap_key *k, const char 
     snap_header hd;
     situ_snapshot *snap = NULL;
     situ__snapfile_mem *mem = NULL;
+    char *buf = NULL;
     struct stat st;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -718,10 +737,11 @@ static situ_snapshot *read_file(const char *path, const snap_key *k, const char 
         *why = "truncated or grown";
         goto done;
     }
-    if (!(mem = calloc(1, sizeof *mem))) {
+    if (!(mem = calloc(1, sizeof *mem)) || !(buf = malloc(HASH_PIECE))) {
         *why = "out of memory";
         goto done;
     }
+    situ_fs_cache_single_pages(fd); /* read through fd by the checksum, then mapped */
     mem->refs = 1, mem->len = (size_t)st.st_size;
     if (map_file(mem, fd)) {
         *why = "cannot be mapped";
@@ -737,13 +757,16 @@ static situ_snapshot *read_file(const char *path, const snap_key *k, const char 
                 NULL,
                 &h,
                 payload,
-                mem};
+                mem,
+                fd,
+                buf};
     /* one pass: each section hashed, then its pointers and indices checked;
      * nothing of it is used unless the whole payload's checksum matches */
     if (!(snap = read_payload(&r, mem, hd.checksum)))
         *why = r.why;
 done:
     close(fd);
+    free(buf);
     situ__snapfile_mem_release(mem); /* the collections hold their own references */
     return snap;
 }

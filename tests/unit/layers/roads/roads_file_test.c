@@ -9,6 +9,7 @@
  */
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -274,6 +275,43 @@ static void test_mapped_pages_are_handed_back(void **state)
     unlink(bigpath);
 }
 
+/* Snapping many points to a mapped graph reads its pages scattered over
+ * the file: situ_roads_targets_new hands them back every 2,048 points, so
+ * that the snaps of a nation's resources never hold the file resident. */
+static void test_snapping_hands_the_mapped_pages_back(void **state)
+{
+    (void)state;
+    enum { NPOINTS = 16384 };
+    situ_roads_osm big;
+    situ_roads_graph *b = NULL, *g = NULL;
+    situ_roads_targets *t = NULL;
+    situ_err err;
+    assert_int_equal(situ_roads_grid(240, 240, 150, 12, 8, 11, &big, &err), 0);
+    assert_int_equal(situ_roads_graph_new(big.lines, big.n, NULL, &b, &err), 0);
+    char bigpath[600];
+    snprintf(bigpath, sizeof bigpath, "%s/snaps.roads", dir);
+    assert_int_equal(situ_roads_graph_save(b, KEY, NULL, bigpath, &err), 0);
+    struct stat st;
+    assert_int_equal(stat(bigpath, &st), 0);
+    const char *why = "unset";
+    assert_int_equal(situ_roads_graph_map(bigpath, KEY, NULL, &g, &why), 0);
+    double *lonlat = malloc(2 * NPOINTS * sizeof *lonlat);
+    assert_non_null(lonlat);
+    for (size_t i = 0; i < NPOINTS; i++) { /* spread over every line of the grid */
+        const situ_roads_line *l = &big.lines[i * 7919 % big.n];
+        lonlat[2 * i] = l->xy[0], lonlat[2 * i + 1] = l->xy[1];
+    }
+    situ_roads_graph_drop_pages(g);
+    assert_int_equal(situ_roads_targets_new(g, NULL, lonlat, NPOINTS, 1000, &t, &err), 0);
+    assert_true(situ_test_mapped_rss_kb(bigpath) * 1024 < st.st_size / 16);
+    situ_roads_targets_free(t);
+    free(lonlat);
+    situ_roads_graph_free(g);
+    situ_roads_graph_free(b);
+    situ_roads_osm_dispose(&big);
+    unlink(bigpath);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_is_refused),
         cmocka_unit_test(test_index_out_of_range_is_refused),
         cmocka_unit_test(test_mapped_pages_are_handed_back),
+        cmocka_unit_test(test_snapping_hands_the_mapped_pages_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

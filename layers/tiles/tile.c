@@ -425,12 +425,19 @@ static void put_tag(enc *e, int k, int nt)
     s->val.n = 0;
 }
 
-/* Appends the tag (key k, the string value z) to s->tags[2 * nt]. */
-static void put_string_tag(enc *e, int k, int nt, const char *z)
+/* Appends the tag (key k, feature fi's string value z) to s->tags[2 *
+ * nt]: straight to the layer when z is apart (tile_prep.c's build_apart:
+ * no other text of the collection equals it, so it is new to the layer),
+ * else looked up. */
+static void put_string_tag(enc *e, int k, int nt, uint32_t fi, const char *z)
 {
     scratch *s = e->s;
+    const situ_tilesrc *src = e->src;
+    unsigned bit = src->apart_bit[k];
     s->tags[2 * nt] = situ__tile_local_key(e, k);
-    s->tags[2 * nt + 1] = string_value(s, z, strlen(z));
+    s->tags[2 * nt + 1] = bit && src->apart[fi] >> (bit - 1) & 1
+                              ? situ_mvt_layer_value_string(&s->layer, z, strlen(z))
+                              : string_value(s, z, strlen(z));
 }
 
 /* Appends the tag (key k, value v of its codes t) to s->tags[2 * nt]: the
@@ -499,7 +506,7 @@ int situ__tile_feature_tags(enc *e, uint32_t fi, size_t more)
     if (t && (code = tile_code(t, fi)) && tag_kept(e, &keys[1]))
         put_coded_tag(e, 1, nt++, t, code);
     else if (!t && f->township_code[0] && !keys[1].skip && tag_kept(e, &keys[1]))
-        put_string_tag(e, 1, nt++, f->township_code);
+        put_string_tag(e, 1, nt++, fi, f->township_code);
     for (int i = 0; i < nf; i++) {
         const situ_value *v = &f->values[i];
         if (keys[2 + i].skip || !tag_kept(e, &keys[2 + i]))
@@ -508,7 +515,7 @@ int situ__tile_feature_tags(enc *e, uint32_t fi, size_t more)
             if ((code = tile_code(t, fi)))
                 put_coded_tag(e, 2 + i, nt++, t, code);
         } else if (v->type == SITU_FT_TEXT)
-            put_string_tag(e, 2 + i, nt++, v->u.s);
+            put_string_tag(e, 2 + i, nt++, fi, v->u.s);
         else if (field_value(&s->val, v))
             put_tag(e, 2 + i, nt++);
     }

@@ -243,6 +243,13 @@ struct situ_tilesrc {
     /* per key: its codes when it is a text key of few values, else NULL */
     tile_codes *codes[SITU_TILE_MAXKEYS];
     uint32_t ncoded; /* keys with codes (their rows) */
+    /* per feature (NULL: none), bit apart_bit[k] - 1 set when its text of
+     * key k (a text key not coded) equals no other text of the collection:
+     * no other feature's of any key, no id, no coded value; a tile then
+     * writes it without looking it up (tile_prep.c's build_apart). Built
+     * with the collection in full only: a next version has none */
+    uint8_t *apart;
+    uint8_t apart_bit[SITU_TILE_MAXKEYS]; /* 0: the key has no bit */
     /* the values themselves are the collection's (a tile encodes the ones
      * it writes), so that they are not held a second time; but for codes */
     /* per feature, one row of nagg doubles (NaN: no value) that clusters fold:

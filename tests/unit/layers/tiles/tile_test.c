@@ -1802,9 +1802,13 @@ static const tile_codes *field_codes(const situ_tilesrc *src, const char *field)
     return src->codes[2 + situ_schema_field_index(src->coll->c, field)];
 }
 
-/* Takes src's codes away: its tiles then read every text from the collection. */
+/* Takes src's codes and apart marks away: its tiles then read every text
+ * from the collection and look every one up. */
 static void drop_codes(situ_tilesrc *src)
 {
+    free(src->apart);
+    src->apart = NULL;
+    memset(src->apart_bit, 0, sizeof src->apart_bit);
     for (int k = 0; k < SITU_TILE_MAXKEYS; k++)
         if (src->codes[k]) {
             free(src->codes[k]->code), free(src->codes[k]->bytes), free(src->codes[k]);
@@ -1912,6 +1916,65 @@ static void few_valued_texts_are_coded_and_fall_back(void **state)
     assert_non_null(t);
     assert_true(t->nvals < 40); /* counted again at 255: 13 values, then the new ones */
     assert_true(assert_like_a_cold_build(&fx, &inc, "phone"));
+    inc_close(&inc);
+    fixture_close(&fx);
+}
+
+/* 1 when a cold build from fx's store marks hazard id's name apart. */
+static int name_apart(tile_fixture *fx, const char *id)
+{
+    situ_snapshot *cold;
+    situ_tilesrc *src;
+    situ_err err = {0};
+    assert_int_equal(situ_snapshot_load(fx->store, &cold, &err), 0);
+    assert_int_equal(situ_tilesrc_new(cold->colls[SITU_C_HAZARDS], &src, &err), 0);
+    int k = 2 + situ_schema_field_index(src->coll->c, "name"), bit = src->apart_bit[k];
+    long i = situ_coll_find(src->coll, id);
+    assert_true(i >= 0);
+    int apart = bit && src->apart && src->apart[i] >> (bit - 1) & 1;
+    situ_tilesrc_release(src);
+    situ_snapshot_release(cold);
+    return apart;
+}
+
+/* Two new hazards side by side named name_a and name_b, moving inc on. */
+static void put_twins(tile_fixture *fx, incremental *inc, const char *name_a, const char *name_b)
+{
+    put_point(fx, SITU_C_HAZARDS, "H9000", 111.6002, 26.4002, (const char *[]){"name", name_a, NULL});
+    put_point(fx, SITU_C_HAZARDS, "H9001", 111.6003, 26.4004, (const char *[]){"name", name_b, NULL});
+    situ_feed_change ch[2] = {{.cid = SITU_C_HAZARDS, .id = "H9000"},
+                              {.cid = SITU_C_HAZARDS, .id = "H9001"}};
+    inc_advance(inc, fx->store, ch, 2);
+}
+
+/* A text of a key of many values that no other text of the collection
+ * equals is marked apart and written without a lookup; when an update
+ * makes two texts equal (or a text equal to an id) neither is apart any
+ * more, and the layer still holds each value once: every version's tiles,
+ * cold or carried over, equal a build that looks every text up. */
+static void unique_texts_are_written_apart_until_two_are_equal(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    incremental inc;
+    inc_open(&inc, fx.snap);
+    set_hazards(&fx, &inc, "name", "name ", 0, 300); /* names of their own: not coded */
+    put_twins(&fx, &inc, "twin A", "twin B");
+    assert_true(name_apart(&fx, "H0007") && name_apart(&fx, "H9000") && name_apart(&fx, "H9001"));
+    assert_false(assert_like_a_cold_build(&fx, &inc, "name"));
+    assert_true(assert_hazards_tile(inc.src[SITU_C_HAZARDS], inc.snap->colls[SITU_C_HAZARDS]) >= 3);
+
+    put_twins(&fx, &inc, "twin A", "twin A"); /* two equal names */
+    assert_false(name_apart(&fx, "H9000") || name_apart(&fx, "H9001"));
+    assert_true(name_apart(&fx, "H0007"));
+    assert_false(assert_like_a_cold_build(&fx, &inc, "name"));
+    assert_true(assert_hazards_tile(inc.src[SITU_C_HAZARDS], inc.snap->colls[SITU_C_HAZARDS]) >= 3);
+
+    put_twins(&fx, &inc, "twin A", "H0007"); /* a name equal to an id */
+    assert_true(name_apart(&fx, "H9000"));
+    assert_false(name_apart(&fx, "H9001"));
+    assert_false(assert_like_a_cold_build(&fx, &inc, "name"));
     inc_close(&inc);
     fixture_close(&fx);
 }
@@ -2650,6 +2713,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pyramid_kept_up_to_date_equals_a_cold_build),
     cmocka_unit_test(carried_over_preparation_equals_a_cold_build),
     cmocka_unit_test(few_valued_texts_are_coded_and_fall_back),
+    cmocka_unit_test(unique_texts_are_written_apart_until_two_are_equal),
     cmocka_unit_test(tiles_from_the_snapshot_file_equal_a_cold_build),
     cmocka_unit_test(clipper_agrees_with_geos),
     cmocka_unit_test(gdal_decodes_every_feature_within_a_pixel),

@@ -232,6 +232,11 @@ uint32_t situ_mvt_layer_value_string(situ_mvt_layer *l, const char *s, size_t n)
 
 static size_t packed_len(const uint32_t *v, size_t n)
 {
+    uint32_t any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= v[i];
+    if (any < 1u << 7) /* most features: a byte each */
+        return n;
     size_t len = 0;
     for (size_t i = 0; i < n; i++)
         len += 1u + (v[i] >= 1u << 7) + (v[i] >= 1u << 14) + (v[i] >= 1u << 21) + (v[i] >= 1u << 28);
@@ -262,8 +267,12 @@ void situ_mvt_layer_feature(situ_mvt_layer *l, int has_id, uint64_t id, situ_mvt
     if (ntags) {
         *p++ = TAG(2, WT_LEN);
         p += situ_mvt_put_varint(p, tlen);
-        for (size_t i = 0; i < 2 * ntags; i++)
-            p = put32(p, tags[i]);
+        if (tlen == 2 * ntags) /* every key and value index under 128: a byte each */
+            for (size_t i = 0; i < 2 * ntags; i++)
+                *p++ = (uint8_t)tags[i];
+        else
+            for (size_t i = 0; i < 2 * ntags; i++)
+                p = put32(p, tags[i]);
     }
     *p++ = TAG(3, WT_VARINT);
     *p++ = (uint8_t)type;

@@ -456,6 +456,31 @@ static void put_coded_tag(enc *e, int k, int nt, const tile_codes *t, uint32_t v
     s->tags[2 * nt + 1] = (uint32_t)*m;
 }
 
+/* Appends the tag (key k, the integer v, 0 <= v < TILE_SMALL_INTS) to
+ * s->tags[2 * nt]: the value's index in this tile remembered from its
+ * first use on (looked up as any value then), so that a repeated count or
+ * level is neither encoded nor hashed again (room checked). */
+static void put_small_int_tag(enc *e, int k, int nt, uint32_t v)
+{
+    scratch *s = e->s;
+    uint64_t *m = &s->small_int[v];
+    s->tags[2 * nt] = situ__tile_local_key(e, k);
+    if ((uint32_t)(*m >> 32) != s->stamp) {
+        s->val.n = 0;
+        situ_mvt_value_int(&s->val, v);
+        *m = (uint64_t)s->stamp << 32 | encoded_value(s);
+        s->val.n = 0;
+    }
+    s->tags[2 * nt + 1] = (uint32_t)*m;
+}
+
+/* 1 when v is an integer put_small_int_tag takes (as
+ * situ__tile_number_value would write it: an int). */
+static int small_int(double v)
+{
+    return v >= 0 && v < TILE_SMALL_INTS && v == floor(v);
+}
+
 /* Appends the tag (key 0, feature f's id) to s->tags[2 * nt]: straight to
  * the layer when no other value of the collection equals an id (then it
  * is new to the layer: a feature is written once in a layer), else looked
@@ -516,12 +541,19 @@ int situ__tile_feature_tags(enc *e, uint32_t fi, size_t more)
                 put_coded_tag(e, 2 + i, nt++, t, code);
         } else if (v->type == SITU_FT_TEXT)
             put_string_tag(e, 2 + i, nt++, fi, v->u.s);
+        else if (v->type == SITU_FT_INT && v->u.i >= 0 && v->u.i < TILE_SMALL_INTS)
+            put_small_int_tag(e, 2 + i, nt++, (uint32_t)v->u.i);
         else if (field_value(&s->val, v))
             put_tag(e, 2 + i, nt++);
     }
     for (uint32_t h = f->held0; item0 >= 0 && h < f->held0 + f->nheld; h++)
         if (tag_kept(e, &keys[item0 + c->held[h].item])) {
-            situ__tile_number_value(&s->val, c->held[h].quantity);
+            double q = c->held[h].quantity;
+            if (small_int(q)) {
+                put_small_int_tag(e, item0 + c->held[h].item, nt++, (uint32_t)q);
+                continue;
+            }
+            situ__tile_number_value(&s->val, q);
             put_tag(e, item0 + c->held[h].item, nt++);
         }
     return nt;
@@ -630,6 +662,7 @@ static int prepare(enc *e)
             memset(s->vslots, 0, s->vslotcap * sizeof *s->vslots);
         if (s->coded)
             memset(s->coded, 0, s->codedcap * sizeof *s->coded);
+        memset(s->small_int, 0, sizeof s->small_int);
         s->stamp = 1;
     }
     situ_mvt_layer_reset(&s->layer);

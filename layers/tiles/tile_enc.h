@@ -18,6 +18,7 @@
 #define TILE_SLIM_ID 2
 /* scratch.vlen: the value is a string, its bytes the string's own */
 #define TILE_VSTR 0x80000000u
+#define TILE_SMALL_INTS 1024 /* the integers a tile remembers the index of */
 
 /* A feature waiting for the clustering decision: a point, a polygon already
  * collapsed to its interior point, or a small polygon that stays a polygon
@@ -78,6 +79,10 @@ typedef struct scratch {
      * the value's index in the layer, once used */
     uint64_t *coded;
     size_t codedcap;
+    /* per integer value 0 .. TILE_SMALL_INTS - 1 of a feature (a field's,
+     * an item's quantity): this layer's stamp << 32 | its index in the
+     * layer, once used */
+    uint64_t small_int[TILE_SMALL_INTS];
     int oom;
 } scratch;
 

@@ -1203,6 +1203,43 @@ static int same_value(const situ_mvt_value *a, const situ_mvt_value *b)
                                                                        : a->i == b->i;
 }
 
+/* Every layer of a sample of tiles z0-z14 of every collection, clustered
+ * and aggregated as by default (counts, levels, quantities and personnel
+ * meet in a layer): no value twice in its table, whichever way a tile
+ * wrote it first (a small integer's index is remembered per layer). */
+static void every_layer_holds_each_value_once(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    srcs p;
+    srcs_open(&p, fx.snap);
+    situ_tile_opts o;
+    situ_tile_opts_default(&o);
+    situ_buf buf;
+    situ_buf_init(&buf);
+    situ_tile_xyz tiles[600];
+    size_t nt = sample_tiles(tiles, 600, 0, 14, 0.01, 0.08, 30), nvals = 0;
+    for (size_t i = 0; i < nt; i++)
+        for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
+            situ_mvt_tile *mt = encode_one(p.s[cid], tiles[i], &o, &buf, NULL);
+            for (size_t j = 0; j < mt->nlayers; j++) {
+                const situ_mvt_rlayer *l = &mt->layers[j];
+                for (size_t a = 0; a < l->nvals; a++)
+                    for (size_t b = a + 1; b < l->nvals; b++)
+                        if (same_value(&l->vals[a], &l->vals[b]))
+                            fail_msg("%s %d/%u/%u: values %zu and %zu are the same", l->name,
+                                     tiles[i].z, tiles[i].x, tiles[i].y, a, b);
+                nvals += l->nvals;
+            }
+            situ_mvt_tile_free(mt);
+        }
+    assert_true(nvals > 1000);
+    situ_buf_dispose(&buf);
+    srcs_close(&p);
+    fixture_close(&fx);
+}
+
 /* The hazards' layer of the z14 tile at 111.6/26.4 from src: no value twice
  * in its table, and every feature with its own id and name (of c). Returns
  * the features. */
@@ -2713,6 +2750,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pyramid_kept_up_to_date_equals_a_cold_build),
     cmocka_unit_test(carried_over_preparation_equals_a_cold_build),
     cmocka_unit_test(few_valued_texts_are_coded_and_fall_back),
+    cmocka_unit_test(every_layer_holds_each_value_once),
     cmocka_unit_test(unique_texts_are_written_apart_until_two_are_equal),
     cmocka_unit_test(tiles_from_the_snapshot_file_equal_a_cold_build),
     cmocka_unit_test(clipper_agrees_with_geos),

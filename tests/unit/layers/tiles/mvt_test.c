@@ -159,8 +159,10 @@ static void assert_feature_tags(const situ_mvt_layer *l, size_t at, const uint8_
                                 size_t want_n)
 {
     const uint8_t *p = (const uint8_t *)l->feats.p + at;
-    assert_int_equal(p[0], 0x12); /* Layer.features */
-    assert_memory_equal(p + 2, want, want_n);
+    assert_int_equal(*p++, 0x12); /* Layer.features, then the feature's length */
+    while (*p++ & 0x80)
+        ;
+    assert_memory_equal(p, want, want_n);
 }
 
 /* The packed tags of a feature whose key and value indices are all under
@@ -189,6 +191,14 @@ static void tags_of_one_and_more_bytes(void **state)
     situ_mvt_layer_feature(&l, 0, 0, SITU_MVT_POINT, three, 2, &g);
     const uint8_t want_three[] = {0x12, 7, 0, 0x80, 0x01, 2, 0x80, 0x80, 0x01, 0x18, 1};
     assert_feature_tags(&l, at, want_three, sizeof want_three);
+    at = l.feats.n;
+    uint32_t many[140]; /* more than mvt.c packs on the stack: counted first */
+    uint8_t want_many[3 + 280];
+    want_many[0] = 0x12, want_many[1] = 0x98, want_many[2] = 0x02; /* 280 bytes */
+    for (int i = 0; i < 140; i++)
+        many[i] = 200, want_many[3 + 2 * i] = 0xC8, want_many[4 + 2 * i] = 0x01;
+    situ_mvt_layer_feature(&l, 0, 0, SITU_MVT_POINT, many, 70, &g);
+    assert_feature_tags(&l, at, want_many, sizeof want_many);
     situ_mvt_geom_dispose(&g);
     situ_mvt_layer_dispose(&l);
 }

@@ -188,7 +188,7 @@ static void scratch_free(void *p)
     situ__rings_dispose(&s->in), situ__rings_dispose(&s->out), situ__rings_dispose(&s->runs);
     free(s->bits), free(s->ia), free(s->tags), free(s->kidx);
     free(s->lxy), free(s->loff), free(s->larea), free(s->hstamp), free(s->hidx);
-    free(s->vlocal), free(s->cands), free(s->sorted), free(s->cellpos);
+    free(s->vlocal), free(s->cands), free(s->sorted);
     free(s->marks), free(s->mcount), free(s->msorted);
     situ_buf_dispose(&s->val);
     free(s->voff), free(s->vlen), free(s->vslots), free(s->coded);

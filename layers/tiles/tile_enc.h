@@ -58,8 +58,6 @@ typedef struct scratch {
     uint32_t kstamp[SITU_TILE_MAXKEYS], klocal[SITU_TILE_MAXKEYS];
     cand *cands, *sorted;
     size_t ncands, candcap;
-    uint32_t *cellpos;
-    size_t cellcap;
     uint64_t *marks; /* urgent marks' members: cell << 32 | feature (tile_urgent.c) */
     size_t nmarks, markcap;
     uint32_t *mcount;  /* per mark cell: a counting sort's starts */

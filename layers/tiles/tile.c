@@ -204,10 +204,13 @@ static scratch *scratch_get(void)
 {
     pthread_once(&scratch_once, scratch_key_init);
     scratch *s = pthread_getspecific(scratch_key);
-    if (!s && (s = calloc(1, sizeof *s)) && pthread_setspecific(scratch_key, s)) {
+    if (s || !(s = calloc(1, sizeof *s)))
+        return s;
+    if (pthread_setspecific(scratch_key, s)) {
         free(s);
-        s = NULL;
+        return NULL;
     }
+    situ__ymemo_init(&s->ymemo);
     return s;
 }
 
@@ -642,6 +645,7 @@ static int prepare(enc *e)
     e->tf.oy = (double)e->t.y * e->o->extent;
     e->tf.lo = -(double)e->o->buffer;
     e->tf.hi = (double)e->o->extent + e->o->buffer;
+    e->tf.ymemo = &s->ymemo;
     e->tol2 = situ__tile_tol2(e->o->simplify, e->t.z, e->o->extent);
     e->lod = situ__tile_lod(src, e->t.z, e->tol2);
     int cid = (int)e->c->c->cid;

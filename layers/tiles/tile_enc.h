@@ -81,6 +81,7 @@ typedef struct scratch {
      * an item's quantity): this layer's stamp << 32 | its index in the
      * layer, once used */
     uint64_t small_int[TILE_SMALL_INTS];
+    tile_ymemo ymemo;
     int oom;
 } scratch;
 

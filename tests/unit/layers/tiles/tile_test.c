@@ -129,6 +129,39 @@ static PJ *proj_to_3857(void)
     return norm;
 }
 
+/* The thread's memory of projected latitudes (tile_project_memo) gives
+ * the very doubles tile_project does, on a miss and on a hit, whichever
+ * latitudes share a slot; clamped ones and -0 included, NaN not kept. */
+static void projection_memo_equals_projection(void **state)
+{
+    (void)state;
+    static tile_ymemo m;
+    situ__ymemo_init(&m);
+    const double more[] = {0.0, -0.0, 85.0511287798066, 89.9, -90, 1e-300, 26.4001};
+    for (int pass = 0; pass < 3; pass++)
+        for (int i = 0; i < 40000 + 7; i++) {
+            double lat = i < 40000 ? -90 + i * 0.0045 + pass * 1e-9 : more[i - 40000];
+            double lon = 111 + i * 1e-5, x, y, mx, my;
+            tile_project(lon, lat, &x, &y);
+            tile_project_memo(&m, lon, lat, &mx, &my);
+            assert_memory_equal(&x, &mx, sizeof x);
+            assert_memory_equal(&y, &my, sizeof y);
+            tile_project_memo(&m, lon, lat, &mx, &my); /* a hit */
+            assert_memory_equal(&y, &my, sizeof y);
+            double next = nextafter(lat, 100); /* a key a bit apart */
+            tile_project(lon, next, &x, &y);
+            tile_project_memo(&m, lon, next, &mx, &my);
+            assert_memory_equal(&y, &my, sizeof y);
+        }
+    situ__ymemo_init(&m); /* a NaN, even of an empty slot's bits, is projected */
+    double x, y, nan_empty;
+    memcpy(&nan_empty, &(uint64_t){TILE_YMEMO_EMPTY}, sizeof nan_empty);
+    tile_project_memo(&m, 111, nan_empty, &x, &y);
+    assert_true(y != y);
+    tile_project_memo(&m, 111, NAN, &x, &y);
+    assert_true(y != y);
+}
+
 static void projection_matches_proj_at_mid_latitudes(void **state)
 {
     (void)state;
@@ -2730,6 +2763,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(parse_path_and_set),
     cmocka_unit_test(bounds_and_projection),
     cmocka_unit_test(projection_matches_proj_at_mid_latitudes),
+    cmocka_unit_test(projection_memo_equals_projection),
     cmocka_unit_test(importance_filter_equals_bottom_up),
     cmocka_unit_test(snap_clean_area),
     cmocka_unit_test(clipper_makes_parts_not_bridges),

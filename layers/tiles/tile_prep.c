@@ -803,6 +803,7 @@ static void build_texts(situ_tilesrc *s, const situ_tilesrc *prev, const tile_di
  * slot another text shares (the same text, or one of the same slot) is
  * not apart; at 16 bits per text about one in 16 is left out so. */
 #define APART_BITS_PER_TEXT 16
+#define APART_MAX_BITS (1ULL << 26) /* 8 MB a map (the roads at scale 200: 13 bits a text) */
 #define APART_KEYS 8 /* the keys that get a bit (uint8_t) */
 
 /* The texts seen: once[b] when a text's slot b was seen, twice[b] when
@@ -887,7 +888,7 @@ static void build_apart(situ_tilesrc *s)
                 s->apart_bit[k] = (uint8_t)++nb;
         }
     }
-    while (bits < APART_BITS_PER_TEXT * ntexts)
+    while (bits < APART_BITS_PER_TEXT * ntexts && bits < APART_MAX_BITS)
         bits *= 2;
     apart_map m = {calloc(bits / 64, 8), calloc(bits / 64, 8), bits - 1};
     if (nb && c->n && m.once && m.twice && (s->apart = calloc(c->n, 1))) {

@@ -238,10 +238,29 @@ static size_t packed_len(const uint32_t *v, size_t n)
     return len;
 }
 
+/* The tag indices a feature packs on the stack (5 bytes each at most)
+ * before copying them after their length; more are counted first. */
+#define TAGS_ON_STACK 128
+
 void situ_mvt_layer_feature(situ_mvt_layer *l, int has_id, uint64_t id, situ_mvt_gtype type,
                             const uint32_t *tags, size_t ntags, const situ_mvt_geom *g)
 {
-    size_t tlen = packed_len(tags, 2 * ntags), glen = g->n;
+    uint8_t packed[5 * TAGS_ON_STACK];
+    const uint8_t *tp = NULL; /* the packed tags when packed on the stack */
+    size_t n = 2 * ntags, tlen, glen = g->n;
+    uint32_t any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= tags[i];
+    if (any < 1u << 7) { /* most features: every index a byte */
+        tlen = n;
+    } else if (n <= TAGS_ON_STACK) {
+        uint8_t *q = packed;
+        for (size_t i = 0; i < n; i++)
+            q = put32(q, tags[i]);
+        tp = packed, tlen = (size_t)(q - packed);
+    } else {
+        tlen = packed_len(tags, n);
+    }
     size_t body = (has_id ? 1 + situ_mvt_varint_len(id) : 0) + 2;
     if (ntags)
         body += 1 + situ_mvt_varint_len(tlen) + tlen;
@@ -262,8 +281,14 @@ void situ_mvt_layer_feature(situ_mvt_layer *l, int has_id, uint64_t id, situ_mvt
     if (ntags) {
         *p++ = TAG(2, WT_LEN);
         p += situ_mvt_put_varint(p, tlen);
-        for (size_t i = 0; i < 2 * ntags; i++)
-            p = put32(p, tags[i]);
+        if (tp)
+            memcpy(p, tp, tlen), p += tlen;
+        else if (tlen == n)
+            for (size_t i = 0; i < n; i++)
+                *p++ = (uint8_t)tags[i];
+        else
+            for (size_t i = 0; i < n; i++)
+                p = put32(p, tags[i]);
     }
     *p++ = TAG(3, WT_VARINT);
     *p++ = (uint8_t)type;

@@ -188,7 +188,7 @@ static void scratch_free(void *p)
     situ__rings_dispose(&s->in), situ__rings_dispose(&s->out), situ__rings_dispose(&s->runs);
     free(s->bits), free(s->ia), free(s->tags), free(s->kidx);
     free(s->lxy), free(s->loff), free(s->larea), free(s->hstamp), free(s->hidx);
-    free(s->vlocal), free(s->cands), free(s->sorted), free(s->cellpos);
+    free(s->vlocal), free(s->cands), free(s->sorted);
     free(s->marks), free(s->mcount), free(s->msorted);
     situ_buf_dispose(&s->val);
     free(s->voff), free(s->vlen), free(s->vslots), free(s->coded);
@@ -204,10 +204,13 @@ static scratch *scratch_get(void)
 {
     pthread_once(&scratch_once, scratch_key_init);
     scratch *s = pthread_getspecific(scratch_key);
-    if (!s && (s = calloc(1, sizeof *s)) && pthread_setspecific(scratch_key, s)) {
+    if (s || !(s = calloc(1, sizeof *s)))
+        return s;
+    if (pthread_setspecific(scratch_key, s)) {
         free(s);
-        s = NULL;
+        return NULL;
     }
+    situ__ymemo_init(&s->ymemo);
     return s;
 }
 
@@ -425,12 +428,19 @@ static void put_tag(enc *e, int k, int nt)
     s->val.n = 0;
 }
 
-/* Appends the tag (key k, the string value z) to s->tags[2 * nt]. */
-static void put_string_tag(enc *e, int k, int nt, const char *z)
+/* Appends the tag (key k, feature fi's string value z) to s->tags[2 *
+ * nt]: straight to the layer when z is apart (tile_prep.c's build_apart:
+ * no other text of the collection equals it, so it is new to the layer),
+ * else looked up. */
+static void put_string_tag(enc *e, int k, int nt, uint32_t fi, const char *z)
 {
     scratch *s = e->s;
+    const situ_tilesrc *src = e->src;
+    unsigned bit = src->apart_bit[k];
     s->tags[2 * nt] = situ__tile_local_key(e, k);
-    s->tags[2 * nt + 1] = string_value(s, z, strlen(z));
+    s->tags[2 * nt + 1] = bit && src->apart[fi] >> (bit - 1) & 1
+                              ? situ_mvt_layer_value_string(&s->layer, z, strlen(z))
+                              : string_value(s, z, strlen(z));
 }
 
 /* Appends the tag (key k, value v of its codes t) to s->tags[2 * nt]: the
@@ -447,6 +457,31 @@ static void put_coded_tag(enc *e, int k, int nt, const tile_codes *t, uint32_t v
         *m = (uint64_t)s->stamp << 32 | local;
     }
     s->tags[2 * nt + 1] = (uint32_t)*m;
+}
+
+/* Appends the tag (key k, the integer v, 0 <= v < TILE_SMALL_INTS) to
+ * s->tags[2 * nt]: the value's index in this tile remembered from its
+ * first use on (looked up as any value then), so that a repeated count or
+ * level is neither encoded nor hashed again (room checked). */
+static void put_small_int_tag(enc *e, int k, int nt, uint32_t v)
+{
+    scratch *s = e->s;
+    uint64_t *m = &s->small_int[v];
+    s->tags[2 * nt] = situ__tile_local_key(e, k);
+    if ((uint32_t)(*m >> 32) != s->stamp) {
+        s->val.n = 0;
+        situ_mvt_value_int(&s->val, v);
+        *m = (uint64_t)s->stamp << 32 | encoded_value(s);
+        s->val.n = 0;
+    }
+    s->tags[2 * nt + 1] = (uint32_t)*m;
+}
+
+/* 1 when v is an integer put_small_int_tag takes (as
+ * situ__tile_number_value would write it: an int). */
+static int small_int(double v)
+{
+    return v >= 0 && v < TILE_SMALL_INTS && v == floor(v);
 }
 
 /* Appends the tag (key 0, feature f's id) to s->tags[2 * nt]: straight to
@@ -499,7 +534,7 @@ int situ__tile_feature_tags(enc *e, uint32_t fi, size_t more)
     if (t && (code = tile_code(t, fi)) && tag_kept(e, &keys[1]))
         put_coded_tag(e, 1, nt++, t, code);
     else if (!t && f->township_code[0] && !keys[1].skip && tag_kept(e, &keys[1]))
-        put_string_tag(e, 1, nt++, f->township_code);
+        put_string_tag(e, 1, nt++, fi, f->township_code);
     for (int i = 0; i < nf; i++) {
         const situ_value *v = &f->values[i];
         if (keys[2 + i].skip || !tag_kept(e, &keys[2 + i]))
@@ -508,13 +543,20 @@ int situ__tile_feature_tags(enc *e, uint32_t fi, size_t more)
             if ((code = tile_code(t, fi)))
                 put_coded_tag(e, 2 + i, nt++, t, code);
         } else if (v->type == SITU_FT_TEXT)
-            put_string_tag(e, 2 + i, nt++, v->u.s);
+            put_string_tag(e, 2 + i, nt++, fi, v->u.s);
+        else if (v->type == SITU_FT_INT && v->u.i >= 0 && v->u.i < TILE_SMALL_INTS)
+            put_small_int_tag(e, 2 + i, nt++, (uint32_t)v->u.i);
         else if (field_value(&s->val, v))
             put_tag(e, 2 + i, nt++);
     }
     for (uint32_t h = f->held0; item0 >= 0 && h < f->held0 + f->nheld; h++)
         if (tag_kept(e, &keys[item0 + c->held[h].item])) {
-            situ__tile_number_value(&s->val, c->held[h].quantity);
+            double q = c->held[h].quantity;
+            if (small_int(q)) {
+                put_small_int_tag(e, item0 + c->held[h].item, nt++, (uint32_t)q);
+                continue;
+            }
+            situ__tile_number_value(&s->val, q);
             put_tag(e, item0 + c->held[h].item, nt++);
         }
     return nt;
@@ -603,6 +645,7 @@ static int prepare(enc *e)
     e->tf.oy = (double)e->t.y * e->o->extent;
     e->tf.lo = -(double)e->o->buffer;
     e->tf.hi = (double)e->o->extent + e->o->buffer;
+    e->tf.ymemo = &s->ymemo;
     e->tol2 = situ__tile_tol2(e->o->simplify, e->t.z, e->o->extent);
     e->lod = situ__tile_lod(src, e->t.z, e->tol2);
     int cid = (int)e->c->c->cid;
@@ -623,6 +666,7 @@ static int prepare(enc *e)
             memset(s->vslots, 0, s->vslotcap * sizeof *s->vslots);
         if (s->coded)
             memset(s->coded, 0, s->codedcap * sizeof *s->coded);
+        memset(s->small_int, 0, sizeof s->small_int);
         s->stamp = 1;
     }
     situ_mvt_layer_reset(&s->layer);

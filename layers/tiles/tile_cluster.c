@@ -164,8 +164,30 @@ static void emit_cluster(enc *e, const cand *m, size_t n)
     situ__tile_emit_cluster(e, xy, n, acc, any, m);
 }
 
-/* Bins the candidates into cells (a counting sort, stable in feature order)
- * and writes each cell as one cluster or as its points. */
+/* s->cands sorted by cell, stable (in feature order within a cell), into
+ * s->sorted: a radix sort of the cell numbers (below ncells), a byte a
+ * pass, so that a tile of few points does not walk every cell. The
+ * buffers may trade places (s->cands is left in no order). */
+static void sort_by_cell(scratch *s, size_t ncells)
+{
+    cand *from = s->cands, *to = s->sorted;
+    for (unsigned shift = 0; shift == 0 || (ncells - 1) >> shift; shift += 8) {
+        uint32_t pos[257] = {0};
+        for (size_t i = 0; i < s->ncands; i++)
+            pos[(from[i].cell >> shift & 0xFF) + 1]++;
+        for (int d = 0; d < 256; d++)
+            pos[d + 1] += pos[d];
+        for (size_t i = 0; i < s->ncands; i++)
+            to[pos[from[i].cell >> shift & 0xFF]++] = from[i];
+        cand *t = from;
+        from = to, to = t;
+    }
+    if (from != s->sorted) /* an even number of passes: the result is in cands */
+        s->cands = s->sorted, s->sorted = from;
+}
+
+/* Bins the candidates into cells (sort_by_cell) and writes each cell as
+ * one cluster or as its points. */
 void situ__tile_cluster_points(enc *e)
 {
     scratch *s = e->s;
@@ -173,22 +195,13 @@ void situ__tile_cluster_points(enc *e)
     int32_t lo = (int32_t)e->tf.lo, hi = (int32_t)e->tf.hi;
     int32_t c0 = (int32_t)situ__floor_div(lo, cs), ncol = (int32_t)situ__floor_div(hi, cs) - c0 + 1;
     size_t ncells = (size_t)ncol * (size_t)ncol;
-    if (situ__tile_grow((void **)&s->cellpos, &s->cellcap, ncells + 1, sizeof *s->cellpos)) {
-        s->oom = 1;
-        return;
-    }
-    memset(s->cellpos, 0, (ncells + 1) * sizeof *s->cellpos);
     for (size_t i = 0; i < s->ncands; i++) {
         cand *c = &s->cands[i];
         c->cell =
             (uint32_t)((situ__floor_div(c->y, cs) - c0) * ncol + (situ__floor_div(c->x, cs) - c0)) &
             CAND_CELL_MAX;
-        s->cellpos[c->cell + 1]++;
     }
-    for (size_t i = 0; i < ncells; i++)
-        s->cellpos[i + 1] += s->cellpos[i];
-    for (size_t i = 0; i < s->ncands; i++)
-        s->sorted[s->cellpos[s->cands[i].cell]++] = s->cands[i];
+    sort_by_cell(s, ncells > CAND_CELL_MAX ? (size_t)CAND_CELL_MAX + 1 : ncells);
     for (size_t i = 0, j; i < s->ncands; i = j) {
         for (j = i + 1; j < s->ncands && s->sorted[j].cell == s->sorted[i].cell; j++)
             ;

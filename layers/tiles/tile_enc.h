@@ -18,6 +18,7 @@
 #define TILE_SLIM_ID 2
 /* scratch.vlen: the value is a string, its bytes the string's own */
 #define TILE_VSTR 0x80000000u
+#define TILE_SMALL_INTS 1024 /* the integers a tile remembers the index of */
 
 /* A feature waiting for the clustering decision: a point, a polygon already
  * collapsed to its interior point, or a small polygon that stays a polygon
@@ -57,8 +58,6 @@ typedef struct scratch {
     uint32_t kstamp[SITU_TILE_MAXKEYS], klocal[SITU_TILE_MAXKEYS];
     cand *cands, *sorted;
     size_t ncands, candcap;
-    uint32_t *cellpos;
-    size_t cellcap;
     uint64_t *marks; /* urgent marks' members: cell << 32 | feature (tile_urgent.c) */
     size_t nmarks, markcap;
     uint32_t *mcount;  /* per mark cell: a counting sort's starts */
@@ -78,6 +77,11 @@ typedef struct scratch {
      * the value's index in the layer, once used */
     uint64_t *coded;
     size_t codedcap;
+    /* per integer value 0 .. TILE_SMALL_INTS - 1 of a feature (a field's,
+     * an item's quantity): this layer's stamp << 32 | its index in the
+     * layer, once used */
+    uint64_t small_int[TILE_SMALL_INTS];
+    tile_ymemo ymemo;
     int oom;
 } scratch;
 

@@ -150,6 +150,12 @@ void situ__ring_importance(const double *xy, size_t n, float *imp, uint32_t *wor
         vw_pop(&v);
 }
 
+void situ__ymemo_init(tile_ymemo *m)
+{
+    for (size_t i = 0; i < (1u << TILE_YMEMO_BITS); i++)
+        m->key[i] = TILE_YMEMO_EMPTY;
+}
+
 size_t situ__ring_keep(const float *imp, size_t n, float tol2, uint32_t *idx)
 {
     /* branch-free: at low zooms most points go, at random */
@@ -166,7 +172,7 @@ size_t situ__ring_take(const double *ll, const uint32_t *idx, size_t k, const ti
 {
     for (size_t j = 0; j < k; j++) {
         double mx, my;
-        tile_project(ll[2 * idx[j]], ll[2 * idx[j] + 1], &mx, &my);
+        tile_project_memo(tf->ymemo, ll[2 * idx[j]], ll[2 * idx[j] + 1], &mx, &my);
         out[2 * j] = mx * tf->scale - tf->ox;
         out[2 * j + 1] = my * tf->scale - tf->oy;
     }
@@ -251,7 +257,7 @@ size_t situ__ring_take_snap(const double *ll, const uint32_t *idx, size_t k, con
     size_t m = 0;
     for (size_t j = 0; j < k; j++) {
         double q[2];
-        tile_project(ll[2 * idx[j]], ll[2 * idx[j] + 1], &q[0], &q[1]);
+        tile_project_memo(tf->ymemo, ll[2 * idx[j]], ll[2 * idx[j] + 1], &q[0], &q[1]);
         const int32_t p[2] = {snap1(q[0] * tf->scale - tf->ox, tf->lo, tf->hi),
                               snap1(q[1] * tf->scale - tf->oy, tf->lo, tf->hi)};
         push_clean(out, &m, p);

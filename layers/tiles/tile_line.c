@@ -24,7 +24,7 @@ static size_t take_line(const double *ll, const float *imp, size_t n, float tol2
         if (!(imp[i] > tol2))
             continue;
         double mx, my;
-        tile_project(ll[2 * i], ll[2 * i + 1], &mx, &my);
+        tile_project_memo(tf->ymemo, ll[2 * i], ll[2 * i + 1], &mx, &my);
         out[2 * k] = mx * tf->scale - tf->ox;
         out[2 * k + 1] = my * tf->scale - tf->oy;
         k++;

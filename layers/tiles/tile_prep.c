@@ -11,7 +11,10 @@
  * back from a snapshot file is not held a second time in the heap; but a
  * text key of at most 255 values (level, status, kind) is coded, a byte
  * per feature and its few values kept (build_texts), so that a tile writes
- * it without reading the collection's bytes.
+ * it without reading the collection's bytes; and a text of a key of more
+ * values that equals no other text of the collection is marked apart, a
+ * bit per feature (build_apart), so that a tile writes it without
+ * looking it up.
  * The next version of a collection (situ_tilesrc_new_from) copies from the
  * previous one what its unchanged features had prepared, by the lineage
  * situ_coll_update records (situ_coll.base_of): a feed batch prepares the
@@ -794,6 +797,110 @@ static void build_texts(situ_tilesrc *s, const situ_tilesrc *prev, const tile_di
     codes_finish(s, d ? &g : &(coding){0});
 }
 
+/* ---- texts apart ---------------------------------------------------------- */
+
+/* Bits of the maps of texts seen per text of the collection: a text whose
+ * slot another text shares (the same text, or one of the same slot) is
+ * not apart; at 16 bits per text about one in 16 is left out so. */
+#define APART_BITS_PER_TEXT 16
+#define APART_MAX_BITS (1ULL << 26) /* 8 MB a map (the roads at scale 200: 13 bits a text) */
+#define APART_KEYS 8 /* the keys that get a bit (uint8_t) */
+
+/* The texts seen: once[b] when a text's slot b was seen, twice[b] when
+ * it was seen again. */
+typedef struct apart_map {
+    uint64_t *once, *twice;
+    size_t mask;
+} apart_map;
+
+static void apart_see(apart_map *m, uint64_t h)
+{
+    size_t b = h & m->mask;
+    uint64_t bit = 1ULL << (b & 63);
+    if (m->once[b >> 6] & bit)
+        m->twice[b >> 6] |= bit;
+    else
+        m->once[b >> 6] |= bit;
+}
+
+static int apart_alone(const apart_map *m, uint64_t h)
+{
+    size_t b = h & m->mask;
+    return !(m->twice[b >> 6] >> (b & 63) & 1);
+}
+
+static uint64_t text_hash(const char *z)
+{
+    return situ__tile_string_hash(z, strlen(z));
+}
+
+/* Every text of s's collection a tile may write, into m: the ids, the
+ * texts of the keys not coded, the coded keys' values (once each). */
+static void apart_see_all(const situ_tilesrc *s, apart_map *m)
+{
+    const situ_coll *c = s->coll;
+    for (int k = 1; k < s->nkeys; k++)
+        for (uint32_t v = 1; s->codes[k] && v <= s->codes[k]->nvals; v++)
+            apart_see(m, s->codes[k]->hash[v]);
+    for (size_t i = 0; i < c->n; i++) {
+        const situ_feature *f = &c->feats[i];
+        apart_see(m, text_hash(f->id));
+        for (int k = 1; k < s->nkeys; k++) {
+            const char *z;
+            if (text_key(s, k) && !s->codes[k] && !key_text(f, k, &z) && z)
+                apart_see(m, text_hash(z));
+        }
+        situ_coll_drop_pages_every(c, i);
+    }
+}
+
+/* s->apart and s->apart_bit: the keys not coded (up to APART_KEYS of them)
+ * get a bit, set for a feature whose text of the key m saw alone. */
+static void apart_mark(situ_tilesrc *s, const apart_map *m)
+{
+    const situ_coll *c = s->coll;
+    for (size_t i = 0; i < c->n; i++) {
+        const situ_feature *f = &c->feats[i];
+        for (int k = 1; k < s->nkeys; k++) {
+            const char *z;
+            if (s->apart_bit[k] && !key_text(f, k, &z) && z && strlen(z) < (1U << 31) &&
+                apart_alone(m, text_hash(z)))
+                s->apart[i] |= (uint8_t)(1U << (s->apart_bit[k] - 1));
+        }
+        situ_coll_drop_pages_every(c, i);
+    }
+}
+
+/* s->apart from every feature (after the codes: build_texts). Nothing
+ * when no key is left uncoded or out of memory (then every text is looked
+ * up). */
+static void build_apart(situ_tilesrc *s)
+{
+    const situ_coll *c = s->coll;
+    size_t ntexts = c->n, bits = 4096;
+    int nb = 0;
+    for (int k = 1; k < s->nkeys; k++) {
+        if (s->codes[k])
+            ntexts += s->codes[k]->nvals;
+        else if (text_key(s, k)) {
+            ntexts += c->n;
+            if (nb < APART_KEYS)
+                s->apart_bit[k] = (uint8_t)++nb;
+        }
+    }
+    while (bits < APART_BITS_PER_TEXT * ntexts && bits < APART_MAX_BITS)
+        bits *= 2;
+    apart_map m = {calloc(bits / 64, 8), calloc(bits / 64, 8), bits - 1};
+    if (nb && c->n && m.once && m.twice && (s->apart = calloc(c->n, 1))) {
+        apart_see_all(s, &m);
+        apart_mark(s, &m);
+        s->bytes += c->n;
+    } else {
+        memset(s->apart_bit, 0, sizeof s->apart_bit);
+    }
+    free(m.once), free(m.twice);
+}
+
 /* The townships' counties and provinces prepared for tiling into s->admin,
  * each dissolved from what changed since prev's (NULL: from nothing, or
  * taken as they are from the townships' known outlines). */
@@ -880,6 +987,8 @@ static int prepare(situ_tilesrc *s, const situ_tilesrc *prev, const tile_diff *d
     if (build_rings(s, prev, d) || build_features(s, prev, d) || build_agg_rows(s, prev, d))
         return situ_err_set(err, SITU_ENOMEM, "out of memory preparing %s for tiles", c->c->id);
     build_texts(s, prev, d);
+    if (!d)
+        build_apart(s);
     situ_tile_opts o;
     situ_tile_opts_default(&o);
     if (o.cluster_maxzoom[c->c->cid] < 0 || o.aggregate_below <= 0)
@@ -934,7 +1043,7 @@ void situ_tilesrc_release(situ_tilesrc *s)
     if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
     free(s->imp), free(s->rbox), free(s->fbox), free(s->fpt), free(s->fid);
-    free(s->fminz);
+    free(s->fminz), free(s->apart);
     for (int z = 0; z < SITU_TILE_COUNTY_BELOW; z++)
         free(s->lod[z].off), free(s->lod[z].idx);
     free(s->aggv);

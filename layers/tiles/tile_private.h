@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "situ/tile.h"
 
@@ -243,6 +244,13 @@ struct situ_tilesrc {
     /* per key: its codes when it is a text key of few values, else NULL */
     tile_codes *codes[SITU_TILE_MAXKEYS];
     uint32_t ncoded; /* keys with codes (their rows) */
+    /* per feature (NULL: none), bit apart_bit[k] - 1 set when its text of
+     * key k (a text key not coded) equals no other text of the collection:
+     * no other feature's of any key, no id, no coded value; a tile then
+     * writes it without looking it up (tile_prep.c's build_apart). Built
+     * with the collection in full only: a next version has none */
+    uint8_t *apart;
+    uint8_t apart_bit[SITU_TILE_MAXKEYS]; /* 0: the key has no bit */
     /* the values themselves are the collection's (a tile encodes the ones
      * it writes), so that they are not held a second time; but for codes */
     /* per feature, one row of nagg doubles (NaN: no value) that clusters fold:
@@ -262,15 +270,58 @@ struct situ_tilesrc {
     pthread_mutex_t pyr_mu;
 };
 
+/* lat clamped to Web Mercator's. */
+static inline double tile_clamp_lat(double lat)
+{
+    const double max_lat = 85.0511287798066;
+    return lat > max_lat ? max_lat : lat < -max_lat ? -max_lat : lat;
+}
+
+/* Web Mercator y in [0, 1] of a clamped latitude. */
+static inline double tile_merc_y(double lat)
+{
+    double s = sin(lat * M_PI / 180);
+    return 0.5 - log((1 + s) / (1 - s)) / (4 * M_PI);
+}
+
 /* lon/lat to Web Mercator in [0, 1] (situ_tile_project, inline: a tile
  * projects every point it takes). */
 static inline void tile_project(double lon, double lat, double *out_x, double *out_y)
 {
-    const double max_lat = 85.0511287798066;
-    lat = lat > max_lat ? max_lat : lat < -max_lat ? -max_lat : lat;
-    double s = sin(lat * M_PI / 180);
+    lat = tile_clamp_lat(lat);
     *out_x = (lon + 180) / 360;
-    *out_y = 0.5 - log((1 + s) / (1 - s)) / (4 * M_PI);
+    *out_y = tile_merc_y(lat);
+}
+
+/* The latitudes a thread projected last, by their bits, and their Web
+ * Mercator y (tile_merc_y's, the same double): a point two rings share (a
+ * border between townships, a county's outline) or that a tile next to
+ * the last one takes again costs no sin and log. Direct-mapped. */
+#define TILE_YMEMO_BITS 12
+#define TILE_YMEMO_EMPTY 0x7FF8000000000001ULL /* a NaN's bits: no key (NaNs are not kept) */
+typedef struct tile_ymemo {
+    uint64_t key[1u << TILE_YMEMO_BITS];
+    double y[1u << TILE_YMEMO_BITS];
+} tile_ymemo;
+
+void situ__ymemo_init(tile_ymemo *m);
+
+/* tile_project, remembering y in m. */
+static inline void tile_project_memo(tile_ymemo *m, double lon, double lat, double *out_x,
+                                     double *out_y)
+{
+    lat = tile_clamp_lat(lat);
+    *out_x = (lon + 180) / 360;
+    uint64_t b;
+    memcpy(&b, &lat, sizeof b);
+    size_t i = (size_t)((b * 0x9E3779B97F4A7C15ULL) >> (64 - TILE_YMEMO_BITS));
+    if (lat == lat && m->key[i] == b) {
+        *out_y = m->y[i];
+        return;
+    }
+    *out_y = tile_merc_y(lat);
+    if (lat == lat)
+        m->key[i] = b, m->y[i] = *out_y;
 }
 
 /* Rounds to the nearest integer, halves away from zero; inline (lrint is a
@@ -296,7 +347,8 @@ void situ__ring_importance(const double *xy, size_t n, float *imp, uint32_t *wor
 /* Tile transform: tile units = mercator * scale - origin. */
 typedef struct tile_tf {
     double scale, ox, oy;
-    double lo, hi; /* the buffered tile: [lo, hi] on both axes */
+    double lo, hi;     /* the buffered tile: [lo, hi] on both axes */
+    tile_ymemo *ymemo; /* the thread's (tile_project_memo) */
 } tile_tf;
 
 /* The indices of the points of a closed ring of n points with importance

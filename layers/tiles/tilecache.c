@@ -134,21 +134,23 @@ static deflated *gzip_of(const unsigned char *p, size_t n, int level)
     return fit ? fit : d;
 }
 
-/* A READY entry holding raw (its deflate comes when first asked for). NULL
- * when out of memory. */
-static situ_tile_entry *entry_make(const situ_tile_entry *key, const situ_buf *raw)
+/* A READY entry made of raw, whose first sizeof(situ_tile_entry) bytes are
+ * the room left for it (cut encodes after them, so that the tile is not
+ * copied): raw is taken (left empty). Its deflate comes when first asked
+ * for. */
+static situ_tile_entry *entry_make(const situ_tile_entry *key, situ_buf *raw)
 {
-    situ_tile_entry *e = malloc(sizeof *e + raw->n);
+    situ_tile_entry *e = realloc(raw->p, raw->n); /* to its size: in place */
     if (!e)
-        return NULL;
+        e = (situ_tile_entry *)raw->p;
+    size_t nraw = raw->n - sizeof *e;
+    situ_buf_init(raw);
     *e = *key;
     e->hnext = e->prev = e->next = NULL;
     e->state = E_READY;
     e->refs = 1;
-    e->nraw = raw->n;
+    e->nraw = nraw;
     e->def = NULL;
-    if (raw->n)
-        memcpy(e->data, raw->p, raw->n);
     /* libdeflate's CRC-32 and Adler-32 equal zlib's (ETags do not move) and
      * use the CPU's carry-less multiply and vector units: they were a fifth
      * of a cold miss's instructions with zlib's */
@@ -420,12 +422,15 @@ static int cut(situ_tilecache *tc, situ_tilesrc *src, const situ_tile_entry *k, 
     situ_buf_init(&raw);
     situ_tile_opts o = tc->topts;
     o.today = __atomic_load_n(&tc->day, __ATOMIC_ACQUIRE);
-    int rc = situ_tile_encode_coll(src, t, &o, &raw, NULL, err);
+    int rc = situ_buf_reserve(&raw, sizeof(situ_tile_entry))
+                 ? situ_err_set(err, SITU_ENOMEM, "out of memory keeping a tile")
+                 : 0;
+    raw.n = rc ? 0 : sizeof(situ_tile_entry); /* the entry's room, then the tile */
+    if (!rc)
+        rc = situ_tile_encode_coll(src, t, &o, &raw, NULL, err);
     drop_now_and_then(tc, src);
     situ_tile_entry *e = rc ? NULL : entry_make(k, &raw);
     situ_buf_dispose(&raw);
-    if (!rc && !e)
-        rc = situ_err_set(err, SITU_ENOMEM, "out of memory keeping a tile");
     *out = e;
     return rc;
 }

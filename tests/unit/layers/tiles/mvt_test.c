@@ -153,6 +153,56 @@ static void golden_layer_bytes(void **state)
     situ_mvt_layer_dispose(&l);
 }
 
+/* The feature written at byte `at` of l's features: its tags field (after
+ * the feature's tag and length, no id) is want[0 .. want_n). */
+static void assert_feature_tags(const situ_mvt_layer *l, size_t at, const uint8_t *want,
+                                size_t want_n)
+{
+    const uint8_t *p = (const uint8_t *)l->feats.p + at;
+    assert_int_equal(*p++, 0x12); /* Layer.features, then the feature's length */
+    while (*p++ & 0x80)
+        ;
+    assert_memory_equal(p, want, want_n);
+}
+
+/* The packed tags of a feature whose key and value indices are all under
+ * 128 (a byte each), and of one with indices of two and three bytes: the
+ * field's length counts the bytes of the varints, not the indices. */
+static void tags_of_one_and_more_bytes(void **state)
+{
+    (void)state;
+    situ_mvt_layer l;
+    situ_mvt_layer_init(&l);
+    situ_mvt_geom g;
+    situ_mvt_geom_init(&g);
+    const int32_t pt[2] = {1, 1};
+    situ_mvt_geom_points(&g, pt, 1);
+    const uint32_t small[4] = {0, 127, 1, 5};
+    situ_mvt_layer_feature(&l, 0, 0, SITU_MVT_POINT, small, 2, &g);
+    const uint8_t want_small[] = {0x12, 4, 0, 127, 1, 5, 0x18, 1};
+    assert_feature_tags(&l, 0, want_small, sizeof want_small);
+    size_t at = l.feats.n;
+    const uint32_t two[4] = {0, 200, 2, 128}; /* under 256, not all under 128 */
+    situ_mvt_layer_feature(&l, 0, 0, SITU_MVT_POINT, two, 2, &g);
+    const uint8_t want_two[] = {0x12, 6, 0, 0xC8, 0x01, 2, 0x80, 0x01, 0x18, 1};
+    assert_feature_tags(&l, at, want_two, sizeof want_two);
+    at = l.feats.n;
+    const uint32_t three[4] = {0, 128, 2, 16384};
+    situ_mvt_layer_feature(&l, 0, 0, SITU_MVT_POINT, three, 2, &g);
+    const uint8_t want_three[] = {0x12, 7, 0, 0x80, 0x01, 2, 0x80, 0x80, 0x01, 0x18, 1};
+    assert_feature_tags(&l, at, want_three, sizeof want_three);
+    at = l.feats.n;
+    uint32_t many[140]; /* more than mvt.c packs on the stack: counted first */
+    uint8_t want_many[3 + 280];
+    want_many[0] = 0x12, want_many[1] = 0x98, want_many[2] = 0x02; /* 280 bytes */
+    for (int i = 0; i < 140; i++)
+        many[i] = 200, want_many[3 + 2 * i] = 0xC8, want_many[4 + 2 * i] = 0x01;
+    situ_mvt_layer_feature(&l, 0, 0, SITU_MVT_POINT, many, 70, &g);
+    assert_feature_tags(&l, at, want_many, sizeof want_many);
+    situ_mvt_geom_dispose(&g);
+    situ_mvt_layer_dispose(&l);
+}
+
 /* Writes a layer named name with one polygon and two properties into out. */
 static void polygon_layer(const char *name, situ_buf *out)
 {
@@ -244,6 +294,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(spec_geometry_examples),
     cmocka_unit_test(value_encodings),
     cmocka_unit_test(golden_layer_bytes),
+    cmocka_unit_test(tags_of_one_and_more_bytes),
     cmocka_unit_test(layers_concatenate_and_decode),
     cmocka_unit_test(decoder_rejects_bad_bytes),
 };

@@ -129,6 +129,39 @@ static PJ *proj_to_3857(void)
     return norm;
 }
 
+/* The thread's memory of projected latitudes (tile_project_memo) gives
+ * the very doubles tile_project does, on a miss and on a hit, whichever
+ * latitudes share a slot; clamped ones and -0 included, NaN not kept. */
+static void projection_memo_equals_projection(void **state)
+{
+    (void)state;
+    static tile_ymemo m;
+    situ__ymemo_init(&m);
+    const double more[] = {0.0, -0.0, 85.0511287798066, 89.9, -90, 1e-300, 26.4001};
+    for (int pass = 0; pass < 3; pass++)
+        for (int i = 0; i < 40000 + 7; i++) {
+            double lat = i < 40000 ? -90 + i * 0.0045 + pass * 1e-9 : more[i - 40000];
+            double lon = 111 + i * 1e-5, x, y, mx, my;
+            tile_project(lon, lat, &x, &y);
+            tile_project_memo(&m, lon, lat, &mx, &my);
+            assert_memory_equal(&x, &mx, sizeof x);
+            assert_memory_equal(&y, &my, sizeof y);
+            tile_project_memo(&m, lon, lat, &mx, &my); /* a hit */
+            assert_memory_equal(&y, &my, sizeof y);
+            double next = nextafter(lat, 100); /* a key a bit apart */
+            tile_project(lon, next, &x, &y);
+            tile_project_memo(&m, lon, next, &mx, &my);
+            assert_memory_equal(&y, &my, sizeof y);
+        }
+    situ__ymemo_init(&m); /* a NaN, even of an empty slot's bits, is projected */
+    double x, y, nan_empty;
+    memcpy(&nan_empty, &(uint64_t){TILE_YMEMO_EMPTY}, sizeof nan_empty);
+    tile_project_memo(&m, 111, nan_empty, &x, &y);
+    assert_true(y != y);
+    tile_project_memo(&m, 111, NAN, &x, &y);
+    assert_true(y != y);
+}
+
 static void projection_matches_proj_at_mid_latitudes(void **state)
 {
     (void)state;
@@ -1203,6 +1236,43 @@ static int same_value(const situ_mvt_value *a, const situ_mvt_value *b)
                                                                        : a->i == b->i;
 }
 
+/* Every layer of a sample of tiles z0-z14 of every collection, clustered
+ * and aggregated as by default (counts, levels, quantities and personnel
+ * meet in a layer): no value twice in its table, whichever way a tile
+ * wrote it first (a small integer's index is remembered per layer). */
+static void every_layer_holds_each_value_once(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    srcs p;
+    srcs_open(&p, fx.snap);
+    situ_tile_opts o;
+    situ_tile_opts_default(&o);
+    situ_buf buf;
+    situ_buf_init(&buf);
+    situ_tile_xyz tiles[600];
+    size_t nt = sample_tiles(tiles, 600, 0, 14, 0.01, 0.08, 30), nvals = 0;
+    for (size_t i = 0; i < nt; i++)
+        for (int cid = 0; cid < SITU_NCOLLECTIONS; cid++) {
+            situ_mvt_tile *mt = encode_one(p.s[cid], tiles[i], &o, &buf, NULL);
+            for (size_t j = 0; j < mt->nlayers; j++) {
+                const situ_mvt_rlayer *l = &mt->layers[j];
+                for (size_t a = 0; a < l->nvals; a++)
+                    for (size_t b = a + 1; b < l->nvals; b++)
+                        if (same_value(&l->vals[a], &l->vals[b]))
+                            fail_msg("%s %d/%u/%u: values %zu and %zu are the same", l->name,
+                                     tiles[i].z, tiles[i].x, tiles[i].y, a, b);
+                nvals += l->nvals;
+            }
+            situ_mvt_tile_free(mt);
+        }
+    assert_true(nvals > 1000);
+    situ_buf_dispose(&buf);
+    srcs_close(&p);
+    fixture_close(&fx);
+}
+
 /* The hazards' layer of the z14 tile at 111.6/26.4 from src: no value twice
  * in its table, and every feature with its own id and name (of c). Returns
  * the features. */
@@ -1802,9 +1872,13 @@ static const tile_codes *field_codes(const situ_tilesrc *src, const char *field)
     return src->codes[2 + situ_schema_field_index(src->coll->c, field)];
 }
 
-/* Takes src's codes away: its tiles then read every text from the collection. */
+/* Takes src's codes and apart marks away: its tiles then read every text
+ * from the collection and look every one up. */
 static void drop_codes(situ_tilesrc *src)
 {
+    free(src->apart);
+    src->apart = NULL;
+    memset(src->apart_bit, 0, sizeof src->apart_bit);
     for (int k = 0; k < SITU_TILE_MAXKEYS; k++)
         if (src->codes[k]) {
             free(src->codes[k]->code), free(src->codes[k]->bytes), free(src->codes[k]);
@@ -1912,6 +1986,65 @@ static void few_valued_texts_are_coded_and_fall_back(void **state)
     assert_non_null(t);
     assert_true(t->nvals < 40); /* counted again at 255: 13 values, then the new ones */
     assert_true(assert_like_a_cold_build(&fx, &inc, "phone"));
+    inc_close(&inc);
+    fixture_close(&fx);
+}
+
+/* 1 when a cold build from fx's store marks hazard id's name apart. */
+static int name_apart(tile_fixture *fx, const char *id)
+{
+    situ_snapshot *cold;
+    situ_tilesrc *src;
+    situ_err err = {0};
+    assert_int_equal(situ_snapshot_load(fx->store, &cold, &err), 0);
+    assert_int_equal(situ_tilesrc_new(cold->colls[SITU_C_HAZARDS], &src, &err), 0);
+    int k = 2 + situ_schema_field_index(src->coll->c, "name"), bit = src->apart_bit[k];
+    long i = situ_coll_find(src->coll, id);
+    assert_true(i >= 0);
+    int apart = bit && src->apart && src->apart[i] >> (bit - 1) & 1;
+    situ_tilesrc_release(src);
+    situ_snapshot_release(cold);
+    return apart;
+}
+
+/* Two new hazards side by side named name_a and name_b, moving inc on. */
+static void put_twins(tile_fixture *fx, incremental *inc, const char *name_a, const char *name_b)
+{
+    put_point(fx, SITU_C_HAZARDS, "H9000", 111.6002, 26.4002, (const char *[]){"name", name_a, NULL});
+    put_point(fx, SITU_C_HAZARDS, "H9001", 111.6003, 26.4004, (const char *[]){"name", name_b, NULL});
+    situ_feed_change ch[2] = {{.cid = SITU_C_HAZARDS, .id = "H9000"},
+                              {.cid = SITU_C_HAZARDS, .id = "H9001"}};
+    inc_advance(inc, fx->store, ch, 2);
+}
+
+/* A text of a key of many values that no other text of the collection
+ * equals is marked apart and written without a lookup; when an update
+ * makes two texts equal (or a text equal to an id) neither is apart any
+ * more, and the layer still holds each value once: every version's tiles,
+ * cold or carried over, equal a build that looks every text up. */
+static void unique_texts_are_written_apart_until_two_are_equal(void **state)
+{
+    (void)state;
+    tile_fixture fx;
+    fixture_open(&fx);
+    incremental inc;
+    inc_open(&inc, fx.snap);
+    set_hazards(&fx, &inc, "name", "name ", 0, 300); /* names of their own: not coded */
+    put_twins(&fx, &inc, "twin A", "twin B");
+    assert_true(name_apart(&fx, "H0007") && name_apart(&fx, "H9000") && name_apart(&fx, "H9001"));
+    assert_false(assert_like_a_cold_build(&fx, &inc, "name"));
+    assert_true(assert_hazards_tile(inc.src[SITU_C_HAZARDS], inc.snap->colls[SITU_C_HAZARDS]) >= 3);
+
+    put_twins(&fx, &inc, "twin A", "twin A"); /* two equal names */
+    assert_false(name_apart(&fx, "H9000") || name_apart(&fx, "H9001"));
+    assert_true(name_apart(&fx, "H0007"));
+    assert_false(assert_like_a_cold_build(&fx, &inc, "name"));
+    assert_true(assert_hazards_tile(inc.src[SITU_C_HAZARDS], inc.snap->colls[SITU_C_HAZARDS]) >= 3);
+
+    put_twins(&fx, &inc, "twin A", "H0007"); /* a name equal to an id */
+    assert_true(name_apart(&fx, "H9000"));
+    assert_false(name_apart(&fx, "H9001"));
+    assert_false(assert_like_a_cold_build(&fx, &inc, "name"));
     inc_close(&inc);
     fixture_close(&fx);
 }
@@ -2630,6 +2763,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(parse_path_and_set),
     cmocka_unit_test(bounds_and_projection),
     cmocka_unit_test(projection_matches_proj_at_mid_latitudes),
+    cmocka_unit_test(projection_memo_equals_projection),
     cmocka_unit_test(importance_filter_equals_bottom_up),
     cmocka_unit_test(snap_clean_area),
     cmocka_unit_test(clipper_makes_parts_not_bridges),
@@ -2650,6 +2784,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pyramid_kept_up_to_date_equals_a_cold_build),
     cmocka_unit_test(carried_over_preparation_equals_a_cold_build),
     cmocka_unit_test(few_valued_texts_are_coded_and_fall_back),
+    cmocka_unit_test(every_layer_holds_each_value_once),
+    cmocka_unit_test(unique_texts_are_written_apart_until_two_are_equal),
     cmocka_unit_test(tiles_from_the_snapshot_file_equal_a_cold_build),
     cmocka_unit_test(clipper_agrees_with_geos),
     cmocka_unit_test(gdal_decodes_every_feature_within_a_pixel),

@@ -56,11 +56,10 @@ uint64_t situ_fs_checksum(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* Reads n bytes of fd at off into buf in full; 0, or -1. */
-static int read_full(int fd, char *buf, size_t n, off_t off)
+int situ_fs_read_full(int fd, void *buf, size_t n, off_t off)
 {
     for (size_t got = 0; got < n;) {
-        ssize_t r = pread(fd, buf + got, n - got, off + (off_t)got);
+        ssize_t r = pread(fd, (char *)buf + got, n - got, off + (off_t)got);
         if (r <= 0)
             return -1;
         got += (size_t)r;
@@ -76,7 +75,7 @@ int situ_fs_checksum_fd(int fd, off_t off, uint64_t n, uint64_t *out_h)
     int rc = buf ? 0 : -1;
     for (uint64_t at = 0; !rc && at < n; at += CHUNK) {
         size_t want = n - at < CHUNK ? (size_t)(n - at) : CHUNK;
-        if (!(rc = read_full(fd, buf, want, off + (off_t)at)))
+        if (!(rc = situ_fs_read_full(fd, buf, want, off + (off_t)at)))
             h = situ_fs_checksum(h, buf, want);
     }
     free(buf);

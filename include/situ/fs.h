@@ -25,7 +25,10 @@ int situ_fs_commit(FILE *f, const char *tmp, const char *path);
 /* A fast checksum of n bytes (n a multiple of 8), continuing h (start with
  * SITU_FS_CHECKSUM_SEED). */
 uint64_t situ_fs_checksum(uint64_t h, const void *p, size_t n);
-/* The same over n bytes of file fd from offset off, read through a small
+/* Reads n bytes of fd at off into buf in full (pread, again after a short
+ * read); 0, or -1 on an error or the file's end. */
+int situ_fs_read_full(int fd, void *buf, size_t n, off_t off);
+/* situ_fs_checksum over n bytes of file fd from offset off, read through a small
  * buffer (the bytes are not mapped into the process). 0 and *out_h, or -1
  * when the file ends first or cannot be read. */
 int situ_fs_checksum_fd(int fd, off_t off, uint64_t n, uint64_t *out_h);

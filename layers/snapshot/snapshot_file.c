@@ -453,18 +453,6 @@ typedef struct reader {
 /* The bytes the checksum reads through the file at a time. */
 #define HASH_PIECE ((size_t)1 << 20)
 
-/* Reads n bytes of fd at off into buf in full; 0, or -1. */
-static int read_full(int fd, char *buf, size_t n, off_t off)
-{
-    for (size_t got = 0; got < n;) {
-        ssize_t k = pread(fd, buf + got, n - got, off + (off_t)got);
-        if (k <= 0)
-            return -1;
-        got += (size_t)k;
-    }
-    return 0;
-}
-
 /* Adds [from, to) of the mapping (a section) to r's checksum, its bytes as
  * in the file (read through r->fd a piece at a time, so whatever pointers
  * the mapping has moved do not count, and the mapping faults none of them
@@ -476,7 +464,7 @@ static void hash_range(reader *r, const char *from, const char *to)
     r->hashed = to;
     for (size_t left = (size_t)(to - from), n; left; left -= n, at += (off_t)n) {
         n = left < HASH_PIECE ? left : HASH_PIECE;
-        if (read_full(r->fd, r->buf, n, at)) {
+        if (situ_fs_read_full(r->fd, r->buf, n, at)) {
             r->why = r->why ? r->why : "unreadable";
             return;
         }

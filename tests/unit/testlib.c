@@ -248,17 +248,23 @@ uint32_t situ_test_uf_find(uint32_t *parent, uint32_t x)
     return x;
 }
 
+situ_store *situ_test_store_new(const char *tag, char **out_dir)
+{
+    char db[4096];
+    situ_err err = {0};
+    situ_store *s = NULL;
+    *out_dir = situ_test_tmpdir(tag);
+    snprintf(db, sizeof db, "%s/t.sqlite", *out_dir);
+    if (situ_store_open(db, SITU_STORE_CREATE, &s, &err))
+        fprintf(stderr, "%s\n", err.msg);
+    return s;
+}
+
 int situ_test_store_setup(void **state)
 {
     situ_test_store_fx *fx = calloc(1, sizeof *fx);
-    char db[4096];
-    situ_err err = {0};
-    fx->dir = situ_test_tmpdir("store");
-    snprintf(db, sizeof db, "%s/t.sqlite", fx->dir);
-    if (situ_store_open(db, SITU_STORE_CREATE, &fx->s, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
+    if (!fx || !(fx->s = situ_test_store_new("store", &fx->dir)))
         return -1;
-    }
     *state = fx;
     return 0;
 }

@@ -68,6 +68,10 @@ char *situ_test_query(situ_store *s, const char *sql);
 void situ_test_near(double a, double b, double eps, const char *file, int line);
 #define situ_assert_near(a, b, eps) situ_test_near((a), (b), (eps), __FILE__, __LINE__)
 
+/* A new store (t.sqlite) in a fresh folder named after tag, which *out_dir
+ * gets (the caller frees it); NULL, its error printed, when it cannot be
+ * created. */
+situ_store *situ_test_store_new(const char *tag, char **out_dir);
 /* A cmocka fixture: a fresh folder and a new store in it (t.sqlite). */
 typedef struct situ_test_store_fx {
     char *dir;

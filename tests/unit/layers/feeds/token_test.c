@@ -49,12 +49,8 @@ static void token_equal_compares_all_bytes(void **state)
 
 static situ_store *open_new(char **dir)
 {
-    *dir = situ_test_tmpdir("token");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/t.sqlite", *dir);
-    situ_store *s = NULL;
-    situ_err err = {0};
-    assert_int_equal(situ_store_open(path, SITU_STORE_CREATE, &s, &err), 0);
+    situ_store *s = situ_test_store_new("token", dir);
+    assert_non_null(s);
     return s;
 }
 

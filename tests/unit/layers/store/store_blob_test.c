@@ -17,12 +17,8 @@
 
 static situ_store *open_new(char **dir)
 {
-    *dir = situ_test_tmpdir("blob");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/t.sqlite", *dir);
-    situ_store *s = NULL;
-    situ_err err = {0};
-    assert_int_equal(situ_store_open(path, SITU_STORE_CREATE, &s, &err), 0);
+    situ_store *s = situ_test_store_new("blob", dir);
+    assert_non_null(s);
     return s;
 }
 
@@ -226,8 +222,8 @@ static void declines_what_spatialite_must_convert(void **state)
          -1, 0, 0, "a collection"},
         /* the second part's byte order */
         {SITU_GT_MULTIPOLYGON,
-         "MULTIPOLYGON(((111 26,111.1 26,111.1 26.1,111 26)),((1 2,3 2,3 4,1 2)))", 9 + 13 + 64,
-         0, 0, "a big-endian part"},
+         "MULTIPOLYGON(((111 26,111.1 26,111.1 26.1,111 26)),((1 2,3 2,3 4,1 2)))", 9 + 13 + 64, 0,
+         0, "a big-endian part"},
         {SITU_GT_MULTILINESTRING, "LINESTRING(111 26,112 26)", 24, 0x7f, 0, "not finite"},
         {SITU_GT_MULTILINESTRING, "POLYGON((111 26,111.1 26,111.1 26.1,111 26))", -1, 0, 0,
          "a polygon"},
@@ -270,8 +266,8 @@ static void store_writes_declined_wkb_through_spatialite(void **state)
     size_t nle, npt;
     unsigned char *le = situ_test_wkb("LINESTRING(111.5 26.25,111.75 26.5)", &nle);
     unsigned char *pt = situ_test_wkb("POINT(111 26)", &npt);
-    situ_feature_in f = {.id = "be", .township_code = "", .wkb = be, .nwkb = sizeof be,
-                         .values = v};
+    situ_feature_in f = {
+        .id = "be", .township_code = "", .wkb = be, .nwkb = sizeof be, .values = v};
     situ_err err = {0};
     assert_int_equal(situ_store_upsert(s, c, &f, NULL, &err), 0);
     f.id = "le", f.wkb = le, f.nwkb = nle;

@@ -25,15 +25,8 @@ static size_t point_wkb(unsigned char out[21], double lon, double lat)
 
 static situ_store *open_new(char **dir)
 {
-    *dir = situ_test_tmpdir("store");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/t.sqlite", *dir);
-    situ_store *s = NULL;
-    situ_err err = {0};
-    int rc = situ_store_open(path, SITU_STORE_CREATE, &s, &err);
-    if (rc)
-        fprintf(stderr, "%s\n", err.msg);
-    assert_int_equal(rc, 0);
+    situ_store *s = situ_test_store_new("store", dir);
+    assert_non_null(s);
     return s;
 }
 

@@ -268,7 +268,7 @@ static char *upsert_sql(situ_store *s, const situ_collection *c, int nrows, int 
     /* a Polygon becomes a one-part MultiPolygon, a LineString a one-part
      * MultiLineString (the typed column refuses a wrong kind); SpatiaLite's
      * blob is bound ready-made (sqlite_geom) */
-    const char *geom = !is_pg(s)                     ? "?%d"
+    const char *geom = !is_pg(s)                   ? "?%d"
                        : c->gtype == SITU_GT_POINT ? "ST_GeomFromWKB(?%d, 4326)"
                                                    : "ST_Multi(ST_GeomFromWKB(?%d, 4326))";
     int np = c->nfields + 5;
@@ -536,10 +536,11 @@ static void feature_time(const situ_feature_in *f, char now[32])
  * to NULL and the NOT NULL column refuses it. */
 static const char *spatialite_convert_sql(const situ_collection *c)
 {
-    return c->gtype == SITU_GT_POINT             ? "SELECT GeomFromWKB(?1, 4326)"
-           : c->gtype == SITU_GT_MULTILINESTRING ? "SELECT CastToMultiLinestring(GeomFromWKB(?1, "
-                                                   "4326))"
-                                                 : "SELECT CastToMultiPolygon(GeomFromWKB(?1, 4326))";
+    if (c->gtype == SITU_GT_POINT)
+        return "SELECT GeomFromWKB(?1, 4326)";
+    if (c->gtype == SITU_GT_MULTILINESTRING)
+        return "SELECT CastToMultiLinestring(GeomFromWKB(?1, 4326))";
+    return "SELECT CastToMultiPolygon(GeomFromWKB(?1, 4326))";
 }
 
 /* The blob SpatiaLite makes of f's WKB for c, through spatialite_convert_sql,

@@ -25,8 +25,13 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { WKB_POINT = 1, WKB_LINESTRING = 2, WKB_POLYGON = 3, WKB_MULTILINESTRING = 5,
-       WKB_MULTIPOLYGON = 6 };
+enum {
+    WKB_POINT = 1,
+    WKB_LINESTRING = 2,
+    WKB_POLYGON = 3,
+    WKB_MULTILINESTRING = 5,
+    WKB_MULTIPOLYGON = 6
+};
 
 #define BLOB_HEADER 43 /* 0x00, endian, SRID, MBR, 0x7C, class */
 
@@ -124,8 +129,7 @@ static int copy_polygon(wkb_reader *r, mbr *m, situ_buf *b)
  * of a multi-geometry. */
 static int copy_multi(wkb_reader *r, uint32_t type, uint32_t single, mbr *m, situ_buf *b)
 {
-    int (*copy)(wkb_reader *, mbr *, situ_buf *) =
-        single == WKB_POLYGON ? copy_polygon : copy_line;
+    int (*copy)(wkb_reader *, mbr *, situ_buf *) = single == WKB_POLYGON ? copy_polygon : copy_line;
     uint32_t n = 1;
     if (type == single) {
         add_u32(b, 1);

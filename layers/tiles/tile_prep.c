@@ -804,7 +804,7 @@ static void build_texts(situ_tilesrc *s, const situ_tilesrc *prev, const tile_di
  * not apart; at 16 bits per text about one in 16 is left out so. */
 #define APART_BITS_PER_TEXT 16
 #define APART_MAX_BITS (1ULL << 26) /* 8 MB a map (the roads at scale 200: 13 bits a text) */
-#define APART_KEYS 8 /* the keys that get a bit (uint8_t) */
+#define APART_KEYS 8                /* the keys that get a bit (uint8_t) */
 
 /* The texts seen: once[b] when a text's slot b was seen, twice[b] when
  * it was seen again. */

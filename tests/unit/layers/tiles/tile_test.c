@@ -2010,8 +2010,10 @@ static int name_apart(tile_fixture *fx, const char *id)
 /* Two new hazards side by side named name_a and name_b, moving inc on. */
 static void put_twins(tile_fixture *fx, incremental *inc, const char *name_a, const char *name_b)
 {
-    put_point(fx, SITU_C_HAZARDS, "H9000", 111.6002, 26.4002, (const char *[]){"name", name_a, NULL});
-    put_point(fx, SITU_C_HAZARDS, "H9001", 111.6003, 26.4004, (const char *[]){"name", name_b, NULL});
+    put_point(fx, SITU_C_HAZARDS, "H9000", 111.6002, 26.4002,
+              (const char *[]){"name", name_a, NULL});
+    put_point(fx, SITU_C_HAZARDS, "H9001", 111.6003, 26.4004,
+              (const char *[]){"name", name_b, NULL});
     situ_feed_change ch[2] = {{.cid = SITU_C_HAZARDS, .id = "H9000"},
                               {.cid = SITU_C_HAZARDS, .id = "H9001"}};
     inc_advance(inc, fx->store, ch, 2);
